@@ -1,0 +1,52 @@
+"""livingcircle: 5/10/15-minute living circles for old-community renovation (老旧小区改造).
+
+Load a walking network and facility points, measure for every community the walking distance to
+every category of the living-circle standard (GB 50180-2018, 完整居住社区), find the gaps, decide
+renovation scope and needs under the provincial policy, and recommend area-linked renovation
+clusters. See README.md and the numbered notebooks.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import coords, settings
+from ._errors import (
+    CoordinateError,
+    ExportError,
+    InputError,
+    LivingCircleError,
+    NetworkError,
+    ProfileError,
+)
+from .standards import (
+    Category,
+    Level,
+    Profile,
+    classify_facilities,
+    classify_poi,
+    list_categories,
+    load_profile,
+)
+
+try:
+    __version__ = version("livingcircle")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Category",
+    "CoordinateError",
+    "ExportError",
+    "InputError",
+    "Level",
+    "LivingCircleError",
+    "NetworkError",
+    "Profile",
+    "ProfileError",
+    "__version__",
+    "classify_facilities",
+    "classify_poi",
+    "coords",
+    "list_categories",
+    "load_profile",
+    "settings",
+]

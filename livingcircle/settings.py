@@ -1,0 +1,94 @@
+"""Global settings of livingcircle.
+
+Settings are plain module-level variables; change them before calling the analysis::
+
+    import livingcircle as lc
+    lc.settings.default_speed_profile = "elderly"
+
+Attributes
+----------
+speed_profiles : dict[str, dict]
+    Named walking speeds in metres per minute with their source. ``adult`` 4.8 km/h (80 m/min,
+    close to osmnx's 4.5 km/h and r5r's 3.6 km/h defaults and the GB nominal 300 m ≈ 5 min);
+    ``elderly`` 3.6 km/h (60 m/min, r5r's default and the slow band in Willberg et al. 2023);
+    ``winter`` 3.0 km/h (50 m/min, icy pavements of a Harbin winter; a planning assumption).
+    The metre thresholds of the standard never change with the speed profile.
+default_speed_profile : str
+    The speed profile used when none is named.
+halo_minutes : float
+    Width of the halo around a study boundary, in walking minutes at the fastest profile; the
+    network and the facilities are kept within boundary + halo so that results at the edge are right.
+max_snap_distance_m : float
+    A community access point or facility farther than this from any walkable edge is not attached
+    and is reported in the diagnostics.
+search_cutoff_m : float
+    Shortest-path searches stop at this distance; a facility farther than this is "not reached".
+isochrone_buffer_m : float
+    Half-width of the buffer drawn around reachable street segments in isochrone polygons.
+block_walk_m : float
+    Walking distance used for 居住街坊 (block-level) categories whose standard gives no radius.
+renovation_year_limit : int
+    Communities built up to the end of this year are in renovation scope (黑政办规〔2021〕15号).
+boundary_access_spacing_m : float
+    Without gates, a community is reached from network points near its boundary sampled at this
+    spacing along the boundary.
+far_outside_km : float
+    A point farther than this from the study area is reported as far outside.
+"""
+
+from __future__ import annotations
+
+speed_profiles: dict[str, dict] = {
+    "adult": {
+        "m_per_min": 80.0,
+        "name_zh": "成年人",
+        "source": "4.8 km/h; GB 50180-2018 nominal 300 m≈5 min; osmnx example 4.5 km/h",
+    },
+    "elderly": {
+        "m_per_min": 60.0,
+        "name_zh": "老年人",
+        "source": "3.6 km/h; r5r walk_speed default; Willberg et al. 2023 slow walkers",
+    },
+    "winter": {
+        "m_per_min": 50.0,
+        "name_zh": "冬季冰雪",
+        "source": "3.0 km/h; planning assumption for icy pavements (Harbin winter)",
+    },
+}
+default_speed_profile: str = "adult"
+halo_minutes: float = 15.0
+max_snap_distance_m: float = 150.0
+search_cutoff_m: float = 3000.0
+isochrone_buffer_m: float = 25.0
+block_walk_m: float = 150.0
+renovation_year_limit: int = 2000
+boundary_access_spacing_m: float = 25.0
+far_outside_km: float = 5.0
+level_minutes: tuple[int, ...] = (5, 10, 15)
+
+
+def speed_m_per_min(profile: str | float | None = None) -> float:
+    """Return the walking speed in metres per minute of a named profile or a number.
+
+    Parameters
+    ----------
+    profile
+        A key of :data:`speed_profiles`, a speed in m/min, or None for the default profile.
+    """
+    from ._errors import InputError
+
+    if profile is None:
+        profile = default_speed_profile
+    if isinstance(profile, int | float):
+        if profile <= 0:
+            msg = f"walking speed must be positive, got {profile} m/min"
+            raise InputError(msg)
+        return float(profile)
+    try:
+        return float(speed_profiles[profile]["m_per_min"])
+    except KeyError:
+        msg = (
+            f"unknown speed profile {profile!r}; valid profiles: {sorted(speed_profiles)} "
+            "(or give a speed in m/min)"
+        )
+        raise InputError(msg) from None
