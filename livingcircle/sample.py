@@ -1,0 +1,48 @@
+"""The bundled synthetic sample district (a Harbin-style old town; SYNTHETIC, not real data).
+
+The files are made by ``data/make_sample_district.py`` and committed under ``data/sample_district``;
+an installed package carries them as ``livingcircle._sample``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from ._errors import InputError
+
+#: The label shown wherever the sample district appears.
+SYNTHETIC_LABEL = "合成示例数据 SYNTHETIC sample district — not real communities"
+
+
+def sample_dir() -> Path:
+    """Return the folder holding the sample district's files."""
+    here = Path(__file__).resolve().parent
+    candidates = [here.parent / "data" / "sample_district"]
+    try:
+        candidates.insert(0, Path(str(resources.files("livingcircle._sample"))))
+    except ModuleNotFoundError:
+        pass
+    for c in candidates:
+        if (c / "district.osm").is_file():
+            return c
+    msg = (
+        "the sample district's files were not found (looked in "
+        + ", ".join(str(c) for c in candidates)
+        + "); reinstall livingcircle or run data/make_sample_district.py"
+    )
+    raise InputError(msg)
+
+
+def sample_paths() -> dict[str, Path]:
+    """Return the paths of the sample district's inputs, keyed like ``livingcircle run`` options."""
+    d = sample_dir()
+    return {
+        "osm": d / "district.osm",
+        "communities": d / "communities.gpkg",
+        "gates": d / "gates.gpkg",
+        "facilities": d / "facilities.gpkg",
+        "amap_csv": d / "facilities_amap_gcj02.csv",
+        "sites": d / "sites.gpkg",
+        "boundary": d / "boundary.geojson",
+    }
