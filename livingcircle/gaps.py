@@ -1,0 +1,785 @@
+"""Service gaps: which community misses which facility by the standard, and how many people that is.
+
+The input is the long ``access`` table of :mod:`livingcircle.accessibility` (one row per community
+× category × speed profile, see :mod:`livingcircle.schema`). Every category is judged only at its
+own level and its own threshold: levels are **not nested** (GB 50180-2018), so a kindergarten
+(5-minute level, 300 m) reached at 700 m is missing even though it lies within the 15-minute
+circle.
+
+Two criteria are offered:
+
+``"distance"`` (default)
+    ``distance_m <= max_walk_m`` of the category: the standard's metres, the same for every
+    walking speed.
+``"time"``
+    ``time_min <=`` the minutes of the category's level at the chosen speed profile (for 一老一小
+    or winter studies). The residential block (居住街坊) has no minutes in the standard; its
+    categories are judged by distance under both criteria, and the explanation says so.
+
+Attribute-only categories of a profile (``target: attribute``, e.g. 物业管理与服务) are not a walk
+to a facility and are not judged here; :func:`livingcircle.renovation.renovation_needs` assesses
+them from community attributes.
+
+Examples
+--------
+>>> import pandas as pd
+>>> import livingcircle as lc
+>>> from livingcircle.gaps import find_gaps
+>>> access = pd.DataFrame({
+...     "community_id": ["c1"], "category": ["kindergarten"], "speed_profile": ["adult"],
+...     "distance_m": [700.0], "time_min": [8.75], "nearest_facility_id": ["f1"],
+...     "reached": [True], "n_5min": [0], "n_10min": [1], "n_15min": [1]})
+>>> g = find_gaps(access, lc.load_profile(), categories=["kindergarten"])
+>>> g.loc[0, "status"]
+'missing'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import settings
+from ._errors import InputError
+from .standards import Category, Profile
+
+logger = logging.getLogger(__name__)
+
+ACCESS_COLUMNS = ("community_id", "category", "speed_profile", "distance_m", "time_min")
+CRITERIA = ("distance", "time")
+GAP_STATUSES = ("met", "missing", "not_reached")
+CAPACITY_STATUSES = (
+    "ok", "over_capacity", "no_capacity_data", "no_demand_data", "no_facility_in_reach", "no_norm",
+)
+DECAYS = ("none", "gaussian")
+
+THRESHOLD_STATUS_ZH = {"verified": "已核实", "secondary": "仅二手来源", "unverified": "未核实"}
+THRESHOLD_STATUS_EN = {
+    "verified": "verified", "secondary": "secondary sources only", "unverified": "unverified",
+}
+
+GAP_LABELS_ZH = {
+    "community_id": "小区编号",
+    "category": "设施类别",
+    "name_zh": "设施名称",
+    "level": "生活圈层级",
+    "required": "必配",
+    "complete_community": "完整社区要求",
+    "threshold_m": "标准步行距离(米)",
+    "threshold_min": "层级时间(分钟)",
+    "speed_profile": "步行速度方案",
+    "criterion": "判定依据",
+    "distance_m": "步行距离(米)",
+    "time_min": "步行时间(分钟)",
+    "met": "达标",
+    "status": "状态",
+    "threshold_status": "标准核实状态",
+    "source": "标准来源",
+    "explanation_zh": "说明",
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        msg = (
+            f"{what} lacks column(s) {missing}; it has {list(frame.columns)}. "
+            "Pass the table as livingcircle builds it (see livingcircle.schema)."
+        )
+        raise InputError(msg)
+
+
+def _level_label_zh(profile: Profile, level: str) -> str:
+    lv = profile.levels[level]
+    if lv.minutes is None:
+        return lv.name_zh
+    return f"{lv.minutes:g} 分钟生活圈"
+
+
+def _level_label_en(profile: Profile, level: str) -> str:
+    lv = profile.levels[level]
+    if lv.minutes is None:
+        return lv.name_en.lower()
+    return f"{lv.minutes:g}-minute living circle"
+
+
+def _fmt(x: float, digits: int = 0) -> str:
+    return f"{x:.{digits}f}"
+
+
+def _explain(cat: Category, profile: Profile, *, distance: float, time: float, met: bool,
+             criterion: str, speed_name_zh: str, speed_profile: str) -> tuple[str, str]:
+    """Return the Chinese and English sentence that explains one gap row."""
+    lv = profile.levels[cat.level]
+    label_zh = _level_label_zh(profile, cat.level)
+    label_en = _level_label_en(profile, cat.level)
+    status_zh = THRESHOLD_STATUS_ZH.get(cat.threshold_status, cat.threshold_status)
+    status_en = THRESHOLD_STATUS_EN.get(cat.threshold_status, cat.threshold_status)
+    src = cat.source_text or "—"
+    tail_zh = f"（来源：{src}，{status_zh}）"
+    tail_en = f" (source: {src}, {status_en})"
+    by_time = criterion == "time" and lv.minutes is not None
+    if by_time:
+        std_zh = f"{label_zh}标准 {lv.minutes:g} 分钟（{speed_name_zh}步速）"
+        std_en = f"the {label_en} standard of {lv.minutes:g} min ({speed_profile} walking speed)"
+    else:
+        std_zh = f"{label_zh}标准 {cat.max_walk_m:g} 米"
+        std_en = f"the {label_en} standard of {cat.max_walk_m:g} m"
+    if std_zh[0].isdigit():
+        std_zh = " " + std_zh
+    if criterion == "time" and lv.minutes is None:
+        tail_zh = "；该层级无时间标准，按距离判定" + tail_zh
+        tail_en = "; this level has no minutes in the standard, judged by distance" + tail_en
+    if math.isnan(distance):
+        zh = f"{cat.name_zh}：搜索范围内无可达设施，未达到{std_zh}{tail_zh}"
+        en = f"{cat.name_en}: none reached within the search cutoff; fails {std_en}{tail_en}"
+        return zh, en
+    t_zh = f"（{_fmt(time, 1)} 分钟）" if not math.isnan(time) else ""
+    t_en = f" ({_fmt(time, 1)} min)" if not math.isnan(time) else ""
+    meas_zh = f"{cat.name_zh}：最近步行 {_fmt(distance)} 米{t_zh}"
+    meas_en = f"{cat.name_en}: nearest {_fmt(distance)} m walk{t_en}"
+    if met:
+        return f"{meas_zh}，满足{std_zh}{tail_zh}", f"{meas_en}, within {std_en}{tail_en}"
+    return f"{meas_zh}，超过{std_zh}{tail_zh}", f"{meas_en}, beyond {std_en}{tail_en}"
+
+
+def _choose_speed_profile(access: pd.DataFrame, speed_profile: str | None) -> str:
+    present = sorted(access["speed_profile"].dropna().astype(str).unique())
+    if speed_profile is not None:
+        if speed_profile not in present:
+            msg = (
+                f"access has no rows for speed profile {speed_profile!r}; it has {present}. "
+                "Measure access with that profile or choose one of those."
+            )
+            raise InputError(msg)
+        return speed_profile
+    if settings.default_speed_profile in present:
+        return settings.default_speed_profile
+    if len(present) == 1:
+        return present[0]
+    msg = (
+        f"access holds several speed profiles {present} and none is the default "
+        f"{settings.default_speed_profile!r}; pass speed_profile=..."
+    )
+    raise InputError(msg)
+
+
+# --- gaps ---------------------------------------------------------------------------------------
+
+def find_gaps(
+    access: pd.DataFrame,
+    profile: Profile,
+    *,
+    speed_profile: str | None = None,
+    criterion: str = "distance",
+    categories: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Judge every community against every facility category of the standard.
+
+    Parameters
+    ----------
+    access
+        The long access table (community_id, category, speed_profile, distance_m, time_min,
+        nearest_facility_id, ...). ``distance_m`` NaN means nothing was reached within the search
+        cutoff.
+    profile
+        The standard profile that gives each category its level, threshold and source.
+    speed_profile
+        Which speed profile's rows to judge; None takes the default profile of
+        :mod:`livingcircle.settings` (or the only profile present).
+    criterion
+        ``"distance"``: distance_m ≤ the category's max_walk_m (metres of the standard);
+        ``"time"``: time_min ≤ the minutes of the category's level at the chosen speed (block-level
+        categories, which have no minutes, are judged by distance).
+    categories
+        Category ids to judge; None judges every POI category of the profile. Each must have rows
+        in ``access`` (a category without any facility still needs rows with distance_m NaN).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per community × category: community_id, category, name_zh, name_en, level,
+        required, complete_community, renovation_category, threshold_m, threshold_min,
+        speed_profile, criterion, distance_m, time_min, nearest_facility_id, met,
+        status ('met' | 'missing' | 'not_reached'), threshold_status, source, explanation_zh,
+        explanation_en. Sorted by community_id and profile order of categories.
+
+    Raises
+    ------
+    InputError
+        When a column is missing, the criterion or speed profile is unknown, a category has no
+        rows in ``access``, or a community × category pair is missing or duplicated.
+    """
+    _require_columns(access, ACCESS_COLUMNS, "access table")
+    if criterion not in CRITERIA:
+        msg = f"unknown criterion {criterion!r}; valid criteria: {list(CRITERIA)}"
+        raise InputError(msg)
+    sp = _choose_speed_profile(access, speed_profile)
+    rows = access[access["speed_profile"].astype(str) == sp].copy()
+    rows["community_id"] = rows["community_id"].astype(str)
+    rows["category"] = rows["category"].astype(str)
+
+    poi_ids = [c.id for c in profile.poi_categories()]
+    if categories is None:
+        wanted = poi_ids
+    else:
+        wanted = list(dict.fromkeys(categories))
+        for cid in wanted:
+            cat = profile.category(cid)
+            if cat.target != "poi":
+                msg = (
+                    f"category {cid!r} is attribute-only (target: attribute) and is not judged "
+                    "from walking access; leave it out of categories"
+                )
+                raise InputError(msg)
+    present = set(rows["category"].unique())
+    absent = [c for c in wanted if c not in present]
+    if absent:
+        msg = (
+            f"access has no rows for categories {absent} (speed profile {sp!r}); measure them "
+            "(a category without facilities still needs rows with distance_m NaN) or pass "
+            "categories=[...] to judge a subset"
+        )
+        raise InputError(msg)
+    unknown = sorted(present - set(profile.categories))
+    if unknown:
+        warnings.warn(
+            f"access has categories {unknown} that the profile {profile.name!r} does not define; "
+            "they are not judged",
+            stacklevel=2,
+        )
+    rows = rows[rows["category"].isin(wanted)]
+    dup = rows.duplicated(["community_id", "category"])
+    if dup.any():
+        first = rows.loc[dup, ["community_id", "category"]].iloc[0].tolist()
+        msg = (
+            f"access has {int(dup.sum())} duplicated community × category rows for speed profile "
+            f"{sp!r} (first: {first}); keep one row per pair"
+        )
+        raise InputError(msg)
+    communities = sorted(rows["community_id"].unique())
+    if len(rows) != len(communities) * len(wanted):
+        have = set(zip(rows["community_id"], rows["category"], strict=True))
+        gaps_in_grid = [(c, k) for c in communities for k in wanted if (c, k) not in have]
+        msg = (
+            f"access lacks {len(gaps_in_grid)} community × category rows (first: "
+            f"{gaps_in_grid[:3]}); every community needs a row for every category "
+            "(distance_m NaN when nothing is reached)"
+        )
+        raise InputError(msg)
+
+    speed_name_zh = str(settings.speed_profiles.get(sp, {}).get("name_zh", sp))
+    order = {cid: i for i, cid in enumerate(wanted)}
+    rows = rows.assign(_order=rows["category"].map(order)).sort_values(
+        ["community_id", "_order"], kind="stable")
+    out = []
+    for rec in rows.itertuples(index=False):
+        cat = profile.category(rec.category)
+        lv = profile.levels[cat.level]
+        dist = float(rec.distance_m) if pd.notna(rec.distance_m) else math.nan
+        tmin = float(rec.time_min) if pd.notna(rec.time_min) else math.nan
+        if math.isnan(dist):
+            met = False
+            status = "not_reached"
+        else:
+            if criterion == "time" and lv.minutes is not None:
+                met = (not math.isnan(tmin)) and tmin <= lv.minutes
+            else:
+                met = dist <= cat.max_walk_m
+            status = "met" if met else "missing"
+        zh, en = _explain(cat, profile, distance=dist, time=tmin, met=met, criterion=criterion,
+                          speed_name_zh=speed_name_zh, speed_profile=sp)
+        nearest = getattr(rec, "nearest_facility_id", None)
+        out.append({
+            "community_id": rec.community_id,
+            "category": cat.id,
+            "name_zh": cat.name_zh,
+            "name_en": cat.name_en,
+            "level": cat.level,
+            "required": cat.required,
+            "complete_community": cat.complete_community,
+            "renovation_category": cat.renovation_category,
+            "threshold_m": cat.max_walk_m,
+            "threshold_min": lv.minutes if lv.minutes is not None else math.nan,
+            "speed_profile": sp,
+            "criterion": criterion,
+            "distance_m": dist,
+            "time_min": tmin,
+            "nearest_facility_id": nearest if isinstance(nearest, str) else None,
+            "met": bool(met),
+            "status": status,
+            "threshold_status": cat.threshold_status,
+            "source": cat.source_text,
+            "explanation_zh": zh,
+            "explanation_en": en,
+        })
+    columns = [
+        "community_id", "category", "name_zh", "name_en", "level", "required",
+        "complete_community", "renovation_category", "threshold_m", "threshold_min",
+        "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id", "met",
+        "status", "threshold_status", "source", "explanation_zh", "explanation_en",
+    ]
+    result = pd.DataFrame(out, columns=columns)
+    logger.info("judged %d communities × %d categories (%s, %s): %d gaps", len(communities),
+                len(wanted), criterion, sp, int((~result["met"]).sum()))
+    return result
+
+
+def completeness(gaps: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """Summarise gaps per community: completeness per level and the 完整居住社区 check.
+
+    Parameters
+    ----------
+    gaps
+        The result of :func:`find_gaps`.
+    profile
+        The profile the gaps were judged with (gives the level keys in order).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per community: ``completeness_<level>`` for every level of the profile (required
+        categories met / required categories judged at that level, 0–1; NaN when the level has no
+        required category among the judged ones), n_required, n_missing_required,
+        missing_required (';'-joined ids), ``complete_community`` (every judged category with
+        complete_community=True is met) and complete_community_missing (';'-joined ids).
+        Attribute-only categories (e.g. property_management) are not judged from access and are
+        not part of this check; they are listed in complete_community_not_judged.
+    """
+    _require_columns(gaps, ("community_id", "category", "level", "required",
+                            "complete_community", "met"), "gaps table")
+    not_judged = ";".join(
+        c.id for c in profile.categories.values()
+        if c.complete_community and c.target != "poi"
+    )
+    out = []
+    for cid, g in gaps.groupby("community_id", sort=True):
+        rec: dict = {"community_id": cid}
+        req = g[g["required"].astype(bool)]
+        for key in profile.levels:
+            r = req[req["level"].astype(str) == key]
+            rec[f"completeness_{key}"] = float(r["met"].mean()) if len(r) else math.nan
+        rec["n_required"] = len(req)
+        miss = req[~req["met"].astype(bool)]
+        rec["n_missing_required"] = len(miss)
+        rec["missing_required"] = ";".join(miss["category"])
+        cc = g[g["complete_community"].astype(bool)]
+        cc_miss = cc[~cc["met"].astype(bool)]
+        rec["complete_community"] = bool(len(cc_miss) == 0)
+        rec["complete_community_missing"] = ";".join(cc_miss["category"])
+        rec["complete_community_not_judged"] = not_judged
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+# --- capacity (2SFCA) ---------------------------------------------------------------------------
+
+def _decay(d: np.ndarray, d0: float, decay: str) -> np.ndarray:
+    if decay == "none":
+        return (d <= d0).astype(float)
+    # Gaussian 2SFCA (Dai 2010): weight 1 at the facility, 0 at the catchment edge.
+    w = (np.exp(-0.5 * (d / d0) ** 2) - math.exp(-0.5)) / (1.0 - math.exp(-0.5))
+    return np.where(d <= d0, w, 0.0)
+
+
+def capacity_access(
+    pairs: pd.DataFrame,
+    communities: pd.DataFrame,
+    facilities: pd.DataFrame,
+    profile: Profile,
+    *,
+    categories: Iterable[str] | None = None,
+    persons_per_place: float | Mapping[str, float] | None = None,
+    demand: str = "population",
+    decay: str = "none",
+) -> pd.DataFrame:
+    """Measure capacity-aware access with the two-step floating catchment area method (2SFCA).
+
+    Step 1: every facility *j* of a category gets a supply-to-demand ratio
+    ``R_j = capacity_j / Σ_k w(d_kj) · demand_k`` over the communities *k* whose network distance
+    ``d_kj`` is within the category's threshold (``max_walk_m``, the catchment). Step 2: every
+    community *i* sums ``A_i = Σ_j w(d_ij) · R_j`` over the facilities within the same catchment.
+    ``A_i`` is in places per person of demand. With ``decay="none"`` (the default, classic 2SFCA)
+    ``w`` is 1 inside the catchment; ``decay="gaussian"`` uses Dai (2010)'s Gaussian weight that
+    falls from 1 at the facility to 0 at the catchment edge.
+
+    Demand basis: the ``demand`` column of the communities (population by default; pass another
+    column, e.g. a count of children aged 3–6, when you have it). No share is assumed.
+
+    No verified per-category norm (places per person) exists in the project's standards
+    reference, so none is built in: give ``persons_per_place`` (one number for every category or
+    a mapping per category). A community meets the norm when ``A_i ≥ 1 / persons_per_place``.
+
+    Unknowns are never guessed:
+
+    - a facility without capacity contributes nothing to the computed ratio, which is then a lower
+      bound; the status is 'ok' if even the lower bound meets the norm, else 'no_capacity_data';
+    - a community with unknown demand is left out of the facilities' demand, whose ratios are then
+      upper bounds; the status is 'over_capacity' if even the upper bound fails the norm, else
+      'no_demand_data';
+    - both unknowns at once give 'no_capacity_data';
+    - no facility of the category within the catchment gives 'no_facility_in_reach'
+      (supply_ratio 0; the proximity gap of :func:`find_gaps` already shows it);
+    - a category without a norm gives 'no_norm' (supply_ratio still computed).
+
+    Parameters
+    ----------
+    pairs
+        community_id, facility_id, category, distance_m: every community–facility pair within the
+        search cutoff along the network (duplicates keep the shortest distance).
+    communities
+        Must hold community_id and the ``demand`` column (missing values = unknown).
+    facilities
+        facility_id and capacity (missing values = unknown; capacity 0 is a real zero).
+    profile
+        Gives each category its catchment (max_walk_m).
+    categories
+        Category ids to measure; None measures every category present in ``pairs`` that the
+        profile defines as a POI category.
+    persons_per_place
+        The norm: one place per this many persons of demand.
+    demand
+        The column of ``communities`` used as demand.
+    decay
+        'none' or 'gaussian'.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per community × category: community_id, category, catchment_m, demand,
+        demand_basis, n_facilities_in_reach, n_facilities_no_capacity, supply_ratio
+        (places per person), places_per_1000 (supply_ratio × 1000), norm_ratio, capacity_met
+        (boolean, NA when it cannot be decided), capacity_status, decay.
+    """
+    _require_columns(pairs, ("community_id", "facility_id", "category", "distance_m"),
+                     "pairs table")
+    _require_columns(communities, ("community_id", demand), "communities")
+    _require_columns(facilities, ("facility_id", "capacity"), "facilities")
+    if decay not in DECAYS:
+        msg = f"unknown decay {decay!r}; valid decays: {list(DECAYS)}"
+        raise InputError(msg)
+    p = pairs[["community_id", "facility_id", "category", "distance_m"]].copy()
+    p["community_id"] = p["community_id"].astype(str)
+    p["facility_id"] = p["facility_id"].astype(str)
+    p["category"] = p["category"].astype(str)
+    p["distance_m"] = pd.to_numeric(p["distance_m"], errors="coerce")
+    bad = p["distance_m"].isna() | (p["distance_m"] < 0)
+    if bad.any():
+        row = p[bad].iloc[0].tolist()
+        msg = f"pairs has {int(bad.sum())} rows without a valid distance_m (first: {row})"
+        raise InputError(msg)
+    p = p.groupby(["community_id", "facility_id", "category"], as_index=False)["distance_m"].min()
+
+    poi = {c.id for c in profile.poi_categories()}
+    if categories is None:
+        cats = [c for c in profile.categories if c in poi and c in set(p["category"])]
+    else:
+        cats = list(dict.fromkeys(categories))
+        for c in cats:
+            profile.category(c)
+
+    comm = pd.DataFrame({
+        "community_id": communities["community_id"].astype(str).to_numpy(),
+        "demand": pd.to_numeric(communities[demand], errors="coerce").to_numpy(dtype=float),
+    })
+    if comm["community_id"].duplicated().any():
+        first = comm.loc[comm["community_id"].duplicated(), "community_id"].iloc[0]
+        msg = f"communities has duplicated community_id {first!r}; ids must be unique"
+        raise InputError(msg)
+    if (comm["demand"] < 0).any():
+        msg = f"communities column {demand!r} has negative values; demand must be ≥ 0"
+        raise InputError(msg)
+    fac = pd.DataFrame({
+        "facility_id": facilities["facility_id"].astype(str).to_numpy(),
+        "capacity": pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float),
+    }).drop_duplicates("facility_id")
+    unknown_fac = sorted(set(p["facility_id"]) - set(fac["facility_id"]))
+    if unknown_fac:
+        msg = f"pairs names facilities not in the facilities layer: {unknown_fac[:5]}"
+        raise InputError(msg)
+    unknown_comm = sorted(set(p["community_id"]) - set(comm["community_id"]))
+    if unknown_comm:
+        msg = f"pairs names communities not in the communities layer: {unknown_comm[:5]}"
+        raise InputError(msg)
+
+    out = []
+    for cid in cats:
+        cat = profile.category(cid)
+        d0 = cat.max_walk_m
+        if persons_per_place is None:
+            ppp = None
+        elif isinstance(persons_per_place, Mapping):
+            ppp = persons_per_place.get(cid)
+        else:
+            ppp = persons_per_place
+        if ppp is not None and ppp <= 0:
+            msg = f"persons_per_place for {cid!r} must be positive, got {ppp}"
+            raise InputError(msg)
+        norm = 1.0 / ppp if ppp is not None else math.nan
+        q = p[(p["category"] == cid) & (p["distance_m"] <= d0)]
+        q = q.merge(comm, on="community_id").merge(fac, on="facility_id")
+        q["w"] = _decay(q["distance_m"].to_numpy(dtype=float), d0, decay)
+        q["wd"] = q["w"] * q["demand"].fillna(0.0)
+        fstats = q.groupby("facility_id").agg(
+            wdemand=("wd", "sum"), demand_unknown=("demand", lambda s: bool(s.isna().any())))
+        fstats = fstats.join(fac.set_index("facility_id"))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = fstats["capacity"] / fstats["wdemand"]
+        # a facility whose catchment holds no (known) demand serves nobody in the study
+        fstats["R"] = np.where(fstats["wdemand"] > 0, ratio, 0.0)
+        fstats.loc[fstats["capacity"].isna(), "R"] = math.nan
+        q = q.merge(fstats[["R", "demand_unknown"]], left_on="facility_id", right_index=True)
+        q["wR"] = q["w"] * q["R"].fillna(0.0)
+        q["nocap"] = q["R"].isna()
+        per = q.groupby("community_id").agg(
+            n_in=("facility_id", "size"), n_nocap=("nocap", "sum"), ratio=("wR", "sum"),
+            demand_incomplete=("demand_unknown", "any"),
+        )
+        for cm in comm.itertuples(index=False):
+            if cm.community_id in per.index:
+                st = per.loc[cm.community_id]
+                n_in, n_nocap = int(st["n_in"]), int(st["n_nocap"])
+                ratio_i, demand_incomplete = float(st["ratio"]), bool(st["demand_incomplete"])
+            else:
+                n_in, n_nocap, ratio_i, demand_incomplete = 0, 0, 0.0, False
+            if n_in == 0:
+                status, met = "no_facility_in_reach", False
+            elif ppp is None:
+                status, met = "no_norm", pd.NA
+            elif n_nocap and demand_incomplete:
+                status, met = "no_capacity_data", pd.NA
+            elif n_nocap:
+                status, met = ("ok", True) if ratio_i >= norm else ("no_capacity_data", pd.NA)
+            elif demand_incomplete:
+                status, met = (("over_capacity", False) if ratio_i < norm
+                               else ("no_demand_data", pd.NA))
+            else:
+                status, met = ("ok", True) if ratio_i >= norm else ("over_capacity", False)
+            out.append({
+                "community_id": cm.community_id,
+                "category": cid,
+                "catchment_m": d0,
+                "demand": cm.demand,
+                "demand_basis": demand,
+                "n_facilities_in_reach": n_in,
+                "n_facilities_no_capacity": n_nocap,
+                "supply_ratio": ratio_i,
+                "places_per_1000": ratio_i * 1000.0,
+                "norm_ratio": norm,
+                "capacity_met": met,
+                "capacity_status": status,
+                "decay": decay,
+            })
+    result = pd.DataFrame(out, columns=[
+        "community_id", "category", "catchment_m", "demand", "demand_basis",
+        "n_facilities_in_reach", "n_facilities_no_capacity", "supply_ratio", "places_per_1000",
+        "norm_ratio", "capacity_met", "capacity_status", "decay",
+    ])
+    result["capacity_met"] = result["capacity_met"].astype("boolean")
+    return result.sort_values(["community_id", "category"], kind="stable").reset_index(drop=True)
+
+
+# --- area figures -------------------------------------------------------------------------------
+
+def _weights(communities: pd.DataFrame, column: str) -> pd.Series:
+    if column not in communities.columns:
+        return pd.Series(math.nan, index=communities["community_id"].astype(str))
+    return pd.Series(
+        pd.to_numeric(communities[column], errors="coerce").to_numpy(dtype=float),
+        index=communities["community_id"].astype(str).to_numpy(),
+    )
+
+
+def area_figures(gaps: pd.DataFrame, communities: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """Return household- and population-weighted shares for the study area.
+
+    For a category: households (people) in communities that have the category within its
+    threshold / all households (people) in the judged communities whose count is known. For a
+    level: households (people) in communities that meet every required category of that level /
+    the same known total. Communities with unknown households (population) are left out of both
+    numerator and denominator and counted in n_unknown_households (n_unknown_population).
+
+    Parameters
+    ----------
+    gaps
+        The result of :func:`find_gaps`.
+    communities
+        community_id with households and population (either may be missing or absent).
+    profile
+        The profile the gaps were judged with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows with scope 'category' (one per judged category, profile order) and scope 'level'
+        (one per level with required categories): scope, key, level, name_zh, n_communities,
+        n_communities_met, households_met, households_known, share_households,
+        population_met, population_known, share_population, n_unknown_households,
+        n_unknown_population.
+    """
+    _require_columns(gaps, ("community_id", "category", "level", "required", "met"), "gaps table")
+    _require_columns(communities, ("community_id",), "communities")
+    hh = _weights(communities, "households")
+    pop = _weights(communities, "population")
+    g = gaps.assign(community_id=gaps["community_id"].astype(str))
+    missing_ids = sorted(set(g["community_id"]) - set(hh.index))
+    if missing_ids:
+        msg = f"gaps names communities not in the communities layer: {missing_ids[:5]}"
+        raise InputError(msg)
+
+    def _row(scope, key, level, name_zh, met_by_comm: pd.Series) -> dict:
+        ids = met_by_comm.index
+        h = hh.reindex(ids)
+        pp = pop.reindex(ids)
+        hk, pk = h.notna(), pp.notna()
+        h_known = float(h[hk].sum())
+        p_known = float(pp[pk].sum())
+        h_met = float(h[hk & met_by_comm].sum())
+        p_met = float(pp[pk & met_by_comm].sum())
+        return {
+            "scope": scope, "key": key, "level": level, "name_zh": name_zh,
+            "n_communities": len(ids), "n_communities_met": int(met_by_comm.sum()),
+            "households_met": h_met, "households_known": h_known,
+            "share_households": h_met / h_known if h_known > 0 else math.nan,
+            "population_met": p_met, "population_known": p_known,
+            "share_population": p_met / p_known if p_known > 0 else math.nan,
+            "n_unknown_households": int((~hk).sum()),
+            "n_unknown_population": int((~pk).sum()),
+        }
+
+    rows = []
+    judged = list(dict.fromkeys(g["category"]))
+    order = [c for c in profile.categories if c in judged]
+    for cid in order:
+        sub = g[g["category"] == cid]
+        met = pd.Series(sub["met"].astype(bool).to_numpy(), index=sub["community_id"].to_numpy())
+        cat = profile.category(cid)
+        rows.append(_row("category", cid, cat.level, cat.name_zh, met))
+    req = g[g["required"].astype(bool)]
+    for key, lv in profile.levels.items():
+        sub = req[req["level"].astype(str) == key]
+        if sub.empty:
+            continue
+        met = sub.groupby("community_id")["met"].all().astype(bool)
+        rows.append(_row("level", key, key, lv.name_zh, met))
+    return pd.DataFrame(rows)
+
+
+def worst_served(completeness_table: pd.DataFrame, communities: pd.DataFrame, *,
+                 n: int = 10) -> pd.DataFrame:
+    """Return the ``n`` communities that miss the most required categories.
+
+    Ranked by n_missing_required (most first), then by households (more households first; unknown
+    last), then by community_id, so the order is the same from run to run.
+
+    Parameters
+    ----------
+    completeness_table
+        The result of :func:`completeness`.
+    communities
+        community_id and optionally name and households.
+    n
+        How many communities to return.
+    """
+    _require_columns(completeness_table, ("community_id", "n_missing_required"),
+                     "completeness table")
+    extra = [c for c in ("name", "households", "population") if c in communities.columns]
+    info = communities[["community_id", *extra]].copy()
+    info["community_id"] = info["community_id"].astype(str)
+    t = completeness_table.assign(community_id=completeness_table["community_id"].astype(str))
+    t = t.merge(pd.DataFrame(info), on="community_id", how="left")
+    hh = (pd.to_numeric(t["households"], errors="coerce") if "households" in t.columns
+          else pd.Series(math.nan, index=t.index))
+    t = t.assign(_hh=hh.fillna(-1.0))
+    t = t.sort_values(["n_missing_required", "_hh", "community_id"],
+                      ascending=[False, False, True], kind="stable")
+    t = t.drop(columns="_hh").head(n).reset_index(drop=True)
+    t.insert(0, "rank", np.arange(1, len(t) + 1))
+    return t
+
+
+# --- uncovered residential area -----------------------------------------------------------------
+
+def uncovered_residential(
+    covered: gpd.GeoDataFrame | gpd.GeoSeries,
+    communities: gpd.GeoDataFrame,
+    *,
+    crs=None,
+) -> gpd.GeoDataFrame:
+    """Return the residential area each category leaves uncovered, per community.
+
+    ``covered`` is the area that a category covers within its threshold (for example the union
+    of network isochrones from its facilities, which :mod:`livingcircle.isochrones` builds); this
+    function only does the geometry: community polygon minus the category's covered area.
+
+    Parameters
+    ----------
+    covered
+        A GeoDataFrame with a ``category`` column (several rows per category are merged), or a
+        GeoSeries indexed by category id.
+    communities
+        community_id and polygon geometry. Point communities have no area; they are left out
+        with a warning.
+    crs
+        A metric CRS for the areas; None uses the communities' CRS when it is projected, else the
+        local UTM zone estimated by geopandas.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per category × polygon community: category, community_id, residential_area_m2,
+        uncovered_area_m2, uncovered_share and geometry (the uncovered part, empty when fully
+        covered), in the metric CRS.
+    """
+    if isinstance(covered, gpd.GeoSeries):
+        cov = gpd.GeoDataFrame({"category": covered.index.astype(str)}, geometry=covered.values,
+                               crs=covered.crs)
+    else:
+        _require_columns(covered, ("category", "geometry"), "covered areas")
+        cov = covered[["category", "geometry"]].copy()
+    _require_columns(communities, ("community_id", "geometry"), "communities")
+    if communities.crs is None or cov.crs is None:
+        msg = "communities and covered areas must both have a CRS; set it with .set_crs(...)"
+        raise InputError(msg)
+    if crs is None:
+        crs = communities.crs if communities.crs.is_projected else communities.estimate_utm_crs()
+    comm = communities[["community_id", "geometry"]].to_crs(crs)
+    comm["community_id"] = comm["community_id"].astype(str)
+    is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"])
+    if not is_area.all():
+        warnings.warn(
+            f"{int((~is_area).sum())} communities are not polygons (no residential area); "
+            "they are left out of the uncovered-area figures",
+            stacklevel=2,
+        )
+    comm = comm[is_area]
+    cov = cov.to_crs(crs)
+    rows = []
+    for cid, sub in cov.groupby("category", sort=False):
+        union = sub.geometry.union_all()
+        diff = comm.geometry.difference(union)
+        for community_id, geom, total in zip(comm["community_id"], diff, comm.geometry.area,
+                                             strict=True):
+            rows.append({
+                "category": str(cid),
+                "community_id": community_id,
+                "residential_area_m2": float(total),
+                "uncovered_area_m2": float(geom.area),
+                "uncovered_share": float(geom.area / total) if total > 0 else math.nan,
+                "geometry": geom,
+            })
+    return gpd.GeoDataFrame(
+        rows,
+        columns=["category", "community_id", "residential_area_m2", "uncovered_area_m2",
+                 "uncovered_share", "geometry"],
+        geometry="geometry",
+        crs=crs,
+    )

@@ -1,0 +1,433 @@
+"""Hand-checked cases for livingcircle.gaps (every expected value is worked out in comments)."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from livingcircle import InputError, load_profile
+from livingcircle.gaps import (
+    area_figures,
+    capacity_access,
+    completeness,
+    find_gaps,
+    uncovered_residential,
+    worst_served,
+)
+
+PROFILE_YAML = textwrap.dedent("""
+    schema_version: 1
+    name: test profile
+    levels:
+      '5': {name_zh: 五分钟生活圈居住区, name_en: 5-minute living circle, minutes: 5, walk_m: 300}
+      '10': {name_zh: 十分钟生活圈居住区, name_en: 10-minute living circle, minutes: 10,
+             walk_m: 500}
+      '15': {name_zh: 十五分钟生活圈居住区, name_en: 15-minute living circle, minutes: 15,
+             walk_m: 1000}
+      block: {name_zh: 居住街坊, name_en: Residential block, minutes: null, walk_m: 150}
+    categories:
+      - {id: kg, name_zh: 幼儿园, name_en: Kindergarten, level: '5', max_walk_m: 300,
+         required: true, complete_community: true, threshold_status: verified,
+         source: [GB 50180-2018 附录B/C], renovation_category: 提升}
+      - {id: day_care, name_zh: 日间照料中心, name_en: Day care, level: '5', max_walk_m: 300,
+         required: true, complete_community: true, threshold_status: unverified,
+         source: [GB 50180-2018 附录B/C], renovation_category: 提升}
+      - {id: canteen, name_zh: 社区食堂, name_en: Canteen, level: '5', max_walk_m: 300,
+         required: false, complete_community: false, renovation_category: 提升}
+      - {id: park, name_zh: 公园, name_en: Park, level: '10', max_walk_m: 500,
+         required: true, complete_community: true, renovation_category: 完善}
+      - {id: school, name_zh: 初中, name_en: School, level: '15', max_walk_m: 1000,
+         required: true, complete_community: false, renovation_category: 提升}
+      - {id: waste_point, name_zh: 垃圾收集点, name_en: Waste point, level: block, max_walk_m: 70,
+         required: true, complete_community: true, renovation_category: 基础}
+      - {id: toilet, name_zh: 公共厕所, name_en: Toilet, level: '5', max_walk_m: 300,
+         required: false, complete_community: false, renovation_category: null}
+      - {id: property, name_zh: 物业用房, name_en: Property office, level: block,
+         required: true, complete_community: true, renovation_category: 完善, target: attribute}
+""")
+
+# distances (m) per community; time = distance / 80 m/min (adult) or / 60 (elderly)
+DIST = {
+    "c1": {"kg": 700, "day_care": 250, "canteen": np.nan, "park": 450, "school": 900,
+           "waste_point": 60, "toilet": 320},
+    "c2": {"kg": 280, "day_care": 280, "canteen": 100, "park": 600, "school": np.nan,
+           "waste_point": 80, "toilet": 100},
+}
+SPEEDS = {"adult": 80.0, "elderly": 60.0}
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory):
+    p = tmp_path_factory.mktemp("profile") / "p.yaml"
+    p.write_text(PROFILE_YAML, encoding="utf-8")
+    return load_profile(p)
+
+
+def make_access(dist=DIST, speeds=SPEEDS):
+    rows = []
+    for sp, v in speeds.items():
+        for c, cats in dist.items():
+            for k, d in cats.items():
+                reached = not math.isnan(d)
+                rows.append({
+                    "community_id": c, "category": k, "speed_profile": sp,
+                    "distance_m": float(d), "time_min": d / v,
+                    "nearest_facility_id": f"f_{k}" if reached else None, "reached": reached,
+                    "n_5min": 0, "n_10min": 0, "n_15min": 0,
+                })
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def access():
+    return make_access()
+
+
+def status_of(g, community, category):
+    row = g[(g["community_id"] == community) & (g["category"] == category)]
+    assert len(row) == 1
+    return row.iloc[0]
+
+
+def test_find_gaps_shape_and_statuses(access, profile):
+    before = access.copy()
+    g = find_gaps(access, profile)
+    pd.testing.assert_frame_equal(access, before)  # input untouched
+    # 2 communities x 7 POI categories; the attribute category 'property' is not judged
+    assert len(g) == 14
+    assert "property" not in set(g["category"])
+    assert g["speed_profile"].unique().tolist() == ["adult"]
+    expected = {
+        ("c1", "kg"): "missing", ("c1", "day_care"): "met", ("c1", "canteen"): "not_reached",
+        ("c1", "park"): "met", ("c1", "school"): "met", ("c1", "waste_point"): "met",
+        ("c1", "toilet"): "missing",
+        ("c2", "kg"): "met", ("c2", "day_care"): "met", ("c2", "canteen"): "met",
+        ("c2", "park"): "missing", ("c2", "school"): "not_reached",
+        ("c2", "waste_point"): "missing", ("c2", "toilet"): "met",
+    }
+    got = {(r.community_id, r.category): r.status for r in g.itertuples()}
+    assert got == expected
+    assert (g["met"] == (g["status"] == "met")).all()
+
+
+def test_levels_are_not_nested(access, profile):
+    # kindergarten at 700 m: within the 15-minute circle (1000 m) but its own level is 5 min/300 m
+    row = status_of(find_gaps(access, profile), "c1", "kg")
+    assert row["status"] == "missing"
+    assert row["threshold_m"] == 300.0
+    assert row["threshold_min"] == 5.0
+    assert row["level"] == "5"
+    assert row["distance_m"] == 700.0
+
+
+def test_explanations(access, profile):
+    g = find_gaps(access, profile)
+    # 700 m / 80 m/min = 8.75 min, printed with one decimal
+    assert status_of(g, "c1", "kg")["explanation_zh"] == (
+        "幼儿园：最近步行 700 米（8.8 分钟），超过 5 分钟生活圈标准 300 米"
+        "（来源：GB 50180-2018 附录B/C，已核实）"
+    )
+    assert status_of(g, "c1", "day_care")["explanation_zh"] == (
+        "日间照料中心：最近步行 250 米（3.1 分钟），满足 5 分钟生活圈标准 300 米"
+        "（来源：GB 50180-2018 附录B/C，未核实）"
+    )
+    assert status_of(g, "c1", "kg")["explanation_en"].startswith(
+        "Kindergarten: nearest 700 m walk (8.8 min), beyond the 5-minute living circle standard "
+        "of 300 m")
+    nr = status_of(g, "c1", "canteen")
+    assert nr["explanation_zh"].startswith("社区食堂：搜索范围内无可达设施")
+    assert math.isnan(nr["distance_m"])
+    blk = status_of(g, "c2", "waste_point")
+    assert "居住街坊标准 70 米" in blk["explanation_zh"]
+    assert math.isnan(blk["threshold_min"])
+
+
+@pytest.mark.parametrize(
+    ("distance", "speed_profile", "criterion", "expected"),
+    [
+        (290, "adult", "distance", "met"),      # 290 <= 300 m
+        (290, "elderly", "time", "met"),        # 290/60 = 4.83 <= 5 min
+        (350, "adult", "distance", "missing"),  # 350 > 300 m
+        (350, "adult", "time", "met"),          # 350/80 = 4.375 <= 5 min
+        (350, "elderly", "time", "missing"),    # 350/60 = 5.83 > 5 min
+        (350, "elderly", "distance", "missing"),  # metres never change with the speed
+        (250, "elderly", "distance", "met"),
+    ],
+)
+def test_criterion_time_vs_distance(profile, distance, speed_profile, criterion, expected):
+    access = make_access({"c9": {"kg": distance}})
+    g = find_gaps(access, profile, speed_profile=speed_profile, criterion=criterion,
+                  categories=["kg"])
+    assert g.loc[0, "status"] == expected
+    assert g.loc[0, "speed_profile"] == speed_profile
+    assert g.loc[0, "time_min"] == pytest.approx(distance / SPEEDS[speed_profile])
+
+
+def test_time_criterion_block_level_judged_by_distance(profile):
+    # waste point 60 m <= 70 m: block level has no minutes, so distance decides and it is said
+    access = make_access({"c9": {"waste_point": 60}})
+    g = find_gaps(access, profile, speed_profile="elderly", criterion="time",
+                  categories=["waste_point"])
+    assert g.loc[0, "status"] == "met"
+    assert "按距离判定" in g.loc[0, "explanation_zh"]
+    access = make_access({"c9": {"waste_point": 75}})
+    g = find_gaps(access, profile, speed_profile="elderly", criterion="time",
+                  categories=["waste_point"])
+    assert g.loc[0, "status"] == "missing"
+
+
+def test_time_criterion_explanation_names_speed(profile):
+    access = make_access({"c9": {"kg": 350}})
+    g = find_gaps(access, profile, speed_profile="elderly", criterion="time", categories=["kg"])
+    assert g.loc[0, "explanation_zh"] == (
+        "幼儿园：最近步行 350 米（5.8 分钟），超过 5 分钟生活圈标准 5 分钟（老年人步速）"
+        "（来源：GB 50180-2018 附录B/C，已核实）"
+    )
+
+
+def test_find_gaps_errors(access, profile):
+    with pytest.raises(InputError, match="unknown criterion 'speed'"):
+        find_gaps(access, profile, criterion="speed")
+    with pytest.raises(InputError, match="no rows for speed profile 'winter'"):
+        find_gaps(access, profile, speed_profile="winter")
+    with pytest.raises(InputError, match=r"no rows for categories \['kg'\]"):
+        find_gaps(access[access["category"] != "kg"], profile)
+    with pytest.raises(InputError, match="attribute-only"):
+        find_gaps(access, profile, categories=["property"])
+    with pytest.raises(InputError, match="duplicated"):
+        find_gaps(pd.concat([access, access.iloc[:1]]), profile)
+    partial = access.drop(index=access.index[0])  # c1 x kg x adult removed
+    with pytest.raises(InputError, match=r"lacks 1 community × category rows"):
+        find_gaps(partial, profile)
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['time_min'\]"):
+        find_gaps(access.drop(columns="time_min"), profile)
+
+
+def test_find_gaps_warns_on_unknown_category(access, profile):
+    extra = access.iloc[:1].assign(category="helipad")
+    with pytest.warns(UserWarning, match="helipad"):
+        g = find_gaps(pd.concat([access, extra]), profile)
+    assert "helipad" not in set(g["category"])
+
+
+def test_completeness_numbers(access, profile):
+    c = completeness(find_gaps(access, profile), profile).set_index("community_id")
+    # c1 required: kg(miss), day_care(met) @5; park(met) @10; school(met) @15; waste(met) @block
+    assert c.loc["c1", "completeness_5"] == 0.5
+    assert c.loc["c1", "completeness_10"] == 1.0
+    assert c.loc["c1", "completeness_15"] == 1.0
+    assert c.loc["c1", "completeness_block"] == 1.0
+    assert c.loc["c1", "n_required"] == 5
+    assert c.loc["c1", "n_missing_required"] == 1
+    assert c.loc["c1", "missing_required"] == "kg"
+    # c2: kg, day_care met @5; park missing; school not reached; waste 80 m > 70 m
+    assert c.loc["c2", "completeness_5"] == 1.0
+    assert c.loc["c2", "completeness_10"] == 0.0
+    assert c.loc["c2", "completeness_15"] == 0.0
+    assert c.loc["c2", "completeness_block"] == 0.0
+    assert c.loc["c2", "n_missing_required"] == 3
+    assert c.loc["c2", "missing_required"] == "park;school;waste_point"
+
+
+def test_complete_community_check(access, profile):
+    c = completeness(find_gaps(access, profile), profile).set_index("community_id")
+    # complete_community categories judged: kg, day_care, park, waste_point
+    assert not c.loc["c1", "complete_community"]
+    assert c.loc["c1", "complete_community_missing"] == "kg"
+    assert not c.loc["c2", "complete_community"]
+    assert c.loc["c2", "complete_community_missing"] == "park;waste_point"
+    assert c.loc["c1", "complete_community_not_judged"] == "property"
+    ok = make_access({"c3": {"kg": 100, "day_care": 100, "canteen": np.nan, "park": 100,
+                             "school": np.nan, "waste_point": 10, "toilet": np.nan}})
+    c3 = completeness(find_gaps(ok, profile), profile).set_index("community_id")
+    # school (not complete_community) unreached, canteen/toilet optional: still complete
+    assert c3.loc["c3", "complete_community"]
+    assert c3.loc["c3", "complete_community_missing"] == ""
+    assert c3.loc["c3", "completeness_15"] == 0.0
+
+
+# --- capacity -----------------------------------------------------------------------------
+
+def cap_inputs(capacity=30.0, pop2=500):
+    communities = pd.DataFrame({
+        "community_id": ["c1", "c2", "c3"],
+        "population": pd.array([500, pop2, 800], dtype="Int64"),
+    })
+    facilities = pd.DataFrame({"facility_id": ["f1"], "category": ["kg"],
+                               "capacity": [capacity]})
+    # c3 reaches f1 only at 400 m: outside the 300 m catchment
+    pairs = pd.DataFrame({
+        "community_id": ["c1", "c2", "c3"], "facility_id": ["f1", "f1", "f1"],
+        "category": ["kg", "kg", "kg"], "distance_m": [200.0, 250.0, 400.0],
+    })
+    return pairs, communities, facilities
+
+
+def test_capacity_full_kindergarten_is_a_gap(profile):
+    pairs, communities, facilities = cap_inputs()
+    # proximity says both c1 and c2 have a kindergarten within 300 m ...
+    g = find_gaps(make_access({"c1": {"kg": 200}, "c2": {"kg": 250}}), profile,
+                  categories=["kg"])
+    assert g["met"].all()
+    # ... but 30 places for 500 + 500 people: R = 30 / 1000 = 0.03 places/person,
+    # norm 1 place per 25 persons = 0.04 > 0.03 -> over capacity
+    cap = capacity_access(pairs, communities, facilities, profile, persons_per_place=25)
+    cap = cap.set_index("community_id")
+    for c in ("c1", "c2"):
+        assert cap.loc[c, "supply_ratio"] == pytest.approx(0.03)
+        assert cap.loc[c, "places_per_1000"] == pytest.approx(30.0)
+        assert cap.loc[c, "capacity_status"] == "over_capacity"
+        assert not cap.loc[c, "capacity_met"]
+        assert cap.loc[c, "n_facilities_in_reach"] == 1
+    assert cap.loc["c1", "norm_ratio"] == pytest.approx(0.04)
+    assert cap.loc["c3", "capacity_status"] == "no_facility_in_reach"
+    assert cap.loc["c3", "supply_ratio"] == 0.0
+    assert cap.loc["c1", "demand_basis"] == "population"
+
+
+def test_capacity_ok_with_lower_norm(profile):
+    pairs, communities, facilities = cap_inputs()
+    # 1 place per 40 persons = 0.025 <= 0.03 -> ok
+    cap = capacity_access(pairs, communities, facilities, profile,
+                          persons_per_place={"kg": 40}).set_index("community_id")
+    assert cap.loc["c1", "capacity_status"] == "ok"
+    assert cap.loc["c1", "capacity_met"]
+
+
+def test_capacity_unknown_capacity_never_guessed(profile):
+    pairs, communities, facilities = cap_inputs(capacity=np.nan)
+    cap = capacity_access(pairs, communities, facilities, profile,
+                          persons_per_place=25).set_index("community_id")
+    assert cap.loc["c1", "capacity_status"] == "no_capacity_data"
+    assert pd.isna(cap.loc["c1", "capacity_met"])
+    assert cap.loc["c1", "n_facilities_no_capacity"] == 1
+    # a second kindergarten f2 of 50 places within reach of c1 only: the known part alone gives
+    # c1 30/1000 + 50/500 = 0.13 >= 0.04, so c1 is ok whatever f1 holds; c2 only has unknown f1
+    pairs2 = pd.concat([pairs, pd.DataFrame({"community_id": ["c1"], "facility_id": ["f2"],
+                                             "category": ["kg"], "distance_m": [100.0]})])
+    fac2 = pd.DataFrame({"facility_id": ["f1", "f2"], "capacity": [np.nan, 50.0]})
+    cap = capacity_access(pairs2, communities, fac2, profile,
+                          persons_per_place=25).set_index("community_id")
+    assert cap.loc["c1", "capacity_status"] == "ok"
+    assert cap.loc["c1", "supply_ratio"] == pytest.approx(0.1)  # f1 unknown counts 0
+    assert cap.loc["c2", "capacity_status"] == "no_capacity_data"
+
+
+def test_capacity_unknown_demand(profile):
+    # c2's population unknown: R(f1) = 30 / 500 = 0.06 is an upper bound
+    pairs, communities, facilities = cap_inputs(pop2=pd.NA)
+    cap = capacity_access(pairs, communities, facilities, profile,
+                          persons_per_place=10).set_index("community_id")
+    # norm 0.1 > 0.06: even the upper bound fails -> over capacity
+    assert cap.loc["c1", "supply_ratio"] == pytest.approx(0.06)
+    assert cap.loc["c1", "capacity_status"] == "over_capacity"
+    cap = capacity_access(pairs, communities, facilities, profile,
+                          persons_per_place=25).set_index("community_id")
+    # norm 0.04 <= 0.06 upper bound: cannot tell
+    assert cap.loc["c1", "capacity_status"] == "no_demand_data"
+    assert pd.isna(cap.loc["c2", "capacity_met"])
+
+
+def test_capacity_no_norm_and_gaussian(profile):
+    pairs, communities, facilities = cap_inputs()
+    pairs = pairs.assign(distance_m=[0.0, 150.0, 400.0])
+    cap = capacity_access(pairs, communities, facilities, profile,
+                          decay="gaussian").set_index("community_id")
+    # w(150; 300) = (exp(-0.125) - exp(-0.5)) / (1 - exp(-0.5)) = 0.701367
+    # R = 30 / (500 * 1 + 500 * 0.701367) = 0.0352660 ; A_c1 = R ; A_c2 = 0.701367 * R
+    assert cap.loc["c1", "supply_ratio"] == pytest.approx(0.0352660, rel=1e-5)
+    assert cap.loc["c2", "supply_ratio"] == pytest.approx(0.0247343, rel=1e-5)
+    assert cap.loc["c1", "capacity_status"] == "no_norm"
+    assert cap.loc["c1", "decay"] == "gaussian"
+
+
+def test_capacity_errors(profile):
+    pairs, communities, facilities = cap_inputs()
+    with pytest.raises(InputError, match="unknown decay"):
+        capacity_access(pairs, communities, facilities, profile, decay="linear")
+    with pytest.raises(InputError, match="not in the facilities layer"):
+        capacity_access(pairs.assign(facility_id="fx"), communities, facilities, profile)
+    with pytest.raises(InputError, match="must be positive"):
+        capacity_access(pairs, communities, facilities, profile, persons_per_place=0)
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['population'\]"):
+        capacity_access(pairs, communities.drop(columns="population"), facilities, profile)
+
+
+# --- area figures -------------------------------------------------------------------------
+
+def test_area_figures(access, profile):
+    g = find_gaps(access, profile)
+    communities = pd.DataFrame({
+        "community_id": ["c1", "c2"],
+        "households": pd.array([300, 700], dtype="Int64"),
+        "population": pd.array([900, pd.NA], dtype="Int64"),
+    })
+    a = area_figures(g, communities, profile).set_index(["scope", "key"])
+    kg = a.loc[("category", "kg")]
+    assert kg["households_met"] == 700 and kg["households_known"] == 1000
+    assert kg["share_households"] == pytest.approx(0.7)
+    # c2 (the one with kg) has unknown population: 0 of 900 known people
+    assert kg["share_population"] == 0.0
+    assert kg["population_known"] == 900
+    assert kg["n_unknown_population"] == 1
+    assert kg["n_unknown_households"] == 0
+    assert a.loc[("category", "park"), "share_households"] == pytest.approx(0.3)
+    # level 5 required = kg + day_care: only c2 meets both -> 700/1000
+    assert a.loc[("level", "5"), "share_households"] == pytest.approx(0.7)
+    assert a.loc[("level", "10"), "share_households"] == pytest.approx(0.3)
+    assert a.loc[("level", "block"), "n_communities_met"] == 1
+    assert len(a) == 7 + 4
+
+
+def test_worst_served(access, profile):
+    c = completeness(find_gaps(access, profile), profile)
+    communities = pd.DataFrame({"community_id": ["c1", "c2"], "name": ["甲", "乙"],
+                                "households": [300, 700]})
+    w = worst_served(c, communities, n=10)
+    assert w["community_id"].tolist() == ["c2", "c1"]
+    assert w["rank"].tolist() == [1, 2]
+    assert w.loc[0, "name"] == "乙"
+    assert worst_served(c, communities, n=1)["community_id"].tolist() == ["c2"]
+
+
+# --- uncovered residential area -------------------------------------------------------------
+
+def test_uncovered_residential():
+    crs = "EPSG:32652"
+    communities = gpd.GeoDataFrame(
+        {"community_id": ["c1", "c2", "p"]},
+        geometry=[box(0, 0, 100, 100), box(200, 0, 300, 100), Point(500, 500)], crs=crs)
+    covered = gpd.GeoDataFrame(
+        {"category": ["kg", "kg", "park"]},
+        geometry=[box(-10, -10, 50, 110), box(250, 0, 260, 10), box(-1000, -1000, 1000, 1000)],
+        crs=crs)
+    before = communities.copy()
+    with pytest.warns(UserWarning, match="1 communities are not polygons"):
+        u = uncovered_residential(covered, communities)
+    pd.testing.assert_frame_equal(pd.DataFrame(communities), pd.DataFrame(before))
+    u = u.set_index(["category", "community_id"])
+    # kg covers the left half of c1 (5000 m²) and a 10x10 corner of c2 (100 m²)
+    assert u.loc[("kg", "c1"), "uncovered_area_m2"] == pytest.approx(5000.0)
+    assert u.loc[("kg", "c1"), "uncovered_share"] == pytest.approx(0.5)
+    assert u.loc[("kg", "c2"), "uncovered_area_m2"] == pytest.approx(9900.0)
+    assert u.loc[("park", "c1"), "uncovered_area_m2"] == 0.0
+    assert u.loc[("park", "c2"), "residential_area_m2"] == pytest.approx(10000.0)
+    assert len(u) == 4
+    # a covered area and the uncovered residue never overlap
+    kg_union = covered[covered["category"] == "kg"].geometry.union_all()
+    assert u.loc[("kg", "c1"), "geometry"].intersection(kg_union).area == pytest.approx(0.0)
+
+
+def test_uncovered_residential_geoseries_and_geographic():
+    communities = gpd.GeoDataFrame(
+        {"community_id": ["c1"]}, geometry=[box(126.60, 45.75, 126.61, 45.76)], crs="EPSG:4326")
+    covered = gpd.GeoSeries([box(126.60, 45.75, 126.605, 45.76)], index=["kg"], crs="EPSG:4326")
+    u = uncovered_residential(covered, communities)
+    assert u.crs.is_projected
+    assert u.loc[0, "uncovered_share"] == pytest.approx(0.5, abs=0.01)
