@@ -1,0 +1,1045 @@
+"""GIS export in the forms municipal systems and people accept.
+
+Municipal planning and real-estate systems in China take Shapefiles and GeoPackages in CGCS2000,
+often with GBK text; officials read Excel. :func:`export_layers` writes the layers of a result
+GeoPackage (``livingcircle run``) or of a dict of frames as
+
+* ``gpkg`` — one GeoPackage with every layer, QGIS layer styles in its ``layer_styles`` table (it
+  opens styled in QGIS) and a ``livingcircle_metadata`` table;
+* ``shp`` — one Shapefile per spatial layer, field names shortened to 10 ASCII characters with the
+  mapping beside it (``<layer>_fields.csv``) and a ``.cpg`` naming the text encoding (UTF-8 or GBK);
+  tables without geometry are written as CSV beside them;
+* ``geojson`` and ``fgb`` (FlatGeobuf) — one file per layer, tables without geometry as CSV;
+* ``csv`` — one file per layer, UTF-8 with BOM (Excel shows Chinese) or GBK, ASCII column names,
+  geometry as a ``wkt`` column (GDAL and QGIS read it as geometry);
+* ``xlsx`` — one workbook, one sheet per layer with Chinese headers
+  (:data:`livingcircle.schema.LABELS_ZH`), points as longitude/latitude (or x/y) columns and other
+  geometry as WKT, plus a field list and the metadata.
+
+Coordinate systems are chosen by preset or EPSG code (:mod:`livingcircle.crs`). Metadata (profile,
+speed profile, input files with SHA-256 checksums, tool version, date, CRS) goes into the GeoPackage
+or a ``metadata.json`` beside the files. Writes are atomic (:mod:`livingcircle._atomic`): a file
+appears only when complete, an input is never overwritten and an existing output is replaced only
+with ``overwrite=True``.
+
+:func:`export_postgis` writes the layers to a PostgreSQL/PostGIS database.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import click
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from ._atomic import StagedFiles, atomic_file
+from ._errors import ExportError, InputError
+from .crs import PRESETS, ResolvedCRS, resolve_crs, to_export_crs
+from .schema import LABELS_ZH
+
+logger = logging.getLogger(__name__)
+
+#: Output formats and the suffix of their files.
+FORMATS: dict[str, str] = {
+    "gpkg": ".gpkg",
+    "shp": ".shp",
+    "geojson": ".geojson",
+    "fgb": ".fgb",
+    "csv": ".csv",
+    "xlsx": ".xlsx",
+}
+
+#: Text encodings offered, mapped to the codec used and the name written in a Shapefile's .cpg.
+ENCODINGS: dict[str, tuple[str, str]] = {"utf-8": ("utf-8", "UTF-8"), "gbk": ("gbk", "GBK")}
+
+#: Name of the metadata table in a GeoPackage (columns ``key`` and ``value``, value JSON-encoded).
+METADATA_TABLE = "livingcircle_metadata"
+#: Name of the QGIS style table in a GeoPackage.
+STYLE_TABLE = "layer_styles"
+#: Name of the metadata file written beside files of the other formats.
+METADATA_FILE = "metadata.json"
+
+#: Chinese names of the result layers (Excel sheet names, style names).
+LAYER_LABELS_ZH: dict[str, str] = {
+    "communities": "小区",
+    "gates": "出入口",
+    "facilities": "设施",
+    "sites": "候选用地",
+    "boundary": "研究范围",
+    "access": "可达性",
+    "isochrones": "等时圈",
+    "diagnostics": "数据诊断",
+    "gaps": "设施短板",
+    "scope": "改造范围",
+    "needs": "改造需求",
+    "plan": "年度计划",
+    "clusters": "片区联动",
+}
+
+_XLSX_MAX_CELL = 32767  # characters Excel holds in one cell
+_DBF_MAX_BYTES = 254  # bytes a Shapefile (DBF) text field holds
+
+
+# --------------------------------------------------------------------------------------------
+# reading a result
+# --------------------------------------------------------------------------------------------
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """Return the ``livingcircle_metadata`` table of a GeoPackage as a dict ({} when absent).
+
+    Values are JSON-decoded where they are JSON, kept as text otherwise.
+    """
+    path = Path(path)
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception as exc:
+        msg = f"cannot open {path} as a GeoPackage: {exc}"
+        raise InputError(msg) from exc
+    if METADATA_TABLE not in names:
+        return {}
+    df = pyogrio.read_dataframe(path, layer=METADATA_TABLE, read_geometry=False)
+    if not {"key", "value"} <= set(df.columns):
+        msg = (
+            f"{path}: table {METADATA_TABLE!r} has columns {list(df.columns)}, expected 'key' and "
+            "'value'; rewrite it with livingcircle.export.metadata_frame()"
+        )
+        raise InputError(msg)
+    out = {}
+    for k, v in zip(df["key"], df["value"], strict=True):
+        try:
+            out[str(k)] = json.loads(v) if isinstance(v, str) else v
+        except json.JSONDecodeError:
+            out[str(k)] = v
+    return out
+
+
+def metadata_frame(metadata: Mapping) -> pd.DataFrame:
+    """Return metadata as the two-column (``key``, JSON ``value``) table stored in a GeoPackage."""
+    return pd.DataFrame({
+        "key": [str(k) for k in metadata],
+        "value": [json.dumps(v, ensure_ascii=False, default=str) for v in metadata.values()],
+    })
+
+
+def read_result(
+    source: str | os.PathLike, *, layers: Iterable[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read the layers of a result GeoPackage (without its metadata and style tables).
+
+    Parameters
+    ----------
+    source
+        A GeoPackage written by ``livingcircle run`` (or any GeoPackage).
+    layers
+        Names of the layers to read; all when None.
+
+    Returns
+    -------
+    dict
+        Layer name → GeoDataFrame (spatial layers) or DataFrame (tables).
+    """
+    source = Path(source)
+    if not source.is_file():
+        msg = f"result file {source} not found; give the .gpkg that 'livingcircle run' wrote"
+        raise FileNotFoundError(msg)
+    try:
+        listed = pyogrio.list_layers(source)
+    except Exception as exc:
+        msg = f"cannot open {source} as a GeoPackage: {exc}"
+        raise InputError(msg) from exc
+    available = [str(n) for n, _ in listed if str(n) not in (METADATA_TABLE, STYLE_TABLE)]
+    wanted = _select_layers(available, layers, where=str(source))
+    out: dict[str, pd.DataFrame] = {}
+    for name in wanted:
+        out[name] = pyogrio.read_dataframe(source, layer=name, fid_as_index=False)
+    return out
+
+
+def _select_layers(available: list[str], layers, *, where: str) -> list[str]:
+    if layers is None:
+        return list(available)
+    if isinstance(layers, str):
+        layers = [s.strip() for s in layers.split(",") if s.strip()]
+    layers = list(layers)
+    unknown = [n for n in layers if n not in available]
+    if unknown:
+        msg = f"layer(s) {unknown} are not in {where}; available layers: {available}"
+        raise ExportError(msg)
+    return layers
+
+
+def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """Return the SHA-256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Shapefile field names
+# --------------------------------------------------------------------------------------------
+
+
+def _ascii_name(name: str) -> str:
+    s = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    s = re.sub(r"[^0-9A-Za-z_]+", "_", s).strip("_")
+    if not s:
+        s = "field"
+    if s[0].isdigit():
+        s = "f" + s
+    return s
+
+
+def _abbreviate(name: str, width: int) -> str:
+    """Shorten a snake_case name to ``width`` characters by trimming its longest words first."""
+    if len(name) <= width:
+        return name
+    words = [w for w in name.split("_") if w]
+    if len(words) < 2 or len(words) - 1 + len(words) >= width + 1:
+        return name[:width]
+    lens = [len(w) for w in words]
+    budget = width - (len(words) - 1)
+    while sum(lens) > budget:
+        i = max(range(len(lens)), key=lambda j: (lens[j], -j))
+        if lens[i] <= 1:
+            return name[:width]
+        lens[i] -= 1
+    return "_".join(w[:n] for w, n in zip(words, lens, strict=True))
+
+
+def shapefile_field_names(columns: Iterable[str], *, width: int = 10) -> dict[str, str]:
+    """Map column names to unique ASCII Shapefile field names of at most ``width`` characters.
+
+    Names that already fit are kept; longer snake_case names lose letters from their longest words
+    first (``nearest_facility_id`` → ``nea_fac_id``); names that still collide (DBF field names
+    are case-insensitive) get a numeric suffix (``d_kinderga``, ``d_kinder_2``).
+
+    Examples
+    --------
+    >>> shapefile_field_names(["community_id", "name", "completeness_5min"])
+    {'community_id': 'communi_id', 'name': 'name', 'completeness_5min': 'compl_5min'}
+    """
+    columns = list(columns)
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    # first keep every name that already fits, so that a shortened name cannot take it
+    for c in columns:
+        a = _ascii_name(c)
+        if a == str(c) and len(a) <= width and a.lower() not in used:
+            out[c] = a
+            used.add(a.lower())
+    for c in columns:
+        if c in out:
+            continue
+        base = _abbreviate(_ascii_name(c), width)
+        cand = base
+        k = 1
+        while cand.lower() in used:
+            k += 1
+            suffix = f"_{k}"
+            cand = base[: width - len(suffix)].rstrip("_") + suffix
+        out[c] = cand
+        used.add(cand.lower())
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# labels
+# --------------------------------------------------------------------------------------------
+
+
+def _category_names_zh() -> dict[str, str]:
+    try:
+        from .standards import load_profile
+
+        return {cid: c.name_zh for cid, c in load_profile().categories.items()}
+    except Exception:  # the labels are a convenience; never fail an export for them
+        logger.debug("default profile not readable; category labels stay ASCII", exc_info=True)
+        return {}
+
+
+def column_label_zh(column: str, categories: Mapping[str, str] | None = None) -> str:
+    """Return the Chinese label of a column (:data:`LABELS_ZH`, plus per-category columns).
+
+    ``d_<category>`` becomes ``步行距离(米)·<category name>``, ``t_<category>`` ``步行时间(分钟)·…``
+    and ``completeness_<level>`` ``完整度·<level>``; unknown columns keep their ASCII name.
+    """
+    if column in LABELS_ZH:
+        return LABELS_ZH[column]
+    categories = categories or {}
+    m = re.fullmatch(r"([dt])_(.+)", column)
+    if m and m.group(2) in categories:
+        what = "步行距离(米)" if m.group(1) == "d" else "步行时间(分钟)"
+        return f"{what}·{categories[m.group(2)]}"
+    m = re.fullmatch(r"completeness_(.+)", column)
+    if m:
+        return f"完整度·{m.group(1)}"
+    if column == "n_categories_reached":
+        return "可达设施类别数"
+    return column
+
+
+# --------------------------------------------------------------------------------------------
+# QGIS styles
+# --------------------------------------------------------------------------------------------
+
+_PALETTE = [
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+]
+_MINUTE_COLORS = {5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
+
+
+def _geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
+    types = set(gdf.geometry.dropna()[~gdf.geometry.dropna().is_empty].geom_type)
+    fams = {_FAMILY.get(t) for t in types} - {None}
+    if not fams:
+        return None
+    if len(fams) == 1:
+        return fams.pop()
+    return "mixed"
+
+
+_FAMILY = {
+    "Point": "point", "MultiPoint": "point",
+    "LineString": "line", "MultiLineString": "line", "LinearRing": "line",
+    "Polygon": "polygon", "MultiPolygon": "polygon",
+}
+
+
+def _symbol_xml(family: str, name: str, rgb: tuple[int, int, int], *, alpha: float = 1.0) -> str:
+    color = f"{rgb[0]},{rgb[1]},{rgb[2]},255"
+    if family == "point":
+        stype, cls = "marker", "SimpleMarker"
+        props = {"name": "circle", "color": color, "size": "2.6", "outline_color": "35,35,35,255",
+                 "outline_width": "0.2", "size_unit": "MM"}
+    elif family == "line":
+        stype, cls = "line", "SimpleLine"
+        props = {"line_color": color, "line_width": "0.6", "line_style": "solid",
+                 "line_width_unit": "MM"}
+    else:
+        stype, cls = "fill", "SimpleFill"
+        props = {"color": color, "style": "solid", "outline_color": color,
+                 "outline_width": "0.4", "outline_style": "solid", "outline_width_unit": "MM"}
+    opts = "".join(
+        f'<Option name={quoteattr(k)} type="QString" value={quoteattr(v)}/>'
+        for k, v in props.items()
+    )
+    legacy = "".join(f"<prop k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in props.items())
+    return (
+        f'<symbol type="{stype}" name={quoteattr(name)} alpha="{alpha:g}" clip_to_extent="1" '
+        f'force_rhr="0"><layer class="{cls}" enabled="1" pass="0" locked="0">'
+        f'<Option type="Map">{opts}</Option>{legacy}</layer></symbol>'
+    )
+
+
+def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
+    """Return a QGIS style (QML) for a spatial layer, or None for a table or an empty layer.
+
+    Layers with a ``category`` column are styled by category (labels from the default profile),
+    layers with ``minutes`` (isochrones) by minutes, others with a single symbol. Polygons are
+    drawn half transparent.
+    """
+    fam = _geometry_family(gdf) if isinstance(gdf, gpd.GeoDataFrame) else None
+    if fam is None or fam == "mixed":
+        return None
+    alpha = 0.5 if fam == "polygon" else 1.0
+    geom_type = {"point": 0, "line": 1, "polygon": 2}[fam]
+    attr = None
+    if "category" in gdf.columns:
+        attr = "category"
+    elif "minutes" in gdf.columns:
+        attr = "minutes"
+    if attr is not None:
+        values = sorted(pd.unique(gdf[attr].dropna()), key=lambda v: (str(type(v)), v))
+        if not values:
+            attr = None
+    if attr is None:
+        rgb = _PALETTE[sum(map(ord, layer)) % len(_PALETTE)]
+        renderer = (
+            '<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
+            f"<symbols>{_symbol_xml(fam, '0', rgb, alpha=alpha)}</symbols></renderer-v2>"
+        )
+    else:
+        names = _category_names_zh() if attr == "category" else {}
+        cats, syms = [], []
+        for i, v in enumerate(values):
+            if attr == "minutes":
+                v = int(v) if float(v).is_integer() else float(v)
+                label = f"{v}分钟"
+                rgb = _MINUTE_COLORS.get(v, _PALETTE[i % len(_PALETTE)])
+            else:
+                label = names.get(str(v), str(v))
+                rgb = _PALETTE[i % len(_PALETTE)]
+            cats.append(
+                f"<category symbol=\"{i}\" value={quoteattr(str(v))} label={quoteattr(label)} "
+                'render="true"/>'
+            )
+            syms.append(_symbol_xml(fam, str(i), rgb, alpha=alpha))
+        renderer = (
+            f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attr)} symbollevels="0" '
+            'enableorderby="0" forceraster="0">'
+            f"<categories>{''.join(cats)}</categories><symbols>{''.join(syms)}</symbols>"
+            "</renderer-v2>"
+        )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        '<qgis version="3.28.0" styleCategories="Symbology">'
+        f"{renderer}<layerGeometryType>{geom_type}</layerGeometryType></qgis>\n"
+    )
+
+
+def _styles_frame(written: Mapping[str, tuple[pd.DataFrame, str]]) -> pd.DataFrame | None:
+    rows = []
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    for name, (df, geom_col) in written.items():
+        qml = layer_style_qml(df, layer=name) if isinstance(df, gpd.GeoDataFrame) else None
+        if qml is None:
+            continue
+        rows.append({
+            "f_table_catalog": "",
+            "f_table_schema": "",
+            "f_table_name": name,
+            "f_geometry_column": geom_col,
+            "styleName": name,
+            "styleQML": qml,
+            "styleSLD": "",
+            "useAsDefault": True,
+            "description": f"livingcircle {LAYER_LABELS_ZH.get(name, name)}",
+            "owner": "",
+            "ui": "",
+            "update_time": now,
+        })
+    if not rows:
+        return None
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers for frames
+# --------------------------------------------------------------------------------------------
+
+
+def _is_spatial(df: pd.DataFrame) -> bool:
+    if not isinstance(df, gpd.GeoDataFrame):
+        return False
+    try:
+        geo = df.geometry
+    except AttributeError:
+        return False
+    return bool((~(geo.isna() | geo.is_empty)).any())
+
+
+def _as_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Return the frame as a plain table (its geometry column dropped)."""
+    if isinstance(df, gpd.GeoDataFrame):
+        try:
+            name = df.geometry.name
+        except AttributeError:
+            return pd.DataFrame(df)
+        return pd.DataFrame(df.drop(columns=[name]))
+    return df
+
+
+def _check_encodable(df: pd.DataFrame, codec: str, *, layer: str) -> None:
+    if codec == "utf-8":
+        return
+    for col in df.columns:
+        s = df[col]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            continue
+        for idx, v in s.items():
+            if isinstance(v, str):
+                try:
+                    v.encode(codec)
+                except UnicodeEncodeError as exc:
+                    msg = (
+                        f"layer {layer!r}, column {col!r}, row {idx}: {v!r} has the character "
+                        f"{exc.object[exc.start:exc.end]!r} that {codec.upper()} cannot hold; "
+                        "export with --encoding utf-8 or edit the text"
+                    )
+                    raise ExportError(msg) from None
+
+
+def _normalise_inputs(inputs) -> list[dict]:
+    out = []
+    for item in inputs or []:
+        if isinstance(item, str | os.PathLike):
+            item = {"path": str(item)}
+        item = dict(item)
+        p = item.get("path")
+        if p and not item.get("sha256") and Path(p).is_file():
+            item["sha256"] = sha256_file(p)
+        out.append(item)
+    return out
+
+
+def build_metadata(
+    *,
+    source_meta: Mapping | None = None,
+    caller_meta: Mapping | None = None,
+    source_path: str | os.PathLike | None = None,
+    resolved: ResolvedCRS,
+    crs_name: str,
+    fmt: str,
+    encoding: str,
+    layers: Mapping[str, pd.DataFrame],
+) -> dict:
+    """Merge the metadata of the source, of the caller and of this export (later wins).
+
+    ``inputs`` lists are concatenated (source, caller, then the exported file itself) and every
+    existing file gets its SHA-256 checksum. ``profile`` and ``speed_profile`` are None when
+    nobody recorded them (unknown, never guessed).
+    """
+    from . import __version__
+
+    meta: dict = {"profile": None, "speed_profile": None}
+    meta.update(dict(source_meta or {}))
+    inputs = _normalise_inputs((source_meta or {}).get("inputs"))
+    caller = dict(caller_meta or {})
+    inputs += _normalise_inputs(caller.pop("inputs", None))
+    meta.update(caller)
+    if source_path is not None:
+        inputs.append({
+            "path": str(Path(source_path).resolve()),
+            "sha256": sha256_file(source_path),
+            "role": "export source",
+        })
+    meta["inputs"] = inputs
+    meta.update({
+        "tool": "livingcircle",
+        "tool_version": __version__,
+        "exported_at": _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds"),
+        "format": fmt,
+        "encoding": encoding,
+        "crs": resolved.label,
+        "crs_preset": crs_name,
+        "crs_epsg": resolved.crs.to_epsg(),
+        "crs_wkt": resolved.crs.to_wkt(),
+        "coordinates_shifted_to": "GCJ-02" if resolved.transform is not None else None,
+        "layers": {
+            name: {
+                "rows": len(df),
+                "geometry": _geometry_family(df) if _is_spatial(df) else None,
+                "label_zh": LAYER_LABELS_ZH.get(name),
+            }
+            for name, df in layers.items()
+        },
+    })
+    return meta
+
+
+# --------------------------------------------------------------------------------------------
+# writers
+# --------------------------------------------------------------------------------------------
+
+
+def _write_vector(df, path: Path, *, driver: str, layer: str | None = None, **kw) -> None:
+    """Write one vector layer: the single place that does (tests patch it to fail mid-way)."""
+    pyogrio.write_dataframe(df, path, driver=driver, layer=layer, **kw)
+
+
+def _wkt(geoms, *, geographic: bool) -> np.ndarray:
+    prec = 9 if geographic else 4
+    arr = shapely.to_wkt(np.asarray(geoms), rounding_precision=prec, trim=True)
+    return np.where(pd.isna(arr), "", arr)
+
+
+def _to_csv(df: pd.DataFrame, path: Path, *, codec: str, layer: str, geographic: bool) -> None:
+    if _is_spatial(df):
+        geo = df.geometry
+        table = pd.DataFrame(df.drop(columns=[geo.name]))
+        table["wkt"] = _wkt(geo.values, geographic=geographic)
+    else:
+        table = _as_table(df)
+    _check_encodable(table, codec, layer=layer)
+    table.to_csv(path, index=False, encoding="utf-8-sig" if codec == "utf-8" else codec)
+
+
+def _write_gpkg(frames, target: Path, *, meta: dict, inputs, overwrite: bool) -> list[Path]:
+    with atomic_file(target, inputs=inputs, overwrite=overwrite) as tmp:
+        written: dict[str, tuple[pd.DataFrame, str]] = {}
+        for name, df in frames.items():
+            if _is_spatial(df):
+                _write_vector(df, tmp, driver="GPKG", layer=name, geometry_type=_gtype(df))
+                written[name] = (df, "geom")
+            else:
+                _write_vector(_as_table(df), tmp, driver="GPKG", layer=name)
+                written[name] = (_as_table(df), "")
+        styles = _styles_frame(written)
+        if styles is not None:
+            _write_vector(styles, tmp, driver="GPKG", layer=STYLE_TABLE,
+                          layer_options={"FID": "id"})
+        _write_vector(metadata_frame(meta), tmp, driver="GPKG", layer=METADATA_TABLE)
+    return [target]
+
+
+def _gtype(df: gpd.GeoDataFrame) -> str | None:
+    fam = _geometry_family(df)
+    if fam == "mixed":
+        return "Unknown"
+    return None
+
+
+def _split_for_shapefile(name: str, df: gpd.GeoDataFrame) -> list[tuple[str, gpd.GeoDataFrame]]:
+    """Split a layer with several geometry families into one Shapefile each (nulls to the first)."""
+    fam = _geometry_family(df)
+    if fam != "mixed":
+        return [(name, df)]
+    geo = df.geometry
+    fams = geo.geom_type.map(_FAMILY)
+    order = [f for f in ("point", "line", "polygon") if (fams == f).any()]
+    parts = []
+    for i, f in enumerate(order):
+        mask = (fams == f) | (fams.isna() if i == 0 else False)
+        parts.append((f"{name}_{f}", df[mask]))
+    logger.warning(
+        "layer %r mixes %s geometries; a Shapefile holds one kind, so it is written as %s",
+        name, "/".join(order), [p for p, _ in parts],
+    )
+    return parts
+
+
+def _prepare_shapefile(df: gpd.GeoDataFrame, *, layer: str, codec: str):
+    cols = [c for c in df.columns if c != df.geometry.name]
+    mapping = shapefile_field_names(cols)
+    out = df.rename(columns=mapping)
+    for col in cols:
+        s = df[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            lengths = s.dropna().map(lambda v: len(str(v).encode(codec, "replace")))
+            if len(lengths) and lengths.max() > _DBF_MAX_BYTES:
+                logger.warning(
+                    "layer %r column %r: texts up to %d bytes in %s are cut to %d in the "
+                    "Shapefile; the GeoPackage keeps them whole", layer, col, lengths.max(),
+                    codec, _DBF_MAX_BYTES,
+                )
+    fields = pd.DataFrame({
+        "field": [mapping[c] for c in cols],
+        "column": cols,
+        "label_zh": [column_label_zh(c, _category_names_zh()) for c in cols],
+    })
+    return out, fields
+
+
+def _write_files(
+    frames, out_dir: Path, *, fmt: str, codec: str, cpg: str, resolved: ResolvedCRS,
+    meta: dict, inputs, overwrite: bool,
+) -> list[Path]:
+    geographic = resolved.crs.is_geographic
+    plan: list[tuple[str, object]] = []  # (final file name, writer)
+    for name, df in frames.items():
+        spatial = _is_spatial(df)
+        if fmt == "csv" or not spatial:
+            plan.append((f"{name}.csv", ("csv", name, df)))
+        elif fmt == "shp":
+            for part, pdf in _split_for_shapefile(name, df):
+                plan.append((f"{part}.shp", ("shp", part, pdf)))
+        else:
+            plan.append((f"{name}{FORMATS[fmt]}", (fmt, name, df)))
+    plan.append((METADATA_FILE, ("meta", None, None)))
+
+    companions = {"shp": [".shx", ".dbf", ".prj", ".cpg"]}
+    final_names = []
+    for fname, (kind, part, _) in plan:
+        final_names.append(fname)
+        if kind == "shp":
+            stem = fname[:-4]
+            final_names += [stem + ext for ext in companions["shp"]] + [f"{part}_fields.csv"]
+
+    with StagedFiles(out_dir, inputs=inputs, overwrite=overwrite) as stage:
+        stage.check(final_names)  # refuse before any work is done
+        for fname, (kind, part, df) in plan:
+            if kind == "csv":
+                _to_csv(df, stage.path(fname), codec=codec, layer=part, geographic=geographic)
+            elif kind == "meta":
+                stage.path(fname).write_text(
+                    json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+                )
+            elif kind == "shp":
+                _check_encodable(_as_table(df), codec, layer=part)
+                shp_df, fields = _prepare_shapefile(df, layer=part, codec=codec)
+                _write_vector(shp_df, stage.path(fname), driver="ESRI Shapefile",
+                              encoding=cpg, geometry_type=_gtype(shp_df))
+                stem = fname[:-4]
+                for ext in companions["shp"]:
+                    stage.path(stem + ext)
+                fields.to_csv(stage.path(f"{part}_fields.csv"), index=False, encoding="utf-8-sig")
+            elif kind == "geojson":
+                _write_vector(df, stage.path(fname), driver="GeoJSON",
+                              layer_options={"WRITE_NAME": "NO"}, geometry_type=_gtype(df))
+            elif kind == "fgb":
+                nulls = bool((df.geometry.isna() | df.geometry.is_empty).any())
+                _write_vector(df, stage.path(fname), driver="FlatGeobuf",
+                              layer_options={"SPATIAL_INDEX": "NO" if nulls else "YES"},
+                              geometry_type=_gtype(df))
+    return stage.written
+
+
+def _xlsx_sheets(frames, *, geographic: bool):
+    cats = _category_names_zh()
+    sheets: list[tuple[str, pd.DataFrame]] = []
+    fields = []
+    used: set[str] = set()
+    for name, df in frames.items():
+        sheet = LAYER_LABELS_ZH.get(name, name)
+        sheet = re.sub(r"[\[\]:*?/\\]", "_", sheet)[:31]
+        k = 2
+        base = sheet
+        while sheet in used:
+            sheet = f"{base[:28]}_{k}"
+            k += 1
+        used.add(sheet)
+        table = _as_table(df).copy()
+        if _is_spatial(df):
+            geo = df.geometry
+            fam = _geometry_family(df)
+            if fam == "point" and set(geo.dropna().geom_type) <= {"Point"}:
+                xcol, ycol = ("lon", "lat") if geographic else ("x", "y")
+                table[xcol] = geo.x.where(~(geo.isna() | geo.is_empty))
+                table[ycol] = geo.y.where(~(geo.isna() | geo.is_empty))
+            else:
+                wkt = _wkt(geo.values, geographic=geographic)
+                too_long = np.char.str_len(wkt.astype(str)) > _XLSX_MAX_CELL
+                if too_long.any():
+                    wkt = wkt.astype(object)
+                    wkt[too_long] = "（几何过长，见 GeoPackage）"
+                    logger.warning(
+                        "layer %r: %d geometries are longer than an Excel cell holds; their cell "
+                        "says so and the GeoPackage/Shapefile export keeps them", name,
+                        int(too_long.sum()),
+                    )
+                table["wkt"] = wkt
+        labels_used: set[str] = set()
+        header = {}
+        for col in table.columns:
+            lab = {"lon": "经度", "lat": "纬度", "x": "X坐标(米)", "y": "Y坐标(米)",
+                   "wkt": "几何(WKT)"}.get(col) or column_label_zh(col, cats)
+            if lab in labels_used:
+                lab = f"{lab}({col})"
+            labels_used.add(lab)
+            header[col] = lab
+            fields.append({"工作表": sheet, "列名": lab, "字段": col, "图层": name})
+        sheets.append((sheet, table.rename(columns=header)))
+    return sheets, pd.DataFrame(fields)
+
+
+def _excel_safe(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            out[col] = s.dt.tz_localize(None)
+    return out
+
+
+def _write_xlsx(frames, out_dir: Path, *, stem: str, resolved, meta, inputs, overwrite):
+    sheets, fields = _xlsx_sheets(frames, geographic=resolved.crs.is_geographic)
+    meta_rows = pd.DataFrame({
+        "项目": list(meta.keys()),
+        "内容": [v if isinstance(v, str | int | float) or v is None
+                 else json.dumps(v, ensure_ascii=False, default=str) for v in meta.values()],
+    })
+    with StagedFiles(out_dir, inputs=inputs, overwrite=overwrite) as stage:
+        stage.check([f"{stem}.xlsx", METADATA_FILE])
+        with pd.ExcelWriter(stage.path(f"{stem}.xlsx"), engine="openpyxl") as xw:
+            for sheet, table in sheets:
+                _excel_safe(table).to_excel(xw, sheet_name=sheet, index=False)
+            fields.to_excel(xw, sheet_name="字段说明", index=False)
+            meta_rows.to_excel(xw, sheet_name="元数据", index=False)
+        stage.path(METADATA_FILE).write_text(
+            json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
+    return stage.written
+
+
+def export_layers(
+    source: str | os.PathLike | Mapping[str, pd.DataFrame],
+    *,
+    out: str | os.PathLike,
+    format: str = "gpkg",
+    crs: str | int = "cgcs2000",
+    encoding: str = "utf-8",
+    layers: Iterable[str] | str | None = None,
+    overwrite: bool = False,
+    metadata: Mapping | None = None,
+) -> list[Path]:
+    """Write result layers in a GIS format and coordinate system that municipal systems accept.
+
+    Parameters
+    ----------
+    source
+        A result GeoPackage (``livingcircle run``) or a dict {layer name: GeoDataFrame or
+        DataFrame}. Frames are not changed.
+    out
+        The output folder (created if missing). For ``gpkg`` and ``xlsx`` it may also be the
+        output file itself (ending in ``.gpkg`` / ``.xlsx``).
+    format
+        One of :data:`FORMATS`: ``gpkg``, ``shp``, ``geojson``, ``fgb``, ``csv``, ``xlsx``.
+    crs
+        A preset of :data:`livingcircle.crs.PRESETS` or ``'EPSG:CODE'``; default CGCS2000.
+    encoding
+        ``'utf-8'`` or ``'gbk'``: text encoding of Shapefile and CSV files (GeoPackage, GeoJSON,
+        FlatGeobuf and Excel are always Unicode).
+    layers
+        Names of the layers to export (a list or a comma-separated string); all when None.
+    overwrite
+        Replace existing output files. Input files are never replaced.
+    metadata
+        Extra metadata (e.g. ``profile``, ``speed_profile``, ``inputs`` as paths) merged over what
+        the source GeoPackage records.
+
+    Returns
+    -------
+    list of Path
+        The files written (including ``metadata.json`` where one is written).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, tempfile
+    >>> from shapely import Point
+    >>> pts = gpd.GeoDataFrame({"name": ["道里"]}, geometry=[Point(126.6, 45.75)], crs=4326)
+    >>> files = export_layers({"communities": pts}, out=tempfile.mkdtemp(), format="shp",
+    ...                       crs="cgcs2000-gk3", encoding="gbk")
+    >>> sorted(p.suffix for p in files)
+    ['.cpg', '.csv', '.dbf', '.json', '.prj', '.shp', '.shx']
+    """
+    fmt = str(format).lower().lstrip(".")
+    if fmt == "shapefile":
+        fmt = "shp"
+    if fmt not in FORMATS:
+        msg = f"unknown format {format!r}; use one of {list(FORMATS)}"
+        raise ExportError(msg)
+    enc = str(encoding).lower().replace("_", "-")
+    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk"}.get(enc, enc)
+    if enc not in ENCODINGS:
+        msg = f"unknown encoding {encoding!r}; use one of {list(ENCODINGS)}"
+        raise ExportError(msg)
+    codec, cpg = ENCODINGS[enc]
+
+    inputs: list[Path] = []
+    source_meta: dict = {}
+    source_path = None
+    if isinstance(source, Mapping):
+        names = list(source)
+        wanted = _select_layers(names, layers, where="the given layers")
+        frames_in = {n: source[n] for n in wanted}
+        stem = "livingcircle"
+    else:
+        source_path = Path(source)
+        frames_in = read_result(source_path, layers=layers)
+        source_meta = read_metadata(source_path)
+        inputs.append(source_path)
+        stem = source_path.stem
+    if not frames_in:
+        msg = "nothing to export: no layers were given or selected"
+        raise ExportError(msg)
+    for n, df in frames_in.items():
+        if not isinstance(df, pd.DataFrame):
+            msg = f"layer {n!r} is a {type(df).__name__}, expected a GeoDataFrame or DataFrame"
+            raise ExportError(msg)
+    # files the caller named as inputs are protected too
+    for item in (metadata or {}).get("inputs", []) or []:
+        p = item.get("path") if isinstance(item, Mapping) else item
+        if p:
+            inputs.append(Path(p))
+
+    spatial = [df for df in frames_in.values() if _is_spatial(df)]
+    resolved = resolve_crs(crs, spatial)
+    frames: dict[str, pd.DataFrame] = {}
+    for n, df in frames_in.items():
+        frames[n] = to_export_crs(df, resolved) if _is_spatial(df) else _as_table(df)
+
+    meta = build_metadata(
+        source_meta=source_meta, caller_meta=metadata, source_path=source_path,
+        resolved=resolved, crs_name=str(crs), fmt=fmt, encoding=cpg, layers=frames,
+    )
+    out = Path(out)
+    logger.info("exporting %d layers as %s in %s to %s", len(frames), fmt, resolved.label, out)
+    if fmt == "gpkg":
+        target = out if out.suffix.lower() == ".gpkg" else out / f"{stem}.gpkg"
+        return _write_gpkg(frames, target, meta=meta, inputs=inputs, overwrite=overwrite)
+    if fmt == "xlsx":
+        if out.suffix.lower() == ".xlsx":
+            out, stem = out.parent, out.stem
+        return _write_xlsx(frames, out, stem=stem, resolved=resolved, meta=meta,
+                           inputs=inputs, overwrite=overwrite)
+    if out.suffix and out.suffix.lower() in FORMATS.values():
+        msg = f"--out {out} looks like a file; {fmt} writes one file per layer into a folder"
+        raise ExportError(msg)
+    return _write_files(frames, out, fmt=fmt, codec=codec, cpg=cpg, resolved=resolved,
+                        meta=meta, inputs=inputs, overwrite=overwrite)
+
+
+# --------------------------------------------------------------------------------------------
+# PostGIS
+# --------------------------------------------------------------------------------------------
+
+_SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def export_postgis(
+    source: str | os.PathLike | Mapping[str, pd.DataFrame],
+    url: str,
+    *,
+    schema: str = "public",
+    crs: str | int = "cgcs2000",
+    if_exists: str = "fail",
+    layers: Iterable[str] | str | None = None,
+    table_prefix: str = "",
+    metadata: Mapping | None = None,
+) -> list[str]:
+    """Write result layers to PostgreSQL/PostGIS tables (GeoPandas ``to_postgis``).
+
+    Parameters
+    ----------
+    source
+        A result GeoPackage or a dict {layer name: GeoDataFrame or DataFrame}.
+    url
+        SQLAlchemy URL, e.g. ``postgresql://user:pass@host:5432/db`` or
+        ``postgresql:///db?host=/var/run/postgresql`` for a local socket.
+    schema
+        Target schema; created when missing.
+    crs
+        As in :func:`export_layers`.
+    if_exists
+        ``'fail'`` (default: an existing table is an error) or ``'replace'``.
+    layers
+        Layers to write; all when None.
+    table_prefix
+        Prepended to every table name (e.g. ``'lc_'``); table names are the layer names.
+    metadata
+        Extra metadata, merged as in :func:`export_layers` and stored in the table
+        ``<prefix>livingcircle_metadata``.
+
+    Returns
+    -------
+    list of str
+        The tables written, as ``schema.table``.
+    """
+    try:
+        import sqlalchemy as sa
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        msg = "PostGIS export needs the extra: pip install 'livingcircle[postgis]'"
+        raise ExportError(msg) from exc
+    if if_exists not in ("fail", "replace"):
+        msg = f"if_exists must be 'fail' or 'replace', got {if_exists!r}"
+        raise ExportError(msg)
+    if not _SQL_NAME.match(schema):
+        msg = f"schema name {schema!r} must be letters, digits and '_' (at most 63)"
+        raise ExportError(msg)
+    if isinstance(source, Mapping):
+        frames_in = {n: source[n] for n in _select_layers(list(source), layers, where="the layers")}
+        source_meta, source_path = {}, None
+    else:
+        source_path = Path(source)
+        frames_in = read_result(source_path, layers=layers)
+        source_meta = read_metadata(source_path)
+    tables = {f"{table_prefix}{n}": df for n, df in frames_in.items()}
+    for t in [*tables, f"{table_prefix}{METADATA_TABLE}"]:
+        if not _SQL_NAME.match(t):
+            msg = f"table name {t!r} must be letters, digits and '_' (at most 63); rename the layer"
+            raise ExportError(msg)
+    spatial = [df for df in frames_in.values() if _is_spatial(df)]
+    resolved = resolve_crs(crs, spatial)
+    meta = build_metadata(
+        source_meta=source_meta, caller_meta=metadata, source_path=source_path,
+        resolved=resolved, crs_name=str(crs), fmt="postgis", encoding="UTF-8", layers=frames_in,
+    )
+    engine = sa.create_engine(url)
+    written = []
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            existing = set(sa.inspect(conn).get_table_names(schema=schema))
+            clash = [t for t in [*tables, f"{table_prefix}{METADATA_TABLE}"] if t in existing]
+            if clash and if_exists != "replace":
+                msg = (
+                    f"table(s) {clash} exist in schema {schema!r}; pass if_exists='replace' "
+                    "(command line: --replace) to replace them, or choose another schema"
+                )
+                raise ExportError(msg)
+            for t, df in tables.items():
+                if _is_spatial(df):
+                    gdf = to_export_crs(df, resolved).rename_geometry("geom")
+                    gdf.to_postgis(t, conn, schema=schema, if_exists="replace", index=False)
+                else:
+                    _as_table(df).to_sql(t, conn, schema=schema, if_exists="replace", index=False)
+                written.append(f"{schema}.{t}")
+            metadata_frame(meta).to_sql(f"{table_prefix}{METADATA_TABLE}", conn, schema=schema,
+                                        if_exists="replace", index=False)
+    finally:
+        engine.dispose()
+    logger.info("wrote %s to PostGIS (%s)", written, resolved.label)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+
+@click.command("export")
+@click.argument("result", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="gpkg",
+              show_default=True, help="Output format.")
+@click.option("--crs", default="cgcs2000", show_default=True,
+              help=f"Coordinate system: {', '.join(PRESETS)} or EPSG:CODE.")
+@click.option("--encoding", type=click.Choice(list(ENCODINGS), case_sensitive=False),
+              default="utf-8", show_default=True, help="Text encoding of Shapefile/CSV.")
+@click.option("--layers", default=None, help="Comma-separated layer names (default: all).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (or .gpkg/.xlsx file).")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--to", "to_url", default=None, help="Write to PostGIS: postgresql://user@host/db")
+@click.option("--schema", default="public", show_default=True, help="PostGIS schema.")
+@click.option("--replace", is_flag=True, help="Replace existing PostGIS tables.")
+def cli_command(result, fmt, crs, encoding, layers, out, overwrite, to_url, schema, replace):
+    """Export a result GeoPackage for GIS software, Excel or PostGIS."""
+    if to_url:
+        tables = export_postgis(result, to_url, schema=schema, crs=crs, layers=layers,
+                                if_exists="replace" if replace else "fail")
+        for t in tables:
+            click.echo(t)
+        return
+    if out is None:
+        msg = "give --out DIR (or --to postgresql://... for PostGIS)"
+        raise click.UsageError(msg)
+    files = export_layers(result, out=out, format=fmt, crs=crs, encoding=encoding,
+                          layers=layers, overwrite=overwrite)
+    for f in files:
+        click.echo(str(f))
+
+
+__all__ = [
+    "ENCODINGS",
+    "FORMATS",
+    "LAYER_LABELS_ZH",
+    "build_metadata",
+    "column_label_zh",
+    "export_layers",
+    "export_postgis",
+    "layer_style_qml",
+    "metadata_frame",
+    "read_metadata",
+    "read_result",
+    "sha256_file",
+    "shapefile_field_names",
+]
+
