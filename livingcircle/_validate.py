@@ -1,0 +1,689 @@
+"""Every check of input layers, in one place (called by :mod:`livingcircle.io`).
+
+The rule is the one of osmnx's ``_validate``: raise when the results would be wrong, and repair
+what can be repaired without guessing, with a warning (``stacklevel`` pointing at the caller's
+code) and a record in :class:`~livingcircle.diagnostics.Diagnostics`. Nothing is dropped without
+a record. Row numbers in messages and records are 1-based and count data rows (features), not
+the header line of a CSV or Excel sheet.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import inspect
+import logging
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import settings
+from ._errors import CoordinateError, InputError
+from .coords import in_china
+from .diagnostics import Diagnostics
+from .schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
+
+logger = logging.getLogger(__name__)
+
+VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
+TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm"}
+
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "wgs84_lon", "gcj02_lon", "bd09_lon")
+LAT_NAMES = ("lat", "latitude", "y", "纬度", "wgs84_lat", "gcj02_lat", "bd09_lat")
+
+_TRUE = {"是", "有", "yes", "y", "true", "t", "1", "1.0", "√", "✓"}
+_FALSE = {"否", "无", "没有", "no", "n", "false", "f", "0", "0.0", "×", "✗"}
+_UNKNOWN = {"", "nan", "none", "null", "<na>", "未知", "不详", "-", "—"}
+
+_SITE_TYPE_ZH = {
+    "锅炉房": "boiler_room",
+    "废弃锅炉房": "boiler_room",
+    "空地": "vacant_lot",
+    "闲置地": "vacant_lot",
+    "闲置用地": "vacant_lot",
+    "空闲地": "vacant_lot",
+    "底商": "ground_floor_shop",
+    "底层商铺": "ground_floor_shop",
+    "沿街商铺": "ground_floor_shop",
+    "公共建筑": "public_building",
+    "公房": "public_building",
+    "其他": "other",
+}
+
+
+# --- warnings -----------------------------------------------------------------------------
+
+def _caller_stacklevel() -> int:
+    """Return the stacklevel of the first frame outside the livingcircle package."""
+    pkg_dir = str(Path(__file__).resolve().parent)
+    level = 1
+    frame = inspect.currentframe()
+    try:
+        frame = frame.f_back if frame is not None else None  # skip this function
+        while frame is not None:
+            if not str(Path(frame.f_code.co_filename).resolve()).startswith(pkg_dir):
+                return level
+            frame = frame.f_back
+            level += 1
+    finally:
+        del frame
+    return 2
+
+
+def warn(msg: str) -> None:
+    """Warn about a repaired input (the warning points at the user's calling line)."""
+    warnings.warn(msg, UserWarning, stacklevel=_caller_stacklevel())
+
+
+def _rows_text(rows: Iterable, limit: int = 5) -> str:
+    rows = [int(r) for r in rows]
+    text = ", ".join(str(r) for r in rows[:limit])
+    if len(rows) > limit:
+        text += f" and {len(rows) - limit} more"
+    return text
+
+
+# --- files, columns -----------------------------------------------------------------------
+
+def check_file(path) -> Path:
+    """Return ``path`` as a Path after checking that it exists and has a format we read."""
+    p = Path(path)
+    if not p.exists():
+        msg = f"{p}: file not found; check the path (relative paths start where you run)"
+        raise InputError(msg)
+    suffix = p.suffix.lower()
+    if suffix == ".xls":
+        msg = f"{p}: the old Excel .xls format is not read; open it and save it as .xlsx"
+        raise InputError(msg)
+    if suffix not in VECTOR_SUFFIXES | TABLE_SUFFIXES and not p.is_dir():
+        msg = (
+            f"{p}: unknown file type {suffix!r}; use GeoPackage (.gpkg), Shapefile (.shp), "
+            "GeoJSON (.geojson), CSV (.csv) or Excel (.xlsx)"
+        )
+        raise InputError(msg)
+    return p
+
+
+def is_table(path: Path) -> bool:
+    """Whether ``path`` is a CSV or Excel table (points from longitude/latitude columns)."""
+    return path.suffix.lower() in TABLE_SUFFIXES
+
+
+def check_not_empty(df: pd.DataFrame, *, source, what: str = "layer") -> None:
+    """Raise when a layer has no rows."""
+    if len(df) == 0:
+        msg = f"{source}: the {what} is empty (no features or data rows); check the file and layer"
+        raise InputError(msg)
+
+
+def apply_column_mapping(df: pd.DataFrame, columns: dict | None, *, source) -> pd.DataFrame:
+    """Rename source columns to schema names (``columns`` maps source name -> schema name)."""
+    df = df.rename(columns=lambda c: str(c).strip())
+    if not columns:
+        return df
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        msg = (
+            f"{source}: column(s) {missing} given in columns= are not in the file; "
+            f"its columns are {[c for c in df.columns if c != 'geometry']}"
+        )
+        raise InputError(msg)
+    targets = list(columns.values())
+    dup = sorted({t for t in targets if targets.count(t) > 1})
+    if dup:
+        msg = f"{source}: columns= maps several source columns to {dup}; map one to each name"
+        raise InputError(msg)
+    clash = [t for s, t in columns.items() if t in df.columns and t != s and t not in columns]
+    if clash:
+        msg = (
+            f"{source}: columns= renames a column to {clash}, which the file already has; "
+            "rename or drop one of them"
+        )
+        raise InputError(msg)
+    return df.rename(columns=dict(columns))
+
+
+def find_lonlat_columns(
+    columns: Iterable[str], lon_col: str | None, lat_col: str | None, *, source
+) -> tuple[str, str]:
+    """Return the longitude and latitude column names (given, or detected by name)."""
+    cols = [str(c) for c in columns]
+    lower = {c.strip().lower(): c for c in cols}
+
+    def pick(given, names, what, arg):
+        if given is not None:
+            if given not in cols:
+                msg = f"{source}: {arg}={given!r} is not a column; the columns are {cols}"
+                raise InputError(msg)
+            return given
+        for n in names:
+            if n in lower:
+                return lower[n]
+        msg = (
+            f"{source}: no {what} column found (looked for {list(names)}); "
+            f"name it, or pass {arg}= (the columns are {cols})"
+        )
+        raise InputError(msg)
+
+    return pick(lon_col, LON_NAMES, "longitude", "lon_col"), pick(
+        lat_col, LAT_NAMES, "latitude", "lat_col")
+
+
+def parse_coordinates(
+    df: pd.DataFrame, lon_col: str, lat_col: str, *, layer: str, source,
+    diagnostics: Diagnostics,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return float lon, lat and a mask of usable rows; record rows with missing/bad values."""
+    def num(col):
+        text = df[col].astype("string").str.strip().str.replace("°", "", regex=False)
+        return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+    lon, lat = num(lon_col), num(lat_col)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    bad = np.flatnonzero(~ok)
+    rows = df["src_row"].to_numpy()
+    for i in bad:
+        raw = (df[lon_col].iloc[i], df[lat_col].iloc[i])
+        blank = all(pd.isna(v) or str(v).strip() == "" for v in raw)
+        diagnostics.add(
+            layer, "missing_coordinates" if blank else "bad_coordinates", action="dropped",
+            source=source, row=int(rows[i]),
+            detail=f"{lon_col}={raw[0]!r}, {lat_col}={raw[1]!r}: no usable longitude/latitude",
+        )
+    if len(bad):
+        warn(f"{source}: dropped {len(bad)} row(s) without usable longitude/latitude "
+             f"(rows {_rows_text(rows[bad])}); see the diagnostics")
+    return lon, lat, ok
+
+
+# --- coordinate checks --------------------------------------------------------------------
+
+def looks_swapped(lon, lat) -> np.ndarray:
+    """Rows whose longitude and latitude look exchanged.
+
+    True where the latitude cannot be one (|lat| > 90) but the longitude can, or where the
+    point lies outside China but the exchanged point lies inside it (the tool serves Chinese
+    cities; a latitude of 73–135 with a longitude of 3–54 is a swap).
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    impossible = (np.abs(lat) > 90) & (np.abs(lon) <= 90)
+    china_swap = in_china(lat, lon) & ~in_china(lon, lat)
+    return impossible | china_swap
+
+
+def fix_swapped_lonlat(
+    lon: np.ndarray, lat: np.ndarray, rows: np.ndarray, *, layer: str, source,
+    diagnostics: Diagnostics,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Swap back rows with exchanged longitude/latitude, recording each as repaired."""
+    swap = looks_swapped(lon, lat)
+    if not swap.any():
+        return lon, lat
+    new_lon = np.where(swap, lat, lon)
+    new_lat = np.where(swap, lon, lat)
+    for i in np.flatnonzero(swap):
+        diagnostics.add(
+            layer, "swapped_lonlat", action="repaired", source=source, row=int(rows[i]),
+            detail=f"longitude {lon[i]} / latitude {lat[i]} exchanged back",
+        )
+    warn(f"{source}: {int(swap.sum())} row(s) had longitude and latitude exchanged "
+         f"(rows {_rows_text(rows[swap])}); swapped back, see the diagnostics")
+    return new_lon, new_lat
+
+
+def fix_swapped_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
+                           diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Swap back the axes of geometries (in EPSG:4326) whose lon/lat look exchanged."""
+    geoms = gdf.geometry.values
+    b = shapely.bounds(np.asarray(geoms))
+    x = (b[:, 0] + b[:, 2]) / 2
+    y = (b[:, 1] + b[:, 3]) / 2
+    swap = looks_swapped(x, y) & np.isfinite(x)
+    if not swap.any():
+        return gdf
+    out = gdf.copy()
+    flipped = shapely.transform(np.asarray(geoms)[swap], lambda c: c[:, ::-1])
+    new = np.asarray(geoms).copy()
+    new[swap] = flipped
+    out = out.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
+    rows = gdf["src_row"].to_numpy()
+    for i in np.flatnonzero(swap):
+        diagnostics.add(layer, "swapped_lonlat", action="repaired", source=source,
+                        row=int(rows[i]), detail="x/y axes exchanged back (lon/lat order)")
+    warn(f"{source}: {int(swap.sum())} feature(s) had longitude and latitude exchanged "
+         f"(rows {_rows_text(rows[swap])}); swapped back, see the diagnostics")
+    return out
+
+
+def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source,
+                        diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Drop (and record) features whose coordinates are not longitude/latitude degrees."""
+    b = shapely.bounds(np.asarray(gdf.geometry.values))
+    bad = ~((b[:, 0] >= -180) & (b[:, 2] <= 180) & (b[:, 1] >= -90) & (b[:, 3] <= 90))
+    bad &= np.isfinite(b).all(axis=1)
+    if not bad.any():
+        return gdf
+    if bad.all():
+        msg = (
+            f"{source}: no feature has coordinates in degrees (x {b[:, 0].min():.6g}..."
+            f"{b[:, 2].max():.6g}, y {b[:, 1].min():.6g}...{b[:, 3].max():.6g}); the stated "
+            f"coordinate system ({gdf.crs}) is probably wrong — set the right one in your GIS "
+            "(for Heilongjiang often EPSG:4490 or a CGCS2000 Gauss–Krüger zone, e.g. EPSG:4528) "
+            "and save again"
+        )
+        raise CoordinateError(msg)
+    rows = gdf["src_row"].to_numpy()
+    for i in np.flatnonzero(bad):
+        diagnostics.add(layer, "bad_coordinates", action="dropped", source=source,
+                        row=int(rows[i]), detail="coordinates outside ±180° / ±90°")
+    warn(f"{source}: dropped {int(bad.sum())} feature(s) with coordinates outside ±180°/±90° "
+         f"(rows {_rows_text(rows[bad])}); see the diagnostics")
+    return gdf.loc[~bad].copy()
+
+
+def check_crs(gdf: gpd.GeoDataFrame, *, source) -> None:
+    """Raise a CoordinateError when a vector layer has no coordinate reference system."""
+    if gdf.crs is None:
+        msg = (
+            f"{source}: the layer has no coordinate reference system (for a Shapefile the .prj "
+            "file is missing); define it in your GIS — QGIS: Layer ▸ Set CRS, ArcGIS: Define "
+            "Projection — and save again. Longitude/latitude in degrees is usually EPSG:4490 "
+            "(CGCS2000) or EPSG:4326 (WGS84); metres usually a CGCS2000 Gauss–Krüger zone"
+        )
+        raise CoordinateError(msg)
+
+
+def boundary_geometry(boundary) -> shapely.Geometry | None:
+    """Return a study boundary (GeoDataFrame, GeoSeries or shapely geometry) in EPSG:4326."""
+    if boundary is None:
+        return None
+    if isinstance(boundary, gpd.GeoDataFrame):
+        boundary = boundary.geometry
+    if isinstance(boundary, gpd.GeoSeries):
+        if boundary.crs is None:
+            msg = "boundary has no coordinate reference system; set one with .set_crs(...)"
+            raise CoordinateError(msg)
+        geom = shapely.union_all(np.asarray(boundary.to_crs(4326).values))
+    elif isinstance(boundary, shapely.Geometry):
+        geom = boundary  # documented as EPSG:4326
+    else:
+        msg = (
+            f"boundary must be a GeoDataFrame, GeoSeries or shapely geometry (EPSG:4326), "
+            f"got {type(boundary).__name__}; read a file with livingcircle.io.read_boundary"
+        )
+        raise InputError(msg)
+    if geom is None or geom.is_empty:
+        msg = "the study boundary is empty"
+        raise InputError(msg)
+    return geom
+
+
+def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
+                     diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Drop (and record) features farther than ``settings.far_outside_km`` from the boundary.
+
+    Raises a CoordinateError when every feature is that far: then the coordinates, not the
+    features, are wrong.
+    """
+    geom = boundary_geometry(boundary)
+    if geom is None or len(gdf) == 0:
+        return gdf
+    bser = gpd.GeoSeries([geom], crs=4326)
+    utm = bser.estimate_utm_crs()
+    bproj = bser.to_crs(utm).iloc[0]
+    dist = gdf.geometry.to_crs(utm).distance(bproj).to_numpy()
+    limit = settings.far_outside_km * 1000.0
+    far = dist > limit
+    if not far.any():
+        return gdf
+    if far.all():
+        msg = (
+            f"{source}: all {len(gdf)} features lie more than {settings.far_outside_km:g} km "
+            f"from the study boundary (nearest {dist.min() / 1000:.1f} km); the coordinate "
+            "system is probably wrong — a CSV/Excel needs the right coord_crs ('wgs84', 'gcj02' "
+            "for AMap, 'bd09' for Baidu), a GIS file the right CRS — or the file belongs to "
+            "another area"
+        )
+        raise CoordinateError(msg)
+    rows = gdf["src_row"].to_numpy()
+    ids = gdf[_id_col(gdf)].to_numpy() if _id_col(gdf) else [None] * len(gdf)
+    for i in np.flatnonzero(far):
+        diagnostics.add(
+            layer, "far_outside", action="dropped", source=source, row=int(rows[i]),
+            feature_id=ids[i], geometry=gdf.geometry.iloc[i],
+            detail=f"{dist[i] / 1000:.1f} km from the study boundary "
+                   f"(limit {settings.far_outside_km:g} km)",
+        )
+    warn(f"{source}: dropped {int(far.sum())} feature(s) more than "
+         f"{settings.far_outside_km:g} km outside the study area (rows "
+         f"{_rows_text(rows[far])}); see the diagnostics")
+    return gdf.loc[~far].copy()
+
+
+def _id_col(gdf) -> str | None:
+    for c in ("community_id", "gate_id", "facility_id", "site_id"):
+        if c in gdf.columns:
+            return c
+    return None
+
+
+# --- geometries ---------------------------------------------------------------------------
+
+def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
+                      diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Drop (record) missing/empty geometries; make invalid ones valid (record the repair)."""
+    geoms = np.asarray(gdf.geometry.values)
+    rows = gdf["src_row"].to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    for i in np.flatnonzero(missing):
+        diagnostics.add(layer, "empty_geometry", action="dropped", source=source,
+                        row=int(rows[i]), detail="the feature has no geometry")
+    if missing.any():
+        warn(f"{source}: dropped {int(missing.sum())} feature(s) without geometry "
+             f"(rows {_rows_text(rows[missing])}); see the diagnostics")
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    if not invalid.any():
+        return gdf.loc[~missing].copy() if missing.any() else gdf
+    new = geoms.copy()
+    reasons = shapely.is_valid_reason(geoms[invalid])
+    fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+    new[invalid] = fixed
+    collapsed = np.zeros(len(geoms), dtype=bool)
+    for k, i in enumerate(np.flatnonzero(invalid)):
+        if fixed[k] is None or fixed[k].is_empty:
+            collapsed[i] = True
+            diagnostics.add(layer, "invalid_geometry", action="dropped", source=source,
+                            row=int(rows[i]), geometry=geoms[i],
+                            detail=f"{reasons[k]}; nothing valid remains after repair")
+        else:
+            diagnostics.add(layer, "invalid_geometry", action="repaired", source=source,
+                            row=int(rows[i]), detail=f"{reasons[k]}; repaired with make_valid")
+    warn(f"{source}: {int(invalid.sum())} invalid geometr(ies) repaired with make_valid "
+         f"(rows {_rows_text(rows[invalid])}); see the diagnostics")
+    out = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
+    return out.loc[~missing & ~collapsed].copy()
+
+
+def check_geometry_types(gdf: gpd.GeoDataFrame, allowed: tuple[str, ...], *, what: str,
+                         source) -> None:
+    """Raise when a feature's geometry type is not one of ``allowed``."""
+    types = gdf.geom_type.to_numpy()
+    bad = ~np.isin(types, allowed)
+    if bad.any():
+        rows = gdf["src_row"].to_numpy()[bad]
+        msg = (
+            f"{source}: {what} must be {' or '.join(allowed)} geometries; rows "
+            f"{_rows_text(rows)} are {sorted(set(types[bad]))}"
+        )
+        raise InputError(msg)
+
+
+# --- ids ----------------------------------------------------------------------------------
+
+def _id_text(v) -> str | None:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        v = int(v)
+    text = str(v).strip()
+    if text.endswith(".0") and text[:-2].lstrip("-").isdigit():
+        text = text[:-2]  # 12.0 written by a spreadsheet
+    return text or None
+
+
+def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
+               diagnostics: Diagnostics) -> pd.DataFrame:
+    """Make ``id_col`` str; generate ``<layer>_<row>`` for missing ids; reject duplicates."""
+    out = df.copy()
+    rows = out["src_row"].to_numpy()
+    if id_col not in out.columns:
+        plain = [c for c in out.columns if str(c).strip().lower() in ("id", "编号")]
+        if len(plain) == 1:
+            logger.info("%s: using column %r as %s", source, plain[0], id_col)
+            out = out.rename(columns={plain[0]: id_col})
+    if id_col not in out.columns:
+        ids = [f"{layer}_{r}" for r in rows]
+        diagnostics.add(layer, "missing_id", action="repaired", source=source,
+                        detail=f"no {id_col} column; generated ids {layer}_<row>")
+        warn(f"{source}: no {id_col} column (pass id_column= or columns= to name it); "
+             f"generated ids {layer}_<row>")
+    else:
+        ids = [_id_text(v) for v in out[id_col]]
+        gen = [i for i, v in enumerate(ids) if v is None]
+        for i in gen:
+            ids[i] = f"{layer}_{rows[i]}"
+            diagnostics.add(layer, "missing_id", action="repaired", source=source,
+                            row=int(rows[i]), feature_id=ids[i],
+                            detail=f"empty {id_col}; generated {ids[i]}")
+        if gen:
+            warn(f"{source}: {len(gen)} row(s) without {id_col} (rows "
+                 f"{_rows_text(rows[gen])}); generated ids {layer}_<row>")
+    out[id_col] = ids
+    dup_mask = out[id_col].duplicated(keep=False).to_numpy()
+    if dup_mask.any():
+        groups: dict[str, list[int]] = {}
+        for v, r in zip(out[id_col].to_numpy()[dup_mask], rows[dup_mask], strict=True):
+            groups.setdefault(v, []).append(int(r))
+        shown = "; ".join(f"{k!r} (rows {', '.join(map(str, v))})"
+                          for k, v in list(groups.items())[:5])
+        more = f" and {len(groups) - 5} more" if len(groups) > 5 else ""
+        msg = (
+            f"{source}: column '{id_col}' has duplicate ids: {shown}{more}; every "
+            f"{layer[:-1] if layer.endswith('s') else layer} needs its own id — fix the file, "
+            "or drop the column to have ids generated"
+        )
+        raise InputError(msg)
+    return out
+
+
+# --- attributes ---------------------------------------------------------------------------
+
+def _cell_error(source, row, column, value, expected) -> InputError:
+    msg = f"{source}: row {row}, column '{column}': {value!r} is not {expected}"
+    return InputError(msg)
+
+
+def parse_bool(values: pd.Series, rows, *, column: str, source) -> pd.Series:
+    """Parse 是/否/有/无/yes/no/true/false/1/0/Y/N (empty or 未知 = unknown) into 'boolean'."""
+    out = []
+    for v, r in zip(values.tolist(), rows, strict=True):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            out.append(pd.NA)
+            continue
+        if isinstance(v, bool | np.bool_):
+            out.append(bool(v))
+            continue
+        key = unicodedata.normalize("NFKC", str(v)).strip().lower()
+        if key in _TRUE:
+            out.append(True)
+        elif key in _FALSE:
+            out.append(False)
+        elif key in _UNKNOWN:
+            out.append(pd.NA)
+        else:
+            raise _cell_error(source, r, column, v,
+                              "a yes/no value (是/否, 有/无, yes/no, true/false, 1/0, Y/N; "
+                              "leave it empty when unknown)")
+    return pd.Series(pd.array(out, dtype="boolean"), index=values.index)
+
+
+def _number_text(v) -> str | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    text = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "")
+    if text.lower() in _UNKNOWN:
+        return None
+    return text
+
+
+def parse_int(values: pd.Series, rows, *, column: str, source) -> pd.Series:
+    """Parse whole numbers (a trailing unit 年/户/人/层 is allowed) into 'Int64'."""
+    out = []
+    for v, r in zip(values.tolist(), rows, strict=True):
+        text = _number_text(v)
+        if text is None:
+            out.append(pd.NA)
+            continue
+        text = re.sub(r"\s*[年户人层栋]$", "", text)
+        try:
+            f = float(text)
+        except ValueError:
+            raise _cell_error(source, r, column, v, "a whole number") from None
+        if not np.isfinite(f) or not f.is_integer():
+            raise _cell_error(source, r, column, v, "a whole number")
+        if f < 0:
+            raise _cell_error(source, r, column, v, "a non-negative number")
+        out.append(int(f))
+    return pd.Series(pd.array(out, dtype="Int64"), index=values.index)
+
+
+def parse_float(values: pd.Series, rows, *, column: str, source) -> pd.Series:
+    """Parse numbers into 'Float64' (a trailing '%' divides by 100)."""
+    out = []
+    for v, r in zip(values.tolist(), rows, strict=True):
+        text = _number_text(v)
+        if text is None:
+            out.append(pd.NA)
+            continue
+        scale = 1.0
+        if text.endswith("%"):
+            text, scale = text[:-1].strip(), 0.01
+        text = re.sub(r"\s*(㎡|m2|m²|平方米|平米)$", "", text)
+        try:
+            f = float(text) * scale
+        except ValueError:
+            raise _cell_error(source, r, column, v, "a number") from None
+        if not np.isfinite(f):
+            raise _cell_error(source, r, column, v, "a finite number")
+        out.append(f)
+    return pd.Series(pd.array(out, dtype="Float64"), index=values.index)
+
+
+def parse_safety_grade(values: pd.Series, rows, *, source) -> pd.Series:
+    """Normalise safety grades to 'A'–'D' (accepts a, Ａ, A级, A类); others are an error."""
+    out = []
+    for v, r in zip(values.tolist(), rows, strict=True):
+        text = _number_text(v)
+        if text is None:
+            out.append(pd.NA)
+            continue
+        key = re.sub(r"(级|类|等)$", "", text.upper()).strip()
+        if key not in ("A", "B", "C", "D"):
+            raise _cell_error(source, r, "safety_grade", v,
+                              "a safety grade A, B, C or D (房屋安全等级; empty when unknown)")
+        out.append(key)
+    return pd.Series(pd.array(out, dtype="string"), index=values.index)
+
+
+def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
+                                diagnostics: Diagnostics) -> pd.DataFrame:
+    """Coerce the attributes of :data:`~livingcircle.schema.COMMUNITY_ATTRIBUTES` to their dtypes.
+
+    Missing values stay missing (unknown). An elderly_share column given in percent (a value
+    above 1) is divided by 100, each changed row recorded as repaired.
+    """
+    out = df.copy()
+    rows = out["src_row"].to_numpy()
+    year_max = _dt.date.today().year + 5
+    for col, dtype in COMMUNITY_ATTRIBUTES.items():
+        if col not in out.columns:
+            continue
+        s = out[col]
+        if col == "safety_grade":
+            out[col] = parse_safety_grade(s, rows, source=source)
+        elif dtype == "boolean":
+            out[col] = parse_bool(s, rows, column=col, source=source)
+        elif dtype == "Int64":
+            parsed = parse_int(s, rows, column=col, source=source)
+            if col == "build_year":
+                bad = parsed.notna() & ((parsed < 1800) | (parsed > year_max))
+                if bad.any():
+                    i = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise _cell_error(source, rows[i], col, s.iloc[i],
+                                      f"a four-digit year between 1800 and {year_max}")
+            out[col] = parsed
+        elif dtype == "Float64":
+            parsed = parse_float(s, rows, column=col, source=source)
+            if col == "elderly_share":
+                parsed = _elderly_share(parsed, rows, layer=layer, source=source,
+                                        diagnostics=diagnostics, raw=s)
+            out[col] = parsed
+        else:
+            text = s.astype("string").str.strip()
+            out[col] = text.mask(text == "", pd.NA)
+    return out
+
+
+def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw) -> pd.Series:
+    vals = parsed.to_numpy(dtype=float, na_value=np.nan)
+    neg = vals < 0
+    if neg.any():
+        i = int(np.flatnonzero(neg)[0])
+        raise _cell_error(source, rows[i], "elderly_share", raw.iloc[i],
+                          "a share between 0 and 1 (or a percentage 0–100)")
+    over = vals > 100
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        raise _cell_error(source, rows[i], "elderly_share", raw.iloc[i],
+                          "a share between 0 and 1 (or a percentage 0–100)")
+    if not (vals > 1).any():
+        return parsed
+    changed = np.flatnonzero(np.isfinite(vals) & (vals != 0))
+    for i in changed:
+        diagnostics.add(layer, "elderly_share_percent", action="repaired", source=source,
+                        row=int(rows[i]),
+                        detail=f"elderly_share {vals[i]:g} read as percent -> {vals[i] / 100:g}")
+    warn(f"{source}: elderly_share holds percentages (values above 1); divided by 100 "
+         "(see the diagnostics)")
+    return parsed / 100.0
+
+
+def normalise_site_types(values: pd.Series, rows, *, layer: str, source,
+                         diagnostics: Diagnostics) -> pd.Series:
+    """Map site types (English ids or Chinese names) to :data:`~livingcircle.schema.SITE_TYPES`.
+
+    An unknown type becomes 'other', recorded as repaired with the original text.
+    """
+    out = []
+    for v, r in zip(values.tolist(), rows, strict=True):
+        text = _number_text(v)
+        if text is None:
+            out.append(pd.NA)
+            continue
+        key = text.strip().lower().replace(" ", "_").replace("-", "_")
+        if key in SITE_TYPES:
+            out.append(key)
+        elif text.strip() in _SITE_TYPE_ZH:
+            out.append(_SITE_TYPE_ZH[text.strip()])
+        else:
+            out.append("other")
+            diagnostics.add(layer, "unknown_site_type", action="repaired", source=source,
+                            row=int(r), detail=f"site_type {text!r} not one of {SITE_TYPES}; "
+                                               "kept as 'other'")
+    return pd.Series(pd.array(out, dtype="string"), index=values.index)
+
+
+def strip_text(values: pd.Series) -> pd.Series:
+    """Return text values stripped of surrounding spaces; missing stays missing."""
+    return values.map(lambda x: x.strip() if isinstance(x, str) else x)
+
+
+def check_usable(df: pd.DataFrame, n_in: int, *, layer: str, source,
+                 diagnostics: Diagnostics) -> None:
+    """Raise when every row of a non-empty input was set aside."""
+    if len(df) == 0 and n_in > 0:
+        recs = [d for d in diagnostics.records if d["layer"] == layer and d["source"] == str(source)
+                and d["action"] == "dropped"]
+        reasons = pd.Series([d["issue"] for d in recs]).value_counts().to_dict() if recs else {}
+        msg = (
+            f"{source}: none of the {n_in} rows is usable ({reasons}); check the columns, "
+            "the coordinate system and the layer"
+        )
+        raise InputError(msg)

@@ -1,0 +1,674 @@
+"""Read the input layers: communities, gates, facilities, candidate sites and a study boundary.
+
+Every reader takes a GeoPackage, Shapefile (UTF-8 or GBK), GeoJSON, or a CSV / Excel (.xlsx)
+table with longitude/latitude columns, and returns a new GeoDataFrame in EPSG:4326 with
+
+* the layer's id column of :mod:`livingcircle.schema` as str (generated as ``<layer>_<row>``
+  when the file has none, and recorded as a repair);
+* ``src_row``: the 1-based row (feature) of the source file, counted without a header line.
+
+A CSV/Excel table must say which coordinate system its longitude/latitude are in
+(``coord_crs``: 'wgs84', 'gcj02' for AMap/高德 or 'bd09' for Baidu/百度); points are converted
+to WGS84 exactly (:func:`livingcircle.coords.to_wgs84`). A GIS file needs a CRS; projected CRSs
+are converted to EPSG:4326. Source columns can be renamed with ``columns`` (e.g.
+``{"名称": "name"}``); headers equal to the Chinese labels of
+:data:`livingcircle.schema.LABELS_ZH` (名称, 建成年份, ...) are recognised without a mapping.
+
+Problems are either an error that names the file, row and column, or a repair or drop recorded
+in the ``diagnostics`` collector (and warned about); nothing is dropped silently. All checks live
+in :mod:`livingcircle._validate`.
+
+Examples
+--------
+>>> import livingcircle as lc
+>>> from livingcircle.diagnostics import Diagnostics
+>>> diag = Diagnostics()
+>>> facilities = lc.io.read_facilities("pois.csv", coord_crs="gcj02",
+...                                    diagnostics=diag)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import codecs
+import io as _io
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from . import _validate as v
+from ._errors import CoordinateError, InputError
+from .coords import canonical_crs, to_wgs84, transform_geometries
+from .diagnostics import Diagnostics
+from .schema import ID_COLUMNS, LABELS_ZH
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "read_boundary",
+    "read_communities",
+    "read_facilities",
+    "read_gates",
+    "read_layer",
+    "read_sites",
+]
+
+_ZH_TO_COLUMN = {zh: col for col, zh in LABELS_ZH.items()}
+_ZH_TO_COLUMN.update({"小区名称": "name", "设施名称": "name", "类别": "category"})
+
+
+# --- encodings ----------------------------------------------------------------------------
+
+def _codec(name: str) -> str | None:
+    """Return a Python codec for an encoding name as written in a .cpg file, or None."""
+    text = name.strip().strip("\ufeff").upper()
+    if not text:
+        return None
+    if text.startswith("ANSI "):
+        text = text[5:]
+    if text.isdigit():
+        text = f"CP{text}"
+    if text in ("GB2312", "CP936", "GBK"):
+        return "gb18030"  # superset of GB2312/GBK; decodes every GBK file
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        return None
+
+
+def _decode_table(raw: bytes, encoding: str | None, *, source) -> tuple[str, str]:
+    """Decode CSV bytes: the given encoding, else UTF-8 (with or without BOM), else GBK."""
+    if encoding is not None:
+        try:
+            return raw.decode(_codec(encoding) or encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            msg = f"{source}: cannot be read as {encoding!r} ({exc}); try encoding='utf-8' or 'gbk'"
+            raise InputError(msg) from None
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "UTF-8-BOM"
+    try:
+        return raw.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030"), "GBK"
+    except UnicodeDecodeError:
+        msg = f"{source}: neither UTF-8 nor GBK text; save it as UTF-8 CSV or pass encoding="
+        raise InputError(msg) from None
+
+
+# --- reading raw frames -------------------------------------------------------------------
+
+def _resolve_layer(path: Path, layer, kind: str | None):
+    if layer is not None or path.suffix.lower() in (".shp", ".csv", ".txt"):
+        return layer
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception:  # let the reader itself report unreadable files
+        return layer
+    if len(layers) <= 1:
+        return layer
+    if kind is not None and kind in layers:
+        return kind
+    msg = f"{path}: the file has several layers {layers}; pass layer= to choose one"
+    raise InputError(msg)
+
+
+def _read_vector(path: Path, *, layer, encoding, source, diagnostics, what) -> gpd.GeoDataFrame:
+    if path.suffix.lower() != ".shp":
+        try:
+            return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        except pyogrio.errors.DataLayerError as exc:
+            msg = f"{source}: layer {layer!r} not found ({exc}); pass an existing layer="
+            raise InputError(msg) from None
+        except pyogrio.errors.DataSourceError as exc:
+            msg = f"{source}: not a readable GIS file ({exc})"
+            raise InputError(msg) from None
+    tried = []
+    cpg = path.with_suffix(".cpg")
+    if encoding is not None:
+        candidates = [encoding]
+    else:
+        candidates = []
+        if cpg.exists():
+            stated = _codec(cpg.read_text(encoding="ascii", errors="ignore"))
+            if stated:
+                candidates.append(stated)
+        candidates += [c for c in ("utf-8", "gb18030") if c not in candidates]
+    for enc in candidates:
+        try:
+            gdf = pyogrio.read_dataframe(path, encoding=enc)
+        except UnicodeDecodeError:
+            tried.append(enc)
+            continue
+        label = {"gb18030": "GBK", "utf-8": "UTF-8"}.get(enc, enc)
+        how = ("as given" if encoding is not None else
+               ".cpg" if cpg.exists() and not tried and enc == candidates[0] else
+               "no usable .cpg; decoded after trying " + ", ".join([*tried, enc]))
+        logger.info("%s: read with encoding %s (%s)", source, label, how)
+        if encoding is None and not (cpg.exists() and enc == candidates[0]):
+            diagnostics.add(what, "encoding", action="kept", source=source,
+                            detail=f"Shapefile text decoded as {label} ({how})")
+        gdf.attrs["encoding"] = label
+        return gdf
+    msg = (
+        f"{source}: the attribute table cannot be decoded as {', '.join(tried)}; pass "
+        "encoding= (for example 'gbk' or 'utf-8') or add a .cpg file naming the encoding"
+    )
+    raise InputError(msg)
+
+
+def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        try:
+            df = pd.read_excel(path, sheet_name=layer if layer is not None else 0, dtype=object)
+        except ValueError as exc:
+            msg = f"{source}: {exc}; pass layer= with an existing sheet name"
+            raise InputError(msg) from None
+        df.attrs["encoding"] = "xlsx"
+        return df
+    text, used = _decode_table(path.read_bytes(), encoding, source=source)
+    first = text.splitlines()[0] if text.strip() else ""
+    sep = "," if "," in first or ("\t" not in first and ";" not in first) else (
+        "\t" if "\t" in first else ";")
+    df = pd.read_csv(_io.StringIO(text), sep=sep, dtype=str, skipinitialspace=True)
+    logger.info("%s: read as %s", source, used)
+    df.attrs["encoding"] = used
+    return df
+
+
+def _rename_zh(df: pd.DataFrame) -> pd.DataFrame:
+    ren = {c: _ZH_TO_COLUMN[c] for c in df.columns
+           if c in _ZH_TO_COLUMN and _ZH_TO_COLUMN[c] not in df.columns}
+    targets = list(ren.values())
+    ren = {k: t for k, t in ren.items() if targets.count(t) == 1}
+    return df.rename(columns=ren)
+
+
+def _read(
+    path, *, what: str, kind: str | None, layer, columns, lon_col, lat_col, coord_crs,
+    encoding, diagnostics: Diagnostics, id_column: str | None = None,
+) -> tuple[gpd.GeoDataFrame, dict]:
+    """Read any supported file into a checked GeoDataFrame in EPSG:4326 with ``src_row``."""
+    p = v.check_file(path)
+    source = str(p)
+    layer = _resolve_layer(p, layer, kind)
+    crs_name = canonical_crs(coord_crs) if coord_crs is not None else None
+    if id_column is not None and kind is not None:
+        columns = {**(columns or {}), id_column: ID_COLUMNS[kind]}
+    if v.is_table(p):
+        df = _read_table(p, layer=layer, encoding=encoding, source=source)
+        v.check_not_empty(df, source=source)
+        n_in = len(df)
+        df = v.apply_column_mapping(df, columns, source=source)
+        df = _rename_zh(df)
+        df["src_row"] = np.arange(1, len(df) + 1)
+        lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
+        if crs_name is None:
+            msg = (
+                f"{source}: a CSV/Excel table must state the coordinate system of its "
+                f"'{lonc}'/'{latc}' columns; pass coord_crs='wgs84', 'gcj02' (AMap/高德, "
+                "Tencent) or 'bd09' (Baidu/百度) — on the command line --facilities-crs"
+            )
+            raise InputError(msg)
+        lon, lat, ok = v.parse_coordinates(df, lonc, latc, layer=what, source=source,
+                                           diagnostics=diagnostics)
+        df = df.loc[ok].drop(columns=[lonc, latc])
+        lon, lat = lon[ok], lat[ok]
+        rows = df["src_row"].to_numpy()
+        lon, lat = v.fix_swapped_lonlat(lon, lat, rows, layer=what, source=source,
+                                        diagnostics=diagnostics)
+        if len(lon):
+            lon, lat = to_wgs84(lon, lat, crs_name)
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+        gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
+        meta = {"source": source, "n_in": n_in, "source_crs": crs_name,
+                "encoding": df.attrs.get("encoding")}
+        return gdf, meta
+    raw = _read_vector(p, layer=layer, encoding=encoding, source=source,
+                       diagnostics=diagnostics, what=what)
+    v.check_not_empty(raw, source=source)
+    v.check_crs(raw, source=source)
+    n_in = len(raw)
+    geom_name = raw.geometry.name
+    gdf = v.apply_column_mapping(raw, columns, source=source)
+    gdf = _rename_zh(gdf)
+    if gdf.geometry.name != geom_name:  # a mapping never renames the geometry
+        gdf = gdf.set_geometry(geom_name)
+    if geom_name != "geometry":
+        gdf = gdf.rename_geometry("geometry")
+    gdf["src_row"] = np.arange(1, len(gdf) + 1)
+    gdf = v.repair_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
+    source_crs = "wgs84"
+    if not gdf.crs.equals(gpd.GeoSeries([], crs=4326).crs):
+        gdf = gdf.to_crs(4326)
+    gdf = v.fix_swapped_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
+    gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
+    if crs_name is not None and crs_name != "wgs84":
+        if not raw.crs.is_geographic:
+            msg = (
+                f"{source}: coord_crs={coord_crs!r} applies to longitude/latitude, but the "
+                f"file is in the projected system {raw.crs.name}; leave coord_crs out"
+            )
+            raise CoordinateError(msg)
+        geoms = transform_geometries(gdf.geometry.values, lambda x, y: to_wgs84(x, y, crs_name))
+        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=4326))
+        source_crs = crs_name
+    meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
+            "encoding": raw.attrs.get("encoding")}
+    return gdf, meta
+
+
+def _finish(gdf: gpd.GeoDataFrame, front: list[str]) -> gpd.GeoDataFrame:
+    """Order columns: ``front`` first, then the others, then src_row and geometry."""
+    front = [c for c in front if c in gdf.columns]
+    rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
+    out = gdf[[*front, *rest, "src_row", "geometry"]].copy()
+    out["src_row"] = out["src_row"].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def _diag(diagnostics: Diagnostics | None) -> Diagnostics:
+    return diagnostics if diagnostics is not None else Diagnostics()
+
+
+def _to_points(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    geoms = np.asarray(gdf.geometry.values)
+    types = shapely.get_type_id(geoms)
+    not_point = types != 0
+    if not not_point.any():
+        return gdf
+    new = geoms.copy()
+    new[not_point] = shapely.point_on_surface(geoms[not_point])
+    return gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
+
+
+def _single_points(gdf: gpd.GeoDataFrame, *, what: str, source) -> gpd.GeoDataFrame:
+    """Turn one-point MultiPoints into Points; anything else that is not a point is an error."""
+    geoms = np.asarray(gdf.geometry.values)
+    multi = shapely.get_type_id(geoms) == 4
+    one = multi & (shapely.get_num_geometries(geoms) == 1)
+    if one.any():
+        new = geoms.copy()
+        new[one] = shapely.get_geometry(geoms[one], 0)
+        gdf = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
+    v.check_geometry_types(gdf, ("Point",), what=what, source=source)
+    return gdf
+
+
+# --- public readers -----------------------------------------------------------------------
+
+def read_layer(
+    path: str | Path,
+    *,
+    layer: str | int | None = None,
+    columns: dict[str, str] | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    coord_crs: str | None = None,
+    encoding: str | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> gpd.GeoDataFrame:
+    """Read any supported file into a GeoDataFrame in EPSG:4326.
+
+    Parameters
+    ----------
+    path
+        GeoPackage, Shapefile, GeoJSON, CSV or Excel (.xlsx) file.
+    layer
+        Layer of a GeoPackage or sheet of an Excel file; needed only when there are several.
+    columns
+        Maps source column names to schema names, e.g. ``{"名称": "name"}``.
+    lon_col, lat_col
+        Longitude/latitude columns of a CSV/Excel table; detected by name when not given
+        (lon/lng/longitude/x/经度 and lat/latitude/y/纬度).
+    coord_crs
+        Coordinate system of a table's longitude/latitude: 'wgs84', 'gcj02' (AMap) or 'bd09'
+        (Baidu). Required for tables; for a GIS file in degrees it declares that its
+        coordinates are GCJ-02/BD-09 although the file says WGS84.
+    encoding
+        Text encoding; by default a Shapefile's .cpg is used, then UTF-8, then GBK, and a CSV is
+        read as UTF-8 (with or without BOM), then GBK.
+    diagnostics
+        Collector of repaired and dropped rows.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A new frame in EPSG:4326 with the (renamed) source columns, ``src_row`` and geometry.
+
+    Raises
+    ------
+    InputError
+        Missing file, empty layer, unknown column, a table without ``coord_crs``.
+    CoordinateError
+        A GIS file without a CRS, or coordinates that are not degrees.
+    """
+    diag = _diag(diagnostics)
+    p = Path(path)
+    gdf, meta = _read(path, what=p.stem, kind=None, layer=layer, columns=columns,
+                      lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
+                      encoding=encoding, diagnostics=diag)
+    v.check_usable(gdf, meta["n_in"], layer=p.stem, source=meta["source"], diagnostics=diag)
+    return _finish(gdf, [])
+
+
+def read_communities(
+    path: str | Path,
+    *,
+    layer: str | int | None = None,
+    columns: dict[str, str] | None = None,
+    id_column: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    coord_crs: str | None = None,
+    encoding: str | None = None,
+    boundary=None,
+    diagnostics: Diagnostics | None = None,
+) -> gpd.GeoDataFrame:
+    """Read communities (小区): polygons or points with their attributes.
+
+    Attributes of :data:`livingcircle.schema.COMMUNITY_ATTRIBUTES` are coerced to their
+    nullable dtypes (missing = unknown). Yes/no columns accept 是/否, 有/无, yes/no, true/false,
+    1/0 and Y/N; an elderly_share in percent is divided by 100 (recorded); safety grades become
+    'A'–'D'. Other parameters as in :func:`read_layer`.
+
+    Parameters
+    ----------
+    path
+        The communities file.
+    id_column
+        Source column holding the community id (same as ``columns={id_column: "community_id"}``).
+        Without an id column, ids ``communities_<row>`` are generated and recorded.
+    boundary
+        Study boundary (GeoDataFrame/GeoSeries, or a shapely geometry in EPSG:4326); features
+        farther than ``settings.far_outside_km`` from it are dropped and recorded.
+    diagnostics
+        Collector of repaired and dropped rows.
+    layer, columns, lon_col, lat_col, coord_crs, encoding
+        As in :func:`read_layer`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        community_id (str), the attributes, other source columns, src_row, geometry.
+    """
+    diag = _diag(diagnostics)
+    what = "communities"
+    gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
+                      lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
+                      encoding=encoding, diagnostics=diag, id_column=id_column)
+    src = meta["source"]
+    v.check_geometry_types(gdf, ("Polygon", "MultiPolygon", "Point"), what="communities",
+                           source=src)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
+    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
+    v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    from .schema import COMMUNITY_ATTRIBUTES
+
+    return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES])
+
+
+def read_gates(
+    path: str | Path,
+    *,
+    communities: pd.DataFrame | None = None,
+    layer: str | int | None = None,
+    columns: dict[str, str] | None = None,
+    id_column: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    coord_crs: str | None = None,
+    encoding: str | None = None,
+    boundary=None,
+    diagnostics: Diagnostics | None = None,
+) -> gpd.GeoDataFrame:
+    """Read community gates (出入口): points with the ``community_id`` they belong to.
+
+    Parameters
+    ----------
+    path
+        The gates file.
+    communities
+        The communities (as returned by :func:`read_communities`); gates whose community_id is
+        not among them are dropped and recorded as 'unknown_community'.
+    id_column, boundary, diagnostics
+        As in :func:`read_communities`.
+    layer, columns, lon_col, lat_col, coord_crs, encoding
+        As in :func:`read_layer`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        gate_id (str), community_id (str), other source columns, src_row, geometry (Point).
+    """
+    diag = _diag(diagnostics)
+    what = "gates"
+    gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
+                      lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
+                      encoding=encoding, diagnostics=diag, id_column=id_column)
+    src = meta["source"]
+    if "community_id" not in gdf.columns:
+        msg = (
+            f"{src}: gates need a 'community_id' column naming their community; map yours with "
+            f"columns={{'<your column>': 'community_id'}} (columns: "
+            f"{[c for c in gdf.columns if c not in ('geometry', 'src_row')]})"
+        )
+        raise InputError(msg)
+    gdf = _single_points(gdf, what="gates", source=src)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    cid = pd.Series([v._id_text(x) for x in gdf["community_id"]], index=gdf.index)
+    gdf["community_id"] = cid
+    drop = cid.isna().to_numpy()
+    if communities is not None:
+        known = {v._id_text(x) for x in communities["community_id"]}
+        drop_unknown = ~cid.isin(known).to_numpy() & ~drop
+    else:
+        drop_unknown = np.zeros(len(gdf), dtype=bool)
+    rows = gdf["src_row"].to_numpy()
+    for i in np.flatnonzero(drop | drop_unknown):
+        issue = "missing_community_id" if drop[i] else "unknown_community"
+        detail = ("the gate names no community" if drop[i] else
+                  f"community_id {cid.iloc[i]!r} is not among the communities")
+        diag.add(what, issue, action="dropped", source=src, row=int(rows[i]),
+                 feature_id=gdf["gate_id"].iloc[i], geometry=gdf.geometry.iloc[i], detail=detail)
+    bad = drop | drop_unknown
+    if bad.any():
+        unknown = sorted(set(cid[drop_unknown].tolist()))[:5]
+        v.warn(f"{src}: dropped {int(bad.sum())} gate(s) without a known community "
+               f"(rows {v._rows_text(rows[bad])}; unknown ids {unknown}); see the diagnostics")
+        gdf = gdf.loc[~bad].copy()
+    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
+    v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    return _finish(gdf, ["gate_id", "community_id"])
+
+
+def read_facilities(
+    path: str | Path,
+    *,
+    coord_crs: str | None = None,
+    profile=None,
+    layer: str | int | None = None,
+    columns: dict[str, str] | None = None,
+    id_column: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    encoding: str | None = None,
+    boundary=None,
+    diagnostics: Diagnostics | None = None,
+) -> gpd.GeoDataFrame:
+    """Read facilities (POIs) and classify them into the categories of a standard profile.
+
+    Classification uses :func:`livingcircle.standards.classify_facilities` (OSM tag columns,
+    AMap ``typecode``/``type``, the name, or a given ``category`` column). Rows that match no
+    category are dropped and recorded as 'unclassified'; a given category that the profile does
+    not know is recorded as 'unknown_category'. Polygons are reduced to a point on their surface.
+
+    Parameters
+    ----------
+    path
+        The facilities file (an AMap export as CSV/Excel, or any GIS file).
+    coord_crs
+        'wgs84', 'gcj02' (AMap/高德) or 'bd09' (Baidu/百度); required for CSV/Excel.
+    profile
+        A :class:`~livingcircle.standards.Profile`, a profile file, or None for the default.
+    id_column, boundary, diagnostics
+        As in :func:`read_communities`.
+    layer, columns, lon_col, lat_col, encoding
+        As in :func:`read_layer`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        facility_id, category, categories, name, capacity (Float64), source_crs, source, other
+        source columns, src_row, geometry (Point).
+    """
+    from .standards import _as_profile, classify_facilities
+
+    diag = _diag(diagnostics)
+    what = "facilities"
+    prof = _as_profile(profile)
+    gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
+                      lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
+                      encoding=encoding, diagnostics=diag, id_column=id_column)
+    src = meta["source"]
+    gdf = _to_points(gdf)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    if "capacity" in gdf.columns:
+        gdf["capacity"] = v.parse_float(gdf["capacity"], gdf["src_row"].to_numpy(),
+                                        column="capacity", source=src)
+    if "name" in gdf.columns:
+        gdf["name"] = v.strip_text(gdf["name"])
+    gdf = gpd.GeoDataFrame(classify_facilities(gdf, profile=prof), geometry="geometry",
+                           crs=4326)
+    rows = gdf["src_row"].to_numpy()
+    keep = np.ones(len(gdf), dtype=bool)
+    cats_out, first_out = [], []
+    for i, cats in enumerate(gdf["categories"].tolist()):
+        ids = [c for c in str(cats or "").split(";") if c]
+        known = [c for c in ids if c in prof.categories]
+        unknown = [c for c in ids if c not in prof.categories]
+        fid = gdf["facility_id"].iloc[i]
+        name = gdf["name"].iloc[i] if "name" in gdf.columns else None
+        if not ids:
+            keep[i] = False
+            diag.add(what, "unclassified", action="dropped", source=src, row=int(rows[i]),
+                     feature_id=fid, geometry=gdf.geometry.iloc[i],
+                     detail=f"{name!r} matches no category of profile {prof.name!r}")
+        elif not known:
+            keep[i] = False
+            diag.add(what, "unknown_category", action="dropped", source=src, row=int(rows[i]),
+                     feature_id=fid, geometry=gdf.geometry.iloc[i],
+                     detail=f"category {';'.join(unknown)!r} is not in profile {prof.name!r}")
+        elif unknown:
+            diag.add(what, "unknown_category", action="repaired", source=src, row=int(rows[i]),
+                     feature_id=fid, detail=f"ignored unknown categories {unknown}")
+        cats_out.append(";".join(known))
+        first_out.append(known[0] if known else None)
+    gdf["categories"] = cats_out
+    gdf["category"] = first_out
+    if (~keep).any():
+        logger.info("%s: %d of %d facilities match no category (see diagnostics)",
+                    src, int((~keep).sum()), len(gdf))
+        gdf = gdf.loc[keep].copy()
+    gdf["source_crs"] = meta["source_crs"]
+    gdf["source"] = Path(src).name
+    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
+    v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    return _finish(gdf, ["facility_id", "category", "categories", "name", "capacity",
+                         "source_crs", "source"])
+
+
+def read_sites(
+    path: str | Path,
+    *,
+    layer: str | int | None = None,
+    columns: dict[str, str] | None = None,
+    id_column: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    coord_crs: str | None = None,
+    encoding: str | None = None,
+    boundary=None,
+    diagnostics: Diagnostics | None = None,
+) -> gpd.GeoDataFrame:
+    """Read candidate sites for new facilities (former boiler rooms, vacant lots, shops...).
+
+    ``site_type`` is mapped to :data:`livingcircle.schema.SITE_TYPES` (English ids or Chinese
+    names such as 锅炉房, 空地, 底商); an unknown type becomes 'other' (recorded).
+    ``floor_area_m2`` becomes Float64. Polygons are reduced to a point on their surface.
+    Parameters as in :func:`read_communities`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        site_id, name, site_type, floor_area_m2, other source columns, src_row, geometry (Point).
+    """
+    diag = _diag(diagnostics)
+    what = "sites"
+    gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
+                      lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
+                      encoding=encoding, diagnostics=diag, id_column=id_column)
+    src = meta["source"]
+    gdf = _to_points(gdf)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    rows = gdf["src_row"].to_numpy()
+    if "site_type" in gdf.columns:
+        gdf["site_type"] = v.normalise_site_types(gdf["site_type"], rows, layer=what,
+                                                  source=src, diagnostics=diag)
+    if "floor_area_m2" in gdf.columns:
+        gdf["floor_area_m2"] = v.parse_float(gdf["floor_area_m2"], rows,
+                                             column="floor_area_m2", source=src)
+    if "name" in gdf.columns:
+        gdf["name"] = v.strip_text(gdf["name"])
+    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
+    v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"])
+
+
+def read_boundary(
+    path: str | Path,
+    *,
+    layer: str | int | None = None,
+    encoding: str | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a study boundary and dissolve it into one (multi)polygon.
+
+    Parameters
+    ----------
+    path
+        A GIS file of polygons (GeoPackage, Shapefile, GeoJSON).
+    layer, encoding, diagnostics
+        As in :func:`read_layer`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row: ``source`` (file name), ``n_parts`` (input features), ``src_row`` (the first
+        feature's row) and the dissolved geometry, in EPSG:4326.
+    """
+    diag = _diag(diagnostics)
+    p = v.check_file(path)
+    if v.is_table(p):
+        msg = f"{p}: a study boundary must be polygons in a GIS file (.gpkg, .shp, .geojson)"
+        raise InputError(msg)
+    gdf, meta = _read(p, what="boundary", kind="boundary", layer=layer, columns=None,
+                      lon_col=None, lat_col=None, coord_crs=None, encoding=encoding,
+                      diagnostics=diag)
+    src = meta["source"]
+    v.check_usable(gdf, meta["n_in"], layer="boundary", source=src, diagnostics=diag)
+    v.check_geometry_types(gdf, ("Polygon", "MultiPolygon"), what="a study boundary",
+                           source=src)
+    geom = shapely.union_all(np.asarray(gdf.geometry.values))
+    return gpd.GeoDataFrame(
+        {"source": [Path(src).name], "n_parts": [len(gdf)],
+         "src_row": [int(gdf["src_row"].iloc[0])]},
+        geometry=[geom], crs=4326,
+    )
