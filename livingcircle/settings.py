@@ -17,7 +17,8 @@ default_speed_profile : str
     The speed profile used when none is named.
 halo_minutes : float
     Width of the halo around a study boundary, in walking minutes at the fastest profile; the
-    network and the facilities are kept within boundary + halo so that results at the edge are right.
+    network and the facilities are kept within boundary + halo so that results at the edge
+    are right.
 max_snap_distance_m : float
     A community access point or facility farther than this from any walkable edge is not attached
     and is reported in the diagnostics.
@@ -29,9 +30,12 @@ block_walk_m : float
     Walking distance used for 居住街坊 (block-level) categories whose standard gives no radius.
 renovation_year_limit : int
     Communities built up to the end of this year are in renovation scope (黑政办规〔2021〕15号).
+boundary_access_m : float
+    Without gates, a community polygon is reached from every walkable edge within this distance of
+    its boundary (at the edge's nearest point); from the nearest edge when none is this close.
 boundary_access_spacing_m : float
-    Without gates, a community is reached from network points near its boundary sampled at this
-    spacing along the boundary.
+    Along each such street, access points are placed at this spacing (so the exit a resident uses
+    is at most half of it from the best point of the boundary).
 far_outside_km : float
     A point farther than this from the study area is reported as far outside.
 """
@@ -62,7 +66,8 @@ search_cutoff_m: float = 3000.0
 isochrone_buffer_m: float = 25.0
 block_walk_m: float = 150.0
 renovation_year_limit: int = 2000
-boundary_access_spacing_m: float = 25.0
+boundary_access_m: float = 50.0
+boundary_access_spacing_m: float = 20.0
 far_outside_km: float = 5.0
 level_minutes: tuple[int, ...] = (5, 10, 15)
 

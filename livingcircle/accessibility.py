@@ -1,0 +1,434 @@
+"""Walking access from every community to every facility category, along the network.
+
+:func:`measure_access` attaches communities (through their gates, or through the nearest points of
+the streets around their boundary) and facilities (to the nearest walkable edge, with the offset
+walked) to the network, then
+
+* runs one multi-source shortest-path search per category with a cutoff to find, for every
+  community, the nearest facility of the category, its distance and walking time;
+* runs one radius-limited search per community to count the facilities of each category within 5,
+  10 and 15 minutes and to list every community–facility pair within reach (for capacity measures).
+
+Several speed profiles share the same searches: distances do not depend on the speed.
+
+Examples
+--------
+>>> import livingcircle as lc
+>>> paths = lc.sample_paths()
+>>> net = lc.build_network(osm=paths["osm"])                                  # doctest: +SKIP
+>>> acc = lc.measure_access(net, communities, facilities, gates=gates)         # doctest: +SKIP
+>>> acc.table.head()                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import settings
+from ._errors import InputError
+from .diagnostics import Diagnostics
+from .network import WalkNetwork
+from .routing import BoundedSearch, Snap, SplitGraph, nearest_from_sources, split_graph
+from .standards import Profile, load_profile
+
+logger = logging.getLogger(__name__)
+
+NOT_REACHED = np.nan
+
+
+def _speed_table(speed_profiles) -> dict[str, float]:
+    if speed_profiles is None:
+        speed_profiles = [settings.default_speed_profile]
+    if isinstance(speed_profiles, str | int | float):
+        speed_profiles = [speed_profiles]
+    out = {}
+    for p in speed_profiles:
+        out[str(p)] = settings.speed_m_per_min(p)
+    return out
+
+
+@dataclass
+class AccessPoints:
+    """Where communities and facilities attach to the network (projected CRS)."""
+
+    owner: np.ndarray  # community / facility row position
+    kind: np.ndarray  # 'gate' | 'boundary' | 'point' | 'facility' | 'site'
+    point: np.ndarray  # the original point (gate, boundary point, facility)
+    edge: np.ndarray
+    t: np.ndarray
+    offset: np.ndarray
+
+
+def _community_access(net: WalkNetwork, comm_proj: gpd.GeoDataFrame, gates_proj, diag, max_snap):
+    """Access points of every community: gates when given, else near points of nearby streets."""
+    edges = net.edges
+    owners, kinds, pts, eidx, ts, offs = [], [], [], [], [], []
+    ids = comm_proj["community_id"].to_numpy()
+    pos_of = {cid: i for i, cid in enumerate(ids)}
+    with_gates = set()
+    if gates_proj is not None and len(gates_proj):
+        g_owner = gates_proj["community_id"].map(pos_of)
+        gpts = gates_proj.geometry.to_numpy()
+        idx, dist = edges.tree.query_nearest(gpts, max_distance=max_snap, return_distance=True,
+                                             all_matches=False)
+        snapped = np.zeros(len(gpts), dtype=bool)
+        snapped[idx[0]] = True
+        for k in range(len(gpts)):
+            if not snapped[k]:
+                diag.add("gates", "far_from_network", action="dropped",
+                         feature_id=gates_proj["gate_id"].iloc[k],
+                         detail=(f"gate of community {gates_proj['community_id'].iloc[k]} is more "
+                                 f"than {max_snap:.0f} m from any walkable street; not used"),
+                         geometry=gpd.GeoSeries([gpts[k]], crs=comm_proj.crs)
+                         .to_crs(4326).iloc[0])
+        for src, tgt, d in zip(idx[0], idx[1], dist, strict=True):
+            own = g_owner.iloc[src]
+            if pd.isna(own):
+                continue
+            own = int(own)
+            with_gates.add(own)
+            owners.append(own)
+            kinds.append("gate")
+            pts.append(gpts[src])
+            eidx.append(tgt)
+            ts.append(shapely.line_locate_point(edges.geometry[tgt], gpts[src]))
+            offs.append(d)
+    geoms = comm_proj.geometry.to_numpy()
+    rest = [i for i in range(len(ids)) if i not in with_gates]
+    if rest:
+        rest_geoms = geoms[rest]
+        is_poly = shapely.get_type_id(rest_geoms) >= 3
+        # polygons: every edge within boundary_access_m of the boundary
+        near_src, near_tgt = edges.tree.query(rest_geoms, predicate="dwithin",
+                                              distance=settings.boundary_access_m)
+        near_src_poly = is_poly[near_src]
+        has_near = np.zeros(len(rest), dtype=bool)
+        if near_src_poly.any():
+            s = near_src[near_src_poly]
+            t = near_tgt[near_src_poly]
+            has_near[np.unique(s)] = True
+            # the part of each street within reach of the boundary, sampled at a fixed spacing
+            zone = shapely.buffer(rest_geoms[s], settings.boundary_access_m)
+            part = shapely.intersection(edges.geometry[t], zone)
+            plen = shapely.length(part)
+            spacing = settings.boundary_access_spacing_m
+            n_pts = np.where(plen > 0, np.ceil(plen / spacing).astype(int) + 1, 0)
+            rep = np.repeat(np.arange(len(s)), n_pts)
+            frac = np.concatenate([np.linspace(0, 1, k) for k in n_pts if k > 0] or [[]])
+            samples = shapely.line_interpolate_point(
+                shapely.line_merge(part[rep]) if len(rep) else part[rep], frac, normalized=True)
+            good = ~shapely.is_empty(samples)
+            rep, samples = rep[good], samples[good]
+            polys = rest_geoms[s[rep]]
+            owners.extend(np.asarray(rest)[s[rep]].tolist())
+            kinds.extend(["boundary"] * len(rep))
+            pts.extend(shapely.get_point(shapely.shortest_line(polys, samples), 0).tolist())
+            eidx.extend(t[rep].tolist())
+            ts.extend(shapely.line_locate_point(edges.geometry[t[rep]], samples).tolist())
+            offs.extend(shapely.distance(polys, samples).tolist())
+        # points, and polygons with no street that close: the nearest edge within max_snap
+        need = [j for j in range(len(rest)) if not has_near[j]]
+        if need:
+            idx, dist = edges.tree.query_nearest(rest_geoms[need], max_distance=max_snap,
+                                                 return_distance=True, all_matches=False)
+            found = set()
+            for a, b, d in zip(idx[0], idx[1], dist, strict=True):
+                if a in found:
+                    continue
+                found.add(a)
+                j = need[a]
+                line = shapely.shortest_line(rest_geoms[j], edges.geometry[b])
+                owners.append(rest[j])
+                kinds.append("point" if not is_poly[j] else "boundary")
+                pts.append(shapely.get_point(line, 0))
+                eidx.append(b)
+                ts.append(shapely.line_locate_point(edges.geometry[b], shapely.get_point(line, 1)))
+                offs.append(d)
+            for a in range(len(need)):
+                if a not in found:
+                    j = rest[need[a]]
+                    diag.add("communities", "far_from_network", action="kept",
+                             feature_id=ids[j],
+                             detail=(f"no walkable street within {max_snap:.0f} m; kept in the "
+                                     "output with every category 'not reached'"),
+                             geometry=gpd.GeoSeries([geoms[j]], crs=comm_proj.crs)
+                             .to_crs(4326).iloc[0].representative_point())
+    return AccessPoints(
+        owner=np.array(owners, dtype=np.int64), kind=np.array(kinds, dtype=object),
+        point=np.array(pts, dtype=object), edge=np.array(eidx, dtype=np.int64),
+        t=np.array(ts, dtype=float), offset=np.array(offs, dtype=float),
+    )
+
+
+def _point_access(net, pts_proj: np.ndarray, kind: str, max_snap: float) -> AccessPoints:
+    edges = net.edges
+    n = len(pts_proj)
+    edge = np.full(n, -1, dtype=np.int64)
+    t = np.zeros(n)
+    off = np.full(n, np.inf)
+    if n:
+        idx, dist = edges.tree.query_nearest(pts_proj, max_distance=max_snap,
+                                             return_distance=True, all_matches=False)
+        # one edge per point (ties: the first)
+        first = np.unique(idx[0], return_index=True)[1]
+        src, tgt, dist = idx[0][first], idx[1][first], dist[first]
+        edge[src] = tgt
+        off[src] = dist
+        t[src] = shapely.line_locate_point(edges.geometry[tgt], pts_proj[src])
+    return AccessPoints(np.arange(n), np.full(n, kind, dtype=object), pts_proj, edge, t, off)
+
+
+@dataclass
+class Access:
+    """Result of :func:`measure_access`.
+
+    Attributes
+    ----------
+    table
+        Long table: community_id, category, speed_profile, distance_m (NaN = not reached within
+        the cutoff), time_min, nearest_facility_id, reached, n_5min, n_10min, n_15min.
+    pairs
+        Every community–facility pair within ``pair_radius_m``: community_id, facility_id,
+        category, distance_m.
+    access_points
+        GeoDataFrame (EPSG:4326) of where each community and facility joins the network, with the
+        offset walked to the street.
+    """
+
+    table: pd.DataFrame
+    pairs: pd.DataFrame
+    access_points: gpd.GeoDataFrame
+    speeds: dict[str, float]
+    profile: Profile
+    cutoff_m: float
+    pair_radius_m: float
+    communities: gpd.GeoDataFrame = field(repr=False)
+    graph: SplitGraph = field(repr=False)
+    community_nodes: list[np.ndarray] = field(repr=False)
+    crs: object = field(repr=False, default=None)
+    edge_table: object = field(repr=False, default=None)
+
+    def wide(self, speed_profile: str | None = None) -> gpd.GeoDataFrame:
+        """Communities with ``d_<category>`` (m) and ``t_<category>`` (min) columns.
+
+        Also ``n_categories_reached``: categories whose nearest facility is within the category's
+        threshold (the standard's metres).
+        """
+        sp_name = speed_profile or next(iter(self.speeds))
+        tab = self.table[self.table["speed_profile"] == sp_name]
+        d = tab.pivot(index="community_id", columns="category", values="distance_m")
+        t = tab.pivot(index="community_id", columns="category", values="time_min")
+        cats = [c.id for c in self.profile.poi_categories()]
+        out = self.communities.copy()
+        cid = out["community_id"]
+        for c in cats:
+            out[f"d_{c}"] = cid.map(d[c]).astype(float).round(1).to_numpy()
+            out[f"t_{c}"] = cid.map(t[c]).astype(float).round(2).to_numpy()
+        thresh = pd.Series({c: self.profile.category(c).max_walk_m for c in cats})
+        within = d[cats].le(thresh[cats], axis=1)
+        out["n_categories_reached"] = cid.map(within.sum(axis=1)).fillna(0).astype(int).to_numpy()
+        out["n_categories"] = len(cats)
+        return out
+
+
+def measure_access(
+    net: WalkNetwork,
+    communities: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    gates: gpd.GeoDataFrame | None = None,
+    profile: Profile | None = None,
+    speed_profiles=None,
+    cutoff_m: float | None = None,
+    count_minutes=(5, 10, 15),
+    diagnostics: Diagnostics | None = None,
+    max_snap_distance_m: float | None = None,
+) -> Access:
+    """Measure walking access from every community to every facility category.
+
+    Parameters
+    ----------
+    net
+        The walking network (:func:`livingcircle.build_network`).
+    communities
+        ``community_id`` and polygon or point geometry (any CRS).
+    facilities
+        ``facility_id``, ``categories`` (';'-joined category ids, or ``category``) and points.
+    gates
+        Optional ``gate_id``, ``community_id`` points; a community with gates is reached only
+        through them.
+    profile
+        Standard profile; default :func:`livingcircle.load_profile`.
+    speed_profiles
+        Names of :data:`livingcircle.settings.speed_profiles` (or speeds in m/min); all share the
+        same searches. Default: the default profile.
+    cutoff_m
+        Searches stop here; farther facilities are "not reached" (NaN). Default
+        :data:`settings.search_cutoff_m`.
+    count_minutes
+        Minutes for the ``n_<m>min`` counts.
+    diagnostics
+        Receives points too far from any walkable street.
+    max_snap_distance_m
+        Points farther than this from any walkable edge are not attached (default
+        :data:`settings.max_snap_distance_m`).
+
+    Returns
+    -------
+    Access
+    """
+    profile = profile or load_profile()
+    diag = diagnostics if diagnostics is not None else Diagnostics()
+    speeds = _speed_table(speed_profiles)
+    cutoff = float(cutoff_m or settings.search_cutoff_m)
+    max_snap = float(max_snap_distance_m or settings.max_snap_distance_m)
+    for col, frame, name in (("community_id", communities, "communities"),
+                             ("facility_id", facilities, "facilities")):
+        if col not in frame.columns:
+            msg = f"{name}: column '{col}' is missing; read the layer with livingcircle.io"
+            raise InputError(msg)
+    crs = net.crs
+    comm = communities.to_crs(crs)
+    fac = facilities.to_crs(crs)
+    gates_p = gates.to_crs(crs) if gates is not None and len(gates) else None
+
+    cap = _community_access(net, comm, gates_p, diag, max_snap)
+    fpts = fac.geometry.to_numpy()
+    not_point = shapely.get_type_id(fpts) != 0
+    if not_point.any():  # polygons (parks, sports grounds) are reached at a representative point
+        fpts = fpts.copy()
+        fpts[not_point] = shapely.point_on_surface(fpts[not_point])
+    fap = _point_access(net, fpts, "facility", max_snap)
+    for k in np.flatnonzero(fap.edge < 0):
+        diag.add("facilities", "far_from_network", action="dropped",
+                 feature_id=fac["facility_id"].iloc[k],
+                 detail=(f"more than {max_snap:.0f} m from any walkable street; not used in the "
+                         "accessibility analysis"),
+                 geometry=facilities.to_crs(4326).geometry.iloc[k])
+
+    n_c = len(cap.owner)
+    snap = Snap(edge=np.r_[cap.edge, fap.edge], t=np.r_[cap.t, fap.t],
+                offset=np.r_[cap.offset, fap.offset], ok=np.r_[cap.edge, fap.edge] >= 0)
+    g = split_graph(net.edges, snap)
+    cnode = g.point_node[:n_c]
+    fnode = g.point_node[n_c:]
+
+    # categories of each facility (exploded)
+    cats_col = "categories" if "categories" in fac.columns else "category"
+    fac_cats = fac[cats_col].fillna("").astype(str).str.split(";")
+    poi_cats = [c.id for c in profile.poi_categories()]
+    cat_members = {c: [] for c in poi_cats}
+    for i, cs in enumerate(fac_cats):
+        for c in cs:
+            c = c.strip()
+            if c in cat_members and fnode[i] >= 0:
+                cat_members[c].append(i)
+
+    comm_ids = comm["community_id"].astype(str).to_numpy()
+    fac_ids = fac["facility_id"].astype(str).to_numpy()
+    n_comm = len(comm_ids)
+    # community -> its access nodes
+    order = np.argsort(cap.owner, kind="stable")
+    owners_sorted = cap.owner[order]
+    nodes_sorted = cnode[order]
+    bounds = np.searchsorted(owners_sorted, np.arange(n_comm + 1))
+    community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
+    has_access = np.array([len(x) > 0 for x in community_nodes])
+
+    # 1) nearest facility per category: one multi-source search each
+    nearest_d = np.full((n_comm, len(poi_cats)), np.inf)
+    nearest_f = np.full((n_comm, len(poi_cats)), -1, dtype=np.int64)
+    for j, c in enumerate(poi_cats):
+        members = np.array(cat_members[c], dtype=np.int64)
+        if len(members) == 0:
+            continue
+        dist, which = nearest_from_sources(g, fnode[members], limit=cutoff)
+        dn = dist[nodes_sorted]
+        # the nearest access point of each community: sort by (community, distance), take firsts
+        o = np.lexsort((dn, owners_sorted))
+        firsts = o[bounds[:-1][has_access]]
+        best = dn[firsts]
+        fin = np.isfinite(best)
+        rows_i = np.flatnonzero(has_access)[fin]
+        nearest_d[rows_i, j] = best[fin]
+        nearest_f[rows_i, j] = members[which[nodes_sorted[firsts[fin]]]]
+
+    # 2) counts within minutes and pairs: one bounded search per community
+    max_speed = max(speeds.values())
+    pair_radius = max(max(count_minutes) * max_speed,
+                      max(profile.category(c).max_walk_m for c in poi_cats))
+    node_to_fac = np.full(g.n_nodes, -1, dtype=np.int64)
+    ok_f = fnode >= 0
+    node_to_fac[fnode[ok_f]] = np.flatnonzero(ok_f)
+    search = BoundedSearch(g)
+    pc, pf, pd_ = [], [], []
+    for i in np.flatnonzero(has_access):
+        nodes, dist = search(community_nodes[i], np.zeros(len(community_nodes[i])), pair_radius)
+        f = node_to_fac[nodes]
+        hit = f >= 0
+        pc.append(np.full(int(hit.sum()), i))
+        pf.append(f[hit])
+        pd_.append(dist[hit])
+    pc = np.concatenate(pc) if pc else np.zeros(0, dtype=np.int64)
+    pf = np.concatenate(pf) if pf else np.zeros(0, dtype=np.int64)
+    pdist = np.concatenate(pd_) if pd_ else np.zeros(0)
+    pairs = pd.DataFrame({"community_id": comm_ids[pc], "facility_id": fac_ids[pf],
+                          "distance_m": pdist, "_f": pf, "_c": pc})
+    pairs["category"] = fac_cats.to_numpy()[pf] if len(pf) else []
+    pairs = pairs.explode("category") if len(pairs) else pairs.assign(category=pd.Series(
+        dtype=object))
+    pairs["category"] = pairs["category"].astype(str).str.strip()
+    pairs = pairs[pairs["category"].isin(poi_cats)].reset_index(drop=True)
+
+    n_cat = len(poi_cats)
+    ci = np.repeat(np.arange(n_comm), n_cat)
+    cj = np.tile(np.arange(n_cat), n_comm)
+    dflat = nearest_d.reshape(-1)
+    fflat = nearest_f.reshape(-1)
+    reached = np.isfinite(dflat)
+    fac_of = np.full(len(fflat), None, dtype=object)
+    fac_of[fflat >= 0] = fac_ids[fflat[fflat >= 0]]
+    pairs["_j"] = pairs["category"].map({c: j for j, c in enumerate(poi_cats)})
+    frames = []
+    for sp_name, speed in speeds.items():
+        part = pd.DataFrame({
+            "community_id": comm_ids[ci],
+            "category": np.asarray(poi_cats, dtype=object)[cj],
+            "speed_profile": sp_name,
+            "distance_m": np.where(reached, dflat, NOT_REACHED),
+            "time_min": np.where(reached, dflat / speed, NOT_REACHED),
+            "nearest_facility_id": fac_of,
+            "reached": reached,
+        })
+        for m in count_minutes:
+            within = pairs[pairs["distance_m"] <= m * speed]
+            counts = np.zeros(n_comm * n_cat, dtype=np.int64)
+            flat = (within["_c"].to_numpy(dtype=np.int64) * n_cat
+                    + within["_j"].to_numpy(dtype=np.int64))
+            np.add.at(counts, flat, 1)
+            part[f"n_{m}min"] = counts
+        frames.append(part)
+    table = pd.concat(frames, ignore_index=True)
+    pairs = pairs.drop(columns=["_f", "_c", "_j"])[["community_id", "facility_id", "category",
+                                             "distance_m"]]
+
+    # access points layer
+    ap = gpd.GeoDataFrame({
+        "owner_layer": ["communities"] * n_c + ["facilities"] * len(fap.owner),
+        "owner_id": np.r_[comm_ids[cap.owner], fac_ids],
+        "kind": np.r_[cap.kind, fap.kind],
+        "offset_m": np.r_[cap.offset, fap.offset],
+        "attached": np.r_[cap.edge, fap.edge] >= 0,
+    }, geometry=np.r_[cap.point, fap.point], crs=crs).to_crs(4326)
+    logger.info("access: %d communities × %d categories × %d speed profiles; %d pairs",
+                n_comm, len(poi_cats), len(speeds), len(pairs))
+    return Access(table=table, pairs=pairs, access_points=ap, speeds=speeds, profile=profile,
+                  cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
+                  graph=g, community_nodes=community_nodes, crs=crs,
+                  edge_table=net.edges)

