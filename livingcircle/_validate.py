@@ -190,7 +190,7 @@ def parse_coordinates(
     rows = df["src_row"].to_numpy()
     for i in bad:
         raw = (df[lon_col].iloc[i], df[lat_col].iloc[i])
-        blank = all(pd.isna(v) or str(v).strip() == "" for v in raw)
+        blank = any(pd.isna(v) or str(v).strip() == "" for v in raw)
         diagnostics.add(
             layer, "missing_coordinates" if blank else "bad_coordinates", action="dropped",
             source=source, row=int(rows[i]),

@@ -44,7 +44,7 @@ from . import _validate as v
 from ._errors import CoordinateError, InputError
 from .coords import canonical_crs, to_wgs84, transform_geometries
 from .diagnostics import Diagnostics
-from .schema import ID_COLUMNS, LABELS_ZH
+from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, LABELS_ZH
 
 logger = logging.getLogger(__name__)
 
@@ -410,8 +410,6 @@ def read_communities(
     gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    from .schema import COMMUNITY_ATTRIBUTES
-
     return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES])
 
 
