@@ -604,3 +604,21 @@ def test_missing_file_and_unknown_format(tmp_path):
     q.write_bytes(b"")
     with pytest.raises(InputError, match=r"x\.xls: .*save it as \.xlsx"):
         io.read_communities(q)
+
+
+def test_gis_file_declared_gcj02(tmp_path):
+    lon = np.array([x for x, _ in HARBIN])
+    lat = np.array([y for _, y in HARBIN])
+    glon, glat = coords.wgs84_to_gcj02(lon, lat)
+    p = tmp_path / "amap.geojson"
+    gpd.GeoDataFrame({"name": ["幼儿园"] * len(lon)}, geometry=gpd.points_from_xy(glon, glat),
+                     crs=4326).to_file(p)
+    out = io.read_facilities(p, coord_crs="gcj02")
+    assert out["source_crs"].unique().tolist() == ["gcj02"]
+    _, _, err = GEOD.inv(lon, lat, out.geometry.x.to_numpy(), out.geometry.y.to_numpy())
+    assert err.max() < 1.0
+    q = tmp_path / "proj.gpkg"
+    _polygons().to_crs(4528).to_file(q)
+    with pytest.raises(CoordinateError, match=r"proj\.gpkg: coord_crs='gcj02' applies to "
+                                              r"longitude/latitude"):
+        io.read_communities(q, coord_crs="gcj02")
