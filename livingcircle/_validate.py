@@ -439,8 +439,12 @@ def _id_text(v) -> str | None:
 
 
 def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
-               diagnostics: Diagnostics) -> pd.DataFrame:
-    """Make ``id_col`` str; generate ``<layer>_<row>`` for missing ids; reject duplicates."""
+               diagnostics: Diagnostics, prefix: str | None = None) -> pd.DataFrame:
+    """Make ``id_col`` str; generate ``<prefix>_<row>`` for missing ids; reject duplicates.
+
+    ``prefix`` defaults to the layer name.
+    """
+    prefix = layer if prefix is None else prefix
     out = df.copy()
     rows = out["src_row"].to_numpy()
     if id_col not in out.columns:
@@ -449,22 +453,22 @@ def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
             logger.info("%s: using column %r as %s", source, plain[0], id_col)
             out = out.rename(columns={plain[0]: id_col})
     if id_col not in out.columns:
-        ids = [f"{layer}_{r}" for r in rows]
+        ids = [f"{prefix}_{r}" for r in rows]
         diagnostics.add(layer, "missing_id", action="repaired", source=source,
-                        detail=f"no {id_col} column; generated ids {layer}_<row>")
+                        detail=f"no {id_col} column; generated ids {prefix}_<row>")
         warn(f"{source}: no {id_col} column (pass id_column= or columns= to name it); "
-             f"generated ids {layer}_<row>")
+             f"generated ids {prefix}_<row>")
     else:
         ids = [_id_text(v) for v in out[id_col]]
         gen = [i for i, v in enumerate(ids) if v is None]
         for i in gen:
-            ids[i] = f"{layer}_{rows[i]}"
+            ids[i] = f"{prefix}_{rows[i]}"
             diagnostics.add(layer, "missing_id", action="repaired", source=source,
                             row=int(rows[i]), feature_id=ids[i],
                             detail=f"empty {id_col}; generated {ids[i]}")
         if gen:
             warn(f"{source}: {len(gen)} row(s) without {id_col} (rows "
-                 f"{_rows_text(rows[gen])}); generated ids {layer}_<row>")
+                 f"{_rows_text(rows[gen])}); generated ids {prefix}_<row>")
     out[id_col] = ids
     dup_mask = out[id_col].duplicated(keep=False).to_numpy()
     if dup_mask.any():

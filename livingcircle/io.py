@@ -364,6 +364,7 @@ def read_communities(
     layer: str | int | None = None,
     columns: dict[str, str] | None = None,
     id_column: str | None = None,
+    id_prefix: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
     coord_crs: str | None = None,
@@ -385,6 +386,9 @@ def read_communities(
     id_column
         Source column holding the community id (same as ``columns={id_column: "community_id"}``).
         Without an id column, ids ``communities_<row>`` are generated and recorded.
+    id_prefix
+        Prefix of generated ids instead of the layer name (e.g. the file name, so that ids
+        from several files do not collide).
     boundary
         Study boundary (GeoDataFrame/GeoSeries, or a shapely geometry in EPSG:4326); features
         farther than ``settings.far_outside_km`` from it are dropped and recorded.
@@ -406,7 +410,8 @@ def read_communities(
     src = meta["source"]
     v.check_geometry_types(gdf, ("Polygon", "MultiPolygon", "Point"), what="communities",
                            source=src)
-    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
+                       prefix=id_prefix)
     gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
@@ -420,6 +425,7 @@ def read_gates(
     layer: str | int | None = None,
     columns: dict[str, str] | None = None,
     id_column: str | None = None,
+    id_prefix: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
     coord_crs: str | None = None,
@@ -436,7 +442,7 @@ def read_gates(
     communities
         The communities (as returned by :func:`read_communities`); gates whose community_id is
         not among them are dropped and recorded as 'unknown_community'.
-    id_column, boundary, diagnostics
+    id_column, id_prefix, boundary, diagnostics
         As in :func:`read_communities`.
     layer, columns, lon_col, lat_col, coord_crs, encoding
         As in :func:`read_layer`.
@@ -460,7 +466,8 @@ def read_gates(
         )
         raise InputError(msg)
     gdf = _single_points(gdf, what="gates", source=src)
-    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
+                       prefix=id_prefix)
     cid = pd.Series([v._id_text(x) for x in gdf["community_id"]], index=gdf.index)
     gdf["community_id"] = cid
     drop = cid.isna().to_numpy()
@@ -495,6 +502,7 @@ def read_facilities(
     layer: str | int | None = None,
     columns: dict[str, str] | None = None,
     id_column: str | None = None,
+    id_prefix: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
     encoding: str | None = None,
@@ -516,7 +524,7 @@ def read_facilities(
         'wgs84', 'gcj02' (AMap/高德) or 'bd09' (Baidu/百度); required for CSV/Excel.
     profile
         A :class:`~livingcircle.standards.Profile`, a profile file, or None for the default.
-    id_column, boundary, diagnostics
+    id_column, id_prefix, boundary, diagnostics
         As in :func:`read_communities`.
     layer, columns, lon_col, lat_col, encoding
         As in :func:`read_layer`.
@@ -537,7 +545,8 @@ def read_facilities(
                       encoding=encoding, diagnostics=diag, id_column=id_column)
     src = meta["source"]
     gdf = _to_points(gdf)
-    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
+                       prefix=id_prefix)
     if "capacity" in gdf.columns:
         gdf["capacity"] = v.parse_float(gdf["capacity"], gdf["src_row"].to_numpy(),
                                         column="capacity", source=src)
@@ -589,6 +598,7 @@ def read_sites(
     layer: str | int | None = None,
     columns: dict[str, str] | None = None,
     id_column: str | None = None,
+    id_prefix: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
     coord_crs: str | None = None,
@@ -615,7 +625,8 @@ def read_sites(
                       encoding=encoding, diagnostics=diag, id_column=id_column)
     src = meta["source"]
     gdf = _to_points(gdf)
-    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
+                       prefix=id_prefix)
     rows = gdf["src_row"].to_numpy()
     if "site_type" in gdf.columns:
         gdf["site_type"] = v.normalise_site_types(gdf["site_type"], rows, layer=what,

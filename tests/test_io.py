@@ -622,3 +622,10 @@ def test_gis_file_declared_gcj02(tmp_path):
     with pytest.raises(CoordinateError, match=r"proj\.gpkg: coord_crs='gcj02' applies to "
                                               r"longitude/latitude"):
         io.read_communities(q, coord_crs="gcj02")
+
+
+def test_id_prefix_for_generated_ids(tmp_path):
+    p = tmp_path / "f.csv"
+    pd.DataFrame({"name": ["幼儿园"], "lon": [126.6], "lat": [45.7]}).to_csv(p, index=False)
+    out = io.read_facilities(p, coord_crs="wgs84", id_prefix="amap")
+    assert out["facility_id"].tolist() == ["amap_1"]
