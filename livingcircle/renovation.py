@@ -1,0 +1,715 @@
+"""Renovation scope, needs and the annual plan under 黑政办规〔2021〕15号.
+
+Three steps, each a function that returns a new table:
+
+:func:`renovation_scope`
+    Eligibility by the policy's 二(一): built up to the end of the year limit (2000 by default,
+    :data:`livingcircle.settings.renovation_year_limit`); built later but appraised safety grade C;
+    units without their own kitchen or bathroom (非成套). Unknown attributes that could change the
+    outcome give 'unknown', never a guess.
+:func:`renovation_needs`
+    For every in-scope community, the needs grouped as 基础类 (应改尽改), 完善类 (宜改即改) and
+    提升类 (能改则改) — the policy's 三 — each with what triggers it: a facility the standard
+    requires but the community lacks (:func:`livingcircle.gaps.find_gaps`), or an attribute.
+:func:`annual_plan`
+    Ranks in-scope communities by need and by the preconditions of 二(三) (居民出资, 业主委员会 or
+    物业管理委员会, 改造后物业管理模式) and fills a target of communities or households.
+
+The policy says an in-scope community is one that 需改造; whether it does is the planner's call,
+so ``in_scope='yes'`` means eligible, not decided.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from . import settings
+from ._errors import InputError
+from .standards import Profile
+
+logger = logging.getLogger(__name__)
+
+#: Priority wording of the policy's 三 for each renovation class.
+PRIORITY_ZH = {"基础": "应改尽改", "完善": "宜改即改", "提升": "能改则改"}
+CLASS_ZH = {"基础": "基础类", "完善": "完善类", "提升": "提升类"}
+CLASS_ORDER = ("基础", "完善", "提升")
+#: Default weights of a need of each class in the plan's need score (基础 counts most).
+DEFAULT_CLASS_WEIGHTS = {"基础": 3.0, "完善": 2.0, "提升": 1.0}
+#: Elderly share (0–1) from which 适老设施/无障碍 is a need. A planning parameter, not a
+#: standard: 0.25 is well above the 14 % "aged society" mark and flags the oldest communities.
+ELDERLY_SHARE_THRESHOLD = 0.25
+#: Buildings with this many floors or more and no elevator need an elevator retrofit.
+MIN_FLOORS_ELEVATOR = 4
+#: management_mode values that mean "no property management".
+NO_MANAGEMENT = frozenset({"无", "无物业", "无物业管理", "none", "no", "无管理"})
+
+PROTECTION_ZH = (
+    "涉及历史文化街区、不可移动文物、历史建筑：严格落实保护修缮要求，延续城市特色与历史文脉"
+    "（黑政办规〔2021〕15号 四(三)4）"
+)
+
+#: Items triggered by attributes: id -> (class, Chinese name).
+ATTRIBUTE_ITEMS = {
+    "utilities": ("基础", "小区内部及与小区联系的供水、排水、供电、供气、供热、道路、消防、安防、"
+                          "生活垃圾分类、移动通信、广电等基础设施"),
+    "facade_insulation": ("基础", "建筑物公共部位外墙保温及粉刷"),
+    "roof_waterproofing": ("基础", "屋面保温及防水"),
+    "building_safety": ("基础", "房屋安全隐患整治（安全鉴定C级）"),
+    "unit_completion": ("基础", "非成套住宅改造（增设独立厨房、卫生间）"),
+    "elevator_retrofit": ("完善", "有条件的楼栋加装电梯"),
+    "barrier_free": ("完善", "完善小区适老设施、无障碍设施"),
+    "property_management": ("完善", "物业用房"),
+    "heritage_protection": ("基础", "历史文化保护要求"),
+}
+
+PRECONDITIONS = {
+    "resident_funding": ("居民出资", "resident funding"),
+    "committee": ("业主委员会或物业管理委员会", "owners' or property management committee"),
+    "management_mode": ("改造后物业管理模式", "post-renovation management mode"),
+}
+
+PLAN_LABELS_ZH = {
+    "rank": "排序",
+    "community_id": "小区编号",
+    "name": "小区名称",
+    "households": "户数",
+    "need_score": "需求分",
+    "n_basic": "基础类项数",
+    "n_improve": "完善类项数",
+    "n_upgrade": "提升类项数",
+    "readiness": "前提条件",
+    "selected": "纳入年度计划",
+    "cumulative_households": "累计户数",
+    "reason_zh": "说明",
+}
+READINESS_ZH = {"ready": "齐备", "not_ready": "未满足", "unknown": "未核实"}
+
+
+# --- three-valued attribute readers -------------------------------------------------------------
+
+def _is_missing(v) -> bool:
+    if v is None or v is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _bool_or_none(v, column: str, cid: str) -> bool | None:
+    """Return True/False, or None when the value is unknown."""
+    if _is_missing(v):
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float) and v in (0, 1):
+        return bool(v)
+    if hasattr(v, "item") and v.item() in (0, 1, True, False):
+        return bool(v.item())
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in ("true", "yes", "是", "有", "1"):
+            return True
+        if s in ("false", "no", "否", "无", "0"):
+            return False
+        if s == "":
+            return None
+    msg = (
+        f"communities column {column!r}, community {cid!r}: {v!r} is not true/false; "
+        "use true/false (or leave it empty when unknown)"
+    )
+    raise InputError(msg)
+
+
+def _number_or_none(v, column: str, cid: str) -> float | None:
+    if _is_missing(v):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        msg = f"communities column {column!r}, community {cid!r}: {v!r} is not a number"
+        raise InputError(msg) from None
+
+
+def _grade_or_none(v, cid: str) -> str | None:
+    if _is_missing(v):
+        return None
+    s = str(v).strip().upper().replace("级", "")
+    if s == "":
+        return None
+    if s not in ("A", "B", "C", "D"):
+        msg = (
+            f"communities column 'safety_grade', community {cid!r}: {v!r} is not a safety grade; "
+            "use A, B, C or D (or leave it empty when unknown)"
+        )
+        raise InputError(msg)
+    return s
+
+
+def _get(row: Mapping, column: str):
+    return row.get(column, None)
+
+
+def _ids(communities: pd.DataFrame) -> list[str]:
+    if "community_id" not in communities.columns:
+        msg = f"communities lacks column 'community_id'; it has {list(communities.columns)}"
+        raise InputError(msg)
+    ids = communities["community_id"].astype(str).tolist()
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            msg = f"communities has duplicated community_id {i!r}; ids must be unique"
+            raise InputError(msg)
+        seen.add(i)
+    return ids
+
+
+def _records(communities: pd.DataFrame) -> list[dict]:
+    ids = _ids(communities)
+    recs = communities.drop(columns="geometry", errors="ignore").to_dict("records")
+    for r, i in zip(recs, ids, strict=True):
+        r["community_id"] = i
+    return recs
+
+
+def _no_management(row: Mapping, cid: str) -> bool | None:
+    """Whether the community has no property management (three-valued)."""
+    mode = _get(row, "management_mode")
+    mode_none = None if _is_missing(mode) or str(mode).strip() == "" else (
+        str(mode).strip().lower() in NO_MANAGEMENT)
+    owners = _bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
+    prop = _bool_or_none(_get(row, "property_committee"), "property_committee", cid)
+    if owners is True or prop is True:
+        no_committee: bool | None = False
+    elif owners is False and prop is False:
+        no_committee = True
+    else:
+        no_committee = None
+    if mode_none is True or no_committee is True:
+        return True
+    if mode_none is False and no_committee is False:
+        return False
+    return None
+
+
+# --- scope --------------------------------------------------------------------------------------
+
+def renovation_scope(
+    communities: pd.DataFrame,
+    *,
+    year_limit: int | None = None,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Decide which communities are in renovation scope (黑政办规〔2021〕15号 二(一)).
+
+    Rules, in three-valued logic (an unknown attribute is unknown, never a guess):
+
+    - built up to the end of ``year_limit`` → in (``built_before_<year_limit+1>``);
+    - appraised safety grade C → in (``safety_grade_c``; the policy names buildings built after
+      the limit, and an older building is in anyway);
+    - units without their own kitchen or bathroom (``complete_units`` False) → in
+      (``non_complete_units``);
+    - none of these true and all three known → out; otherwise → 'unknown', with the unknown
+      attributes named (``unknown_build_year``, ``unknown_safety_grade``,
+      ``unknown_complete_units``).
+
+    Grade D (危房) is not a ground of this policy and is reported as ``safety_grade_d`` (handle it
+    by the dangerous-building procedure). Local lists override the rules: ``exclude`` → out
+    (``local_exclude``), ``include`` → in (``local_include``). Some cities extend the year limit
+    (e.g. to 2005): pass ``year_limit`` or set ``settings.renovation_year_limit``.
+
+    Parameters
+    ----------
+    communities
+        community_id and, when known, build_year, safety_grade, complete_units.
+    year_limit
+        Last year of construction in scope; None takes ``settings.renovation_year_limit``.
+    include, exclude
+        Community ids added to or removed from scope by local decision.
+
+    Returns
+    -------
+    pandas.DataFrame
+        community_id, in_scope ('yes' | 'no' | 'unknown'), reasons (';'-joined codes),
+        reasons_zh, year_limit; in the order of ``communities``.
+    """
+    limit = settings.renovation_year_limit if year_limit is None else int(year_limit)
+    recs = _records(communities)
+    inc = {str(i) for i in include or ()}
+    exc = {str(i) for i in exclude or ()}
+    both = sorted(inc & exc)
+    if both:
+        msg = f"communities {both} are both in include and exclude; keep each in one list"
+        raise InputError(msg)
+    known = {r["community_id"] for r in recs}
+    stray = sorted((inc | exc) - known)
+    if stray:
+        warnings.warn(f"include/exclude name communities not in the layer: {stray}",
+                      stacklevel=2)
+
+    out = []
+    for r in recs:
+        cid = r["community_id"]
+        year = _number_or_none(_get(r, "build_year"), "build_year", cid)
+        grade = _grade_or_none(_get(r, "safety_grade"), cid)
+        units = _bool_or_none(_get(r, "complete_units"), "complete_units", cid)
+        yes: list[tuple[str, str]] = []
+        no: list[tuple[str, str]] = []
+        unk: list[tuple[str, str]] = []
+        if year is None:
+            unk.append(("unknown_build_year", "建成年份未知"))
+        elif year <= limit:
+            yes.append((f"built_before_{limit + 1}", f"{limit}年底前建成（{year:.0f}年）"))
+        else:
+            no.append((f"built_after_{limit}", f"{limit}年后建成（{year:.0f}年）"))
+        if grade is None:
+            unk.append(("unknown_safety_grade", "安全鉴定等级未知"))
+        elif grade == "C":
+            yes.append(("safety_grade_c", "安全鉴定C级"))
+        elif grade == "D":
+            no.append(("safety_grade_d", "安全鉴定D级（危房，按危房处置，不属本条）"))
+        else:
+            no.append((f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"))
+        if units is None:
+            unk.append(("unknown_complete_units", "是否成套住宅未知"))
+        elif units is False:
+            yes.append(("non_complete_units", "无独立厨房、卫生间（非成套住宅）"))
+        else:
+            no.append(("complete_units", "成套住宅"))
+
+        if cid in exc:
+            status, reasons = "no", [("local_exclude", "地方决定不纳入")]
+        elif cid in inc:
+            status, reasons = "yes", [*yes, ("local_include", "地方决定纳入")]
+        elif yes:
+            status, reasons = "yes", yes
+        elif unk:
+            status, reasons = "unknown", [*no, *unk]
+        else:
+            status, reasons = "no", no
+        out.append({
+            "community_id": cid,
+            "in_scope": status,
+            "reasons": ";".join(c for c, _ in reasons),
+            "reasons_zh": "；".join(z for _, z in reasons),
+            "year_limit": limit,
+        })
+    result = pd.DataFrame(out, columns=["community_id", "in_scope", "reasons", "reasons_zh",
+                                        "year_limit"])
+    logger.info("renovation scope: %s", result["in_scope"].value_counts().to_dict())
+    return result
+
+
+# --- needs --------------------------------------------------------------------------------------
+
+def _facility_detail(g) -> str:
+    dist = g.get("distance_m")
+    crit = g.get("criterion", "distance")
+    cid = g["category"]
+    thr_min = g.get("threshold_min")
+    if crit == "time" and not _is_missing(thr_min):
+        nearest = ("none reached within the search cutoff" if _is_missing(g.get("time_min"))
+                   else f"nearest {float(g['time_min']):.1f} min")
+        return (f"{cid} not within {float(thr_min):g} min at {g.get('speed_profile')} speed "
+                f"({nearest})")
+    nearest = ("none reached within the search cutoff" if _is_missing(dist)
+               else f"nearest {float(dist):.0f} m")
+    return f"{cid} not within {float(g['threshold_m']):g} m ({nearest})"
+
+
+def renovation_needs(
+    communities: pd.DataFrame,
+    gaps: pd.DataFrame | None,
+    scope: pd.DataFrame,
+    profile: Profile,
+    *,
+    year_limit: int | None = None,
+    elderly_share_threshold: float = ELDERLY_SHARE_THRESHOLD,
+    min_floors_elevator: int = MIN_FLOORS_ELEVATOR,
+) -> pd.DataFrame:
+    """List the renovation needs of every in-scope community, with what triggers each.
+
+    Triggers (every row names its own):
+
+    - ``missing_facility``: a category of :func:`livingcircle.gaps.find_gaps` not met (missing or
+      not reached) → the category's ``renovation_category`` of the profile. Categories without a
+      renovation category (e.g. bus stops, public toilets in the default profile) stay in the gap
+      table and are not renovation items.
+    - ``policy_default`` (trigger_attribute build_year): built up to ``year_limit`` → the 基础类
+      items every old community is assessed for (utilities, facade insulation, roof waterproofing).
+    - ``attribute``: safety grade C → 基础 building_safety; complete_units False → 基础
+      unit_completion (both read from 基础类's "安全需要和基本生活需求"; an interpretation);
+      floors ≥ ``min_floors_elevator`` without elevator → 完善 elevator_retrofit; elderly_share ≥
+      ``elderly_share_threshold`` → 完善 barrier_free (适老设施/无障碍); no property management
+      (management_mode '无' or neither owners' nor property committee) → 完善 property_management.
+
+    A heritage community (heritage True) gets the protection requirement of 四(三)4 on every item.
+    An attribute that is unknown never triggers a need: the item is listed with
+    ``assessment='unknown'`` and the detail says which attribute to survey.
+
+    Parameters
+    ----------
+    communities
+        community_id and the attributes above (missing = unknown).
+    gaps
+        The result of :func:`livingcircle.gaps.find_gaps`, or None to use attributes only.
+    scope
+        The result of :func:`renovation_scope`; only communities with in_scope 'yes' are listed.
+    profile
+        Gives categories their names and renovation category.
+    year_limit
+        As in :func:`renovation_scope`; None takes the scope table's year_limit (or the setting).
+    elderly_share_threshold
+        Share of residents aged 60+ (0–1) from which 适老/无障碍 is a need.
+    min_floors_elevator
+        Floors from which a building without elevator needs an elevator retrofit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        community_id, renovation_class ('基础' | '完善' | '提升'), renovation_class_zh,
+        priority_zh ('应改尽改' | '宜改即改' | '能改则改'), item_id, item_zh, trigger
+        ('missing_facility' | 'attribute' | 'policy_default'), trigger_attribute, trigger_detail,
+        trigger_detail_zh, required (facility items: required by the standard), assessment
+        ('need' | 'unknown'), protection_requirement ('' when not a heritage community).
+    """
+    for col in ("community_id", "in_scope"):
+        if col not in scope.columns:
+            msg = f"scope table lacks column {col!r}; pass the result of renovation_scope()"
+            raise InputError(msg)
+    if year_limit is None:
+        if "year_limit" in scope.columns and len(scope):
+            year_limit = int(scope["year_limit"].iloc[0])
+        else:
+            year_limit = settings.renovation_year_limit
+    in_scope = scope.loc[scope["in_scope"] == "yes", "community_id"].astype(str).tolist()
+    recs = {r["community_id"]: r for r in _records(communities)}
+    stray = [c for c in in_scope if c not in recs]
+    if stray:
+        msg = f"scope names communities not in the communities layer: {stray[:5]}"
+        raise InputError(msg)
+    gap_rows: dict[str, list[dict]] = {}
+    if gaps is not None:
+        for col in ("community_id", "category", "met"):
+            if col not in gaps.columns:
+                msg = f"gaps table lacks column {col!r}; pass the result of find_gaps()"
+                raise InputError(msg)
+        unmet = gaps[~gaps["met"].astype(bool)]
+        for g in unmet.to_dict("records"):
+            gap_rows.setdefault(str(g["community_id"]), []).append(g)
+    prop_cat = profile.categories.get("property_management")
+    prop_name = prop_cat.name_zh if prop_cat is not None else ATTRIBUTE_ITEMS[
+        "property_management"][1]
+    prop_class = (prop_cat.renovation_category if prop_cat is not None
+                  and prop_cat.renovation_category else "完善")
+
+    rows: list[dict] = []
+    for cid in in_scope:
+        r = recs[cid]
+        items: list[dict] = []
+
+        def add(item_id, cls, name, trigger, attr, detail, detail_zh, assessment="need",
+                required=pd.NA, _items=items, _cid=cid):
+            _items.append({
+                "community_id": _cid, "renovation_class": cls,
+                "renovation_class_zh": CLASS_ZH[cls], "priority_zh": PRIORITY_ZH[cls],
+                "item_id": item_id, "item_zh": name, "trigger": trigger,
+                "trigger_attribute": attr, "trigger_detail": detail,
+                "trigger_detail_zh": detail_zh, "required": required, "assessment": assessment,
+            })
+
+        def attr_item(item_id, trigger, attr, detail, detail_zh, assessment="need", _add=add):
+            cls, name = ATTRIBUTE_ITEMS[item_id]
+            _add(item_id, cls, name, trigger, attr, detail, detail_zh, assessment)
+
+        # build year: the 基础类 items every old community is assessed for
+        year = _number_or_none(_get(r, "build_year"), "build_year", cid)
+        basic_defaults = ("utilities", "facade_insulation", "roof_waterproofing")
+        if year is None:
+            for it in basic_defaults:
+                attr_item(it, "policy_default", "build_year", "build_year unknown",
+                          "建成年份未知，需调查", "unknown")
+        elif year <= year_limit:
+            for it in basic_defaults:
+                attr_item(it, "policy_default", "build_year",
+                          f"build_year={year:.0f} <= {year_limit}",
+                          f"{year:.0f}年建成（{year_limit}年底前），基础类应改尽改")
+        grade = _grade_or_none(_get(r, "safety_grade"), cid)
+        if grade == "C":
+            attr_item("building_safety", "attribute", "safety_grade", "safety_grade=C",
+                      "安全鉴定C级")
+        units = _bool_or_none(_get(r, "complete_units"), "complete_units", cid)
+        if units is False:
+            attr_item("unit_completion", "attribute", "complete_units", "complete_units=False",
+                      "无独立厨房、卫生间")
+
+        # elevator: floors >= N and no elevator
+        floors = _number_or_none(_get(r, "floors"), "floors", cid)
+        elev = _bool_or_none(_get(r, "has_elevator"), "has_elevator", cid)
+        f_txt = "unknown" if floors is None else f"{floors:.0f}"
+        e_txt = "unknown" if elev is None else str(elev)
+        detail = f"floors={f_txt}, has_elevator={e_txt}"
+        if elev is True or (floors is not None and floors < min_floors_elevator):
+            pass
+        elif floors is not None and elev is False:
+            attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
+                      f"{floors:.0f}层，无电梯")
+        else:
+            attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
+                      "层数或有无电梯未知，需调查", "unknown")
+
+        # elderly share
+        share = _number_or_none(_get(r, "elderly_share"), "elderly_share", cid)
+        if share is None:
+            attr_item("barrier_free", "attribute", "elderly_share", "elderly_share unknown",
+                      "老年人口比例未知，需调查", "unknown")
+        elif share >= elderly_share_threshold:
+            attr_item("barrier_free", "attribute", "elderly_share",
+                      f"elderly_share={share:.2f} >= {elderly_share_threshold:g}",
+                      f"老年人口比例 {share:.0%}（≥{elderly_share_threshold:.0%}）")
+
+        # property management
+        nm = _no_management(r, cid)
+        mode = _get(r, "management_mode")
+        m_detail = (f"management_mode={'unknown' if _is_missing(mode) else mode}, "
+                    f"owners_committee={_get(r, 'owners_committee')}, "
+                    f"property_committee={_get(r, 'property_committee')}")
+        if nm is True:
+            add("property_management", prop_class, prop_name, "attribute",
+                "management_mode;owners_committee;property_committee", m_detail,
+                "无物业管理（无物业或无业主委员会/物业管理委员会）")
+        elif nm is None:
+            add("property_management", prop_class, prop_name, "attribute",
+                "management_mode;owners_committee;property_committee", m_detail,
+                "物业管理情况未知，需调查", "unknown")
+
+        # missing facilities
+        for g in gap_rows.get(cid, []):
+            cat = profile.categories.get(str(g["category"]))
+            if cat is None or cat.renovation_category is None:
+                continue
+            add(cat.id, cat.renovation_category, cat.name_zh, "missing_facility", cat.id,
+                _facility_detail(g), str(g.get("explanation_zh", "")),
+                required=bool(g.get("required", cat.required)))
+
+        # heritage protection
+        heritage = _bool_or_none(_get(r, "heritage"), "heritage", cid)
+        if heritage is None:
+            attr_item("heritage_protection", "attribute", "heritage", "heritage unknown",
+                      "是否涉及历史文化保护未知，需调查", "unknown")
+        protection = PROTECTION_ZH if heritage else ""
+        for it in items:
+            it["protection_requirement"] = protection
+        rows.extend(items)
+
+    columns = [
+        "community_id", "renovation_class", "renovation_class_zh", "priority_zh", "item_id",
+        "item_zh", "trigger", "trigger_attribute", "trigger_detail", "trigger_detail_zh",
+        "required", "assessment", "protection_requirement",
+    ]
+    result = pd.DataFrame(rows, columns=columns)
+    if len(result):
+        order = {c: i for i, c in enumerate(in_scope)}
+        result = result.assign(
+            _c=result["community_id"].map(order),
+            _k=result["renovation_class"].map({c: i for i, c in enumerate(CLASS_ORDER)}),
+        ).sort_values(["_c", "_k"], kind="stable").drop(columns=["_c", "_k"])
+    result["required"] = result["required"].astype("boolean")
+    return result.reset_index(drop=True)
+
+
+# --- annual plan --------------------------------------------------------------------------------
+
+def _preconditions(row: Mapping, cid: str) -> dict[str, bool | None]:
+    funding = _bool_or_none(_get(row, "resident_funding"), "resident_funding", cid)
+    owners = _bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
+    prop = _bool_or_none(_get(row, "property_committee"), "property_committee", cid)
+    if owners is True or prop is True:
+        committee: bool | None = True
+    elif owners is False and prop is False:
+        committee = False
+    else:
+        committee = None
+    mode = _get(row, "management_mode")
+    if _is_missing(mode) or str(mode).strip() == "":
+        mode_ok: bool | None = None
+    else:
+        mode_ok = str(mode).strip().lower() not in NO_MANAGEMENT
+    return {"resident_funding": funding, "committee": committee, "management_mode": mode_ok}
+
+
+def annual_plan(
+    communities: pd.DataFrame,
+    scope: pd.DataFrame,
+    needs: pd.DataFrame,
+    *,
+    target_communities: int | None = None,
+    target_households: int | None = None,
+    class_weights: Mapping[str, float] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rank in-scope communities and fill this year's target (黑政办规〔2021〕15号 二(三)).
+
+    Readiness follows the policy's preconditions for the annual plan: resident funding
+    (resident_funding), an owners' committee or property management committee
+    (owners_committee or property_committee) and a known post-renovation management mode
+    (management_mode known and not '无'). Each is met, not met or unknown; a community is 'ready'
+    when all are met, 'not_ready' when one is not met, else 'unknown'.
+
+    Ranking: ready communities first (then unknown, then not ready), by need score (sum over
+    needs with assessment 'need' of the class weight; 基础 3, 完善 2, 提升 1 by default), then by
+    the number of 基础类 needs, then by community_id. Only ready communities with at least one
+    need are selected, in rank order, until the target is reached: ``target_communities``
+    selects that many; ``target_households`` stops at the first community that brings the total
+    to or above the target (communities with unknown households are passed over); neither
+    selects every eligible one.
+
+    Parameters
+    ----------
+    communities
+        community_id, households and the precondition attributes (missing = unknown).
+    scope
+        The result of :func:`renovation_scope`; only 'yes' communities are ranked.
+    needs
+        The result of :func:`renovation_needs`.
+    target_communities, target_households
+        The target, as a number of communities or of households (at most one).
+    class_weights
+        Weight of one need of each class.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        ``plan``: rank, community_id, name (when present), households, need_score, n_basic,
+        n_improve, n_upgrade, readiness, selected, cumulative_households, reason_zh, reason_en.
+        ``not_ready``: community_id, name, households, readiness, missing_preconditions
+        (';'-joined; an unknown one as '<code>:unknown'), lacks_zh.
+    """
+    if target_communities is not None and target_households is not None:
+        msg = "give the target as target_communities or target_households, not both"
+        raise InputError(msg)
+    for t, name in ((target_communities, "target_communities"),
+                    (target_households, "target_households")):
+        if t is not None and t < 0:
+            msg = f"{name} must be ≥ 0, got {t}"
+            raise InputError(msg)
+    weights = dict(DEFAULT_CLASS_WEIGHTS if class_weights is None else class_weights)
+    for c in CLASS_ORDER:
+        weights.setdefault(c, 0.0)
+    recs = {r["community_id"]: r for r in _records(communities)}
+    in_scope = scope.loc[scope["in_scope"] == "yes", "community_id"].astype(str).tolist()
+    stray = [c for c in in_scope if c not in recs]
+    if stray:
+        msg = f"scope names communities not in the communities layer: {stray[:5]}"
+        raise InputError(msg)
+    nd = needs[needs["assessment"] == "need"] if "assessment" in needs.columns else needs
+    counts = (nd.assign(community_id=nd["community_id"].astype(str))
+              .groupby(["community_id", "renovation_class"]).size())
+
+    rows = []
+    not_ready = []
+    for cid in in_scope:
+        r = recs[cid]
+        n = {c: int(counts.get((cid, c), 0)) for c in CLASS_ORDER}
+        score = float(sum(weights[c] * n[c] for c in CLASS_ORDER))
+        pre = _preconditions(r, cid)
+        lacking = [k for k, v in pre.items() if v is False]
+        unknown = [k for k, v in pre.items() if v is None]
+        readiness = "not_ready" if lacking else ("unknown" if unknown else "ready")
+        hh = _number_or_none(_get(r, "households"), "households", cid)
+        rows.append({
+            "community_id": cid, "name": _get(r, "name"), "households": hh,
+            "need_score": score, "n_basic": n["基础"], "n_improve": n["完善"],
+            "n_upgrade": n["提升"], "readiness": readiness,
+            "_lacking": lacking, "_unknown": unknown,
+        })
+        if readiness != "ready":
+            lacks_zh = "；".join(
+                [f"缺{PRECONDITIONS[k][0]}" for k in lacking]
+                + [f"{PRECONDITIONS[k][0]}未知" for k in unknown])
+            not_ready.append({
+                "community_id": cid, "name": _get(r, "name"), "households": hh,
+                "readiness": readiness,
+                "missing_preconditions": ";".join(lacking + [f"{k}:unknown" for k in unknown]),
+                "lacks_zh": lacks_zh,
+            })
+
+    ready_order = {"ready": 0, "unknown": 1, "not_ready": 2}
+    rows.sort(key=lambda x: (ready_order[x["readiness"]], -x["need_score"], -x["n_basic"],
+                             x["community_id"]))
+    cum = 0.0
+    n_sel = 0
+    full = target_communities == 0 or target_households == 0
+    for rank, x in enumerate(rows, start=1):
+        x["rank"] = rank
+        needs_zh = (f"需求分 {x['need_score']:g}（基础类 {x['n_basic']} 项、完善类 "
+                    f"{x['n_improve']} 项、提升类 {x['n_upgrade']} 项）")
+        needs_en = (f"need score {x['need_score']:g} ({x['n_basic']} basic, "
+                    f"{x['n_improve']} improvement, {x['n_upgrade']} upgrade needs)")
+        selected = False
+        if x["readiness"] == "not_ready":
+            zh = "前提条件未满足（" + "、".join(
+                f"缺{PRECONDITIONS[k][0]}" for k in x["_lacking"]) + "），不纳入年度计划"
+            en = "precondition not met (lacks " + ", ".join(
+                PRECONDITIONS[k][1] for k in x["_lacking"]) + "); not in this year's plan"
+        elif x["readiness"] == "unknown":
+            zh = "前提条件未核实（" + "、".join(
+                f"{PRECONDITIONS[k][0]}未知" for k in x["_unknown"]) + "），核实后再定"
+            en = "preconditions not verified (unknown: " + ", ".join(
+                PRECONDITIONS[k][1] for k in x["_unknown"]) + "); decide after survey"
+        elif x["need_score"] <= 0:
+            zh, en = "前提条件齐备，但无已识别改造需求", "ready, but no identified need"
+        elif full:
+            zh = "前提条件齐备；年度目标已满，列入后续年度"
+            en = "ready; this year's target is filled, carried to a later year"
+        elif target_households is not None and x["households"] is None:
+            zh = "前提条件齐备；户数未知，无法计入户数目标，未纳入"
+            en = "ready; households unknown, cannot count toward the household target"
+        else:
+            selected = True
+            n_sel += 1
+            cum += x["households"] or 0.0
+            hh_zh = f"（累计 {cum:.0f} 户）" if x["households"] is not None else ""
+            zh = "前提条件齐备，纳入年度计划" + hh_zh
+            en = "ready; selected for this year's plan" + (
+                f" (cumulative {cum:.0f} households)" if x["households"] is not None else "")
+            if target_communities is not None and n_sel >= target_communities:
+                full = True
+            if target_households is not None and cum >= target_households:
+                full = True
+        x["selected"] = selected
+        x["cumulative_households"] = cum if selected else math.nan
+        x["reason_zh"] = f"第 {rank} 位：{needs_zh}；{zh}"
+        x["reason_en"] = f"rank {rank}: {needs_en}; {en}"
+
+    plan_cols = ["rank", "community_id", "name", "households", "need_score", "n_basic",
+                 "n_improve", "n_upgrade", "readiness", "selected", "cumulative_households",
+                 "reason_zh", "reason_en"]
+    plan = pd.DataFrame([{k: x[k] for k in plan_cols} for x in rows], columns=plan_cols)
+    plan["households"] = plan["households"].astype("Float64").astype("Int64")
+    nr = pd.DataFrame(not_ready, columns=["community_id", "name", "households", "readiness",
+                                          "missing_preconditions", "lacks_zh"])
+    nr["households"] = nr["households"].astype("Float64").astype("Int64")
+    if "name" not in communities.columns:
+        plan = plan.drop(columns="name")
+        nr = nr.drop(columns="name")
+    logger.info("annual plan: %d of %d in-scope communities selected", n_sel, len(plan))
+    return plan, nr
+
+
+def plan_table_zh(plan: pd.DataFrame) -> pd.DataFrame:
+    """Return the plan with Chinese headers and values, for CSV/Excel.
+
+    The English reason column is dropped; readiness becomes 齐备/未满足/未核实 and selected 是/否.
+    """
+    out = plan.drop(columns=[c for c in ("reason_en",) if c in plan.columns]).copy()
+    if "readiness" in out.columns:
+        out["readiness"] = out["readiness"].map(READINESS_ZH).fillna(out["readiness"])
+    if "selected" in out.columns:
+        out["selected"] = out["selected"].map({True: "是", False: "否"})
+    return out.rename(columns=PLAN_LABELS_ZH)

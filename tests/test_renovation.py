@@ -1,0 +1,364 @@
+"""Hand-checked cases for livingcircle.renovation (scope, needs, annual plan)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from livingcircle import InputError, load_profile, settings
+from livingcircle.gaps import find_gaps
+from livingcircle.renovation import (
+    PROTECTION_ZH,
+    annual_plan,
+    plan_table_zh,
+    renovation_needs,
+    renovation_scope,
+)
+
+NA = pd.NA
+
+
+def communities_frame(rows: list[dict]) -> pd.DataFrame:
+    types = {"build_year": "Int64", "households": "Int64", "floors": "Int64",
+             "elderly_share": "Float64", "has_elevator": "boolean", "complete_units": "boolean",
+             "heritage": "boolean", "owners_committee": "boolean",
+             "property_committee": "boolean", "resident_funding": "boolean",
+             "safety_grade": "string", "management_mode": "string"}
+    df = pd.DataFrame(rows)
+    for c, t in types.items():
+        if c in df.columns:
+            df[c] = df[c].astype(t)
+    return df
+
+
+# --- scope --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("build_year", "grade", "complete", "status", "reasons"),
+    [
+        (1995, NA, NA, "yes", "built_before_2001"),
+        (2000, "A", True, "yes", "built_before_2001"),  # built in 2000 = before the end of 2000
+        (2001, "A", True, "no", "built_after_2000;safety_grade_a;complete_units"),
+        (2005, "C", True, "yes", "safety_grade_c"),
+        (2005, "c级", True, "yes", "safety_grade_c"),
+        (2005, "B", False, "yes", "non_complete_units"),
+        (NA, NA, NA, "unknown", "unknown_build_year;unknown_safety_grade;unknown_complete_units"),
+        (NA, "C", NA, "yes", "safety_grade_c"),
+        (NA, NA, False, "yes", "non_complete_units"),
+        (2005, NA, True, "unknown", "built_after_2000;complete_units;unknown_safety_grade"),
+        (NA, "A", True, "unknown", "safety_grade_a;complete_units;unknown_build_year"),
+        (2005, "B", NA, "unknown", "built_after_2000;safety_grade_b;unknown_complete_units"),
+        (2005, "D", True, "no", "built_after_2000;safety_grade_d;complete_units"),
+    ],
+)
+def test_scope_branches(build_year, grade, complete, status, reasons):
+    c = communities_frame([{"community_id": "x", "build_year": build_year,
+                            "safety_grade": grade, "complete_units": complete}])
+    s = renovation_scope(c)
+    assert s.loc[0, "in_scope"] == status
+    assert s.loc[0, "reasons"] == reasons
+    assert s.loc[0, "year_limit"] == 2000
+
+
+def test_scope_reasons_zh_and_columns_absent():
+    # no attribute columns at all: everything unknown
+    s = renovation_scope(pd.DataFrame({"community_id": ["a"]}))
+    assert s.loc[0, "in_scope"] == "unknown"
+    c = communities_frame([{"community_id": "a", "build_year": 1988}])
+    assert renovation_scope(c).loc[0, "reasons_zh"] == "2000年底前建成（1988年）"
+
+
+def test_scope_year_limit_parameter_and_setting(monkeypatch):
+    c = communities_frame([{"community_id": "a", "build_year": 2003, "safety_grade": "A",
+                            "complete_units": True}])
+    assert renovation_scope(c).loc[0, "in_scope"] == "no"
+    s = renovation_scope(c, year_limit=2005)
+    assert s.loc[0, "in_scope"] == "yes"
+    assert s.loc[0, "reasons"] == "built_before_2006"
+    monkeypatch.setattr(settings, "renovation_year_limit", 2005)
+    assert renovation_scope(c).loc[0, "in_scope"] == "yes"
+
+
+def test_scope_local_include_exclude():
+    c = communities_frame([
+        {"community_id": "old", "build_year": 1990},
+        {"community_id": "new", "build_year": 2012, "safety_grade": "A",
+         "complete_units": True},
+    ])
+    before = c.copy()
+    s = renovation_scope(c, include=["new"], exclude=["old"]).set_index("community_id")
+    pd.testing.assert_frame_equal(c, before)
+    assert s.loc["old", "in_scope"] == "no"
+    assert s.loc["old", "reasons"] == "local_exclude"
+    assert s.loc["new", "in_scope"] == "yes"
+    assert s.loc["new", "reasons"] == "local_include"
+    with pytest.raises(InputError, match="both in include and exclude"):
+        renovation_scope(c, include=["old"], exclude=["old"])
+    with pytest.warns(UserWarning, match="ghost"):
+        renovation_scope(c, include=["ghost"])
+
+
+def test_scope_bad_values():
+    c = communities_frame([{"community_id": "a", "safety_grade": "E"}])
+    with pytest.raises(InputError, match="community 'a'.*not a safety grade"):
+        renovation_scope(c)
+    c = pd.DataFrame({"community_id": ["a", "a"]})
+    with pytest.raises(InputError, match="duplicated community_id 'a'"):
+        renovation_scope(c)
+
+
+# --- needs --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def profile():
+    return load_profile()
+
+
+def access_frame(dist: dict, speed=80.0, speed_profile="adult") -> pd.DataFrame:
+    rows = []
+    for c, cats in dist.items():
+        for k, d in cats.items():
+            rows.append({"community_id": c, "category": k, "speed_profile": speed_profile,
+                         "distance_m": float(d), "time_min": d / speed,
+                         "nearest_facility_id": None, "reached": not np.isnan(d),
+                         "n_5min": 0, "n_10min": 0, "n_15min": 0})
+    return pd.DataFrame(rows)
+
+
+CATS = ["elderly_day_care", "bus_stop", "culture_activity_station"]
+
+
+@pytest.fixture
+def needs_case(profile):
+    communities = communities_frame([
+        # old, tall, elderly, no management, heritage
+        {"community_id": "n1", "build_year": 1990, "safety_grade": "B", "complete_units": True,
+         "floors": 6, "has_elevator": False, "elderly_share": 0.30, "management_mode": "无",
+         "owners_committee": False, "property_committee": False, "heritage": True},
+        # newer but grade C and non-complete units; low-rise; managed
+        {"community_id": "n2", "build_year": 2010, "safety_grade": "C", "complete_units": False,
+         "floors": 3, "has_elevator": NA, "elderly_share": NA, "management_mode": "物业公司",
+         "owners_committee": True, "property_committee": NA, "heritage": False},
+        # grade C, everything else unknown
+        {"community_id": "n3", "build_year": NA, "safety_grade": "C", "complete_units": NA,
+         "floors": NA, "has_elevator": False, "elderly_share": 0.10, "management_mode": NA,
+         "owners_committee": NA, "property_committee": NA, "heritage": NA},
+        # out of scope
+        {"community_id": "n4", "build_year": 2015, "safety_grade": "A", "complete_units": True,
+         "floors": 18, "has_elevator": False, "elderly_share": 0.5, "management_mode": "无",
+         "owners_committee": False, "property_committee": False, "heritage": False},
+    ])
+    access = access_frame({
+        "n1": {"elderly_day_care": 620, "bus_stop": np.nan, "culture_activity_station": 200},
+        "n2": {"elderly_day_care": 100, "bus_stop": np.nan, "culture_activity_station": 800},
+        "n3": {"elderly_day_care": 100, "bus_stop": 100, "culture_activity_station": 100},
+        "n4": {"elderly_day_care": 900, "bus_stop": 100, "culture_activity_station": 100},
+    })
+    gaps = find_gaps(access, profile, categories=CATS)
+    scope = renovation_scope(communities)
+    return communities, gaps, scope
+
+
+def items_of(needs, cid, assessment="need"):
+    sub = needs[(needs["community_id"] == cid) & (needs["assessment"] == assessment)]
+    return sub["item_id"].tolist()
+
+
+def test_needs_triggers(needs_case, profile):
+    communities, gaps, scope = needs_case
+    assert scope.set_index("community_id")["in_scope"].to_dict() == {
+        "n1": "yes", "n2": "yes", "n3": "yes", "n4": "no"}
+    before = communities.copy()
+    needs = renovation_needs(communities, gaps, scope, profile)
+    pd.testing.assert_frame_equal(communities, before)
+    assert "n4" not in set(needs["community_id"])  # out of scope: no needs listed
+    # n1: 基础 policy defaults, then 完善 (elevator, elderly, property), then 提升 day care;
+    # the bus stop is missing but has no renovation category; the culture station is met
+    assert items_of(needs, "n1") == [
+        "utilities", "facade_insulation", "roof_waterproofing",
+        "elevator_retrofit", "barrier_free", "property_management", "elderly_day_care"]
+    assert items_of(needs, "n1", "unknown") == []
+    n1 = needs[needs["community_id"] == "n1"].set_index("item_id")
+    assert n1.loc["utilities", "trigger"] == "policy_default"
+    assert n1.loc["utilities", "trigger_attribute"] == "build_year"
+    assert n1.loc["utilities", "trigger_detail"] == "build_year=1990 <= 2000"
+    assert n1.loc["utilities", "priority_zh"] == "应改尽改"
+    assert n1.loc["elevator_retrofit", "renovation_class"] == "完善"
+    assert n1.loc["elevator_retrofit", "priority_zh"] == "宜改即改"
+    assert n1.loc["elevator_retrofit", "trigger_detail"] == "floors=6, has_elevator=False"
+    assert n1.loc["barrier_free", "trigger_detail"] == "elderly_share=0.30 >= 0.25"
+    assert n1.loc["property_management", "item_zh"] == "物业管理与服务（物业用房）"
+    dc = n1.loc["elderly_day_care"]
+    assert dc["trigger"] == "missing_facility"
+    assert dc["renovation_class"] == "提升"
+    assert dc["priority_zh"] == "能改则改"
+    assert dc["trigger_detail"] == "elderly_day_care not within 300 m (nearest 620 m)"
+    assert dc["trigger_detail_zh"].startswith("老年人日间照料中心")
+    assert bool(dc["required"])
+    # heritage: the protection requirement is on every item of n1, and on no other community
+    assert (n1["protection_requirement"] == PROTECTION_ZH).all()
+    assert "四(三)4" in PROTECTION_ZH
+    assert (needs.loc[needs["community_id"] != "n1", "protection_requirement"] == "").all()
+
+
+def test_needs_attribute_branches_and_unknowns(needs_case, profile):
+    communities, gaps, scope = needs_case
+    needs = renovation_needs(communities, gaps, scope, profile)
+    # n2: built 2010 -> no policy defaults; grade C and non-complete units are 基础 needs;
+    # 3 floors -> no elevator need even with has_elevator unknown; managed -> no property need;
+    # culture station at 800 m > 500 m -> 完善
+    assert items_of(needs, "n2") == ["building_safety", "unit_completion",
+                                     "culture_activity_station"]
+    assert items_of(needs, "n2", "unknown") == ["barrier_free"]
+    n2 = needs[needs["community_id"] == "n2"].set_index("item_id")
+    assert n2.loc["culture_activity_station", "renovation_class"] == "完善"
+    assert n2.loc["building_safety", "trigger_detail"] == "safety_grade=C"
+    # n3: only grade C is known to need work; the rest is listed as unknown, never as a need
+    assert items_of(needs, "n3") == ["building_safety"]
+    assert sorted(items_of(needs, "n3", "unknown")) == sorted([
+        "utilities", "facade_insulation", "roof_waterproofing", "heritage_protection",
+        "elevator_retrofit", "property_management"])
+    n3u = needs[(needs["community_id"] == "n3") & (needs["item_id"] == "elevator_retrofit")]
+    assert n3u.iloc[0]["trigger_detail"] == "floors=unknown, has_elevator=False"
+
+
+def test_needs_thresholds_are_parameters(needs_case, profile):
+    communities, gaps, scope = needs_case
+    needs = renovation_needs(communities, gaps, scope, profile, elderly_share_threshold=0.35,
+                             min_floors_elevator=7)
+    assert items_of(needs, "n1") == [
+        "utilities", "facade_insulation", "roof_waterproofing", "property_management",
+        "elderly_day_care"]
+    needs = renovation_needs(communities, None, scope, profile)
+    assert "elderly_day_care" not in items_of(needs, "n1")
+
+
+def test_needs_time_criterion_detail(profile):
+    communities = communities_frame([{"community_id": "e", "build_year": 2012,
+                                      "safety_grade": "C", "complete_units": True,
+                                      "floors": 2, "elderly_share": 0.1, "heritage": False,
+                                      "management_mode": "物业公司", "owners_committee": True}])
+    access = access_frame({"e": {"kindergarten": 350}}, speed=60.0, speed_profile="elderly")
+    gaps = find_gaps(access, profile, speed_profile="elderly", criterion="time",
+                     categories=["kindergarten"])
+    needs = renovation_needs(communities, gaps, renovation_scope(communities), profile)
+    kg = needs.set_index("item_id").loc["kindergarten"]
+    # 350 m / 60 m/min = 5.83 min > 5 min
+    assert kg["trigger_detail"] == (
+        "kindergarten not within 5 min at elderly speed (nearest 5.8 min)")
+
+
+# --- annual plan --------------------------------------------------------------------------
+
+def need_rows(spec: dict[str, list[str]]) -> pd.DataFrame:
+    rows = []
+    for cid, classes in spec.items():
+        for i, cls in enumerate(classes):
+            rows.append({"community_id": cid, "renovation_class": cls, "item_id": f"i{i}",
+                         "assessment": "need"})
+    return pd.DataFrame(rows)
+
+
+READY = {"resident_funding": True, "owners_committee": True, "property_committee": NA,
+         "management_mode": "物业公司"}
+
+
+@pytest.fixture
+def plan_case():
+    communities = communities_frame([
+        {"community_id": "p1", "build_year": 1990, "households": 400, **READY},
+        {"community_id": "p2", "build_year": 1990, "households": 600, **READY},
+        {"community_id": "p3", "build_year": 1990, "households": 500, **READY},
+        {"community_id": "p4", "build_year": 1990, "households": 1000,
+         **{**READY, "resident_funding": False}},
+        {"community_id": "p5", "build_year": 1990, "households": 200,
+         **{**READY, "management_mode": NA}},
+        {"community_id": "p6", "build_year": 1990, "households": 300, **READY},
+        {"community_id": "p7", "build_year": 1990, "households": 100, "resident_funding": NA,
+         "owners_committee": False, "property_committee": False, "management_mode": "无"},
+        {"community_id": "p8", "build_year": 2015, "safety_grade": "A", "complete_units": True,
+         "households": 5000, **READY},  # out of scope
+    ])
+    needs = need_rows({
+        "p1": ["基础", "基础", "提升"],   # 3+3+1 = 7, 2 basic
+        "p2": ["完善", "完善", "完善"],   # 6
+        "p3": ["基础", "完善", "完善"],   # 7, 1 basic
+        "p4": ["基础", "基础", "基础"],   # 9 but not ready
+        "p5": ["提升"],                   # 1, readiness unknown
+        "p6": ["基础", "提升", "基础"],   # 7, 2 basic: ties p1, broken by id
+        "p7": ["基础"],
+    })
+    # an unknown assessment never counts
+    needs = pd.concat([needs, pd.DataFrame([{"community_id": "p2", "renovation_class": "基础",
+                                             "item_id": "x", "assessment": "unknown"}])])
+    return communities, renovation_scope(communities), needs
+
+
+def test_plan_ranking(plan_case):
+    communities, scope, needs = plan_case
+    plan, _ = annual_plan(communities, scope, needs)
+    assert plan["community_id"].tolist() == ["p1", "p6", "p3", "p2", "p5", "p4", "p7"]
+    assert plan["rank"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert plan["need_score"].tolist() == [7.0, 7.0, 7.0, 6.0, 1.0, 9.0, 3.0]
+    assert plan["readiness"].tolist() == ["ready"] * 4 + ["unknown", "not_ready", "not_ready"]
+    # no target: every ready community with a need
+    assert plan.loc[plan["selected"], "community_id"].tolist() == ["p1", "p6", "p3", "p2"]
+    assert plan.loc[0, "reason_zh"] == (
+        "第 1 位：需求分 7（基础类 2 项、完善类 0 项、提升类 1 项）；前提条件齐备，纳入年度计划"
+        "（累计 400 户）")
+    assert "p8" not in set(plan["community_id"])
+
+
+def test_plan_target_communities(plan_case):
+    communities, scope, needs = plan_case
+    plan, _ = annual_plan(communities, scope, needs, target_communities=2)
+    assert plan.loc[plan["selected"], "community_id"].tolist() == ["p1", "p6"]
+    p3 = plan.set_index("community_id").loc["p3"]
+    assert "年度目标已满" in p3["reason_zh"]
+    assert "target is filled" in p3["reason_en"]
+
+
+def test_plan_target_households(plan_case):
+    communities, scope, needs = plan_case
+    # 400 (p1) + 300 (p6) = 700 < 800; + 500 (p3) = 1200 >= 800 -> stop
+    plan, _ = annual_plan(communities, scope, needs, target_households=800)
+    sel = plan[plan["selected"]]
+    assert sel["community_id"].tolist() == ["p1", "p6", "p3"]
+    assert sel["cumulative_households"].tolist() == [400.0, 700.0, 1200.0]
+    # p6's households unknown: it cannot count and is passed over; 400 + 500 = 900 >= 800
+    c2 = communities.copy()
+    c2.loc[c2["community_id"] == "p6", "households"] = NA
+    plan, _ = annual_plan(c2, scope, needs, target_households=800)
+    assert plan.loc[plan["selected"], "community_id"].tolist() == ["p1", "p3"]
+    assert "户数未知" in plan.set_index("community_id").loc["p6", "reason_zh"]
+
+
+def test_plan_not_ready_lists_what_is_missing(plan_case):
+    communities, scope, needs = plan_case
+    plan, not_ready = annual_plan(communities, scope, needs)
+    nr = not_ready.set_index("community_id")
+    assert sorted(nr.index) == ["p4", "p5", "p7"]
+    assert nr.loc["p4", "missing_preconditions"] == "resident_funding"
+    assert nr.loc["p4", "lacks_zh"] == "缺居民出资"
+    assert nr.loc["p5", "missing_preconditions"] == "management_mode:unknown"
+    assert nr.loc["p5", "readiness"] == "unknown"
+    assert nr.loc["p7", "missing_preconditions"] == (
+        "committee;management_mode;resident_funding:unknown")
+    assert nr.loc["p7", "lacks_zh"] == (
+        "缺业主委员会或物业管理委员会；缺改造后物业管理模式；居民出资未知")
+    assert not plan.set_index("community_id").loc["p4", "selected"]
+    assert "缺居民出资" in plan.set_index("community_id").loc["p4", "reason_zh"]
+
+
+def test_plan_errors_and_zh_table(plan_case):
+    communities, scope, needs = plan_case
+    with pytest.raises(InputError, match="not both"):
+        annual_plan(communities, scope, needs, target_communities=1, target_households=1)
+    plan, _ = annual_plan(communities, scope, needs, target_communities=1)
+    zh = plan_table_zh(plan)
+    assert list(zh.columns) == ["排序", "小区编号", "户数", "需求分", "基础类项数", "完善类项数",
+                                "提升类项数", "前提条件", "纳入年度计划", "累计户数", "说明"]
+    assert zh.loc[0, "前提条件"] == "齐备"
+    assert zh["纳入年度计划"].tolist()[:2] == ["是", "否"]
+    assert "reason_en" in plan.columns  # the input plan keeps its English column
