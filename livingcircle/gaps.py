@@ -47,7 +47,7 @@ import pandas as pd
 
 from . import settings
 from ._errors import InputError
-from .standards import Category, Profile
+from .standards import LEVEL_KEYS, Category, Profile
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,12 @@ def _level_label_en(profile: Profile, level: str) -> str:
     if lv.minutes is None:
         return lv.name_en.lower()
     return f"{lv.minutes:g}-minute living circle"
+
+
+def _level_order(profile: Profile) -> list[str]:
+    """Level keys in the order 5, 10, 15, block (then any other key of the profile)."""
+    keys = [k for k in LEVEL_KEYS if k in profile.levels]
+    return keys + [k for k in profile.levels if k not in keys]
 
 
 def _fmt(x: float, digits: int = 0) -> str:
@@ -364,7 +370,7 @@ def completeness(gaps: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     for cid, g in gaps.groupby("community_id", sort=True):
         rec: dict = {"community_id": cid}
         req = g[g["required"].astype(bool)]
-        for key in profile.levels:
+        for key in _level_order(profile):
             r = req[req["level"].astype(str) == key]
             rec[f"completeness_{key}"] = float(r["met"].mean()) if len(r) else math.nan
         rec["n_required"] = len(req)
@@ -664,7 +670,8 @@ def area_figures(gaps: pd.DataFrame, communities: pd.DataFrame, profile: Profile
         cat = profile.category(cid)
         rows.append(_row("category", cid, cat.level, cat.name_zh, met))
     req = g[g["required"].astype(bool)]
-    for key, lv in profile.levels.items():
+    for key in _level_order(profile):
+        lv = profile.levels[key]
         sub = req[req["level"].astype(str) == key]
         if sub.empty:
             continue

@@ -431,3 +431,16 @@ def test_uncovered_residential_geoseries_and_geographic():
     u = uncovered_residential(covered, communities)
     assert u.crs.is_projected
     assert u.loc[0, "uncovered_share"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_completeness_level_order_and_unjudged_levels():
+    # the default profile lists levels 15, 10, 5, block; columns come out 5, 10, 15, block
+    prof = load_profile()
+    access = make_access({"c1": {"kindergarten": 200, "primary_school": 600}},
+                         speeds={"adult": 80.0})
+    c = completeness(find_gaps(access, prof, categories=["kindergarten", "primary_school"]), prof)
+    cols = [k for k in c.columns if k.startswith("completeness_")]
+    assert cols == ["completeness_5", "completeness_10", "completeness_15", "completeness_block"]
+    assert c.loc[0, "completeness_5"] == 1.0  # kindergarten 200 <= 300 m
+    assert c.loc[0, "completeness_10"] == 0.0  # primary school 600 > 500 m
+    assert math.isnan(c.loc[0, "completeness_15"])  # no required category judged there
