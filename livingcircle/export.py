@@ -256,7 +256,7 @@ def shapefile_field_names(columns: Iterable[str], *, width: int = 10) -> dict[st
             cand = base[: width - len(suffix)].rstrip("_") + suffix
         out[c] = cand
         used.add(cand.lower())
-    return out
+    return {c: out[c] for c in columns}
 
 
 # --------------------------------------------------------------------------------------------
