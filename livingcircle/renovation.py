@@ -332,6 +332,7 @@ def renovation_needs(
     year_limit: int | None = None,
     elderly_share_threshold: float = ELDERLY_SHARE_THRESHOLD,
     min_floors_elevator: int = MIN_FLOORS_ELEVATOR,
+    capacity: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """List the renovation needs of every in-scope community, with what triggers each.
 
@@ -341,6 +342,10 @@ def renovation_needs(
       not reached) → the category's ``renovation_category`` of the profile. Categories without a
       renovation category (e.g. bus stops, public toilets in the default profile) stay in the gap
       table and are not renovation items.
+    - ``over_capacity``: with ``capacity`` (the result of
+      :func:`livingcircle.gaps.capacity_access`), a category that is within reach but whose
+      capacity_status is 'over_capacity' → the category's renovation category, as for a missing
+      facility (a full kindergarten is a gap too).
     - ``policy_default`` (trigger_attribute build_year): built up to ``year_limit`` → the 基础类
       items every old community is assessed for (utilities, facade insulation, roof waterproofing).
     - ``attribute``: safety grade C → 基础 building_safety; complete_units False → 基础
@@ -369,15 +374,18 @@ def renovation_needs(
         Share of residents aged 60+ (0–1) from which 适老/无障碍 is a need.
     min_floors_elevator
         Floors from which a building without elevator needs an elevator retrofit.
+    capacity
+        Optional result of :func:`livingcircle.gaps.capacity_access`.
 
     Returns
     -------
     pandas.DataFrame
         community_id, renovation_class ('基础' | '完善' | '提升'), renovation_class_zh,
         priority_zh ('应改尽改' | '宜改即改' | '能改则改'), item_id, item_zh, trigger
-        ('missing_facility' | 'attribute' | 'policy_default'), trigger_attribute, trigger_detail,
-        trigger_detail_zh, required (facility items: required by the standard), assessment
-        ('need' | 'unknown'), protection_requirement ('' when not a heritage community).
+        ('missing_facility' | 'over_capacity' | 'attribute' | 'policy_default'),
+        trigger_attribute, trigger_detail, trigger_detail_zh, required (facility items: required
+        by the standard), assessment ('need' | 'unknown'), protection_requirement ('' when not a
+        heritage community).
     """
     for col in ("community_id", "in_scope"):
         if col not in scope.columns:
@@ -403,6 +411,15 @@ def renovation_needs(
         unmet = gaps[~gaps["met"].astype(bool)]
         for g in unmet.to_dict("records"):
             gap_rows.setdefault(str(g["community_id"]), []).append(g)
+    full_rows: dict[str, list[dict]] = {}
+    if capacity is not None:
+        for col in ("community_id", "category", "capacity_status"):
+            if col not in capacity.columns:
+                msg = f"capacity table lacks column {col!r}; pass the result of capacity_access()"
+                raise InputError(msg)
+        full = capacity[capacity["capacity_status"] == "over_capacity"]
+        for c in full.to_dict("records"):
+            full_rows.setdefault(str(c["community_id"]), []).append(c)
     prop_cat = profile.categories.get("property_management")
     prop_name = prop_cat.name_zh if prop_cat is not None else ATTRIBUTE_ITEMS[
         "property_management"][1]
@@ -497,6 +514,19 @@ def renovation_needs(
             add(cat.id, cat.renovation_category, cat.name_zh, "missing_facility", cat.id,
                 _facility_detail(g), str(g.get("explanation_zh", "")),
                 required=bool(g.get("required", cat.required)))
+        missing_ids = {str(g["category"]) for g in gap_rows.get(cid, [])}
+        for c in full_rows.get(cid, []):
+            cat = profile.categories.get(str(c["category"]))
+            if cat is None or cat.renovation_category is None or cat.id in missing_ids:
+                continue
+            per_1000 = float(c.get("supply_ratio", math.nan)) * 1000.0
+            norm_1000 = float(c.get("norm_ratio", math.nan)) * 1000.0
+            add(cat.id, cat.renovation_category, cat.name_zh, "over_capacity", cat.id,
+                f"{cat.id} within {cat.max_walk_m:g} m but over capacity "
+                f"({per_1000:.1f} places per 1000 persons < norm {norm_1000:.1f})",
+                f"{cat.name_zh}：{cat.max_walk_m:g} 米内有设施但容量不足"
+                f"（每千人 {per_1000:.1f} 个学位/床位，低于标准 {norm_1000:.1f}）",
+                required=cat.required)
 
         # heritage protection
         heritage = _bool_or_none(_get(r, "heritage"), "heritage", cid)

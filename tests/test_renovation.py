@@ -362,3 +362,30 @@ def test_plan_errors_and_zh_table(plan_case):
     assert zh.loc[0, "前提条件"] == "齐备"
     assert zh["纳入年度计划"].tolist()[:2] == ["是", "否"]
     assert "reason_en" in plan.columns  # the input plan keeps its English column
+
+
+def test_needs_over_capacity_is_a_need(profile):
+    from livingcircle.gaps import capacity_access
+
+    communities = communities_frame([
+        {"community_id": c, "build_year": 2012, "safety_grade": "C", "complete_units": True,
+         "floors": 2, "elderly_share": 0.1, "heritage": False, "management_mode": "物业公司",
+         "owners_committee": True, "population": 500} for c in ("a", "b")])
+    communities["population"] = communities["population"].astype("Int64")
+    access = access_frame({"a": {"kindergarten": 200}, "b": {"kindergarten": 250}})
+    gaps = find_gaps(access, profile, categories=["kindergarten"])
+    assert gaps["met"].all()
+    pairs = pd.DataFrame({"community_id": ["a", "b"], "facility_id": ["k", "k"],
+                          "category": ["kindergarten"] * 2, "distance_m": [200.0, 250.0]})
+    facilities = pd.DataFrame({"facility_id": ["k"], "capacity": [30.0]})
+    # 30 places / 1000 persons = 30 per 1000 < 40 per 1000 (1 per 25 persons)
+    cap = capacity_access(pairs, communities, facilities, profile, persons_per_place=25)
+    scope = renovation_scope(communities)
+    needs = renovation_needs(communities, gaps, scope, profile, capacity=cap)
+    kg = needs[needs["item_id"] == "kindergarten"].set_index("community_id")
+    assert kg.loc["a", "trigger"] == "over_capacity"
+    assert kg.loc["a", "renovation_class"] == "提升"
+    assert kg.loc["a", "trigger_detail"] == (
+        "kindergarten within 300 m but over capacity (30.0 places per 1000 persons < norm 40.0)")
+    assert "kindergarten" not in renovation_needs(communities, gaps, scope, profile)[
+        "item_id"].tolist()
