@@ -28,6 +28,7 @@ with ``overwrite=True``.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import logging
@@ -264,7 +265,9 @@ def shapefile_field_names(columns: Iterable[str], *, width: int = 10) -> dict[st
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
 def _category_names_zh() -> dict[str, str]:
+    """Category id → Chinese name from the default profile (read once; never mutated)."""
     try:
         from .standards import load_profile
 
@@ -457,6 +460,28 @@ def _as_table(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _flatten_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with list/tuple/set cells joined by ';' and dict cells as JSON text.
+
+    GIS formats hold scalars only; the input frame is not changed.
+    """
+    out = None
+    geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
+    for col in df.columns:
+        if col == geom or df[col].dtype != object:
+            continue
+        s = df[col]
+        if not s.map(lambda v: isinstance(v, list | tuple | set | dict)).any():
+            continue
+        if out is None:
+            out = df.copy()
+        out[col] = s.map(
+            lambda v: json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict)
+            else ";".join(map(str, v)) if isinstance(v, list | tuple | set) else v
+        )
+    return df if out is None else out
+
+
 def _check_encodable(df: pd.DataFrame, codec: str, *, layer: str) -> None:
     if codec == "utf-8":
         return
@@ -630,10 +655,11 @@ def _prepare_shapefile(df: gpd.GeoDataFrame, *, layer: str, codec: str):
                     "Shapefile; the GeoPackage keeps them whole", layer, col, lengths.max(),
                     codec, _DBF_MAX_BYTES,
                 )
+    names = _category_names_zh()
     fields = pd.DataFrame({
         "field": [mapping[c] for c in cols],
         "column": cols,
-        "label_zh": [column_label_zh(c, _category_names_zh()) for c in cols],
+        "label_zh": [column_label_zh(c, names) for c in cols],
     })
     return out, fields
 
@@ -864,6 +890,7 @@ def export_layers(
     resolved = resolve_crs(crs, spatial)
     frames: dict[str, pd.DataFrame] = {}
     for n, df in frames_in.items():
+        df = _flatten_values(df)
         frames[n] = to_export_crs(df, resolved) if _is_spatial(df) else _as_table(df)
 
     meta = build_metadata(
@@ -951,7 +978,7 @@ def export_postgis(
         source_path = Path(source)
         frames_in = read_result(source_path, layers=layers)
         source_meta = read_metadata(source_path)
-    tables = {f"{table_prefix}{n}": df for n, df in frames_in.items()}
+    tables = {f"{table_prefix}{n}": _flatten_values(df) for n, df in frames_in.items()}
     for t in [*tables, f"{table_prefix}{METADATA_TABLE}"]:
         if not _SQL_NAME.match(t):
             msg = f"table name {t!r} must be letters, digits and '_' (at most 63); rename the layer"

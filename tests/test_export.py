@@ -294,6 +294,17 @@ def test_gbk_refuses_text_it_cannot_hold(tmp_path):
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
+@pytest.mark.parametrize("fmt", ["gpkg", "shp", "csv"])
+def test_list_cells_are_joined(tmp_path, fmt):
+    gaps = gpd.GeoDataFrame({"community_id": ["c1"], "categories": [["kindergarten", "bus_stop"]],
+                             "detail": [{"幼儿园": 2}]}, geometry=[Point(126.6, 45.7)], crs=4326)
+    files = ex.export_layers({"gaps": gaps}, out=tmp_path, format=fmt)
+    got = read_back(files, fmt, "gaps", "utf-8")  # Shapefile names restored from the mapping
+    assert got["categories"].iloc[0] == "kindergarten;bus_stop"
+    assert got["detail"].iloc[0] == '{"幼儿园": 2}'
+    assert isinstance(gaps["categories"].iloc[0], list)  # the input is untouched
+
+
 def test_mixed_geometry_layer_is_split_for_shapefile(tmp_path):
     diag = gpd.GeoDataFrame(
         {"layer": ["facilities", "communities", "facilities"],
