@@ -88,6 +88,11 @@ LAYER_LABELS_ZH: dict[str, str] = {
     "needs": "改造需求",
     "plan": "年度计划",
     "clusters": "片区联动",
+    "access_points": "接入点",
+    "completeness": "完整度",
+    "capacity": "设施容量",
+    "area_figures": "面积指标",
+    "not_ready": "未具备条件",
 }
 
 _XLSX_MAX_CELL = 32767  # characters Excel holds in one cell
