@@ -350,6 +350,17 @@ def test_xlsx_chinese_headers_and_sheets(tmp_path):
     assert meta["crs"] == "CGCS2000 (EPSG:4490)"
 
 
+def test_xlsx_marks_geometry_too_long_for_a_cell(tmp_path, caplog):
+    big = Point(126.6, 45.7).buffer(0.01, quad_segs=1000)  # 4001 vertices, ~150 000 characters
+    iso = gpd.GeoDataFrame({"community_id": ["c1", "c2"], "minutes": [5, 10]},
+                           geometry=[big, _square(126.6, 45.7)], crs=4326)
+    ex.export_layers({"isochrones": iso}, out=tmp_path, format="xlsx")
+    sheet = pd.read_excel(tmp_path / "livingcircle.xlsx", sheet_name="等时圈")
+    assert sheet.loc[0, "几何(WKT)"] == "（几何过长，见 GeoPackage）"
+    assert sheet.loc[1, "几何(WKT)"].startswith("POLYGON ((126.6 45.7")
+    assert "1 geometries are longer than an Excel cell holds" in caplog.text
+
+
 def test_gpkg_has_qgis_styles_and_metadata(tmp_path):
     (out,) = ex.export_layers(make_layers(), out=tmp_path, format="gpkg", crs="cgcs2000-gk3")
     styles = pyogrio.read_dataframe(out, layer="layer_styles")
