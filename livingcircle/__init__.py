@@ -17,6 +17,21 @@ from ._errors import (
     NetworkError,
     ProfileError,
 )
+from .accessibility import Access, measure_access
+from .diagnostics import Diagnostics
+from .io import (
+    read_boundary,
+    read_communities,
+    read_facilities,
+    read_gates,
+    read_layer,
+    read_sites,
+)
+from .isochrones import isochrones
+from .network import WalkNetwork, build_network
+from .osm import read_osm_facilities, read_osm_residential
+from .pipeline import Result, run, run_sample
+from .sample import SYNTHETIC_LABEL, sample_paths
 from .standards import (
     Category,
     Level,
@@ -33,6 +48,25 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "SYNTHETIC_LABEL",
+    "Access",
+    "Diagnostics",
+    "Result",
+    "WalkNetwork",
+    "build_network",
+    "isochrones",
+    "measure_access",
+    "read_boundary",
+    "read_communities",
+    "read_facilities",
+    "read_gates",
+    "read_layer",
+    "read_osm_facilities",
+    "read_osm_residential",
+    "read_sites",
+    "run",
+    "run_sample",
+    "sample_paths",
     "Category",
     "CoordinateError",
     "ExportError",

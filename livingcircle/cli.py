@@ -31,7 +31,8 @@ _COMMAND_MODULES = [
 @click.version_option(package_name="livingcircle")
 def cli(verbose: int, quiet: bool) -> None:
     """Living-circle analysis for old-community renovation (老旧小区改造)."""
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    level = logging.ERROR if quiet else levels[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 

@@ -69,6 +69,6 @@ class Diagnostics:
         return gpd.GeoDataFrame(df, geometry="geometry", crs=crs)
 
     def summary(self) -> pd.DataFrame:
-        """Counts by layer, issue and action."""
+        """Return counts by layer, issue and action."""
         df = pd.DataFrame(self.records, columns=[*DIAGNOSTIC_COLUMNS, "geometry"])
         return df.groupby(["layer", "issue", "action"]).size().rename("count").reset_index()

@@ -36,6 +36,12 @@ boundary_access_m : float
 boundary_access_spacing_m : float
     Along each such street, access points are placed at this spacing (so the exit a resident uses
     is at most half of it from the best point of the boundary).
+capacity_persons_per_place : dict[str, float]
+    Capacity norms for the two-step floating catchment measure: residents served by one place.
+    Default: kindergarten 30 places per 1,000 residents (a common local planning norm, NOT
+    verified against a national standard). Categories without a norm are reported 'no_norm'.
+elderly_share_threshold : float
+    Communities with at least this share of residents aged 60+ get the 适老化 need.
 far_outside_km : float
     A point farther than this from the study area is reported as far outside.
 """
@@ -69,6 +75,8 @@ renovation_year_limit: int = 2000
 boundary_access_m: float = 50.0
 boundary_access_spacing_m: float = 20.0
 far_outside_km: float = 5.0
+capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
+elderly_share_threshold: float = 0.25
 level_minutes: tuple[int, ...] = (5, 10, 15)
 
 
