@@ -44,27 +44,46 @@ def _incidence(g) -> sp.csr_array:
 
 
 def _reachable_lines(g, edges_geom, edge_len, inc, nodes, dist, T):
-    """Line pieces of the network within ``T`` metres, given node distances of one search."""
+    """Line pieces of the network within ``T`` metres, given node distances of one search.
+
+    Each split segment contributes the interval of its source edge that is within reach; the
+    intervals of one edge are merged, so a street reached end to end is one piece (its own
+    geometry) and only the frontier needs cutting.
+    """
     d = np.full(g.n_nodes, np.inf)
     d[nodes] = dist
     segs = np.unique(inc[nodes].indices) if len(nodes) else np.zeros(0, dtype=np.int64)
     segs = segs[g.seg_edge[segs] >= 0]  # offset legs of points are not streets
     da, db, L = d[g.seg_a[segs]], d[g.seg_b[segs]], g.seg_len[segs]
-    whole = (da <= T) & (db <= T) & ((da + db + L) / 2 <= T)
-    pieces = []
-    # whole segments: the full edge geometry when the segment is a full edge, else a substring
     e, t0, t1 = g.seg_edge[segs], g.seg_t0[segs], g.seg_t1[segs]
-    full_edge = whole & (t0 <= 1e-9) & (t1 >= edge_len[e] - 1e-9)
-    pieces.extend(edges_geom[e[full_edge]].tolist())
-    for k in np.flatnonzero(whole & ~full_edge):
-        pieces.append(substring(edges_geom[e[k]], t0[k], t1[k]))
-    part = ~whole
-    for k in np.flatnonzero(part & (da < T)):
-        reach = min(L[k], T - da[k])
-        pieces.append(substring(edges_geom[e[k]], t0[k], t0[k] + reach))
-    for k in np.flatnonzero(part & (db < T)):
-        reach = min(L[k], T - db[k])
-        pieces.append(substring(edges_geom[e[k]], t1[k] - reach, t1[k]))
+    whole = (da <= T) & (db <= T) & ((da + db + L) / 2 <= T)
+    from_a = ~whole & (da < T)
+    from_b = ~whole & (db < T)
+    iv_e = np.r_[e[whole], e[from_a], e[from_b]]
+    iv_s = np.r_[t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])]
+    iv_f = np.r_[t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]]
+    if len(iv_e) == 0:
+        return []
+    order = np.lexsort((iv_s, iv_e))
+    iv_e, iv_s, iv_f = iv_e[order], iv_s[order], iv_f[order]
+    pieces = []
+    cur_e, cur_s, cur_f = iv_e[0], iv_s[0], iv_f[0]
+
+    def flush(edge, s0, f0):
+        if f0 - s0 <= 1e-9:
+            return
+        if s0 <= 1e-6 and f0 >= edge_len[edge] - 1e-6:
+            pieces.append(edges_geom[edge])
+        else:
+            pieces.append(substring(edges_geom[edge], s0, f0))
+
+    for k in range(1, len(iv_e)):
+        if iv_e[k] == cur_e and iv_s[k] <= cur_f + 1e-6:
+            cur_f = max(cur_f, iv_f[k])
+            continue
+        flush(cur_e, cur_s, cur_f)
+        cur_e, cur_s, cur_f = iv_e[k], iv_s[k], iv_f[k]
+    flush(cur_e, cur_s, cur_f)
     return pieces
 
 

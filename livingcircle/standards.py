@@ -417,17 +417,16 @@ def classify_facilities(
     tag_names = sorted({t for c in profile.categories.values() for r in c.osm for t in r})
     present = [t for t in tag_names if t in pois.columns]
     has_tags_col = "tags" in pois.columns
-    given = pois["category"] if "category" in pois.columns else None
     cats_out, first_out = [], []
-    for idx in range(len(pois)):
-        row = pois.iloc[idx]
-        if given is not None:
-            g = given.iloc[idx]
-            if isinstance(g, str) and g.strip():
-                ids = [s.strip() for s in g.replace(",", ";").split(";") if s.strip()]
-                cats_out.append(";".join(ids))
-                first_out.append(ids[0])
-                continue
+    cols = [c for c in {*present, "tags", name_col, "typecode", "type", "category"}
+            if c in pois.columns]
+    for row in pd.DataFrame(pois[cols]).to_dict("records"):
+        g = row.get("category")
+        if isinstance(g, str) and g.strip():
+            ids = [s.strip() for s in g.replace(",", ";").split(";") if s.strip()]
+            cats_out.append(";".join(ids))
+            first_out.append(ids[0])
+            continue
         tags = {t: row[t] for t in present}
         if has_tags_col:
             extra = row["tags"]
@@ -441,9 +440,9 @@ def classify_facilities(
                     tags.setdefault(k, v)
         cats = classify_poi(
             tags,
-            name=row[name_col] if name_col in pois.columns else None,
-            amap_typecode=row["typecode"] if "typecode" in pois.columns else None,
-            amap_type=row["type"] if "type" in pois.columns else None,
+            name=row.get(name_col),
+            amap_typecode=row.get("typecode"),
+            amap_type=row.get("type"),
             profile=profile,
         )
         cats_out.append(";".join(cats))
