@@ -1,0 +1,90 @@
+"""Smoke test of benchmarks/bench_access.py: a 400-node grid, 2 categories; no timings asserted."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_access",
+                                                  ROOT / "benchmarks" / "bench_access.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_access"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_grid_arrays_and_facilities(bench):
+    a = bench.grid_arrays(400)
+    assert len(a["xy"]) == 400
+    # 2 * 20 * 19 = 760 lattice streets before 8 % are dropped; every length is a jittered 100 m
+    assert 600 < len(a["u"]) < 760
+    assert np.all((a["length"] > 100 - 2 * 20 * np.sqrt(2)) & (a["length"] < 100 + 2 * 40))
+    cats = bench.facilities(400, 2)
+    assert [len(c) for c in cats] == [5, 400]  # 5 and min(2000, all nodes)
+
+
+def test_quick_run_methods_agree(bench, tmp_path):
+    out = tmp_path / "quick.json"
+    skip = [t for t in ("pandana", "cityseer") if importlib.util.find_spec(t) is None]
+    argv = ["--quick", "--out", str(out), "--iso-origins", "0"]
+    if skip:
+        argv += ["--skip", ",".join(skip)]
+    assert bench.main(argv) == 0
+    res = json.loads(out.read_text())
+    assert res["machine"]["cores"] >= 1 and res["machine"]["python"]
+    (net,) = res["networks"]
+    assert net["nodes"] == 400 and net["categories"] == 2
+    assert "error" not in net, net.get("error")
+    # the float64 methods give the same distances to within 1e-6 m, and the same reached cells
+    for m in ("scipy_plain", "numba_bounded", "networkx_multi_source", "networkx_per_origin"):
+        agree = net[f"agree_{m}"]
+        assert agree["max_abs_diff_m"] <= 1e-6, m
+        assert agree["reached_mismatch"] == 0, m
+    # pandana and cityseer keep float32 distances: about 1e-7 relative, i.e. millimetres at 1.2 km
+    for m in ("pandana", "cityseer"):
+        if m in skip:
+            continue
+        assert net["errors"].get(m) is None, net["errors"].get(m)
+        assert net[f"agree_{m}"]["max_abs_diff_m"] <= 0.05, m
+        assert net[f"agree_{m}"]["reached_mismatch"] == 0, m
+    assert net["networkx_per_origin"]["sample_origins"] == 20
+    assert set(net["timings_s"]) >= {"livingcircle", "scipy_plain", "numba_bounded"}
+
+
+def test_direct_table_matches_networkx(bench):
+    """The engine's table on a 400-node grid equals networkx's Dijkstra, cell by cell."""
+    from livingcircle.routing import Snap, split_graph
+
+    a = bench.grid_arrays(400, seed=5)
+    cats = bench.facilities(400, 2, seed=6)
+    g = split_graph(bench.edge_table_from_arrays(a), bench._empty_snap(Snap))
+    ours = bench.run_livingcircle(g, cats)
+    ref = bench.run_nx_multi(bench.simple_graph(a), cats)
+    assert np.array_equal(np.isfinite(ours), np.isfinite(ref))
+    fin = np.isfinite(ref)
+    assert fin.sum() > 400  # the 400-facility category reaches every node
+    assert np.max(np.abs(ours[fin] - ref[fin])) <= 1e-6
+    # every facility node is at distance 0 of its own category
+    for j, s in enumerate(cats):
+        assert np.all(ours[s, j] == 0.0)
+
+
+def test_isochrone_part_runs(bench):
+    """Part (b) on a tiny grid: IoU in (0, 1], the osmnx method is timed on the sample."""
+    from livingcircle.network import WalkNetwork
+
+    a = bench.grid_arrays(400, seed=7)
+    net = WalkNetwork(graph=bench.multidigraph_from_arrays(a), source="grid")
+    r = bench.bench_isochrones(net, 4, 2)
+    assert r["origins"] == 4 and r["osmnx_example_sample_origins"] == 2
+    assert r["osmnx_example_extrapolated"] is True
+    for m in (5, 10, 15):
+        assert 0.0 < r["iou_min"][m] <= r["iou_mean"][m] <= 1.0
