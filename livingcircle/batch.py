@@ -1,0 +1,752 @@
+"""Many study areas at once on Dask: ``livingcircle batch areas.yaml --out DIR``.
+
+A provincial team runs the same analysis for every city and county town and compares them. Each
+area of ``areas.yaml`` is one independent :mod:`dask.distributed` task that calls
+:func:`livingcircle.pipeline.run` with the area's inputs; the network of every area is clipped to
+its boundary plus a halo of one 15-minute walk (:func:`livingcircle.network.halo_m`), and
+facilities up to :data:`livingcircle.settings.far_outside_km` outside the boundary are kept, so a
+facility just across an area's edge still serves the communities inside it.
+
+``areas.yaml``::
+
+    areas:
+      - name: 哈尔滨市道里区
+        osm: data/harbin.osm.pbf          # or place: "Daoli, Harbin" (needs the internet)
+        communities: data/daoli_communities.gpkg
+        gates: data/daoli_gates.gpkg      # optional
+        facilities: [data/poi.gpkg, data/amap_gcj02.csv]   # optional, one file or a list
+        facilities_crs: gcj02             # optional
+        sites: data/daoli_sites.gpkg      # optional
+        boundary: data/daoli.geojson      # optional, recommended
+        profile: my_profile.yaml          # optional
+        speed: [adult, elderly]           # optional, as ``livingcircle run --speed``
+
+Keys are the options of ``livingcircle run``. Relative paths are read against the YAML file's
+folder; any path may also be a URL that :mod:`fsspec` understands (``s3://``, ``https://`` …): a
+worker copies such a file to a local temporary file first, because GDAL and osmnx need local
+paths.
+
+Output: ``DIR/<area>/`` holds that area's ``livingcircle.gpkg``, ``map.html``, the plan tables and
+``_done.json`` (input checksums, figures, time). An area is written into a hidden temporary folder
+beside its final one and renamed when complete, so a folder ``DIR/<area>`` is always whole. A
+rerun skips areas with a ``_done.json`` unless ``rerun=True``; an area that fails is reported with
+its exception and the other areas finish. ``DIR/summary.csv`` (UTF-8 with BOM for Excel),
+``DIR/summary.xlsx`` (Chinese headers) and ``DIR/summary_map.html`` compare the areas.
+
+Dask does the scheduling: a :class:`distributed.LocalCluster` by default, or an existing cluster
+by its scheduler address; retries are Dask's own (``retries=``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from ._atomic import atomic_file
+from ._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Keys an area may have, as the options of ``livingcircle run``.
+AREA_KEYS = (
+    "name", "osm", "place", "communities", "gates", "facilities", "facilities_crs", "sites",
+    "boundary", "profile", "speed", "target_communities", "target_households",
+)
+#: Keys whose values are files (paths or fsspec URLs).
+PATH_KEYS = ("osm", "communities", "gates", "facilities", "sites", "boundary", "profile")
+FACILITIES_CRS = ("wgs84", "gcj02", "bd09")
+DONE_MARKER = "_done.json"
+PROGRESS_TOPIC = "livingcircle-batch-progress"
+#: Steps of one area, reported to the per-area progress bars.
+AREA_STEPS = ("fetch inputs", "analysis", "write results", "done")
+
+#: Summary columns and their Chinese headers (summary.xlsx, summary map).
+SUMMARY_COLUMNS_ZH = {
+    "name": "片区",
+    "status": "状态",
+    "error": "错误原因",
+    "seconds": "用时(秒)",
+    "communities": "小区数",
+    "households": "户数",
+    "population": "人口",
+    "facilities": "设施数",
+    "mean_completeness": "平均配套完整度",
+    "mean_completeness_5": "5分钟生活圈平均完整度",
+    "mean_completeness_10": "10分钟生活圈平均完整度",
+    "mean_completeness_15": "15分钟生活圈平均完整度",
+    "mean_completeness_block": "居住街坊平均完整度",
+    "share_households_5": "5分钟生活圈必配设施齐全的户数占比",
+    "share_households_10": "10分钟生活圈必配设施齐全的户数占比",
+    "share_households_15": "15分钟生活圈必配设施齐全的户数占比",
+    "share_households_block": "居住街坊必配设施齐全的户数占比",
+    "share_households_complete_community": "完整居住社区户数占比",
+    "missing_required": "缺失必配设施项数",
+    "in_scope": "纳入改造范围小区数",
+    "folder": "结果文件夹",
+}
+STATUS_ZH = {"done": "完成", "skipped": "已完成(跳过)", "failed": "失败"}
+
+
+# --------------------------------------------------------------------------------------------
+# areas.yaml
+# --------------------------------------------------------------------------------------------
+
+def _is_url(s: str) -> bool:
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", s)) and not s.startswith("file://")
+
+
+def safe_name(name: str) -> str:
+    """Return a folder name for an area: letters (any script), digits, ``.-_``; others → ``_``.
+
+    Examples
+    --------
+    >>> safe_name("哈尔滨市 道里区/东部")
+    '哈尔滨市_道里区_东部'
+    """
+    s = re.sub(r"[^\w.-]+", "_", str(name), flags=re.UNICODE).strip("._")
+    return s or "area"
+
+
+def _resolve(value, base: Path, where: str):
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
+        msg = f"{where}: expected a file path or URL, got {value!r}"
+        raise InputError(msg)
+    s = str(value)
+    if _is_url(s):
+        return s
+    if s.startswith("file://"):
+        s = s[len("file://"):]
+    p = Path(s).expanduser()
+    if not p.is_absolute():
+        p = base / p
+    if not p.is_file():
+        msg = f"{where}: file not found: {p}"
+        raise InputError(msg)
+    return str(p.resolve())
+
+
+def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
+    """Read and check the areas of a batch.
+
+    Parameters
+    ----------
+    areas
+        Path of an ``areas.yaml`` file, or a list of area mappings (or a mapping with ``areas``).
+    base
+        Folder that relative paths are read against; default the YAML file's folder (the current
+        folder for a list).
+
+    Returns
+    -------
+    list of dict
+        One checked mapping per area, paths made absolute (URLs unchanged), with ``folder`` (the
+        sanitised name) added.
+
+    Raises
+    ------
+    InputError
+        Naming the area and the key that is wrong.
+    """
+    import yaml
+
+    src = "areas"
+    if isinstance(areas, str | os.PathLike):
+        path = Path(areas)
+        src = str(path)
+        if not path.is_file():
+            msg = f"{path}: areas file not found"
+            raise InputError(msg)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            msg = f"{path}: not valid YAML ({exc}); see the example in livingcircle.batch"
+            raise InputError(msg) from None
+        base_dir = Path(base) if base is not None else path.resolve().parent
+    else:
+        data = areas
+        base_dir = Path(base) if base is not None else Path.cwd()
+    if isinstance(data, Mapping):
+        if "areas" not in data:
+            msg = f"{src}: no 'areas:' list; give 'areas:' with one entry per study area"
+            raise InputError(msg)
+        data = data["areas"]
+    if not isinstance(data, Sequence) or isinstance(data, str) or not data:
+        msg = f"{src}: 'areas' must be a non-empty list of areas, each with a 'name'"
+        raise InputError(msg)
+    out: list[dict] = []
+    folders: dict[str, str] = {}
+    for i, entry in enumerate(data, start=1):
+        if not isinstance(entry, Mapping):
+            msg = f"{src}: area #{i} is not a mapping of option: value"
+            raise InputError(msg)
+        name = entry.get("name")
+        if name is None or not str(name).strip():
+            msg = f"{src}: area #{i} has no 'name'"
+            raise InputError(msg)
+        name = str(name).strip()
+        where = f"{src}: area '{name}'"
+        unknown = [k for k in entry if k not in AREA_KEYS]
+        if unknown:
+            msg = (f"{where}: unknown key(s) {unknown}; valid keys: {list(AREA_KEYS)} "
+                   "(the options of 'livingcircle run')")
+            raise InputError(msg)
+        if "communities" not in entry or entry["communities"] is None:
+            msg = f"{where}: key 'communities' is missing; give the communities file"
+            raise InputError(msg)
+        if entry.get("osm") is None and entry.get("place") is None:
+            msg = f"{where}: give key 'osm' (an OSM file) or 'place' (a place name, online)"
+            raise InputError(msg)
+        spec: dict = {"name": name}
+        for key in PATH_KEYS:
+            val = entry.get(key)
+            if val is None:
+                continue
+            if key == "facilities":
+                vals = [val] if isinstance(val, str | os.PathLike) else val
+                if not isinstance(vals, Sequence) or not vals:
+                    msg = f"{where}: key 'facilities' must be a file or a list of files"
+                    raise InputError(msg)
+                spec[key] = [_resolve(v, base_dir, f"{where}, key 'facilities'") for v in vals]
+            else:
+                spec[key] = _resolve(val, base_dir, f"{where}, key '{key}'")
+        if entry.get("place") is not None:
+            spec["place"] = str(entry["place"])
+        crs = entry.get("facilities_crs")
+        if crs is not None:
+            if str(crs).lower() not in FACILITIES_CRS:
+                msg = f"{where}, key 'facilities_crs': {crs!r}; valid values: {FACILITIES_CRS}"
+                raise InputError(msg)
+            spec["facilities_crs"] = str(crs).lower()
+        speed = entry.get("speed")
+        if speed is not None:
+            speeds = [speed] if isinstance(speed, str | int | float) else list(speed)
+            from . import settings
+
+            for s in speeds:
+                if isinstance(s, str) and s not in settings.speed_profiles:
+                    msg = (f"{where}, key 'speed': unknown speed profile {s!r}; valid: "
+                           f"{sorted(settings.speed_profiles)}")
+                    raise InputError(msg)
+            spec["speed"] = speeds
+        for key in ("target_communities", "target_households"):
+            val = entry.get(key)
+            if val is not None:
+                if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+                    msg = f"{where}, key '{key}': expected a whole number ≥ 0, got {val!r}"
+                    raise InputError(msg)
+                spec[key] = val
+        folder = safe_name(name)
+        if folder in folders:
+            msg = (f"{where}: its folder name '{folder}' is the same as area "
+                   f"'{folders[folder]}'s; give the areas distinct names")
+            raise InputError(msg)
+        folders[folder] = name
+        spec["folder"] = folder
+        out.append(spec)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# one area (runs on a Dask worker)
+# --------------------------------------------------------------------------------------------
+
+def _sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def localise(path_or_url: str, workdir: str | os.PathLike) -> str:
+    """Return a local path for ``path_or_url``, copying a non-local fsspec URL into ``workdir``.
+
+    GDAL, pyrosm and osmnx read local files only, so a worker copies ``s3://``, ``https://``,
+    ``memory://`` … files with :mod:`fsspec` before the analysis starts.
+    """
+    s = str(path_or_url)
+    if not _is_url(s):
+        return s[len("file://"):] if s.startswith("file://") else s
+    import fsspec
+
+    fs, remote = fsspec.core.url_to_fs(s)
+    name = Path(remote.rstrip("/")).name or "input"
+    target = Path(tempfile.mkdtemp(prefix="in-", dir=workdir)) / name
+    fs.get(remote, str(target))
+    logger.debug("copied %s to %s", s, target)
+    return str(target)
+
+
+def _report(name: str, step: int) -> None:
+    """Send an area's step to the client's progress bars (no-op outside a Dask worker)."""
+    try:
+        from distributed import get_worker
+
+        get_worker().log_event(PROGRESS_TOPIC, {"area": name, "step": step})
+    except (ImportError, ValueError):
+        pass
+
+
+def area_figures(result) -> dict:
+    """Key figures of one area from the layers of a :class:`livingcircle.pipeline.Result`.
+
+    ``mean_completeness_<level>`` is the mean over communities of the share of that level's
+    required categories met; ``mean_completeness`` the same over all levels together
+    (1 − missing/required per community); ``share_households_<level>`` the share of households
+    (of communities when no household counts are given) living in communities where every
+    required category of that level is met; ``share_households_complete_community`` the same for
+    the 完整居住社区 check.
+    """
+    comm = result.layers["communities"]
+    comp = result.layers["completeness"]
+    fig: dict = {"communities": len(comm), "facilities": len(result.layers["facilities"])}
+    hh = comm.set_index("community_id")["households"] if "households" in comm.columns else None
+    fig["households"] = float(hh.sum()) if hh is not None else math.nan
+    fig["population"] = (float(comm["population"].sum()) if "population" in comm.columns
+                         else math.nan)
+    w = comp["community_id"].map(hh).astype(float) if hh is not None else None
+    if w is None or not w.notna().any() or w.fillna(0).sum() <= 0:
+        w = pd.Series(1.0, index=comp.index)
+    w = w.fillna(0.0)
+    req = comp["n_required"].astype(float)
+    per = (1 - comp["n_missing_required"] / req.where(req > 0))
+    fig["mean_completeness"] = float(per.mean()) if per.notna().any() else math.nan
+    for col in [c for c in comp.columns if c.startswith("completeness_")]:
+        key = col[len("completeness_"):]
+        v = comp[col].astype(float)
+        fig[f"mean_completeness_{key}"] = float(v.mean()) if v.notna().any() else math.nan
+        judged = v.notna()
+        den = w[judged].sum()
+        fig[f"share_households_{key}"] = (float(w[judged & (v >= 1 - 1e-9)].sum() / den)
+                                          if den > 0 else math.nan)
+    cc = comp["complete_community"].astype(bool)
+    fig["share_households_complete_community"] = (float(w[cc].sum() / w.sum())
+                                                  if w.sum() > 0 else math.nan)
+    fig["missing_required"] = int(comp["n_missing_required"].sum())
+    if "in_scope" in comm.columns:
+        fig["in_scope"] = int(comm["in_scope"].fillna(False).astype(bool).sum())
+    return fig
+
+
+def _outline_wkt(result, boundary_path: str | None) -> str | None:
+    """Return the area's outline in EPSG:4326: its boundary, else the hull of its communities."""
+    import geopandas as gpd
+    import shapely
+
+    geom = None
+    if boundary_path is not None:
+        with contextlib.suppress(Exception):
+            b = gpd.read_file(boundary_path).to_crs(4326)
+            geom = shapely.union_all(b.geometry.values)
+    if geom is None or geom.is_empty:
+        comm = result.layers["communities"].to_crs(4326)
+        geom = shapely.union_all(comm.geometry.values).convex_hull
+    return None if geom is None or geom.is_empty else geom.wkt
+
+
+def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
+    """Run one area and write ``out/<folder>`` atomically; return its figures.
+
+    This is the task each Dask worker runs. The results are written into a hidden folder
+    ``out/.<folder>.tmp-XXXX`` beside the final one, with ``_done.json`` last, and the folder is
+    renamed to ``out/<folder>`` when complete; on failure the temporary folder is removed and the
+    exception propagates (Dask reports it, and retries if asked).
+
+    Parameters
+    ----------
+    spec
+        One entry of :func:`load_areas`.
+    out
+        The batch output folder.
+
+    Returns
+    -------
+    dict
+        Name, folder, seconds, input checksums, outline (WKT) and :func:`area_figures`.
+    """
+    from .pipeline import run
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = spec["folder"]
+    final = out / folder
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.tmp-", dir=out))
+    work = Path(tempfile.mkdtemp(prefix=f"livingcircle-{folder}-"))
+    name = spec["name"]
+    try:
+        _report(name, 0)
+        loc: dict = {}
+        for key in PATH_KEYS:
+            if key not in spec:
+                continue
+            if key == "facilities":
+                loc[key] = [localise(v, work) for v in spec[key]]
+            else:
+                loc[key] = localise(spec[key], work)
+        checksums = []
+        for key in PATH_KEYS:
+            for src, local in zip(
+                    spec[key] if key == "facilities" else [spec.get(key)],
+                    loc.get(key, []) if key == "facilities" else [loc.get(key)], strict=True):
+                if local is not None:
+                    checksums.append({"role": key, "source": src, "sha256": _sha256(local)})
+        _report(name, 1)
+        kwargs = {k: loc[k] for k in ("osm", "communities", "gates", "sites", "boundary",
+                                      "profile") if k in loc}
+        if "facilities" in loc:
+            kwargs["facilities"] = loc["facilities"]
+        for k in ("place", "facilities_crs", "target_communities", "target_households"):
+            if k in spec:
+                kwargs[k] = spec[k]
+        if "speed" in spec:
+            kwargs["speed_profiles"] = spec["speed"]
+        result = run(progress=False, **kwargs)
+        _report(name, 2)
+        result.write(tmp)
+        figures = area_figures(result)
+        seconds = time.perf_counter() - t0
+        record = {
+            "name": name, "folder": folder, "seconds": round(seconds, 3),
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "inputs": checksums, "outline_wkt": _outline_wkt(result, loc.get("boundary")),
+            "figures": figures, "version": result.metadata.get("version"),
+        }
+        with atomic_file(tmp / DONE_MARKER) as p:
+            p.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str),
+                         encoding="utf-8")
+        old = None
+        if final.exists():
+            old = out / f".{folder}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        _report(name, 3)
+        logger.info("area %s done in %.1f s", name, seconds)
+        return record
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# the batch
+# --------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _client(scheduler, n_workers: int, threads_per_worker: int):
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and not isinstance(scheduler, str):
+        if isinstance(scheduler, Client):
+            yield scheduler
+            return
+        with Client(scheduler) as c:  # a cluster object
+            yield c
+        return
+    if scheduler:
+        with Client(scheduler) as c:
+            yield c
+        return
+    dash = ":0" if importlib.util.find_spec("bokeh") is not None else None
+    with LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
+                      processes=True, dashboard_address=dash) as cluster, Client(cluster) as c:
+        yield c
+
+
+def dashboard_address(client) -> str | None:
+    """Return the Dask dashboard's address, or None when the scheduler serves none (no bokeh)."""
+    try:
+        services = client.scheduler_info().get("services", {})
+    except Exception:  # pragma: no cover - a scheduler that cannot answer
+        return None
+    if "dashboard" not in services:
+        return None
+    return client.dashboard_link
+
+
+def _done_record(folder: Path) -> dict | None:
+    marker = folder / DONE_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _row(spec: Mapping, status: str, *, record: dict | None = None, error: str = "") -> dict:
+    """One summary row; ``seconds`` is this batch's run time (0 for a skipped area)."""
+    seconds = math.nan
+    if status == "done" and record is not None:
+        seconds = float(record.get("seconds", math.nan))
+    elif status == "skipped":
+        seconds = 0.0
+    row = {"name": spec["name"], "status": status, "error": error, "seconds": seconds}
+    if record is not None:
+        row.update(record.get("figures", {}))
+    row["folder"] = spec["folder"]
+    return row
+
+
+def run_batch(
+    areas,
+    *,
+    out: str | os.PathLike,
+    scheduler=None,
+    n_workers: int = 2,
+    threads_per_worker: int = 1,
+    rerun: bool = False,
+    retries: int = 0,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every area of a batch as an independent Dask task and write a summary.
+
+    Parameters
+    ----------
+    areas
+        Path of ``areas.yaml`` or a list of area mappings (see :func:`load_areas`).
+    out
+        Output folder: one folder per area (its sanitised name) plus ``summary.csv``,
+        ``summary.xlsx`` and ``summary_map.html``.
+    scheduler
+        Address of an existing Dask scheduler (``tcp://host:8786``), a ``distributed.Client``,
+        or None for a local cluster of ``n_workers`` processes.
+    n_workers, threads_per_worker
+        Size of the local cluster.
+    rerun
+        Run areas again even when their folder holds a ``_done.json``.
+    retries
+        Dask retries per area (for flaky remote inputs); 0 by default.
+    progress
+        Show a progress bar per area and one overall, and print the dashboard address.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per area in the order given: name, status ('done' | 'skipped' | 'failed'), error
+        (exception type and message), seconds, communities, facilities, households,
+        mean_completeness[_<level>], share_households_<level>, … and folder.
+    """
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    specs = load_areas(areas)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
+    records: dict[str, dict] = {}
+    todo = []
+    for spec in specs:
+        rec = None if rerun else _done_record(out / spec["folder"])
+        if rec is not None:
+            rows[spec["folder"]] = _row(spec, "skipped", record=rec)
+            records[spec["folder"]] = rec
+            logger.info("area %s already done (%s); skipped", spec["name"], out / spec["folder"])
+        else:
+            todo.append(spec)
+    if todo:
+        with _client(scheduler, n_workers, threads_per_worker) as client:
+            link = dashboard_address(client)
+            if progress:
+                tqdm.write(f"Dask dashboard: {link}" if link else
+                           "Dask dashboard: not available (install bokeh to get one)")
+            elif link:
+                logger.info("Dask dashboard: %s", link)
+            bars = {}
+            overall = tqdm(total=len(todo), desc="areas", unit="area", disable=not progress,
+                           position=0)
+            for i, spec in enumerate(todo, start=1):
+                bars[spec["name"]] = tqdm(total=len(AREA_STEPS) - 1, desc=spec["name"],
+                                          unit="step", disable=not progress, position=i,
+                                          leave=False)
+
+            def on_event(event):
+                msg = event[1] if isinstance(event, tuple) else event
+                bar = bars.get(msg.get("area")) if isinstance(msg, dict) else None
+                if bar is not None:
+                    step = int(msg["step"])
+                    bar.n = step
+                    bar.set_postfix_str(AREA_STEPS[step])
+                    bar.refresh()
+
+            if progress:
+                client.subscribe_topic(PROGRESS_TOPIC, on_event)
+            futures = {}
+            for spec in todo:
+                fut = client.submit(run_area, dict(spec), str(out.resolve()), pure=False,
+                                    retries=retries,
+                                    key=f"livingcircle-area-{spec['folder']}-{uuid.uuid4().hex}")
+                futures[fut] = spec
+            try:
+                for fut in as_completed(list(futures)):
+                    spec = futures[fut]
+                    if fut.status == "finished":
+                        rec = fut.result()
+                        rows[spec["folder"]] = _row(spec, "done", record=rec)
+                        records[spec["folder"]] = rec
+                    else:
+                        exc = fut.exception()
+                        err = f"{type(exc).__name__}: {exc}"
+                        rows[spec["folder"]] = _row(spec, "failed", error=err)
+                        logger.error("area %s failed: %s", spec["name"], err)
+                        if progress:
+                            tqdm.write(f"area {spec['name']} failed: {err}")
+                    bars[spec["name"]].close()
+                    overall.update()
+            finally:
+                overall.close()
+                for b in bars.values():
+                    b.close()
+                if progress:
+                    with contextlib.suppress(Exception):
+                        client.unsubscribe_topic(PROGRESS_TOPIC)
+    table = pd.DataFrame([rows[s["folder"]] for s in specs])
+    write_summary(table, records, out)
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# summary
+# --------------------------------------------------------------------------------------------
+
+def summary_table_zh(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the summary with Chinese headers and statuses, shares as percentages (1 decimal)."""
+    t = table.copy()
+    t["status"] = t["status"].map(STATUS_ZH).fillna(t["status"])
+    for c in t.columns:
+        if c.startswith(("mean_completeness", "share_households")):
+            t[c] = (t[c].astype(float) * 100).round(1)
+    if "seconds" in t.columns:
+        t["seconds"] = t["seconds"].astype(float).round(1)
+    headers = {c: SUMMARY_COLUMNS_ZH.get(c, c) for c in t.columns}
+    for c in t.columns:
+        if c.startswith(("mean_completeness", "share_households")) and c in SUMMARY_COLUMNS_ZH:
+            headers[c] = SUMMARY_COLUMNS_ZH[c] + "(%)"
+    return t.rename(columns=headers)
+
+
+def write_summary(table: pd.DataFrame, records: Mapping[str, dict], out: str | os.PathLike
+                  ) -> list[Path]:
+    """Write ``summary.csv`` (UTF-8 BOM), ``summary.xlsx`` and ``summary_map.html`` into ``out``."""
+    out = Path(out)
+    zh = summary_table_zh(table)
+    written = []
+    csv = out / "summary.csv"
+    with atomic_file(csv, overwrite=True) as tmp:
+        table.to_csv(tmp, index=False, encoding="utf-8-sig")
+    written.append(csv)
+    xlsx = out / "summary.xlsx"
+    with atomic_file(xlsx, overwrite=True) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            zh.to_excel(xw, sheet_name="片区比较", index=False)
+    written.append(xlsx)
+    html = out / "summary_map.html"
+    with atomic_file(html, overwrite=True) as tmp:
+        summary_map(table, records).save(str(tmp))
+    written.append(html)
+    return written
+
+
+def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
+    """Return a folium map with one outline and marker per area, coloured by mean completeness.
+
+    The data are embedded in the one HTML file (no side files); like every folium map it loads
+    Leaflet from its CDN when opened. Each popup links to the area's own ``map.html``.
+    """
+    import branca.colormap as cm
+    import folium
+    import shapely
+
+    m = folium.Map(tiles=None, zoom_start=8)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    scale = cm.LinearColormap(["#d73027", "#fee08b", "#1a9850"], vmin=0, vmax=1,
+                              caption="平均配套完整度 Mean completeness of required facilities")
+    bounds = []
+    group = folium.FeatureGroup(name="片区 Areas").add_to(m)
+    for _, row in table.iterrows():
+        rec = records.get(row["folder"])
+        if rec is None or not rec.get("outline_wkt"):
+            continue
+        geom = shapely.from_wkt(rec["outline_wkt"])
+        val = row.get("mean_completeness")
+        colour = scale(val) if isinstance(val, float) and not math.isnan(val) else "#999999"
+        lines = [f"<b>{row['name']}</b>", f"状态: {STATUS_ZH.get(row['status'], row['status'])}"]
+        for col in ("communities", "households", "facilities", "mean_completeness",
+                    "share_households_15", "share_households_complete_community"):
+            v = row.get(col)
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue
+            label = SUMMARY_COLUMNS_ZH[col]
+            txt = f"{v * 100:.1f}%" if col.startswith(("mean_", "share_")) else f"{v:,.0f}"
+            lines.append(f"{label}: {txt}")
+        lines.append(f'<a href="{row["folder"]}/map.html" target="_blank">片区地图 area map</a>')
+        popup = folium.Popup("<br>".join(lines), max_width=320)
+        folium.GeoJson(
+            shapely.geometry.mapping(geom),
+            style_function=lambda f, c=colour: {"color": c, "weight": 2, "fillColor": c,
+                                                "fillOpacity": 0.25},
+            tooltip=str(row["name"]),
+        ).add_to(group)
+        c = geom.representative_point()
+        folium.CircleMarker([c.y, c.x], radius=8, color="#333", weight=1, fill=True,
+                            fill_color=colour, fill_opacity=0.9, popup=popup,
+                            tooltip=f"{row['name']}").add_to(group)
+        bounds.append(geom.bounds)
+    scale.add_to(m)
+    folium.LayerControl().add_to(m)
+    if bounds:
+        xs = [b[0] for b in bounds] + [b[2] for b in bounds]
+        ys = [b[1] for b in bounds] + [b[3] for b in bounds]
+        m.fit_bounds([[min(ys), min(xs)], [max(ys), max(xs)]])
+    return m
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+@click.command("batch")
+@click.argument("areas", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Output folder: one folder per area plus the summary.")
+@click.option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); "
+              "default: a local cluster.")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Worker processes of the local cluster.")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="Threads per worker of the local cluster.")
+@click.option("--rerun", is_flag=True, help="Run areas again that are already done.")
+@click.option("--retries", type=int, default=0, show_default=True,
+              help="Dask retries per area.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_progress):
+    """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*."""
+    table = run_batch(areas, out=out, scheduler=scheduler, n_workers=workers,
+                      threads_per_worker=threads, rerun=rerun, retries=retries,
+                      progress=not no_progress)
+    counts = table["status"].value_counts().to_dict()
+    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+    for _, r in table[table["status"] == "failed"].iterrows():
+        click.echo(f"failed: {r['name']}: {r['error']}", err=True)
+    click.echo(f"summary: {Path(out) / 'summary.csv'}, {Path(out) / 'summary.xlsx'}, "
+               f"{Path(out) / 'summary_map.html'}")
+    if counts.get("failed"):
+        raise click.exceptions.Exit(1)
