@@ -1,36 +1,687 @@
-"""Interactive folium maps of a run (first version: communities by categories reached)."""
+"""Interactive folium maps of a run: one self-contained HTML file a planner can open anywhere.
+
+:func:`make_map` draws the communities coloured by the share of required categories they reach
+within the standard (thick outline: in the renovation scope), their 5/10/15-minute isochrones and
+straight-line circles, the facilities by category, the gap areas per category, candidate sites and,
+when present, clusters, cluster members and proposed sites. Popups are in Chinese (or English) and
+say for every gap the category, the threshold, the standard it comes from and the measured walking
+distance and time.
+
+Offline first
+    Leaflet's JavaScript and CSS are written into the HTML (taken from the ``django-js-lib-leaflet``
+    package, which ships Leaflet 1.9.4 as plain files and has no dependencies); folium's other CDN
+    assets (jQuery, Bootstrap, Font Awesome) are not used. With no internet the map shows every data
+    layer on a plain background; with internet the user picks a basemap in the layer control.
+Basemaps
+    ``basemap="none"`` (default) starts on the plain background and offers OpenStreetMap and
+    Tianditu (CGCS2000 ≈ WGS84; needs a token from ``tianditu_token`` or the ``TIANDITU_TOKEN``
+    environment variable, and the token is then written into the HTML). AMap tiles are in GCJ-02:
+    ``basemap="amap"`` makes a map whose data are shifted to GCJ-02 with
+    :func:`livingcircle.coords.wgs84_to_gcj02` so data and tiles line up (the legend says so); such a
+    map offers only the plain background and AMap.
+Gap areas
+    A gap area of a category is the residential area of every community that does not reach that
+    category within its threshold (status not ``met`` in the gaps table): the whole community
+    polygon, because access is measured from a community's gates, not from each building.
+Size
+    Geometry is simplified in a metric CRS (``simplify_m``, default 2 m — finer than a screen pixel
+    at street zoom) and coordinates are rounded to 6 decimals. Measured with
+    ``tests/test_maps.py::test_map_size``: the sample district (80 communities, 240 isochrones,
+    368 facilities) gives about 4.6 MB; a synthetic city of 2,000 communities (the sample's
+    communities and isochrones repeated 25 times with offsets) about 97 MB with isochrones and
+    about 12 MB with ``isochrones=False`` — for a whole city draw isochrones per district or
+    leave them out.
+Safety
+    Every text that reaches HTML is escaped with :func:`html.escape` (folium's GeoJSON popups and
+    tooltips insert property values as HTML unescaped); the GeoJSON itself is embedded with
+    Jinja's ``tojson``, which escapes ``<`` and ``>``.
+"""
 
 from __future__ import annotations
 
-import branca.colormap as cm
+import base64
+import html
+import json
+import logging
+import os
+import re
+from importlib import resources
+
+import click
 import folium
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from ._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Basemap names accepted by :func:`make_map`.
+BASEMAPS = ("none", "osm", "amap", "tianditu")
+
+_AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+             "&x={x}&y={y}&z={z}")
+_TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={token}")
+
+#: Colour classes of the communities: share of required categories reached (lower bound, colour).
+COMPLETENESS_CLASSES = [(0.0, "#d73027"), (0.2, "#fc8d59"), (0.4, "#fee08b"), (0.6, "#d9ef8b"),
+                        (0.8, "#91cf60"), (1.0, "#1a9850")]
+_ISO_COLOURS = {5: "#1b9e77", 10: "#7570b3", 15: "#d95f02"}
+_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+            "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#9c9ede",
+            "#cedb9c", "#e7cb94", "#e7969c", "#de9ed6", "#6baed6", "#fd8d3c", "#74c476",
+            "#9e9ac8", "#969696"]
+
+_T = {
+    "communities": ("小区（按达标比例着色）", "Communities (share of required categories met)"),
+    "facilities": ("设施", "Facilities"),
+    "gap": ("缺口", "Gap"),
+    "iso": ("{m}分钟等时圈", "{m}-minute isochrones"),
+    "circles": ("直线距离圈", "Straight-line circles"),
+    "sites": ("候选用地", "Candidate sites"),
+    "clusters": ("片区", "Clusters"),
+    "cluster_members": ("片区成员小区", "Cluster members"),
+    "proposed_sites": ("建议设施选址", "Proposed sites"),
+    "plain": ("无底图（离线）", "Plain background (offline)"),
+    "share": ("必配类别达标比例", "Required categories met"),
+    "in_scope": ("改造范围内（粗边框）", "In renovation scope (thick outline)"),
+    "scope_unknown": ("是否在改造范围未知（虚线）", "Scope unknown (dashed)"),
+    "gcj": ("数据已偏移至GCJ-02以对齐高德底图", "Data shifted to GCJ-02 to match AMap tiles"),
+    "search": ("搜索小区名称", "Search community name"),
+    "no_gaps": ("各类设施均达标", "Every category within its standard"),
+    "gaps_head": ("未达标类别", "Categories not reached"),
+    "id": ("编号", "ID"),
+    "scope": ("改造范围", "Renovation scope"),
+    "legend": ("图例", "Legend"),
+}
+_YES = {"yes": ("是", "yes"), "no": ("否", "no"), "unknown": ("未知", "unknown")}
 
 
-def make_map(result) -> folium.Map:
-    """Return a folium map of the communities coloured by how many categories they reach."""
-    comm: gpd.GeoDataFrame = result.layers["communities"].to_crs(4326)
-    n_total = int(comm["n_categories"].max()) if "n_categories" in comm.columns else 1
-    bounds = comm.total_bounds
-    m = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
-                   zoom_start=14, tiles=None)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    scale = cm.LinearColormap(["#d73027", "#fee08b", "#1a9850"], vmin=0, vmax=n_total,
-                              caption="达标设施类别数 Categories reached within standard")
-    cols = ["community_id", "name", "n_categories_reached", "geometry"]
-    data = comm[[c for c in cols if c in comm.columns]]
-    folium.GeoJson(
-        data,
-        name="小区 Communities",
-        style_function=lambda f: {
-            "fillColor": scale(f["properties"].get("n_categories_reached") or 0),
-            "color": "#333", "weight": 1, "fillOpacity": 0.7},
-        tooltip=folium.GeoJsonTooltip(
-            fields=[c for c in ("name", "n_categories_reached") if c in data.columns],
-            aliases=["名称", "达标类别数"][: len([c for c in ("name", "n_categories_reached")
-                                                if c in data.columns])]),
-    ).add_to(m)
-    scale.add_to(m)
-    folium.LayerControl().add_to(m)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+def _t(key: str, lang: str, **kw) -> str:
+    zh, en = _T[key]
+    return (zh if lang == "zh" else en).format(**kw)
+
+
+def _both(key: str, lang: str, **kw) -> str:
+    """Chinese with English beside (lang='zh') or English only."""
+    zh, en = _T[key]
+    return f"{zh.format(**kw)} {en.format(**kw)}" if lang == "zh" else en.format(**kw)
+
+
+def _esc(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return html.escape(str(v))
+
+
+def _fmt(v, digits: int = 0) -> str:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return ""
+    return "" if np.isnan(x) else f"{x:.{digits}f}"
+
+
+# --- assets -------------------------------------------------------------------------------------
+
+def _leaflet_assets() -> tuple[str, str]:
+    """Return Leaflet's JS and CSS (images inlined as data URIs) from django-js-lib-leaflet."""
+    try:
+        base = resources.files("js_lib_leaflet") / "static" / "js_lib_leaflet"
+    except ModuleNotFoundError:
+        msg = ("the offline map needs the package django-js-lib-leaflet (it ships Leaflet's files); "
+               "install it with `pip install django-js-lib-leaflet`")
+        raise InputError(msg) from None
+    js = (base / "leaflet.js").read_text(encoding="utf-8")
+    css = (base / "leaflet.css").read_text(encoding="utf-8")
+
+    def inline(mo: re.Match) -> str:
+        data = (base / "images" / mo.group(1)).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(data).decode()})"
+
+    css = re.sub(r"url\(images/([\w\-.]+\.png)\)", inline, css)
+    return js.replace("</script", "<\\/script"), css
+
+
+# --- geometry -----------------------------------------------------------------------------------
+
+def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool) -> gpd.GeoDataFrame:
+    """Simplify in a metric CRS, shift to GCJ-02 if asked, round to 6 decimals; drop empties."""
+    out = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].copy()
+    if out.crs is None:
+        out = out.set_crs(4326)
+    if len(out) == 0:
+        return out.to_crs(4326)
+    if simplify_m and not out.geom_type.isin(["Point", "MultiPoint"]).all():
+        utm = out.to_crs(4326).estimate_utm_crs()
+        out = out.to_crs(utm)
+        out["geometry"] = out.geometry.simplify(simplify_m, preserve_topology=True)
+    out = out.to_crs(4326)
+    geoms = out.geometry.values
+    if gcj:
+        from .coords import transform_geometries, wgs84_to_gcj02
+
+        geoms = transform_geometries(geoms, wgs84_to_gcj02)
+    geoms = shapely.transform(np.asarray(geoms), lambda c: np.round(c, 6))
+    out["geometry"] = geoms
+    return out[~out.geometry.is_empty]
+
+
+def _feature_collection(gdf: gpd.GeoDataFrame, props: list[str]) -> dict:
+    feats = []
+    for rec, geom in zip(gdf[props].to_dict("records"), gdf.geometry, strict=True):
+        feats.append({"type": "Feature", "properties": rec,
+                      "geometry": json.loads(shapely.to_geojson(geom))})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _geojson(gdf, props, *, name, style, tooltip=True, popup=False, marker=None,
+             show=True) -> folium.FeatureGroup:
+    """A FeatureGroup holding one GeoJson layer whose ``tip``/``popup`` properties are HTML."""
+    fg = folium.FeatureGroup(name=name, show=show)
+    gj = folium.GeoJson(
+        _feature_collection(gdf, props),
+        style_function=style,
+        marker=marker,
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False) if tooltip else None,
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=480)
+        if popup else None,
+        zoom_on_click=False,
+        embed=True,
+    )
+    gj.add_to(fg)
+    fg.geojson = gj
+    return fg
+
+
+# --- popups -------------------------------------------------------------------------------------
+
+def _share_met(comm: pd.DataFrame) -> pd.Series:
+    if {"n_required", "n_missing_required"} <= set(comm.columns):
+        n = pd.to_numeric(comm["n_required"], errors="coerce")
+        miss = pd.to_numeric(comm["n_missing_required"], errors="coerce")
+        return ((n - miss) / n.where(n > 0)).astype(float)
+    if "completeness_5" in comm.columns:
+        return pd.to_numeric(comm["completeness_5"], errors="coerce").astype(float)
+    return pd.Series(np.nan, index=comm.index, dtype=float)
+
+
+def _colour(share: float) -> str:
+    if share is None or np.isnan(share):
+        return "#bdbdbd"
+    col = COMPLETENESS_CLASSES[0][1]
+    for lo, c in COMPLETENESS_CLASSES:
+        if share >= lo - 1e-9:
+            col = c
+    return col
+
+
+def _gap_rows(gaps: pd.DataFrame | None, lang: str) -> dict[str, str]:
+    """community_id → HTML table of its gaps (category, threshold, source, measured)."""
+    if gaps is None or len(gaps) == 0 or "status" not in gaps.columns:
+        return {}
+    g = gaps[gaps["status"].astype(str) != "met"]
+    name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else (
+        "name_en" if "name_en" in g.columns else "category")
+    out = {}
+    head = ("<tr><th>类别</th><th>标准</th><th>实测</th><th>来源</th></tr>" if lang == "zh"
+            else "<tr><th>Category</th><th>Standard</th><th>Measured</th><th>Source</th></tr>")
+    for cid, sub in g.groupby(g["community_id"].astype(str), sort=False):
+        rows = []
+        for r in sub.itertuples(index=False):
+            lvl = getattr(r, "level", "")
+            if lang == "zh":
+                std = (f"{_esc(lvl)}{'分钟' if str(lvl) != 'block' else ''}圈 ≤"
+                       f"{_fmt(getattr(r, 'threshold_m', None))} 米")
+                meas = (f"{_fmt(getattr(r, 'distance_m', None))} 米 / "
+                        f"{_fmt(getattr(r, 'time_min', None), 1)} 分钟")
+                if str(getattr(r, "status", "")) == "not_reached":
+                    meas = "搜索范围内无设施 " + meas
+            else:
+                std = (f"{_esc(lvl)}{'-min' if str(lvl) != 'block' else ''} circle ≤"
+                       f"{_fmt(getattr(r, 'threshold_m', None))} m")
+                meas = (f"{_fmt(getattr(r, 'distance_m', None))} m / "
+                        f"{_fmt(getattr(r, 'time_min', None), 1)} min")
+                if str(getattr(r, "status", "")) == "not_reached":
+                    meas = "none within search range " + meas
+            src = _esc(getattr(r, "source", ""))
+            ts = str(getattr(r, "threshold_status", ""))
+            if ts and ts != "verified":
+                src += " （未核实）" if lang == "zh" else " (unverified)"
+            rows.append(f"<tr><td>{_esc(getattr(r, name_col))}</td><td>{std}</td>"
+                        f"<td>{meas}</td><td class='lc-src'>{src}</td></tr>")
+        out[cid] = f"<table class='lc-gaps'>{head}{''.join(rows)}</table>"
+    return out
+
+
+def _community_popup(r: dict, share: float, gap_html: str | None, lang: str) -> str:
+    name = _esc(r.get("name") or r.get("community_id"))
+    parts = [f"<div class='lc-popup'><b>{name}</b> ({_t('id', lang)} {_esc(r['community_id'])})"]
+    parts.append(f"<br>{_t('share', lang)}: "
+                 f"{'—' if np.isnan(share) else f'{share:.0%}'}")
+    if "n_required" in r and "n_missing_required" in r:
+        parts.append(f" ({_fmt(r['n_missing_required'])}/{_fmt(r['n_required'])} "
+                     + ("项必配类别未达标" if lang == "zh" else "required categories missing")
+                     + ")")
+    if r.get("in_scope") is not None:
+        yes = _YES.get(str(r["in_scope"]), (str(r["in_scope"]),) * 2)
+        parts.append(f"<br>{_t('scope', lang)}: {_esc(yes[0] if lang == 'zh' else yes[1])}")
+        if r.get("scope_reasons"):
+            parts.append(f" ({_esc(r['scope_reasons'])})")
+    if gap_html:
+        parts.append(f"<br><b>{_t('gaps_head', lang)}</b>{gap_html}")
+    else:
+        parts.append(f"<br>{_t('no_gaps', lang)}")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _generic_popup(row: dict, title: str) -> str:
+    cells = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>"
+                    for k, v in list(row.items())[:14])
+    return f"<div class='lc-popup'><b>{_esc(title)}</b><table>{cells}</table></div>"
+
+
+# --- controls -----------------------------------------------------------------------------------
+
+class _Search(MacroElement):
+    """A search box over community names (no external plugin: works offline)."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function(){
+  var ctl = L.control({position: 'topleft'});
+  ctl.onAdd = function(){
+    var div = L.DomUtil.create('div', 'lc-search leaflet-bar');
+    div.innerHTML = {{ this.box_html|tojson }};
+    L.DomEvent.disableClickPropagation(div);
+    var input = div.querySelector('input');
+    input.addEventListener('change', function(){
+      var q = input.value.trim();
+      {{ this.layer.get_name() }}.eachLayer(function(l){
+        var p = l.feature && l.feature.properties;
+        if (p && (p.search === q || p.community_id === q)) {
+          {{ this._parent.get_name() }}.fitBounds(l.getBounds(), {maxZoom: 17});
+          l.openPopup();
+        }
+      });
+    });
+    return div;
+  };
+  ctl.addTo({{ this._parent.get_name() }});
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, layer, names: list[str], placeholder: str) -> None:
+        super().__init__()
+        self.layer = layer
+        opts = "".join(f"<option value=\"{html.escape(n, quote=True)}\"></option>"
+                       for n in sorted(set(names)))
+        self.box_html = (f"<input type='search' list='lc-names' placeholder="
+                         f"'{html.escape(placeholder, quote=True)}'>"
+                         f"<datalist id='lc-names'>{opts}</datalist>")
+
+
+_CSS = """
+<style>
+html, body {background: #f4f4f0;}
+.leaflet-container {background: #f4f4f0;}
+.lc-popup {font-size: 12px; max-height: 320px; overflow-y: auto;}
+.lc-popup table {border-collapse: collapse; margin-top: 4px;}
+.lc-popup th, .lc-popup td {border: 1px solid #ccc; padding: 1px 4px; vertical-align: top;}
+.lc-src {font-size: 10px; color: #555;}
+.lc-search input {width: 180px; padding: 4px; border: none;}
+.lc-legend {position: fixed; bottom: 18px; left: 10px; z-index: 1000; background: #fff;
+  padding: 6px 8px; font: 11px sans-serif; max-height: 40%; overflow-y: auto;
+  border-radius: 4px; box-shadow: 0 0 4px rgba(0,0,0,.4);}
+.lc-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 4px;
+  vertical-align: middle; border: 1px solid #555;}
+.lc-legend .dot {border-radius: 6px;}
+.lc-title {position: fixed; top: 10px; left: 60px; z-index: 1000; background: #fff;
+  padding: 4px 8px; font: bold 13px sans-serif; border-radius: 4px;
+  box-shadow: 0 0 4px rgba(0,0,0,.4);}
+</style>
+"""
+
+
+# --- the map ------------------------------------------------------------------------------------
+
+def make_map(
+    result,
+    *,
+    lang: str = "zh",
+    basemap: str = "none",
+    simplify_m: float | None = 2.0,
+    isochrones: bool = True,
+    gap_layers: bool = True,
+    tianditu_token: str | None = None,
+    title: str | None = None,
+) -> folium.Map:
+    """Return an interactive, self-contained folium map of a run.
+
+    Parameters
+    ----------
+    result
+        A :class:`livingcircle.pipeline.Result` (or anything with a ``layers`` dict and
+        ``metadata``).
+    lang
+        ``"zh"`` (Chinese with English beside in the legend) or ``"en"``.
+    basemap
+        ``"none"`` (plain background; OSM/Tianditu offered in the layer control), ``"osm"``,
+        ``"tianditu"`` (WGS84 data) or ``"amap"`` (data shifted to GCJ-02 to match AMap tiles).
+    simplify_m
+        Simplification tolerance in metres (None: keep every vertex).
+    isochrones
+        Draw the 5/10/15-minute isochrones and straight-line circles (the largest layers).
+    gap_layers
+        Draw one gap-area layer per category.
+    tianditu_token
+        Tianditu key (default: environment variable ``TIANDITU_TOKEN``); without one the
+        Tianditu layer is left out. The key is written into the HTML.
+    title
+        Title shown on the map (default: the profile name, and the SYNTHETIC label for the sample).
+
+    Returns
+    -------
+    folium.Map
+        Save it with ``m.save("map.html")``; in Jupyter it displays inline.
+
+    Examples
+    --------
+    >>> import livingcircle as lc
+    >>> r = lc.run_sample(progress=False)  # doctest: +SKIP
+    >>> m = make_map(r, lang="zh")  # doctest: +SKIP
+    """
+    if lang not in ("zh", "en"):
+        msg = f"lang must be 'zh' or 'en', not {lang!r}"
+        raise InputError(msg)
+    if basemap not in BASEMAPS:
+        msg = f"unknown basemap {basemap!r}; valid basemaps: {list(BASEMAPS)}"
+        raise InputError(msg)
+    layers = result.layers
+    if "communities" not in layers:
+        msg = "the result has no 'communities' layer; run the analysis first"
+        raise InputError(msg)
+    gcj = basemap == "amap"
+    token = tianditu_token or os.environ.get("TIANDITU_TOKEN") or None
+    if basemap == "tianditu" and not token:
+        logger.warning("no Tianditu token (option tianditu_token or env TIANDITU_TOKEN): "
+                       "the map starts on the plain background")
+
+    def prep(gdf):
+        return _prepare(gdf, simplify_m=simplify_m, gcj=gcj)
+
+    comm_src = layers["communities"]
+    comm = prep(comm_src)
+    if len(comm) == 0:
+        msg = "the communities layer has no geometry to draw"
+        raise InputError(msg)
+    comm = comm.reset_index(drop=True)
+    comm["community_id"] = comm["community_id"].astype(str)
+    names = (comm["name"] if "name" in comm.columns else comm["community_id"]).fillna(
+        comm["community_id"]).astype(str)
+    share = _share_met(comm)
+
+    b = comm.total_bounds
+    m = folium.Map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
+                   control_scale=True, prefer_canvas=False)
+    m.default_js = []
+    m.default_css = []
+    js, css = _leaflet_assets()
+    root = m.get_root()
+    root.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+    root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+    root.header.add_child(Element(_CSS), name="livingcircle_css")
+
+    # base layers: plain first, then tiles that line up with the data
+    folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True,
+                        show=basemap == "none" or (basemap == "tianditu" and not token)).add_to(m)
+    if gcj:
+        folium.TileLayer(_AMAP_URL, name="高德地图 AMap (GCJ-02)", attr="© 高德地图 AutoNavi",
+                         subdomains="1234", max_zoom=19, show=True).add_to(m)
+    else:
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
+                         show=basemap == "osm").add_to(m)
+        if token:
+            folium.TileLayer(_TIANDITU_URL.format(layer="vec", token=token, s="{s}"),
+                             name="天地图 Tianditu", attr="© 天地图 Tianditu",
+                             subdomains="01234567", max_zoom=18,
+                             show=basemap == "tianditu").add_to(m)
+
+    # communities
+    gap_html = _gap_rows(layers.get("gaps"), lang)
+    recs = comm.drop(columns="geometry").to_dict("records")
+    comm_fc = gpd.GeoDataFrame({
+        "community_id": comm["community_id"],
+        "search": names,
+        "fill": [_colour(s) for s in share],
+        "scope": comm["in_scope"].astype(str) if "in_scope" in comm.columns else "",
+        "tip": [f"{_esc(n)} {'—' if np.isnan(s) else f'{s:.0%}'}"
+                for n, s in zip(names, share, strict=True)],
+        "popup": [_community_popup(r, s, gap_html.get(r["community_id"]), lang)
+                  for r, s in zip(recs, share, strict=True)],
+    }, geometry=comm.geometry, crs=4326)
+
+    def comm_style(f):
+        p = f["properties"]
+        sc = p.get("scope")
+        return {"fillColor": p["fill"], "fillOpacity": 0.65, "color": "#08306b",
+                "weight": 3 if sc == "yes" else 1,
+                "dashArray": "4 3" if sc == "unknown" else None}
+
+    comm_fg = _geojson(comm_fc, ["community_id", "search", "fill", "scope", "tip", "popup"],
+                       name=_both("communities", lang), style=comm_style, popup=True)
+
+    # isochrones and straight-line circles
+    if isochrones and "isochrones" in layers and len(layers["isochrones"]):
+        iso_src = layers["isochrones"]
+        if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
+            iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
+        name_of = dict(zip(comm_src["community_id"].astype(str),
+                           (comm_src["name"] if "name" in comm_src.columns
+                            else comm_src["community_id"]).astype(str), strict=False))
+        iso = prep(iso_src)
+        for minutes, sub in iso.groupby("minutes", sort=True):
+            mi = int(minutes)
+            col = _ISO_COLOURS.get(mi, "#555")
+            tips = [f"{_esc(name_of.get(str(c), c))}: {mi} "
+                    + (f"分钟 步行 {_fmt(w)} 米，面积 {_fmt(a / 1e4, 1)} 公顷，"
+                       f"步行圈/直线圈 {_fmt(p, 2)}" if lang == "zh" else
+                       f"min, {_fmt(w)} m walk, {_fmt(a / 1e4, 1)} ha, ped-shed ratio {_fmt(p, 2)}")
+                    for c, w, a, p in zip(sub["community_id"], sub["walk_m"], sub["area_m2"],
+                                          sub.get("ped_shed_ratio", pd.Series(np.nan,
+                                                                              index=sub.index)),
+                                          strict=True)]
+            fc = gpd.GeoDataFrame({"tip": tips}, geometry=sub.geometry.values, crs=4326)
+            _geojson(fc, ["tip"], name=_both("iso", lang, m=mi),
+                     style=lambda f, col=col: {"color": col, "weight": 1, "fillColor": col,
+                                               "fillOpacity": 0.15},
+                     show=False).add_to(m)
+        from .isochrones import straight_line_circles
+
+        circles = prep(straight_line_circles(iso_src, comm_src))
+        tips = [f"{_esc(name_of.get(str(c), c))}: {int(mi)} "
+                + (f"分钟 直线 {_fmt(w)} 米" if lang == "zh" else f"min, {_fmt(w)} m radius")
+                for c, mi, w in zip(circles["community_id"], circles["minutes"], circles["walk_m"],
+                                    strict=True)]
+        fc = gpd.GeoDataFrame({"tip": tips, "minutes": circles["minutes"].astype(int).values},
+                              geometry=circles.geometry.values, crs=4326)
+        _geojson(fc, ["tip", "minutes"], name=_both("circles", lang),
+                 style=lambda f: {"color": _ISO_COLOURS.get(f["properties"]["minutes"], "#555"),
+                                  "weight": 1, "dashArray": "6 4", "fill": False},
+                 show=False).add_to(m)
+
+    # gap areas per category (communities not reaching the category)
+    gaps = layers.get("gaps")
+    if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:
+        g = gaps[gaps["status"].astype(str) != "met"].copy()
+        g["community_id"] = g["community_id"].astype(str)
+        geo = comm.set_index("community_id").geometry
+        name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else "name_en"
+        expl = "explanation_zh" if lang == "zh" else "explanation_en"
+        for cat, sub in g.groupby("category", sort=False):
+            sub = sub[sub["community_id"].isin(geo.index)]
+            if len(sub) == 0:
+                continue
+            label = str(sub[name_col].iloc[0]) if name_col in sub.columns else str(cat)
+            tips = [f"{_esc(name_of_c)}: {_esc(e)}" for name_of_c, e in zip(
+                sub["community_id"].map(dict(zip(comm["community_id"], names, strict=True))),
+                sub[expl] if expl in sub.columns else sub["category"], strict=True)]
+            fc = gpd.GeoDataFrame({"tip": tips}, geometry=geo.loc[sub["community_id"]].values,
+                                  crs=4326)
+            _geojson(fc, ["tip"], name=f"{_t('gap', lang)}: {_esc(label)}",
+                     style=lambda f: {"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
+                                      "fillOpacity": 0.45, "dashArray": "2 2"},
+                     show=False).add_to(m)
+
+    comm_fg.add_to(m)
+
+    # facilities by category
+    cat_names = {}
+    prof = getattr(result, "profile", None)
+    if prof is not None:
+        cat_names = {c.id: (c.name_zh, c.name_en) for c in prof.categories.values()}
+    colours: dict[str, str] = {}
+    if "facilities" in layers and len(layers["facilities"]):
+        fac = prep(layers["facilities"])
+        fac = fac[fac.geom_type == "Point"]
+        order = list(cat_names) + sorted(set(fac["category"].astype(str)) - set(cat_names))
+        for i, cat in enumerate(c for c in order if c in set(fac["category"].astype(str))):
+            sub = fac[fac["category"].astype(str) == cat]
+            col = _PALETTE[i % len(_PALETTE)]
+            colours[cat] = col
+            zh, en = cat_names.get(cat, (cat, cat))
+            label = f"{zh} {en}" if lang == "zh" else en
+            tips = [f"{_esc(n)} ({_esc(zh if lang == 'zh' else en)})"
+                    + (f" 容量 {_fmt(cap)}" if lang == "zh" and _fmt(cap) else
+                       f" capacity {_fmt(cap)}" if _fmt(cap) else "")
+                    for n, cap in zip(sub["name"] if "name" in sub.columns else sub["category"],
+                                      sub["capacity"] if "capacity" in sub.columns
+                                      else [None] * len(sub), strict=True)]
+            fc = gpd.GeoDataFrame({"tip": tips}, geometry=sub.geometry.values, crs=4326)
+            _geojson(fc, ["tip"], name=f"{_t('facilities', lang)}: {_esc(label)}",
+                     style=lambda f, col=col: {"color": "#222", "weight": 1, "fillColor": col,
+                                               "fillOpacity": 0.9, "radius": 5},
+                     marker=folium.CircleMarker(radius=5, fill=True)).add_to(m)
+
+    # sites, clusters, members, proposed sites (drawn when present)
+    extra = [("sites", "#6a3d9a"), ("clusters", "#ff7f00"), ("cluster_members", "#fdbf6f"),
+             ("proposed_sites", "#e31a1c")]
+    for lname, col in extra:
+        df = layers.get(lname)
+        if not isinstance(df, gpd.GeoDataFrame) or len(df) == 0:
+            continue
+        d = prep(df)
+        if len(d) == 0:
+            continue
+        attrs = d.drop(columns="geometry")
+        idcol = next((c for c in ("name", "cluster_id", "site_id", "community_id")
+                      if c in attrs.columns), None)
+        recs = attrs.to_dict("records")
+        fc = gpd.GeoDataFrame({
+            "tip": [f"{_t(lname, lang)}: {_esc(r.get(idcol, '') if idcol else '')}"
+                    for r in recs],
+            "popup": [_generic_popup(r, _both(lname, lang)) for r in recs],
+        }, geometry=d.geometry.values, crs=4326)
+        points = d.geom_type.isin(["Point"]).all()
+        _geojson(fc, ["tip", "popup"], name=_both(lname, lang), popup=True,
+                 style=lambda f, col=col, points=points: (
+                     {"color": "#000", "weight": 2, "fillColor": col, "fillOpacity": 1,
+                      "radius": 7} if points else
+                     {"color": col, "weight": 3, "fillColor": col, "fillOpacity": 0.15}),
+                 marker=folium.CircleMarker(radius=7, fill=True) if points else None,
+                 show=lname != "cluster_members").add_to(m)
+
+    _Search(comm_fg.geojson, names.tolist(), _t("search", lang)).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
+            title=title)
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     return m
+
+
+def _is_sample(result) -> bool:
+    try:
+        from .sample import sample_dir
+
+        d = str(sample_dir().resolve())
+    except Exception:  # noqa: BLE001 - no sample installed: not the sample
+        return False
+    return any(str(i.get("path", "")).startswith(d)
+               for i in (getattr(result, "metadata", {}) or {}).get("inputs", []))
+
+
+def _legend(m, *, lang, colours, cat_names, gcj, result, title) -> None:
+    rows = [f"<b>{_both('legend', lang)}</b>", f"<div>{_both('share', lang)}</div>"]
+    bounds = [lo for lo, _ in COMPLETENESS_CLASSES]
+    for i, (lo, col) in enumerate(COMPLETENESS_CLASSES):
+        rng = f"{lo:.0%}" if i == len(bounds) - 1 else f"{lo:.0%}–{bounds[i + 1]:.0%}"
+        rows.append(f"<div><i style='background:{col}'></i>{rng}</div>")
+    rows.append(f"<div><i style='border:3px solid #08306b'></i>{_both('in_scope', lang)}</div>")
+    rows.append(f"<div><i style='border:1px dashed #08306b'></i>"
+                f"{_both('scope_unknown', lang)}</div>")
+    for mi, col in _ISO_COLOURS.items():
+        rows.append(f"<div><i style='background:{col};opacity:.5'></i>"
+                    f"{_both('iso', lang, m=mi)}</div>")
+    if colours:
+        rows.append(f"<details><summary><b>{_both('facilities', lang)}</b></summary>")
+    for cat, col in colours.items():
+        zh, en = cat_names.get(cat, (cat, cat))
+        label = f"{_esc(zh)} {_esc(en)}" if lang == "zh" else _esc(en)
+        rows.append(f"<div><i class='dot' style='background:{col}'></i>{label}</div>")
+    if colours:
+        rows.append("</details>")
+    if gcj:
+        rows.append(f"<div><b>{_both('gcj', lang)}</b></div>")
+    html_legend = "<div class='lc-legend'>" + "".join(rows) + "</div>"
+    m.get_root().html.add_child(Element(html_legend), name="livingcircle_legend")
+    if title is None:
+        prof = getattr(result, "profile", None)
+        title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
+            getattr(prof, "name", "") or "")
+        if _is_sample(result):
+            from .sample import SYNTHETIC_LABEL
+
+            title += f" — {SYNTHETIC_LABEL}"
+    if gcj:
+        title += " [GCJ-02]"
+    m.get_root().html.add_child(Element(f"<div class='lc-title'>{_esc(title)}</div>"),
+                                name="livingcircle_title")
+
+
+def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
+    """Write :func:`make_map` of ``result`` to ``path`` atomically (options as for make_map)."""
+    from ._atomic import atomic_file
+
+    inputs = [i["path"] for i in (getattr(result, "metadata", {}) or {}).get("inputs", [])]
+    with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
+        make_map(result, **kwargs).save(str(tmp))
+
+
+@click.command("map")
+@click.argument("result_path", type=click.Path(exists=True))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The HTML file to write.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="none", show_default=True,
+              help="Starting basemap; 'amap' shifts the data to GCJ-02.")
+@click.option("--no-isochrones", is_flag=True, help="Leave isochrones out (smaller file).")
+def map_command(result_path: str, out: str, lang: str, basemap: str,
+                no_isochrones: bool) -> None:
+    """Draw the interactive map of a written result (folder or livingcircle.gpkg)."""
+    from .report import load_result
+
+    r = load_result(result_path)
+    write_map(r, out, lang=lang, basemap=basemap, isochrones=not no_isochrones)
+    click.echo(f"wrote {out}")
+
+
+cli_commands = [map_command]
