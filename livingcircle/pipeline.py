@@ -267,6 +267,8 @@ def run(
         fac_frames.append(read_osm_facilities(osm, profile=prof, boundary=bnd, diagnostics=diag))
     fac = pd.concat(fac_frames, ignore_index=True)
     fac = gpd.GeoDataFrame(fac, geometry="geometry", crs=4326)
+    if "capacity" not in fac.columns:
+        fac["capacity"] = float("nan")  # unknown, never guessed
     dup = fac["facility_id"].duplicated(keep=False)
     if dup.any():
         from ._errors import InputError
