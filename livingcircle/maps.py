@@ -9,16 +9,16 @@ distance and time.
 
 Offline first
     Leaflet's JavaScript and CSS are written into the HTML (taken from the ``django-js-lib-leaflet``
-    package, which ships Leaflet 1.9.4 as plain files and has no dependencies); folium's other CDN
-    assets (jQuery, Bootstrap, Font Awesome) are not used. With no internet the map shows every data
-    layer on a plain background; with internet the user picks a basemap in the layer control.
+    package, which ships Leaflet 1.9.4 as plain files and has no dependencies); folium's other
+    CDN assets (jQuery, Bootstrap, Font Awesome) are not used. With no internet the map shows every
+    data layer on a plain background; with internet the user picks a basemap in the layer control.
 Basemaps
     ``basemap="none"`` (default) starts on the plain background and offers OpenStreetMap and
     Tianditu (CGCS2000 ≈ WGS84; needs a token from ``tianditu_token`` or the ``TIANDITU_TOKEN``
     environment variable, and the token is then written into the HTML). AMap tiles are in GCJ-02:
     ``basemap="amap"`` makes a map whose data are shifted to GCJ-02 with
-    :func:`livingcircle.coords.wgs84_to_gcj02` so data and tiles line up (the legend says so); such a
-    map offers only the plain background and AMap.
+    :func:`livingcircle.coords.wgs84_to_gcj02` so data and tiles line up (the legend says
+    so); such a map offers only the plain background and AMap.
 Gap areas
     A gap area of a category is the residential area of every community that does not reach that
     category within its threshold (status not ``met`` in the gaps table): the whole community
@@ -132,12 +132,12 @@ def _fmt(v, digits: int = 0) -> str:
 # --- assets -------------------------------------------------------------------------------------
 
 def _leaflet_assets() -> tuple[str, str]:
-    """Return Leaflet's JS and CSS (images inlined as data URIs) from django-js-lib-leaflet."""
+    """Return Leaflet's JS and CSS (images as data URIs) from django-js-lib-leaflet."""
     try:
         base = resources.files("js_lib_leaflet") / "static" / "js_lib_leaflet"
     except ModuleNotFoundError:
-        msg = ("the offline map needs the package django-js-lib-leaflet (it ships Leaflet's files); "
-               "install it with `pip install django-js-lib-leaflet`")
+        msg = ("the offline map needs the package django-js-lib-leaflet (it ships Leaflet's "
+               "files); install it with `pip install django-js-lib-leaflet`")
         raise InputError(msg) from None
     js = (base / "leaflet.js").read_text(encoding="utf-8")
     css = (base / "leaflet.css").read_text(encoding="utf-8")
@@ -184,7 +184,7 @@ def _feature_collection(gdf: gpd.GeoDataFrame, props: list[str]) -> dict:
 
 def _geojson(gdf, props, *, name, style, tooltip=True, popup=False, marker=None,
              show=True) -> folium.FeatureGroup:
-    """A FeatureGroup holding one GeoJson layer whose ``tip``/``popup`` properties are HTML."""
+    """Return a FeatureGroup with one GeoJson layer whose ``tip``/``popup`` properties are HTML."""
     fg = folium.FeatureGroup(name=name, show=show)
     gj = folium.GeoJson(
         _feature_collection(gdf, props),
@@ -339,7 +339,7 @@ html, body {background: #f4f4f0;}
 .lc-popup th, .lc-popup td {border: 1px solid #ccc; padding: 1px 4px; vertical-align: top;}
 .lc-src {font-size: 10px; color: #555;}
 .lc-search input {width: 180px; padding: 4px; border: none;}
-.lc-legend {position: fixed; bottom: 18px; left: 10px; z-index: 1000; background: #fff;
+.lc-legend {position: fixed; bottom: 50px; left: 10px; z-index: 1000; background: #fff;
   padding: 6px 8px; font: 11px sans-serif; max-height: 40%; overflow-y: auto;
   border-radius: 4px; box-shadow: 0 0 4px rgba(0,0,0,.4);}
 .lc-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 4px;
@@ -613,7 +613,7 @@ def _is_sample(result) -> bool:
         from .sample import sample_dir
 
         d = str(sample_dir().resolve())
-    except Exception:  # noqa: BLE001 - no sample installed: not the sample
+    except Exception:
         return False
     return any(str(i.get("path", "")).startswith(d)
                for i in (getattr(result, "metadata", {}) or {}).get("inputs", []))

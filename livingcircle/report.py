@@ -1,0 +1,378 @@
+"""A printable meeting report (one HTML file) and reading a written result back.
+
+:func:`make_report` renders ``templates/report.html`` (Jinja2, autoescaped) with the study-area
+figures, the completeness distribution and the worst-served communities, before/after and cluster
+proposals when those layers exist, the annual plan, charts (matplotlib SVG, embedded inline), the
+map (:func:`livingcircle.maps.make_map`, in an ``iframe srcdoc``), the standard profile with its
+thresholds and verification status, the speed profiles and the input files with their SHA-256.
+Chinese first; ``lang="en"`` for English.
+
+Charts are SVG with their text kept as text (``svg.fonttype = "none"``) and a CJK font-family list,
+so the browser draws Chinese labels with whatever Chinese font it has, even when matplotlib itself
+has none.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import click
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
+
+from ._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "SimHei",
+          "WenQuanYi Zen Hei", "DejaVu Sans", "sans-serif"]
+
+_TEXT = {
+    "zh": {
+        "title": "15分钟生活圈评估与老旧小区改造报告", "created": "生成时间", "profile": "标准",
+        "figures": "研究区概况", "worst": "服务最差的小区", "before_after": "改造前后对比",
+        "plan": "年度改造计划", "clusters": "片区统筹建议", "map": "交互地图",
+        "standard": "采用的标准及阈值", "speeds": "步行速度", "speed_profile": "速度方案",
+        "speed": "速度（米/分钟）", "used": "用于判定缺口", "sources": "数据来源",
+        "role": "类型", "path": "文件", "network": "步行网络",
+        "summary": "{n} 个小区，{h} 户；{s} 个在改造范围内；全部必配类别达标的小区 {c} 个。",
+        "chart_share": "小区必配设施达标比例分布", "chart_cat": "各类设施步行可达的住户比例",
+        "x_share": "必配类别达标比例", "y_count": "小区数", "x_hh": "住户比例",
+    },
+    "en": {
+        "title": "15-minute living circle assessment and old-community renovation report",
+        "created": "Created", "profile": "Standard", "figures": "Study area",
+        "worst": "Worst-served communities", "before_after": "Before and after",
+        "plan": "Annual renovation plan", "clusters": "Cluster proposals", "map": "Interactive map",
+        "standard": "Standard and thresholds", "speeds": "Walking speeds",
+        "speed_profile": "Speed profile", "speed": "Speed (m/min)", "used": "used for gaps",
+        "sources": "Data sources", "role": "Role", "path": "File", "network": "Walking network",
+        "summary": "{n} communities, {h} households; {s} in the renovation scope; {c} communities "
+                   "reach every required category.",
+        "chart_share": "Communities by share of required categories met",
+        "chart_cat": "Share of households within reach, by category",
+        "x_share": "share of required categories met", "y_count": "communities",
+        "x_hh": "share of households",
+    },
+}
+
+_FIG_HEAD = {
+    "zh": ["类别/级别", "级别", "达标小区数", "小区总数", "达标住户", "住户比例", "人口比例"],
+    "en": ["Category / level", "Level", "Communities met", "Communities", "Households met",
+           "Share of households", "Share of population"],
+}
+
+
+def _pct(x) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return ""
+    return "" if math.isnan(v) else f"{v:.1%}"
+
+
+def _num(x, digits: int = 0) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "" if x is None else str(x)
+    return "" if math.isnan(v) else f"{v:,.{digits}f}"
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else (f"{v:.0f}" if v.is_integer() else f"{v:.3g}")
+    if isinstance(v, list | tuple | set):
+        return "; ".join(map(str, v))
+    return str(v)
+
+
+def _table(df: pd.DataFrame, *, max_rows: int | None = None) -> dict:
+    d = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
+    if max_rows is not None:
+        d = d.head(max_rows)
+    return {"header": [str(c) for c in d.columns],
+            "rows": [[_cell(v) for v in r] for r in d.itertuples(index=False)]}
+
+
+# --- charts -------------------------------------------------------------------------------------
+
+def _svg(fig) -> Markup:
+    buf = io.StringIO()
+    fm_log = logging.getLogger("matplotlib.font_manager")
+    level = fm_log.level
+    fm_log.setLevel(logging.ERROR)  # 'font family not found' for CJK fonts: the browser draws them
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # glyphs missing in matplotlib's fonts
+            fig.savefig(buf, format="svg", bbox_inches="tight")
+    finally:
+        fm_log.setLevel(level)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return Markup(text[text.index("<svg"):])
+
+
+def _charts(result, lang: str) -> list[dict]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    t = _TEXT[lang]
+    out = []
+    rc = {"svg.fonttype": "none", "font.family": _FONTS, "font.size": 9}
+    comm = result.layers["communities"]
+    from .maps import _share_met
+
+    share = _share_met(comm).dropna()
+    with plt.rc_context(rc):
+        if len(share):
+            fig, ax = plt.subplots(figsize=(6, 2.6))
+            ax.hist(share, bins=np.linspace(0, 1, 11), color="#4575b4", edgecolor="white")
+            ax.set_xlabel(t["x_share"])
+            ax.set_ylabel(t["y_count"])
+            ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+            out.append({"title": t["chart_share"], "svg": _svg(fig)})
+        fig_df = result.layers.get("area_figures")
+        if fig_df is not None and len(fig_df) and "scope" in fig_df.columns:
+            cat = fig_df[fig_df["scope"] == "category"]
+            if len(cat):
+                names = [_cat_label(result, k, n, lang) for k, n in
+                         zip(cat["key"], cat["name_zh"], strict=True)]
+                vals = pd.to_numeric(cat["share_households"], errors="coerce").fillna(0)
+                fig, ax = plt.subplots(figsize=(7, 0.22 * len(cat) + 0.8))
+                ax.barh(range(len(cat)), vals, color="#1a9850")
+                ax.set_yticks(range(len(cat)), names)
+                ax.invert_yaxis()
+                ax.set_xlim(0, 1)
+                ax.set_xlabel(t["x_hh"])
+                ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+                out.append({"title": t["chart_cat"], "svg": _svg(fig)})
+    return out
+
+
+def _cat_label(result, key, name_zh, lang: str) -> str:
+    if lang == "zh":
+        return str(name_zh)
+    cat = result.profile.categories.get(str(key))
+    return cat.name_en if cat is not None else str(key)
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+def _figures(result, lang: str) -> dict:
+    f = result.layers.get("area_figures")
+    if f is None or len(f) == 0:
+        return {"header": [], "rows": []}
+    rows = []
+    for r in f.itertuples(index=False):
+        label = (_cat_label(result, r.key, r.name_zh, lang) if r.scope == "category"
+                 else str(r.name_zh))
+        rows.append([label, str(r.level), _num(r.n_communities_met), _num(r.n_communities),
+                     _num(r.households_met), _pct(r.share_households), _pct(r.share_population)])
+    return {"header": _FIG_HEAD[lang], "rows": rows}
+
+
+def _worst(result, lang: str) -> dict:
+    from .gaps import worst_served
+
+    comp = result.layers.get("completeness")
+    if comp is None or "n_missing_required" not in comp.columns:
+        return {"header": [], "rows": []}
+    w = worst_served(comp, result.layers["communities"], n=10)
+    cols = [c for c in ("rank", "community_id", "name", "households", "n_missing_required",
+                        "n_required", "missing_required") if c in w.columns]
+    w = w[cols]
+    if lang == "zh":
+        w = w.rename(columns={"rank": "排名", "community_id": "编号", "name": "名称",
+                              "households": "户数", "n_missing_required": "未达标必配类别数",
+                              "n_required": "必配类别数", "missing_required": "未达标类别"})
+        if "未达标类别" in w.columns:
+            names = {c.id: c.name_zh for c in result.profile.categories.values()}
+            w["未达标类别"] = w["未达标类别"].map(
+                lambda s: "、".join(names.get(x, x) for x in str(s).split(";") if x)
+                if isinstance(s, str) else s)
+    return _table(w)
+
+
+def _plan(result, lang: str) -> dict | None:
+    plan = result.layers.get("plan")
+    if plan is None or len(plan) == 0:
+        return None
+    if lang == "zh":
+        from .renovation import plan_table_zh
+
+        return _table(plan_table_zh(plan))
+    return _table(plan.drop(columns=[c for c in ("reason_zh",) if c in plan.columns]))
+
+
+def _categories(result, lang: str) -> dict:
+    cf = result.profile.categories_frame()
+    if lang == "zh":
+        cf = cf[["id", "name_zh", "level_name_zh", "max_walk_m", "required", "threshold_status",
+                 "source"]]
+        cf = cf.assign(required=cf["required"].map({True: "是", False: "否"}),
+                       threshold_status=cf["threshold_status"].map({"verified": "已核实"})
+                       .fillna("未核实（" + cf["threshold_status"] + "）"))
+        cf.columns = ["编号", "类别", "级别", "最大步行距离（米）", "必配", "阈值核实", "来源"]
+    else:
+        cf = cf[["id", "name_en", "level", "max_walk_m", "required", "threshold_status",
+                 "source"]]
+        cf.columns = ["id", "category", "level", "max walk (m)", "required", "threshold status",
+                      "source"]
+    return _table(cf)
+
+
+def _synthetic(result) -> str | None:
+    from .maps import _is_sample
+
+    if _is_sample(result) or result.metadata.get("synthetic"):
+        from .sample import SYNTHETIC_LABEL
+
+        return SYNTHETIC_LABEL
+    return None
+
+
+def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
+    """Return the meeting report of a run as one HTML string.
+
+    Parameters
+    ----------
+    result
+        A :class:`livingcircle.pipeline.Result`.
+    lang
+        ``"zh"`` (default) or ``"en"``.
+    include_map
+        Embed the interactive map (adds a few MB).
+
+    Returns
+    -------
+    str
+        A complete HTML document; every user text is escaped (Jinja2 autoescape).
+    """
+    if lang not in _TEXT:
+        msg = f"lang must be 'zh' or 'en', not {lang!r}"
+        raise InputError(msg)
+    t = dict(_TEXT[lang])
+    comm = result.layers["communities"]
+    hh = pd.to_numeric(comm["households"], errors="coerce").sum() if "households" in comm else 0
+    n_scope = int((comm["in_scope"].astype(str) == "yes").sum()) if "in_scope" in comm else 0
+    n_complete = (int((pd.to_numeric(comm["n_missing_required"], errors="coerce") == 0).sum())
+                  if "n_missing_required" in comm else 0)
+    t["summary"] = t["summary"].format(n=len(comm), h=f"{hh:,.0f}", s=n_scope, c=n_complete)
+    meta = dict(result.metadata or {})
+    speeds = [(k, _num(v, 0)) for k, v in (meta.get("speed_profiles") or {}).items()]
+    ba = result.layers.get("before_after")
+    cl = result.layers.get("clusters")
+    map_html = None
+    if include_map:
+        from .maps import make_map
+
+        map_html = make_map(result, lang=lang).get_root().render()
+    net = meta.get("network") or {}
+    network = ", ".join(f"{k}: {_cell(v)}" for k, v in net.items()) if isinstance(net, dict) \
+        else str(net)
+    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    tpl = env.from_string(
+        (resources.files("livingcircle") / "templates" / "report.html").read_text("utf-8"))
+    return tpl.render(
+        lang=lang, t=t, synthetic=_synthetic(result), meta=meta, profile=result.profile,
+        figures=_figures(result, lang), charts=_charts(result, lang), worst=_worst(result, lang),
+        before_after=_table(ba) if ba is not None and len(ba) else None,
+        plan=_plan(result, lang),
+        clusters=_table(cl) if cl is not None and len(cl) else None,
+        map_html=map_html, categories=_categories(result, lang), speeds=speeds,
+        speed_used=meta.get("speed_profile"), inputs=meta.get("inputs", []), network=network,
+    )
+
+
+def write_report(result, path: str | Path, *, lang: str = "zh", include_map: bool = True,
+                 overwrite: bool = True) -> Path:
+    """Write :func:`make_report` to ``path`` atomically (never over an input file)."""
+    from ._atomic import atomic_file
+
+    inputs = [i["path"] for i in (result.metadata or {}).get("inputs", [])]
+    text = make_report(result, lang=lang, include_map=include_map)
+    with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+# --- reading a written result -------------------------------------------------------------------
+
+def load_result(path: str | Path):
+    """Read a result written by :meth:`Result.write` (its folder or ``livingcircle.gpkg``).
+
+    Geometry layers come back as GeoDataFrames in EPSG:4326, tables as DataFrames; the metadata
+    table (key → JSON) becomes ``metadata``; the profile is loaded from the metadata's
+    ``profile_path`` when that file exists, else the bundled default.
+    """
+    import pyogrio
+
+    from .pipeline import Result
+    from .standards import load_profile
+
+    p = Path(path)
+    gpkg = p / "livingcircle.gpkg" if p.is_dir() else p
+    if not gpkg.is_file():
+        msg = f"{gpkg} not found; give a result folder written by `livingcircle run` or its .gpkg"
+        raise InputError(msg)
+    layers: dict[str, pd.DataFrame] = {}
+    metadata: dict = {}
+    for name, geom_type in pyogrio.list_layers(gpkg):
+        if name == "livingcircle_metadata":
+            t = pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False)
+            for k, v in zip(t["key"], t["value"], strict=True):
+                try:
+                    metadata[str(k)] = json.loads(v)
+                except (TypeError, ValueError):
+                    metadata[str(k)] = v
+            continue
+        if geom_type is None:
+            layers[name] = pd.DataFrame(pyogrio.read_dataframe(gpkg, layer=name,
+                                                               read_geometry=False))
+        else:
+            g = pyogrio.read_dataframe(gpkg, layer=name)
+            layers[name] = g.to_crs(4326) if isinstance(g, gpd.GeoDataFrame) and g.crs else g
+    if "communities" not in layers:
+        msg = f"{gpkg} has no 'communities' layer; is it a livingcircle result?"
+        raise InputError(msg)
+    prof_path = metadata.get("profile_path")
+    prof = load_profile(prof_path if prof_path and Path(str(prof_path)).is_file() else None)
+    sp = metadata.get("speed_profiles") or {}
+    speed_profiles = list(sp) if isinstance(sp, dict) else list(sp)
+    if metadata.get("speed_profile") in speed_profiles:
+        speed_profiles.remove(metadata["speed_profile"])
+        speed_profiles.insert(0, metadata["speed_profile"])
+    return Result(layers=layers, profile=prof, speed_profiles=speed_profiles or ["adult"],
+                  metadata=metadata)
+
+
+@click.command("report")
+@click.argument("result_path", type=click.Path(exists=True))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The HTML file to write.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--no-map", is_flag=True, help="Leave the interactive map out.")
+def report_command(result_path: str, out: str, lang: str, no_map: bool) -> None:
+    """Write the printable meeting report of a written result (folder or livingcircle.gpkg)."""
+    r = load_result(result_path)
+    write_report(r, out, lang=lang, include_map=not no_map)
+    click.echo(f"wrote {out}")
+
+
+cli_commands = [report_command]
