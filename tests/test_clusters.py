@@ -1,0 +1,255 @@
+"""Area-linked clusters: hand-made lattice cases with known clusters and sites."""
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import lattice, points
+
+import livingcircle as lc
+from livingcircle import clusters as C
+from livingcircle.accessibility import measure_access
+from livingcircle.gaps import find_gaps
+
+# Communities on an 11×11 lattice of 100 m blocks (all points on streets).
+# A-B 200 m, B-C 100, A-C 300, C-D 300, D-E 200; F (out of scope) is 200/200/300 m from A/B/C.
+COMM = {"A": (0, 200), "B": (200, 200), "C": (300, 200), "D": (600, 200), "E": (800, 200),
+        "F": (100, 300)}
+HH = {"A": 100, "B": 100, "C": 120, "D": 90, "E": 80, "F": 50}
+WALK_MIN = 5  # × 80 m/min (adult) = 400 m
+
+
+@pytest.fixture(scope="module")
+def case():
+    net = lattice(11)
+    ids = list(COMM)
+    comm = points(ids, [COMM[i] for i in ids], "community_id",
+                  in_scope=["no" if i == "F" else "yes" for i in ids],
+                  households=[HH[i] for i in ids],
+                  elderly_share=[0.2, 0.3, 0.25, 0.1, 0.4, 0.2],
+                  heritage=[False, True, False, False, False, False])
+    # an existing kindergarten serves A (200 m) and F (200 m), not B (400 m) nor C
+    fac = points(["K1"], [(0, 400)], "facility_id", categories=["kindergarten"])
+    prof = lc.load_profile()
+    acc = measure_access(net, comm, fac, profile=prof, speed_profiles=["adult"])
+    gaps = find_gaps(acc.table, prof, speed_profile="adult")
+    sites = points(["S1", "S2", "S3", "S4"], [(250, 200), (0, 300), (500, 300), (900, 900)],
+                   "site_id", site_type=["boiler_room", "vacant_lot", "ground_floor_shop",
+                                         "vacant_lot"],
+                   floor_area_m2=[50.0, 400.0, np.nan, 1000.0])
+    parts = {"communities": comm, "gaps": gaps, "access": acc, "network": net, "profile": prof,
+             "facilities": fac, "sites": sites, "gates": None, "speed_profile": "adult"}
+    return parts
+
+
+def test_community_distances_are_network_distances(case):
+    D = C.community_distances(case["access"], radius_m=1000)
+    assert D.loc["A", "B"] == pytest.approx(200)
+    assert D.loc["A", "C"] == pytest.approx(300)
+    assert D.loc["F", "C"] == pytest.approx(300)
+    assert D.loc["A", "E"] == pytest.approx(800)
+    assert np.allclose(D.to_numpy(), D.to_numpy().T)
+    # beyond the radius: inf
+    D2 = C.community_distances(case["access"], radius_m=250)
+    assert np.isinf(D2.loc["A", "D"]) and D2.loc["A", "B"] == pytest.approx(200)
+
+
+def test_clusters_known_grouping_and_beneficiary(case):
+    cl, mem = C.find_clusters(case, max_walk_min=WALK_MIN, max_households=None, max_members=None)
+    assert cl["member_ids"].tolist() == ["A;B;C", "D;E"]
+    assert cl["cluster_id"].tolist() == ["K01", "K02"]
+    assert cl["beneficiary_ids"].tolist() == ["F", ""]
+    f = mem.set_index("community_id").loc["F"]
+    assert f["role"] == "beneficiary" and f["cluster_id"] == "K01"
+    assert f["max_walk_to_members_m"] == pytest.approx(300)
+    assert cl.loc[0, "max_member_walk_m"] == pytest.approx(300)
+    assert cl.loc[0, "households_members"] == 320 and cl.loc[0, "households_all"] == 370
+    # heritage member B keeps the protection requirement in the cluster record
+    assert cl.loc[0, "heritage_ids"] == "B" and "四(三)4" in cl.loc[0, "protection_zh"]
+    assert cl.loc[1, "protection_zh"] == ""
+    assert cl.geometry.is_valid.all() and (cl.geometry.geom_type == "Polygon").all()
+
+
+def test_no_cluster_has_members_farther_apart_than_the_walk(case):
+    D = C.community_distances(case["access"], radius_m=5000)
+    for walk in (2, 3, 5, 8):
+        cl, mem = C.find_clusters(case, max_walk_min=walk, max_households=None,
+                                  max_members=None, min_members=1)
+        for _, m in mem[mem["role"] == "member"].groupby("cluster_id"):
+            ids = m["community_id"].tolist()
+            assert D.loc[ids, ids].to_numpy().max() < walk * 80 + 1e-6
+
+
+def test_size_cap_splits_clusters(case):
+    cl, _ = C.find_clusters(case, max_walk_min=WALK_MIN, max_households=250, max_members=None)
+    # A+B+C = 320 households > 250: split by complete linkage into {A} and {B, C}; {A} alone
+    # is not a cluster
+    assert cl["member_ids"].tolist() == ["B;C", "D;E"]
+    cl2, _ = C.find_clusters(case, max_walk_min=WALK_MIN, max_households=None, max_members=2)
+    assert cl2["member_ids"].tolist() == ["B;C", "D;E"]
+
+
+def test_members_must_share_a_missing_category(case):
+    gaps = case["gaps"].copy()
+    # C misses only the kindergarten; A and B have their kindergarten (on paper) and miss the rest
+    is_c = gaps["community_id"] == "C"
+    is_kg = gaps["category"] == "kindergarten"
+    gaps.loc[is_c & ~is_kg, "met"] = True
+    gaps.loc[gaps["community_id"].isin(["A", "B"]) & is_kg, "met"] = True
+    cl, _ = C.find_clusters({**case, "gaps": gaps}, max_walk_min=WALK_MIN, max_households=None,
+                            max_members=None)
+    assert cl["member_ids"].tolist() == ["A;B", "D;E"]
+    cl_off, _ = C.find_clusters({**case, "gaps": gaps}, max_walk_min=WALK_MIN,
+                                max_households=None, max_members=None, share_gaps=False)
+    assert cl_off["member_ids"].tolist() == ["A;B;C", "D;E"]
+
+
+def test_unknown_method_lists_valid_ones(case):
+    with pytest.raises(lc.InputError, match="valid methods"):
+        C.find_clusters(case, method="skater")
+
+
+def _siting(case, **kw):
+    cl, mem = C.find_clusters(case, max_walk_min=WALK_MIN, max_households=None, max_members=None)
+    sd = C.site_distances(case["network"], case["communities"], case["sites"],
+                          profile=case["profile"])
+    prop = C.site_facilities(mem, case["gaps"], sd, case["sites"], case["profile"],
+                             categories=["kindergarten"], **kw)
+    return cl, mem, sd, prop
+
+
+def test_site_distances(case):
+    sd = C.site_distances(case["network"], case["communities"], case["sites"],
+                          profile=case["profile"]).set_index(["community_id", "site_id"])
+    assert sd.loc[("B", "S1"), "distance_m"] == pytest.approx(50)
+    assert sd.loc[("C", "S3"), "distance_m"] == pytest.approx(300)
+    assert sd.loc[("D", "S3"), "distance_m"] == pytest.approx(200)
+
+
+def test_best_site_known_and_served_households_not_counted_again(case):
+    _, _, _, prop = _siting(case, new_per_category=2)
+    # K01: A and F already have a kindergarten; S1 newly serves B and C (220 households) and
+    # a second site adds nothing, so only S1. K02: S3 serves D (200 m); E is 400 m from it.
+    assert prop["cluster_id"].tolist() == ["K01", "K02"]
+    assert prop["site_id"].tolist() == ["S1", "S3"]
+    assert prop["households_newly_served"].tolist() == [220.0, 90.0]
+    assert prop["communities_newly_served"].tolist() == ["B;C", "D"]
+    # cost proxy: 50 m² × 2500 yuan/m² (boiler room); unknown floor area gives no proxy
+    assert prop.loc[0, "cost_proxy"] == pytest.approx(125000.0)
+    assert np.isnan(prop.loc[1, "cost_proxy"]) and not prop.loc[1, "floor_area_known"]
+
+
+def test_floor_area_and_one_facility_per_site(case):
+    _, _, _, prop = _siting(case, new_per_category=2, min_floor_area_m2={"kindergarten": 100})
+    # S1 (50 m²) is too small: S3 (C, 120 households) and S2 (B, 100) take its place in K01;
+    # S3 is then used, and K02 has no site within 300 m of D or E
+    assert prop["site_id"].tolist() == ["S3", "S2"]
+    assert prop["households_newly_served"].tolist() == [120.0, 100.0]
+    assert set(prop["cluster_id"]) == {"K01"}
+    assert not prop["site_id"].duplicated().any()
+
+
+def test_same_inputs_same_clusters_and_sites(case):
+    a = _siting(case, new_per_category=2)
+    b = _siting(case, new_per_category=2)
+    pd.testing.assert_frame_equal(pd.DataFrame(a[0]), pd.DataFrame(b[0]))
+    pd.testing.assert_frame_equal(pd.DataFrame(a[1]), pd.DataFrame(b[1]))
+    pd.testing.assert_frame_equal(pd.DataFrame(a[3]), pd.DataFrame(b[3]))
+
+
+def test_adding_proposed_facilities_never_lowers_access(case):
+    _, mem, _, prop = _siting(case, new_per_category=2)
+    before = case["access"].table.set_index(["community_id", "category"])["distance_m"]
+    fac2 = C.apply_scenario(case["facilities"], prop, case["sites"])
+    assert len(fac2) == 3 and len(case["facilities"]) == 1  # input untouched
+    after = measure_access(case["network"], case["communities"], fac2, profile=case["profile"],
+                           speed_profiles=["adult"]).table.set_index(
+        ["community_id", "category"])["distance_m"]
+    b, a = before.fillna(np.inf), after.fillna(np.inf)
+    assert (a <= b + 1e-9).all()
+    assert a.loc[("B", "kindergarten")] == pytest.approx(50)
+    ba = C.before_after(case, prop, cluster_members=mem)
+    cat = ba[ba["kind"] == "category"]
+    assert (cat["households_gain"] >= 0).all()
+    row = ba.set_index(["scope", "key"]).loc[("K01", "kindergarten")]
+    assert row["households_met_before"] == 150 and row["households_met_after"] == 370
+    allrow = ba.set_index(["scope", "key"]).loc[("all", "kindergarten")]
+    assert allrow["n_met_before"] == 2 and allrow["n_met_after"] == 5
+    assert allrow["households_gain"] == 310
+    comp = ba[(ba["kind"] == "completeness") & (ba["scope"] == "all")]
+    assert (comp["change"] >= -1e-12).all() and comp["change"].max() > 0
+
+
+def test_scenario_remove_and_convert(case):
+    # convert the existing kindergarten into a supermarket, and turn boiler room S1 into an
+    # elderly day-care centre
+    sc = pd.DataFrame({"action": ["convert", "convert"], "facility_id": ["K1", None],
+                       "site_id": [None, "S1"], "category": ["supermarket", "elderly_day_care"]})
+    fac = C.apply_scenario(case["facilities"], sc, case["sites"])
+    assert fac["categories"].tolist() == ["supermarket", "elderly_day_care"]
+    ba = C.before_after(case, sc).set_index(["scope", "key"])
+    assert ba.loc[("all", "kindergarten"), "households_gain"] == -150  # A and F lose it
+    # S1 at (250, 200): A 250, B 50, C 50, F 250 m (≤ 300); D 350, E 550
+    assert ba.loc[("all", "elderly_day_care"), "n_met_after"] == 4
+    rm = C.apply_scenario(case["facilities"],
+                          pd.DataFrame({"action": ["remove"], "facility_id": ["K1"]}))
+    assert len(rm) == 0
+    with pytest.raises(lc.InputError, match="valid actions"):
+        C.apply_scenario(case["facilities"], pd.DataFrame({"action": ["move"]}))
+    with pytest.raises(lc.InputError, match="not among the facilities"):
+        C.apply_scenario(case["facilities"],
+                         pd.DataFrame({"action": ["remove"], "facility_id": ["nope"]}))
+
+
+def test_ranking_reasons(case):
+    cl, mem, _, prop = _siting(case, new_per_category=2)
+    ranked = C.rank_clusters(cl, mem, prop)
+    # K01: 220 households / 1 facility; K02: 90 / 1
+    assert ranked["cluster_id"].tolist() == ["K01", "K02"]
+    assert ranked["households_per_facility"].tolist() == [220.0, 90.0]
+    assert ranked.loc[0, "share_in_scope"] == pytest.approx(0.75)
+    # household-weighted elderly share of K01 members: (100·.2 + 100·.3 + 120·.25) / 320
+    assert ranked.loc[0, "elderly_share"] == pytest.approx(80 / 320)
+    assert "新覆盖 220 户" in ranked.loc[0, "reason_zh"] and "四(三)4" in ranked.loc[0, "reason_zh"]
+    assert "220 households" in ranked.loc[0, "reason_en"]
+
+
+def test_solver_beats_greedy_beats_random_on_a_hand_case():
+    # demands A..E with households 3, 2, 2, 3, 2; S3 covers the most (B, C, E = 6), so greedy
+    # takes it first and ends at 9, while S1 + S2 (A, B, C, D) give 10.
+    w = np.array([3, 2, 2, 3, 2], dtype=float)
+    cover = np.array([
+        # S1 S2 S3 S4 S5
+        [1, 0, 0, 0, 0],  # A
+        [1, 0, 1, 0, 0],  # B
+        [0, 1, 1, 0, 0],  # C
+        [0, 1, 0, 0, 0],  # D
+        [0, 0, 1, 1, 0],  # E
+    ], dtype=bool)
+    assert C.solve_mclp(cover, w, 2).tolist() == [0, 1]
+    assert C.greedy_mclp(cover, w, 2).tolist() == [0, 2]
+    t = C.compare_methods(cover, w, 2, seed=0, n_random=200).set_index("method")
+    assert t.loc["solver", "households_served"] == 10
+    assert t.loc["greedy", "households_served"] == 9
+    # the mean over all 10 pairs is 6.6; 200 draws land near it
+    assert t.loc["random_mean", "households_served"] == pytest.approx(6.6, abs=0.5)
+    assert t.loc["random_mean", "households_served"] < t.loc["greedy", "households_served"]
+
+
+def test_compare_siting_on_the_lattice(case):
+    t = C.compare_siting(case, p=1, categories=["kindergarten"], n_random=50)
+    s = t.set_index(["category", "method"])["households_served"]
+    # unserved: B, C, D, E; one site: S1 serves B and C (220)
+    assert s[("kindergarten", "solver")] == 220
+    assert s[("kindergarten", "greedy")] == 220
+    assert s[("kindergarten", "random_mean")] <= 220
+    assert s[("total", "solver")] == 220
+
+
+def test_recommend_layers(case):
+    out = C.recommend(case, max_walk_min=WALK_MIN, max_households=None, max_members=None)
+    assert set(out) == {"clusters", "cluster_members", "proposed_sites", "before_after"}
+    assert out["clusters"].crs.to_epsg() == 4326
+    assert isinstance(out["proposed_sites"], gpd.GeoDataFrame)
+    assert out["clusters"]["rank"].tolist() == [1, 2]
+    assert not out["proposed_sites"]["site_id"].duplicated().any()
