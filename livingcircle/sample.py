@@ -6,7 +6,6 @@ an installed package carries them as ``livingcircle._sample``.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from ._errors import InputError
@@ -20,7 +19,9 @@ def sample_dir() -> Path:
     here = Path(__file__).resolve().parent
     candidates = [here.parent / "data" / "sample_district"]
     try:
-        candidates.insert(0, Path(str(resources.files("livingcircle._sample"))))
+        import livingcircle._sample as packaged  # installed wheels carry the files here
+
+        candidates[:0] = [Path(p) for p in packaged.__path__]
     except ModuleNotFoundError:
         pass
     for c in candidates:
