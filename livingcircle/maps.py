@@ -26,11 +26,11 @@ Gap areas
 Size
     Geometry is simplified in a metric CRS (``simplify_m``, default 2 m — finer than a screen pixel
     at street zoom) and coordinates are rounded to 6 decimals. Measured with
-    ``tests/test_maps.py::test_map_size``: the sample district (80 communities, 240 isochrones,
-    368 facilities) gives about 4.6 MB; a synthetic city of 2,000 communities (the sample's
-    communities and isochrones repeated 25 times with offsets) about 97 MB with isochrones and
-    about 12 MB with ``isochrones=False`` — for a whole city draw isochrones per district or
-    leave them out.
+    ``tests/test_maps.py`` (2026-11): the sample district (80 communities, 240 isochrones,
+    368 facilities) gives 7.3 MB (isochrones 4.9 MB, gap layers 1.3 MB); a synthetic city of
+    2,000 communities (the sample repeated 25 times with offsets) gives 49 MB with
+    ``isochrones=False`` — mostly the per-category gap layers and popups; for a whole city draw
+    per district or pass ``gap_layers=False``.
 Safety
     Every text that reaches HTML is escaped with :func:`html.escape` (folium's GeoJSON popups and
     tooltips insert property values as HTML unescaped); the GeoJSON itself is embedded with

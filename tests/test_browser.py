@@ -1,0 +1,123 @@
+"""Open the map and the report in headless Chromium, offline (every non-file request aborted).
+
+Needs Debian's ``chromium`` at /usr/bin/chromium (installed by ``.ci/run``) and Playwright-python
+(its own browser download is not used). Skipped with a reason when Chromium is missing outside CI;
+fails in CI (env CI set). Screenshots go to tests/_artifacts/ for review.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import livingcircle as lc
+from livingcircle.maps import make_map
+from livingcircle.report import make_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "_artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+def _need_browser():
+    problem = None
+    if not CHROMIUM.exists():
+        problem = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "playwright (python) is not installed"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {problem}")
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def sample_result():
+    return lc.run_sample(progress=False)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path):
+    """Open ``path`` offline; return the page, JS errors, console errors and blocked requests."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors, console, blocked = [], [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+
+    def route(r):
+        if r.request.url.startswith(("file:", "data:", "about:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    page.wait_for_timeout(500)
+    return page, errors, console, blocked
+
+
+def test_map_offline_in_chromium(browser, sample_result, tmp_path):
+    path = tmp_path / "map.html"
+    make_map(sample_result).save(str(path))
+    page, errors, console, blocked = _open(browser, path)
+    assert errors == []
+    assert console == []
+    assert blocked == []  # the default map asks for nothing from the network
+    n_comm = len(sample_result.layers["communities"])
+    # communities + candidate sites + facilities are shown by default, each as an SVG path
+    n_fac = len(sample_result.layers["facilities"])
+    n_sites = len(sample_result.layers["sites"])
+    n_paths = page.locator("path.leaflet-interactive").count()
+    assert n_paths == n_comm + n_fac + n_sites
+    labels = page.locator(".leaflet-control-layers label").all_inner_texts()
+    text = " ".join(labels)
+    for want in ("无底图", "OpenStreetMap", "小区", "5分钟等时圈", "15分钟等时圈", "直线距离圈",
+                 "缺口", "设施", "候选用地"):
+        assert want in text
+    assert page.locator(".lc-legend").is_visible()
+    # the search box zooms to a community and opens its popup
+    name = str(sample_result.layers["communities"]["name"].iloc[0])
+    page.fill(".lc-search input", name)
+    page.dispatch_event(".lc-search input", "change")
+    page.wait_for_timeout(300)
+    assert name in page.locator(".leaflet-popup-content").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map_offline.png"))
+    page.close()
+
+
+def test_report_offline_in_chromium(browser, sample_result, tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text(make_report(sample_result), encoding="utf-8")
+    page, errors, console, blocked = _open(browser, path)
+    assert errors == []
+    assert console == []
+    assert blocked == []
+    assert page.locator("h1").first.inner_text().startswith("15分钟生活圈")
+    assert page.locator("table.plan tbody tr").count() == len(sample_result.layers["plan"])
+    frame = page.frame_locator("iframe.map")
+    assert frame.locator(".leaflet-control-layers").count() == 1
+    n_comm = len(sample_result.layers["communities"])
+    assert frame.locator("path.leaflet-interactive").count() >= n_comm
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report_offline.png"), full_page=True)
+    page.close()
