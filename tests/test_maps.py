@@ -39,7 +39,8 @@ def sample_html(sample_result):
 
 
 def test_layers_and_legend(sample_html, sample_result):
-    for name in ("小区（按达标比例着色） Communities", "5分钟等时圈", "10分钟等时圈", "15分钟等时圈",
+    for name in ("小区（按达标比例着色） Communities", "5分钟等时圈", "10分钟等时圈",
+                 "15分钟等时圈",
                  "直线距离圈", "缺口: 初中", "设施: 幼儿园 Kindergarten", "候选用地",
                  "无底图（离线）", "OpenStreetMap"):
         assert name in sample_html or json.dumps(name)[1:-1] in sample_html, name
