@@ -360,6 +360,22 @@ def _outline_wkt(result, boundary_path: str | None) -> str | None:
     return None if geom is None or geom.is_empty else geom.wkt
 
 
+def _portable(exc: Exception) -> Exception:
+    """Return ``exc`` as an exception of the same type that Dask can send back to the client.
+
+    An exception raised while handling another (a GDAL error, say) carries that one as its
+    context, which may not pickle; Dask would then report a bare ``Exception`` with a repr.
+    """
+    import pickle
+
+    try:
+        clean = type(exc)(*exc.args)
+        pickle.loads(pickle.dumps(clean))
+    except Exception:
+        clean = RuntimeError(f"{type(exc).__name__}: {exc}")
+    return clean
+
+
 def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     """Run one area and write ``out/<folder>`` atomically; return its figures.
 
@@ -441,9 +457,13 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
         _report(name, 3)
         logger.info("area %s done in %.1f s", name, seconds)
         return record
+    except Exception as exc:
+        logger.exception("area %s failed", name)
+        failure = _portable(exc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
+    raise failure  # outside the except block: no unpicklable __context__ travels with it
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,264 @@
+"""Batch runs on Dask: three thirds of the sample district on a local cluster of two workers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+import yaml
+from geopandas.testing import assert_geodataframe_equal
+
+import livingcircle as lc
+from livingcircle import batch
+from livingcircle._errors import InputError
+from livingcircle.pipeline import run
+
+distributed = pytest.importorskip("distributed")
+
+HALO_CATEGORY = "large_sports_ground"
+SPEED = ["adult"]
+N_PER_AREA = 6  # communities per area: small keeps the test fast
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def _metres_per_degree_lon(lat):
+    return 111_320.0 * np.cos(np.radians(lat))
+
+
+@pytest.fixture(scope="module")
+def areas(tmp_path_factory):
+    """Three sub-areas (west/middle/east thirds) and a fourth with a corrupt communities file."""
+    d = tmp_path_factory.mktemp("areas")
+    p = lc.sample_paths()
+    bnd = gpd.read_file(p["boundary"]).to_crs(4326)
+    poly = shapely.union_all(bnd.geometry.values)
+    x0, y0, x1, y1 = poly.bounds
+    cuts = np.linspace(x0, x1, 4)
+    comm = gpd.read_file(p["communities"])
+    gates = gpd.read_file(p["gates"])
+    rep = comm.geometry.representative_point()
+    specs = []
+    parts = {}
+    for k, name in enumerate(["西片 west", "中片 middle", "东片 east"]):
+        part = shapely.intersection(poly, shapely.box(cuts[k], y0 - 0.01, cuts[k + 1], y1 + 0.01))
+        folder = batch.safe_name(name)
+        bfile = d / f"{folder}_boundary.geojson"
+        gpd.GeoDataFrame({"name": [name]}, geometry=[part], crs=4326).to_file(bfile)
+        inside = comm[rep.within(part)]
+        if k == 0:  # keep the easternmost community of the west area for the halo test
+            east = inside.geometry.bounds["maxx"].idxmax()
+            inside = pd.concat([inside.drop(index=east).head(N_PER_AREA - 1), inside.loc[[east]]])
+        else:
+            inside = inside.head(N_PER_AREA)
+        cfile = d / f"{folder}_communities.gpkg"
+        inside.to_file(cfile)
+        gfile = d / f"{folder}_gates.gpkg"
+        gates[gates["community_id"].isin(inside["community_id"])].to_file(gfile)
+        parts[name] = (part, inside)
+        specs.append({"name": name, "osm": str(p["osm"]), "communities": cfile.name,
+                      "gates": gfile.name, "facilities": [str(p["facilities"]),
+                                                          str(p["amap_csv"])],
+                      "sites": str(p["sites"]), "boundary": bfile.name, "speed": SPEED})
+    # halo: a facility 100 m east of the west area's edge, level with its easternmost community
+    west_part, west_comm = parts["西片 west"]
+    edge_x = cuts[1]
+    wproj = west_comm.to_crs(west_comm.estimate_utm_crs())
+    east_most = west_comm.iloc[int(np.argmax(wproj.geometry.bounds["maxx"].to_numpy()))]
+    lat = east_most.geometry.representative_point().y
+    fx = edge_x + 100.0 / _metres_per_degree_lon(lat)
+    halo = gpd.GeoDataFrame({"facility_id": ["HALO1"], "name": ["边界外体育场"],
+                             "category": [HALO_CATEGORY]},
+                            geometry=[shapely.Point(fx, lat)], crs=4326)
+    halo_file = d / "halo_facility.gpkg"
+    halo.to_file(halo_file)
+    specs[0]["facilities"] = [*specs[0]["facilities"], halo_file.name]
+    broken = d / "broken_communities.gpkg"
+    broken.write_bytes(b"this is not a GeoPackage\x00\x01" * 20)
+    specs.append({"name": "坏数据 broken", "osm": str(p["osm"]), "communities": broken.name,
+                  "facilities": str(p["facilities"]), "speed": SPEED})
+    yml = d / "areas.yaml"
+    yml.write_text(yaml.safe_dump({"areas": specs}, allow_unicode=True), encoding="utf-8")
+    return {"yaml": yml, "dir": d, "specs": specs, "halo_community": east_most["community_id"],
+            "halo_point": halo.geometry.iloc[0], "edge_x": edge_x, "west_part": west_part,
+            "halo_file": halo_file}
+
+
+@pytest.fixture(scope="module")
+def batch_out(tmp_path_factory, areas, client):
+    out = tmp_path_factory.mktemp("batch_out")
+    table = batch.run_batch(areas["yaml"], out=out, scheduler=client, progress=False)
+    return out, table
+
+
+def _layer(path, layer, keys):
+    df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+def test_batch_equals_single_runs(areas, batch_out, tmp_path):
+    out, table = batch_out
+    done = table[table["status"] == "done"]
+    assert sorted(done["folder"]) == sorted(batch.safe_name(s["name"])
+                                            for s in areas["specs"][:3])
+    specs = batch.load_areas(areas["yaml"])
+    for spec in specs[:3]:
+        single = run(osm=spec["osm"], communities=spec["communities"], gates=spec["gates"],
+                     facilities=spec["facilities"], sites=spec["sites"],
+                     boundary=spec["boundary"], speed_profiles=SPEED, progress=False)
+        single.write(tmp_path / spec["folder"], map_html=False)
+        mine = tmp_path / spec["folder"] / "livingcircle.gpkg"
+        theirs = out / spec["folder"] / "livingcircle.gpkg"
+        for layer, keys in (("access", ["community_id", "category", "speed_profile"]),
+                            ("completeness", ["community_id"]),
+                            ("gaps", ["community_id", "category"])):
+            pd.testing.assert_frame_equal(_layer(theirs, layer, keys), _layer(mine, layer, keys))
+        a = pyogrio.read_dataframe(theirs, layer="communities").sort_values("community_id")
+        b = pyogrio.read_dataframe(mine, layer="communities").sort_values("community_id")
+        assert_geodataframe_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+        # the summary row is the area's own figures
+        row = table.set_index("folder").loc[spec["folder"]]
+        comp = single["completeness"]
+        assert row["communities"] == len(single["communities"])
+        assert row["facilities"] == len(single["facilities"])
+        assert row["mean_completeness_15"] == pytest.approx(comp["completeness_15"].mean())
+        hh = single["communities"].set_index("community_id")["households"]
+        full = comp[comp["completeness_15"] >= 1]["community_id"]
+        judged = comp[comp["completeness_15"].notna()]["community_id"]
+        assert row["share_households_15"] == pytest.approx(hh[full].sum() / hh[judged].sum())
+        marker = json.loads((out / spec["folder"] / batch.DONE_MARKER).read_text("utf-8"))
+        roles = {i["role"] for i in marker["inputs"]}
+        assert roles == {"osm", "communities", "gates", "facilities", "sites", "boundary"}
+        assert all(len(i["sha256"]) == 64 for i in marker["inputs"])
+
+
+def test_failing_area_reported_others_finish(batch_out):
+    out, table = batch_out
+    assert list(table["status"]) == ["done", "done", "done", "failed"]
+    bad = table.iloc[3]
+    assert bad["name"] == "坏数据 broken"
+    assert "broken_communities.gpkg" in bad["error"]
+    assert bad["error"].startswith("InputError: ")  # the exception's type and message
+    assert not (out / bad["folder"]).exists()
+    assert not list(out.glob(".*tmp-*"))  # no temporary folder left behind
+    summary = pd.read_csv(out / "summary.csv", encoding="utf-8-sig")
+    assert list(summary["status"]) == ["done", "done", "done", "failed"]
+    assert (out / "summary.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    zh = pd.read_excel(out / "summary.xlsx", sheet_name="片区比较")
+    assert list(zh["状态"]) == ["完成", "完成", "完成", "失败"]
+    assert "15分钟生活圈必配设施齐全的户数占比(%)" in zh.columns
+    html = (out / "summary_map.html").read_text("utf-8")
+    for name in ("西片 west", "中片 middle", "东片 east"):
+        assert name in html
+    assert "map.html" in html
+
+
+def test_rerun_finishes_only_missing_areas(areas, batch_out, tmp_path, client):
+    src, _ = batch_out
+    out = tmp_path / "again"
+    shutil.copytree(src, out)
+    west = out / batch.safe_name("西片 west") / "livingcircle.gpkg"
+    before = west.stat().st_mtime_ns
+    shutil.rmtree(out / batch.safe_name("东片 east"))  # interrupted before east was written
+    (out / batch.safe_name("中片 middle") / batch.DONE_MARKER).unlink()  # no marker: not done
+    table = batch.run_batch(areas["yaml"], out=out, scheduler=client, progress=False)
+    assert list(table["status"]) == ["skipped", "done", "done", "failed"]
+    assert west.stat().st_mtime_ns == before
+    assert table.iloc[0]["seconds"] == 0.0
+    assert table.iloc[0]["communities"] > 0  # figures of a skipped area come from its marker
+    assert (out / batch.safe_name("东片 east") / batch.DONE_MARKER).is_file()
+    assert (out / batch.safe_name("中片 middle") / batch.DONE_MARKER).is_file()
+
+
+def test_halo_facility_outside_boundary_serves_community_inside(areas, batch_out):
+    out, _ = batch_out
+    # the facility lies outside the west area, about 100 m from its edge
+    part = areas["west_part"]
+    pt = areas["halo_point"]
+    assert not part.contains(pt)
+    utm = gpd.GeoSeries([part, pt], crs=4326).estimate_utm_crs()
+    pp, ptp = gpd.GeoSeries([part, pt], crs=4326).to_crs(utm)
+    assert 80 < pp.distance(ptp) < 120
+    # kept by the reader: io drops points only beyond settings.far_outside_km (5 km)
+    assert lc.settings.far_outside_km * 1000 > 120
+    cid = areas["halo_community"]
+    west = batch.safe_name("西片 west")
+    acc = pyogrio.read_dataframe(out / west / "livingcircle.gpkg", layer="access",
+                                 read_geometry=False)
+    row = acc[(acc["community_id"] == cid) & (acc["category"] == HALO_CATEGORY)].iloc[0]
+    assert row["nearest_facility_id"] == "HALO1"
+    # the same distance as a run over the whole district (no cut at the west area's edge)
+    p = lc.sample_paths()
+    spec = batch.load_areas(areas["yaml"])[0]
+    whole = run(osm=p["osm"], communities=spec["communities"], gates=spec["gates"],
+                facilities=spec["facilities"], boundary=p["boundary"], speed_profiles=SPEED,
+                progress=False)
+    ref = whole["access"]
+    ref = ref[(ref["community_id"] == cid) & (ref["category"] == HALO_CATEGORY)].iloc[0]
+    assert ref["nearest_facility_id"] == "HALO1"
+    assert row["distance_m"] == pytest.approx(ref["distance_m"], abs=1e-6)
+    assert row["distance_m"] < lc.load_profile().category(HALO_CATEGORY).max_walk_m
+
+
+def test_localise_copies_fsspec_url(tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    with fsspec.open("memory://lc-test/communities.geojson", "wb") as fh:
+        fh.write(b'{"type": "FeatureCollection", "features": []}')
+    local = batch.localise("memory://lc-test/communities.geojson", tmp_path)
+    assert local.endswith("communities.geojson")
+    assert open(local, "rb").read() == b'{"type": "FeatureCollection", "features": []}'
+    assert batch.localise(str(tmp_path / "x.gpkg"), tmp_path) == str(tmp_path / "x.gpkg")
+
+
+@pytest.mark.parametrize(("entry", "match"), [
+    ({"name": "a", "osm": "x.osm"}, "area 'a': key 'communities' is missing"),
+    ({"name": "a", "communities": "c.gpkg"}, "area 'a': give key 'osm'"),
+    ({"name": "a", "osm": "x.osm", "communities": "c.gpkg", "colour": 1},
+     r"area 'a': unknown key\(s\) \['colour'\]"),
+    ({"name": "a", "osm": "missing.osm", "communities": "c.gpkg"},
+     "area 'a', key 'osm': file not found"),
+    ({"name": "a", "osm": "x.osm", "communities": "c.gpkg", "facilities_crs": "utm"},
+     "area 'a', key 'facilities_crs'"),
+    ({"osm": "x.osm", "communities": "c.gpkg"}, "area #1 has no 'name'"),
+])
+def test_areas_yaml_errors_name_area_and_key(tmp_path, entry, match):
+    (tmp_path / "x.osm").write_text("<osm/>")
+    (tmp_path / "c.gpkg").write_bytes(b"")
+    yml = tmp_path / "areas.yaml"
+    yml.write_text(yaml.safe_dump({"areas": [entry]}), encoding="utf-8")
+    with pytest.raises(InputError, match=match):
+        batch.load_areas(yml)
+
+
+def test_areas_relative_paths_and_duplicate_names(tmp_path):
+    sub = tmp_path / "data"
+    sub.mkdir()
+    (sub / "x.osm").write_text("<osm/>")
+    (sub / "c.gpkg").write_bytes(b"")
+    yml = tmp_path / "areas.yaml"
+    yml.write_text(yaml.safe_dump({"areas": [
+        {"name": "哈尔滨/道里", "osm": "data/x.osm", "communities": "data/c.gpkg",
+         "facilities": "data/c.gpkg"}]}, allow_unicode=True), encoding="utf-8")
+    (spec,) = batch.load_areas(yml)
+    assert spec["osm"] == str((sub / "x.osm").resolve())
+    assert spec["facilities"] == [str((sub / "c.gpkg").resolve())]
+    assert spec["folder"] == "哈尔滨_道里"
+    yml.write_text(yaml.safe_dump({"areas": [
+        {"name": "a b", "osm": "data/x.osm", "communities": "data/c.gpkg"},
+        {"name": "a/b", "osm": "data/x.osm", "communities": "data/c.gpkg"}]}), encoding="utf-8")
+    with pytest.raises(InputError, match="area 'a/b': its folder name 'a_b'"):
+        batch.load_areas(yml)
