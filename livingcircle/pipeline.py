@@ -349,6 +349,13 @@ def run(
                      ("not_ready", not_ready)):
         if df is not None:
             layers[name] = df
+    if scope is not None and (scope["in_scope"] == "yes").any():
+        from .clusters import recommend
+
+        layers.update(recommend({
+            "communities": wide, "gaps": gaps, "access": acc, "network": net,
+            "profile": prof, "facilities": fac, "sites": site_gdf, "gates": gts,
+            "plan": plan, "speed_profile": speed_profiles[0]}))
     layers["access_points"] = acc.access_points
     layers["diagnostics"] = diag.to_frame()
 

@@ -221,7 +221,9 @@ def nearest_from_sources(
     if len(sources) == 0:
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
     uniq, first = np.unique(sources, return_index=True)
-    dist, _pred, src = dijkstra(g.csr, directed=False, indices=uniq, limit=limit, min_only=True,
+    # the CSR already holds both directions of every segment: directed=True avoids a symmetrised
+    # copy of the matrix on every call (same distances)
+    dist, _pred, src = dijkstra(g.csr, directed=True, indices=uniq, limit=limit, min_only=True,
                                 return_predecessors=True)
     which = np.full(n, -1, dtype=np.int64)
     reached = src >= 0
