@@ -512,6 +512,23 @@ def _done_record(folder: Path) -> dict | None:
         return None
 
 
+def inputs_changed(spec: Mapping, record: Mapping) -> list[str]:
+    """Return the local inputs of ``spec`` whose checksum differs from the ``_done.json`` record.
+
+    URLs are not fetched again: they are taken as unchanged.
+    """
+    known = {(i["role"], i["source"]): i["sha256"] for i in record.get("inputs", [])}
+    changed = []
+    for key in PATH_KEYS:
+        vals = spec.get(key)
+        for src in ([] if vals is None else vals if key == "facilities" else [vals]):
+            if _is_url(src):
+                continue
+            if known.get((key, src)) != (_sha256(src) if Path(src).is_file() else None):
+                changed.append(f"{key}: {src}")
+    return changed
+
+
 def _row(spec: Mapping, status: str, *, record: dict | None = None, error: str = "") -> dict:
     """One summary row; ``seconds`` is this batch's run time (0 for a skipped area)."""
     seconds = math.nan
@@ -576,12 +593,18 @@ def run_batch(
     todo = []
     for spec in specs:
         rec = None if rerun else _done_record(out / spec["folder"])
+        if rec is not None and (changed := inputs_changed(spec, rec)):
+            logger.warning("area %s: input(s) changed since it was done (%s); running it again",
+                           spec["name"], ", ".join(changed))
+            rec = None
         if rec is not None:
             rows[spec["folder"]] = _row(spec, "skipped", record=rec)
             records[spec["folder"]] = rec
             logger.info("area %s already done (%s); skipped", spec["name"], out / spec["folder"])
         else:
             todo.append(spec)
+            for stale in out.glob(f".{spec['folder']}.tmp-*"):  # left by an interrupted run
+                shutil.rmtree(stale, ignore_errors=True)
     if todo:
         with _client(scheduler, n_workers, threads_per_worker) as client:
             link = dashboard_address(client)

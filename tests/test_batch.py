@@ -167,7 +167,7 @@ def test_failing_area_reported_others_finish(batch_out):
     assert "map.html" in html
 
 
-def test_rerun_finishes_only_missing_areas(areas, batch_out, tmp_path, client):
+def test_rerun_finishes_only_missing_areas(areas, batch_out, tmp_path, client, capsys):
     src, _ = batch_out
     out = tmp_path / "again"
     shutil.copytree(src, out)
@@ -175,8 +175,10 @@ def test_rerun_finishes_only_missing_areas(areas, batch_out, tmp_path, client):
     before = west.stat().st_mtime_ns
     shutil.rmtree(out / batch.safe_name("东片 east"))  # interrupted before east was written
     (out / batch.safe_name("中片 middle") / batch.DONE_MARKER).unlink()  # no marker: not done
-    table = batch.run_batch(areas["yaml"], out=out, scheduler=client, progress=False)
+    table = batch.run_batch(areas["yaml"], out=out, scheduler=client, progress=True)
     assert list(table["status"]) == ["skipped", "done", "done", "failed"]
+    err = capsys.readouterr()
+    assert "Dask dashboard:" in err.out + err.err  # the address, or why there is none
     assert west.stat().st_mtime_ns == before
     assert table.iloc[0]["seconds"] == 0.0
     assert table.iloc[0]["communities"] > 0  # figures of a skipped area come from its marker
@@ -262,3 +264,31 @@ def test_areas_relative_paths_and_duplicate_names(tmp_path):
         {"name": "a/b", "osm": "data/x.osm", "communities": "data/c.gpkg"}]}), encoding="utf-8")
     with pytest.raises(InputError, match="area 'a/b': its folder name 'a_b'"):
         batch.load_areas(yml)
+
+
+def test_cli_batch_all_done_skips_without_running(areas, batch_out, tmp_path):
+    from livingcircle.cli import main
+
+    src, _ = batch_out
+    out = tmp_path / "cli"
+    shutil.copytree(src, out)
+    data = yaml.safe_load(areas["yaml"].read_text("utf-8"))
+    data["areas"] = data["areas"][:3]  # the three areas that are done
+    yml = areas["dir"] / "three.yaml"
+    yml.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["batch", str(yml), "--out", str(out), "--no-progress"]) == 0
+    summary = pd.read_csv(out / "summary.csv", encoding="utf-8-sig")
+    assert list(summary["status"]) == ["skipped"] * 3
+    assert list(summary["name"]) == ["西片 west", "中片 middle", "东片 east"]
+
+
+def test_inputs_changed_compares_checksums(tmp_path):
+    f = tmp_path / "c.gpkg"
+    f.write_bytes(b"one")
+    spec = {"name": "a", "communities": str(f), "facilities": [str(f)], "folder": "a"}
+    sha = batch._sha256(f)
+    rec = {"inputs": [{"role": "communities", "source": str(f), "sha256": sha},
+                      {"role": "facilities", "source": str(f), "sha256": sha}]}
+    assert batch.inputs_changed(spec, rec) == []
+    f.write_bytes(b"two")
+    assert batch.inputs_changed(spec, rec) == [f"communities: {f}", f"facilities: {f}"]
