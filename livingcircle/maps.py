@@ -309,7 +309,7 @@ class _Search(MacroElement):
         var p = l.feature && l.feature.properties;
         if (p && (p.search === q || p.community_id === q)) {
           {{ this._parent.get_name() }}.fitBounds(l.getBounds(), {maxZoom: 17});
-          l.openPopup();
+          l.fire('click', {latlng: l.getBounds().getCenter()});
         }
       });
     });
