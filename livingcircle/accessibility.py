@@ -213,6 +213,8 @@ class Access:
     community_nodes: list[np.ndarray] = field(repr=False)
     crs: object = field(repr=False, default=None)
     edge_table: object = field(repr=False, default=None)
+    facility_ids: np.ndarray = field(repr=False, default=None)
+    facility_nodes: np.ndarray = field(repr=False, default=None)
 
     def wide(self, speed_profile: str | None = None) -> gpd.GeoDataFrame:
         """Communities with ``d_<category>`` (m) and ``t_<category>`` (min) columns.
@@ -431,4 +433,4 @@ def measure_access(
     return Access(table=table, pairs=pairs, access_points=ap, speeds=speeds, profile=profile,
                   cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
                   graph=g, community_nodes=community_nodes, crs=crs,
-                  edge_table=net.edges)
+                  edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)

@@ -202,3 +202,57 @@ def straight_line_circles(isochrone_layer: gpd.GeoDataFrame,
     iso = isochrone_layer.drop(columns="geometry")
     geoms = [cent.loc[c].buffer(w) for c, w in zip(iso["community_id"], iso["walk_m"], strict=True)]
     return gpd.GeoDataFrame(iso, geometry=geoms, crs=crs).to_crs(4326)
+
+
+def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float | None = None,
+                   categories=None) -> gpd.GeoDataFrame:
+    """Return, per category, the area its facilities cover within the category's threshold.
+
+    One multi-source radius-limited search from all facilities of the category (the standard's
+    metres, not a speed), then the reachable streets cut at the threshold and buffered like an
+    isochrone. Feed the result to :func:`livingcircle.gaps.uncovered_residential` for the
+    residential area each category leaves uncovered.
+
+    Parameters
+    ----------
+    acc
+        The :class:`~livingcircle.accessibility.Access` the facilities were measured in.
+    facilities
+        The same facilities frame (``facility_id``, ``categories``) passed to ``measure_access``.
+    buffer_m
+        Buffer half-width; default :data:`settings.isochrone_buffer_m`.
+    categories
+        Only these category ids (default: every POI category of the profile).
+
+    Returns
+    -------
+    GeoDataFrame
+        category, name_zh, threshold_m, n_facilities, area_m2, geometry (EPSG:4326).
+    """
+    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    g = acc.graph
+    eg, el = _edge_arrays(acc)
+    inc = _incidence(g)
+    search = BoundedSearch(g)
+    fac_ids = facilities["facility_id"].astype(str).to_numpy()
+    node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
+    cats_col = "categories" if "categories" in facilities.columns else "category"
+    members = facilities[cats_col].fillna("").astype(str).str.split(";")
+    rows = []
+    wanted = categories or [c.id for c in acc.profile.poi_categories()]
+    for cid in wanted:
+        cat = acc.profile.category(cid)
+        starts = np.array([node_of.get(f, -1) for f, cs in zip(fac_ids, members, strict=True)
+                           if cid in cs], dtype=np.int64)
+        starts = starts[starts >= 0]
+        poly = shapely.Polygon()
+        if len(starts):
+            nodes, dist = search(starts, np.zeros(len(starts)), cat.max_walk_m)
+            lines = _reachable_lines(g, eg, el, inc, nodes, dist, cat.max_walk_m)
+            if lines:
+                poly = shapely.union_all(shapely.buffer(np.asarray(lines, dtype=object),
+                                                        buffer_m, quad_segs=4))
+        rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
+                     "n_facilities": len(starts), "area_m2": round(float(poly.area), 1),
+                     "geometry": poly})
+    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=acc.crs).to_crs(4326)

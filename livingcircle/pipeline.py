@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 #: Layers in the order they are written to the GeoPackage.
 LAYER_ORDER = [
     "communities", "gates", "facilities", "sites", "access", "isochrones", "gaps",
-    "completeness", "capacity", "area_figures", "scope", "needs", "plan", "not_ready",
+    "completeness", "capacity", "area_figures", "coverage", "uncovered", "scope", "needs",
+    "plan", "not_ready",
     "clusters", "cluster_members", "proposed_sites", "before_after", "diagnostics",
     "access_points",
 ]
@@ -310,6 +311,12 @@ def run(
     else:
         logger.info("no population given: the capacity measure is skipped")
     figures = area_figures(gaps, comm, prof)
+    from .gaps import uncovered_residential
+    from .isochrones import coverage_areas
+
+    coverage = coverage_areas(acc, fac)
+    uncovered = uncovered_residential(coverage, comm) if \
+        (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any() else None
     bar.update()
 
     step("renovation")
@@ -345,6 +352,9 @@ def run(
     if cap is not None:
         layers["capacity"] = cap
     layers["area_figures"] = figures
+    layers["coverage"] = coverage
+    if uncovered is not None:
+        layers["uncovered"] = uncovered
     for name, df in (("scope", scope), ("needs", needs), ("plan", plan),
                      ("not_ready", not_ready)):
         if df is not None:

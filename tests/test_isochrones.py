@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import lattice, points, xy
+from conftest import CRS, lattice, points, xy
 
 from livingcircle.accessibility import measure_access
 from livingcircle.isochrones import isochrones
@@ -61,3 +61,34 @@ def test_unattached_origin_gives_empty_isochrone():
     iso = isochrones(net, comm, minutes=[5])
     assert iso["area_m2"].iloc[0] == 0 and not iso["reached"].iloc[0]
     assert np.isfinite(iso["circle_area_m2"].iloc[0])
+
+
+def test_coverage_area_of_a_category_and_the_residential_area_it_leaves():
+    import geopandas as gpd
+    import shapely
+
+    from livingcircle.gaps import uncovered_residential
+    from livingcircle.isochrones import coverage_areas
+
+    net = lattice()
+    fac = points(["K"], [(0, 0)], "facility_id", categories=["kindergarten"])
+    blocks = [shapely.box(xy(10, 10).x, xy(10, 10).y, xy(90, 90).x, xy(90, 90).y),
+              shapely.box(xy(310, 310).x, xy(310, 310).y, xy(390, 390).x, xy(390, 390).y)]
+    comm = gpd.GeoDataFrame({"community_id": ["NEAR", "FAR"]}, geometry=blocks, crs=CRS)
+    acc = measure_access(net, comm, fac)
+    cov = _proj(coverage_areas(acc, fac, buffer_m=1.0, categories=["kindergarten"]))
+    poly = cov.geometry.iloc[0]
+    # 300 m from the corner node: along the streets, cut exactly at 300 m
+    assert poly.contains(xy(299, 0)) and not poly.contains(xy(302, 0))
+    assert poly.contains(xy(100, 199)) and not poly.contains(xy(100, 202))
+    # with a 25 m buffer, the street-side strips of the near block are covered, not the far block
+    cov = coverage_areas(acc, fac, buffer_m=25.0, categories=["kindergarten"])
+    unc = uncovered_residential(cov, comm.to_crs(4326))
+    far = unc[(unc.community_id == "FAR") & (unc.category == "kindergarten")]
+    assert far["uncovered_area_m2"].iloc[0] == pytest.approx(80 * 80, rel=1e-3)
+    assert far["uncovered_share"].iloc[0] == pytest.approx(1.0)
+    near = unc[(unc.community_id == "NEAR") & (unc.category == "kindergarten")]
+    # the block is 10 m from a street on all four sides: 15 m deep strips are covered,
+    # a 50 m x 50 m core is not
+    expected = (50 * 50) / (80 * 80)
+    assert near["uncovered_share"].iloc[0] == pytest.approx(expected, abs=0.01)
