@@ -207,7 +207,10 @@ def build_network(
         raise NetworkError(msg)
 
     if clip_poly is not None and osm is not None:
-        G = ox.truncate.truncate_graph_polygon(G, clip_poly, truncate_by_edge=True)
+        try:
+            G = ox.truncate.truncate_graph_polygon(G, clip_poly, truncate_by_edge=True)
+        except ValueError:  # osmnx: "Found no graph nodes within the requested polygon"
+            G = nx.MultiDiGraph()
         if G.number_of_nodes() == 0:
             msg = (
                 f"{source}: no walkable street lies inside the study boundary plus its "
