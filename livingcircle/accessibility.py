@@ -34,7 +34,14 @@ from . import settings
 from ._errors import InputError
 from .diagnostics import Diagnostics
 from .network import WalkNetwork
-from .routing import BoundedSearch, Snap, SplitGraph, nearest_from_sources, split_graph
+from .routing import (
+    BoundedSearch,
+    Snap,
+    SplitGraph,
+    nearest_from_sources,
+    snap_points,
+    split_graph,
+)
 from .standards import Profile, load_profile
 
 logger = logging.getLogger(__name__)
@@ -167,21 +174,10 @@ def _community_access(net: WalkNetwork, comm_proj: gpd.GeoDataFrame, gates_proj,
 
 
 def _point_access(net, pts_proj: np.ndarray, kind: str, max_snap: float) -> AccessPoints:
-    edges = net.edges
+    snap = snap_points(net.edges, pts_proj, max_distance=max_snap)
     n = len(pts_proj)
-    edge = np.full(n, -1, dtype=np.int64)
-    t = np.zeros(n)
-    off = np.full(n, np.inf)
-    if n:
-        idx, dist = edges.tree.query_nearest(pts_proj, max_distance=max_snap,
-                                             return_distance=True, all_matches=False)
-        # one edge per point (ties: the first)
-        first = np.unique(idx[0], return_index=True)[1]
-        src, tgt, dist = idx[0][first], idx[1][first], dist[first]
-        edge[src] = tgt
-        off[src] = dist
-        t[src] = shapely.line_locate_point(edges.geometry[tgt], pts_proj[src])
-    return AccessPoints(np.arange(n), np.full(n, kind, dtype=object), pts_proj, edge, t, off)
+    return AccessPoints(np.arange(n), np.full(n, kind, dtype=object), pts_proj, snap.edge,
+                        snap.t, snap.offset)
 
 
 @dataclass

@@ -64,6 +64,7 @@ import shapely
 
 from . import settings
 from ._errors import InputError
+from .pipeline import input_options
 from .routing import BoundedSearch
 from .standards import Profile
 
@@ -911,17 +912,7 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
 
 @click.command("recommend")
 @click.option("--demo", is_flag=True, help="Use the bundled SYNTHETIC sample district.")
-@click.option("--osm", type=click.Path(exists=True, dir_okay=False), help="OSM file.")
-@click.option("--communities", type=click.Path(exists=True, dir_okay=False),
-              help="Communities file.")
-@click.option("--gates", type=click.Path(exists=True, dir_okay=False), help="Gates file.")
-@click.option("--facilities", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Facilities file(s); default: the OSM file's POIs.")
-@click.option("--facilities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
-              help="Coordinate system of CSV/Excel facilities.")
-@click.option("--sites", type=click.Path(exists=True, dir_okay=False),
-              help="Candidate sites for new facilities (default: network points).")
-@click.option("--boundary", type=click.Path(exists=True, dir_okay=False), help="Study boundary.")
+@input_options
 @click.option("--max-walk-min", default=10.0, show_default=True,
               help="Every two members of a cluster are within this walk (minutes).")
 @click.option("--max-households", default=3000, show_default=True, type=int,
@@ -932,10 +923,10 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
               help="New facilities per cluster and missing category.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def cli_command(demo, osm, communities, gates, facilities, facilities_crs, sites, boundary,
-                max_walk_min, max_households, max_members, new_per_category, out, no_progress):
+def cli_command(demo, max_walk_min, max_households, max_members, new_per_category, out,
+                no_progress, **inputs):
     """Recommend area-linked renovation clusters (片区联动) and write OUT/livingcircle.gpkg."""
-    from .pipeline import run, run_sample
+    from .pipeline import run_from_options, run_sample
 
     if demo:
         from .sample import SYNTHETIC_LABEL
@@ -943,12 +934,7 @@ def cli_command(demo, osm, communities, gates, facilities, facilities_crs, sites
         click.echo(SYNTHETIC_LABEL)
         result = run_sample(progress=not no_progress)
     else:
-        if osm is None or communities is None:
-            msg = "give --osm FILE and --communities FILE (or --demo for the sample district)"
-            raise click.UsageError(msg)
-        result = run(osm=osm, communities=communities, gates=gates,
-                     facilities=list(facilities) or None, facilities_crs=facilities_crs,
-                     sites=sites, boundary=boundary, progress=not no_progress)
+        result = run_from_options(**inputs, progress=not no_progress)
     layers = recommend(result, max_walk_min=max_walk_min, max_households=max_households,
                        max_members=max_members, new_per_category=new_per_category)
     result.layers.update(layers)

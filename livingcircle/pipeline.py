@@ -427,40 +427,59 @@ def demo_command(out: str, no_progress: bool) -> None:
     click.echo(_summary(result, written))
 
 
+def input_options(f):
+    """Add the input options of ``livingcircle run`` to a click command."""
+    options = [
+        click.option("--osm", type=click.Path(exists=True, dir_okay=False),
+                     help="OSM file (.osm XML or .osm.pbf) for the walking network."),
+        click.option("--place", help="Place name to download the network for (needs the "
+                     "internet)."),
+        click.option("--communities", type=click.Path(exists=True, dir_okay=False),
+                     help="Communities file (polygons or points)."),
+        click.option("--gates", type=click.Path(exists=True, dir_okay=False), help="Gates file."),
+        click.option("--facilities", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                     help="Facilities file(s); default: the OSM file's POIs."),
+        click.option("--facilities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
+                     help="Coordinate system of CSV/Excel facilities."),
+        click.option("--sites", type=click.Path(exists=True, dir_okay=False),
+                     help="Candidate sites for new facilities."),
+        click.option("--boundary", type=click.Path(exists=True, dir_okay=False),
+                     help="Study boundary."),
+        click.option("--profile", type=click.Path(exists=True, dir_okay=False),
+                     help="Standard profile YAML (default: the bundled one)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def run_from_options(*, osm, place, communities, gates, facilities, facilities_crs, sites,
+                     boundary, profile, progress=True, **kwargs) -> Result:
+    """Call :func:`run` with the values of :func:`input_options` (checks what is required)."""
+    if osm is None and place is None:
+        msg = "give --osm FILE (or --place NAME when online)"
+        raise click.UsageError(msg)
+    if communities is None:
+        msg = "give --communities FILE"
+        raise click.UsageError(msg)
+    return run(osm=osm, place=place, communities=communities, gates=gates,
+               facilities=list(facilities) or None, facilities_crs=facilities_crs, sites=sites,
+               boundary=boundary, profile=profile, progress=progress, **kwargs)
+
+
 @click.command("run")
-@click.option("--osm", type=click.Path(exists=True, dir_okay=False),
-              help="OSM file (.osm XML or .osm.pbf) for the walking network.")
-@click.option("--place", help="Place name to download the network for (needs the internet).")
-@click.option("--communities", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Communities file (polygons or points).")
-@click.option("--gates", type=click.Path(exists=True, dir_okay=False), help="Gates file.")
-@click.option("--facilities", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Facilities file(s); default: the OSM file's POIs.")
-@click.option("--facilities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
-              help="Coordinate system of CSV/Excel facilities.")
-@click.option("--sites", type=click.Path(exists=True, dir_okay=False),
-              help="Candidate sites for new facilities.")
-@click.option("--boundary", type=click.Path(exists=True, dir_okay=False),
-              help="Study boundary.")
-@click.option("--profile", type=click.Path(exists=True, dir_okay=False),
-              help="Standard profile YAML (default: the bundled one).")
+@input_options
 @click.option("--speed", "speeds", multiple=True, default=("adult", "elderly", "winter"),
               show_default=True, help="Speed profile(s); gaps use the first.")
 @click.option("--target-communities", type=int, help="Communities in this year's plan.")
 @click.option("--target-households", type=int, help="Households in this year's plan.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def run_command(osm, place, communities, gates, facilities, facilities_crs, sites, boundary,
-                profile, speeds, target_communities, target_households, out, no_progress):
+def run_command(speeds, target_communities, target_households, out, no_progress, **inputs):
     """Run the analysis on your own data and write OUT/livingcircle.gpkg and OUT/map.html."""
-    if osm is None and place is None:
-        msg = "give --osm FILE (or --place NAME when online)"
-        raise click.UsageError(msg)
-    result = run(osm=osm, place=place, communities=communities, gates=gates,
-                 facilities=list(facilities) or None, facilities_crs=facilities_crs,
-                 sites=sites, boundary=boundary, profile=profile, speed_profiles=speeds,
-                 target_communities=target_communities, target_households=target_households,
-                 progress=not no_progress)
+    result = run_from_options(**inputs, speed_profiles=speeds,
+                              target_communities=target_communities,
+                              target_households=target_households, progress=not no_progress)
     written = result.write(out)
     click.echo(_summary(result, written))
 

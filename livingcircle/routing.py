@@ -101,7 +101,9 @@ def snap_points(edges: EdgeTable, points: np.ndarray, *, max_distance: float) ->
     if n:
         idx, dist = edges.tree.query_nearest(points, max_distance=max_distance,
                                              return_distance=True, all_matches=False)
-        src, tgt = idx
+        # one edge per point (equally near edges: the first)
+        first = np.unique(idx[0], return_index=True)[1]
+        src, tgt, dist = idx[0][first], idx[1][first], dist[first]
         edge[src] = tgt
         offset[src] = dist
         t[src] = shapely.line_locate_point(edges.geometry[tgt], points[src])
