@@ -24,13 +24,18 @@ Gap areas
     category within its threshold (status not ``met`` in the gaps table): the whole community
     polygon, because access is measured from a community's gates, not from each building.
 Size
-    Geometry is simplified in a metric CRS (``simplify_m``, default 2 m — finer than a screen pixel
-    at street zoom) and coordinates are rounded to 6 decimals. Measured with
-    ``tests/test_maps.py`` (2026-11): the sample district (80 communities, 240 isochrones,
-    368 facilities) gives 7.3 MB (isochrones 4.9 MB, gap layers 1.3 MB); a synthetic city of
-    2,000 communities (the sample repeated 25 times with offsets) gives 49 MB with
-    ``isochrones=False`` — mostly the per-category gap layers and popups; for a whole city draw
-    per district or pass ``gap_layers=False``.
+    Every layer's features are written as compact JSON (UTF-8 text, no spaces) with coordinates
+    as integers in 1e-5 degree (about 1 m) delta-encoded vertex to vertex, decoded by a few lines
+    of JavaScript; the community polygons are written once and drawn by both the communities layer
+    and every gap layer; straight-line circles are a centre and a radius. Communities are
+    simplified by 2 m and isochrones by 5 m in a metric CRS (``simplify_m``,
+    ``isochrone_simplify_m``); isochrone holes are kept unless ``min_hole_m2`` is set.
+    Measured 2026-11 (``tests/test_maps.py`` and ``benchmarks/bench_map_size.py``): the sample
+    district (80 communities, 240 isochrones at 5/10/15 minutes, 368 facilities, clusters) gives
+    2.50 MB (was 7.3 MB with folium's GeoJSON); isochrones are 1.2 MB of it. A synthetic city of
+    2,000 communities (the sample repeated 25 times with offsets) gives 51 MB with isochrones
+    (46 s to render) and 23 MB with ``isochrones=False`` (5 s); for a whole city draw per
+    district, or pass ``isochrones=False`` / ``gap_layers=False``.
 Safety
     Every text that reaches HTML is escaped with :func:`html.escape` (folium's GeoJSON popups and
     tooltips insert property values as HTML unescaped); the GeoJSON itself is embedded with
@@ -152,52 +157,162 @@ def _leaflet_assets() -> tuple[str, str]:
 
 # --- geometry -----------------------------------------------------------------------------------
 
-def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool) -> gpd.GeoDataFrame:
-    """Simplify in a metric CRS, shift to GCJ-02 if asked, round to 6 decimals; drop empties."""
+#: Coordinates are stored as integers in units of 1e-5 degree (about 1.1 m north-south and 0.8 m
+#: east-west in Heilongjiang), each vertex as the difference from the one before.
+COORD_SCALE = 100_000
+
+
+def _drop_small_holes(geom, min_area: float):
+    """Return ``geom`` without interior rings smaller than ``min_area`` (same units as geom)."""
+    def fix(p):
+        keep = [r for r in p.interiors if shapely.Polygon(r).area >= min_area]
+        return shapely.Polygon(p.exterior, keep) if len(keep) != len(p.interiors) else p
+
+    if geom.geom_type == "Polygon":
+        return fix(geom)
+    if geom.geom_type == "MultiPolygon":
+        return shapely.MultiPolygon([fix(p) for p in geom.geoms])
+    return geom
+
+
+def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
+             min_hole_m2: float = 0.0) -> gpd.GeoDataFrame:
+    """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked."""
     out = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].copy()
     if out.crs is None:
         out = out.set_crs(4326)
     if len(out) == 0:
         return out.to_crs(4326)
-    if simplify_m and not out.geom_type.isin(["Point", "MultiPoint"]).all():
+    if (simplify_m or min_hole_m2) and not out.geom_type.isin(["Point", "MultiPoint"]).all():
         utm = out.to_crs(4326).estimate_utm_crs()
         out = out.to_crs(utm)
-        out["geometry"] = out.geometry.simplify(simplify_m, preserve_topology=True)
+        if min_hole_m2:
+            out["geometry"] = [_drop_small_holes(g, min_hole_m2) for g in out.geometry]
+        if simplify_m:
+            out["geometry"] = out.geometry.simplify(simplify_m, preserve_topology=True)
     out = out.to_crs(4326)
-    geoms = out.geometry.values
     if gcj:
         from .coords import transform_geometries, wgs84_to_gcj02
 
-        geoms = transform_geometries(geoms, wgs84_to_gcj02)
-    geoms = shapely.transform(np.asarray(geoms), lambda c: np.round(c, 6))
-    out["geometry"] = geoms
+        out["geometry"] = transform_geometries(out.geometry.values, wgs84_to_gcj02)
     return out[~out.geometry.is_empty]
 
 
-def _feature_collection(gdf: gpd.GeoDataFrame, props: list[str]) -> dict:
-    feats = []
-    for rec, geom in zip(gdf[props].to_dict("records"), gdf.geometry, strict=True):
-        feats.append({"type": "Feature", "properties": rec,
-                      "geometry": json.loads(shapely.to_geojson(geom))})
-    return {"type": "FeatureCollection", "features": feats}
+def _ring(coords) -> list[int]:
+    """Quantise to 1e-5 degree, drop repeated grid points, delta-encode: [x0, y0, dx1, dy1, …]."""
+    q = np.round(np.asarray(coords)[:, :2] * COORD_SCALE).astype(np.int64)
+    keep = np.ones(len(q), dtype=bool)
+    keep[1:] = (q[1:] != q[:-1]).any(axis=1)
+    q = q[keep]
+    return np.vstack([q[:1], np.diff(q, axis=0)]).ravel().tolist()
 
 
-def _geojson(gdf, props, *, name, style, tooltip=True, popup=False, marker=None,
-             show=True) -> folium.FeatureGroup:
-    """Return a FeatureGroup with one GeoJson layer whose ``tip``/``popup`` properties are HTML."""
+def _pack(geom) -> list:
+    """Pack a geometry as ``[type, nested lists of delta-encoded integer rings]``."""
+    t = geom.geom_type
+    if t == "Point":
+        return ["Point", [round(geom.x * COORD_SCALE), round(geom.y * COORD_SCALE)]]
+    if t in ("LineString", "MultiPoint"):
+        return ["LineString", _ring(shapely.get_coordinates(geom))]
+    if t == "Polygon":
+        return ["Polygon", [_ring(r.coords) for r in (geom.exterior, *geom.interiors)]]
+    if t == "MultiPolygon":
+        return ["MultiPolygon", [[_ring(r.coords) for r in (p.exterior, *p.interiors)]
+                                 for p in geom.geoms]]
+    if t == "MultiLineString":
+        return ["MultiLineString", [_ring(g.coords) for g in geom.geoms]]
+    msg = f"cannot draw geometry type {t}"
+    raise InputError(msg)
+
+
+#: JavaScript that turns packed features into Leaflet layers (added once to the page head).
+_LAYER_JS = """
+<script>
+var lcShared = {}, lcIndex = {};
+function lcDecode(p) {
+  var S = __SCALE__;
+  function ring(a) {
+    var out = [], x = 0, y = 0;
+    for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; out.push([y / S, x / S]); }
+    return out;
+  }
+  var t = p[0], c = p[1];
+  if (t === 'Point') return [c[1] / S, c[0] / S];
+  if (t === 'LineString') return ring(c);
+  if (t === 'Polygon' || t === 'MultiLineString') return c.map(ring);
+  return c.map(function (poly) { return poly.map(ring); });
+}
+function lcLayer(group, d) {
+  d.f.forEach(function (f) {
+    var g = f.g !== undefined ? f.g : lcShared[d.shared][f.r];
+    var st = Object.assign({}, d.s[f.s || 0]);
+    var l, ll = lcDecode(g);
+    if (d.kind === 'circle') { st.radius = f.m; l = L.circle(ll, st); }
+    else if (g[0] === 'Point') { l = L.circleMarker(ll, st); }
+    else if (g[0] === 'LineString' || g[0] === 'MultiLineString') { l = L.polyline(ll, st); }
+    else { l = L.polygon(ll, st); }
+    if (f.t) l.bindTooltip(f.t, {sticky: true});
+    if (f.p) l.bindPopup(f.p, {maxWidth: 480});
+    if (f.k) { l.lcGroup = group; f.k.forEach(function (k) { lcIndex[k] = l; }); }
+    group.addLayer(l);
+  });
+}
+</script>
+""".replace("__SCALE__", str(COORD_SCALE))
+
+
+def _js_json(obj) -> str:
+    """Compact JSON for a ``<script>``: UTF-8 text kept, ``< > & '`` escaped as Jinja's tojson."""
+    s = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("'", "\\u0027"))
+
+
+class _Shared(MacroElement):
+    """Geometry drawn by several layers (communities: their own layer and every gap layer)."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+lcShared[{{ this.key|tojson }}] = {{ this.json }};
+{% endmacro %}
+""")
+
+    def __init__(self, key: str, geoms) -> None:
+        super().__init__()
+        self.key = key
+        self.json = _js_json([_pack(g) for g in geoms])
+
+
+class _Layer(MacroElement):
+    """Features drawn into their parent FeatureGroup by ``lcLayer`` (see ``_LAYER_JS``)."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+lcLayer({{ this._parent.get_name() }}, {{ this.json }});
+{% endmacro %}
+""")
+
+    def __init__(self, data: dict) -> None:
+        super().__init__()
+        self.data = data
+        self.json = _js_json(data)
+
+
+def _layer(*, name: str, styles: list[dict], features: list[dict], show: bool = True,
+           kind: str = "geom", shared: str | None = None) -> folium.FeatureGroup:
+    """Return a FeatureGroup (one entry in the layer control) holding packed features.
+
+    Each feature is a dict with ``g`` (packed geometry) or ``r`` (index into the shared geometry
+    ``shared``), ``s`` (style index), ``t`` (tooltip HTML), ``p`` (popup HTML), ``k`` (search
+    keys) and, for ``kind="circle"``, ``m`` (radius in metres). Texts must already be escaped.
+    """
     fg = folium.FeatureGroup(name=name, show=show)
-    gj = folium.GeoJson(
-        _feature_collection(gdf, props),
-        style_function=style,
-        marker=marker,
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False) if tooltip else None,
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=480)
-        if popup else None,
-        zoom_on_click=False,
-        embed=True,
-    )
-    gj.add_to(fg)
-    fg.geojson = gj
+    feats = [{k: v for k, v in f.items() if v is not None and not (k == "s" and v == 0)
+              and not (isinstance(v, str) and v == "")} for f in features]
+    data = {"s": styles, "f": feats, "kind": kind}
+    if shared:
+        data["shared"] = shared
+    _Layer(data).add_to(fg)
     return fg
 
 
@@ -292,37 +407,44 @@ def _generic_popup(row: dict, title: str) -> str:
 # --- controls -----------------------------------------------------------------------------------
 
 class _Search(MacroElement):
-    """A search box over community names (no external plugin: works offline)."""
+    """A search box over community names and ids (no external plugin: works offline).
+
+    Typing or picking a name that is in the index (``lcIndex``, filled by ``lcLayer``) zooms to
+    the community and opens its popup; the communities layer is switched on if it was off.
+    """
 
     _template = Template("""
 {% macro script(this, kwargs) %}
 (function(){
+  var map = {{ this._parent.get_name() }};
   var ctl = L.control({position: 'topleft'});
   ctl.onAdd = function(){
     var div = L.DomUtil.create('div', 'lc-search leaflet-bar');
     div.innerHTML = {{ this.box_html|tojson }};
     L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
     var input = div.querySelector('input');
-    input.addEventListener('change', function(){
-      var q = input.value.trim();
-      {{ this.layer.get_name() }}.eachLayer(function(l){
-        var p = l.feature && l.feature.properties;
-        if (p && (p.search === q || p.community_id === q)) {
-          {{ this._parent.get_name() }}.fitBounds(l.getBounds(), {maxZoom: 17});
-          l.fire('click', {latlng: l.getBounds().getCenter()});
-        }
-      });
-    });
+    var last = null;
+    function go(){
+      var l = lcIndex[input.value.trim()];
+      if (!l || (l === last && l.isPopupOpen())) return;
+      last = l;
+      if (l.lcGroup && !map.hasLayer(l.lcGroup)) map.addLayer(l.lcGroup);
+      map.fitBounds(l.getBounds(), {maxZoom: 17, animate: false});
+      l.openPopup();
+    }
+    input.addEventListener('input', go);
+    input.addEventListener('change', go);
+    input.addEventListener('keydown', function(e){ if (e.key === 'Enter') go(); });
     return div;
   };
-  ctl.addTo({{ this._parent.get_name() }});
+  ctl.addTo(map);
 })();
 {% endmacro %}
 """)
 
-    def __init__(self, layer, names: list[str], placeholder: str) -> None:
+    def __init__(self, names: list[str], placeholder: str) -> None:
         super().__init__()
-        self.layer = layer
         opts = "".join(f"<option value=\"{html.escape(n, quote=True)}\"></option>"
                        for n in sorted(set(names)))
         self.box_html = (f"<input type='search' list='lc-names' placeholder="
@@ -361,6 +483,9 @@ def make_map(
     basemap: str = "none",
     simplify_m: float | None = 2.0,
     isochrones: bool = True,
+    isochrone_minutes: tuple[int, ...] = (5, 10, 15),
+    isochrone_simplify_m: float | None = 5.0,
+    min_hole_m2: float = 0.0,
     gap_layers: bool = True,
     tianditu_token: str | None = None,
     title: str | None = None,
@@ -380,7 +505,16 @@ def make_map(
     simplify_m
         Simplification tolerance in metres (None: keep every vertex).
     isochrones
-        Draw the 5/10/15-minute isochrones and straight-line circles (the largest layers).
+        Draw the isochrones and straight-line circles (the largest layers).
+    isochrone_minutes
+        Which isochrone levels to draw (default all three: 5, 10 and 15 minutes).
+    isochrone_simplify_m
+        Simplification tolerance of the isochrones in metres (default 5 m: they are buffers of
+        the walkable streets, so 5 m moves an edge by less than a third of a street buffer).
+    min_hole_m2
+        Fill holes smaller than this (m²) in the drawn isochrones (default 0: keep every hole).
+        In the sample district 500 m² fills 4,202 of 15,512 holes (81 ha, 0.4 % of the summed
+        isochrone area) and saves 0.17 MB; the written isochrone layer always keeps every hole.
     gap_layers
         Draw one gap-area layer per category.
     tianditu_token
@@ -440,6 +574,7 @@ def make_map(
     root.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
     root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
     root.header.add_child(Element(_CSS), name="livingcircle_css")
+    root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
 
     # base layers: plain first, then tiles that line up with the data
     folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True,
@@ -456,91 +591,90 @@ def make_map(
                              subdomains="01234567", max_zoom=18,
                              show=basemap == "tianditu").add_to(m)
 
-    # communities
+    # communities: geometry stored once, drawn by the communities layer and every gap layer
+    _Shared("comm", comm.geometry.values).add_to(m)
     gap_html = _gap_rows(layers.get("gaps"), lang)
     recs = comm.drop(columns="geometry").to_dict("records")
-    comm_fc = gpd.GeoDataFrame({
-        "community_id": comm["community_id"],
-        "search": names,
-        "fill": [_colour(s) for s in share],
-        "scope": comm["in_scope"].astype(str) if "in_scope" in comm.columns else "",
-        "tip": [f"{_esc(n)} {'—' if np.isnan(s) else f'{s:.0%}'}"
-                for n, s in zip(names, share, strict=True)],
-        "popup": [_community_popup(r, s, gap_html.get(r["community_id"]), lang)
-                  for r, s in zip(recs, share, strict=True)],
-    }, geometry=comm.geometry, crs=4326)
-
-    def comm_style(f):
-        p = f["properties"]
-        sc = p.get("scope")
-        return {"fillColor": p["fill"], "fillOpacity": 0.65, "color": "#08306b",
-                "weight": 3 if sc == "yes" else 1,
-                "dashArray": "4 3" if sc == "unknown" else None}
-
-    comm_fg = _geojson(comm_fc, ["community_id", "search", "fill", "scope", "tip", "popup"],
-                       name=_both("communities", lang), style=comm_style, popup=True)
+    scope = comm["in_scope"].astype(str) if "in_scope" in comm.columns else pd.Series(
+        "", index=comm.index)
+    styles: list[dict] = []
+    feats = []
+    for i, (r, s, n, sc) in enumerate(zip(recs, share, names, scope, strict=True)):
+        st = {"fillColor": _colour(s), "fillOpacity": 0.65, "color": "#08306b",
+              "weight": 3 if sc == "yes" else 1}
+        if sc == "unknown":
+            st["dashArray"] = "4 3"
+        if st not in styles:
+            styles.append(st)
+        feats.append({"r": i, "s": styles.index(st),
+                      "t": f"{_esc(n)} {'—' if np.isnan(s) else f'{s:.0%}'}",
+                      "p": _community_popup(r, s, gap_html.get(r["community_id"]), lang),
+                      "k": sorted({n, r["community_id"]})})
+    comm_fg = _layer(name=_both("communities", lang), styles=styles, features=feats,
+                     shared="comm")
+    row_of = {c: i for i, c in enumerate(comm["community_id"])}
+    name_of = dict(zip(comm["community_id"], names, strict=True))
 
     # isochrones and straight-line circles
     if isochrones and "isochrones" in layers and len(layers["isochrones"]):
         iso_src = layers["isochrones"]
         if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
             iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
-        name_of = dict(zip(comm_src["community_id"].astype(str),
-                           (comm_src["name"] if "name" in comm_src.columns
-                            else comm_src["community_id"]).astype(str), strict=False))
-        iso = prep(iso_src)
+        iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))]
+        iso = _prepare(iso_src, simplify_m=isochrone_simplify_m, gcj=gcj,
+                       min_hole_m2=min_hole_m2)
         for minutes, sub in iso.groupby("minutes", sort=True):
             mi = int(minutes)
             col = _ISO_COLOURS.get(mi, "#555")
-            tips = [f"{_esc(name_of.get(str(c), c))}: {mi} "
-                    + (f"分钟 步行 {_fmt(w)} 米，面积 {_fmt(a / 1e4, 1)} 公顷，"
-                       f"步行圈/直线圈 {_fmt(p, 2)}" if lang == "zh" else
-                       f"min, {_fmt(w)} m walk, {_fmt(a / 1e4, 1)} ha, ped-shed ratio {_fmt(p, 2)}")
-                    for c, w, a, p in zip(sub["community_id"], sub["walk_m"], sub["area_m2"],
-                                          sub.get("ped_shed_ratio", pd.Series(np.nan,
-                                                                              index=sub.index)),
-                                          strict=True)]
-            fc = gpd.GeoDataFrame({"tip": tips}, geometry=sub.geometry.values, crs=4326)
-            _geojson(fc, ["tip"], name=_both("iso", lang, m=mi),
-                     style=lambda f, col=col: {"color": col, "weight": 1, "fillColor": col,
-                                               "fillOpacity": 0.15},
-                     show=False).add_to(m)
-        from .isochrones import straight_line_circles
+            ratio = sub["ped_shed_ratio"] if "ped_shed_ratio" in sub.columns else pd.Series(
+                np.nan, index=sub.index)
+            feats = [{"g": _pack(g), "t": f"{_esc(name_of.get(str(c), c))}: {mi} " + (
+                f"分钟 步行 {_fmt(w)} 米，面积 {_fmt(a / 1e4, 1)} 公顷，步行圈/直线圈 {_fmt(p, 2)}"
+                if lang == "zh" else
+                f"min, {_fmt(w)} m walk, {_fmt(a / 1e4, 1)} ha, ped-shed ratio {_fmt(p, 2)}")}
+                for g, c, w, a, p in zip(sub.geometry, sub["community_id"].astype(str),
+                                         sub["walk_m"], sub["area_m2"], ratio, strict=True)]
+            _layer(name=_both("iso", lang, m=mi), show=False, features=feats,
+                   styles=[{"color": col, "weight": 1, "fillColor": col,
+                            "fillOpacity": 0.15}]).add_to(m)
+        # straight-line circles: centre (community centroid) and radius, drawn by Leaflet
+        utm = comm_src.estimate_utm_crs()
+        cent = gpd.GeoDataFrame(
+            {"community_id": comm_src["community_id"].astype(str).values},
+            geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
+        cent = _prepare(cent, simplify_m=None, gcj=gcj).set_index("community_id").geometry
+        styles = [{"color": _ISO_COLOURS.get(mi, "#555"), "weight": 1, "dashArray": "6 4",
+                   "fill": False} for mi in sorted(iso_src["minutes"].astype(int).unique())]
+        order = sorted(iso_src["minutes"].astype(int).unique())
+        feats = [{"g": _pack(cent.loc[c]), "m": round(float(w), 1), "s": order.index(int(mi)),
+                  "t": f"{_esc(name_of.get(c, c))}: {int(mi)} " + (
+                      f"分钟 直线 {_fmt(w)} 米" if lang == "zh" else f"min, {_fmt(w)} m radius")}
+                 for c, mi, w in zip(iso_src["community_id"].astype(str), iso_src["minutes"],
+                                     iso_src["walk_m"], strict=True)
+                 if c in cent.index and np.isfinite(float(w))]
+        _layer(name=_both("circles", lang), show=False, features=feats, styles=styles,
+               kind="circle").add_to(m)
 
-        circles = prep(straight_line_circles(iso_src, comm_src))
-        tips = [f"{_esc(name_of.get(str(c), c))}: {int(mi)} "
-                + (f"分钟 直线 {_fmt(w)} 米" if lang == "zh" else f"min, {_fmt(w)} m radius")
-                for c, mi, w in zip(circles["community_id"], circles["minutes"], circles["walk_m"],
-                                    strict=True)]
-        fc = gpd.GeoDataFrame({"tip": tips, "minutes": circles["minutes"].astype(int).values},
-                              geometry=circles.geometry.values, crs=4326)
-        _geojson(fc, ["tip", "minutes"], name=_both("circles", lang),
-                 style=lambda f: {"color": _ISO_COLOURS.get(f["properties"]["minutes"], "#555"),
-                                  "weight": 1, "dashArray": "6 4", "fill": False},
-                 show=False).add_to(m)
-
-    # gap areas per category (communities not reaching the category)
+    # gap areas per category (communities not reaching the category), drawn from the shared
+    # community geometry: one tooltip per community and category, no repeated geometry
     gaps = layers.get("gaps")
     if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:
         g = gaps[gaps["status"].astype(str) != "met"].copy()
         g["community_id"] = g["community_id"].astype(str)
-        geo = comm.set_index("community_id").geometry
         name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else "name_en"
         expl = "explanation_zh" if lang == "zh" else "explanation_en"
         for cat, sub in g.groupby("category", sort=False):
-            sub = sub[sub["community_id"].isin(geo.index)]
+            sub = sub[sub["community_id"].isin(row_of)]
             if len(sub) == 0:
                 continue
             label = str(sub[name_col].iloc[0]) if name_col in sub.columns else str(cat)
-            tips = [f"{_esc(name_of_c)}: {_esc(e)}" for name_of_c, e in zip(
-                sub["community_id"].map(dict(zip(comm["community_id"], names, strict=True))),
-                sub[expl] if expl in sub.columns else sub["category"], strict=True)]
-            fc = gpd.GeoDataFrame({"tip": tips}, geometry=geo.loc[sub["community_id"]].values,
-                                  crs=4326)
-            _geojson(fc, ["tip"], name=f"{_t('gap', lang)}: {_esc(label)}",
-                     style=lambda f: {"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
-                                      "fillOpacity": 0.45, "dashArray": "2 2"},
-                     show=False).add_to(m)
+            feats = [{"r": row_of[c], "t": f"{_esc(name_of[c])}: {_esc(e)}"}
+                     for c, e in zip(sub["community_id"], sub[expl] if expl in sub.columns
+                                     else sub["category"], strict=True)]
+            _layer(name=f"{_t('gap', lang)}: {_esc(label)}", show=False, features=feats,
+                   shared="comm",
+                   styles=[{"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
+                            "fillOpacity": 0.45, "dashArray": "2 2"}]).add_to(m)
 
     comm_fg.add_to(m)
 
@@ -551,7 +685,7 @@ def make_map(
         cat_names = {c.id: (c.name_zh, c.name_en) for c in prof.categories.values()}
     colours: dict[str, str] = {}
     if "facilities" in layers and len(layers["facilities"]):
-        fac = prep(layers["facilities"])
+        fac = _prepare(layers["facilities"], simplify_m=None, gcj=gcj)
         fac = fac[fac.geom_type == "Point"]
         order = list(cat_names) + sorted(set(fac["category"].astype(str)) - set(cat_names))
         for i, cat in enumerate(c for c in order if c in set(fac["category"].astype(str))):
@@ -560,17 +694,15 @@ def make_map(
             colours[cat] = col
             zh, en = cat_names.get(cat, (cat, cat))
             label = f"{zh} {en}" if lang == "zh" else en
-            tips = [f"{_esc(n)} ({_esc(zh if lang == 'zh' else en)})"
-                    + (f" 容量 {_fmt(cap)}" if lang == "zh" and _fmt(cap) else
-                       f" capacity {_fmt(cap)}" if _fmt(cap) else "")
-                    for n, cap in zip(sub["name"] if "name" in sub.columns else sub["category"],
-                                      sub["capacity"] if "capacity" in sub.columns
-                                      else [None] * len(sub), strict=True)]
-            fc = gpd.GeoDataFrame({"tip": tips}, geometry=sub.geometry.values, crs=4326)
-            _geojson(fc, ["tip"], name=f"{_t('facilities', lang)}: {_esc(label)}",
-                     style=lambda f, col=col: {"color": "#222", "weight": 1, "fillColor": col,
-                                               "fillOpacity": 0.9, "radius": 5},
-                     marker=folium.CircleMarker(radius=5, fill=True)).add_to(m)
+            caps = sub["capacity"] if "capacity" in sub.columns else [None] * len(sub)
+            fnames = sub["name"] if "name" in sub.columns else sub["category"]
+            feats = [{"g": _pack(g), "t": f"{_esc(n)} ({_esc(zh if lang == 'zh' else en)})"
+                      + (f" 容量 {_fmt(cap)}" if lang == "zh" and _fmt(cap) else
+                         f" capacity {_fmt(cap)}" if _fmt(cap) else "")}
+                     for g, n, cap in zip(sub.geometry, fnames, caps, strict=True)]
+            _layer(name=f"{_t('facilities', lang)}: {_esc(label)}", features=feats,
+                   styles=[{"color": "#222", "weight": 1, "fillColor": col, "fillOpacity": 0.9,
+                            "radius": 5}]).add_to(m)
 
     # sites, clusters, members, proposed sites (drawn when present)
     extra = [("sites", "#6a3d9a"), ("clusters", "#ff7f00"), ("cluster_members", "#fdbf6f"),
@@ -585,22 +717,17 @@ def make_map(
         attrs = d.drop(columns="geometry")
         idcol = next((c for c in ("name", "cluster_id", "site_id", "community_id")
                       if c in attrs.columns), None)
-        recs = attrs.to_dict("records")
-        fc = gpd.GeoDataFrame({
-            "tip": [f"{_t(lname, lang)}: {_esc(r.get(idcol, '') if idcol else '')}"
-                    for r in recs],
-            "popup": [_generic_popup(r, _both(lname, lang)) for r in recs],
-        }, geometry=d.geometry.values, crs=4326)
         points = d.geom_type.isin(["Point"]).all()
-        _geojson(fc, ["tip", "popup"], name=_both(lname, lang), popup=True,
-                 style=lambda f, col=col, points=points: (
-                     {"color": "#000", "weight": 2, "fillColor": col, "fillOpacity": 1,
-                      "radius": 7} if points else
-                     {"color": col, "weight": 3, "fillColor": col, "fillOpacity": 0.15}),
-                 marker=folium.CircleMarker(radius=7, fill=True) if points else None,
-                 show=lname != "cluster_members").add_to(m)
+        st = ({"color": "#000", "weight": 2, "fillColor": col, "fillOpacity": 1, "radius": 7}
+              if points else {"color": col, "weight": 3, "fillColor": col, "fillOpacity": 0.15})
+        feats = [{"g": _pack(g),
+                  "t": f"{_t(lname, lang)}: {_esc(r.get(idcol, '') if idcol else '')}",
+                  "p": _generic_popup(r, _both(lname, lang))}
+                 for g, r in zip(d.geometry, attrs.to_dict("records"), strict=True)]
+        _layer(name=_both(lname, lang), features=feats, styles=[st],
+               show=lname != "cluster_members").add_to(m)
 
-    _Search(comm_fg.geojson, names.tolist(), _t("search", lang)).add_to(m)
+    _Search(names.tolist(), _t("search", lang)).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
             title=title)
