@@ -17,7 +17,6 @@ from geopandas.testing import assert_geodataframe_equal
 import livingcircle as lc
 from livingcircle import batch
 from livingcircle._errors import InputError
-from livingcircle.pipeline import run
 
 distributed = pytest.importorskip("distributed")
 
@@ -98,8 +97,44 @@ def areas(tmp_path_factory):
             "halo_file": halo_file}
 
 
+def _single_run(kwargs: dict, out: str) -> str:
+    """One plain ``run`` (the reference for the batch), written without a map; on a worker."""
+    from livingcircle.pipeline import run as run_one
+
+    run_one(speed_profiles=SPEED, progress=False, **kwargs).write(out, map_html=False)
+    return out + "/livingcircle.gpkg"
+
+
 @pytest.fixture(scope="module")
-def batch_out(tmp_path_factory, areas, client):
+def singles(tmp_path_factory, areas, client):
+    """Reference runs, one plain ``run`` per area plus one over the whole district (halo test).
+
+    They are plain pipeline.run calls; they go to the cluster's workers only so that they run
+    two at a time beside the batch.
+    """
+    import sys
+
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    d = tmp_path_factory.mktemp("singles")
+    specs = batch.load_areas(areas["yaml"])
+    futs = {}
+    for spec in specs[:3]:
+        kw = {k: spec[k] for k in ("osm", "communities", "gates", "facilities", "sites",
+                                   "boundary")}
+        futs[spec["folder"]] = client.submit(_single_run, kw, str(d / spec["folder"]),
+                                             pure=False)
+    p = lc.sample_paths()
+    west = specs[0]
+    kw = {"osm": str(p["osm"]), "communities": west["communities"], "gates": west["gates"],
+          "facilities": west["facilities"], "boundary": str(p["boundary"])}
+    futs["whole district"] = client.submit(_single_run, kw, str(d / "whole"), pure=False)
+    return futs
+
+
+@pytest.fixture(scope="module")
+def batch_out(tmp_path_factory, areas, client, singles):
     out = tmp_path_factory.mktemp("batch_out")
     table = batch.run_batch(areas["yaml"], out=out, scheduler=client, progress=False)
     return out, table
@@ -110,18 +145,14 @@ def _layer(path, layer, keys):
     return df.sort_values(keys).reset_index(drop=True)
 
 
-def test_batch_equals_single_runs(areas, batch_out, tmp_path):
+def test_batch_equals_single_runs(areas, batch_out, singles):
     out, table = batch_out
     done = table[table["status"] == "done"]
     assert sorted(done["folder"]) == sorted(batch.safe_name(s["name"])
                                             for s in areas["specs"][:3])
     specs = batch.load_areas(areas["yaml"])
     for spec in specs[:3]:
-        single = run(osm=spec["osm"], communities=spec["communities"], gates=spec["gates"],
-                     facilities=spec["facilities"], sites=spec["sites"],
-                     boundary=spec["boundary"], speed_profiles=SPEED, progress=False)
-        single.write(tmp_path / spec["folder"], map_html=False)
-        mine = tmp_path / spec["folder"] / "livingcircle.gpkg"
+        mine = singles[spec["folder"]].result()
         theirs = out / spec["folder"] / "livingcircle.gpkg"
         for layer, keys in (("access", ["community_id", "category", "speed_profile"]),
                             ("completeness", ["community_id"]),
@@ -132,11 +163,12 @@ def test_batch_equals_single_runs(areas, batch_out, tmp_path):
         assert_geodataframe_equal(a.reset_index(drop=True), b.reset_index(drop=True))
         # the summary row is the area's own figures
         row = table.set_index("folder").loc[spec["folder"]]
-        comp = single["completeness"]
-        assert row["communities"] == len(single["communities"])
-        assert row["facilities"] == len(single["facilities"])
+        comp = _layer(mine, "completeness", ["community_id"])
+        n_fac = pyogrio.read_info(mine, layer="facilities")["features"]
+        assert row["communities"] == len(b) == N_PER_AREA
+        assert row["facilities"] == n_fac
         assert row["mean_completeness_15"] == pytest.approx(comp["completeness_15"].mean())
-        hh = single["communities"].set_index("community_id")["households"]
+        hh = b.set_index("community_id")["households"]
         full = comp[comp["completeness_15"] >= 1]["community_id"]
         judged = comp[comp["completeness_15"].notna()]["community_id"]
         assert row["share_households_15"] == pytest.approx(hh[full].sum() / hh[judged].sum())
@@ -186,7 +218,7 @@ def test_rerun_finishes_only_missing_areas(areas, batch_out, tmp_path, client, c
     assert (out / batch.safe_name("中片 middle") / batch.DONE_MARKER).is_file()
 
 
-def test_halo_facility_outside_boundary_serves_community_inside(areas, batch_out):
+def test_halo_facility_outside_boundary_serves_community_inside(areas, batch_out, singles):
     out, _ = batch_out
     # the facility lies outside the west area, about 100 m from its edge
     part = areas["west_part"]
@@ -204,12 +236,8 @@ def test_halo_facility_outside_boundary_serves_community_inside(areas, batch_out
     row = acc[(acc["community_id"] == cid) & (acc["category"] == HALO_CATEGORY)].iloc[0]
     assert row["nearest_facility_id"] == "HALO1"
     # the same distance as a run over the whole district (no cut at the west area's edge)
-    p = lc.sample_paths()
-    spec = batch.load_areas(areas["yaml"])[0]
-    whole = run(osm=p["osm"], communities=spec["communities"], gates=spec["gates"],
-                facilities=spec["facilities"], boundary=p["boundary"], speed_profiles=SPEED,
-                progress=False)
-    ref = whole["access"]
+    whole = singles["whole district"].result()
+    ref = _layer(whole, "access", ["community_id", "category", "speed_profile"])
     ref = ref[(ref["community_id"] == cid) & (ref["category"] == HALO_CATEGORY)].iloc[0]
     assert ref["nearest_facility_id"] == "HALO1"
     assert row["distance_m"] == pytest.approx(ref["distance_m"], abs=1e-6)
