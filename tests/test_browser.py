@@ -97,11 +97,19 @@ def test_map_offline_in_chromium(browser, sample_result, tmp_path):
                  "缺口", "设施", "候选用地"):
         assert want in text
     assert page.locator(".lc-legend").is_visible()
-    # the search box is there and takes a community name (opening the popup from it is an
-    # open item of issue 7)
-    name = str(sample_result.layers["communities"]["name"].iloc[0])
+    # typing a community name in the search box zooms to it and opens its popup
+    comm = sample_result.layers["communities"]
+    name, cid = str(comm["name"].iloc[5]), str(comm["community_id"].iloc[5])
+    assert page.locator(".leaflet-popup-content").count() == 0
+    scale_before = page.locator(".leaflet-control-scale-line").first.inner_text()
     page.fill(".lc-search input", name)
-    assert page.locator(".lc-search input").input_value() == name
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible", timeout=5000)
+    assert popup.count() == 1
+    text = popup.inner_text()
+    assert text.startswith(name) and f"编号 {cid}" in text
+    # the map zoomed in to the community: the metric scale bar shows a shorter distance
+    assert page.locator(".leaflet-control-scale-line").first.inner_text() != scale_before
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map_offline.png"))
     page.close()

@@ -1,8 +1,8 @@
-"""Map tests: layers, legend, escaping, GCJ-02 shift for AMap, offline assets and size.
+"""Map tests: layers, legend, escaping, packed coordinates, GCJ-02 shift for AMap, search, size.
 
-Measured sizes (this test prints them; 2026-11, simplify_m=2): the sample district's map is about
-7.3 MB (isochrones 4.9 MB of it, gap layers 1.3 MB, the rest 1.2 MB incl. 150 kB of Leaflet);
-see test_city_size for the 2,000-community city.
+Measured sizes (2026-11, defaults): the sample district's map is 2.50 MB (was 7.3 MB before the
+packed layers); a 2,000-community city is measured by ``benchmarks/bench_map_size.py`` (51 MB with
+isochrones, 23 MB without); here a 200-community city is checked.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ import json
 import re
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely.affinity import translate
 
 import livingcircle as lc
 from livingcircle.coords import wgs84_to_gcj02
-from livingcircle.maps import make_map
+from livingcircle.maps import _Layer, _pack, make_map
 from livingcircle.pipeline import Result
 
 EVIL = "<script>alert(1)</script>"
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +35,75 @@ def sample_result(request):
 
 
 @pytest.fixture(scope="module")
-def sample_html(sample_result):
-    return make_map(sample_result).get_root().render()
+def sample_map(sample_result):
+    return make_map(sample_result)
 
 
-def test_layers_and_legend(sample_html, sample_result):
+@pytest.fixture(scope="module")
+def sample_html(sample_map):
+    return sample_map.get_root().render()
+
+
+def _layers(m) -> dict[str, dict]:
+    """Layer-control name → packed data of the map's FeatureGroups."""
+    out = {}
+    for ch in m._children.values():
+        for sub in getattr(ch, "_children", {}).values():
+            if isinstance(sub, _Layer):
+                out[ch.layer_name] = sub.data
+    return out
+
+
+def _legend(h: str) -> str:
+    return h[h.index("<div class='lc-legend'>"):h.index("<div class='lc-title'>")]
+
+
+def test_layers_and_legend(sample_html, sample_map, sample_result):
     for name in ("小区（按达标比例着色） Communities", "5分钟等时圈", "10分钟等时圈",
-                 "15分钟等时圈",
-                 "直线距离圈", "缺口: 初中", "设施: 幼儿园 Kindergarten", "候选用地",
+                 "15分钟等时圈", "直线距离圈", "缺口: 初中", "设施: 幼儿园 Kindergarten",
+                 "候选用地",
                  "无底图（离线）", "OpenStreetMap"):
         assert name in sample_html or json.dumps(name)[1:-1] in sample_html, name
-    assert "lc-legend" in sample_html and "图例 Legend" in sample_html
     assert "合成示例数据 SYNTHETIC" in sample_html
-    # one GeoJSON feature per community: its popup names the first gap with its source
-    gaps = sample_result.layers["gaps"]
     assert "GB 50180-2018" in sample_html
-    assert gaps["status"].ne("met").any()
+    layers = _layers(sample_map)
+    comm = layers["小区（按达标比例着色） Communities (share of required categories met)"]
+    assert len(comm["f"]) == len(sample_result.layers["communities"]) == 80
+    # each isochrone level has one feature per community; circles: 3 per community
+    for mi in (5, 10, 15):
+        assert len(layers[f"{mi}分钟等时圈 {mi}-minute isochrones"]["f"]) == 80
+    circles = layers["直线距离圈 Straight-line circles"]
+    assert len(circles["f"]) == 240 and circles["kind"] == "circle"
+    # the 15-minute circle radius is the isochrone's walking distance
+    iso = sample_result.layers["isochrones"]
+    w15 = float(iso[iso["minutes"] == 15]["walk_m"].iloc[0])
+    assert any(abs(f["m"] - w15) < 0.05 for f in circles["f"])
+    # a gap layer holds one feature per community missing that category, drawn by reference
+    gaps = sample_result.layers["gaps"]
+    n_jh = int(((gaps["category"] == "junior_high_school") & (gaps["status"] != "met")).sum())
+    jh = next(v for k, v in layers.items() if k.startswith("缺口: 初中"))
+    assert len(jh["f"]) == n_jh and jh["shared"] == "comm" and "g" not in jh["f"][0]
+
+
+def test_legend_languages(sample_html, sample_result):
+    zh = _legend(sample_html)
+    # Chinese first with English beside
+    for both in ("图例 Legend", "必配类别达标比例 Required categories met",
+                 "5分钟等时圈 5-minute isochrones", "幼儿园 Kindergarten"):
+        assert both in zh, both
+    en = _legend(make_map(sample_result, lang="en", isochrones=False,
+                          gap_layers=False).get_root().render())
+    assert "Legend" in en and "5-minute isochrones" in en and "Kindergarten" in en
+    assert not CJK.search(en)
+
+
+def test_search_index(sample_map, sample_result):
+    comm = _layers(sample_map)[
+        "小区（按达标比例着色） Communities (share of required categories met)"]
+    c = sample_result.layers["communities"]
+    first = comm["f"][0]
+    assert set(first["k"]) == {str(c["name"].iloc[0]), str(c["community_id"].iloc[0])}
+    assert str(c["name"].iloc[0]) in first["p"]
 
 
 def test_offline_assets_inline(sample_html):
@@ -57,7 +111,7 @@ def test_offline_assets_inline(sample_html):
     assert not re.search(r"<script[^>]+src=", sample_html)
     assert not re.search(r"<link[^>]+stylesheet", sample_html)
     assert "Leaflet 1.9.4" in sample_html
-    assert "Search" not in re.findall(r"L\.Control\.\w+", sample_html)
+    assert "function lcDecode" in sample_html
 
 
 def test_escaped_names(sample_result):
@@ -67,9 +121,28 @@ def test_escaped_names(sample_result):
                profile=sample_result.profile, speed_profiles=sample_result.speed_profiles,
                metadata=sample_result.metadata)
     h = make_map(r, isochrones=False).get_root().render()
-    assert EVIL not in h
-    # escaped once for HTML, then embedded by Jinja's tojson (& -> \\u0026)
+    assert EVIL not in h and "<script>alert" not in h
+    # escaped once for HTML, then embedded as script JSON (& -> \u0026)
     assert "\\u0026lt;script\\u0026gt;alert(1)\\u0026lt;/script\\u0026gt;" in h
+
+
+def test_pack_by_hand():
+    sq = shapely.Polygon([(126.6, 45.75), (126.60001, 45.75), (126.60001, 45.75002),
+                          (126.6, 45.75)],
+                         [[(126.600004, 45.750004), (126.600006, 45.750004),
+                           (126.600006, 45.750006)]])
+    t, rings = _pack(sq)
+    assert t == "Polygon"
+    assert rings[0] == [12660000, 4575000, 1, 0, 0, 2, -1, -2]
+    # the hole rounds to (12660000, 4575000), (12660001, 4575000), (12660001, 4575001) and back
+    assert rings[1] == [12660000, 4575000, 1, 0, 0, 1, -1, -1]
+    # repeated grid points are dropped: two vertices 0.2 m apart become one
+    line = shapely.LineString([(126.6, 45.75), (126.600002, 45.75), (126.60002, 45.75)])
+    assert _pack(line) == ["LineString", [12660000, 4575000, 2, 0]]
+    assert _pack(shapely.Point(126.123456, 45.654321)) == ["Point", [12612346, 4565432]]
+    mp = shapely.MultiPolygon([sq, translate(sq, 0.001, 0)])
+    t, polys = _pack(mp)
+    assert t == "MultiPolygon" and polys[1][0][:2] == [12660100, 4575000]
 
 
 def _tiny(lon=126.6, lat=45.75):
@@ -78,8 +151,8 @@ def _tiny(lon=126.6, lat=45.75):
                                   crs=4326)
     comm = gpd.GeoDataFrame({"community_id": ["A"], "name": ["甲"], "n_required": [2],
                              "n_missing_required": [1]}, geometry=poly, crs=4326)
-    return Result(layers={"communities": comm}, profile=lc.load_profile()
-                  if hasattr(lc, "load_profile") else None, speed_profiles=["adult"])
+    return Result(layers={"communities": comm}, profile=lc.load_profile(),
+                  speed_profiles=["adult"])
 
 
 def test_amap_shifts_to_gcj02():
@@ -87,8 +160,8 @@ def test_amap_shifts_to_gcj02():
     h_wgs = make_map(r, simplify_m=None).get_root().render()
     h_gcj = make_map(r, basemap="amap", simplify_m=None).get_root().render()
     lon, lat = wgs84_to_gcj02(126.6, 45.75)
-    assert "[126.6, 45.75]" in h_wgs
-    assert f"[{round(float(lon), 6)}, {round(float(lat), 6)}]" in h_gcj
+    assert '[["Polygon",[[12660000,4575000,' in h_wgs
+    assert f'[["Polygon",[[{round(float(lon) * 1e5)},{round(float(lat) * 1e5)},' in h_gcj
     # the GCJ-02 offset in Harbin is a few hundred metres east/south-east: > 0.004 deg longitude
     assert 0.004 < float(lon) - 126.6 < 0.008
     assert "GCJ-02" in h_gcj and "autonavi" in h_gcj and "openstreetmap" not in h_gcj
@@ -99,36 +172,33 @@ def test_unknown_basemap():
         make_map(_tiny(), basemap="google")
 
 
-def test_map_size(sample_html):
+def test_map_size(sample_html, sample_result):
     size_mb = len(sample_html.encode()) / 1e6
     print(f"sample map: {size_mb:.2f} MB")
-    assert size_mb < 9
+    assert size_mb < 3.0
+    # leaving the isochrones out removes most of the rest
+    small = make_map(sample_result, isochrones=False).get_root().render()
+    assert len(small.encode()) / 1e6 < size_mb - 0.8
 
 
-def test_city_size(sample_result):
-    """2,000 communities: the sample's communities/isochrones repeated 25 times, offset."""
+def test_city_of_200(sample_result):
+    """200 communities (the sample's communities and gaps repeated, offset) without isochrones."""
     L = sample_result.layers
-    comms, isos, gaps = [], [], []
-    for k in range(25):
-        dx, dy = 0.05 * (k % 5), 0.05 * (k // 5)
+    comms, gaps = [], []
+    for k in range(3):
         c = L["communities"].copy()
         c["community_id"] = c["community_id"] + f"_{k}"
-        c["geometry"] = c.geometry.map(lambda g, dx=dx, dy=dy: translate(g, dx, dy))
+        c["geometry"] = c.geometry.map(lambda g, k=k: translate(g, 0.05 * k, 0))
         comms.append(c)
-        i = L["isochrones"].copy()
-        i["community_id"] = i["community_id"] + f"_{k}"
-        i["geometry"] = i.geometry.map(lambda g, dx=dx, dy=dy: translate(g, dx, dy))
-        isos.append(i)
         g = L["gaps"].copy()
         g["community_id"] = g["community_id"] + f"_{k}"
         gaps.append(g)
-    city = Result(layers={"communities": gpd.GeoDataFrame(pd.concat(comms), crs=4326),
-                          "isochrones": gpd.GeoDataFrame(pd.concat(isos), crs=4326),
-                          "gaps": pd.concat(gaps), "facilities": L["facilities"]},
+    comm = gpd.GeoDataFrame(pd.concat(comms, ignore_index=True), crs=4326).head(200)
+    city = Result(layers={"communities": comm, "gaps": pd.concat(gaps, ignore_index=True)},
                   profile=sample_result.profile, speed_profiles=sample_result.speed_profiles)
-    assert len(city.layers["communities"]) == 2000
-    h = make_map(city, isochrones=False).get_root().render()
-    size_mb = len(h.encode()) / 1e6
-    print(f"2,000-community city without isochrones: {size_mb:.1f} MB")
-    assert size_mb < 60
-    assert np.isfinite(size_mb)
+    m = make_map(city, isochrones=False)
+    comm_layer = next(v for k, v in _layers(m).items() if k.startswith("小区"))
+    assert len(comm_layer["f"]) == 200
+    size_mb = len(m.get_root().render().encode()) / 1e6
+    print(f"200-community city without isochrones: {size_mb:.2f} MB")
+    assert size_mb < 4
