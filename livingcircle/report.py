@@ -237,6 +237,44 @@ def _categories(result, lang: str) -> dict:
     return _table(cf)
 
 
+_BA_ZH = {"kind": "类型", "key": "编号", "name_zh": "名称", "n_met_before": "改造前达标小区",
+          "n_met_after": "改造后达标小区", "households_met_before": "改造前达标住户",
+          "households_met_after": "改造后达标住户", "households_gain": "新增达标住户",
+          "value_before": "改造前", "value_after": "改造后", "change": "变化"}
+_CL_ZH = {"rank": "排名", "cluster_id": "片区", "member_ids": "成员小区",
+          "beneficiary_ids": "受益小区", "n_new_facilities": "新增设施数",
+          "households_newly_served": "新覆盖住户", "share_in_scope": "改造范围内成员比例",
+          "reason_zh": "理由"}
+
+
+def _before_after(result, lang: str) -> dict | None:
+    """Return the whole-area rows of before/after (per category and completeness level)."""
+    ba = result.layers.get("before_after")
+    if ba is None or len(ba) == 0:
+        return None
+    if "scope" in ba.columns and (ba["scope"] == "all").any():
+        ba = ba[ba["scope"] == "all"]
+    ba = ba.drop(columns=["scope"], errors="ignore")
+    if lang == "zh":
+        ba = ba.assign(kind=ba["kind"].map({"category": "类别", "completeness": "达标比例"})
+                       .fillna(ba["kind"])).rename(columns=_BA_ZH)
+    return _table(ba)
+
+
+def _clusters(result, lang: str) -> dict | None:
+    """Return cluster proposals: members, new facilities, households served, reasons."""
+    cl = result.layers.get("clusters")
+    if cl is None or len(cl) == 0:
+        return None
+    reason = "reason_zh" if lang == "zh" else "reason_en"
+    cols = [c for c in ("rank", "cluster_id", "member_ids", "beneficiary_ids", "n_new_facilities",
+                        "households_newly_served", "share_in_scope", reason) if c in cl.columns]
+    cl = pd.DataFrame(cl)[cols]
+    if lang == "zh":
+        cl = cl.rename(columns=_CL_ZH)
+    return _table(cl)
+
+
 def _synthetic(result) -> str | None:
     from .maps import _is_sample
 
@@ -276,8 +314,6 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
     t["summary"] = t["summary"].format(n=len(comm), h=f"{hh:,.0f}", s=n_scope, c=n_complete)
     meta = dict(result.metadata or {})
     speeds = [(k, _num(v, 0)) for k, v in (meta.get("speed_profiles") or {}).items()]
-    ba = result.layers.get("before_after")
-    cl = result.layers.get("clusters")
     map_html = None
     if include_map:
         from .maps import make_map
@@ -292,9 +328,9 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
     return tpl.render(
         lang=lang, t=t, synthetic=_synthetic(result), meta=meta, profile=result.profile,
         figures=_figures(result, lang), charts=_charts(result, lang), worst=_worst(result, lang),
-        before_after=_table(ba) if ba is not None and len(ba) else None,
+        before_after=_before_after(result, lang),
         plan=_plan(result, lang),
-        clusters=_table(cl) if cl is not None and len(cl) else None,
+        clusters=_clusters(result, lang),
         map_html=map_html, categories=_categories(result, lang), speeds=speeds,
         speed_used=meta.get("speed_profile"), inputs=meta.get("inputs", []), network=network,
     )
