@@ -404,6 +404,7 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     folder = spec["folder"]
     final = out / folder
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.tmp-", dir=out))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the area folder is an ordinary output folder
     work = Path(tempfile.mkdtemp(prefix=f"livingcircle-{folder}-"))
     name = spec["name"]
     try:
@@ -418,11 +419,12 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
                 loc[key] = localise(spec[key], work)
         checksums = []
         for key in PATH_KEYS:
-            for src, local in zip(
-                    spec[key] if key == "facilities" else [spec.get(key)],
-                    loc.get(key, []) if key == "facilities" else [loc.get(key)], strict=True):
-                if local is not None:
-                    checksums.append({"role": key, "source": src, "sha256": _sha256(local)})
+            if key not in spec:
+                continue
+            srcs = spec[key] if key == "facilities" else [spec[key]]
+            locals_ = loc[key] if key == "facilities" else [loc[key]]
+            for src, local in zip(srcs, locals_, strict=True):
+                checksums.append({"role": key, "source": src, "sha256": _sha256(local)})
         _report(name, 1)
         kwargs = {k: loc[k] for k in ("osm", "communities", "gates", "sites", "boundary",
                                       "profile") if k in loc}
@@ -485,9 +487,9 @@ def _client(scheduler, n_workers: int, threads_per_worker: int):
         with Client(scheduler) as c:
             yield c
         return
-    dash = ":0" if importlib.util.find_spec("bokeh") is not None else None
+    # a free port, so two batches (or another Dask user) on one machine do not clash on 8787
     with LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                      processes=True, dashboard_address=dash) as cluster, Client(cluster) as c:
+                      processes=True, dashboard_address=":0") as cluster, Client(cluster) as c:
         yield c
 
 
@@ -609,8 +611,10 @@ def run_batch(
         with _client(scheduler, n_workers, threads_per_worker) as client:
             link = dashboard_address(client)
             if progress:
-                tqdm.write(f"Dask dashboard: {link}" if link else
-                           "Dask dashboard: not available (install bokeh to get one)")
+                note = "" if importlib.util.find_spec("bokeh") is not None else \
+                    " (its plots need the bokeh package)"
+                tqdm.write(f"Dask dashboard: {link}{note}" if link else
+                           "Dask dashboard: none on this scheduler")
             elif link:
                 logger.info("Dask dashboard: %s", link)
             bars = {}
@@ -782,6 +786,11 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_progress):
     """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*."""
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        # Dask logs every worker start and stop at INFO; show them only with -v
+        for name in ("distributed", "distributed.scheduler", "distributed.nanny",
+                     "distributed.core", "distributed.worker", "distributed.http.proxy"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     table = run_batch(areas, out=out, scheduler=scheduler, n_workers=workers,
                       threads_per_worker=threads, rerun=rerun, retries=retries,
                       progress=not no_progress)
@@ -792,4 +801,5 @@ def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_prog
     click.echo(f"summary: {Path(out) / 'summary.csv'}, {Path(out) / 'summary.xlsx'}, "
                f"{Path(out) / 'summary_map.html'}")
     if counts.get("failed"):
-        raise click.exceptions.Exit(1)
+        msg = f"{counts['failed']} area(s) failed (see above and summary.csv); the others finished"
+        raise click.ClickException(msg)

@@ -89,7 +89,7 @@ def areas(tmp_path_factory):
     broken = d / "broken_communities.gpkg"
     broken.write_bytes(b"this is not a GeoPackage\x00\x01" * 20)
     specs.append({"name": "坏数据 broken", "osm": str(p["osm"]), "communities": broken.name,
-                  "facilities": str(p["facilities"]), "speed": SPEED})
+                  "speed": SPEED})  # no facilities key: the OSM file's POIs would be used
     yml = d / "areas.yaml"
     yml.write_text(yaml.safe_dump({"areas": specs}, allow_unicode=True), encoding="utf-8")
     return {"yaml": yml, "dir": d, "specs": specs, "halo_community": east_most["community_id"],
