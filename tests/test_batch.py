@@ -207,7 +207,9 @@ def test_rerun_finishes_only_missing_areas(areas, batch_out, tmp_path, client, c
     before = west.stat().st_mtime_ns
     shutil.rmtree(out / batch.safe_name("东片 east"))  # interrupted before east was written
     (out / batch.safe_name("中片 middle") / batch.DONE_MARKER).unlink()  # no marker: not done
-    table = batch.run_batch(areas["yaml"], out=out, scheduler=client, progress=True)
+    # by address, as ``--scheduler tcp://…`` for an existing cluster
+    table = batch.run_batch(areas["yaml"], out=out, scheduler=client.scheduler.address,
+                            progress=True)
     assert list(table["status"]) == ["skipped", "done", "done", "failed"]
     err = capsys.readouterr()
     assert "Dask dashboard:" in err.out + err.err  # the address, or why there is none
