@@ -3,10 +3,9 @@
 A synthetic walking network of about ``--nodes`` intersections (a jittered street grid with a
 share of streets removed, in UTM zone 52N like Harbin), ``--communities`` community polygons in
 the blocks and ``--facilities`` facility points of the profile's categories. The graph never
-becomes a networkx object: the edge table (:class:`livingcircle.routing.EdgeTable`) is built
-straight from numpy arrays and handed to :func:`livingcircle.accessibility.measure_access` through
-:class:`ArrayNetwork`, which offers the two things measure_access reads from a network (``crs``
-and ``edges``).
+becomes a networkx object: :meth:`livingcircle.WalkNetwork.from_arrays` builds the edge table
+(:class:`livingcircle.routing.EdgeTable`) straight from numpy arrays, and the analysis reads only
+that table (``--mode networkx`` measures the same run through a networkx graph).
 
 Every size runs in its own subprocess; the child reports after each stage the seconds and its peak
 resident memory so far (``resource.getrusage(RUSAGE_SELF).ru_maxrss``). Results go to
@@ -28,7 +27,6 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,19 +41,6 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-@dataclass
-class ArrayNetwork:
-    """A walking network kept as arrays: what measure_access needs, without networkx objects."""
-
-    edges: object  # livingcircle.routing.EdgeTable
-    crs: str = CRS
-    source: str = "synthetic grid"
-    graph: object = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return self.edges.n_nodes
-
-
 def grid_arrays(n_nodes: int, *, spacing: float, drop: float, seed: int):
     """Node coordinates and undirected edges (u < v) of a jittered grid with ``drop`` removed."""
     rng = np.random.default_rng(seed)
@@ -68,19 +53,6 @@ def grid_arrays(n_nodes: int, *, spacing: float, drop: float, seed: int):
     v = np.r_[idx[:, 1:].ravel(), idx[1:, :].ravel()]
     keep = rng.random(len(u)) >= drop
     return side, xy, u[keep].astype(np.int64), v[keep].astype(np.int64)
-
-
-def edge_table_from_arrays(xy: np.ndarray, u: np.ndarray, v: np.ndarray):
-    """Build :class:`livingcircle.routing.EdgeTable` from node coordinates and edge ends."""
-    import shapely
-
-    from livingcircle.routing import EdgeTable
-
-    coords = np.stack([xy[u], xy[v]], axis=1)
-    geometry = shapely.linestrings(coords)
-    length = shapely.length(geometry)
-    return EdgeTable(node_ids=np.arange(len(xy)), xy=xy, u=u, v=v, length=length,
-                     geometry=geometry, tree=shapely.STRtree(geometry))
 
 
 def synthetic_inputs(side: int, spacing: float, n_comm: int, n_fac: int, seed: int):
@@ -159,7 +131,9 @@ def child(args) -> None:
         _ = net.edges
         stage("edge table from networkx", t)
     else:
-        net = ArrayNetwork(edges=edge_table_from_arrays(xy, u, v))
+        from livingcircle.network import WalkNetwork
+
+        net = WalkNetwork.from_arrays(xy, u, v, crs=CRS, source="synthetic grid (arrays)")
         stage("edge table from arrays", t)
     del xy, u, v
 

@@ -57,7 +57,7 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 2 bad input, 1 other failure)."""
     try:
-        cli.main(args=argv, standalone_mode=False)
+        rv = cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
-    return 0
+    # with standalone_mode=False click returns the exit code of ctx.exit(code)
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
-import numpy as np
 import osmnx as ox
 import shapely
 from shapely.geometry import LineString
@@ -78,13 +77,29 @@ class WalkNetwork:
         Where it came from (file path or place), for metadata.
     """
 
-    graph: nx.MultiDiGraph
+    graph: nx.MultiDiGraph | None
     source: str = ""
     _edges: object = field(default=None, repr=False)
+    _crs: object = field(default=None, repr=False)
+
+    @classmethod
+    def from_arrays(cls, xy, u, v, *, crs, geometry=None, source: str = "") -> WalkNetwork:
+        """Build a network kept as arrays only (no networkx graph), for city-sized networks.
+
+        ``measure_access``, ``isochrones`` and the rest of the analysis read only the edge table
+        (:meth:`livingcircle.routing.EdgeTable.from_arrays`); ``graph`` is None.
+        """
+        from .routing import EdgeTable
+
+        return cls(graph=None, source=source, _edges=EdgeTable.from_arrays(xy, u, v,
+                                                                           geometry=geometry),
+                   _crs=crs)
 
     @property
     def crs(self):
-        """The metric CRS of the graph."""
+        """The metric CRS of the network."""
+        if self.graph is None:
+            return self._crs
         return self.graph.graph["crs"]
 
     @property
@@ -101,7 +116,7 @@ class WalkNetwork:
         return ox.graph_to_gdfs(self.graph)
 
     def __len__(self) -> int:
-        return self.graph.number_of_nodes()
+        return self.edges.n_nodes if self.graph is None else self.graph.number_of_nodes()
 
 
 def _read_xml(path: Path) -> nx.MultiDiGraph:
@@ -261,11 +276,11 @@ def _keep_largest_component(G: nx.MultiDiGraph, diag: Diagnostics, source: str):
 
 
 def graph_arrays_summary(net: WalkNetwork) -> dict:
-    """Return counts and total street length, for reports and metadata."""
-    lengths = np.array([d["length"] for _, _, d in net.graph.edges(data=True)])
+    """Return counts (street segments counted once) and street length, for metadata."""
+    edges = net.edges
     return {
-        "nodes": net.graph.number_of_nodes(),
-        "edges": net.graph.number_of_edges(),
-        "street_km": float(lengths.sum() / 2 / 1000),
+        "nodes": int(edges.n_nodes),
+        "edges": int(len(edges.u)),
+        "street_km": float(edges.length.sum() / 1000),
         "crs": str(net.crs),
     }

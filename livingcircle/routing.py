@@ -75,6 +75,32 @@ class EdgeTable:
             geometry[flip] = shapely.reverse(geometry[flip])
         return cls(node_ids, xy, us_a, vs_a, np.array(lens), geometry, shapely.STRtree(geometry))
 
+    @classmethod
+    def from_arrays(cls, xy, u, v, *, geometry=None, node_ids=None) -> EdgeTable:
+        """Build the table from node coordinates and undirected edges, without networkx.
+
+        For networks too large for networkx objects (a city of a million nodes).
+
+        Parameters
+        ----------
+        xy
+            (n, 2) projected node coordinates in metres.
+        u, v
+            Node indices of each street segment (each segment once).
+        geometry
+            LineStrings from u to v; straight lines when not given.
+        node_ids
+            Original node ids; default ``0..n-1``.
+        """
+        xy = np.asarray(xy, dtype=float)
+        u = np.asarray(u, dtype=np.int64)
+        v = np.asarray(v, dtype=np.int64)
+        if geometry is None:
+            geometry = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
+        geometry = np.asarray(geometry, dtype=object)
+        ids = np.arange(len(xy)) if node_ids is None else np.asarray(node_ids)
+        return cls(ids, xy, u, v, shapely.length(geometry), geometry, shapely.STRtree(geometry))
+
     @property
     def n_nodes(self) -> int:
         """Number of graph nodes."""

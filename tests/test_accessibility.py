@@ -1,6 +1,7 @@
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from conftest import CRS, lattice, points, xy
@@ -145,3 +146,17 @@ def test_nearest_matches_networkx_on_helsinki():
     for cid in comm["community_id"]:
         exp = ref.get(int(cid), np.inf)
         assert got[cid] == pytest.approx(exp, abs=1e-6)
+
+
+def test_array_network_gives_the_same_answers_as_the_graph():
+    from livingcircle.network import WalkNetwork
+
+    net = lattice()
+    e = net.edges
+    arr = WalkNetwork.from_arrays(e.xy, e.u, e.v, crs=CRS, source="arrays")
+    assert arr.graph is None and len(arr) == len(net.graph)
+    comm = points(["A", "B"], [(0, 0), (250, 330)], "community_id")
+    fac = facilities(["K", "S"], [(200, 0), (150, 30)], ["kindergarten", "supermarket"])
+    a = measure_access(net, comm, fac).table
+    b = measure_access(arr, comm, fac).table
+    pd.testing.assert_frame_equal(a, b)
