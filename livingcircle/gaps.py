@@ -366,24 +366,34 @@ def completeness(gaps: pd.DataFrame, profile: Profile) -> pd.DataFrame:
         c.id for c in profile.categories.values()
         if c.complete_community and c.target != "poi"
     )
-    out = []
-    for cid, g in gaps.groupby("community_id", sort=True):
-        rec: dict = {"community_id": cid}
-        req = g[g["required"].astype(bool)]
-        for key in _level_order(profile):
-            r = req[req["level"].astype(str) == key]
-            rec[f"completeness_{key}"] = float(r["met"].mean()) if len(r) else math.nan
-        rec["n_required"] = len(req)
-        miss = req[~req["met"].astype(bool)]
-        rec["n_missing_required"] = len(miss)
-        rec["missing_required"] = ";".join(miss["category"])
-        cc = g[g["complete_community"].astype(bool)]
-        cc_miss = cc[~cc["met"].astype(bool)]
-        rec["complete_community"] = bool(len(cc_miss) == 0)
-        rec["complete_community_missing"] = ";".join(cc_miss["category"])
-        rec["complete_community_not_judged"] = not_judged
-        out.append(rec)
-    return pd.DataFrame(out)
+    g = pd.DataFrame({
+        "community_id": gaps["community_id"],
+        "category": gaps["category"].astype(str),
+        "level": gaps["level"].astype(str),
+        "required": gaps["required"].astype(bool),
+        "cc": gaps["complete_community"].astype(bool),
+        "met": gaps["met"].astype(bool),
+    })
+    comms = pd.Index(sorted(g["community_id"].unique()), name="community_id")
+    req = g[g["required"]]
+    rec = pd.DataFrame(index=comms)
+    by_level = req.groupby(["community_id", "level"])["met"].mean().unstack()
+    for key in _level_order(profile):
+        rec[f"completeness_{key}"] = (by_level[key].reindex(comms).astype(float)
+                                      if key in by_level.columns else math.nan)
+    rec["n_required"] = req.groupby("community_id").size().reindex(comms, fill_value=0)
+    miss = req[~req["met"]]
+    rec["n_missing_required"] = miss.groupby("community_id").size().reindex(comms, fill_value=0)
+    rec["missing_required"] = (miss.groupby("community_id")["category"].agg(";".join)
+                               .reindex(comms, fill_value=""))
+    cc_miss = g[g["cc"] & ~g["met"]]
+    rec["complete_community"] = ~comms.isin(cc_miss["community_id"])
+    rec["complete_community_missing"] = (cc_miss.groupby("community_id")["category"]
+                                         .agg(";".join).reindex(comms, fill_value=""))
+    rec["complete_community_not_judged"] = not_judged
+    rec["n_required"] = rec["n_required"].astype(int)
+    rec["n_missing_required"] = rec["n_missing_required"].astype(int)
+    return rec.reset_index()
 
 
 # --- capacity (2SFCA) ---------------------------------------------------------------------------
