@@ -90,7 +90,7 @@ def grid_arrays(n_nodes: int, *, seed: int = 0, spacing: float = 100.0, jitter: 
 def arrays_from_edge_table(edges) -> dict:
     """The same dict from a livingcircle EdgeTable (real networks)."""
     return {"xy": edges.xy, "u": edges.u, "v": edges.v, "length": edges.length,
-            "node_ids": edges.node_ids}
+            "node_ids": edges.node_ids, "geom": edges.geometry}
 
 
 def edge_table_from_arrays(a: dict):
@@ -239,7 +239,10 @@ def run_cityseer(a, cats, timings, *, sample=None):
         live[sample] = True
     G.add_nodes_from((str(i), {"x": float(xy[i, 0]), "y": float(xy[i, 1]), "live": bool(live[i])})
                      for i in range(len(xy)))
-    geoms = shapely.linestrings(np.stack([xy[a["u"]], xy[a["v"]]], axis=1))
+    # real networks: the curved street geometries (u -> v); grids: straight segments
+    geoms = a.get("geom")
+    if geoms is None:
+        geoms = shapely.linestrings(np.stack([xy[a["u"]], xy[a["v"]]], axis=1))
     G.add_edges_from((str(u), str(v), {"geom": g})
                      for u, v, g in zip(a["u"].tolist(), a["v"].tolist(), geoms, strict=True))
     nodes_gdf, _edges_gdf, ns = io.network_structure_from_nx(G)
@@ -437,13 +440,22 @@ def bench_network(name: str, a: dict, n_cat: int, *, net=None, args=None, log=pr
     res["edge_table_from"] = "networkx graph" if net is not None else "arrays (no networkx graph)"
     g, tim["split_graph_s"] = timed(split_graph, edges, _empty_snap(Snap))
     run_livingcircle(g, cats[:1])  # warm-up (imports)
-    ref, tim["livingcircle"] = timed(run_livingcircle, g, cats)
-    log(f"{name}: livingcircle {tim['livingcircle']:.2f}s")
-    plain, tim["scipy_plain"] = timed(run_scipy_plain, g.csr, cats)
-    res["agree_scipy_plain"] = agreement(ref, plain)
     search = BoundedSearch(g)
     run_numba(search, n, cats[:1])  # JIT warm-up
-    nb, tim["numba_bounded"] = timed(run_numba, search, n, cats)
+    # the three fast methods run interleaved ``--repeat`` times; the best time of each counts
+    # (the machine is shared: the minimum is the least disturbed run)
+    runs = {"livingcircle": [], "scipy_plain": [], "numba_bounded": []}
+    for _ in range(max(1, args.repeat)):
+        ref, t_lc = timed(run_livingcircle, g, cats)
+        plain, t_sc = timed(run_scipy_plain, g.csr, cats)
+        nb, t_nb = timed(run_numba, search, n, cats)
+        for k, v in zip(runs, (t_lc, t_sc, t_nb), strict=True):
+            runs[k].append(v)
+    res["repeats_s"] = runs
+    for k, v in runs.items():
+        tim[k] = min(v)
+    log(f"{name}: livingcircle {tim['livingcircle']:.3f}s (best of {len(runs['livingcircle'])})")
+    res["agree_scipy_plain"] = agreement(ref, plain)
     res["agree_numba_bounded"] = agreement(ref, nb)
     log(f"{name}: scipy {tim['scipy_plain']:.2f}s numba {tim['numba_bounded']:.2f}s")
     del plain, nb
@@ -497,7 +509,9 @@ def bench_network(name: str, a: dict, n_cat: int, *, net=None, args=None, log=pr
     res["ratio_livingcircle_over_scipy_plain"] = base / tim["scipy_plain"]
     res["reached_fraction"] = float(np.isfinite(ref).mean())
 
-    if net is not None and args.iso_origins:
+    iso_here = args.iso_networks == "all" or any(
+        k.strip() and k.strip() in name for k in args.iso_networks.split(","))
+    if net is not None and args.iso_origins and iso_here:
         try:
             res["isochrones"] = bench_isochrones(net, args.iso_origins, args.iso_sample)
             log(f"{name}: isochrones {res['isochrones']['livingcircle_s']:.1f}s, "
@@ -558,10 +572,15 @@ def main(argv=None) -> int:
     p.add_argument("--graph-max-nodes", type=int, default=200_000,
                    help="grids up to this size also get an osmnx-style graph (isochrones)")
     p.add_argument("--per-origin-sample", type=int, default=200)
+    p.add_argument("--repeat", type=int, default=5,
+                   help="livingcircle, scipy plain and numba are timed this often (best counts)")
     p.add_argument("--cityseer-sample", type=int, default=2000,
                    help="on larger networks cityseer runs from this many live nodes (extrapolated)")
     p.add_argument("--iso-origins", type=int, default=1000)
-    p.add_argument("--iso-sample", type=int, default=50)
+    p.add_argument("--iso-sample", type=int, default=50,
+                   help="origins on which the osmnx example method is timed (extrapolated)")
+    p.add_argument("--iso-networks", default="helsinki",
+                   help="comma list of network names (substrings) that get part (b), or 'all'")
     p.add_argument("--memory", default="1m", help="grid sizes for the peak-memory run ('' = none)")
     p.add_argument("--out", default=None, help="JSON output (default benchmarks/results/...)")
     p.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
@@ -574,6 +593,7 @@ def main(argv=None) -> int:
         args.per_origin_sample = min(args.per_origin_sample, 20)
         args.iso_origins, args.iso_sample = min(args.iso_origins, 10), min(args.iso_sample, 5)
         args.memory = ""
+        args.iso_networks = "all"
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     log = lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", flush=True)  # noqa: E731
 
