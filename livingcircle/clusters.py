@@ -472,6 +472,7 @@ def site_facilities(
     categories=None,
     required_only: bool = False,
     min_floor_area_m2: float | Mapping[str, float] | None = None,
+    site_types: Mapping[str, list[str] | tuple[str, ...]] | None = None,
     unit_cost: Mapping[str, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """Choose sites for new shared facilities in each cluster (see the module docstring).
@@ -499,6 +500,9 @@ def site_facilities(
     min_floor_area_m2
         Minimum floor area of a site for a category (one number or category → m²); sites with a
         known smaller area are excluded.
+    site_types
+        Category id → the site types a new facility of it may use (e.g. sports grounds only on
+        vacant lots); categories not named may use any site.
     unit_cost
         Unit cost proxy by site type (default :data:`UNIT_COST_PROXY`).
 
@@ -553,6 +557,8 @@ def site_facilities(
         for _req, _neg, c, unserved in cand:
             cat = profile.category(c)
             ok_site = ~used & ~(area < _min_area(min_floor_area_m2, c))  # NaN area: allowed
+            if site_types and c in site_types:
+                ok_site &= np.isin(stype, list(site_types[c]))
             cover = (Dm <= cat.max_walk_m) & unserved[:, None] & ok_site[None, :]
             if not cover.any():
                 continue
@@ -882,9 +888,13 @@ def compare_siting(result_or_parts, *, p: int = 3, categories=None, seed: int = 
 def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
               max_households: float | None = 3000, max_members: int | None = 8,
               new_per_category: int = 1, required_only: bool = True,
-              min_floor_area_m2: float | Mapping[str, float] | None = None,
+              min_floor_area_m2: float | Mapping[str, float] | None = "settings",
+              site_types: Mapping[str, list[str]] | None = "settings",
               ) -> dict[str, gpd.GeoDataFrame]:
     """Clusters, members, proposed sites and the before/after table for one run.
+
+    ``min_floor_area_m2`` and ``site_types`` default to :data:`settings.site_min_floor_area_m2`
+    and :data:`settings.site_types_by_category` (pass None to switch a rule off).
 
     Returns
     -------
@@ -892,6 +902,10 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
         ``clusters`` (ranked, outline polygons), ``cluster_members``, ``proposed_sites``,
         ``before_after``; all in EPSG:4326 (before_after is a table).
     """
+    if isinstance(min_floor_area_m2, str):
+        min_floor_area_m2 = {k: v["m2"] for k, v in settings.site_min_floor_area_m2.items()}
+    if isinstance(site_types, str):
+        site_types = settings.site_types_by_category
     parts = _parts(result)
     clusters, members = find_clusters(parts, max_walk_min=max_walk_min,
                                       speed_profile=speed_profile,
@@ -903,7 +917,7 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
                         gates=parts.get("gates"), profile=parts["profile"])
     proposed = site_facilities(members, parts["gaps"], sd, sites, parts["profile"],
                                new_per_category=new_per_category, required_only=required_only,
-                               min_floor_area_m2=min_floor_area_m2)
+                               min_floor_area_m2=min_floor_area_m2, site_types=site_types)
     ba = before_after(parts, proposed, cluster_members=members)
     ranked = rank_clusters(clusters, members, proposed, plan=parts.get("plan"))
     return {"clusters": ranked.to_crs(4326), "cluster_members": members.to_crs(4326),

@@ -149,6 +149,19 @@ def test_floor_area_and_one_facility_per_site(case):
     assert not prop["site_id"].duplicated().any()
 
 
+def test_site_types_restrict_where_a_category_may_go(case):
+    # kindergartens only in buildings that are not boiler rooms: S1 is out, as with the floor
+    # area rule above, so S3 then S2 serve K01 and K02 again finds nothing
+    _, _, _, prop = _siting(case, new_per_category=2,
+                            site_types={"kindergarten": ["ground_floor_shop", "vacant_lot"]})
+    assert prop["site_id"].tolist() == ["S3", "S2"]
+    assert set(prop["site_type"]) <= {"ground_floor_shop", "vacant_lot"}
+    # only vacant lots: S2 serves B (100 households) in K01
+    _, _, _, prop = _siting(case, new_per_category=2, site_types={"kindergarten": ["vacant_lot"]})
+    assert prop["site_id"].tolist() == ["S2"]
+    assert prop["households_newly_served"].tolist() == [100.0]
+
+
 def test_same_inputs_same_clusters_and_sites(case):
     a = _siting(case, new_per_category=2)
     b = _siting(case, new_per_category=2)
