@@ -57,6 +57,10 @@ def test_quick_run_methods_agree(bench, tmp_path):
         assert net[f"agree_{m}"]["reached_mismatch"] == 0, m
     assert net["networkx_per_origin"]["sample_origins"] == 20
     assert set(net["timings_s"]) >= {"livingcircle", "scipy_plain", "numba_bounded"}
+    # the fast methods are timed 5 times (default --repeat); the table keeps the best run
+    for m in ("livingcircle", "scipy_plain", "numba_bounded"):
+        assert len(net["repeats_s"][m]) == 5
+        assert net["timings_s"][m] == min(net["repeats_s"][m])
 
 
 def test_direct_table_matches_networkx(bench):
@@ -88,3 +92,19 @@ def test_isochrone_part_runs(bench):
     assert r["osmnx_example_extrapolated"] is True
     for m in (5, 10, 15):
         assert 0.0 < r["iou_min"][m] <= r["iou_mean"][m] <= 1.0
+
+
+def test_real_network_arrays_keep_curved_geometry(bench):
+    """cityseer gets the engine's own street geometries (u -> v), not straight chords."""
+    import shapely
+
+    from livingcircle.routing import EdgeTable
+
+    xy = np.array([[0.0, 0.0], [100.0, 0.0]])
+    bend = shapely.LineString([(0, 0), (50, 30), (100, 0)])
+    edges = EdgeTable(np.array([10, 11]), xy, np.array([0]), np.array([1]),
+                      np.array([bend.length]), np.array([bend], dtype=object),
+                      shapely.STRtree([bend]))
+    a = bench.arrays_from_edge_table(edges)
+    assert a["geom"][0].equals(bend)
+    assert a["length"][0] == pytest.approx(2 * np.hypot(50, 30))  # 116.62 m, not the 100 m chord
