@@ -108,3 +108,17 @@ def test_real_network_arrays_keep_curved_geometry(bench):
     a = bench.arrays_from_edge_table(edges)
     assert a["geom"][0].equals(bend)
     assert a["length"][0] == pytest.approx(2 * np.hypot(50, 30))  # 116.62 m, not the 100 m chord
+
+
+def test_memory_child_reports_its_own_peak(bench):
+    """The peak-memory figure is the child's own high-water mark, not the parent's (ru_maxrss)."""
+    import resource
+
+    m = bench.measure_memory(400, 2)
+    assert "error" not in m, m.get("error")
+    assert m["nodes"] == 400 and m["reached_cells"] > 400  # the 400-facility category alone
+    # a 400-node table needs far less than this test process has already touched
+    assert 30 < m["peak_rss_mb"] < resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 * 4
+    # in this process (not exec'd from a large parent) both counters tell the same peak
+    own = bench._peak_rss_kb() / resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert 0.9 < own < 1.1
