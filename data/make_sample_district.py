@@ -382,23 +382,72 @@ def _region(i: int) -> str:
     return "east" if i > RIVER_COL else "west"
 
 
+def _manhattan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Grid (Manhattan) distances between the rows of ``a`` (n, 2) and ``b`` (m, 2), in metres."""
+    return np.abs(a[:, None, 0] - b[None, :, 0]) + np.abs(a[:, None, 1] - b[None, :, 1])
+
+
+def greedy_cover(dist: np.ndarray, radius: float, *, share: float, max_n: int,
+                 weights: np.ndarray | None = None) -> list[int]:
+    """Pick candidates (columns of ``dist``) until ``share`` of the targets (rows) are covered.
+
+    A target is covered when its distance to a picked candidate is at most ``radius``. Each step
+    takes the candidate that covers the most (weighted) uncovered targets, the first on ties, so
+    the result is deterministic for a given candidate order. It stops early when no candidate
+    adds anything or ``max_n`` are picked.
+    """
+    n = dist.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    reach = dist <= radius
+    covered = np.zeros(n, dtype=bool)
+    picked: list[int] = []
+    total = w.sum()
+    while len(picked) < max_n and total > 0 and w[covered].sum() / total < share:
+        gain = (reach & ~covered[:, None]).astype(float).T @ w
+        best = int(np.argmax(gain))
+        if gain[best] <= 0:
+            break
+        picked.append(best)
+        covered |= reach[:, best]
+    return picked
+
+
+# half-block uses placed to cover the half blocks of a bank: (use, radius m, share, max count);
+# the radius is a grid distance a little shorter than the walking threshold of the category
+HALF_PLAN = {
+    "west": [("junior_high_school", 850.0, 0.97, 4), ("primary_school", 420.0, 0.85, 11),
+             ("park", 420.0, 0.82, 8), ("medium_sports_ground", 420.0, 0.80, 7),
+             ("large_sports_ground", 850.0, 0.90, 2)],
+    "east": [("junior_high_school", 850.0, 0.90, 1), ("primary_school", 420.0, 0.60, 3),
+             ("park", 420.0, 0.45, 2), ("medium_sports_ground", 420.0, 0.40, 2)],
+}
+
+
 def allocate_halves(layout: Layout, rng: np.random.Generator) -> dict[tuple, str]:
-    """Decide what stands on every half block: community, school, park, sports or other."""
-    west = [(c, h) for c in sorted(layout.cells) if c[0] < RIVER_COL
-            for h in sorted(layout.cells[c]["halves"])]
-    east = [(c, h) for c in sorted(layout.cells) if c[0] > RIVER_COL
-            for h in sorted(layout.cells[c]["halves"])]
+    """Decide what stands on every half block: community, school, park, sports or other.
+
+    Schools, parks and sports grounds are spread over each bank so that most half blocks lie
+    within reach of one (greedy cover on grid distance); the communities take the first of the
+    remaining half blocks in a random order.
+    """
     use: dict[tuple, str] = {}
-    order_w = [west[k] for k in rng.permutation(len(west))]
-    order_e = [east[k] for k in rng.permutation(len(east))]
-    plan_w = (["community"] * N_COMMUNITIES_WEST + ["park"] * 4 + ["primary_school"] * 4
-              + ["junior_high_school"] * 3 + ["large_sports_ground"] + ["medium_sports_ground"])
-    plan_e = (["community"] * N_COMMUNITIES_EAST + ["park"] + ["primary_school"] * 2
-              + ["junior_high_school"] + ["medium_sports_ground"])
-    for order, plan in ((order_w, plan_w), (order_e, plan_e)):
-        for key, what in zip(order, plan, strict=False):
-            use[key] = what
-        for key in order[len(plan):]:
+    for region, n_comm in (("west", N_COMMUNITIES_WEST), ("east", N_COMMUNITIES_EAST)):
+        halves = [(c, h) for c in sorted(layout.cells)
+                  if (c[0] < RIVER_COL) == (region == "west")
+                  for h in sorted(layout.cells[c]["halves"])]
+        order = [halves[k] for k in rng.permutation(len(halves))]
+        cent = np.array([layout.cells[c]["halves"][h].centroid.coords[0] for c, h in order])
+        dist = _manhattan(cent, cent)
+        free = np.ones(len(order), dtype=bool)
+        for what, radius, share, max_n in HALF_PLAN[region]:
+            d = np.where(free[None, :], dist, np.inf)
+            for k in greedy_cover(d, radius, share=share, max_n=max_n):
+                use[order[k]] = what
+                free[k] = False
+        rest = [order[k] for k in range(len(order)) if free[k]]
+        for key in rest[:n_comm]:
+            use[key] = "community"
+        for key in rest[n_comm:]:
             use[key] = "other"
     return use
 
@@ -608,6 +657,9 @@ class Placer:
             return [c for c in keys if c[0] <= 6]
         if rule == "market_ok":  # no fresh market near the north-west area (x < 1000, y > 1750)
             return [c for c in keys if c[0] >= 6 or c[1] <= 3]
+        if rule == "market_ok_west":  # the same, on the west bank, kept > 500 m from that area
+            return [c for c in keys if c[0] < RIVER_COL
+                    and (c[1] <= 3 or c[0] >= 7 or (c[0] == 6 and c[1] <= 5))]
         if rule == "northwest":
             return [c for c in keys if c[0] <= 3 and c[1] >= 7]
         return keys
@@ -665,10 +717,13 @@ def make_facilities(layout: Layout, use: dict, communities: pd.DataFrame, geoms,
         g = layout.cells[c]["halves"][h]
         i, j = c
         place = NS_STREETS[i] if h == "a" else NS_STREETS[i + 1]
-        if what == "primary_school":
-            add(what, f"{place}小学", g.representative_point(), osm=True)
-        elif what == "junior_high_school":
-            add(what, f"{EW_STREETS[j]}中学", g.representative_point(), osm=True)
+        if what in ("primary_school", "junior_high_school"):  # at the school gate
+            outer = LineString(layout.osm.coords(layout.cells[c]["outer"][h]))
+            q = np.array(_gate_on_side(g, outer, 0.5).coords[0])
+            r = np.array(g.representative_point().coords[0])
+            p = Point(q + (r - q) / np.hypot(*(r - q)) * 6.0)
+            name = f"{place}小学" if what == "primary_school" else f"{EW_STREETS[j]}中学"
+            add(what, name, p, osm=True)
         elif what == "park":
             nm = f"{EW_STREETS[j]}街心游园" if len(half_names) % 2 else f"{place}公园"
             half_names[(c, h)] = nm
@@ -688,79 +743,147 @@ def make_facilities(layout: Layout, use: dict, communities: pd.DataFrame, geoms,
             add(category, name, p, street=street, **{**kw, **extra})
 
     brand = lambda: SHOP_BRANDS[int(rng.integers(0, len(SHOP_BRANDS)))]  # noqa: E731
-    frontage("kindergarten", "west_far", 12,
-             lambda s: (f"{s}幼儿园", {"capacity": 30 * int(rng.integers(3, 13))}), osm=True)
+
+    # where every community's gates are, for the coverage of the street-front facilities
+    g_xy = shapely.get_coordinates(np.asarray(gates["geometry"]))
+    g_owner = gates["community_id"].to_numpy()
+    ids = list(communities["community_id"])
+    com_region = {cid: _region(keys[k][0][0]) for k, cid in enumerate(ids)}
+
+    def covered(category, rule, region, radius, share, max_n, make_name, *, n_cand=160, **kw):
+        """Street-front facilities picked from random candidates to cover a bank's communities.
+
+        ``radius`` is a grid distance from a gate, a little shorter than the walking threshold;
+        the greedy cover stops at ``share`` of the bank's communities or ``max_n`` facilities.
+        """
+        cands = [placer.frontage(rule) for _ in range(n_cand)]
+        pts = np.array([[p.x, p.y] for p, _ in cands])
+        d_gate = _manhattan(g_xy, pts)
+        members = [cid for cid in ids if com_region[cid] == region]
+        d = np.vstack([d_gate[g_owner == cid].min(axis=0) for cid in members])
+        for k in greedy_cover(d, radius, share=share, max_n=max_n):
+            p, street = cands[k]
+            name, extra = make_name(street)
+            add(category, name, p, street=street, **{**kw, **extra})
+
+    # (category, rule, region, grid radius, share of the bank's communities, max count, name)
+    r5, r10, r15 = 240.0, 420.0, 850.0
+    covered("kindergarten", "west_far", "west", r5, 0.9, 26,
+            lambda s: (f"{s}幼儿园", {"capacity": 30 * int(rng.integers(3, 13))}), osm=True)
     frontage("nursery_childcare", "west_far", 3, lambda s: (f"{s}宝贝托育中心", {}))
-    frontage("community_health_center", "west", 2, lambda s: (f"{s}社区卫生服务中心", {}))
-    frontage("community_health_center", "east", 1, lambda s: (f"{s}社区卫生服务中心", {}))
-    frontage("community_health_station", "west", 6, lambda s: (f"{s}社区卫生服务站", {}))
-    frontage("community_health_station", "east", 2, lambda s: (f"{s}社区卫生服务站", {}))
-    frontage("nursing_home", "west", 2,
-             lambda s: (f"{s}老年公寓", {"capacity": 10 * int(rng.integers(5, 21))}))
-    frontage("nursing_home", "east", 1,
-             lambda s: (f"{s}敬老院", {"capacity": 10 * int(rng.integers(5, 21))}))
-    frontage("elderly_day_care", "west_far", 7,
-             lambda s: (f"{s}社区日间照料中心", {"capacity": 5 * int(rng.integers(4, 13))}))
-    frontage("community_canteen", "west", 4, lambda s: (f"{s}社区长者食堂", {}))
-    frontage("community_canteen", "east", 1, lambda s: (f"{s}助餐点", {}))
-    frontage("community_service_station", "west", 7, lambda s: (f"{s}社区服务站", {}))
-    frontage("community_service_station", "east", 3, lambda s: (f"{s}社区党群服务中心", {}))
-    frontage("culture_activity_station", "west", 4, lambda s: (f"{s}社区文化活动室", {}))
-    frontage("culture_activity_station", "east", 2, lambda s: (f"{s}老年活动室", {}))
-    frontage("culture_activity_center", "west", 1, lambda s: ("道安区文化活动中心", {}))
-    frontage("culture_activity_center", "east", 1, lambda s: ("兴华街道文化活动中心", {}))
-    frontage("small_sports_ground", "west", 6, lambda s: (f"{s}篮球场", {}))
-    frontage("small_sports_ground", "east", 2, lambda s: (f"{s}羽毛球场", {}))
-    frontage("outdoor_fitness", "west", 8, lambda s: (f"{s}健身广场", {}))
-    frontage("outdoor_fitness", "east", 2, lambda s: (f"{s}健身路径", {}))
-    frontage("fresh_market", "market_ok", 6,
-             lambda s: (f"{s}{rng.choice(['菜市场', '早市', '农贸市场'])}", {}),
-             csv_share=0.5, osm=True)
-    frontage("supermarket", "any", 8, lambda s: (f"{brand()}超市({s}店)", {}), csv_share=0.5,
-             osm=True)
-    frontage("convenience_store", "any", 34, lambda s: (f"{brand()}便利店({s}店)", {}),
-             csv_share=0.6)
+    covered("community_health_center", "west", "west", r15, 0.97, 3,
+            lambda s: (f"{s}社区卫生服务中心", {}))
+    covered("community_health_center", "east", "east", r15, 0.9, 1,
+            lambda s: (f"{s}社区卫生服务中心", {}))
+    covered("community_health_station", "west", "west", r5, 0.75, 14,
+            lambda s: (f"{s}社区卫生服务站", {}))
+    covered("community_health_station", "east", "east", r5, 0.4, 3,
+            lambda s: (f"{s}社区卫生服务站", {}))
+    covered("nursing_home", "west", "west", r15, 0.95, 3,
+            lambda s: (f"{s}老年公寓", {"capacity": 10 * int(rng.integers(5, 21))}))
+    covered("nursing_home", "east", "east", r15, 0.9, 1,
+            lambda s: (f"{s}敬老院", {"capacity": 10 * int(rng.integers(5, 21))}))
+    covered("elderly_day_care", "west_far", "west", r5, 0.85, 20,
+            lambda s: (f"{s}社区日间照料中心", {"capacity": 5 * int(rng.integers(4, 13))}))
+    covered("community_canteen", "west", "west", r5, 0.6, 10, lambda s: (f"{s}社区长者食堂", {}))
+    covered("community_canteen", "east", "east", r5, 0.3, 2, lambda s: (f"{s}助餐点", {}))
+    covered("community_service_station", "west", "west", r5, 0.9, 22,
+            lambda s: (f"{s}社区服务站", {}))
+    covered("community_service_station", "east", "east", r5, 0.6, 5,
+            lambda s: (f"{s}社区党群服务中心", {}))
+    covered("culture_activity_station", "west", "west", r10, 0.9, 10,
+            lambda s: (f"{s}社区文化活动室", {}))
+    covered("culture_activity_station", "east", "east", r10, 0.6, 3,
+            lambda s: (f"{s}老年活动室", {}))
+    covered("culture_activity_center", "west", "west", r15, 0.95, 3,
+            lambda s: ("道安区文化活动中心", {}))
+    covered("culture_activity_center", "east", "east", r15, 0.9, 1,
+            lambda s: ("兴华街道文化活动中心", {}))
+    covered("small_sports_ground", "west", "west", r5, 0.8, 18, lambda s: (f"{s}篮球场", {}))
+    covered("small_sports_ground", "east", "east", r5, 0.4, 3, lambda s: (f"{s}羽毛球场", {}))
+    covered("outdoor_fitness", "west", "west", r5, 0.88, 22, lambda s: (f"{s}健身广场", {}))
+    covered("outdoor_fitness", "east", "east", r5, 0.5, 5, lambda s: (f"{s}健身路径", {}))
+    # pocket parks, community sports grounds and a fitness centre on street fronts
+    covered("public_green_park", "west", "west", r10, 0.88, 8, lambda s: (f"{s}口袋公园", {}))
+    covered("public_green_park", "east", "east", r10, 0.5, 2, lambda s: (f"{s}街心游园", {}))
+    covered("medium_sports_ground", "west", "west", r10, 0.85, 8,
+            lambda s: (f"{s}社区运动场", {}))
+    covered("medium_sports_ground", "east", "east", r10, 0.45, 2,
+            lambda s: (f"{s}社区运动场", {}))
+    covered("large_sports_ground", "west", "west", r15, 0.9, 2,
+            lambda s: (f"{s}全民健身中心", {}))
+    market = lambda s: (f"{s}{rng.choice(['菜市场', '早市', '农贸市场'])}", {})  # noqa: E731
+    covered("fresh_market", "market_ok_west", "west", r10, 0.9, 10, market, csv_share=0.5,
+            osm=True)
+    covered("fresh_market", "east", "east", r10, 0.6, 2, market, csv_share=0.5, osm=True)
+    covered("supermarket", "west", "west", r5, 0.75, 16, lambda s: (f"{brand()}超市({s}店)", {}),
+            csv_share=0.5, osm=True)
+    covered("supermarket", "east", "east", r5, 0.4, 3, lambda s: (f"{brand()}超市({s}店)", {}),
+            csv_share=0.5, osm=True)
     services = [("barber", "理发店"), ("pharmacy", "大药房"), ("laundry", "洗衣店"),
                 ("repair", "家电维修部"), ("housekeeping", "家政服务部"), ("breakfast", "早餐店")]
-    for _ in range(30):
-        kind, word = services[int(rng.integers(0, len(services)))]
-        p, s = placer.frontage("any")
-        add("daily_services", f"{s}{word}", p, kind=kind, csv_share=0.6, street=s)
-    for _ in range(20):
-        p, s = placer.frontage("any")
-        if rng.random() < 0.2:
-            add("parcel_delivery", f"中国邮政{s}营业所", p, kind="post_office", csv_share=0.5,
-                street=s)
-        else:
-            word = str(rng.choice(["菜鸟驿站", "丰巢快递柜"]))
-            add("parcel_delivery", f"{word}({s}店)", p, csv_share=0.5, street=s)
-    frontage("waste_collection_station", "west", 5, lambda s: (f"{s}垃圾收集站", {}))
-    frontage("waste_collection_station", "east", 1, lambda s: (f"{s}再生资源回收站", {}))
-    frontage("public_toilet", "any", 16,
-             lambda s: (f"{s}{rng.choice(['公共厕所', '公厕'])}", {}), osm=True)
-    frontage("car_parking_charging", "any", 8, lambda s: (f"{s}停车场", {}), csv_share=0.5)
-    frontage("car_parking_charging", "any", 4, lambda s: (f"{s}公共充电桩", {}))
+    for region, share, max_n in (("west", 0.95, 30), ("east", 0.7, 8)):
+        for kind, word in services:  # every kind spread over the bank on its own
+            covered("daily_services", region, region, r5, share / 1.6, max(2, max_n // 4),
+                    lambda s, word=word: (f"{s}{word}", {}), kind=kind, csv_share=0.6)
+    covered("waste_collection_station", "west", "west", r5, 0.8, 16,
+            lambda s: (f"{s}垃圾收集站", {}))
+    covered("waste_collection_station", "east", "east", r5, 0.4, 3,
+            lambda s: (f"{s}再生资源回收站", {}))
+    toilet = lambda s: (f"{s}{rng.choice(['公共厕所', '公厕'])}", {})  # noqa: E731
+    covered("public_toilet", "west", "west", r5, 0.85, 20, toilet, osm=True)
+    covered("public_toilet", "east", "east", r5, 0.5, 5, toilet, osm=True)
+    frontage("car_parking_charging", "any", 6, lambda s: (f"{s}停车场", {}), csv_share=0.5)
+    frontage("car_parking_charging", "any", 3, lambda s: (f"{s}公共充电桩", {}))
 
-    # inside communities: waste points near a gate, play grounds, bicycle sheds
+    # block-level (居住街坊) facilities in or at the gate of some communities: a community's
+    # "upkeep" draw decides which it has (nested, so that well-kept ones have most of them)
     com_geoms = dict(zip(communities["community_id"], geoms, strict=True))
     com_names = dict(zip(communities["community_id"], communities["name"], strict=True))
     first_gate = gates.groupby("community_id", sort=True)["geometry"].first()
-    ids = list(communities["community_id"])
-    for cid in [ids[k] for k in sorted(rng.permutation(len(ids))[:64])]:
+    upkeep = dict(zip(ids, rng.random(len(ids)), strict=True))
+    block_share = {  # (west, east) share of communities that have it
+        "waste_collection_point": (0.85, 0.6), "convenience_store": (0.8, 0.35),
+        "parcel_delivery": (0.8, 0.3), "bicycle_parking_charging": (0.75, 0.25),
+        "car_parking_charging": (0.7, 0.2), "children_elderly_play": (0.7, 0.15),
+    }
+
+    def has(cid, category):
+        west, east = block_share[category]
+        return upkeep[cid] < (west if com_region[cid] == "west" else east)
+
+    def at_gate(cid, depth):
         g, gate = com_geoms[cid], first_gate[cid]
         c = np.array(g.representative_point().coords[0])
         q = np.array(gate.coords[0])
-        p = q + (c - q) / np.hypot(*(c - q)) * 15.0
-        add("waste_collection_point", f"{com_names[cid]}垃圾分类投放点", Point(p))
-    for cid in [ids[k] for k in sorted(rng.permutation(len(ids))[:14])]:
-        add("children_elderly_play",
-            f"{com_names[cid]}{rng.choice(['儿童乐园', '儿童活动场地'])}",
-            com_geoms[cid].representative_point())
-    for cid in [ids[k] for k in sorted(rng.permutation(len(ids))[:22])]:
-        word = str(rng.choice(["非机动车停车棚", "电动车充电棚"]))
-        p = com_geoms[cid].representative_point()
-        add("bicycle_parking_charging", f"{com_names[cid]}{word}",
-            Point(p.x + rng.uniform(-15, 15), p.y + rng.uniform(-15, 15)))
+        return Point(q + (c - q) / np.hypot(*(c - q)) * depth)
+
+    for cid in ids:
+        nm = com_names[cid]
+        if has(cid, "waste_collection_point"):
+            add("waste_collection_point", f"{nm}垃圾分类投放点", at_gate(cid, 15.0))
+        if has(cid, "convenience_store"):
+            add("convenience_store", f"{brand()}便利店({nm}店)", at_gate(cid, 10.0),
+                csv_share=0.6, street=nm)
+        if has(cid, "parcel_delivery"):
+            if rng.random() < 0.15:
+                add("parcel_delivery", f"中国邮政{nm}营业所", at_gate(cid, 12.0),
+                    kind="post_office", csv_share=0.5, street=nm)
+            else:
+                word = str(rng.choice(["菜鸟驿站", "丰巢快递柜"]))
+                add("parcel_delivery", f"{word}({nm}店)", at_gate(cid, 12.0), csv_share=0.5,
+                    street=nm)
+        if has(cid, "bicycle_parking_charging"):
+            word = str(rng.choice(["非机动车停车棚", "电动车充电棚"]))
+            add("bicycle_parking_charging", f"{nm}{word}", at_gate(cid, rng.uniform(10, 16)))
+        if has(cid, "car_parking_charging"):
+            add("car_parking_charging", f"{nm}停车场", at_gate(cid, 20.0))
+        if has(cid, "children_elderly_play"):
+            add("children_elderly_play", f"{nm}{rng.choice(['儿童乐园', '儿童活动场地'])}",
+                at_gate(cid, rng.uniform(12, 18)))
+    # a few more convenience stores on street corners, for anybody passing
+    frontage("convenience_store", "any", 8, lambda s: (f"{brand()}便利店({s}店)", {}),
+             csv_share=0.6)
 
     # bus stops on the arterials every 500 m, metro stations on 胜利路
     osm = layout.osm
@@ -1185,7 +1308,15 @@ def _readme(com, gat, gp, am, site, counts) -> str:
         "  targets; on foot the nearest ones are about 1 km away, across a bridge.",
         "- Few nurseries (托育), all in the west.",
         "- No fresh market (菜市场) in or near the north-west area (x < 1 km, y > 1.75 km).",
-        "- Waste collection points in only some communities; children's play grounds in few.",
+        "- Block-level (居住街坊) facilities only at some communities' gates: waste points (70 m),",
+        "  convenience stores, parcel lockers, bicycle sheds, car parks and play grounds; the",
+        "  well-kept west-bank communities have most of them, many east-bank ones few.",
+        "",
+        "Elsewhere the west bank (道安区) is served at a realistic density: schools, parks and",
+        "sports grounds, and street-front facilities (kindergartens, community service stations,",
+        "clinics, shops, toilets …) are spread by a greedy cover so that most west-bank",
+        "communities reach most categories within their thresholds; the east bank (南兴区) is",
+        "thinner throughout.",
         "",
         "Candidate sites are mostly east of the river and in the north-west area, where the gaps",
         "are.",
