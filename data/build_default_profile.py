@@ -143,7 +143,8 @@ MATCH = {
         "name": "长者食堂|社区食堂|助餐点|幸福食堂|老年食堂|助餐",
     },
     "community_service_station": {
-        "osm": [{"amenity": "community_centre"}, {"office": "government", "government": "community"}],
+        "osm": [{"amenity": "community_centre"},
+                {"office": "government", "government": "community"}],
         "amap_types": ["商务住宅;住宅区;社区中心"],
         "name": "社区(服务|综合服务|党群服务)(站|中心)|居委会|居民委员会",
     },

@@ -99,3 +99,17 @@ def test_cli_errors_are_actionable(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "pois.csv" in err and "coord" in err.lower()
+
+
+def test_sample_district_is_realistically_served_with_deliberate_gaps(demo_dir):
+    comp = pyogrio.read_dataframe(demo_dir / "livingcircle.gpkg", layer="completeness")
+    assert (comp["n_missing_required"] == 0).sum() >= 1  # some communities meet everything
+    gaps = pyogrio.read_dataframe(demo_dir / "livingcircle.gpkg", layer="gaps")
+    comm = gpd.read_file(demo_dir / "livingcircle.gpkg", layer="communities")
+    east = set(comm.loc[comm["district"] == "南兴区", "community_id"])  # across the river
+    assert len(east) == 20
+    for cat in ("kindergarten", "elderly_day_care"):
+        met = gaps[gaps.category == cat].set_index("community_id")["met"]
+        # the deliberate gap east of the river; the west bank is well served
+        assert met[met.index.isin(east)].sum() == 0
+        assert met[~met.index.isin(east)].mean() > 0.6
