@@ -35,7 +35,8 @@ Size
     2.50 MB (was 7.3 MB with folium's GeoJSON); isochrones are 1.2 MB of it. A synthetic city of
     2,000 communities (the sample repeated 25 times with offsets) gives 51 MB with isochrones
     (46 s to render) and 23 MB with ``isochrones=False`` (5 s); for a whole city draw per
-    district, or pass ``isochrones=False`` / ``gap_layers=False``.
+    district, or pass ``isochrones=False`` / ``gap_layers=False``. By default a map of more than
+    :data:`MAX_ISOCHRONE_COMMUNITIES` communities leaves the isochrones out.
 Safety
     Every text that reaches HTML is escaped with :func:`html.escape` (folium's GeoJSON popups and
     tooltips insert property values as HTML unescaped); the GeoJSON itself is embedded with
@@ -476,13 +477,17 @@ html, body {background: #f4f4f0;}
 
 # --- the map ------------------------------------------------------------------------------------
 
+#: Above this many communities, isochrones are left out of the map unless asked for.
+MAX_ISOCHRONE_COMMUNITIES = 500
+
+
 def make_map(
     result,
     *,
     lang: str = "zh",
     basemap: str = "none",
     simplify_m: float | None = 2.0,
-    isochrones: bool = True,
+    isochrones: bool | None = None,
     isochrone_minutes: tuple[int, ...] = (5, 10, 15),
     isochrone_simplify_m: float | None = 5.0,
     min_hole_m2: float = 0.0,
@@ -505,7 +510,10 @@ def make_map(
     simplify_m
         Simplification tolerance in metres (None: keep every vertex).
     isochrones
-        Draw the isochrones and straight-line circles (the largest layers).
+        Draw the isochrones and straight-line circles (the largest layers). None (default):
+        only when there are at most :data:`MAX_ISOCHRONE_COMMUNITIES` communities, so that a
+        whole city's map stays quick to open (2,000 communities: 23 MB and ~5 s to draw without
+        isochrones, 51 MB and ~46 s with them, measured with benchmarks/bench_map_size.py).
     isochrone_minutes
         Which isochrone levels to draw (default all three: 5, 10 and 15 minutes).
     isochrone_simplify_m
@@ -616,6 +624,8 @@ def make_map(
     name_of = dict(zip(comm["community_id"], names, strict=True))
 
     # isochrones and straight-line circles
+    if isochrones is None:
+        isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
     if isochrones and "isochrones" in layers and len(layers["isochrones"]):
         iso_src = layers["isochrones"]
         if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
@@ -807,7 +817,7 @@ def map_command(result_path: str, out: str, lang: str, basemap: str,
     from .report import load_result
 
     r = load_result(result_path)
-    write_map(r, out, lang=lang, basemap=basemap, isochrones=not no_isochrones)
+    write_map(r, out, lang=lang, basemap=basemap, isochrones=False if no_isochrones else None)
     click.echo(f"wrote {out}")
 
 

@@ -202,3 +202,13 @@ def test_city_of_200(sample_result):
     size_mb = len(m.get_root().render().encode()) / 1e6
     print(f"200-community city without isochrones: {size_mb:.2f} MB")
     assert size_mb < 4
+
+
+def test_isochrones_left_out_of_a_city_sized_map_by_default(sample_result, monkeypatch):
+    import livingcircle.maps as lm
+
+    with_iso = make_map(sample_result).get_root().render()
+    monkeypatch.setattr(lm, "MAX_ISOCHRONE_COMMUNITIES", 10)
+    without = make_map(sample_result).get_root().render()
+    # the isochrones are about half of the sample map's bytes
+    assert len(without) < 0.75 * len(with_iso)
