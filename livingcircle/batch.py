@@ -715,17 +715,30 @@ def write_summary(table: pd.DataFrame, records: Mapping[str, dict], out: str | o
 def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
     """Return a folium map with one outline and marker per area, coloured by mean completeness.
 
-    The data are embedded in the one HTML file (no side files); like every folium map it loads
-    Leaflet from its CDN when opened. Each popup links to the area's own ``map.html``.
+    One self-contained HTML file that works offline (Leaflet written into the page; the
+    OpenStreetMap background is optional in the layer control). Each popup links to the area's
+    own ``map.html``. Area names are escaped.
     """
+    from html import escape
+
     import branca.colormap as cm
     import folium
     import shapely
+    from branca.element import Element
 
-    m = folium.Map(tiles=None, zoom_start=8)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
-    scale = cm.LinearColormap(["#d73027", "#fee08b", "#1a9850"], vmin=0, vmax=1,
-                              caption="平均配套完整度 Mean completeness of required facilities")
+    from .maps import offline_map
+
+    m = offline_map(tiles=None, zoom_start=8)
+    folium.FeatureGroup(name="无底图 Plain", overlay=False, control=True).add_to(m)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=False, overlay=False).add_to(m)
+    scale = cm.LinearColormap(["#d73027", "#fee08b", "#1a9850"], vmin=0, vmax=1)
+    legend = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:10px;background:'
+        f'{scale(v)}"></span> {int(v * 100)}%</div>' for v in (0.0, 0.25, 0.5, 0.75, 1.0))
+    m.get_root().html.add_child(Element(
+        '<div style="position:fixed;bottom:20px;left:10px;z-index:1000;background:#fff;'
+        'padding:6px 8px;border:1px solid #999;font:12px sans-serif">'
+        "平均配套完整度<br>Mean completeness" + legend + "</div>"))
     bounds = []
     group = folium.FeatureGroup(name="片区 Areas").add_to(m)
     for _, row in table.iterrows():
@@ -735,7 +748,8 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
         geom = shapely.from_wkt(rec["outline_wkt"])
         val = row.get("mean_completeness")
         colour = scale(val) if isinstance(val, float) and not math.isnan(val) else "#999999"
-        lines = [f"<b>{row['name']}</b>", f"状态: {STATUS_ZH.get(row['status'], row['status'])}"]
+        lines = [f"<b>{escape(str(row['name']))}</b>",
+                 f"状态: {STATUS_ZH.get(row['status'], escape(str(row['status'])))}"]
         for col in ("communities", "households", "facilities", "mean_completeness",
                     "share_households_15", "share_households_complete_community"):
             v = row.get(col)
@@ -744,20 +758,20 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
             label = SUMMARY_COLUMNS_ZH[col]
             txt = f"{v * 100:.1f}%" if col.startswith(("mean_", "share_")) else f"{v:,.0f}"
             lines.append(f"{label}: {txt}")
-        lines.append(f'<a href="{row["folder"]}/map.html" target="_blank">片区地图 area map</a>')
+        lines.append(f'<a href="{escape(str(row["folder"]))}/map.html" target="_blank">'
+                     "片区地图 area map</a>")
         popup = folium.Popup("<br>".join(lines), max_width=320)
         folium.GeoJson(
             shapely.geometry.mapping(geom),
             style_function=lambda f, c=colour: {"color": c, "weight": 2, "fillColor": c,
                                                 "fillOpacity": 0.25},
-            tooltip=str(row["name"]),
+            tooltip=escape(str(row["name"])),
         ).add_to(group)
         c = geom.representative_point()
         folium.CircleMarker([c.y, c.x], radius=8, color="#333", weight=1, fill=True,
                             fill_color=colour, fill_opacity=0.9, popup=popup,
-                            tooltip=f"{row['name']}").add_to(group)
+                            tooltip=escape(str(row["name"]))).add_to(group)
         bounds.append(geom.bounds)
-    scale.add_to(m)
     folium.LayerControl().add_to(m)
     if bounds:
         xs = [b[0] for b in bounds] + [b[2] for b in bounds]

@@ -156,6 +156,23 @@ def _leaflet_assets() -> tuple[str, str]:
     return js.replace("</script", "<\\/script"), css
 
 
+def offline_map(**kwargs) -> folium.Map:
+    """Return a ``folium.Map`` with Leaflet written into the page instead of loaded from a CDN.
+
+    For small maps built with folium's own elements (GeoJson, CircleMarker, Popup, LayerControl):
+    they need nothing but Leaflet. folium's other CDN assets (jQuery, Bootstrap, icons) are left
+    out, so do not add plugins that depend on them.
+    """
+    m = folium.Map(**kwargs)
+    m.default_js = []
+    m.default_css = []
+    js, css = _leaflet_assets()
+    root = m.get_root()
+    root.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+    root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+    return m
+
+
 # --- geometry -----------------------------------------------------------------------------------
 
 #: Coordinates are stored as integers in units of 1e-5 degree (about 1.1 m north-south and 0.8 m
@@ -573,14 +590,9 @@ def make_map(
     share = _share_met(comm)
 
     b = comm.total_bounds
-    m = folium.Map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
-                   control_scale=True, prefer_canvas=False)
-    m.default_js = []
-    m.default_css = []
-    js, css = _leaflet_assets()
+    m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
+                    control_scale=True, prefer_canvas=False)
     root = m.get_root()
-    root.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
-    root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
     root.header.add_child(Element(_CSS), name="livingcircle_css")
     root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
 

@@ -197,6 +197,8 @@ def test_failing_area_reported_others_finish(batch_out):
     for name in ("西片 west", "中片 middle", "东片 east"):
         assert name in html
     assert "map.html" in html
+    # offline: Leaflet is in the page, nothing is loaded from a CDN
+    assert "cdn.jsdelivr" not in html and "<script src=" not in html
 
 
 def test_rerun_finishes_only_missing_areas(areas, batch_out, tmp_path, client, capsys):
