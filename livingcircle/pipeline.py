@@ -226,7 +226,8 @@ def run(
             inputs.append({"role": kind, "path": str(Path(p).resolve()),
                            "sha256": _sha256(Path(p))})
 
-    steps = ["read inputs", "walking network", "access", "isochrones", "gaps", "renovation"]
+    steps = ["read inputs", "walking network", "access", "isochrones", "gaps", "renovation",
+             "clusters"]
     bar = tqdm(total=len(steps), desc="livingcircle", disable=not progress, unit="step")
 
     def step(name):
@@ -336,7 +337,6 @@ def run(
                           .rename(columns={"reasons": "scope_reasons"}),
                           on="community_id", how="left")
     bar.update()
-    bar.close()
 
     wide = gpd.GeoDataFrame(wide, geometry="geometry", crs=comm.crs)
     layers["communities"] = wide
@@ -359,6 +359,7 @@ def run(
                      ("not_ready", not_ready)):
         if df is not None:
             layers[name] = df
+    step("clusters")
     if scope is not None and (scope["in_scope"] == "yes").any():
         from .clusters import recommend
 
@@ -366,6 +367,8 @@ def run(
             "communities": wide, "gaps": gaps, "access": acc, "network": net,
             "profile": prof, "facilities": fac, "sites": site_gdf, "gates": gts,
             "plan": plan, "speed_profile": speed_profiles[0]}))
+    bar.update()
+    bar.close()
     layers["access_points"] = acc.access_points
     layers["diagnostics"] = diag.to_frame()
 
@@ -408,6 +411,9 @@ def _summary(result: Result, written: list[Path]) -> str:
     if "in_scope" in comm.columns:
         counts = comm["in_scope"].value_counts().to_dict()
         lines.append("renovation scope: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if "clusters" in result.layers:
+        lines.append(f"片区联动 clusters: {len(result.layers['clusters'])}, proposed sites: "
+                     f"{len(result.layers.get('proposed_sites', []))}")
     lines.append("wrote:")
     lines += [f"  {p}" for p in written]
     return "\n".join(lines)
