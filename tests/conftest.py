@@ -41,6 +41,14 @@ def points(ids, coords, idcol, **cols):
     return gpd.GeoDataFrame({idcol: ids, **cols}, geometry=[xy(*c) for c in coords], crs=CRS)
 
 
+@pytest.fixture(scope="session")
+def sample_result():
+    """One run of the bundled sample district, shared by every test that only reads it."""
+    import livingcircle as lc
+
+    return lc.run_sample(progress=False)
+
+
 @pytest.fixture
 def in_ci():
     return bool(os.environ.get("CI"))

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import livingcircle as lc
 from livingcircle.maps import make_map
 from livingcircle.report import make_report
 
@@ -37,11 +36,6 @@ def _need_browser():
         if os.environ.get("CI"):
             pytest.fail(f"browser tests must run in CI: {problem}")
         pytest.skip(problem)
-
-
-@pytest.fixture(scope="module")
-def sample_result():
-    return lc.run_sample(progress=False)
 
 
 @pytest.fixture(scope="module")

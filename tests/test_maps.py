@@ -26,15 +26,6 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
-def sample_result(request):
-    r = getattr(request.config, "_livingcircle_sample", None)
-    if r is None:
-        r = lc.run_sample(progress=False)
-        request.config._livingcircle_sample = r
-    return r
-
-
-@pytest.fixture(scope="module")
 def sample_map(sample_result):
     return make_map(sample_result)
 

@@ -11,7 +11,6 @@ import re
 import pandas as pd
 import pytest
 
-import livingcircle as lc
 from livingcircle.cli import main
 from livingcircle.maps import make_map
 from livingcircle.pipeline import Result
@@ -19,15 +18,6 @@ from livingcircle.report import load_result, make_report
 
 EVIL = "<script>alert(1)</script>"
 EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-
-
-@pytest.fixture(scope="module")
-def sample_result(request):
-    r = getattr(request.config, "_livingcircle_sample", None)
-    if r is None:
-        r = lc.run_sample(progress=False)
-        request.config._livingcircle_sample = r
-    return r
 
 
 @pytest.fixture(scope="module")
