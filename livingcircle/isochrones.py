@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
+from pyproj import Transformer
 from shapely.ops import substring
 
 from . import settings
@@ -143,6 +144,15 @@ def isochrones(
     centroids = comm.geometry.centroid.to_numpy()
     wanted = set(map(str, community_ids)) if community_ids is not None else None
     radius = max(minutes) * max(speeds.values())
+    # each polygon goes to EPSG:4326 as soon as it is made (areas are measured before), so a
+    # city's isochrones are not held twice, projected and geographic
+    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
+
+    def geographic(row):
+        row["geometry"] = shapely.transform(
+            row["geometry"], lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
+        return row
+
     rows = []
     for i, cid in enumerate(ids):
         if wanted is not None and cid not in wanted:
@@ -167,9 +177,8 @@ def isochrones(
                 if prev is not None and not prev.is_empty:
                     poly = shapely.union(poly, prev)
                 prev = poly
-                rows.append(_row(cid, sp_name, m, T, poly, centroids[i]))
-    out = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=acc.crs)
-    return out.to_crs(4326)
+                rows.append(geographic(_row(cid, sp_name, m, T, poly, centroids[i])))
+    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=4326)
 
 
 def _row(cid, sp_name, m, T, poly, centroid):
