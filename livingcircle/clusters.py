@@ -946,9 +946,9 @@ def cli_command(demo, max_walk_min, max_households, max_members, new_per_categor
         from .sample import SYNTHETIC_LABEL
 
         click.echo(SYNTHETIC_LABEL)
-        result = run_sample(progress=not no_progress)
+        result = run_sample(progress=not no_progress, clusters=False)
     else:
-        result = run_from_options(**inputs, progress=not no_progress)
+        result = run_from_options(**inputs, progress=not no_progress, clusters=False)
     layers = recommend(result, max_walk_min=max_walk_min, max_households=max_households,
                        max_members=max_members, new_per_category=new_per_category)
     result.layers.update(layers)

@@ -173,6 +173,7 @@ def run(
     isochrone_minutes=(5, 10, 15),
     target_communities: int | None = None,
     target_households: int | None = None,
+    clusters: bool = True,
     progress: bool = True,
 ) -> Result:
     """Run the whole analysis for one study area.
@@ -204,6 +205,9 @@ def run(
         Minutes of the isochrones drawn for every community (first speed profile).
     target_communities, target_households
         The size of this year's plan (one of them); default: every ready community.
+    clusters
+        Also recommend 片区联动 clusters with the default options
+        (:func:`livingcircle.clusters.recommend`).
     progress
         Show a progress bar.
 
@@ -360,7 +364,7 @@ def run(
         if df is not None:
             layers[name] = df
     step("clusters")
-    if scope is not None and (scope["in_scope"] == "yes").any():
+    if clusters and scope is not None and (scope["in_scope"] == "yes").any():
         from .clusters import recommend
 
         layers.update(recommend({
