@@ -50,6 +50,11 @@ site_types_by_category : dict[str, list[str]]
     need open land (vacant lots); the rest may use any building or lot.
 far_outside_km : float
     A point farther than this from the study area is reported as far outside.
+network_graph_max_nodes : int
+    An ``.osm.pbf`` whose walkable ways have more nodes than this (as pyrosm reads them, before
+    simplification and clipping) becomes a network of arrays without a networkx graph
+    (``WalkNetwork.graph`` is None): at a million nodes the networkx objects alone cost gigabytes
+    and nothing in the analysis needs them. Smaller files keep their graph.
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ renovation_year_limit: int = 2000
 boundary_access_m: float = 50.0
 boundary_access_spacing_m: float = 20.0
 far_outside_km: float = 5.0
+network_graph_max_nodes: int = 200_000
 capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
 elderly_share_threshold: float = 0.25
 level_minutes: tuple[int, ...] = (5, 10, 15)
