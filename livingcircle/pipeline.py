@@ -26,6 +26,46 @@ from .standards import Profile, load_profile
 
 logger = logging.getLogger(__name__)
 
+
+def _memory_mb() -> tuple[float, float]:
+    """Return current and peak resident memory in MB (``VmRSS``/``VmHWM`` on Linux).
+
+    Elsewhere the current figure is unknown (NaN) and the peak is ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            vals = {k: int(v.split()[0]) / 1024.0 for k, v in
+                    (line.split(":", 1) for line in fh if line.startswith(("VmRSS", "VmHWM")))}
+        return vals["VmRSS"], vals["VmHWM"]
+    except (OSError, KeyError, ValueError):
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return float("nan"), peak / (2**20 if sys.platform == "darwin" else 1024.0)
+
+
+class _Stages:
+    """Log the seconds and memory of each stage of a run at INFO level.
+
+    One line per stage, ``stage <name>: <s> s, rss <MB> MB, peak <MB> MB`` (the peak is the
+    process's high-water mark so far); ``benchmarks/bench_city.py`` reads these lines.
+    """
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._t = self._clock()
+
+    def done(self, name: str) -> None:
+        """Log the stage that ends now and start the next one."""
+        now = self._clock()
+        rss, peak = _memory_mb()
+        logger.info("stage %s: %.1f s, rss %.0f MB, peak %.0f MB", name, now - self._t, rss,
+                    peak)
+        self._t = now
+
 #: Layers in the order they are written to the GeoPackage.
 LAYER_ORDER = [
     "communities", "gates", "facilities", "sites", "access", "isochrones", "gaps",
@@ -73,11 +113,13 @@ class Result:
         out.mkdir(parents=True, exist_ok=True)
         inputs = [i["path"] for i in self.metadata.get("inputs", [])]
         written = []
+        stages = _Stages()
         gpkg = out / "livingcircle.gpkg"
         check_targets([gpkg], inputs=inputs, overwrite=overwrite)
         with atomic_file(gpkg, inputs=inputs, overwrite=overwrite) as tmp:
             write_gpkg(self, tmp)
         written.append(gpkg)
+        stages.done("write geopackage")
         if "plan" in self.layers:
             from .renovation import plan_table_zh
 
@@ -92,6 +134,7 @@ class Result:
                     if "not_ready" in self.layers:
                         self.layers["not_ready"].to_excel(xw, sheet_name="未具备条件", index=False)
             written += [csv, xlsx]
+            stages.done("write plan tables")
         if map_html:
             from .maps import make_map
 
@@ -99,6 +142,7 @@ class Result:
             with atomic_file(html, inputs=inputs, overwrite=overwrite) as tmp:
                 make_map(self).save(str(tmp))
             written.append(html)
+            stages.done("write map")
         return written
 
 
@@ -237,6 +281,8 @@ def run(
     def step(name):
         bar.set_postfix_str(name)
 
+    stages = _Stages()
+
     step("read inputs")
     bnd = None
     if boundary is not None:
@@ -288,20 +334,24 @@ def run(
         note("sites", sites)
         site_gdf = sites if isinstance(sites, gpd.GeoDataFrame) else \
             io.read_sites(sites, boundary=bnd, diagnostics=diag)
+    stages.done("read inputs")
     bar.update()
 
     step("walking network")
     note("osm", osm)
     net = build_network(osm=osm, place=place, boundary=bnd, diagnostics=diag)
+    stages.done("walking network")
     bar.update()
 
     step("access")
     acc = measure_access(net, comm, fac, gates=gts, profile=prof, speed_profiles=speed_profiles,
                          diagnostics=diag)
+    stages.done("access")
     bar.update()
 
     step("isochrones")
     iso = isochrones(acc, minutes=isochrone_minutes, speed_profiles=speed_profiles[:1])
+    stages.done("isochrones")
     bar.update()
 
     step("gaps")
@@ -309,19 +359,24 @@ def run(
 
     gaps = find_gaps(acc.table, prof, speed_profile=speed_profiles[0])
     comp = completeness(gaps, prof)
+    stages.done("gaps")
     cap = None
     if "population" in comm.columns and comm["population"].notna().any():
         cap = capacity_access(acc.pairs, comm, fac, prof,
                               persons_per_place=settings.capacity_persons_per_place)
     else:
         logger.info("no population given: the capacity measure is skipped")
+    stages.done("capacity")
     figures = area_figures(gaps, comm, prof)
+    stages.done("area figures")
     from .gaps import uncovered_residential
     from .isochrones import coverage_areas
 
     coverage = coverage_areas(acc, fac)
+    stages.done("coverage")
     uncovered = uncovered_residential(coverage, comm) if \
         (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any() else None
+    stages.done("uncovered")
     bar.update()
 
     step("renovation")
@@ -340,6 +395,7 @@ def run(
         wide = wide.merge(scope[["community_id", "in_scope", "reasons"]]
                           .rename(columns={"reasons": "scope_reasons"}),
                           on="community_id", how="left")
+    stages.done("renovation")
     bar.update()
 
     wide = gpd.GeoDataFrame(wide, geometry="geometry", crs=comm.crs)
@@ -371,6 +427,7 @@ def run(
             "communities": wide, "gaps": gaps, "access": acc, "network": net,
             "profile": prof, "facilities": fac, "sites": site_gdf, "gates": gts,
             "plan": plan, "speed_profile": speed_profiles[0]}))
+    stages.done("clusters")
     bar.update()
     bar.close()
     layers["access_points"] = acc.access_points
