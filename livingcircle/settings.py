@@ -50,6 +50,12 @@ site_types_by_category : dict[str, list[str]]
     need open land (vacant lots); the rest may use any building or lot.
 far_outside_km : float
     A point farther than this from the study area is reported as far outside.
+siting_solver_max_problems : int
+    :func:`livingcircle.clusters.site_facilities` solves one siting problem per cluster and
+    missing category. Up to this many, a one-site problem with several equally good sites is
+    left to CBC as it always was; above it (a city of thousands of clusters, where a CBC process
+    per problem would take hours) the first of them by site id is taken. A problem with one best
+    site never needs the solver.
 network_graph_max_nodes : int
     An ``.osm.pbf`` whose walkable ways have more nodes than this (as pyrosm reads them, before
     simplification and clipping) becomes a network of arrays without a networkx graph
@@ -87,6 +93,7 @@ boundary_access_m: float = 50.0
 boundary_access_spacing_m: float = 20.0
 far_outside_km: float = 5.0
 network_graph_max_nodes: int = 200_000
+siting_solver_max_problems: int = 500
 capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
 elderly_share_threshold: float = 0.25
 level_minutes: tuple[int, ...] = (5, 10, 15)
