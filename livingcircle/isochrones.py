@@ -5,11 +5,19 @@ search gives the walking distance to every node within the largest threshold; ev
 speed profile is then cut from that one search:
 
 * a street segment whose both ends are reached and whose farthest point is within the threshold is
-  kept whole; otherwise the part reachable from each end is cut exactly at the threshold
-  (``shapely.ops.substring`` on the segment's geometry);
+  kept whole; otherwise the part reachable from each end is cut exactly at the threshold;
 * the kept lines are buffered by :data:`livingcircle.settings.isochrone_buffer_m`, which keeps holes
   where the network does not reach (large blocks, a river);
 * 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is also united with the smaller ones).
+
+How it is fast (the polygons are the same as uniting the buffer of every reached piece; see
+``benchmarks/README.md``): the buffer of a whole street is the same for every origin, and so is
+the union of the buffers of all streets in a square cell. :class:`IsochroneMaker` keeps both,
+built on first use, in a quadtree of cells (25 m to 1.6 km); an isochrone is the union of the
+cells all of whose streets are reached whole (the largest such cells first), the buffers of the
+other whole streets, and the buffers of the cut frontier pieces. Origins run in parallel threads
+(GEOS and the compiled search release the GIL), in spatial order so that neighbouring origins
+share cells.
 
 Beside each polygon: the straight-line circle of the same walking distance around the community's
 centroid, and the ratio of the two areas (pedestrian-shed ratio; 1 would be a perfect grid with no
@@ -19,6 +27,8 @@ detours, old gated districts are often below 0.3).
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -26,14 +36,15 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from pyproj import Transformer
-from shapely.ops import substring
 
 from . import settings
 from .accessibility import Access, _speed_table, measure_access
 from .network import WalkNetwork
-from .routing import BoundedSearch
+from .routing import BoundedSearch, map_bounded
 
 logger = logging.getLogger(__name__)
+
+_QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
 
 
 def _incidence(g) -> sp.csr_array:
@@ -44,48 +55,313 @@ def _incidence(g) -> sp.csr_array:
                         shape=(g.n_nodes, n_seg))
 
 
-def _reachable_lines(g, edges_geom, edge_len, inc, nodes, dist, T):
-    """Line pieces of the network within ``T`` metres, given node distances of one search.
+def substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Return the part of each line between ``start`` and ``end`` metres from its first point.
 
-    Each split segment contributes the interval of its source edge that is within reach; the
-    intervals of one edge are merged, so a street reached end to end is one piece (its own
-    geometry) and only the frontier needs cutting.
+    Vectorised ``shapely.ops.substring`` for ``0 <= start < end <= length``: the interpolated end
+    points and every vertex strictly between them.
     """
-    d = np.full(g.n_nodes, np.inf)
-    d[nodes] = dist
-    segs = np.unique(inc[nodes].indices) if len(nodes) else np.zeros(0, dtype=np.int64)
-    segs = segs[g.seg_edge[segs] >= 0]  # offset legs of points are not streets
-    da, db, L = d[g.seg_a[segs]], d[g.seg_b[segs]], g.seg_len[segs]
-    e, t0, t1 = g.seg_edge[segs], g.seg_t0[segs], g.seg_t1[segs]
-    whole = (da <= T) & (db <= T) & ((da + db + L) / 2 <= T)
-    from_a = ~whole & (da < T)
-    from_b = ~whole & (db < T)
-    iv_e = np.r_[e[whole], e[from_a], e[from_b]]
-    iv_s = np.r_[t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])]
-    iv_f = np.r_[t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]]
-    if len(iv_e) == 0:
-        return []
-    order = np.lexsort((iv_s, iv_e))
-    iv_e, iv_s, iv_f = iv_e[order], iv_s[order], iv_f[order]
-    pieces = []
-    cur_e, cur_s, cur_f = iv_e[0], iv_s[0], iv_f[0]
+    lines = np.asarray(lines, dtype=object)
+    start = np.asarray(start, dtype=float)
+    end = np.asarray(end, dtype=float)
+    if len(lines) == 0:
+        return np.zeros(0, dtype=object)
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    seg = np.hypot(*np.diff(coords, axis=0).T)
+    seg[idx[1:] != idx[:-1]] = 0.0  # no length between two lines
+    cum = np.r_[0.0, np.cumsum(seg)]
+    first = np.searchsorted(idx, np.arange(len(lines)))
+    along = cum - cum[first][idx]  # metres from each line's first vertex
+    inner = (along > start[idx]) & (along < end[idx])
+    p0 = shapely.get_coordinates(shapely.line_interpolate_point(lines, start))
+    p1 = shapely.get_coordinates(shapely.line_interpolate_point(lines, end))
+    n = len(lines)
+    xy = np.concatenate([p0, coords[inner], p1])
+    owner = np.concatenate([np.arange(n), idx[inner], np.arange(n)])
+    rank = np.concatenate([np.full(n, -1.0), along[inner], np.full(n, np.inf)])
+    order = np.lexsort((rank, owner))
+    return shapely.linestrings(xy[order], indices=owner[order])
 
-    def flush(edge, s0, f0):
-        if f0 - s0 <= 1e-9:
-            return
-        if s0 <= 1e-6 and f0 >= edge_len[edge] - 1e-6:
-            pieces.append(edges_geom[edge])
+
+class IsochroneMaker:
+    """Network-wide pieces of isochrones, shared by every origin: buffers and cell unions.
+
+    Built lazily and thread-safe (two threads may build the same cell; both get the same
+    polygon). The caches are emptied when they hold more than
+    :data:`livingcircle.settings.isochrone_cache_vertices` vertices.
+
+    Parameters
+    ----------
+    g
+        The split graph of an :class:`~livingcircle.accessibility.Access`.
+    edges
+        Its edge table (street geometries, u → v, projected).
+    buffer_m
+        Buffer half-width in metres.
+    cell_m, levels
+        Size of the smallest quadtree cell and the number of levels (default 25 m, 7 levels: up
+        to 1.6 km cells).
+    """
+
+    def __init__(self, g, edges, buffer_m: float, *, cell_m: float = 25.0, levels: int = 7):
+        self.g = g
+        self.geom = edges.geometry
+        self.length = edges.length
+        self.buffer_m = float(buffer_m)
+        self.inc = _incidence(g)
+        self.street = g.seg_edge >= 0  # offset legs of snapped points are not streets
+        n_e = len(self.geom)
+        self._buf = np.full(n_e, None, dtype=object)
+        self._lock = threading.Lock()
+        self._cached_vertices = 0
+        if n_e:
+            mid = shapely.get_coordinates(
+                shapely.line_interpolate_point(self.geom, 0.5, normalized=True))
         else:
-            pieces.append(substring(edges_geom[edge], s0, f0))
+            mid = np.zeros((0, 2))
+        lo = mid.min(axis=0) if n_e else np.zeros(2)
+        cx = np.floor((mid[:, 0] - lo[0]) / cell_m).astype(np.int64)
+        cy = np.floor((mid[:, 1] - lo[1]) / cell_m).astype(np.int64)
+        span = int(cy.max()) + 1 if n_e else 1
+        self.levels = []
+        for lv in range(levels):
+            key = (cx >> lv) * span + (cy >> lv)
+            _uk, cell, count = np.unique(key, return_inverse=True, return_counts=True)
+            cell = cell.reshape(-1)
+            order = np.argsort(cell, kind="stable")
+            ptr = np.r_[0, np.cumsum(count)]
+            self.levels.append({"cell": cell, "count": count, "members": order, "ptr": ptr,
+                                "poly": {}})
 
-    for k in range(1, len(iv_e)):
-        if iv_e[k] == cur_e and iv_s[k] <= cur_f + 1e-6:
-            cur_f = max(cur_f, iv_f[k])
-            continue
-        flush(cur_e, cur_s, cur_f)
-        cur_e, cur_s, cur_f = iv_e[k], iv_s[k], iv_f[k]
-    flush(cur_e, cur_s, cur_f)
-    return pieces
+    # -- caches ----------------------------------------------------------------------------
+    def _note(self, geoms) -> None:
+        self._cached_vertices += int(shapely.get_num_coordinates(geoms).sum())
+        if self._cached_vertices > settings.isochrone_cache_vertices:
+            with self._lock:
+                logger.debug("isochrone cache full (%d vertices): emptied",
+                             self._cached_vertices)
+                self._buf = np.full(len(self.geom), None, dtype=object)
+                for level in self.levels:
+                    level["poly"] = {}
+                self._cached_vertices = 0
+
+    def edge_buffers(self, e: np.ndarray) -> np.ndarray:
+        """Return the buffers of whole streets ``e`` (cached)."""
+        buf = self._buf
+        b = buf[e]
+        miss = np.flatnonzero(pd.isna(b))
+        if len(miss):
+            new = shapely.buffer(self.geom[e[miss]], self.buffer_m, quad_segs=_QUAD_SEGS)
+            buf[e[miss]] = new
+            b[miss] = new
+            self._note(new)
+        return b
+
+    def _cell_polygon(self, lv: int, c: int):
+        level = self.levels[lv]
+        poly = level["poly"].get(c)
+        if poly is None:
+            members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
+            poly = shapely.union_all(self.edge_buffers(members))
+            level["poly"][c] = poly
+            self._note(np.array([poly], dtype=object))
+        return poly
+
+    def whole_pieces(self, whole: np.ndarray) -> list:
+        """Polygons whose union is the buffer of the whole streets ``whole`` (unique indices).
+
+        A cell all of whose streets are in ``whole`` contributes its cached union (largest cells
+        first); the other streets their own buffers.
+        """
+        out = []
+        rest = whole
+        for lv in range(len(self.levels) - 1, -1, -1):
+            if len(rest) == 0:
+                break
+            level = self.levels[lv]
+            cells, inv, cnt = np.unique(level["cell"][rest], return_inverse=True,
+                                        return_counts=True)
+            full = cnt == level["count"][cells]
+            if lv > 0 and full.sum() == 0:
+                continue
+            if lv == 0 and not full.any():
+                break
+            out.extend(self._cell_polygon(lv, int(c)) for c in cells[full])
+            rest = rest[~full[inv.reshape(-1)]]
+        if len(rest):
+            out.extend(self.edge_buffers(rest))
+        return out
+
+    # -- one origin ---------------------------------------------------------------------------
+    def segments_reached(self, nodes: np.ndarray, dist: np.ndarray, work: np.ndarray):
+        """Street segments touching the reached nodes, with the distance of both their ends."""
+        g = self.g
+        if len(nodes) == 0:
+            return None
+        work[nodes] = dist
+        segs = np.unique(self.inc[nodes].indices)
+        segs = segs[self.street[segs]]
+        da, db = work[g.seg_a[segs]], work[g.seg_b[segs]]
+        work[nodes] = np.inf
+        return segs, da, db
+
+    def parts(self, reached, T: float):
+        """Whole streets and the cut pieces (edge, from, to metres) within ``T`` metres."""
+        g = self.g
+        empty = np.zeros(0, dtype=np.int64)
+        if reached is None:
+            return empty, empty, np.zeros(0), np.zeros(0)
+        segs, da, db = reached
+        L = g.seg_len[segs]
+        e, t0, t1 = g.seg_edge[segs], g.seg_t0[segs], g.seg_t1[segs]
+        whole = (da <= T) & (db <= T) & ((da + db + L) / 2 <= T)
+        from_a = ~whole & (da < T)
+        from_b = ~whole & (db < T)
+        iv_e = np.r_[e[whole], e[from_a], e[from_b]]
+        if len(iv_e) == 0:
+            return empty, empty, np.zeros(0), np.zeros(0)
+        iv_s = np.r_[t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])]
+        iv_f = np.r_[t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]]
+        # merge the intervals of each street: a street reached end to end becomes whole
+        order = np.lexsort((iv_s, iv_e))
+        iv_e, iv_s, iv_f = iv_e[order], iv_s[order], iv_f[order]
+        new_edge = np.r_[True, iv_e[1:] != iv_e[:-1]]
+        group = np.cumsum(new_edge) - 1
+        shift = group * (float(self.length.max()) + 1.0)  # running max of ends within a street
+        run_f = np.maximum.accumulate(iv_f + shift) - shift
+        starts = new_edge.copy()
+        starts[1:] |= iv_s[1:] > run_f[:-1] + 1e-6
+        run = np.cumsum(starts) - 1
+        m_e, m_s = iv_e[starts], iv_s[starts]
+        m_f = np.full(len(m_e), -np.inf)
+        np.maximum.at(m_f, run, iv_f)
+        keep = m_f - m_s > 1e-9
+        m_e, m_s, m_f = m_e[keep], m_s[keep], m_f[keep]
+        is_whole = (m_s <= 1e-6) & (m_f >= self.length[m_e] - 1e-6)
+        m_f = np.minimum(m_f, self.length[m_e])
+        return m_e[is_whole], m_e[~is_whole], np.maximum(m_s[~is_whole], 0.0), m_f[~is_whole]
+
+    def polygon(self, reached, T: float):
+        """Return the isochrone polygon within ``T`` metres of one search (empty if none)."""
+        whole, pe, ps, pf = self.parts(reached, T)
+        pieces = self.whole_pieces(whole) if len(whole) else []
+        if len(pe):
+            cut = substrings(self.geom[pe], ps, pf)
+            pieces.extend(shapely.buffer(cut, self.buffer_m, quad_segs=_QUAD_SEGS))
+        if not pieces:
+            return shapely.Polygon()
+        return shapely.union_all(np.asarray(pieces, dtype=object))
+
+
+def _maker(acc: Access, buffer_m: float) -> IsochroneMaker:
+    """Return the maker of an Access for this buffer width, kept on the Access for reuse."""
+    cache = acc.__dict__.setdefault("_isochrone_makers", {})
+    maker = cache.get(buffer_m)
+    if maker is None:
+        maker = cache[buffer_m] = IsochroneMaker(acc.graph, acc.edge_table, buffer_m)
+    return maker
+
+
+def _spatial_order(points: np.ndarray) -> np.ndarray:
+    """Order of points along a Z-order (Morton) curve: neighbours come one after another."""
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.int64)
+    xy = shapely.get_coordinates(points)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    q = ((xy - lo) / np.maximum(hi - lo, 1e-9) * 65535).astype(np.uint64)
+    code = np.zeros(len(xy), dtype=np.uint64)
+    for b in range(16):
+        code |= ((q[:, 0] >> np.uint64(b)) & np.uint64(1)) << np.uint64(2 * b)
+        code |= ((q[:, 1] >> np.uint64(b)) & np.uint64(1)) << np.uint64(2 * b + 1)
+    return np.argsort(code, kind="stable")
+
+
+def iter_isochrones(
+    source: Access | WalkNetwork,
+    communities: gpd.GeoDataFrame | None = None,
+    *,
+    gates: gpd.GeoDataFrame | None = None,
+    minutes=(5, 10, 15),
+    speed_profiles=None,
+    buffer_m: float | None = None,
+    community_ids=None,
+    chunk_size: int = 500,
+    threads: int | None = None,
+) -> Iterator[gpd.GeoDataFrame]:
+    """Isochrones chunk by chunk, so that a city's polygons need not be held at once.
+
+    Takes the arguments of :func:`isochrones`; ``chunk_size`` communities at a time, grouped in
+    space (a Z-order curve) so that neighbours share cached cells; within a chunk the rows follow
+    the communities' order. ``threads``: default :data:`livingcircle.settings.threads`.
+
+    Yields
+    ------
+    GeoDataFrame
+        The columns of :func:`isochrones`, EPSG:4326.
+    """
+    if isinstance(source, WalkNetwork):
+        if communities is None:
+            msg = "give the communities whose isochrones to draw"
+            raise ValueError(msg)
+        empty = gpd.GeoDataFrame({"facility_id": [], "categories": []},
+                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+        source = measure_access(source, communities, empty, gates=gates,
+                                speed_profiles=speed_profiles)
+    acc = source
+    speeds = _speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
+    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    minutes = sorted(float(m) for m in minutes)
+    if not minutes or min(minutes) <= 0:
+        msg = f"minutes must be positive numbers, got {minutes}"
+        raise ValueError(msg)
+    if chunk_size < 1:
+        msg = f"chunk_size must be at least 1, got {chunk_size}"
+        raise ValueError(msg)
+    maker = _maker(acc, buffer_m)
+    comm = acc.communities.to_crs(acc.crs)
+    ids = comm["community_id"].astype(str).to_numpy()
+    centroids = comm.geometry.centroid.to_numpy()
+    picked = np.arange(len(ids))
+    if community_ids is not None:
+        wanted = set(map(str, community_ids))
+        picked = np.flatnonzero(np.isin(ids, list(wanted)))
+    picked = picked[_spatial_order(centroids[picked])]
+    radius = max(minutes) * max(speeds.values())
+    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
+    work = threading.local()
+
+    def one(_k, nodes, dist):
+        if not hasattr(work, "d"):
+            work.d = np.full(acc.graph.n_nodes, np.inf)
+        reached = maker.segments_reached(nodes, dist, work.d)
+        out = {}
+        for sp_name, speed in speeds.items():
+            prev = None
+            for m in minutes:
+                poly = maker.polygon(reached, m * speed)
+                if prev is not None and not prev.is_empty:
+                    poly = shapely.union(poly, prev)
+                out[sp_name, m] = prev = poly
+        return out
+
+    for lo in range(0, len(picked), chunk_size):
+        chunk = np.sort(picked[lo:lo + chunk_size])
+        with_access = [i for i in chunk if len(acc.community_nodes[i])]
+        polys = map_bounded(acc.graph, [acc.community_nodes[i] for i in with_access], radius,
+                            one, threads=threads, chunk=4)
+        by_i = dict(zip(with_access, polys, strict=True))
+        rows = []
+        for i in chunk:
+            got = by_i.get(i)
+            for sp_name, speed in speeds.items():
+                for m in minutes:
+                    poly = None if got is None else got[sp_name, m]
+                    rows.append(_row(ids[i], sp_name, m, m * speed, poly, centroids[i]))
+        frame = pd.DataFrame(rows)
+        geoms = shapely.transform(
+            frame["geometry"].to_numpy(),
+            lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
+        yield gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4326)
 
 
 def isochrones(
@@ -97,6 +373,7 @@ def isochrones(
     speed_profiles=None,
     buffer_m: float | None = None,
     community_ids=None,
+    threads: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Isochrone polygons of communities at several minutes and speed profiles.
 
@@ -116,69 +393,26 @@ def isochrones(
         :data:`settings.isochrone_buffer_m`.
     community_ids
         Only these origins (default: all communities).
+    threads
+        Worker threads; default :data:`livingcircle.settings.threads` (all available cores).
 
     Returns
     -------
     GeoDataFrame
-        community_id, speed_profile, minutes, walk_m, area_m2, circle_area_m2, ped_shed_ratio and
-        the polygon, in EPSG:4326.
+        community_id, speed_profile, minutes, walk_m, area_m2, circle_area_m2, ped_shed_ratio,
+        reached and the polygon, in EPSG:4326; rows in the communities' order. For a whole city,
+        :func:`iter_isochrones` gives the same rows chunk by chunk.
     """
-    if isinstance(source, WalkNetwork):
-        if communities is None:
-            msg = "give the communities whose isochrones to draw"
-            raise ValueError(msg)
-        empty = gpd.GeoDataFrame({"facility_id": [], "categories": []},
-                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-        source = measure_access(source, communities, empty, gates=gates,
-                                speed_profiles=speed_profiles)
-    acc = source
-    speeds = _speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
-    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
-    minutes = sorted(float(m) for m in minutes)
-    g = acc.graph
-    net_edges_geom, edge_len = _edge_arrays(acc)
-    inc = _incidence(g)
-    search = BoundedSearch(g)
-    comm = acc.communities.to_crs(acc.crs)
-    ids = comm["community_id"].astype(str).to_numpy()
-    centroids = comm.geometry.centroid.to_numpy()
-    wanted = set(map(str, community_ids)) if community_ids is not None else None
-    radius = max(minutes) * max(speeds.values())
-    # each polygon goes to EPSG:4326 as soon as it is made (areas are measured before), so a
-    # city's isochrones are not held twice, projected and geographic
-    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
-
-    def geographic(row):
-        row["geometry"] = shapely.transform(
-            row["geometry"], lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
-        return row
-
-    rows = []
-    for i, cid in enumerate(ids):
-        if wanted is not None and cid not in wanted:
-            continue
-        starts = acc.community_nodes[i]
-        if len(starts) == 0:
-            for sp_name, speed in speeds.items():
-                for m in minutes:
-                    rows.append(_row(cid, sp_name, m, m * speed, None, centroids[i]))
-            continue
-        nodes, dist = search(starts, np.zeros(len(starts)), radius)
-        for sp_name, speed in speeds.items():
-            prev = None
-            for m in minutes:
-                T = m * speed
-                lines = _reachable_lines(g, net_edges_geom, edge_len, inc, nodes, dist, T)
-                # buffering each piece and uniting them is ~3x faster than buffering one
-                # MultiLineString, with the same polygon
-                poly = shapely.union_all(shapely.buffer(np.asarray(lines, dtype=object),
-                                                        buffer_m, quad_segs=4)) \
-                    if lines else shapely.Polygon()
-                if prev is not None and not prev.is_empty:
-                    poly = shapely.union(poly, prev)
-                prev = poly
-                rows.append(geographic(_row(cid, sp_name, m, T, poly, centroids[i])))
-    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=4326)
+    chunks = list(iter_isochrones(source, communities, gates=gates, minutes=minutes,
+                                  speed_profiles=speed_profiles, buffer_m=buffer_m,
+                                  community_ids=community_ids, threads=threads,
+                                  chunk_size=1_000_000))
+    if not chunks:
+        return gpd.GeoDataFrame({"community_id": [], "speed_profile": [], "minutes": [],
+                                 "walk_m": [], "area_m2": [], "circle_area_m2": [],
+                                 "ped_shed_ratio": [], "reached": []},
+                                geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    return pd.concat(chunks, ignore_index=True)
 
 
 def _row(cid, sp_name, m, T, poly, centroid):
@@ -195,12 +429,6 @@ def _row(cid, sp_name, m, T, poly, centroid):
         "geometry": poly if poly is not None else shapely.Polygon(),
         "reached": poly is not None,
     }
-
-
-def _edge_arrays(acc: Access):
-    # the edge table of the network the split graph was built from
-    edges = acc.edge_table
-    return edges.geometry, edges.length
 
 
 def straight_line_circles(isochrone_layer: gpd.GeoDataFrame,
@@ -239,10 +467,9 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
         category, name_zh, threshold_m, n_facilities, area_m2, geometry (EPSG:4326).
     """
     buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
-    g = acc.graph
-    eg, el = _edge_arrays(acc)
-    inc = _incidence(g)
-    search = BoundedSearch(g)
+    maker = _maker(acc, buffer_m)
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
     fac_ids = facilities["facility_id"].astype(str).to_numpy()
     node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
     cats_col = "categories" if "categories" in facilities.columns else "category"
@@ -257,10 +484,7 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
         poly = shapely.Polygon()
         if len(starts):
             nodes, dist = search(starts, np.zeros(len(starts)), cat.max_walk_m)
-            lines = _reachable_lines(g, eg, el, inc, nodes, dist, cat.max_walk_m)
-            if lines:
-                poly = shapely.union_all(shapely.buffer(np.asarray(lines, dtype=object),
-                                                        buffer_m, quad_segs=4))
+            poly = maker.polygon(maker.segments_reached(nodes, dist, work), cat.max_walk_m)
         rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
                      "n_facilities": len(starts), "area_m2": round(float(poly.area), 1),
                      "geometry": poly})

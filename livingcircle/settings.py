@@ -50,6 +50,9 @@ site_types_by_category : dict[str, list[str]]
     need open land (vacant lots); the rest may use any building or lot.
 far_outside_km : float
     A point farther than this from the study area is reported as far outside.
+isochrone_cache_vertices : int
+    The isochrone maker keeps street buffers and cell unions for reuse across origins; above
+    this many vertices (16 bytes each) the cache is emptied and rebuilt as needed.
 threads : int or None
     Threads for the shortest-path searches and isochrones (the compiled searches and GEOS
     release the GIL). None: every core this process may use. Set 1 inside a Dask worker that
@@ -89,6 +92,7 @@ capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
 elderly_share_threshold: float = 0.25
 level_minutes: tuple[int, ...] = (5, 10, 15)
 threads: int | None = None
+isochrone_cache_vertices: int = 40_000_000
 
 
 def speed_m_per_min(profile: str | float | None = None) -> float:
