@@ -45,6 +45,7 @@ from .routing import BoundedSearch, map_bounded
 logger = logging.getLogger(__name__)
 
 _QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
+_LEVELS = 8  # quadtree levels of the isochrone maker: 25 m to 3.2 km cells
 
 
 def _incidence(g) -> sp.csr_array:
@@ -99,12 +100,13 @@ class IsochroneMaker:
     buffer_m
         Buffer half-width in metres.
     cell_m, levels
-        Size of the smallest quadtree cell and the number of levels (default 25 m, 7 levels: up
-        to 1.6 km cells).
+        Size of the smallest quadtree cell and the number of levels (default 25 m, 8 levels: up
+        to 3.2 km cells).
     """
 
-    def __init__(self, g, edges, buffer_m: float, *, cell_m: float = 25.0, levels: int = 7):
+    def __init__(self, g, edges, buffer_m: float, *, cell_m: float = 25.0, levels: int = 8):
         self.g = g
+        self.edges = edges
         self.geom = edges.geometry
         self.length = edges.length
         self.buffer_m = float(buffer_m)
@@ -119,19 +121,25 @@ class IsochroneMaker:
                 shapely.line_interpolate_point(self.geom, 0.5, normalized=True))
         else:
             mid = np.zeros((0, 2))
-        lo = mid.min(axis=0) if n_e else np.zeros(2)
-        cx = np.floor((mid[:, 0] - lo[0]) / cell_m).astype(np.int64)
-        cy = np.floor((mid[:, 1] - lo[1]) / cell_m).astype(np.int64)
+        self.origin = mid.min(axis=0) if n_e else np.zeros(2)
+        self.cell_m = float(cell_m)
+        cx = np.floor((mid[:, 0] - self.origin[0]) / cell_m).astype(np.int64)
+        cy = np.floor((mid[:, 1] - self.origin[1]) / cell_m).astype(np.int64)
         span = int(cy.max()) + 1 if n_e else 1
         self.levels = []
         for lv in range(levels):
             key = (cx >> lv) * span + (cy >> lv)
             _uk, cell, count = np.unique(key, return_inverse=True, return_counts=True)
-            cell = cell.reshape(-1)
-            order = np.argsort(cell, kind="stable")
+            cell = cell.reshape(-1).astype(np.int32)
+            order = np.argsort(cell, kind="stable").astype(np.int32)
             ptr = np.r_[0, np.cumsum(count)]
             self.levels.append({"cell": cell, "count": count, "members": order, "ptr": ptr,
                                 "poly": {}})
+        # the split segments of every street, for local questions (uncovered_areas)
+        streets = np.flatnonzero(self.street)
+        by_edge = streets[np.argsort(g.seg_edge[streets], kind="stable")]
+        self._seg_of_edge = by_edge
+        self._seg_ptr = np.searchsorted(g.seg_edge[by_edge], np.arange(n_e + 1))
 
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
@@ -191,6 +199,15 @@ class IsochroneMaker:
         if len(rest):
             out.extend(self.edge_buffers(rest))
         return out
+
+    def segments_of(self, e: np.ndarray) -> np.ndarray:
+        """Return the split segments of streets ``e``."""
+        lo, hi = self._seg_ptr[e], self._seg_ptr[e + 1]
+        if len(e) == 0:
+            return np.zeros(0, dtype=np.int64)
+        counts = hi - lo
+        start = np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
+        return self._seg_of_edge[start + np.arange(counts.sum())]
 
     # -- one origin ---------------------------------------------------------------------------
     def segments_reached(self, nodes: np.ndarray, dist: np.ndarray, work: np.ndarray):
@@ -258,7 +275,8 @@ def _maker(acc: Access, buffer_m: float) -> IsochroneMaker:
     cache = acc.__dict__.setdefault("_isochrone_makers", {})
     maker = cache.get(buffer_m)
     if maker is None:
-        maker = cache[buffer_m] = IsochroneMaker(acc.graph, acc.edge_table, buffer_m)
+        maker = cache[buffer_m] = IsochroneMaker(acc.graph, acc.edge_table, buffer_m,
+                                                 levels=_LEVELS)
     return maker
 
 
@@ -441,14 +459,32 @@ def straight_line_circles(isochrone_layer: gpd.GeoDataFrame,
     return gpd.GeoDataFrame(iso, geometry=geoms, crs=crs).to_crs(4326)
 
 
+def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
+    """Per category: its facilities' nodes on the split graph (those attached to the network)."""
+    fac_ids = facilities["facility_id"].astype(str).to_numpy()
+    node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
+    cats_col = "categories" if "categories" in facilities.columns else "category"
+    members = facilities[cats_col].fillna("").astype(str).str.split(";")
+    out = {}
+    for cid in categories:
+        starts = np.array([node_of.get(f, -1) for f, cs in zip(fac_ids, members, strict=True)
+                           if cid in [c.strip() for c in cs]], dtype=np.int64)
+        out[cid] = starts[starts >= 0]
+    return out
+
+
 def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float | None = None,
-                   categories=None) -> gpd.GeoDataFrame:
+                   categories=None, threads: int | None = None) -> gpd.GeoDataFrame:
     """Return, per category, the area its facilities cover within the category's threshold.
 
     One multi-source radius-limited search from all facilities of the category (the standard's
     metres, not a speed), then the reachable streets cut at the threshold and buffered like an
-    isochrone. Feed the result to :func:`livingcircle.gaps.uncovered_residential` for the
-    residential area each category leaves uncovered.
+    isochrone. A network wider than :data:`livingcircle.settings.coverage_tile_above_m` (a
+    city) is split into square tiles of the isochrone maker's largest cell (3.2 km): one row per
+    category and tile, each clipped to its tile, so that no polygon spans the whole city; the
+    rows of a category do not overlap and their areas add up. Feed the result to
+    :func:`livingcircle.gaps.uncovered_residential`, or use :func:`uncovered_areas`, which gives
+    the same figures from the network directly and scales to a city.
 
     Parameters
     ----------
@@ -460,32 +496,219 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
         Buffer half-width; default :data:`settings.isochrone_buffer_m`.
     categories
         Only these category ids (default: every POI category of the profile).
+    threads
+        Worker threads for the tiles; default :data:`livingcircle.settings.threads`.
 
     Returns
     -------
     GeoDataFrame
-        category, name_zh, threshold_m, n_facilities, area_m2, geometry (EPSG:4326).
+        category, name_zh, threshold_m, n_facilities, tile ('all', or 'column_row' of the
+        tile), area_m2, geometry (EPSG:4326).
     """
     buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
     maker = _maker(acc, buffer_m)
     search = BoundedSearch(acc.graph)
     work = np.full(acc.graph.n_nodes, np.inf)
-    fac_ids = facilities["facility_id"].astype(str).to_numpy()
-    node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
-    cats_col = "categories" if "categories" in facilities.columns else "category"
-    members = facilities[cats_col].fillna("").astype(str).str.split(";")
-    rows = []
     wanted = categories or [c.id for c in acc.profile.poi_categories()]
+    starts_of = _category_starts(acc, facilities, wanted)
+    tiles = _tiles(maker)
+    rows = []
     for cid in wanted:
         cat = acc.profile.category(cid)
-        starts = np.array([node_of.get(f, -1) for f, cs in zip(fac_ids, members, strict=True)
-                           if cid in cs], dtype=np.int64)
-        starts = starts[starts >= 0]
-        poly = shapely.Polygon()
+        starts = starts_of[cid]
+        base = {"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
+                "n_facilities": len(starts)}
+        found = []
         if len(starts):
             nodes, dist = search(starts, np.zeros(len(starts)), cat.max_walk_m)
-            poly = maker.polygon(maker.segments_reached(nodes, dist, work), cat.max_walk_m)
-        rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
-                     "n_facilities": len(starts), "area_m2": round(float(poly.area), 1),
-                     "geometry": poly})
+            whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work),
+                                            cat.max_walk_m)
+            cut = shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                 quad_segs=_QUAD_SEGS)
+            if tiles is None:
+                pieces = (maker.whole_pieces(whole) if len(whole) else []) + list(cut)
+                if pieces:
+                    found.append(("all", shapely.union_all(np.asarray(pieces, dtype=object))))
+            else:
+                found = _tile_polygons(maker, tiles, whole, pe, cut, threads)
+        if not found:
+            found = [("all", shapely.Polygon())]
+        for name, poly in found:
+            rows.append({**base, "tile": name, "area_m2": round(float(poly.area), 1),
+                         "geometry": poly})
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=acc.crs).to_crs(4326)
+
+
+def _tile_polygons(maker: IsochroneMaker, tiles: dict, whole, pe, cut, threads):
+    """Covered area of one category per tile: its pieces near the tile, clipped to the tile."""
+    from .routing import _run_parallel, _threads
+
+    in_whole = np.zeros(len(maker.geom), dtype=bool)
+    in_whole[whole] = True
+    found = []
+    todo = iter(range(len(tiles["name"])))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                t = next(todo, None)
+            if t is None:
+                return
+            near = tiles["edges"][t]
+            w = near[in_whole[near]]
+            if len(w) and len(w) == len(near):  # every street near the tile reached whole
+                poly = tiles["full"].get(t)
+                if poly is None:  # the same polygon for every category that covers the tile
+                    poly = tiles["full"][t] = shapely.intersection(
+                        shapely.union_all(np.asarray(maker.whole_pieces(w), dtype=object)),
+                        tiles["box"][t])
+            else:
+                c = cut[np.isin(pe, near)]
+                if len(w) == 0 and len(c) == 0:
+                    continue
+                pieces = (maker.whole_pieces(w) if len(w) else []) + list(c)
+                poly = shapely.intersection(shapely.union_all(np.asarray(pieces, dtype=object)),
+                                            tiles["box"][t])
+            if not poly.is_empty:
+                with lock:
+                    found.append((tiles["name"][t], poly))
+
+    _run_parallel(worker, min(_threads(threads), len(tiles["name"])))
+    found.sort(key=lambda x: tiles["order"][x[0]])
+    return found
+
+
+def _tiles(maker: IsochroneMaker):
+    """Tiles of a wide network (the maker's largest cells), or None for one area."""
+    geom = maker.geom
+    if len(geom) == 0:
+        return None
+    x0, y0, x1, y1 = shapely.total_bounds(geom)
+    if max(x1 - x0, y1 - y0) <= settings.coverage_tile_above_m:
+        return None
+    size = maker.cell_m * 2 ** (len(maker.levels) - 1)
+    ox, oy = maker.origin
+    r = maker.buffer_m
+    i0, i1 = int(np.floor((x0 - r - ox) / size)), int(np.floor((x1 + r - ox) / size))
+    j0, j1 = int(np.floor((y0 - r - oy) / size)), int(np.floor((y1 + r - oy) / size))
+    ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    boxes = shapely.box(ox + ii * size, oy + jj * size, ox + (ii + 1) * size,
+                        oy + (jj + 1) * size)
+    t_idx, e_idx = maker.edges.tree.query(boxes, predicate="dwithin", distance=r)
+    order = np.argsort(t_idx, kind="stable")
+    t_idx, e_idx = t_idx[order], e_idx[order]
+    ptr = np.searchsorted(t_idx, np.arange(len(boxes) + 1))
+    names = [f"{i - i0}_{j - j0}" for i, j in zip(ii, jj, strict=True)]
+    return {"box": boxes, "name": names, "order": {n: k for k, n in enumerate(names)},
+            "edges": [e_idx[ptr[k]:ptr[k + 1]] for k in range(len(boxes))], "full": {}}
+
+
+def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
+                    buffer_m: float | None = None, categories=None,
+                    threads: int | None = None) -> gpd.GeoDataFrame:
+    """Return the residential area each category leaves uncovered, per polygon community.
+
+    The same figures as ``uncovered_residential(coverage_areas(acc, facilities), communities)``
+    (:func:`livingcircle.gaps.uncovered_residential`), computed for each community from the
+    streets within ``buffer_m`` of it only: one multi-source search per category (kept at the
+    nodes of those streets), then each community's nearby reachable pieces are buffered, united
+    and subtracted from it. The cost grows with communities × categories, not with the size of
+    the covered area, so a whole city is measured in minutes.
+
+    Parameters
+    ----------
+    acc
+        The :class:`~livingcircle.accessibility.Access` (its communities are the residential
+        areas; point communities have no area and are left out with a warning).
+    facilities
+        The facilities frame passed to ``measure_access``.
+    buffer_m
+        Buffer half-width of the covered area; default :data:`settings.isochrone_buffer_m`.
+    categories
+        Only these category ids (default: every POI category of the profile).
+    threads
+        Worker threads; default :data:`livingcircle.settings.threads`.
+
+    Returns
+    -------
+    GeoDataFrame
+        category, community_id, residential_area_m2, uncovered_area_m2, uncovered_share and
+        geometry (the uncovered part, empty when fully covered), in the network's metric CRS.
+    """
+    import warnings
+
+    from .routing import _run_parallel, _threads, nearest_table
+
+    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    maker = _maker(acc, buffer_m)
+    g = acc.graph
+    wanted = categories or [c.id for c in acc.profile.poi_categories()]
+    comm = acc.communities[["community_id", "geometry"]].to_crs(acc.crs)
+    is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not is_area.all():
+        warnings.warn(
+            f"{int((~is_area).sum())} communities are not polygons (no residential area); "
+            "they are left out of the uncovered-area figures",
+            stacklevel=2,
+        )
+    ids = comm["community_id"].astype(str).to_numpy()[is_area]
+    polys = comm.geometry.to_numpy()[is_area]
+    columns = ["category", "community_id", "residential_area_m2", "uncovered_area_m2",
+               "uncovered_share", "geometry"]
+    if len(polys) == 0 or not wanted:
+        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=acc.crs)
+    # streets near each community, their split segments, and the nodes at their ends
+    ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
+    c_ptr = np.searchsorted(ci, np.arange(len(polys) + 1))
+    segs = maker.segments_of(ei)
+    seg_owner = np.repeat(ci, maker._seg_ptr[ei + 1] - maker._seg_ptr[ei])
+    s_ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
+    need, inv = np.unique(np.r_[g.seg_a[segs], g.seg_b[segs]], return_inverse=True)
+    pos_a, pos_b = inv[:len(segs)], inv[len(segs):]
+    starts_of = _category_starts(acc, facilities, wanted)
+    limits = [acc.profile.category(c).max_walk_m for c in wanted]
+    dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
+                            threads=threads)
+    del c_ptr
+    result = [None] * len(polys)
+    todo = iter(range(len(polys)))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            sl = slice(s_ptr[i], s_ptr[i + 1])
+            si = segs[sl]
+            out = []
+            for j, T in enumerate(limits):
+                da, db = dist[pos_a[sl], j], dist[pos_b[sl], j]
+                reached = (si, da, db) if len(si) else None
+                whole, pe, ps, pf = maker.parts(reached, T)
+                pieces = list(maker.edge_buffers(whole)) if len(whole) else []
+                if len(pe):
+                    pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                                 quad_segs=_QUAD_SEGS))
+                if pieces:
+                    cover = shapely.union_all(np.asarray(pieces, dtype=object))
+                    out.append(shapely.difference(polys[i], cover))
+                else:
+                    out.append(polys[i])
+            result[i] = out
+
+    _run_parallel(worker, min(_threads(threads), len(polys)))
+    area = shapely.area(polys)
+    rows = []
+    for j, cid in enumerate(wanted):
+        for i in range(len(polys)):
+            geom = result[i][j]
+            a = float(geom.area)
+            rows.append({"category": cid, "community_id": ids[i],
+                         "residential_area_m2": float(area[i]), "uncovered_area_m2": a,
+                         "uncovered_share": a / area[i] if area[i] > 0 else np.nan,
+                         "geometry": geom})
+    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=acc.crs)

@@ -316,11 +316,10 @@ def run(
     else:
         logger.info("no population given: the capacity measure is skipped")
     figures = area_figures(gaps, comm, prof)
-    from .gaps import uncovered_residential
-    from .isochrones import coverage_areas
+    from .isochrones import coverage_areas, uncovered_areas
 
     coverage = coverage_areas(acc, fac)
-    uncovered = uncovered_residential(coverage, comm) if \
+    uncovered = uncovered_areas(acc, fac) if \
         (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any() else None
     bar.update()
 

@@ -460,7 +460,8 @@ def nearest_table(
     source_sets
         A sequence of node-index arrays, one per set.
     limit
-        Searches stop at this distance (metres); farther nodes are not reached.
+        Searches stop at this distance (metres); farther nodes are not reached. One number, or
+        one per set.
     at
         Only these node indices (rows of the result, in this order); default every node.
     threads
@@ -489,7 +490,7 @@ def nearest_table(
         at = np.asarray(at, dtype=np.int64)
         at_pos[at[::-1]] = np.arange(len(at))[::-1]  # a node asked twice: first row, copied below
     indptr, indices, data, leaf = _csr_arrays(g)
-    limit = float(limit)
+    limits = np.broadcast_to(np.asarray(limit, dtype=float), (len(sets),))
     # largest sets first; each thread pulls the next set when it is free (dynamic balance)
     work = iter([j for j in np.argsort([-len(s) for s in sets], kind="stable") if len(sets[j])])
     n_threads = min(_threads(threads), max(1, sum(1 for s in sets if len(s))))
@@ -504,8 +505,9 @@ def nearest_table(
             if j is None:
                 return
             s = sets[j]
-            _nearest_one(indptr, indices, data, leaf, s, zeros[:len(s)], limit, ws.dist, ws.src,
-                         ws.pos, ws.hd, ws.hn, ws.order, at_pos, out_d[:, j], out_s[:, j])
+            _nearest_one(indptr, indices, data, leaf, s, zeros[:len(s)], float(limits[j]),
+                         ws.dist, ws.src, ws.pos, ws.hd, ws.hn, ws.order, at_pos, out_d[:, j],
+                         out_s[:, j])
 
     _run_parallel(worker, n_threads)
     if at is not None and len(at):

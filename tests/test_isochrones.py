@@ -213,3 +213,86 @@ def test_vectorised_substrings_match_shapely():
         ref = substring(line, s, e)
         assert g.equals_exact(ref, 1e-12) or shapely.equals(g, ref)
         assert g.length == pytest.approx(e - s)
+
+
+@pytest.fixture(scope="module")
+def polygon_access():
+    """The curvy network with polygon communities (blocks) and facilities of two categories."""
+    import geopandas as gpd
+    import shapely
+
+    from livingcircle.network import WalkNetwork
+
+    rng = np.random.default_rng(8)
+    n, s = 10, 80.0
+    xy = np.array([(c * s + rng.uniform(-12, 12), r * s + rng.uniform(-12, 12))
+                   for r in range(n) for c in range(n)]) + (X0, Y0)
+    u, v = [], []
+    for r in range(n):
+        for c in range(n):
+            a = r * n + c
+            for b in ([a + 1] if c < n - 1 else []) + ([a + n] if r < n - 1 else []):
+                if rng.random() >= 0.1:
+                    u.append(a)
+                    v.append(b)
+    net = WalkNetwork.from_arrays(xy, np.array(u), np.array(v), crs=CRS)
+    centres = rng.uniform(40, (n - 2) * s, (25, 2)) + (X0, Y0)
+    blocks = [shapely.box(x - 25, y - 20, x + 25, y + 20) for x, y in centres]
+    comm = gpd.GeoDataFrame({"community_id": [f"B{i}" for i in range(len(blocks))]},
+                            geometry=blocks, crs=CRS)
+    fpts = rng.uniform(0, (n - 1) * s, (6, 2)) + (X0, Y0)
+    fac = gpd.GeoDataFrame({"facility_id": [f"F{i}" for i in range(6)],
+                            "categories": ["kindergarten"] * 3 + ["supermarket"] * 3},
+                           geometry=shapely.points(fpts), crs=CRS)
+    acc = measure_access(net, comm, fac)
+    return acc, fac, comm
+
+
+def test_uncovered_areas_from_the_network_equal_the_polygon_overlay(polygon_access):
+    import shapely
+
+    from livingcircle.gaps import uncovered_residential
+    from livingcircle.isochrones import coverage_areas, uncovered_areas
+
+    acc, fac, comm = polygon_access
+    cats = ["kindergarten", "supermarket", "nursing_home"]  # the last has no facility
+    ref = uncovered_residential(coverage_areas(acc, fac, categories=cats, buffer_m=20.0), comm)
+    got = uncovered_areas(acc, fac, categories=cats, buffer_m=20.0, threads=2)
+    assert len(got) == len(ref) == 3 * len(comm)
+    ref = ref.set_index(["category", "community_id"])
+    got = got.set_index(["category", "community_id"])
+    assert set(got.index) == set(ref.index)
+    for key in ref.index:
+        assert got.loc[key, "uncovered_area_m2"] == pytest.approx(
+            ref.loc[key, "uncovered_area_m2"], abs=1e-3)
+        assert shapely.symmetric_difference(got.geometry.loc[key],
+                                            ref.geometry.loc[key]).area < 1e-3
+    shares = got["uncovered_share"]
+    assert (shares.loc["nursing_home"] == 1.0).all()
+    assert 0 < shares.loc["kindergarten"].mean() < 1  # some covered, some not
+
+
+def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, monkeypatch):
+    import importlib
+
+    import shapely
+
+    from livingcircle import settings
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")  # the package shadows it
+
+    acc, fac, _comm = polygon_access
+    one = iso_mod.coverage_areas(acc, fac, categories=["kindergarten"])
+    assert list(one["tile"]) == ["all"]
+    # small cells (100 m tiles), and the network counted as wide
+    monkeypatch.setattr(iso_mod, "_LEVELS", 3)
+    monkeypatch.setattr(settings, "coverage_tile_above_m", 100.0)
+    acc.__dict__.pop("_isochrone_makers", None)
+    tiled = iso_mod.coverage_areas(acc, fac, categories=["kindergarten"], threads=2)
+    acc.__dict__.pop("_isochrone_makers", None)
+    assert len(tiled) > 10 and tiled["tile"].is_unique
+    a = one.to_crs(CRS).geometry.iloc[0]
+    b = tiled.to_crs(CRS).geometry
+    assert tiled["area_m2"].sum() == pytest.approx(one["area_m2"].iloc[0], rel=1e-6)
+    assert shapely.symmetric_difference(a, b.union_all()).area < 1e-3 * a.area
+    assert b.area.sum() == pytest.approx(b.union_all().area, rel=1e-6)  # tiles do not overlap
