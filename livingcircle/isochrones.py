@@ -175,27 +175,32 @@ class IsochroneMaker:
             self._note(np.array([poly], dtype=object))
         return poly
 
-    def whole_pieces(self, whole: np.ndarray) -> list:
+    def whole_pieces(self, whole: np.ndarray, covered: np.ndarray | None = None) -> list:
         """Polygons whose union is the buffer of the whole streets ``whole`` (unique indices).
 
         A cell all of whose streets are in ``whole`` contributes its cached union (largest cells
-        first); the other streets their own buffers.
+        first); the other streets their own buffers. Streets in ``covered`` (a subset of
+        ``whole`` already inside a polygon the caller unites with these pieces) are left out,
+        and so is a cell holding only such streets.
         """
         out = []
         rest = whole
+        new = np.ones(len(rest), dtype=bool) if covered is None else ~np.isin(rest, covered)
         for lv in range(len(self.levels) - 1, -1, -1):
             if len(rest) == 0:
                 break
             level = self.levels[lv]
             cells, inv, cnt = np.unique(level["cell"][rest], return_inverse=True,
                                         return_counts=True)
+            inv = inv.reshape(-1)
             full = cnt == level["count"][cells]
-            if lv > 0 and full.sum() == 0:
+            if not full.any():
                 continue
-            if lv == 0 and not full.any():
-                break
-            out.extend(self._cell_polygon(lv, int(c)) for c in cells[full])
-            rest = rest[~full[inv.reshape(-1)]]
+            with_new = np.bincount(inv, weights=new, minlength=len(cells)) > 0
+            out.extend(self._cell_polygon(lv, int(c)) for c in cells[full & with_new])
+            keep = ~full[inv]
+            rest, new = rest[keep], new[keep]
+        rest = rest[new]
         if len(rest):
             out.extend(self.edge_buffers(rest))
         return out
@@ -258,16 +263,28 @@ class IsochroneMaker:
         m_f = np.minimum(m_f, self.length[m_e])
         return m_e[is_whole], m_e[~is_whole], np.maximum(m_s[~is_whole], 0.0), m_f[~is_whole]
 
-    def polygon(self, reached, T: float):
-        """Return the isochrone polygon within ``T`` metres of one search (empty if none)."""
+    def polygon(self, reached, T: float, inner=None):
+        """Return the isochrone polygon within ``T`` metres of one search, and its whole streets.
+
+        ``inner`` is the ``(polygon, whole streets)`` of a smaller threshold of the same search:
+        the result is built as that polygon united with what is new at ``T`` only, so it always
+        contains it (5 ⊆ 10 ⊆ 15).
+        """
         whole, pe, ps, pf = self.parts(reached, T)
-        pieces = self.whole_pieces(whole) if len(whole) else []
+        pieces = []
+        if inner is not None and not inner[0].is_empty:
+            pieces.append(inner[0])
+            pieces.extend(self.whole_pieces(whole, covered=inner[1]))
+        elif len(whole):
+            pieces.extend(self.whole_pieces(whole))
         if len(pe):
             cut = substrings(self.geom[pe], ps, pf)
             pieces.extend(shapely.buffer(cut, self.buffer_m, quad_segs=_QUAD_SEGS))
         if not pieces:
-            return shapely.Polygon()
-        return shapely.union_all(np.asarray(pieces, dtype=object))
+            return shapely.Polygon(), whole
+        if len(pieces) == 1:
+            return pieces[0], whole
+        return shapely.union_all(np.asarray(pieces, dtype=object)), whole
 
 
 def _maker(acc: Access, buffer_m: float) -> IsochroneMaker:
@@ -354,12 +371,10 @@ def iter_isochrones(
         reached = maker.segments_reached(nodes, dist, work.d)
         out = {}
         for sp_name, speed in speeds.items():
-            prev = None
+            inner = None
             for m in minutes:
-                poly = maker.polygon(reached, m * speed)
-                if prev is not None and not prev.is_empty:
-                    poly = shapely.union(poly, prev)
-                out[sp_name, m] = prev = poly
+                inner = maker.polygon(reached, m * speed, inner)
+                out[sp_name, m] = inner[0]
         return out
 
     for lo in range(0, len(picked), chunk_size):
