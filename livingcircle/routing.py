@@ -254,6 +254,28 @@ def _threads(threads: int | None) -> int:
     return max(1, int(n))
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _sift_up(hd, hn, pos, size, node, d):
+    """Insert ``node`` at distance ``d`` (or lower its key) in the 4-ary heap; return its size."""
+    j = pos[node]
+    if j < 0:
+        j = size
+        size += 1
+    while j > 0:
+        p = (j - 1) >> 2
+        if hd[p] <= d:
+            break
+        hd[j] = hd[p]
+        w = hn[p]
+        hn[j] = w
+        pos[w] = j
+        j = p
+    hd[j] = d
+    hn[j] = node
+    pos[node] = j
+    return size
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _dijkstra(indptr, indices, data, leaf, starts, start_dist, limit, dist, src, pos, hd, hn,
               order):
@@ -281,22 +303,7 @@ def _dijkstra(indptr, indices, data, leaf, starts, start_dist, limit, dist, src,
             order[k] = s
             k += 1
             continue
-        j = pos[s]
-        if j < 0:
-            j = size
-            size += 1
-        while j > 0:
-            p = (j - 1) >> 2
-            if hd[p] <= d0:
-                break
-            hd[j] = hd[p]
-            w = hn[p]
-            hn[j] = w
-            pos[w] = j
-            j = p
-        hd[j] = d0
-        hn[j] = s
-        pos[s] = j
+        size = _sift_up(hd, hn, pos, size, s, d0)
     n_zero = k
     scan = 0
     while True:
@@ -345,27 +352,12 @@ def _dijkstra(indptr, indices, data, leaf, starts, start_dist, limit, dist, src,
             if nd < dist[v] and nd <= limit:
                 dist[v] = nd
                 src[v] = su
-                j = pos[v]
-                if j == -1 and leaf[v]:
+                if pos[v] == -1 and leaf[v]:
                     pos[v] = -2
                     order[k] = v
                     k += 1
                     continue
-                if j < 0:
-                    j = size
-                    size += 1
-                while j > 0:  # sift up (insert or decrease-key)
-                    p = (j - 1) >> 2
-                    if hd[p] <= nd:
-                        break
-                    hd[j] = hd[p]
-                    w = hn[p]
-                    hn[j] = w
-                    pos[w] = j
-                    j = p
-                hd[j] = nd
-                hn[j] = v
-                pos[v] = j
+                size = _sift_up(hd, hn, pos, size, v, nd)
     return k
 
 
