@@ -556,40 +556,34 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
 
 def _tile_polygons(maker: IsochroneMaker, tiles: dict, whole, pe, cut, threads):
     """Covered area of one category per tile: its pieces near the tile, clipped to the tile."""
-    from .routing import _run_parallel, _threads
+    from .routing import parallel_each
 
     in_whole = np.zeros(len(maker.geom), dtype=bool)
     in_whole[whole] = True
     found = []
-    todo = iter(range(len(tiles["name"])))
     lock = threading.Lock()
 
-    def worker():
-        while True:
-            with lock:
-                t = next(todo, None)
-            if t is None:
+    def one(t, _local):
+        near = tiles["edges"][t]
+        w = near[in_whole[near]]
+        if len(w) and len(w) == len(near):  # every street near the tile reached whole
+            poly = tiles["full"].get(t)
+            if poly is None:  # the same polygon for every category that covers the tile
+                poly = tiles["full"][t] = shapely.intersection(
+                    shapely.union_all(np.asarray(maker.whole_pieces(w), dtype=object)),
+                    tiles["box"][t])
+        else:
+            c = cut[np.isin(pe, near)]
+            if len(w) == 0 and len(c) == 0:
                 return
-            near = tiles["edges"][t]
-            w = near[in_whole[near]]
-            if len(w) and len(w) == len(near):  # every street near the tile reached whole
-                poly = tiles["full"].get(t)
-                if poly is None:  # the same polygon for every category that covers the tile
-                    poly = tiles["full"][t] = shapely.intersection(
-                        shapely.union_all(np.asarray(maker.whole_pieces(w), dtype=object)),
-                        tiles["box"][t])
-            else:
-                c = cut[np.isin(pe, near)]
-                if len(w) == 0 and len(c) == 0:
-                    continue
-                pieces = (maker.whole_pieces(w) if len(w) else []) + list(c)
-                poly = shapely.intersection(shapely.union_all(np.asarray(pieces, dtype=object)),
-                                            tiles["box"][t])
-            if not poly.is_empty:
-                with lock:
-                    found.append((tiles["name"][t], poly))
+            pieces = (maker.whole_pieces(w) if len(w) else []) + list(c)
+            poly = shapely.intersection(shapely.union_all(np.asarray(pieces, dtype=object)),
+                                        tiles["box"][t])
+        if not poly.is_empty:
+            with lock:
+                found.append((tiles["name"][t], poly))
 
-    _run_parallel(worker, min(_threads(threads), len(tiles["name"])))
+    parallel_each(range(len(tiles["name"])), one, threads=threads)
     found.sort(key=lambda x: tiles["order"][x[0]])
     return found
 
@@ -654,7 +648,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     """
     import warnings
 
-    from .routing import _run_parallel, _threads, nearest_table
+    from .routing import nearest_table, parallel_each
 
     buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
     maker = _maker(acc, buffer_m)
@@ -676,7 +670,8 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=acc.crs)
     # streets near each community, their split segments, and the nodes at their ends
     ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
-    c_ptr = np.searchsorted(ci, np.arange(len(polys) + 1))
+    order = np.lexsort((ei, ci))
+    ci, ei = ci[order], ei[order]
     segs = maker.segments_of(ei)
     seg_owner = np.repeat(ci, maker._seg_ptr[ei + 1] - maker._seg_ptr[ei])
     s_ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
@@ -686,36 +681,27 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     limits = [acc.profile.category(c).max_walk_m for c in wanted]
     dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
                             threads=threads)
-    del c_ptr
     result = [None] * len(polys)
-    todo = iter(range(len(polys)))
-    lock = threading.Lock()
 
-    def worker():
-        while True:
-            with lock:
-                i = next(todo, None)
-            if i is None:
-                return
-            sl = slice(s_ptr[i], s_ptr[i + 1])
-            si = segs[sl]
-            out = []
-            for j, T in enumerate(limits):
-                da, db = dist[pos_a[sl], j], dist[pos_b[sl], j]
-                reached = (si, da, db) if len(si) else None
-                whole, pe, ps, pf = maker.parts(reached, T)
-                pieces = list(maker.edge_buffers(whole)) if len(whole) else []
-                if len(pe):
-                    pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                                                 quad_segs=_QUAD_SEGS))
-                if pieces:
-                    cover = shapely.union_all(np.asarray(pieces, dtype=object))
-                    out.append(shapely.difference(polys[i], cover))
-                else:
-                    out.append(polys[i])
-            result[i] = out
+    def one(i, _local):
+        sl = slice(s_ptr[i], s_ptr[i + 1])
+        si = segs[sl]
+        out = []
+        for j, T in enumerate(limits):
+            da, db = dist[pos_a[sl], j], dist[pos_b[sl], j]
+            whole, pe, ps, pf = maker.parts((si, da, db) if len(si) else None, T)
+            pieces = list(maker.edge_buffers(whole)) if len(whole) else []
+            if len(pe):
+                pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                             quad_segs=_QUAD_SEGS))
+            if pieces:
+                cover = shapely.union_all(np.asarray(pieces, dtype=object))
+                out.append(shapely.difference(polys[i], cover))
+            else:
+                out.append(polys[i])
+        result[i] = out
 
-    _run_parallel(worker, min(_threads(threads), len(polys)))
+    parallel_each(range(len(polys)), one, threads=threads)
     area = shapely.area(polys)
     rows = []
     for j, cid in enumerate(wanted):

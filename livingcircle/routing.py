@@ -311,25 +311,24 @@ def _dijkstra(indptr, indices, data, leaf, starts, start_dist, limit, dist, src,
             u = order[scan]
             d = 0.0
             scan += 1
-        elif size > 0:
+        elif size > 0:  # the nearest node off the heap; the last leaf moves to the root
             u = hn[0]
             d = hd[0]
             pos[u] = -2
             order[k] = u
             k += 1
             size -= 1
-            if size > 0:  # move the last leaf to the root and sift it down
+            if size > 0:
                 ld = hd[size]
                 ln = hn[size]
                 j = 0
-                while True:
+                while True:  # sift down
                     c = 4 * j + 1
                     if c >= size:
                         break
                     m = c
                     mv = hd[c]
-                    e = min(c + 4, size)
-                    for q in range(c + 1, e):
+                    for q in range(c + 1, min(c + 4, size)):
                         if hd[q] < mv:
                             mv = hd[q]
                             m = q
@@ -399,8 +398,27 @@ def _pool(n_threads: int) -> ThreadPoolExecutor:
     return _POOL
 
 
-def _run_parallel(worker, n_threads: int) -> None:
-    """Run ``worker()`` on ``n_threads`` threads (inline for one) and re-raise its errors."""
+def parallel_each(items, fn, *, threads: int | None = None, state=None) -> None:
+    """Call ``fn(item, local)`` for every item, on worker threads pulling items one by one.
+
+    ``local = state()`` is made once per thread (work arrays, a search); None gives ``None``.
+    Items are taken in the order given (put the largest first for balance). Runs inline on one
+    thread; errors are raised in the caller.
+    """
+    items = list(items)
+    n_threads = min(_threads(threads), max(1, len(items)))
+    todo = iter(items)
+    lock = threading.Lock()
+
+    def worker():
+        local = state() if state is not None else None
+        while True:
+            with lock:
+                item = next(todo, None)
+            if item is None:
+                return
+            fn(item, local)
+
     if n_threads == 1:
         worker()
         return
@@ -483,25 +501,17 @@ def nearest_table(
         at_pos[at[::-1]] = np.arange(len(at))[::-1]  # a node asked twice: first row, copied below
     indptr, indices, data, leaf = _csr_arrays(g)
     limits = np.broadcast_to(np.asarray(limit, dtype=float), (len(sets),))
-    # largest sets first; each thread pulls the next set when it is free (dynamic balance)
-    work = iter([j for j in np.argsort([-len(s) for s in sets], kind="stable") if len(sets[j])])
-    n_threads = min(_threads(threads), max(1, sum(1 for s in sets if len(s))))
     zeros = np.zeros(max([len(s) for s in sets] or [0]))
-    lock = threading.Lock()
 
-    def worker():
-        ws = _Workspace(n)
-        while True:
-            with lock:
-                j = next(work, None)
-            if j is None:
-                return
-            s = sets[j]
-            _nearest_one(indptr, indices, data, leaf, s, zeros[:len(s)], float(limits[j]),
-                         ws.dist, ws.src, ws.pos, ws.hd, ws.hn, ws.order, at_pos, out_d[:, j],
-                         out_s[:, j])
+    def one(j, ws):
+        s = sets[j]
+        _nearest_one(indptr, indices, data, leaf, s, zeros[:len(s)], float(limits[j]),
+                     ws.dist, ws.src, ws.pos, ws.hd, ws.hn, ws.order, at_pos, out_d[:, j],
+                     out_s[:, j])
 
-    _run_parallel(worker, n_threads)
+    # largest sets first; each thread takes the next set when it is free (dynamic balance)
+    work = [j for j in np.argsort([-len(s) for s in sets], kind="stable") if len(sets[j])]
+    parallel_each(work, one, threads=threads, state=lambda: _Workspace(n))
     if at is not None and len(at):
         first = at_pos[at]
         dup = first != np.arange(len(at))
@@ -567,23 +577,14 @@ def map_bounded(g: SplitGraph, starts, limit: float, fn, *, threads: int | None 
     """
     n = len(starts)
     out = [None] * n
-    n_threads = min(_threads(threads), max(1, -(-n // chunk)))
-    blocks = iter(range(0, n, chunk))
-    lock = threading.Lock()
 
-    def worker():
-        search = BoundedSearch(g)
-        while True:
-            with lock:
-                lo = next(blocks, None)
-            if lo is None:
-                return
-            for i in range(lo, min(lo + chunk, n)):
-                s = starts[i]
-                nodes, dist = search(s, np.zeros(len(s)), limit)
-                out[i] = fn(i, nodes, dist)
+    def block(lo, search):
+        for i in range(lo, min(lo + chunk, n)):
+            s = starts[i]
+            nodes, dist = search(s, np.zeros(len(s)), limit)
+            out[i] = fn(i, nodes, dist)
 
-    _run_parallel(worker, n_threads)
+    parallel_each(range(0, n, chunk), block, threads=threads, state=lambda: BoundedSearch(g))
     return out
 
 
