@@ -8,16 +8,18 @@ speed profile is then cut from that one search:
   kept whole; otherwise the part reachable from each end is cut exactly at the threshold;
 * the kept lines are buffered by :data:`livingcircle.settings.isochrone_buffer_m`, which keeps holes
   where the network does not reach (large blocks, a river);
-* 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is also united with the smaller ones).
+* 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is the smaller one united with what is new).
 
-How it is fast (the polygons are the same as uniting the buffer of every reached piece; see
-``benchmarks/README.md``): the buffer of a whole street is the same for every origin, and so is
-the union of the buffers of all streets in a square cell. :class:`IsochroneMaker` keeps both,
-built on first use, in a quadtree of cells (25 m to 1.6 km); an isochrone is the union of the
-cells all of whose streets are reached whole (the largest such cells first), the buffers of the
-other whole streets, and the buffers of the cut frontier pieces. Origins run in parallel threads
-(GEOS and the compiled search release the GIL), in spatial order so that neighbouring origins
-share cells.
+How it is fast (the polygons are the same as uniting the buffer of every reached piece, which the
+tests check against a plain implementation; figures in ``benchmarks/README.md``): the buffer of a
+whole street is the same for every origin, and so is the union of the buffers of all streets in a
+square cell. :class:`IsochroneMaker` keeps both, built on first use, in a quadtree of cells
+(25 m to 3.2 km); an isochrone is the union of the cells all of whose streets are reached whole
+(the largest such cells first), the buffers of the other whole streets, and the buffers of the
+cut frontier pieces. Origins run in parallel threads (GEOS and the compiled search release the
+GIL), in spatial order so that neighbouring origins share cells. The same maker draws the
+coverage of each facility category (:func:`coverage_areas`) and the residential area it leaves
+uncovered (:func:`uncovered_areas`).
 
 Beside each polygon: the straight-line circle of the same walking distance around the community's
 centroid, and the ratio of the two areas (pedestrian-shed ratio; 1 would be a perfect grid with no
