@@ -13,13 +13,13 @@ nearest facility of every category, searches cut off at 1,200 m.
 
 Methods of part (a), the full table:
 
-* ``livingcircle`` — :func:`livingcircle.routing.nearest_from_sources` per category on the
-  engine's split graph (one multi-source Dijkstra per category);
+* ``livingcircle`` — :func:`livingcircle.routing.nearest_table` on the engine's split graph, as
+  ``measure_access`` calls it: one multi-source Dijkstra per category (the engine's compiled
+  4-ary-heap search), categories spread over all cores (``settings.threads``);
+* ``livingcircle_1thread`` — the same call with ``threads=1``;
 * ``scipy_plain`` — ``scipy.sparse.csgraph.dijkstra(min_only=True)`` called directly on the same
   CSR arrays (``directed=True``, the arrays already hold both directions): the "plain compiled
-  multi-source Dijkstra" the target refers to;
-* ``numba_bounded`` — the engine's compiled :class:`~livingcircle.routing.BoundedSearch` run once
-  per category from all facilities of the category;
+  multi-source Dijkstra" the target refers to (one core);
 * ``networkx_multi_source`` — ``nx.multi_source_dijkstra_path_length`` per category, cutoff;
 * ``pandana`` — ``Network.set_pois`` + ``nearest_pois`` (contraction hierarchies; build timed
   apart);
@@ -29,8 +29,11 @@ Methods of part (a), the full table:
   **extrapolated** to all nodes.
 
 Part (b): isochrone polygons at 5/10/15 minutes (80 m/min) for 1,000 origins with
-:func:`livingcircle.isochrones.isochrones` against the osmnx example's buffered ego-graph method
-(timed on a sample and extrapolated), with the intersection-over-union of the two polygons.
+:func:`livingcircle.isochrones.isochrones` (all cores, and one thread) against the osmnx
+example's buffered ego-graph method (timed on a sample and extrapolated), with the
+intersection-over-union of the two polygons, the share of each polygon outside the other, and the
+IoU against an independent reference of livingcircle's own definition (networkx distances, every
+reachable street piece cut with ``shapely.ops.substring`` and buffered).
 
 Part (c): peak resident memory (``VmHWM``) of a fresh subprocess that builds the 1M-node grid
 arrays and computes the full table with livingcircle.
@@ -139,13 +142,10 @@ def facilities(n_nodes: int, n_cat: int, *, seed: int = 1) -> list[np.ndarray]:
 # part (a) methods: each returns an (n_nodes, n_cat) distance matrix, inf where not reached
 
 
-def run_livingcircle(g, cats):
-    from livingcircle.routing import nearest_from_sources
+def run_livingcircle(g, cats, threads=None):
+    from livingcircle.routing import nearest_table
 
-    out = np.full((g.n_nodes, len(cats)), np.inf)
-    for j, s in enumerate(cats):
-        out[:, j] = nearest_from_sources(g, s, limit=CUTOFF)[0]
-    return out
+    return nearest_table(g, cats, limit=CUTOFF, threads=threads)[0]
 
 
 def run_scipy_plain(csr, cats):
@@ -154,14 +154,6 @@ def run_scipy_plain(csr, cats):
     out = np.full((csr.shape[0], len(cats)), np.inf)
     for j, s in enumerate(cats):
         out[:, j] = dijkstra(csr, directed=True, indices=s, limit=CUTOFF, min_only=True)
-    return out
-
-
-def run_numba(search, n, cats):
-    out = np.full((n, len(cats)), np.inf)
-    for j, s in enumerate(cats):
-        nodes, dist = search(s, np.zeros(len(s)), CUTOFF)
-        out[nodes, j] = dist
     return out
 
 
@@ -348,11 +340,61 @@ def osmnx_example_isochrones(G, center, dists, *, edge_buff, node_buff):
     return polys[::-1]  # 5, 10, 15
 
 
-def bench_isochrones(net, n_origins: int, n_sample: int, seed: int = 2) -> dict:
+def exact_reference_isochrones(G, center, dists, *, buff):
+    """livingcircle's definition written independently: networkx distances, pieces cut exactly.
+
+    Every street piece within the walk is kept (a street whose both ends are reached and whose
+    farthest point is within it whole; otherwise the part reachable from each end, cut with
+    ``shapely.ops.substring``), buffered by ``buff`` (4 segments per quarter circle) and united.
+    """
+    from shapely.geometry import LineString
+    from shapely.ops import substring
+
+    d = nx.single_source_dijkstra_path_length(G, center, cutoff=max(dists), weight="length")
+    seen = set()
+    edges = []
+    for u in d:
+        for _, v, k, data in G.edges(u, keys=True, data=True):
+            key = (min(u, v), max(u, v), k)
+            if key in seen or u == v:
+                continue
+            seen.add(key)
+            geom = data.get("geometry") or LineString([(G.nodes[u]["x"], G.nodes[u]["y"]),
+                                                       (G.nodes[v]["x"], G.nodes[v]["y"])])
+            edges.append((d.get(u, np.inf), d.get(v, np.inf), geom))
+    polys = []
+    for T in sorted(dists):
+        pieces = []
+        for du, dv, geom in edges:
+            L = geom.length
+            if du <= T and dv <= T and (du + dv + L) / 2 <= T:
+                pieces.append(geom)
+                continue
+            if du < T:
+                pieces.append(substring(geom, 0, min(L, T - du)))
+            if dv < T:
+                pieces.append(substring(geom, L - min(L, T - dv), L))
+        pieces = [p for p in pieces if p.length > 1e-9]
+        polys.append(shapely.union_all(shapely.buffer(np.array(pieces, dtype=object), buff,
+                                                      quad_segs=4)))
+    return polys  # 5, 10, 15
+
+
+def _overlap(a, b) -> tuple[float, float, float]:
+    """IoU, share of ``a`` outside ``b``, share of ``b`` outside ``a``."""
+    inter = shapely.intersection(a, b).area
+    uni = shapely.union(a, b).area
+    return (inter / uni if uni else 1.0, (a.area - inter) / a.area if a.area else 0.0,
+            (b.area - inter) / b.area if b.area else 0.0)
+
+
+def bench_isochrones(net, n_origins: int, n_sample: int, seed: int = 2,
+                     one_thread: bool = True) -> dict:
     import geopandas as gpd
 
     from livingcircle import settings
     from livingcircle.isochrones import isochrones
+    from livingcircle.routing import _threads
 
     G = net.graph
     nodes = np.array(list(G.nodes))
@@ -363,31 +405,35 @@ def bench_isochrones(net, n_origins: int, n_sample: int, seed: int = 2) -> dict:
     comm = gpd.GeoDataFrame({"community_id": [f"o{i}" for i in range(len(pts))]},
                             geometry=pts, crs=G.graph["crs"])
     buf = settings.isochrone_buffer_m
+    out = {"origins": len(pts), "buffer_m": buf, "threads": _threads(None)}
+    # the time includes measure_access (attaching the origins) and building the caches
     t = time.perf_counter()
     iso = isochrones(net, comm, minutes=MINUTES, speed_profiles=["adult"])
     t_lc = time.perf_counter() - t
-    iso = iso.to_crs(G.graph["crs"])
+    if one_thread:
+        t = time.perf_counter()
+        isochrones(net, comm, minutes=MINUTES, speed_profiles=["adult"], threads=1)
+        out["livingcircle_1thread_s"] = time.perf_counter() - t
+        out["livingcircle_1thread_per_origin_ms"] = 1000 * out["livingcircle_1thread_s"] / len(pts)
+    iso = iso.to_crs(G.graph["crs"]).set_index(["community_id", "minutes"])
     sample = np.arange(min(n_sample, len(pts)))
     dists = [m * SPEED for m in MINUTES]
     t = time.perf_counter()
     ox_polys = [osmnx_example_isochrones(G, origin_nodes[i], dists, edge_buff=buf, node_buff=buf)
                 for i in sample]
     t_ox = time.perf_counter() - t
-    ious = {m: [] for m in MINUTES}
-    lc_in_ox = {m: [] for m in MINUTES}
+    ref_polys = [exact_reference_isochrones(G, origin_nodes[i], dists, buff=buf) for i in sample]
+    stats = {k: {m: [] for m in MINUTES} for k in ("iou", "lc_out", "ox_out", "iou_ref")}
     for k, i in enumerate(sample):
         for m_i, m in enumerate(MINUTES):
-            row = iso[(iso["community_id"] == f"o{i}") & (iso["minutes"] == m)]
-            a = row.geometry.iloc[0]
-            b = ox_polys[k][m_i]
-            inter = shapely.intersection(a, b).area
-            uni = shapely.union(a, b).area
-            ious[m].append(inter / uni if uni else 1.0)
-            lc_in_ox[m].append(b.area / a.area if a.area else np.nan)
+            a = iso.geometry.loc[(f"o{i}", m)]
+            iou, lc_out, ox_out = _overlap(a, ox_polys[k][m_i])
+            stats["iou"][m].append(iou)
+            stats["lc_out"][m].append(lc_out)
+            stats["ox_out"][m].append(ox_out)
+            stats["iou_ref"][m].append(_overlap(a, ref_polys[k][m_i])[0])
     ox_per = t_ox / len(sample)
-    return {
-        "origins": len(pts),
-        "buffer_m": buf,
+    out.update({
         "livingcircle_s": t_lc,
         "livingcircle_per_origin_ms": 1000 * t_lc / len(pts),
         "osmnx_example_sample_origins": len(sample),
@@ -395,10 +441,17 @@ def bench_isochrones(net, n_origins: int, n_sample: int, seed: int = 2) -> dict:
         "osmnx_example_extrapolated_s": ox_per * len(pts),
         "osmnx_example_extrapolated": len(sample) < len(pts),
         "speedup": ox_per * len(pts) / t_lc,
-        "iou_mean": {m: float(np.mean(v)) for m, v in ious.items()},
-        "iou_min": {m: float(np.min(v)) for m, v in ious.items()},
-        "area_ratio_osmnx_over_lc_mean": {m: float(np.nanmean(v)) for m, v in lc_in_ox.items()},
-    }
+        "iou_mean": {m: float(np.mean(v)) for m, v in stats["iou"].items()},
+        "iou_min": {m: float(np.min(v)) for m, v in stats["iou"].items()},
+        "share_of_lc_outside_osmnx_mean": {m: float(np.mean(v))
+                                           for m, v in stats["lc_out"].items()},
+        "share_of_osmnx_outside_lc_mean": {m: float(np.mean(v))
+                                           for m, v in stats["ox_out"].items()},
+        "iou_exact_reference_min": {m: float(np.min(v)) for m, v in stats["iou_ref"].items()},
+    })
+    if one_thread:
+        out["speedup_1thread"] = ox_per * len(pts) / out["livingcircle_1thread_s"]
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -458,7 +511,7 @@ def measure_memory(n_nodes: int, n_cat: int) -> dict:
 
 def bench_network(name: str, a: dict, n_cat: int, *, net=None, args=None, log=print) -> dict:
     """All part (a) methods (and (b) when ``net`` is given) on one network."""
-    from livingcircle.routing import BoundedSearch, Snap, split_graph
+    from livingcircle.routing import Snap, split_graph
 
     n = len(a["xy"])
     res: dict = {"network": name, "nodes": int(n), "edges_undirected": int(len(a["u"])),
@@ -476,26 +529,28 @@ def bench_network(name: str, a: dict, n_cat: int, *, net=None, args=None, log=pr
     tim["edge_table_s"] = time.perf_counter() - t
     res["edge_table_from"] = "networkx graph" if net is not None else "arrays (no networkx graph)"
     g, tim["split_graph_s"] = timed(split_graph, edges, _empty_snap(Snap))
-    run_livingcircle(g, cats[:1])  # warm-up (imports)
-    search = BoundedSearch(g)
-    run_numba(search, n, cats[:1])  # JIT warm-up
+    run_livingcircle(g, cats[:2])  # warm-up (imports, JIT cache, thread pool)
     # the three fast methods run interleaved ``--repeat`` times; the best time of each counts
-    # (the machine is shared: the minimum is the least disturbed run)
-    runs = {"livingcircle": [], "scipy_plain": [], "numba_bounded": []}
+    # (the machine may be shared: the minimum is the least disturbed run)
+    runs = {"livingcircle": [], "livingcircle_1thread": [], "scipy_plain": []}
     for _ in range(max(1, args.repeat)):
         ref, t_lc = timed(run_livingcircle, g, cats)
+        one, t_one = timed(run_livingcircle, g, cats, 1)
         plain, t_sc = timed(run_scipy_plain, g.csr, cats)
-        nb, t_nb = timed(run_numba, search, n, cats)
-        for k, v in zip(runs, (t_lc, t_sc, t_nb), strict=True):
+        for k, v in zip(runs, (t_lc, t_one, t_sc), strict=True):
             runs[k].append(v)
     res["repeats_s"] = runs
     for k, v in runs.items():
         tim[k] = min(v)
-    log(f"{name}: livingcircle {tim['livingcircle']:.3f}s (best of {len(runs['livingcircle'])})")
+    from livingcircle.routing import _threads
+
+    res["threads"] = _threads(None)
+    log(f"{name}: livingcircle {tim['livingcircle']:.4f}s ({res['threads']} threads, best of "
+        f"{len(runs['livingcircle'])}), 1 thread {tim['livingcircle_1thread']:.4f}s")
     res["agree_scipy_plain"] = agreement(ref, plain)
-    res["agree_numba_bounded"] = agreement(ref, nb)
-    log(f"{name}: scipy {tim['scipy_plain']:.2f}s numba {tim['numba_bounded']:.2f}s")
-    del plain, nb
+    res["agree_livingcircle_1thread"] = agreement(ref, one)
+    log(f"{name}: scipy {tim['scipy_plain']:.4f}s")
+    del plain, one
 
     rng = np.random.default_rng(3)
     if not args.skip_nx:
@@ -537,19 +592,23 @@ def bench_network(name: str, a: dict, n_cat: int, *, net=None, args=None, log=pr
 
     base = tim["livingcircle"]
     res["speedup_vs_livingcircle"] = {k: tim[k] / base for k in
-                                      ("scipy_plain", "numba_bounded", "networkx_multi_source",
-                                       "networkx_per_origin", "pandana", "cityseer") if k in tim}
+                                      ("livingcircle_1thread", "scipy_plain",
+                                       "networkx_multi_source", "networkx_per_origin", "pandana",
+                                       "cityseer") if k in tim}
     if "cityseer_sample2_query_s" in tim:  # lower bound: the larger sample alone, not scaled up
         res["speedup_vs_livingcircle"]["cityseer_sample_only_lower_bound"] = (
             tim["cityseer_sample2_query_s"] / base)
     res["ratio_livingcircle_over_scipy_plain"] = base / tim["scipy_plain"]
+    res["ratio_livingcircle_1thread_over_scipy_plain"] = (tim["livingcircle_1thread"]
+                                                          / tim["scipy_plain"])
     res["reached_fraction"] = float(np.isfinite(ref).mean())
 
     iso_here = args.iso_networks == "all" or any(
         k.strip() and k.strip() in name for k in args.iso_networks.split(","))
     if net is not None and args.iso_origins and iso_here:
         try:
-            res["isochrones"] = bench_isochrones(net, args.iso_origins, args.iso_sample)
+            res["isochrones"] = bench_isochrones(net, args.iso_origins, args.iso_sample,
+                                                 one_thread=not args.quick)
             log(f"{name}: isochrones {res['isochrones']['livingcircle_s']:.1f}s, "
                 f"osmnx (extrap) {res['isochrones']['osmnx_example_extrapolated_s']:.1f}s, "
                 f"IoU {res['isochrones']['iou_mean']}")

@@ -27,7 +27,7 @@ from .io import (
     read_layer,
     read_sites,
 )
-from .isochrones import isochrones
+from .isochrones import isochrones, iter_isochrones
 from .network import WalkNetwork, build_network
 from .osm import read_osm_facilities, read_osm_residential
 from .pipeline import Result, run, run_sample
@@ -55,6 +55,7 @@ __all__ = [
     "WalkNetwork",
     "build_network",
     "isochrones",
+    "iter_isochrones",
     "measure_access",
     "read_boundary",
     "read_communities",

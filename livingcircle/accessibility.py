@@ -35,10 +35,10 @@ from ._errors import InputError
 from .diagnostics import Diagnostics
 from .network import WalkNetwork
 from .routing import (
-    BoundedSearch,
     Snap,
     SplitGraph,
-    nearest_from_sources,
+    map_bounded,
+    nearest_table,
     snap_points,
     split_graph,
 )
@@ -339,40 +339,46 @@ def measure_access(
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
     has_access = np.array([len(x) > 0 for x in community_nodes])
 
-    # 1) nearest facility per category: one multi-source search each
+    # 1) nearest facility per category: one multi-source search each, categories on all cores;
+    #    only the rows of the communities' access nodes are kept
     nearest_d = np.full((n_comm, len(poi_cats)), np.inf)
     nearest_f = np.full((n_comm, len(poi_cats)), -1, dtype=np.int64)
-    for j, c in enumerate(poi_cats):
-        members = np.array(cat_members[c], dtype=np.int64)
+    members_of = [np.array(cat_members[c], dtype=np.int64) for c in poi_cats]
+    dist_at, which_at = nearest_table(g, [fnode[m] for m in members_of], limit=cutoff,
+                                      at=nodes_sorted)
+    rows_with_access = np.flatnonzero(has_access)
+    for j, members in enumerate(members_of):
         if len(members) == 0:
             continue
-        dist, which = nearest_from_sources(g, fnode[members], limit=cutoff)
-        dn = dist[nodes_sorted]
+        dn = dist_at[:, j]
         # the nearest access point of each community: sort by (community, distance), take firsts
         o = np.lexsort((dn, owners_sorted))
         firsts = o[bounds[:-1][has_access]]
         best = dn[firsts]
         fin = np.isfinite(best)
-        rows_i = np.flatnonzero(has_access)[fin]
+        rows_i = rows_with_access[fin]
         nearest_d[rows_i, j] = best[fin]
-        nearest_f[rows_i, j] = members[which[nodes_sorted[firsts[fin]]]]
+        nearest_f[rows_i, j] = members[which_at[firsts[fin], j]]
+    del dist_at, which_at
 
-    # 2) counts within minutes and pairs: one bounded search per community
+    # 2) counts within minutes and pairs: one bounded search per community (in threads)
     max_speed = max(speeds.values())
     pair_radius = max(max(count_minutes) * max_speed,
                       max(profile.category(c).max_walk_m for c in poi_cats))
     node_to_fac = np.full(g.n_nodes, -1, dtype=np.int64)
     ok_f = fnode >= 0
     node_to_fac[fnode[ok_f]] = np.flatnonzero(ok_f)
-    search = BoundedSearch(g)
-    pc, pf, pd_ = [], [], []
-    for i in np.flatnonzero(has_access):
-        nodes, dist = search(community_nodes[i], np.zeros(len(community_nodes[i])), pair_radius)
+
+    def facilities_reached(_i, nodes, dist):
         f = node_to_fac[nodes]
         hit = f >= 0
-        pc.append(np.full(int(hit.sum()), i))
-        pf.append(f[hit])
-        pd_.append(dist[hit])
+        return f[hit], dist[hit]
+
+    found = map_bounded(g, [community_nodes[i] for i in rows_with_access], pair_radius,
+                        facilities_reached)
+    pc = [np.full(len(f), i) for i, (f, _d) in zip(rows_with_access, found, strict=True)]
+    pf = [f for f, _d in found]
+    pd_ = [d for _f, d in found]
     pc = np.concatenate(pc) if pc else np.zeros(0, dtype=np.int64)
     pf = np.concatenate(pf) if pf else np.zeros(0, dtype=np.int64)
     pdist = np.concatenate(pd_) if pd_ else np.zeros(0)

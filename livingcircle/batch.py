@@ -376,6 +376,31 @@ def _portable(exc: Exception) -> Exception:
     return clean
 
 
+@contextlib.contextmanager
+def _engine_threads():
+    """Inside a Dask worker, let each area's searches use one thread.
+
+    Dask already runs one task per worker thread; the engine's own threads
+    (:data:`livingcircle.settings.threads`) would only compete with them. Outside a worker the
+    setting is left as it is.
+    """
+    from . import settings
+
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        yield
+        return
+    old = settings.threads
+    settings.threads = 1
+    try:
+        yield
+    finally:
+        settings.threads = old
+
+
 def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     """Run one area and write ``out/<folder>`` atomically; return its figures.
 
@@ -435,7 +460,8 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
                 kwargs[k] = spec[k]
         if "speed" in spec:
             kwargs["speed_profiles"] = spec["speed"]
-        result = run(progress=False, **kwargs)
+        with _engine_threads():
+            result = run(progress=False, **kwargs)
         _report(name, 2)
         result.write(tmp)
         figures = area_figures(result)

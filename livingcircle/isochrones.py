@@ -5,11 +5,21 @@ search gives the walking distance to every node within the largest threshold; ev
 speed profile is then cut from that one search:
 
 * a street segment whose both ends are reached and whose farthest point is within the threshold is
-  kept whole; otherwise the part reachable from each end is cut exactly at the threshold
-  (``shapely.ops.substring`` on the segment's geometry);
+  kept whole; otherwise the part reachable from each end is cut exactly at the threshold;
 * the kept lines are buffered by :data:`livingcircle.settings.isochrone_buffer_m`, which keeps holes
   where the network does not reach (large blocks, a river);
-* 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is also united with the smaller ones).
+* 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is the smaller one united with what is new).
+
+How it is fast (the polygons are the same as uniting the buffer of every reached piece, which the
+tests check against a plain implementation; figures in ``benchmarks/README.md``): the buffer of a
+whole street is the same for every origin, and so is the union of the buffers of all streets in a
+square cell. :class:`IsochroneMaker` keeps both, built on first use, in a quadtree of cells
+(25 m to 3.2 km); an isochrone is the union of the cells all of whose streets are reached whole
+(the largest such cells first), the buffers of the other whole streets, and the buffers of the
+cut frontier pieces. Origins run in parallel threads (GEOS and the compiled search release the
+GIL), in spatial order so that neighbouring origins share cells. The same maker draws the
+coverage of each facility category (:func:`coverage_areas`) and the residential area it leaves
+uncovered (:func:`uncovered_areas`).
 
 Beside each polygon: the straight-line circle of the same walking distance around the community's
 centroid, and the ratio of the two areas (pedestrian-shed ratio; 1 would be a perfect grid with no
@@ -19,6 +29,8 @@ detours, old gated districts are often below 0.3).
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -26,14 +38,16 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from pyproj import Transformer
-from shapely.ops import substring
 
 from . import settings
 from .accessibility import Access, _speed_table, measure_access
 from .network import WalkNetwork
-from .routing import BoundedSearch
+from .routing import BoundedSearch, map_bounded
 
 logger = logging.getLogger(__name__)
+
+_QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
+_LEVELS = 8  # quadtree levels of the isochrone maker: 25 m to 3.2 km cells
 
 
 def _incidence(g) -> sp.csr_array:
@@ -44,48 +58,345 @@ def _incidence(g) -> sp.csr_array:
                         shape=(g.n_nodes, n_seg))
 
 
-def _reachable_lines(g, edges_geom, edge_len, inc, nodes, dist, T):
-    """Line pieces of the network within ``T`` metres, given node distances of one search.
+def substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Return the part of each line between ``start`` and ``end`` metres from its first point.
 
-    Each split segment contributes the interval of its source edge that is within reach; the
-    intervals of one edge are merged, so a street reached end to end is one piece (its own
-    geometry) and only the frontier needs cutting.
+    Vectorised ``shapely.ops.substring`` for ``0 <= start < end <= length``: the interpolated end
+    points and every vertex strictly between them.
     """
-    d = np.full(g.n_nodes, np.inf)
-    d[nodes] = dist
-    segs = np.unique(inc[nodes].indices) if len(nodes) else np.zeros(0, dtype=np.int64)
-    segs = segs[g.seg_edge[segs] >= 0]  # offset legs of points are not streets
-    da, db, L = d[g.seg_a[segs]], d[g.seg_b[segs]], g.seg_len[segs]
-    e, t0, t1 = g.seg_edge[segs], g.seg_t0[segs], g.seg_t1[segs]
-    whole = (da <= T) & (db <= T) & ((da + db + L) / 2 <= T)
-    from_a = ~whole & (da < T)
-    from_b = ~whole & (db < T)
-    iv_e = np.r_[e[whole], e[from_a], e[from_b]]
-    iv_s = np.r_[t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])]
-    iv_f = np.r_[t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]]
-    if len(iv_e) == 0:
-        return []
-    order = np.lexsort((iv_s, iv_e))
-    iv_e, iv_s, iv_f = iv_e[order], iv_s[order], iv_f[order]
-    pieces = []
-    cur_e, cur_s, cur_f = iv_e[0], iv_s[0], iv_f[0]
+    lines = np.asarray(lines, dtype=object)
+    start = np.asarray(start, dtype=float)
+    end = np.asarray(end, dtype=float)
+    if len(lines) == 0:
+        return np.zeros(0, dtype=object)
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    seg = np.hypot(*np.diff(coords, axis=0).T)
+    seg[idx[1:] != idx[:-1]] = 0.0  # no length between two lines
+    cum = np.r_[0.0, np.cumsum(seg)]
+    first = np.searchsorted(idx, np.arange(len(lines)))
+    along = cum - cum[first][idx]  # metres from each line's first vertex
+    inner = (along > start[idx]) & (along < end[idx])
+    p0 = shapely.get_coordinates(shapely.line_interpolate_point(lines, start))
+    p1 = shapely.get_coordinates(shapely.line_interpolate_point(lines, end))
+    n = len(lines)
+    xy = np.concatenate([p0, coords[inner], p1])
+    owner = np.concatenate([np.arange(n), idx[inner], np.arange(n)])
+    rank = np.concatenate([np.full(n, -1.0), along[inner], np.full(n, np.inf)])
+    order = np.lexsort((rank, owner))
+    return shapely.linestrings(xy[order], indices=owner[order])
 
-    def flush(edge, s0, f0):
-        if f0 - s0 <= 1e-9:
-            return
-        if s0 <= 1e-6 and f0 >= edge_len[edge] - 1e-6:
-            pieces.append(edges_geom[edge])
+
+class IsochroneMaker:
+    """Network-wide pieces of isochrones, shared by every origin: buffers and cell unions.
+
+    Built lazily and thread-safe (two threads may build the same cell; both get the same
+    polygon). The caches are emptied when they hold more than
+    :data:`livingcircle.settings.isochrone_cache_vertices` vertices.
+
+    Parameters
+    ----------
+    g
+        The split graph of an :class:`~livingcircle.accessibility.Access`.
+    edges
+        Its edge table (street geometries, u → v, projected).
+    buffer_m
+        Buffer half-width in metres.
+    cell_m, levels
+        Size of the smallest quadtree cell and the number of levels (default 25 m, 8 levels: up
+        to 3.2 km cells).
+    """
+
+    def __init__(self, g, edges, buffer_m: float, *, cell_m: float = 25.0, levels: int = 8):
+        self.g = g
+        self.edges = edges
+        self.geom = edges.geometry
+        self.length = edges.length
+        self.buffer_m = float(buffer_m)
+        self.inc = _incidence(g)
+        self.street = g.seg_edge >= 0  # offset legs of snapped points are not streets
+        n_e = len(self.geom)
+        self._buf = np.full(n_e, None, dtype=object)
+        self._lock = threading.Lock()
+        self._cached_vertices = 0
+        if n_e:
+            mid = shapely.get_coordinates(
+                shapely.line_interpolate_point(self.geom, 0.5, normalized=True))
         else:
-            pieces.append(substring(edges_geom[edge], s0, f0))
+            mid = np.zeros((0, 2))
+        self.origin = mid.min(axis=0) if n_e else np.zeros(2)
+        self.cell_m = float(cell_m)
+        cx = np.floor((mid[:, 0] - self.origin[0]) / cell_m).astype(np.int64)
+        cy = np.floor((mid[:, 1] - self.origin[1]) / cell_m).astype(np.int64)
+        span = int(cy.max()) + 1 if n_e else 1
+        self.levels = []
+        for lv in range(levels):
+            key = (cx >> lv) * span + (cy >> lv)
+            _uk, cell, count = np.unique(key, return_inverse=True, return_counts=True)
+            cell = cell.reshape(-1).astype(np.int32)
+            order = np.argsort(cell, kind="stable").astype(np.int32)
+            ptr = np.r_[0, np.cumsum(count)]
+            self.levels.append({"cell": cell, "count": count, "members": order, "ptr": ptr,
+                                "poly": {}})
+        # the split segments of every street, for local questions (uncovered_areas)
+        streets = np.flatnonzero(self.street)
+        by_edge = streets[np.argsort(g.seg_edge[streets], kind="stable")]
+        self._seg_of_edge = by_edge
+        self._seg_ptr = np.searchsorted(g.seg_edge[by_edge], np.arange(n_e + 1))
 
-    for k in range(1, len(iv_e)):
-        if iv_e[k] == cur_e and iv_s[k] <= cur_f + 1e-6:
-            cur_f = max(cur_f, iv_f[k])
-            continue
-        flush(cur_e, cur_s, cur_f)
-        cur_e, cur_s, cur_f = iv_e[k], iv_s[k], iv_f[k]
-    flush(cur_e, cur_s, cur_f)
-    return pieces
+    # -- caches ----------------------------------------------------------------------------
+    def _note(self, geoms) -> None:
+        self._cached_vertices += int(shapely.get_num_coordinates(geoms).sum())
+        if self._cached_vertices > settings.isochrone_cache_vertices:
+            with self._lock:
+                logger.debug("isochrone cache full (%d vertices): emptied",
+                             self._cached_vertices)
+                self._buf = np.full(len(self.geom), None, dtype=object)
+                for level in self.levels:
+                    level["poly"] = {}
+                self._cached_vertices = 0
+
+    def edge_buffers(self, e: np.ndarray) -> np.ndarray:
+        """Return the buffers of whole streets ``e`` (cached)."""
+        buf = self._buf
+        b = buf[e]
+        miss = np.flatnonzero(pd.isna(b))
+        if len(miss):
+            new = shapely.buffer(self.geom[e[miss]], self.buffer_m, quad_segs=_QUAD_SEGS)
+            buf[e[miss]] = new
+            b[miss] = new
+            self._note(new)
+        return b
+
+    def _cell_polygon(self, lv: int, c: int):
+        level = self.levels[lv]
+        poly = level["poly"].get(c)
+        if poly is None:
+            members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
+            poly = shapely.union_all(self.edge_buffers(members))
+            level["poly"][c] = poly
+            self._note(np.array([poly], dtype=object))
+        return poly
+
+    def whole_pieces(self, whole: np.ndarray, covered: np.ndarray | None = None) -> list:
+        """Polygons whose union is the buffer of the whole streets ``whole`` (unique indices).
+
+        A cell all of whose streets are in ``whole`` contributes its cached union (largest cells
+        first); the other streets their own buffers. Streets in ``covered`` (a subset of
+        ``whole`` already inside a polygon the caller unites with these pieces) are left out,
+        and so is a cell holding only such streets.
+        """
+        out = []
+        rest = whole
+        new = np.ones(len(rest), dtype=bool) if covered is None else ~np.isin(rest, covered)
+        for lv in range(len(self.levels) - 1, -1, -1):
+            if len(rest) == 0:
+                break
+            level = self.levels[lv]
+            cells, inv, cnt = np.unique(level["cell"][rest], return_inverse=True,
+                                        return_counts=True)
+            inv = inv.reshape(-1)
+            full = cnt == level["count"][cells]
+            if not full.any():
+                continue
+            with_new = np.bincount(inv, weights=new, minlength=len(cells)) > 0
+            out.extend(self._cell_polygon(lv, int(c)) for c in cells[full & with_new])
+            keep = ~full[inv]
+            rest, new = rest[keep], new[keep]
+        rest = rest[new]
+        if len(rest):
+            out.extend(self.edge_buffers(rest))
+        return out
+
+    def segments_of(self, e: np.ndarray) -> np.ndarray:
+        """Return the split segments of streets ``e``."""
+        lo, hi = self._seg_ptr[e], self._seg_ptr[e + 1]
+        if len(e) == 0:
+            return np.zeros(0, dtype=np.int64)
+        counts = hi - lo
+        start = np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
+        return self._seg_of_edge[start + np.arange(counts.sum())]
+
+    # -- one origin ---------------------------------------------------------------------------
+    def segments_reached(self, nodes: np.ndarray, dist: np.ndarray, work: np.ndarray):
+        """Street segments touching the reached nodes, with the distance of both their ends."""
+        g = self.g
+        if len(nodes) == 0:
+            return None
+        work[nodes] = dist
+        segs = np.unique(self.inc[nodes].indices)
+        segs = segs[self.street[segs]]
+        da, db = work[g.seg_a[segs]], work[g.seg_b[segs]]
+        work[nodes] = np.inf
+        return segs, da, db
+
+    def parts(self, reached, T: float):
+        """Whole streets and the cut pieces (edge, from, to metres) within ``T`` metres."""
+        g = self.g
+        empty = np.zeros(0, dtype=np.int64)
+        if reached is None:
+            return empty, empty, np.zeros(0), np.zeros(0)
+        segs, da, db = reached
+        L = g.seg_len[segs]
+        e, t0, t1 = g.seg_edge[segs], g.seg_t0[segs], g.seg_t1[segs]
+        whole = (da <= T) & (db <= T) & ((da + db + L) / 2 <= T)
+        from_a = ~whole & (da < T)
+        from_b = ~whole & (db < T)
+        iv_e = np.r_[e[whole], e[from_a], e[from_b]]
+        if len(iv_e) == 0:
+            return empty, empty, np.zeros(0), np.zeros(0)
+        iv_s = np.r_[t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])]
+        iv_f = np.r_[t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]]
+        # merge the intervals of each street: a street reached end to end becomes whole
+        order = np.lexsort((iv_s, iv_e))
+        iv_e, iv_s, iv_f = iv_e[order], iv_s[order], iv_f[order]
+        new_edge = np.r_[True, iv_e[1:] != iv_e[:-1]]
+        group = np.cumsum(new_edge) - 1
+        shift = group * (float(self.length.max()) + 1.0)  # running max of ends within a street
+        run_f = np.maximum.accumulate(iv_f + shift) - shift
+        starts = new_edge.copy()
+        starts[1:] |= iv_s[1:] > run_f[:-1] + 1e-6
+        run = np.cumsum(starts) - 1
+        m_e, m_s = iv_e[starts], iv_s[starts]
+        m_f = np.full(len(m_e), -np.inf)
+        np.maximum.at(m_f, run, iv_f)
+        keep = m_f - m_s > 1e-9
+        m_e, m_s, m_f = m_e[keep], m_s[keep], m_f[keep]
+        is_whole = (m_s <= 1e-6) & (m_f >= self.length[m_e] - 1e-6)
+        m_f = np.minimum(m_f, self.length[m_e])
+        return m_e[is_whole], m_e[~is_whole], np.maximum(m_s[~is_whole], 0.0), m_f[~is_whole]
+
+    def polygon(self, reached, T: float, inner=None):
+        """Return the isochrone polygon within ``T`` metres of one search, and its whole streets.
+
+        ``inner`` is the ``(polygon, whole streets)`` of a smaller threshold of the same search:
+        the result is built as that polygon united with what is new at ``T`` only, so it always
+        contains it (5 ⊆ 10 ⊆ 15).
+        """
+        whole, pe, ps, pf = self.parts(reached, T)
+        pieces = []
+        if inner is not None and not inner[0].is_empty:
+            pieces.append(inner[0])
+            pieces.extend(self.whole_pieces(whole, covered=inner[1]))
+        elif len(whole):
+            pieces.extend(self.whole_pieces(whole))
+        if len(pe):
+            cut = substrings(self.geom[pe], ps, pf)
+            pieces.extend(shapely.buffer(cut, self.buffer_m, quad_segs=_QUAD_SEGS))
+        if not pieces:
+            return shapely.Polygon(), whole
+        if len(pieces) == 1:
+            return pieces[0], whole
+        return shapely.union_all(np.asarray(pieces, dtype=object)), whole
+
+
+def _maker(acc: Access, buffer_m: float) -> IsochroneMaker:
+    """Return the maker of an Access for this buffer width, kept on the Access for reuse."""
+    cache = acc.__dict__.setdefault("_isochrone_makers", {})
+    maker = cache.get(buffer_m)
+    if maker is None:
+        maker = cache[buffer_m] = IsochroneMaker(acc.graph, acc.edge_table, buffer_m,
+                                                 levels=_LEVELS)
+    return maker
+
+
+def _spatial_order(points: np.ndarray) -> np.ndarray:
+    """Order of points along a Z-order (Morton) curve: neighbours come one after another."""
+    if len(points) == 0:
+        return np.zeros(0, dtype=np.int64)
+    xy = shapely.get_coordinates(points)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    q = ((xy - lo) / np.maximum(hi - lo, 1e-9) * 65535).astype(np.uint64)
+    code = np.zeros(len(xy), dtype=np.uint64)
+    for b in range(16):
+        code |= ((q[:, 0] >> np.uint64(b)) & np.uint64(1)) << np.uint64(2 * b)
+        code |= ((q[:, 1] >> np.uint64(b)) & np.uint64(1)) << np.uint64(2 * b + 1)
+    return np.argsort(code, kind="stable")
+
+
+def iter_isochrones(
+    source: Access | WalkNetwork,
+    communities: gpd.GeoDataFrame | None = None,
+    *,
+    gates: gpd.GeoDataFrame | None = None,
+    minutes=(5, 10, 15),
+    speed_profiles=None,
+    buffer_m: float | None = None,
+    community_ids=None,
+    chunk_size: int = 500,
+    threads: int | None = None,
+) -> Iterator[gpd.GeoDataFrame]:
+    """Isochrones chunk by chunk, so that a city's polygons need not be held at once.
+
+    Takes the arguments of :func:`isochrones`; ``chunk_size`` communities at a time, grouped in
+    space (a Z-order curve) so that neighbours share cached cells; within a chunk the rows follow
+    the communities' order. ``threads``: default :data:`livingcircle.settings.threads`.
+
+    Yields
+    ------
+    GeoDataFrame
+        The columns of :func:`isochrones`, EPSG:4326.
+    """
+    if isinstance(source, WalkNetwork):
+        if communities is None:
+            msg = "give the communities whose isochrones to draw"
+            raise ValueError(msg)
+        empty = gpd.GeoDataFrame({"facility_id": [], "categories": []},
+                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+        source = measure_access(source, communities, empty, gates=gates,
+                                speed_profiles=speed_profiles)
+    acc = source
+    speeds = _speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
+    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    minutes = sorted(float(m) for m in minutes)
+    if not minutes or min(minutes) <= 0:
+        msg = f"minutes must be positive numbers, got {minutes}"
+        raise ValueError(msg)
+    if chunk_size < 1:
+        msg = f"chunk_size must be at least 1, got {chunk_size}"
+        raise ValueError(msg)
+    maker = _maker(acc, buffer_m)
+    comm = acc.communities.to_crs(acc.crs)
+    ids = comm["community_id"].astype(str).to_numpy()
+    centroids = comm.geometry.centroid.to_numpy()
+    picked = np.arange(len(ids))
+    if community_ids is not None:
+        wanted = set(map(str, community_ids))
+        picked = np.flatnonzero(np.isin(ids, list(wanted)))
+    picked = picked[_spatial_order(centroids[picked])]
+    radius = max(minutes) * max(speeds.values())
+    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
+    work = threading.local()
+
+    def one(_k, nodes, dist):
+        if not hasattr(work, "d"):
+            work.d = np.full(acc.graph.n_nodes, np.inf)
+        reached = maker.segments_reached(nodes, dist, work.d)
+        out = {}
+        for sp_name, speed in speeds.items():
+            inner = None
+            for m in minutes:
+                inner = maker.polygon(reached, m * speed, inner)
+                out[sp_name, m] = inner[0]
+        return out
+
+    for lo in range(0, len(picked), chunk_size):
+        chunk = np.sort(picked[lo:lo + chunk_size])
+        with_access = [i for i in chunk if len(acc.community_nodes[i])]
+        polys = map_bounded(acc.graph, [acc.community_nodes[i] for i in with_access], radius,
+                            one, threads=threads, chunk=4)
+        by_i = dict(zip(with_access, polys, strict=True))
+        rows = []
+        for i in chunk:
+            got = by_i.get(i)
+            for sp_name, speed in speeds.items():
+                for m in minutes:
+                    poly = None if got is None else got[sp_name, m]
+                    rows.append(_row(ids[i], sp_name, m, m * speed, poly, centroids[i]))
+        frame = pd.DataFrame(rows)
+        geoms = shapely.transform(
+            frame["geometry"].to_numpy(),
+            lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
+        yield gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4326)
 
 
 def isochrones(
@@ -97,6 +408,7 @@ def isochrones(
     speed_profiles=None,
     buffer_m: float | None = None,
     community_ids=None,
+    threads: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Isochrone polygons of communities at several minutes and speed profiles.
 
@@ -116,69 +428,26 @@ def isochrones(
         :data:`settings.isochrone_buffer_m`.
     community_ids
         Only these origins (default: all communities).
+    threads
+        Worker threads; default :data:`livingcircle.settings.threads` (all available cores).
 
     Returns
     -------
     GeoDataFrame
-        community_id, speed_profile, minutes, walk_m, area_m2, circle_area_m2, ped_shed_ratio and
-        the polygon, in EPSG:4326.
+        community_id, speed_profile, minutes, walk_m, area_m2, circle_area_m2, ped_shed_ratio,
+        reached and the polygon, in EPSG:4326; rows in the communities' order. For a whole city,
+        :func:`iter_isochrones` gives the same rows chunk by chunk.
     """
-    if isinstance(source, WalkNetwork):
-        if communities is None:
-            msg = "give the communities whose isochrones to draw"
-            raise ValueError(msg)
-        empty = gpd.GeoDataFrame({"facility_id": [], "categories": []},
-                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-        source = measure_access(source, communities, empty, gates=gates,
-                                speed_profiles=speed_profiles)
-    acc = source
-    speeds = _speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
-    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
-    minutes = sorted(float(m) for m in minutes)
-    g = acc.graph
-    net_edges_geom, edge_len = _edge_arrays(acc)
-    inc = _incidence(g)
-    search = BoundedSearch(g)
-    comm = acc.communities.to_crs(acc.crs)
-    ids = comm["community_id"].astype(str).to_numpy()
-    centroids = comm.geometry.centroid.to_numpy()
-    wanted = set(map(str, community_ids)) if community_ids is not None else None
-    radius = max(minutes) * max(speeds.values())
-    # each polygon goes to EPSG:4326 as soon as it is made (areas are measured before), so a
-    # city's isochrones are not held twice, projected and geographic
-    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
-
-    def geographic(row):
-        row["geometry"] = shapely.transform(
-            row["geometry"], lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
-        return row
-
-    rows = []
-    for i, cid in enumerate(ids):
-        if wanted is not None and cid not in wanted:
-            continue
-        starts = acc.community_nodes[i]
-        if len(starts) == 0:
-            for sp_name, speed in speeds.items():
-                for m in minutes:
-                    rows.append(_row(cid, sp_name, m, m * speed, None, centroids[i]))
-            continue
-        nodes, dist = search(starts, np.zeros(len(starts)), radius)
-        for sp_name, speed in speeds.items():
-            prev = None
-            for m in minutes:
-                T = m * speed
-                lines = _reachable_lines(g, net_edges_geom, edge_len, inc, nodes, dist, T)
-                # buffering each piece and uniting them is ~3x faster than buffering one
-                # MultiLineString, with the same polygon
-                poly = shapely.union_all(shapely.buffer(np.asarray(lines, dtype=object),
-                                                        buffer_m, quad_segs=4)) \
-                    if lines else shapely.Polygon()
-                if prev is not None and not prev.is_empty:
-                    poly = shapely.union(poly, prev)
-                prev = poly
-                rows.append(geographic(_row(cid, sp_name, m, T, poly, centroids[i])))
-    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=4326)
+    chunks = list(iter_isochrones(source, communities, gates=gates, minutes=minutes,
+                                  speed_profiles=speed_profiles, buffer_m=buffer_m,
+                                  community_ids=community_ids, threads=threads,
+                                  chunk_size=1_000_000))
+    if not chunks:
+        return gpd.GeoDataFrame({"community_id": [], "speed_profile": [], "minutes": [],
+                                 "walk_m": [], "area_m2": [], "circle_area_m2": [],
+                                 "ped_shed_ratio": [], "reached": []},
+                                geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    return pd.concat(chunks, ignore_index=True)
 
 
 def _row(cid, sp_name, m, T, poly, centroid):
@@ -197,12 +466,6 @@ def _row(cid, sp_name, m, T, poly, centroid):
     }
 
 
-def _edge_arrays(acc: Access):
-    # the edge table of the network the split graph was built from
-    edges = acc.edge_table
-    return edges.geometry, edges.length
-
-
 def straight_line_circles(isochrone_layer: gpd.GeoDataFrame,
                           communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return the straight-line circle of each isochrone's walking distance around the centroid."""
@@ -213,14 +476,32 @@ def straight_line_circles(isochrone_layer: gpd.GeoDataFrame,
     return gpd.GeoDataFrame(iso, geometry=geoms, crs=crs).to_crs(4326)
 
 
+def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
+    """Per category: its facilities' nodes on the split graph (those attached to the network)."""
+    fac_ids = facilities["facility_id"].astype(str).to_numpy()
+    node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
+    cats_col = "categories" if "categories" in facilities.columns else "category"
+    members = facilities[cats_col].fillna("").astype(str).str.split(";")
+    out = {}
+    for cid in categories:
+        starts = np.array([node_of.get(f, -1) for f, cs in zip(fac_ids, members, strict=True)
+                           if cid in [c.strip() for c in cs]], dtype=np.int64)
+        out[cid] = starts[starts >= 0]
+    return out
+
+
 def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float | None = None,
-                   categories=None) -> gpd.GeoDataFrame:
+                   categories=None, threads: int | None = None) -> gpd.GeoDataFrame:
     """Return, per category, the area its facilities cover within the category's threshold.
 
     One multi-source radius-limited search from all facilities of the category (the standard's
     metres, not a speed), then the reachable streets cut at the threshold and buffered like an
-    isochrone. Feed the result to :func:`livingcircle.gaps.uncovered_residential` for the
-    residential area each category leaves uncovered.
+    isochrone. A network wider than :data:`livingcircle.settings.coverage_tile_above_m` (a
+    city) is split into square tiles of the isochrone maker's largest cell (3.2 km): one row per
+    category and tile, each clipped to its tile, so that no polygon spans the whole city; the
+    rows of a category do not overlap and their areas add up. Feed the result to
+    :func:`livingcircle.gaps.uncovered_residential`, or use :func:`uncovered_areas`, which gives
+    the same figures from the network directly and scales to a city.
 
     Parameters
     ----------
@@ -232,36 +513,205 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
         Buffer half-width; default :data:`settings.isochrone_buffer_m`.
     categories
         Only these category ids (default: every POI category of the profile).
+    threads
+        Worker threads for the tiles; default :data:`livingcircle.settings.threads`.
 
     Returns
     -------
     GeoDataFrame
-        category, name_zh, threshold_m, n_facilities, area_m2, geometry (EPSG:4326).
+        category, name_zh, threshold_m, n_facilities, tile ('all', or 'column_row' of the
+        tile), area_m2, geometry (EPSG:4326).
     """
     buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
-    g = acc.graph
-    eg, el = _edge_arrays(acc)
-    inc = _incidence(g)
-    search = BoundedSearch(g)
-    fac_ids = facilities["facility_id"].astype(str).to_numpy()
-    node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
-    cats_col = "categories" if "categories" in facilities.columns else "category"
-    members = facilities[cats_col].fillna("").astype(str).str.split(";")
-    rows = []
+    maker = _maker(acc, buffer_m)
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
     wanted = categories or [c.id for c in acc.profile.poi_categories()]
+    starts_of = _category_starts(acc, facilities, wanted)
+    tiles = _tiles(maker)
+    rows = []
     for cid in wanted:
         cat = acc.profile.category(cid)
-        starts = np.array([node_of.get(f, -1) for f, cs in zip(fac_ids, members, strict=True)
-                           if cid in cs], dtype=np.int64)
-        starts = starts[starts >= 0]
-        poly = shapely.Polygon()
+        starts = starts_of[cid]
+        base = {"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
+                "n_facilities": len(starts)}
+        found = []
         if len(starts):
             nodes, dist = search(starts, np.zeros(len(starts)), cat.max_walk_m)
-            lines = _reachable_lines(g, eg, el, inc, nodes, dist, cat.max_walk_m)
-            if lines:
-                poly = shapely.union_all(shapely.buffer(np.asarray(lines, dtype=object),
-                                                        buffer_m, quad_segs=4))
-        rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
-                     "n_facilities": len(starts), "area_m2": round(float(poly.area), 1),
-                     "geometry": poly})
+            whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work),
+                                            cat.max_walk_m)
+            cut = shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                 quad_segs=_QUAD_SEGS)
+            if tiles is None:
+                pieces = (maker.whole_pieces(whole) if len(whole) else []) + list(cut)
+                if pieces:
+                    found.append(("all", shapely.union_all(np.asarray(pieces, dtype=object))))
+            else:
+                found = _tile_polygons(maker, tiles, whole, pe, cut, threads)
+        if not found:
+            found = [("all", shapely.Polygon())]
+        for name, poly in found:
+            rows.append({**base, "tile": name, "area_m2": round(float(poly.area), 1),
+                         "geometry": poly})
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=acc.crs).to_crs(4326)
+
+
+def _tile_polygons(maker: IsochroneMaker, tiles: dict, whole, pe, cut, threads):
+    """Covered area of one category per tile: its pieces near the tile, clipped to the tile."""
+    from .routing import parallel_each
+
+    in_whole = np.zeros(len(maker.geom), dtype=bool)
+    in_whole[whole] = True
+    found = []
+    lock = threading.Lock()
+
+    def one(t, _local):
+        near = tiles["edges"][t]
+        w = near[in_whole[near]]
+        if len(w) and len(w) == len(near):  # every street near the tile reached whole
+            poly = tiles["full"].get(t)
+            if poly is None:  # the same polygon for every category that covers the tile
+                poly = tiles["full"][t] = shapely.intersection(
+                    shapely.union_all(np.asarray(maker.whole_pieces(w), dtype=object)),
+                    tiles["box"][t])
+        else:
+            c = cut[np.isin(pe, near)]
+            if len(w) == 0 and len(c) == 0:
+                return
+            pieces = (maker.whole_pieces(w) if len(w) else []) + list(c)
+            poly = shapely.intersection(shapely.union_all(np.asarray(pieces, dtype=object)),
+                                        tiles["box"][t])
+        if not poly.is_empty:
+            with lock:
+                found.append((tiles["name"][t], poly))
+
+    parallel_each(range(len(tiles["name"])), one, threads=threads)
+    found.sort(key=lambda x: tiles["order"][x[0]])
+    return found
+
+
+def _tiles(maker: IsochroneMaker):
+    """Tiles of a wide network (the maker's largest cells), or None for one area."""
+    geom = maker.geom
+    if len(geom) == 0:
+        return None
+    x0, y0, x1, y1 = shapely.total_bounds(geom)
+    if max(x1 - x0, y1 - y0) <= settings.coverage_tile_above_m:
+        return None
+    size = maker.cell_m * 2 ** (len(maker.levels) - 1)
+    ox, oy = maker.origin
+    r = maker.buffer_m
+    i0, i1 = int(np.floor((x0 - r - ox) / size)), int(np.floor((x1 + r - ox) / size))
+    j0, j1 = int(np.floor((y0 - r - oy) / size)), int(np.floor((y1 + r - oy) / size))
+    ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    boxes = shapely.box(ox + ii * size, oy + jj * size, ox + (ii + 1) * size,
+                        oy + (jj + 1) * size)
+    t_idx, e_idx = maker.edges.tree.query(boxes, predicate="dwithin", distance=r)
+    order = np.argsort(t_idx, kind="stable")
+    t_idx, e_idx = t_idx[order], e_idx[order]
+    ptr = np.searchsorted(t_idx, np.arange(len(boxes) + 1))
+    names = [f"{i - i0}_{j - j0}" for i, j in zip(ii, jj, strict=True)]
+    return {"box": boxes, "name": names, "order": {n: k for k, n in enumerate(names)},
+            "edges": [e_idx[ptr[k]:ptr[k + 1]] for k in range(len(boxes))], "full": {}}
+
+
+def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
+                    buffer_m: float | None = None, categories=None,
+                    threads: int | None = None) -> gpd.GeoDataFrame:
+    """Return the residential area each category leaves uncovered, per polygon community.
+
+    The same figures as ``uncovered_residential(coverage_areas(acc, facilities), communities)``
+    (:func:`livingcircle.gaps.uncovered_residential`), computed for each community from the
+    streets within ``buffer_m`` of it only: one multi-source search per category (kept at the
+    nodes of those streets), then each community's nearby reachable pieces are buffered, united
+    and subtracted from it. The cost grows with communities × categories, not with the size of
+    the covered area, so a whole city is measured in minutes.
+
+    Parameters
+    ----------
+    acc
+        The :class:`~livingcircle.accessibility.Access` (its communities are the residential
+        areas; point communities have no area and are left out with a warning).
+    facilities
+        The facilities frame passed to ``measure_access``.
+    buffer_m
+        Buffer half-width of the covered area; default :data:`settings.isochrone_buffer_m`.
+    categories
+        Only these category ids (default: every POI category of the profile).
+    threads
+        Worker threads; default :data:`livingcircle.settings.threads`.
+
+    Returns
+    -------
+    GeoDataFrame
+        category, community_id, residential_area_m2, uncovered_area_m2, uncovered_share and
+        geometry (the uncovered part, empty when fully covered), in the network's metric CRS.
+    """
+    import warnings
+
+    from .routing import nearest_table, parallel_each
+
+    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    maker = _maker(acc, buffer_m)
+    g = acc.graph
+    wanted = categories or [c.id for c in acc.profile.poi_categories()]
+    comm = acc.communities[["community_id", "geometry"]].to_crs(acc.crs)
+    is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not is_area.all():
+        warnings.warn(
+            f"{int((~is_area).sum())} communities are not polygons (no residential area); "
+            "they are left out of the uncovered-area figures",
+            stacklevel=2,
+        )
+    ids = comm["community_id"].astype(str).to_numpy()[is_area]
+    polys = comm.geometry.to_numpy()[is_area]
+    columns = ["category", "community_id", "residential_area_m2", "uncovered_area_m2",
+               "uncovered_share", "geometry"]
+    if len(polys) == 0 or not wanted:
+        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=acc.crs)
+    # streets near each community, their split segments, and the nodes at their ends
+    ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
+    order = np.lexsort((ei, ci))
+    ci, ei = ci[order], ei[order]
+    segs = maker.segments_of(ei)
+    seg_owner = np.repeat(ci, maker._seg_ptr[ei + 1] - maker._seg_ptr[ei])
+    s_ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
+    need, inv = np.unique(np.r_[g.seg_a[segs], g.seg_b[segs]], return_inverse=True)
+    pos_a, pos_b = inv[:len(segs)], inv[len(segs):]
+    starts_of = _category_starts(acc, facilities, wanted)
+    limits = [acc.profile.category(c).max_walk_m for c in wanted]
+    dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
+                            threads=threads)
+    result = [None] * len(polys)
+
+    def one(i, _local):
+        sl = slice(s_ptr[i], s_ptr[i + 1])
+        si = segs[sl]
+        out = []
+        for j, T in enumerate(limits):
+            da, db = dist[pos_a[sl], j], dist[pos_b[sl], j]
+            whole, pe, ps, pf = maker.parts((si, da, db) if len(si) else None, T)
+            pieces = list(maker.edge_buffers(whole)) if len(whole) else []
+            if len(pe):
+                pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                             quad_segs=_QUAD_SEGS))
+            if pieces:
+                cover = shapely.union_all(np.asarray(pieces, dtype=object))
+                out.append(shapely.difference(polys[i], cover))
+            else:
+                out.append(polys[i])
+        result[i] = out
+
+    parallel_each(range(len(polys)), one, threads=threads)
+    area = shapely.area(polys)
+    rows = []
+    for j, cid in enumerate(wanted):
+        for i in range(len(polys)):
+            geom = result[i][j]
+            a = float(geom.area)
+            rows.append({"category": cid, "community_id": ids[i],
+                         "residential_area_m2": float(area[i]), "uncovered_area_m2": a,
+                         "uncovered_share": a / area[i] if area[i] > 0 else np.nan,
+                         "geometry": geom})
+    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=acc.crs)

@@ -369,12 +369,11 @@ def run(
     stages.done("capacity")
     figures = area_figures(gaps, comm, prof)
     stages.done("area figures")
-    from .gaps import uncovered_residential
-    from .isochrones import coverage_areas
+    from .isochrones import coverage_areas, uncovered_areas
 
     coverage = coverage_areas(acc, fac)
     stages.done("coverage")
-    uncovered = uncovered_residential(coverage, comm) if \
+    uncovered = uncovered_areas(acc, fac) if \
         (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any() else None
     stages.done("uncovered")
     bar.update()

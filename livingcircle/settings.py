@@ -61,6 +61,16 @@ network_graph_max_nodes : int
     simplification and clipping) becomes a network of arrays without a networkx graph
     (``WalkNetwork.graph`` is None): at a million nodes the networkx objects alone cost gigabytes
     and nothing in the analysis needs them. Smaller files keep their graph.
+isochrone_cache_vertices : int
+    The isochrone maker keeps street buffers and cell unions for reuse across origins; above
+    this many vertices (16 bytes each) the cache is emptied and rebuilt as needed.
+coverage_tile_above_m : float
+    A network wider than this (metres, east–west or north–south) gets its coverage polygons
+    in 3.2 km tiles, one row per category and tile, instead of one polygon per category.
+threads : int or None
+    Threads for the shortest-path searches and isochrones (the compiled searches and GEOS
+    release the GIL). None: every core this process may use. Set 1 inside a Dask worker that
+    already runs one task per core.
 """
 
 from __future__ import annotations
@@ -97,6 +107,9 @@ siting_solver_max_problems: int = 500
 capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
 elderly_share_threshold: float = 0.25
 level_minutes: tuple[int, ...] = (5, 10, 15)
+threads: int | None = None
+isochrone_cache_vertices: int = 20_000_000
+coverage_tile_above_m: float = 10_000.0
 
 
 def speed_m_per_min(profile: str | float | None = None) -> float:

@@ -324,3 +324,20 @@ def test_inputs_changed_compares_checksums(tmp_path):
     assert batch.inputs_changed(spec, rec) == []
     f.write_bytes(b"two")
     assert batch.inputs_changed(spec, rec) == [f"communities: {f}", f"facilities: {f}"]
+
+
+def _threads_in_area_task():
+    from livingcircle import settings
+    from livingcircle.batch import _engine_threads
+
+    with _engine_threads():
+        inside = settings.threads
+    return inside, settings.threads
+
+
+def test_area_tasks_use_one_engine_thread_inside_a_worker(client):
+    from livingcircle import settings
+
+    inside, after = client.submit(_threads_in_area_task, pure=False).result()
+    assert inside == 1 and after is None  # Dask runs one task per worker thread
+    assert _threads_in_area_task() == (settings.threads, settings.threads)  # outside: untouched

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import CRS, lattice, points, xy
+from conftest import CRS, X0, Y0, lattice, points, xy
 
 from livingcircle.accessibility import measure_access
 from livingcircle.isochrones import isochrones
@@ -92,3 +92,207 @@ def test_coverage_area_of_a_category_and_the_residential_area_it_leaves():
     # a 50 m x 50 m core is not
     expected = (50 * 50) / (80 * 80)
     assert near["uncovered_share"].iloc[0] == pytest.approx(expected, abs=0.01)
+
+
+# --- the fast path gives the same polygons as uniting every reached piece's buffer -------------
+
+
+def _naive_isochrone(acc, i, T, buffer_m):
+    """Reference: buffer every reachable street piece (networkx-free, shapely.ops.substring)."""
+    import shapely
+    from shapely.ops import substring
+
+    from livingcircle.routing import bounded_search
+
+    g, edges = acc.graph, acc.edge_table
+    nodes, dist = bounded_search(g, acc.community_nodes[i], T)
+    d = np.full(g.n_nodes, np.inf)
+    d[nodes] = dist
+    pieces = []
+    for k in np.flatnonzero(g.seg_edge >= 0):
+        da, db, L = d[g.seg_a[k]], d[g.seg_b[k]], g.seg_len[k]
+        geom, t0, t1 = edges.geometry[g.seg_edge[k]], g.seg_t0[k], g.seg_t1[k]
+        if da <= T and db <= T and (da + db + L) / 2 <= T:
+            pieces.append(substring(geom, t0, t1))
+            continue
+        if da < T:
+            pieces.append(substring(geom, t0, t0 + min(L, T - da)))
+        if db < T:
+            pieces.append(substring(geom, t1 - min(L, T - db), t1))
+    pieces = [p for p in pieces if p.length > 1e-9]
+    return shapely.union_all(shapely.buffer(np.array(pieces, dtype=object), buffer_m, quad_segs=4))
+
+
+@pytest.fixture(scope="module")
+def curvy_access():
+    """A jittered lattice with curved streets, gates and point communities."""
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import LineString
+
+    from livingcircle.network import WalkNetwork
+
+    rng = np.random.default_rng(3)
+    n, s = 9, 80.0
+    xy = {r * n + c: (c * s + rng.uniform(-15, 15), r * s + rng.uniform(-15, 15))
+          for r in range(n) for c in range(n)}
+    u, v, geoms = [], [], []
+    for r in range(n):
+        for c in range(n):
+            a = r * n + c
+            for b in ([a + 1] if c < n - 1 else []) + ([a + n] if r < n - 1 else []):
+                if rng.random() < 0.12:
+                    continue  # a missing street leaves a larger block
+                pa, pb = np.array(xy[a]), np.array(xy[b])
+                mid = (pa + pb) / 2 + rng.uniform(-12, 12, 2)  # a bend in the street
+                u.append(a)
+                v.append(b)
+                geoms.append(LineString([pa + (X0, Y0), mid + (X0, Y0), pb + (X0, Y0)]))
+    pts = np.array([xy[i] for i in range(n * n)]) + (X0, Y0)
+    net = WalkNetwork.from_arrays(pts, np.array(u), np.array(v), crs=CRS,
+                                  geometry=np.array(geoms, dtype=object))
+    origins = rng.uniform(0, (n - 1) * s, (12, 2)) + (X0, Y0)
+    comm = gpd.GeoDataFrame({"community_id": [f"C{i}" for i in range(len(origins))]},
+                            geometry=shapely.points(origins), crs=CRS)
+    return measure_access(net, comm, comm.iloc[:0].rename(columns={"community_id":
+                                                                   "facility_id"})
+                          .assign(categories=[]), speed_profiles=[60.0])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cells_and_cached_buffers_give_the_naive_polygons(curvy_access, threads):
+    import shapely
+
+    acc = curvy_access
+    iso = _proj(isochrones(acc, minutes=(2, 5, 9), buffer_m=12.0, threads=threads))
+    for i, cid in enumerate(acc.communities["community_id"]):
+        for m in (2, 5, 9):
+            got = iso[(iso.community_id == cid) & (iso.minutes == m)].geometry.iloc[0]
+            ref = _naive_isochrone(acc, i, m * 60.0, 12.0)
+            assert shapely.symmetric_difference(got, ref).area < 1e-4 * max(ref.area, 1.0)
+
+
+def test_chunks_and_an_emptied_cache_change_nothing(curvy_access, monkeypatch):
+    import pandas as pd
+    import shapely
+
+    from livingcircle import settings
+    from livingcircle.isochrones import iter_isochrones
+
+    acc = curvy_access
+    whole = _proj(isochrones(acc, minutes=(3, 7), buffer_m=10.0))
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", 500)  # empties again and again
+    chunks = list(iter_isochrones(acc, minutes=(3, 7), buffer_m=10.0, chunk_size=5))
+    assert [len(c) for c in chunks] == [10, 10, 4]
+    parts = _proj(pd.concat(chunks)).set_index(["community_id", "minutes"])
+    whole = whole.set_index(["community_id", "minutes"])
+    assert set(parts.index) == set(whole.index)
+    for key in whole.index:
+        a, b = whole.geometry.loc[key], parts.geometry.loc[key]
+        assert shapely.symmetric_difference(a, b).area < 1e-6 * max(a.area, 1.0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        next(iter_isochrones(acc, chunk_size=0))
+    with pytest.raises(ValueError, match="minutes"):
+        next(iter_isochrones(acc, minutes=(0, 5)))
+
+
+def test_vectorised_substrings_match_shapely():
+    import shapely
+    from shapely.geometry import LineString
+    from shapely.ops import substring
+
+    from livingcircle.isochrones import substrings
+
+    lines = np.array([LineString([(0, 0), (10, 0), (10, 10), (0, 10)]),
+                      LineString([(0, 0), (3, 4)]),
+                      LineString([(5, 5), (5, 6), (5, 8), (9, 8)])], dtype=object)
+    start = np.array([0.0, 1.0, 1.0])
+    end = np.array([25.0, 5.0, 3.0])  # 3.0 falls on a vertex of the third line
+    got = substrings(lines, start, end)
+    for g, line, s, e in zip(got, lines, start, end, strict=True):
+        ref = substring(line, s, e)
+        assert g.equals_exact(ref, 1e-12) or shapely.equals(g, ref)
+        assert g.length == pytest.approx(e - s)
+
+
+@pytest.fixture(scope="module")
+def polygon_access():
+    """The curvy network with polygon communities (blocks) and facilities of two categories."""
+    import geopandas as gpd
+    import shapely
+
+    from livingcircle.network import WalkNetwork
+
+    rng = np.random.default_rng(8)
+    n, s = 10, 80.0
+    xy = np.array([(c * s + rng.uniform(-12, 12), r * s + rng.uniform(-12, 12))
+                   for r in range(n) for c in range(n)]) + (X0, Y0)
+    u, v = [], []
+    for r in range(n):
+        for c in range(n):
+            a = r * n + c
+            for b in ([a + 1] if c < n - 1 else []) + ([a + n] if r < n - 1 else []):
+                if rng.random() >= 0.1:
+                    u.append(a)
+                    v.append(b)
+    net = WalkNetwork.from_arrays(xy, np.array(u), np.array(v), crs=CRS)
+    centres = rng.uniform(40, (n - 2) * s, (25, 2)) + (X0, Y0)
+    blocks = [shapely.box(x - 25, y - 20, x + 25, y + 20) for x, y in centres]
+    comm = gpd.GeoDataFrame({"community_id": [f"B{i}" for i in range(len(blocks))]},
+                            geometry=blocks, crs=CRS)
+    fpts = rng.uniform(0, (n - 1) * s, (6, 2)) + (X0, Y0)
+    fac = gpd.GeoDataFrame({"facility_id": [f"F{i}" for i in range(6)],
+                            "categories": ["kindergarten"] * 3 + ["supermarket"] * 3},
+                           geometry=shapely.points(fpts), crs=CRS)
+    acc = measure_access(net, comm, fac)
+    return acc, fac, comm
+
+
+def test_uncovered_areas_from_the_network_equal_the_polygon_overlay(polygon_access):
+    import shapely
+
+    from livingcircle.gaps import uncovered_residential
+    from livingcircle.isochrones import coverage_areas, uncovered_areas
+
+    acc, fac, comm = polygon_access
+    cats = ["kindergarten", "supermarket", "nursing_home"]  # the last has no facility
+    ref = uncovered_residential(coverage_areas(acc, fac, categories=cats, buffer_m=20.0), comm)
+    got = uncovered_areas(acc, fac, categories=cats, buffer_m=20.0, threads=2)
+    assert len(got) == len(ref) == 3 * len(comm)
+    ref = ref.set_index(["category", "community_id"])
+    got = got.set_index(["category", "community_id"])
+    assert set(got.index) == set(ref.index)
+    for key in ref.index:
+        assert got.loc[key, "uncovered_area_m2"] == pytest.approx(
+            ref.loc[key, "uncovered_area_m2"], abs=1e-3)
+        assert shapely.symmetric_difference(got.geometry.loc[key],
+                                            ref.geometry.loc[key]).area < 1e-3
+    shares = got["uncovered_share"]
+    assert (shares.loc["nursing_home"] == 1.0).all()
+    assert 0 < shares.loc["kindergarten"].mean() < 1  # some covered, some not
+
+
+def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, monkeypatch):
+    import importlib
+
+    import shapely
+
+    from livingcircle import settings
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")  # the package shadows it
+
+    acc, fac, _comm = polygon_access
+    one = iso_mod.coverage_areas(acc, fac, categories=["kindergarten"])
+    assert list(one["tile"]) == ["all"]
+    # small cells (100 m tiles), and the network counted as wide
+    monkeypatch.setattr(iso_mod, "_LEVELS", 3)
+    monkeypatch.setattr(settings, "coverage_tile_above_m", 100.0)
+    acc.__dict__.pop("_isochrone_makers", None)
+    tiled = iso_mod.coverage_areas(acc, fac, categories=["kindergarten"], threads=2)
+    acc.__dict__.pop("_isochrone_makers", None)
+    assert len(tiled) > 10 and tiled["tile"].is_unique
+    a = one.to_crs(CRS).geometry.iloc[0]
+    b = tiled.to_crs(CRS).geometry
+    assert tiled["area_m2"].sum() == pytest.approx(one["area_m2"].iloc[0], rel=1e-6)
+    assert shapely.symmetric_difference(a, b.union_all()).area < 1e-3 * a.area
+    assert b.area.sum() == pytest.approx(b.union_all().area, rel=1e-6)  # tiles do not overlap

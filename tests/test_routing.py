@@ -1,0 +1,129 @@
+"""The compiled search engine against scipy's Dijkstra on random graphs (exact distances)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from livingcircle.routing import (
+    BoundedSearch,
+    EdgeTable,
+    Snap,
+    map_bounded,
+    nearest_from_sources,
+    nearest_table,
+    split_graph,
+)
+
+
+def random_graph(n=400, extra=300, seed=0, zero_edges=0):
+    """A connected random planar-ish graph: a spanning tree plus extra edges, some dead ends."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 2000, size=(n, 2))
+    u = np.arange(1, n)
+    v = rng.integers(0, np.maximum(u, 1))  # a random tree: many dead ends
+    a = rng.integers(0, n, extra)
+    b = rng.integers(0, n, extra)
+    keep = a != b
+    u = np.r_[u, a[keep]]
+    v = np.r_[v, b[keep]]
+    edges = EdgeTable.from_arrays(xy, u, v)
+    if zero_edges:
+        # make a few streets zero-length (two OSM nodes at the same spot)
+        edges.length[:zero_edges] = 0.0
+    empty = Snap(edge=np.zeros(0, dtype=np.int64), t=np.zeros(0), offset=np.zeros(0),
+                 ok=np.zeros(0, dtype=bool))
+    return split_graph(edges, empty)
+
+
+def scipy_nearest(g, sources, limit):
+    d = dijkstra(g.csr, directed=True, indices=np.unique(sources), limit=limit, min_only=True)
+    return np.where(np.isfinite(d), d, np.inf)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nearest_table_equals_scipy(seed, threads):
+    g = random_graph(seed=seed)
+    rng = np.random.default_rng(seed + 10)
+    sets = [rng.choice(g.n_nodes, size=k, replace=False) for k in (1, 3, 20, 150, 399)]
+    sets.append(np.zeros(0, dtype=np.int64))  # a category without facilities
+    dist, which = nearest_table(g, sets, limit=900.0, threads=threads)
+    assert dist.shape == which.shape == (g.n_nodes, len(sets))
+    for j, s in enumerate(sets):
+        if len(s) == 0:
+            assert np.isinf(dist[:, j]).all() and (which[:, j] == -1).all()
+            continue
+        ref = scipy_nearest(g, s, 900.0)
+        np.testing.assert_array_equal(dist[:, j], ref)
+        reached = np.isfinite(ref)
+        assert (which[reached, j] >= 0).all() and (which[~reached, j] == -1).all()
+        # the named source is one of the nearest: its own distance equals the minimum
+        per_source = dijkstra(g.csr, directed=True, indices=s, limit=900.0)
+        rows = np.flatnonzero(reached)
+        np.testing.assert_allclose(per_source[which[rows, j], rows], ref[rows], atol=1e-9)
+
+
+def test_nearest_table_rows_at_and_duplicates():
+    g = random_graph(seed=3)
+    rng = np.random.default_rng(4)
+    sets = [rng.choice(g.n_nodes, 5, replace=False), rng.choice(g.n_nodes, 50, replace=False)]
+    full_d, full_w = nearest_table(g, sets, limit=700.0)
+    at = np.array([7, 3, 7, 0, g.n_nodes - 1, 3])
+    d, w = nearest_table(g, sets, limit=700.0, at=at)
+    np.testing.assert_array_equal(d, full_d[at])
+    np.testing.assert_array_equal(w, full_w[at])
+    with pytest.raises(ValueError, match="0..n_nodes-1"):
+        nearest_table(g, [np.array([-1, 2])], limit=100.0)
+
+
+def test_zero_length_streets_and_duplicate_sources():
+    g = random_graph(seed=5, zero_edges=40)
+    assert (g.csr.data == 0).any()
+    s = np.array([10, 10, 11, 200, 11])
+    d, w = nearest_from_sources(g, s, limit=1e9)
+    np.testing.assert_array_equal(d, scipy_nearest(g, s, 1e9))
+    assert w[10] == 0 and w[11] == 2 and w[200] == 3  # the first occurrence names a source
+
+
+def test_bounded_search_with_start_distances():
+    g = random_graph(seed=6)
+    search = BoundedSearch(g)
+    starts = np.array([5, 17, 5])
+    start_d = np.array([30.0, 0.0, 10.0])
+    nodes, dist = search(starts, start_d, 600.0)
+    # reference: a super-source joined to the starts by their start distances
+    n = g.n_nodes
+    uniq = np.unique(starts)
+    first_d = np.array([start_d[starts == s].min() for s in uniq])  # scipy would sum repeats
+    coo = g.csr.tocoo()
+    rows = np.r_[coo.row, np.full(len(uniq), n)]
+    cols = np.r_[coo.col, uniq]
+    w = np.r_[coo.data, first_d + 1.0]  # +1 then -1: scipy drops explicit zeros
+    big = sp.csr_array((w, (rows, cols)), shape=(n + 1, n + 1))
+    ref = dijkstra(big, directed=True, indices=n, limit=601.0)[:n] - 1.0
+    ref[ref > 600.0 + 1e-9] = np.inf
+    assert len(np.unique(nodes)) == len(nodes)
+    np.testing.assert_allclose(dist, ref[nodes], atol=1e-9)
+    assert set(nodes) == set(np.flatnonzero(np.isfinite(ref)))
+    # work arrays are reset: the same search again gives the same answer
+    nodes2, dist2 = search(starts, start_d, 600.0)
+    np.testing.assert_array_equal(nodes, nodes2)
+    np.testing.assert_array_equal(dist, dist2)
+    with pytest.raises(ValueError, match="zero or positive"):
+        search([1], [-5.0], 100.0)
+
+
+def test_map_bounded_keeps_order_across_threads():
+    g = random_graph(seed=7)
+    starts = [np.array([i]) for i in range(0, g.n_nodes, 3)]
+
+    def count(i, nodes, dist):
+        return i, len(nodes), float(dist.max())
+
+    one = map_bounded(g, starts, 500.0, count, threads=1, chunk=5)
+    two = map_bounded(g, starts, 500.0, count, threads=2, chunk=5)
+    assert one == two
+    assert [r[0] for r in one] == list(range(len(starts)))
+    ref = dijkstra(g.csr, directed=True, indices=np.concatenate(starts), limit=500.0)
+    assert [r[1] for r in one] == np.isfinite(ref).sum(axis=1).tolist()
