@@ -90,6 +90,11 @@ class Result:
         The speed profiles measured; the first is the one gaps are judged with.
     metadata
         Inputs with checksums, tool version, date, settings.
+    spilled
+        Layers whose geometries are kept in a temporary GeoPackage instead of memory (a city's
+        isochrones, see :data:`livingcircle.settings.isochrone_spill_communities`): name →
+        :class:`livingcircle._spill.SpilledLayer`. ``layers[name]`` is then the attribute
+        table; :meth:`layer` reads the geometries back, :meth:`write` copies them chunk by chunk.
     """
 
     layers: dict[str, pd.DataFrame]
@@ -98,8 +103,24 @@ class Result:
     metadata: dict = field(default_factory=dict)
     access: object = field(default=None, repr=False)
     network: object = field(default=None, repr=False)
+    spilled: dict = field(default_factory=dict, repr=False)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.layers[name]
+
+    def layer(self, name: str, *, where: str | None = None) -> pd.DataFrame:
+        """Return a layer with its geometries, reading a spilled layer back from its file.
+
+        Parameters
+        ----------
+        name
+            Layer name.
+        where
+            For a spilled layer, an SQL filter on its attributes (e.g. ``"minutes = 15"``), so
+            that only part of it is read into memory.
+        """
+        if name in self.spilled:
+            return self.spilled[name].read(where=where)
         return self.layers[name]
 
     def write(self, out: str | Path, *, overwrite: bool = True,
@@ -160,18 +181,25 @@ def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_gpkg(result: Result, path: str | Path) -> None:
-    """Write every layer of ``result`` (and a metadata table) into one GeoPackage."""
+    """Write every layer of ``result`` (and a metadata table) into one GeoPackage.
+
+    A spilled layer (:attr:`Result.spilled`) is copied from its temporary file chunk by chunk,
+    so that its geometries are never all in memory.
+    """
     import json
 
     import pyogrio
 
     path = Path(path)
     first = True
+    spilled = getattr(result, "spilled", None) or {}
     names = [n for n in LAYER_ORDER if n in result.layers]
     names += [n for n in result.layers if n not in names]
     for name in names:
         df = result.layers[name]
-        if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns:
+        if name in spilled:
+            spilled[name].write_to(path, layer=name, append=not first)
+        elif isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns:
             gdf = _gpkg_safe(df)
             pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG",
                                     append=not first)
@@ -261,7 +289,7 @@ def run(
     """
     from . import io
     from .accessibility import measure_access
-    from .isochrones import isochrones
+    from .isochrones import isochrones, iter_isochrones
     from .network import build_network
 
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
@@ -350,7 +378,23 @@ def run(
     bar.update()
 
     step("isochrones")
-    iso = isochrones(acc, minutes=isochrone_minutes, speed_profiles=speed_profiles[:1])
+    spilled = {}
+    if len(comm) > settings.isochrone_spill_communities:
+        # a city's polygons go to a temporary GeoPackage chunk by chunk; only the attributes stay
+        from ._spill import SpilledLayer
+
+        spill = SpilledLayer("isochrones")
+        for chunk in iter_isochrones(acc, minutes=isochrone_minutes,
+                                     speed_profiles=speed_profiles[:1],
+                                     chunk_size=settings.isochrone_chunk_size):
+            spill.append(chunk)
+            logger.debug("isochrones: %d rows streamed to %s", len(spill), spill.path)
+        spilled["isochrones"] = spill
+        iso = spill.attributes
+        logger.info("isochrones: %d rows kept in %s (more than %d communities)", len(spill),
+                    spill.path, settings.isochrone_spill_communities)
+    else:
+        iso = isochrones(acc, minutes=isochrone_minutes, speed_profiles=speed_profiles[:1])
     stages.done("isochrones")
     bar.update()
 
@@ -451,6 +495,7 @@ def run(
     logger.info("run finished: %d communities, %d facilities, %d diagnostics", len(comm),
                 len(fac), len(diag))
     return Result(layers=layers, profile=prof, speed_profiles=speed_profiles, metadata=metadata,
+                  spilled=spilled,
                   access=acc, network=net)
 
 

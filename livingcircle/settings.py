@@ -61,6 +61,14 @@ network_graph_max_nodes : int
     simplification and clipping) becomes a network of arrays without a networkx graph
     (``WalkNetwork.graph`` is None): at a million nodes the networkx objects alone cost gigabytes
     and nothing in the analysis needs them. Smaller files keep their graph.
+isochrone_spill_communities : int
+    A run with more communities than this streams its isochrone polygons chunk by chunk into a
+    temporary GeoPackage instead of holding them in memory (``Result["isochrones"]`` is then the
+    attribute table; :meth:`livingcircle.Result.write` copies the polygons into the output).
+isochrone_chunk_size : int
+    Communities per chunk when isochrones are streamed.
+spill_dir : str | None
+    Folder for those temporary files; None: the system's temporary folder.
 isochrone_cache_vertices : int
     The isochrone maker keeps street buffers and cell unions for reuse across origins; above
     this many vertices (16 bytes each) the cache is emptied and rebuilt as needed.
@@ -103,6 +111,9 @@ boundary_access_m: float = 50.0
 boundary_access_spacing_m: float = 20.0
 far_outside_km: float = 5.0
 network_graph_max_nodes: int = 200_000
+isochrone_spill_communities: int = 2_000
+isochrone_chunk_size: int = 500
+spill_dir: str | None = None
 siting_solver_max_problems: int = 500
 capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
 elderly_share_threshold: float = 0.25
