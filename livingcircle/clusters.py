@@ -20,6 +20,10 @@ The policy's test of a cluster is that its members are *within walking distance 
 Complete linkage merges two groups at the largest distance between their members, so cutting the
 tree at ``distance_threshold = max walk`` guarantees that **every pair** of members is within the
 walk (scikit-learn ``AgglomerativeClustering(metric="precomputed", linkage="complete")``).
+A city has too many communities for that n × n matrix (10,000² floats and the linkage's copies
+are gigabytes), so the same complete linkage runs on the sparse graph of the pairs within the walk
+(:func:`_complete_link_sparse`, tested against scikit-learn on the whole matrix); scikit-learn
+splits a group over the size cap on the group's own small matrix.
 SKATER and max-p (spopt) cut a spatial contiguity tree: they give contiguous regions with a floor
 on size, but they neither bound the walking distance between members nor need a floor; they also
 partition *every* unit, where here many communities should stay alone. Agglomerative clustering
@@ -278,19 +282,63 @@ def _split_to_cap(idx: np.ndarray, D: np.ndarray, hh: np.ndarray, max_households
     return out
 
 
+def _complete_link_sparse(n: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -> list[list[int]]:
+    """Complete-linkage clusters of ``n`` items from the pairs closer than the threshold.
+
+    ``i``, ``j``, ``d``: the pairs (i < j) whose distance is below the threshold; every other
+    pair is at or above it. Two clusters merge, closest first, while every pair between them is
+    such a pair; the linkage of a merged cluster to a neighbour is the larger of the two
+    linkages (Lance–Williams for complete linkage), and a neighbour that is not within reach of
+    both is dropped. This is the naive agglomerative algorithm cut at the threshold, on the
+    sparse graph of the pairs: the clusters that :func:`_complete_link` gives on the whole
+    n × n matrix with ``distance_threshold``, in memory that grows with the pairs.
+
+    Returns
+    -------
+    list of list of int
+        The clusters (item indices, ascending), ordered by their first item.
+    """
+    import heapq
+
+    nbr: list[dict[int, float]] = [{} for _ in range(n)]
+    for a, b, w in zip(i.tolist(), j.tolist(), d.tolist(), strict=True):
+        nbr[a][b] = w
+        nbr[b][a] = w
+    heap = [(w, a, b) for a in range(n) for b, w in nbr[a].items() if a < b]
+    heapq.heapify(heap)
+    alive = [True] * n
+    members = [[k] for k in range(n)]
+    while heap:
+        w, a, b = heapq.heappop(heap)
+        if not (alive[a] and alive[b]) or nbr[a].get(b) != w:
+            continue  # a stale entry: one side merged since, or the linkage changed
+        alive[b] = False
+        na, nb = nbr[a], nbr[b]
+        del na[b], nb[a]
+        merged = {x: max(wa, nb[x]) for x, wa in na.items() if x in nb}
+        for x in na:
+            del nbr[x][a]
+        for x in nb:
+            del nbr[x][b]
+        for x, wx in merged.items():
+            nbr[x][a] = wx
+            heapq.heappush(heap, (wx, min(a, x), max(a, x)))
+        nbr[a], nbr[b] = merged, {}
+        members[a] += members[b]
+        members[b] = []
+    return sorted((sorted(m) for m, ok in zip(members, alive, strict=True) if ok),
+                  key=lambda m: m[0])
+
+
 def _member_groups(members: list[str], pairs: pd.DataFrame, missing: dict[str, set] | None,
                    walk_m: float, hh: np.ndarray, max_households, max_members):
     """Complete-linkage groups of the in-scope ``members`` (indices into ``members``).
 
     Two members may share a group only when they are closer than ``walk_m`` (and, with
-    ``missing``, miss a required category in common). Complete linkage at that threshold never
-    merges across the connected parts of the graph of such pairs, so each part is clustered on
-    its own dense matrix: the same groups as on the whole n × n matrix, in memory that grows
-    with the largest part, not with n².
+    ``missing``, miss a required category in common). The groups are those of complete linkage
+    on the whole n × n matrix cut at ``walk_m`` (:func:`_complete_link_sparse`); a group over
+    the size cap is then split on its own small matrix (:func:`_split_to_cap`).
     """
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-
     n = len(members)
     if n == 0:
         return []
@@ -308,31 +356,24 @@ def _member_groups(members: list[str], pairs: pd.DataFrame, missing: dict[str, s
             M[r, [col[c] for c in missing.get(m, ())]] = True
         shared = (M[i] & M[j]).any(axis=1)
         i, j, d = i[shared], j[shared], d[shared]
-    adj = sp.csr_array((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
-    n_comp, labels = connected_components(adj, directed=False)
-    by_comp = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[by_comp], np.arange(n_comp + 1))
-    sizes = np.diff(bounds)
-    logger.info("clusters: %d in-scope communities in %d connected parts (largest %d)", n,
-                n_comp, int(sizes.max()))
-    local = np.empty(n, dtype=np.int64)
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    clusters = _complete_link_sparse(n, lo, hi, d)
+    logger.info("clusters: %d in-scope communities, %d pairs within the walk sharing a gap, "
+                "%d groups before the size cap", n, len(d), len(clusters))
+    pair_d = dict(zip(zip(lo.tolist(), hi.tolist(), strict=True), d.tolist(), strict=True))
     groups: list[np.ndarray] = []
-    for c in range(n_comp):
-        idx = by_comp[bounds[c]:bounds[c + 1]]  # ascending member indices
-        if len(idx) == 1:
+    for c in clusters:
+        idx = np.asarray(c, dtype=np.int64)
+        if len(idx) > 1:  # the group's own matrix, for splits over the size cap
+            Dg = np.full((len(idx), len(idx)), FAR)
+            np.fill_diagonal(Dg, 0.0)
+            for x in range(len(idx)):
+                for y in range(x + 1, len(idx)):
+                    Dg[x, y] = Dg[y, x] = pair_d[int(idx[x]), int(idx[y])]
+            groups += [idx[g] for g in _split_to_cap(np.arange(len(idx)), Dg, hh[idx],
+                                                     max_households, max_members)]
+        else:
             groups.append(idx)
-            continue
-        local[idx] = np.arange(len(idx))
-        in_c = labels[i] == c
-        Dc = np.full((len(idx), len(idx)), FAR)
-        np.fill_diagonal(Dc, 0.0)
-        Dc[local[i[in_c]], local[j[in_c]]] = d[in_c]
-        Dc[local[j[in_c]], local[i[in_c]]] = d[in_c]
-        lab = _complete_link(Dc, walk_m)
-        for k in sorted(set(lab), key=lambda k: np.flatnonzero(lab == k).min()):
-            for g in _split_to_cap(np.flatnonzero(lab == k), Dc, hh[idx], max_households,
-                                   max_members):
-                groups.append(idx[g])
     return groups
 
 

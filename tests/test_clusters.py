@@ -299,7 +299,7 @@ def _dense_groups(members, D, missing, walk_m, hh, max_households, max_members):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_groups_of_connected_parts_equal_the_whole_matrix(seed):
+def test_sparse_complete_linkage_gives_the_groups_of_the_whole_matrix(seed):
     rng = np.random.default_rng(seed)
     n = 120
     xy_ = rng.uniform(0, 3000, (n, 2))
