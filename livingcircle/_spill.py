@@ -62,6 +62,32 @@ class SpilledLayer:
         self.crs = None
         self.geometry_column = "geometry"
         self.n_rows = 0
+        self._read_only = False
+
+    @classmethod
+    def from_file(cls, path: str | Path, layer: str) -> SpilledLayer:
+        """Refer to a layer of an existing GeoPackage (a written result) without reading it.
+
+        Only its attribute table is read; the file is never removed by :meth:`close`.
+        """
+        import pyogrio
+
+        self = cls.__new__(cls)
+        self.name = layer
+        self._dir = None
+        self.path = Path(path)
+        self._finalizer = weakref.finalize(self, lambda: None)
+        info = pyogrio.read_info(self.path, layer=layer)
+        self._attributes = pd.DataFrame(pyogrio.read_dataframe(self.path, layer=layer,
+                                                               read_geometry=False))
+        self._chunks = [self._attributes]
+        gtype = info["geometry_type"]
+        self._types = {gtype} if gtype and gtype != "Unknown" else set()
+        self.crs = info["crs"]
+        self.geometry_column = "geometry"
+        self.n_rows = int(info["features"])
+        self._read_only = True
+        return self
 
     def __len__(self) -> int:
         return self.n_rows
@@ -73,6 +99,9 @@ class SpilledLayer:
         """Append one chunk (same columns and CRS every time) to the temporary file."""
         import pyogrio
 
+        if self._read_only:
+            msg = f"{self.path}: layer {self.name!r} belongs to a written result; not appended to"
+            raise RuntimeError(msg)
         if self._finalizer.alive is False:
             msg = f"the spilled layer {self.name!r} was closed"
             raise RuntimeError(msg)
@@ -157,5 +186,5 @@ class SpilledLayer:
         logger.debug("copied %d rows of %s into %s", self.n_rows, self.name, path)
 
     def close(self) -> None:
-        """Remove the temporary file now."""
+        """Remove the temporary file now (a layer of a written result is left alone)."""
         self._finalizer()

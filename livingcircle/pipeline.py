@@ -92,8 +92,8 @@ class Result:
         Inputs with checksums, tool version, date, settings.
     spilled
         Layers whose geometries are kept in a temporary GeoPackage instead of memory (a city's
-        isochrones, see :data:`livingcircle.settings.isochrone_spill_communities`): name →
-        :class:`livingcircle._spill.SpilledLayer`. ``layers[name]`` is then the attribute
+        isochrones and coverage, see :data:`livingcircle.settings.spill_above_communities`):
+        name → :class:`livingcircle._spill.SpilledLayer`. ``layers[name]`` is then the attribute
         table; :meth:`layer` reads the geometries back, :meth:`write` copies them chunk by chunk.
     """
 
@@ -379,7 +379,7 @@ def run(
 
     step("isochrones")
     spilled = {}
-    if len(comm) > settings.isochrone_spill_communities:
+    if len(comm) > settings.spill_above_communities:
         # a city's polygons go to a temporary GeoPackage chunk by chunk; only the attributes stay
         from ._spill import SpilledLayer
 
@@ -392,7 +392,7 @@ def run(
         spilled["isochrones"] = spill
         iso = spill.attributes
         logger.info("isochrones: %d rows kept in %s (more than %d communities)", len(spill),
-                    spill.path, settings.isochrone_spill_communities)
+                    spill.path, settings.spill_above_communities)
     else:
         iso = isochrones(acc, minutes=isochrone_minutes, speed_profiles=speed_profiles[:1])
     stages.done("isochrones")
@@ -416,6 +416,14 @@ def run(
     from .isochrones import coverage_areas, uncovered_areas
 
     coverage = coverage_areas(acc, fac)
+    if len(comm) > settings.spill_above_communities:
+        # a city's coverage polygons (hundreds of MB) are only written: keep them on disk
+        from ._spill import SpilledLayer
+
+        spilled["coverage"] = SpilledLayer("coverage")
+        for lo in range(0, len(coverage), 500):
+            spilled["coverage"].append(coverage.iloc[lo:lo + 500])
+        coverage = spilled["coverage"].attributes
     stages.done("coverage")
     uncovered = uncovered_areas(acc, fac) if \
         (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any() else None

@@ -61,10 +61,12 @@ network_graph_max_nodes : int
     simplification and clipping) becomes a network of arrays without a networkx graph
     (``WalkNetwork.graph`` is None): at a million nodes the networkx objects alone cost gigabytes
     and nothing in the analysis needs them. Smaller files keep their graph.
-isochrone_spill_communities : int
-    A run with more communities than this streams its isochrone polygons chunk by chunk into a
-    temporary GeoPackage instead of holding them in memory (``Result["isochrones"]`` is then the
+spill_above_communities : int
+    A run with more communities than this keeps its two largest polygon layers in a temporary
+    GeoPackage instead of memory: the isochrones, streamed chunk by chunk as they are made, and
+    the coverage areas, as soon as they are made (``Result["isochrones"]`` is then the
     attribute table; :meth:`livingcircle.Result.write` copies the polygons into the output).
+    A written result of that many communities is read back the same way (isochrones only).
 isochrone_chunk_size : int
     Communities per chunk when isochrones are streamed.
 spill_dir : str | None
@@ -111,7 +113,7 @@ boundary_access_m: float = 50.0
 boundary_access_spacing_m: float = 20.0
 far_outside_km: float = 5.0
 network_graph_max_nodes: int = 200_000
-isochrone_spill_communities: int = 2_000
+spill_above_communities: int = 2_000
 isochrone_chunk_size: int = 500
 spill_dir: str | None = None
 siting_solver_max_problems: int = 500

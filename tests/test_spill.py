@@ -61,10 +61,10 @@ def test_spilled_layer_of_one_type_keeps_it(tmp_path):
 
 
 def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypatch, tmp_path):
-    monkeypatch.setattr(lc.settings, "isochrone_spill_communities", 10)
+    monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
     monkeypatch.setattr(lc.settings, "isochrone_chunk_size", 30)
     r = lc.run_sample(progress=False)
-    assert set(r.spilled) == {"isochrones"}
+    assert set(r.spilled) == {"isochrones", "coverage"}
     ref = sample_result["isochrones"]
     attrs = r["isochrones"]  # the attribute table: the same rows, no polygons in memory
     assert not isinstance(attrs, gpd.GeoDataFrame)
@@ -78,12 +78,15 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypa
     # the written GeoPackage holds the same isochrone layer as a run that kept them in memory
     r.write(tmp_path / "spilled", map_html=False)
     sample_result.write(tmp_path / "memory", map_html=False)
-    a = pyogrio.read_dataframe(tmp_path / "memory" / "livingcircle.gpkg", layer="isochrones")
-    b = pyogrio.read_dataframe(tmp_path / "spilled" / "livingcircle.gpkg", layer="isochrones")
-    a, b = (t.sort_values(key).reset_index(drop=True) for t in (a, b))
-    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
-                                  pd.DataFrame(b.drop(columns="geometry")))
-    assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0).all()
+    for name, order in (("isochrones", key), ("coverage", ["category"])):
+        a = pyogrio.read_dataframe(tmp_path / "memory" / "livingcircle.gpkg", layer=name)
+        b = pyogrio.read_dataframe(tmp_path / "spilled" / "livingcircle.gpkg", layer=name)
+        a, b = (t.sort_values(order).reset_index(drop=True) for t in (a, b))
+        pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
+                                      pd.DataFrame(b.drop(columns="geometry")))
+        assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0).all()
+    pd.testing.assert_frame_equal(
+        r["coverage"], pd.DataFrame(sample_result["coverage"].drop(columns="geometry")))
     names = [n for n, _ in pyogrio.list_layers(tmp_path / "spilled" / "livingcircle.gpkg")]
     assert names == [n for n, _ in pyogrio.list_layers(tmp_path / "memory" / "livingcircle.gpkg")]
     # a map that asks for the isochrones reads them back from the file
@@ -94,3 +97,31 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypa
     plain_map = make_map(r, isochrones=False).get_root().render()
     # the same polygons drawn (element ids are random, their length is not)
     assert len(spilled_map) == len(memory_map) > 1.5 * len(plain_map)
+
+
+def test_a_written_city_result_loads_without_its_isochrone_polygons(sample_result, tmp_path,
+                                                                  monkeypatch):
+    from livingcircle.report import load_result
+
+    sample_result.write(tmp_path, map_html=False)
+    whole = load_result(tmp_path)
+    assert isinstance(whole["isochrones"], gpd.GeoDataFrame) and not whole.spilled
+    monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
+    r = load_result(tmp_path)
+    assert set(r.spilled) == {"isochrones"} and not isinstance(r["isochrones"], gpd.GeoDataFrame)
+    pd.testing.assert_frame_equal(r["isochrones"],
+                                  pd.DataFrame(whole["isochrones"].drop(columns="geometry")))
+    back = r.layer("isochrones", where="minutes = 10")
+    assert shapely.equals_exact(
+        back.geometry.values,
+        whole["isochrones"].query("minutes == 10").geometry.values, 0).all()
+    r.spilled["isochrones"].close()
+    assert (tmp_path / "livingcircle.gpkg").is_file()  # a written result is never removed
+    with pytest.raises(RuntimeError, match="written result"):
+        r.spilled["isochrones"].append(whole["isochrones"].head(1))
+    # writing the loaded result again copies the polygons from the file
+    r.write(tmp_path / "again", map_html=False)
+    again = pyogrio.read_dataframe(tmp_path / "again" / "livingcircle.gpkg", layer="isochrones")
+    assert len(again) == len(whole["isochrones"])
+    assert shapely.equals_exact(again.geometry.values, whole["isochrones"].geometry.values,
+                                0).all()
