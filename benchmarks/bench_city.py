@@ -213,31 +213,9 @@ def _vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
-def run_command(args) -> None:
-    """Write the city (once), run ``livingcircle run`` on it in a subprocess, log the figures."""
-    n_comm = args.communities
-    n_fac = args.facilities
-    folder = WORK / f"city_{args.nodes}_{n_comm}_{n_fac}"
-    t = time.perf_counter()
-    city = write_city(folder, nodes=args.nodes, communities=n_comm, facilities=n_fac,
-                      spacing=args.spacing, seed=args.seed)
-    print(json.dumps({"city": str(folder), **city,
-                      "seconds_here": round(time.perf_counter() - t, 1)}), flush=True)
-    import pyrosm
-
-    pyrosm.OSM.clear_cache(str(folder / "city.osm.pbf"))
-    out = folder / "out"
-    if out.exists():
-        shutil.rmtree(out)
-    cmd = [sys.executable, "-m", "livingcircle.cli", "-v", "run",
-           "--osm", str(folder / "city.osm.pbf"),
-           "--communities", str(folder / "communities.gpkg"),
-           "--facilities", str(folder / "facilities.gpkg"),
-           "--out", str(out), "--no-progress"]
-    for s in args.speeds:
-        cmd += ["--speed", s]
+def measure(cmd: list[str], log_path: Path) -> dict:
+    """Run ``cmd`` from this (small) process; wall time, the child's peak memory, its stages."""
     print(" ".join(cmd), flush=True)
-    log_path = folder / "run.log"
     stages = []
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -269,25 +247,57 @@ def run_command(args) -> None:
     stop.set()
     th.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    peak = max(polled[0], usage.ru_maxrss / 1024.0)
+    rec = {"cmd": " ".join(cmd), "returncode": proc.returncode, "wall_seconds": round(wall, 1),
+           "peak_mb_vmhwm_polled": round(polled[0], 1),
+           "peak_mb_wait4_maxrss": round(usage.ru_maxrss / 1024.0, 1),
+           "peak_mb": round(max(polled[0], usage.ru_maxrss / 1024.0), 1),
+           "stages": stages, "log": str(log_path)}
+    if proc.returncode != 0:
+        rec["log_tail"] = log_path.read_text(encoding="utf-8")[-3000:]
+    return rec
+
+
+def run_command(args) -> None:
+    """Write the city (once), run ``livingcircle run`` on it in a subprocess, log the figures."""
+    n_comm = args.communities
+    n_fac = args.facilities
+    folder = WORK / f"city_{args.nodes}_{n_comm}_{n_fac}"
+    t = time.perf_counter()
+    city = write_city(folder, nodes=args.nodes, communities=n_comm, facilities=n_fac,
+                      spacing=args.spacing, seed=args.seed)
+    print(json.dumps({"city": str(folder), **city,
+                      "seconds_here": round(time.perf_counter() - t, 1)}), flush=True)
+    import pyrosm
+
+    pyrosm.OSM.clear_cache(str(folder / "city.osm.pbf"))
+    out = folder / "out"
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, "-m", "livingcircle.cli", "-v", "run",
+           "--osm", str(folder / "city.osm.pbf"),
+           "--communities", str(folder / "communities.gpkg"),
+           "--facilities", str(folder / "facilities.gpkg"),
+           "--out", str(out), "--no-progress"]
+    for s in args.speeds:
+        cmd += ["--speed", s]
+    runs = {"run": measure(cmd, folder / "run.log")}
+    if args.report and runs["run"]["returncode"] == 0:
+        cmd = [sys.executable, "-m", "livingcircle.cli", "-v", "report", str(out),
+               "--out", str(out / "report.html")]
+        runs["report"] = measure(cmd, folder / "report.log")
     outputs = {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(out.glob("*"))} \
         if out.exists() else {}
     rec = {"mode": "run", "nodes_asked": args.nodes, "communities": n_comm, "facilities": n_fac,
-           "returncode": proc.returncode, "wall_seconds": round(wall, 1),
-           "peak_mb_vmhwm_polled": round(polled[0], 1),
-           "peak_mb_wait4_maxrss": round(usage.ru_maxrss / 1024.0, 1),
-           "peak_mb": round(peak, 1), "parent_peak_mb": round(peak_mb(), 1),
-           "stages": stages, "outputs_mb": outputs, "log": str(log_path),
+           "city": city, **runs, "outputs_mb": outputs, "parent_peak_mb": round(peak_mb(), 1),
            "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0],
                        "load_avg_at_end": os.getloadavg()},
            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-    if proc.returncode != 0:
-        rec["log_tail"] = log_path.read_text(encoding="utf-8")[-3000:]
     WORK.mkdir(parents=True, exist_ok=True)
     with (WORK / "bench_city.jsonl").open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    print(json.dumps({k: v for k, v in rec.items() if k != "stages"}, ensure_ascii=False),
-          flush=True)
+    summary = {k: ({kk: vv for kk, vv in v.items() if kk != "stages"} if isinstance(v, dict)
+                   else v) for k, v in rec.items() if k != "city"}
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
 
 
 # --- mode arrays: stage by stage in memory -------------------------------------------------------
@@ -408,6 +418,8 @@ def main(argv=None) -> None:
                     help="arrays mode: also draw isochrones for this many communities")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--write-only", action="store_true", help="run mode: only write the files")
+    ap.add_argument("--report", action="store_true",
+                    help="run mode: then time `livingcircle report` on the output as well")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
