@@ -367,3 +367,45 @@ def test_unknown_heritage_is_not_a_protection(case):
                               max_households=None, max_members=None)
     assert cl["heritage_ids"].tolist() == ["", ""] and (cl["protection_zh"] == "").all()
     assert mem["heritage"].isna().all()
+
+
+def _served_reference(gaps, comp, hh, groups, profile):
+    """The per-scope loop _served_table replaced (one filter of the gaps table per scope)."""
+    rows = []
+    c = comp.set_index("community_id")
+    levels = [k for k in profile.levels if f"completeness_{k}" in c.columns]
+    for scope, ids in groups.items():
+        sub = gaps[gaps["community_id"].isin(ids)]
+        for cat, x in sub.groupby("category", sort=False):
+            m = x["met"].astype(bool).to_numpy()
+            w = hh.reindex(x["community_id"]).fillna(0).to_numpy()
+            rows.append({"scope": scope, "kind": "category", "key": cat, "n_met": int(m.sum()),
+                         "households_met": float(w[m].sum()), "value": float(m.mean())})
+        cc = c.reindex(ids)
+        for k in levels:
+            full = (cc[f"completeness_{k}"] >= 1).to_numpy()
+            rows.append({"scope": scope, "kind": "completeness", "key": f"completeness_{k}",
+                         "n_met": int(full.sum()),
+                         "households_met": float(hh.reindex(ids)[full].fillna(0).sum()),
+                         "value": float(cc[f"completeness_{k}"].mean())})
+    return pd.DataFrame(rows)
+
+
+def test_served_table_is_the_per_scope_loop():
+    from livingcircle.gaps import completeness
+
+    prof = lc.load_profile()
+    rng = np.random.default_rng(4)
+    ids = [f"c{i:02d}" for i in range(40)]
+    cats = [c.id for c in prof.poi_categories()]
+    acc = pd.DataFrame([{"community_id": i, "category": c, "speed_profile": "adult",
+                         "distance_m": float(rng.uniform(50, 2000)), "time_min": 1.0,
+                         "nearest_facility_id": "f", "reached": True, "n_5min": 0,
+                         "n_10min": 0, "n_15min": 0} for i in ids for c in cats])
+    gaps = find_gaps(acc, prof, speed_profile="adult")
+    comp = completeness(gaps, prof)
+    hh = pd.Series(rng.integers(50, 900, 40).astype(float), index=ids)
+    hh.iloc[3] = np.nan  # unknown households count as 0
+    groups = {"all": ids, "K01": ids[:5], "K02": ids[5:7], "K03": ids[30:]}
+    got = C._served_table(gaps, comp, hh, groups, prof)
+    pd.testing.assert_frame_equal(got, _served_reference(gaps, comp, hh, groups, prof))
