@@ -32,7 +32,9 @@ this benchmark, not of livingcircle.
 Usage::
 
     python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000
-    python benchmarks/bench_city.py --nodes 1000000                # 10,000 / 50,000 by default
+    python benchmarks/bench_city.py --nodes 1000000 --report       # 10,000 / 50,000 by default
+    python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000 \
+        --set network_graph_max_nodes=0                            # arrays at 100k as well
     python benchmarks/bench_city.py --mode arrays --nodes 1000000 --iso-sample 100
 
 Results are appended to ``benchmarks/_work/bench_city.jsonl``; the city files stay in
@@ -273,7 +275,13 @@ def run_command(args) -> None:
     out = folder / "out"
     if out.exists():
         shutil.rmtree(out)
-    cmd = [sys.executable, "-m", "livingcircle.cli", "-v", "run",
+    cli = [sys.executable, "-m", "livingcircle.cli"]
+    if args.set:  # the same command with livingcircle.settings changed first
+        assign = "; ".join(f"settings.{k} = {v}" for k, v in
+                           (kv.split("=", 1) for kv in args.set))
+        cli = [sys.executable, "-c", "import sys; from livingcircle import settings; "
+               f"{assign}; from livingcircle.cli import main; sys.exit(main(sys.argv[1:]))"]
+    cmd = [*cli, "-v", "run",
            "--osm", str(folder / "city.osm.pbf"),
            "--communities", str(folder / "communities.gpkg"),
            "--facilities", str(folder / "facilities.gpkg"),
@@ -282,13 +290,14 @@ def run_command(args) -> None:
         cmd += ["--speed", s]
     runs = {"run": measure(cmd, folder / "run.log")}
     if args.report and runs["run"]["returncode"] == 0:
-        cmd = [sys.executable, "-m", "livingcircle.cli", "-v", "report", str(out),
+        cmd = [*cli, "-v", "report", str(out),
                "--out", str(out / "report.html")]
         runs["report"] = measure(cmd, folder / "report.log")
     outputs = {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(out.glob("*"))} \
         if out.exists() else {}
     rec = {"mode": "run", "nodes_asked": args.nodes, "communities": n_comm, "facilities": n_fac,
-           "city": city, **runs, "outputs_mb": outputs, "parent_peak_mb": round(peak_mb(), 1),
+           "settings": args.set, "city": city, **runs, "outputs_mb": outputs,
+           "parent_peak_mb": round(peak_mb(), 1),
            "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0],
                        "load_avg_at_end": os.getloadavg()},
            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
@@ -418,6 +427,9 @@ def main(argv=None) -> None:
                     help="arrays mode: also draw isochrones for this many communities")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--write-only", action="store_true", help="run mode: only write the files")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="run mode: set livingcircle.settings.NAME = VALUE (a Python literal) "
+                         "before the command, e.g. --set network_graph_max_nodes=0")
     ap.add_argument("--report", action="store_true",
                     help="run mode: then time `livingcircle report` on the output as well")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

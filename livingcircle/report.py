@@ -355,8 +355,8 @@ def load_result(path: str | Path):
     """Read a result written by :meth:`Result.write` (its folder or ``livingcircle.gpkg``).
 
     Geometry layers come back as GeoDataFrames in EPSG:4326, tables as DataFrames (the
-    isochrones of more than :data:`livingcircle.settings.spill_above_communities`
-    communities stay in the file: their attribute table, with the polygons in
+    isochrones and coverage of more than :data:`livingcircle.settings.spill_above_communities`
+    communities stay in the file: their attribute tables, with the polygons in
     :attr:`Result.spilled`); the metadata
     table (key → JSON) becomes ``metadata``; the profile is loaded from the metadata's
     ``profile_path`` when that file exists, else the bundled default.
@@ -378,9 +378,9 @@ def load_result(path: str | Path):
     n_comm = pyogrio.read_info(gpkg, layer="communities")["features"] \
         if "communities" in {str(n) for n, _ in listed} else 0
     for name, geom_type in listed:
-        if name == "isochrones" and geom_type is not None and \
+        if name in ("isochrones", "coverage") and geom_type is not None and \
                 n_comm > settings.spill_above_communities:
-            # a city's isochrones stay in the file; maps read the minutes they draw
+            # a city's largest layers stay in the file; maps read the isochrones they draw
             from ._spill import SpilledLayer
 
             spilled[name] = SpilledLayer.from_file(gpkg, name)

@@ -66,7 +66,7 @@ spill_above_communities : int
     GeoPackage instead of memory: the isochrones, streamed chunk by chunk as they are made, and
     the coverage areas, as soon as they are made (``Result["isochrones"]`` is then the
     attribute table; :meth:`livingcircle.Result.write` copies the polygons into the output).
-    A written result of that many communities is read back the same way (isochrones only).
+    A written result of that many communities is read back the same way.
 isochrone_chunk_size : int
     Communities per chunk when isochrones are streamed.
 spill_dir : str | None

@@ -108,7 +108,8 @@ def test_a_written_city_result_loads_without_its_isochrone_polygons(sample_resul
     assert isinstance(whole["isochrones"], gpd.GeoDataFrame) and not whole.spilled
     monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
     r = load_result(tmp_path)
-    assert set(r.spilled) == {"isochrones"} and not isinstance(r["isochrones"], gpd.GeoDataFrame)
+    assert set(r.spilled) == {"isochrones", "coverage"}
+    assert not isinstance(r["isochrones"], gpd.GeoDataFrame)
     pd.testing.assert_frame_equal(r["isochrones"],
                                   pd.DataFrame(whole["isochrones"].drop(columns="geometry")))
     back = r.layer("isochrones", where="minutes = 10")
