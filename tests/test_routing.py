@@ -127,3 +127,22 @@ def test_map_bounded_keeps_order_across_threads():
     assert [r[0] for r in one] == list(range(len(starts)))
     ref = dijkstra(g.csr, directed=True, indices=np.concatenate(starts), limit=500.0)
     assert [r[1] for r in one] == np.isfinite(ref).sum(axis=1).tolist()
+
+
+def test_parallel_each_raises_worker_errors_in_the_caller():
+    from livingcircle.routing import parallel_each
+
+    seen = []
+
+    def fn(item, local):
+        if item == 7:
+            msg = "bad item 7"
+            raise RuntimeError(msg)
+        seen.append((item, local))
+
+    with pytest.raises(RuntimeError, match="bad item 7"):
+        parallel_each(range(20), fn, threads=2, state=lambda: "ws")
+    assert all(local == "ws" for _item, local in seen)
+    out = []
+    parallel_each([3, 1, 2], lambda i, _l: out.append(i), threads=1)
+    assert out == [3, 1, 2]  # one thread: the order given
