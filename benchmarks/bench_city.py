@@ -1,6 +1,6 @@
 """One city on one machine: time and peak memory of ``livingcircle run`` on a synthetic city.
 
-Two modes:
+Modes:
 
 ``run`` (default)
     Writes a **synthetic** city to real files — the walking network as an ``.osm.pbf`` (written
@@ -12,6 +12,9 @@ Two modes:
     child's per-stage seconds and memory are the ``stage ...`` lines the pipeline logs at INFO
     level (see ``livingcircle.pipeline``). pyrosm's result cache for the file is cleared before
     each run, so the OSM file is read cold every time.
+``network``
+    ``livingcircle.build_network`` of the written ``.osm.pbf`` alone, once as arrays and once
+    through a networkx graph (``graph=True``), each in its own process: the cost of the choice.
 ``arrays``
     The older stage-by-stage measurement: the same grid handed to
     :meth:`livingcircle.WalkNetwork.from_arrays` in memory, then ``measure_access``, gaps and an
@@ -35,10 +38,12 @@ Usage::
     python benchmarks/bench_city.py --nodes 1000000 --report       # 10,000 / 50,000 by default
     python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000 \
         --set network_graph_max_nodes=0                            # arrays at 100k as well
+    python benchmarks/bench_city.py --mode network --nodes 1000000   # graph against arrays
     python benchmarks/bench_city.py --mode arrays --nodes 1000000 --iso-sample 100
 
 Results are appended to ``benchmarks/_work/bench_city.jsonl``; the city files stay in
-``benchmarks/_work/city_<nodes>/`` (reused when the same options are asked again).
+``benchmarks/_work/city_<nodes>_<communities>_<facilities>/`` (reused when the same options are
+asked again), with the child's full log (``run.log``).
 """
 
 from __future__ import annotations
@@ -309,6 +314,50 @@ def run_command(args) -> None:
     print(json.dumps(summary, ensure_ascii=False), flush=True)
 
 
+# --- mode network: build_network alone, graph against arrays --------------------------------
+
+def network_child(args) -> None:
+    """Build the city's network one way and print its time and memory (one JSON line)."""
+    import livingcircle as lc
+    from livingcircle.pipeline import _memory_mb
+
+    path = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}" / "city.osm.pbf"
+    t = time.perf_counter()
+    net = lc.build_network(osm=path, graph=args.graph == "graph")
+    seconds = time.perf_counter() - t
+    rss, peak = _memory_mb()
+    print(json.dumps({"stage": f"build_network({args.graph})", "seconds": round(seconds, 1),
+                      "rss_mb": round(rss), "peak_mb": round(peak), "nodes": len(net),
+                      "street_segments": int(len(net.edges.u)),
+                      "street_km": round(float(net.edges.length.sum()) / 1000, 1)}), flush=True)
+
+
+def network_command(args) -> None:
+    """Time ``build_network`` with and without a networkx graph, each in its own process."""
+    import pyrosm
+
+    folder = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}"
+    write_city(folder, nodes=args.nodes, communities=args.communities,
+               facilities=args.facilities, spacing=args.spacing, seed=args.seed)
+    recs = []
+    for how in ("arrays", "graph"):
+        pyrosm.OSM.clear_cache(str(folder / "city.osm.pbf"))
+        cmd = [sys.executable, __file__, "--network-child", how, "--nodes", str(args.nodes),
+               "--communities", str(args.communities), "--facilities", str(args.facilities)]
+        rec = measure(cmd, folder / f"network_{how}.log")
+        logged = [x.strip().split(" ", 1) for x in
+                  (folder / f"network_{how}.log").read_text().splitlines()]
+        line = [json.loads(x[1]) for x in logged if len(x) == 2 and x[1].startswith("{")]
+        recs.append({"mode": "network", "how": how, "nodes_asked": args.nodes,
+                     "wall_seconds": rec["wall_seconds"], "peak_mb": rec["peak_mb"],
+                     "returncode": rec["returncode"], "child": line[-1] if line else None,
+                     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+        print(json.dumps(recs[-1]), flush=True)
+    with (WORK / "bench_city.jsonl").open("a", encoding="utf-8") as fh:
+        for r in recs:
+            fh.write(json.dumps(r) + "\n")
+
+
 # --- mode arrays: stage by stage in memory -------------------------------------------------------
 
 def child(args) -> None:
@@ -415,9 +464,10 @@ def arrays_command(args) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", choices=["run", "arrays", "networkx"], default="run",
-                    help="run: livingcircle run on written files (default); arrays/networkx: "
-                         "the in-memory stages")
+    ap.add_argument("--mode", choices=["run", "network", "arrays", "networkx"], default="run",
+                    help="run: livingcircle run on written files (default); network: "
+                         "build_network of the written PBF with and without a networkx graph; "
+                         "arrays/networkx: the in-memory stages")
     ap.add_argument("--nodes", type=int, default=1_000_000)
     ap.add_argument("--communities", type=int, default=10_000)
     ap.add_argument("--facilities", type=int, default=50_000)
@@ -433,9 +483,15 @@ def main(argv=None) -> None:
     ap.add_argument("--report", action="store_true",
                     help="run mode: then time `livingcircle report` on the output as well")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--network-child", choices=["arrays", "graph"], dest="graph",
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child(args)
+    elif args.graph:
+        network_child(args)
+    elif args.mode == "network":
+        network_command(args)
     elif args.mode == "run" and args.write_only:
         folder = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}"
         print(json.dumps(write_city(folder, nodes=args.nodes, communities=args.communities,
