@@ -135,8 +135,15 @@ class IsochroneMaker:
             cell = cell.reshape(-1).astype(np.int32)
             order = np.argsort(cell, kind="stable").astype(np.int32)
             ptr = np.r_[0, np.cumsum(count)]
-            self.levels.append({"cell": cell, "count": count, "members": order, "ptr": ptr,
-                                "poly": {}})
+            level = {"cell": cell, "count": count, "members": order, "ptr": ptr, "poly": {}}
+            if lv:  # the cells one level down that make up each cell (built from them)
+                below = self.levels[-1]
+                first = below["members"][below["ptr"][:-1]]  # one street of each lower cell
+                parent = cell[first]
+                level["children"] = np.argsort(parent, kind="stable").astype(np.int32)
+                level["child_ptr"] = np.searchsorted(parent[level["children"]],
+                                                     np.arange(len(count) + 1))
+            self.levels.append(level)
         # the split segments of every street, for local questions (uncovered_areas)
         streets = np.flatnonzero(self.street)
         by_edge = streets[np.argsort(g.seg_edge[streets], kind="stable")]
@@ -168,11 +175,18 @@ class IsochroneMaker:
         return b
 
     def _cell_polygon(self, lv: int, c: int):
+        """Return the union of the buffers of a cell's streets: from its (cached) sub-cells."""
         level = self.levels[lv]
         poly = level["poly"].get(c)
         if poly is None:
-            members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
-            poly = shapely.union_all(self.edge_buffers(members))
+            if lv == 0:
+                members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
+                parts = self.edge_buffers(members)
+            else:
+                kids = level["children"][level["child_ptr"][c]:level["child_ptr"][c + 1]]
+                parts = [self._cell_polygon(lv - 1, int(k)) for k in kids]
+            poly = parts[0] if len(parts) == 1 else shapely.union_all(
+                np.asarray(parts, dtype=object))
             level["poly"][c] = poly
             self._note(np.array([poly], dtype=object))
         return poly
@@ -529,65 +543,80 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
     wanted = categories or [c.id for c in acc.profile.poi_categories()]
     starts_of = _category_starts(acc, facilities, wanted)
     tiles = _tiles(maker)
+    # one search per category; what it reaches, kept as whole streets and cut pieces
+    reach = {}
+    for cid in wanted:
+        T = acc.profile.category(cid).max_walk_m
+        starts = starts_of[cid]
+        if len(starts) == 0:
+            continue
+        nodes, dist = search(starts, np.zeros(len(starts)), T)
+        whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work), T)
+        cut = shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m, quad_segs=_QUAD_SEGS)
+        reach[cid] = (whole, pe, cut)
+    found = {cid: [] for cid in wanted}
+    if tiles is None:
+        for cid, (whole, _pe, cut) in reach.items():
+            pieces = (maker.whole_pieces(whole) if len(whole) else []) + list(cut)
+            if pieces:
+                found[cid].append(("all", shapely.union_all(np.asarray(pieces, dtype=object))))
+    else:
+        _tile_polygons(maker, tiles, reach, found, threads)
     rows = []
     for cid in wanted:
         cat = acc.profile.category(cid)
-        starts = starts_of[cid]
         base = {"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
-                "n_facilities": len(starts)}
-        found = []
-        if len(starts):
-            nodes, dist = search(starts, np.zeros(len(starts)), cat.max_walk_m)
-            whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work),
-                                            cat.max_walk_m)
-            cut = shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                                 quad_segs=_QUAD_SEGS)
-            if tiles is None:
-                pieces = (maker.whole_pieces(whole) if len(whole) else []) + list(cut)
-                if pieces:
-                    found.append(("all", shapely.union_all(np.asarray(pieces, dtype=object))))
-            else:
-                found = _tile_polygons(maker, tiles, whole, pe, cut, threads)
-        if not found:
-            found = [("all", shapely.Polygon())]
-        for name, poly in found:
+                "n_facilities": len(starts_of[cid])}
+        for name, poly in found[cid] or [("all", shapely.Polygon())]:
             rows.append({**base, "tile": name, "area_m2": round(float(poly.area), 1),
                          "geometry": poly})
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=acc.crs).to_crs(4326)
 
 
-def _tile_polygons(maker: IsochroneMaker, tiles: dict, whole, pe, cut, threads):
-    """Covered area of one category per tile: its pieces near the tile, clipped to the tile."""
+def _tile_polygons(maker: IsochroneMaker, tiles: dict, reach: dict, found: dict,
+                   threads) -> None:
+    """Covered area of every category per tile, clipped to the tile (into ``found``).
+
+    Tiles are the outer loop, in the maker's spatial order, so that the cells of a tile are
+    built once and serve every category while they are in the cache.
+    """
     from .routing import parallel_each
 
-    in_whole = np.zeros(len(maker.geom), dtype=bool)
-    in_whole[whole] = True
-    found = []
+    masks = {}
+    for cid, (whole, _pe, _cut) in reach.items():
+        m = np.zeros(len(maker.geom), dtype=bool)
+        m[whole] = True
+        masks[cid] = m
     lock = threading.Lock()
 
     def one(t, _local):
         near = tiles["edges"][t]
-        w = near[in_whole[near]]
-        if len(w) and len(w) == len(near):  # every street near the tile reached whole
-            poly = tiles["full"].get(t)
-            if poly is None:  # the same polygon for every category that covers the tile
-                poly = tiles["full"][t] = shapely.intersection(
-                    shapely.union_all(np.asarray(maker.whole_pieces(w), dtype=object)),
-                    tiles["box"][t])
-        else:
-            c = cut[np.isin(pe, near)]
-            if len(w) == 0 and len(c) == 0:
-                return
-            pieces = (maker.whole_pieces(w) if len(w) else []) + list(c)
-            poly = shapely.intersection(shapely.union_all(np.asarray(pieces, dtype=object)),
-                                        tiles["box"][t])
-        if not poly.is_empty:
-            with lock:
-                found.append((tiles["name"][t], poly))
+        box = tiles["box"][t]
+        full = None  # the tile's polygon when every street near it is reached whole
+        done = []
+        for cid, (_whole, pe, cut) in reach.items():
+            w = near[masks[cid][near]]
+            if len(w) and len(w) == len(near):
+                if full is None:
+                    full = shapely.intersection(
+                        shapely.union_all(np.asarray(maker.whole_pieces(w), dtype=object)), box)
+                poly = full
+            else:
+                c = cut[np.isin(pe, near)]
+                if len(w) == 0 and len(c) == 0:
+                    continue
+                pieces = (maker.whole_pieces(w) if len(w) else []) + list(c)
+                poly = shapely.intersection(shapely.union_all(np.asarray(pieces, dtype=object)),
+                                            box)
+            if not poly.is_empty:
+                done.append((cid, poly))
+        with lock:
+            for cid, poly in done:
+                found[cid].append((tiles["name"][t], poly))
 
-    parallel_each(range(len(tiles["name"])), one, threads=threads)
-    found.sort(key=lambda x: tiles["order"][x[0]])
-    return found
+    parallel_each(tiles["order_spatial"], one, threads=threads)
+    for cid in found:
+        found[cid].sort(key=lambda x: tiles["order"][x[0]])
 
 
 def _tiles(maker: IsochroneMaker):
@@ -613,7 +642,8 @@ def _tiles(maker: IsochroneMaker):
     ptr = np.searchsorted(t_idx, np.arange(len(boxes) + 1))
     names = [f"{i - i0}_{j - j0}" for i, j in zip(ii, jj, strict=True)]
     return {"box": boxes, "name": names, "order": {n: k for k, n in enumerate(names)},
-            "edges": [e_idx[ptr[k]:ptr[k + 1]] for k in range(len(boxes))], "full": {}}
+            "edges": [e_idx[ptr[k]:ptr[k + 1]] for k in range(len(boxes))],
+            "order_spatial": _spatial_order(shapely.centroid(boxes))}
 
 
 def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
