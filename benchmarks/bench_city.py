@@ -1,21 +1,49 @@
-"""One city-sized area on one machine: time and peak memory of the analysis on a synthetic city.
+"""One city on one machine: time and peak memory of ``livingcircle run`` on a synthetic city.
 
-A synthetic walking network of about ``--nodes`` intersections (a jittered street grid with a
-share of streets removed, in UTM zone 52N like Harbin), ``--communities`` community polygons in
-the blocks and ``--facilities`` facility points of the profile's categories. The graph never
-becomes a networkx object: :meth:`livingcircle.WalkNetwork.from_arrays` builds the edge table
-(:class:`livingcircle.routing.EdgeTable`) straight from numpy arrays, and the analysis reads only
-that table (``--mode networkx`` measures the same run through a networkx graph).
+Modes:
 
-Every size runs in its own subprocess; the child reports after each stage the seconds and its peak
-resident memory so far (``resource.getrusage(RUSAGE_SELF).ru_maxrss``). Results go to
-``benchmarks/_work/bench_city.jsonl``; nothing is estimated.
+``run`` (default)
+    Writes a **synthetic** city to real files — the walking network as an ``.osm.pbf`` (written
+    with pyosmium), the communities and the facilities as GeoPackages — and runs the command a
+    planner runs, ``livingcircle -v run --osm city.osm.pbf --communities ... --facilities ...
+    --out DIR``, in a subprocess started from this small parent. While it runs, the parent reads
+    the child's ``VmHWM`` (its own peak resident memory) from ``/proc/<pid>/status`` every 0.2 s
+    and takes the larger of that and the child's ``ru_maxrss`` from ``os.wait4`` at its end; the
+    child's per-stage seconds and memory are the ``stage ...`` lines the pipeline logs at INFO
+    level (see ``livingcircle.pipeline``). pyrosm's result cache for the file is cleared before
+    each run, so the OSM file is read cold every time.
+``network``
+    ``livingcircle.build_network`` of the written ``.osm.pbf`` alone, once as arrays and once
+    through a networkx graph (``graph=True``), each in its own process: the cost of the choice.
+``arrays``
+    The older stage-by-stage measurement: the same grid handed to
+    :meth:`livingcircle.WalkNetwork.from_arrays` in memory, then ``measure_access``, gaps and an
+    optional sample of isochrones (``--mode networkx`` puts a networkx graph in between, for
+    contrast). No files, no map, no GeoPackage.
+
+The synthetic city: a ``side × side`` grid of intersections (``side = √nodes``), 50 m apart,
+positions jittered by up to ±15 % of the spacing, 10 % of the street segments removed at random,
+in UTM zone 52N around Harbin; every street is ``highway=residential`` and a run of consecutive
+segments on one grid line is one OSM way. Communities are 30 m × 30 m squares in randomly chosen
+blocks (households 80–1,199, population 2.6 per household, build year 1960–2009); facilities are
+points at random positions with one category each, drawn evenly from the profile's POI
+categories. Nothing is estimated: every figure comes from a run.
+
+pyosmium (``pip install osmium``) is needed only to write the ``.osm.pbf``; it is a dependency of
+this benchmark, not of livingcircle.
 
 Usage::
 
-    python benchmarks/bench_city.py                         # 10k, 100k, 1M nodes
-    python benchmarks/bench_city.py --sizes 1000000 --iso-sample 200
-    python benchmarks/bench_city.py --networkx 100000       # also the networkx path, for contrast
+    python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000
+    python benchmarks/bench_city.py --nodes 1000000 --report       # 10,000 / 50,000 by default
+    python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000 \
+        --set network_graph_max_nodes=0                            # arrays at 100k as well
+    python benchmarks/bench_city.py --mode network --nodes 1000000   # graph against arrays
+    python benchmarks/bench_city.py --mode arrays --nodes 1000000 --iso-sample 100
+
+Results are appended to ``benchmarks/_work/bench_city.jsonl``; the city files stay in
+``benchmarks/_work/city_<nodes>_<communities>_<facilities>/`` (reused when the same options are
+asked again), with the child's full log (``run.log``).
 """
 
 from __future__ import annotations
@@ -23,9 +51,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,12 +68,24 @@ X0, Y0 = 640_000.0, 5_060_000.0  # around Harbin in UTM 52N
 
 
 def peak_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports kB)."""
+    """Peak resident memory of this process so far, in MB (``VmHWM``; else ``ru_maxrss``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+# --- the synthetic city --------------------------------------------------------------------------
+
 def grid_arrays(n_nodes: int, *, spacing: float, drop: float, seed: int):
-    """Node coordinates and undirected edges (u < v) of a jittered grid with ``drop`` removed."""
+    """Node coordinates and undirected edges (u < v) of a jittered grid with ``drop`` removed.
+
+    Returns ``side, xy, u, v`` and the kept masks of the horizontal and vertical segments
+    (``keep_h[i, j]``: node (i, j) to (i, j+1); ``keep_v[i, j]``: node (i, j) to (i+1, j)).
+    """
     rng = np.random.default_rng(seed)
     side = int(round(np.sqrt(n_nodes)))
     ii, jj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
@@ -52,7 +95,50 @@ def grid_arrays(n_nodes: int, *, spacing: float, drop: float, seed: int):
     u = np.r_[idx[:, :-1].ravel(), idx[:-1, :].ravel()]
     v = np.r_[idx[:, 1:].ravel(), idx[1:, :].ravel()]
     keep = rng.random(len(u)) >= drop
-    return side, xy, u[keep].astype(np.int64), v[keep].astype(np.int64)
+    n_h = side * (side - 1)
+    keep_h = keep[:n_h].reshape(side, side - 1)
+    keep_v = keep[n_h:].reshape(side - 1, side)
+    return side, xy, u[keep].astype(np.int64), v[keep].astype(np.int64), keep_h, keep_v
+
+
+def _runs(mask_row: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) segment index of every run of kept segments in one grid line."""
+    m = np.r_[False, mask_row, False].astype(np.int8)
+    d = np.diff(m)
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1, strict=True))
+
+
+def write_pbf(path: Path, side: int, xy: np.ndarray, keep_h: np.ndarray,
+              keep_v: np.ndarray) -> dict:
+    """Write the grid as an OSM PBF: one node per intersection, one way per run of streets."""
+    import osmium
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(CRS, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    used = np.zeros(side * side, dtype=bool)
+    ways = []
+    for i in range(side):  # horizontal lines: nodes (i, j..k+1)
+        for a, b in _runs(keep_h[i]):
+            ways.append(i * side + np.arange(a, b + 2))
+    for j in range(side):  # vertical lines: nodes (a..b+1, j)
+        for a, b in _runs(keep_v[:, j]):
+            ways.append(np.arange(a, b + 2) * side + j)
+    for w in ways:
+        used[w] = True
+    tmp = path.with_name(path.name + ".partial.osm.pbf")
+    tmp.unlink(missing_ok=True)
+    writer = osmium.SimpleWriter(str(tmp))
+    try:
+        for n in np.flatnonzero(used):
+            writer.add_node(osmium.osm.mutable.Node(id=int(n) + 1,
+                                                    location=(float(lon[n]), float(lat[n]))))
+        for k, w in enumerate(ways):
+            writer.add_way(osmium.osm.mutable.Way(id=k + 1, nodes=[int(n) + 1 for n in w],
+                                                  tags={"highway": "residential"}))
+    finally:
+        writer.close()
+    os.replace(tmp, path)
+    return {"osm_nodes": int(used.sum()), "osm_ways": len(ways)}
 
 
 def synthetic_inputs(side: int, spacing: float, n_comm: int, n_fac: int, seed: int):
@@ -88,8 +174,194 @@ def synthetic_inputs(side: int, spacing: float, n_comm: int, n_fac: int, seed: i
     return comm, fac, pd.Series(cats)
 
 
+def write_city(folder: Path, *, nodes: int, communities: int, facilities: int, spacing: float,
+               seed: int) -> dict:
+    """Write ``city.osm.pbf``, ``communities.gpkg`` and ``facilities.gpkg`` (EPSG:4326) once."""
+    import pyogrio
+
+    spec = {"nodes": nodes, "communities": communities, "facilities": facilities,
+            "spacing_m": spacing, "seed": seed, "drop": 0.1}
+    done = folder / "city.json"
+    if done.is_file() and json.loads(done.read_text()).get("spec") == spec:
+        return json.loads(done.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    side, xy, u, _v, keep_h, keep_v = grid_arrays(nodes, spacing=spacing, drop=0.1, seed=seed)
+    info = write_pbf(folder / "city.osm.pbf", side, xy, keep_h, keep_v)
+    info["street_segments"] = int(len(u))
+    del xy, u, _v
+    comm, fac, _ = synthetic_inputs(side, spacing, communities, facilities, seed)
+    for name, gdf in (("communities", comm), ("facilities", fac.drop(columns="categories"))):
+        target = folder / f"{name}.gpkg"
+        tmp = folder / f".{name}.partial.gpkg"
+        tmp.unlink(missing_ok=True)
+        pyogrio.write_dataframe(gdf.to_crs(4326), tmp, layer=name, driver="GPKG")
+        os.replace(tmp, target)
+    meta = {"spec": spec, "side": side, "extent_km": round((side - 1) * spacing / 1000, 1),
+            **info, "write_seconds": round(time.perf_counter() - t, 1),
+            "pbf_mb": round((folder / "city.osm.pbf").stat().st_size / 2**20, 1)}
+    done.write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+# --- mode run: the real command in a subprocess --------------------------------------------------
+
+_STAGE = re.compile(r"stage (?P<stage>.+?): (?P<seconds>[\d.]+) s, rss (?P<rss>[\d.]+) MB, "
+                    r"peak (?P<peak>[\d.]+) MB")
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def measure(cmd: list[str], log_path: Path) -> dict:
+    """Run ``cmd`` from this (small) process; wall time, the child's peak memory, its stages."""
+    print(" ".join(cmd), flush=True)
+    stages = []
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    polled = [0.0]
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            hwm = _vm_hwm_mb(proc.pid)
+            if hwm is not None:
+                polled[0] = max(polled[0], hwm)
+            stop.wait(0.2)
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
+    with log_path.open("w", encoding="utf-8") as log:
+        for line in proc.stdout:
+            log.write(f"{time.perf_counter() - t0:9.1f} {line}")
+            log.flush()
+            m = _STAGE.search(line)
+            if m:
+                rec = {"stage": m["stage"], "seconds": float(m["seconds"]),
+                       "rss_mb": float(m["rss"]), "peak_mb": float(m["peak"])}
+                stages.append(rec)
+                print(json.dumps(rec, ensure_ascii=False), flush=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    stop.set()
+    th.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    rec = {"cmd": " ".join(cmd), "returncode": proc.returncode, "wall_seconds": round(wall, 1),
+           "peak_mb_vmhwm_polled": round(polled[0], 1),
+           "peak_mb_wait4_maxrss": round(usage.ru_maxrss / 1024.0, 1),
+           "peak_mb": round(max(polled[0], usage.ru_maxrss / 1024.0), 1),
+           "stages": stages, "log": str(log_path)}
+    if proc.returncode != 0:
+        rec["log_tail"] = log_path.read_text(encoding="utf-8")[-3000:]
+    return rec
+
+
+def run_command(args) -> None:
+    """Write the city (once), run ``livingcircle run`` on it in a subprocess, log the figures."""
+    n_comm = args.communities
+    n_fac = args.facilities
+    folder = WORK / f"city_{args.nodes}_{n_comm}_{n_fac}"
+    t = time.perf_counter()
+    city = write_city(folder, nodes=args.nodes, communities=n_comm, facilities=n_fac,
+                      spacing=args.spacing, seed=args.seed)
+    print(json.dumps({"city": str(folder), **city,
+                      "seconds_here": round(time.perf_counter() - t, 1)}), flush=True)
+    import pyrosm
+
+    pyrosm.OSM.clear_cache(str(folder / "city.osm.pbf"))
+    out = folder / "out"
+    if out.exists():
+        shutil.rmtree(out)
+    cli = [sys.executable, "-m", "livingcircle.cli"]
+    if args.set:  # the same command with livingcircle.settings changed first
+        assign = "; ".join(f"settings.{k} = {v}" for k, v in
+                           (kv.split("=", 1) for kv in args.set))
+        cli = [sys.executable, "-c", "import sys; from livingcircle import settings; "
+               f"{assign}; from livingcircle.cli import main; sys.exit(main(sys.argv[1:]))"]
+    cmd = [*cli, "-v", "run",
+           "--osm", str(folder / "city.osm.pbf"),
+           "--communities", str(folder / "communities.gpkg"),
+           "--facilities", str(folder / "facilities.gpkg"),
+           "--out", str(out), "--no-progress"]
+    for s in args.speeds:
+        cmd += ["--speed", s]
+    runs = {"run": measure(cmd, folder / "run.log")}
+    if args.report and runs["run"]["returncode"] == 0:
+        cmd = [*cli, "-v", "report", str(out),
+               "--out", str(out / "report.html")]
+        runs["report"] = measure(cmd, folder / "report.log")
+    outputs = {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(out.glob("*"))} \
+        if out.exists() else {}
+    rec = {"mode": "run", "nodes_asked": args.nodes, "communities": n_comm, "facilities": n_fac,
+           "settings": args.set, "city": city, **runs, "outputs_mb": outputs,
+           "parent_peak_mb": round(peak_mb(), 1),
+           "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0],
+                       "load_avg_at_end": os.getloadavg()},
+           "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    WORK.mkdir(parents=True, exist_ok=True)
+    with (WORK / "bench_city.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    summary = {k: ({kk: vv for kk, vv in v.items() if kk != "stages"} if isinstance(v, dict)
+                   else v) for k, v in rec.items() if k != "city"}
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
+
+
+# --- mode network: build_network alone, graph against arrays --------------------------------
+
+def network_child(args) -> None:
+    """Build the city's network one way and print its time and memory (one JSON line)."""
+    import livingcircle as lc
+    from livingcircle.pipeline import _memory_mb
+
+    path = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}" / "city.osm.pbf"
+    t = time.perf_counter()
+    net = lc.build_network(osm=path, graph=args.graph == "graph")
+    seconds = time.perf_counter() - t
+    rss, peak = _memory_mb()
+    print(json.dumps({"stage": f"build_network({args.graph})", "seconds": round(seconds, 1),
+                      "rss_mb": round(rss), "peak_mb": round(peak), "nodes": len(net),
+                      "street_segments": int(len(net.edges.u)),
+                      "street_km": round(float(net.edges.length.sum()) / 1000, 1)}), flush=True)
+
+
+def network_command(args) -> None:
+    """Time ``build_network`` with and without a networkx graph, each in its own process."""
+    import pyrosm
+
+    folder = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}"
+    write_city(folder, nodes=args.nodes, communities=args.communities,
+               facilities=args.facilities, spacing=args.spacing, seed=args.seed)
+    recs = []
+    for how in ("arrays", "graph"):
+        pyrosm.OSM.clear_cache(str(folder / "city.osm.pbf"))
+        cmd = [sys.executable, __file__, "--network-child", how, "--nodes", str(args.nodes),
+               "--communities", str(args.communities), "--facilities", str(args.facilities)]
+        rec = measure(cmd, folder / f"network_{how}.log")
+        logged = [x.strip().split(" ", 1) for x in
+                  (folder / f"network_{how}.log").read_text().splitlines()]
+        line = [json.loads(x[1]) for x in logged if len(x) == 2 and x[1].startswith("{")]
+        recs.append({"mode": "network", "how": how, "nodes_asked": args.nodes,
+                     "wall_seconds": rec["wall_seconds"], "peak_mb": rec["peak_mb"],
+                     "returncode": rec["returncode"], "child": line[-1] if line else None,
+                     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+        print(json.dumps(recs[-1]), flush=True)
+    with (WORK / "bench_city.jsonl").open("a", encoding="utf-8") as fh:
+        for r in recs:
+            fh.write(json.dumps(r) + "\n")
+
+
+# --- mode arrays: stage by stage in memory -------------------------------------------------------
+
 def child(args) -> None:
-    """Run one size and print one JSON line per stage."""
+    """Run one size in memory and print one JSON line per stage."""
     out = {"nodes_asked": args.nodes, "communities": args.communities,
            "facilities": args.facilities, "spacing_m": args.spacing, "mode": args.mode}
     t_all = time.perf_counter()
@@ -108,15 +380,16 @@ def child(args) -> None:
     stage("import", t)
 
     t = time.perf_counter()
-    side, xy, u, v = grid_arrays(args.nodes, spacing=args.spacing, drop=0.1, seed=args.seed)
+    side, xy, u, v, _, _ = grid_arrays(args.nodes, spacing=args.spacing, drop=0.1,
+                                       seed=args.seed)
     stage("grid arrays", t, nodes=int(len(xy)), edges=int(len(u)),
           extent_km=round((side - 1) * args.spacing / 1000, 1))
 
     t = time.perf_counter()
+    from livingcircle.network import WalkNetwork
+
     if args.mode == "networkx":
         import networkx as nx
-
-        from livingcircle.network import WalkNetwork
 
         G = nx.MultiDiGraph(crs=CRS)
         G.add_nodes_from((i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(xy))
@@ -131,8 +404,6 @@ def child(args) -> None:
         _ = net.edges
         stage("edge table from networkx", t)
     else:
-        from livingcircle.network import WalkNetwork
-
         net = WalkNetwork.from_arrays(xy, u, v, crs=CRS, source="synthetic grid (arrays)")
         stage("edge table from arrays", t)
     del xy, u, v
@@ -166,61 +437,70 @@ def child(args) -> None:
     stage("total", t_all)
 
 
-def parent(args) -> None:
-    """Run every size in its own subprocess; append the JSON lines to the log."""
+def arrays_command(args) -> None:
+    """Run the in-memory stages in a subprocess; append the JSON lines to the log."""
     WORK.mkdir(parents=True, exist_ok=True)
     log = WORK / "bench_city.jsonl"
-    runs = [("arrays", n) for n in args.sizes]
-    runs += [("networkx", n) for n in args.networkx]
-    for mode, n in runs:
-        scale = n / 1_000_000
-        n_comm = max(50, int(round(args.communities * scale))) if args.scale_inputs else \
-            args.communities
-        n_fac = max(200, int(round(args.facilities * scale))) if args.scale_inputs else \
-            args.facilities
-        cmd = [sys.executable, __file__, "--child", "--nodes", str(n), "--communities",
-               str(n_comm), "--facilities", str(n_fac), "--spacing", str(args.spacing),
-               "--mode", mode, "--iso-sample", str(args.iso_sample),
-               "--seed", str(args.seed), "--speeds", *args.speeds]
-        print(" ".join(cmd), flush=True)
-        t = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
+    cmd = [sys.executable, __file__, "--child", "--nodes", str(args.nodes), "--communities",
+           str(args.communities), "--facilities", str(args.facilities), "--spacing",
+           str(args.spacing), "--mode", args.mode, "--iso-sample", str(args.iso_sample),
+           "--seed", str(args.seed), "--speeds", *args.speeds]
+    print(" ".join(cmd), flush=True)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
+    with log.open("a", encoding="utf-8") as fh:
+        for line in proc.stdout.splitlines():
+            if line.startswith("{"):
+                fh.write(line + "\n")
+                print(line, flush=True)
+    if proc.returncode != 0:
+        fail = {"nodes_asked": args.nodes, "mode": args.mode, "stage": "FAILED",
+                "returncode": proc.returncode, "seconds": round(time.perf_counter() - t, 1),
+                "stderr_tail": proc.stderr[-2000:]}
         with log.open("a", encoding="utf-8") as fh:
-            for line in proc.stdout.splitlines():
-                if line.startswith("{"):
-                    fh.write(line + "\n")
-                    print(line, flush=True)
-        if proc.returncode != 0:
-            fail = {"nodes_asked": n, "mode": mode, "stage": "FAILED",
-                    "returncode": proc.returncode, "seconds": round(time.perf_counter() - t, 1),
-                    "stderr_tail": proc.stderr[-2000:]}
-            with log.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(fail) + "\n")
-            print(json.dumps(fail), flush=True)
+            fh.write(json.dumps(fail) + "\n")
+        print(json.dumps(fail), flush=True)
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
-    ap.add_argument("--networkx", type=int, nargs="*", default=[],
-                    help="sizes to run through a networkx graph as well (for contrast)")
+    ap.add_argument("--mode", choices=["run", "network", "arrays", "networkx"], default="run",
+                    help="run: livingcircle run on written files (default); network: "
+                         "build_network of the written PBF with and without a networkx graph; "
+                         "arrays/networkx: the in-memory stages")
+    ap.add_argument("--nodes", type=int, default=1_000_000)
     ap.add_argument("--communities", type=int, default=10_000)
     ap.add_argument("--facilities", type=int, default=50_000)
-    ap.add_argument("--scale-inputs", action="store_true",
-                    help="scale communities/facilities with the node count (1M = full counts)")
     ap.add_argument("--spacing", type=float, default=50.0, help="grid spacing in metres")
     ap.add_argument("--speeds", nargs="+", default=["adult", "elderly", "winter"])
     ap.add_argument("--iso-sample", type=int, default=0,
-                    help="also draw isochrones for this many communities")
+                    help="arrays mode: also draw isochrones for this many communities")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--nodes", type=int, default=1_000_000)
-    ap.add_argument("--mode", choices=["arrays", "networkx"], default="arrays")
-    ap.add_argument("--child", action="store_true")
+    ap.add_argument("--write-only", action="store_true", help="run mode: only write the files")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="run mode: set livingcircle.settings.NAME = VALUE (a Python literal) "
+                         "before the command, e.g. --set network_graph_max_nodes=0")
+    ap.add_argument("--report", action="store_true",
+                    help="run mode: then time `livingcircle report` on the output as well")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--network-child", choices=["arrays", "graph"], dest="graph",
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child(args)
+    elif args.graph:
+        network_child(args)
+    elif args.mode == "network":
+        network_command(args)
+    elif args.mode == "run" and args.write_only:
+        folder = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}"
+        print(json.dumps(write_city(folder, nodes=args.nodes, communities=args.communities,
+                                    facilities=args.facilities, spacing=args.spacing,
+                                    seed=args.seed)))
+    elif args.mode == "run":
+        run_command(args)
     else:
-        parent(args)
+        arrays_command(args)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ The policy's test of a cluster is that its members are *within walking distance 
 Complete linkage merges two groups at the largest distance between their members, so cutting the
 tree at ``distance_threshold = max walk`` guarantees that **every pair** of members is within the
 walk (scikit-learn ``AgglomerativeClustering(metric="precomputed", linkage="complete")``).
+A city has too many communities for that n × n matrix (10,000² floats and the linkage's copies
+are gigabytes), so the same complete linkage runs on the sparse graph of the pairs within the walk
+(:func:`_complete_link_sparse`, tested against scikit-learn on the whole matrix); scikit-learn
+splits a group over the size cap on the group's own small matrix.
 SKATER and max-p (spopt) cut a spatial contiguity tree: they give contiguous regions with a floor
 on size, but they neither bound the walking distance between members nor need a floor; they also
 partition *every* unit, where here many communities should stay alone. Agglomerative clustering
@@ -90,8 +94,64 @@ PROTECTION_EN = ("includes heritage-protected communities {ids}: renovation must
 
 # --- distances -----------------------------------------------------------------------------------
 
+def community_distance_pairs(access, *, radius_m: float) -> pd.DataFrame:
+    """Network distance between communities within ``radius_m``, each pair once.
+
+    One bounded search from each community's access points on the split graph of
+    :func:`livingcircle.measure_access`; the distance of a pair is the shortest over the access
+    points of both (the smaller of the two searches). Memory grows with the pairs within reach,
+    not with the square of the number of communities.
+
+    Parameters
+    ----------
+    access
+        A :class:`livingcircle.Access` (its split graph and each community's access nodes).
+    radius_m
+        Searches stop here; farther pairs are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        community_a, community_b (ids, ``community_a < community_b``), distance_m (metres);
+        sorted by the two ids.
+    """
+    ids = access.communities["community_id"].astype(str).to_numpy()
+    nodes = access.community_nodes
+    g = access.graph
+    owner = np.full(g.n_nodes, -1, dtype=np.int64)
+    for i, ns in enumerate(nodes):
+        owner[ns] = i
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids))
+    search = BoundedSearch(g)
+    src, dst, dd = [], [], []
+    for i in range(len(ids)):
+        if len(nodes[i]) == 0:
+            continue
+        reached, dist = search(nodes[i], np.zeros(len(nodes[i])), float(radius_m))
+        o = owner[reached]
+        hit = (o >= 0) & (o != i)
+        src.append(np.full(int(hit.sum()), rank[i]))
+        dst.append(rank[o[hit]])
+        dd.append(dist[hit])
+    a = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
+    b = np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64)
+    d = np.concatenate(dd) if dd else np.zeros(0)
+    # the undirected graph gives both directions equal up to rounding: keep the smaller
+    t = (pd.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b), "distance_m": d})
+         .groupby(["a", "b"], sort=True)["distance_m"].min().reset_index())
+    sorted_ids = ids[order]
+    return pd.DataFrame({"community_a": sorted_ids[t["a"].to_numpy()],
+                         "community_b": sorted_ids[t["b"].to_numpy()],
+                         "distance_m": t["distance_m"].to_numpy(dtype=float)})
+
+
 def community_distances(access, *, radius_m: float) -> pd.DataFrame:
     """Network distance between every two communities, through their access points.
+
+    The square form of :func:`community_distance_pairs` (n × n floats: for a city of 10,000
+    communities that is 800 MB, so the analysis itself uses the pairs).
 
     Parameters
     ----------
@@ -106,26 +166,26 @@ def community_distances(access, *, radius_m: float) -> pd.DataFrame:
         Square, indexed and columned by community_id (sorted); metres, 0 on the diagonal,
         ``inf`` for pairs farther than ``radius_m`` or without access points.
     """
-    ids = access.communities["community_id"].astype(str).to_numpy()
-    nodes = access.community_nodes
-    g = access.graph
-    owner = np.full(g.n_nodes, -1, dtype=np.int64)
-    for i, ns in enumerate(nodes):
-        owner[ns] = i
-    n = len(ids)
-    D = np.full((n, n), np.inf)
-    search = BoundedSearch(g)
-    for i in range(n):
-        if len(nodes[i]) == 0:
-            continue
-        reached, dist = search(nodes[i], np.zeros(len(nodes[i])), float(radius_m))
-        o = owner[reached]
-        hit = o >= 0
-        np.minimum.at(D[i], o[hit], dist[hit])
-    D = np.minimum(D, D.T)  # undirected graph: equal up to rounding; keep it exactly symmetric
+    ids = np.sort(access.communities["community_id"].astype(str).to_numpy(), kind="stable")
+    pairs = community_distance_pairs(access, radius_m=radius_m)
+    pos = pd.Index(ids)
+    i = pos.get_indexer(pairs["community_a"])
+    j = pos.get_indexer(pairs["community_b"])
+    D = np.full((len(ids), len(ids)), np.inf)
+    D[i, j] = pairs["distance_m"].to_numpy()
+    D[j, i] = pairs["distance_m"].to_numpy()
     np.fill_diagonal(D, 0.0)
-    order = np.argsort(ids, kind="stable")
-    return pd.DataFrame(D[np.ix_(order, order)], index=ids[order], columns=ids[order])
+    return pd.DataFrame(D, index=ids, columns=ids)
+
+
+def _pairs_from_square(distances: pd.DataFrame) -> pd.DataFrame:
+    """Return the finite off-diagonal entries of a symmetric square table as pairs (a < b)."""
+    ids = distances.index.astype(str).to_numpy()
+    D = distances.to_numpy(dtype=float)
+    i, j = np.nonzero(np.isfinite(D))
+    keep = ids[i] < ids[j]
+    return pd.DataFrame({"community_a": ids[i[keep]], "community_b": ids[j[keep]],
+                         "distance_m": D[i[keep], j[keep]]})
 
 
 def site_distances(net, communities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, *,
@@ -183,6 +243,16 @@ def _missing_sets(gaps: pd.DataFrame, *, required_only: bool = True) -> dict[str
     return {str(c): set(x["category"].astype(str)) for c, x in g.groupby("community_id")}
 
 
+def _is_yes(value) -> bool:
+    """Return True for a known yes (True or 1); False for no and unknown (None, NA, NaN)."""
+    if value is None or value is pd.NA:
+        return False
+    try:
+        return bool(value is True or value == 1)
+    except TypeError:  # pragma: no cover - an odd value that does not compare
+        return False
+
+
 def _households(communities: pd.DataFrame) -> pd.Series:
     if "households" not in communities.columns:
         return pd.Series(np.nan, index=communities["community_id"].astype(str))
@@ -210,6 +280,131 @@ def _split_to_cap(idx: np.ndarray, D: np.ndarray, hh: np.ndarray, max_households
     for k in sorted(set(lab), key=lambda k: idx[lab == k].min()):
         out += _split_to_cap(idx[lab == k], D, hh, max_households, max_members)
     return out
+
+
+def _complete_link_sparse(n: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -> list[list[int]]:
+    """Complete-linkage clusters of ``n`` items from the pairs closer than the threshold.
+
+    ``i``, ``j``, ``d``: the pairs (i < j) whose distance is below the threshold; every other
+    pair is at or above it. Two clusters merge, closest first, while every pair between them is
+    such a pair; the linkage of a merged cluster to a neighbour is the larger of the two
+    linkages (Lance–Williams for complete linkage), and a neighbour that is not within reach of
+    both is dropped. This is the naive agglomerative algorithm cut at the threshold, on the
+    sparse graph of the pairs: the clusters that :func:`_complete_link` gives on the whole
+    n × n matrix with ``distance_threshold``, in memory that grows with the pairs.
+
+    Returns
+    -------
+    list of list of int
+        The clusters (item indices, ascending), ordered by their first item.
+    """
+    import heapq
+
+    nbr: list[dict[int, float]] = [{} for _ in range(n)]
+    for a, b, w in zip(i.tolist(), j.tolist(), d.tolist(), strict=True):
+        nbr[a][b] = w
+        nbr[b][a] = w
+    heap = [(w, a, b) for a in range(n) for b, w in nbr[a].items() if a < b]
+    heapq.heapify(heap)
+    alive = [True] * n
+    members = [[k] for k in range(n)]
+    while heap:
+        w, a, b = heapq.heappop(heap)
+        if not (alive[a] and alive[b]) or nbr[a].get(b) != w:
+            continue  # a stale entry: one side merged since, or the linkage changed
+        alive[b] = False
+        na, nb = nbr[a], nbr[b]
+        del na[b], nb[a]
+        merged = {x: max(wa, nb[x]) for x, wa in na.items() if x in nb}
+        for x in na:
+            del nbr[x][a]
+        for x in nb:
+            del nbr[x][b]
+        for x, wx in merged.items():
+            nbr[x][a] = wx
+            heapq.heappush(heap, (wx, min(a, x), max(a, x)))
+        nbr[a], nbr[b] = merged, {}
+        members[a] += members[b]
+        members[b] = []
+    return sorted((sorted(m) for m, ok in zip(members, alive, strict=True) if ok),
+                  key=lambda m: m[0])
+
+
+def _member_groups(members: list[str], pairs: pd.DataFrame, missing: dict[str, set] | None,
+                   walk_m: float, hh: np.ndarray, max_households, max_members):
+    """Complete-linkage groups of the in-scope ``members`` (indices into ``members``).
+
+    Two members may share a group only when they are closer than ``walk_m`` (and, with
+    ``missing``, miss a required category in common). The groups are those of complete linkage
+    on the whole n × n matrix cut at ``walk_m`` (:func:`_complete_link_sparse`); a group over
+    the size cap is then split on its own small matrix (:func:`_split_to_cap`).
+    """
+    n = len(members)
+    if n == 0:
+        return []
+    pos = pd.Index(members)
+    i = pos.get_indexer(pairs["community_a"])
+    j = pos.get_indexer(pairs["community_b"])
+    d = pairs["distance_m"].to_numpy(dtype=float)
+    ok = (i >= 0) & (j >= 0) & (d < walk_m)
+    i, j, d = i[ok], j[ok], d[ok]
+    if missing is not None and len(i):
+        cats = sorted(set().union(*missing.values())) if missing else []
+        col = {c: k for k, c in enumerate(cats)}
+        M = np.zeros((n, len(cats)), dtype=bool)
+        for r, m in enumerate(members):
+            M[r, [col[c] for c in missing.get(m, ())]] = True
+        shared = (M[i] & M[j]).any(axis=1)
+        i, j, d = i[shared], j[shared], d[shared]
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    clusters = _complete_link_sparse(n, lo, hi, d)
+    logger.info("clusters: %d in-scope communities, %d pairs within the walk sharing a gap, "
+                "%d groups before the size cap", n, len(d), len(clusters))
+    pair_d = dict(zip(zip(lo.tolist(), hi.tolist(), strict=True), d.tolist(), strict=True))
+    groups: list[np.ndarray] = []
+    for c in clusters:
+        idx = np.asarray(c, dtype=np.int64)
+        if len(idx) > 1:  # the group's own matrix, for splits over the size cap
+            Dg = np.full((len(idx), len(idx)), FAR)
+            np.fill_diagonal(Dg, 0.0)
+            for x in range(len(idx)):
+                for y in range(x + 1, len(idx)):
+                    Dg[x, y] = Dg[y, x] = pair_d[int(idx[x]), int(idx[y])]
+            groups += [idx[g] for g in _split_to_cap(np.arange(len(idx)), Dg, hh[idx],
+                                                     max_households, max_members)]
+        else:
+            groups.append(idx)
+    return groups
+
+
+def _beneficiaries(pairs: pd.DataFrame, members: list[str], groups: list[np.ndarray],
+                   others: set[str]) -> dict[str, tuple[float, int]]:
+    """Out-of-scope community → (largest walk to the members, group) of the group it joins.
+
+    A community joins a group when it is within the walk of every member (``pairs`` holds
+    only the pairs within the walk); of several such groups, the one with the smallest largest
+    walk, then the first.
+    """
+    if not groups or not others:
+        return {}
+    group_of = {members[m]: k for k, g in enumerate(groups) for m in g}
+    a, b = pairs["community_a"].to_numpy(), pairs["community_b"].to_numpy()
+    d = pairs["distance_m"].to_numpy(dtype=float)
+    other_a = np.array([x in others for x in a], dtype=bool)
+    other_b = np.array([x in others for x in b], dtype=bool)
+    o = np.r_[a[other_a], b[other_b]]
+    m = np.r_[b[other_a], a[other_b]]
+    dd = np.r_[d[other_a], d[other_b]]
+    k = np.array([group_of.get(x, -1) for x in m], dtype=np.int64)
+    t = pd.DataFrame({"other": o, "k": k, "d": dd})
+    t = t[t["k"] >= 0].groupby(["other", "k"], sort=True)["d"].agg(["count", "max"])
+    size = np.array([len(g) for g in groups])
+    t = t[t["count"].to_numpy() == size[t.index.get_level_values("k")]]
+    best: dict[str, tuple[float, int]] = {}
+    for (c, kk), dmax in zip(t.index, t["max"], strict=True):
+        if c not in best or (float(dmax), int(kk)) < best[c]:
+            best[c] = (float(dmax), int(kk))
+    return best
 
 
 def find_clusters(
@@ -269,47 +464,42 @@ def find_clusters(
     sp_name = speed_profile or parts.get("speed_profile") or settings.default_speed_profile
     walk_m = float(max_walk_min) * settings.speed_m_per_min(sp_name)
     if distances is None:
-        distances = community_distances(parts["access"], radius_m=walk_m)
-    ids_all = distances.index.to_numpy()
+        pairs = community_distance_pairs(parts["access"], radius_m=walk_m)
+        ids_all = np.sort(parts["access"].communities["community_id"].astype(str).to_numpy(),
+                          kind="stable")
+    else:
+        pairs = _pairs_from_square(distances)
+        ids_all = distances.index.astype(str).to_numpy()
+    pairs = pairs[pairs["distance_m"] <= walk_m]
+    pair_d = dict(zip(zip(pairs["community_a"], pairs["community_b"], strict=True),
+                      pairs["distance_m"], strict=True))
+
+    def dist(x: str, y: str) -> float:
+        if x == y:
+            return 0.0
+        return pair_d.get((x, y) if x < y else (y, x), math.inf)
+
     comm = comm.assign(community_id=comm["community_id"].astype(str))
     scope = comm.set_index("community_id")["in_scope"].astype(str)
     members = sorted(c for c in ids_all if scope.get(c) == "yes")
     hh_all = _households(comm)
-    missing = _missing_sets(parts["gaps"]) if share_gaps else {}
-
-    D = distances.loc[members, members].to_numpy(dtype=float).copy()
-    D[~np.isfinite(D)] = FAR
-    D[D > walk_m] = FAR
-    if share_gaps:
-        for a in range(len(members)):
-            for b in range(a + 1, len(members)):
-                if not (missing.get(members[a], set()) & missing.get(members[b], set())):
-                    D[a, b] = D[b, a] = FAR
-    groups: list[np.ndarray] = []
-    if members:
-        lab = _complete_link(D, walk_m)
-        hh = hh_all.reindex(members).to_numpy(dtype=float)
-        for k in sorted(set(lab), key=lambda k: np.flatnonzero(lab == k).min()):
-            groups += _split_to_cap(np.flatnonzero(lab == k), D, hh, max_households,
-                                    max_members)
+    missing = _missing_sets(parts["gaps"])
+    groups = _member_groups(members, pairs, missing if share_gaps else None, walk_m,
+                            hh_all.reindex(members).to_numpy(dtype=float), max_households,
+                            max_members)
     groups = [g for g in groups if len(g) >= min_members]
     groups.sort(key=lambda g: members[g.min()])
 
     # beneficiaries: out-of-scope communities within the walk of every member of a cluster;
     # one cluster each (the smallest largest walk, then the cluster order)
-    others = [c for c in ids_all if scope.get(c) != "yes"]
-    best: dict[str, tuple[float, int]] = {}
-    for k, g in enumerate(groups):
-        mids = [members[i] for i in g]
-        if not others:
-            break
-        far = distances.loc[others, mids].max(axis=1)
-        for c, d in far.items():
-            if d <= walk_m and (c not in best or (d, k) < best[c]):
-                best[c] = (float(d), k)
+    best = _beneficiaries(pairs, members, groups, set(ids_all) - set(members))
 
     geom = comm.set_index("community_id").geometry
     crs = comm.crs
+    # outlines are drawn in the network's metric CRS (one UTM zone for the whole area)
+    acc_crs = getattr(parts.get("access"), "crs", None)
+    metric = acc_crs if acc_crs is not None else (
+        comm.estimate_utm_crs() if crs is not None and crs.is_geographic else crs)
     prof_geo = comm.set_index("community_id")
     heritage = (prof_geo["heritage"] if "heritage" in prof_geo.columns
                 else pd.Series(pd.NA, index=prof_geo.index))
@@ -321,14 +511,13 @@ def find_clusters(
         cid = f"K{k + 1:02d}"
         mids = [members[i] for i in g]
         bids = sorted(c for c, (_, kk) in best.items() if kk == k)
-        sub = distances.loc[mids, mids].to_numpy()
-        miss_sets = [missing.get(m, set()) for m in mids] if share_gaps else \
-            [_missing_sets(parts["gaps"]).get(m, set()) for m in mids]
+        sub = [dist(x, y) for x in mids for y in mids]
+        miss_sets = [missing.get(m, set()) for m in mids]
         shared = set.intersection(*miss_sets) if miss_sets else set()
         anyc = set.union(*miss_sets) if miss_sets else set()
-        her = [m for m in mids + bids if heritage.get(m) is True or heritage.get(m) == 1]
+        her = [m for m in mids + bids if _is_yes(heritage.get(m))]
         allgeo = gpd.GeoSeries(geom.loc[mids + bids].to_numpy(), crs=crs)
-        proj = allgeo.to_crs(allgeo.estimate_utm_crs()) if crs and crs.is_geographic else allgeo
+        proj = allgeo.to_crs(metric) if crs and crs.is_geographic else allgeo
         hull = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(proj.to_numpy()))
                               .buffer(30)], crs=proj.crs).to_crs(crs).iloc[0]
         crec.append({
@@ -336,7 +525,7 @@ def find_clusters(
             "member_ids": ";".join(mids), "beneficiary_ids": ";".join(bids),
             "households_members": float(hh_all.reindex(mids).sum()),
             "households_all": float(hh_all.reindex(mids + bids).sum()),
-            "max_member_walk_m": round(float(sub.max()), 1), "max_walk_m": walk_m,
+            "max_member_walk_m": round(float(max(sub)), 1), "max_walk_m": walk_m,
             "shared_missing": ";".join(sorted(shared)), "missing_any": ";".join(sorted(anyc)),
             "heritage_ids": ";".join(her),
             "protection_zh": PROTECTION_ZH.format(ids="、".join(her)) if her else "",
@@ -350,7 +539,7 @@ def find_clusters(
                 "households": hh_all.get(m, np.nan),
                 "elderly_share": elderly.get(m, np.nan),
                 "heritage": heritage.get(m, pd.NA),
-                "max_walk_to_members_m": round(float(distances.loc[m, mids].max()), 1),
+                "max_walk_to_members_m": round(max(dist(m, x) for x in mids), 1),
                 "geometry": geom.loc[m],
             })
     ccols = ["cluster_id", "n_members", "n_beneficiaries", "member_ids", "beneficiary_ids",
@@ -368,25 +557,52 @@ def find_clusters(
 
 # --- siting --------------------------------------------------------------------------------------
 
-def solve_mclp(cover: np.ndarray, weights: np.ndarray, p: int) -> np.ndarray:
+def solve_mclp(cover: np.ndarray, weights: np.ndarray, p: int, *,
+               ties: str = "solver") -> np.ndarray:
     """Maximal covering: choose ``p`` columns of ``cover`` (demand × site, bool) maximising weight.
 
     spopt's MCLP on a 0/1 cost matrix (1 m when covered, 2 m otherwise, radius 1 m), solved with
-    CBC. Returns the chosen site indices, sorted; sites that add nothing are dropped.
-    """
-    import pulp
-    from spopt.locate import MCLP
+    CBC. One site (``p == 1``) with a single best column is that column, found without the
+    solver (any exact solver must return it). Returns the chosen site indices, sorted; sites
+    that add nothing are dropped.
 
+    Parameters
+    ----------
+    cover
+        Demand × site, True where the site covers the demand.
+    weights
+        Weight of each demand (households).
+    p
+        Sites to choose.
+    ties
+        One site with several equally good columns: ``"solver"`` lets CBC choose (as it
+        happens to), ``"first"`` takes the first of them (no solver call, for cities with
+        thousands of siting problems).
+    """
+    if ties not in ("solver", "first"):
+        msg = f"unknown ties rule {ties!r}; valid rules: ['solver', 'first']"
+        raise InputError(msg)
     cover = np.asarray(cover, dtype=bool)
     n_dem, n_site = cover.shape
     p = min(int(p), n_site)
     if p <= 0 or n_dem == 0 or not cover.any():
         return np.zeros(0, dtype=int)
+    w = np.asarray(weights, dtype=float)
+    if p == 1:
+        gain = cover.T.astype(float) @ np.nan_to_num(w)
+        best = np.flatnonzero(gain == gain.max())
+        if gain.max() <= 0:
+            return np.zeros(0, dtype=int)
+        if len(best) == 1 or ties == "first":
+            return best[:1].astype(int)
+    import pulp
+    from spopt.locate import MCLP
+
     cost = np.where(cover, 1.0, 2.0)
-    model = MCLP.from_cost_matrix(cost, np.asarray(weights, dtype=float), 1.0, p)
+    model = MCLP.from_cost_matrix(cost, w, 1.0, p)
     model.solve(pulp.PULP_CBC_CMD(msg=False))
     chosen = [j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5]
-    return _drop_useless(cover, np.asarray(weights, float), np.array(sorted(chosen), dtype=int))
+    return _drop_useless(cover, w, np.array(sorted(chosen), dtype=int))
 
 
 def _drop_useless(cover, weights, chosen):
@@ -445,17 +661,25 @@ def _min_area(min_floor_area_m2, category: str) -> float:
 
 
 def _node_sites(net, clusters: gpd.GeoDataFrame, *, max_per_cluster: int = 40) -> gpd.GeoDataFrame:
-    """Network nodes inside the cluster outlines as candidate sites (when no sites are given)."""
-    nodes, _ = net.to_gdfs()
-    nodes = nodes.to_crs(clusters.crs)
+    """Network nodes inside the cluster outlines as candidate sites (when no sites are given).
+
+    Reads the node coordinates of the edge table, so a network kept as arrays works too.
+    """
+    e = net.edges
+    ids = np.asarray(e.node_ids)
+    pts = gpd.GeoSeries(shapely.points(e.xy), crs=net.crs).to_crs(clusters.crs).to_numpy()
+    hit_cl, hit_pt = shapely.STRtree(pts).query(clusters.geometry.to_numpy(),
+                                                predicate="contains")
     rows = []
-    for rec in clusters.itertuples():
-        inside = nodes[nodes.within(rec.geometry)].sort_index()
+    for k in range(len(clusters)):
+        inside = hit_pt[hit_cl == k]
+        inside = inside[np.argsort(ids[inside], kind="stable")]
         step = max(1, math.ceil(len(inside) / max_per_cluster))
-        for nid, geom in inside.geometry.iloc[::step].items():
+        for n in inside[::step]:
+            nid = ids[n]
             rows.append({"site_id": f"N{nid}", "name": f"路网节点 {nid}",
                          "site_type": "network_node", "floor_area_m2": np.nan,
-                         "geometry": geom})
+                         "geometry": pts[n]})
     out = pd.DataFrame(rows, columns=["site_id", "name", "site_type", "floor_area_m2",
                                       "geometry"]).drop_duplicates("site_id")
     return gpd.GeoDataFrame(out, geometry="geometry", crs=clusters.crs)
@@ -518,7 +742,9 @@ def site_facilities(
     cm = cluster_members.assign(community_id=cluster_members["community_id"].astype(str))
     g = gaps.assign(community_id=gaps["community_id"].astype(str), category=gaps[
         "category"].astype(str))
-    met = g.set_index(["community_id", "category"])["met"].astype(bool)
+    met_mask = g["met"].astype(bool).to_numpy()
+    met = set(zip(g["community_id"].to_numpy()[met_mask], g["category"].to_numpy()[met_mask],
+                  strict=True))
     sites = sites.assign(site_id=sites["site_id"].astype(str)).sort_values("site_id")
     site_ids = sites["site_id"].to_numpy()
     sidx = {s: j for j, s in enumerate(site_ids)}
@@ -530,42 +756,70 @@ def site_facilities(
     sd = site_dist.assign(community_id=site_dist["community_id"].astype(str),
                           site_id=site_dist["site_id"].astype(str))
     sd = sd[sd["site_id"].isin(sidx)]
-    dist_of = {c: x for c, x in sd.groupby("community_id")}
+    # each community's reachable sites (site index, metres), as slices of sorted arrays
+    sd = sd.sort_values("community_id", kind="stable")
+    sd_comm = sd["community_id"].to_numpy()
+    sd_site = sd["site_id"].map(sidx).to_numpy(dtype=np.int64)
+    sd_dist = sd["distance_m"].to_numpy(dtype=float)
+    starts = np.flatnonzero(np.r_[True, sd_comm[1:] != sd_comm[:-1]]) if len(sd) else []
+    ends = np.r_[starts[1:], len(sd)] if len(sd) else []
+    rows_of = {sd_comm[s0]: (s0, s1) for s0, s1 in zip(starts, ends, strict=True)}
+    unmet = g.loc[~g["met"].astype(bool), ["community_id", "category"]]
+    unmet_of = {c: list(x) for c, x in unmet.groupby("community_id", sort=False)["category"]}
     used = np.zeros(len(sites), dtype=bool)
     wanted = None if categories is None else set(categories)
-    out = []
+    problems = []
     for cl_id, mem in cm.groupby("cluster_id", sort=True):
         mem = mem.sort_values("community_id")
         cids = mem["community_id"].tolist()
         hh = pd.to_numeric(mem["households"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-        member_ids = set(mem.loc[mem["role"] == "member", "community_id"])
+        member_ids = mem.loc[mem["role"] == "member", "community_id"]
         cand = []
-        for c in dict.fromkeys(g.loc[g["community_id"].isin(member_ids) & ~g["met"].astype(bool),
-                                     "category"]):
+        for c in dict.fromkeys(c for m in member_ids for c in unmet_of.get(m, ())):
             cat = profile.category(c)
             if (wanted is not None and c not in wanted) or (required_only and not cat.required):
                 continue
-            unserved = np.array([not met.get((x, c), False) for x in cids])
+            unserved = np.array([(x, c) not in met for x in cids], dtype=bool)
             cand.append((not cat.required, -float(hh[unserved].sum()), c, unserved))
         cand.sort(key=lambda t: t[:3])
-        # distance matrix community × site for this cluster
-        Dm = np.full((len(cids), len(sites)), np.inf)
-        for i, x in enumerate(cids):
-            if x in dist_of:
-                dd = dist_of[x]
-                Dm[i, [sidx[s] for s in dd["site_id"]]] = dd["distance_m"].to_numpy()
+        problems.append((cl_id, cids, hh, cand))
+    n_problems = sum(len(p[3]) for p in problems)
+    ties = "solver" if n_problems <= settings.siting_solver_max_problems else "first"
+    if ties == "first":
+        logger.info("siting: %d problems (more than settings.siting_solver_max_problems = %d): "
+                    "of equally good single sites the first is taken, without CBC", n_problems,
+                    settings.siting_solver_max_problems)
+    out = []
+    for cl_id, cids, hh, cand in problems:
+        if not cand:
+            continue
+        # distance matrix community × the sites any of them reaches (ascending site order)
+        spans = [rows_of.get(x, (0, 0)) for x in cids]
+        cols = np.unique(np.concatenate([sd_site[s0:s1] for s0, s1 in spans])) \
+            if spans else np.zeros(0, dtype=np.int64)
+        Dm = np.full((len(cids), len(cols)), np.inf)
+        for i, (s0, s1) in enumerate(spans):
+            Dm[i, np.searchsorted(cols, sd_site[s0:s1])] = sd_dist[s0:s1]
         for _req, _neg, c, unserved in cand:
             cat = profile.category(c)
             ok_site = ~used & ~(area < _min_area(min_floor_area_m2, c))  # NaN area: allowed
             if site_types and c in site_types:
                 ok_site &= np.isin(stype, list(site_types[c]))
-            cover = (Dm <= cat.max_walk_m) & unserved[:, None] & ok_site[None, :]
+            if ties == "solver":  # today's problem: every site a column (CBC's ties as before)
+                full = np.full((len(cids), len(sites)), np.inf)
+                full[:, cols] = Dm
+                cover = (full <= cat.max_walk_m) & unserved[:, None] & ok_site[None, :]
+                col_site = np.arange(len(sites))
+            else:
+                cover = (Dm <= cat.max_walk_m) & unserved[:, None] & ok_site[cols][None, :]
+                col_site = cols
             if not cover.any():
                 continue
-            chosen = solve_mclp(cover, hh, new_per_category)
+            chosen = solve_mclp(cover, hh, new_per_category, ties=ties)
             covered = np.zeros(len(cids), dtype=bool)
-            for j in sorted(chosen, key=lambda j: -float(hh[cover[:, j]].sum())):
-                new = cover[:, j] & ~covered
+            for k in sorted(chosen, key=lambda k: -float(hh[cover[:, k]].sum())):
+                j = col_site[k]
+                new = cover[:, k] & ~covered
                 covered |= new
                 used[j] = True
                 out.append({
@@ -658,26 +912,51 @@ def apply_scenario(facilities: gpd.GeoDataFrame, scenario: pd.DataFrame,
 
 
 def _served_table(gaps, comp, hh, groups: dict[str, list[str]], profile) -> pd.DataFrame:
-    rows = []
+    """Met categories and complete levels per scope (the whole area and each cluster).
+
+    One merge of the scopes' communities with the gaps and completeness tables, then group sums:
+    a city has thousands of clusters, and a filter of the whole gaps table per cluster took
+    minutes.
+    """
     g = gaps.assign(community_id=gaps["community_id"].astype(str))
-    c = comp.assign(community_id=comp["community_id"].astype(str)).set_index("community_id")
+    c = comp.assign(community_id=comp["community_id"].astype(str))
     levels = [k for k in profile.levels if f"completeness_{k}" in c.columns]
-    for scope, ids in groups.items():
-        sub = g[g["community_id"].isin(ids)]
-        for cat, x in sub.groupby("category", sort=False):
-            m = x["met"].astype(bool).to_numpy()
-            w = hh.reindex(x["community_id"]).fillna(0).to_numpy()
-            rows.append({"scope": scope, "kind": "category", "key": cat,
-                         "n_met": int(m.sum()), "households_met": float(w[m].sum()),
-                         "value": float(m.mean()) if len(m) else math.nan})
-        cc = c.reindex(ids)
-        for k in levels:
-            rows.append({"scope": scope, "kind": "completeness", "key": f"completeness_{k}",
-                         "n_met": int((cc[f"completeness_{k}"] >= 1).sum()),
-                         "households_met": float(hh.reindex(ids)[
-                             (cc[f"completeness_{k}"] >= 1).to_numpy()].fillna(0).sum()),
-                         "value": float(cc[f"completeness_{k}"].mean())})
-    return pd.DataFrame(rows)
+    memb = pd.DataFrame({"scope": [s for s, ids in groups.items() for _ in ids],
+                         "community_id": [i for ids in groups.values() for i in ids]})
+    memb["_s"] = memb["scope"].map({s: k for k, s in enumerate(groups)})
+    weight = hh.reindex(memb["community_id"]).fillna(0).to_numpy(dtype=float)
+    memb["_w"] = weight
+    # categories: in each scope in the order they first appear in the gaps table
+    x = memb.merge(g[["community_id", "category", "met"]].assign(_r=np.arange(len(g))),
+                   on="community_id").sort_values(["_s", "_r"], kind="stable")
+    x["_m"] = x["met"].astype(bool)
+    x["_wm"] = np.where(x["_m"], x["_w"], 0.0)
+    t = x.groupby(["_s", "category"], sort=False).agg(
+        scope=("scope", "first"), n_met=("_m", "sum"), households_met=("_wm", "sum"),
+        value=("_m", "mean"), _first=("_r", "first")).reset_index()
+    cat_rows = pd.DataFrame({"scope": t["scope"], "kind": "category", "key": t["category"],
+                             "n_met": t["n_met"].astype(int),
+                             "households_met": t["households_met"].astype(float),
+                             "value": t["value"].astype(float), "_s": t["_s"], "_o": 0,
+                             "_p": t["_first"]})
+    # completeness: one row per scope and level (communities without a figure count as not met)
+    y = memb.merge(c[["community_id", *[f"completeness_{k}" for k in levels]]],
+                   on="community_id", how="left")
+    lev_rows = []
+    for n, k in enumerate(levels):
+        v = y[f"completeness_{k}"]
+        full = (v >= 1).to_numpy()
+        z = pd.DataFrame({"_s": y["_s"], "full": full, "w": np.where(full, y["_w"], 0.0),
+                          "v": v.to_numpy(dtype=float)})
+        agg = z.groupby("_s", sort=True).agg(n=("full", "sum"), w=("w", "sum"), v=("v", "mean"))
+        lev_rows.append(pd.DataFrame({
+            "scope": np.asarray(list(groups), dtype=object)[agg.index.to_numpy()],
+            "kind": "completeness", "key": f"completeness_{k}", "n_met": agg["n"].astype(int),
+            "households_met": agg["w"].astype(float), "value": agg["v"].astype(float),
+            "_s": agg.index.to_numpy(), "_o": 1, "_p": n}))
+    out = pd.concat([cat_rows, *lev_rows], ignore_index=True)
+    out = out.sort_values(["_s", "_o", "_p"], kind="stable")
+    return out.drop(columns=["_s", "_o", "_p"]).reset_index(drop=True)
 
 
 def before_after(result_or_parts, proposed_or_scenario: pd.DataFrame, *,

@@ -640,6 +640,14 @@ def make_map(
         isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
     if isochrones and "isochrones" in layers and len(layers["isochrones"]):
         iso_src = layers["isochrones"]
+        spilled = getattr(result, "spilled", None) or {}
+        if "isochrones" in spilled:  # a city's polygons are on disk: read only what is drawn
+            keep = ", ".join(str(int(m)) for m in isochrone_minutes) or "-1"
+            where = f"minutes IN ({keep})"
+            if getattr(result, "speed_profiles", None):
+                sp = str(result.speed_profiles[0]).replace("'", "''")
+                where += f" AND speed_profile = '{sp}'"
+            iso_src = spilled["isochrones"].read(where=where)
         if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
             iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
         iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))]

@@ -1,10 +1,24 @@
 """The walking network: build it from an OSM file or (online) a place, clip, project, clean.
 
-Every analysis runs on a :class:`WalkNetwork`: an osmnx-style ``MultiDiGraph`` projected to metres
-plus, built once on demand, the undirected edge table that points are snapped to. ``.osm`` XML
-files are read by osmnx's own reader (``osmnx.graph_from_xml``) and filtered to the ways a
-pedestrian may use; ``.pbf`` files by pyrosm's walking filter. Online, a place name or a polygon
-goes to ``osmnx.graph_from_place`` / ``graph_from_polygon``.
+Every analysis runs on a :class:`WalkNetwork`: the undirected edge table that points are snapped
+to (:class:`livingcircle.routing.EdgeTable`) and, for networks of a size networkx handles well, the
+osmnx-style ``MultiDiGraph`` it was built from, projected to metres. ``.osm`` XML files are read by
+osmnx's own reader (``osmnx.graph_from_xml``) and filtered to the ways a pedestrian may use;
+``.pbf`` files by pyrosm's walking filter. Online, a place name or a polygon goes to
+``osmnx.graph_from_place`` / ``graph_from_polygon``.
+
+Graph or arrays
+---------------
+A city-sized ``.pbf`` (a million street nodes) would cost gigabytes as networkx objects, and
+nothing in the analysis needs them: :func:`livingcircle.measure_access`, the isochrones, gaps and
+clusters read only the edge table. So a ``.pbf`` with more way nodes than
+:data:`livingcircle.settings.network_graph_max_nodes` goes from pyrosm's frames straight to arrays
+(``graph`` is None), without a networkx graph; below it the graph is kept as before, for the
+notebooks and anyone who wants ``net.graph``. ``build_network(graph=True/False)`` forces either.
+Both paths give the same network: the same nodes (pyrosm's simplified graph tables,
+:func:`pyrosm.graphs.graph_tables`, are what its networkx export is built from), the same clip
+(osmnx's ``truncate_graph_polygon(truncate_by_edge=True)``), the same largest component with the
+same diagnostics, the same UTM zone and the same street lengths.
 
 The network is clipped to the study boundary plus a halo of one 15-minute walk
 (:data:`livingcircle.settings.halo_minutes` at the fastest speed profile) so that communities near
@@ -20,7 +34,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import osmnx as ox
+import pandas as pd
 import shapely
 from shapely.geometry import LineString
 
@@ -72,7 +88,8 @@ class WalkNetwork:
     Attributes
     ----------
     graph
-        osmnx MultiDiGraph in a metric CRS (``graph.graph["crs"]``), edges with ``length`` (m).
+        osmnx MultiDiGraph in a metric CRS (``graph.graph["crs"]``), edges with ``length`` (m);
+        None for a network kept as arrays only (see the module docstring).
     source
         Where it came from (file path or place), for metadata.
     """
@@ -83,16 +100,32 @@ class WalkNetwork:
     _crs: object = field(default=None, repr=False)
 
     @classmethod
-    def from_arrays(cls, xy, u, v, *, crs, geometry=None, source: str = "") -> WalkNetwork:
+    def from_arrays(cls, xy, u, v, *, crs, geometry=None, node_ids=None,
+                    source: str = "") -> WalkNetwork:
         """Build a network kept as arrays only (no networkx graph), for city-sized networks.
 
         ``measure_access``, ``isochrones`` and the rest of the analysis read only the edge table
         (:meth:`livingcircle.routing.EdgeTable.from_arrays`); ``graph`` is None.
+
+        Parameters
+        ----------
+        xy
+            (n, 2) projected node coordinates in metres.
+        u, v
+            Node indices (0..n-1) of each street segment, each segment once.
+        crs
+            The metric CRS of ``xy``.
+        geometry
+            LineStrings from u to v; straight lines when not given.
+        node_ids
+            Original node ids (e.g. OSM ids); default ``0..n-1``.
+        source
+            Where the network came from, for metadata.
         """
         from .routing import EdgeTable
 
-        return cls(graph=None, source=source, _edges=EdgeTable.from_arrays(xy, u, v,
-                                                                           geometry=geometry),
+        return cls(graph=None, source=source,
+                   _edges=EdgeTable.from_arrays(xy, u, v, geometry=geometry, node_ids=node_ids),
                    _crs=crs)
 
     @property
@@ -112,8 +145,26 @@ class WalkNetwork:
         return self._edges
 
     def to_gdfs(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        """Nodes and edges as GeoDataFrames (osmnx's ``graph_to_gdfs``)."""
-        return ox.graph_to_gdfs(self.graph)
+        """Nodes and edges as GeoDataFrames.
+
+        With a graph: osmnx's ``graph_to_gdfs`` (every edge in both directions). Without one:
+        nodes indexed by their id (``osmid``) with ``x``, ``y``; edges indexed by
+        ``(u, v, key)`` with ``length``, each street segment once, from u to v.
+        """
+        if self.graph is not None:
+            return ox.graph_to_gdfs(self.graph)
+        e = self.edges
+        ids = np.asarray(e.node_ids)
+        nodes = gpd.GeoDataFrame({"x": e.xy[:, 0], "y": e.xy[:, 1]},
+                                 geometry=shapely.points(e.xy), crs=self.crs,
+                                 index=pd.Index(ids, name="osmid"))
+        uv = pd.DataFrame({"u": ids[e.u], "v": ids[e.v]})
+        key = uv.groupby(["u", "v"], sort=False).cumcount().to_numpy()
+        index = pd.MultiIndex.from_arrays([uv["u"].to_numpy(), uv["v"].to_numpy(), key],
+                                          names=["u", "v", "key"])
+        edges = gpd.GeoDataFrame({"length": e.length}, geometry=e.geometry, crs=self.crs,
+                                 index=index)
+        return nodes, edges
 
     def __len__(self) -> int:
         return self.edges.n_nodes if self.graph is None else self.graph.number_of_nodes()
@@ -135,7 +186,8 @@ def _read_xml(path: Path) -> nx.MultiDiGraph:
     return ox.simplify_graph(G)
 
 
-def _read_pbf(path: Path, bbox=None) -> nx.MultiDiGraph:
+def _read_pbf_frames(path: Path, bbox=None):
+    """Read the walking network of a ``.pbf`` with pyrosm: the reader, node and edge frames."""
     import pyrosm
 
     osm = pyrosm.OSM(str(path), bounding_box=bbox)
@@ -143,6 +195,11 @@ def _read_pbf(path: Path, bbox=None) -> nx.MultiDiGraph:
     if edges is None or len(edges) == 0:
         msg = f"{path}: no walkable ways in this OSM extract (or none inside the boundary)"
         raise NetworkError(msg)
+    return osm, nodes, edges
+
+
+def _graph_from_frames(osm, nodes, edges) -> nx.MultiDiGraph:
+    """Export the frames to networkx with pyrosm, every street walkable both ways."""
     G = osm.to_graph(nodes, edges, graph_type="networkx", osmnx_compatible=True, retain_all=True)
     G.graph.setdefault("crs", "EPSG:4326")
     # pyrosm gives both directions of two-way streets; a pedestrian may walk one-way streets both
@@ -153,6 +210,174 @@ def _read_pbf(path: Path, bbox=None) -> nx.MultiDiGraph:
             d["geometry"] = LineString(list(d["geometry"].coords)[::-1])
         G.add_edge(v, u, **d)
     return G
+
+
+def _read_pbf(path: Path, bbox=None) -> nx.MultiDiGraph:
+    """Read a ``.pbf`` into a networkx graph (geographic coordinates, unclipped)."""
+    osm, nodes, edges = _read_pbf_frames(path, bbox)
+    return _graph_from_frames(osm, nodes, edges)
+
+
+@dataclass
+class _DirectedArrays:
+    """The directed edges of pyrosm's simplified walking graph, as arrays (EPSG:4326).
+
+    ``u``/``v`` are positions in ``ids``; one row per directed edge as pyrosm exports it
+    (a reverse edge is added later for a row without one, as :func:`_graph_from_frames` does).
+    """
+
+    ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length: np.ndarray  # pyrosm's length in metres
+    geometry: np.ndarray  # LineStrings from u to v, or None
+
+    def subset(self, node_keep: np.ndarray) -> _DirectedArrays:
+        """Keep the nodes of the mask and the rows between two of them (renumbered)."""
+        rows = node_keep[self.u] & node_keep[self.v]
+        new = np.cumsum(node_keep) - 1
+        return _DirectedArrays(self.ids[node_keep], self.lon[node_keep], self.lat[node_keep],
+                               new[self.u[rows]], new[self.v[rows]], self.length[rows],
+                               self.geometry[rows])
+
+    def reverse_missing(self) -> np.ndarray:
+        """Return True for rows (not loops) whose reverse direction has no row."""
+        n = np.int64(len(self.ids))
+        key = self.u * n + self.v
+        return (self.u != self.v) & ~np.isin(self.v * n + self.u, key)
+
+    def lines(self, rows: np.ndarray) -> np.ndarray:
+        """Geometries of ``rows``, straight lines between the nodes where a row has none."""
+        g = self.geometry[rows].copy()
+        none = shapely.is_missing(g)
+        if none.any():
+            r = rows[none]
+            g[none] = shapely.linestrings(np.stack(
+                [np.column_stack([self.lon[self.u[r]], self.lat[self.u[r]]]),
+                 np.column_stack([self.lon[self.v[r]], self.lat[self.v[r]]])], axis=1))
+        return g
+
+
+def _arrays_from_frames(nodes, edges) -> _DirectedArrays:
+    """Return pyrosm's simplified graph tables (what its networkx export is built from)."""
+    from pyrosm.graphs import graph_tables
+
+    gn, ge = graph_tables(nodes, edges, retain_all=True)
+    ids = gn["id"].to_numpy()
+    pos = pd.Index(ids)
+    u = pos.get_indexer(ge["u"].to_numpy()).astype(np.int64)
+    v = pos.get_indexer(ge["v"].to_numpy()).astype(np.int64)
+    pts = gn.geometry.to_numpy()
+    return _DirectedArrays(ids, shapely.get_x(pts), shapely.get_y(pts), u, v,
+                           ge["length"].to_numpy(dtype=float), ge.geometry.to_numpy())
+
+
+def _truncate_arrays(a: _DirectedArrays, polygon, source: str, halo: float) -> _DirectedArrays:
+    """Clip like osmnx's ``truncate_graph_polygon(truncate_by_edge=True)``, on arrays.
+
+    Keeps the nodes inside the polygon and the nodes outside with a neighbour inside, and every
+    edge between two kept nodes.
+    """
+    shapely.prepare(polygon)
+    inside = shapely.intersects(polygon, shapely.points(a.lon, a.lat))
+    if not inside.any():
+        msg = (
+            f"{source}: no walkable street lies inside the study boundary plus its "
+            f"{halo:.0f} m halo; check that the boundary and the OSM file cover the same place"
+        )
+        raise NetworkError(msg)
+    keep = inside.copy()
+    keep[a.u[inside[a.v]]] = True
+    keep[a.v[inside[a.u]]] = True
+    return a.subset(keep)
+
+
+def _largest_component_arrays(a: _DirectedArrays, diag: Diagnostics,
+                              source: str) -> _DirectedArrays:
+    """Keep the largest connected component; record the others as :func:`_keep_largest_component`.
+
+    Components are ordered by size, ties in the order of their first node (as networkx finds
+    them); edge counts and lengths are those of the graph with every missing reverse edge added.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(a.ids)
+    if n == 0:
+        msg = f"{source}: the walking network is empty"
+        raise NetworkError(msg)
+    adj = sp.csr_array((np.ones(len(a.u), dtype=np.int8), (a.u, a.v)), shape=(n, n))
+    n_comp, labels = connected_components(adj, directed=False)
+    if n_comp == 1:
+        return a
+    sizes = np.bincount(labels, minlength=n_comp)
+    order = np.argsort(-sizes, kind="stable")
+    weight = np.where(a.reverse_missing(), 2, 1)  # directed edges of the row in the graph
+    row_label = labels[a.u]
+    by_row = np.argsort(row_label, kind="stable")
+    bounds = np.searchsorted(row_label[by_row], np.arange(n_comp + 1))
+    for lab in order[1:]:
+        rows = by_row[bounds[lab]:bounds[lab + 1]]
+        lines = a.lines(rows)
+        n_edges = int(weight[rows].sum())
+        length = float((weight[rows] * a.length[rows]).sum()) / 2
+        diag.add(
+            "network", "disconnected_component", action="dropped", source=source,
+            feature_id=f"component of {int(sizes[lab])} nodes",
+            detail=(f"{int(sizes[lab])} nodes, {n_edges} edges, about {length:.0f} m of "
+                    "street not connected to the main walking network"),
+            geometry=shapely.union_all(lines) if len(lines) else None,
+        )
+    logger.info("kept the largest walkable component: %d of %d nodes", int(sizes[order[0]]), n)
+    return a.subset(labels == order[0])
+
+
+def _utm_crs(lon: np.ndarray, lat: np.ndarray):
+    """Return the CRS osmnx's ``project_graph`` chooses for nodes at these coordinates."""
+    pts = gpd.GeoSeries(shapely.points(lon, lat), crs=4326)
+    # osmnx: the centroid of the union of the node points (duplicates merged) against UTM limits
+    centroid_lat = np.unique(np.column_stack([lon, lat]), axis=0)[:, 1].mean()
+    if centroid_lat < -80:
+        return "epsg:32761"
+    if centroid_lat > 84:
+        return "epsg:32661"
+    return pts.estimate_utm_crs()
+
+
+def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
+    """Project to the UTM zone osmnx would choose and keep each street segment once."""
+    crs = _utm_crs(a.lon, a.lat)
+    pts = gpd.GeoSeries(shapely.points(a.lon, a.lat), crs=4326).to_crs(crs)
+    xy = shapely.get_coordinates(pts.to_numpy())
+    crs = pts.crs
+    del pts
+    # one row per street segment: of the two directions of a node pair, the one with more rows
+    # (the same set of segments; a row without a reverse stands for both)
+    loop = a.u == a.v
+    real = np.flatnonzero(~loop)
+    lo, hi = np.minimum(a.u[real], a.v[real]), np.maximum(a.u[real], a.v[real])
+    fwd = a.u[real] < a.v[real]
+    _, inv = np.unique(lo * np.int64(len(a.ids)) + hi, return_inverse=True)
+    n_fwd = np.bincount(inv, weights=fwd)[inv]
+    n_bwd = np.bincount(inv, weights=~fwd)[inv]
+    keep = np.zeros(len(a.u), dtype=bool)
+    keep[real] = np.where(fwd, n_fwd >= n_bwd, n_bwd > n_fwd)
+    rows = np.flatnonzero(keep)
+    geom = gpd.GeoSeries(a.lines(rows), crs=4326).to_crs(crs).to_numpy()
+    u, v = a.u[rows], a.v[rows]
+    # every geometry runs from u to v (as EdgeTable.from_graph makes sure)
+    starts = shapely.get_point(geom, 0)
+    flip = shapely.distance(starts, shapely.points(xy[v])) < \
+        shapely.distance(starts, shapely.points(xy[u]))
+    if flip.any():
+        geom[flip] = shapely.reverse(geom[flip])
+    net = WalkNetwork.from_arrays(xy, u, v, crs=crs, geometry=geom, node_ids=a.ids,
+                                  source=source)
+    logger.info("walking network: %d nodes, %d street segments (%s; arrays, no networkx graph)",
+                len(a.ids), len(rows), source)
+    return net
 
 
 def _boundary_with_halo(boundary: gpd.GeoDataFrame, width_m: float):
@@ -169,6 +394,7 @@ def build_network(
     boundary: gpd.GeoDataFrame | None = None,
     halo: float | None = None,
     diagnostics: Diagnostics | None = None,
+    graph: bool | None = None,
 ) -> WalkNetwork:
     """Build the walking network from an OSM file, a place name or a boundary.
 
@@ -185,11 +411,24 @@ def build_network(
         Halo width in metres; default one 15-minute walk at the fastest speed profile.
     diagnostics
         Receives a record of the components dropped as not part of the largest walkable one.
+    graph
+        Keep a networkx graph (``True``) or only the arrays (``False``, ``net.graph`` is None).
+        None (default): a ``.pbf`` with more way nodes than
+        :data:`livingcircle.settings.network_graph_max_nodes` goes to arrays without ever
+        building networkx objects; everything else keeps its graph. XML files and downloads are
+        read by osmnx into a graph first; with ``graph=False`` only its edge table is kept.
 
     Returns
     -------
     WalkNetwork
         Projected to the UTM zone of its centre, largest walkable component only.
+
+    Examples
+    --------
+    >>> import livingcircle as lc
+    >>> net = lc.build_network(osm=lc.sample_paths()["osm"])
+    >>> net.graph is not None and net.crs.is_projected
+    True
     """
     diag = diagnostics if diagnostics is not None else Diagnostics()
     halo = halo_m() if halo is None else float(halo)
@@ -202,15 +441,29 @@ def build_network(
             msg = f"{path}: OSM file not found"
             raise NetworkError(msg)
         name = path.name.lower()
+        source = str(path)
         if name.endswith(".pbf"):
             bbox = list(clip_poly.bounds) if clip_poly is not None else None
-            G = _read_pbf(path, bbox)
+            reader, nodes, edges = _read_pbf_frames(path, bbox)
+            use_graph = graph if graph is not None else \
+                len(nodes) <= settings.network_graph_max_nodes
+            if not use_graph:
+                logger.info("%s: %d way nodes (more than settings.network_graph_max_nodes = %d "
+                            "or graph=False): arrays, no networkx graph", source, len(nodes),
+                            settings.network_graph_max_nodes)
+                arrays = _arrays_from_frames(nodes, edges)
+                del reader, nodes, edges
+                if clip_poly is not None:
+                    arrays = _truncate_arrays(arrays, clip_poly, source, halo)
+                arrays = _largest_component_arrays(arrays, diag, source)
+                return _network_from_arrays(arrays, source)
+            G = _graph_from_frames(reader, nodes, edges)
+            del reader, nodes, edges
         elif name.endswith((".osm", ".xml", ".osm.xml")):
             G = _read_xml(path)
         else:
             msg = f"{path}: unknown OSM file type; give an .osm (XML) or .osm.pbf file"
             raise NetworkError(msg)
-        source = str(path)
     elif place is not None:
         G = ox.graph_from_place(place, network_type="walk", retain_all=True)
         source = f"OpenStreetMap via osmnx: {place}"
@@ -243,7 +496,13 @@ def build_network(
             d["geometry"] = geom
         d["length"] = float(geom.length)
     logger.info("walking network: %d nodes, %d edges (%s)", len(G), G.number_of_edges(), source)
-    return WalkNetwork(graph=G, source=source)
+    net = WalkNetwork(graph=G, source=source)
+    if graph is False:
+        from .routing import EdgeTable
+
+        net = WalkNetwork(graph=None, source=source, _edges=EdgeTable.from_graph(G),
+                          _crs=G.graph["crs"])
+    return net
 
 
 def _keep_largest_component(G: nx.MultiDiGraph, diag: Diagnostics, source: str):

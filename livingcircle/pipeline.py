@@ -26,6 +26,63 @@ from .standards import Profile, load_profile
 
 logger = logging.getLogger(__name__)
 
+
+def _memory_mb() -> tuple[float, float]:
+    """Return current and peak resident memory in MB (``VmRSS``/``VmHWM`` on Linux).
+
+    Elsewhere the current figure is unknown (NaN) and the peak is ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            vals = {k: int(v.split()[0]) / 1024.0 for k, v in
+                    (line.split(":", 1) for line in fh if line.startswith(("VmRSS", "VmHWM")))}
+        return vals["VmRSS"], vals["VmHWM"]
+    except (OSError, KeyError, ValueError):
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return float("nan"), peak / (2**20 if sys.platform == "darwin" else 1024.0)
+
+
+def _release_memory() -> None:
+    """Give the memory a stage freed back to the system (glibc's ``malloc_trim``).
+
+    The allocator keeps freed memory for reuse, but the threaded stages allocate from other
+    arenas than the one a previous stage freed into; at a million street nodes that retained
+    memory was 1.4 GB after the network alone. Elsewhere than glibc this does nothing.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+class _Stages:
+    """Log the seconds and memory of each stage of a run at INFO level.
+
+    One line per stage, ``stage <name>: <s> s, rss <MB> MB, peak <MB> MB`` (the peak is the
+    process's high-water mark so far; the current figure is taken after freed memory has been
+    returned to the system); ``benchmarks/bench_city.py`` reads these lines.
+    """
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._t = self._clock()
+
+    def done(self, name: str) -> None:
+        """Log the stage that ends now and start the next one."""
+        now = self._clock()
+        _release_memory()
+        rss, peak = _memory_mb()
+        logger.info("stage %s: %.1f s, rss %.0f MB, peak %.0f MB", name, now - self._t, rss,
+                    peak)
+        self._t = now
+
 #: Layers in the order they are written to the GeoPackage.
 LAYER_ORDER = [
     "communities", "gates", "facilities", "sites", "access", "isochrones", "gaps",
@@ -50,6 +107,11 @@ class Result:
         The speed profiles measured; the first is the one gaps are judged with.
     metadata
         Inputs with checksums, tool version, date, settings.
+    spilled
+        Layers whose geometries are kept in a temporary GeoPackage instead of memory (a city's
+        isochrones and coverage, see :data:`livingcircle.settings.spill_above_communities`):
+        name → :class:`livingcircle._spill.SpilledLayer`. ``layers[name]`` is then the attribute
+        table; :meth:`layer` reads the geometries back, :meth:`write` copies them chunk by chunk.
     """
 
     layers: dict[str, pd.DataFrame]
@@ -58,8 +120,24 @@ class Result:
     metadata: dict = field(default_factory=dict)
     access: object = field(default=None, repr=False)
     network: object = field(default=None, repr=False)
+    spilled: dict = field(default_factory=dict, repr=False)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.layers[name]
+
+    def layer(self, name: str, *, where: str | None = None) -> pd.DataFrame:
+        """Return a layer with its geometries, reading a spilled layer back from its file.
+
+        Parameters
+        ----------
+        name
+            Layer name.
+        where
+            For a spilled layer, an SQL filter on its attributes (e.g. ``"minutes = 15"``), so
+            that only part of it is read into memory.
+        """
+        if name in self.spilled:
+            return self.spilled[name].read(where=where)
         return self.layers[name]
 
     def write(self, out: str | Path, *, overwrite: bool = True,
@@ -73,11 +151,13 @@ class Result:
         out.mkdir(parents=True, exist_ok=True)
         inputs = [i["path"] for i in self.metadata.get("inputs", [])]
         written = []
+        stages = _Stages()
         gpkg = out / "livingcircle.gpkg"
         check_targets([gpkg], inputs=inputs, overwrite=overwrite)
         with atomic_file(gpkg, inputs=inputs, overwrite=overwrite) as tmp:
             write_gpkg(self, tmp)
         written.append(gpkg)
+        stages.done("write geopackage")
         if "plan" in self.layers:
             from .renovation import plan_table_zh
 
@@ -92,6 +172,7 @@ class Result:
                     if "not_ready" in self.layers:
                         self.layers["not_ready"].to_excel(xw, sheet_name="未具备条件", index=False)
             written += [csv, xlsx]
+            stages.done("write plan tables")
         if map_html:
             from .maps import make_map
 
@@ -99,6 +180,7 @@ class Result:
             with atomic_file(html, inputs=inputs, overwrite=overwrite) as tmp:
                 make_map(self).save(str(tmp))
             written.append(html)
+            stages.done("write map")
         return written
 
 
@@ -116,18 +198,25 @@ def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_gpkg(result: Result, path: str | Path) -> None:
-    """Write every layer of ``result`` (and a metadata table) into one GeoPackage."""
+    """Write every layer of ``result`` (and a metadata table) into one GeoPackage.
+
+    A spilled layer (:attr:`Result.spilled`) is copied from its temporary file chunk by chunk,
+    so that its geometries are never all in memory.
+    """
     import json
 
     import pyogrio
 
     path = Path(path)
     first = True
+    spilled = getattr(result, "spilled", None) or {}
     names = [n for n in LAYER_ORDER if n in result.layers]
     names += [n for n in result.layers if n not in names]
     for name in names:
         df = result.layers[name]
-        if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns:
+        if name in spilled:
+            spilled[name].write_to(path, layer=name, append=not first)
+        elif isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns:
             gdf = _gpkg_safe(df)
             pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG",
                                     append=not first)
@@ -217,7 +306,7 @@ def run(
     """
     from . import io
     from .accessibility import measure_access
-    from .isochrones import isochrones
+    from .isochrones import isochrones, iter_isochrones
     from .network import build_network
 
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
@@ -236,6 +325,8 @@ def run(
 
     def step(name):
         bar.set_postfix_str(name)
+
+    stages = _Stages()
 
     step("read inputs")
     bnd = None
@@ -288,20 +379,40 @@ def run(
         note("sites", sites)
         site_gdf = sites if isinstance(sites, gpd.GeoDataFrame) else \
             io.read_sites(sites, boundary=bnd, diagnostics=diag)
+    stages.done("read inputs")
     bar.update()
 
     step("walking network")
     note("osm", osm)
     net = build_network(osm=osm, place=place, boundary=bnd, diagnostics=diag)
+    stages.done("walking network")
     bar.update()
 
     step("access")
     acc = measure_access(net, comm, fac, gates=gts, profile=prof, speed_profiles=speed_profiles,
                          diagnostics=diag)
+    stages.done("access")
     bar.update()
 
     step("isochrones")
-    iso = isochrones(acc, minutes=isochrone_minutes, speed_profiles=speed_profiles[:1])
+    spilled = {}
+    if len(comm) > settings.spill_above_communities:
+        # a city's polygons go to a temporary GeoPackage chunk by chunk; only the attributes stay
+        from ._spill import SpilledLayer
+
+        spill = SpilledLayer("isochrones")
+        for chunk in iter_isochrones(acc, minutes=isochrone_minutes,
+                                     speed_profiles=speed_profiles[:1],
+                                     chunk_size=settings.isochrone_chunk_size):
+            spill.append(chunk)
+            logger.debug("isochrones: %d rows streamed to %s", len(spill), spill.path)
+        spilled["isochrones"] = spill
+        iso = spill.attributes
+        logger.info("isochrones: %d rows kept in %s (more than %d communities)", len(spill),
+                    spill.path, settings.spill_above_communities)
+    else:
+        iso = isochrones(acc, minutes=isochrone_minutes, speed_profiles=speed_profiles[:1])
+    stages.done("isochrones")
     bar.update()
 
     step("gaps")
@@ -309,18 +420,31 @@ def run(
 
     gaps = find_gaps(acc.table, prof, speed_profile=speed_profiles[0])
     comp = completeness(gaps, prof)
+    stages.done("gaps")
     cap = None
     if "population" in comm.columns and comm["population"].notna().any():
         cap = capacity_access(acc.pairs, comm, fac, prof,
                               persons_per_place=settings.capacity_persons_per_place)
     else:
         logger.info("no population given: the capacity measure is skipped")
+    stages.done("capacity")
     figures = area_figures(gaps, comm, prof)
+    stages.done("area figures")
     from .isochrones import coverage_areas, uncovered_areas
 
     coverage = coverage_areas(acc, fac)
+    if len(comm) > settings.spill_above_communities:
+        # a city's coverage polygons (hundreds of MB) are only written: keep them on disk
+        from ._spill import SpilledLayer
+
+        spilled["coverage"] = SpilledLayer("coverage")
+        for lo in range(0, len(coverage), 500):
+            spilled["coverage"].append(coverage.iloc[lo:lo + 500])
+        coverage = spilled["coverage"].attributes
+    stages.done("coverage")
     uncovered = uncovered_areas(acc, fac) if \
         (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any() else None
+    stages.done("uncovered")
     bar.update()
 
     step("renovation")
@@ -339,6 +463,7 @@ def run(
         wide = wide.merge(scope[["community_id", "in_scope", "reasons"]]
                           .rename(columns={"reasons": "scope_reasons"}),
                           on="community_id", how="left")
+    stages.done("renovation")
     bar.update()
 
     wide = gpd.GeoDataFrame(wide, geometry="geometry", crs=comm.crs)
@@ -370,6 +495,7 @@ def run(
             "communities": wide, "gaps": gaps, "access": acc, "network": net,
             "profile": prof, "facilities": fac, "sites": site_gdf, "gates": gts,
             "plan": plan, "speed_profile": speed_profiles[0]}))
+    stages.done("clusters")
     bar.update()
     bar.close()
     layers["access_points"] = acc.access_points
@@ -394,6 +520,7 @@ def run(
     logger.info("run finished: %d communities, %d facilities, %d diagnostics", len(comm),
                 len(fac), len(diag))
     return Result(layers=layers, profile=prof, speed_profiles=speed_profiles, metadata=metadata,
+                  spilled=spilled,
                   access=acc, network=net)
 
 

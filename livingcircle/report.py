@@ -29,6 +29,7 @@ import pandas as pd
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
+from . import settings
 from ._errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -353,7 +354,10 @@ def write_report(result, path: str | Path, *, lang: str = "zh", include_map: boo
 def load_result(path: str | Path):
     """Read a result written by :meth:`Result.write` (its folder or ``livingcircle.gpkg``).
 
-    Geometry layers come back as GeoDataFrames in EPSG:4326, tables as DataFrames; the metadata
+    Geometry layers come back as GeoDataFrames in EPSG:4326, tables as DataFrames (the
+    isochrones and coverage of more than :data:`livingcircle.settings.spill_above_communities`
+    communities stay in the file: their attribute tables, with the polygons in
+    :attr:`Result.spilled`); the metadata
     table (key → JSON) becomes ``metadata``; the profile is loaded from the metadata's
     ``profile_path`` when that file exists, else the bundled default.
     """
@@ -369,7 +373,19 @@ def load_result(path: str | Path):
         raise InputError(msg)
     layers: dict[str, pd.DataFrame] = {}
     metadata: dict = {}
-    for name, geom_type in pyogrio.list_layers(gpkg):
+    spilled: dict = {}
+    listed = pyogrio.list_layers(gpkg)
+    n_comm = pyogrio.read_info(gpkg, layer="communities")["features"] \
+        if "communities" in {str(n) for n, _ in listed} else 0
+    for name, geom_type in listed:
+        if name in ("isochrones", "coverage") and geom_type is not None and \
+                n_comm > settings.spill_above_communities:
+            # a city's largest layers stay in the file; maps read the isochrones they draw
+            from ._spill import SpilledLayer
+
+            spilled[name] = SpilledLayer.from_file(gpkg, name)
+            layers[name] = spilled[name].attributes
+            continue
         if name == "livingcircle_metadata":
             t = pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False)
             for k, v in zip(t["key"], t["value"], strict=True):
@@ -395,7 +411,7 @@ def load_result(path: str | Path):
         speed_profiles.remove(metadata["speed_profile"])
         speed_profiles.insert(0, metadata["speed_profile"])
     return Result(layers=layers, profile=prof, speed_profiles=speed_profiles or ["adult"],
-                  metadata=metadata)
+                  metadata=metadata, spilled=spilled)
 
 
 @click.command("report")

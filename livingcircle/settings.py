@@ -50,6 +50,27 @@ site_types_by_category : dict[str, list[str]]
     need open land (vacant lots); the rest may use any building or lot.
 far_outside_km : float
     A point farther than this from the study area is reported as far outside.
+siting_solver_max_problems : int
+    :func:`livingcircle.clusters.site_facilities` solves one siting problem per cluster and
+    missing category. Up to this many, a one-site problem with several equally good sites is
+    left to CBC as it always was; above it (a city of thousands of clusters, where a CBC process
+    per problem would take hours) the first of them by site id is taken. A problem with one best
+    site never needs the solver.
+network_graph_max_nodes : int
+    An ``.osm.pbf`` whose walkable ways have more nodes than this (as pyrosm reads them, before
+    simplification and clipping) becomes a network of arrays without a networkx graph
+    (``WalkNetwork.graph`` is None): at a million nodes the networkx objects alone cost gigabytes
+    and nothing in the analysis needs them. Smaller files keep their graph.
+spill_above_communities : int
+    A run with more communities than this keeps its two largest polygon layers in a temporary
+    GeoPackage instead of memory: the isochrones, streamed chunk by chunk as they are made, and
+    the coverage areas, as soon as they are made (``Result["isochrones"]`` is then the
+    attribute table; :meth:`livingcircle.Result.write` copies the polygons into the output).
+    A written result of that many communities is read back the same way.
+isochrone_chunk_size : int
+    Communities per chunk when isochrones are streamed.
+spill_dir : str | None
+    Folder for those temporary files; None: the system's temporary folder.
 isochrone_cache_vertices : int
     The isochrone maker keeps street buffers and cell unions for reuse across origins; above
     this many vertices (16 bytes each) the cache is emptied and rebuilt as needed.
@@ -91,6 +112,11 @@ renovation_year_limit: int = 2000
 boundary_access_m: float = 50.0
 boundary_access_spacing_m: float = 20.0
 far_outside_km: float = 5.0
+network_graph_max_nodes: int = 200_000
+spill_above_communities: int = 2_000
+isochrone_chunk_size: int = 500
+spill_dir: str | None = None
+siting_solver_max_problems: int = 500
 capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
 elderly_share_threshold: float = 0.25
 level_minutes: tuple[int, ...] = (5, 10, 15)

@@ -138,3 +138,56 @@ def test_memory_child_reports_its_own_peak(bench):
     assert big.sum() == len(big)
     assert inherited_kb >= 0.9 * parent_kb  # ru_maxrss: the parent's peak, not the child's
     assert own_kb < parent_kb - 300 * 1024  # VmHWM: the child alone, well under the parent
+
+
+@pytest.fixture(scope="module")
+def bench_city():
+    spec = importlib.util.spec_from_file_location("bench_city",
+                                                  ROOT / "benchmarks" / "bench_city.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_city"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_city_files_are_the_grid(bench_city, tmp_path):
+    """The written .osm.pbf is the grid: every kept segment once, read back by the product."""
+    pytest.importorskip("osmium")  # a dependency of the benchmark only
+    import livingcircle as lc
+
+    meta = bench_city.write_city(tmp_path, nodes=900, communities=12, facilities=60,
+                                 spacing=50.0, seed=3)
+    side, xy, u, v, keep_h, keep_v = bench_city.grid_arrays(900, spacing=50.0, drop=0.1, seed=3)
+    assert meta["street_segments"] == len(u) == keep_h.sum() + keep_v.sum()
+    net = lc.build_network(osm=tmp_path / "city.osm.pbf", graph=False)
+    # pyrosm's simplification removes the nodes where a street only passes through
+    deg = np.bincount(np.r_[u, v], minlength=side * side)
+    assert len(net) <= int((deg > 0).sum())
+    assert net.edges.length.sum() == pytest.approx(
+        float(np.hypot(*(xy[u] - xy[v]).T).sum()), rel=1e-3)
+    comm = lc.read_communities(tmp_path / "communities.gpkg")
+    fac = lc.read_facilities(tmp_path / "facilities.gpkg")
+    assert len(comm) == 12 and len(fac) == 60
+    assert bench_city.write_city(tmp_path, nodes=900, communities=12, facilities=60,
+                                 spacing=50.0, seed=3) == meta  # written once, then reused
+
+
+def test_city_run_reports_the_pipeline_stages(bench_city, tmp_path):
+    """A tiny `livingcircle run` in a subprocess: its stage lines and peak memory are read."""
+    pytest.importorskip("osmium")
+    bench_city.write_city(tmp_path, nodes=400, communities=6, facilities=40, spacing=50.0,
+                          seed=1)
+    cmd = [sys.executable, "-m", "livingcircle.cli", "-v", "run",
+           "--osm", str(tmp_path / "city.osm.pbf"),
+           "--communities", str(tmp_path / "communities.gpkg"),
+           "--facilities", str(tmp_path / "facilities.gpkg"),
+           "--out", str(tmp_path / "out"), "--no-progress"]
+    rec = bench_city.measure(cmd, tmp_path / "run.log")
+    assert rec["returncode"] == 0, rec.get("log_tail")
+    names = [s["stage"] for s in rec["stages"]]
+    assert names[:3] == ["read inputs", "walking network", "access"]
+    assert {"isochrones", "clusters", "write geopackage", "write map"} <= set(names)
+    assert all(s["peak_mb"] >= s["rss_mb"] > 0 for s in rec["stages"])
+    if sys.platform == "linux":
+        assert rec["peak_mb"] >= max(s["peak_mb"] for s in rec["stages"]) - 1  # rounded
+    assert (tmp_path / "out" / "livingcircle.gpkg").is_file()

@@ -266,3 +266,146 @@ def test_recommend_layers(case):
     assert isinstance(out["proposed_sites"], gpd.GeoDataFrame)
     assert out["clusters"]["rank"].tolist() == [1, 2]
     assert not out["proposed_sites"]["site_id"].duplicated().any()
+
+
+# --- city scale: pairs instead of the square matrix, no solver where none is needed -----------
+
+def test_distance_pairs_are_the_square_matrix(case):
+    acc = case["access"]
+    D = C.community_distances(acc, radius_m=500)
+    pairs = C.community_distance_pairs(acc, radius_m=500)
+    assert (pairs["community_a"] < pairs["community_b"]).all()
+    assert len(pairs) == int(np.isfinite(D.to_numpy()).sum() - len(D)) // 2
+    for r in pairs.itertuples():
+        assert D.loc[r.community_a, r.community_b] == r.distance_m
+    assert pairs.set_index(["community_a", "community_b"]).loc[("A", "B"), "distance_m"] == \
+        pytest.approx(200)
+
+
+def _dense_groups(members, D, missing, walk_m, hh, max_households, max_members):
+    """The groups as find_clusters made them on the whole n × n matrix (the reference)."""
+    D = D.copy()
+    D[~np.isfinite(D)] = C.FAR
+    D[D > walk_m] = C.FAR
+    for a in range(len(members)):
+        for b in range(a + 1, len(members)):
+            if not (missing.get(members[a], set()) & missing.get(members[b], set())):
+                D[a, b] = D[b, a] = C.FAR
+    lab = C._complete_link(D, walk_m)
+    groups = []
+    for k in sorted(set(lab), key=lambda k: np.flatnonzero(lab == k).min()):
+        groups += C._split_to_cap(np.flatnonzero(lab == k), D, hh, max_households, max_members)
+    return sorted(tuple(g.tolist()) for g in groups)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_complete_linkage_gives_the_groups_of_the_whole_matrix(seed):
+    rng = np.random.default_rng(seed)
+    n = 120
+    xy_ = rng.uniform(0, 3000, (n, 2))
+    members = [f"c{i:03d}" for i in range(n)]
+    D = np.hypot(*(xy_[:, None, :] - xy_[None, :, :]).transpose(2, 0, 1)) * 1.3
+    D[D > 900] = np.inf
+    np.fill_diagonal(D, 0.0)
+    cats = ["k", "s", "p", "h"]
+    missing = {m: set(rng.choice(cats, size=rng.integers(0, 3), replace=False)) for m in members}
+    hh = rng.integers(50, 900, n).astype(float)
+    ii, jj = np.nonzero(np.isfinite(D) & (np.arange(n)[:, None] < np.arange(n)[None, :]))
+    pairs = pd.DataFrame({"community_a": np.asarray(members)[ii],
+                          "community_b": np.asarray(members)[jj], "distance_m": D[ii, jj]})
+    for walk, cap_hh, cap_n in ((800, 3000, 8), (600, None, None), (800, 1200, 3)):
+        ref = _dense_groups(members, D, missing, walk, hh, cap_hh, cap_n)
+        got = C._member_groups(members, pairs[pairs["distance_m"] <= walk], missing, walk, hh,
+                               cap_hh, cap_n)
+        assert sorted(tuple(g.tolist()) for g in got) == ref
+        assert sum(len(g) > 1 for g in ref) > 3  # real clusters, not only singletons
+
+
+def test_single_best_site_needs_no_solver(monkeypatch):
+    import pulp
+
+    def no_solver(*a, **k):
+        msg = "CBC called"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(pulp, "PULP_CBC_CMD", no_solver)
+    cover = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0]], dtype=bool)
+    assert C.solve_mclp(cover, np.array([3.0, 2.0, 1.0]), 1).tolist() == [0]  # 5 > 3 > 3
+    tie = np.array([2.0, 2.0, 2.0])  # columns 0 and 1 both cover 4 households
+    assert C.solve_mclp(cover, tie, 1, ties="first").tolist() == [0]
+    with pytest.raises(AssertionError, match="CBC called"):
+        C.solve_mclp(cover, tie, 1)
+    assert C.solve_mclp(cover, np.zeros(3), 1).tolist() == []
+    with pytest.raises(lc.InputError, match="valid rules"):
+        C.solve_mclp(cover, tie, 1, ties="random")
+
+
+def test_many_siting_problems_take_the_first_of_equal_sites(case, monkeypatch):
+    _, _, _, solver = _siting(case, new_per_category=1)
+    monkeypatch.setattr(lc.settings, "siting_solver_max_problems", 0)
+    _, _, _, first = _siting(case, new_per_category=1)
+    # the lattice case has one best site per problem: the same answer either way
+    pd.testing.assert_frame_equal(pd.DataFrame(solver), pd.DataFrame(first))
+
+
+def test_node_sites_from_arrays_equal_those_from_the_graph(case):
+    from livingcircle.network import WalkNetwork
+
+    net = case["network"]
+    e = net.edges
+    arr = WalkNetwork.from_arrays(e.xy, e.u, e.v, crs=net.crs, node_ids=e.node_ids)
+    cl, _ = C.find_clusters(case, max_walk_min=WALK_MIN, max_households=None, max_members=None)
+    a = C._node_sites(net, cl, max_per_cluster=5)
+    b = C._node_sites(arr, cl, max_per_cluster=5)
+    assert len(a) > 5
+    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
+
+
+def test_unknown_heritage_is_not_a_protection(case):
+    comm = case["communities"].drop(columns="heritage")
+    cl, mem = C.find_clusters({**case, "communities": comm}, max_walk_min=WALK_MIN,
+                              max_households=None, max_members=None)
+    assert cl["heritage_ids"].tolist() == ["", ""] and (cl["protection_zh"] == "").all()
+    assert mem["heritage"].isna().all()
+
+
+def _served_reference(gaps, comp, hh, groups, profile):
+    """The per-scope loop _served_table replaced (one filter of the gaps table per scope)."""
+    rows = []
+    c = comp.set_index("community_id")
+    levels = [k for k in profile.levels if f"completeness_{k}" in c.columns]
+    for scope, ids in groups.items():
+        sub = gaps[gaps["community_id"].isin(ids)]
+        for cat, x in sub.groupby("category", sort=False):
+            m = x["met"].astype(bool).to_numpy()
+            w = hh.reindex(x["community_id"]).fillna(0).to_numpy()
+            rows.append({"scope": scope, "kind": "category", "key": cat, "n_met": int(m.sum()),
+                         "households_met": float(w[m].sum()), "value": float(m.mean())})
+        cc = c.reindex(ids)
+        for k in levels:
+            full = (cc[f"completeness_{k}"] >= 1).to_numpy()
+            rows.append({"scope": scope, "kind": "completeness", "key": f"completeness_{k}",
+                         "n_met": int(full.sum()),
+                         "households_met": float(hh.reindex(ids)[full].fillna(0).sum()),
+                         "value": float(cc[f"completeness_{k}"].mean())})
+    return pd.DataFrame(rows)
+
+
+def test_served_table_is_the_per_scope_loop():
+    from livingcircle.gaps import completeness
+
+    prof = lc.load_profile()
+    rng = np.random.default_rng(4)
+    ids = [f"c{i:02d}" for i in range(40)]
+    cats = [c.id for c in prof.poi_categories()]
+    acc = pd.DataFrame([{"community_id": i, "category": c, "speed_profile": "adult",
+                         "distance_m": float(rng.uniform(50, 2000)), "time_min": 1.0,
+                         "nearest_facility_id": "f", "reached": True, "n_5min": 0,
+                         "n_10min": 0, "n_15min": 0} for i in ids for c in cats])
+    gaps = find_gaps(acc, prof, speed_profile="adult")
+    comp = completeness(gaps, prof)
+    hh = pd.Series(rng.integers(50, 900, 40).astype(float), index=ids)
+    hh.iloc[3] = np.nan  # unknown households count as 0
+    groups = {"all": ids, "K01": ids[:5], "K02": ids[5:7], "K03": ids[30:]}
+    got = C._served_table(gaps, comp, hh, groups, prof)
+    pd.testing.assert_frame_equal(got, _served_reference(gaps, comp, hh, groups, prof))

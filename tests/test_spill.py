@@ -1,0 +1,128 @@
+"""A city's isochrones on disk: the spilled layer, and a run that streams its isochrones."""
+
+import gc
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+import livingcircle as lc
+from livingcircle._spill import SpilledLayer
+
+
+def _chunk(k, n=4):
+    geoms = [shapely.box(k, i, k + 0.5, i + 0.5) for i in range(n)]
+    if k == 1:
+        geoms[0] = shapely.MultiPolygon([shapely.box(1, 0, 1.2, 0.2), shapely.box(1.3, 0, 1.4, 1)])
+        geoms[1] = shapely.Polygon()
+    return gpd.GeoDataFrame({"community_id": [f"c{k}{i}" for i in range(n)],
+                             "minutes": np.full(n, 5 * (k + 1)), "reached": [True] * n},
+                            geometry=geoms, crs=4326)
+
+
+def test_spilled_layer_writes_what_one_write_of_the_whole_frame_writes(tmp_path):
+    layer = SpilledLayer("iso", directory=tmp_path)
+    chunks = [_chunk(k) for k in range(3)]
+    for c in chunks:
+        layer.append(c)
+    whole = pd.concat(chunks, ignore_index=True)
+    assert len(layer) == 12 and layer.geometry_type == "MultiPolygon"
+    pd.testing.assert_frame_equal(layer.attributes, pd.DataFrame(whole.drop(columns="geometry")))
+    pyogrio.write_dataframe(whole, tmp_path / "one.gpkg", layer="iso", driver="GPKG")
+    layer.write_to(tmp_path / "chunks.gpkg", layer="iso", chunk_size=5)
+    a = pyogrio.read_info(tmp_path / "one.gpkg", layer="iso")
+    b = pyogrio.read_info(tmp_path / "chunks.gpkg", layer="iso")
+    assert (a["geometry_type"], a["features"], list(a["fields"]), list(a["dtypes"])) == \
+        (b["geometry_type"], b["features"], list(b["fields"]), list(b["dtypes"]))
+    x = pyogrio.read_dataframe(tmp_path / "one.gpkg", layer="iso")
+    y = pyogrio.read_dataframe(tmp_path / "chunks.gpkg", layer="iso")
+    pd.testing.assert_frame_equal(pd.DataFrame(x.drop(columns="geometry")),
+                                  pd.DataFrame(y.drop(columns="geometry")))
+    assert shapely.equals_exact(x.geometry.values, y.geometry.values, 0).all()
+    assert len(layer.read(where="minutes = 10")) == 4
+    folder = layer.path.parent
+    assert folder.is_dir()
+    del layer
+    gc.collect()
+    assert not folder.exists()  # the temporary folder goes with the layer
+
+
+def test_spilled_layer_of_one_type_keeps_it(tmp_path):
+    layer = SpilledLayer("iso", directory=tmp_path)
+    layer.append(_chunk(0))
+    assert layer.geometry_type == "Polygon"
+    layer.close()
+    assert not layer.path.parent.exists()
+    with pytest.raises(RuntimeError, match="closed"):
+        layer.append(_chunk(0))
+
+
+def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypatch, tmp_path):
+    monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
+    monkeypatch.setattr(lc.settings, "isochrone_chunk_size", 30)
+    r = lc.run_sample(progress=False)
+    assert set(r.spilled) == {"isochrones", "coverage"}
+    ref = sample_result["isochrones"]
+    attrs = r["isochrones"]  # the attribute table: the same rows, no polygons in memory
+    assert not isinstance(attrs, gpd.GeoDataFrame)
+    key = ["community_id", "speed_profile", "minutes"]
+    ref_s = ref.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(attrs.sort_values(key).reset_index(drop=True),
+                                  pd.DataFrame(ref_s.drop(columns="geometry")))
+    back = r.layer("isochrones").sort_values(key).reset_index(drop=True)
+    assert shapely.equals_exact(back.geometry.values, ref_s.geometry.values, 0).all()
+    assert len(r.layer("isochrones", where="minutes = 15")) == (ref["minutes"] == 15).sum()
+    # the written GeoPackage holds the same isochrone layer as a run that kept them in memory
+    r.write(tmp_path / "spilled", map_html=False)
+    sample_result.write(tmp_path / "memory", map_html=False)
+    for name, order in (("isochrones", key), ("coverage", ["category"])):
+        a = pyogrio.read_dataframe(tmp_path / "memory" / "livingcircle.gpkg", layer=name)
+        b = pyogrio.read_dataframe(tmp_path / "spilled" / "livingcircle.gpkg", layer=name)
+        a, b = (t.sort_values(order).reset_index(drop=True) for t in (a, b))
+        pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
+                                      pd.DataFrame(b.drop(columns="geometry")))
+        assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0).all()
+    pd.testing.assert_frame_equal(
+        r["coverage"], pd.DataFrame(sample_result["coverage"].drop(columns="geometry")))
+    names = [n for n, _ in pyogrio.list_layers(tmp_path / "spilled" / "livingcircle.gpkg")]
+    assert names == [n for n, _ in pyogrio.list_layers(tmp_path / "memory" / "livingcircle.gpkg")]
+    # a map that asks for the isochrones reads them back from the file
+    from livingcircle.maps import make_map
+
+    spilled_map = make_map(r, isochrones=True).get_root().render()
+    memory_map = make_map(sample_result, isochrones=True).get_root().render()
+    plain_map = make_map(r, isochrones=False).get_root().render()
+    # the same polygons drawn (element ids are random, their length is not)
+    assert len(spilled_map) == len(memory_map) > 1.5 * len(plain_map)
+
+
+def test_a_written_city_result_loads_without_its_isochrone_polygons(sample_result, tmp_path,
+                                                                  monkeypatch):
+    from livingcircle.report import load_result
+
+    sample_result.write(tmp_path, map_html=False)
+    whole = load_result(tmp_path)
+    assert isinstance(whole["isochrones"], gpd.GeoDataFrame) and not whole.spilled
+    monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
+    r = load_result(tmp_path)
+    assert set(r.spilled) == {"isochrones", "coverage"}
+    assert not isinstance(r["isochrones"], gpd.GeoDataFrame)
+    pd.testing.assert_frame_equal(r["isochrones"],
+                                  pd.DataFrame(whole["isochrones"].drop(columns="geometry")))
+    back = r.layer("isochrones", where="minutes = 10")
+    assert shapely.equals_exact(
+        back.geometry.values,
+        whole["isochrones"].query("minutes == 10").geometry.values, 0).all()
+    r.spilled["isochrones"].close()
+    assert (tmp_path / "livingcircle.gpkg").is_file()  # a written result is never removed
+    with pytest.raises(RuntimeError, match="written result"):
+        r.spilled["isochrones"].append(whole["isochrones"].head(1))
+    # writing the loaded result again copies the polygons from the file
+    r.write(tmp_path / "again", map_html=False)
+    again = pyogrio.read_dataframe(tmp_path / "again" / "livingcircle.gpkg", layer="isochrones")
+    assert len(again) == len(whole["isochrones"])
+    assert shapely.equals_exact(again.geometry.values, whole["isochrones"].geometry.values,
+                                0).all()
