@@ -513,9 +513,10 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
     isochrone. A network wider than :data:`livingcircle.settings.coverage_tile_above_m` (a
     city) is split into square tiles of the isochrone maker's largest cell (3.2 km): one row per
     category and tile, each clipped to its tile, so that no polygon spans the whole city; the
-    rows of a category do not overlap and their areas add up. Feed the result to
-    :func:`livingcircle.gaps.uncovered_residential`, or use :func:`uncovered_areas`, which gives
-    the same figures from the network directly and scales to a city.
+    rows of a category do not overlap and their areas add up. :func:`iter_coverage_areas` gives
+    the same rows tile by tile. Feed the result to :func:`livingcircle.gaps.uncovered_residential`,
+    or use :func:`uncovered_areas`, which gives the same figures from the network directly and
+    scales to a city.
 
     Parameters
     ----------
@@ -534,89 +535,128 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
     -------
     GeoDataFrame
         category, name_zh, threshold_m, n_facilities, tile ('all', or 'column_row' of the
-        tile), area_m2, geometry (EPSG:4326).
+        tile), area_m2, geometry (EPSG:4326); rows by category, then tile.
     """
+    chunks = list(iter_coverage_areas(acc, facilities, buffer_m=buffer_m,
+                                      categories=categories, threads=threads))
+    out = pd.concat(chunks, ignore_index=True)
+    wanted = list(categories or [c.id for c in acc.profile.poi_categories()])
+    # by category, then tile column (west to east) and row (south to north); 'all' is 0_0
+    ij = out["tile"].replace("all", "0_0").str.split("_", expand=True).astype(int)
+    key = pd.DataFrame({"c": out["category"].map({c: k for k, c in enumerate(wanted)}),
+                        "i": ij[0], "j": ij[1]})
+    order = np.lexsort((key["j"], key["i"], key["c"]))
+    return gpd.GeoDataFrame(out.iloc[order].reset_index(drop=True), geometry="geometry",
+                            crs=4326)
+
+
+def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
+                        buffer_m: float | None = None, categories=None,
+                        threads: int | None = None,
+                        tiles_per_chunk: int = 8) -> Iterator[gpd.GeoDataFrame]:
+    """Yield the rows of :func:`coverage_areas` a few tiles at a time (every category of each).
+
+    Tiles come in spatial order, so that the cells of a tile are built once and serve every
+    category while they are cached; a city's coverage is never all in memory.
+
+    Yields
+    ------
+    GeoDataFrame
+        The columns of :func:`coverage_areas`, EPSG:4326.
+    """
+    from .routing import parallel_each
+
     buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
     maker = _maker(acc, buffer_m)
     search = BoundedSearch(acc.graph)
     work = np.full(acc.graph.n_nodes, np.inf)
-    wanted = categories or [c.id for c in acc.profile.poi_categories()]
+    wanted = list(categories or [c.id for c in acc.profile.poi_categories()])
     starts_of = _category_starts(acc, facilities, wanted)
-    tiles = _tiles(maker)
-    # one search per category; what it reaches, kept as whole streets and cut pieces
+    # one search per category; what it reaches: whole streets (a mask) and cut pieces
     reach = {}
     for cid in wanted:
         T = acc.profile.category(cid).max_walk_m
-        starts = starts_of[cid]
-        if len(starts) == 0:
+        if len(starts_of[cid]) == 0:
             continue
-        nodes, dist = search(starts, np.zeros(len(starts)), T)
+        nodes, dist = search(starts_of[cid], np.zeros(len(starts_of[cid])), T)
         whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work), T)
-        cut = shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m, quad_segs=_QUAD_SEGS)
-        reach[cid] = (whole, pe, cut)
-    found = {cid: [] for cid in wanted}
+        mask = np.zeros(len(maker.geom), dtype=bool)
+        mask[whole] = True
+        reach[cid] = (whole, mask, pe, ps, pf)
+    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
+
+    def frame(found):
+        rows = []
+        for cid, name, poly in found:
+            cat = acc.profile.category(cid)
+            rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
+                         "n_facilities": len(starts_of[cid]), "tile": name,
+                         "area_m2": round(float(poly.area), 1), "geometry": poly})
+        df = pd.DataFrame(rows)
+        geoms = shapely.transform(df.pop("geometry").to_numpy(), lambda c: np.column_stack(
+            to_wgs84.transform(c[:, 0], c[:, 1])))
+        return gpd.GeoDataFrame(df, geometry=geoms, crs=4326)
+
+    def cut_pieces(pe, ps, pf, sel=None):
+        if sel is not None:
+            pe, ps, pf = pe[sel], ps[sel], pf[sel]
+        if len(pe) == 0:
+            return []
+        return list(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                   quad_segs=_QUAD_SEGS))
+
+    tiles = _tiles(maker)
     if tiles is None:
-        for cid, (whole, _pe, cut) in reach.items():
-            pieces = (maker.whole_pieces(whole) if len(whole) else []) + list(cut)
-            if pieces:
-                found[cid].append(("all", shapely.union_all(np.asarray(pieces, dtype=object))))
-    else:
-        _tile_polygons(maker, tiles, reach, found, threads)
-    rows = []
-    for cid in wanted:
-        cat = acc.profile.category(cid)
-        base = {"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
-                "n_facilities": len(starts_of[cid])}
-        for name, poly in found[cid] or [("all", shapely.Polygon())]:
-            rows.append({**base, "tile": name, "area_m2": round(float(poly.area), 1),
-                         "geometry": poly})
-    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=acc.crs).to_crs(4326)
+        found = []
+        for cid in wanted:
+            poly = shapely.Polygon()
+            if cid in reach:
+                whole, _mask, pe, ps, pf = reach[cid]
+                pieces = (maker.whole_pieces(whole) if len(whole) else []) + cut_pieces(pe, ps,
+                                                                                         pf)
+                if pieces:
+                    poly = shapely.union_all(np.asarray(pieces, dtype=object))
+            found.append((cid, "all", poly))
+        yield frame(found)
+        return
+    seen = set()
+    order = list(tiles["order_spatial"])
+    for lo in range(0, len(order), tiles_per_chunk):
+        found = []
+        lock = threading.Lock()
 
+        def one(t, _local, found=found, lock=lock):
+            near = tiles["edges"][t]
+            box = tiles["box"][t]
+            full = None  # the tile's polygon when every street near it is reached whole
+            done = []
+            for cid, (_whole, mask, pe, ps, pf) in reach.items():
+                w = near[mask[near]]
+                if len(w) and len(w) == len(near):
+                    if full is None:
+                        full = shapely.intersection(shapely.union_all(
+                            np.asarray(maker.whole_pieces(w), dtype=object)), box)
+                    poly = full
+                else:
+                    sel = np.isin(pe, near)
+                    if len(w) == 0 and not sel.any():
+                        continue
+                    pieces = (maker.whole_pieces(w) if len(w) else []) + cut_pieces(pe, ps, pf,
+                                                                                    sel)
+                    poly = shapely.intersection(
+                        shapely.union_all(np.asarray(pieces, dtype=object)), box)
+                if not poly.is_empty:
+                    done.append((cid, tiles["name"][t], poly))
+            with lock:
+                found.extend(done)
 
-def _tile_polygons(maker: IsochroneMaker, tiles: dict, reach: dict, found: dict,
-                   threads) -> None:
-    """Covered area of every category per tile, clipped to the tile (into ``found``).
-
-    Tiles are the outer loop, in the maker's spatial order, so that the cells of a tile are
-    built once and serve every category while they are in the cache.
-    """
-    from .routing import parallel_each
-
-    masks = {}
-    for cid, (whole, _pe, _cut) in reach.items():
-        m = np.zeros(len(maker.geom), dtype=bool)
-        m[whole] = True
-        masks[cid] = m
-    lock = threading.Lock()
-
-    def one(t, _local):
-        near = tiles["edges"][t]
-        box = tiles["box"][t]
-        full = None  # the tile's polygon when every street near it is reached whole
-        done = []
-        for cid, (_whole, pe, cut) in reach.items():
-            w = near[masks[cid][near]]
-            if len(w) and len(w) == len(near):
-                if full is None:
-                    full = shapely.intersection(
-                        shapely.union_all(np.asarray(maker.whole_pieces(w), dtype=object)), box)
-                poly = full
-            else:
-                c = cut[np.isin(pe, near)]
-                if len(w) == 0 and len(c) == 0:
-                    continue
-                pieces = (maker.whole_pieces(w) if len(w) else []) + list(c)
-                poly = shapely.intersection(shapely.union_all(np.asarray(pieces, dtype=object)),
-                                            box)
-            if not poly.is_empty:
-                done.append((cid, poly))
-        with lock:
-            for cid, poly in done:
-                found[cid].append((tiles["name"][t], poly))
-
-    parallel_each(tiles["order_spatial"], one, threads=threads)
-    for cid in found:
-        found[cid].sort(key=lambda x: tiles["order"][x[0]])
+        parallel_each(order[lo:lo + tiles_per_chunk], one, threads=threads)
+        seen.update(cid for cid, *_ in found)
+        if found:
+            yield frame(found)
+    missing = [cid for cid in wanted if cid not in seen]
+    if missing:  # categories that cover nothing keep one empty row, as a small area does
+        yield frame([(cid, "all", shapely.Polygon()) for cid in missing])
 
 
 def _tiles(maker: IsochroneMaker):

@@ -432,15 +432,17 @@ def run(
     stages.done("area figures")
     from .isochrones import coverage_areas, uncovered_areas
 
-    coverage = coverage_areas(acc, fac)
     if len(comm) > settings.spill_above_communities:
-        # a city's coverage polygons (hundreds of MB) are only written: keep them on disk
+        # a city's coverage polygons (hundreds of MB) are only written: to disk tile by tile
         from ._spill import SpilledLayer
+        from .isochrones import iter_coverage_areas
 
         spilled["coverage"] = SpilledLayer("coverage")
-        for lo in range(0, len(coverage), 500):
-            spilled["coverage"].append(coverage.iloc[lo:lo + 500])
+        for chunk in iter_coverage_areas(acc, fac):
+            spilled["coverage"].append(chunk)
         coverage = spilled["coverage"].attributes
+    else:
+        coverage = coverage_areas(acc, fac)
     stages.done("coverage")
     uncovered = uncovered_areas(acc, fac) if \
         (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any() else None
