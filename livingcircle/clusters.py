@@ -69,7 +69,8 @@ import shapely
 from . import settings
 from ._errors import InputError
 from .pipeline import input_options
-from .routing import BoundedSearch
+from .renovation import _bool_or_none
+from .routing import map_bounded
 from .standards import Profile
 
 logger = logging.getLogger(__name__)
@@ -124,17 +125,15 @@ def community_distance_pairs(access, *, radius_m: float) -> pd.DataFrame:
     order = np.argsort(ids, kind="stable")
     rank = np.empty(len(ids), dtype=np.int64)
     rank[order] = np.arange(len(ids))
-    search = BoundedSearch(g)
-    src, dst, dd = [], [], []
-    for i in range(len(ids)):
-        if len(nodes[i]) == 0:
-            continue
-        reached, dist = search(nodes[i], np.zeros(len(nodes[i])), float(radius_m))
+    with_access = [i for i in range(len(ids)) if len(nodes[i])]
+
+    def others(k, reached, dist):  # the other communities this one's search reached
         o = owner[reached]
-        hit = (o >= 0) & (o != i)
-        src.append(np.full(int(hit.sum()), rank[i]))
-        dst.append(rank[o[hit]])
-        dd.append(dist[hit])
+        hit = (o >= 0) & (o != with_access[k])
+        return np.full(int(hit.sum()), rank[with_access[k]]), rank[o[hit]], dist[hit]
+
+    found = map_bounded(g, [nodes[i] for i in with_access], float(radius_m), others)
+    src, dst, dd = (list(x) for x in zip(*found, strict=True)) if found else ([], [], [])
     a = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
     b = np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64)
     d = np.concatenate(dd) if dd else np.zeros(0)
@@ -241,16 +240,6 @@ def _missing_sets(gaps: pd.DataFrame, *, required_only: bool = True) -> dict[str
     if required_only:
         g = g[g["required"].astype(bool)]
     return {str(c): set(x["category"].astype(str)) for c, x in g.groupby("community_id")}
-
-
-def _is_yes(value) -> bool:
-    """Return True for a known yes (True or 1); False for no and unknown (None, NA, NaN)."""
-    if value is None or value is pd.NA:
-        return False
-    try:
-        return bool(value is True or value == 1)
-    except TypeError:  # pragma: no cover - an odd value that does not compare
-        return False
 
 
 def _households(communities: pd.DataFrame) -> pd.Series:
@@ -498,8 +487,9 @@ def find_clusters(
     crs = comm.crs
     # outlines are drawn in the network's metric CRS (one UTM zone for the whole area)
     acc_crs = getattr(parts.get("access"), "crs", None)
-    metric = acc_crs if acc_crs is not None else (
-        comm.estimate_utm_crs() if crs is not None and crs.is_geographic else crs)
+    geographic = crs is not None and crs.is_geographic
+    metric = (acc_crs if acc_crs is not None else comm.estimate_utm_crs()) if geographic else crs
+    geom_m = geom.to_crs(metric) if geographic else geom
     prof_geo = comm.set_index("community_id")
     heritage = (prof_geo["heritage"] if "heritage" in prof_geo.columns
                 else pd.Series(pd.NA, index=prof_geo.index))
@@ -515,11 +505,8 @@ def find_clusters(
         miss_sets = [missing.get(m, set()) for m in mids]
         shared = set.intersection(*miss_sets) if miss_sets else set()
         anyc = set.union(*miss_sets) if miss_sets else set()
-        her = [m for m in mids + bids if _is_yes(heritage.get(m))]
-        allgeo = gpd.GeoSeries(geom.loc[mids + bids].to_numpy(), crs=crs)
-        proj = allgeo.to_crs(metric) if crs and crs.is_geographic else allgeo
-        hull = gpd.GeoSeries([shapely.convex_hull(shapely.union_all(proj.to_numpy()))
-                              .buffer(30)], crs=proj.crs).to_crs(crs).iloc[0]
+        her = [m for m in mids + bids if _bool_or_none(heritage.get(m), "heritage", m) is True]
+        hull = shapely.convex_hull(shapely.union_all(geom_m.loc[mids + bids].to_numpy())).buffer(30)
         crec.append({
             "cluster_id": cid, "n_members": len(mids), "n_beneficiaries": len(bids),
             "member_ids": ";".join(mids), "beneficiary_ids": ";".join(bids),
@@ -548,7 +535,10 @@ def find_clusters(
              "geometry"]
     mcols = ["cluster_id", "community_id", "role", "in_scope", "households", "elderly_share",
              "heritage", "max_walk_to_members_m", "geometry"]
-    clusters = gpd.GeoDataFrame(pd.DataFrame(crec, columns=ccols), geometry="geometry", crs=crs)
+    clusters = gpd.GeoDataFrame(pd.DataFrame(crec, columns=ccols), geometry="geometry",
+                                crs=metric)
+    if geographic:  # the outlines were drawn in metres: back to the communities' CRS at once
+        clusters = clusters.to_crs(crs)
     mem = gpd.GeoDataFrame(pd.DataFrame(mrec, columns=mcols), geometry="geometry", crs=crs)
     logger.info("clusters: %d clusters of %d in-scope communities (walk %.0f m), "
                 "%d beneficiaries", len(clusters), len(members), walk_m, len(best))
