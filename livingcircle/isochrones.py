@@ -111,6 +111,8 @@ class IsochroneMaker:
         self.edges = edges
         self.geom = edges.geometry
         self.length = edges.length
+        # a gap larger than any street: separates streets in parts()' running maximum
+        self._street_gap = float(self.length.max()) + 1.0 if len(self.length) else 1.0
         self.buffer_m = float(buffer_m)
         self.inc = _incidence(g)
         self.street = g.seg_edge >= 0  # offset legs of snapped points are not streets
@@ -152,9 +154,10 @@ class IsochroneMaker:
 
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
-        self._cached_vertices += int(shapely.get_num_coordinates(geoms).sum())
-        if self._cached_vertices > settings.isochrone_cache_vertices:
-            with self._lock:
+        added = int(shapely.get_num_coordinates(geoms).sum())
+        with self._lock:
+            self._cached_vertices += added
+            if self._cached_vertices > settings.isochrone_cache_vertices:
                 logger.debug("isochrone cache full (%d vertices): emptied",
                              self._cached_vertices)
                 self._buf = np.full(len(self.geom), None, dtype=object)
@@ -265,7 +268,7 @@ class IsochroneMaker:
         iv_e, iv_s, iv_f = iv_e[order], iv_s[order], iv_f[order]
         new_edge = np.r_[True, iv_e[1:] != iv_e[:-1]]
         group = np.cumsum(new_edge) - 1
-        shift = group * (float(self.length.max()) + 1.0)  # running max of ends within a street
+        shift = group * self._street_gap  # running max of ends within a street
         run_f = np.maximum.accumulate(iv_f + shift) - shift
         starts = new_edge.copy()
         starts[1:] |= iv_s[1:] > run_f[:-1] + 1e-6
@@ -301,6 +304,29 @@ class IsochroneMaker:
         if len(pieces) == 1:
             return pieces[0], whole
         return shapely.union_all(np.asarray(pieces, dtype=object)), whole
+
+
+def _buffer_width(buffer_m) -> float:
+    """Return the street buffer half-width in metres (given or the setting); it must be positive."""
+    b = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    if not b > 0:
+        msg = (f"buffer_m must be a positive number of metres (half the width drawn around a "
+               f"street), got {buffer_m!r}")
+        raise ValueError(msg)
+    return b
+
+
+def _wanted_categories(acc: Access, categories) -> list[str]:
+    """Category ids asked for (one id or a list; None: every walk-judged one), checked."""
+    if categories is None:
+        return [c.id for c in acc.profile.poi_categories()]
+    wanted = [categories] if isinstance(categories, str) else [str(c) for c in categories]
+    if not wanted:
+        msg = "categories is empty: give category ids, or None for every walk-judged category"
+        raise ValueError(msg)
+    for cid in wanted:
+        acc.profile.category(cid)  # an unknown id raises, listing the valid ones
+    return wanted
 
 
 def _maker(acc: Access, buffer_m: float) -> IsochroneMaker:
@@ -360,7 +386,7 @@ def iter_isochrones(
                                 speed_profiles=speed_profiles)
     acc = source
     speeds = _speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
-    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    buffer_m = _buffer_width(buffer_m)
     minutes = sorted(float(m) for m in minutes)
     if not minutes or min(minutes) <= 0:
         msg = f"minutes must be positive numbers, got {minutes}"
@@ -540,7 +566,7 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
     chunks = list(iter_coverage_areas(acc, facilities, buffer_m=buffer_m,
                                       categories=categories, threads=threads))
     out = pd.concat(chunks, ignore_index=True)
-    wanted = list(categories or [c.id for c in acc.profile.poi_categories()])
+    wanted = _wanted_categories(acc, categories)
     # by category, then tile column (west to east) and row (south to north); 'all' is 0_0
     ij = out["tile"].replace("all", "0_0").str.split("_", expand=True).astype(int)
     key = pd.DataFrame({"c": out["category"].map({c: k for k, c in enumerate(wanted)}),
@@ -566,11 +592,11 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     """
     from .routing import parallel_each
 
-    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    buffer_m = _buffer_width(buffer_m)
     maker = _maker(acc, buffer_m)
     search = BoundedSearch(acc.graph)
     work = np.full(acc.graph.n_nodes, np.inf)
-    wanted = list(categories or [c.id for c in acc.profile.poi_categories()])
+    wanted = _wanted_categories(acc, categories)
     starts_of = _category_starts(acc, facilities, wanted)
     # one search per category; what it reaches: whole streets (a mask) and cut pieces
     reach = {}
@@ -625,9 +651,10 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         found = []
         lock = threading.Lock()
 
-        def one(t, _local, found=found, lock=lock):
+        def one(t, in_tile, found=found, lock=lock):
             near = tiles["edges"][t]
             box = tiles["box"][t]
+            in_tile[near] = True
             full = None  # the tile's polygon when every street near it is reached whole
             done = []
             for cid, (_whole, mask, pe, ps, pf) in reach.items():
@@ -638,7 +665,7 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
                             np.asarray(maker.whole_pieces(w), dtype=object)), box)
                     poly = full
                 else:
-                    sel = np.isin(pe, near)
+                    sel = in_tile[pe]
                     if len(w) == 0 and not sel.any():
                         continue
                     pieces = (maker.whole_pieces(w) if len(w) else []) + cut_pieces(pe, ps, pf,
@@ -647,10 +674,12 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
                         shapely.union_all(np.asarray(pieces, dtype=object)), box)
                 if not poly.is_empty:
                     done.append((cid, tiles["name"][t], poly))
+            in_tile[near] = False
             with lock:
                 found.extend(done)
 
-        parallel_each(order[lo:lo + tiles_per_chunk], one, threads=threads)
+        parallel_each(order[lo:lo + tiles_per_chunk], one, threads=threads,
+                      state=lambda: np.zeros(len(maker.geom), dtype=bool))
         seen.update(cid for cid, *_ in found)
         if found:
             yield frame(found)
@@ -722,10 +751,10 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
 
     from .routing import nearest_table, parallel_each
 
-    buffer_m = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
+    buffer_m = _buffer_width(buffer_m)
     maker = _maker(acc, buffer_m)
     g = acc.graph
-    wanted = categories or [c.id for c in acc.profile.poi_categories()]
+    wanted = _wanted_categories(acc, categories)
     comm = acc.communities[["community_id", "geometry"]].to_crs(acc.crs)
     is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if not is_area.all():

@@ -296,3 +296,25 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
     assert tiled["area_m2"].sum() == pytest.approx(one["area_m2"].iloc[0], rel=1e-6)
     assert shapely.symmetric_difference(a, b.union_all()).area < 1e-3 * a.area
     assert b.area.sum() == pytest.approx(b.union_all().area, rel=1e-6)  # tiles do not overlap
+
+
+def test_bad_buffer_and_categories_give_clear_errors():
+    from livingcircle.isochrones import coverage_areas, uncovered_areas
+    from livingcircle.standards import ProfileError
+
+    net = lattice()
+    fac = points(["K"], [(0, 0)], "facility_id", categories=["kindergarten"])
+    comm = points(["A"], [(100, 100)], "community_id")
+    acc = measure_access(net, comm, fac)
+    for bad in (0.0, -5.0, float("nan")):
+        with pytest.raises(ValueError, match="buffer_m must be a positive number of metres"):
+            isochrones(acc, buffer_m=bad)
+        with pytest.raises(ValueError, match="buffer_m must be a positive"):
+            coverage_areas(acc, fac, buffer_m=bad)
+    with pytest.raises(ValueError, match="categories is empty"):
+        coverage_areas(acc, fac, categories=[])
+    with pytest.raises(ProfileError, match="unknown category 'schol'; valid categories"):
+        uncovered_areas(acc, fac, categories=["schol"])
+    # one id as a plain string is that category, not its letters
+    one = coverage_areas(acc, fac, categories="kindergarten")
+    assert one["category"].tolist() == ["kindergarten"]
