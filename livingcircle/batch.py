@@ -381,10 +381,11 @@ def _engine_threads():
     """Inside a Dask worker, let each area's searches use one thread.
 
     Dask already runs one task per worker thread; the engine's own threads
-    (:data:`livingcircle.settings.threads`) would only compete with them. Outside a worker the
-    setting is left as it is.
+    (:data:`livingcircle.settings.threads`) would only compete with them. The limit holds for
+    the task's own thread only (:func:`livingcircle.routing.threads_here`), so tasks sharing a
+    worker do not undo each other's; outside a worker nothing changes.
     """
-    from . import settings
+    from .routing import threads_here
 
     try:
         from distributed import get_worker
@@ -393,12 +394,8 @@ def _engine_threads():
     except (ImportError, ValueError):
         yield
         return
-    old = settings.threads
-    settings.threads = 1
-    try:
+    with threads_here(1):
         yield
-    finally:
-        settings.threads = old
 
 
 def run_area(spec: Mapping, out: str | os.PathLike) -> dict:

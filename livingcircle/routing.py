@@ -22,6 +22,7 @@ core (``benchmarks/README.md``), with equal distances.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -242,10 +243,32 @@ def split_graph(edges: EdgeTable, snap: Snap) -> SplitGraph:
     return SplitGraph(csr, n_total, point_node, a, b, seg_len, se, t0, t1)
 
 
+_HERE = threading.local()  # engine threads set for the calling thread only (a Dask task)
+
+
+@contextlib.contextmanager
+def threads_here(n: int | None):
+    """Use ``n`` engine threads for searches started from this thread, whatever the setting.
+
+    For tasks that already run one per core (Dask worker threads): unlike changing
+    :data:`livingcircle.settings.threads`, it does not reach the other tasks of the process.
+    """
+    old = getattr(_HERE, "threads", None)
+    _HERE.threads = n
+    try:
+        yield
+    finally:
+        _HERE.threads = old
+
+
 def _threads(threads: int | None) -> int:
     from . import settings
 
-    n = settings.threads if threads is None else threads
+    n = threads
+    if n is None:
+        n = getattr(_HERE, "threads", None)
+    if n is None:
+        n = settings.threads
     if n is None:
         try:
             n = len(os.sched_getaffinity(0))

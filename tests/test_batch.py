@@ -327,17 +327,33 @@ def test_inputs_changed_compares_checksums(tmp_path):
 
 
 def _threads_in_area_task():
-    from livingcircle import settings
     from livingcircle.batch import _engine_threads
+    from livingcircle.routing import _threads
 
     with _engine_threads():
-        inside = settings.threads
-    return inside, settings.threads
+        inside = _threads(None)
+    return inside, _threads(None)
 
 
 def test_area_tasks_use_one_engine_thread_inside_a_worker(client):
-    from livingcircle import settings
+    from livingcircle.routing import _threads
 
     inside, after = client.submit(_threads_in_area_task, pure=False).result()
-    assert inside == 1 and after is None  # Dask runs one task per worker thread
-    assert _threads_in_area_task() == (settings.threads, settings.threads)  # outside: untouched
+    cores = client.submit(_threads, None, pure=False).result()
+    assert inside == 1 and after == cores  # Dask runs one task per worker thread
+    assert _threads_in_area_task() == (_threads(None), _threads(None))  # outside: untouched
+
+
+def test_threads_here_holds_for_the_calling_thread_only():
+    import threading
+
+    from livingcircle import settings
+    from livingcircle.routing import _threads, threads_here
+
+    seen = {}
+    with threads_here(1):
+        other = threading.Thread(target=lambda: seen.setdefault("other", _threads(None)))
+        other.start()
+        other.join()
+        assert _threads(None) == 1 and _threads(2) == 2  # an explicit count still wins
+    assert seen["other"] == _threads(None) and settings.threads is None
