@@ -8,6 +8,7 @@ beside a map and the plan tables. Notebooks call the same steps one by one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -93,6 +94,23 @@ LAYER_ORDER = [
 ]
 
 
+def _filter_where(frame: pd.DataFrame, where: str, name: str) -> pd.DataFrame:
+    """Rows of an in-memory layer matching an SQL filter, evaluated by SQLite as for a file."""
+    import sqlite3
+
+    geom = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    attrs = frame.drop(columns=[geom]) if geom else frame
+    with contextlib.closing(sqlite3.connect(":memory:")) as con:
+        attrs.reset_index(drop=True).to_sql("layer", con, index_label="_row")
+        try:
+            rows = [r for (r,) in con.execute(f"SELECT _row FROM layer WHERE {where}")]
+        except sqlite3.Error as exc:
+            msg = (f"layer {name!r}: the filter {where!r} is not valid SQL on its columns "
+                   f"{list(attrs.columns)} ({exc})")
+            raise ValueError(msg) from None
+    return frame.iloc[sorted(rows)]
+
+
 @dataclass
 class Result:
     """All layers of one run, with what produced them.
@@ -133,12 +151,13 @@ class Result:
         name
             Layer name.
         where
-            For a spilled layer, an SQL filter on its attributes (e.g. ``"minutes = 15"``), so
-            that only part of it is read into memory.
+            An SQL (SQLite) filter on the layer's attributes, e.g. ``"minutes = 15"``. A spilled
+            layer reads only those rows into memory; a layer in memory is filtered the same way.
         """
         if name in self.spilled:
             return self.spilled[name].read(where=where)
-        return self.layers[name]
+        frame = self.layers[name]
+        return frame if where is None else _filter_where(frame, where, name)
 
     def write(self, out: str | Path, *, overwrite: bool = True,
               map_html: bool = True) -> list[Path]:

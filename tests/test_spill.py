@@ -75,6 +75,15 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypa
     back = r.layer("isochrones").sort_values(key).reset_index(drop=True)
     assert shapely.equals_exact(back.geometry.values, ref_s.geometry.values, 0).all()
     assert len(r.layer("isochrones", where="minutes = 15")) == (ref["minutes"] == 15).sum()
+    # the same filter on a run that kept its layers in memory: the same rows, not all of them
+    where = "minutes IN (5, 15) AND speed_profile = 'adult'"
+    mem = sample_result.layer("isochrones", where=where).sort_values(key).reset_index(drop=True)
+    disk = r.layer("isochrones", where=where).sort_values(key).reset_index(drop=True)
+    assert 0 < len(mem) < len(ref)
+    pd.testing.assert_frame_equal(pd.DataFrame(mem.drop(columns="geometry")),
+                                  pd.DataFrame(disk.drop(columns="geometry")))
+    with pytest.raises(ValueError, match="layer 'isochrones': the filter 'minuts = 5'"):
+        sample_result.layer("isochrones", where="minuts = 5")
     # the written GeoPackage holds the same isochrone layer as a run that kept them in memory
     r.write(tmp_path / "spilled", map_html=False)
     sample_result.write(tmp_path / "memory", map_html=False)
