@@ -11,14 +11,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_access",
-                                                  ROOT / "benchmarks" / "bench_access.py")
+def _load_script(name: str):
+    """Import ``benchmarks/<name>.py`` as module ``name`` (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_access"] = mod
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _load_script("bench_access")
 
 
 def test_grid_arrays_and_facilities(bench):
@@ -142,12 +146,7 @@ def test_memory_child_reports_its_own_peak(bench):
 
 @pytest.fixture(scope="module")
 def bench_city():
-    spec = importlib.util.spec_from_file_location("bench_city",
-                                                  ROOT / "benchmarks" / "bench_city.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_city"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return _load_script("bench_city")
 
 
 def test_city_files_are_the_grid(bench_city, tmp_path):
