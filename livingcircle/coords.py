@@ -19,7 +19,10 @@ _A = 6378245.0  # Krasovsky 1940 semi-major axis used by the GCJ-02 formula
 _EE = 0.00669342162296594323  # its first eccentricity squared
 _X_PI = np.pi * 3000.0 / 180.0
 
-#: Names accepted for a coordinate system of input coordinates, mapped to the canonical name.
+#: Names accepted for the coordinate system of input coordinates (a stated ``crs`` or the values
+#: of a ``crs_column``), mapped to the canonical name; case and spaces are ignored. This table is
+#: the one place that lists them: amap/高德/gaode/gcj02/tencent/腾讯 → GCJ-02,
+#: baidu/百度/bd09 → BD-09, wgs84/osm/gps (and CGCS2000) → WGS84.
 CRS_ALIASES = {
     "wgs84": "wgs84",
     "epsg:4326": "wgs84",
@@ -33,9 +36,13 @@ CRS_ALIASES = {
     "amap": "gcj02",
     "gaode": "gcj02",
     "tencent": "gcj02",
+    "高德": "gcj02",
+    "腾讯": "gcj02",
+    "火星坐标": "gcj02",
     "bd09": "bd09",
     "bd-09": "bd09",
     "baidu": "bd09",
+    "百度": "bd09",
 }
 
 

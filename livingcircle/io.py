@@ -190,11 +190,60 @@ def _rename_zh(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns=ren)
 
 
+def _row_systems(values: pd.Series, rows, *, default: str | None, column: str,
+                 source) -> np.ndarray:
+    """Canonical system of each row from a ``crs_column`` (empty cells take ``default``).
+
+    Unknown values (and empty cells without a default) stop the run with every such value and
+    its 1-based rows.
+    """
+    text = values.astype("string").str.strip()
+    out = np.empty(len(values), dtype=object)
+    bad: dict[str, list[int]] = {}
+    for i, t in enumerate(text.tolist()):
+        if t is None or t is pd.NA or t == "":
+            if default is None:
+                bad.setdefault("(empty)", []).append(int(rows[i]))
+            out[i] = default
+            continue
+        try:
+            out[i] = canonical_crs(t)
+        except CoordinateError:
+            bad.setdefault(t, []).append(int(rows[i]))
+    if bad:
+        listed = "; ".join(f"{val!r} in rows {v._rows_text(r)}" for val, r in bad.items())
+        msg = (
+            f"{source}: column {column!r} names coordinate systems that are not known: "
+            f"{listed}. Known values (case and spaces ignored): amap/高德/gaode/gcj02/tencent/"
+            "腾讯 (GCJ-02), baidu/百度/bd09 (BD-09), wgs84/osm/gps (WGS84)"
+            + ("; empty cells need a stated system for the file as well" if "(empty)" in bad
+               else "")
+        )
+        raise CoordinateError(msg)
+    return out
+
+
+def _convert_rows(lon, lat, systems: np.ndarray):
+    """Convert longitude/latitude to WGS84 row by row (grouped by system)."""
+    lon = np.asarray(lon, dtype=float).copy()
+    lat = np.asarray(lat, dtype=float).copy()
+    for name in set(systems.tolist()):
+        m = systems == name
+        lon[m], lat[m] = to_wgs84(lon[m], lat[m], name)
+    return lon, lat
+
+
 def _read(
     path, *, what: str, kind: str | None, layer, columns, lon_col, lat_col, coord_crs,
     encoding, diagnostics: Diagnostics, id_column: str | None = None,
+    crs_column: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict]:
-    """Read any supported file into a checked GeoDataFrame in EPSG:4326 with ``src_row``."""
+    """Read any supported file into a checked GeoDataFrame in EPSG:4326 with ``src_row``.
+
+    ``meta`` records the file's own CRS (``file_crs``, None for a table), the system applied
+    (``source_crs``) and, with ``crs_column``, the rows per system (``crs_rows``); a per-row
+    system is kept in the column ``_row_crs`` until :func:`_finish`.
+    """
     p = v.check_file(path)
     source = str(p)
     layer = _resolve_layer(p, layer, kind)
@@ -209,13 +258,24 @@ def _read(
         df = _rename_zh(df)
         df["src_row"] = np.arange(1, len(df) + 1)
         lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
-        if crs_name is None:
+        _check_crs_column(df, crs_column, source=source)
+        if crs_name is None and crs_column is None:
+            from .inputs import advice
+
             msg = (
                 f"{source}: a CSV/Excel table must state the coordinate system of its "
-                f"'{lonc}'/'{latc}' columns; pass coord_crs='wgs84', 'gcj02' (AMap/高德, "
-                "Tencent) or 'bd09' (Baidu/百度) — on the command line --facilities-crs"
+                f"'{lonc}'/'{latc}' columns; "
+                + advice("pass coord_crs='wgs84', 'gcj02' (AMap/高德, Tencent) or 'bd09' "
+                         "(Baidu/百度), or crs_column= naming a column that says it per row",
+                         f"give --crs {source}=wgs84, =gcj02 (AMap/高德, Tencent) or =bd09 "
+                         f"(Baidu/百度), or --crs-column {source}=COLUMN naming a column "
+                         "that says it per row")
             )
             raise InputError(msg)
+        systems = None
+        if crs_column is not None:
+            systems = _row_systems(df[crs_column], df["src_row"].to_numpy(), default=crs_name,
+                                   column=crs_column, source=source)
         lon, lat, ok = v.parse_coordinates(df, lonc, latc, layer=what, source=source,
                                            diagnostics=diagnostics)
         df = df.loc[ok].drop(columns=[lonc, latc])
@@ -223,12 +283,18 @@ def _read(
         rows = df["src_row"].to_numpy()
         lon, lat = v.fix_swapped_lonlat(lon, lat, rows, layer=what, source=source,
                                         diagnostics=diagnostics)
-        if len(lon):
+        if systems is not None:
+            systems = systems[ok]
+            lon, lat = _convert_rows(lon, lat, systems)
+            df["_row_crs"] = systems
+        elif len(lon):
             lon, lat = to_wgs84(lon, lat, crs_name)
         gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=4326)
         gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
-        meta = {"source": source, "n_in": n_in, "source_crs": crs_name,
-                "encoding": df.attrs.get("encoding")}
+        meta = {"source": source, "n_in": n_in, "source_crs": crs_name, "file_crs": None,
+                "crs_column": crs_column, "encoding": df.attrs.get("encoding")}
+        if systems is not None:
+            meta["crs_rows"] = _counts(systems)
         return gdf, meta
     raw = _read_vector(p, layer=layer, encoding=encoding, source=source,
                        diagnostics=diagnostics, what=what)
@@ -249,28 +315,71 @@ def _read(
         gdf = gdf.to_crs(4326)
     gdf = v.fix_swapped_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
-    if crs_name is not None and crs_name != "wgs84":
-        if not raw.crs.is_geographic:
-            msg = (
-                f"{source}: coord_crs={coord_crs!r} applies to longitude/latitude, but the "
-                f"file is in the projected system {raw.crs.name}; leave coord_crs out"
-            )
-            raise CoordinateError(msg)
+    _check_crs_column(gdf, crs_column, source=source)
+    chinese = crs_column is not None or (crs_name is not None and crs_name != "wgs84")
+    if chinese and not raw.crs.is_geographic:
+        from .inputs import advice
+
+        msg = (
+            f"{source}: a GCJ-02/BD-09 statement applies to longitude/latitude, but the file "
+            f"is in the projected system {raw.crs.name}; "
+            + advice("leave coord_crs/crs_column out", f"leave --crs/--crs-column {source} out")
+        )
+        raise CoordinateError(msg)
+    meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
+            "file_crs": raw.crs.to_string(), "crs_column": crs_column,
+            "encoding": raw.attrs.get("encoding")}
+    if crs_column is not None:
+        systems = _row_systems(gdf[crs_column], gdf["src_row"].to_numpy(), default=crs_name,
+                               column=crs_column, source=source)
+        geoms = np.asarray(gdf.geometry.values).copy()
+        for name in set(systems.tolist()) - {"wgs84"}:
+            m = systems == name
+            geoms[m] = transform_geometries(geoms[m], lambda x, y, n=name: to_wgs84(x, y, n))
+        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=4326))
+        gdf["_row_crs"] = systems
+        meta["crs_rows"] = _counts(systems)
+        meta["source_crs"] = crs_name
+    elif crs_name is not None and crs_name != "wgs84":
         geoms = transform_geometries(gdf.geometry.values, lambda x, y: to_wgs84(x, y, crs_name))
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=4326))
-        source_crs = crs_name
-    meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
-            "encoding": raw.attrs.get("encoding")}
+        meta["source_crs"] = crs_name
     return gdf, meta
 
 
-def _finish(gdf: gpd.GeoDataFrame, front: list[str]) -> gpd.GeoDataFrame:
-    """Order columns: ``front`` first, then the others, then src_row and geometry."""
+def _check_crs_column(df: pd.DataFrame, crs_column: str | None, *, source) -> None:
+    if crs_column is not None and crs_column not in df.columns:
+        from .inputs import advice
+
+        cols = [c for c in df.columns if c not in ("geometry", "src_row")]
+        msg = (f"{source}: the coordinate-system column {crs_column!r} is not in the file; its "
+               f"columns are {cols}; "
+               + advice("give crs_column= one of them",
+                        f"give --crs-column {source}=COLUMN with one of them"))
+        raise InputError(msg)
+
+
+def _counts(systems: np.ndarray) -> dict[str, int]:
+    names, counts = np.unique(systems.astype(str), return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+
+
+def _finish(gdf: gpd.GeoDataFrame, front: list[str], meta: dict | None = None
+            ) -> gpd.GeoDataFrame:
+    """Order columns: ``front`` first, then the others, then src_row and geometry.
+
+    ``meta`` (how the file was read: its own CRS, the system applied) is kept in
+    ``attrs["input"]`` for the run's metadata.
+    """
     front = [c for c in front if c in gdf.columns]
-    rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
+    rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry", "_row_crs")]
     out = gdf[[*front, *rest, "src_row", "geometry"]].copy()
     out["src_row"] = out["src_row"].astype("int64")
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    if meta is not None:
+        out.attrs["input"] = {k: meta[k] for k in ("source", "file_crs", "source_crs",
+                                                   "crs_column", "crs_rows") if k in meta}
+    return out
 
 
 def _diag(diagnostics: Diagnostics | None) -> Diagnostics:
@@ -311,6 +420,7 @@ def read_layer(
     lon_col: str | None = None,
     lat_col: str | None = None,
     coord_crs: str | None = None,
+    crs_column: str | None = None,
     encoding: str | None = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
@@ -329,8 +439,13 @@ def read_layer(
         (lon/lng/longitude/x/经度 and lat/latitude/y/纬度).
     coord_crs
         Coordinate system of a table's longitude/latitude: 'wgs84', 'gcj02' (AMap) or 'bd09'
-        (Baidu). Required for tables; for a GIS file in degrees it declares that its
+        (Baidu), or an alias of :data:`livingcircle.coords.CRS_ALIASES`. Required for tables
+        (unless ``crs_column`` is given); for a GIS file in degrees it declares that its
         coordinates are GCJ-02/BD-09 although the file says WGS84.
+    crs_column
+        A column naming each row's coordinate system (values as for ``coord_crs``, case and
+        spaces ignored; an empty cell takes ``coord_crs``); rows are converted one by one. An
+        unknown value is a :class:`CoordinateError` naming the values and their rows.
     encoding
         Text encoding; by default a Shapefile's .cpg is used, then UTF-8, then GBK, and a CSV is
         read as UTF-8 (with or without BOM), then GBK.
@@ -353,9 +468,9 @@ def read_layer(
     p = Path(path)
     gdf, meta = _read(path, what=p.stem, kind=None, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
-                      encoding=encoding, diagnostics=diag)
+                      crs_column=crs_column, encoding=encoding, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=p.stem, source=meta["source"], diagnostics=diag)
-    return _finish(gdf, [])
+    return _finish(gdf, [], meta)
 
 
 def read_communities(
@@ -368,6 +483,7 @@ def read_communities(
     lon_col: str | None = None,
     lat_col: str | None = None,
     coord_crs: str | None = None,
+    crs_column: str | None = None,
     encoding: str | None = None,
     boundary=None,
     diagnostics: Diagnostics | None = None,
@@ -394,7 +510,7 @@ def read_communities(
         farther than ``settings.far_outside_km`` from it are dropped and recorded.
     diagnostics
         Collector of repaired and dropped rows.
-    layer, columns, lon_col, lat_col, coord_crs, encoding
+    layer, columns, lon_col, lat_col, coord_crs, crs_column, encoding
         As in :func:`read_layer`.
 
     Returns
@@ -406,7 +522,8 @@ def read_communities(
     what = "communities"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
-                      encoding=encoding, diagnostics=diag, id_column=id_column)
+                      crs_column=crs_column, encoding=encoding, diagnostics=diag,
+                      id_column=id_column)
     src = meta["source"]
     v.check_geometry_types(gdf, ("Polygon", "MultiPolygon", "Point"), what="communities",
                            source=src)
@@ -415,7 +532,7 @@ def read_communities(
     gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES])
+    return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES], meta)
 
 
 def read_gates(
@@ -429,6 +546,7 @@ def read_gates(
     lon_col: str | None = None,
     lat_col: str | None = None,
     coord_crs: str | None = None,
+    crs_column: str | None = None,
     encoding: str | None = None,
     boundary=None,
     diagnostics: Diagnostics | None = None,
@@ -444,7 +562,7 @@ def read_gates(
         not among them are dropped and recorded as 'unknown_community'.
     id_column, id_prefix, boundary, diagnostics
         As in :func:`read_communities`.
-    layer, columns, lon_col, lat_col, coord_crs, encoding
+    layer, columns, lon_col, lat_col, coord_crs, crs_column, encoding
         As in :func:`read_layer`.
 
     Returns
@@ -456,7 +574,8 @@ def read_gates(
     what = "gates"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
-                      encoding=encoding, diagnostics=diag, id_column=id_column)
+                      crs_column=crs_column, encoding=encoding, diagnostics=diag,
+                      id_column=id_column)
     src = meta["source"]
     if "community_id" not in gdf.columns:
         msg = (
@@ -491,13 +610,14 @@ def read_gates(
         gdf = gdf.loc[~bad].copy()
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["gate_id", "community_id"])
+    return _finish(gdf, ["gate_id", "community_id"], meta)
 
 
 def read_facilities(
     path: str | Path,
     *,
     coord_crs: str | None = None,
+    crs_column: str | None = None,
     profile=None,
     layer: str | int | None = None,
     columns: dict[str, str] | None = None,
@@ -526,7 +646,7 @@ def read_facilities(
         A :class:`~livingcircle.standards.Profile`, a profile file, or None for the default.
     id_column, id_prefix, boundary, diagnostics
         As in :func:`read_communities`.
-    layer, columns, lon_col, lat_col, encoding
+    crs_column, layer, columns, lon_col, lat_col, encoding
         As in :func:`read_layer`.
 
     Returns
@@ -542,7 +662,8 @@ def read_facilities(
     prof = _as_profile(profile)
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
-                      encoding=encoding, diagnostics=diag, id_column=id_column)
+                      crs_column=crs_column, encoding=encoding, diagnostics=diag,
+                      id_column=id_column)
     src = meta["source"]
     gdf = _to_points(gdf)
     gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
@@ -584,12 +705,12 @@ def read_facilities(
         logger.info("%s: %d of %d facilities match no category (see diagnostics)",
                     src, int((~keep).sum()), len(gdf))
         gdf = gdf.loc[keep].copy()
-    gdf["source_crs"] = meta["source_crs"]
+    gdf["source_crs"] = gdf["_row_crs"] if "_row_crs" in gdf.columns else meta["source_crs"]
     gdf["source"] = Path(src).name
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["facility_id", "category", "categories", "name", "capacity",
-                         "source_crs", "source"])
+                         "source_crs", "source"], meta)
 
 
 def read_sites(
@@ -602,6 +723,7 @@ def read_sites(
     lon_col: str | None = None,
     lat_col: str | None = None,
     coord_crs: str | None = None,
+    crs_column: str | None = None,
     encoding: str | None = None,
     boundary=None,
     diagnostics: Diagnostics | None = None,
@@ -622,7 +744,8 @@ def read_sites(
     what = "sites"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
-                      encoding=encoding, diagnostics=diag, id_column=id_column)
+                      crs_column=crs_column, encoding=encoding, diagnostics=diag,
+                      id_column=id_column)
     src = meta["source"]
     gdf = _to_points(gdf)
     gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
@@ -638,7 +761,7 @@ def read_sites(
         gdf["name"] = v.strip_text(gdf["name"])
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"])
+    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"], meta)
 
 
 def read_boundary(

@@ -258,12 +258,45 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _as_list(x):
-    if x is None:
-        return []
-    if isinstance(x, str | Path | gpd.GeoDataFrame):
-        return [x]
-    return list(x)
+def _described_inputs(*, communities, gates, facilities, sites, facilities_crs) -> dict:
+    """Return the input files of :func:`run` as :class:`~livingcircle.inputs.InputFile` lists.
+
+    A table's system is taken from its file name when nothing states it; ``facilities_crs``
+    applies to the only facilities file that can take it
+    (:func:`livingcircle.inputs.apply_layer_value`).
+    """
+    from ._errors import InputError
+    from .inputs import advice, apply_layer_value, as_input_files
+
+    files = {"communities": as_input_files(communities, role="communities"),
+             "gates": as_input_files(gates, role="gates"),
+             "facilities": as_input_files(facilities, role="facilities"),
+             "sites": as_input_files(sites, role="sites")}
+    for role in ("communities", "gates", "sites"):
+        if len(files[role]) > 1:
+            msg = f"{role}: give one file (got {len(files[role])})"
+            raise InputError(msg)
+    files["facilities"] = apply_layer_value(
+        files["facilities"], facilities_crs, attr="crs",
+        option=advice("facilities_crs=", "--facilities-crs"),
+        per_file=advice("InputFile", "--crs"))
+    return {role: [f if isinstance(f, gpd.GeoDataFrame) else f.with_name_hint() for f in fs]
+            for role, fs in files.items()}
+
+
+def _crs_record(f, read_meta: dict) -> dict:
+    """Return what the run's metadata says about one file's coordinate system."""
+    return {
+        "crs_stated": f.crs if f.crs_from == "stated" else None,
+        "crs_from_file_name": f.crs if f.crs_from == "file name" else None,
+        "crs_detected": read_meta.get("file_crs"),
+        # a GIS file without a Chinese statement is taken in its own CRS
+        "crs_applied": (read_meta.get("file_crs") if read_meta.get("file_crs") and
+                        read_meta.get("source_crs") in (None, "wgs84")
+                        else read_meta.get("source_crs")),
+        "crs_column": read_meta.get("crs_column"),
+        "crs_rows": read_meta.get("crs_rows"),
+    }
 
 
 def run(
@@ -282,6 +315,7 @@ def run(
     target_communities: int | None = None,
     target_households: int | None = None,
     clusters: bool = True,
+    strict: bool = False,
     progress: bool = True,
 ) -> Result:
     """Run the whole analysis for one study area.
@@ -289,7 +323,10 @@ def run(
     Parameters
     ----------
     communities
-        Communities file (or GeoDataFrame with ``community_id``).
+        Communities file (or GeoDataFrame with ``community_id``). Every input file may be a
+        path, or a :class:`livingcircle.InputFile` (or dict with ``path``) that states its
+        coordinate system, a per-row system column and a column mapping
+        (:mod:`livingcircle.inputs`), e.g. ``lc.InputFile("amap.csv", crs="gcj02")``.
     osm, place
         The OSM file for the walking network (and facilities when none are given), or a place name
         to download (needs the internet).
@@ -299,8 +336,11 @@ def run(
         One or more facilities files (GeoPackage/Shapefile/GeoJSON/CSV/Excel); without them the
         OSM file's POIs are classified.
     facilities_crs
-        Coordinate system of CSV/Excel facilities: 'wgs84', 'gcj02' (AMap) or 'bd09' (Baidu).
-        A file named ``*gcj02*``/``*bd09*`` is taken as such when this is not given.
+        'wgs84', 'gcj02' (AMap) or 'bd09' (Baidu) for the only facilities file that can take
+        it: the only file, or the only CSV/Excel table among several (a GIS file among several
+        keeps its own CRS; several tables are an error: state each file's system with
+        :class:`~livingcircle.InputFile`). A CSV/Excel named ``*gcj02*``/``*amap*``
+        (``*bd09*``/``*baidu*``) is taken as such when nothing is stated.
     sites
         Optional candidate sites for new facilities.
     boundary
@@ -316,6 +356,10 @@ def run(
     clusters
         Also recommend 片区联动 clusters with the default options
         (:func:`livingcircle.clusters.recommend`).
+    strict
+        Stop with an error, instead of a warning, when a point layer fits the walking streets
+        markedly better in another coordinate system than the one stated
+        (:func:`livingcircle.inputs.check_against_network`).
     progress
         Show a progress bar.
 
@@ -353,27 +397,29 @@ def run(
         note("boundary", boundary)
         bnd = boundary if isinstance(boundary, gpd.GeoDataFrame) else \
             io.read_boundary(boundary, diagnostics=diag)
-    note("communities", communities)
-    comm = communities if isinstance(communities, gpd.GeoDataFrame) else \
-        io.read_communities(communities, boundary=bnd, diagnostics=diag)
-    gts = None
-    if gates is not None:
-        note("gates", gates)
-        gts = gates if isinstance(gates, gpd.GeoDataFrame) else \
-            io.read_gates(gates, communities=comm, diagnostics=diag)
-    fac_frames = []
-    for f in _as_list(facilities):
-        note("facilities", f)
+    files = _described_inputs(communities=communities, gates=gates, facilities=facilities,
+                              sites=sites, facilities_crs=facilities_crs)
+    read_frames: list[tuple[str, object, gpd.GeoDataFrame]] = []
+
+    def read(role, f, reader, **kw):
         if isinstance(f, gpd.GeoDataFrame):
-            fac_frames.append(f)
-            continue
-        crs = facilities_crs
-        low = Path(f).name.lower()
-        if crs is None and Path(f).suffix.lower() in (".csv", ".xlsx", ".xls"):
-            crs = "gcj02" if "gcj02" in low or "amap" in low else (
-                "bd09" if "bd09" in low or "baidu" in low else None)
-        fac_frames.append(io.read_facilities(f, coord_crs=crs, profile=prof, boundary=bnd,
-                                             diagnostics=diag))
+            read_frames.append((role, None, f))
+            return f
+        note(role, f.path)
+        gdf = reader(f.path, coord_crs=f.crs, crs_column=f.crs_column,
+                     columns=f.column_mapping(), layer=f.layer, boundary=bnd,
+                     diagnostics=diag, **kw)
+        if inputs and inputs[-1]["role"] == role:
+            inputs[-1].update(_crs_record(f, gdf.attrs.get("input", {})))
+        read_frames.append((role, f, gdf))
+        return gdf
+
+    comm = read("communities", files["communities"][0], io.read_communities)
+    gts = None
+    if files["gates"]:
+        gts = read("gates", files["gates"][0], io.read_gates, communities=comm)
+    fac_frames = [read("facilities", f, io.read_facilities, profile=prof)
+                  for f in files["facilities"]]
     if not fac_frames:
         if osm is None:
             msg = "give a facilities file or an OSM file to take facilities from"
@@ -381,6 +427,7 @@ def run(
         from .osm import read_osm_facilities
 
         fac_frames.append(read_osm_facilities(osm, profile=prof, boundary=bnd, diagnostics=diag))
+        read_frames.append(("facilities", None, fac_frames[-1]))
     fac = pd.concat(fac_frames, ignore_index=True)
     fac = gpd.GeoDataFrame(fac, geometry="geometry", crs=4326)
     if "capacity" not in fac.columns:
@@ -394,10 +441,8 @@ def run(
                "id prefix")
         raise InputError(msg)
     site_gdf = None
-    if sites is not None:
-        note("sites", sites)
-        site_gdf = sites if isinstance(sites, gpd.GeoDataFrame) else \
-            io.read_sites(sites, boundary=bnd, diagnostics=diag)
+    if files["sites"]:
+        site_gdf = read("sites", files["sites"][0], io.read_sites)
     stages.done("read inputs")
     bar.update()
 
@@ -534,6 +579,8 @@ def run(
         "speed_profile": speed_profiles[0],
         "speed_profiles": {s: settings.speed_m_per_min(s) for s in speed_profiles},
         "network": {"source": net.source, **graph_arrays_summary(net)},
+        # per input file: role, path, sha256 and its coordinate system (stated, from the file
+        # name, the file's own CRS, the one applied, a per-row column and its counts)
         "inputs": inputs,
         "search_cutoff_m": acc.cutoff_m,
         "max_snap_distance_m": settings.max_snap_distance_m,
@@ -596,32 +643,78 @@ def input_options(f):
         click.option("--gates", type=click.Path(exists=True, dir_okay=False), help="Gates file."),
         click.option("--facilities", multiple=True, type=click.Path(exists=True, dir_okay=False),
                      help="Facilities file(s); default: the OSM file's POIs."),
-        click.option("--facilities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
-                     help="Coordinate system of CSV/Excel facilities."),
         click.option("--sites", type=click.Path(exists=True, dir_okay=False),
                      help="Candidate sites for new facilities."),
         click.option("--boundary", type=click.Path(exists=True, dir_okay=False),
                      help="Study boundary."),
         click.option("--profile", type=click.Path(exists=True, dir_okay=False),
                      help="Standard profile YAML (default: the bundled one)."),
+        click.option("--crs", "crs", multiple=True, metavar="FILE=SYSTEM",
+                     help="Coordinate system of one input file's longitude/latitude: wgs84, "
+                     "gcj02 (AMap/高德, Tencent/腾讯) or bd09 (Baidu/百度); repeat per file, e.g. "
+                     "--crs amap_pois.csv=gcj02. Required for CSV/Excel (unless the file name "
+                     "holds gcj02/amap/bd09/baidu); a GIS file keeps its own CRS unless stated "
+                     "gcj02/bd09 here (AMap/Baidu exports with a WGS84 .prj)."),
+        click.option("--crs-column", "crs_column", multiple=True, metavar="FILE=COLUMN",
+                     help="A column of FILE naming each row's system (mixed AMap/Baidu rows); "
+                     "values amap/高德/gaode/gcj02/tencent/腾讯, baidu/百度/bd09, wgs84/osm/gps."),
+        click.option("--columns", "columns", multiple=True, metavar="FILE=MAPPING",
+                     help="Rename FILE's columns to livingcircle's names with a mapping file: "
+                     "YAML ('小区名称: name' lines) or a two-column CSV (source, name)."),
+        click.option("--facilities-crs", metavar="SYSTEM",
+                     help="System of the only facilities file that can take it: the only file, "
+                     "or the only CSV/Excel among several (GIS files keep their own CRS). "
+                     "With several tables use --crs FILE=SYSTEM."),
+        *[click.option(f"--{role}-crs-column", f"{role}_crs_column", metavar="COLUMN",
+                       help=f"As --crs-column, for the {role} file"
+                       + (" (the only table among several)." if role == "facilities" else "."))
+          for role in ("communities", "gates", "facilities", "sites")],
+        click.option("--strict", is_flag=True,
+                     help="Stop, instead of warning, when a file's points fit the streets "
+                     "markedly better in another coordinate system than the one stated."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def run_from_options(*, osm, place, communities, gates, facilities, facilities_crs, sites,
-                     boundary, profile, progress=True, **kwargs) -> Result:
-    """Call :func:`run` with the values of :func:`input_options` (checks what is required)."""
+def run_from_options(*, osm, place, communities, gates, facilities, sites, boundary, profile,
+                     facilities_crs=None, crs=(), crs_column=(), columns=(),
+                     communities_crs_column=None, gates_crs_column=None,
+                     facilities_crs_column=None, sites_crs_column=None, strict=False,
+                     progress=True, **kwargs) -> Result:
+    """Call :func:`run` with the values of :func:`input_options` (checks what is required).
+
+    The per-file options (``--crs``/``--crs-column``/``--columns FILE=...``) become
+    :class:`~livingcircle.inputs.InputFile` descriptions; error advice then names command-line
+    options (:func:`livingcircle.inputs.on_command_line`).
+    """
+    from .inputs import apply_layer_value, as_input_files, describe_files, on_command_line
+
     if osm is None and place is None:
         msg = "give --osm FILE (or --place NAME when online)"
         raise click.UsageError(msg)
     if communities is None:
         msg = "give --communities FILE"
         raise click.UsageError(msg)
-    return run(osm=osm, place=place, communities=communities, gates=gates,
-               facilities=list(facilities) or None, facilities_crs=facilities_crs, sites=sites,
-               boundary=boundary, profile=profile, progress=progress, **kwargs)
+    with on_command_line():
+        files = {"communities": as_input_files(communities, role="communities"),
+                 "gates": as_input_files(gates, role="gates"),
+                 "facilities": as_input_files(list(facilities), role="facilities"),
+                 "sites": as_input_files(sites, role="sites")}
+        files = describe_files(files, crs=crs, crs_column=crs_column, columns=columns)
+        for role, column in (("communities", communities_crs_column),
+                             ("gates", gates_crs_column),
+                             ("facilities", facilities_crs_column),
+                             ("sites", sites_crs_column)):
+            files[role] = apply_layer_value(files[role], column, attr="crs_column",
+                                            option=f"--{role}-crs-column",
+                                            per_file="--crs-column")
+        return run(osm=osm, place=place, communities=files["communities"][0],
+                   gates=(files["gates"] or [None])[0], facilities=files["facilities"] or None,
+                   facilities_crs=facilities_crs, sites=(files["sites"] or [None])[0],
+                   boundary=boundary, profile=profile, strict=strict, progress=progress,
+                   **kwargs)
 
 
 @click.command("run")

@@ -1,0 +1,369 @@
+"""How each input file is described: its coordinate system, a per-row system column, a column map.
+
+A stated coordinate system applies only to the file it is stated for. Each input file of
+:func:`livingcircle.pipeline.run` (communities, gates, facilities, sites) may be given as a plain
+path, or as an :class:`InputFile` (or a dict with the same keys) that describes it:
+
+``crs``
+    The system of the file's longitude/latitude: 'wgs84', 'gcj02' (AMap/高德, Tencent/腾讯) or
+    'bd09' (Baidu/百度); every name accepted is in :data:`livingcircle.coords.CRS_ALIASES`.
+    Required for a CSV/Excel table (unless ``crs_column`` says it row by row, or the file name
+    says it, see below). A GIS file keeps its own CRS (its .prj, or the GeoPackage's) unless
+    ``crs`` says 'gcj02' or 'bd09': AMap and Baidu exports are often written with a WGS84 .prj,
+    and then the stated system overrides the file's WGS84 and the points are converted exactly
+    (:func:`livingcircle.coords.to_wgs84`).
+``crs_column``
+    A column naming each row's system (a table merging AMap and Baidu rows); values as for
+    ``crs``, case and spaces ignored. An empty cell takes ``crs`` when it is given; any other
+    value stops the run, naming the values and their rows.
+``columns``
+    Source column → schema name (``{"小区名称": "name"}``), or the path of a mapping file: YAML
+    (``小区名称: name`` lines) or a CSV of two columns (source, schema name) under a header line.
+
+File names: a CSV/Excel table whose name holds ``gcj02`` or ``amap`` (``bd09`` or ``baidu``) is
+taken as GCJ-02 (BD-09) when nothing is stated; the metadata records it as "file name". A GIS
+file's name is never used.
+
+Layer-wide values (``run(facilities_crs=...)``, ``--facilities-crs``, ``--<layer>-crs-column``)
+apply to the only file of the layer that can take them: the layer's only file, or, among several
+files, its only CSV/Excel table. A GIS file among several files is described only by the per-file
+form; several tables are an error that shows the per-file form, because a stated system must
+never shift a file it was not meant for.
+
+On the command line every per-file form is ``--crs FILE=SYSTEM``, ``--crs-column FILE=COLUMN``
+and ``--columns FILE=MAPPING`` (repeatable); in ``areas.yaml`` a file entry may be a mapping
+``{path: amap.csv, crs: gcj02, crs_column: ..., columns: {...}}`` beside a plain path.
+
+After the network is built, :func:`check_against_network` compares how far each point layer
+lies from the walking streets as given and as it would lie under each other system, and warns
+(or, with ``strict``, stops) when another system fits the streets markedly better.
+
+Examples
+--------
+>>> from livingcircle.inputs import InputFile
+>>> InputFile("amap_pois.csv", crs="高德").crs
+'gcj02'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ._errors import CoordinateError, InputError
+from .coords import canonical_crs
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "InputFile",
+    "advice",
+    "as_input_files",
+    "load_column_mapping",
+    "on_command_line",
+]
+
+#: Roles of the input files that can be described per file (the options of ``livingcircle run``).
+ROLES = ("communities", "gates", "facilities", "sites")
+
+_TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
+
+_ON_CLI: contextvars.ContextVar[bool] = contextvars.ContextVar("livingcircle_cli", default=False)
+
+
+# --- advice in the user's own terms -------------------------------------------------------
+
+@contextlib.contextmanager
+def on_command_line() -> Iterator[None]:
+    """Within this block, error advice names command-line options instead of Python parameters."""
+    token = _ON_CLI.set(True)
+    try:
+        yield
+    finally:
+        _ON_CLI.reset(token)
+
+
+def advice(python: str, cli: str) -> str:
+    """Return the advice for the user's context: ``cli`` inside :func:`on_command_line`."""
+    return cli if _ON_CLI.get() else python
+
+
+# --- the description of one file ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file and how to read it.
+
+    Parameters
+    ----------
+    path
+        The file (GeoPackage, Shapefile, GeoJSON, CSV, Excel).
+    crs
+        System of its longitude/latitude ('wgs84', 'gcj02', 'bd09' or an alias such as 'amap',
+        '高德', 'baidu'); see the module docstring for how it applies to a GIS file.
+    crs_column
+        Column naming each row's system.
+    columns
+        Source column → schema name, or the path of a YAML/CSV mapping file.
+    layer
+        Layer of a GeoPackage or sheet of an Excel file.
+    """
+
+    path: str | os.PathLike
+    crs: str | None = None
+    crs_column: str | None = None
+    columns: Mapping[str, str] | str | os.PathLike | None = None
+    layer: str | int | None = None
+    crs_from: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.crs is not None:
+            object.__setattr__(self, "crs", canonical_crs(self.crs))
+            if not self.crs_from:
+                object.__setattr__(self, "crs_from", "stated")
+        if self.crs_column is not None and not str(self.crs_column).strip():
+            msg = f"{self.path}: crs_column is empty; give the name of the column"
+            raise InputError(msg)
+
+    @property
+    def is_table(self) -> bool:
+        """Whether the file is a CSV/Excel table (points from longitude/latitude columns)."""
+        return Path(self.path).suffix.lower() in _TABLE_SUFFIXES
+
+    @property
+    def name(self) -> str:
+        """The file name (without folder)."""
+        return Path(self.path).name
+
+    def with_name_hint(self) -> InputFile:
+        """Take a table's system from its file name when nothing else says it.
+
+        ``*gcj02*``/``*amap*`` → GCJ-02, ``*bd09*``/``*baidu*`` → BD-09; only for CSV/Excel.
+        """
+        if self.crs is not None or self.crs_column is not None or not self.is_table:
+            return self
+        low = self.name.lower()
+        crs = ("gcj02" if "gcj02" in low or "amap" in low else
+               "bd09" if "bd09" in low or "baidu" in low else None)
+        if crs is None:
+            return self
+        logger.info("%s: coordinates taken as %s from the file name", self.path, crs)
+        return replace(self, crs=crs, crs_from="file name")
+
+    def column_mapping(self) -> dict[str, str] | None:
+        """Return the column mapping as a dict (a mapping file is read)."""
+        if self.columns is None or isinstance(self.columns, Mapping):
+            return dict(self.columns) if self.columns else None
+        return load_column_mapping(self.columns)
+
+
+def _as_input_file(value, *, role: str):
+    import geopandas as gpd
+
+    if isinstance(value, InputFile | gpd.GeoDataFrame):
+        return value
+    if isinstance(value, str | os.PathLike):
+        return InputFile(value)
+    if isinstance(value, Mapping):
+        keys = {"path", "crs", "crs_column", "columns", "layer"}
+        unknown = sorted(set(value) - keys)
+        if unknown or "path" not in value:
+            msg = (f"{role}: a file described by a mapping needs 'path' and may have "
+                   f"{sorted(keys - {'path'})}; got {sorted(value)}")
+            raise InputError(msg)
+        return InputFile(**{k: value[k] for k in keys if value.get(k) is not None})
+    msg = (f"{role}: expected a file path, a livingcircle.InputFile, a dict with 'path' or a "
+           f"GeoDataFrame, got {type(value).__name__}")
+    raise InputError(msg)
+
+
+def as_input_files(value, *, role: str) -> list:
+    """Return the files of one role as a list of :class:`InputFile` (GeoDataFrames unchanged).
+
+    ``value`` is None, one file (path, :class:`InputFile`, dict with ``path``, GeoDataFrame) or a
+    list of them.
+    """
+    import geopandas as gpd
+
+    if value is None:
+        return []
+    if isinstance(value, str | os.PathLike | InputFile | Mapping | gpd.GeoDataFrame):
+        return [_as_input_file(value, role=role)]
+    return [_as_input_file(v, role=role) for v in value]
+
+
+def apply_layer_value(files: list, value: str | None, *, attr: str, option: str,
+                      per_file: str) -> list:
+    """Give a layer-wide ``value`` to the only file of the layer that can take it.
+
+    That is the layer's only file, or among several files its only CSV/Excel table; a file that
+    already states its own value keeps it. Several tables, or several GIS files and no table,
+    are an error that names the files and shows the per-file form.
+
+    Parameters
+    ----------
+    files
+        The layer's files (:func:`as_input_files`).
+    value
+        The layer-wide value (a system for ``attr='crs'``, a column for ``attr='crs_column'``).
+    attr
+        The :class:`InputFile` field it sets.
+    option
+        How the user gave it (``--facilities-crs`` or ``facilities_crs=``), for messages.
+    per_file
+        The per-file form (``--crs`` or ``facilities=[lc.InputFile(...)]``), for messages.
+    """
+    if value is None:
+        return files
+    paths = [f for f in files if isinstance(f, InputFile)]
+    tables = [f for f in paths if f.is_table]
+    if len(paths) == 1:
+        target = paths[0]
+    elif len(tables) == 1:
+        target = tables[0]
+        others = [f.name for f in paths if f is not target]
+        logger.info("%s %s applies to %s only; %s keep their own coordinate system", option,
+                    value, target.name, ", ".join(others))
+    else:
+        names = [f.name for f in (tables or paths)]
+        forms = (", " if not _ON_CLI.get() else " ").join(
+            advice(f"{per_file}({f!r}, {attr}={value!r})", f"{per_file} {f}={value}")
+            for f in names)
+        msg = (f"{option} {value} is ambiguous with the files {names}; it applies to one file "
+               f"only: state it for each file ({forms})")
+        raise InputError(msg)
+    if attr == "crs" and target.crs is not None and target.crs_from == "stated":
+        return files
+    if attr == "crs_column" and target.crs_column is not None:
+        return files
+    kwargs = {attr: value}
+    if attr == "crs":
+        kwargs["crs_from"] = "stated"
+    new = replace(target, **kwargs)
+    return [new if f is target else f for f in files]
+
+
+# --- column mapping files -----------------------------------------------------------------
+
+def load_column_mapping(path: str | os.PathLike) -> dict[str, str]:
+    """Read a column mapping file: source column → schema name.
+
+    Parameters
+    ----------
+    path
+        A YAML file of ``source: schema_name`` lines, or a CSV file of two columns (source
+        column, schema name) under a header line (UTF-8, UTF-8 with BOM, or GBK).
+
+    Returns
+    -------
+    dict
+        Source column → schema name.
+
+    Raises
+    ------
+    InputError
+        The file is missing, malformed, or maps two source columns to one name.
+    """
+    p = Path(path)
+    if not p.is_file():
+        msg = f"{p}: column mapping file not found"
+        raise InputError(msg)
+    if p.suffix.lower() in (".csv", ".txt"):
+        import io as _io
+
+        import pandas as pd
+
+        from .io import _decode_table
+
+        text, _ = _decode_table(p.read_bytes(), None, source=str(p))
+        df = pd.read_csv(_io.StringIO(text), dtype=str, header=0, skipinitialspace=True)
+        if df.shape[1] != 2:
+            msg = (f"{p}: a column mapping CSV has two columns (source column, schema name) "
+                   f"under a header line; this one has {df.shape[1]}: {list(df.columns)}")
+            raise InputError(msg)
+        pairs = []
+        for row, (src, dst) in enumerate(df.itertuples(index=False), start=1):
+            if pd.isna(src) or pd.isna(dst) or not str(src).strip() or not str(dst).strip():
+                msg = f"{p}: row {row} of the mapping has an empty cell; fill both or delete it"
+                raise InputError(msg)
+            pairs.append((str(src).strip(), str(dst).strip()))
+    elif p.suffix.lower() in (".yaml", ".yml", ".json"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            msg = f"{p}: not a readable UTF-8 YAML mapping ({exc})"
+            raise InputError(msg) from None
+        if not isinstance(data, Mapping) or not data:
+            msg = f"{p}: expected lines 'source column: schema name', e.g. '小区名称: name'"
+            raise InputError(msg)
+        pairs = [(str(k).strip(), str(v).strip()) for k, v in data.items()]
+    else:
+        msg = f"{p}: a column mapping is a .yaml or .csv file"
+        raise InputError(msg)
+    targets = [t for _, t in pairs]
+    dup = sorted({t for t in targets if targets.count(t) > 1})
+    if dup:
+        msg = f"{p}: several source columns are mapped to {dup}; map one to each name"
+        raise InputError(msg)
+    return dict(pairs)
+
+
+# --- per-file options of the command line -------------------------------------------------
+
+def split_file_value(text: str, *, option: str) -> tuple[str, str]:
+    """Split ``FILE=VALUE`` (the last ``=`` separates them) or raise naming the option."""
+    file, sep, value = str(text).rpartition("=")
+    if not sep or not file.strip() or not value.strip():
+        msg = f"{option} {text!r}: expected FILE=VALUE, e.g. {option} amap_pois.csv=gcj02"
+        raise InputError(msg)
+    return file.strip(), value.strip()
+
+
+def match_file(key: str, files: dict[str, list], *, option: str) -> tuple[str, int]:
+    """Return (role, index) of the input file ``key`` names: its path, or a unique file name."""
+    entries = [(role, i, f) for role, fs in files.items() for i, f in enumerate(fs)
+               if isinstance(f, InputFile)]
+    kp = Path(key).expanduser()
+    same = [(r, i) for r, i, f in entries
+            if kp.exists() and Path(f.path).exists() and Path(f.path).resolve() == kp.resolve()]
+    if not same:
+        same = [(r, i) for r, i, f in entries if f.name == kp.name]
+    if len(same) == 1:
+        return same[0]
+    given = [str(f.path) for _, _, f in entries]
+    if not same:
+        msg = f"{option} {key}=...: {key} is not one of the input files {given}"
+    else:
+        msg = f"{option} {key}=...: several input files are named {kp.name}; give its full path"
+    raise InputError(msg)
+
+
+def describe_files(files: dict[str, list], *, crs=(), crs_column=(), columns=()) -> dict:
+    """Apply the per-file options ``--crs``/``--crs-column``/``--columns`` (``FILE=VALUE``)."""
+    out = {role: list(fs) for role, fs in files.items()}
+    for option, attr, values in (("--crs", "crs", crs), ("--crs-column", "crs_column",
+                                                         crs_column),
+                                 ("--columns", "columns", columns)):
+        for text in values:
+            key, value = split_file_value(text, option=option)
+            role, i = match_file(key, out, option=option)
+            f = out[role][i]
+            if attr == "crs":
+                try:
+                    new = replace(f, crs=canonical_crs(value), crs_from="stated")
+                except CoordinateError as exc:
+                    msg = f"{option} {text}: {exc}"
+                    raise InputError(msg) from None
+            elif attr == "columns":
+                new = replace(f, columns=load_column_mapping(value))
+            else:
+                new = replace(f, crs_column=value)
+            out[role][i] = new
+    return out
