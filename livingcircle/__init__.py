@@ -19,6 +19,7 @@ from ._errors import (
 )
 from .accessibility import Access, measure_access
 from .diagnostics import Diagnostics
+from .inputs import InputFile
 from .io import (
     read_boundary,
     read_communities,
@@ -51,6 +52,7 @@ __all__ = [
     "SYNTHETIC_LABEL",
     "Access",
     "Diagnostics",
+    "InputFile",
     "Result",
     "WalkNetwork",
     "build_network",

@@ -14,17 +14,24 @@ facility just across an area's edge still serves the communities inside it.
         osm: data/harbin.osm.pbf          # or place: "Daoli, Harbin" (needs the internet)
         communities: data/daoli_communities.gpkg
         gates: data/daoli_gates.gpkg      # optional
-        facilities: [data/poi.gpkg, data/amap_gcj02.csv]   # optional, one file or a list
-        facilities_crs: gcj02             # optional
+        facilities:                       # optional, one file or a list
+          - data/poi.gpkg                 # a GIS file keeps its own CRS
+          - {path: data/amap.csv, crs: gcj02}               # a file described: its system,
+          - {path: data/merged.csv, crs_column: 来源,        # a column of per-row systems,
+             columns: {名称: name}}                          # a column mapping (or a file)
         sites: data/daoli_sites.gpkg      # optional
         boundary: data/daoli.geojson      # optional, recommended
         profile: my_profile.yaml          # optional
         speed: [adult, elderly]           # optional, as ``livingcircle run --speed``
 
-Keys are the options of ``livingcircle run``. Relative paths are read against the YAML file's
-folder; any path may also be a URL that :mod:`fsspec` understands (``s3://``, ``https://`` …): a
-worker copies such a file to a local temporary file first, because GDAL and osmnx need local
-paths.
+Keys are the options of ``livingcircle run``. Each input file (communities, gates, facilities,
+sites) is a path, or a mapping ``{path, crs, crs_column, columns, layer}`` that describes that
+file alone (:mod:`livingcircle.inputs`; ``columns`` is a mapping or the path of a YAML/CSV
+mapping file). Layer-wide keys ``facilities_crs`` and ``<layer>_crs_column`` apply, as on the
+command line, only to the layer's one file that can take them; ``strict: true`` as ``--strict``.
+Relative paths are read against the YAML file's folder; any path may also be a URL that
+:mod:`fsspec` understands (``s3://``, ``https://`` …): a worker copies such a file to a local
+temporary file first, because GDAL and osmnx need local paths.
 
 Output: ``DIR/<area>/`` holds that area's ``livingcircle.gpkg``, ``map.html``, the plan tables and
 ``_done.json`` (input checksums, figures, time). An area is written into a hidden temporary folder
@@ -67,10 +74,15 @@ logger = logging.getLogger(__name__)
 AREA_KEYS = (
     "name", "osm", "place", "communities", "gates", "facilities", "facilities_crs", "sites",
     "boundary", "profile", "speed", "target_communities", "target_households",
+    "communities_crs_column", "gates_crs_column", "facilities_crs_column", "sites_crs_column",
+    "strict",
 )
 #: Keys whose values are files (paths or fsspec URLs).
 PATH_KEYS = ("osm", "communities", "gates", "facilities", "sites", "boundary", "profile")
-FACILITIES_CRS = ("wgs84", "gcj02", "bd09")
+#: Keys whose files may be described one by one (``{path: ..., crs: ..., ...}``).
+DESCRIBED_KEYS = ("communities", "gates", "facilities", "sites")
+#: What a described file entry may say besides its ``path`` (:class:`livingcircle.InputFile`).
+FILE_ENTRY_KEYS = ("crs", "crs_column", "columns", "layer")
 DONE_MARKER = "_done.json"
 PROGRESS_TOPIC = "livingcircle-batch-progress"
 #: Steps of one area, reported to the per-area progress bars.
@@ -139,6 +151,51 @@ def _resolve(value, base: Path, where: str):
         msg = f"{where}: file not found: {p}"
         raise InputError(msg)
     return str(p.resolve())
+
+
+def _system(value, where: str) -> str:
+    from ._errors import CoordinateError
+    from .coords import canonical_crs
+
+    try:
+        return canonical_crs(value)
+    except CoordinateError as exc:
+        msg = f"{where}: {exc}"
+        raise InputError(msg) from None
+
+
+def _file_entry(value, base: Path, where: str, described: dict) -> str:
+    """Resolve one file entry (a path, or ``{path, crs, crs_column, columns, layer}``).
+
+    Returns the resolved path; a description is put in ``described[path]`` (the system made
+    canonical, a mapping file read).
+    """
+    if not isinstance(value, Mapping):
+        return _resolve(value, base, where)
+    unknown = [k for k in value if k != "path" and k not in FILE_ENTRY_KEYS]
+    if "path" not in value or unknown:
+        msg = (f"{where}: a file described by a mapping needs 'path' and may have "
+               f"{list(FILE_ENTRY_KEYS)}; got {list(value)}")
+        raise InputError(msg)
+    path = _resolve(value["path"], base, f"{where}, 'path'")
+    desc: dict = {}
+    if value.get("crs") is not None:
+        desc["crs"] = _system(value["crs"], f"{where} ({value['path']}), 'crs'")
+    if value.get("crs_column") is not None:
+        desc["crs_column"] = str(value["crs_column"])
+    if value.get("layer") is not None:
+        desc["layer"] = value["layer"]
+    cols = value.get("columns")
+    if cols is not None:
+        if isinstance(cols, Mapping):
+            desc["columns"] = {str(k): str(v) for k, v in cols.items()}
+        else:
+            from .inputs import load_column_mapping
+
+            desc["columns"] = load_column_mapping(
+                _resolve(cols, base, f"{where} ({value['path']}), 'columns'"))
+    described[path] = desc
+    return path
 
 
 def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
@@ -213,26 +270,38 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
             msg = f"{where}: give key 'osm' (an OSM file) or 'place' (a place name, online)"
             raise InputError(msg)
         spec: dict = {"name": name}
+        described: dict = {}
         for key in PATH_KEYS:
             val = entry.get(key)
             if val is None:
                 continue
             if key == "facilities":
-                vals = [val] if isinstance(val, str | os.PathLike) else val
+                vals = [val] if isinstance(val, str | os.PathLike | Mapping) else val
                 if not isinstance(vals, Sequence) or not vals:
                     msg = f"{where}: key 'facilities' must be a file or a list of files"
                     raise InputError(msg)
-                spec[key] = [_resolve(v, base_dir, f"{where}, key 'facilities'") for v in vals]
+                spec[key] = [_file_entry(v, base_dir, f"{where}, key 'facilities'", described)
+                             for v in vals]
+            elif key in DESCRIBED_KEYS:
+                spec[key] = _file_entry(val, base_dir, f"{where}, key '{key}'", described)
             else:
                 spec[key] = _resolve(val, base_dir, f"{where}, key '{key}'")
+        if described:
+            spec["describe"] = described
         if entry.get("place") is not None:
             spec["place"] = str(entry["place"])
         crs = entry.get("facilities_crs")
         if crs is not None:
-            if str(crs).lower() not in FACILITIES_CRS:
-                msg = f"{where}, key 'facilities_crs': {crs!r}; valid values: {FACILITIES_CRS}"
+            spec["facilities_crs"] = _system(crs, f"{where}, key 'facilities_crs'")
+        for key in ("communities_crs_column", "gates_crs_column", "facilities_crs_column",
+                    "sites_crs_column"):
+            if entry.get(key) is not None:
+                spec[key] = str(entry[key])
+        if entry.get("strict") is not None:
+            if not isinstance(entry["strict"], bool):
+                msg = f"{where}, key 'strict': expected true or false, got {entry['strict']!r}"
                 raise InputError(msg)
-            spec["facilities_crs"] = str(crs).lower()
+            spec["strict"] = entry["strict"]
         speed = entry.get("speed")
         if speed is not None:
             speeds = [speed] if isinstance(speed, str | int | float) else list(speed)
@@ -398,6 +467,30 @@ def _engine_threads():
         yield
 
 
+def _described_files(spec: Mapping, loc: Mapping) -> dict:
+    """Return the area's input files as :class:`livingcircle.InputFile` (local paths).
+
+    Each file gets its own description from ``areas.yaml``; a layer-wide ``<layer>_crs_column``
+    goes to the layer's one file that can take it.
+    """
+    from .inputs import InputFile, apply_layer_value
+
+    described = spec.get("describe", {})
+    out: dict = {}
+    for key in DESCRIBED_KEYS:
+        if key not in loc:
+            continue
+        srcs = spec[key] if key == "facilities" else [spec[key]]
+        locals_ = loc[key] if key == "facilities" else [loc[key]]
+        files = [InputFile(local, **described.get(src, {}))
+                 for src, local in zip(srcs, locals_, strict=True)]
+        files = apply_layer_value(files, spec.get(f"{key}_crs_column"), attr="crs_column",
+                                  option=f"areas.yaml key '{key}_crs_column'",
+                                  per_file="{{path: {file}, crs_column: {value}}}")
+        out[key] = files if key == "facilities" else files[0]
+    return out
+
+
 def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     """Run one area and write ``out/<folder>`` atomically; return its figures.
 
@@ -448,11 +541,10 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
             for src, local in zip(srcs, locals_, strict=True):
                 checksums.append({"role": key, "source": src, "sha256": _sha256(local)})
         _report(name, 1)
-        kwargs = {k: loc[k] for k in ("osm", "communities", "gates", "sites", "boundary",
-                                      "profile") if k in loc}
-        if "facilities" in loc:
-            kwargs["facilities"] = loc["facilities"]
-        for k in ("place", "facilities_crs", "target_communities", "target_households"):
+        kwargs = {k: loc[k] for k in ("osm", "boundary", "profile") if k in loc}
+        kwargs.update(_described_files(spec, loc))
+        for k in ("place", "facilities_crs", "target_communities", "target_households",
+                  "strict"):
             if k in spec:
                 kwargs[k] = spec[k]
         if "speed" in spec:

@@ -216,7 +216,8 @@ def apply_layer_value(files: list, value: str | None, *, attr: str, option: str,
     option
         How the user gave it (``--facilities-crs`` or ``facilities_crs=``), for messages.
     per_file
-        The per-file form (``--crs`` or ``facilities=[lc.InputFile(...)]``), for messages.
+        The per-file form as a template with ``{file}`` and ``{value}``, for messages
+        (``"--crs {file}={value}"`` or ``"InputFile({file!r}, crs={value!r})"``).
     """
     if value is None:
         return files
@@ -231,9 +232,7 @@ def apply_layer_value(files: list, value: str | None, *, attr: str, option: str,
                     value, target.name, ", ".join(others))
     else:
         names = [f.name for f in (tables or paths)]
-        forms = (", " if not _ON_CLI.get() else " ").join(
-            advice(f"{per_file}({f!r}, {attr}={value!r})", f"{per_file} {f}={value}")
-            for f in names)
+        forms = ", ".join(per_file.format(file=f, attr=attr, value=value) for f in names)
         msg = (f"{option} {value} is ambiguous with the files {names}; it applies to one file "
                f"only: state it for each file ({forms})")
         raise InputError(msg)

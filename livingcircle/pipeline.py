@@ -279,7 +279,7 @@ def _described_inputs(*, communities, gates, facilities, sites, facilities_crs) 
     files["facilities"] = apply_layer_value(
         files["facilities"], facilities_crs, attr="crs",
         option=advice("facilities_crs=", "--facilities-crs"),
-        per_file=advice("InputFile", "--crs"))
+        per_file=advice("InputFile({file!r}, crs={value!r})", "--crs {file}={value}"))
     return {role: [f if isinstance(f, gpd.GeoDataFrame) else f.with_name_hint() for f in fs]
             for role, fs in files.items()}
 
@@ -709,7 +709,7 @@ def run_from_options(*, osm, place, communities, gates, facilities, sites, bound
                              ("sites", sites_crs_column)):
             files[role] = apply_layer_value(files[role], column, attr="crs_column",
                                             option=f"--{role}-crs-column",
-                                            per_file="--crs-column")
+                                            per_file="--crs-column {file}={value}")
         return run(osm=osm, place=place, communities=files["communities"][0],
                    gates=(files["gates"] or [None])[0], facilities=files["facilities"] or None,
                    facilities_crs=facilities_crs, sites=(files["sites"] or [None])[0],
