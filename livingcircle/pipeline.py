@@ -399,19 +399,21 @@ def run(
             io.read_boundary(boundary, diagnostics=diag)
     files = _described_inputs(communities=communities, gates=gates, facilities=facilities,
                               sites=sites, facilities_crs=facilities_crs)
-    read_frames: list[tuple[str, object, gpd.GeoDataFrame]] = []
+    read_frames: list[tuple[str, object, gpd.GeoDataFrame]] = []  # for the network check
+    records: list[dict | None] = []  # their entries in metadata["inputs"]
 
     def read(role, f, reader, **kw):
         if isinstance(f, gpd.GeoDataFrame):
             read_frames.append((role, None, f))
+            records.append(None)
             return f
         note(role, f.path)
         gdf = reader(f.path, coord_crs=f.crs, crs_column=f.crs_column,
                      columns=f.column_mapping(), layer=f.layer, boundary=bnd,
                      diagnostics=diag, **kw)
-        if inputs and inputs[-1]["role"] == role:
-            inputs[-1].update(_crs_record(f, gdf.attrs.get("input", {})))
+        inputs[-1].update(_crs_record(f, gdf.attrs.get("input", {})))
         read_frames.append((role, f, gdf))
+        records.append(inputs[-1])
         return gdf
 
     comm = read("communities", files["communities"][0], io.read_communities)
@@ -427,7 +429,6 @@ def run(
         from .osm import read_osm_facilities
 
         fac_frames.append(read_osm_facilities(osm, profile=prof, boundary=bnd, diagnostics=diag))
-        read_frames.append(("facilities", None, fac_frames[-1]))
     fac = pd.concat(fac_frames, ignore_index=True)
     fac = gpd.GeoDataFrame(fac, geometry="geometry", crs=4326)
     if "capacity" not in fac.columns:
@@ -449,6 +450,13 @@ def run(
     step("walking network")
     note("osm", osm)
     net = build_network(osm=osm, place=place, boundary=bnd, diagnostics=diag)
+    from .inputs import check_against_network
+
+    for rec, check in zip(records, check_against_network(net, read_frames, strict=strict),
+                          strict=True):
+        if rec is not None:
+            rec["network_check"] = {k: v for k, v in check.items() if k not in ("role",
+                                                                                 "source")}
     stages.done("walking network")
     bar.update()
 
