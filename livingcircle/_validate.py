@@ -129,9 +129,12 @@ def apply_column_mapping(df: pd.DataFrame, columns: dict | None, *, source) -> p
         return df
     missing = [c for c in columns if c not in df.columns]
     if missing:
+        from .inputs import advice
+
         msg = (
-            f"{source}: column(s) {missing} given in columns= are not in the file; "
-            f"its columns are {[c for c in df.columns if c != 'geometry']}"
+            f"{source}: column(s) {missing} given in "
+            + advice("columns=", f"the --columns mapping of {source}")
+            + f" are not in the file; its columns are {[c for c in df.columns if c != 'geometry']}"
         )
         raise InputError(msg)
     targets = list(columns.values())
@@ -344,12 +347,17 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
     if not far.any():
         return gdf
     if far.all():
+        from .inputs import advice
+
         msg = (
             f"{source}: all {len(gdf)} features lie more than {settings.far_outside_km:g} km "
             f"from the study boundary (nearest {dist.min() / 1000:.1f} km); the coordinate "
-            "system is probably wrong — a CSV/Excel needs the right coord_crs ('wgs84', 'gcj02' "
-            "for AMap, 'bd09' for Baidu), a GIS file the right CRS — or the file belongs to "
-            "another area"
+            "system is probably wrong — "
+            + advice("a CSV/Excel needs the right coord_crs ('wgs84', 'gcj02' for AMap, 'bd09' "
+                     "for Baidu)",
+                     f"a CSV/Excel needs the right --crs {source}=wgs84, =gcj02 (AMap) or =bd09 "
+                     "(Baidu)")
+            + ", a GIS file the right CRS — or the file belongs to another area"
         )
         raise CoordinateError(msg)
     rows = gdf["src_row"].to_numpy()

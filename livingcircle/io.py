@@ -320,10 +320,12 @@ def _read(
     if chinese and not raw.crs.is_geographic:
         from .inputs import advice
 
+        stated = (advice(f"coord_crs={coord_crs!r}", f"--crs {source}={crs_name}")
+                  if crs_column is None else
+                  advice(f"crs_column={crs_column!r}", f"--crs-column {source}={crs_column}"))
         msg = (
-            f"{source}: a GCJ-02/BD-09 statement applies to longitude/latitude, but the file "
-            f"is in the projected system {raw.crs.name}; "
-            + advice("leave coord_crs/crs_column out", f"leave --crs/--crs-column {source} out")
+            f"{source}: {stated} applies to longitude/latitude, but the file is in the "
+            f"projected system {raw.crs.name}; leave it out"
         )
         raise CoordinateError(msg)
     meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
@@ -578,10 +580,13 @@ def read_gates(
                       id_column=id_column)
     src = meta["source"]
     if "community_id" not in gdf.columns:
+        from .inputs import advice
+
         msg = (
             f"{src}: gates need a 'community_id' column naming their community; map yours with "
-            f"columns={{'<your column>': 'community_id'}} (columns: "
-            f"{[c for c in gdf.columns if c not in ('geometry', 'src_row')]})"
+            + advice("columns={'<your column>': 'community_id'}",
+                     f"--columns {src}=MAPPING.yaml holding '<your column>: community_id'")
+            + f" (columns: {[c for c in gdf.columns if c not in ('geometry', 'src_row')]})"
         )
         raise InputError(msg)
     gdf = _single_points(gdf, what="gates", source=src)

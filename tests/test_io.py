@@ -177,7 +177,12 @@ def test_map_csv_against_published_reference_pairs(crs, tmp_path):
 def test_table_without_coord_crs_is_an_error(tmp_path):
     p = _write("csv_utf8", tmp_path)
     with pytest.raises(InputError, match=r"c\.csv: .*pass coord_crs='wgs84', 'gcj02'.*"
-                                         r"--facilities-crs"):
+                                         r"crs_column="):
+        io.read_facilities(p)
+    from livingcircle.inputs import on_command_line
+
+    with on_command_line(), pytest.raises(InputError, match=r"give --crs .*c\.csv=wgs84, "
+                                                            r"=gcj02 .*--crs-column"):
         io.read_facilities(p)
 
 
