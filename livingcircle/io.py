@@ -255,10 +255,10 @@ def _read(
         v.check_not_empty(df, source=source)
         n_in = len(df)
         df = v.apply_column_mapping(df, columns, source=source)
+        crs_values = _crs_values(df, crs_column, columns, source=source)
         df = _rename_zh(df)
         df["src_row"] = np.arange(1, len(df) + 1)
         lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
-        _check_crs_column(df, crs_column, source=source)
         if crs_name is None and crs_column is None:
             from .inputs import advice
 
@@ -274,7 +274,7 @@ def _read(
             raise InputError(msg)
         systems = None
         if crs_column is not None:
-            systems = _row_systems(df[crs_column], df["src_row"].to_numpy(), default=crs_name,
+            systems = _row_systems(crs_values, df["src_row"].to_numpy(), default=crs_name,
                                    column=crs_column, source=source)
         lon, lat, ok = v.parse_coordinates(df, lonc, latc, layer=what, source=source,
                                            diagnostics=diagnostics)
@@ -303,6 +303,7 @@ def _read(
     n_in = len(raw)
     geom_name = raw.geometry.name
     gdf = v.apply_column_mapping(raw, columns, source=source)
+    crs_values = _crs_values(gdf, crs_column, columns, source=source)
     gdf = _rename_zh(gdf)
     if gdf.geometry.name != geom_name:  # a mapping never renames the geometry
         gdf = gdf.set_geometry(geom_name)
@@ -315,7 +316,6 @@ def _read(
         gdf = gdf.to_crs(4326)
     gdf = v.fix_swapped_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
-    _check_crs_column(gdf, crs_column, source=source)
     chinese = crs_column is not None or (crs_name is not None and crs_name != "wgs84")
     if chinese and not raw.crs.is_geographic:
         from .inputs import advice
@@ -332,8 +332,8 @@ def _read(
             "file_crs": raw.crs.to_string(), "crs_column": crs_column,
             "encoding": raw.attrs.get("encoding")}
     if crs_column is not None:
-        systems = _row_systems(gdf[crs_column], gdf["src_row"].to_numpy(), default=crs_name,
-                               column=crs_column, source=source)
+        systems = _row_systems(crs_values.loc[gdf.index], gdf["src_row"].to_numpy(),
+                               default=crs_name, column=crs_column, source=source)
         geoms = np.asarray(gdf.geometry.values).copy()
         for name in set(systems.tolist()) - {"wgs84"}:
             m = systems == name
@@ -349,16 +349,27 @@ def _read(
     return gdf, meta
 
 
-def _check_crs_column(df: pd.DataFrame, crs_column: str | None, *, source) -> None:
-    if crs_column is not None and crs_column not in df.columns:
-        from .inputs import advice
+def _crs_values(df: pd.DataFrame, crs_column: str | None, columns: dict | None, *,
+                source) -> pd.Series | None:
+    """Return the ``crs_column`` values, named as in the file (or as mapped by ``columns``).
 
-        cols = [c for c in df.columns if c not in ("geometry", "src_row")]
-        msg = (f"{source}: the coordinate-system column {crs_column!r} is not in the file; its "
-               f"columns are {cols}; "
-               + advice("give crs_column= one of them",
-                        f"give --crs-column {source}=COLUMN with one of them"))
-        raise InputError(msg)
+    Taken before Chinese headers are renamed, so that 来源 stays 来源 for the user.
+    """
+    if crs_column is None:
+        return None
+    name = str(crs_column).strip()
+    if name not in df.columns and columns and name in columns:
+        name = columns[name]
+    if name in df.columns:
+        return df[name].copy()
+    from .inputs import advice
+
+    cols = [c for c in df.columns if c not in ("geometry", "src_row")]
+    msg = (f"{source}: the coordinate-system column {crs_column!r} is not in the file; its "
+           f"columns are {cols}; "
+           + advice("give crs_column= one of them",
+                    f"give --crs-column {source}=COLUMN with one of them"))
+    raise InputError(msg)
 
 
 def _counts(systems: np.ndarray) -> dict[str, int]:
