@@ -305,6 +305,8 @@ def _read(
     gdf = v.apply_column_mapping(raw, columns, source=source)
     crs_values = _crs_values(gdf, crs_column, columns, source=source)
     gdf = _rename_zh(gdf)
+    if crs_values is not None:  # travels with its rows through the repairs below
+        gdf["_crs_raw"] = crs_values
     if gdf.geometry.name != geom_name:  # a mapping never renames the geometry
         gdf = gdf.set_geometry(geom_name)
     if geom_name != "geometry":
@@ -332,7 +334,7 @@ def _read(
             "file_crs": raw.crs.to_string(), "crs_column": crs_column,
             "encoding": raw.attrs.get("encoding")}
     if crs_column is not None:
-        systems = _row_systems(crs_values.loc[gdf.index], gdf["src_row"].to_numpy(),
+        systems = _row_systems(gdf.pop("_crs_raw"), gdf["src_row"].to_numpy(),
                                default=crs_name, column=crs_column, source=source)
         geoms = np.asarray(gdf.geometry.values).copy()
         for name in set(systems.tolist()) - {"wgs84"}:

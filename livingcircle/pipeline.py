@@ -409,18 +409,17 @@ def run(
             return f
         note(role, f.path)
         gdf = reader(f.path, coord_crs=f.crs, crs_column=f.crs_column,
-                     columns=f.column_mapping(), layer=f.layer, boundary=bnd,
-                     diagnostics=diag, **kw)
+                     columns=f.column_mapping(), layer=f.layer, diagnostics=diag, **kw)
         inputs[-1].update(_crs_record(f, gdf.attrs.get("input", {})))
         read_frames.append((role, f, gdf))
         records.append(inputs[-1])
         return gdf
 
-    comm = read("communities", files["communities"][0], io.read_communities)
+    comm = read("communities", files["communities"][0], io.read_communities, boundary=bnd)
     gts = None
     if files["gates"]:
         gts = read("gates", files["gates"][0], io.read_gates, communities=comm)
-    fac_frames = [read("facilities", f, io.read_facilities, profile=prof)
+    fac_frames = [read("facilities", f, io.read_facilities, profile=prof, boundary=bnd)
                   for f in files["facilities"]]
     if not fac_frames:
         if osm is None:
@@ -443,7 +442,7 @@ def run(
         raise InputError(msg)
     site_gdf = None
     if files["sites"]:
-        site_gdf = read("sites", files["sites"][0], io.read_sites)
+        site_gdf = read("sites", files["sites"][0], io.read_sites, boundary=bnd)
     stages.done("read inputs")
     bar.update()
 

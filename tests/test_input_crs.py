@@ -173,7 +173,8 @@ def test_crs_option_must_name_an_input_file(tmp_path, capsys):
 
 # --- row-by-row systems (item 7) ----------------------------------------------------------
 
-def test_crs_column_converts_amap_and_baidu_rows_against_published_pairs(tmp_path):
+@pytest.mark.parametrize("suffix", [".csv", ".gpkg"])
+def test_crs_column_converts_amap_and_baidu_rows_against_published_pairs(tmp_path, suffix):
     pairs = pd.read_csv(PAIRS, comment="#")
     label = {"GCJ02": ["高德", " AMap ", "gcj02"], "BD09": ["百度", "Baidu", "BD 09"]}
     rows, n = [], {"GCJ02": 0, "BD09": 0}
@@ -182,8 +183,14 @@ def test_crs_column_converts_amap_and_baidu_rows_against_published_pairs(tmp_pat
                      "经度": f"{pr.to_lon:.14f}", "纬度": f"{pr.to_lat:.14f}"})
         n[pr.to_crs] += 1
     rows.append({"名称": "gps", "来源": "GPS", "经度": "126.63", "纬度": "45.75"})
-    p = tmp_path / "merged.csv"
-    pd.DataFrame(rows).to_csv(p, index=False, encoding="utf-8-sig")
+    p = tmp_path / f"merged{suffix}"
+    table = pd.DataFrame(rows)
+    if suffix == ".csv":
+        table.to_csv(p, index=False, encoding="utf-8-sig")
+    else:  # a merged POI set saved by GDAL with a WGS84 CRS: the column still decides
+        pyogrio.write_dataframe(gpd.GeoDataFrame(
+            table[["名称", "来源"]], crs=4326, geometry=gpd.points_from_xy(
+                table["经度"].astype(float), table["纬度"].astype(float))), p)
     out = io.read_layer(p, crs_column="来源")
     want_lon = np.r_[pairs["from_lon"].to_numpy(), 126.63]
     want_lat = np.r_[pairs["from_lat"].to_numpy(), 45.75]
