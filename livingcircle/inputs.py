@@ -225,6 +225,9 @@ def apply_layer_value(files: list, value: str | None, *, attr: str, option: str,
         return files
     paths = [f for f in files if isinstance(f, InputFile)]
     tables = [f for f in paths if f.is_table]
+    if not paths:
+        msg = f"{option} {value}: there is no file it could apply to; give the file as well"
+        raise InputError(msg)
     if len(paths) == 1:
         target = paths[0]
     elif len(tables) == 1:

@@ -163,6 +163,14 @@ def test_layer_wide_crs_with_several_tables_is_an_error(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_layer_wide_value_without_a_file_is_an_error(tmp_path, capsys):
+    code = main(["run", "--osm", str(SAMPLE["osm"]), "--communities", str(SAMPLE["communities"]),
+                 "--sites-crs-column", "来源", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "--sites-crs-column 来源: there is no file it could apply to" in \
+        capsys.readouterr().err
+
+
 def test_crs_option_must_name_an_input_file(tmp_path, capsys):
     code = main(["run", "--osm", str(SAMPLE["osm"]), "--communities", str(SAMPLE["communities"]),
                  "--facilities", str(SAMPLE["facilities"]), "--crs", "nope.csv=gcj02",
