@@ -272,6 +272,9 @@ def _described_inputs(*, communities, gates, facilities, sites, facilities_crs) 
              "gates": as_input_files(gates, role="gates"),
              "facilities": as_input_files(facilities, role="facilities"),
              "sites": as_input_files(sites, role="sites")}
+    if not files["communities"]:
+        msg = "give the communities file (communities=...)"
+        raise InputError(msg)
     for role in ("communities", "gates", "sites"):
         if len(files[role]) > 1:
             msg = f"{role}: give one file (got {len(files[role])})"
@@ -377,10 +380,12 @@ def run(
     speed_profiles = [speed_profiles] if isinstance(speed_profiles, str) else list(speed_profiles)
     inputs = []
 
-    def note(kind, p):
+    def note(kind, p) -> dict | None:
         if isinstance(p, str | Path) and Path(p).is_file():
             inputs.append({"role": kind, "path": str(Path(p).resolve()),
                            "sha256": _sha256(Path(p))})
+            return inputs[-1]
+        return None
 
     steps = ["read inputs", "walking network", "access", "isochrones", "gaps", "renovation",
              "clusters"]
@@ -407,12 +412,13 @@ def run(
             read_frames.append((role, None, f))
             records.append(None)
             return f
-        note(role, f.path)
+        entry = note(role, f.path)
         gdf = reader(f.path, coord_crs=f.crs, crs_column=f.crs_column,
                      columns=f.column_mapping(), layer=f.layer, diagnostics=diag, **kw)
-        inputs[-1].update(_crs_record(f, gdf.attrs.get("input", {})))
+        if entry is not None:
+            entry.update(_crs_record(f, gdf.attrs.get("input", {})))
         read_frames.append((role, f, gdf))
-        records.append(inputs[-1])
+        records.append(entry)
         return gdf
 
     comm = read("communities", files["communities"][0], io.read_communities, boundary=bnd)
