@@ -114,6 +114,9 @@ class InputFile:
         Source column → schema name, or the path of a YAML/CSV mapping file.
     layer
         Layer of a GeoPackage or sheet of an Excel file.
+    crs_from
+        Where ``crs`` came from, for the run's metadata: 'stated' (by the user; the default when
+        ``crs`` is given) or 'file name' (:meth:`with_name_hint`).
     """
 
     path: str | os.PathLike
