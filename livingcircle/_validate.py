@@ -133,7 +133,8 @@ def apply_column_mapping(df: pd.DataFrame, columns: dict | None, *, source) -> p
 
         msg = (
             f"{source}: column(s) {missing} given in "
-            + advice("columns=", f"the --columns mapping of {source}")
+            + advice("columns=", f"the --columns mapping of {source}",
+                     f"the columns: mapping of {source} in areas.yaml")
             + f" are not in the file; its columns are {[c for c in df.columns if c != 'geometry']}"
         )
         raise InputError(msg)
@@ -356,7 +357,9 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
             + advice("a CSV/Excel needs the right coord_crs ('wgs84', 'gcj02' for AMap, 'bd09' "
                      "for Baidu)",
                      f"a CSV/Excel needs the right --crs {source}=wgs84, =gcj02 (AMap) or =bd09 "
-                     "(Baidu)")
+                     "(Baidu)",
+                     f"a CSV/Excel needs the right crs: (wgs84, gcj02 for AMap, bd09 for Baidu) "
+                     f"in the entry {{path: {source}, crs: ...}} of areas.yaml")
             + ", a GIS file the right CRS — or the file belongs to another area"
         )
         raise CoordinateError(msg)

@@ -320,6 +320,11 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
                     msg = f"{where}, key '{key}': expected a whole number ≥ 0, got {val!r}"
                     raise InputError(msg)
                 spec[key] = val
+        try:  # a layer-wide key must name one file: checked now, not on a worker
+            _described_files(spec, spec)
+        except InputError as exc:
+            msg = f"{where}, {exc}"
+            raise InputError(msg) from None
         folder = safe_name(name)
         if folder in folders:
             msg = (f"{where}: its folder name '{folder}' is the same as area "
@@ -485,8 +490,12 @@ def _described_files(spec: Mapping, loc: Mapping) -> dict:
         files = [InputFile(local, **described.get(src, {}))
                  for src, local in zip(srcs, locals_, strict=True)]
         files = apply_layer_value(files, spec.get(f"{key}_crs_column"), attr="crs_column",
-                                  option=f"areas.yaml key '{key}_crs_column'",
+                                  option=f"key '{key}_crs_column':",
                                   per_file="{{path: {file}, crs_column: {value}}}")
+        if key == "facilities":
+            files = apply_layer_value(files, spec.get("facilities_crs"), attr="crs",
+                                      option="key 'facilities_crs':",
+                                      per_file="{{path: {file}, crs: {value}}}")
         out[key] = files if key == "facilities" else files[0]
     return out
 
@@ -549,7 +558,9 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
                 kwargs[k] = spec[k]
         if "speed" in spec:
             kwargs["speed_profiles"] = spec["speed"]
-        with _engine_threads():
+        from .inputs import on_command_line
+
+        with _engine_threads(), on_command_line("yaml"):  # advice names areas.yaml keys
             result = run(progress=False, **kwargs)
         _report(name, 2)
         result.write(tmp)

@@ -75,24 +75,33 @@ ROLES = ("communities", "gates", "facilities", "sites")
 
 _TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
 
-_ON_CLI: contextvars.ContextVar[bool] = contextvars.ContextVar("livingcircle_cli", default=False)
+_WHERE: contextvars.ContextVar[str] = contextvars.ContextVar("livingcircle_where",
+                                                            default="python")
 
-
-# --- advice in the user's own terms -------------------------------------------------------
 
 @contextlib.contextmanager
-def on_command_line() -> Iterator[None]:
-    """Within this block, error advice names command-line options instead of Python parameters."""
-    token = _ON_CLI.set(True)
+def on_command_line(where: str = "cli") -> Iterator[None]:
+    """Within this block, error advice names command-line options instead of Python parameters.
+
+    ``where='yaml'`` names the keys of ``areas.yaml`` instead (``livingcircle batch``).
+    """
+    token = _WHERE.set(where)
     try:
         yield
     finally:
-        _ON_CLI.reset(token)
+        _WHERE.reset(token)
 
 
-def advice(python: str, cli: str) -> str:
-    """Return the advice for the user's context: ``cli`` inside :func:`on_command_line`."""
-    return cli if _ON_CLI.get() else python
+def advice(python: str, cli: str, yaml: str | None = None) -> str:
+    """Return the advice for the user's context (:func:`on_command_line`).
+
+    Outside it ``python``; on the command line ``cli``; in ``areas.yaml`` ``yaml`` (or ``cli``
+    when no YAML form is given, the keys being the options' names).
+    """
+    where = _WHERE.get()
+    if where == "yaml":
+        return yaml if yaml is not None else cli
+    return cli if where == "cli" else python
 
 
 # --- the description of one file ----------------------------------------------------------
@@ -508,7 +517,9 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
             continue
         rec["verdict"] = f"fits {best} better"
         fix = (advice(f"give {role}=lc.InputFile({source!r}, crs={best!r})",
-                      f"give --crs {source}={best}") if f is not None else
+                      f"give --crs {source}={best}",
+                      f"describe the file in areas.yaml as {{path: {source}, crs: {best}}}")
+               if f is not None else
                f"convert the frame with livingcircle.coords.to_wgs84(lon, lat, {best!r})")
         msg = (
             f"{source}: its points lie a median {med[applied]:.1f} m from the walking streets "
@@ -518,5 +529,6 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
         if strict:
             raise CoordinateError(msg)
         warn(msg + advice(" (strict=True makes this an error)",
-                          " (--strict makes this an error)"))
+                          " (--strict makes this an error)",
+                          " (strict: true makes this an error)"))
     return out

@@ -269,7 +269,10 @@ def _read(
                          "(Baidu/百度), or crs_column= naming a column that says it per row",
                          f"give --crs {source}=wgs84, =gcj02 (AMap/高德, Tencent) or =bd09 "
                          f"(Baidu/百度), or --crs-column {source}=COLUMN naming a column "
-                         "that says it per row")
+                         "that says it per row",
+                         f"describe it in areas.yaml as {{path: {source}, crs: wgs84}} (or "
+                         "gcj02 for AMap/高德, Tencent, bd09 for Baidu/百度), or with crs_column: "
+                         "naming a column that says it per row")
             )
             raise InputError(msg)
         systems = None
@@ -322,9 +325,11 @@ def _read(
     if chinese and not raw.crs.is_geographic:
         from .inputs import advice
 
-        stated = (advice(f"coord_crs={coord_crs!r}", f"--crs {source}={crs_name}")
+        stated = (advice(f"coord_crs={coord_crs!r}", f"--crs {source}={crs_name}",
+                         f"crs: {crs_name}")
                   if crs_column is None else
-                  advice(f"crs_column={crs_column!r}", f"--crs-column {source}={crs_column}"))
+                  advice(f"crs_column={crs_column!r}", f"--crs-column {source}={crs_column}",
+                         f"crs_column: {crs_column}"))
         msg = (
             f"{source}: {stated} applies to longitude/latitude, but the file is in the "
             f"projected system {raw.crs.name}; leave it out"
@@ -370,7 +375,8 @@ def _crs_values(df: pd.DataFrame, crs_column: str | None, columns: dict | None, 
     msg = (f"{source}: the coordinate-system column {crs_column!r} is not in the file; its "
            f"columns are {cols}; "
            + advice("give crs_column= one of them",
-                    f"give --crs-column {source}=COLUMN with one of them"))
+                    f"give --crs-column {source}=COLUMN with one of them",
+                    "give crs_column: one of them in the file's entry in areas.yaml"))
     raise InputError(msg)
 
 
@@ -598,7 +604,8 @@ def read_gates(
         msg = (
             f"{src}: gates need a 'community_id' column naming their community; map yours with "
             + advice("columns={'<your column>': 'community_id'}",
-                     f"--columns {src}=MAPPING.yaml holding '<your column>: community_id'")
+                     f"--columns {src}=MAPPING.yaml holding '<your column>: community_id'",
+                     f"{{path: {src}, columns: {{<your column>: community_id}}}} in areas.yaml")
             + f" (columns: {[c for c in gdf.columns if c not in ('geometry', 'src_row')]})"
         )
         raise InputError(msg)

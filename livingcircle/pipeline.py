@@ -281,8 +281,9 @@ def _described_inputs(*, communities, gates, facilities, sites, facilities_crs) 
             raise InputError(msg)
     files["facilities"] = apply_layer_value(
         files["facilities"], facilities_crs, attr="crs",
-        option=advice("facilities_crs=", "--facilities-crs"),
-        per_file=advice("InputFile({file!r}, crs={value!r})", "--crs {file}={value}"))
+        option=advice("facilities_crs=", "--facilities-crs", "facilities_crs:"),
+        per_file=advice("InputFile({file!r}, crs={value!r})", "--crs {file}={value}",
+                        "{{path: {file}, crs: {value}}}"))
     return {role: [f if isinstance(f, gpd.GeoDataFrame) else f.with_name_hint() for f in fs]
             for role, fs in files.items()}
 

@@ -288,6 +288,23 @@ def test_areas_yaml_file_entries(tmp_path):
     with pytest.raises(InputError, match=r"area 'a', key 'facilities' \(pois.csv\), 'crs': "
                                          r"unknown coordinate system 'utm'"):
         batch.load_areas(yml)
+    yml.write_text(yaml.safe_dump({"areas": [{
+        "name": "a", "osm": str(SAMPLE["osm"]), "communities": str(SAMPLE["communities"]),
+        "facilities": ["pois.csv", "merged.csv"], "facilities_crs": "gcj02"}]}),
+        encoding="utf-8")
+    with pytest.raises(InputError, match=r"area 'a', key 'facilities_crs': gcj02 is ambiguous "
+                                         r"with the files \['pois.csv', 'merged.csv'\].*"
+                                         r"\{path: pois.csv, crs: gcj02\}"):
+        batch.load_areas(yml)
+
+
+def test_advice_names_areas_yaml_keys_in_a_batch(tmp_path):
+    p = tmp_path / "pois.csv"
+    p.write_bytes(SAMPLE["amap_csv"].read_bytes())
+    with on_command_line("yaml"), pytest.raises(InputError, match=r"describe it in areas\.yaml "
+                                                                  r"as \{path: .*pois\.csv, "
+                                                                  r"crs: wgs84\}"):
+        io.read_facilities(p)
 
 
 # --- a wrongly stated system (item 8) -----------------------------------------------------
