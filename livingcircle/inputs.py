@@ -464,8 +464,9 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
     identity, so there the check cannot (and does not) fire for GCJ-02. The ratio 1.5 lies below
     every mis-statement measured and above 1.0, the ratio of every right statement.
 
-    Community *polygons* are measured but never warned about: their points on surface lie inside
-    blocks, and on the sample the right system gives 31.7 m while a GCJ-02 reading gives 16.9 m.
+    Communities are measured but never judged: their representative points lie inside blocks,
+    away from the streets, and on the sample the right system gives 31.7 m while a GCJ-02
+    reading gives 16.9 m — the rule would warn about a right statement. Their gates are judged.
 
     Parameters
     ----------
@@ -509,8 +510,8 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
         best = min((s for s in SYSTEMS if s != applied), key=med.get)
         fits = (med[best] <= med[applied] / CHECK_RATIO
                 and med[applied] - med[best] >= CHECK_MIN_GAIN_M)
-        if role == "communities" and polygons:
-            rec["verdict"] = "not judged: polygons"
+        if role == "communities":
+            rec["verdict"] = "not judged: communities" + (" (polygons)" if polygons else "")
             continue
         if len(pts) < CHECK_MIN_POINTS or not fits:
             rec["verdict"] = "fits" if not fits else "not judged: too few points"
