@@ -533,3 +533,38 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
                           " (--strict makes this an error)",
                           " (strict: true makes this an error)"))
     return out
+
+
+_CRS_TEXT = {
+    "zh": {"stated": "声明", "file": "文件自带", "file name": "据文件名", "rows": "逐行",
+           "median": "距步行街道中位距离", "warn": "另一坐标系更吻合"},
+    "en": {"stated": "stated", "file": "the file's own", "file name": "from the file name",
+           "rows": "row by row", "median": "median distance to the walking streets",
+           "warn": "another system fits better"},
+}
+
+
+def crs_text(entry: Mapping, lang: str = "zh") -> str:
+    """Return one line on an input's coordinate system from its ``metadata["inputs"]`` entry.
+
+    E.g. ``gcj02（声明）；距步行街道中位距离 10.8 m`` (for the report's list of sources).
+    """
+    t = _CRS_TEXT["en" if lang == "en" else "zh"]
+    sep, op, cl = ("; ", " (", ")") if lang == "en" else ("；", "（", "）")
+    parts = []
+    if entry.get("crs_rows"):
+        rows = ", ".join(f"{k} {v}" for k, v in entry["crs_rows"].items())
+        parts.append(f"{t['rows']}{op}{entry.get('crs_column')}{cl}: {rows}")
+    elif entry.get("crs_stated"):
+        parts.append(f"{entry['crs_stated']}{op}{t['stated']}{cl}")
+    elif entry.get("crs_from_file_name"):
+        parts.append(f"{entry['crs_from_file_name']}{op}{t['file name']}{cl}")
+    elif entry.get("crs_detected"):
+        parts.append(f"{entry['crs_detected']}{op}{t['file']}{cl}")
+    check = entry.get("network_check") or {}
+    med = check.get("median_m")
+    if med and check.get("applied") in med:
+        parts.append(f"{t['median']} {med[check['applied']]:.1f} m")
+        if str(check.get("verdict", "")).endswith(" better"):  # "fits bd09 better"
+            parts.append(t["warn"])
+    return sep.join(parts)

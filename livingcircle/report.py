@@ -31,6 +31,7 @@ from markupsafe import Markup
 
 from . import settings
 from ._errors import InputError
+from .inputs import crs_text
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ _TEXT = {
         "plan": "年度改造计划", "clusters": "片区统筹建议", "map": "交互地图",
         "standard": "采用的标准及阈值", "speeds": "步行速度", "speed_profile": "速度方案",
         "speed": "速度（米/分钟）", "used": "用于判定缺口", "sources": "数据来源",
-        "role": "类型", "path": "文件", "network": "步行网络",
+        "role": "类型", "path": "文件", "crs": "坐标系", "network": "步行网络",
         "summary": "{n} 个小区，{h} 户；{s} 个在改造范围内；全部必配类别达标的小区 {c} 个。",
         "chart_share": "小区必配设施达标比例分布", "chart_cat": "各类设施步行可达的住户比例",
         "x_share": "必配类别达标比例", "y_count": "小区数", "x_hh": "住户比例",
@@ -56,7 +57,8 @@ _TEXT = {
         "plan": "Annual renovation plan", "clusters": "Cluster proposals", "map": "Interactive map",
         "standard": "Standard and thresholds", "speeds": "Walking speeds",
         "speed_profile": "Speed profile", "speed": "Speed (m/min)", "used": "used for gaps",
-        "sources": "Data sources", "role": "Role", "path": "File", "network": "Walking network",
+        "sources": "Data sources", "role": "Role", "path": "File", "crs": "Coordinate system",
+        "network": "Walking network",
         "summary": "{n} communities, {h} households; {s} in the renovation scope; {c} communities "
                    "reach every required category.",
         "chart_share": "Communities by share of required categories met",
@@ -333,7 +335,8 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
         plan=_plan(result, lang),
         clusters=_clusters(result, lang),
         map_html=map_html, categories=_categories(result, lang), speeds=speeds,
-        speed_used=meta.get("speed_profile"), inputs=meta.get("inputs", []), network=network,
+        speed_used=meta.get("speed_profile"), network=network,
+        inputs=[{**i, "crs_text": crs_text(i, lang)} for i in meta.get("inputs", [])],
     )
 
 

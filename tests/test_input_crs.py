@@ -77,11 +77,12 @@ def mixed_run(tmp_path_factory):
     fac = pyogrio.read_dataframe(out / "livingcircle.gpkg", layer="facilities")
     meta = pyogrio.read_dataframe(out / "livingcircle.gpkg", layer="livingcircle_metadata")
     inputs = json.loads(meta.set_index("key").loc["inputs", "value"])
-    return fac, {Path(i["path"]).name: i for i in inputs}
+    assert main(["report", str(out), "--out", str(d / "report.html")]) == 0
+    return fac, {Path(i["path"]).name: i for i in inputs}, (d / "report.html").read_text("utf-8")
 
 
 def test_gis_file_beside_a_stated_csv_keeps_its_points(mixed_run):
-    fac, _ = mixed_run
+    fac, _, _ = mixed_run
     given = pyogrio.read_dataframe(SAMPLE["facilities"])
     got = fac[fac["source"] == "facilities.gpkg"].set_index("src_row")
     assert len(got) == len(given) == 614
@@ -90,7 +91,7 @@ def test_gis_file_beside_a_stated_csv_keeps_its_points(mixed_run):
 
 
 def test_stated_csv_and_gcj02_geopackage_are_converted(mixed_run):
-    fac, _ = mixed_run
+    fac, _, _ = mixed_run
     amap = _amap_table()
     lon, lat = coords.gcj02_to_wgs84(amap["经度"].astype(float).to_numpy(),
                                      amap["纬度"].astype(float).to_numpy())
@@ -108,7 +109,7 @@ def test_stated_csv_and_gcj02_geopackage_are_converted(mixed_run):
 
 
 def test_metadata_records_stated_and_detected_systems(mixed_run):
-    _, inputs = mixed_run
+    _, inputs, report = mixed_run
     gpkg, csv, export = inputs["facilities.gpkg"], inputs["pois.csv"], inputs["amap_export.gpkg"]
     assert (gpkg["crs_stated"], gpkg["crs_detected"], gpkg["crs_applied"]) == (
         None, "EPSG:4326", "EPSG:4326")
@@ -122,6 +123,9 @@ def test_metadata_records_stated_and_detected_systems(mixed_run):
     assert {i["network_check"]["verdict"] for i in (gpkg, csv, export)} == {"fits"}
     assert inputs["communities.gpkg"]["network_check"]["verdict"] == \
         "not judged: communities (polygons)"
+    # the report's list of sources shows them
+    assert "<td>gcj02（声明）；距步行街道中位距离 10.8 m</td>" in report
+    assert "<td>EPSG:4326（文件自带）；距步行街道中位距离 10.9 m</td>" in report
 
 
 def test_file_name_hint_is_for_tables_only_and_recorded():
