@@ -38,6 +38,10 @@ After the network is built, :func:`check_against_network` compares how far each 
 lies from the walking streets as given and as it would lie under each other system, and warns
 (or, with ``strict``, stops) when another system fits the streets markedly better.
 
+Advice in error messages names what the user typed: Python parameters by default, command-line
+options inside :func:`on_command_line` (``livingcircle run``/``recommend``), and ``areas.yaml``
+keys inside ``on_command_line("yaml")`` (``livingcircle batch``); see :func:`advice`.
+
 Examples
 --------
 >>> from livingcircle.inputs import InputFile
@@ -318,6 +322,10 @@ def load_column_mapping(path: str | os.PathLike) -> dict[str, str]:
             raise InputError(msg) from None
         if not isinstance(data, Mapping) or not data:
             msg = f"{p}: expected lines 'source column: schema name', e.g. '小区名称: name'"
+            raise InputError(msg)
+        empty = [str(k) for k, v in data.items() if v is None or not str(v).strip()]
+        if empty:
+            msg = f"{p}: no schema name for {empty}; write 'source column: schema name'"
             raise InputError(msg)
         pairs = [(str(k).strip(), str(v).strip()) for k, v in data.items()]
     else:
