@@ -87,6 +87,11 @@ def test_standard_speeds_sources(report_zh, sample_result):
     assert len(src) == len(inputs)
     for i, r in zip(inputs, src, strict=True):
         assert r[0] == i["role"] and r[2] == i["sha256"] and len(r[2]) == 64
+    # each file's coordinate system: the AMap CSV's from its name, the GeoPackages' their own
+    crs = {r[1].rsplit("/", 1)[-1]: r[3] for r in src}
+    assert crs["facilities_amap_gcj02.csv"] == "gcj02（据文件名）；距步行街道中位距离 10.8 m"
+    assert crs["facilities.gpkg"] == "EPSG:4326（文件自带）；距步行街道中位距离 10.9 m"
+    assert crs["district.osm"] == ""
 
 
 def test_english(sample_result):
