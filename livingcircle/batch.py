@@ -569,7 +569,8 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
         record = {
             "name": name, "folder": folder, "seconds": round(seconds, 3),
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "inputs": checksums, "outline_wkt": _outline_wkt(result, loc.get("boundary")),
+            "inputs": checksums, "description": _description(spec),
+            "outline_wkt": _outline_wkt(result, loc.get("boundary")),
             "figures": figures, "version": result.metadata.get("version"),
         }
         with atomic_file(tmp / DONE_MARKER) as p:
@@ -640,10 +641,21 @@ def _done_record(folder: Path) -> dict | None:
         return None
 
 
+def _description(spec: Mapping) -> dict:
+    """How an area's files are described (per-file entries, layer-wide keys), as JSON values."""
+    keys = ("facilities_crs", "communities_crs_column", "gates_crs_column",
+            "facilities_crs_column", "sites_crs_column", "strict")
+    out = {k: spec[k] for k in keys if spec.get(k) is not None}
+    if spec.get("describe"):
+        out["describe"] = spec["describe"]
+    return json.loads(json.dumps(out, ensure_ascii=False))
+
+
 def inputs_changed(spec: Mapping, record: Mapping) -> list[str]:
     """Return the local inputs of ``spec`` whose checksum differs from the ``_done.json`` record.
 
-    URLs are not fetched again: they are taken as unchanged.
+    URLs are not fetched again: they are taken as unchanged. A changed description of the files
+    (a stated ``crs``, a ``crs_column``, a column mapping, ``strict``) counts as a change too.
     """
     known = {(i["role"], i["source"]): i["sha256"] for i in record.get("inputs", [])}
     changed = []
@@ -654,6 +666,8 @@ def inputs_changed(spec: Mapping, record: Mapping) -> list[str]:
                 continue
             if known.get((key, src)) != (_sha256(src) if Path(src).is_file() else None):
                 changed.append(f"{key}: {src}")
+    if record.get("description", {}) != _description(spec):
+        changed.append("how the files are described (crs, crs_column, columns, strict)")
     return changed
 
 

@@ -303,6 +303,22 @@ def test_areas_yaml_file_entries(tmp_path):
         batch.load_areas(yml)
 
 
+def test_a_changed_description_reruns_an_area(tmp_path):
+    (tmp_path / "pois.csv").write_bytes(SAMPLE["amap_csv"].read_bytes())
+    area = {"name": "a", "osm": str(SAMPLE["osm"]), "communities": str(SAMPLE["communities"]),
+            "facilities": [{"path": "pois.csv", "crs": "gcj02"}]}
+    (spec,) = batch.load_areas([area], base=tmp_path)
+    record = {"inputs": [{"role": k, "source": s, "sha256": batch._sha256(s)}
+                         for k in ("osm", "communities", "facilities")
+                         for s in (spec[k] if k == "facilities" else [spec[k]])],
+              "description": batch._description(spec)}
+    assert batch.inputs_changed(spec, json.loads(json.dumps(record))) == []
+    area["facilities"] = [{"path": "pois.csv", "crs": "bd09"}]
+    (spec,) = batch.load_areas([area], base=tmp_path)
+    assert batch.inputs_changed(spec, record) == [
+        "how the files are described (crs, crs_column, columns, strict)"]
+
+
 def test_advice_names_areas_yaml_keys_in_a_batch(tmp_path):
     p = tmp_path / "pois.csv"
     p.write_bytes(SAMPLE["amap_csv"].read_bytes())
