@@ -34,9 +34,10 @@ Relative paths are read against the YAML file's folder; any path may also be a U
 temporary file first, because GDAL and osmnx need local paths.
 
 Output: ``DIR/<area>/`` holds that area's ``livingcircle.gpkg``, ``map.html``, the plan tables and
-``_done.json`` (input checksums, figures, time). An area is written into a hidden temporary folder
-beside its final one and renamed when complete, so a folder ``DIR/<area>`` is always whole. A
-rerun skips areas with a ``_done.json`` unless ``rerun=True``; an area that fails is reported with
+``_done.json`` (input checksums, how the files were described, figures, time). An area is written
+into a hidden temporary folder beside its final one and renamed when complete, so a folder
+``DIR/<area>`` is always whole. A rerun skips areas with a ``_done.json`` unless ``rerun=True`` or
+an input file or its description changed; an area that fails is reported with
 its exception and the other areas finish. ``DIR/summary.csv`` (UTF-8 with BOM for Excel),
 ``DIR/summary.xlsx`` (Chinese headers) and ``DIR/summary_map.html`` compare the areas.
 
