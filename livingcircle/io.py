@@ -44,7 +44,7 @@ from . import _validate as v
 from ._errors import CoordinateError, InputError
 from .coords import canonical_crs, to_wgs84, transform_geometries
 from .diagnostics import Diagnostics
-from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, LABELS_ZH
+from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, INPUT_COLUMNS, header_lookup, match_header
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +56,6 @@ __all__ = [
     "read_layer",
     "read_sites",
 ]
-
-_ZH_TO_COLUMN = {zh: col for col, zh in LABELS_ZH.items()}
-_ZH_TO_COLUMN.update({"小区名称": "name", "设施名称": "name", "类别": "category"})
-
 
 # --- encodings ----------------------------------------------------------------------------
 
@@ -182,12 +178,50 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
     return df
 
 
-def _rename_zh(df: pd.DataFrame) -> pd.DataFrame:
-    ren = {c: _ZH_TO_COLUMN[c] for c in df.columns
-           if c in _ZH_TO_COLUMN and _ZH_TO_COLUMN[c] not in df.columns}
-    targets = list(ren.values())
-    ren = {k: t for k, t in ren.items() if targets.count(t) == 1}
-    return df.rename(columns=ren)
+def _rename_known(df: pd.DataFrame, *, kind: str | None, source,
+                  columns: dict | None) -> pd.DataFrame:
+    """Rename the headers of :data:`livingcircle.schema.COLUMN_ALIASES` to schema names.
+
+    Headers the user mapped (``columns``) are left alone, and so are schema names they mapped
+    to. Two source columns that name one schema column are an error naming both.
+    """
+    if kind is not None and kind not in INPUT_COLUMNS:
+        return df
+    lookup = header_lookup(kind)
+    taken = set((columns or {}).values())
+    geom = getattr(df, "_geometry_column_name", None)
+    found: dict[str, list[str]] = {}
+    for c in df.columns:
+        if c == geom or c in taken:
+            continue
+        target = match_header(c, lookup)
+        if target is not None and target not in taken:
+            found.setdefault(target, []).append(c)
+    for target, cols in found.items():
+        if len(cols) > 1:
+            named = " and ".join(repr(c) for c in cols)
+            msg = (
+                f"{source}: columns {named} both name '{target}'; delete or rename one of "
+                f"them, or map the one you mean with --columns (Python: "
+                f"columns={{{cols[0]!r}: {target!r}}})"
+            )
+            raise InputError(msg)
+    return df.rename(columns={cols[0]: t for t, cols in found.items() if cols[0] != t})
+
+
+def _report_unused(gdf: pd.DataFrame, used, *, layer: str, source,
+                   diagnostics: Diagnostics) -> None:
+    """Record once the source columns a reader keeps but does not use (not an error)."""
+    skip = {*used, "src_row", "geometry"}
+    unused = [str(c) for c in gdf.columns if c not in skip]
+    if not unused:
+        return
+    text = ", ".join(repr(c) for c in unused)
+    logger.info("%s: columns kept but not used (not recognised): %s", source, text)
+    diagnostics.add(layer, "unused_columns", action="kept", source=source,
+                    detail=f"columns kept as they are but not used: {text}; if one holds a "
+                           "schema column, map it with --columns (Python: columns=); see "
+                           "docs/columns.md")
 
 
 def _read(
@@ -206,7 +240,7 @@ def _read(
         v.check_not_empty(df, source=source)
         n_in = len(df)
         df = v.apply_column_mapping(df, columns, source=source)
-        df = _rename_zh(df)
+        df = _rename_known(df, kind=kind, source=source, columns=columns)
         df["src_row"] = np.arange(1, len(df) + 1)
         lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
         if crs_name is None:
@@ -237,7 +271,7 @@ def _read(
     n_in = len(raw)
     geom_name = raw.geometry.name
     gdf = v.apply_column_mapping(raw, columns, source=source)
-    gdf = _rename_zh(gdf)
+    gdf = _rename_known(gdf, kind=kind, source=source, columns=columns)
     if gdf.geometry.name != geom_name:  # a mapping never renames the geometry
         gdf = gdf.set_geometry(geom_name)
     if geom_name != "geometry":
@@ -415,6 +449,7 @@ def read_communities(
     gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES])
 
 
@@ -491,6 +526,7 @@ def read_gates(
         gdf = gdf.loc[~bad].copy()
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["gate_id", "community_id"])
 
 
@@ -588,6 +624,9 @@ def read_facilities(
     gdf["source"] = Path(src).name
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    tags = {t for c in prof.categories.values() for r in c.osm for t in r}
+    _report_unused(gdf, {*INPUT_COLUMNS[what], *tags, "tags", "typecode", "type", "source_crs",
+                         "source"}, layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["facility_id", "category", "categories", "name", "capacity",
                          "source_crs", "source"])
 
@@ -638,6 +677,7 @@ def read_sites(
         gdf["name"] = v.strip_text(gdf["name"])
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"])
 
 
