@@ -130,20 +130,24 @@ def apply_column_mapping(df: pd.DataFrame, columns: dict | None, *, source) -> p
     missing = [c for c in columns if c not in df.columns]
     if missing:
         msg = (
-            f"{source}: column(s) {missing} given in columns= are not in the file; "
-            f"its columns are {[c for c in df.columns if c != 'geometry']}"
+            f"{source}: column(s) {missing} named in the column mapping (--columns; Python: "
+            f"columns=) are not in the file; its columns are "
+            f"{[c for c in df.columns if c != 'geometry']}"
         )
         raise InputError(msg)
     targets = list(columns.values())
     dup = sorted({t for t in targets if targets.count(t) > 1})
     if dup:
-        msg = f"{source}: columns= maps several source columns to {dup}; map one to each name"
+        msg = (
+            f"{source}: the column mapping (--columns; Python: columns=) maps several source "
+            f"columns to {dup}; map one source column to each name"
+        )
         raise InputError(msg)
     clash = [t for s, t in columns.items() if t in df.columns and t != s and t not in columns]
     if clash:
         msg = (
-            f"{source}: columns= renames a column to {clash}, which the file already has; "
-            "rename or drop one of them"
+            f"{source}: the column mapping (--columns; Python: columns=) renames a column to "
+            f"{clash}, which the file already has; rename or drop one of them"
         )
         raise InputError(msg)
     return df.rename(columns=dict(columns))
@@ -166,8 +170,9 @@ def find_lonlat_columns(
             if n in lower:
                 return lower[n]
         msg = (
-            f"{source}: no {what} column found (looked for {list(names)}); "
-            f"name it, or pass {arg}= (the columns are {cols})"
+            f"{source}: no {what} column found (looked for {list(names)}); rename yours to "
+            f"{names[0]!r} or map it to {names[0]!r} with --columns (Python: {arg}= or "
+            f"columns=); the columns are {cols}"
         )
         raise InputError(msg)
 
@@ -347,8 +352,9 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
         msg = (
             f"{source}: all {len(gdf)} features lie more than {settings.far_outside_km:g} km "
             f"from the study boundary (nearest {dist.min() / 1000:.1f} km); the coordinate "
-            "system is probably wrong — a CSV/Excel needs the right coord_crs ('wgs84', 'gcj02' "
-            "for AMap, 'bd09' for Baidu), a GIS file the right CRS — or the file belongs to "
+            "system is probably wrong — a CSV/Excel needs the right coordinate system stated "
+            "for it ('wgs84', 'gcj02' for AMap, 'bd09' for Baidu; see `livingcircle run "
+            "--help`, Python: coord_crs=), a GIS file the right CRS — or the file belongs to "
             "another area"
         )
         raise CoordinateError(msg)
@@ -456,8 +462,8 @@ def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
         ids = [f"{prefix}_{r}" for r in rows]
         diagnostics.add(layer, "missing_id", action="repaired", source=source,
                         detail=f"no {id_col} column; generated ids {prefix}_<row>")
-        warn(f"{source}: no {id_col} column (pass id_column= or columns= to name it); "
-             f"generated ids {prefix}_<row>")
+        warn(f"{source}: no {id_col} column; generated ids {prefix}_<row> (map yours to "
+             f"{id_col!r} with --columns; Python: id_column= or columns=)")
     else:
         ids = [_id_text(v) for v in out[id_col]]
         gen = [i for i, v in enumerate(ids) if v is None]

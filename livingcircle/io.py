@@ -82,7 +82,10 @@ def _decode_table(raw: bytes, encoding: str | None, *, source) -> tuple[str, str
         try:
             return raw.decode(_codec(encoding) or encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            msg = f"{source}: cannot be read as {encoding!r} ({exc}); try encoding='utf-8' or 'gbk'"
+            msg = (
+                f"{source}: cannot be read as {encoding!r} ({exc}); save it as UTF-8, or try "
+                "another encoding (Python: encoding='utf-8' or 'gbk')"
+            )
             raise InputError(msg) from None
     if raw.startswith(codecs.BOM_UTF8):
         return raw[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "UTF-8-BOM"
@@ -93,7 +96,10 @@ def _decode_table(raw: bytes, encoding: str | None, *, source) -> tuple[str, str
     try:
         return raw.decode("gb18030"), "GBK"
     except UnicodeDecodeError:
-        msg = f"{source}: neither UTF-8 nor GBK text; save it as UTF-8 CSV or pass encoding="
+        msg = (
+            f"{source}: neither UTF-8 nor GBK text; save it as UTF-8 CSV (Python: or pass "
+            "encoding=)"
+        )
         raise InputError(msg) from None
 
 
@@ -110,7 +116,13 @@ def _resolve_layer(path: Path, layer, kind: str | None):
         return layer
     if kind is not None and kind in layers:
         return kind
-    msg = f"{path}: the file has several layers {layers}; pass layer= to choose one"
+    msg = (
+        f"{path}: the file has several layers {layers}; name one of them '{kind}', or save "
+        "the one you mean as its own file (Python: layer=)"
+    ) if kind is not None else (
+        f"{path}: the file has several layers {layers}; save the one you mean as its own "
+        "file (Python: layer=)"
+    )
     raise InputError(msg)
 
 
@@ -119,7 +131,7 @@ def _read_vector(path: Path, *, layer, encoding, source, diagnostics, what) -> g
         try:
             return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
         except pyogrio.errors.DataLayerError as exc:
-            msg = f"{source}: layer {layer!r} not found ({exc}); pass an existing layer="
+            msg = f"{source}: layer {layer!r} not found ({exc}); name an existing layer"
             raise InputError(msg) from None
         except pyogrio.errors.DataSourceError as exc:
             msg = f"{source}: not a readable GIS file ({exc})"
@@ -152,8 +164,8 @@ def _read_vector(path: Path, *, layer, encoding, source, diagnostics, what) -> g
         gdf.attrs["encoding"] = label
         return gdf
     msg = (
-        f"{source}: the attribute table cannot be decoded as {', '.join(tried)}; pass "
-        "encoding= (for example 'gbk' or 'utf-8') or add a .cpg file naming the encoding"
+        f"{source}: the attribute table cannot be decoded as {', '.join(tried)}; add a .cpg "
+        "file naming the encoding (for example GBK or UTF-8; Python: or pass encoding=)"
     )
     raise InputError(msg)
 
@@ -164,7 +176,7 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
         try:
             df = pd.read_excel(path, sheet_name=layer if layer is not None else 0, dtype=object)
         except ValueError as exc:
-            msg = f"{source}: {exc}; pass layer= with an existing sheet name"
+            msg = f"{source}: {exc}; name an existing sheet (Python: layer=)"
             raise InputError(msg) from None
         df.attrs["encoding"] = "xlsx"
         return df
@@ -495,9 +507,9 @@ def read_gates(
     src = meta["source"]
     if "community_id" not in gdf.columns:
         msg = (
-            f"{src}: gates need a 'community_id' column naming their community; map yours with "
-            f"columns={{'<your column>': 'community_id'}} (columns: "
-            f"{[c for c in gdf.columns if c not in ('geometry', 'src_row')]})"
+            f"{src}: gates need a 'community_id' column naming their community; map yours "
+            f"with --columns (Python: columns={{'<your column>': 'community_id'}}); the "
+            f"columns are {[c for c in gdf.columns if c not in ('geometry', 'src_row')]}"
         )
         raise InputError(msg)
     gdf = _single_points(gdf, what="gates", source=src)

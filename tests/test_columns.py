@@ -145,3 +145,24 @@ def test_unrecognised_columns_are_listed_once_never_an_error(tmp_path):
 
 def test_alias_document_is_generated_from_the_table():
     assert DOCS.read_text(encoding="utf-8") == aliases_markdown()
+
+
+def test_advice_names_the_cli_option_and_the_python_parameter(tmp_path):
+    gates = tmp_path / "gates.csv"
+    pd.DataFrame({"门": ["G1"], "所属": ["C1"], "lon": [126.6], "lat": [45.7]}).to_csv(
+        gates, index=False)
+    with pytest.raises(InputError, match=r"gates\.csv: gates need a 'community_id' column.*"
+                                         r"with --columns \(Python: columns="):
+        io.read_gates(gates, coord_crs="wgs84")
+    nolon = tmp_path / "nolon.csv"
+    pd.DataFrame({"小区编号": ["C1"], "东": [126.6], "北": [45.7]}).to_csv(nolon, index=False)
+    with pytest.raises(InputError, match=r"nolon\.csv: no longitude column found.*map it to "
+                                         r"'lon' with --columns \(Python: lon_col= or columns="):
+        io.read_communities(nolon, coord_crs="wgs84")
+    assert len(io.read_communities(nolon, coord_crs="wgs84", columns={"东": "lon", "北": "lat"}))
+    noid = tmp_path / "noid.csv"
+    pd.DataFrame({"名称": ["甲"], "lon": [126.6], "lat": [45.7]}).to_csv(noid, index=False)
+    with pytest.warns(UserWarning, match=r"noid\.csv: no community_id column; generated ids "
+                                         r"communities_<row> \(map yours to 'community_id' with "
+                                         r"--columns; Python: id_column= or columns=\)"):
+        io.read_communities(noid, coord_crs="wgs84")

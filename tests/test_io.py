@@ -131,7 +131,8 @@ def test_explicit_column_mapping_and_id_column(tmp_path):
 
 def test_mapping_of_a_missing_column_is_an_error(tmp_path):
     p = _write("csv_utf8", tmp_path)
-    with pytest.raises(InputError, match=r"c\.csv: column\(s\) \['小区'\] given in columns="):
+    with pytest.raises(InputError, match=r"c\.csv: column\(s\) \['小区'\] named in the "
+                                         r"column mapping \(--columns; Python: columns=\)"):
         io.read_communities(p, coord_crs="wgs84", columns={"小区": "name"})
 
 
@@ -357,7 +358,8 @@ def test_several_layers_need_a_choice(tmp_path):
     _polygons().to_file(p, layer="小区")
     _polygons().to_file(p, layer="other")
     with pytest.raises(InputError, match=r"multi\.gpkg: the file has several layers "
-                                         r"\['小区', 'other'\]; pass layer="):
+                                         r"\['小区', 'other'\]; name one of them "
+                                         r"'communities', or save .*\(Python: layer=\)"):
         io.read_communities(p)
     assert len(io.read_communities(p, layer="小区")) == 3
     _polygons().to_file(p, layer="communities")
