@@ -495,15 +495,25 @@ def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
 
 # --- attributes ---------------------------------------------------------------------------
 
-def _cell_error(source, row, column, value, expected) -> InputError:
-    msg = f"{source}: row {row}, column '{column}': {value!r} is not {expected}"
+def _where(source, row, feature_id=None) -> str:
+    """``file: row N (id X)``: where a message or record points (row 1-based, data rows)."""
+    at = f"{source}: row {row}"
+    return at if feature_id is None else f"{at} (id {feature_id})"
+
+
+def _cell_error(source, row, column, value, expected, feature_id=None) -> InputError:
+    msg = f"{_where(source, row, feature_id)}, column '{column}': {value!r} is not {expected}"
     return InputError(msg)
 
 
-def parse_bool(values: pd.Series, rows, *, column: str, source) -> pd.Series:
+def _ids_or_none(ids, n: int) -> list:
+    return [None] * n if ids is None else list(ids)
+
+
+def parse_bool(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
     """Parse 是/否/有/无/yes/no/true/false/1/0/Y/N (empty or 未知 = unknown) into 'boolean'."""
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             out.append(pd.NA)
             continue
@@ -520,7 +530,7 @@ def parse_bool(values: pd.Series, rows, *, column: str, source) -> pd.Series:
         else:
             raise _cell_error(source, r, column, v,
                               "a yes/no value (是/否, 有/无, yes/no, true/false, 1/0, Y/N; "
-                              "leave it empty when unknown)")
+                              "leave it empty when unknown)", fid)
     return pd.Series(pd.array(out, dtype="boolean"), index=values.index)
 
 
@@ -533,31 +543,143 @@ def _number_text(v) -> str | None:
     return text
 
 
-def parse_int(values: pd.Series, rows, *, column: str, source) -> pd.Series:
-    """Parse whole numbers (a trailing unit 年/户/人/层 is allowed) into 'Int64'."""
+def _blank(v) -> bool:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return True
+    return isinstance(v, str) and not v.strip()
+
+
+#: Earliest plausible build year: earlier years in these tables are typing mistakes (rule of
+#: issue 14; the sample district's oldest community is from 1960).
+YEAR_MIN = 1900
+
+_PLAIN = re.compile(r"\+?(\d+)(?:\.0*)?")
+_YEAR_UNIT = re.compile(r"(\d{4})\s*年")
+_YEAR_DATE = re.compile(r"(\d{4})\s*(?:年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[-/.]\d{1,2}"
+                        r"(?:[-/.]\d{1,2})?)")
+_DECADE = re.compile(r"(?:\d{2}|\d{4}|[一二三四五六七八九零〇十]+)\s*(?:年代|'?s)")
+_APPROX = re.compile(r"约|大约|左右|前后|以前|以后|之前|之后|~|\?|c\.|ca\.")
+_RANGE = re.compile(r"\d{4}\s*(?:-|~|至|到|—)\s*\d{2,4}")
+
+
+def _year_or_reason(v) -> tuple[int | None, str | None]:
+    """Read one build-year cell: (year, None), (year, how it was read) or (None, why not)."""
+    if isinstance(v, _dt.date | pd.Timestamp):
+        return v.year, "a date; its year is used"
+    text = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "")
+    if text.lower() in _UNKNOWN:
+        return None, "says the year is unknown"
+    m = _PLAIN.fullmatch(text)
+    if m and len(m.group(1)) == 4:
+        return int(m.group(1)), None
+    if m:
+        return None, "not a four-digit year"
+    m = _YEAR_UNIT.fullmatch(text)
+    if m:
+        return int(m.group(1)), "a year written with 年"
+    m = _YEAR_DATE.fullmatch(text)
+    if m:
+        return int(m.group(1)), "a date; its year is used"
+    if _DECADE.search(text):
+        return None, "a decade, not a year"
+    if _RANGE.search(text):
+        return None, "a range of years"
+    if _APPROX.search(text):
+        return None, "an approximate year"
+    return None, "not a year"
+
+
+def parse_build_year(values: pd.Series, rows, *, layer: str, source, diagnostics: Diagnostics,
+                     ids=None, column: str = "build_year") -> pd.Series:
+    """Read build years as municipal tables write them into 'Int64'.
+
+    - ``1998``, ``1998.0``, `` 1998 ``, full-width ``１９９８`` → 1998 (no record);
+    - ``1998年``, a date (``1998年5月``, ``1998-05``, ``1998/5/1``, ``1998.05``, an Excel date)
+      → 1998, recorded as ``value_repaired`` with the original text;
+    - a decade (``90年代``, ``1980s``, ``八十年代``), an approximate year (``约1985``,
+      ``1985左右``), a range (``1985-1990``), ``不详``/``未知``/``-`` and any other text that is
+      not a four-digit year → unknown, recorded as ``value_unknown`` with the original text and
+      the reason — never guessed, never a run-stopping error;
+    - an empty cell → unknown without a record (the ordinary way of saying "unknown"; the
+      renovation scope lists such communities as ``unknown_build_year``);
+    - a year after this year or before :data:`YEAR_MIN` (1900) → :class:`InputError` naming
+      the file, row, id and column.
+    """
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
-        text = _number_text(v)
-        if text is None:
+    this_year = _dt.date.today().year
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
+        if _blank(v):
             out.append(pd.NA)
             continue
-        text = re.sub(r"\s*[年户人层栋]$", "", text)
+        year, how = _year_or_reason(v)
+        if year is not None and not YEAR_MIN <= year <= this_year:
+            when = f"after this year ({this_year})" if year > this_year else \
+                f"before {YEAR_MIN}"
+            raise _cell_error(source, r, column, v,
+                              f"a plausible build year: {year} is {when}; correct it, or leave "
+                              "the cell empty when the year is unknown", fid)
+        if how is not None:
+            done = f"read as {year}" if year is not None else "left unknown"
+            diagnostics.add(layer, "value_repaired" if year is not None else "value_unknown",
+                            action="repaired", source=source, row=int(r), feature_id=fid,
+                            detail=f"{column} {v!r}: {how}; {done}")
+        out.append(pd.NA if year is None else year)
+    return pd.Series(pd.array(out, dtype="Int64"), index=values.index)
+
+
+#: Units a count may carry in a municipal table (removed, recorded).
+COUNT_UNITS = {"floors": ("层", "f"), "households": ("户",), "population": ("人", "口")}
+
+
+def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None = None,
+              diagnostics: Diagnostics | None = None, ids=None) -> pd.Series:
+    """Parse whole numbers into 'Int64', tolerant of how municipal tables write counts.
+
+    ``6``, ``6.0``, full-width ``６`` → 6. With ``diagnostics``: ``6层``, ``120户``, ``350人``
+    (the unit of :data:`COUNT_UNITS` for ``column``) → the number, recorded as
+    ``value_repaired``; text that is not a number (``不详``, ``多层``, ``6-7层``) → unknown,
+    recorded as ``value_unknown``. A fraction or a negative number is an error naming the row.
+    Without ``diagnostics`` any such text is an error.
+    """
+    units = COUNT_UNITS.get(column, ())
+    out = []
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
+        if _blank(v):
+            out.append(pd.NA)
+            continue
+        text = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "")
+        unit = next((u for u in units if text.lower().endswith(u)), None)
+        number = text[: -len(unit)].strip() if unit else text
         try:
-            f = float(text)
+            f = float(number)
         except ValueError:
-            raise _cell_error(source, r, column, v, "a whole number") from None
-        if not np.isfinite(f) or not f.is_integer():
-            raise _cell_error(source, r, column, v, "a whole number")
+            f = None
+        if f is None or not np.isfinite(f):
+            if diagnostics is None:
+                raise _cell_error(source, r, column, v, "a whole number", fid)
+            diagnostics.add(layer, "value_unknown", action="repaired", source=source,
+                            row=int(r), feature_id=fid,
+                            detail=f"{column} {v!r}: not a number; left unknown")
+            out.append(pd.NA)
+            continue
+        if not f.is_integer():
+            raise _cell_error(source, r, column, v, "a whole number", fid)
         if f < 0:
-            raise _cell_error(source, r, column, v, "a non-negative number")
+            raise _cell_error(source, r, column, v, "a non-negative number", fid)
+        if unit is not None:
+            if diagnostics is None:
+                raise _cell_error(source, r, column, v, "a whole number", fid)
+            diagnostics.add(layer, "value_repaired", action="repaired", source=source,
+                            row=int(r), feature_id=fid,
+                            detail=f"{column} {v!r}: unit {unit!r} removed; read as {int(f)}")
         out.append(int(f))
     return pd.Series(pd.array(out, dtype="Int64"), index=values.index)
 
 
-def parse_float(values: pd.Series, rows, *, column: str, source) -> pd.Series:
+def parse_float(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
     """Parse numbers into 'Float64' (a trailing '%' divides by 100)."""
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
         text = _number_text(v)
         if text is None:
             out.append(pd.NA)
@@ -569,17 +691,17 @@ def parse_float(values: pd.Series, rows, *, column: str, source) -> pd.Series:
         try:
             f = float(text) * scale
         except ValueError:
-            raise _cell_error(source, r, column, v, "a number") from None
+            raise _cell_error(source, r, column, v, "a number", fid) from None
         if not np.isfinite(f):
-            raise _cell_error(source, r, column, v, "a finite number")
+            raise _cell_error(source, r, column, v, "a finite number", fid)
         out.append(f)
     return pd.Series(pd.array(out, dtype="Float64"), index=values.index)
 
 
-def parse_safety_grade(values: pd.Series, rows, *, source) -> pd.Series:
+def parse_safety_grade(values: pd.Series, rows, *, source, ids=None) -> pd.Series:
     """Normalise safety grades to 'A'–'D' (accepts a, Ａ, A级, A类); others are an error."""
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
         text = _number_text(v)
         if text is None:
             out.append(pd.NA)
@@ -587,7 +709,8 @@ def parse_safety_grade(values: pd.Series, rows, *, source) -> pd.Series:
         key = re.sub(r"(级|类|等)$", "", text.upper()).strip()
         if key not in ("A", "B", "C", "D"):
             raise _cell_error(source, r, "safety_grade", v,
-                              "a safety grade A, B, C or D (房屋安全等级; empty when unknown)")
+                              "a safety grade A, B, C or D (房屋安全等级; empty when unknown)",
+                              fid)
         out.append(key)
     return pd.Series(pd.array(out, dtype="string"), index=values.index)
 
@@ -596,34 +719,34 @@ def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
                                 diagnostics: Diagnostics) -> pd.DataFrame:
     """Coerce the attributes of :data:`~livingcircle.schema.COMMUNITY_ATTRIBUTES` to their dtypes.
 
-    Missing values stay missing (unknown). An elderly_share column given in percent (a value
-    above 1) is divided by 100, each changed row recorded as repaired.
+    Missing values stay missing (unknown). Build years are read by :func:`parse_build_year`
+    (``1998年`` → 1998, ``90年代`` → unknown, each recorded), counts by :func:`parse_int`
+    (``6层`` → 6, recorded). An elderly_share column given in percent (a value above 1) is
+    divided by 100, each changed row recorded as repaired. Errors and records name the file,
+    the 1-based row and the community id.
     """
     out = df.copy()
     rows = out["src_row"].to_numpy()
-    year_max = _dt.date.today().year + 5
+    ids = out["community_id"].tolist() if "community_id" in out.columns else None
     for col, dtype in COMMUNITY_ATTRIBUTES.items():
         if col not in out.columns:
             continue
         s = out[col]
         if col == "safety_grade":
-            out[col] = parse_safety_grade(s, rows, source=source)
+            out[col] = parse_safety_grade(s, rows, source=source, ids=ids)
+        elif col == "build_year":
+            out[col] = parse_build_year(s, rows, layer=layer, source=source,
+                                        diagnostics=diagnostics, ids=ids)
         elif dtype == "boolean":
-            out[col] = parse_bool(s, rows, column=col, source=source)
+            out[col] = parse_bool(s, rows, column=col, source=source, ids=ids)
         elif dtype == "Int64":
-            parsed = parse_int(s, rows, column=col, source=source)
-            if col == "build_year":
-                bad = parsed.notna() & ((parsed < 1800) | (parsed > year_max))
-                if bad.any():
-                    i = int(np.flatnonzero(bad.to_numpy())[0])
-                    raise _cell_error(source, rows[i], col, s.iloc[i],
-                                      f"a four-digit year between 1800 and {year_max}")
-            out[col] = parsed
+            out[col] = parse_int(s, rows, column=col, source=source, layer=layer,
+                                 diagnostics=diagnostics, ids=ids)
         elif dtype == "Float64":
-            parsed = parse_float(s, rows, column=col, source=source)
+            parsed = parse_float(s, rows, column=col, source=source, ids=ids)
             if col == "elderly_share":
                 parsed = _elderly_share(parsed, rows, layer=layer, source=source,
-                                        diagnostics=diagnostics, raw=s)
+                                        diagnostics=diagnostics, raw=s, ids=ids)
             out[col] = parsed
         else:
             text = s.astype("string").str.strip()
@@ -631,24 +754,21 @@ def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
     return out
 
 
-def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw) -> pd.Series:
+def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw,
+                   ids=None) -> pd.Series:
     vals = parsed.to_numpy(dtype=float, na_value=np.nan)
-    neg = vals < 0
-    if neg.any():
-        i = int(np.flatnonzero(neg)[0])
+    ids = _ids_or_none(ids, len(vals))
+    bad = (vals < 0) | (vals > 100)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
         raise _cell_error(source, rows[i], "elderly_share", raw.iloc[i],
-                          "a share between 0 and 1 (or a percentage 0–100)")
-    over = vals > 100
-    if over.any():
-        i = int(np.flatnonzero(over)[0])
-        raise _cell_error(source, rows[i], "elderly_share", raw.iloc[i],
-                          "a share between 0 and 1 (or a percentage 0–100)")
+                          "a share between 0 and 1 (or a percentage 0–100)", ids[i])
     if not (vals > 1).any():
         return parsed
     changed = np.flatnonzero(np.isfinite(vals) & (vals != 0))
     for i in changed:
         diagnostics.add(layer, "elderly_share_percent", action="repaired", source=source,
-                        row=int(rows[i]),
+                        row=int(rows[i]), feature_id=ids[i],
                         detail=f"elderly_share {vals[i]:g} read as percent -> {vals[i] / 100:g}")
     warn(f"{source}: elderly_share holds percentages (values above 1); divided by 100 "
          "(see the diagnostics)")

@@ -471,27 +471,35 @@ def test_attribute_dtypes_and_booleans(tmp_path):
 
 def test_bad_boolean_names_file_row_and_column(tmp_path):
     p = _attr_csv(tmp_path, has_elevator=["是", "部分", "否"])
-    with pytest.raises(InputError, match=r"attrs\.csv: row 2, column 'has_elevator': '部分' "
-                                         r"is not a yes/no value"):
+    with pytest.raises(InputError, match=r"attrs\.csv: row 2 \(id C2\), column 'has_elevator': "
+                                         r"'部分' is not a yes/no value"):
         io.read_communities(p, coord_crs="wgs84")
 
 
 def test_bad_number_names_file_row_and_column(tmp_path):
-    p = _attr_csv(tmp_path, population=["300", "约三百", "200"])
-    with pytest.raises(InputError, match=r"attrs\.csv: row 2, column 'population': '约三百' "
-                                         r"is not a whole number"):
+    p = _attr_csv(tmp_path, population=["300", "300.5", "200"])
+    with pytest.raises(InputError, match=r"attrs\.csv: row 2 \(id C2\), column 'population': "
+                                         r"'300\.5' is not a whole number"):
         io.read_communities(p, coord_crs="wgs84")
+    p = _attr_csv(tmp_path, population=["300", "约三百", "200"])  # text: unknown, recorded
+    diag = Diagnostics()
+    assert io.read_communities(p, coord_crs="wgs84", diagnostics=diag)["population"].tolist() \
+        == [300, pd.NA, 200]
+    assert [(d["row"], d["feature_id"], d["issue"]) for d in diag.records] == [
+        (2, "C2", "value_unknown")]
 
 
 def test_bad_safety_grade(tmp_path):
     p = _attr_csv(tmp_path, safety_grade=["A", "B", "E"])
-    with pytest.raises(InputError, match=r"attrs\.csv: row 3, column 'safety_grade': 'E'"):
+    with pytest.raises(InputError, match=r"attrs\.csv: row 3 \(id C3\), column 'safety_grade': "
+                                         r"'E'"):
         io.read_communities(p, coord_crs="wgs84")
 
 
 def test_build_year_out_of_range(tmp_path):
-    p = _attr_csv(tmp_path, build_year=[1985, 85, 2001])
-    with pytest.raises(InputError, match=r"row 2, column 'build_year': .*four-digit year"):
+    p = _attr_csv(tmp_path, build_year=[1985, 1850, 2001])
+    with pytest.raises(InputError, match=r"row 2 \(id C2\), column 'build_year': .*1850 is "
+                                         r"before 1900"):
         io.read_communities(p, coord_crs="wgs84")
 
 

@@ -1,0 +1,113 @@
+"""Cell values as municipal tables write them: build years, counts with units, categories."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from livingcircle import io
+from livingcircle._errors import InputError
+from livingcircle.diagnostics import Diagnostics
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+THIS_YEAR = dt.date.today().year
+
+
+def _table(tmp_path, column: str, cells: list, *, suffix: str = "csv"):
+    """Three communities C1..C3 with ``column`` set to ``cells``, written as a real CSV/xlsx."""
+    df = pd.DataFrame({"小区编号": ["C1", "C2", "C3"], "小区名称": ["甲", "乙", "丙"],
+                       column: cells, "经度": [126.61, 126.62, 126.63],
+                       "纬度": [45.75, 45.76, 45.77]})
+    path = tmp_path / f"小区.{suffix}"
+    if suffix == "csv":
+        df.to_csv(path, index=False, encoding="utf-8-sig")
+    else:
+        df.to_excel(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("cell", "year", "issue", "reason"),
+    [
+        ("1998", 1998, None, None),
+        ("1998.0", 1998, None, None),
+        (" 1998 ", 1998, None, None),
+        ("１９９８", 1998, None, None),
+        ("1998年", 1998, "value_repaired", "a year written with 年; read as 1998"),
+        ("１９９８年", 1998, "value_repaired", "a year written with 年; read as 1998"),
+        ("1998年5月", 1998, "value_repaired", "a date; its year is used; read as 1998"),
+        ("1998-05", 1998, "value_repaired", "a date; its year is used; read as 1998"),
+        ("90年代", None, "value_unknown", "a decade, not a year; left unknown"),
+        ("1980s", None, "value_unknown", "a decade, not a year; left unknown"),
+        ("八十年代", None, "value_unknown", "a decade, not a year; left unknown"),
+        ("约1985", None, "value_unknown", "an approximate year; left unknown"),
+        ("1985左右", None, "value_unknown", "an approximate year; left unknown"),
+        ("1985-1990", None, "value_unknown", "a range of years; left unknown"),
+        ("不详", None, "value_unknown", "says the year is unknown; left unknown"),
+        ("98", None, "value_unknown", "not a four-digit year; left unknown"),
+        ("", None, None, None),  # an empty cell is the ordinary "unknown": no record
+    ],
+)
+def test_build_year_forms(cell, year, issue, reason, tmp_path):
+    path = _table(tmp_path, "建成年代", ["1990", cell, "2000"])
+    diag = Diagnostics()
+    out = io.read_communities(path, coord_crs="wgs84", diagnostics=diag)
+    assert out["build_year"].tolist() == [1990, pd.NA if year is None else year, 2000]
+    got = [(d["source"], d["row"], d["feature_id"], d["issue"], d["action"], d["detail"])
+           for d in diag.records]
+    if issue is None:
+        assert got == []
+    else:
+        assert got == [(str(path), 2, "C2", issue, "repaired",
+                        f"build_year {cell!r}: {reason}")]
+
+
+def test_build_year_excel_date_cell(tmp_path):
+    path = _table(tmp_path, "建成时间", [1990, dt.datetime(1998, 5, 1), 2000], suffix="xlsx")
+    diag = Diagnostics()
+    out = io.read_communities(path, coord_crs="wgs84", diagnostics=diag)
+    assert out["build_year"].tolist() == [1990, 1998, 2000]
+    assert [(d["row"], d["feature_id"], d["issue"]) for d in diag.records] == [
+        (2, "C2", "value_repaired")]
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        (str(THIS_YEAR + 1), rf"{THIS_YEAR + 1} is after this year \({THIS_YEAR}\)"),
+        (f"{THIS_YEAR + 3}年", rf"{THIS_YEAR + 3} is after this year \({THIS_YEAR}\)"),
+        ("1850", r"1850 is before 1900"),
+    ],
+)
+def test_implausible_build_year_is_an_error_naming_the_row(cell, message, tmp_path):
+    path = _table(tmp_path, "build_year", ["1990", "1991", cell])
+    with pytest.raises(InputError, match=r"小区\.csv: row 3 \(id C3\), column 'build_year': "
+                                         rf".*{message}; correct it, or leave the cell empty"):
+        io.read_communities(path, coord_crs="wgs84")
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "value", "issue", "detail"),
+    [
+        ("楼层", "6层", 6, "value_repaired", "floors '6层': unit '层' removed; read as 6"),
+        ("层数", "６ 层", 6, "value_repaired", "floors '６ 层': unit '层' removed; read as 6"),
+        ("户数", "120户", 120, "value_repaired",
+         "households '120户': unit '户' removed; read as 120"),
+        ("人口", "1,350人", 1350, "value_repaired",
+         "population '1,350人': unit '人' removed; read as 1350"),
+        ("楼层", "多层", None, "value_unknown", "floors '多层': not a number; left unknown"),
+        ("户数", "不详", None, "value_unknown", "households '不详': not a number; left unknown"),
+        ("户数", "120", 120, None, None),
+    ],
+)
+def test_counts_with_units(column, cell, value, issue, detail, tmp_path):
+    path = _table(tmp_path, column, ["80", cell, "90"])
+    diag = Diagnostics()
+    out = io.read_communities(path, coord_crs="wgs84", diagnostics=diag)
+    col = {"楼层": "floors", "层数": "floors", "户数": "households", "人口": "population"}[column]
+    assert out[col].tolist() == [80, pd.NA if value is None else value, 90]
+    got = [(d["row"], d["feature_id"], d["issue"], d["detail"]) for d in diag.records]
+    assert got == ([] if issue is None else [(2, "C2", issue, detail)])
