@@ -3,8 +3,10 @@
 The rule is the one of osmnx's ``_validate``: raise when the results would be wrong, and repair
 what can be repaired without guessing, with a warning (``stacklevel`` pointing at the caller's
 code) and a record in :class:`~livingcircle.diagnostics.Diagnostics`. Nothing is dropped without
-a record. Row numbers in messages and records are 1-based and count data rows (features), not
-the header line of a CSV or Excel sheet.
+a record; the rows a reader sets aside are warned about in one line per file at its end
+(:func:`livingcircle.diagnostics.set_aside_lines`). Row numbers in messages and records are
+1-based and count data rows (features), not the header line of a CSV or Excel sheet; messages
+about one row name its id too where the file has one.
 """
 
 from __future__ import annotations
@@ -201,9 +203,6 @@ def parse_coordinates(
             source=source, row=int(rows[i]),
             detail=f"{lon_col}={raw[0]!r}, {lat_col}={raw[1]!r}: no usable longitude/latitude",
         )
-    if len(bad):
-        warn(f"{source}: dropped {len(bad)} row(s) without usable longitude/latitude "
-             f"(rows {_rows_text(rows[bad])}); see the diagnostics")
     return lon, lat, ok
 
 
@@ -288,8 +287,6 @@ def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source,
     for i in np.flatnonzero(bad):
         diagnostics.add(layer, "bad_coordinates", action="dropped", source=source,
                         row=int(rows[i]), detail="coordinates outside ±180° / ±90°")
-    warn(f"{source}: dropped {int(bad.sum())} feature(s) with coordinates outside ±180°/±90° "
-         f"(rows {_rows_text(rows[bad])}); see the diagnostics")
     return gdf.loc[~bad].copy()
 
 
@@ -367,9 +364,6 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
             detail=f"{dist[i] / 1000:.1f} km from the study boundary "
                    f"(limit {settings.far_outside_km:g} km)",
         )
-    warn(f"{source}: dropped {int(far.sum())} feature(s) more than "
-         f"{settings.far_outside_km:g} km outside the study area (rows "
-         f"{_rows_text(rows[far])}); see the diagnostics")
     return gdf.loc[~far].copy()
 
 
@@ -391,9 +385,6 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
     for i in np.flatnonzero(missing):
         diagnostics.add(layer, "empty_geometry", action="dropped", source=source,
                         row=int(rows[i]), detail="the feature has no geometry")
-    if missing.any():
-        warn(f"{source}: dropped {int(missing.sum())} feature(s) without geometry "
-             f"(rows {_rows_text(rows[missing])}); see the diagnostics")
     invalid = ~missing & ~shapely.is_valid(geoms)
     if not invalid.any():
         return gdf.loc[~missing].copy() if missing.any() else gdf
@@ -776,28 +767,78 @@ def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw,
 
 
 def normalise_site_types(values: pd.Series, rows, *, layer: str, source,
-                         diagnostics: Diagnostics) -> pd.Series:
+                         diagnostics: Diagnostics, ids=None) -> pd.Series:
     """Map site types (English ids or Chinese names) to :data:`~livingcircle.schema.SITE_TYPES`.
 
-    An unknown type becomes 'other', recorded as repaired with the original text.
+    Case, spaces and full-width characters do not matter. An unknown type becomes 'other',
+    recorded as repaired with the original text.
     """
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
         text = _number_text(v)
         if text is None:
             out.append(pd.NA)
             continue
-        key = text.strip().lower().replace(" ", "_").replace("-", "_")
+        key = re.sub(r"[\s\-]+", "_", text.strip().lower())
         if key in SITE_TYPES:
             out.append(key)
-        elif text.strip() in _SITE_TYPE_ZH:
-            out.append(_SITE_TYPE_ZH[text.strip()])
+        elif "".join(text.split()) in _SITE_TYPE_ZH:
+            out.append(_SITE_TYPE_ZH["".join(text.split())])
         else:
             out.append("other")
             diagnostics.add(layer, "unknown_site_type", action="repaired", source=source,
-                            row=int(r), detail=f"site_type {text!r} not one of {SITE_TYPES}; "
+                            row=int(r), feature_id=fid,
+                            detail=f"site_type {text!r} not one of {SITE_TYPES}; "
                                                "kept as 'other'")
     return pd.Series(pd.array(out, dtype="string"), index=values.index)
+
+
+def category_key(text) -> str:
+    """Return the form in which category names are compared: NFKC, lower case, no spaces/_/-.
+
+    Examples
+    --------
+    >>> category_key(" Public_Green  Park "), category_key("ＫＩＮＤＥＲＧＡＲＴＥＮ")
+    ('publicgreenpark', 'kindergarten')
+    """
+    return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", str(text)).strip().lower())
+
+
+def category_lookup(categories) -> dict[str, str]:
+    """Return :func:`category_key` of every name of a profile's categories → category id.
+
+    Each category is found by its id, its English and its Chinese name, the parts of a name
+    joined by ``/`` (托儿所/托育机构 → 托儿所, 托育机构) and a name without its bracketed note
+    (社区卫生服务中心（社区医院） → 社区卫生服务中心). A key that two categories share is left out.
+    """
+    seen: dict[str, set[str]] = {}
+    for cid, cat in categories.items():
+        names = [cid, cat.name_en, cat.name_zh]
+        for name in [cat.name_en, cat.name_zh]:
+            plain = re.sub(r"\s*[(（][^()（）]*[)）]", "", unicodedata.normalize("NFKC", name))
+            names += [plain, *name.split("/"), *plain.split("/")]
+        for n in names:
+            if n and category_key(n):
+                seen.setdefault(category_key(n), set()).add(cid)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+
+
+def normalise_categories(values: pd.Series, lookup: dict[str, str]) -> pd.Series:
+    """Return given categories as ';'-joined ids of the profile (:func:`category_lookup`).
+
+    Case, surrounding and inner spaces and full-width characters do not matter; several
+    categories in a cell may be separated by ``;``, ``,``, ``；``, ``，`` or ``、``. A name the
+    profile does not know is kept (spaces collapsed) for the ``unknown_category`` record.
+    """
+    out = []
+    for v in values.tolist():
+        if _blank(v):
+            out.append(pd.NA)
+            continue
+        parts = re.split(r"[;,、]", unicodedata.normalize("NFKC", str(v)))
+        ids = [lookup.get(category_key(t), " ".join(t.split())) for t in parts if t.strip()]
+        out.append(";".join(ids) if ids else pd.NA)
+    return pd.Series(pd.array(out, dtype="object"), index=values.index)
 
 
 def strip_text(values: pd.Series) -> pd.Series:

@@ -243,6 +243,7 @@ def _read(
     """Read any supported file into a checked GeoDataFrame in EPSG:4326 with ``src_row``."""
     p = v.check_file(path)
     source = str(p)
+    start = len(diagnostics)
     layer = _resolve_layer(p, layer, kind)
     crs_name = canonical_crs(coord_crs) if coord_crs is not None else None
     if id_column is not None and kind is not None:
@@ -254,6 +255,7 @@ def _read(
         df = v.apply_column_mapping(df, columns, source=source)
         df = _rename_known(df, kind=kind, source=source, columns=columns)
         df["src_row"] = np.arange(1, len(df) + 1)
+        ids = _source_ids(df, kind)
         lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
         if crs_name is None:
             msg = (
@@ -273,6 +275,7 @@ def _read(
             lon, lat = to_wgs84(lon, lat, crs_name)
         gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=4326)
         gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
+        _name_ids(diagnostics, start, ids)
         meta = {"source": source, "n_in": n_in, "source_crs": crs_name,
                 "encoding": df.attrs.get("encoding")}
         return gdf, meta
@@ -289,6 +292,7 @@ def _read(
     if geom_name != "geometry":
         gdf = gdf.rename_geometry("geometry")
     gdf["src_row"] = np.arange(1, len(gdf) + 1)
+    ids = _source_ids(gdf, kind)
     gdf = v.repair_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     source_crs = "wgs84"
     if not gdf.crs.equals(gpd.GeoSeries([], crs=4326).crs):
@@ -305,18 +309,48 @@ def _read(
         geoms = transform_geometries(gdf.geometry.values, lambda x, y: to_wgs84(x, y, crs_name))
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=4326))
         source_crs = crs_name
+    _name_ids(diagnostics, start, ids)
     meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
             "encoding": raw.attrs.get("encoding")}
     return gdf, meta
 
 
-def _finish(gdf: gpd.GeoDataFrame, front: list[str]) -> gpd.GeoDataFrame:
-    """Order columns: ``front`` first, then the others, then src_row and geometry."""
+def _finish(gdf: gpd.GeoDataFrame, front: list[str], *, source: str, diagnostics: Diagnostics,
+            start: int) -> gpd.GeoDataFrame:
+    """Order columns: ``front`` first, then the others, then src_row and geometry.
+
+    The frame's ``attrs["source"]`` names the file (later steps name it in their diagnostics),
+    and the rows set aside since record ``start`` are warned about in one line.
+    """
     front = [c for c in front if c in gdf.columns]
     rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
     out = gdf[[*front, *rest, "src_row", "geometry"]].copy()
     out["src_row"] = out["src_row"].astype("int64")
+    out.attrs["source"] = source
+    for line in diagnostics.set_aside_lines(start=start):
+        v.warn(line)
     return out.reset_index(drop=True)
+
+
+def _source_ids(df: pd.DataFrame, kind: str | None) -> dict[int, str]:
+    """Return the layer's ids by ``src_row`` as the file gives them (before rows are set aside)."""
+    if kind not in ID_COLUMNS:
+        return {}
+    col = ID_COLUMNS[kind]
+    if col not in df.columns:
+        plain = [c for c in df.columns if str(c).strip().lower() in ("id", "编号")]
+        if len(plain) != 1:
+            return {}
+        col = plain[0]
+    ids = (v._id_text(x) for x in df[col])
+    return {int(r): i for r, i in zip(df["src_row"], ids, strict=True) if i is not None}
+
+
+def _name_ids(diagnostics: Diagnostics, start: int, ids: dict[int, str]) -> None:
+    """Give the records added since ``start`` the feature id of their row where it has one."""
+    for rec in diagnostics.records[start:]:
+        if rec["feature_id"] is None and rec["row"] is not None:
+            rec["feature_id"] = ids.get(int(rec["row"]))
 
 
 def _diag(diagnostics: Diagnostics | None) -> Diagnostics:
@@ -396,12 +430,13 @@ def read_layer(
         A GIS file without a CRS, or coordinates that are not degrees.
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     p = Path(path)
     gdf, meta = _read(path, what=p.stem, kind=None, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
                       encoding=encoding, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=p.stem, source=meta["source"], diagnostics=diag)
-    return _finish(gdf, [])
+    return _finish(gdf, [], source=meta["source"], diagnostics=diag, start=start)
 
 
 def read_communities(
@@ -449,6 +484,7 @@ def read_communities(
         community_id (str), the attributes, other source columns, src_row, geometry.
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     what = "communities"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
@@ -462,7 +498,8 @@ def read_communities(
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES])
+    return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES], source=src, diagnostics=diag,
+                   start=start)
 
 
 def read_gates(
@@ -500,6 +537,7 @@ def read_gates(
         gate_id (str), community_id (str), other source columns, src_row, geometry (Point).
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     what = "gates"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
@@ -532,14 +570,11 @@ def read_gates(
                  feature_id=gdf["gate_id"].iloc[i], geometry=gdf.geometry.iloc[i], detail=detail)
     bad = drop | drop_unknown
     if bad.any():
-        unknown = sorted(set(cid[drop_unknown].tolist()))[:5]
-        v.warn(f"{src}: dropped {int(bad.sum())} gate(s) without a known community "
-               f"(rows {v._rows_text(rows[bad])}; unknown ids {unknown}); see the diagnostics")
         gdf = gdf.loc[~bad].copy()
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["gate_id", "community_id"])
+    return _finish(gdf, ["gate_id", "community_id"], source=src, diagnostics=diag, start=start)
 
 
 def read_facilities(
@@ -586,6 +621,7 @@ def read_facilities(
     from .standards import _as_profile, classify_facilities
 
     diag = _diag(diagnostics)
+    start = len(diag)
     what = "facilities"
     prof = _as_profile(profile)
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
@@ -597,9 +633,14 @@ def read_facilities(
                        prefix=id_prefix)
     if "capacity" in gdf.columns:
         gdf["capacity"] = v.parse_float(gdf["capacity"], gdf["src_row"].to_numpy(),
-                                        column="capacity", source=src)
+                                        column="capacity", source=src,
+                                        ids=gdf["facility_id"].tolist())
     if "name" in gdf.columns:
         gdf["name"] = v.strip_text(gdf["name"])
+    given = gdf["category"].tolist() if "category" in gdf.columns else [None] * len(gdf)
+    if "category" in gdf.columns:
+        gdf["category"] = v.normalise_categories(gdf["category"],
+                                                 v.category_lookup(prof.categories))
     gdf = gpd.GeoDataFrame(classify_facilities(gdf, profile=prof), geometry="geometry",
                            crs=4326)
     rows = gdf["src_row"].to_numpy()
@@ -620,10 +661,12 @@ def read_facilities(
             keep[i] = False
             diag.add(what, "unknown_category", action="dropped", source=src, row=int(rows[i]),
                      feature_id=fid, geometry=gdf.geometry.iloc[i],
-                     detail=f"category {';'.join(unknown)!r} is not in profile {prof.name!r}")
+                     detail=f"category {given[i]!r}: {';'.join(unknown)!r} is not in profile "
+                            f"{prof.name!r} (its ids, English or Chinese names)")
         elif unknown:
             diag.add(what, "unknown_category", action="repaired", source=src, row=int(rows[i]),
-                     feature_id=fid, detail=f"ignored unknown categories {unknown}")
+                     feature_id=fid,
+                     detail=f"category {given[i]!r}: ignored unknown categories {unknown}")
         cats_out.append(";".join(known))
         first_out.append(known[0] if known else None)
     gdf["categories"] = cats_out
@@ -640,7 +683,7 @@ def read_facilities(
     _report_unused(gdf, {*INPUT_COLUMNS[what], *tags, "tags", "typecode", "type", "source_crs",
                          "source"}, layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["facility_id", "category", "categories", "name", "capacity",
-                         "source_crs", "source"])
+                         "source_crs", "source"], source=src, diagnostics=diag, start=start)
 
 
 def read_sites(
@@ -670,6 +713,7 @@ def read_sites(
         site_id, name, site_type, floor_area_m2, other source columns, src_row, geometry (Point).
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     what = "sites"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
@@ -681,16 +725,19 @@ def read_sites(
     rows = gdf["src_row"].to_numpy()
     if "site_type" in gdf.columns:
         gdf["site_type"] = v.normalise_site_types(gdf["site_type"], rows, layer=what,
-                                                  source=src, diagnostics=diag)
+                                                  source=src, diagnostics=diag,
+                                                  ids=gdf["site_id"].tolist())
     if "floor_area_m2" in gdf.columns:
         gdf["floor_area_m2"] = v.parse_float(gdf["floor_area_m2"], rows,
-                                             column="floor_area_m2", source=src)
+                                             column="floor_area_m2", source=src,
+                                             ids=gdf["site_id"].tolist())
     if "name" in gdf.columns:
         gdf["name"] = v.strip_text(gdf["name"])
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"])
+    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"], source=src,
+                   diagnostics=diag, start=start)
 
 
 def read_boundary(
@@ -716,6 +763,7 @@ def read_boundary(
         feature's row) and the dissolved geometry, in EPSG:4326.
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     p = v.check_file(path)
     if v.is_table(p):
         msg = f"{p}: a study boundary must be polygons in a GIS file (.gpkg, .shp, .geojson)"
@@ -727,6 +775,8 @@ def read_boundary(
     v.check_usable(gdf, meta["n_in"], layer="boundary", source=src, diagnostics=diag)
     v.check_geometry_types(gdf, ("Polygon", "MultiPolygon"), what="a study boundary",
                            source=src)
+    for line in diag.set_aside_lines(start=start):
+        v.warn(line)
     geom = shapely.union_all(np.asarray(gdf.geometry.values))
     return gpd.GeoDataFrame(
         {"source": [Path(src).name], "n_parts": [len(gdf)],
