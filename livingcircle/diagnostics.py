@@ -43,6 +43,9 @@ ISSUE_TEXT = {
 }
 
 
+_SET_ASIDE_UNIT = {"network": ("street part", "street parts")}
+
+
 def where_in(frame: pd.DataFrame, k: int) -> dict:
     """Return ``source`` and ``row`` (1-based) of the ``k``-th row of a frame read by :mod:`io`.
 
@@ -69,7 +72,7 @@ def set_aside_lines(records: Iterable[dict], *, rows_shown: int = 3) -> list[str
     ...      "issue": "missing_coordinates", "action": "dropped"},
     ...     {"layer": "facilities", "source": "pois.csv", "row": 2, "issue": "unknown_category",
     ...      "action": "dropped"}])
-    ['pois.csv: 3 facilities rows set aside — 2 unknown category (rows 2, 4), 1 no coordinates (row 9); see the diagnostics layer']
+    ['pois.csv: 3 rows set aside — 2 unknown category (rows 2, 4), 1 no coordinates (row 9); see the diagnostics layer']
     """  # noqa: E501
     groups: dict[tuple, dict[str, list]] = {}
     for r in records:
@@ -89,8 +92,9 @@ def set_aside_lines(records: Iterable[dict], *, rows_shown: int = 3) -> list[str
                 more = f" and {len(known) - rows_shown} more" if len(known) > rows_shown else ""
                 text += f" ({'rows' if len(known) > 1 else 'row'} {shown}{more})"
             parts.append(text)
-        lines.append(f"{source}: {n} {layer} row{'s' if n > 1 else ''} set aside — "
-                     f"{', '.join(parts)}; see the diagnostics layer")
+        what = _SET_ASIDE_UNIT.get(layer, ("row", "rows"))[n > 1]
+        lines.append(f"{source}: {n} {what} set aside — {', '.join(parts)}; see the "
+                     "diagnostics layer")
     return lines
 
 

@@ -111,3 +111,69 @@ def test_counts_with_units(column, cell, value, issue, detail, tmp_path):
     assert out[col].tolist() == [80, pd.NA if value is None else value, 90]
     got = [(d["row"], d["feature_id"], d["issue"], d["detail"]) for d in diag.records]
     assert got == ([] if issue is None else [(2, "C2", issue, detail)])
+
+
+# --- categories -----------------------------------------------------------------------------
+
+def _facilities_csv(tmp_path, categories: list, *, lon=None):
+    n = len(categories)
+    df = pd.DataFrame({"id": [f"F{i + 1}" for i in range(n)],
+                       "名称": [f"设施{i}" for i in range(n)], "类别": categories,
+                       "lon": lon if lon is not None else [126.61 + i * 0.001 for i in range(n)],
+                       "lat": [45.75] * n})
+    path = tmp_path / "facilities.csv"
+    df.to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("kindergarten", "kindergarten"),
+        ("Kindergarten", "kindergarten"),
+        ("  KINDERGARTEN ", "kindergarten"),
+        ("ｋｉｎｄｅｒｇａｒｔｅｎ", "kindergarten"),  # full-width
+        ("public green park", "public_green_park"),
+        ("Public-Green_Park", "public_green_park"),
+        ("幼儿园", "kindergarten"),
+        (" 幼 儿 园 ", "kindergarten"),
+        ("托育机构", "nursery_childcare"),  # one part of 托儿所/托育机构
+        ("社区卫生服务中心", "community_health_center"),  # without its bracketed note
+        ("Bus stop；幼儿园", "bus_stop;kindergarten"),  # full-width separator, two categories
+        ("bus_stop、primary_school", "bus_stop;primary_school"),
+    ],
+)
+def test_category_names_are_normalised(cell, expected, tmp_path):
+    diag = Diagnostics()
+    out = io.read_facilities(_facilities_csv(tmp_path, [cell]), coord_crs="wgs84",
+                             diagnostics=diag)
+    assert out["categories"].tolist() == [expected]
+    assert out["category"].tolist() == [expected.split(";")[0]]
+    assert [d["issue"] for d in diag.records] == []
+
+
+def test_unknown_category_names_the_text_given(tmp_path):
+    diag = Diagnostics()
+    out = io.read_facilities(_facilities_csv(tmp_path, ["幼儿园", "Heli  Pad", "幼儿园；Heli Pad"]),
+                             coord_crs="wgs84", diagnostics=diag)
+    assert out["facility_id"].tolist() == ["F1", "F3"]
+    got = [(d["row"], d["feature_id"], d["issue"], d["action"], d["detail"])
+           for d in diag.records]
+    assert got == [
+        (2, "F2", "unknown_category", "dropped",
+         "category 'Heli  Pad': 'Heli Pad' is not in profile 'GB 50180-2018 + 完整居住社区建设指南 "
+         "(livingcircle default)' (its ids, English or Chinese names)"),
+        (3, "F3", "unknown_category", "repaired",
+         "category '幼儿园；Heli Pad': ignored unknown categories ['Heli Pad']"),
+    ]
+
+
+def test_rows_set_aside_are_summarised_in_one_line(tmp_path):
+    path = _facilities_csv(tmp_path, ["幼儿园", "helipad", "", "bus stop", "heliport", "小学"],
+                           lon=[126.61, 126.62, 126.63, None, 126.64, 126.65])
+    with pytest.warns(UserWarning) as seen:
+        out = io.read_facilities(path, coord_crs="wgs84")
+    assert out["facility_id"].tolist() == ["F1", "F6"]
+    assert [str(w.message) for w in seen] == [
+        f"{path}: 4 rows set aside — 2 unknown category (rows 2, 5), 1 no coordinates (row 4), "
+        "1 no category matched (row 3); see the diagnostics layer"]
