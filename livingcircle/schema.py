@@ -293,5 +293,42 @@ def aliases_markdown() -> str:
         "and numbers names that then collide (`owners_c_1`); livingcircle's own Shapefile export "
         "shortens names word by word (`communi_id`). Both are listed above.",
         "",
+        "## Cell values",
+        "",
+        "Every value that is read differently from how it is written, or read as unknown, is "
+        "listed in the `diagnostics` layer with the file, the row (1-based data row, the header "
+        "not counted), the id and the original text. An empty cell means unknown.",
+        "",
+        "| column | written as | read as |",
+        "|---|---|---|",
+        "| `build_year` | `1998`, `1998.0`, ` 1998 `, `１９９８` | 1998 |",
+        "| `build_year` | `1998年`, `1998年5月`, `1998-05`, `1998/5/1`, an Excel date | 1998 "
+        "(recorded: `value_repaired`) |",
+        "| `build_year` | `90年代`, `1980s`, `八十年代` (a decade), `约1985`, `1985左右` "
+        "(approximate), `1985-1990` (a range), `98`, `不详`, `未知`, other text | unknown, "
+        "never guessed (recorded: `value_unknown`) |",
+        "| `build_year` | a year after this year, or before 1900 | an error naming the file, "
+        "row and id |",
+        "| `floors`, `households`, `population` | `6层`, `120户`, `1,350人` | the number "
+        "(recorded: `value_repaired`); `多层`, `不详` → unknown (recorded: `value_unknown`); a "
+        "fraction or a negative number is an error |",
+        "| yes/no columns | `是`/`否`, `有`/`无`, `yes`/`no`, `true`/`false`, `1`/`0`, `Y`/`N`, "
+        "`√`/`×` | true / false; `未知`, `不详` → unknown |",
+        "| `safety_grade` | `A`–`D`, `a`, `Ａ`, `C级`, `C类` | `A`–`D` |",
+        "| `elderly_share` | `0.23`, `23%`, or a column of percentages (`23.5`) | 0.23 / 0.235 "
+        "(a percentage column is recorded) |",
+        "| `category` (facilities) | the profile's id, English or Chinese name in any case, "
+        "with spaces or full-width letters (`Kindergarten`, ` 幼 儿 园 `, "
+        "`ｋｉｎｄｅｒｇａｒｔｅｎ`); "
+        "several separated by `;` `,` `；` `，` `、` | the category ids; an unknown name is "
+        "recorded (`unknown_category`) |",
+        "| `site_type` (sites) | `boiler_room`, `Boiler Room`, `锅炉房`, `空地`, `底商` … | the "
+        "site type; an unknown one becomes `other` (recorded) |",
+        "",
+        "Rows set aside (no coordinates, no geometry, unknown category, …) are summarised on the "
+        "console, one line per file: `facilities.csv: 12 rows set aside — 9 unknown category "
+        "(rows 3, 5, 8 and 6 more), 3 no coordinates (rows 2, 7, 11); see the diagnostics "
+        "layer`.",
+        "",
     ]
     return "\n".join(lines)

@@ -40,6 +40,8 @@ def _table(tmp_path, column: str, cells: list, *, suffix: str = "csv"):
         ("１９９８年", 1998, "value_repaired", "a year written with 年; read as 1998"),
         ("1998年5月", 1998, "value_repaired", "a date; its year is used; read as 1998"),
         ("1998-05", 1998, "value_repaired", "a date; its year is used; read as 1998"),
+        ("1998/5/1", 1998, "value_repaired", "a date; its year is used; read as 1998"),
+        ("1998.05", 1998, "value_repaired", "a date; its year is used; read as 1998"),
         ("90年代", None, "value_unknown", "a decade, not a year; left unknown"),
         ("1980s", None, "value_unknown", "a decade, not a year; left unknown"),
         ("八十年代", None, "value_unknown", "a decade, not a year; left unknown"),
