@@ -166,3 +166,11 @@ def test_advice_names_the_cli_option_and_the_python_parameter(tmp_path):
                                          r"communities_<row> \(map yours to 'community_id' with "
                                          r"--columns; Python: id_column= or columns=\)"):
         io.read_communities(noid, coord_crs="wgs84")
+
+
+@pytest.mark.parametrize("layer", [*INPUT_COLUMNS, None])
+def test_one_header_names_one_column(layer):
+    lookup = header_lookup(layer)  # raises when a header would name two columns
+    layers = [layer] if layer else list(INPUT_COLUMNS)
+    for col in {c for lay in layers for c in INPUT_COLUMNS[lay]}:
+        assert lookup[col.replace("_", "")] == col
