@@ -15,7 +15,8 @@ communities : community_id (str), geometry (Polygon/MultiPolygon or Point), and 
 gates : gate_id (str), community_id (str), geometry (Point).
 facilities : facility_id (str), category (first category id), categories (';'-joined ids),
     name, capacity (float, optional), source_crs ('wgs84' | 'gcj02' | 'bd09'), source (file),
-    geometry (Point; polygons are reduced to a representative point).
+    geometry (Point; polygons are reduced to a representative point); an AMap export's type
+    and typecode (类型, 类型编码) classify it when no category is given.
 sites : site_id (str), name, site_type (e.g. 'boiler_room', 'vacant_lot', 'ground_floor_shop',
     'public_building'), floor_area_m2 (float, optional), geometry (Point).
 boundary : one or more polygons of the study area.
@@ -125,7 +126,8 @@ LABELS_ZH = {
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "communities": ("community_id", *COMMUNITY_ATTRIBUTES),
     "gates": ("gate_id", "community_id"),
-    "facilities": ("facility_id", "name", "category", "categories", "capacity"),
+    "facilities": ("facility_id", "name", "category", "categories", "capacity", "type",
+                   "typecode"),
     "sites": ("site_id", "name", "site_type", "floor_area_m2"),
 }
 
@@ -162,6 +164,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "category": ("设施类别", "类别"),
     "categories": ("设施类别(全部)",),
     "capacity": ("容量",),
+    "type": ("类型", "高德类型", "poi类型"),  # AMap's type string, e.g. 购物服务;综合市场;蔬菜市场
+    "typecode": ("类型编码", "高德类型编码", "poi类型编码"),  # AMap's 6-digit type code
     "site_type": ("用地类型",),
     "floor_area_m2": ("建筑面积(㎡)", "建筑面积", "面积"),
 }
@@ -285,7 +289,8 @@ def aliases_markdown() -> str:
     for lay, cols in INPUT_COLUMNS.items():
         for c in cols:
             names = [n for n in every[c] if n != c]
-            lines.append(f"| {lay} | `{c}` | {LABELS_ZH.get(c, '')} | "
+            label = LABELS_ZH.get(c, COLUMN_ALIASES.get(c, ("",))[0])
+            lines.append(f"| {lay} | `{c}` | {label} | "
                          + ", ".join(f"`{n}`" for n in names) + " |")
     lines += [
         "",

@@ -179,3 +179,17 @@ def test_rows_set_aside_are_summarised_in_one_line(tmp_path):
     assert [str(w.message) for w in seen] == [
         f"{path}: 4 rows set aside — 2 unknown category (rows 2, 5), 1 no coordinates (row 4), "
         "1 no category matched (row 3); see the diagnostics layer"]
+
+
+def test_amap_type_headers_classify(tmp_path):
+    # an AMap export's own headers: 类型编码 and 类型 classify rows whose names say nothing
+    path = tmp_path / "amap.csv"
+    path.write_text("id,名称,类型,类型编码,地址,经度,纬度\n"
+                    "A1,家家乐,购物服务;超级市场;超市,060400,某路1号,126.61,45.75\n"
+                    "A2,启明星,,141204,某路2号,126.62,45.75\n"
+                    "A3,红星,生活服务;美容美发店,,某路3号,126.63,45.75\n", encoding="utf-8")
+    diag = Diagnostics()
+    out = io.read_facilities(path, coord_crs="gcj02", diagnostics=diag)
+    assert out["categories"].tolist() == ["supermarket", "kindergarten", "daily_services"]
+    assert [(d["issue"], d["detail"].split(";")[0]) for d in diag.records] == [
+        ("unused_columns", "columns kept as they are but not used: '地址'")]
