@@ -97,8 +97,8 @@ def _decode_table(raw: bytes, encoding: str | None, *, source) -> tuple[str, str
         return raw.decode("gb18030"), "GBK"
     except UnicodeDecodeError:
         msg = (
-            f"{source}: neither UTF-8 nor GBK text; save it as UTF-8 CSV (Python: or pass "
-            "encoding=)"
+            f"{source}: neither UTF-8 nor GBK text; save it as UTF-8 CSV (in Python you can "
+            "also pass encoding=)"
         )
         raise InputError(msg) from None
 
@@ -165,7 +165,8 @@ def _read_vector(path: Path, *, layer, encoding, source, diagnostics, what) -> g
         return gdf
     msg = (
         f"{source}: the attribute table cannot be decoded as {', '.join(tried)}; add a .cpg "
-        "file naming the encoding (for example GBK or UTF-8; Python: or pass encoding=)"
+        "file naming the encoding, for example GBK or UTF-8 (in Python you can also pass "
+        "encoding=)"
     )
     raise InputError(msg)
 
