@@ -28,7 +28,7 @@ import shapely
 from . import settings
 from ._errors import CoordinateError, InputError
 from .coords import in_china
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, reasons_text
 from .schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
 
 logger = logging.getLogger(__name__)
@@ -850,11 +850,13 @@ def check_usable(df: pd.DataFrame, n_in: int, *, layer: str, source,
                  diagnostics: Diagnostics) -> None:
     """Raise when every row of a non-empty input was set aside."""
     if len(df) == 0 and n_in > 0:
-        recs = [d for d in diagnostics.records if d["layer"] == layer and d["source"] == str(source)
-                and d["action"] == "dropped"]
-        reasons = pd.Series([d["issue"] for d in recs]).value_counts().to_dict() if recs else {}
+        issues: dict[str, list] = {}
+        for d in diagnostics.records:
+            if d["layer"] == layer and d["source"] == str(source) and d["action"] == "dropped":
+                issues.setdefault(d["issue"], []).append(d["row"])
+        why = reasons_text(issues) or "see the diagnostics"
         msg = (
-            f"{source}: none of the {n_in} rows is usable ({reasons}); check the columns, "
-            "the coordinate system and the layer"
+            f"{source}: none of the {n_in} rows is usable ({why}); check the columns, the "
+            "coordinate system and the layer"
         )
         raise InputError(msg)

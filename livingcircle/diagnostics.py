@@ -60,6 +60,20 @@ def where_in(frame: pd.DataFrame, k: int) -> dict:
             "row": None if row is None or pd.isna(row) else int(row)}
 
 
+def reasons_text(issues: dict[str, list], rows_shown: int = 3) -> str:
+    """Return ``2 unknown category (rows 2, 4), 1 no coordinates (row 9)`` for issue → rows."""
+    parts = []
+    for issue, rows in sorted(issues.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        text = f"{len(rows)} {ISSUE_TEXT.get(issue, issue.replace('_', ' '))}"
+        known = sorted(int(x) for x in rows if x is not None and not pd.isna(x))
+        if known:
+            shown = ", ".join(str(x) for x in known[:rows_shown])
+            more = f" and {len(known) - rows_shown} more" if len(known) > rows_shown else ""
+            text += f" ({'rows' if len(known) > 1 else 'row'} {shown}{more})"
+        parts.append(text)
+    return ", ".join(parts)
+
+
 def set_aside_lines(records: Iterable[dict], *, rows_shown: int = 3) -> list[str]:
     """Summarise dropped records: one line per layer and file, reasons by count, first rows.
 
@@ -83,18 +97,9 @@ def set_aside_lines(records: Iterable[dict], *, rows_shown: int = 3) -> list[str
     lines = []
     for (source, layer), issues in groups.items():
         n = sum(len(v) for v in issues.values())
-        parts = []
-        for issue, rows in sorted(issues.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            text = f"{len(rows)} {ISSUE_TEXT.get(issue, issue.replace('_', ' '))}"
-            known = sorted(int(x) for x in rows if x is not None and not pd.isna(x))
-            if known:
-                shown = ", ".join(str(x) for x in known[:rows_shown])
-                more = f" and {len(known) - rows_shown} more" if len(known) > rows_shown else ""
-                text += f" ({'rows' if len(known) > 1 else 'row'} {shown}{more})"
-            parts.append(text)
         what = _SET_ASIDE_UNIT.get(layer, ("row", "rows"))[n > 1]
-        lines.append(f"{source}: {n} {what} set aside — {', '.join(parts)}; see the "
-                     "diagnostics layer")
+        lines.append(f"{source}: {n} {what} set aside — {reasons_text(issues, rows_shown)}; "
+                     "see the diagnostics layer")
     return lines
 
 

@@ -264,7 +264,7 @@ def test_all_rows_unusable_is_an_error(tmp_path):
     pd.DataFrame({"名称": ["甲", "乙"], "lon": [None, None], "lat": [None, None]}).to_csv(
         p, index=False)
     with pytest.raises(InputError, match=r"nocoords\.csv: none of the 2 rows is usable "
-                                         r"\(\{'missing_coordinates': 2\}\)"):
+                                         r"\(2 no coordinates \(rows 1, 2\)\)"):
         io.read_communities(p, coord_crs="wgs84")
 
 
