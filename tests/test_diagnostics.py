@@ -113,3 +113,17 @@ def test_console_lines_summarise_the_rows_set_aside(injected):
     for line in lines:
         assert warned.count(line) == 1  # warned once by the reader
         assert _summary(result, []).splitlines().count(line) == 1  # and in the run's summary
+
+
+def test_records_made_after_reading_find_file_and_row(tmp_path):
+    # a reader's frame carries its file; a later step (here: a copy in another CRS, as
+    # measure_access makes) names the file and the 1-based row of the k-th feature
+    from livingcircle.diagnostics import where_in
+
+    gates = lc.io.read_gates(SAMPLE / "gates.gpkg")
+    projected = gates.to_crs(32652).iloc[10:]
+    assert where_in(projected, 2) == {"source": str(SAMPLE / "gates.gpkg"), "row": 13}
+    both = pd.concat([lc.io.read_facilities(SAMPLE / "facilities.gpkg"),
+                      lc.io.read_facilities(SAMPLE / "facilities_amap_gcj02.csv",
+                                            coord_crs="gcj02")], ignore_index=True)
+    assert where_in(both, len(both) - 1) == {"source": "facilities_amap_gcj02.csv", "row": 119}
