@@ -11,8 +11,11 @@ A CSV/Excel table must say which coordinate system its longitude/latitude are in
 (``coord_crs``: 'wgs84', 'gcj02' for AMap/高德 or 'bd09' for Baidu/百度); points are converted
 to WGS84 exactly (:func:`livingcircle.coords.to_wgs84`). A GIS file needs a CRS; projected CRSs
 are converted to EPSG:4326. Source columns can be renamed with ``columns`` (e.g.
-``{"名称": "name"}``); headers equal to the Chinese labels of
-:data:`livingcircle.schema.LABELS_ZH` (名称, 建成年份, ...) are recognised without a mapping.
+``{"名称": "name"}``); without a mapping, the headers of the one alias table
+:data:`livingcircle.schema.COLUMN_ALIASES` are recognised — Chinese municipal headers (小区名称,
+建成年代, 户数, 电梯, 鉴定等级 …) and Shapefile names GDAL cut to 10 characters (``safety_gra``) —
+as listed in ``docs/columns.md``. Two source columns that name one schema column are an error;
+columns neither recognised nor used are kept and listed once in the diagnostics.
 
 Problems are either an error that names the file, row and column, or a repair or drop recorded
 in the ``diagnostics`` collector (and warned about); nothing is dropped silently. All checks live
@@ -404,7 +407,8 @@ def read_layer(
     layer
         Layer of a GeoPackage or sheet of an Excel file; needed only when there are several.
     columns
-        Maps source column names to schema names, e.g. ``{"名称": "name"}``.
+        Maps source column names to schema names, e.g. ``{"名称": "name"}``; needed only for
+        headers that ``docs/columns.md`` does not list, or to choose between two that it does.
     lon_col, lat_col
         Longitude/latitude columns of a CSV/Excel table; detected by name when not given
         (lon/lng/longitude/x/经度 and lat/latitude/y/纬度).
@@ -459,7 +463,11 @@ def read_communities(
     Attributes of :data:`livingcircle.schema.COMMUNITY_ATTRIBUTES` are coerced to their
     nullable dtypes (missing = unknown). Yes/no columns accept 是/否, 有/无, yes/no, true/false,
     1/0 and Y/N; an elderly_share in percent is divided by 100 (recorded); safety grades become
-    'A'–'D'. Other parameters as in :func:`read_layer`.
+    'A'–'D'. Build years are read as municipal tables write them
+    (:func:`livingcircle._validate.parse_build_year`): ``1998年`` is 1998, ``90年代``, ``约1985``
+    and ``不详`` are unknown, each recorded with its row, id and text; a year after this year or
+    before 1900 is an error naming the row. ``6层``, ``120户`` are numbers (recorded). The
+    whole rule is in ``docs/columns.md``. Other parameters as in :func:`read_layer`.
 
     Parameters
     ----------
