@@ -39,7 +39,7 @@ ISSUE_TEXT = {
     "unknown_category": "unknown category",
     "missing_community_id": "no community id",
     "unknown_community": "unknown community",
-    "disconnected_component": "street part not connected",
+    "disconnected_component": "not connected to the main walking network",
 }
 
 
