@@ -172,5 +172,10 @@ def test_advice_names_the_cli_option_and_the_python_parameter(tmp_path):
 def test_one_header_names_one_column(layer):
     lookup = header_lookup(layer)  # raises when a header would name two columns
     layers = [layer] if layer else list(INPUT_COLUMNS)
+    from livingcircle.schema import COLUMN_ALIASES, match_header
+
     for col in {c for lay in layers for c in INPUT_COLUMNS[lay]}:
         assert lookup[col.replace("_", "")] == col
+        for alias in COLUMN_ALIASES.get(col, ()):  # 安全等级 as well as 鉴定等级, …
+            assert match_header(alias, lookup) == col
+            assert match_header(f" {alias.upper()} ", lookup) == col
