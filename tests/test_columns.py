@@ -15,10 +15,12 @@ from livingcircle._errors import InputError
 from livingcircle.diagnostics import Diagnostics
 from livingcircle.renovation import renovation_scope
 from livingcircle.schema import (
+    COLUMN_ALIASES,
     INPUT_COLUMNS,
     aliases_markdown,
     gdal_shapefile_names,
     header_lookup,
+    match_header,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
@@ -60,8 +62,6 @@ def test_gdal_deduplication_suffixes(tmp_path):
 
 def test_every_truncated_and_chinese_header_is_recognised():
     lookup = header_lookup("communities")
-    from livingcircle.schema import match_header
-
     for col, zh in ZH_HEADERS.items():
         assert match_header(zh, lookup) == col
         assert match_header(col[:10], lookup) == col
@@ -172,8 +172,6 @@ def test_advice_names_the_cli_option_and_the_python_parameter(tmp_path):
 def test_one_header_names_one_column(layer):
     lookup = header_lookup(layer)  # raises when a header would name two columns
     layers = [layer] if layer else list(INPUT_COLUMNS)
-    from livingcircle.schema import COLUMN_ALIASES, match_header
-
     for col in {c for lay in layers for c in INPUT_COLUMNS[lay]}:
         assert lookup[col.replace("_", "")] == col
         for alias in COLUMN_ALIASES.get(col, ()):  # 安全等级 as well as 鉴定等级, …
