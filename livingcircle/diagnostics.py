@@ -7,8 +7,9 @@ without a record here.
 Every record names its layer, its ``source`` (the file), its ``row`` — the 1-based data row of the
 source file (``src_row`` of the readers; never a pandas index) — and its ``feature_id`` where the
 layer has ids. Records about a whole file or column (an encoding, a missing id column, unused
-columns) have no row; their issues are :data:`FILE_ISSUES`. On the console, rows set aside are
-summarised one line per file by :func:`set_aside_lines`.
+columns) have no row; their issues are :data:`FILE_ISSUES`. Features taken from an OSM file have
+no row either: their ``feature_id`` is the OSM id. On the console, rows set aside are summarised
+one line per file by :func:`set_aside_lines`.
 """
 
 from __future__ import annotations
