@@ -3,8 +3,10 @@
 The rule is the one of osmnx's ``_validate``: raise when the results would be wrong, and repair
 what can be repaired without guessing, with a warning (``stacklevel`` pointing at the caller's
 code) and a record in :class:`~livingcircle.diagnostics.Diagnostics`. Nothing is dropped without
-a record. Row numbers in messages and records are 1-based and count data rows (features), not
-the header line of a CSV or Excel sheet.
+a record; the rows a reader sets aside are warned about in one line per file at its end
+(:func:`livingcircle.diagnostics.set_aside_lines`). Row numbers in messages and records are
+1-based and count data rows (features), not the header line of a CSV or Excel sheet; messages
+about one row name its id too where the file has one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import shapely
 from . import settings
 from ._errors import CoordinateError, InputError
 from .coords import in_china
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, reasons_text
 from .schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
 
 logger = logging.getLogger(__name__)
@@ -141,13 +143,16 @@ def apply_column_mapping(df: pd.DataFrame, columns: dict | None, *, source) -> p
     targets = list(columns.values())
     dup = sorted({t for t in targets if targets.count(t) > 1})
     if dup:
-        msg = f"{source}: columns= maps several source columns to {dup}; map one to each name"
+        msg = (
+            f"{source}: the column mapping (--columns; Python: columns=) maps several source "
+            f"columns to {dup}; map one source column to each name"
+        )
         raise InputError(msg)
     clash = [t for s, t in columns.items() if t in df.columns and t != s and t not in columns]
     if clash:
         msg = (
-            f"{source}: columns= renames a column to {clash}, which the file already has; "
-            "rename or drop one of them"
+            f"{source}: the column mapping (--columns; Python: columns=) renames a column to "
+            f"{clash}, which the file already has; rename or drop one of them"
         )
         raise InputError(msg)
     return df.rename(columns=dict(columns))
@@ -170,8 +175,9 @@ def find_lonlat_columns(
             if n in lower:
                 return lower[n]
         msg = (
-            f"{source}: no {what} column found (looked for {list(names)}); "
-            f"name it, or pass {arg}= (the columns are {cols})"
+            f"{source}: no {what} column found (looked for {list(names)}); rename yours to "
+            f"{names[0]!r} or map it to {names[0]!r} with --columns (Python: {arg}= or "
+            f"columns=); the columns are {cols}"
         )
         raise InputError(msg)
 
@@ -200,9 +206,6 @@ def parse_coordinates(
             source=source, row=int(rows[i]),
             detail=f"{lon_col}={raw[0]!r}, {lat_col}={raw[1]!r}: no usable longitude/latitude",
         )
-    if len(bad):
-        warn(f"{source}: dropped {len(bad)} row(s) without usable longitude/latitude "
-             f"(rows {_rows_text(rows[bad])}); see the diagnostics")
     return lon, lat, ok
 
 
@@ -287,8 +290,6 @@ def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source,
     for i in np.flatnonzero(bad):
         diagnostics.add(layer, "bad_coordinates", action="dropped", source=source,
                         row=int(rows[i]), detail="coordinates outside ±180° / ±90°")
-    warn(f"{source}: dropped {int(bad.sum())} feature(s) with coordinates outside ±180°/±90° "
-         f"(rows {_rows_text(rows[bad])}); see the diagnostics")
     return gdf.loc[~bad].copy()
 
 
@@ -372,9 +373,6 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
             detail=f"{dist[i] / 1000:.1f} km from the study boundary "
                    f"(limit {settings.far_outside_km:g} km)",
         )
-    warn(f"{source}: dropped {int(far.sum())} feature(s) more than "
-         f"{settings.far_outside_km:g} km outside the study area (rows "
-         f"{_rows_text(rows[far])}); see the diagnostics")
     return gdf.loc[~far].copy()
 
 
@@ -396,9 +394,6 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
     for i in np.flatnonzero(missing):
         diagnostics.add(layer, "empty_geometry", action="dropped", source=source,
                         row=int(rows[i]), detail="the feature has no geometry")
-    if missing.any():
-        warn(f"{source}: dropped {int(missing.sum())} feature(s) without geometry "
-             f"(rows {_rows_text(rows[missing])}); see the diagnostics")
     invalid = ~missing & ~shapely.is_valid(geoms)
     if not invalid.any():
         return gdf.loc[~missing].copy() if missing.any() else gdf
@@ -467,8 +462,8 @@ def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
         ids = [f"{prefix}_{r}" for r in rows]
         diagnostics.add(layer, "missing_id", action="repaired", source=source,
                         detail=f"no {id_col} column; generated ids {prefix}_<row>")
-        warn(f"{source}: no {id_col} column (pass id_column= or columns= to name it); "
-             f"generated ids {prefix}_<row>")
+        warn(f"{source}: no {id_col} column; generated ids {prefix}_<row> (map yours to "
+             f"{id_col!r} with --columns; Python: id_column= or columns=)")
     else:
         ids = [_id_text(v) for v in out[id_col]]
         gen = [i for i, v in enumerate(ids) if v is None]
@@ -500,15 +495,25 @@ def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
 
 # --- attributes ---------------------------------------------------------------------------
 
-def _cell_error(source, row, column, value, expected) -> InputError:
-    msg = f"{source}: row {row}, column '{column}': {value!r} is not {expected}"
+def _where(source, row, feature_id=None) -> str:
+    """``file: row N (id X)``: where a message or record points (row 1-based, data rows)."""
+    at = f"{source}: row {row}"
+    return at if feature_id is None else f"{at} (id {feature_id})"
+
+
+def _cell_error(source, row, column, value, expected, feature_id=None) -> InputError:
+    msg = f"{_where(source, row, feature_id)}, column '{column}': {value!r} is not {expected}"
     return InputError(msg)
 
 
-def parse_bool(values: pd.Series, rows, *, column: str, source) -> pd.Series:
+def _ids_or_none(ids, n: int) -> list:
+    return [None] * n if ids is None else list(ids)
+
+
+def parse_bool(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
     """Parse 是/否/有/无/yes/no/true/false/1/0/Y/N (empty or 未知 = unknown) into 'boolean'."""
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             out.append(pd.NA)
             continue
@@ -525,7 +530,7 @@ def parse_bool(values: pd.Series, rows, *, column: str, source) -> pd.Series:
         else:
             raise _cell_error(source, r, column, v,
                               "a yes/no value (是/否, 有/无, yes/no, true/false, 1/0, Y/N; "
-                              "leave it empty when unknown)")
+                              "leave it empty when unknown)", fid)
     return pd.Series(pd.array(out, dtype="boolean"), index=values.index)
 
 
@@ -538,31 +543,143 @@ def _number_text(v) -> str | None:
     return text
 
 
-def parse_int(values: pd.Series, rows, *, column: str, source) -> pd.Series:
-    """Parse whole numbers (a trailing unit 年/户/人/层 is allowed) into 'Int64'."""
+def _blank(v) -> bool:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return True
+    return isinstance(v, str) and not v.strip()
+
+
+#: Earliest plausible build year: earlier years in these tables are typing mistakes (rule of
+#: issue 14; the sample district's oldest community is from 1960).
+YEAR_MIN = 1900
+
+_PLAIN = re.compile(r"\+?(\d+)(?:\.0*)?")
+_YEAR_UNIT = re.compile(r"(\d{4})\s*年")
+_YEAR_DATE = re.compile(r"(\d{4})\s*(?:年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|[-/.]\d{1,2}"
+                        r"(?:[-/.]\d{1,2})?)")
+_DECADE = re.compile(r"(?:\d{2}|\d{4}|[一二三四五六七八九零〇十]+)\s*(?:年代|'?s)")
+_APPROX = re.compile(r"约|大约|左右|前后|以前|以后|之前|之后|~|\?|c\.|ca\.")
+_RANGE = re.compile(r"\d{4}\s*(?:-|~|至|到|—)\s*\d{2,4}")
+
+
+def _year_or_reason(v) -> tuple[int | None, str | None]:
+    """Read one build-year cell: (year, None), (year, how it was read) or (None, why not)."""
+    if isinstance(v, _dt.date | pd.Timestamp):
+        return v.year, "a date; its year is used"
+    text = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "")
+    if text.lower() in _UNKNOWN:
+        return None, "says the year is unknown"
+    m = _PLAIN.fullmatch(text)
+    if m and len(m.group(1)) == 4:
+        return int(m.group(1)), None
+    if m:
+        return None, "not a four-digit year"
+    m = _YEAR_UNIT.fullmatch(text)
+    if m:
+        return int(m.group(1)), "a year written with 年"
+    m = _YEAR_DATE.fullmatch(text)
+    if m:
+        return int(m.group(1)), "a date; its year is used"
+    if _DECADE.search(text):
+        return None, "a decade, not a year"
+    if _RANGE.search(text):
+        return None, "a range of years"
+    if _APPROX.search(text):
+        return None, "an approximate year"
+    return None, "not a year"
+
+
+def parse_build_year(values: pd.Series, rows, *, layer: str, source, diagnostics: Diagnostics,
+                     ids=None, column: str = "build_year") -> pd.Series:
+    """Read build years as municipal tables write them into 'Int64'.
+
+    - ``1998``, ``1998.0``, `` 1998 ``, full-width ``１９９８`` → 1998 (no record);
+    - ``1998年``, a date (``1998年5月``, ``1998-05``, ``1998/5/1``, ``1998.05``, an Excel date)
+      → 1998, recorded as ``value_repaired`` with the original text;
+    - a decade (``90年代``, ``1980s``, ``八十年代``), an approximate year (``约1985``,
+      ``1985左右``), a range (``1985-1990``), ``不详``/``未知``/``-`` and any other text that is
+      not a four-digit year → unknown, recorded as ``value_unknown`` with the original text and
+      the reason — never guessed, never a run-stopping error;
+    - an empty cell → unknown without a record (the ordinary way of saying "unknown"; the
+      renovation scope lists such communities as ``unknown_build_year``);
+    - a year after this year or before :data:`YEAR_MIN` (1900) → :class:`InputError` naming
+      the file, row, id and column.
+    """
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
-        text = _number_text(v)
-        if text is None:
+    this_year = _dt.date.today().year
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
+        if _blank(v):
             out.append(pd.NA)
             continue
-        text = re.sub(r"\s*[年户人层栋]$", "", text)
+        year, how = _year_or_reason(v)
+        if year is not None and not YEAR_MIN <= year <= this_year:
+            when = f"after this year ({this_year})" if year > this_year else \
+                f"before {YEAR_MIN}"
+            raise _cell_error(source, r, column, v,
+                              f"a plausible build year: {year} is {when}; correct it, or leave "
+                              "the cell empty when the year is unknown", fid)
+        if how is not None:
+            done = f"read as {year}" if year is not None else "left unknown"
+            diagnostics.add(layer, "value_repaired" if year is not None else "value_unknown",
+                            action="repaired", source=source, row=int(r), feature_id=fid,
+                            detail=f"{column} {v!r}: {how}; {done}")
+        out.append(pd.NA if year is None else year)
+    return pd.Series(pd.array(out, dtype="Int64"), index=values.index)
+
+
+#: Units a count may carry in a municipal table (removed, recorded).
+COUNT_UNITS = {"floors": ("层", "f"), "households": ("户",), "population": ("人", "口")}
+
+
+def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None = None,
+              diagnostics: Diagnostics | None = None, ids=None) -> pd.Series:
+    """Parse whole numbers into 'Int64', tolerant of how municipal tables write counts.
+
+    ``6``, ``6.0``, full-width ``６`` → 6. With ``diagnostics``: ``6层``, ``120户``, ``350人``
+    (the unit of :data:`COUNT_UNITS` for ``column``) → the number, recorded as
+    ``value_repaired``; text that is not a number (``不详``, ``多层``, ``6-7层``) → unknown,
+    recorded as ``value_unknown``. A fraction or a negative number is an error naming the row.
+    Without ``diagnostics`` any such text is an error.
+    """
+    units = COUNT_UNITS.get(column, ())
+    out = []
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
+        if _blank(v):
+            out.append(pd.NA)
+            continue
+        text = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "")
+        unit = next((u for u in units if text.lower().endswith(u)), None)
+        number = text[: -len(unit)].strip() if unit else text
         try:
-            f = float(text)
+            f = float(number)
         except ValueError:
-            raise _cell_error(source, r, column, v, "a whole number") from None
-        if not np.isfinite(f) or not f.is_integer():
-            raise _cell_error(source, r, column, v, "a whole number")
+            f = None
+        if f is None or not np.isfinite(f):
+            if diagnostics is None:
+                raise _cell_error(source, r, column, v, "a whole number", fid)
+            diagnostics.add(layer, "value_unknown", action="repaired", source=source,
+                            row=int(r), feature_id=fid,
+                            detail=f"{column} {v!r}: not a number; left unknown")
+            out.append(pd.NA)
+            continue
+        if not f.is_integer():
+            raise _cell_error(source, r, column, v, "a whole number", fid)
         if f < 0:
-            raise _cell_error(source, r, column, v, "a non-negative number")
+            raise _cell_error(source, r, column, v, "a non-negative number", fid)
+        if unit is not None:
+            if diagnostics is None:
+                raise _cell_error(source, r, column, v, "a whole number", fid)
+            diagnostics.add(layer, "value_repaired", action="repaired", source=source,
+                            row=int(r), feature_id=fid,
+                            detail=f"{column} {v!r}: unit {unit!r} removed; read as {int(f)}")
         out.append(int(f))
     return pd.Series(pd.array(out, dtype="Int64"), index=values.index)
 
 
-def parse_float(values: pd.Series, rows, *, column: str, source) -> pd.Series:
+def parse_float(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
     """Parse numbers into 'Float64' (a trailing '%' divides by 100)."""
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
         text = _number_text(v)
         if text is None:
             out.append(pd.NA)
@@ -574,17 +691,17 @@ def parse_float(values: pd.Series, rows, *, column: str, source) -> pd.Series:
         try:
             f = float(text) * scale
         except ValueError:
-            raise _cell_error(source, r, column, v, "a number") from None
+            raise _cell_error(source, r, column, v, "a number", fid) from None
         if not np.isfinite(f):
-            raise _cell_error(source, r, column, v, "a finite number")
+            raise _cell_error(source, r, column, v, "a finite number", fid)
         out.append(f)
     return pd.Series(pd.array(out, dtype="Float64"), index=values.index)
 
 
-def parse_safety_grade(values: pd.Series, rows, *, source) -> pd.Series:
+def parse_safety_grade(values: pd.Series, rows, *, source, ids=None) -> pd.Series:
     """Normalise safety grades to 'A'–'D' (accepts a, Ａ, A级, A类); others are an error."""
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
         text = _number_text(v)
         if text is None:
             out.append(pd.NA)
@@ -592,7 +709,8 @@ def parse_safety_grade(values: pd.Series, rows, *, source) -> pd.Series:
         key = re.sub(r"(级|类|等)$", "", text.upper()).strip()
         if key not in ("A", "B", "C", "D"):
             raise _cell_error(source, r, "safety_grade", v,
-                              "a safety grade A, B, C or D (房屋安全等级; empty when unknown)")
+                              "a safety grade A, B, C or D (房屋安全等级; empty when unknown)",
+                              fid)
         out.append(key)
     return pd.Series(pd.array(out, dtype="string"), index=values.index)
 
@@ -601,34 +719,34 @@ def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
                                 diagnostics: Diagnostics) -> pd.DataFrame:
     """Coerce the attributes of :data:`~livingcircle.schema.COMMUNITY_ATTRIBUTES` to their dtypes.
 
-    Missing values stay missing (unknown). An elderly_share column given in percent (a value
-    above 1) is divided by 100, each changed row recorded as repaired.
+    Missing values stay missing (unknown). Build years are read by :func:`parse_build_year`
+    (``1998年`` → 1998, ``90年代`` → unknown, each recorded), counts by :func:`parse_int`
+    (``6层`` → 6, recorded). An elderly_share column given in percent (a value above 1) is
+    divided by 100, each changed row recorded as repaired. Errors and records name the file,
+    the 1-based row and the community id.
     """
     out = df.copy()
     rows = out["src_row"].to_numpy()
-    year_max = _dt.date.today().year + 5
+    ids = out["community_id"].tolist() if "community_id" in out.columns else None
     for col, dtype in COMMUNITY_ATTRIBUTES.items():
         if col not in out.columns:
             continue
         s = out[col]
         if col == "safety_grade":
-            out[col] = parse_safety_grade(s, rows, source=source)
+            out[col] = parse_safety_grade(s, rows, source=source, ids=ids)
+        elif col == "build_year":
+            out[col] = parse_build_year(s, rows, layer=layer, source=source,
+                                        diagnostics=diagnostics, ids=ids)
         elif dtype == "boolean":
-            out[col] = parse_bool(s, rows, column=col, source=source)
+            out[col] = parse_bool(s, rows, column=col, source=source, ids=ids)
         elif dtype == "Int64":
-            parsed = parse_int(s, rows, column=col, source=source)
-            if col == "build_year":
-                bad = parsed.notna() & ((parsed < 1800) | (parsed > year_max))
-                if bad.any():
-                    i = int(np.flatnonzero(bad.to_numpy())[0])
-                    raise _cell_error(source, rows[i], col, s.iloc[i],
-                                      f"a four-digit year between 1800 and {year_max}")
-            out[col] = parsed
+            out[col] = parse_int(s, rows, column=col, source=source, layer=layer,
+                                 diagnostics=diagnostics, ids=ids)
         elif dtype == "Float64":
-            parsed = parse_float(s, rows, column=col, source=source)
+            parsed = parse_float(s, rows, column=col, source=source, ids=ids)
             if col == "elderly_share":
                 parsed = _elderly_share(parsed, rows, layer=layer, source=source,
-                                        diagnostics=diagnostics, raw=s)
+                                        diagnostics=diagnostics, raw=s, ids=ids)
             out[col] = parsed
         else:
             text = s.astype("string").str.strip()
@@ -636,24 +754,21 @@ def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
     return out
 
 
-def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw) -> pd.Series:
+def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw,
+                   ids=None) -> pd.Series:
     vals = parsed.to_numpy(dtype=float, na_value=np.nan)
-    neg = vals < 0
-    if neg.any():
-        i = int(np.flatnonzero(neg)[0])
+    ids = _ids_or_none(ids, len(vals))
+    bad = (vals < 0) | (vals > 100)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
         raise _cell_error(source, rows[i], "elderly_share", raw.iloc[i],
-                          "a share between 0 and 1 (or a percentage 0–100)")
-    over = vals > 100
-    if over.any():
-        i = int(np.flatnonzero(over)[0])
-        raise _cell_error(source, rows[i], "elderly_share", raw.iloc[i],
-                          "a share between 0 and 1 (or a percentage 0–100)")
+                          "a share between 0 and 1 (or a percentage 0–100)", ids[i])
     if not (vals > 1).any():
         return parsed
     changed = np.flatnonzero(np.isfinite(vals) & (vals != 0))
     for i in changed:
         diagnostics.add(layer, "elderly_share_percent", action="repaired", source=source,
-                        row=int(rows[i]),
+                        row=int(rows[i]), feature_id=ids[i],
                         detail=f"elderly_share {vals[i]:g} read as percent -> {vals[i] / 100:g}")
     warn(f"{source}: elderly_share holds percentages (values above 1); divided by 100 "
          "(see the diagnostics)")
@@ -661,28 +776,78 @@ def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw) 
 
 
 def normalise_site_types(values: pd.Series, rows, *, layer: str, source,
-                         diagnostics: Diagnostics) -> pd.Series:
+                         diagnostics: Diagnostics, ids=None) -> pd.Series:
     """Map site types (English ids or Chinese names) to :data:`~livingcircle.schema.SITE_TYPES`.
 
-    An unknown type becomes 'other', recorded as repaired with the original text.
+    Case, spaces and full-width characters do not matter. An unknown type becomes 'other',
+    recorded as repaired with the original text.
     """
     out = []
-    for v, r in zip(values.tolist(), rows, strict=True):
+    for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
         text = _number_text(v)
         if text is None:
             out.append(pd.NA)
             continue
-        key = text.strip().lower().replace(" ", "_").replace("-", "_")
+        key = re.sub(r"[\s\-]+", "_", text.strip().lower())
         if key in SITE_TYPES:
             out.append(key)
-        elif text.strip() in _SITE_TYPE_ZH:
-            out.append(_SITE_TYPE_ZH[text.strip()])
+        elif "".join(text.split()) in _SITE_TYPE_ZH:
+            out.append(_SITE_TYPE_ZH["".join(text.split())])
         else:
             out.append("other")
             diagnostics.add(layer, "unknown_site_type", action="repaired", source=source,
-                            row=int(r), detail=f"site_type {text!r} not one of {SITE_TYPES}; "
+                            row=int(r), feature_id=fid,
+                            detail=f"site_type {text!r} not one of {SITE_TYPES}; "
                                                "kept as 'other'")
     return pd.Series(pd.array(out, dtype="string"), index=values.index)
+
+
+def category_key(text) -> str:
+    """Return the form in which category names are compared: NFKC, lower case, no spaces/_/-.
+
+    Examples
+    --------
+    >>> category_key(" Public_Green  Park "), category_key("ＫＩＮＤＥＲＧＡＲＴＥＮ")
+    ('publicgreenpark', 'kindergarten')
+    """
+    return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", str(text)).strip().lower())
+
+
+def category_lookup(categories) -> dict[str, str]:
+    """Return :func:`category_key` of every name of a profile's categories → category id.
+
+    Each category is found by its id, its English and its Chinese name, the parts of a name
+    joined by ``/`` (托儿所/托育机构 → 托儿所, 托育机构) and a name without its bracketed note
+    (社区卫生服务中心（社区医院） → 社区卫生服务中心). A key that two categories share is left out.
+    """
+    seen: dict[str, set[str]] = {}
+    for cid, cat in categories.items():
+        names = [cid, cat.name_en, cat.name_zh]
+        for name in [cat.name_en, cat.name_zh]:
+            plain = re.sub(r"\s*[(（][^()（）]*[)）]", "", unicodedata.normalize("NFKC", name))
+            names += [plain, *name.split("/"), *plain.split("/")]
+        for n in names:
+            if n and category_key(n):
+                seen.setdefault(category_key(n), set()).add(cid)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+
+
+def normalise_categories(values: pd.Series, lookup: dict[str, str]) -> pd.Series:
+    """Return given categories as ';'-joined ids of the profile (:func:`category_lookup`).
+
+    Case, surrounding and inner spaces and full-width characters do not matter; several
+    categories in a cell may be separated by ``;``, ``,``, ``；``, ``，`` or ``、``. A name the
+    profile does not know is kept (spaces collapsed) for the ``unknown_category`` record.
+    """
+    out = []
+    for v in values.tolist():
+        if _blank(v):
+            out.append(pd.NA)
+            continue
+        parts = re.split(r"[;,、]", unicodedata.normalize("NFKC", str(v)))
+        ids = [lookup.get(category_key(t), " ".join(t.split())) for t in parts if t.strip()]
+        out.append(";".join(ids) if ids else pd.NA)
+    return pd.Series(pd.array(out, dtype="object"), index=values.index)
 
 
 def strip_text(values: pd.Series) -> pd.Series:
@@ -694,11 +859,13 @@ def check_usable(df: pd.DataFrame, n_in: int, *, layer: str, source,
                  diagnostics: Diagnostics) -> None:
     """Raise when every row of a non-empty input was set aside."""
     if len(df) == 0 and n_in > 0:
-        recs = [d for d in diagnostics.records if d["layer"] == layer and d["source"] == str(source)
-                and d["action"] == "dropped"]
-        reasons = pd.Series([d["issue"] for d in recs]).value_counts().to_dict() if recs else {}
+        issues: dict[str, list] = {}
+        for d in diagnostics.records:
+            if d["layer"] == layer and d["source"] == str(source) and d["action"] == "dropped":
+                issues.setdefault(d["issue"], []).append(d["row"])
+        why = reasons_text(issues) or "see the diagnostics"
         msg = (
-            f"{source}: none of the {n_in} rows is usable ({reasons}); check the columns, "
-            "the coordinate system and the layer"
+            f"{source}: none of the {n_in} rows is usable ({why}); check the columns, the "
+            "coordinate system and the layer"
         )
         raise InputError(msg)

@@ -32,7 +32,7 @@ import shapely
 
 from . import settings
 from ._errors import InputError
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, where_in
 from .network import WalkNetwork
 from .routing import (
     Snap,
@@ -89,7 +89,7 @@ def _community_access(net: WalkNetwork, comm_proj: gpd.GeoDataFrame, gates_proj,
         for k in range(len(gpts)):
             if not snapped[k]:
                 diag.add("gates", "far_from_network", action="dropped",
-                         feature_id=gates_proj["gate_id"].iloc[k],
+                         feature_id=gates_proj["gate_id"].iloc[k], **where_in(gates_proj, k),
                          detail=(f"gate of community {gates_proj['community_id'].iloc[k]} is more "
                                  f"than {max_snap:.0f} m from any walkable street; not used"),
                          geometry=gpd.GeoSeries([gpts[k]], crs=comm_proj.crs)
@@ -161,7 +161,7 @@ def _community_access(net: WalkNetwork, comm_proj: gpd.GeoDataFrame, gates_proj,
                 if a not in found:
                     j = rest[need[a]]
                     diag.add("communities", "far_from_network", action="kept",
-                             feature_id=ids[j],
+                             feature_id=ids[j], **where_in(comm_proj, j),
                              detail=(f"no walkable street within {max_snap:.0f} m; kept in the "
                                      "output with every category 'not reached'"),
                              geometry=gpd.GeoSeries([geoms[j]], crs=comm_proj.crs)
@@ -305,7 +305,7 @@ def measure_access(
     fap = _point_access(net, fpts, "facility", max_snap)
     for k in np.flatnonzero(fap.edge < 0):
         diag.add("facilities", "far_from_network", action="dropped",
-                 feature_id=fac["facility_id"].iloc[k],
+                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, k),
                  detail=(f"more than {max_snap:.0f} m from any walkable street; not used in the "
                          "accessibility analysis"),
                  geometry=facilities.to_crs(4326).geometry.iloc[k])

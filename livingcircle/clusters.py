@@ -868,7 +868,7 @@ def apply_scenario(facilities: gpd.GeoDataFrame, scenario: pd.DataFrame,
         sid = row.get("site_id")
         if act in ("remove", "convert") and isinstance(fid, str) and fid:
             if fid not in set(ids):
-                msg = f"scenario row {n}: facility_id {fid!r} is not among the facilities"
+                msg = f"scenario row {n + 1}: facility_id {fid!r} is not among the facilities"
                 raise InputError(msg)
             if act == "remove":
                 fac = fac[fac["facility_id"].astype(str) != fid]
@@ -876,17 +876,17 @@ def apply_scenario(facilities: gpd.GeoDataFrame, scenario: pd.DataFrame,
                 fac.loc[fac["facility_id"].astype(str) == fid, catcol] = str(row["category"])
             continue
         if act == "remove":
-            msg = f"scenario row {n}: 'remove' needs a facility_id"
+            msg = f"scenario row {n + 1}: 'remove' needs a facility_id"
             raise InputError(msg)
         if pd.isna(row.get("category")) if "category" in row else True:
-            msg = f"scenario row {n}: '{act}' needs a category"
+            msg = f"scenario row {n + 1}: '{act}' needs a category"
             raise InputError(msg)
         if isinstance(sid, str) and sid and site_geo is not None and sid in site_geo.index:
             geom = site_geo.loc[sid]
         elif sc_geo is not None and sc_geo[n] is not None and not shapely.is_empty(sc_geo[n]):
             geom = sc_geo[n]
         else:
-            msg = f"scenario row {n}: give a site_id of the sites layer or a point geometry"
+            msg = f"scenario row {n + 1}: give a site_id of the sites layer or a point geometry"
             raise InputError(msg)
         cl = row.get("cluster_id", "")
         new_id = f"NEW-{sid if isinstance(sid, str) and sid else n}-{row['category']}"

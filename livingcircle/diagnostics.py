@@ -3,11 +3,19 @@
 Readers and analysis steps take an optional :class:`Diagnostics` and add one record per affected
 row; ``livingcircle run`` writes them as the ``diagnostics`` layer. Nothing the user gave is dropped
 without a record here.
+
+Every record names its layer, its ``source`` (the file), its ``row`` — the 1-based data row of the
+source file (``src_row`` of the readers; never a pandas index) — and its ``feature_id`` where the
+layer has ids. Records about a whole file or column (an encoding, a missing id column, unused
+columns) have no row; their issues are :data:`FILE_ISSUES`. Features taken from an OSM file have
+no row either: their ``feature_id`` is the OSM id. On the console, rows set aside are summarised
+one line per file by :func:`set_aside_lines`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -16,6 +24,84 @@ import pandas as pd
 from .schema import DIAGNOSTIC_COLUMNS
 
 logger = logging.getLogger(__name__)
+
+#: Issues recorded once for a whole file, column or network part rather than for a source row.
+FILE_ISSUES = frozenset({"encoding", "missing_id", "unused_columns", "disconnected_component"})
+
+#: How the console names the reasons rows are set aside (issue → words).
+ISSUE_TEXT = {
+    "missing_coordinates": "no coordinates",
+    "bad_coordinates": "unusable coordinates",
+    "empty_geometry": "no geometry",
+    "invalid_geometry": "invalid geometry",
+    "far_outside": "far outside the study area",
+    "far_from_network": "far from the walking streets",
+    "unclassified": "no category matched",
+    "unknown_category": "unknown category",
+    "missing_community_id": "no community id",
+    "unknown_community": "unknown community",
+    "disconnected_component": "not connected to the main walking network",
+}
+
+
+_SET_ASIDE_UNIT = {"network": ("street part", "street parts")}
+
+
+def where_in(frame: pd.DataFrame, k: int) -> dict:
+    """Return ``source`` and ``row`` (1-based) of the ``k``-th row of a frame read by :mod:`io`.
+
+    The row is the frame's ``src_row``; the file is ``frame.attrs["source"]`` (set by the
+    readers), else the row's ``source`` column; each is None where the frame does not say.
+    """
+    row = frame["src_row"].iloc[k] if "src_row" in frame.columns else None
+    source = frame.attrs.get("source")
+    if source is None and "source" in frame.columns:
+        source = frame["source"].iloc[k]
+    return {"source": None if source is None or pd.isna(source) else str(source),
+            "row": None if row is None or pd.isna(row) else int(row)}
+
+
+def reasons_text(issues: dict[str, list], rows_shown: int = 3) -> str:
+    """Return ``2 unknown category (rows 2, 4), 1 no coordinates (row 9)`` for issue → rows."""
+    parts = []
+    for issue, rows in sorted(issues.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        text = f"{len(rows)} {ISSUE_TEXT.get(issue, issue.replace('_', ' '))}"
+        known = sorted(int(x) for x in rows if x is not None and not pd.isna(x))
+        if known:
+            shown = ", ".join(str(x) for x in known[:rows_shown])
+            more = f" and {len(known) - rows_shown} more" if len(known) > rows_shown else ""
+            text += f" ({'rows' if len(known) > 1 else 'row'} {shown}{more})"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def set_aside_lines(records: Iterable[dict], *, rows_shown: int = 3) -> list[str]:
+    """Summarise dropped records: one line per layer and file, reasons by count, first rows.
+
+    Examples
+    --------
+    >>> set_aside_lines([
+    ...     {"layer": "facilities", "source": "pois.csv", "row": 4, "issue": "unknown_category",
+    ...      "action": "dropped"},
+    ...     {"layer": "facilities", "source": "pois.csv", "row": 9,
+    ...      "issue": "missing_coordinates", "action": "dropped"},
+    ...     {"layer": "facilities", "source": "pois.csv", "row": 2, "issue": "unknown_category",
+    ...      "action": "dropped"}])
+    ['pois.csv: 3 rows set aside — 2 unknown category (rows 2, 4), 1 no coordinates (row 9); see the diagnostics layer']
+    """  # noqa: E501
+    groups: dict[tuple, dict[str, list]] = {}
+    for r in records:
+        if r.get("action") != "dropped":
+            continue
+        key = (r.get("source") or r.get("layer"), r.get("layer"))
+        groups.setdefault(key, {}).setdefault(r["issue"], []).append(r.get("row"))
+    lines = []
+    for (source, layer), issues in groups.items():
+        n = sum(len(v) for v in issues.values())
+        what = _SET_ASIDE_UNIT.get(layer, ("row", "rows"))[n > 1]
+        lines.append(f"{source}: {n} {what} set aside — {reasons_text(issues, rows_shown)}; "
+                     "see the diagnostics layer")
+    return lines
 
 
 @dataclass
@@ -67,6 +153,10 @@ class Diagnostics:
         df = pd.DataFrame(self.records)
         df["row"] = df["row"].astype("Int64")
         return gpd.GeoDataFrame(df, geometry="geometry", crs=crs)
+
+    def set_aside_lines(self, *, start: int = 0) -> list[str]:
+        """Console lines for the rows dropped since record ``start`` (:func:`set_aside_lines`)."""
+        return set_aside_lines(self.records[start:])
 
     def summary(self) -> pd.DataFrame:
         """Return counts by layer, issue and action."""

@@ -494,13 +494,13 @@ def _check_encodable(df: pd.DataFrame, codec: str, *, layer: str) -> None:
         s = df[col]
         if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
             continue
-        for idx, v in s.items():
+        for pos, v in enumerate(s.tolist(), start=1):  # rows 1-based, as in every message
             if isinstance(v, str):
                 try:
                     v.encode(codec)
                 except UnicodeEncodeError as exc:
                     msg = (
-                        f"layer {layer!r}, column {col!r}, row {idx}: {v!r} has the character "
+                        f"layer {layer!r}, column {col!r}, row {pos}: {v!r} has the character "
                         f"{exc.object[exc.start:exc.end]!r} that {codec.upper()} cannot hold; "
                         "export with --encoding utf-8 or edit the text"
                     )

@@ -11,8 +11,11 @@ A CSV/Excel table must say which coordinate system its longitude/latitude are in
 (``coord_crs``: 'wgs84', 'gcj02' for AMap/高德 or 'bd09' for Baidu/百度); points are converted
 to WGS84 exactly (:func:`livingcircle.coords.to_wgs84`). A GIS file needs a CRS; projected CRSs
 are converted to EPSG:4326. Source columns can be renamed with ``columns`` (e.g.
-``{"名称": "name"}``); headers equal to the Chinese labels of
-:data:`livingcircle.schema.LABELS_ZH` (名称, 建成年份, ...) are recognised without a mapping.
+``{"名称": "name"}``); without a mapping, the headers of the one alias table
+:data:`livingcircle.schema.COLUMN_ALIASES` are recognised — Chinese municipal headers (小区名称,
+建成年代, 户数, 电梯, 鉴定等级 …) and Shapefile names GDAL cut to 10 characters (``safety_gra``) —
+as listed in ``docs/columns.md``. Two source columns that name one schema column are an error;
+columns neither recognised nor used are kept and listed once in the diagnostics.
 
 Problems are either an error that names the file, row and column, or a repair or drop recorded
 in the ``diagnostics`` collector (and warned about); nothing is dropped silently. All checks live
@@ -44,7 +47,7 @@ from . import _validate as v
 from ._errors import CoordinateError, InputError
 from .coords import canonical_crs, to_wgs84, transform_geometries
 from .diagnostics import Diagnostics
-from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, LABELS_ZH
+from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, INPUT_COLUMNS, header_lookup, match_header
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +59,6 @@ __all__ = [
     "read_layer",
     "read_sites",
 ]
-
-_ZH_TO_COLUMN = {zh: col for col, zh in LABELS_ZH.items()}
-_ZH_TO_COLUMN.update({"小区名称": "name", "设施名称": "name", "类别": "category"})
-
 
 # --- encodings ----------------------------------------------------------------------------
 
@@ -86,7 +85,10 @@ def _decode_table(raw: bytes, encoding: str | None, *, source) -> tuple[str, str
         try:
             return raw.decode(_codec(encoding) or encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            msg = f"{source}: cannot be read as {encoding!r} ({exc}); try encoding='utf-8' or 'gbk'"
+            msg = (
+                f"{source}: cannot be read as {encoding!r} ({exc}); save it as UTF-8, or try "
+                "another encoding (Python: encoding='utf-8' or 'gbk')"
+            )
             raise InputError(msg) from None
     if raw.startswith(codecs.BOM_UTF8):
         return raw[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "UTF-8-BOM"
@@ -97,7 +99,10 @@ def _decode_table(raw: bytes, encoding: str | None, *, source) -> tuple[str, str
     try:
         return raw.decode("gb18030"), "GBK"
     except UnicodeDecodeError:
-        msg = f"{source}: neither UTF-8 nor GBK text; save it as UTF-8 CSV or pass encoding="
+        msg = (
+            f"{source}: neither UTF-8 nor GBK text; save it as UTF-8 CSV (in Python you can "
+            "also pass encoding=)"
+        )
         raise InputError(msg) from None
 
 
@@ -114,7 +119,13 @@ def _resolve_layer(path: Path, layer, kind: str | None):
         return layer
     if kind is not None and kind in layers:
         return kind
-    msg = f"{path}: the file has several layers {layers}; pass layer= to choose one"
+    msg = (
+        f"{path}: the file has several layers {layers}; name one of them '{kind}', or save "
+        "the one you mean as its own file (Python: layer=)"
+    ) if kind is not None else (
+        f"{path}: the file has several layers {layers}; save the one you mean as its own "
+        "file (Python: layer=)"
+    )
     raise InputError(msg)
 
 
@@ -123,7 +134,7 @@ def _read_vector(path: Path, *, layer, encoding, source, diagnostics, what) -> g
         try:
             return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
         except pyogrio.errors.DataLayerError as exc:
-            msg = f"{source}: layer {layer!r} not found ({exc}); pass an existing layer="
+            msg = f"{source}: layer {layer!r} not found ({exc}); name an existing layer"
             raise InputError(msg) from None
         except pyogrio.errors.DataSourceError as exc:
             msg = f"{source}: not a readable GIS file ({exc})"
@@ -156,8 +167,9 @@ def _read_vector(path: Path, *, layer, encoding, source, diagnostics, what) -> g
         gdf.attrs["encoding"] = label
         return gdf
     msg = (
-        f"{source}: the attribute table cannot be decoded as {', '.join(tried)}; pass "
-        "encoding= (for example 'gbk' or 'utf-8') or add a .cpg file naming the encoding"
+        f"{source}: the attribute table cannot be decoded as {', '.join(tried)}; add a .cpg "
+        "file naming the encoding, for example GBK or UTF-8 (in Python you can also pass "
+        "encoding=)"
     )
     raise InputError(msg)
 
@@ -168,7 +180,7 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
         try:
             df = pd.read_excel(path, sheet_name=layer if layer is not None else 0, dtype=object)
         except ValueError as exc:
-            msg = f"{source}: {exc}; pass layer= with an existing sheet name"
+            msg = f"{source}: {exc}; name an existing sheet (Python: layer=)"
             raise InputError(msg) from None
         df.attrs["encoding"] = "xlsx"
         return df
@@ -182,12 +194,50 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
     return df
 
 
-def _rename_zh(df: pd.DataFrame) -> pd.DataFrame:
-    ren = {c: _ZH_TO_COLUMN[c] for c in df.columns
-           if c in _ZH_TO_COLUMN and _ZH_TO_COLUMN[c] not in df.columns}
-    targets = list(ren.values())
-    ren = {k: t for k, t in ren.items() if targets.count(t) == 1}
-    return df.rename(columns=ren)
+def _rename_known(df: pd.DataFrame, *, kind: str | None, source,
+                  columns: dict | None) -> pd.DataFrame:
+    """Rename the headers of :data:`livingcircle.schema.COLUMN_ALIASES` to schema names.
+
+    Headers the user mapped (``columns``) are left alone, and so are schema names they mapped
+    to. Two source columns that name one schema column are an error naming both.
+    """
+    if kind is not None and kind not in INPUT_COLUMNS:
+        return df
+    lookup = header_lookup(kind)
+    taken = set((columns or {}).values())
+    geom = getattr(df, "_geometry_column_name", None)
+    found: dict[str, list[str]] = {}
+    for c in df.columns:
+        if c == geom or c in taken:
+            continue
+        target = match_header(c, lookup)
+        if target is not None and target not in taken:
+            found.setdefault(target, []).append(c)
+    for target, cols in found.items():
+        if len(cols) > 1:
+            named = " and ".join(repr(c) for c in cols)
+            msg = (
+                f"{source}: columns {named} both name '{target}'; delete or rename one of "
+                f"them, or map the one you mean with --columns (Python: "
+                f"columns={{{cols[0]!r}: {target!r}}})"
+            )
+            raise InputError(msg)
+    return df.rename(columns={cols[0]: t for t, cols in found.items() if cols[0] != t})
+
+
+def _report_unused(gdf: pd.DataFrame, used, *, layer: str, source,
+                   diagnostics: Diagnostics) -> None:
+    """Record once the source columns a reader keeps but does not use (not an error)."""
+    skip = {*used, "src_row", "geometry", "_row_crs"}
+    unused = [str(c) for c in gdf.columns if c not in skip]
+    if not unused:
+        return
+    text = ", ".join(repr(c) for c in unused)
+    logger.info("%s: columns kept but not used (not recognised): %s", source, text)
+    diagnostics.add(layer, "unused_columns", action="kept", source=source,
+                    detail=f"columns kept as they are but not used: {text}; if one holds a "
+                           "schema column, map it with --columns (Python: columns=); see "
+                           "docs/columns.md")
 
 
 def _row_systems(values: pd.Series, rows, *, default: str | None, column: str,
@@ -246,6 +296,7 @@ def _read(
     """
     p = v.check_file(path)
     source = str(p)
+    start = len(diagnostics)
     layer = _resolve_layer(p, layer, kind)
     crs_name = canonical_crs(coord_crs) if coord_crs is not None else None
     if id_column is not None and kind is not None:
@@ -256,8 +307,9 @@ def _read(
         n_in = len(df)
         df = v.apply_column_mapping(df, columns, source=source)
         crs_values = _crs_values(df, crs_column, columns, source=source)
-        df = _rename_zh(df)
+        df = _rename_known(df, kind=kind, source=source, columns=columns)
         df["src_row"] = np.arange(1, len(df) + 1)
+        ids = _source_ids(df, kind)
         lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
         if crs_name is None and crs_column is None:
             from .inputs import advice
@@ -294,6 +346,7 @@ def _read(
             lon, lat = to_wgs84(lon, lat, crs_name)
         gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=4326)
         gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
+        _name_ids(diagnostics, start, ids)
         meta = {"source": source, "n_in": n_in, "source_crs": crs_name, "file_crs": None,
                 "crs_column": crs_column, "encoding": df.attrs.get("encoding")}
         if systems is not None:
@@ -307,7 +360,7 @@ def _read(
     geom_name = raw.geometry.name
     gdf = v.apply_column_mapping(raw, columns, source=source)
     crs_values = _crs_values(gdf, crs_column, columns, source=source)
-    gdf = _rename_zh(gdf)
+    gdf = _rename_known(gdf, kind=kind, source=source, columns=columns)
     if crs_values is not None:  # travels with its rows through the repairs below
         gdf["_crs_raw"] = crs_values
     if gdf.geometry.name != geom_name:  # a mapping never renames the geometry
@@ -315,6 +368,7 @@ def _read(
     if geom_name != "geometry":
         gdf = gdf.rename_geometry("geometry")
     gdf["src_row"] = np.arange(1, len(gdf) + 1)
+    ids = _source_ids(gdf, kind)
     gdf = v.repair_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     source_crs = "wgs84"
     if not gdf.crs.equals(gpd.GeoSeries([], crs=4326).crs):
@@ -353,6 +407,7 @@ def _read(
         geoms = transform_geometries(gdf.geometry.values, lambda x, y: to_wgs84(x, y, crs_name))
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=4326))
         meta["source_crs"] = crs_name
+    _name_ids(diagnostics, start, ids)
     return gdf, meta
 
 
@@ -385,22 +440,47 @@ def _counts(systems: np.ndarray) -> dict[str, int]:
     return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
 
 
-def _finish(gdf: gpd.GeoDataFrame, front: list[str], meta: dict | None = None
-            ) -> gpd.GeoDataFrame:
+def _finish(gdf: gpd.GeoDataFrame, front: list[str], meta: dict, *,
+            diagnostics: Diagnostics, start: int) -> gpd.GeoDataFrame:
     """Order columns: ``front`` first, then the others, then src_row and geometry.
 
     ``meta`` (how the file was read: its own CRS, the system applied) is kept in
-    ``attrs["input"]`` for the run's metadata.
+    ``attrs["input"]`` for the run's metadata, and ``attrs["source"]`` names the file (later
+    steps name it in their diagnostics). The rows set aside since record ``start`` are warned
+    about in one line.
     """
     front = [c for c in front if c in gdf.columns]
     rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry", "_row_crs")]
     out = gdf[[*front, *rest, "src_row", "geometry"]].copy()
     out["src_row"] = out["src_row"].astype("int64")
     out = out.reset_index(drop=True)
-    if meta is not None:
-        out.attrs["input"] = {k: meta[k] for k in ("source", "file_crs", "source_crs",
-                                                   "crs_column", "crs_rows") if k in meta}
+    out.attrs["source"] = meta["source"]
+    out.attrs["input"] = {k: meta[k] for k in ("source", "file_crs", "source_crs",
+                                               "crs_column", "crs_rows") if k in meta}
+    for line in diagnostics.set_aside_lines(start=start):
+        v.warn(line)
     return out
+
+
+def _source_ids(df: pd.DataFrame, kind: str | None) -> dict[int, str]:
+    """Return the layer's ids by ``src_row`` as the file gives them (before rows are set aside)."""
+    if kind not in ID_COLUMNS:
+        return {}
+    col = ID_COLUMNS[kind]
+    if col not in df.columns:
+        plain = [c for c in df.columns if str(c).strip().lower() in ("id", "编号")]
+        if len(plain) != 1:
+            return {}
+        col = plain[0]
+    ids = (v._id_text(x) for x in df[col])
+    return {int(r): i for r, i in zip(df["src_row"], ids, strict=True) if i is not None}
+
+
+def _name_ids(diagnostics: Diagnostics, start: int, ids: dict[int, str]) -> None:
+    """Give the records added since ``start`` the feature id of their row where it has one."""
+    for rec in diagnostics.records[start:]:
+        if rec["feature_id"] is None and rec["row"] is not None:
+            rec["feature_id"] = ids.get(int(rec["row"]))
 
 
 def _diag(diagnostics: Diagnostics | None) -> Diagnostics:
@@ -454,7 +534,8 @@ def read_layer(
     layer
         Layer of a GeoPackage or sheet of an Excel file; needed only when there are several.
     columns
-        Maps source column names to schema names, e.g. ``{"名称": "name"}``.
+        Maps source column names to schema names, e.g. ``{"名称": "name"}``; needed only for
+        headers that ``docs/columns.md`` does not list, or to choose between two that it does.
     lon_col, lat_col
         Longitude/latitude columns of a CSV/Excel table; detected by name when not given
         (lon/lng/longitude/x/经度 and lat/latitude/y/纬度).
@@ -486,12 +567,13 @@ def read_layer(
         A GIS file without a CRS, or coordinates that are not degrees.
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     p = Path(path)
     gdf, meta = _read(path, what=p.stem, kind=None, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
                       crs_column=crs_column, encoding=encoding, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=p.stem, source=meta["source"], diagnostics=diag)
-    return _finish(gdf, [], meta)
+    return _finish(gdf, [], meta, diagnostics=diag, start=start)
 
 
 def read_communities(
@@ -514,7 +596,11 @@ def read_communities(
     Attributes of :data:`livingcircle.schema.COMMUNITY_ATTRIBUTES` are coerced to their
     nullable dtypes (missing = unknown). Yes/no columns accept 是/否, 有/无, yes/no, true/false,
     1/0 and Y/N; an elderly_share in percent is divided by 100 (recorded); safety grades become
-    'A'–'D'. Other parameters as in :func:`read_layer`.
+    'A'–'D'. Build years are read as municipal tables write them
+    (:func:`livingcircle._validate.parse_build_year`): ``1998年`` is 1998, ``90年代``, ``约1985``
+    and ``不详`` are unknown, each recorded with its row, id and text; a year after this year or
+    before 1900 is an error naming the row. ``6层``, ``120户`` are numbers (recorded). The
+    whole rule is in ``docs/columns.md``. Other parameters as in :func:`read_layer`.
 
     Parameters
     ----------
@@ -540,6 +626,7 @@ def read_communities(
         community_id (str), the attributes, other source columns, src_row, geometry.
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     what = "communities"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
@@ -553,7 +640,9 @@ def read_communities(
     gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES], meta)
+    _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES], meta, diagnostics=diag,
+                   start=start)
 
 
 def read_gates(
@@ -592,6 +681,7 @@ def read_gates(
         gate_id (str), community_id (str), other source columns, src_row, geometry (Point).
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     what = "gates"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
@@ -629,13 +719,11 @@ def read_gates(
                  feature_id=gdf["gate_id"].iloc[i], geometry=gdf.geometry.iloc[i], detail=detail)
     bad = drop | drop_unknown
     if bad.any():
-        unknown = sorted(set(cid[drop_unknown].tolist()))[:5]
-        v.warn(f"{src}: dropped {int(bad.sum())} gate(s) without a known community "
-               f"(rows {v._rows_text(rows[bad])}; unknown ids {unknown}); see the diagnostics")
         gdf = gdf.loc[~bad].copy()
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["gate_id", "community_id"], meta)
+    _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    return _finish(gdf, ["gate_id", "community_id"], meta, diagnostics=diag, start=start)
 
 
 def read_facilities(
@@ -683,6 +771,7 @@ def read_facilities(
     from .standards import _as_profile, classify_facilities
 
     diag = _diag(diagnostics)
+    start = len(diag)
     what = "facilities"
     prof = _as_profile(profile)
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
@@ -695,9 +784,14 @@ def read_facilities(
                        prefix=id_prefix)
     if "capacity" in gdf.columns:
         gdf["capacity"] = v.parse_float(gdf["capacity"], gdf["src_row"].to_numpy(),
-                                        column="capacity", source=src)
+                                        column="capacity", source=src,
+                                        ids=gdf["facility_id"].tolist())
     if "name" in gdf.columns:
         gdf["name"] = v.strip_text(gdf["name"])
+    given = gdf["category"].tolist() if "category" in gdf.columns else [None] * len(gdf)
+    if "category" in gdf.columns:
+        gdf["category"] = v.normalise_categories(gdf["category"],
+                                                 v.category_lookup(prof.categories))
     gdf = gpd.GeoDataFrame(classify_facilities(gdf, profile=prof), geometry="geometry",
                            crs=4326)
     rows = gdf["src_row"].to_numpy()
@@ -718,10 +812,12 @@ def read_facilities(
             keep[i] = False
             diag.add(what, "unknown_category", action="dropped", source=src, row=int(rows[i]),
                      feature_id=fid, geometry=gdf.geometry.iloc[i],
-                     detail=f"category {';'.join(unknown)!r} is not in profile {prof.name!r}")
+                     detail=f"category {given[i]!r}: {';'.join(unknown)!r} is not in profile "
+                            f"{prof.name!r} (its ids, English or Chinese names)")
         elif unknown:
             diag.add(what, "unknown_category", action="repaired", source=src, row=int(rows[i]),
-                     feature_id=fid, detail=f"ignored unknown categories {unknown}")
+                     feature_id=fid,
+                     detail=f"category {given[i]!r}: ignored unknown categories {unknown}")
         cats_out.append(";".join(known))
         first_out.append(known[0] if known else None)
     gdf["categories"] = cats_out
@@ -734,8 +830,11 @@ def read_facilities(
     gdf["source"] = Path(src).name
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    tags = {t for c in prof.categories.values() for r in c.osm for t in r}
+    _report_unused(gdf, {*INPUT_COLUMNS[what], *tags, "tags", "typecode", "type", "source_crs",
+                         "source"}, layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["facility_id", "category", "categories", "name", "capacity",
-                         "source_crs", "source"], meta)
+                         "source_crs", "source"], meta, diagnostics=diag, start=start)
 
 
 def read_sites(
@@ -766,6 +865,7 @@ def read_sites(
         site_id, name, site_type, floor_area_m2, other source columns, src_row, geometry (Point).
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     what = "sites"
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
@@ -778,15 +878,19 @@ def read_sites(
     rows = gdf["src_row"].to_numpy()
     if "site_type" in gdf.columns:
         gdf["site_type"] = v.normalise_site_types(gdf["site_type"], rows, layer=what,
-                                                  source=src, diagnostics=diag)
+                                                  source=src, diagnostics=diag,
+                                                  ids=gdf["site_id"].tolist())
     if "floor_area_m2" in gdf.columns:
         gdf["floor_area_m2"] = v.parse_float(gdf["floor_area_m2"], rows,
-                                             column="floor_area_m2", source=src)
+                                             column="floor_area_m2", source=src,
+                                             ids=gdf["site_id"].tolist())
     if "name" in gdf.columns:
         gdf["name"] = v.strip_text(gdf["name"])
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"], meta)
+    _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"], meta,
+                   diagnostics=diag, start=start)
 
 
 def read_boundary(
@@ -812,6 +916,7 @@ def read_boundary(
         feature's row) and the dissolved geometry, in EPSG:4326.
     """
     diag = _diag(diagnostics)
+    start = len(diag)
     p = v.check_file(path)
     if v.is_table(p):
         msg = f"{p}: a study boundary must be polygons in a GIS file (.gpkg, .shp, .geojson)"
@@ -823,6 +928,8 @@ def read_boundary(
     v.check_usable(gdf, meta["n_in"], layer="boundary", source=src, diagnostics=diag)
     v.check_geometry_types(gdf, ("Polygon", "MultiPolygon"), what="a study boundary",
                            source=src)
+    for line in diag.set_aside_lines(start=start):
+        v.warn(line)
     geom = shapely.union_all(np.asarray(gdf.geometry.values))
     return gpd.GeoDataFrame(
         {"source": [Path(src).name], "n_parts": [len(gdf)],

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import settings
 from ._atomic import atomic_file, check_targets
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, set_aside_lines
 from .standards import Profile, load_profile
 
 logger = logging.getLogger(__name__)
@@ -623,6 +623,7 @@ def _summary(result: Result, written: list[Path]) -> str:
     if "in_scope" in comm.columns:
         counts = comm["in_scope"].value_counts().to_dict()
         lines.append("renovation scope: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    lines += set_aside_lines(result.layers["diagnostics"].to_dict("records"))
     if "clusters" in result.layers:
         lines.append(f"片区联动 clusters: {len(result.layers['clusters'])}, proposed sites: "
                      f"{len(result.layers.get('proposed_sites', []))}")

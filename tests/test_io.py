@@ -131,7 +131,10 @@ def test_explicit_column_mapping_and_id_column(tmp_path):
 
 def test_mapping_of_a_missing_column_is_an_error(tmp_path):
     p = _write("csv_utf8", tmp_path)
-    with pytest.raises(InputError, match=r"c\.csv: column\(s\) \['小区'\] given in columns="):
+    # in Python the advice names the parameter (on the command line: --columns, see
+    # test_input_crs.py)
+    with pytest.raises(InputError, match=r"c\.csv: column\(s\) \['小区'\] given in columns= "
+                                         r"are not in the file"):
         io.read_communities(p, coord_crs="wgs84", columns={"小区": "name"})
 
 
@@ -268,7 +271,7 @@ def test_all_rows_unusable_is_an_error(tmp_path):
     pd.DataFrame({"名称": ["甲", "乙"], "lon": [None, None], "lat": [None, None]}).to_csv(
         p, index=False)
     with pytest.raises(InputError, match=r"nocoords\.csv: none of the 2 rows is usable "
-                                         r"\(\{'missing_coordinates': 2\}\)"):
+                                         r"\(2 no coordinates \(rows 1, 2\)\)"):
         io.read_communities(p, coord_crs="wgs84")
 
 
@@ -362,7 +365,8 @@ def test_several_layers_need_a_choice(tmp_path):
     _polygons().to_file(p, layer="小区")
     _polygons().to_file(p, layer="other")
     with pytest.raises(InputError, match=r"multi\.gpkg: the file has several layers "
-                                         r"\['小区', 'other'\]; pass layer="):
+                                         r"\['小区', 'other'\]; name one of them "
+                                         r"'communities', or save .*\(Python: layer=\)"):
         io.read_communities(p)
     assert len(io.read_communities(p, layer="小区")) == 3
     _polygons().to_file(p, layer="communities")
@@ -474,27 +478,35 @@ def test_attribute_dtypes_and_booleans(tmp_path):
 
 def test_bad_boolean_names_file_row_and_column(tmp_path):
     p = _attr_csv(tmp_path, has_elevator=["是", "部分", "否"])
-    with pytest.raises(InputError, match=r"attrs\.csv: row 2, column 'has_elevator': '部分' "
-                                         r"is not a yes/no value"):
+    with pytest.raises(InputError, match=r"attrs\.csv: row 2 \(id C2\), column 'has_elevator': "
+                                         r"'部分' is not a yes/no value"):
         io.read_communities(p, coord_crs="wgs84")
 
 
 def test_bad_number_names_file_row_and_column(tmp_path):
-    p = _attr_csv(tmp_path, population=["300", "约三百", "200"])
-    with pytest.raises(InputError, match=r"attrs\.csv: row 2, column 'population': '约三百' "
-                                         r"is not a whole number"):
+    p = _attr_csv(tmp_path, population=["300", "300.5", "200"])
+    with pytest.raises(InputError, match=r"attrs\.csv: row 2 \(id C2\), column 'population': "
+                                         r"'300\.5' is not a whole number"):
         io.read_communities(p, coord_crs="wgs84")
+    p = _attr_csv(tmp_path, population=["300", "约三百", "200"])  # text: unknown, recorded
+    diag = Diagnostics()
+    assert io.read_communities(p, coord_crs="wgs84", diagnostics=diag)["population"].tolist() \
+        == [300, pd.NA, 200]
+    assert [(d["row"], d["feature_id"], d["issue"]) for d in diag.records] == [
+        (2, "C2", "value_unknown")]
 
 
 def test_bad_safety_grade(tmp_path):
     p = _attr_csv(tmp_path, safety_grade=["A", "B", "E"])
-    with pytest.raises(InputError, match=r"attrs\.csv: row 3, column 'safety_grade': 'E'"):
+    with pytest.raises(InputError, match=r"attrs\.csv: row 3 \(id C3\), column 'safety_grade': "
+                                         r"'E'"):
         io.read_communities(p, coord_crs="wgs84")
 
 
 def test_build_year_out_of_range(tmp_path):
-    p = _attr_csv(tmp_path, build_year=[1985, 85, 2001])
-    with pytest.raises(InputError, match=r"row 2, column 'build_year': .*four-digit year"):
+    p = _attr_csv(tmp_path, build_year=[1985, 1850, 2001])
+    with pytest.raises(InputError, match=r"row 2 \(id C2\), column 'build_year': .*1850 is "
+                                         r"before 1900"):
         io.read_communities(p, coord_crs="wgs84")
 
 
