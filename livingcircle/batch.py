@@ -809,8 +809,9 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
 
 @click.command("batch")
 @click.argument("areas", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Output folder: one folder per area plus the summary.")
+@click.option("--out", required=True, type=click.Path(),
+              help="Output folder: one folder per area plus the summary (created with its "
+              "parents if missing).")
 @click.option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); "
               "default: a local cluster.")
 @click.option("--workers", type=int, default=2, show_default=True,
@@ -823,6 +824,10 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_progress):
     """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*."""
+    from ._atomic import check_output
+
+    check_output(out, folder=True, files=["summary.csv", "summary.xlsx", "summary_map.html"],
+                 inputs=[areas])
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         # Dask logs every worker start and stop at INFO; show them only with -v
         for name in ("distributed", "distributed.scheduler", "distributed.nanny",

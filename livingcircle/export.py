@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -46,7 +45,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from ._atomic import StagedFiles, atomic_file
+from ._atomic import StagedFiles, atomic_file, manifest_files, sha256_file
 from ._errors import ExportError, InputError
 from .crs import PRESETS, ResolvedCRS, resolve_crs, to_export_crs
 from .schema import LABELS_ZH
@@ -186,15 +185,6 @@ def _select_layers(available: list[str], layers, *, where: str) -> list[str]:
         msg = f"layer(s) {unknown} are not in {where}; available layers: {available}"
         raise ExportError(msg)
     return layers
-
-
-def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """Return the SHA-256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,8 +355,14 @@ def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
     drawn half transparent.
     """
     fam = _geometry_family(gdf) if isinstance(gdf, gpd.GeoDataFrame) else None
+    return _style_qml(fam, gdf, layer=layer)
+
+
+def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | None:
+    """Return the QML of :func:`layer_style_qml` for a geometry family and attributes."""
     if fam is None or fam == "mixed":
         return None
+    gdf = attrs
     alpha = 0.5 if fam == "polygon" else 1.0
     geom_type = {"point": 0, "line": 1, "polygon": 2}[fam]
     attr = None
@@ -413,11 +409,16 @@ def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
     )
 
 
-def _styles_frame(written: Mapping[str, tuple[pd.DataFrame, str]]) -> pd.DataFrame | None:
+def _styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | None:
     rows = []
     now = pd.Timestamp.now(tz="UTC").floor("s")
     for name, (df, geom_col) in written.items():
-        qml = layer_style_qml(df, layer=name) if isinstance(df, gpd.GeoDataFrame) else None
+        if isinstance(df, gpd.GeoDataFrame):
+            qml = layer_style_qml(df, layer=name)
+        elif hasattr(df, "geometry_type"):  # a spilled layer: its type and attribute table
+            qml = _style_qml(_FAMILY.get(str(df.geometry_type)), df.attributes, layer=name)
+        else:
+            qml = None
         if qml is None:
             continue
         rows.append({
@@ -602,21 +603,81 @@ def _to_csv(df: pd.DataFrame, path: Path, *, codec: str, layer: str, geographic:
     table.to_csv(path, index=False, encoding="utf-8-sig" if codec == "utf-8" else codec)
 
 
+#: GeoPackage version written: 1.2 is what QGIS 3.22 LTR (GDAL 3.4-3.6) reads without the
+#: "may only be partially supported" warning that GDAL's default (1.4 since GDAL 3.9) gives there.
+GPKG_VERSION = "1.2"
+
+
+def _has_geometry(df) -> bool:
+    if not isinstance(df, gpd.GeoDataFrame):
+        return False
+    try:
+        return df.geometry.name in df.columns
+    except AttributeError:
+        return False
+
+
+def write_geopackage(
+    layers: Mapping[str, object],
+    path: str | os.PathLike,
+    *,
+    metadata: Mapping | None = None,
+) -> None:
+    """Write layers into a new GeoPackage 1.2 with QGIS layer styles and a metadata table.
+
+    The one GeoPackage writer of livingcircle (``livingcircle run`` and ``export``). List, set
+    and dict cells become text (:func:`_flatten_values`).
+
+    Parameters
+    ----------
+    layers
+        Layer name → GeoDataFrame (a spatial layer), DataFrame (a table) or
+        :class:`livingcircle._spill.SpilledLayer` (copied chunk by chunk), in the order written.
+    path
+        The GeoPackage to create (normally a staging path of :mod:`livingcircle._atomic`).
+    metadata
+        Written as the ``livingcircle_metadata`` table (:func:`metadata_frame`).
+    """
+    path = Path(path)
+    created = False
+
+    def options() -> dict:
+        nonlocal created
+        if created:
+            return {"append": True}
+        created = True
+        return {"dataset_options": {"VERSION": GPKG_VERSION}}
+
+    meta_first = bool(layers) and hasattr(next(iter(layers.values())), "write_to")
+    if meta_first:
+        # a spilled layer cannot take dataset options: let the metadata table create the file
+        _write_vector(metadata_frame(metadata or {}), path, driver="GPKG", layer=METADATA_TABLE,
+                      **options())
+    written: dict[str, tuple[object, str]] = {}
+    for name, df in layers.items():
+        if hasattr(df, "write_to"):
+            df.write_to(path, layer=name, append=True)
+            written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
+        elif _has_geometry(df):
+            df = _flatten_values(df)
+            _write_vector(df, path, driver="GPKG", layer=name, geometry_type=_gtype(df),
+                          **options())
+            written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
+        else:
+            _write_vector(_flatten_values(_as_table(df)), path, driver="GPKG", layer=name,
+                          **options())
+    styles = _styles_frame(written)
+    if styles is not None:
+        _write_vector(styles, path, driver="GPKG", layer=STYLE_TABLE,
+                      layer_options={"FID": "id"}, **options())
+    if not meta_first:
+        _write_vector(metadata_frame(metadata or {}), path, driver="GPKG", layer=METADATA_TABLE,
+                      **options())
+
+
 def _write_gpkg(frames, target: Path, *, meta: dict, inputs, overwrite: bool) -> list[Path]:
     with atomic_file(target, inputs=inputs, overwrite=overwrite) as tmp:
-        written: dict[str, tuple[pd.DataFrame, str]] = {}
-        for name, df in frames.items():
-            if _is_spatial(df):
-                _write_vector(df, tmp, driver="GPKG", layer=name, geometry_type=_gtype(df))
-                written[name] = (df, "geom")
-            else:
-                _write_vector(_as_table(df), tmp, driver="GPKG", layer=name)
-                written[name] = (_as_table(df), "")
-        styles = _styles_frame(written)
-        if styles is not None:
-            _write_vector(styles, tmp, driver="GPKG", layer=STYLE_TABLE,
-                          layer_options={"FID": "id"})
-        _write_vector(metadata_frame(meta), tmp, driver="GPKG", layer=METADATA_TABLE)
+        write_geopackage(frames, tmp, metadata=meta)
     return [target]
 
 
@@ -877,6 +938,7 @@ def export_layers(
         frames_in = read_result(source_path, layers=layers)
         source_meta = read_metadata(source_path)
         inputs.append(source_path)
+        inputs += list(manifest_files(source_path))  # the run's other files are kept too
         stem = source_path.stem
     if not frames_in:
         msg = "nothing to export: no layers were given or selected"
@@ -1037,13 +1099,26 @@ def export_postgis(
               default="utf-8", show_default=True, help="Text encoding of Shapefile/CSV.")
 @click.option("--layers", default=None, help="Comma-separated layer names (default: all).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder (or .gpkg/.xlsx file).")
+              help="Output folder, created with its parents if missing (or a .gpkg/.xlsx file "
+              "for those formats); never a file of the result.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--to", "to_url", default=None, help="Write to PostGIS: postgresql://user@host/db")
 @click.option("--schema", default="public", show_default=True, help="PostGIS schema.")
 @click.option("--replace", is_flag=True, help="Replace existing PostGIS tables.")
-def cli_command(result, fmt, crs, encoding, layers, out, overwrite, to_url, schema, replace):
+@click.option("--no-verify", is_flag=True,
+              help="Skip the check of the result's files against its manifest.json (for a "
+              "file you edited yourself).")
+def cli_command(result, fmt, crs, encoding, layers, out, overwrite, to_url, schema, replace,
+                no_verify):
     """Export a result GeoPackage for GIS software, Excel or PostGIS."""
+    from ._atomic import check_output, result_inputs, verify_manifest
+
+    if out is not None and not to_url:
+        one_file = (FORMATS[fmt],) if fmt in ("gpkg", "xlsx") else ()
+        check_output(out, suffixes=one_file, folder=True, inputs=result_inputs(result),
+                     files=[f"{result.stem}{FORMATS[fmt]}", METADATA_FILE])
+    if not no_verify:
+        verify_manifest(result)
     if to_url:
         tables = export_postgis(result, to_url, schema=schema, crs=crs, layers=layers,
                                 if_exists="replace" if replace else "fail")
