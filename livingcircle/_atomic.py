@@ -110,13 +110,13 @@ def check_output(
                 alt = "another folder"
             msg = f"{option} {shown}: {t} is {what} and is never written over; give {alt}"
             raise ExportError(msg)
+    if as_file and target.is_dir():
+        msg = f"{option} {shown} is an existing folder; give a file name ending in {suffixes[0]}"
+        raise ExportError(msg)
     if as_file and target.suffix.lower() not in suffixes:
         want = " or ".join(suffixes)
         msg = (f"{option} {shown}: this command writes a {want} file; give a path ending in "
                f"{suffixes[0]}, e.g. {Path(shown).with_suffix(suffixes[0])}")
-        raise ExportError(msg)
-    if as_file and target.is_dir():
-        msg = f"{option} {shown} is an existing folder; give a file name ending in {suffixes[0]}"
         raise ExportError(msg)
     if not as_file:
         if target.suffix.lower() in FILE_SUFFIXES:

@@ -610,4 +610,4 @@ def test_cli_export(tmp_path, capsys):
     assert "exists; pass overwrite=True (command line: --overwrite)" in capsys.readouterr().err
     assert cli_main([*args, "--overwrite"]) == 0
     assert cli_main(["export", str(src), "--format", "gpkg", "--out", str(src.parent)]) == 2
-    assert "is an input of this export" in capsys.readouterr().err
+    assert "is the result GeoPackage this command reads" in capsys.readouterr().err
