@@ -63,7 +63,14 @@ FORMATS: dict[str, str] = {
 }
 
 #: Text encodings offered, mapped to the codec used and the name written in a Shapefile's .cpg.
-ENCODINGS: dict[str, tuple[str, str]] = {"utf-8": ("utf-8", "UTF-8"), "gbk": ("gbk", "GBK")}
+#: GB 18030 holds every Unicode character (GBK does not: e.g. '䝳' in a real OSM POI name).
+ENCODINGS: dict[str, tuple[str, str]] = {
+    "utf-8": ("utf-8", "UTF-8"), "gbk": ("gbk", "GBK"), "gb18030": ("gb18030", "GB18030"),
+}
+#: What a character the chosen encoding cannot hold becomes (unless ``strict_encoding``).
+REPLACEMENT_CHARACTER = "?"
+#: The file listing every replaced text (layer, row, column, original, written), beside the files.
+REPLACEMENTS_FILE = "encoding_replacements.csv"
 
 #: Name of the metadata table in a GeoPackage (columns ``key`` and ``value``, value JSON-encoded).
 METADATA_TABLE = "livingcircle_metadata"
@@ -488,24 +495,44 @@ def _flatten_values(df: pd.DataFrame) -> pd.DataFrame:
     return df if out is None else out
 
 
-def _check_encodable(df: pd.DataFrame, codec: str, *, layer: str) -> None:
+def _encodable(df: pd.DataFrame, codec: str, *, layer: str, strict: bool,
+               replaced: list[dict]) -> pd.DataFrame:
+    """Return ``df`` with every character ``codec`` cannot hold replaced, listed in ``replaced``.
+
+    Each replaced cell adds a row (layer, 1-based row, column, original and written text) to
+    ``replaced``. With ``strict`` the first such cell is an error instead. The input frame is not
+    changed.
+    """
     if codec == "utf-8":
-        return
+        return df
+    out = None
     for col in df.columns:
         s = df[col]
         if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
             continue
-        for idx, v in s.items():
-            if isinstance(v, str):
-                try:
-                    v.encode(codec)
-                except UnicodeEncodeError as exc:
-                    msg = (
-                        f"layer {layer!r}, column {col!r}, row {idx}: {v!r} has the character "
-                        f"{exc.object[exc.start:exc.end]!r} that {codec.upper()} cannot hold; "
-                        "export with --encoding utf-8 or edit the text"
-                    )
-                    raise ExportError(msg) from None
+        for pos, v in enumerate(s.to_numpy()):
+            if not isinstance(v, str):
+                continue
+            try:
+                v.encode(codec)
+                continue
+            except UnicodeEncodeError as exc:
+                bad = exc.object[exc.start:exc.end]
+            if strict:
+                msg = (
+                    f"layer {layer!r}, column {col!r}, row {pos + 1}: {v!r} has the character "
+                    f"{bad!r} that {codec.upper()} cannot hold; export with --encoding gb18030 "
+                    "or utf-8, leave out --strict-encoding to replace it, or edit the text"
+                )
+                raise ExportError(msg)
+            written = "".join(
+                ch if ch.encode(codec, "ignore") else REPLACEMENT_CHARACTER for ch in v)
+            if out is None:
+                out = df.copy()
+            out.iloc[pos, out.columns.get_loc(col)] = written
+            replaced.append({"layer": layer, "row": pos + 1, "column": str(col),
+                             "original": v, "written": written})
+    return df if out is None else out
 
 
 def _normalise_inputs(inputs) -> list[dict]:
@@ -592,14 +619,15 @@ def _wkt(geoms, *, geographic: bool) -> np.ndarray:
     return np.where(pd.isna(arr), "", arr)
 
 
-def _to_csv(df: pd.DataFrame, path: Path, *, codec: str, layer: str, geographic: bool) -> None:
+def _to_csv(df: pd.DataFrame, path: Path, *, codec: str, layer: str, geographic: bool,
+            strict: bool, replaced: list[dict]) -> None:
     if _is_spatial(df):
         geo = df.geometry
         table = pd.DataFrame(df.drop(columns=[geo.name]))
         table["wkt"] = _wkt(geo.values, geographic=geographic)
     else:
         table = _as_table(df)
-    _check_encodable(table, codec, layer=layer)
+    table = _encodable(table, codec, layer=layer, strict=strict, replaced=replaced)
     table.to_csv(path, index=False, encoding="utf-8-sig" if codec == "utf-8" else codec)
 
 
@@ -732,7 +760,7 @@ def _prepare_shapefile(df: gpd.GeoDataFrame, *, layer: str, codec: str):
 
 def _write_files(
     frames, out_dir: Path, *, fmt: str, codec: str, cpg: str, resolved: ResolvedCRS,
-    meta: dict, inputs, overwrite: bool,
+    meta: dict, inputs, overwrite: bool, strict_encoding: bool = False,
 ) -> list[Path]:
     geographic = resolved.crs.is_geographic
     plan: list[tuple[str, object]] = []  # (final file name, writer)
@@ -746,6 +774,9 @@ def _write_files(
         else:
             plan.append((f"{name}{FORMATS[fmt]}", (fmt, name, df)))
     plan.append((METADATA_FILE, ("meta", None, None)))
+    replaced: list[dict] = []
+    if codec != "utf-8":  # written last, and also when empty: a stale list never stays beside
+        plan.append((REPLACEMENTS_FILE, ("replaced", None, None)))
 
     companions = {"shp": [".shx", ".dbf", ".prj", ".cpg"]}
     final_names = []
@@ -759,13 +790,18 @@ def _write_files(
         stage.check(final_names)  # refuse before any work is done
         for fname, (kind, part, df) in plan:
             if kind == "csv":
-                _to_csv(df, stage.path(fname), codec=codec, layer=part, geographic=geographic)
+                _to_csv(df, stage.path(fname), codec=codec, layer=part, geographic=geographic,
+                        strict=strict_encoding, replaced=replaced)
+            elif kind == "replaced":
+                _replacements_csv(replaced, stage.path(fname), codec=codec,
+                                  folder=out_dir / fname)
             elif kind == "meta":
                 stage.path(fname).write_text(
                     json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
                 )
             elif kind == "shp":
-                _check_encodable(_as_table(df), codec, layer=part)
+                df = _encodable(df, codec, layer=part, strict=strict_encoding,
+                                replaced=replaced)
                 shp_df, fields = _prepare_shapefile(df, layer=part, codec=codec)
                 _write_vector(shp_df, stage.path(fname), driver="ESRI Shapefile",
                               encoding=cpg, geometry_type=_gtype(shp_df))
@@ -782,6 +818,19 @@ def _write_files(
                               layer_options={"SPATIAL_INDEX": "NO" if nulls else "YES"},
                               geometry_type=_gtype(df))
     return stage.written
+
+
+def _replacements_csv(replaced: list[dict], path: Path, *, codec: str, folder: Path) -> None:
+    """Write the list of replaced texts (UTF-8, it holds the originals) and warn once."""
+    table = pd.DataFrame(replaced, columns=["layer", "row", "column", "original", "written"])
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+    if replaced:
+        logger.warning(
+            "%d text(s) in %s held characters %s cannot hold; each was written with %r in their "
+            "place and is listed with its original in %s (export with --encoding gb18030 or "
+            "utf-8 to keep them)", len(table), ", ".join(map(repr, pd.unique(table["layer"]))),
+            codec.upper(), REPLACEMENT_CHARACTER, folder,
+        )
 
 
 def _xlsx_sheets(frames, *, geographic: bool):
@@ -871,6 +920,7 @@ def export_layers(
     layers: Iterable[str] | str | None = None,
     overwrite: bool = False,
     metadata: Mapping | None = None,
+    strict_encoding: bool = False,
 ) -> list[Path]:
     """Write result layers in a GIS format and coordinate system that municipal systems accept.
 
@@ -887,8 +937,12 @@ def export_layers(
     crs
         A preset of :data:`livingcircle.crs.PRESETS` or ``'EPSG:CODE'``; default CGCS2000.
     encoding
-        ``'utf-8'`` or ``'gbk'``: text encoding of Shapefile and CSV files (GeoPackage, GeoJSON,
-        FlatGeobuf and Excel are always Unicode).
+        ``'utf-8'``, ``'gbk'`` or ``'gb18030'``: text encoding of Shapefile and CSV files
+        (GeoPackage, GeoJSON, FlatGeobuf and Excel are always Unicode). A character GBK cannot
+        hold (a rare one in a POI name, an emoji) is written as ``'?'``; every such text is
+        listed (layer, 1-based row, column, original, written) in ``encoding_replacements.csv``
+        (UTF-8) beside the files, which is written for every GBK/GB 18030 export, and one
+        warning says how many. GB 18030 holds all of Unicode.
     layers
         Names of the layers to export (a list or a comma-separated string); all when None.
     overwrite
@@ -896,6 +950,9 @@ def export_layers(
     metadata
         Extra metadata (e.g. ``profile``, ``speed_profile``, ``inputs`` as paths) merged over what
         the source GeoPackage records.
+    strict_encoding
+        Refuse text the encoding cannot hold (an error naming layer, row and column) instead of
+        replacing it.
 
     Returns
     -------
@@ -910,7 +967,7 @@ def export_layers(
     >>> files = export_layers({"communities": pts}, out=tempfile.mkdtemp(), format="shp",
     ...                       crs="cgcs2000-gk3", encoding="gbk")
     >>> sorted(p.suffix for p in files)
-    ['.cpg', '.csv', '.dbf', '.json', '.prj', '.shp', '.shx']
+    ['.cpg', '.csv', '.csv', '.dbf', '.json', '.prj', '.shp', '.shx']
     """
     fmt = str(format).lower().lstrip(".")
     if fmt == "shapefile":
@@ -919,7 +976,7 @@ def export_layers(
         msg = f"unknown format {format!r}; use one of {list(FORMATS)}"
         raise ExportError(msg)
     enc = str(encoding).lower().replace("_", "-")
-    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk"}.get(enc, enc)
+    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk", "gb-18030": "gb18030"}.get(enc, enc)
     if enc not in ENCODINGS:
         msg = f"unknown encoding {encoding!r}; use one of {list(ENCODINGS)}"
         raise ExportError(msg)
@@ -978,7 +1035,8 @@ def export_layers(
         msg = f"--out {out} looks like a file; {fmt} writes one file per layer into a folder"
         raise ExportError(msg)
     return _write_files(frames, out, fmt=fmt, codec=codec, cpg=cpg, resolved=resolved,
-                        meta=meta, inputs=inputs, overwrite=overwrite)
+                        meta=meta, inputs=inputs, overwrite=overwrite,
+                        strict_encoding=strict_encoding)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1096,7 +1154,11 @@ def export_postgis(
 @click.option("--crs", default="cgcs2000", show_default=True,
               help=f"Coordinate system: {', '.join(PRESETS)} or EPSG:CODE.")
 @click.option("--encoding", type=click.Choice(list(ENCODINGS), case_sensitive=False),
-              default="utf-8", show_default=True, help="Text encoding of Shapefile/CSV.")
+              default="utf-8", show_default=True,
+              help="Text encoding of Shapefile/CSV. With gbk, a character GBK cannot hold is "
+              "written as '?' and listed in OUT/encoding_replacements.csv; gb18030 holds all.")
+@click.option("--strict-encoding", is_flag=True,
+              help="Refuse text the encoding cannot hold instead of replacing it.")
 @click.option("--layers", default=None, help="Comma-separated layer names (default: all).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder, created with its parents if missing (or a .gpkg/.xlsx file "
@@ -1108,8 +1170,8 @@ def export_postgis(
 @click.option("--no-verify", is_flag=True,
               help="Skip the check of the result's files against its manifest.json (for a "
               "file you edited yourself).")
-def cli_command(result, fmt, crs, encoding, layers, out, overwrite, to_url, schema, replace,
-                no_verify):
+def cli_command(result, fmt, crs, encoding, strict_encoding, layers, out, overwrite, to_url,
+                schema, replace, no_verify):
     """Export a result GeoPackage for GIS software, Excel or PostGIS."""
     from ._atomic import check_output, result_inputs, verify_manifest
 
@@ -1129,7 +1191,7 @@ def cli_command(result, fmt, crs, encoding, layers, out, overwrite, to_url, sche
         msg = "give --out DIR (or --to postgresql://... for PostGIS)"
         raise click.UsageError(msg)
     files = export_layers(result, out=out, format=fmt, crs=crs, encoding=encoding,
-                          layers=layers, overwrite=overwrite)
+                          layers=layers, overwrite=overwrite, strict_encoding=strict_encoding)
     for f in files:
         click.echo(str(f))
 

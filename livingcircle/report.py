@@ -393,6 +393,8 @@ def load_result(path: str | Path, *, verify: bool = True):
             spilled[name] = SpilledLayer.from_file(gpkg, name)
             layers[name] = spilled[name].attributes
             continue
+        if name == "layer_styles":  # QGIS styles of the layers, not a layer
+            continue
         if name == "livingcircle_metadata":
             t = pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False)
             for k, v in zip(t["key"], t["value"], strict=True):

@@ -325,3 +325,75 @@ def test_missing_parents_are_created(written, sample_result, tmp_path):
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     files = sample_result.write(tmp_path / "x" / "y", map_html=False)
     assert [p.parent for p in files] == [tmp_path / "x" / "y"] * 4
+
+
+# ------------------------------------------------------------------------------------------
+# item 16: GBK Shapefiles of real text
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def poi_result(written, tmp_path):
+    """The sample result with two facility names as real OSM data has them: '䝳' (a POI name
+    in a real city, outside GBK) and an emoji; written by GDAL as a GeoPackage."""
+    import pyogrio
+
+    fac = pyogrio.read_dataframe(written / "livingcircle.gpkg", layer="facilities")
+    fac.loc[3, "name"] = "䝳记生鲜"
+    fac.loc[10, "name"] = "便民店😀"
+    src = tmp_path / "poi.gpkg"
+    pyogrio.write_dataframe(fac, src, layer="facilities")
+    return src, fac
+
+
+def test_gbk_shapefile_replaces_and_lists_what_gbk_cannot_hold(poi_result, tmp_path, caplog):
+    import pandas as pd
+    import pyogrio
+
+    src, fac = poi_result
+    out = tmp_path / "shp"
+    with caplog.at_level("WARNING", logger="livingcircle.export"):
+        assert main(["export", str(src), "--format", "shp", "--encoding", "gbk",
+                     "--out", str(out)]) == 0
+    warnings = [r for r in caplog.records if "cannot hold" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "2 text(s) in 'facilities' held characters GBK cannot hold" in \
+        warnings[0].getMessage()
+    assert (out / "facilities.cpg").read_text() == "GBK"
+    back = pyogrio.read_dataframe(out / "facilities.shp", encoding="gbk")
+    assert len(back) == len(fac)  # nothing dropped
+    assert back.loc[3, "name"] == "?记生鲜" and back.loc[10, "name"] == "便民店?"
+    assert back.loc[0, "name"] == fac.loc[0, "name"]
+    assert "?记生鲜".encode("gbk") in (out / "facilities.dbf").read_bytes()
+    listed = pd.read_csv(out / "encoding_replacements.csv", encoding="utf-8-sig")
+    assert listed.to_dict("records") == [
+        {"layer": "facilities", "row": 4, "column": "name", "original": "䝳记生鲜",
+         "written": "?记生鲜"},
+        {"layer": "facilities", "row": 11, "column": "name", "original": "便民店😀",
+         "written": "便民店?"},
+    ]
+
+
+def test_gb18030_keeps_every_character(poi_result, tmp_path):
+    import pandas as pd
+    import pyogrio
+
+    src, fac = poi_result
+    out = tmp_path / "shp"
+    assert main(["export", str(src), "--format", "shp", "--encoding", "gb18030",
+                 "--out", str(out)]) == 0
+    assert (out / "facilities.cpg").read_text() == "GB18030"
+    back = pyogrio.read_dataframe(out / "facilities.shp", encoding="gb18030")
+    assert back["name"].tolist() == fac["name"].tolist()
+    assert "䝳记生鲜".encode("gb18030") in (out / "facilities.dbf").read_bytes()
+    assert len(pd.read_csv(out / "encoding_replacements.csv", encoding="utf-8-sig")) == 0
+
+
+def test_strict_encoding_keeps_the_refusal(poi_result, tmp_path, capsys):
+    src, _ = poi_result
+    out = tmp_path / "shp"
+    assert main(["export", str(src), "--format", "shp", "--encoding", "gbk",
+                 "--strict-encoding", "--out", str(out)]) == 2
+    assert ("layer 'facilities', column 'name', row 4: '䝳记生鲜' has the character '䝳' that "
+            "GBK cannot hold") in capsys.readouterr().err
+    assert not out.exists() or list(out.iterdir()) == []
