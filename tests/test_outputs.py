@@ -397,3 +397,93 @@ def test_strict_encoding_keeps_the_refusal(poi_result, tmp_path, capsys):
     assert ("layer 'facilities', column 'name', row 4: '䝳记生鲜' has the character '䝳' that "
             "GBK cannot hold") in capsys.readouterr().err
     assert not out.exists() or list(out.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------
+# item 17: GeoPackage 1.2 with QGIS styles, opened by the real QGIS 3.22 LTR
+# ------------------------------------------------------------------------------------------
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # Debian's python3-qgis is built for it only
+QGIS_SCRIPT = Path(__file__).with_name("qgis_open_layers.py")
+
+
+def _qgis_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME",
+                                                             "VIRTUAL_ENV")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
+
+
+@pytest.fixture(scope="module")
+def qgis():
+    """Skip without Debian's QGIS outside CI; in CI (env CI set) a missing QGIS is a failure."""
+    problem = None
+    if not SYSTEM_PYTHON.exists():
+        problem = f"{SYSTEM_PYTHON} is missing"
+    else:
+        probe = subprocess.run([str(SYSTEM_PYTHON), "-c", "import qgis.core"], env=_qgis_env(),
+                               capture_output=True, text=True, timeout=120, check=False)
+        if probe.returncode != 0:
+            problem = (f"{SYSTEM_PYTHON} cannot import qgis (apt-get install python3-qgis "
+                       f"qgis-providers): {probe.stderr.strip().splitlines()[-1:]}")
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"the QGIS test must run in CI: {problem}")
+        pytest.skip(problem)
+    return SYSTEM_PYTHON
+
+
+def _open_in_qgis(python: Path, gpkg: Path) -> dict:
+    proc = subprocess.run([str(python), str(QGIS_SCRIPT), str(gpkg)], env=_qgis_env(),
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_run_geopackage_is_version_1_2_with_styles(written):
+    import sqlite3
+
+    import pyogrio
+
+    gpkg = written / "livingcircle.gpkg"
+    with sqlite3.connect(gpkg) as con:
+        assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47  # 'GPKG'
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10200  # GeoPackage 1.2
+        styled = sorted(r[0] for r in con.execute("SELECT f_table_name FROM layer_styles"))
+    spatial = sorted(str(n) for n, g in pyogrio.list_layers(gpkg) if g is not None)
+    assert styled == spatial
+
+
+def test_export_geopackage_is_version_1_2(written, tmp_path):
+    import sqlite3
+
+    from livingcircle.export import export_layers
+
+    (out,) = export_layers(written / "livingcircle.gpkg", out=tmp_path, format="gpkg")
+    with sqlite3.connect(out) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10200
+
+
+def test_every_layer_opens_cleanly_and_styled_in_qgis_3_22(qgis, written):
+    import pyogrio
+
+    gpkg = written / "livingcircle.gpkg"
+    got = _open_in_qgis(qgis, gpkg)
+    assert got["gdal"] == []  # no "may only be partially supported", nor any other warning
+    assert got["messages"] == []
+    listed = {str(n): g for n, g in pyogrio.list_layers(gpkg)}
+    assert set(got["layers"]) == set(listed)
+    for name, layer in got["layers"].items():
+        assert layer["valid"], name
+        assert layer["features"] == pyogrio.read_info(gpkg, layer=name)["features"], name
+        if listed[name] is not None and name != "layer_styles":
+            # the style stored in the file is the one QGIS applied
+            assert layer["styles_for_layer"] == [name], name
+    fac, iso = got["layers"]["facilities"], got["layers"]["isochrones"]
+    assert (fac["renderer"], fac["class_attribute"]) == ("categorizedSymbol", "category")
+    assert fac["categories"] == len(pyogrio.read_dataframe(
+        gpkg, layer="facilities", columns=["category"], read_geometry=False)["category"].unique())
+    assert (iso["renderer"], iso["class_attribute"], iso["categories"]) == \
+        ("categorizedSymbol", "minutes", 3)
+    assert got["layers"]["communities"]["renderer"] == "singleSymbol"
+    verify_manifest(written)  # opening the result in QGIS does not change it
