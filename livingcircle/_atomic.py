@@ -94,6 +94,9 @@ def check_output(
     shown = str(out)
     target = _resolved(out)
     suffixes = tuple(x.lower() for x in suffixes)
+    if not (folder or suffixes):
+        msg = "check_output needs folder=True or the suffixes of the file written"
+        raise TypeError(msg)
     as_file = (bool(suffixes) and target.suffix.lower() in suffixes) or not folder
     labels = inputs if isinstance(inputs, Mapping) else dict.fromkeys(inputs, "")
     protected = {_resolved(p): (what or "an input of this command") for p, what in labels.items()}
