@@ -487,3 +487,20 @@ def test_every_layer_opens_cleanly_and_styled_in_qgis_3_22(qgis, written):
         ("categorizedSymbol", "minutes", 3)
     assert got["layers"]["communities"]["renderer"] == "singleSymbol"
     verify_manifest(written)  # opening the result in QGIS does not change it
+
+
+def test_spilled_layers_get_the_same_styles(written, tmp_path, monkeypatch):
+    import pyogrio
+
+    monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
+    r = load_result(written)  # a city-sized result: isochrones and coverage stay in the file
+    assert set(r.spilled) == {"isochrones", "coverage"}
+    r.write(tmp_path / "again", map_html=False)
+
+    def styles(folder):
+        t = pyogrio.read_dataframe(folder / "livingcircle.gpkg", layer="layer_styles")
+        return t.set_index("f_table_name")[["f_geometry_column", "styleQML"]].sort_index()
+
+    a, b = styles(written), styles(tmp_path / "again")
+    assert {"isochrones", "coverage"} <= set(b.index)
+    assert a.equals(b)
