@@ -21,9 +21,9 @@ Every writer in livingcircle goes through these helpers:
   files differ from its manifest (an interrupted run, a file copied in from another run) is
   refused with the name of the file that differs.
 
-A run killed while writing leaves its staging folder (``.livingcircle-partial-<pid>-…``) and
-nothing else; the next write into the same folder removes staging folders whose process has
-ended, and no reader ever looks inside them.
+A writer killed while writing leaves its staging folder or temporary file
+(``.livingcircle-partial-<pid>-…``) and nothing else; the next write into the same folder removes
+those whose process has ended, and no reader ever looks inside them.
 """
 
 from __future__ import annotations
@@ -263,8 +263,9 @@ def atomic_file(
     """
     (target_abs,) = check_targets([target], inputs=inputs, overwrite=overwrite)
     target_abs.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(target_abs.parent)
     fd, name = tempfile.mkstemp(
-        prefix=f".{target_abs.stem}.", suffix=f".partial{target_abs.suffix}",
+        prefix=f"{_STAGE_PREFIX}{os.getpid()}-{target_abs.stem}.", suffix=target_abs.suffix,
         dir=target_abs.parent,
     )
     os.close(fd)
@@ -307,10 +308,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_staging(folder: str | os.PathLike) -> list[Path]:
-    """Remove staging folders left in ``folder`` by writers that were killed; return them.
+    """Remove temporary files and folders left in ``folder`` by killed writers; return them.
 
-    A staging folder is named ``.livingcircle-partial-<pid>-…``; it is stale when no process
-    with that id runs on this machine any more. Folders of live writers are left alone.
+    Staging folders (:class:`StagedFiles`) and temporary files (:func:`atomic_file`, with
+    GDAL's ``-journal``/``-wal`` companions) are named ``.livingcircle-partial-<pid>-…``; one is
+    stale when no process with that id runs on this machine any more. Those of live writers are
+    left alone.
     """
     removed = []
     folder = Path(folder)
@@ -318,10 +321,15 @@ def remove_stale_staging(folder: str | os.PathLike) -> list[Path]:
         return removed
     for d in folder.glob(f"{_STAGE_PREFIX}*"):
         pid = d.name[len(_STAGE_PREFIX):].split("-", 1)[0]
-        if d.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+        if not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        if d.is_dir():
             shutil.rmtree(d, ignore_errors=True)
-            logger.info("removed %s, left by an interrupted write", d)
-            removed.append(d)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                d.unlink()
+        logger.info("removed %s, left by an interrupted write", d)
+        removed.append(d)
     return removed
 
 

@@ -249,6 +249,22 @@ def test_a_killed_write_leaves_the_previous_run_and_a_staging_folder_cleaned_nex
     assert verify_manifest(result_copy)["files"][-1]["name"] == "annual_plan.xlsx"
 
 
+def test_a_killed_single_file_writer_leaves_nothing_that_stays(tmp_path):
+    from livingcircle._atomic import atomic_file
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(done.stdout)  # the id of a process that has ended
+    stale = tmp_path / f".livingcircle-partial-{dead}-report.abc123.html"
+    stale_journal = tmp_path / f".livingcircle-partial-{dead}-x.abc.gpkg-journal"
+    live = tmp_path / f".livingcircle-partial-{os.getpid()}-map.def456.html"  # being written
+    for p in (stale, stale_journal, live):
+        p.write_text("half a file", encoding="utf-8")
+    with atomic_file(tmp_path / "report.html") as tmp:
+        tmp.write_text("whole", encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "report.html"]
+
+
 # ------------------------------------------------------------------------------------------
 # item 10: an output that cannot be written is reported before the analysis starts
 # ------------------------------------------------------------------------------------------
