@@ -520,3 +520,19 @@ def test_spilled_layers_get_the_same_styles(written, tmp_path, monkeypatch):
     a, b = styles(written), styles(tmp_path / "again")
     assert {"isochrones", "coverage"} <= set(b.index)
     assert a.equals(b)
+
+
+def test_batch_refuses_an_input_inside_an_area_result_folder(tmp_path, capsys, no_analysis):
+    p = lc.sample_paths()
+    province = tmp_path / "province"
+    (province / "d").mkdir(parents=True)
+    comm = province / "d" / "communities.gpkg"  # where the area's results will go
+    shutil.copy(p["communities"], comm)
+    areas = tmp_path / "areas.yaml"
+    areas.write_text(f"areas:\n  - name: d\n    osm: {p['osm']}\n    communities: {comm}\n",
+                     encoding="utf-8")
+    before = sha256_file(comm)
+    assert main(["batch", str(areas), "--out", str(province), "--no-progress"]) == 2
+    assert (f"{comm} (communities of area 'd') lies in {province / 'd'}, which the batch "
+            "replaces with the area's results") in capsys.readouterr().err
+    assert sha256_file(comm) == before
