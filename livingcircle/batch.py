@@ -67,7 +67,7 @@ import click
 import pandas as pd
 
 from ._atomic import atomic_file
-from ._errors import InputError
+from ._errors import ExportError, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -925,10 +925,35 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
 # command line
 # --------------------------------------------------------------------------------------------
 
+def check_batch_output(areas, out: str | os.PathLike) -> Path:
+    """Check a batch's ``--out`` before any area runs (:func:`livingcircle._atomic.check_output`).
+
+    Besides the checks every command makes, no input of an area may lie inside that area's
+    result folder ``out/<folder>``: a finished area replaces the folder as a whole.
+    """
+    from ._atomic import check_output
+
+    target = check_output(out, folder=True, inputs=[areas],
+                          files=["summary.csv", "summary.xlsx", "summary_map.html"])
+    for spec in load_areas(areas):
+        area_dir = target / spec["folder"]
+        for key in PATH_KEYS:
+            values = spec.get(key)
+            for v in values if isinstance(values, list | tuple) else [values]:
+                if isinstance(v, str) and not _is_url(v) and \
+                        area_dir in Path(v).expanduser().resolve().parents:
+                    msg = (f"--out {out}: {v} ({key} of area {spec['name']!r}) lies in "
+                           f"{area_dir}, which the batch replaces with the area's results; move "
+                           "that input out of it or give another --out")
+                    raise ExportError(msg)
+    return target
+
+
 @click.command("batch")
 @click.argument("areas", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Output folder: one folder per area plus the summary.")
+@click.option("--out", required=True, type=click.Path(),
+              help="Output folder: one folder per area plus the summary (created with its "
+              "parents if missing).")
 @click.option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); "
               "default: a local cluster.")
 @click.option("--workers", type=int, default=2, show_default=True,
@@ -941,6 +966,7 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_progress):
     """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*."""
+    check_batch_output(areas, out)
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         # Dask logs every worker start and stop at INFO; show them only with -v
         for name in ("distributed", "distributed.scheduler", "distributed.nanny",

@@ -1204,12 +1204,16 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
               help="Communities cap of a cluster.")
 @click.option("--new-per-category", default=1, show_default=True, type=int,
               help="New facilities per cluster and missing category.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", required=True, type=click.Path(),
+              help="Output folder, created with its parents if missing.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def cli_command(demo, max_walk_min, max_households, max_members, new_per_category, out,
                 no_progress, **inputs):
     """Recommend area-linked renovation clusters (片区联动) and write OUT/livingcircle.gpkg."""
-    from .pipeline import run_from_options, run_sample
+    from .pipeline import check_run_output, run_from_options, run_sample
+    from .sample import sample_paths
+
+    check_run_output(out, sample_paths() if demo else inputs)
 
     if demo:
         from .sample import SYNTHETIC_LABEL

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -46,7 +45,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from ._atomic import StagedFiles, atomic_file
+from ._atomic import StagedFiles, atomic_file, manifest_files, sha256_file
 from ._errors import ExportError, InputError
 from .crs import PRESETS, ResolvedCRS, resolve_crs, to_export_crs
 from .schema import LABELS_ZH
@@ -64,7 +63,14 @@ FORMATS: dict[str, str] = {
 }
 
 #: Text encodings offered, mapped to the codec used and the name written in a Shapefile's .cpg.
-ENCODINGS: dict[str, tuple[str, str]] = {"utf-8": ("utf-8", "UTF-8"), "gbk": ("gbk", "GBK")}
+#: GB 18030 holds every Unicode character (GBK does not: e.g. '䝳' in a real OSM POI name).
+ENCODINGS: dict[str, tuple[str, str]] = {
+    "utf-8": ("utf-8", "UTF-8"), "gbk": ("gbk", "GBK"), "gb18030": ("gb18030", "GB18030"),
+}
+#: What a character the chosen encoding cannot hold becomes (unless ``strict_encoding``).
+REPLACEMENT_CHARACTER = "?"
+#: The file listing every replaced text (layer, row, column, original, written), beside the files.
+REPLACEMENTS_FILE = "encoding_replacements.csv"
 
 #: Name of the metadata table in a GeoPackage (columns ``key`` and ``value``, value JSON-encoded).
 METADATA_TABLE = "livingcircle_metadata"
@@ -186,15 +192,6 @@ def _select_layers(available: list[str], layers, *, where: str) -> list[str]:
         msg = f"layer(s) {unknown} are not in {where}; available layers: {available}"
         raise ExportError(msg)
     return layers
-
-
-def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """Return the SHA-256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,8 +362,14 @@ def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
     drawn half transparent.
     """
     fam = _geometry_family(gdf) if isinstance(gdf, gpd.GeoDataFrame) else None
+    return _style_qml(fam, gdf, layer=layer)
+
+
+def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | None:
+    """Return the QML of :func:`layer_style_qml` for a geometry family and attributes."""
     if fam is None or fam == "mixed":
         return None
+    gdf = attrs
     alpha = 0.5 if fam == "polygon" else 1.0
     geom_type = {"point": 0, "line": 1, "polygon": 2}[fam]
     attr = None
@@ -413,11 +416,16 @@ def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
     )
 
 
-def _styles_frame(written: Mapping[str, tuple[pd.DataFrame, str]]) -> pd.DataFrame | None:
+def _styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | None:
     rows = []
     now = pd.Timestamp.now(tz="UTC").floor("s")
     for name, (df, geom_col) in written.items():
-        qml = layer_style_qml(df, layer=name) if isinstance(df, gpd.GeoDataFrame) else None
+        if isinstance(df, gpd.GeoDataFrame):
+            qml = layer_style_qml(df, layer=name)
+        elif hasattr(df, "geometry_type"):  # a spilled layer: its type and attribute table
+            qml = _style_qml(_FAMILY.get(str(df.geometry_type)), df.attributes, layer=name)
+        else:
+            qml = None
         if qml is None:
             continue
         rows.append({
@@ -487,24 +495,44 @@ def _flatten_values(df: pd.DataFrame) -> pd.DataFrame:
     return df if out is None else out
 
 
-def _check_encodable(df: pd.DataFrame, codec: str, *, layer: str) -> None:
+def _encodable(df: pd.DataFrame, codec: str, *, layer: str, strict: bool,
+               replaced: list[dict]) -> pd.DataFrame:
+    """Return ``df`` with every character ``codec`` cannot hold replaced, listed in ``replaced``.
+
+    Each replaced cell adds a row (layer, 1-based row, column, original and written text) to
+    ``replaced``. With ``strict`` the first such cell is an error instead. The input frame is not
+    changed.
+    """
     if codec == "utf-8":
-        return
+        return df
+    out = None
     for col in df.columns:
         s = df[col]
         if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
             continue
-        for pos, v in enumerate(s.tolist(), start=1):  # rows 1-based, as in every message
-            if isinstance(v, str):
-                try:
-                    v.encode(codec)
-                except UnicodeEncodeError as exc:
-                    msg = (
-                        f"layer {layer!r}, column {col!r}, row {pos}: {v!r} has the character "
-                        f"{exc.object[exc.start:exc.end]!r} that {codec.upper()} cannot hold; "
-                        "export with --encoding utf-8 or edit the text"
-                    )
-                    raise ExportError(msg) from None
+        for pos, v in enumerate(s.to_numpy()):
+            if not isinstance(v, str):
+                continue
+            try:
+                v.encode(codec)
+                continue
+            except UnicodeEncodeError as exc:
+                bad = exc.object[exc.start:exc.end]
+            if strict:
+                msg = (
+                    f"layer {layer!r}, column {col!r}, row {pos + 1}: {v!r} has the character "
+                    f"{bad!r} that {codec.upper()} cannot hold; export with --encoding gb18030 "
+                    "or utf-8, leave out --strict-encoding to replace it, or edit the text"
+                )
+                raise ExportError(msg)
+            written = "".join(
+                ch if ch.encode(codec, "ignore") else REPLACEMENT_CHARACTER for ch in v)
+            if out is None:
+                out = df.copy()
+            out.iloc[pos, out.columns.get_loc(col)] = written
+            replaced.append({"layer": layer, "row": pos + 1, "column": str(col),
+                             "original": v, "written": written})
+    return df if out is None else out
 
 
 def _normalise_inputs(inputs) -> list[dict]:
@@ -591,32 +619,93 @@ def _wkt(geoms, *, geographic: bool) -> np.ndarray:
     return np.where(pd.isna(arr), "", arr)
 
 
-def _to_csv(df: pd.DataFrame, path: Path, *, codec: str, layer: str, geographic: bool) -> None:
+def _to_csv(df: pd.DataFrame, path: Path, *, codec: str, layer: str, geographic: bool,
+            strict: bool, replaced: list[dict]) -> None:
     if _is_spatial(df):
         geo = df.geometry
         table = pd.DataFrame(df.drop(columns=[geo.name]))
         table["wkt"] = _wkt(geo.values, geographic=geographic)
     else:
         table = _as_table(df)
-    _check_encodable(table, codec, layer=layer)
+    table = _encodable(table, codec, layer=layer, strict=strict, replaced=replaced)
     table.to_csv(path, index=False, encoding="utf-8-sig" if codec == "utf-8" else codec)
+
+
+#: GeoPackage version written: 1.2 is what QGIS 3.22 LTR (GDAL 3.4-3.6) reads without the
+#: "may only be partially supported" warning that GDAL's default (1.4 since GDAL 3.9) gives there.
+GPKG_VERSION = "1.2"
+
+
+def _has_geometry(df) -> bool:
+    if not isinstance(df, gpd.GeoDataFrame):
+        return False
+    try:
+        return df.geometry.name in df.columns
+    except AttributeError:
+        return False
+
+
+def write_geopackage(
+    layers: Mapping[str, object],
+    path: str | os.PathLike,
+    *,
+    metadata: Mapping | None = None,
+) -> None:
+    """Write layers into a new GeoPackage 1.2 with QGIS layer styles and a metadata table.
+
+    The one GeoPackage writer of livingcircle (``livingcircle run`` and ``export``). List, set
+    and dict cells become text (:func:`_flatten_values`).
+
+    Parameters
+    ----------
+    layers
+        Layer name → GeoDataFrame (a spatial layer), DataFrame (a table) or
+        :class:`livingcircle._spill.SpilledLayer` (copied chunk by chunk), in the order written.
+    path
+        The GeoPackage to create (normally a staging path of :mod:`livingcircle._atomic`).
+    metadata
+        Written as the ``livingcircle_metadata`` table (:func:`metadata_frame`).
+    """
+    path = Path(path)
+    created = False
+
+    def options() -> dict:
+        nonlocal created
+        if created:
+            return {"append": True}
+        created = True
+        return {"dataset_options": {"VERSION": GPKG_VERSION}}
+
+    meta_first = bool(layers) and hasattr(next(iter(layers.values())), "write_to")
+    if meta_first:
+        # a spilled layer cannot take dataset options: let the metadata table create the file
+        _write_vector(metadata_frame(metadata or {}), path, driver="GPKG", layer=METADATA_TABLE,
+                      **options())
+    written: dict[str, tuple[object, str]] = {}
+    for name, df in layers.items():
+        if hasattr(df, "write_to"):
+            df.write_to(path, layer=name, append=True)
+            written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
+        elif _has_geometry(df):
+            df = _flatten_values(df)
+            _write_vector(df, path, driver="GPKG", layer=name, geometry_type=_gtype(df),
+                          **options())
+            written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
+        else:
+            _write_vector(_flatten_values(_as_table(df)), path, driver="GPKG", layer=name,
+                          **options())
+    styles = _styles_frame(written)
+    if styles is not None:
+        _write_vector(styles, path, driver="GPKG", layer=STYLE_TABLE,
+                      layer_options={"FID": "id"}, **options())
+    if not meta_first:
+        _write_vector(metadata_frame(metadata or {}), path, driver="GPKG", layer=METADATA_TABLE,
+                      **options())
 
 
 def _write_gpkg(frames, target: Path, *, meta: dict, inputs, overwrite: bool) -> list[Path]:
     with atomic_file(target, inputs=inputs, overwrite=overwrite) as tmp:
-        written: dict[str, tuple[pd.DataFrame, str]] = {}
-        for name, df in frames.items():
-            if _is_spatial(df):
-                _write_vector(df, tmp, driver="GPKG", layer=name, geometry_type=_gtype(df))
-                written[name] = (df, "geom")
-            else:
-                _write_vector(_as_table(df), tmp, driver="GPKG", layer=name)
-                written[name] = (_as_table(df), "")
-        styles = _styles_frame(written)
-        if styles is not None:
-            _write_vector(styles, tmp, driver="GPKG", layer=STYLE_TABLE,
-                          layer_options={"FID": "id"})
-        _write_vector(metadata_frame(meta), tmp, driver="GPKG", layer=METADATA_TABLE)
+        write_geopackage(frames, tmp, metadata=meta)
     return [target]
 
 
@@ -671,7 +760,7 @@ def _prepare_shapefile(df: gpd.GeoDataFrame, *, layer: str, codec: str):
 
 def _write_files(
     frames, out_dir: Path, *, fmt: str, codec: str, cpg: str, resolved: ResolvedCRS,
-    meta: dict, inputs, overwrite: bool,
+    meta: dict, inputs, overwrite: bool, strict_encoding: bool = False,
 ) -> list[Path]:
     geographic = resolved.crs.is_geographic
     plan: list[tuple[str, object]] = []  # (final file name, writer)
@@ -685,6 +774,9 @@ def _write_files(
         else:
             plan.append((f"{name}{FORMATS[fmt]}", (fmt, name, df)))
     plan.append((METADATA_FILE, ("meta", None, None)))
+    replaced: list[dict] = []
+    if codec != "utf-8":  # written last, and also when empty: a stale list never stays beside
+        plan.append((REPLACEMENTS_FILE, ("replaced", None, None)))
 
     companions = {"shp": [".shx", ".dbf", ".prj", ".cpg"]}
     final_names = []
@@ -698,13 +790,18 @@ def _write_files(
         stage.check(final_names)  # refuse before any work is done
         for fname, (kind, part, df) in plan:
             if kind == "csv":
-                _to_csv(df, stage.path(fname), codec=codec, layer=part, geographic=geographic)
+                _to_csv(df, stage.path(fname), codec=codec, layer=part, geographic=geographic,
+                        strict=strict_encoding, replaced=replaced)
+            elif kind == "replaced":
+                _replacements_csv(replaced, stage.path(fname), codec=codec,
+                                  folder=out_dir / fname)
             elif kind == "meta":
                 stage.path(fname).write_text(
                     json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
                 )
             elif kind == "shp":
-                _check_encodable(_as_table(df), codec, layer=part)
+                df = _encodable(df, codec, layer=part, strict=strict_encoding,
+                                replaced=replaced)
                 shp_df, fields = _prepare_shapefile(df, layer=part, codec=codec)
                 _write_vector(shp_df, stage.path(fname), driver="ESRI Shapefile",
                               encoding=cpg, geometry_type=_gtype(shp_df))
@@ -721,6 +818,19 @@ def _write_files(
                               layer_options={"SPATIAL_INDEX": "NO" if nulls else "YES"},
                               geometry_type=_gtype(df))
     return stage.written
+
+
+def _replacements_csv(replaced: list[dict], path: Path, *, codec: str, folder: Path) -> None:
+    """Write the list of replaced texts (UTF-8, it holds the originals) and warn once."""
+    table = pd.DataFrame(replaced, columns=["layer", "row", "column", "original", "written"])
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+    if replaced:
+        logger.warning(
+            "%d text(s) in %s held characters %s cannot hold; each was written with %r in their "
+            "place and is listed with its original in %s (export with --encoding gb18030 or "
+            "utf-8 to keep them)", len(table), ", ".join(map(repr, pd.unique(table["layer"]))),
+            codec.upper(), REPLACEMENT_CHARACTER, folder,
+        )
 
 
 def _xlsx_sheets(frames, *, geographic: bool):
@@ -810,6 +920,7 @@ def export_layers(
     layers: Iterable[str] | str | None = None,
     overwrite: bool = False,
     metadata: Mapping | None = None,
+    strict_encoding: bool = False,
 ) -> list[Path]:
     """Write result layers in a GIS format and coordinate system that municipal systems accept.
 
@@ -826,8 +937,12 @@ def export_layers(
     crs
         A preset of :data:`livingcircle.crs.PRESETS` or ``'EPSG:CODE'``; default CGCS2000.
     encoding
-        ``'utf-8'`` or ``'gbk'``: text encoding of Shapefile and CSV files (GeoPackage, GeoJSON,
-        FlatGeobuf and Excel are always Unicode).
+        ``'utf-8'``, ``'gbk'`` or ``'gb18030'``: text encoding of Shapefile and CSV files
+        (GeoPackage, GeoJSON, FlatGeobuf and Excel are always Unicode). A character GBK cannot
+        hold (a rare one in a POI name, an emoji) is written as ``'?'``; every such text is
+        listed (layer, 1-based row, column, original, written) in ``encoding_replacements.csv``
+        (UTF-8) beside the files, which is written for every GBK/GB 18030 export, and one
+        warning says how many. GB 18030 holds all of Unicode.
     layers
         Names of the layers to export (a list or a comma-separated string); all when None.
     overwrite
@@ -835,6 +950,9 @@ def export_layers(
     metadata
         Extra metadata (e.g. ``profile``, ``speed_profile``, ``inputs`` as paths) merged over what
         the source GeoPackage records.
+    strict_encoding
+        Refuse text the encoding cannot hold (an error naming layer, row and column) instead of
+        replacing it.
 
     Returns
     -------
@@ -849,7 +967,7 @@ def export_layers(
     >>> files = export_layers({"communities": pts}, out=tempfile.mkdtemp(), format="shp",
     ...                       crs="cgcs2000-gk3", encoding="gbk")
     >>> sorted(p.suffix for p in files)
-    ['.cpg', '.csv', '.dbf', '.json', '.prj', '.shp', '.shx']
+    ['.cpg', '.csv', '.csv', '.dbf', '.json', '.prj', '.shp', '.shx']
     """
     fmt = str(format).lower().lstrip(".")
     if fmt == "shapefile":
@@ -858,7 +976,7 @@ def export_layers(
         msg = f"unknown format {format!r}; use one of {list(FORMATS)}"
         raise ExportError(msg)
     enc = str(encoding).lower().replace("_", "-")
-    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk"}.get(enc, enc)
+    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk", "gb-18030": "gb18030"}.get(enc, enc)
     if enc not in ENCODINGS:
         msg = f"unknown encoding {encoding!r}; use one of {list(ENCODINGS)}"
         raise ExportError(msg)
@@ -877,6 +995,7 @@ def export_layers(
         frames_in = read_result(source_path, layers=layers)
         source_meta = read_metadata(source_path)
         inputs.append(source_path)
+        inputs += list(manifest_files(source_path))  # the run's other files are kept too
         stem = source_path.stem
     if not frames_in:
         msg = "nothing to export: no layers were given or selected"
@@ -916,7 +1035,8 @@ def export_layers(
         msg = f"--out {out} looks like a file; {fmt} writes one file per layer into a folder"
         raise ExportError(msg)
     return _write_files(frames, out, fmt=fmt, codec=codec, cpg=cpg, resolved=resolved,
-                        meta=meta, inputs=inputs, overwrite=overwrite)
+                        meta=meta, inputs=inputs, overwrite=overwrite,
+                        strict_encoding=strict_encoding)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1034,16 +1154,33 @@ def export_postgis(
 @click.option("--crs", default="cgcs2000", show_default=True,
               help=f"Coordinate system: {', '.join(PRESETS)} or EPSG:CODE.")
 @click.option("--encoding", type=click.Choice(list(ENCODINGS), case_sensitive=False),
-              default="utf-8", show_default=True, help="Text encoding of Shapefile/CSV.")
+              default="utf-8", show_default=True,
+              help="Text encoding of Shapefile/CSV. With gbk, a character GBK cannot hold is "
+              "written as '?' and listed in OUT/encoding_replacements.csv; gb18030 holds all.")
+@click.option("--strict-encoding", is_flag=True,
+              help="Refuse text the encoding cannot hold instead of replacing it.")
 @click.option("--layers", default=None, help="Comma-separated layer names (default: all).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder (or .gpkg/.xlsx file).")
+              help="Output folder, created with its parents if missing (or a .gpkg/.xlsx file "
+              "for those formats); never a file of the result.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--to", "to_url", default=None, help="Write to PostGIS: postgresql://user@host/db")
 @click.option("--schema", default="public", show_default=True, help="PostGIS schema.")
 @click.option("--replace", is_flag=True, help="Replace existing PostGIS tables.")
-def cli_command(result, fmt, crs, encoding, layers, out, overwrite, to_url, schema, replace):
+@click.option("--no-verify", is_flag=True,
+              help="Skip the check of the result's files against its manifest.json (for a "
+              "file you edited yourself).")
+def cli_command(result, fmt, crs, encoding, strict_encoding, layers, out, overwrite, to_url,
+                schema, replace, no_verify):
     """Export a result GeoPackage for GIS software, Excel or PostGIS."""
+    from ._atomic import check_output, result_inputs, verify_manifest
+
+    if out is not None and not to_url:
+        one_file = (FORMATS[fmt],) if fmt in ("gpkg", "xlsx") else ()
+        check_output(out, suffixes=one_file, folder=True, inputs=result_inputs(result),
+                     files=[f"{result.stem}{FORMATS[fmt]}", METADATA_FILE])
+    if not no_verify:
+        verify_manifest(result)
     if to_url:
         tables = export_postgis(result, to_url, schema=schema, crs=crs, layers=layers,
                                 if_exists="replace" if replace else "fail")
@@ -1054,7 +1191,7 @@ def cli_command(result, fmt, crs, encoding, layers, out, overwrite, to_url, sche
         msg = "give --out DIR (or --to postgresql://... for PostGIS)"
         raise click.UsageError(msg)
     files = export_layers(result, out=out, format=fmt, crs=crs, encoding=encoding,
-                          layers=layers, overwrite=overwrite)
+                          layers=layers, overwrite=overwrite, strict_encoding=strict_encoding)
     for f in files:
         click.echo(str(f))
 

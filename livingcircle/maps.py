@@ -825,18 +825,24 @@ def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
 
 @click.command("map")
 @click.argument("result_path", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="The HTML file to write.")
+@click.option("--out", "out", required=True, type=click.Path(),
+              help="The .html file to write (its folder is created if missing); never a file "
+              "of the result, e.g. RESULT/map_en.html.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="none", show_default=True,
               help="Starting basemap; 'amap' shifts the data to GCJ-02.")
 @click.option("--no-isochrones", is_flag=True, help="Leave isochrones out (smaller file).")
+@click.option("--no-verify", is_flag=True,
+              help="Skip the check of the result's files against its manifest.json (for a "
+              "file you edited yourself).")
 def map_command(result_path: str, out: str, lang: str, basemap: str,
-                no_isochrones: bool) -> None:
+                no_isochrones: bool, no_verify: bool) -> None:
     """Draw the interactive map of a written result (folder or livingcircle.gpkg)."""
+    from ._atomic import check_output, result_inputs
     from .report import load_result
 
-    r = load_result(result_path)
+    check_output(out, suffixes=(".html",), inputs=result_inputs(result_path))
+    r = load_result(result_path, verify=not no_verify)
     write_map(r, out, lang=lang, basemap=basemap, isochrones=False if no_isochrones else None)
     click.echo(f"wrote {out}")
 

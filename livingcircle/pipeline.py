@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import settings
-from ._atomic import atomic_file, check_targets
 from .diagnostics import Diagnostics, set_aside_lines
 from .standards import Profile, load_profile
 
@@ -159,95 +159,76 @@ class Result:
         frame = self.layers[name]
         return frame if where is None else _filter_where(frame, where, name)
 
+    def output_files(self, *, map_html: bool = True) -> list[str]:
+        """Names of the files :meth:`write` puts into its folder (besides ``manifest.json``)."""
+        names = ["livingcircle.gpkg"]
+        if "plan" in self.layers:
+            names += ["annual_plan.csv", "annual_plan.xlsx"]
+        if map_html:
+            names.append("map.html")
+        return names
+
     def write(self, out: str | Path, *, overwrite: bool = True,
               map_html: bool = True) -> list[Path]:
         """Write ``livingcircle.gpkg``, ``map.html`` and the plan tables into folder ``out``.
 
-        Every file is written to a temporary name and moved into place when complete; an input
-        file is never overwritten.
-        """
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        inputs = [i["path"] for i in self.metadata.get("inputs", [])]
-        written = []
-        stages = _Stages()
-        gpkg = out / "livingcircle.gpkg"
-        check_targets([gpkg], inputs=inputs, overwrite=overwrite)
-        with atomic_file(gpkg, inputs=inputs, overwrite=overwrite) as tmp:
-            write_gpkg(self, tmp)
-        written.append(gpkg)
-        stages.done("write geopackage")
-        if "plan" in self.layers:
-            from .renovation import plan_table_zh
+        All files are written into a hidden staging folder inside ``out`` and moved into place
+        together at the end, followed by ``manifest.json`` (each file's size and SHA-256, the
+        tool version, the time and the run id) that ``map``/``report``/``export`` check. A run
+        that fails or is killed while writing leaves the previous run's files as they were. An
+        input file is never overwritten; ``out`` and its parents are created when missing.
 
-            plan_zh = plan_table_zh(self.layers["plan"])
-            csv = out / "annual_plan.csv"
-            with atomic_file(csv, inputs=inputs, overwrite=overwrite) as tmp:
-                plan_zh.to_csv(tmp, index=False, encoding="utf-8-sig")
-            xlsx = out / "annual_plan.xlsx"
-            with atomic_file(xlsx, inputs=inputs, overwrite=overwrite) as tmp:
-                with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+        Returns
+        -------
+        list of Path
+            The files written, ``manifest.json`` last.
+        """
+        from . import __version__
+        from ._atomic import StagedFiles, check_output
+
+        inputs = [i["path"] for i in self.metadata.get("inputs", [])]
+        names = self.output_files(map_html=map_html)
+        check_output(out, folder=True, files=names, inputs=inputs)
+        stages = _Stages()
+        run_id = self.metadata.get("run_id") or uuid.uuid4().hex
+        with StagedFiles(out, inputs=inputs, overwrite=overwrite,
+                         manifest={"run_id": run_id, "version": __version__}) as stage:
+            stage.check(names)  # before the first byte is written
+            write_gpkg(self, stage.path("livingcircle.gpkg"))
+            stages.done("write geopackage")
+            if "plan" in self.layers:
+                from .renovation import plan_table_zh
+
+                plan_zh = plan_table_zh(self.layers["plan"])
+                plan_zh.to_csv(stage.path("annual_plan.csv"), index=False, encoding="utf-8-sig")
+                with pd.ExcelWriter(stage.path("annual_plan.xlsx"), engine="openpyxl") as xw:
                     plan_zh.to_excel(xw, sheet_name="年度改造计划", index=False)
                     if "not_ready" in self.layers:
                         self.layers["not_ready"].to_excel(xw, sheet_name="未具备条件", index=False)
-            written += [csv, xlsx]
-            stages.done("write plan tables")
-        if map_html:
-            from .maps import make_map
+                stages.done("write plan tables")
+            if map_html:
+                from .maps import make_map
 
-            html = out / "map.html"
-            with atomic_file(html, inputs=inputs, overwrite=overwrite) as tmp:
-                make_map(self).save(str(tmp))
-            written.append(html)
-            stages.done("write map")
-        return written
-
-
-def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for c in out.columns:
-        if c == "geometry":
-            continue
-        s = out[c]
-        if s.dtype == object:
-            if s.map(lambda v: isinstance(v, list | tuple | set | dict)).any():
-                out[c] = s.map(lambda v: ";".join(map(str, v))
-                               if isinstance(v, list | tuple | set) else v)
-    return out
+                make_map(self).save(str(stage.path("map.html")))
+                stages.done("write map")
+        return stage.written
 
 
 def write_gpkg(result: Result, path: str | Path) -> None:
-    """Write every layer of ``result`` (and a metadata table) into one GeoPackage.
+    """Write every layer of ``result``, its QGIS styles and its metadata into one GeoPackage.
 
-    A spilled layer (:attr:`Result.spilled`) is copied from its temporary file chunk by chunk,
+    The file is a GeoPackage 1.2 with a ``layer_styles`` table (it opens styled and without
+    warnings in QGIS 3.22 LTR), written by :func:`livingcircle.export.write_geopackage`. A
+    spilled layer (:attr:`Result.spilled`) is copied from its temporary file chunk by chunk,
     so that its geometries are never all in memory.
     """
-    import json
+    from .export import write_geopackage
 
-    import pyogrio
-
-    path = Path(path)
-    first = True
     spilled = getattr(result, "spilled", None) or {}
     names = [n for n in LAYER_ORDER if n in result.layers]
     names += [n for n in result.layers if n not in names]
-    for name in names:
-        df = result.layers[name]
-        if name in spilled:
-            spilled[name].write_to(path, layer=name, append=not first)
-        elif isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns:
-            gdf = _gpkg_safe(df)
-            pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG",
-                                    append=not first)
-        else:
-            table = _gpkg_safe(pd.DataFrame(df))
-            pyogrio.write_dataframe(table, path, layer=name, driver="GPKG", append=not first)
-        first = False
-    meta = pd.DataFrame({"key": list(result.metadata),
-                         "value": [json.dumps(v, ensure_ascii=False, default=str)
-                                   for v in result.metadata.values()]})
-    pyogrio.write_dataframe(meta, path, layer="livingcircle_metadata", driver="GPKG",
-                            append=not first)
+    layers = {n: spilled.get(n, result.layers[n]) for n in names}
+    write_geopackage(layers, path, metadata=result.metadata)
 
 
 def _sha256(path: Path) -> str:
@@ -588,6 +569,7 @@ def run(
         "tool": "livingcircle",
         "version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "run_id": uuid.uuid4().hex,
         "profile": prof.name,
         "profile_path": prof.path,
         "speed_profile": speed_profiles[0],
@@ -634,16 +616,39 @@ def _summary(result: Result, written: list[Path]) -> str:
 
 @click.command("demo")
 @click.option("--out", "out", default="maps/demo", show_default=True,
-              type=click.Path(file_okay=False), help="Output folder.")
+              type=click.Path(), help="Output folder, created with its parents if missing.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def demo_command(out: str, no_progress: bool) -> None:
     """Run the whole analysis on the bundled SYNTHETIC sample district."""
-    from .sample import SYNTHETIC_LABEL
+    from .sample import SYNTHETIC_LABEL, sample_paths
 
+    check_run_output(out, sample_paths())
     click.echo(SYNTHETIC_LABEL)
     result = run_sample(progress=not no_progress)
     written = result.write(out)
     click.echo(_summary(result, written))
+
+
+#: Files :meth:`Result.write` may put into its folder.
+RESULT_FILES = ("livingcircle.gpkg", "annual_plan.csv", "annual_plan.xlsx", "map.html",
+                "manifest.json")
+
+
+def check_run_output(out, inputs) -> Path:
+    """Check a run's ``--out`` folder before the analysis starts (:func:`_atomic.check_output`).
+
+    ``inputs`` is the command's options (or any mapping/iterable): every value that is the path
+    of an existing file, or a list of such, is protected from being written over.
+    """
+    from ._atomic import check_output
+
+    values = inputs.values() if isinstance(inputs, dict) else inputs
+    paths = []
+    for v in values:
+        for x in (v if isinstance(v, list | tuple) else [v]):
+            if isinstance(x, str | Path) and Path(x).is_file():
+                paths.append(x)
+    return check_output(out, folder=True, files=RESULT_FILES, inputs=paths)
 
 
 def input_options(f):
@@ -738,10 +743,17 @@ def run_from_options(*, osm, place, communities, gates, facilities, sites, bound
               show_default=True, help="Speed profile(s); gaps use the first.")
 @click.option("--target-communities", type=int, help="Communities in this year's plan.")
 @click.option("--target-households", type=int, help="Households in this year's plan.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", required=True, type=click.Path(),
+              help="Output folder, created with its parents if missing; checked before the "
+              "analysis starts.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def run_command(speeds, target_communities, target_households, out, no_progress, **inputs):
-    """Run the analysis on your own data and write OUT/livingcircle.gpkg and OUT/map.html."""
+    """Run the analysis on your own data and write OUT/livingcircle.gpkg and OUT/map.html.
+
+    The files of a run appear together, with OUT/manifest.json (sizes and SHA-256) last; a run
+    that fails or is stopped leaves the previous run's files untouched.
+    """
+    check_run_output(out, inputs)
     result = run_from_options(**inputs, speed_profiles=speeds,
                               target_communities=target_communities,
                               target_households=target_households, progress=not no_progress)

@@ -346,16 +346,20 @@ def write_report(result, path: str | Path, *, lang: str = "zh", include_map: boo
     from ._atomic import atomic_file
 
     inputs = [i["path"] for i in (result.metadata or {}).get("inputs", [])]
-    text = make_report(result, lang=lang, include_map=include_map)
-    with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
+    with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:  # checks before the work
+        Path(tmp).write_text(make_report(result, lang=lang, include_map=include_map),
+                             encoding="utf-8")
     return Path(path)
 
 
 # --- reading a written result -------------------------------------------------------------------
 
-def load_result(path: str | Path):
+def load_result(path: str | Path, *, verify: bool = True):
     """Read a result written by :meth:`Result.write` (its folder or ``livingcircle.gpkg``).
+
+    With ``verify`` (the default) the folder's files are first checked against its
+    ``manifest.json`` (:func:`livingcircle._atomic.verify_manifest`): a folder that mixes files
+    of two runs, or whose GeoPackage was changed, is refused with the name of the file.
 
     Geometry layers come back as GeoDataFrames in EPSG:4326, tables as DataFrames (the
     isochrones and coverage of more than :data:`livingcircle.settings.spill_above_communities`
@@ -366,6 +370,7 @@ def load_result(path: str | Path):
     """
     import pyogrio
 
+    from ._atomic import verify_manifest
     from .pipeline import Result
     from .standards import load_profile
 
@@ -374,6 +379,8 @@ def load_result(path: str | Path):
     if not gpkg.is_file():
         msg = f"{gpkg} not found; give a result folder written by `livingcircle run` or its .gpkg"
         raise InputError(msg)
+    if verify:
+        verify_manifest(p)
     layers: dict[str, pd.DataFrame] = {}
     metadata: dict = {}
     spilled: dict = {}
@@ -388,6 +395,8 @@ def load_result(path: str | Path):
 
             spilled[name] = SpilledLayer.from_file(gpkg, name)
             layers[name] = spilled[name].attributes
+            continue
+        if name == "layer_styles":  # QGIS styles of the layers, not a layer
             continue
         if name == "livingcircle_metadata":
             t = pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False)
@@ -419,13 +428,21 @@ def load_result(path: str | Path):
 
 @click.command("report")
 @click.argument("result_path", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="The HTML file to write.")
+@click.option("--out", "out", required=True, type=click.Path(),
+              help="The .html file to write (its folder is created if missing); never a file "
+              "of the result.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--no-map", is_flag=True, help="Leave the interactive map out.")
-def report_command(result_path: str, out: str, lang: str, no_map: bool) -> None:
+@click.option("--no-verify", is_flag=True,
+              help="Skip the check of the result's files against its manifest.json (for a "
+              "file you edited yourself).")
+def report_command(result_path: str, out: str, lang: str, no_map: bool,
+                   no_verify: bool) -> None:
     """Write the printable meeting report of a written result (folder or livingcircle.gpkg)."""
-    r = load_result(result_path)
+    from ._atomic import check_output, result_inputs
+
+    check_output(out, suffixes=(".html",), inputs=result_inputs(result_path))
+    r = load_result(result_path, verify=not no_verify)
     write_report(r, out, lang=lang, include_map=not no_map)
     click.echo(f"wrote {out}")
 

@@ -286,12 +286,12 @@ def test_shapefile_writes_mapping_cpg_and_gbk_bytes(tmp_path):
     assert (tmp_path / "x" / "communities.cpg").read_text() == "UTF-8"
 
 
-def test_gbk_refuses_text_it_cannot_hold(tmp_path):
+def test_strict_gbk_refuses_text_it_cannot_hold(tmp_path):
     layers = make_layers()
     layers["facilities"].loc[1, "name"] = "公交站😀"
-    # the second row: rows count from 1 in every message
-    with pytest.raises(ExportError, match=r"'facilities', column 'name', row 2:.*utf-8"):
-        ex.export_layers(layers, out=tmp_path / "o", format="shp", encoding="gbk")
+    with pytest.raises(ExportError, match=r"'facilities', column 'name', row 2.*gb18030"):
+        ex.export_layers(layers, out=tmp_path / "o", format="shp", encoding="gbk",
+                         strict_encoding=True)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
@@ -611,4 +611,4 @@ def test_cli_export(tmp_path, capsys):
     assert "exists; pass overwrite=True (command line: --overwrite)" in capsys.readouterr().err
     assert cli_main([*args, "--overwrite"]) == 0
     assert cli_main(["export", str(src), "--format", "gpkg", "--out", str(src.parent)]) == 2
-    assert "is an input of this export" in capsys.readouterr().err
+    assert "is the result GeoPackage this command reads" in capsys.readouterr().err
