@@ -370,6 +370,7 @@ def read_communities(
     coord_crs: str | None = None,
     encoding: str | None = None,
     boundary=None,
+    claimed=None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read communities (小区): polygons or points with their attributes.
@@ -390,8 +391,14 @@ def read_communities(
         Prefix of generated ids instead of the layer name (e.g. the file name, so that ids
         from several files do not collide).
     boundary
-        Study boundary (GeoDataFrame/GeoSeries, or a shapely geometry in EPSG:4326); features
-        farther than ``settings.far_outside_km`` from it are dropped and recorded.
+        Study boundary (GeoDataFrame/GeoSeries, or a shapely geometry in EPSG:4326). A
+        community belongs to the area its representative point (``representative_point()``,
+        in EPSG:4326) falls in, its border included; the others are dropped and recorded once
+        as 'outside_study_area' (:func:`livingcircle._validate.keep_in_area`).
+    claimed
+        Areas that own their communities before this one, as ``(name, geometry)`` pairs in
+        EPSG:4326 (a batch passes the areas listed before): a community whose representative
+        point lies in one of them is recorded as 'in_other_area' and not kept here.
     diagnostics
         Collector of repaired and dropped rows.
     layer, columns, lon_col, lat_col, coord_crs, encoding
@@ -413,7 +420,8 @@ def read_communities(
     gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
                        prefix=id_prefix)
     gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
-    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
+    gdf = v.keep_in_area(gdf, boundary, claimed=claimed, layer=what, source=src,
+                         diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES])
 
@@ -441,7 +449,9 @@ def read_gates(
         The gates file.
     communities
         The communities (as returned by :func:`read_communities`); gates whose community_id is
-        not among them are dropped and recorded as 'unknown_community'.
+        not among them are dropped and recorded as 'unknown_community', and gates far from
+        their own community's outline (or point) as 'gate_far_from_community'
+        (:func:`livingcircle._validate.drop_gates_far_from_community`).
     id_column, id_prefix, boundary, diagnostics
         As in :func:`read_communities`.
     layer, columns, lon_col, lat_col, coord_crs, encoding
@@ -489,6 +499,8 @@ def read_gates(
         v.warn(f"{src}: dropped {int(bad.sum())} gate(s) without a known community "
                f"(rows {v._rows_text(rows[bad])}; unknown ids {unknown}); see the diagnostics")
         gdf = gdf.loc[~bad].copy()
+    if communities is not None:
+        gdf = v.drop_gates_far_from_community(gdf, communities, source=src, diagnostics=diag)
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["gate_id", "community_id"])

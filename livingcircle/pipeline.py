@@ -276,6 +276,7 @@ def run(
     facilities_crs: str | None = None,
     sites=None,
     boundary=None,
+    claimed=None,
     profile: str | Path | Profile | None = None,
     speed_profiles=("adult", "elderly", "winter"),
     isochrone_minutes=(5, 10, 15),
@@ -304,7 +305,13 @@ def run(
     sites
         Optional candidate sites for new facilities.
     boundary
-        Optional study boundary; the network keeps a 15-minute halo around it.
+        Optional study boundary; the network keeps a 15-minute halo around it. Only the
+        communities whose representative point lies in it are analysed; the others are
+        recorded in the diagnostics as 'outside_study_area'.
+    claimed
+        Areas that own their communities before this one, ``(name, geometry)`` pairs in
+        EPSG:4326 (:func:`livingcircle.batch.run_batch` passes the areas listed before), so
+        that a community is analysed and counted in one area only.
     profile
         Standard profile (path or :class:`Profile`); default: the bundled one.
     speed_profiles
@@ -322,8 +329,15 @@ def run(
     Returns
     -------
     Result
+
+    Raises
+    ------
+    livingcircle._errors.CoordinateError
+        When more than :data:`livingcircle.settings.unreachable_share_max` of the communities
+        have no walkable street within :data:`livingcircle.settings.max_snap_distance_m`
+        (checked right after the network is built, before any search).
     """
-    from . import io
+    from . import _validate, io
     from .accessibility import measure_access
     from .isochrones import isochrones, iter_isochrones
     from .network import build_network
@@ -354,8 +368,12 @@ def run(
         bnd = boundary if isinstance(boundary, gpd.GeoDataFrame) else \
             io.read_boundary(boundary, diagnostics=diag)
     note("communities", communities)
-    comm = communities if isinstance(communities, gpd.GeoDataFrame) else \
-        io.read_communities(communities, boundary=bnd, diagnostics=diag)
+    if isinstance(communities, gpd.GeoDataFrame):
+        comm = _validate.keep_in_area(communities, bnd, claimed=claimed, layer="communities",
+                                      source="communities", diagnostics=diag)
+    else:
+        comm = io.read_communities(communities, boundary=bnd, claimed=claimed,
+                                   diagnostics=diag)
     gts = None
     if gates is not None:
         note("gates", gates)
@@ -404,6 +422,8 @@ def run(
     step("walking network")
     note("osm", osm)
     net = build_network(osm=osm, place=place, boundary=bnd, diagnostics=diag)
+    _validate.check_reachable(net, comm, gts, source=communities if isinstance(
+        communities, str | Path) else "communities")
     stages.done("walking network")
     bar.update()
 
