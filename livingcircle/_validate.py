@@ -390,11 +390,12 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, s
     boundary are wrong).
     """
     geom = boundary_geometry(boundary)
-    if geom is None or len(gdf) == 0:
+    if (geom is None and not claimed) or len(gdf) == 0:
         return gdf
     geo = gdf.geometry if gdf.crs is None or gdf.crs.equals(4326) else gdf.geometry.to_crs(4326)
     rep = shapely.point_on_surface(np.asarray(geo.values))
-    inside = _covers(geom, rep)
+    # without a boundary every community is in the area, unless an earlier area claims it
+    inside = _covers(geom, rep) if geom is not None else np.ones(len(gdf), dtype=bool)
     other = np.full(len(gdf), "", dtype=object)  # the earlier area that owns it
     taken = np.zeros(len(gdf), dtype=bool)
     for name, g in claimed or ():

@@ -340,7 +340,8 @@ def area_figures(result) -> dict:
                                                   if w.sum() > 0 else math.nan)
     fig["missing_required"] = int(comp["n_missing_required"].sum())
     if "in_scope" in comm.columns:
-        fig["in_scope"] = int(comm["in_scope"].fillna(False).astype(bool).sum())
+        # 'yes' only, as the report counts: 'no' and 'unknown' are not in scope
+        fig["in_scope"] = int((comm["in_scope"] == "yes").sum())
     return fig
 
 
@@ -457,6 +458,10 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
                 kwargs[k] = spec[k]
         if "speed" in spec:
             kwargs["speed_profiles"] = spec["speed"]
+        if spec.get("claimed"):
+            import shapely
+
+            kwargs["claimed"] = [(n, shapely.from_wkt(w)) for n, w in spec["claimed"]]
         with _engine_threads():
             result = run(progress=False, **kwargs)
         _report(name, 2)
@@ -554,6 +559,35 @@ def inputs_changed(spec: Mapping, record: Mapping) -> list[str]:
     return changed
 
 
+def claim_areas(specs: list[dict]) -> list[dict]:
+    """Give each area the boundaries of the areas listed before it, so a community counts once.
+
+    A community belongs to the area its representative point falls in
+    (:func:`livingcircle._validate.keep_in_area`). Where two areas' boundaries touch or overlap,
+    a point on the shared border or in the overlap belongs to the area listed first in
+    ``areas.yaml``: each spec gets ``claimed``, the ``(name, WKT)`` pairs of the earlier areas
+    that have a boundary, and :func:`run_area` records its communities that lie in one of them
+    as 'in_other_area'. An area without a boundary keeps every community of its file that no
+    earlier area claims. Changes ``specs`` in place and returns it.
+    """
+    from .io import read_boundary
+
+    earlier: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="livingcircle-claims-") as work:
+        for spec in specs:
+            spec["claimed"] = list(earlier)
+            if spec.get("boundary") is None:
+                continue
+            try:
+                geom = read_boundary(localise(spec["boundary"], work)).geometry.iloc[0]
+            except InputError as exc:
+                logger.warning("area %s: its boundary cannot be read (%s); it claims no "
+                               "communities from later areas", spec["name"], exc)
+                continue
+            earlier.append((spec["name"], geom.wkt))
+    return specs
+
+
 def _row(spec: Mapping, status: str, *, record: dict | None = None, error: str = "") -> dict:
     """One summary row; ``seconds`` is this batch's run time (0 for a skipped area)."""
     seconds = math.nan
@@ -613,6 +647,7 @@ def run_batch(
     specs = load_areas(areas)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    claim_areas(specs)
     rows: dict[str, dict] = {}
     records: dict[str, dict] = {}
     todo = []
