@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from . import settings
-from ._errors import CoordinateError, InputError
+from ._errors import CoordinateError, InputError, LivingCircleWarning
 from .coords import in_china
 from .diagnostics import Diagnostics
 from .schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
@@ -78,7 +78,7 @@ def _caller_stacklevel() -> int:
 
 def warn(msg: str) -> None:
     """Warn about a repaired input (the warning points at the user's calling line)."""
-    warnings.warn(msg, UserWarning, stacklevel=_caller_stacklevel())
+    warnings.warn(msg, LivingCircleWarning, stacklevel=_caller_stacklevel())
 
 
 def _rows_text(rows: Iterable, limit: int = 5) -> str:
