@@ -5,7 +5,9 @@ area of ``areas.yaml`` is one independent :mod:`dask.distributed` task that call
 :func:`livingcircle.pipeline.run` with the area's inputs; the network of every area is clipped to
 its boundary plus a halo of one 15-minute walk (:func:`livingcircle.network.halo_m`), and
 facilities up to :data:`livingcircle.settings.far_outside_km` outside the boundary are kept, so a
-facility just across an area's edge still serves the communities inside it.
+facility just across an area's edge still serves the communities inside it. A community is
+analysed and counted in exactly one area: the one its representative point lies in, and where
+areas touch or overlap, the one listed first (:func:`claim_areas`).
 
 ``areas.yaml``::
 
@@ -857,7 +859,11 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
               help="Dask retries per area.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_progress):
-    """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*."""
+    """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*.
+
+    A community counts in one area only: the area its representative point lies in; where
+    areas touch or overlap, the one listed first in AREAS.
+    """
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         # Dask logs every worker start and stop at INFO; show them only with -v
         for name in ("distributed", "distributed.scheduler", "distributed.nanny",
