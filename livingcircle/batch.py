@@ -54,6 +54,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -61,7 +62,7 @@ import click
 import pandas as pd
 
 from ._atomic import atomic_file
-from ._errors import InputError
+from ._errors import InputError, LivingCircleWarning
 
 logger = logging.getLogger(__name__)
 
@@ -464,7 +465,10 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
             import shapely
 
             kwargs["claimed"] = [(n, shapely.from_wkt(w)) for n, w in spec["claimed"]]
-        with _engine_threads():
+        # the area's own warnings travel back with its record: the client shows them as the
+        # tool's own (a worker process would print them with its file and line)
+        with _engine_threads(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LivingCircleWarning)
             result = run(progress=False, **kwargs)
         _report(name, 2)
         result.write(tmp)
@@ -475,6 +479,8 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "inputs": checksums, "outline_wkt": _outline_wkt(result, loc.get("boundary")),
             "figures": figures, "version": result.metadata.get("version"),
+            "warnings": [str(w.message) for w in caught
+                         if issubclass(w.category, LivingCircleWarning)],
         }
         with atomic_file(tmp / DONE_MARKER) as p:
             p.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str),
@@ -707,6 +713,9 @@ def run_batch(
                     spec = futures[fut]
                     if fut.status == "finished":
                         rec = fut.result()
+                        for text in rec.get("warnings", []):
+                            warnings.warn(f"area {spec['name']}: {text}", LivingCircleWarning,
+                                          stacklevel=2)
                         rows[spec["folder"]] = _row(spec, "done", record=rec)
                         records[spec["folder"]] = rec
                     else:

@@ -53,6 +53,18 @@ class _Formatter(logging.Formatter):
         return super().format(record)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler that writes to the ``sys.stderr`` of the moment (not the one at creation)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ sets it; always use sys.stderr
+        pass
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True,
               help="More log output and library warnings (-vv: debug, and the traceback of an "
@@ -71,7 +83,7 @@ def cli(verbose: int, quiet: bool) -> None:
     root = logging.getLogger()
     root.setLevel(level)
     if not any(getattr(h, "_livingcircle", False) for h in root.handlers):
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(_Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._livingcircle = True
         root.addHandler(handler)

@@ -360,18 +360,30 @@ def test_threads_here_holds_for_the_calling_thread_only():
 
 
 def test_overlapping_areas_count_each_community_once(areas, client, tmp_path):
-    """Two neighbouring areas given the same (whole district) communities file."""
+    """Two neighbouring areas given the same (whole district) communities file.
+
+    The middle area's boundary also reaches 500 m into the west area: communities in that
+    overlap belong to the west area, listed first.
+    """
     p = lc.sample_paths()
     d = areas["dir"]
+    middle = gpd.read_file(d / f"{batch.safe_name('中片 middle')}_boundary.geojson")
+    utm = middle.estimate_utm_crs()
+    x0, y0, x1, y1 = middle.to_crs(utm).total_bounds
+    wider = shapely.box(x0 - 500, y0, x1, y1)
+    wider = gpd.GeoDataFrame({"name": ["中片 middle"]}, geometry=[wider], crs=utm).to_crs(4326)
+    wider.to_file(tmp_path / "middle_wider.geojson")
     specs = []
-    for name in ("西片 west", "中片 middle"):
+    for name, bfile in (("西片 west", d / f"{batch.safe_name('西片 west')}_boundary.geojson"),
+                        ("中片 middle", tmp_path / "middle_wider.geojson")):
         specs.append({"name": name, "osm": str(p["osm"]), "communities": str(p["communities"]),
-                      "facilities": [str(p["facilities"])],
-                      "boundary": str(d / f"{batch.safe_name(name)}_boundary.geojson"),
+                      "facilities": [str(p["facilities"])], "boundary": str(bfile),
                       "speed": SPEED})
     out = tmp_path / "out"
-    table = batch.run_batch(specs, out=out, scheduler=client, progress=False)
+    with pytest.warns(UserWarning) as caught:  # the areas' own warnings, from the workers
+        table = batch.run_batch(specs, out=out, scheduler=client, progress=False)
     assert list(table["status"]) == ["done", "done"]
+    shown = [str(w.message) for w in caught]
     # an independent count: representative points of the file in each part (border: first)
     comm = gpd.read_file(p["communities"])
     rep = comm.representative_point()
@@ -379,6 +391,7 @@ def test_overlapping_areas_count_each_community_once(areas, client, tmp_path):
     middle = gpd.read_file(specs[1]["boundary"]).union_all()
     in_west = rep.covered_by(west)
     in_middle = rep.covered_by(middle) & ~in_west
+    assert (rep.covered_by(middle) & in_west).sum() > 0  # the overlap holds communities
     assert table["communities"].tolist() == [int(in_west.sum()), int(in_middle.sum())]
     ids = [set(pyogrio.read_dataframe(out / batch.safe_name(s["name"]) / "livingcircle.gpkg",
                                       layer="communities", read_geometry=False)["community_id"])
@@ -391,6 +404,11 @@ def test_overlapping_areas_count_each_community_once(areas, client, tmp_path):
     outside = diag[diag["issue"].isin(["outside_study_area", "in_other_area"])]
     assert len(outside) == len(comm) - int(in_middle.sum())  # each recorded once
     assert outside["row"].is_unique
+    n_other = int((diag["issue"] == "in_other_area").sum())
+    assert n_other == int((rep.covered_by(middle) & in_west).sum())
+    assert any(m.startswith("area 中片 middle: ") and
+               f"{int(in_middle.sum())} of {len(comm)} communities are in the study area" in m
+               and f"{n_other} in an area listed before this one" in m for m in shown), shown
 
 
 def test_summary_counts_in_scope_yes_only(sample_result):
