@@ -177,6 +177,9 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
             raise InputError(msg)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            msg = f"{path}: not a YAML text file (not UTF-8 text); save areas.yaml as UTF-8"
+            raise InputError(msg) from None
         except yaml.YAMLError as exc:
             msg = f"{path}: not valid YAML ({exc}); see the example in livingcircle.batch"
             raise InputError(msg) from None

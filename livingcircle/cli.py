@@ -146,6 +146,15 @@ def _usage_line(exc: click.ClickException) -> str:
     return f"error: {msg}"
 
 
+def _is_gdal_file_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is GDAL failing to open a data source (through pyogrio)."""
+    try:
+        from pyogrio.errors import DataSourceError
+    except ImportError:  # pragma: no cover - pyogrio is a dependency
+        return False
+    return isinstance(exc, DataSourceError)
+
+
 def _close_progress_bars() -> None:
     """End open progress bars so that an error starts on its own line."""
     from tqdm.std import tqdm
@@ -188,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
             click.echo(f"error: {exc}", err=True)
             return 2
         except Exception as exc:  # the last line of defence: no raw traceback
+            if _is_gdal_file_error(exc):
+                # GDAL cannot open a file the user named (its message names the file)
+                text = " ".join(str(exc).split()).split(".; It might help")[0]
+                click.echo(f"error: not a readable GIS file: {text}; check the path and that "
+                           "the file is whole (a GeoPackage, Shapefile or GeoJSON)", err=True)
+                return 2
             _unexpected(exc)
             return 1
     # with standalone_mode=False click returns the exit code of ctx.exit(code)
