@@ -486,7 +486,25 @@ def read_gates(
         drop_unknown = ~cid.isin(known).to_numpy() & ~drop
     else:
         drop_unknown = np.zeros(len(gdf), dtype=bool)
+    # communities set aside as outside the study area (or owned by another area of a batch):
+    # their gates go with them, recorded as such rather than as unknown
+    elsewhere = {r["feature_id"]: r["issue"] for r in diag.records
+                 if r["layer"] == "communities"
+                 and r["issue"] in ("outside_study_area", "in_other_area")}
+    away = drop_unknown & cid.isin(elsewhere).to_numpy()
+    drop_unknown &= ~away
     rows = gdf["src_row"].to_numpy()
+    for i in np.flatnonzero(away):
+        diag.add(what, "community_outside_study_area", action="dropped", source=src,
+                 row=int(rows[i]), feature_id=gdf["gate_id"].iloc[i],
+                 geometry=gdf.geometry.iloc[i],
+                 detail=f"its community {cid.iloc[i]} was set aside "
+                        f"({elsewhere[cid.iloc[i]]}); see that community's record")
+    if away.any():
+        logger.info("%s: %d gate(s) of communities outside the study area set aside", src,
+                    int(away.sum()))
+        gdf = gdf.loc[~away].copy()
+        cid, drop, drop_unknown, rows = cid[~away], drop[~away], drop_unknown[~away], rows[~away]
     for i in np.flatnonzero(drop | drop_unknown):
         issue = "missing_community_id" if drop[i] else "unknown_community"
         detail = ("the gate names no community" if drop[i] else

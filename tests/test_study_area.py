@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import Point, box
@@ -129,7 +130,7 @@ def test_communities_outside_the_boundary_are_recorded_not_analysed(tmp_path):
     extra["geometry"] = extra.translate(shift, 0)
     extra["community_id"] = [f"X{i}" for i in range(6)]
     both = gpd.GeoDataFrame(
-        __import__("pandas").concat([comm, extra], ignore_index=True), crs=UTM).to_crs(4326)
+        pd.concat([comm, extra], ignore_index=True), crs=UTM).to_crs(4326)
     both.to_file(tmp_path / "communities.gpkg")
     diag = Diagnostics()
     with pytest.warns(UserWarning, match="80 of 86 communities are in the study area; set aside "
@@ -142,6 +143,22 @@ def test_communities_outside_the_boundary_are_recorded_not_analysed(tmp_path):
     assert rec["feature_id"].tolist() == [f"X{i}" for i in range(6)]
     # an independent count: representative points of the projected copies, against the boundary
     assert not extra.representative_point().within(bnd).any()
+    # the copies' gates go with their communities, recorded as such (not as unknown ids)
+    gates = gpd.read_file(SAMPLE["gates"]).to_crs(UTM)
+    ids = dict(zip(comm.head(6)["community_id"], extra["community_id"], strict=True))
+    moved = gates[gates["community_id"].isin(ids)].copy()
+    moved["geometry"] = moved.translate(shift, 0)
+    moved["community_id"] = moved["community_id"].map(ids)
+    moved["gate_id"] = "X-" + moved["gate_id"]
+    all_gates = gpd.GeoDataFrame(pd.concat([gates, moved], ignore_index=True),
+                                 crs=UTM).to_crs(4326)
+    all_gates.to_file(tmp_path / "gates.gpkg")
+    out_gates = io.read_gates(tmp_path / "gates.gpkg", communities=out, diagnostics=diag)
+    assert len(out_gates) == len(gates)
+    rec = _records(diag, "community_outside_study_area")
+    assert rec["row"].tolist() == list(range(len(gates) + 1, len(all_gates) + 1))
+    assert rec["feature_id"].tolist() == moved["gate_id"].tolist()
+    assert len(_records(diag, "unknown_community")) == 0
 
 
 def test_representative_point_decides_and_first_area_wins_on_a_shared_border():
