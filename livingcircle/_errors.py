@@ -28,3 +28,11 @@ class CoordinateError(InputError):
 
 class ExportError(LivingCircleError, ValueError):
     """A result cannot be written where or how it was asked."""
+
+
+class LivingCircleWarning(UserWarning):
+    """A warning of livingcircle itself about the user's input or results (shown by the CLI).
+
+    The command line prints these as ``warning: <message>``; warnings of the libraries it uses
+    are shown only with ``-v``.
+    """

@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 
 from . import settings
-from ._errors import CoordinateError, InputError
+from ._errors import CoordinateError, InputError, LivingCircleWarning
 from .coords import in_china
 from .diagnostics import Diagnostics, reasons_text
 from .schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
@@ -80,7 +80,7 @@ def _caller_stacklevel() -> int:
 
 def warn(msg: str) -> None:
     """Warn about a repaired input (the warning points at the user's calling line)."""
-    warnings.warn(msg, UserWarning, stacklevel=_caller_stacklevel())
+    warnings.warn(msg, LivingCircleWarning, stacklevel=_caller_stacklevel())
 
 
 def _rows_text(rows: Iterable, limit: int = 5) -> str:
@@ -374,6 +374,197 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
                    f"(limit {settings.far_outside_km:g} km)",
         )
     return gdf.loc[~far].copy()
+
+
+def _covers(geom: shapely.Geometry, points: np.ndarray) -> np.ndarray:
+    """Whether each point lies in ``geom`` or on its edge (a border point counts as inside)."""
+    shapely.prepare(geom)
+    return shapely.covers(geom, points)
+
+
+def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, source,
+                 diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Keep the communities whose representative point lies in the study area; record the rest.
+
+    A community belongs to the area its ``representative_point()`` falls in, computed in
+    EPSG:4326 like the boundary (a point on the boundary line counts as inside). The others are
+    dropped with one 'outside_study_area' record each (file, row, id, distance). In a batch,
+    ``claimed`` lists the areas before this one as ``(name, geometry)`` pairs in EPSG:4326: a
+    community whose point lies in one of them belongs to that area (the first listed wins on a
+    shared border or an overlap) and is recorded as 'in_other_area'. The network and the
+    facilities keep their halo, so streets and facilities outside still serve the communities
+    inside.
+
+    Raises a CoordinateError when no community is in the area (then the coordinates or the
+    boundary are wrong).
+    """
+    geom = boundary_geometry(boundary)
+    if (geom is None and not claimed) or len(gdf) == 0:
+        return gdf
+    geo = gdf.geometry if gdf.crs is None or gdf.crs.equals(4326) else gdf.geometry.to_crs(4326)
+    rep = shapely.point_on_surface(np.asarray(geo.values))
+    # without a boundary every community is in the area, unless an earlier area claims it
+    inside = _covers(geom, rep) if geom is not None else np.ones(len(gdf), dtype=bool)
+    other = np.full(len(gdf), "", dtype=object)  # the earlier area that owns it
+    taken = np.zeros(len(gdf), dtype=bool)
+    for name, g in claimed or ():
+        hit = inside & ~taken & _covers(g, rep)
+        other[hit] = str(name)
+        taken |= hit
+    keep = inside & ~taken
+    if not inside.any():
+        bser = gpd.GeoSeries([geom], crs=4326)
+        utm = bser.estimate_utm_crs()
+        dist = gpd.GeoSeries(rep, crs=4326).to_crs(utm).distance(bser.to_crs(utm).iloc[0])
+        msg = (
+            f"{source}: none of the {len(gdf)} communities lies inside the study boundary "
+            f"(nearest {dist.min() / 1000:.1f} km away); the coordinate system is probably "
+            "wrong — a CSV/Excel needs the right coordinate system ('wgs84', 'gcj02' for AMap, "
+            "'bd09' for Baidu), a GIS file the right CRS — or the boundary belongs to another area"
+        )
+        raise CoordinateError(msg)
+    if keep.all():
+        return gdf
+    rows = gdf["src_row"].to_numpy() if "src_row" in gdf.columns else [None] * len(gdf)
+    idc = _id_col(gdf)
+    ids = gdf[idc].to_numpy() if idc else [None] * len(gdf)
+    out_idx = np.flatnonzero(~inside)
+    if len(out_idx):
+        bser = gpd.GeoSeries([geom], crs=4326)
+        utm = bser.estimate_utm_crs()
+        dist = gpd.GeoSeries(rep[out_idx], crs=4326).to_crs(utm).distance(
+            bser.to_crs(utm).iloc[0]).to_numpy()
+        for i, d in zip(out_idx, dist, strict=True):
+            diagnostics.add(
+                layer, "outside_study_area", action="dropped", source=source,
+                row=None if rows[i] is None else int(rows[i]), feature_id=ids[i],
+                geometry=rep[i],
+                detail=f"its representative point lies {d:,.0f} m outside the study boundary; "
+                       "not analysed or counted")
+    for i in np.flatnonzero(taken):
+        diagnostics.add(
+            layer, "in_other_area", action="dropped", source=source,
+            row=None if rows[i] is None else int(rows[i]), feature_id=ids[i], geometry=rep[i],
+            detail=f"its representative point lies in area {other[i]!r}, listed before this "
+                   "one; analysed and counted there")
+    n_out, n_other = len(out_idx), int(taken.sum())
+    parts = [f"{n_out} outside the study boundary"] if n_out else []
+    parts += [f"{n_other} in an area listed before this one"] if n_other else []
+    warn(f"{source}: {int(keep.sum())} of {len(gdf)} communities are in the study area; "
+         f"set aside {' and '.join(parts)} (see the diagnostics)")
+    return gdf.loc[keep].copy()
+
+
+def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *,
+                                  source, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Set aside gates that lie far from their own community.
+
+    A gate farther than :data:`livingcircle.settings.gate_outline_tolerance_m` from its
+    community's polygon — or, for a community given as a point (no outline), farther than
+    :data:`livingcircle.settings.gate_point_tolerance_m` from that point — is dropped with a
+    'gate_far_from_community' record naming the file, row, gate id, community id and distance.
+    The community is then reached through its other gates, or its outline when none is left.
+    Distances are measured in the UTM zone of the gates.
+    """
+    if len(gates) == 0 or communities is None or "geometry" not in communities.columns:
+        return gates
+    comm = communities[["community_id", "geometry"]].copy()
+    comm["community_id"] = [_id_text(x) for x in comm["community_id"]]
+    comm = gpd.GeoDataFrame(comm, geometry="geometry",
+                            crs=communities.crs).drop_duplicates("community_id")
+    utm = gates.estimate_utm_crs()
+    cgeo = comm.set_index("community_id").geometry.to_crs(utm)
+    own = cgeo.reindex(gates["community_id"].to_numpy()).to_numpy()
+    gpts = np.asarray(gates.geometry.to_crs(utm).values)
+    dist = shapely.distance(gpts, own)
+    is_point = shapely.get_type_id(own) == 0
+    limit = np.where(is_point, settings.gate_point_tolerance_m,
+                     settings.gate_outline_tolerance_m)
+    far = np.nan_to_num(dist, nan=0.0) > limit
+    if not far.any():
+        return gates
+    rows = gates["src_row"].to_numpy()
+    for i in np.flatnonzero(far):
+        what = "point" if is_point[i] else "outline"
+        diagnostics.add(
+            "gates", "gate_far_from_community", action="dropped", source=source,
+            row=int(rows[i]), feature_id=gates["gate_id"].iloc[i],
+            geometry=gates.geometry.iloc[i],
+            detail=f"gate {gates['gate_id'].iloc[i]} lies {dist[i]:,.0f} m from the {what} of "
+                   f"its community {gates['community_id'].iloc[i]} (tolerance "
+                   f"{limit[i]:g} m); not used")
+    warn(f"{source}: set aside {int(far.sum())} gate(s) far from their own community (more "
+         f"than {settings.gate_outline_tolerance_m:g} m from its outline, or "
+         f"{settings.gate_point_tolerance_m:g} m from a community given as a point; rows "
+         f"{_rows_text(rows[far])}; farthest {np.nanmax(dist[far]):,.0f} m); check the "
+         "coordinate system of the gates file; see the diagnostics")
+    return gates.loc[~far].copy()
+
+
+def _bounds_text(bounds) -> str:
+    x0, y0, x1, y1 = bounds
+    return f"lon {x0:.4f}…{x1:.4f}, lat {y0:.4f}…{y1:.4f}"
+
+
+def check_reachable(net, communities: gpd.GeoDataFrame, gates=None, *, source,
+                    max_snap_m: float | None = None) -> np.ndarray:
+    """Stop a run where most communities cannot reach the walking network.
+
+    A community can reach the network when a walkable street lies within ``max_snap_m``
+    (default :data:`livingcircle.settings.max_snap_distance_m`) of its polygon or point, or of
+    one of its gates. When more than :data:`livingcircle.settings.unreachable_share_max` of the
+    communities cannot, the communities and the network are not in the same place and the run
+    stops with a CoordinateError naming the counts, both bounding boxes and the likely causes.
+    Fewer unreachable communities are kept (each gets a diagnostic from the access step) and
+    counted in a warning.
+
+    Returns
+    -------
+    numpy.ndarray
+        Whether each community (in order) can reach the network.
+    """
+    from pyproj import Transformer
+
+    max_snap = float(max_snap_m if max_snap_m is not None else settings.max_snap_distance_m)
+    n = len(communities)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    edges = net.edges
+    comm = communities.to_crs(net.crs)
+    ok = np.zeros(n, dtype=bool)
+    idx = edges.tree.query(np.asarray(comm.geometry.values), predicate="dwithin",
+                           distance=max_snap)
+    ok[np.unique(idx[0])] = True
+    if gates is not None and len(gates):
+        g = gates.to_crs(net.crs)
+        gidx = edges.tree.query(np.asarray(g.geometry.values), predicate="dwithin",
+                                distance=max_snap)
+        reached = set(g["community_id"].iloc[np.unique(gidx[0])])
+        ok |= comm["community_id"].isin(reached).to_numpy()
+    n_bad = int((~ok).sum())
+    if n_bad == 0:
+        return ok
+    if n_bad / n > settings.unreachable_share_max:
+        to_wgs = Transformer.from_crs(net.crs, 4326, always_xy=True)
+        x0, y0, x1, y1 = shapely.total_bounds(edges.geometry)
+        nb = to_wgs.transform_bounds(x0, y0, x1, y1)
+        cb = communities.to_crs(4326).total_bounds
+        msg = (
+            f"{source}: {n_bad} of {n} communities ({n_bad / n:.0%}) have no walkable street "
+            f"within {max_snap:g} m, so the communities and the walking network "
+            f"({net.source}) do not lie in the same place. Communities: "
+            f"{_bounds_text(cb)}; network: {_bounds_text(nb)}. Likely causes: the coordinate "
+            "system (a CSV/Excel read with the wrong system, a GIS file whose .prj names the "
+            "wrong CRS or zone) or a file of another city or district. Nothing was analysed "
+            f"(the run stops when more than {settings.unreachable_share_max:.0%} cannot reach "
+            "the network)"
+        )
+        raise CoordinateError(msg)
+    ids = communities["community_id"].to_numpy()[~ok]
+    shown = ", ".join(str(x) for x in ids[:5]) + (f" and {n_bad - 5} more" if n_bad > 5 else "")
+    warn(f"{source}: {n_bad} of {n} communities have no walkable street within {max_snap:g} m "
+         f"({shown}); they are kept with every category 'not reached' (see the diagnostics)")
+    return ok
 
 
 def _id_col(gdf) -> str | None:

@@ -5,7 +5,9 @@ area of ``areas.yaml`` is one independent :mod:`dask.distributed` task that call
 :func:`livingcircle.pipeline.run` with the area's inputs; the network of every area is clipped to
 its boundary plus a halo of one 15-minute walk (:func:`livingcircle.network.halo_m`), and
 facilities up to :data:`livingcircle.settings.far_outside_km` outside the boundary are kept, so a
-facility just across an area's edge still serves the communities inside it.
+facility just across an area's edge still serves the communities inside it. A community is
+analysed and counted in exactly one area: the one its representative point lies in, and where
+areas touch or overlap, the one listed first (:func:`claim_areas`).
 
 ``areas.yaml``::
 
@@ -60,6 +62,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -67,7 +70,7 @@ import click
 import pandas as pd
 
 from ._atomic import atomic_file
-from ._errors import ExportError, InputError
+from ._errors import ExportError, InputError, LivingCircleWarning
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +235,9 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
             raise InputError(msg)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            msg = f"{path}: not a YAML text file (not UTF-8 text); save areas.yaml as UTF-8"
+            raise InputError(msg) from None
         except yaml.YAMLError as exc:
             msg = f"{path}: not valid YAML ({exc}); see the example in livingcircle.batch"
             raise InputError(msg) from None
@@ -415,7 +421,8 @@ def area_figures(result) -> dict:
                                                   if w.sum() > 0 else math.nan)
     fig["missing_required"] = int(comp["n_missing_required"].sum())
     if "in_scope" in comm.columns:
-        fig["in_scope"] = int(comm["in_scope"].fillna(False).astype(bool).sum())
+        # 'yes' only, as the report counts: 'no' and 'unknown' are not in scope
+        fig["in_scope"] = int((comm["in_scope"] == "yes").sum())
     return fig
 
 
@@ -559,9 +566,18 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
                 kwargs[k] = spec[k]
         if "speed" in spec:
             kwargs["speed_profiles"] = spec["speed"]
+        if spec.get("claimed"):
+            import shapely
+
+            kwargs["claimed"] = [(n, shapely.from_wkt(w)) for n, w in spec["claimed"]]
         from .inputs import on_command_line
 
-        with _engine_threads(), on_command_line("yaml"):  # advice names areas.yaml keys
+        # advice names areas.yaml keys; the area's own warnings travel back with its record:
+        # the client shows them as the tool's own (a worker process would print them with its
+        # file and line)
+        with _engine_threads(), on_command_line("yaml"), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LivingCircleWarning)
             result = run(progress=False, **kwargs)
         _report(name, 2)
         result.write(tmp)
@@ -573,6 +589,8 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
             "inputs": checksums, "description": _description(spec),
             "outline_wkt": _outline_wkt(result, loc.get("boundary")),
             "figures": figures, "version": result.metadata.get("version"),
+            "warnings": [str(w.message) for w in caught
+                         if issubclass(w.category, LivingCircleWarning)],
         }
         with atomic_file(tmp / DONE_MARKER) as p:
             p.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str),
@@ -672,6 +690,35 @@ def inputs_changed(spec: Mapping, record: Mapping) -> list[str]:
     return changed
 
 
+def claim_areas(specs: list[dict]) -> list[dict]:
+    """Give each area the boundaries of the areas listed before it, so a community counts once.
+
+    A community belongs to the area its representative point falls in
+    (:func:`livingcircle._validate.keep_in_area`). Where two areas' boundaries touch or overlap,
+    a point on the shared border or in the overlap belongs to the area listed first in
+    ``areas.yaml``: each spec gets ``claimed``, the ``(name, WKT)`` pairs of the earlier areas
+    that have a boundary, and :func:`run_area` records its communities that lie in one of them
+    as 'in_other_area'. An area without a boundary keeps every community of its file that no
+    earlier area claims. Changes ``specs`` in place and returns it.
+    """
+    from .io import read_boundary
+
+    earlier: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="livingcircle-claims-") as work:
+        for spec in specs:
+            spec["claimed"] = list(earlier)
+            if spec.get("boundary") is None:
+                continue
+            try:
+                geom = read_boundary(localise(spec["boundary"], work)).geometry.iloc[0]
+            except InputError as exc:
+                logger.warning("area %s: its boundary cannot be read (%s); it claims no "
+                               "communities from later areas", spec["name"], exc)
+                continue
+            earlier.append((spec["name"], geom.wkt))
+    return specs
+
+
 def _row(spec: Mapping, status: str, *, record: dict | None = None, error: str = "") -> dict:
     """One summary row; ``seconds`` is this batch's run time (0 for a skipped area)."""
     seconds = math.nan
@@ -731,6 +778,7 @@ def run_batch(
     specs = load_areas(areas)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    claim_areas(specs)
     rows: dict[str, dict] = {}
     records: dict[str, dict] = {}
     todo = []
@@ -788,6 +836,9 @@ def run_batch(
                     spec = futures[fut]
                     if fut.status == "finished":
                         rec = fut.result()
+                        for text in rec.get("warnings", []):
+                            warnings.warn(f"area {spec['name']}: {text}", LivingCircleWarning,
+                                          stacklevel=2)
                         rows[spec["folder"]] = _row(spec, "done", record=rec)
                         records[spec["folder"]] = rec
                     else:
@@ -965,7 +1016,11 @@ def check_batch_output(areas, out: str | os.PathLike) -> Path:
               help="Dask retries per area.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_progress):
-    """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*."""
+    """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*.
+
+    A community counts in one area only: the area its representative point lies in; where
+    areas touch or overlap, the one listed first in AREAS.
+    """
     check_batch_output(areas, out)
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         # Dask logs every worker start and stop at INFO; show them only with -v

@@ -1086,10 +1086,15 @@ def export_postgis(
         The tables written, as ``schema.table``.
     """
     try:
+        import geoalchemy2  # noqa: F401 - the PostGIS geometry type sqlalchemy writes with
         import sqlalchemy as sa
+
+        if str(url).startswith(("postgresql://", "postgres://")):
+            import psycopg2  # noqa: F401 - the default driver of a postgresql:// URL
     except ImportError as exc:  # pragma: no cover - depends on the install
-        msg = "PostGIS export needs the extra: pip install 'livingcircle[postgis]'"
-        raise ExportError(msg) from exc
+        msg = (f"PostGIS export needs {exc.name}, which the base install leaves out: "
+               'pip install "livingcircle[postgis]"')
+        raise ExportError(msg) from None
     if if_exists not in ("fail", "replace"):
         msg = f"if_exists must be 'fail' or 'replace', got {if_exists!r}"
         raise ExportError(msg)

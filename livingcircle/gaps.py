@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from . import settings
-from ._errors import InputError
+from ._errors import InputError, LivingCircleWarning
 from .standards import LEVEL_KEYS, Category, Profile
 
 logger = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def find_gaps(
         warnings.warn(
             f"access has categories {unknown} that the profile {profile.name!r} does not define; "
             "they are not judged",
-            stacklevel=2,
+            LivingCircleWarning, stacklevel=2,
         )
     rows = rows[rows["category"].isin(wanted)]
     dup = rows.duplicated(["community_id", "category"])
@@ -775,7 +775,7 @@ def uncovered_residential(
         warnings.warn(
             f"{int((~is_area).sum())} communities are not polygons (no residential area); "
             "they are left out of the uncovered-area figures",
-            stacklevel=2,
+            LivingCircleWarning, stacklevel=2,
         )
     comm = comm[is_area]
     cov = cov.to_crs(crs)

@@ -589,6 +589,7 @@ def read_communities(
     crs_column: str | None = None,
     encoding: str | None = None,
     boundary=None,
+    claimed=None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read communities (小区): polygons or points with their attributes.
@@ -613,8 +614,14 @@ def read_communities(
         Prefix of generated ids instead of the layer name (e.g. the file name, so that ids
         from several files do not collide).
     boundary
-        Study boundary (GeoDataFrame/GeoSeries, or a shapely geometry in EPSG:4326); features
-        farther than ``settings.far_outside_km`` from it are dropped and recorded.
+        Study boundary (GeoDataFrame/GeoSeries, or a shapely geometry in EPSG:4326). A
+        community belongs to the area its representative point (``representative_point()``,
+        in EPSG:4326) falls in, its border included; the others are dropped and recorded once
+        as 'outside_study_area' (:func:`livingcircle._validate.keep_in_area`).
+    claimed
+        Areas that own their communities before this one, as ``(name, geometry)`` pairs in
+        EPSG:4326 (a batch passes the areas listed before): a community whose representative
+        point lies in one of them is recorded as 'in_other_area' and not kept here.
     diagnostics
         Collector of repaired and dropped rows.
     layer, columns, lon_col, lat_col, coord_crs, crs_column, encoding
@@ -638,7 +645,8 @@ def read_communities(
     gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
                        prefix=id_prefix)
     gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
-    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
+    gdf = v.keep_in_area(gdf, boundary, claimed=claimed, layer=what, source=src,
+                         diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
     return _finish(gdf, ["community_id", *COMMUNITY_ATTRIBUTES], meta, diagnostics=diag,
@@ -669,7 +677,9 @@ def read_gates(
         The gates file.
     communities
         The communities (as returned by :func:`read_communities`); gates whose community_id is
-        not among them are dropped and recorded as 'unknown_community'.
+        not among them are dropped and recorded as 'unknown_community', and gates far from
+        their own community's outline (or point) as 'gate_far_from_community'
+        (:func:`livingcircle._validate.drop_gates_far_from_community`).
     id_column, id_prefix, boundary, diagnostics
         As in :func:`read_communities`.
     layer, columns, lon_col, lat_col, coord_crs, crs_column, encoding
@@ -710,7 +720,25 @@ def read_gates(
         drop_unknown = ~cid.isin(known).to_numpy() & ~drop
     else:
         drop_unknown = np.zeros(len(gdf), dtype=bool)
+    # communities set aside as outside the study area (or owned by another area of a batch):
+    # their gates go with them, recorded as such rather than as unknown
+    elsewhere = {r["feature_id"]: r["issue"] for r in diag.records
+                 if r["layer"] == "communities"
+                 and r["issue"] in ("outside_study_area", "in_other_area")}
+    away = drop_unknown & cid.isin(elsewhere).to_numpy()
+    drop_unknown &= ~away
     rows = gdf["src_row"].to_numpy()
+    for i in np.flatnonzero(away):
+        diag.add(what, "community_outside_study_area", action="dropped", source=src,
+                 row=int(rows[i]), feature_id=gdf["gate_id"].iloc[i],
+                 geometry=gdf.geometry.iloc[i],
+                 detail=f"its community {cid.iloc[i]} was set aside "
+                        f"({elsewhere[cid.iloc[i]]}); see that community's record")
+    if away.any():
+        logger.info("%s: %d gate(s) of communities outside the study area set aside", src,
+                    int(away.sum()))
+        gdf = gdf.loc[~away].copy()
+        cid, drop, drop_unknown, rows = cid[~away], drop[~away], drop_unknown[~away], rows[~away]
     for i in np.flatnonzero(drop | drop_unknown):
         issue = "missing_community_id" if drop[i] else "unknown_community"
         detail = ("the gate names no community" if drop[i] else
@@ -720,6 +748,8 @@ def read_gates(
     bad = drop | drop_unknown
     if bad.any():
         gdf = gdf.loc[~bad].copy()
+    if communities is not None:
+        gdf = v.drop_gates_far_from_community(gdf, communities, source=src, diagnostics=diag)
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)

@@ -749,6 +749,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     """
     import warnings
 
+    from ._errors import LivingCircleWarning
     from .routing import nearest_table, parallel_each
 
     buffer_m = _buffer_width(buffer_m)
@@ -761,7 +762,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         warnings.warn(
             f"{int((~is_area).sum())} communities are not polygons (no residential area); "
             "they are left out of the uncovered-area figures",
-            stacklevel=2,
+            LivingCircleWarning, stacklevel=2,
         )
     ids = comm["community_id"].astype(str).to_numpy()[is_area]
     polys = comm.geometry.to_numpy()[is_area]

@@ -196,7 +196,8 @@ def _drop_small_holes(geom, min_area: float):
 def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
              min_hole_m2: float = 0.0) -> gpd.GeoDataFrame:
     """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked."""
-    out = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].copy()
+    geoms = gdf.geometry.to_numpy()  # shapely: no GeoSeries.notna warning about empties
+    out = gdf[shapely.is_geometry(geoms) & ~shapely.is_empty(geoms)].copy()
     if out.crs is None:
         out = out.set_crs(4326)
     if len(out) == 0:

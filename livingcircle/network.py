@@ -43,6 +43,7 @@ from shapely.geometry import LineString
 from . import settings
 from ._errors import NetworkError
 from .diagnostics import Diagnostics
+from .osm import reading_osm
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,8 @@ def _read_xml(path: Path) -> nx.MultiDiGraph:
     old = list(ox.settings.useful_tags_way)
     ox.settings.useful_tags_way = sorted(set(old) | set(_EXTRA_WAY_TAGS))
     try:
-        G = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+        with reading_osm(path):
+            G = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
     finally:
         ox.settings.useful_tags_way = old
     drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not _is_walkable(d)]
@@ -190,8 +192,9 @@ def _read_pbf_frames(path: Path, bbox=None):
     """Read the walking network of a ``.pbf`` with pyrosm: the reader, node and edge frames."""
     import pyrosm
 
-    osm = pyrosm.OSM(str(path), bounding_box=bbox)
-    nodes, edges = osm.get_network(network_type="walking", nodes=True)
+    with reading_osm(path):
+        osm = pyrosm.OSM(str(path), bounding_box=bbox)
+        nodes, edges = osm.get_network(network_type="walking", nodes=True)
     if edges is None or len(edges) == 0:
         msg = f"{path}: no walkable ways in this OSM extract (or none inside the boundary)"
         raise NetworkError(msg)

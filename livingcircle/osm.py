@@ -7,6 +7,7 @@ profile's classification rules, so a city's own profile widens the query by itse
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -19,6 +20,48 @@ from .diagnostics import Diagnostics
 from .standards import Profile, classify_facilities, load_profile
 
 logger = logging.getLogger(__name__)
+
+
+def _unreadable_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions the OSM readers raise for a file that is not (whole) OSM data."""
+    import struct
+    import xml.etree.ElementTree as ET
+    import zlib
+
+    errors: list[type[BaseException]] = [ET.ParseError, UnicodeDecodeError, zlib.error,
+                                         struct.error, EOFError]
+    with contextlib.suppress(ImportError):
+        from pyrosm.exceptions import InvalidOSMFileError
+
+        errors.append(InvalidOSMFileError)
+    with contextlib.suppress(ImportError):
+        from google.protobuf.message import DecodeError
+
+        errors.append(DecodeError)
+    return tuple(errors)
+
+
+@contextlib.contextmanager
+def reading_osm(path: str | Path):
+    """Turn a corrupt, empty or truncated OSM file into one :class:`InputError` naming it.
+
+    Wraps a call of osmnx's XML reader or pyrosm's PBF reader. An empty file is reported before
+    the reader sees it; a file the reader cannot parse (XML that ends early or is not text, a
+    PBF block that does not decode) is reported with the reader's own reason in one line.
+    """
+    p = Path(path)
+    if p.is_file() and p.stat().st_size == 0:
+        msg = f"{p}: the OSM file is empty (0 bytes); download or export it again"
+        raise InputError(msg)
+    try:
+        yield
+    except _unreadable_errors() as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        kind = "OSM PBF" if p.name.lower().endswith(".pbf") else "OSM XML"
+        msg = (f"{p}: not a readable {kind} file ({type(exc).__name__}: {reason}); it may be "
+               "truncated, corrupt or of another format — download or export it again "
+               "(.osm XML or .osm.pbf)")
+        raise InputError(msg) from None
 
 
 def _profile_tags(profile: Profile) -> dict[str, bool]:
@@ -34,8 +77,9 @@ def _read_features(path: Path, tags: dict, bbox=None) -> gpd.GeoDataFrame:
     if name.endswith(".pbf"):
         import pyrosm
 
-        osm = pyrosm.OSM(str(path), bounding_box=bbox)
-        gdf = osm.get_pois(custom_filter=tags)
+        with reading_osm(path):
+            osm = pyrosm.OSM(str(path), bounding_box=bbox)
+            gdf = osm.get_pois(custom_filter=tags)
         if gdf is None or len(gdf) == 0:
             return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326), crs=4326)
         gdf = gdf.set_crs(4326, allow_override=True)
@@ -44,7 +88,8 @@ def _read_features(path: Path, tags: dict, bbox=None) -> gpd.GeoDataFrame:
     import osmnx as ox
 
     try:
-        gdf = ox.features_from_xml(path, tags=tags)
+        with reading_osm(path):
+            gdf = ox.features_from_xml(path, tags=tags)
     except ox._errors.InsufficientResponseError:
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     gdf = gdf.reset_index()

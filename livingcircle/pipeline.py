@@ -294,6 +294,7 @@ def run(
     facilities_crs: str | None = None,
     sites=None,
     boundary=None,
+    claimed=None,
     profile: str | Path | Profile | None = None,
     speed_profiles=("adult", "elderly", "winter"),
     isochrone_minutes=(5, 10, 15),
@@ -329,7 +330,13 @@ def run(
     sites
         Optional candidate sites for new facilities.
     boundary
-        Optional study boundary; the network keeps a 15-minute halo around it.
+        Optional study boundary; the network keeps a 15-minute halo around it. Only the
+        communities whose representative point lies in it are analysed; the others are
+        recorded in the diagnostics as 'outside_study_area'.
+    claimed
+        Areas that own their communities before this one, ``(name, geometry)`` pairs in
+        EPSG:4326 (:func:`livingcircle.batch.run_batch` passes the areas listed before), so
+        that a community is analysed and counted in one area only.
     profile
         Standard profile (path or :class:`Profile`); default: the bundled one.
     speed_profiles
@@ -351,8 +358,15 @@ def run(
     Returns
     -------
     Result
+
+    Raises
+    ------
+    livingcircle._errors.CoordinateError
+        When more than :data:`livingcircle.settings.unreachable_share_max` of the communities
+        have no walkable street within :data:`livingcircle.settings.max_snap_distance_m`
+        (checked right after the network is built, before any search).
     """
-    from . import io
+    from . import _validate, io
     from .accessibility import measure_access
     from .isochrones import isochrones, iter_isochrones
     from .network import build_network
@@ -403,7 +417,11 @@ def run(
         records.append(entry)
         return gdf
 
-    comm = read("communities", files["communities"][0], io.read_communities, boundary=bnd)
+    first = files["communities"][0]
+    if isinstance(first, gpd.GeoDataFrame):
+        first = _validate.keep_in_area(first, bnd, claimed=claimed, layer="communities",
+                                       source="communities", diagnostics=diag)
+    comm = read("communities", first, io.read_communities, boundary=bnd, claimed=claimed)
     gts = None
     if files["gates"]:
         gts = read("gates", files["gates"][0], io.read_gates, communities=comm)
@@ -444,6 +462,8 @@ def run(
         if rec is not None:
             rec["network_check"] = {k: v for k, v in check.items() if k not in ("role",
                                                                                  "source")}
+    _validate.check_reachable(net, comm, gts, source=str(first.path) if not isinstance(
+        first, gpd.GeoDataFrame) else "communities")
     stages.done("walking network")
     bar.update()
 

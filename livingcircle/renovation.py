@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from . import settings
-from ._errors import InputError
+from ._errors import InputError, LivingCircleWarning
 from .standards import Profile
 
 logger = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ def renovation_scope(
     stray = sorted((inc | exc) - known)
     if stray:
         warnings.warn(f"include/exclude name communities not in the layer: {stray}",
-                      stacklevel=2)
+                      LivingCircleWarning, stacklevel=2)
 
     out = []
     for r in recs:

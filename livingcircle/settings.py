@@ -50,6 +50,26 @@ site_types_by_category : dict[str, list[str]]
     need open land (vacant lots); the rest may use any building or lot.
 far_outside_km : float
     A point farther than this from the study area is reported as far outside.
+gate_outline_tolerance_m : float
+    A gate farther than this from its own community's polygon is set aside (diagnostics
+    'gate_far_from_community'). A gate lies on its outline: on the sample district the farthest
+    is 0.008 m from it; smartphone GPS is good to about 4.9 m under open sky (gps.gov, "GPS
+    accuracy"). 100 m leaves room for a gate at the end of a short lane and still catches a gate
+    in the wrong coordinate system: GCJ-02 read as WGS84 moves a point 507–514 m, BD-09
+    1,298–1,327 m (measured on the sample district's communities with
+    :func:`livingcircle.coords.to_wgs84`).
+gate_point_tolerance_m : float
+    The same check for a community given as a point (no outline): a gate farther than this
+    from the point is set aside. 300 m: a 居住街坊 is 2–4 hm² (GB 50180-2018 §2.0.5), about
+    141 m from the centre to a corner of a 200 m square; 300 m allows an estate of twice that
+    and still catches the 507 m GCJ-02 shift.
+unreachable_share_max : float
+    A run stops when more than this share of the communities has no walkable street within
+    :data:`max_snap_distance_m`: then the communities and the network are not in the same
+    place (a wrong coordinate system shifts every row of a file, a file of another city all of
+    them), and a plan with every category 'not reached' would be wrong. 0.5: fewer than half
+    unreachable is a real area with some communities beyond the mapped streets (each kept
+    with a diagnostic and counted on the console); on the sample district the share is 0.
 siting_solver_max_problems : int
     :func:`livingcircle.clusters.site_facilities` solves one siting problem per cluster and
     missing category. Up to this many, a one-site problem with several equally good sites is
@@ -112,6 +132,9 @@ renovation_year_limit: int = 2000
 boundary_access_m: float = 50.0
 boundary_access_spacing_m: float = 20.0
 far_outside_km: float = 5.0
+gate_outline_tolerance_m: float = 100.0
+gate_point_tolerance_m: float = 300.0
+unreachable_share_max: float = 0.5
 network_graph_max_nodes: int = 200_000
 spill_above_communities: int = 2_000
 isochrone_chunk_size: int = 500

@@ -294,7 +294,11 @@ def load_profile(path: str | Path | None = None) -> Profile:
         if not p.is_file():
             msg = f"{p}: profile file not found; pass the path of a YAML profile"
             raise ProfileError(msg)
-        text = p.read_text(encoding="utf-8")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            msg = f"{p}: not a YAML text file (not UTF-8 text); save the profile as UTF-8 YAML"
+            raise ProfileError(msg) from None
         where = str(p)
     try:
         raw = yaml.safe_load(text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+# Dask is a normal dependency (the batch engine): a missing one fails here, never skips
+import distributed
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -17,8 +19,6 @@ from geopandas.testing import assert_geodataframe_equal
 import livingcircle as lc
 from livingcircle import batch
 from livingcircle._errors import InputError
-
-distributed = pytest.importorskip("distributed")
 
 HALO_CATEGORY = "large_sports_ground"
 SPEED = ["adult"]
@@ -357,3 +357,67 @@ def test_threads_here_holds_for_the_calling_thread_only():
         other.join()
         assert _threads(None) == 1 and _threads(2) == 2  # an explicit count still wins
     assert seen["other"] == _threads(None) and settings.threads is None
+
+
+def test_overlapping_areas_count_each_community_once(areas, client, tmp_path):
+    """Two neighbouring areas given the same (whole district) communities file.
+
+    The middle area's boundary also reaches 500 m into the west area: communities in that
+    overlap belong to the west area, listed first.
+    """
+    p = lc.sample_paths()
+    d = areas["dir"]
+    middle = gpd.read_file(d / f"{batch.safe_name('中片 middle')}_boundary.geojson")
+    utm = middle.estimate_utm_crs()
+    x0, y0, x1, y1 = middle.to_crs(utm).total_bounds
+    wider = shapely.box(x0 - 500, y0, x1, y1)
+    wider = gpd.GeoDataFrame({"name": ["中片 middle"]}, geometry=[wider], crs=utm).to_crs(4326)
+    wider.to_file(tmp_path / "middle_wider.geojson")
+    specs = []
+    for name, bfile in (("西片 west", d / f"{batch.safe_name('西片 west')}_boundary.geojson"),
+                        ("中片 middle", tmp_path / "middle_wider.geojson")):
+        specs.append({"name": name, "osm": str(p["osm"]), "communities": str(p["communities"]),
+                      "facilities": [str(p["facilities"])], "boundary": str(bfile),
+                      "speed": SPEED})
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning) as caught:  # the areas' own warnings, from the workers
+        table = batch.run_batch(specs, out=out, scheduler=client, progress=False)
+    assert list(table["status"]) == ["done", "done"]
+    shown = [str(w.message) for w in caught]
+    # an independent count: representative points of the file in each part (border: first)
+    comm = gpd.read_file(p["communities"])
+    rep = comm.representative_point()
+    west = gpd.read_file(specs[0]["boundary"]).union_all()
+    middle = gpd.read_file(specs[1]["boundary"]).union_all()
+    in_west = rep.covered_by(west)
+    in_middle = rep.covered_by(middle) & ~in_west
+    assert (rep.covered_by(middle) & in_west).sum() > 0  # the overlap holds communities
+    assert table["communities"].tolist() == [int(in_west.sum()), int(in_middle.sum())]
+    ids = [set(pyogrio.read_dataframe(out / batch.safe_name(s["name"]) / "livingcircle.gpkg",
+                                      layer="communities", read_geometry=False)["community_id"])
+           for s in specs]
+    assert ids[0] == set(comm.loc[in_west, "community_id"])
+    assert ids[1] == set(comm.loc[in_middle, "community_id"])
+    assert not ids[0] & ids[1]
+    diag = pyogrio.read_dataframe(out / batch.safe_name("中片 middle") / "livingcircle.gpkg",
+                                  layer="diagnostics", read_geometry=False)
+    outside = diag[diag["issue"].isin(["outside_study_area", "in_other_area"])]
+    assert len(outside) == len(comm) - int(in_middle.sum())  # each recorded once
+    assert outside["row"].is_unique
+    n_other = int((diag["issue"] == "in_other_area").sum())
+    assert n_other == int((rep.covered_by(middle) & in_west).sum())
+    assert any(m.startswith("area 中片 middle: ") and
+               f"{int(in_middle.sum())} of {len(comm)} communities are in the study area" in m
+               and f"{n_other} in an area listed before this one" in m for m in shown), shown
+
+
+def test_summary_counts_in_scope_yes_only(sample_result):
+    fig = batch.area_figures(sample_result)
+    comm = gpd.read_file(lc.sample_paths()["communities"])
+    # independent count from the raw file: built by 2000, safety grade C, or units without
+    # their own kitchen and bathroom (黑政办规〔2021〕15号 二(一))
+    yes = (comm["build_year"] <= 2000) | (comm["safety_grade"] == "C") | \
+        (comm["complete_units"] == 0)
+    assert fig["in_scope"] == int(yes.sum()) == 62
+    scope = sample_result["communities"]["in_scope"]
+    assert set(scope.unique()) >= {"yes", "no"} and len(scope) == 80  # others are not counted

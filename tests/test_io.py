@@ -294,9 +294,10 @@ def test_far_outside_points_dropped_and_recorded(tmp_path):
     df.loc[2, ["经度", "纬度"]] = [116.40, 39.91]  # Beijing, ~1000 km away
     p = tmp_path / "far.csv"
     df.to_csv(p, index=False)
-    diag = Diagnostics()
-    out = io.read_communities(p, coord_crs="wgs84", boundary=BOUNDARY, diagnostics=diag)
-    assert out["community_id"].tolist() == ["C1", "C2"]
+    diag = Diagnostics()  # points that serve the area (sites; facilities, gates alike)
+    out = io.read_sites(p, coord_crs="wgs84", boundary=BOUNDARY, diagnostics=diag,
+                        id_column="编号")
+    assert out["site_id"].tolist() == ["C1", "C2"]
     (rec,) = diag.records
     assert (rec["issue"], rec["action"], rec["row"], rec["feature_id"]) == (
         "far_outside", "dropped", 3, "C3")
@@ -311,7 +312,7 @@ def test_point_within_limit_is_kept(tmp_path):
     p = tmp_path / "near.csv"
     df.to_csv(p, index=False)
     assert settings.far_outside_km == 5.0
-    out = io.read_communities(p, coord_crs="wgs84", boundary=BOUNDARY)
+    out = io.read_sites(p, coord_crs="wgs84", boundary=BOUNDARY)
     assert len(out) == 1
 
 
@@ -320,7 +321,7 @@ def test_all_far_outside_is_an_error_with_a_hint(tmp_path):
     far = gpd.GeoDataFrame(geometry=[box(116.3, 39.8, 116.5, 40.0)], crs=4326)
     with pytest.raises(CoordinateError, match=r"c\.csv: all 3 features lie more than 5 km "
                                               r"from the study boundary.*coord_crs"):
-        io.read_communities(p, coord_crs="wgs84", boundary=far)
+        io.read_sites(p, coord_crs="wgs84", boundary=far)
 
 
 def test_read_boundary_dissolves(tmp_path):
