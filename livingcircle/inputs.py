@@ -491,10 +491,16 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
     list of dict
         Per layer: role, source, ``median_m`` per system, the system applied and the verdict.
     """
+    import geopandas as gpd
     import shapely
 
     from ._validate import warn
 
+    # only points within the network's extent are measured: a file may hold points of
+    # neighbouring areas (batch areas share files), whose distance to this network's streets
+    # says nothing about their coordinate system
+    hull = shapely.convex_hull(shapely.multipoints(net.edges.xy))
+    shapely.prepare(hull)
     out = []
     for role, f, gdf in layers:
         meta = gdf.attrs.get("input", {})
@@ -513,8 +519,14 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
         pts = geoms.copy()
         pts[shapely.get_type_id(geoms) != 0] = shapely.point_on_surface(
             geoms[shapely.get_type_id(geoms) != 0])
+        inside = shapely.contains(hull, gpd.GeoSeries(pts, crs=4326).to_crs(net.crs).to_numpy())
+        pts = pts[inside]
+        if len(pts) == 0:
+            rec["verdict"] = "not checked: no point within the network's extent"
+            continue
         med = network_medians(net, pts, applied)
-        rec.update(median_m=med, applied=applied, n_points=min(len(pts), CHECK_SAMPLE))
+        rec.update(median_m=med, applied=applied, n_points=min(len(pts), CHECK_SAMPLE),
+                   n_outside=int((~inside).sum()))
         best = min((s for s in SYSTEMS if s != applied), key=med.get)
         fits = (med[best] <= med[applied] / CHECK_RATIO
                 and med[applied] - med[best] >= CHECK_MIN_GAIN_M)

@@ -62,7 +62,7 @@ def _args(cmd_name: str, scenario: str, folder: Path) -> list[str]:
             elif scenario == "bad_value":
                 f = Path(SAMPLE["osm"] if p.name == "osm" else SAMPLE["communities"])
             value = str(f)  # "missing": never written
-        elif isinstance(p.type, click.Path) and not p.type.file_okay:  # an output folder
+        elif isinstance(p, click.Option) and p.name == "out":  # the output folder or file
             value = str(folder / f"out-{cmd_name}")
             if scenario == "missing" and not paths:  # nothing to miss: the folder is a file
                 (folder / "a_file.txt").write_text("x")
@@ -71,8 +71,6 @@ def _args(cmd_name: str, scenario: str, folder: Path) -> list[str]:
             value = "bogus" if isinstance(p.type, click.Choice) else "not-a-number"
         elif isinstance(p, click.Option) and p.is_flag and p.name.startswith("no_progress"):
             argv.append(opt)
-        elif isinstance(p, click.Option) and p.name == "out" and p.required:
-            value = str(folder / f"out-{cmd_name}")
         if value is None:
             continue
         argv += [value] if opt is None else [opt, value]
