@@ -377,7 +377,9 @@ def run(
     gts = None
     if gates is not None:
         note("gates", gates)
-        gts = gates if isinstance(gates, gpd.GeoDataFrame) else \
+        gts = _validate.drop_gates_far_from_community(
+            gates, comm, source="gates", diagnostics=diag) \
+            if isinstance(gates, gpd.GeoDataFrame) else \
             io.read_gates(gates, communities=comm, diagnostics=diag)
     fac_frames = []
     for f in _as_list(facilities):
