@@ -14,6 +14,7 @@ from ._errors import (
     ExportError,
     InputError,
     LivingCircleError,
+    LivingCircleWarning,
     NetworkError,
     ProfileError,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "InputError",
     "Level",
     "LivingCircleError",
+    "LivingCircleWarning",
     "NetworkError",
     "Profile",
     "ProfileError",

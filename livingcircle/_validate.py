@@ -483,7 +483,8 @@ def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: gpd.GeoD
     far = np.nan_to_num(dist, nan=0.0) > limit
     if not far.any():
         return gates
-    rows = gates["src_row"].to_numpy()
+    rows = gates["src_row"].to_numpy() if "src_row" in gates.columns else \
+        np.arange(1, len(gates) + 1)
     for i in np.flatnonzero(far):
         what = "point" if is_point[i] else "outline"
         diagnostics.add(

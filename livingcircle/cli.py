@@ -184,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         except click.exceptions.Exit as exc:
             return exc.exit_code
         except click.ClickException as exc:
+            no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
+            if isinstance(exc, no_args):  # `livingcircle` alone: the help, as asked
+                click.echo(exc.format_message())
+                return 0
             click.echo(_usage_line(exc), err=True)
             return exc.exit_code
         except click.exceptions.Abort:

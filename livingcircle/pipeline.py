@@ -424,7 +424,11 @@ def run(
     comm = read("communities", first, io.read_communities, boundary=bnd, claimed=claimed)
     gts = None
     if files["gates"]:
-        gts = read("gates", files["gates"][0], io.read_gates, communities=comm)
+        g = files["gates"][0]
+        if isinstance(g, gpd.GeoDataFrame):
+            g = _validate.drop_gates_far_from_community(g, comm, source="gates",
+                                                        diagnostics=diag)
+        gts = read("gates", g, io.read_gates, communities=comm)
     fac_frames = [read("facilities", f, io.read_facilities, profile=prof, boundary=bnd)
                   for f in files["facilities"]]
     if not fac_frames:

@@ -265,3 +265,10 @@ def test_cli_warnings_are_the_tools_own(tmp_path):
                for ln in lines)
     assert any("set aside 1 gate(s) far from their own community" in ln for ln in lines)
     assert (tmp_path / "o" / "map.html").is_file()
+
+
+def test_no_command_shows_the_help(capsys):
+    assert cli_module.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Usage: livingcircle [OPTIONS] COMMAND [ARGS]...")
+    assert all(f"  {c} " in out for c in COMMANDS)
