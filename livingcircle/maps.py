@@ -106,6 +106,8 @@ _T = {
     "id": ("编号", "ID"),
     "scope": ("改造范围", "Renovation scope"),
     "legend": ("图例", "Legend"),
+    "streets": ("街道（离线底图）", "Streets (offline basemap)"),
+    "background": ("水系、绿地、铁路", "Water, green, railways"),
 }
 _YES = {"yes": ("是", "yes"), "no": ("否", "no"), "unknown": ("未知", "unknown")}
 
@@ -316,6 +318,60 @@ lcLayer({{ this._parent.get_name() }}, {{ this.json }});
         self.json = _js_json(data)
 
 
+class _Pane(MacroElement):
+    """A Leaflet pane between the tiles (z 200) and the data overlays (z 400) for the basemap."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+{{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.z }};
+{% endmacro %}
+""")
+
+    def __init__(self, pane: str, z: int) -> None:
+        super().__init__()
+        self.pane, self.z = pane, int(z)
+
+
+#: Styles of the offline basemap (``basemap`` layer, :mod:`livingcircle.basemap`) by (kind, rank):
+#: greys for streets, heavier for main roads, in the manner of printed city maps; light blue water,
+#: light green parks, dashed dark railways. Drawn without interaction in pane ``lcbase``.
+BASEMAP_STYLES = {
+    ("water", 1): {"stroke": False, "fillColor": "#a8cbe6", "fillOpacity": 1},
+    ("water", 2): {"color": "#a8cbe6", "weight": 4},
+    ("green", 1): {"stroke": False, "fillColor": "#d3e8c4", "fillOpacity": 1},
+    ("rail", 1): {"color": "#6e6e6e", "weight": 2, "dashArray": "6 4"},
+    ("street", 1): {"color": "#8c8c8c", "weight": 4},
+    ("street", 2): {"color": "#a6a6a6", "weight": 2},
+    ("street", 3): {"color": "#c2c2c2", "weight": 1},
+}
+
+
+def _basemap_layers(bg: gpd.GeoDataFrame, *, lang: str, gcj: bool, show: bool,
+                    bbox: tuple[float, float, float, float] | None = None
+                    ) -> list[folium.FeatureGroup]:
+    """Return the streets and the water/green/rail layers of a result's ``basemap`` layer.
+
+    ``bbox`` (west, south, east, north, degrees) keeps only features that reach into it (a page
+    of one district).
+    """
+    if bbox is not None:
+        bg = bg[bg.intersects(shapely.box(*bbox))]
+    bg = _prepare(bg, simplify_m=None, gcj=gcj)
+    out = []
+    for name, kinds, cls in ((_both("background", lang), ("water", "green", "rail"), "lc-bg"),
+                             (_both("streets", lang), ("street",), "lc-street")):
+        sub = bg[bg["kind"].isin(kinds)]
+        keys = [k for k in BASEMAP_STYLES if k[0] in kinds]
+        styles = [{**BASEMAP_STYLES[k], "pane": "lcbase", "interactive": False,
+                   "className": cls} for k in keys]
+        feats = [{"g": _pack(g), "s": keys.index((k, int(r)))}
+                 for g, k, r in zip(sub.geometry, sub["kind"], sub["rank"], strict=True)
+                 if (k, int(r)) in keys]
+        if feats:
+            out.append(_layer(name=name, styles=styles, features=feats, show=show))
+    return out
+
+
 def _layer(*, name: str, styles: list[dict], features: list[dict], show: bool = True,
            kind: str = "geom", shared: str | None = None) -> folium.FeatureGroup:
     """Return a FeatureGroup (one entry in the layer control) holding packed features.
@@ -509,6 +565,7 @@ def make_map(
     isochrone_simplify_m: float | None = 5.0,
     min_hole_m2: float = 0.0,
     gap_layers: bool = True,
+    background: bool = True,
     tianditu_token: str | None = None,
     title: str | None = None,
 ) -> folium.Map:
@@ -542,6 +599,10 @@ def make_map(
         isochrone area) and saves 0.17 MB; the written isochrone layer always keeps every hole.
     gap_layers
         Draw one gap-area layer per category.
+    background
+        Draw the result's ``basemap`` layer (streets of the walking network, water, green,
+        railways; :mod:`livingcircle.basemap`) under the data, so that the offline map reads as
+        a city. Shown at start on the plain background, offered in the layer control with tiles.
     tianditu_token
         Tianditu key (default: environment variable ``TIANDITU_TOKEN``); without one the
         Tianditu layer is left out. The key is written into the HTML.
@@ -610,6 +671,14 @@ def make_map(
                              name="天地图 Tianditu", attr="© 天地图 Tianditu",
                              subdomains="01234567", max_zoom=18,
                              show=basemap == "tianditu").add_to(m)
+
+    # the offline basemap under everything else, in its own pane
+    bg = layers.get("basemap")
+    if background and isinstance(bg, gpd.GeoDataFrame) and len(bg):
+        _Pane("lcbase", 250).add_to(m)
+        plain = basemap == "none" or (basemap == "tianditu" and not token)
+        for fg in _basemap_layers(bg, lang=lang, gcj=gcj, show=plain):
+            fg.add_to(m)
 
     # communities: geometry stored once, drawn by the communities layer and every gap layer
     _Shared("comm", comm.geometry.values).add_to(m)

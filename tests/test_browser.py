@@ -125,3 +125,65 @@ def test_report_offline_in_chromium(browser, sample_result, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report_offline.png"))
     page.close()
+
+
+def _street_pixels(png: bytes, boxes: list[dict]) -> tuple[int, int]:
+    """Return (pixels in the street greys, pixels looked at) outside ``boxes`` (client rects).
+
+    The street greys are those of :data:`livingcircle.maps.BASEMAP_STYLES` (#8c8c8c–#c2c2c2,
+    with anti-aliasing on the #f4f4f0 background: grey levels 130–215, channels within 6).
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    free = np.ones(img.shape[:2], dtype=bool)
+    for b in boxes:
+        free[max(int(b["top"]), 0):int(b["bottom"]) + 1,
+             max(int(b["left"]), 0):int(b["right"]) + 1] = False
+    r, g, b_ = img[..., 0], img[..., 1], img[..., 2]
+    grey = (np.abs(r - g) <= 6) & (np.abs(g - b_) <= 6) & (r >= 130) & (r <= 215)
+    return int((grey & free).sum()), int(free.sum())
+
+
+_BOXES_JS = """() => Array.from(document.querySelectorAll(
+  'path.leaflet-interactive, .lc-legend, .lc-title, .lc-search, .leaflet-control'))
+  .map(e => e.getBoundingClientRect().toJSON())"""
+
+
+def test_offline_map_shows_the_street_pattern(browser, sample_result, tmp_path):
+    """The sample's offline map draws its streets, water and green under the data layers."""
+    bg = sample_result.layers["basemap"]
+    assert set(bg["kind"]) == {"street", "water", "green"}  # the sample has no railway
+    path = tmp_path / "map.html"
+    make_map(sample_result).save(str(path))
+    page, errors, console, blocked = _open(browser, path)
+    assert errors == [] and console == [] and blocked == []
+    # every street feature of the layer is an SVG path in the basemap pane; each merged line of
+    # it is one "M" (move-to) of the path data: the sample's street network drawn as lines
+    streets = page.locator(".leaflet-lcbase-pane path.lc-street")
+    assert streets.count() == int((bg["kind"] == "street").sum())
+    n_lines = page.evaluate("""() => Array.from(document.querySelectorAll('path.lc-street'))
+        .map(p => (p.getAttribute('d').match(/M/g) || []).length).reduce((a, b) => a + b, 0)""")
+    print(f"street polylines drawn: {n_lines}")
+    assert n_lines > 1000  # measured 2026-12-02: 1,811 at the opening zoom
+    assert page.locator(".leaflet-lcbase-pane path.lc-bg").count() == int(
+        (bg["kind"] != "street").sum())
+    # pixels in the street greys where no community, facility or control is drawn
+    boxes = page.evaluate(_BOXES_JS)
+    png = page.screenshot()
+    with_streets, looked_at = _street_pixels(png, boxes)
+    page.evaluate("() => document.querySelectorAll('path.lc-street, path.lc-bg')"
+                  ".forEach(p => p.style.display = 'none')")
+    without, _ = _street_pixels(page.screenshot(), boxes)
+    print(f"street-grey pixels outside the data: {with_streets} with the basemap, {without} "
+          f"without, of {looked_at}")
+    assert looked_at > 200_000
+    # measured 2026-12-02: 12,795 with, 1,867 without (grey facility dots' edges, scale bar)
+    # of 698,291 pixels looked at
+    assert with_streets - without > 8_000 and without < with_streets / 4
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "map_offline_streets.png").write_bytes(png)
+    page.close()
