@@ -72,7 +72,7 @@ def street_lines(net) -> gpd.GeoDataFrame:
     net
         A :class:`livingcircle.network.WalkNetwork`. With a graph the OSM ``highway`` tag of each
         edge gives the rank; a network kept as arrays has no tags, and every segment is rank 2
-        unless it carries ``highway`` in its edge table.
+        unless it carries them (``net.highway``, kept from pyrosm's tables).
 
     Returns
     -------
@@ -90,7 +90,7 @@ def street_lines(net) -> gpd.GeoDataFrame:
         key = shapely.to_wkb(shapely.normalize(g.geometry.values))
         return g[~pd.Series(key, index=g.index).duplicated()]
     e = net.edges
-    hw = getattr(e, "highway", None)
+    hw = getattr(net, "highway", None)
     rank = [highway_rank(h) for h in hw] if hw is not None else np.full(len(e.u), 2)
     return gpd.GeoDataFrame({"rank": rank}, geometry=np.asarray(e.geometry), crs=net.crs)
 
@@ -156,6 +156,16 @@ def _tiles(geoms: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.add(ix.astype(str), "_"), iy.astype(str))
 
 
+def _merged(frame: pd.DataFrame) -> list[tuple]:
+    """Lines (``kind``, ``rank``, ``tile``, ``g``) merged end to end per kind, rank and tile."""
+    out = []
+    for (kind, rank, tile), sub in frame.groupby(["kind", "rank", "tile"], sort=True):
+        parts = shapely.get_parts(sub["g"].to_numpy())  # a MultiLineString way into its lines
+        out.append((kind, int(rank), tile,
+                    shapely.line_merge(shapely.multilinestrings(parts))))
+    return out
+
+
 def basemap_layer(net, *, osm: str | Path | None = None, simplify_m: float = 3.0,
                   min_area_m2: float = 200.0) -> gpd.GeoDataFrame:
     """Build the display layer of streets, water, green and railways for a run.
@@ -185,16 +195,14 @@ def basemap_layer(net, *, osm: str | Path | None = None, simplify_m: float = 3.0
     if len(streets):
         geoms = streets.geometry.to_numpy()
         tiles = _tiles(geoms)
-        frame = pd.DataFrame({"rank": streets["rank"].to_numpy(), "tile": tiles, "g": geoms})
-        for (rank, tile), sub in frame.groupby(["rank", "tile"], sort=True):
-            merged = shapely.line_merge(shapely.multilinestrings(sub["g"].to_list()))
-            parts.append(("street", int(rank), tile, merged))
+        parts += _merged(pd.DataFrame({"kind": "street", "rank": streets["rank"].to_numpy(),
+                                       "tile": tiles, "g": geoms}))
     if osm is not None:
         bounds = gpd.GeoSeries(streets.geometry.to_numpy(), crs=crs).to_crs(4326).total_bounds \
             if len(streets) else None
         try:
             bg = read_background(osm, bbox=list(bounds) if bounds is not None else None)
-        except Exception as exc:  # noqa: BLE001 - the background is decoration, the run goes on
+        except Exception as exc:  # the background is decoration: the run goes on without it
             logger.warning("%s: water, green and railways not read for the map (%s)", osm, exc)
             bg = None
         if bg is not None and len(bg):
@@ -203,9 +211,15 @@ def basemap_layer(net, *, osm: str | Path | None = None, simplify_m: float = 3.0
             area = shapely.area(g)
             keep = (shapely.get_type_id(g) < 3) | (area >= min_area_m2)
             bg = bg[keep]
-            for k, r, t, geom in zip(bg["kind"], bg["rank"], _tiles(bg.geometry.to_numpy()),
-                                     bg.geometry.to_numpy(), strict=True):
-                parts.append((k, int(r), t, geom))
+            g = bg.geometry.to_numpy()
+            lines = shapely.get_type_id(g) < 3
+            for k, r, t, geom in zip(bg["kind"][~lines], bg["rank"][~lines],
+                                     _tiles(g[~lines]), g[~lines], strict=True):
+                parts.append((k, int(r), t, geom))  # areas one by one: valid polygons
+            frame = pd.DataFrame({"kind": bg["kind"][lines].to_numpy(),
+                                  "rank": bg["rank"][lines].to_numpy(), "tile": _tiles(g[lines]),
+                                  "g": g[lines]})
+            parts += _merged(frame)
     if not parts:
         return gpd.GeoDataFrame({"kind": [], "rank": [], "tile": []},
                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)

@@ -18,7 +18,7 @@ from shapely.affinity import translate
 
 import livingcircle as lc
 from livingcircle.coords import wgs84_to_gcj02
-from livingcircle.maps import _Layer, _pack, make_map
+from livingcircle.maps import BASEMAP_STYLES, _Layer, _pack, make_map
 from livingcircle.pipeline import Result
 
 EVIL = "<script>alert(1)</script>"
@@ -203,3 +203,18 @@ def test_isochrones_left_out_of_a_city_sized_map_by_default(sample_result, monke
     without = make_map(sample_result).get_root().render()
     # the isochrones are about half of the sample map's bytes
     assert len(without) < 0.75 * len(with_iso)
+
+
+def test_basemap_drawn_under_the_data(sample_result):
+    m = make_map(sample_result, isochrones=False, gap_layers=False)
+    layers = _layers(m)
+    streets = layers["街道（离线底图） Streets (offline basemap)"]
+    assert len(streets["f"]) == int((sample_result.layers["basemap"]["kind"] == "street").sum())
+    assert all(s["pane"] == "lcbase" and s["interactive"] is False for s in streets["s"])
+    assert [s["weight"] for s in streets["s"]] == [BASEMAP_STYLES[("street", r)]["weight"]
+                                                   for r in (1, 2, 3)]
+    assert "水系、绿地、铁路 Water, green, railways" in layers
+    h = m.get_root().render()
+    assert 'createPane("lcbase").style.zIndex = 250' in h
+    off = _layers(make_map(sample_result, isochrones=False, gap_layers=False, background=False))
+    assert not any(k.startswith("街道") for k in off)
