@@ -246,9 +246,12 @@ def _pack(geom) -> list:
 
 
 #: JavaScript that turns packed features into Leaflet layers (added once to the page head).
+#: Community popups and tooltips, gap tooltips and isochrones are built from compact data when
+#: they are first shown (``lcInfo``, ``lcRules``, ``lcIso``), every text escaped by ``lcEsc``.
 _LAYER_JS = """
 <script>
-var lcShared = {}, lcIndex = {};
+var lcShared = {}, lcIndex = {}, lcInfo = [], lcRules = [], lcT = {};
+var lcIso = {blobs: [], of: {}, groups: {}, circles: null, cache: {}, shown: null};
 function lcDecode(p) {
   var S = __SCALE__;
   function ring(a) {
@@ -262,15 +265,109 @@ function lcDecode(p) {
   if (t === 'Polygon' || t === 'MultiLineString') return c.map(ring);
   return c.map(function (poly) { return poly.map(ring); });
 }
+function lcEsc(v) {
+  if (v === null || v === undefined) return '';
+  return String(v).replace(/[&<>"']/g, function (ch) {
+    return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;'}[ch];
+  });
+}
+function lcNum(v, d) { return (v === null || v === undefined) ? '' : Number(v).toFixed(d || 0); }
+function lcPct(v) { return v === null ? '\u2014' : Math.round(v * 100) + '%'; }
+function lcGapCells(g) {
+  var r = lcRules[g[0]], T = lcT;
+  var std = lcEsc(r[1]) + (r[1] !== 'block' ? T.lvl : '') + T.circle + ' \u2264' +
+    lcNum(r[2]) + T.m;
+  var meas = lcNum(g[1]) + T.m + ' / ' + lcNum(g[2], 1) + T.min;
+  if (g[3]) meas = T.none + meas;
+  var src = lcEsc(r[3]) + (r[4] ? '' : T.unverified);
+  return [lcEsc(r[0]), std, meas, src];
+}
+function lcCommTip(i) { var r = lcInfo[i]; return lcEsc(r[1]) + ' ' + lcPct(r[2]); }
+function lcCommPopup(i) {
+  var r = lcInfo[i], T = lcT;
+  var h = "<div class='lc-popup'><b>" + lcEsc(r[1]) + '</b> (' + T.id + ' ' +
+    lcEsc(r[0]) + ')';
+  h += '<br>' + T.share + ': ' + lcPct(r[2]);
+  if (r[3] !== null && r[4] !== null) {
+    h += ' (' + lcNum(r[3]) + '/' + lcNum(r[4]) + ' ' + T.missing + ')';
+  }
+  if (r[5] !== null) {
+    h += '<br>' + T.scope + ': ' + lcEsc(T.yes[r[5]] || r[5]);
+    if (r[6]) h += ' (' + lcEsc(r[6]) + ')';
+  }
+  if (r[7].length) {
+    h += '<br><b>' + T.gaps_head + "</b><table class='lc-gaps'><tr><th>" +
+      T.head.join('</th><th>') + '</th></tr>';
+    r[7].forEach(function (g) {
+      var c = lcGapCells(g);
+      h += '<tr><td>' + c[0] + '</td><td>' + c[1] + '</td><td>' + c[2] +
+        "</td><td class='lc-src'>" + c[3] + '</td></tr>';
+    });
+    h += '</table>';
+  } else { h += '<br>' + T.no_gaps; }
+  return h + '</div>';
+}
+function lcGapTip(i, cat) {
+  var r = lcInfo[i];
+  return lcEsc(r[1]) + ': ' + r[7].filter(function (g) { return lcRules[g[0]][5] === cat; })
+    .map(function (g) {
+      var c = lcGapCells(g);
+      return c[0] + ' ' + c[1] + ', ' + c[2] + " <span class='lc-src'>" + c[3] + '</span>';
+    })
+    .join('; ');
+}
+function lcInflate(k) {
+  if (!lcIso.cache[k]) {
+    var bin = atob(lcIso.blobs[k]), bytes = new Uint8Array(bin.length);
+    for (var j = 0; j < bin.length; j++) bytes[j] = bin.charCodeAt(j);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+    lcIso.cache[k] = new Response(stream).text().then(JSON.parse);
+  }
+  return lcIso.cache[k];
+}
+function lcShowIso(i) {
+  var k = lcIso.of[i];
+  if (k === undefined || lcIso.shown === i) return Promise.resolve();
+  lcIso.shown = i;
+  return lcInflate(k).then(function (recs) {
+    if (lcIso.shown !== i) return;
+    Object.keys(lcIso.groups).forEach(function (m) { lcIso.groups[m].clearLayers(); });
+    if (lcIso.circles) lcIso.circles.clearLayers();
+    var rec = recs[i], name = lcEsc(lcInfo[i][1]), T = lcT;
+    // [minutes, walk_m, area_m2, ped_shed_ratio, packed polygon], 5 before 10 before 15: each
+    // goes behind the one before and every community, so the smallest is on top
+    rec.l.forEach(function (e) {
+      var m = e[0], g = lcIso.groups[m];
+      if (!g) return;
+      L.polygon(lcDecode(e[4]), g.lcStyle).bindTooltip(name + ': ' + m + ' ' + T.iso
+        .replace('{w}', lcNum(e[1])).replace('{a}', lcNum(e[2] / 1e4, 1))
+        .replace('{p}', lcNum(e[3], 2)), {sticky: true}).addTo(g).bringToBack();
+      if (lcIso.circles && e[1] !== null) {
+        var st = Object.assign({}, lcIso.circles.lcStyle, {color: g.lcStyle.color, radius: e[1]});
+        L.circle(lcDecode(rec.c), st).bindTooltip(name + ': ' + m + ' ' +
+          T.circle_tip.replace('{w}', lcNum(e[1])), {sticky: true}).addTo(lcIso.circles);
+      }
+    });
+    document.dispatchEvent(new CustomEvent('lc-isochrones', {detail: i}));
+  });
+}
 function lcLayer(group, d) {
+  if (d.kind === 'iso') { group.lcStyle = d.s[0]; lcIso.groups[d.minutes] = group; return; }
+  if (d.kind === 'circles') { group.lcStyle = d.s[0]; lcIso.circles = group; return; }
   d.f.forEach(function (f) {
     var g = f.g !== undefined ? f.g : lcShared[d.shared][f.r];
     var st = Object.assign({}, d.s[f.s || 0]);
     var l, ll = lcDecode(g);
-    if (d.kind === 'circle') { st.radius = f.m; l = L.circle(ll, st); }
-    else if (g[0] === 'Point') { l = L.circleMarker(ll, st); }
+    if (g[0] === 'Point') { l = L.circleMarker(ll, st); }
     else if (g[0] === 'LineString' || g[0] === 'MultiLineString') { l = L.polyline(ll, st); }
     else { l = L.polygon(ll, st); }
+    if (d.kind === 'comm') {
+      l.bindTooltip(function () { return lcCommTip(f.r); }, {sticky: true});
+      l.bindPopup(function () { return lcCommPopup(f.r); }, {maxWidth: 480});
+      l.on('popupopen', function () { lcShowIso(f.r); });
+    } else if (d.kind === 'gap') {
+      l.bindTooltip(function () { return lcGapTip(f.r, d.cat); }, {sticky: true});
+    }
     if (f.t) l.bindTooltip(f.t, {sticky: true});
     if (f.p) l.bindPopup(f.p, {maxWidth: 480});
     if (f.k) { l.lcGroup = group; f.k.forEach(function (k) { lcIndex[k] = l; }); }
@@ -373,21 +470,103 @@ def _basemap_layers(bg: gpd.GeoDataFrame, *, lang: str, gcj: bool, show: bool,
 
 
 def _layer(*, name: str, styles: list[dict], features: list[dict], show: bool = True,
-           kind: str = "geom", shared: str | None = None) -> folium.FeatureGroup:
+           kind: str = "geom", shared: str | None = None,
+           extra: dict | None = None) -> folium.FeatureGroup:
     """Return a FeatureGroup (one entry in the layer control) holding packed features.
 
     Each feature is a dict with ``g`` (packed geometry) or ``r`` (index into the shared geometry
-    ``shared``), ``s`` (style index), ``t`` (tooltip HTML), ``p`` (popup HTML), ``k`` (search
-    keys) and, for ``kind="circle"``, ``m`` (radius in metres). Texts must already be escaped.
+    ``shared``; for ``kind="comm"`` and ``"gap"`` also the row of ``lcInfo`` its popup and
+    tooltip are built from), ``s`` (style index), ``t`` (tooltip HTML), ``p`` (popup HTML) and
+    ``k`` (search keys). Texts must already be escaped. ``kind="iso"``/``"circles"`` make an
+    empty group that ``lcShowIso`` fills when a community is opened. ``extra`` goes into the
+    layer's data as is (``minutes`` of an isochrone level, ``cat`` of a gap layer).
     """
     fg = folium.FeatureGroup(name=name, show=show)
     feats = [{k: v for k, v in f.items() if v is not None and not (k == "s" and v == 0)
               and not (isinstance(v, str) and v == "")} for f in features]
-    data = {"s": styles, "f": feats, "kind": kind}
+    data = {"s": styles, "f": feats, "kind": kind, **(extra or {})}
     if shared:
         data["shared"] = shared
     _Layer(data).add_to(fg)
     return fg
+
+
+#: Texts of the page-built popups and tooltips (``_LAYER_JS``), per language.
+_JS_TEXT = {
+    "zh": {"lvl": "分钟", "circle": "圈", "m": " 米", "min": " 分钟",
+           "none": "搜索范围内无设施 ", "unverified": " （未核实）",
+           "missing": "项必配类别未达标", "head": ["类别", "标准", "实测", "来源"],
+           "iso": "分钟 步行 {w} 米，面积 {a} 公顷，步行圈/直线圈 {p}",
+           "circle_tip": "分钟 直线 {w} 米"},
+    "en": {"lvl": "-min", "circle": " circle", "m": " m", "min": " min",
+           "none": "none within search range ", "unverified": " (unverified)",
+           "missing": "required categories missing",
+           "head": ["Category", "Standard", "Measured", "Source"],
+           "iso": "min, {w} m walk, {a} ha, ped-shed ratio {p}", "circle_tip": "min, {w} m radius"},
+}
+
+
+class _Data(MacroElement):
+    """Page data read by ``_LAYER_JS``: ``statements`` maps a JS target to a JSON value."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+{% for target, value in this.statements %}{{ target }} = {{ value }};
+{% endfor %}
+{% endmacro %}
+""")
+
+    def __init__(self, **values) -> None:
+        super().__init__()
+        self.statements = [(k.replace("__", "."), _js_json(v)) for k, v in values.items()]
+
+
+#: Isochrones of this many neighbouring communities are packed into one compressed block of the
+#: page (decompressed when one of them is opened). 16 neighbours share streets, which deflate
+#: finds: 3.3 kB per community instead of 4.4 kB one by one (the sample at 10 m, measured
+#: 2026-12-02), while opening one decompresses about 200 kB.
+ISO_BLOCK = 16
+
+
+def _deflate_b64(obj) -> str:
+    """JSON → raw deflate (level 9) → base64: what ``lcInflate`` reads back in the page."""
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return base64.b64encode(z.compress(raw.encode("utf-8")) + z.flush()).decode("ascii")
+
+
+def _iso_blocks(iso: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str, list]
+                ) -> tuple[list[str], list]:
+    """Pack each community's isochrones with its centre; return (blocks, block index per row).
+
+    A block holds :data:`ISO_BLOCK` communities that are next to each other (in the order of a
+    500 m grid of their centres), as ``{row: {"c": packed centre, "l": [[minutes, walk_m,
+    area_m2, ped_shed_ratio, packed polygon], ...]}}``.
+    """
+    ratio = iso["ped_shed_ratio"] if "ped_shed_ratio" in iso.columns else pd.Series(
+        np.nan, index=iso.index)
+    recs: dict[int, dict] = {}
+    for c, mi, w, a, p, g in zip(iso["community_id"].astype(str), iso["minutes"], iso["walk_m"],
+                                 iso["area_m2"], ratio, iso.geometry, strict=True):
+        if c not in row_of or c not in centres:
+            continue
+        rec = recs.setdefault(row_of[c], {"c": centres[c], "l": []})
+        rec["l"].append([int(mi), _num(w, 1), _num(a, 0), _num(p, 2), _pack(g)])
+    for rec in recs.values():
+        rec["l"].sort(key=lambda e: e[0])
+    # neighbours together: rows ordered by a 500 m (0.005 degree) grid cell of their centre
+    order = sorted(recs, key=lambda r: (recs[r]["c"][1][1] // 500, recs[r]["c"][1][0] // 500,
+                                        r))
+    of: list = [None] * (max(row_of.values()) + 1 if row_of else 0)
+    blocks = []
+    for k in range(0, len(order), ISO_BLOCK):
+        rows = order[k:k + ISO_BLOCK]
+        blocks.append(_deflate_b64({str(r): recs[r] for r in rows}))
+        for r in rows:
+            of[r] = len(blocks) - 1
+    return blocks, of
 
 
 # --- popups -------------------------------------------------------------------------------------
@@ -412,64 +591,67 @@ def _colour(share: float) -> str:
     return col
 
 
-def _gap_rows(gaps: pd.DataFrame | None, lang: str) -> dict[str, str]:
-    """community_id → HTML table of its gaps (category, threshold, source, measured)."""
-    if gaps is None or len(gaps) == 0 or "status" not in gaps.columns:
-        return {}
-    g = gaps[gaps["status"].astype(str) != "met"]
-    name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else (
-        "name_en" if "name_en" in g.columns else "category")
-    out = {}
-    head = ("<tr><th>类别</th><th>标准</th><th>实测</th><th>来源</th></tr>" if lang == "zh"
-            else "<tr><th>Category</th><th>Standard</th><th>Measured</th><th>Source</th></tr>")
-    for cid, sub in g.groupby(g["community_id"].astype(str), sort=False):
-        rows = []
-        for r in sub.itertuples(index=False):
-            lvl = getattr(r, "level", "")
-            if lang == "zh":
-                std = (f"{_esc(lvl)}{'分钟' if str(lvl) != 'block' else ''}圈 ≤"
-                       f"{_fmt(getattr(r, 'threshold_m', None))} 米")
-                meas = (f"{_fmt(getattr(r, 'distance_m', None))} 米 / "
-                        f"{_fmt(getattr(r, 'time_min', None), 1)} 分钟")
-                if str(getattr(r, "status", "")) == "not_reached":
-                    meas = "搜索范围内无设施 " + meas
-            else:
-                std = (f"{_esc(lvl)}{'-min' if str(lvl) != 'block' else ''} circle ≤"
-                       f"{_fmt(getattr(r, 'threshold_m', None))} m")
-                meas = (f"{_fmt(getattr(r, 'distance_m', None))} m / "
-                        f"{_fmt(getattr(r, 'time_min', None), 1)} min")
-                if str(getattr(r, "status", "")) == "not_reached":
-                    meas = "none within search range " + meas
-            src = _esc(getattr(r, "source", ""))
-            ts = str(getattr(r, "threshold_status", ""))
-            if ts and ts != "verified":
-                src += " （未核实）" if lang == "zh" else " (unverified)"
-            rows.append(f"<tr><td>{_esc(getattr(r, name_col))}</td><td>{std}</td>"
-                        f"<td>{meas}</td><td class='lc-src'>{src}</td></tr>")
-        out[cid] = f"<table class='lc-gaps'>{head}{''.join(rows)}</table>"
-    return out
+def _num(v, digits: int):
+    """Return a finite number rounded for the page, or None (JSON null)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return round(x, digits) if np.isfinite(x) else None
 
 
-def _community_popup(r: dict, share: float, gap_html: str | None, lang: str) -> str:
-    name = _esc(r.get("name") or r.get("community_id"))
-    parts = [f"<div class='lc-popup'><b>{name}</b> ({_t('id', lang)} {_esc(r['community_id'])})"]
-    parts.append(f"<br>{_t('share', lang)}: "
-                 f"{'—' if np.isnan(share) else f'{share:.0%}'}")
-    if "n_required" in r and "n_missing_required" in r:
-        parts.append(f" ({_fmt(r['n_missing_required'])}/{_fmt(r['n_required'])} "
-                     + ("项必配类别未达标" if lang == "zh" else "required categories missing")
-                     + ")")
-    if r.get("in_scope") is not None:
-        yes = _YES.get(str(r["in_scope"]), (str(r["in_scope"]),) * 2)
-        parts.append(f"<br>{_t('scope', lang)}: {_esc(yes[0] if lang == 'zh' else yes[1])}")
-        if r.get("scope_reasons"):
-            parts.append(f" ({_esc(r['scope_reasons'])})")
-    if gap_html:
-        parts.append(f"<br><b>{_t('gaps_head', lang)}</b>{gap_html}")
-    else:
-        parts.append(f"<br>{_t('no_gaps', lang)}")
-    parts.append("</div>")
-    return "".join(parts)
+def _info_records(comm: pd.DataFrame, share: pd.Series, names: pd.Series,
+                  gaps: pd.DataFrame | None, lang: str) -> tuple[list, list, dict]:
+    """Return the compact data the page builds popups and tooltips from (see ``_INFO_JS``).
+
+    ``records[i]`` (row ``i`` of ``comm``): ``[id, name, share, n_missing, n_required, in_scope,
+    scope_reasons, gaps]`` with ``gaps`` a list of ``[rule, distance_m, time_min, not_reached]``;
+    ``rules[k]``: ``[category label, level, threshold_m, source, verified, category index]``,
+    each distinct standard written once; ``cat_index``: category id → index. Texts are raw: the
+    page escapes every one of them when it builds HTML.
+    """
+    rules: list = []
+    rule_of: dict = {}
+    cat_index: dict[str, int] = {}
+    gap_of: dict[str, list] = {}
+    if gaps is not None and len(gaps) and "status" in gaps.columns:
+        g = gaps[gaps["status"].astype(str) != "met"]
+        label_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else (
+            "name_en" if "name_en" in g.columns else "category")
+        cols = {c: (g[c].to_numpy() if c in g.columns else np.full(len(g), None))
+                for c in ("level", "threshold_m", "source", "threshold_status", "distance_m",
+                          "time_min", "status")}
+        for i, (cid, cat, label) in enumerate(zip(g["community_id"].astype(str),
+                                                  g["category"].astype(str), g[label_col],
+                                                  strict=True)):
+            ts = cols["threshold_status"][i]
+            key = (cat, str(label), str(cols["level"][i]), _num(cols["threshold_m"][i], 0),
+                   "" if cols["source"][i] is None else str(cols["source"][i]),
+                   not ts or str(ts) == "verified")
+            if key not in rule_of:
+                cat_index.setdefault(cat, len(cat_index))
+                rule_of[key] = len(rules)
+                rules.append([*key[1:], cat_index[cat]])
+            gap_of.setdefault(cid, []).append(
+                [rule_of[key], _num(cols["distance_m"][i], 0), _num(cols["time_min"][i], 1),
+                 1 if str(cols["status"][i]) == "not_reached" else 0])
+    n_req = comm["n_required"] if "n_required" in comm.columns else pd.Series(None, comm.index)
+    n_miss = comm["n_missing_required"] if "n_missing_required" in comm.columns else \
+        pd.Series(None, comm.index)
+    scope = comm["in_scope"] if "in_scope" in comm.columns else pd.Series(None, comm.index)
+    reasons = comm["scope_reasons"] if "scope_reasons" in comm.columns else \
+        pd.Series(None, comm.index)
+
+    def text(v):
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA \
+            else str(v)
+
+    records = [[cid, name, _num(sh, 3), _num(nm, 0), _num(nr, 0), text(sc), text(rs) or None,
+                gap_of.get(cid, [])]
+               for cid, name, sh, nm, nr, sc, rs in zip(
+                   comm["community_id"], names, share, n_miss, n_req, scope, reasons,
+                   strict=True)]
+    return records, rules, cat_index
 
 
 def _generic_popup(row: dict, title: str) -> str:
@@ -524,6 +706,21 @@ class _Search(MacroElement):
         self.box_html = (f"<input type='search' list='lc-names' placeholder="
                          f"'{html.escape(placeholder, quote=True)}'>"
                          f"<datalist id='lc-names'>{opts}</datalist>")
+
+
+class _Ready(MacroElement):
+    """Mark the map drawn: ``window.lcReady`` (``performance.now()``) and the ``lc-ready`` event.
+
+    Added last, so its script runs after every layer is on the map; the benchmark and the
+    browser tests read it.
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+window.lcReady = performance.now();
+document.dispatchEvent(new Event('lc-ready'));
+{% endmacro %}
+""")
 
 
 _CSS = """
@@ -680,31 +877,33 @@ def make_map(
         for fg in _basemap_layers(bg, lang=lang, gcj=gcj, show=plain):
             fg.add_to(m)
 
-    # communities: geometry stored once, drawn by the communities layer and every gap layer
+    # communities: geometry stored once, drawn by the communities layer and every gap layer;
+    # popups and tooltips are built in the page from compact records (lcInfo, lcRules)
     _Shared("comm", comm.geometry.values).add_to(m)
-    gap_html = _gap_rows(layers.get("gaps"), lang)
-    recs = comm.drop(columns="geometry").to_dict("records")
+    records, rules, cat_index = _info_records(comm, share, names, layers.get("gaps"), lang)
+    texts = {**_JS_TEXT[lang], **{k: _t(k, lang) for k in ("id", "share", "scope", "gaps_head",
+                                                             "no_gaps")},
+             "yes": {k: v[0] if lang == "zh" else v[1] for k, v in _YES.items()}}
+    _Data(lcInfo=records, lcRules=rules, lcT=texts).add_to(m)
     scope = comm["in_scope"].astype(str) if "in_scope" in comm.columns else pd.Series(
         "", index=comm.index)
     styles: list[dict] = []
     feats = []
-    for i, (r, s, n, sc) in enumerate(zip(recs, share, names, scope, strict=True)):
+    for i, (s, n, cid, sc) in enumerate(zip(share, names, comm["community_id"], scope,
+                                            strict=True)):
         st = {"fillColor": _colour(s), "fillOpacity": 0.65, "color": "#08306b",
               "weight": 3 if sc == "yes" else 1}
         if sc == "unknown":
             st["dashArray"] = "4 3"
         if st not in styles:
             styles.append(st)
-        feats.append({"r": i, "s": styles.index(st),
-                      "t": f"{_esc(n)} {'—' if np.isnan(s) else f'{s:.0%}'}",
-                      "p": _community_popup(r, s, gap_html.get(r["community_id"]), lang),
-                      "k": sorted({n, r["community_id"]})})
+        feats.append({"r": i, "s": styles.index(st), "k": sorted({n, cid})})
     comm_fg = _layer(name=_both("communities", lang), styles=styles, features=feats,
-                     shared="comm")
+                     shared="comm", kind="comm")
     row_of = {c: i for i, c in enumerate(comm["community_id"])}
-    name_of = dict(zip(comm["community_id"], names, strict=True))
 
-    # isochrones and straight-line circles
+    # isochrones and straight-line circles: packed per block of neighbours, compressed, drawn
+    # when a community is opened (its popup); the layer control switches the levels
     if isochrones is None:
         isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
     if isochrones and "isochrones" in layers and len(layers["isochrones"]):
@@ -719,59 +918,44 @@ def make_map(
             iso_src = spilled["isochrones"].read(where=where)
         if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
             iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
-        iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))]
+        iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))
+                          & iso_src["community_id"].astype(str).isin(row_of)]
         iso = _prepare(iso_src, simplify_m=isochrone_simplify_m, gcj=gcj,
                        min_hole_m2=min_hole_m2)
-        for minutes, sub in iso.groupby("minutes", sort=True):
-            mi = int(minutes)
-            col = _ISO_COLOURS.get(mi, "#555")
-            ratio = sub["ped_shed_ratio"] if "ped_shed_ratio" in sub.columns else pd.Series(
-                np.nan, index=sub.index)
-            feats = [{"g": _pack(g), "t": f"{_esc(name_of.get(str(c), c))}: {mi} " + (
-                f"分钟 步行 {_fmt(w)} 米，面积 {_fmt(a / 1e4, 1)} 公顷，步行圈/直线圈 {_fmt(p, 2)}"
-                if lang == "zh" else
-                f"min, {_fmt(w)} m walk, {_fmt(a / 1e4, 1)} ha, ped-shed ratio {_fmt(p, 2)}")}
-                for g, c, w, a, p in zip(sub.geometry, sub["community_id"].astype(str),
-                                         sub["walk_m"], sub["area_m2"], ratio, strict=True)]
-            _layer(name=_both("iso", lang, m=mi), show=False, features=feats,
-                   styles=[{"color": col, "weight": 1, "fillColor": col,
-                            "fillOpacity": 0.15}]).add_to(m)
         # straight-line circles: centre (community centroid) and radius, drawn by Leaflet
         utm = comm_src.estimate_utm_crs()
         cent = gpd.GeoDataFrame(
             {"community_id": comm_src["community_id"].astype(str).values},
             geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
-        cent = _prepare(cent, simplify_m=None, gcj=gcj).set_index("community_id").geometry
-        styles = [{"color": _ISO_COLOURS.get(mi, "#555"), "weight": 1, "dashArray": "6 4",
-                   "fill": False} for mi in sorted(iso_src["minutes"].astype(int).unique())]
-        order = sorted(iso_src["minutes"].astype(int).unique())
-        feats = [{"g": _pack(cent.loc[c]), "m": round(float(w), 1), "s": order.index(int(mi)),
-                  "t": f"{_esc(name_of.get(c, c))}: {int(mi)} " + (
-                      f"分钟 直线 {_fmt(w)} 米" if lang == "zh" else f"min, {_fmt(w)} m radius")}
-                 for c, mi, w in zip(iso_src["community_id"].astype(str), iso_src["minutes"],
-                                     iso_src["walk_m"], strict=True)
-                 if c in cent.index and np.isfinite(float(w))]
-        _layer(name=_both("circles", lang), show=False, features=feats, styles=styles,
-               kind="circle").add_to(m)
+        cent = _prepare(cent, simplify_m=None, gcj=gcj)
+        centres = {c: _pack(g) for c, g in zip(cent["community_id"], cent.geometry,
+                                                strict=True)}
+        blocks, block_of = _iso_blocks(iso, row_of, centres)
+        _Data(lcIso__blobs=blocks, lcIso__of=block_of).add_to(m)
+        for mi in sorted({int(x) for x in iso_src["minutes"]}):
+            col = _ISO_COLOURS.get(mi, "#555")
+            _layer(name=_both("iso", lang, m=mi), features=[], kind="iso",
+                   extra={"minutes": mi},
+                   styles=[{"color": col, "weight": 1, "fillColor": col,
+                            "fillOpacity": 0.15}]).add_to(m)
+        _layer(name=_both("circles", lang), show=False, features=[], kind="circles",
+               styles=[{"weight": 1, "dashArray": "6 4", "fill": False}]).add_to(m)
 
     # gap areas per category (communities not reaching the category), drawn from the shared
-    # community geometry: one tooltip per community and category, no repeated geometry
+    # community geometry; tooltips built in the page from the same records as the popups
     gaps = layers.get("gaps")
     if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:
         g = gaps[gaps["status"].astype(str) != "met"].copy()
         g["community_id"] = g["community_id"].astype(str)
         name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else "name_en"
-        expl = "explanation_zh" if lang == "zh" else "explanation_en"
         for cat, sub in g.groupby("category", sort=False):
             sub = sub[sub["community_id"].isin(row_of)]
             if len(sub) == 0:
                 continue
             label = str(sub[name_col].iloc[0]) if name_col in sub.columns else str(cat)
-            feats = [{"r": row_of[c], "t": f"{_esc(name_of[c])}: {_esc(e)}"}
-                     for c, e in zip(sub["community_id"], sub[expl] if expl in sub.columns
-                                     else sub["category"], strict=True)]
+            feats = [{"r": row_of[c]} for c in dict.fromkeys(sub["community_id"])]
             _layer(name=f"{_t('gap', lang)}: {_esc(label)}", show=False, features=feats,
-                   shared="comm",
+                   shared="comm", kind="gap", extra={"cat": cat_index[str(cat)]},
                    styles=[{"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
                             "fillOpacity": 0.45, "dashArray": "2 2"}]).add_to(m)
 
@@ -831,6 +1015,7 @@ def make_map(
     _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
             title=title)
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    _Ready().add_to(m)
     return m
 
 
