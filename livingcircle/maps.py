@@ -108,6 +108,13 @@ _T = {
     "legend": ("图例", "Legend"),
     "streets": ("街道（离线底图）", "Streets (offline basemap)"),
     "background": ("水系、绿地、铁路", "Water, green, railways"),
+    "index": ("全市索引", "City index"),
+    "pages": ("分区地图", "Maps by area"),
+    "unknown_group": ("未知", "unknown"),
+    "n_comm": ("小区数", "Communities"),
+    "n_scope": ("改造范围内", "In renovation scope"),
+    "mean_share": ("平均达标比例", "Mean share of required categories met"),
+    "open_page": ("打开分区地图", "Open this area's map"),
 }
 _YES = {"yes": ("是", "yes"), "no": ("否", "no"), "unknown": ("未知", "unknown")}
 
@@ -196,8 +203,13 @@ def _drop_small_holes(geom, min_area: float):
 
 
 def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
-             min_hole_m2: float = 0.0) -> gpd.GeoDataFrame:
-    """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked."""
+             min_hole_m2: float = 0.0, keep_topology: bool = True) -> gpd.GeoDataFrame:
+    """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked.
+
+    ``keep_topology=False`` simplifies with plain Douglas-Peucker (no topology checks: five times
+    faster on the sample's isochrones, every result still valid there, measured 2026-12-02),
+    for display of polygons with thousands of holes.
+    """
     out = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].copy()
     if out.crs is None:
         out = out.set_crs(4326)
@@ -209,7 +221,8 @@ def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
         if min_hole_m2:
             out["geometry"] = [_drop_small_holes(g, min_hole_m2) for g in out.geometry]
         if simplify_m:
-            out["geometry"] = out.geometry.simplify(simplify_m, preserve_topology=True)
+            out["geometry"] = out.geometry.simplify(simplify_m,
+                                                    preserve_topology=keep_topology)
     out = out.to_crs(4326)
     if gcj:
         from .coords import transform_geometries, wgs84_to_gcj02
@@ -227,6 +240,23 @@ def _ring(coords) -> list[int]:
     return np.vstack([q[:1], np.diff(q, axis=0)]).ravel().tolist()
 
 
+def _rings(rings) -> list[list[int]]:
+    """:func:`_ring` of many rings at once (numpy over all their vertices)."""
+    xy, idx = shapely.get_coordinates(rings, return_index=True)
+    q = np.round(xy * COORD_SCALE).astype(np.int64)
+    first = np.ones(len(q), dtype=bool)
+    first[1:] = idx[1:] != idx[:-1]
+    keep = first.copy()
+    keep[1:] |= (q[1:] != q[:-1]).any(axis=1)
+    q, first, idx = q[keep], first[keep], idx[keep]
+    d = q.copy()
+    d[1:] -= q[:-1]
+    d[first] = q[first]
+    flat = d.ravel().tolist()
+    bounds = np.searchsorted(idx, np.arange(len(rings) + 1)) * 2
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def _pack(geom) -> list:
     """Pack a geometry as ``[type, nested lists of delta-encoded integer rings]``."""
     t = geom.geom_type
@@ -235,10 +265,9 @@ def _pack(geom) -> list:
     if t in ("LineString", "MultiPoint"):
         return ["LineString", _ring(shapely.get_coordinates(geom))]
     if t == "Polygon":
-        return ["Polygon", [_ring(r.coords) for r in (geom.exterior, *geom.interiors)]]
+        return ["Polygon", _rings(shapely.get_rings(geom))]
     if t == "MultiPolygon":
-        return ["MultiPolygon", [[_ring(r.coords) for r in (p.exterior, *p.interiors)]
-                                 for p in geom.geoms]]
+        return ["MultiPolygon", [_rings(shapely.get_rings(p)) for p in geom.geoms]]
     if t == "MultiLineString":
         return ["MultiLineString", [_ring(g.coords) for g in geom.geoms]]
     msg = f"cannot draw geometry type {t}"
@@ -443,16 +472,9 @@ BASEMAP_STYLES = {
 }
 
 
-def _basemap_layers(bg: gpd.GeoDataFrame, *, lang: str, gcj: bool, show: bool,
-                    bbox: tuple[float, float, float, float] | None = None
+def _basemap_layers(bg: gpd.GeoDataFrame, *, lang: str, gcj: bool, show: bool
                     ) -> list[folium.FeatureGroup]:
-    """Return the streets and the water/green/rail layers of a result's ``basemap`` layer.
-
-    ``bbox`` (west, south, east, north, degrees) keeps only features that reach into it (a page
-    of one district).
-    """
-    if bbox is not None:
-        bg = bg[bg.intersects(shapely.box(*bbox))]
+    """Return the streets and the water/green/rail layers of a result's ``basemap`` layer."""
     bg = _prepare(bg, simplify_m=None, gcj=gcj)
     out = []
     for name, kinds, cls in ((_both("background", lang), ("water", "green", "rail"), "lc-bg"),
@@ -738,6 +760,10 @@ html, body {background: #f4f4f0;}
 .lc-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 4px;
   vertical-align: middle; border: 1px solid #555;}
 .lc-legend .dot {border-radius: 6px;}
+.lc-links {position: fixed; top: 10px; right: 60px; z-index: 1000; background: #fff;
+  padding: 4px 8px; font: 12px sans-serif; border-radius: 4px; max-height: 40%;
+  overflow-y: auto; box-shadow: 0 0 4px rgba(0,0,0,.4);}
+.lc-links a {display: block;}
 .lc-title {position: fixed; top: 10px; left: 60px; z-index: 1000; background: #fff;
   padding: 4px 8px; font: bold 13px sans-serif; border-radius: 4px;
   box-shadow: 0 0 4px rgba(0,0,0,.4);}
@@ -765,6 +791,7 @@ def make_map(
     background: bool = True,
     tianditu_token: str | None = None,
     title: str | None = None,
+    index_href: str | None = None,
 ) -> folium.Map:
     """Return an interactive, self-contained folium map of a run.
 
@@ -805,6 +832,8 @@ def make_map(
         Tianditu layer is left out. The key is written into the HTML.
     title
         Title shown on the map (default: the profile name, and the SYNTHETIC label for the sample).
+    index_href
+        Link shown under the title back to an index page (set by :func:`write_map_pages`).
 
     Returns
     -------
@@ -921,7 +950,7 @@ def make_map(
         iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))
                           & iso_src["community_id"].astype(str).isin(row_of)]
         iso = _prepare(iso_src, simplify_m=isochrone_simplify_m, gcj=gcj,
-                       min_hole_m2=min_hole_m2)
+                       min_hole_m2=min_hole_m2, keep_topology=False)
         # straight-line circles: centre (community centroid) and radius, drawn by Leaflet
         utm = comm_src.estimate_utm_crs()
         cent = gpd.GeoDataFrame(
@@ -1014,6 +1043,8 @@ def make_map(
     folium.LayerControl(collapsed=True).add_to(m)
     _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
             title=title)
+    if index_href:
+        _link_box(m, [(index_href, "← " + _both("index", lang))])
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     _Ready().add_to(m)
     return m
@@ -1028,6 +1059,18 @@ def _is_sample(result) -> bool:
         return False
     return any(str(i.get("path", "")).startswith(d)
                for i in (getattr(result, "metadata", {}) or {}).get("inputs", []))
+
+
+def _default_title(result, lang: str) -> str:
+    """Return the profile's name, and the SYNTHETIC label when the result is the sample's."""
+    prof = getattr(result, "profile", None)
+    title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
+        getattr(prof, "name", "") or "")
+    if _is_sample(result):
+        from .sample import SYNTHETIC_LABEL
+
+        title += f" — {SYNTHETIC_LABEL}"
+    return title
 
 
 def _legend(m, *, lang, colours, cat_names, gcj, result, title) -> None:
@@ -1055,17 +1098,208 @@ def _legend(m, *, lang, colours, cat_names, gcj, result, title) -> None:
     html_legend = "<div class='lc-legend'>" + "".join(rows) + "</div>"
     m.get_root().html.add_child(Element(html_legend), name="livingcircle_legend")
     if title is None:
-        prof = getattr(result, "profile", None)
-        title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
-            getattr(prof, "name", "") or "")
-        if _is_sample(result):
-            from .sample import SYNTHETIC_LABEL
-
-            title += f" — {SYNTHETIC_LABEL}"
+        title = _default_title(result, lang)
     if gcj:
         title += " [GCJ-02]"
     m.get_root().html.add_child(Element(f"<div class='lc-title'>{_esc(title)}</div>"),
                                 name="livingcircle_title")
+
+
+def _link_box(m: folium.Map, links: list[tuple[str, str]]) -> None:
+    """Add a box of links (href, text; both escaped here) under the map's title."""
+    items = "".join(f"<a href='{html.escape(h, quote=True)}'>{_esc(t)}</a>" for h, t in links)
+    m.get_root().html.add_child(Element(f"<div class='lc-links'>{items}</div>"),
+                                name="livingcircle_links")
+
+
+#: A page of :func:`write_map_pages` holds at most this many communities; a larger group is cut
+#: into parts of neighbours. 2,000 keeps a page with isochrones near 12 MB (measured with
+#: benchmarks/bench_map_size.py: 1,600 communities make 9.6 MB), well under 30 MB.
+MAX_PAGE_COMMUNITIES = 2000
+
+
+def _groups(comm: gpd.GeoDataFrame, by: str, lang: str, max_per_page: int
+            ) -> list[tuple[str, np.ndarray]]:
+    """Return (label, row positions) of each page: one per value of ``by``, large ones cut."""
+    if by not in comm.columns:
+        msg = (f"the communities have no column {by!r} to make one page per group; "
+               f"columns: {[c for c in comm.columns if c != 'geometry']}")
+        raise InputError(msg)
+    key = comm[by].astype("string").fillna(_both("unknown_group", lang)).to_numpy()
+    c = shapely.get_coordinates(comm.geometry.representative_point().to_numpy())
+    cell = np.floor(c / 0.005).astype(np.int64)  # 500 m cells: neighbours stay together
+    out = []
+    for label in sorted(set(key)):
+        rows = np.flatnonzero(key == label)
+        rows = rows[np.lexsort((cell[rows, 0], cell[rows, 1]))]
+        parts = int(np.ceil(len(rows) / max_per_page))
+        for i, chunk in enumerate(np.array_split(rows, parts)):
+            out.append((label if parts == 1 else f"{label} ({i + 1}/{parts})", chunk))
+    return out
+
+
+def _page_result(result, rows: np.ndarray, halo_deg: float):
+    """Return a Result of the communities at ``rows`` and what lies near them, for one page."""
+    from .pipeline import Result
+
+    L = result.layers
+    comm = L["communities"].iloc[rows]
+    ids = set(comm["community_id"].astype(str))
+    w, s_, e, n = comm.total_bounds
+    box = shapely.box(w - halo_deg * 1.5, s_ - halo_deg, e + halo_deg * 1.5, n + halo_deg)
+    layers = {"communities": comm}
+    for name, df in L.items():
+        if name in ("communities", "isochrones") or not isinstance(df, pd.DataFrame):
+            continue
+        if name == "gaps":
+            layers[name] = df[df["community_id"].astype(str).isin(ids)]
+        elif name in ("facilities", "sites", "clusters", "cluster_members", "proposed_sites",
+                      "basemap") and isinstance(df, gpd.GeoDataFrame) and len(df):
+            layers[name] = df[df.intersects(box)]
+    spilled = getattr(result, "spilled", None) or {}
+    if "isochrones" in spilled:  # read back only this page's polygons
+        quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in sorted(ids))
+        layers["isochrones"] = spilled["isochrones"].read(where=f"community_id IN ({quoted})")
+    elif "isochrones" in L and isinstance(L["isochrones"], gpd.GeoDataFrame):
+        iso = L["isochrones"]
+        layers["isochrones"] = iso[iso["community_id"].astype(str).isin(ids)]
+    return Result(layers=layers, profile=result.profile, speed_profiles=result.speed_profiles,
+                  metadata=getattr(result, "metadata", {}))
+
+
+def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: str = "zh",
+                   title: str | None = None) -> folium.Map:
+    """Return the index map of :func:`write_map_pages`: one outline per page, linked to it.
+
+    Parameters
+    ----------
+    result
+        The whole run.
+    pages
+        (label, file name, row positions in the communities layer) of each page.
+    lang, title
+        As for :func:`make_map`.
+
+    Returns
+    -------
+    folium.Map
+        Each page's area (the convex hull of its communities) coloured by the mean share of
+        required categories met, with a popup of its figures and a link to its page; the main
+        roads, water and green of the basemap under them; a list of every page.
+    """
+    comm = _prepare(result.layers["communities"], simplify_m=None, gcj=False)
+    share = _share_met(comm).to_numpy()
+    scope = comm["in_scope"].astype(str).to_numpy() if "in_scope" in comm.columns else None
+    b = comm.total_bounds
+    m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=11, tiles=None,
+                    control_scale=True)
+    root = m.get_root()
+    root.header.add_child(Element(_CSS), name="livingcircle_css")
+    root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
+    folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True).add_to(m)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=False).add_to(m)
+    bg = result.layers.get("basemap")
+    if isinstance(bg, gpd.GeoDataFrame) and len(bg):
+        _Pane("lcbase", 250).add_to(m)
+        main = bg[(bg["kind"] != "street") | (bg["rank"] == 1)]
+        for fg in _basemap_layers(main, lang=lang, gcj=False, show=True):
+            fg.add_to(m)
+    styles: list[dict] = []
+    feats = []
+    for label, href, rows in pages:
+        sh = float(np.nanmean(share[rows])) if np.isfinite(share[rows]).any() else np.nan
+        st = {"color": "#08306b", "weight": 2, "fillColor": _colour(sh), "fillOpacity": 0.55}
+        if st not in styles:
+            styles.append(st)
+        hull = shapely.convex_hull(shapely.union_all(
+            shapely.get_parts(shapely.convex_hull(comm.geometry.to_numpy()[rows]))))
+        n_scope = int((scope[rows] == "yes").sum()) if scope is not None else None
+        link = f"<a href='{html.escape(href, quote=True)}'>{_t('open_page', lang)} →</a>"
+        pct = "—" if np.isnan(sh) else f"{sh:.0%}"
+        popup = (f"<div class='lc-popup'><b>{_esc(label)}</b><br>{_t('n_comm', lang)}: "
+                 f"{len(rows)}" + (f"<br>{_t('n_scope', lang)}: {n_scope}"
+                                   if n_scope is not None else "")
+                 + f"<br>{_t('mean_share', lang)}: {pct}<br>{link}</div>")
+        feats.append({"g": _pack(hull), "s": styles.index(st),
+                      "t": f"{_esc(label)} ({len(rows)})", "p": popup, "k": [label]})
+    _layer(name=_both("pages", lang), styles=styles, features=feats).add_to(m)
+    _Search([p[0] for p in pages], _t("search", lang)).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    _legend(m, lang=lang, colours={}, cat_names={}, gcj=False, result=result,
+            title=f"{_t('index', lang)} — {title or _default_title(result, lang)}")
+    _link_box(m, [(href, f"{label} ({len(rows)})") for label, href, rows in pages])
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    _Ready().add_to(m)
+    return m
+
+
+def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
+                    max_per_page: int = MAX_PAGE_COMMUNITIES, overwrite: bool = True,
+                    **kwargs) -> list:
+    """Write a city's map as ``index.html`` plus one page per ``by`` group, linked both ways.
+
+    For a city too large for one file (10,000 communities): each page is :func:`make_map` of one
+    district (``by="district"``), street (``"street"``) or any other column of the communities
+    (a community without a value goes to the group "未知 unknown"), with its isochrones, the
+    facilities, sites, clusters and basemap within a 15-minute walk of it, and a link back to
+    the index; a group of more than ``max_per_page`` communities is cut into parts of
+    neighbours. The index (:func:`make_index_map`) links to every page. Each file is written
+    atomically; pages are named ``{by}_01.html``, ``{by}_02.html``, ... in the order of the
+    group names.
+
+    Parameters
+    ----------
+    result
+        A :class:`livingcircle.pipeline.Result` (or one read by ``load_result``).
+    out
+        The folder to write into (made if missing).
+    by
+        Column of the communities that groups them into pages.
+    lang
+        ``"zh"`` or ``"en"``.
+    max_per_page
+        Largest number of communities on one page.
+    overwrite
+        Replace existing files of the same names (never an input file).
+    **kwargs
+        Passed to :func:`make_map` for every page.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``index.html`` first, then the pages.
+    """
+    from pathlib import Path
+
+    from ._atomic import atomic_file
+    from .network import halo_m
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        msg = f"{out} is a file; give a folder for the index and its pages"
+        raise InputError(msg)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = [i["path"] for i in (getattr(result, "metadata", {}) or {}).get("inputs", [])]
+    groups = _groups(result.layers["communities"], by, lang, max_per_page)
+    width = max(2, len(str(len(groups))))
+    safe_by = re.sub(r"[^A-Za-z0-9_]+", "_", by)
+    pages = [(label, f"{safe_by}_{i + 1:0{width}d}.html", rows)
+             for i, (label, rows) in enumerate(groups)]
+    kwargs.setdefault("isochrones", True)
+    base_title = kwargs.pop("title", None)
+    written = []
+    for label, name, rows in pages:
+        page = _page_result(result, rows, halo_deg=halo_m() / 111_000)
+        title = f"{label} — {base_title or _default_title(result, lang)}"
+        m = make_map(page, lang=lang, title=title, index_href="index.html", **kwargs)
+        with atomic_file(out / name, inputs=inputs, overwrite=overwrite) as tmp:
+            m.save(str(tmp))
+        written.append(out / name)
+        logger.info("map page %s: %d communities", name, len(rows))
+    index = make_index_map(result, pages, lang=lang, title=base_title)
+    with atomic_file(out / "index.html", inputs=inputs, overwrite=overwrite) as tmp:
+        index.save(str(tmp))
+    return [out / "index.html", *written]
 
 
 def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
