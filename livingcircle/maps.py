@@ -540,6 +540,7 @@ class _Data(MacroElement):
 
     def __init__(self, **values) -> None:
         super().__init__()
+        self.values = values
         self.statements = [(k.replace("__", "."), _js_json(v)) for k, v in values.items()]
 
 
