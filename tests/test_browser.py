@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
 import pytest
 
-from livingcircle.maps import make_map
+from livingcircle.maps import make_map, write_map_pages
+from livingcircle.pipeline import Result
 from livingcircle.report import make_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,6 +107,10 @@ def test_map_offline_in_chromium(browser, sample_result, tmp_path):
     assert text.startswith(name) and f"编号 {cid}" in text
     # the map zoomed in to the community: the metric scale bar shows a shorter distance
     assert page.locator(".leaflet-control-scale-line").first.inner_text() != scale_before
+    # opening it drew its 5/10/15-minute isochrones (decompressed from the page's data)
+    page.wait_for_function("Object.values(lcIso.groups).every(g => g.getLayers().length === 1)",
+                           timeout=5000)
+    assert page.locator("path.leaflet-interactive").count() == n_paths + 3
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map_offline.png"))
     page.close()
@@ -186,4 +193,102 @@ def test_offline_map_shows_the_street_pattern(browser, sample_result, tmp_path):
     assert with_streets - without > 8_000 and without < with_streets / 4
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "map_offline_streets.png").write_bytes(png)
+    page.close()
+
+
+NASTY = ["<script>alert(1)</script>", 'He said "hi" & \'bye\'', "</div><b>bold</b>"]
+
+
+def _nasty_result(sample_result, copies: int = 1) -> Result:
+    """The sample with nasty community names (and ``copies`` shifted districts for pages)."""
+    from shapely.affinity import translate
+
+    L = sample_result.layers
+    comms, gaps, isos = [], [], []
+    for k in range(copies):
+        c = L["communities"].copy()
+        c["community_id"] = c["community_id"] + f"_{k}"
+        c["district"] = c["district"] + f"{k}"
+        c["geometry"] = c.geometry.map(lambda g, k=k: translate(g, 0.05 * k, 0))
+        comms.append(c)
+        i = L["isochrones"].copy()
+        i["community_id"] = i["community_id"] + f"_{k}"
+        i["geometry"] = i.geometry.map(lambda g, k=k: translate(g, 0.05 * k, 0))
+        isos.append(i)
+        g = L["gaps"].copy()
+        g["community_id"] = g["community_id"] + f"_{k}"
+        gaps.append(g)
+    comm = gpd.GeoDataFrame(pd.concat(comms, ignore_index=True), crs=4326)
+    comm.loc[comm.index[:3], "name"] = NASTY
+    comm.loc[comm.index[0], "district"] = NASTY[2]  # a page named by a nasty district
+    return Result(layers={**L, "communities": comm, "gaps": pd.concat(gaps, ignore_index=True),
+                          "isochrones": gpd.GeoDataFrame(pd.concat(isos, ignore_index=True),
+                                                         crs=4326)},
+                  profile=sample_result.profile, speed_profiles=sample_result.speed_profiles,
+                  metadata=sample_result.metadata)
+
+
+_AS_TEXT_JS = """(html) => { const d = document.createElement('div'); d.innerHTML = html;
+  return [d.textContent, d.querySelectorAll('script, b').length]; }"""
+
+
+def test_names_shown_as_text(browser, sample_result, tmp_path):
+    """Names with markup show as text in popups, tooltips and the search box; nothing runs."""
+    r = _nasty_result(sample_result)
+    path = tmp_path / "map.html"
+    make_map(r).save(str(path))
+    page, errors, console, blocked = _open(browser, path)
+    assert errors == [] and console == [] and blocked == []
+    for i, name in enumerate(NASTY):
+        if i:
+            page.locator(".leaflet-popup-close-button").click()
+            page.wait_for_function("!document.querySelector('.leaflet-popup')")
+        page.fill(".lc-search input", name)
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(state="visible", timeout=5000)
+        assert popup.inner_text().startswith(name + " (编号 ")
+        assert popup.locator("script").count() == 0
+        assert popup.locator("b").count() == 2  # the name and "未达标类别", both ours
+        text, tags = page.evaluate(_AS_TEXT_JS, page.evaluate(f"lcCommTip({i})"))
+        assert text.startswith(name + " ") and tags == 0
+        cat = page.evaluate(f"lcRules[lcInfo[{i}][7][0][0]][5]")
+        text, tags = page.evaluate(_AS_TEXT_JS, page.evaluate(f"lcGapTip({i}, {cat})"))
+        assert text.startswith(name + ": ") and tags == 0
+        page.wait_for_function(f"lcIso.shown === {i}")
+    # the isochrone tooltips carry the name as text too
+    page.wait_for_function("lcIso.groups[15].getLayers().length === 1")
+    tip = page.evaluate("lcIso.groups[15].getLayers()[0].getTooltip().getContent()")
+    assert page.evaluate(_AS_TEXT_JS, tip)[0].startswith(NASTY[2] + ": 15 分钟")
+    assert page.evaluate("window.alerted === undefined")
+    assert errors == [] and console == []
+    page.close()
+
+
+def test_city_pages_in_chromium(browser, sample_result, tmp_path):
+    """The index and its pages open offline, link both ways and show nasty names as text."""
+    r = _nasty_result(sample_result, copies=2)
+    files = write_map_pages(r, tmp_path / "pages", by="district")
+    assert len(files) == 1 + 5  # 南兴区0/1, 道安区0/1 and the nasty district's page
+    page, errors, console, blocked = _open(browser, files[0])
+    assert errors == [] and console == [] and blocked == []
+    links = page.locator(".lc-links a")
+    assert links.count() == 5
+    assert NASTY[2] + " (1)" in links.all_inner_texts()
+    # one outline per page on the index
+    assert page.locator("path.leaflet-interactive").count() == 5
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map_index.png"))
+    for k in range(5):
+        page.locator(".lc-links a").nth(k).click()
+        page.wait_for_function("window.lcReady !== undefined", timeout=10_000)
+        assert page.url.endswith(files[1 + k].name)
+        title = page.locator(".lc-title").inner_text()
+        assert page.locator(".lc-links a").inner_text() == "← 全市索引 City index"
+        if k == 0:
+            page.screenshot(path=str(ARTIFACTS / "map_page.png"))
+        page.locator(".lc-links a").click()
+        page.wait_for_function("window.lcReady !== undefined", timeout=10_000)
+        assert page.url.endswith("index.html")
+        assert title
+    assert errors == [] and console == [] and blocked == []
     page.close()

@@ -20,8 +20,7 @@ from shapely.affinity import translate
 
 import livingcircle as lc
 from livingcircle.coords import wgs84_to_gcj02
-from livingcircle.maps import (BASEMAP_STYLES, _Data, _Layer, _pack, make_map,
-                               write_map_pages)
+from livingcircle.maps import BASEMAP_STYLES, _Data, _Layer, _pack, make_map, write_map_pages
 from livingcircle.pipeline import Result
 
 EVIL = "<script>alert(1)</script>"
