@@ -10,8 +10,11 @@ distance and time.
 Offline first
     Leaflet's JavaScript and CSS are written into the HTML (taken from the ``django-js-lib-leaflet``
     package, which ships Leaflet 1.9.4 as plain files and has no dependencies); folium's other
-    CDN assets (jQuery, Bootstrap, Font Awesome) are not used. With no internet the map shows every
-    data layer on a plain background; with internet the user picks a basemap in the layer control.
+    CDN assets (jQuery, Bootstrap, Font Awesome) are not used. With no internet the map draws the
+    result's ``basemap`` layer (:mod:`livingcircle.basemap`: the walking network's streets in
+    three weights by OSM highway class, water, green and railways) as light vector layers in a
+    pane under the data, so it reads as a city; with internet the user picks tiles in the layer
+    control.
 Basemaps
     ``basemap="none"`` (default) starts on the plain background and offers OpenStreetMap and
     Tianditu (CGCS2000 ≈ WGS84; needs a token from ``tianditu_token`` or the ``TIANDITU_TOKEN``
@@ -23,24 +26,28 @@ Gap areas
     A gap area of a category is the residential area of every community that does not reach that
     category within its threshold (status not ``met`` in the gaps table): the whole community
     polygon, because access is measured from a community's gates, not from each building.
-Size
-    Every layer's features are written as compact JSON (UTF-8 text, no spaces) with coordinates
-    as integers in 1e-5 degree (about 1 m) delta-encoded vertex to vertex, decoded by a few lines
-    of JavaScript; the community polygons are written once and drawn by both the communities layer
-    and every gap layer; straight-line circles are a centre and a radius. Communities are
-    simplified by 2 m and isochrones by 5 m in a metric CRS (``simplify_m``,
+Size and opening time
+    Coordinates are integers in 1e-5 degree (about 1 m), delta-encoded vertex to vertex, in
+    compact JSON decoded by a few lines of JavaScript; the community polygons are written once
+    and drawn by both the communities layer and every gap layer. Popups and tooltips are not
+    written as HTML: each community is one compact record (``lcInfo``: id, name, share, scope,
+    its gap rows as [standard, metres, minutes]) and each distinct standard once (``lcRules``);
+    the page builds the HTML when a popup or tooltip opens. Isochrones are not drawn up front: a
+    community's 5/10/15-minute polygons, walking distances and centre are packed with those of its
+    neighbours (blocks of :data:`ISO_BLOCK`), deflated and base64-encoded, and inflated
+    (``DecompressionStream``) and drawn when the community is opened (click or search), with its
+    straight-line circles. Communities are simplified by 2 m and isochrones by 5 m in a metric
+    CRS (display only: the GeoPackage keeps every vertex; ``simplify_m``,
     ``isochrone_simplify_m``); isochrone holes are kept unless ``min_hole_m2`` is set.
-    Measured 2026-11 (``tests/test_maps.py`` and ``benchmarks/bench_map_size.py``): the sample
-    district (80 communities, 240 isochrones at 5/10/15 minutes, 368 facilities, clusters) gives
-    2.50 MB (was 7.3 MB with folium's GeoJSON); isochrones are 1.2 MB of it. A synthetic city of
-    2,000 communities (the sample repeated 25 times with offsets) gives 51 MB with isochrones
-    (46 s to render) and 23 MB with ``isochrones=False`` (5 s); for a whole city draw per
-    district, or pass ``isochrones=False`` / ``gap_layers=False``. By default a map of more than
-    :data:`MAX_ISOCHRONE_COMMUNITIES` communities leaves the isochrones out.
+    Measured 2026-12-02 (``tests/test_maps.py``, ``benchmarks/bench_map_size.py``, figures in
+    benchmarks/README.md): the sample district's map is 0.89 MB (was 2.50 MB; 7.3 MB with
+    folium's GeoJSON); a synthetic city centre of 1,600 communities is one file of 8.3 MB that
+    Chromium has drawn 1.8 s after it starts loading. A larger city is written as an index and
+    one page per district (:func:`write_map_pages`, ``livingcircle map --pages-by district``).
 Safety
-    Every text that reaches HTML is escaped with :func:`html.escape` (folium's GeoJSON popups and
-    tooltips insert property values as HTML unescaped); the GeoJSON itself is embedded with
-    Jinja's ``tojson``, which escapes ``<`` and ``>``.
+    Every text that reaches HTML is escaped: in Python with :func:`html.escape`, in the page by
+    ``lcEsc`` for the texts the page builds (names, ids, scope reasons, sources); the data are
+    embedded as JSON with ``< > & '`` escaped as Jinja's ``tojson`` does.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ import logging
 import os
 import re
 from importlib import resources
+from pathlib import Path
 
 import click
 import folium
@@ -761,7 +769,7 @@ html, body {background: #f4f4f0;}
 .lc-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 4px;
   vertical-align: middle; border: 1px solid #555;}
 .lc-legend .dot {border-radius: 6px;}
-.lc-links {position: fixed; top: 10px; right: 60px; z-index: 1000; background: #fff;
+.lc-links {position: fixed; top: 64px; right: 10px; z-index: 1000; background: #fff;
   padding: 4px 8px; font: 12px sans-serif; border-radius: 4px; max-height: 40%;
   overflow-y: auto; box-shadow: 0 0 4px rgba(0,0,0,.4);}
 .lc-links a {display: block;}
@@ -774,8 +782,10 @@ html, body {background: #f4f4f0;}
 
 # --- the map ------------------------------------------------------------------------------------
 
-#: Above this many communities, isochrones are left out of the map unless asked for.
-MAX_ISOCHRONE_COMMUNITIES = 500
+#: Above this many communities, isochrones are left out of the map unless asked for: packed,
+#: they take about 3.5 kB per community, so 2,000 communities make a file of about 10 MB
+#: (1,600 made 8.3 MB, benchmarks/bench_map_size.py, 2026-12-02).
+MAX_ISOCHRONE_COMMUNITIES = 2000
 
 
 def make_map(
@@ -809,10 +819,11 @@ def make_map(
     simplify_m
         Simplification tolerance in metres (None: keep every vertex).
     isochrones
-        Draw the isochrones and straight-line circles (the largest layers). None (default):
-        only when there are at most :data:`MAX_ISOCHRONE_COMMUNITIES` communities, so that a
-        whole city's map stays quick to open (2,000 communities: 23 MB and ~5 s to draw without
-        isochrones, 51 MB and ~46 s with them, measured with benchmarks/bench_map_size.py).
+        Put the isochrones and straight-line circles in the page (drawn when a community is
+        opened). None (default): when there are at most :data:`MAX_ISOCHRONE_COMMUNITIES`
+        communities, so that the file stays near 10 MB (1,600 communities: 8.3 MB with them,
+        measured with benchmarks/bench_map_size.py); a larger city goes on pages
+        (:func:`write_map_pages`).
     isochrone_minutes
         Which isochrone levels to draw (default all three: 5, 10 and 15 minutes).
     isochrone_simplify_m
@@ -1270,8 +1281,6 @@ def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
     list of pathlib.Path
         ``index.html`` first, then the pages.
     """
-    from pathlib import Path
-
     from ._atomic import atomic_file
     from .network import halo_m
 
@@ -1314,18 +1323,35 @@ def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
 
 @click.command("map")
 @click.argument("result_path", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="The HTML file to write.")
+@click.option("--out", "out", required=True, type=click.Path(),
+              help="The HTML file to write (with --pages-by: the folder).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="none", show_default=True,
-              help="Starting basemap; 'amap' shifts the data to GCJ-02.")
+              help="Starting basemap; 'amap' shifts the data to GCJ-02. Offline ('none') the "
+                   "streets, water and green of the OSM file are drawn under the data.")
 @click.option("--no-isochrones", is_flag=True, help="Leave isochrones out (smaller file).")
+@click.option("--pages-by", "pages_by", metavar="COLUMN", default=None,
+              help="For a whole city: write OUT/index.html and one page per value of this "
+                   "column of the communities (district, street, ...), linked both ways.")
 def map_command(result_path: str, out: str, lang: str, basemap: str,
-                no_isochrones: bool) -> None:
-    """Draw the interactive map of a written result (folder or livingcircle.gpkg)."""
+                no_isochrones: bool, pages_by: str | None) -> None:
+    """Draw the interactive map of a written result (folder or livingcircle.gpkg).
+
+    One self-contained HTML file; a community's 5/10/15-minute isochrones are drawn when it is
+    opened (click or search). A city of 1,600 communities makes about 8 MB; for a larger one
+    use --pages-by district.
+    """
     from .report import load_result
 
     r = load_result(result_path)
+    if pages_by:
+        files = write_map_pages(r, out, by=pages_by, lang=lang, basemap=basemap,
+                                isochrones=False if no_isochrones else True)
+        click.echo(f"wrote {files[0]} and {len(files) - 1} pages")
+        return
+    if Path(out).is_dir():
+        msg = f"{out} is a folder; give the HTML file to write (or --pages-by COLUMN)"
+        raise click.BadParameter(msg, param_hint="--out")
     write_map(r, out, lang=lang, basemap=basemap, isochrones=False if no_isochrones else None)
     click.echo(f"wrote {out}")
 

@@ -332,3 +332,22 @@ def test_pages(sample_result, tmp_path):
 def test_pages_need_a_known_column(sample_result, tmp_path):
     with pytest.raises(ValueError, match="no column 'ward'.*district"):
         write_map_pages(sample_result, tmp_path / "p", by="ward")
+
+
+def test_cli_pages_from_a_written_result(sample_result, tmp_path, capsys):
+    """`livingcircle map RESULT --pages-by district` reads the basemap back from the GeoPackage."""
+    from livingcircle.cli import main
+    from livingcircle.pipeline import write_gpkg
+
+    gpkg = tmp_path / "livingcircle.gpkg"
+    write_gpkg(sample_result, gpkg)
+    out = tmp_path / "pages"
+    assert main(["map", str(gpkg), "--out", str(out), "--pages-by", "district"]) == 0
+    assert "and 2 pages" in capsys.readouterr().out
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["district_01.html", "district_02.html", "index.html"]
+    page = (out / "district_01.html").read_text(encoding="utf-8")
+    assert json.dumps("街道（离线底图） Streets (offline basemap)")[1:-1] in page
+    assert 'lcIso.blobs = ["' in page
+    # a folder is not a map file
+    assert main(["map", str(gpkg), "--out", str(out)]) != 0
