@@ -1,8 +1,9 @@
-"""Map tests: layers, legend, escaping, packed coordinates, GCJ-02 shift for AMap, search, size.
+"""Map tests: layers, legend, escaping, packed coordinates and records, GCJ-02 shift for AMap,
+search, size, isochrone blocks, the offline basemap, pages of a city.
 
-Measured sizes (2026-11, defaults): the sample district's map is 2.50 MB (was 7.3 MB before the
-packed layers); a 2,000-community city is measured by ``benchmarks/bench_map_size.py`` (51 MB with
-isochrones, 23 MB without); here a 200-community city is checked.
+Measured sizes (2026-12-02, defaults): the sample district's map is 0.89 MB (2.50 MB before the
+compact records and compressed isochrones); cities of 1,600 and 10,000 communities are measured
+by ``benchmarks/bench_map_size.py`` (benchmarks/README.md); here a 200-community city is checked.
 """
 
 from __future__ import annotations
