@@ -1057,7 +1057,7 @@ def make_map(
             title=title)
     if index_href:
         _link_box(m, [(index_href, "← " + _both("index", lang))])
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
     _Ready().add_to(m)
     return m
 
@@ -1240,7 +1240,7 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
     _legend(m, lang=lang, colours={}, cat_names={}, gcj=False, result=result,
             title=f"{_t('index', lang)} — {title or _default_title(result, lang)}")
     _link_box(m, [(href, f"{label} ({len(rows)})") for label, href, rows in pages])
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
     _Ready().add_to(m)
     return m
 
