@@ -1130,9 +1130,18 @@ def _link_box(m: folium.Map, links: list[tuple[str, str]]) -> None:
 MAX_PAGE_COMMUNITIES = 2000
 
 
-def _groups(comm: gpd.GeoDataFrame, by: str, lang: str, max_per_page: int
-            ) -> list[tuple[str, np.ndarray]]:
-    """Return (label, row positions) of each page: one per value of ``by``, large ones cut."""
+def _groups(comm: gpd.GeoDataFrame, by: str, lang: str, max_per_page: int,
+            members: pd.DataFrame | None = None) -> list[tuple[str, np.ndarray]]:
+    """Return (label, row positions) of each page: one per value of ``by``, large ones cut.
+
+    ``by="cluster"`` (when the communities have no such column) groups by the 片区 cluster of
+    each community in ``members`` (the cluster_members layer); the others form one group.
+    """
+    if by == "cluster" and by not in comm.columns and members is not None and len(members):
+        cid = dict(zip(members["community_id"].astype(str), members["cluster_id"].astype(str),
+                       strict=True))
+        comm = comm.assign(cluster=comm["community_id"].astype(str).map(cid).fillna(
+            "未分组 not in a cluster" if lang == "zh" else "not in a cluster"))
     if by not in comm.columns:
         msg = (f"the communities have no column {by!r} to make one page per group; "
                f"columns: {[c for c in comm.columns if c != 'geometry']}")
@@ -1251,10 +1260,11 @@ def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
     """Write a city's map as ``index.html`` plus one page per ``by`` group, linked both ways.
 
     For a city too large for one file (10,000 communities): each page is :func:`make_map` of one
-    district (``by="district"``), street (``"street"``) or any other column of the communities
-    (a community without a value goes to the group "未知 unknown"), with its isochrones, the
-    facilities, sites, clusters and basemap within a 15-minute walk of it, and a link back to
-    the index; a group of more than ``max_per_page`` communities is cut into parts of
+    district (``by="district"``), street (``"street"``), 片区 cluster (``"cluster"``: from the
+    cluster_members layer, communities in no cluster on their own page) or any other column of
+    the communities (a community without a value goes to the group "未知 unknown"), with its
+    isochrones, the facilities, sites, clusters and basemap within a 15-minute walk of it, and a
+    link back to the index; a group of more than ``max_per_page`` communities is cut into parts of
     neighbours. The index (:func:`make_index_map`) links to every page. Each file is written
     atomically; pages are named ``{by}_01.html``, ``{by}_02.html``, ... in the order of the
     group names.
@@ -1266,7 +1276,7 @@ def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
     out
         The folder to write into (made if missing).
     by
-        Column of the communities that groups them into pages.
+        Column of the communities that groups them into pages, or ``"cluster"``.
     lang
         ``"zh"`` or ``"en"``.
     max_per_page
@@ -1290,7 +1300,8 @@ def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
         raise InputError(msg)
     out.mkdir(parents=True, exist_ok=True)
     inputs = [i["path"] for i in (getattr(result, "metadata", {}) or {}).get("inputs", [])]
-    groups = _groups(result.layers["communities"], by, lang, max_per_page)
+    groups = _groups(result.layers["communities"], by, lang, max_per_page,
+                     result.layers.get("cluster_members"))
     width = max(2, len(str(len(groups))))
     safe_by = re.sub(r"[^A-Za-z0-9_]+", "_", by)
     pages = [(label, f"{safe_by}_{i + 1:0{width}d}.html", rows)
@@ -1332,7 +1343,8 @@ def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
 @click.option("--no-isochrones", is_flag=True, help="Leave isochrones out (smaller file).")
 @click.option("--pages-by", "pages_by", metavar="COLUMN", default=None,
               help="For a whole city: write OUT/index.html and one page per value of this "
-                   "column of the communities (district, street, ...), linked both ways.")
+                   "column of the communities (district, street, ...) or per 片区 cluster "
+                   "('cluster'), linked both ways.")
 def map_command(result_path: str, out: str, lang: str, basemap: str,
                 no_isochrones: bool, pages_by: str | None) -> None:
     """Draw the interactive map of a written result (folder or livingcircle.gpkg).

@@ -352,3 +352,17 @@ def test_cli_pages_from_a_written_result(sample_result, tmp_path, capsys):
     assert 'lcIso.blobs = ["' in page
     # a folder is not a map file
     assert main(["map", str(gpkg), "--out", str(out)]) != 0
+
+
+def test_pages_by_cluster(sample_result, tmp_path):
+    """One page per 片区 cluster of cluster_members; the communities in none share one page."""
+    members = sample_result.layers["cluster_members"]
+    files = write_map_pages(sample_result, tmp_path / "k", by="cluster")
+    n_clusters = members["cluster_id"].nunique()
+    assert len(files) == 1 + n_clusters + 1
+    index = files[0].read_text(encoding="utf-8")
+    n_alone = len(sample_result.layers["communities"]) - members["community_id"].nunique()
+    assert f"未分组 not in a cluster ({n_alone})" in index
+    first = sorted(members["cluster_id"].unique())[0]
+    n_first = int((members["cluster_id"] == first).sum())
+    assert f"{first} ({n_first})" in index
