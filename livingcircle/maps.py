@@ -41,9 +41,10 @@ Size and opening time
     ``isochrone_simplify_m``); isochrone holes are kept unless ``min_hole_m2`` is set.
     Measured 2026-12-02 (``tests/test_maps.py``, ``benchmarks/bench_map_size.py``, figures in
     benchmarks/README.md): the sample district's map is 0.89 MB (was 2.50 MB; 7.3 MB with
-    folium's GeoJSON); a synthetic city centre of 1,600 communities is one file of 8.3 MB that
-    Chromium has drawn 1.8 s after it starts loading. A larger city is written as an index and
-    one page per district (:func:`write_map_pages`, ``livingcircle map --pages-by district``).
+    folium's GeoJSON); a synthetic city centre of 1,600 communities is one file of 8.1 MB that
+    headless Chromium had drawn 2.5 s after it started loading (on a loaded machine). A larger
+    city is written as an index and one page per district, street or 片区 cluster
+    (:func:`write_map_pages`, ``livingcircle map --pages-by district``).
 Safety
     Every text that reaches HTML is escaped: in Python with :func:`html.escape`, in the page by
     ``lcEsc`` for the texts the page builds (names, ids, scope reasons, sources); the data are
@@ -553,9 +554,10 @@ class _Data(MacroElement):
 
 
 #: Isochrones of this many neighbouring communities are packed into one compressed block of the
-#: page (decompressed when one of them is opened). 16 neighbours share streets, which deflate
-#: finds: 3.3 kB per community instead of 4.4 kB one by one (the sample at 10 m, measured
-#: 2026-12-02), while opening one decompresses about 200 kB.
+#: page (decompressed when one of them is opened). Neighbours share streets, which deflate
+#: finds: the sample's isochrones (5 m, every hole) take 3.74 kB per community in blocks of 16,
+#: 5.52 kB one by one and 3.57 kB all in one block (measured 2026-12-02), while opening one
+#: community decompresses only its block.
 ISO_BLOCK = 16
 
 
@@ -783,8 +785,8 @@ html, body {background: #f4f4f0;}
 # --- the map ------------------------------------------------------------------------------------
 
 #: Above this many communities, isochrones are left out of the map unless asked for: packed,
-#: they take about 3.5 kB per community, so 2,000 communities make a file of about 10 MB
-#: (1,600 made 8.3 MB, benchmarks/bench_map_size.py, 2026-12-02).
+#: they take about 3.7 kB per community, so 2,000 communities make a file of about 10 MB
+#: (1,600 made 8.1 MB, benchmarks/bench_map_size.py, 2026-12-02).
 MAX_ISOCHRONE_COMMUNITIES = 2000
 
 
@@ -821,7 +823,7 @@ def make_map(
     isochrones
         Put the isochrones and straight-line circles in the page (drawn when a community is
         opened). None (default): when there are at most :data:`MAX_ISOCHRONE_COMMUNITIES`
-        communities, so that the file stays near 10 MB (1,600 communities: 8.3 MB with them,
+        communities, so that the file stays near 10 MB (1,600 communities: 8.1 MB with them,
         measured with benchmarks/bench_map_size.py); a larger city goes on pages
         (:func:`write_map_pages`).
     isochrone_minutes
@@ -1125,8 +1127,8 @@ def _link_box(m: folium.Map, links: list[tuple[str, str]]) -> None:
 
 
 #: A page of :func:`write_map_pages` holds at most this many communities; a larger group is cut
-#: into parts of neighbours. 2,000 keeps a page with isochrones near 12 MB (measured with
-#: benchmarks/bench_map_size.py: 1,600 communities make 9.6 MB), well under 30 MB.
+#: into parts of neighbours. One file of 1,600 communities with isochrones was 8.1 MB
+#: (benchmarks/bench_map_size.py, 2026-12-02), so a page of 2,000 is about 10 MB, well under 30.
 MAX_PAGE_COMMUNITIES = 2000
 
 
