@@ -10,8 +10,11 @@ distance and time.
 Offline first
     Leaflet's JavaScript and CSS are written into the HTML (taken from the ``django-js-lib-leaflet``
     package, which ships Leaflet 1.9.4 as plain files and has no dependencies); folium's other
-    CDN assets (jQuery, Bootstrap, Font Awesome) are not used. With no internet the map shows every
-    data layer on a plain background; with internet the user picks a basemap in the layer control.
+    CDN assets (jQuery, Bootstrap, Font Awesome) are not used. With no internet the map draws the
+    result's ``basemap`` layer (:mod:`livingcircle.basemap`: the walking network's streets in
+    three weights by OSM highway class, water, green and railways) as light vector layers in a
+    pane under the data, so it reads as a city; with internet the user picks tiles in the layer
+    control.
 Basemaps
     ``basemap="none"`` (default) starts on the plain background and offers OpenStreetMap and
     Tianditu (CGCS2000 ≈ WGS84; needs a token from ``tianditu_token`` or the ``TIANDITU_TOKEN``
@@ -23,24 +26,29 @@ Gap areas
     A gap area of a category is the residential area of every community that does not reach that
     category within its threshold (status not ``met`` in the gaps table): the whole community
     polygon, because access is measured from a community's gates, not from each building.
-Size
-    Every layer's features are written as compact JSON (UTF-8 text, no spaces) with coordinates
-    as integers in 1e-5 degree (about 1 m) delta-encoded vertex to vertex, decoded by a few lines
-    of JavaScript; the community polygons are written once and drawn by both the communities layer
-    and every gap layer; straight-line circles are a centre and a radius. Communities are
-    simplified by 2 m and isochrones by 5 m in a metric CRS (``simplify_m``,
+Size and opening time
+    Coordinates are integers in 1e-5 degree (about 1 m), delta-encoded vertex to vertex, in
+    compact JSON decoded by a few lines of JavaScript; the community polygons are written once
+    and drawn by both the communities layer and every gap layer. Popups and tooltips are not
+    written as HTML: each community is one compact record (``lcInfo``: id, name, share, scope,
+    its gap rows as [standard, metres, minutes]) and each distinct standard once (``lcRules``);
+    the page builds the HTML when a popup or tooltip opens. Isochrones are not drawn up front: a
+    community's 5/10/15-minute polygons, walking distances and centre are packed with those of its
+    neighbours (blocks of :data:`ISO_BLOCK`), deflated and base64-encoded, and inflated
+    (``DecompressionStream``) and drawn when the community is opened (click or search), with its
+    straight-line circles. Communities are simplified by 2 m and isochrones by 5 m in a metric
+    CRS (display only: the GeoPackage keeps every vertex; ``simplify_m``,
     ``isochrone_simplify_m``); isochrone holes are kept unless ``min_hole_m2`` is set.
-    Measured 2026-11 (``tests/test_maps.py`` and ``benchmarks/bench_map_size.py``): the sample
-    district (80 communities, 240 isochrones at 5/10/15 minutes, 368 facilities, clusters) gives
-    2.50 MB (was 7.3 MB with folium's GeoJSON); isochrones are 1.2 MB of it. A synthetic city of
-    2,000 communities (the sample repeated 25 times with offsets) gives 51 MB with isochrones
-    (46 s to render) and 23 MB with ``isochrones=False`` (5 s); for a whole city draw per
-    district, or pass ``isochrones=False`` / ``gap_layers=False``. By default a map of more than
-    :data:`MAX_ISOCHRONE_COMMUNITIES` communities leaves the isochrones out.
+    Measured 2026-12-02 (``tests/test_maps.py``, ``benchmarks/bench_map_size.py``, figures in
+    benchmarks/README.md): the sample district's map is 0.89 MB (was 2.50 MB; 7.3 MB with
+    folium's GeoJSON); a synthetic city centre of 1,600 communities is one file of 8.1 MB that
+    headless Chromium had drawn 2.5 s after it started loading (on a loaded machine). A larger
+    city is written as an index and one page per district, street or 片区 cluster
+    (:func:`write_map_pages`, ``livingcircle map --pages-by district``).
 Safety
-    Every text that reaches HTML is escaped with :func:`html.escape` (folium's GeoJSON popups and
-    tooltips insert property values as HTML unescaped); the GeoJSON itself is embedded with
-    Jinja's ``tojson``, which escapes ``<`` and ``>``.
+    Every text that reaches HTML is escaped: in Python with :func:`html.escape`, in the page by
+    ``lcEsc`` for the texts the page builds (names, ids, scope reasons, sources); the data are
+    embedded as JSON with ``< > & '`` escaped as Jinja's ``tojson`` does.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ import logging
 import os
 import re
 from importlib import resources
+from pathlib import Path
 
 import click
 import folium
@@ -106,6 +115,15 @@ _T = {
     "id": ("编号", "ID"),
     "scope": ("改造范围", "Renovation scope"),
     "legend": ("图例", "Legend"),
+    "streets": ("街道（离线底图）", "Streets (offline basemap)"),
+    "background": ("水系、绿地、铁路", "Water, green, railways"),
+    "index": ("全市索引", "City index"),
+    "pages": ("分区地图", "Maps by area"),
+    "unknown_group": ("未知", "unknown"),
+    "n_comm": ("小区数", "Communities"),
+    "n_scope": ("改造范围内", "In renovation scope"),
+    "mean_share": ("平均达标比例", "Mean share of required categories met"),
+    "open_page": ("打开分区地图", "Open this area's map"),
 }
 _YES = {"yes": ("是", "yes"), "no": ("否", "no"), "unknown": ("未知", "unknown")}
 
@@ -194,8 +212,13 @@ def _drop_small_holes(geom, min_area: float):
 
 
 def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
-             min_hole_m2: float = 0.0) -> gpd.GeoDataFrame:
-    """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked."""
+             min_hole_m2: float = 0.0, keep_topology: bool = True) -> gpd.GeoDataFrame:
+    """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked.
+
+    ``keep_topology=False`` simplifies with plain Douglas-Peucker (no topology checks: five times
+    faster on the sample's isochrones, every result still valid there, measured 2026-12-02),
+    for display of polygons with thousands of holes.
+    """
     geoms = gdf.geometry.to_numpy()  # shapely: no GeoSeries.notna warning about empties
     out = gdf[shapely.is_geometry(geoms) & ~shapely.is_empty(geoms)].copy()
     if out.crs is None:
@@ -208,7 +231,8 @@ def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
         if min_hole_m2:
             out["geometry"] = [_drop_small_holes(g, min_hole_m2) for g in out.geometry]
         if simplify_m:
-            out["geometry"] = out.geometry.simplify(simplify_m, preserve_topology=True)
+            out["geometry"] = out.geometry.simplify(simplify_m,
+                                                    preserve_topology=keep_topology)
     out = out.to_crs(4326)
     if gcj:
         from .coords import transform_geometries, wgs84_to_gcj02
@@ -226,6 +250,23 @@ def _ring(coords) -> list[int]:
     return np.vstack([q[:1], np.diff(q, axis=0)]).ravel().tolist()
 
 
+def _rings(rings) -> list[list[int]]:
+    """:func:`_ring` of many rings at once (numpy over all their vertices)."""
+    xy, idx = shapely.get_coordinates(rings, return_index=True)
+    q = np.round(xy * COORD_SCALE).astype(np.int64)
+    first = np.ones(len(q), dtype=bool)
+    first[1:] = idx[1:] != idx[:-1]
+    keep = first.copy()
+    keep[1:] |= (q[1:] != q[:-1]).any(axis=1)
+    q, first, idx = q[keep], first[keep], idx[keep]
+    d = q.copy()
+    d[1:] -= q[:-1]
+    d[first] = q[first]
+    flat = d.ravel().tolist()
+    bounds = np.searchsorted(idx, np.arange(len(rings) + 1)) * 2
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def _pack(geom) -> list:
     """Pack a geometry as ``[type, nested lists of delta-encoded integer rings]``."""
     t = geom.geom_type
@@ -234,10 +275,9 @@ def _pack(geom) -> list:
     if t in ("LineString", "MultiPoint"):
         return ["LineString", _ring(shapely.get_coordinates(geom))]
     if t == "Polygon":
-        return ["Polygon", [_ring(r.coords) for r in (geom.exterior, *geom.interiors)]]
+        return ["Polygon", _rings(shapely.get_rings(geom))]
     if t == "MultiPolygon":
-        return ["MultiPolygon", [[_ring(r.coords) for r in (p.exterior, *p.interiors)]
-                                 for p in geom.geoms]]
+        return ["MultiPolygon", [_rings(shapely.get_rings(p)) for p in geom.geoms]]
     if t == "MultiLineString":
         return ["MultiLineString", [_ring(g.coords) for g in geom.geoms]]
     msg = f"cannot draw geometry type {t}"
@@ -245,9 +285,12 @@ def _pack(geom) -> list:
 
 
 #: JavaScript that turns packed features into Leaflet layers (added once to the page head).
+#: Community popups and tooltips, gap tooltips and isochrones are built from compact data when
+#: they are first shown (``lcInfo``, ``lcRules``, ``lcIso``), every text escaped by ``lcEsc``.
 _LAYER_JS = """
 <script>
-var lcShared = {}, lcIndex = {};
+var lcShared = {}, lcIndex = {}, lcInfo = [], lcRules = [], lcT = {};
+var lcIso = {blobs: [], of: {}, groups: {}, circles: null, cache: {}, shown: null};
 function lcDecode(p) {
   var S = __SCALE__;
   function ring(a) {
@@ -261,15 +304,109 @@ function lcDecode(p) {
   if (t === 'Polygon' || t === 'MultiLineString') return c.map(ring);
   return c.map(function (poly) { return poly.map(ring); });
 }
+function lcEsc(v) {
+  if (v === null || v === undefined) return '';
+  return String(v).replace(/[&<>"']/g, function (ch) {
+    return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;'}[ch];
+  });
+}
+function lcNum(v, d) { return (v === null || v === undefined) ? '' : Number(v).toFixed(d || 0); }
+function lcPct(v) { return v === null ? '\u2014' : Math.round(v * 100) + '%'; }
+function lcGapCells(g) {
+  var r = lcRules[g[0]], T = lcT;
+  var std = lcEsc(r[1]) + (r[1] !== 'block' ? T.lvl : '') + T.circle + ' \u2264' +
+    lcNum(r[2]) + T.m;
+  var meas = lcNum(g[1]) + T.m + ' / ' + lcNum(g[2], 1) + T.min;
+  if (g[3]) meas = T.none + meas;
+  var src = lcEsc(r[3]) + (r[4] ? '' : T.unverified);
+  return [lcEsc(r[0]), std, meas, src];
+}
+function lcCommTip(i) { var r = lcInfo[i]; return lcEsc(r[1]) + ' ' + lcPct(r[2]); }
+function lcCommPopup(i) {
+  var r = lcInfo[i], T = lcT;
+  var h = "<div class='lc-popup'><b>" + lcEsc(r[1]) + '</b> (' + T.id + ' ' +
+    lcEsc(r[0]) + ')';
+  h += '<br>' + T.share + ': ' + lcPct(r[2]);
+  if (r[3] !== null && r[4] !== null) {
+    h += ' (' + lcNum(r[3]) + '/' + lcNum(r[4]) + ' ' + T.missing + ')';
+  }
+  if (r[5] !== null) {
+    h += '<br>' + T.scope + ': ' + lcEsc(T.yes[r[5]] || r[5]);
+    if (r[6]) h += ' (' + lcEsc(r[6]) + ')';
+  }
+  if (r[7].length) {
+    h += '<br><b>' + T.gaps_head + "</b><table class='lc-gaps'><tr><th>" +
+      T.head.join('</th><th>') + '</th></tr>';
+    r[7].forEach(function (g) {
+      var c = lcGapCells(g);
+      h += '<tr><td>' + c[0] + '</td><td>' + c[1] + '</td><td>' + c[2] +
+        "</td><td class='lc-src'>" + c[3] + '</td></tr>';
+    });
+    h += '</table>';
+  } else { h += '<br>' + T.no_gaps; }
+  return h + '</div>';
+}
+function lcGapTip(i, cat) {
+  var r = lcInfo[i];
+  return lcEsc(r[1]) + ': ' + r[7].filter(function (g) { return lcRules[g[0]][5] === cat; })
+    .map(function (g) {
+      var c = lcGapCells(g);
+      return c[0] + ' ' + c[1] + ', ' + c[2] + " <span class='lc-src'>" + c[3] + '</span>';
+    })
+    .join('; ');
+}
+function lcInflate(k) {
+  if (!lcIso.cache[k]) {
+    var bin = atob(lcIso.blobs[k]), bytes = new Uint8Array(bin.length);
+    for (var j = 0; j < bin.length; j++) bytes[j] = bin.charCodeAt(j);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+    lcIso.cache[k] = new Response(stream).text().then(JSON.parse);
+  }
+  return lcIso.cache[k];
+}
+function lcShowIso(i) {
+  var k = lcIso.of[i];
+  if (k === undefined || lcIso.shown === i) return Promise.resolve();
+  lcIso.shown = i;
+  return lcInflate(k).then(function (recs) {
+    if (lcIso.shown !== i) return;
+    Object.keys(lcIso.groups).forEach(function (m) { lcIso.groups[m].clearLayers(); });
+    if (lcIso.circles) lcIso.circles.clearLayers();
+    var rec = recs[i], name = lcEsc(lcInfo[i][1]), T = lcT;
+    // [minutes, walk_m, area_m2, ped_shed_ratio, packed polygon], 5 before 10 before 15: each
+    // goes behind the one before and every community, so the smallest is on top
+    rec.l.forEach(function (e) {
+      var m = e[0], g = lcIso.groups[m];
+      if (!g) return;
+      L.polygon(lcDecode(e[4]), g.lcStyle).bindTooltip(name + ': ' + m + ' ' + T.iso
+        .replace('{w}', lcNum(e[1])).replace('{a}', lcNum(e[2] / 1e4, 1))
+        .replace('{p}', lcNum(e[3], 2)), {sticky: true}).addTo(g).bringToBack();
+      if (lcIso.circles && e[1] !== null) {
+        var st = Object.assign({}, lcIso.circles.lcStyle, {color: g.lcStyle.color, radius: e[1]});
+        L.circle(lcDecode(rec.c), st).bindTooltip(name + ': ' + m + ' ' +
+          T.circle_tip.replace('{w}', lcNum(e[1])), {sticky: true}).addTo(lcIso.circles);
+      }
+    });
+    document.dispatchEvent(new CustomEvent('lc-isochrones', {detail: i}));
+  });
+}
 function lcLayer(group, d) {
+  if (d.kind === 'iso') { group.lcStyle = d.s[0]; lcIso.groups[d.minutes] = group; return; }
+  if (d.kind === 'circles') { group.lcStyle = d.s[0]; lcIso.circles = group; return; }
   d.f.forEach(function (f) {
     var g = f.g !== undefined ? f.g : lcShared[d.shared][f.r];
     var st = Object.assign({}, d.s[f.s || 0]);
     var l, ll = lcDecode(g);
-    if (d.kind === 'circle') { st.radius = f.m; l = L.circle(ll, st); }
-    else if (g[0] === 'Point') { l = L.circleMarker(ll, st); }
+    if (g[0] === 'Point') { l = L.circleMarker(ll, st); }
     else if (g[0] === 'LineString' || g[0] === 'MultiLineString') { l = L.polyline(ll, st); }
     else { l = L.polygon(ll, st); }
+    if (d.kind === 'comm') {
+      l.bindTooltip(function () { return lcCommTip(f.r); }, {sticky: true});
+      l.bindPopup(function () { return lcCommPopup(f.r); }, {maxWidth: 480});
+      l.on('popupopen', function () { lcShowIso(f.r); });
+    } else if (d.kind === 'gap') {
+      l.bindTooltip(function () { return lcGapTip(f.r, d.cat); }, {sticky: true});
+    }
     if (f.t) l.bindTooltip(f.t, {sticky: true});
     if (f.p) l.bindPopup(f.p, {maxWidth: 480});
     if (f.k) { l.lcGroup = group; f.k.forEach(function (k) { lcIndex[k] = l; }); }
@@ -317,22 +454,153 @@ lcLayer({{ this._parent.get_name() }}, {{ this.json }});
         self.json = _js_json(data)
 
 
+class _Pane(MacroElement):
+    """A Leaflet pane between the tiles (z 200) and the data overlays (z 400) for the basemap."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+{{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.z }};
+{% endmacro %}
+""")
+
+    def __init__(self, pane: str, z: int) -> None:
+        super().__init__()
+        self.pane, self.z = pane, int(z)
+
+
+#: Styles of the offline basemap (``basemap`` layer, :mod:`livingcircle.basemap`) by (kind, rank):
+#: greys for streets, heavier for main roads, in the manner of printed city maps; light blue water,
+#: light green parks, dashed dark railways. Drawn without interaction in pane ``lcbase``.
+BASEMAP_STYLES = {
+    ("water", 1): {"stroke": False, "fillColor": "#a8cbe6", "fillOpacity": 1},
+    ("water", 2): {"color": "#a8cbe6", "weight": 4},
+    ("green", 1): {"stroke": False, "fillColor": "#d3e8c4", "fillOpacity": 1},
+    ("rail", 1): {"color": "#6e6e6e", "weight": 2, "dashArray": "6 4"},
+    ("street", 1): {"color": "#8c8c8c", "weight": 4},
+    ("street", 2): {"color": "#a6a6a6", "weight": 2},
+    ("street", 3): {"color": "#c2c2c2", "weight": 1},
+}
+
+
+def _basemap_layers(bg: gpd.GeoDataFrame, *, lang: str, gcj: bool, show: bool
+                    ) -> list[folium.FeatureGroup]:
+    """Return the streets and the water/green/rail layers of a result's ``basemap`` layer."""
+    bg = _prepare(bg, simplify_m=None, gcj=gcj)
+    out = []
+    for name, kinds, cls in ((_both("background", lang), ("water", "green", "rail"), "lc-bg"),
+                             (_both("streets", lang), ("street",), "lc-street")):
+        sub = bg[bg["kind"].isin(kinds)]
+        keys = [k for k in BASEMAP_STYLES if k[0] in kinds]
+        styles = [{**BASEMAP_STYLES[k], "pane": "lcbase", "interactive": False,
+                   "className": cls} for k in keys]
+        feats = [{"g": _pack(g), "s": keys.index((k, int(r)))}
+                 for g, k, r in zip(sub.geometry, sub["kind"], sub["rank"], strict=True)
+                 if (k, int(r)) in keys]
+        if feats:
+            out.append(_layer(name=name, styles=styles, features=feats, show=show))
+    return out
+
+
 def _layer(*, name: str, styles: list[dict], features: list[dict], show: bool = True,
-           kind: str = "geom", shared: str | None = None) -> folium.FeatureGroup:
+           kind: str = "geom", shared: str | None = None,
+           extra: dict | None = None) -> folium.FeatureGroup:
     """Return a FeatureGroup (one entry in the layer control) holding packed features.
 
     Each feature is a dict with ``g`` (packed geometry) or ``r`` (index into the shared geometry
-    ``shared``), ``s`` (style index), ``t`` (tooltip HTML), ``p`` (popup HTML), ``k`` (search
-    keys) and, for ``kind="circle"``, ``m`` (radius in metres). Texts must already be escaped.
+    ``shared``; for ``kind="comm"`` and ``"gap"`` also the row of ``lcInfo`` its popup and
+    tooltip are built from), ``s`` (style index), ``t`` (tooltip HTML), ``p`` (popup HTML) and
+    ``k`` (search keys). Texts must already be escaped. ``kind="iso"``/``"circles"`` make an
+    empty group that ``lcShowIso`` fills when a community is opened. ``extra`` goes into the
+    layer's data as is (``minutes`` of an isochrone level, ``cat`` of a gap layer).
     """
     fg = folium.FeatureGroup(name=name, show=show)
     feats = [{k: v for k, v in f.items() if v is not None and not (k == "s" and v == 0)
               and not (isinstance(v, str) and v == "")} for f in features]
-    data = {"s": styles, "f": feats, "kind": kind}
+    data = {"s": styles, "f": feats, "kind": kind, **(extra or {})}
     if shared:
         data["shared"] = shared
     _Layer(data).add_to(fg)
     return fg
+
+
+#: Texts of the page-built popups and tooltips (``_LAYER_JS``), per language.
+_JS_TEXT = {
+    "zh": {"lvl": "分钟", "circle": "圈", "m": " 米", "min": " 分钟",
+           "none": "搜索范围内无设施 ", "unverified": " （未核实）",
+           "missing": "项必配类别未达标", "head": ["类别", "标准", "实测", "来源"],
+           "iso": "分钟 步行 {w} 米，面积 {a} 公顷，步行圈/直线圈 {p}",
+           "circle_tip": "分钟 直线 {w} 米"},
+    "en": {"lvl": "-min", "circle": " circle", "m": " m", "min": " min",
+           "none": "none within search range ", "unverified": " (unverified)",
+           "missing": "required categories missing",
+           "head": ["Category", "Standard", "Measured", "Source"],
+           "iso": "min, {w} m walk, {a} ha, ped-shed ratio {p}", "circle_tip": "min, {w} m radius"},
+}
+
+
+class _Data(MacroElement):
+    """Page data read by ``_LAYER_JS``: ``statements`` maps a JS target to a JSON value."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+{% for target, value in this.statements %}{{ target }} = {{ value }};
+{% endfor %}
+{% endmacro %}
+""")
+
+    def __init__(self, **values) -> None:
+        super().__init__()
+        self.values = values
+        self.statements = [(k.replace("__", "."), _js_json(v)) for k, v in values.items()]
+
+
+#: Isochrones of this many neighbouring communities are packed into one compressed block of the
+#: page (decompressed when one of them is opened). Neighbours share streets, which deflate
+#: finds: the sample's isochrones (5 m, every hole) take 3.74 kB per community in blocks of 16,
+#: 5.52 kB one by one and 3.57 kB all in one block (measured 2026-12-02), while opening one
+#: community decompresses only its block.
+ISO_BLOCK = 16
+
+
+def _deflate_b64(obj) -> str:
+    """JSON → raw deflate (level 9) → base64: what ``lcInflate`` reads back in the page."""
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return base64.b64encode(z.compress(raw.encode("utf-8")) + z.flush()).decode("ascii")
+
+
+def _iso_blocks(iso: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str, list]
+                ) -> tuple[list[str], list]:
+    """Pack each community's isochrones with its centre; return (blocks, block index per row).
+
+    A block holds :data:`ISO_BLOCK` communities that are next to each other (in the order of a
+    500 m grid of their centres), as ``{row: {"c": packed centre, "l": [[minutes, walk_m,
+    area_m2, ped_shed_ratio, packed polygon], ...]}}``.
+    """
+    ratio = iso["ped_shed_ratio"] if "ped_shed_ratio" in iso.columns else pd.Series(
+        np.nan, index=iso.index)
+    recs: dict[int, dict] = {}
+    for c, mi, w, a, p, g in zip(iso["community_id"].astype(str), iso["minutes"], iso["walk_m"],
+                                 iso["area_m2"], ratio, iso.geometry, strict=True):
+        if c not in row_of or c not in centres:
+            continue
+        rec = recs.setdefault(row_of[c], {"c": centres[c], "l": []})
+        rec["l"].append([int(mi), _num(w, 1), _num(a, 0), _num(p, 2), _pack(g)])
+    for rec in recs.values():
+        rec["l"].sort(key=lambda e: e[0])
+    # neighbours together: rows ordered by a 500 m (0.005 degree) grid cell of their centre
+    order = sorted(recs, key=lambda r: (recs[r]["c"][1][1] // 500, recs[r]["c"][1][0] // 500,
+                                        r))
+    of: list = [None] * (max(row_of.values()) + 1 if row_of else 0)
+    blocks = []
+    for k in range(0, len(order), ISO_BLOCK):
+        rows = order[k:k + ISO_BLOCK]
+        blocks.append(_deflate_b64({str(r): recs[r] for r in rows}))
+        for r in rows:
+            of[r] = len(blocks) - 1
+    return blocks, of
 
 
 # --- popups -------------------------------------------------------------------------------------
@@ -357,64 +625,67 @@ def _colour(share: float) -> str:
     return col
 
 
-def _gap_rows(gaps: pd.DataFrame | None, lang: str) -> dict[str, str]:
-    """community_id → HTML table of its gaps (category, threshold, source, measured)."""
-    if gaps is None or len(gaps) == 0 or "status" not in gaps.columns:
-        return {}
-    g = gaps[gaps["status"].astype(str) != "met"]
-    name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else (
-        "name_en" if "name_en" in g.columns else "category")
-    out = {}
-    head = ("<tr><th>类别</th><th>标准</th><th>实测</th><th>来源</th></tr>" if lang == "zh"
-            else "<tr><th>Category</th><th>Standard</th><th>Measured</th><th>Source</th></tr>")
-    for cid, sub in g.groupby(g["community_id"].astype(str), sort=False):
-        rows = []
-        for r in sub.itertuples(index=False):
-            lvl = getattr(r, "level", "")
-            if lang == "zh":
-                std = (f"{_esc(lvl)}{'分钟' if str(lvl) != 'block' else ''}圈 ≤"
-                       f"{_fmt(getattr(r, 'threshold_m', None))} 米")
-                meas = (f"{_fmt(getattr(r, 'distance_m', None))} 米 / "
-                        f"{_fmt(getattr(r, 'time_min', None), 1)} 分钟")
-                if str(getattr(r, "status", "")) == "not_reached":
-                    meas = "搜索范围内无设施 " + meas
-            else:
-                std = (f"{_esc(lvl)}{'-min' if str(lvl) != 'block' else ''} circle ≤"
-                       f"{_fmt(getattr(r, 'threshold_m', None))} m")
-                meas = (f"{_fmt(getattr(r, 'distance_m', None))} m / "
-                        f"{_fmt(getattr(r, 'time_min', None), 1)} min")
-                if str(getattr(r, "status", "")) == "not_reached":
-                    meas = "none within search range " + meas
-            src = _esc(getattr(r, "source", ""))
-            ts = str(getattr(r, "threshold_status", ""))
-            if ts and ts != "verified":
-                src += " （未核实）" if lang == "zh" else " (unverified)"
-            rows.append(f"<tr><td>{_esc(getattr(r, name_col))}</td><td>{std}</td>"
-                        f"<td>{meas}</td><td class='lc-src'>{src}</td></tr>")
-        out[cid] = f"<table class='lc-gaps'>{head}{''.join(rows)}</table>"
-    return out
+def _num(v, digits: int):
+    """Return a finite number rounded for the page, or None (JSON null)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return round(x, digits) if np.isfinite(x) else None
 
 
-def _community_popup(r: dict, share: float, gap_html: str | None, lang: str) -> str:
-    name = _esc(r.get("name") or r.get("community_id"))
-    parts = [f"<div class='lc-popup'><b>{name}</b> ({_t('id', lang)} {_esc(r['community_id'])})"]
-    parts.append(f"<br>{_t('share', lang)}: "
-                 f"{'—' if np.isnan(share) else f'{share:.0%}'}")
-    if "n_required" in r and "n_missing_required" in r:
-        parts.append(f" ({_fmt(r['n_missing_required'])}/{_fmt(r['n_required'])} "
-                     + ("项必配类别未达标" if lang == "zh" else "required categories missing")
-                     + ")")
-    if r.get("in_scope") is not None:
-        yes = _YES.get(str(r["in_scope"]), (str(r["in_scope"]),) * 2)
-        parts.append(f"<br>{_t('scope', lang)}: {_esc(yes[0] if lang == 'zh' else yes[1])}")
-        if r.get("scope_reasons"):
-            parts.append(f" ({_esc(r['scope_reasons'])})")
-    if gap_html:
-        parts.append(f"<br><b>{_t('gaps_head', lang)}</b>{gap_html}")
-    else:
-        parts.append(f"<br>{_t('no_gaps', lang)}")
-    parts.append("</div>")
-    return "".join(parts)
+def _info_records(comm: pd.DataFrame, share: pd.Series, names: pd.Series,
+                  gaps: pd.DataFrame | None, lang: str) -> tuple[list, list, dict]:
+    """Return the compact data the page builds popups and tooltips from (see ``_INFO_JS``).
+
+    ``records[i]`` (row ``i`` of ``comm``): ``[id, name, share, n_missing, n_required, in_scope,
+    scope_reasons, gaps]`` with ``gaps`` a list of ``[rule, distance_m, time_min, not_reached]``;
+    ``rules[k]``: ``[category label, level, threshold_m, source, verified, category index]``,
+    each distinct standard written once; ``cat_index``: category id → index. Texts are raw: the
+    page escapes every one of them when it builds HTML.
+    """
+    rules: list = []
+    rule_of: dict = {}
+    cat_index: dict[str, int] = {}
+    gap_of: dict[str, list] = {}
+    if gaps is not None and len(gaps) and "status" in gaps.columns:
+        g = gaps[gaps["status"].astype(str) != "met"]
+        label_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else (
+            "name_en" if "name_en" in g.columns else "category")
+        cols = {c: (g[c].to_numpy() if c in g.columns else np.full(len(g), None))
+                for c in ("level", "threshold_m", "source", "threshold_status", "distance_m",
+                          "time_min", "status")}
+        for i, (cid, cat, label) in enumerate(zip(g["community_id"].astype(str),
+                                                  g["category"].astype(str), g[label_col],
+                                                  strict=True)):
+            ts = cols["threshold_status"][i]
+            key = (cat, str(label), str(cols["level"][i]), _num(cols["threshold_m"][i], 0),
+                   "" if cols["source"][i] is None else str(cols["source"][i]),
+                   not ts or str(ts) == "verified")
+            if key not in rule_of:
+                cat_index.setdefault(cat, len(cat_index))
+                rule_of[key] = len(rules)
+                rules.append([*key[1:], cat_index[cat]])
+            gap_of.setdefault(cid, []).append(
+                [rule_of[key], _num(cols["distance_m"][i], 0), _num(cols["time_min"][i], 1),
+                 1 if str(cols["status"][i]) == "not_reached" else 0])
+    n_req = comm["n_required"] if "n_required" in comm.columns else pd.Series(None, comm.index)
+    n_miss = comm["n_missing_required"] if "n_missing_required" in comm.columns else \
+        pd.Series(None, comm.index)
+    scope = comm["in_scope"] if "in_scope" in comm.columns else pd.Series(None, comm.index)
+    reasons = comm["scope_reasons"] if "scope_reasons" in comm.columns else \
+        pd.Series(None, comm.index)
+
+    def text(v):
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA \
+            else str(v)
+
+    records = [[cid, name, _num(sh, 3), _num(nm, 0), _num(nr, 0), text(sc), text(rs) or None,
+                gap_of.get(cid, [])]
+               for cid, name, sh, nm, nr, sc, rs in zip(
+                   comm["community_id"], names, share, n_miss, n_req, scope, reasons,
+                   strict=True)]
+    return records, rules, cat_index
 
 
 def _generic_popup(row: dict, title: str) -> str:
@@ -471,6 +742,21 @@ class _Search(MacroElement):
                          f"<datalist id='lc-names'>{opts}</datalist>")
 
 
+class _Ready(MacroElement):
+    """Mark the map drawn: ``window.lcReady`` (``performance.now()``) and the ``lc-ready`` event.
+
+    Added last, so its script runs after every layer is on the map; the benchmark and the
+    browser tests read it.
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+window.lcReady = performance.now();
+document.dispatchEvent(new Event('lc-ready'));
+{% endmacro %}
+""")
+
+
 _CSS = """
 <style>
 html, body {background: #f4f4f0;}
@@ -486,6 +772,10 @@ html, body {background: #f4f4f0;}
 .lc-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 4px;
   vertical-align: middle; border: 1px solid #555;}
 .lc-legend .dot {border-radius: 6px;}
+.lc-links {position: fixed; top: 64px; right: 10px; z-index: 1000; background: #fff;
+  padding: 4px 8px; font: 12px sans-serif; border-radius: 4px; max-height: 40%;
+  overflow-y: auto; box-shadow: 0 0 4px rgba(0,0,0,.4);}
+.lc-links a {display: block;}
 .lc-title {position: fixed; top: 10px; left: 60px; z-index: 1000; background: #fff;
   padding: 4px 8px; font: bold 13px sans-serif; border-radius: 4px;
   box-shadow: 0 0 4px rgba(0,0,0,.4);}
@@ -495,8 +785,10 @@ html, body {background: #f4f4f0;}
 
 # --- the map ------------------------------------------------------------------------------------
 
-#: Above this many communities, isochrones are left out of the map unless asked for.
-MAX_ISOCHRONE_COMMUNITIES = 500
+#: Above this many communities, isochrones are left out of the map unless asked for: packed,
+#: they take about 3.7 kB per community, so 2,000 communities make a file of about 10 MB
+#: (1,600 made 8.1 MB, benchmarks/bench_map_size.py, 2026-12-02).
+MAX_ISOCHRONE_COMMUNITIES = 2000
 
 
 def make_map(
@@ -510,8 +802,10 @@ def make_map(
     isochrone_simplify_m: float | None = 5.0,
     min_hole_m2: float = 0.0,
     gap_layers: bool = True,
+    background: bool = True,
     tianditu_token: str | None = None,
     title: str | None = None,
+    index_href: str | None = None,
 ) -> folium.Map:
     """Return an interactive, self-contained folium map of a run.
 
@@ -528,10 +822,11 @@ def make_map(
     simplify_m
         Simplification tolerance in metres (None: keep every vertex).
     isochrones
-        Draw the isochrones and straight-line circles (the largest layers). None (default):
-        only when there are at most :data:`MAX_ISOCHRONE_COMMUNITIES` communities, so that a
-        whole city's map stays quick to open (2,000 communities: 23 MB and ~5 s to draw without
-        isochrones, 51 MB and ~46 s with them, measured with benchmarks/bench_map_size.py).
+        Put the isochrones and straight-line circles in the page (drawn when a community is
+        opened). None (default): when there are at most :data:`MAX_ISOCHRONE_COMMUNITIES`
+        communities, so that the file stays near 10 MB (1,600 communities: 8.1 MB with them,
+        measured with benchmarks/bench_map_size.py); a larger city goes on pages
+        (:func:`write_map_pages`).
     isochrone_minutes
         Which isochrone levels to draw (default all three: 5, 10 and 15 minutes).
     isochrone_simplify_m
@@ -543,11 +838,17 @@ def make_map(
         isochrone area) and saves 0.17 MB; the written isochrone layer always keeps every hole.
     gap_layers
         Draw one gap-area layer per category.
+    background
+        Draw the result's ``basemap`` layer (streets of the walking network, water, green,
+        railways; :mod:`livingcircle.basemap`) under the data, so that the offline map reads as
+        a city. Shown at start on the plain background, offered in the layer control with tiles.
     tianditu_token
         Tianditu key (default: environment variable ``TIANDITU_TOKEN``); without one the
         Tianditu layer is left out. The key is written into the HTML.
     title
         Title shown on the map (default: the profile name, and the SYNTHETIC label for the sample).
+    index_href
+        Link shown under the title back to an index page (set by :func:`write_map_pages`).
 
     Returns
     -------
@@ -612,31 +913,41 @@ def make_map(
                              subdomains="01234567", max_zoom=18,
                              show=basemap == "tianditu").add_to(m)
 
-    # communities: geometry stored once, drawn by the communities layer and every gap layer
+    # the offline basemap under everything else, in its own pane
+    bg = layers.get("basemap")
+    if background and isinstance(bg, gpd.GeoDataFrame) and len(bg):
+        _Pane("lcbase", 250).add_to(m)
+        plain = basemap == "none" or (basemap == "tianditu" and not token)
+        for fg in _basemap_layers(bg, lang=lang, gcj=gcj, show=plain):
+            fg.add_to(m)
+
+    # communities: geometry stored once, drawn by the communities layer and every gap layer;
+    # popups and tooltips are built in the page from compact records (lcInfo, lcRules)
     _Shared("comm", comm.geometry.values).add_to(m)
-    gap_html = _gap_rows(layers.get("gaps"), lang)
-    recs = comm.drop(columns="geometry").to_dict("records")
+    records, rules, cat_index = _info_records(comm, share, names, layers.get("gaps"), lang)
+    texts = {**_JS_TEXT[lang], **{k: _t(k, lang) for k in ("id", "share", "scope", "gaps_head",
+                                                             "no_gaps")},
+             "yes": {k: v[0] if lang == "zh" else v[1] for k, v in _YES.items()}}
+    _Data(lcInfo=records, lcRules=rules, lcT=texts).add_to(m)
     scope = comm["in_scope"].astype(str) if "in_scope" in comm.columns else pd.Series(
         "", index=comm.index)
     styles: list[dict] = []
     feats = []
-    for i, (r, s, n, sc) in enumerate(zip(recs, share, names, scope, strict=True)):
+    for i, (s, n, cid, sc) in enumerate(zip(share, names, comm["community_id"], scope,
+                                            strict=True)):
         st = {"fillColor": _colour(s), "fillOpacity": 0.65, "color": "#08306b",
               "weight": 3 if sc == "yes" else 1}
         if sc == "unknown":
             st["dashArray"] = "4 3"
         if st not in styles:
             styles.append(st)
-        feats.append({"r": i, "s": styles.index(st),
-                      "t": f"{_esc(n)} {'—' if np.isnan(s) else f'{s:.0%}'}",
-                      "p": _community_popup(r, s, gap_html.get(r["community_id"]), lang),
-                      "k": sorted({n, r["community_id"]})})
+        feats.append({"r": i, "s": styles.index(st), "k": sorted({n, cid})})
     comm_fg = _layer(name=_both("communities", lang), styles=styles, features=feats,
-                     shared="comm")
+                     shared="comm", kind="comm")
     row_of = {c: i for i, c in enumerate(comm["community_id"])}
-    name_of = dict(zip(comm["community_id"], names, strict=True))
 
-    # isochrones and straight-line circles
+    # isochrones and straight-line circles: packed per block of neighbours, compressed, drawn
+    # when a community is opened (its popup); the layer control switches the levels
     if isochrones is None:
         isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
     if isochrones and "isochrones" in layers and len(layers["isochrones"]):
@@ -651,59 +962,44 @@ def make_map(
             iso_src = spilled["isochrones"].read(where=where)
         if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
             iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
-        iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))]
+        iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))
+                          & iso_src["community_id"].astype(str).isin(row_of)]
         iso = _prepare(iso_src, simplify_m=isochrone_simplify_m, gcj=gcj,
-                       min_hole_m2=min_hole_m2)
-        for minutes, sub in iso.groupby("minutes", sort=True):
-            mi = int(minutes)
-            col = _ISO_COLOURS.get(mi, "#555")
-            ratio = sub["ped_shed_ratio"] if "ped_shed_ratio" in sub.columns else pd.Series(
-                np.nan, index=sub.index)
-            feats = [{"g": _pack(g), "t": f"{_esc(name_of.get(str(c), c))}: {mi} " + (
-                f"分钟 步行 {_fmt(w)} 米，面积 {_fmt(a / 1e4, 1)} 公顷，步行圈/直线圈 {_fmt(p, 2)}"
-                if lang == "zh" else
-                f"min, {_fmt(w)} m walk, {_fmt(a / 1e4, 1)} ha, ped-shed ratio {_fmt(p, 2)}")}
-                for g, c, w, a, p in zip(sub.geometry, sub["community_id"].astype(str),
-                                         sub["walk_m"], sub["area_m2"], ratio, strict=True)]
-            _layer(name=_both("iso", lang, m=mi), show=False, features=feats,
-                   styles=[{"color": col, "weight": 1, "fillColor": col,
-                            "fillOpacity": 0.15}]).add_to(m)
+                       min_hole_m2=min_hole_m2, keep_topology=False)
         # straight-line circles: centre (community centroid) and radius, drawn by Leaflet
         utm = comm_src.estimate_utm_crs()
         cent = gpd.GeoDataFrame(
             {"community_id": comm_src["community_id"].astype(str).values},
             geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
-        cent = _prepare(cent, simplify_m=None, gcj=gcj).set_index("community_id").geometry
-        styles = [{"color": _ISO_COLOURS.get(mi, "#555"), "weight": 1, "dashArray": "6 4",
-                   "fill": False} for mi in sorted(iso_src["minutes"].astype(int).unique())]
-        order = sorted(iso_src["minutes"].astype(int).unique())
-        feats = [{"g": _pack(cent.loc[c]), "m": round(float(w), 1), "s": order.index(int(mi)),
-                  "t": f"{_esc(name_of.get(c, c))}: {int(mi)} " + (
-                      f"分钟 直线 {_fmt(w)} 米" if lang == "zh" else f"min, {_fmt(w)} m radius")}
-                 for c, mi, w in zip(iso_src["community_id"].astype(str), iso_src["minutes"],
-                                     iso_src["walk_m"], strict=True)
-                 if c in cent.index and np.isfinite(float(w))]
-        _layer(name=_both("circles", lang), show=False, features=feats, styles=styles,
-               kind="circle").add_to(m)
+        cent = _prepare(cent, simplify_m=None, gcj=gcj)
+        centres = {c: _pack(g) for c, g in zip(cent["community_id"], cent.geometry,
+                                                strict=True)}
+        blocks, block_of = _iso_blocks(iso, row_of, centres)
+        _Data(lcIso__blobs=blocks, lcIso__of=block_of).add_to(m)
+        for mi in sorted({int(x) for x in iso_src["minutes"]}):
+            col = _ISO_COLOURS.get(mi, "#555")
+            _layer(name=_both("iso", lang, m=mi), features=[], kind="iso",
+                   extra={"minutes": mi},
+                   styles=[{"color": col, "weight": 1, "fillColor": col,
+                            "fillOpacity": 0.15}]).add_to(m)
+        _layer(name=_both("circles", lang), show=False, features=[], kind="circles",
+               styles=[{"weight": 1, "dashArray": "6 4", "fill": False}]).add_to(m)
 
     # gap areas per category (communities not reaching the category), drawn from the shared
-    # community geometry: one tooltip per community and category, no repeated geometry
+    # community geometry; tooltips built in the page from the same records as the popups
     gaps = layers.get("gaps")
     if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:
         g = gaps[gaps["status"].astype(str) != "met"].copy()
         g["community_id"] = g["community_id"].astype(str)
         name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else "name_en"
-        expl = "explanation_zh" if lang == "zh" else "explanation_en"
         for cat, sub in g.groupby("category", sort=False):
             sub = sub[sub["community_id"].isin(row_of)]
             if len(sub) == 0:
                 continue
             label = str(sub[name_col].iloc[0]) if name_col in sub.columns else str(cat)
-            feats = [{"r": row_of[c], "t": f"{_esc(name_of[c])}: {_esc(e)}"}
-                     for c, e in zip(sub["community_id"], sub[expl] if expl in sub.columns
-                                     else sub["category"], strict=True)]
+            feats = [{"r": row_of[c]} for c in dict.fromkeys(sub["community_id"])]
             _layer(name=f"{_t('gap', lang)}: {_esc(label)}", show=False, features=feats,
-                   shared="comm",
+                   shared="comm", kind="gap", extra={"cat": cat_index[str(cat)]},
                    styles=[{"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
                             "fillOpacity": 0.45, "dashArray": "2 2"}]).add_to(m)
 
@@ -762,7 +1058,10 @@ def make_map(
     folium.LayerControl(collapsed=True).add_to(m)
     _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
             title=title)
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    if index_href:
+        _link_box(m, [(index_href, "← " + _both("index", lang))])
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
+    _Ready().add_to(m)
     return m
 
 
@@ -775,6 +1074,18 @@ def _is_sample(result) -> bool:
         return False
     return any(str(i.get("path", "")).startswith(d)
                for i in (getattr(result, "metadata", {}) or {}).get("inputs", []))
+
+
+def _default_title(result, lang: str) -> str:
+    """Return the profile's name, and the SYNTHETIC label when the result is the sample's."""
+    prof = getattr(result, "profile", None)
+    title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
+        getattr(prof, "name", "") or "")
+    if _is_sample(result):
+        from .sample import SYNTHETIC_LABEL
+
+        title += f" — {SYNTHETIC_LABEL}"
+    return title
 
 
 def _legend(m, *, lang, colours, cat_names, gcj, result, title) -> None:
@@ -802,17 +1113,217 @@ def _legend(m, *, lang, colours, cat_names, gcj, result, title) -> None:
     html_legend = "<div class='lc-legend'>" + "".join(rows) + "</div>"
     m.get_root().html.add_child(Element(html_legend), name="livingcircle_legend")
     if title is None:
-        prof = getattr(result, "profile", None)
-        title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
-            getattr(prof, "name", "") or "")
-        if _is_sample(result):
-            from .sample import SYNTHETIC_LABEL
-
-            title += f" — {SYNTHETIC_LABEL}"
+        title = _default_title(result, lang)
     if gcj:
         title += " [GCJ-02]"
     m.get_root().html.add_child(Element(f"<div class='lc-title'>{_esc(title)}</div>"),
                                 name="livingcircle_title")
+
+
+def _link_box(m: folium.Map, links: list[tuple[str, str]]) -> None:
+    """Add a box of links (href, text; both escaped here) under the map's title."""
+    items = "".join(f"<a href='{html.escape(h, quote=True)}'>{_esc(t)}</a>" for h, t in links)
+    m.get_root().html.add_child(Element(f"<div class='lc-links'>{items}</div>"),
+                                name="livingcircle_links")
+
+
+#: A page of :func:`write_map_pages` holds at most this many communities; a larger group is cut
+#: into parts of neighbours. One file of 1,600 communities with isochrones was 8.1 MB
+#: (benchmarks/bench_map_size.py, 2026-12-02), so a page of 2,000 is about 10 MB, well under 30.
+MAX_PAGE_COMMUNITIES = 2000
+
+
+def _groups(comm: gpd.GeoDataFrame, by: str, lang: str, max_per_page: int,
+            members: pd.DataFrame | None = None) -> list[tuple[str, np.ndarray]]:
+    """Return (label, row positions) of each page: one per value of ``by``, large ones cut.
+
+    ``by="cluster"`` (when the communities have no such column) groups by the 片区 cluster of
+    each community in ``members`` (the cluster_members layer); the others form one group.
+    """
+    if by == "cluster" and by not in comm.columns and members is not None and len(members):
+        cid = dict(zip(members["community_id"].astype(str), members["cluster_id"].astype(str),
+                       strict=True))
+        comm = comm.assign(cluster=comm["community_id"].astype(str).map(cid).fillna(
+            "未分组 not in a cluster" if lang == "zh" else "not in a cluster"))
+    if by not in comm.columns:
+        msg = (f"the communities have no column {by!r} to make one page per group; "
+               f"columns: {[c for c in comm.columns if c != 'geometry']}")
+        raise InputError(msg)
+    key = comm[by].astype("string").fillna(_both("unknown_group", lang)).to_numpy()
+    c = shapely.get_coordinates(comm.geometry.representative_point().to_numpy())
+    cell = np.floor(c / 0.005).astype(np.int64)  # 500 m cells: neighbours stay together
+    out = []
+    for label in sorted(set(key)):
+        rows = np.flatnonzero(key == label)
+        rows = rows[np.lexsort((cell[rows, 0], cell[rows, 1]))]
+        parts = int(np.ceil(len(rows) / max_per_page))
+        for i, chunk in enumerate(np.array_split(rows, parts)):
+            out.append((label if parts == 1 else f"{label} ({i + 1}/{parts})", chunk))
+    return out
+
+
+def _page_result(result, rows: np.ndarray, halo_deg: float):
+    """Return a Result of the communities at ``rows`` and what lies near them, for one page."""
+    from .pipeline import Result
+
+    L = result.layers
+    comm = L["communities"].iloc[rows]
+    ids = set(comm["community_id"].astype(str))
+    w, s_, e, n = comm.total_bounds
+    box = shapely.box(w - halo_deg * 1.5, s_ - halo_deg, e + halo_deg * 1.5, n + halo_deg)
+    layers = {"communities": comm}
+    for name, df in L.items():
+        if name in ("communities", "isochrones") or not isinstance(df, pd.DataFrame):
+            continue
+        if name == "gaps":
+            layers[name] = df[df["community_id"].astype(str).isin(ids)]
+        elif name in ("facilities", "sites", "clusters", "cluster_members", "proposed_sites",
+                      "basemap") and isinstance(df, gpd.GeoDataFrame) and len(df):
+            layers[name] = df[df.intersects(box)]
+    spilled = getattr(result, "spilled", None) or {}
+    if "isochrones" in spilled:  # read back only this page's polygons
+        quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in sorted(ids))
+        layers["isochrones"] = spilled["isochrones"].read(where=f"community_id IN ({quoted})")
+    elif "isochrones" in L and isinstance(L["isochrones"], gpd.GeoDataFrame):
+        iso = L["isochrones"]
+        layers["isochrones"] = iso[iso["community_id"].astype(str).isin(ids)]
+    return Result(layers=layers, profile=result.profile, speed_profiles=result.speed_profiles,
+                  metadata=getattr(result, "metadata", {}))
+
+
+def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: str = "zh",
+                   title: str | None = None) -> folium.Map:
+    """Return the index map of :func:`write_map_pages`: one outline per page, linked to it.
+
+    Parameters
+    ----------
+    result
+        The whole run.
+    pages
+        (label, file name, row positions in the communities layer) of each page.
+    lang, title
+        As for :func:`make_map`.
+
+    Returns
+    -------
+    folium.Map
+        Each page's area (the convex hull of its communities) coloured by the mean share of
+        required categories met, with a popup of its figures and a link to its page; the main
+        roads, water and green of the basemap under them; a list of every page.
+    """
+    comm = _prepare(result.layers["communities"], simplify_m=None, gcj=False)
+    share = _share_met(comm).to_numpy()
+    scope = comm["in_scope"].astype(str).to_numpy() if "in_scope" in comm.columns else None
+    b = comm.total_bounds
+    m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=11, tiles=None,
+                    control_scale=True)
+    root = m.get_root()
+    root.header.add_child(Element(_CSS), name="livingcircle_css")
+    root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
+    folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True).add_to(m)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=False).add_to(m)
+    bg = result.layers.get("basemap")
+    if isinstance(bg, gpd.GeoDataFrame) and len(bg):
+        _Pane("lcbase", 250).add_to(m)
+        main = bg[(bg["kind"] != "street") | (bg["rank"] == 1)]
+        for fg in _basemap_layers(main, lang=lang, gcj=False, show=True):
+            fg.add_to(m)
+    styles: list[dict] = []
+    feats = []
+    for label, href, rows in pages:
+        sh = float(np.nanmean(share[rows])) if np.isfinite(share[rows]).any() else np.nan
+        st = {"color": "#08306b", "weight": 2, "fillColor": _colour(sh), "fillOpacity": 0.55}
+        if st not in styles:
+            styles.append(st)
+        hull = shapely.convex_hull(shapely.union_all(
+            shapely.get_parts(shapely.convex_hull(comm.geometry.to_numpy()[rows]))))
+        n_scope = int((scope[rows] == "yes").sum()) if scope is not None else None
+        link = f"<a href='{html.escape(href, quote=True)}'>{_t('open_page', lang)} →</a>"
+        pct = "—" if np.isnan(sh) else f"{sh:.0%}"
+        popup = (f"<div class='lc-popup'><b>{_esc(label)}</b><br>{_t('n_comm', lang)}: "
+                 f"{len(rows)}" + (f"<br>{_t('n_scope', lang)}: {n_scope}"
+                                   if n_scope is not None else "")
+                 + f"<br>{_t('mean_share', lang)}: {pct}<br>{link}</div>")
+        feats.append({"g": _pack(hull), "s": styles.index(st),
+                      "t": f"{_esc(label)} ({len(rows)})", "p": popup, "k": [label]})
+    _layer(name=_both("pages", lang), styles=styles, features=feats).add_to(m)
+    _Search([p[0] for p in pages], _t("search", lang)).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    _legend(m, lang=lang, colours={}, cat_names={}, gcj=False, result=result,
+            title=f"{_t('index', lang)} — {title or _default_title(result, lang)}")
+    _link_box(m, [(href, f"{label} ({len(rows)})") for label, href, rows in pages])
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
+    _Ready().add_to(m)
+    return m
+
+
+def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
+                    max_per_page: int = MAX_PAGE_COMMUNITIES, overwrite: bool = True,
+                    **kwargs) -> list:
+    """Write a city's map as ``index.html`` plus one page per ``by`` group, linked both ways.
+
+    For a city too large for one file (10,000 communities): each page is :func:`make_map` of one
+    district (``by="district"``), street (``"street"``), 片区 cluster (``"cluster"``: from the
+    cluster_members layer, communities in no cluster on their own page) or any other column of
+    the communities (a community without a value goes to the group "未知 unknown"), with its
+    isochrones, the facilities, sites, clusters and basemap within a 15-minute walk of it, and a
+    link back to the index; a group of more than ``max_per_page`` communities is cut into parts of
+    neighbours. The index (:func:`make_index_map`) links to every page. Each file is written
+    atomically; pages are named ``{by}_01.html``, ``{by}_02.html``, ... in the order of the
+    group names.
+
+    Parameters
+    ----------
+    result
+        A :class:`livingcircle.pipeline.Result` (or one read by ``load_result``).
+    out
+        The folder to write into (made if missing).
+    by
+        Column of the communities that groups them into pages, or ``"cluster"``.
+    lang
+        ``"zh"`` or ``"en"``.
+    max_per_page
+        Largest number of communities on one page.
+    overwrite
+        Replace existing files of the same names (never an input file).
+    **kwargs
+        Passed to :func:`make_map` for every page.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``index.html`` first, then the pages.
+    """
+    from ._atomic import atomic_file
+    from .network import halo_m
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        msg = f"{out} is a file; give a folder for the index and its pages"
+        raise InputError(msg)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = [i["path"] for i in (getattr(result, "metadata", {}) or {}).get("inputs", [])]
+    groups = _groups(result.layers["communities"], by, lang, max_per_page,
+                     result.layers.get("cluster_members"))
+    width = max(2, len(str(len(groups))))
+    safe_by = re.sub(r"[^A-Za-z0-9_]+", "_", by)
+    pages = [(label, f"{safe_by}_{i + 1:0{width}d}.html", rows)
+             for i, (label, rows) in enumerate(groups)]
+    kwargs.setdefault("isochrones", True)
+    base_title = kwargs.pop("title", None)
+    written = []
+    for label, name, rows in pages:
+        page = _page_result(result, rows, halo_deg=halo_m() / 111_000)
+        title = f"{label} — {base_title or _default_title(result, lang)}"
+        m = make_map(page, lang=lang, title=title, index_href="index.html", **kwargs)
+        with atomic_file(out / name, inputs=inputs, overwrite=overwrite) as tmp:
+            m.save(str(tmp))
+        written.append(out / name)
+        logger.info("map page %s: %d communities", name, len(rows))
+    index = make_index_map(result, pages, lang=lang, title=base_title)
+    with atomic_file(out / "index.html", inputs=inputs, overwrite=overwrite) as tmp:
+        index.save(str(tmp))
+    return [out / "index.html", *written]
 
 
 def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
@@ -828,22 +1339,41 @@ def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
 @click.argument("result_path", type=click.Path(exists=True))
 @click.option("--out", "out", required=True, type=click.Path(),
               help="The .html file to write (its folder is created if missing); never a file "
-              "of the result, e.g. RESULT/map_en.html.")
+              "of the result, e.g. RESULT/map_en.html. With --pages-by: the folder to write.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="none", show_default=True,
-              help="Starting basemap; 'amap' shifts the data to GCJ-02.")
+              help="Starting basemap; 'amap' shifts the data to GCJ-02. Offline ('none') the "
+                   "streets, water and green of the OSM file are drawn under the data.")
 @click.option("--no-isochrones", is_flag=True, help="Leave isochrones out (smaller file).")
+@click.option("--pages-by", "pages_by", metavar="COLUMN", default=None,
+              help="For a whole city: write OUT/index.html and one page per value of this "
+                   "column of the communities (district, street, ...) or per 片区 cluster "
+                   "('cluster'), linked both ways.")
 @click.option("--no-verify", is_flag=True,
               help="Skip the check of the result's files against its manifest.json (for a "
               "file you edited yourself).")
 def map_command(result_path: str, out: str, lang: str, basemap: str,
-                no_isochrones: bool, no_verify: bool) -> None:
-    """Draw the interactive map of a written result (folder or livingcircle.gpkg)."""
+                no_isochrones: bool, pages_by: str | None, no_verify: bool) -> None:
+    """Draw the interactive map of a written result (folder or livingcircle.gpkg).
+
+    One self-contained HTML file; a community's 5/10/15-minute isochrones are drawn when it is
+    opened (click or search). A city of 1,600 communities makes about 8 MB; for a larger one
+    use --pages-by district.
+    """
     from ._atomic import check_output, result_inputs
     from .report import load_result
 
-    check_output(out, suffixes=(".html",), inputs=result_inputs(result_path))
+    if pages_by:
+        check_output(out, folder=True, files=("index.html",),
+                     inputs=result_inputs(result_path))
+    else:
+        check_output(out, suffixes=(".html",), inputs=result_inputs(result_path))
     r = load_result(result_path, verify=not no_verify)
+    if pages_by:
+        files = write_map_pages(r, out, by=pages_by, lang=lang, basemap=basemap,
+                                isochrones=False if no_isochrones else True)
+        click.echo(f"wrote {files[0]} and {len(files) - 1} pages")
+        return
     write_map(r, out, lang=lang, basemap=basemap, isochrones=False if no_isochrones else None)
     click.echo(f"wrote {out}")
 

@@ -99,10 +99,13 @@ class WalkNetwork:
     source: str = ""
     _edges: object = field(default=None, repr=False)
     _crs: object = field(default=None, repr=False)
+    #: OSM ``highway`` value of each row of the edge table of a network kept as arrays (for the
+    #: map's street classes, :mod:`livingcircle.basemap`); None when not known.
+    highway: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_arrays(cls, xy, u, v, *, crs, geometry=None, node_ids=None,
-                    source: str = "") -> WalkNetwork:
+                    source: str = "", highway=None) -> WalkNetwork:
         """Build a network kept as arrays only (no networkx graph), for city-sized networks.
 
         ``measure_access``, ``isochrones`` and the rest of the analysis read only the edge table
@@ -122,12 +125,14 @@ class WalkNetwork:
             Original node ids (e.g. OSM ids); default ``0..n-1``.
         source
             Where the network came from, for metadata.
+        highway
+            OSM ``highway`` value of each segment (for the map only), or None.
         """
         from .routing import EdgeTable
 
         return cls(graph=None, source=source,
                    _edges=EdgeTable.from_arrays(xy, u, v, geometry=geometry, node_ids=node_ids),
-                   _crs=crs)
+                   _crs=crs, highway=None if highway is None else np.asarray(highway))
 
     @property
     def crs(self):
@@ -236,6 +241,7 @@ class _DirectedArrays:
     v: np.ndarray
     length: np.ndarray  # pyrosm's length in metres
     geometry: np.ndarray  # LineStrings from u to v, or None
+    highway: np.ndarray | None = None  # OSM highway value per row, for the map
 
     def subset(self, node_keep: np.ndarray) -> _DirectedArrays:
         """Keep the nodes of the mask and the rows between two of them (renumbered)."""
@@ -243,7 +249,8 @@ class _DirectedArrays:
         new = np.cumsum(node_keep) - 1
         return _DirectedArrays(self.ids[node_keep], self.lon[node_keep], self.lat[node_keep],
                                new[self.u[rows]], new[self.v[rows]], self.length[rows],
-                               self.geometry[rows])
+                               self.geometry[rows],
+                               None if self.highway is None else self.highway[rows])
 
     def reverse_missing(self) -> np.ndarray:
         """Return True for rows (not loops) whose reverse direction has no row."""
@@ -274,7 +281,9 @@ def _arrays_from_frames(nodes, edges) -> _DirectedArrays:
     v = pos.get_indexer(ge["v"].to_numpy()).astype(np.int64)
     pts = gn.geometry.to_numpy()
     return _DirectedArrays(ids, shapely.get_x(pts), shapely.get_y(pts), u, v,
-                           ge["length"].to_numpy(dtype=float), ge.geometry.to_numpy())
+                           ge["length"].to_numpy(dtype=float), ge.geometry.to_numpy(),
+                           ge["highway"].to_numpy(dtype=object) if "highway" in ge.columns
+                           else None)
 
 
 def _truncate_arrays(a: _DirectedArrays, polygon, source: str, halo: float) -> _DirectedArrays:
@@ -377,7 +386,8 @@ def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     if flip.any():
         geom[flip] = shapely.reverse(geom[flip])
     net = WalkNetwork.from_arrays(xy, u, v, crs=crs, geometry=geom, node_ids=a.ids,
-                                  source=source)
+                                  source=source,
+                                  highway=None if a.highway is None else a.highway[rows])
     logger.info("walking network: %d nodes, %d street segments (%s; arrays, no networkx graph)",
                 len(a.ids), len(rows), source)
     return net

@@ -90,7 +90,7 @@ LAYER_ORDER = [
     "completeness", "capacity", "area_figures", "coverage", "uncovered", "scope", "needs",
     "plan", "not_ready",
     "clusters", "cluster_members", "proposed_sites", "before_after", "diagnostics",
-    "access_points",
+    "access_points", "basemap",
 ]
 
 
@@ -469,6 +469,10 @@ def run(
     _validate.check_reachable(net, comm, gts, source=str(first.path) if not isinstance(
         first, gpd.GeoDataFrame) else "communities")
     stages.done("walking network")
+    from .basemap import basemap_layer
+
+    basemap = basemap_layer(net, osm=osm)  # display only: streets, water, green for the map
+    stages.done("basemap")
     bar.update()
 
     step("access")
@@ -584,6 +588,7 @@ def run(
     bar.update()
     bar.close()
     layers["access_points"] = acc.access_points
+    layers["basemap"] = basemap
     layers["diagnostics"] = diag.to_frame()
 
     from . import __version__

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
 import pytest
 
-from livingcircle.maps import make_map
+from livingcircle.maps import make_map, write_map_pages
+from livingcircle.pipeline import Result
 from livingcircle.report import make_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,6 +107,10 @@ def test_map_offline_in_chromium(browser, sample_result, tmp_path):
     assert text.startswith(name) and f"编号 {cid}" in text
     # the map zoomed in to the community: the metric scale bar shows a shorter distance
     assert page.locator(".leaflet-control-scale-line").first.inner_text() != scale_before
+    # opening it drew its 5/10/15-minute isochrones (decompressed from the page's data)
+    page.wait_for_function("Object.values(lcIso.groups).every(g => g.getLayers().length === 1)",
+                           timeout=5000)
+    assert page.locator("path.leaflet-interactive").count() == n_paths + 3
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map_offline.png"))
     page.close()
@@ -124,4 +131,164 @@ def test_report_offline_in_chromium(browser, sample_result, tmp_path):
     assert frame.locator("path.leaflet-interactive").count() >= n_comm
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report_offline.png"))
+    page.close()
+
+
+def _street_pixels(png: bytes, boxes: list[dict]) -> tuple[int, int]:
+    """Return (pixels in the street greys, pixels looked at) outside ``boxes`` (client rects).
+
+    The street greys are those of :data:`livingcircle.maps.BASEMAP_STYLES` (#8c8c8c–#c2c2c2,
+    with anti-aliasing on the #f4f4f0 background: grey levels 130–215, channels within 6).
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    free = np.ones(img.shape[:2], dtype=bool)
+    for b in boxes:
+        free[max(int(b["top"]), 0):int(b["bottom"]) + 1,
+             max(int(b["left"]), 0):int(b["right"]) + 1] = False
+    r, g, b_ = img[..., 0], img[..., 1], img[..., 2]
+    grey = (np.abs(r - g) <= 6) & (np.abs(g - b_) <= 6) & (r >= 130) & (r <= 215)
+    return int((grey & free).sum()), int(free.sum())
+
+
+_BOXES_JS = """() => Array.from(document.querySelectorAll(
+  'path.leaflet-interactive, .lc-legend, .lc-title, .lc-search, .leaflet-control'))
+  .map(e => e.getBoundingClientRect().toJSON())"""
+
+
+def test_offline_map_shows_the_street_pattern(browser, sample_result, tmp_path):
+    """The sample's offline map draws its streets, water and green under the data layers."""
+    bg = sample_result.layers["basemap"]
+    assert set(bg["kind"]) == {"street", "water", "green"}  # the sample has no railway
+    path = tmp_path / "map.html"
+    make_map(sample_result).save(str(path))
+    page, errors, console, blocked = _open(browser, path)
+    assert errors == [] and console == [] and blocked == []
+    # every street feature of the layer is an SVG path in the basemap pane; each merged line of
+    # it is one "M" (move-to) of the path data: the sample's street network drawn as lines
+    streets = page.locator(".leaflet-lcbase-pane path.lc-street")
+    assert streets.count() == int((bg["kind"] == "street").sum())
+    n_lines = page.evaluate("""() => Array.from(document.querySelectorAll('path.lc-street'))
+        .map(p => (p.getAttribute('d').match(/M/g) || []).length).reduce((a, b) => a + b, 0)""")
+    print(f"street polylines drawn: {n_lines}")
+    assert n_lines > 1000  # measured 2026-12-02: 1,811 at the opening zoom
+    assert page.locator(".leaflet-lcbase-pane path.lc-bg").count() == int(
+        (bg["kind"] != "street").sum())
+    # pixels in the street greys where no community, facility or control is drawn
+    boxes = page.evaluate(_BOXES_JS)
+    png = page.screenshot()
+    with_streets, looked_at = _street_pixels(png, boxes)
+    page.evaluate("() => document.querySelectorAll('path.lc-street, path.lc-bg')"
+                  ".forEach(p => p.style.display = 'none')")
+    without, _ = _street_pixels(page.screenshot(), boxes)
+    print(f"street-grey pixels outside the data: {with_streets} with the basemap, {without} "
+          f"without, of {looked_at}")
+    assert looked_at > 200_000
+    # measured 2026-12-02: 12,795 with, 1,867 without (grey facility dots' edges, scale bar)
+    # of 698,291 pixels looked at
+    assert with_streets - without > 8_000 and without < with_streets / 4
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "map_offline_streets.png").write_bytes(png)
+    page.close()
+
+
+NASTY = ["<script>alert(1)</script>", 'He said "hi" & \'bye\'', "</div><b>bold</b>"]
+
+
+def _nasty_result(sample_result, copies: int = 1) -> Result:
+    """The sample with nasty community names (and ``copies`` shifted districts for pages)."""
+    from shapely.affinity import translate
+
+    L = sample_result.layers
+    comms, gaps, isos = [], [], []
+    for k in range(copies):
+        c = L["communities"].copy()
+        c["community_id"] = c["community_id"] + f"_{k}"
+        c["district"] = c["district"] + f"{k}"
+        c["geometry"] = c.geometry.map(lambda g, k=k: translate(g, 0.05 * k, 0))
+        comms.append(c)
+        i = L["isochrones"].copy()
+        i["community_id"] = i["community_id"] + f"_{k}"
+        i["geometry"] = i.geometry.map(lambda g, k=k: translate(g, 0.05 * k, 0))
+        isos.append(i)
+        g = L["gaps"].copy()
+        g["community_id"] = g["community_id"] + f"_{k}"
+        gaps.append(g)
+    comm = gpd.GeoDataFrame(pd.concat(comms, ignore_index=True), crs=4326)
+    comm.loc[comm.index[:3], "name"] = NASTY
+    comm.loc[comm.index[0], "district"] = NASTY[2]  # a page named by a nasty district
+    return Result(layers={**L, "communities": comm, "gaps": pd.concat(gaps, ignore_index=True),
+                          "isochrones": gpd.GeoDataFrame(pd.concat(isos, ignore_index=True),
+                                                         crs=4326)},
+                  profile=sample_result.profile, speed_profiles=sample_result.speed_profiles,
+                  metadata=sample_result.metadata)
+
+
+_AS_TEXT_JS = """(html) => { const d = document.createElement('div'); d.innerHTML = html;
+  return [d.textContent, d.querySelectorAll('script, b').length]; }"""
+
+
+def test_names_shown_as_text(browser, sample_result, tmp_path):
+    """Names with markup show as text in popups, tooltips and the search box; nothing runs."""
+    r = _nasty_result(sample_result)
+    path = tmp_path / "map.html"
+    make_map(r).save(str(path))
+    page, errors, console, blocked = _open(browser, path)
+    assert errors == [] and console == [] and blocked == []
+    for i, name in enumerate(NASTY):
+        if i:
+            page.locator(".leaflet-popup-close-button").click()
+            page.wait_for_function("!document.querySelector('.leaflet-popup')")
+        page.fill(".lc-search input", name)
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(state="visible", timeout=5000)
+        assert popup.inner_text().startswith(name + " (编号 ")
+        assert popup.locator("script").count() == 0
+        assert popup.locator("b").count() == 2  # the name and "未达标类别", both ours
+        text, tags = page.evaluate(_AS_TEXT_JS, page.evaluate(f"lcCommTip({i})"))
+        assert text.startswith(name + " ") and tags == 0
+        cat = page.evaluate(f"lcRules[lcInfo[{i}][7][0][0]][5]")
+        text, tags = page.evaluate(_AS_TEXT_JS, page.evaluate(f"lcGapTip({i}, {cat})"))
+        assert text.startswith(name + ": ") and tags == 0
+        page.wait_for_function(f"lcIso.shown === {i}")
+    # the isochrone tooltips carry the name as text too
+    page.wait_for_function("lcIso.groups[15].getLayers().length === 1")
+    tip = page.evaluate("lcIso.groups[15].getLayers()[0].getTooltip().getContent()")
+    assert page.evaluate(_AS_TEXT_JS, tip)[0].startswith(NASTY[2] + ": 15 分钟")
+    assert page.evaluate("window.alerted === undefined")
+    assert errors == [] and console == []
+    page.close()
+
+
+def test_city_pages_in_chromium(browser, sample_result, tmp_path):
+    """The index and its pages open offline, link both ways and show nasty names as text."""
+    r = _nasty_result(sample_result, copies=2)
+    files = write_map_pages(r, tmp_path / "pages", by="district")
+    assert len(files) == 1 + 5  # 南兴区0/1, 道安区0/1 and the nasty district's page
+    page, errors, console, blocked = _open(browser, files[0])
+    assert errors == [] and console == [] and blocked == []
+    links = page.locator(".lc-links a")
+    assert links.count() == 5
+    assert NASTY[2] + " (1)" in links.all_inner_texts()
+    # one outline per page on the index
+    assert page.locator("path.leaflet-interactive").count() == 5
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map_index.png"))
+    for k in range(5):
+        page.locator(".lc-links a").nth(k).click()
+        page.wait_for_function("window.lcReady !== undefined", timeout=10_000)
+        assert page.url.endswith(files[1 + k].name)
+        title = page.locator(".lc-title").inner_text()
+        assert page.locator(".lc-links a").inner_text() == "← 全市索引 City index"
+        if k == 0:
+            page.screenshot(path=str(ARTIFACTS / "map_page.png"))
+        page.locator(".lc-links a").click()
+        page.wait_for_function("window.lcReady !== undefined", timeout=10_000)
+        assert page.url.endswith("index.html")
+        assert title
+    assert errors == [] and console == [] and blocked == []
     page.close()

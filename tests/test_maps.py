@@ -1,14 +1,17 @@
-"""Map tests: layers, legend, escaping, packed coordinates, GCJ-02 shift for AMap, search, size.
+"""Map tests: layers, legend, escaping, packed coordinates and records, GCJ-02 shift for AMap,
+search, size, isochrone blocks, the offline basemap, pages of a city.
 
-Measured sizes (2026-11, defaults): the sample district's map is 2.50 MB (was 7.3 MB before the
-packed layers); a 2,000-community city is measured by ``benchmarks/bench_map_size.py`` (51 MB with
-isochrones, 23 MB without); here a 200-community city is checked.
+Measured sizes (2026-12-02, defaults): the sample district's map is 0.89 MB (2.50 MB before the
+compact records and compressed isochrones); cities of 1,600 and 10,000 communities are measured
+by ``benchmarks/bench_map_size.py`` (benchmarks/README.md); here a 200-community city is checked.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import zlib
 
 import geopandas as gpd
 import pandas as pd
@@ -18,7 +21,7 @@ from shapely.affinity import translate
 
 import livingcircle as lc
 from livingcircle.coords import wgs84_to_gcj02
-from livingcircle.maps import _Layer, _pack, make_map
+from livingcircle.maps import BASEMAP_STYLES, _Data, _Layer, _pack, make_map, write_map_pages
 from livingcircle.pipeline import Result
 
 EVIL = "<script>alert(1)</script>"
@@ -45,6 +48,24 @@ def _layers(m) -> dict[str, dict]:
     return out
 
 
+def _data(m) -> dict:
+    """The page data of the map (lcInfo, lcRules, lcT, lcIso__blobs, lcIso__of)."""
+    out = {}
+    for ch in m._children.values():
+        if isinstance(ch, _Data):
+            out.update(ch.values)
+    return out
+
+
+def _iso_records(m) -> dict[int, dict]:
+    """The isochrone blocks of the page, inflated as the page does: row → record."""
+    out = {}
+    for blob in _data(m)["lcIso__blobs"]:
+        raw = zlib.decompress(base64.b64decode(blob), wbits=-15)
+        out.update({int(k): v for k, v in json.loads(raw).items()})
+    return out
+
+
 def _legend(h: str) -> str:
     return h[h.index("<div class='lc-legend'>"):h.index("<div class='lc-title'>")]
 
@@ -60,20 +81,31 @@ def test_layers_and_legend(sample_html, sample_map, sample_result):
     layers = _layers(sample_map)
     comm = layers["小区（按达标比例着色） Communities (share of required categories met)"]
     assert len(comm["f"]) == len(sample_result.layers["communities"]) == 80
-    # each isochrone level has one feature per community; circles: 3 per community
+    comm_ids = list(sample_result.layers["communities"]["community_id"])
+    # isochrones: three empty level layers filled in the page when a community is opened, from
+    # compressed blocks holding every community's 5/10/15-minute polygons and walking distances
     for mi in (5, 10, 15):
-        assert len(layers[f"{mi}分钟等时圈 {mi}-minute isochrones"]["f"]) == 80
-    circles = layers["直线距离圈 Straight-line circles"]
-    assert len(circles["f"]) == 240 and circles["kind"] == "circle"
-    # the 15-minute circle radius is the isochrone's walking distance
+        lvl = layers[f"{mi}分钟等时圈 {mi}-minute isochrones"]
+        assert lvl["kind"] == "iso" and lvl["minutes"] == mi and lvl["f"] == []
+    assert layers["直线距离圈 Straight-line circles"]["kind"] == "circles"
+    recs = _iso_records(sample_map)
+    assert sorted(recs) == list(range(80))
+    assert all([e[0] for e in r["l"]] == [5, 10, 15] for r in recs.values())
+    assert len(_data(sample_map)["lcIso__blobs"]) == 5  # 80 communities in blocks of 16
+    # the 15-minute walking distance (the circle's radius) is the isochrone layer's
     iso = sample_result.layers["isochrones"]
-    w15 = float(iso[iso["minutes"] == 15]["walk_m"].iloc[0])
-    assert any(abs(f["m"] - w15) < 0.05 for f in circles["f"])
+    row0 = iso[(iso["community_id"] == comm_ids[0]) & (iso["minutes"] == 15)]
+    assert recs[0]["l"][2][1] == pytest.approx(float(row0["walk_m"].iloc[0]), abs=0.05)
+    assert recs[0]["l"][2][4][0] in ("Polygon", "MultiPolygon")
     # a gap layer holds one feature per community missing that category, drawn by reference
     gaps = sample_result.layers["gaps"]
     n_jh = int(((gaps["category"] == "junior_high_school") & (gaps["status"] != "met")).sum())
     jh = next(v for k, v in layers.items() if k.startswith("缺口: 初中"))
     assert len(jh["f"]) == n_jh and jh["shared"] == "comm" and "g" not in jh["f"][0]
+    # its tooltips are built in the page from the community's gap rows of that category
+    info, rules = _data(sample_map)["lcInfo"], _data(sample_map)["lcRules"]
+    row = jh["f"][0]["r"]
+    assert [rules[g[0]][0] for g in info[row][7] if rules[g[0]][5] == jh["cat"]] == ["初中"]
 
 
 def test_legend_languages(sample_html, sample_result):
@@ -94,7 +126,9 @@ def test_search_index(sample_map, sample_result):
     c = sample_result.layers["communities"]
     first = comm["f"][0]
     assert set(first["k"]) == {str(c["name"].iloc[0]), str(c["community_id"].iloc[0])}
-    assert str(c["name"].iloc[0]) in first["p"]
+    # the popup is built in the page from the community's record
+    rec = _data(sample_map)["lcInfo"][first["r"]]
+    assert rec[:2] == [str(c["community_id"].iloc[0]), str(c["name"].iloc[0])]
 
 
 def test_offline_assets_inline(sample_html):
@@ -111,10 +145,15 @@ def test_escaped_names(sample_result):
     r = Result(layers={**sample_result.layers, "communities": comm},
                profile=sample_result.profile, speed_profiles=sample_result.speed_profiles,
                metadata=sample_result.metadata)
-    h = make_map(r, isochrones=False).get_root().render()
+    m = make_map(r, isochrones=False)
+    h = m.get_root().render()
     assert EVIL not in h and "<script>alert" not in h
-    # escaped once for HTML, then embedded as script JSON (& -> \u0026)
+    # the search list: escaped once for HTML, then embedded as script JSON (& -> \u0026)
     assert "\\u0026lt;script\\u0026gt;alert(1)\\u0026lt;/script\\u0026gt;" in h
+    # the record the popup is built from keeps the name as it is, JSON with < and > escaped;
+    # the page escapes it for HTML (lcEsc; tests/test_browser.py shows it as text)
+    assert _data(m)["lcInfo"][0][1] == EVIL
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in h
 
 
 def test_pack_by_hand():
@@ -166,10 +205,10 @@ def test_unknown_basemap():
 def test_map_size(sample_html, sample_result):
     size_mb = len(sample_html.encode()) / 1e6
     print(f"sample map: {size_mb:.2f} MB")
-    assert size_mb < 3.0
-    # leaving the isochrones out removes most of the rest
+    assert size_mb < 1.2  # measured 2026-12-02: 0.89 MB (2.50 MB before the compact records)
+    # the compressed isochrones are about a third of it (measured 0.30 MB)
     small = make_map(sample_result, isochrones=False).get_root().render()
-    assert len(small.encode()) / 1e6 < size_mb - 0.8
+    assert 0.2 < size_mb - len(small.encode()) / 1e6 < 0.4
 
 
 def test_city_of_200(sample_result):
@@ -203,3 +242,127 @@ def test_isochrones_left_out_of_a_city_sized_map_by_default(sample_result, monke
     without = make_map(sample_result).get_root().render()
     # the isochrones are about half of the sample map's bytes
     assert len(without) < 0.75 * len(with_iso)
+
+
+def test_basemap_drawn_under_the_data(sample_result):
+    m = make_map(sample_result, isochrones=False, gap_layers=False)
+    layers = _layers(m)
+    streets = layers["街道（离线底图） Streets (offline basemap)"]
+    assert len(streets["f"]) == int((sample_result.layers["basemap"]["kind"] == "street").sum())
+    assert all(s["pane"] == "lcbase" and s["interactive"] is False for s in streets["s"])
+    assert [s["weight"] for s in streets["s"]] == [BASEMAP_STYLES[("street", r)]["weight"]
+                                                   for r in (1, 2, 3)]
+    assert "水系、绿地、铁路 Water, green, railways" in layers
+    h = m.get_root().render()
+    assert 'createPane("lcbase").style.zIndex = 250' in h
+    off = _layers(make_map(sample_result, isochrones=False, gap_layers=False, background=False))
+    assert not any(k.startswith("街道") for k in off)
+
+
+def test_records_by_hand():
+    """Popup records and standards of a hand-made result: one rule per distinct standard."""
+    r = _tiny()
+    comm = r.layers["communities"]
+    comm["in_scope"], comm["scope_reasons"] = ["yes"], ["built_before_2001"]
+    gaps = pd.DataFrame({
+        "community_id": ["A", "A", "A"], "category": ["kindergarten", "school", "park"],
+        "name_zh": ["幼儿园", "小学", "公园"], "name_en": ["Kindergarten", "School", "Park"],
+        "level": [5, 10, 5], "threshold_m": [300.0, 500.0, 300.0],
+        "distance_m": [412.4, None, 100.0], "time_min": [5.16, None, 1.2],
+        "status": ["missing", "not_reached", "met"],
+        "threshold_status": ["verified", "unverified", "verified"],
+        "source": ["GB 50180-2018", "GB 50180-2018", "GB 50180-2018"]})
+    r.layers["gaps"] = gaps
+    d = _data(make_map(r))
+    assert d["lcInfo"] == [["A", "甲", 0.5, 1, 2, "yes", "built_before_2001",
+                            [[0, 412, 5.2, 0], [1, None, None, 1]]]]
+    assert d["lcRules"] == [["幼儿园", "5", 300, "GB 50180-2018", True, 0],
+                            ["小学", "10", 500, "GB 50180-2018", False, 1]]
+    assert d["lcT"]["yes"]["yes"] == "是"
+
+
+def _city(sample_result, copies: int):
+    """``copies`` of the sample's communities, gaps and isochrones, shifted, one district each."""
+    L = sample_result.layers
+    comms, gaps, isos = [], [], []
+    for k in range(copies):
+        c = L["communities"].copy()
+        c["community_id"] = c["community_id"] + f"_{k}"
+        c["district"] = c["district"] + f"{k}"
+        c["geometry"] = c.geometry.map(lambda g, k=k: translate(g, 0.05 * k, 0))
+        comms.append(c)
+        i = L["isochrones"].copy()
+        i["community_id"] = i["community_id"] + f"_{k}"
+        i["geometry"] = i.geometry.map(lambda g, k=k: translate(g, 0.05 * k, 0))
+        isos.append(i)
+        g = L["gaps"].copy()
+        g["community_id"] = g["community_id"] + f"_{k}"
+        gaps.append(g)
+    comm = gpd.GeoDataFrame(pd.concat(comms, ignore_index=True), crs=4326)
+    comm.loc[comm.index[-1], "district"] = None  # a community with no district
+    return Result(layers={"communities": comm, "gaps": pd.concat(gaps, ignore_index=True),
+                          "isochrones": gpd.GeoDataFrame(pd.concat(isos, ignore_index=True),
+                                                         crs=4326),
+                          "facilities": L["facilities"], "basemap": L["basemap"]},
+                  profile=sample_result.profile, speed_profiles=sample_result.speed_profiles)
+
+
+def test_pages(sample_result, tmp_path):
+    """Index + one page per district: every community on exactly one page, linked both ways."""
+    city = _city(sample_result, 2)
+    files = write_map_pages(city, tmp_path / "pages", by="district", max_per_page=40)
+    names = [f.name for f in files]
+    # districts 南兴区0/1 (20 each), 道安区0 (60 -> 2 parts), 道安区1 (59 -> 2), unknown (1)
+    assert names == ["index.html"] + [f"district_{i:02d}.html" for i in range(1, 8)]
+    index = files[0].read_text(encoding="utf-8")
+    for f in files[1:]:
+        page = f.read_text(encoding="utf-8")
+        assert "href='index.html'" in page  # back to the index
+        assert f"href='{f.name}'" in index  # and from the index to the page
+    assert "道安区0 (1/2)" in index and "未知 unknown" in index
+    # each community is on one page only, with its isochrones
+    seen = []
+    for f in files[1:]:
+        info = json.loads(re.search(r"lcInfo = (\[.*?\]);\n", f.read_text(encoding="utf-8"))
+                          .group(1))
+        seen += [r[0] for r in info]
+    assert sorted(seen) == sorted(city.layers["communities"]["community_id"])
+    assert max(f.stat().st_size for f in files) < 1_000_000
+
+
+def test_pages_need_a_known_column(sample_result, tmp_path):
+    with pytest.raises(ValueError, match="no column 'ward'.*district"):
+        write_map_pages(sample_result, tmp_path / "p", by="ward")
+
+
+def test_cli_pages_from_a_written_result(sample_result, tmp_path, capsys):
+    """`livingcircle map RESULT --pages-by district` reads the basemap back from the GeoPackage."""
+    from livingcircle.cli import main
+    from livingcircle.pipeline import write_gpkg
+
+    gpkg = tmp_path / "livingcircle.gpkg"
+    write_gpkg(sample_result, gpkg)
+    out = tmp_path / "pages"
+    assert main(["map", str(gpkg), "--out", str(out), "--pages-by", "district"]) == 0
+    assert "and 2 pages" in capsys.readouterr().out
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["district_01.html", "district_02.html", "index.html"]
+    page = (out / "district_01.html").read_text(encoding="utf-8")
+    assert json.dumps("街道（离线底图） Streets (offline basemap)")[1:-1] in page
+    assert 'lcIso.blobs = ["' in page
+    # a folder is not a map file
+    assert main(["map", str(gpkg), "--out", str(out)]) != 0
+
+
+def test_pages_by_cluster(sample_result, tmp_path):
+    """One page per 片区 cluster of cluster_members; the communities in none share one page."""
+    members = sample_result.layers["cluster_members"]
+    files = write_map_pages(sample_result, tmp_path / "k", by="cluster")
+    n_clusters = members["cluster_id"].nunique()
+    assert len(files) == 1 + n_clusters + 1
+    index = files[0].read_text(encoding="utf-8")
+    n_alone = len(sample_result.layers["communities"]) - members["community_id"].nunique()
+    assert f"未分组 not in a cluster ({n_alone})" in index
+    first = sorted(members["cluster_id"].unique())[0]
+    n_first = int((members["cluster_id"] == first).sum())
+    assert f"{first} ({n_first})" in index
