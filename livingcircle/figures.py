@@ -76,7 +76,7 @@ _T = {
         "cluster": "片区 {cid}（第 {rank} 位）", "members": "成员小区", "beneficiaries": "受益小区",
         "member": "成员", "beneficiary": "受益", "proposed": "建议新增设施",
         "site": "建议用地", "outline": "片区范围", "changes": "改造前后",
-        "hh": "户", "served": "新覆盖 {h} 户", "no_change": "无变化",
+        "hh": "户", "hh_unknown": "户数未知", "served": "新覆盖 {h} 户", "no_change": "无变化",
         "met_change": "达标小区 {a}→{b}，达标住户 {c}→{d}",
         "cluster_sub": "{n} 个成员小区，新增 {f} 处设施，新覆盖 {h} 户",
         "community": "{name}（{cid}）", "iso": "{m} 分钟等时圈", "missing": "未达标必配类别",
@@ -99,6 +99,7 @@ _T = {
         "beneficiaries": "Also served", "member": "member", "beneficiary": "also served",
         "proposed": "Proposed new facilities", "site": "proposed site",
         "outline": "cluster area", "changes": "Before → after", "hh": "households",
+        "hh_unknown": "households unknown",
         "served": "newly serves {h} households", "no_change": "no change",
         "met_change": "communities met {a}→{b}, households met {c}→{d}",
         "cluster_sub": "{n} member communities, {f} new facilities, {h} households newly served",
@@ -325,6 +326,15 @@ def _frame_map(ax, bounds, margin: float = 0.06) -> None:
     ax.set_xlim(cx - dx / 2, cx + dx / 2)
     ax.set_ylim(cy - dy / 2, cy + dy / 2)
     ax.set_aspect("equal", adjustable="box")
+
+
+def _near(frame, bounds, pad: float = 0.8):
+    """Return the features of ``frame`` near ``bounds`` (a card draws only what it shows)."""
+    if frame is None:
+        return None
+    x0, y0, x1, y1 = bounds
+    d = max(x1 - x0, y1 - y0, 200.0) * pad  # the map box widens the shorter side to square
+    return frame.cx[x0 - d:x1 + d, y0 - d:y1 + d]
 
 
 def _draw_streets(ax, streets) -> None:
@@ -591,28 +601,32 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh"):
     with plt.rc_context(rc):
         fig, ax = _new_figure(CARD_SIZE, [0.02, 0.07, 0.5, 0.83], rc)
         comm = result.layers["communities"].to_crs(crs)
-        streets = _streets(result, crs)
-        _draw_streets(ax, streets)
-        comm.plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3, zorder=2)
         members = _geo(result, "cluster_members", crs)
         if members is not None:
             members = members[members["cluster_id"].astype(str) == cid]
         else:
             ids = set(_split(row.get("member_ids")))
             members = comm[comm["community_id"].astype(str).isin(ids)].assign(role="member")
+        shape = gpd.GeoSeries([row.geometry], crs=cl.crs).to_crs(crs) \
+            if isinstance(cl, gpd.GeoDataFrame) and row.geometry is not None else None
+        sites = _geo(result, "proposed_sites", crs)
+        sites = sites[sites["cluster_id"].astype(str) == cid] if sites is not None else None
+        parts = [g.geometry for g in (members, sites) if g is not None and len(g)]
+        if shape is not None:
+            parts.append(shape)
+        b = pd.concat(parts).total_bounds if parts else comm.total_bounds
+        _draw_streets(ax, _near(_streets(result, crs), b))
+        _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3,
+                            zorder=2)
         handles = []
         for role, col in _ROLE_COLOURS.items():
             part = members[members["role"].astype(str) == role]
             if len(part):
                 part.plot(ax=ax, facecolor=col, edgecolor="#333", linewidth=0.5, zorder=3)
                 handles.append(Patch(facecolor=col, edgecolor="#333", label=t[role]))
-        shape = gpd.GeoSeries([row.geometry], crs=cl.crs).to_crs(crs) \
-            if isinstance(cl, gpd.GeoDataFrame) and row.geometry is not None else None
         if shape is not None:
             shape.boundary.plot(ax=ax, color="#08306b", linewidth=1.0, linestyle="--", zorder=4)
             handles.append(Line2D([], [], color="#08306b", linestyle="--", label=t["outline"]))
-        sites = _geo(result, "proposed_sites", crs)
-        sites = sites[sites["cluster_id"].astype(str) == cid] if sites is not None else None
         if sites is not None and len(sites):
             sites.plot(ax=ax, color="#d7301f", marker="*", markersize=90, edgecolor="black",
                        linewidth=0.4, zorder=6)
@@ -621,10 +635,6 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh"):
                             fontsize=7, fontweight="bold", zorder=7)
             handles.append(Line2D([], [], marker="*", linestyle="", color="#d7301f",
                                   markeredgecolor="black", markersize=9, label=t["site"]))
-        parts = [g for g in (members, sites) if g is not None and len(g)]
-        if shape is not None:
-            parts.append(gpd.GeoDataFrame(geometry=shape))
-        b = pd.concat([p.geometry for p in parts]).total_bounds if parts else comm.total_bounds
         _frame_map(ax, b, margin=0.25)
         ax.legend(handles=handles, loc="upper left", fontsize=6.5, framealpha=0.85)
         lines = _cluster_lines(result, row, members, sites, names, lang)
@@ -648,7 +658,8 @@ def _cluster_lines(result, row, members, sites, names, lang) -> list[tuple[str, 
             continue
         out.append((f"{title} ({len(part)})", head))
         hh = part["households"] if "households" in part else pd.Series(np.nan, part.index)
-        items = [f"· {names.get(str(c), '')} {c} · {_num(h)} {t['hh']}"
+        items = [f"· {names.get(str(c), '')} {c} · "
+                 + (f"{_num(h)} {t['hh']}" if _num(h) else t["hh_unknown"])
                  for c, h in zip(part["community_id"].astype(str), hh, strict=True)]
         if len(items) > 10:
             items = items[:10] + [t["more"].format(n=len(items) - 10)]
@@ -719,13 +730,15 @@ def community_card(result, community_id: str, *, lang: str = "zh"):
         me = comm[hit.to_numpy()]
         row = me.iloc[0]
         cid = str(row["community_id"])
-        _draw_streets(ax, _streets(result, crs))
-        comm.plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3, zorder=2)
         handles = []
         iso = _geo(result, "isochrones", crs, where=f"community_id = {_sql(cid)}")
         if iso is not None and "speed_profile" in iso.columns and len(result.speed_profiles):
             first = iso[iso["speed_profile"].astype(str) == str(result.speed_profiles[0])]
             iso = first if len(first) else iso
+        b = iso.total_bounds if iso is not None and len(iso) else me.total_bounds
+        _draw_streets(ax, _near(_streets(result, crs), b))
+        _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3,
+                            zorder=2)
         if iso is not None:
             for minutes in sorted(iso["minutes"].unique(), reverse=True):
                 col = _ISO_COLOURS.get(int(minutes), "#999999")
@@ -742,7 +755,6 @@ def community_card(result, community_id: str, *, lang: str = "zh"):
                 inside.plot(ax=ax, color="#444", markersize=4, zorder=4)
                 handles.append(Line2D([], [], marker="o", linestyle="", color="#444",
                                       markersize=3, label=f"{t['facilities']} ({len(inside)})"))
-        b = iso.total_bounds if iso is not None and len(iso) else me.total_bounds
         _frame_map(ax, b, margin=0.08)
         ax.legend(handles=handles, loc="upper left", fontsize=6.5, framealpha=0.85)
         lines, met, req = _community_lines(result, cid, lang)
@@ -859,7 +871,8 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
         from .report import load_result
 
         result = load_result(result)
-    _check_lang(lang)
+    # Chinese without a CJK font: one warning here, then English for every figure
+    lang, _ = _style(_check_lang(lang))
     formats = [formats] if isinstance(formats, str) else list(formats)
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -883,8 +896,7 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     inputs = [i["path"] for i in (result.metadata or {}).get("inputs", [])]
     written: list[Path] = []
     with warnings.catch_warnings():
-        # one warning about a missing CJK font is enough; matplotlib repeats glyph warnings
-        warnings.filterwarnings("once", message="no Chinese")
+        # said once above; matplotlib would add one warning per Chinese glyph of a name
         warnings.filterwarnings("ignore", message="Glyph .* missing")
         _save(overview_figure(result, lang=lang), out / "overview", formats, inputs, overwrite,
               written)
