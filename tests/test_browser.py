@@ -160,17 +160,22 @@ def test_report_print_media_in_chromium(browser, sample_result, tmp_path):
 
 
 def _pdf_pages(path: Path):
+    """(width pt, height pt, text) of each page; NFKC because pypdf reads some CJK glyphs of
+    the embedded font as Kangxi radicals (⽚ U+2F5A for 片)."""
+    import unicodedata
+
     from pypdf import PdfReader
 
     reader = PdfReader(str(path))
-    return [(float(p.mediabox.width), float(p.mediabox.height), p.extract_text() or "")
-            for p in reader.pages]
+    return [(float(p.mediabox.width), float(p.mediabox.height),
+             unicodedata.normalize("NFKC", p.extract_text() or "")) for p in reader.pages]
 
 
 @pytest.mark.parametrize("paper, size", [("a4", (595.0, 842.0)), ("a3", (1191.0, 842.0))])
 def test_report_pdf_pages(browser, sample_result, tmp_path, paper, size):
     """``write_report(..., "report.pdf")`` prints through Chromium: A4 portrait or A3
     landscape, one page per 片区 cluster card in rank order; page 1 rendered for review."""
+    import math
     import shutil
     import subprocess
 
@@ -197,6 +202,7 @@ def test_report_pdf_pages(browser, sample_result, tmp_path, paper, size):
         from PIL import Image
 
         with Image.open(f"{stem}.png") as im:
-            # 50 dpi: 595 × 842 pt → 413 × 585 px (A4); 1191 × 842 pt → 827 × 585 px (A3)
-            assert im.size == (round(size[0] / 72 * 50), round(size[1] / 72 * 50))
+            # 50 dpi, pdftoppm rounds up: 594.96 × 841.92 pt → 414 × 585 px (A4)
+            w, h, _ = pages[0]
+            assert im.size == (math.ceil(w / 72 * 50), math.ceil(h / 72 * 50))
             assert len(im.convert("RGB").getcolors(maxcolors=1_000_000)) > 20
