@@ -64,6 +64,7 @@ CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans CJK JP", "Sour
 _ISO_COLOURS = {5: "#1b9e77", 10: "#7570b3", 15: "#d95f02"}
 _ROLE_COLOURS = {"member": "#fdae61", "beneficiary": "#abd9e9"}
 _STREET_COLOUR = "#c8c8c8"
+_MAP_NORTH = (1.07, 0.2)  # a map figure's north arrow: right of the map, below the legend
 
 _T = {
     "zh": {
@@ -174,11 +175,14 @@ def _geo(result, name: str, crs, where: str | None = None) -> gpd.GeoDataFrame |
     return df.to_crs(crs)
 
 
-def _streets(result, crs) -> gpd.GeoSeries | None:
-    """Street lines to draw under a map: a ``streets`` layer, else the network in memory."""
+def _streets(result, crs) -> gpd.GeoDataFrame | None:
+    """Return street lines to draw under a map: a ``streets`` layer, else the network in memory.
+
+    A ``highway`` column (OSM class), when there is one, draws main roads stronger.
+    """
     g = _geo(result, "streets", crs)
     if g is not None:
-        return g.geometry
+        return g
     net = getattr(result, "network", None)
     if net is None:
         return None
@@ -187,7 +191,8 @@ def _streets(result, crs) -> gpd.GeoSeries | None:
     except Exception:  # a network without geometry: draw no streets
         logger.debug("network edges not available for figures", exc_info=True)
         return None
-    return edges.geometry.to_crs(crs)
+    keep = [c for c in ("highway",) if c in edges.columns]
+    return edges[keep + [edges.geometry.name]].reset_index(drop=True).to_crs(crs)
 
 
 def _share_met(comm: pd.DataFrame) -> pd.Series:
@@ -289,10 +294,12 @@ def _scale_bar(ax) -> float:
     return length
 
 
-def _north_arrow(ax) -> None:
-    ax.annotate("N", xy=(0.95, 0.95), xytext=(0.95, 0.84), xycoords="axes fraction",
+def _north_arrow(ax, at: tuple[float, float] = (0.95, 0.95)) -> None:
+    """Draw a north arrow whose tip is at ``at`` (axes fraction; outside the axes is allowed)."""
+    x, y = at
+    ax.annotate("N", xy=(x, y), xytext=(x, y - 0.11), xycoords="axes fraction",
                 textcoords="axes fraction", ha="center", va="center", fontsize=9,
-                fontweight="bold", zorder=22,
+                fontweight="bold", zorder=22, annotation_clip=False,
                 arrowprops={"facecolor": "black", "edgecolor": "black", "width": 3,
                             "headwidth": 9, "headlength": 8},
                 bbox={"boxstyle": "circle,pad=0.15", "facecolor": "white", "edgecolor": "none",
@@ -337,12 +344,26 @@ def _near(frame, bounds, pad: float = 0.8):
     return frame.cx[x0 - d:x1 + d, y0 - d:y1 + d]
 
 
+#: OSM highway classes drawn as main roads under the figures.
+MAIN_ROADS = {"motorway", "trunk", "primary", "secondary", "tertiary", "motorway_link",
+              "trunk_link", "primary_link", "secondary_link", "tertiary_link"}
+
+
 def _draw_streets(ax, streets) -> None:
-    if streets is not None and len(streets):
-        streets.plot(ax=ax, color=_STREET_COLOUR, linewidth=0.35, zorder=1)
+    if streets is None or not len(streets):
+        return
+    main = np.zeros(len(streets), dtype=bool)
+    if "highway" in streets.columns:
+        main = streets["highway"].map(
+            lambda v: bool(set(_split(v) if not isinstance(v, str) else [v]) & MAIN_ROADS)
+        ).to_numpy(dtype=bool)
+    streets[~main].plot(ax=ax, color=_STREET_COLOUR, linewidth=0.35, zorder=1)
+    if main.any():
+        streets[main].plot(ax=ax, color="#a8a8a8", linewidth=0.9, zorder=1)
 
 
-def _decorate(fig, ax, result, crs, lang: str, *, title: str, subtitle: str = "") -> None:
+def _decorate(fig, ax, result, crs, lang: str, *, title: str, subtitle: str = "",
+              north: tuple[float, float] = (0.95, 0.95)) -> None:
     """Title, subtitle, synthetic label, north arrow, scale bar and the sources footer."""
     fig.text(0.02, 0.975, title, fontsize=13, fontweight="bold", va="top", ha="left")
     if subtitle:
@@ -352,7 +373,7 @@ def _decorate(fig, ax, result, crs, lang: str, *, title: str, subtitle: str = ""
         fig.text(0.98, 0.975, syn, fontsize=7, va="top", ha="right", color="#6b4f00",
                  fontweight="bold",
                  bbox={"facecolor": "#fff3cd", "edgecolor": "#e0a800", "boxstyle": "round"})
-    _north_arrow(ax)
+    _north_arrow(ax, north)
     _scale_bar(ax)
     footer = _footer(result, crs, lang)
     if syn:
@@ -433,7 +454,8 @@ def overview_figure(result, *, lang: str = "zh"):
                          .sum()) if "n_missing_required" in comm else 0
         sub = t["overview_sub"].format(n=len(comm), c=n_complete,
                                        s=int(scope.sum()) if scope is not None else 0)
-        _decorate(fig, ax, result, crs, lang, title=t["overview"], subtitle=sub)
+        _decorate(fig, ax, result, crs, lang, title=t["overview"], subtitle=sub,
+                  north=_MAP_NORTH)
     return fig
 
 
@@ -527,7 +549,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh"):
             src=_source_text(getattr(cat, "source", None)))
         _legend(fig, handles)
         _decorate(fig, ax, result, crs, lang, title=t["coverage"].format(name=name, m=m),
-                  subtitle=sub)
+                  subtitle=sub, north=_MAP_NORTH)
     return fig
 
 
