@@ -850,8 +850,8 @@ def _save(fig, base: Path, formats: Iterable[str], inputs: list[str], overwrite:
 
 def write_figures(result, out: str | Path, *, lang: str = "zh",
                   communities: Iterable[str] = (), categories: Iterable[str] | None = None,
-                  clusters: bool = True, formats: Iterable[str] = ("png", "svg"),
-                  overwrite: bool = True) -> list[Path]:
+                  clusters: bool = True, overview: bool = True,
+                  formats: Iterable[str] = ("png", "svg"), overwrite: bool = True) -> list[Path]:
     """Write the figures of a result into folder ``out`` (PNG at 300 dpi plus SVG by default).
 
     Parameters
@@ -872,6 +872,8 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
         layer (else of the profile).
     clusters
         Draw one card per 片区联动 cluster when the result has clusters.
+    overview
+        Draw the overview map.
     formats
         Any of ``"png"``, ``"svg"``, ``"pdf"``.
     overwrite
@@ -920,8 +922,9 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     with warnings.catch_warnings():
         # said once above; matplotlib would add one warning per Chinese glyph of a name
         warnings.filterwarnings("ignore", message="Glyph .* missing")
-        _save(overview_figure(result, lang=lang), out / "overview", formats, inputs, overwrite,
-              written)
+        if overview:
+            _save(overview_figure(result, lang=lang), out / "overview", formats, inputs,
+                  overwrite, written)
         for key in keys:
             _save(coverage_figure(result, key, lang=lang), out / "coverage" / _slug(key),
                   formats, inputs, overwrite, written)

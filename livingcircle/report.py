@@ -50,6 +50,8 @@ _TEXT = {
         "x_share": "必配类别达标比例", "y_count": "小区数", "x_hh": "住户比例",
         "overview": "小区必配设施达标情况图", "cluster_card": "片区 {cid}",
         "map_print": "交互地图不随打印输出：请打开 map.html。",
+        "cards_note": "以下为排名前 {n} 个片区的图卡（共 {total} 个）；全部图卡见 "
+                      "livingcircle figures。",
     },
     "en": {
         "title": "15-minute living circle assessment and old-community renovation report",
@@ -67,6 +69,8 @@ _TEXT = {
         "x_hh": "share of households",
         "overview": "Required facilities reached, by community", "cluster_card": "Cluster {cid}",
         "map_print": "The interactive map is not printed: open map.html.",
+        "cards_note": "Cards of the {n} best-ranked clusters (of {total}); livingcircle figures "
+                      "draws them all.",
     },
 }
 
@@ -280,37 +284,56 @@ def _clusters(result, lang: str) -> dict | None:
     return _table(cl)
 
 
-def _img(svg: str) -> Markup:
-    """Return an SVG figure as an ``<img>`` data URI.
+def _img(data: str | bytes, mime: str = "image/svg+xml") -> Markup:
+    """Return a figure (SVG text or PNG bytes) as an ``<img>`` data URI.
 
     Scripts in an SVG image never run, its ids stay its own, and its text stays text
     (matplotlib escapes user text in it).
     """
     import base64
 
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return Markup(f"data:image/svg+xml;base64,{data}")
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return Markup(f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}")
 
 
-def _figures_svg(result, lang: str) -> tuple[Markup | None, list[dict]]:
-    """Return the overview map and one card per 片区联动 cluster (rank order) as image data."""
+#: At most this many cluster cards are printed in the report (the best-ranked); a city can have
+#: hundreds of clusters, and ``livingcircle figures`` draws every card. A layout choice, not a
+#: measured figure: 50 cards are 50 pages.
+MAX_CLUSTER_CARDS = 50
+
+
+def _figures_svg(result, lang: str) -> tuple[Markup | None, list[dict], int]:
+    """Return the overview map, the cards of the best-ranked clusters, and the cluster count.
+
+    The overview is SVG, or PNG at 300 dpi above
+    :data:`livingcircle.settings.spill_above_communities` communities (a city's polygons would
+    make an SVG of tens of MB).
+    """
     from . import figures
 
     lang, _ = figures._style(lang)  # without a CJK font: one warning, English figures
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing")
-        overview = _img(figures.figure_svg(figures.overview_figure(result, lang=lang)))
+        fig = figures.overview_figure(result, lang=lang)
+        if len(result.layers["communities"]) > settings.spill_above_communities:
+            buf = io.BytesIO()
+            figures._save_to(fig, buf, "png")
+            overview = _img(buf.getvalue(), "image/png")
+        else:
+            overview = _img(figures.figure_svg(fig))
         cards = []
         cl = result.layers.get("clusters")
-        if cl is not None and len(cl):
-            order = cl.sort_values("rank") if "rank" in cl.columns else cl
+        n_clusters = 0 if cl is None else len(cl)
+        if n_clusters:
+            order = (cl.sort_values("rank") if "rank" in cl.columns else cl)
+            order = order.head(MAX_CLUSTER_CARDS)
             reason = "reason_zh" if lang == "zh" else "reason_en"
             for cid, why in zip(order["cluster_id"].astype(str),
                                 order[reason] if reason in order else [None] * len(order),
                                 strict=True):
                 svg = figures.figure_svg(figures.cluster_card(result, cid, lang=lang))
                 cards.append({"id": cid, "src": _img(svg), "reason": _cell(why)})
-    return overview, cards
+    return overview, cards, n_clusters
 
 
 #: Paper sizes of the printed report (CSS ``@page size``).
@@ -376,7 +399,11 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     tpl = env.from_string(
         (resources.files("livingcircle") / "templates" / "report.html").read_text("utf-8"))
-    overview, cards = _figures_svg(result, lang)
+    overview, cards, n_clusters = _figures_svg(result, lang)
+    if n_clusters > len(cards):
+        t["cards_note"] = t["cards_note"].format(n=len(cards), total=n_clusters)
+    else:
+        t["cards_note"] = ""
     return tpl.render(
         lang=lang, t=t, page_size=PAPERS[paper], overview=overview, cluster_cards=cards,
         synthetic=_synthetic(result), meta=meta, profile=result.profile,

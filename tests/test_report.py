@@ -192,3 +192,20 @@ def test_cli_map_and_report(written, tmp_path, capsys):
     # a folder without a result: exit code 2 and a message naming the file
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 2
     assert "livingcircle.gpkg not found" in capsys.readouterr().err
+
+
+def test_card_cap_and_png_overview_for_a_city(sample_result, monkeypatch):
+    """Only the best-ranked cluster cards are printed (with a note), and above the spill size a
+    city's overview is a PNG instead of an SVG of every polygon."""
+    import livingcircle as lc
+
+    monkeypatch.setattr(report, "MAX_CLUSTER_CARDS", 3)
+    monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
+    h = make_report(sample_result, include_map=False)
+    cl = sample_result.layers["clusters"].sort_values("rank")
+    cards = re.findall(r'<section class="cluster-card" id="cluster-\d+">\s*<h3>片区 (\w+)</h3>', h)
+    assert cards == cl["cluster_id"].head(3).tolist()
+    assert f"以下为排名前 3 个片区的图卡（共 {len(cl)} 个）" in h
+    overview = re.search(r'<figure class="overview"><img src="data:image/(\w+)\+?\w*;base64,', h)
+    assert overview.group(1) == "png"
+    assert len(_svg_images(h)) == 3
