@@ -583,6 +583,9 @@ def load_result(path: str | Path):
 def report_command(result_path: str, out: str, lang: str, no_map: bool, pdf: bool,
                    paper: str) -> None:
     """Write the printable meeting report of a written result (folder or livingcircle.gpkg)."""
+    if pdf and Path(out).suffix.lower() != ".pdf":
+        msg = f"--pdf writes a PDF: give an --out ending in .pdf, not {out}"
+        raise click.UsageError(msg)
     r = load_result(result_path)
     write_report(r, out, lang=lang, include_map=not no_map, paper=paper, pdf=pdf or None)
     click.echo(f"wrote {out}")

@@ -189,6 +189,8 @@ def test_cli_map_and_report(written, tmp_path, capsys):
         monkey.undo()
     assert "apt-get install chromium" in capsys.readouterr().err
     assert not (tmp_path / "r.pdf").exists()
+    assert main(["report", str(written), "--out", str(tmp_path / "r.html"), "--pdf"]) == 2
+    assert "give an --out ending in .pdf" in capsys.readouterr().err
     # a folder without a result: exit code 2 and a message naming the file
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 2
     assert "livingcircle.gpkg not found" in capsys.readouterr().err
