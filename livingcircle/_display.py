@@ -164,6 +164,8 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
     elif column not in gdf.columns:
         msg = f"layer {layer!r} has no column {column!r}; columns: {list(gdf.columns)}"
         raise InputError(msg)
+    if column is not None and gdf[column].isna().all():
+        column = None  # nothing to colour by (e.g. no gaps judged yet)
     keep = list(dict.fromkeys(cols + ([column] if column else [])))
     data = pd.DataFrame({c: gdf[c].map(_plain) if gdf[c].dtype == object or
                          pd.api.types.is_string_dtype(gdf[c]) else gdf[c] for c in keep},

@@ -118,3 +118,19 @@ def test_explore_errors(sample_result):
     with pytest.raises(InputError, match=r"layer 'facilities' has no column 'x'"):
         sample_result.explore("facilities", column="x")
     assert isinstance(sample_result.layers["communities"], gpd.GeoDataFrame)
+
+
+def test_a_bare_result_still_shows_itself():
+    """Communities only (nothing judged yet): the summary says what there is, the map has no
+    colour column to use."""
+    import shapely
+
+    import livingcircle as lc
+
+    comm = gpd.GeoDataFrame({"community_id": ["A"], "name": ["甲"]},
+                            geometry=[shapely.Point(126.6, 45.7)], crs=4326)
+    r = Result(layers={"communities": comm}, profile=lc.load_profile(), speed_profiles=[])
+    assert list(r.summary()["item"]) == ["小区 communities", "标准 standard"]
+    assert repr(r).splitlines()[1] == "  小区 communities: 1"
+    feats = _features(r.explore())
+    assert len(feats) == 1 and feats[0]["properties"]["name"] == "甲"
