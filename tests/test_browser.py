@@ -206,3 +206,26 @@ def test_report_pdf_pages(browser, sample_result, tmp_path, paper, size):
             w, h, _ = pages[0]
             assert im.size == (math.ceil(w / 72 * 50), math.ceil(h / 72 * 50))
             assert len(im.convert("RGB").getcolors(maxcolors=1_000_000)) > 20
+
+
+def test_figure_svg_in_chromium_shows_names_as_text(browser, sample_result, tmp_path):
+    """A community card opened as an SVG document: the name is text, nothing runs."""
+    from livingcircle import figures
+
+    L = sample_result.layers
+    evil = "<script>alert(1)</script>"
+    comm = L["communities"].copy()
+    comm.loc[comm["community_id"] == "C004", "name"] = evil
+    r = Result(layers={**L, "communities": comm}, profile=sample_result.profile,
+               speed_profiles=sample_result.speed_profiles, metadata=sample_result.metadata)
+    (path,) = figures.write_figures(r, tmp_path, categories=[], clusters=False, overview=False,
+                                    communities=["C004"], formats="svg")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page, errors, console, blocked = _open(browser, path, page=page)
+    assert errors == [] and console == [] and blocked == [] and dialogs == []
+    assert page.locator("script").count() == 0
+    texts = page.locator("text").all_text_contents()
+    assert f"{evil}（C004）" in texts
+    page.close()
