@@ -8,7 +8,7 @@ clusters. See README.md and the numbered notebooks.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import coords, settings
+from . import coords, figures, settings
 from ._errors import (
     CoordinateError,
     ExportError,
@@ -85,6 +85,7 @@ __all__ = [
     "classify_facilities",
     "classify_poi",
     "coords",
+    "figures",
     "list_categories",
     "load_profile",
     "settings",

@@ -34,6 +34,7 @@ _COMMAND_MODULES = [
     "livingcircle.export",
     "livingcircle.maps",
     "livingcircle.report",
+    "livingcircle.figures",
     "livingcircle.clusters",
     "livingcircle.batch",
 ]

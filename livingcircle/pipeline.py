@@ -167,6 +167,52 @@ class Result:
         if map_html:
             names.append("map.html")
         return names
+    def summary(self) -> pd.DataFrame:
+        """Return a short summary: communities, in scope, completeness, clusters, diagnostics.
+
+        One row per item (``item``, ``value``), labelled in Chinese and English; a notebook
+        shows it as the result's own display, ``repr`` as text.
+        """
+        from ._display import summary
+
+        return summary(self)
+
+    def __repr__(self) -> str:
+        from ._display import text
+
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        from ._display import html_table
+
+        return html_table(self)
+
+    def explore(self, layer: str = "communities", *, where: str | None = None,
+                column: str | None = None, **kwargs):
+        """Return an interactive folium map of one layer (``GeoDataFrame.explore``).
+
+        Parameters
+        ----------
+        layer
+            Layer name with geometries, e.g. ``"communities"`` (coloured by the share of
+            required categories met), ``"isochrones"``, ``"coverage"``, ``"clusters"``.
+            A layer kept on disk (:attr:`spilled`) is read back with :meth:`layer`.
+        where
+            An SQL filter as for :meth:`layer`, e.g. ``"minutes = 15"``.
+        column
+            The column to colour by; default: a sensible one for the layer.
+        **kwargs
+            Passed to :meth:`geopandas.GeoDataFrame.explore` (e.g. ``tiles=None`` for no
+            online basemap, ``m=`` to add to a map).
+
+        Returns
+        -------
+        folium.Map
+            Tooltips show the layer's main columns (text escaped).
+        """
+        from ._display import explore
+
+        return explore(self, layer, where=where, column=column, **kwargs)
 
     def write(self, out: str | Path, *, overwrite: bool = True,
               map_html: bool = True) -> list[Path]:

@@ -30,7 +30,7 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from . import settings
-from ._errors import InputError
+from ._errors import ExportError, InputError
 from .inputs import crs_text
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ _TEXT = {
         "summary": "{n} 个小区，{h} 户；{s} 个在改造范围内；全部必配类别达标的小区 {c} 个。",
         "chart_share": "小区必配设施达标比例分布", "chart_cat": "各类设施步行可达的住户比例",
         "x_share": "必配类别达标比例", "y_count": "小区数", "x_hh": "住户比例",
+        "overview": "小区必配设施达标情况图", "cluster_card": "片区 {cid}",
+        "map_print": "交互地图不随打印输出：请打开 map.html。",
+        "cards_note": "以下为排名前 {n} 个片区的图卡（共 {total} 个）；全部图卡见 "
+                      "livingcircle figures。",
     },
     "en": {
         "title": "15-minute living circle assessment and old-community renovation report",
@@ -65,6 +69,10 @@ _TEXT = {
         "chart_cat": "Share of households within reach, by category",
         "x_share": "share of required categories met", "y_count": "communities",
         "x_hh": "share of households",
+        "overview": "Required facilities reached, by community", "cluster_card": "Cluster {cid}",
+        "map_print": "The interactive map is not printed: open map.html.",
+        "cards_note": "Cards of the {n} best-ranked clusters (of {total}); livingcircle figures "
+                      "draws them all.",
     },
 }
 
@@ -278,6 +286,62 @@ def _clusters(result, lang: str) -> dict | None:
     return _table(cl)
 
 
+def _img(data: str | bytes, mime: str = "image/svg+xml") -> Markup:
+    """Return a figure (SVG text or PNG bytes) as an ``<img>`` data URI.
+
+    Scripts in an SVG image never run, its ids stay its own, and its text stays text
+    (matplotlib escapes user text in it).
+    """
+    import base64
+
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return Markup(f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}")
+
+
+#: At most this many cluster cards are printed in the report (the best-ranked); a city can have
+#: hundreds of clusters, and ``livingcircle figures`` draws every card. A layout choice, not a
+#: measured figure: 50 cards are 50 pages.
+MAX_CLUSTER_CARDS = 50
+
+
+def _figures_svg(result, lang: str) -> tuple[Markup | None, list[dict], int]:
+    """Return the overview map, the cards of the best-ranked clusters, and the cluster count.
+
+    The overview is SVG, or PNG at 300 dpi above
+    :data:`livingcircle.settings.spill_above_communities` communities (a city's polygons would
+    make an SVG of tens of MB).
+    """
+    from . import figures
+
+    lang, _ = figures._style(lang)  # without a CJK font: one warning, English figures
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        fig = figures.overview_figure(result, lang=lang)
+        if len(result.layers["communities"]) > settings.spill_above_communities:
+            buf = io.BytesIO()
+            figures._save_to(fig, buf, "png")
+            overview = _img(buf.getvalue(), "image/png")
+        else:
+            overview = _img(figures.figure_svg(fig))
+        cards = []
+        cl = result.layers.get("clusters")
+        n_clusters = 0 if cl is None else len(cl)
+        if n_clusters:
+            order = (cl.sort_values("rank") if "rank" in cl.columns else cl)
+            order = order.head(MAX_CLUSTER_CARDS)
+            reason = "reason_zh" if lang == "zh" else "reason_en"
+            for cid, why in zip(order["cluster_id"].astype(str),
+                                order[reason] if reason in order else [None] * len(order),
+                                strict=True):
+                svg = figures.figure_svg(figures.cluster_card(result, cid, lang=lang))
+                cards.append({"id": cid, "src": _img(svg), "reason": _cell(why)})
+    return overview, cards, n_clusters
+
+
+#: Paper sizes of the printed report (CSS ``@page size``).
+PAPERS = {"a4": "A4 portrait", "a3": "A3 landscape"}
+
+
 def _synthetic(result) -> str | None:
     from .maps import _is_sample
 
@@ -288,8 +352,12 @@ def _synthetic(result) -> str | None:
     return None
 
 
-def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
+def make_report(result, *, lang: str = "zh", include_map: bool = True,
+                paper: str = "a4") -> str:
     """Return the meeting report of a run as one HTML string.
+
+    It prints as the reader expects: each section (and the card of each 片区联动 cluster) starts
+    a new page, tables and cards are not split where avoidable, table headers repeat.
 
     Parameters
     ----------
@@ -298,7 +366,9 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
     lang
         ``"zh"`` (default) or ``"en"``.
     include_map
-        Embed the interactive map (adds a few MB).
+        Embed the interactive map (adds a few MB; on screen only, it is not printed).
+    paper
+        ``"a4"`` (A4 portrait, default) or ``"a3"`` (A3 landscape), for printing.
 
     Returns
     -------
@@ -307,6 +377,9 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
     """
     if lang not in _TEXT:
         msg = f"lang must be 'zh' or 'en', not {lang!r}"
+        raise InputError(msg)
+    if paper not in PAPERS:
+        msg = f"paper must be one of {', '.join(PAPERS)}, not {paper!r}"
         raise InputError(msg)
     t = dict(_TEXT[lang])
     comm = result.layers["communities"]
@@ -328,8 +401,14 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     tpl = env.from_string(
         (resources.files("livingcircle") / "templates" / "report.html").read_text("utf-8"))
+    overview, cards, n_clusters = _figures_svg(result, lang)
+    if n_clusters > len(cards):
+        t["cards_note"] = t["cards_note"].format(n=len(cards), total=n_clusters)
+    else:
+        t["cards_note"] = ""
     return tpl.render(
-        lang=lang, t=t, synthetic=_synthetic(result), meta=meta, profile=result.profile,
+        lang=lang, t=t, page_size=PAPERS[paper], overview=overview, cluster_cards=cards,
+        synthetic=_synthetic(result), meta=meta, profile=result.profile,
         figures=_figures(result, lang), charts=_charts(result, lang), worst=_worst(result, lang),
         before_after=_before_after(result, lang),
         plan=_plan(result, lang),
@@ -341,14 +420,91 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True) -> str:
 
 
 def write_report(result, path: str | Path, *, lang: str = "zh", include_map: bool = True,
-                 overwrite: bool = True) -> Path:
-    """Write :func:`make_report` to ``path`` atomically (never over an input file)."""
+                 overwrite: bool = True, paper: str = "a4", pdf: bool | None = None) -> Path:
+    """Write :func:`make_report` to ``path`` atomically (never over an input file).
+
+    ``pdf=True`` (or a path ending in ``.pdf`` when ``pdf`` is None) prints the report to PDF
+    with headless Chromium (:func:`print_pdf`) on ``paper``, without the interactive map.
+    """
     from ._atomic import atomic_file
 
     inputs = [i["path"] for i in (result.metadata or {}).get("inputs", [])]
-    with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:  # checks before the work
-        Path(tmp).write_text(make_report(result, lang=lang, include_map=include_map),
-                             encoding="utf-8")
+    if pdf is None:
+        pdf = Path(path).suffix.lower() == ".pdf"
+    if pdf:
+        exe = find_chromium()  # before the work: a missing browser is said at once
+        text = make_report(result, lang=lang, include_map=False, paper=paper)
+        with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
+            print_pdf(text, tmp, chromium=exe)
+        return Path(path)
+    text = make_report(result, lang=lang, include_map=include_map, paper=paper)
+    with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+#: Browsers that can print the report, looked for on PATH in this order.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+                  "chrome", "msedge")
+
+
+def find_chromium() -> str:
+    """Return the path of a Chromium-based browser on PATH; raise a one-line error if none."""
+    import shutil
+
+    for name in CHROMIUM_NAMES:
+        exe = shutil.which(name)
+        if exe:
+            return exe
+    msg = ("printing the report to PDF needs Chromium or Chrome on PATH: install it "
+           "(Debian/Ubuntu: apt-get install chromium), or write .html and print from a browser")
+    raise ExportError(msg)
+
+
+def print_pdf(html: str, path: str | Path, *, chromium: str | None = None,
+              timeout_s: float = 300.0) -> Path:
+    """Print an HTML document to ``path`` (PDF) with headless Chromium's ``--print-to-pdf``.
+
+    The page size is the document's CSS ``@page`` size; no header or footer is added. The
+    document is printed offline from a temporary file (the report asks for nothing online).
+
+    Parameters
+    ----------
+    html
+        The document.
+    path
+        The PDF file to write (not atomically: :func:`write_report` hands a temporary name).
+    chromium
+        The browser to use; default: :func:`find_chromium`.
+    timeout_s
+        Give up after this many seconds.
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    exe = chromium or find_chromium()
+    with tempfile.TemporaryDirectory(prefix="livingcircle-pdf-") as d:
+        src = Path(d) / "report.html"
+        src.write_text(html, encoding="utf-8")
+        out = Path(d) / "report.pdf"
+        args = [exe, "--headless", "--disable-gpu", "--no-first-run", "--disable-sync",
+                "--disable-background-networking", "--disable-component-update",
+                "--no-pdf-header-footer", f"--user-data-dir={Path(d) / 'profile'}",
+                f"--print-to-pdf={out}", src.as_uri()]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.insert(1, "--no-sandbox")  # Chromium refuses to start as root with its sandbox
+        try:
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            msg = f"{exe} did not finish printing {path} within {timeout_s:.0f} s"
+            raise ExportError(msg) from None
+        if proc.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
+            last = (proc.stderr or "").strip().splitlines()[-1:] or ["no message"]
+            msg = f"{exe} could not print {path} (exit {proc.returncode}): {last[0]}"
+            raise ExportError(msg)
+        Path(path).write_bytes(out.read_bytes())
     return Path(path)
 
 
@@ -429,21 +585,28 @@ def load_result(path: str | Path, *, verify: bool = True):
 @click.command("report")
 @click.argument("result_path", type=click.Path(exists=True))
 @click.option("--out", "out", required=True, type=click.Path(),
-              help="The .html file to write (its folder is created if missing); never a file "
-              "of the result.")
+              help="The .html file to write (a .pdf name prints it to PDF; its folder is "
+              "created if missing); never a file of the result.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--no-map", is_flag=True, help="Leave the interactive map out.")
+@click.option("--pdf", is_flag=True, help="Print to PDF with headless Chromium (implied by a "
+              ".pdf --out; needs chromium: apt-get install chromium).")
+@click.option("--paper", type=click.Choice(list(PAPERS)), default="a4", show_default=True,
+              help="Paper when printed: a4 = A4 portrait, a3 = A3 landscape.")
 @click.option("--no-verify", is_flag=True,
               help="Skip the check of the result's files against its manifest.json (for a "
               "file you edited yourself).")
-def report_command(result_path: str, out: str, lang: str, no_map: bool,
-                   no_verify: bool) -> None:
+def report_command(result_path: str, out: str, lang: str, no_map: bool, pdf: bool,
+                   paper: str, no_verify: bool) -> None:
     """Write the printable meeting report of a written result (folder or livingcircle.gpkg)."""
     from ._atomic import check_output, result_inputs
 
-    check_output(out, suffixes=(".html",), inputs=result_inputs(result_path))
+    if pdf and Path(out).suffix.lower() != ".pdf":
+        msg = f"--pdf writes a PDF: give an --out ending in .pdf, not {out}"
+        raise click.UsageError(msg)
+    check_output(out, suffixes=(".html", ".pdf"), inputs=result_inputs(result_path))
     r = load_result(result_path, verify=not no_verify)
-    write_report(r, out, lang=lang, include_map=not no_map)
+    write_report(r, out, lang=lang, include_map=not no_map, paper=paper, pdf=pdf or None)
     click.echo(f"wrote {out}")
 
 

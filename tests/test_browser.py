@@ -16,7 +16,7 @@ import pytest
 
 from livingcircle.maps import make_map, write_map_pages
 from livingcircle.pipeline import Result
-from livingcircle.report import make_report
+from livingcircle.report import make_report, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "_artifacts"
@@ -52,9 +52,9 @@ def browser():
         b.close()
 
 
-def _open(browser, path: Path):
+def _open(browser, path: Path, page=None):
     """Open ``path`` offline; return the page, JS errors, console errors and blocked requests."""
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page = page or browser.new_page(viewport={"width": 1200, "height": 800})
     errors, console, blocked = [], [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
@@ -291,4 +291,104 @@ def test_city_pages_in_chromium(browser, sample_result, tmp_path):
         assert page.url.endswith("index.html")
         assert title
     assert errors == [] and console == [] and blocked == []
+def test_report_print_media_in_chromium(browser, sample_result, tmp_path):
+    """The report as printed: no errors, cards drawn, the map left out, user names as text."""
+    L = sample_result.layers
+    evil = "<script>alert(1)</script>"
+    cid = str(L["plan"]["community_id"].iloc[0])
+    comm = L["communities"].copy()
+    comm.loc[comm["community_id"] == cid, "name"] = evil
+    plan = L["plan"].copy()
+    plan.loc[plan["community_id"] == cid, "name"] = evil
+    r = Result(layers={**L, "communities": comm, "plan": plan}, profile=sample_result.profile,
+               speed_profiles=sample_result.speed_profiles, metadata=sample_result.metadata)
+    path = tmp_path / "report.html"
+    path.write_text(make_report(r), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.emulate_media(media="print")
+    page, errors, console, blocked = _open(browser, path, page=page)
+    assert errors == [] and console == [] and blocked == [] and dialogs == []
+    n_cl = len(L["clusters"])
+    cards = page.locator("section.cluster-card img")
+    assert cards.count() == n_cl
+    widths = cards.evaluate_all("els => els.map(e => e.naturalWidth)")
+    assert all(w > 0 for w in widths)  # every card's SVG decoded and drawn
+    assert page.locator("figure.overview img").evaluate("e => e.naturalWidth") > 0
+    assert not page.locator("iframe.map").is_visible()  # the interactive map is not printed
+    row = page.locator("table.plan tbody tr", has_text=cid).first.inner_text()
+    assert evil in row  # shown as text, never run
+    page.close()
+
+
+def _pdf_pages(path: Path):
+    """(width pt, height pt, text) of each page; NFKC because pypdf reads some CJK glyphs of
+    the embedded font as Kangxi radicals (⽚ U+2F5A for 片)."""
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    return [(float(p.mediabox.width), float(p.mediabox.height),
+             unicodedata.normalize("NFKC", p.extract_text() or "")) for p in reader.pages]
+
+
+@pytest.mark.parametrize("paper, size", [("a4", (595.0, 842.0)), ("a3", (1191.0, 842.0))])
+def test_report_pdf_pages(browser, sample_result, tmp_path, paper, size):
+    """``write_report(..., "report.pdf")`` prints through Chromium: A4 portrait or A3
+    landscape, one page per 片区 cluster card in rank order; page 1 rendered for review."""
+    import math
+    import shutil
+    import subprocess
+
+    pdf = tmp_path / f"report_{paper}.pdf"
+    write_report(sample_result, pdf, paper=paper)
+    pages = _pdf_pages(pdf)
+    for w, h, _ in pages:
+        assert (w, h) == pytest.approx(size, abs=1.0)  # A4 595×842 pt, A3 landscape 1191×842
+    cl = sample_result.layers["clusters"].sort_values("rank")["cluster_id"].tolist()
+    starts = [i for i, (_, _, text) in enumerate(pages) if text.lstrip().startswith("片区 K")]
+    # every cluster card starts its own page, in rank order, one after another
+    assert [pages[i][2].lstrip()[:6] for i in starts] == [f"片区 {c}"[:6] for c in cl]
+    assert starts == list(range(starts[0], starts[0] + len(cl)))
+    assert len(pages) > starts[-1]
+    assert pages[0][2].lstrip().startswith("15分钟生活圈")
+    assert "SYNTHETIC" in pages[0][2]
+    if not shutil.which("pdftoppm") and os.environ.get("CI"):
+        pytest.fail("pdftoppm is missing in CI (.ci/run installs poppler-utils)")
+    if shutil.which("pdftoppm"):
+        ARTIFACTS.mkdir(exist_ok=True)
+        stem = ARTIFACTS / f"report_{paper}_page1"
+        subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", "-f", "1", "-l", "1",
+                        str(pdf), str(stem)], check=True)
+        from PIL import Image
+
+        with Image.open(f"{stem}.png") as im:
+            # 50 dpi, pdftoppm rounds up: 594.96 × 841.92 pt → 414 × 585 px (A4)
+            w, h, _ = pages[0]
+            assert im.size == (math.ceil(w / 72 * 50), math.ceil(h / 72 * 50))
+            assert len(im.convert("RGB").getcolors(maxcolors=1_000_000)) > 20
+
+
+def test_figure_svg_in_chromium_shows_names_as_text(browser, sample_result, tmp_path):
+    """A community card opened as an SVG document: the name is text, nothing runs."""
+    from livingcircle import figures
+
+    L = sample_result.layers
+    evil = "<script>alert(1)</script>"
+    comm = L["communities"].copy()
+    comm.loc[comm["community_id"] == "C004", "name"] = evil
+    r = Result(layers={**L, "communities": comm}, profile=sample_result.profile,
+               speed_profiles=sample_result.speed_profiles, metadata=sample_result.metadata)
+    (path,) = figures.write_figures(r, tmp_path, categories=[], clusters=False, overview=False,
+                                    communities=["C004"], formats="svg")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page, errors, console, blocked = _open(browser, path, page=page)
+    assert errors == [] and console == [] and blocked == [] and dialogs == []
+    assert page.locator("script").count() == 0
+    texts = page.locator("text").all_text_contents()
+    assert f"{evil}（C004）" in texts
     page.close()

@@ -5,12 +5,14 @@ One sample run is shared by the module (and with test_maps through ``request.con
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 
 import pandas as pd
 import pytest
 
+from livingcircle import report
 from livingcircle.cli import main
 from livingcircle.maps import make_map
 from livingcircle.pipeline import Result
@@ -44,6 +46,12 @@ def _h2(h: str) -> list[str]:
     return re.findall(r"<h2[^>]*>(.*?)</h2>", h)
 
 
+def _svg_images(h: str) -> list[str]:
+    """The SVG documents embedded as ``<img src="data:image/svg+xml;base64,...">``."""
+    return [base64.b64decode(b).decode("utf-8")
+            for b in re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', h)]
+
+
 def test_sections_zh(report_zh, sample_result):
     L = sample_result.layers
     assert _h2(report_zh) == ["研究区概况", "改造前后对比", "年度改造计划", "片区统筹建议",
@@ -66,6 +74,28 @@ def test_sections_zh(report_zh, sample_result):
     assert rows[0][1] == cl["cluster_id"].iloc[0]
     assert rows[0][-1] == html.escape(cl["reason_zh"].iloc[0])
     assert "理由" in report_zh
+
+
+def test_figures_and_print_layout(report_zh, sample_result):
+    L = sample_result.layers
+    # the overview map and one card per cluster, in rank order, each its own printed page
+    cl = L["clusters"].sort_values("rank")
+    cards = re.findall(r'<section class="cluster-card" id="cluster-(\d+)">\s*<h3>(.*?)</h3>',
+                       report_zh)
+    assert cards == [(str(i + 1), f"片区 {c}") for i, c in enumerate(cl["cluster_id"])]
+    svgs = _svg_images(report_zh)
+    assert len(svgs) == 1 + len(cl)
+    assert ">小区必配设施达标情况</text>" in svgs[0]
+    for svg, (cid, rank) in zip(svgs[1:], zip(cl["cluster_id"], cl["rank"], strict=True),
+                                strict=True):
+        assert f">片区 {cid}（第 {rank} 位）</text>" in svg
+    assert "@page { size: A4 portrait; margin: 12mm; }" in report_zh
+    assert ".cluster-card { break-before: page;" in report_zh
+    a3 = make_report(sample_result, lang="en", include_map=False, paper="a3")
+    assert "@page { size: A3 landscape; margin: 12mm; }" in a3
+    assert ">Required facilities reached, by community</text>" in _svg_images(a3)[0]
+    with pytest.raises(ValueError, match="paper must be one of a4, a3, not 'letter'"):
+        make_report(sample_result, paper="letter")
 
 
 def test_standard_speeds_sources(report_zh, sample_result):
@@ -107,7 +137,8 @@ def test_english(sample_result):
 
 def test_names_escaped_in_report_and_map(sample_result):
     L = sample_result.layers
-    cid = str(L["plan"]["community_id"].iloc[0])
+    members = set(L["cluster_members"]["community_id"])  # a member: its cluster card names it
+    cid = next(c for c in L["plan"]["community_id"].astype(str) if c in members)
     comm = L["communities"].copy()
     comm.loc[comm["community_id"] == cid, "name"] = EVIL
     plan = L["plan"].copy()
@@ -117,6 +148,11 @@ def test_names_escaped_in_report_and_map(sample_result):
     h = make_report(r)
     assert EVIL not in h and "<script>alert" not in h
     assert EVIL_ESCAPED in h  # the plan table shows the name as text
+    # the figures embedded in the report escape it too (the overview has no names; a cluster
+    # card lists its members)
+    card = [svg for svg in _svg_images(h) if f" {cid} · " in svg]
+    assert card and all(EVIL_ESCAPED in svg for svg in card)
+    assert all("<script" not in svg for svg in _svg_images(h))
     m = make_map(r, isochrones=False).get_root().render()
     assert EVIL not in m and "<script>alert" not in m
     assert "\\u0026lt;script\\u0026gt;alert(1)\\u0026lt;/script\\u0026gt;" in m
@@ -149,6 +185,34 @@ def test_cli_map_and_report(written, tmp_path, capsys):
     text = rep.read_text(encoding="utf-8")
     assert '<html lang="en">' in text and "Annual renovation plan" in text
     assert f"wrote {rep}" in capsys.readouterr().out
+    # --pdf without a browser: exit code 2 and a line saying what to install
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(report, "CHROMIUM_NAMES", ("no-such-browser-here",))
+    try:
+        assert main(["report", str(written), "--out", str(tmp_path / "r.pdf")]) == 2
+    finally:
+        monkey.undo()
+    assert "apt-get install chromium" in capsys.readouterr().err
+    assert not (tmp_path / "r.pdf").exists()
+    assert main(["report", str(written), "--out", str(tmp_path / "r.html"), "--pdf"]) == 2
+    assert "give an --out ending in .pdf" in capsys.readouterr().err
     # a folder without a result: exit code 2 and a message naming the file
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 2
     assert "livingcircle.gpkg not found" in capsys.readouterr().err
+
+
+def test_card_cap_and_png_overview_for_a_city(sample_result, monkeypatch):
+    """Only the best-ranked cluster cards are printed (with a note), and above the spill size a
+    city's overview is a PNG instead of an SVG of every polygon."""
+    import livingcircle as lc
+
+    monkeypatch.setattr(report, "MAX_CLUSTER_CARDS", 3)
+    monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
+    h = make_report(sample_result, include_map=False)
+    cl = sample_result.layers["clusters"].sort_values("rank")
+    cards = re.findall(r'<section class="cluster-card" id="cluster-\d+">\s*<h3>片区 (\w+)</h3>', h)
+    assert cards == cl["cluster_id"].head(3).tolist()
+    assert f"以下为排名前 3 个片区的图卡（共 {len(cl)} 个）" in h
+    overview = re.search(r'<figure class="overview"><img src="data:image/(\w+)\+?\w*;base64,', h)
+    assert overview.group(1) == "png"
+    assert len(_svg_images(h)) == 3

@@ -1,0 +1,136 @@
+"""A result shows itself: summary table (text and Jupyter HTML) and ``explore`` maps of layers,
+checked against independent counts of the sample run's layers."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pytest
+
+from livingcircle._errors import InputError
+from livingcircle._spill import SpilledLayer
+from livingcircle.pipeline import Result
+from livingcircle.sample import SYNTHETIC_LABEL
+
+EVIL = "<script>alert(1)</script>"
+
+
+def _copy(r: Result, **layers) -> Result:
+    return Result(layers={**r.layers, **layers}, profile=r.profile,
+                  speed_profiles=r.speed_profiles, metadata=dict(r.metadata))
+
+
+def _features(m: folium.Map) -> list[dict]:
+    return [f for c in m._children.values() if isinstance(c, folium.GeoJson)
+            for f in c.data["features"]]
+
+
+def test_summary_counts(sample_result):
+    L = sample_result.layers
+    comm = L["communities"]
+    s = dict(zip(*sample_result.summary().T.values, strict=True))
+    hh = comm["households"].sum()
+    assert s["小区 communities"] == f"{len(comm)}; {hh:,.0f} 户 households"
+    scope = L["scope"]["in_scope"]
+    assert s["改造范围内 in renovation scope"] == (
+        f"{(scope == 'yes').sum()} (no {(scope == 'no').sum()}, unknown "
+        f"{(scope == 'unknown').sum()})")
+    assert (scope == "yes").sum() == 62
+    comp = L["completeness"]
+    assert s["必配类别全部达标 reach every required category"] == \
+        f"{(comp['n_missing_required'] == 0).sum()} of {len(comp)}"
+    share = ((comp["n_required"] - comp["n_missing_required"]) / comp["n_required"]).mean()
+    assert s["必配类别达标比例（平均）mean share of required categories met"] == f"{share:.1%}"
+    assert s["片区联动 clusters"] == \
+        f"{len(L['clusters'])} ({len(L['proposed_sites'])} proposed sites)"
+    issues = L["diagnostics"]["issue"].value_counts()
+    assert s["诊断记录 diagnostics"] == f"{len(L['diagnostics'])} — " + ", ".join(
+        f"{k} {v}" for k, v in issues.items())
+    assert s["数据 data"] == SYNTHETIC_LABEL
+    text = repr(sample_result)
+    assert text.startswith("livingcircle Result\n  小区 communities: 80; ")
+    assert "layers: communities, gates, facilities" in text
+    assert len(text) < 2000  # a summary, never the frames
+
+
+def test_repr_html_escapes(sample_result):
+    r = _copy(sample_result)
+    r.metadata["profile"] = EVIL
+    h = r._repr_html_()
+    assert h.startswith("<table class='livingcircle-result'>")
+    assert "<script>" not in h and "&lt;script&gt;alert(1)&lt;/script&gt;" in h
+    assert h.count("<tr>") == len(r.summary())
+
+
+def test_explore_communities(sample_result):
+    comm = sample_result.layers["communities"]
+    m = sample_result.explore()
+    assert isinstance(m, folium.Map)
+    (x0, y0, x1, y1) = comm.to_crs(4326).total_bounds
+    np.testing.assert_allclose(np.ravel(m.get_bounds()), [y0, x0, y1, x1], atol=1e-9)
+    feats = _features(m)
+    assert len(feats) == len(comm)
+    props = feats[0]["properties"]
+    assert list(props)[:4] == ["community_id", "name", "households", "in_scope"]
+    by_id = {f["properties"]["community_id"]: f["properties"]["share_met"] for f in feats}
+    comp = sample_result.layers["completeness"].set_index("community_id")
+    want = ((comp["n_required"] - comp["n_missing_required"]) / comp["n_required"]).round(3)
+    assert by_id == pytest.approx(want.to_dict())
+
+
+def test_explore_reprojects_and_escapes(sample_result):
+    comm = sample_result.layers["communities"].copy()
+    comm.loc[comm.index[0], "name"] = EVIL
+    utm = comm.to_crs(32652)
+    r = _copy(sample_result, communities=utm)
+    m = r.explore(tiles=None)
+    (x0, y0, x1, y1) = comm.to_crs(4326).total_bounds
+    np.testing.assert_allclose(np.ravel(m.get_bounds()), [y0, x0, y1, x1], atol=1e-7)
+    page = m.get_root().render()
+    assert EVIL not in page and "<script>alert" not in page
+    # escaped once by livingcircle (shown as text in the tooltip), & written \u0026 in JSON
+    assert "\\u0026lt;script\\u0026gt;alert(1)\\u0026lt;/script\\u0026gt;" in page
+    assert "tile.openstreetmap" not in page  # tiles=None reached geopandas
+
+
+def test_explore_spilled_layer_and_filters(sample_result):
+    iso = sample_result.layers["isochrones"]
+    spill = SpilledLayer("isochrones")
+    try:
+        spill.append(iso)
+        r = Result(layers={**sample_result.layers, "isochrones": spill.attributes},
+                   profile=sample_result.profile, speed_profiles=sample_result.speed_profiles,
+                   metadata=sample_result.metadata, spilled={"isochrones": spill})
+        m = r.explore("isochrones", where="minutes = 15")
+        feats = _features(m)
+        assert len(feats) == int((iso["minutes"] == 15).sum()) == 80
+        assert {f["properties"]["minutes"] for f in feats} == {15}
+    finally:
+        spill.close()
+
+
+def test_explore_errors(sample_result):
+    with pytest.raises(InputError, match=r"no layer 'nope' in this result; layers: communities"):
+        sample_result.explore("nope")
+    with pytest.raises(InputError, match=r"layer 'gaps' is a table without geometry"):
+        sample_result.explore("gaps")
+    with pytest.raises(InputError, match=r"layer 'facilities' has no column 'x'"):
+        sample_result.explore("facilities", column="x")
+    assert isinstance(sample_result.layers["communities"], gpd.GeoDataFrame)
+
+
+def test_a_bare_result_still_shows_itself():
+    """Communities only (nothing judged yet): the summary says what there is, the map has no
+    colour column to use."""
+    import shapely
+
+    import livingcircle as lc
+
+    comm = gpd.GeoDataFrame({"community_id": ["A"], "name": ["甲"]},
+                            geometry=[shapely.Point(126.6, 45.7)], crs=4326)
+    r = Result(layers={"communities": comm}, profile=lc.load_profile(), speed_profiles=[])
+    assert list(r.summary()["item"]) == ["小区 communities", "标准 standard"]
+    assert repr(r).splitlines()[1] == "  小区 communities: 1"
+    feats = _features(r.explore())
+    assert len(feats) == 1 and feats[0]["properties"]["name"] == "甲"
