@@ -18,7 +18,7 @@ Every map has a north arrow, a scale bar in metres (drawn in a projected CRS: th
 when the result records one, else the UTM zone of the communities; grid north and true north
 differ by less than 2° within a UTM zone's 6°), a legend, the data sources and date, and the
 synthetic label on the sample district. The streets of the walking network are drawn lightly
-underneath when the result carries them (a ``streets`` layer, or the network of a run still in
+underneath when the result carries them (its ``basemap`` layer, or the network of a run still in
 memory). No basemap tiles are drawn: figures are made offline.
 
 Chinese text needs a CJK font that matplotlib can find (Debian: ``fonts-noto-cjk``); without one,
@@ -176,13 +176,14 @@ def _geo(result, name: str, crs, where: str | None = None) -> gpd.GeoDataFrame |
 
 
 def _streets(result, crs) -> gpd.GeoDataFrame | None:
-    """Return street lines to draw under a map: a ``streets`` layer, else the network in memory.
+    """Return the street lines drawn under a map: the ``basemap`` layer's, else the network's.
 
-    A ``highway`` column (OSM class), when there is one, draws main roads stronger.
+    The basemap's ``rank`` 1 (main roads, :mod:`livingcircle.basemap`) or a ``highway`` column
+    (OSM class) draws main roads stronger.
     """
-    g = _geo(result, "streets", crs)
-    if g is not None:
-        return g
+    g = _geo(result, "basemap", crs)
+    if g is not None and "kind" in g.columns:
+        return g[g["kind"] == "street"].reset_index(drop=True)
     net = getattr(result, "network", None)
     if net is None:
         return None
@@ -353,7 +354,9 @@ def _draw_streets(ax, streets) -> None:
     if streets is None or not len(streets):
         return
     main = np.zeros(len(streets), dtype=bool)
-    if "highway" in streets.columns:
+    if "rank" in streets.columns:
+        main = (streets["rank"] == 1).to_numpy(dtype=bool)
+    elif "highway" in streets.columns:
         main = streets["highway"].map(
             lambda v: bool(set(_split(v) if not isinstance(v, str) else [v]) & MAIN_ROADS)
         ).to_numpy(dtype=bool)
