@@ -378,8 +378,9 @@ def profile_run(args, run_args: list[str], folder: Path) -> dict:
     assign = "".join(f"settings.{k} = {v}; " for k, v in (kv.split("=", 1) for kv in args.set))
     code = ("import cProfile, pstats, sys; from livingcircle import settings; "
             f"settings.threads = 1; {assign}from livingcircle.cli import main\n"
+            f"argv = {run_args!r}\n"
             "try:\n"
-            f"    cProfile.run('main({run_args!r})', {str(stats)!r})\n"
+            f"    cProfile.runctx('main(argv)', globals(), locals(), {str(stats)!r})\n"
             "except SystemExit:\n    pass\n"
             f"with open({str(folder / 'profile.txt')!r}, 'w') as fh:\n"
             f"    st = pstats.Stats({str(stats)!r}, stream=fh)\n"
