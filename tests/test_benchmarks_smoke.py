@@ -187,6 +187,10 @@ def test_city_run_reports_the_pipeline_stages(bench_city, tmp_path):
     assert names[:3] == ["read inputs", "walking network", "access"]
     assert {"isochrones", "clusters", "write geopackage", "write map"} <= set(names)
     assert all(s["peak_mb"] >= s["rss_mb"] > 0 for s in rec["stages"])
+    # each stage's CPU seconds are logged; together they are part of the child's CPU time
+    cpu = [s["cpu_seconds"] for s in rec["stages"]]
+    assert all(c is not None and c >= 0 for c in cpu)
+    assert sum(cpu) <= rec["cpu_seconds"] + 0.05 * len(cpu) + 0.05  # each rounded to 0.1 s
     if sys.platform == "linux":
         assert rec["peak_mb"] >= max(s["peak_mb"] for s in rec["stages"]) - 1  # rounded
     assert (tmp_path / "out" / "livingcircle.gpkg").is_file()
