@@ -58,6 +58,21 @@ def _incidence(g) -> sp.csr_array:
                         shape=(g.n_nodes, n_seg))
 
 
+def _sorted_unique(idx: np.ndarray, n: int) -> np.ndarray:
+    """``np.unique(idx)`` for integers in ``[0, n)``, through a mask when ``idx`` is not tiny.
+
+    numpy 2's ``np.unique`` hashes and then sorts: for random indices of the city-centre
+    case's size (300,000 below 160,000) it took 123 ms against 0.4 ms for the mask, for 2,000
+    below 160,000 1.1 ms against 0.05 ms (one thread, same process, 2026-12-02); it was 4 % of
+    the coverage stage under cProfile. Same result either way.
+    """
+    if len(idx) * 64 < n:
+        return np.unique(idx)
+    mask = np.zeros(n, dtype=bool)
+    mask[idx] = True
+    return np.flatnonzero(mask)
+
+
 def substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Return the part of each line between ``start`` and ``end`` metres from its first point.
 
@@ -240,7 +255,7 @@ class IsochroneMaker:
         if len(nodes) == 0:
             return None
         work[nodes] = dist
-        segs = np.unique(self.inc[nodes].indices)
+        segs = _sorted_unique(self.inc[nodes].indices, len(g.seg_a))
         segs = segs[self.street[segs]]
         da, db = work[g.seg_a[segs]], work[g.seg_b[segs]]
         work[nodes] = np.inf
