@@ -273,15 +273,16 @@ class IsochroneMaker:
         whole = (da <= T) & (db <= T) & ((da + db + L) / 2 <= T)
         from_a = ~whole & (da < T)
         from_b = ~whole & (db < T)
-        iv_e = np.r_[e[whole], e[from_a], e[from_b]]
+        cat = np.concatenate  # not np.r_: its indexing was 13 % of uncovered_areas (cProfile)
+        iv_e = cat((e[whole], e[from_a], e[from_b]))
         if len(iv_e) == 0:
             return empty, empty, np.zeros(0), np.zeros(0)
-        iv_s = np.r_[t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])]
-        iv_f = np.r_[t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]]
+        iv_s = cat((t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])))
+        iv_f = cat((t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]))
         # merge the intervals of each street: a street reached end to end becomes whole
         order = np.lexsort((iv_s, iv_e))
         iv_e, iv_s, iv_f = iv_e[order], iv_s[order], iv_f[order]
-        new_edge = np.r_[True, iv_e[1:] != iv_e[:-1]]
+        new_edge = cat(([True], iv_e[1:] != iv_e[:-1]))
         group = np.cumsum(new_edge) - 1
         shift = group * self._street_gap  # running max of ends within a street
         run_f = np.maximum.accumulate(iv_f + shift) - shift
