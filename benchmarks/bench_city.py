@@ -32,8 +32,14 @@ categories. Nothing is estimated: every figure comes from a run.
 pyosmium (``pip install osmium``) is needed only to write the ``.osm.pbf``; it is a dependency of
 this benchmark, not of livingcircle.
 
+The city-centre case (``--centre``, issue 17): 224 × 224 intersections, 20 % of the segments
+removed, curved streets (shape nodes, see :func:`write_pbf`), communities shaped by their blocks,
+1,600 communities and 2,300 facilities (see ``CENTRE``); ``--profile`` runs the command again
+under cProfile on one thread and writes ``profile.txt``.
+
 Usage::
 
+    python benchmarks/bench_city.py --centre                       # the city-centre case
     python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000
     python benchmarks/bench_city.py --nodes 1000000 --report       # 10,000 / 50,000 by default
     python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000 \
