@@ -32,8 +32,14 @@ categories. Nothing is estimated: every figure comes from a run.
 pyosmium (``pip install osmium``) is needed only to write the ``.osm.pbf``; it is a dependency of
 this benchmark, not of livingcircle.
 
+The city-centre case (``--centre``, issue 17): 242 × 242 intersections, 20 % of the segments
+removed, curved streets (shape nodes, see :func:`write_pbf`), communities shaped by their blocks,
+1,600 communities and 2,300 facilities (see ``CENTRE``); ``--profile`` runs the command again
+under cProfile on one thread and writes ``profile.txt``.
+
 Usage::
 
+    python benchmarks/bench_city.py --centre                       # the city-centre case
     python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000
     python benchmarks/bench_city.py --nodes 1000000 --report       # 10,000 / 50,000 by default
     python benchmarks/bench_city.py --nodes 100000 --communities 1000 --facilities 5000 \
@@ -65,6 +71,15 @@ import numpy as np
 WORK = Path(__file__).resolve().parent / "_work"
 CRS = "EPSG:32652"
 X0, Y0 = 640_000.0, 5_060_000.0  # around Harbin in UTM 52N
+# The city-centre case (issue 17, target 1): the size of the real extract of the issue (about
+# 50,000 walking nodes, 1,635 residential areas, 2,259 POIs) on a grid made uneven the way
+# pyrosm's Helsinki extract is (measured there: 2.84 vertices per street, 24 % dead-end nodes,
+# streets 1.02 × longer than straight): 20 % of the segments removed (more dead ends and larger,
+# uneven blocks), a mean of one shape node per street on a bow up to 10 % of its length.
+# 242² intersections: with 20 % of the segments removed, 224² gave 42,347 walking nodes after
+# pyrosm's simplification (0.844 of the intersections), so 242² gives about 49,400.
+CENTRE = {"nodes": 242 * 242, "communities": 1600, "facilities": 2300, "drop": 0.2,
+          "shape_points": 1.0, "bow": 0.1}
 
 
 def peak_mb() -> float:
@@ -108,13 +123,35 @@ def _runs(mask_row: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1, strict=True))
 
 
+def _shape_points(a: np.ndarray, b: np.ndarray, k: int, bow: float) -> np.ndarray:
+    """``k`` points bending the straight street a → b into a smooth curve (arc-like bow).
+
+    The point at fraction ``t`` of the way is moved sideways by ``bow · length · sin(π t)``:
+    with ``bow`` = 0.1 a 50 m street becomes about 1.3 % longer than straight (1.02 on average
+    in pyrosm's Helsinki extract, measured in ``CITY_SCALE.md``).
+    """
+    t = np.arange(1, k + 1) / (k + 1)
+    d = b - a
+    normal = np.array([-d[1], d[0]])
+    return a + t[:, None] * d + (bow * np.sin(np.pi * t))[:, None] * normal
+
+
 def write_pbf(path: Path, side: int, xy: np.ndarray, keep_h: np.ndarray,
-              keep_v: np.ndarray) -> dict:
-    """Write the grid as an OSM PBF: one node per intersection, one way per run of streets."""
+              keep_v: np.ndarray, *, shape_points: float = 0.0, bow: float = 0.0,
+              seed: int = 0) -> dict:
+    """Write the grid as an OSM PBF: one node per intersection, one way per run of streets.
+
+    ``shape_points`` > 0 curves the streets (city-centre case): between two intersections a
+    way gets 0, 1 or 2 extra nodes (Poisson-like, ``shape_points`` on average) on a bow of
+    random side and height up to ``bow`` × the street's length; these nodes only shape the
+    street (pyrosm's simplified graph does not make them graph nodes).
+    """
     import osmium
     from pyproj import Transformer
 
-    lon, lat = Transformer.from_crs(CRS, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    rng = np.random.default_rng(seed + 2)
+    to_wgs = Transformer.from_crs(CRS, 4326, always_xy=True)
+    lon, lat = to_wgs.transform(xy[:, 0], xy[:, 1])
     used = np.zeros(side * side, dtype=bool)
     ways = []
     for i in range(side):  # horizontal lines: nodes (i, j..k+1)
@@ -125,6 +162,23 @@ def write_pbf(path: Path, side: int, xy: np.ndarray, keep_h: np.ndarray,
             ways.append(np.arange(a, b + 2) * side + j)
     for w in ways:
         used[w] = True
+    extra_xy = []  # shape nodes, ids after the intersections
+    way_nodes = []
+    next_id = side * side
+    for w in ways:
+        if shape_points <= 0:
+            way_nodes.append(w)
+            continue
+        seq = [int(w[0])]
+        for a, b in zip(w[:-1], w[1:], strict=True):
+            k = int(min(2, rng.poisson(shape_points)))
+            if k:
+                pts = _shape_points(xy[a], xy[b], k, bow * rng.uniform(-1.0, 1.0))
+                extra_xy.append(pts)
+                seq.extend(range(next_id, next_id + k))
+                next_id += k
+            seq.append(int(b))
+        way_nodes.append(np.asarray(seq))
     tmp = path.with_name(path.name + ".partial.osm.pbf")
     tmp.unlink(missing_ok=True)
     writer = osmium.SimpleWriter(str(tmp))
@@ -132,17 +186,30 @@ def write_pbf(path: Path, side: int, xy: np.ndarray, keep_h: np.ndarray,
         for n in np.flatnonzero(used):
             writer.add_node(osmium.osm.mutable.Node(id=int(n) + 1,
                                                     location=(float(lon[n]), float(lat[n]))))
-        for k, w in enumerate(ways):
+        if extra_xy:
+            exy = np.concatenate(extra_xy)
+            elon, elat = to_wgs.transform(exy[:, 0], exy[:, 1])
+            for k in range(len(exy)):
+                writer.add_node(osmium.osm.mutable.Node(
+                    id=side * side + k + 1, location=(float(elon[k]), float(elat[k]))))
+        for k, w in enumerate(way_nodes):
             writer.add_way(osmium.osm.mutable.Way(id=k + 1, nodes=[int(n) + 1 for n in w],
                                                   tags={"highway": "residential"}))
     finally:
         writer.close()
     os.replace(tmp, path)
-    return {"osm_nodes": int(used.sum()), "osm_ways": len(ways)}
+    return {"osm_nodes": int(used.sum()) + (next_id - side * side), "osm_ways": len(ways),
+            "shape_nodes": next_id - side * side}
 
 
-def synthetic_inputs(side: int, spacing: float, n_comm: int, n_fac: int, seed: int):
-    """Community squares in block centres and facility points on random positions."""
+def synthetic_inputs(side: int, spacing: float, n_comm: int, n_fac: int, seed: int,
+                     xy: np.ndarray | None = None):
+    """Communities in randomly chosen blocks and facility points on random positions.
+
+    Without ``xy``: squares of 0.6 × the spacing in the block centres. With ``xy`` (the
+    jittered intersections): the block's own quadrilateral, its four corners drawn 20 % of the
+    way towards its centre, so that a community follows the uneven streets around it.
+    """
     import geopandas as gpd
     import pandas as pd
     import shapely
@@ -156,6 +223,12 @@ def synthetic_inputs(side: int, spacing: float, n_comm: int, n_fac: int, seed: i
     cy = Y0 + (bi + 0.5) * spacing
     half = 0.3 * spacing
     polys = shapely.box(cx - half, cy - half, cx + half, cy + half)
+    if xy is not None:
+        corner = bi * side + bj  # south-west intersection of the block
+        quad = np.stack([xy[corner], xy[corner + 1], xy[corner + side + 1], xy[corner + side]],
+                        axis=1)
+        centre = quad.mean(axis=1, keepdims=True)
+        polys = shapely.polygons(centre + 0.8 * (quad - centre))
     hh = rng.integers(80, 1200, n_comm)
     comm = gpd.GeoDataFrame({
         "community_id": [f"C{i:06d}" for i in range(n_comm)],
@@ -175,22 +248,32 @@ def synthetic_inputs(side: int, spacing: float, n_comm: int, n_fac: int, seed: i
 
 
 def write_city(folder: Path, *, nodes: int, communities: int, facilities: int, spacing: float,
-               seed: int) -> dict:
-    """Write ``city.osm.pbf``, ``communities.gpkg`` and ``facilities.gpkg`` (EPSG:4326) once."""
+               seed: int, drop: float = 0.1, shape_points: float = 0.0,
+               bow: float = 0.0) -> dict:
+    """Write ``city.osm.pbf``, ``communities.gpkg`` and ``facilities.gpkg`` (EPSG:4326) once.
+
+    ``shape_points`` > 0 (the city-centre case) also curves the streets and gives the
+    communities the shape of their blocks (see :func:`write_pbf`, :func:`synthetic_inputs`).
+    """
     import pyogrio
 
     spec = {"nodes": nodes, "communities": communities, "facilities": facilities,
-            "spacing_m": spacing, "seed": seed, "drop": 0.1}
+            "spacing_m": spacing, "seed": seed, "drop": drop}
+    if shape_points:
+        spec.update(shape_points=shape_points, bow=bow)
     done = folder / "city.json"
     if done.is_file() and json.loads(done.read_text()).get("spec") == spec:
         return json.loads(done.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    side, xy, u, _v, keep_h, keep_v = grid_arrays(nodes, spacing=spacing, drop=0.1, seed=seed)
-    info = write_pbf(folder / "city.osm.pbf", side, xy, keep_h, keep_v)
+    side, xy, u, _v, keep_h, keep_v = grid_arrays(nodes, spacing=spacing, drop=drop, seed=seed)
+    info = write_pbf(folder / "city.osm.pbf", side, xy, keep_h, keep_v,
+                     shape_points=shape_points, bow=bow, seed=seed)
     info["street_segments"] = int(len(u))
-    del xy, u, _v
-    comm, fac, _ = synthetic_inputs(side, spacing, communities, facilities, seed)
+    del u, _v
+    comm, fac, _ = synthetic_inputs(side, spacing, communities, facilities, seed,
+                                    xy=xy if shape_points else None)
+    del xy
     for name, gdf in (("communities", comm), ("facilities", fac.drop(columns="categories"))):
         target = folder / f"{name}.gpkg"
         tmp = folder / f".{name}.partial.gpkg"
@@ -204,10 +287,26 @@ def write_city(folder: Path, *, nodes: int, communities: int, facilities: int, s
     return meta
 
 
+def city_folder(args) -> Path:
+    """The folder of the city the options describe (``_centre`` for the city-centre case)."""
+    name = f"city_{args.nodes}_{args.communities}_{args.facilities}"
+    return WORK / (name + ("_centre" if args.centre else ""))
+
+
+def city_options(args) -> dict:
+    """Keyword arguments of :func:`write_city` from the command-line options."""
+    opts = {"nodes": args.nodes, "communities": args.communities,
+            "facilities": args.facilities, "spacing": args.spacing, "seed": args.seed}
+    if args.centre:
+        opts.update(drop=CENTRE["drop"], shape_points=CENTRE["shape_points"],
+                    bow=CENTRE["bow"])
+    return opts
+
+
 # --- mode run: the real command in a subprocess --------------------------------------------------
 
 _STAGE = re.compile(r"stage (?P<stage>.+?): (?P<seconds>[\d.]+) s, rss (?P<rss>[\d.]+) MB, "
-                    r"peak (?P<peak>[\d.]+) MB")
+                    r"peak (?P<peak>[\d.]+) MB(?:, cpu (?P<cpu>[\d.]+) s)?")
 
 
 def _vm_hwm_mb(pid: int) -> float | None:
@@ -224,6 +323,7 @@ def measure(cmd: list[str], log_path: Path) -> dict:
     """Run ``cmd`` from this (small) process; wall time, the child's peak memory, its stages."""
     print(" ".join(cmd), flush=True)
     stages = []
+    load_at_start = os.getloadavg()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -246,11 +346,13 @@ def measure(cmd: list[str], log_path: Path) -> dict:
             m = _STAGE.search(line)
             if m:
                 rec = {"stage": m["stage"], "seconds": float(m["seconds"]),
-                       "rss_mb": float(m["rss"]), "peak_mb": float(m["peak"])}
+                       "rss_mb": float(m["rss"]), "peak_mb": float(m["peak"]),
+                       "cpu_seconds": float(m["cpu"]) if m["cpu"] else None}
                 stages.append(rec)
                 print(json.dumps(rec, ensure_ascii=False), flush=True)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    load = os.getloadavg()
     stop.set()
     th.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -258,9 +360,42 @@ def measure(cmd: list[str], log_path: Path) -> dict:
            "peak_mb_vmhwm_polled": round(polled[0], 1),
            "peak_mb_wait4_maxrss": round(usage.ru_maxrss / 1024.0, 1),
            "peak_mb": round(max(polled[0], usage.ru_maxrss / 1024.0), 1),
+           "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+           "load_avg_at_start": load_at_start, "load_avg_at_end": load,
            "stages": stages, "log": str(log_path)}
     if proc.returncode != 0:
         rec["log_tail"] = log_path.read_text(encoding="utf-8")[-3000:]
+    return rec
+
+
+def profile_run(args, run_args: list[str], folder: Path) -> dict:
+    """The same command again under cProfile, on one thread (cProfile sees the main thread only).
+
+    Its times are inflated by the profiler and by the single thread; it says where the time
+    goes inside each stage, not how long the stage takes. ``profile.txt``: the 40 functions of
+    largest cumulative time and the 40 of largest own time.
+    """
+    import pyrosm
+
+    pyrosm.OSM.clear_cache(str(folder / "city.osm.pbf"))
+    out = folder / "out_profile"
+    if out.exists():
+        shutil.rmtree(out)
+    stats = folder / "profile.pstats"
+    run_args = [a if a != str(folder / "out") else str(out) for a in run_args]
+    assign = "".join(f"settings.{k} = {v}; " for k, v in (kv.split("=", 1) for kv in args.set))
+    code = ("import cProfile, pstats, sys; from livingcircle import settings; "
+            f"settings.threads = 1; {assign}from livingcircle.cli import main\n"
+            f"argv = {run_args!r}\n"
+            "try:\n"
+            f"    cProfile.runctx('main(argv)', globals(), locals(), {str(stats)!r})\n"
+            "except SystemExit:\n    pass\n"
+            f"with open({str(folder / 'profile.txt')!r}, 'w') as fh:\n"
+            f"    st = pstats.Stats({str(stats)!r}, stream=fh)\n"
+            "    st.sort_stats('cumulative').print_stats(40)\n"
+            "    st.sort_stats('tottime').print_stats(40)\n")
+    rec = measure([sys.executable, "-c", code], folder / "profile.log")
+    rec["profile_txt"] = str(folder / "profile.txt")
     return rec
 
 
@@ -268,10 +403,9 @@ def run_command(args) -> None:
     """Write the city (once), run ``livingcircle run`` on it in a subprocess, log the figures."""
     n_comm = args.communities
     n_fac = args.facilities
-    folder = WORK / f"city_{args.nodes}_{n_comm}_{n_fac}"
+    folder = city_folder(args)
     t = time.perf_counter()
-    city = write_city(folder, nodes=args.nodes, communities=n_comm, facilities=n_fac,
-                      spacing=args.spacing, seed=args.seed)
+    city = write_city(folder, **city_options(args))
     print(json.dumps({"city": str(folder), **city,
                       "seconds_here": round(time.perf_counter() - t, 1)}), flush=True)
     import pyrosm
@@ -294,13 +428,16 @@ def run_command(args) -> None:
     for s in args.speeds:
         cmd += ["--speed", s]
     runs = {"run": measure(cmd, folder / "run.log")}
+    if args.profile:
+        runs["profile"] = profile_run(args, cmd[cmd.index("-v"):], folder)
     if args.report and runs["run"]["returncode"] == 0:
         cmd = [*cli, "-v", "report", str(out),
                "--out", str(out / "report.html")]
         runs["report"] = measure(cmd, folder / "report.log")
     outputs = {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(out.glob("*"))} \
         if out.exists() else {}
-    rec = {"mode": "run", "nodes_asked": args.nodes, "communities": n_comm, "facilities": n_fac,
+    rec = {"mode": "run", "centre": args.centre, "nodes_asked": args.nodes,
+           "communities": n_comm, "facilities": n_fac,
            "settings": args.set, "city": city, **runs, "outputs_mb": outputs,
            "parent_peak_mb": round(peak_mb(), 1),
            "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0],
@@ -321,7 +458,7 @@ def network_child(args) -> None:
     import livingcircle as lc
     from livingcircle.pipeline import _memory_mb
 
-    path = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}" / "city.osm.pbf"
+    path = city_folder(args) / "city.osm.pbf"
     t = time.perf_counter()
     net = lc.build_network(osm=path, graph=args.graph == "graph")
     seconds = time.perf_counter() - t
@@ -336,14 +473,14 @@ def network_command(args) -> None:
     """Time ``build_network`` with and without a networkx graph, each in its own process."""
     import pyrosm
 
-    folder = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}"
-    write_city(folder, nodes=args.nodes, communities=args.communities,
-               facilities=args.facilities, spacing=args.spacing, seed=args.seed)
+    folder = city_folder(args)
+    write_city(folder, **city_options(args))
     recs = []
     for how in ("arrays", "graph"):
         pyrosm.OSM.clear_cache(str(folder / "city.osm.pbf"))
         cmd = [sys.executable, __file__, "--network-child", how, "--nodes", str(args.nodes),
-               "--communities", str(args.communities), "--facilities", str(args.facilities)]
+               "--communities", str(args.communities), "--facilities", str(args.facilities),
+               *(["--centre"] if args.centre else [])]
         rec = measure(cmd, folder / f"network_{how}.log")
         logged = [x.strip().split(" ", 1) for x in
                   (folder / f"network_{how}.log").read_text().splitlines()]
@@ -468,9 +605,16 @@ def main(argv=None) -> None:
                     help="run: livingcircle run on written files (default); network: "
                          "build_network of the written PBF with and without a networkx graph; "
                          "arrays/networkx: the in-memory stages")
-    ap.add_argument("--nodes", type=int, default=1_000_000)
-    ap.add_argument("--communities", type=int, default=10_000)
-    ap.add_argument("--facilities", type=int, default=50_000)
+    ap.add_argument("--centre", action="store_true",
+                    help="the city-centre case: 242 × 242 intersections, 1,600 communities, "
+                         "2,300 facilities, curved streets, 20 %% of segments removed, "
+                         "communities shaped by their blocks (sizes can still be given)")
+    ap.add_argument("--nodes", type=int, default=None, help="default 1,000,000")
+    ap.add_argument("--communities", type=int, default=None, help="default 10,000")
+    ap.add_argument("--facilities", type=int, default=None, help="default 50,000")
+    ap.add_argument("--profile", action="store_true",
+                    help="run mode: run the command under cProfile as well; the 40 costliest "
+                         "functions (cumulative) go to profile.txt beside run.log")
     ap.add_argument("--spacing", type=float, default=50.0, help="grid spacing in metres")
     ap.add_argument("--speeds", nargs="+", default=["adult", "elderly", "winter"])
     ap.add_argument("--iso-sample", type=int, default=0,
@@ -486,6 +630,11 @@ def main(argv=None) -> None:
     ap.add_argument("--network-child", choices=["arrays", "graph"], dest="graph",
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    base = CENTRE if args.centre else {"nodes": 1_000_000, "communities": 10_000,
+                                       "facilities": 50_000}
+    for k in ("nodes", "communities", "facilities"):
+        if getattr(args, k) is None:
+            setattr(args, k, base[k])
     if args.child:
         child(args)
     elif args.graph:
@@ -493,10 +642,7 @@ def main(argv=None) -> None:
     elif args.mode == "network":
         network_command(args)
     elif args.mode == "run" and args.write_only:
-        folder = WORK / f"city_{args.nodes}_{args.communities}_{args.facilities}"
-        print(json.dumps(write_city(folder, nodes=args.nodes, communities=args.communities,
-                                    facilities=args.facilities, spacing=args.spacing,
-                                    seed=args.seed)))
+        print(json.dumps(write_city(city_folder(args), **city_options(args))))
     elif args.mode == "run":
         run_command(args)
     else:

@@ -44,7 +44,7 @@ def _points(gdf: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _row(label: str, case: str, medians: dict, applied: str) -> None:
-    best = min(medians, key=medians.get)
+    best = min(("wgs84", "gcj02", "bd09"), key=medians.get)
     print(f"| {label} | {case} | {applied} | {medians['wgs84']:.1f} | {medians['gcj02']:.1f} | "
           f"{medians['bd09']:.1f} | {best} |")
 

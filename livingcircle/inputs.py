@@ -402,7 +402,8 @@ CHECK_SAMPLE = 2000
 SYSTEMS = ("wgs84", "gcj02", "bd09")
 
 
-def network_medians(net, points_wgs84: np.ndarray, applied: str) -> dict[str, float]:
+def network_medians(net, points_wgs84: np.ndarray, applied: str, *,
+                    within_extent: bool = False) -> dict[str, float]:
     """Median distance (m) from points to the nearest walking street under each system.
 
     ``points_wgs84`` are the layer's points as read (converted from ``applied``); for each
@@ -417,11 +418,18 @@ def network_medians(net, points_wgs84: np.ndarray, applied: str) -> dict[str, fl
         Shapely points in EPSG:4326.
     applied
         The system the points were converted from ('wgs84', 'gcj02' or 'bd09').
+    within_extent
+        Measure only the points that lie within the network's extent (the convex hull of its
+        nodes) in at least one of the systems. A file may hold points of neighbouring areas
+        (the areas of a batch share files), whose distance to this network's streets says
+        nothing about their coordinate system; a point moved by a wrong statement stays within
+        the extent in its right system.
 
     Returns
     -------
     dict
-        System → median distance in metres.
+        System → median distance in metres (NaN when no point is measured), and ``n_points``,
+        the number of points measured.
     """
     import geopandas as gpd
     import shapely
@@ -433,13 +441,25 @@ def network_medians(net, points_wgs84: np.ndarray, applied: str) -> dict[str, fl
         pts = pts[np.linspace(0, len(pts) - 1, CHECK_SAMPLE).round().astype(int)]
     lon, lat = shapely.get_x(pts), shapely.get_y(pts)
     olon, olat = from_wgs84(lon, lat, applied)
-    tree = net.edges.tree
-    out = {}
+    projected = {}
     for system in SYSTEMS:
         x, y = to_wgs84(olon, olat, system)
-        proj = gpd.GeoSeries(shapely.points(x, y), crs=4326).to_crs(net.crs).to_numpy()
-        _, dist = tree.query_nearest(proj, return_distance=True, all_matches=False)
+        projected[system] = gpd.GeoSeries(shapely.points(x, y), crs=4326).to_crs(
+            net.crs).to_numpy()
+    keep = np.ones(len(pts), dtype=bool)
+    if within_extent:
+        hull = shapely.convex_hull(shapely.multipoints(net.edges.xy))
+        shapely.prepare(hull)
+        keep = np.logical_or.reduce([shapely.contains(hull, p) for p in projected.values()])
+    tree = net.edges.tree
+    out: dict[str, float] = {}
+    for system, proj in projected.items():
+        if not keep.any():
+            out[system] = float("nan")
+            continue
+        _, dist = tree.query_nearest(proj[keep], return_distance=True, all_matches=False)
         out[system] = round(float(np.median(dist)), 1)
+    out["n_points"] = int(keep.sum())
     return out
 
 
@@ -491,16 +511,10 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
     list of dict
         Per layer: role, source, ``median_m`` per system, the system applied and the verdict.
     """
-    import geopandas as gpd
     import shapely
 
     from ._validate import warn
 
-    # only points within the network's extent are measured: a file may hold points of
-    # neighbouring areas (batch areas share files), whose distance to this network's streets
-    # says nothing about their coordinate system
-    hull = shapely.convex_hull(shapely.multipoints(net.edges.xy))
-    shapely.prepare(hull)
     out = []
     for role, f, gdf in layers:
         meta = gdf.attrs.get("input", {})
@@ -519,21 +533,19 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
         pts = geoms.copy()
         pts[shapely.get_type_id(geoms) != 0] = shapely.point_on_surface(
             geoms[shapely.get_type_id(geoms) != 0])
-        inside = shapely.contains(hull, gpd.GeoSeries(pts, crs=4326).to_crs(net.crs).to_numpy())
-        pts = pts[inside]
-        if len(pts) == 0:
+        med = network_medians(net, pts, applied, within_extent=True)
+        n_points = med.pop("n_points")
+        rec.update(median_m=med, applied=applied, n_points=n_points)
+        if n_points == 0:
             rec["verdict"] = "not checked: no point within the network's extent"
             continue
-        med = network_medians(net, pts, applied)
-        rec.update(median_m=med, applied=applied, n_points=min(len(pts), CHECK_SAMPLE),
-                   n_outside=int((~inside).sum()))
         best = min((s for s in SYSTEMS if s != applied), key=med.get)
         fits = (med[best] <= med[applied] / CHECK_RATIO
                 and med[applied] - med[best] >= CHECK_MIN_GAIN_M)
         if role == "communities":
             rec["verdict"] = "not judged: communities" + (" (polygons)" if polygons else "")
             continue
-        if len(pts) < CHECK_MIN_POINTS or not fits:
+        if n_points < CHECK_MIN_POINTS or not fits:
             rec["verdict"] = "fits" if not fits else "not judged: too few points"
             continue
         rec["verdict"] = f"fits {best} better"

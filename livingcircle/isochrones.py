@@ -58,6 +58,21 @@ def _incidence(g) -> sp.csr_array:
                         shape=(g.n_nodes, n_seg))
 
 
+def _sorted_unique(idx: np.ndarray, n: int) -> np.ndarray:
+    """``np.unique(idx)`` for integers in ``[0, n)``, through a mask when ``idx`` is not tiny.
+
+    numpy 2's ``np.unique`` hashes and then sorts: for random indices of the city-centre
+    case's size (300,000 below 160,000) it took 123 ms against 0.4 ms for the mask, for 2,000
+    below 160,000 1.1 ms against 0.05 ms (one thread, same process, 2026-12-02); it was 4 % of
+    the coverage stage under cProfile. Same result either way.
+    """
+    if len(idx) * 64 < n:
+        return np.unique(idx)
+    mask = np.zeros(n, dtype=bool)
+    mask[idx] = True
+    return np.flatnonzero(mask)
+
+
 def substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Return the part of each line between ``start`` and ``end`` metres from its first point.
 
@@ -240,7 +255,7 @@ class IsochroneMaker:
         if len(nodes) == 0:
             return None
         work[nodes] = dist
-        segs = np.unique(self.inc[nodes].indices)
+        segs = _sorted_unique(self.inc[nodes].indices, len(g.seg_a))
         segs = segs[self.street[segs]]
         da, db = work[g.seg_a[segs]], work[g.seg_b[segs]]
         work[nodes] = np.inf
@@ -258,15 +273,16 @@ class IsochroneMaker:
         whole = (da <= T) & (db <= T) & ((da + db + L) / 2 <= T)
         from_a = ~whole & (da < T)
         from_b = ~whole & (db < T)
-        iv_e = np.r_[e[whole], e[from_a], e[from_b]]
+        cat = np.concatenate  # not np.r_: its indexing was 13 % of uncovered_areas (cProfile)
+        iv_e = cat((e[whole], e[from_a], e[from_b]))
         if len(iv_e) == 0:
             return empty, empty, np.zeros(0), np.zeros(0)
-        iv_s = np.r_[t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])]
-        iv_f = np.r_[t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]]
+        iv_s = cat((t0[whole], t0[from_a], t1[from_b] - np.minimum(L[from_b], T - db[from_b])))
+        iv_f = cat((t1[whole], t0[from_a] + np.minimum(L[from_a], T - da[from_a]), t1[from_b]))
         # merge the intervals of each street: a street reached end to end becomes whole
         order = np.lexsort((iv_s, iv_e))
         iv_e, iv_s, iv_f = iv_e[order], iv_s[order], iv_f[order]
-        new_edge = np.r_[True, iv_e[1:] != iv_e[:-1]]
+        new_edge = cat(([True], iv_e[1:] != iv_e[:-1]))
         group = np.cumsum(new_edge) - 1
         shift = group * self._street_gap  # running max of ends within a street
         run_f = np.maximum.accumulate(iv_f + shift) - shift

@@ -184,9 +184,41 @@ def test_city_run_reports_the_pipeline_stages(bench_city, tmp_path):
     rec = bench_city.measure(cmd, tmp_path / "run.log")
     assert rec["returncode"] == 0, rec.get("log_tail")
     names = [s["stage"] for s in rec["stages"]]
-    assert names[:3] == ["read inputs", "walking network", "access"]
+    assert names[:4] == ["read inputs", "walking network", "basemap", "access"]
     assert {"isochrones", "clusters", "write geopackage", "write map"} <= set(names)
     assert all(s["peak_mb"] >= s["rss_mb"] > 0 for s in rec["stages"])
+    # each stage's CPU seconds are logged; together they are part of the child's CPU time
+    cpu = [s["cpu_seconds"] for s in rec["stages"]]
+    assert all(c is not None and c >= 0 for c in cpu)
+    assert sum(cpu) <= rec["cpu_seconds"] + 0.05 * len(cpu) + 0.05  # each rounded to 0.1 s
     if sys.platform == "linux":
         assert rec["peak_mb"] >= max(s["peak_mb"] for s in rec["stages"]) - 1  # rounded
     assert (tmp_path / "out" / "livingcircle.gpkg").is_file()
+
+
+def test_city_centre_files_curve_the_same_streets(bench_city, tmp_path):
+    """The city-centre case: shape nodes bend the streets but add no graph nodes; communities
+    are block quadrilaterals that hold no street."""
+    pytest.importorskip("osmium")
+    import shapely
+
+    import livingcircle as lc
+
+    opts = {"nodes": 900, "communities": 12, "facilities": 60, "spacing": 50.0, "seed": 3,
+            "drop": 0.2}
+    straight = bench_city.write_city(tmp_path / "straight", **opts)
+    curved = bench_city.write_city(tmp_path / "curved", **opts, shape_points=1.0, bow=0.1)
+    assert curved["street_segments"] == straight["street_segments"]
+    assert curved["osm_nodes"] == straight["osm_nodes"] + curved["shape_nodes"] > \
+        straight["osm_nodes"]
+    a = lc.build_network(osm=tmp_path / "straight" / "city.osm.pbf", graph=False)
+    b = lc.build_network(osm=tmp_path / "curved" / "city.osm.pbf", graph=False)
+    assert len(a) == len(b)  # a shape node is not a graph node
+    # one shape node at mid-length bowed by h·L makes a street 2·sqrt(1/4 + h²) = 1.0198 times
+    # longer at h = 0.1; two at 1/3 and 2/3 (h·sin(π/3)) 1.0219 times: never more
+    ratio = b.edges.length.sum() / a.edges.length.sum()
+    assert 1.0 < ratio < 1.0219
+    comm = lc.read_communities(tmp_path / "curved" / "communities.gpkg").to_crs(b.crs)
+    assert len(comm) == 12 and comm.geom_type.eq("Polygon").all()
+    lines = b.edges.geometry
+    assert not shapely.intersects(comm.geometry.to_numpy()[:, None], lines[None, :]).any()

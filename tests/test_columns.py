@@ -151,8 +151,15 @@ def test_advice_names_the_cli_option_and_the_python_parameter(tmp_path):
     gates = tmp_path / "gates.csv"
     pd.DataFrame({"门": ["G1"], "所属": ["C1"], "lon": [126.6], "lat": [45.7]}).to_csv(
         gates, index=False)
+    # this message is phrased for where the user is (livingcircle.inputs.advice): Python here,
+    # --columns on the command line (tests/test_input_crs.py)
     with pytest.raises(InputError, match=r"gates\.csv: gates need a 'community_id' column.*"
-                                         r"with --columns \(Python: columns="):
+                                         r"with columns=\{'<your column>': 'community_id'\}"):
+        io.read_gates(gates, coord_crs="wgs84")
+    from livingcircle.inputs import on_command_line
+
+    with on_command_line("cli"), pytest.raises(
+            InputError, match=r"gates\.csv: gates need a 'community_id' column.*with --columns "):
         io.read_gates(gates, coord_crs="wgs84")
     nolon = tmp_path / "nolon.csv"
     pd.DataFrame({"小区编号": ["C1"], "东": [126.6], "北": [45.7]}).to_csv(nolon, index=False)

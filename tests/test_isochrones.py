@@ -318,3 +318,12 @@ def test_bad_buffer_and_categories_give_clear_errors():
     # one id as a plain string is that category, not its letters
     one = coverage_areas(acc, fac, categories="kindergarten")
     assert one["category"].tolist() == ["kindergarten"]
+
+
+def test_sorted_unique_is_np_unique():
+    from livingcircle.isochrones import _sorted_unique
+
+    rng = np.random.default_rng(4)
+    for n, k in [(1000, 5), (1000, 900), (50, 0), (7, 40)]:  # np.unique branch, then the mask
+        idx = rng.integers(0, n, k).astype(np.int32)
+        assert np.array_equal(_sorted_unique(idx, n), np.unique(idx))

@@ -1,0 +1,206 @@
+"""Ways to draw the same isochrone polygons, timed against the maker's, one thread, one process.
+
+Issue 17 asks for isochrones 20× faster than the osmnx example on every network of part (b) of
+``README.md``; ``shapely.union_all`` is most of their time. This script keeps the routes that
+were tried so that the next attempt starts from figures: for the same origins and the same
+radius-limited searches (done once, not timed), each variant draws the 5/10/15-minute polygons
+(80 m/min) and is timed in CPU seconds (``time.process_time``; the wall clock is unreliable on a
+shared machine) after a warm-up pass, so that the maker's caches are warm for every variant.
+Each variant's polygons are compared with the maker's (minimum IoU, validity).
+
+Variants:
+
+``maker``
+    :meth:`livingcircle.isochrones.IsochroneMaker.polygon` (cached quadtree cells, 10 min =
+    5 min ∪ what is new).
+``independent``
+    the same pieces, each threshold united on its own (no inner polygon).
+``line_buffers``
+    the buffers of every reached piece united (no cells).
+``multilinestring_buffer``
+    one ``buffer`` of a MultiLineString of the reached pieces.
+``grid_size``
+    the maker's pieces, each threshold united with ``union_all(grid_size=0.001)``.
+``squares``
+    disjoint pre-cut faces: the network-wide buffer union clipped to 200 m squares, a square
+    taken whole when every street near it is reached whole, the others' reached pieces united
+    and clipped; all joined with ``union_all``.
+``squares_coverage``
+    the same snapped to a 1 mm grid and joined with ``coverage_union_all`` (without the
+    snapping GEOS refuses: "CoverageUnion cannot process incorrectly noded inputs").
+
+Usage::
+
+    python benchmarks/bench_isochrone_variants.py --nodes 10000 --origins 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+THRESHOLDS = (400.0, 800.0, 1200.0)  # 5 / 10 / 15 min at 80 m/min
+SQUARE_M = 200.0
+GRID = 1e-3
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--nodes", type=int, default=10_000, help="bench_access grid size")
+    ap.add_argument("--origins", type=int, default=20)
+    ap.add_argument("--variants", default="maker,independent,line_buffers,"
+                    "multilinestring_buffer,grid_size,squares,squares_coverage")
+    args = ap.parse_args(argv)
+
+    import bench_access as ba
+    import geopandas as gpd
+
+    from livingcircle import settings
+    from livingcircle.accessibility import measure_access
+    from livingcircle.isochrones import _QUAD_SEGS, _maker, substrings
+    from livingcircle.network import WalkNetwork
+    from livingcircle.routing import BoundedSearch
+
+    a = ba.grid_arrays(args.nodes)
+    net = WalkNetwork.from_arrays(a["xy"], a["u"], a["v"], crs=ba.CRS)
+    rng = np.random.default_rng(2)
+    pick = rng.choice(len(a["xy"]), size=args.origins, replace=False)
+    comm = gpd.GeoDataFrame({"community_id": [f"o{i}" for i in range(args.origins)]},
+                            geometry=shapely.points(a["xy"][pick]), crs=ba.CRS)
+    none = gpd.GeoDataFrame({"facility_id": [], "categories": []},
+                            geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    acc = measure_access(net, comm, none, speed_profiles=["adult"])
+    b = settings.isochrone_buffer_m
+    maker = _maker(acc, b)
+    geom = maker.geom
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
+    reached = []
+    for i in range(args.origins):
+        st = np.asarray(acc.community_nodes[i])
+        nodes, dist = search(st, np.zeros(len(st)), max(THRESHOLDS))
+        reached.append(maker.segments_reached(nodes, dist, work))
+
+    def lines(r, T):
+        whole, pe, ps, pf = maker.parts(r, T)
+        cut = substrings(geom[pe], ps, pf) if len(pe) else np.zeros(0, dtype=object)
+        return whole, np.concatenate([geom[whole], cut])
+
+    def by_maker(r):
+        inner, out = None, []
+        for T in THRESHOLDS:
+            inner = maker.polygon(r, T, inner)
+            out.append(inner[0])
+        return out
+
+    def pieces(r, T):
+        whole, pe, ps, pf = maker.parts(r, T)
+        got = list(maker.whole_pieces(whole)) if len(whole) else []
+        if len(pe):
+            got.extend(shapely.buffer(substrings(geom[pe], ps, pf), b, quad_segs=_QUAD_SEGS))
+        return np.asarray(got, dtype=object)
+
+    squares = {}
+
+    def square_faces():
+        if not squares:
+            x0, y0, x1, y1 = shapely.total_bounds(geom)
+            x0, y0 = x0 - b, y0 - b
+            ni, nj = int((x1 + b - x0) // SQUARE_M) + 1, int((y1 + b - y0) // SQUARE_M) + 1
+            ii, jj = np.meshgrid(np.arange(ni), np.arange(nj), indexing="ij")
+            ii, jj = ii.ravel(), jj.ravel()
+            box = shapely.box(x0 + ii * SQUARE_M, y0 + jj * SQUARE_M, x0 + (ii + 1) * SQUARE_M,
+                              y0 + (jj + 1) * SQUARE_M)
+            whole_net = shapely.union_all(shapely.buffer(geom, b, quad_segs=_QUAD_SEGS))
+            q, e = maker.edges.tree.query(box, predicate="dwithin", distance=b)
+            o = np.argsort(q, kind="stable")
+            squares.update(box=box, q=q[o], e=e[o],
+                           ptr=np.searchsorted(q[o], np.arange(len(box) + 1)),
+                           face=shapely.intersection(whole_net, box),
+                           face_snapped=shapely.intersection(whole_net, box, grid_size=GRID))
+        return squares
+
+    def by_squares(r, coverage):
+        sq = square_faces()
+        out = []
+        for T in THRESHOLDS:
+            whole, ls = lines(r, T)
+            is_whole = np.zeros(len(geom), dtype=bool)
+            is_whole[whole] = True
+            touched = np.unique(sq["q"][np.isin(sq["e"], np.r_[whole, maker.parts(r, T)[1]])])
+            polys, partial = [], []
+            for c in touched:
+                near = sq["e"][sq["ptr"][c]:sq["ptr"][c + 1]]
+                if is_whole[near].all():
+                    polys.append(sq["face_snapped" if coverage else "face"][c])
+                else:
+                    partial.append(c)
+            bufs = shapely.buffer(ls, b, quad_segs=_QUAD_SEGS)
+            tree = shapely.STRtree(bufs)
+            for c in partial:
+                sel = tree.query(sq["box"][c], predicate="intersects")
+                if len(sel):
+                    polys.append(shapely.intersection(shapely.union_all(bufs[sel]), sq["box"][c],
+                                                      grid_size=GRID if coverage else None))
+            arr = np.asarray([p for p in polys if not p.is_empty], dtype=object)
+            if coverage:  # snapping may leave a line where a face was a sliver: polygons only
+                parts = shapely.get_parts(arr)
+                arr = parts[shapely.get_type_id(parts) == 3]
+            out.append(shapely.coverage_union_all(arr) if coverage else shapely.union_all(arr))
+        return out
+
+    variants = {
+        "maker": by_maker,
+        "independent": lambda r: [shapely.union_all(pieces(r, T)) for T in THRESHOLDS],
+        "line_buffers": lambda r: [shapely.union_all(shapely.buffer(lines(r, T)[1], b,
+                                                                    quad_segs=_QUAD_SEGS))
+                                   for T in THRESHOLDS],
+        "multilinestring_buffer": lambda r: [shapely.buffer(shapely.multilinestrings(
+            lines(r, T)[1]), b, quad_segs=_QUAD_SEGS) for T in THRESHOLDS],
+        "grid_size": lambda r: [shapely.union_all(pieces(r, T), grid_size=GRID)
+                                for T in THRESHOLDS],
+        "squares": lambda r: by_squares(r, False),
+        "squares_coverage": lambda r: by_squares(r, True),
+    }
+    ref = [by_maker(r) for r in reached]  # also warms the maker's caches
+    out = {"nodes": args.nodes, "origins": args.origins, "buffer_m": b,
+           "load_avg_at_start": os.getloadavg(), "variants": {}}
+    for name in args.variants.split(","):
+        fn = variants[name]
+        try:
+            if name.startswith("squares"):
+                square_faces()  # network-wide set-up, not per origin
+            c = time.process_time()
+            got = [fn(r) for r in reached]
+            cpu = time.process_time() - c
+        except shapely.errors.GEOSException as exc:
+            out["variants"][name] = {"error": str(exc)}
+            print(name, "failed:", exc, flush=True)
+            continue
+        iou = [shapely.area(shapely.intersection(x, y)) / shapely.area(shapely.union(x, y))
+               for gr, gg in zip(ref, got, strict=True) for x, y in zip(gr, gg, strict=True)]
+        rec = {"cpu_ms_per_origin": round(1000 * cpu / len(reached), 1),
+               "iou_min_vs_maker": float(np.min(iou)),
+               "valid": bool(all(shapely.is_valid(x) for g in got for x in g))}
+        out["variants"][name] = rec
+        print(name, json.dumps(rec), flush=True)
+    out["load_avg_at_end"] = os.getloadavg()
+    out["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    print(json.dumps(out), flush=True)
+    ba_work = Path(__file__).resolve().parent / "_work"
+    ba_work.mkdir(exist_ok=True)
+    with (ba_work / "bench_isochrone_variants.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
