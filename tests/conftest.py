@@ -4,6 +4,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point
 
@@ -96,3 +98,20 @@ def need_module(name: str, what: str, install: str):
         return importlib.import_module(name)
     except ImportError as exc:
         need(what, False, f"cannot import {name} ({exc}); {install}")
+
+
+def policy_scope(raw: pd.DataFrame, year_limit: int = 2000) -> pd.Series:
+    """Renovation scope of raw community rows, by the policy rule alone (an independent reference).
+
+    黑政办规〔2021〕15号 二(一): built by the end of ``year_limit``, or later with safety grade C,
+    or units without their own kitchen and bathroom (``complete_units`` 0) → 'yes'; none of these
+    and all three attributes known → 'no'; otherwise 'unknown'. Plain pandas on the file's
+    columns; livingcircle's own rule is not called. Indexed by community_id.
+    """
+    year = pd.to_numeric(raw["build_year"], errors="coerce")
+    grade = raw["safety_grade"].astype("string").str.strip().str.upper()
+    units = pd.to_numeric(raw["complete_units"], errors="coerce")
+    yes = (year <= year_limit) | (grade == "C").fillna(False) | (units == 0)
+    known = year.notna() & grade.notna() & units.notna()
+    status = np.where(yes, "yes", np.where(known, "no", "unknown"))
+    return pd.Series(status, index=raw["community_id"].astype(str).to_numpy(), name="in_scope")

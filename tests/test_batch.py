@@ -14,6 +14,7 @@ import pyogrio
 import pytest
 import shapely
 import yaml
+from conftest import policy_scope
 from geopandas.testing import assert_geodataframe_equal
 
 import livingcircle as lc
@@ -414,10 +415,13 @@ def test_overlapping_areas_count_each_community_once(areas, client, tmp_path):
 def test_summary_counts_in_scope_yes_only(sample_result):
     fig = batch.area_figures(sample_result)
     comm = gpd.read_file(lc.sample_paths()["communities"])
-    # independent count from the raw file: built by 2000, safety grade C, or units without
-    # their own kitchen and bathroom (黑政办规〔2021〕15号 二(一))
-    yes = (comm["build_year"] <= 2000) | (comm["safety_grade"] == "C") | \
-        (comm["complete_units"] == 0)
-    assert fig["in_scope"] == int(yes.sum()) == 62
-    scope = sample_result["communities"]["in_scope"]
-    assert set(scope.unique()) >= {"yes", "no"} and len(scope) == 80  # others are not counted
+    # independent count from the raw file (conftest.policy_scope): built by 2000, safety grade
+    # C, or units without their own kitchen and bathroom (黑政办规〔2021〕15号 二(一))
+    want = policy_scope(comm)
+    assert fig["in_scope"] == int((want == "yes").sum()) == 62
+    assert fig["communities"] == len(comm) == 80
+    assert fig["households"] == comm["households"].sum()  # NaN rows add nothing
+    assert fig["population"] == comm["population"].sum()
+    scope = sample_result["communities"].set_index("community_id")["in_scope"]
+    # 15 'no' and 3 'unknown' are not counted
+    assert scope.sort_index().to_dict() == want.sort_index().to_dict()

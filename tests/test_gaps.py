@@ -474,7 +474,14 @@ def test_uncovered_residential_geoseries_and_geographic():
     covered = gpd.GeoSeries([box(126.60, 45.75, 126.605, 45.76)], index=["kg"], crs="EPSG:4326")
     u = uncovered_residential(covered, communities)
     assert u.crs.is_projected
-    assert u.loc[0, "uncovered_share"] == pytest.approx(0.5, abs=0.01)
+    # half the box in degrees is not exactly half its area in metres: the reference projects
+    # both boxes with geopandas/pyproj into the CRS the result reports (UTM 52N here)
+    assert u.crs.to_epsg() == 32652
+    comm_m = communities.to_crs(u.crs).geometry.iloc[0]
+    cov_m = covered.to_crs(u.crs).iloc[0]
+    expected = comm_m.difference(cov_m).area / comm_m.area  # 0.5000018
+    assert u.loc[0, "uncovered_share"] == pytest.approx(expected, rel=1e-9)
+    assert u.loc[0, "uncovered_share"] != pytest.approx(0.5, rel=1e-6)
 
 
 def test_completeness_level_order_and_unjudged_levels():

@@ -20,8 +20,20 @@ def test_partial_edges_are_cut_exactly_at_the_threshold():
         assert poly.contains(xy(*inside)), inside
     for outside in [(152, 0), (0, 152), (100, 52), (52, 100), (200, 0)]:
         assert not poly.contains(xy(*outside)), outside
-    # reachable street length 400 m, buffered 1 m each side (+ round ends)
-    assert iso["area_m2"].iloc[0] == pytest.approx(400 * 2, rel=0.02)
+    # independent reference: the streets within 150 m, cut by hand (400 m in all), each
+    # buffered by 1 m with 4 segments per quarter circle (the package's documented resolution,
+    # isochrones._QUAD_SEGS) and united: 801.888 m². A cut 1 cm off at the four open ends would
+    # change the area by 4 × 2 × 0.01 = 0.08 m²; the polygon went through EPSG:4326 and back
+    # (_proj), which costs < 1e-6 relative (measured 1.4e-11)
+    import shapely
+
+    reach = [((0, 0), (150, 0)), ((0, 0), (0, 150)), ((100, 0), (100, 50)),
+             ((0, 100), (50, 100))]
+    lines = [shapely.LineString([xy(*a), xy(*b)]) for a, b in reach]
+    ref = shapely.union_all(shapely.buffer(lines, 1.0, quad_segs=4)).area
+    assert ref == pytest.approx(801.888, abs=1e-3)
+    assert poly.area == pytest.approx(ref, rel=1e-6)
+    assert iso["area_m2"].iloc[0] == round(ref, 1)  # the layer rounds to 0.1 m²
 
 
 def test_nested_and_faster_never_shrinks():
@@ -90,8 +102,11 @@ def test_coverage_area_of_a_category_and_the_residential_area_it_leaves():
     near = unc[(unc.community_id == "NEAR") & (unc.category == "kindergarten")]
     # the block is 10 m from a street on all four sides: 15 m deep strips are covered,
     # a 50 m x 50 m core is not
+    # (the buffers' edges inside the block are straight: the core is exactly 50 m × 50 m; the
+    # block went through EPSG:4326 and back, measured 4e-12 relative)
     expected = (50 * 50) / (80 * 80)
-    assert near["uncovered_share"].iloc[0] == pytest.approx(expected, abs=0.01)
+    assert near["uncovered_share"].iloc[0] == pytest.approx(expected, rel=1e-9)
+    assert near["uncovered_area_m2"].iloc[0] == pytest.approx(50 * 50, rel=1e-9)
 
 
 # --- the fast path gives the same polygons as uniting every reached piece's buffer -------------

@@ -4,6 +4,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
+from conftest import policy_scope
 
 import livingcircle as lc
 from livingcircle.cli import main
@@ -29,6 +30,16 @@ def test_demo_writes_gpkg_map_and_plan(demo_dir):
     assert (demo_dir / "map.html").stat().st_size > 10_000
     plan = pd.read_csv(demo_dir / "annual_plan.csv", encoding="utf-8-sig")
     assert len(plan) > 0 and any("排名" in c or "序" in c for c in plan.columns)
+
+
+def test_demo_scope_is_the_policy_rule_applied_to_the_raw_file(demo_dir):
+    # expected: plain pandas on data/sample_district/communities.gpkg (conftest.policy_scope)
+    want = policy_scope(gpd.read_file(lc.sample_paths()["communities"]))
+    assert want.value_counts().to_dict() == {"yes": 62, "no": 15, "unknown": 3}
+    for layer in ("communities", "scope"):
+        got = pyogrio.read_dataframe(demo_dir / "livingcircle.gpkg", layer=layer,
+                                     read_geometry=False).set_index("community_id")["in_scope"]
+        assert got.sort_index().to_dict() == want.sort_index().to_dict(), layer
 
 
 def test_demo_facilities_from_both_files_are_classified(demo_dir):
