@@ -282,8 +282,39 @@ def test_distance_pairs_are_the_square_matrix(case):
         pytest.approx(200)
 
 
+def _scipy_complete(D: np.ndarray, *, below: float | None = None, n: int | None = None):
+    """Complete-linkage labels from scipy (independent of the package's sklearn call).
+
+    ``below``: clusters whose every pair is closer than this (sklearn's ``distance_threshold``
+    merges while the linkage is below it; scipy's ``fcluster`` cuts at ≤ t, so t is the next
+    float down); ``n``: exactly n clusters.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    if len(D) == 1:
+        return np.zeros(1, dtype=int)
+    Z = linkage(squareform(D, checks=False), method="complete")
+    if n is not None:
+        return fcluster(Z, n, criterion="maxclust")
+    return fcluster(Z, np.nextafter(below, 0), criterion="distance")
+
+
+def _scipy_split(idx, D, hh, max_households, max_members):
+    """Halve a group over a cap by complete linkage until every part fits (the documented rule)."""
+    too_big = ((max_members is not None and len(idx) > max_members)
+               or (max_households is not None and np.nansum(hh[idx]) > max_households))
+    if not too_big or len(idx) == 1:
+        return [idx]
+    lab = _scipy_complete(D[np.ix_(idx, idx)], n=2)
+    out = []
+    for k in sorted(set(lab), key=lambda k: idx[lab == k].min()):
+        out += _scipy_split(idx[lab == k], D, hh, max_households, max_members)
+    return out
+
+
 def _dense_groups(members, D, missing, walk_m, hh, max_households, max_members):
-    """The groups as find_clusters made them on the whole n × n matrix (the reference)."""
+    """The groups by complete linkage on the whole n × n matrix, with scipy (the reference)."""
     D = D.copy()
     D[~np.isfinite(D)] = C.FAR
     D[D > walk_m] = C.FAR
@@ -291,10 +322,10 @@ def _dense_groups(members, D, missing, walk_m, hh, max_households, max_members):
         for b in range(a + 1, len(members)):
             if not (missing.get(members[a], set()) & missing.get(members[b], set())):
                 D[a, b] = D[b, a] = C.FAR
-    lab = C._complete_link(D, walk_m)
+    lab = _scipy_complete(D, below=walk_m)
     groups = []
     for k in sorted(set(lab), key=lambda k: np.flatnonzero(lab == k).min()):
-        groups += C._split_to_cap(np.flatnonzero(lab == k), D, hh, max_households, max_members)
+        groups += _scipy_split(np.flatnonzero(lab == k), D, hh, max_households, max_members)
     return sorted(tuple(g.tolist()) for g in groups)
 
 
