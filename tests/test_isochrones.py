@@ -113,16 +113,27 @@ def test_coverage_area_of_a_category_and_the_residential_area_it_leaves():
 
 
 def _naive_isochrone(acc, i, T, buffer_m):
-    """Reference: buffer every reachable street piece (networkx-free, shapely.ops.substring)."""
+    """Reference: buffer every reachable street piece (networkx distances, shapely substrings).
+
+    The network distances come from networkx's Dijkstra over the split graph's segments (every
+    street piece and every point's offset leg), not from livingcircle.routing's search; the cut
+    rule is written out here: a piece reached from both ends within T is whole, else each end
+    reached keeps T − d of it.
+    """
+    import networkx as nx
     import shapely
     from shapely.ops import substring
 
-    from livingcircle.routing import bounded_search
-
     g, edges = acc.graph, acc.edge_table
-    nodes, dist = bounded_search(g, acc.community_nodes[i], T)
+    G = nx.Graph()
+    G.add_nodes_from(range(g.n_nodes))
+    for a, b, L in zip(g.seg_a.tolist(), g.seg_b.tolist(), g.seg_len.tolist(), strict=True):
+        if not G.has_edge(a, b) or G[a][b]["length"] > L:
+            G.add_edge(a, b, length=L)
+    starts = [int(n) for n in np.atleast_1d(acc.community_nodes[i])]
+    reached = nx.multi_source_dijkstra_path_length(G, starts, cutoff=T, weight="length")
     d = np.full(g.n_nodes, np.inf)
-    d[nodes] = dist
+    d[list(reached)] = list(reached.values())
     pieces = []
     for k in np.flatnonzero(g.seg_edge >= 0):
         da, db, L = d[g.seg_a[k]], d[g.seg_b[k]], g.seg_len[k]
