@@ -297,12 +297,22 @@ def test_far_outside_points_dropped_and_recorded(tmp_path):
     out = io.read_sites(p, coord_crs="wgs84", boundary=BOUNDARY, diagnostics=diag,
                         id_column="编号")
     assert out["site_id"].tolist() == ["C1", "C2"]
-    (rec,) = diag.records
+    # the unused build_year column has its own record (issue 'unused_columns')
+    (rec,) = [r for r in diag.records if r["issue"] != "unused_columns"]
     assert (rec["issue"], rec["action"], rec["row"], rec["feature_id"]) == (
         "far_outside", "dropped", 3, "C3")
     km = float(rec["detail"].split(" km")[0])
-    _, _, d = GEOD.inv(126.55, 45.70, 116.40, 39.91)
-    assert km == pytest.approx(d / 1000, rel=0.05)  # nearest corner of the box
+    # the rule measures in the boundary's UTM zone (52N), to 0.1 km: pyproj directly gives
+    # 1054.476 km (the geodesic to the nearest corner is 1048.9 km: UTM stretches that far out)
+    from pyproj import Transformer
+    from shapely import transform
+
+    to_utm = Transformer.from_crs(4326, 32652, always_xy=True)
+    box_m = transform(BOUNDARY.geometry.iloc[0], lambda c: np.column_stack(
+        to_utm.transform(c[:, 0], c[:, 1])))
+    ref = box_m.distance(Point(to_utm.transform(116.40, 39.91))) / 1000
+    assert ref == pytest.approx(1054.476, abs=1e-3)
+    assert km == round(ref, 1)
 
 
 def test_point_within_limit_is_kept(tmp_path):
