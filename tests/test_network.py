@@ -42,11 +42,22 @@ def test_boundary_clips_with_a_halo(paths):
     net = lc.build_network(osm=paths["osm"], boundary=small)
     nodes, _ = net.to_gdfs()
     box_m = small.to_crs(nodes.crs).geometry.iloc[0]
-    far = nodes.distance(box_m).max()
     assert halo_m() == pytest.approx(1200.0)
-    assert 900 < far <= halo_m() + 400  # kept up to the halo (plus the last edges' ends)
     full = lc.build_network(osm=paths["osm"])
     assert len(net.graph) < len(full.graph)
+    # reference: the whole district's network, measured from the box by shapely
+    fnodes, _ = full.to_gdfs()
+    d_full = fnodes.distance(box_m)
+    within = set(fnodes.index[d_full <= halo_m()])
+    kept = set(nodes.index)
+    # every node beyond the halo that is kept is the far end of a street leaving a node within
+    # it (the last edges are kept whole) ...
+    beyond = kept - within
+    assert beyond
+    assert all(within & set(nx.all_neighbors(full.graph, n)) for n in beyond)
+    # ... and every node within the halo is kept but a fragment the cut separates from the
+    # rest: 7 nodes (measured on the sample)
+    assert len(within - kept) == 7
 
 
 def test_boundary_that_misses_the_osm_file(paths):
