@@ -167,6 +167,10 @@ def test_batch_equals_single_runs(areas, batch_out, singles):
         comp = _layer(mine, "completeness", ["community_id"])
         n_fac = pyogrio.read_info(mine, layer="facilities")["features"]
         assert row["communities"] == len(b) == N_PER_AREA
+        # independent of both runs: the area's own input file and the policy rule
+        raw = gpd.read_file(spec["communities"])
+        assert row["in_scope"] == int((policy_scope(raw) == "yes").sum())
+        assert row["households"] == raw["households"].sum()
         assert row["facilities"] == n_fac
         assert row["mean_completeness_15"] == pytest.approx(comp["completeness_15"].mean())
         hh = b.set_index("community_id")["households"]

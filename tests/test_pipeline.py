@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-from conftest import policy_scope
+from conftest import REFERENCE_DIR, policy_scope
 
 import livingcircle as lc
 from livingcircle.cli import main
@@ -110,6 +110,32 @@ def test_demo_distances_match_an_osmnx_networkx_reference(demo_dir):
             # measured agreement 1e-6 m (facility points stored in degrees and projected again)
             assert row["distance_m"] == pytest.approx(dist.min(), abs=1e-5), (cid, cat)
             assert row["nearest_facility_id"] == f["facility_id"].iloc[int(dist.argmin())]
+
+
+def test_demo_area_figures_from_distances_thresholds_and_raw_households(demo_dir):
+    """The report's study-area figures, recounted from the access distances (checked against
+    osmnx above), the thresholds of shared/reference (tests/data copy) and the raw households."""
+    gpkg = demo_dir / "livingcircle.gpkg"
+    fig = pyogrio.read_dataframe(gpkg, layer="area_figures", read_geometry=False)
+    fig = fig[fig["scope"] == "category"].set_index("key")
+    acc = pyogrio.read_dataframe(gpkg, layer="access", read_geometry=False)
+    acc = acc[acc["speed_profile"] == "adult"]
+    ref = pd.read_csv(REFERENCE_DIR / "facility-standards-reference.csv", comment="#")
+    ref = ref.dropna(subset=["max_walk_m"]).set_index("id")["max_walk_m"]
+    raw = gpd.read_file(lc.sample_paths()["communities"]).set_index("community_id")
+    hh = raw["households"]
+    checked = 0
+    for cat in fig.index.intersection(ref.index):
+        d = acc[acc["category"] == cat].set_index("community_id")["distance_m"].reindex(raw.index)
+        met = d <= ref[cat]  # not reached (NaN) is not met
+        row = fig.loc[cat]
+        assert row["n_communities"] == len(raw)
+        assert row["n_communities_met"] == int(met.sum()), cat
+        assert row["households_met"] == hh[met].sum(), cat
+        assert row["households_known"] == hh.sum()  # two communities without households
+        assert row["share_households"] == pytest.approx(hh[met].sum() / hh.sum(), rel=1e-12)
+        checked += 1
+    assert checked == 25  # 30 categories, 5 of them without a walking threshold in the reference
 
 
 def test_demo_facilities_from_both_files_are_classified(demo_dir):
