@@ -274,6 +274,32 @@ def test_recommend_layers(case):
     assert isinstance(out["proposed_sites"], gpd.GeoDataFrame)
     assert out["clusters"]["rank"].tolist() == [1, 2]
     assert not out["proposed_sites"]["site_id"].duplicated().any()
+    # worked by hand on the lattice (walks along 100 m blocks, 5 min × 80 m/min = 400 m):
+    # A-B 200, B-C 100, A-C 300 ≤ 400 -> A, B, C together; C-D 300 but A-D 600 -> D apart;
+    # D-E 200 -> D, E. F (out of scope) is within 300 m of A, B and C: a beneficiary of K01.
+    cl = out["clusters"].set_index("cluster_id")
+    assert cl["member_ids"].to_dict() == {"K01": "A;B;C", "K02": "D;E"}
+    assert cl.loc["K01", "beneficiary_ids"] == "F"
+    assert cl["households_members"].to_dict() == {"K01": 100 + 100 + 120, "K02": 90 + 80}
+    assert cl.loc["K01", "households_all"] == 320 + 50
+    assert cl["max_member_walk_m"].to_dict() == pytest.approx({"K01": 300.0, "K02": 200.0})
+    # a proposed site newly serves the communities within the category's threshold of it
+    # (walks from the site's point along the lattice):
+    ps = out["proposed_sites"].set_index(["cluster_id", "category"])
+    hand = {
+        # S1 (250, 200), 1000 m: A 250, B 50, C 50, F 100 + 150 -> 100+100+120+50
+        ("K01", "community_health_center"): ("S1", "A;B;C;F", 370.0),
+        # S2 (0, 300), 150 m: A 100, F 100; B 300 and C 400 are too far -> 100+50
+        ("K01", "bicycle_parking_charging"): ("S2", "A;F", 150.0),
+        # S3 (500, 300), 300 m: C 200 + 100; A 600, B 400, F 400 are too far
+        ("K01", "community_service_station"): ("S3", "C", 120.0),
+        # S4 (900, 900), 1000 m: D 300 + 700, E 100 + 700 -> 90 + 80
+        ("K02", "community_health_center"): ("S4", "D;E", 170.0),
+    }
+    got = {k: (r.site_id, r.communities_newly_served, r.households_newly_served)
+           for k, r in zip(ps.index, ps.itertuples(), strict=True)}
+    assert got == hand
+    assert cl["households_newly_served"].to_dict() == {"K01": 370 + 150 + 120, "K02": 170}
 
 
 # --- city scale: pairs instead of the square matrix, no solver where none is needed -----------
