@@ -12,7 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-from conftest import need
+from conftest import need, need_module
 
 from livingcircle.maps import make_map, write_map_pages
 from livingcircle.pipeline import Result
@@ -324,9 +324,8 @@ def _pdf_pages(path: Path):
     the embedded font as Kangxi radicals (⽚ U+2F5A for 片)."""
     import unicodedata
 
-    from pypdf import PdfReader
-
-    reader = PdfReader(str(path))
+    pypdf = need_module("pypdf", "pypdf", "pip install 'livingcircle[test]'")
+    reader = pypdf.PdfReader(str(path))
     return [(float(p.mediabox.width), float(p.mediabox.height),
              unicodedata.normalize("NFKC", p.extract_text() or "")) for p in reader.pages]
 
