@@ -1,11 +1,20 @@
+import importlib
 import os
+from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point
 
 from livingcircle.network import WalkNetwork
+
+# Reference data published outside the package, copied into the repository (see each file's header)
+REFERENCE_DIR = Path(__file__).parent / "data"
+# ../shared beside the clone: present in CI and on the team's machines, absent in a plain clone
+SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 CRS = "EPSG:32652"  # UTM 52N: Harbin
 X0, Y0 = 500000.0, 5070000.0
@@ -52,3 +61,57 @@ def sample_result():
 @pytest.fixture
 def in_ci():
     return bool(os.environ.get("CI"))
+
+
+def need(what: str, ok: bool, reason: str) -> None:
+    """Go on when a real component a test needs is present; otherwise skip, or fail in CI.
+
+    Outside CI a missing component (Chromium, PostGIS, QGIS, Dask, an optional Python package,
+    reference data) skips the test, or the whole module when called at import time, with
+    ``reason``. With the environment variable ``CI`` set the same absence is a failure, so that
+    a CI run never passes by skipping what it was meant to check.
+
+    Parameters
+    ----------
+    what : str
+        The component, as a reader of the test report would name it ("PostGIS", "QGIS").
+    ok : bool
+        Whether the component is present and usable.
+    reason : str
+        What is missing and how to install it.
+    """
+    if ok:
+        return
+    message = f"{what} is missing: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI is set: the tests that need it must run)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def need_module(name: str, what: str, install: str):
+    """Import and return module ``name``, or ``need(what, False, ...)``: skip locally, fail in CI.
+
+    Use it instead of ``pytest.importorskip`` for the packages a real component needs
+    (``install`` says how to get it, e.g. ``pip install 'livingcircle[postgis]'``).
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        need(what, False, f"cannot import {name} ({exc}); {install}")
+
+
+def policy_scope(raw: pd.DataFrame, year_limit: int = 2000) -> pd.Series:
+    """Renovation scope of raw community rows, by the policy rule alone (an independent reference).
+
+    黑政办规〔2021〕15号 二(一): built by the end of ``year_limit``, or later with safety grade C,
+    or units without their own kitchen and bathroom (``complete_units`` 0) → 'yes'; none of these
+    and all three attributes known → 'no'; otherwise 'unknown'. Plain pandas on the file's
+    columns; livingcircle's own rule is not called. Indexed by community_id.
+    """
+    year = pd.to_numeric(raw["build_year"], errors="coerce")
+    grade = raw["safety_grade"].astype("string").str.strip().str.upper()
+    units = pd.to_numeric(raw["complete_units"], errors="coerce")
+    yes = (year <= year_limit) | (grade == "C").fillna(False) | (units == 0)
+    known = year.notna() & grade.notna() & units.notna()
+    status = np.where(yes, "yes", np.where(known, "no", "unknown"))
+    return pd.Series(status, index=raw["community_id"].astype(str).to_numpy(), name="in_scope")

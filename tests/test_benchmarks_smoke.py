@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,7 +152,7 @@ def bench_city():
 
 def test_city_files_are_the_grid(bench_city, tmp_path):
     """The written .osm.pbf is the grid: every kept segment once, read back by the product."""
-    pytest.importorskip("osmium")  # a dependency of the benchmark only
+    need_module("osmium", "pyosmium", "pip install 'livingcircle[test]'")  # benchmark only
     import livingcircle as lc
 
     meta = bench_city.write_city(tmp_path, nodes=900, communities=12, facilities=60,
@@ -173,7 +174,7 @@ def test_city_files_are_the_grid(bench_city, tmp_path):
 
 def test_city_run_reports_the_pipeline_stages(bench_city, tmp_path):
     """A tiny `livingcircle run` in a subprocess: its stage lines and peak memory are read."""
-    pytest.importorskip("osmium")
+    need_module("osmium", "pyosmium", "pip install 'livingcircle[test]'")
     bench_city.write_city(tmp_path, nodes=400, communities=6, facilities=40, spacing=50.0,
                           seed=1)
     cmd = [sys.executable, "-m", "livingcircle.cli", "-v", "run",

@@ -7,12 +7,12 @@ fails in CI (env CI set). Screenshots go to tests/_artifacts/ for review.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
+from conftest import need, need_module
 
 from livingcircle.maps import make_map, write_map_pages
 from livingcircle.pipeline import Result
@@ -35,10 +35,7 @@ def _need_browser():
             import playwright.sync_api  # noqa: F401
         except ImportError:
             problem = "playwright (python) is not installed"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI: {problem}")
-        pytest.skip(problem)
+    need("Chromium with playwright", problem is None, problem or "")
 
 
 @pytest.fixture(scope="module")
@@ -327,9 +324,8 @@ def _pdf_pages(path: Path):
     the embedded font as Kangxi radicals (⽚ U+2F5A for 片)."""
     import unicodedata
 
-    from pypdf import PdfReader
-
-    reader = PdfReader(str(path))
+    pypdf = need_module("pypdf", "pypdf", "pip install 'livingcircle[test]'")
+    reader = pypdf.PdfReader(str(path))
     return [(float(p.mediabox.width), float(p.mediabox.height),
              unicodedata.normalize("NFKC", p.extract_text() or "")) for p in reader.pages]
 
@@ -355,20 +351,18 @@ def test_report_pdf_pages(browser, sample_result, tmp_path, paper, size):
     assert len(pages) > starts[-1]
     assert pages[0][2].lstrip().startswith("15分钟生活圈")
     assert "SYNTHETIC" in pages[0][2]
-    if not shutil.which("pdftoppm") and os.environ.get("CI"):
-        pytest.fail("pdftoppm is missing in CI (.ci/run installs poppler-utils)")
-    if shutil.which("pdftoppm"):
-        ARTIFACTS.mkdir(exist_ok=True)
-        stem = ARTIFACTS / f"report_{paper}_page1"
-        subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", "-f", "1", "-l", "1",
-                        str(pdf), str(stem)], check=True)
-        from PIL import Image
+    need("pdftoppm", bool(shutil.which("pdftoppm")), "apt-get install poppler-utils (.ci/run does)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    stem = ARTIFACTS / f"report_{paper}_page1"
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", "-f", "1", "-l", "1",
+                    str(pdf), str(stem)], check=True)
+    from PIL import Image
 
-        with Image.open(f"{stem}.png") as im:
-            # 50 dpi, pdftoppm rounds up: 594.96 × 841.92 pt → 414 × 585 px (A4)
-            w, h, _ = pages[0]
-            assert im.size == (math.ceil(w / 72 * 50), math.ceil(h / 72 * 50))
-            assert len(im.convert("RGB").getcolors(maxcolors=1_000_000)) > 20
+    with Image.open(f"{stem}.png") as im:
+        # 50 dpi, pdftoppm rounds up: 594.96 × 841.92 pt → 414 × 585 px (A4)
+        w, h, _ = pages[0]
+        assert im.size == (math.ceil(w / 72 * 50), math.ceil(h / 72 * 50))
+        assert len(im.convert("RGB").getcolors(maxcolors=1_000_000)) > 20
 
 
 def test_figure_svg_in_chromium_shows_names_as_text(browser, sample_result, tmp_path):

@@ -244,8 +244,16 @@ def test_solver_beats_greedy_beats_random_on_a_hand_case():
     t = C.compare_methods(cover, w, 2, seed=0, n_random=200).set_index("method")
     assert t.loc["solver", "households_served"] == 10
     assert t.loc["greedy", "households_served"] == 9
-    # the mean over all 10 pairs is 6.6; 200 draws land near it
-    assert t.loc["random_mean", "households_served"] == pytest.approx(6.6, abs=0.5)
+    # the mean over all 10 pairs is 6.6; the documented draws (numpy default_rng(seed), 200
+    # pairs without replacement) replayed here, with the covered households counted by hand
+    from itertools import combinations
+
+    assert np.mean([w[cover[:, list(c)].any(axis=1)].sum()
+                    for c in combinations(range(5), 2)]) == pytest.approx(6.6)
+    rng = np.random.default_rng(0)
+    draws = [w[cover[:, rng.choice(5, size=2, replace=False)].any(axis=1)].sum()
+             for _ in range(200)]
+    assert t.loc["random_mean", "households_served"] == pytest.approx(np.mean(draws), rel=1e-12)
     assert t.loc["random_mean", "households_served"] < t.loc["greedy", "households_served"]
 
 
@@ -266,6 +274,32 @@ def test_recommend_layers(case):
     assert isinstance(out["proposed_sites"], gpd.GeoDataFrame)
     assert out["clusters"]["rank"].tolist() == [1, 2]
     assert not out["proposed_sites"]["site_id"].duplicated().any()
+    # worked by hand on the lattice (walks along 100 m blocks, 5 min × 80 m/min = 400 m):
+    # A-B 200, B-C 100, A-C 300 ≤ 400 -> A, B, C together; C-D 300 but A-D 600 -> D apart;
+    # D-E 200 -> D, E. F (out of scope) is within 300 m of A, B and C: a beneficiary of K01.
+    cl = out["clusters"].set_index("cluster_id")
+    assert cl["member_ids"].to_dict() == {"K01": "A;B;C", "K02": "D;E"}
+    assert cl.loc["K01", "beneficiary_ids"] == "F"
+    assert cl["households_members"].to_dict() == {"K01": 100 + 100 + 120, "K02": 90 + 80}
+    assert cl.loc["K01", "households_all"] == 320 + 50
+    assert cl["max_member_walk_m"].to_dict() == pytest.approx({"K01": 300.0, "K02": 200.0})
+    # a proposed site newly serves the communities within the category's threshold of it
+    # (walks from the site's point along the lattice):
+    ps = out["proposed_sites"].set_index(["cluster_id", "category"])
+    hand = {
+        # S1 (250, 200), 1000 m: A 250, B 50, C 50, F 100 + 150 -> 100+100+120+50
+        ("K01", "community_health_center"): ("S1", "A;B;C;F", 370.0),
+        # S2 (0, 300), 150 m: A 100, F 100; B 300 and C 400 are too far -> 100+50
+        ("K01", "bicycle_parking_charging"): ("S2", "A;F", 150.0),
+        # S3 (500, 300), 300 m: C 200 + 100; A 600, B 400, F 400 are too far
+        ("K01", "community_service_station"): ("S3", "C", 120.0),
+        # S4 (900, 900), 1000 m: D 300 + 700, E 100 + 700 -> 90 + 80
+        ("K02", "community_health_center"): ("S4", "D;E", 170.0),
+    }
+    got = {k: (r.site_id, r.communities_newly_served, r.households_newly_served)
+           for k, r in zip(ps.index, ps.itertuples(), strict=True)}
+    assert got == hand
+    assert cl["households_newly_served"].to_dict() == {"K01": 370 + 150 + 120, "K02": 170}
 
 
 # --- city scale: pairs instead of the square matrix, no solver where none is needed -----------
@@ -282,8 +316,39 @@ def test_distance_pairs_are_the_square_matrix(case):
         pytest.approx(200)
 
 
+def _scipy_complete(D: np.ndarray, *, below: float | None = None, n: int | None = None):
+    """Complete-linkage labels from scipy (independent of the package's sklearn call).
+
+    ``below``: clusters whose every pair is closer than this (sklearn's ``distance_threshold``
+    merges while the linkage is below it; scipy's ``fcluster`` cuts at ≤ t, so t is the next
+    float down); ``n``: exactly n clusters.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    if len(D) == 1:
+        return np.zeros(1, dtype=int)
+    Z = linkage(squareform(D, checks=False), method="complete")
+    if n is not None:
+        return fcluster(Z, n, criterion="maxclust")
+    return fcluster(Z, np.nextafter(below, 0), criterion="distance")
+
+
+def _scipy_split(idx, D, hh, max_households, max_members):
+    """Halve a group over a cap by complete linkage until every part fits (the documented rule)."""
+    too_big = ((max_members is not None and len(idx) > max_members)
+               or (max_households is not None and np.nansum(hh[idx]) > max_households))
+    if not too_big or len(idx) == 1:
+        return [idx]
+    lab = _scipy_complete(D[np.ix_(idx, idx)], n=2)
+    out = []
+    for k in sorted(set(lab), key=lambda k: idx[lab == k].min()):
+        out += _scipy_split(idx[lab == k], D, hh, max_households, max_members)
+    return out
+
+
 def _dense_groups(members, D, missing, walk_m, hh, max_households, max_members):
-    """The groups as find_clusters made them on the whole n × n matrix (the reference)."""
+    """The groups by complete linkage on the whole n × n matrix, with scipy (the reference)."""
     D = D.copy()
     D[~np.isfinite(D)] = C.FAR
     D[D > walk_m] = C.FAR
@@ -291,10 +356,10 @@ def _dense_groups(members, D, missing, walk_m, hh, max_households, max_members):
         for b in range(a + 1, len(members)):
             if not (missing.get(members[a], set()) & missing.get(members[b], set())):
                 D[a, b] = D[b, a] = C.FAR
-    lab = C._complete_link(D, walk_m)
+    lab = _scipy_complete(D, below=walk_m)
     groups = []
     for k in sorted(set(lab), key=lambda k: np.flatnonzero(lab == k).min()):
-        groups += C._split_to_cap(np.flatnonzero(lab == k), D, hh, max_households, max_members)
+        groups += _scipy_split(np.flatnonzero(lab == k), D, hh, max_households, max_members)
     return sorted(tuple(g.tolist()) for g in groups)
 
 

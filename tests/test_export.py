@@ -170,6 +170,24 @@ def max_gap(a, b) -> float:
 # round trips
 # ------------------------------------------------------------------------------------------
 
+# The CRS each preset must give for the test layers (longitudes 126.61–126.68), written from the
+# EPSG registry, not from livingcircle.crs: 3-degree Gauss–Krüger zone = round(lon / 3) = 42
+# (central meridian 126°E); EPSG 4513–4533 are CGCS2000 GK3 zones 25–45 with the zone number,
+# 4534–4554 the same central meridians 75°E–135°E without it. gcj02: WGS84 axes, shifted points.
+EXPECTED_CRS = {"wgs84": (4326, False), "cgcs2000": (4490, False), "cgcs2000-gk3": (4530, False),
+                "cgcs2000-gk3-nozone": (4551, False), "gcj02": (4326, True),
+                "EPSG:32652": (32652, False)}
+
+
+def test_expected_crs_table_is_what_the_epsg_registry_says():
+    # pyproj alone: the names of the codes the table above promises
+    assert CRS.from_epsg(4530).name == "CGCS2000 / 3-degree Gauss-Kruger zone 42"
+    assert CRS.from_epsg(4551).name == "CGCS2000 / 3-degree Gauss-Kruger CM 126E"
+    assert CRS.from_epsg(4530).to_dict()["lon_0"] == CRS.from_epsg(4551).to_dict()["lon_0"] == 126
+    assert CRS.from_epsg(4530).to_dict()["x_0"] == 42_500_000  # the zone in front of the easting
+    assert set(EXPECTED_CRS) == set(CRS_PRESETS)
+
+
 CASES = [(f, c, "utf-8") for f in ex.FORMATS for c in CRS_PRESETS]
 CASES += [("shp", c, "gbk") for c in CRS_PRESETS] + [("csv", "cgcs2000", "gbk")]
 
@@ -183,7 +201,8 @@ def test_round_trip(tmp_path, fmt, crs, encoding):
     # the caller's frames are untouched
     for k in layers:
         pd.testing.assert_frame_equal(pd.DataFrame(layers[k]), pd.DataFrame(before[k]))
-    resolved = resolve_crs(crs, [layers["communities"], layers["facilities"]])
+    epsg, shifted = EXPECTED_CRS[crs]
+    target = CRS.from_epsg(epsg)
     for name, orig in layers.items():
         got = read_back(files, fmt, name, encoding)
         assert_same_attributes(orig, got, ID[name])
@@ -191,13 +210,13 @@ def test_round_trip(tmp_path, fmt, crs, encoding):
             continue
         got = got.set_index(got[ID[name]].astype(str)).loc[list(orig[ID[name]])]
         out_g, orig_g = got.geometry.values, orig.geometry.values
-        if resolved.crs.is_projected:
+        if target.is_projected:
             # projected: compare in metres with the original projected directly (1 cm)
-            assert max_gap(out_g, orig.to_crs(resolved.crs).geometry.values) < 0.01
+            assert max_gap(out_g, orig.to_crs(target).geometry.values) < 0.01
             # and projected back to longitude/latitude (1e-6 degrees)
-            back = gpd.GeoSeries(out_g, crs=resolved.crs).to_crs(4326)
+            back = gpd.GeoSeries(out_g, crs=target).to_crs(4326)
             assert max_gap(back.values, orig_g) < 1e-6
-        elif resolved.transform is not None:
+        elif shifted:
             # GCJ-02: shifted by tens to hundreds of metres, and back within 1e-6 degrees
             assert 1e-4 < max_gap(out_g, orig_g) < 1e-2
             assert max_gap(transform_geometries(out_g, gcj02_to_wgs84), orig_g) < 1e-6
@@ -208,7 +227,7 @@ def test_round_trip(tmp_path, fmt, crs, encoding):
                 files[0] if fmt == "gpkg" else files[0].parent / f"{name}{ex.FORMATS[fmt]}",
                 layer=name if fmt == "gpkg" else None,
             )["crs"]
-            assert CRS.from_user_input(got_crs).equals(resolved.crs)
+            assert CRS.from_user_input(got_crs).equals(target)
 
 
 def test_gpkg_round_trip_from_result_file_keeps_types(tmp_path):
@@ -500,7 +519,9 @@ def test_zone_edges_and_limits():
 def test_zone_from_centre_of_all_layers():
     west = gpd.GeoDataFrame(geometry=[Point(125.9, 45.7)], crs=4326)  # zone 42 alone
     east = gpd.GeoDataFrame(geometry=[Point(129.3, 45.7)], crs=4326)  # zone 43 alone
-    assert resolve_crs("cgcs2000-gk3", [west, east]).crs.to_epsg() == gk3_epsg(43)  # 127.6
+    # centre 127.6°E: zone round(127.6 / 3) = 43 -> EPSG:4513 + 43 - 25 = 4531 (EPSG registry)
+    assert resolve_crs("cgcs2000-gk3", [west, east]).crs.to_epsg() == 4531
+    assert CRS.from_epsg(4531).name == "CGCS2000 / 3-degree Gauss-Kruger zone 43"
 
 
 def test_unknown_crs_lists_presets():

@@ -347,6 +347,50 @@ def test_capacity_no_norm_and_gaussian(profile):
     assert cap.loc["c1", "decay"] == "gaussian"
 
 
+def test_capacity_two_facilities_with_overlapping_catchments(profile):
+    """Classic 2SFCA worked by hand: two kindergartens, three communities, catchments overlap."""
+    communities = pd.DataFrame({"community_id": ["c1", "c2", "c3"],
+                                "population": [1000, 500, 1500]})
+    facilities = pd.DataFrame({"facility_id": ["fA", "fB"], "capacity": [60.0, 50.0]})
+    # catchment of 'kg' = 300 m, edge included (d <= 300)
+    #        fA        fB
+    # c1   100 m     320 m (outside)
+    # c2   200 m     150 m
+    # c3   300 m     250 m   (c3-fA exactly on the edge: inside)
+    pairs = pd.DataFrame({
+        "community_id": ["c1", "c1", "c2", "c2", "c3", "c3"],
+        "facility_id": ["fA", "fB", "fA", "fB", "fA", "fB"],
+        "category": ["kg"] * 6,
+        "distance_m": [100.0, 320.0, 200.0, 150.0, 300.0, 250.0],
+    })
+    # step 1: R_A = 60 / (1000 + 500 + 1500) = 0.02 ; R_B = 50 / (500 + 1500) = 0.025
+    # step 2: A_c1 = R_A = 0.02 ; A_c2 = R_A + R_B = 0.045 ; A_c3 = R_A + R_B = 0.045
+    # check: Σ A_i · pop_i = 20 + 22.5 + 67.5 = 110 = 60 + 50 (every place is allotted once)
+    # norm 1 place per 30 persons = 0.0333: c1 over capacity, c2 and c3 ok
+    cap = capacity_access(pairs, communities, facilities, profile,
+                          persons_per_place=30).set_index("community_id")
+    assert cap["supply_ratio"].to_dict() == pytest.approx({"c1": 0.02, "c2": 0.045,
+                                                           "c3": 0.045}, rel=1e-12)
+    assert cap["places_per_1000"].to_dict() == pytest.approx({"c1": 20.0, "c2": 45.0,
+                                                              "c3": 45.0}, rel=1e-12)
+    assert cap["n_facilities_in_reach"].to_dict() == {"c1": 1, "c2": 2, "c3": 2}
+    assert cap["capacity_status"].to_dict() == {"c1": "over_capacity", "c2": "ok", "c3": "ok"}
+    assert (cap["supply_ratio"] * communities.set_index("community_id")["population"]).sum() \
+        == pytest.approx(110.0, rel=1e-12)
+
+    # Gaussian weights (Dai 2010), w(d) = (exp(-(d/300)²/2) - exp(-1/2)) / (1 - exp(-1/2)):
+    # w(100) = 0.862656, w(150) = 0.701367, w(200) = 0.493575, w(250) = 0.254448, w(300) = 0
+    # R_A = 60 / (0.862656·1000 + 0.493575·500 + 0·1500) = 60 / 1109.444 = 0.0540811
+    # R_B = 50 / (0.701367·500 + 0.254448·1500) = 50 / 732.356 = 0.0682728
+    # A_c1 = 0.862656·R_A = 0.0466534
+    # A_c2 = 0.493575·R_A + 0.701367·R_B = 0.0266931 + 0.0478843 = 0.0745774
+    # A_c3 = 0·R_A + 0.254448·R_B = 0.0173719
+    cap = capacity_access(pairs, communities, facilities, profile,
+                          decay="gaussian").set_index("community_id")
+    assert cap["supply_ratio"].to_dict() == pytest.approx(
+        {"c1": 0.0466534, "c2": 0.0745774, "c3": 0.0173719}, rel=2e-6)  # 6 digits by hand
+
+
 def test_capacity_errors(profile):
     pairs, communities, facilities = cap_inputs()
     with pytest.raises(InputError, match="unknown decay"):
@@ -430,7 +474,14 @@ def test_uncovered_residential_geoseries_and_geographic():
     covered = gpd.GeoSeries([box(126.60, 45.75, 126.605, 45.76)], index=["kg"], crs="EPSG:4326")
     u = uncovered_residential(covered, communities)
     assert u.crs.is_projected
-    assert u.loc[0, "uncovered_share"] == pytest.approx(0.5, abs=0.01)
+    # half the box in degrees is not exactly half its area in metres: the reference projects
+    # both boxes with geopandas/pyproj into the CRS the result reports (UTM 52N here)
+    assert u.crs.to_epsg() == 32652
+    comm_m = communities.to_crs(u.crs).geometry.iloc[0]
+    cov_m = covered.to_crs(u.crs).iloc[0]
+    expected = comm_m.difference(cov_m).area / comm_m.area  # 0.5000018
+    assert u.loc[0, "uncovered_share"] == pytest.approx(expected, rel=1e-9)
+    assert u.loc[0, "uncovered_share"] != pytest.approx(0.5, rel=1e-6)
 
 
 def test_completeness_level_order_and_unjudged_levels():

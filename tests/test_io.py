@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from conftest import REFERENCE_DIR
 from pyproj import Geod
 from shapely.geometry import Point, Polygon, box
 
@@ -18,7 +19,7 @@ from livingcircle.diagnostics import Diagnostics
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "coordinate-reference-pairs.csv"
+REFERENCE = REFERENCE_DIR / "coordinate-reference-pairs.csv"  # copy of shared/reference
 GEOD = Geod(ellps="WGS84")
 
 NAMES = ["道里区安静小区", "南岗区花园街小区", "香坊区红旗小区"]
@@ -163,9 +164,7 @@ def test_chinese_map_coordinates_land_within_1m(crs, tmp_path):
 
 @pytest.mark.parametrize("crs", ["GCJ02", "BD09"])
 def test_map_csv_against_published_reference_pairs(crs, tmp_path):
-    if not REFERENCE.exists():
-        pytest.skip(f"reference pairs not found at {REFERENCE} (needs ../shared beside the repo)")
-    ref = pd.read_csv(REFERENCE)
+    ref = pd.read_csv(REFERENCE, comment="#")
     rows = ref[(ref.from_crs == "WGS84") & (ref.to_crs == crs)]
     assert len(rows) >= 2
     p = tmp_path / f"{crs}.csv"
@@ -304,8 +303,17 @@ def test_far_outside_points_dropped_and_recorded(tmp_path):
     assert (rec["issue"], rec["action"], rec["row"], rec["feature_id"]) == (
         "far_outside", "dropped", 3, "C3")
     km = float(rec["detail"].split(" km")[0])
-    _, _, d = GEOD.inv(126.55, 45.70, 116.40, 39.91)
-    assert km == pytest.approx(d / 1000, rel=0.05)  # nearest corner of the box
+    # the rule measures in the boundary's UTM zone (52N), to 0.1 km: pyproj directly gives
+    # 1054.476 km (the geodesic to the nearest corner is 1048.9 km: UTM stretches that far out)
+    from pyproj import Transformer
+    from shapely import transform
+
+    to_utm = Transformer.from_crs(4326, 32652, always_xy=True)
+    box_m = transform(BOUNDARY.geometry.iloc[0], lambda c: np.column_stack(
+        to_utm.transform(c[:, 0], c[:, 1])))
+    ref = box_m.distance(Point(to_utm.transform(116.40, 39.91))) / 1000
+    assert ref == pytest.approx(1054.476, abs=1e-3)
+    assert km == round(ref, 1)
 
 
 def test_point_within_limit_is_kept(tmp_path):

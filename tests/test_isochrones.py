@@ -20,8 +20,20 @@ def test_partial_edges_are_cut_exactly_at_the_threshold():
         assert poly.contains(xy(*inside)), inside
     for outside in [(152, 0), (0, 152), (100, 52), (52, 100), (200, 0)]:
         assert not poly.contains(xy(*outside)), outside
-    # reachable street length 400 m, buffered 1 m each side (+ round ends)
-    assert iso["area_m2"].iloc[0] == pytest.approx(400 * 2, rel=0.02)
+    # independent reference: the streets within 150 m, cut by hand (400 m in all), each
+    # buffered by 1 m with 4 segments per quarter circle (the package's documented resolution,
+    # isochrones._QUAD_SEGS) and united: 801.888 m². A cut 1 cm off at the four open ends would
+    # change the area by 4 × 2 × 0.01 = 0.08 m²; the polygon went through EPSG:4326 and back
+    # (_proj), which costs < 1e-6 relative (measured 1.4e-11)
+    import shapely
+
+    reach = [((0, 0), (150, 0)), ((0, 0), (0, 150)), ((100, 0), (100, 50)),
+             ((0, 100), (50, 100))]
+    lines = [shapely.LineString([xy(*a), xy(*b)]) for a, b in reach]
+    ref = shapely.union_all(shapely.buffer(lines, 1.0, quad_segs=4)).area
+    assert ref == pytest.approx(801.888, abs=1e-3)
+    assert poly.area == pytest.approx(ref, rel=1e-6)
+    assert iso["area_m2"].iloc[0] == round(ref, 1)  # the layer rounds to 0.1 m²
 
 
 def test_nested_and_faster_never_shrinks():
@@ -90,24 +102,38 @@ def test_coverage_area_of_a_category_and_the_residential_area_it_leaves():
     near = unc[(unc.community_id == "NEAR") & (unc.category == "kindergarten")]
     # the block is 10 m from a street on all four sides: 15 m deep strips are covered,
     # a 50 m x 50 m core is not
+    # (the buffers' edges inside the block are straight: the core is exactly 50 m × 50 m; the
+    # block went through EPSG:4326 and back, measured 4e-12 relative)
     expected = (50 * 50) / (80 * 80)
-    assert near["uncovered_share"].iloc[0] == pytest.approx(expected, abs=0.01)
+    assert near["uncovered_share"].iloc[0] == pytest.approx(expected, rel=1e-9)
+    assert near["uncovered_area_m2"].iloc[0] == pytest.approx(50 * 50, rel=1e-9)
 
 
 # --- the fast path gives the same polygons as uniting every reached piece's buffer -------------
 
 
 def _naive_isochrone(acc, i, T, buffer_m):
-    """Reference: buffer every reachable street piece (networkx-free, shapely.ops.substring)."""
+    """Reference: buffer every reachable street piece (networkx distances, shapely substrings).
+
+    The network distances come from networkx's Dijkstra over the split graph's segments (every
+    street piece and every point's offset leg), not from livingcircle.routing's search; the cut
+    rule is written out here: a piece reached from both ends within T is whole, else each end
+    reached keeps T − d of it.
+    """
+    import networkx as nx
     import shapely
     from shapely.ops import substring
 
-    from livingcircle.routing import bounded_search
-
     g, edges = acc.graph, acc.edge_table
-    nodes, dist = bounded_search(g, acc.community_nodes[i], T)
+    G = nx.Graph()
+    G.add_nodes_from(range(g.n_nodes))
+    for a, b, L in zip(g.seg_a.tolist(), g.seg_b.tolist(), g.seg_len.tolist(), strict=True):
+        if not G.has_edge(a, b) or G[a][b]["length"] > L:
+            G.add_edge(a, b, length=L)
+    starts = [int(n) for n in np.atleast_1d(acc.community_nodes[i])]
+    reached = nx.multi_source_dijkstra_path_length(G, starts, cutoff=T, weight="length")
     d = np.full(g.n_nodes, np.inf)
-    d[nodes] = dist
+    d[list(reached)] = list(reached.values())
     pieces = []
     for k in np.flatnonzero(g.seg_edge >= 0):
         da, db, L = d[g.seg_a[k]], d[g.seg_b[k]], g.seg_len[k]

@@ -23,6 +23,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import need
 
 import livingcircle as lc
 from livingcircle import pipeline
@@ -442,10 +443,7 @@ def qgis():
         if probe.returncode != 0:
             problem = (f"{SYSTEM_PYTHON} cannot import qgis (apt-get install python3-qgis "
                        f"qgis-providers): {probe.stderr.strip().splitlines()[-1:]}")
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"the QGIS test must run in CI: {problem}")
-        pytest.skip(problem)
+    need("QGIS (Debian's python3-qgis)", problem is None, problem or "")
     return SYSTEM_PYTHON
 
 

@@ -1,8 +1,9 @@
 """PostGIS export against a real PostgreSQL + PostGIS started on a local Unix socket.
 
 The fixture needs Debian's ``postgresql`` and ``postgis`` packages (``initdb``/``pg_ctl`` under
-/usr/lib/postgresql/*/bin and the postgis extension). Without them the tests are skipped, except
-in CI (environment variable ``CI`` set), where a missing server is a failure.
+/usr/lib/postgresql/*/bin and the postgis extension). Without them (or without the
+``postgis`` extra) the tests are skipped, except in CI (environment variable ``CI`` set), where a
+missing component is a failure (``conftest.need``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import need, need_module
 from shapely import Point, Polygon
 
 pytestmark = pytest.mark.postgis
 
-sa = pytest.importorskip("sqlalchemy", reason="PostGIS tests need livingcircle[postgis]")
-pytest.importorskip("geoalchemy2", reason="PostGIS tests need livingcircle[postgis]")
-pytest.importorskip("psycopg2", reason="PostGIS tests need livingcircle[postgis]")
+# the Python side of the PostGIS export: skipped in a plain local install, a failure in CI
+_INSTALL = "pip install 'livingcircle[postgis]' (the test extras include it)"
+sa = need_module("sqlalchemy", "PostGIS export (sqlalchemy)", _INSTALL)
+need_module("geoalchemy2", "PostGIS export (geoalchemy2)", _INSTALL)
+need_module("psycopg2", "PostGIS export (psycopg2)", _INSTALL)
 
 from livingcircle import export as ex  # noqa: E402
 from livingcircle._errors import ExportError  # noqa: E402
@@ -50,9 +54,8 @@ def _postgis_available(bindir: Path) -> bool:
 
 
 def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must install Debian's 'postgresql' and 'postgis' packages")
-    pytest.skip(reason)
+    need("PostgreSQL with PostGIS", False,
+         f"{reason}; install Debian's 'postgresql' and 'postgis' packages (.ci/run does)")
 
 
 @pytest.fixture(scope="module")

