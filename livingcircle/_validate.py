@@ -908,41 +908,60 @@ def parse_safety_grade(values: pd.Series, rows, *, source, ids=None) -> pd.Serie
 
 
 def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
-                                diagnostics: Diagnostics) -> pd.DataFrame:
+                                diagnostics: Diagnostics,
+                                headers: dict[str, str] | None = None) -> pd.DataFrame:
     """Coerce the attributes of :data:`~livingcircle.schema.COMMUNITY_ATTRIBUTES` to their dtypes.
 
     Missing values stay missing (unknown). Build years are read by :func:`parse_build_year`
     (``1998年`` → 1998, ``90年代`` → unknown, each recorded), counts by :func:`parse_int`
     (``6层`` → 6, recorded). An elderly_share column given in percent (a value above 1) is
     divided by 100, each changed row recorded as repaired. Errors and records name the file,
-    the 1-based row and the community id.
+    the 1-based row and the community id; with ``headers`` (schema name → the file's header,
+    from :func:`livingcircle.io._read`) an error names the header as the file writes it
+    (``column '建成年代' (read as build_year)``).
     """
     out = df.copy()
-    rows = out["src_row"].to_numpy()
-    ids = out["community_id"].tolist() if "community_id" in out.columns else None
-    for col, dtype in COMMUNITY_ATTRIBUTES.items():
+    for col in COMMUNITY_ATTRIBUTES:
         if col not in out.columns:
             continue
-        s = out[col]
-        if col == "safety_grade":
-            out[col] = parse_safety_grade(s, rows, source=source, ids=ids)
-        elif col == "build_year":
-            out[col] = parse_build_year(s, rows, layer=layer, source=source,
-                                        diagnostics=diagnostics, ids=ids)
-        elif dtype == "boolean":
-            out[col] = parse_bool(s, rows, column=col, source=source, ids=ids)
-        elif dtype == "Int64":
-            out[col] = parse_int(s, rows, column=col, source=source, layer=layer,
-                                 diagnostics=diagnostics, ids=ids)
-        elif dtype == "Float64":
-            parsed = parse_float(s, rows, column=col, source=source, ids=ids)
-            if col == "elderly_share":
-                parsed = _elderly_share(parsed, rows, layer=layer, source=source,
-                                        diagnostics=diagnostics, raw=s, ids=ids)
-            out[col] = parsed
-        else:
-            text = s.astype("string").str.strip()
-            out[col] = text.mask(text == "", pd.NA)
+        try:
+            out = _coerce_community_column(out, col, layer=layer, source=source,
+                                           diagnostics=diagnostics)
+        except InputError as exc:
+            header = (headers or {}).get(col)
+            if header is None or f"column '{col}'" not in str(exc):
+                raise
+            msg = str(exc).replace(f"column '{col}'", f"column '{header}' (read as {col})", 1)
+            raise InputError(msg) from None
+    return out
+
+
+def _coerce_community_column(out: pd.DataFrame, col: str, *, layer: str, source,
+                             diagnostics: Diagnostics) -> pd.DataFrame:
+    """Coerce one column of :func:`coerce_community_attributes` in place; return the frame."""
+    rows = out["src_row"].to_numpy()
+    ids = out["community_id"].tolist() if "community_id" in out.columns else None
+    dtype = COMMUNITY_ATTRIBUTES[col]
+    s = out[col]
+    if col == "safety_grade":
+        out[col] = parse_safety_grade(s, rows, source=source, ids=ids)
+    elif col == "build_year":
+        out[col] = parse_build_year(s, rows, layer=layer, source=source,
+                                    diagnostics=diagnostics, ids=ids)
+    elif dtype == "boolean":
+        out[col] = parse_bool(s, rows, column=col, source=source, ids=ids)
+    elif dtype == "Int64":
+        out[col] = parse_int(s, rows, column=col, source=source, layer=layer,
+                             diagnostics=diagnostics, ids=ids)
+    elif dtype == "Float64":
+        parsed = parse_float(s, rows, column=col, source=source, ids=ids)
+        if col == "elderly_share":
+            parsed = _elderly_share(parsed, rows, layer=layer, source=source,
+                                    diagnostics=diagnostics, raw=s, ids=ids)
+        out[col] = parsed
+    else:
+        text = s.astype("string").str.strip()
+        out[col] = text.mask(text == "", pd.NA)
     return out
 
 

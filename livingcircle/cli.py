@@ -54,6 +54,16 @@ class _Formatter(logging.Formatter):
         return super().format(record)
 
 
+def _planner_records(record: logging.LogRecord) -> bool:
+    """Whether a log record is shown without -v: livingcircle's own, or any library's error.
+
+    A library's warnings (Dask's "Worker process still alive after 4.0 seconds, killing" when a
+    batch closes its cluster) mean nothing to a planner; they appear with -v.
+    """
+    own = record.name == "livingcircle" or record.name.startswith("livingcircle.")
+    return _state["verbose"] >= 1 or own or record.levelno >= logging.ERROR
+
+
 class _StderrHandler(logging.StreamHandler):
     """A handler that writes to the ``sys.stderr`` of the moment (not the one at creation)."""
 
@@ -86,6 +96,7 @@ def cli(verbose: int, quiet: bool) -> None:
     if not any(getattr(h, "_livingcircle", False) for h in root.handlers):
         handler = _StderrHandler()
         handler.setFormatter(_Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_planner_records)
         handler._livingcircle = True
         root.addHandler(handler)
     if quiet:

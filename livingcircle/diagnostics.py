@@ -41,6 +41,10 @@ ISSUE_TEXT = {
     "missing_community_id": "no community id",
     "unknown_community": "unknown community",
     "disconnected_component": "not connected to the main walking network",
+    "outside_study_area": "outside the study area",
+    "in_other_area": "in an area listed before this one",
+    "community_outside_study_area": "of a community outside the study area",
+    "gate_far_from_community": "far from their own community",
 }
 
 

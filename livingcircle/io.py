@@ -195,11 +195,13 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
 
 
 def _rename_known(df: pd.DataFrame, *, kind: str | None, source,
-                  columns: dict | None) -> pd.DataFrame:
+                  columns: dict | None, headers: dict | None = None) -> pd.DataFrame:
     """Rename the headers of :data:`livingcircle.schema.COLUMN_ALIASES` to schema names.
 
     Headers the user mapped (``columns``) are left alone, and so are schema names they mapped
-    to. Two source columns that name one schema column are an error naming both.
+    to. Two source columns that name one schema column are an error naming both. ``headers``,
+    when given, receives schema name → the file's header for every column renamed here or by
+    ``columns`` (so that messages name the header the user sees in the file).
     """
     if kind is not None and kind not in INPUT_COLUMNS:
         return df
@@ -222,7 +224,11 @@ def _rename_known(df: pd.DataFrame, *, kind: str | None, source,
                 f"columns={{{cols[0]!r}: {target!r}}})"
             )
             raise InputError(msg)
-    return df.rename(columns={cols[0]: t for t, cols in found.items() if cols[0] != t})
+    renamed = {cols[0]: t for t, cols in found.items() if cols[0] != t}
+    if headers is not None:
+        headers.update({t: str(src) for src, t in (columns or {}).items() if str(src) != t})
+        headers.update({t: str(src) for src, t in renamed.items()})
+    return df.rename(columns=renamed)
 
 
 def _report_unused(gdf: pd.DataFrame, used, *, layer: str, source,
@@ -307,7 +313,8 @@ def _read(
         n_in = len(df)
         df = v.apply_column_mapping(df, columns, source=source)
         crs_values = _crs_values(df, crs_column, columns, source=source)
-        df = _rename_known(df, kind=kind, source=source, columns=columns)
+        headers: dict[str, str] = {}
+        df = _rename_known(df, kind=kind, source=source, columns=columns, headers=headers)
         df["src_row"] = np.arange(1, len(df) + 1)
         ids = _source_ids(df, kind)
         lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
@@ -348,7 +355,8 @@ def _read(
         gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
         _name_ids(diagnostics, start, ids)
         meta = {"source": source, "n_in": n_in, "source_crs": crs_name, "file_crs": None,
-                "crs_column": crs_column, "encoding": df.attrs.get("encoding")}
+                "crs_column": crs_column, "encoding": df.attrs.get("encoding"),
+                "headers": headers}
         if systems is not None:
             meta["crs_rows"] = _counts(systems)
         return gdf, meta
@@ -360,7 +368,8 @@ def _read(
     geom_name = raw.geometry.name
     gdf = v.apply_column_mapping(raw, columns, source=source)
     crs_values = _crs_values(gdf, crs_column, columns, source=source)
-    gdf = _rename_known(gdf, kind=kind, source=source, columns=columns)
+    headers = {}
+    gdf = _rename_known(gdf, kind=kind, source=source, columns=columns, headers=headers)
     if crs_values is not None:  # travels with its rows through the repairs below
         gdf["_crs_raw"] = crs_values
     if gdf.geometry.name != geom_name:  # a mapping never renames the geometry
@@ -391,7 +400,7 @@ def _read(
         raise CoordinateError(msg)
     meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
             "file_crs": raw.crs.to_string(), "crs_column": crs_column,
-            "encoding": raw.attrs.get("encoding")}
+            "encoding": raw.attrs.get("encoding"), "headers": headers}
     if crs_column is not None:
         systems = _row_systems(gdf.pop("_crs_raw"), gdf["src_row"].to_numpy(),
                                default=crs_name, column=crs_column, source=source)
@@ -644,7 +653,8 @@ def read_communities(
                            source=src)
     gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
                        prefix=id_prefix)
-    gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag)
+    gdf = v.coerce_community_attributes(gdf, layer=what, source=src, diagnostics=diag,
+                                        headers=meta.get("headers"))
     gdf = v.keep_in_area(gdf, boundary, claimed=claimed, layer=what, source=src,
                          diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)

@@ -151,6 +151,30 @@ def test_unexpected_error_is_one_line_with_a_hint(monkeypatch, capsys, tmp_path)
     assert "Traceback (most recent call last)" in err and "KeyError" in err
 
 
+def test_library_log_warnings_only_with_v(monkeypatch, capsys, tmp_path):
+    """Dask logs "Worker process still alive after 4.0 seconds, killing" when `batch` closes its
+    cluster (seen twice at the end of a two-area batch of the sample); without -v the console
+    shows livingcircle's own log lines and any library's errors, not a library's warnings."""
+    import logging
+
+    def logs(**kwargs):
+        logging.getLogger("distributed.nanny").warning(
+            "Worker process still alive after 4.0 seconds, killing")
+        logging.getLogger("distributed.core").error("a library error")
+        logging.getLogger("livingcircle.batch").warning("area east: a warning of the tool")
+        msg = "stop here"
+        raise InputError(msg)
+
+    monkeypatch.setattr(lc.pipeline, "run_sample", logs)
+    assert cli_module.main(["demo", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: a library error", "warning: area east: a warning of the tool",
+        "error: stop here"]
+    assert cli_module.main(["-v", "demo", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert ("WARNING distributed.nanny: Worker process still alive after 4.0 seconds, killing"
+            in capsys.readouterr().err)
+
+
 def test_a_command_module_that_fails_to_import_is_an_error(monkeypatch, capsys):
     failures = cli_module._register(["livingcircle.no_such_module"])
     assert failures == [("livingcircle.no_such_module",

@@ -13,6 +13,7 @@ from shapely.geometry import Point
 from livingcircle import io
 from livingcircle._errors import InputError
 from livingcircle.diagnostics import Diagnostics
+from livingcircle.inputs import on_command_line
 from livingcircle.renovation import renovation_scope
 from livingcircle.schema import (
     COLUMN_ALIASES,
@@ -154,13 +155,13 @@ def test_advice_names_the_cli_option_and_the_python_parameter(tmp_path):
     # this message is phrased for where the user is (livingcircle.inputs.advice): Python here,
     # --columns on the command line (tests/test_input_crs.py)
     with pytest.raises(InputError, match=r"gates\.csv: gates need a 'community_id' column.*"
-                                         r"with columns=\{'<your column>': 'community_id'\}"):
-        io.read_gates(gates, coord_crs="wgs84")
-    from livingcircle.inputs import on_command_line
-
-    with on_command_line("cli"), pytest.raises(
-            InputError, match=r"gates\.csv: gates need a 'community_id' column.*with --columns "):
-        io.read_gates(gates, coord_crs="wgs84")
+                                         r"map yours with columns=\{'<your column>': "):
+        io.read_gates(gates, coord_crs="wgs84")  # in Python: the parameter
+    with on_command_line(), pytest.raises(
+            InputError, match=r"gates\.csv: gates need a 'community_id' column.*map yours with "
+                              r"--columns .*gates\.csv=MAPPING\.yaml holding '<your column>: "
+                              r"community_id' \(columns: \['门', '所属'\]\)"):
+        io.read_gates(gates, coord_crs="wgs84")  # on the command line: the option
     nolon = tmp_path / "nolon.csv"
     pd.DataFrame({"小区编号": ["C1"], "东": [126.6], "北": [45.7]}).to_csv(nolon, index=False)
     with pytest.raises(InputError, match=r"nolon\.csv: no longitude column found.*map it to "

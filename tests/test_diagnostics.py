@@ -127,3 +127,25 @@ def test_records_made_after_reading_find_file_and_row(tmp_path):
                       lc.io.read_facilities(SAMPLE / "facilities_amap_gcj02.csv",
                                             coord_crs="gcj02")], ignore_index=True)
     assert where_in(both, len(both) - 1) == {"source": "facilities_amap_gcj02.csv", "row": 119}
+
+
+def test_every_reason_a_row_is_set_aside_reads_as_words():
+    """Each issue a reader or check records with action 'dropped' has console words: a batch
+    area of the sample printed '75 community outside study area' and '3 gate far from
+    community' before they had."""
+    import re
+
+    from livingcircle.diagnostics import ISSUE_TEXT, reasons_text
+
+    code = "".join(p.read_text(encoding="utf-8")
+                   for p in Path(lc.__file__).parent.glob("*.py"))
+    dropped = set(re.findall(r'"([a-z_]+)"(?: if [^,]+ else "[a-z_]+")?,\s*action="dropped"',
+                             code))
+    dropped |= set(re.findall(r'else "([a-z_]+)",\s*action="dropped"', code))
+    assert {"gate_far_from_community", "community_outside_study_area", "outside_study_area",
+            "in_other_area", "far_from_network"} <= dropped
+    assert sorted(dropped - set(ISSUE_TEXT)) == []
+    assert reasons_text({"community_outside_study_area": [7, 8, 9, 10],
+                         "gate_far_from_community": [1, 2, 3]}) == (
+        "4 of a community outside the study area (rows 7, 8, 9 and 1 more), "
+        "3 far from their own community (rows 1, 2, 3)")

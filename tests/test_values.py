@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 
@@ -89,6 +90,25 @@ def test_implausible_build_year_is_an_error_naming_the_row(cell, message, tmp_pa
     with pytest.raises(InputError, match=r"小区\.csv: row 3 \(id C3\), column 'build_year': "
                                          rf".*{message}; correct it, or leave the cell empty"):
         io.read_communities(path, coord_crs="wgs84")
+
+
+def test_a_value_error_names_the_header_the_file_writes(tmp_path):
+    """A planner's table has no column 'build_year': the error names 建成年代 (and what it is
+    read as), the same for a Shapefile field GDAL cut to 10 characters (safety_gra)."""
+    path = _table(tmp_path, "建成年代", ["1990", "1991", str(THIS_YEAR + 1)])
+    with pytest.raises(InputError, match=r"小区\.csv: row 3 \(id C3\), column '建成年代' \(read "
+                                         r"as build_year\): .* is after this year"):
+        io.read_communities(path, coord_crs="wgs84")
+    gdf = gpd.GeoDataFrame(
+        {"community_id": ["C1", "C2", "C3"], "safety_grade": ["A", "E", "C"]},
+        geometry=gpd.points_from_xy([126.61, 126.62, 126.63], [45.75, 45.76, 45.77]), crs=4326)
+    shp = tmp_path / "communities.shp"
+    with pytest.warns(RuntimeWarning, match="Normalized/laundered field name"):
+        gdf.to_file(shp)  # GDAL cuts the names to community_ and safety_gra
+    assert list(gpd.read_file(shp).columns) == ["community_", "safety_gra", "geometry"]
+    with pytest.raises(InputError, match=r"communities\.shp: row 2 \(id C2\), column "
+                                         r"'safety_gra' \(read as safety_grade\): 'E'"):
+        io.read_communities(shp)
 
 
 @pytest.mark.parametrize(
