@@ -668,9 +668,13 @@ def run_sample(**kwargs) -> Result:
     from .sample import sample_paths
 
     p = sample_paths()
-    return run(osm=p["osm"], communities=p["communities"], gates=p["gates"],
-               facilities=[p["facilities"], p["amap_csv"]], facilities_crs=None,
-               sites=p["sites"], boundary=p["boundary"], **kwargs)
+    result = run(osm=p["osm"], communities=p["communities"], gates=p["gates"],
+                 facilities=[p["facilities"], p["amap_csv"]], facilities_crs=None,
+                 sites=p["sites"], boundary=p["boundary"], **kwargs)
+    # the SYNTHETIC label travels with the result (written into livingcircle_metadata), so that
+    # maps, figures and reports made from it by another install or on another machine keep it
+    result.metadata["synthetic"] = True
+    return result
 
 
 def _summary(result: Result, written: list[Path]) -> str:

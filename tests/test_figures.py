@@ -104,7 +104,7 @@ def test_synthetic_label_sources_and_scale_bar(out, sample_result):
     # the sample run keeps its network: the streets are drawn and named in the legend
     assert "路网" in _svg_texts(d / "overview.svg")
     # a result that is not the sample carries no synthetic label
-    meta = {**sample_result.metadata, "inputs": []}
+    meta = {**sample_result.metadata, "inputs": [], "synthetic": False}
     r = Result(layers=sample_result.layers, profile=sample_result.profile,
                speed_profiles=sample_result.speed_profiles, metadata=meta)
     fig = figures.overview_figure(r)
@@ -194,3 +194,142 @@ def test_cli_figures_from_a_written_result(written_result, tmp_path, capsys):
     # a community that is not there: exit 2 and a message naming it
     assert main(["figures", str(written_result), "--out", str(d), "--community", "C9"]) == 2
     assert "community 'C9' not in the result" in capsys.readouterr().err
+
+
+def test_synthetic_label_travels_with_a_written_sample_result(sample_result, written_result):
+    from livingcircle.report import load_result
+
+    assert sample_result.metadata["synthetic"] is True
+    r = load_result(written_result)
+    assert r.metadata["synthetic"] is True
+    assert SYNTHETIC_LABEL in [t.get_text() for t in figures.overview_figure(r).texts]
+    # a sample result written before the flag, by another install (a fresh clone's venv, another
+    # machine): its inputs lie in that install's sample folder, not this one's
+    other = "/tmp/fresh/.venv/lib/python3.11/site-packages/livingcircle/_sample"
+    meta = {k: v for k, v in r.metadata.items() if k != "synthetic"}
+    meta["inputs"] = [{**i, "path": f"{other}/{Path(str(i['path'])).name}"}
+                      for i in meta["inputs"]]
+    assert any(i["path"].endswith("_sample/district.osm") for i in meta["inputs"])
+    old = Result(layers=r.layers, profile=r.profile, speed_profiles=r.speed_profiles,
+                 metadata=meta)
+    assert SYNTHETIC_LABEL in [t.get_text() for t in figures.overview_figure(old).texts]
+
+
+def test_figures_of_a_written_result_draw_its_basemap_streets(written_result, tmp_path):
+    from livingcircle.report import load_result
+
+    r = load_result(written_result)
+    assert r.network is None  # a written result: the streets come from its basemap layer
+    streets = figures._streets(r, figures._metric_crs(r))
+    basemap = r.layers["basemap"]
+    assert len(streets) == int((basemap["kind"] == "street").sum()) > 0
+    fig = figures.overview_figure(r)
+    ax = fig.axes[0]
+    # the street lines are the lowest layer of the map (zorder 1), under the communities
+    lines = [c for c in ax.collections if c.get_zorder() == 1]
+    assert sum(len(c.get_paths()) for c in lines) >= len(streets)
+    svg = tmp_path / "overview.svg"
+    figures._save_to(fig, svg, "svg")
+    assert "路网" in _svg_texts(svg)
+
+
+# --- map tiles, only when asked for ---------------------------------------------------------------
+
+def _no_proxy(monkeypatch):
+    for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def tile_server(monkeypatch):
+    """A tile server on this machine: every tile a flat magenta PNG; the paths asked are kept."""
+    import io
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    buf = io.BytesIO()
+    Image.new("RGB", (256, 256), (255, 0, 255)).save(buf, format="PNG")
+    tile, asked = buf.getvalue(), []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the http.server name)
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(tile)))
+            self.end_headers()
+            self.wfile.write(tile)
+
+        def log_message(self, *args):
+            pass
+
+    _no_proxy(monkeypatch)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    server.shutdown()
+
+
+def test_tiles_are_drawn_under_the_data_when_asked(sample_result, tile_server, tmp_path):
+    import numpy as np
+    import xyzservices
+
+    url, asked = tile_server
+    provider = xyzservices.TileProvider(name="intranet", url=url + "/{z}/{x}/{y}.png",
+                                        attribution="test tiles of this machine", max_zoom=19)
+    written = figures.write_figures(sample_result, tmp_path, categories=[], clusters=False,
+                                    tiles=provider)
+    assert [p.name for p in written] == ["overview.png", "overview.svg"]
+    # one zoom for the whole map, the one whose tile pixels match the PNG's (1,824 px across
+    # the map box of the 2.6 km wide sample district at 45.7° N: zoom 16)
+    zooms = {p.split("/")[1] for p in asked}
+    assert zooms == {"16"}
+    assert any("test tiles of this machine" in t for t in _svg_texts(tmp_path / "overview.svg"))
+    fig = figures.overview_figure(sample_result, tiles=provider)
+    pos = fig.axes[0].get_position()
+    figures._save_to(fig, tmp_path / "check.png", "png")
+    with Image.open(tmp_path / "check.png") as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    magenta = (rgb[..., 0] > 200) & (rgb[..., 1] < 80) & (rgb[..., 2] > 200)
+    h, w = magenta.shape
+    box = magenta[round((1 - pos.y1) * h) + 2:round((1 - pos.y0) * h) - 2,
+                  round(pos.x0 * w) + 2:round(pos.x1 * w) - 2]
+    # the whole map box is tiled, its corners too (the scale bar's white box is lower left)
+    assert box[:20, :20].all() and box[:20, -20:].all() and box[-20:, -20:].all()
+    # and the data are drawn over the tiles: about half of the box shows them
+    assert 0.3 < box.mean() < 0.95
+    assert not magenta[:, round(pos.x1 * w) + 2:].any()  # legend and north arrow stay on white
+
+
+def test_tiles_offline_stop_with_one_clear_line_and_write_nothing(written_result, tmp_path,
+                                                                  monkeypatch, capsys):
+    # no internet, as a proxy that refuses: port 9 of this machine (nothing listens there)
+    for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(k, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    d = tmp_path / "figs"
+    assert main(["figures", str(written_result), "--out", str(d), "--tiles", "osm",
+                 "--category", "kindergarten"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not fetch OpenStreetMap.Mapnik tiles (is this machine "
+                          "offline?)")
+    assert err.rstrip().endswith("draw the figures without --tiles")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not d.exists() or not [p for p in d.rglob("*") if p.is_file()]
+
+
+def test_tiles_choices_are_checked_before_any_work(sample_result, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("TIANDITU_TOKEN", raising=False)
+    with pytest.raises(InputError, match=r"Tianditu tiles need a token: set the TIANDITU_TOKEN"):
+        figures.write_figures(sample_result, tmp_path, tiles="tianditu")
+    with pytest.raises(InputError, match=r"tiles must be one of osm, amap, tianditu"):
+        figures.write_figures(sample_result, tmp_path, tiles="google")
+    assert list(tmp_path.iterdir()) == []
+    src = figures.tile_source("tianditu", tianditu_token="abc")
+    assert "tk=abc" in src.build_url(x=1, y=2, z=3) and "TILEMATRIX=3" in src.build_url(
+        x=1, y=2, z=3)
+    assert figures.tile_source("amap")["name"] == "amap"
+    assert main(["figures", str(tmp_path), "--out", str(tmp_path / "f"), "--tiles", "bing"]) == 2
+    assert "'bing' is not one of 'osm', 'amap', 'tianditu'" in capsys.readouterr().err
