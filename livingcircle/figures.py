@@ -97,7 +97,8 @@ _T = {
         "level": "{m} 分钟生活圈", "block": "居住街坊",
         "community_sub": "{h} 户；改造范围：{scope}；达标 {met}/{req} 个必配类别",
         "sources": "数据来源", "network": "路网", "standard": "标准", "made": "制图",
-        "crs": "坐标", "tiles": "底图", "more": "…… 另 {n} 项", "yes": "是", "no": "否",
+        "crs": "坐标", "tiles": "底图", "water": "水系", "green": "绿地", "rail": "铁路",
+        "more": "…… 另 {n} 项", "yes": "是", "no": "否",
         "unknown": "未知",
     },
     "en": {
@@ -122,7 +123,8 @@ _T = {
         "level": "{m}-minute circle", "block": "block",
         "community_sub": "{h} households; in scope: {scope}; {met}/{req} required categories met",
         "sources": "Data", "network": "network", "standard": "standard", "made": "made",
-        "crs": "CRS", "tiles": "tiles", "more": "… {n} more", "yes": "yes", "no": "no",
+        "crs": "CRS", "tiles": "tiles", "water": "water", "green": "green space",
+        "rail": "railway", "more": "… {n} more", "yes": "yes", "no": "no",
         "unknown": "unknown",
     },
 }
@@ -207,6 +209,15 @@ def _streets(result, crs) -> gpd.GeoDataFrame | None:
         return None
     keep = [c for c in ("highway",) if c in edges.columns]
     return edges[keep + [edges.geometry.name]].reset_index(drop=True).to_crs(crs)
+
+
+def _background(result, crs) -> gpd.GeoDataFrame | None:
+    """Return the water, green and railways of the result's ``basemap`` layer (None: none)."""
+    g = _geo(result, "basemap", crs)
+    if g is None or "kind" not in g.columns:
+        return None
+    g = g[g["kind"].isin(["water", "green", "rail"])].reset_index(drop=True)
+    return g if len(g) else None
 
 
 def _share_met(comm: pd.DataFrame) -> pd.Series:
@@ -485,6 +496,43 @@ def _draw_tiles(ax, crs, source: TileProvider) -> str:
     return str(source.get("attribution") or source.get("name", ""))
 
 
+def _draw_background(ax, bg, lang: str) -> list:
+    """Draw water, green and railways under the streets, in the offline map's colours.
+
+    Returns the legend handles of the kinds drawn (water, green, railway).
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from .maps import BASEMAP_STYLES
+
+    if bg is None or not len(bg):
+        return []
+    handles = []
+    t = _T[lang]
+    for kind, rank in (("green", 1), ("water", 1), ("water", 2), ("rail", 1)):
+        part = bg[(bg["kind"] == kind).to_numpy() & (bg["rank"] == rank).to_numpy()]
+        if not len(part):
+            continue
+        st = BASEMAP_STYLES[(kind, rank)]
+        if "fillColor" in st:  # areas
+            part.plot(ax=ax, color=st["fillColor"], edgecolor="none", zorder=0.5)
+        else:  # river and rail lines; Leaflet's pixel weights at a third for print
+            part.plot(ax=ax, color=st["color"], linewidth=st["weight"] / 3, zorder=0.6,
+                      linestyle="--" if kind == "rail" else "-")
+    kinds = set(bg["kind"])
+    if "water" in kinds:
+        handles.append(Patch(facecolor=BASEMAP_STYLES[("water", 1)]["fillColor"],
+                             label=t["water"]))
+    if "green" in kinds:
+        handles.append(Patch(facecolor=BASEMAP_STYLES[("green", 1)]["fillColor"],
+                             label=t["green"]))
+    if "rail" in kinds:
+        handles.append(Line2D([], [], color=BASEMAP_STYLES[("rail", 1)]["color"],
+                              linestyle="--", label=t["rail"]))
+    return handles
+
+
 def _decorate(fig, ax, result, crs, lang: str, *, title: str, subtitle: str = "",
               north: tuple[float, float] = (0.95, 0.95), tiles: str | None = None) -> None:
     """Tiles when asked, title, subtitle, synthetic label, north arrow, scale bar and footer."""
@@ -558,6 +606,7 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
         fig, ax = _new_figure(MAP_SIZE, [0.02, 0.07, 0.76, 0.83], rc)
         comm = result.layers["communities"].to_crs(crs)
         share = _share_met(comm)
+        bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, _streets(result, crs))
         comm.plot(ax=ax, color=[_colour(s) for s in share], edgecolor="#555", linewidth=0.3,
                   zorder=3)
@@ -576,7 +625,7 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
                              label=t["in_scope"]))
         if _streets(result, crs) is not None:
             handles.append(Line2D([], [], color=_STREET_COLOUR, linewidth=1, label=t["network"]))
-        _legend(fig, handles, t["share"])
+        _legend(fig, handles + bg_handles, t["share"])
         n_complete = int((pd.to_numeric(comm.get("n_missing_required"), errors="coerce") == 0)
                          .sum()) if "n_missing_required" in comm else 0
         sub = t["overview_sub"].format(n=len(comm), c=n_complete,
@@ -633,6 +682,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
         fig, ax = _new_figure(MAP_SIZE, [0.02, 0.07, 0.76, 0.83], rc)
         comm = result.layers["communities"].to_crs(crs)
         streets = _streets(result, crs)
+        bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, streets)
         cov = _geo(result, "coverage", crs, where=f"category = {_sql(category)}")
         thr = cat.max_walk_m
@@ -671,6 +721,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
                                   markeredgecolor="white", label=f"{t['facilities']} ({len(f)})"))
         if streets is not None:
             handles.append(Line2D([], [], color=_STREET_COLOUR, linewidth=1, label=t["network"]))
+        handles += bg_handles
         _frame_map(ax, comm.total_bounds)
         name = cat.name_zh if lang == "zh" else cat.name_en
         fig_row = _area_row(result, category)
@@ -772,6 +823,7 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh",
         if shape is not None:
             parts.append(shape)
         b = pd.concat(parts).total_bounds if parts else comm.total_bounds
+        _draw_background(ax, _near(_background(result, crs), b), lang)
         _draw_streets(ax, _near(_streets(result, crs), b))
         _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3,
                             zorder=2)
@@ -897,6 +949,7 @@ def community_card(result, community_id: str, *, lang: str = "zh",
             first = iso[iso["speed_profile"].astype(str) == str(result.speed_profiles[0])]
             iso = first if len(first) else iso
         b = iso.total_bounds if iso is not None and len(iso) else me.total_bounds
+        _draw_background(ax, _near(_background(result, crs), b), lang)
         _draw_streets(ax, _near(_streets(result, crs), b))
         _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3,
                             zorder=2)

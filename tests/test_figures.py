@@ -228,9 +228,15 @@ def test_figures_of_a_written_result_draw_its_basemap_streets(written_result, tm
     # the street lines are the lowest layer of the map (zorder 1), under the communities
     lines = [c for c in ax.collections if c.get_zorder() == 1]
     assert sum(len(c.get_paths()) for c in lines) >= len(streets)
+    # water and green areas of the basemap (as on the offline map) under the streets
+    areas = basemap[basemap["kind"].isin(["water", "green"]) & (basemap["rank"] == 1)]
+    assert len(areas) > 0
+    drawn = [c for c in ax.collections if c.get_zorder() == 0.5]
+    assert sum(len(c.get_paths()) for c in drawn) == len(areas.explode(index_parts=False))
     svg = tmp_path / "overview.svg"
     figures._save_to(fig, svg, "svg")
-    assert "路网" in _svg_texts(svg)
+    texts = _svg_texts(svg)
+    assert "路网" in texts and "水系" in texts and "绿地" in texts
 
 
 # --- map tiles, only when asked for ---------------------------------------------------------------
