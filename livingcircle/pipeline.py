@@ -188,7 +188,7 @@ class Result:
         return html_table(self)
 
     def explore(self, layer: str = "communities", *, where: str | None = None,
-                column: str | None = None, **kwargs):
+                column: str | None = None, simplify_m: float | None = 2.0, **kwargs):
         """Return an interactive folium map of one layer (``GeoDataFrame.explore``).
 
         Parameters
@@ -201,6 +201,11 @@ class Result:
             An SQL filter as for :meth:`layer`, e.g. ``"minutes = 15"``.
         column
             The column to colour by; default: a sensible one for the layer.
+        simplify_m
+            Simplify lines and polygons by this many metres for display only (as the offline
+            map does; the result keeps every vertex): the sample's 240 isochrones make a
+            map of 18.9 MB unsimplified, 6.9 MB at 2 m (measured 2026-12-02). None draws every
+            vertex.
         **kwargs
             Passed to :meth:`geopandas.GeoDataFrame.explore` (e.g. ``tiles=None`` for no
             online basemap, ``m=`` to add to a map).
@@ -212,7 +217,7 @@ class Result:
         """
         from ._display import explore
 
-        return explore(self, layer, where=where, column=column, **kwargs)
+        return explore(self, layer, where=where, column=column, simplify_m=simplify_m, **kwargs)
 
     def write(self, out: str | Path, *, overwrite: bool = True,
               map_html: bool = True) -> list[Path]:

@@ -259,7 +259,7 @@ def tile_server(monkeypatch):
     tile, asked = buf.getvalue(), []
 
     class Tiles(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the http.server name)
+        def do_GET(self):  # the name http.server calls
             asked.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
