@@ -484,9 +484,14 @@ def _draw_tiles(ax, crs, source: TileProvider) -> str:
     try:
         img, ext = cx.bounds2img(w, s, e, n, zoom=zoom, source=source, ll=True, timeout=20)
     except Exception as exc:  # no internet, a proxy, a server refusing: one clear line
-        why = " ".join(str(exc).split())[:160]
-        msg = (f"could not fetch {source.get('name', 'map')} tiles (is this machine offline?): "
-               f"{type(exc).__name__}: {why}; draw the figures without --tiles")
+        from urllib.parse import urlsplit
+
+        url = getattr(getattr(exc, "request", None), "url", None)
+        where = f" from {urlsplit(url).netloc}" if url else ""
+        # requests' text repeats the pool and the URL; its first clause says what failed
+        why = " ".join(str(exc).split()).split(" (Caused by")[0].split(": Max retries")[0]
+        msg = (f"could not fetch {source.get('name', 'map')} tiles{where} (is this machine "
+               f"offline?): {type(exc).__name__}: {why[:120]}; draw the figures without --tiles")
         raise ExportError(msg) from None
     img, ext = cx.warp_tiles(img, ext, t_crs=crs)
     ax.imshow(img, extent=(ext[0] - dx, ext[1] - dx, ext[2] - dy, ext[3] - dy),

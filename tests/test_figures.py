@@ -319,8 +319,8 @@ def test_tiles_offline_stop_with_one_clear_line_and_write_nothing(written_result
     assert main(["figures", str(written_result), "--out", str(d), "--tiles", "osm",
                  "--category", "kindergarten"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: could not fetch OpenStreetMap.Mapnik tiles (is this machine "
-                          "offline?)")
+    assert err.startswith("error: could not fetch OpenStreetMap.Mapnik tiles from "
+                          "tile.openstreetmap.org (is this machine offline?): ProxyError")
     assert err.rstrip().endswith("draw the figures without --tiles")
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not d.exists() or not [p for p in d.rglob("*") if p.is_file()]
