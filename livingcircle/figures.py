@@ -19,7 +19,9 @@ when the result records one, else the UTM zone of the communities; grid north an
 differ by less than 2° within a UTM zone's 6°), a legend, the data sources and date, and the
 synthetic label on the sample district. The streets of the walking network are drawn lightly
 underneath when the result carries them (its ``basemap`` layer, or the network of a run still in
-memory), and the basemap's water, green and railways under them in the offline map's colours. Figures are made offline: map tiles are drawn only when asked for with ``tiles="osm"``,
+memory), and the basemap's water, green and railways under them in the offline map's colours.
+
+Figures are made offline: map tiles are drawn only when asked for with ``tiles="osm"``,
 ``"amap"`` or ``"tianditu"`` (``--tiles``), fetched with contextily (``pip install
 "livingcircle[tiles]"``); without internet that fails with one clear error, never with a figure
 silently missing its background.
