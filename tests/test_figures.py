@@ -303,8 +303,9 @@ def test_tiles_are_drawn_under_the_data_when_asked(sample_result, tile_server, t
                   round(pos.x0 * w) + 2:round(pos.x1 * w) - 2]
     # the whole map box is tiled, its corners too (the scale bar's white box is lower left)
     assert box[:20, :20].all() and box[:20, -20:].all() and box[-20:, -20:].all()
-    # and the data are drawn over the tiles: about half of the box shows them
-    assert 0.3 < box.mean() < 0.95
+    # and the data, streets, water and green are drawn over the tiles: 65.5 % of the box
+    # shows tiles (measured 2026-12-02; streets alone over them would leave more)
+    assert box.mean() == pytest.approx(0.655, abs=0.05)
     assert not magenta[:, round(pos.x1 * w) + 2:].any()  # legend and north arrow stay on white
 
 
