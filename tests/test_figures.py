@@ -397,3 +397,23 @@ def test_tiles_choices_are_checked_before_any_work(sample_result, tmp_path, monk
     assert figures.tile_source("amap")["name"] == "amap"
     assert main(["figures", str(tmp_path), "--out", str(tmp_path / "f"), "--tiles", "bing"]) == 2
     assert "'bing' is not one of 'osm', 'amap', 'tianditu'" in capsys.readouterr().err
+
+
+def test_a_long_title_is_shrunk_clear_of_the_synthetic_label(sample_result):
+    cats = sample_result.profile.categories
+    longest = max(cats, key=lambda k: len(cats[k].name_zh))
+    # font sizes measured 2026-12-02 (13 pt unless the title would run under the label); for
+    # the longest name the label moves down to the subtitle's line and the title fits the width
+    for key, size, label_y in ((longest, 11.5, 0.925), ("public_green_park", 11.5, 0.975),
+                               ("kindergarten", 13.0, 0.975)):
+        fig = figures.coverage_figure(sample_result, key)
+        title, sub = fig.texts[0], fig.texts[1]
+        label = next(t for t in fig.texts if t.get_text() == SYNTHETIC_LABEL)
+        assert title.get_text().startswith(cats[key].name_zh)
+        assert title.get_fontsize() == size
+        assert label.get_position()[1] == label_y
+        box, other = title.get_window_extent(), label.get_window_extent()
+        assert box.x1 < fig.bbox.width
+        assert box.x1 < other.x0 or box.y0 > other.y1  # beside it or above it
+        assert sub.get_window_extent().x1 < other.x0  # the subtitle ends before the label
+        fig.clear()
