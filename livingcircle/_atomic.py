@@ -528,9 +528,10 @@ class StagedFiles:
                             with contextlib.suppress(FileNotFoundError):
                                 old.unlink()
                                 logger.info("removed %s of the previous run", old)
-                    self.written.append(write_manifest(
+                    # listed like the other files: an absolute, resolved path
+                    self.written.append(_resolved(write_manifest(
                         self.out_dir, self.names, run_id=str(self.manifest["run_id"]),
-                        version=str(self.manifest["version"])))
+                        version=str(self.manifest["version"]))))
                 _fsync_dir(self.out_dir)
         finally:
             shutil.rmtree(stage, ignore_errors=True)

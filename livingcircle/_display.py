@@ -134,7 +134,7 @@ def _plain(v):
 
 
 def explore(result, layer: str, *, where: str | None = None, column: str | None = None,
-            **kwargs):
+            simplify_m: float | None = 2.0, **kwargs):
     """Return a folium map of one layer of ``result`` (GeoDataFrame.explore).
 
     See :meth:`livingcircle.pipeline.Result.explore`.
@@ -171,6 +171,11 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
                          pd.api.types.is_string_dtype(gdf[c]) else gdf[c] for c in keep},
                         index=gdf.index)
     gdf = gpd.GeoDataFrame(data, geometry=gdf.geometry.values, crs=gdf.crs)
+    if simplify_m:
+        from .maps import _prepare
+
+        # for display only, as on the offline map (the result keeps every vertex)
+        gdf = _prepare(gdf, simplify_m=simplify_m, gcj=False)
     options = {"tooltip": cols[:6] or False, "popup": cols or False}
     if column == "share_met":
         options.update(cmap="RdYlGn", vmin=0.0, vmax=1.0)

@@ -367,6 +367,8 @@ def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
 
 def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | None:
     """Return the QML of :func:`layer_style_qml` for a geometry family and attributes."""
+    if fam == "mixed" and layer == "basemap" and "kind" in attrs.columns:
+        return _basemap_qml()
     if fam is None or fam == "mixed":
         return None
     gdf = attrs
@@ -414,6 +416,30 @@ def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | Non
         '<qgis version="3.28.0" styleCategories="Symbology">'
         f"{renderer}<layerGeometryType>{geom_type}</layerGeometryType></qgis>\n"
     )
+
+
+def _basemap_qml() -> str:
+    """Return the QML of the ``basemap`` layer (lines and polygons): one rule per kind and shape.
+
+    Colours are the offline map's (:data:`livingcircle.maps.BASEMAP_STYLES`).
+    """
+    rules = [("water", "Polygon", "polygon", (168, 203, 230), "水系 water"),
+             ("water", "Line", "line", (168, 203, 230), "河流 river"),
+             ("green", "Polygon", "polygon", (211, 232, 196), "绿地 green"),
+             ("rail", "Line", "line", (110, 110, 110), "铁路 railway"),
+             ("street", "Line", "line", (166, 166, 166), "街道 streets")]
+    items, syms = [], []
+    for i, (kind, shape, fam, rgb, label) in enumerate(rules):
+        expr = f"\"kind\" = '{kind}' AND geometry_type($geometry) = '{shape}'"
+        items.append(f'<rule key="r{i}" symbol="{i}" label={quoteattr(label)} '
+                     f"filter={quoteattr(expr)}/>")
+        syms.append(_symbol_xml(fam, str(i), rgb))
+    renderer = ('<renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" '
+                f'forceraster="0"><rules key="root">{"".join(items)}</rules>'
+                f"<symbols>{''.join(syms)}</symbols></renderer-v2>")
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            '<qgis version="3.28.0" styleCategories="Symbology">'
+            f"{renderer}</qgis>\n")
 
 
 def _styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | None:

@@ -19,7 +19,12 @@ when the result records one, else the UTM zone of the communities; grid north an
 differ by less than 2° within a UTM zone's 6°), a legend, the data sources and date, and the
 synthetic label on the sample district. The streets of the walking network are drawn lightly
 underneath when the result carries them (its ``basemap`` layer, or the network of a run still in
-memory). No basemap tiles are drawn: figures are made offline.
+memory), and the basemap's water, green and railways under them in the offline map's colours.
+
+Figures are made offline: map tiles are drawn only when asked for with ``tiles="osm"``,
+``"amap"`` or ``"tianditu"`` (``--tiles``), fetched with contextily (``pip install
+"livingcircle[tiles]"``); without internet that fails with one clear error, never with a figure
+silently missing its background.
 
 Chinese text needs a CJK font that matplotlib can find (Debian: ``fonts-noto-cjk``); without one,
 one warning says so and the figures use English labels. SVG keeps text as text
@@ -37,13 +42,17 @@ import textwrap
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._errors import InputError
+from ._errors import ExportError, InputError
+
+if TYPE_CHECKING:
+    from xyzservices import TileProvider
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +69,10 @@ FORMATS = ("png", "svg", "pdf")
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans CJK JP", "Source Han Sans",
              "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei",
              "PingFang SC", "Heiti SC", "Noto Serif CJK SC", "AR PL UMing CN"]
+
+#: Map tiles that figures can draw under the data when asked for (``tiles=``, ``--tiles``).
+TILES = ("osm", "amap", "tianditu")
+_TILE_ATTRIBUTION = {"amap": "© 高德地图 AutoNavi", "tianditu": "© 天地图 Tianditu"}
 
 _ISO_COLOURS = {5: "#1b9e77", 10: "#7570b3", 15: "#d95f02"}
 _ROLE_COLOURS = {"member": "#fdae61", "beneficiary": "#abd9e9"}
@@ -86,7 +99,9 @@ _T = {
         "level": "{m} 分钟生活圈", "block": "居住街坊",
         "community_sub": "{h} 户；改造范围：{scope}；达标 {met}/{req} 个必配类别",
         "sources": "数据来源", "network": "路网", "standard": "标准", "made": "制图",
-        "crs": "坐标", "more": "…… 另 {n} 项", "yes": "是", "no": "否", "unknown": "未知",
+        "crs": "坐标", "tiles": "底图", "water": "水系", "green": "绿地", "rail": "铁路",
+        "more": "…… 另 {n} 项", "yes": "是", "no": "否",
+        "unknown": "未知",
     },
     "en": {
         "overview": "Required facilities reached, by community",
@@ -110,7 +125,9 @@ _T = {
         "level": "{m}-minute circle", "block": "block",
         "community_sub": "{h} households; in scope: {scope}; {met}/{req} required categories met",
         "sources": "Data", "network": "network", "standard": "standard", "made": "made",
-        "crs": "CRS", "more": "… {n} more", "yes": "yes", "no": "no", "unknown": "unknown",
+        "crs": "CRS", "tiles": "tiles", "water": "water", "green": "green space",
+        "rail": "railway", "more": "… {n} more", "yes": "yes", "no": "no",
+        "unknown": "unknown",
     },
 }
 
@@ -196,6 +213,15 @@ def _streets(result, crs) -> gpd.GeoDataFrame | None:
     return edges[keep + [edges.geometry.name]].reset_index(drop=True).to_crs(crs)
 
 
+def _background(result, crs) -> gpd.GeoDataFrame | None:
+    """Return the water, green and railways of the result's ``basemap`` layer (None: none)."""
+    g = _geo(result, "basemap", crs)
+    if g is None or "kind" not in g.columns:
+        return None
+    g = g[g["kind"].isin(["water", "green", "rail"])].reset_index(drop=True)
+    return g if len(g) else None
+
+
 def _share_met(comm: pd.DataFrame) -> pd.Series:
     from .maps import _share_met as share
 
@@ -247,7 +273,7 @@ def _synthetic(result) -> str | None:
     return label(result)
 
 
-def _footer(result, crs, lang: str) -> str:
+def _footer(result, crs, lang: str, tiles: str | None = None) -> str:
     t = _T[lang]
     meta = result.metadata or {}
     files = [Path(str(i.get("path", ""))).name for i in meta.get("inputs", [])
@@ -262,7 +288,8 @@ def _footer(result, crs, lang: str) -> str:
              f"{t['network']}: {src}" if src else None,
              f"{t['standard']}: {meta.get('profile') or result.profile.name}",
              f"{t['made']}: livingcircle {meta.get('version', '')} {created}".rstrip(),
-             f"{t['crs']}: {crs.name} (EPSG:{crs.to_epsg()})" if crs.to_epsg() else None]
+             f"{t['crs']}: {crs.name} (EPSG:{crs.to_epsg()})" if crs.to_epsg() else None,
+             f"{t['tiles']}: {tiles}" if tiles else None]
     return " | ".join(p for p in parts if p)
 
 
@@ -365,20 +392,198 @@ def _draw_streets(ax, streets) -> None:
         streets[main].plot(ax=ax, color="#a8a8a8", linewidth=0.9, zorder=1)
 
 
+def tile_source(tiles: str | TileProvider, *,
+                tianditu_token: str | None = None) -> TileProvider:
+    """Return the xyzservices tile provider of a ``tiles`` choice, checked before any drawing.
+
+    Parameters
+    ----------
+    tiles
+        ``"osm"``, ``"amap"`` (GCJ-02 tiles; see :func:`_draw_tiles`), ``"tianditu"`` (needs a
+        token) or an :class:`xyzservices.TileProvider` of your own (a city's intranet tile
+        server, say).
+    tianditu_token
+        The Tianditu key; default: the ``TIANDITU_TOKEN`` environment variable.
+
+    Returns
+    -------
+    xyzservices.TileProvider
+        With ``name`` ``"amap"`` for AMap, whose tiles are in GCJ-02.
+    """
+    import os
+
+    import xyzservices
+
+    from .maps import _AMAP_URL, _TIANDITU_URL
+
+    if isinstance(tiles, xyzservices.TileProvider):
+        return tiles
+    if tiles not in TILES:
+        msg = f"tiles must be one of {', '.join(TILES)} (or left out for none), not {tiles!r}"
+        raise InputError(msg)
+    if tiles == "osm":
+        return xyzservices.providers.OpenStreetMap.Mapnik
+    if tiles == "amap":
+        return xyzservices.TileProvider(name="amap", url=_AMAP_URL.replace("{s}", "1"),
+                                        attribution=_TILE_ATTRIBUTION["amap"], max_zoom=18)
+    token = tianditu_token or os.environ.get("TIANDITU_TOKEN")
+    if not token:
+        msg = ("Tianditu tiles need a token: set the TIANDITU_TOKEN environment variable (a key "
+               "from the Tianditu developer site), or use --tiles osm or amap, or no --tiles")
+        raise InputError(msg)
+    url = _TIANDITU_URL.format(s="0", layer="vec", token=token)
+    return xyzservices.TileProvider(name="tianditu", url=url,
+                                    attribution=_TILE_ATTRIBUTION["tianditu"], max_zoom=18)
+
+
+def _tile_zoom(width_m: float, width_px: float, lat: float, max_zoom: int) -> int:
+    """Return the zoom whose tile pixels are no larger than the figure's pixels on the ground.
+
+    A Web Mercator tile of 256 px covers 40,075,016.686 m × cos(latitude) / 2^zoom (the
+    equator's length, WGS84).
+    """
+    m_per_px = max(width_m / max(width_px, 1.0), 0.01)
+    z = np.ceil(np.log2(40_075_016.686 * np.cos(np.radians(lat)) / (256.0 * m_per_px)))
+    return int(min(max(z, 1), max_zoom))
+
+
+def _draw_tiles(ax, crs, source: TileProvider) -> str:
+    """Draw map tiles under the data of a framed map (zorder 0); return their attribution.
+
+    The tiles of the map's extent are fetched with contextily, warped to the map's metric CRS
+    and drawn at the zoom of the PNG's resolution. AMap tiles are drawn in GCJ-02: the tiles of
+    the GCJ-02 position are fetched and moved back by the GCJ-02 offset at the map's centre.
+    That offset varies by 3.7 m across a 2.3 km district and by 27 m across 16 km (measured
+    with :func:`livingcircle.coords.wgs84_to_gcj02` at Harbin, 45.75° N), under 4 px of a
+    300-dpi overview of either.
+    """
+    try:
+        import contextily as cx
+    except ImportError:
+        msg = ("figures with tiles need contextily: pip install \"livingcircle[tiles]\" "
+               "(or draw them without --tiles: the streets, water and green of the result)")
+        raise InputError(msg) from None
+    from pyproj import Transformer
+
+    from .coords import wgs84_to_gcj02
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    to_ll = Transformer.from_crs(crs, 4326, always_xy=True)
+    w, s, e, n = to_ll.transform_bounds(x0, y0, x1, y1)
+    lon, lat = (w + e) / 2, (s + n) / 2
+    dx = dy = 0.0
+    if source.get("name") == "amap":
+        g_lon, g_lat = (float(v[0]) for v in wgs84_to_gcj02(np.array([lon]), np.array([lat])))
+        from_ll = Transformer.from_crs(4326, crs, always_xy=True)
+        gx, gy = from_ll.transform(g_lon, g_lat)
+        cx0, cy0 = from_ll.transform(lon, lat)
+        dx, dy = gx - cx0, gy - cy0
+        w, e, s, n = w + g_lon - lon, e + g_lon - lon, s + g_lat - lat, n + g_lat - lat
+    box = ax.get_position()
+    width_px = box.width * ax.figure.get_figwidth() * DPI
+    zoom = _tile_zoom(x1 - x0, width_px, lat, int(source.get("max_zoom", 18)))
+    try:
+        img, ext = cx.bounds2img(w, s, e, n, zoom=zoom, source=source, ll=True, timeout=20)
+    except Exception as exc:  # no internet, a proxy, a server refusing: one clear line
+        from urllib.parse import urlsplit
+
+        url = getattr(getattr(exc, "request", None), "url", None)
+        where = f" from {urlsplit(url).netloc}" if url else ""
+        # requests' text repeats the pool and the URL; its first clause says what failed
+        why = " ".join(str(exc).split()).split(" (Caused by")[0].split(": Max retries")[0]
+        msg = (f"could not fetch {source.get('name', 'map')} tiles{where} (is this machine "
+               f"offline?): {type(exc).__name__}: {why[:120]}; draw the figures without --tiles")
+        raise ExportError(msg) from None
+    img, ext = cx.warp_tiles(img, ext, t_crs=crs)
+    ax.imshow(img, extent=(ext[0] - dx, ext[1] - dx, ext[2] - dy, ext[3] - dy),
+              interpolation="bilinear", zorder=0)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return str(source.get("attribution") or source.get("name", ""))
+
+
+def _draw_background(ax, bg, lang: str) -> list:
+    """Draw water, green and railways under the streets, in the offline map's colours.
+
+    Returns the legend handles of the kinds drawn (water, green, railway).
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from .maps import BASEMAP_STYLES
+
+    if bg is None or not len(bg):
+        return []
+    handles = []
+    t = _T[lang]
+    for kind, rank in (("green", 1), ("water", 1), ("water", 2), ("rail", 1)):
+        part = bg[(bg["kind"] == kind).to_numpy() & (bg["rank"] == rank).to_numpy()]
+        if not len(part):
+            continue
+        st = BASEMAP_STYLES[(kind, rank)]
+        if "fillColor" in st:  # areas
+            part.plot(ax=ax, color=st["fillColor"], edgecolor="none", zorder=0.5)
+        else:  # river and rail lines; Leaflet's pixel weights at a third for print
+            part.plot(ax=ax, color=st["color"], linewidth=st["weight"] / 3, zorder=0.6,
+                      linestyle="--" if kind == "rail" else "-")
+    kinds = set(bg["kind"])
+    if "water" in kinds:
+        handles.append(Patch(facecolor=BASEMAP_STYLES[("water", 1)]["fillColor"],
+                             label=t["water"]))
+    if "green" in kinds:
+        handles.append(Patch(facecolor=BASEMAP_STYLES[("green", 1)]["fillColor"],
+                             label=t["green"]))
+    if "rail" in kinds:
+        handles.append(Line2D([], [], color=BASEMAP_STYLES[("rail", 1)]["color"],
+                              linestyle="--", label=t["rail"]))
+    return handles
+
+
+def _fit_title(head, label, *, smallest: float = 10.0) -> None:
+    """Keep the title clear of the synthetic label in the top right corner.
+
+    A category's full Chinese name makes a title as wide as the figure: 公共绿地/居住区公园/社区
+    游园/口袋公园：步行 500 米可达范围 ran under the label at 13 pt and fits at 11.5 pt. The title
+    shrinks down to ``smallest``; a longer one (the parcel-delivery category's) keeps its size
+    and the label moves down to the subtitle's line, right-aligned, the title shrinking to the
+    figure's width if needed.
+    """
+    gap = head.figure.dpi * 0.08  # and the label's rounded box
+    size0 = float(head.get_fontsize())
+
+    def shrink(limit: float, floor: float) -> None:
+        size = size0
+        head.set_fontsize(size)
+        while size > floor and head.get_window_extent().x1 > limit:
+            size -= 0.5
+            head.set_fontsize(size)
+
+    shrink(label.get_window_extent().x0 - gap, smallest)
+    if head.get_window_extent().x1 <= label.get_window_extent().x0 - gap:
+        return
+    label.set_y(0.925)
+    shrink(head.figure.bbox.width * 0.98, 7.0)
+
+
 def _decorate(fig, ax, result, crs, lang: str, *, title: str, subtitle: str = "",
-              north: tuple[float, float] = (0.95, 0.95)) -> None:
-    """Title, subtitle, synthetic label, north arrow, scale bar and the sources footer."""
-    fig.text(0.02, 0.975, title, fontsize=13, fontweight="bold", va="top", ha="left")
+              north: tuple[float, float] = (0.95, 0.95),
+              tiles: str | TileProvider | None = None) -> None:
+    """Tiles when asked, title, subtitle, synthetic label, north arrow, scale bar and footer."""
+    attribution = _draw_tiles(ax, crs, tile_source(tiles)) if tiles is not None else None
+    head = fig.text(0.02, 0.975, title, fontsize=13, fontweight="bold", va="top", ha="left")
     if subtitle:
         fig.text(0.02, 0.925, subtitle, fontsize=8, va="top", ha="left", color="#333")
     syn = _synthetic(result)
     if syn:
-        fig.text(0.98, 0.975, syn, fontsize=7, va="top", ha="right", color="#6b4f00",
-                 fontweight="bold",
-                 bbox={"facecolor": "#fff3cd", "edgecolor": "#e0a800", "boxstyle": "round"})
+        label = fig.text(0.98, 0.975, syn, fontsize=7, va="top", ha="right", color="#6b4f00",
+                         fontweight="bold",
+                         bbox={"facecolor": "#fff3cd", "edgecolor": "#e0a800",
+                               "boxstyle": "round"})
+        _fit_title(head, label)
     _north_arrow(ax, north)
     _scale_bar(ax)
-    footer = _footer(result, crs, lang)
+    footer = _footer(result, crs, lang, attribution)
     if syn:
         footer = f"{syn} | {footer}"
     fig.text(0.02, 0.012, "\n".join(textwrap.wrap(footer, 190)), fontsize=5.5, color="#555",
@@ -405,7 +610,7 @@ def _panel(fig, lines: list[tuple[str, dict]], box=(0.55, 0.86), width: int = 44
 
 # --- the figures --------------------------------------------------------------------------------
 
-def overview_figure(result, *, lang: str = "zh"):
+def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | None = None):
     """Return the overview map: every community coloured by its share of required categories met.
 
     Parameters
@@ -414,6 +619,9 @@ def overview_figure(result, *, lang: str = "zh"):
         A :class:`livingcircle.pipeline.Result`.
     lang
         ``"zh"`` or ``"en"`` (English when no CJK font is installed).
+    tiles
+        Map tiles to draw under the data (fetched over the internet): ``"osm"``, ``"amap"``,
+        ``"tianditu"`` or a tile provider (:func:`tile_source`); default none.
 
     Returns
     -------
@@ -434,6 +642,7 @@ def overview_figure(result, *, lang: str = "zh"):
         fig, ax = _new_figure(MAP_SIZE, [0.02, 0.07, 0.76, 0.83], rc)
         comm = result.layers["communities"].to_crs(crs)
         share = _share_met(comm)
+        bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, _streets(result, crs))
         comm.plot(ax=ax, color=[_colour(s) for s in share], edgecolor="#555", linewidth=0.3,
                   zorder=3)
@@ -452,13 +661,13 @@ def overview_figure(result, *, lang: str = "zh"):
                              label=t["in_scope"]))
         if _streets(result, crs) is not None:
             handles.append(Line2D([], [], color=_STREET_COLOUR, linewidth=1, label=t["network"]))
-        _legend(fig, handles, t["share"])
+        _legend(fig, handles + bg_handles, t["share"])
         n_complete = int((pd.to_numeric(comm.get("n_missing_required"), errors="coerce") == 0)
                          .sum()) if "n_missing_required" in comm else 0
         sub = t["overview_sub"].format(n=len(comm), c=n_complete,
                                        s=int(scope.sum()) if scope is not None else 0)
         _decorate(fig, ax, result, crs, lang, title=t["overview"], subtitle=sub,
-                  north=_MAP_NORTH)
+                  north=_MAP_NORTH, tiles=tiles)
     return fig
 
 
@@ -469,7 +678,8 @@ def _facilities_of(fac: gpd.GeoDataFrame, key: str) -> gpd.GeoDataFrame:
     return fac[fac["category"].astype(str) == key]
 
 
-def coverage_figure(result, category: str, *, lang: str = "zh"):
+def coverage_figure(result, category: str, *, lang: str = "zh",
+                    tiles: str | TileProvider | None = None):
     """Return the coverage map of one facility category.
 
     The area within the category's walking threshold (``coverage`` layer), its facilities, and
@@ -483,6 +693,9 @@ def coverage_figure(result, category: str, *, lang: str = "zh"):
         A category id of the result's profile.
     lang
         ``"zh"`` or ``"en"``.
+    tiles
+        Map tiles to draw under the data (fetched over the internet): ``"osm"``, ``"amap"``,
+        ``"tianditu"`` or a tile provider (:func:`tile_source`); default none.
 
     Returns
     -------
@@ -505,6 +718,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh"):
         fig, ax = _new_figure(MAP_SIZE, [0.02, 0.07, 0.76, 0.83], rc)
         comm = result.layers["communities"].to_crs(crs)
         streets = _streets(result, crs)
+        bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, streets)
         cov = _geo(result, "coverage", crs, where=f"category = {_sql(category)}")
         thr = cat.max_walk_m
@@ -543,6 +757,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh"):
                                   markeredgecolor="white", label=f"{t['facilities']} ({len(f)})"))
         if streets is not None:
             handles.append(Line2D([], [], color=_STREET_COLOUR, linewidth=1, label=t["network"]))
+        handles += bg_handles
         _frame_map(ax, comm.total_bounds)
         name = cat.name_zh if lang == "zh" else cat.name_en
         fig_row = _area_row(result, category)
@@ -552,7 +767,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh"):
             src=_source_text(getattr(cat, "source", None)))
         _legend(fig, handles)
         _decorate(fig, ax, result, crs, lang, title=t["coverage"].format(name=name, m=m),
-                  subtitle=sub, north=_MAP_NORTH)
+                  subtitle=sub, north=_MAP_NORTH, tiles=tiles)
     return fig
 
 
@@ -584,7 +799,8 @@ def _check_lang(lang: str) -> str:
     return lang
 
 
-def cluster_card(result, cluster_id: str, *, lang: str = "zh"):
+def cluster_card(result, cluster_id: str, *, lang: str = "zh",
+                 tiles: str | TileProvider | None = None):
     """Return the card of one 片区联动 cluster: its map, members, proposed sites, before/after.
 
     Parameters
@@ -596,6 +812,9 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh"):
         The cluster's id.
     lang
         ``"zh"`` or ``"en"``.
+    tiles
+        Map tiles to draw under the data (fetched over the internet): ``"osm"``, ``"amap"``,
+        ``"tianditu"`` or a tile provider (:func:`tile_source`); default none.
 
     Returns
     -------
@@ -640,6 +859,7 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh"):
         if shape is not None:
             parts.append(shape)
         b = pd.concat(parts).total_bounds if parts else comm.total_bounds
+        _draw_background(ax, _near(_background(result, crs), b), lang)
         _draw_streets(ax, _near(_streets(result, crs), b))
         _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3,
                             zorder=2)
@@ -668,7 +888,7 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh"):
                                       f=_num(row.get("n_new_facilities")),
                                       h=_num(row.get("households_newly_served")))
         _decorate(fig, ax, result, crs, lang, title=t["cluster"].format(
-            cid=cid, rank=_num(row.get("rank"))), subtitle=sub)
+            cid=cid, rank=_num(row.get("rank"))), subtitle=sub, tiles=tiles)
     return fig
 
 
@@ -718,7 +938,8 @@ def _cluster_lines(result, row, members, sites, names, lang) -> list[tuple[str, 
     return out
 
 
-def community_card(result, community_id: str, *, lang: str = "zh"):
+def community_card(result, community_id: str, *, lang: str = "zh",
+                   tiles: str | TileProvider | None = None):
     """Return the card of one community: its 5/10/15-minute isochrones and missing categories.
 
     Parameters
@@ -729,6 +950,9 @@ def community_card(result, community_id: str, *, lang: str = "zh"):
         The community's id.
     lang
         ``"zh"`` or ``"en"``.
+    tiles
+        Map tiles to draw under the data (fetched over the internet): ``"osm"``, ``"amap"``,
+        ``"tianditu"`` or a tile provider (:func:`tile_source`); default none.
 
     Returns
     -------
@@ -761,6 +985,7 @@ def community_card(result, community_id: str, *, lang: str = "zh"):
             first = iso[iso["speed_profile"].astype(str) == str(result.speed_profiles[0])]
             iso = first if len(first) else iso
         b = iso.total_bounds if iso is not None and len(iso) else me.total_bounds
+        _draw_background(ax, _near(_background(result, crs), b), lang)
         _draw_streets(ax, _near(_streets(result, crs), b))
         _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3,
                             zorder=2)
@@ -789,7 +1014,7 @@ def community_card(result, community_id: str, *, lang: str = "zh"):
         sub = t["community_sub"].format(h=_num(row.get("households")), scope=scope, met=met,
                                         req=req)
         _decorate(fig, ax, result, crs, lang,
-                  title=t["community"].format(name=name, cid=cid), subtitle=sub)
+                  title=t["community"].format(name=name, cid=cid), subtitle=sub, tiles=tiles)
     return fig
 
 
@@ -854,7 +1079,9 @@ def _save(fig, base: Path, formats: Iterable[str], inputs: list[str], overwrite:
 def write_figures(result, out: str | Path, *, lang: str = "zh",
                   communities: Iterable[str] = (), categories: Iterable[str] | None = None,
                   clusters: bool = True, overview: bool = True,
-                  formats: Iterable[str] = ("png", "svg"), overwrite: bool = True) -> list[Path]:
+                  formats: Iterable[str] = ("png", "svg"), overwrite: bool = True,
+                  tiles: str | TileProvider | None = None,
+                  tianditu_token: str | None = None) -> list[Path]:
     """Write the figures of a result into folder ``out`` (PNG at 300 dpi plus SVG by default).
 
     Parameters
@@ -881,6 +1108,13 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
         Any of ``"png"``, ``"svg"``, ``"pdf"``.
     overwrite
         Replace figures already there (never an input file).
+    tiles
+        Map tiles under every map, fetched over the internet when asked for: ``"osm"``,
+        ``"amap"``, ``"tianditu"`` or a tile provider (:func:`tile_source`). Default: none, the
+        figures are made offline. Offline, the first figure stops with an error and nothing is
+        written.
+    tianditu_token
+        The Tianditu key for ``tiles="tianditu"`` (default: ``TIANDITU_TOKEN``).
 
     Returns
     -------
@@ -905,6 +1139,8 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     if bad or not formats:
         msg = f"formats must be some of {', '.join(FORMATS)}, not {bad or formats}"
         raise InputError(msg)
+    if tiles is not None:
+        tiles = tile_source(tiles, tianditu_token=tianditu_token)
     communities = [communities] if isinstance(communities, str) else list(communities)
     ids = set(result.layers["communities"]["community_id"].astype(str))
     unknown = [c for c in communities if str(c) not in ids]
@@ -926,20 +1162,20 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
         # said once above; matplotlib would add one warning per Chinese glyph of a name
         warnings.filterwarnings("ignore", message="Glyph .* missing")
         if overview:
-            _save(overview_figure(result, lang=lang), out / "overview", formats, inputs,
-                  overwrite, written)
+            _save(overview_figure(result, lang=lang, tiles=tiles), out / "overview", formats,
+                  inputs, overwrite, written)
         for key in keys:
-            _save(coverage_figure(result, key, lang=lang), out / "coverage" / _slug(key),
-                  formats, inputs, overwrite, written)
+            _save(coverage_figure(result, key, lang=lang, tiles=tiles),
+                  out / "coverage" / _slug(key), formats, inputs, overwrite, written)
         cl = result.layers.get("clusters")
         if clusters and cl is not None and len(cl):
             for cid in cl.sort_values("rank")["cluster_id"].astype(str) if "rank" in cl \
                     else cl["cluster_id"].astype(str):
-                _save(cluster_card(result, cid, lang=lang), out / "clusters" / _slug(cid),
-                      formats, inputs, overwrite, written)
+                _save(cluster_card(result, cid, lang=lang, tiles=tiles),
+                      out / "clusters" / _slug(cid), formats, inputs, overwrite, written)
         for c in communities:
-            _save(community_card(result, str(c), lang=lang), out / "communities" / _slug(c),
-                  formats, inputs, overwrite, written)
+            _save(community_card(result, str(c), lang=lang, tiles=tiles),
+                  out / "communities" / _slug(c), formats, inputs, overwrite, written)
     logger.info("figures: %d files written to %s", len(written), out)
     return written
 
@@ -965,8 +1201,13 @@ def figure_svg(fig) -> str:
 @click.option("--format", "formats", multiple=True, type=click.Choice(list(FORMATS)),
               default=("png", "svg"), show_default=True, help="File formats (repeat).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--tiles", type=click.Choice(list(TILES)), default=None,
+              help="Draw map tiles under the data, fetched over the internet (default: none, "
+                   "offline; tianditu needs TIANDITU_TOKEN). Needs "
+                   "pip install \"livingcircle[tiles]\".")
 def cli_command(result_path: str, out: str, communities: tuple[str, ...],
-                categories: tuple[str, ...], formats: tuple[str, ...], lang: str) -> None:
+                categories: tuple[str, ...], formats: tuple[str, ...], lang: str,
+                tiles: str | None) -> None:
     """Write figures for slides and documents from a written result (folder or .gpkg).
 
     An overview of completeness, a coverage map per category, a card per 片区 cluster, and a
@@ -975,6 +1216,6 @@ def cli_command(result_path: str, out: str, communities: tuple[str, ...],
     """
     started = dt.datetime.now()
     written = write_figures(result_path, out, lang=lang, communities=communities,
-                            categories=list(categories) or None, formats=formats)
+                            categories=list(categories) or None, formats=formats, tiles=tiles)
     click.echo(f"wrote {len(written)} files to {out} in "
                f"{(dt.datetime.now() - started).total_seconds():.0f} s")

@@ -1066,14 +1066,29 @@ def make_map(
 
 
 def _is_sample(result) -> bool:
+    """Return whether a result is the bundled synthetic sample district's.
+
+    :func:`livingcircle.run_sample` records ``synthetic`` in the metadata; a result written
+    before that is recognised by its OSM input, the sample's ``district.osm`` in this install's
+    sample folder or in any install's (``_sample``, ``data/sample_district``).
+    """
+    meta = getattr(result, "metadata", {}) or {}
+    if meta.get("synthetic"):
+        return True
     try:
         from .sample import sample_dir
 
         d = str(sample_dir().resolve())
     except Exception:
-        return False
-    return any(str(i.get("path", "")).startswith(d)
-               for i in (getattr(result, "metadata", {}) or {}).get("inputs", []))
+        d = None
+    for i in meta.get("inputs", []):
+        path = str(i.get("path", ""))
+        if d and path.startswith(d):
+            return True
+        p = Path(path)
+        if p.name == "district.osm" and p.parent.name in ("_sample", "sample_district"):
+            return True
+    return False
 
 
 def _default_title(result, lang: str) -> str:

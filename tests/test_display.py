@@ -106,6 +106,13 @@ def test_explore_spilled_layer_and_filters(sample_result):
         feats = _features(m)
         assert len(feats) == int((iso["minutes"] == 15).sum()) == 80
         assert {f["properties"]["minutes"] for f in feats} == {15}
+        # the whole spilled layer, simplified by 2 m for display only: every isochrone is
+        # there, in well under half the size of the unsimplified map (18.9 → 6.9 MB, measured)
+        full = r.explore("isochrones")
+        assert len(_features(full)) == len(iso) == 240
+        size = len(full.get_root().render())
+        assert size < 0.5 * len(r.explore("isochrones", simplify_m=None).get_root().render())
+        assert r.layer("isochrones").geometry.equals(iso.geometry)  # the result is untouched
     finally:
         spill.close()
 

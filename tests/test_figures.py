@@ -104,7 +104,7 @@ def test_synthetic_label_sources_and_scale_bar(out, sample_result):
     # the sample run keeps its network: the streets are drawn and named in the legend
     assert "路网" in _svg_texts(d / "overview.svg")
     # a result that is not the sample carries no synthetic label
-    meta = {**sample_result.metadata, "inputs": []}
+    meta = {**sample_result.metadata, "inputs": [], "synthetic": False}
     r = Result(layers=sample_result.layers, profile=sample_result.profile,
                speed_profiles=sample_result.speed_profiles, metadata=meta)
     fig = figures.overview_figure(r)
@@ -194,3 +194,226 @@ def test_cli_figures_from_a_written_result(written_result, tmp_path, capsys):
     # a community that is not there: exit 2 and a message naming it
     assert main(["figures", str(written_result), "--out", str(d), "--community", "C9"]) == 2
     assert "community 'C9' not in the result" in capsys.readouterr().err
+
+
+def test_synthetic_label_travels_with_a_written_sample_result(sample_result, written_result):
+    from livingcircle.report import load_result
+
+    assert sample_result.metadata["synthetic"] is True
+    r = load_result(written_result)
+    assert r.metadata["synthetic"] is True
+    assert SYNTHETIC_LABEL in [t.get_text() for t in figures.overview_figure(r).texts]
+    # a sample result written before the flag, by another install (a fresh clone's venv, another
+    # machine): its inputs lie in that install's sample folder, not this one's
+    other = "/tmp/fresh/.venv/lib/python3.11/site-packages/livingcircle/_sample"
+    meta = {k: v for k, v in r.metadata.items() if k != "synthetic"}
+    meta["inputs"] = [{**i, "path": f"{other}/{Path(str(i['path'])).name}"}
+                      for i in meta["inputs"]]
+    assert any(i["path"].endswith("_sample/district.osm") for i in meta["inputs"])
+    old = Result(layers=r.layers, profile=r.profile, speed_profiles=r.speed_profiles,
+                 metadata=meta)
+    assert SYNTHETIC_LABEL in [t.get_text() for t in figures.overview_figure(old).texts]
+
+
+def test_figures_of_a_written_result_draw_its_basemap_streets(written_result, tmp_path):
+    from livingcircle.report import load_result
+
+    r = load_result(written_result)
+    assert r.network is None  # a written result: the streets come from its basemap layer
+    streets = figures._streets(r, figures._metric_crs(r))
+    basemap = r.layers["basemap"]
+    assert len(streets) == int((basemap["kind"] == "street").sum()) > 0
+    fig = figures.overview_figure(r)
+    ax = fig.axes[0]
+    # the street lines are the lowest layer of the map (zorder 1), under the communities
+    lines = [c for c in ax.collections if c.get_zorder() == 1]
+    assert sum(len(c.get_paths()) for c in lines) >= len(streets)
+    # water and green areas of the basemap (as on the offline map) under the streets
+    areas = basemap[basemap["kind"].isin(["water", "green"]) & (basemap["rank"] == 1)]
+    assert len(areas) > 0
+    drawn = [c for c in ax.collections if c.get_zorder() == 0.5]
+    assert sum(len(c.get_paths()) for c in drawn) == len(areas.explode(index_parts=False))
+    svg = tmp_path / "overview.svg"
+    figures._save_to(fig, svg, "svg")
+    texts = _svg_texts(svg)
+    assert "路网" in texts and "水系" in texts and "绿地" in texts
+
+
+# --- map tiles, only when asked for ---------------------------------------------------------------
+
+def _no_proxy(monkeypatch):
+    for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def tile_server(monkeypatch):
+    """A tile server on this machine: every tile a flat magenta PNG; the paths asked are kept."""
+    import io
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    buf = io.BytesIO()
+    Image.new("RGB", (256, 256), (255, 0, 255)).save(buf, format="PNG")
+    tile, asked = buf.getvalue(), []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self):  # the name http.server calls
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(tile)))
+            self.end_headers()
+            self.wfile.write(tile)
+
+        def log_message(self, *args):
+            pass
+
+    _no_proxy(monkeypatch)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    server.shutdown()
+
+
+def test_tiles_are_drawn_under_the_data_when_asked(sample_result, tile_server, tmp_path):
+    import numpy as np
+    import xyzservices
+
+    url, asked = tile_server
+    provider = xyzservices.TileProvider(name="intranet", url=url + "/{z}/{x}/{y}.png",
+                                        attribution="test tiles of this machine", max_zoom=19)
+    written = figures.write_figures(sample_result, tmp_path, categories=[], clusters=False,
+                                    tiles=provider)
+    assert [p.name for p in written] == ["overview.png", "overview.svg"]
+    # one zoom for the whole map, the one whose tile pixels match the PNG's (1,824 px across
+    # the map box of the 2.6 km wide sample district at 45.7° N: zoom 16)
+    zooms = {p.split("/")[1] for p in asked}
+    assert zooms == {"16"}
+    assert any("test tiles of this machine" in t for t in _svg_texts(tmp_path / "overview.svg"))
+    fig = figures.overview_figure(sample_result, tiles=provider)
+    pos = fig.axes[0].get_position()
+    figures._save_to(fig, tmp_path / "check.png", "png")
+    with Image.open(tmp_path / "check.png") as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    magenta = (rgb[..., 0] > 200) & (rgb[..., 1] < 80) & (rgb[..., 2] > 200)
+    h, w = magenta.shape
+    box = magenta[round((1 - pos.y1) * h) + 2:round((1 - pos.y0) * h) - 2,
+                  round(pos.x0 * w) + 2:round(pos.x1 * w) - 2]
+    # the whole map box is tiled, its corners too (the scale bar's white box is lower left)
+    assert box[:20, :20].all() and box[:20, -20:].all() and box[-20:, -20:].all()
+    # and the data, streets, water and green are drawn over the tiles: 65.5 % of the box
+    # shows tiles (measured 2026-12-02; streets alone over them would leave more)
+    assert box.mean() == pytest.approx(0.655, abs=0.05)
+    assert not magenta[:, round(pos.x1 * w) + 2:].any()  # legend and north arrow stay on white
+
+
+def test_amap_tiles_are_fetched_in_gcj02_and_moved_onto_the_data(sample_result, tile_server,
+                                                                 tmp_path):
+    import numpy as np
+    import xyzservices
+    from pyproj import Transformer
+
+    from livingcircle.coords import wgs84_to_gcj02
+
+    url, asked = tile_server
+    amap = xyzservices.TileProvider(name="amap", url=url + "/{z}/{x}/{y}.png",
+                                    attribution="AMap-like", max_zoom=18)
+    plain = xyzservices.TileProvider(name="plain", url=url + "/{z}/{x}/{y}.png",
+                                     attribution="WGS84", max_zoom=18)
+    ext = {}
+    for p in (plain, amap):
+        fig = figures.overview_figure(sample_result, tiles=p)
+        ax = fig.axes[0]
+        ext[p.name] = np.array(ax.images[0].get_extent())
+        figures._save_to(fig, tmp_path / f"{p.name}.png", "png")
+        pos = ax.get_position()
+        with Image.open(tmp_path / f"{p.name}.png") as im:
+            rgb = np.asarray(im.convert("RGB")).astype(int)
+        h, w = rgb.shape[:2]
+        box = rgb[round((1 - pos.y1) * h) + 2:round((1 - pos.y0) * h) - 2,
+                  round(pos.x0 * w) + 2:round(pos.x1 * w) - 2]
+        magenta = (box[..., 0] > 200) & (box[..., 1] < 80) & (box[..., 2] > 200)
+        # the moved image still covers the whole map (a wrong sign would leave a corner bare)
+        assert magenta[:20, :20].all() and magenta[-20:, -20:].all() and magenta[:20, -20:].all()
+    # the AMap tiles were fetched for the GCJ-02 position, about 0.5 km north-east of the data
+    crs = figures._metric_crs(sample_result)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform((x0 + x1) / 2,
+                                                                         (y0 + y1) / 2)
+    glon, glat = (float(v[0]) for v in wgs84_to_gcj02(np.array([lon]), np.array([lat])))
+    to_m = Transformer.from_crs(4326, crs, always_xy=True)
+    dx, dy = np.subtract(to_m.transform(glon, glat), to_m.transform(lon, lat))
+    assert 300 < np.hypot(dx, dy) < 700
+    # its image was moved back by that offset: the zoom-16 tiles of the view's GCJ-02 bounds,
+    # put at their place and moved by (-dx, -dy), give the image's extent (to the warp's
+    # rounding); mercantile is contextily's own tile arithmetic
+    import mercantile
+
+    w, s, e, n = Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(x0, y0, x1, y1)
+    gcj = (w + glon - lon, s + glat - lat, e + glon - lon, n + glat - lat)
+    tiles = list(mercantile.tiles(*gcj, zooms=16))
+    assert {f"/16/{t.x}/{t.y}.png" for t in tiles} <= set(asked)
+    bounds = [mercantile.bounds(t) for t in tiles]
+    gx0, gy0, gx1, gy1 = to_m.transform_bounds(min(b.west for b in bounds),
+                                               min(b.south for b in bounds),
+                                               max(b.east for b in bounds),
+                                               max(b.north for b in bounds))
+    want = np.array([gx0 - dx, gx1 - dx, gy0 - dy, gy1 - dy])
+    # measured 1.5 m at most (2026-12-02); without the move it would be the 510 m offset
+    assert np.abs(ext["amap"] - want).max() < 5.0
+
+
+def test_tiles_offline_stop_with_one_clear_line_and_write_nothing(written_result, tmp_path,
+                                                                  monkeypatch, capsys):
+    # no internet, as a proxy that refuses: port 9 of this machine (nothing listens there)
+    for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(k, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    d = tmp_path / "figs"
+    assert main(["figures", str(written_result), "--out", str(d), "--tiles", "osm",
+                 "--category", "kindergarten"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not fetch OpenStreetMap.Mapnik tiles from "
+                          "tile.openstreetmap.org (is this machine offline?): ProxyError")
+    assert err.rstrip().endswith("draw the figures without --tiles")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not d.exists() or not [p for p in d.rglob("*") if p.is_file()]
+
+
+def test_tiles_choices_are_checked_before_any_work(sample_result, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("TIANDITU_TOKEN", raising=False)
+    with pytest.raises(InputError, match=r"Tianditu tiles need a token: set the TIANDITU_TOKEN"):
+        figures.write_figures(sample_result, tmp_path, tiles="tianditu")
+    with pytest.raises(InputError, match=r"tiles must be one of osm, amap, tianditu"):
+        figures.write_figures(sample_result, tmp_path, tiles="google")
+    assert list(tmp_path.iterdir()) == []
+    src = figures.tile_source("tianditu", tianditu_token="abc")
+    assert "tk=abc" in src.build_url(x=1, y=2, z=3) and "TILEMATRIX=3" in src.build_url(
+        x=1, y=2, z=3)
+    assert figures.tile_source("amap")["name"] == "amap"
+    assert main(["figures", str(tmp_path), "--out", str(tmp_path / "f"), "--tiles", "bing"]) == 2
+    assert "'bing' is not one of 'osm', 'amap', 'tianditu'" in capsys.readouterr().err
+
+
+def test_a_long_title_is_shrunk_clear_of_the_synthetic_label(sample_result):
+    cats = sample_result.profile.categories
+    longest = max(cats, key=lambda k: len(cats[k].name_zh))
+    # font sizes measured 2026-12-02 (13 pt unless the title would run under the label); for
+    # the longest name the label moves down to the subtitle's line and the title fits the width
+    for key, size, label_y in ((longest, 11.5, 0.925), ("public_green_park", 11.5, 0.975),
+                               ("kindergarten", 13.0, 0.975)):
+        fig = figures.coverage_figure(sample_result, key)
+        title, sub = fig.texts[0], fig.texts[1]
+        label = next(t for t in fig.texts if t.get_text() == SYNTHETIC_LABEL)
+        assert title.get_text().startswith(cats[key].name_zh)
+        assert title.get_fontsize() == size
+        assert label.get_position()[1] == label_y
+        box, other = title.get_window_extent(), label.get_window_extent()
+        assert box.x1 < fig.bbox.width
+        assert box.x1 < other.x0 or box.y0 > other.y1  # beside it or above it
+        assert sub.get_window_extent().x1 < other.x0  # the subtitle ends before the label
+        fig.clear()

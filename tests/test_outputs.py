@@ -536,3 +536,14 @@ def test_batch_refuses_an_input_inside_an_area_result_folder(tmp_path, capsys, n
     assert (f"{comm} (communities of area 'd') lies in {province / 'd'}, which the batch "
             "replaces with the area's results") in capsys.readouterr().err
     assert sha256_file(comm) == before
+
+
+def test_files_written_into_a_relative_folder_are_listed_absolute(tmp_path, monkeypatch):
+    """``livingcircle demo`` lists what it wrote: the manifest like the others (it was relative)."""
+    from livingcircle._atomic import StagedFiles
+
+    monkeypatch.chdir(tmp_path)
+    with StagedFiles("maps/demo", manifest={"run_id": "r1", "version": "0"}) as stage:
+        stage.path("a.csv").write_text("x\n", encoding="utf-8")
+    assert stage.written == [(tmp_path / "maps/demo/a.csv").resolve(),
+                             (tmp_path / "maps/demo/manifest.json").resolve()]
