@@ -465,9 +465,7 @@ def test_run_geopackage_is_version_1_2_with_styles(written):
         assert con.execute("PRAGMA user_version").fetchone()[0] == 10200  # GeoPackage 1.2
         styled = sorted(r[0] for r in con.execute("SELECT f_table_name FROM layer_styles"))
     spatial = sorted(str(n) for n, g in pyogrio.list_layers(gpkg) if g is not None)
-    # every analysis layer is styled; 'basemap' (the offline map's streets, water and green:
-    # lines and polygons in one display layer) has no single geometry family to style
-    assert styled == [n for n in spatial if n != "basemap"]
+    assert styled == spatial
 
 
 def test_export_geopackage_is_version_1_2(written, tmp_path):
@@ -492,7 +490,7 @@ def test_every_layer_opens_cleanly_and_styled_in_qgis_3_22(qgis, written):
     for name, layer in got["layers"].items():
         assert layer["valid"], name
         assert layer["features"] == pyogrio.read_info(gpkg, layer=name)["features"], name
-        if listed[name] is not None and name not in ("layer_styles", "basemap"):
+        if listed[name] is not None and name != "layer_styles":
             # the style stored in the file is the one QGIS applied
             assert layer["styles_for_layer"] == [name], name
     fac, iso = got["layers"]["facilities"], got["layers"]["isochrones"]
