@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
+from .values import format_number, format_share
 
 if TYPE_CHECKING:
     from xyzservices import TileProvider
@@ -226,22 +227,6 @@ def _share_met(comm: pd.DataFrame) -> pd.Series:
     from .maps import _share_met as share
 
     return share(comm)
-
-
-def _num(v, digits: int = 0) -> str:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return "" if v is None else str(v)
-    return "" if np.isnan(x) else f"{x:,.{digits}f}"
-
-
-def _pct(v) -> str:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return ""
-    return "" if np.isnan(x) else f"{x:.0%}"
 
 
 def _split(v) -> list[str]:
@@ -722,7 +707,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
         _draw_streets(ax, streets)
         cov = _geo(result, "coverage", crs, where=f"category = {_sql(category)}")
         thr = cat.max_walk_m
-        m = _num(thr) if thr is not None else "?"
+        m = format_number(thr) if thr is not None else "?"
         handles = []
         if cov is not None:
             cov.plot(ax=ax, color="#a1d99b", alpha=0.55, edgecolor="none", zorder=2)
@@ -763,7 +748,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
         fig_row = _area_row(result, category)
         sub = t["coverage_sub"].format(
             met=int(ok.sum()), n=len(comm),
-            share=_pct(fig_row.get("share_households")) if fig_row else "",
+            share=format_share(fig_row.get("share_households"), 0) if fig_row else "",
             src=_source_text(getattr(cat, "source", None)))
         _legend(fig, handles)
         _decorate(fig, ax, result, crs, lang, title=t["coverage"].format(name=name, m=m),
@@ -885,10 +870,10 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh",
         lines = _cluster_lines(result, row, members, sites, names, lang)
         _panel(fig, lines, box=(0.55, 0.86), width=46 if lang == "zh" else 80)
         sub = t["cluster_sub"].format(n=int((members["role"].astype(str) == "member").sum()),
-                                      f=_num(row.get("n_new_facilities")),
-                                      h=_num(row.get("households_newly_served")))
+                                      f=format_number(row.get("n_new_facilities")),
+                                      h=format_number(row.get("households_newly_served")))
         _decorate(fig, ax, result, crs, lang, title=t["cluster"].format(
-            cid=cid, rank=_num(row.get("rank"))), subtitle=sub, tiles=tiles)
+            cid=cid, rank=format_number(row.get("rank"))), subtitle=sub, tiles=tiles)
     return fig
 
 
@@ -904,7 +889,7 @@ def _cluster_lines(result, row, members, sites, names, lang) -> list[tuple[str, 
         out.append((f"{title} ({len(part)})", head))
         hh = part["households"] if "households" in part else pd.Series(np.nan, part.index)
         items = [f"· {names.get(str(c), '')} {c} · "
-                 + (f"{_num(h)} {t['hh']}" if _num(h) else t["hh_unknown"])
+                 + (f"{format_number(h)} {t['hh']}" if format_number(h) else t["hh_unknown"])
                  for c, h in zip(part["community_id"].astype(str), hh, strict=True)]
         if len(items) > 10:
             items = items[:10] + [t["more"].format(n=len(items) - 10)]
@@ -913,9 +898,9 @@ def _cluster_lines(result, row, members, sites, names, lang) -> list[tuple[str, 
         out.append((t["proposed"], head))
         for k, s in enumerate(sites.itertuples(index=False)):
             cat = _cat_name(result, s.category, lang, getattr(s, "name_zh", None))
-            area = f"{_num(s.floor_area_m2)} m²" if _num(s.floor_area_m2) else ""
+            area = f"{format_number(s.floor_area_m2)} m²" if format_number(s.floor_area_m2) else ""
             where = " ".join(x for x in (str(s.site_name or ""), area) if x)
-            served = t["served"].format(h=_num(s.households_newly_served))
+            served = t["served"].format(h=format_number(s.households_newly_served))
             out.append((f"{k + 1}. {cat} → {where}{'，' if lang == 'zh' else '; '}{served}",
                         body))
     ba = result.layers.get("before_after")
@@ -929,12 +914,14 @@ def _cluster_lines(result, row, members, sites, names, lang) -> list[tuple[str, 
         for r in changed.itertuples(index=False):
             if r.kind == "completeness":
                 label = r.name_zh if lang == "zh" else str(r.key)
-                out.append((f"{label}: {_pct(r.value_before)} → {_pct(r.value_after)}", body))
+                before, after = format_share(r.value_before, 0), format_share(r.value_after, 0)
+                out.append((f"{label}: {before} → {after}", body))
             else:
                 label = _cat_name(result, r.key, lang, r.name_zh)
                 out.append((f"{label}: " + t["met_change"].format(
-                    a=_num(r.n_met_before), b=_num(r.n_met_after),
-                    c=_num(r.households_met_before), d=_num(r.households_met_after)), body))
+                    a=format_number(r.n_met_before), b=format_number(r.n_met_after),
+                    c=format_number(r.households_met_before),
+                    d=format_number(r.households_met_after)), body))
     return out
 
 
@@ -1011,8 +998,8 @@ def community_card(result, community_id: str, *, lang: str = "zh",
         _panel(fig, lines, box=(0.55, 0.86), width=46 if lang == "zh" else 80)
         name = str(row.get("name")) if isinstance(row.get("name"), str) else cid
         scope = t.get(str(row.get("in_scope")), t["unknown"])
-        sub = t["community_sub"].format(h=_num(row.get("households")), scope=scope, met=met,
-                                        req=req)
+        sub = t["community_sub"].format(h=format_number(row.get("households")), scope=scope,
+                                        met=met, req=req)
         _decorate(fig, ax, result, crs, lang,
                   title=t["community"].format(name=name, cid=cid), subtitle=sub, tiles=tiles)
     return fig
@@ -1037,11 +1024,12 @@ def _community_lines(result, cid: str, lang: str) -> tuple[list[tuple[str, dict]
         label = t["level"].format(m=lv) if lv.isdigit() else t["block"]
         out.append((label, {**head, "fontsize": 7.8, "color": "#333"}))
         for r in part.itertuples(index=False):
-            d = (f"{_num(r.distance_m)} m" if _num(r.distance_m) else t["not_reached"])
-            tm = f"{_num(r.time_min, 1)} min" if _num(r.time_min) else "—"
+            d = (f"{format_number(r.distance_m)} m" if format_number(r.distance_m)
+                 else t["not_reached"])
+            tm = f"{format_number(r.time_min, 1)} min" if format_number(r.time_min) else "—"
             out.append(("· " + t["gap"].format(name=_cat_name(result, r.category, lang,
                                                                 r.name_zh),
-                                               d=d, t=tm, th=_num(r.threshold_m)), body))
+                                               d=d, t=tm, th=format_number(r.threshold_m)), body))
     return out, len(g) - len(miss), len(g)
 
 

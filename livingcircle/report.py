@@ -32,6 +32,7 @@ from markupsafe import Markup
 from . import settings
 from ._errors import ExportError, InputError
 from .inputs import crs_text
+from .values import format_number, format_share
 
 logger = logging.getLogger(__name__)
 
@@ -81,22 +82,6 @@ _FIG_HEAD = {
     "en": ["Category / level", "Level", "Communities met", "Communities", "Households met",
            "Share of households", "Share of population"],
 }
-
-
-def _pct(x) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return ""
-    return "" if math.isnan(v) else f"{v:.1%}"
-
-
-def _num(x, digits: int = 0) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "" if x is None else str(x)
-    return "" if math.isnan(v) else f"{v:,.{digits}f}"
 
 
 def _cell(v) -> str:
@@ -193,8 +178,9 @@ def _figures(result, lang: str) -> dict:
     for r in f.itertuples(index=False):
         label = (_cat_label(result, r.key, r.name_zh, lang) if r.scope == "category"
                  else str(r.name_zh))
-        rows.append([label, str(r.level), _num(r.n_communities_met), _num(r.n_communities),
-                     _num(r.households_met), _pct(r.share_households), _pct(r.share_population)])
+        rows.append([label, str(r.level), format_number(r.n_communities_met),
+                     format_number(r.n_communities), format_number(r.households_met),
+                     format_share(r.share_households), format_share(r.share_population)])
     return {"header": _FIG_HEAD[lang], "rows": rows}
 
 
@@ -389,7 +375,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
                   if "n_missing_required" in comm else 0)
     t["summary"] = t["summary"].format(n=len(comm), h=f"{hh:,.0f}", s=n_scope, c=n_complete)
     meta = dict(result.metadata or {})
-    speeds = [(k, _num(v, 0)) for k, v in (meta.get("speed_profiles") or {}).items()]
+    speeds = [(k, format_number(v, 0)) for k, v in (meta.get("speed_profiles") or {}).items()]
     map_html = None
     if include_map:
         from .maps import make_map

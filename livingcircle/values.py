@@ -1,0 +1,49 @@
+"""How numbers and shares are written for people: one formatting for the report and figures.
+
+The base layer of the package (no imports from the rest of it). An unreadable or missing value
+is written as an empty string, never as ``nan``.
+
+Examples
+--------
+>>> format_number(55589)
+'55,589'
+>>> format_number(20.84, 1)
+'20.8'
+>>> format_share(0.6253, 1)
+'62.5%'
+>>> format_number(float("nan")), format_share(None)
+('', '')
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["format_number", "format_share"]
+
+
+def _as_float(value) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+def format_number(value, digits: int = 0) -> str:
+    """Write a number with thousands separators and ``digits`` decimals.
+
+    Text that is not a number is returned as it is; None and NaN as ``""``.
+    """
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
+    x = _as_float(value)
+    return "" if x is None else f"{x:,.{digits}f}"
+
+
+def format_share(value, digits: int = 1) -> str:
+    """Write a share (0–1) as a percentage with ``digits`` decimals; ``""`` when unknown."""
+    x = _as_float(value)
+    return "" if x is None else f"{x:.{digits}%}"
