@@ -101,8 +101,26 @@ def _is_missing(v) -> bool:
         return False
 
 
-def _bool_or_none(v, column: str, cid: str) -> bool | None:
-    """Return True/False, or None when the value is unknown."""
+def bool_or_none(v, column: str, cid: str) -> bool | None:
+    """Read a yes/no cell of the communities layer: True, False, or None when unknown.
+
+    Parameters
+    ----------
+    v
+        The cell (bool, 0/1, or text: true/yes/是/有/1, false/no/否/无/0; empty or missing is
+        unknown).
+    column, cid
+        The column and the community id, named in the error.
+
+    Returns
+    -------
+    bool or None
+
+    Raises
+    ------
+    InputError
+        When the cell is none of these.
+    """
     if _is_missing(v):
         return None
     if isinstance(v, bool):
@@ -182,8 +200,8 @@ def _no_management(row: Mapping, cid: str) -> bool | None:
     mode = _get(row, "management_mode")
     mode_none = None if _is_missing(mode) or str(mode).strip() == "" else (
         str(mode).strip().lower() in NO_MANAGEMENT)
-    owners = _bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
-    prop = _bool_or_none(_get(row, "property_committee"), "property_committee", cid)
+    owners = bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
+    prop = bool_or_none(_get(row, "property_committee"), "property_committee", cid)
     if owners is True or prop is True:
         no_committee: bool | None = False
     elif owners is False and prop is False:
@@ -258,7 +276,7 @@ def renovation_scope(
         cid = r["community_id"]
         year = _number_or_none(_get(r, "build_year"), "build_year", cid)
         grade = _grade_or_none(_get(r, "safety_grade"), cid)
-        units = _bool_or_none(_get(r, "complete_units"), "complete_units", cid)
+        units = bool_or_none(_get(r, "complete_units"), "complete_units", cid)
         yes: list[tuple[str, str]] = []
         no: list[tuple[str, str]] = []
         unk: list[tuple[str, str]] = []
@@ -461,14 +479,14 @@ def renovation_needs(
         if grade == "C":
             attr_item("building_safety", "attribute", "safety_grade", "safety_grade=C",
                       "安全鉴定C级")
-        units = _bool_or_none(_get(r, "complete_units"), "complete_units", cid)
+        units = bool_or_none(_get(r, "complete_units"), "complete_units", cid)
         if units is False:
             attr_item("unit_completion", "attribute", "complete_units", "complete_units=False",
                       "无独立厨房、卫生间")
 
         # elevator: floors >= N and no elevator
         floors = _number_or_none(_get(r, "floors"), "floors", cid)
-        elev = _bool_or_none(_get(r, "has_elevator"), "has_elevator", cid)
+        elev = bool_or_none(_get(r, "has_elevator"), "has_elevator", cid)
         f_txt = "unknown" if floors is None else f"{floors:.0f}"
         e_txt = "unknown" if elev is None else str(elev)
         detail = f"floors={f_txt}, has_elevator={e_txt}"
@@ -529,7 +547,7 @@ def renovation_needs(
                 required=cat.required)
 
         # heritage protection
-        heritage = _bool_or_none(_get(r, "heritage"), "heritage", cid)
+        heritage = bool_or_none(_get(r, "heritage"), "heritage", cid)
         if heritage is None:
             attr_item("heritage_protection", "attribute", "heritage", "heritage unknown",
                       "是否涉及历史文化保护未知，需调查", "unknown")
@@ -557,9 +575,9 @@ def renovation_needs(
 # --- annual plan --------------------------------------------------------------------------------
 
 def _preconditions(row: Mapping, cid: str) -> dict[str, bool | None]:
-    funding = _bool_or_none(_get(row, "resident_funding"), "resident_funding", cid)
-    owners = _bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
-    prop = _bool_or_none(_get(row, "property_committee"), "property_committee", cid)
+    funding = bool_or_none(_get(row, "resident_funding"), "resident_funding", cid)
+    owners = bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
+    prop = bool_or_none(_get(row, "property_committee"), "property_committee", cid)
     if owners is True or prop is True:
         committee: bool | None = True
     elif owners is False and prop is False:
