@@ -361,7 +361,7 @@ def renovation_needs(
       renovation category (e.g. bus stops, public toilets in the default profile) stay in the gap
       table and are not renovation items.
     - ``over_capacity``: with ``capacity`` (the result of
-      :func:`livingcircle.gaps.capacity_access`), a category that is within reach but whose
+      :func:`livingcircle.capacity.capacity_access`), a category that is within reach but whose
       capacity_status is 'over_capacity' → the category's renovation category, as for a missing
       facility (a full kindergarten is a gap too).
     - ``policy_default`` (trigger_attribute build_year): built up to ``year_limit`` → the 基础类
@@ -393,7 +393,7 @@ def renovation_needs(
     min_floors_elevator
         Floors from which a building without elevator needs an elevator retrofit.
     capacity
-        Optional result of :func:`livingcircle.gaps.capacity_access`.
+        Optional result of :func:`livingcircle.capacity.capacity_access`.
 
     Returns
     -------
