@@ -49,7 +49,7 @@ def summary(result) -> pd.DataFrame:
     the mean share of required categories met, facilities, 片区联动 clusters (and proposed
     sites), diagnostics (by issue), the standard, the speed profile, the synthetic label.
     """
-    from .maps import _share_met
+    from .summaries import scope_counts, share_met
 
     L = result.layers
     comm = L["communities"]
@@ -58,15 +58,14 @@ def summary(result) -> pd.DataFrame:
     n_hh = f"; {hh.sum():,.0f} 户 households" if hh is not None and hh.notna().any() else ""
     rows.append(("小区 communities", f"{len(comm):,}{n_hh}"))
     if "in_scope" in comm.columns:
-        s = comm["in_scope"].astype(str)
+        n = scope_counts(comm)
         rows.append(("改造范围内 in renovation scope",
-                     f"{int((s == 'yes').sum()):,} (no {int((s == 'no').sum()):,}, unknown "
-                     f"{int((s == 'unknown').sum()):,})"))
+                     f"{n['yes']:,} (no {n['no']:,}, unknown {n['unknown']:,})"))
     if "n_missing_required" in comm.columns:
         miss = pd.to_numeric(comm["n_missing_required"], errors="coerce")
         rows.append(("必配类别全部达标 reach every required category",
                      f"{int((miss == 0).sum()):,} of {int(miss.notna().sum()):,}"))
-    share = _share_met(comm)
+    share = share_met(comm)
     if share.notna().any():
         rows.append(("必配类别达标比例（平均）mean share of required categories met",
                      f"{share.mean():.1%}"))
@@ -152,9 +151,9 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
         raise InputError(msg)
     gdf = frame
     if layer == "communities":
-        from .maps import _share_met
+        from .summaries import share_met
 
-        gdf = gdf.assign(share_met=_share_met(gdf).round(3))
+        gdf = gdf.assign(share_met=share_met(gdf).round(3))
     wanted = EXPLORE_COLUMNS.get(layer) or [c for c in gdf.columns
                                             if c != gdf.geometry.name][:10]
     cols = [c for c in wanted if c in gdf.columns]

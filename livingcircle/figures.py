@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
+from .summaries import in_scope_mask, share_met
 from .values import format_number, format_share
 
 if TYPE_CHECKING:
@@ -221,12 +222,6 @@ def _background(result, crs) -> gpd.GeoDataFrame | None:
         return None
     g = g[g["kind"].isin(["water", "green", "rail"])].reset_index(drop=True)
     return g if len(g) else None
-
-
-def _share_met(comm: pd.DataFrame) -> pd.Series:
-    from .maps import _share_met as share
-
-    return share(comm)
 
 
 def _split(v) -> list[str]:
@@ -626,12 +621,12 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
     with plt.rc_context(rc):
         fig, ax = _new_figure(MAP_SIZE, [0.02, 0.07, 0.76, 0.83], rc)
         comm = result.layers["communities"].to_crs(crs)
-        share = _share_met(comm)
+        share = share_met(comm)
         bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, _streets(result, crs))
         comm.plot(ax=ax, color=[_colour(s) for s in share], edgecolor="#555", linewidth=0.3,
                   zorder=3)
-        scope = comm["in_scope"].astype(str) == "yes" if "in_scope" in comm else None
+        scope = in_scope_mask(comm) if "in_scope" in comm else None
         if scope is not None and scope.any():
             comm[scope.to_numpy()].boundary.plot(ax=ax, color="#08306b", linewidth=1.1, zorder=4)
         _frame_map(ax, comm.total_bounds)

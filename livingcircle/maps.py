@@ -72,6 +72,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from ._errors import InputError
+from .summaries import in_scope_mask, share_met
 
 logger = logging.getLogger(__name__)
 
@@ -605,16 +606,6 @@ def _iso_blocks(iso: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str
 
 # --- popups -------------------------------------------------------------------------------------
 
-def _share_met(comm: pd.DataFrame) -> pd.Series:
-    if {"n_required", "n_missing_required"} <= set(comm.columns):
-        n = pd.to_numeric(comm["n_required"], errors="coerce")
-        miss = pd.to_numeric(comm["n_missing_required"], errors="coerce")
-        return ((n - miss) / n.where(n > 0)).astype(float)
-    if "completeness_5" in comm.columns:
-        return pd.to_numeric(comm["completeness_5"], errors="coerce").astype(float)
-    return pd.Series(np.nan, index=comm.index, dtype=float)
-
-
 def _colour(share: float) -> str:
     if share is None or np.isnan(share):
         return "#bdbdbd"
@@ -889,7 +880,7 @@ def make_map(
     comm["community_id"] = comm["community_id"].astype(str)
     names = (comm["name"] if "name" in comm.columns else comm["community_id"]).fillna(
         comm["community_id"]).astype(str)
-    share = _share_met(comm)
+    share = share_met(comm)
 
     b = comm.total_bounds
     m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
@@ -1227,8 +1218,8 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
         roads, water and green of the basemap under them; a list of every page.
     """
     comm = _prepare(result.layers["communities"], simplify_m=None, gcj=False)
-    share = _share_met(comm).to_numpy()
-    scope = comm["in_scope"].astype(str).to_numpy() if "in_scope" in comm.columns else None
+    share = share_met(comm).to_numpy()
+    scope = in_scope_mask(comm).to_numpy() if "in_scope" in comm.columns else None
     b = comm.total_bounds
     m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=11, tiles=None,
                     control_scale=True)
@@ -1252,7 +1243,7 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
             styles.append(st)
         hull = shapely.convex_hull(shapely.union_all(
             shapely.get_parts(shapely.convex_hull(comm.geometry.to_numpy()[rows]))))
-        n_scope = int((scope[rows] == "yes").sum()) if scope is not None else None
+        n_scope = int(scope[rows].sum()) if scope is not None else None
         link = f"<a href='{html.escape(href, quote=True)}'>{_t('open_page', lang)} →</a>"
         pct = "—" if np.isnan(sh) else f"{sh:.0%}"
         popup = (f"<div class='lc-popup'><b>{_esc(label)}</b><br>{_t('n_comm', lang)}: "

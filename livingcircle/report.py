@@ -32,6 +32,8 @@ from markupsafe import Markup
 from . import settings
 from ._errors import ExportError, InputError
 from .inputs import crs_text
+from .summaries import n_complete as n_complete_communities
+from .summaries import n_in_scope, share_met, total_households
 from .values import format_number, format_share
 
 logger = logging.getLogger(__name__)
@@ -132,9 +134,7 @@ def _charts(result, lang: str) -> list[dict]:
     out = []
     rc = {"svg.fonttype": "none", "font.family": _FONTS, "font.size": 9}
     comm = result.layers["communities"]
-    from .maps import _share_met
-
-    share = _share_met(comm).dropna()
+    share = share_met(comm).dropna()
     with plt.rc_context(rc):
         if len(share):
             fig, ax = plt.subplots(figsize=(6, 2.6))
@@ -369,10 +369,9 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
         raise InputError(msg)
     t = dict(_TEXT[lang])
     comm = result.layers["communities"]
-    hh = pd.to_numeric(comm["households"], errors="coerce").sum() if "households" in comm else 0
-    n_scope = int((comm["in_scope"].astype(str) == "yes").sum()) if "in_scope" in comm else 0
-    n_complete = (int((pd.to_numeric(comm["n_missing_required"], errors="coerce") == 0).sum())
-                  if "n_missing_required" in comm else 0)
+    hh = total_households(comm)
+    n_scope = n_in_scope(comm)
+    n_complete = n_complete_communities(comm)
     t["summary"] = t["summary"].format(n=len(comm), h=f"{hh:,.0f}", s=n_scope, c=n_complete)
     meta = dict(result.metadata or {})
     speeds = [(k, format_number(v, 0)) for k, v in (meta.get("speed_profiles") or {}).items()]
