@@ -880,16 +880,51 @@ def make_map(
     comm["community_id"] = comm["community_id"].astype(str)
     names = (comm["name"] if "name" in comm.columns else comm["community_id"]).fillna(
         comm["community_id"]).astype(str)
-    share = share_met(comm)
-
     b = comm.total_bounds
+    m = _base_map(b, lang=lang, basemap=basemap, token=token)
+    bg = layers.get("basemap")
+    if background and isinstance(bg, gpd.GeoDataFrame) and len(bg):
+        _Pane("lcbase", 250).add_to(m)
+        plain = basemap == "none" or (basemap == "tianditu" and not token)
+        for fg in _basemap_layers(bg, lang=lang, gcj=gcj, show=plain):
+            fg.add_to(m)
+    comm_fg, cat_index = _community_layer(m, comm, names, layers.get("gaps"), lang)
+    row_of = {c: i for i, c in enumerate(comm["community_id"])}
+    if isochrones is None:
+        isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
+    if isochrones and "isochrones" in layers and len(layers["isochrones"]):
+        _add_isochrones(m, result, comm_src, row_of, lang=lang, gcj=gcj,
+                        minutes=isochrone_minutes, simplify_m=isochrone_simplify_m,
+                        min_hole_m2=min_hole_m2)
+    gaps = layers.get("gaps")
+    if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:
+        _add_gap_layers(m, gaps, row_of, cat_index, lang)
+    comm_fg.add_to(m)
+    colours, cat_names = _add_facilities(m, result, lang=lang, gcj=gcj)
+    _add_planning_layers(m, layers, prep, lang)
+    _Search(names.tolist(), _t("search", lang)).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
+            title=title)
+    if index_href:
+        _link_box(m, [(index_href, "← " + _both("index", lang))])
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
+    _Ready().add_to(m)
+    return m
+
+
+def _base_map(b, *, lang: str, basemap: str, token: str | None) -> folium.Map:
+    """Return the empty map over bounds ``b``: page scripts, plain background, then tile layers.
+
+    The plain background comes first, then the tiles that line up with the data (AMap for
+    GCJ-02 data; OSM and, with a key, Tianditu for WGS84).
+    """
+    gcj = basemap == "amap"
     m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
                     control_scale=True, prefer_canvas=False)
     root = m.get_root()
     root.header.add_child(Element(_CSS), name="livingcircle_css")
     root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
-
-    # base layers: plain first, then tiles that line up with the data
     folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True,
                         show=basemap == "none" or (basemap == "tianditu" and not token)).add_to(m)
     if gcj:
@@ -903,19 +938,20 @@ def make_map(
                              name="天地图 Tianditu", attr="© 天地图 Tianditu",
                              subdomains="01234567", max_zoom=18,
                              show=basemap == "tianditu").add_to(m)
+    return m
 
-    # the offline basemap under everything else, in its own pane
-    bg = layers.get("basemap")
-    if background and isinstance(bg, gpd.GeoDataFrame) and len(bg):
-        _Pane("lcbase", 250).add_to(m)
-        plain = basemap == "none" or (basemap == "tianditu" and not token)
-        for fg in _basemap_layers(bg, lang=lang, gcj=gcj, show=plain):
-            fg.add_to(m)
 
-    # communities: geometry stored once, drawn by the communities layer and every gap layer;
-    # popups and tooltips are built in the page from compact records (lcInfo, lcRules)
+def _community_layer(m, comm: gpd.GeoDataFrame, names: pd.Series, gaps, lang: str):
+    """Put the communities' shared geometry and records in the page; return their layer.
+
+    The geometry is stored once and drawn by the communities layer and every gap layer;
+    popups and tooltips are built in the page from compact records (lcInfo, lcRules). The
+    layer is returned unadded (it goes above the isochrones and gap layers), with the category
+    index of the records.
+    """
+    share = share_met(comm)
     _Shared("comm", comm.geometry.values).add_to(m)
-    records, rules, cat_index = _info_records(comm, share, names, layers.get("gaps"), lang)
+    records, rules, cat_index = _info_records(comm, share, names, gaps, lang)
     texts = {**_JS_TEXT[lang], **{k: _t(k, lang) for k in ("id", "share", "scope", "gaps_head",
                                                              "no_gaps")},
              "yes": {k: v[0] if lang == "zh" else v[1] for k, v in _YES.items()}}
@@ -935,94 +971,115 @@ def make_map(
         feats.append({"r": i, "s": styles.index(st), "k": sorted({n, cid})})
     comm_fg = _layer(name=_both("communities", lang), styles=styles, features=feats,
                      shared="comm", kind="comm")
-    row_of = {c: i for i, c in enumerate(comm["community_id"])}
+    return comm_fg, cat_index
 
-    # isochrones and straight-line circles: packed per block of neighbours, compressed, drawn
-    # when a community is opened (its popup); the layer control switches the levels
-    if isochrones is None:
-        isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
-    if isochrones and "isochrones" in layers and len(layers["isochrones"]):
-        iso_src = layers["isochrones"]
-        spilled = getattr(result, "spilled", None) or {}
-        if "isochrones" in spilled:  # a city's polygons are on disk: read only what is drawn
-            keep = ", ".join(str(int(m)) for m in isochrone_minutes) or "-1"
-            where = f"minutes IN ({keep})"
-            if getattr(result, "speed_profiles", None):
-                sp = str(result.speed_profiles[0]).replace("'", "''")
-                where += f" AND speed_profile = '{sp}'"
-            iso_src = spilled["isochrones"].read(where=where)
-        if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
-            iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
-        iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))
-                          & iso_src["community_id"].astype(str).isin(row_of)]
-        iso = _prepare(iso_src, simplify_m=isochrone_simplify_m, gcj=gcj,
-                       min_hole_m2=min_hole_m2, keep_topology=False)
-        # straight-line circles: centre (community centroid) and radius, drawn by Leaflet
-        utm = comm_src.estimate_utm_crs()
-        cent = gpd.GeoDataFrame(
-            {"community_id": comm_src["community_id"].astype(str).values},
-            geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
-        cent = _prepare(cent, simplify_m=None, gcj=gcj)
-        centres = {c: _pack(g) for c, g in zip(cent["community_id"], cent.geometry,
-                                                strict=True)}
-        blocks, block_of = _iso_blocks(iso, row_of, centres)
-        _Data(lcIso__blobs=blocks, lcIso__of=block_of).add_to(m)
-        for mi in sorted({int(x) for x in iso_src["minutes"]}):
-            col = _ISO_COLOURS.get(mi, "#555")
-            _layer(name=_both("iso", lang, m=mi), features=[], kind="iso",
-                   extra={"minutes": mi},
-                   styles=[{"color": col, "weight": 1, "fillColor": col,
-                            "fillOpacity": 0.15}]).add_to(m)
-        _layer(name=_both("circles", lang), show=False, features=[], kind="circles",
-               styles=[{"weight": 1, "dashArray": "6 4", "fill": False}]).add_to(m)
 
-    # gap areas per category (communities not reaching the category), drawn from the shared
-    # community geometry; tooltips built in the page from the same records as the popups
-    gaps = layers.get("gaps")
-    if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:
-        g = gaps[gaps["status"].astype(str) != "met"].copy()
-        g["community_id"] = g["community_id"].astype(str)
-        name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else "name_en"
-        for cat, sub in g.groupby("category", sort=False):
-            sub = sub[sub["community_id"].isin(row_of)]
-            if len(sub) == 0:
-                continue
-            label = str(sub[name_col].iloc[0]) if name_col in sub.columns else str(cat)
-            feats = [{"r": row_of[c]} for c in dict.fromkeys(sub["community_id"])]
-            _layer(name=f"{_t('gap', lang)}: {_esc(label)}", show=False, features=feats,
-                   shared="comm", kind="gap", extra={"cat": cat_index[str(cat)]},
-                   styles=[{"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
-                            "fillOpacity": 0.45, "dashArray": "2 2"}]).add_to(m)
+def _isochrones_to_draw(result, row_of: dict, minutes) -> gpd.GeoDataFrame:
+    """Return the isochrones of the first speed profile at ``minutes`` of the drawn communities.
 
-    comm_fg.add_to(m)
+    A city's polygons spilled to disk are read with a filter, so only what is drawn is read.
+    """
+    iso_src = result.layers["isochrones"]
+    spilled = getattr(result, "spilled", None) or {}
+    if "isochrones" in spilled:
+        keep = ", ".join(str(int(m)) for m in minutes) or "-1"
+        where = f"minutes IN ({keep})"
+        if getattr(result, "speed_profiles", None):
+            sp = str(result.speed_profiles[0]).replace("'", "''")
+            where += f" AND speed_profile = '{sp}'"
+        iso_src = spilled["isochrones"].read(where=where)
+    if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
+        iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
+    return iso_src[iso_src["minutes"].astype(int).isin(list(minutes))
+                   & iso_src["community_id"].astype(str).isin(row_of)]
 
-    # facilities by category
+
+def _add_isochrones(m, result, comm_src: gpd.GeoDataFrame, row_of: dict, *, lang: str,
+                    gcj: bool, minutes, simplify_m: float | None, min_hole_m2: float) -> None:
+    """Add the isochrones and straight-line circles, drawn when a community is opened.
+
+    They are packed per block of neighbours and compressed; the layer control switches the
+    levels. Circles are a centre (the community's centroid) and a radius drawn by Leaflet.
+    """
+    iso_src = _isochrones_to_draw(result, row_of, minutes)
+    iso = _prepare(iso_src, simplify_m=simplify_m, gcj=gcj, min_hole_m2=min_hole_m2,
+                   keep_topology=False)
+    utm = comm_src.estimate_utm_crs()
+    cent = gpd.GeoDataFrame(
+        {"community_id": comm_src["community_id"].astype(str).values},
+        geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
+    cent = _prepare(cent, simplify_m=None, gcj=gcj)
+    centres = {c: _pack(g) for c, g in zip(cent["community_id"], cent.geometry, strict=True)}
+    blocks, block_of = _iso_blocks(iso, row_of, centres)
+    _Data(lcIso__blobs=blocks, lcIso__of=block_of).add_to(m)
+    for mi in sorted({int(x) for x in iso_src["minutes"]}):
+        col = _ISO_COLOURS.get(mi, "#555")
+        _layer(name=_both("iso", lang, m=mi), features=[], kind="iso",
+               extra={"minutes": mi},
+               styles=[{"color": col, "weight": 1, "fillColor": col,
+                        "fillOpacity": 0.15}]).add_to(m)
+    _layer(name=_both("circles", lang), show=False, features=[], kind="circles",
+           styles=[{"weight": 1, "dashArray": "6 4", "fill": False}]).add_to(m)
+
+
+def _add_gap_layers(m, gaps: pd.DataFrame, row_of: dict, cat_index: dict, lang: str) -> None:
+    """Add one gap-area layer per category: the communities not reaching it.
+
+    Drawn from the shared community geometry; tooltips are built in the page from the same
+    records as the popups.
+    """
+    g = gaps[gaps["status"].astype(str) != "met"].copy()
+    g["community_id"] = g["community_id"].astype(str)
+    name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else "name_en"
+    for cat, sub in g.groupby("category", sort=False):
+        sub = sub[sub["community_id"].isin(row_of)]
+        if len(sub) == 0:
+            continue
+        label = str(sub[name_col].iloc[0]) if name_col in sub.columns else str(cat)
+        feats = [{"r": row_of[c]} for c in dict.fromkeys(sub["community_id"])]
+        _layer(name=f"{_t('gap', lang)}: {_esc(label)}", show=False, features=feats,
+               shared="comm", kind="gap", extra={"cat": cat_index[str(cat)]},
+               styles=[{"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
+                        "fillOpacity": 0.45, "dashArray": "2 2"}]).add_to(m)
+
+
+def _add_facilities(m, result, *, lang: str, gcj: bool) -> tuple[dict, dict]:
+    """Add one layer of facility points per category (profile order, then the others).
+
+    Returns the colour of each category drawn and the categories' (Chinese, English) names,
+    for the legend.
+    """
+    layers = result.layers
     cat_names = {}
     prof = getattr(result, "profile", None)
     if prof is not None:
         cat_names = {c.id: (c.name_zh, c.name_en) for c in prof.categories.values()}
     colours: dict[str, str] = {}
-    if "facilities" in layers and len(layers["facilities"]):
-        fac = _prepare(layers["facilities"], simplify_m=None, gcj=gcj)
-        fac = fac[fac.geom_type == "Point"]
-        order = list(cat_names) + sorted(set(fac["category"].astype(str)) - set(cat_names))
-        for i, cat in enumerate(c for c in order if c in set(fac["category"].astype(str))):
-            sub = fac[fac["category"].astype(str) == cat]
-            col = _PALETTE[i % len(_PALETTE)]
-            colours[cat] = col
-            zh, en = cat_names.get(cat, (cat, cat))
-            label = f"{zh} {en}" if lang == "zh" else en
-            caps = sub["capacity"] if "capacity" in sub.columns else [None] * len(sub)
-            fnames = sub["name"] if "name" in sub.columns else sub["category"]
-            feats = [{"g": _pack(g), "t": f"{_esc(n)} ({_esc(zh if lang == 'zh' else en)})"
-                      + (f" 容量 {_fmt(cap)}" if lang == "zh" and _fmt(cap) else
-                         f" capacity {_fmt(cap)}" if _fmt(cap) else "")}
-                     for g, n, cap in zip(sub.geometry, fnames, caps, strict=True)]
-            _layer(name=f"{_t('facilities', lang)}: {_esc(label)}", features=feats,
-                   styles=[{"color": "#222", "weight": 1, "fillColor": col, "fillOpacity": 0.9,
-                            "radius": 5}]).add_to(m)
+    if "facilities" not in layers or not len(layers["facilities"]):
+        return colours, cat_names
+    fac = _prepare(layers["facilities"], simplify_m=None, gcj=gcj)
+    fac = fac[fac.geom_type == "Point"]
+    order = list(cat_names) + sorted(set(fac["category"].astype(str)) - set(cat_names))
+    for i, cat in enumerate(c for c in order if c in set(fac["category"].astype(str))):
+        sub = fac[fac["category"].astype(str) == cat]
+        col = _PALETTE[i % len(_PALETTE)]
+        colours[cat] = col
+        zh, en = cat_names.get(cat, (cat, cat))
+        label = f"{zh} {en}" if lang == "zh" else en
+        caps = sub["capacity"] if "capacity" in sub.columns else [None] * len(sub)
+        fnames = sub["name"] if "name" in sub.columns else sub["category"]
+        feats = [{"g": _pack(g), "t": f"{_esc(n)} ({_esc(zh if lang == 'zh' else en)})"
+                  + (f" 容量 {_fmt(cap)}" if lang == "zh" and _fmt(cap) else
+                     f" capacity {_fmt(cap)}" if _fmt(cap) else "")}
+                 for g, n, cap in zip(sub.geometry, fnames, caps, strict=True)]
+        _layer(name=f"{_t('facilities', lang)}: {_esc(label)}", features=feats,
+               styles=[{"color": "#222", "weight": 1, "fillColor": col, "fillOpacity": 0.9,
+                        "radius": 5}]).add_to(m)
+    return colours, cat_names
 
-    # sites, clusters, members, proposed sites (drawn when present)
+
+def _add_planning_layers(m, layers, prep, lang: str) -> None:
+    """Add the sites, clusters, cluster members and proposed sites that the result holds."""
     extra = [("sites", "#6a3d9a"), ("clusters", "#ff7f00"), ("cluster_members", "#fdbf6f"),
              ("proposed_sites", "#e31a1c")]
     for lname, col in extra:
@@ -1044,16 +1101,6 @@ def make_map(
                  for g, r in zip(d.geometry, attrs.to_dict("records"), strict=True)]
         _layer(name=_both(lname, lang), features=feats, styles=[st],
                show=lname != "cluster_members").add_to(m)
-
-    _Search(names.tolist(), _t("search", lang)).add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
-    _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
-            title=title)
-    if index_href:
-        _link_box(m, [(index_href, "← " + _both("index", lang))])
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
-    _Ready().add_to(m)
-    return m
 
 
 def _is_sample(result) -> bool:

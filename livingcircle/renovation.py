@@ -420,24 +420,11 @@ def renovation_needs(
     if stray:
         msg = f"scope names communities not in the communities layer: {stray[:5]}"
         raise InputError(msg)
-    gap_rows: dict[str, list[dict]] = {}
-    if gaps is not None:
-        for col in ("community_id", "category", "met"):
-            if col not in gaps.columns:
-                msg = f"gaps table lacks column {col!r}; pass the result of find_gaps()"
-                raise InputError(msg)
-        unmet = gaps[~gaps["met"].astype(bool)]
-        for g in unmet.to_dict("records"):
-            gap_rows.setdefault(str(g["community_id"]), []).append(g)
-    full_rows: dict[str, list[dict]] = {}
-    if capacity is not None:
-        for col in ("community_id", "category", "capacity_status"):
-            if col not in capacity.columns:
-                msg = f"capacity table lacks column {col!r}; pass the result of capacity_access()"
-                raise InputError(msg)
-        full = capacity[capacity["capacity_status"] == "over_capacity"]
-        for c in full.to_dict("records"):
-            full_rows.setdefault(str(c["community_id"]), []).append(c)
+    gap_rows = _rows_by_community(gaps, ("community_id", "category", "met"), "gaps",
+                                  "find_gaps", keep=lambda t: ~t["met"].astype(bool))
+    full_rows = _rows_by_community(
+        capacity, ("community_id", "category", "capacity_status"), "capacity",
+        "capacity_access", keep=lambda t: t["capacity_status"] == "over_capacity")
     prop_cat = profile.categories.get("property_management")
     prop_name = prop_cat.name_zh if prop_cat is not None else ATTRIBUTE_ITEMS[
         "property_management"][1]
@@ -447,115 +434,160 @@ def renovation_needs(
     rows: list[dict] = []
     for cid in in_scope:
         r = recs[cid]
-        items: list[dict] = []
-
-        def add(item_id, cls, name, trigger, attr, detail, detail_zh, assessment="need",
-                required=pd.NA, _items=items, _cid=cid):
-            _items.append({
-                "community_id": _cid, "renovation_class": cls,
-                "renovation_class_zh": CLASS_ZH[cls], "priority_zh": PRIORITY_ZH[cls],
-                "item_id": item_id, "item_zh": name, "trigger": trigger,
-                "trigger_attribute": attr, "trigger_detail": detail,
-                "trigger_detail_zh": detail_zh, "required": required, "assessment": assessment,
-            })
-
-        def attr_item(item_id, trigger, attr, detail, detail_zh, assessment="need", _add=add):
-            cls, name = ATTRIBUTE_ITEMS[item_id]
-            _add(item_id, cls, name, trigger, attr, detail, detail_zh, assessment)
-
-        # build year: the 基础类 items every old community is assessed for
-        year = _number_or_none(_get(r, "build_year"), "build_year", cid)
-        basic_defaults = ("utilities", "facade_insulation", "roof_waterproofing")
-        if year is None:
-            for it in basic_defaults:
-                attr_item(it, "policy_default", "build_year", "build_year unknown",
-                          "建成年份未知，需调查", "unknown")
-        elif year <= year_limit:
-            for it in basic_defaults:
-                attr_item(it, "policy_default", "build_year",
-                          f"build_year={year:.0f} <= {year_limit}",
-                          f"{year:.0f}年建成（{year_limit}年底前），基础类应改尽改")
-        grade = _grade_or_none(_get(r, "safety_grade"), cid)
-        if grade == "C":
-            attr_item("building_safety", "attribute", "safety_grade", "safety_grade=C",
-                      "安全鉴定C级")
-        units = bool_or_none(_get(r, "complete_units"), "complete_units", cid)
-        if units is False:
-            attr_item("unit_completion", "attribute", "complete_units", "complete_units=False",
-                      "无独立厨房、卫生间")
-
-        # elevator: floors >= N and no elevator
-        floors = _number_or_none(_get(r, "floors"), "floors", cid)
-        elev = bool_or_none(_get(r, "has_elevator"), "has_elevator", cid)
-        f_txt = "unknown" if floors is None else f"{floors:.0f}"
-        e_txt = "unknown" if elev is None else str(elev)
-        detail = f"floors={f_txt}, has_elevator={e_txt}"
-        if elev is True or (floors is not None and floors < min_floors_elevator):
-            pass
-        elif floors is not None and elev is False:
-            attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
-                      f"{floors:.0f}层，无电梯")
-        else:
-            attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
-                      "层数或有无电梯未知，需调查", "unknown")
-
-        # elderly share
-        share = _number_or_none(_get(r, "elderly_share"), "elderly_share", cid)
-        if share is None:
-            attr_item("barrier_free", "attribute", "elderly_share", "elderly_share unknown",
-                      "老年人口比例未知，需调查", "unknown")
-        elif share >= elderly_share_threshold:
-            attr_item("barrier_free", "attribute", "elderly_share",
-                      f"elderly_share={share:.2f} >= {elderly_share_threshold:g}",
-                      f"老年人口比例 {share:.0%}（≥{elderly_share_threshold:.0%}）")
-
-        # property management
-        nm = _no_management(r, cid)
-        mode = _get(r, "management_mode")
-        m_detail = (f"management_mode={'unknown' if _is_missing(mode) else mode}, "
-                    f"owners_committee={_get(r, 'owners_committee')}, "
-                    f"property_committee={_get(r, 'property_committee')}")
-        if nm is True:
-            add("property_management", prop_class, prop_name, "attribute",
-                "management_mode;owners_committee;property_committee", m_detail,
-                "无物业管理（无物业或无业主委员会/物业管理委员会）")
-        elif nm is None:
-            add("property_management", prop_class, prop_name, "attribute",
-                "management_mode;owners_committee;property_committee", m_detail,
-                "物业管理情况未知，需调查", "unknown")
-
-        # missing facilities
-        for g in gap_rows.get(cid, []):
-            cat = profile.categories.get(str(g["category"]))
-            if cat is None or cat.renovation_category is None:
-                continue
-            add(cat.id, cat.renovation_category, cat.name_zh, "missing_facility", cat.id,
-                _facility_detail(g), str(g.get("explanation_zh", "")),
-                required=bool(g.get("required", cat.required)))
-        missing_ids = {str(g["category"]) for g in gap_rows.get(cid, [])}
-        for c in full_rows.get(cid, []):
-            cat = profile.categories.get(str(c["category"]))
-            if cat is None or cat.renovation_category is None or cat.id in missing_ids:
-                continue
-            per_1000 = float(c.get("supply_ratio", math.nan)) * 1000.0
-            norm_1000 = float(c.get("norm_ratio", math.nan)) * 1000.0
-            add(cat.id, cat.renovation_category, cat.name_zh, "over_capacity", cat.id,
-                f"{cat.id} within {cat.max_walk_m:g} m but over capacity "
-                f"({per_1000:.1f} places per 1000 persons < norm {norm_1000:.1f})",
-                f"{cat.name_zh}：{cat.max_walk_m:g} 米内有设施但容量不足"
-                f"（每千人 {per_1000:.1f} 个学位/床位，低于标准 {norm_1000:.1f}）",
-                required=cat.required)
-
+        needs = _Needs(cid)
+        _building_needs(needs, r, year_limit)
+        _elevator_need(needs, r, min_floors_elevator)
+        _elderly_need(needs, r, elderly_share_threshold)
+        _management_need(needs, r, prop_class, prop_name)
+        _facility_needs(needs, gap_rows.get(cid, []), full_rows.get(cid, []), profile)
         # heritage protection
         heritage = bool_or_none(_get(r, "heritage"), "heritage", cid)
         if heritage is None:
-            attr_item("heritage_protection", "attribute", "heritage", "heritage unknown",
-                      "是否涉及历史文化保护未知，需调查", "unknown")
+            needs.attr_item("heritage_protection", "attribute", "heritage", "heritage unknown",
+                            "是否涉及历史文化保护未知，需调查", "unknown")
         protection = PROTECTION_ZH if heritage else ""
-        for it in items:
+        for it in needs.items:
             it["protection_requirement"] = protection
-        rows.extend(items)
+        rows.extend(needs.items)
+    return _needs_table(rows, in_scope)
 
+
+class _Needs:
+    """The need items of one community, in the order they are found."""
+
+    def __init__(self, cid: str) -> None:
+        self.cid = cid
+        self.items: list[dict] = []
+
+    def add(self, item_id, cls, name, trigger, attr, detail, detail_zh, assessment="need",
+            required=pd.NA) -> None:
+        self.items.append({
+            "community_id": self.cid, "renovation_class": cls,
+            "renovation_class_zh": CLASS_ZH[cls], "priority_zh": PRIORITY_ZH[cls],
+            "item_id": item_id, "item_zh": name, "trigger": trigger,
+            "trigger_attribute": attr, "trigger_detail": detail,
+            "trigger_detail_zh": detail_zh, "required": required, "assessment": assessment,
+        })
+
+    def attr_item(self, item_id, trigger, attr, detail, detail_zh, assessment="need") -> None:
+        cls, name = ATTRIBUTE_ITEMS[item_id]
+        self.add(item_id, cls, name, trigger, attr, detail, detail_zh, assessment)
+
+
+def _rows_by_community(table: pd.DataFrame | None, columns, what: str, maker: str,
+                       keep) -> dict[str, list[dict]]:
+    """Rows of ``table`` kept by ``keep``, as records grouped by community id ({} for None)."""
+    out: dict[str, list[dict]] = {}
+    if table is None:
+        return out
+    for col in columns:
+        if col not in table.columns:
+            msg = f"{what} table lacks column {col!r}; pass the result of {maker}()"
+            raise InputError(msg)
+    for g in table[keep(table)].to_dict("records"):
+        out.setdefault(str(g["community_id"]), []).append(g)
+    return out
+
+
+def _building_needs(needs: _Needs, r: Mapping, year_limit: int) -> None:
+    """Add the 基础类 items of the build year, the safety grade and the units' completeness."""
+    cid = needs.cid
+    # build year: the 基础类 items every old community is assessed for
+    year = _number_or_none(_get(r, "build_year"), "build_year", cid)
+    basic_defaults = ("utilities", "facade_insulation", "roof_waterproofing")
+    if year is None:
+        for it in basic_defaults:
+            needs.attr_item(it, "policy_default", "build_year", "build_year unknown",
+                            "建成年份未知，需调查", "unknown")
+    elif year <= year_limit:
+        for it in basic_defaults:
+            needs.attr_item(it, "policy_default", "build_year",
+                            f"build_year={year:.0f} <= {year_limit}",
+                            f"{year:.0f}年建成（{year_limit}年底前），基础类应改尽改")
+    grade = _grade_or_none(_get(r, "safety_grade"), cid)
+    if grade == "C":
+        needs.attr_item("building_safety", "attribute", "safety_grade", "safety_grade=C",
+                        "安全鉴定C级")
+    units = bool_or_none(_get(r, "complete_units"), "complete_units", cid)
+    if units is False:
+        needs.attr_item("unit_completion", "attribute", "complete_units",
+                        "complete_units=False", "无独立厨房、卫生间")
+
+
+def _elevator_need(needs: _Needs, r: Mapping, min_floors_elevator: int) -> None:
+    """Add the elevator retrofit when floors ≥ ``min_floors_elevator`` and no elevator."""
+    cid = needs.cid
+    floors = _number_or_none(_get(r, "floors"), "floors", cid)
+    elev = bool_or_none(_get(r, "has_elevator"), "has_elevator", cid)
+    f_txt = "unknown" if floors is None else f"{floors:.0f}"
+    e_txt = "unknown" if elev is None else str(elev)
+    detail = f"floors={f_txt}, has_elevator={e_txt}"
+    if elev is True or (floors is not None and floors < min_floors_elevator):
+        return
+    if floors is not None and elev is False:
+        needs.attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
+                        f"{floors:.0f}层，无电梯")
+    else:
+        needs.attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
+                        "层数或有无电梯未知，需调查", "unknown")
+
+
+def _elderly_need(needs: _Needs, r: Mapping, elderly_share_threshold: float) -> None:
+    """Add 适老/无障碍 when the elderly share reaches the threshold (or is unknown)."""
+    share = _number_or_none(_get(r, "elderly_share"), "elderly_share", needs.cid)
+    if share is None:
+        needs.attr_item("barrier_free", "attribute", "elderly_share", "elderly_share unknown",
+                        "老年人口比例未知，需调查", "unknown")
+    elif share >= elderly_share_threshold:
+        needs.attr_item("barrier_free", "attribute", "elderly_share",
+                        f"elderly_share={share:.2f} >= {elderly_share_threshold:g}",
+                        f"老年人口比例 {share:.0%}（≥{elderly_share_threshold:.0%}）")
+
+
+def _management_need(needs: _Needs, r: Mapping, prop_class: str, prop_name: str) -> None:
+    """Add property management when the community has none (or it is unknown)."""
+    nm = _no_management(r, needs.cid)
+    mode = _get(r, "management_mode")
+    m_detail = (f"management_mode={'unknown' if _is_missing(mode) else mode}, "
+                f"owners_committee={_get(r, 'owners_committee')}, "
+                f"property_committee={_get(r, 'property_committee')}")
+    if nm is True:
+        needs.add("property_management", prop_class, prop_name, "attribute",
+                  "management_mode;owners_committee;property_committee", m_detail,
+                  "无物业管理（无物业或无业主委员会/物业管理委员会）")
+    elif nm is None:
+        needs.add("property_management", prop_class, prop_name, "attribute",
+                  "management_mode;owners_committee;property_committee", m_detail,
+                  "物业管理情况未知，需调查", "unknown")
+
+
+def _facility_needs(needs: _Needs, gap_rows: list[dict], full_rows: list[dict],
+                    profile: Profile) -> None:
+    """Add the categories missing (gaps) or over capacity that have a renovation category."""
+    for g in gap_rows:
+        cat = profile.categories.get(str(g["category"]))
+        if cat is None or cat.renovation_category is None:
+            continue
+        needs.add(cat.id, cat.renovation_category, cat.name_zh, "missing_facility", cat.id,
+                  _facility_detail(g), str(g.get("explanation_zh", "")),
+                  required=bool(g.get("required", cat.required)))
+    missing_ids = {str(g["category"]) for g in gap_rows}
+    for c in full_rows:
+        cat = profile.categories.get(str(c["category"]))
+        if cat is None or cat.renovation_category is None or cat.id in missing_ids:
+            continue
+        per_1000 = float(c.get("supply_ratio", math.nan)) * 1000.0
+        norm_1000 = float(c.get("norm_ratio", math.nan)) * 1000.0
+        needs.add(cat.id, cat.renovation_category, cat.name_zh, "over_capacity", cat.id,
+                  f"{cat.id} within {cat.max_walk_m:g} m but over capacity "
+                  f"({per_1000:.1f} places per 1000 persons < norm {norm_1000:.1f})",
+                  f"{cat.name_zh}：{cat.max_walk_m:g} 米内有设施但容量不足"
+                  f"（每千人 {per_1000:.1f} 个学位/床位，低于标准 {norm_1000:.1f}）",
+                  required=cat.required)
+
+
+def _needs_table(rows: list[dict], in_scope: list[str]) -> pd.DataFrame:
+    """Return the need rows as a table: communities in scope order, then class order."""
     columns = [
         "community_id", "renovation_class", "renovation_class_zh", "priority_zh", "item_id",
         "item_zh", "trigger", "trigger_attribute", "trigger_detail", "trigger_detail_zh",
