@@ -49,7 +49,20 @@ logger = logging.getLogger(__name__)
 NOT_REACHED = np.nan
 
 
-def _speed_table(speed_profiles) -> dict[str, float]:
+def speed_table(speed_profiles) -> dict[str, float]:
+    """Return walking speeds (m/min) by name for speed profile names or plain speeds.
+
+    Parameters
+    ----------
+    speed_profiles
+        None (the default profile of :mod:`livingcircle.settings`), one name or speed, or a
+        list of them: names of :data:`livingcircle.settings.speed_profiles` or m/min.
+
+    Returns
+    -------
+    dict
+        Name (a speed given as a number is named by its text) → metres per minute.
+    """
     if speed_profiles is None:
         speed_profiles = [settings.default_speed_profile]
     if isinstance(speed_profiles, str | int | float):
@@ -283,7 +296,7 @@ def measure_access(
     """
     profile = profile or load_profile()
     diag = diagnostics if diagnostics is not None else Diagnostics()
-    speeds = _speed_table(speed_profiles)
+    speeds = speed_table(speed_profiles)
     cutoff = float(cutoff_m or settings.search_cutoff_m)
     max_snap = float(max_snap_distance_m or settings.max_snap_distance_m)
     for col, frame, name in (("community_id", communities, "communities"),
@@ -297,19 +310,7 @@ def measure_access(
     gates_p = gates.to_crs(crs) if gates is not None and len(gates) else None
 
     cap = _community_access(net, comm, gates_p, diag, max_snap)
-    fpts = fac.geometry.to_numpy()
-    not_point = shapely.get_type_id(fpts) != 0
-    if not_point.any():  # polygons (parks, sports grounds) are reached at a representative point
-        fpts = fpts.copy()
-        fpts[not_point] = shapely.point_on_surface(fpts[not_point])
-    fap = _point_access(net, fpts, "facility", max_snap)
-    for k in np.flatnonzero(fap.edge < 0):
-        diag.add("facilities", "far_from_network", action="dropped",
-                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, k),
-                 detail=(f"more than {max_snap:.0f} m from any walkable street; not used in the "
-                         "accessibility analysis"),
-                 geometry=facilities.to_crs(4326).geometry.iloc[k])
-
+    fap = _facility_access(net, fac, facilities, diag, max_snap)
     n_c = len(cap.owner)
     snap = Snap(edge=np.r_[cap.edge, fap.edge], t=np.r_[cap.t, fap.t],
                 offset=np.r_[cap.offset, fap.offset], ok=np.r_[cap.edge, fap.edge] >= 0)
@@ -338,15 +339,65 @@ def measure_access(
     bounds = np.searchsorted(owners_sorted, np.arange(n_comm + 1))
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
     has_access = np.array([len(x) > 0 for x in community_nodes])
+    rows_with_access = np.flatnonzero(has_access)
 
-    # 1) nearest facility per category: one multi-source search each, categories on all cores;
-    #    only the rows of the communities' access nodes are kept
-    nearest_d = np.full((n_comm, len(poi_cats)), np.inf)
-    nearest_f = np.full((n_comm, len(poi_cats)), -1, dtype=np.int64)
     members_of = [np.array(cat_members[c], dtype=np.int64) for c in poi_cats]
+    nearest_d, nearest_f = _nearest_by_category(g, fnode, members_of, nodes_sorted,
+                                                owners_sorted, bounds, has_access, cutoff)
+    max_speed = max(speeds.values())
+    pair_radius = max(max(count_minutes) * max_speed,
+                      max(profile.category(c).max_walk_m for c in poi_cats))
+    pairs = _pairs_within(g, fnode, [community_nodes[i] for i in rows_with_access],
+                          rows_with_access, pair_radius)
+    pairs = _with_ids_and_categories(pairs, comm_ids, fac_ids, fac_cats, poi_cats)
+    table = _access_table(nearest_d, nearest_f, pairs, speeds, count_minutes, comm_ids, fac_ids,
+                          poi_cats)
+    pairs = pairs.drop(columns=["_f", "_c", "_j"])[["community_id", "facility_id", "category",
+                                             "distance_m"]]
+    ap = _access_points_layer(cap, fap, comm_ids, fac_ids, crs)
+    logger.info("access: %d communities × %d categories × %d speed profiles; %d pairs",
+                n_comm, len(poi_cats), len(speeds), len(pairs))
+    return Access(table=table, pairs=pairs, access_points=ap, speeds=speeds, profile=profile,
+                  cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
+                  graph=g, community_nodes=community_nodes, crs=crs,
+                  edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)
+
+
+def _facility_access(net: WalkNetwork, fac: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+                     diag: Diagnostics, max_snap: float):
+    """Attach the facilities to the network; a facility too far from it goes to diagnostics.
+
+    Polygons (parks, sports grounds) are reached at a representative point.
+    """
+    fpts = fac.geometry.to_numpy()
+    not_point = shapely.get_type_id(fpts) != 0
+    if not_point.any():
+        fpts = fpts.copy()
+        fpts[not_point] = shapely.point_on_surface(fpts[not_point])
+    fap = _point_access(net, fpts, "facility", max_snap)
+    for k in np.flatnonzero(fap.edge < 0):
+        diag.add("facilities", "far_from_network", action="dropped",
+                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, k),
+                 detail=(f"more than {max_snap:.0f} m from any walkable street; not used in the "
+                         "accessibility analysis"),
+                 geometry=facilities.to_crs(4326).geometry.iloc[k])
+    return fap
+
+
+def _nearest_by_category(g, fnode, members_of, nodes_sorted, owners_sorted, bounds, has_access,
+                         cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the nearest facility of each category from each community (metres, index).
+
+    One multi-source search per category, categories on all cores; only the rows of the
+    communities' access nodes are kept, and a community's distance is that of its nearest
+    access point. Unreached: ``inf`` and -1.
+    """
+    n_comm = len(has_access)
+    rows_with_access = np.flatnonzero(has_access)
+    nearest_d = np.full((n_comm, len(members_of)), np.inf)
+    nearest_f = np.full((n_comm, len(members_of)), -1, dtype=np.int64)
     dist_at, which_at = nearest_table(g, [fnode[m] for m in members_of], limit=cutoff,
                                       at=nodes_sorted)
-    rows_with_access = np.flatnonzero(has_access)
     for j, members in enumerate(members_of):
         if len(members) == 0:
             continue
@@ -359,12 +410,15 @@ def measure_access(
         rows_i = rows_with_access[fin]
         nearest_d[rows_i, j] = best[fin]
         nearest_f[rows_i, j] = members[which_at[firsts[fin], j]]
-    del dist_at, which_at
+    return nearest_d, nearest_f
 
-    # 2) counts within minutes and pairs: one bounded search per community (in threads)
-    max_speed = max(speeds.values())
-    pair_radius = max(max(count_minutes) * max_speed,
-                      max(profile.category(c).max_walk_m for c in poi_cats))
+
+def _pairs_within(g, fnode, nodes_of_rows, rows_with_access, pair_radius: float) -> pd.DataFrame:
+    """Return every (community row, facility index, metres) within ``pair_radius``.
+
+    One bounded search per community from its access nodes (in threads); columns ``_c``, ``_f``
+    and ``distance_m``.
+    """
     node_to_fac = np.full(g.n_nodes, -1, dtype=np.int64)
     ok_f = fnode >= 0
     node_to_fac[fnode[ok_f]] = np.flatnonzero(ok_f)
@@ -374,23 +428,38 @@ def measure_access(
         hit = f >= 0
         return f[hit], dist[hit]
 
-    found = map_bounded(g, [community_nodes[i] for i in rows_with_access], pair_radius,
-                        facilities_reached)
+    found = map_bounded(g, nodes_of_rows, pair_radius, facilities_reached)
     pc = [np.full(len(f), i) for i, (f, _d) in zip(rows_with_access, found, strict=True)]
     pf = [f for f, _d in found]
     pd_ = [d for _f, d in found]
     pc = np.concatenate(pc) if pc else np.zeros(0, dtype=np.int64)
     pf = np.concatenate(pf) if pf else np.zeros(0, dtype=np.int64)
     pdist = np.concatenate(pd_) if pd_ else np.zeros(0)
+    return pd.DataFrame({"_c": pc, "_f": pf, "distance_m": pdist})
+
+
+def _with_ids_and_categories(found: pd.DataFrame, comm_ids, fac_ids, fac_cats,
+                             poi_cats) -> pd.DataFrame:
+    """Name the pairs' community and facility, one row per category of the facility."""
+    pc = found["_c"].to_numpy()
+    pf = found["_f"].to_numpy()
     pairs = pd.DataFrame({"community_id": comm_ids[pc], "facility_id": fac_ids[pf],
-                          "distance_m": pdist, "_f": pf, "_c": pc})
+                          "distance_m": found["distance_m"].to_numpy(), "_f": pf, "_c": pc})
     pairs["category"] = fac_cats.to_numpy()[pf] if len(pf) else []
     pairs = pairs.explode("category") if len(pairs) else pairs.assign(category=pd.Series(
         dtype=object))
     pairs["category"] = pairs["category"].astype(str).str.strip()
-    pairs = pairs[pairs["category"].isin(poi_cats)].reset_index(drop=True)
+    return pairs[pairs["category"].isin(poi_cats)].reset_index(drop=True)
 
-    n_cat = len(poi_cats)
+
+def _access_table(nearest_d, nearest_f, pairs, speeds, count_minutes, comm_ids, fac_ids,
+                  poi_cats) -> pd.DataFrame:
+    """Return the long access table: community × category × speed profile.
+
+    Distances and times to the nearest facility, and the counts of facilities within each of
+    ``count_minutes`` at each speed (from ``pairs``, which gains the category index ``_j``).
+    """
+    n_comm, n_cat = len(comm_ids), len(poi_cats)
     ci = np.repeat(np.arange(n_comm), n_cat)
     cj = np.tile(np.arange(n_cat), n_comm)
     dflat = nearest_d.reshape(-1)
@@ -418,21 +487,16 @@ def measure_access(
             np.add.at(counts, flat, 1)
             part[f"n_{m}min"] = counts
         frames.append(part)
-    table = pd.concat(frames, ignore_index=True)
-    pairs = pairs.drop(columns=["_f", "_c", "_j"])[["community_id", "facility_id", "category",
-                                             "distance_m"]]
+    return pd.concat(frames, ignore_index=True)
 
-    # access points layer
-    ap = gpd.GeoDataFrame({
+
+def _access_points_layer(cap, fap, comm_ids, fac_ids, crs) -> gpd.GeoDataFrame:
+    """Return where communities and facilities attach to the network, in EPSG:4326."""
+    n_c = len(cap.owner)
+    return gpd.GeoDataFrame({
         "owner_layer": ["communities"] * n_c + ["facilities"] * len(fap.owner),
         "owner_id": np.r_[comm_ids[cap.owner], fac_ids],
         "kind": np.r_[cap.kind, fap.kind],
         "offset_m": np.r_[cap.offset, fap.offset],
         "attached": np.r_[cap.edge, fap.edge] >= 0,
     }, geometry=np.r_[cap.point, fap.point], crs=crs).to_crs(4326)
-    logger.info("access: %d communities × %d categories × %d speed profiles; %d pairs",
-                n_comm, len(poi_cats), len(speeds), len(pairs))
-    return Access(table=table, pairs=pairs, access_points=ap, speeds=speeds, profile=profile,
-                  cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
-                  graph=g, community_nodes=community_nodes, crs=crs,
-                  edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)
