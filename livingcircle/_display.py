@@ -94,9 +94,9 @@ def summary(result) -> pd.DataFrame:
         rows.append(("步行速度 walking speed", f"{sp}" + (f" ({v:g} m/min)" if v else "")))
     if getattr(result, "spilled", None):
         rows.append(("磁盘上的图层 layers kept on disk", ", ".join(sorted(result.spilled))))
-    from .report import _synthetic
+    from .summaries import synthetic_label
 
-    label = _synthetic(result)
+    label = synthetic_label(result)
     if label:
         rows.append(("数据 data", label))
     return pd.DataFrame(rows, columns=["item", "value"])
@@ -171,10 +171,10 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
                         index=gdf.index)
     gdf = gpd.GeoDataFrame(data, geometry=gdf.geometry.values, crs=gdf.crs)
     if simplify_m:
-        from .maps import _prepare
+        from .maps import prepare_layer
 
         # for display only, as on the offline map (the result keeps every vertex)
-        gdf = _prepare(gdf, simplify_m=simplify_m, gcj=False)
+        gdf = prepare_layer(gdf, simplify_m=simplify_m, gcj=False)
     options = {"tooltip": cols[:6] or False, "popup": cols or False}
     if column == "share_met":
         options.update(cmap="RdYlGn", vmin=0.0, vmax=1.0)

@@ -4,7 +4,7 @@
 :class:`livingcircle.pipeline.Result` or a written result folder:
 
 * ``overview``: every community coloured by the share of its required categories that it reaches
-  (the classes of :data:`livingcircle.maps.COMPLETENESS_CLASSES`, as on the interactive map), the
+  (the classes of :data:`livingcircle.styles.COMPLETENESS_CLASSES`, as on the interactive map), the
   communities in the renovation scope outlined;
 * ``coverage/<category>``: for each facility category, the area within its walking threshold
   (the ``coverage`` layer), its facilities, and which communities meet it;
@@ -50,7 +50,14 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
-from .summaries import in_scope_mask, share_met
+from .styles import (
+    AMAP_TILES_URL,
+    BASEMAP_STYLES,
+    COMPLETENESS_CLASSES,
+    TIANDITU_TILES_URL,
+    completeness_colour,
+)
+from .summaries import in_scope_mask, share_met, synthetic_label
 from .values import format_number, format_share
 
 if TYPE_CHECKING:
@@ -151,7 +158,7 @@ def find_cjk_font() -> str | None:
     return other[0] if other else None
 
 
-def _style(lang: str) -> tuple[str, dict]:
+def figure_style(lang: str) -> tuple[str, dict]:
     """Return the language to draw in and matplotlib rc settings (CJK font when there is one)."""
     font = find_cjk_font()
     if font is None and lang == "zh":
@@ -245,12 +252,6 @@ def _names(result) -> dict[str, str]:
         return {}
     return {str(k): str(v) for k, v in zip(comm["community_id"], comm["name"], strict=True)
             if isinstance(v, str) and v}
-
-
-def _synthetic(result) -> str | None:
-    from .report import _synthetic as label
-
-    return label(result)
 
 
 def _footer(result, crs, lang: str, tiles: str | None = None) -> str:
@@ -394,7 +395,6 @@ def tile_source(tiles: str | TileProvider, *,
 
     import xyzservices
 
-    from .maps import _AMAP_URL, _TIANDITU_URL
 
     if isinstance(tiles, xyzservices.TileProvider):
         return tiles
@@ -404,14 +404,14 @@ def tile_source(tiles: str | TileProvider, *,
     if tiles == "osm":
         return xyzservices.providers.OpenStreetMap.Mapnik
     if tiles == "amap":
-        return xyzservices.TileProvider(name="amap", url=_AMAP_URL.replace("{s}", "1"),
+        return xyzservices.TileProvider(name="amap", url=AMAP_TILES_URL.replace("{s}", "1"),
                                         attribution=_TILE_ATTRIBUTION["amap"], max_zoom=18)
     token = tianditu_token or os.environ.get("TIANDITU_TOKEN")
     if not token:
         msg = ("Tianditu tiles need a token: set the TIANDITU_TOKEN environment variable (a key "
                "from the Tianditu developer site), or use --tiles osm or amap, or no --tiles")
         raise InputError(msg)
-    url = _TIANDITU_URL.format(s="0", layer="vec", token=token)
+    url = TIANDITU_TILES_URL.format(s="0", layer="vec", token=token)
     return xyzservices.TileProvider(name="tianditu", url=url,
                                     attribution=_TILE_ATTRIBUTION["tianditu"], max_zoom=18)
 
@@ -491,7 +491,6 @@ def _draw_background(ax, bg, lang: str) -> list:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from .maps import BASEMAP_STYLES
 
     if bg is None or not len(bg):
         return []
@@ -554,7 +553,7 @@ def _decorate(fig, ax, result, crs, lang: str, *, title: str, subtitle: str = ""
     head = fig.text(0.02, 0.975, title, fontsize=13, fontweight="bold", va="top", ha="left")
     if subtitle:
         fig.text(0.02, 0.925, subtitle, fontsize=8, va="top", ha="left", color="#333")
-    syn = _synthetic(result)
+    syn = synthetic_label(result)
     if syn:
         label = fig.text(0.98, 0.975, syn, fontsize=7, va="top", ha="right", color="#6b4f00",
                          fontweight="bold",
@@ -611,9 +610,8 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from .maps import COMPLETENESS_CLASSES, _colour
 
-    lang, rc = _style(_check_lang(lang))
+    lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
     crs = _metric_crs(result)
     import matplotlib.pyplot as plt
@@ -624,8 +622,8 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
         share = share_met(comm)
         bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, _streets(result, crs))
-        comm.plot(ax=ax, color=[_colour(s) for s in share], edgecolor="#555", linewidth=0.3,
-                  zorder=3)
+        comm.plot(ax=ax, color=[completeness_colour(s) for s in share], edgecolor="#555",
+                  linewidth=0.3, zorder=3)
         scope = in_scope_mask(comm) if "in_scope" in comm else None
         if scope is not None and scope.any():
             comm[scope.to_numpy()].boundary.plot(ax=ax, color="#08306b", linewidth=1.1, zorder=4)
@@ -684,7 +682,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    lang, rc = _style(_check_lang(lang))
+    lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
     if category not in result.profile.categories:
         msg = (f"category {category!r} is not in the profile {result.profile.name!r}; "
@@ -818,7 +816,7 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh",
     matplotlib.figure.Figure
         :data:`CARD_SIZE` inches at :data:`DPI`.
     """
-    lang, rc = _style(_check_lang(lang))
+    lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
     cl, row = _cluster_row(result, cluster_id)
     cid = str(row["cluster_id"])
@@ -986,7 +984,7 @@ def community_card(result, community_id: str, *, lang: str = "zh",
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    lang, rc = _style(_check_lang(lang))
+    lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
     comm_all = result.layers["communities"]
     hit = comm_all["community_id"].astype(str) == str(community_id)
@@ -1075,7 +1073,7 @@ def _slug(value: str) -> str:
     return s
 
 
-def _save_to(fig, target, fmt: str) -> None:
+def save_figure(fig, target, fmt: str) -> None:
     """Save with the figure's own settings (SVG text kept as text, the CJK font for PDF)."""
     import matplotlib.pyplot as plt
 
@@ -1091,7 +1089,7 @@ def _save(fig, base: Path, formats: Iterable[str], inputs: list[str], overwrite:
     for fmt in formats:
         path = base.with_name(base.name + "." + fmt)
         with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
-            _save_to(fig, tmp, fmt)
+            save_figure(fig, tmp, fmt)
         written.append(path)
     fig.clear()
 
@@ -1153,7 +1151,7 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
 
         result = load_result(result)
     # Chinese without a CJK font: one warning here, then English for every figure
-    lang, _ = _style(_check_lang(lang))
+    lang, _ = figure_style(_check_lang(lang))
     formats = [formats] if isinstance(formats, str) else list(formats)
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -1215,7 +1213,7 @@ def figure_svg(fig) -> str:
     import io
 
     buf = io.StringIO()
-    _save_to(fig, buf, "svg")
+    save_figure(fig, buf, "svg")
     fig.clear()
     return buf.getvalue()
 

@@ -72,22 +72,20 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from ._errors import InputError
-from .summaries import in_scope_mask, share_met
+from .styles import (
+    AMAP_TILES_URL,
+    BASEMAP_STYLES,
+    COMPLETENESS_CLASSES,
+    TIANDITU_TILES_URL,
+    completeness_colour,
+)
+from .summaries import in_scope_mask, is_sample, share_met
 
 logger = logging.getLogger(__name__)
 
 #: Basemap names accepted by :func:`make_map`.
 BASEMAPS = ("none", "osm", "amap", "tianditu")
 
-_AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-             "&x={x}&y={y}&z={z}")
-_TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={token}")
-
-#: Colour classes of the communities: share of required categories reached (lower bound, colour).
-COMPLETENESS_CLASSES = [(0.0, "#d73027"), (0.2, "#fc8d59"), (0.4, "#fee08b"), (0.6, "#d9ef8b"),
-                        (0.8, "#91cf60"), (1.0, "#1a9850")]
 _ISO_COLOURS = {5: "#1b9e77", 10: "#7570b3", 15: "#d95f02"}
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
@@ -212,8 +210,8 @@ def _drop_small_holes(geom, min_area: float):
     return geom
 
 
-def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
-             min_hole_m2: float = 0.0, keep_topology: bool = True) -> gpd.GeoDataFrame:
+def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
+                  min_hole_m2: float = 0.0, keep_topology: bool = True) -> gpd.GeoDataFrame:
     """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked.
 
     ``keep_topology=False`` simplifies with plain Douglas-Peucker (no topology checks: five times
@@ -469,24 +467,12 @@ class _Pane(MacroElement):
         self.pane, self.z = pane, int(z)
 
 
-#: Styles of the offline basemap (``basemap`` layer, :mod:`livingcircle.basemap`) by (kind, rank):
-#: greys for streets, heavier for main roads, in the manner of printed city maps; light blue water,
-#: light green parks, dashed dark railways. Drawn without interaction in pane ``lcbase``.
-BASEMAP_STYLES = {
-    ("water", 1): {"stroke": False, "fillColor": "#a8cbe6", "fillOpacity": 1},
-    ("water", 2): {"color": "#a8cbe6", "weight": 4},
-    ("green", 1): {"stroke": False, "fillColor": "#d3e8c4", "fillOpacity": 1},
-    ("rail", 1): {"color": "#6e6e6e", "weight": 2, "dashArray": "6 4"},
-    ("street", 1): {"color": "#8c8c8c", "weight": 4},
-    ("street", 2): {"color": "#a6a6a6", "weight": 2},
-    ("street", 3): {"color": "#c2c2c2", "weight": 1},
-}
 
 
 def _basemap_layers(bg: gpd.GeoDataFrame, *, lang: str, gcj: bool, show: bool
                     ) -> list[folium.FeatureGroup]:
     """Return the streets and the water/green/rail layers of a result's ``basemap`` layer."""
-    bg = _prepare(bg, simplify_m=None, gcj=gcj)
+    bg = prepare_layer(bg, simplify_m=None, gcj=gcj)
     out = []
     for name, kinds, cls in ((_both("background", lang), ("water", "green", "rail"), "lc-bg"),
                              (_both("streets", lang), ("street",), "lc-street")):
@@ -605,16 +591,6 @@ def _iso_blocks(iso: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str
 
 
 # --- popups -------------------------------------------------------------------------------------
-
-def _colour(share: float) -> str:
-    if share is None or np.isnan(share):
-        return "#bdbdbd"
-    col = COMPLETENESS_CLASSES[0][1]
-    for lo, c in COMPLETENESS_CLASSES:
-        if share >= lo - 1e-9:
-            col = c
-    return col
-
 
 def _num(v, digits: int):
     """Return a finite number rounded for the page, or None (JSON null)."""
@@ -869,7 +845,7 @@ def make_map(
                        "the map starts on the plain background")
 
     def prep(gdf):
-        return _prepare(gdf, simplify_m=simplify_m, gcj=gcj)
+        return prepare_layer(gdf, simplify_m=simplify_m, gcj=gcj)
 
     comm_src = layers["communities"]
     comm = prep(comm_src)
@@ -928,13 +904,13 @@ def _base_map(b, *, lang: str, basemap: str, token: str | None) -> folium.Map:
     folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True,
                         show=basemap == "none" or (basemap == "tianditu" and not token)).add_to(m)
     if gcj:
-        folium.TileLayer(_AMAP_URL, name="高德地图 AMap (GCJ-02)", attr="© 高德地图 AutoNavi",
+        folium.TileLayer(AMAP_TILES_URL, name="高德地图 AMap (GCJ-02)", attr="© 高德地图 AutoNavi",
                          subdomains="1234", max_zoom=19, show=True).add_to(m)
     else:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
                          show=basemap == "osm").add_to(m)
         if token:
-            folium.TileLayer(_TIANDITU_URL.format(layer="vec", token=token, s="{s}"),
+            folium.TileLayer(TIANDITU_TILES_URL.format(layer="vec", token=token, s="{s}"),
                              name="天地图 Tianditu", attr="© 天地图 Tianditu",
                              subdomains="01234567", max_zoom=18,
                              show=basemap == "tianditu").add_to(m)
@@ -962,7 +938,7 @@ def _community_layer(m, comm: gpd.GeoDataFrame, names: pd.Series, gaps, lang: st
     feats = []
     for i, (s, n, cid, sc) in enumerate(zip(share, names, comm["community_id"], scope,
                                             strict=True)):
-        st = {"fillColor": _colour(s), "fillOpacity": 0.65, "color": "#08306b",
+        st = {"fillColor": completeness_colour(s), "fillOpacity": 0.65, "color": "#08306b",
               "weight": 3 if sc == "yes" else 1}
         if sc == "unknown":
             st["dashArray"] = "4 3"
@@ -1002,13 +978,13 @@ def _add_isochrones(m, result, comm_src: gpd.GeoDataFrame, row_of: dict, *, lang
     levels. Circles are a centre (the community's centroid) and a radius drawn by Leaflet.
     """
     iso_src = _isochrones_to_draw(result, row_of, minutes)
-    iso = _prepare(iso_src, simplify_m=simplify_m, gcj=gcj, min_hole_m2=min_hole_m2,
+    iso = prepare_layer(iso_src, simplify_m=simplify_m, gcj=gcj, min_hole_m2=min_hole_m2,
                    keep_topology=False)
     utm = comm_src.estimate_utm_crs()
     cent = gpd.GeoDataFrame(
         {"community_id": comm_src["community_id"].astype(str).values},
         geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
-    cent = _prepare(cent, simplify_m=None, gcj=gcj)
+    cent = prepare_layer(cent, simplify_m=None, gcj=gcj)
     centres = {c: _pack(g) for c, g in zip(cent["community_id"], cent.geometry, strict=True)}
     blocks, block_of = _iso_blocks(iso, row_of, centres)
     _Data(lcIso__blobs=blocks, lcIso__of=block_of).add_to(m)
@@ -1057,7 +1033,7 @@ def _add_facilities(m, result, *, lang: str, gcj: bool) -> tuple[dict, dict]:
     colours: dict[str, str] = {}
     if "facilities" not in layers or not len(layers["facilities"]):
         return colours, cat_names
-    fac = _prepare(layers["facilities"], simplify_m=None, gcj=gcj)
+    fac = prepare_layer(layers["facilities"], simplify_m=None, gcj=gcj)
     fac = fac[fac.geom_type == "Point"]
     order = list(cat_names) + sorted(set(fac["category"].astype(str)) - set(cat_names))
     for i, cat in enumerate(c for c in order if c in set(fac["category"].astype(str))):
@@ -1103,38 +1079,12 @@ def _add_planning_layers(m, layers, prep, lang: str) -> None:
                show=lname != "cluster_members").add_to(m)
 
 
-def _is_sample(result) -> bool:
-    """Return whether a result is the bundled synthetic sample district's.
-
-    :func:`livingcircle.run_sample` records ``synthetic`` in the metadata; a result written
-    before that is recognised by its OSM input, the sample's ``district.osm`` in this install's
-    sample folder or in any install's (``_sample``, ``data/sample_district``).
-    """
-    meta = getattr(result, "metadata", {}) or {}
-    if meta.get("synthetic"):
-        return True
-    try:
-        from .sample import sample_dir
-
-        d = str(sample_dir().resolve())
-    except Exception:
-        d = None
-    for i in meta.get("inputs", []):
-        path = str(i.get("path", ""))
-        if d and path.startswith(d):
-            return True
-        p = Path(path)
-        if p.name == "district.osm" and p.parent.name in ("_sample", "sample_district"):
-            return True
-    return False
-
-
 def _default_title(result, lang: str) -> str:
     """Return the profile's name, and the SYNTHETIC label when the result is the sample's."""
     prof = getattr(result, "profile", None)
     title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
         getattr(prof, "name", "") or "")
-    if _is_sample(result):
+    if is_sample(result):
         from .sample import SYNTHETIC_LABEL
 
         title += f" — {SYNTHETIC_LABEL}"
@@ -1264,7 +1214,7 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
         required categories met, with a popup of its figures and a link to its page; the main
         roads, water and green of the basemap under them; a list of every page.
     """
-    comm = _prepare(result.layers["communities"], simplify_m=None, gcj=False)
+    comm = prepare_layer(result.layers["communities"], simplify_m=None, gcj=False)
     share = share_met(comm).to_numpy()
     scope = in_scope_mask(comm).to_numpy() if "in_scope" in comm.columns else None
     b = comm.total_bounds
@@ -1285,7 +1235,8 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
     feats = []
     for label, href, rows in pages:
         sh = float(np.nanmean(share[rows])) if np.isfinite(share[rows]).any() else np.nan
-        st = {"color": "#08306b", "weight": 2, "fillColor": _colour(sh), "fillOpacity": 0.55}
+        st = {"color": "#08306b", "weight": 2, "fillColor": completeness_colour(sh),
+              "fillOpacity": 0.55}
         if st not in styles:
             styles.append(st)
         hull = shapely.convex_hull(shapely.union_all(

@@ -6,6 +6,10 @@ A GeoPackage written by livingcircle opens styled in QGIS: its ``layer_styles`` 
 with a ``category`` column are coloured by category (Chinese names from the default profile),
 isochrones by minutes, the ``basemap`` layer by a rule per kind. A new layer's colours or its
 Chinese name go here.
+
+The colours the interactive map and the figures share (:data:`COMPLETENESS_CLASSES`,
+:data:`BASEMAP_STYLES`) and the tile addresses they offer are here too, so that neither imports
+the other.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 logger = logging.getLogger(__name__)
@@ -183,7 +188,7 @@ def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | Non
 def _basemap_qml() -> str:
     """Return the QML of the ``basemap`` layer (lines and polygons): one rule per kind and shape.
 
-    Colours are the offline map's (:data:`livingcircle.maps.BASEMAP_STYLES`).
+    Colours are the offline map's (:data:`BASEMAP_STYLES`).
     """
     rules = [("water", "Polygon", "polygon", (168, 203, 230), "水系 water"),
              ("water", "Line", "line", (168, 203, 230), "河流 river"),
@@ -248,3 +253,45 @@ def styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | No
     if not rows:
         return None
     return pd.DataFrame(rows)
+
+
+# --- colours and tiles of the maps and figures ----------------------------------------------
+
+#: Colour classes of the communities: share of required categories reached (lower bound, colour).
+COMPLETENESS_CLASSES = [(0.0, "#d73027"), (0.2, "#fc8d59"), (0.4, "#fee08b"), (0.6, "#d9ef8b"),
+                        (0.8, "#91cf60"), (1.0, "#1a9850")]
+
+#: Styles of the offline basemap (``basemap`` layer, :mod:`livingcircle.basemap`) by (kind, rank):
+#: greys for streets, heavier for main roads, in the manner of printed city maps; light blue water,
+#: light green parks, dashed dark railways. Drawn without interaction in pane ``lcbase``.
+BASEMAP_STYLES = {
+    ("water", 1): {"stroke": False, "fillColor": "#a8cbe6", "fillOpacity": 1},
+    ("water", 2): {"color": "#a8cbe6", "weight": 4},
+    ("green", 1): {"stroke": False, "fillColor": "#d3e8c4", "fillOpacity": 1},
+    ("rail", 1): {"color": "#6e6e6e", "weight": 2, "dashArray": "6 4"},
+    ("street", 1): {"color": "#8c8c8c", "weight": 4},
+    ("street", 2): {"color": "#a6a6a6", "weight": 2},
+    ("street", 3): {"color": "#c2c2c2", "weight": 1},
+}
+
+#: AMap (高德) street tiles, GCJ-02; ``{s}`` is the subdomain 1-4.
+AMAP_TILES_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+             "&x={x}&y={y}&z={z}")
+#: Tianditu (天地图) WMTS tiles, WGS84 web Mercator; ``{layer}``, ``{token}``, ``{s}`` to fill.
+TIANDITU_TILES_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={token}")
+
+
+def completeness_colour(share: float) -> str:
+    """Return the colour of a share of required categories met (:data:`COMPLETENESS_CLASSES`).
+
+    Grey (#bdbdbd) when the share is unknown (None or NaN).
+    """
+    if share is None or np.isnan(share):
+        return "#bdbdbd"
+    col = COMPLETENESS_CLASSES[0][1]
+    for lo, c in COMPLETENESS_CLASSES:
+        if share >= lo - 1e-9:
+            col = c
+    return col
