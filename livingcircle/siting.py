@@ -275,21 +275,59 @@ def site_facilities(
     cm = cluster_members.assign(community_id=cluster_members["community_id"].astype(str))
     g = gaps.assign(community_id=gaps["community_id"].astype(str), category=gaps[
         "category"].astype(str))
-    met_mask = g["met"].astype(bool).to_numpy()
-    met = set(zip(g["community_id"].to_numpy()[met_mask], g["category"].to_numpy()[met_mask],
-                  strict=True))
     sites = sites.assign(site_id=sites["site_id"].astype(str)).sort_values("site_id")
-    site_ids = sites["site_id"].to_numpy()
-    sidx = {s: j for j, s in enumerate(site_ids)}
-    area = pd.to_numeric(sites["floor_area_m2"], errors="coerce").to_numpy(dtype=float) \
-        if "floor_area_m2" in sites.columns else np.full(len(sites), np.nan)
-    stype = sites["site_type"].astype(str).to_numpy() if "site_type" in sites.columns else \
-        np.full(len(sites), "unknown", dtype=object)
-    sname = sites["name"].to_numpy() if "name" in sites.columns else site_ids
+    cand = _Candidates(sites)
+    reach = _reach_by_community(site_dist, cand.index)
+    problems = _siting_problems(cm, g, profile, categories, required_only)
+    n_problems = sum(len(p[3]) for p in problems)
+    ties = "solver" if n_problems <= settings.siting_solver_max_problems else "first"
+    if ties == "first":
+        logger.info("siting: %d problems (more than settings.siting_solver_max_problems = %d): "
+                    "of equally good single sites the first is taken, without CBC", n_problems,
+                    settings.siting_solver_max_problems)
+    out = []
+    for cl_id, cids, hh, todo in problems:
+        if todo:
+            out += _site_cluster(cl_id, cids, hh, todo, reach, cand, profile, ties=ties,
+                                 new_per_category=new_per_category,
+                                 min_floor_area_m2=min_floor_area_m2, site_types=site_types,
+                                 unit=unit)
+    res = gpd.GeoDataFrame(pd.DataFrame(out, columns=PROPOSED_COLUMNS), geometry="geometry",
+                           crs=sites.crs)
+    logger.info("siting: %d new facilities proposed", len(res))
+    return res
+
+
+#: Columns of :func:`site_facilities`.
+PROPOSED_COLUMNS = ["cluster_id", "category", "name_zh", "required", "site_id", "site_name",
+                    "site_type", "floor_area_m2", "floor_area_known", "households_newly_served",
+                    "communities_newly_served", "threshold_m", "cost_proxy", "geometry"]
+
+
+class _Candidates:
+    """The candidate sites as arrays in site_id order, and which are taken already."""
+
+    def __init__(self, sites: gpd.GeoDataFrame) -> None:
+        self.sites = sites
+        self.ids = sites["site_id"].to_numpy()
+        self.index = {s: j for j, s in enumerate(self.ids)}
+        self.area = pd.to_numeric(sites["floor_area_m2"], errors="coerce").to_numpy(dtype=float) \
+            if "floor_area_m2" in sites.columns else np.full(len(sites), np.nan)
+        self.type = sites["site_type"].astype(str).to_numpy() if "site_type" in sites.columns \
+            else np.full(len(sites), "unknown", dtype=object)
+        self.name = sites["name"].to_numpy() if "name" in sites.columns else self.ids
+        self.used = np.zeros(len(sites), dtype=bool)
+
+
+def _reach_by_community(site_dist: pd.DataFrame, sidx: dict):
+    """Return each community's reachable sites as slices of sorted arrays.
+
+    ``(site index array, metres array, {community_id: (start, stop)})``; sites not among the
+    candidates are left out.
+    """
     sd = site_dist.assign(community_id=site_dist["community_id"].astype(str),
                           site_id=site_dist["site_id"].astype(str))
     sd = sd[sd["site_id"].isin(sidx)]
-    # each community's reachable sites (site index, metres), as slices of sorted arrays
     sd = sd.sort_values("community_id", kind="stable")
     sd_comm = sd["community_id"].to_numpy()
     sd_site = sd["site_id"].map(sidx).to_numpy(dtype=np.int64)
@@ -297,9 +335,22 @@ def site_facilities(
     starts = np.flatnonzero(np.r_[True, sd_comm[1:] != sd_comm[:-1]]) if len(sd) else []
     ends = np.r_[starts[1:], len(sd)] if len(sd) else []
     rows_of = {sd_comm[s0]: (s0, s1) for s0, s1 in zip(starts, ends, strict=True)}
+    return sd_site, sd_dist, rows_of
+
+
+def _siting_problems(cm: pd.DataFrame, g: pd.DataFrame, profile: Profile, categories,
+                     required_only: bool) -> list:
+    """Return per cluster (sorted): id, community ids, households, categories to site.
+
+    The categories are those missing for some member, sorted required first, then by
+    households not served (desc), then id; each with the mask of the cluster's communities it
+    does not serve now.
+    """
+    met_mask = g["met"].astype(bool).to_numpy()
+    met = set(zip(g["community_id"].to_numpy()[met_mask], g["category"].to_numpy()[met_mask],
+                  strict=True))
     unmet = g.loc[~g["met"].astype(bool), ["community_id", "category"]]
     unmet_of = {c: list(x) for c, x in unmet.groupby("community_id", sort=False)["category"]}
-    used = np.zeros(len(sites), dtype=bool)
     wanted = None if categories is None else set(categories)
     problems = []
     for cl_id, mem in cm.groupby("cluster_id", sort=True):
@@ -316,62 +367,57 @@ def site_facilities(
             cand.append((not cat.required, -float(hh[unserved].sum()), c, unserved))
         cand.sort(key=lambda t: t[:3])
         problems.append((cl_id, cids, hh, cand))
-    n_problems = sum(len(p[3]) for p in problems)
-    ties = "solver" if n_problems <= settings.siting_solver_max_problems else "first"
-    if ties == "first":
-        logger.info("siting: %d problems (more than settings.siting_solver_max_problems = %d): "
-                    "of equally good single sites the first is taken, without CBC", n_problems,
-                    settings.siting_solver_max_problems)
+    return problems
+
+
+def _site_cluster(cl_id, cids, hh, todo, reach, cand: _Candidates, profile: Profile, *,
+                  ties: str, new_per_category: int, min_floor_area_m2, site_types,
+                  unit: Mapping[str, float]) -> list[dict]:
+    """Solve the siting problems of one cluster, category by category; mark sites taken."""
+    sd_site, sd_dist, rows_of = reach
+    n_sites = len(cand.ids)
+    # distance matrix community × the sites any of them reaches (ascending site order)
+    spans = [rows_of.get(x, (0, 0)) for x in cids]
+    cols = np.unique(np.concatenate([sd_site[s0:s1] for s0, s1 in spans])) \
+        if spans else np.zeros(0, dtype=np.int64)
+    Dm = np.full((len(cids), len(cols)), np.inf)
+    for i, (s0, s1) in enumerate(spans):
+        Dm[i, np.searchsorted(cols, sd_site[s0:s1])] = sd_dist[s0:s1]
     out = []
-    for cl_id, cids, hh, cand in problems:
-        if not cand:
+    for _req, _neg, c, unserved in todo:
+        cat = profile.category(c)
+        ok_site = ~cand.used & ~(cand.area < _min_area(min_floor_area_m2, c))  # NaN: allowed
+        if site_types and c in site_types:
+            ok_site &= np.isin(cand.type, list(site_types[c]))
+        if ties == "solver":  # today's problem: every site a column (CBC's ties as before)
+            full = np.full((len(cids), n_sites), np.inf)
+            full[:, cols] = Dm
+            cover = (full <= cat.max_walk_m) & unserved[:, None] & ok_site[None, :]
+            col_site = np.arange(n_sites)
+        else:
+            cover = (Dm <= cat.max_walk_m) & unserved[:, None] & ok_site[cols][None, :]
+            col_site = cols
+        if not cover.any():
             continue
-        # distance matrix community × the sites any of them reaches (ascending site order)
-        spans = [rows_of.get(x, (0, 0)) for x in cids]
-        cols = np.unique(np.concatenate([sd_site[s0:s1] for s0, s1 in spans])) \
-            if spans else np.zeros(0, dtype=np.int64)
-        Dm = np.full((len(cids), len(cols)), np.inf)
-        for i, (s0, s1) in enumerate(spans):
-            Dm[i, np.searchsorted(cols, sd_site[s0:s1])] = sd_dist[s0:s1]
-        for _req, _neg, c, unserved in cand:
-            cat = profile.category(c)
-            ok_site = ~used & ~(area < _min_area(min_floor_area_m2, c))  # NaN area: allowed
-            if site_types and c in site_types:
-                ok_site &= np.isin(stype, list(site_types[c]))
-            if ties == "solver":  # today's problem: every site a column (CBC's ties as before)
-                full = np.full((len(cids), len(sites)), np.inf)
-                full[:, cols] = Dm
-                cover = (full <= cat.max_walk_m) & unserved[:, None] & ok_site[None, :]
-                col_site = np.arange(len(sites))
-            else:
-                cover = (Dm <= cat.max_walk_m) & unserved[:, None] & ok_site[cols][None, :]
-                col_site = cols
-            if not cover.any():
-                continue
-            chosen = solve_mclp(cover, hh, new_per_category, ties=ties)
-            covered = np.zeros(len(cids), dtype=bool)
-            for k in sorted(chosen, key=lambda k: -float(hh[cover[:, k]].sum())):
-                j = col_site[k]
-                new = cover[:, k] & ~covered
-                covered |= new
-                used[j] = True
-                out.append({
-                    "cluster_id": cl_id, "category": c, "name_zh": cat.name_zh,
-                    "required": cat.required, "site_id": site_ids[j], "site_name": sname[j],
-                    "site_type": stype[j], "floor_area_m2": area[j],
-                    "floor_area_known": bool(np.isfinite(area[j])),
-                    "households_newly_served": float(hh[new].sum()),
-                    "communities_newly_served": ";".join(np.asarray(cids)[new]),
-                    "threshold_m": cat.max_walk_m,
-                    "cost_proxy": float(area[j] * unit.get(stype[j], math.nan)),
-                    "geometry": sites.geometry.iloc[j],
-                })
-    cols = ["cluster_id", "category", "name_zh", "required", "site_id", "site_name", "site_type",
-            "floor_area_m2", "floor_area_known", "households_newly_served",
-            "communities_newly_served", "threshold_m", "cost_proxy", "geometry"]
-    res = gpd.GeoDataFrame(pd.DataFrame(out, columns=cols), geometry="geometry", crs=sites.crs)
-    logger.info("siting: %d new facilities proposed", len(res))
-    return res
+        chosen = solve_mclp(cover, hh, new_per_category, ties=ties)
+        covered = np.zeros(len(cids), dtype=bool)
+        for k in sorted(chosen, key=lambda k: -float(hh[cover[:, k]].sum())):
+            j = col_site[k]
+            new = cover[:, k] & ~covered
+            covered |= new
+            cand.used[j] = True
+            out.append({
+                "cluster_id": cl_id, "category": c, "name_zh": cat.name_zh,
+                "required": cat.required, "site_id": cand.ids[j], "site_name": cand.name[j],
+                "site_type": cand.type[j], "floor_area_m2": cand.area[j],
+                "floor_area_known": bool(np.isfinite(cand.area[j])),
+                "households_newly_served": float(hh[new].sum()),
+                "communities_newly_served": ";".join(np.asarray(cids)[new]),
+                "threshold_m": cat.max_walk_m,
+                "cost_proxy": float(cand.area[j] * unit.get(cand.type[j], math.nan)),
+                "geometry": cand.sites.geometry.iloc[j],
+            })
+    return out
 
 
 # --- before / after ------------------------------------------------------------------------------
