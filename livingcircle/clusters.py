@@ -403,10 +403,25 @@ def find_clusters(
     # one cluster each (the smallest largest walk, then the cluster order)
     best = _beneficiaries(pairs, members, groups, set(ids_all) - set(members))
 
+    clusters, mem = _cluster_layers(groups, members, best, missing, dist, comm, hh_all,
+                                    walk_m, getattr(parts.get("access"), "crs", None))
+    logger.info("clusters: %d clusters of %d in-scope communities (walk %.0f m), "
+                "%d beneficiaries", len(clusters), len(members), walk_m, len(best))
+    return clusters, mem
+
+
+def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist, comm,
+                    hh_all: pd.Series, walk_m: float, acc_crs):
+    """Return the clusters (outlines and figures) and their members' rows.
+
+    Outlines are the convex hull of all a cluster's communities buffered 30 m, drawn in the
+    network's metric CRS (``acc_crs``; one UTM zone for the whole area) and returned in the
+    communities' CRS.
+    """
+    scope = comm.set_index("community_id")["in_scope"].astype(str)
     geom = comm.set_index("community_id").geometry
     crs = comm.crs
     # outlines are drawn in the network's metric CRS (one UTM zone for the whole area)
-    acc_crs = getattr(parts.get("access"), "crs", None)
     geographic = crs is not None and crs.is_geographic
     metric = (acc_crs if acc_crs is not None else comm.estimate_utm_crs()) if geographic else crs
     geom_m = geom.to_crs(metric) if geographic else geom
@@ -460,12 +475,9 @@ def find_clusters(
     if geographic:  # the outlines were drawn in metres: back to the communities' CRS at once
         clusters = clusters.to_crs(crs)
     mem = gpd.GeoDataFrame(pd.DataFrame(mrec, columns=mcols), geometry="geometry", crs=crs)
-    logger.info("clusters: %d clusters of %d in-scope communities (walk %.0f m), "
-                "%d beneficiaries", len(clusters), len(members), walk_m, len(best))
     return clusters, mem
 
 
-# --- siting --------------------------------------------------------------------------------------
 # --- everything at once --------------------------------------------------------------------------
 
 def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
