@@ -799,47 +799,8 @@ def export_layers(
     >>> sorted(p.suffix for p in files)
     ['.cpg', '.csv', '.csv', '.dbf', '.json', '.prj', '.shp', '.shx']
     """
-    fmt = str(format).lower().lstrip(".")
-    if fmt == "shapefile":
-        fmt = "shp"
-    if fmt not in FORMATS:
-        msg = f"unknown format {format!r}; use one of {list(FORMATS)}"
-        raise ExportError(msg)
-    enc = str(encoding).lower().replace("_", "-")
-    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk", "gb-18030": "gb18030"}.get(enc, enc)
-    if enc not in ENCODINGS:
-        msg = f"unknown encoding {encoding!r}; use one of {list(ENCODINGS)}"
-        raise ExportError(msg)
-    codec, cpg = ENCODINGS[enc]
-
-    inputs: list[Path] = []
-    source_meta: dict = {}
-    source_path = None
-    if isinstance(source, Mapping):
-        names = list(source)
-        wanted = select_layers(names, layers, where="the given layers")
-        frames_in = {n: source[n] for n in wanted}
-        stem = "livingcircle"
-    else:
-        source_path = Path(source)
-        frames_in = read_result(source_path, layers=layers)
-        source_meta = read_metadata(source_path)
-        inputs.append(source_path)
-        inputs += list(manifest_files(source_path))  # the run's other files are kept too
-        stem = source_path.stem
-    if not frames_in:
-        msg = "nothing to export: no layers were given or selected"
-        raise ExportError(msg)
-    for n, df in frames_in.items():
-        if not isinstance(df, pd.DataFrame):
-            msg = f"layer {n!r} is a {type(df).__name__}, expected a GeoDataFrame or DataFrame"
-            raise ExportError(msg)
-    # files the caller named as inputs are protected too
-    for item in (metadata or {}).get("inputs", []) or []:
-        p = item.get("path") if isinstance(item, Mapping) else item
-        if p:
-            inputs.append(Path(p))
-
+    fmt, codec, cpg = _format_and_encoding(format, encoding)
+    frames_in, source_meta, source_path, inputs, stem = _source_frames(source, layers, metadata)
     spatial = [df for df in frames_in.values() if is_spatial(df)]
     resolved = resolve_crs(crs, spatial)
     frames: dict[str, pd.DataFrame] = {}
@@ -867,6 +828,60 @@ def export_layers(
     return _write_files(frames, out, fmt=fmt, codec=codec, cpg=cpg, resolved=resolved,
                         meta=meta, inputs=inputs, overwrite=overwrite,
                         strict_encoding=strict_encoding)
+
+
+def _format_and_encoding(format: str, encoding: str) -> tuple[str, str, str]:
+    """Return the format key, the Python codec and the ``.cpg`` name asked for, or an error."""
+    fmt = str(format).lower().lstrip(".")
+    if fmt == "shapefile":
+        fmt = "shp"
+    if fmt not in FORMATS:
+        msg = f"unknown format {format!r}; use one of {list(FORMATS)}"
+        raise ExportError(msg)
+    enc = str(encoding).lower().replace("_", "-")
+    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk", "gb-18030": "gb18030"}.get(enc, enc)
+    if enc not in ENCODINGS:
+        msg = f"unknown encoding {encoding!r}; use one of {list(ENCODINGS)}"
+        raise ExportError(msg)
+    codec, cpg = ENCODINGS[enc]
+    return fmt, codec, cpg
+
+
+def _source_frames(source, layers, metadata):
+    """Return the frames to export and what protects and describes them.
+
+    ``(frames, source metadata, source path or None, input paths never overwritten, file
+    stem)``: from a dict of frames, or read from a result GeoPackage (whose run files are
+    inputs too); files the caller names in ``metadata["inputs"]`` are inputs as well.
+    """
+    inputs: list[Path] = []
+    source_meta: dict = {}
+    source_path = None
+    if isinstance(source, Mapping):
+        names = list(source)
+        wanted = select_layers(names, layers, where="the given layers")
+        frames_in = {n: source[n] for n in wanted}
+        stem = "livingcircle"
+    else:
+        source_path = Path(source)
+        frames_in = read_result(source_path, layers=layers)
+        source_meta = read_metadata(source_path)
+        inputs.append(source_path)
+        inputs += list(manifest_files(source_path))  # the run's other files are kept too
+        stem = source_path.stem
+    if not frames_in:
+        msg = "nothing to export: no layers were given or selected"
+        raise ExportError(msg)
+    for n, df in frames_in.items():
+        if not isinstance(df, pd.DataFrame):
+            msg = f"layer {n!r} is a {type(df).__name__}, expected a GeoDataFrame or DataFrame"
+            raise ExportError(msg)
+    # files the caller named as inputs are protected too
+    for item in (metadata or {}).get("inputs", []) or []:
+        p = item.get("path") if isinstance(item, Mapping) else item
+        if p:
+            inputs.append(Path(p))
+    return frames_in, source_meta, source_path, inputs, stem
 
 
 # --------------------------------------------------------------------------------------------

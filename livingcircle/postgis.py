@@ -73,16 +73,7 @@ def export_postgis(
     list of str
         The tables written, as ``schema.table``.
     """
-    try:
-        import geoalchemy2  # noqa: F401 - the PostGIS geometry type sqlalchemy writes with
-        import sqlalchemy as sa
-
-        if str(url).startswith(("postgresql://", "postgres://")):
-            import psycopg2  # noqa: F401 - the default driver of a postgresql:// URL
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        msg = (f"PostGIS export needs {exc.name}, which the base install leaves out: "
-               'pip install "livingcircle[postgis]"')
-        raise ExportError(msg) from None
+    sa = _sqlalchemy(url)
     if if_exists not in ("fail", "replace"):
         msg = f"if_exists must be 'fail' or 'replace', got {if_exists!r}"
         raise ExportError(msg)
@@ -108,28 +99,58 @@ def export_postgis(
         resolved=resolved, crs_name=str(crs), fmt="postgis", encoding="UTF-8", layers=frames_in,
     )
     engine = sa.create_engine(url)
-    written = []
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            existing = set(sa.inspect(conn).get_table_names(schema=schema))
-            clash = [t for t in [*tables, f"{table_prefix}{METADATA_TABLE}"] if t in existing]
-            if clash and if_exists != "replace":
-                msg = (
-                    f"table(s) {clash} exist in schema {schema!r}; pass if_exists='replace' "
-                    "(command line: --replace) to replace them, or choose another schema"
-                )
-                raise ExportError(msg)
-            for t, df in tables.items():
-                if is_spatial(df):
-                    gdf = to_export_crs(df, resolved).rename_geometry("geom")
-                    gdf.to_postgis(t, conn, schema=schema, if_exists="replace", index=False)
-                else:
-                    as_table(df).to_sql(t, conn, schema=schema, if_exists="replace", index=False)
-                written.append(f"{schema}.{t}")
-            metadata_frame(meta).to_sql(f"{table_prefix}{METADATA_TABLE}", conn, schema=schema,
-                                        if_exists="replace", index=False)
+            written = _write_tables(conn, tables, schema=schema, resolved=resolved, meta=meta,
+                                    meta_table=f"{table_prefix}{METADATA_TABLE}",
+                                    if_exists=if_exists)
     finally:
         engine.dispose()
     logger.info("wrote %s to PostGIS (%s)", written, resolved.label)
+    return written
+
+
+def _sqlalchemy(url: str):
+    """Return sqlalchemy, after checking that the PostGIS extra is installed."""
+    try:
+        import geoalchemy2  # noqa: F401 - the PostGIS geometry type sqlalchemy writes with
+        import sqlalchemy as sa
+
+        if str(url).startswith(("postgresql://", "postgres://")):
+            import psycopg2  # noqa: F401 - the default driver of a postgresql:// URL
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        msg = (f"PostGIS export needs {exc.name}, which the base install leaves out: "
+               'pip install "livingcircle[postgis]"')
+        raise ExportError(msg) from None
+    return sa
+
+
+def _write_tables(conn, tables: Mapping[str, pd.DataFrame], *, schema: str, resolved,
+                  meta: Mapping, meta_table: str, if_exists: str) -> list[str]:
+    """Write the tables and the metadata table in one transaction; return ``schema.table``s.
+
+    The schema is created when missing; an existing table is an error unless ``if_exists`` is
+    'replace'.
+    """
+    import sqlalchemy as sa
+
+    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    existing = set(sa.inspect(conn).get_table_names(schema=schema))
+    clash = [t for t in [*tables, meta_table] if t in existing]
+    if clash and if_exists != "replace":
+        msg = (
+            f"table(s) {clash} exist in schema {schema!r}; pass if_exists='replace' "
+            "(command line: --replace) to replace them, or choose another schema"
+        )
+        raise ExportError(msg)
+    written = []
+    for t, df in tables.items():
+        if is_spatial(df):
+            gdf = to_export_crs(df, resolved).rename_geometry("geom")
+            gdf.to_postgis(t, conn, schema=schema, if_exists="replace", index=False)
+        else:
+            as_table(df).to_sql(t, conn, schema=schema, if_exists="replace", index=False)
+        written.append(f"{schema}.{t}")
+    metadata_frame(meta).to_sql(meta_table, conn, schema=schema, if_exists="replace",
+                                index=False)
     return written
