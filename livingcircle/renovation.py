@@ -274,32 +274,7 @@ def renovation_scope(
     out = []
     for r in recs:
         cid = r["community_id"]
-        year = _number_or_none(_get(r, "build_year"), "build_year", cid)
-        grade = _grade_or_none(_get(r, "safety_grade"), cid)
-        units = bool_or_none(_get(r, "complete_units"), "complete_units", cid)
-        yes: list[tuple[str, str]] = []
-        no: list[tuple[str, str]] = []
-        unk: list[tuple[str, str]] = []
-        if year is None:
-            unk.append(("unknown_build_year", "建成年份未知"))
-        elif year <= limit:
-            yes.append((f"built_before_{limit + 1}", f"{limit}年底前建成（{year:.0f}年）"))
-        else:
-            no.append((f"built_after_{limit}", f"{limit}年后建成（{year:.0f}年）"))
-        if grade is None:
-            unk.append(("unknown_safety_grade", "安全鉴定等级未知"))
-        elif grade == "C":
-            yes.append(("safety_grade_c", "安全鉴定C级"))
-        elif grade == "D":
-            no.append(("safety_grade_d", "安全鉴定D级（危房，按危房处置，不属本条）"))
-        else:
-            no.append((f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"))
-        if units is None:
-            unk.append(("unknown_complete_units", "是否成套住宅未知"))
-        elif units is False:
-            yes.append(("non_complete_units", "无独立厨房、卫生间（非成套住宅）"))
-        else:
-            no.append(("complete_units", "成套住宅"))
+        yes, no, unk = _scope_criteria(r, cid, limit)
 
         if cid in exc:
             status, reasons = "no", [("local_exclude", "地方决定不纳入")]
@@ -322,6 +297,41 @@ def renovation_scope(
                                         "year_limit"])
     logger.info("renovation scope: %s", result["in_scope"].value_counts().to_dict())
     return result
+
+
+def _scope_criteria(r: Mapping, cid: str, limit: int):
+    """Return the policy's scope criteria that a community meets, does not meet, and cannot tell.
+
+    Build year up to ``limit``, safety grade C, or units without their own kitchen and
+    bathroom (黑政办规〔2021〕15号 二(一)); each a (code, Chinese text) pair.
+    """
+    year = _number_or_none(_get(r, "build_year"), "build_year", cid)
+    grade = _grade_or_none(_get(r, "safety_grade"), cid)
+    units = bool_or_none(_get(r, "complete_units"), "complete_units", cid)
+    yes: list[tuple[str, str]] = []
+    no: list[tuple[str, str]] = []
+    unk: list[tuple[str, str]] = []
+    if year is None:
+        unk.append(("unknown_build_year", "建成年份未知"))
+    elif year <= limit:
+        yes.append((f"built_before_{limit + 1}", f"{limit}年底前建成（{year:.0f}年）"))
+    else:
+        no.append((f"built_after_{limit}", f"{limit}年后建成（{year:.0f}年）"))
+    if grade is None:
+        unk.append(("unknown_safety_grade", "安全鉴定等级未知"))
+    elif grade == "C":
+        yes.append(("safety_grade_c", "安全鉴定C级"))
+    elif grade == "D":
+        no.append(("safety_grade_d", "安全鉴定D级（危房，按危房处置，不属本条）"))
+    else:
+        no.append((f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"))
+    if units is None:
+        unk.append(("unknown_complete_units", "是否成套住宅未知"))
+    elif units is False:
+        yes.append(("non_complete_units", "无独立厨房、卫生间（非成套住宅）"))
+    else:
+        no.append(("complete_units", "成套住宅"))
+    return yes, no, unk
 
 
 # --- needs --------------------------------------------------------------------------------------
@@ -691,6 +701,22 @@ def annual_plan(
     counts = (nd.assign(community_id=nd["community_id"].astype(str))
               .groupby(["community_id", "renovation_class"]).size())
 
+    rows, not_ready = _plan_rows(in_scope, recs, counts, weights)
+    ready_order = {"ready": 0, "unknown": 1, "not_ready": 2}
+    rows.sort(key=lambda x: (ready_order[x["readiness"]], -x["need_score"], -x["n_basic"],
+                             x["community_id"]))
+    n_sel = _select_in_rank_order(rows, target_communities, target_households)
+    plan, nr = _plan_tables(rows, not_ready, with_name="name" in communities.columns)
+    logger.info("annual plan: %d of %d in-scope communities selected", n_sel, len(plan))
+    return plan, nr
+
+
+def _plan_rows(in_scope: list[str], recs: dict, counts: pd.Series,
+               weights: Mapping[str, float]) -> tuple[list[dict], list[dict]]:
+    """Return each in-scope community's need score and readiness, and the rows not ready.
+
+    The not-ready rows say which preconditions are lacking or unknown (in Chinese too).
+    """
     rows = []
     not_ready = []
     for cid in in_scope:
@@ -719,9 +745,15 @@ def annual_plan(
                 "lacks_zh": lacks_zh,
             })
 
-    ready_order = {"ready": 0, "unknown": 1, "not_ready": 2}
-    rows.sort(key=lambda x: (ready_order[x["readiness"]], -x["need_score"], -x["n_basic"],
-                             x["community_id"]))
+    return rows, not_ready
+
+
+def _select_in_rank_order(rows: list[dict], target_communities: int | None,
+                          target_households: int | None) -> int:
+    """Give the ranked rows their rank, selection and reasons until the target is filled.
+
+    Returns the number selected.
+    """
     cum = 0.0
     n_sel = 0
     full = target_communities == 0 or target_households == 0
@@ -767,6 +799,12 @@ def annual_plan(
         x["reason_zh"] = f"第 {rank} 位：{needs_zh}；{zh}"
         x["reason_en"] = f"rank {rank}: {needs_en}; {en}"
 
+    return n_sel
+
+
+def _plan_tables(rows: list[dict], not_ready: list[dict], *,
+                 with_name: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the plan and not-ready tables (households as integers; name when given)."""
     plan_cols = ["rank", "community_id", "name", "households", "need_score", "n_basic",
                  "n_improve", "n_upgrade", "readiness", "selected", "cumulative_households",
                  "reason_zh", "reason_en"]
@@ -775,10 +813,9 @@ def annual_plan(
     nr = pd.DataFrame(not_ready, columns=["community_id", "name", "households", "readiness",
                                           "missing_preconditions", "lacks_zh"])
     nr["households"] = nr["households"].astype("Float64").astype("Int64")
-    if "name" not in communities.columns:
+    if not with_name:
         plan = plan.drop(columns="name")
         nr = nr.drop(columns="name")
-    logger.info("annual plan: %d of %d in-scope communities selected", n_sel, len(plan))
     return plan, nr
 
 
