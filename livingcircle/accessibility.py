@@ -88,102 +88,150 @@ class AccessPoints:
 def _community_access(net: WalkNetwork, comm_proj: gpd.GeoDataFrame, gates_proj, diag, max_snap):
     """Access points of every community: gates when given, else near points of nearby streets."""
     edges = net.edges
-    owners, kinds, pts, eidx, ts, offs = [], [], [], [], [], []
+    found = _Found()
     ids = comm_proj["community_id"].to_numpy()
     pos_of = {cid: i for i, cid in enumerate(ids)}
     with_gates = set()
     if gates_proj is not None and len(gates_proj):
-        g_owner = gates_proj["community_id"].map(pos_of)
-        gpts = gates_proj.geometry.to_numpy()
-        idx, dist = edges.tree.query_nearest(gpts, max_distance=max_snap, return_distance=True,
-                                             all_matches=False)
-        snapped = np.zeros(len(gpts), dtype=bool)
-        snapped[idx[0]] = True
-        for k in range(len(gpts)):
-            if not snapped[k]:
-                diag.add("gates", "far_from_network", action="dropped",
-                         feature_id=gates_proj["gate_id"].iloc[k], **where_in(gates_proj, k),
-                         detail=(f"gate of community {gates_proj['community_id'].iloc[k]} is more "
-                                 f"than {max_snap:.0f} m from any walkable street; not used"),
-                         geometry=gpd.GeoSeries([gpts[k]], crs=comm_proj.crs)
-                         .to_crs(4326).iloc[0])
-        for src, tgt, d in zip(idx[0], idx[1], dist, strict=True):
-            own = g_owner.iloc[src]
-            if pd.isna(own):
-                continue
-            own = int(own)
-            with_gates.add(own)
-            owners.append(own)
-            kinds.append("gate")
-            pts.append(gpts[src])
-            eidx.append(tgt)
-            ts.append(shapely.line_locate_point(edges.geometry[tgt], gpts[src]))
-            offs.append(d)
+        with_gates = _gate_points(found, edges, gates_proj, pos_of, comm_proj.crs, diag,
+                                  max_snap)
     geoms = comm_proj.geometry.to_numpy()
     rest = [i for i in range(len(ids)) if i not in with_gates]
     if rest:
         rest_geoms = geoms[rest]
         is_poly = shapely.get_type_id(rest_geoms) >= 3
-        # polygons: every edge within boundary_access_m of the boundary
-        near_src, near_tgt = edges.tree.query(rest_geoms, predicate="dwithin",
-                                              distance=settings.boundary_access_m)
-        near_src_poly = is_poly[near_src]
-        has_near = np.zeros(len(rest), dtype=bool)
-        if near_src_poly.any():
-            s = near_src[near_src_poly]
-            t = near_tgt[near_src_poly]
-            has_near[np.unique(s)] = True
-            # the part of each street within reach of the boundary, sampled at a fixed spacing
-            zone = shapely.buffer(rest_geoms[s], settings.boundary_access_m)
-            part = shapely.intersection(edges.geometry[t], zone)
-            plen = shapely.length(part)
-            spacing = settings.boundary_access_spacing_m
-            n_pts = np.where(plen > 0, np.ceil(plen / spacing).astype(int) + 1, 0)
-            rep = np.repeat(np.arange(len(s)), n_pts)
-            frac = np.concatenate([np.linspace(0, 1, k) for k in n_pts if k > 0] or [[]])
-            samples = shapely.line_interpolate_point(
-                shapely.line_merge(part[rep]) if len(rep) else part[rep], frac, normalized=True)
-            good = ~shapely.is_empty(samples)
-            rep, samples = rep[good], samples[good]
-            polys = rest_geoms[s[rep]]
-            owners.extend(np.asarray(rest)[s[rep]].tolist())
-            kinds.extend(["boundary"] * len(rep))
-            pts.extend(shapely.get_point(shapely.shortest_line(polys, samples), 0).tolist())
-            eidx.extend(t[rep].tolist())
-            ts.extend(shapely.line_locate_point(edges.geometry[t[rep]], samples).tolist())
-            offs.extend(shapely.distance(polys, samples).tolist())
+        has_near = _boundary_points(found, edges, rest, rest_geoms, is_poly)
         # points, and polygons with no street that close: the nearest edge within max_snap
         need = [j for j in range(len(rest)) if not has_near[j]]
         if need:
-            idx, dist = edges.tree.query_nearest(rest_geoms[need], max_distance=max_snap,
-                                                 return_distance=True, all_matches=False)
-            found = set()
-            for a, b, d in zip(idx[0], idx[1], dist, strict=True):
-                if a in found:
-                    continue
-                found.add(a)
-                j = need[a]
-                line = shapely.shortest_line(rest_geoms[j], edges.geometry[b])
-                owners.append(rest[j])
-                kinds.append("point" if not is_poly[j] else "boundary")
-                pts.append(shapely.get_point(line, 0))
-                eidx.append(b)
-                ts.append(shapely.line_locate_point(edges.geometry[b], shapely.get_point(line, 1)))
-                offs.append(d)
-            for a in range(len(need)):
-                if a not in found:
-                    j = rest[need[a]]
-                    diag.add("communities", "far_from_network", action="kept",
-                             feature_id=ids[j], **where_in(comm_proj, j),
-                             detail=(f"no walkable street within {max_snap:.0f} m; kept in the "
-                                     "output with every category 'not reached'"),
-                             geometry=gpd.GeoSeries([geoms[j]], crs=comm_proj.crs)
-                             .to_crs(4326).iloc[0].representative_point())
+            _nearest_points(found, edges, rest, rest_geoms, is_poly, need, comm_proj, diag,
+                            max_snap)
     return AccessPoints(
-        owner=np.array(owners, dtype=np.int64), kind=np.array(kinds, dtype=object),
-        point=np.array(pts, dtype=object), edge=np.array(eidx, dtype=np.int64),
-        t=np.array(ts, dtype=float), offset=np.array(offs, dtype=float),
+        owner=np.array(found.owners, dtype=np.int64), kind=np.array(found.kinds, dtype=object),
+        point=np.array(found.pts, dtype=object), edge=np.array(found.eidx, dtype=np.int64),
+        t=np.array(found.ts, dtype=float), offset=np.array(found.offs, dtype=float),
     )
+
+
+class _Found:
+    """Access points found so far, as lists in the order found.
+
+    Owner row, kind, point, edge, position along the edge, offset walked.
+    """
+
+    def __init__(self) -> None:
+        self.owners: list = []
+        self.kinds: list = []
+        self.pts: list = []
+        self.eidx: list = []
+        self.ts: list = []
+        self.offs: list = []
+
+    def add(self, owner, kind, pt, edge, t, off) -> None:
+        self.owners.append(owner)
+        self.kinds.append(kind)
+        self.pts.append(pt)
+        self.eidx.append(edge)
+        self.ts.append(t)
+        self.offs.append(off)
+
+
+def _gate_points(found: _Found, edges, gates_proj, pos_of: dict, crs, diag,
+                 max_snap: float) -> set:
+    """Attach the gates to their nearest edge; return the rows of communities with a gate.
+
+    A gate farther than ``max_snap`` from any walkable street goes to diagnostics.
+    """
+    g_owner = gates_proj["community_id"].map(pos_of)
+    gpts = gates_proj.geometry.to_numpy()
+    idx, dist = edges.tree.query_nearest(gpts, max_distance=max_snap, return_distance=True,
+                                         all_matches=False)
+    snapped = np.zeros(len(gpts), dtype=bool)
+    snapped[idx[0]] = True
+    for k in range(len(gpts)):
+        if not snapped[k]:
+            diag.add("gates", "far_from_network", action="dropped",
+                     feature_id=gates_proj["gate_id"].iloc[k], **where_in(gates_proj, k),
+                     detail=(f"gate of community {gates_proj['community_id'].iloc[k]} is more "
+                             f"than {max_snap:.0f} m from any walkable street; not used"),
+                     geometry=gpd.GeoSeries([gpts[k]], crs=crs).to_crs(4326).iloc[0])
+    with_gates = set()
+    for src, tgt, d in zip(idx[0], idx[1], dist, strict=True):
+        own = g_owner.iloc[src]
+        if pd.isna(own):
+            continue
+        own = int(own)
+        with_gates.add(own)
+        found.add(own, "gate", gpts[src], tgt,
+                  shapely.line_locate_point(edges.geometry[tgt], gpts[src]), d)
+    return with_gates
+
+
+def _boundary_points(found: _Found, edges, rest: list, rest_geoms, is_poly) -> np.ndarray:
+    """Sample the streets near each polygon's boundary; return which of ``rest`` have one.
+
+    Every edge within ``settings.boundary_access_m`` of the boundary gives points at
+    ``settings.boundary_access_spacing_m`` along the part of it within reach.
+    """
+    near_src, near_tgt = edges.tree.query(rest_geoms, predicate="dwithin",
+                                          distance=settings.boundary_access_m)
+    near_src_poly = is_poly[near_src]
+    has_near = np.zeros(len(rest), dtype=bool)
+    if not near_src_poly.any():
+        return has_near
+    s = near_src[near_src_poly]
+    t = near_tgt[near_src_poly]
+    has_near[np.unique(s)] = True
+    zone = shapely.buffer(rest_geoms[s], settings.boundary_access_m)
+    part = shapely.intersection(edges.geometry[t], zone)
+    plen = shapely.length(part)
+    spacing = settings.boundary_access_spacing_m
+    n_pts = np.where(plen > 0, np.ceil(plen / spacing).astype(int) + 1, 0)
+    rep = np.repeat(np.arange(len(s)), n_pts)
+    frac = np.concatenate([np.linspace(0, 1, k) for k in n_pts if k > 0] or [[]])
+    samples = shapely.line_interpolate_point(
+        shapely.line_merge(part[rep]) if len(rep) else part[rep], frac, normalized=True)
+    good = ~shapely.is_empty(samples)
+    rep, samples = rep[good], samples[good]
+    polys = rest_geoms[s[rep]]
+    found.owners.extend(np.asarray(rest)[s[rep]].tolist())
+    found.kinds.extend(["boundary"] * len(rep))
+    found.pts.extend(shapely.get_point(shapely.shortest_line(polys, samples), 0).tolist())
+    found.eidx.extend(t[rep].tolist())
+    found.ts.extend(shapely.line_locate_point(edges.geometry[t[rep]], samples).tolist())
+    found.offs.extend(shapely.distance(polys, samples).tolist())
+    return has_near
+
+
+def _nearest_points(found: _Found, edges, rest: list, rest_geoms, is_poly, need: list,
+                    comm_proj, diag, max_snap: float) -> None:
+    """Attach each community of ``need`` at its nearest edge within ``max_snap``.
+
+    A community with no street that close is kept (every category 'not reached') and noted
+    in diagnostics.
+    """
+    geoms = comm_proj.geometry.to_numpy()
+    ids = comm_proj["community_id"].to_numpy()
+    idx, dist = edges.tree.query_nearest(rest_geoms[need], max_distance=max_snap,
+                                         return_distance=True, all_matches=False)
+    done = set()
+    for a, b, d in zip(idx[0], idx[1], dist, strict=True):
+        if a in done:
+            continue
+        done.add(a)
+        j = need[a]
+        line = shapely.shortest_line(rest_geoms[j], edges.geometry[b])
+        found.add(rest[j], "point" if not is_poly[j] else "boundary", shapely.get_point(line, 0),
+                  b, shapely.line_locate_point(edges.geometry[b], shapely.get_point(line, 1)), d)
+    for a in range(len(need)):
+        if a not in done:
+            j = rest[need[a]]
+            diag.add("communities", "far_from_network", action="kept",
+                     feature_id=ids[j], **where_in(comm_proj, j),
+                     detail=(f"no walkable street within {max_snap:.0f} m; kept in the "
+                             "output with every category 'not reached'"),
+                     geometry=gpd.GeoSeries([geoms[j]], crs=comm_proj.crs)
+                     .to_crs(4326).iloc[0].representative_point())
 
 
 def _point_access(net, pts_proj: np.ndarray, kind: str, max_snap: float) -> AccessPoints:
