@@ -76,7 +76,7 @@ def capacity_access(
       'no_demand_data';
     - both unknowns at once give 'no_capacity_data';
     - no facility of the category within the catchment gives 'no_facility_in_reach'
-      (supply_ratio 0; the proximity gap of :func:`find_gaps` already shows it);
+      (supply_ratio 0; the proximity gap of :func:`livingcircle.gaps.find_gaps` already shows it);
     - a category without a norm gives 'no_norm' (supply_ratio still computed).
 
     Parameters

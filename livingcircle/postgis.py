@@ -57,7 +57,7 @@ def export_postgis(
     schema
         Target schema; created when missing.
     crs
-        As in :func:`export_layers`.
+        As in :func:`livingcircle.export.export_layers`.
     if_exists
         ``'fail'`` (default: an existing table is an error) or ``'replace'``.
     layers
@@ -65,8 +65,8 @@ def export_postgis(
     table_prefix
         Prepended to every table name (e.g. ``'lc_'``); table names are the layer names.
     metadata
-        Extra metadata, merged as in :func:`export_layers` and stored in the table
-        ``<prefix>livingcircle_metadata``.
+        Extra metadata, merged as in :func:`livingcircle.export.export_layers` and stored in the
+        table ``<prefix>livingcircle_metadata``.
 
     Returns
     -------

@@ -79,7 +79,7 @@ def apply_scenario(facilities: gpd.GeoDataFrame, scenario: pd.DataFrame,
     ``facility_id`` (remove; convert an existing facility to ``category``); ``site_id`` (add or
     convert at a candidate site, e.g. a former boiler room turned into an elderly day-care
     centre: the site's point is used); ``geometry`` (add at a point). Proposed sites of
-    :func:`site_facilities` (no ``action`` column) are all 'add'.
+    :func:`livingcircle.siting.site_facilities` (no ``action`` column) are all 'add'.
     """
     sc = pd.DataFrame(scenario).copy()
     if "action" not in sc.columns:
@@ -191,10 +191,12 @@ def before_after(result_or_parts, proposed_or_scenario: pd.DataFrame, *,
     Parameters
     ----------
     result_or_parts
-        A :class:`livingcircle.Result` (or the dict of :func:`find_clusters`, with ``network``,
-        ``facilities``, ``sites``, ``gates``, ``profile``, ``gaps``, ``speed_profile`` too).
+        A :class:`livingcircle.Result` (or the dict of
+        :func:`livingcircle.clusters.find_clusters`, with ``network``, ``facilities``, ``sites``,
+        ``gates``, ``profile``, ``gaps``, ``speed_profile`` too).
     proposed_or_scenario
-        :func:`site_facilities` output (all 'add'), or a scenario (see :func:`apply_scenario`).
+        :func:`livingcircle.siting.site_facilities` output (all 'add'), or a scenario (see
+        :func:`apply_scenario`).
     cluster_members
         When given, figures per cluster (members and beneficiaries) as well as for the whole
         area (scope 'all').

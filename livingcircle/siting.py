@@ -237,8 +237,8 @@ def site_facilities(
     Parameters
     ----------
     cluster_members
-        ``cluster_members`` of :func:`find_clusters` (cluster_id, community_id, role,
-        households).
+        ``cluster_members`` of :func:`livingcircle.clusters.find_clusters` (cluster_id,
+        community_id, role, households).
     gaps
         :func:`livingcircle.gaps.find_gaps` for the same communities (met, required,
         threshold_m).
