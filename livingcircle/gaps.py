@@ -240,6 +240,29 @@ def find_gaps(
     rows["community_id"] = rows["community_id"].astype(str)
     rows["category"] = rows["category"].astype(str)
 
+    wanted = _wanted_categories(profile, categories)
+    rows = _checked_rows(rows, wanted, profile, sp)
+    communities = sorted(rows["community_id"].unique())
+    speed_name_zh = str(settings.speed_profiles.get(sp, {}).get("name_zh", sp))
+    order = {cid: i for i, cid in enumerate(wanted)}
+    rows = rows.assign(_order=rows["category"].map(order)).sort_values(
+        ["community_id", "_order"], kind="stable")
+    out = [_judge(rec, profile, criterion=criterion, sp=sp, speed_name_zh=speed_name_zh)
+           for rec in rows.itertuples(index=False)]
+    columns = [
+        "community_id", "category", "name_zh", "name_en", "level", "required",
+        "complete_community", "renovation_category", "threshold_m", "threshold_min",
+        "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id", "met",
+        "status", "threshold_status", "source", "explanation_zh", "explanation_en",
+    ]
+    result = pd.DataFrame(out, columns=columns)
+    logger.info("judged %d communities × %d categories (%s, %s): %d gaps", len(communities),
+                len(wanted), criterion, sp, int((~result["met"]).sum()))
+    return result
+
+
+def _wanted_categories(profile: Profile, categories) -> list[str]:
+    """Return the category ids to judge: every POI category, or those asked (POI ones only)."""
     poi_ids = [c.id for c in profile.poi_categories()]
     if categories is None:
         wanted = poi_ids
@@ -253,6 +276,16 @@ def find_gaps(
                     "from walking access; leave it out of categories"
                 )
                 raise InputError(msg)
+    return wanted
+
+
+def _checked_rows(rows: pd.DataFrame, wanted: list[str], profile: Profile,
+                  sp: str) -> pd.DataFrame:
+    """Return the access rows of the wanted categories, one per community × category.
+
+    A wanted category without rows, a duplicated pair or a missing pair is an error; categories
+    the profile does not define get a warning and are left out.
+    """
     present = set(rows["category"].unique())
     absent = [c for c in wanted if c not in present]
     if absent:
@@ -267,7 +300,7 @@ def find_gaps(
         warnings.warn(
             f"access has categories {unknown} that the profile {profile.name!r} does not define; "
             "they are not judged",
-            LivingCircleWarning, stacklevel=2,
+            LivingCircleWarning, stacklevel=3,  # the caller of find_gaps
         )
     rows = rows[rows["category"].isin(wanted)]
     dup = rows.duplicated(["community_id", "category"])
@@ -288,62 +321,50 @@ def find_gaps(
             "(distance_m NaN when nothing is reached)"
         )
         raise InputError(msg)
+    return rows
 
-    speed_name_zh = str(settings.speed_profiles.get(sp, {}).get("name_zh", sp))
-    order = {cid: i for i, cid in enumerate(wanted)}
-    rows = rows.assign(_order=rows["category"].map(order)).sort_values(
-        ["community_id", "_order"], kind="stable")
-    out = []
-    for rec in rows.itertuples(index=False):
-        cat = profile.category(rec.category)
-        lv = profile.levels[cat.level]
-        dist = float(rec.distance_m) if pd.notna(rec.distance_m) else math.nan
-        tmin = float(rec.time_min) if pd.notna(rec.time_min) else math.nan
-        if math.isnan(dist):
-            met = False
-            status = "not_reached"
+
+def _judge(rec, profile: Profile, *, criterion: str, sp: str, speed_name_zh: str) -> dict:
+    """Return the gap row of one community × category access row (see :func:`find_gaps`)."""
+    cat = profile.category(rec.category)
+    lv = profile.levels[cat.level]
+    dist = float(rec.distance_m) if pd.notna(rec.distance_m) else math.nan
+    tmin = float(rec.time_min) if pd.notna(rec.time_min) else math.nan
+    if math.isnan(dist):
+        met = False
+        status = "not_reached"
+    else:
+        if criterion == "time" and lv.minutes is not None:
+            met = (not math.isnan(tmin)) and tmin <= lv.minutes
         else:
-            if criterion == "time" and lv.minutes is not None:
-                met = (not math.isnan(tmin)) and tmin <= lv.minutes
-            else:
-                met = dist <= cat.max_walk_m
-            status = "met" if met else "missing"
-        zh, en = _explain(cat, profile, distance=dist, time=tmin, met=met, criterion=criterion,
-                          speed_name_zh=speed_name_zh, speed_profile=sp)
-        nearest = getattr(rec, "nearest_facility_id", None)
-        out.append({
-            "community_id": rec.community_id,
-            "category": cat.id,
-            "name_zh": cat.name_zh,
-            "name_en": cat.name_en,
-            "level": cat.level,
-            "required": cat.required,
-            "complete_community": cat.complete_community,
-            "renovation_category": cat.renovation_category,
-            "threshold_m": cat.max_walk_m,
-            "threshold_min": lv.minutes if lv.minutes is not None else math.nan,
-            "speed_profile": sp,
-            "criterion": criterion,
-            "distance_m": dist,
-            "time_min": tmin,
-            "nearest_facility_id": nearest if isinstance(nearest, str) else None,
-            "met": bool(met),
-            "status": status,
-            "threshold_status": cat.threshold_status,
-            "source": cat.source_text,
-            "explanation_zh": zh,
-            "explanation_en": en,
-        })
-    columns = [
-        "community_id", "category", "name_zh", "name_en", "level", "required",
-        "complete_community", "renovation_category", "threshold_m", "threshold_min",
-        "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id", "met",
-        "status", "threshold_status", "source", "explanation_zh", "explanation_en",
-    ]
-    result = pd.DataFrame(out, columns=columns)
-    logger.info("judged %d communities × %d categories (%s, %s): %d gaps", len(communities),
-                len(wanted), criterion, sp, int((~result["met"]).sum()))
-    return result
+            met = dist <= cat.max_walk_m
+        status = "met" if met else "missing"
+    zh, en = _explain(cat, profile, distance=dist, time=tmin, met=met, criterion=criterion,
+                      speed_name_zh=speed_name_zh, speed_profile=sp)
+    nearest = getattr(rec, "nearest_facility_id", None)
+    return {
+        "community_id": rec.community_id,
+        "category": cat.id,
+        "name_zh": cat.name_zh,
+        "name_en": cat.name_en,
+        "level": cat.level,
+        "required": cat.required,
+        "complete_community": cat.complete_community,
+        "renovation_category": cat.renovation_category,
+        "threshold_m": cat.max_walk_m,
+        "threshold_min": lv.minutes if lv.minutes is not None else math.nan,
+        "speed_profile": sp,
+        "criterion": criterion,
+        "distance_m": dist,
+        "time_min": tmin,
+        "nearest_facility_id": nearest if isinstance(nearest, str) else None,
+        "met": bool(met),
+        "status": status,
+        "threshold_status": cat.threshold_status,
+        "source": cat.source_text,
+        "explanation_zh": zh,
+        "explanation_en": en,
+    }
 
 
 def completeness(gaps: pd.DataFrame, profile: Profile) -> pd.DataFrame:
