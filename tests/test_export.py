@@ -384,10 +384,10 @@ def test_xlsx_marks_geometry_too_long_for_a_cell(tmp_path, caplog):
 
 def test_gpkg_has_qgis_styles_and_metadata(tmp_path):
     (out,) = ex.export_layers(make_layers(), out=tmp_path, format="gpkg", crs="cgcs2000-gk3")
-    styles = pyogrio.read_dataframe(out, layer="layer_styles")
-    assert sorted(styles["f_table_name"]) == ["communities", "facilities"]
+    style_rows = pyogrio.read_dataframe(out, layer="layer_styles")
+    assert sorted(style_rows["f_table_name"]) == ["communities", "facilities"]
     geom_col = pyogrio.read_info(out, layer="facilities")["geometry_name"]
-    fac = styles.set_index("f_table_name").loc["facilities"]
+    fac = style_rows.set_index("f_table_name").loc["facilities"]
     assert fac["f_geometry_column"] == geom_col == "geom"
     assert bool(fac["useAsDefault"]) is True
     qml = ET.fromstring(fac["styleQML"].split("\n", 1)[1])
@@ -397,7 +397,7 @@ def test_gpkg_has_qgis_styles_and_metadata(tmp_path):
     assert cats == {"bus_stop": "公交车站", "fresh_market": "菜市场或生鲜超市",
                     "kindergarten": "幼儿园"}
     assert {s.get("type") for s in renderer.iter("symbol")} == {"marker"}
-    com = ET.fromstring(styles.set_index("f_table_name").loc["communities", "styleQML"]
+    com = ET.fromstring(style_rows.set_index("f_table_name").loc["communities", "styleQML"]
                         .split("\n", 1)[1])
     assert com.find("renderer-v2").get("type") == "singleSymbol"
     assert com.find("layerGeometryType").text == "2"
