@@ -49,7 +49,7 @@ def summary(result) -> pd.DataFrame:
     the mean share of required categories met, facilities, 片区联动 clusters (and proposed
     sites), diagnostics (by issue), the standard, the speed profile, the synthetic label.
     """
-    from .maps import _share_met
+    from .summaries import scope_counts, share_met
 
     L = result.layers
     comm = L["communities"]
@@ -58,15 +58,14 @@ def summary(result) -> pd.DataFrame:
     n_hh = f"; {hh.sum():,.0f} 户 households" if hh is not None and hh.notna().any() else ""
     rows.append(("小区 communities", f"{len(comm):,}{n_hh}"))
     if "in_scope" in comm.columns:
-        s = comm["in_scope"].astype(str)
+        n = scope_counts(comm)
         rows.append(("改造范围内 in renovation scope",
-                     f"{int((s == 'yes').sum()):,} (no {int((s == 'no').sum()):,}, unknown "
-                     f"{int((s == 'unknown').sum()):,})"))
+                     f"{n['yes']:,} (no {n['no']:,}, unknown {n['unknown']:,})"))
     if "n_missing_required" in comm.columns:
         miss = pd.to_numeric(comm["n_missing_required"], errors="coerce")
         rows.append(("必配类别全部达标 reach every required category",
                      f"{int((miss == 0).sum()):,} of {int(miss.notna().sum()):,}"))
-    share = _share_met(comm)
+    share = share_met(comm)
     if share.notna().any():
         rows.append(("必配类别达标比例（平均）mean share of required categories met",
                      f"{share.mean():.1%}"))
@@ -95,9 +94,9 @@ def summary(result) -> pd.DataFrame:
         rows.append(("步行速度 walking speed", f"{sp}" + (f" ({v:g} m/min)" if v else "")))
     if getattr(result, "spilled", None):
         rows.append(("磁盘上的图层 layers kept on disk", ", ".join(sorted(result.spilled))))
-    from .report import _synthetic
+    from .summaries import synthetic_label
 
-    label = _synthetic(result)
+    label = synthetic_label(result)
     if label:
         rows.append(("数据 data", label))
     return pd.DataFrame(rows, columns=["item", "value"])
@@ -152,9 +151,9 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
         raise InputError(msg)
     gdf = frame
     if layer == "communities":
-        from .maps import _share_met
+        from .summaries import share_met
 
-        gdf = gdf.assign(share_met=_share_met(gdf).round(3))
+        gdf = gdf.assign(share_met=share_met(gdf).round(3))
     wanted = EXPLORE_COLUMNS.get(layer) or [c for c in gdf.columns
                                             if c != gdf.geometry.name][:10]
     cols = [c for c in wanted if c in gdf.columns]
@@ -172,10 +171,10 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
                         index=gdf.index)
     gdf = gpd.GeoDataFrame(data, geometry=gdf.geometry.values, crs=gdf.crs)
     if simplify_m:
-        from .maps import _prepare
+        from .maps import prepare_layer
 
         # for display only, as on the offline map (the result keeps every vertex)
-        gdf = _prepare(gdf, simplify_m=simplify_m, gcj=False)
+        gdf = prepare_layer(gdf, simplify_m=simplify_m, gcj=False)
     options = {"tooltip": cols[:6] or False, "popup": cols or False}
     if column == "share_met":
         options.update(cmap="RdYlGn", vmin=0.0, vmax=1.0)

@@ -49,7 +49,20 @@ logger = logging.getLogger(__name__)
 NOT_REACHED = np.nan
 
 
-def _speed_table(speed_profiles) -> dict[str, float]:
+def speed_table(speed_profiles) -> dict[str, float]:
+    """Return walking speeds (m/min) by name for speed profile names or plain speeds.
+
+    Parameters
+    ----------
+    speed_profiles
+        None (the default profile of :mod:`livingcircle.settings`), one name or speed, or a
+        list of them: names of :data:`livingcircle.settings.speed_profiles` or m/min.
+
+    Returns
+    -------
+    dict
+        Name (a speed given as a number is named by its text) → metres per minute.
+    """
     if speed_profiles is None:
         speed_profiles = [settings.default_speed_profile]
     if isinstance(speed_profiles, str | int | float):
@@ -75,102 +88,150 @@ class AccessPoints:
 def _community_access(net: WalkNetwork, comm_proj: gpd.GeoDataFrame, gates_proj, diag, max_snap):
     """Access points of every community: gates when given, else near points of nearby streets."""
     edges = net.edges
-    owners, kinds, pts, eidx, ts, offs = [], [], [], [], [], []
+    found = _Found()
     ids = comm_proj["community_id"].to_numpy()
     pos_of = {cid: i for i, cid in enumerate(ids)}
     with_gates = set()
     if gates_proj is not None and len(gates_proj):
-        g_owner = gates_proj["community_id"].map(pos_of)
-        gpts = gates_proj.geometry.to_numpy()
-        idx, dist = edges.tree.query_nearest(gpts, max_distance=max_snap, return_distance=True,
-                                             all_matches=False)
-        snapped = np.zeros(len(gpts), dtype=bool)
-        snapped[idx[0]] = True
-        for k in range(len(gpts)):
-            if not snapped[k]:
-                diag.add("gates", "far_from_network", action="dropped",
-                         feature_id=gates_proj["gate_id"].iloc[k], **where_in(gates_proj, k),
-                         detail=(f"gate of community {gates_proj['community_id'].iloc[k]} is more "
-                                 f"than {max_snap:.0f} m from any walkable street; not used"),
-                         geometry=gpd.GeoSeries([gpts[k]], crs=comm_proj.crs)
-                         .to_crs(4326).iloc[0])
-        for src, tgt, d in zip(idx[0], idx[1], dist, strict=True):
-            own = g_owner.iloc[src]
-            if pd.isna(own):
-                continue
-            own = int(own)
-            with_gates.add(own)
-            owners.append(own)
-            kinds.append("gate")
-            pts.append(gpts[src])
-            eidx.append(tgt)
-            ts.append(shapely.line_locate_point(edges.geometry[tgt], gpts[src]))
-            offs.append(d)
+        with_gates = _gate_points(found, edges, gates_proj, pos_of, comm_proj.crs, diag,
+                                  max_snap)
     geoms = comm_proj.geometry.to_numpy()
     rest = [i for i in range(len(ids)) if i not in with_gates]
     if rest:
         rest_geoms = geoms[rest]
         is_poly = shapely.get_type_id(rest_geoms) >= 3
-        # polygons: every edge within boundary_access_m of the boundary
-        near_src, near_tgt = edges.tree.query(rest_geoms, predicate="dwithin",
-                                              distance=settings.boundary_access_m)
-        near_src_poly = is_poly[near_src]
-        has_near = np.zeros(len(rest), dtype=bool)
-        if near_src_poly.any():
-            s = near_src[near_src_poly]
-            t = near_tgt[near_src_poly]
-            has_near[np.unique(s)] = True
-            # the part of each street within reach of the boundary, sampled at a fixed spacing
-            zone = shapely.buffer(rest_geoms[s], settings.boundary_access_m)
-            part = shapely.intersection(edges.geometry[t], zone)
-            plen = shapely.length(part)
-            spacing = settings.boundary_access_spacing_m
-            n_pts = np.where(plen > 0, np.ceil(plen / spacing).astype(int) + 1, 0)
-            rep = np.repeat(np.arange(len(s)), n_pts)
-            frac = np.concatenate([np.linspace(0, 1, k) for k in n_pts if k > 0] or [[]])
-            samples = shapely.line_interpolate_point(
-                shapely.line_merge(part[rep]) if len(rep) else part[rep], frac, normalized=True)
-            good = ~shapely.is_empty(samples)
-            rep, samples = rep[good], samples[good]
-            polys = rest_geoms[s[rep]]
-            owners.extend(np.asarray(rest)[s[rep]].tolist())
-            kinds.extend(["boundary"] * len(rep))
-            pts.extend(shapely.get_point(shapely.shortest_line(polys, samples), 0).tolist())
-            eidx.extend(t[rep].tolist())
-            ts.extend(shapely.line_locate_point(edges.geometry[t[rep]], samples).tolist())
-            offs.extend(shapely.distance(polys, samples).tolist())
+        has_near = _boundary_points(found, edges, rest, rest_geoms, is_poly)
         # points, and polygons with no street that close: the nearest edge within max_snap
         need = [j for j in range(len(rest)) if not has_near[j]]
         if need:
-            idx, dist = edges.tree.query_nearest(rest_geoms[need], max_distance=max_snap,
-                                                 return_distance=True, all_matches=False)
-            found = set()
-            for a, b, d in zip(idx[0], idx[1], dist, strict=True):
-                if a in found:
-                    continue
-                found.add(a)
-                j = need[a]
-                line = shapely.shortest_line(rest_geoms[j], edges.geometry[b])
-                owners.append(rest[j])
-                kinds.append("point" if not is_poly[j] else "boundary")
-                pts.append(shapely.get_point(line, 0))
-                eidx.append(b)
-                ts.append(shapely.line_locate_point(edges.geometry[b], shapely.get_point(line, 1)))
-                offs.append(d)
-            for a in range(len(need)):
-                if a not in found:
-                    j = rest[need[a]]
-                    diag.add("communities", "far_from_network", action="kept",
-                             feature_id=ids[j], **where_in(comm_proj, j),
-                             detail=(f"no walkable street within {max_snap:.0f} m; kept in the "
-                                     "output with every category 'not reached'"),
-                             geometry=gpd.GeoSeries([geoms[j]], crs=comm_proj.crs)
-                             .to_crs(4326).iloc[0].representative_point())
+            _nearest_points(found, edges, rest, rest_geoms, is_poly, need, comm_proj, diag,
+                            max_snap)
     return AccessPoints(
-        owner=np.array(owners, dtype=np.int64), kind=np.array(kinds, dtype=object),
-        point=np.array(pts, dtype=object), edge=np.array(eidx, dtype=np.int64),
-        t=np.array(ts, dtype=float), offset=np.array(offs, dtype=float),
+        owner=np.array(found.owners, dtype=np.int64), kind=np.array(found.kinds, dtype=object),
+        point=np.array(found.pts, dtype=object), edge=np.array(found.eidx, dtype=np.int64),
+        t=np.array(found.ts, dtype=float), offset=np.array(found.offs, dtype=float),
     )
+
+
+class _Found:
+    """Access points found so far, as lists in the order found.
+
+    Owner row, kind, point, edge, position along the edge, offset walked.
+    """
+
+    def __init__(self) -> None:
+        self.owners: list = []
+        self.kinds: list = []
+        self.pts: list = []
+        self.eidx: list = []
+        self.ts: list = []
+        self.offs: list = []
+
+    def add(self, owner, kind, pt, edge, t, off) -> None:
+        self.owners.append(owner)
+        self.kinds.append(kind)
+        self.pts.append(pt)
+        self.eidx.append(edge)
+        self.ts.append(t)
+        self.offs.append(off)
+
+
+def _gate_points(found: _Found, edges, gates_proj, pos_of: dict, crs, diag,
+                 max_snap: float) -> set:
+    """Attach the gates to their nearest edge; return the rows of communities with a gate.
+
+    A gate farther than ``max_snap`` from any walkable street goes to diagnostics.
+    """
+    g_owner = gates_proj["community_id"].map(pos_of)
+    gpts = gates_proj.geometry.to_numpy()
+    idx, dist = edges.tree.query_nearest(gpts, max_distance=max_snap, return_distance=True,
+                                         all_matches=False)
+    snapped = np.zeros(len(gpts), dtype=bool)
+    snapped[idx[0]] = True
+    for k in range(len(gpts)):
+        if not snapped[k]:
+            diag.add("gates", "far_from_network", action="dropped",
+                     feature_id=gates_proj["gate_id"].iloc[k], **where_in(gates_proj, k),
+                     detail=(f"gate of community {gates_proj['community_id'].iloc[k]} is more "
+                             f"than {max_snap:.0f} m from any walkable street; not used"),
+                     geometry=gpd.GeoSeries([gpts[k]], crs=crs).to_crs(4326).iloc[0])
+    with_gates = set()
+    for src, tgt, d in zip(idx[0], idx[1], dist, strict=True):
+        own = g_owner.iloc[src]
+        if pd.isna(own):
+            continue
+        own = int(own)
+        with_gates.add(own)
+        found.add(own, "gate", gpts[src], tgt,
+                  shapely.line_locate_point(edges.geometry[tgt], gpts[src]), d)
+    return with_gates
+
+
+def _boundary_points(found: _Found, edges, rest: list, rest_geoms, is_poly) -> np.ndarray:
+    """Sample the streets near each polygon's boundary; return which of ``rest`` have one.
+
+    Every edge within ``settings.boundary_access_m`` of the boundary gives points at
+    ``settings.boundary_access_spacing_m`` along the part of it within reach.
+    """
+    near_src, near_tgt = edges.tree.query(rest_geoms, predicate="dwithin",
+                                          distance=settings.boundary_access_m)
+    near_src_poly = is_poly[near_src]
+    has_near = np.zeros(len(rest), dtype=bool)
+    if not near_src_poly.any():
+        return has_near
+    s = near_src[near_src_poly]
+    t = near_tgt[near_src_poly]
+    has_near[np.unique(s)] = True
+    zone = shapely.buffer(rest_geoms[s], settings.boundary_access_m)
+    part = shapely.intersection(edges.geometry[t], zone)
+    plen = shapely.length(part)
+    spacing = settings.boundary_access_spacing_m
+    n_pts = np.where(plen > 0, np.ceil(plen / spacing).astype(int) + 1, 0)
+    rep = np.repeat(np.arange(len(s)), n_pts)
+    frac = np.concatenate([np.linspace(0, 1, k) for k in n_pts if k > 0] or [[]])
+    samples = shapely.line_interpolate_point(
+        shapely.line_merge(part[rep]) if len(rep) else part[rep], frac, normalized=True)
+    good = ~shapely.is_empty(samples)
+    rep, samples = rep[good], samples[good]
+    polys = rest_geoms[s[rep]]
+    found.owners.extend(np.asarray(rest)[s[rep]].tolist())
+    found.kinds.extend(["boundary"] * len(rep))
+    found.pts.extend(shapely.get_point(shapely.shortest_line(polys, samples), 0).tolist())
+    found.eidx.extend(t[rep].tolist())
+    found.ts.extend(shapely.line_locate_point(edges.geometry[t[rep]], samples).tolist())
+    found.offs.extend(shapely.distance(polys, samples).tolist())
+    return has_near
+
+
+def _nearest_points(found: _Found, edges, rest: list, rest_geoms, is_poly, need: list,
+                    comm_proj, diag, max_snap: float) -> None:
+    """Attach each community of ``need`` at its nearest edge within ``max_snap``.
+
+    A community with no street that close is kept (every category 'not reached') and noted
+    in diagnostics.
+    """
+    geoms = comm_proj.geometry.to_numpy()
+    ids = comm_proj["community_id"].to_numpy()
+    idx, dist = edges.tree.query_nearest(rest_geoms[need], max_distance=max_snap,
+                                         return_distance=True, all_matches=False)
+    done = set()
+    for a, b, d in zip(idx[0], idx[1], dist, strict=True):
+        if a in done:
+            continue
+        done.add(a)
+        j = need[a]
+        line = shapely.shortest_line(rest_geoms[j], edges.geometry[b])
+        found.add(rest[j], "point" if not is_poly[j] else "boundary", shapely.get_point(line, 0),
+                  b, shapely.line_locate_point(edges.geometry[b], shapely.get_point(line, 1)), d)
+    for a in range(len(need)):
+        if a not in done:
+            j = rest[need[a]]
+            diag.add("communities", "far_from_network", action="kept",
+                     feature_id=ids[j], **where_in(comm_proj, j),
+                     detail=(f"no walkable street within {max_snap:.0f} m; kept in the "
+                             "output with every category 'not reached'"),
+                     geometry=gpd.GeoSeries([geoms[j]], crs=comm_proj.crs)
+                     .to_crs(4326).iloc[0].representative_point())
 
 
 def _point_access(net, pts_proj: np.ndarray, kind: str, max_snap: float) -> AccessPoints:
@@ -283,7 +344,7 @@ def measure_access(
     """
     profile = profile or load_profile()
     diag = diagnostics if diagnostics is not None else Diagnostics()
-    speeds = _speed_table(speed_profiles)
+    speeds = speed_table(speed_profiles)
     cutoff = float(cutoff_m or settings.search_cutoff_m)
     max_snap = float(max_snap_distance_m or settings.max_snap_distance_m)
     for col, frame, name in (("community_id", communities, "communities"),
@@ -297,19 +358,7 @@ def measure_access(
     gates_p = gates.to_crs(crs) if gates is not None and len(gates) else None
 
     cap = _community_access(net, comm, gates_p, diag, max_snap)
-    fpts = fac.geometry.to_numpy()
-    not_point = shapely.get_type_id(fpts) != 0
-    if not_point.any():  # polygons (parks, sports grounds) are reached at a representative point
-        fpts = fpts.copy()
-        fpts[not_point] = shapely.point_on_surface(fpts[not_point])
-    fap = _point_access(net, fpts, "facility", max_snap)
-    for k in np.flatnonzero(fap.edge < 0):
-        diag.add("facilities", "far_from_network", action="dropped",
-                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, k),
-                 detail=(f"more than {max_snap:.0f} m from any walkable street; not used in the "
-                         "accessibility analysis"),
-                 geometry=facilities.to_crs(4326).geometry.iloc[k])
-
+    fap = _facility_access(net, fac, facilities, diag, max_snap)
     n_c = len(cap.owner)
     snap = Snap(edge=np.r_[cap.edge, fap.edge], t=np.r_[cap.t, fap.t],
                 offset=np.r_[cap.offset, fap.offset], ok=np.r_[cap.edge, fap.edge] >= 0)
@@ -338,15 +387,65 @@ def measure_access(
     bounds = np.searchsorted(owners_sorted, np.arange(n_comm + 1))
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
     has_access = np.array([len(x) > 0 for x in community_nodes])
+    rows_with_access = np.flatnonzero(has_access)
 
-    # 1) nearest facility per category: one multi-source search each, categories on all cores;
-    #    only the rows of the communities' access nodes are kept
-    nearest_d = np.full((n_comm, len(poi_cats)), np.inf)
-    nearest_f = np.full((n_comm, len(poi_cats)), -1, dtype=np.int64)
     members_of = [np.array(cat_members[c], dtype=np.int64) for c in poi_cats]
+    nearest_d, nearest_f = _nearest_by_category(g, fnode, members_of, nodes_sorted,
+                                                owners_sorted, bounds, has_access, cutoff)
+    max_speed = max(speeds.values())
+    pair_radius = max(max(count_minutes) * max_speed,
+                      max(profile.category(c).max_walk_m for c in poi_cats))
+    pairs = _pairs_within(g, fnode, [community_nodes[i] for i in rows_with_access],
+                          rows_with_access, pair_radius)
+    pairs = _with_ids_and_categories(pairs, comm_ids, fac_ids, fac_cats, poi_cats)
+    table = _access_table(nearest_d, nearest_f, pairs, speeds, count_minutes, comm_ids, fac_ids,
+                          poi_cats)
+    pairs = pairs.drop(columns=["_f", "_c", "_j"])[["community_id", "facility_id", "category",
+                                             "distance_m"]]
+    ap = _access_points_layer(cap, fap, comm_ids, fac_ids, crs)
+    logger.info("access: %d communities × %d categories × %d speed profiles; %d pairs",
+                n_comm, len(poi_cats), len(speeds), len(pairs))
+    return Access(table=table, pairs=pairs, access_points=ap, speeds=speeds, profile=profile,
+                  cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
+                  graph=g, community_nodes=community_nodes, crs=crs,
+                  edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)
+
+
+def _facility_access(net: WalkNetwork, fac: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+                     diag: Diagnostics, max_snap: float):
+    """Attach the facilities to the network; a facility too far from it goes to diagnostics.
+
+    Polygons (parks, sports grounds) are reached at a representative point.
+    """
+    fpts = fac.geometry.to_numpy()
+    not_point = shapely.get_type_id(fpts) != 0
+    if not_point.any():
+        fpts = fpts.copy()
+        fpts[not_point] = shapely.point_on_surface(fpts[not_point])
+    fap = _point_access(net, fpts, "facility", max_snap)
+    for k in np.flatnonzero(fap.edge < 0):
+        diag.add("facilities", "far_from_network", action="dropped",
+                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, k),
+                 detail=(f"more than {max_snap:.0f} m from any walkable street; not used in the "
+                         "accessibility analysis"),
+                 geometry=facilities.to_crs(4326).geometry.iloc[k])
+    return fap
+
+
+def _nearest_by_category(g, fnode, members_of, nodes_sorted, owners_sorted, bounds, has_access,
+                         cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the nearest facility of each category from each community (metres, index).
+
+    One multi-source search per category, categories on all cores; only the rows of the
+    communities' access nodes are kept, and a community's distance is that of its nearest
+    access point. Unreached: ``inf`` and -1.
+    """
+    n_comm = len(has_access)
+    rows_with_access = np.flatnonzero(has_access)
+    nearest_d = np.full((n_comm, len(members_of)), np.inf)
+    nearest_f = np.full((n_comm, len(members_of)), -1, dtype=np.int64)
     dist_at, which_at = nearest_table(g, [fnode[m] for m in members_of], limit=cutoff,
                                       at=nodes_sorted)
-    rows_with_access = np.flatnonzero(has_access)
     for j, members in enumerate(members_of):
         if len(members) == 0:
             continue
@@ -359,12 +458,15 @@ def measure_access(
         rows_i = rows_with_access[fin]
         nearest_d[rows_i, j] = best[fin]
         nearest_f[rows_i, j] = members[which_at[firsts[fin], j]]
-    del dist_at, which_at
+    return nearest_d, nearest_f
 
-    # 2) counts within minutes and pairs: one bounded search per community (in threads)
-    max_speed = max(speeds.values())
-    pair_radius = max(max(count_minutes) * max_speed,
-                      max(profile.category(c).max_walk_m for c in poi_cats))
+
+def _pairs_within(g, fnode, nodes_of_rows, rows_with_access, pair_radius: float) -> pd.DataFrame:
+    """Return every (community row, facility index, metres) within ``pair_radius``.
+
+    One bounded search per community from its access nodes (in threads); columns ``_c``, ``_f``
+    and ``distance_m``.
+    """
     node_to_fac = np.full(g.n_nodes, -1, dtype=np.int64)
     ok_f = fnode >= 0
     node_to_fac[fnode[ok_f]] = np.flatnonzero(ok_f)
@@ -374,23 +476,38 @@ def measure_access(
         hit = f >= 0
         return f[hit], dist[hit]
 
-    found = map_bounded(g, [community_nodes[i] for i in rows_with_access], pair_radius,
-                        facilities_reached)
+    found = map_bounded(g, nodes_of_rows, pair_radius, facilities_reached)
     pc = [np.full(len(f), i) for i, (f, _d) in zip(rows_with_access, found, strict=True)]
     pf = [f for f, _d in found]
     pd_ = [d for _f, d in found]
     pc = np.concatenate(pc) if pc else np.zeros(0, dtype=np.int64)
     pf = np.concatenate(pf) if pf else np.zeros(0, dtype=np.int64)
     pdist = np.concatenate(pd_) if pd_ else np.zeros(0)
+    return pd.DataFrame({"_c": pc, "_f": pf, "distance_m": pdist})
+
+
+def _with_ids_and_categories(found: pd.DataFrame, comm_ids, fac_ids, fac_cats,
+                             poi_cats) -> pd.DataFrame:
+    """Name the pairs' community and facility, one row per category of the facility."""
+    pc = found["_c"].to_numpy()
+    pf = found["_f"].to_numpy()
     pairs = pd.DataFrame({"community_id": comm_ids[pc], "facility_id": fac_ids[pf],
-                          "distance_m": pdist, "_f": pf, "_c": pc})
+                          "distance_m": found["distance_m"].to_numpy(), "_f": pf, "_c": pc})
     pairs["category"] = fac_cats.to_numpy()[pf] if len(pf) else []
     pairs = pairs.explode("category") if len(pairs) else pairs.assign(category=pd.Series(
         dtype=object))
     pairs["category"] = pairs["category"].astype(str).str.strip()
-    pairs = pairs[pairs["category"].isin(poi_cats)].reset_index(drop=True)
+    return pairs[pairs["category"].isin(poi_cats)].reset_index(drop=True)
 
-    n_cat = len(poi_cats)
+
+def _access_table(nearest_d, nearest_f, pairs, speeds, count_minutes, comm_ids, fac_ids,
+                  poi_cats) -> pd.DataFrame:
+    """Return the long access table: community × category × speed profile.
+
+    Distances and times to the nearest facility, and the counts of facilities within each of
+    ``count_minutes`` at each speed (from ``pairs``, which gains the category index ``_j``).
+    """
+    n_comm, n_cat = len(comm_ids), len(poi_cats)
     ci = np.repeat(np.arange(n_comm), n_cat)
     cj = np.tile(np.arange(n_cat), n_comm)
     dflat = nearest_d.reshape(-1)
@@ -418,21 +535,16 @@ def measure_access(
             np.add.at(counts, flat, 1)
             part[f"n_{m}min"] = counts
         frames.append(part)
-    table = pd.concat(frames, ignore_index=True)
-    pairs = pairs.drop(columns=["_f", "_c", "_j"])[["community_id", "facility_id", "category",
-                                             "distance_m"]]
+    return pd.concat(frames, ignore_index=True)
 
-    # access points layer
-    ap = gpd.GeoDataFrame({
+
+def _access_points_layer(cap, fap, comm_ids, fac_ids, crs) -> gpd.GeoDataFrame:
+    """Return where communities and facilities attach to the network, in EPSG:4326."""
+    n_c = len(cap.owner)
+    return gpd.GeoDataFrame({
         "owner_layer": ["communities"] * n_c + ["facilities"] * len(fap.owner),
         "owner_id": np.r_[comm_ids[cap.owner], fac_ids],
         "kind": np.r_[cap.kind, fap.kind],
         "offset_m": np.r_[cap.offset, fap.offset],
         "attached": np.r_[cap.edge, fap.edge] >= 0,
     }, geometry=np.r_[cap.point, fap.point], crs=crs).to_crs(4326)
-    logger.info("access: %d communities × %d categories × %d speed profiles; %d pairs",
-                n_comm, len(poi_cats), len(speeds), len(pairs))
-    return Access(table=table, pairs=pairs, access_points=ap, speeds=speeds, profile=profile,
-                  cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
-                  graph=g, community_nodes=community_nodes, crs=crs,
-                  edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)

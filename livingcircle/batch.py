@@ -71,6 +71,7 @@ import pandas as pd
 
 from ._atomic import atomic_file
 from ._errors import ExportError, InputError, LivingCircleWarning
+from .summaries import area_summary
 
 logger = logging.getLogger(__name__)
 
@@ -384,48 +385,6 @@ def _report(name: str, step: int) -> None:
         pass
 
 
-def area_figures(result) -> dict:
-    """Key figures of one area from the layers of a :class:`livingcircle.pipeline.Result`.
-
-    ``mean_completeness_<level>`` is the mean over communities of the share of that level's
-    required categories met; ``mean_completeness`` the same over all levels together
-    (1 − missing/required per community); ``share_households_<level>`` the share of households
-    (of communities when no household counts are given) living in communities where every
-    required category of that level is met; ``share_households_complete_community`` the same for
-    the 完整居住社区 check.
-    """
-    comm = result.layers["communities"]
-    comp = result.layers["completeness"]
-    fig: dict = {"communities": len(comm), "facilities": len(result.layers["facilities"])}
-    hh = comm.set_index("community_id")["households"] if "households" in comm.columns else None
-    fig["households"] = float(hh.sum()) if hh is not None else math.nan
-    fig["population"] = (float(comm["population"].sum()) if "population" in comm.columns
-                         else math.nan)
-    w = comp["community_id"].map(hh).astype(float) if hh is not None else None
-    if w is None or not w.notna().any() or w.fillna(0).sum() <= 0:
-        w = pd.Series(1.0, index=comp.index)
-    w = w.fillna(0.0)
-    req = comp["n_required"].astype(float)
-    per = (1 - comp["n_missing_required"] / req.where(req > 0))
-    fig["mean_completeness"] = float(per.mean()) if per.notna().any() else math.nan
-    for col in [c for c in comp.columns if c.startswith("completeness_")]:
-        key = col[len("completeness_"):]
-        v = comp[col].astype(float)
-        fig[f"mean_completeness_{key}"] = float(v.mean()) if v.notna().any() else math.nan
-        judged = v.notna()
-        den = w[judged].sum()
-        fig[f"share_households_{key}"] = (float(w[judged & (v >= 1 - 1e-9)].sum() / den)
-                                          if den > 0 else math.nan)
-    cc = comp["complete_community"].astype(bool)
-    fig["share_households_complete_community"] = (float(w[cc].sum() / w.sum())
-                                                  if w.sum() > 0 else math.nan)
-    fig["missing_required"] = int(comp["n_missing_required"].sum())
-    if "in_scope" in comm.columns:
-        # 'yes' only, as the report counts: 'no' and 'unknown' are not in scope
-        fig["in_scope"] = int((comm["in_scope"] == "yes").sum())
-    return fig
-
-
 def _outline_wkt(result, boundary_path: str | None) -> str | None:
     """Return the area's outline in EPSG:4326: its boundary, else the hull of its communities."""
     import geopandas as gpd
@@ -526,7 +485,8 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     Returns
     -------
     dict
-        Name, folder, seconds, input checksums, outline (WKT) and :func:`area_figures`.
+        Name, folder, seconds, input checksums, outline (WKT) and
+        :func:`livingcircle.summaries.area_summary`.
     """
     from .pipeline import run
 
@@ -581,7 +541,7 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
             result = run(progress=False, **kwargs)
         _report(name, 2)
         result.write(tmp)
-        figures = area_figures(result)
+        figures = area_summary(result)
         seconds = time.perf_counter() - t0
         record = {
             "name": name, "folder": folder, "seconds": round(seconds, 3),

@@ -1,18 +1,18 @@
-"""Area-linked renovation clusters (片区联动改造) with shared new facilities, before and after.
+"""Area-linked renovation clusters (片区联动改造): grouping communities, and the whole chain.
 
 黑政办规〔2021〕15号 四(三)2 asks cities to renovate neighbouring communities together and to build
 shared facilities that complete their 5-, 10- and 15-minute living circles. This module
 
 1. measures network distances community ↔ community (:func:`community_distances`, one bounded
    search from each community's access points on the split graph of
-   :func:`livingcircle.measure_access`) and community ↔ candidate site (:func:`site_distances`:
-   the sites are measured as facilities of a carrier category with the same
-   :func:`~livingcircle.measure_access`, so they are snapped to edges exactly like facilities);
+   :func:`livingcircle.measure_access`);
 2. groups in-scope communities into clusters (:func:`find_clusters`);
-3. sites new shared facilities with a maximal covering model (:func:`site_facilities`);
-4. re-runs access and gaps with the proposed or a planner's scenario (:func:`before_after`);
-5. ranks the clusters with written reasons (:func:`rank_clusters`);
-6. compares the solver with greedy and random siting (:func:`compare_siting`).
+3. runs the whole chain in one call (:func:`recommend`): grouping here, siting new shared
+   facilities in :mod:`livingcircle.siting` (MCLP and the solver), before/after and ranking in
+   :mod:`livingcircle.scenarios`.
+
+A new grouping rule goes here; a new siting model in :mod:`livingcircle.siting`; a new way to
+judge or compare plans in :mod:`livingcircle.scenarios`.
 
 Why complete-linkage agglomerative clustering
 ---------------------------------------------
@@ -35,23 +35,6 @@ common get the "unreachable" distance, so complete linkage never puts them in on
 share one). Clusters over the size cap (households, members) are split in two by complete linkage
 on their own matrix, again and again, until every part fits. Everything is sorted by id first,
 so the same inputs give the same clusters.
-
-Siting
-------
-For each cluster and each category missing for some member (required categories first, then by
-households missing, then category id), the demand is the cluster's communities (members and
-beneficiaries) that do **not** meet the category now — existing facilities count as already
-open, so a community already served is never "newly served". A site covers a community when the
-network distance is within the category's threshold (metres of the standard). spopt's MCLP,
-solved with CBC (``pulp.PULP_CBC_CMD(msg=False)``), chooses ``new_per_category`` sites that
-maximise households covered. A site hosts at most one new facility: categories and clusters are
-processed in the documented order and a chosen site is removed from the candidates of later ones
-(greedy across categories, exact within one). Sites whose known floor area is below the
-category's minimum are excluded; unknown floor area is allowed and flagged. When no candidate
-sites are given, network nodes near the cluster are the candidates (floor area unknown).
-
-``cost_proxy`` is floor area × a unit cost by site type (yuan/m², :data:`UNIT_COST_PROXY`): a
-ranking proxy to compare sites, **not** a cost estimate.
 """
 
 from __future__ import annotations
@@ -69,23 +52,15 @@ import shapely
 from . import settings
 from ._errors import InputError
 from .pipeline import input_options
-from .renovation import _bool_or_none
+from .renovation import bool_or_none
 from .routing import map_bounded
-from .standards import Profile
+from .scenarios import before_after, community_households, rank_clusters, result_parts
+from .siting import node_sites, site_distances, site_facilities
 
 logger = logging.getLogger(__name__)
 
 #: Distance given to pairs that may not share a cluster (unreachable or no common gap).
 FAR = 1e9
-
-#: Proxy unit cost (yuan per m² of floor area) by site type; for ranking sites only.
-UNIT_COST_PROXY: dict[str, float] = {
-    "boiler_room": 2500.0,       # conversion of a disused boiler room
-    "ground_floor_shop": 1500.0,  # fit-out of a leased or bought ground-floor shop
-    "public_building": 2000.0,   # refurbishment of a public building
-    "vacant_lot": 3500.0,        # new construction on vacant land
-    "network_node": math.nan,    # no site known: no proxy
-}
 
 PROTECTION_ZH = ("含历史文化保护小区 {ids}：改造须严格落实保护修缮要求，延续城市特色与历史文脉"
                  "（黑政办规〔2021〕15号 四(三)4）")
@@ -186,68 +161,13 @@ def _pairs_from_square(distances: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"community_a": ids[i[keep]], "community_b": ids[j[keep]],
                          "distance_m": D[i[keep], j[keep]]})
 
-
-def site_distances(net, communities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, *,
-                   gates: gpd.GeoDataFrame | None = None, profile: Profile | None = None,
-                   ) -> pd.DataFrame:
-    """Network distance from every community to every candidate site within reach.
-
-    The sites are measured by :func:`livingcircle.measure_access` as facilities of one carrier
-    category, so they attach to the network exactly like facilities (nearest edge, offset walked).
-
-    Returns
-    -------
-    pandas.DataFrame
-        community_id, site_id, distance_m for every pair within the largest category threshold
-        (and at least 15 minutes' walk).
-    """
-    from .accessibility import measure_access
-    from .standards import load_profile
-
-    profile = profile or load_profile()
-    if "site_id" not in sites.columns:
-        msg = "sites: column 'site_id' is missing; read the layer with livingcircle.read_sites"
-        raise InputError(msg)
-    carrier = profile.poi_categories()[0].id
-    fac = gpd.GeoDataFrame({"facility_id": sites["site_id"].astype(str).to_numpy(),
-                            "categories": carrier}, geometry=sites.geometry.to_numpy(),
-                           crs=sites.crs)
-    acc = measure_access(net, communities, fac, gates=gates, profile=profile,
-                         speed_profiles=[settings.default_speed_profile])
-    pairs = acc.pairs[acc.pairs["category"] == carrier]
-    out = pairs.rename(columns={"facility_id": "site_id"})[["community_id", "site_id",
-                                                             "distance_m"]]
-    out = out.groupby(["community_id", "site_id"], as_index=False)["distance_m"].min()
-    return out.sort_values(["community_id", "site_id"], ignore_index=True)
-
-
 # --- clusters ------------------------------------------------------------------------------------
-
-def _parts(result_or_parts) -> dict:
-    """Accept a :class:`~livingcircle.Result` or a dict with the same pieces."""
-    if isinstance(result_or_parts, Mapping):
-        return dict(result_or_parts)
-    r = result_or_parts
-    lay = r.layers
-    return {"communities": lay["communities"], "gaps": lay["gaps"], "access": r.access,
-            "network": r.network, "profile": r.profile, "facilities": lay["facilities"],
-            "sites": lay.get("sites"), "gates": lay.get("gates"), "plan": lay.get("plan"),
-            "speed_profile": r.speed_profiles[0]}
-
 
 def _missing_sets(gaps: pd.DataFrame, *, required_only: bool = True) -> dict[str, set]:
     g = gaps[~gaps["met"].astype(bool)]
     if required_only:
         g = g[g["required"].astype(bool)]
     return {str(c): set(x["category"].astype(str)) for c, x in g.groupby("community_id")}
-
-
-def _households(communities: pd.DataFrame) -> pd.Series:
-    if "households" not in communities.columns:
-        return pd.Series(np.nan, index=communities["community_id"].astype(str))
-    s = pd.to_numeric(communities["households"], errors="coerce").astype(float)
-    return pd.Series(s.to_numpy(), index=communities["community_id"].astype(str))
-
 
 def _complete_link(D: np.ndarray, threshold: float | None, n_clusters: int | None = None):
     from sklearn.cluster import AgglomerativeClustering
@@ -443,7 +363,7 @@ def find_clusters(
     if method != "agglomerative":
         msg = f"unknown method {method!r}; valid methods: ['agglomerative']"
         raise InputError(msg)
-    parts = _parts(result_or_parts)
+    parts = result_parts(result_or_parts)
     comm = parts["communities"]
     for col in ("community_id", "in_scope"):
         if col not in comm.columns:
@@ -471,7 +391,7 @@ def find_clusters(
     comm = comm.assign(community_id=comm["community_id"].astype(str))
     scope = comm.set_index("community_id")["in_scope"].astype(str)
     members = sorted(c for c in ids_all if scope.get(c) == "yes")
-    hh_all = _households(comm)
+    hh_all = community_households(comm)
     missing = _missing_sets(parts["gaps"])
     groups = _member_groups(members, pairs, missing if share_gaps else None, walk_m,
                             hh_all.reindex(members).to_numpy(dtype=float), max_households,
@@ -483,10 +403,25 @@ def find_clusters(
     # one cluster each (the smallest largest walk, then the cluster order)
     best = _beneficiaries(pairs, members, groups, set(ids_all) - set(members))
 
+    clusters, mem = _cluster_layers(groups, members, best, missing, dist, comm, hh_all,
+                                    walk_m, getattr(parts.get("access"), "crs", None))
+    logger.info("clusters: %d clusters of %d in-scope communities (walk %.0f m), "
+                "%d beneficiaries", len(clusters), len(members), walk_m, len(best))
+    return clusters, mem
+
+
+def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist, comm,
+                    hh_all: pd.Series, walk_m: float, acc_crs):
+    """Return the clusters (outlines and figures) and their members' rows.
+
+    Outlines are the convex hull of all a cluster's communities buffered 30 m, drawn in the
+    network's metric CRS (``acc_crs``; one UTM zone for the whole area) and returned in the
+    communities' CRS.
+    """
+    scope = comm.set_index("community_id")["in_scope"].astype(str)
     geom = comm.set_index("community_id").geometry
     crs = comm.crs
     # outlines are drawn in the network's metric CRS (one UTM zone for the whole area)
-    acc_crs = getattr(parts.get("access"), "crs", None)
     geographic = crs is not None and crs.is_geographic
     metric = (acc_crs if acc_crs is not None else comm.estimate_utm_crs()) if geographic else crs
     geom_m = geom.to_crs(metric) if geographic else geom
@@ -505,7 +440,7 @@ def find_clusters(
         miss_sets = [missing.get(m, set()) for m in mids]
         shared = set.intersection(*miss_sets) if miss_sets else set()
         anyc = set.union(*miss_sets) if miss_sets else set()
-        her = [m for m in mids + bids if _bool_or_none(heritage.get(m), "heritage", m) is True]
+        her = [m for m in mids + bids if bool_or_none(heritage.get(m), "heritage", m) is True]
         hull = shapely.convex_hull(shapely.union_all(geom_m.loc[mids + bids].to_numpy())).buffer(30)
         crec.append({
             "cluster_id": cid, "n_members": len(mids), "n_beneficiaries": len(bids),
@@ -540,616 +475,7 @@ def find_clusters(
     if geographic:  # the outlines were drawn in metres: back to the communities' CRS at once
         clusters = clusters.to_crs(crs)
     mem = gpd.GeoDataFrame(pd.DataFrame(mrec, columns=mcols), geometry="geometry", crs=crs)
-    logger.info("clusters: %d clusters of %d in-scope communities (walk %.0f m), "
-                "%d beneficiaries", len(clusters), len(members), walk_m, len(best))
     return clusters, mem
-
-
-# --- siting --------------------------------------------------------------------------------------
-
-def solve_mclp(cover: np.ndarray, weights: np.ndarray, p: int, *,
-               ties: str = "solver") -> np.ndarray:
-    """Maximal covering: choose ``p`` columns of ``cover`` (demand × site, bool) maximising weight.
-
-    spopt's MCLP on a 0/1 cost matrix (1 m when covered, 2 m otherwise, radius 1 m), solved with
-    CBC. One site (``p == 1``) with a single best column is that column, found without the
-    solver (any exact solver must return it). Returns the chosen site indices, sorted; sites
-    that add nothing are dropped.
-
-    Parameters
-    ----------
-    cover
-        Demand × site, True where the site covers the demand.
-    weights
-        Weight of each demand (households).
-    p
-        Sites to choose.
-    ties
-        One site with several equally good columns: ``"solver"`` lets CBC choose (as it
-        happens to), ``"first"`` takes the first of them (no solver call, for cities with
-        thousands of siting problems).
-    """
-    if ties not in ("solver", "first"):
-        msg = f"unknown ties rule {ties!r}; valid rules: ['solver', 'first']"
-        raise InputError(msg)
-    cover = np.asarray(cover, dtype=bool)
-    n_dem, n_site = cover.shape
-    p = min(int(p), n_site)
-    if p <= 0 or n_dem == 0 or not cover.any():
-        return np.zeros(0, dtype=int)
-    w = np.asarray(weights, dtype=float)
-    if p == 1:
-        gain = cover.T.astype(float) @ np.nan_to_num(w)
-        best = np.flatnonzero(gain == gain.max())
-        if gain.max() <= 0:
-            return np.zeros(0, dtype=int)
-        if len(best) == 1 or ties == "first":
-            return best[:1].astype(int)
-    import pulp
-    from spopt.locate import MCLP
-
-    cost = np.where(cover, 1.0, 2.0)
-    model = MCLP.from_cost_matrix(cost, w, 1.0, p)
-    model.solve(pulp.PULP_CBC_CMD(msg=False))
-    chosen = [j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5]
-    return _drop_useless(cover, w, np.array(sorted(chosen), dtype=int))
-
-
-def _drop_useless(cover, weights, chosen):
-    keep = []
-    covered = np.zeros(cover.shape[0], dtype=bool)
-    # keep a site only when it adds weight, taking the largest contributions first
-    left = list(chosen)
-    while left:
-        gains = [float(weights[cover[:, j] & ~covered].sum()) for j in left]
-        b = int(np.argmax(gains))
-        if gains[b] <= 0:
-            break
-        covered |= cover[:, left[b]]
-        keep.append(left.pop(b))
-    return np.array(sorted(keep), dtype=int)
-
-
-def greedy_mclp(cover: np.ndarray, weights: np.ndarray, p: int) -> np.ndarray:
-    """Greedy covering: ``p`` times, add the site covering most uncovered weight (ties: first)."""
-    cover = np.asarray(cover, dtype=bool)
-    weights = np.asarray(weights, dtype=float)
-    covered = np.zeros(cover.shape[0], dtype=bool)
-    chosen: list[int] = []
-    for _ in range(min(int(p), cover.shape[1])):
-        gain = (cover & ~covered[:, None]).T.astype(float) @ weights
-        gain[chosen] = -1
-        j = int(np.argmax(gain))
-        if gain[j] <= 0:
-            break
-        chosen.append(j)
-        covered |= cover[:, j]
-    return np.array(sorted(chosen), dtype=int)
-
-
-def random_sites(cover: np.ndarray, p: int, *, seed: int = 0) -> np.ndarray:
-    """``p`` sites drawn at random without replacement (``numpy.random.default_rng(seed)``)."""
-    n_site = np.asarray(cover).shape[1]
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_site, size=min(int(p), n_site), replace=False))
-
-
-def covered_weight(cover: np.ndarray, weights: np.ndarray, chosen) -> float:
-    """Weight of the demand covered by at least one chosen site."""
-    chosen = np.asarray(chosen, dtype=int)
-    if len(chosen) == 0:
-        return 0.0
-    return float(np.asarray(weights, float)[np.asarray(cover, bool)[:, chosen].any(axis=1)].sum())
-
-
-def _min_area(min_floor_area_m2, category: str) -> float:
-    if min_floor_area_m2 is None:
-        return 0.0
-    if isinstance(min_floor_area_m2, Mapping):
-        return float(min_floor_area_m2.get(category, 0.0))
-    return float(min_floor_area_m2)
-
-
-def _node_sites(net, clusters: gpd.GeoDataFrame, *, max_per_cluster: int = 40) -> gpd.GeoDataFrame:
-    """Network nodes inside the cluster outlines as candidate sites (when no sites are given).
-
-    Reads the node coordinates of the edge table, so a network kept as arrays works too.
-    """
-    e = net.edges
-    ids = np.asarray(e.node_ids)
-    pts = gpd.GeoSeries(shapely.points(e.xy), crs=net.crs).to_crs(clusters.crs).to_numpy()
-    hit_cl, hit_pt = shapely.STRtree(pts).query(clusters.geometry.to_numpy(),
-                                                predicate="contains")
-    rows = []
-    for k in range(len(clusters)):
-        inside = hit_pt[hit_cl == k]
-        inside = inside[np.argsort(ids[inside], kind="stable")]
-        step = max(1, math.ceil(len(inside) / max_per_cluster))
-        for n in inside[::step]:
-            nid = ids[n]
-            rows.append({"site_id": f"N{nid}", "name": f"路网节点 {nid}",
-                         "site_type": "network_node", "floor_area_m2": np.nan,
-                         "geometry": pts[n]})
-    out = pd.DataFrame(rows, columns=["site_id", "name", "site_type", "floor_area_m2",
-                                      "geometry"]).drop_duplicates("site_id")
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=clusters.crs)
-
-
-def site_facilities(
-    cluster_members: pd.DataFrame,
-    gaps: pd.DataFrame,
-    site_dist: pd.DataFrame,
-    sites: gpd.GeoDataFrame,
-    profile: Profile,
-    *,
-    new_per_category: int = 1,
-    categories=None,
-    required_only: bool = False,
-    min_floor_area_m2: float | Mapping[str, float] | None = None,
-    site_types: Mapping[str, list[str] | tuple[str, ...]] | None = None,
-    unit_cost: Mapping[str, float] | None = None,
-) -> gpd.GeoDataFrame:
-    """Choose sites for new shared facilities in each cluster (see the module docstring).
-
-    Parameters
-    ----------
-    cluster_members
-        ``cluster_members`` of :func:`find_clusters` (cluster_id, community_id, role,
-        households).
-    gaps
-        :func:`livingcircle.gaps.find_gaps` for the same communities (met, required,
-        threshold_m).
-    site_dist
-        :func:`site_distances` (community_id, site_id, distance_m).
-    sites
-        Candidate sites: site_id, site_type, floor_area_m2 (NaN = unknown), geometry.
-    profile
-        The standard profile (category names and order).
-    new_per_category
-        New facilities per cluster and category (p of the MCLP).
-    categories
-        Category ids to site; default every category missing for some member.
-    required_only
-        Site required categories only.
-    min_floor_area_m2
-        Minimum floor area of a site for a category (one number or category → m²); sites with a
-        known smaller area are excluded.
-    site_types
-        Category id → the site types a new facility of it may use (e.g. sports grounds only on
-        vacant lots); categories not named may use any site.
-    unit_cost
-        Unit cost proxy by site type (default :data:`UNIT_COST_PROXY`).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        cluster_id, category, name_zh, required, site_id, site_name, site_type, floor_area_m2,
-        floor_area_known, households_newly_served, communities_newly_served (';'-joined),
-        threshold_m, cost_proxy, geometry (the site). Clusters in order, categories in the
-        siting order.
-    """
-    unit = dict(UNIT_COST_PROXY if unit_cost is None else unit_cost)
-    cm = cluster_members.assign(community_id=cluster_members["community_id"].astype(str))
-    g = gaps.assign(community_id=gaps["community_id"].astype(str), category=gaps[
-        "category"].astype(str))
-    met_mask = g["met"].astype(bool).to_numpy()
-    met = set(zip(g["community_id"].to_numpy()[met_mask], g["category"].to_numpy()[met_mask],
-                  strict=True))
-    sites = sites.assign(site_id=sites["site_id"].astype(str)).sort_values("site_id")
-    site_ids = sites["site_id"].to_numpy()
-    sidx = {s: j for j, s in enumerate(site_ids)}
-    area = pd.to_numeric(sites["floor_area_m2"], errors="coerce").to_numpy(dtype=float) \
-        if "floor_area_m2" in sites.columns else np.full(len(sites), np.nan)
-    stype = sites["site_type"].astype(str).to_numpy() if "site_type" in sites.columns else \
-        np.full(len(sites), "unknown", dtype=object)
-    sname = sites["name"].to_numpy() if "name" in sites.columns else site_ids
-    sd = site_dist.assign(community_id=site_dist["community_id"].astype(str),
-                          site_id=site_dist["site_id"].astype(str))
-    sd = sd[sd["site_id"].isin(sidx)]
-    # each community's reachable sites (site index, metres), as slices of sorted arrays
-    sd = sd.sort_values("community_id", kind="stable")
-    sd_comm = sd["community_id"].to_numpy()
-    sd_site = sd["site_id"].map(sidx).to_numpy(dtype=np.int64)
-    sd_dist = sd["distance_m"].to_numpy(dtype=float)
-    starts = np.flatnonzero(np.r_[True, sd_comm[1:] != sd_comm[:-1]]) if len(sd) else []
-    ends = np.r_[starts[1:], len(sd)] if len(sd) else []
-    rows_of = {sd_comm[s0]: (s0, s1) for s0, s1 in zip(starts, ends, strict=True)}
-    unmet = g.loc[~g["met"].astype(bool), ["community_id", "category"]]
-    unmet_of = {c: list(x) for c, x in unmet.groupby("community_id", sort=False)["category"]}
-    used = np.zeros(len(sites), dtype=bool)
-    wanted = None if categories is None else set(categories)
-    problems = []
-    for cl_id, mem in cm.groupby("cluster_id", sort=True):
-        mem = mem.sort_values("community_id")
-        cids = mem["community_id"].tolist()
-        hh = pd.to_numeric(mem["households"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-        member_ids = mem.loc[mem["role"] == "member", "community_id"]
-        cand = []
-        for c in dict.fromkeys(c for m in member_ids for c in unmet_of.get(m, ())):
-            cat = profile.category(c)
-            if (wanted is not None and c not in wanted) or (required_only and not cat.required):
-                continue
-            unserved = np.array([(x, c) not in met for x in cids], dtype=bool)
-            cand.append((not cat.required, -float(hh[unserved].sum()), c, unserved))
-        cand.sort(key=lambda t: t[:3])
-        problems.append((cl_id, cids, hh, cand))
-    n_problems = sum(len(p[3]) for p in problems)
-    ties = "solver" if n_problems <= settings.siting_solver_max_problems else "first"
-    if ties == "first":
-        logger.info("siting: %d problems (more than settings.siting_solver_max_problems = %d): "
-                    "of equally good single sites the first is taken, without CBC", n_problems,
-                    settings.siting_solver_max_problems)
-    out = []
-    for cl_id, cids, hh, cand in problems:
-        if not cand:
-            continue
-        # distance matrix community × the sites any of them reaches (ascending site order)
-        spans = [rows_of.get(x, (0, 0)) for x in cids]
-        cols = np.unique(np.concatenate([sd_site[s0:s1] for s0, s1 in spans])) \
-            if spans else np.zeros(0, dtype=np.int64)
-        Dm = np.full((len(cids), len(cols)), np.inf)
-        for i, (s0, s1) in enumerate(spans):
-            Dm[i, np.searchsorted(cols, sd_site[s0:s1])] = sd_dist[s0:s1]
-        for _req, _neg, c, unserved in cand:
-            cat = profile.category(c)
-            ok_site = ~used & ~(area < _min_area(min_floor_area_m2, c))  # NaN area: allowed
-            if site_types and c in site_types:
-                ok_site &= np.isin(stype, list(site_types[c]))
-            if ties == "solver":  # today's problem: every site a column (CBC's ties as before)
-                full = np.full((len(cids), len(sites)), np.inf)
-                full[:, cols] = Dm
-                cover = (full <= cat.max_walk_m) & unserved[:, None] & ok_site[None, :]
-                col_site = np.arange(len(sites))
-            else:
-                cover = (Dm <= cat.max_walk_m) & unserved[:, None] & ok_site[cols][None, :]
-                col_site = cols
-            if not cover.any():
-                continue
-            chosen = solve_mclp(cover, hh, new_per_category, ties=ties)
-            covered = np.zeros(len(cids), dtype=bool)
-            for k in sorted(chosen, key=lambda k: -float(hh[cover[:, k]].sum())):
-                j = col_site[k]
-                new = cover[:, k] & ~covered
-                covered |= new
-                used[j] = True
-                out.append({
-                    "cluster_id": cl_id, "category": c, "name_zh": cat.name_zh,
-                    "required": cat.required, "site_id": site_ids[j], "site_name": sname[j],
-                    "site_type": stype[j], "floor_area_m2": area[j],
-                    "floor_area_known": bool(np.isfinite(area[j])),
-                    "households_newly_served": float(hh[new].sum()),
-                    "communities_newly_served": ";".join(np.asarray(cids)[new]),
-                    "threshold_m": cat.max_walk_m,
-                    "cost_proxy": float(area[j] * unit.get(stype[j], math.nan)),
-                    "geometry": sites.geometry.iloc[j],
-                })
-    cols = ["cluster_id", "category", "name_zh", "required", "site_id", "site_name", "site_type",
-            "floor_area_m2", "floor_area_known", "households_newly_served",
-            "communities_newly_served", "threshold_m", "cost_proxy", "geometry"]
-    res = gpd.GeoDataFrame(pd.DataFrame(out, columns=cols), geometry="geometry", crs=sites.crs)
-    logger.info("siting: %d new facilities proposed", len(res))
-    return res
-
-
-# --- before / after ------------------------------------------------------------------------------
-
-SCENARIO_ACTIONS = ("add", "remove", "convert")
-
-
-def apply_scenario(facilities: gpd.GeoDataFrame, scenario: pd.DataFrame,
-                   sites: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
-    """Facilities after a scenario (a new frame; the inputs are untouched).
-
-    ``scenario`` rows: ``action`` 'add' | 'remove' | 'convert'; ``category`` (add, convert);
-    ``facility_id`` (remove; convert an existing facility to ``category``); ``site_id`` (add or
-    convert at a candidate site, e.g. a former boiler room turned into an elderly day-care
-    centre: the site's point is used); ``geometry`` (add at a point). Proposed sites of
-    :func:`site_facilities` (no ``action`` column) are all 'add'.
-    """
-    sc = pd.DataFrame(scenario).copy()
-    if "action" not in sc.columns:
-        sc["action"] = "add"
-    bad = sorted(set(sc["action"].astype(str)) - set(SCENARIO_ACTIONS))
-    if bad:
-        msg = f"scenario: unknown action(s) {bad}; valid actions: {list(SCENARIO_ACTIONS)}"
-        raise InputError(msg)
-    fac = facilities.copy()
-    ids = fac["facility_id"].astype(str)
-    catcol = "categories" if "categories" in fac.columns else "category"
-    site_geo = (sites.assign(site_id=sites["site_id"].astype(str)).set_index("site_id")
-                .to_crs(fac.crs).geometry if sites is not None else None)
-    sc_geo = None
-    if isinstance(scenario, gpd.GeoDataFrame) and scenario.crs is not None:
-        sc_geo = scenario.to_crs(fac.crs).geometry.to_numpy()
-    new_rows = []
-    for n, (_, row) in enumerate(sc.iterrows()):
-        act = str(row["action"])
-        fid = row.get("facility_id")
-        sid = row.get("site_id")
-        if act in ("remove", "convert") and isinstance(fid, str) and fid:
-            if fid not in set(ids):
-                msg = f"scenario row {n + 1}: facility_id {fid!r} is not among the facilities"
-                raise InputError(msg)
-            if act == "remove":
-                fac = fac[fac["facility_id"].astype(str) != fid]
-            else:
-                fac.loc[fac["facility_id"].astype(str) == fid, catcol] = str(row["category"])
-            continue
-        if act == "remove":
-            msg = f"scenario row {n + 1}: 'remove' needs a facility_id"
-            raise InputError(msg)
-        if pd.isna(row.get("category")) if "category" in row else True:
-            msg = f"scenario row {n + 1}: '{act}' needs a category"
-            raise InputError(msg)
-        if isinstance(sid, str) and sid and site_geo is not None and sid in site_geo.index:
-            geom = site_geo.loc[sid]
-        elif sc_geo is not None and sc_geo[n] is not None and not shapely.is_empty(sc_geo[n]):
-            geom = sc_geo[n]
-        else:
-            msg = f"scenario row {n + 1}: give a site_id of the sites layer or a point geometry"
-            raise InputError(msg)
-        cl = row.get("cluster_id", "")
-        new_id = f"NEW-{sid if isinstance(sid, str) and sid else n}-{row['category']}"
-        if isinstance(cl, str) and cl:
-            new_id = f"NEW-{cl}-{sid}-{row['category']}"
-        new_rows.append({"facility_id": new_id, catcol: str(row["category"]),
-                         "name": f"新增：{row['category']}", "geometry": geom})
-    if new_rows:
-        add = gpd.GeoDataFrame(pd.DataFrame(new_rows), geometry="geometry", crs=fac.crs)
-        fac = gpd.GeoDataFrame(pd.concat([fac, add], ignore_index=True), geometry="geometry",
-                               crs=fac.crs)
-    return fac.reset_index(drop=True)
-
-
-def _served_table(gaps, comp, hh, groups: dict[str, list[str]], profile) -> pd.DataFrame:
-    """Met categories and complete levels per scope (the whole area and each cluster).
-
-    One merge of the scopes' communities with the gaps and completeness tables, then group sums:
-    a city has thousands of clusters, and a filter of the whole gaps table per cluster took
-    minutes.
-    """
-    g = gaps.assign(community_id=gaps["community_id"].astype(str))
-    c = comp.assign(community_id=comp["community_id"].astype(str))
-    levels = [k for k in profile.levels if f"completeness_{k}" in c.columns]
-    memb = pd.DataFrame({"scope": [s for s, ids in groups.items() for _ in ids],
-                         "community_id": [i for ids in groups.values() for i in ids]})
-    memb["_s"] = memb["scope"].map({s: k for k, s in enumerate(groups)})
-    weight = hh.reindex(memb["community_id"]).fillna(0).to_numpy(dtype=float)
-    memb["_w"] = weight
-    # categories: in each scope in the order they first appear in the gaps table
-    x = memb.merge(g[["community_id", "category", "met"]].assign(_r=np.arange(len(g))),
-                   on="community_id").sort_values(["_s", "_r"], kind="stable")
-    x["_m"] = x["met"].astype(bool)
-    x["_wm"] = np.where(x["_m"], x["_w"], 0.0)
-    t = x.groupby(["_s", "category"], sort=False).agg(
-        scope=("scope", "first"), n_met=("_m", "sum"), households_met=("_wm", "sum"),
-        value=("_m", "mean"), _first=("_r", "first")).reset_index()
-    cat_rows = pd.DataFrame({"scope": t["scope"], "kind": "category", "key": t["category"],
-                             "n_met": t["n_met"].astype(int),
-                             "households_met": t["households_met"].astype(float),
-                             "value": t["value"].astype(float), "_s": t["_s"], "_o": 0,
-                             "_p": t["_first"]})
-    # completeness: one row per scope and level (communities without a figure count as not met)
-    y = memb.merge(c[["community_id", *[f"completeness_{k}" for k in levels]]],
-                   on="community_id", how="left")
-    lev_rows = []
-    for n, k in enumerate(levels):
-        v = y[f"completeness_{k}"]
-        full = (v >= 1).to_numpy()
-        z = pd.DataFrame({"_s": y["_s"], "full": full, "w": np.where(full, y["_w"], 0.0),
-                          "v": v.to_numpy(dtype=float)})
-        agg = z.groupby("_s", sort=True).agg(n=("full", "sum"), w=("w", "sum"), v=("v", "mean"))
-        lev_rows.append(pd.DataFrame({
-            "scope": np.asarray(list(groups), dtype=object)[agg.index.to_numpy()],
-            "kind": "completeness", "key": f"completeness_{k}", "n_met": agg["n"].astype(int),
-            "households_met": agg["w"].astype(float), "value": agg["v"].astype(float),
-            "_s": agg.index.to_numpy(), "_o": 1, "_p": n}))
-    out = pd.concat([cat_rows, *lev_rows], ignore_index=True)
-    out = out.sort_values(["_s", "_o", "_p"], kind="stable")
-    return out.drop(columns=["_s", "_o", "_p"]).reset_index(drop=True)
-
-
-def before_after(result_or_parts, proposed_or_scenario: pd.DataFrame, *,
-                 cluster_members: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Access, gaps and completeness before and after adding proposed facilities or a scenario.
-
-    Parameters
-    ----------
-    result_or_parts
-        A :class:`livingcircle.Result` (or the dict of :func:`find_clusters`, with ``network``,
-        ``facilities``, ``sites``, ``gates``, ``profile``, ``gaps``, ``speed_profile`` too).
-    proposed_or_scenario
-        :func:`site_facilities` output (all 'add'), or a scenario (see :func:`apply_scenario`).
-    cluster_members
-        When given, figures per cluster (members and beneficiaries) as well as for the whole
-        area (scope 'all').
-
-    Returns
-    -------
-    pandas.DataFrame
-        scope ('all' or a cluster_id), kind ('category' | 'completeness'), key (category id or
-        ``completeness_<level>``), name_zh, n_met_before/after, households_met_before/after,
-        households_gain, value_before/after (share of communities meeting the category, or the
-        mean completeness), change.
-    """
-    from .accessibility import measure_access
-    from .gaps import completeness, find_gaps
-
-    parts = _parts(result_or_parts)
-    prof = parts["profile"]
-    acc = parts["access"]
-    comm = acc.communities
-    sp_name = parts.get("speed_profile") or settings.default_speed_profile
-    fac_after = apply_scenario(parts["facilities"], proposed_or_scenario, parts.get("sites"))
-    acc_after = measure_access(parts["network"], comm, fac_after, gates=parts.get("gates"),
-                               profile=prof, speed_profiles=[sp_name], cutoff_m=acc.cutoff_m)
-    gaps_b = parts["gaps"]
-    gaps_a = find_gaps(acc_after.table, prof, speed_profile=sp_name,
-                       criterion=str(gaps_b["criterion"].iloc[0]) if len(gaps_b) else "distance")
-    comp_b = completeness(gaps_b, prof)
-    comp_a = completeness(gaps_a, prof)
-    hh = _households(parts["communities"])
-    groups = {"all": sorted(comm["community_id"].astype(str))}
-    if cluster_members is not None:
-        for cl, x in cluster_members.groupby("cluster_id", sort=True):
-            groups[str(cl)] = sorted(x["community_id"].astype(str))
-    b = _served_table(gaps_b, comp_b, hh, groups, prof)
-    a = _served_table(gaps_a, comp_a, hh, groups, prof)
-    t = b.merge(a, on=["scope", "kind", "key"], suffixes=("_before", "_after"), how="outer")
-    t["households_gain"] = t["households_met_after"] - t["households_met_before"]
-    t["change"] = t["value_after"] - t["value_before"]
-    names = {c.id: c.name_zh for c in prof.categories.values()}
-    lv = {f"completeness_{k}": f"{v.name_zh}完整度" for k, v in prof.levels.items()}
-    t["name_zh"] = t["key"].map(names).fillna(t["key"].map(lv))
-    cols = ["scope", "kind", "key", "name_zh", "n_met_before", "n_met_after",
-            "households_met_before", "households_met_after", "households_gain",
-            "value_before", "value_after", "change"]
-    order = {s: i for i, s in enumerate(groups)}
-    t = t.assign(_o=t["scope"].map(order)).sort_values(["_o", "kind", "key"], kind="stable")
-    return t[cols].reset_index(drop=True)
-
-
-# --- ranking -------------------------------------------------------------------------------------
-
-def rank_clusters(clusters: pd.DataFrame, cluster_members: pd.DataFrame,
-                  proposed: pd.DataFrame, *, plan: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rank clusters, with the reasons written out in Chinese and English.
-
-    Order: households newly served per new facility (desc), share of in-scope members among
-    all the cluster's communities (desc), household-weighted elderly share of members (desc),
-    share of members ready for the annual plan (desc, ``plan.readiness``), then cluster_id.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The clusters (same columns) with rank, n_new_facilities, households_newly_served,
-        households_per_facility, share_in_scope, elderly_share, share_ready, reason_zh,
-        reason_en; sorted by rank.
-    """
-    out = clusters.copy()
-    p = proposed.groupby("cluster_id")["households_newly_served"].agg(["count", "sum"])
-    out["n_new_facilities"] = out["cluster_id"].map(p["count"]).fillna(0).astype(int)
-    out["households_newly_served"] = out["cluster_id"].map(p["sum"]).fillna(0.0)
-    out["households_per_facility"] = np.where(
-        out["n_new_facilities"] > 0,
-        out["households_newly_served"] / out["n_new_facilities"].clip(lower=1), 0.0)
-    cm = cluster_members.copy()
-    cm["_hh"] = pd.to_numeric(cm["households"], errors="coerce")
-    cm["_el"] = pd.to_numeric(cm["elderly_share"], errors="coerce")
-    ready = {}
-    if plan is not None and "readiness" in plan.columns:
-        ready = dict(zip(plan["community_id"].astype(str), plan["readiness"], strict=True))
-    cm["_ready"] = cm["community_id"].astype(str).map(ready)
-    stats = {}
-    for cl, x in cm.groupby("cluster_id"):
-        m = x[x["role"] == "member"]
-        k = m[m["_el"].notna() & m["_hh"].notna()]
-        el = float((k["_el"] * k["_hh"]).sum() / k["_hh"].sum()) if k["_hh"].sum() > 0 \
-            else math.nan
-        stats[cl] = {"share_in_scope": len(m) / len(x), "elderly_share": el,
-                     "share_ready": float((m["_ready"] == "ready").mean()) if len(m) else 0.0}
-    for col in ("share_in_scope", "elderly_share", "share_ready"):
-        out[col] = out["cluster_id"].map({k: v[col] for k, v in stats.items()})
-    out = out.sort_values(
-        ["households_per_facility", "share_in_scope", "elderly_share", "share_ready",
-         "cluster_id"], ascending=[False, False, False, False, True], na_position="last",
-        kind="stable").reset_index(drop=True)
-    out["rank"] = np.arange(1, len(out) + 1)
-    zh, en = [], []
-    for r in out.itertuples():
-        el_zh = f"{r.elderly_share:.0%}" if pd.notna(r.elderly_share) else "未知"
-        el_en = f"{r.elderly_share:.0%}" if pd.notna(r.elderly_share) else "unknown"
-        zh.append(f"第 {r.rank} 位：新增 {r.n_new_facilities} 处设施，新覆盖 "
-                  f"{r.households_newly_served:.0f} 户（每处 {r.households_per_facility:.0f} 户）；"
-                  f"改造范围内成员占 {r.share_in_scope:.0%}；老年人口占比 {el_zh}；"
-                  f"具备年度计划前提条件的成员占 {r.share_ready:.0%}"
-                  + (f"；{r.protection_zh}" if getattr(r, "protection_zh", "") else ""))
-        en.append(f"rank {r.rank}: {r.n_new_facilities} new facilities newly serve "
-                  f"{r.households_newly_served:.0f} households ({r.households_per_facility:.0f} "
-                  f"per facility); in-scope members {r.share_in_scope:.0%}; elderly share "
-                  f"{el_en}; members ready for the annual plan {r.share_ready:.0%}")
-    out["reason_zh"] = zh
-    out["reason_en"] = en
-    first = ["rank", "cluster_id"]
-    return out[first + [c for c in out.columns if c not in first]]
-
-
-# --- proof of value ------------------------------------------------------------------------------
-
-def compare_methods(cover: np.ndarray, weights: np.ndarray, p: int, *, seed: int = 0,
-                    n_random: int = 100) -> pd.DataFrame:
-    """Households covered by the solver, greedy and random choices of ``p`` sites.
-
-    Returns a table: method ('solver' | 'greedy' | 'random_seed' | 'random_mean'), n_sites,
-    households_served, sites (';'-joined column indices; empty for the mean of random draws).
-    ``random_seed`` is one draw with ``seed``; ``random_mean`` the mean of ``n_random`` draws
-    of a generator seeded with ``seed``.
-    """
-    rows = []
-    for name, ch in (("solver", solve_mclp(cover, weights, p)),
-                     ("greedy", greedy_mclp(cover, weights, p)),
-                     ("random_seed", random_sites(cover, p, seed=seed))):
-        rows.append({"method": name, "n_sites": len(ch),
-                     "households_served": covered_weight(cover, weights, ch),
-                     "sites": ";".join(map(str, ch))})
-    rng = np.random.default_rng(seed)
-    n_site = np.asarray(cover).shape[1]
-    draws = [covered_weight(cover, weights, rng.choice(n_site, size=min(p, n_site),
-                                                       replace=False))
-             for _ in range(n_random)]
-    rows.append({"method": "random_mean", "n_sites": min(p, n_site),
-                 "households_served": float(np.mean(draws)), "sites": ""})
-    return pd.DataFrame(rows)
-
-
-def compare_siting(result_or_parts, *, p: int = 3, categories=None, seed: int = 0,
-                   n_random: int = 100, site_dist: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Solver vs greedy vs random siting over the whole area, category by category.
-
-    For each category (default: required categories with a gap), the demand is every
-    community that does not meet it (households as weights); the candidates are all sites;
-    each method picks ``p`` sites. The random draws of category number k use ``seed + k``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        category, method, n_sites, households_served, sites; plus rows category 'total'
-        summed over categories.
-    """
-    parts = _parts(result_or_parts)
-    prof = parts["profile"]
-    sites = parts["sites"].assign(site_id=parts["sites"]["site_id"].astype(str)) \
-        .sort_values("site_id")
-    if site_dist is None:
-        site_dist = site_distances(parts["network"], parts["access"].communities, sites,
-                                   gates=parts.get("gates"), profile=prof)
-    gaps = parts["gaps"].assign(community_id=parts["gaps"]["community_id"].astype(str))
-    hh = _households(parts["communities"])
-    if categories is None:
-        g = gaps[gaps["required"].astype(bool) & ~gaps["met"].astype(bool)]
-        categories = list(dict.fromkeys(g["category"]))
-    piv = site_dist.assign(community_id=site_dist["community_id"].astype(str),
-                           site_id=site_dist["site_id"].astype(str)).pivot_table(
-        index="community_id", columns="site_id", values="distance_m", aggfunc="min")
-    piv = piv.reindex(columns=sites["site_id"].to_numpy())
-    frames = []
-    for k, c in enumerate(categories):
-        th = prof.category(c).max_walk_m
-        x = gaps[(gaps["category"] == c) & ~gaps["met"].astype(bool)]
-        ids = sorted(x["community_id"])
-        D = piv.reindex(ids).to_numpy(dtype=float)
-        cover = np.nan_to_num(D, nan=np.inf) <= th
-        t = compare_methods(cover, hh.reindex(ids).fillna(0).to_numpy(), p, seed=seed + k,
-                            n_random=n_random)
-        t["sites"] = [";".join(sites["site_id"].to_numpy()[list(map(int, s.split(";")))])
-                      if s else "" for s in t["sites"]]
-        t.insert(0, "category", c)
-        frames.append(t)
-    res = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["category", "method", "n_sites", "households_served", "sites"])
-    tot = res.groupby("method", sort=False, as_index=False)[["n_sites", "households_served"]] \
-        .sum().assign(category="total", sites="")
-    return pd.concat([res, tot[res.columns]], ignore_index=True)
 
 
 # --- everything at once --------------------------------------------------------------------------
@@ -1175,13 +501,13 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
         min_floor_area_m2 = {k: v["m2"] for k, v in settings.site_min_floor_area_m2.items()}
     if isinstance(site_types, str):
         site_types = settings.site_types_by_category
-    parts = _parts(result)
+    parts = result_parts(result)
     clusters, members = find_clusters(parts, max_walk_min=max_walk_min,
                                       speed_profile=speed_profile,
                                       max_households=max_households, max_members=max_members)
     sites = parts.get("sites")
     if sites is None or len(sites) == 0:
-        sites = _node_sites(parts["network"], clusters)
+        sites = node_sites(parts["network"], clusters)
     sd = site_distances(parts["network"], parts["access"].communities, sites,
                         gates=parts.get("gates"), profile=parts["profile"])
     proposed = site_facilities(members, parts["gaps"], sd, sites, parts["profile"],

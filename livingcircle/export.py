@@ -22,13 +22,13 @@ or a ``metadata.json`` beside the files. Writes are atomic (:mod:`livingcircle._
 appears only when complete, an input is never overwritten and an existing output is replaced only
 with ``overwrite=True``.
 
-:func:`export_postgis` writes the layers to a PostgreSQL/PostGIS database.
+QGIS styles are made in :mod:`livingcircle.styles`; :func:`livingcircle.postgis.export_postgis`
+writes the layers to a PostgreSQL/PostGIS database.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
 import logging
 import os
@@ -36,7 +36,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 import click
 import geopandas as gpd
@@ -49,6 +48,14 @@ from ._atomic import StagedFiles, atomic_file, manifest_files, sha256_file
 from ._errors import ExportError, InputError
 from .crs import PRESETS, ResolvedCRS, resolve_crs, to_export_crs
 from .schema import LABELS_ZH
+from .styles import (
+    GEOMETRY_FAMILIES,
+    LAYER_LABELS_ZH,
+    STYLE_TABLE,
+    category_names_zh,
+    geometry_family,
+    styles_frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,32 +81,8 @@ REPLACEMENTS_FILE = "encoding_replacements.csv"
 
 #: Name of the metadata table in a GeoPackage (columns ``key`` and ``value``, value JSON-encoded).
 METADATA_TABLE = "livingcircle_metadata"
-#: Name of the QGIS style table in a GeoPackage.
-STYLE_TABLE = "layer_styles"
 #: Name of the metadata file written beside files of the other formats.
 METADATA_FILE = "metadata.json"
-
-#: Chinese names of the result layers (Excel sheet names, style names).
-LAYER_LABELS_ZH: dict[str, str] = {
-    "communities": "小区",
-    "gates": "出入口",
-    "facilities": "设施",
-    "sites": "候选用地",
-    "boundary": "研究范围",
-    "access": "可达性",
-    "isochrones": "等时圈",
-    "diagnostics": "数据诊断",
-    "gaps": "设施短板",
-    "scope": "改造范围",
-    "needs": "改造需求",
-    "plan": "年度计划",
-    "clusters": "片区联动",
-    "access_points": "接入点",
-    "completeness": "完整度",
-    "capacity": "设施容量",
-    "area_figures": "面积指标",
-    "not_ready": "未具备条件",
-}
 
 _XLSX_MAX_CELL = 32767  # characters Excel holds in one cell
 _DBF_MAX_BYTES = 254  # bytes a Shapefile (DBF) text field holds
@@ -174,14 +157,19 @@ def read_result(
         msg = f"cannot open {source} as a GeoPackage: {exc}"
         raise InputError(msg) from exc
     available = [str(n) for n, _ in listed if str(n) not in (METADATA_TABLE, STYLE_TABLE)]
-    wanted = _select_layers(available, layers, where=str(source))
+    wanted = select_layers(available, layers, where=str(source))
     out: dict[str, pd.DataFrame] = {}
     for name in wanted:
         out[name] = pyogrio.read_dataframe(source, layer=name, fid_as_index=False)
     return out
 
 
-def _select_layers(available: list[str], layers, *, where: str) -> list[str]:
+def select_layers(available: list[str], layers, *, where: str) -> list[str]:
+    """Return the layers asked for (all when None; a comma-separated text or a list).
+
+    Raises :class:`ExportError` naming the unknown layers, ``where`` they were looked for and
+    the available ones.
+    """
     if layers is None:
         return list(available)
     if isinstance(layers, str):
@@ -267,18 +255,6 @@ def shapefile_field_names(columns: Iterable[str], *, width: int = 10) -> dict[st
 # --------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _category_names_zh() -> dict[str, str]:
-    """Category id → Chinese name from the default profile (read once; never mutated)."""
-    try:
-        from .standards import load_profile
-
-        return {cid: c.name_zh for cid, c in load_profile().categories.items()}
-    except Exception:  # the labels are a convenience; never fail an export for them
-        logger.debug("default profile not readable; category labels stay ASCII", exc_info=True)
-        return {}
-
-
 def column_label_zh(column: str, categories: Mapping[str, str] | None = None) -> str:
     """Return the Chinese label of a column (:data:`LABELS_ZH`, plus per-category columns).
 
@@ -301,184 +277,12 @@ def column_label_zh(column: str, categories: Mapping[str, str] | None = None) ->
 
 
 # --------------------------------------------------------------------------------------------
-# QGIS styles
-# --------------------------------------------------------------------------------------------
-
-_PALETTE = [
-    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
-]
-_MINUTE_COLORS = {5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
-
-
-def _geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
-    types = set(gdf.geometry.dropna()[~gdf.geometry.dropna().is_empty].geom_type)
-    fams = {_FAMILY.get(t) for t in types} - {None}
-    if not fams:
-        return None
-    if len(fams) == 1:
-        return fams.pop()
-    return "mixed"
-
-
-_FAMILY = {
-    "Point": "point", "MultiPoint": "point",
-    "LineString": "line", "MultiLineString": "line", "LinearRing": "line",
-    "Polygon": "polygon", "MultiPolygon": "polygon",
-}
-
-
-def _symbol_xml(family: str, name: str, rgb: tuple[int, int, int], *, alpha: float = 1.0) -> str:
-    color = f"{rgb[0]},{rgb[1]},{rgb[2]},255"
-    if family == "point":
-        stype, cls = "marker", "SimpleMarker"
-        props = {"name": "circle", "color": color, "size": "2.6", "outline_color": "35,35,35,255",
-                 "outline_width": "0.2", "size_unit": "MM"}
-    elif family == "line":
-        stype, cls = "line", "SimpleLine"
-        props = {"line_color": color, "line_width": "0.6", "line_style": "solid",
-                 "line_width_unit": "MM"}
-    else:
-        stype, cls = "fill", "SimpleFill"
-        props = {"color": color, "style": "solid", "outline_color": color,
-                 "outline_width": "0.4", "outline_style": "solid", "outline_width_unit": "MM"}
-    opts = "".join(
-        f'<Option name={quoteattr(k)} type="QString" value={quoteattr(v)}/>'
-        for k, v in props.items()
-    )
-    legacy = "".join(f"<prop k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in props.items())
-    return (
-        f'<symbol type="{stype}" name={quoteattr(name)} alpha="{alpha:g}" clip_to_extent="1" '
-        f'force_rhr="0"><layer class="{cls}" enabled="1" pass="0" locked="0">'
-        f'<Option type="Map">{opts}</Option>{legacy}</layer></symbol>'
-    )
-
-
-def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
-    """Return a QGIS style (QML) for a spatial layer, or None for a table or an empty layer.
-
-    Layers with a ``category`` column are styled by category (labels from the default profile),
-    layers with ``minutes`` (isochrones) by minutes, others with a single symbol. Polygons are
-    drawn half transparent.
-    """
-    fam = _geometry_family(gdf) if isinstance(gdf, gpd.GeoDataFrame) else None
-    return _style_qml(fam, gdf, layer=layer)
-
-
-def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | None:
-    """Return the QML of :func:`layer_style_qml` for a geometry family and attributes."""
-    if fam == "mixed" and layer == "basemap" and "kind" in attrs.columns:
-        return _basemap_qml()
-    if fam is None or fam == "mixed":
-        return None
-    gdf = attrs
-    alpha = 0.5 if fam == "polygon" else 1.0
-    geom_type = {"point": 0, "line": 1, "polygon": 2}[fam]
-    attr = None
-    if "category" in gdf.columns:
-        attr = "category"
-    elif "minutes" in gdf.columns:
-        attr = "minutes"
-    if attr is not None:
-        values = sorted(pd.unique(gdf[attr].dropna()), key=lambda v: (str(type(v)), v))
-        if not values:
-            attr = None
-    if attr is None:
-        rgb = _PALETTE[sum(map(ord, layer)) % len(_PALETTE)]
-        renderer = (
-            '<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
-            f"<symbols>{_symbol_xml(fam, '0', rgb, alpha=alpha)}</symbols></renderer-v2>"
-        )
-    else:
-        names = _category_names_zh() if attr == "category" else {}
-        cats, syms = [], []
-        for i, v in enumerate(values):
-            if attr == "minutes":
-                v = int(v) if float(v).is_integer() else float(v)
-                label = f"{v}分钟"
-                rgb = _MINUTE_COLORS.get(v, _PALETTE[i % len(_PALETTE)])
-            else:
-                label = names.get(str(v), str(v))
-                rgb = _PALETTE[i % len(_PALETTE)]
-            cats.append(
-                f"<category symbol=\"{i}\" value={quoteattr(str(v))} label={quoteattr(label)} "
-                'render="true"/>'
-            )
-            syms.append(_symbol_xml(fam, str(i), rgb, alpha=alpha))
-        renderer = (
-            f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attr)} symbollevels="0" '
-            'enableorderby="0" forceraster="0">'
-            f"<categories>{''.join(cats)}</categories><symbols>{''.join(syms)}</symbols>"
-            "</renderer-v2>"
-        )
-    return (
-        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-        '<qgis version="3.28.0" styleCategories="Symbology">'
-        f"{renderer}<layerGeometryType>{geom_type}</layerGeometryType></qgis>\n"
-    )
-
-
-def _basemap_qml() -> str:
-    """Return the QML of the ``basemap`` layer (lines and polygons): one rule per kind and shape.
-
-    Colours are the offline map's (:data:`livingcircle.maps.BASEMAP_STYLES`).
-    """
-    rules = [("water", "Polygon", "polygon", (168, 203, 230), "水系 water"),
-             ("water", "Line", "line", (168, 203, 230), "河流 river"),
-             ("green", "Polygon", "polygon", (211, 232, 196), "绿地 green"),
-             ("rail", "Line", "line", (110, 110, 110), "铁路 railway"),
-             ("street", "Line", "line", (166, 166, 166), "街道 streets")]
-    items, syms = [], []
-    for i, (kind, shape, fam, rgb, label) in enumerate(rules):
-        expr = f"\"kind\" = '{kind}' AND geometry_type($geometry) = '{shape}'"
-        items.append(f'<rule key="r{i}" symbol="{i}" label={quoteattr(label)} '
-                     f"filter={quoteattr(expr)}/>")
-        syms.append(_symbol_xml(fam, str(i), rgb))
-    renderer = ('<renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" '
-                f'forceraster="0"><rules key="root">{"".join(items)}</rules>'
-                f"<symbols>{''.join(syms)}</symbols></renderer-v2>")
-    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-            '<qgis version="3.28.0" styleCategories="Symbology">'
-            f"{renderer}</qgis>\n")
-
-
-def _styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | None:
-    rows = []
-    now = pd.Timestamp.now(tz="UTC").floor("s")
-    for name, (df, geom_col) in written.items():
-        if isinstance(df, gpd.GeoDataFrame):
-            qml = layer_style_qml(df, layer=name)
-        elif hasattr(df, "geometry_type"):  # a spilled layer: its type and attribute table
-            qml = _style_qml(_FAMILY.get(str(df.geometry_type)), df.attributes, layer=name)
-        else:
-            qml = None
-        if qml is None:
-            continue
-        rows.append({
-            "f_table_catalog": "",
-            "f_table_schema": "",
-            "f_table_name": name,
-            "f_geometry_column": geom_col,
-            "styleName": name,
-            "styleQML": qml,
-            "styleSLD": "",
-            "useAsDefault": True,
-            "description": f"livingcircle {LAYER_LABELS_ZH.get(name, name)}",
-            "owner": "",
-            "ui": "",
-            "update_time": now,
-        })
-    if not rows:
-        return None
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------------------------
 # helpers for frames
 # --------------------------------------------------------------------------------------------
 
 
-def _is_spatial(df: pd.DataFrame) -> bool:
+def is_spatial(df: pd.DataFrame) -> bool:
+    """Return True for a GeoDataFrame with at least one non-empty geometry."""
     if not isinstance(df, gpd.GeoDataFrame):
         return False
     try:
@@ -488,7 +292,7 @@ def _is_spatial(df: pd.DataFrame) -> bool:
     return bool((~(geo.isna() | geo.is_empty)).any())
 
 
-def _as_table(df: pd.DataFrame) -> pd.DataFrame:
+def as_table(df: pd.DataFrame) -> pd.DataFrame:
     """Return the frame as a plain table (its geometry column dropped)."""
     if isinstance(df, gpd.GeoDataFrame):
         try:
@@ -499,7 +303,7 @@ def _as_table(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _flatten_values(df: pd.DataFrame) -> pd.DataFrame:
+def flatten_values(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with list/tuple/set cells joined by ';' and dict cells as JSON text.
 
     GIS formats hold scalars only; the input frame is not changed.
@@ -620,7 +424,7 @@ def build_metadata(
         "layers": {
             name: {
                 "rows": len(df),
-                "geometry": _geometry_family(df) if _is_spatial(df) else None,
+                "geometry": geometry_family(df) if is_spatial(df) else None,
                 "label_zh": LAYER_LABELS_ZH.get(name),
             }
             for name, df in layers.items()
@@ -647,12 +451,12 @@ def _wkt(geoms, *, geographic: bool) -> np.ndarray:
 
 def _to_csv(df: pd.DataFrame, path: Path, *, codec: str, layer: str, geographic: bool,
             strict: bool, replaced: list[dict]) -> None:
-    if _is_spatial(df):
+    if is_spatial(df):
         geo = df.geometry
         table = pd.DataFrame(df.drop(columns=[geo.name]))
         table["wkt"] = _wkt(geo.values, geographic=geographic)
     else:
-        table = _as_table(df)
+        table = as_table(df)
     table = _encodable(table, codec, layer=layer, strict=strict, replaced=replaced)
     table.to_csv(path, index=False, encoding="utf-8-sig" if codec == "utf-8" else codec)
 
@@ -680,7 +484,7 @@ def write_geopackage(
     """Write layers into a new GeoPackage 1.2 with QGIS layer styles and a metadata table.
 
     The one GeoPackage writer of livingcircle (``livingcircle run`` and ``export``). List, set
-    and dict cells become text (:func:`_flatten_values`).
+    and dict cells become text (:func:`flatten_values`).
 
     Parameters
     ----------
@@ -713,14 +517,14 @@ def write_geopackage(
             df.write_to(path, layer=name, append=True)
             written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
         elif _has_geometry(df):
-            df = _flatten_values(df)
+            df = flatten_values(df)
             _write_vector(df, path, driver="GPKG", layer=name, geometry_type=_gtype(df),
                           **options())
             written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
         else:
-            _write_vector(_flatten_values(_as_table(df)), path, driver="GPKG", layer=name,
+            _write_vector(flatten_values(as_table(df)), path, driver="GPKG", layer=name,
                           **options())
-    styles = _styles_frame(written)
+    styles = styles_frame(written)
     if styles is not None:
         _write_vector(styles, path, driver="GPKG", layer=STYLE_TABLE,
                       layer_options={"FID": "id"}, **options())
@@ -736,7 +540,7 @@ def _write_gpkg(frames, target: Path, *, meta: dict, inputs, overwrite: bool) ->
 
 
 def _gtype(df: gpd.GeoDataFrame) -> str | None:
-    fam = _geometry_family(df)
+    fam = geometry_family(df)
     if fam == "mixed":
         return "Unknown"
     return None
@@ -744,11 +548,11 @@ def _gtype(df: gpd.GeoDataFrame) -> str | None:
 
 def _split_for_shapefile(name: str, df: gpd.GeoDataFrame) -> list[tuple[str, gpd.GeoDataFrame]]:
     """Split a layer with several geometry families into one Shapefile each (nulls to the first)."""
-    fam = _geometry_family(df)
+    fam = geometry_family(df)
     if fam != "mixed":
         return [(name, df)]
     geo = df.geometry
-    fams = geo.geom_type.map(_FAMILY)
+    fams = geo.geom_type.map(GEOMETRY_FAMILIES)
     order = [f for f in ("point", "line", "polygon") if (fams == f).any()]
     parts = []
     for i, f in enumerate(order):
@@ -775,7 +579,7 @@ def _prepare_shapefile(df: gpd.GeoDataFrame, *, layer: str, codec: str):
                     "Shapefile; the GeoPackage keeps them whole", layer, col, lengths.max(),
                     codec, _DBF_MAX_BYTES,
                 )
-    names = _category_names_zh()
+    names = category_names_zh()
     fields = pd.DataFrame({
         "field": [mapping[c] for c in cols],
         "column": cols,
@@ -791,7 +595,7 @@ def _write_files(
     geographic = resolved.crs.is_geographic
     plan: list[tuple[str, object]] = []  # (final file name, writer)
     for name, df in frames.items():
-        spatial = _is_spatial(df)
+        spatial = is_spatial(df)
         if fmt == "csv" or not spatial:
             plan.append((f"{name}.csv", ("csv", name, df)))
         elif fmt == "shp":
@@ -860,7 +664,7 @@ def _replacements_csv(replaced: list[dict], path: Path, *, codec: str, folder: P
 
 
 def _xlsx_sheets(frames, *, geographic: bool):
-    cats = _category_names_zh()
+    cats = category_names_zh()
     sheets: list[tuple[str, pd.DataFrame]] = []
     fields = []
     used: set[str] = set()
@@ -873,10 +677,10 @@ def _xlsx_sheets(frames, *, geographic: bool):
             sheet = f"{base[:28]}_{k}"
             k += 1
         used.add(sheet)
-        table = _as_table(df).copy()
-        if _is_spatial(df):
+        table = as_table(df).copy()
+        if is_spatial(df):
             geo = df.geometry
-            fam = _geometry_family(df)
+            fam = geometry_family(df)
             if fam == "point" and set(geo.dropna().geom_type) <= {"Point"}:
                 xcol, ycol = ("lon", "lat") if geographic else ("x", "y")
                 table[xcol] = geo.x.where(~(geo.isna() | geo.is_empty))
@@ -995,53 +799,14 @@ def export_layers(
     >>> sorted(p.suffix for p in files)
     ['.cpg', '.csv', '.csv', '.dbf', '.json', '.prj', '.shp', '.shx']
     """
-    fmt = str(format).lower().lstrip(".")
-    if fmt == "shapefile":
-        fmt = "shp"
-    if fmt not in FORMATS:
-        msg = f"unknown format {format!r}; use one of {list(FORMATS)}"
-        raise ExportError(msg)
-    enc = str(encoding).lower().replace("_", "-")
-    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk", "gb-18030": "gb18030"}.get(enc, enc)
-    if enc not in ENCODINGS:
-        msg = f"unknown encoding {encoding!r}; use one of {list(ENCODINGS)}"
-        raise ExportError(msg)
-    codec, cpg = ENCODINGS[enc]
-
-    inputs: list[Path] = []
-    source_meta: dict = {}
-    source_path = None
-    if isinstance(source, Mapping):
-        names = list(source)
-        wanted = _select_layers(names, layers, where="the given layers")
-        frames_in = {n: source[n] for n in wanted}
-        stem = "livingcircle"
-    else:
-        source_path = Path(source)
-        frames_in = read_result(source_path, layers=layers)
-        source_meta = read_metadata(source_path)
-        inputs.append(source_path)
-        inputs += list(manifest_files(source_path))  # the run's other files are kept too
-        stem = source_path.stem
-    if not frames_in:
-        msg = "nothing to export: no layers were given or selected"
-        raise ExportError(msg)
-    for n, df in frames_in.items():
-        if not isinstance(df, pd.DataFrame):
-            msg = f"layer {n!r} is a {type(df).__name__}, expected a GeoDataFrame or DataFrame"
-            raise ExportError(msg)
-    # files the caller named as inputs are protected too
-    for item in (metadata or {}).get("inputs", []) or []:
-        p = item.get("path") if isinstance(item, Mapping) else item
-        if p:
-            inputs.append(Path(p))
-
-    spatial = [df for df in frames_in.values() if _is_spatial(df)]
+    fmt, codec, cpg = _format_and_encoding(format, encoding)
+    frames_in, source_meta, source_path, inputs, stem = _source_frames(source, layers, metadata)
+    spatial = [df for df in frames_in.values() if is_spatial(df)]
     resolved = resolve_crs(crs, spatial)
     frames: dict[str, pd.DataFrame] = {}
     for n, df in frames_in.items():
-        df = _flatten_values(df)
-        frames[n] = to_export_crs(df, resolved) if _is_spatial(df) else _as_table(df)
+        df = flatten_values(df)
+        frames[n] = to_export_crs(df, resolved) if is_spatial(df) else as_table(df)
 
     meta = build_metadata(
         source_meta=source_meta, caller_meta=metadata, source_path=source_path,
@@ -1065,112 +830,58 @@ def export_layers(
                         strict_encoding=strict_encoding)
 
 
-# --------------------------------------------------------------------------------------------
-# PostGIS
-# --------------------------------------------------------------------------------------------
+def _format_and_encoding(format: str, encoding: str) -> tuple[str, str, str]:
+    """Return the format key, the Python codec and the ``.cpg`` name asked for, or an error."""
+    fmt = str(format).lower().lstrip(".")
+    if fmt == "shapefile":
+        fmt = "shp"
+    if fmt not in FORMATS:
+        msg = f"unknown format {format!r}; use one of {list(FORMATS)}"
+        raise ExportError(msg)
+    enc = str(encoding).lower().replace("_", "-")
+    enc = {"utf8": "utf-8", "cp936": "gbk", "gb2312": "gbk", "gb-18030": "gb18030"}.get(enc, enc)
+    if enc not in ENCODINGS:
+        msg = f"unknown encoding {encoding!r}; use one of {list(ENCODINGS)}"
+        raise ExportError(msg)
+    codec, cpg = ENCODINGS[enc]
+    return fmt, codec, cpg
 
-_SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
+def _source_frames(source, layers, metadata):
+    """Return the frames to export and what protects and describes them.
 
-def export_postgis(
-    source: str | os.PathLike | Mapping[str, pd.DataFrame],
-    url: str,
-    *,
-    schema: str = "public",
-    crs: str | int = "cgcs2000",
-    if_exists: str = "fail",
-    layers: Iterable[str] | str | None = None,
-    table_prefix: str = "",
-    metadata: Mapping | None = None,
-) -> list[str]:
-    """Write result layers to PostgreSQL/PostGIS tables (GeoPandas ``to_postgis``).
-
-    Parameters
-    ----------
-    source
-        A result GeoPackage or a dict {layer name: GeoDataFrame or DataFrame}.
-    url
-        SQLAlchemy URL, e.g. ``postgresql://user:pass@host:5432/db`` or
-        ``postgresql:///db?host=/var/run/postgresql`` for a local socket.
-    schema
-        Target schema; created when missing.
-    crs
-        As in :func:`export_layers`.
-    if_exists
-        ``'fail'`` (default: an existing table is an error) or ``'replace'``.
-    layers
-        Layers to write; all when None.
-    table_prefix
-        Prepended to every table name (e.g. ``'lc_'``); table names are the layer names.
-    metadata
-        Extra metadata, merged as in :func:`export_layers` and stored in the table
-        ``<prefix>livingcircle_metadata``.
-
-    Returns
-    -------
-    list of str
-        The tables written, as ``schema.table``.
+    ``(frames, source metadata, source path or None, input paths never overwritten, file
+    stem)``: from a dict of frames, or read from a result GeoPackage (whose run files are
+    inputs too); files the caller names in ``metadata["inputs"]`` are inputs as well.
     """
-    try:
-        import geoalchemy2  # noqa: F401 - the PostGIS geometry type sqlalchemy writes with
-        import sqlalchemy as sa
-
-        if str(url).startswith(("postgresql://", "postgres://")):
-            import psycopg2  # noqa: F401 - the default driver of a postgresql:// URL
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        msg = (f"PostGIS export needs {exc.name}, which the base install leaves out: "
-               'pip install "livingcircle[postgis]"')
-        raise ExportError(msg) from None
-    if if_exists not in ("fail", "replace"):
-        msg = f"if_exists must be 'fail' or 'replace', got {if_exists!r}"
-        raise ExportError(msg)
-    if not _SQL_NAME.match(schema):
-        msg = f"schema name {schema!r} must be letters, digits and '_' (at most 63)"
-        raise ExportError(msg)
+    inputs: list[Path] = []
+    source_meta: dict = {}
+    source_path = None
     if isinstance(source, Mapping):
-        frames_in = {n: source[n] for n in _select_layers(list(source), layers, where="the layers")}
-        source_meta, source_path = {}, None
+        names = list(source)
+        wanted = select_layers(names, layers, where="the given layers")
+        frames_in = {n: source[n] for n in wanted}
+        stem = "livingcircle"
     else:
         source_path = Path(source)
         frames_in = read_result(source_path, layers=layers)
         source_meta = read_metadata(source_path)
-    tables = {f"{table_prefix}{n}": _flatten_values(df) for n, df in frames_in.items()}
-    for t in [*tables, f"{table_prefix}{METADATA_TABLE}"]:
-        if not _SQL_NAME.match(t):
-            msg = f"table name {t!r} must be letters, digits and '_' (at most 63); rename the layer"
+        inputs.append(source_path)
+        inputs += list(manifest_files(source_path))  # the run's other files are kept too
+        stem = source_path.stem
+    if not frames_in:
+        msg = "nothing to export: no layers were given or selected"
+        raise ExportError(msg)
+    for n, df in frames_in.items():
+        if not isinstance(df, pd.DataFrame):
+            msg = f"layer {n!r} is a {type(df).__name__}, expected a GeoDataFrame or DataFrame"
             raise ExportError(msg)
-    spatial = [df for df in frames_in.values() if _is_spatial(df)]
-    resolved = resolve_crs(crs, spatial)
-    meta = build_metadata(
-        source_meta=source_meta, caller_meta=metadata, source_path=source_path,
-        resolved=resolved, crs_name=str(crs), fmt="postgis", encoding="UTF-8", layers=frames_in,
-    )
-    engine = sa.create_engine(url)
-    written = []
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            existing = set(sa.inspect(conn).get_table_names(schema=schema))
-            clash = [t for t in [*tables, f"{table_prefix}{METADATA_TABLE}"] if t in existing]
-            if clash and if_exists != "replace":
-                msg = (
-                    f"table(s) {clash} exist in schema {schema!r}; pass if_exists='replace' "
-                    "(command line: --replace) to replace them, or choose another schema"
-                )
-                raise ExportError(msg)
-            for t, df in tables.items():
-                if _is_spatial(df):
-                    gdf = to_export_crs(df, resolved).rename_geometry("geom")
-                    gdf.to_postgis(t, conn, schema=schema, if_exists="replace", index=False)
-                else:
-                    _as_table(df).to_sql(t, conn, schema=schema, if_exists="replace", index=False)
-                written.append(f"{schema}.{t}")
-            metadata_frame(meta).to_sql(f"{table_prefix}{METADATA_TABLE}", conn, schema=schema,
-                                        if_exists="replace", index=False)
-    finally:
-        engine.dispose()
-    logger.info("wrote %s to PostGIS (%s)", written, resolved.label)
-    return written
+    # files the caller named as inputs are protected too
+    for item in (metadata or {}).get("inputs", []) or []:
+        p = item.get("path") if isinstance(item, Mapping) else item
+        if p:
+            inputs.append(Path(p))
+    return frames_in, source_meta, source_path, inputs, stem
 
 
 # --------------------------------------------------------------------------------------------
@@ -1213,6 +924,8 @@ def cli_command(result, fmt, crs, encoding, strict_encoding, layers, out, overwr
     if not no_verify:
         verify_manifest(result)
     if to_url:
+        from .postgis import export_postgis
+
         tables = export_postgis(result, to_url, schema=schema, crs=crs, layers=layers,
                                 if_exists="replace" if replace else "fail")
         for t in tables:
@@ -1234,8 +947,6 @@ __all__ = [
     "build_metadata",
     "column_label_zh",
     "export_layers",
-    "export_postgis",
-    "layer_style_qml",
     "metadata_frame",
     "read_metadata",
     "read_result",

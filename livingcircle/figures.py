@@ -4,7 +4,7 @@
 :class:`livingcircle.pipeline.Result` or a written result folder:
 
 * ``overview``: every community coloured by the share of its required categories that it reaches
-  (the classes of :data:`livingcircle.maps.COMPLETENESS_CLASSES`, as on the interactive map), the
+  (the classes of :data:`livingcircle.styles.COMPLETENESS_CLASSES`, as on the interactive map), the
   communities in the renovation scope outlined;
 * ``coverage/<category>``: for each facility category, the area within its walking threshold
   (the ``coverage`` layer), its facilities, and which communities meet it;
@@ -50,6 +50,14 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
+from .styles import (
+    AMAP_TILES_URL,
+    BASEMAP_STYLES,
+    COMPLETENESS_CLASSES,
+    TIANDITU_TILES_URL,
+    completeness_colour,
+)
+from .summaries import in_scope_mask, share_met, synthetic_label
 from .values import format_number, format_share
 
 if TYPE_CHECKING:
@@ -150,7 +158,7 @@ def find_cjk_font() -> str | None:
     return other[0] if other else None
 
 
-def _style(lang: str) -> tuple[str, dict]:
+def figure_style(lang: str) -> tuple[str, dict]:
     """Return the language to draw in and matplotlib rc settings (CJK font when there is one)."""
     font = find_cjk_font()
     if font is None and lang == "zh":
@@ -223,12 +231,6 @@ def _background(result, crs) -> gpd.GeoDataFrame | None:
     return g if len(g) else None
 
 
-def _share_met(comm: pd.DataFrame) -> pd.Series:
-    from .maps import _share_met as share
-
-    return share(comm)
-
-
 def _split(v) -> list[str]:
     if isinstance(v, list | tuple | set):
         return [str(x) for x in v]
@@ -250,12 +252,6 @@ def _names(result) -> dict[str, str]:
         return {}
     return {str(k): str(v) for k, v in zip(comm["community_id"], comm["name"], strict=True)
             if isinstance(v, str) and v}
-
-
-def _synthetic(result) -> str | None:
-    from .report import _synthetic as label
-
-    return label(result)
 
 
 def _footer(result, crs, lang: str, tiles: str | None = None) -> str:
@@ -399,7 +395,6 @@ def tile_source(tiles: str | TileProvider, *,
 
     import xyzservices
 
-    from .maps import _AMAP_URL, _TIANDITU_URL
 
     if isinstance(tiles, xyzservices.TileProvider):
         return tiles
@@ -409,14 +404,14 @@ def tile_source(tiles: str | TileProvider, *,
     if tiles == "osm":
         return xyzservices.providers.OpenStreetMap.Mapnik
     if tiles == "amap":
-        return xyzservices.TileProvider(name="amap", url=_AMAP_URL.replace("{s}", "1"),
+        return xyzservices.TileProvider(name="amap", url=AMAP_TILES_URL.replace("{s}", "1"),
                                         attribution=_TILE_ATTRIBUTION["amap"], max_zoom=18)
     token = tianditu_token or os.environ.get("TIANDITU_TOKEN")
     if not token:
         msg = ("Tianditu tiles need a token: set the TIANDITU_TOKEN environment variable (a key "
                "from the Tianditu developer site), or use --tiles osm or amap, or no --tiles")
         raise InputError(msg)
-    url = _TIANDITU_URL.format(s="0", layer="vec", token=token)
+    url = TIANDITU_TILES_URL.format(s="0", layer="vec", token=token)
     return xyzservices.TileProvider(name="tianditu", url=url,
                                     attribution=_TILE_ATTRIBUTION["tianditu"], max_zoom=18)
 
@@ -496,7 +491,6 @@ def _draw_background(ax, bg, lang: str) -> list:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from .maps import BASEMAP_STYLES
 
     if bg is None or not len(bg):
         return []
@@ -559,7 +553,7 @@ def _decorate(fig, ax, result, crs, lang: str, *, title: str, subtitle: str = ""
     head = fig.text(0.02, 0.975, title, fontsize=13, fontweight="bold", va="top", ha="left")
     if subtitle:
         fig.text(0.02, 0.925, subtitle, fontsize=8, va="top", ha="left", color="#333")
-    syn = _synthetic(result)
+    syn = synthetic_label(result)
     if syn:
         label = fig.text(0.98, 0.975, syn, fontsize=7, va="top", ha="right", color="#6b4f00",
                          fontweight="bold",
@@ -616,9 +610,8 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from .maps import COMPLETENESS_CLASSES, _colour
 
-    lang, rc = _style(_check_lang(lang))
+    lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
     crs = _metric_crs(result)
     import matplotlib.pyplot as plt
@@ -626,12 +619,12 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
     with plt.rc_context(rc):
         fig, ax = _new_figure(MAP_SIZE, [0.02, 0.07, 0.76, 0.83], rc)
         comm = result.layers["communities"].to_crs(crs)
-        share = _share_met(comm)
+        share = share_met(comm)
         bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, _streets(result, crs))
-        comm.plot(ax=ax, color=[_colour(s) for s in share], edgecolor="#555", linewidth=0.3,
-                  zorder=3)
-        scope = comm["in_scope"].astype(str) == "yes" if "in_scope" in comm else None
+        comm.plot(ax=ax, color=[completeness_colour(s) for s in share], edgecolor="#555",
+                  linewidth=0.3, zorder=3)
+        scope = in_scope_mask(comm) if "in_scope" in comm else None
         if scope is not None and scope.any():
             comm[scope.to_numpy()].boundary.plot(ax=ax, color="#08306b", linewidth=1.1, zorder=4)
         _frame_map(ax, comm.total_bounds)
@@ -689,7 +682,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    lang, rc = _style(_check_lang(lang))
+    lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
     if category not in result.profile.categories:
         msg = (f"category {category!r} is not in the profile {result.profile.name!r}; "
@@ -712,26 +705,8 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
         if cov is not None:
             cov.plot(ax=ax, color="#a1d99b", alpha=0.55, edgecolor="none", zorder=2)
             handles.append(Patch(facecolor="#a1d99b", alpha=0.55, label=t["covered"].format(m=m)))
-        gaps = result.layers.get("gaps")
-        met = pd.Series(np.nan, index=comm.index)
-        if gaps is not None and len(gaps):
-            g = gaps[gaps["category"].astype(str) == category]
-            if "speed_profile" in g.columns and len(result.speed_profiles):
-                g = g[g["speed_profile"].astype(str) == str(result.speed_profiles[0])]
-            by = dict(zip(g["community_id"].astype(str), g["met"], strict=True))
-            met = comm["community_id"].astype(str).map(by)
-        ok = met.astype("boolean").fillna(False).to_numpy(dtype=bool)
-        known = met.notna().to_numpy()
-        for mask, col, label in ((ok, "#1a9850", t["met"]), (known & ~ok, "#d73027",
-                                                                t["not_met"])):
-            if mask.any():
-                comm[mask].plot(ax=ax, facecolor=col, alpha=0.75, edgecolor="#333",
-                                linewidth=0.3, zorder=3)
-                handles.append(Patch(facecolor=col, alpha=0.75, edgecolor="#333", label=label))
-        if (~known).any():
-            comm[~known].plot(ax=ax, facecolor="#bdbdbd", edgecolor="#333", linewidth=0.3,
-                              zorder=3)
-            handles.append(Patch(facecolor="#bdbdbd", edgecolor="#333", label=t["no_data"]))
+        ok, known = _category_met(result, comm, category)
+        handles += _draw_met(ax, comm, ok, known, t)
         fac = _geo(result, "facilities", crs)
         if fac is not None:
             f = _facilities_of(fac, category)
@@ -762,6 +737,41 @@ def _source_text(src) -> str:
         src = "; ".join(map(str, src))
     text = str(src or "")
     return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _category_met(result, comm, category: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per community, whether it meets ``category`` and whether that is known.
+
+    Read from the gaps layer at the result's first speed profile.
+    """
+    gaps = result.layers.get("gaps")
+    met = pd.Series(np.nan, index=comm.index)
+    if gaps is not None and len(gaps):
+        g = gaps[gaps["category"].astype(str) == category]
+        if "speed_profile" in g.columns and len(result.speed_profiles):
+            g = g[g["speed_profile"].astype(str) == str(result.speed_profiles[0])]
+        by = dict(zip(g["community_id"].astype(str), g["met"], strict=True))
+        met = comm["community_id"].astype(str).map(by)
+    ok = met.astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return ok, met.notna().to_numpy()
+
+
+def _draw_met(ax, comm, ok, known, t: dict) -> list:
+    """Draw the communities meeting, not meeting and without data; return legend handles."""
+    from matplotlib.patches import Patch
+
+    handles = []
+    for mask, col, label in ((ok, "#1a9850", t["met"]), (known & ~ok, "#d73027",
+                                                            t["not_met"])):
+        if mask.any():
+            comm[mask].plot(ax=ax, facecolor=col, alpha=0.75, edgecolor="#333",
+                            linewidth=0.3, zorder=3)
+            handles.append(Patch(facecolor=col, alpha=0.75, edgecolor="#333", label=label))
+    if (~known).any():
+        comm[~known].plot(ax=ax, facecolor="#bdbdbd", edgecolor="#333", linewidth=0.3,
+                          zorder=3)
+        handles.append(Patch(facecolor="#bdbdbd", edgecolor="#333", label=t["no_data"]))
+    return handles
 
 
 def _area_row(result, key: str) -> dict | None:
@@ -806,22 +816,9 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh",
     matplotlib.figure.Figure
         :data:`CARD_SIZE` inches at :data:`DPI`.
     """
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    lang, rc = _style(_check_lang(lang))
+    lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
-    cl = result.layers.get("clusters")
-    if cl is None or len(cl) == 0:
-        msg = ("this result has no 片区联动 clusters (run `livingcircle recommend` or "
-               "run(clusters=True))")
-        raise InputError(msg)
-    rows = cl[cl["cluster_id"].astype(str) == str(cluster_id)]
-    if len(rows) == 0:
-        msg = (f"cluster {cluster_id!r} is not in the result; clusters: "
-               f"{', '.join(cl['cluster_id'].astype(str).head(20))}")
-        raise InputError(msg)
-    row = rows.iloc[0]
+    cl, row = _cluster_row(result, cluster_id)
     cid = str(row["cluster_id"])
     crs = _metric_crs(result)
     names = _names(result)
@@ -844,37 +841,75 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh",
         if shape is not None:
             parts.append(shape)
         b = pd.concat(parts).total_bounds if parts else comm.total_bounds
-        _draw_background(ax, _near(_background(result, crs), b), lang)
-        _draw_streets(ax, _near(_streets(result, crs), b))
-        _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3,
-                            zorder=2)
-        handles = []
-        for role, col in _ROLE_COLOURS.items():
-            part = members[members["role"].astype(str) == role]
-            if len(part):
-                part.plot(ax=ax, facecolor=col, edgecolor="#333", linewidth=0.5, zorder=3)
-                handles.append(Patch(facecolor=col, edgecolor="#333", label=t[role]))
-        if shape is not None:
-            shape.boundary.plot(ax=ax, color="#08306b", linewidth=1.0, linestyle="--", zorder=4)
-            handles.append(Line2D([], [], color="#08306b", linestyle="--", label=t["outline"]))
-        if sites is not None and len(sites):
-            sites.plot(ax=ax, color="#d7301f", marker="*", markersize=90, edgecolor="black",
-                       linewidth=0.4, zorder=6)
-            for k, (x, y) in enumerate(zip(sites.geometry.x, sites.geometry.y, strict=True)):
-                ax.annotate(str(k + 1), (x, y), xytext=(4, 4), textcoords="offset points",
-                            fontsize=7, fontweight="bold", zorder=7)
-            handles.append(Line2D([], [], marker="*", linestyle="", color="#d7301f",
-                                  markeredgecolor="black", markersize=9, label=t["site"]))
-        _frame_map(ax, b, margin=0.25)
-        ax.legend(handles=handles, loc="upper left", fontsize=6.5, framealpha=0.85)
-        lines = _cluster_lines(result, row, members, sites, names, lang)
-        _panel(fig, lines, box=(0.55, 0.86), width=46 if lang == "zh" else 80)
+        _card_ground(ax, result, comm, b, crs, lang)
+        handles = _draw_cluster(ax, members, shape, sites, t)
         sub = t["cluster_sub"].format(n=int((members["role"].astype(str) == "member").sum()),
                                       f=format_number(row.get("n_new_facilities")),
                                       h=format_number(row.get("households_newly_served")))
-        _decorate(fig, ax, result, crs, lang, title=t["cluster"].format(
-            cid=cid, rank=format_number(row.get("rank"))), subtitle=sub, tiles=tiles)
+        _card_finish(fig, ax, result, crs, lang, b=b, margin=0.25, handles=handles,
+                     lines=_cluster_lines(result, row, members, sites, names, lang),
+                     title=t["cluster"].format(cid=cid, rank=format_number(row.get("rank"))),
+                     subtitle=sub, tiles=tiles)
     return fig
+
+
+def _cluster_row(result, cluster_id: str):
+    """Return the clusters layer and the row of ``cluster_id`` (a clear error when absent)."""
+    cl = result.layers.get("clusters")
+    if cl is None or len(cl) == 0:
+        msg = ("this result has no 片区联动 clusters (run `livingcircle recommend` or "
+               "run(clusters=True))")
+        raise InputError(msg)
+    rows = cl[cl["cluster_id"].astype(str) == str(cluster_id)]
+    if len(rows) == 0:
+        msg = (f"cluster {cluster_id!r} is not in the result; clusters: "
+               f"{', '.join(cl['cluster_id'].astype(str).head(20))}")
+        raise InputError(msg)
+    return cl, rows.iloc[0]
+
+
+def _draw_cluster(ax, members, shape, sites, t: dict) -> list:
+    """Draw a cluster's members by role, its outline and its numbered proposed sites.
+
+    Returns the legend handles.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = []
+    for role, col in _ROLE_COLOURS.items():
+        part = members[members["role"].astype(str) == role]
+        if len(part):
+            part.plot(ax=ax, facecolor=col, edgecolor="#333", linewidth=0.5, zorder=3)
+            handles.append(Patch(facecolor=col, edgecolor="#333", label=t[role]))
+    if shape is not None:
+        shape.boundary.plot(ax=ax, color="#08306b", linewidth=1.0, linestyle="--", zorder=4)
+        handles.append(Line2D([], [], color="#08306b", linestyle="--", label=t["outline"]))
+    if sites is not None and len(sites):
+        sites.plot(ax=ax, color="#d7301f", marker="*", markersize=90, edgecolor="black",
+                   linewidth=0.4, zorder=6)
+        for k, (x, y) in enumerate(zip(sites.geometry.x, sites.geometry.y, strict=True)):
+            ax.annotate(str(k + 1), (x, y), xytext=(4, 4), textcoords="offset points",
+                        fontsize=7, fontweight="bold", zorder=7)
+        handles.append(Line2D([], [], marker="*", linestyle="", color="#d7301f",
+                              markeredgecolor="black", markersize=9, label=t["site"]))
+    return handles
+
+
+def _card_ground(ax, result, comm, b, crs, lang: str) -> None:
+    """Draw what lies under a card's map: background, streets and the communities near ``b``."""
+    _draw_background(ax, _near(_background(result, crs), b), lang)
+    _draw_streets(ax, _near(_streets(result, crs), b))
+    _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3, zorder=2)
+
+
+def _card_finish(fig, ax, result, crs, lang: str, *, b, margin: float, handles, lines, title,
+                 subtitle, tiles) -> None:
+    """Frame a card's map on ``b``, add its legend, its text panel, title and sources."""
+    _frame_map(ax, b, margin=margin)
+    ax.legend(handles=handles, loc="upper left", fontsize=6.5, framealpha=0.85)
+    _panel(fig, lines, box=(0.55, 0.86), width=46 if lang == "zh" else 80)
+    _decorate(fig, ax, result, crs, lang, title=title, subtitle=subtitle, tiles=tiles)
 
 
 def _cluster_lines(result, row, members, sites, names, lang) -> list[tuple[str, dict]]:
@@ -949,7 +984,7 @@ def community_card(result, community_id: str, *, lang: str = "zh",
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    lang, rc = _style(_check_lang(lang))
+    lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
     comm_all = result.layers["communities"]
     hit = comm_all["community_id"].astype(str) == str(community_id)
@@ -972,10 +1007,7 @@ def community_card(result, community_id: str, *, lang: str = "zh",
             first = iso[iso["speed_profile"].astype(str) == str(result.speed_profiles[0])]
             iso = first if len(first) else iso
         b = iso.total_bounds if iso is not None and len(iso) else me.total_bounds
-        _draw_background(ax, _near(_background(result, crs), b), lang)
-        _draw_streets(ax, _near(_streets(result, crs), b))
-        _near(comm, b).plot(ax=ax, facecolor="#f0f0f0", edgecolor="#999", linewidth=0.3,
-                            zorder=2)
+        _card_ground(ax, result, comm, b, crs, lang)
         if iso is not None:
             for minutes in sorted(iso["minutes"].unique(), reverse=True):
                 col = _ISO_COLOURS.get(int(minutes), "#999999")
@@ -992,16 +1024,14 @@ def community_card(result, community_id: str, *, lang: str = "zh",
                 inside.plot(ax=ax, color="#444", markersize=4, zorder=4)
                 handles.append(Line2D([], [], marker="o", linestyle="", color="#444",
                                       markersize=3, label=f"{t['facilities']} ({len(inside)})"))
-        _frame_map(ax, b, margin=0.08)
-        ax.legend(handles=handles, loc="upper left", fontsize=6.5, framealpha=0.85)
         lines, met, req = _community_lines(result, cid, lang)
-        _panel(fig, lines, box=(0.55, 0.86), width=46 if lang == "zh" else 80)
         name = str(row.get("name")) if isinstance(row.get("name"), str) else cid
         scope = t.get(str(row.get("in_scope")), t["unknown"])
         sub = t["community_sub"].format(h=format_number(row.get("households")), scope=scope,
                                         met=met, req=req)
-        _decorate(fig, ax, result, crs, lang,
-                  title=t["community"].format(name=name, cid=cid), subtitle=sub, tiles=tiles)
+        _card_finish(fig, ax, result, crs, lang, b=b, margin=0.08, handles=handles, lines=lines,
+                     title=t["community"].format(name=name, cid=cid), subtitle=sub,
+                     tiles=tiles)
     return fig
 
 
@@ -1043,7 +1073,7 @@ def _slug(value: str) -> str:
     return s
 
 
-def _save_to(fig, target, fmt: str) -> None:
+def save_figure(fig, target, fmt: str) -> None:
     """Save with the figure's own settings (SVG text kept as text, the CJK font for PDF)."""
     import matplotlib.pyplot as plt
 
@@ -1059,7 +1089,7 @@ def _save(fig, base: Path, formats: Iterable[str], inputs: list[str], overwrite:
     for fmt in formats:
         path = base.with_name(base.name + "." + fmt)
         with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
-            _save_to(fig, tmp, fmt)
+            save_figure(fig, tmp, fmt)
         written.append(path)
     fig.clear()
 
@@ -1121,7 +1151,7 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
 
         result = load_result(result)
     # Chinese without a CJK font: one warning here, then English for every figure
-    lang, _ = _style(_check_lang(lang))
+    lang, _ = figure_style(_check_lang(lang))
     formats = [formats] if isinstance(formats, str) else list(formats)
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -1129,20 +1159,8 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
         raise InputError(msg)
     if tiles is not None:
         tiles = tile_source(tiles, tianditu_token=tianditu_token)
-    communities = [communities] if isinstance(communities, str) else list(communities)
-    ids = set(result.layers["communities"]["community_id"].astype(str))
-    unknown = [c for c in communities if str(c) not in ids]
-    if unknown:
-        msg = (f"community {', '.join(map(repr, unknown))} not in the result; ids look like "
-               f"{', '.join(sorted(ids)[:5])}")
-        raise InputError(msg)
-    if categories is None:
-        cov = result.layers.get("coverage")
-        keys = list(dict.fromkeys(cov["category"].astype(str))) if cov is not None and \
-            "category" in cov.columns and len(cov) else list(result.profile.categories)
-    else:
-        keys = [categories] if isinstance(categories, str) else list(categories)
-    keys = [k for k in keys if k in result.profile.categories] if categories is None else keys
+    communities = _known_communities(result, communities)
+    keys = _coverage_keys(result, categories)
     out = Path(out)
     inputs = [i["path"] for i in (result.metadata or {}).get("inputs", [])]
     written: list[Path] = []
@@ -1168,12 +1186,34 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     return written
 
 
+def _known_communities(result, communities) -> list:
+    """Return the community ids asked for as a list; an id not in the result is an error."""
+    communities = [communities] if isinstance(communities, str) else list(communities)
+    ids = set(result.layers["communities"]["community_id"].astype(str))
+    unknown = [c for c in communities if str(c) not in ids]
+    if unknown:
+        msg = (f"community {', '.join(map(repr, unknown))} not in the result; ids look like "
+               f"{', '.join(sorted(ids)[:5])}")
+        raise InputError(msg)
+    return communities
+
+
+def _coverage_keys(result, categories) -> list[str]:
+    """Return the categories to draw a coverage map for (see :func:`write_figures`)."""
+    if categories is not None:
+        return [categories] if isinstance(categories, str) else list(categories)
+    cov = result.layers.get("coverage")
+    keys = list(dict.fromkeys(cov["category"].astype(str))) if cov is not None and \
+        "category" in cov.columns and len(cov) else list(result.profile.categories)
+    return [k for k in keys if k in result.profile.categories]
+
+
 def figure_svg(fig) -> str:
     """Return a figure as SVG text (text kept as text) and release it."""
     import io
 
     buf = io.StringIO()
-    _save_to(fig, buf, "svg")
+    save_figure(fig, buf, "svg")
     fig.clear()
     return buf.getvalue()
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -54,10 +54,6 @@ logger = logging.getLogger(__name__)
 ACCESS_COLUMNS = ("community_id", "category", "speed_profile", "distance_m", "time_min")
 CRITERIA = ("distance", "time")
 GAP_STATUSES = ("met", "missing", "not_reached")
-CAPACITY_STATUSES = (
-    "ok", "over_capacity", "no_capacity_data", "no_demand_data", "no_facility_in_reach", "no_norm",
-)
-DECAYS = ("none", "gaussian")
 
 THRESHOLD_STATUS_ZH = {"verified": "已核实", "secondary": "仅二手来源", "unverified": "未核实"}
 THRESHOLD_STATUS_EN = {
@@ -87,7 +83,18 @@ GAP_LABELS_ZH = {
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise :class:`InputError` naming the columns a table lacks, and the columns it has.
+
+    Parameters
+    ----------
+    frame
+        The table.
+    columns
+        The columns it must hold.
+    what
+        The table's name in the message (e.g. ``"communities"``).
+    """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         msg = (
@@ -224,7 +231,7 @@ def find_gaps(
         When a column is missing, the criterion or speed profile is unknown, a category has no
         rows in ``access``, or a community × category pair is missing or duplicated.
     """
-    _require_columns(access, ACCESS_COLUMNS, "access table")
+    require_columns(access, ACCESS_COLUMNS, "access table")
     if criterion not in CRITERIA:
         msg = f"unknown criterion {criterion!r}; valid criteria: {list(CRITERIA)}"
         raise InputError(msg)
@@ -233,6 +240,29 @@ def find_gaps(
     rows["community_id"] = rows["community_id"].astype(str)
     rows["category"] = rows["category"].astype(str)
 
+    wanted = _wanted_categories(profile, categories)
+    rows = _checked_rows(rows, wanted, profile, sp)
+    communities = sorted(rows["community_id"].unique())
+    speed_name_zh = str(settings.speed_profiles.get(sp, {}).get("name_zh", sp))
+    order = {cid: i for i, cid in enumerate(wanted)}
+    rows = rows.assign(_order=rows["category"].map(order)).sort_values(
+        ["community_id", "_order"], kind="stable")
+    out = [_judge(rec, profile, criterion=criterion, sp=sp, speed_name_zh=speed_name_zh)
+           for rec in rows.itertuples(index=False)]
+    columns = [
+        "community_id", "category", "name_zh", "name_en", "level", "required",
+        "complete_community", "renovation_category", "threshold_m", "threshold_min",
+        "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id", "met",
+        "status", "threshold_status", "source", "explanation_zh", "explanation_en",
+    ]
+    result = pd.DataFrame(out, columns=columns)
+    logger.info("judged %d communities × %d categories (%s, %s): %d gaps", len(communities),
+                len(wanted), criterion, sp, int((~result["met"]).sum()))
+    return result
+
+
+def _wanted_categories(profile: Profile, categories) -> list[str]:
+    """Return the category ids to judge: every POI category, or those asked (POI ones only)."""
     poi_ids = [c.id for c in profile.poi_categories()]
     if categories is None:
         wanted = poi_ids
@@ -246,6 +276,16 @@ def find_gaps(
                     "from walking access; leave it out of categories"
                 )
                 raise InputError(msg)
+    return wanted
+
+
+def _checked_rows(rows: pd.DataFrame, wanted: list[str], profile: Profile,
+                  sp: str) -> pd.DataFrame:
+    """Return the access rows of the wanted categories, one per community × category.
+
+    A wanted category without rows, a duplicated pair or a missing pair is an error; categories
+    the profile does not define get a warning and are left out.
+    """
     present = set(rows["category"].unique())
     absent = [c for c in wanted if c not in present]
     if absent:
@@ -260,7 +300,7 @@ def find_gaps(
         warnings.warn(
             f"access has categories {unknown} that the profile {profile.name!r} does not define; "
             "they are not judged",
-            LivingCircleWarning, stacklevel=2,
+            LivingCircleWarning, stacklevel=3,  # the caller of find_gaps
         )
     rows = rows[rows["category"].isin(wanted)]
     dup = rows.duplicated(["community_id", "category"])
@@ -281,62 +321,50 @@ def find_gaps(
             "(distance_m NaN when nothing is reached)"
         )
         raise InputError(msg)
+    return rows
 
-    speed_name_zh = str(settings.speed_profiles.get(sp, {}).get("name_zh", sp))
-    order = {cid: i for i, cid in enumerate(wanted)}
-    rows = rows.assign(_order=rows["category"].map(order)).sort_values(
-        ["community_id", "_order"], kind="stable")
-    out = []
-    for rec in rows.itertuples(index=False):
-        cat = profile.category(rec.category)
-        lv = profile.levels[cat.level]
-        dist = float(rec.distance_m) if pd.notna(rec.distance_m) else math.nan
-        tmin = float(rec.time_min) if pd.notna(rec.time_min) else math.nan
-        if math.isnan(dist):
-            met = False
-            status = "not_reached"
+
+def _judge(rec, profile: Profile, *, criterion: str, sp: str, speed_name_zh: str) -> dict:
+    """Return the gap row of one community × category access row (see :func:`find_gaps`)."""
+    cat = profile.category(rec.category)
+    lv = profile.levels[cat.level]
+    dist = float(rec.distance_m) if pd.notna(rec.distance_m) else math.nan
+    tmin = float(rec.time_min) if pd.notna(rec.time_min) else math.nan
+    if math.isnan(dist):
+        met = False
+        status = "not_reached"
+    else:
+        if criterion == "time" and lv.minutes is not None:
+            met = (not math.isnan(tmin)) and tmin <= lv.minutes
         else:
-            if criterion == "time" and lv.minutes is not None:
-                met = (not math.isnan(tmin)) and tmin <= lv.minutes
-            else:
-                met = dist <= cat.max_walk_m
-            status = "met" if met else "missing"
-        zh, en = _explain(cat, profile, distance=dist, time=tmin, met=met, criterion=criterion,
-                          speed_name_zh=speed_name_zh, speed_profile=sp)
-        nearest = getattr(rec, "nearest_facility_id", None)
-        out.append({
-            "community_id": rec.community_id,
-            "category": cat.id,
-            "name_zh": cat.name_zh,
-            "name_en": cat.name_en,
-            "level": cat.level,
-            "required": cat.required,
-            "complete_community": cat.complete_community,
-            "renovation_category": cat.renovation_category,
-            "threshold_m": cat.max_walk_m,
-            "threshold_min": lv.minutes if lv.minutes is not None else math.nan,
-            "speed_profile": sp,
-            "criterion": criterion,
-            "distance_m": dist,
-            "time_min": tmin,
-            "nearest_facility_id": nearest if isinstance(nearest, str) else None,
-            "met": bool(met),
-            "status": status,
-            "threshold_status": cat.threshold_status,
-            "source": cat.source_text,
-            "explanation_zh": zh,
-            "explanation_en": en,
-        })
-    columns = [
-        "community_id", "category", "name_zh", "name_en", "level", "required",
-        "complete_community", "renovation_category", "threshold_m", "threshold_min",
-        "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id", "met",
-        "status", "threshold_status", "source", "explanation_zh", "explanation_en",
-    ]
-    result = pd.DataFrame(out, columns=columns)
-    logger.info("judged %d communities × %d categories (%s, %s): %d gaps", len(communities),
-                len(wanted), criterion, sp, int((~result["met"]).sum()))
-    return result
+            met = dist <= cat.max_walk_m
+        status = "met" if met else "missing"
+    zh, en = _explain(cat, profile, distance=dist, time=tmin, met=met, criterion=criterion,
+                      speed_name_zh=speed_name_zh, speed_profile=sp)
+    nearest = getattr(rec, "nearest_facility_id", None)
+    return {
+        "community_id": rec.community_id,
+        "category": cat.id,
+        "name_zh": cat.name_zh,
+        "name_en": cat.name_en,
+        "level": cat.level,
+        "required": cat.required,
+        "complete_community": cat.complete_community,
+        "renovation_category": cat.renovation_category,
+        "threshold_m": cat.max_walk_m,
+        "threshold_min": lv.minutes if lv.minutes is not None else math.nan,
+        "speed_profile": sp,
+        "criterion": criterion,
+        "distance_m": dist,
+        "time_min": tmin,
+        "nearest_facility_id": nearest if isinstance(nearest, str) else None,
+        "met": bool(met),
+        "status": status,
+        "threshold_status": cat.threshold_status,
+        "source": cat.source_text,
+        "explanation_zh": zh,
+        "explanation_en": en,
+    }
 
 
 def completeness(gaps: pd.DataFrame, profile: Profile) -> pd.DataFrame:
@@ -360,7 +388,7 @@ def completeness(gaps: pd.DataFrame, profile: Profile) -> pd.DataFrame:
         Attribute-only categories (e.g. property_management) are not judged from access and are
         not part of this check; they are listed in complete_community_not_judged.
     """
-    _require_columns(gaps, ("community_id", "category", "level", "required",
+    require_columns(gaps, ("community_id", "category", "level", "required",
                             "complete_community", "met"), "gaps table")
     not_judged = ";".join(
         c.id for c in profile.categories.values()
@@ -394,213 +422,6 @@ def completeness(gaps: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     rec["n_required"] = rec["n_required"].astype(int)
     rec["n_missing_required"] = rec["n_missing_required"].astype(int)
     return rec.reset_index()
-
-
-# --- capacity (2SFCA) ---------------------------------------------------------------------------
-
-def _decay(d: np.ndarray, d0: float, decay: str) -> np.ndarray:
-    if decay == "none":
-        return (d <= d0).astype(float)
-    # Gaussian 2SFCA (Dai 2010): weight 1 at the facility, 0 at the catchment edge.
-    w = (np.exp(-0.5 * (d / d0) ** 2) - math.exp(-0.5)) / (1.0 - math.exp(-0.5))
-    return np.where(d <= d0, w, 0.0)
-
-
-def capacity_access(
-    pairs: pd.DataFrame,
-    communities: pd.DataFrame,
-    facilities: pd.DataFrame,
-    profile: Profile,
-    *,
-    categories: Iterable[str] | None = None,
-    persons_per_place: float | Mapping[str, float] | None = None,
-    demand: str = "population",
-    decay: str = "none",
-) -> pd.DataFrame:
-    """Measure capacity-aware access with the two-step floating catchment area method (2SFCA).
-
-    Step 1: every facility *j* of a category gets a supply-to-demand ratio
-    ``R_j = capacity_j / Σ_k w(d_kj) · demand_k`` over the communities *k* whose network distance
-    ``d_kj`` is within the category's threshold (``max_walk_m``, the catchment). Step 2: every
-    community *i* sums ``A_i = Σ_j w(d_ij) · R_j`` over the facilities within the same catchment.
-    ``A_i`` is in places per person of demand. With ``decay="none"`` (the default, classic 2SFCA)
-    ``w`` is 1 inside the catchment; ``decay="gaussian"`` uses Dai (2010)'s Gaussian weight that
-    falls from 1 at the facility to 0 at the catchment edge.
-
-    Demand basis: the ``demand`` column of the communities (population by default; pass another
-    column, e.g. a count of children aged 3–6, when you have it). No share is assumed.
-
-    No verified per-category norm (places per person) exists in the project's standards
-    reference, so none is built in: give ``persons_per_place`` (one number for every category or
-    a mapping per category). A community meets the norm when ``A_i ≥ 1 / persons_per_place``.
-
-    Unknowns are never guessed:
-
-    - a facility without capacity contributes nothing to the computed ratio, which is then a lower
-      bound; the status is 'ok' if even the lower bound meets the norm, else 'no_capacity_data';
-    - a community with unknown demand is left out of the facilities' demand, whose ratios are then
-      upper bounds; the status is 'over_capacity' if even the upper bound fails the norm, else
-      'no_demand_data';
-    - both unknowns at once give 'no_capacity_data';
-    - no facility of the category within the catchment gives 'no_facility_in_reach'
-      (supply_ratio 0; the proximity gap of :func:`find_gaps` already shows it);
-    - a category without a norm gives 'no_norm' (supply_ratio still computed).
-
-    Parameters
-    ----------
-    pairs
-        community_id, facility_id, category, distance_m: every community–facility pair within the
-        search cutoff along the network (duplicates keep the shortest distance).
-    communities
-        Must hold community_id and the ``demand`` column (missing values = unknown).
-    facilities
-        facility_id and capacity (missing values = unknown; capacity 0 is a real zero).
-    profile
-        Gives each category its catchment (max_walk_m).
-    categories
-        Category ids to measure; None measures every category present in ``pairs`` that the
-        profile defines as a POI category.
-    persons_per_place
-        The norm: one place per this many persons of demand.
-    demand
-        The column of ``communities`` used as demand.
-    decay
-        'none' or 'gaussian'.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per community × category: community_id, category, catchment_m, demand,
-        demand_basis, n_facilities_in_reach, n_facilities_no_capacity, supply_ratio
-        (places per person), places_per_1000 (supply_ratio × 1000), norm_ratio, capacity_met
-        (boolean, NA when it cannot be decided), capacity_status, decay.
-    """
-    _require_columns(pairs, ("community_id", "facility_id", "category", "distance_m"),
-                     "pairs table")
-    _require_columns(communities, ("community_id", demand), "communities")
-    _require_columns(facilities, ("facility_id", "capacity"), "facilities")
-    if decay not in DECAYS:
-        msg = f"unknown decay {decay!r}; valid decays: {list(DECAYS)}"
-        raise InputError(msg)
-    p = pairs[["community_id", "facility_id", "category", "distance_m"]].copy()
-    p["community_id"] = p["community_id"].astype(str)
-    p["facility_id"] = p["facility_id"].astype(str)
-    p["category"] = p["category"].astype(str)
-    p["distance_m"] = pd.to_numeric(p["distance_m"], errors="coerce")
-    bad = p["distance_m"].isna() | (p["distance_m"] < 0)
-    if bad.any():
-        row = p[bad].iloc[0].tolist()
-        msg = f"pairs has {int(bad.sum())} rows without a valid distance_m (first: {row})"
-        raise InputError(msg)
-    p = p.groupby(["community_id", "facility_id", "category"], as_index=False)["distance_m"].min()
-
-    poi = {c.id for c in profile.poi_categories()}
-    if categories is None:
-        cats = [c for c in profile.categories if c in poi and c in set(p["category"])]
-    else:
-        cats = list(dict.fromkeys(categories))
-        for c in cats:
-            profile.category(c)
-
-    comm = pd.DataFrame({
-        "community_id": communities["community_id"].astype(str).to_numpy(),
-        "demand": pd.to_numeric(communities[demand], errors="coerce").to_numpy(dtype=float),
-    })
-    if comm["community_id"].duplicated().any():
-        first = comm.loc[comm["community_id"].duplicated(), "community_id"].iloc[0]
-        msg = f"communities has duplicated community_id {first!r}; ids must be unique"
-        raise InputError(msg)
-    if (comm["demand"] < 0).any():
-        msg = f"communities column {demand!r} has negative values; demand must be ≥ 0"
-        raise InputError(msg)
-    fac = pd.DataFrame({
-        "facility_id": facilities["facility_id"].astype(str).to_numpy(),
-        "capacity": pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float),
-    }).drop_duplicates("facility_id")
-    unknown_fac = sorted(set(p["facility_id"]) - set(fac["facility_id"]))
-    if unknown_fac:
-        msg = f"pairs names facilities not in the facilities layer: {unknown_fac[:5]}"
-        raise InputError(msg)
-    unknown_comm = sorted(set(p["community_id"]) - set(comm["community_id"]))
-    if unknown_comm:
-        msg = f"pairs names communities not in the communities layer: {unknown_comm[:5]}"
-        raise InputError(msg)
-
-    out = []
-    for cid in cats:
-        cat = profile.category(cid)
-        d0 = cat.max_walk_m
-        if persons_per_place is None:
-            ppp = None
-        elif isinstance(persons_per_place, Mapping):
-            ppp = persons_per_place.get(cid)
-        else:
-            ppp = persons_per_place
-        if ppp is not None and ppp <= 0:
-            msg = f"persons_per_place for {cid!r} must be positive, got {ppp}"
-            raise InputError(msg)
-        norm = 1.0 / ppp if ppp is not None else math.nan
-        q = p[(p["category"] == cid) & (p["distance_m"] <= d0)]
-        q = q.merge(comm, on="community_id").merge(fac, on="facility_id")
-        q["w"] = _decay(q["distance_m"].to_numpy(dtype=float), d0, decay)
-        q["wd"] = q["w"] * q["demand"].fillna(0.0)
-        fstats = q.groupby("facility_id").agg(
-            wdemand=("wd", "sum"), demand_unknown=("demand", lambda s: bool(s.isna().any())))
-        fstats = fstats.join(fac.set_index("facility_id"))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = fstats["capacity"] / fstats["wdemand"]
-        # a facility whose catchment holds no (known) demand serves nobody in the study
-        fstats["R"] = np.where(fstats["wdemand"] > 0, ratio, 0.0)
-        fstats.loc[fstats["capacity"].isna(), "R"] = math.nan
-        q = q.merge(fstats[["R", "demand_unknown"]], left_on="facility_id", right_index=True)
-        q["wR"] = q["w"] * q["R"].fillna(0.0)
-        q["nocap"] = q["R"].isna()
-        per = q.groupby("community_id").agg(
-            n_in=("facility_id", "size"), n_nocap=("nocap", "sum"), ratio=("wR", "sum"),
-            demand_incomplete=("demand_unknown", "any"),
-        )
-        for cm in comm.itertuples(index=False):
-            if cm.community_id in per.index:
-                st = per.loc[cm.community_id]
-                n_in, n_nocap = int(st["n_in"]), int(st["n_nocap"])
-                ratio_i, demand_incomplete = float(st["ratio"]), bool(st["demand_incomplete"])
-            else:
-                n_in, n_nocap, ratio_i, demand_incomplete = 0, 0, 0.0, False
-            if n_in == 0:
-                status, met = "no_facility_in_reach", False
-            elif ppp is None:
-                status, met = "no_norm", pd.NA
-            elif n_nocap and demand_incomplete:
-                status, met = "no_capacity_data", pd.NA
-            elif n_nocap:
-                status, met = ("ok", True) if ratio_i >= norm else ("no_capacity_data", pd.NA)
-            elif demand_incomplete:
-                status, met = (("over_capacity", False) if ratio_i < norm
-                               else ("no_demand_data", pd.NA))
-            else:
-                status, met = ("ok", True) if ratio_i >= norm else ("over_capacity", False)
-            out.append({
-                "community_id": cm.community_id,
-                "category": cid,
-                "catchment_m": d0,
-                "demand": cm.demand,
-                "demand_basis": demand,
-                "n_facilities_in_reach": n_in,
-                "n_facilities_no_capacity": n_nocap,
-                "supply_ratio": ratio_i,
-                "places_per_1000": ratio_i * 1000.0,
-                "norm_ratio": norm,
-                "capacity_met": met,
-                "capacity_status": status,
-                "decay": decay,
-            })
-    result = pd.DataFrame(out, columns=[
-        "community_id", "category", "catchment_m", "demand", "demand_basis",
-        "n_facilities_in_reach", "n_facilities_no_capacity", "supply_ratio", "places_per_1000",
-        "norm_ratio", "capacity_met", "capacity_status", "decay",
-    ])
-    result["capacity_met"] = result["capacity_met"].astype("boolean")
-    return result.sort_values(["community_id", "category"], kind="stable").reset_index(drop=True)
 
 
 # --- area figures -------------------------------------------------------------------------------
@@ -641,8 +462,8 @@ def area_figures(gaps: pd.DataFrame, communities: pd.DataFrame, profile: Profile
         population_met, population_known, share_population, n_unknown_households,
         n_unknown_population.
     """
-    _require_columns(gaps, ("community_id", "category", "level", "required", "met"), "gaps table")
-    _require_columns(communities, ("community_id",), "communities")
+    require_columns(gaps, ("community_id", "category", "level", "required", "met"), "gaps table")
+    require_columns(communities, ("community_id",), "communities")
     hh = _weights(communities, "households")
     pop = _weights(communities, "population")
     g = gaps.assign(community_id=gaps["community_id"].astype(str))
@@ -706,7 +527,7 @@ def worst_served(completeness_table: pd.DataFrame, communities: pd.DataFrame, *,
     n
         How many communities to return.
     """
-    _require_columns(completeness_table, ("community_id", "n_missing_required"),
+    require_columns(completeness_table, ("community_id", "n_missing_required"),
                      "completeness table")
     extra = [c for c in ("name", "households", "population") if c in communities.columns]
     info = communities[["community_id", *extra]].copy()
@@ -760,9 +581,9 @@ def uncovered_residential(
         cov = gpd.GeoDataFrame({"category": covered.index.astype(str)}, geometry=covered.values,
                                crs=covered.crs)
     else:
-        _require_columns(covered, ("category", "geometry"), "covered areas")
+        require_columns(covered, ("category", "geometry"), "covered areas")
         cov = covered[["category", "geometry"]].copy()
-    _require_columns(communities, ("community_id", "geometry"), "communities")
+    require_columns(communities, ("community_id", "geometry"), "communities")
     if communities.crs is None or cov.crs is None:
         msg = "communities and covered areas must both have a CRS; set it with .set_crs(...)"
         raise InputError(msg)

@@ -40,7 +40,7 @@ import shapely
 from pyproj import Transformer
 
 from . import settings
-from .accessibility import Access, _speed_table, measure_access
+from .accessibility import Access, measure_access, speed_table
 from .network import WalkNetwork
 from .routing import BoundedSearch, map_bounded
 
@@ -401,7 +401,7 @@ def iter_isochrones(
         source = measure_access(source, communities, empty, gates=gates,
                                 speed_profiles=speed_profiles)
     acc = source
-    speeds = _speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
+    speeds = speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
     buffer_m = _buffer_width(buffer_m)
     minutes = sorted(float(m) for m in minutes)
     if not minutes or min(minutes) <= 0:

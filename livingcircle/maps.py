@@ -72,21 +72,20 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from ._errors import InputError
+from .styles import (
+    AMAP_TILES_URL,
+    BASEMAP_STYLES,
+    COMPLETENESS_CLASSES,
+    TIANDITU_TILES_URL,
+    completeness_colour,
+)
+from .summaries import in_scope_mask, is_sample, share_met
 
 logger = logging.getLogger(__name__)
 
 #: Basemap names accepted by :func:`make_map`.
 BASEMAPS = ("none", "osm", "amap", "tianditu")
 
-_AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-             "&x={x}&y={y}&z={z}")
-_TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={token}")
-
-#: Colour classes of the communities: share of required categories reached (lower bound, colour).
-COMPLETENESS_CLASSES = [(0.0, "#d73027"), (0.2, "#fc8d59"), (0.4, "#fee08b"), (0.6, "#d9ef8b"),
-                        (0.8, "#91cf60"), (1.0, "#1a9850")]
 _ISO_COLOURS = {5: "#1b9e77", 10: "#7570b3", 15: "#d95f02"}
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
@@ -211,8 +210,8 @@ def _drop_small_holes(geom, min_area: float):
     return geom
 
 
-def _prepare(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
-             min_hole_m2: float = 0.0, keep_topology: bool = True) -> gpd.GeoDataFrame:
+def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
+                  min_hole_m2: float = 0.0, keep_topology: bool = True) -> gpd.GeoDataFrame:
     """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked.
 
     ``keep_topology=False`` simplifies with plain Douglas-Peucker (no topology checks: five times
@@ -468,24 +467,12 @@ class _Pane(MacroElement):
         self.pane, self.z = pane, int(z)
 
 
-#: Styles of the offline basemap (``basemap`` layer, :mod:`livingcircle.basemap`) by (kind, rank):
-#: greys for streets, heavier for main roads, in the manner of printed city maps; light blue water,
-#: light green parks, dashed dark railways. Drawn without interaction in pane ``lcbase``.
-BASEMAP_STYLES = {
-    ("water", 1): {"stroke": False, "fillColor": "#a8cbe6", "fillOpacity": 1},
-    ("water", 2): {"color": "#a8cbe6", "weight": 4},
-    ("green", 1): {"stroke": False, "fillColor": "#d3e8c4", "fillOpacity": 1},
-    ("rail", 1): {"color": "#6e6e6e", "weight": 2, "dashArray": "6 4"},
-    ("street", 1): {"color": "#8c8c8c", "weight": 4},
-    ("street", 2): {"color": "#a6a6a6", "weight": 2},
-    ("street", 3): {"color": "#c2c2c2", "weight": 1},
-}
 
 
 def _basemap_layers(bg: gpd.GeoDataFrame, *, lang: str, gcj: bool, show: bool
                     ) -> list[folium.FeatureGroup]:
     """Return the streets and the water/green/rail layers of a result's ``basemap`` layer."""
-    bg = _prepare(bg, simplify_m=None, gcj=gcj)
+    bg = prepare_layer(bg, simplify_m=None, gcj=gcj)
     out = []
     for name, kinds, cls in ((_both("background", lang), ("water", "green", "rail"), "lc-bg"),
                              (_both("streets", lang), ("street",), "lc-street")):
@@ -604,26 +591,6 @@ def _iso_blocks(iso: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str
 
 
 # --- popups -------------------------------------------------------------------------------------
-
-def _share_met(comm: pd.DataFrame) -> pd.Series:
-    if {"n_required", "n_missing_required"} <= set(comm.columns):
-        n = pd.to_numeric(comm["n_required"], errors="coerce")
-        miss = pd.to_numeric(comm["n_missing_required"], errors="coerce")
-        return ((n - miss) / n.where(n > 0)).astype(float)
-    if "completeness_5" in comm.columns:
-        return pd.to_numeric(comm["completeness_5"], errors="coerce").astype(float)
-    return pd.Series(np.nan, index=comm.index, dtype=float)
-
-
-def _colour(share: float) -> str:
-    if share is None or np.isnan(share):
-        return "#bdbdbd"
-    col = COMPLETENESS_CLASSES[0][1]
-    for lo, c in COMPLETENESS_CLASSES:
-        if share >= lo - 1e-9:
-            col = c
-    return col
-
 
 def _num(v, digits: int):
     """Return a finite number rounded for the page, or None (JSON null)."""
@@ -878,7 +845,7 @@ def make_map(
                        "the map starts on the plain background")
 
     def prep(gdf):
-        return _prepare(gdf, simplify_m=simplify_m, gcj=gcj)
+        return prepare_layer(gdf, simplify_m=simplify_m, gcj=gcj)
 
     comm_src = layers["communities"]
     comm = prep(comm_src)
@@ -889,42 +856,78 @@ def make_map(
     comm["community_id"] = comm["community_id"].astype(str)
     names = (comm["name"] if "name" in comm.columns else comm["community_id"]).fillna(
         comm["community_id"]).astype(str)
-    share = _share_met(comm)
-
     b = comm.total_bounds
-    m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
-                    control_scale=True, prefer_canvas=False)
-    root = m.get_root()
-    root.header.add_child(Element(_CSS), name="livingcircle_css")
-    root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
-
-    # base layers: plain first, then tiles that line up with the data
-    folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True,
-                        show=basemap == "none" or (basemap == "tianditu" and not token)).add_to(m)
-    if gcj:
-        folium.TileLayer(_AMAP_URL, name="高德地图 AMap (GCJ-02)", attr="© 高德地图 AutoNavi",
-                         subdomains="1234", max_zoom=19, show=True).add_to(m)
-    else:
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
-                         show=basemap == "osm").add_to(m)
-        if token:
-            folium.TileLayer(_TIANDITU_URL.format(layer="vec", token=token, s="{s}"),
-                             name="天地图 Tianditu", attr="© 天地图 Tianditu",
-                             subdomains="01234567", max_zoom=18,
-                             show=basemap == "tianditu").add_to(m)
-
-    # the offline basemap under everything else, in its own pane
+    m = _base_map(b, lang=lang, basemap=basemap, token=token)
     bg = layers.get("basemap")
     if background and isinstance(bg, gpd.GeoDataFrame) and len(bg):
         _Pane("lcbase", 250).add_to(m)
         plain = basemap == "none" or (basemap == "tianditu" and not token)
         for fg in _basemap_layers(bg, lang=lang, gcj=gcj, show=plain):
             fg.add_to(m)
+    comm_fg, cat_index = _community_layer(m, comm, names, layers.get("gaps"), lang)
+    row_of = {c: i for i, c in enumerate(comm["community_id"])}
+    if isochrones is None:
+        isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
+    if isochrones and "isochrones" in layers and len(layers["isochrones"]):
+        _add_isochrones(m, result, comm_src, row_of, lang=lang, gcj=gcj,
+                        minutes=isochrone_minutes, simplify_m=isochrone_simplify_m,
+                        min_hole_m2=min_hole_m2)
+    gaps = layers.get("gaps")
+    if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:
+        _add_gap_layers(m, gaps, row_of, cat_index, lang)
+    comm_fg.add_to(m)
+    colours, cat_names = _add_facilities(m, result, lang=lang, gcj=gcj)
+    _add_planning_layers(m, layers, prep, lang)
+    _Search(names.tolist(), _t("search", lang)).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
+            title=title)
+    if index_href:
+        _link_box(m, [(index_href, "← " + _both("index", lang))])
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
+    _Ready().add_to(m)
+    return m
 
-    # communities: geometry stored once, drawn by the communities layer and every gap layer;
-    # popups and tooltips are built in the page from compact records (lcInfo, lcRules)
+
+def _base_map(b, *, lang: str, basemap: str, token: str | None) -> folium.Map:
+    """Return the empty map over bounds ``b``: page scripts, plain background, then tile layers.
+
+    The plain background comes first, then the tiles that line up with the data (AMap for
+    GCJ-02 data; OSM and, with a key, Tianditu for WGS84).
+    """
+    gcj = basemap == "amap"
+    m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
+                    control_scale=True, prefer_canvas=False)
+    root = m.get_root()
+    root.header.add_child(Element(_CSS), name="livingcircle_css")
+    root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
+    folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True,
+                        show=basemap == "none" or (basemap == "tianditu" and not token)).add_to(m)
+    if gcj:
+        folium.TileLayer(AMAP_TILES_URL, name="高德地图 AMap (GCJ-02)", attr="© 高德地图 AutoNavi",
+                         subdomains="1234", max_zoom=19, show=True).add_to(m)
+    else:
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
+                         show=basemap == "osm").add_to(m)
+        if token:
+            folium.TileLayer(TIANDITU_TILES_URL.format(layer="vec", token=token, s="{s}"),
+                             name="天地图 Tianditu", attr="© 天地图 Tianditu",
+                             subdomains="01234567", max_zoom=18,
+                             show=basemap == "tianditu").add_to(m)
+    return m
+
+
+def _community_layer(m, comm: gpd.GeoDataFrame, names: pd.Series, gaps, lang: str):
+    """Put the communities' shared geometry and records in the page; return their layer.
+
+    The geometry is stored once and drawn by the communities layer and every gap layer;
+    popups and tooltips are built in the page from compact records (lcInfo, lcRules). The
+    layer is returned unadded (it goes above the isochrones and gap layers), with the category
+    index of the records.
+    """
+    share = share_met(comm)
     _Shared("comm", comm.geometry.values).add_to(m)
-    records, rules, cat_index = _info_records(comm, share, names, layers.get("gaps"), lang)
+    records, rules, cat_index = _info_records(comm, share, names, gaps, lang)
     texts = {**_JS_TEXT[lang], **{k: _t(k, lang) for k in ("id", "share", "scope", "gaps_head",
                                                              "no_gaps")},
              "yes": {k: v[0] if lang == "zh" else v[1] for k, v in _YES.items()}}
@@ -935,7 +938,7 @@ def make_map(
     feats = []
     for i, (s, n, cid, sc) in enumerate(zip(share, names, comm["community_id"], scope,
                                             strict=True)):
-        st = {"fillColor": _colour(s), "fillOpacity": 0.65, "color": "#08306b",
+        st = {"fillColor": completeness_colour(s), "fillOpacity": 0.65, "color": "#08306b",
               "weight": 3 if sc == "yes" else 1}
         if sc == "unknown":
             st["dashArray"] = "4 3"
@@ -944,94 +947,115 @@ def make_map(
         feats.append({"r": i, "s": styles.index(st), "k": sorted({n, cid})})
     comm_fg = _layer(name=_both("communities", lang), styles=styles, features=feats,
                      shared="comm", kind="comm")
-    row_of = {c: i for i, c in enumerate(comm["community_id"])}
+    return comm_fg, cat_index
 
-    # isochrones and straight-line circles: packed per block of neighbours, compressed, drawn
-    # when a community is opened (its popup); the layer control switches the levels
-    if isochrones is None:
-        isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
-    if isochrones and "isochrones" in layers and len(layers["isochrones"]):
-        iso_src = layers["isochrones"]
-        spilled = getattr(result, "spilled", None) or {}
-        if "isochrones" in spilled:  # a city's polygons are on disk: read only what is drawn
-            keep = ", ".join(str(int(m)) for m in isochrone_minutes) or "-1"
-            where = f"minutes IN ({keep})"
-            if getattr(result, "speed_profiles", None):
-                sp = str(result.speed_profiles[0]).replace("'", "''")
-                where += f" AND speed_profile = '{sp}'"
-            iso_src = spilled["isochrones"].read(where=where)
-        if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
-            iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
-        iso_src = iso_src[iso_src["minutes"].astype(int).isin(list(isochrone_minutes))
-                          & iso_src["community_id"].astype(str).isin(row_of)]
-        iso = _prepare(iso_src, simplify_m=isochrone_simplify_m, gcj=gcj,
-                       min_hole_m2=min_hole_m2, keep_topology=False)
-        # straight-line circles: centre (community centroid) and radius, drawn by Leaflet
-        utm = comm_src.estimate_utm_crs()
-        cent = gpd.GeoDataFrame(
-            {"community_id": comm_src["community_id"].astype(str).values},
-            geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
-        cent = _prepare(cent, simplify_m=None, gcj=gcj)
-        centres = {c: _pack(g) for c, g in zip(cent["community_id"], cent.geometry,
-                                                strict=True)}
-        blocks, block_of = _iso_blocks(iso, row_of, centres)
-        _Data(lcIso__blobs=blocks, lcIso__of=block_of).add_to(m)
-        for mi in sorted({int(x) for x in iso_src["minutes"]}):
-            col = _ISO_COLOURS.get(mi, "#555")
-            _layer(name=_both("iso", lang, m=mi), features=[], kind="iso",
-                   extra={"minutes": mi},
-                   styles=[{"color": col, "weight": 1, "fillColor": col,
-                            "fillOpacity": 0.15}]).add_to(m)
-        _layer(name=_both("circles", lang), show=False, features=[], kind="circles",
-               styles=[{"weight": 1, "dashArray": "6 4", "fill": False}]).add_to(m)
 
-    # gap areas per category (communities not reaching the category), drawn from the shared
-    # community geometry; tooltips built in the page from the same records as the popups
-    gaps = layers.get("gaps")
-    if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:
-        g = gaps[gaps["status"].astype(str) != "met"].copy()
-        g["community_id"] = g["community_id"].astype(str)
-        name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else "name_en"
-        for cat, sub in g.groupby("category", sort=False):
-            sub = sub[sub["community_id"].isin(row_of)]
-            if len(sub) == 0:
-                continue
-            label = str(sub[name_col].iloc[0]) if name_col in sub.columns else str(cat)
-            feats = [{"r": row_of[c]} for c in dict.fromkeys(sub["community_id"])]
-            _layer(name=f"{_t('gap', lang)}: {_esc(label)}", show=False, features=feats,
-                   shared="comm", kind="gap", extra={"cat": cat_index[str(cat)]},
-                   styles=[{"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
-                            "fillOpacity": 0.45, "dashArray": "2 2"}]).add_to(m)
+def _isochrones_to_draw(result, row_of: dict, minutes) -> gpd.GeoDataFrame:
+    """Return the isochrones of the first speed profile at ``minutes`` of the drawn communities.
 
-    comm_fg.add_to(m)
+    A city's polygons spilled to disk are read with a filter, so only what is drawn is read.
+    """
+    iso_src = result.layers["isochrones"]
+    spilled = getattr(result, "spilled", None) or {}
+    if "isochrones" in spilled:
+        keep = ", ".join(str(int(m)) for m in minutes) or "-1"
+        where = f"minutes IN ({keep})"
+        if getattr(result, "speed_profiles", None):
+            sp = str(result.speed_profiles[0]).replace("'", "''")
+            where += f" AND speed_profile = '{sp}'"
+        iso_src = spilled["isochrones"].read(where=where)
+    if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
+        iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
+    return iso_src[iso_src["minutes"].astype(int).isin(list(minutes))
+                   & iso_src["community_id"].astype(str).isin(row_of)]
 
-    # facilities by category
+
+def _add_isochrones(m, result, comm_src: gpd.GeoDataFrame, row_of: dict, *, lang: str,
+                    gcj: bool, minutes, simplify_m: float | None, min_hole_m2: float) -> None:
+    """Add the isochrones and straight-line circles, drawn when a community is opened.
+
+    They are packed per block of neighbours and compressed; the layer control switches the
+    levels. Circles are a centre (the community's centroid) and a radius drawn by Leaflet.
+    """
+    iso_src = _isochrones_to_draw(result, row_of, minutes)
+    iso = prepare_layer(iso_src, simplify_m=simplify_m, gcj=gcj, min_hole_m2=min_hole_m2,
+                   keep_topology=False)
+    utm = comm_src.estimate_utm_crs()
+    cent = gpd.GeoDataFrame(
+        {"community_id": comm_src["community_id"].astype(str).values},
+        geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
+    cent = prepare_layer(cent, simplify_m=None, gcj=gcj)
+    centres = {c: _pack(g) for c, g in zip(cent["community_id"], cent.geometry, strict=True)}
+    blocks, block_of = _iso_blocks(iso, row_of, centres)
+    _Data(lcIso__blobs=blocks, lcIso__of=block_of).add_to(m)
+    for mi in sorted({int(x) for x in iso_src["minutes"]}):
+        col = _ISO_COLOURS.get(mi, "#555")
+        _layer(name=_both("iso", lang, m=mi), features=[], kind="iso",
+               extra={"minutes": mi},
+               styles=[{"color": col, "weight": 1, "fillColor": col,
+                        "fillOpacity": 0.15}]).add_to(m)
+    _layer(name=_both("circles", lang), show=False, features=[], kind="circles",
+           styles=[{"weight": 1, "dashArray": "6 4", "fill": False}]).add_to(m)
+
+
+def _add_gap_layers(m, gaps: pd.DataFrame, row_of: dict, cat_index: dict, lang: str) -> None:
+    """Add one gap-area layer per category: the communities not reaching it.
+
+    Drawn from the shared community geometry; tooltips are built in the page from the same
+    records as the popups.
+    """
+    g = gaps[gaps["status"].astype(str) != "met"].copy()
+    g["community_id"] = g["community_id"].astype(str)
+    name_col = "name_zh" if lang == "zh" and "name_zh" in g.columns else "name_en"
+    for cat, sub in g.groupby("category", sort=False):
+        sub = sub[sub["community_id"].isin(row_of)]
+        if len(sub) == 0:
+            continue
+        label = str(sub[name_col].iloc[0]) if name_col in sub.columns else str(cat)
+        feats = [{"r": row_of[c]} for c in dict.fromkeys(sub["community_id"])]
+        _layer(name=f"{_t('gap', lang)}: {_esc(label)}", show=False, features=feats,
+               shared="comm", kind="gap", extra={"cat": cat_index[str(cat)]},
+               styles=[{"color": "#b2182b", "weight": 1, "fillColor": "#b2182b",
+                        "fillOpacity": 0.45, "dashArray": "2 2"}]).add_to(m)
+
+
+def _add_facilities(m, result, *, lang: str, gcj: bool) -> tuple[dict, dict]:
+    """Add one layer of facility points per category (profile order, then the others).
+
+    Returns the colour of each category drawn and the categories' (Chinese, English) names,
+    for the legend.
+    """
+    layers = result.layers
     cat_names = {}
     prof = getattr(result, "profile", None)
     if prof is not None:
         cat_names = {c.id: (c.name_zh, c.name_en) for c in prof.categories.values()}
     colours: dict[str, str] = {}
-    if "facilities" in layers and len(layers["facilities"]):
-        fac = _prepare(layers["facilities"], simplify_m=None, gcj=gcj)
-        fac = fac[fac.geom_type == "Point"]
-        order = list(cat_names) + sorted(set(fac["category"].astype(str)) - set(cat_names))
-        for i, cat in enumerate(c for c in order if c in set(fac["category"].astype(str))):
-            sub = fac[fac["category"].astype(str) == cat]
-            col = _PALETTE[i % len(_PALETTE)]
-            colours[cat] = col
-            zh, en = cat_names.get(cat, (cat, cat))
-            label = f"{zh} {en}" if lang == "zh" else en
-            caps = sub["capacity"] if "capacity" in sub.columns else [None] * len(sub)
-            fnames = sub["name"] if "name" in sub.columns else sub["category"]
-            feats = [{"g": _pack(g), "t": f"{_esc(n)} ({_esc(zh if lang == 'zh' else en)})"
-                      + (f" 容量 {_fmt(cap)}" if lang == "zh" and _fmt(cap) else
-                         f" capacity {_fmt(cap)}" if _fmt(cap) else "")}
-                     for g, n, cap in zip(sub.geometry, fnames, caps, strict=True)]
-            _layer(name=f"{_t('facilities', lang)}: {_esc(label)}", features=feats,
-                   styles=[{"color": "#222", "weight": 1, "fillColor": col, "fillOpacity": 0.9,
-                            "radius": 5}]).add_to(m)
+    if "facilities" not in layers or not len(layers["facilities"]):
+        return colours, cat_names
+    fac = prepare_layer(layers["facilities"], simplify_m=None, gcj=gcj)
+    fac = fac[fac.geom_type == "Point"]
+    order = list(cat_names) + sorted(set(fac["category"].astype(str)) - set(cat_names))
+    for i, cat in enumerate(c for c in order if c in set(fac["category"].astype(str))):
+        sub = fac[fac["category"].astype(str) == cat]
+        col = _PALETTE[i % len(_PALETTE)]
+        colours[cat] = col
+        zh, en = cat_names.get(cat, (cat, cat))
+        label = f"{zh} {en}" if lang == "zh" else en
+        caps = sub["capacity"] if "capacity" in sub.columns else [None] * len(sub)
+        fnames = sub["name"] if "name" in sub.columns else sub["category"]
+        feats = [{"g": _pack(g), "t": f"{_esc(n)} ({_esc(zh if lang == 'zh' else en)})"
+                  + (f" 容量 {_fmt(cap)}" if lang == "zh" and _fmt(cap) else
+                     f" capacity {_fmt(cap)}" if _fmt(cap) else "")}
+                 for g, n, cap in zip(sub.geometry, fnames, caps, strict=True)]
+        _layer(name=f"{_t('facilities', lang)}: {_esc(label)}", features=feats,
+               styles=[{"color": "#222", "weight": 1, "fillColor": col, "fillOpacity": 0.9,
+                        "radius": 5}]).add_to(m)
+    return colours, cat_names
 
-    # sites, clusters, members, proposed sites (drawn when present)
+
+def _add_planning_layers(m, layers, prep, lang: str) -> None:
+    """Add the sites, clusters, cluster members and proposed sites that the result holds."""
     extra = [("sites", "#6a3d9a"), ("clusters", "#ff7f00"), ("cluster_members", "#fdbf6f"),
              ("proposed_sites", "#e31a1c")]
     for lname, col in extra:
@@ -1054,49 +1078,13 @@ def make_map(
         _layer(name=_both(lname, lang), features=feats, styles=[st],
                show=lname != "cluster_members").add_to(m)
 
-    _Search(names.tolist(), _t("search", lang)).add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
-    _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
-            title=title)
-    if index_href:
-        _link_box(m, [(index_href, "← " + _both("index", lang))])
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
-    _Ready().add_to(m)
-    return m
-
-
-def _is_sample(result) -> bool:
-    """Return whether a result is the bundled synthetic sample district's.
-
-    :func:`livingcircle.run_sample` records ``synthetic`` in the metadata; a result written
-    before that is recognised by its OSM input, the sample's ``district.osm`` in this install's
-    sample folder or in any install's (``_sample``, ``data/sample_district``).
-    """
-    meta = getattr(result, "metadata", {}) or {}
-    if meta.get("synthetic"):
-        return True
-    try:
-        from .sample import sample_dir
-
-        d = str(sample_dir().resolve())
-    except Exception:
-        d = None
-    for i in meta.get("inputs", []):
-        path = str(i.get("path", ""))
-        if d and path.startswith(d):
-            return True
-        p = Path(path)
-        if p.name == "district.osm" and p.parent.name in ("_sample", "sample_district"):
-            return True
-    return False
-
 
 def _default_title(result, lang: str) -> str:
     """Return the profile's name, and the SYNTHETIC label when the result is the sample's."""
     prof = getattr(result, "profile", None)
     title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
         getattr(prof, "name", "") or "")
-    if _is_sample(result):
+    if is_sample(result):
         from .sample import SYNTHETIC_LABEL
 
         title += f" — {SYNTHETIC_LABEL}"
@@ -1226,9 +1214,9 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
         required categories met, with a popup of its figures and a link to its page; the main
         roads, water and green of the basemap under them; a list of every page.
     """
-    comm = _prepare(result.layers["communities"], simplify_m=None, gcj=False)
-    share = _share_met(comm).to_numpy()
-    scope = comm["in_scope"].astype(str).to_numpy() if "in_scope" in comm.columns else None
+    comm = prepare_layer(result.layers["communities"], simplify_m=None, gcj=False)
+    share = share_met(comm).to_numpy()
+    scope = in_scope_mask(comm).to_numpy() if "in_scope" in comm.columns else None
     b = comm.total_bounds
     m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=11, tiles=None,
                     control_scale=True)
@@ -1247,12 +1235,13 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
     feats = []
     for label, href, rows in pages:
         sh = float(np.nanmean(share[rows])) if np.isfinite(share[rows]).any() else np.nan
-        st = {"color": "#08306b", "weight": 2, "fillColor": _colour(sh), "fillOpacity": 0.55}
+        st = {"color": "#08306b", "weight": 2, "fillColor": completeness_colour(sh),
+              "fillOpacity": 0.55}
         if st not in styles:
             styles.append(st)
         hull = shapely.convex_hull(shapely.union_all(
             shapely.get_parts(shapely.convex_hull(comm.geometry.to_numpy()[rows]))))
-        n_scope = int((scope[rows] == "yes").sum()) if scope is not None else None
+        n_scope = int(scope[rows].sum()) if scope is not None else None
         link = f"<a href='{html.escape(href, quote=True)}'>{_t('open_page', lang)} →</a>"
         pct = "—" if np.isnan(sh) else f"{sh:.0%}"
         popup = (f"<div class='lc-popup'><b>{_esc(label)}</b><br>{_t('n_comm', lang)}: "

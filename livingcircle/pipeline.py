@@ -558,7 +558,8 @@ def run(
     bar.update()
 
     step("gaps")
-    from .gaps import area_figures, capacity_access, completeness, find_gaps
+    from .capacity import capacity_access
+    from .gaps import area_figures, completeness, find_gaps
 
     gaps = find_gaps(acc.table, prof, speed_profile=speed_profiles[0])
     comp = completeness(gaps, prof)

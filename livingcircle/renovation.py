@@ -101,8 +101,26 @@ def _is_missing(v) -> bool:
         return False
 
 
-def _bool_or_none(v, column: str, cid: str) -> bool | None:
-    """Return True/False, or None when the value is unknown."""
+def bool_or_none(v, column: str, cid: str) -> bool | None:
+    """Read a yes/no cell of the communities layer: True, False, or None when unknown.
+
+    Parameters
+    ----------
+    v
+        The cell (bool, 0/1, or text: true/yes/是/有/1, false/no/否/无/0; empty or missing is
+        unknown).
+    column, cid
+        The column and the community id, named in the error.
+
+    Returns
+    -------
+    bool or None
+
+    Raises
+    ------
+    InputError
+        When the cell is none of these.
+    """
     if _is_missing(v):
         return None
     if isinstance(v, bool):
@@ -182,8 +200,8 @@ def _no_management(row: Mapping, cid: str) -> bool | None:
     mode = _get(row, "management_mode")
     mode_none = None if _is_missing(mode) or str(mode).strip() == "" else (
         str(mode).strip().lower() in NO_MANAGEMENT)
-    owners = _bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
-    prop = _bool_or_none(_get(row, "property_committee"), "property_committee", cid)
+    owners = bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
+    prop = bool_or_none(_get(row, "property_committee"), "property_committee", cid)
     if owners is True or prop is True:
         no_committee: bool | None = False
     elif owners is False and prop is False:
@@ -256,32 +274,7 @@ def renovation_scope(
     out = []
     for r in recs:
         cid = r["community_id"]
-        year = _number_or_none(_get(r, "build_year"), "build_year", cid)
-        grade = _grade_or_none(_get(r, "safety_grade"), cid)
-        units = _bool_or_none(_get(r, "complete_units"), "complete_units", cid)
-        yes: list[tuple[str, str]] = []
-        no: list[tuple[str, str]] = []
-        unk: list[tuple[str, str]] = []
-        if year is None:
-            unk.append(("unknown_build_year", "建成年份未知"))
-        elif year <= limit:
-            yes.append((f"built_before_{limit + 1}", f"{limit}年底前建成（{year:.0f}年）"))
-        else:
-            no.append((f"built_after_{limit}", f"{limit}年后建成（{year:.0f}年）"))
-        if grade is None:
-            unk.append(("unknown_safety_grade", "安全鉴定等级未知"))
-        elif grade == "C":
-            yes.append(("safety_grade_c", "安全鉴定C级"))
-        elif grade == "D":
-            no.append(("safety_grade_d", "安全鉴定D级（危房，按危房处置，不属本条）"))
-        else:
-            no.append((f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"))
-        if units is None:
-            unk.append(("unknown_complete_units", "是否成套住宅未知"))
-        elif units is False:
-            yes.append(("non_complete_units", "无独立厨房、卫生间（非成套住宅）"))
-        else:
-            no.append(("complete_units", "成套住宅"))
+        yes, no, unk = _scope_criteria(r, cid, limit)
 
         if cid in exc:
             status, reasons = "no", [("local_exclude", "地方决定不纳入")]
@@ -304,6 +297,41 @@ def renovation_scope(
                                         "year_limit"])
     logger.info("renovation scope: %s", result["in_scope"].value_counts().to_dict())
     return result
+
+
+def _scope_criteria(r: Mapping, cid: str, limit: int):
+    """Return the policy's scope criteria that a community meets, does not meet, and cannot tell.
+
+    Build year up to ``limit``, safety grade C, or units without their own kitchen and
+    bathroom (黑政办规〔2021〕15号 二(一)); each a (code, Chinese text) pair.
+    """
+    year = _number_or_none(_get(r, "build_year"), "build_year", cid)
+    grade = _grade_or_none(_get(r, "safety_grade"), cid)
+    units = bool_or_none(_get(r, "complete_units"), "complete_units", cid)
+    yes: list[tuple[str, str]] = []
+    no: list[tuple[str, str]] = []
+    unk: list[tuple[str, str]] = []
+    if year is None:
+        unk.append(("unknown_build_year", "建成年份未知"))
+    elif year <= limit:
+        yes.append((f"built_before_{limit + 1}", f"{limit}年底前建成（{year:.0f}年）"))
+    else:
+        no.append((f"built_after_{limit}", f"{limit}年后建成（{year:.0f}年）"))
+    if grade is None:
+        unk.append(("unknown_safety_grade", "安全鉴定等级未知"))
+    elif grade == "C":
+        yes.append(("safety_grade_c", "安全鉴定C级"))
+    elif grade == "D":
+        no.append(("safety_grade_d", "安全鉴定D级（危房，按危房处置，不属本条）"))
+    else:
+        no.append((f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"))
+    if units is None:
+        unk.append(("unknown_complete_units", "是否成套住宅未知"))
+    elif units is False:
+        yes.append(("non_complete_units", "无独立厨房、卫生间（非成套住宅）"))
+    else:
+        no.append(("complete_units", "成套住宅"))
+    return yes, no, unk
 
 
 # --- needs --------------------------------------------------------------------------------------
@@ -343,7 +371,7 @@ def renovation_needs(
       renovation category (e.g. bus stops, public toilets in the default profile) stay in the gap
       table and are not renovation items.
     - ``over_capacity``: with ``capacity`` (the result of
-      :func:`livingcircle.gaps.capacity_access`), a category that is within reach but whose
+      :func:`livingcircle.capacity.capacity_access`), a category that is within reach but whose
       capacity_status is 'over_capacity' → the category's renovation category, as for a missing
       facility (a full kindergarten is a gap too).
     - ``policy_default`` (trigger_attribute build_year): built up to ``year_limit`` → the 基础类
@@ -375,7 +403,7 @@ def renovation_needs(
     min_floors_elevator
         Floors from which a building without elevator needs an elevator retrofit.
     capacity
-        Optional result of :func:`livingcircle.gaps.capacity_access`.
+        Optional result of :func:`livingcircle.capacity.capacity_access`.
 
     Returns
     -------
@@ -402,24 +430,11 @@ def renovation_needs(
     if stray:
         msg = f"scope names communities not in the communities layer: {stray[:5]}"
         raise InputError(msg)
-    gap_rows: dict[str, list[dict]] = {}
-    if gaps is not None:
-        for col in ("community_id", "category", "met"):
-            if col not in gaps.columns:
-                msg = f"gaps table lacks column {col!r}; pass the result of find_gaps()"
-                raise InputError(msg)
-        unmet = gaps[~gaps["met"].astype(bool)]
-        for g in unmet.to_dict("records"):
-            gap_rows.setdefault(str(g["community_id"]), []).append(g)
-    full_rows: dict[str, list[dict]] = {}
-    if capacity is not None:
-        for col in ("community_id", "category", "capacity_status"):
-            if col not in capacity.columns:
-                msg = f"capacity table lacks column {col!r}; pass the result of capacity_access()"
-                raise InputError(msg)
-        full = capacity[capacity["capacity_status"] == "over_capacity"]
-        for c in full.to_dict("records"):
-            full_rows.setdefault(str(c["community_id"]), []).append(c)
+    gap_rows = _rows_by_community(gaps, ("community_id", "category", "met"), "gaps",
+                                  "find_gaps", keep=lambda t: ~t["met"].astype(bool))
+    full_rows = _rows_by_community(
+        capacity, ("community_id", "category", "capacity_status"), "capacity",
+        "capacity_access", keep=lambda t: t["capacity_status"] == "over_capacity")
     prop_cat = profile.categories.get("property_management")
     prop_name = prop_cat.name_zh if prop_cat is not None else ATTRIBUTE_ITEMS[
         "property_management"][1]
@@ -429,115 +444,160 @@ def renovation_needs(
     rows: list[dict] = []
     for cid in in_scope:
         r = recs[cid]
-        items: list[dict] = []
-
-        def add(item_id, cls, name, trigger, attr, detail, detail_zh, assessment="need",
-                required=pd.NA, _items=items, _cid=cid):
-            _items.append({
-                "community_id": _cid, "renovation_class": cls,
-                "renovation_class_zh": CLASS_ZH[cls], "priority_zh": PRIORITY_ZH[cls],
-                "item_id": item_id, "item_zh": name, "trigger": trigger,
-                "trigger_attribute": attr, "trigger_detail": detail,
-                "trigger_detail_zh": detail_zh, "required": required, "assessment": assessment,
-            })
-
-        def attr_item(item_id, trigger, attr, detail, detail_zh, assessment="need", _add=add):
-            cls, name = ATTRIBUTE_ITEMS[item_id]
-            _add(item_id, cls, name, trigger, attr, detail, detail_zh, assessment)
-
-        # build year: the 基础类 items every old community is assessed for
-        year = _number_or_none(_get(r, "build_year"), "build_year", cid)
-        basic_defaults = ("utilities", "facade_insulation", "roof_waterproofing")
-        if year is None:
-            for it in basic_defaults:
-                attr_item(it, "policy_default", "build_year", "build_year unknown",
-                          "建成年份未知，需调查", "unknown")
-        elif year <= year_limit:
-            for it in basic_defaults:
-                attr_item(it, "policy_default", "build_year",
-                          f"build_year={year:.0f} <= {year_limit}",
-                          f"{year:.0f}年建成（{year_limit}年底前），基础类应改尽改")
-        grade = _grade_or_none(_get(r, "safety_grade"), cid)
-        if grade == "C":
-            attr_item("building_safety", "attribute", "safety_grade", "safety_grade=C",
-                      "安全鉴定C级")
-        units = _bool_or_none(_get(r, "complete_units"), "complete_units", cid)
-        if units is False:
-            attr_item("unit_completion", "attribute", "complete_units", "complete_units=False",
-                      "无独立厨房、卫生间")
-
-        # elevator: floors >= N and no elevator
-        floors = _number_or_none(_get(r, "floors"), "floors", cid)
-        elev = _bool_or_none(_get(r, "has_elevator"), "has_elevator", cid)
-        f_txt = "unknown" if floors is None else f"{floors:.0f}"
-        e_txt = "unknown" if elev is None else str(elev)
-        detail = f"floors={f_txt}, has_elevator={e_txt}"
-        if elev is True or (floors is not None and floors < min_floors_elevator):
-            pass
-        elif floors is not None and elev is False:
-            attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
-                      f"{floors:.0f}层，无电梯")
-        else:
-            attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
-                      "层数或有无电梯未知，需调查", "unknown")
-
-        # elderly share
-        share = _number_or_none(_get(r, "elderly_share"), "elderly_share", cid)
-        if share is None:
-            attr_item("barrier_free", "attribute", "elderly_share", "elderly_share unknown",
-                      "老年人口比例未知，需调查", "unknown")
-        elif share >= elderly_share_threshold:
-            attr_item("barrier_free", "attribute", "elderly_share",
-                      f"elderly_share={share:.2f} >= {elderly_share_threshold:g}",
-                      f"老年人口比例 {share:.0%}（≥{elderly_share_threshold:.0%}）")
-
-        # property management
-        nm = _no_management(r, cid)
-        mode = _get(r, "management_mode")
-        m_detail = (f"management_mode={'unknown' if _is_missing(mode) else mode}, "
-                    f"owners_committee={_get(r, 'owners_committee')}, "
-                    f"property_committee={_get(r, 'property_committee')}")
-        if nm is True:
-            add("property_management", prop_class, prop_name, "attribute",
-                "management_mode;owners_committee;property_committee", m_detail,
-                "无物业管理（无物业或无业主委员会/物业管理委员会）")
-        elif nm is None:
-            add("property_management", prop_class, prop_name, "attribute",
-                "management_mode;owners_committee;property_committee", m_detail,
-                "物业管理情况未知，需调查", "unknown")
-
-        # missing facilities
-        for g in gap_rows.get(cid, []):
-            cat = profile.categories.get(str(g["category"]))
-            if cat is None or cat.renovation_category is None:
-                continue
-            add(cat.id, cat.renovation_category, cat.name_zh, "missing_facility", cat.id,
-                _facility_detail(g), str(g.get("explanation_zh", "")),
-                required=bool(g.get("required", cat.required)))
-        missing_ids = {str(g["category"]) for g in gap_rows.get(cid, [])}
-        for c in full_rows.get(cid, []):
-            cat = profile.categories.get(str(c["category"]))
-            if cat is None or cat.renovation_category is None or cat.id in missing_ids:
-                continue
-            per_1000 = float(c.get("supply_ratio", math.nan)) * 1000.0
-            norm_1000 = float(c.get("norm_ratio", math.nan)) * 1000.0
-            add(cat.id, cat.renovation_category, cat.name_zh, "over_capacity", cat.id,
-                f"{cat.id} within {cat.max_walk_m:g} m but over capacity "
-                f"({per_1000:.1f} places per 1000 persons < norm {norm_1000:.1f})",
-                f"{cat.name_zh}：{cat.max_walk_m:g} 米内有设施但容量不足"
-                f"（每千人 {per_1000:.1f} 个学位/床位，低于标准 {norm_1000:.1f}）",
-                required=cat.required)
-
+        needs = _Needs(cid)
+        _building_needs(needs, r, year_limit)
+        _elevator_need(needs, r, min_floors_elevator)
+        _elderly_need(needs, r, elderly_share_threshold)
+        _management_need(needs, r, prop_class, prop_name)
+        _facility_needs(needs, gap_rows.get(cid, []), full_rows.get(cid, []), profile)
         # heritage protection
-        heritage = _bool_or_none(_get(r, "heritage"), "heritage", cid)
+        heritage = bool_or_none(_get(r, "heritage"), "heritage", cid)
         if heritage is None:
-            attr_item("heritage_protection", "attribute", "heritage", "heritage unknown",
-                      "是否涉及历史文化保护未知，需调查", "unknown")
+            needs.attr_item("heritage_protection", "attribute", "heritage", "heritage unknown",
+                            "是否涉及历史文化保护未知，需调查", "unknown")
         protection = PROTECTION_ZH if heritage else ""
-        for it in items:
+        for it in needs.items:
             it["protection_requirement"] = protection
-        rows.extend(items)
+        rows.extend(needs.items)
+    return _needs_table(rows, in_scope)
 
+
+class _Needs:
+    """The need items of one community, in the order they are found."""
+
+    def __init__(self, cid: str) -> None:
+        self.cid = cid
+        self.items: list[dict] = []
+
+    def add(self, item_id, cls, name, trigger, attr, detail, detail_zh, assessment="need",
+            required=pd.NA) -> None:
+        self.items.append({
+            "community_id": self.cid, "renovation_class": cls,
+            "renovation_class_zh": CLASS_ZH[cls], "priority_zh": PRIORITY_ZH[cls],
+            "item_id": item_id, "item_zh": name, "trigger": trigger,
+            "trigger_attribute": attr, "trigger_detail": detail,
+            "trigger_detail_zh": detail_zh, "required": required, "assessment": assessment,
+        })
+
+    def attr_item(self, item_id, trigger, attr, detail, detail_zh, assessment="need") -> None:
+        cls, name = ATTRIBUTE_ITEMS[item_id]
+        self.add(item_id, cls, name, trigger, attr, detail, detail_zh, assessment)
+
+
+def _rows_by_community(table: pd.DataFrame | None, columns, what: str, maker: str,
+                       keep) -> dict[str, list[dict]]:
+    """Rows of ``table`` kept by ``keep``, as records grouped by community id ({} for None)."""
+    out: dict[str, list[dict]] = {}
+    if table is None:
+        return out
+    for col in columns:
+        if col not in table.columns:
+            msg = f"{what} table lacks column {col!r}; pass the result of {maker}()"
+            raise InputError(msg)
+    for g in table[keep(table)].to_dict("records"):
+        out.setdefault(str(g["community_id"]), []).append(g)
+    return out
+
+
+def _building_needs(needs: _Needs, r: Mapping, year_limit: int) -> None:
+    """Add the 基础类 items of the build year, the safety grade and the units' completeness."""
+    cid = needs.cid
+    # build year: the 基础类 items every old community is assessed for
+    year = _number_or_none(_get(r, "build_year"), "build_year", cid)
+    basic_defaults = ("utilities", "facade_insulation", "roof_waterproofing")
+    if year is None:
+        for it in basic_defaults:
+            needs.attr_item(it, "policy_default", "build_year", "build_year unknown",
+                            "建成年份未知，需调查", "unknown")
+    elif year <= year_limit:
+        for it in basic_defaults:
+            needs.attr_item(it, "policy_default", "build_year",
+                            f"build_year={year:.0f} <= {year_limit}",
+                            f"{year:.0f}年建成（{year_limit}年底前），基础类应改尽改")
+    grade = _grade_or_none(_get(r, "safety_grade"), cid)
+    if grade == "C":
+        needs.attr_item("building_safety", "attribute", "safety_grade", "safety_grade=C",
+                        "安全鉴定C级")
+    units = bool_or_none(_get(r, "complete_units"), "complete_units", cid)
+    if units is False:
+        needs.attr_item("unit_completion", "attribute", "complete_units",
+                        "complete_units=False", "无独立厨房、卫生间")
+
+
+def _elevator_need(needs: _Needs, r: Mapping, min_floors_elevator: int) -> None:
+    """Add the elevator retrofit when floors ≥ ``min_floors_elevator`` and no elevator."""
+    cid = needs.cid
+    floors = _number_or_none(_get(r, "floors"), "floors", cid)
+    elev = bool_or_none(_get(r, "has_elevator"), "has_elevator", cid)
+    f_txt = "unknown" if floors is None else f"{floors:.0f}"
+    e_txt = "unknown" if elev is None else str(elev)
+    detail = f"floors={f_txt}, has_elevator={e_txt}"
+    if elev is True or (floors is not None and floors < min_floors_elevator):
+        return
+    if floors is not None and elev is False:
+        needs.attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
+                        f"{floors:.0f}层，无电梯")
+    else:
+        needs.attr_item("elevator_retrofit", "attribute", "floors;has_elevator", detail,
+                        "层数或有无电梯未知，需调查", "unknown")
+
+
+def _elderly_need(needs: _Needs, r: Mapping, elderly_share_threshold: float) -> None:
+    """Add 适老/无障碍 when the elderly share reaches the threshold (or is unknown)."""
+    share = _number_or_none(_get(r, "elderly_share"), "elderly_share", needs.cid)
+    if share is None:
+        needs.attr_item("barrier_free", "attribute", "elderly_share", "elderly_share unknown",
+                        "老年人口比例未知，需调查", "unknown")
+    elif share >= elderly_share_threshold:
+        needs.attr_item("barrier_free", "attribute", "elderly_share",
+                        f"elderly_share={share:.2f} >= {elderly_share_threshold:g}",
+                        f"老年人口比例 {share:.0%}（≥{elderly_share_threshold:.0%}）")
+
+
+def _management_need(needs: _Needs, r: Mapping, prop_class: str, prop_name: str) -> None:
+    """Add property management when the community has none (or it is unknown)."""
+    nm = _no_management(r, needs.cid)
+    mode = _get(r, "management_mode")
+    m_detail = (f"management_mode={'unknown' if _is_missing(mode) else mode}, "
+                f"owners_committee={_get(r, 'owners_committee')}, "
+                f"property_committee={_get(r, 'property_committee')}")
+    if nm is True:
+        needs.add("property_management", prop_class, prop_name, "attribute",
+                  "management_mode;owners_committee;property_committee", m_detail,
+                  "无物业管理（无物业或无业主委员会/物业管理委员会）")
+    elif nm is None:
+        needs.add("property_management", prop_class, prop_name, "attribute",
+                  "management_mode;owners_committee;property_committee", m_detail,
+                  "物业管理情况未知，需调查", "unknown")
+
+
+def _facility_needs(needs: _Needs, gap_rows: list[dict], full_rows: list[dict],
+                    profile: Profile) -> None:
+    """Add the categories missing (gaps) or over capacity that have a renovation category."""
+    for g in gap_rows:
+        cat = profile.categories.get(str(g["category"]))
+        if cat is None or cat.renovation_category is None:
+            continue
+        needs.add(cat.id, cat.renovation_category, cat.name_zh, "missing_facility", cat.id,
+                  _facility_detail(g), str(g.get("explanation_zh", "")),
+                  required=bool(g.get("required", cat.required)))
+    missing_ids = {str(g["category"]) for g in gap_rows}
+    for c in full_rows:
+        cat = profile.categories.get(str(c["category"]))
+        if cat is None or cat.renovation_category is None or cat.id in missing_ids:
+            continue
+        per_1000 = float(c.get("supply_ratio", math.nan)) * 1000.0
+        norm_1000 = float(c.get("norm_ratio", math.nan)) * 1000.0
+        needs.add(cat.id, cat.renovation_category, cat.name_zh, "over_capacity", cat.id,
+                  f"{cat.id} within {cat.max_walk_m:g} m but over capacity "
+                  f"({per_1000:.1f} places per 1000 persons < norm {norm_1000:.1f})",
+                  f"{cat.name_zh}：{cat.max_walk_m:g} 米内有设施但容量不足"
+                  f"（每千人 {per_1000:.1f} 个学位/床位，低于标准 {norm_1000:.1f}）",
+                  required=cat.required)
+
+
+def _needs_table(rows: list[dict], in_scope: list[str]) -> pd.DataFrame:
+    """Return the need rows as a table: communities in scope order, then class order."""
     columns = [
         "community_id", "renovation_class", "renovation_class_zh", "priority_zh", "item_id",
         "item_zh", "trigger", "trigger_attribute", "trigger_detail", "trigger_detail_zh",
@@ -557,9 +617,9 @@ def renovation_needs(
 # --- annual plan --------------------------------------------------------------------------------
 
 def _preconditions(row: Mapping, cid: str) -> dict[str, bool | None]:
-    funding = _bool_or_none(_get(row, "resident_funding"), "resident_funding", cid)
-    owners = _bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
-    prop = _bool_or_none(_get(row, "property_committee"), "property_committee", cid)
+    funding = bool_or_none(_get(row, "resident_funding"), "resident_funding", cid)
+    owners = bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
+    prop = bool_or_none(_get(row, "property_committee"), "property_committee", cid)
     if owners is True or prop is True:
         committee: bool | None = True
     elif owners is False and prop is False:
@@ -641,6 +701,22 @@ def annual_plan(
     counts = (nd.assign(community_id=nd["community_id"].astype(str))
               .groupby(["community_id", "renovation_class"]).size())
 
+    rows, not_ready = _plan_rows(in_scope, recs, counts, weights)
+    ready_order = {"ready": 0, "unknown": 1, "not_ready": 2}
+    rows.sort(key=lambda x: (ready_order[x["readiness"]], -x["need_score"], -x["n_basic"],
+                             x["community_id"]))
+    n_sel = _select_in_rank_order(rows, target_communities, target_households)
+    plan, nr = _plan_tables(rows, not_ready, with_name="name" in communities.columns)
+    logger.info("annual plan: %d of %d in-scope communities selected", n_sel, len(plan))
+    return plan, nr
+
+
+def _plan_rows(in_scope: list[str], recs: dict, counts: pd.Series,
+               weights: Mapping[str, float]) -> tuple[list[dict], list[dict]]:
+    """Return each in-scope community's need score and readiness, and the rows not ready.
+
+    The not-ready rows say which preconditions are lacking or unknown (in Chinese too).
+    """
     rows = []
     not_ready = []
     for cid in in_scope:
@@ -669,9 +745,15 @@ def annual_plan(
                 "lacks_zh": lacks_zh,
             })
 
-    ready_order = {"ready": 0, "unknown": 1, "not_ready": 2}
-    rows.sort(key=lambda x: (ready_order[x["readiness"]], -x["need_score"], -x["n_basic"],
-                             x["community_id"]))
+    return rows, not_ready
+
+
+def _select_in_rank_order(rows: list[dict], target_communities: int | None,
+                          target_households: int | None) -> int:
+    """Give the ranked rows their rank, selection and reasons until the target is filled.
+
+    Returns the number selected.
+    """
     cum = 0.0
     n_sel = 0
     full = target_communities == 0 or target_households == 0
@@ -717,6 +799,12 @@ def annual_plan(
         x["reason_zh"] = f"第 {rank} 位：{needs_zh}；{zh}"
         x["reason_en"] = f"rank {rank}: {needs_en}; {en}"
 
+    return n_sel
+
+
+def _plan_tables(rows: list[dict], not_ready: list[dict], *,
+                 with_name: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the plan and not-ready tables (households as integers; name when given)."""
     plan_cols = ["rank", "community_id", "name", "households", "need_score", "n_basic",
                  "n_improve", "n_upgrade", "readiness", "selected", "cumulative_households",
                  "reason_zh", "reason_en"]
@@ -725,10 +813,9 @@ def annual_plan(
     nr = pd.DataFrame(not_ready, columns=["community_id", "name", "households", "readiness",
                                           "missing_preconditions", "lacks_zh"])
     nr["households"] = nr["households"].astype("Float64").astype("Int64")
-    if "name" not in communities.columns:
+    if not with_name:
         plan = plan.drop(columns="name")
         nr = nr.drop(columns="name")
-    logger.info("annual plan: %d of %d in-scope communities selected", n_sel, len(plan))
     return plan, nr
 
 

@@ -32,6 +32,8 @@ from markupsafe import Markup
 from . import settings
 from ._errors import ExportError, InputError
 from .inputs import crs_text
+from .summaries import n_complete as n_complete_communities
+from .summaries import n_in_scope, share_met, synthetic_label, total_households
 from .values import format_number, format_share
 
 logger = logging.getLogger(__name__)
@@ -132,9 +134,7 @@ def _charts(result, lang: str) -> list[dict]:
     out = []
     rc = {"svg.fonttype": "none", "font.family": _FONTS, "font.size": 9}
     comm = result.layers["communities"]
-    from .maps import _share_met
-
-    share = _share_met(comm).dropna()
+    share = share_met(comm).dropna()
     with plt.rc_context(rc):
         if len(share):
             fig, ax = plt.subplots(figsize=(6, 2.6))
@@ -299,13 +299,13 @@ def _figures_svg(result, lang: str) -> tuple[Markup | None, list[dict], int]:
     """
     from . import figures
 
-    lang, _ = figures._style(lang)  # without a CJK font: one warning, English figures
+    lang, _ = figures.figure_style(lang)  # without a CJK font: one warning, English figures
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing")
         fig = figures.overview_figure(result, lang=lang)
         if len(result.layers["communities"]) > settings.spill_above_communities:
             buf = io.BytesIO()
-            figures._save_to(fig, buf, "png")
+            figures.save_figure(fig, buf, "png")
             overview = _img(buf.getvalue(), "image/png")
         else:
             overview = _img(figures.figure_svg(fig))
@@ -326,16 +326,6 @@ def _figures_svg(result, lang: str) -> tuple[Markup | None, list[dict], int]:
 
 #: Paper sizes of the printed report (CSS ``@page size``).
 PAPERS = {"a4": "A4 portrait", "a3": "A3 landscape"}
-
-
-def _synthetic(result) -> str | None:
-    from .maps import _is_sample
-
-    if _is_sample(result) or result.metadata.get("synthetic"):
-        from .sample import SYNTHETIC_LABEL
-
-        return SYNTHETIC_LABEL
-    return None
 
 
 def make_report(result, *, lang: str = "zh", include_map: bool = True,
@@ -369,10 +359,9 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
         raise InputError(msg)
     t = dict(_TEXT[lang])
     comm = result.layers["communities"]
-    hh = pd.to_numeric(comm["households"], errors="coerce").sum() if "households" in comm else 0
-    n_scope = int((comm["in_scope"].astype(str) == "yes").sum()) if "in_scope" in comm else 0
-    n_complete = (int((pd.to_numeric(comm["n_missing_required"], errors="coerce") == 0).sum())
-                  if "n_missing_required" in comm else 0)
+    hh = total_households(comm)
+    n_scope = n_in_scope(comm)
+    n_complete = n_complete_communities(comm)
     t["summary"] = t["summary"].format(n=len(comm), h=f"{hh:,.0f}", s=n_scope, c=n_complete)
     meta = dict(result.metadata or {})
     speeds = [(k, format_number(v, 0)) for k, v in (meta.get("speed_profiles") or {}).items()]
@@ -394,7 +383,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
         t["cards_note"] = ""
     return tpl.render(
         lang=lang, t=t, page_size=PAPERS[paper], overview=overview, cluster_cards=cards,
-        synthetic=_synthetic(result), meta=meta, profile=result.profile,
+        synthetic=synthetic_label(result), meta=meta, profile=result.profile,
         figures=_figures(result, lang), charts=_charts(result, lang), worst=_worst(result, lang),
         before_after=_before_after(result, lang),
         plan=_plan(result, lang),

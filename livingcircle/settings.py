@@ -71,7 +71,7 @@ unreachable_share_max : float
     unreachable is a real area with some communities beyond the mapped streets (each kept
     with a diagnostic and counted on the console); on the sample district the share is 0.
 siting_solver_max_problems : int
-    :func:`livingcircle.clusters.site_facilities` solves one siting problem per cluster and
+    :func:`livingcircle.siting.site_facilities` solves one siting problem per cluster and
     missing category. Up to this many, a one-site problem with several equally good sites is
     left to CBC as it always was; above it (a city of thousands of clusters, where a CBC process
     per problem would take hours) the first of them by site id is taken. A problem with one best

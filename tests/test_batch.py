@@ -20,6 +20,7 @@ from geopandas.testing import assert_geodataframe_equal
 import livingcircle as lc
 from livingcircle import batch
 from livingcircle._errors import InputError
+from livingcircle.summaries import area_summary
 
 HALO_CATEGORY = "large_sports_ground"
 SPEED = ["adult"]
@@ -417,7 +418,7 @@ def test_overlapping_areas_count_each_community_once(areas, client, tmp_path):
 
 
 def test_summary_counts_in_scope_yes_only(sample_result):
-    fig = batch.area_figures(sample_result)
+    fig = area_summary(sample_result)
     comm = gpd.read_file(lc.sample_paths()["communities"])
     # independent count from the raw file (conftest.policy_scope): built by 2000, safety grade
     # C, or units without their own kitchen and bathroom (黑政办规〔2021〕15号 二(一))

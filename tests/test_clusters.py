@@ -8,6 +8,8 @@ from conftest import lattice, points
 
 import livingcircle as lc
 from livingcircle import clusters as C
+from livingcircle import scenarios as SC
+from livingcircle import siting as S
 from livingcircle.accessibility import measure_access
 from livingcircle.gaps import find_gaps
 
@@ -111,15 +113,15 @@ def test_unknown_method_lists_valid_ones(case):
 
 def _siting(case, **kw):
     cl, mem = C.find_clusters(case, max_walk_min=WALK_MIN, max_households=None, max_members=None)
-    sd = C.site_distances(case["network"], case["communities"], case["sites"],
+    sd = S.site_distances(case["network"], case["communities"], case["sites"],
                           profile=case["profile"])
-    prop = C.site_facilities(mem, case["gaps"], sd, case["sites"], case["profile"],
+    prop = S.site_facilities(mem, case["gaps"], sd, case["sites"], case["profile"],
                              categories=["kindergarten"], **kw)
     return cl, mem, sd, prop
 
 
 def test_site_distances(case):
-    sd = C.site_distances(case["network"], case["communities"], case["sites"],
+    sd = S.site_distances(case["network"], case["communities"], case["sites"],
                           profile=case["profile"]).set_index(["community_id", "site_id"])
     assert sd.loc[("B", "S1"), "distance_m"] == pytest.approx(50)
     assert sd.loc[("C", "S3"), "distance_m"] == pytest.approx(300)
@@ -173,7 +175,7 @@ def test_same_inputs_same_clusters_and_sites(case):
 def test_adding_proposed_facilities_never_lowers_access(case):
     _, mem, _, prop = _siting(case, new_per_category=2)
     before = case["access"].table.set_index(["community_id", "category"])["distance_m"]
-    fac2 = C.apply_scenario(case["facilities"], prop, case["sites"])
+    fac2 = SC.apply_scenario(case["facilities"], prop, case["sites"])
     assert len(fac2) == 3 and len(case["facilities"]) == 1  # input untouched
     after = measure_access(case["network"], case["communities"], fac2, profile=case["profile"],
                            speed_profiles=["adult"]).table.set_index(
@@ -181,7 +183,7 @@ def test_adding_proposed_facilities_never_lowers_access(case):
     b, a = before.fillna(np.inf), after.fillna(np.inf)
     assert (a <= b + 1e-9).all()
     assert a.loc[("B", "kindergarten")] == pytest.approx(50)
-    ba = C.before_after(case, prop, cluster_members=mem)
+    ba = SC.before_after(case, prop, cluster_members=mem)
     cat = ba[ba["kind"] == "category"]
     assert (cat["households_gain"] >= 0).all()
     row = ba.set_index(["scope", "key"]).loc[("K01", "kindergarten")]
@@ -198,25 +200,25 @@ def test_scenario_remove_and_convert(case):
     # elderly day-care centre
     sc = pd.DataFrame({"action": ["convert", "convert"], "facility_id": ["K1", None],
                        "site_id": [None, "S1"], "category": ["supermarket", "elderly_day_care"]})
-    fac = C.apply_scenario(case["facilities"], sc, case["sites"])
+    fac = SC.apply_scenario(case["facilities"], sc, case["sites"])
     assert fac["categories"].tolist() == ["supermarket", "elderly_day_care"]
-    ba = C.before_after(case, sc).set_index(["scope", "key"])
+    ba = SC.before_after(case, sc).set_index(["scope", "key"])
     assert ba.loc[("all", "kindergarten"), "households_gain"] == -150  # A and F lose it
     # S1 at (250, 200): A 250, B 50, C 50, F 250 m (≤ 300); D 350, E 550
     assert ba.loc[("all", "elderly_day_care"), "n_met_after"] == 4
-    rm = C.apply_scenario(case["facilities"],
+    rm = SC.apply_scenario(case["facilities"],
                           pd.DataFrame({"action": ["remove"], "facility_id": ["K1"]}))
     assert len(rm) == 0
     with pytest.raises(lc.InputError, match="valid actions"):
-        C.apply_scenario(case["facilities"], pd.DataFrame({"action": ["move"]}))
+        SC.apply_scenario(case["facilities"], pd.DataFrame({"action": ["move"]}))
     with pytest.raises(lc.InputError, match="not among the facilities"):
-        C.apply_scenario(case["facilities"],
+        SC.apply_scenario(case["facilities"],
                          pd.DataFrame({"action": ["remove"], "facility_id": ["nope"]}))
 
 
 def test_ranking_reasons(case):
     cl, mem, _, prop = _siting(case, new_per_category=2)
-    ranked = C.rank_clusters(cl, mem, prop)
+    ranked = SC.rank_clusters(cl, mem, prop)
     # K01: 220 households / 1 facility; K02: 90 / 1
     assert ranked["cluster_id"].tolist() == ["K01", "K02"]
     assert ranked["households_per_facility"].tolist() == [220.0, 90.0]
@@ -239,9 +241,9 @@ def test_solver_beats_greedy_beats_random_on_a_hand_case():
         [0, 1, 0, 0, 0],  # D
         [0, 0, 1, 1, 0],  # E
     ], dtype=bool)
-    assert C.solve_mclp(cover, w, 2).tolist() == [0, 1]
-    assert C.greedy_mclp(cover, w, 2).tolist() == [0, 2]
-    t = C.compare_methods(cover, w, 2, seed=0, n_random=200).set_index("method")
+    assert S.solve_mclp(cover, w, 2).tolist() == [0, 1]
+    assert S.greedy_mclp(cover, w, 2).tolist() == [0, 2]
+    t = SC.compare_methods(cover, w, 2, seed=0, n_random=200).set_index("method")
     assert t.loc["solver", "households_served"] == 10
     assert t.loc["greedy", "households_served"] == 9
     # the mean over all 10 pairs is 6.6; the documented draws (numpy default_rng(seed), 200
@@ -258,7 +260,7 @@ def test_solver_beats_greedy_beats_random_on_a_hand_case():
 
 
 def test_compare_siting_on_the_lattice(case):
-    t = C.compare_siting(case, p=1, categories=["kindergarten"], n_random=50)
+    t = SC.compare_siting(case, p=1, categories=["kindergarten"], n_random=50)
     s = t.set_index(["category", "method"])["households_served"]
     # unserved: B, C, D, E; one site: S1 serves B and C (220)
     assert s[("kindergarten", "solver")] == 220
@@ -395,14 +397,14 @@ def test_single_best_site_needs_no_solver(monkeypatch):
 
     monkeypatch.setattr(pulp, "PULP_CBC_CMD", no_solver)
     cover = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0]], dtype=bool)
-    assert C.solve_mclp(cover, np.array([3.0, 2.0, 1.0]), 1).tolist() == [0]  # 5 > 3 > 3
+    assert S.solve_mclp(cover, np.array([3.0, 2.0, 1.0]), 1).tolist() == [0]  # 5 > 3 > 3
     tie = np.array([2.0, 2.0, 2.0])  # columns 0 and 1 both cover 4 households
-    assert C.solve_mclp(cover, tie, 1, ties="first").tolist() == [0]
+    assert S.solve_mclp(cover, tie, 1, ties="first").tolist() == [0]
     with pytest.raises(AssertionError, match="CBC called"):
-        C.solve_mclp(cover, tie, 1)
-    assert C.solve_mclp(cover, np.zeros(3), 1).tolist() == []
+        S.solve_mclp(cover, tie, 1)
+    assert S.solve_mclp(cover, np.zeros(3), 1).tolist() == []
     with pytest.raises(lc.InputError, match="valid rules"):
-        C.solve_mclp(cover, tie, 1, ties="random")
+        S.solve_mclp(cover, tie, 1, ties="random")
 
 
 def test_many_siting_problems_take_the_first_of_equal_sites(case, monkeypatch):
@@ -420,8 +422,8 @@ def test_node_sites_from_arrays_equal_those_from_the_graph(case):
     e = net.edges
     arr = WalkNetwork.from_arrays(e.xy, e.u, e.v, crs=net.crs, node_ids=e.node_ids)
     cl, _ = C.find_clusters(case, max_walk_min=WALK_MIN, max_households=None, max_members=None)
-    a = C._node_sites(net, cl, max_per_cluster=5)
-    b = C._node_sites(arr, cl, max_per_cluster=5)
+    a = S.node_sites(net, cl, max_per_cluster=5)
+    b = S.node_sites(arr, cl, max_per_cluster=5)
     assert len(a) > 5
     pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
 
@@ -472,5 +474,5 @@ def test_served_table_is_the_per_scope_loop():
     hh = pd.Series(rng.integers(50, 900, 40).astype(float), index=ids)
     hh.iloc[3] = np.nan  # unknown households count as 0
     groups = {"all": ids, "K01": ids[:5], "K02": ids[5:7], "K03": ids[30:]}
-    got = C._served_table(gaps, comp, hh, groups, prof)
+    got = SC._served_table(gaps, comp, hh, groups, prof)
     pd.testing.assert_frame_equal(got, _served_reference(gaps, comp, hh, groups, prof))

@@ -20,6 +20,7 @@ from shapely import Point, Polygon
 
 import livingcircle as lc
 from livingcircle import export as ex
+from livingcircle import styles
 from livingcircle._errors import CoordinateError, ExportError
 from livingcircle.cli import main as cli_main
 from livingcircle.coords import gcj02_to_wgs84, transform_geometries
@@ -115,7 +116,7 @@ def read_back(files: list[Path], fmt: str, layer: str, encoding: str) -> pd.Data
         book = folder / "livingcircle.xlsx"
         fields = pyogrio.read_dataframe(book, layer="字段说明", HEADERS="FORCE")
         fields = fields[fields["图层"] == layer]
-        sheet = ex.LAYER_LABELS_ZH[layer]
+        sheet = styles.LAYER_LABELS_ZH[layer]
         df = pyogrio.read_dataframe(book, layer=sheet, HEADERS="FORCE")
         df = df.rename(columns=dict(zip(fields["列名"], fields["字段"], strict=True)))
         if "wkt" in df:
@@ -383,10 +384,10 @@ def test_xlsx_marks_geometry_too_long_for_a_cell(tmp_path, caplog):
 
 def test_gpkg_has_qgis_styles_and_metadata(tmp_path):
     (out,) = ex.export_layers(make_layers(), out=tmp_path, format="gpkg", crs="cgcs2000-gk3")
-    styles = pyogrio.read_dataframe(out, layer="layer_styles")
-    assert sorted(styles["f_table_name"]) == ["communities", "facilities"]
+    style_rows = pyogrio.read_dataframe(out, layer="layer_styles")
+    assert sorted(style_rows["f_table_name"]) == ["communities", "facilities"]
     geom_col = pyogrio.read_info(out, layer="facilities")["geometry_name"]
-    fac = styles.set_index("f_table_name").loc["facilities"]
+    fac = style_rows.set_index("f_table_name").loc["facilities"]
     assert fac["f_geometry_column"] == geom_col == "geom"
     assert bool(fac["useAsDefault"]) is True
     qml = ET.fromstring(fac["styleQML"].split("\n", 1)[1])
@@ -396,7 +397,7 @@ def test_gpkg_has_qgis_styles_and_metadata(tmp_path):
     assert cats == {"bus_stop": "公交车站", "fresh_market": "菜市场或生鲜超市",
                     "kindergarten": "幼儿园"}
     assert {s.get("type") for s in renderer.iter("symbol")} == {"marker"}
-    com = ET.fromstring(styles.set_index("f_table_name").loc["communities", "styleQML"]
+    com = ET.fromstring(style_rows.set_index("f_table_name").loc["communities", "styleQML"]
                         .split("\n", 1)[1])
     assert com.find("renderer-v2").get("type") == "singleSymbol"
     assert com.find("layerGeometryType").text == "2"
@@ -417,10 +418,10 @@ def test_isochrones_are_styled_by_minutes():
     iso = gpd.GeoDataFrame({"community_id": ["c1"] * 3, "minutes": [5, 10, 15]},
                            geometry=[_square(126.6, 45.7, d) for d in (0.003, 0.006, 0.01)],
                            crs=4326)
-    qml = ET.fromstring(ex.layer_style_qml(iso, layer="isochrones").split("\n", 1)[1])
+    qml = ET.fromstring(styles.layer_style_qml(iso, layer="isochrones").split("\n", 1)[1])
     labels = [c.get("label") for c in qml.iter("category")]
     assert labels == ["5分钟", "10分钟", "15分钟"]
-    assert ex.layer_style_qml(pd.DataFrame({"a": [1]})) is None
+    assert styles.layer_style_qml(pd.DataFrame({"a": [1]})) is None
 
 
 # ------------------------------------------------------------------------------------------

@@ -234,7 +234,7 @@ def test_figures_of_a_written_result_draw_its_basemap_streets(written_result, tm
     drawn = [c for c in ax.collections if c.get_zorder() == 0.5]
     assert sum(len(c.get_paths()) for c in drawn) == len(areas.explode(index_parts=False))
     svg = tmp_path / "overview.svg"
-    figures._save_to(fig, svg, "svg")
+    figures.save_figure(fig, svg, "svg")
     texts = _svg_texts(svg)
     assert "路网" in texts and "水系" in texts and "绿地" in texts
 
@@ -294,7 +294,7 @@ def test_tiles_are_drawn_under_the_data_when_asked(sample_result, tile_server, t
     assert any("test tiles of this machine" in t for t in _svg_texts(tmp_path / "overview.svg"))
     fig = figures.overview_figure(sample_result, tiles=provider)
     pos = fig.axes[0].get_position()
-    figures._save_to(fig, tmp_path / "check.png", "png")
+    figures.save_figure(fig, tmp_path / "check.png", "png")
     with Image.open(tmp_path / "check.png") as im:
         rgb = np.asarray(im.convert("RGB")).astype(int)
     magenta = (rgb[..., 0] > 200) & (rgb[..., 1] < 80) & (rgb[..., 2] > 200)
@@ -327,7 +327,7 @@ def test_amap_tiles_are_fetched_in_gcj02_and_moved_onto_the_data(sample_result, 
         fig = figures.overview_figure(sample_result, tiles=p)
         ax = fig.axes[0]
         ext[p.name] = np.array(ax.images[0].get_extent())
-        figures._save_to(fig, tmp_path / f"{p.name}.png", "png")
+        figures.save_figure(fig, tmp_path / f"{p.name}.png", "png")
         pos = ax.get_position()
         with Image.open(tmp_path / f"{p.name}.png") as im:
             rgb = np.asarray(im.convert("RGB")).astype(int)

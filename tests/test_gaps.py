@@ -12,9 +12,9 @@ import pytest
 from shapely.geometry import Point, box
 
 from livingcircle import InputError, load_profile
+from livingcircle.capacity import capacity_access
 from livingcircle.gaps import (
     area_figures,
-    capacity_access,
     completeness,
     find_gaps,
     uncovered_residential,

@@ -30,7 +30,7 @@ sa = need_module("sqlalchemy", "PostGIS export (sqlalchemy)", _INSTALL)
 need_module("geoalchemy2", "PostGIS export (geoalchemy2)", _INSTALL)
 need_module("psycopg2", "PostGIS export (psycopg2)", _INSTALL)
 
-from livingcircle import export as ex  # noqa: E402
+from livingcircle import postgis as pg  # noqa: E402
 from livingcircle._errors import ExportError  # noqa: E402
 from livingcircle.cli import main as cli_main  # noqa: E402
 
@@ -134,7 +134,7 @@ def _read(url, sql, geom=True):
 
 def test_round_trip_chinese_text_and_gauss_kruger(pg_url):
     layers = _layers()
-    tables = ex.export_postgis(layers, pg_url, schema="planning", crs="cgcs2000-gk3")
+    tables = pg.export_postgis(layers, pg_url, schema="planning", crs="cgcs2000-gk3")
     assert tables == ["planning.communities", "planning.facilities", "planning.access"]
     fac = _read(pg_url, "SELECT * FROM planning.facilities ORDER BY facility_id")
     assert list(fac["name"]) == ["红星幼儿园", "公交站（大直街）"]
@@ -161,14 +161,14 @@ def test_round_trip_chinese_text_and_gauss_kruger(pg_url):
 
 def test_existing_tables_replaced_only_when_asked(pg_url):
     layers = _layers()
-    ex.export_postgis(layers, pg_url, schema="repl", crs="cgcs2000")
+    pg.export_postgis(layers, pg_url, schema="repl", crs="cgcs2000")
     changed = {k: v.copy() for k, v in layers.items()}
     changed["facilities"].loc[0, "name"] = "新建幼儿园"
     with pytest.raises(ExportError, match=r"exist in schema 'repl'.*--replace"):
-        ex.export_postgis(changed, pg_url, schema="repl", crs="cgcs2000-gk3-nozone")
+        pg.export_postgis(changed, pg_url, schema="repl", crs="cgcs2000-gk3-nozone")
     fac = _read(pg_url, "SELECT * FROM repl.facilities ORDER BY facility_id")
     assert fac.loc[0, "name"] == "红星幼儿园" and fac.crs.to_epsg() == 4490
-    ex.export_postgis(changed, pg_url, schema="repl", crs="cgcs2000-gk3-nozone",
+    pg.export_postgis(changed, pg_url, schema="repl", crs="cgcs2000-gk3-nozone",
                       if_exists="replace")
     fac = _read(pg_url, "SELECT * FROM repl.facilities ORDER BY facility_id")
     assert fac.loc[0, "name"] == "新建幼儿园" and fac.crs.to_epsg() == 4551

@@ -365,7 +365,7 @@ def test_plan_errors_and_zh_table(plan_case):
 
 
 def test_needs_over_capacity_is_a_need(profile):
-    from livingcircle.gaps import capacity_access
+    from livingcircle.capacity import capacity_access
 
     communities = communities_frame([
         {"community_id": c, "build_year": 2012, "safety_grade": "C", "complete_units": True,

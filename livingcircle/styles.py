@@ -1,0 +1,297 @@
+"""QGIS layer styles (QML) for the result layers, and their Chinese names.
+
+A GeoPackage written by livingcircle opens styled in QGIS: its ``layer_styles`` table
+(:data:`STYLE_TABLE`, the table QGIS reads) holds one QML per spatial layer, made here
+(:func:`layer_style_qml`; :func:`styles_frame` builds the table). Facilities and other layers
+with a ``category`` column are coloured by category (Chinese names from the default profile),
+isochrones by minutes, the ``basemap`` layer by a rule per kind. A new layer's colours or its
+Chinese name go here.
+
+The colours the interactive map and the figures share (:data:`COMPLETENESS_CLASSES`,
+:data:`BASEMAP_STYLES`) and the tile addresses they offer are here too, so that neither imports
+the other.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from xml.sax.saxutils import quoteattr
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: Name of the QGIS style table in a GeoPackage.
+STYLE_TABLE = "layer_styles"
+
+#: Chinese names of the result layers (Excel sheet names, style names).
+LAYER_LABELS_ZH: dict[str, str] = {
+    "communities": "小区",
+    "gates": "出入口",
+    "facilities": "设施",
+    "sites": "候选用地",
+    "boundary": "研究范围",
+    "access": "可达性",
+    "isochrones": "等时圈",
+    "diagnostics": "数据诊断",
+    "gaps": "设施短板",
+    "scope": "改造范围",
+    "needs": "改造需求",
+    "plan": "年度计划",
+    "clusters": "片区联动",
+    "access_points": "接入点",
+    "completeness": "完整度",
+    "capacity": "设施容量",
+    "area_figures": "面积指标",
+    "not_ready": "未具备条件",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def category_names_zh() -> dict[str, str]:
+    """Category id → Chinese name from the default profile (read once; never mutated)."""
+    try:
+        from .standards import load_profile
+
+        return {cid: c.name_zh for cid, c in load_profile().categories.items()}
+    except Exception:  # the labels are a convenience; never fail an export for them
+        logger.debug("default profile not readable; category labels stay ASCII", exc_info=True)
+        return {}
+
+
+# --------------------------------------------------------------------------------------------
+# QGIS styles
+# --------------------------------------------------------------------------------------------
+
+_PALETTE = [
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+]
+_MINUTE_COLORS = {5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
+
+
+def geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
+    """Return 'point', 'line', 'polygon' or 'mixed' for a layer's geometries; None when empty.
+
+    Multi-part geometries belong to the family of their parts (:data:`GEOMETRY_FAMILIES`).
+    """
+    types = set(gdf.geometry.dropna()[~gdf.geometry.dropna().is_empty].geom_type)
+    fams = {GEOMETRY_FAMILIES.get(t) for t in types} - {None}
+    if not fams:
+        return None
+    if len(fams) == 1:
+        return fams.pop()
+    return "mixed"
+
+
+GEOMETRY_FAMILIES = {
+    "Point": "point", "MultiPoint": "point",
+    "LineString": "line", "MultiLineString": "line", "LinearRing": "line",
+    "Polygon": "polygon", "MultiPolygon": "polygon",
+}
+
+
+def _symbol_xml(family: str, name: str, rgb: tuple[int, int, int], *, alpha: float = 1.0) -> str:
+    color = f"{rgb[0]},{rgb[1]},{rgb[2]},255"
+    if family == "point":
+        stype, cls = "marker", "SimpleMarker"
+        props = {"name": "circle", "color": color, "size": "2.6", "outline_color": "35,35,35,255",
+                 "outline_width": "0.2", "size_unit": "MM"}
+    elif family == "line":
+        stype, cls = "line", "SimpleLine"
+        props = {"line_color": color, "line_width": "0.6", "line_style": "solid",
+                 "line_width_unit": "MM"}
+    else:
+        stype, cls = "fill", "SimpleFill"
+        props = {"color": color, "style": "solid", "outline_color": color,
+                 "outline_width": "0.4", "outline_style": "solid", "outline_width_unit": "MM"}
+    opts = "".join(
+        f'<Option name={quoteattr(k)} type="QString" value={quoteattr(v)}/>'
+        for k, v in props.items()
+    )
+    legacy = "".join(f"<prop k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in props.items())
+    return (
+        f'<symbol type="{stype}" name={quoteattr(name)} alpha="{alpha:g}" clip_to_extent="1" '
+        f'force_rhr="0"><layer class="{cls}" enabled="1" pass="0" locked="0">'
+        f'<Option type="Map">{opts}</Option>{legacy}</layer></symbol>'
+    )
+
+
+def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
+    """Return a QGIS style (QML) for a spatial layer, or None for a table or an empty layer.
+
+    Layers with a ``category`` column are styled by category (labels from the default profile),
+    layers with ``minutes`` (isochrones) by minutes, others with a single symbol. Polygons are
+    drawn half transparent.
+    """
+    fam = geometry_family(gdf) if isinstance(gdf, gpd.GeoDataFrame) else None
+    return _style_qml(fam, gdf, layer=layer)
+
+
+def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | None:
+    """Return the QML of :func:`layer_style_qml` for a geometry family and attributes."""
+    if fam == "mixed" and layer == "basemap" and "kind" in attrs.columns:
+        return _basemap_qml()
+    if fam is None or fam == "mixed":
+        return None
+    gdf = attrs
+    alpha = 0.5 if fam == "polygon" else 1.0
+    geom_type = {"point": 0, "line": 1, "polygon": 2}[fam]
+    attr = None
+    if "category" in gdf.columns:
+        attr = "category"
+    elif "minutes" in gdf.columns:
+        attr = "minutes"
+    if attr is not None:
+        values = sorted(pd.unique(gdf[attr].dropna()), key=lambda v: (str(type(v)), v))
+        if not values:
+            attr = None
+    if attr is None:
+        rgb = _PALETTE[sum(map(ord, layer)) % len(_PALETTE)]
+        renderer = (
+            '<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
+            f"<symbols>{_symbol_xml(fam, '0', rgb, alpha=alpha)}</symbols></renderer-v2>"
+        )
+    else:
+        names = category_names_zh() if attr == "category" else {}
+        cats, syms = [], []
+        for i, v in enumerate(values):
+            if attr == "minutes":
+                v = int(v) if float(v).is_integer() else float(v)
+                label = f"{v}分钟"
+                rgb = _MINUTE_COLORS.get(v, _PALETTE[i % len(_PALETTE)])
+            else:
+                label = names.get(str(v), str(v))
+                rgb = _PALETTE[i % len(_PALETTE)]
+            cats.append(
+                f"<category symbol=\"{i}\" value={quoteattr(str(v))} label={quoteattr(label)} "
+                'render="true"/>'
+            )
+            syms.append(_symbol_xml(fam, str(i), rgb, alpha=alpha))
+        renderer = (
+            f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attr)} symbollevels="0" '
+            'enableorderby="0" forceraster="0">'
+            f"<categories>{''.join(cats)}</categories><symbols>{''.join(syms)}</symbols>"
+            "</renderer-v2>"
+        )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        '<qgis version="3.28.0" styleCategories="Symbology">'
+        f"{renderer}<layerGeometryType>{geom_type}</layerGeometryType></qgis>\n"
+    )
+
+
+def _basemap_qml() -> str:
+    """Return the QML of the ``basemap`` layer (lines and polygons): one rule per kind and shape.
+
+    Colours are the offline map's (:data:`BASEMAP_STYLES`).
+    """
+    rules = [("water", "Polygon", "polygon", (168, 203, 230), "水系 water"),
+             ("water", "Line", "line", (168, 203, 230), "河流 river"),
+             ("green", "Polygon", "polygon", (211, 232, 196), "绿地 green"),
+             ("rail", "Line", "line", (110, 110, 110), "铁路 railway"),
+             ("street", "Line", "line", (166, 166, 166), "街道 streets")]
+    items, syms = [], []
+    for i, (kind, shape, fam, rgb, label) in enumerate(rules):
+        expr = f"\"kind\" = '{kind}' AND geometry_type($geometry) = '{shape}'"
+        items.append(f'<rule key="r{i}" symbol="{i}" label={quoteattr(label)} '
+                     f"filter={quoteattr(expr)}/>")
+        syms.append(_symbol_xml(fam, str(i), rgb))
+    renderer = ('<renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" '
+                f'forceraster="0"><rules key="root">{"".join(items)}</rules>'
+                f"<symbols>{''.join(syms)}</symbols></renderer-v2>")
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            '<qgis version="3.28.0" styleCategories="Symbology">'
+            f"{renderer}</qgis>\n")
+
+
+def styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | None:
+    """Build the rows of a GeoPackage's ``layer_styles`` table (:data:`STYLE_TABLE`).
+
+    Parameters
+    ----------
+    written
+        Layer name → (the layer as written: a GeoDataFrame, or a spilled layer with
+        ``geometry_type`` and ``attributes``; its geometry column name in the GeoPackage).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        One default style per spatial layer, in QGIS's column layout; None when no layer is
+        styled.
+    """
+    rows = []
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    for name, (df, geom_col) in written.items():
+        if isinstance(df, gpd.GeoDataFrame):
+            qml = layer_style_qml(df, layer=name)
+        elif hasattr(df, "geometry_type"):  # a spilled layer: its type and attribute table
+            fam = GEOMETRY_FAMILIES.get(str(df.geometry_type))
+            qml = _style_qml(fam, df.attributes, layer=name)
+        else:
+            qml = None
+        if qml is None:
+            continue
+        rows.append({
+            "f_table_catalog": "",
+            "f_table_schema": "",
+            "f_table_name": name,
+            "f_geometry_column": geom_col,
+            "styleName": name,
+            "styleQML": qml,
+            "styleSLD": "",
+            "useAsDefault": True,
+            "description": f"livingcircle {LAYER_LABELS_ZH.get(name, name)}",
+            "owner": "",
+            "ui": "",
+            "update_time": now,
+        })
+    if not rows:
+        return None
+    return pd.DataFrame(rows)
+
+
+# --- colours and tiles of the maps and figures ----------------------------------------------
+
+#: Colour classes of the communities: share of required categories reached (lower bound, colour).
+COMPLETENESS_CLASSES = [(0.0, "#d73027"), (0.2, "#fc8d59"), (0.4, "#fee08b"), (0.6, "#d9ef8b"),
+                        (0.8, "#91cf60"), (1.0, "#1a9850")]
+
+#: Styles of the offline basemap (``basemap`` layer, :mod:`livingcircle.basemap`) by (kind, rank):
+#: greys for streets, heavier for main roads, in the manner of printed city maps; light blue water,
+#: light green parks, dashed dark railways. Drawn without interaction in pane ``lcbase``.
+BASEMAP_STYLES = {
+    ("water", 1): {"stroke": False, "fillColor": "#a8cbe6", "fillOpacity": 1},
+    ("water", 2): {"color": "#a8cbe6", "weight": 4},
+    ("green", 1): {"stroke": False, "fillColor": "#d3e8c4", "fillOpacity": 1},
+    ("rail", 1): {"color": "#6e6e6e", "weight": 2, "dashArray": "6 4"},
+    ("street", 1): {"color": "#8c8c8c", "weight": 4},
+    ("street", 2): {"color": "#a6a6a6", "weight": 2},
+    ("street", 3): {"color": "#c2c2c2", "weight": 1},
+}
+
+#: AMap (高德) street tiles, GCJ-02; ``{s}`` is the subdomain 1-4.
+AMAP_TILES_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+             "&x={x}&y={y}&z={z}")
+#: Tianditu (天地图) WMTS tiles, WGS84 web Mercator; ``{layer}``, ``{token}``, ``{s}`` to fill.
+TIANDITU_TILES_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={token}")
+
+
+def completeness_colour(share: float) -> str:
+    """Return the colour of a share of required categories met (:data:`COMPLETENESS_CLASSES`).
+
+    Grey (#bdbdbd) when the share is unknown (None or NaN).
+    """
+    if share is None or np.isnan(share):
+        return "#bdbdbd"
+    col = COMPLETENESS_CLASSES[0][1]
+    for lo, c in COMPLETENESS_CLASSES:
+        if share >= lo - 1e-9:
+            col = c
+    return col
