@@ -493,7 +493,9 @@ def find_clusters(
     prof_geo = comm.set_index("community_id")
     heritage = (prof_geo["heritage"] if "heritage" in prof_geo.columns
                 else pd.Series(pd.NA, index=prof_geo.index))
-    elderly = (pd.to_numeric(prof_geo["elderly_share"], errors="coerce")
+    # float with NaN, not Float64: a missing share (pd.NA) mixed with floats made the column
+    # text in the GeoPackage (layer contract, issue 15)
+    elderly = (pd.to_numeric(prof_geo["elderly_share"], errors="coerce").astype(float)
                if "elderly_share" in prof_geo.columns
                else pd.Series(np.nan, index=prof_geo.index))
     crec, mrec = [], []
