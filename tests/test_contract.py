@@ -1,0 +1,178 @@
+"""The layer contract (livingcircle.schema.LAYERS) against a written sample result.
+
+Every layer of the sample district's GeoPackage is read back as QGIS or a planner's script would
+read it and checked column by column: nothing undocumented, nothing missing, every type right,
+no value outside its set or range. The checker itself is tested on hand-made frames first, so
+that a passing contract test means the layers keep the contract, not that nothing was checked.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from livingcircle import schema
+from livingcircle.schema import LAYERS, SYSTEM_TABLES, check_layer, vocabulary
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
+
+DOCS = Path(__file__).parents[1] / "docs" / "layers.md"
+
+
+@pytest.fixture(scope="module")
+def written(sample_result, tmp_path_factory):
+    """The sample result written as ``livingcircle run`` writes it (without the map)."""
+    out = tmp_path_factory.mktemp("contract") / "result"
+    sample_result.write(out, map_html=False)
+    return out / "livingcircle.gpkg"
+
+
+def _read(path: Path, layer: str) -> pd.DataFrame:
+    """A layer read back with GDAL; a table without geometry as a plain DataFrame."""
+    return pyogrio.read_dataframe(path, layer=layer, read_geometry=bool(LAYERS[layer].geometry))
+
+
+def _source_columns(diagnostics: pd.DataFrame, layer: str) -> list[str]:
+    """User columns kept unused, as the ``unused_columns`` diagnostics name them."""
+    rows = diagnostics[(diagnostics["issue"] == "unused_columns")
+                       & (diagnostics["layer"] == layer)]
+    return [n for d in rows["detail"] for n in re.findall(r"'([^']+)'", d.split(";")[0])]
+
+
+def test_written_result_holds_exactly_the_contracts_layers(written):
+    names = {n for n, _ in pyogrio.list_layers(written)}
+    assert names == set(LAYERS) | set(SYSTEM_TABLES)
+
+
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_written_layer_keeps_the_contract(written, sample_result, layer):
+    frame = _read(written, layer)
+    diag = _read(written, "diagnostics")
+    kept = _source_columns(diag, layer)
+    vocab = vocabulary(sample_result.profile)
+    assert check_layer(layer, frame, vocab, source_columns=kept) == []
+    # every documented column is there (the sample has every optional input column)
+    names = {n for n, _ in schema.expand_columns(layer, vocab)}
+    assert names <= set(frame.columns)
+    assert len(frame) > 0
+
+
+def test_sample_keeps_exactly_one_source_column(written):
+    # the AMap export's 地址 (address) is the one column of the sample livingcircle does not use
+    diag = _read(written, "diagnostics")
+    assert _source_columns(diag, "facilities") == ["地址"]
+    assert "地址" in _read(written, "facilities").columns
+
+
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_result_in_memory_keeps_the_contract(sample_result, layer):
+    frame = sample_result.layers[layer]
+    kept = _source_columns(sample_result.layers["diagnostics"], layer)
+    assert check_layer(layer, frame, vocabulary(sample_result.profile),
+                       source_columns=kept) == []
+
+
+def test_recommend_layers_keep_the_contract(sample_result):
+    from livingcircle.clusters import recommend
+
+    layers = recommend(sample_result, max_walk_min=5)
+    vocab = vocabulary(sample_result.profile)
+    assert set(layers) == {"clusters", "cluster_members", "proposed_sites", "before_after"}
+    for name, frame in layers.items():
+        assert check_layer(name, frame, vocab) == [], name
+
+
+def test_cluster_members_elderly_share_is_a_number(written, sample_result):
+    # was written as text ('0.312') because missing shares (pd.NA) were mixed with floats
+    mem = _read(written, "cluster_members")
+    assert mem["elderly_share"].dtype == np.float64
+    comm = sample_result["communities"].set_index("community_id")["elderly_share"]
+    want = comm.loc[mem["community_id"]].astype(float).to_numpy()
+    np.testing.assert_array_equal(mem["elderly_share"].to_numpy(), want)
+
+
+# --- the checker on hand-made frames ------------------------------------------------------------
+
+VOCAB = {"category": ("kindergarten", "primary_school"), "level": ("5", "10", "15", "block"),
+         "completeness": ("completeness_5",), "speed_profile": ("adult",),
+         "minutes": ("5", "10", "15")}
+
+
+def _scope(**cols):
+    base = {"community_id": ["C1", "C2"], "in_scope": ["yes", "unknown"],
+            "reasons": ["built_before_2001", "unknown_build_year"],
+            "reasons_zh": ["2000年底前建成（1980年）", "建成年份未知"], "year_limit": [2000, 2000]}
+    base.update(cols)
+    return pd.DataFrame({k: v for k, v in base.items() if v is not None})
+
+
+def test_check_layer_accepts_a_frame_that_keeps_the_contract():
+    assert check_layer("scope", _scope(), VOCAB) == []
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"in_scope": ["yes", "maybe"]}, "scope.in_scope: values outside the contract ['maybe']"),
+    ({"in_scope": [True, False]}, "scope.in_scope (yes/no/unknown) holds numbers (bool), not text"),
+    ({"reasons": None}, "scope: column 'reasons' is missing"),
+    ({"extra": [1, 2]}, "scope: column 'extra' is not in the contract"),
+    ({"year_limit": [2000.5, 2000]}, "scope.year_limit (integer) holds fractions, not whole "
+                                     "numbers"),
+    ({"community_id": ["C1", None]}, "scope.community_id: 1 empty cells"),
+    ({"community_id": ["C1", "C1"]}, "scope: 1 rows repeat the key ('community_id',)"),
+])
+def test_check_layer_names_each_breach(change, problem):
+    assert check_layer("scope", _scope(**change), VOCAB) == [problem]
+
+
+def test_check_layer_ranges_lists_and_patterns():
+    comp = pd.DataFrame({"community_id": ["C1"], "completeness_5": [1.2], "completeness_10": [1.0],
+                         "completeness_15": [0.5], "n_required": [2], "n_missing_required": [1],
+                         "missing_required": ["kindergarten;school"],
+                         "complete_community": [0], "complete_community_missing": [""],
+                         "complete_community_not_judged": ["property_management"]})
+    assert check_layer("completeness", comp, VOCAB) == [
+        "completeness: column 'completeness_block' is missing",
+        "completeness.completeness_5: 1.2 above 1.0",
+        "completeness.missing_required: values outside the contract ['school']",
+    ]
+    # a share a hair above 1 from floating-point rounding is 1
+    comp = comp.assign(completeness_5=[1 + 4e-16], completeness_block=[0.0],
+                       missing_required=["kindergarten"])
+    assert check_layer("completeness", comp, VOCAB) == []
+
+
+def test_check_layer_geometry_types():
+    gates = gpd.GeoDataFrame({"gate_id": ["G1"], "community_id": ["C1"], "src_row": [1]},
+                             geometry=[Point(0, 0).buffer(1)], crs=4326)
+    assert check_layer("gates", gates, VOCAB) == [
+        "gates: geometry types ['Polygon'] not in ('Point',)"]
+
+
+# --- the contract itself --------------------------------------------------------------------------
+
+def test_every_column_has_type_and_label():
+    for layer in LAYERS.values():
+        assert layer.label_zh
+        for c in layer.columns:
+            assert c.type in schema.COLUMN_TYPES, (layer.name, c.name)
+            assert c.label_zh, (layer.name, c.name)
+            assert not (c.values and c.range), (layer.name, c.name)
+
+
+def test_label_of_a_category_column():
+    assert schema.label_zh("communities", "d_kindergarten", {"kindergarten": "幼儿园"}) == \
+        "步行距离(米)·幼儿园"
+    assert schema.label_zh("access", "n_10min") == "10分钟内数量"
+    assert schema.label_zh("communities", "completeness_block") == "完整度·block"
+
+
+def test_docs_layers_md_is_current():
+    assert DOCS.read_text(encoding="utf-8") == schema.layers_markdown(), (
+        "docs/layers.md is out of date: regenerate it with the command at its top")
