@@ -71,6 +71,7 @@ import pandas as pd
 
 from ._atomic import atomic_file
 from ._errors import ExportError, InputError, LivingCircleWarning
+from .schema import is_yes
 
 logger = logging.getLogger(__name__)
 
@@ -422,7 +423,7 @@ def area_figures(result) -> dict:
     fig["missing_required"] = int(comp["n_missing_required"].sum())
     if "in_scope" in comm.columns:
         # 'yes' only, as the report counts: 'no' and 'unknown' are not in scope
-        fig["in_scope"] = int((comm["in_scope"] == "yes").sum())
+        fig["in_scope"] = int(is_yes(comm["in_scope"]).sum())
     return fig
 
 

@@ -69,8 +69,8 @@ import shapely
 from . import settings
 from ._errors import InputError
 from .pipeline import input_options
-from .renovation import _bool_or_none
 from .routing import map_bounded
+from .schema import parse_yes_no
 from .standards import Profile
 
 logger = logging.getLogger(__name__)
@@ -507,7 +507,8 @@ def find_clusters(
         miss_sets = [missing.get(m, set()) for m in mids]
         shared = set.intersection(*miss_sets) if miss_sets else set()
         anyc = set.union(*miss_sets) if miss_sets else set()
-        her = [m for m in mids + bids if _bool_or_none(heritage.get(m), "heritage", m) is True]
+        her = [m for m in mids + bids if parse_yes_no(
+            heritage.get(m), where=f"communities column 'heritage', community {m!r}") is True]
         hull = shapely.convex_hull(shapely.union_all(geom_m.loc[mids + bids].to_numpy())).buffer(30)
         crec.append({
             "cluster_id": cid, "n_members": len(mids), "n_beneficiaries": len(bids),

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
+from .schema import is_yes
 from .values import format_number, format_share
 
 if TYPE_CHECKING:
@@ -631,7 +632,7 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
         _draw_streets(ax, _streets(result, crs))
         comm.plot(ax=ax, color=[_colour(s) for s in share], edgecolor="#555", linewidth=0.3,
                   zorder=3)
-        scope = comm["in_scope"].astype(str) == "yes" if "in_scope" in comm else None
+        scope = is_yes(comm["in_scope"]) if "in_scope" in comm else None
         if scope is not None and scope.any():
             comm[scope.to_numpy()].boundary.plot(ax=ax, color="#08306b", linewidth=1.1, zorder=4)
         _frame_map(ax, comm.total_bounds)

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .diagnostics import Diagnostics, set_aside_lines
+from .schema import is_yes
 from .standards import Profile, load_profile
 
 logger = logging.getLogger(__name__)
@@ -632,7 +633,7 @@ def run(
         if df is not None:
             layers[name] = df
     step("clusters")
-    if clusters and scope is not None and (scope["in_scope"] == "yes").any():
+    if clusters and scope is not None and is_yes(scope["in_scope"]).any():
         from .clusters import recommend
 
         layers.update(recommend({

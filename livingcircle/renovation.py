@@ -30,6 +30,7 @@ import pandas as pd
 
 from . import settings
 from ._errors import InputError, LivingCircleWarning
+from .schema import is_yes, parse_yes_no
 from .standards import Profile
 
 logger = logging.getLogger(__name__)
@@ -102,28 +103,8 @@ def _is_missing(v) -> bool:
 
 
 def _bool_or_none(v, column: str, cid: str) -> bool | None:
-    """Return True/False, or None when the value is unknown."""
-    if _is_missing(v):
-        return None
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int | float) and v in (0, 1):
-        return bool(v)
-    if hasattr(v, "item") and v.item() in (0, 1, True, False):
-        return bool(v.item())
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s in ("true", "yes", "是", "有", "1"):
-            return True
-        if s in ("false", "no", "否", "无", "0"):
-            return False
-        if s == "":
-            return None
-    msg = (
-        f"communities column {column!r}, community {cid!r}: {v!r} is not true/false; "
-        "use true/false (or leave it empty when unknown)"
-    )
-    raise InputError(msg)
+    """Return True/False, or None when the value is unknown (:func:`schema.parse_yes_no`)."""
+    return parse_yes_no(v, where=f"communities column {column!r}, community {cid!r}")
 
 
 def _number_or_none(v, column: str, cid: str) -> float | None:
@@ -396,7 +377,7 @@ def renovation_needs(
             year_limit = int(scope["year_limit"].iloc[0])
         else:
             year_limit = settings.renovation_year_limit
-    in_scope = scope.loc[scope["in_scope"] == "yes", "community_id"].astype(str).tolist()
+    in_scope = scope.loc[is_yes(scope["in_scope"]), "community_id"].astype(str).tolist()
     recs = {r["community_id"]: r for r in _records(communities)}
     stray = [c for c in in_scope if c not in recs]
     if stray:
@@ -632,7 +613,7 @@ def annual_plan(
     for c in CLASS_ORDER:
         weights.setdefault(c, 0.0)
     recs = {r["community_id"]: r for r in _records(communities)}
-    in_scope = scope.loc[scope["in_scope"] == "yes", "community_id"].astype(str).tolist()
+    in_scope = scope.loc[is_yes(scope["in_scope"]), "community_id"].astype(str).tolist()
     stray = [c for c in in_scope if c not in recs]
     if stray:
         msg = f"scope names communities not in the communities layer: {stray[:5]}"

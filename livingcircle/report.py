@@ -32,6 +32,7 @@ from markupsafe import Markup
 from . import settings
 from ._errors import ExportError, InputError
 from .inputs import crs_text
+from .schema import is_yes
 from .values import format_number, format_share
 
 logger = logging.getLogger(__name__)
@@ -370,7 +371,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
     t = dict(_TEXT[lang])
     comm = result.layers["communities"]
     hh = pd.to_numeric(comm["households"], errors="coerce").sum() if "households" in comm else 0
-    n_scope = int((comm["in_scope"].astype(str) == "yes").sum()) if "in_scope" in comm else 0
+    n_scope = int(is_yes(comm["in_scope"]).sum()) if "in_scope" in comm else 0
     n_complete = (int((pd.to_numeric(comm["n_missing_required"], errors="coerce") == 0).sum())
                   if "n_missing_required" in comm else 0)
     t["summary"] = t["summary"].format(n=len(comm), h=f"{hh:,.0f}", s=n_scope, c=n_complete)

@@ -363,13 +363,31 @@ NO_WORDS = frozenset({"否", "无", "没有", "no", "n", "false", "f", "0", "0.0
 UNKNOWN_WORDS = frozenset({"", "nan", "none", "null", "<na>", "未知", "不详", "-", "—"})
 
 
-def parse_yes_no(value) -> bool | None:
-    """Return True, False, or None (unknown) for one yes/no cell; raise ``ValueError`` otherwise.
+#: How an error message describes a yes/no value.
+YES_NO_HINT = ("a yes/no value (是/否, 有/无, yes/no, true/false, 1/0, Y/N; "
+               "leave it empty when unknown)")
 
-    The one parser of yes/no values: a bool (or numpy bool), 0/1, or a word of
-    :data:`YES_WORDS`, :data:`NO_WORDS` or :data:`UNKNOWN_WORDS` (full-width letters, case and
-    surrounding spaces do not matter). A missing value (None, NaN, ``pd.NA``) is unknown.
-    Callers turn the ``ValueError`` into a message that names their file, row and column.
+
+def parse_yes_no(value, *, where: str = "") -> bool | None:
+    """Return True, False, or None (unknown) for one yes/no cell.
+
+    The one parser of yes/no values, used by the file readers (:mod:`livingcircle.io`) and by
+    every step that reads a yes/no attribute (renovation, clusters): a bool (or numpy bool),
+    0/1, or a word of :data:`YES_WORDS`, :data:`NO_WORDS` or :data:`UNKNOWN_WORDS` (full-width
+    letters, case and surrounding spaces do not matter). A missing value (None, NaN, ``pd.NA``)
+    is unknown.
+
+    Parameters
+    ----------
+    value
+        One cell.
+    where
+        Where the cell is, for the error message (``"communities.csv: row 3, column 'heritage'"``).
+
+    Raises
+    ------
+    InputError
+        The value is none of these; the message starts with ``where``.
 
     Examples
     --------
@@ -389,8 +407,19 @@ def parse_yes_no(value) -> bool | None:
         return False
     if key in UNKNOWN_WORDS:
         return None
-    msg = f"{value!r} is not a yes/no value"
-    raise ValueError(msg)
+    from ._errors import InputError
+
+    msg = f"{where + ': ' if where else ''}{value!r} is not {YES_NO_HINT}"
+    raise InputError(msg)
+
+
+def is_yes(values: pd.Series) -> pd.Series:
+    """Return a boolean mask of the rows of a yes/no/unknown column that are :data:`YES`.
+
+    The one way to select or count (``is_yes(comm["in_scope"]).sum()``): "no", "unknown" and
+    an empty cell are not yes.
+    """
+    return values.astype("string").eq(YES).fillna(False).astype(bool)
 
 
 def tristate(value: bool | None) -> str:

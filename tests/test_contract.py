@@ -18,6 +18,7 @@ import pyogrio
 import pytest
 from shapely.geometry import Point
 
+import livingcircle as lc
 from livingcircle import schema
 from livingcircle.schema import LAYERS, SYSTEM_TABLES, check_layer, vocabulary
 
@@ -176,3 +177,49 @@ def test_label_of_a_category_column():
 def test_docs_layers_md_is_current():
     assert DOCS.read_text(encoding="utf-8") == schema.layers_markdown(), (
         "docs/layers.md is out of date: regenerate it with the command at its top")
+
+
+# --- yes/no/unknown: one type, one parser, one way to count ---------------------------------------
+
+@pytest.mark.parametrize(("cell", "want"), [
+    ("是", True), ("有", True), (" YES ", True), ("Ｙ", True), ("√", True), (1, True),
+    (1.0, True), (np.True_, True), ("否", False), ("无", False), ("没有", False), ("n", False),
+    ("×", False), (0, False), ("0.0", False), (False, False), ("未知", None), ("不详", None),
+    ("", None), (None, None), (np.nan, None), (pd.NA, None),
+])
+def test_parse_yes_no_words(cell, want):
+    assert schema.parse_yes_no(cell) is want
+
+
+def test_parse_yes_no_refuses_other_text_and_says_where():
+    from livingcircle._errors import InputError
+
+    with pytest.raises(InputError, match=r"^communities.csv: row 3: '部分' is not a yes/no value "
+                                         r"\(是/否, 有/无"):
+        schema.parse_yes_no("部分", where="communities.csv: row 3")
+    with pytest.raises(InputError, match="2 is not a yes/no value"):
+        schema.parse_yes_no(2)
+
+
+def test_renovation_reads_yes_no_words_as_the_file_reader_does():
+    # before issue 15 renovation had its own word list: '不详' and 'N' were errors there
+    from livingcircle.renovation import renovation_scope
+
+    words = pd.DataFrame({"community_id": ["a", "b", "c", "d"],
+                          "build_year": [2005, 2005, 2005, 2005],
+                          "safety_grade": ["B", "B", "B", "B"],
+                          "complete_units": ["N", "×", "不详", "是"]})
+    got = renovation_scope(words).set_index("community_id")["in_scope"].to_dict()
+    # units without their own kitchen/bathroom (complete_units no) put a later building in scope
+    assert got == {"a": "yes", "b": "yes", "c": "unknown", "d": "no"}
+
+
+def test_is_yes_counts_only_yes(sample_result):
+    from conftest import policy_scope
+
+    s = pd.Series(["yes", "no", "unknown", None, "yes"])
+    assert schema.is_yes(s).tolist() == [True, False, False, False, True]
+    comm = gpd.read_file(lc.sample_paths()["communities"])
+    want = policy_scope(comm)  # the policy rule on the raw file, independent of livingcircle
+    assert int(schema.is_yes(sample_result["communities"]["in_scope"]).sum()) == \
+        int((want == "yes").sum()) == 62
