@@ -41,9 +41,6 @@ CLASS_ZH = {"基础": "基础类", "完善": "完善类", "提升": "提升类"}
 CLASS_ORDER = ("基础", "完善", "提升")
 #: Default weights of a need of each class in the plan's need score (基础 counts most).
 DEFAULT_CLASS_WEIGHTS = {"基础": 3.0, "完善": 2.0, "提升": 1.0}
-#: Elderly share (0–1) from which 适老设施/无障碍 is a need. A planning parameter, not a
-#: standard: 0.25 is well above the 14 % "aged society" mark and flags the oldest communities.
-ELDERLY_SHARE_THRESHOLD = 0.25
 #: Buildings with this many floors or more and no elevator need an elevator retrofit.
 MIN_FLOORS_ELEVATOR = 4
 #: management_mode values that mean "no property management".
@@ -311,7 +308,7 @@ def renovation_needs(
     profile: Profile,
     *,
     year_limit: int | None = None,
-    elderly_share_threshold: float = ELDERLY_SHARE_THRESHOLD,
+    elderly_share_threshold: float | None = None,
     min_floors_elevator: int = MIN_FLOORS_ELEVATOR,
     capacity: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -352,7 +349,8 @@ def renovation_needs(
     year_limit
         As in :func:`renovation_scope`; None takes the scope table's year_limit (or the setting).
     elderly_share_threshold
-        Share of residents aged 60+ (0–1) from which 适老/无障碍 is a need.
+        Share of residents aged 60+ (0–1) from which 适老/无障碍 is a need; default
+        :data:`livingcircle.settings.elderly_share_threshold` (where its source is given).
     min_floors_elevator
         Floors from which a building without elevator needs an elevator retrofit.
     capacity
@@ -377,6 +375,8 @@ def renovation_needs(
             year_limit = int(scope["year_limit"].iloc[0])
         else:
             year_limit = settings.renovation_year_limit
+    if elderly_share_threshold is None:
+        elderly_share_threshold = settings.elderly_share_threshold
     in_scope = scope.loc[is_yes(scope["in_scope"]), "community_id"].astype(str).tolist()
     recs = {r["community_id"]: r for r in _records(communities)}
     stray = [c for c in in_scope if c not in recs]

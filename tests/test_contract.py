@@ -223,3 +223,51 @@ def test_is_yes_counts_only_yes(sample_result):
     want = policy_scope(comm)  # the policy rule on the raw file, independent of livingcircle
     assert int(schema.is_yes(sample_result["communities"]["in_scope"]).sum()) == \
         int((want == "yes").sum()) == 62
+
+
+# --- numbers defined once -------------------------------------------------------------------------
+
+def test_level_minutes_are_the_profiles_levels():
+    from livingcircle import settings
+
+    minutes = [lv.minutes for lv in lc.load_profile().levels.values() if lv.minutes is not None]
+    assert sorted(minutes) == sorted(settings.level_minutes) == [5, 10, 15]
+
+
+def test_access_counts_and_isochrones_follow_level_minutes(monkeypatch):
+    from conftest import lattice, points
+
+    from livingcircle import settings
+    from livingcircle.accessibility import measure_access
+    from livingcircle.isochrones import isochrones
+
+    monkeypatch.setattr(settings, "level_minutes", (2, 4))
+    net = lattice()
+    comm = points(["A"], [(0, 0)], "community_id")
+    # kindergartens at 100, 300 and 500 m walking distance; adult 80 m/min: 160 m and 320 m
+    fac = points(["K1", "K2", "K3"], [(100, 0), (300, 0), (400, 100)], "facility_id",
+                 categories=["kindergarten"] * 3)
+    acc = measure_access(net, comm, fac, speed_profiles=["adult"])
+    kg = acc.table[acc.table["category"] == "kindergarten"].iloc[0]
+    assert [c for c in acc.table.columns if c.startswith("n_")] == ["n_2min", "n_4min"]
+    assert (kg["n_2min"], kg["n_4min"]) == (1, 2)
+    iso = isochrones(acc)
+    assert iso["minutes"].tolist() == [2, 4]
+    assert iso["walk_m"].tolist() == [160.0, 320.0]
+
+
+def test_elderly_share_threshold_is_the_setting(monkeypatch):
+    from livingcircle import settings
+    from livingcircle.renovation import renovation_needs, renovation_scope
+
+    comm = pd.DataFrame({"community_id": ["a"], "build_year": [1990], "safety_grade": ["B"],
+                         "complete_units": [True], "elderly_share": [0.30]})
+    scope = renovation_scope(comm)
+    prof = lc.load_profile()
+    needs = renovation_needs(comm, None, scope, prof)
+    detail = needs.set_index("item_id").loc["barrier_free", "trigger_detail"]
+    assert detail == f"elderly_share=0.30 >= {settings.elderly_share_threshold:g}" == \
+        "elderly_share=0.30 >= 0.25"
+    monkeypatch.setattr(settings, "elderly_share_threshold", 0.35)
+    needs = renovation_needs(comm, None, scope, prof)
+    assert "barrier_free" not in needs.loc[needs["assessment"] == "need", "item_id"].tolist()
