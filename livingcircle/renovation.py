@@ -30,7 +30,7 @@ import pandas as pd
 
 from . import settings
 from ._errors import InputError, LivingCircleWarning
-from .schema import is_yes, parse_yes_no
+from .schema import is_yes, labels_zh, parse_yes_no
 from .standards import Profile
 
 logger = logging.getLogger(__name__)
@@ -71,20 +71,8 @@ PRECONDITIONS = {
     "management_mode": ("改造后物业管理模式", "post-renovation management mode"),
 }
 
-PLAN_LABELS_ZH = {
-    "rank": "排序",
-    "community_id": "小区编号",
-    "name": "小区名称",
-    "households": "户数",
-    "need_score": "需求分",
-    "n_basic": "基础类项数",
-    "n_improve": "完善类项数",
-    "n_upgrade": "提升类项数",
-    "readiness": "前提条件",
-    "selected": "纳入年度计划",
-    "cumulative_households": "累计户数",
-    "reason_zh": "说明",
-}
+#: Chinese headers of the plan table (the layer contract, :data:`schema.LAYERS`).
+PLAN_LABELS_ZH = labels_zh("plan")
 READINESS_ZH = {"ready": "齐备", "not_ready": "未满足", "unknown": "未核实"}
 
 

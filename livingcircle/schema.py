@@ -886,9 +886,57 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
     ), "the OSM file's streets, water, green and railways, merged per tile, drawn under the data"),
 )}
 
+_LEVEL_NAME_ZH = {"5": "5分钟生活圈", "10": "10分钟生活圈", "15": "15分钟生活圈",
+                  "block": "居住街坊"}
+_PER_LEVEL = "for each level of the profile (the default profile's shown)"
+
+#: Tables written as files beside the result folders (not GeoPackage layers): ``batch``'s
+#: ``summary.csv`` (Chinese headers, shares in % in ``summary.xlsx``).
+TABLES: dict[str, Layer] = {lay.name: lay for lay in (
+    Layer("summary", "汇总", (), (
+        _c("name", "text", "片区", nullable=False),
+        _c("status", "text", "状态", values=("done", "skipped", "failed"), nullable=False),
+        _c("error", "text", "错误原因", doc="empty unless failed"),
+        _c("seconds", "real", "用时(秒)", "s", range=_POS, doc="0 for an area skipped as done"),
+        _c("communities", "integer", "小区数", range=_POS),
+        _c("households", "real", "户数", "households", range=_POS),
+        _c("population", "real", "人口", "persons", range=_POS),
+        _c("facilities", "integer", "设施数", range=_POS),
+        _c("mean_completeness", "real", "平均配套完整度", "share 0–1", range=_SHARE,
+           doc="mean over communities of the share of required categories met"),
+        *(_c(f"mean_completeness_{k}", "real", f"{z}平均完整度", "share 0–1", range=_SHARE,
+             optional=_PER_LEVEL) for k, z in _LEVEL_NAME_ZH.items()),
+        *(_c(f"share_households_{k}", "real", f"{z}必配设施齐全的户数占比", "share 0–1",
+             range=_SHARE, optional=_PER_LEVEL) for k, z in _LEVEL_NAME_ZH.items()),
+        _c("share_households_complete_community", "real", "完整居住社区户数占比", "share 0–1",
+           range=_SHARE),
+        _c("missing_required", "integer", "缺失必配设施项数", range=_POS,
+           doc="sum over communities of required categories missing"),
+        _c("in_scope", "integer", "纳入改造范围小区数", range=_POS,
+           doc="communities with in_scope 'yes' (no and unknown not counted)"),
+        _c("folder", "text", "结果文件夹", nullable=False),
+    ), "one area of a batch (livingcircle batch): its status and headline figures",
+        key=("name",)),
+)}
+
 #: Tables of the GeoPackage that are not layers: the run's metadata (key, JSON value) and the
 #: QGIS styles (GDAL's ``layer_styles`` table).
 SYSTEM_TABLES = ("livingcircle_metadata", "layer_styles")
+
+
+#: Chinese names of the layers (Excel sheet names, QGIS style names), the study-area boundary
+#: (an input written by exports) included.
+LAYER_LABELS_ZH: dict[str, str] = {"boundary": "研究范围",
+                                   **{n: lay.label_zh for n, lay in LAYERS.items()}}
+
+
+def _contract(name: str) -> Layer:
+    """Return the contract of a layer (:data:`LAYERS`) or a table file (:data:`TABLES`)."""
+    try:
+        return LAYERS[name] if name in LAYERS else TABLES[name]
+    except KeyError:
+        msg = f"no layer or table {name!r} in the contract; known: {[*LAYERS, *TABLES]}"
+        raise KeyError(msg) from None
 
 
 def vocabulary(profile=None, *, minutes: Iterable[int] | None = None) -> dict[str, tuple[str, ...]]:
@@ -930,7 +978,7 @@ _PLACEHOLDER = {"category": "category", "level": "level", "minutes": "minutes"}
 def expand_columns(layer: str, vocab: dict[str, tuple[str, ...]]) -> list[tuple[str, Column]]:
     """Return the concrete column names of ``layer`` (patterns expanded over ``vocab``)."""
     out = []
-    for c in LAYERS[layer].columns:
+    for c in _contract(layer).columns:
         m = re.search(r"\{(\w+)\}", c.name)
         if m is None:
             out.append((c.name, c))
@@ -945,7 +993,7 @@ def label_zh(layer: str, column: str, categories: dict[str, str] | None = None) 
     A per-category or per-level column gets the category's Chinese name from ``categories``
     (id → name) or its id: ``d_kindergarten`` → ``步行距离(米)·幼儿园``.
     """
-    col = LAYERS[layer].column(column) if layer in LAYERS else None
+    col = _contract(layer).column(column) if layer in LAYERS or layer in TABLES else None
     if col is None:
         return LABELS_ZH.get(column, column)
     if "{" not in col.name:
@@ -964,7 +1012,7 @@ def labels_zh(layer: str, columns: Iterable[str] | None = None) -> dict[str, str
 
     The one source of column labels for Excel headers, report tables and popups.
     """
-    names = ([c.name for c in LAYERS[layer].columns if "{" not in c.name]
+    names = ([c.name for c in _contract(layer).columns if "{" not in c.name]
              if columns is None else list(columns))
     return {c: label_zh(layer, c) for c in names}
 
@@ -996,7 +1044,8 @@ def check_layer(name: str, frame: pd.DataFrame, vocab: dict[str, tuple[str, ...]
                 source_columns: Iterable[str] = (), tolerance: float = 1e-9) -> list[str]:
     """Return every way ``frame`` breaks the contract of layer ``name`` (empty: it keeps it).
 
-    Checks that no column is missing (optional columns may be), no column is undocumented
+    ``name`` is a layer of :data:`LAYERS` or a table of :data:`TABLES`. Checks that no column
+    is missing (optional columns may be), no column is undocumented
     (except ``source_columns`` the user's file brought, on a layer that keeps them), each
     column's type, that no value lies outside its set or range (``tolerance`` for rounding), no
     empty cell where none is allowed, the key unique, and the geometry types.
@@ -1004,7 +1053,7 @@ def check_layer(name: str, frame: pd.DataFrame, vocab: dict[str, tuple[str, ...]
     Parameters
     ----------
     name
-        A key of :data:`LAYERS`.
+        A key of :data:`LAYERS` or :data:`TABLES`.
     frame
         The layer, in memory or read back from the GeoPackage.
     vocab
@@ -1014,7 +1063,7 @@ def check_layer(name: str, frame: pd.DataFrame, vocab: dict[str, tuple[str, ...]
     tolerance
         Allowed excess beyond a range's ends (a share of 1.0000000000000004 is 1).
     """
-    layer = LAYERS[name]
+    layer = _contract(name)
     expected = expand_columns(name, vocab)
     names = {n for n, _ in expected}
     problems = []
@@ -1097,7 +1146,10 @@ def layers_markdown() -> str:
         + "`, `".join(SYSTEM_TABLES) + "` hold the run's metadata and the QGIS styles.",
         "",
     ]
-    for lay in LAYERS.values():
+    for lay in (*LAYERS.values(), *TABLES.values()):
+        if lay.name in TABLES and lay.name == next(iter(TABLES)):
+            lines += ["# Tables written beside the results", "",
+                      "Not layers of a GeoPackage: CSV (UTF-8 with BOM) and Excel files.", ""]
         geom = ", ".join(lay.geometry) if lay.geometry else "none (a table)"
         lines += [f"## `{lay.name}` — {lay.label_zh}", "",
                   f"One row: {lay.doc}. Geometry: {geom}."

@@ -271,3 +271,31 @@ def test_elderly_share_threshold_is_the_setting(monkeypatch):
     monkeypatch.setattr(settings, "elderly_share_threshold", 0.35)
     needs = renovation_needs(comm, None, scope, prof)
     assert "barrier_free" not in needs.loc[needs["assessment"] == "need", "item_id"].tolist()
+
+
+# --- batch: the summary table ---------------------------------------------------------------------
+
+def test_batch_summary_row_keeps_the_contract(sample_result):
+    from livingcircle import batch
+
+    figures = batch.area_figures(sample_result)
+    row = {"name": "示例 sample", "status": "done", "error": "", "seconds": 12.5, **figures,
+           "folder": "sample"}
+    table = pd.DataFrame([row])
+    assert check_layer("summary", table, vocabulary(sample_result.profile)) == []
+    assert figures["in_scope"] == 62  # 'yes' only (independent count: test_is_yes_counts_only_yes)
+    zh = batch.summary_table_zh(table)
+    assert list(zh.columns[:4]) == ["片区", "状态", "错误原因", "用时(秒)"]
+    assert "5分钟生活圈平均完整度(%)" in zh.columns
+    assert zh.loc[0, "纳入改造范围小区数"] == 62
+
+
+def test_label_dictionaries_come_from_the_contract():
+    from livingcircle import batch, export, renovation
+
+    assert renovation.PLAN_LABELS_ZH == schema.labels_zh("plan")
+    assert batch.SUMMARY_COLUMNS_ZH == schema.labels_zh("summary")
+    assert all(schema.LAYER_LABELS_ZH[k] == v for k, v in export.LAYER_LABELS_ZH.items())
+    # the labels the annual plan's CSV has always had
+    assert renovation.PLAN_LABELS_ZH["rank"] == "排序"
+    assert schema.labels_zh("clusters")["rank"] == "排名"
