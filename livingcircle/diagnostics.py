@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import pandas as pd
 
-from .schema import DIAGNOSTIC_COLUMNS
+from .schema import DIAGNOSTIC_ACTIONS, DIAGNOSTIC_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class Diagnostics:
         geometry=None,
     ) -> None:
         """Record one row; ``action`` is 'dropped', 'repaired' or 'kept'."""
-        if action not in ("dropped", "repaired", "kept"):
+        if action not in DIAGNOSTIC_ACTIONS:
             msg = f"action must be 'dropped', 'repaired' or 'kept', got {action!r}"
             raise ValueError(msg)
         self.records.append({

@@ -23,15 +23,20 @@ boundary : one or more polygons of the study area.
 diagnostics : layer, source, row (1-based row in the source file, or None), feature_id, issue,
     action ('dropped' | 'repaired' | 'kept'), detail, geometry (where known).
 
-Analysis layers (written to the result GeoPackage by ``livingcircle run``)
---------------------------------------------------------------------------
-access (long table) : community_id, category, speed_profile, distance_m (NaN = not reached within
-    the search cutoff), time_min, nearest_facility_id, reached (bool), n_5min, n_10min, n_15min.
-communities (wide) : the input columns plus ``d_<category>`` (metres) and ``t_<category>``
-    (minutes, default speed profile) per category, ``n_categories_reached`` and
-    ``completeness_<level>``.
-isochrones : community_id, minutes, speed_profile, walk_m, area_m2, circle_area_m2,
-    ped_shed_ratio, geometry (Polygon/MultiPolygon).
+Result layers: the written contract
+-----------------------------------
+:data:`LAYERS` is the contract of every layer ``livingcircle run`` (and ``recommend``, ``demo``,
+each area of ``batch``) writes to the result GeoPackage: each column's name, type, unit, allowed
+values or range and Chinese label; :data:`TABLES` the same for ``batch``'s summary table.
+``docs/layers.md`` is generated from them (:func:`layers_markdown`) and
+``tests/test_contract.py`` checks a written sample result against them (:func:`check_layer`).
+A new column goes into its layer here first; Excel headers, report tables and popups take their
+Chinese labels from here (:func:`labels_zh`, :data:`LAYER_LABELS_ZH`).
+
+Yes/no/unknown fields (``in_scope``) are the text :data:`YES`, :data:`NO` or :data:`UNKNOWN`,
+never a boolean: count them with :func:`is_yes`. Yes/no cells of an input file are read by one
+parser, :func:`parse_yes_no`, with one word table (:data:`YES_WORDS`, :data:`NO_WORDS`,
+:data:`UNKNOWN_WORDS`).
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ COMMUNITY_ATTRIBUTES = {
 SITE_TYPES = ("boiler_room", "vacant_lot", "ground_floor_shop", "public_building", "other")
 
 DIAGNOSTIC_COLUMNS = ["layer", "source", "row", "feature_id", "issue", "action", "detail"]
+#: What happened to a row a diagnostic record names.
+DIAGNOSTIC_ACTIONS = ("dropped", "repaired", "kept")
 
 #: Chinese labels of columns, for Excel headers, reports and popups.
 LABELS_ZH = {
@@ -864,8 +871,7 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
            doc="1-based data row of the source file; empty for a record about a whole file"),
         _c("feature_id", "text", LABELS_ZH["feature_id"]),
         _c("issue", "text", LABELS_ZH["issue"], nullable=False),
-        _c("action", "text", LABELS_ZH["action"], values=("dropped", "repaired", "kept"),
-           nullable=False),
+        _c("action", "text", LABELS_ZH["action"], values=DIAGNOSTIC_ACTIONS, nullable=False),
         _c("detail", "text", LABELS_ZH["detail"]),
     ), "one input row (or file) set aside, repaired or kept with a remark, and why;"
        " geometry where known (any type)"),
