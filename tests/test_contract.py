@@ -8,7 +8,6 @@ that a passing contract test means the layers keep the contract, not that nothin
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,6 +19,7 @@ from shapely.geometry import Point
 
 import livingcircle as lc
 from livingcircle import schema
+from livingcircle.diagnostics import kept_source_columns
 from livingcircle.schema import LAYERS, SYSTEM_TABLES, check_layer, vocabulary
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
@@ -40,13 +40,6 @@ def _read(path: Path, layer: str) -> pd.DataFrame:
     return pyogrio.read_dataframe(path, layer=layer, read_geometry=bool(LAYERS[layer].geometry))
 
 
-def _source_columns(diagnostics: pd.DataFrame, layer: str) -> list[str]:
-    """User columns kept unused, as the ``unused_columns`` diagnostics name them."""
-    rows = diagnostics[(diagnostics["issue"] == "unused_columns")
-                       & (diagnostics["layer"] == layer)]
-    return [n for d in rows["detail"] for n in re.findall(r"'([^']+)'", d.split(";")[0])]
-
-
 def test_written_result_holds_exactly_the_contracts_layers(written):
     names = {n for n, _ in pyogrio.list_layers(written)}
     assert names == set(LAYERS) | set(SYSTEM_TABLES)
@@ -56,7 +49,7 @@ def test_written_result_holds_exactly_the_contracts_layers(written):
 def test_written_layer_keeps_the_contract(written, sample_result, layer):
     frame = _read(written, layer)
     diag = _read(written, "diagnostics")
-    kept = _source_columns(diag, layer)
+    kept = kept_source_columns(diag, layer)
     vocab = vocabulary(sample_result.profile)
     assert check_layer(layer, frame, vocab, source_columns=kept) == []
     # every documented column is there (the sample has every optional input column)
@@ -68,14 +61,14 @@ def test_written_layer_keeps_the_contract(written, sample_result, layer):
 def test_sample_keeps_exactly_one_source_column(written):
     # the AMap export's 地址 (address) is the one column of the sample livingcircle does not use
     diag = _read(written, "diagnostics")
-    assert _source_columns(diag, "facilities") == ["地址"]
+    assert kept_source_columns(diag, "facilities") == ["地址"]
     assert "地址" in _read(written, "facilities").columns
 
 
 @pytest.mark.parametrize("layer", list(LAYERS))
 def test_result_in_memory_keeps_the_contract(sample_result, layer):
     frame = sample_result.layers[layer]
-    kept = _source_columns(sample_result.layers["diagnostics"], layer)
+    kept = kept_source_columns(sample_result.layers["diagnostics"], layer)
     assert check_layer(layer, frame, vocabulary(sample_result.profile),
                        source_columns=kept) == []
 
