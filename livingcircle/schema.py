@@ -1073,8 +1073,12 @@ def check_layer(name: str, frame: pd.DataFrame, vocab: dict[str, tuple[str, ...]
     expected = expand_columns(name, vocab)
     names = {n for n, _ in expected}
     problems = []
-    geom = frame.geometry.name if hasattr(frame, "geometry") and \
-        isinstance(getattr(frame, "geometry", None), pd.Series) else None
+    import geopandas as gpd
+
+    try:
+        geom = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    except AttributeError:  # a GeoDataFrame without an active geometry column
+        geom = None
     for n, c in expected:
         if n not in frame.columns and not c.optional:
             problems.append(f"{name}: column {n!r} is missing")
