@@ -1033,8 +1033,8 @@ def _type_problem(s: pd.Series, type_: str) -> str | None:
         bad = [v for v in notna.tolist() if not isinstance(v, str)]
         return f"holds {type(bad[0]).__name__} values, not text" if bad else None
     if type_ == "boolean":
-        if kind == "b" or str(s.dtype) == "boolean":
-            return None
+        if kind == "b" or str(s.dtype) == "boolean" or not len(notna):
+            return None  # no value to judge by: an empty layer's column reads back as text
         if kind in "iuf" and notna.isin([0, 1]).all():
             return None  # a GeoPackage stores booleans as 0/1 (empty where unknown)
         return f"is {s.dtype}, not true/false"

@@ -142,6 +142,15 @@ def test_check_layer_ranges_lists_and_patterns():
     assert check_layer("completeness", comp, VOCAB) == []
 
 
+def test_check_layer_empty_layer():
+    # an empty layer (no proposals in a small area) reads back with text columns: no value to
+    # judge a type by, and no missing column
+    cols = [n for n, _ in schema.expand_columns("proposed_sites", VOCAB)]
+    empty = gpd.GeoDataFrame(pd.DataFrame({c: pd.Series([], dtype=object) for c in cols}),
+                             geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    assert check_layer("proposed_sites", empty, VOCAB) == []
+
+
 def test_check_layer_geometry_types():
     gates = gpd.GeoDataFrame({"gate_id": ["G1"], "community_id": ["C1"], "src_row": [1]},
                              geometry=[Point(0, 0).buffer(1)], crs=4326)
