@@ -429,11 +429,6 @@ def is_yes(values: pd.Series) -> pd.Series:
     return values.astype("string").eq(YES).fillna(False).astype(bool)
 
 
-def tristate(value: bool | None) -> str:
-    """Return :data:`YES`, :data:`NO` or :data:`UNKNOWN` for True, False or None."""
-    return UNKNOWN if value is None else (YES if value else NO)
-
-
 #: Column types of the contract. ``list``: ids joined by ``;`` (empty text = none);
 #: ``yes/no/unknown``: :data:`TRISTATE` as text; ``boolean``: true/false, empty where unknown
 #: (a GeoPackage stores it as an integer 0/1).
