@@ -29,7 +29,13 @@ from . import settings
 from ._errors import CoordinateError, InputError, LivingCircleWarning
 from .coords import in_china
 from .diagnostics import Diagnostics, reasons_text
-from .schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
+from .schema import (
+    COMMUNITY_ATTRIBUTES,
+    SITE_TYPES,
+    UNKNOWN_WORDS,
+    YES_NO_HINT,
+    parse_yes_no,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +45,8 @@ TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm"}
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "wgs84_lon", "gcj02_lon", "bd09_lon")
 LAT_NAMES = ("lat", "latitude", "y", "纬度", "wgs84_lat", "gcj02_lat", "bd09_lat")
 
-_TRUE = {"是", "有", "yes", "y", "true", "t", "1", "1.0", "√", "✓"}
-_FALSE = {"否", "无", "没有", "no", "n", "false", "f", "0", "0.0", "×", "✗"}
-_UNKNOWN = {"", "nan", "none", "null", "<na>", "未知", "不详", "-", "—"}
+# cells that mean "unknown": the yes/no parser's table (livingcircle.schema), for numbers too
+_UNKNOWN = UNKNOWN_WORDS
 
 _SITE_TYPE_ZH = {
     "锅炉房": "boiler_room",
@@ -703,26 +708,18 @@ def _ids_or_none(ids, n: int) -> list:
 
 
 def parse_bool(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
-    """Parse 是/否/有/无/yes/no/true/false/1/0/Y/N (empty or 未知 = unknown) into 'boolean'."""
+    """Parse 是/否/有/无/yes/no/true/false/1/0/Y/N (empty or 未知 = unknown) into 'boolean'.
+
+    Each cell goes through :func:`livingcircle.schema.parse_yes_no`, the one yes/no parser;
+    a cell it cannot read is an error naming the file, row, column and id.
+    """
     out = []
     for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            out.append(pd.NA)
-            continue
-        if isinstance(v, bool | np.bool_):
-            out.append(bool(v))
-            continue
-        key = unicodedata.normalize("NFKC", str(v)).strip().lower()
-        if key in _TRUE:
-            out.append(True)
-        elif key in _FALSE:
-            out.append(False)
-        elif key in _UNKNOWN:
-            out.append(pd.NA)
-        else:
-            raise _cell_error(source, r, column, v,
-                              "a yes/no value (是/否, 有/无, yes/no, true/false, 1/0, Y/N; "
-                              "leave it empty when unknown)", fid)
+        try:
+            b = parse_yes_no(v)
+        except InputError:
+            raise _cell_error(source, r, column, v, YES_NO_HINT, fid) from None
+        out.append(pd.NA if b is None else b)
     return pd.Series(pd.array(out, dtype="boolean"), index=values.index)
 
 

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -305,7 +306,7 @@ def measure_access(
     profile: Profile | None = None,
     speed_profiles=None,
     cutoff_m: float | None = None,
-    count_minutes=(5, 10, 15),
+    count_minutes: Iterable[float] | None = None,
     diagnostics: Diagnostics | None = None,
     max_snap_distance_m: float | None = None,
 ) -> Access:
@@ -331,7 +332,8 @@ def measure_access(
         Searches stop here; farther facilities are "not reached" (NaN). Default
         :data:`settings.search_cutoff_m`.
     count_minutes
-        Minutes for the ``n_<m>min`` counts.
+        Minutes for the ``n_<m>min`` counts; default
+        :data:`livingcircle.settings.level_minutes` (5, 10, 15).
     diagnostics
         Receives points too far from any walkable street.
     max_snap_distance_m
@@ -343,6 +345,7 @@ def measure_access(
     Access
     """
     profile = profile or load_profile()
+    count_minutes = tuple(settings.level_minutes if count_minutes is None else count_minutes)
     diag = diagnostics if diagnostics is not None else Diagnostics()
     speeds = speed_table(speed_profiles)
     cutoff = float(cutoff_m or settings.search_cutoff_m)

@@ -71,6 +71,7 @@ import pandas as pd
 
 from ._atomic import atomic_file
 from ._errors import ExportError, InputError, LivingCircleWarning
+from .schema import labels_zh
 from .summaries import area_summary
 
 logger = logging.getLogger(__name__)
@@ -94,29 +95,7 @@ PROGRESS_TOPIC = "livingcircle-batch-progress"
 AREA_STEPS = ("fetch inputs", "analysis", "write results", "done")
 
 #: Summary columns and their Chinese headers (summary.xlsx, summary map).
-SUMMARY_COLUMNS_ZH = {
-    "name": "片区",
-    "status": "状态",
-    "error": "错误原因",
-    "seconds": "用时(秒)",
-    "communities": "小区数",
-    "households": "户数",
-    "population": "人口",
-    "facilities": "设施数",
-    "mean_completeness": "平均配套完整度",
-    "mean_completeness_5": "5分钟生活圈平均完整度",
-    "mean_completeness_10": "10分钟生活圈平均完整度",
-    "mean_completeness_15": "15分钟生活圈平均完整度",
-    "mean_completeness_block": "居住街坊平均完整度",
-    "share_households_5": "5分钟生活圈必配设施齐全的户数占比",
-    "share_households_10": "10分钟生活圈必配设施齐全的户数占比",
-    "share_households_15": "15分钟生活圈必配设施齐全的户数占比",
-    "share_households_block": "居住街坊必配设施齐全的户数占比",
-    "share_households_complete_community": "完整居住社区户数占比",
-    "missing_required": "缺失必配设施项数",
-    "in_scope": "纳入改造范围小区数",
-    "folder": "结果文件夹",
-}
+SUMMARY_COLUMNS_ZH = labels_zh("summary")  # the contract's table (schema.TABLES)
 STATUS_ZH = {"done": "完成", "skipped": "已完成(跳过)", "failed": "失败"}
 
 

@@ -52,9 +52,9 @@ import shapely
 from . import settings
 from ._errors import InputError
 from .pipeline import input_options
-from .renovation import bool_or_none
 from .routing import map_bounded
 from .scenarios import before_after, community_households, rank_clusters, result_parts
+from .schema import parse_yes_no
 from .siting import node_sites, site_distances, site_facilities
 
 logger = logging.getLogger(__name__)
@@ -428,7 +428,9 @@ def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist,
     prof_geo = comm.set_index("community_id")
     heritage = (prof_geo["heritage"] if "heritage" in prof_geo.columns
                 else pd.Series(pd.NA, index=prof_geo.index))
-    elderly = (pd.to_numeric(prof_geo["elderly_share"], errors="coerce")
+    # float with NaN, not Float64: a missing share (pd.NA) mixed with floats made the column
+    # text in the GeoPackage (layer contract, issue 15)
+    elderly = (pd.to_numeric(prof_geo["elderly_share"], errors="coerce").astype(float)
                if "elderly_share" in prof_geo.columns
                else pd.Series(np.nan, index=prof_geo.index))
     crec, mrec = [], []
@@ -440,7 +442,8 @@ def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist,
         miss_sets = [missing.get(m, set()) for m in mids]
         shared = set.intersection(*miss_sets) if miss_sets else set()
         anyc = set.union(*miss_sets) if miss_sets else set()
-        her = [m for m in mids + bids if bool_or_none(heritage.get(m), "heritage", m) is True]
+        her = [m for m in mids + bids if parse_yes_no(
+            heritage.get(m), where=f"communities column 'heritage', community {m!r}") is True]
         hull = shapely.convex_hull(shapely.union_all(geom_m.loc[mids + bids].to_numpy())).buffer(30)
         crec.append({
             "cluster_id": cid, "n_members": len(mids), "n_beneficiaries": len(bids),

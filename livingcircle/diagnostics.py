@@ -14,14 +14,16 @@ one line per file by :func:`set_aside_lines`.
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
 import pandas as pd
 
-from .schema import DIAGNOSTIC_COLUMNS
+from .schema import DIAGNOSTIC_ACTIONS, DIAGNOSTIC_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +129,7 @@ class Diagnostics:
         geometry=None,
     ) -> None:
         """Record one row; ``action`` is 'dropped', 'repaired' or 'kept'."""
-        if action not in ("dropped", "repaired", "kept"):
+        if action not in DIAGNOSTIC_ACTIONS:
             msg = f"action must be 'dropped', 'repaired' or 'kept', got {action!r}"
             raise ValueError(msg)
         self.records.append({
@@ -166,3 +168,38 @@ class Diagnostics:
         """Return counts by layer, issue and action."""
         df = pd.DataFrame(self.records, columns=[*DIAGNOSTIC_COLUMNS, "geometry"])
         return df.groupby(["layer", "issue", "action"]).size().rename("count").reset_index()
+
+
+def kept_source_columns(records: pd.DataFrame, layer: str) -> list[str]:
+    """Return the user's columns of ``layer`` kept as they are but not used, from the records.
+
+    They are the ``unused_columns`` records' lists (``columns kept as they are but not used:
+    '地址', 'note'; …``), in file order; the layer contract allows them on the layers that keep
+    source columns (:func:`livingcircle.schema.check_layer`, ``source_columns``).
+
+    Parameters
+    ----------
+    records
+        The ``diagnostics`` layer (or :meth:`Diagnostics.to_frame`).
+    layer
+        The layer whose columns to list.
+
+    Examples
+    --------
+    >>> d = Diagnostics()
+    >>> d.add("facilities", "unused_columns", action="kept", source="pois.csv",
+    ...       detail="columns kept as they are but not used: '地址', 'note'; if one holds a "
+    ...              "schema column, map it with --columns")
+    >>> kept_source_columns(d.to_frame(), "facilities")
+    ['地址', 'note']
+    """
+    rows = records[(records["issue"] == "unused_columns") & (records["layer"] == layer)]
+    out: list[str] = []
+    for detail in rows["detail"]:
+        m = _UNUSED.match(str(detail))
+        if m:
+            out += [str(c) for c in ast.literal_eval("[" + m.group(1) + "]")]
+    return out
+
+
+_UNUSED = re.compile(r"columns kept as they are but not used: (.*?); if one holds")

@@ -47,6 +47,7 @@ import pandas as pd
 
 from . import settings
 from ._errors import InputError, LivingCircleWarning
+from .schema import labels_zh
 from .standards import LEVEL_KEYS, Category, Profile
 
 logger = logging.getLogger(__name__)
@@ -60,25 +61,8 @@ THRESHOLD_STATUS_EN = {
     "verified": "verified", "secondary": "secondary sources only", "unverified": "unverified",
 }
 
-GAP_LABELS_ZH = {
-    "community_id": "小区编号",
-    "category": "设施类别",
-    "name_zh": "设施名称",
-    "level": "生活圈层级",
-    "required": "必配",
-    "complete_community": "完整社区要求",
-    "threshold_m": "标准步行距离(米)",
-    "threshold_min": "层级时间(分钟)",
-    "speed_profile": "步行速度方案",
-    "criterion": "判定依据",
-    "distance_m": "步行距离(米)",
-    "time_min": "步行时间(分钟)",
-    "met": "达标",
-    "status": "状态",
-    "threshold_status": "标准核实状态",
-    "source": "标准来源",
-    "explanation_zh": "说明",
-}
+#: Chinese labels of the gaps layer's columns (the layer contract, :data:`schema.LAYERS`).
+GAP_LABELS_ZH = labels_zh("gaps")
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -374,7 +374,7 @@ def iter_isochrones(
     communities: gpd.GeoDataFrame | None = None,
     *,
     gates: gpd.GeoDataFrame | None = None,
-    minutes=(5, 10, 15),
+    minutes: Iterable[float] | None = None,
     speed_profiles=None,
     buffer_m: float | None = None,
     community_ids=None,
@@ -403,7 +403,8 @@ def iter_isochrones(
     acc = source
     speeds = speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
     buffer_m = _buffer_width(buffer_m)
-    minutes = sorted(float(m) for m in minutes)
+    minutes = sorted(float(m) for m in (settings.level_minutes if minutes is None
+                                        else minutes))
     if not minutes or min(minutes) <= 0:
         msg = f"minutes must be positive numbers, got {minutes}"
         raise ValueError(msg)
@@ -460,7 +461,7 @@ def isochrones(
     communities: gpd.GeoDataFrame | None = None,
     *,
     gates: gpd.GeoDataFrame | None = None,
-    minutes=(5, 10, 15),
+    minutes: Iterable[float] | None = None,
     speed_profiles=None,
     buffer_m: float | None = None,
     community_ids=None,
@@ -476,7 +477,8 @@ def isochrones(
     communities, gates
         With a network as ``source``: the origins and their optional gates.
     minutes
-        Walking minutes, plain numbers (5, 10, 15).
+        Walking minutes, plain numbers; default :data:`livingcircle.settings.level_minutes`
+        (5, 10, 15).
     speed_profiles
         Speed profile names or m/min; default: those of ``source`` or the default profile.
     buffer_m

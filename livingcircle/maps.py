@@ -71,6 +71,7 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
+from . import settings
 from ._errors import InputError
 from .styles import (
     AMAP_TILES_URL,
@@ -765,7 +766,7 @@ def make_map(
     basemap: str = "none",
     simplify_m: float | None = 2.0,
     isochrones: bool | None = None,
-    isochrone_minutes: tuple[int, ...] = (5, 10, 15),
+    isochrone_minutes: tuple[int, ...] | None = None,
     isochrone_simplify_m: float | None = 5.0,
     min_hole_m2: float = 0.0,
     gap_layers: bool = True,
@@ -795,7 +796,8 @@ def make_map(
         measured with benchmarks/bench_map_size.py); a larger city goes on pages
         (:func:`write_map_pages`).
     isochrone_minutes
-        Which isochrone levels to draw (default all three: 5, 10 and 15 minutes).
+        Which isochrone levels to draw (default :data:`livingcircle.settings.level_minutes`:
+        all three, 5, 10 and 15 minutes).
     isochrone_simplify_m
         Simplification tolerance of the isochrones in metres (default 5 m: they are buffers of
         the walkable streets, so 5 m moves an edge by less than a third of a street buffer).
@@ -870,7 +872,8 @@ def make_map(
         isochrones = len(layers["communities"]) <= MAX_ISOCHRONE_COMMUNITIES
     if isochrones and "isochrones" in layers and len(layers["isochrones"]):
         _add_isochrones(m, result, comm_src, row_of, lang=lang, gcj=gcj,
-                        minutes=isochrone_minutes, simplify_m=isochrone_simplify_m,
+                        minutes=(settings.level_minutes if isochrone_minutes is None
+                                 else isochrone_minutes), simplify_m=isochrone_simplify_m,
                         min_hole_m2=min_hole_m2)
     gaps = layers.get("gaps")
     if gap_layers and gaps is not None and len(gaps) and "status" in gaps.columns:

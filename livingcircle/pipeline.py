@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .diagnostics import Diagnostics, set_aside_lines
+from .schema import is_yes
 from .standards import Profile, load_profile
 
 logger = logging.getLogger(__name__)
@@ -352,7 +353,7 @@ def run(
     claimed=None,
     profile: str | Path | Profile | None = None,
     speed_profiles=("adult", "elderly", "winter"),
-    isochrone_minutes=(5, 10, 15),
+    isochrone_minutes=None,
     target_communities: int | None = None,
     target_households: int | None = None,
     clusters: bool = True,
@@ -397,7 +398,8 @@ def run(
     speed_profiles
         Speed profiles to measure; gaps are judged with the first.
     isochrone_minutes
-        Minutes of the isochrones drawn for every community (first speed profile).
+        Minutes of the isochrones drawn for every community (first speed profile); default
+        :data:`livingcircle.settings.level_minutes`.
     target_communities, target_households
         The size of this year's plan (one of them); default: every ready community.
     clusters
@@ -601,8 +603,7 @@ def run(
         scope = needs = plan = not_ready = None
     else:
         scope = renovation_scope(comm)
-        needs = renovation_needs(comm, gaps, scope, prof, capacity=cap,
-                                 elderly_share_threshold=settings.elderly_share_threshold)
+        needs = renovation_needs(comm, gaps, scope, prof, capacity=cap)
         plan, not_ready = annual_plan(comm, scope, needs, target_communities=target_communities,
                                       target_households=target_households)
         wide = wide.merge(scope[["community_id", "in_scope", "reasons"]]
@@ -633,7 +634,7 @@ def run(
         if df is not None:
             layers[name] = df
     step("clusters")
-    if clusters and scope is not None and (scope["in_scope"] == "yes").any():
+    if clusters and scope is not None and is_yes(scope["in_scope"]).any():
         from .clusters import recommend
 
         layers.update(recommend({

@@ -30,6 +30,7 @@ import pandas as pd
 
 from . import settings
 from ._errors import InputError, LivingCircleWarning
+from .schema import is_yes, labels_zh, parse_yes_no
 from .standards import Profile
 
 logger = logging.getLogger(__name__)
@@ -40,9 +41,6 @@ CLASS_ZH = {"基础": "基础类", "完善": "完善类", "提升": "提升类"}
 CLASS_ORDER = ("基础", "完善", "提升")
 #: Default weights of a need of each class in the plan's need score (基础 counts most).
 DEFAULT_CLASS_WEIGHTS = {"基础": 3.0, "完善": 2.0, "提升": 1.0}
-#: Elderly share (0–1) from which 适老设施/无障碍 is a need. A planning parameter, not a
-#: standard: 0.25 is well above the 14 % "aged society" mark and flags the oldest communities.
-ELDERLY_SHARE_THRESHOLD = 0.25
 #: Buildings with this many floors or more and no elevator need an elevator retrofit.
 MIN_FLOORS_ELEVATOR = 4
 #: management_mode values that mean "no property management".
@@ -73,20 +71,8 @@ PRECONDITIONS = {
     "management_mode": ("改造后物业管理模式", "post-renovation management mode"),
 }
 
-PLAN_LABELS_ZH = {
-    "rank": "排序",
-    "community_id": "小区编号",
-    "name": "小区名称",
-    "households": "户数",
-    "need_score": "需求分",
-    "n_basic": "基础类项数",
-    "n_improve": "完善类项数",
-    "n_upgrade": "提升类项数",
-    "readiness": "前提条件",
-    "selected": "纳入年度计划",
-    "cumulative_households": "累计户数",
-    "reason_zh": "说明",
-}
+#: Chinese headers of the plan table (the layer contract, :data:`schema.LAYERS`).
+PLAN_LABELS_ZH = labels_zh("plan")
 READINESS_ZH = {"ready": "齐备", "not_ready": "未满足", "unknown": "未核实"}
 
 
@@ -102,46 +88,8 @@ def _is_missing(v) -> bool:
 
 
 def bool_or_none(v, column: str, cid: str) -> bool | None:
-    """Read a yes/no cell of the communities layer: True, False, or None when unknown.
-
-    Parameters
-    ----------
-    v
-        The cell (bool, 0/1, or text: true/yes/是/有/1, false/no/否/无/0; empty or missing is
-        unknown).
-    column, cid
-        The column and the community id, named in the error.
-
-    Returns
-    -------
-    bool or None
-
-    Raises
-    ------
-    InputError
-        When the cell is none of these.
-    """
-    if _is_missing(v):
-        return None
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int | float) and v in (0, 1):
-        return bool(v)
-    if hasattr(v, "item") and v.item() in (0, 1, True, False):
-        return bool(v.item())
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s in ("true", "yes", "是", "有", "1"):
-            return True
-        if s in ("false", "no", "否", "无", "0"):
-            return False
-        if s == "":
-            return None
-    msg = (
-        f"communities column {column!r}, community {cid!r}: {v!r} is not true/false; "
-        "use true/false (or leave it empty when unknown)"
-    )
-    raise InputError(msg)
+    """Return True/False, or None when the value is unknown (:func:`schema.parse_yes_no`)."""
+    return parse_yes_no(v, where=f"communities column {column!r}, community {cid!r}")
 
 
 def _number_or_none(v, column: str, cid: str) -> float | None:
@@ -358,7 +306,7 @@ def renovation_needs(
     profile: Profile,
     *,
     year_limit: int | None = None,
-    elderly_share_threshold: float = ELDERLY_SHARE_THRESHOLD,
+    elderly_share_threshold: float | None = None,
     min_floors_elevator: int = MIN_FLOORS_ELEVATOR,
     capacity: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -399,7 +347,8 @@ def renovation_needs(
     year_limit
         As in :func:`renovation_scope`; None takes the scope table's year_limit (or the setting).
     elderly_share_threshold
-        Share of residents aged 60+ (0–1) from which 适老/无障碍 is a need.
+        Share of residents aged 60+ (0–1) from which 适老/无障碍 is a need; default
+        :data:`livingcircle.settings.elderly_share_threshold` (where its source is given).
     min_floors_elevator
         Floors from which a building without elevator needs an elevator retrofit.
     capacity
@@ -424,7 +373,9 @@ def renovation_needs(
             year_limit = int(scope["year_limit"].iloc[0])
         else:
             year_limit = settings.renovation_year_limit
-    in_scope = scope.loc[scope["in_scope"] == "yes", "community_id"].astype(str).tolist()
+    if elderly_share_threshold is None:
+        elderly_share_threshold = settings.elderly_share_threshold
+    in_scope = scope.loc[is_yes(scope["in_scope"]), "community_id"].astype(str).tolist()
     recs = {r["community_id"]: r for r in _records(communities)}
     stray = [c for c in in_scope if c not in recs]
     if stray:
@@ -692,7 +643,7 @@ def annual_plan(
     for c in CLASS_ORDER:
         weights.setdefault(c, 0.0)
     recs = {r["community_id"]: r for r in _records(communities)}
-    in_scope = scope.loc[scope["in_scope"] == "yes", "community_id"].astype(str).tolist()
+    in_scope = scope.loc[is_yes(scope["in_scope"]), "community_id"].astype(str).tolist()
     stray = [c for c in in_scope if c not in recs]
     if stray:
         msg = f"scope names communities not in the communities layer: {stray[:5]}"

@@ -32,6 +32,7 @@ from markupsafe import Markup
 from . import settings
 from ._errors import ExportError, InputError
 from .inputs import crs_text
+from .schema import labels_zh
 from .summaries import n_complete as n_complete_communities
 from .summaries import n_in_scope, share_met, synthetic_label, total_households
 from .values import format_number, format_share
@@ -234,14 +235,9 @@ def _categories(result, lang: str) -> dict:
     return _table(cf)
 
 
-_BA_ZH = {"kind": "类型", "key": "编号", "name_zh": "名称", "n_met_before": "改造前达标小区",
-          "n_met_after": "改造后达标小区", "households_met_before": "改造前达标住户",
-          "households_met_after": "改造后达标住户", "households_gain": "新增达标住户",
-          "value_before": "改造前", "value_after": "改造后", "change": "变化"}
-_CL_ZH = {"rank": "排名", "cluster_id": "片区", "member_ids": "成员小区",
-          "beneficiary_ids": "受益小区", "n_new_facilities": "新增设施数",
-          "households_newly_served": "新覆盖住户", "share_in_scope": "改造范围内成员比例",
-          "reason_zh": "理由"}
+# Chinese headers of the before/after and cluster tables: the layer contract's labels
+_BA_ZH = labels_zh("before_after")
+_CL_ZH = labels_zh("clusters")
 
 
 def _before_after(result, lang: str) -> dict | None:

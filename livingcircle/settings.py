@@ -40,8 +40,16 @@ capacity_persons_per_place : dict[str, float]
     Capacity norms for the two-step floating catchment measure: residents served by one place.
     Default: kindergarten 30 places per 1,000 residents (a common local planning norm, NOT
     verified against a national standard). Categories without a norm are reported 'no_norm'.
+level_minutes : tuple of int
+    The walking minutes of the living-circle levels (5-, 10- and 15-minute 生活圈, GB 50180-2018
+    §2.0.2–2.0.4; the minutes of the default profile's levels, which a test keeps equal): the
+    default of every function that takes minutes (access counts ``n_<m>min``, isochrones, the
+    map's isochrone levels) and the ``{minutes}`` columns of the layer contract.
 elderly_share_threshold : float
-    Communities with at least this share of residents aged 60+ get the 适老化 need.
+    Communities with at least this share of residents aged 60+ get the 适老化 need (完善类
+    适老设施/无障碍, :func:`livingcircle.renovation.renovation_needs`). A planning parameter, not
+    a standard: 0.25 is well above the 14 % "aged society" mark and flags the oldest
+    communities. The one definition; ``renovation_needs`` takes it as its default.
 site_min_floor_area_m2 : dict[str, dict]
     Smallest floor (or lot) area of a candidate site for a new facility of a category, with the
     number's status (from shared/reference/facility-standards.yaml; most are unverified).

@@ -23,32 +23,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .schema import LAYER_LABELS_ZH as ZH_LAYER_NAMES
+
 logger = logging.getLogger(__name__)
 
 #: Name of the QGIS style table in a GeoPackage.
 STYLE_TABLE = "layer_styles"
 
-#: Chinese names of the result layers (Excel sheet names, style names).
-LAYER_LABELS_ZH: dict[str, str] = {
-    "communities": "小区",
-    "gates": "出入口",
-    "facilities": "设施",
-    "sites": "候选用地",
-    "boundary": "研究范围",
-    "access": "可达性",
-    "isochrones": "等时圈",
-    "diagnostics": "数据诊断",
-    "gaps": "设施短板",
-    "scope": "改造范围",
-    "needs": "改造需求",
-    "plan": "年度计划",
-    "clusters": "片区联动",
-    "access_points": "接入点",
-    "completeness": "完整度",
-    "capacity": "设施容量",
-    "area_figures": "面积指标",
-    "not_ready": "未具备条件",
-}
+#: Chinese names of the result layers (Excel sheet names, style names), from the layer contract
+#: (:data:`livingcircle.schema.LAYER_LABELS_ZH`). The layers added later (coverage, uncovered,
+#: cluster_members, proposed_sites, before_after, basemap) keep their ASCII names in sheet and
+#: style names as before issue 15: giving them their Chinese names is a visible change of its own.
+LAYER_LABELS_ZH: dict[str, str] = {n: ZH_LAYER_NAMES[n] for n in (
+    "communities", "gates", "facilities", "sites", "boundary", "access", "isochrones",
+    "diagnostics", "gaps", "scope", "needs", "plan", "clusters", "access_points", "completeness",
+    "capacity", "area_figures", "not_ready")}
 
 
 @functools.lru_cache(maxsize=1)

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .schema import is_yes
+
 
 def share_met(communities: pd.DataFrame) -> pd.Series:
     """Return each community's share of required categories met (NaN when it cannot be told).
@@ -68,7 +70,7 @@ def in_scope_mask(communities: pd.DataFrame) -> pd.Series:
     """
     if "in_scope" not in communities.columns:
         return pd.Series(False, index=communities.index, dtype=bool)
-    return communities["in_scope"].astype(str) == "yes"
+    return is_yes(communities["in_scope"])
 
 
 def n_in_scope(communities: pd.DataFrame) -> int:

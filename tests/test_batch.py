@@ -184,6 +184,27 @@ def test_batch_equals_single_runs(areas, batch_out, singles):
         assert all(len(i["sha256"]) == 64 for i in marker["inputs"])
 
 
+def test_batch_outputs_keep_the_layer_contract(batch_out):
+    from livingcircle.diagnostics import kept_source_columns
+    from livingcircle.schema import LAYERS, SYSTEM_TABLES, check_layer, vocabulary
+
+    out, table = batch_out
+    vocab = vocabulary()
+    summary = pd.read_csv(out / "summary.csv", encoding="utf-8-sig")
+    assert check_layer("summary", summary, vocab) == []
+    for folder in table.loc[table["status"] == "done", "folder"]:
+        gpkg = out / folder / "livingcircle.gpkg"
+        names = [n for n, _ in pyogrio.list_layers(gpkg) if n not in SYSTEM_TABLES]
+        diag = pyogrio.read_dataframe(gpkg, layer="diagnostics", read_geometry=False)
+        assert set(names) <= set(LAYERS)
+        assert {"communities", "access", "gaps", "diagnostics"} <= set(names)
+        for name in names:
+            frame = pyogrio.read_dataframe(gpkg, layer=name,
+                                           read_geometry=bool(LAYERS[name].geometry))
+            kept = kept_source_columns(diag, name)
+            assert check_layer(name, frame, vocab, source_columns=kept) == [], (folder, name)
+
+
 def test_failing_area_reported_others_finish(batch_out):
     out, table = batch_out
     assert list(table["status"]) == ["done", "done", "done", "failed"]
