@@ -17,13 +17,16 @@ import logging
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import SupportsInt, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from . import settings
 from ._errors import CoordinateError, InputError, LivingCircleWarning
@@ -32,6 +35,12 @@ from .diagnostics import Diagnostics, reasons_text
 from .schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
 
 logger = logging.getLogger(__name__)
+
+#: A study boundary as the library takes it: a layer or a geometry in EPSG:4326, or no boundary.
+Boundary = gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None
+#: A table a function returns as the same kind it was given (DataFrame in, DataFrame out;
+#: GeoDataFrame in, GeoDataFrame out).
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
 TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm"}
@@ -124,7 +133,7 @@ def check_not_empty(df: pd.DataFrame, *, source, what: str = "layer") -> None:
         raise InputError(msg)
 
 
-def apply_column_mapping(df: pd.DataFrame, columns: dict | None, *, source) -> pd.DataFrame:
+def apply_column_mapping(df: FrameT, columns: Mapping[str, str] | None, *, source: str) -> FrameT:
     """Rename source columns to schema names (``columns`` maps source name -> schema name)."""
     df = df.rename(columns=lambda c: str(c).strip())
     if not columns:
@@ -293,8 +302,8 @@ def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source,
     return gdf.loc[~bad].copy()
 
 
-def check_crs(gdf: gpd.GeoDataFrame, *, source) -> None:
-    """Raise a CoordinateError when a vector layer has no coordinate reference system."""
+def check_crs(gdf: gpd.GeoDataFrame, *, source: str) -> pyproj.CRS:
+    """Return a vector layer's coordinate reference system; a CoordinateError when it has none."""
     if gdf.crs is None:
         msg = (
             f"{source}: the layer has no coordinate reference system (for a Shapefile the .prj "
@@ -303,9 +312,10 @@ def check_crs(gdf: gpd.GeoDataFrame, *, source) -> None:
             "(CGCS2000) or EPSG:4326 (WGS84); metres usually a CGCS2000 Gauss–Krüger zone"
         )
         raise CoordinateError(msg)
+    return gdf.crs
 
 
-def boundary_geometry(boundary) -> shapely.Geometry | None:
+def boundary_geometry(boundary: Boundary) -> BaseGeometry | None:
     """Return a study boundary (GeoDataFrame, GeoSeries or shapely geometry) in EPSG:4326."""
     if boundary is None:
         return None
@@ -316,7 +326,7 @@ def boundary_geometry(boundary) -> shapely.Geometry | None:
             msg = "boundary has no coordinate reference system; set one with .set_crs(...)"
             raise CoordinateError(msg)
         geom = shapely.union_all(np.asarray(boundary.to_crs(4326).values))
-    elif isinstance(boundary, shapely.Geometry):
+    elif isinstance(boundary, BaseGeometry):
         geom = boundary  # documented as EPSG:4326
     else:
         msg = (
@@ -342,7 +352,7 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
         return gdf
     bser = gpd.GeoSeries([geom], crs=4326)
     utm = bser.estimate_utm_crs()
-    bproj = bser.to_crs(utm).iloc[0]
+    bproj = bser.to_crs(utm).values[0]
     dist = gdf.geometry.to_crs(utm).distance(bproj).to_numpy()
     limit = settings.far_outside_km * 1000.0
     far = dist > limit
@@ -376,7 +386,12 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
     return gdf.loc[~far].copy()
 
 
-def _covers(geom: shapely.Geometry, points: np.ndarray) -> np.ndarray:
+def _row_number(value: SupportsInt | None) -> int | None:
+    """Return a 1-based source row number as an int, None for a feature without a source row."""
+    return None if value is None else int(value)
+
+
+def _covers(geom: BaseGeometry, points: np.ndarray) -> np.ndarray:
     """Whether each point lies in ``geom`` or on its edge (a border point counts as inside)."""
     shapely.prepare(geom)
     return shapely.covers(geom, points)
@@ -412,10 +427,10 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, s
         other[hit] = str(name)
         taken |= hit
     keep = inside & ~taken
-    if not inside.any():
+    if geom is not None and not inside.any():  # (without a boundary every one is inside)
         bser = gpd.GeoSeries([geom], crs=4326)
         utm = bser.estimate_utm_crs()
-        dist = gpd.GeoSeries(rep, crs=4326).to_crs(utm).distance(bser.to_crs(utm).iloc[0])
+        dist = gpd.GeoSeries(rep, crs=4326).to_crs(utm).distance(bser.to_crs(utm).values[0])
         msg = (
             f"{source}: none of the {len(gdf)} communities lies inside the study boundary "
             f"(nearest {dist.min() / 1000:.1f} km away); the coordinate system is probably "
@@ -429,22 +444,22 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, s
     idc = _id_col(gdf)
     ids = gdf[idc].to_numpy() if idc else [None] * len(gdf)
     out_idx = np.flatnonzero(~inside)
-    if len(out_idx):
+    if geom is not None and len(out_idx):
         bser = gpd.GeoSeries([geom], crs=4326)
         utm = bser.estimate_utm_crs()
         dist = gpd.GeoSeries(rep[out_idx], crs=4326).to_crs(utm).distance(
-            bser.to_crs(utm).iloc[0]).to_numpy()
+            bser.to_crs(utm).values[0]).to_numpy()
         for i, d in zip(out_idx, dist, strict=True):
             diagnostics.add(
                 layer, "outside_study_area", action="dropped", source=source,
-                row=None if rows[i] is None else int(rows[i]), feature_id=ids[i],
+                row=_row_number(rows[i]), feature_id=ids[i],
                 geometry=rep[i],
                 detail=f"its representative point lies {d:,.0f} m outside the study boundary; "
                        "not analysed or counted")
     for i in np.flatnonzero(taken):
         diagnostics.add(
             layer, "in_other_area", action="dropped", source=source,
-            row=None if rows[i] is None else int(rows[i]), feature_id=ids[i], geometry=rep[i],
+            row=_row_number(rows[i]), feature_id=ids[i], geometry=rep[i],
             detail=f"its representative point lies in area {other[i]!r}, listed before this "
                    "one; analysed and counted there")
     n_out, n_other = len(out_idx), int(taken.sum())
@@ -455,8 +470,8 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, s
     return gdf.loc[keep].copy()
 
 
-def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *,
-                                  source, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: pd.DataFrame | None,
+                                  *, source: str, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Set aside gates that lie far from their own community.
 
     A gate farther than :data:`livingcircle.settings.gate_outline_tolerance_m` from its
@@ -464,9 +479,11 @@ def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: gpd.GeoD
     :data:`livingcircle.settings.gate_point_tolerance_m` from that point — is dropped with a
     'gate_far_from_community' record naming the file, row, gate id, community id and distance.
     The community is then reached through its other gates, or its outline when none is left.
-    Distances are measured in the UTM zone of the gates.
+    Distances are measured in the UTM zone of the gates. ``communities`` without geometries (a
+    plain table) are not checked against.
     """
-    if len(gates) == 0 or communities is None or "geometry" not in communities.columns:
+    if (len(gates) == 0 or not isinstance(communities, gpd.GeoDataFrame)
+            or "geometry" not in communities.columns):
         return gates
     comm = communities[["community_id", "geometry"]].copy()
     comm["community_id"] = [_id_text(x) for x in comm["community_id"]]
@@ -636,8 +653,8 @@ def _id_text(v) -> str | None:
     return text or None
 
 
-def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
-               diagnostics: Diagnostics, prefix: str | None = None) -> pd.DataFrame:
+def assign_ids(df: FrameT, id_col: str, *, layer: str, source: str,
+               diagnostics: Diagnostics, prefix: str | None = None) -> FrameT:
     """Make ``id_col`` str; generate ``<prefix>_<row>`` for missing ids; reject duplicates.
 
     ``prefix`` defaults to the layer name.
@@ -831,7 +848,7 @@ def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None
     (the unit of :data:`COUNT_UNITS` for ``column``) → the number, recorded as
     ``value_repaired``; text that is not a number (``不详``, ``多层``, ``6-7层``) → unknown,
     recorded as ``value_unknown``. A fraction or a negative number is an error naming the row.
-    Without ``diagnostics`` any such text is an error.
+    Without ``diagnostics`` and ``layer`` any such text is an error.
     """
     units = COUNT_UNITS.get(column, ())
     out = []
@@ -847,7 +864,7 @@ def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None
         except ValueError:
             f = None
         if f is None or not np.isfinite(f):
-            if diagnostics is None:
+            if diagnostics is None or layer is None:
                 raise _cell_error(source, r, column, v, "a whole number", fid)
             diagnostics.add(layer, "value_unknown", action="repaired", source=source,
                             row=int(r), feature_id=fid,
@@ -859,7 +876,7 @@ def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None
         if f < 0:
             raise _cell_error(source, r, column, v, "a non-negative number", fid)
         if unit is not None:
-            if diagnostics is None:
+            if diagnostics is None or layer is None:
                 raise _cell_error(source, r, column, v, "a whole number", fid)
             diagnostics.add(layer, "value_repaired", action="repaired", source=source,
                             row=int(r), feature_id=fid,
@@ -907,9 +924,9 @@ def parse_safety_grade(values: pd.Series, rows, *, source, ids=None) -> pd.Serie
     return pd.Series(pd.array(out, dtype="string"), index=values.index)
 
 
-def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
+def coerce_community_attributes(df: FrameT, *, layer: str, source: str,
                                 diagnostics: Diagnostics,
-                                headers: dict[str, str] | None = None) -> pd.DataFrame:
+                                headers: dict[str, str] | None = None) -> FrameT:
     """Coerce the attributes of :data:`~livingcircle.schema.COMMUNITY_ATTRIBUTES` to their dtypes.
 
     Missing values stay missing (unknown). Build years are read by :func:`parse_build_year`
@@ -936,8 +953,8 @@ def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
     return out
 
 
-def _coerce_community_column(out: pd.DataFrame, col: str, *, layer: str, source,
-                             diagnostics: Diagnostics) -> pd.DataFrame:
+def _coerce_community_column(out: FrameT, col: str, *, layer: str, source: str,
+                             diagnostics: Diagnostics) -> FrameT:
     """Coerce one column of :func:`coerce_community_attributes` in place; return the frame."""
     rows = out["src_row"].to_numpy()
     ids = out["community_id"].tolist() if "community_id" in out.columns else None

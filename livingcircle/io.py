@@ -35,6 +35,7 @@ from __future__ import annotations
 import codecs
 import io as _io
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -42,9 +43,11 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
 
 from . import _validate as v
 from ._errors import CoordinateError, InputError
+from ._validate import FrameT
 from .coords import canonical_crs, to_wgs84, transform_geometries
 from .diagnostics import Diagnostics
 from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, INPUT_COLUMNS, header_lookup, match_header
@@ -133,10 +136,10 @@ def _read_vector(path: Path, *, layer, encoding, source, diagnostics, what) -> g
     if path.suffix.lower() != ".shp":
         try:
             return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-        except pyogrio.errors.DataLayerError as exc:
+        except DataLayerError as exc:
             msg = f"{source}: layer {layer!r} not found ({exc}); name an existing layer"
             raise InputError(msg) from None
-        except pyogrio.errors.DataSourceError as exc:
+        except DataSourceError as exc:
             msg = f"{source}: not a readable GIS file ({exc})"
             raise InputError(msg) from None
     tried = []
@@ -194,8 +197,8 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
     return df
 
 
-def _rename_known(df: pd.DataFrame, *, kind: str | None, source,
-                  columns: dict | None, headers: dict | None = None) -> pd.DataFrame:
+def _rename_known(df: FrameT, *, kind: str | None, source: str,
+                  columns: Mapping[str, str] | None, headers: dict | None = None) -> FrameT:
     """Rename the headers of :data:`livingcircle.schema.COLUMN_ALIASES` to schema names.
 
     Headers the user mapped (``columns``) are left alone, and so are schema names they mapped
@@ -335,7 +338,7 @@ def _read(
             )
             raise InputError(msg)
         systems = None
-        if crs_column is not None:
+        if crs_column is not None and crs_values is not None:  # (the one implies the other)
             systems = _row_systems(crs_values, df["src_row"].to_numpy(), default=crs_name,
                                    column=crs_column, source=source)
         lon, lat, ok = v.parse_coordinates(df, lonc, latc, layer=what, source=source,
@@ -349,7 +352,7 @@ def _read(
             systems = systems[ok]
             lon, lat = _convert_rows(lon, lat, systems)
             df["_row_crs"] = systems
-        elif len(lon):
+        elif len(lon) and crs_name is not None:  # (without a crs_column there is a crs_name)
             lon, lat = to_wgs84(lon, lat, crs_name)
         gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=4326)
         gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
@@ -363,7 +366,7 @@ def _read(
     raw = _read_vector(p, layer=layer, encoding=encoding, source=source,
                        diagnostics=diagnostics, what=what)
     v.check_not_empty(raw, source=source)
-    v.check_crs(raw, source=source)
+    raw_crs = v.check_crs(raw, source=source)
     n_in = len(raw)
     geom_name = raw.geometry.name
     gdf = v.apply_column_mapping(raw, columns, source=source)
@@ -380,12 +383,12 @@ def _read(
     ids = _source_ids(gdf, kind)
     gdf = v.repair_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     source_crs = "wgs84"
-    if not gdf.crs.equals(gpd.GeoSeries([], crs=4326).crs):
+    if not raw_crs.equals(gpd.GeoSeries([], crs=4326).crs):
         gdf = gdf.to_crs(4326)
     gdf = v.fix_swapped_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
     chinese = crs_column is not None or (crs_name is not None and crs_name != "wgs84")
-    if chinese and not raw.crs.is_geographic:
+    if chinese and not raw_crs.is_geographic:
         from .inputs import advice
 
         stated = (advice(f"coord_crs={coord_crs!r}", f"--crs {source}={crs_name}",
@@ -395,11 +398,11 @@ def _read(
                          f"crs_column: {crs_column}"))
         msg = (
             f"{source}: {stated} applies to longitude/latitude, but the file is in the "
-            f"projected system {raw.crs.name}; leave it out"
+            f"projected system {raw_crs.name}; leave it out"
         )
         raise CoordinateError(msg)
     meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
-            "file_crs": raw.crs.to_string(), "crs_column": crs_column,
+            "file_crs": raw_crs.to_string(), "crs_column": crs_column,
             "encoding": raw.attrs.get("encoding"), "headers": headers}
     if crs_column is not None:
         systems = _row_systems(gdf.pop("_crs_raw"), gdf["src_row"].to_numpy(),
