@@ -111,6 +111,12 @@ def gk3_epsg(zone: int, *, with_zone: bool = True) -> int:
     return base + int(zone) - lo
 
 
+def _present(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoSeries:
+    """Return a layer's geometries that are neither missing nor empty, in the layer's CRS."""
+    geo = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
+    return gpd.GeoSeries(geo[~(geo.isna() | geo.is_empty)])
+
+
 def _frames(data) -> list[gpd.GeoDataFrame | gpd.GeoSeries]:
     if data is None:
         return []
@@ -131,8 +137,7 @@ def data_center_lonlat(data) -> tuple[float, float]:
     """
     boxes = []
     for f in _frames(data):
-        geo = f.geometry if isinstance(f, gpd.GeoDataFrame) else f
-        geo = geo[~(geo.isna() | geo.is_empty)]
+        geo = _present(f)
         if len(geo) == 0:
             continue
         if geo.crs is not None and not geo.crs.equals(CRS.from_epsg(4326)):
@@ -158,8 +163,7 @@ def _gk3(name: str, data, *, with_zone: bool) -> ResolvedCRS:
         lon, _ = data_center_lonlat(data)
         zone = gk3_zone(lon)
         for f in _frames(data):
-            geo = f.geometry if isinstance(f, gpd.GeoDataFrame) else f
-            geo = geo[~(geo.isna() | geo.is_empty)]
+            geo = _present(f)
             if len(geo) == 0:
                 continue
             b = (geo.to_crs(4326) if geo.crs is not None else geo).total_bounds

@@ -544,7 +544,7 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
         if n_points == 0:
             rec["verdict"] = "not checked: no point within the network's extent"
             continue
-        best = min((s for s in SYSTEMS if s != applied), key=med.get)
+        best = min((s for s in SYSTEMS if s != applied), key=med.__getitem__)
         fits = (med[best] <= med[applied] / CHECK_RATIO
                 and med[applied] - med[best] >= CHECK_MIN_GAIN_M)
         if role == "communities":

@@ -76,7 +76,7 @@ def test_pyright_basic_finds_no_error_in_the_package(package_report):
 
 def test_pyright_checks_every_module_of_the_package(package_report):
     # a wrong `include` would pass the test above by checking nothing
-    modules = sorted(PACKAGE.glob("*.py"))
+    modules = sorted(PACKAGE.rglob("*.py"))  # profiles/ and templates/ included
     assert package_report["summary"]["filesAnalyzed"] == len(modules)
 
 
