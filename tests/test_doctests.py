@@ -13,6 +13,8 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 
@@ -61,3 +63,23 @@ def test_the_reference_modules_show_runnable_examples(module_name):
     # the modules whose functions are easiest to learn from an example keep their examples
     examples = [t for m, t in DOCTESTS if m == module_name]
     assert examples, f"{module_name} has no docstring example"
+
+
+def test_every_module_imports_without_the_optional_components():
+    # collecting the examples imports every module: that must not need the browser, PostGIS or
+    # map tiles (their packages are imported where they are used)
+    optional = ["playwright", "sqlalchemy", "geoalchemy2", "psycopg2", "contextily"]
+    code = (
+        "import importlib, pkgutil, sys\n"
+        f"for name in {optional!r}:\n"
+        "    sys.modules[name] = None  # import name now raises ImportError\n"
+        "import livingcircle\n"
+        "names = [m.name for m in pkgutil.walk_packages(livingcircle.__path__, 'livingcircle.')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "print(len(names))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == len(_module_names()) - 1
