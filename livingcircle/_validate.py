@@ -14,15 +14,17 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import logging
+import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import SupportsInt, TypeVar
+from typing import TYPE_CHECKING, SupportsInt, TypeVar
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyproj
 import shapely
@@ -34,6 +36,9 @@ from .coords import in_china
 from .diagnostics import Diagnostics, reasons_text
 from .schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
 
+if TYPE_CHECKING:
+    from .standards import Category
+
 logger = logging.getLogger(__name__)
 
 #: A study boundary as the library takes it: a layer or a geometry in EPSG:4326, or no boundary.
@@ -41,6 +46,10 @@ Boundary = gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None
 #: A table a function returns as the same kind it was given (DataFrame in, DataFrame out;
 #: GeoDataFrame in, GeoDataFrame out).
 FrameT = TypeVar("FrameT", bound=pd.DataFrame)
+#: The 1-based source row of each value a parser reads (named in its messages).
+Rows = Sequence[int] | np.ndarray
+#: The id of each value's feature (named in messages), or None when the layer has no ids yet.
+Ids = Sequence[str | None] | None
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
 TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm"}
@@ -102,7 +111,7 @@ def _rows_text(rows: Iterable, limit: int = 5) -> str:
 
 # --- files, columns -----------------------------------------------------------------------
 
-def check_file(path) -> Path:
+def check_file(path: str | os.PathLike[str]) -> Path:
     """Return ``path`` as a Path after checking that it exists and has a format we read."""
     p = Path(path)
     if not p.exists():
@@ -126,7 +135,7 @@ def is_table(path: Path) -> bool:
     return path.suffix.lower() in TABLE_SUFFIXES
 
 
-def check_not_empty(df: pd.DataFrame, *, source, what: str = "layer") -> None:
+def check_not_empty(df: pd.DataFrame, *, source: str, what: str = "layer") -> None:
     """Raise when a layer has no rows."""
     if len(df) == 0:
         msg = f"{source}: the {what} is empty (no features or data rows); check the file and layer"
@@ -168,7 +177,7 @@ def apply_column_mapping(df: FrameT, columns: Mapping[str, str] | None, *, sourc
 
 
 def find_lonlat_columns(
-    columns: Iterable[str], lon_col: str | None, lat_col: str | None, *, source
+    columns: Iterable[str], lon_col: str | None, lat_col: str | None, *, source: str
 ) -> tuple[str, str]:
     """Return the longitude and latitude column names (given, or detected by name)."""
     cols = [str(c) for c in columns]
@@ -195,7 +204,7 @@ def find_lonlat_columns(
 
 
 def parse_coordinates(
-    df: pd.DataFrame, lon_col: str, lat_col: str, *, layer: str, source,
+    df: pd.DataFrame, lon_col: str, lat_col: str, *, layer: str, source: str,
     diagnostics: Diagnostics,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return float lon, lat and a mask of usable rows; record rows with missing/bad values."""
@@ -220,7 +229,7 @@ def parse_coordinates(
 
 # --- coordinate checks --------------------------------------------------------------------
 
-def looks_swapped(lon, lat) -> np.ndarray:
+def looks_swapped(lon: npt.ArrayLike, lat: npt.ArrayLike) -> np.ndarray:
     """Rows whose longitude and latitude look exchanged.
 
     True where the latitude cannot be one (|lat| > 90) but the longitude can, or where the
@@ -235,7 +244,7 @@ def looks_swapped(lon, lat) -> np.ndarray:
 
 
 def fix_swapped_lonlat(
-    lon: np.ndarray, lat: np.ndarray, rows: np.ndarray, *, layer: str, source,
+    lon: np.ndarray, lat: np.ndarray, rows: np.ndarray, *, layer: str, source: str,
     diagnostics: Diagnostics,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Swap back rows with exchanged longitude/latitude, recording each as repaired."""
@@ -254,7 +263,7 @@ def fix_swapped_lonlat(
     return new_lon, new_lat
 
 
-def fix_swapped_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
+def fix_swapped_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str,
                            diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Swap back the axes of geometries (in EPSG:4326) whose lon/lat look exchanged."""
     geoms = gdf.geometry.values
@@ -278,7 +287,7 @@ def fix_swapped_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
     return out
 
 
-def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source,
+def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source: str,
                         diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Drop (and record) features whose coordinates are not longitude/latitude degrees."""
     b = shapely.bounds(np.asarray(gdf.geometry.values))
@@ -340,7 +349,7 @@ def boundary_geometry(boundary: Boundary) -> BaseGeometry | None:
     return geom
 
 
-def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
+def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source: str,
                      diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Drop (and record) features farther than ``settings.far_outside_km`` from the boundary.
 
@@ -397,7 +406,9 @@ def _covers(geom: BaseGeometry, points: np.ndarray) -> np.ndarray:
     return shapely.covers(geom, points)
 
 
-def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, source,
+def keep_in_area(gdf: gpd.GeoDataFrame, boundary: Boundary, *,
+                 claimed: Iterable[tuple[str, BaseGeometry]] | None = None, layer: str,
+                 source: str,
                  diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Keep the communities whose representative point lies in the study area; record the rest.
 
@@ -524,7 +535,8 @@ def _bounds_text(bounds) -> str:
     return f"lon {x0:.4f}…{x1:.4f}, lat {y0:.4f}…{y1:.4f}"
 
 
-def check_reachable(net, communities: gpd.GeoDataFrame, gates=None, *, source,
+def check_reachable(net, communities: gpd.GeoDataFrame,
+                    gates: gpd.GeoDataFrame | None = None, *, source: str,
                     max_snap_m: float | None = None) -> np.ndarray:
     """Stop a run where most communities cannot reach the walking network.
 
@@ -594,7 +606,7 @@ def _id_col(gdf) -> str | None:
 
 # --- geometries ---------------------------------------------------------------------------
 
-def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
+def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str,
                       diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Drop (record) missing/empty geometries; make invalid ones valid (record the repair)."""
     geoms = np.asarray(gdf.geometry.values)
@@ -627,7 +639,7 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
 
 
 def check_geometry_types(gdf: gpd.GeoDataFrame, allowed: tuple[str, ...], *, what: str,
-                         source) -> None:
+                         source: str) -> None:
     """Raise when a feature's geometry type is not one of ``allowed``."""
     types = gdf.geom_type.to_numpy()
     bad = ~np.isin(types, allowed)
@@ -715,11 +727,12 @@ def _cell_error(source, row, column, value, expected, feature_id=None) -> InputE
     return InputError(msg)
 
 
-def _ids_or_none(ids, n: int) -> list:
+def _ids_or_none(ids: Ids, n: int) -> list:
     return [None] * n if ids is None else list(ids)
 
 
-def parse_bool(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
+def parse_bool(values: pd.Series, rows: Rows, *, column: str, source: str,
+               ids: Ids = None) -> pd.Series:
     """Parse 是/否/有/无/yes/no/true/false/1/0/Y/N (empty or 未知 = unknown) into 'boolean'."""
     out = []
     for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
@@ -798,8 +811,9 @@ def _year_or_reason(v) -> tuple[int | None, str | None]:
     return None, "not a year"
 
 
-def parse_build_year(values: pd.Series, rows, *, layer: str, source, diagnostics: Diagnostics,
-                     ids=None, column: str = "build_year") -> pd.Series:
+def parse_build_year(values: pd.Series, rows: Rows, *, layer: str, source: str,
+                     diagnostics: Diagnostics, ids: Ids = None,
+                     column: str = "build_year") -> pd.Series:
     """Read build years as municipal tables write them into 'Int64'.
 
     - ``1998``, ``1998.0``, `` 1998 ``, full-width ``１９９８`` → 1998 (no record);
@@ -840,8 +854,8 @@ def parse_build_year(values: pd.Series, rows, *, layer: str, source, diagnostics
 COUNT_UNITS = {"floors": ("层", "f"), "households": ("户",), "population": ("人", "口")}
 
 
-def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None = None,
-              diagnostics: Diagnostics | None = None, ids=None) -> pd.Series:
+def parse_int(values: pd.Series, rows: Rows, *, column: str, source: str, layer: str | None = None,
+              diagnostics: Diagnostics | None = None, ids: Ids = None) -> pd.Series:
     """Parse whole numbers into 'Int64', tolerant of how municipal tables write counts.
 
     ``6``, ``6.0``, full-width ``６`` → 6. With ``diagnostics``: ``6层``, ``120户``, ``350人``
@@ -885,7 +899,8 @@ def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None
     return pd.Series(pd.array(out, dtype="Int64"), index=values.index)
 
 
-def parse_float(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
+def parse_float(values: pd.Series, rows: Rows, *, column: str, source: str,
+                ids: Ids = None) -> pd.Series:
     """Parse numbers into 'Float64' (a trailing '%' divides by 100)."""
     out = []
     for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
@@ -907,7 +922,7 @@ def parse_float(values: pd.Series, rows, *, column: str, source, ids=None) -> pd
     return pd.Series(pd.array(out, dtype="Float64"), index=values.index)
 
 
-def parse_safety_grade(values: pd.Series, rows, *, source, ids=None) -> pd.Series:
+def parse_safety_grade(values: pd.Series, rows: Rows, *, source: str, ids: Ids = None) -> pd.Series:
     """Normalise safety grades to 'A'–'D' (accepts a, Ａ, A级, A类); others are an error."""
     out = []
     for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
@@ -1003,8 +1018,8 @@ def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw,
     return parsed / 100.0
 
 
-def normalise_site_types(values: pd.Series, rows, *, layer: str, source,
-                         diagnostics: Diagnostics, ids=None) -> pd.Series:
+def normalise_site_types(values: pd.Series, rows: Rows, *, layer: str, source: str,
+                         diagnostics: Diagnostics, ids: Ids = None) -> pd.Series:
     """Map site types (English ids or Chinese names) to :data:`~livingcircle.schema.SITE_TYPES`.
 
     Case, spaces and full-width characters do not matter. An unknown type becomes 'other',
@@ -1030,7 +1045,7 @@ def normalise_site_types(values: pd.Series, rows, *, layer: str, source,
     return pd.Series(pd.array(out, dtype="string"), index=values.index)
 
 
-def category_key(text) -> str:
+def category_key(text: object) -> str:
     """Return the form in which category names are compared: NFKC, lower case, no spaces/_/-.
 
     Examples
@@ -1041,7 +1056,7 @@ def category_key(text) -> str:
     return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", str(text)).strip().lower())
 
 
-def category_lookup(categories) -> dict[str, str]:
+def category_lookup(categories: Mapping[str, Category]) -> dict[str, str]:
     """Return :func:`category_key` of every name of a profile's categories → category id.
 
     Each category is found by its id, its English and its Chinese name, the parts of a name
@@ -1083,7 +1098,7 @@ def strip_text(values: pd.Series) -> pd.Series:
     return values.map(lambda x: x.strip() if isinstance(x, str) else x)
 
 
-def check_usable(df: pd.DataFrame, n_in: int, *, layer: str, source,
+def check_usable(df: pd.DataFrame, n_in: int, *, layer: str, source: str,
                  diagnostics: Diagnostics) -> None:
     """Raise when every row of a non-empty input was set aside."""
     if len(df) == 0 and n_in > 0:

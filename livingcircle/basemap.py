@@ -54,7 +54,7 @@ _WATER = {("natural", "water"), ("landuse", "reservoir"), ("landuse", "basin"),
 TILE_M = 1000.0
 
 
-def highway_rank(value) -> int:
+def highway_rank(value: object) -> int:
     """Return 1 (main road), 2 (street) or 3 (lane, path, other) for an OSM ``highway`` value.
 
     A list (osmnx gives one for a simplified edge made of several ways) takes its highest rank.

@@ -35,8 +35,9 @@ from __future__ import annotations
 import codecs
 import io as _io
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -44,13 +45,17 @@ import pandas as pd
 import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
+from shapely.geometry.base import BaseGeometry
 
 from . import _validate as v
 from ._errors import CoordinateError, InputError
-from ._validate import FrameT
+from ._validate import Boundary, FrameT
 from .coords import canonical_crs, to_wgs84, transform_geometries
 from .diagnostics import Diagnostics
 from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, INPUT_COLUMNS, header_lookup, match_header
+
+if TYPE_CHECKING:
+    from .standards import Profile
 
 logger = logging.getLogger(__name__)
 
@@ -600,8 +605,8 @@ def read_communities(
     coord_crs: str | None = None,
     crs_column: str | None = None,
     encoding: str | None = None,
-    boundary=None,
-    claimed=None,
+    boundary: Boundary = None,
+    claimed: Iterable[tuple[str, BaseGeometry]] | None = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read communities (小区): polygons or points with their attributes.
@@ -679,7 +684,7 @@ def read_gates(
     coord_crs: str | None = None,
     crs_column: str | None = None,
     encoding: str | None = None,
-    boundary=None,
+    boundary: Boundary = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read community gates (出入口): points with the ``community_id`` they belong to.
@@ -774,7 +779,7 @@ def read_facilities(
     *,
     coord_crs: str | None = None,
     crs_column: str | None = None,
-    profile=None,
+    profile: Profile | str | Path | None = None,
     layer: str | int | None = None,
     columns: dict[str, str] | None = None,
     id_column: str | None = None,
@@ -782,7 +787,7 @@ def read_facilities(
     lon_col: str | None = None,
     lat_col: str | None = None,
     encoding: str | None = None,
-    boundary=None,
+    boundary: Boundary = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read facilities (POIs) and classify them into the categories of a standard profile.
@@ -892,7 +897,7 @@ def read_sites(
     coord_crs: str | None = None,
     crs_column: str | None = None,
     encoding: str | None = None,
-    boundary=None,
+    boundary: Boundary = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read candidate sites for new facilities (former boiler rooms, vacant lots, shops...).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -43,7 +44,7 @@ def _unreadable_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextlib.contextmanager
-def reading_osm(path: str | Path):
+def reading_osm(path: str | Path) -> Iterator[None]:
     """Turn a corrupt, empty or truncated OSM file into one :class:`InputError` naming it.
 
     Wraps a call of osmnx's XML reader or pyrosm's PBF reader. An empty file is reported before
