@@ -29,6 +29,8 @@ Cell = SupportsFloat | SupportsIndex | str | None
 
 
 def _as_float(value: Cell) -> float | None:
+    if value is None:
+        return None
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -41,10 +43,12 @@ def format_number(value: Cell, digits: int = 0) -> str:
 
     Text that is not a number is returned as it is; None and NaN as ``""``.
     """
+    if value is None:
+        return ""
     try:
         float(value)
     except (TypeError, ValueError):
-        return "" if value is None else str(value)
+        return str(value)
     x = _as_float(value)
     return "" if x is None else f"{x:,.{digits}f}"
 
