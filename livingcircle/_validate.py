@@ -349,7 +349,7 @@ def boundary_geometry(boundary: Boundary) -> BaseGeometry | None:
     return geom
 
 
-def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source: str,
+def drop_far_outside(gdf: gpd.GeoDataFrame, boundary: Boundary, *, layer: str, source: str,
                      diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Drop (and record) features farther than ``settings.far_outside_km`` from the boundary.
 
