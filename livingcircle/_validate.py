@@ -20,7 +20,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, SupportsInt, TypeVar
+from typing import TYPE_CHECKING, Any, SupportsInt, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -101,7 +101,14 @@ def warn(msg: str) -> None:
     warnings.warn(msg, LivingCircleWarning, stacklevel=_caller_stacklevel())
 
 
-def _rows_text(rows: Iterable, limit: int = 5) -> str:
+def rows_text(rows: Iterable[SupportsInt], limit: int = 5) -> str:
+    """Return source rows for a message: the first ``limit`` and how many more.
+
+    Examples
+    --------
+    >>> rows_text([3, 8, 9, 12, 20, 31, 40])
+    '3, 8, 9, 12, 20 and 2 more'
+    """
     rows = [int(r) for r in rows]
     text = ", ".join(str(r) for r in rows[:limit])
     if len(rows) > limit:
@@ -259,7 +266,7 @@ def fix_swapped_lonlat(
             detail=f"longitude {lon[i]} / latitude {lat[i]} exchanged back",
         )
     warn(f"{source}: {int(swap.sum())} row(s) had longitude and latitude exchanged "
-         f"(rows {_rows_text(rows[swap])}); swapped back, see the diagnostics")
+         f"(rows {rows_text(rows[swap])}); swapped back, see the diagnostics")
     return new_lon, new_lat
 
 
@@ -283,7 +290,7 @@ def fix_swapped_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str,
         diagnostics.add(layer, "swapped_lonlat", action="repaired", source=source,
                         row=int(rows[i]), detail="x/y axes exchanged back (lon/lat order)")
     warn(f"{source}: {int(swap.sum())} feature(s) had longitude and latitude exchanged "
-         f"(rows {_rows_text(rows[swap])}); swapped back, see the diagnostics")
+         f"(rows {rows_text(rows[swap])}); swapped back, see the diagnostics")
     return out
 
 
@@ -497,7 +504,7 @@ def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: pd.DataF
             or "geometry" not in communities.columns):
         return gates
     comm = communities[["community_id", "geometry"]].copy()
-    comm["community_id"] = [_id_text(x) for x in comm["community_id"]]
+    comm["community_id"] = [id_text(x) for x in comm["community_id"]]
     comm = gpd.GeoDataFrame(comm, geometry="geometry",
                             crs=communities.crs).drop_duplicates("community_id")
     utm = gates.estimate_utm_crs()
@@ -525,7 +532,7 @@ def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: pd.DataF
     warn(f"{source}: set aside {int(far.sum())} gate(s) far from their own community (more "
          f"than {settings.gate_outline_tolerance_m:g} m from its outline, or "
          f"{settings.gate_point_tolerance_m:g} m from a community given as a point; rows "
-         f"{_rows_text(rows[far])}; farthest {np.nanmax(dist[far]):,.0f} m); check the "
+         f"{rows_text(rows[far])}; farthest {np.nanmax(dist[far]):,.0f} m); check the "
          "coordinate system of the gates file; see the diagnostics")
     return gates.loc[~far].copy()
 
@@ -633,7 +640,7 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str,
             diagnostics.add(layer, "invalid_geometry", action="repaired", source=source,
                             row=int(rows[i]), detail=f"{reasons[k]}; repaired with make_valid")
     warn(f"{source}: {int(invalid.sum())} invalid geometr(ies) repaired with make_valid "
-         f"(rows {_rows_text(rows[invalid])}); see the diagnostics")
+         f"(rows {rows_text(rows[invalid])}); see the diagnostics")
     out = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
     return out.loc[~missing & ~collapsed].copy()
 
@@ -647,14 +654,23 @@ def check_geometry_types(gdf: gpd.GeoDataFrame, allowed: tuple[str, ...], *, wha
         rows = gdf["src_row"].to_numpy()[bad]
         msg = (
             f"{source}: {what} must be {' or '.join(allowed)} geometries; rows "
-            f"{_rows_text(rows)} are {sorted(set(types[bad]))}"
+            f"{rows_text(rows)} are {sorted(set(types[bad]))}"
         )
         raise InputError(msg)
 
 
 # --- ids ----------------------------------------------------------------------------------
 
-def _id_text(v) -> str | None:
+def id_text(v: Any) -> str | None:  # (a cell as a file gives it: text, number, NA, ...)
+    """Return an id cell as text, or None when it is empty or missing.
+
+    A whole number a spreadsheet stored as a float loses its ``.0``.
+
+    Examples
+    --------
+    >>> id_text(12.0), id_text(" C004 "), id_text(float("nan")), id_text("")
+    ('12', 'C004', None, None)
+    """
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return None
     if isinstance(v, float | np.floating) and float(v).is_integer():
@@ -686,7 +702,7 @@ def assign_ids(df: FrameT, id_col: str, *, layer: str, source: str,
         warn(f"{source}: no {id_col} column; generated ids {prefix}_<row> (map yours to "
              f"{id_col!r} with --columns; Python: id_column= or columns=)")
     else:
-        ids = [_id_text(v) for v in out[id_col]]
+        ids = [id_text(v) for v in out[id_col]]
         gen = [i for i, v in enumerate(ids) if v is None]
         for i in gen:
             ids[i] = f"{prefix}_{rows[i]}"
@@ -695,7 +711,7 @@ def assign_ids(df: FrameT, id_col: str, *, layer: str, source: str,
                             detail=f"empty {id_col}; generated {ids[i]}")
         if gen:
             warn(f"{source}: {len(gen)} row(s) without {id_col} (rows "
-                 f"{_rows_text(rows[gen])}); generated ids {prefix}_<row>")
+                 f"{rows_text(rows[gen])}); generated ids {prefix}_<row>")
     out[id_col] = ids
     dup_mask = out[id_col].duplicated(keep=False).to_numpy()
     if dup_mask.any():

@@ -310,9 +310,9 @@ def load_column_mapping(path: str | os.PathLike) -> dict[str, str]:
 
         import pandas as pd
 
-        from .io import _decode_table
+        from .io import decode_table
 
-        text, _ = _decode_table(p.read_bytes(), None, source=str(p))
+        text, _ = decode_table(p.read_bytes(), None, source=str(p))
         df = pd.read_csv(_io.StringIO(text), dtype=str, header=0, skipinitialspace=True)
         if df.shape[1] != 2:
             msg = (f"{p}: a column mapping CSV has two columns (source column, schema name) "

@@ -87,8 +87,11 @@ def _codec(name: str) -> str | None:
         return None
 
 
-def _decode_table(raw: bytes, encoding: str | None, *, source) -> tuple[str, str]:
-    """Decode CSV bytes: the given encoding, else UTF-8 (with or without BOM), else GBK."""
+def decode_table(raw: bytes, encoding: str | None, *, source: str) -> tuple[str, str]:
+    """Decode CSV bytes: the given encoding, else UTF-8 (with or without BOM), else GBK.
+
+    Returns the text and the encoding that read it.
+    """
     if encoding is not None:
         try:
             return raw.decode(_codec(encoding) or encoding), encoding
@@ -192,7 +195,7 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
             raise InputError(msg) from None
         df.attrs["encoding"] = "xlsx"
         return df
-    text, used = _decode_table(path.read_bytes(), encoding, source=source)
+    text, used = decode_table(path.read_bytes(), encoding, source=source)
     first = text.splitlines()[0] if text.strip() else ""
     sep = "," if "," in first or ("\t" not in first and ";" not in first) else (
         "\t" if "\t" in first else ";")
@@ -275,7 +278,7 @@ def _row_systems(values: pd.Series, rows, *, default: str | None, column: str,
         except CoordinateError:
             bad.setdefault(t, []).append(int(rows[i]))
     if bad:
-        listed = "; ".join(f"{val!r} in rows {v._rows_text(r)}" for val, r in bad.items())
+        listed = "; ".join(f"{val!r} in rows {v.rows_text(r)}" for val, r in bad.items())
         msg = (
             f"{source}: column {column!r} names coordinate systems that are not known: "
             f"{listed}. Known values (case and spaces ignored): amap/高德/gaode/gcj02/tencent/"
@@ -489,7 +492,7 @@ def _source_ids(df: pd.DataFrame, kind: str | None) -> dict[int, str]:
         if len(plain) != 1:
             return {}
         col = plain[0]
-    ids = (v._id_text(x) for x in df[col])
+    ids = (v.id_text(x) for x in df[col])
     return {int(r): i for r, i in zip(df["src_row"], ids, strict=True) if i is not None}
 
 
@@ -730,11 +733,11 @@ def read_gates(
     gdf = _single_points(gdf, what="gates", source=src)
     gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
                        prefix=id_prefix)
-    cid = pd.Series([v._id_text(x) for x in gdf["community_id"]], index=gdf.index)
+    cid = pd.Series([v.id_text(x) for x in gdf["community_id"]], index=gdf.index)
     gdf["community_id"] = cid
     drop = cid.isna().to_numpy()
     if communities is not None:
-        known = {v._id_text(x) for x in communities["community_id"]}
+        known = {v.id_text(x) for x in communities["community_id"]}
         drop_unknown = ~cid.isin(known).to_numpy() & ~drop
     else:
         drop_unknown = np.zeros(len(gdf), dtype=bool)
