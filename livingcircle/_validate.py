@@ -14,16 +14,21 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import logging
+import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, SupportsInt, TypeVar
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyproj
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from . import settings
 from ._errors import CoordinateError, InputError, LivingCircleWarning
@@ -37,7 +42,20 @@ from .schema import (
     parse_yes_no,
 )
 
+if TYPE_CHECKING:
+    from .standards import Category
+
 logger = logging.getLogger(__name__)
+
+#: A study boundary as the library takes it: a layer or a geometry in EPSG:4326, or no boundary.
+Boundary = gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None
+#: A table a function returns as the same kind it was given (DataFrame in, DataFrame out;
+#: GeoDataFrame in, GeoDataFrame out).
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
+#: The 1-based source row of each value a parser reads (named in its messages).
+Rows = Sequence[int] | np.ndarray
+#: The id of each value's feature (named in messages), or None when the layer has no ids yet.
+Ids = Sequence[str | None] | None
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
 TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm"}
@@ -88,7 +106,14 @@ def warn(msg: str) -> None:
     warnings.warn(msg, LivingCircleWarning, stacklevel=_caller_stacklevel())
 
 
-def _rows_text(rows: Iterable, limit: int = 5) -> str:
+def rows_text(rows: Iterable[SupportsInt], limit: int = 5) -> str:
+    """Return source rows for a message: the first ``limit`` and how many more.
+
+    Examples
+    --------
+    >>> rows_text([3, 8, 9, 12, 20, 31, 40])
+    '3, 8, 9, 12, 20 and 2 more'
+    """
     rows = [int(r) for r in rows]
     text = ", ".join(str(r) for r in rows[:limit])
     if len(rows) > limit:
@@ -98,7 +123,7 @@ def _rows_text(rows: Iterable, limit: int = 5) -> str:
 
 # --- files, columns -----------------------------------------------------------------------
 
-def check_file(path) -> Path:
+def check_file(path: str | os.PathLike[str]) -> Path:
     """Return ``path`` as a Path after checking that it exists and has a format we read."""
     p = Path(path)
     if not p.exists():
@@ -122,14 +147,14 @@ def is_table(path: Path) -> bool:
     return path.suffix.lower() in TABLE_SUFFIXES
 
 
-def check_not_empty(df: pd.DataFrame, *, source, what: str = "layer") -> None:
+def check_not_empty(df: pd.DataFrame, *, source: str, what: str = "layer") -> None:
     """Raise when a layer has no rows."""
     if len(df) == 0:
         msg = f"{source}: the {what} is empty (no features or data rows); check the file and layer"
         raise InputError(msg)
 
 
-def apply_column_mapping(df: pd.DataFrame, columns: dict | None, *, source) -> pd.DataFrame:
+def apply_column_mapping(df: FrameT, columns: Mapping[str, str] | None, *, source: str) -> FrameT:
     """Rename source columns to schema names (``columns`` maps source name -> schema name)."""
     df = df.rename(columns=lambda c: str(c).strip())
     if not columns:
@@ -164,7 +189,7 @@ def apply_column_mapping(df: pd.DataFrame, columns: dict | None, *, source) -> p
 
 
 def find_lonlat_columns(
-    columns: Iterable[str], lon_col: str | None, lat_col: str | None, *, source
+    columns: Iterable[str], lon_col: str | None, lat_col: str | None, *, source: str
 ) -> tuple[str, str]:
     """Return the longitude and latitude column names (given, or detected by name)."""
     cols = [str(c) for c in columns]
@@ -191,7 +216,7 @@ def find_lonlat_columns(
 
 
 def parse_coordinates(
-    df: pd.DataFrame, lon_col: str, lat_col: str, *, layer: str, source,
+    df: pd.DataFrame, lon_col: str, lat_col: str, *, layer: str, source: str,
     diagnostics: Diagnostics,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return float lon, lat and a mask of usable rows; record rows with missing/bad values."""
@@ -216,7 +241,7 @@ def parse_coordinates(
 
 # --- coordinate checks --------------------------------------------------------------------
 
-def looks_swapped(lon, lat) -> np.ndarray:
+def looks_swapped(lon: npt.ArrayLike, lat: npt.ArrayLike) -> np.ndarray:
     """Rows whose longitude and latitude look exchanged.
 
     True where the latitude cannot be one (|lat| > 90) but the longitude can, or where the
@@ -231,7 +256,7 @@ def looks_swapped(lon, lat) -> np.ndarray:
 
 
 def fix_swapped_lonlat(
-    lon: np.ndarray, lat: np.ndarray, rows: np.ndarray, *, layer: str, source,
+    lon: np.ndarray, lat: np.ndarray, rows: np.ndarray, *, layer: str, source: str,
     diagnostics: Diagnostics,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Swap back rows with exchanged longitude/latitude, recording each as repaired."""
@@ -246,11 +271,11 @@ def fix_swapped_lonlat(
             detail=f"longitude {lon[i]} / latitude {lat[i]} exchanged back",
         )
     warn(f"{source}: {int(swap.sum())} row(s) had longitude and latitude exchanged "
-         f"(rows {_rows_text(rows[swap])}); swapped back, see the diagnostics")
+         f"(rows {rows_text(rows[swap])}); swapped back, see the diagnostics")
     return new_lon, new_lat
 
 
-def fix_swapped_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
+def fix_swapped_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str,
                            diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Swap back the axes of geometries (in EPSG:4326) whose lon/lat look exchanged."""
     geoms = gdf.geometry.values
@@ -270,11 +295,11 @@ def fix_swapped_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
         diagnostics.add(layer, "swapped_lonlat", action="repaired", source=source,
                         row=int(rows[i]), detail="x/y axes exchanged back (lon/lat order)")
     warn(f"{source}: {int(swap.sum())} feature(s) had longitude and latitude exchanged "
-         f"(rows {_rows_text(rows[swap])}); swapped back, see the diagnostics")
+         f"(rows {rows_text(rows[swap])}); swapped back, see the diagnostics")
     return out
 
 
-def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source,
+def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source: str,
                         diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Drop (and record) features whose coordinates are not longitude/latitude degrees."""
     b = shapely.bounds(np.asarray(gdf.geometry.values))
@@ -298,8 +323,8 @@ def drop_invalid_lonlat(gdf: gpd.GeoDataFrame, *, layer: str, source,
     return gdf.loc[~bad].copy()
 
 
-def check_crs(gdf: gpd.GeoDataFrame, *, source) -> None:
-    """Raise a CoordinateError when a vector layer has no coordinate reference system."""
+def check_crs(gdf: gpd.GeoDataFrame, *, source: str) -> pyproj.CRS:
+    """Return a vector layer's coordinate reference system; a CoordinateError when it has none."""
     if gdf.crs is None:
         msg = (
             f"{source}: the layer has no coordinate reference system (for a Shapefile the .prj "
@@ -308,9 +333,10 @@ def check_crs(gdf: gpd.GeoDataFrame, *, source) -> None:
             "(CGCS2000) or EPSG:4326 (WGS84); metres usually a CGCS2000 Gauss–Krüger zone"
         )
         raise CoordinateError(msg)
+    return gdf.crs
 
 
-def boundary_geometry(boundary) -> shapely.Geometry | None:
+def boundary_geometry(boundary: Boundary) -> BaseGeometry | None:
     """Return a study boundary (GeoDataFrame, GeoSeries or shapely geometry) in EPSG:4326."""
     if boundary is None:
         return None
@@ -321,7 +347,7 @@ def boundary_geometry(boundary) -> shapely.Geometry | None:
             msg = "boundary has no coordinate reference system; set one with .set_crs(...)"
             raise CoordinateError(msg)
         geom = shapely.union_all(np.asarray(boundary.to_crs(4326).values))
-    elif isinstance(boundary, shapely.Geometry):
+    elif isinstance(boundary, BaseGeometry):
         geom = boundary  # documented as EPSG:4326
     else:
         msg = (
@@ -335,7 +361,7 @@ def boundary_geometry(boundary) -> shapely.Geometry | None:
     return geom
 
 
-def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
+def drop_far_outside(gdf: gpd.GeoDataFrame, boundary: Boundary, *, layer: str, source: str,
                      diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Drop (and record) features farther than ``settings.far_outside_km`` from the boundary.
 
@@ -347,7 +373,7 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
         return gdf
     bser = gpd.GeoSeries([geom], crs=4326)
     utm = bser.estimate_utm_crs()
-    bproj = bser.to_crs(utm).iloc[0]
+    bproj = bser.to_crs(utm).values[0]
     dist = gdf.geometry.to_crs(utm).distance(bproj).to_numpy()
     limit = settings.far_outside_km * 1000.0
     far = dist > limit
@@ -381,13 +407,20 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary, *, layer: str, source,
     return gdf.loc[~far].copy()
 
 
-def _covers(geom: shapely.Geometry, points: np.ndarray) -> np.ndarray:
+def _row_number(value: SupportsInt | None) -> int | None:
+    """Return a 1-based source row number as an int, None for a feature without a source row."""
+    return None if value is None else int(value)
+
+
+def _covers(geom: BaseGeometry, points: np.ndarray) -> np.ndarray:
     """Whether each point lies in ``geom`` or on its edge (a border point counts as inside)."""
     shapely.prepare(geom)
     return shapely.covers(geom, points)
 
 
-def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, source,
+def keep_in_area(gdf: gpd.GeoDataFrame, boundary: Boundary, *,
+                 claimed: Iterable[tuple[str, BaseGeometry]] | None = None, layer: str,
+                 source: str,
                  diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Keep the communities whose representative point lies in the study area; record the rest.
 
@@ -417,10 +450,10 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, s
         other[hit] = str(name)
         taken |= hit
     keep = inside & ~taken
-    if not inside.any():
+    if geom is not None and not inside.any():  # (without a boundary every one is inside)
         bser = gpd.GeoSeries([geom], crs=4326)
         utm = bser.estimate_utm_crs()
-        dist = gpd.GeoSeries(rep, crs=4326).to_crs(utm).distance(bser.to_crs(utm).iloc[0])
+        dist = gpd.GeoSeries(rep, crs=4326).to_crs(utm).distance(bser.to_crs(utm).values[0])
         msg = (
             f"{source}: none of the {len(gdf)} communities lies inside the study boundary "
             f"(nearest {dist.min() / 1000:.1f} km away); the coordinate system is probably "
@@ -434,22 +467,22 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, s
     idc = _id_col(gdf)
     ids = gdf[idc].to_numpy() if idc else [None] * len(gdf)
     out_idx = np.flatnonzero(~inside)
-    if len(out_idx):
+    if geom is not None and len(out_idx):
         bser = gpd.GeoSeries([geom], crs=4326)
         utm = bser.estimate_utm_crs()
         dist = gpd.GeoSeries(rep[out_idx], crs=4326).to_crs(utm).distance(
-            bser.to_crs(utm).iloc[0]).to_numpy()
+            bser.to_crs(utm).values[0]).to_numpy()
         for i, d in zip(out_idx, dist, strict=True):
             diagnostics.add(
                 layer, "outside_study_area", action="dropped", source=source,
-                row=None if rows[i] is None else int(rows[i]), feature_id=ids[i],
+                row=_row_number(rows[i]), feature_id=ids[i],
                 geometry=rep[i],
                 detail=f"its representative point lies {d:,.0f} m outside the study boundary; "
                        "not analysed or counted")
     for i in np.flatnonzero(taken):
         diagnostics.add(
             layer, "in_other_area", action="dropped", source=source,
-            row=None if rows[i] is None else int(rows[i]), feature_id=ids[i], geometry=rep[i],
+            row=_row_number(rows[i]), feature_id=ids[i], geometry=rep[i],
             detail=f"its representative point lies in area {other[i]!r}, listed before this "
                    "one; analysed and counted there")
     n_out, n_other = len(out_idx), int(taken.sum())
@@ -460,8 +493,8 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary, *, claimed=None, layer: str, s
     return gdf.loc[keep].copy()
 
 
-def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *,
-                                  source, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: pd.DataFrame | None,
+                                  *, source: str, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Set aside gates that lie far from their own community.
 
     A gate farther than :data:`livingcircle.settings.gate_outline_tolerance_m` from its
@@ -469,12 +502,14 @@ def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: gpd.GeoD
     :data:`livingcircle.settings.gate_point_tolerance_m` from that point — is dropped with a
     'gate_far_from_community' record naming the file, row, gate id, community id and distance.
     The community is then reached through its other gates, or its outline when none is left.
-    Distances are measured in the UTM zone of the gates.
+    Distances are measured in the UTM zone of the gates. ``communities`` without geometries (a
+    plain table) are not checked against.
     """
-    if len(gates) == 0 or communities is None or "geometry" not in communities.columns:
+    if (len(gates) == 0 or not isinstance(communities, gpd.GeoDataFrame)
+            or "geometry" not in communities.columns):
         return gates
     comm = communities[["community_id", "geometry"]].copy()
-    comm["community_id"] = [_id_text(x) for x in comm["community_id"]]
+    comm["community_id"] = [id_text(x) for x in comm["community_id"]]
     comm = gpd.GeoDataFrame(comm, geometry="geometry",
                             crs=communities.crs).drop_duplicates("community_id")
     utm = gates.estimate_utm_crs()
@@ -502,7 +537,7 @@ def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: gpd.GeoD
     warn(f"{source}: set aside {int(far.sum())} gate(s) far from their own community (more "
          f"than {settings.gate_outline_tolerance_m:g} m from its outline, or "
          f"{settings.gate_point_tolerance_m:g} m from a community given as a point; rows "
-         f"{_rows_text(rows[far])}; farthest {np.nanmax(dist[far]):,.0f} m); check the "
+         f"{rows_text(rows[far])}; farthest {np.nanmax(dist[far]):,.0f} m); check the "
          "coordinate system of the gates file; see the diagnostics")
     return gates.loc[~far].copy()
 
@@ -512,7 +547,8 @@ def _bounds_text(bounds) -> str:
     return f"lon {x0:.4f}…{x1:.4f}, lat {y0:.4f}…{y1:.4f}"
 
 
-def check_reachable(net, communities: gpd.GeoDataFrame, gates=None, *, source,
+def check_reachable(net, communities: gpd.GeoDataFrame,
+                    gates: gpd.GeoDataFrame | None = None, *, source: str,
                     max_snap_m: float | None = None) -> np.ndarray:
     """Stop a run where most communities cannot reach the walking network.
 
@@ -582,7 +618,7 @@ def _id_col(gdf) -> str | None:
 
 # --- geometries ---------------------------------------------------------------------------
 
-def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
+def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source: str,
                       diagnostics: Diagnostics) -> gpd.GeoDataFrame:
     """Drop (record) missing/empty geometries; make invalid ones valid (record the repair)."""
     geoms = np.asarray(gdf.geometry.values)
@@ -609,13 +645,13 @@ def repair_geometries(gdf: gpd.GeoDataFrame, *, layer: str, source,
             diagnostics.add(layer, "invalid_geometry", action="repaired", source=source,
                             row=int(rows[i]), detail=f"{reasons[k]}; repaired with make_valid")
     warn(f"{source}: {int(invalid.sum())} invalid geometr(ies) repaired with make_valid "
-         f"(rows {_rows_text(rows[invalid])}); see the diagnostics")
+         f"(rows {rows_text(rows[invalid])}); see the diagnostics")
     out = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
     return out.loc[~missing & ~collapsed].copy()
 
 
 def check_geometry_types(gdf: gpd.GeoDataFrame, allowed: tuple[str, ...], *, what: str,
-                         source) -> None:
+                         source: str) -> None:
     """Raise when a feature's geometry type is not one of ``allowed``."""
     types = gdf.geom_type.to_numpy()
     bad = ~np.isin(types, allowed)
@@ -623,14 +659,23 @@ def check_geometry_types(gdf: gpd.GeoDataFrame, allowed: tuple[str, ...], *, wha
         rows = gdf["src_row"].to_numpy()[bad]
         msg = (
             f"{source}: {what} must be {' or '.join(allowed)} geometries; rows "
-            f"{_rows_text(rows)} are {sorted(set(types[bad]))}"
+            f"{rows_text(rows)} are {sorted(set(types[bad]))}"
         )
         raise InputError(msg)
 
 
 # --- ids ----------------------------------------------------------------------------------
 
-def _id_text(v) -> str | None:
+def id_text(v: Any) -> str | None:  # (a cell as a file gives it: text, number, NA, ...)
+    """Return an id cell as text, or None when it is empty or missing.
+
+    A whole number a spreadsheet stored as a float loses its ``.0``.
+
+    Examples
+    --------
+    >>> id_text(12.0), id_text(" C004 "), id_text(float("nan")), id_text("")
+    ('12', 'C004', None, None)
+    """
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return None
     if isinstance(v, float | np.floating) and float(v).is_integer():
@@ -641,8 +686,8 @@ def _id_text(v) -> str | None:
     return text or None
 
 
-def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
-               diagnostics: Diagnostics, prefix: str | None = None) -> pd.DataFrame:
+def assign_ids(df: FrameT, id_col: str, *, layer: str, source: str,
+               diagnostics: Diagnostics, prefix: str | None = None) -> FrameT:
     """Make ``id_col`` str; generate ``<prefix>_<row>`` for missing ids; reject duplicates.
 
     ``prefix`` defaults to the layer name.
@@ -662,7 +707,7 @@ def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
         warn(f"{source}: no {id_col} column; generated ids {prefix}_<row> (map yours to "
              f"{id_col!r} with --columns; Python: id_column= or columns=)")
     else:
-        ids = [_id_text(v) for v in out[id_col]]
+        ids = [id_text(v) for v in out[id_col]]
         gen = [i for i, v in enumerate(ids) if v is None]
         for i in gen:
             ids[i] = f"{prefix}_{rows[i]}"
@@ -671,7 +716,7 @@ def assign_ids(df: pd.DataFrame, id_col: str, *, layer: str, source,
                             detail=f"empty {id_col}; generated {ids[i]}")
         if gen:
             warn(f"{source}: {len(gen)} row(s) without {id_col} (rows "
-                 f"{_rows_text(rows[gen])}); generated ids {prefix}_<row>")
+                 f"{rows_text(rows[gen])}); generated ids {prefix}_<row>")
     out[id_col] = ids
     dup_mask = out[id_col].duplicated(keep=False).to_numpy()
     if dup_mask.any():
@@ -703,11 +748,12 @@ def _cell_error(source, row, column, value, expected, feature_id=None) -> InputE
     return InputError(msg)
 
 
-def _ids_or_none(ids, n: int) -> list:
+def _ids_or_none(ids: Ids, n: int) -> list:
     return [None] * n if ids is None else list(ids)
 
 
-def parse_bool(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
+def parse_bool(values: pd.Series, rows: Rows, *, column: str, source: str,
+               ids: Ids = None) -> pd.Series:
     """Parse 是/否/有/无/yes/no/true/false/1/0/Y/N (empty or 未知 = unknown) into 'boolean'.
 
     Each cell goes through :func:`livingcircle.schema.parse_yes_no`, the one yes/no parser;
@@ -778,8 +824,9 @@ def _year_or_reason(v) -> tuple[int | None, str | None]:
     return None, "not a year"
 
 
-def parse_build_year(values: pd.Series, rows, *, layer: str, source, diagnostics: Diagnostics,
-                     ids=None, column: str = "build_year") -> pd.Series:
+def parse_build_year(values: pd.Series, rows: Rows, *, layer: str, source: str,
+                     diagnostics: Diagnostics, ids: Ids = None,
+                     column: str = "build_year") -> pd.Series:
     """Read build years as municipal tables write them into 'Int64'.
 
     - ``1998``, ``1998.0``, `` 1998 ``, full-width ``１９９８`` → 1998 (no record);
@@ -820,15 +867,15 @@ def parse_build_year(values: pd.Series, rows, *, layer: str, source, diagnostics
 COUNT_UNITS = {"floors": ("层", "f"), "households": ("户",), "population": ("人", "口")}
 
 
-def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None = None,
-              diagnostics: Diagnostics | None = None, ids=None) -> pd.Series:
+def parse_int(values: pd.Series, rows: Rows, *, column: str, source: str, layer: str | None = None,
+              diagnostics: Diagnostics | None = None, ids: Ids = None) -> pd.Series:
     """Parse whole numbers into 'Int64', tolerant of how municipal tables write counts.
 
     ``6``, ``6.0``, full-width ``６`` → 6. With ``diagnostics``: ``6层``, ``120户``, ``350人``
     (the unit of :data:`COUNT_UNITS` for ``column``) → the number, recorded as
     ``value_repaired``; text that is not a number (``不详``, ``多层``, ``6-7层``) → unknown,
     recorded as ``value_unknown``. A fraction or a negative number is an error naming the row.
-    Without ``diagnostics`` any such text is an error.
+    Without ``diagnostics`` and ``layer`` any such text is an error.
     """
     units = COUNT_UNITS.get(column, ())
     out = []
@@ -844,7 +891,7 @@ def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None
         except ValueError:
             f = None
         if f is None or not np.isfinite(f):
-            if diagnostics is None:
+            if diagnostics is None or layer is None:
                 raise _cell_error(source, r, column, v, "a whole number", fid)
             diagnostics.add(layer, "value_unknown", action="repaired", source=source,
                             row=int(r), feature_id=fid,
@@ -856,7 +903,7 @@ def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None
         if f < 0:
             raise _cell_error(source, r, column, v, "a non-negative number", fid)
         if unit is not None:
-            if diagnostics is None:
+            if diagnostics is None or layer is None:
                 raise _cell_error(source, r, column, v, "a whole number", fid)
             diagnostics.add(layer, "value_repaired", action="repaired", source=source,
                             row=int(r), feature_id=fid,
@@ -865,7 +912,8 @@ def parse_int(values: pd.Series, rows, *, column: str, source, layer: str | None
     return pd.Series(pd.array(out, dtype="Int64"), index=values.index)
 
 
-def parse_float(values: pd.Series, rows, *, column: str, source, ids=None) -> pd.Series:
+def parse_float(values: pd.Series, rows: Rows, *, column: str, source: str,
+                ids: Ids = None) -> pd.Series:
     """Parse numbers into 'Float64' (a trailing '%' divides by 100)."""
     out = []
     for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
@@ -887,7 +935,7 @@ def parse_float(values: pd.Series, rows, *, column: str, source, ids=None) -> pd
     return pd.Series(pd.array(out, dtype="Float64"), index=values.index)
 
 
-def parse_safety_grade(values: pd.Series, rows, *, source, ids=None) -> pd.Series:
+def parse_safety_grade(values: pd.Series, rows: Rows, *, source: str, ids: Ids = None) -> pd.Series:
     """Normalise safety grades to 'A'–'D' (accepts a, Ａ, A级, A类); others are an error."""
     out = []
     for v, r, fid in zip(values.tolist(), rows, _ids_or_none(ids, len(values)), strict=True):
@@ -904,9 +952,9 @@ def parse_safety_grade(values: pd.Series, rows, *, source, ids=None) -> pd.Serie
     return pd.Series(pd.array(out, dtype="string"), index=values.index)
 
 
-def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
+def coerce_community_attributes(df: FrameT, *, layer: str, source: str,
                                 diagnostics: Diagnostics,
-                                headers: dict[str, str] | None = None) -> pd.DataFrame:
+                                headers: dict[str, str] | None = None) -> FrameT:
     """Coerce the attributes of :data:`~livingcircle.schema.COMMUNITY_ATTRIBUTES` to their dtypes.
 
     Missing values stay missing (unknown). Build years are read by :func:`parse_build_year`
@@ -933,8 +981,8 @@ def coerce_community_attributes(df: pd.DataFrame, *, layer: str, source,
     return out
 
 
-def _coerce_community_column(out: pd.DataFrame, col: str, *, layer: str, source,
-                             diagnostics: Diagnostics) -> pd.DataFrame:
+def _coerce_community_column(out: FrameT, col: str, *, layer: str, source: str,
+                             diagnostics: Diagnostics) -> FrameT:
     """Coerce one column of :func:`coerce_community_attributes` in place; return the frame."""
     rows = out["src_row"].to_numpy()
     ids = out["community_id"].tolist() if "community_id" in out.columns else None
@@ -983,8 +1031,8 @@ def _elderly_share(parsed: pd.Series, rows, *, layer, source, diagnostics, raw,
     return parsed / 100.0
 
 
-def normalise_site_types(values: pd.Series, rows, *, layer: str, source,
-                         diagnostics: Diagnostics, ids=None) -> pd.Series:
+def normalise_site_types(values: pd.Series, rows: Rows, *, layer: str, source: str,
+                         diagnostics: Diagnostics, ids: Ids = None) -> pd.Series:
     """Map site types (English ids or Chinese names) to :data:`~livingcircle.schema.SITE_TYPES`.
 
     Case, spaces and full-width characters do not matter. An unknown type becomes 'other',
@@ -1010,7 +1058,7 @@ def normalise_site_types(values: pd.Series, rows, *, layer: str, source,
     return pd.Series(pd.array(out, dtype="string"), index=values.index)
 
 
-def category_key(text) -> str:
+def category_key(text: object) -> str:
     """Return the form in which category names are compared: NFKC, lower case, no spaces/_/-.
 
     Examples
@@ -1021,7 +1069,7 @@ def category_key(text) -> str:
     return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", str(text)).strip().lower())
 
 
-def category_lookup(categories) -> dict[str, str]:
+def category_lookup(categories: Mapping[str, Category]) -> dict[str, str]:
     """Return :func:`category_key` of every name of a profile's categories → category id.
 
     Each category is found by its id, its English and its Chinese name, the parts of a name
@@ -1063,7 +1111,7 @@ def strip_text(values: pd.Series) -> pd.Series:
     return values.map(lambda x: x.strip() if isinstance(x, str) else x)
 
 
-def check_usable(df: pd.DataFrame, n_in: int, *, layer: str, source,
+def check_usable(df: pd.DataFrame, n_in: int, *, layer: str, source: str,
                  diagnostics: Diagnostics) -> None:
     """Raise when every row of a non-empty input was set aside."""
     if len(df) == 0 and n_in > 0:

@@ -54,7 +54,7 @@ _WATER = {("natural", "water"), ("landuse", "reservoir"), ("landuse", "basin"),
 TILE_M = 1000.0
 
 
-def highway_rank(value) -> int:
+def highway_rank(value: object) -> int:
     """Return 1 (main road), 2 (street) or 3 (lane, path, other) for an OSM ``highway`` value.
 
     A list (osmnx gives one for a simplified edge made of several ways) takes its highest rank.
@@ -105,16 +105,16 @@ def read_background(path: str | Path, *, bbox: list[float] | None = None) -> gpd
     """
     p = Path(path)
     if p.name.lower().endswith(".pbf"):
-        import pyrosm
+        from pyrosm.pyrosm import OSM  # (the package's lazy `pyrosm.OSM` hides its signature)
 
-        osm = pyrosm.OSM(str(p), bounding_box=bbox)
+        osm = OSM(str(p), bounding_box=bbox)
         raw = osm.get_data_by_custom_criteria(custom_filter=BACKGROUND_TAGS, keep_nodes=False,
                                               osm_keys_to_keep=list(BACKGROUND_TAGS))
     else:
         import osmnx as ox
 
         try:
-            raw = ox.features_from_xml(p, tags=BACKGROUND_TAGS)
+            raw = ox.features_from_xml(p, tags={**BACKGROUND_TAGS})
         except ox._errors.InsufficientResponseError:
             raw = None
     empty = gpd.GeoDataFrame({"kind": [], "rank": []}, geometry=gpd.GeoSeries([], crs=4326),
@@ -123,7 +123,8 @@ def read_background(path: str | Path, *, bbox: list[float] | None = None) -> gpd
         return empty
     raw = raw.reset_index(drop=True).set_crs(4326, allow_override=True)
     if bbox is not None:
-        raw = raw[raw.intersects(shapely.box(*bbox))]
+        west, south, east, north = bbox
+        raw = raw[raw.intersects(shapely.box(west, south, east, north))]
     kind, rank = [], []
     cols = {k: raw[k].to_numpy() if k in raw.columns else np.full(len(raw), None)
             for k in BACKGROUND_TAGS}
@@ -159,9 +160,9 @@ def _tiles(geoms: np.ndarray) -> np.ndarray:
 def _merged(frame: pd.DataFrame) -> list[tuple]:
     """Lines (``kind``, ``rank``, ``tile``, ``g``) merged end to end per kind, rank and tile."""
     out = []
-    for (kind, rank, tile), sub in frame.groupby(["kind", "rank", "tile"], sort=True):
+    for (kind, _rank, tile), sub in frame.groupby(["kind", "rank", "tile"], sort=True):
         parts = shapely.get_parts(sub["g"].to_numpy())  # a MultiLineString way into its lines
-        out.append((kind, int(rank), tile,
+        out.append((kind, int(sub["rank"].iloc[0]), tile,
                     shapely.line_merge(shapely.multilinestrings(parts))))
     return out
 

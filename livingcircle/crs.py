@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 import geopandas as gpd
@@ -40,6 +40,10 @@ from ._errors import CoordinateError, ExportError
 from .coords import transform_geometries, wgs84_to_gcj02
 
 logger = logging.getLogger(__name__)
+
+#: The layers a CRS is chosen for: one GeoDataFrame or GeoSeries, a list or a dict of them
+#: (other values in a list or dict are passed over), or None.
+Layers = (gpd.GeoDataFrame | gpd.GeoSeries | Iterable[object] | Mapping[str, object] | None)
 
 #: Preset names and what they mean.
 PRESETS: dict[str, str] = {
@@ -111,7 +115,13 @@ def gk3_epsg(zone: int, *, with_zone: bool = True) -> int:
     return base + int(zone) - lo
 
 
-def _frames(data) -> list[gpd.GeoDataFrame | gpd.GeoSeries]:
+def _present(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoSeries:
+    """Return a layer's geometries that are neither missing nor empty, in the layer's CRS."""
+    geo = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
+    return gpd.GeoSeries(geo[~(geo.isna() | geo.is_empty)])
+
+
+def _frames(data: Layers) -> list[gpd.GeoDataFrame | gpd.GeoSeries]:
     if data is None:
         return []
     if isinstance(data, gpd.GeoDataFrame | gpd.GeoSeries):
@@ -123,7 +133,7 @@ def _frames(data) -> list[gpd.GeoDataFrame | gpd.GeoSeries]:
     return []
 
 
-def data_center_lonlat(data) -> tuple[float, float]:
+def data_center_lonlat(data: Layers) -> tuple[float, float]:
     """Return the centre (lon, lat) in WGS84 of the combined bounds of one or more geo frames.
 
     ``data`` is a GeoDataFrame, a GeoSeries, or a list/dict of them; layers without a CRS are
@@ -131,8 +141,7 @@ def data_center_lonlat(data) -> tuple[float, float]:
     """
     boxes = []
     for f in _frames(data):
-        geo = f.geometry if isinstance(f, gpd.GeoDataFrame) else f
-        geo = geo[~(geo.isna() | geo.is_empty)]
+        geo = _present(f)
         if len(geo) == 0:
             continue
         if geo.crs is not None and not geo.crs.equals(CRS.from_epsg(4326)):
@@ -150,7 +159,7 @@ def data_center_lonlat(data) -> tuple[float, float]:
     return float((minx + maxx) / 2.0), float((miny + maxy) / 2.0)
 
 
-def _gk3(name: str, data, *, with_zone: bool) -> ResolvedCRS:
+def _gk3(name: str, data: Layers, *, with_zone: bool) -> ResolvedCRS:
     m = re.fullmatch(r"cgcs2000-gk3(?:-nozone)?(?::(\d+))?", name)
     if m and m.group(1):
         zone = int(m.group(1))
@@ -158,8 +167,7 @@ def _gk3(name: str, data, *, with_zone: bool) -> ResolvedCRS:
         lon, _ = data_center_lonlat(data)
         zone = gk3_zone(lon)
         for f in _frames(data):
-            geo = f.geometry if isinstance(f, gpd.GeoDataFrame) else f
-            geo = geo[~(geo.isna() | geo.is_empty)]
+            geo = _present(f)
             if len(geo) == 0:
                 continue
             b = (geo.to_crs(4326) if geo.crs is not None else geo).total_bounds
@@ -180,7 +188,7 @@ def _gk3(name: str, data, *, with_zone: bool) -> ResolvedCRS:
     return ResolvedCRS(crs, None, f"{crs.name} (EPSG:{code})")
 
 
-def resolve_crs(name: str | int, data=None) -> ResolvedCRS:
+def resolve_crs(name: str | int, data: Layers = None) -> ResolvedCRS:
     """Turn a preset name or EPSG code into the CRS to write, a coordinate shift and a label.
 
     Parameters

@@ -55,14 +55,18 @@ import contextlib
 import contextvars
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 from ._errors import CoordinateError, InputError
 from .coords import canonical_crs
+
+if TYPE_CHECKING:  # geopandas is imported where it is used: `livingcircle --help` stays quick
+    import geopandas as gpd
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +184,12 @@ class InputFile:
         return load_column_mapping(self.columns)
 
 
-def _as_input_file(value, *, role: str):
+#: One input file as the library takes it: a path, an :class:`InputFile`, a mapping with
+#: ``path`` (and ``crs``, ``crs_column``, ``columns``, ``layer``) or a GeoDataFrame.
+FileValue: TypeAlias = "str | os.PathLike[str] | InputFile | Mapping[str, Any] | gpd.GeoDataFrame"
+
+
+def _as_input_file(value: FileValue, *, role: str) -> InputFile | gpd.GeoDataFrame:
     import geopandas as gpd
 
     if isinstance(value, InputFile | gpd.GeoDataFrame):
@@ -200,7 +209,8 @@ def _as_input_file(value, *, role: str):
     raise InputError(msg)
 
 
-def as_input_files(value, *, role: str) -> list:
+def as_input_files(value: FileValue | Sequence[FileValue] | None, *,
+                   role: str) -> list[InputFile | gpd.GeoDataFrame]:
     """Return the files of one role as a list of :class:`InputFile` (GeoDataFrames unchanged).
 
     ``value`` is None, one file (path, :class:`InputFile`, dict with ``path``, GeoDataFrame) or a
@@ -212,7 +222,9 @@ def as_input_files(value, *, role: str) -> list:
         return []
     if isinstance(value, str | os.PathLike | InputFile | Mapping | gpd.GeoDataFrame):
         return [_as_input_file(value, role=role)]
-    return [_as_input_file(v, role=role) for v in value]
+    if isinstance(value, Iterable):
+        return [_as_input_file(v, role=role) for v in value]
+    return [_as_input_file(value, role=role)]  # not a file: the error names what it is
 
 
 def apply_layer_value(files: list, value: str | None, *, attr: str, option: str,
@@ -298,9 +310,9 @@ def load_column_mapping(path: str | os.PathLike) -> dict[str, str]:
 
         import pandas as pd
 
-        from .io import _decode_table
+        from .io import decode_table
 
-        text, _ = _decode_table(p.read_bytes(), None, source=str(p))
+        text, _ = decode_table(p.read_bytes(), None, source=str(p))
         df = pd.read_csv(_io.StringIO(text), dtype=str, header=0, skipinitialspace=True)
         if df.shape[1] != 2:
             msg = (f"{p}: a column mapping CSV has two columns (source column, schema name) "
@@ -369,7 +381,8 @@ def match_file(key: str, files: dict[str, list], *, option: str) -> tuple[str, i
     raise InputError(msg)
 
 
-def describe_files(files: dict[str, list], *, crs=(), crs_column=(), columns=()) -> dict:
+def describe_files(files: dict[str, list], *, crs: Iterable[str] = (),
+                   crs_column: Iterable[str] = (), columns: Iterable[str] = ()) -> dict:
     """Apply the per-file options ``--crs``/``--crs-column``/``--columns`` (``FILE=VALUE``)."""
     out = {role: list(fs) for role, fs in files.items()}
     for option, attr, values in (("--crs", "crs", crs), ("--crs-column", "crs_column",
@@ -472,7 +485,8 @@ CHECK_MIN_GAIN_M = 5.0
 CHECK_MIN_POINTS = 10
 
 
-def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
+def check_against_network(net, layers: Iterable[tuple[str, InputFile | None, gpd.GeoDataFrame]],
+                          *, strict: bool = False) -> list[dict]:
     """Warn (or stop) when a point layer fits the streets markedly better in another system.
 
     For each layer, :func:`network_medians` measures the median distance from its points to the
@@ -544,7 +558,7 @@ def check_against_network(net, layers, *, strict: bool = False) -> list[dict]:
         if n_points == 0:
             rec["verdict"] = "not checked: no point within the network's extent"
             continue
-        best = min((s for s in SYSTEMS if s != applied), key=med.get)
+        best = min((s for s in SYSTEMS if s != applied), key=med.__getitem__)
         fits = (med[best] <= med[applied] / CHECK_RATIO
                 and med[applied] - med[best] >= CHECK_MIN_GAIN_M)
         if role == "communities":

@@ -35,19 +35,27 @@ from __future__ import annotations
 import codecs
 import io as _io
 import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
+from shapely.geometry.base import BaseGeometry
 
 from . import _validate as v
 from ._errors import CoordinateError, InputError
+from ._validate import Boundary, FrameT
 from .coords import canonical_crs, to_wgs84, transform_geometries
 from .diagnostics import Diagnostics
 from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, INPUT_COLUMNS, header_lookup, match_header
+
+if TYPE_CHECKING:
+    from .standards import Profile
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +87,11 @@ def _codec(name: str) -> str | None:
         return None
 
 
-def _decode_table(raw: bytes, encoding: str | None, *, source) -> tuple[str, str]:
-    """Decode CSV bytes: the given encoding, else UTF-8 (with or without BOM), else GBK."""
+def decode_table(raw: bytes, encoding: str | None, *, source: str) -> tuple[str, str]:
+    """Decode CSV bytes: the given encoding, else UTF-8 (with or without BOM), else GBK.
+
+    Returns the text and the encoding that read it.
+    """
     if encoding is not None:
         try:
             return raw.decode(_codec(encoding) or encoding), encoding
@@ -133,10 +144,10 @@ def _read_vector(path: Path, *, layer, encoding, source, diagnostics, what) -> g
     if path.suffix.lower() != ".shp":
         try:
             return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-        except pyogrio.errors.DataLayerError as exc:
+        except DataLayerError as exc:
             msg = f"{source}: layer {layer!r} not found ({exc}); name an existing layer"
             raise InputError(msg) from None
-        except pyogrio.errors.DataSourceError as exc:
+        except DataSourceError as exc:
             msg = f"{source}: not a readable GIS file ({exc})"
             raise InputError(msg) from None
     tried = []
@@ -184,7 +195,7 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
             raise InputError(msg) from None
         df.attrs["encoding"] = "xlsx"
         return df
-    text, used = _decode_table(path.read_bytes(), encoding, source=source)
+    text, used = decode_table(path.read_bytes(), encoding, source=source)
     first = text.splitlines()[0] if text.strip() else ""
     sep = "," if "," in first or ("\t" not in first and ";" not in first) else (
         "\t" if "\t" in first else ";")
@@ -194,8 +205,8 @@ def _read_table(path: Path, *, layer, encoding, source) -> pd.DataFrame:
     return df
 
 
-def _rename_known(df: pd.DataFrame, *, kind: str | None, source,
-                  columns: dict | None, headers: dict | None = None) -> pd.DataFrame:
+def _rename_known(df: FrameT, *, kind: str | None, source: str,
+                  columns: Mapping[str, str] | None, headers: dict | None = None) -> FrameT:
     """Rename the headers of :data:`livingcircle.schema.COLUMN_ALIASES` to schema names.
 
     Headers the user mapped (``columns``) are left alone, and so are schema names they mapped
@@ -267,7 +278,7 @@ def _row_systems(values: pd.Series, rows, *, default: str | None, column: str,
         except CoordinateError:
             bad.setdefault(t, []).append(int(rows[i]))
     if bad:
-        listed = "; ".join(f"{val!r} in rows {v._rows_text(r)}" for val, r in bad.items())
+        listed = "; ".join(f"{val!r} in rows {v.rows_text(r)}" for val, r in bad.items())
         msg = (
             f"{source}: column {column!r} names coordinate systems that are not known: "
             f"{listed}. Known values (case and spaces ignored): amap/高德/gaode/gcj02/tencent/"
@@ -335,7 +346,7 @@ def _read(
             )
             raise InputError(msg)
         systems = None
-        if crs_column is not None:
+        if crs_column is not None and crs_values is not None:  # (the one implies the other)
             systems = _row_systems(crs_values, df["src_row"].to_numpy(), default=crs_name,
                                    column=crs_column, source=source)
         lon, lat, ok = v.parse_coordinates(df, lonc, latc, layer=what, source=source,
@@ -349,7 +360,7 @@ def _read(
             systems = systems[ok]
             lon, lat = _convert_rows(lon, lat, systems)
             df["_row_crs"] = systems
-        elif len(lon):
+        elif len(lon) and crs_name is not None:  # (without a crs_column there is a crs_name)
             lon, lat = to_wgs84(lon, lat, crs_name)
         gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=4326)
         gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
@@ -363,7 +374,7 @@ def _read(
     raw = _read_vector(p, layer=layer, encoding=encoding, source=source,
                        diagnostics=diagnostics, what=what)
     v.check_not_empty(raw, source=source)
-    v.check_crs(raw, source=source)
+    raw_crs = v.check_crs(raw, source=source)
     n_in = len(raw)
     geom_name = raw.geometry.name
     gdf = v.apply_column_mapping(raw, columns, source=source)
@@ -380,12 +391,12 @@ def _read(
     ids = _source_ids(gdf, kind)
     gdf = v.repair_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     source_crs = "wgs84"
-    if not gdf.crs.equals(gpd.GeoSeries([], crs=4326).crs):
+    if not raw_crs.equals(gpd.GeoSeries([], crs=4326).crs):
         gdf = gdf.to_crs(4326)
     gdf = v.fix_swapped_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
     chinese = crs_column is not None or (crs_name is not None and crs_name != "wgs84")
-    if chinese and not raw.crs.is_geographic:
+    if chinese and not raw_crs.is_geographic:
         from .inputs import advice
 
         stated = (advice(f"coord_crs={coord_crs!r}", f"--crs {source}={crs_name}",
@@ -395,11 +406,11 @@ def _read(
                          f"crs_column: {crs_column}"))
         msg = (
             f"{source}: {stated} applies to longitude/latitude, but the file is in the "
-            f"projected system {raw.crs.name}; leave it out"
+            f"projected system {raw_crs.name}; leave it out"
         )
         raise CoordinateError(msg)
     meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
-            "file_crs": raw.crs.to_string(), "crs_column": crs_column,
+            "file_crs": raw_crs.to_string(), "crs_column": crs_column,
             "encoding": raw.attrs.get("encoding"), "headers": headers}
     if crs_column is not None:
         systems = _row_systems(gdf.pop("_crs_raw"), gdf["src_row"].to_numpy(),
@@ -481,7 +492,7 @@ def _source_ids(df: pd.DataFrame, kind: str | None) -> dict[int, str]:
         if len(plain) != 1:
             return {}
         col = plain[0]
-    ids = (v._id_text(x) for x in df[col])
+    ids = (v.id_text(x) for x in df[col])
     return {int(r): i for r, i in zip(df["src_row"], ids, strict=True) if i is not None}
 
 
@@ -597,8 +608,8 @@ def read_communities(
     coord_crs: str | None = None,
     crs_column: str | None = None,
     encoding: str | None = None,
-    boundary=None,
-    claimed=None,
+    boundary: Boundary = None,
+    claimed: Iterable[tuple[str, BaseGeometry]] | None = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read communities (小区): polygons or points with their attributes.
@@ -676,7 +687,7 @@ def read_gates(
     coord_crs: str | None = None,
     crs_column: str | None = None,
     encoding: str | None = None,
-    boundary=None,
+    boundary: Boundary = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read community gates (出入口): points with the ``community_id`` they belong to.
@@ -722,11 +733,11 @@ def read_gates(
     gdf = _single_points(gdf, what="gates", source=src)
     gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
                        prefix=id_prefix)
-    cid = pd.Series([v._id_text(x) for x in gdf["community_id"]], index=gdf.index)
+    cid = pd.Series([v.id_text(x) for x in gdf["community_id"]], index=gdf.index)
     gdf["community_id"] = cid
     drop = cid.isna().to_numpy()
     if communities is not None:
-        known = {v._id_text(x) for x in communities["community_id"]}
+        known = {v.id_text(x) for x in communities["community_id"]}
         drop_unknown = ~cid.isin(known).to_numpy() & ~drop
     else:
         drop_unknown = np.zeros(len(gdf), dtype=bool)
@@ -771,7 +782,7 @@ def read_facilities(
     *,
     coord_crs: str | None = None,
     crs_column: str | None = None,
-    profile=None,
+    profile: Profile | str | Path | None = None,
     layer: str | int | None = None,
     columns: dict[str, str] | None = None,
     id_column: str | None = None,
@@ -779,7 +790,7 @@ def read_facilities(
     lon_col: str | None = None,
     lat_col: str | None = None,
     encoding: str | None = None,
-    boundary=None,
+    boundary: Boundary = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read facilities (POIs) and classify them into the categories of a standard profile.
@@ -889,7 +900,7 @@ def read_sites(
     coord_crs: str | None = None,
     crs_column: str | None = None,
     encoding: str | None = None,
-    boundary=None,
+    boundary: Boundary = None,
     diagnostics: Diagnostics | None = None,
 ) -> gpd.GeoDataFrame:
     """Read candidate sites for new facilities (former boiler rooms, vacant lots, shops...).

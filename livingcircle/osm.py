@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import geopandas as gpd
 import pandas as pd
@@ -42,7 +44,7 @@ def _unreadable_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextlib.contextmanager
-def reading_osm(path: str | Path):
+def reading_osm(path: str | Path) -> Iterator[None]:
     """Turn a corrupt, empty or truncated OSM file into one :class:`InputError` naming it.
 
     Wraps a call of osmnx's XML reader or pyrosm's PBF reader. An empty file is reported before
@@ -75,11 +77,13 @@ def _profile_tags(profile: Profile) -> dict[str, bool]:
 def _read_features(path: Path, tags: dict, bbox=None) -> gpd.GeoDataFrame:
     name = path.name.lower()
     if name.endswith(".pbf"):
-        import pyrosm
+        from pyrosm.pyrosm import OSM  # (the package's lazy `pyrosm.OSM` hides its signature)
 
         with reading_osm(path):
-            osm = pyrosm.OSM(str(path), bounding_box=bbox)
-            gdf = osm.get_pois(custom_filter=tags)
+            osm = OSM(str(path), bounding_box=bbox)
+            # pyrosm documents a GeoDataFrame, or None when nothing matches; its untyped
+            # decorators hide that from a type checker
+            gdf = cast(gpd.GeoDataFrame | None, osm.get_pois(custom_filter=tags))
         if gdf is None or len(gdf) == 0:
             return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326), crs=4326)
         gdf = gdf.set_crs(4326, allow_override=True)

@@ -6,6 +6,7 @@ an installed package carries them as ``livingcircle._sample``.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from ._errors import InputError
@@ -19,7 +20,8 @@ def sample_dir() -> Path:
     here = Path(__file__).resolve().parent
     candidates = [here.parent / "data" / "sample_district"]
     try:
-        import livingcircle._sample as packaged  # installed wheels carry the files here
+        # installed wheels carry the files here (pyproject's package-dir maps data/sample_district)
+        packaged = importlib.import_module("livingcircle._sample")
 
         candidates[:0] = [Path(p) for p in packaged.__path__]
     except ModuleNotFoundError:

@@ -163,6 +163,11 @@ def speed_m_per_min(profile: str | float | None = None) -> float:
     ----------
     profile
         A key of :data:`speed_profiles`, a speed in m/min, or None for the default profile.
+
+    Examples
+    --------
+    >>> speed_m_per_min("elderly"), speed_m_per_min(70)
+    (60.0, 70.0)
     """
     from ._errors import InputError
 

@@ -18,11 +18,19 @@ Examples
 from __future__ import annotations
 
 import math
+from typing import SupportsFloat, SupportsIndex
 
 __all__ = ["format_number", "format_share"]
 
 
-def _as_float(value) -> float | None:
+#: A cell to write: a number (numpy's too), text, or None; anything else float() refuses is
+#: written as unknown.
+Cell = SupportsFloat | SupportsIndex | str | None
+
+
+def _as_float(value: Cell) -> float | None:
+    if value is None:
+        return None
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -30,20 +38,22 @@ def _as_float(value) -> float | None:
     return None if math.isnan(x) else x
 
 
-def format_number(value, digits: int = 0) -> str:
+def format_number(value: Cell, digits: int = 0) -> str:
     """Write a number with thousands separators and ``digits`` decimals.
 
     Text that is not a number is returned as it is; None and NaN as ``""``.
     """
+    if value is None:
+        return ""
     try:
         float(value)
     except (TypeError, ValueError):
-        return "" if value is None else str(value)
+        return str(value)
     x = _as_float(value)
     return "" if x is None else f"{x:,.{digits}f}"
 
 
-def format_share(value, digits: int = 1) -> str:
+def format_share(value: Cell, digits: int = 1) -> str:
     """Write a share (0–1) as a percentage with ``digits`` decimals; ``""`` when unknown."""
     x = _as_float(value)
     return "" if x is None else f"{x:.{digits}%}"
