@@ -481,7 +481,9 @@ def building_scope(buildings: pd.DataFrame, *, year_limit: int | None = None) ->
             extra = [(f"built_after_{limit}", f"{limit}年后建成（{year}年）"),
                      (f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"),
                      ("complete_units", "成套住宅")]
-        zh = [c.zh + (f"（{year}年）" if c.code == rules["built_by"].code else "")
+        zh = [c.zh + (f"（{year}年）" if c.code == rules["built_by"].code else
+                      "（建成年份未知：早于或晚于该年均在范围内）"
+                      if c.code == rules["after_grade_c"].code and year is None else "")
               for c in codes]
         rows.append({
             "building_id": str(r["building_id"]),
