@@ -217,11 +217,11 @@ def read_heritage(
     src = gdf.attrs.get("source", str(p))
     v.check_geometry_types(gdf, ("Polygon", "MultiPolygon", "Point"), what="a heritage layer",
                            source=src)
-    gdf = v.assign_ids(gdf, "heritage_id", layer=LAYER, source=src, diagnostics=diag)
     if class_column is not None and class_column not in gdf.columns:
         msg = (f"{src}: class_column {class_column!r} is not in the file; its columns are "
                f"{[c for c in gdf.columns if c not in ('geometry', 'src_row')]}")
         raise InputError(msg)
+    gdf = v.assign_ids(gdf, "heritage_id", layer=LAYER, source=src, diagnostics=diag)
     col = class_column or next((c for c in CLASS_COLUMNS if c in gdf.columns), None)
     raw = gdf[col].tolist() if col is not None else [None] * len(gdf)
     classes = [_class_of(x) for x in raw]
