@@ -20,6 +20,8 @@ optional buildings table (issue 16 §1):
     bathroom, safety grade C.
 :func:`community_building_summary`
     Per community: buildings and households in scope, which, and why.
+:func:`buildings_layer`
+    The output layer ``buildings``: every building with its scope, reasons and needs.
 
 Missing values mean unknown and are never guessed: a rule whose attribute is unknown gives
 'unknown' unless another rule already decides.
@@ -64,6 +66,7 @@ __all__ = [
     "ScopeRule",
     "building_needs",
     "building_scope",
+    "buildings_layer",
     "community_building_summary",
     "read_buildings",
 ]
@@ -708,3 +711,49 @@ def community_building_summary(
     if not len(out):
         out = pd.DataFrame(columns=["community_id", "n_buildings", "in_scope"])
     return out
+
+
+def buildings_layer(
+    buildings: gpd.GeoDataFrame,
+    scope: pd.DataFrame,
+    needs: pd.DataFrame,
+) -> gpd.GeoDataFrame:
+    """Return the output layer ``buildings``: each building with its scope, reasons and needs.
+
+    Parameters
+    ----------
+    buildings
+        The result of :func:`read_buildings`.
+    scope
+        The result of :func:`building_scope` for these buildings.
+    needs
+        The result of :func:`building_needs`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The columns of ``buildings`` (without src_row) and of ``scope`` (in_scope, reasons,
+        reasons_zh, policy, grade_d, note_zh), then ``needs`` (';'-joined item ids assessed
+        'need'), ``needs_zh`` ('；'-joined) and ``needs_unknown`` (items to survey), src_row
+        and geometry; in the order of ``buildings``.
+    """
+    ids = buildings["building_id"].astype(str)
+    sc = scope.assign(building_id=scope["building_id"].astype(str)).set_index("building_id")
+    if not ids.isin(sc.index).all():
+        missing = ids[~ids.isin(sc.index)].tolist()[:5]
+        msg = f"scope has no row for buildings {missing}; compute it from these buildings"
+        raise InputError(msg)
+    nd = needs.assign(building_id=needs["building_id"].astype(str))
+    need = nd[nd["assessment"] == "need"].groupby("building_id", sort=False)
+    unknown = nd[nd["assessment"] == "unknown"].groupby("building_id", sort=False)
+    out = buildings.drop(columns=["src_row"], errors="ignore").copy()
+    for col in ("in_scope", "reasons", "reasons_zh", "policy", "grade_d", "note_zh"):
+        out[col] = sc.loc[ids, col].to_numpy()
+    out["needs"] = ids.map(need["item_id"].agg(";".join)).fillna("").to_numpy()
+    out["needs_zh"] = ids.map(need["item_zh"].agg("；".join)).fillna("").to_numpy()
+    out["needs_unknown"] = ids.map(unknown["item_id"].agg(";".join)).fillna("").to_numpy()
+    if "src_row" in buildings.columns:
+        out["src_row"] = buildings["src_row"].to_numpy()
+    if "geometry" not in out.columns:
+        return out
+    return out[[c for c in out.columns if c != "geometry"] + ["geometry"]]

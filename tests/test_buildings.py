@@ -25,6 +25,7 @@ from livingcircle.buildings import (
     SCOPE_RULES,
     building_needs,
     building_scope,
+    buildings_layer,
     community_building_summary,
     read_buildings,
 )
@@ -366,3 +367,20 @@ def test_lines_are_not_buildings(tmp_path):
                      crs=4326).to_file(path)
     with pytest.raises(InputError, match="buildings must be Point or Polygon or MultiPolygon"):
         read_buildings(path)
+
+
+def test_output_layer_joins_scope_and_needs(sample):
+    b = sample[0]
+    scope = building_scope(b)
+    layer = buildings_layer(b, scope, building_needs(b, scope))
+    assert len(layer) == len(b) and layer.crs == b.crs
+    assert list(layer.columns[-11:]) == ["in_scope", "reasons", "reasons_zh", "policy",
+                                         "grade_d", "note_zh", "needs", "needs_zh",
+                                         "needs_unknown", "src_row", "geometry"]
+    row = layer.set_index("building_id").loc["C003-B01"]  # 1985, grade C, 6 floors, no lift
+    assert (row["in_scope"], row["needs"]) == ("yes", "elevator_retrofit;building_safety")
+    assert row["needs_zh"] == "有条件的楼栋加装电梯；房屋安全隐患整治（安全鉴定C级）"
+    d = layer.set_index("building_id").loc["C037-B01"]
+    assert (d["in_scope"], d["needs"], bool(d["grade_d"])) == ("unknown", "", True)
+    with pytest.raises(InputError, match="scope has no row for buildings"):
+        buildings_layer(b, scope.iloc[1:], building_needs(b, scope))
