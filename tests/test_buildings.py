@@ -384,3 +384,12 @@ def test_output_layer_joins_scope_and_needs(sample):
     assert (d["in_scope"], d["needs"], bool(d["grade_d"])) == ("unknown", "", True)
     with pytest.raises(InputError, match="scope has no row for buildings"):
         buildings_layer(b, scope.iloc[1:], building_needs(b, scope))
+
+
+def test_excel_survey_table_reads_as_the_csv(sample, communities, tmp_path):
+    table = pd.read_csv(SAMPLE / "buildings.csv", dtype=str, encoding="utf-8-sig")
+    xlsx = tmp_path / "楼栋调查.xlsx"
+    table.to_excel(xlsx, index=False, sheet_name="楼栋")
+    with pytest.warns(lc.LivingCircleWarning):
+        b = read_buildings(xlsx, communities=communities, coord_crs="wgs84")
+    pd.testing.assert_frame_equal(b[ATTRS], sample[0][ATTRS])
