@@ -662,9 +662,15 @@ def community_building_summary(
     order = list(dict.fromkeys(
         ([*communities["community_id"].astype(str)] if communities is not None else [])
         + sorted(sc["community_id"].unique())))
+    groups = dict(tuple(sc.groupby("community_id", sort=False)))
+    empty = sc.iloc[:0]
+    need_groups = {}
+    if needs is not None:
+        nd = needs[needs["assessment"] == "need"]
+        need_groups = dict(tuple(nd.groupby(nd["community_id"].astype(str), sort=False)))
     rows = []
     for cid in order:
-        g = sc[sc["community_id"] == cid]
+        g = groups.get(cid, empty)
         yes = g[g["in_scope"] == "yes"]
         n_unknown = int((g["in_scope"] == "unknown").sum())
         if len(g) == 0:
@@ -700,8 +706,7 @@ def community_building_summary(
             "in_scope": status,
         }
         if needs is not None:
-            nd = needs[(needs["community_id"].astype(str) == cid)
-                       & (needs["assessment"] == "need")]
+            nd = need_groups.get(cid, needs.iloc[:0])
             for item in ("elevator_retrofit", "unit_completion", "building_safety"):
                 row[f"n_{item}"] = int((nd["item_id"] == item).sum())
             row["elevator_buildings"] = _joined(
