@@ -655,67 +655,66 @@ def community_building_summary(
         n_unit_completion, n_building_safety (assessment 'need'), elevator_buildings.
     """
     _check_frame(buildings)
-    hh = buildings.set_index(buildings["building_id"].astype(str))["households"] \
-        if "households" in buildings.columns else pd.Series(dtype="Int64")
+    hh = (pd.Series(buildings["households"].to_numpy(), dtype="Int64",
+                    index=buildings["building_id"].astype(str))
+          if "households" in buildings.columns else pd.Series(dtype="Int64"))
     sc = scope.assign(building_id=scope["building_id"].astype(str),
                       community_id=scope["community_id"].astype(str))
-    order = list(dict.fromkeys(
+    sc["households"] = hh.reindex(sc["building_id"]).to_numpy()
+    order = pd.Index(list(dict.fromkeys(
         ([*communities["community_id"].astype(str)] if communities is not None else [])
-        + sorted(sc["community_id"].unique())))
-    groups = dict(tuple(sc.groupby("community_id", sort=False)))
-    empty = sc.iloc[:0]
-    need_groups = {}
+        + sorted(sc["community_id"].unique()))), name="community_id")
+    by = sc.groupby("community_id", sort=False)
+    yes = sc[sc["in_scope"] == "yes"]
+    by_yes = yes.groupby("community_id", sort=False)
+    d = sc[sc["grade_d"].astype(bool)]
+    out = pd.DataFrame(index=order)
+    out["n_buildings"] = by.size()
+    out["n_buildings_in_scope"] = by_yes.size()
+    out["n_buildings_out"] = sc[sc["in_scope"] == "no"].groupby("community_id").size()
+    out["n_buildings_unknown"] = sc[sc["in_scope"] == "unknown"].groupby("community_id").size()
+    out["households_in_scope"] = by_yes["households"].sum()
+    out["households_in_scope_unknown"] = by_yes["households"].agg(lambda x: int(x.isna().sum()))
+    counts = [c for c in out.columns if c.startswith(("n_", "households_"))]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    out["buildings_in_scope"] = by_yes["building_id"].agg(_joined)
+    out["reasons"] = _reason_counts(yes, "reasons", ";", lambda c: c, "{}:{}", ";")
+    out["reasons_zh"] = _reason_counts(yes, "reasons_zh", "；", lambda z: z.split("（")[0],
+                                       "{} {} 栋", "；")
+    out["n_grade_d"] = d.groupby("community_id").size()
+    out["n_grade_d"] = out["n_grade_d"].fillna(0).astype("int64")
+    out["grade_d_buildings"] = d.groupby("community_id", sort=False)["building_id"].agg(_joined)
+    out = out.fillna({"buildings_in_scope": "", "reasons": "", "reasons_zh": "",
+                      "grade_d_buildings": ""})
+    out["in_scope"] = np.where(out["n_buildings_in_scope"] > 0, "yes",
+                               np.where(out["n_buildings_unknown"] > 0, "unknown", "no"))
+    none = out["n_buildings"] == 0
+    out.loc[none, ["in_scope", "reasons", "reasons_zh"]] = ["unknown", "no_buildings",
+                                                            "楼栋表中无本小区楼栋"]
     if needs is not None:
-        nd = needs[needs["assessment"] == "need"]
-        need_groups = dict(tuple(nd.groupby(nd["community_id"].astype(str), sort=False)))
-    rows = []
-    for cid in order:
-        g = groups.get(cid, empty)
-        yes = g[g["in_scope"] == "yes"]
-        n_unknown = int((g["in_scope"] == "unknown").sum())
-        if len(g) == 0:
-            status, why, why_zh = "unknown", "no_buildings", "楼栋表中无本小区楼栋"
-        else:
-            status = "yes" if len(yes) else ("unknown" if n_unknown else "no")
-            counts: dict[str, int] = {}
-            counts_zh: dict[str, int] = {}
-            for codes, zh in zip(yes["reasons"], yes["reasons_zh"], strict=True):
-                for c in codes.split(";"):
-                    counts[c] = counts.get(c, 0) + 1
-                for z in zh.split("；"):
-                    z = z.split("（")[0]
-                    counts_zh[z] = counts_zh.get(z, 0) + 1
-            why = _joined(f"{c}:{n}" for c, n in counts.items())
-            why_zh = "；".join(f"{z} {n} 栋" for z, n in counts_zh.items())
-        yes_hh = hh.reindex(yes["building_id"]) if len(hh) else pd.Series(
-            [pd.NA] * len(yes), dtype="Int64")
-        d = g[g["grade_d"]]
-        row = {
-            "community_id": cid,
-            "n_buildings": len(g),
-            "n_buildings_in_scope": len(yes),
-            "n_buildings_out": int((g["in_scope"] == "no").sum()),
-            "n_buildings_unknown": n_unknown,
-            "households_in_scope": int(yes_hh.sum(skipna=True)) if len(yes) else 0,
-            "households_in_scope_unknown": int(yes_hh.isna().sum()),
-            "buildings_in_scope": _joined(yes["building_id"]),
-            "reasons": why,
-            "reasons_zh": why_zh,
-            "n_grade_d": len(d),
-            "grade_d_buildings": _joined(d["building_id"]),
-            "in_scope": status,
-        }
-        if needs is not None:
-            nd = need_groups.get(cid, needs.iloc[:0])
-            for item in ("elevator_retrofit", "unit_completion", "building_safety"):
-                row[f"n_{item}"] = int((nd["item_id"] == item).sum())
-            row["elevator_buildings"] = _joined(
-                nd.loc[nd["item_id"] == "elevator_retrofit", "building_id"])
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    if not len(out):
-        out = pd.DataFrame(columns=["community_id", "n_buildings", "in_scope"])
-    return out
+        nd = needs[needs["assessment"] == "need"].assign(
+            community_id=needs["community_id"].astype(str))
+        for item in ("elevator_retrofit", "unit_completion", "building_safety"):
+            n = nd[nd["item_id"] == item].groupby("community_id").size()
+            out[f"n_{item}"] = n.reindex(order).fillna(0).astype("int64")
+        lift = nd[nd["item_id"] == "elevator_retrofit"]
+        out["elevator_buildings"] = lift.groupby("community_id", sort=False)[
+            "building_id"].agg(_joined).reindex(order).fillna("")
+    return out.reset_index()
+
+
+def _reason_counts(yes: pd.DataFrame, column: str, sep: str, key, fmt: str,
+                   joiner: str) -> pd.Series:
+    """Return per community the reasons of its buildings in scope with their counts.
+
+    Reasons come in the order they first appear in the community (``built_by_2000:5;…``).
+    """
+    parts = yes[["community_id", column]].assign(
+        **{column: yes[column].str.split(sep)}).explode(column)
+    parts[column] = parts[column].map(key)
+    n = parts.groupby(["community_id", column], sort=False).size().reset_index(name="n")
+    n["text"] = [fmt.format(r, c) for r, c in zip(n[column], n["n"], strict=True)]
+    return n.groupby("community_id", sort=False)["text"].agg(joiner.join)
 
 
 def buildings_layer(
