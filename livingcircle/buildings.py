@@ -53,7 +53,7 @@ from ._errors import InputError
 from .diagnostics import Diagnostics
 from .io import read_layer
 from .renovation import ATTRIBUTE_ITEMS, CLASS_ZH, MIN_FLOORS_ELEVATOR, PRIORITY_ZH
-from .schema import ID_COLUMNS
+from .schema import ID_COLUMNS, INPUT_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -368,6 +368,12 @@ def read_buildings(
     gdf = _coerce(gdf, source=src, diagnostics=diag)
     gdf = _assign_communities(gdf, communities, source=src, diagnostics=diag)
     v.check_usable(gdf, n_in, layer=LAYER, source=src, diagnostics=diag)
+    unused = [repr(str(c)) for c in gdf.columns
+              if c not in (*INPUT_COLUMNS[LAYER], "community_from", "src_row", "geometry")]
+    if unused:  # kept in the layer; listed once, as the other readers do
+        diag.add(LAYER, "unused_columns", action="kept", source=src,
+                 detail=f"columns kept as they are but not used: {', '.join(unused)}; if one "
+                        "holds a schema column, map it with columns=; see docs/columns.md")
     for line in diag.set_aside_lines(start=first):
         v.warn(line)
     invalid = [r for r in diag.records[first:] if r["issue"] == "value_invalid"]

@@ -305,11 +305,11 @@ def two_communities():
 def test_bad_cells_become_unknown_and_are_recorded(tmp_path, two_communities):
     csv = tmp_path / "楼栋.csv"
     csv.write_text(
-        "楼号,小区编号,建成年代,层数,电梯,鉴定等级,独立厨卫,户数,经度,纬度\n"
-        "1,K1,1990,6,无,E级,是,36,126.601,45.701\n"            # grade E: not a grade
-        "2,,1990,六层半,maybe,B,否,24,126.611,45.701\n"        # no id; two bad cells
-        "3,,1990,5,无,B,是,30,126.620,45.701\n"                # no id, in no community
-        "4,K9,1990,5,无,B,是,30,126.601,45.7015\n",           # a community not in the layer
+        "楼号,小区编号,建成年代,层数,电梯,鉴定等级,独立厨卫,户数,经度,纬度,备注\n"
+        "1,K1,1990,6,无,E级,是,36,126.601,45.701,\n"            # grade E: not a grade
+        "2,,1990,六层半,maybe,B,否,24,126.611,45.701,\n"        # no id; two bad cells
+        "3,,1990,5,无,B,是,30,126.620,45.701,\n"                # no id, in no community
+        "4,K9,1990,5,无,B,是,30,126.601,45.7015,拆迁\n",        # a community not in the layer
         encoding="utf-8")
     diag = Diagnostics()
     with pytest.warns(lc.LivingCircleWarning, match="2 rows set aside"):
@@ -328,7 +328,9 @@ def test_bad_cells_become_unknown_and_are_recorded(tmp_path, two_communities):
         ("buildings", 2, "2", "community_by_location", "repaired"),
         ("buildings", 3, "3", "no_community", "dropped"),
         ("buildings", 4, "4", "unknown_community", "dropped"),
+        ("buildings", None, None, "unused_columns", "kept"),
     ]
+    assert b["备注"].isna().all()  # kept as it is
     grade = next(r for r in diag.records if r["row"] == 1)
     assert grade["detail"].startswith("safety_grade 'E级': not a safety grade A, B, C or D")
     assert grade["source"] == str(csv)
