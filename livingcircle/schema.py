@@ -145,7 +145,7 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
 #: from the Heilongjiang renovation survey forms and the examples in issue 14; add a city's own
 #: here (one header belongs to one column).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "community_id": ("小区编号", "小区代码", "小区id"),
+    "community_id": ("小区编号", "小区代码", "小区id", "所属小区编号"),
     "gate_id": ("出入口编号", "大门编号", "门编号"),
     "facility_id": ("设施编号", "设施id"),
     "site_id": ("候选用地编号", "用地编号", "地块编号"),
