@@ -28,12 +28,15 @@ Missing values mean unknown and are never guessed: a rule whose attribute is unk
 
 Examples
 --------
+>>> import livingcircle as lc
 >>> import livingcircle.buildings as lb
->>> from livingcircle.sample import sample_path
->>> com = lc.io.read_communities(sample_path("communities.gpkg"))  # doctest: +SKIP
->>> b = lb.read_buildings(sample_path("buildings.gpkg"), communities=com)  # doctest: +SKIP
->>> scope = lb.building_scope(b)  # doctest: +SKIP
->>> lb.community_building_summary(b, scope, lb.building_needs(b, scope))  # doctest: +SKIP
+>>> from livingcircle.sample import sample_dir
+>>> com = lc.io.read_communities(sample_dir() / "communities.gpkg")
+>>> b = lb.read_buildings(sample_dir() / "buildings.gpkg", communities=com)
+>>> scope = lb.building_scope(b)
+>>> needs = lb.building_needs(b, scope)
+>>> lb.community_building_summary(b, scope, needs, communities=com)  # doctest: +SKIP
+>>> lb.buildings_layer(b, scope, needs)  # doctest: +SKIP
 """
 
 from __future__ import annotations
