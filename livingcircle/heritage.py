@@ -15,6 +15,18 @@ for this from layers as well as from the community attribute ``heritage``:
 
 OSM's ``historic=*`` says what a thing is (memorial, monument, building), not its legal
 protection; such features get the class ``osm_historic``, to be confirmed by the planner.
+
+Examples
+--------
+>>> import livingcircle as lc
+>>> import livingcircle.heritage as lh
+>>> from livingcircle.sample import sample_dir
+>>> com = lc.io.read_communities(sample_dir() / "communities.gpkg")
+>>> marked = lh.mark_heritage(com, lh.read_heritage(sample_dir() / "heritage.gpkg"))
+>>> marked.loc[marked["heritage"], "community_id"].tolist()
+['C007', 'C012', 'C021', 'C025', 'C037']
+>>> marked.set_index("community_id").loc["C037", ["heritage_from", "heritage_names"]].tolist()
+['layer', '红旗小区老水塔（合成）']
 """
 
 from __future__ import annotations
