@@ -290,6 +290,7 @@ def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | N
                 diagnostics.add(LAYER, "unknown_community", action="dropped", source=source,
                                 row=int(out["src_row"].iloc[i]),
                                 feature_id=out["building_id"].iloc[i],
+                                geometry=shapely.point_on_surface(out.geometry.iloc[i]),
                                 detail=f"community_id {cid.iloc[i]!r} is not in the communities "
                                        "layer; correct the id or add the community")
     out["community_id"] = cid.astype("string")
@@ -321,11 +322,12 @@ def read_buildings(
     recorded as ``value_invalid`` with the file, row, id and text — one bad cell of a survey of
     many buildings does not stop the run.
 
-    A building without a community id is assigned to the community polygon its footprint (or
-    point) lies in (recorded as ``community_by_location``; column ``community_from`` is
-    'location' instead of 'file'); one that lies in none, or in several, is set aside in the
-    diagnostics (``no_community``, ``several_communities``), as is one whose community id is
-    not in ``communities`` (``unknown_community``).
+    A building without a community id is assigned to the community polygon that covers its
+    point (a footprint's point on its surface, so a footprint across a fence goes to one side),
+    recorded as ``community_by_location`` (column ``community_from`` is 'location' instead of
+    'file'); one that lies in none, or in several, is set aside in the diagnostics
+    (``no_community``, ``several_communities``), as is one whose community id is not in
+    ``communities`` (``unknown_community``).
 
     Parameters
     ----------
