@@ -22,6 +22,8 @@ optional buildings table (issue 16 §1):
     Per community: buildings and households in scope, which, and why.
 :func:`buildings_layer`
     The output layer ``buildings``: every building with its scope, reasons and needs.
+:func:`combine_community_scope`
+    The community scope from the buildings where a community has some, else from its attributes.
 
 Missing values mean unknown and are never guessed: a rule whose attribute is unknown gives
 'unknown' unless another rule already decides.
@@ -70,6 +72,7 @@ __all__ = [
     "building_needs",
     "building_scope",
     "buildings_layer",
+    "combine_community_scope",
     "community_building_summary",
     "read_buildings",
 ]
@@ -661,7 +664,8 @@ def community_building_summary(
     pandas.DataFrame
         community_id, n_buildings, n_buildings_in_scope, n_buildings_out,
         n_buildings_unknown, households_in_scope, households_in_scope_unknown,
-        buildings_in_scope (';'-joined ids), reasons (code:count, ';'-joined), reasons_zh,
+        buildings_in_scope (';'-joined ids), reasons (code:count, ';'-joined, over the
+        buildings in scope, or over all buildings when none is), reasons_zh,
         n_grade_d, grade_d_buildings, in_scope, and with ``needs``: n_elevator_retrofit,
         n_unit_completion, n_building_safety (assessment 'need'), elevator_buildings.
     """
@@ -689,8 +693,10 @@ def community_building_summary(
     counts = [c for c in out.columns if c.startswith(("n_", "households_"))]
     out[counts] = out[counts].fillna(0).astype("int64")
     out["buildings_in_scope"] = by_yes["building_id"].agg(_joined)
-    out["reasons"] = _reason_counts(yes, "reasons", ";", lambda c: c, "{}:{}", ";")
-    out["reasons_zh"] = _reason_counts(yes, "reasons_zh", "；", lambda z: z.split("（")[0],
+    # why: the reasons of the buildings in scope; without any, of all its buildings
+    basis = sc[(sc["in_scope"] == "yes") | ~sc["community_id"].isin(yes["community_id"])]
+    out["reasons"] = _reason_counts(basis, "reasons", ";", lambda c: c, "{}:{}", ";")
+    out["reasons_zh"] = _reason_counts(basis, "reasons_zh", "；", lambda z: z.split("（")[0],
                                        "{} {} 栋", "；")
     out["n_grade_d"] = d.groupby("community_id").size()
     out["n_grade_d"] = out["n_grade_d"].fillna(0).astype("int64")
@@ -772,3 +778,35 @@ def buildings_layer(
     if "geometry" not in out.columns:
         return out
     return out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+
+
+def combine_community_scope(community_scope: pd.DataFrame,
+                            summary: pd.DataFrame) -> pd.DataFrame:
+    """Take each community's scope from its buildings where it has some, else from its attributes.
+
+    Issue 16 §1: without a buildings table (or for a community the table does not cover), the
+    community attributes keep working (:func:`livingcircle.renovation.renovation_scope`).
+
+    Parameters
+    ----------
+    community_scope
+        The result of :func:`livingcircle.renovation.renovation_scope`.
+    summary
+        The result of :func:`community_building_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``community_scope`` with in_scope, reasons and reasons_zh replaced for the communities
+        with at least one building, and ``scope_from`` ('buildings' | 'community'); in the
+        order of ``community_scope``.
+    """
+    out = community_scope.copy()
+    s = summary.assign(community_id=summary["community_id"].astype(str))
+    s = s[s["n_buildings"] > 0].set_index("community_id")
+    ids = out["community_id"].astype(str)
+    has = ids.isin(s.index).to_numpy()
+    for col in ("in_scope", "reasons", "reasons_zh"):
+        out.loc[has, col] = s.loc[ids[has], col].to_numpy()
+    out["scope_from"] = np.where(has, "buildings", "community")
+    return out

@@ -26,6 +26,7 @@ from livingcircle.buildings import (
     building_needs,
     building_scope,
     buildings_layer,
+    combine_community_scope,
     community_building_summary,
     read_buildings,
 )
@@ -212,6 +213,10 @@ def test_community_summary_counts_and_reasons():
     assert a["reasons_zh"] == "2000年底前建成 1 栋；2000年后建成、安全鉴定C级 1 栋"
     assert a["n_building_safety"] == 1
     assert out.loc["B", "n_buildings_unknown"] == 2
+    assert out.loc["B", "reasons"] == ("unknown_build_year:2;unknown_safety_grade:1;"
+                                       "unknown_complete_units:1")
+    assert out.loc["C", "reasons"] == "grade_d_danger:1;built_by_2000:1;built_after_2000:1;" \
+        "safety_grade_a:1;complete_units:1"
     assert (out.loc["C", "n_grade_d"], out.loc["C", "grade_d_buildings"]) == (1, "C1")
     assert (out.loc["E", "n_buildings"], out.loc["E", "reasons"]) == (0, "no_buildings")
 
@@ -395,3 +400,15 @@ def test_excel_survey_table_reads_as_the_csv(sample, communities, tmp_path):
     with pytest.warns(lc.LivingCircleWarning):
         b = read_buildings(xlsx, communities=communities, coord_crs="wgs84")
     pd.testing.assert_frame_equal(b[ATTRS], sample[0][ATTRS])
+
+
+def test_communities_without_buildings_keep_their_attribute_scope():
+    coms = pd.DataFrame({"community_id": ["A", "B"], "build_year": [1990, 1995]})
+    coms["build_year"] = coms["build_year"].astype("Int64")
+    by_attr = lc.renovation.renovation_scope(coms)
+    b = buildings_frame([one(2010, "A", True, bid="A1", cid="A")])  # A's one building is new
+    summary = community_building_summary(b, building_scope(b), communities=coms)
+    out = combine_community_scope(by_attr, summary)
+    assert out[["community_id", "in_scope", "reasons", "scope_from"]].values.tolist() == [
+        ["A", "no", "built_after_2000:1;safety_grade_a:1;complete_units:1", "buildings"],
+        ["B", "yes", "built_before_2001", "community"]]
