@@ -274,7 +274,7 @@ def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | N
                                        "assigned by location")
             elif len(owners) > 1:
                 keep[i] = False
-                diagnostics.add(LAYER, "several_communities", action="dropped", source=source,
+                diagnostics.add(LAYER, "missing_community_id", action="dropped", source=source,
                                 row=row, feature_id=bid, geometry=pts[k],
                                 detail=f"no community_id and lies in several community "
                                        f"polygons {owners}; give its community_id")
@@ -282,7 +282,7 @@ def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | N
         keep[i] = False
         where_txt = ("lies in no community polygon" if communities is not None
                      else "no communities layer to place it by location")
-        diagnostics.add(LAYER, "no_community", action="dropped", source=source,
+        diagnostics.add(LAYER, "missing_community_id", action="dropped", source=source,
                         row=int(out["src_row"].iloc[i]), feature_id=out["building_id"].iloc[i],
                         geometry=shapely.point_on_surface(out.geometry.iloc[i]),
                         detail=f"no community_id and {where_txt}; give its community_id")
@@ -329,7 +329,7 @@ def read_buildings(
     point (a footprint's point on its surface, so a footprint across a fence goes to one side),
     recorded as ``community_by_location`` (column ``community_from`` is 'location' instead of
     'file'); one that lies in none, or in several, is set aside in the diagnostics
-    (``no_community``, ``several_communities``), as is one whose community id is not in
+    (``missing_community_id``, the detail says which), as is one whose community id is not in
     ``communities`` (``unknown_community``).
 
     Parameters

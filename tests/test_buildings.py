@@ -229,7 +229,7 @@ def test_sample_buildings_are_read_and_placed(sample):
     assert list(b.columns[:10]) == [*ATTRS[:3], "name", *ATTRS[3:]]
     recs = [(r["row"], r["feature_id"], r["issue"], r["action"]) for r in diag.records]
     assert recs == [(10, "C002-B02", "community_by_location", "repaired"),
-                    (626, "S001", "no_community", "dropped")]
+                    (626, "S001", "missing_community_id", "dropped")]
     row = b.set_index("building_id").loc["C002-B02"]
     assert (row["community_id"], row["community_from"]) == ("C002", "location")
     assert set(b["community_from"]) == {"file", "location"}
@@ -244,7 +244,7 @@ def test_sample_csv_reads_as_the_geopackage(sample, communities):
     pd.testing.assert_frame_equal(c[ATTRS], sample[0][ATTRS])
     issues = diag.summary().set_index("issue")["count"].to_dict()
     # 1998年 and 6层 as a survey table writes them, each recorded
-    assert issues == {"community_by_location": 1, "no_community": 1, "value_repaired": 211}
+    assert issues == {"community_by_location": 1, "missing_community_id": 1, "value_repaired": 211}
 
 
 def test_sample_exercises_every_rule(sample):
@@ -331,7 +331,7 @@ def test_bad_cells_become_unknown_and_are_recorded(tmp_path, two_communities):
         ("buildings", 2, "2", "value_invalid", "repaired"),        # maybe
         ("buildings", 1, "1", "value_invalid", "repaired"),        # E级
         ("buildings", 2, "2", "community_by_location", "repaired"),
-        ("buildings", 3, "3", "no_community", "dropped"),
+        ("buildings", 3, "3", "missing_community_id", "dropped"),
         ("buildings", 4, "4", "unknown_community", "dropped"),
         ("buildings", None, None, "unused_columns", "kept"),
     ]
