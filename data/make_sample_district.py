@@ -1089,6 +1089,143 @@ def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str, what: str) -> Non
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
 
 
+# ---------------------------------------------------------------------------------------------
+# buildings (楼栋) and heritage (issue 16 §1–2)
+# ---------------------------------------------------------------------------------------------
+
+BUILDING_COLUMNS = ["building_id", "community_id", "build_year", "floors", "has_elevator",
+                    "safety_grade", "complete_units", "households"]
+#: Headers of the CSV variant, as a municipal survey table writes them.
+BUILDING_CSV_HEADERS = ["楼栋编号", "小区编号", "建成年代", "层数", "电梯", "鉴定等级", "独立厨卫",
+                        "户数", "经度", "纬度"]
+
+
+def _known(v) -> bool | None:
+    """A nullable boolean cell as True, False or None (unknown)."""
+    return None if pd.isna(v) else bool(v)
+
+
+def _slabs(poly: Polygon, n: int) -> list[Polygon]:
+    """``n`` slab footprints (rows of 1 or 2 columns) inside ``poly``, 8 m from its fence."""
+    inner = poly.buffer(-8.0)
+    x0, y0, x1, y1 = inner.bounds
+    cols = 2 if n > 4 else 1
+    rows = math.ceil(n / cols)
+    along_x = (x1 - x0) >= (y1 - y0)
+    if not along_x:  # lay the grid out along the long side
+        x0, y0, x1, y1 = y0, x0, y1, x1
+    cw, rh = (x1 - x0) / cols, (y1 - y0) / rows
+    out = []
+    for k in range(n):
+        c, r = k % cols, k // cols
+        cx, cy = x0 + (c + 0.5) * cw, y0 + (r + 0.5) * rh
+        hl, hd = 0.35 * cw, min(6.0, 0.3 * rh)
+        box = (cx - hl, cy - hd, cx + hl, cy + hd)
+        if not along_x:
+            box = (box[1], box[0], box[3], box[2])
+        out.append(shapely.box(*box).intersection(inner))
+    return out
+
+
+def make_buildings(communities: pd.DataFrame, geoms, outside: Polygon) -> gpd.GeoDataFrame:
+    """Buildings (楼栋) of every community, in layout metres, with a case for every rule.
+
+    Each community's attributes are its buildings' (households split among them), except:
+    in a grade D community only the first building is D (the others C); in a community built
+    after 2000 with grade C only the first building is C (the others B); in a community
+    without complete units every other building is non-complete; in the first walk-up built
+    by 2000 with three or more buildings the last one has unknown floors, elevator and
+    households, and the second has no community id (it is assigned by location). One more
+    building (``S001``) without community id stands in no community and is set aside.
+    """
+    rows, footprints = [], []
+    first_unknown = None
+    for k, r in enumerate(communities.itertuples(index=False)):
+        hh = r.households
+        floors = r.floors
+        if pd.notna(hh) and pd.notna(floors):
+            n = int(min(8, max(2, round(hh / (floors * 6)))))
+        else:
+            n = 3
+        split = ([int(hh) // n + (1 if j < int(hh) % n else 0) for j in range(n)]
+                 if pd.notna(hh) else [pd.NA] * n)
+        if (first_unknown is None and pd.notna(r.build_year) and r.build_year <= 2000 and n >= 3
+                and pd.notna(floors) and floors >= 4 and _known(r.has_elevator) is False):
+            first_unknown = r.community_id
+        for j, fp in enumerate(_slabs(geoms[k], n)):
+            grade = None if pd.isna(r.safety_grade) else str(r.safety_grade)
+            if grade == "D" and j > 0:
+                grade = "C"
+            if grade == "C" and j > 0 and pd.notna(r.build_year) and r.build_year > 2000:
+                grade = "B"
+            complete = r.complete_units
+            if _known(complete) is False and j % 2 == 1:
+                complete = True
+            rows.append({"building_id": f"{r.community_id}-B{j + 1:02d}",
+                         "community_id": r.community_id, "build_year": r.build_year,
+                         "floors": floors, "has_elevator": r.has_elevator,
+                         "safety_grade": grade, "complete_units": complete,
+                         "households": split[j]})
+            footprints.append(fp)
+    df = pd.DataFrame(rows, columns=BUILDING_COLUMNS)
+    mine = df.index[df["community_id"] == first_unknown]
+    df.loc[mine[-1], ["floors", "has_elevator", "households"]] = pd.NA
+    df.loc[mine[1], "community_id"] = pd.NA
+    c = outside.representative_point()
+    df.loc[len(df)] = {"building_id": "S001", "community_id": pd.NA, "build_year": 1995,
+                       "floors": 5, "has_elevator": False, "safety_grade": "B",
+                       "complete_units": True, "households": 30}
+    footprints.append(shapely.box(c.x - 25, c.y - 6, c.x + 25, c.y + 6))
+    types = {"building_id": "string", "community_id": "string", "build_year": "Int64",
+             "floors": "Int64", "has_elevator": "boolean", "safety_grade": "string",
+             "complete_units": "boolean", "households": "Int64"}
+    return gpd.GeoDataFrame(df.astype(types), geometry=footprints)
+
+
+def make_heritage(communities: pd.DataFrame, geoms, elsewhere: Polygon) -> gpd.GeoDataFrame:
+    """A heritage layer in layout metres: one of each class of 四(三)4.
+
+    - 历史文化街区 around the four heritage communities (their polygons + 2 m);
+    - 文物保护单位: a 20 × 20 m water tower in the first community built before 1970 that is not
+      a heritage block (its attribute says no heritage; the layer marks it);
+    - 历史建筑: a club house in a half block without communities (it touches none).
+    """
+    her = communities.index[communities["heritage"].fillna(False).astype(bool)].tolist()
+    district = shapely.union_all([geoms[k].buffer(2.0, join_style="mitre") for k in her])
+    old = next(k for k, r in enumerate(communities.itertuples(index=False))
+               if pd.notna(r.build_year) and r.build_year < 1970 and not r.heritage)
+    t = geoms[old].representative_point()
+    c = elsewhere.representative_point()
+    return gpd.GeoDataFrame({
+        "编号": ["H01", "H02", "H03"],
+        "名称": ["巴洛克历史文化街区（合成）",
+               f"{communities['name'].iloc[old]}老水塔（合成）", "原工人俱乐部（合成）"],
+        "保护类别": ["历史文化街区", "文物保护单位", "历史建筑"],
+    }, geometry=[district, shapely.box(t.x - 10, t.y - 10, t.x + 10, t.y + 10),
+                 shapely.box(c.x - 15, c.y - 40, c.x + 15, c.y - 10)])
+
+
+def _buildings_csv(bld: gpd.GeoDataFrame) -> bytes:
+    """The buildings as a municipal survey table: points, Chinese headers and cell styles."""
+    pts = shapely.get_coordinates(shapely.point_on_surface(np.asarray(bld.geometry)))
+    buf = io.StringIO()
+    wr = csv.writer(buf, lineterminator="\n")
+    wr.writerow(BUILDING_CSV_HEADERS)
+
+    def text(v, fmt=str):
+        return "" if pd.isna(v) else fmt(v)
+
+    for k, r in enumerate(bld.itertuples(index=False)):
+        year = text(r.build_year, (lambda y: f"{y}年") if k % 7 == 3 else str)
+        floors = text(r.floors, (lambda f: f"{f}层") if k % 5 == 2 else str)
+        wr.writerow([r.building_id, text(r.community_id), year, floors,
+                     text(r.has_elevator, lambda b: "有" if b else "无"),
+                     text(r.safety_grade, lambda g: f"{g}级"),
+                     text(r.complete_units, lambda b: "是" if b else "否"),
+                     text(r.households), f"{pts[k, 0]:.7f}", f"{pts[k, 1]:.7f}"])
+    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+
+
 def make_sample_district(out_dir: str | Path, *, seed: int = SEED) -> dict[str, object]:
     """Generate the sample district into ``out_dir`` and return its layers.
 
@@ -1215,11 +1352,28 @@ def make_sample_district(out_dir: str | Path, *, seed: int = SEED) -> dict[str, 
         "communities": len(com), "gates": len(gat), "facilities_gpkg": len(gp),
         "facilities_csv": len(am), "sites": len(site),
     }
-    (out / "README.md").write_text(_readme(com, gat, gp, am, site, counts), encoding="utf-8",
+    # buildings and heritage (issue 16): made after everything above, without the random
+    # generator, so that the files above stay as they were
+    others = [layout.cells[c]["halves"][h] for c, h in sorted(use) if use[(c, h)] == "other"]
+    bld_xy = make_buildings(communities, cgeoms, others[0])
+    bld = _to_wgs(gpd.GeoDataFrame(bld_xy.drop(columns="geometry"),
+                                   geometry=shift(bld_xy.geometry), crs=crs_xy))
+    her_xy = make_heritage(communities, cgeoms, others[1])
+    her = _to_wgs(gpd.GeoDataFrame(her_xy.drop(columns="geometry"),
+                                   geometry=shift(her_xy.geometry), crs=crs_xy))
+    _write_gpkg(bld, out / "buildings.gpkg", "buildings", "residential buildings (楼栋)")
+    (out / "buildings.csv").write_bytes(_buildings_csv(bld))
+    _write_gpkg(her, out / "heritage.gpkg", "heritage",
+                "heritage: 历史文化街区, 文物保护单位, 历史建筑")
+    counts.update(buildings=len(bld), heritage=len(her))
+
+    (out / "README.md").write_text(_readme(com, gat, gp, am, site, counts)
+                                   + _readme_buildings(bld, her), encoding="utf-8",
                                    newline="\n")
     paths = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}
     return {"paths": paths, "communities": com, "gates": gat, "facilities": gp, "amap": amap,
-            "sites": site, "boundary": boundary, "counts": counts}
+            "sites": site, "boundary": boundary, "buildings": bld, "heritage": her,
+            "counts": counts}
 
 
 def _readme(com, gat, gp, am, site, counts) -> str:
@@ -1320,6 +1474,43 @@ def _readme(com, gat, gp, am, site, counts) -> str:
         "",
         "Candidate sites are mostly east of the river and in the north-west area, where the gaps",
         "are.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _readme_buildings(bld, her) -> str:
+    n_com = bld["community_id"].nunique()
+    lines = [
+        "## Buildings and heritage (issue 16)",
+        "",
+        "| file | content | CRS |",
+        "|---|---|---|",
+        f"| `buildings.gpkg` (layer `buildings`) | {len(bld)} building footprints (楼栋) of "
+        f"{n_com} communities: {', '.join(BUILDING_COLUMNS)} | EPSG:4326 |",
+        f"| `buildings.csv` | the same {len(bld)} buildings as points, as a survey table writes "
+        f"them: UTF-8 with BOM, headers `{','.join(BUILDING_CSV_HEADERS)}`, cells such as "
+        "`1998年`, `6层`, `有`/`无`, `C级`, `是`/`否` | WGS84 |",
+        f"| `heritage.gpkg` (layer `heritage`) | {len(her)} heritage features: "
+        + ", ".join(f"{a} {b}" for a, b in zip(her["编号"], her["保护类别"], strict=True))
+        + "; headers `编号,名称,保护类别` | EPSG:4326 |",
+        "",
+        "A community's buildings carry its attributes (its households split among them), with",
+        "cases for every rule of `livingcircle.buildings`:",
+        "",
+        "- grade D (危房): in a grade D community only the first building is D, the others C;",
+        "- grade C after 2000: in a community built after 2000 with grade C only the first",
+        "  building is C, the others B;",
+        "- non-complete units (非成套): every other building of a community without them;",
+        "- walk-ups of 4–7 floors without elevator, 2–3 floor heritage blocks, high-rises with",
+        "  elevators; unknowns from the community attributes, and in the first walk-up built by",
+        "  2000 with three or more buildings the last building's floors, elevator and households;",
+        "- no community id: that community's second building (it lies in it: assigned by",
+        "  location), and `S001`, which stands in no community (set aside).",
+        "",
+        "The heritage district covers the four heritage blocks (2 m around them); the 文物保护单位",
+        "stands in a community whose `heritage` attribute is false; the 历史建筑 touches no",
+        "community.",
         "",
     ]
     return "\n".join(lines)

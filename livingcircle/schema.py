@@ -54,6 +54,7 @@ ID_COLUMNS = {
     "gates": "gate_id",
     "facilities": "facility_id",
     "sites": "site_id",
+    "buildings": "building_id",
 }
 
 COMMUNITY_ATTRIBUTES = {
@@ -87,6 +88,7 @@ LABELS_ZH = {
     "gate_id": "出入口编号",
     "facility_id": "设施编号",
     "site_id": "候选用地编号",
+    "building_id": "楼栋编号",
     "name": "名称",
     "build_year": "建成年份",
     "households": "户数",
@@ -140,6 +142,9 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "facilities": ("facility_id", "name", "category", "categories", "capacity", "type",
                    "typecode"),
     "sites": ("site_id", "name", "site_type", "floor_area_m2"),
+    # buildings (楼栋, issue 16 §1): read by livingcircle.buildings.read_buildings
+    "buildings": ("building_id", "community_id", "name", "build_year", "floors", "has_elevator",
+                  "safety_grade", "complete_units", "households"),
 }
 
 #: THE alias table: headers that municipal tables, AMap/GIS exports and planners write for each
@@ -151,10 +156,11 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
 #: from the Heilongjiang renovation survey forms and the examples in issue 14; add a city's own
 #: here (one header belongs to one column).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "community_id": ("小区编号", "小区代码", "小区id"),
+    "community_id": ("小区编号", "小区代码", "小区id", "所属小区编号"),
     "gate_id": ("出入口编号", "大门编号", "门编号"),
     "facility_id": ("设施编号", "设施id"),
     "site_id": ("候选用地编号", "用地编号", "地块编号"),
+    "building_id": ("楼栋编号", "楼栋号", "楼号", "楼栋id", "建筑编号", "幢号"),
     "name": ("名称", "小区名称", "小区名", "设施名称", "用地名称"),
     "build_year": ("建成年份", "建成年代", "建成时间", "建设年代", "建设年份", "竣工年份",
                    "竣工时间", "建筑年代", "year_built"),

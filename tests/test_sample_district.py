@@ -28,10 +28,12 @@ DATA = ROOT / "data" / "sample_district"
 SCRIPT = ROOT / "data" / "make_sample_district.py"
 METRIC = "EPSG:32652"
 NOT_WALKABLE = {"motorway", "motorway_link", "trunk", "trunk_link"}
-FILES = ["README.md", "boundary.geojson", "communities.gpkg", "district.osm", "facilities.gpkg",
-         "facilities_amap_gcj02.csv", "gates.gpkg", "sites.gpkg"]
+FILES = ["README.md", "boundary.geojson", "buildings.csv", "buildings.gpkg", "communities.gpkg",
+         "district.osm", "facilities.gpkg", "facilities_amap_gcj02.csv", "gates.gpkg",
+         "heritage.gpkg", "sites.gpkg"]
 GPKG_LAYERS = {"communities.gpkg": "communities", "gates.gpkg": "gates",
-               "facilities.gpkg": "facilities", "sites.gpkg": "sites"}
+               "facilities.gpkg": "facilities", "sites.gpkg": "sites",
+               "buildings.gpkg": "buildings", "heritage.gpkg": "heritage"}
 # the deliberate NULLs, as data/sample_district/README.md lists them
 EXPECTED_NULLS = {
     "build_year": 2, "households": 2, "population": 2, "elderly_share": 3, "floors": 1,
@@ -116,7 +118,8 @@ def test_generator_writes_every_file_and_is_deterministic(generated, gen_module,
 
 
 def test_committed_files_equal_generator_output(generated):
-    for name in ("README.md", "boundary.geojson", "district.osm", "facilities_amap_gcj02.csv"):
+    for name in ("README.md", "boundary.geojson", "district.osm", "facilities_amap_gcj02.csv",
+                 "buildings.csv"):
         assert (DATA / name).read_bytes() == generated["paths"][name].read_bytes(), name
     for name, layer in GPKG_LAYERS.items():
         committed = gpd.read_file(DATA / name, layer=layer)

@@ -1,0 +1,812 @@
+"""Buildings (楼栋), the policy's own unit: scope, needs and the sum per community.
+
+黑政办规〔2021〕15号 puts single residential buildings (单栋住宅楼) in scope and decides elevator
+retrofits per building (有条件的楼栋加装电梯); this module judges both per building, from an
+optional buildings table (issue 16 §1):
+
+:func:`read_buildings`
+    Footprints or points (GeoPackage, Shapefile, GeoJSON) or a CSV/Excel table with
+    longitude/latitude, read by the same machinery as every other layer
+    (:func:`livingcircle.io.read_layer`): coordinate systems, header aliases of
+    :data:`livingcircle.schema.COLUMN_ALIASES` (楼栋编号, 小区编号, 建成年代, 层数, 电梯, 鉴定等级,
+    独立厨卫, 户数 …), 1-based rows. A building without a community id is assigned to the
+    community polygon it lies in (recorded), or set aside in the diagnostics.
+:func:`building_scope`
+    ``in_scope`` yes / no / unknown per building with reason codes, each rule quoting the line of
+    the policy it implements (:data:`SCOPE_RULES`). Grade D (危房) is always reported with its own
+    code and note, never silently in scope by its build year.
+:func:`building_needs`
+    The needs that belong to a building: elevator retrofit, units without their own kitchen and
+    bathroom, safety grade C.
+:func:`community_building_summary`
+    Per community: buildings and households in scope, which, and why.
+:func:`buildings_layer`
+    The output layer ``buildings``: every building with its scope, reasons and needs.
+:func:`combine_community_scope`
+    The community scope from the buildings where a community has some, else from its attributes.
+
+Missing values mean unknown and are never guessed: a rule whose attribute is unknown gives
+'unknown' unless another rule already decides.
+
+Examples
+--------
+>>> import livingcircle as lc
+>>> import livingcircle.buildings as lb
+>>> from livingcircle.sample import sample_dir
+>>> com = lc.io.read_communities(sample_dir() / "communities.gpkg")
+>>> b = lb.read_buildings(sample_dir() / "buildings.gpkg", communities=com)
+>>> scope = lb.building_scope(b)
+>>> needs = lb.building_needs(b, scope)
+>>> lb.community_building_summary(b, scope, needs, communities=com)  # doctest: +SKIP
+>>> lb.buildings_layer(b, scope, needs)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import _validate as v
+from . import settings
+from ._errors import InputError
+from .diagnostics import Diagnostics
+from .io import read_layer
+from .renovation import ATTRIBUTE_ITEMS, CLASS_ZH, MIN_FLOORS_ELEVATOR, PRIORITY_ZH
+from .schema import ID_COLUMNS, INPUT_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BUILDING_ATTRIBUTES",
+    "ELEVATOR_MIN_FLOORS",
+    "ELEVATOR_SOURCE",
+    "GRADE_D_NOTE_ZH",
+    "SCOPE_RULES",
+    "ScopeRule",
+    "building_needs",
+    "building_scope",
+    "buildings_layer",
+    "combine_community_scope",
+    "community_building_summary",
+    "read_buildings",
+]
+
+LAYER = "buildings"
+
+#: The attributes of a building and their nullable dtypes (missing = unknown).
+BUILDING_ATTRIBUTES = {
+    "name": "string",
+    "build_year": "Int64",
+    "floors": "Int64",
+    "has_elevator": "boolean",
+    "safety_grade": "string",
+    "complete_units": "boolean",
+    "households": "Int64",
+}
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    """One rule of the renovation scope, with the policy line it implements."""
+
+    code: str
+    zh: str
+    en: str
+    policy: str
+
+
+def _scope_rules(limit: int) -> dict[str, ScopeRule]:
+    """Return the rules of 二(一) for a year limit (2000 in the policy; a city may extend it)."""
+    return {
+        "built_by": ScopeRule(
+            f"built_by_{limit}", f"{limit}年底前建成", f"built by the end of {limit}",
+            "黑政办规〔2021〕15号 二(一)：“城市、县城、原农垦、森工系统二级机构所在地，2000 年底前"
+            "建成需改造的老旧小区或单栋住宅楼。”"),
+        "after_grade_c": ScopeRule(
+            f"after_{limit}_grade_c", f"{limit}年后建成、安全鉴定C级",
+            f"built after {limit} and appraised safety grade C",
+            "黑政办规〔2021〕15号 二(一)：“对 2000 年后建成并被鉴定为安全 C 级住宅楼……可以一并纳入"
+            "改造范围。”"),
+        "non_complete_units": ScopeRule(
+            "non_complete_units", "无独立厨房、卫生间（非成套住宅楼）",
+            "units without their own kitchen and bathroom (non-complete)",
+            "黑政办规〔2021〕15号 二(一)：“……以及无独立厨房、卫生间等非成套住宅楼，可以一并纳入改造"
+            "范围。”"),
+        "grade_d_danger": ScopeRule(
+            "grade_d_danger", "安全鉴定D级（危房）", "safety grade D (dangerous building)",
+            "黑政办规〔2021〕15号 二(一) names safety grade C only; grade D is a dangerous "
+            "building as a whole (整幢危房, JGJ 125-2016 危险房屋鉴定标准), for the "
+            "dangerous-building procedure, not a ground of this policy"),
+    }
+
+
+#: The scope rules at the policy's year limit (2000), by rule key.
+SCOPE_RULES = _scope_rules(2000)
+
+#: The note every grade D building carries (issue 16 §2).
+GRADE_D_NOTE_ZH = (
+    "危房（安全鉴定D级）：须经房屋安全鉴定，由主管部门决定解危、加固或拆除重建等处置，超出一般"
+    "老旧小区改造的范围；是否纳入改造须另行决定，不能仅凭建成年份纳入"
+)
+GRADE_D_NOTE_EN = (
+    "dangerous building (safety grade D): needs an appraisal and a decision by the authority "
+    "(make safe, strengthen or rebuild) beyond ordinary renovation; never in scope by its "
+    "build year alone"
+)
+
+#: A walk-up of this many floors or more without an elevator needs an elevator retrofit (the
+#: same number as :data:`livingcircle.renovation.MIN_FLOORS_ELEVATOR`); see
+#: :data:`ELEVATOR_SOURCE`.
+ELEVATOR_MIN_FLOORS = MIN_FLOORS_ELEVATOR
+
+#: Where the 4 floors come from, and how sure that is.
+ELEVATOR_SOURCE = {
+    "value": ELEVATOR_MIN_FLOORS,
+    "status": "unverified",
+    "policy": ("黑政办规〔2021〕15号 三(二) 完善类：“有条件的楼栋加装电梯” (names no number of "
+               "floors)"),
+    "source": (
+        "4 floors and more: the threshold of local 既有住宅加装电梯 rules for walk-ups and of "
+        "GB 55038-2025 住宅项目规范 for new dwellings (四层及以上应设置电梯); GB 50096-2011 "
+        "住宅设计规范 6.4.1 required elevators from 7 floors (or an entrance floor over "
+        "16 m) for new dwellings. Not verified in this repository: no text of these is in "
+        "shared/reference, and the document search returned none (2026-12-02)."
+    ),
+}
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def _relabel(diagnostics: Diagnostics, start: int, stem: str) -> None:
+    """Name the records :func:`read_layer` made (under the file's stem) as the buildings layer."""
+    for rec in diagnostics.records[start:]:
+        if rec["layer"] == stem:
+            rec["layer"] = LAYER
+
+
+def _parse_cells(parse, values: pd.Series, rows, ids, *, column: str, source, dtype: str,
+                 diagnostics: Diagnostics) -> pd.Series:
+    """Parse a column with ``parse``; a cell it rejects becomes unknown, with a record.
+
+    A building survey has many rows: a cell that is not a value of its column (``E级``,
+    ``六层半``) is recorded as ``value_invalid`` with its row, id, text and what was expected,
+    and read as unknown, instead of stopping the run.
+    """
+    try:
+        return parse(values, rows, ids=ids)
+    except InputError:
+        pass
+    out = []
+    for k in range(len(values)):
+        cell = values.iloc[k:k + 1]
+        try:
+            out.append(parse(cell, rows[k:k + 1], ids=ids[k:k + 1]).iloc[0])
+        except InputError as exc:
+            diagnostics.add(LAYER, "value_invalid", action="repaired", source=source,
+                            row=int(rows[k]), feature_id=ids[k],
+                            detail=f"{column} {values.iloc[k]!r}: not "
+                                   f"{str(exc).split(' is not ', 1)[-1]}; read as unknown")
+            out.append(pd.NA)
+    return pd.Series(pd.array(out, dtype=dtype), index=values.index)
+
+
+def _coerce(gdf: gpd.GeoDataFrame, *, source, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    rows = gdf["src_row"].to_numpy()
+    ids = gdf["building_id"].tolist()
+    parsers = {
+        "build_year": lambda s, r, ids: v.parse_build_year(
+            s, r, layer=LAYER, source=source, diagnostics=diagnostics, ids=ids),
+        "floors": lambda s, r, ids: v.parse_int(
+            s, r, column="floors", source=source, layer=LAYER, diagnostics=diagnostics, ids=ids),
+        "households": lambda s, r, ids: v.parse_int(
+            s, r, column="households", source=source, layer=LAYER, diagnostics=diagnostics,
+            ids=ids),
+        "has_elevator": lambda s, r, ids: v.parse_bool(
+            s, r, column="has_elevator", source=source, ids=ids),
+        "complete_units": lambda s, r, ids: v.parse_bool(
+            s, r, column="complete_units", source=source, ids=ids),
+        "safety_grade": lambda s, r, ids: v.parse_safety_grade(s, r, source=source, ids=ids),
+    }
+    out = gdf.copy()
+    for col, dtype in BUILDING_ATTRIBUTES.items():
+        if col not in out.columns:
+            out[col] = pd.Series(pd.array([pd.NA] * len(out), dtype=dtype), index=out.index)
+        elif col in parsers:
+            out[col] = _parse_cells(parsers[col], out[col], rows, ids, column=col,
+                                    source=source, dtype=dtype, diagnostics=diagnostics)
+        else:
+            text = v.strip_text(out[col]).astype("string")
+            out[col] = text.mask(text == "", pd.NA)
+    return out
+
+
+def _community_ids(gdf: gpd.GeoDataFrame) -> pd.Series:
+    if "community_id" not in gdf.columns:
+        return pd.Series([None] * len(gdf), index=gdf.index, dtype=object)
+    return gdf["community_id"].map(_id_or_none)
+
+
+def _id_or_none(x) -> str | None:
+    if x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)):
+        return None
+    if isinstance(x, float) and x.is_integer():
+        x = int(x)
+    text = str(x).strip()
+    return text or None
+
+
+def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None, *,
+                        source, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Fill missing community ids by location; set aside buildings no community holds."""
+    out = gdf.copy()
+    cid = _community_ids(out)
+    origin = pd.Series(np.where(cid.notna(), "file", None), index=out.index, dtype=object)
+    keep = np.ones(len(out), dtype=bool)
+    known: set[str] | None = None
+    if communities is not None:
+        known = set(communities["community_id"].astype(str))
+    missing = cid.isna().to_numpy()
+    if missing.any() and communities is not None:
+        polys = communities[shapely.get_type_id(np.asarray(communities.geometry.values)) >= 3]
+        polys = polys.to_crs(4326) if polys.crs is not None else polys
+        geoms = np.asarray(out.geometry.values)[missing]
+        pts = shapely.point_on_surface(geoms)
+        tree = shapely.STRtree(np.asarray(polys.geometry.values))
+        hit_pt, hit_poly = tree.query(pts, predicate="covered_by")
+        pids = polys["community_id"].astype(str).to_numpy()
+        where = np.flatnonzero(missing)
+        for k in range(len(pts)):
+            owners = sorted(set(pids[hit_poly[hit_pt == k]]))
+            i = where[k]
+            row, bid = int(out["src_row"].iloc[i]), out["building_id"].iloc[i]
+            if len(owners) == 1:
+                cid.iloc[i] = owners[0]
+                origin.iloc[i] = "location"
+                diagnostics.add(LAYER, "community_by_location", action="repaired",
+                                source=source, row=row, feature_id=bid,
+                                detail=f"no community_id; lies in community {owners[0]}, "
+                                       "assigned by location")
+            elif len(owners) > 1:
+                keep[i] = False
+                diagnostics.add(LAYER, "missing_community_id", action="dropped", source=source,
+                                row=row, feature_id=bid, geometry=pts[k],
+                                detail=f"no community_id and lies in several community "
+                                       f"polygons {owners}; give its community_id")
+    for i in np.flatnonzero(keep & cid.isna().to_numpy()):
+        keep[i] = False
+        where_txt = ("lies in no community polygon" if communities is not None
+                     else "no communities layer to place it by location")
+        diagnostics.add(LAYER, "missing_community_id", action="dropped", source=source,
+                        row=int(out["src_row"].iloc[i]), feature_id=out["building_id"].iloc[i],
+                        geometry=shapely.point_on_surface(out.geometry.iloc[i]),
+                        detail=f"no community_id and {where_txt}; give its community_id")
+    if known is not None:
+        for i in np.flatnonzero(keep & cid.notna().to_numpy()):
+            if cid.iloc[i] not in known:
+                keep[i] = False
+                diagnostics.add(LAYER, "unknown_community", action="dropped", source=source,
+                                row=int(out["src_row"].iloc[i]),
+                                feature_id=out["building_id"].iloc[i],
+                                geometry=shapely.point_on_surface(out.geometry.iloc[i]),
+                                detail=f"community_id {cid.iloc[i]!r} is not in the communities "
+                                       "layer; correct the id or add the community")
+    out["community_id"] = cid.astype("string")
+    out["community_from"] = origin.astype("string")
+    return out.loc[keep]
+
+
+def read_buildings(
+    path: str | Path,
+    *,
+    communities: gpd.GeoDataFrame | None = None,
+    layer: str | int | None = None,
+    columns: dict[str, str] | None = None,
+    id_column: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    coord_crs: str | None = None,
+    crs_column: str | None = None,
+    encoding: str | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a buildings table (楼栋): footprints or points with their attributes.
+
+    The file is read by :func:`livingcircle.io.read_layer` (coordinate systems, encodings,
+    header aliases such as 楼栋编号, 小区编号, 建成年代, 层数, 电梯, 鉴定等级, 独立厨卫, 户数 as in
+    ``docs/columns.md``). Every attribute may be missing; missing means unknown. Cells are read
+    as for communities (``1998年`` → 1998, ``6层`` → 6, ``90年代`` → unknown, each recorded); a
+    cell that is not a value of its column (``E级``, ``六层半``, ``maybe``) is read as unknown and
+    recorded as ``value_invalid`` with the file, row, id and text — one bad cell of a survey of
+    many buildings does not stop the run.
+
+    A building without a community id is assigned to the community polygon that covers its
+    point (a footprint's point on its surface, so a footprint across a fence goes to one side),
+    recorded as ``community_by_location`` (column ``community_from`` is 'location' instead of
+    'file'); one that lies in none, or in several, is set aside in the diagnostics
+    (``missing_community_id``, the detail says which), as is one whose community id is not in
+    ``communities`` (``unknown_community``).
+
+    Parameters
+    ----------
+    path
+        GeoPackage, Shapefile, GeoJSON (points or polygons), or CSV/Excel with lon/lat or x/y.
+    communities
+        The communities layer (:func:`livingcircle.io.read_communities`); needed to assign
+        buildings by location and to check community ids.
+    layer, columns, lon_col, lat_col, coord_crs, crs_column, encoding
+        As in :func:`livingcircle.io.read_layer`.
+    id_column
+        Source column holding the building id (same as ``columns={id_column: "building_id"}``);
+        without one, ids ``buildings_<row>`` are generated and recorded.
+    diagnostics
+        Collector of repaired and set-aside rows (layer ``buildings``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        building_id, community_id, community_from, the attributes of
+        :data:`BUILDING_ATTRIBUTES`, other source columns, src_row, geometry (EPSG:4326).
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, a table without its coordinate system, duplicate
+        building ids, geometries that are neither points nor polygons, no usable row.
+    """
+    diag = diagnostics if diagnostics is not None else Diagnostics()
+    start = len(diag)
+    if id_column is not None:
+        columns = {**(columns or {}), id_column: ID_COLUMNS[LAYER]}
+    gdf = read_layer(path, layer=layer, columns=columns, lon_col=lon_col, lat_col=lat_col,
+                     coord_crs=coord_crs, crs_column=crs_column, encoding=encoding,
+                     diagnostics=diag)
+    _relabel(diag, start, Path(path).stem)
+    src = gdf.attrs.get("source", str(path))
+    v.check_geometry_types(gdf, ("Point", "Polygon", "MultiPolygon"), what="buildings",
+                           source=src)
+    n_in = len(gdf)
+    first = len(diag)
+    gdf = v.assign_ids(gdf, ID_COLUMNS[LAYER], layer=LAYER, source=src, diagnostics=diag)
+    gdf = _coerce(gdf, source=src, diagnostics=diag)
+    gdf = _assign_communities(gdf, communities, source=src, diagnostics=diag)
+    v.check_usable(gdf, n_in, layer=LAYER, source=src, diagnostics=diag)
+    unused = [repr(str(c)) for c in gdf.columns
+              if c not in (*INPUT_COLUMNS[LAYER], "community_from", "src_row", "geometry")]
+    if unused:  # kept in the layer; listed once, as the other readers do
+        diag.add(LAYER, "unused_columns", action="kept", source=src,
+                 detail=f"columns kept as they are but not used: {', '.join(unused)}; if one "
+                        "holds a schema column, map it with columns=; see docs/columns.md")
+    for line in diag.set_aside_lines(start=first):
+        v.warn(line)
+    invalid = [r for r in diag.records[first:] if r["issue"] == "value_invalid"]
+    if invalid:
+        v.warn(f"{src}: {len(invalid)} cell(s) are not values of their column and are read as "
+               "unknown (issue value_invalid in the diagnostics)")
+    front = ["building_id", "community_id", "community_from", *BUILDING_ATTRIBUTES]
+    rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
+    out = gdf[[*front, *rest, "src_row", "geometry"]].reset_index(drop=True)
+    out.attrs = {"source": src, "input": gdf.attrs.get("input", {})}
+    logger.info("%s: %d buildings of %d rows", src, len(out), n_in)
+    return out
+
+
+# --- scope --------------------------------------------------------------------------------
+
+def _value(x):
+    """Return a cell as a Python value, or None when unknown."""
+    if x is None or x is pd.NA:
+        return None
+    try:
+        if pd.isna(x):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return x.item() if hasattr(x, "item") else x
+
+
+def _grade(x) -> str | None:
+    g = _value(x)
+    return None if g is None else str(g).strip().upper().removesuffix("级") or None
+
+
+def _check_frame(buildings: pd.DataFrame) -> None:
+    missing = [c for c in ("building_id", "community_id") if c not in buildings.columns]
+    if missing:
+        msg = (f"buildings lacks column(s) {missing}; read the table with "
+               "livingcircle.buildings.read_buildings")
+        raise InputError(msg)
+
+
+def building_scope(buildings: pd.DataFrame, *, year_limit: int | None = None) -> pd.DataFrame:
+    """Decide per building whether it is in renovation scope (黑政办规〔2021〕15号 二(一)).
+
+    Rules (:data:`SCOPE_RULES`, each with the policy line in its ``policy`` field), in
+    three-valued logic — an unknown attribute is unknown, never a guess:
+
+    - ``built_by_2000`` — “2000 年底前建成需改造的老旧小区或单栋住宅楼”: build_year ≤ the limit;
+    - ``after_2000_grade_c`` — “对 2000 年后建成并被鉴定为安全 C 级住宅楼……可以一并纳入改造范围”:
+      safety grade C and not built by the limit (built later, or year unknown: either way in);
+    - ``non_complete_units`` — “无独立厨房、卫生间等非成套住宅楼，可以一并纳入改造范围”:
+      complete_units False;
+    - ``grade_d_danger`` — safety grade D (危房): the policy names grade C only. Such a building is
+      always reported with this code, :data:`GRADE_D_NOTE_ZH` and ``in_scope`` 'unknown' (a
+      decision beyond ordinary renovation), with the other reasons that hold listed after it —
+      never silently in scope by its build year.
+
+    A building is 'yes' when a rule holds, 'no' when every rule is known not to hold, else
+    'unknown' with the unknown attributes named (``unknown_build_year``,
+    ``unknown_safety_grade``, ``unknown_complete_units``). With year limits other than 2000
+    (``settings.renovation_year_limit``) the codes carry that year (``built_by_2005``).
+
+    Parameters
+    ----------
+    buildings
+        The result of :func:`read_buildings` (building_id, community_id and, when known,
+        build_year, safety_grade, complete_units).
+    year_limit
+        Last year of construction in scope; None takes ``settings.renovation_year_limit``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        building_id, community_id, in_scope ('yes' | 'no' | 'unknown'), reasons (';'-joined
+        codes), reasons_zh, policy (the policy lines of the reasons that hold), grade_d (bool),
+        note_zh, year_limit; in the order of ``buildings``.
+    """
+    _check_frame(buildings)
+    limit = settings.renovation_year_limit if year_limit is None else int(year_limit)
+    rules = _scope_rules(limit)
+    rows = []
+    for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records"):
+        year = _value(r.get("build_year"))
+        grade = _grade(r.get("safety_grade"))
+        units = _value(r.get("complete_units"))
+        built_by = None if year is None else year <= limit
+        if built_by:
+            after_c: bool | None = False  # built by the limit: rule 1 decides
+        elif grade is None:
+            after_c = None
+        else:
+            after_c = grade == "C"
+        non_complete = None if units is None else not bool(units)
+        held = [k for k, t in (("built_by", built_by), ("after_grade_c", after_c),
+                               ("non_complete_units", non_complete)) if t]
+        unknown = []
+        if year is None:
+            unknown.append(("unknown_build_year", "建成年份未知"))
+        if grade is None and not built_by:
+            unknown.append(("unknown_safety_grade", "安全鉴定等级未知"))
+        if units is None:
+            unknown.append(("unknown_complete_units", "是否成套住宅未知"))
+        grade_d = grade == "D"
+        if grade_d:
+            status = "unknown"
+            codes = [rules["grade_d_danger"], *(rules[k] for k in held)]
+            extra = [] if held else unknown
+        elif held:
+            status, codes, extra = "yes", [rules[k] for k in held], []
+        elif unknown:
+            status, codes, extra = "unknown", [], unknown
+        else:
+            status, codes = "no", []
+            extra = [(f"built_after_{limit}", f"{limit}年后建成（{year}年）"),
+                     (f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"),
+                     ("complete_units", "成套住宅")]
+        zh = [c.zh + (f"（{year}年）" if c.code == rules["built_by"].code else
+                      "（建成年份未知：早于或晚于该年均在范围内）"
+                      if c.code == rules["after_grade_c"].code and year is None else "")
+              for c in codes]
+        rows.append({
+            "building_id": str(r["building_id"]),
+            "community_id": _id_or_none(r["community_id"]),
+            "in_scope": status,
+            "reasons": ";".join([c.code for c in codes] + [c for c, _ in extra]),
+            "reasons_zh": "；".join(zh + [z for _, z in extra]),
+            "policy": "\n".join(c.policy for c in codes),
+            "grade_d": grade_d,
+            "note_zh": GRADE_D_NOTE_ZH if grade_d else "",
+            "year_limit": limit,
+        })
+    cols = ["building_id", "community_id", "in_scope", "reasons", "reasons_zh", "policy",
+            "grade_d", "note_zh", "year_limit"]
+    out = pd.DataFrame(rows, columns=cols)
+    out["community_id"] = out["community_id"].astype("string")
+    logger.info("building scope: %s", out["in_scope"].value_counts().to_dict())
+    return out
+
+
+# --- needs --------------------------------------------------------------------------------
+
+#: The policy line (or reading of it) behind each building need.
+NEED_POLICY = {
+    "elevator_retrofit": "黑政办规〔2021〕15号 三(二) 完善类：“有条件的楼栋加装电梯”",
+    "unit_completion": ("黑政办规〔2021〕15号 三(一) 基础类：“以满足居民安全需要和基本生活需求为"
+                        "改造内容” (non-complete units read as a basic need: an interpretation)"),
+    "building_safety": ("黑政办规〔2021〕15号 三(一) 基础类：“以满足居民安全需要和基本生活需求为"
+                        "改造内容” (safety grade C read as a basic need: an interpretation)"),
+}
+
+
+def building_needs(
+    buildings: pd.DataFrame,
+    scope: pd.DataFrame | None = None,
+    *,
+    min_floors_elevator: int = ELEVATOR_MIN_FLOORS,
+    year_limit: int | None = None,
+) -> pd.DataFrame:
+    """List the needs that belong to a building, for every building in scope.
+
+    - ``elevator_retrofit`` (完善类, “有条件的楼栋加装电梯”): a walk-up of ``min_floors_elevator``
+      (4, :data:`ELEVATOR_SOURCE`: unverified) floors or more without an elevator. An elevator,
+      or fewer floors, is no need; floors or elevator unknown (and not decided by the other) is
+      listed with assessment 'unknown'.
+    - ``unit_completion`` (基础类): complete_units False; unknown → 'unknown'.
+    - ``building_safety`` (基础类): safety grade C; unknown grade → 'unknown'.
+
+    Community-wide needs (facilities, utilities, property management) stay per community
+    (:func:`livingcircle.renovation.renovation_needs`).
+
+    Parameters
+    ----------
+    buildings
+        The result of :func:`read_buildings`.
+    scope
+        The result of :func:`building_scope`; None computes it. Only 'yes' buildings are
+        listed (a grade D building waits for its appraisal).
+    min_floors_elevator
+        Floors from which a building without an elevator needs one.
+    year_limit
+        As in :func:`building_scope`, when ``scope`` is None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        building_id, community_id, item_id, renovation_class, renovation_class_zh, priority_zh,
+        item_zh, trigger_detail, trigger_detail_zh, assessment ('need' | 'unknown'), policy,
+        threshold_status ('unverified' for the elevator's floors, else '').
+    """
+    _check_frame(buildings)
+    if scope is None:
+        scope = building_scope(buildings, year_limit=year_limit)
+    yes = set(scope.loc[scope["in_scope"] == "yes", "building_id"].astype(str))
+    rows = []
+
+    def add(r, item, detail, detail_zh, assessment, status=""):
+        cls, name = ATTRIBUTE_ITEMS[item]
+        rows.append({
+            "building_id": str(r["building_id"]), "community_id": _id_or_none(r["community_id"]),
+            "item_id": item, "renovation_class": cls, "renovation_class_zh": CLASS_ZH[cls],
+            "priority_zh": PRIORITY_ZH[cls], "item_zh": name, "trigger_detail": detail,
+            "trigger_detail_zh": detail_zh, "assessment": assessment,
+            "policy": NEED_POLICY[item], "threshold_status": status,
+        })
+
+    for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records"):
+        if str(r["building_id"]) not in yes:
+            continue
+        floors = _value(r.get("floors"))
+        elev = _value(r.get("has_elevator"))
+        detail = (f"floors={'unknown' if floors is None else floors}, has_elevator="
+                  f"{'unknown' if elev is None else bool(elev)}; threshold {min_floors_elevator} "
+                  "floors (unverified)")
+        status = ELEVATOR_SOURCE["status"] if min_floors_elevator == ELEVATOR_MIN_FLOORS \
+            else "planner"
+        if elev is True or (floors is not None and floors < min_floors_elevator):
+            pass
+        elif floors is not None and elev is False:
+            add(r, "elevator_retrofit", detail,
+                f"{floors}层（≥{min_floors_elevator}层），无电梯", "need", status)
+        else:
+            add(r, "elevator_retrofit", detail, "层数或有无电梯未知，需调查", "unknown", status)
+        units = _value(r.get("complete_units"))
+        if units is False:
+            add(r, "unit_completion", "complete_units=False", "无独立厨房、卫生间", "need")
+        elif units is None:
+            add(r, "unit_completion", "complete_units unknown", "是否成套住宅未知，需调查",
+                "unknown")
+        grade = _grade(r.get("safety_grade"))
+        if grade == "C":
+            add(r, "building_safety", "safety_grade=C", "安全鉴定C级", "need")
+        elif grade is None:
+            add(r, "building_safety", "safety_grade unknown", "安全鉴定等级未知，需鉴定",
+                "unknown")
+    cols = ["building_id", "community_id", "item_id", "renovation_class", "renovation_class_zh",
+            "priority_zh", "item_zh", "trigger_detail", "trigger_detail_zh", "assessment",
+            "policy", "threshold_status"]
+    out = pd.DataFrame(rows, columns=cols)
+    out["community_id"] = out["community_id"].astype("string")
+    return out
+
+
+# --- per community ------------------------------------------------------------------------
+
+def _joined(values) -> str:
+    return ";".join(str(x) for x in values)
+
+
+def community_building_summary(
+    buildings: pd.DataFrame,
+    scope: pd.DataFrame,
+    needs: pd.DataFrame | None = None,
+    *,
+    communities: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Sum the buildings of each community: how many and which are in scope, and why.
+
+    A community is 'yes' when one of its buildings is in scope, 'no' when every building is
+    out, else 'unknown' (so a community whose buildings are all unknown stays unknown; a
+    grade D building counts as unknown and is named in ``grade_d_buildings``). Households are
+    summed over the buildings in scope whose households are known;
+    ``households_in_scope_unknown`` counts those whose number is unknown (then the sum is a
+    lower bound).
+
+    Parameters
+    ----------
+    buildings
+        The result of :func:`read_buildings`.
+    scope
+        The result of :func:`building_scope`.
+    needs
+        The result of :func:`building_needs`, for the counts of building needs.
+    communities
+        The communities layer; its communities without any building get a row with
+        n_buildings 0 and in_scope 'unknown' (reason ``no_buildings``: keep the community's own
+        attributes for these). Without it, only communities with buildings are listed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        community_id, n_buildings, n_buildings_in_scope, n_buildings_out,
+        n_buildings_unknown, households_in_scope, households_in_scope_unknown,
+        buildings_in_scope (';'-joined ids), reasons (code:count, ';'-joined, over the
+        buildings in scope, or over all buildings when none is), reasons_zh,
+        n_grade_d, grade_d_buildings, in_scope, and with ``needs``: n_elevator_retrofit,
+        n_unit_completion, n_building_safety (assessment 'need'), elevator_buildings.
+    """
+    _check_frame(buildings)
+    hh = (pd.Series(buildings["households"].to_numpy(), dtype="Int64",
+                    index=buildings["building_id"].astype(str))
+          if "households" in buildings.columns else pd.Series(dtype="Int64"))
+    sc = scope.assign(building_id=scope["building_id"].astype(str),
+                      community_id=scope["community_id"].astype(str))
+    sc["households"] = hh.reindex(sc["building_id"]).to_numpy()
+    order = pd.Index(list(dict.fromkeys(
+        ([*communities["community_id"].astype(str)] if communities is not None else [])
+        + sorted(sc["community_id"].unique()))), name="community_id")
+    by = sc.groupby("community_id", sort=False)
+    yes = sc[sc["in_scope"] == "yes"]
+    by_yes = yes.groupby("community_id", sort=False)
+    d = sc[sc["grade_d"].astype(bool)]
+    out = pd.DataFrame(index=order)
+    out["n_buildings"] = by.size()
+    out["n_buildings_in_scope"] = by_yes.size()
+    out["n_buildings_out"] = sc[sc["in_scope"] == "no"].groupby("community_id").size()
+    out["n_buildings_unknown"] = sc[sc["in_scope"] == "unknown"].groupby("community_id").size()
+    out["households_in_scope"] = by_yes["households"].sum()
+    out["households_in_scope_unknown"] = by_yes["households"].agg(lambda x: int(x.isna().sum()))
+    counts = [c for c in out.columns if c.startswith(("n_", "households_"))]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    out["buildings_in_scope"] = by_yes["building_id"].agg(_joined)
+    # why: the reasons of the buildings in scope; without any, of all its buildings
+    basis = sc[(sc["in_scope"] == "yes") | ~sc["community_id"].isin(yes["community_id"])]
+    out["reasons"] = _reason_counts(basis, "reasons", ";", lambda c: c, "{}:{}", ";")
+    out["reasons_zh"] = _reason_counts(basis, "reasons_zh", "；", lambda z: z.split("（")[0],
+                                       "{} {} 栋", "；")
+    out["n_grade_d"] = d.groupby("community_id").size()
+    out["n_grade_d"] = out["n_grade_d"].fillna(0).astype("int64")
+    out["grade_d_buildings"] = d.groupby("community_id", sort=False)["building_id"].agg(_joined)
+    out = out.fillna({"buildings_in_scope": "", "reasons": "", "reasons_zh": "",
+                      "grade_d_buildings": ""})
+    out["in_scope"] = np.where(out["n_buildings_in_scope"] > 0, "yes",
+                               np.where(out["n_buildings_unknown"] > 0, "unknown", "no"))
+    none = out["n_buildings"] == 0
+    out.loc[none, ["in_scope", "reasons", "reasons_zh"]] = ["unknown", "no_buildings",
+                                                            "楼栋表中无本小区楼栋"]
+    if needs is not None:
+        nd = needs[needs["assessment"] == "need"].assign(
+            community_id=needs["community_id"].astype(str))
+        for item in ("elevator_retrofit", "unit_completion", "building_safety"):
+            n = nd[nd["item_id"] == item].groupby("community_id").size()
+            out[f"n_{item}"] = n.reindex(order).fillna(0).astype("int64")
+        lift = nd[nd["item_id"] == "elevator_retrofit"]
+        out["elevator_buildings"] = lift.groupby("community_id", sort=False)[
+            "building_id"].agg(_joined).reindex(order).fillna("")
+    return out.reset_index()
+
+
+def _reason_counts(yes: pd.DataFrame, column: str, sep: str, key, fmt: str,
+                   joiner: str) -> pd.Series:
+    """Return per community the reasons of its buildings in scope with their counts.
+
+    Reasons come in the order they first appear in the community (``built_by_2000:5;…``).
+    """
+    parts = yes[["community_id", column]].assign(
+        **{column: yes[column].str.split(sep)}).explode(column)
+    parts[column] = parts[column].map(key)
+    n = parts.groupby(["community_id", column], sort=False).size().reset_index(name="n")
+    n["text"] = [fmt.format(r, c) for r, c in zip(n[column], n["n"], strict=True)]
+    return n.groupby("community_id", sort=False)["text"].agg(joiner.join)
+
+
+def buildings_layer(
+    buildings: gpd.GeoDataFrame,
+    scope: pd.DataFrame,
+    needs: pd.DataFrame,
+) -> gpd.GeoDataFrame:
+    """Return the output layer ``buildings``: each building with its scope, reasons and needs.
+
+    Parameters
+    ----------
+    buildings
+        The result of :func:`read_buildings`.
+    scope
+        The result of :func:`building_scope` for these buildings.
+    needs
+        The result of :func:`building_needs`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The columns of ``buildings`` (without src_row) and of ``scope`` (in_scope, reasons,
+        reasons_zh, policy, grade_d, note_zh), then ``needs`` (';'-joined item ids assessed
+        'need'), ``needs_zh`` ('；'-joined) and ``needs_unknown`` (items to survey), src_row
+        and geometry; in the order of ``buildings``.
+    """
+    ids = buildings["building_id"].astype(str)
+    sc = scope.assign(building_id=scope["building_id"].astype(str)).set_index("building_id")
+    if not ids.isin(sc.index).all():
+        missing = ids[~ids.isin(sc.index)].tolist()[:5]
+        msg = f"scope has no row for buildings {missing}; compute it from these buildings"
+        raise InputError(msg)
+    nd = needs.assign(building_id=needs["building_id"].astype(str))
+    need = nd[nd["assessment"] == "need"].groupby("building_id", sort=False)
+    unknown = nd[nd["assessment"] == "unknown"].groupby("building_id", sort=False)
+    out = buildings.drop(columns=["src_row"], errors="ignore").copy()
+    for col in ("in_scope", "reasons", "reasons_zh", "policy", "grade_d", "note_zh"):
+        out[col] = sc.loc[ids, col].to_numpy()
+    out["needs"] = ids.map(need["item_id"].agg(";".join)).fillna("").to_numpy()
+    out["needs_zh"] = ids.map(need["item_zh"].agg("；".join)).fillna("").to_numpy()
+    out["needs_unknown"] = ids.map(unknown["item_id"].agg(";".join)).fillna("").to_numpy()
+    if "src_row" in buildings.columns:
+        out["src_row"] = buildings["src_row"].to_numpy()
+    if "geometry" not in out.columns:
+        return out
+    return out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+
+
+def combine_community_scope(community_scope: pd.DataFrame,
+                            summary: pd.DataFrame) -> pd.DataFrame:
+    """Take each community's scope from its buildings where it has some, else from its attributes.
+
+    Issue 16 §1: without a buildings table (or for a community the table does not cover), the
+    community attributes keep working (:func:`livingcircle.renovation.renovation_scope`).
+
+    Parameters
+    ----------
+    community_scope
+        The result of :func:`livingcircle.renovation.renovation_scope`.
+    summary
+        The result of :func:`community_building_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``community_scope`` with in_scope, reasons and reasons_zh replaced for the communities
+        with at least one building, and ``scope_from`` ('buildings' | 'community'); in the
+        order of ``community_scope``.
+    """
+    out = community_scope.copy()
+    s = summary.assign(community_id=summary["community_id"].astype(str))
+    s = s[s["n_buildings"] > 0].set_index("community_id")
+    ids = out["community_id"].astype(str)
+    has = ids.isin(s.index).to_numpy()
+    for col in ("in_scope", "reasons", "reasons_zh"):
+        out.loc[has, col] = s.loc[ids[has], col].to_numpy()
+    out["scope_from"] = np.where(has, "buildings", "community")
+    return out
