@@ -66,7 +66,7 @@ def main(argv=None) -> None:
 
     from livingcircle import settings
     from livingcircle.accessibility import measure_access
-    from livingcircle.isochrones import _QUAD_SEGS, _maker, substrings
+    from livingcircle.isochrones import QUAD_SEGS, maker_for, substrings
     from livingcircle.network import WalkNetwork
     from livingcircle.routing import BoundedSearch
 
@@ -80,7 +80,7 @@ def main(argv=None) -> None:
                             geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     acc = measure_access(net, comm, none, speed_profiles=["adult"])
     b = settings.isochrone_buffer_m
-    maker = _maker(acc, b)
+    maker = maker_for(acc, b)
     geom = maker.geom
     search = BoundedSearch(acc.graph)
     work = np.full(acc.graph.n_nodes, np.inf)
@@ -106,7 +106,7 @@ def main(argv=None) -> None:
         whole, pe, ps, pf = maker.parts(r, T)
         got = list(maker.whole_pieces(whole)) if len(whole) else []
         if len(pe):
-            got.extend(shapely.buffer(substrings(geom[pe], ps, pf), b, quad_segs=_QUAD_SEGS))
+            got.extend(shapely.buffer(substrings(geom[pe], ps, pf), b, quad_segs=QUAD_SEGS))
         return np.asarray(got, dtype=object)
 
     squares = {}
@@ -120,7 +120,7 @@ def main(argv=None) -> None:
             ii, jj = ii.ravel(), jj.ravel()
             box = shapely.box(x0 + ii * SQUARE_M, y0 + jj * SQUARE_M, x0 + (ii + 1) * SQUARE_M,
                               y0 + (jj + 1) * SQUARE_M)
-            whole_net = shapely.union_all(shapely.buffer(geom, b, quad_segs=_QUAD_SEGS))
+            whole_net = shapely.union_all(shapely.buffer(geom, b, quad_segs=QUAD_SEGS))
             q, e = maker.edges.tree.query(box, predicate="dwithin", distance=b)
             o = np.argsort(q, kind="stable")
             squares.update(box=box, q=q[o], e=e[o],
@@ -144,7 +144,7 @@ def main(argv=None) -> None:
                     polys.append(sq["face_snapped" if coverage else "face"][c])
                 else:
                     partial.append(c)
-            bufs = shapely.buffer(ls, b, quad_segs=_QUAD_SEGS)
+            bufs = shapely.buffer(ls, b, quad_segs=QUAD_SEGS)
             tree = shapely.STRtree(bufs)
             for c in partial:
                 sel = tree.query(sq["box"][c], predicate="intersects")
@@ -162,10 +162,10 @@ def main(argv=None) -> None:
         "maker": by_maker,
         "independent": lambda r: [shapely.union_all(pieces(r, T)) for T in THRESHOLDS],
         "line_buffers": lambda r: [shapely.union_all(shapely.buffer(lines(r, T)[1], b,
-                                                                    quad_segs=_QUAD_SEGS))
+                                                                    quad_segs=QUAD_SEGS))
                                    for T in THRESHOLDS],
         "multilinestring_buffer": lambda r: [shapely.buffer(shapely.multilinestrings(
-            lines(r, T)[1]), b, quad_segs=_QUAD_SEGS) for T in THRESHOLDS],
+            lines(r, T)[1]), b, quad_segs=QUAD_SEGS) for T in THRESHOLDS],
         "grid_size": lambda r: [shapely.union_all(pieces(r, T), grid_size=GRID)
                                 for T in THRESHOLDS],
         "squares": lambda r: by_squares(r, False),

@@ -22,7 +22,7 @@ def test_partial_edges_are_cut_exactly_at_the_threshold():
         assert not poly.contains(xy(*outside)), outside
     # independent reference: the streets within 150 m, cut by hand (400 m in all), each
     # buffered by 1 m with 4 segments per quarter circle (the package's documented resolution,
-    # isochrones._QUAD_SEGS) and united: 801.888 m². A cut 1 cm off at the four open ends would
+    # isochrones.QUAD_SEGS) and united: 801.888 m². A cut 1 cm off at the four open ends would
     # change the area by 4 × 2 × 0.01 = 0.08 m²; the polygon went through EPSG:4326 and back
     # (_proj), which costs < 1e-6 relative (measured 1.4e-11)
     import shapely
@@ -79,8 +79,8 @@ def test_coverage_area_of_a_category_and_the_residential_area_it_leaves():
     import geopandas as gpd
     import shapely
 
+    from livingcircle.coverage import coverage_areas
     from livingcircle.gaps import uncovered_residential
-    from livingcircle.isochrones import coverage_areas
 
     net = lattice()
     fac = points(["K"], [(0, 0)], "facility_id", categories=["kindergarten"])
@@ -277,8 +277,8 @@ def polygon_access():
 def test_uncovered_areas_from_the_network_equal_the_polygon_overlay(polygon_access):
     import shapely
 
+    from livingcircle.coverage import coverage_areas, uncovered_areas
     from livingcircle.gaps import uncovered_residential
-    from livingcircle.isochrones import coverage_areas, uncovered_areas
 
     acc, fac, comm = polygon_access
     cats = ["kindergarten", "supermarket", "nursing_home"]  # the last has no facility
@@ -306,15 +306,16 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
     from livingcircle import settings
 
     iso_mod = importlib.import_module("livingcircle.isochrones")  # the package shadows it
+    from livingcircle import coverage
 
     acc, fac, _comm = polygon_access
-    one = iso_mod.coverage_areas(acc, fac, categories=["kindergarten"])
+    one = coverage.coverage_areas(acc, fac, categories=["kindergarten"])
     assert list(one["tile"]) == ["all"]
     # small cells (100 m tiles), and the network counted as wide
     monkeypatch.setattr(iso_mod, "_LEVELS", 3)
     monkeypatch.setattr(settings, "coverage_tile_above_m", 100.0)
     acc.__dict__.pop("_isochrone_makers", None)
-    tiled = iso_mod.coverage_areas(acc, fac, categories=["kindergarten"], threads=2)
+    tiled = coverage.coverage_areas(acc, fac, categories=["kindergarten"], threads=2)
     acc.__dict__.pop("_isochrone_makers", None)
     assert len(tiled) > 10 and tiled["tile"].is_unique
     a = one.to_crs(CRS).geometry.iloc[0]
@@ -325,7 +326,7 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
 
 
 def test_bad_buffer_and_categories_give_clear_errors():
-    from livingcircle.isochrones import coverage_areas, uncovered_areas
+    from livingcircle.coverage import coverage_areas, uncovered_areas
     from livingcircle.standards import ProfileError
 
     net = lattice()
