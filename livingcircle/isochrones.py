@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
 _LEVELS = 8  # quadtree levels of the isochrone maker: 25 m to 3.2 km cells
+ISOCHRONE_CHUNK = 200  # communities per chunk of isochrones() (memory, see isochrones())
 
 
 def _incidence(g) -> sp.csr_array:
@@ -484,8 +485,10 @@ def iter_isochrones(
         return out
 
     for lo in range(0, len(picked), chunk_size):
-        chunk = np.sort(picked[lo:lo + chunk_size])
-        with_access = [i for i in chunk if len(acc.community_nodes[i])]
+        # drawn in spatial order (neighbours share cached cells), given in the communities' order
+        in_space = picked[lo:lo + chunk_size]
+        chunk = np.sort(in_space)
+        with_access = [i for i in in_space if len(acc.community_nodes[i])]
         polys = map_bounded(acc.graph, [acc.community_nodes[i] for i in with_access], radius,
                             one, threads=threads, chunk=4)
         by_i = dict(zip(with_access, polys, strict=True))
@@ -542,16 +545,26 @@ def isochrones(
         reached and the polygon, in EPSG:4326; rows in the communities' order. For a whole city,
         :func:`iter_isochrones` gives the same rows chunk by chunk.
     """
+    # chunks of ISOCHRONE_CHUNK communities: only one chunk's projected polygons and their
+    # WGS84 copies are alive at a time (one chunk of all 1,600 communities of the city-centre
+    # case held them all twice: benchmarks/CITY_SCALE.md); then back to the communities' order
     chunks = list(iter_isochrones(source, communities, gates=gates, minutes=minutes,
                                   speed_profiles=speed_profiles, buffer_m=buffer_m,
                                   community_ids=community_ids, threads=threads,
-                                  chunk_size=1_000_000))
+                                  chunk_size=ISOCHRONE_CHUNK))
     if not chunks:
         return gpd.GeoDataFrame({"community_id": [], "speed_profile": [], "minutes": [],
                                  "walk_m": [], "area_m2": [], "circle_area_m2": [],
                                  "ped_shed_ratio": [], "reached": []},
                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-    return pd.concat(chunks, ignore_index=True)
+    out = pd.concat(chunks, ignore_index=True)
+    if len(chunks) > 1:
+        src = source if isinstance(source, Access) else None
+        ids = (src.communities if src is not None else communities)["community_id"]
+        rank = pd.Series(np.arange(len(ids)), index=ids.astype(str).to_numpy())
+        order = np.argsort(rank.loc[out["community_id"]].to_numpy(), kind="stable")
+        out = out.iloc[order].reset_index(drop=True)
+    return out
 
 
 def _row(cid, sp_name, m, T, poly, centroid):

@@ -222,6 +222,23 @@ def test_chunks_and_an_emptied_cache_change_nothing(curvy_access, monkeypatch):
         next(iter_isochrones(acc, minutes=(0, 5)))
 
 
+def test_isochrones_in_chunks_keep_the_communities_order_and_polygons(curvy_access,
+                                                                       monkeypatch):
+    import importlib
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")  # the package shadows it
+    acc = curvy_access
+    one = isochrones(acc, minutes=(3, 7), buffer_m=10.0)  # 12 communities: one chunk
+    monkeypatch.setattr(iso_mod, "ISOCHRONE_CHUNK", 5)
+    acc.__dict__.pop("_isochrone_makers", None)
+    chunked = isochrones(acc, minutes=(3, 7), buffer_m=10.0)  # three chunks, spatial order
+    ids = acc.communities["community_id"].astype(str).tolist()
+    assert chunked["community_id"].tolist() == [c for c in ids for _m in (3, 7)]
+    assert chunked.drop(columns="geometry").equals(one.drop(columns="geometry"))
+    assert all(a.equals_exact(b, 0.0) for a, b in zip(one.geometry, chunked.geometry,
+                                                      strict=True))
+
+
 def test_vectorised_substrings_match_shapely():
     import shapely
     from shapely.geometry import LineString
