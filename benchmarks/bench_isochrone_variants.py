@@ -6,7 +6,9 @@ were tried so that the next attempt starts from figures: for the same origins an
 radius-limited searches (done once, not timed), each variant draws the 5/10/15-minute polygons
 (80 m/min) and is timed in CPU seconds (``time.process_time``; the wall clock is unreliable on a
 shared machine) after a warm-up pass, so that the maker's caches are warm for every variant.
-Each variant's polygons are compared with the maker's (minimum IoU, validity).
+Each variant's polygons are compared with the maker's and with ``line_buffers`` (the definition
+drawn plainly: minimum IoU, largest Hausdorff distance), and checked for validity and for how
+far a smaller threshold's polygon sticks out of the next one's (``nesting_excess_m2_max``).
 
 Variants:
 
@@ -270,6 +272,8 @@ def main(argv=None) -> None:
         "squares_coverage": lambda r: by_squares(r, True),
     }
     ref = [by_maker(r) for r in reached]  # also warms the maker's caches
+    # the definition without caches or nesting: the buffers of every reached piece at T united
+    plain = [variants["line_buffers"](r) for r in reached]
     out = {"nodes": args.nodes, "origins": args.origins, "buffer_m": b,
            "load_avg_at_start": os.getloadavg(), "variants": {}}
     for name in args.variants.split(","):
@@ -295,6 +299,16 @@ def main(argv=None) -> None:
                "hausdorff_max_m_vs_maker": float(max(
                    shapely.hausdorff_distance(x, y) for gr, gg in zip(ref, got, strict=True)
                    for x, y in zip(gr, gg, strict=True))),
+               "iou_min_vs_plain": float(min(
+                   shapely.area(shapely.intersection(x, y)) / shapely.area(shapely.union(x, y))
+                   for gr, gg in zip(plain, got, strict=True)
+                   for x, y in zip(gr, gg, strict=True))),
+               "hausdorff_max_m_vs_plain": float(max(
+                   shapely.hausdorff_distance(x, y) for gr, gg in zip(plain, got, strict=True)
+                   for x, y in zip(gr, gg, strict=True))),
+               "nesting_excess_m2_max": float(max(
+                   shapely.area(shapely.difference(g[k], g[k + 1]))
+                   for g in got for k in range(len(g) - 1))),
                "valid": bool(all(shapely.is_valid(x) for g in got for x in g))}
         out["variants"][name] = rec
         print(name, json.dumps(rec), flush=True)
