@@ -13,8 +13,11 @@ far a smaller threshold's polygon sticks out of the next one's (``nesting_excess
 Variants:
 
 ``maker``
-    :meth:`livingcircle.isochrones.IsochroneMaker.polygon` (cached quadtree cells, 10 min =
-    5 min ∪ what is new).
+    :meth:`livingcircle.isochrones.IsochroneMaker.polygon` (cached quadtree cells; since
+    2026-12-02 each threshold united from its own cached pieces plus the cut pieces of the
+    smaller thresholds, which keeps 5 ⊆ 10 ⊆ 15).
+``united_inner``
+    the maker before that: 10 min = the 5-minute polygon ∪ what is new (the same area).
 ``independent``
     the same pieces, each threshold united on its own (no inner polygon).
 ``line_buffers``
@@ -131,6 +134,24 @@ def main(argv=None) -> None:
         for T in THRESHOLDS:
             inner = maker.polygon(r, T, inner)
             out.append(inner[0])
+        return out
+
+    def by_united_inner(r):
+        """The maker up to 2026-12-02 09:20 UTC: the smaller polygon united with what is new."""
+        inner, inner_whole, out = None, None, []
+        for T in THRESHOLDS:
+            whole, pe, ps, pf = maker.parts(r, T)
+            got = []
+            if inner is not None and not inner.is_empty:
+                got.append(inner)
+                got.extend(maker.whole_pieces(whole, covered=inner_whole))
+            elif len(whole):
+                got.extend(maker.whole_pieces(whole))
+            if len(pe):
+                got.extend(shapely.buffer(substrings(geom[pe], ps, pf), b, quad_segs=QUAD_SEGS))
+            inner = shapely.union_all(np.asarray(got, dtype=object)) if got else shapely.Polygon()
+            inner_whole = whole
+            out.append(inner)
         return out
 
     def pieces(r, T):
@@ -259,6 +280,7 @@ def main(argv=None) -> None:
 
     variants = {
         "maker": by_maker,
+        "united_inner": by_united_inner,
         "faces_frontier": by_faces,
         "independent": lambda r: [shapely.union_all(pieces(r, T)) for T in THRESHOLDS],
         "line_buffers": lambda r: [shapely.union_all(shapely.buffer(lines(r, T)[1], b,

@@ -239,6 +239,35 @@ def test_isochrones_in_chunks_keep_the_communities_order_and_polygons(curvy_acce
                                                       strict=True))
 
 
+def test_a_larger_threshold_keeps_the_round_end_of_a_smaller_one_at_a_bend():
+    # One street bending 30° at 100 m; the 99 m isochrone ends 1 m before the bend. The buffer
+    # of the 150 m piece draws the outside of the bend with chords (quad_segs=4), inside the
+    # circle, so the 99 m piece's round end sticks out of it (by 1.31 m², measured): the 150 m
+    # polygon must keep it (5 ⊆ 10 ⊆ 15) and be exactly the union of the two buffers.
+    import shapely
+    from shapely.geometry import LineString
+    from shapely.ops import substring
+
+    from livingcircle.network import WalkNetwork
+
+    a = np.radians(30.0)
+    pts = np.array([(0.0, 0.0), (100 + 100 * np.cos(a), 100 * np.sin(a))]) + (X0, Y0)
+    street = LineString(np.array([(0.0, 0.0), (100.0, 0.0), (100 + 100 * np.cos(a),
+                                                            100 * np.sin(a))]) + (X0, Y0))
+    net = WalkNetwork.from_arrays(pts, np.array([0]), np.array([1]), crs=CRS,
+                                  geometry=np.array([street], dtype=object))
+    comm = points(["A"], [(0, 0)], "community_id")
+    iso = _proj(isochrones(net, comm, minutes=(9.9, 15), speed_profiles=[10.0], buffer_m=25.0))
+    small, large = iso.geometry.iloc[0], iso.geometry.iloc[1]
+    buf99 = shapely.buffer(substring(street, 0, 99), 25.0, quad_segs=4)
+    buf150 = shapely.buffer(substring(street, 0, 150), 25.0, quad_segs=4)
+    assert shapely.difference(buf99, buf150).area > 1.0  # the round end outside the chords
+    assert shapely.symmetric_difference(small, buf99).area < 1e-6
+    assert shapely.symmetric_difference(large, shapely.union(buf99, buf150)).area < 1e-6
+    assert large.area == pytest.approx(shapely.union(buf99, buf150).area, abs=1e-6)
+    assert large.buffer(1e-6).contains(small)
+
+
 def test_vectorised_substrings_match_shapely():
     import shapely
     from shapely.geometry import LineString
