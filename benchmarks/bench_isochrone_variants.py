@@ -13,11 +13,12 @@ far a smaller threshold's polygon sticks out of the next one's (``nesting_excess
 Variants:
 
 ``maker``
-    :meth:`livingcircle.isochrones.IsochroneMaker.polygon` (cached quadtree cells; since
-    2026-12-02 each threshold united from its own cached pieces plus the cut pieces of the
-    smaller thresholds, which keeps 5 ⊆ 10 ⊆ 15).
-``united_inner``
-    the maker before that: 10 min = the 5-minute polygon ∪ what is new (the same area).
+    :meth:`livingcircle.isochrones.IsochroneMaker.polygon` (cached quadtree cells, 10 min =
+    5 min ∪ what is new).
+``own_pieces_nested``
+    each threshold united from its own cached pieces plus the buffers of the pieces cut at the
+    smaller thresholds (the same area as the maker's, nesting kept, without uniting the smaller
+    polygon again).
 ``independent``
     the same pieces, each threshold united on its own (no inner polygon).
 ``line_buffers``
@@ -136,22 +137,17 @@ def main(argv=None) -> None:
             out.append(inner[0])
         return out
 
-    def by_united_inner(r):
-        """The maker up to 2026-12-02 09:20 UTC: the smaller polygon united with what is new."""
-        inner, inner_whole, out = None, None, []
+    def by_own_pieces_nested(r):
+        """Each threshold from its own cached pieces plus the smaller thresholds' cut pieces."""
+        earlier, out = [], []
         for T in THRESHOLDS:
             whole, pe, ps, pf = maker.parts(r, T)
-            got = []
-            if inner is not None and not inner.is_empty:
-                got.append(inner)
-                got.extend(maker.whole_pieces(whole, covered=inner_whole))
-            elif len(whole):
-                got.extend(maker.whole_pieces(whole))
             if len(pe):
-                got.extend(shapely.buffer(substrings(geom[pe], ps, pf), b, quad_segs=QUAD_SEGS))
-            inner = shapely.union_all(np.asarray(got, dtype=object)) if got else shapely.Polygon()
-            inner_whole = whole
-            out.append(inner)
+                earlier.extend(shapely.buffer(substrings(geom[pe], ps, pf), b,
+                                              quad_segs=QUAD_SEGS))
+            got = (list(maker.whole_pieces(whole)) if len(whole) else []) + earlier
+            out.append(shapely.union_all(np.asarray(got, dtype=object)) if got
+                       else shapely.Polygon())
         return out
 
     def pieces(r, T):
@@ -280,7 +276,7 @@ def main(argv=None) -> None:
 
     variants = {
         "maker": by_maker,
-        "united_inner": by_united_inner,
+        "own_pieces_nested": by_own_pieces_nested,
         "faces_frontier": by_faces,
         "independent": lambda r: [shapely.union_all(pieces(r, T)) for T in THRESHOLDS],
         "line_buffers": lambda r: [shapely.union_all(shapely.buffer(lines(r, T)[1], b,

@@ -8,8 +8,7 @@ speed profile is then cut from that one search:
   kept whole; otherwise the part reachable from each end is cut exactly at the threshold;
 * the kept lines are buffered by :data:`livingcircle.settings.isochrone_buffer_m`, which keeps holes
   where the network does not reach (large blocks, a river);
-* 5 ⊆ 10 ⊆ 15 holds by construction (each polygon also unites the cut pieces of the smaller
-  thresholds, so it is the smaller one united with what is new).
+* 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is the smaller one united with what is new).
 
 How it is fast (the polygons are the same as uniting the buffer of every reached piece, which the
 tests check against a plain implementation; figures in ``benchmarks/README.md``): the buffer of a
@@ -301,36 +300,34 @@ class IsochroneMaker:
         return m_e[is_whole], m_e[~is_whole], np.maximum(m_s[~is_whole], 0.0), m_f[~is_whole]
 
     def polygon(self, reached, T: float, inner=None):
-        """Return the isochrone within ``T`` metres of one search, its whole streets and cut pieces.
+        """Return the isochrone polygon within ``T`` metres of one search, and its whole streets.
 
-        ``inner`` is what this method returned for a smaller threshold of the same search. The
-        polygon is the union of the cached pieces of the streets reached whole at ``T``, the
-        buffers of the pieces cut at ``T`` and the buffers of the pieces cut at every smaller
-        threshold: the same area as the smaller polygon united with what is new at ``T``, so it
-        always contains it (5 ⊆ 10 ⊆ 15), without uniting the smaller polygon again. (A round
+        ``inner`` is the ``(polygon, whole streets)`` of a smaller threshold of the same search:
+        the result is built as that polygon united with what is new at ``T`` only, so it always
+        contains it (5 ⊆ 10 ⊆ 15). Uniting the smaller polygon is what keeps the nesting: a round
         end of a piece cut at 5 minutes can stick out of the buffer of the longer piece at 10
-        minutes by up to ``buffer_m`` × (1 − cos 11.25°), 0.48 m at 25 m, where the street bends:
-        the chords of a buffer's round joins lie inside the circle; keeping those ends keeps the
-        nesting.) Uniting the smaller polygon instead took 90 ms per origin against 62 ms on the
-        city-centre case (``benchmarks/bench_isochrone_variants.py --centre``).
-
-        Returns
-        -------
-        tuple
-            ``(polygon, whole streets, buffers of the cut pieces up to T)``.
+        minutes by some decimetres where the street bends (the chords of a buffer's round join lie
+        inside the circle; 0.53 m Hausdorff distance at most on 30 city-centre origins; tested
+        on a bend in ``tests/test_isochrones.py``). Uniting each
+        threshold's own pieces plus the smaller thresholds' cut pieces gives the same area and
+        took the same time on the city-centre case (67.6 against 66.7 ms per origin,
+        ``benchmarks/bench_isochrone_variants.py --centre``, 2026-12-02), so it was not kept.
         """
         whole, pe, ps, pf = self.parts(reached, T)
-        earlier = list(inner[2]) if inner is not None else []
-        cut = []
+        pieces = []
+        if inner is not None and not inner[0].is_empty:
+            pieces.append(inner[0])
+            pieces.extend(self.whole_pieces(whole, covered=inner[1]))
+        elif len(whole):
+            pieces.extend(self.whole_pieces(whole))
         if len(pe):
-            cut = list(shapely.buffer(substrings(self.geom[pe], ps, pf), self.buffer_m,
-                                      quad_segs=QUAD_SEGS))
-        pieces = (self.whole_pieces(whole) if len(whole) else []) + earlier + cut
+            cut = substrings(self.geom[pe], ps, pf)
+            pieces.extend(shapely.buffer(cut, self.buffer_m, quad_segs=QUAD_SEGS))
         if not pieces:
-            return shapely.Polygon(), whole, earlier + cut
+            return shapely.Polygon(), whole
         if len(pieces) == 1:
-            return pieces[0], whole, earlier + cut
-        return shapely.union_all(np.asarray(pieces, dtype=object)), whole, earlier + cut
+            return pieces[0], whole
+        return shapely.union_all(np.asarray(pieces, dtype=object)), whole
 
 
 def buffer_width(buffer_m: float | None) -> float:
