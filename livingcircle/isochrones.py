@@ -18,8 +18,8 @@ square cell. :class:`IsochroneMaker` keeps both, built on first use, in a quadtr
 (the largest such cells first), the buffers of the other whole streets, and the buffers of the
 cut frontier pieces. Origins run in parallel threads (GEOS and the compiled search release the
 GIL), in spatial order so that neighbouring origins share cells. The same maker draws the
-coverage of each facility category (:func:`coverage_areas`) and the residential area it leaves
-uncovered (:func:`uncovered_areas`).
+coverage of each facility category and the residential area it leaves uncovered
+(:mod:`livingcircle.coverage`).
 
 Beside each polygon: the straight-line circle of the same walking distance around the community's
 centroid, and the ratio of the two areas (pedestrian-shed ratio; 1 would be a perfect grid with no
@@ -42,12 +42,13 @@ from pyproj import Transformer
 from . import settings
 from .accessibility import Access, measure_access, speed_table
 from .network import WalkNetwork
-from .routing import BoundedSearch, map_bounded
+from .routing import map_bounded
 
 logger = logging.getLogger(__name__)
 
-_QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
+QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
 _LEVELS = 8  # quadtree levels of the isochrone maker: 25 m to 3.2 km cells
+ISOCHRONE_CHUNK = 200  # communities per chunk of isochrones() (memory, see isochrones())
 
 
 def _incidence(g) -> sp.csr_array:
@@ -164,8 +165,8 @@ class IsochroneMaker:
         # the split segments of every street, for local questions (uncovered_areas)
         streets = np.flatnonzero(self.street)
         by_edge = streets[np.argsort(g.seg_edge[streets], kind="stable")]
-        self._seg_of_edge = by_edge
-        self._seg_ptr = np.searchsorted(g.seg_edge[by_edge], np.arange(n_e + 1))
+        self.seg_of_edge = by_edge
+        self.seg_ptr = np.searchsorted(g.seg_edge[by_edge], np.arange(n_e + 1))
 
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
@@ -186,7 +187,7 @@ class IsochroneMaker:
         b = buf[e]
         miss = np.flatnonzero(pd.isna(b))
         if len(miss):
-            new = shapely.buffer(self.geom[e[miss]], self.buffer_m, quad_segs=_QUAD_SEGS)
+            new = shapely.buffer(self.geom[e[miss]], self.buffer_m, quad_segs=QUAD_SEGS)
             buf[e[miss]] = new
             b[miss] = new
             self._note(new)
@@ -241,12 +242,12 @@ class IsochroneMaker:
 
     def segments_of(self, e: np.ndarray) -> np.ndarray:
         """Return the split segments of streets ``e``."""
-        lo, hi = self._seg_ptr[e], self._seg_ptr[e + 1]
+        lo, hi = self.seg_ptr[e], self.seg_ptr[e + 1]
         if len(e) == 0:
             return np.zeros(0, dtype=np.int64)
         counts = hi - lo
         start = np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
-        return self._seg_of_edge[start + np.arange(counts.sum())]
+        return self.seg_of_edge[start + np.arange(counts.sum())]
 
     # -- one origin ---------------------------------------------------------------------------
     def segments_reached(self, nodes: np.ndarray, dist: np.ndarray, work: np.ndarray):
@@ -303,7 +304,14 @@ class IsochroneMaker:
 
         ``inner`` is the ``(polygon, whole streets)`` of a smaller threshold of the same search:
         the result is built as that polygon united with what is new at ``T`` only, so it always
-        contains it (5 ⊆ 10 ⊆ 15).
+        contains it (5 ⊆ 10 ⊆ 15). Uniting the smaller polygon is what keeps the nesting: a round
+        end of a piece cut at 5 minutes can stick out of the buffer of the longer piece at 10
+        minutes by some decimetres where the street bends (the chords of a buffer's round join lie
+        inside the circle; 0.53 m Hausdorff distance at most on 30 city-centre origins; tested
+        on a bend in ``tests/test_isochrones.py``). Uniting each
+        threshold's own pieces plus the smaller thresholds' cut pieces gives the same area and
+        took the same time on the city-centre case (67.6 against 66.7 ms per origin,
+        ``benchmarks/bench_isochrone_variants.py --centre``, 2026-12-02), so it was not kept.
         """
         whole, pe, ps, pf = self.parts(reached, T)
         pieces = []
@@ -314,7 +322,7 @@ class IsochroneMaker:
             pieces.extend(self.whole_pieces(whole))
         if len(pe):
             cut = substrings(self.geom[pe], ps, pf)
-            pieces.extend(shapely.buffer(cut, self.buffer_m, quad_segs=_QUAD_SEGS))
+            pieces.extend(shapely.buffer(cut, self.buffer_m, quad_segs=QUAD_SEGS))
         if not pieces:
             return shapely.Polygon(), whole
         if len(pieces) == 1:
@@ -322,8 +330,19 @@ class IsochroneMaker:
         return shapely.union_all(np.asarray(pieces, dtype=object)), whole
 
 
-def _buffer_width(buffer_m) -> float:
-    """Return the street buffer half-width in metres (given or the setting); it must be positive."""
+def buffer_width(buffer_m: float | None) -> float:
+    """Return the street buffer half-width in metres (given or the setting); it must be positive.
+
+    Parameters
+    ----------
+    buffer_m
+        Metres, or None for :data:`livingcircle.settings.isochrone_buffer_m`.
+
+    Returns
+    -------
+    float
+        The half-width; a value that is not a positive number raises ``ValueError``.
+    """
     b = float(buffer_m if buffer_m is not None else settings.isochrone_buffer_m)
     if not b > 0:
         msg = (f"buffer_m must be a positive number of metres (half the width drawn around a "
@@ -332,8 +351,21 @@ def _buffer_width(buffer_m) -> float:
     return b
 
 
-def _wanted_categories(acc: Access, categories) -> list[str]:
-    """Category ids asked for (one id or a list; None: every walk-judged one), checked."""
+def wanted_categories(acc: Access, categories) -> list[str]:
+    """Return the category ids asked for, checked against the profile of ``acc``.
+
+    Parameters
+    ----------
+    acc
+        The :class:`~livingcircle.accessibility.Access` whose profile names the categories.
+    categories
+        One id, a list of ids, or None for every walk-judged (POI) category.
+
+    Returns
+    -------
+    list of str
+        The ids; an empty list raises ``ValueError``, an unknown id the profile's error.
+    """
     if categories is None:
         return [c.id for c in acc.profile.poi_categories()]
     wanted = [categories] if isinstance(categories, str) else [str(c) for c in categories]
@@ -345,8 +377,21 @@ def _wanted_categories(acc: Access, categories) -> list[str]:
     return wanted
 
 
-def _maker(acc: Access, buffer_m: float) -> IsochroneMaker:
-    """Return the maker of an Access for this buffer width, kept on the Access for reuse."""
+def maker_for(acc: Access, buffer_m: float) -> IsochroneMaker:
+    """Return the :class:`IsochroneMaker` of ``acc`` for this buffer width (kept on it for reuse).
+
+    Parameters
+    ----------
+    acc
+        The :class:`~livingcircle.accessibility.Access` (its split graph and edge table).
+    buffer_m
+        Buffer half-width in metres (see :func:`buffer_width`).
+
+    Returns
+    -------
+    IsochroneMaker
+        The same object for every call with the same ``acc`` and ``buffer_m``.
+    """
     cache = acc.__dict__.setdefault("_isochrone_makers", {})
     maker = cache.get(buffer_m)
     if maker is None:
@@ -355,8 +400,19 @@ def _maker(acc: Access, buffer_m: float) -> IsochroneMaker:
     return maker
 
 
-def _spatial_order(points: np.ndarray) -> np.ndarray:
-    """Order of points along a Z-order (Morton) curve: neighbours come one after another."""
+def spatial_order(points: np.ndarray) -> np.ndarray:
+    """Return the order of points along a Z-order (Morton) curve: neighbours come together.
+
+    Parameters
+    ----------
+    points
+        Shapely geometries (their coordinates are used).
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices into ``points``.
+    """
     if len(points) == 0:
         return np.zeros(0, dtype=np.int64)
     xy = shapely.get_coordinates(points)
@@ -402,7 +458,7 @@ def iter_isochrones(
                                 speed_profiles=speed_profiles)
     acc = source
     speeds = speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
-    buffer_m = _buffer_width(buffer_m)
+    buffer_m = buffer_width(buffer_m)
     minutes = sorted(float(m) for m in (settings.level_minutes if minutes is None
                                         else minutes))
     if not minutes or min(minutes) <= 0:
@@ -411,7 +467,7 @@ def iter_isochrones(
     if chunk_size < 1:
         msg = f"chunk_size must be at least 1, got {chunk_size}"
         raise ValueError(msg)
-    maker = _maker(acc, buffer_m)
+    maker = maker_for(acc, buffer_m)
     comm = acc.communities.to_crs(acc.crs)
     ids = comm["community_id"].astype(str).to_numpy()
     centroids = comm.geometry.centroid.to_numpy()
@@ -419,7 +475,7 @@ def iter_isochrones(
     if community_ids is not None:
         wanted = set(map(str, community_ids))
         picked = np.flatnonzero(np.isin(ids, list(wanted)))
-    picked = picked[_spatial_order(centroids[picked])]
+    picked = picked[spatial_order(centroids[picked])]
     radius = max(minutes) * max(speeds.values())
     to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
     work = threading.local()
@@ -437,8 +493,10 @@ def iter_isochrones(
         return out
 
     for lo in range(0, len(picked), chunk_size):
-        chunk = np.sort(picked[lo:lo + chunk_size])
-        with_access = [i for i in chunk if len(acc.community_nodes[i])]
+        # drawn in spatial order (neighbours share cached cells), given in the communities' order
+        in_space = picked[lo:lo + chunk_size]
+        chunk = np.sort(in_space)
+        with_access = [i for i in in_space if len(acc.community_nodes[i])]
         polys = map_bounded(acc.graph, [acc.community_nodes[i] for i in with_access], radius,
                             one, threads=threads, chunk=4)
         by_i = dict(zip(with_access, polys, strict=True))
@@ -496,16 +554,26 @@ def isochrones(
         reached and the polygon, in EPSG:4326; rows in the communities' order. For a whole city,
         :func:`iter_isochrones` gives the same rows chunk by chunk.
     """
+    # chunks of ISOCHRONE_CHUNK communities: only one chunk's projected polygons and their
+    # WGS84 copies are alive at a time (one chunk of all 1,600 communities of the city-centre
+    # case held them all twice: benchmarks/CITY_SCALE.md); then back to the communities' order
     chunks = list(iter_isochrones(source, communities, gates=gates, minutes=minutes,
                                   speed_profiles=speed_profiles, buffer_m=buffer_m,
                                   community_ids=community_ids, threads=threads,
-                                  chunk_size=1_000_000))
+                                  chunk_size=ISOCHRONE_CHUNK))
     if not chunks:
         return gpd.GeoDataFrame({"community_id": [], "speed_profile": [], "minutes": [],
                                  "walk_m": [], "area_m2": [], "circle_area_m2": [],
                                  "ped_shed_ratio": [], "reached": []},
                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-    return pd.concat(chunks, ignore_index=True)
+    out = pd.concat(chunks, ignore_index=True)
+    if len(chunks) > 1:
+        src = source if isinstance(source, Access) else None
+        ids = (src.communities if src is not None else communities)["community_id"]
+        rank = pd.Series(np.arange(len(ids)), index=ids.astype(str).to_numpy())
+        order = np.argsort(rank.loc[out["community_id"]].to_numpy(), kind="stable")
+        out = out.iloc[order].reset_index(drop=True)
+    return out
 
 
 def _row(cid, sp_name, m, T, poly, centroid):
@@ -532,304 +600,3 @@ def straight_line_circles(isochrone_layer: gpd.GeoDataFrame,
     iso = isochrone_layer.drop(columns="geometry")
     geoms = [cent.loc[c].buffer(w) for c, w in zip(iso["community_id"], iso["walk_m"], strict=True)]
     return gpd.GeoDataFrame(iso, geometry=geoms, crs=crs).to_crs(4326)
-
-
-def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
-    """Per category: its facilities' nodes on the split graph (those attached to the network)."""
-    fac_ids = facilities["facility_id"].astype(str).to_numpy()
-    node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
-    cats_col = "categories" if "categories" in facilities.columns else "category"
-    members = facilities[cats_col].fillna("").astype(str).str.split(";")
-    out = {}
-    for cid in categories:
-        starts = np.array([node_of.get(f, -1) for f, cs in zip(fac_ids, members, strict=True)
-                           if cid in [c.strip() for c in cs]], dtype=np.int64)
-        out[cid] = starts[starts >= 0]
-    return out
-
-
-def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float | None = None,
-                   categories=None, threads: int | None = None) -> gpd.GeoDataFrame:
-    """Return, per category, the area its facilities cover within the category's threshold.
-
-    One multi-source radius-limited search from all facilities of the category (the standard's
-    metres, not a speed), then the reachable streets cut at the threshold and buffered like an
-    isochrone. A network wider than :data:`livingcircle.settings.coverage_tile_above_m` (a
-    city) is split into square tiles of the isochrone maker's largest cell (3.2 km): one row per
-    category and tile, each clipped to its tile, so that no polygon spans the whole city; the
-    rows of a category do not overlap and their areas add up. :func:`iter_coverage_areas` gives
-    the same rows tile by tile. Feed the result to :func:`livingcircle.gaps.uncovered_residential`,
-    or use :func:`uncovered_areas`, which gives the same figures from the network directly and
-    scales to a city.
-
-    Parameters
-    ----------
-    acc
-        The :class:`~livingcircle.accessibility.Access` the facilities were measured in.
-    facilities
-        The same facilities frame (``facility_id``, ``categories``) passed to ``measure_access``.
-    buffer_m
-        Buffer half-width; default :data:`settings.isochrone_buffer_m`.
-    categories
-        Only these category ids (default: every POI category of the profile).
-    threads
-        Worker threads for the tiles; default :data:`livingcircle.settings.threads`.
-
-    Returns
-    -------
-    GeoDataFrame
-        category, name_zh, threshold_m, n_facilities, tile ('all', or 'column_row' of the
-        tile), area_m2, geometry (EPSG:4326); rows by category, then tile.
-    """
-    chunks = list(iter_coverage_areas(acc, facilities, buffer_m=buffer_m,
-                                      categories=categories, threads=threads))
-    out = pd.concat(chunks, ignore_index=True)
-    wanted = _wanted_categories(acc, categories)
-    # by category, then tile column (west to east) and row (south to north); 'all' is 0_0
-    ij = out["tile"].replace("all", "0_0").str.split("_", expand=True).astype(int)
-    key = pd.DataFrame({"c": out["category"].map({c: k for k, c in enumerate(wanted)}),
-                        "i": ij[0], "j": ij[1]})
-    order = np.lexsort((key["j"], key["i"], key["c"]))
-    return gpd.GeoDataFrame(out.iloc[order].reset_index(drop=True), geometry="geometry",
-                            crs=4326)
-
-
-def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
-                        buffer_m: float | None = None, categories=None,
-                        threads: int | None = None,
-                        tiles_per_chunk: int = 8) -> Iterator[gpd.GeoDataFrame]:
-    """Yield the rows of :func:`coverage_areas` a few tiles at a time (every category of each).
-
-    Tiles come in spatial order, so that the cells of a tile are built once and serve every
-    category while they are cached; a city's coverage is never all in memory.
-
-    Yields
-    ------
-    GeoDataFrame
-        The columns of :func:`coverage_areas`, EPSG:4326.
-    """
-    from .routing import parallel_each
-
-    buffer_m = _buffer_width(buffer_m)
-    maker = _maker(acc, buffer_m)
-    search = BoundedSearch(acc.graph)
-    work = np.full(acc.graph.n_nodes, np.inf)
-    wanted = _wanted_categories(acc, categories)
-    starts_of = _category_starts(acc, facilities, wanted)
-    # one search per category; what it reaches: whole streets (a mask) and cut pieces
-    reach = {}
-    for cid in wanted:
-        T = acc.profile.category(cid).max_walk_m
-        if len(starts_of[cid]) == 0:
-            continue
-        nodes, dist = search(starts_of[cid], np.zeros(len(starts_of[cid])), T)
-        whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work), T)
-        mask = np.zeros(len(maker.geom), dtype=bool)
-        mask[whole] = True
-        reach[cid] = (whole, mask, pe, ps, pf)
-    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
-
-    def frame(found):
-        rows = []
-        for cid, name, poly in found:
-            cat = acc.profile.category(cid)
-            rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
-                         "n_facilities": len(starts_of[cid]), "tile": name,
-                         "area_m2": round(float(poly.area), 1), "geometry": poly})
-        df = pd.DataFrame(rows)
-        geoms = shapely.transform(df.pop("geometry").to_numpy(), lambda c: np.column_stack(
-            to_wgs84.transform(c[:, 0], c[:, 1])))
-        return gpd.GeoDataFrame(df, geometry=geoms, crs=4326)
-
-    def cut_pieces(pe, ps, pf, sel=None):
-        if sel is not None:
-            pe, ps, pf = pe[sel], ps[sel], pf[sel]
-        if len(pe) == 0:
-            return []
-        return list(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                                   quad_segs=_QUAD_SEGS))
-
-    tiles = _tiles(maker)
-    if tiles is None:
-        found = []
-        for cid in wanted:
-            poly = shapely.Polygon()
-            if cid in reach:
-                whole, _mask, pe, ps, pf = reach[cid]
-                pieces = (maker.whole_pieces(whole) if len(whole) else []) + cut_pieces(pe, ps,
-                                                                                         pf)
-                if pieces:
-                    poly = shapely.union_all(np.asarray(pieces, dtype=object))
-            found.append((cid, "all", poly))
-        yield frame(found)
-        return
-    seen = set()
-    order = list(tiles["order_spatial"])
-    for lo in range(0, len(order), tiles_per_chunk):
-        found = []
-        lock = threading.Lock()
-
-        def one(t, in_tile, found=found, lock=lock):
-            near = tiles["edges"][t]
-            box = tiles["box"][t]
-            in_tile[near] = True
-            full = None  # the tile's polygon when every street near it is reached whole
-            done = []
-            for cid, (_whole, mask, pe, ps, pf) in reach.items():
-                w = near[mask[near]]
-                if len(w) and len(w) == len(near):
-                    if full is None:
-                        full = shapely.intersection(shapely.union_all(
-                            np.asarray(maker.whole_pieces(w), dtype=object)), box)
-                    poly = full
-                else:
-                    sel = in_tile[pe]
-                    if len(w) == 0 and not sel.any():
-                        continue
-                    pieces = (maker.whole_pieces(w) if len(w) else []) + cut_pieces(pe, ps, pf,
-                                                                                    sel)
-                    poly = shapely.intersection(
-                        shapely.union_all(np.asarray(pieces, dtype=object)), box)
-                if not poly.is_empty:
-                    done.append((cid, tiles["name"][t], poly))
-            in_tile[near] = False
-            with lock:
-                found.extend(done)
-
-        parallel_each(order[lo:lo + tiles_per_chunk], one, threads=threads,
-                      state=lambda: np.zeros(len(maker.geom), dtype=bool))
-        seen.update(cid for cid, *_ in found)
-        if found:
-            yield frame(found)
-    missing = [cid for cid in wanted if cid not in seen]
-    if missing:  # categories that cover nothing keep one empty row, as a small area does
-        yield frame([(cid, "all", shapely.Polygon()) for cid in missing])
-
-
-def _tiles(maker: IsochroneMaker):
-    """Tiles of a wide network (the maker's largest cells), or None for one area."""
-    geom = maker.geom
-    if len(geom) == 0:
-        return None
-    x0, y0, x1, y1 = shapely.total_bounds(geom)
-    if max(x1 - x0, y1 - y0) <= settings.coverage_tile_above_m:
-        return None
-    size = maker.cell_m * 2 ** (len(maker.levels) - 1)
-    ox, oy = maker.origin
-    r = maker.buffer_m
-    i0, i1 = int(np.floor((x0 - r - ox) / size)), int(np.floor((x1 + r - ox) / size))
-    j0, j1 = int(np.floor((y0 - r - oy) / size)), int(np.floor((y1 + r - oy) / size))
-    ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
-    ii, jj = ii.ravel(), jj.ravel()
-    boxes = shapely.box(ox + ii * size, oy + jj * size, ox + (ii + 1) * size,
-                        oy + (jj + 1) * size)
-    t_idx, e_idx = maker.edges.tree.query(boxes, predicate="dwithin", distance=r)
-    order = np.argsort(t_idx, kind="stable")
-    t_idx, e_idx = t_idx[order], e_idx[order]
-    ptr = np.searchsorted(t_idx, np.arange(len(boxes) + 1))
-    names = [f"{i - i0}_{j - j0}" for i, j in zip(ii, jj, strict=True)]
-    return {"box": boxes, "name": names, "order": {n: k for k, n in enumerate(names)},
-            "edges": [e_idx[ptr[k]:ptr[k + 1]] for k in range(len(boxes))],
-            "order_spatial": _spatial_order(shapely.centroid(boxes))}
-
-
-def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
-                    buffer_m: float | None = None, categories=None,
-                    threads: int | None = None) -> gpd.GeoDataFrame:
-    """Return the residential area each category leaves uncovered, per polygon community.
-
-    The same figures as ``uncovered_residential(coverage_areas(acc, facilities), communities)``
-    (:func:`livingcircle.gaps.uncovered_residential`), computed for each community from the
-    streets within ``buffer_m`` of it only: one multi-source search per category (kept at the
-    nodes of those streets), then each community's nearby reachable pieces are buffered, united
-    and subtracted from it. The cost grows with communities × categories, not with the size of
-    the covered area, so a whole city is measured in minutes.
-
-    Parameters
-    ----------
-    acc
-        The :class:`~livingcircle.accessibility.Access` (its communities are the residential
-        areas; point communities have no area and are left out with a warning).
-    facilities
-        The facilities frame passed to ``measure_access``.
-    buffer_m
-        Buffer half-width of the covered area; default :data:`settings.isochrone_buffer_m`.
-    categories
-        Only these category ids (default: every POI category of the profile).
-    threads
-        Worker threads; default :data:`livingcircle.settings.threads`.
-
-    Returns
-    -------
-    GeoDataFrame
-        category, community_id, residential_area_m2, uncovered_area_m2, uncovered_share and
-        geometry (the uncovered part, empty when fully covered), in the network's metric CRS.
-    """
-    import warnings
-
-    from ._errors import LivingCircleWarning
-    from .routing import nearest_table, parallel_each
-
-    buffer_m = _buffer_width(buffer_m)
-    maker = _maker(acc, buffer_m)
-    g = acc.graph
-    wanted = _wanted_categories(acc, categories)
-    comm = acc.communities[["community_id", "geometry"]].to_crs(acc.crs)
-    is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-    if not is_area.all():
-        warnings.warn(
-            f"{int((~is_area).sum())} communities are not polygons (no residential area); "
-            "they are left out of the uncovered-area figures",
-            LivingCircleWarning, stacklevel=2,
-        )
-    ids = comm["community_id"].astype(str).to_numpy()[is_area]
-    polys = comm.geometry.to_numpy()[is_area]
-    columns = ["category", "community_id", "residential_area_m2", "uncovered_area_m2",
-               "uncovered_share", "geometry"]
-    if len(polys) == 0 or not wanted:
-        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=acc.crs)
-    # streets near each community, their split segments, and the nodes at their ends
-    ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
-    order = np.lexsort((ei, ci))
-    ci, ei = ci[order], ei[order]
-    segs = maker.segments_of(ei)
-    seg_owner = np.repeat(ci, maker._seg_ptr[ei + 1] - maker._seg_ptr[ei])
-    s_ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
-    need, inv = np.unique(np.r_[g.seg_a[segs], g.seg_b[segs]], return_inverse=True)
-    pos_a, pos_b = inv[:len(segs)], inv[len(segs):]
-    starts_of = _category_starts(acc, facilities, wanted)
-    limits = [acc.profile.category(c).max_walk_m for c in wanted]
-    dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
-                            threads=threads)
-    result = [None] * len(polys)
-
-    def one(i, _local):
-        sl = slice(s_ptr[i], s_ptr[i + 1])
-        si = segs[sl]
-        out = []
-        for j, T in enumerate(limits):
-            da, db = dist[pos_a[sl], j], dist[pos_b[sl], j]
-            whole, pe, ps, pf = maker.parts((si, da, db) if len(si) else None, T)
-            pieces = list(maker.edge_buffers(whole)) if len(whole) else []
-            if len(pe):
-                pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                                             quad_segs=_QUAD_SEGS))
-            if pieces:
-                cover = shapely.union_all(np.asarray(pieces, dtype=object))
-                out.append(shapely.difference(polys[i], cover))
-            else:
-                out.append(polys[i])
-        result[i] = out
-
-    parallel_each(range(len(polys)), one, threads=threads)
-    area = shapely.area(polys)
-    rows = []
-    for j, cid in enumerate(wanted):
-        for i in range(len(polys)):
-            geom = result[i][j]
-            a = float(geom.area)
-            rows.append({"category": cid, "community_id": ids[i],
-                         "residential_area_m2": float(area[i]), "uncovered_area_m2": a,
-                         "uncovered_share": a / area[i] if area[i] > 0 else np.nan,
-                         "geometry": geom})
-    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=acc.crs)

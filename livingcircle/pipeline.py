@@ -575,12 +575,12 @@ def run(
     stages.done("capacity")
     figures = area_figures(gaps, comm, prof)
     stages.done("area figures")
-    from .isochrones import coverage_areas, uncovered_areas
+    from .coverage import coverage_areas, uncovered_areas
 
     if len(comm) > settings.spill_above_communities:
         # a city's coverage polygons (hundreds of MB) are only written: to disk tile by tile
         from ._spill import SpilledLayer
-        from .isochrones import iter_coverage_areas
+        from .coverage import iter_coverage_areas
 
         spilled["coverage"] = SpilledLayer("coverage")
         for chunk in iter_coverage_areas(acc, fac):

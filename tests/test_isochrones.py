@@ -22,7 +22,7 @@ def test_partial_edges_are_cut_exactly_at_the_threshold():
         assert not poly.contains(xy(*outside)), outside
     # independent reference: the streets within 150 m, cut by hand (400 m in all), each
     # buffered by 1 m with 4 segments per quarter circle (the package's documented resolution,
-    # isochrones._QUAD_SEGS) and united: 801.888 m². A cut 1 cm off at the four open ends would
+    # isochrones.QUAD_SEGS) and united: 801.888 m². A cut 1 cm off at the four open ends would
     # change the area by 4 × 2 × 0.01 = 0.08 m²; the polygon went through EPSG:4326 and back
     # (_proj), which costs < 1e-6 relative (measured 1.4e-11)
     import shapely
@@ -79,8 +79,8 @@ def test_coverage_area_of_a_category_and_the_residential_area_it_leaves():
     import geopandas as gpd
     import shapely
 
+    from livingcircle.coverage import coverage_areas
     from livingcircle.gaps import uncovered_residential
-    from livingcircle.isochrones import coverage_areas
 
     net = lattice()
     fac = points(["K"], [(0, 0)], "facility_id", categories=["kindergarten"])
@@ -222,6 +222,52 @@ def test_chunks_and_an_emptied_cache_change_nothing(curvy_access, monkeypatch):
         next(iter_isochrones(acc, minutes=(0, 5)))
 
 
+def test_isochrones_in_chunks_keep_the_communities_order_and_polygons(curvy_access,
+                                                                       monkeypatch):
+    import importlib
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")  # the package shadows it
+    acc = curvy_access
+    one = isochrones(acc, minutes=(3, 7), buffer_m=10.0)  # 12 communities: one chunk
+    monkeypatch.setattr(iso_mod, "ISOCHRONE_CHUNK", 5)
+    acc.__dict__.pop("_isochrone_makers", None)
+    chunked = isochrones(acc, minutes=(3, 7), buffer_m=10.0)  # three chunks, spatial order
+    ids = acc.communities["community_id"].astype(str).tolist()
+    assert chunked["community_id"].tolist() == [c for c in ids for _m in (3, 7)]
+    assert chunked.drop(columns="geometry").equals(one.drop(columns="geometry"))
+    assert all(a.equals_exact(b, 0.0) for a, b in zip(one.geometry, chunked.geometry,
+                                                      strict=True))
+
+
+def test_a_larger_threshold_keeps_the_round_end_of_a_smaller_one_at_a_bend():
+    # One street bending 30° at 100 m; the 99 m isochrone ends 1 m before the bend. The buffer
+    # of the 150 m piece draws the outside of the bend with chords (quad_segs=4), inside the
+    # circle, so the 99 m piece's round end sticks out of it (by 1.31 m², measured): the 150 m
+    # polygon must keep it (5 ⊆ 10 ⊆ 15) and be exactly the union of the two buffers.
+    import shapely
+    from shapely.geometry import LineString
+    from shapely.ops import substring
+
+    from livingcircle.network import WalkNetwork
+
+    a = np.radians(30.0)
+    pts = np.array([(0.0, 0.0), (100 + 100 * np.cos(a), 100 * np.sin(a))]) + (X0, Y0)
+    street = LineString(np.array([(0.0, 0.0), (100.0, 0.0), (100 + 100 * np.cos(a),
+                                                            100 * np.sin(a))]) + (X0, Y0))
+    net = WalkNetwork.from_arrays(pts, np.array([0]), np.array([1]), crs=CRS,
+                                  geometry=np.array([street], dtype=object))
+    comm = points(["A"], [(0, 0)], "community_id")
+    iso = _proj(isochrones(net, comm, minutes=(9.9, 15), speed_profiles=[10.0], buffer_m=25.0))
+    small, large = iso.geometry.iloc[0], iso.geometry.iloc[1]
+    buf99 = shapely.buffer(substring(street, 0, 99), 25.0, quad_segs=4)
+    buf150 = shapely.buffer(substring(street, 0, 150), 25.0, quad_segs=4)
+    assert shapely.difference(buf99, buf150).area > 1.0  # the round end outside the chords
+    assert shapely.symmetric_difference(small, buf99).area < 1e-6
+    assert shapely.symmetric_difference(large, shapely.union(buf99, buf150)).area < 1e-6
+    assert large.area == pytest.approx(shapely.union(buf99, buf150).area, abs=1e-6)
+    assert large.buffer(1e-6).contains(small)
+
+
 def test_vectorised_substrings_match_shapely():
     import shapely
     from shapely.geometry import LineString
@@ -277,8 +323,8 @@ def polygon_access():
 def test_uncovered_areas_from_the_network_equal_the_polygon_overlay(polygon_access):
     import shapely
 
+    from livingcircle.coverage import coverage_areas, uncovered_areas
     from livingcircle.gaps import uncovered_residential
-    from livingcircle.isochrones import coverage_areas, uncovered_areas
 
     acc, fac, comm = polygon_access
     cats = ["kindergarten", "supermarket", "nursing_home"]  # the last has no facility
@@ -306,15 +352,16 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
     from livingcircle import settings
 
     iso_mod = importlib.import_module("livingcircle.isochrones")  # the package shadows it
+    from livingcircle import coverage
 
     acc, fac, _comm = polygon_access
-    one = iso_mod.coverage_areas(acc, fac, categories=["kindergarten"])
+    one = coverage.coverage_areas(acc, fac, categories=["kindergarten"])
     assert list(one["tile"]) == ["all"]
     # small cells (100 m tiles), and the network counted as wide
     monkeypatch.setattr(iso_mod, "_LEVELS", 3)
     monkeypatch.setattr(settings, "coverage_tile_above_m", 100.0)
     acc.__dict__.pop("_isochrone_makers", None)
-    tiled = iso_mod.coverage_areas(acc, fac, categories=["kindergarten"], threads=2)
+    tiled = coverage.coverage_areas(acc, fac, categories=["kindergarten"], threads=2)
     acc.__dict__.pop("_isochrone_makers", None)
     assert len(tiled) > 10 and tiled["tile"].is_unique
     a = one.to_crs(CRS).geometry.iloc[0]
@@ -325,7 +372,7 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
 
 
 def test_bad_buffer_and_categories_give_clear_errors():
-    from livingcircle.isochrones import coverage_areas, uncovered_areas
+    from livingcircle.coverage import coverage_areas, uncovered_areas
     from livingcircle.standards import ProfileError
 
     net = lattice()

@@ -246,3 +246,20 @@ def test_bad_pbf_inputs_give_the_same_errors(tmp_path, graph):
     around = gpd.GeoDataFrame(geometry=[ring], crs=4326)
     with pytest.raises(lc.NetworkError, match="boundary and the OSM file cover the same place"):
         lc.build_network(osm=_pbf("test_pbf"), boundary=around, halo=1, graph=graph)
+
+
+def test_largest_component_kept_in_place_is_the_subgraph_copy(paths):
+    # the sample's OSM file has one fragment apart (a park path): dropping it in place gives
+    # the graph the copy of the kept part gave, node for node and edge for edge, in order
+    from livingcircle.network import _keep_largest_component, _read_xml
+
+    G = _read_xml(paths["osm"])
+    keep = max(nx.weakly_connected_components(G), key=len)
+    expected = G.subgraph(keep).copy()
+    n_before = G.number_of_nodes()
+    diag = lc.Diagnostics()
+    got = _keep_largest_component(G, diag, "sample")
+    assert len(keep) < n_before and len(diag.records) == 1
+    assert list(got.nodes(data=True)) == list(expected.nodes(data=True))
+    assert list(got.edges(keys=True, data=True)) == list(expected.edges(keys=True, data=True))
+    assert got.graph == expected.graph

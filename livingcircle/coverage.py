@@ -1,0 +1,333 @@
+"""Coverage of each facility category and the residential area it leaves uncovered.
+
+Drawn like an isochrone (:mod:`livingcircle.isochrones`): one multi-source radius-limited search
+from all facilities of a category within the category's threshold (the standard's metres, not a
+speed), the reachable streets cut exactly at the threshold and buffered by
+:data:`livingcircle.settings.isochrone_buffer_m`, with the same network-wide caches
+(:class:`~livingcircle.isochrones.IsochroneMaker`).
+
+* :func:`coverage_areas` / :func:`iter_coverage_areas`: the covered area per category (a city in
+  3.2 km tiles);
+* :func:`uncovered_areas`: per polygon community and category, the part of the community outside
+  the covered area, computed from the streets near each community only.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from . import settings
+from ._errors import LivingCircleWarning
+from .accessibility import Access
+from .isochrones import (
+    QUAD_SEGS,
+    IsochroneMaker,
+    buffer_width,
+    maker_for,
+    spatial_order,
+    substrings,
+    wanted_categories,
+)
+from .routing import BoundedSearch, nearest_table, parallel_each
+
+
+def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
+    """Per category: its facilities' nodes on the split graph (those attached to the network)."""
+    fac_ids = facilities["facility_id"].astype(str).to_numpy()
+    node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
+    cats_col = "categories" if "categories" in facilities.columns else "category"
+    members = facilities[cats_col].fillna("").astype(str).str.split(";")
+    out = {}
+    for cid in categories:
+        starts = np.array([node_of.get(f, -1) for f, cs in zip(fac_ids, members, strict=True)
+                           if cid in [c.strip() for c in cs]], dtype=np.int64)
+        out[cid] = starts[starts >= 0]
+    return out
+
+
+def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float | None = None,
+                   categories=None, threads: int | None = None) -> gpd.GeoDataFrame:
+    """Return, per category, the area its facilities cover within the category's threshold.
+
+    One multi-source radius-limited search from all facilities of the category (the standard's
+    metres, not a speed), then the reachable streets cut at the threshold and buffered like an
+    isochrone. A network wider than :data:`livingcircle.settings.coverage_tile_above_m` (a
+    city) is split into square tiles of the isochrone maker's largest cell (3.2 km): one row per
+    category and tile, each clipped to its tile, so that no polygon spans the whole city; the
+    rows of a category do not overlap and their areas add up. :func:`iter_coverage_areas` gives
+    the same rows tile by tile. Feed the result to :func:`livingcircle.gaps.uncovered_residential`,
+    or use :func:`uncovered_areas`, which gives the same figures from the network directly and
+    scales to a city.
+
+    Parameters
+    ----------
+    acc
+        The :class:`~livingcircle.accessibility.Access` the facilities were measured in.
+    facilities
+        The same facilities frame (``facility_id``, ``categories``) passed to ``measure_access``.
+    buffer_m
+        Buffer half-width; default :data:`settings.isochrone_buffer_m`.
+    categories
+        Only these category ids (default: every POI category of the profile).
+    threads
+        Worker threads for the tiles; default :data:`livingcircle.settings.threads`.
+
+    Returns
+    -------
+    GeoDataFrame
+        category, name_zh, threshold_m, n_facilities, tile ('all', or 'column_row' of the
+        tile), area_m2, geometry (EPSG:4326); rows by category, then tile.
+    """
+    chunks = list(iter_coverage_areas(acc, facilities, buffer_m=buffer_m,
+                                      categories=categories, threads=threads))
+    out = pd.concat(chunks, ignore_index=True)
+    wanted = wanted_categories(acc, categories)
+    # by category, then tile column (west to east) and row (south to north); 'all' is 0_0
+    ij = out["tile"].replace("all", "0_0").str.split("_", expand=True).astype(int)
+    key = pd.DataFrame({"c": out["category"].map({c: k for k, c in enumerate(wanted)}),
+                        "i": ij[0], "j": ij[1]})
+    order = np.lexsort((key["j"], key["i"], key["c"]))
+    return gpd.GeoDataFrame(out.iloc[order].reset_index(drop=True), geometry="geometry",
+                            crs=4326)
+
+
+def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
+                        buffer_m: float | None = None, categories=None,
+                        threads: int | None = None,
+                        tiles_per_chunk: int = 8) -> Iterator[gpd.GeoDataFrame]:
+    """Yield the rows of :func:`coverage_areas` a few tiles at a time (every category of each).
+
+    Tiles come in spatial order, so that the cells of a tile are built once and serve every
+    category while they are cached; a city's coverage is never all in memory.
+
+    Yields
+    ------
+    GeoDataFrame
+        The columns of :func:`coverage_areas`, EPSG:4326.
+    """
+    buffer_m = buffer_width(buffer_m)
+    maker = maker_for(acc, buffer_m)
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
+    wanted = wanted_categories(acc, categories)
+    starts_of = _category_starts(acc, facilities, wanted)
+    # one search per category; what it reaches: whole streets (a mask) and cut pieces
+    reach = {}
+    for cid in wanted:
+        T = acc.profile.category(cid).max_walk_m
+        if len(starts_of[cid]) == 0:
+            continue
+        nodes, dist = search(starts_of[cid], np.zeros(len(starts_of[cid])), T)
+        whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work), T)
+        mask = np.zeros(len(maker.geom), dtype=bool)
+        mask[whole] = True
+        reach[cid] = (whole, mask, pe, ps, pf)
+    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
+
+    def frame(found):
+        rows = []
+        for cid, name, poly in found:
+            cat = acc.profile.category(cid)
+            rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
+                         "n_facilities": len(starts_of[cid]), "tile": name,
+                         "area_m2": round(float(poly.area), 1), "geometry": poly})
+        df = pd.DataFrame(rows)
+        geoms = shapely.transform(df.pop("geometry").to_numpy(), lambda c: np.column_stack(
+            to_wgs84.transform(c[:, 0], c[:, 1])))
+        return gpd.GeoDataFrame(df, geometry=geoms, crs=4326)
+
+    def cut_pieces(pe, ps, pf, sel=None):
+        if sel is not None:
+            pe, ps, pf = pe[sel], ps[sel], pf[sel]
+        if len(pe) == 0:
+            return []
+        return list(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                   quad_segs=QUAD_SEGS))
+
+    tiles = _tiles(maker)
+    if tiles is None:
+        found = []
+        for cid in wanted:
+            poly = shapely.Polygon()
+            if cid in reach:
+                whole, _mask, pe, ps, pf = reach[cid]
+                pieces = (maker.whole_pieces(whole) if len(whole) else []) + cut_pieces(pe, ps,
+                                                                                         pf)
+                if pieces:
+                    poly = shapely.union_all(np.asarray(pieces, dtype=object))
+            found.append((cid, "all", poly))
+        yield frame(found)
+        return
+    seen = set()
+    order = list(tiles["order_spatial"])
+    for lo in range(0, len(order), tiles_per_chunk):
+        found = []
+        lock = threading.Lock()
+
+        def one(t, in_tile, found=found, lock=lock):
+            near = tiles["edges"][t]
+            box = tiles["box"][t]
+            in_tile[near] = True
+            full = None  # the tile's polygon when every street near it is reached whole
+            done = []
+            for cid, (_whole, mask, pe, ps, pf) in reach.items():
+                w = near[mask[near]]
+                if len(w) and len(w) == len(near):
+                    if full is None:
+                        full = shapely.intersection(shapely.union_all(
+                            np.asarray(maker.whole_pieces(w), dtype=object)), box)
+                    poly = full
+                else:
+                    sel = in_tile[pe]
+                    if len(w) == 0 and not sel.any():
+                        continue
+                    pieces = (maker.whole_pieces(w) if len(w) else []) + cut_pieces(pe, ps, pf,
+                                                                                    sel)
+                    poly = shapely.intersection(
+                        shapely.union_all(np.asarray(pieces, dtype=object)), box)
+                if not poly.is_empty:
+                    done.append((cid, tiles["name"][t], poly))
+            in_tile[near] = False
+            with lock:
+                found.extend(done)
+
+        parallel_each(order[lo:lo + tiles_per_chunk], one, threads=threads,
+                      state=lambda: np.zeros(len(maker.geom), dtype=bool))
+        seen.update(cid for cid, *_ in found)
+        if found:
+            yield frame(found)
+    missing = [cid for cid in wanted if cid not in seen]
+    if missing:  # categories that cover nothing keep one empty row, as a small area does
+        yield frame([(cid, "all", shapely.Polygon()) for cid in missing])
+
+
+def _tiles(maker: IsochroneMaker):
+    """Tiles of a wide network (the maker's largest cells), or None for one area."""
+    geom = maker.geom
+    if len(geom) == 0:
+        return None
+    x0, y0, x1, y1 = shapely.total_bounds(geom)
+    if max(x1 - x0, y1 - y0) <= settings.coverage_tile_above_m:
+        return None
+    size = maker.cell_m * 2 ** (len(maker.levels) - 1)
+    ox, oy = maker.origin
+    r = maker.buffer_m
+    i0, i1 = int(np.floor((x0 - r - ox) / size)), int(np.floor((x1 + r - ox) / size))
+    j0, j1 = int(np.floor((y0 - r - oy) / size)), int(np.floor((y1 + r - oy) / size))
+    ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    boxes = shapely.box(ox + ii * size, oy + jj * size, ox + (ii + 1) * size,
+                        oy + (jj + 1) * size)
+    t_idx, e_idx = maker.edges.tree.query(boxes, predicate="dwithin", distance=r)
+    order = np.argsort(t_idx, kind="stable")
+    t_idx, e_idx = t_idx[order], e_idx[order]
+    ptr = np.searchsorted(t_idx, np.arange(len(boxes) + 1))
+    names = [f"{i - i0}_{j - j0}" for i, j in zip(ii, jj, strict=True)]
+    return {"box": boxes, "name": names, "order": {n: k for k, n in enumerate(names)},
+            "edges": [e_idx[ptr[k]:ptr[k + 1]] for k in range(len(boxes))],
+            "order_spatial": spatial_order(shapely.centroid(boxes))}
+
+
+def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
+                    buffer_m: float | None = None, categories=None,
+                    threads: int | None = None) -> gpd.GeoDataFrame:
+    """Return the residential area each category leaves uncovered, per polygon community.
+
+    The same figures as ``uncovered_residential(coverage_areas(acc, facilities), communities)``
+    (:func:`livingcircle.gaps.uncovered_residential`), computed for each community from the
+    streets within ``buffer_m`` of it only: one multi-source search per category (kept at the
+    nodes of those streets), then each community's nearby reachable pieces are buffered, united
+    and subtracted from it. The cost grows with communities × categories, not with the size of
+    the covered area, so a whole city is measured in minutes.
+
+    Parameters
+    ----------
+    acc
+        The :class:`~livingcircle.accessibility.Access` (its communities are the residential
+        areas; point communities have no area and are left out with a warning).
+    facilities
+        The facilities frame passed to ``measure_access``.
+    buffer_m
+        Buffer half-width of the covered area; default :data:`settings.isochrone_buffer_m`.
+    categories
+        Only these category ids (default: every POI category of the profile).
+    threads
+        Worker threads; default :data:`livingcircle.settings.threads`.
+
+    Returns
+    -------
+    GeoDataFrame
+        category, community_id, residential_area_m2, uncovered_area_m2, uncovered_share and
+        geometry (the uncovered part, empty when fully covered), in the network's metric CRS.
+    """
+    buffer_m = buffer_width(buffer_m)
+    maker = maker_for(acc, buffer_m)
+    g = acc.graph
+    wanted = wanted_categories(acc, categories)
+    comm = acc.communities[["community_id", "geometry"]].to_crs(acc.crs)
+    is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not is_area.all():
+        warnings.warn(
+            f"{int((~is_area).sum())} communities are not polygons (no residential area); "
+            "they are left out of the uncovered-area figures",
+            LivingCircleWarning, stacklevel=2,
+        )
+    ids = comm["community_id"].astype(str).to_numpy()[is_area]
+    polys = comm.geometry.to_numpy()[is_area]
+    columns = ["category", "community_id", "residential_area_m2", "uncovered_area_m2",
+               "uncovered_share", "geometry"]
+    if len(polys) == 0 or not wanted:
+        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=acc.crs)
+    # streets near each community, their split segments, and the nodes at their ends
+    ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
+    order = np.lexsort((ei, ci))
+    ci, ei = ci[order], ei[order]
+    segs = maker.segments_of(ei)
+    seg_owner = np.repeat(ci, maker.seg_ptr[ei + 1] - maker.seg_ptr[ei])
+    s_ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
+    need, inv = np.unique(np.r_[g.seg_a[segs], g.seg_b[segs]], return_inverse=True)
+    pos_a, pos_b = inv[:len(segs)], inv[len(segs):]
+    starts_of = _category_starts(acc, facilities, wanted)
+    limits = [acc.profile.category(c).max_walk_m for c in wanted]
+    dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
+                            threads=threads)
+    result = [None] * len(polys)
+
+    def one(i, _local):
+        sl = slice(s_ptr[i], s_ptr[i + 1])
+        si = segs[sl]
+        out = []
+        for j, T in enumerate(limits):
+            da, db = dist[pos_a[sl], j], dist[pos_b[sl], j]
+            whole, pe, ps, pf = maker.parts((si, da, db) if len(si) else None, T)
+            pieces = list(maker.edge_buffers(whole)) if len(whole) else []
+            if len(pe):
+                pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                             quad_segs=QUAD_SEGS))
+            if pieces:
+                cover = shapely.union_all(np.asarray(pieces, dtype=object))
+                out.append(shapely.difference(polys[i], cover))
+            else:
+                out.append(polys[i])
+        result[i] = out
+
+    parallel_each(range(len(polys)), one, threads=threads)
+    area = shapely.area(polys)
+    rows = []
+    for j, cid in enumerate(wanted):
+        for i in range(len(polys)):
+            geom = result[i][j]
+            a = float(geom.area)
+            rows.append({"category": cid, "community_id": ids[i],
+                         "residential_area_m2": float(area[i]), "uncovered_area_m2": a,
+                         "uncovered_share": a / area[i] if area[i] > 0 else np.nan,
+                         "geometry": geom})
+    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=acc.crs)
