@@ -279,8 +279,9 @@ def test_elderly_share_threshold_is_the_setting(monkeypatch):
 
 def test_batch_summary_row_keeps_the_contract(sample_result):
     from livingcircle import batch
+    from livingcircle.summaries import area_summary
 
-    figures = batch.area_figures(sample_result)
+    figures = area_summary(sample_result)
     row = {"name": "示例 sample", "status": "done", "error": "", "seconds": 12.5, **figures,
            "folder": "sample"}
     table = pd.DataFrame([row])
