@@ -95,9 +95,9 @@ def summary(result) -> pd.DataFrame:
         rows.append(("步行速度 walking speed", f"{sp}" + (f" ({v:g} m/min)" if v else "")))
     if getattr(result, "spilled", None):
         rows.append(("磁盘上的图层 layers kept on disk", ", ".join(sorted(result.spilled))))
-    from .report import _synthetic
+    from .results import synthetic_label
 
-    label = _synthetic(result)
+    label = synthetic_label(result)
     if label:
         rows.append(("数据 data", label))
     return pd.DataFrame(rows, columns=["item", "value"])

@@ -66,25 +66,14 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import click
 import pandas as pd
 
 from ._atomic import atomic_file
 from ._errors import ExportError, InputError, LivingCircleWarning
+from .options import AREA_KEYS, DESCRIBED_KEYS, PATH_KEYS, RUN_OPTIONS, RunOption
 
 logger = logging.getLogger(__name__)
 
-#: Keys an area may have, as the options of ``livingcircle run``.
-AREA_KEYS = (
-    "name", "osm", "place", "communities", "gates", "facilities", "facilities_crs", "sites",
-    "boundary", "profile", "speed", "target_communities", "target_households",
-    "communities_crs_column", "gates_crs_column", "facilities_crs_column", "sites_crs_column",
-    "strict",
-)
-#: Keys whose values are files (paths or fsspec URLs).
-PATH_KEYS = ("osm", "communities", "gates", "facilities", "sites", "boundary", "profile")
-#: Keys whose files may be described one by one (``{path: ..., crs: ..., ...}``).
-DESCRIBED_KEYS = ("communities", "gates", "facilities", "sites")
 #: What a described file entry may say besides its ``path`` (:class:`livingcircle.InputFile`).
 FILE_ENTRY_KEYS = ("crs", "crs_column", "columns", "layer")
 DONE_MARKER = "_done.json"
@@ -295,38 +284,10 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
                 spec[key] = _resolve(val, base_dir, f"{where}, key '{key}'")
         if described:
             spec["describe"] = described
-        if entry.get("place") is not None:
-            spec["place"] = str(entry["place"])
-        crs = entry.get("facilities_crs")
-        if crs is not None:
-            spec["facilities_crs"] = _system(crs, f"{where}, key 'facilities_crs'")
-        for key in ("communities_crs_column", "gates_crs_column", "facilities_crs_column",
-                    "sites_crs_column"):
-            if entry.get(key) is not None:
-                spec[key] = str(entry[key])
-        if entry.get("strict") is not None:
-            if not isinstance(entry["strict"], bool):
-                msg = f"{where}, key 'strict': expected true or false, got {entry['strict']!r}"
-                raise InputError(msg)
-            spec["strict"] = entry["strict"]
-        speed = entry.get("speed")
-        if speed is not None:
-            speeds = [speed] if isinstance(speed, str | int | float) else list(speed)
-            from . import settings
-
-            for s in speeds:
-                if isinstance(s, str) and s not in settings.speed_profiles:
-                    msg = (f"{where}, key 'speed': unknown speed profile {s!r}; valid: "
-                           f"{sorted(settings.speed_profiles)}")
-                    raise InputError(msg)
-            spec["speed"] = speeds
-        for key in ("target_communities", "target_households"):
-            val = entry.get(key)
-            if val is not None:
-                if isinstance(val, bool) or not isinstance(val, int) or val < 0:
-                    msg = f"{where}, key '{key}': expected a whole number ≥ 0, got {val!r}"
-                    raise InputError(msg)
-                spec[key] = val
+        for opt in RUN_OPTIONS:
+            if opt.area_key and opt.kind not in ("file", "files") and \
+                    entry.get(opt.name) is not None:
+                spec[opt.name] = _area_value(opt, entry[opt.name], where)
         try:  # a layer-wide key must name one file: checked now, not on a worker
             _described_files(spec, spec)
         except InputError as exc:
@@ -341,6 +302,36 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
         spec["folder"] = folder
         out.append(spec)
     return out
+
+
+def _area_value(opt: RunOption, val, where: str):
+    """Check the value of one area key that is not a file, by its kind (:mod:`.options`)."""
+    if opt.kind == "system":
+        return _system(val, f"{where}, key '{opt.name}'")
+    if opt.kind == "text":
+        return str(val)
+    if opt.kind == "flag":
+        if not isinstance(val, bool):
+            msg = f"{where}, key '{opt.name}': expected true or false, got {val!r}"
+            raise InputError(msg)
+        return val
+    if opt.kind == "count":
+        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+            msg = f"{where}, key '{opt.name}': expected a whole number ≥ 0, got {val!r}"
+            raise InputError(msg)
+        return val
+    if opt.kind == "speeds":
+        from . import settings
+
+        speeds = [val] if isinstance(val, str | int | float) else list(val)
+        for sp in speeds:
+            if isinstance(sp, str) and sp not in settings.speed_profiles:
+                msg = (f"{where}, key '{opt.name}': unknown speed profile {sp!r}; valid: "
+                       f"{sorted(settings.speed_profiles)}")
+                raise InputError(msg)
+        return speeds
+    msg = f"option kind {opt.kind!r} of {opt.name!r} has no areas.yaml form"  # pragma: no cover
+    raise AssertionError(msg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,6 +499,21 @@ def _described_files(spec: Mapping, loc: Mapping) -> dict:
     return out
 
 
+def _run_arguments(spec: Mapping, loc: Mapping) -> dict:
+    """Return the keywords of :func:`livingcircle.pipeline.run` for one area (files local).
+
+    Each area key goes to the ``run_arg`` its :class:`~livingcircle.options.RunOption` names;
+    the described files become :class:`livingcircle.InputFile` (:func:`_described_files`).
+    """
+    kwargs = {}
+    for opt in RUN_OPTIONS:
+        if opt.run_arg is None or opt.described or opt.name not in spec:
+            continue
+        kwargs[opt.run_arg] = loc[opt.name] if opt.name in PATH_KEYS else spec[opt.name]
+    kwargs.update(_described_files(spec, loc))
+    return kwargs
+
+
 def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     """Run one area and write ``out/<folder>`` atomically; return its figures.
 
@@ -558,14 +564,7 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
             for src, local in zip(srcs, locals_, strict=True):
                 checksums.append({"role": key, "source": src, "sha256": _sha256(local)})
         _report(name, 1)
-        kwargs = {k: loc[k] for k in ("osm", "boundary", "profile") if k in loc}
-        kwargs.update(_described_files(spec, loc))
-        for k in ("place", "facilities_crs", "target_communities", "target_households",
-                  "strict"):
-            if k in spec:
-                kwargs[k] = spec[k]
-        if "speed" in spec:
-            kwargs["speed_profiles"] = spec["speed"]
+        kwargs = _run_arguments(spec, loc)
         if spec.get("claimed"):
             import shapely
 
@@ -998,44 +997,3 @@ def check_batch_output(areas, out: str | os.PathLike) -> Path:
                            "that input out of it or give another --out")
                     raise ExportError(msg)
     return target
-
-
-@click.command("batch")
-@click.argument("areas", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(),
-              help="Output folder: one folder per area plus the summary (created with its "
-              "parents if missing).")
-@click.option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); "
-              "default: a local cluster.")
-@click.option("--workers", type=int, default=2, show_default=True,
-              help="Worker processes of the local cluster.")
-@click.option("--threads", type=int, default=1, show_default=True,
-              help="Threads per worker of the local cluster.")
-@click.option("--rerun", is_flag=True, help="Run areas again that are already done.")
-@click.option("--retries", type=int, default=0, show_default=True,
-              help="Dask retries per area.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
-def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_progress):
-    """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*.
-
-    A community counts in one area only: the area its representative point lies in; where
-    areas touch or overlap, the one listed first in AREAS.
-    """
-    check_batch_output(areas, out)
-    if logging.getLogger().getEffectiveLevel() > logging.INFO:
-        # Dask logs every worker start and stop at INFO; show them only with -v
-        for name in ("distributed", "distributed.scheduler", "distributed.nanny",
-                     "distributed.core", "distributed.worker", "distributed.http.proxy"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    table = run_batch(areas, out=out, scheduler=scheduler, n_workers=workers,
-                      threads_per_worker=threads, rerun=rerun, retries=retries,
-                      progress=not no_progress)
-    counts = table["status"].value_counts().to_dict()
-    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
-    for _, r in table[table["status"] == "failed"].iterrows():
-        click.echo(f"failed: {r['name']}: {r['error']}", err=True)
-    click.echo(f"summary: {Path(out) / 'summary.csv'}, {Path(out) / 'summary.xlsx'}, "
-               f"{Path(out) / 'summary_map.html'}")
-    if counts.get("failed"):
-        msg = f"{counts['failed']} area(s) failed (see above and summary.csv); the others finished"
-        raise click.ClickException(msg)

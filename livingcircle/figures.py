@@ -34,7 +34,6 @@ one warning says so and the figures use English labels. SVG keeps text as text
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -44,12 +43,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
+from .results import load_result, synthetic_label
 from .values import format_number, format_share
 
 if TYPE_CHECKING:
@@ -250,12 +249,6 @@ def _names(result) -> dict[str, str]:
         return {}
     return {str(k): str(v) for k, v in zip(comm["community_id"], comm["name"], strict=True)
             if isinstance(v, str) and v}
-
-
-def _synthetic(result) -> str | None:
-    from .report import _synthetic as label
-
-    return label(result)
 
 
 def _footer(result, crs, lang: str, tiles: str | None = None) -> str:
@@ -559,7 +552,7 @@ def _decorate(fig, ax, result, crs, lang: str, *, title: str, subtitle: str = ""
     head = fig.text(0.02, 0.975, title, fontsize=13, fontweight="bold", va="top", ha="left")
     if subtitle:
         fig.text(0.02, 0.925, subtitle, fontsize=8, va="top", ha="left", color="#333")
-    syn = _synthetic(result)
+    syn = synthetic_label(result)
     if syn:
         label = fig.text(0.98, 0.975, syn, fontsize=7, va="top", ha="right", color="#6b4f00",
                          fontweight="bold",
@@ -1076,7 +1069,7 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     ----------
     result
         A :class:`livingcircle.pipeline.Result`, or the path of a written result (its folder or
-        ``livingcircle.gpkg``, read with :func:`livingcircle.report.load_result`).
+        ``livingcircle.gpkg``, read with :func:`livingcircle.results.load_result`).
     out
         Output folder: ``overview.*``, ``coverage/<category>.*``, ``clusters/<cluster_id>.*``,
         ``communities/<community_id>.*`` (ids that are not plain ASCII get a safe name with a
@@ -1117,8 +1110,6 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     >>> write_figures(result, "maps/figures", communities=["C004"])  # doctest: +SKIP
     """
     if isinstance(result, str | Path):
-        from .report import load_result
-
         result = load_result(result)
     # Chinese without a CJK font: one warning here, then English for every figure
     lang, _ = _style(_check_lang(lang))
@@ -1176,34 +1167,3 @@ def figure_svg(fig) -> str:
     _save_to(fig, buf, "svg")
     fig.clear()
     return buf.getvalue()
-
-
-@click.command("figures")
-@click.argument("result_path", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-              help="Folder for the figures (PNG at 300 dpi plus SVG).")
-@click.option("--community", "communities", multiple=True,
-              help="Also draw the card of this community (id; repeat for more).")
-@click.option("--category", "categories", multiple=True,
-              help="Draw coverage maps only for this category id (repeat); default: all.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(list(FORMATS)),
-              default=("png", "svg"), show_default=True, help="File formats (repeat).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--tiles", type=click.Choice(list(TILES)), default=None,
-              help="Draw map tiles under the data, fetched over the internet (default: none, "
-                   "offline; tianditu needs TIANDITU_TOKEN). Needs "
-                   "pip install \"livingcircle[tiles]\".")
-def cli_command(result_path: str, out: str, communities: tuple[str, ...],
-                categories: tuple[str, ...], formats: tuple[str, ...], lang: str,
-                tiles: str | None) -> None:
-    """Write figures for slides and documents from a written result (folder or .gpkg).
-
-    An overview of completeness, a coverage map per category, a card per 片区 cluster, and a
-    card per --community: PNG at 300 dpi plus SVG, with north arrow, scale bar, legend and the
-    data sources and date.
-    """
-    started = dt.datetime.now()
-    written = write_figures(result_path, out, lang=lang, communities=communities,
-                            categories=list(categories) or None, formats=formats, tiles=tiles)
-    click.echo(f"wrote {len(written)} files to {out} in "
-               f"{(dt.datetime.now() - started).total_seconds():.0f} s")

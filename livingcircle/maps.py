@@ -62,7 +62,6 @@ import re
 from importlib import resources
 from pathlib import Path
 
-import click
 import folium
 import geopandas as gpd
 import numpy as np
@@ -72,6 +71,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from ._errors import InputError
+from .results import Result, is_sample
 
 logger = logging.getLogger(__name__)
 
@@ -1065,38 +1065,12 @@ def make_map(
     return m
 
 
-def _is_sample(result) -> bool:
-    """Return whether a result is the bundled synthetic sample district's.
-
-    :func:`livingcircle.run_sample` records ``synthetic`` in the metadata; a result written
-    before that is recognised by its OSM input, the sample's ``district.osm`` in this install's
-    sample folder or in any install's (``_sample``, ``data/sample_district``).
-    """
-    meta = getattr(result, "metadata", {}) or {}
-    if meta.get("synthetic"):
-        return True
-    try:
-        from .sample import sample_dir
-
-        d = str(sample_dir().resolve())
-    except Exception:
-        d = None
-    for i in meta.get("inputs", []):
-        path = str(i.get("path", ""))
-        if d and path.startswith(d):
-            return True
-        p = Path(path)
-        if p.name == "district.osm" and p.parent.name in ("_sample", "sample_district"):
-            return True
-    return False
-
-
 def _default_title(result, lang: str) -> str:
     """Return the profile's name, and the SYNTHETIC label when the result is the sample's."""
     prof = getattr(result, "profile", None)
     title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
         getattr(prof, "name", "") or "")
-    if _is_sample(result):
+    if is_sample(result):
         from .sample import SYNTHETIC_LABEL
 
         title += f" — {SYNTHETIC_LABEL}"
@@ -1179,8 +1153,6 @@ def _groups(comm: gpd.GeoDataFrame, by: str, lang: str, max_per_page: int,
 
 def _page_result(result, rows: np.ndarray, halo_deg: float):
     """Return a Result of the communities at ``rows`` and what lies near them, for one page."""
-    from .pipeline import Result
-
     L = result.layers
     comm = L["communities"].iloc[rows]
     ids = set(comm["community_id"].astype(str))
@@ -1290,7 +1262,7 @@ def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result` (or one read by ``load_result``).
+        A :class:`livingcircle.results.Result` (or one read by ``load_result``).
     out
         The folder to write into (made if missing).
     by
@@ -1348,49 +1320,3 @@ def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
     inputs = [i["path"] for i in (getattr(result, "metadata", {}) or {}).get("inputs", [])]
     with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
         make_map(result, **kwargs).save(str(tmp))
-
-
-@click.command("map")
-@click.argument("result_path", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(),
-              help="The .html file to write (its folder is created if missing); never a file "
-              "of the result, e.g. RESULT/map_en.html. With --pages-by: the folder to write.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="none", show_default=True,
-              help="Starting basemap; 'amap' shifts the data to GCJ-02. Offline ('none') the "
-                   "streets, water and green of the OSM file are drawn under the data.")
-@click.option("--no-isochrones", is_flag=True, help="Leave isochrones out (smaller file).")
-@click.option("--pages-by", "pages_by", metavar="COLUMN", default=None,
-              help="For a whole city: write OUT/index.html and one page per value of this "
-                   "column of the communities (district, street, ...) or per 片区 cluster "
-                   "('cluster'), linked both ways.")
-@click.option("--no-verify", is_flag=True,
-              help="Skip the check of the result's files against its manifest.json (for a "
-              "file you edited yourself).")
-def map_command(result_path: str, out: str, lang: str, basemap: str,
-                no_isochrones: bool, pages_by: str | None, no_verify: bool) -> None:
-    """Draw the interactive map of a written result (folder or livingcircle.gpkg).
-
-    One self-contained HTML file; a community's 5/10/15-minute isochrones are drawn when it is
-    opened (click or search). A city of 1,600 communities makes about 8 MB; for a larger one
-    use --pages-by district.
-    """
-    from ._atomic import check_output, result_inputs
-    from .report import load_result
-
-    if pages_by:
-        check_output(out, folder=True, files=("index.html",),
-                     inputs=result_inputs(result_path))
-    else:
-        check_output(out, suffixes=(".html",), inputs=result_inputs(result_path))
-    r = load_result(result_path, verify=not no_verify)
-    if pages_by:
-        files = write_map_pages(r, out, by=pages_by, lang=lang, basemap=basemap,
-                                isochrones=False if no_isochrones else True)
-        click.echo(f"wrote {files[0]} and {len(files) - 1} pages")
-        return
-    write_map(r, out, lang=lang, basemap=basemap, isochrones=False if no_isochrones else None)
-    click.echo(f"wrote {out}")
-
-
-cli_commands = [map_command]
