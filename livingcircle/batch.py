@@ -213,6 +213,24 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
     InputError
         Naming the area and the key that is wrong.
     """
+    data, base_dir, src = _read_areas(areas, base)
+    out: list[dict] = []
+    folders: dict[str, str] = {}
+    for i, entry in enumerate(data, start=1):
+        spec = _area_spec(entry, i, src=src, base_dir=base_dir)
+        folder = safe_name(spec["name"])
+        if folder in folders:
+            msg = (f"{src}: area '{spec['name']}': its folder name '{folder}' is the same as area "
+                   f"'{folders[folder]}'s; give the areas distinct names")
+            raise InputError(msg)
+        folders[folder] = spec["name"]
+        spec["folder"] = folder
+        out.append(spec)
+    return out
+
+
+def _read_areas(areas, base) -> tuple[Sequence, Path, str]:
+    """Return the list of area entries, the folder paths are read against and its source name."""
     import yaml
 
     src = "areas"
@@ -242,66 +260,60 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
     if not isinstance(data, Sequence) or isinstance(data, str) or not data:
         msg = f"{src}: 'areas' must be a non-empty list of areas, each with a 'name'"
         raise InputError(msg)
-    out: list[dict] = []
-    folders: dict[str, str] = {}
-    for i, entry in enumerate(data, start=1):
-        if not isinstance(entry, Mapping):
-            msg = f"{src}: area #{i} is not a mapping of option: value"
-            raise InputError(msg)
-        name = entry.get("name")
-        if name is None or not str(name).strip():
-            msg = f"{src}: area #{i} has no 'name'"
-            raise InputError(msg)
-        name = str(name).strip()
-        where = f"{src}: area '{name}'"
-        unknown = [k for k in entry if k not in AREA_KEYS]
-        if unknown:
-            msg = (f"{where}: unknown key(s) {unknown}; valid keys: {list(AREA_KEYS)} "
-                   "(the options of 'livingcircle run')")
-            raise InputError(msg)
-        if "communities" not in entry or entry["communities"] is None:
-            msg = f"{where}: key 'communities' is missing; give the communities file"
-            raise InputError(msg)
-        if entry.get("osm") is None and entry.get("place") is None:
-            msg = f"{where}: give key 'osm' (an OSM file) or 'place' (a place name, online)"
-            raise InputError(msg)
-        spec: dict = {"name": name}
-        described: dict = {}
-        for key in PATH_KEYS:
-            val = entry.get(key)
-            if val is None:
-                continue
-            if key == "facilities":
-                vals = [val] if isinstance(val, str | os.PathLike | Mapping) else val
-                if not isinstance(vals, Sequence) or not vals:
-                    msg = f"{where}: key 'facilities' must be a file or a list of files"
-                    raise InputError(msg)
-                spec[key] = [_file_entry(v, base_dir, f"{where}, key 'facilities'", described)
-                             for v in vals]
-            elif key in DESCRIBED_KEYS:
-                spec[key] = _file_entry(val, base_dir, f"{where}, key '{key}'", described)
-            else:
-                spec[key] = _resolve(val, base_dir, f"{where}, key '{key}'")
-        if described:
-            spec["describe"] = described
-        for opt in RUN_OPTIONS:
-            if opt.area_key and opt.kind not in ("file", "files") and \
-                    entry.get(opt.name) is not None:
-                spec[opt.name] = _area_value(opt, entry[opt.name], where)
-        try:  # a layer-wide key must name one file: checked now, not on a worker
-            _described_files(spec, spec)
-        except InputError as exc:
-            msg = f"{where}, {exc}"
-            raise InputError(msg) from None
-        folder = safe_name(name)
-        if folder in folders:
-            msg = (f"{where}: its folder name '{folder}' is the same as area "
-                   f"'{folders[folder]}'s; give the areas distinct names")
-            raise InputError(msg)
-        folders[folder] = name
-        spec["folder"] = folder
-        out.append(spec)
-    return out
+    return data, base_dir, src
+
+
+def _area_spec(entry, i: int, *, src: str, base_dir: Path) -> dict:
+    """Check area number ``i`` of ``src``; return it with absolute paths (URLs unchanged)."""
+    if not isinstance(entry, Mapping):
+        msg = f"{src}: area #{i} is not a mapping of option: value"
+        raise InputError(msg)
+    name = entry.get("name")
+    if name is None or not str(name).strip():
+        msg = f"{src}: area #{i} has no 'name'"
+        raise InputError(msg)
+    name = str(name).strip()
+    where = f"{src}: area '{name}'"
+    unknown = [k for k in entry if k not in AREA_KEYS]
+    if unknown:
+        msg = (f"{where}: unknown key(s) {unknown}; valid keys: {list(AREA_KEYS)} "
+               "(the options of 'livingcircle run')")
+        raise InputError(msg)
+    if "communities" not in entry or entry["communities"] is None:
+        msg = f"{where}: key 'communities' is missing; give the communities file"
+        raise InputError(msg)
+    if entry.get("osm") is None and entry.get("place") is None:
+        msg = f"{where}: give key 'osm' (an OSM file) or 'place' (a place name, online)"
+        raise InputError(msg)
+    spec: dict = {"name": name}
+    described: dict = {}
+    for key in PATH_KEYS:
+        val = entry.get(key)
+        if val is None:
+            continue
+        if key == "facilities":
+            vals = [val] if isinstance(val, str | os.PathLike | Mapping) else val
+            if not isinstance(vals, Sequence) or not vals:
+                msg = f"{where}: key 'facilities' must be a file or a list of files"
+                raise InputError(msg)
+            spec[key] = [_file_entry(v, base_dir, f"{where}, key 'facilities'", described)
+                         for v in vals]
+        elif key in DESCRIBED_KEYS:
+            spec[key] = _file_entry(val, base_dir, f"{where}, key '{key}'", described)
+        else:
+            spec[key] = _resolve(val, base_dir, f"{where}, key '{key}'")
+    if described:
+        spec["describe"] = described
+    for opt in RUN_OPTIONS:
+        if opt.area_key and opt.kind not in ("file", "files") and \
+                entry.get(opt.name) is not None:
+            spec[opt.name] = _area_value(opt, entry[opt.name], where)
+    try:  # a layer-wide key must name one file: checked now, not on a worker
+        _described_files(spec, spec)
+    except InputError as exc:
+        msg = f"{where}, {exc}"
+        raise InputError(msg) from None
+    return spec
 
 
 def _area_value(opt: RunOption, val, where: str):
@@ -771,13 +783,25 @@ def run_batch(
         (exception type and message), seconds, communities, facilities, households,
         mean_completeness[_<level>], share_households_<level>, … and folder.
     """
-    from distributed import as_completed
-    from tqdm.auto import tqdm
-
     specs = load_areas(areas)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     claim_areas(specs)
+    todo, rows, records = _areas_to_run(specs, out, rerun=rerun)
+    if todo:
+        with _client(scheduler, n_workers, threads_per_worker) as client:
+            _run_areas(client, todo, out, rows, records, retries=retries, progress=progress)
+    table = pd.DataFrame([rows[s["folder"]] for s in specs])
+    write_summary(table, records, out)
+    return table
+
+
+def _areas_to_run(specs: list[dict], out: Path, *, rerun: bool
+                  ) -> tuple[list[dict], dict[str, dict], dict[str, dict]]:
+    """Split the areas into those to run and those done before with the same inputs.
+
+    Returns the areas to run, and the summary rows and records of the skipped ones by folder.
+    """
     rows: dict[str, dict] = {}
     records: dict[str, dict] = {}
     todo = []
@@ -795,70 +819,79 @@ def run_batch(
             todo.append(spec)
             for stale in out.glob(f".{spec['folder']}.tmp-*"):  # left by an interrupted run
                 shutil.rmtree(stale, ignore_errors=True)
-    if todo:
-        with _client(scheduler, n_workers, threads_per_worker) as client:
-            link = dashboard_address(client)
-            if progress:
-                note = "" if importlib.util.find_spec("bokeh") is not None else \
-                    " (its plots need the bokeh package)"
-                tqdm.write(f"Dask dashboard: {link}{note}" if link else
-                           "Dask dashboard: none on this scheduler")
-            elif link:
-                logger.info("Dask dashboard: %s", link)
-            bars = {}
-            overall = tqdm(total=len(todo), desc="areas", unit="area", disable=not progress,
-                           position=0)
-            for i, spec in enumerate(todo, start=1):
-                bars[spec["name"]] = tqdm(total=len(AREA_STEPS) - 1, desc=spec["name"],
-                                          unit="step", disable=not progress, position=i,
-                                          leave=False)
+    return todo, rows, records
 
-            def on_event(event):
-                msg = event[1] if isinstance(event, tuple) else event
-                bar = bars.get(msg.get("area")) if isinstance(msg, dict) else None
-                if bar is not None:
-                    step = int(msg["step"])
-                    bar.n = step
-                    bar.set_postfix_str(AREA_STEPS[step])
-                    bar.refresh()
 
-            if progress:
-                client.subscribe_topic(PROGRESS_TOPIC, on_event)
-            futures = {}
-            for spec in todo:
-                fut = client.submit(run_area, dict(spec), str(out.resolve()), pure=False,
-                                    retries=retries,
-                                    key=f"livingcircle-area-{spec['folder']}-{uuid.uuid4().hex}")
-                futures[fut] = spec
-            try:
-                for fut in as_completed(list(futures)):
-                    spec = futures[fut]
-                    if fut.status == "finished":
-                        rec = fut.result()
-                        for text in rec.get("warnings", []):
-                            warnings.warn(f"area {spec['name']}: {text}", LivingCircleWarning,
-                                          stacklevel=2)
-                        rows[spec["folder"]] = _row(spec, "done", record=rec)
-                        records[spec["folder"]] = rec
-                    else:
-                        exc = fut.exception()
-                        err = f"{type(exc).__name__}: {exc}"
-                        rows[spec["folder"]] = _row(spec, "failed", error=err)
-                        logger.error("area %s failed: %s", spec["name"], err)
-                        if progress:
-                            tqdm.write(f"area {spec['name']} failed: {err}")
-                    bars[spec["name"]].close()
-                    overall.update()
-            finally:
-                overall.close()
-                for b in bars.values():
-                    b.close()
+def _progress_bars(client, todo: list[dict], *, progress: bool):
+    """Show the dashboard address; return the overall bar and one bar per area (by name)."""
+    from tqdm.auto import tqdm
+
+    link = dashboard_address(client)
+    if progress:
+        note = "" if importlib.util.find_spec("bokeh") is not None else \
+            " (its plots need the bokeh package)"
+        tqdm.write(f"Dask dashboard: {link}{note}" if link else
+                   "Dask dashboard: none on this scheduler")
+    elif link:
+        logger.info("Dask dashboard: %s", link)
+    overall = tqdm(total=len(todo), desc="areas", unit="area", disable=not progress, position=0)
+    bars = {spec["name"]: tqdm(total=len(AREA_STEPS) - 1, desc=spec["name"], unit="step",
+                               disable=not progress, position=i, leave=False)
+            for i, spec in enumerate(todo, start=1)}
+
+    def on_event(event):
+        msg = event[1] if isinstance(event, tuple) else event
+        bar = bars.get(msg.get("area")) if isinstance(msg, dict) else None
+        if bar is not None:
+            step = int(msg["step"])
+            bar.n = step
+            bar.set_postfix_str(AREA_STEPS[step])
+            bar.refresh()
+
+    if progress:
+        client.subscribe_topic(PROGRESS_TOPIC, on_event)
+    return overall, bars
+
+
+def _run_areas(client, todo: list[dict], out: Path, rows: dict, records: dict, *,
+               retries: int, progress: bool) -> None:
+    """Run the areas ``todo`` on the Dask client; add their summary rows and records."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    overall, bars = _progress_bars(client, todo, progress=progress)
+    futures = {}
+    for spec in todo:
+        fut = client.submit(run_area, dict(spec), str(out.resolve()), pure=False,
+                            retries=retries,
+                            key=f"livingcircle-area-{spec['folder']}-{uuid.uuid4().hex}")
+        futures[fut] = spec
+    try:
+        for fut in as_completed(list(futures)):
+            spec = futures[fut]
+            if fut.status == "finished":
+                rec = fut.result()
+                for text in rec.get("warnings", []):
+                    warnings.warn(f"area {spec['name']}: {text}", LivingCircleWarning,
+                                  stacklevel=2)
+                rows[spec["folder"]] = _row(spec, "done", record=rec)
+                records[spec["folder"]] = rec
+            else:
+                exc = fut.exception()
+                err = f"{type(exc).__name__}: {exc}"
+                rows[spec["folder"]] = _row(spec, "failed", error=err)
+                logger.error("area %s failed: %s", spec["name"], err)
                 if progress:
-                    with contextlib.suppress(Exception):
-                        client.unsubscribe_topic(PROGRESS_TOPIC)
-    table = pd.DataFrame([rows[s["folder"]] for s in specs])
-    write_summary(table, records, out)
-    return table
+                    tqdm.write(f"area {spec['name']} failed: {err}")
+            bars[spec["name"]].close()
+            overall.update()
+    finally:
+        overall.close()
+        for b in bars.values():
+            b.close()
+        if progress:
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(PROGRESS_TOPIC)
 
 
 # --------------------------------------------------------------------------------------------
