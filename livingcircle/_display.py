@@ -1,4 +1,4 @@
-"""How a :class:`livingcircle.pipeline.Result` shows itself: a summary table and a folium map.
+"""How a :class:`livingcircle.results.Result` shows itself: a summary table and a folium map.
 
 ``Result.summary()``, ``repr(result)``, ``result._repr_html_()`` (Jupyter) and
 ``result.explore(layer)`` are thin methods over the functions here, so that the pipeline module
@@ -137,7 +137,7 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
             simplify_m: float | None = 2.0, **kwargs):
     """Return a folium map of one layer of ``result`` (GeoDataFrame.explore).
 
-    See :meth:`livingcircle.pipeline.Result.explore`.
+    See :meth:`livingcircle.results.Result.explore`.
     """
     if layer not in result.layers:
         msg = f"no layer {layer!r} in this result; layers: {', '.join(result.layers)}"

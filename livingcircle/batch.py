@@ -388,7 +388,7 @@ def _report(name: str, step: int) -> None:
 
 
 def area_figures(result) -> dict:
-    """Key figures of one area from the layers of a :class:`livingcircle.pipeline.Result`.
+    """Key figures of one area from the layers of a :class:`livingcircle.results.Result`.
 
     ``mean_completeness_<level>`` is the mean over communities of the share of that level's
     required categories met; ``mean_completeness`` the same over all levels together

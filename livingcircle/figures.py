@@ -1,7 +1,7 @@
 """Figures for slides and printed documents: PNG at 300 dpi plus SVG or PDF, from matplotlib.
 
 :func:`write_figures` (and ``livingcircle figures RESULT --out DIR``) writes, from a
-:class:`livingcircle.pipeline.Result` or a written result folder:
+:class:`livingcircle.results.Result` or a written result folder:
 
 * ``overview``: every community coloured by the share of its required categories that it reaches
   (the classes of :data:`livingcircle.maps.COMPLETENESS_CLASSES`, as on the interactive map), the
@@ -594,7 +594,7 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`.
+        A :class:`livingcircle.results.Result`.
     lang
         ``"zh"`` or ``"en"`` (English when no CJK font is installed).
     tiles
@@ -666,7 +666,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`.
+        A :class:`livingcircle.results.Result`.
     category
         A category id of the result's profile.
     lang
@@ -784,7 +784,7 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result` with ``clusters`` (and, when made,
+        A :class:`livingcircle.results.Result` with ``clusters`` (and, when made,
         ``cluster_members``, ``proposed_sites``, ``before_after``) layers.
     cluster_id
         The cluster's id.
@@ -925,7 +925,7 @@ def community_card(result, community_id: str, *, lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`.
+        A :class:`livingcircle.results.Result`.
     community_id
         The community's id.
     lang
@@ -1068,7 +1068,7 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`, or the path of a written result (its folder or
+        A :class:`livingcircle.results.Result`, or the path of a written result (its folder or
         ``livingcircle.gpkg``, read with :func:`livingcircle.results.load_result`).
     out
         Output folder: ``overview.*``, ``coverage/<category>.*``, ``clusters/<cluster_id>.*``,

@@ -812,7 +812,7 @@ def make_map(
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result` (or anything with a ``layers`` dict and
+        A :class:`livingcircle.results.Result` (or anything with a ``layers`` dict and
         ``metadata``).
     lang
         ``"zh"`` (Chinese with English beside in the legend) or ``"en"``.

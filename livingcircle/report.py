@@ -336,7 +336,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`.
+        A :class:`livingcircle.results.Result`.
     lang
         ``"zh"`` (default) or ``"en"``.
     include_map
