@@ -95,7 +95,7 @@ def summary(result) -> pd.DataFrame:
         rows.append(("步行速度 walking speed", f"{sp}" + (f" ({v:g} m/min)" if v else "")))
     if getattr(result, "spilled", None):
         rows.append(("磁盘上的图层 layers kept on disk", ", ".join(sorted(result.spilled))))
-    from .results import synthetic_label
+    from .sample import synthetic_label
 
     label = synthetic_label(result)
     if label:

@@ -48,7 +48,8 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
-from .results import load_result, synthetic_label
+from .results import load_result
+from .sample import synthetic_label
 from .values import format_number, format_share
 
 if TYPE_CHECKING:

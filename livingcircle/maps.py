@@ -54,6 +54,7 @@ Safety
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import logging
@@ -71,7 +72,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from ._errors import InputError
-from .results import Result, is_sample
+from .sample import is_sample
 
 logger = logging.getLogger(__name__)
 
@@ -1174,8 +1175,8 @@ def _page_result(result, rows: np.ndarray, halo_deg: float):
     elif "isochrones" in L and isinstance(L["isochrones"], gpd.GeoDataFrame):
         iso = L["isochrones"]
         layers["isochrones"] = iso[iso["community_id"].astype(str).isin(ids)]
-    return Result(layers=layers, profile=result.profile, speed_profiles=result.speed_profiles,
-                  metadata=getattr(result, "metadata", {}))
+    # the same kind of result, with this page's layers only (no network, nothing spilled)
+    return dataclasses.replace(result, layers=layers, access=None, network=None, spilled={})
 
 
 def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: str = "zh",

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from . import settings
 from ._errors import ExportError, InputError
 from .inputs import crs_text
-from .results import synthetic_label
+from .sample import synthetic_label
 from .values import format_number, format_share
 
 logger = logging.getLogger(__name__)
