@@ -12,9 +12,13 @@ This module owns a result from the moment :func:`livingcircle.pipeline.run` retu
 * :func:`load_result` and :func:`read_layers` — the one reader (a city's spilled layers stay in
   the file), checked against the manifest first (:func:`livingcircle._atomic.verify_manifest`).
 
-Maps, report, figures and export take a :class:`Result`; they import this module, never
+Maps, report, figures and export take a :class:`Result`; they may import this module, never
 ``pipeline``. A new output file of the result folder goes into :meth:`Result.write` (and
 :meth:`Result.output_files`); a new output format goes into ``export``.
+
+Three imports of this module point at outputs, each inside the one method that needs it: the
+map of :meth:`Result.write` (``maps``), the display methods (``_display``) and the QGIS styles of
+:func:`write_geopackage` (``export.styles_frame``, to move with the styles into their own module).
 """
 
 from __future__ import annotations
