@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -43,6 +43,8 @@ from .standards import Profile, load_profile
 
 if TYPE_CHECKING:
     from ._spill import SpilledLayer
+    from .accessibility import Access
+    from .network import WalkNetwork
 
 #: Name of the metadata table in a GeoPackage (columns ``key`` and ``value``, value JSON text).
 METADATA_TABLE = "livingcircle_metadata"
@@ -130,8 +132,8 @@ class Result:
     profile: Profile
     speed_profiles: list[str]
     metadata: dict = field(default_factory=dict)
-    access: Any = field(default=None, repr=False)
-    network: Any = field(default=None, repr=False)
+    access: Access | None = field(default=None, repr=False)
+    network: WalkNetwork | None = field(default=None, repr=False)
     spilled: dict[str, SpilledLayer] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
