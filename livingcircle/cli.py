@@ -36,7 +36,7 @@ from .export import FORMATS as EXPORT_FORMATS
 from .figures import FORMATS as FIGURE_FORMATS
 from .figures import TILES
 from .maps import BASEMAPS
-from .options import RunOption, options_of, run_arguments
+from .options import BY_NAME, RunOption, options_of, run_arguments
 from .report import PAPERS
 from .results import Result, load_result
 from .sample import SYNTHETIC_LABEL, sample_paths
@@ -243,6 +243,11 @@ _no_verify = click.option("--no-verify", is_flag=True,
 _lang = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 
 
+def _input_files(values: dict) -> dict:
+    """Return the values of the file options (files a run must never write over)."""
+    return {k: v for k, v in values.items() if BY_NAME[k].kind in _PATH_KINDS}
+
+
 def _run_with_options(values: dict, **kwargs) -> Result:
     """Run the analysis with the values of the run options (the required ones checked first)."""
     from .inputs import on_command_line
@@ -284,7 +289,7 @@ def run_command(out: str, no_progress: bool, **values) -> None:
     The files of a run appear together, with OUT/manifest.json (sizes and SHA-256) last; a run
     that fails or is stopped leaves the previous run's files untouched.
     """
-    pipeline.check_run_output(out, values)
+    pipeline.check_run_output(out, _input_files(values))
     result = _run_with_options(values, progress=not no_progress)
     written = result.write(out)
     click.echo(pipeline.run_summary(result, written))
@@ -308,7 +313,7 @@ def recommend_command(demo: bool, max_walk_min: float, max_households: int, max_
     """Recommend area-linked renovation clusters (片区联动) and write OUT/livingcircle.gpkg."""
     from .clusters import recommend
 
-    pipeline.check_run_output(out, sample_paths() if demo else values)
+    pipeline.check_run_output(out, sample_paths() if demo else _input_files(values))
     if demo:
         click.echo(SYNTHETIC_LABEL)
         result = pipeline.run_sample(progress=not no_progress, clusters=False)
