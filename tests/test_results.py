@@ -104,3 +104,28 @@ def test_a_file_that_is_not_a_geopackage_is_named(tmp_path):
     bad.write_bytes(b"not a geopackage")
     with pytest.raises(InputError, match=r"cannot open .*livingcircle\.gpkg as a GeoPackage"):
         results.read_layers(bad)
+
+
+def _relative_imports(path: Path) -> set[str]:
+    """The package modules a file imports (``from .x import y``, ``from . import x``), anywhere."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names |= {node.module.split(".")[0]} if node.module else {a.name for a in
+                                                                      node.names}
+    return names
+
+
+@pytest.mark.parametrize("module", ["results", "maps", "report", "figures", "export",
+                                    "_display"])
+def test_outputs_import_neither_the_pipeline_nor_the_command_line(module):
+    """Issue 15 item 3: the outputs take a Result; the run and the commands sit above them."""
+    path = Path(lc.__file__).parent / f"{module}.py"
+    assert _relative_imports(path) & {"pipeline", "batch", "cli", "options"} == set()
+
+
+def test_planning_does_not_import_the_pipeline():
+    """The cycle pipeline → clusters → pipeline is gone (issue 15 item 4)."""
+    package = Path(lc.__file__).parent
+    for module in ("clusters", "renovation", "gaps", "accessibility"):
+        assert "pipeline" not in _relative_imports(package / f"{module}.py"), module
