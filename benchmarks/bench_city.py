@@ -456,13 +456,13 @@ def run_command(args) -> None:
 def network_child(args) -> None:
     """Build the city's network one way and print its time and memory (one JSON line)."""
     import livingcircle as lc
-    from livingcircle.pipeline import _memory_mb
+    from livingcircle.stages import memory_mb
 
     path = city_folder(args) / "city.osm.pbf"
     t = time.perf_counter()
     net = lc.build_network(osm=path, graph=args.graph == "graph")
     seconds = time.perf_counter() - t
-    rss, peak = _memory_mb()
+    rss, peak = memory_mb()
     print(json.dumps({"stage": f"build_network({args.graph})", "seconds": round(seconds, 1),
                       "rss_mb": round(rss), "peak_mb": round(peak), "nodes": len(net),
                       "street_segments": int(len(net.edges.u)),

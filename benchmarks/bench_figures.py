@@ -29,7 +29,8 @@ def main() -> None:
 
     import livingcircle as lc
     from livingcircle import figures
-    from livingcircle.report import load_result, write_report
+    from livingcircle.report import write_report
+    from livingcircle.results import load_result
 
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-figures-") as d:

@@ -40,7 +40,7 @@ from shapely.affinity import translate
 
 import livingcircle as lc
 from livingcircle.maps import make_map, write_map_pages
-from livingcircle.pipeline import Result
+from livingcircle.results import Result
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -32,7 +32,8 @@ from .io import (
 from .isochrones import isochrones, iter_isochrones
 from .network import WalkNetwork, build_network
 from .osm import read_osm_facilities, read_osm_residential
-from .pipeline import Result, run, run_sample
+from .pipeline import run, run_sample
+from .results import Result, load_result
 from .sample import SYNTHETIC_LABEL, sample_paths
 from .standards import (
     Category,
@@ -59,6 +60,7 @@ __all__ = [
     "build_network",
     "isochrones",
     "iter_isochrones",
+    "load_result",
     "measure_access",
     "read_boundary",
     "read_communities",

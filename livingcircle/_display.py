@@ -1,4 +1,4 @@
-"""How a :class:`livingcircle.pipeline.Result` shows itself: a summary table and a folium map.
+"""How a :class:`livingcircle.results.Result` shows itself: a summary table and a folium map.
 
 ``Result.summary()``, ``repr(result)``, ``result._repr_html_()`` (Jupyter) and
 ``result.explore(layer)`` are thin methods over the functions here, so that the pipeline module
@@ -94,7 +94,7 @@ def summary(result) -> pd.DataFrame:
         rows.append(("步行速度 walking speed", f"{sp}" + (f" ({v:g} m/min)" if v else "")))
     if getattr(result, "spilled", None):
         rows.append(("磁盘上的图层 layers kept on disk", ", ".join(sorted(result.spilled))))
-    from .summaries import synthetic_label
+    from .sample import synthetic_label
 
     label = synthetic_label(result)
     if label:
@@ -136,7 +136,7 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
             simplify_m: float | None = 2.0, **kwargs):
     """Return a folium map of one layer of ``result`` (GeoDataFrame.explore).
 
-    See :meth:`livingcircle.pipeline.Result.explore`.
+    See :meth:`livingcircle.results.Result.explore`.
     """
     if layer not in result.layers:
         msg = f"no layer {layer!r} in this result; layers: {', '.join(result.layers)}"

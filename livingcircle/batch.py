@@ -66,27 +66,16 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import click
 import pandas as pd
 
 from ._atomic import atomic_file
 from ._errors import ExportError, InputError, LivingCircleWarning
+from .options import AREA_KEYS, DESCRIBED_KEYS, PATH_KEYS, RUN_OPTIONS, RunOption
 from .schema import labels_zh
 from .summaries import area_summary
 
 logger = logging.getLogger(__name__)
 
-#: Keys an area may have, as the options of ``livingcircle run``.
-AREA_KEYS = (
-    "name", "osm", "place", "communities", "gates", "facilities", "facilities_crs", "sites",
-    "boundary", "profile", "speed", "target_communities", "target_households",
-    "communities_crs_column", "gates_crs_column", "facilities_crs_column", "sites_crs_column",
-    "strict",
-)
-#: Keys whose values are files (paths or fsspec URLs).
-PATH_KEYS = ("osm", "communities", "gates", "facilities", "sites", "boundary", "profile")
-#: Keys whose files may be described one by one (``{path: ..., crs: ..., ...}``).
-DESCRIBED_KEYS = ("communities", "gates", "facilities", "sites")
 #: What a described file entry may say besides its ``path`` (:class:`livingcircle.InputFile`).
 FILE_ENTRY_KEYS = ("crs", "crs_column", "columns", "layer")
 DONE_MARKER = "_done.json"
@@ -204,6 +193,24 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
     InputError
         Naming the area and the key that is wrong.
     """
+    data, base_dir, src = _read_areas(areas, base)
+    out: list[dict] = []
+    folders: dict[str, str] = {}
+    for i, entry in enumerate(data, start=1):
+        spec = _area_spec(entry, i, src=src, base_dir=base_dir)
+        folder = safe_name(spec["name"])
+        if folder in folders:
+            msg = (f"{src}: area '{spec['name']}': its folder name '{folder}' is the same as area "
+                   f"'{folders[folder]}'s; give the areas distinct names")
+            raise InputError(msg)
+        folders[folder] = spec["name"]
+        spec["folder"] = folder
+        out.append(spec)
+    return out
+
+
+def _read_areas(areas, base) -> tuple[Sequence, Path, str]:
+    """Return the list of area entries, the folder paths are read against and its source name."""
     import yaml
 
     src = "areas"
@@ -233,94 +240,90 @@ def load_areas(areas, *, base: str | os.PathLike | None = None) -> list[dict]:
     if not isinstance(data, Sequence) or isinstance(data, str) or not data:
         msg = f"{src}: 'areas' must be a non-empty list of areas, each with a 'name'"
         raise InputError(msg)
-    out: list[dict] = []
-    folders: dict[str, str] = {}
-    for i, entry in enumerate(data, start=1):
-        if not isinstance(entry, Mapping):
-            msg = f"{src}: area #{i} is not a mapping of option: value"
-            raise InputError(msg)
-        name = entry.get("name")
-        if name is None or not str(name).strip():
-            msg = f"{src}: area #{i} has no 'name'"
-            raise InputError(msg)
-        name = str(name).strip()
-        where = f"{src}: area '{name}'"
-        unknown = [k for k in entry if k not in AREA_KEYS]
-        if unknown:
-            msg = (f"{where}: unknown key(s) {unknown}; valid keys: {list(AREA_KEYS)} "
-                   "(the options of 'livingcircle run')")
-            raise InputError(msg)
-        if "communities" not in entry or entry["communities"] is None:
-            msg = f"{where}: key 'communities' is missing; give the communities file"
-            raise InputError(msg)
-        if entry.get("osm") is None and entry.get("place") is None:
-            msg = f"{where}: give key 'osm' (an OSM file) or 'place' (a place name, online)"
-            raise InputError(msg)
-        spec: dict = {"name": name}
-        described: dict = {}
-        for key in PATH_KEYS:
-            val = entry.get(key)
-            if val is None:
-                continue
-            if key == "facilities":
-                vals = [val] if isinstance(val, str | os.PathLike | Mapping) else val
-                if not isinstance(vals, Sequence) or not vals:
-                    msg = f"{where}: key 'facilities' must be a file or a list of files"
-                    raise InputError(msg)
-                spec[key] = [_file_entry(v, base_dir, f"{where}, key 'facilities'", described)
-                             for v in vals]
-            elif key in DESCRIBED_KEYS:
-                spec[key] = _file_entry(val, base_dir, f"{where}, key '{key}'", described)
-            else:
-                spec[key] = _resolve(val, base_dir, f"{where}, key '{key}'")
-        if described:
-            spec["describe"] = described
-        if entry.get("place") is not None:
-            spec["place"] = str(entry["place"])
-        crs = entry.get("facilities_crs")
-        if crs is not None:
-            spec["facilities_crs"] = _system(crs, f"{where}, key 'facilities_crs'")
-        for key in ("communities_crs_column", "gates_crs_column", "facilities_crs_column",
-                    "sites_crs_column"):
-            if entry.get(key) is not None:
-                spec[key] = str(entry[key])
-        if entry.get("strict") is not None:
-            if not isinstance(entry["strict"], bool):
-                msg = f"{where}, key 'strict': expected true or false, got {entry['strict']!r}"
-                raise InputError(msg)
-            spec["strict"] = entry["strict"]
-        speed = entry.get("speed")
-        if speed is not None:
-            speeds = [speed] if isinstance(speed, str | int | float) else list(speed)
-            from . import settings
+    return data, base_dir, src
 
-            for s in speeds:
-                if isinstance(s, str) and s not in settings.speed_profiles:
-                    msg = (f"{where}, key 'speed': unknown speed profile {s!r}; valid: "
-                           f"{sorted(settings.speed_profiles)}")
-                    raise InputError(msg)
-            spec["speed"] = speeds
-        for key in ("target_communities", "target_households"):
-            val = entry.get(key)
-            if val is not None:
-                if isinstance(val, bool) or not isinstance(val, int) or val < 0:
-                    msg = f"{where}, key '{key}': expected a whole number ≥ 0, got {val!r}"
-                    raise InputError(msg)
-                spec[key] = val
-        try:  # a layer-wide key must name one file: checked now, not on a worker
-            _described_files(spec, spec)
-        except InputError as exc:
-            msg = f"{where}, {exc}"
-            raise InputError(msg) from None
-        folder = safe_name(name)
-        if folder in folders:
-            msg = (f"{where}: its folder name '{folder}' is the same as area "
-                   f"'{folders[folder]}'s; give the areas distinct names")
+
+def _area_spec(entry, i: int, *, src: str, base_dir: Path) -> dict:
+    """Check area number ``i`` of ``src``; return it with absolute paths (URLs unchanged)."""
+    if not isinstance(entry, Mapping):
+        msg = f"{src}: area #{i} is not a mapping of option: value"
+        raise InputError(msg)
+    name = entry.get("name")
+    if name is None or not str(name).strip():
+        msg = f"{src}: area #{i} has no 'name'"
+        raise InputError(msg)
+    name = str(name).strip()
+    where = f"{src}: area '{name}'"
+    unknown = [k for k in entry if k not in AREA_KEYS]
+    if unknown:
+        msg = (f"{where}: unknown key(s) {unknown}; valid keys: {list(AREA_KEYS)} "
+               "(the options of 'livingcircle run')")
+        raise InputError(msg)
+    if "communities" not in entry or entry["communities"] is None:
+        msg = f"{where}: key 'communities' is missing; give the communities file"
+        raise InputError(msg)
+    if entry.get("osm") is None and entry.get("place") is None:
+        msg = f"{where}: give key 'osm' (an OSM file) or 'place' (a place name, online)"
+        raise InputError(msg)
+    spec: dict = {"name": name}
+    described: dict = {}
+    for key in PATH_KEYS:
+        val = entry.get(key)
+        if val is None:
+            continue
+        if key == "facilities":
+            vals = [val] if isinstance(val, str | os.PathLike | Mapping) else val
+            if not isinstance(vals, Sequence) or not vals:
+                msg = f"{where}: key 'facilities' must be a file or a list of files"
+                raise InputError(msg)
+            spec[key] = [_file_entry(v, base_dir, f"{where}, key 'facilities'", described)
+                         for v in vals]
+        elif key in DESCRIBED_KEYS:
+            spec[key] = _file_entry(val, base_dir, f"{where}, key '{key}'", described)
+        else:
+            spec[key] = _resolve(val, base_dir, f"{where}, key '{key}'")
+    if described:
+        spec["describe"] = described
+    for opt in RUN_OPTIONS:
+        if opt.area_key and opt.kind not in ("file", "files") and \
+                entry.get(opt.name) is not None:
+            spec[opt.name] = _area_value(opt, entry[opt.name], where)
+    try:  # a layer-wide key must name one file: checked now, not on a worker
+        _described_files(spec, spec)
+    except InputError as exc:
+        msg = f"{where}, {exc}"
+        raise InputError(msg) from None
+    return spec
+
+
+def _area_value(opt: RunOption, val, where: str):
+    """Check the value of one area key that is not a file, by its kind (:mod:`.options`)."""
+    if opt.kind == "system":
+        return _system(val, f"{where}, key '{opt.name}'")
+    if opt.kind == "text":
+        return str(val)
+    if opt.kind == "flag":
+        if not isinstance(val, bool):
+            msg = f"{where}, key '{opt.name}': expected true or false, got {val!r}"
             raise InputError(msg)
-        folders[folder] = name
-        spec["folder"] = folder
-        out.append(spec)
-    return out
+        return val
+    if opt.kind == "count":
+        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+            msg = f"{where}, key '{opt.name}': expected a whole number ≥ 0, got {val!r}"
+            raise InputError(msg)
+        return val
+    if opt.kind == "speeds":
+        from . import settings
+
+        speeds = [val] if isinstance(val, str | int | float) else list(val)
+        for sp in speeds:
+            if isinstance(sp, str) and sp not in settings.speed_profiles:
+                msg = (f"{where}, key '{opt.name}': unknown speed profile {sp!r}; valid: "
+                       f"{sorted(settings.speed_profiles)}")
+                raise InputError(msg)
+        return speeds
+    msg = f"option kind {opt.kind!r} of {opt.name!r} has no areas.yaml form"  # pragma: no cover
+    raise AssertionError(msg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,6 +449,21 @@ def _described_files(spec: Mapping, loc: Mapping) -> dict:
     return out
 
 
+def _run_arguments(spec: Mapping, loc: Mapping) -> dict:
+    """Return the keywords of :func:`livingcircle.pipeline.run` for one area (files local).
+
+    Each area key goes to the ``run_arg`` its :class:`~livingcircle.options.RunOption` names;
+    the described files become :class:`livingcircle.InputFile` (:func:`_described_files`).
+    """
+    kwargs = {}
+    for opt in RUN_OPTIONS:
+        if opt.run_arg is None or opt.described or opt.name not in spec:
+            continue
+        kwargs[opt.run_arg] = loc[opt.name] if opt.name in PATH_KEYS else spec[opt.name]
+    kwargs.update(_described_files(spec, loc))
+    return kwargs
+
+
 def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     """Run one area and write ``out/<folder>`` atomically; return its figures.
 
@@ -497,14 +515,7 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
             for src, local in zip(srcs, locals_, strict=True):
                 checksums.append({"role": key, "source": src, "sha256": _sha256(local)})
         _report(name, 1)
-        kwargs = {k: loc[k] for k in ("osm", "boundary", "profile") if k in loc}
-        kwargs.update(_described_files(spec, loc))
-        for k in ("place", "facilities_crs", "target_communities", "target_households",
-                  "strict"):
-            if k in spec:
-                kwargs[k] = spec[k]
-        if "speed" in spec:
-            kwargs["speed_profiles"] = spec["speed"]
+        kwargs = _run_arguments(spec, loc)
         if spec.get("claimed"):
             import shapely
 
@@ -711,13 +722,25 @@ def run_batch(
         (exception type and message), seconds, communities, facilities, households,
         mean_completeness[_<level>], share_households_<level>, … and folder.
     """
-    from distributed import as_completed
-    from tqdm.auto import tqdm
-
     specs = load_areas(areas)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     claim_areas(specs)
+    todo, rows, records = _areas_to_run(specs, out, rerun=rerun)
+    if todo:
+        with _client(scheduler, n_workers, threads_per_worker) as client:
+            _run_areas(client, todo, out, rows, records, retries=retries, progress=progress)
+    table = pd.DataFrame([rows[s["folder"]] for s in specs])
+    write_summary(table, records, out)
+    return table
+
+
+def _areas_to_run(specs: list[dict], out: Path, *, rerun: bool
+                  ) -> tuple[list[dict], dict[str, dict], dict[str, dict]]:
+    """Split the areas into those to run and those done before with the same inputs.
+
+    Returns the areas to run, and the summary rows and records of the skipped ones by folder.
+    """
     rows: dict[str, dict] = {}
     records: dict[str, dict] = {}
     todo = []
@@ -735,70 +758,79 @@ def run_batch(
             todo.append(spec)
             for stale in out.glob(f".{spec['folder']}.tmp-*"):  # left by an interrupted run
                 shutil.rmtree(stale, ignore_errors=True)
-    if todo:
-        with _client(scheduler, n_workers, threads_per_worker) as client:
-            link = dashboard_address(client)
-            if progress:
-                note = "" if importlib.util.find_spec("bokeh") is not None else \
-                    " (its plots need the bokeh package)"
-                tqdm.write(f"Dask dashboard: {link}{note}" if link else
-                           "Dask dashboard: none on this scheduler")
-            elif link:
-                logger.info("Dask dashboard: %s", link)
-            bars = {}
-            overall = tqdm(total=len(todo), desc="areas", unit="area", disable=not progress,
-                           position=0)
-            for i, spec in enumerate(todo, start=1):
-                bars[spec["name"]] = tqdm(total=len(AREA_STEPS) - 1, desc=spec["name"],
-                                          unit="step", disable=not progress, position=i,
-                                          leave=False)
+    return todo, rows, records
 
-            def on_event(event):
-                msg = event[1] if isinstance(event, tuple) else event
-                bar = bars.get(msg.get("area")) if isinstance(msg, dict) else None
-                if bar is not None:
-                    step = int(msg["step"])
-                    bar.n = step
-                    bar.set_postfix_str(AREA_STEPS[step])
-                    bar.refresh()
 
-            if progress:
-                client.subscribe_topic(PROGRESS_TOPIC, on_event)
-            futures = {}
-            for spec in todo:
-                fut = client.submit(run_area, dict(spec), str(out.resolve()), pure=False,
-                                    retries=retries,
-                                    key=f"livingcircle-area-{spec['folder']}-{uuid.uuid4().hex}")
-                futures[fut] = spec
-            try:
-                for fut in as_completed(list(futures)):
-                    spec = futures[fut]
-                    if fut.status == "finished":
-                        rec = fut.result()
-                        for text in rec.get("warnings", []):
-                            warnings.warn(f"area {spec['name']}: {text}", LivingCircleWarning,
-                                          stacklevel=2)
-                        rows[spec["folder"]] = _row(spec, "done", record=rec)
-                        records[spec["folder"]] = rec
-                    else:
-                        exc = fut.exception()
-                        err = f"{type(exc).__name__}: {exc}"
-                        rows[spec["folder"]] = _row(spec, "failed", error=err)
-                        logger.error("area %s failed: %s", spec["name"], err)
-                        if progress:
-                            tqdm.write(f"area {spec['name']} failed: {err}")
-                    bars[spec["name"]].close()
-                    overall.update()
-            finally:
-                overall.close()
-                for b in bars.values():
-                    b.close()
+def _progress_bars(client, todo: list[dict], *, progress: bool):
+    """Show the dashboard address; return the overall bar and one bar per area (by name)."""
+    from tqdm.auto import tqdm
+
+    link = dashboard_address(client)
+    if progress:
+        note = "" if importlib.util.find_spec("bokeh") is not None else \
+            " (its plots need the bokeh package)"
+        tqdm.write(f"Dask dashboard: {link}{note}" if link else
+                   "Dask dashboard: none on this scheduler")
+    elif link:
+        logger.info("Dask dashboard: %s", link)
+    overall = tqdm(total=len(todo), desc="areas", unit="area", disable=not progress, position=0)
+    bars = {spec["name"]: tqdm(total=len(AREA_STEPS) - 1, desc=spec["name"], unit="step",
+                               disable=not progress, position=i, leave=False)
+            for i, spec in enumerate(todo, start=1)}
+
+    def on_event(event):
+        msg = event[1] if isinstance(event, tuple) else event
+        bar = bars.get(msg.get("area")) if isinstance(msg, dict) else None
+        if bar is not None:
+            step = int(msg["step"])
+            bar.n = step
+            bar.set_postfix_str(AREA_STEPS[step])
+            bar.refresh()
+
+    if progress:
+        client.subscribe_topic(PROGRESS_TOPIC, on_event)
+    return overall, bars
+
+
+def _run_areas(client, todo: list[dict], out: Path, rows: dict, records: dict, *,
+               retries: int, progress: bool) -> None:
+    """Run the areas ``todo`` on the Dask client; add their summary rows and records."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    overall, bars = _progress_bars(client, todo, progress=progress)
+    futures = {}
+    for spec in todo:
+        fut = client.submit(run_area, dict(spec), str(out.resolve()), pure=False,
+                            retries=retries,
+                            key=f"livingcircle-area-{spec['folder']}-{uuid.uuid4().hex}")
+        futures[fut] = spec
+    try:
+        for fut in as_completed(list(futures)):
+            spec = futures[fut]
+            if fut.status == "finished":
+                rec = fut.result()
+                for text in rec.get("warnings", []):
+                    warnings.warn(f"area {spec['name']}: {text}", LivingCircleWarning,
+                                  stacklevel=2)
+                rows[spec["folder"]] = _row(spec, "done", record=rec)
+                records[spec["folder"]] = rec
+            else:
+                exc = fut.exception()
+                err = f"{type(exc).__name__}: {exc}"
+                rows[spec["folder"]] = _row(spec, "failed", error=err)
+                logger.error("area %s failed: %s", spec["name"], err)
                 if progress:
-                    with contextlib.suppress(Exception):
-                        client.unsubscribe_topic(PROGRESS_TOPIC)
-    table = pd.DataFrame([rows[s["folder"]] for s in specs])
-    write_summary(table, records, out)
-    return table
+                    tqdm.write(f"area {spec['name']} failed: {err}")
+            bars[spec["name"]].close()
+            overall.update()
+    finally:
+        overall.close()
+        for b in bars.values():
+            b.close()
+        if progress:
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(PROGRESS_TOPIC)
 
 
 # --------------------------------------------------------------------------------------------
@@ -937,44 +969,3 @@ def check_batch_output(areas, out: str | os.PathLike) -> Path:
                            "that input out of it or give another --out")
                     raise ExportError(msg)
     return target
-
-
-@click.command("batch")
-@click.argument("areas", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(),
-              help="Output folder: one folder per area plus the summary (created with its "
-              "parents if missing).")
-@click.option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); "
-              "default: a local cluster.")
-@click.option("--workers", type=int, default=2, show_default=True,
-              help="Worker processes of the local cluster.")
-@click.option("--threads", type=int, default=1, show_default=True,
-              help="Threads per worker of the local cluster.")
-@click.option("--rerun", is_flag=True, help="Run areas again that are already done.")
-@click.option("--retries", type=int, default=0, show_default=True,
-              help="Dask retries per area.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
-def cli_command(areas, out, scheduler, workers, threads, rerun, retries, no_progress):
-    """Run every area of AREAS (a YAML file) on Dask; write OUT/<area>/ and OUT/summary.*.
-
-    A community counts in one area only: the area its representative point lies in; where
-    areas touch or overlap, the one listed first in AREAS.
-    """
-    check_batch_output(areas, out)
-    if logging.getLogger().getEffectiveLevel() > logging.INFO:
-        # Dask logs every worker start and stop at INFO; show them only with -v
-        for name in ("distributed", "distributed.scheduler", "distributed.nanny",
-                     "distributed.core", "distributed.worker", "distributed.http.proxy"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    table = run_batch(areas, out=out, scheduler=scheduler, n_workers=workers,
-                      threads_per_worker=threads, rerun=rerun, retries=retries,
-                      progress=not no_progress)
-    counts = table["status"].value_counts().to_dict()
-    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
-    for _, r in table[table["status"] == "failed"].iterrows():
-        click.echo(f"failed: {r['name']}: {r['error']}", err=True)
-    click.echo(f"summary: {Path(out) / 'summary.csv'}, {Path(out) / 'summary.xlsx'}, "
-               f"{Path(out) / 'summary_map.html'}")
-    if counts.get("failed"):
-        msg = f"{counts['failed']} area(s) failed (see above and summary.csv); the others finished"
-        raise click.ClickException(msg)

@@ -43,7 +43,6 @@ import logging
 import math
 from collections.abc import Mapping
 
-import click
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -51,7 +50,6 @@ import shapely
 
 from . import settings
 from ._errors import InputError
-from .pipeline import input_options
 from .routing import map_bounded
 from .scenarios import before_after, community_households, rank_clusters, result_parts
 from .schema import parse_yes_no
@@ -505,6 +503,12 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
     if isinstance(site_types, str):
         site_types = settings.site_types_by_category
     parts = result_parts(result)
+    if parts.get("access") is None or parts.get("network") is None:
+        # a result read back from its file (load_result) keeps neither
+        msg = ("recommend needs the walking network and the access of a run, which a result "
+               "read back from its file does not keep; call it on the Result that "
+               "livingcircle.run() returns, or run `livingcircle recommend` with the inputs")
+        raise InputError(msg)
     clusters, members = find_clusters(parts, max_walk_min=max_walk_min,
                                       speed_profile=speed_profile,
                                       max_households=max_households, max_members=max_members)
@@ -520,43 +524,3 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
     ranked = rank_clusters(clusters, members, proposed, plan=parts.get("plan"))
     return {"clusters": ranked.to_crs(4326), "cluster_members": members.to_crs(4326),
             "proposed_sites": proposed.to_crs(4326), "before_after": ba}
-
-
-@click.command("recommend")
-@click.option("--demo", is_flag=True, help="Use the bundled SYNTHETIC sample district.")
-@input_options
-@click.option("--max-walk-min", default=10.0, show_default=True,
-              help="Every two members of a cluster are within this walk (minutes).")
-@click.option("--max-households", default=3000, show_default=True, type=int,
-              help="Households cap of a cluster.")
-@click.option("--max-members", default=8, show_default=True, type=int,
-              help="Communities cap of a cluster.")
-@click.option("--new-per-category", default=1, show_default=True, type=int,
-              help="New facilities per cluster and missing category.")
-@click.option("--out", required=True, type=click.Path(),
-              help="Output folder, created with its parents if missing.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def cli_command(demo, max_walk_min, max_households, max_members, new_per_category, out,
-                no_progress, **inputs):
-    """Recommend area-linked renovation clusters (片区联动) and write OUT/livingcircle.gpkg."""
-    from .pipeline import check_run_output, run_from_options, run_sample
-    from .sample import sample_paths
-
-    check_run_output(out, sample_paths() if demo else inputs)
-
-    if demo:
-        from .sample import SYNTHETIC_LABEL
-
-        click.echo(SYNTHETIC_LABEL)
-        result = run_sample(progress=not no_progress, clusters=False)
-    else:
-        result = run_from_options(**inputs, progress=not no_progress, clusters=False)
-    layers = recommend(result, max_walk_min=max_walk_min, max_households=max_households,
-                       max_members=max_members, new_per_category=new_per_category)
-    result.layers.update(layers)
-    written = result.write(out)
-    c = layers["clusters"]
-    click.echo(f"{len(c)} clusters, {len(layers['cluster_members'])} member/beneficiary rows, "
-               f"{len(layers['proposed_sites'])} proposed sites")
-    for p in written:
-        click.echo(f"  {p}")

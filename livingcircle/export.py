@@ -22,8 +22,7 @@ or a ``metadata.json`` beside the files. Writes are atomic (:mod:`livingcircle._
 appears only when complete, an input is never overwritten and an existing output is replaced only
 with ``overwrite=True``.
 
-QGIS styles are made in :mod:`livingcircle.styles`; :func:`livingcircle.postgis.export_postgis`
-writes the layers to a PostgreSQL/PostGIS database.
+:func:`export_postgis` writes the layers to a PostgreSQL/PostGIS database.
 """
 
 from __future__ import annotations
@@ -37,25 +36,27 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import click
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
+from . import results
 from ._atomic import StagedFiles, atomic_file, manifest_files, sha256_file
-from ._errors import ExportError, InputError
-from .crs import PRESETS, ResolvedCRS, resolve_crs, to_export_crs
-from .schema import LABELS_ZH
-from .styles import (
-    GEOMETRY_FAMILIES,
-    LAYER_LABELS_ZH,
-    STYLE_TABLE,
-    category_names_zh,
-    geometry_family,
-    styles_frame,
+from ._errors import ExportError
+from .crs import ResolvedCRS, resolve_crs, to_export_crs
+from .results import (
+    as_table,
+    flatten_values,
+    geometry_type_option,
+    is_spatial,
+    metadata_frame,
+    read_metadata,
+    select_layers,
+    write_geopackage,
 )
+from .schema import LABELS_ZH
+from .styles import GEOMETRY_FAMILIES, LAYER_LABELS_ZH, category_names_zh, geometry_family
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +80,6 @@ REPLACEMENT_CHARACTER = "?"
 #: The file listing every replaced text (layer, row, column, original, written), beside the files.
 REPLACEMENTS_FILE = "encoding_replacements.csv"
 
-#: Name of the metadata table in a GeoPackage (columns ``key`` and ``value``, value JSON-encoded).
-METADATA_TABLE = "livingcircle_metadata"
 #: Name of the metadata file written beside files of the other formats.
 METADATA_FILE = "metadata.json"
 
@@ -91,43 +90,6 @@ _DBF_MAX_BYTES = 254  # bytes a Shapefile (DBF) text field holds
 # --------------------------------------------------------------------------------------------
 # reading a result
 # --------------------------------------------------------------------------------------------
-
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """Return the ``livingcircle_metadata`` table of a GeoPackage as a dict ({} when absent).
-
-    Values are JSON-decoded where they are JSON, kept as text otherwise.
-    """
-    path = Path(path)
-    try:
-        names = [str(n) for n, _ in pyogrio.list_layers(path)]
-    except Exception as exc:
-        msg = f"cannot open {path} as a GeoPackage: {exc}"
-        raise InputError(msg) from exc
-    if METADATA_TABLE not in names:
-        return {}
-    df = pyogrio.read_dataframe(path, layer=METADATA_TABLE, read_geometry=False)
-    if not {"key", "value"} <= set(df.columns):
-        msg = (
-            f"{path}: table {METADATA_TABLE!r} has columns {list(df.columns)}, expected 'key' and "
-            "'value'; rewrite it with livingcircle.export.metadata_frame()"
-        )
-        raise InputError(msg)
-    out = {}
-    for k, v in zip(df["key"], df["value"], strict=True):
-        try:
-            out[str(k)] = json.loads(v) if isinstance(v, str) else v
-        except json.JSONDecodeError:
-            out[str(k)] = v
-    return out
-
-
-def metadata_frame(metadata: Mapping) -> pd.DataFrame:
-    """Return metadata as the two-column (``key``, JSON ``value``) table stored in a GeoPackage."""
-    return pd.DataFrame({
-        "key": [str(k) for k in metadata],
-        "value": [json.dumps(v, ensure_ascii=False, default=str) for v in metadata.values()],
-    })
 
 
 def read_result(
@@ -145,41 +107,14 @@ def read_result(
     Returns
     -------
     dict
-        Layer name → GeoDataFrame (spatial layers) or DataFrame (tables).
+        Layer name → GeoDataFrame (spatial layers) or DataFrame (tables), every geometry in
+        memory (:func:`livingcircle.results.read_layers`).
     """
     source = Path(source)
     if not source.is_file():
         msg = f"result file {source} not found; give the .gpkg that 'livingcircle run' wrote"
         raise FileNotFoundError(msg)
-    try:
-        listed = pyogrio.list_layers(source)
-    except Exception as exc:
-        msg = f"cannot open {source} as a GeoPackage: {exc}"
-        raise InputError(msg) from exc
-    available = [str(n) for n, _ in listed if str(n) not in (METADATA_TABLE, STYLE_TABLE)]
-    wanted = select_layers(available, layers, where=str(source))
-    out: dict[str, pd.DataFrame] = {}
-    for name in wanted:
-        out[name] = pyogrio.read_dataframe(source, layer=name, fid_as_index=False)
-    return out
-
-
-def select_layers(available: list[str], layers, *, where: str) -> list[str]:
-    """Return the layers asked for (all when None; a comma-separated text or a list).
-
-    Raises :class:`ExportError` naming the unknown layers, ``where`` they were looked for and
-    the available ones.
-    """
-    if layers is None:
-        return list(available)
-    if isinstance(layers, str):
-        layers = [s.strip() for s in layers.split(",") if s.strip()]
-    layers = list(layers)
-    unknown = [n for n in layers if n not in available]
-    if unknown:
-        msg = f"layer(s) {unknown} are not in {where}; available layers: {available}"
-        raise ExportError(msg)
-    return layers
+    return results.read_layers(source, layers=layers)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,52 +212,6 @@ def column_label_zh(column: str, categories: Mapping[str, str] | None = None) ->
 
 
 # --------------------------------------------------------------------------------------------
-# helpers for frames
-# --------------------------------------------------------------------------------------------
-
-
-def is_spatial(df: pd.DataFrame) -> bool:
-    """Return True for a GeoDataFrame with at least one non-empty geometry."""
-    if not isinstance(df, gpd.GeoDataFrame):
-        return False
-    try:
-        geo = df.geometry
-    except AttributeError:
-        return False
-    return bool((~(geo.isna() | geo.is_empty)).any())
-
-
-def as_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Return the frame as a plain table (its geometry column dropped)."""
-    if isinstance(df, gpd.GeoDataFrame):
-        try:
-            name = df.geometry.name
-        except AttributeError:
-            return pd.DataFrame(df)
-        return pd.DataFrame(df.drop(columns=[name]))
-    return df
-
-
-def flatten_values(df: pd.DataFrame) -> pd.DataFrame:
-    """Return ``df`` with list/tuple/set cells joined by ';' and dict cells as JSON text.
-
-    GIS formats hold scalars only; the input frame is not changed.
-    """
-    out = None
-    geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
-    for col in df.columns:
-        if col == geom or df[col].dtype != object:
-            continue
-        s = df[col]
-        if not s.map(lambda v: isinstance(v, list | tuple | set | dict)).any():
-            continue
-        if out is None:
-            out = df.copy()
-        out[col] = s.map(
-            lambda v: json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict)
-            else ";".join(map(str, v)) if isinstance(v, list | tuple | set) else v
-        )
-    return df if out is None else out
 
 
 def _encodable(df: pd.DataFrame, codec: str, *, layer: str, strict: bool,
@@ -438,11 +327,6 @@ def build_metadata(
 # --------------------------------------------------------------------------------------------
 
 
-def _write_vector(df, path: Path, *, driver: str, layer: str | None = None, **kw) -> None:
-    """Write one vector layer: the single place that does (tests patch it to fail mid-way)."""
-    pyogrio.write_dataframe(df, path, driver=driver, layer=layer, **kw)
-
-
 def _wkt(geoms, *, geographic: bool) -> np.ndarray:
     prec = 9 if geographic else 4
     arr = shapely.to_wkt(np.asarray(geoms), rounding_precision=prec, trim=True)
@@ -461,89 +345,10 @@ def _to_csv(df: pd.DataFrame, path: Path, *, codec: str, layer: str, geographic:
     table.to_csv(path, index=False, encoding="utf-8-sig" if codec == "utf-8" else codec)
 
 
-#: GeoPackage version written: 1.2 is what QGIS 3.22 LTR (GDAL 3.4-3.6) reads without the
-#: "may only be partially supported" warning that GDAL's default (1.4 since GDAL 3.9) gives there.
-GPKG_VERSION = "1.2"
-
-
-def _has_geometry(df) -> bool:
-    if not isinstance(df, gpd.GeoDataFrame):
-        return False
-    try:
-        return df.geometry.name in df.columns
-    except AttributeError:
-        return False
-
-
-def write_geopackage(
-    layers: Mapping[str, object],
-    path: str | os.PathLike,
-    *,
-    metadata: Mapping | None = None,
-) -> None:
-    """Write layers into a new GeoPackage 1.2 with QGIS layer styles and a metadata table.
-
-    The one GeoPackage writer of livingcircle (``livingcircle run`` and ``export``). List, set
-    and dict cells become text (:func:`flatten_values`).
-
-    Parameters
-    ----------
-    layers
-        Layer name → GeoDataFrame (a spatial layer), DataFrame (a table) or
-        :class:`livingcircle._spill.SpilledLayer` (copied chunk by chunk), in the order written.
-    path
-        The GeoPackage to create (normally a staging path of :mod:`livingcircle._atomic`).
-    metadata
-        Written as the ``livingcircle_metadata`` table (:func:`metadata_frame`).
-    """
-    path = Path(path)
-    created = False
-
-    def options() -> dict:
-        nonlocal created
-        if created:
-            return {"append": True}
-        created = True
-        return {"dataset_options": {"VERSION": GPKG_VERSION}}
-
-    meta_first = bool(layers) and hasattr(next(iter(layers.values())), "write_to")
-    if meta_first:
-        # a spilled layer cannot take dataset options: let the metadata table create the file
-        _write_vector(metadata_frame(metadata or {}), path, driver="GPKG", layer=METADATA_TABLE,
-                      **options())
-    written: dict[str, tuple[object, str]] = {}
-    for name, df in layers.items():
-        if hasattr(df, "write_to"):
-            df.write_to(path, layer=name, append=True)
-            written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
-        elif _has_geometry(df):
-            df = flatten_values(df)
-            _write_vector(df, path, driver="GPKG", layer=name, geometry_type=_gtype(df),
-                          **options())
-            written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
-        else:
-            _write_vector(flatten_values(as_table(df)), path, driver="GPKG", layer=name,
-                          **options())
-    styles = styles_frame(written)
-    if styles is not None:
-        _write_vector(styles, path, driver="GPKG", layer=STYLE_TABLE,
-                      layer_options={"FID": "id"}, **options())
-    if not meta_first:
-        _write_vector(metadata_frame(metadata or {}), path, driver="GPKG", layer=METADATA_TABLE,
-                      **options())
-
-
 def _write_gpkg(frames, target: Path, *, meta: dict, inputs, overwrite: bool) -> list[Path]:
     with atomic_file(target, inputs=inputs, overwrite=overwrite) as tmp:
         write_geopackage(frames, tmp, metadata=meta)
     return [target]
-
-
-def _gtype(df: gpd.GeoDataFrame) -> str | None:
-    fam = geometry_family(df)
-    if fam == "mixed":
-        return "Unknown"
-    return None
 
 
 def _split_for_shapefile(name: str, df: gpd.GeoDataFrame) -> list[tuple[str, gpd.GeoDataFrame]]:
@@ -633,20 +438,21 @@ def _write_files(
                 df = _encodable(df, codec, layer=part, strict=strict_encoding,
                                 replaced=replaced)
                 shp_df, fields = _prepare_shapefile(df, layer=part, codec=codec)
-                _write_vector(shp_df, stage.path(fname), driver="ESRI Shapefile",
-                              encoding=cpg, geometry_type=_gtype(shp_df))
+                results.write_vector(shp_df, stage.path(fname), driver="ESRI Shapefile",
+                                     encoding=cpg, geometry_type=geometry_type_option(shp_df))
                 stem = fname[:-4]
                 for ext in companions["shp"]:
                     stage.path(stem + ext)
                 fields.to_csv(stage.path(f"{part}_fields.csv"), index=False, encoding="utf-8-sig")
             elif kind == "geojson":
-                _write_vector(df, stage.path(fname), driver="GeoJSON",
-                              layer_options={"WRITE_NAME": "NO"}, geometry_type=_gtype(df))
+                results.write_vector(df, stage.path(fname), driver="GeoJSON",
+                                     layer_options={"WRITE_NAME": "NO"},
+                                     geometry_type=geometry_type_option(df))
             elif kind == "fgb":
                 nulls = bool((df.geometry.isna() | df.geometry.is_empty).any())
-                _write_vector(df, stage.path(fname), driver="FlatGeobuf",
-                              layer_options={"SPATIAL_INDEX": "NO" if nulls else "YES"},
-                              geometry_type=_gtype(df))
+                results.write_vector(df, stage.path(fname), driver="FlatGeobuf",
+                                     layer_options={"SPATIAL_INDEX": "NO" if nulls else "YES"},
+                                     geometry_type=geometry_type_option(df))
     return stage.written
 
 
@@ -887,57 +693,6 @@ def _source_frames(source, layers, metadata):
 # --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
-
-
-@click.command("export")
-@click.argument("result", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="gpkg",
-              show_default=True, help="Output format.")
-@click.option("--crs", default="cgcs2000", show_default=True,
-              help=f"Coordinate system: {', '.join(PRESETS)} or EPSG:CODE.")
-@click.option("--encoding", type=click.Choice(list(ENCODINGS), case_sensitive=False),
-              default="utf-8", show_default=True,
-              help="Text encoding of Shapefile/CSV. With gbk, a character GBK cannot hold is "
-              "written as '?' and listed in OUT/encoding_replacements.csv; gb18030 holds all.")
-@click.option("--strict-encoding", is_flag=True,
-              help="Refuse text the encoding cannot hold instead of replacing it.")
-@click.option("--layers", default=None, help="Comma-separated layer names (default: all).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder, created with its parents if missing (or a .gpkg/.xlsx file "
-              "for those formats); never a file of the result.")
-@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@click.option("--to", "to_url", default=None, help="Write to PostGIS: postgresql://user@host/db")
-@click.option("--schema", default="public", show_default=True, help="PostGIS schema.")
-@click.option("--replace", is_flag=True, help="Replace existing PostGIS tables.")
-@click.option("--no-verify", is_flag=True,
-              help="Skip the check of the result's files against its manifest.json (for a "
-              "file you edited yourself).")
-def cli_command(result, fmt, crs, encoding, strict_encoding, layers, out, overwrite, to_url,
-                schema, replace, no_verify):
-    """Export a result GeoPackage for GIS software, Excel or PostGIS."""
-    from ._atomic import check_output, result_inputs, verify_manifest
-
-    if out is not None and not to_url:
-        one_file = (FORMATS[fmt],) if fmt in ("gpkg", "xlsx") else ()
-        check_output(out, suffixes=one_file, folder=True, inputs=result_inputs(result),
-                     files=[f"{result.stem}{FORMATS[fmt]}", METADATA_FILE])
-    if not no_verify:
-        verify_manifest(result)
-    if to_url:
-        from .postgis import export_postgis
-
-        tables = export_postgis(result, to_url, schema=schema, crs=crs, layers=layers,
-                                if_exists="replace" if replace else "fail")
-        for t in tables:
-            click.echo(t)
-        return
-    if out is None:
-        msg = "give --out DIR (or --to postgresql://... for PostGIS)"
-        raise click.UsageError(msg)
-    files = export_layers(result, out=out, format=fmt, crs=crs, encoding=encoding,
-                          layers=layers, overwrite=overwrite, strict_encoding=strict_encoding)
-    for f in files:
-        click.echo(str(f))
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Figures for slides and printed documents: PNG at 300 dpi plus SVG or PDF, from matplotlib.
 
 :func:`write_figures` (and ``livingcircle figures RESULT --out DIR``) writes, from a
-:class:`livingcircle.pipeline.Result` or a written result folder:
+:class:`livingcircle.results.Result` or a written result folder:
 
 * ``overview``: every community coloured by the share of its required categories that it reaches
   (the classes of :data:`livingcircle.styles.COMPLETENESS_CLASSES`, as on the interactive map), the
@@ -34,7 +34,6 @@ one warning says so and the figures use English labels. SVG keeps text as text
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -44,12 +43,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
+from .results import load_result
+from .sample import synthetic_label
 from .styles import (
     AMAP_TILES_URL,
     BASEMAP_STYLES,
@@ -57,7 +57,7 @@ from .styles import (
     TIANDITU_TILES_URL,
     completeness_colour,
 )
-from .summaries import in_scope_mask, share_met, synthetic_label
+from .summaries import in_scope_mask, share_met
 from .values import format_number, format_share
 
 if TYPE_CHECKING:
@@ -595,7 +595,7 @@ def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | Non
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`.
+        A :class:`livingcircle.results.Result`.
     lang
         ``"zh"`` or ``"en"`` (English when no CJK font is installed).
     tiles
@@ -666,7 +666,7 @@ def coverage_figure(result, category: str, *, lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`.
+        A :class:`livingcircle.results.Result`.
     category
         A category id of the result's profile.
     lang
@@ -801,7 +801,7 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result` with ``clusters`` (and, when made,
+        A :class:`livingcircle.results.Result` with ``clusters`` (and, when made,
         ``cluster_members``, ``proposed_sites``, ``before_after``) layers.
     cluster_id
         The cluster's id.
@@ -967,7 +967,7 @@ def community_card(result, community_id: str, *, lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`.
+        A :class:`livingcircle.results.Result`.
     community_id
         The community's id.
     lang
@@ -1105,8 +1105,8 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`, or the path of a written result (its folder or
-        ``livingcircle.gpkg``, read with :func:`livingcircle.report.load_result`).
+        A :class:`livingcircle.results.Result`, or the path of a written result (its folder or
+        ``livingcircle.gpkg``, read with :func:`livingcircle.results.load_result`).
     out
         Output folder: ``overview.*``, ``coverage/<category>.*``, ``clusters/<cluster_id>.*``,
         ``communities/<community_id>.*`` (ids that are not plain ASCII get a safe name with a
@@ -1147,8 +1147,6 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     >>> write_figures(result, "maps/figures", communities=["C004"])  # doctest: +SKIP
     """
     if isinstance(result, str | Path):
-        from .report import load_result
-
         result = load_result(result)
     # Chinese without a CJK font: one warning here, then English for every figure
     lang, _ = figure_style(_check_lang(lang))
@@ -1216,34 +1214,3 @@ def figure_svg(fig) -> str:
     save_figure(fig, buf, "svg")
     fig.clear()
     return buf.getvalue()
-
-
-@click.command("figures")
-@click.argument("result_path", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-              help="Folder for the figures (PNG at 300 dpi plus SVG).")
-@click.option("--community", "communities", multiple=True,
-              help="Also draw the card of this community (id; repeat for more).")
-@click.option("--category", "categories", multiple=True,
-              help="Draw coverage maps only for this category id (repeat); default: all.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(list(FORMATS)),
-              default=("png", "svg"), show_default=True, help="File formats (repeat).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--tiles", type=click.Choice(list(TILES)), default=None,
-              help="Draw map tiles under the data, fetched over the internet (default: none, "
-                   "offline; tianditu needs TIANDITU_TOKEN). Needs "
-                   "pip install \"livingcircle[tiles]\".")
-def cli_command(result_path: str, out: str, communities: tuple[str, ...],
-                categories: tuple[str, ...], formats: tuple[str, ...], lang: str,
-                tiles: str | None) -> None:
-    """Write figures for slides and documents from a written result (folder or .gpkg).
-
-    An overview of completeness, a coverage map per category, a card per 片区 cluster, and a
-    card per --community: PNG at 300 dpi plus SVG, with north arrow, scale bar, legend and the
-    data sources and date.
-    """
-    started = dt.datetime.now()
-    written = write_figures(result_path, out, lang=lang, communities=communities,
-                            categories=list(categories) or None, formats=formats, tiles=tiles)
-    click.echo(f"wrote {len(written)} files to {out} in "
-               f"{(dt.datetime.now() - started).total_seconds():.0f} s")

@@ -54,6 +54,7 @@ Safety
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import logging
@@ -62,7 +63,6 @@ import re
 from importlib import resources
 from pathlib import Path
 
-import click
 import folium
 import geopandas as gpd
 import numpy as np
@@ -73,6 +73,7 @@ from jinja2 import Template
 
 from . import settings
 from ._errors import InputError
+from .sample import is_sample
 from .styles import (
     AMAP_TILES_URL,
     BASEMAP_STYLES,
@@ -80,7 +81,7 @@ from .styles import (
     TIANDITU_TILES_URL,
     completeness_colour,
 )
-from .summaries import in_scope_mask, is_sample, share_met
+from .summaries import in_scope_mask, share_met
 
 logger = logging.getLogger(__name__)
 
@@ -780,7 +781,7 @@ def make_map(
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result` (or anything with a ``layers`` dict and
+        A :class:`livingcircle.results.Result` (or anything with a ``layers`` dict and
         ``metadata``).
     lang
         ``"zh"`` (Chinese with English beside in the legend) or ``"en"``.
@@ -1170,8 +1171,6 @@ def _groups(comm: gpd.GeoDataFrame, by: str, lang: str, max_per_page: int,
 
 def _page_result(result, rows: np.ndarray, halo_deg: float):
     """Return a Result of the communities at ``rows`` and what lies near them, for one page."""
-    from .pipeline import Result
-
     L = result.layers
     comm = L["communities"].iloc[rows]
     ids = set(comm["community_id"].astype(str))
@@ -1193,8 +1192,8 @@ def _page_result(result, rows: np.ndarray, halo_deg: float):
     elif "isochrones" in L and isinstance(L["isochrones"], gpd.GeoDataFrame):
         iso = L["isochrones"]
         layers["isochrones"] = iso[iso["community_id"].astype(str).isin(ids)]
-    return Result(layers=layers, profile=result.profile, speed_profiles=result.speed_profiles,
-                  metadata=getattr(result, "metadata", {}))
+    # the same kind of result, with this page's layers only (no network, nothing spilled)
+    return dataclasses.replace(result, layers=layers, access=None, network=None, spilled={})
 
 
 def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: str = "zh",
@@ -1282,7 +1281,7 @@ def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result` (or one read by ``load_result``).
+        A :class:`livingcircle.results.Result` (or one read by ``load_result``).
     out
         The folder to write into (made if missing).
     by
@@ -1340,49 +1339,3 @@ def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
     inputs = [i["path"] for i in (getattr(result, "metadata", {}) or {}).get("inputs", [])]
     with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
         make_map(result, **kwargs).save(str(tmp))
-
-
-@click.command("map")
-@click.argument("result_path", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(),
-              help="The .html file to write (its folder is created if missing); never a file "
-              "of the result, e.g. RESULT/map_en.html. With --pages-by: the folder to write.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--basemap", type=click.Choice(list(BASEMAPS)), default="none", show_default=True,
-              help="Starting basemap; 'amap' shifts the data to GCJ-02. Offline ('none') the "
-                   "streets, water and green of the OSM file are drawn under the data.")
-@click.option("--no-isochrones", is_flag=True, help="Leave isochrones out (smaller file).")
-@click.option("--pages-by", "pages_by", metavar="COLUMN", default=None,
-              help="For a whole city: write OUT/index.html and one page per value of this "
-                   "column of the communities (district, street, ...) or per 片区 cluster "
-                   "('cluster'), linked both ways.")
-@click.option("--no-verify", is_flag=True,
-              help="Skip the check of the result's files against its manifest.json (for a "
-              "file you edited yourself).")
-def map_command(result_path: str, out: str, lang: str, basemap: str,
-                no_isochrones: bool, pages_by: str | None, no_verify: bool) -> None:
-    """Draw the interactive map of a written result (folder or livingcircle.gpkg).
-
-    One self-contained HTML file; a community's 5/10/15-minute isochrones are drawn when it is
-    opened (click or search). A city of 1,600 communities makes about 8 MB; for a larger one
-    use --pages-by district.
-    """
-    from ._atomic import check_output, result_inputs
-    from .report import load_result
-
-    if pages_by:
-        check_output(out, folder=True, files=("index.html",),
-                     inputs=result_inputs(result_path))
-    else:
-        check_output(out, suffixes=(".html",), inputs=result_inputs(result_path))
-    r = load_result(result_path, verify=not no_verify)
-    if pages_by:
-        files = write_map_pages(r, out, by=pages_by, lang=lang, basemap=basemap,
-                                isochrones=False if no_isochrones else True)
-        click.echo(f"wrote {files[0]} and {len(files) - 1} pages")
-        return
-    write_map(r, out, lang=lang, basemap=basemap, isochrones=False if no_isochrones else None)
-    click.echo(f"wrote {out}")
-
-
-cli_commands = [map_command]

@@ -17,15 +17,14 @@ import pandas as pd
 
 from ._errors import ExportError
 from .crs import resolve_crs, to_export_crs
-from .export import (
+from .export import build_metadata, read_result
+from .results import (
     METADATA_TABLE,
     as_table,
-    build_metadata,
     flatten_values,
     is_spatial,
     metadata_frame,
     read_metadata,
-    read_result,
     select_layers,
 )
 

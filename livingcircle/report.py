@@ -15,15 +15,12 @@ has none.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import math
 import warnings
 from importlib import resources
 from pathlib import Path
 
-import click
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, select_autoescape
@@ -32,9 +29,10 @@ from markupsafe import Markup
 from . import settings
 from ._errors import ExportError, InputError
 from .inputs import crs_text
+from .sample import synthetic_label
 from .schema import labels_zh
 from .summaries import n_complete as n_complete_communities
-from .summaries import n_in_scope, share_met, synthetic_label, total_households
+from .summaries import n_in_scope, share_met, total_households
 from .values import format_number, format_share
 
 logger = logging.getLogger(__name__)
@@ -334,7 +332,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
     Parameters
     ----------
     result
-        A :class:`livingcircle.pipeline.Result`.
+        A :class:`livingcircle.results.Result`.
     lang
         ``"zh"`` (default) or ``"en"``.
     include_map
@@ -477,108 +475,3 @@ def print_pdf(html: str, path: str | Path, *, chromium: str | None = None,
             raise ExportError(msg)
         Path(path).write_bytes(out.read_bytes())
     return Path(path)
-
-
-# --- reading a written result -------------------------------------------------------------------
-
-def load_result(path: str | Path, *, verify: bool = True):
-    """Read a result written by :meth:`Result.write` (its folder or ``livingcircle.gpkg``).
-
-    With ``verify`` (the default) the folder's files are first checked against its
-    ``manifest.json`` (:func:`livingcircle._atomic.verify_manifest`): a folder that mixes files
-    of two runs, or whose GeoPackage was changed, is refused with the name of the file.
-
-    Geometry layers come back as GeoDataFrames in EPSG:4326, tables as DataFrames (the
-    isochrones and coverage of more than :data:`livingcircle.settings.spill_above_communities`
-    communities stay in the file: their attribute tables, with the polygons in
-    :attr:`Result.spilled`); the metadata
-    table (key → JSON) becomes ``metadata``; the profile is loaded from the metadata's
-    ``profile_path`` when that file exists, else the bundled default.
-    """
-    import pyogrio
-
-    from ._atomic import verify_manifest
-    from .pipeline import Result
-    from .standards import load_profile
-
-    p = Path(path)
-    gpkg = p / "livingcircle.gpkg" if p.is_dir() else p
-    if not gpkg.is_file():
-        msg = f"{gpkg} not found; give a result folder written by `livingcircle run` or its .gpkg"
-        raise InputError(msg)
-    if verify:
-        verify_manifest(p)
-    layers: dict[str, pd.DataFrame] = {}
-    metadata: dict = {}
-    spilled: dict = {}
-    listed = pyogrio.list_layers(gpkg)
-    n_comm = pyogrio.read_info(gpkg, layer="communities")["features"] \
-        if "communities" in {str(n) for n, _ in listed} else 0
-    for name, geom_type in listed:
-        if name in ("isochrones", "coverage") and geom_type is not None and \
-                n_comm > settings.spill_above_communities:
-            # a city's largest layers stay in the file; maps read the isochrones they draw
-            from ._spill import SpilledLayer
-
-            spilled[name] = SpilledLayer.from_file(gpkg, name)
-            layers[name] = spilled[name].attributes
-            continue
-        if name == "layer_styles":  # QGIS styles of the layers, not a layer
-            continue
-        if name == "livingcircle_metadata":
-            t = pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False)
-            for k, v in zip(t["key"], t["value"], strict=True):
-                try:
-                    metadata[str(k)] = json.loads(v)
-                except (TypeError, ValueError):
-                    metadata[str(k)] = v
-            continue
-        if geom_type is None:
-            layers[name] = pd.DataFrame(pyogrio.read_dataframe(gpkg, layer=name,
-                                                               read_geometry=False))
-        else:
-            g = pyogrio.read_dataframe(gpkg, layer=name)
-            layers[name] = g.to_crs(4326) if isinstance(g, gpd.GeoDataFrame) and g.crs else g
-    if "communities" not in layers:
-        msg = f"{gpkg} has no 'communities' layer; is it a livingcircle result?"
-        raise InputError(msg)
-    prof_path = metadata.get("profile_path")
-    prof = load_profile(prof_path if prof_path and Path(str(prof_path)).is_file() else None)
-    sp = metadata.get("speed_profiles") or {}
-    speed_profiles = list(sp) if isinstance(sp, dict) else list(sp)
-    if metadata.get("speed_profile") in speed_profiles:
-        speed_profiles.remove(metadata["speed_profile"])
-        speed_profiles.insert(0, metadata["speed_profile"])
-    return Result(layers=layers, profile=prof, speed_profiles=speed_profiles or ["adult"],
-                  metadata=metadata, spilled=spilled)
-
-
-@click.command("report")
-@click.argument("result_path", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(),
-              help="The .html file to write (a .pdf name prints it to PDF; its folder is "
-              "created if missing); never a file of the result.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--no-map", is_flag=True, help="Leave the interactive map out.")
-@click.option("--pdf", is_flag=True, help="Print to PDF with headless Chromium (implied by a "
-              ".pdf --out; needs chromium: apt-get install chromium).")
-@click.option("--paper", type=click.Choice(list(PAPERS)), default="a4", show_default=True,
-              help="Paper when printed: a4 = A4 portrait, a3 = A3 landscape.")
-@click.option("--no-verify", is_flag=True,
-              help="Skip the check of the result's files against its manifest.json (for a "
-              "file you edited yourself).")
-def report_command(result_path: str, out: str, lang: str, no_map: bool, pdf: bool,
-                   paper: str, no_verify: bool) -> None:
-    """Write the printable meeting report of a written result (folder or livingcircle.gpkg)."""
-    from ._atomic import check_output, result_inputs
-
-    if pdf and Path(out).suffix.lower() != ".pdf":
-        msg = f"--pdf writes a PDF: give an --out ending in .pdf, not {out}"
-        raise click.UsageError(msg)
-    check_output(out, suffixes=(".html", ".pdf"), inputs=result_inputs(result_path))
-    r = load_result(result_path, verify=not no_verify)
-    write_report(r, out, lang=lang, include_map=not no_map, paper=paper, pdf=pdf or None)
-    click.echo(f"wrote {out}")
-
-
-cli_commands = [report_command]

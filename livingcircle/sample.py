@@ -49,3 +49,32 @@ def sample_paths() -> dict[str, Path]:
         "sites": d / "sites.gpkg",
         "boundary": d / "boundary.geojson",
     }
+
+
+def is_sample(result) -> bool:
+    """Return whether a result (a :class:`livingcircle.results.Result`) is the sample's.
+
+    :func:`livingcircle.run_sample` records ``synthetic`` in the metadata; a result written
+    before that is recognised by its OSM input, the sample's ``district.osm`` in this install's
+    sample folder or in any install's (``_sample``, ``data/sample_district``).
+    """
+    meta = getattr(result, "metadata", {}) or {}
+    if meta.get("synthetic"):
+        return True
+    try:
+        d = str(sample_dir().resolve())
+    except Exception:
+        d = None
+    for i in meta.get("inputs", []):
+        path = str(i.get("path", ""))
+        if d and path.startswith(d):
+            return True
+        p = Path(path)
+        if p.name == "district.osm" and p.parent.name in ("_sample", "sample_district"):
+            return True
+    return False
+
+
+def synthetic_label(result) -> str | None:
+    """Return :data:`livingcircle.sample.SYNTHETIC_LABEL` for the sample's result, else None."""
+    return SYNTHETIC_LABEL if is_sample(result) else None

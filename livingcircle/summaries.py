@@ -23,7 +23,6 @@ Examples
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -165,41 +164,3 @@ def area_summary(result) -> dict:
     if "in_scope" in comm.columns:
         fig["in_scope"] = n_in_scope(comm)
     return fig
-
-
-def is_sample(result) -> bool:
-    """Return whether a result is the bundled synthetic sample district's.
-
-    :func:`livingcircle.run_sample` records ``synthetic`` in the metadata; a result written
-    before that is recognised by its OSM input, the sample's ``district.osm`` in this install's
-    sample folder or in any install's (``_sample``, ``data/sample_district``).
-    """
-    meta = getattr(result, "metadata", {}) or {}
-    if meta.get("synthetic"):
-        return True
-    try:
-        from .sample import sample_dir
-
-        d = str(sample_dir().resolve())
-    except Exception:
-        d = None
-    for i in meta.get("inputs", []):
-        path = str(i.get("path", ""))
-        if d and path.startswith(d):
-            return True
-        p = Path(path)
-        if p.name == "district.osm" and p.parent.name in ("_sample", "sample_district"):
-            return True
-    return False
-
-
-def synthetic_label(result) -> str | None:
-    """Return the SYNTHETIC label for the sample district's result, else None.
-
-    Every map, report and figure of the sample carries it (:data:`livingcircle.SYNTHETIC_LABEL`).
-    """
-    if is_sample(result) or result.metadata.get("synthetic"):
-        from .sample import SYNTHETIC_LABEL
-
-        return SYNTHETIC_LABEL
-    return None

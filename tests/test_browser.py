@@ -15,8 +15,8 @@ import pytest
 from conftest import need, need_module
 
 from livingcircle.maps import make_map, write_map_pages
-from livingcircle.pipeline import Result
 from livingcircle.report import make_report, write_report
+from livingcircle.results import Result
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "_artifacts"

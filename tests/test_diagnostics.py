@@ -10,7 +10,7 @@ import pytest
 
 import livingcircle as lc
 from livingcircle.diagnostics import FILE_ISSUES
-from livingcircle.pipeline import _summary
+from livingcircle.pipeline import run_summary
 
 SAMPLE = Path(__file__).parents[1] / "data" / "sample_district"
 ID_LAYERS = {"communities": "community_id", "gates": "gate_id", "facilities": "facility_id",
@@ -112,7 +112,7 @@ def test_console_lines_summarise_the_rows_set_aside(injected):
     ]
     for line in lines:
         assert warned.count(line) == 1  # warned once by the reader
-        assert _summary(result, []).splitlines().count(line) == 1  # and in the run's summary
+        assert run_summary(result, []).splitlines().count(line) == 1  # and in the run's summary
 
 
 def test_records_made_after_reading_find_file_and_row(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from livingcircle._errors import InputError
 from livingcircle._spill import SpilledLayer
-from livingcircle.pipeline import Result
+from livingcircle.results import Result
 from livingcircle.sample import SYNTHETIC_LABEL
 
 EVIL = "<script>alert(1)</script>"

@@ -20,7 +20,7 @@ from shapely import Point, Polygon
 
 import livingcircle as lc
 from livingcircle import export as ex
-from livingcircle import styles
+from livingcircle import results, styles
 from livingcircle._errors import CoordinateError, ExportError
 from livingcircle.cli import main as cli_main
 from livingcircle.coords import gcj02_to_wgs84, transform_geometries
@@ -549,7 +549,7 @@ def test_unknown_format_and_encoding():
 
 
 def _fail_on_call(n):
-    real = ex._write_vector
+    real = results.write_vector
     calls = {"n": 0}
 
     def writer(*args, **kw):
@@ -564,7 +564,7 @@ def _fail_on_call(n):
 
 @pytest.mark.parametrize("fmt", ["gpkg", "shp", "geojson", "fgb"])
 def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch, fmt):
-    monkeypatch.setattr(ex, "_write_vector", _fail_on_call(2))
+    monkeypatch.setattr(results, "write_vector", _fail_on_call(2))
     out = tmp_path / "out"
     with pytest.raises(OSError, match="simulated"):
         ex.export_layers(make_layers(), out=out, format=fmt)
@@ -575,7 +575,7 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch, fmt):
 def test_interrupted_overwrite_keeps_the_old_file(tmp_path, monkeypatch):
     (out,) = ex.export_layers(make_layers(), out=tmp_path, format="gpkg")
     before = out.read_bytes()
-    monkeypatch.setattr(ex, "_write_vector", _fail_on_call(3))
+    monkeypatch.setattr(results, "write_vector", _fail_on_call(3))
     with pytest.raises(OSError, match="simulated"):
         ex.export_layers(make_layers(), out=tmp_path, format="gpkg", crs="wgs84",
                          overwrite=True)

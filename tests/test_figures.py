@@ -14,7 +14,7 @@ from PIL import Image
 from livingcircle import figures
 from livingcircle._errors import InputError
 from livingcircle.cli import main
-from livingcircle.pipeline import Result
+from livingcircle.results import Result
 from livingcircle.sample import SYNTHETIC_LABEL
 
 CATS = ["kindergarten", "junior_high_school"]
@@ -197,7 +197,7 @@ def test_cli_figures_from_a_written_result(written_result, tmp_path, capsys):
 
 
 def test_synthetic_label_travels_with_a_written_sample_result(sample_result, written_result):
-    from livingcircle.report import load_result
+    from livingcircle.results import load_result
 
     assert sample_result.metadata["synthetic"] is True
     r = load_result(written_result)
@@ -216,7 +216,7 @@ def test_synthetic_label_travels_with_a_written_sample_result(sample_result, wri
 
 
 def test_figures_of_a_written_result_draw_its_basemap_streets(written_result, tmp_path):
-    from livingcircle.report import load_result
+    from livingcircle.results import load_result
 
     r = load_result(written_result)
     assert r.network is None  # a written result: the streets come from its basemap layer

@@ -22,7 +22,7 @@ from shapely.affinity import translate
 import livingcircle as lc
 from livingcircle.coords import wgs84_to_gcj02
 from livingcircle.maps import BASEMAP_STYLES, _Data, _Layer, _pack, make_map, write_map_pages
-from livingcircle.pipeline import Result
+from livingcircle.results import Result
 
 EVIL = "<script>alert(1)</script>"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -338,10 +338,10 @@ def test_pages_need_a_known_column(sample_result, tmp_path):
 def test_cli_pages_from_a_written_result(sample_result, tmp_path, capsys):
     """`livingcircle map RESULT --pages-by district` reads the basemap back from the GeoPackage."""
     from livingcircle.cli import main
-    from livingcircle.pipeline import write_gpkg
+    from livingcircle.results import write_result_gpkg
 
     gpkg = tmp_path / "livingcircle.gpkg"
-    write_gpkg(sample_result, gpkg)
+    write_result_gpkg(sample_result, gpkg)
     out = tmp_path / "pages"
     assert main(["map", str(gpkg), "--out", str(out), "--pages-by", "district"]) == 0
     assert "and 2 pages" in capsys.readouterr().out

@@ -30,7 +30,7 @@ from livingcircle import pipeline
 from livingcircle._atomic import check_output, sha256_file, verify_manifest
 from livingcircle._errors import ExportError, InputError
 from livingcircle.cli import main
-from livingcircle.report import load_result
+from livingcircle.results import load_result
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +224,7 @@ def test_a_killed_write_leaves_the_previous_run_and_a_staging_folder_cleaned_nex
     script = textwrap.dedent(f"""
         import os, signal
         import livingcircle.maps
-        from livingcircle.report import load_result
+        from livingcircle.results import load_result
 
         r = load_result({str(result_copy)!r})
         def killed(*args, **kwargs):  # the process dies while the run's files are staged

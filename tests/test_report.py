@@ -18,8 +18,8 @@ import livingcircle as lc
 from livingcircle import report
 from livingcircle.cli import main
 from livingcircle.maps import make_map
-from livingcircle.pipeline import Result
-from livingcircle.report import load_result, make_report
+from livingcircle.report import make_report
+from livingcircle.results import Result, load_result
 
 EVIL = "<script>alert(1)</script>"
 EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -110,7 +110,7 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypa
 
 def test_a_written_city_result_loads_without_its_isochrone_polygons(sample_result, tmp_path,
                                                                   monkeypatch):
-    from livingcircle.report import load_result
+    from livingcircle.results import load_result
 
     sample_result.write(tmp_path, map_html=False)
     whole = load_result(tmp_path)

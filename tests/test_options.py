@@ -1,0 +1,73 @@
+"""Run options are declared once (issue 15 item 2): run(), the commands and areas.yaml agree."""
+
+from __future__ import annotations
+
+import inspect
+
+import click
+import pytest
+
+from livingcircle import batch, cli, options, pipeline
+from livingcircle._errors import InputError
+from livingcircle.options import AREA_KEYS, RUN_OPTIONS
+
+
+def test_every_run_option_goes_to_a_parameter_of_run():
+    params = inspect.signature(pipeline.run).parameters
+    targets = [o.run_arg for o in RUN_OPTIONS if o.run_arg is not None]
+    assert [t for t in targets if t not in params] == []
+    assert len(targets) == len(set(targets))  # no two options feed one parameter
+
+
+@pytest.mark.parametrize("command", ["run", "recommend"])
+def test_the_commands_take_the_declared_options(command):
+    names = {p.name for p in cli.cli.commands[command].params}
+    declared = {o.name for o in options.options_of(command)}
+    assert declared <= names
+    # run takes every option, recommend the inputs only (not the plan's size or the speeds)
+    assert declared == ({o.name for o in RUN_OPTIONS} if command == "run" else
+                        {o.name for o in RUN_OPTIONS} - {"speed", "target_communities",
+                                                         "target_households"})
+    for opt in options.options_of(command):
+        param = next(p for p in cli.cli.commands[command].params if p.name == opt.name)
+        assert param.opts == [opt.flag]
+        assert param.help == opt.help
+        assert isinstance(param.type, click.Path) == (opt.kind in ("file", "files"))
+
+
+def test_areas_take_the_run_options_that_are_not_per_file():
+    assert AREA_KEYS == (
+        "name", "osm", "place", "communities", "gates", "facilities", "sites", "boundary",
+        "profile", "facilities_crs", "communities_crs_column", "gates_crs_column",
+        "facilities_crs_column", "sites_crs_column", "strict", "speed", "target_communities",
+        "target_households")
+    assert batch.AREA_KEYS is options.AREA_KEYS
+
+
+def test_an_area_value_is_checked_by_its_kind(tmp_path):
+    from livingcircle.sample import sample_paths
+
+    p = sample_paths()
+    area = {"name": "a", "osm": str(p["osm"]), "communities": str(p["communities"])}
+    spec = batch.load_areas([{**area, "speed": "elderly", "strict": True,
+                              "target_households": 500, "facilities_crs": "amap"}])[0]
+    assert spec["speed"] == ["elderly"] and spec["strict"] is True
+    assert spec["target_households"] == 500 and spec["facilities_crs"] == "gcj02"
+    for key, bad, says in (("strict", "yes", "expected true or false, got 'yes'"),
+                           ("target_households", -1, "expected a whole number ≥ 0, got -1"),
+                           ("speed", "running", "unknown speed profile 'running'")):
+        with pytest.raises(InputError, match=f"area 'a', key '{key}': {says}"):
+            batch.load_areas([{**area, key: bad}])
+
+
+def test_an_area_passes_its_options_to_run():
+    """The keywords run() gets from an area (files already local), derived from RUN_OPTIONS."""
+    spec = {"name": "a", "osm": "s.osm", "communities": "c.gpkg", "place": "X",
+            "speed": ["winter"], "strict": True, "target_communities": 3,
+            "facilities_crs": "gcj02", "communities_crs_column": None}
+    loc = {"osm": "/tmp/s.osm", "communities": "/tmp/c.gpkg"}
+    kwargs = batch._run_arguments({k: v for k, v in spec.items() if v is not None}, loc)
+    communities = kwargs.pop("communities")
+    assert str(communities.path) == "/tmp/c.gpkg"
+    assert kwargs == {"osm": "/tmp/s.osm", "place": "X", "facilities_crs": "gcj02",
+                      "strict": True, "speed_profiles": ["winter"], "target_communities": 3}

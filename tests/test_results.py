@@ -1,0 +1,131 @@
+"""The result's one home (issue 15 item 3): one GeoPackage writer, one reader, one metadata table.
+
+Every test reads the sample district's result as ``livingcircle run`` writes it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+
+import livingcircle as lc
+from livingcircle import export, results, settings
+from livingcircle._errors import InputError
+from livingcircle.clusters import recommend
+from livingcircle.results import METADATA_TABLE, STYLE_TABLE, load_result, read_metadata
+
+
+@pytest.fixture(scope="module")
+def written(sample_result, tmp_path_factory):
+    out = tmp_path_factory.mktemp("result")
+    sample_result.write(out)
+    return out
+
+
+def test_recommend_on_a_loaded_result_names_what_is_missing(written):
+    """A result read back keeps no network: an InputError, not None inside the distance step."""
+    loaded = load_result(written)
+    assert loaded.network is None and loaded.access is None
+    with pytest.raises(InputError, match=r"^recommend needs the walking network and the access"):
+        recommend(loaded)
+
+
+def test_the_written_geopackage_has_one_metadata_table(written, sample_result):
+    gpkg = written / "livingcircle.gpkg"
+    tables = [str(n) for n, _ in pyogrio.list_layers(gpkg)]
+    assert tables.count(METADATA_TABLE) == 1 and tables.count(STYLE_TABLE) == 1
+    assert read_metadata(gpkg)["run_id"] == sample_result.metadata["run_id"]
+    # GeoPackage 1.2 (QGIS 3.22 reads it without a warning): application_id 'GPKG', version 10200
+    with open(gpkg, "rb") as fh:
+        header = fh.read(100)
+    assert header[68:72] == b"GPKG"
+    assert int.from_bytes(header[60:64], "big") == 10200
+
+
+def test_the_metadata_table_name_is_written_once_in_the_package():
+    package = Path(lc.__file__).parent
+    holders = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value == "livingcircle_metadata":
+                holders.append(path.name)
+    assert holders == ["results.py"]
+
+
+def test_export_and_load_read_the_same_layers(written):
+    """``export.read_result`` and ``load_result`` are one reader: the same frames, cell by cell.
+
+    Export keeps each layer in the CRS it was written in (``uncovered`` is in metres); a loaded
+    result has every layer in EPSG:4326.
+    """
+    gpkg = written / "livingcircle.gpkg"
+    loaded = load_result(written)
+    for_export = export.read_result(gpkg)
+    assert list(for_export) == list(loaded.layers)
+    crs = {name: getattr(frame, "crs", None) for name, frame in for_export.items()}
+    assert {n for n, c in crs.items() if c is not None and c.to_epsg() != 4326} == {"uncovered"}
+    for name, frame in for_export.items():
+        if crs[name] is not None:
+            frame = frame.to_crs(4326)
+        pd.testing.assert_frame_equal(pd.DataFrame(frame), pd.DataFrame(loaded.layers[name]))
+
+
+def test_a_spilled_layer_is_read_back_whole(written, monkeypatch):
+    """A city's isochrones stay in the file on loading; read back they equal the whole layer."""
+    whole = load_result(written).layers["isochrones"]
+    monkeypatch.setattr(settings, "spill_above_communities", 0)
+    loaded = load_result(written)
+    assert set(loaded.spilled) == {"isochrones", "coverage"}
+    assert "geometry" not in loaded.layers["isochrones"].columns
+    back = loaded.layer("isochrones")
+    assert len(back) == len(whole) == 240
+    assert back.geometry.geom_equals_exact(whole.geometry, tolerance=0).all()
+    fifteen = loaded.layer("isochrones", where="minutes = 15")
+    assert len(fifteen) == (whole["minutes"] == 15).sum() == 80
+
+
+def test_writing_a_loaded_result_gives_the_same_layers(written, tmp_path):
+    """Read, write again, read: every layer equal (the writer and reader agree)."""
+    first = load_result(written)
+    first.write(tmp_path / "again", map_html=False)
+    second = load_result(tmp_path / "again")
+    assert list(second.layers) == list(first.layers)
+    for name, frame in first.layers.items():
+        pd.testing.assert_frame_equal(pd.DataFrame(second.layers[name]), pd.DataFrame(frame))
+    assert second.metadata == first.metadata
+
+
+def test_a_file_that_is_not_a_geopackage_is_named(tmp_path):
+    bad = tmp_path / "livingcircle.gpkg"
+    bad.write_bytes(b"not a geopackage")
+    with pytest.raises(InputError, match=r"cannot open .*livingcircle\.gpkg as a GeoPackage"):
+        results.read_layers(bad)
+
+
+def _relative_imports(path: Path) -> set[str]:
+    """The package modules a file imports (``from .x import y``, ``from . import x``), anywhere."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names |= {node.module.split(".")[0]} if node.module else {a.name for a in
+                                                                      node.names}
+    return names
+
+
+@pytest.mark.parametrize("module", ["results", "maps", "report", "figures", "export",
+                                    "_display"])
+def test_outputs_import_neither_the_pipeline_nor_the_command_line(module):
+    """Issue 15 item 3: the outputs take a Result; the run and the commands sit above them."""
+    path = Path(lc.__file__).parent / f"{module}.py"
+    assert _relative_imports(path) & {"pipeline", "batch", "cli", "options"} == set()
+
+
+def test_planning_does_not_import_the_pipeline():
+    """The cycle pipeline → clusters → pipeline is gone (issue 15 item 4)."""
+    package = Path(lc.__file__).parent
+    for module in ("clusters", "renovation", "gaps", "accessibility"):
+        assert "pipeline" not in _relative_imports(package / f"{module}.py"), module
