@@ -38,6 +38,7 @@ import pyogrio
 
 from . import settings
 from ._errors import ExportError, InputError
+from .schema import METADATA_TABLE, STYLE_TABLE
 from .stages import Stages
 from .standards import Profile, load_profile
 from .styles import geometry_family, styles_frame
@@ -47,10 +48,6 @@ if TYPE_CHECKING:
     from .accessibility import Access
     from .network import WalkNetwork
 
-#: Name of the metadata table in a GeoPackage (columns ``key`` and ``value``, value JSON text).
-METADATA_TABLE = "livingcircle_metadata"
-#: Name of the QGIS style table in a GeoPackage.
-STYLE_TABLE = "layer_styles"
 #: Name of the result GeoPackage in a result folder.
 GPKG_NAME = "livingcircle.gpkg"
 #: GeoPackage version written: 1.2 is what QGIS 3.22 LTR (GDAL 3.4-3.6) reads without the

@@ -926,9 +926,13 @@ TABLES: dict[str, Layer] = {lay.name: lay for lay in (
         key=("name",)),
 )}
 
-#: Tables of the GeoPackage that are not layers: the run's metadata (key, JSON value) and the
-#: QGIS styles (GDAL's ``layer_styles`` table).
-SYSTEM_TABLES = ("livingcircle_metadata", "layer_styles")
+#: Name of the metadata table in a result GeoPackage (columns ``key`` and ``value``, value JSON
+#: text); :mod:`livingcircle.results` writes and reads it.
+METADATA_TABLE = "livingcircle_metadata"
+#: Name of the QGIS style table in a GeoPackage (GDAL's ``layer_styles``).
+STYLE_TABLE = "layer_styles"
+#: Tables of the GeoPackage that are not layers: the run's metadata and the QGIS styles.
+SYSTEM_TABLES = (METADATA_TABLE, STYLE_TABLE)
 
 
 #: Chinese names of the layers (Excel sheet names, QGIS style names), the study-area boundary

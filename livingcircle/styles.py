@@ -27,8 +27,6 @@ from .schema import LAYER_LABELS_ZH as ZH_LAYER_NAMES
 
 logger = logging.getLogger(__name__)
 
-#: Name of the QGIS style table in a GeoPackage.
-STYLE_TABLE = "layer_styles"
 
 #: Chinese names of the result layers (Excel sheet names, style names), from the layer contract
 #: (:data:`livingcircle.schema.LAYER_LABELS_ZH`). The layers added later (coverage, uncovered,

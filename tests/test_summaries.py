@@ -12,14 +12,13 @@ import pytest
 from conftest import policy_scope
 
 import livingcircle as lc
+from livingcircle.sample import is_sample, synthetic_label
 from livingcircle.summaries import (
     in_scope_mask,
-    is_sample,
     n_complete,
     n_in_scope,
     scope_counts,
     share_met,
-    synthetic_label,
     total_households,
 )
 
