@@ -38,10 +38,13 @@ from .standards import (
     Category,
     Level,
     Profile,
+    SiteRule,
+    SpeedProfile,
     classify_facilities,
     classify_poi,
     list_categories,
     load_profile,
+    site_fit,
 )
 
 try:
@@ -81,6 +84,8 @@ __all__ = [
     "NetworkError",
     "Profile",
     "ProfileError",
+    "SiteRule",
+    "SpeedProfile",
     "__version__",
     "classify_facilities",
     "classify_poi",
@@ -88,5 +93,6 @@ __all__ = [
     "figures",
     "list_categories",
     "load_profile",
+    "site_fit",
     "settings",
 ]
