@@ -673,6 +673,10 @@ def load_profile(path: str | Path | None = None) -> Profile:
     for k, v in sections.items():
         if v is None:
             _fail(where, k, "missing")
+    if "siting" not in raw:  # the default's rules for the categories this profile shares with it
+        sections["siting"] = dict(sections["siting"], categories={
+            k: v for k, v in (sections["siting"].get("categories") or {}).items()
+            if k in categories})
     speeds, default_speed = _parse_speeds(where, sections["speeds"])
     preconditions, readiness_source, apart = _parse_readiness(where, sections["readiness"])
     site_types, site_rules = _parse_siting(where, sections["siting"], categories)

@@ -316,3 +316,18 @@ def test_city_profile_changes_siting(tmp_path, sites):
     assert site_fit(p, "community_service_station", "public_building", 800.0) == "fits"
     assert site_fit(p, "elderly_day_care", "boiler_room", 430.0) == "fits"
     assert site_fit(p, "elderly_day_care", "ground_floor_shop", 160.0) == "too_small"
+
+
+def test_city_categories_without_siting_section(tmp_path):
+    """A city's own category list without 'siting': shared ids keep the default rule, a new
+    category may use any site and has no sourced minimum."""
+    raw = _default_raw()
+    kg = next(c for c in raw["categories"] if c["id"] == "kindergarten")
+    rink = dict(kg, id="ice_rink", name_zh="冰场", renovation_category="完善")
+    raw["categories"] = [kg, rink]
+    raw.pop("siting")
+    p = load_profile(_write(tmp_path, raw))
+    assert site_fit(p, "kindergarten", "boiler_room", 2000.0) == "incompatible"
+    assert site_fit(p, "kindergarten", "vacant_lot", 1499.0) == "too_small"
+    assert site_fit(p, "ice_rink", "boiler_room", 2000.0) == "area_to_confirm"
+    assert p.site_rule("ice_rink").site_types == tuple(p.site_types)
