@@ -97,6 +97,7 @@ AMAP = {
     "supermarket": ("购物服务;超级市场;超市", "060400"),
     "fresh_market": ("购物服务;综合市场;蔬菜市场", "060705"),
     "parcel_delivery": ("生活服务;物流速递;物流速递", "070500"),
+    "express_station": ("生活服务;物流速递;物流速递", "070500"),  # AMap files 驿站 with lockers
     "post_office": ("生活服务;邮局;邮局", "070400"),
     "car_parking_charging": ("交通设施服务;停车场;公共停车场", "150904"),
     "barber": ("生活服务;美容美发店;美容美发店", "071100"),
@@ -865,14 +866,16 @@ def make_facilities(layout: Layout, use: dict, communities: pd.DataFrame, geoms,
         if has(cid, "convenience_store"):
             add("convenience_store", f"{brand()}便利店({nm}店)", at_gate(cid, 10.0),
                 csv_share=0.6, street=nm)
-        if has(cid, "parcel_delivery"):
+        if has(cid, "parcel_delivery"):  # lockers (完善类) or a staffed station (提升类)
             if rng.random() < 0.15:
-                add("parcel_delivery", f"中国邮政{nm}营业所", at_gate(cid, 12.0),
+                add("postal_express_station", f"中国邮政{nm}营业所", at_gate(cid, 12.0),
                     kind="post_office", csv_share=0.5, street=nm)
             else:
                 word = str(rng.choice(["菜鸟驿站", "丰巢快递柜"]))
-                add("parcel_delivery", f"{word}({nm}店)", at_gate(cid, 12.0), csv_share=0.5,
-                    street=nm)
+                station = word == "菜鸟驿站"
+                add("postal_express_station" if station else "parcel_delivery",
+                    f"{word}({nm}店)", at_gate(cid, 12.0), csv_share=0.5, street=nm,
+                    kind="express_station" if station else None)
         if has(cid, "bicycle_parking_charging"):
             word = str(rng.choice(["非机动车停车棚", "电动车充电棚"]))
             add("bicycle_parking_charging", f"{nm}{word}", at_gate(cid, rng.uniform(10, 16)))
@@ -1020,6 +1023,7 @@ OSM_TAGS = {
     "breakfast": {"amenity": "fast_food"},
     "parcel_delivery": {"amenity": "parcel_locker"},
     "post_office": {"amenity": "post_office"},
+    "express_station": {"amenity": "post_office"},
     "waste_collection_point": {"amenity": "waste_disposal"},
     "waste_collection_station": {"amenity": "waste_transfer_station"},
     "public_toilet": {"amenity": "toilets"},

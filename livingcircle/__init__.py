@@ -39,10 +39,13 @@ from .standards import (
     Category,
     Level,
     Profile,
+    SiteRule,
+    SpeedProfile,
     classify_facilities,
     classify_poi,
     list_categories,
     load_profile,
+    site_fit,
 )
 
 try:
@@ -83,6 +86,8 @@ __all__ = [
     "NetworkError",
     "Profile",
     "ProfileError",
+    "SiteRule",
+    "SpeedProfile",
     "__version__",
     "classify_facilities",
     "classify_poi",
@@ -90,5 +95,6 @@ __all__ = [
     "figures",
     "list_categories",
     "load_profile",
+    "site_fit",
     "settings",
 ]

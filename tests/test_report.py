@@ -76,9 +76,9 @@ def test_sections_zh(report_zh, sample_result):
     # the plan: every row, Chinese reasons
     plan = _rows(report_zh, "plan")
     assert len(plan) == len(L["plan"])
-    # before/after: the whole-area rows only (30 categories + 4 completeness levels)
+    # before/after: the whole-area rows only (31 categories + 4 completeness levels)
     ba = L["before_after"]
-    assert len(_rows(report_zh, "before-after")) == int((ba["scope"] == "all").sum()) == 34
+    assert len(_rows(report_zh, "before-after")) == int((ba["scope"] == "all").sum()) == 35
     # clusters with their reasons, in rank order
     cl = L["clusters"].sort_values("rank")
     rows = _rows(report_zh, "clusters")

@@ -7,6 +7,9 @@ import livingcircle as lc
 from livingcircle.standards import classify_poi, load_profile
 
 REFERENCE_IDS = None
+#: The reference's one parcel entry is two categories of the profile: 黑政办规〔2021〕15号 lists
+#: 物流快递箱 under 三(二) 完善类 and 邮政快递末端综合服务站 under 三(三) 提升类 (issue 16 §2).
+SPLIT = {"parcel_delivery": ["parcel_delivery", "postal_express_station"]}
 
 
 def _write(tmp_path, data, name="p.yaml"):
@@ -27,7 +30,7 @@ def test_default_profile_levels_and_categories():
     assert {k: lv.walk_m for k, lv in p.levels.items()} == {
         "15": 1000.0, "10": 500.0, "5": 300.0, "block": 150.0}
     assert p.levels["5"].minutes == 5
-    assert len(p.categories) == 31
+    assert len(p.categories) == 32  # the reference's 31, parcel entry split in two
     k = p.category("kindergarten")
     assert (k.name_zh, k.level, k.max_walk_m, k.required, k.threshold_status) == (
         "幼儿园", "5", 300.0, True, "verified")
@@ -45,11 +48,15 @@ def test_default_profile_matches_reference():
     assert len(ref) == 31
     p = load_profile()
     for f in ref.itertuples():
-        c = p.category(f.id)
-        assert c.name_zh == f.name_zh
-        assert c.level == f.level
-        if not pd.isna(f.max_walk_m):
-            assert c.max_walk_m == f.max_walk_m
+        for cid in SPLIT.get(f.id, [f.id]):
+            c = p.category(cid)
+            if f.id in SPLIT:  # each part names a part of the reference's entry
+                assert all(part in f.name_zh for part in c.name_zh.split("、")), cid
+            else:
+                assert c.name_zh == f.name_zh
+            assert c.level == f.level
+            if not pd.isna(f.max_walk_m):
+                assert c.max_walk_m == f.max_walk_m
 
 
 def test_reference_copy_matches_shared_reference():
@@ -71,7 +78,8 @@ def test_reference_copy_matches_shared_reference():
 def test_list_categories_table():
     t = lc.list_categories()
     assert list(t.columns[:4]) == ["id", "name_zh", "name_en", "level"]
-    assert len(t) == 31
+    assert len(t) == 32
+    assert t.columns[-1] == "status" and "district_planning" in t.columns
     assert t.set_index("id").loc["elderly_day_care", "renovation_category"] == "提升"
 
 
@@ -146,6 +154,13 @@ def test_city_profile_can_change_a_threshold(tmp_path):
         ({"amap_type": "购物服务;便民商店/便利店;便民商店/便利店"}, ["convenience_store"]),
         ({"amap_typecode": "060705|060400"}, ["fresh_market", "supermarket"]),
         ({"tags": {"shop": "bakery"}}, []),
+        ({"tags": {"amenity": "parcel_locker"}}, ["parcel_delivery"]),
+        ({"tags": {"amenity": "post_office"}}, ["postal_express_station"]),
+        ({"name": "丰巢快递柜(同乐小区店)", "amap_type": "生活服务;物流速递;物流速递",
+          "amap_typecode": "070500"}, ["parcel_delivery"]),
+        ({"name": "菜鸟驿站(市政小区店)", "amap_type": "生活服务;物流速递;物流速递",
+          "amap_typecode": "070500"}, ["postal_express_station"]),
+        ({"name": "中国邮政和平路营业所"}, ["postal_express_station"]),
     ],
 )
 def test_classify_poi(kwargs, expected):
