@@ -320,7 +320,8 @@ def recommend_command(demo: bool, max_walk_min: float, max_households: int, max_
     else:
         result = _run_with_options(values, progress=not no_progress, clusters=False)
     layers = recommend(result, max_walk_min=max_walk_min, max_households=max_households,
-                       max_members=max_members, new_per_category=new_per_category)
+                       max_members=max_members, new_per_category=new_per_category,
+                       siting=values.get("siting") or "mclp")
     result.layers.update(layers)
     written = result.write(out)
     click.echo(f"{len(layers['clusters'])} clusters, {len(layers['cluster_members'])} "

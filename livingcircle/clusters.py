@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -53,7 +52,7 @@ from ._errors import InputError
 from .routing import map_bounded
 from .scenarios import before_after, community_households, rank_clusters, result_parts
 from .schema import parse_yes_no
-from .siting import node_sites, site_distances, site_facilities
+from .siting import NOT_SITED_REASONS, node_sites, site_distances, site_facilities
 
 logger = logging.getLogger(__name__)
 
@@ -483,14 +482,14 @@ def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist,
 
 def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
               max_households: float | None = 3000, max_members: int | None = 8,
-              new_per_category: int = 1, required_only: bool = True,
-              min_floor_area_m2: float | Mapping[str, float] | None = "settings",
-              site_types: Mapping[str, list[str]] | None = "settings",
+              new_per_category: int = 1, required_only: bool = True, siting: str = "mclp",
               ) -> dict[str, gpd.GeoDataFrame]:
     """Clusters, members, proposed sites and the before/after table for one run.
 
-    ``min_floor_area_m2`` and ``site_types`` default to :data:`settings.site_min_floor_area_m2`
-    and :data:`settings.site_types_by_category` (pass None to switch a rule off).
+    Which site may hold which category is the profile's ``siting`` section
+    (:func:`livingcircle.standards.site_fit`); ``siting`` is the model, ``"mclp"`` or ``"lscp"``
+    (:func:`livingcircle.siting.site_facilities`). A cluster without a proposal says why in
+    ``siting_note_zh`` / ``siting_note_en``.
 
     Returns
     -------
@@ -498,10 +497,6 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
         ``clusters`` (ranked, outline polygons), ``cluster_members``, ``proposed_sites``,
         ``before_after``; all in EPSG:4326 (before_after is a table).
     """
-    if isinstance(min_floor_area_m2, str):
-        min_floor_area_m2 = {k: v["m2"] for k, v in settings.site_min_floor_area_m2.items()}
-    if isinstance(site_types, str):
-        site_types = settings.site_types_by_category
     parts = result_parts(result)
     if parts.get("access") is None or parts.get("network") is None:
         # a result read back from its file (load_result) keeps neither
@@ -517,10 +512,42 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
         sites = node_sites(parts["network"], clusters)
     sd = site_distances(parts["network"], parts["access"].communities, sites,
                         gates=parts.get("gates"), profile=parts["profile"])
+    not_sited: list = []
     proposed = site_facilities(members, parts["gaps"], sd, sites, parts["profile"],
                                new_per_category=new_per_category, required_only=required_only,
-                               min_floor_area_m2=min_floor_area_m2, site_types=site_types)
+                               model=siting, not_sited=not_sited)
     ba = before_after(parts, proposed, cluster_members=members)
     ranked = rank_clusters(clusters, members, proposed, plan=parts.get("plan"))
+    ranked = _siting_notes(ranked, not_sited, parts["profile"])
     return {"clusters": ranked.to_crs(4326), "cluster_members": members.to_crs(4326),
             "proposed_sites": proposed.to_crs(4326), "before_after": ba}
+
+
+def _siting_notes(ranked: gpd.GeoDataFrame, not_sited: list, profile) -> gpd.GeoDataFrame:
+    """Add why a cluster without a new facility got none (issue 16 §4), in Chinese and English.
+
+    One clause per reason (:data:`livingcircle.siting.NOT_SITED_REASONS`, in their order) with
+    the categories it holds for, from the records of
+    :func:`livingcircle.siting.site_facilities`; empty for a cluster with a proposal.
+    """
+    by: dict[str, dict[str, list[str]]] = {}
+    for r in not_sited:
+        by.setdefault(str(r["cluster_id"]), {}).setdefault(r["reason"], []).append(r["category"])
+
+    def note(cid: str, lang: int) -> str:
+        parts = []
+        for reason, (zh, en) in NOT_SITED_REASONS.items():
+            cats = [c for c in by.get(cid, {}).get(reason, []) if c]
+            if reason not in by.get(cid, {}):
+                continue
+            names = "、".join(profile.category(c).name_zh for c in cats) if lang == 0 \
+                else ", ".join(cats)
+            text = zh if lang == 0 else en
+            parts.append(f"{text}：{names}" if lang == 0 and names else
+                         f"{text}: {names}" if names else text)
+        return ("；" if lang == 0 else "; ").join(parts)
+
+    none = ranked["n_new_facilities"] == 0
+    ids = ranked["cluster_id"].astype(str)
+    return ranked.assign(siting_note_zh=np.where(none, ids.map(lambda k: note(k, 0)), ""),
+                         siting_note_en=np.where(none, ids.map(lambda k: note(k, 1)), ""))

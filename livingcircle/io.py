@@ -907,13 +907,15 @@ def read_sites(
 
     ``site_type`` is mapped to :data:`livingcircle.schema.SITE_TYPES` (English ids or Chinese
     names such as 锅炉房, 空地, 底商); an unknown type becomes 'other' (recorded).
-    ``floor_area_m2`` becomes Float64. Polygons are reduced to a point on their surface.
-    Parameters as in :func:`read_communities`.
+    ``floor_area_m2`` becomes Float64; ``area_confirmed`` (面积已确认: the planner confirms the
+    site is large enough, issue 16 §4) becomes boolean. Polygons are reduced to a point on their
+    surface. Parameters as in :func:`read_communities`.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        site_id, name, site_type, floor_area_m2, other source columns, src_row, geometry (Point).
+        site_id, name, site_type, floor_area_m2, area_confirmed, other source columns, src_row,
+        geometry (Point).
     """
     diag = _diag(diagnostics)
     start = len(diag)
@@ -935,12 +937,16 @@ def read_sites(
         gdf["floor_area_m2"] = v.parse_float(gdf["floor_area_m2"], rows,
                                              column="floor_area_m2", source=src,
                                              ids=gdf["site_id"].tolist())
+    if "area_confirmed" in gdf.columns:
+        gdf["area_confirmed"] = v.parse_bool(gdf["area_confirmed"], rows,
+                                             column="area_confirmed", source=src,
+                                             ids=gdf["site_id"].tolist())
     if "name" in gdf.columns:
         gdf["name"] = v.strip_text(gdf["name"])
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
     v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
     _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2"], meta,
+    return _finish(gdf, ["site_id", "name", "site_type", "floor_area_m2", "area_confirmed"], meta,
                    diagnostics=diag, start=start)
 
 

@@ -119,6 +119,10 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               run_arg="target_communities", commands=("run",)),
     RunOption("target_households", "count", "Households in this year's plan.",
               run_arg="target_households", commands=("run",)),
+    # issue 16 §4: the siting model of the 片区联动 proposals (livingcircle.siting)
+    RunOption("siting", "text", "Siting model of new shared facilities: mclp (the sites serving "
+              "most households) or lscp (the fewest sites reaching every member community).",
+              run_arg="siting", default="mclp", metavar="mclp|lscp"),
 )
 
 #: The options by name.

@@ -111,6 +111,7 @@ def run(
     clusters: bool = True,
     strict: bool = False,
     progress: bool = True,
+    siting: str = "mclp",
 ) -> Result:
     """Run the whole analysis for one study area.
 
@@ -163,6 +164,9 @@ def run(
         (:func:`livingcircle.inputs.check_against_network`).
     progress
         Show a progress bar.
+    siting
+        Siting model of the clusters' new facilities: ``"mclp"`` or ``"lscp"``
+        (:func:`livingcircle.siting.site_facilities`).
 
     Returns
     -------
@@ -176,6 +180,7 @@ def run(
         (checked right after the network is built, before any search).
     """
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    _check_siting(siting)
     speed_profiles = [speed_profiles] if isinstance(speed_profiles, str) else list(speed_profiles)
     ctx = _Run(prof=prof, progress=progress)
 
@@ -216,7 +221,7 @@ def run(
     ctx.step("clusters")
     if clusters:
         layers.update(_clusters(ctx, data, acc, net, wide, analysis, planning,
-                                speed_profile=speed_profiles[0]))
+                                speed_profile=speed_profiles[0], siting=siting))
     ctx.done("clusters")
     ctx.bar.close()
     layers["access_points"] = acc.access_points
@@ -473,7 +478,7 @@ def _layers(data: _Inputs, acc, iso, analysis: dict, wide, planning: dict) -> di
 
 
 def _clusters(ctx: _Run, data: _Inputs, acc, net, wide, analysis: dict, planning: dict, *,
-              speed_profile: str) -> dict:
+              speed_profile: str, siting: str = "mclp") -> dict:
     """片区联动 clusters with the default options, when any community is in scope."""
     scope = planning.get("scope")
     if scope is None or not is_yes(scope["in_scope"]).any():
@@ -484,7 +489,17 @@ def _clusters(ctx: _Run, data: _Inputs, acc, net, wide, analysis: dict, planning
         "communities": wide, "gaps": analysis["gaps"], "access": acc, "network": net,
         "profile": ctx.prof,
         "facilities": data.fac, "sites": data.sites, "gates": data.gts,
-        "plan": planning.get("plan"), "speed_profile": speed_profile})
+        "plan": planning.get("plan"), "speed_profile": speed_profile}, siting=siting)
+
+
+def _check_siting(siting: str) -> None:
+    """Stop before the analysis on an unknown siting model (issue 16 §4)."""
+    from .siting import SITING_MODELS
+
+    if siting not in SITING_MODELS:
+        msg = (f"--siting {siting!r} is not a siting model; use one of {list(SITING_MODELS)} "
+               "(mclp: the sites serving most households; lscp: the fewest sites)")
+        raise InputError(msg)
 
 
 def _metadata(ctx: _Run, net, acc, *, speed_profiles: list[str]) -> dict:

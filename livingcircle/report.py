@@ -258,9 +258,15 @@ def _clusters(result, lang: str) -> dict | None:
     if cl is None or len(cl) == 0:
         return None
     reason = "reason_zh" if lang == "zh" else "reason_en"
+    cl = pd.DataFrame(cl)
+    note = f"siting_note_{lang}"
+    if note in cl.columns and "n_new_facilities" in cl.columns:
+        # issue 16 §4: a cluster without a proposal says why none was made, not its rank reason
+        none = cl["n_new_facilities"] == 0
+        cl[reason] = cl[reason].where(~none, cl[note].fillna(""))
     cols = [c for c in ("rank", "cluster_id", "member_ids", "beneficiary_ids", "n_new_facilities",
                         "households_newly_served", "share_in_scope", reason) if c in cl.columns]
-    cl = pd.DataFrame(cl)[cols]
+    cl = cl[cols]
     if lang == "zh":
         cl = cl.rename(columns=_CL_ZH)
     return _table(cl)

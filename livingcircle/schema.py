@@ -111,6 +111,7 @@ LABELS_ZH = {
     "source_crs": "原坐标系",
     "site_type": "用地类型",
     "floor_area_m2": "建筑面积(㎡)",
+    "area_confirmed": "面积已确认",
     "speed_profile": "步行速度方案",
     "distance_m": "步行距离(米)",
     "time_min": "步行时间(分钟)",
@@ -141,7 +142,7 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "gates": ("gate_id", "community_id"),
     "facilities": ("facility_id", "name", "category", "categories", "capacity", "type",
                    "typecode"),
-    "sites": ("site_id", "name", "site_type", "floor_area_m2"),
+    "sites": ("site_id", "name", "site_type", "floor_area_m2", "area_confirmed"),
     # buildings (楼栋, issue 16 §1): read by livingcircle.buildings.read_buildings
     "buildings": ("building_id", "community_id", "name", "build_year", "floors", "has_elevator",
                   "safety_grade", "complete_units", "households"),
@@ -185,6 +186,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "typecode": ("类型编码", "高德类型编码", "poi类型编码"),  # AMap's 6-digit type code
     "site_type": ("用地类型",),
     "floor_area_m2": ("建筑面积(㎡)", "建筑面积", "面积"),
+    # issue 16 §4: the planner confirms a site is large enough for what is proposed on it
+    "area_confirmed": ("面积已确认", "面积已核实", "面积确认", "面积核实"),
 }
 
 _UNIT = re.compile(r"[(（\[【][^()（）\[\]【】]*[)）\]】]$")
@@ -619,6 +622,9 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("site_type", "text", LABELS_ZH["site_type"], values=SITE_TYPES, nullable=False),
         _c("floor_area_m2", "real", LABELS_ZH["floor_area_m2"], "m²", range=_POS,
            optional=_WHEN_INPUT),
+        _c("area_confirmed", "boolean", LABELS_ZH["area_confirmed"], optional=_WHEN_INPUT,
+           doc="yes: the planner confirms the site is large enough (the only way a category "
+               "without a sourced minimum area is proposed on it)"),
         _SRC_ROW,
     ), "one candidate site for a new facility", optional="when sites are given",
         key=("site_id",), keeps_source_columns=True),
@@ -819,6 +825,9 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("share_ready", "real", "具备前提条件成员比例", "share 0–1", range=_SHARE),
         _c("reason_zh", "text", _CLUSTER_LABELS["reason_zh"]),
         _c("reason_en", "text", "理由(英文)"),
+        _c("siting_note_zh", "text", "未提出选址的原因",
+           doc="a cluster without a new facility: why, per category (issue 16 §4)"),
+        _c("siting_note_en", "text", "未提出选址的原因(英文)"),
     ), "one 片区联动 cluster of neighbouring in-scope communities, ranked",
         optional="with clusters (run, recommend) when a community is in scope",
         key=("cluster_id",)),
@@ -843,8 +852,14 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("site_type", "text", LABELS_ZH["site_type"], values=SITE_TYPES),
         _c("floor_area_m2", "real", LABELS_ZH["floor_area_m2"], "m²", range=_POS),
         _c("floor_area_known", "boolean", "面积已知", nullable=False),
+        _c("area_status", "text", "面积判定",
+           values=("meets_minimum", "confirmed_by_planner", "to_be_confirmed"), nullable=False,
+           doc="known area ≥ the profile's sourced minimum; confirmed by the planner; or unknown "
+               "and to be confirmed (used only where no site of known area serves)"),
         _c("households_newly_served", "real", "新覆盖住户", "households", range=_POS),
         _c("communities_newly_served", "list", "新覆盖小区"),
+        _c("communities_not_coverable", "list", "无用地可覆盖的成员小区",
+           doc="members still unserved that no compatible site within the threshold can serve"),
         _c("threshold_m", "real", "标准步行距离(米)", "m", range=_POS),
         _c("cost_proxy", "real", "成本估算", "m² × category weight", range=_POS,
            doc="a relative cost for ranking; empty when the floor area is unknown"),

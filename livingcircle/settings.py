@@ -50,12 +50,6 @@ elderly_share_threshold : float
     适老设施/无障碍, :func:`livingcircle.renovation.renovation_needs`). A planning parameter, not
     a standard: 0.25 is well above the 14 % "aged society" mark and flags the oldest
     communities. The one definition; ``renovation_needs`` takes it as its default.
-site_min_floor_area_m2 : dict[str, dict]
-    Smallest floor (or lot) area of a candidate site for a new facility of a category, with the
-    number's status (from shared/reference/facility-standards.yaml; most are unverified).
-site_types_by_category : dict[str, list[str]]
-    Site types a new facility of a category may use: grounds, parks, parking and waste points
-    need open land (vacant lots); the rest may use any building or lot.
 far_outside_km : float
     A point farther than this from the study area is reported as far outside.
 gate_outline_tolerance_m : float
@@ -187,21 +181,3 @@ def speed_m_per_min(profile: str | float | None = None) -> float:
         )
         raise InputError(msg) from None
 
-site_min_floor_area_m2: dict[str, dict] = {
-    "outdoor_fitness": {"m2": 150.0, "status": "verified (完整居住社区 公共活动场地 ≥150 m²)"},
-    "parcel_delivery": {"m2": 15.0, "status": "verified (末端综合服务站使用面积 ≥15 m²)"},
-    "community_health_station": {"m2": 120.0, "status": "unverified (≥120 m²)"},
-    "waste_collection_station": {"m2": 120.0, "status": "unverified (≥120 m²)"},
-    "nursery_childcare": {"m2": 200.0, "status": "unverified (≥200 m²)"},
-    "elderly_day_care": {"m2": 350.0, "status": "unverified (≥350 m²)"},
-    "kindergarten": {"m2": 2200.0, "status": "unverified (≥6班 2200 m²)"},
-    "community_service_station": {"m2": 800.0, "status": "unverified ('以800 m²为宜')"},
-}
-_OPEN_LAND = ["vacant_lot"]
-site_types_by_category: dict[str, list[str]] = {
-    c: _OPEN_LAND for c in (
-        "small_sports_ground", "medium_sports_ground", "large_sports_ground", "outdoor_fitness",
-        "children_elderly_play", "public_green_park", "car_parking_charging",
-        "bicycle_parking_charging", "waste_collection_point", "bus_stop", "metro_station",
-    )
-}
