@@ -111,11 +111,24 @@ def test_unknown_method_lists_valid_ones(case):
         C.find_clusters(case, method="skater")
 
 
-def _siting(case, **kw):
+def _kg_profile(prof, site_types=None, min_area_m2=10.0):
+    """The profile with a kindergarten rule for the lattice: any site type, ≥ 10 m² (a test
+    number, not a standard), unless the test says otherwise."""
+    from dataclasses import replace
+
+    from livingcircle.standards import SiteRule
+
+    rule = SiteRule("kindergarten", tuple(site_types or prof.site_types),
+                    min_area_m2=min_area_m2, area_kind="floor", area_status="unverified")
+    return replace(prof, site_rules={**prof.site_rules, "kindergarten": rule})
+
+
+def _siting(case, site_types=None, min_area_m2=10.0, **kw):
     cl, mem = C.find_clusters(case, max_walk_min=WALK_MIN, max_households=None, max_members=None)
     sd = S.site_distances(case["network"], case["communities"], case["sites"],
                           profile=case["profile"])
-    prop = S.site_facilities(mem, case["gaps"], sd, case["sites"], case["profile"],
+    prof = _kg_profile(case["profile"], site_types, min_area_m2)
+    prop = S.site_facilities(mem, case["gaps"], sd, case["sites"], prof,
                              categories=["kindergarten"], **kw)
     return cl, mem, sd, prop
 
@@ -142,24 +155,27 @@ def test_best_site_known_and_served_households_not_counted_again(case):
 
 
 def test_floor_area_and_one_facility_per_site(case):
-    _, _, _, prop = _siting(case, new_per_category=2, min_floor_area_m2={"kindergarten": 100})
-    # S1 (50 m²) is too small: S3 (C, 120 households) and S2 (B, 100) take its place in K01;
+    _, _, _, prop = _siting(case, new_per_category=2, min_area_m2=100.0)
+    # S1 (50 m²) is too small: S2 (400 m², B, 100 households) and S3 (area unknown, C, 120)
+    # take its place in K01, S2 first: a site of known area ranks above one to be confirmed.
     # S3 is then used, and K02 has no site within 300 m of D or E
-    assert prop["site_id"].tolist() == ["S3", "S2"]
-    assert prop["households_newly_served"].tolist() == [120.0, 100.0]
+    assert prop["site_id"].tolist() == ["S2", "S3"]
+    assert prop["area_status"].tolist() == ["meets_minimum", "to_be_confirmed"]
+    assert prop["households_newly_served"].tolist() == [100.0, 120.0]
     assert set(prop["cluster_id"]) == {"K01"}
     assert not prop["site_id"].duplicated().any()
 
 
 def test_site_types_restrict_where_a_category_may_go(case):
     # kindergartens only in buildings that are not boiler rooms: S1 is out, as with the floor
-    # area rule above, so S3 then S2 serve K01 and K02 again finds nothing
+    # area rule above, so S2 (known area) then S3 (to be confirmed) serve K01 and K02 again
+    # finds nothing
     _, _, _, prop = _siting(case, new_per_category=2,
-                            site_types={"kindergarten": ["ground_floor_shop", "vacant_lot"]})
-    assert prop["site_id"].tolist() == ["S3", "S2"]
+                            site_types=["ground_floor_shop", "vacant_lot"])
+    assert prop["site_id"].tolist() == ["S2", "S3"]
     assert set(prop["site_type"]) <= {"ground_floor_shop", "vacant_lot"}
     # only vacant lots: S2 serves B (100 households) in K01
-    _, _, _, prop = _siting(case, new_per_category=2, site_types={"kindergarten": ["vacant_lot"]})
+    _, _, _, prop = _siting(case, new_per_category=2, site_types=["vacant_lot"])
     assert prop["site_id"].tolist() == ["S2"]
     assert prop["households_newly_served"].tolist() == [100.0]
 
@@ -286,22 +302,33 @@ def test_recommend_layers(case):
     assert cl.loc["K01", "households_all"] == 320 + 50
     assert cl["max_member_walk_m"].to_dict() == pytest.approx({"K01": 300.0, "K02": 200.0})
     # a proposed site newly serves the communities within the category's threshold of it
-    # (walks from the site's point along the lattice):
+    # (walks from the site's point along the lattice), on a site the default profile's siting
+    # rules allow (issue 16 §4: S1 boiler room 50 m², S2 vacant lot 400 m², S3 shop of unknown
+    # area, S4 vacant lot 1000 m²):
     ps = out["proposed_sites"].set_index(["cluster_id", "category"])
     hand = {
-        # S1 (250, 200), 1000 m: A 250, B 50, C 50, F 100 + 150 -> 100+100+120+50
-        ("K01", "community_health_center"): ("S1", "A;B;C;F", 370.0),
-        # S2 (0, 300), 150 m: A 100, F 100; B 300 and C 400 are too far -> 100+50
-        ("K01", "bicycle_parking_charging"): ("S2", "A;F", 150.0),
-        # S3 (500, 300), 300 m: C 200 + 100; A 600, B 400, F 400 are too far
-        ("K01", "community_service_station"): ("S3", "C", 120.0),
-        # S4 (900, 900), 1000 m: D 300 + 700, E 100 + 700 -> 90 + 80
-        ("K02", "community_health_center"): ("S4", "D;E", 170.0),
+        # 邮政快递末端综合服务站 ≥ 15 m² on any building: S1 (250, 200), 150 m: B 50, C 50;
+        # A 250 and F 100 + 150 are too far -> 100 + 120
+        ("K01", "postal_express_station"): ("S1", "B;C", 220.0, "meets_minimum"),
+        # 公共活动场地 on a vacant lot ≥ 150 m²: S2 (0, 300), 300 m: A 100, F 100, B 200 + 100;
+        # C 400 is too far -> 100 + 50 + 100
+        ("K01", "outdoor_fitness"): ("S2", "A;B;F", 250.0, "meets_minimum"),
+        # 社区服务站 ≥ 600 m²: S1 is too small (and taken), S3's area is unknown: to be
+        # confirmed; S3 (500, 300), 300 m: C 200 + 100 -> 120
+        ("K01", "community_service_station"): ("S3", "C", 120.0, "to_be_confirmed"),
     }
-    got = {k: (r.site_id, r.communities_newly_served, r.households_newly_served)
+    got = {k: (r.site_id, r.communities_newly_served, r.households_newly_served, r.area_status)
            for k, r in zip(ps.index, ps.itertuples(), strict=True)}
     assert got == hand
-    assert cl["households_newly_served"].to_dict() == {"K01": 370 + 150 + 120, "K02": 170}
+    # the district's categories are never sited: 社区卫生服务中心 (which S1 and S4 served before
+    # issue 16) is reported for district planning; the parking category without a sourced
+    # minimum area waits for a site whose area the planner confirms
+    assert cl["households_newly_served"].to_dict() == {"K01": 220 + 250 + 120, "K02": 0}
+    assert cl.loc["K01", "siting_note_en"] == ""
+    note = cl.loc["K02", "siting_note_en"]
+    assert "planned by the district (上级规划统筹), never on a community's site: " \
+        "community_health_center" in note
+    assert cl.loc["K02", "siting_note_zh"].startswith("由上级规划统筹，不在小区候选用地上设置：")
 
 
 # --- city scale: pairs instead of the square matrix, no solver where none is needed -----------
@@ -392,15 +419,15 @@ def test_single_best_site_needs_no_solver(monkeypatch):
     import pulp
 
     def no_solver(*a, **k):
-        msg = "CBC called"
+        msg = "solver called"
         raise AssertionError(msg)
 
-    monkeypatch.setattr(pulp, "PULP_CBC_CMD", no_solver)
+    monkeypatch.setattr(pulp, "HiGHS", no_solver)
     cover = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0]], dtype=bool)
     assert S.solve_mclp(cover, np.array([3.0, 2.0, 1.0]), 1).tolist() == [0]  # 5 > 3 > 3
     tie = np.array([2.0, 2.0, 2.0])  # columns 0 and 1 both cover 4 households
     assert S.solve_mclp(cover, tie, 1, ties="first").tolist() == [0]
-    with pytest.raises(AssertionError, match="CBC called"):
+    with pytest.raises(AssertionError, match="solver called"):
         S.solve_mclp(cover, tie, 1)
     assert S.solve_mclp(cover, np.zeros(3), 1).tolist() == []
     with pytest.raises(lc.InputError, match="valid rules"):
