@@ -57,7 +57,7 @@ import shapely
 
 from . import settings
 from ._errors import InputError
-from .schema import is_yes
+from .schema import parse_yes_no
 from .standards import Profile, site_fit
 
 logger = logging.getLogger(__name__)
@@ -416,7 +416,9 @@ class _Candidates:
             if "floor_area_m2" in sites.columns else np.full(len(sites), np.nan)
         self.type = sites["site_type"].astype(str).to_numpy() if "site_type" in sites.columns \
             else np.full(len(sites), "other", dtype=object)
-        self.confirmed = is_yes(sites["area_confirmed"]).to_numpy(dtype=bool) \
+        self.confirmed = np.array([
+            parse_yes_no(v, where=f"sites column 'area_confirmed', site {s!r}") is True
+            for s, v in zip(self.ids, sites["area_confirmed"], strict=True)], dtype=bool) \
             if "area_confirmed" in sites.columns else np.zeros(len(sites), dtype=bool)
         self.name = sites["name"].to_numpy() if "name" in sites.columns else self.ids
         self.used = np.zeros(len(sites), dtype=bool)
