@@ -124,7 +124,7 @@ def test_network_nodes_are_sites_of_unknown_area(case):
     assert reasons[("K01", "bicycle_parking_charging")] == "area_not_confirmed"
 
 
-# --- LSCP beside MCLP -------------------------------------------------------------------------------
+# --- LSCP beside MCLP ---------------------------------------------------------------------------
 
 def test_lscp_fewest_sites_on_a_hand_case():
     # rows 0..5 coverable, row 6 by no site. S2 covers the most (0, 1, 3, 4), so a greedy set
