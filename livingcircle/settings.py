@@ -75,9 +75,9 @@ unreachable_share_max : float
 siting_solver_max_problems : int
     :func:`livingcircle.siting.site_facilities` solves one siting problem per cluster and
     missing category. Up to this many, a one-site problem with several equally good sites is
-    left to CBC as it always was; above it (a city of thousands of clusters, where a CBC process
-    per problem would take hours) the first of them by site id is taken. A problem with one best
-    site never needs the solver.
+    left to the solver (HiGHS since issue 16; CBC before); above it (a city of thousands of
+    clusters, where a solver call per problem would take hours with CBC's process per call) the
+    first of them by site id is taken. A problem with one best site never needs the solver.
 network_graph_max_nodes : int
     An ``.osm.pbf`` whose walkable ways have more nodes than this (as pyrosm reads them, before
     simplification and clipping) becomes a network of arrays without a networkx graph
