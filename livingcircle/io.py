@@ -908,8 +908,8 @@ def read_sites(
     ``site_type`` is mapped to :data:`livingcircle.schema.SITE_TYPES` (English ids or Chinese
     names such as 锅炉房, 空地, 底商); an unknown type becomes 'other' (recorded).
     ``floor_area_m2`` becomes Float64; ``area_confirmed`` (面积已确认: the planner confirms the
-    site is large enough, issue 16 §4) becomes boolean. Polygons are reduced to a point on their
-    surface. Parameters as in :func:`read_communities`.
+    site is large enough, issue 16 §4) becomes boolean, empty (unknown) when the file has none.
+    Polygons are reduced to a point on their surface. Parameters as in :func:`read_communities`.
 
     Returns
     -------
@@ -941,6 +941,8 @@ def read_sites(
         gdf["area_confirmed"] = v.parse_bool(gdf["area_confirmed"], rows,
                                              column="area_confirmed", source=src,
                                              ids=gdf["site_id"].tolist())
+    else:  # not given: no site's area is confirmed yet (empty = unknown, the planner's to fill)
+        gdf["area_confirmed"] = pd.array([pd.NA] * len(gdf), dtype="boolean")
     if "name" in gdf.columns:
         gdf["name"] = v.strip_text(gdf["name"])
     gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
