@@ -40,7 +40,8 @@ def test_areas_take_the_run_options_that_are_not_per_file():
         "name", "osm", "place", "communities", "gates", "facilities", "sites", "boundary",
         "profile", "facilities_crs", "communities_crs_column", "gates_crs_column",
         "facilities_crs_column", "sites_crs_column", "strict", "speed", "target_communities",
-        "target_households")
+        "target_households",
+        "siting")  # issue 16 §4
     assert batch.AREA_KEYS is options.AREA_KEYS
 
 
