@@ -255,3 +255,26 @@ def test_sample_proposals_follow_the_site_rules(sample_result, model):
     none = cl["n_new_facilities"] == 0
     assert (cl.loc[none, "siting_note_en"].str.len() > 0).all()
     assert (cl.loc[~none, "siting_note_en"] == "").all()
+
+
+def test_report_cluster_table_says_why_a_cluster_got_no_proposal(case):
+    # the report's 片区 table: a cluster with a proposal keeps its ranking reason, one without
+    # says why none was made (issue 16 §4), in the report's language
+    from types import SimpleNamespace
+
+    from livingcircle import report
+
+    prof = case["profile"]
+    notes: list = []
+    prop = S.site_facilities(case["members"], case["gaps"], case["sd"], case["sites"], prof,
+                             categories=["postal_express_station"], not_sited=notes)
+    cl = pd.DataFrame({"cluster_id": ["K01", "K02"], "member_ids": ["A;B;C", "D;E"],
+                       "n_new_facilities": [1, 0], "reason_zh": ["第 1 位", "第 2 位"],
+                       "reason_en": ["rank 1", "rank 2"]})
+    cl = C._siting_notes(cl, notes, prof)
+    assert prop["cluster_id"].tolist() == ["K01"]
+    for lang, why in (("zh", "标准步行距离内无候选用地：邮政快递末端综合服务站"),
+                      ("en", "no candidate site within the threshold: postal_express_station")):
+        t = report._clusters(SimpleNamespace(layers={"clusters": cl}), lang)
+        rows = {r[0]: r[-1] for r in t["rows"]}
+        assert rows == {"K01": "第 1 位" if lang == "zh" else "rank 1", "K02": why}
