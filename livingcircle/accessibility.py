@@ -34,8 +34,9 @@ import shapely
 from . import settings
 from ._errors import InputError
 from .diagnostics import Diagnostics, where_in
-from .network import WalkNetwork
+from .network import CrsLike, WalkNetwork
 from .routing import (
+    EdgeTable,
     Snap,
     SplitGraph,
     map_bounded,
@@ -232,7 +233,7 @@ def _nearest_points(found: _Found, edges, rest: list, rest_geoms, is_poly, need:
                      detail=(f"no walkable street within {max_snap:.0f} m; kept in the "
                              "output with every category 'not reached'"),
                      geometry=gpd.GeoSeries([geoms[j]], crs=comm_proj.crs)
-                     .to_crs(4326).iloc[0].representative_point())
+                     .to_crs(4326).representative_point().iloc[0])
 
 
 def _point_access(net, pts_proj: np.ndarray, kind: str, max_snap: float) -> AccessPoints:
@@ -269,10 +270,10 @@ class Access:
     communities: gpd.GeoDataFrame = field(repr=False)
     graph: SplitGraph = field(repr=False)
     community_nodes: list[np.ndarray] = field(repr=False)
-    crs: object = field(repr=False, default=None)
-    edge_table: object = field(repr=False, default=None)
-    facility_ids: np.ndarray = field(repr=False, default=None)
-    facility_nodes: np.ndarray = field(repr=False, default=None)
+    crs: CrsLike = field(repr=False)
+    edge_table: EdgeTable = field(repr=False)
+    facility_ids: np.ndarray = field(repr=False)
+    facility_nodes: np.ndarray = field(repr=False)
 
     def wide(self, speed_profile: str | None = None) -> gpd.GeoDataFrame:
         """Communities with ``d_<category>`` (m) and ``t_<category>`` (min) columns.
@@ -428,7 +429,7 @@ def _facility_access(net: WalkNetwork, fac: gpd.GeoDataFrame, facilities: gpd.Ge
     fap = _point_access(net, fpts, "facility", max_snap)
     for k in np.flatnonzero(fap.edge < 0):
         diag.add("facilities", "far_from_network", action="dropped",
-                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, k),
+                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, int(k)),
                  detail=(f"more than {max_snap:.0f} m from any walkable street; not used in the "
                          "accessibility analysis"),
                  geometry=facilities.to_crs(4326).geometry.iloc[k])

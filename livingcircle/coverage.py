@@ -299,7 +299,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     limits = [acc.profile.category(c).max_walk_m for c in wanted]
     dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
                             threads=threads)
-    result = [None] * len(polys)
+    result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
 
     def one(i, _local):
         sl = slice(s_ptr[i], s_ptr[i + 1])

@@ -99,7 +99,7 @@ def substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndar
     owner = np.concatenate([np.arange(n), idx[inner], np.arange(n)])
     rank = np.concatenate([np.full(n, -1.0), along[inner], np.full(n, np.inf)])
     order = np.lexsort((rank, owner))
-    return shapely.linestrings(xy[order], indices=owner[order])
+    return np.asarray(shapely.linestrings(xy[order], indices=owner[order]), dtype=object)
 
 
 class IsochroneMaker:
@@ -568,8 +568,11 @@ def isochrones(
                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     out = pd.concat(chunks, ignore_index=True)
     if len(chunks) > 1:
-        src = source if isinstance(source, Access) else None
-        ids = (src.communities if src is not None else communities)["community_id"]
+        frame = source.communities if isinstance(source, Access) else communities
+        if frame is None:  # iter_isochrones gave rows, so it had the communities
+            msg = "isochrones: the communities are needed to order the rows"
+            raise ValueError(msg)
+        ids = frame["community_id"]
         rank = pd.Series(np.arange(len(ids)), index=ids.astype(str).to_numpy())
         order = np.argsort(rank.loc[out["community_id"]].to_numpy(), kind="stable")
         out = out.iloc[order].reset_index(drop=True)

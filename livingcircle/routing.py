@@ -25,14 +25,20 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import networkx as nx
 import numba
 import numpy as np
 import scipy.sparse as sp
 import shapely
+
+#: What the numba kernels read of a :class:`SplitGraph`: CSR row pointers (int64), column indices
+#: (int32), weights in metres (float64) and a flag per node with exactly one neighbour (uint8).
+KernelArrays: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -159,6 +165,8 @@ class SplitGraph:
     seg_edge: np.ndarray  # source edge index, -1 for a point's offset leg
     seg_t0: np.ndarray  # start and end along the source edge (metres from its u)
     seg_t1: np.ndarray
+    #: the CSR arrays in the kernels' dtypes and the leaf flags, made once by :func:`_csr_arrays`
+    _kernel_arrays: KernelArrays | None = field(default=None, repr=False, compare=False)
 
     @property
     def indptr(self):
@@ -462,8 +470,8 @@ class _Workspace:
         self.order = np.empty(n, dtype=np.int32)
 
 
-def _csr_arrays(g: SplitGraph):
-    arrays = getattr(g, "_kernel_arrays", None)
+def _csr_arrays(g: SplitGraph) -> KernelArrays:
+    arrays = g._kernel_arrays
     if arrays is None:
         indptr = g.indptr.astype(np.int64)
         leaf = (np.diff(indptr) == 1).astype(np.uint8)
@@ -476,7 +484,7 @@ def nearest_table(
     g: SplitGraph,
     source_sets,
     *,
-    limit: float,
+    limit: float | Sequence[float],
     at: np.ndarray | None = None,
     threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
