@@ -699,10 +699,22 @@ def load_profile(path: str | Path | None = None) -> Profile:
 
 def list_categories(profile: Profile | str | Path | None = None) -> pd.DataFrame:
     """Return the categories of a profile as a table (id, names, level, threshold, status...)."""
-    return _as_profile(profile).categories_frame()
+    return as_profile(profile).categories_frame()
 
 
-def _as_profile(profile) -> Profile:
+def as_profile(profile: Profile | str | Path | None) -> Profile:
+    """Return ``profile`` itself, or the profile it names.
+
+    Parameters
+    ----------
+    profile
+        A :class:`Profile`, a profile file or a built-in profile's name, or None for the
+        default profile (as :func:`load_profile`).
+
+    Returns
+    -------
+    Profile
+    """
     if isinstance(profile, Profile):
         return profile
     return load_profile(profile)
