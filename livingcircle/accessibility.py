@@ -370,25 +370,12 @@ def measure_access(
     cnode = g.point_node[:n_c]
     fnode = g.point_node[n_c:]
 
-    # categories of each facility (exploded)
-    cats_col = "categories" if "categories" in fac.columns else "category"
-    fac_cats = fac[cats_col].fillna("").astype(str).str.split(";")
     poi_cats = [c.id for c in profile.poi_categories()]
-    cat_members = {c: [] for c in poi_cats}
-    for i, cs in enumerate(fac_cats):
-        for c in cs:
-            c = c.strip()
-            if c in cat_members and fnode[i] >= 0:
-                cat_members[c].append(i)
-
+    fac_cats, cat_members = _category_members(fac, fnode, poi_cats)
     comm_ids = comm["community_id"].astype(str).to_numpy()
     fac_ids = fac["facility_id"].astype(str).to_numpy()
     n_comm = len(comm_ids)
-    # community -> its access nodes
-    order = np.argsort(cap.owner, kind="stable")
-    owners_sorted = cap.owner[order]
-    nodes_sorted = cnode[order]
-    bounds = np.searchsorted(owners_sorted, np.arange(n_comm + 1))
+    owners_sorted, nodes_sorted, bounds = _nodes_by_community(cap.owner, cnode, n_comm)
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
     has_access = np.array([len(x) > 0 for x in community_nodes])
     rows_with_access = np.flatnonzero(has_access)
@@ -413,6 +400,30 @@ def measure_access(
                   cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
                   graph=g, community_nodes=community_nodes, crs=crs,
                   edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)
+
+
+def _category_members(fac: gpd.GeoDataFrame, fnode: np.ndarray,
+                      poi_cats: list[str]) -> tuple[pd.Series, dict[str, list[int]]]:
+    """Each facility's category ids, and per category the rows of its attached facilities."""
+    cats_col = "categories" if "categories" in fac.columns else "category"
+    fac_cats = fac[cats_col].fillna("").astype(str).str.split(";")
+    cat_members: dict[str, list[int]] = {c: [] for c in poi_cats}
+    for i, cs in enumerate(fac_cats):
+        for c in cs:
+            c = c.strip()
+            if c in cat_members and fnode[i] >= 0:
+                cat_members[c].append(i)
+    return fac_cats, cat_members
+
+
+def _nodes_by_community(owner: np.ndarray, cnode: np.ndarray,
+                        n_comm: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Access nodes sorted by community: owners, nodes and each community's bounds in them."""
+    order = np.argsort(owner, kind="stable")
+    owners_sorted = owner[order]
+    nodes_sorted = cnode[order]
+    bounds = np.searchsorted(owners_sorted, np.arange(n_comm + 1))
+    return owners_sorted, nodes_sorted, bounds
 
 
 def _facility_access(net: WalkNetwork, fac: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,

@@ -459,11 +459,7 @@ def iter_isochrones(
     acc = source
     speeds = speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
     buffer_m = buffer_width(buffer_m)
-    minutes = sorted(float(m) for m in (settings.level_minutes if minutes is None
-                                        else minutes))
-    if not minutes or min(minutes) <= 0:
-        msg = f"minutes must be positive numbers, got {minutes}"
-        raise ValueError(msg)
+    minutes = _checked_minutes(minutes)
     if chunk_size < 1:
         msg = f"chunk_size must be at least 1, got {chunk_size}"
         raise ValueError(msg)
@@ -500,18 +496,34 @@ def iter_isochrones(
         polys = map_bounded(acc.graph, [acc.community_nodes[i] for i in with_access], radius,
                             one, threads=threads, chunk=4)
         by_i = dict(zip(with_access, polys, strict=True))
-        rows = []
-        for i in chunk:
-            got = by_i.get(i)
-            for sp_name, speed in speeds.items():
-                for m in minutes:
-                    poly = None if got is None else got[sp_name, m]
-                    rows.append(_row(ids[i], sp_name, m, m * speed, poly, centroids[i]))
-        frame = pd.DataFrame(rows)
-        geoms = shapely.transform(
-            frame["geometry"].to_numpy(),
-            lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
-        yield gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4326)
+        yield _chunk_frame(chunk, by_i, ids, centroids, speeds, minutes, to_wgs84)
+
+
+def _checked_minutes(minutes: Iterable[float] | None) -> list[float]:
+    """Return the minutes asked for (default the levels' minutes), sorted; positive or stop."""
+    out = sorted(float(m) for m in (settings.level_minutes if minutes is None else minutes))
+    if not out or min(out) <= 0:
+        msg = f"minutes must be positive numbers, got {out}"
+        raise ValueError(msg)
+    return out
+
+
+def _chunk_frame(chunk: np.ndarray, by_i: dict, ids: np.ndarray, centroids: np.ndarray,
+                 speeds: dict[str, float], minutes: list[float],
+                 to_wgs84: Transformer) -> gpd.GeoDataFrame:
+    """Rows of one chunk of :func:`iter_isochrones` (``by_i``: polygons by community row)."""
+    rows = []
+    for i in chunk:
+        got = by_i.get(i)
+        for sp_name, speed in speeds.items():
+            for m in minutes:
+                poly = None if got is None else got[sp_name, m]
+                rows.append(_row(ids[i], sp_name, m, m * speed, poly, centroids[i]))
+    frame = pd.DataFrame(rows)
+    geoms = shapely.transform(
+        frame["geometry"].to_numpy(),
+        lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
+    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4326)
 
 
 def isochrones(
