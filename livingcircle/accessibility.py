@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -46,12 +47,15 @@ from .routing import (
 )
 from .standards import Profile, load_profile
 
+#: Speed profiles asked for: None (the default), one name or speed in m/min, or several.
+SpeedProfiles: TypeAlias = str | float | Iterable[str | float] | None
+
 logger = logging.getLogger(__name__)
 
 NOT_REACHED = np.nan
 
 
-def speed_table(speed_profiles) -> dict[str, float]:
+def speed_table(speed_profiles: SpeedProfiles) -> dict[str, float]:
     """Return walking speeds (m/min) by name for speed profile names or plain speeds.
 
     Parameters
@@ -305,7 +309,7 @@ def measure_access(
     *,
     gates: gpd.GeoDataFrame | None = None,
     profile: Profile | None = None,
-    speed_profiles=None,
+    speed_profiles: SpeedProfiles = None,
     cutoff_m: float | None = None,
     count_minutes: Iterable[float] | None = None,
     diagnostics: Diagnostics | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TypeAlias
 
 import geopandas as gpd
@@ -102,7 +102,7 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
 
 
 def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
-                        buffer_m: float | None = None, categories=None,
+                        buffer_m: float | None = None, categories: Iterable[str] | None = None,
                         threads: int | None = None,
                         tiles_per_chunk: int = 8) -> Iterator[gpd.GeoDataFrame]:
     """Yield the rows of :func:`coverage_areas` a few tiles at a time (every category of each).
@@ -273,7 +273,7 @@ def _tiles(maker: IsochroneMaker) -> dict | None:
 
 
 def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
-                    buffer_m: float | None = None, categories=None,
+                    buffer_m: float | None = None, categories: Iterable[str] | None = None,
                     threads: int | None = None) -> gpd.GeoDataFrame:
     """Return the residential area each category leaves uncovered, per polygon community.
 

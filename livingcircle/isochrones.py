@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -38,11 +39,15 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
 from . import settings
-from .accessibility import Access, measure_access, speed_table
+from .accessibility import Access, SpeedProfiles, measure_access, speed_table
 from .network import WalkNetwork
 from .routing import map_bounded
+
+#: What one search reaches: the street segments touched and the distance of both their ends.
+Reached: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +255,8 @@ class IsochroneMaker:
         return self.seg_of_edge[start + np.arange(counts.sum())]
 
     # -- one origin ---------------------------------------------------------------------------
-    def segments_reached(self, nodes: np.ndarray, dist: np.ndarray, work: np.ndarray):
+    def segments_reached(self, nodes: np.ndarray, dist: np.ndarray,
+                         work: np.ndarray) -> Reached | None:
         """Street segments touching the reached nodes, with the distance of both their ends."""
         g = self.g
         if len(nodes) == 0:
@@ -262,7 +268,8 @@ class IsochroneMaker:
         work[nodes] = np.inf
         return segs, da, db
 
-    def parts(self, reached, T: float):
+    def parts(self, reached: Reached | None,
+              T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Whole streets and the cut pieces (edge, from, to metres) within ``T`` metres."""
         g = self.g
         empty = np.zeros(0, dtype=np.int64)
@@ -299,7 +306,9 @@ class IsochroneMaker:
         m_f = np.minimum(m_f, self.length[m_e])
         return m_e[is_whole], m_e[~is_whole], np.maximum(m_s[~is_whole], 0.0), m_f[~is_whole]
 
-    def polygon(self, reached, T: float, inner=None):
+    def polygon(self, reached: Reached | None, T: float,
+                inner: tuple[BaseGeometry, np.ndarray] | None = None,
+                ) -> tuple[BaseGeometry, np.ndarray]:
         """Return the isochrone polygon within ``T`` metres of one search, and its whole streets.
 
         ``inner`` is the ``(polygon, whole streets)`` of a smaller threshold of the same search:
@@ -351,7 +360,7 @@ def buffer_width(buffer_m: float | None) -> float:
     return b
 
 
-def wanted_categories(acc: Access, categories) -> list[str]:
+def wanted_categories(acc: Access, categories: Iterable[str] | None) -> list[str]:
     """Return the category ids asked for, checked against the profile of ``acc``.
 
     Parameters
@@ -431,9 +440,9 @@ def iter_isochrones(
     *,
     gates: gpd.GeoDataFrame | None = None,
     minutes: Iterable[float] | None = None,
-    speed_profiles=None,
+    speed_profiles: SpeedProfiles = None,
     buffer_m: float | None = None,
-    community_ids=None,
+    community_ids: Iterable[str] | None = None,
     chunk_size: int = 500,
     threads: int | None = None,
 ) -> Iterator[gpd.GeoDataFrame]:
@@ -532,9 +541,9 @@ def isochrones(
     *,
     gates: gpd.GeoDataFrame | None = None,
     minutes: Iterable[float] | None = None,
-    speed_profiles=None,
+    speed_profiles: SpeedProfiles = None,
     buffer_m: float | None = None,
-    community_ids=None,
+    community_ids: Iterable[str] | None = None,
     threads: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Isochrone polygons of communities at several minutes and speed profiles.

@@ -88,7 +88,7 @@ def _is_missing(v) -> bool:
         return False
 
 
-def bool_or_none(v, column: str, cid: str) -> bool | None:
+def bool_or_none(v: object, column: str, cid: str) -> bool | None:
     """Return True/False, or None when the value is unknown (:func:`schema.parse_yes_no`)."""
     return parse_yes_no(v, where=f"communities column {column!r}, community {cid!r}")
 

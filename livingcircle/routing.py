@@ -25,10 +25,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import networkx as nx
 import numba
@@ -169,17 +169,17 @@ class SplitGraph:
     _kernel_arrays: KernelArrays | None = field(default=None, repr=False, compare=False)
 
     @property
-    def indptr(self):
+    def indptr(self) -> np.ndarray:
         """CSR row pointers."""
         return self.csr.indptr
 
     @property
-    def indices(self):
+    def indices(self) -> np.ndarray:
         """CSR column indices."""
         return self.csr.indices
 
     @property
-    def data(self):
+    def data(self) -> np.ndarray:
         """CSR weights (metres)."""
         return self.csr.data
 
@@ -255,7 +255,7 @@ _HERE = threading.local()  # engine threads set for the calling thread only (a D
 
 
 @contextlib.contextmanager
-def threads_here(n: int | None):
+def threads_here(n: int | None) -> Iterator[None]:
     """Use ``n`` engine threads for searches started from this thread, whatever the setting.
 
     For tasks that already run one per core (Dask worker threads): unlike changing
@@ -429,7 +429,8 @@ def _pool(n_threads: int) -> ThreadPoolExecutor:
     return _POOL
 
 
-def parallel_each(items, fn, *, threads: int | None = None, state=None) -> None:
+def parallel_each(items: Iterable[Any], fn: Callable[[Any, Any], object], *,
+                  threads: int | None = None, state: Callable[[], Any] | None = None) -> None:
     """Call ``fn(item, local)`` for every item, on worker threads pulling items one by one.
 
     ``local = state()`` is made once per thread (work arrays, a search); None gives ``None``.
@@ -482,7 +483,7 @@ def _csr_arrays(g: SplitGraph) -> KernelArrays:
 
 def nearest_table(
     g: SplitGraph,
-    source_sets,
+    source_sets: Sequence[np.ndarray],
     *,
     limit: float | Sequence[float],
     at: np.ndarray | None = None,
@@ -598,7 +599,8 @@ class BoundedSearch:
         return nodes, dist
 
 
-def map_bounded(g: SplitGraph, starts, limit: float, fn, *, threads: int | None = None,
+def map_bounded(g: SplitGraph, starts: Sequence[np.ndarray], limit: float,
+                fn: Callable[[int, np.ndarray, np.ndarray], Any], *, threads: int | None = None,
                 chunk: int = 32) -> list:
     """Run one radius-limited search per origin and ``fn(i, nodes, dist)`` on each, in threads.
 
@@ -619,7 +621,8 @@ def map_bounded(g: SplitGraph, starts, limit: float, fn, *, threads: int | None 
     return out
 
 
-def bounded_search(g: SplitGraph, starts, limit: float, start_dist=None):
+def bounded_search(g: SplitGraph, starts: np.ndarray | Sequence[int], limit: float,
+                   start_dist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One radius-limited search (see :class:`BoundedSearch` for many)."""
     starts = np.atleast_1d(np.asarray(starts, dtype=np.int64))
     if start_dist is None:
