@@ -43,6 +43,7 @@ from .schema import (
 )
 
 if TYPE_CHECKING:
+    from .network import WalkNetwork
     from .standards import Category
 
 logger = logging.getLogger(__name__)
@@ -547,7 +548,7 @@ def _bounds_text(bounds) -> str:
     return f"lon {x0:.4f}…{x1:.4f}, lat {y0:.4f}…{y1:.4f}"
 
 
-def check_reachable(net, communities: gpd.GeoDataFrame,
+def check_reachable(net: WalkNetwork, communities: gpd.GeoDataFrame,
                     gates: gpd.GeoDataFrame | None = None, *, source: str,
                     max_snap_m: float | None = None) -> np.ndarray:
     """Stop a run where most communities cannot reach the walking network.

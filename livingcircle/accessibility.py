@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -34,8 +35,9 @@ import shapely
 from . import settings
 from ._errors import InputError
 from .diagnostics import Diagnostics, where_in
-from .network import WalkNetwork
+from .network import CrsLike, WalkNetwork
 from .routing import (
+    EdgeTable,
     Snap,
     SplitGraph,
     map_bounded,
@@ -45,12 +47,15 @@ from .routing import (
 )
 from .standards import Profile, load_profile
 
+#: Speed profiles asked for: None (the default), one name or speed in m/min, or several.
+SpeedProfiles: TypeAlias = str | float | Iterable[str | float] | None
+
 logger = logging.getLogger(__name__)
 
 NOT_REACHED = np.nan
 
 
-def speed_table(speed_profiles) -> dict[str, float]:
+def speed_table(speed_profiles: SpeedProfiles) -> dict[str, float]:
     """Return walking speeds (m/min) by name for speed profile names or plain speeds.
 
     Parameters
@@ -232,7 +237,7 @@ def _nearest_points(found: _Found, edges, rest: list, rest_geoms, is_poly, need:
                      detail=(f"no walkable street within {max_snap:.0f} m; kept in the "
                              "output with every category 'not reached'"),
                      geometry=gpd.GeoSeries([geoms[j]], crs=comm_proj.crs)
-                     .to_crs(4326).iloc[0].representative_point())
+                     .to_crs(4326).representative_point().iloc[0])
 
 
 def _point_access(net, pts_proj: np.ndarray, kind: str, max_snap: float) -> AccessPoints:
@@ -269,10 +274,10 @@ class Access:
     communities: gpd.GeoDataFrame = field(repr=False)
     graph: SplitGraph = field(repr=False)
     community_nodes: list[np.ndarray] = field(repr=False)
-    crs: object = field(repr=False, default=None)
-    edge_table: object = field(repr=False, default=None)
-    facility_ids: np.ndarray = field(repr=False, default=None)
-    facility_nodes: np.ndarray = field(repr=False, default=None)
+    crs: CrsLike = field(repr=False)
+    edge_table: EdgeTable = field(repr=False)
+    facility_ids: np.ndarray = field(repr=False)
+    facility_nodes: np.ndarray = field(repr=False)
 
     def wide(self, speed_profile: str | None = None) -> gpd.GeoDataFrame:
         """Communities with ``d_<category>`` (m) and ``t_<category>`` (min) columns.
@@ -304,7 +309,7 @@ def measure_access(
     *,
     gates: gpd.GeoDataFrame | None = None,
     profile: Profile | None = None,
-    speed_profiles=None,
+    speed_profiles: SpeedProfiles = None,
     cutoff_m: float | None = None,
     count_minutes: Iterable[float] | None = None,
     diagnostics: Diagnostics | None = None,
@@ -369,25 +374,12 @@ def measure_access(
     cnode = g.point_node[:n_c]
     fnode = g.point_node[n_c:]
 
-    # categories of each facility (exploded)
-    cats_col = "categories" if "categories" in fac.columns else "category"
-    fac_cats = fac[cats_col].fillna("").astype(str).str.split(";")
     poi_cats = [c.id for c in profile.poi_categories()]
-    cat_members = {c: [] for c in poi_cats}
-    for i, cs in enumerate(fac_cats):
-        for c in cs:
-            c = c.strip()
-            if c in cat_members and fnode[i] >= 0:
-                cat_members[c].append(i)
-
+    fac_cats, cat_members = _category_members(fac, fnode, poi_cats)
     comm_ids = comm["community_id"].astype(str).to_numpy()
     fac_ids = fac["facility_id"].astype(str).to_numpy()
     n_comm = len(comm_ids)
-    # community -> its access nodes
-    order = np.argsort(cap.owner, kind="stable")
-    owners_sorted = cap.owner[order]
-    nodes_sorted = cnode[order]
-    bounds = np.searchsorted(owners_sorted, np.arange(n_comm + 1))
+    owners_sorted, nodes_sorted, bounds = _nodes_by_community(cap.owner, cnode, n_comm)
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
     has_access = np.array([len(x) > 0 for x in community_nodes])
     rows_with_access = np.flatnonzero(has_access)
@@ -414,6 +406,30 @@ def measure_access(
                   edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)
 
 
+def _category_members(fac: gpd.GeoDataFrame, fnode: np.ndarray,
+                      poi_cats: list[str]) -> tuple[pd.Series, dict[str, list[int]]]:
+    """Each facility's category ids, and per category the rows of its attached facilities."""
+    cats_col = "categories" if "categories" in fac.columns else "category"
+    fac_cats = fac[cats_col].fillna("").astype(str).str.split(";")
+    cat_members: dict[str, list[int]] = {c: [] for c in poi_cats}
+    for i, cs in enumerate(fac_cats):
+        for c in cs:
+            c = c.strip()
+            if c in cat_members and fnode[i] >= 0:
+                cat_members[c].append(i)
+    return fac_cats, cat_members
+
+
+def _nodes_by_community(owner: np.ndarray, cnode: np.ndarray,
+                        n_comm: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Access nodes sorted by community: owners, nodes and each community's bounds in them."""
+    order = np.argsort(owner, kind="stable")
+    owners_sorted = owner[order]
+    nodes_sorted = cnode[order]
+    bounds = np.searchsorted(owners_sorted, np.arange(n_comm + 1))
+    return owners_sorted, nodes_sorted, bounds
+
+
 def _facility_access(net: WalkNetwork, fac: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                      diag: Diagnostics, max_snap: float):
     """Attach the facilities to the network; a facility too far from it goes to diagnostics.
@@ -428,7 +444,7 @@ def _facility_access(net: WalkNetwork, fac: gpd.GeoDataFrame, facilities: gpd.Ge
     fap = _point_access(net, fpts, "facility", max_snap)
     for k in np.flatnonzero(fap.edge < 0):
         diag.add("facilities", "far_from_network", action="dropped",
-                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, k),
+                 feature_id=fac["facility_id"].iloc[k], **where_in(fac, int(k)),
                  detail=(f"more than {max_snap:.0f} m from any walkable street; not used in the "
                          "accessibility analysis"),
                  geometry=facilities.to_crs(4326).geometry.iloc[k])

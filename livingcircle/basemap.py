@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+if TYPE_CHECKING:
+    from .network import WalkNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ def highway_rank(value: object) -> int:
     return min(ranks) if ranks else 3
 
 
-def street_lines(net) -> gpd.GeoDataFrame:
+def street_lines(net: WalkNetwork) -> gpd.GeoDataFrame:
     """Every street segment of a walking network once, with its ``rank`` (see :func:`highway_rank`).
 
     Parameters
@@ -84,7 +88,8 @@ def street_lines(net) -> gpd.GeoDataFrame:
                 for u, v, d in net.graph.edges(data=True) if u <= v or
                 not net.graph.has_edge(v, u)]
         g = gpd.GeoDataFrame({"rank": [r for _, r, _, _ in rows]},
-                             geometry=[geom for geom, *_ in rows], crs=net.crs)
+                             geometry=np.asarray([geom for geom, *_ in rows], dtype=object),
+                             crs=net.crs)
         g = g[g.geometry.notna()]
         # both directions of a u == v loop, or of parallel edges, are the same line
         key = shapely.to_wkb(shapely.normalize(g.geometry.values))
@@ -167,7 +172,7 @@ def _merged(frame: pd.DataFrame) -> list[tuple]:
     return out
 
 
-def basemap_layer(net, *, osm: str | Path | None = None, simplify_m: float = 3.0,
+def basemap_layer(net: WalkNetwork, *, osm: str | Path | None = None, simplify_m: float = 3.0,
                   min_area_m2: float = 200.0) -> gpd.GeoDataFrame:
     """Build the display layer of streets, water, green and railways for a run.
 

@@ -193,7 +193,7 @@ def _parse_cells(parse, values: pd.Series, rows, ids, *, column: str, source, dt
                             detail=f"{column} {values.iloc[k]!r}: not "
                                    f"{str(exc).split(' is not ', 1)[-1]}; read as unknown")
             out.append(pd.NA)
-    return pd.Series(pd.array(out, dtype=dtype), index=values.index)
+    return pd.Series(out, index=values.index, dtype=dtype)
 
 
 def _coerce(gdf: gpd.GeoDataFrame, *, source, diagnostics: Diagnostics) -> gpd.GeoDataFrame:
@@ -216,7 +216,7 @@ def _coerce(gdf: gpd.GeoDataFrame, *, source, diagnostics: Diagnostics) -> gpd.G
     out = gdf.copy()
     for col, dtype in BUILDING_ATTRIBUTES.items():
         if col not in out.columns:
-            out[col] = pd.Series(pd.array([pd.NA] * len(out), dtype=dtype), index=out.index)
+            out[col] = pd.Series([pd.NA] * len(out), index=out.index, dtype=dtype)
         elif col in parsers:
             out[col] = _parse_cells(parsers[col], out[col], rows, ids, column=col,
                                     source=source, dtype=dtype, diagnostics=diagnostics)
@@ -246,7 +246,8 @@ def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | N
     """Fill missing community ids by location; set aside buildings no community holds."""
     out = gdf.copy()
     cid = _community_ids(out)
-    origin = pd.Series(np.where(cid.notna(), "file", None), index=out.index, dtype=object)
+    origin = pd.Series(np.where(cid.notna(), "file", np.array(None, dtype=object)),
+                       index=out.index, dtype=object)
     keep = np.ones(len(out), dtype=bool)
     known: set[str] | None = None
     if communities is not None:
@@ -284,7 +285,7 @@ def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | N
                      else "no communities layer to place it by location")
         diagnostics.add(LAYER, "missing_community_id", action="dropped", source=source,
                         row=int(out["src_row"].iloc[i]), feature_id=out["building_id"].iloc[i],
-                        geometry=shapely.point_on_surface(out.geometry.iloc[i]),
+                        geometry=shapely.point_on_surface(out.geometry.to_numpy()[i]),
                         detail=f"no community_id and {where_txt}; give its community_id")
     if known is not None:
         for i in np.flatnonzero(keep & cid.notna().to_numpy()):
@@ -293,7 +294,7 @@ def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | N
                 diagnostics.add(LAYER, "unknown_community", action="dropped", source=source,
                                 row=int(out["src_row"].iloc[i]),
                                 feature_id=out["building_id"].iloc[i],
-                                geometry=shapely.point_on_surface(out.geometry.iloc[i]),
+                                geometry=shapely.point_on_surface(out.geometry.to_numpy()[i]),
                                 detail=f"community_id {cid.iloc[i]!r} is not in the communities "
                                        "layer; correct the id or add the community")
     out["community_id"] = cid.astype("string")
@@ -496,7 +497,7 @@ def building_scope(buildings: pd.DataFrame, *, year_limit: int | None = None) ->
         else:
             status, codes = "no", []
             extra = [(f"built_after_{limit}", f"{limit}年后建成（{year}年）"),
-                     (f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"),
+                     (f"safety_grade_{str(grade).lower()}", f"安全鉴定{grade}级"),
                      ("complete_units", "成套住宅")]
         zh = [c.zh + (f"（{year}年）" if c.code == rules["built_by"].code else
                       "（建成年份未知：早于或晚于该年均在范围内）"
@@ -769,7 +770,7 @@ def buildings_layer(
     unknown = nd[nd["assessment"] == "unknown"].groupby("building_id", sort=False)
     out = buildings.drop(columns=["src_row"], errors="ignore").copy()
     for col in ("in_scope", "reasons", "reasons_zh", "policy", "grade_d", "note_zh"):
-        out[col] = sc.loc[ids, col].to_numpy()
+        out[col] = sc[col].loc[ids].to_numpy()
     out["needs"] = ids.map(need["item_id"].agg(";".join)).fillna("").to_numpy()
     out["needs_zh"] = ids.map(need["item_zh"].agg("；".join)).fillna("").to_numpy()
     out["needs_unknown"] = ids.map(unknown["item_id"].agg(";".join)).fillna("").to_numpy()
@@ -807,6 +808,6 @@ def combine_community_scope(community_scope: pd.DataFrame,
     ids = out["community_id"].astype(str)
     has = ids.isin(s.index).to_numpy()
     for col in ("in_scope", "reasons", "reasons_zh"):
-        out.loc[has, col] = s.loc[ids[has], col].to_numpy()
+        out.loc[has, col] = s[col].loc[ids[has]].to_numpy()
     out["scope_from"] = np.where(has, "buildings", "community")
     return out

@@ -131,9 +131,10 @@ def capacity_access(
         norm = 1.0 / ppp if ppp is not None else math.nan
         per = _category_ratios(p[(p["category"] == cid) & (p["distance_m"] <= d0)], comm, fac,
                                d0, decay)
+        stats = per.to_dict("index")  # community_id -> {n_in, n_nocap, ratio, demand_incomplete}
         for cm in comm.itertuples(index=False):
-            if cm.community_id in per.index:
-                st = per.loc[cm.community_id]
+            if cm.community_id in stats:
+                st = stats[cm.community_id]
                 n_in, n_nocap = int(st["n_in"]), int(st["n_nocap"])
                 ratio_i, demand_incomplete = float(st["ratio"]), bool(st["demand_incomplete"])
             else:
@@ -172,8 +173,7 @@ def _clean_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
         row = p[bad].iloc[0].tolist()
         msg = f"pairs has {int(bad.sum())} rows without a valid distance_m (first: {row})"
         raise InputError(msg)
-    return p.groupby(["community_id", "facility_id", "category"],
-                     as_index=False)["distance_m"].min()
+    return p.groupby(["community_id", "facility_id", "category"])["distance_m"].min().reset_index()
 
 
 def _demand_and_supply(p: pd.DataFrame, communities: pd.DataFrame, facilities: pd.DataFrame,

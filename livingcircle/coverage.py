@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
 from . import settings
 from ._errors import LivingCircleWarning
@@ -100,7 +102,7 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
 
 
 def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
-                        buffer_m: float | None = None, categories=None,
+                        buffer_m: float | None = None, categories: Iterable[str] | None = None,
                         threads: int | None = None,
                         tiles_per_chunk: int = 8) -> Iterator[gpd.GeoDataFrame]:
     """Yield the rows of :func:`coverage_areas` a few tiles at a time (every category of each).
@@ -115,56 +117,17 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     """
     buffer_m = buffer_width(buffer_m)
     maker = maker_for(acc, buffer_m)
-    search = BoundedSearch(acc.graph)
-    work = np.full(acc.graph.n_nodes, np.inf)
     wanted = wanted_categories(acc, categories)
     starts_of = _category_starts(acc, facilities, wanted)
-    # one search per category; what it reaches: whole streets (a mask) and cut pieces
-    reach = {}
-    for cid in wanted:
-        T = acc.profile.category(cid).max_walk_m
-        if len(starts_of[cid]) == 0:
-            continue
-        nodes, dist = search(starts_of[cid], np.zeros(len(starts_of[cid])), T)
-        whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work), T)
-        mask = np.zeros(len(maker.geom), dtype=bool)
-        mask[whole] = True
-        reach[cid] = (whole, mask, pe, ps, pf)
+    reach = _category_reach(acc, maker, starts_of, wanted)
     to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
 
-    def frame(found):
-        rows = []
-        for cid, name, poly in found:
-            cat = acc.profile.category(cid)
-            rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
-                         "n_facilities": len(starts_of[cid]), "tile": name,
-                         "area_m2": round(float(poly.area), 1), "geometry": poly})
-        df = pd.DataFrame(rows)
-        geoms = shapely.transform(df.pop("geometry").to_numpy(), lambda c: np.column_stack(
-            to_wgs84.transform(c[:, 0], c[:, 1])))
-        return gpd.GeoDataFrame(df, geometry=geoms, crs=4326)
-
-    def cut_pieces(pe, ps, pf, sel=None):
-        if sel is not None:
-            pe, ps, pf = pe[sel], ps[sel], pf[sel]
-        if len(pe) == 0:
-            return []
-        return list(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                                   quad_segs=QUAD_SEGS))
+    def frame(found: list[tuple[str, str, BaseGeometry]]) -> gpd.GeoDataFrame:
+        return _coverage_frame(acc, found, starts_of, to_wgs84)
 
     tiles = _tiles(maker)
     if tiles is None:
-        found = []
-        for cid in wanted:
-            poly = shapely.Polygon()
-            if cid in reach:
-                whole, _mask, pe, ps, pf = reach[cid]
-                pieces = (maker.whole_pieces(whole) if len(whole) else []) + cut_pieces(pe, ps,
-                                                                                         pf)
-                if pieces:
-                    poly = shapely.union_all(np.asarray(pieces, dtype=object))
-            found.append((cid, "all", poly))
-        yield frame(found)
+        yield frame(_untiled_coverage(maker, buffer_m, reach, wanted))
         return
     seen = set()
     order = list(tiles["order_spatial"])
@@ -172,30 +135,8 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         found = []
         lock = threading.Lock()
 
-        def one(t, in_tile, found=found, lock=lock):
-            near = tiles["edges"][t]
-            box = tiles["box"][t]
-            in_tile[near] = True
-            full = None  # the tile's polygon when every street near it is reached whole
-            done = []
-            for cid, (_whole, mask, pe, ps, pf) in reach.items():
-                w = near[mask[near]]
-                if len(w) and len(w) == len(near):
-                    if full is None:
-                        full = shapely.intersection(shapely.union_all(
-                            np.asarray(maker.whole_pieces(w), dtype=object)), box)
-                    poly = full
-                else:
-                    sel = in_tile[pe]
-                    if len(w) == 0 and not sel.any():
-                        continue
-                    pieces = (maker.whole_pieces(w) if len(w) else []) + cut_pieces(pe, ps, pf,
-                                                                                    sel)
-                    poly = shapely.intersection(
-                        shapely.union_all(np.asarray(pieces, dtype=object)), box)
-                if not poly.is_empty:
-                    done.append((cid, tiles["name"][t], poly))
-            in_tile[near] = False
+        def one(t, in_tile, found=found, lock=lock, tiles=tiles):
+            done = _tile_coverage(t, in_tile, tiles, maker, buffer_m, reach)
             with lock:
                 found.extend(done)
 
@@ -209,7 +150,102 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         yield frame([(cid, "all", shapely.Polygon()) for cid in missing])
 
 
-def _tiles(maker: IsochroneMaker):
+#: What one category's search reaches: the streets reached whole (indices and a mask over every
+#: street) and the cut pieces (street index, start and end metres along it).
+_Reach: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _category_reach(acc: Access, maker: IsochroneMaker, starts_of: dict[str, np.ndarray],
+                    wanted: list[str]) -> dict[str, _Reach]:
+    """One search per category with facilities, to its threshold: what it reaches."""
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
+    reach = {}
+    for cid in wanted:
+        T = acc.profile.category(cid).max_walk_m
+        if len(starts_of[cid]) == 0:
+            continue
+        nodes, dist = search(starts_of[cid], np.zeros(len(starts_of[cid])), T)
+        whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work), T)
+        mask = np.zeros(len(maker.geom), dtype=bool)
+        mask[whole] = True
+        reach[cid] = (whole, mask, pe, ps, pf)
+    return reach
+
+
+def _coverage_frame(acc: Access, found: list[tuple[str, str, BaseGeometry]],
+                    starts_of: dict[str, np.ndarray], to_wgs84: Transformer) -> gpd.GeoDataFrame:
+    """Rows of :func:`coverage_areas` from (category, tile name, projected polygon)."""
+    rows = []
+    for cid, name, poly in found:
+        cat = acc.profile.category(cid)
+        rows.append({"category": cid, "name_zh": cat.name_zh, "threshold_m": cat.max_walk_m,
+                     "n_facilities": len(starts_of[cid]), "tile": name,
+                     "area_m2": round(float(poly.area), 1), "geometry": poly})
+    df = pd.DataFrame(rows)
+    geoms = shapely.transform(df.pop("geometry").to_numpy(), lambda c: np.column_stack(
+        to_wgs84.transform(c[:, 0], c[:, 1])))
+    return gpd.GeoDataFrame(df, geometry=geoms, crs=4326)
+
+
+def _cut_pieces(maker: IsochroneMaker, buffer_m: float, pe: np.ndarray, ps: np.ndarray,
+                pf: np.ndarray, sel: np.ndarray | None = None) -> list:
+    """Return the buffers of the cut street pieces (those selected by ``sel``)."""
+    if sel is not None:
+        pe, ps, pf = pe[sel], ps[sel], pf[sel]
+    if len(pe) == 0:
+        return []
+    return list(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                               quad_segs=QUAD_SEGS))
+
+
+def _untiled_coverage(maker: IsochroneMaker, buffer_m: float, reach: dict[str, _Reach],
+                      wanted: list[str]) -> list[tuple[str, str, BaseGeometry]]:
+    """Each category's whole coverage polygon, for a network small enough for one tile."""
+    found = []
+    for cid in wanted:
+        poly = shapely.Polygon()
+        if cid in reach:
+            whole, _mask, pe, ps, pf = reach[cid]
+            pieces = (maker.whole_pieces(whole) if len(whole) else []) + \
+                _cut_pieces(maker, buffer_m, pe, ps, pf)
+            if pieces:
+                poly = shapely.union_all(np.asarray(pieces, dtype=object))
+        found.append((cid, "all", poly))
+    return found
+
+
+def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMaker,
+                   buffer_m: float,
+                   reach: dict[str, _Reach]) -> list[tuple[str, str, BaseGeometry]]:
+    """Each category's coverage inside tile ``t`` (``in_tile``: the thread's work mask)."""
+    near = tiles["edges"][t]
+    box = tiles["box"][t]
+    in_tile[near] = True
+    full = None  # the tile's polygon when every street near it is reached whole
+    done = []
+    for cid, (_whole, mask, pe, ps, pf) in reach.items():
+        w = near[mask[near]]
+        if len(w) and len(w) == len(near):
+            if full is None:
+                full = shapely.intersection(shapely.union_all(
+                    np.asarray(maker.whole_pieces(w), dtype=object)), box)
+            poly = full
+        else:
+            sel = in_tile[pe]
+            if len(w) == 0 and not sel.any():
+                continue
+            pieces = (maker.whole_pieces(w) if len(w) else []) + \
+                _cut_pieces(maker, buffer_m, pe, ps, pf, sel)
+            poly = shapely.intersection(
+                shapely.union_all(np.asarray(pieces, dtype=object)), box)
+        if not poly.is_empty:
+            done.append((cid, tiles["name"][t], poly))
+    in_tile[near] = False
+    return done
+
+
+def _tiles(maker: IsochroneMaker) -> dict | None:
     """Tiles of a wide network (the maker's largest cells), or None for one area."""
     geom = maker.geom
     if len(geom) == 0:
@@ -237,7 +273,7 @@ def _tiles(maker: IsochroneMaker):
 
 
 def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
-                    buffer_m: float | None = None, categories=None,
+                    buffer_m: float | None = None, categories: Iterable[str] | None = None,
                     threads: int | None = None) -> gpd.GeoDataFrame:
     """Return the residential area each category leaves uncovered, per polygon community.
 
@@ -299,7 +335,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     limits = [acc.profile.category(c).max_walk_m for c in wanted]
     dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
                             threads=threads)
-    result = [None] * len(polys)
+    result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
 
     def one(i, _local):
         sl = slice(s_ptr[i], s_ptr[i + 1])

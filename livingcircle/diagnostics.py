@@ -19,11 +19,15 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
 
 from .schema import DIAGNOSTIC_ACTIONS, DIAGNOSTIC_COLUMNS
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +130,9 @@ class Diagnostics:
         source: str | None = None,
         row: int | None = None,
         feature_id: str | None = None,
-        geometry=None,
+        # a shapely geometry or None; typed object as pandas-stubs type a GeoSeries cell as any
+        # scalar (``gdf.geometry.iloc[i]``)
+        geometry: object = None,
     ) -> None:
         """Record one row; ``action`` is 'dropped', 'repaired' or 'kept'."""
         if action not in DIAGNOSTIC_ACTIONS:
@@ -151,7 +157,7 @@ class Diagnostics:
     def __len__(self) -> int:
         return len(self.records)
 
-    def to_frame(self, crs="EPSG:4326") -> gpd.GeoDataFrame:
+    def to_frame(self, crs: str | int | CRS = "EPSG:4326") -> gpd.GeoDataFrame:
         """Return the records as a GeoDataFrame (geometry may be empty), in ``crs``."""
         if not self.records:
             df = pd.DataFrame({c: pd.Series(dtype="object") for c in DIAGNOSTIC_COLUMNS})

@@ -40,6 +40,7 @@ import logging
 import math
 import warnings
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -49,6 +50,9 @@ from . import settings
 from ._errors import InputError, LivingCircleWarning
 from .schema import labels_zh
 from .standards import LEVEL_KEYS, Category, Profile
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 logger = logging.getLogger(__name__)
 
@@ -534,7 +538,7 @@ def uncovered_residential(
     covered: gpd.GeoDataFrame | gpd.GeoSeries,
     communities: gpd.GeoDataFrame,
     *,
-    crs=None,
+    crs: str | int | CRS | None = None,
 ) -> gpd.GeoDataFrame:
     """Return the residential area each category leaves uncovered, per community.
 

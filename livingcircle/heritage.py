@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from pathlib import Path
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -143,10 +144,13 @@ def read_osm_heritage(
     bbox = (list(shapely.union_all(boundary.to_crs(4326).geometry.values).bounds)
             if boundary is not None and len(boundary) else None)
     if p.name.lower().endswith(".pbf"):
-        import pyrosm
+        from pyrosm.pyrosm import OSM  # (the package's lazy `pyrosm.OSM` hides its signature)
 
         with reading_osm(p):
-            raw = pyrosm.OSM(str(p), bounding_box=bbox).get_pois(custom_filter={"historic": True})
+            # pyrosm documents a GeoDataFrame, or None when nothing matches; its untyped
+            # return is not inferred as such
+            raw = cast(gpd.GeoDataFrame | None,
+                       OSM(str(p), bounding_box=bbox).get_pois(custom_filter={"historic": True}))
         if raw is None or len(raw) == 0:
             raw = gpd.GeoDataFrame({"id": [], "osm_type": []}, geometry=[], crs=4326)
         kind = raw["osm_type"].astype(str).str[0]
@@ -160,7 +164,7 @@ def read_osm_heritage(
             raw = gpd.GeoDataFrame({"id": [], "element": []}, geometry=[], crs=4326)
         kind = raw["element"].astype(str).str[0]
         if bbox is not None and len(raw):
-            raw = raw[raw.intersects(shapely.box(*bbox))]
+            raw = raw[raw.intersects(shapely.box(bbox[0], bbox[1], bbox[2], bbox[3]))]
             kind = kind.loc[raw.index]
     ids = (kind + raw["id"].astype(str)).tolist()
     names = raw["name"].tolist() if "name" in raw.columns else [None] * len(raw)
@@ -295,7 +299,7 @@ def mark_heritage(
     for k, cid in enumerate(communities["community_id"].astype(str)):
         a = attr.iloc[k]
         a = None if a is pd.NA else bool(a)
-        feats = heritage.iloc[hits[k]] if hits[k] else None
+        feats = heritage.iloc[hits[k]] if heritage is not None and hits[k] else None
         if feats is not None:
             value: bool | None = True
             src = "layer;attribute" if a else "layer"

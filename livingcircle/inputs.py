@@ -68,6 +68,8 @@ from .coords import canonical_crs
 if TYPE_CHECKING:  # geopandas is imported where it is used: `livingcircle --help` stays quick
     import geopandas as gpd
 
+    from .network import WalkNetwork
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -415,7 +417,7 @@ CHECK_SAMPLE = 2000
 SYSTEMS = ("wgs84", "gcj02", "bd09")
 
 
-def network_medians(net, points_wgs84: np.ndarray, applied: str, *,
+def network_medians(net: WalkNetwork, points_wgs84: np.ndarray, applied: str, *,
                     within_extent: bool = False) -> dict[str, float]:
     """Median distance (m) from points to the nearest walking street under each system.
 
@@ -485,7 +487,8 @@ CHECK_MIN_GAIN_M = 5.0
 CHECK_MIN_POINTS = 10
 
 
-def check_against_network(net, layers: Iterable[tuple[str, InputFile | None, gpd.GeoDataFrame]],
+def check_against_network(net: WalkNetwork,
+                          layers: Iterable[tuple[str, InputFile | None, gpd.GeoDataFrame]],
                           *, strict: bool = False) -> list[dict]:
     """Warn (or stop) when a point layer fits the streets markedly better in another system.
 

@@ -55,6 +55,8 @@ from .diagnostics import Diagnostics
 from .schema import COMMUNITY_ATTRIBUTES, ID_COLUMNS, INPUT_COLUMNS, header_lookup, match_header
 
 if TYPE_CHECKING:
+    import pyproj
+
     from .standards import Profile
 
 logger = logging.getLogger(__name__)
@@ -319,58 +321,86 @@ def _read(
     if id_column is not None and kind is not None:
         columns = {**(columns or {}), id_column: ID_COLUMNS[kind]}
     if v.is_table(p):
-        df = _read_table(p, layer=layer, encoding=encoding, source=source)
-        v.check_not_empty(df, source=source)
-        n_in = len(df)
-        df = v.apply_column_mapping(df, columns, source=source)
-        crs_values = _crs_values(df, crs_column, columns, source=source)
-        headers: dict[str, str] = {}
-        df = _rename_known(df, kind=kind, source=source, columns=columns, headers=headers)
-        df["src_row"] = np.arange(1, len(df) + 1)
-        ids = _source_ids(df, kind)
-        lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
-        if crs_name is None and crs_column is None:
-            from .inputs import advice
+        gdf, meta, ids = _read_table_points(
+            p, source, what=what, kind=kind, layer=layer, columns=columns, lon_col=lon_col,
+            lat_col=lat_col, crs_name=crs_name, crs_column=crs_column, encoding=encoding,
+            diagnostics=diagnostics)
+    else:
+        gdf, meta, ids = _read_vector_layer(
+            p, source, what=what, kind=kind, layer=layer, columns=columns, coord_crs=coord_crs,
+            crs_name=crs_name, crs_column=crs_column, encoding=encoding, diagnostics=diagnostics)
+    _name_ids(diagnostics, start, ids)
+    return gdf, meta
 
-            msg = (
-                f"{source}: a CSV/Excel table must state the coordinate system of its "
-                f"'{lonc}'/'{latc}' columns; "
-                + advice("pass coord_crs='wgs84', 'gcj02' (AMap/高德, Tencent) or 'bd09' "
-                         "(Baidu/百度), or crs_column= naming a column that says it per row",
-                         f"give --crs {source}=wgs84, =gcj02 (AMap/高德, Tencent) or =bd09 "
-                         f"(Baidu/百度), or --crs-column {source}=COLUMN naming a column "
-                         "that says it per row",
-                         f"describe it in areas.yaml as {{path: {source}, crs: wgs84}} (or "
-                         "gcj02 for AMap/高德, Tencent, bd09 for Baidu/百度), or with crs_column: "
-                         "naming a column that says it per row")
-            )
-            raise InputError(msg)
-        systems = None
-        if crs_column is not None and crs_values is not None:  # (the one implies the other)
-            systems = _row_systems(crs_values, df["src_row"].to_numpy(), default=crs_name,
-                                   column=crs_column, source=source)
-        lon, lat, ok = v.parse_coordinates(df, lonc, latc, layer=what, source=source,
-                                           diagnostics=diagnostics)
-        df = df.loc[ok].drop(columns=[lonc, latc])
-        lon, lat = lon[ok], lat[ok]
-        rows = df["src_row"].to_numpy()
-        lon, lat = v.fix_swapped_lonlat(lon, lat, rows, layer=what, source=source,
-                                        diagnostics=diagnostics)
-        if systems is not None:
-            systems = systems[ok]
-            lon, lat = _convert_rows(lon, lat, systems)
-            df["_row_crs"] = systems
-        elif len(lon) and crs_name is not None:  # (without a crs_column there is a crs_name)
-            lon, lat = to_wgs84(lon, lat, crs_name)
-        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=4326)
-        gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
-        _name_ids(diagnostics, start, ids)
-        meta = {"source": source, "n_in": n_in, "source_crs": crs_name, "file_crs": None,
-                "crs_column": crs_column, "encoding": df.attrs.get("encoding"),
-                "headers": headers}
-        if systems is not None:
-            meta["crs_rows"] = _counts(systems)
-        return gdf, meta
+
+def _read_table_points(
+    p: Path, source: str, *, what: str, kind: str | None, layer, columns, lon_col, lat_col,
+    crs_name: str | None, crs_column: str | None, encoding, diagnostics: Diagnostics,
+) -> tuple[gpd.GeoDataFrame, dict, dict[int, str]]:
+    """Read a CSV/Excel table of points (step of :func:`_read`): frame, meta and source ids."""
+    df = _read_table(p, layer=layer, encoding=encoding, source=source)
+    v.check_not_empty(df, source=source)
+    n_in = len(df)
+    df = v.apply_column_mapping(df, columns, source=source)
+    crs_values = _crs_values(df, crs_column, columns, source=source)
+    headers: dict[str, str] = {}
+    df = _rename_known(df, kind=kind, source=source, columns=columns, headers=headers)
+    df["src_row"] = np.arange(1, len(df) + 1)
+    ids = _source_ids(df, kind)
+    lonc, latc = v.find_lonlat_columns(df.columns, lon_col, lat_col, source=source)
+    if crs_name is None and crs_column is None:
+        raise _table_without_crs(source, lonc, latc)
+    systems = None
+    if crs_column is not None and crs_values is not None:  # (the one implies the other)
+        systems = _row_systems(crs_values, df["src_row"].to_numpy(), default=crs_name,
+                               column=crs_column, source=source)
+    lon, lat, ok = v.parse_coordinates(df, lonc, latc, layer=what, source=source,
+                                       diagnostics=diagnostics)
+    df = df.loc[ok].drop(columns=[lonc, latc])
+    lon, lat = lon[ok], lat[ok]
+    rows = df["src_row"].to_numpy()
+    lon, lat = v.fix_swapped_lonlat(lon, lat, rows, layer=what, source=source,
+                                    diagnostics=diagnostics)
+    if systems is not None:
+        systems = systems[ok]
+        lon, lat = _convert_rows(lon, lat, systems)
+        df["_row_crs"] = systems
+    elif len(lon) and crs_name is not None:  # (without a crs_column there is a crs_name)
+        lon, lat = to_wgs84(lon, lat, crs_name)
+    gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
+    meta = {"source": source, "n_in": n_in, "source_crs": crs_name, "file_crs": None,
+            "crs_column": crs_column, "encoding": df.attrs.get("encoding"),
+            "headers": headers}
+    if systems is not None:
+        meta["crs_rows"] = _counts(systems)
+    return gdf, meta, ids
+
+
+def _table_without_crs(source: str, lonc: str, latc: str) -> InputError:
+    """Return the error for a table that does not state the system of its coordinates."""
+    from .inputs import advice
+
+    msg = (
+        f"{source}: a CSV/Excel table must state the coordinate system of its "
+        f"'{lonc}'/'{latc}' columns; "
+        + advice("pass coord_crs='wgs84', 'gcj02' (AMap/高德, Tencent) or 'bd09' "
+                 "(Baidu/百度), or crs_column= naming a column that says it per row",
+                 f"give --crs {source}=wgs84, =gcj02 (AMap/高德, Tencent) or =bd09 "
+                 f"(Baidu/百度), or --crs-column {source}=COLUMN naming a column "
+                 "that says it per row",
+                 f"describe it in areas.yaml as {{path: {source}, crs: wgs84}} (or "
+                 "gcj02 for AMap/高德, Tencent, bd09 for Baidu/百度), or with crs_column: "
+                 "naming a column that says it per row")
+    )
+    return InputError(msg)
+
+
+def _read_vector_layer(
+    p: Path, source: str, *, what: str, kind: str | None, layer, columns, coord_crs,
+    crs_name: str | None, crs_column: str | None, encoding, diagnostics: Diagnostics,
+) -> tuple[gpd.GeoDataFrame, dict, dict[int, str]]:
+    """Read a GIS layer (step of :func:`_read`): frame in EPSG:4326, meta and source ids."""
     raw = _read_vector(p, layer=layer, encoding=encoding, source=source,
                        diagnostics=diagnostics, what=what)
     v.check_not_empty(raw, source=source)
@@ -395,20 +425,8 @@ def _read(
         gdf = gdf.to_crs(4326)
     gdf = v.fix_swapped_geometries(gdf, layer=what, source=source, diagnostics=diagnostics)
     gdf = v.drop_invalid_lonlat(gdf, layer=what, source=source, diagnostics=diagnostics)
-    chinese = crs_column is not None or (crs_name is not None and crs_name != "wgs84")
-    if chinese and not raw_crs.is_geographic:
-        from .inputs import advice
-
-        stated = (advice(f"coord_crs={coord_crs!r}", f"--crs {source}={crs_name}",
-                         f"crs: {crs_name}")
-                  if crs_column is None else
-                  advice(f"crs_column={crs_column!r}", f"--crs-column {source}={crs_column}",
-                         f"crs_column: {crs_column}"))
-        msg = (
-            f"{source}: {stated} applies to longitude/latitude, but the file is in the "
-            f"projected system {raw_crs.name}; leave it out"
-        )
-        raise CoordinateError(msg)
+    _check_geographic(raw_crs, source, coord_crs=coord_crs, crs_name=crs_name,
+                      crs_column=crs_column)
     meta = {"source": source, "n_in": n_in, "source_crs": source_crs,
             "file_crs": raw_crs.to_string(), "crs_column": crs_column,
             "encoding": raw.attrs.get("encoding"), "headers": headers}
@@ -427,8 +445,26 @@ def _read(
         geoms = transform_geometries(gdf.geometry.values, lambda x, y: to_wgs84(x, y, crs_name))
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=4326))
         meta["source_crs"] = crs_name
-    _name_ids(diagnostics, start, ids)
-    return gdf, meta
+    return gdf, meta, ids
+
+
+def _check_geographic(raw_crs: pyproj.CRS, source: str, *, coord_crs, crs_name: str | None,
+                      crs_column: str | None) -> None:
+    """Stop when a Chinese system is stated for a file whose coordinates are projected."""
+    chinese = crs_column is not None or (crs_name is not None and crs_name != "wgs84")
+    if chinese and not raw_crs.is_geographic:
+        from .inputs import advice
+
+        stated = (advice(f"coord_crs={coord_crs!r}", f"--crs {source}={crs_name}",
+                         f"crs: {crs_name}")
+                  if crs_column is None else
+                  advice(f"crs_column={crs_column!r}", f"--crs-column {source}={crs_column}",
+                         f"crs_column: {crs_column}"))
+        msg = (
+            f"{source}: {stated} applies to longitude/latitude, but the file is in the "
+            f"projected system {raw_crs.name}; leave it out"
+        )
+        raise CoordinateError(msg)
 
 
 def _crs_values(df: pd.DataFrame, crs_column: str | None, columns: dict | None, *,
@@ -720,19 +756,42 @@ def read_gates(
                       id_column=id_column)
     src = meta["source"]
     if "community_id" not in gdf.columns:
-        from .inputs import advice
-
-        msg = (
-            f"{src}: gates need a 'community_id' column naming their community; map yours with "
-            + advice("columns={'<your column>': 'community_id'}",
-                     f"--columns {src}=MAPPING.yaml holding '<your column>: community_id'",
-                     f"{{path: {src}, columns: {{<your column>: community_id}}}} in areas.yaml")
-            + f" (columns: {[c for c in gdf.columns if c not in ('geometry', 'src_row')]})"
-        )
-        raise InputError(msg)
+        raise _gates_without_community_column(src, gdf.columns)
     gdf = _single_points(gdf, what="gates", source=src)
     gdf = v.assign_ids(gdf, ID_COLUMNS[what], layer=what, source=src, diagnostics=diag,
                        prefix=id_prefix)
+    gdf = _drop_gates_of_no_known_community(gdf, communities, src=src, diagnostics=diag)
+    if communities is not None:
+        gdf = v.drop_gates_far_from_community(gdf, communities, source=src, diagnostics=diag)
+    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
+    v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
+    return _finish(gdf, ["gate_id", "community_id"], meta, diagnostics=diag, start=start)
+
+
+def _gates_without_community_column(src: str, columns: Iterable) -> InputError:
+    """Return the error for a gates file without a community_id column."""
+    from .inputs import advice
+
+    msg = (
+        f"{src}: gates need a 'community_id' column naming their community; map yours with "
+        + advice("columns={'<your column>': 'community_id'}",
+                 f"--columns {src}=MAPPING.yaml holding '<your column>: community_id'",
+                 f"{{path: {src}, columns: {{<your column>: community_id}}}} in areas.yaml")
+        + f" (columns: {[c for c in columns if c not in ('geometry', 'src_row')]})"
+    )
+    return InputError(msg)
+
+
+def _drop_gates_of_no_known_community(gdf: gpd.GeoDataFrame, communities: pd.DataFrame | None,
+                                      *, src: str,
+                                      diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Set aside gates naming no community, an unknown one or one outside the study area.
+
+    Step of :func:`read_gates`; each gate set aside gets its diagnostics record.
+    """
+    what = "gates"
+    diag = diagnostics
     cid = pd.Series([v.id_text(x) for x in gdf["community_id"]], index=gdf.index)
     gdf["community_id"] = cid
     drop = cid.isna().to_numpy()
@@ -769,12 +828,7 @@ def read_gates(
     bad = drop | drop_unknown
     if bad.any():
         gdf = gdf.loc[~bad].copy()
-    if communities is not None:
-        gdf = v.drop_gates_far_from_community(gdf, communities, source=src, diagnostics=diag)
-    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
-    v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    _report_unused(gdf, INPUT_COLUMNS[what], layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["gate_id", "community_id"], meta, diagnostics=diag, start=start)
+    return gdf
 
 
 def read_facilities(
@@ -819,12 +873,12 @@ def read_facilities(
         facility_id, category, categories, name, capacity (Float64), source_crs, source, other
         source columns, src_row, geometry (Point).
     """
-    from .standards import _as_profile, classify_facilities
+    from .standards import as_profile, classify_facilities
 
     diag = _diag(diagnostics)
     start = len(diag)
     what = "facilities"
-    prof = _as_profile(profile)
+    prof = as_profile(profile)
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
                       crs_column=crs_column, encoding=encoding, diagnostics=diag,
@@ -845,6 +899,27 @@ def read_facilities(
                                                  v.category_lookup(prof.categories))
     gdf = gpd.GeoDataFrame(classify_facilities(gdf, profile=prof), geometry="geometry",
                            crs=4326)
+    gdf = _keep_known_categories(gdf, given, prof, src=src, diagnostics=diag)
+    gdf["source_crs"] = gdf["_row_crs"] if "_row_crs" in gdf.columns else meta["source_crs"]
+    gdf["source"] = Path(src).name
+    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
+    v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
+    tags = {t for c in prof.categories.values() for r in c.osm for t in r}
+    _report_unused(gdf, {*INPUT_COLUMNS[what], *tags, "tags", "typecode", "type", "source_crs",
+                         "source"}, layer=what, source=src, diagnostics=diag)
+    return _finish(gdf, ["facility_id", "category", "categories", "name", "capacity",
+                         "source_crs", "source"], meta, diagnostics=diag, start=start)
+
+
+def _keep_known_categories(gdf: gpd.GeoDataFrame, given: list, prof: Profile, *, src: str,
+                           diagnostics: Diagnostics) -> gpd.GeoDataFrame:
+    """Keep the facilities with a category of the profile (step of :func:`read_facilities`).
+
+    ``categories`` keeps the known ids, ``category`` the first; a row with none is dropped as
+    'unclassified' or 'unknown_category', unknown ids beside known ones are recorded as repaired.
+    """
+    what = "facilities"
+    diag = diagnostics
     rows = gdf["src_row"].to_numpy()
     keep = np.ones(len(gdf), dtype=bool)
     cats_out, first_out = [], []
@@ -877,15 +952,7 @@ def read_facilities(
         logger.info("%s: %d of %d facilities match no category (see diagnostics)",
                     src, int((~keep).sum()), len(gdf))
         gdf = gdf.loc[keep].copy()
-    gdf["source_crs"] = gdf["_row_crs"] if "_row_crs" in gdf.columns else meta["source_crs"]
-    gdf["source"] = Path(src).name
-    gdf = v.drop_far_outside(gdf, boundary, layer=what, source=src, diagnostics=diag)
-    v.check_usable(gdf, meta["n_in"], layer=what, source=src, diagnostics=diag)
-    tags = {t for c in prof.categories.values() for r in c.osm for t in r}
-    _report_unused(gdf, {*INPUT_COLUMNS[what], *tags, "tags", "typecode", "type", "source_crs",
-                         "source"}, layer=what, source=src, diagnostics=diag)
-    return _finish(gdf, ["facility_id", "category", "categories", "name", "capacity",
-                         "source_crs", "source"], meta, diagnostics=diag, start=start)
+    return gdf
 
 
 def read_sites(

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -38,11 +39,15 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
 from . import settings
-from .accessibility import Access, measure_access, speed_table
+from .accessibility import Access, SpeedProfiles, measure_access, speed_table
 from .network import WalkNetwork
 from .routing import map_bounded
+
+#: What one search reaches: the street segments touched and the distance of both their ends.
+Reached: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +104,7 @@ def substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndar
     owner = np.concatenate([np.arange(n), idx[inner], np.arange(n)])
     rank = np.concatenate([np.full(n, -1.0), along[inner], np.full(n, np.inf)])
     order = np.lexsort((rank, owner))
-    return shapely.linestrings(xy[order], indices=owner[order])
+    return np.asarray(shapely.linestrings(xy[order], indices=owner[order]), dtype=object)
 
 
 class IsochroneMaker:
@@ -250,7 +255,8 @@ class IsochroneMaker:
         return self.seg_of_edge[start + np.arange(counts.sum())]
 
     # -- one origin ---------------------------------------------------------------------------
-    def segments_reached(self, nodes: np.ndarray, dist: np.ndarray, work: np.ndarray):
+    def segments_reached(self, nodes: np.ndarray, dist: np.ndarray,
+                         work: np.ndarray) -> Reached | None:
         """Street segments touching the reached nodes, with the distance of both their ends."""
         g = self.g
         if len(nodes) == 0:
@@ -262,7 +268,8 @@ class IsochroneMaker:
         work[nodes] = np.inf
         return segs, da, db
 
-    def parts(self, reached, T: float):
+    def parts(self, reached: Reached | None,
+              T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Whole streets and the cut pieces (edge, from, to metres) within ``T`` metres."""
         g = self.g
         empty = np.zeros(0, dtype=np.int64)
@@ -299,7 +306,9 @@ class IsochroneMaker:
         m_f = np.minimum(m_f, self.length[m_e])
         return m_e[is_whole], m_e[~is_whole], np.maximum(m_s[~is_whole], 0.0), m_f[~is_whole]
 
-    def polygon(self, reached, T: float, inner=None):
+    def polygon(self, reached: Reached | None, T: float,
+                inner: tuple[BaseGeometry, np.ndarray] | None = None,
+                ) -> tuple[BaseGeometry, np.ndarray]:
         """Return the isochrone polygon within ``T`` metres of one search, and its whole streets.
 
         ``inner`` is the ``(polygon, whole streets)`` of a smaller threshold of the same search:
@@ -351,7 +360,7 @@ def buffer_width(buffer_m: float | None) -> float:
     return b
 
 
-def wanted_categories(acc: Access, categories) -> list[str]:
+def wanted_categories(acc: Access, categories: Iterable[str] | None) -> list[str]:
     """Return the category ids asked for, checked against the profile of ``acc``.
 
     Parameters
@@ -431,9 +440,9 @@ def iter_isochrones(
     *,
     gates: gpd.GeoDataFrame | None = None,
     minutes: Iterable[float] | None = None,
-    speed_profiles=None,
+    speed_profiles: SpeedProfiles = None,
     buffer_m: float | None = None,
-    community_ids=None,
+    community_ids: Iterable[str] | None = None,
     chunk_size: int = 500,
     threads: int | None = None,
 ) -> Iterator[gpd.GeoDataFrame]:
@@ -459,11 +468,7 @@ def iter_isochrones(
     acc = source
     speeds = speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
     buffer_m = buffer_width(buffer_m)
-    minutes = sorted(float(m) for m in (settings.level_minutes if minutes is None
-                                        else minutes))
-    if not minutes or min(minutes) <= 0:
-        msg = f"minutes must be positive numbers, got {minutes}"
-        raise ValueError(msg)
+    minutes = _checked_minutes(minutes)
     if chunk_size < 1:
         msg = f"chunk_size must be at least 1, got {chunk_size}"
         raise ValueError(msg)
@@ -500,18 +505,34 @@ def iter_isochrones(
         polys = map_bounded(acc.graph, [acc.community_nodes[i] for i in with_access], radius,
                             one, threads=threads, chunk=4)
         by_i = dict(zip(with_access, polys, strict=True))
-        rows = []
-        for i in chunk:
-            got = by_i.get(i)
-            for sp_name, speed in speeds.items():
-                for m in minutes:
-                    poly = None if got is None else got[sp_name, m]
-                    rows.append(_row(ids[i], sp_name, m, m * speed, poly, centroids[i]))
-        frame = pd.DataFrame(rows)
-        geoms = shapely.transform(
-            frame["geometry"].to_numpy(),
-            lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
-        yield gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4326)
+        yield _chunk_frame(chunk, by_i, ids, centroids, speeds, minutes, to_wgs84)
+
+
+def _checked_minutes(minutes: Iterable[float] | None) -> list[float]:
+    """Return the minutes asked for (default the levels' minutes), sorted; positive or stop."""
+    out = sorted(float(m) for m in (settings.level_minutes if minutes is None else minutes))
+    if not out or min(out) <= 0:
+        msg = f"minutes must be positive numbers, got {out}"
+        raise ValueError(msg)
+    return out
+
+
+def _chunk_frame(chunk: np.ndarray, by_i: dict, ids: np.ndarray, centroids: np.ndarray,
+                 speeds: dict[str, float], minutes: list[float],
+                 to_wgs84: Transformer) -> gpd.GeoDataFrame:
+    """Rows of one chunk of :func:`iter_isochrones` (``by_i``: polygons by community row)."""
+    rows = []
+    for i in chunk:
+        got = by_i.get(i)
+        for sp_name, speed in speeds.items():
+            for m in minutes:
+                poly = None if got is None else got[sp_name, m]
+                rows.append(_row(ids[i], sp_name, m, m * speed, poly, centroids[i]))
+    frame = pd.DataFrame(rows)
+    geoms = shapely.transform(
+        frame["geometry"].to_numpy(),
+        lambda c: np.column_stack(to_wgs84.transform(c[:, 0], c[:, 1])))
+    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=4326)
 
 
 def isochrones(
@@ -520,9 +541,9 @@ def isochrones(
     *,
     gates: gpd.GeoDataFrame | None = None,
     minutes: Iterable[float] | None = None,
-    speed_profiles=None,
+    speed_profiles: SpeedProfiles = None,
     buffer_m: float | None = None,
-    community_ids=None,
+    community_ids: Iterable[str] | None = None,
     threads: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Isochrone polygons of communities at several minutes and speed profiles.
@@ -568,8 +589,11 @@ def isochrones(
                                 geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     out = pd.concat(chunks, ignore_index=True)
     if len(chunks) > 1:
-        src = source if isinstance(source, Access) else None
-        ids = (src.communities if src is not None else communities)["community_id"]
+        frame = source.communities if isinstance(source, Access) else communities
+        if frame is None:  # iter_isochrones gave rows, so it had the communities
+            msg = "isochrones: the communities are needed to order the rows"
+            raise ValueError(msg)
+        ids = frame["community_id"]
         rank = pd.Series(np.arange(len(ids)), index=ids.astype(str).to_numpy())
         order = np.argsort(rank.loc[out["community_id"]].to_numpy(), kind="stable")
         out = out.iloc[order].reset_index(drop=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import geopandas as gpd
 import networkx as nx
@@ -38,12 +39,21 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 import shapely
-from shapely.geometry import LineString
+from pyproj import CRS
+from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from . import settings
 from ._errors import NetworkError
 from .diagnostics import Diagnostics
 from .osm import reading_osm
+
+if TYPE_CHECKING:
+    from .routing import EdgeTable
+
+#: A coordinate reference system as the network keeps it: a pyproj ``CRS`` (read or estimated)
+#: or the string a caller gave (``"EPSG:32652"``); both are accepted wherever geopandas and
+#: pyproj take a CRS.
+CrsLike: TypeAlias = CRS | str
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +107,16 @@ class WalkNetwork:
 
     graph: nx.MultiDiGraph | None
     source: str = ""
-    _edges: object = field(default=None, repr=False)
-    _crs: object = field(default=None, repr=False)
+    _edges: EdgeTable | None = field(default=None, repr=False)
+    _crs: CrsLike | None = field(default=None, repr=False)
     #: OSM ``highway`` value of each row of the edge table of a network kept as arrays (for the
     #: map's street classes, :mod:`livingcircle.basemap`); None when not known.
     highway: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def from_arrays(cls, xy, u, v, *, crs, geometry=None, node_ids=None,
-                    source: str = "", highway=None) -> WalkNetwork:
+    def from_arrays(cls, xy: np.ndarray, u: np.ndarray, v: np.ndarray, *, crs: CrsLike,
+                    geometry: np.ndarray | None = None, node_ids: np.ndarray | None = None,
+                    source: str = "", highway: np.ndarray | None = None) -> WalkNetwork:
         """Build a network kept as arrays only (no networkx graph), for city-sized networks.
 
         ``measure_access``, ``isochrones`` and the rest of the analysis read only the edge table
@@ -135,18 +146,24 @@ class WalkNetwork:
                    _crs=crs, highway=None if highway is None else np.asarray(highway))
 
     @property
-    def crs(self):
+    def crs(self) -> CrsLike:
         """The metric CRS of the network."""
-        if self.graph is None:
-            return self._crs
-        return self.graph.graph["crs"]
+        if self.graph is not None:
+            return self.graph.graph["crs"]
+        if self._crs is None:  # only a WalkNetwork built by hand without graph or from_arrays
+            msg = "this walking network has neither a graph nor a CRS; build it with from_arrays"
+            raise NetworkError(msg)
+        return self._crs
 
     @property
-    def edges(self):
+    def edges(self) -> EdgeTable:
         """The undirected edge table (:class:`livingcircle.routing.EdgeTable`), built once."""
         if self._edges is None:
             from .routing import EdgeTable
 
+            if self.graph is None:
+                msg = "this walking network has neither a graph nor an edge table"
+                raise NetworkError(msg)
             self._edges = EdgeTable.from_graph(self.graph)
         return self._edges
 
@@ -195,10 +212,10 @@ def _read_xml(path: Path) -> nx.MultiDiGraph:
 
 def _read_pbf_frames(path: Path, bbox=None):
     """Read the walking network of a ``.pbf`` with pyrosm: the reader, node and edge frames."""
-    import pyrosm
+    from pyrosm.pyrosm import OSM  # (the package's lazy `pyrosm.OSM` hides its signature)
 
     with reading_osm(path):
-        osm = pyrosm.OSM(str(path), bounding_box=bbox)
+        osm = OSM(str(path), bounding_box=bbox)
         nodes, edges = osm.get_network(network_type="walking", nodes=True)
     if edges is None or len(edges) == 0:
         msg = f"{path}: no walkable ways in this OSM extract (or none inside the boundary)"
@@ -346,7 +363,7 @@ def _largest_component_arrays(a: _DirectedArrays, diag: Diagnostics,
     return a.subset(labels == order[0])
 
 
-def _utm_crs(lon: np.ndarray, lat: np.ndarray):
+def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> CrsLike:
     """Return the CRS osmnx's ``project_graph`` chooses for nodes at these coordinates."""
     pts = gpd.GeoSeries(shapely.points(lon, lat), crs=4326)
     # osmnx: the centroid of the union of the node points (duplicates merged) against UTM limits
@@ -363,7 +380,6 @@ def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     crs = _utm_crs(a.lon, a.lat)
     pts = gpd.GeoSeries(shapely.points(a.lon, a.lat), crs=4326).to_crs(crs)
     xy = shapely.get_coordinates(pts.to_numpy())
-    crs = pts.crs
     del pts
     # one row per street segment: of the two directions of a node pair, the one with more rows
     # (the same set of segments; a row without a reverse stands for both)
@@ -393,11 +409,15 @@ def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     return net
 
 
-def _boundary_with_halo(boundary: gpd.GeoDataFrame, width_m: float):
+def _boundary_with_halo(boundary: gpd.GeoDataFrame, width_m: float) -> Polygon | MultiPolygon:
     """Return the boundary plus halo as a WGS84 polygon."""
     b = boundary.to_crs(boundary.estimate_utm_crs())
     poly = shapely.union_all(b.geometry.values).buffer(width_m)
-    return gpd.GeoSeries([poly], crs=b.crs).to_crs("EPSG:4326").iloc[0]
+    wgs84 = gpd.GeoSeries([poly], crs=b.crs).to_crs("EPSG:4326").to_numpy()[0]
+    if not isinstance(wgs84, Polygon | MultiPolygon):  # a buffer is always an area
+        msg = f"the boundary plus its halo is a {wgs84.geom_type}, not an area"
+        raise NetworkError(msg)
+    return wgs84
 
 
 def build_network(
@@ -449,56 +469,89 @@ def build_network(
     if boundary is not None and len(boundary):
         clip_poly = _boundary_with_halo(boundary, halo)
     if osm is not None:
-        path = Path(osm)
-        if not path.is_file():
-            msg = f"{path}: OSM file not found"
-            raise NetworkError(msg)
-        name = path.name.lower()
-        source = str(path)
-        if name.endswith(".pbf"):
-            bbox = list(clip_poly.bounds) if clip_poly is not None else None
-            reader, nodes, edges = _read_pbf_frames(path, bbox)
-            use_graph = graph if graph is not None else \
-                len(nodes) <= settings.network_graph_max_nodes
-            if not use_graph:
-                logger.info("%s: %d way nodes (more than settings.network_graph_max_nodes = %d "
-                            "or graph=False): arrays, no networkx graph", source, len(nodes),
-                            settings.network_graph_max_nodes)
-                arrays = _arrays_from_frames(nodes, edges)
-                del reader, nodes, edges
-                if clip_poly is not None:
-                    arrays = _truncate_arrays(arrays, clip_poly, source, halo)
-                arrays = _largest_component_arrays(arrays, diag, source)
-                return _network_from_arrays(arrays, source)
-            G = _graph_from_frames(reader, nodes, edges)
-            del reader, nodes, edges
-        elif name.endswith((".osm", ".xml", ".osm.xml")):
-            G = _read_xml(path)
-        else:
-            msg = f"{path}: unknown OSM file type; give an .osm (XML) or .osm.pbf file"
-            raise NetworkError(msg)
-    elif place is not None:
-        G = ox.graph_from_place(place, network_type="walk", retain_all=True)
-        source = f"OpenStreetMap via osmnx: {place}"
-    elif clip_poly is not None:
-        G = ox.graph_from_polygon(clip_poly, network_type="walk", retain_all=True)
-        source = "OpenStreetMap via osmnx: boundary polygon"
+        read = _read_osm_file(Path(osm), clip_poly, halo, graph, diag)
+        if isinstance(read, WalkNetwork):
+            return read
+        G, source = read
+        if clip_poly is not None:
+            G = _clip_graph(G, clip_poly, source, halo)
     else:
-        msg = "give an OSM file (osm=...), a place name (place=...) or a boundary to download"
-        raise NetworkError(msg)
-
-    if clip_poly is not None and osm is not None:
-        try:
-            G = ox.truncate.truncate_graph_polygon(G, clip_poly, truncate_by_edge=True)
-        except ValueError:  # osmnx: "Found no graph nodes within the requested polygon"
-            G = nx.MultiDiGraph()
-        if G.number_of_nodes() == 0:
-            msg = (
-                f"{source}: no walkable street lies inside the study boundary plus its "
-                f"{halo:.0f} m halo; check that the boundary and the OSM file cover the same place"
-            )
-            raise NetworkError(msg)
+        G, source = _download_graph(place, clip_poly)
     G = _keep_largest_component(G, diag, source)
+    G = _project_with_lengths(G)
+    logger.info("walking network: %d nodes, %d edges (%s)", len(G), G.number_of_edges(), source)
+    net = WalkNetwork(graph=G, source=source)
+    if graph is False:
+        from .routing import EdgeTable
+
+        net = WalkNetwork(graph=None, source=source, _edges=EdgeTable.from_graph(G),
+                          _crs=G.graph["crs"])
+    return net
+
+
+def _read_osm_file(
+    path: Path, clip_poly: Polygon | MultiPolygon | None, halo: float, graph: bool | None,
+    diag: Diagnostics,
+) -> WalkNetwork | tuple[nx.MultiDiGraph, str]:
+    """Read an OSM file: its graph and source, or the finished network of a pbf kept as arrays."""
+    if not path.is_file():
+        msg = f"{path}: OSM file not found"
+        raise NetworkError(msg)
+    name = path.name.lower()
+    source = str(path)
+    if name.endswith(".pbf"):
+        bbox = list(clip_poly.bounds) if clip_poly is not None else None
+        reader, nodes, edges = _read_pbf_frames(path, bbox)
+        use_graph = graph if graph is not None else \
+            len(nodes) <= settings.network_graph_max_nodes
+        if not use_graph:
+            logger.info("%s: %d way nodes (more than settings.network_graph_max_nodes = %d "
+                        "or graph=False): arrays, no networkx graph", source, len(nodes),
+                        settings.network_graph_max_nodes)
+            arrays = _arrays_from_frames(nodes, edges)
+            del reader, nodes, edges
+            if clip_poly is not None:
+                arrays = _truncate_arrays(arrays, clip_poly, source, halo)
+            arrays = _largest_component_arrays(arrays, diag, source)
+            return _network_from_arrays(arrays, source)
+        return _graph_from_frames(reader, nodes, edges), source
+    if name.endswith((".osm", ".xml", ".osm.xml")):
+        return _read_xml(path), source
+    msg = f"{path}: unknown OSM file type; give an .osm (XML) or .osm.pbf file"
+    raise NetworkError(msg)
+
+
+def _download_graph(place: str | None,
+                    clip_poly: Polygon | MultiPolygon | None) -> tuple[nx.MultiDiGraph, str]:
+    """Download the walking graph of a place name or of the boundary polygon with osmnx."""
+    if place is not None:
+        G = ox.graph_from_place(place, network_type="walk", retain_all=True)
+        return G, f"OpenStreetMap via osmnx: {place}"
+    if clip_poly is not None:
+        G = ox.graph_from_polygon(clip_poly, network_type="walk", retain_all=True)
+        return G, "OpenStreetMap via osmnx: boundary polygon"
+    msg = "give an OSM file (osm=...), a place name (place=...) or a boundary to download"
+    raise NetworkError(msg)
+
+
+def _clip_graph(G: nx.MultiDiGraph, clip_poly: Polygon | MultiPolygon, source: str,
+                halo: float) -> nx.MultiDiGraph:
+    """Keep the streets of a file's graph that reach into the boundary plus its halo."""
+    try:
+        G = ox.truncate.truncate_graph_polygon(G, clip_poly, truncate_by_edge=True)
+    except ValueError:  # osmnx: "Found no graph nodes within the requested polygon"
+        G = nx.MultiDiGraph()
+    if G.number_of_nodes() == 0:
+        msg = (
+            f"{source}: no walkable street lies inside the study boundary plus its "
+            f"{halo:.0f} m halo; check that the boundary and the OSM file cover the same place"
+        )
+        raise NetworkError(msg)
+    return G
+
+
+def _project_with_lengths(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Project to UTM; every edge gets a geometry and its ``length`` in the projected CRS."""
     G = ox.project_graph(G)
     # lengths in the projected CRS, so that edge lengths and geometries agree exactly
     for u, v, d in G.edges(data=True):
@@ -508,14 +561,7 @@ def build_network(
                                (G.nodes[v]["x"], G.nodes[v]["y"])])
             d["geometry"] = geom
         d["length"] = float(geom.length)
-    logger.info("walking network: %d nodes, %d edges (%s)", len(G), G.number_of_edges(), source)
-    net = WalkNetwork(graph=G, source=source)
-    if graph is False:
-        from .routing import EdgeTable
-
-        net = WalkNetwork(graph=None, source=source, _edges=EdgeTable.from_graph(G),
-                          _crs=G.graph["crs"])
-    return net
+    return G
 
 
 def _keep_largest_component(G: nx.MultiDiGraph, diag: Diagnostics, source: str):

@@ -140,10 +140,13 @@ def community_costs(needs: pd.DataFrame, households: Mapping[str, float],
             if key is None:
                 missing.append(item)
                 continue
-            per_c = float(table.at[key, "cost_per_community"]) if "cost_per_community" in table \
-                else 0.0
-            per_h = float(table.at[key, "cost_per_household"]) if "cost_per_household" in table \
-                else 0.0
+            # pandas-stubs type a cell as any scalar (Period, Interval, ...); check_costs has
+            # made both columns numbers
+            per_c = per_h = 0.0
+            if "cost_per_community" in table:
+                per_c = float(table.at[key, "cost_per_community"])  # pyright: ignore[reportArgumentType]
+            if "cost_per_household" in table:
+                per_h = float(table.at[key, "cost_per_household"])  # pyright: ignore[reportArgumentType]
             if per_h and not np.isfinite(hh):
                 missing.append("households")
                 continue
@@ -298,11 +301,11 @@ def _table(df: pd.DataFrame, placed: dict[str, dict], unit: Unit,
         strict=True))
     rows = []
     for r in df.sort_values("rank", kind="stable").itertuples(index=False):
-        cid = r.community_id
+        cid = str(r.community_id)  # (text already: see plan_programme)
         p = placed.get(cid)
         if p is None:
             status = {"not_ready": "not_ready", "unknown": "readiness_unknown"}.get(
-                r.readiness, "no_need")
+                str(r.readiness), "no_need")
             p = {"status": status, "year": None}
         cl = r.cluster_id if isinstance(r.cluster_id, str) else None
         zh, en = _reason(p["status"], p["year"], unit, p.get("size"), cl, lacks.get(cid, ""))

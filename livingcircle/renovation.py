@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
+from pandas.api.typing import NAType
 
 from . import settings
 from ._errors import InputError, LivingCircleWarning
@@ -87,7 +88,7 @@ def _is_missing(v) -> bool:
         return False
 
 
-def bool_or_none(v, column: str, cid: str) -> bool | None:
+def bool_or_none(v: object, column: str, cid: str) -> bool | None:
     """Return True/False, or None when the value is unknown (:func:`schema.parse_yes_no`)."""
     return parse_yes_no(v, where=f"communities column {column!r}, community {cid!r}")
 
@@ -421,7 +422,7 @@ class _Needs:
         self.items: list[dict] = []
 
     def add(self, item_id, cls, name, trigger, attr, detail, detail_zh, assessment="need",
-            required=pd.NA) -> None:
+            required: bool | NAType = pd.NA) -> None:
         self.items.append({
             "community_id": self.cid, "renovation_class": cls,
             "renovation_class_zh": CLASS_ZH[cls], "priority_zh": PRIORITY_ZH[cls],

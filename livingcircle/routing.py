@@ -25,14 +25,20 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import networkx as nx
 import numba
 import numpy as np
 import scipy.sparse as sp
 import shapely
+
+#: What the numba kernels read of a :class:`SplitGraph`: CSR row pointers (int64), column indices
+#: (int32), weights in metres (float64) and a flag per node with exactly one neighbour (uint8).
+KernelArrays: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -159,19 +165,21 @@ class SplitGraph:
     seg_edge: np.ndarray  # source edge index, -1 for a point's offset leg
     seg_t0: np.ndarray  # start and end along the source edge (metres from its u)
     seg_t1: np.ndarray
+    #: the CSR arrays in the kernels' dtypes and the leaf flags, made once by :func:`_csr_arrays`
+    _kernel_arrays: KernelArrays | None = field(default=None, repr=False, compare=False)
 
     @property
-    def indptr(self):
+    def indptr(self) -> np.ndarray:
         """CSR row pointers."""
         return self.csr.indptr
 
     @property
-    def indices(self):
+    def indices(self) -> np.ndarray:
         """CSR column indices."""
         return self.csr.indices
 
     @property
-    def data(self):
+    def data(self) -> np.ndarray:
         """CSR weights (metres)."""
         return self.csr.data
 
@@ -247,7 +255,7 @@ _HERE = threading.local()  # engine threads set for the calling thread only (a D
 
 
 @contextlib.contextmanager
-def threads_here(n: int | None):
+def threads_here(n: int | None) -> Iterator[None]:
     """Use ``n`` engine threads for searches started from this thread, whatever the setting.
 
     For tasks that already run one per core (Dask worker threads): unlike changing
@@ -421,7 +429,8 @@ def _pool(n_threads: int) -> ThreadPoolExecutor:
     return _POOL
 
 
-def parallel_each(items, fn, *, threads: int | None = None, state=None) -> None:
+def parallel_each(items: Iterable[Any], fn: Callable[[Any, Any], object], *,
+                  threads: int | None = None, state: Callable[[], Any] | None = None) -> None:
     """Call ``fn(item, local)`` for every item, on worker threads pulling items one by one.
 
     ``local = state()`` is made once per thread (work arrays, a search); None gives ``None``.
@@ -462,8 +471,8 @@ class _Workspace:
         self.order = np.empty(n, dtype=np.int32)
 
 
-def _csr_arrays(g: SplitGraph):
-    arrays = getattr(g, "_kernel_arrays", None)
+def _csr_arrays(g: SplitGraph) -> KernelArrays:
+    arrays = g._kernel_arrays
     if arrays is None:
         indptr = g.indptr.astype(np.int64)
         leaf = (np.diff(indptr) == 1).astype(np.uint8)
@@ -474,9 +483,9 @@ def _csr_arrays(g: SplitGraph):
 
 def nearest_table(
     g: SplitGraph,
-    source_sets,
+    source_sets: Sequence[np.ndarray],
     *,
-    limit: float,
+    limit: float | Sequence[float],
     at: np.ndarray | None = None,
     threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -590,7 +599,8 @@ class BoundedSearch:
         return nodes, dist
 
 
-def map_bounded(g: SplitGraph, starts, limit: float, fn, *, threads: int | None = None,
+def map_bounded(g: SplitGraph, starts: Sequence[np.ndarray], limit: float,
+                fn: Callable[[int, np.ndarray, np.ndarray], Any], *, threads: int | None = None,
                 chunk: int = 32) -> list:
     """Run one radius-limited search per origin and ``fn(i, nodes, dist)`` on each, in threads.
 
@@ -611,7 +621,8 @@ def map_bounded(g: SplitGraph, starts, limit: float, fn, *, threads: int | None 
     return out
 
 
-def bounded_search(g: SplitGraph, starts, limit: float, start_dist=None):
+def bounded_search(g: SplitGraph, starts: np.ndarray | Sequence[int], limit: float,
+                   start_dist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One radius-limited search (see :class:`BoundedSearch` for many)."""
     starts = np.atleast_1d(np.asarray(starts, dtype=np.int64))
     if start_dist is None:

@@ -1030,7 +1030,7 @@ def label_zh(layer: str, column: str, categories: dict[str, str] | None = None) 
         return col.label_zh
     key, val = part
     shown = (categories or {}).get(val, val) if key == "category" else val
-    return col.label_zh.replace("{" + key + "}", shown)
+    return col.label_zh.replace("{" + key + "}", str(shown))
 
 
 def labels_zh(layer: str, columns: Iterable[str] | None = None) -> dict[str, str]:
@@ -1138,8 +1138,8 @@ def check_layer(name: str, frame: pd.DataFrame, vocab: dict[str, tuple[str, ...]
         dup = frame.duplicated(list(layer.key)).sum()
         if dup:
             problems.append(f"{name}: {dup} rows repeat the key {layer.key}")
-    if geom is not None and layer.geometry:
-        types = set(frame.geometry.dropna().geom_type) - set(layer.geometry)
+    if isinstance(frame, gpd.GeoDataFrame) and geom is not None and layer.geometry:
+        types = set(frame.geom_type.dropna()) - set(layer.geometry)
         if types:
             problems.append(f"{name}: geometry types {sorted(types)} not in {layer.geometry}")
     elif layer.geometry and geom is None and len(frame):

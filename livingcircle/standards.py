@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -311,7 +311,7 @@ class Profile:
         return pd.DataFrame(rows)
 
 
-def _fail(path, key, problem, fix=""):
+def _fail(path: object, key: str, problem: str, fix: str = "") -> NoReturn:
     msg = f"{path}: key '{key}': {problem}"
     if fix:
         msg += f"; {fix}"
@@ -674,9 +674,9 @@ def load_profile(path: str | Path | None = None) -> Profile:
         if v is None:
             _fail(where, k, "missing")
     if "siting" not in raw:  # the default's rules for the categories this profile shares with it
-        sections["siting"] = dict(sections["siting"], categories={
-            k: v for k, v in (sections["siting"].get("categories") or {}).items()
-            if k in categories})
+        siting = sections["siting"] or {}  # (not None: checked above)
+        sections["siting"] = dict(siting, categories={
+            k: v for k, v in (siting.get("categories") or {}).items() if k in categories})
     speeds, default_speed = _parse_speeds(where, sections["speeds"])
     preconditions, readiness_source, apart = _parse_readiness(where, sections["readiness"])
     site_types, site_rules = _parse_siting(where, sections["siting"], categories)
@@ -699,10 +699,22 @@ def load_profile(path: str | Path | None = None) -> Profile:
 
 def list_categories(profile: Profile | str | Path | None = None) -> pd.DataFrame:
     """Return the categories of a profile as a table (id, names, level, threshold, status...)."""
-    return _as_profile(profile).categories_frame()
+    return as_profile(profile).categories_frame()
 
 
-def _as_profile(profile) -> Profile:
+def as_profile(profile: Profile | str | Path | None) -> Profile:
+    """Return ``profile`` itself, or the profile it names.
+
+    Parameters
+    ----------
+    profile
+        A :class:`Profile`, a profile file or a built-in profile's name, or None for the
+        default profile (as :func:`load_profile`).
+
+    Returns
+    -------
+    Profile
+    """
     if isinstance(profile, Profile):
         return profile
     return load_profile(profile)
