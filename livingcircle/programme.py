@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -57,14 +58,18 @@ PROGRAMME_COLUMNS = ["community_id", "name", "cluster_id", "rank", "households",
                      "status", "status_zh", "reason_zh", "reason_en"]
 
 
-def parse_years(text: str) -> list[int]:
+def parse_years(text: str, *, option: str = "years") -> list[int]:
     """``"2026-2030"`` → ``[2026, …, 2030]``; ``"2026,2028"`` → ``[2026, 2028]``.
+
+    ``option`` names the option in the error (``--years`` on the command line).
 
     >>> parse_years("2026-2028")
     [2026, 2027, 2028]
     >>> parse_years("2027, 2026")
     [2026, 2027]
     """
+    text = str(text)
+    a = b = 0
     try:
         if "-" in text:
             a, b = (int(x) for x in text.split("-", 1))
@@ -73,8 +78,11 @@ def parse_years(text: str) -> list[int]:
             years = sorted({int(x) for x in text.split(",") if x.strip()})
     except ValueError:
         years = []
+    if a > b:
+        msg = f"{option} {text!r}: the first year is after the last; write {b}-{a}"
+        raise InputError(msg)
     if not years or years[0] < 1900:
-        msg = f"years {text!r}: give a range such as 2026-2030 or a list such as 2026,2027"
+        msg = f"{option} {text!r}: give a range such as 2026-2030 or a list such as 2026,2027"
         raise InputError(msg)
     return years
 
@@ -271,7 +279,7 @@ def multi_year_programme(
     cluster_of = _cluster_of(cluster_members)
     df["cluster_id"] = df["community_id"].map(cluster_of)
     df["cost"] = np.nan
-    if unit == "budget":
+    if unit == "budget" or (costs is not None and needs is not None):
         if needs is None or costs is None:
             msg = "a budget needs the needs table and the planner's cost table (no default costs)"
             raise InputError(msg)
@@ -312,6 +320,8 @@ def _table(df: pd.DataFrame, placed: dict[str, dict], unit: Unit,
                      "reason_zh": zh, "reason_en": en})
     out = pd.DataFrame(rows, columns=PROGRAMME_COLUMNS)
     out["year"] = out["year"].astype("Int64")
+    for col in ("households", "cost"):  # pd.NA among numbers would be written as text
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     return out
 
 
@@ -327,3 +337,66 @@ def _year_summary(prog: pd.DataFrame, caps: dict[int, float], unit: Unit) -> pd.
                      "households": float(g["households"].sum()),
                      "cost": float(g["cost"].sum()) if g["cost"].notna().any() else np.nan})
     return pd.DataFrame(rows)
+
+
+def parse_capacity(value, *, option: str = "capacity") -> float | dict[int, float]:
+    """Parse a capacity per year: one number for every year, or ``YEAR=NUMBER`` pairs.
+
+    ``option`` names the option in the error (``--capacity`` on the command line).
+
+    >>> parse_capacity("3000")
+    3000.0
+    >>> parse_capacity("2026=3000, 2027=3500")
+    {2026: 3000.0, 2027: 3500.0}
+    """
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    else:
+        text = str(value).strip()
+        pairs = [p.split("=", 1) for p in text.split(",") if p.strip()] if "=" in text \
+            else None
+        if pairs is None:
+            try:
+                return float(text)
+            except ValueError:
+                pairs = [[text]]
+    try:
+        return {int(str(y).strip()): float(str(v).strip()) for y, v in pairs}
+    except ValueError:
+        msg = (f"{option} {value!r}: give one number per year (3000) or one per year as "
+               f"2026=3000,2027=3500")
+        raise InputError(msg) from None
+
+
+def programme_layers(layers: Mapping[str, pd.DataFrame], *, years: Sequence[int],
+                     capacity: float | Mapping[int, float], unit: Unit = "households",
+                     costs: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Return a result's programme layers: ``programme`` (with geometry), ``programme_years``.
+
+    Parameters
+    ----------
+    layers
+        A result's layers (:attr:`livingcircle.results.Result.layers`): ``plan``, ``not_ready``,
+        ``needs``, ``communities`` (for the geometry) and, with clusters, ``cluster_members``.
+    years, capacity, unit, costs
+        As for :func:`multi_year_programme`; ``costs`` is the planner's table (:func:`read_costs`).
+
+    Returns
+    -------
+    dict
+        ``programme`` (a GeoDataFrame in EPSG:4326: :data:`PROGRAMME_COLUMNS` and each
+        community's geometry) and ``programme_years``; empty when the result has no plan.
+    """
+    plan = layers.get("plan")
+    if plan is None:
+        return {}
+    prog, per_year = multi_year_programme(
+        plan, years=years, capacity=capacity, unit=unit, not_ready=layers.get("not_ready"),
+        cluster_members=layers.get("cluster_members"), needs=layers.get("needs"), costs=costs)
+    comm = layers["communities"]
+    geom = comm.set_index(comm["community_id"].astype(str)).geometry
+    prog = gpd.GeoDataFrame(prog, geometry=prog["community_id"].map(geom).to_numpy(),
+                            crs=comm.crs)
+    return {"programme": prog, "programme_years": per_year}
