@@ -218,7 +218,8 @@ def _schedule(blocks: list[pd.DataFrame], caps: dict[int, float], unit: Unit) ->
     return out
 
 
-def _reason(status: str, year, unit: Unit, size, cluster_id, lacks: str) -> tuple[str, str]:
+def _reason(status: str, year, unit: Unit, size, cluster_id, lacks: str,
+            lacks_en: str = "") -> tuple[str, str]:
     block_zh = f"与片区 {cluster_id} 同年；" if cluster_id else ""
     block_en = f"together with cluster {cluster_id}; " if cluster_id else ""
     unit_zh = {"households": "户", "communities": "个小区", "budget": "（预算单位）"}[unit]
@@ -228,7 +229,9 @@ def _reason(status: str, year, unit: Unit, size, cluster_id, lacks: str) -> tupl
         return (f"{block_zh}规模 {size:g}{unit_zh} 超过单年能力，需调整能力或分期",
                 f"{block_en}size {size:g} exceeds one year's capacity; raise it or phase the work")
     if status in ("not_ready", "readiness_unknown"):
-        return f"前提条件：{lacks}" if lacks else STATUS_ZH[status], f"preconditions: {status}"
+        en = f"preconditions: {lacks_en.replace(';', ', ')}" if lacks_en else \
+            f"preconditions: {status.replace('_', ' ')}"
+        return f"前提条件：{lacks}" if lacks else STATUS_ZH[status], en
     return STATUS_ZH[status], status.replace("_", " ")
 
 
@@ -304,6 +307,9 @@ def _table(df: pd.DataFrame, placed: dict[str, dict], unit: Unit,
     lacks = {} if not_ready is None else dict(zip(
         not_ready["community_id"].astype(str), not_ready["lacks_zh"].fillna("").astype(str),
         strict=True))
+    lacks_en = {} if not_ready is None or "missing_preconditions" not in not_ready else dict(zip(
+        not_ready["community_id"].astype(str),
+        not_ready["missing_preconditions"].fillna("").astype(str), strict=True))
     rows = []
     for r in df.sort_values("rank", kind="stable").itertuples(index=False):
         cid = r.community_id
@@ -313,7 +319,8 @@ def _table(df: pd.DataFrame, placed: dict[str, dict], unit: Unit,
                 r.readiness, "no_need")
             p = {"status": status, "year": None}
         cl = r.cluster_id if isinstance(r.cluster_id, str) else None
-        zh, en = _reason(p["status"], p["year"], unit, p.get("size"), cl, lacks.get(cid, ""))
+        zh, en = _reason(p["status"], p["year"], unit, p.get("size"), cl, lacks.get(cid, ""),
+                         lacks_en.get(cid, ""))
         rows.append({"community_id": cid, "name": getattr(r, "name", None), "cluster_id": cl,
                      "rank": r.rank, "households": r.households, "cost": r.cost,
                      "year": p["year"], "status": p["status"], "status_zh": STATUS_ZH[p["status"]],

@@ -878,10 +878,10 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
                "not priced"),
         _c("year", "integer", "改造年度", "year", range=(1900, None),
            doc="empty unless status is scheduled"),
-        _c("status", "text", "安排", nullable=False, values=(
+        _c("status", "text", "安排(代码)", nullable=False, values=(
             "scheduled", "after_period", "exceeds_year_capacity", "households_unknown",
             "cost_unknown", "not_ready", "readiness_unknown", "no_need")),
-        _c("status_zh", "text", "安排(中文)", nullable=False),
+        _c("status_zh", "text", "安排", nullable=False),
         _c("reason_zh", "text", "说明"),
         _c("reason_en", "text", "说明(英文)"),
     ), "one community of the annual plan, assigned to a year of the programme or shown with "
