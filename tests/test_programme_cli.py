@@ -143,3 +143,24 @@ def test_a_bad_cost_cell_names_file_row_and_column(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {costs}, row 3, column cost_per_household: '约三千' is not a cost ≥ 0; "
                    "write a number or leave the cell empty"]
+
+
+def test_map_and_report_of_the_written_programme(households_run):
+    from livingcircle.maps import make_map
+    from livingcircle.report import make_report
+
+    result = lc.load_result(households_run)
+    html = make_map(result, lang="zh").get_root().render()
+    assert "改造年度 programme by year" in html
+    assert "刃具小区: 2026" in html and "兴华小区: 2027" in html
+    assert "轻工小区: 前提条件未满足" in html
+    report = make_report(result, lang="zh", include_map=False)
+    assert "多年改造计划（十四五）" in report
+    # the years table: 2026 with its four communities, and who waits, with what they lack
+    assert "<td>2026</td><td>3000</td><td>2944</td><td>4</td><td>2944</td>" \
+           "<td>刃具小区、煤气新村、电表新村、胜利住宅区</td>" in report
+    assert "<td>C073</td><td>轻工小区</td><td>748</td><td>前提条件未满足</td>" \
+           "<td>前提条件：缺业主委员会或物业管理委员会</td>" in report
+    english = make_report(result, lang="en", include_map=False)
+    assert "<td>C073</td><td>轻工小区</td><td>748</td><td>not_ready</td>" \
+           "<td>preconditions: committee</td>" in english
