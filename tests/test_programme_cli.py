@@ -164,3 +164,17 @@ def test_map_and_report_of_the_written_programme(households_run):
     english = make_report(result, lang="en", include_map=False)
     assert "<td>C073</td><td>轻工小区</td><td>748</td><td>not_ready</td>" \
            "<td>preconditions: committee</td>" in english
+
+
+def test_areas_yaml_takes_the_programme_keys(tmp_path):
+    from livingcircle import batch
+
+    costs = tmp_path / "costs.csv"
+    costs.write_text("item,cost_per_community\n基础,10\n", encoding="utf-8")
+    spec = batch.load_areas([{"name": "a", "osm": str(SAMPLE["osm"]),
+                              "communities": str(SAMPLE["communities"]), "years": "2026-2028",
+                              "capacity": 3000, "capacity_unit": "budget",
+                              "costs": str(costs)}])[0]
+    assert (spec["years"], spec["capacity"], spec["capacity_unit"]) == \
+        ("2026-2028", "3000", "budget")
+    assert Path(spec["costs"]) == costs
