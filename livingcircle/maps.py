@@ -125,6 +125,8 @@ _T = {
     "n_scope": ("改造范围内", "In renovation scope"),
     "mean_share": ("平均达标比例", "Mean share of required categories met"),
     "open_page": ("打开分区地图", "Open this area's map"),
+    "programme": ("改造年度", "programme by year"),
+    "not_scheduled": ("未排入年度", "not scheduled"),
 }
 _YES = {"yes": ("是", "yes"), "no": ("否", "no"), "unknown": ("未知", "unknown")}
 
@@ -882,6 +884,7 @@ def make_map(
     comm_fg.add_to(m)
     colours, cat_names = _add_facilities(m, result, lang=lang, gcj=gcj)
     _add_planning_layers(m, layers, prep, lang)
+    _add_programme_layer(m, layers.get("programme"), prep, lang)
     _Search(names.tolist(), _t("search", lang)).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
@@ -1081,6 +1084,42 @@ def _add_planning_layers(m, layers, prep, lang: str) -> None:
                  for g, r in zip(d.geometry, attrs.to_dict("records"), strict=True)]
         _layer(name=_both(lname, lang), features=feats, styles=[st],
                show=lname != "cluster_members").add_to(m)
+
+
+#: Colours of the programme's years, first year darkest (ColorBrewer YlGnBu, 7 classes, reversed);
+#: a year beyond the seventh takes the last colour again.
+_YEAR_COLOURS = ["#0c2c84", "#225ea8", "#1d91c0", "#41b6c4", "#7fcdbb", "#c7e9b4", "#ffffcc"]
+_NOT_SCHEDULED = "#bdbdbd"
+
+
+def _add_programme_layer(m, prog, prep, lang: str) -> None:
+    """Add the layer "改造年度 programme by year": plan communities coloured by programme year.
+
+    Communities not scheduled (not ready, after the period, …) are grey; the tooltip gives the
+    year or the status, the popup the programme's row (issue 16 §5, ``livingcircle run --years``).
+    """
+    if not isinstance(prog, gpd.GeoDataFrame) or len(prog) == 0:
+        return
+    d = prep(prog)
+    if len(d) == 0:
+        return
+    years = sorted(int(y) for y in d["year"].dropna().unique())
+    style_of = {y: i for i, y in enumerate(years)}
+    styles = [{"color": _YEAR_COLOURS[min(i, len(_YEAR_COLOURS) - 1)], "weight": 2,
+               "fillColor": _YEAR_COLOURS[min(i, len(_YEAR_COLOURS) - 1)], "fillOpacity": 0.6}
+              for i in range(len(years))]
+    styles.append({"color": _NOT_SCHEDULED, "weight": 1, "fillColor": _NOT_SCHEDULED,
+                   "fillOpacity": 0.3, "dashArray": "4 3"})
+    title = _both("programme", lang)
+    status_col = "status_zh" if lang == "zh" else "status"
+    feats = []
+    for g, r in zip(d.geometry, d.drop(columns="geometry").to_dict("records"), strict=True):
+        year = None if pd.isna(r["year"]) else int(r["year"])
+        label = str(year) if year is not None else str(r[status_col])
+        feats.append({"g": _pack(g), "s": style_of[year] if year is not None else len(years),
+                      "t": f"{_esc(r.get('name') or r['community_id'])}: {_esc(label)}",
+                      "p": _generic_popup(r, title)})
+    _layer(name=title, features=feats, styles=styles, show=False).add_to(m)
 
 
 def _default_title(result, lang: str) -> str:

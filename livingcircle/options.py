@@ -123,6 +123,22 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("siting", "text", "Siting model of new shared facilities: mclp (the sites serving "
               "most households) or lscp (the fewest sites reaching every member community).",
               run_arg="siting", default="mclp", metavar="mclp|lscp"),
+    # issue 16 §5: the multi-year programme (livingcircle.programme); nothing without --years
+    RunOption("years", "text", run_arg="years", metavar="YEARS", commands=("run",), help=(
+        "Plan the ready communities over these years by rank (e.g. 2026-2030, or 2026,2028); "
+        "a 片区's members share a year. Writes programme.csv/.xlsx and the programme layers.")),
+    RunOption("capacity", "text", run_arg="capacity", metavar="N|YEAR=N,...",
+              commands=("run",), help=(
+                  "What one year can take, with --years: one number for every year (3000) or "
+                  "one per year (2026=3000,2027=3500), in --capacity-unit.")),
+    RunOption("capacity_unit", "text", run_arg="capacity_unit", metavar="UNIT",
+              commands=("run",), help=(
+                  "Unit of --capacity: households (default), communities or budget (needs "
+                  "--costs).")),
+    RunOption("costs", "file", run_arg="costs", commands=("run",), help=(
+        "Your cost table (CSV/Excel: item, cost_per_community and/or cost_per_household, "
+        "item a need's item_id or a class 基础/完善/提升) for --capacity-unit budget; there "
+        "are no default costs.")),
 )
 
 #: The options by name.

@@ -112,6 +112,10 @@ def run(
     strict: bool = False,
     progress: bool = True,
     siting: str = "mclp",
+    years: str | list[int] | None = None,
+    capacity: str | float | dict[int, float] | None = None,
+    capacity_unit: str | None = None,
+    costs=None,
 ) -> Result:
     """Run the whole analysis for one study area.
 
@@ -167,6 +171,19 @@ def run(
     siting
         Siting model of the clusters' new facilities: ``"mclp"`` or ``"lscp"``
         (:func:`livingcircle.siting.site_facilities`).
+    years
+        The years of a multi-year programme (``"2026-2030"``, ``"2026,2028"`` or a list);
+        None (default): no programme. With it, the ready communities of the plan are assigned
+        to years by rank, a 片区's members together (:mod:`livingcircle.programme`): layers
+        ``programme`` and ``programme_years``, files ``programme.csv``/``programme.xlsx``.
+    capacity
+        What one year takes, in ``capacity_unit``: one number, ``"2026=3000,2027=3500"`` or
+        ``{2026: 3000, ...}``; required with ``years``.
+    capacity_unit
+        ``"households"`` (default), ``"communities"`` or ``"budget"`` (needs ``costs``).
+    costs
+        The planner's cost table (CSV/Excel path or DataFrame, :func:`livingcircle.programme.
+        read_costs`); with it every scheduled community's cost is shown. No default costs.
 
     Returns
     -------
@@ -183,6 +200,8 @@ def run(
     _check_siting(siting)
     speed_profiles = [speed_profiles] if isinstance(speed_profiles, str) else list(speed_profiles)
     ctx = _Run(prof=prof, progress=progress)
+    programme = _programme_options(ctx, years=years, capacity=capacity,
+                                   capacity_unit=capacity_unit, costs=costs)
 
     ctx.step("read inputs")
     data = _read_inputs(ctx, osm=osm, communities=communities, gates=gates,
@@ -223,6 +242,7 @@ def run(
         layers.update(_clusters(ctx, data, acc, net, wide, analysis, planning,
                                 speed_profile=speed_profiles[0], siting=siting))
     ctx.done("clusters")
+    layers.update(_programme(ctx, layers, programme))
     ctx.bar.close()
     layers["access_points"] = acc.access_points
     layers["basemap"] = basemap
@@ -500,6 +520,74 @@ def _check_siting(siting: str) -> None:
         msg = (f"--siting {siting!r} is not a siting model; use one of {list(SITING_MODELS)} "
                "(mclp: the sites serving most households; lscp: the fewest sites)")
         raise InputError(msg)
+
+
+def _programme_options(ctx: _Run, *, years, capacity, capacity_unit, costs) -> dict | None:
+    """Check the options of the multi-year programme before the analysis starts.
+
+    Returns None without ``years`` (the run is as without a programme), else the keywords of
+    :func:`livingcircle.programme.programme_layers`: years, capacity, unit and the cost table.
+    """
+    from .inputs import advice
+    from .programme import parse_capacity, parse_years, read_costs
+
+    def opt(name: str) -> str:
+        return advice(name, "--" + name.replace("_", "-"), name)
+
+    if years is None:
+        given = [opt(n) for n, v in (("capacity", capacity), ("capacity_unit", capacity_unit),
+                                     ("costs", costs)) if v is not None]
+        if given:
+            msg = (f"{', '.join(given)} plan(s) a programme: give {opt('years')} too "
+                   "(e.g. 2026-2030)")
+            raise InputError(msg)
+        return None
+    year_list = parse_years(years, option=opt("years")) if isinstance(years, str) \
+        else sorted({int(y) for y in years})
+    if capacity is None:
+        msg = (f"{opt('years')} needs {opt('capacity')}: what one year can take, e.g. 3000 "
+               "households, or 2026=3000,2027=3500")
+        raise InputError(msg)
+    caps = parse_capacity(capacity, option=opt("capacity"))
+    if isinstance(caps, dict):
+        missing = [y for y in year_list if y not in caps]
+        if missing:
+            msg = f"{opt('capacity')} {capacity!r}: no capacity for year(s) {missing}"
+            raise InputError(msg)
+    if not all(c > 0 for c in (caps.values() if isinstance(caps, dict) else [caps])):
+        msg = f"{opt('capacity')} {capacity!r}: a capacity per year is a number > 0"
+        raise InputError(msg)
+    unit = capacity_unit or "households"
+    if unit not in ("households", "communities", "budget"):
+        msg = f"{opt('capacity_unit')} {unit!r}: use households, communities or budget"
+        raise InputError(msg)
+    table = None
+    if unit == "budget":
+        if costs is None:
+            msg = (f"{opt('capacity_unit')} budget needs {opt('costs')} FILE: your cost table "
+                   "(CSV/Excel with item, cost_per_community and/or cost_per_household); "
+                   "livingcircle has no default costs")
+            raise InputError(msg)
+    if costs is not None:
+        if isinstance(costs, pd.DataFrame):
+            from .programme import check_costs
+
+            table = check_costs(costs)
+        else:
+            ctx.note("costs", costs)
+            table = read_costs(costs)
+    return {"years": year_list, "capacity": caps, "unit": unit, "costs": table}
+
+
+def _programme(ctx: _Run, layers: dict, options: dict | None) -> dict:
+    """Make the multi-year programme (issue 16 §5) from the plan and clusters, with ``years``."""
+    if options is None:
+        return {}
+    from .programme import programme_layers
+
+    out = programme_layers(layers, **options)
+    ctx.stages.done("programme")
+    return out
 
 
 def _metadata(ctx: _Run, net, acc, *, speed_profiles: list[str]) -> dict:

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -57,14 +58,18 @@ PROGRAMME_COLUMNS = ["community_id", "name", "cluster_id", "rank", "households",
                      "status", "status_zh", "reason_zh", "reason_en"]
 
 
-def parse_years(text: str) -> list[int]:
+def parse_years(text: str, *, option: str = "years") -> list[int]:
     """``"2026-2030"`` → ``[2026, …, 2030]``; ``"2026,2028"`` → ``[2026, 2028]``.
+
+    ``option`` names the option in the error (``--years`` on the command line).
 
     >>> parse_years("2026-2028")
     [2026, 2027, 2028]
     >>> parse_years("2027, 2026")
     [2026, 2027]
     """
+    text = str(text)
+    a = b = 0
     try:
         if "-" in text:
             a, b = (int(x) for x in text.split("-", 1))
@@ -73,8 +78,11 @@ def parse_years(text: str) -> list[int]:
             years = sorted({int(x) for x in text.split(",") if x.strip()})
     except ValueError:
         years = []
+    if a > b:
+        msg = f"{option} {text!r}: the first year is after the last; write {b}-{a}"
+        raise InputError(msg)
     if not years or years[0] < 1900:
-        msg = f"years {text!r}: give a range such as 2026-2030 or a list such as 2026,2027"
+        msg = f"{option} {text!r}: give a range such as 2026-2030 or a list such as 2026,2027"
         raise InputError(msg)
     return years
 
@@ -213,7 +221,8 @@ def _schedule(blocks: list[pd.DataFrame], caps: dict[int, float], unit: Unit) ->
     return out
 
 
-def _reason(status: str, year, unit: Unit, size, cluster_id, lacks: str) -> tuple[str, str]:
+def _reason(status: str, year, unit: Unit, size, cluster_id, lacks: str,
+            lacks_en: str = "") -> tuple[str, str]:
     block_zh = f"与片区 {cluster_id} 同年；" if cluster_id else ""
     block_en = f"together with cluster {cluster_id}; " if cluster_id else ""
     unit_zh = {"households": "户", "communities": "个小区", "budget": "（预算单位）"}[unit]
@@ -223,7 +232,9 @@ def _reason(status: str, year, unit: Unit, size, cluster_id, lacks: str) -> tupl
         return (f"{block_zh}规模 {size:g}{unit_zh} 超过单年能力，需调整能力或分期",
                 f"{block_en}size {size:g} exceeds one year's capacity; raise it or phase the work")
     if status in ("not_ready", "readiness_unknown"):
-        return f"前提条件：{lacks}" if lacks else STATUS_ZH[status], f"preconditions: {status}"
+        en = f"preconditions: {lacks_en.replace(';', ', ')}" if lacks_en else \
+            f"preconditions: {status.replace('_', ' ')}"
+        return f"前提条件：{lacks}" if lacks else STATUS_ZH[status], en
     return STATUS_ZH[status], status.replace("_", " ")
 
 
@@ -274,7 +285,7 @@ def multi_year_programme(
     cluster_of = _cluster_of(cluster_members)
     df["cluster_id"] = df["community_id"].map(cluster_of)
     df["cost"] = np.nan
-    if unit == "budget":
+    if unit == "budget" or (costs is not None and needs is not None):
         if needs is None or costs is None:
             msg = "a budget needs the needs table and the planner's cost table (no default costs)"
             raise InputError(msg)
@@ -299,6 +310,9 @@ def _table(df: pd.DataFrame, placed: dict[str, dict], unit: Unit,
     lacks = {} if not_ready is None else dict(zip(
         not_ready["community_id"].astype(str), not_ready["lacks_zh"].fillna("").astype(str),
         strict=True))
+    lacks_en = {} if not_ready is None or "missing_preconditions" not in not_ready else dict(zip(
+        not_ready["community_id"].astype(str),
+        not_ready["missing_preconditions"].fillna("").astype(str), strict=True))
     rows = []
     for r in df.sort_values("rank", kind="stable").itertuples(index=False):
         cid = str(r.community_id)  # (text already: see plan_programme)
@@ -308,13 +322,16 @@ def _table(df: pd.DataFrame, placed: dict[str, dict], unit: Unit,
                 str(r.readiness), "no_need")
             p = {"status": status, "year": None}
         cl = r.cluster_id if isinstance(r.cluster_id, str) else None
-        zh, en = _reason(p["status"], p["year"], unit, p.get("size"), cl, lacks.get(cid, ""))
+        zh, en = _reason(p["status"], p["year"], unit, p.get("size"), cl, lacks.get(cid, ""),
+                         lacks_en.get(cid, ""))
         rows.append({"community_id": cid, "name": getattr(r, "name", None), "cluster_id": cl,
                      "rank": r.rank, "households": r.households, "cost": r.cost,
                      "year": p["year"], "status": p["status"], "status_zh": STATUS_ZH[p["status"]],
                      "reason_zh": zh, "reason_en": en})
     out = pd.DataFrame(rows, columns=PROGRAMME_COLUMNS)
     out["year"] = out["year"].astype("Int64")
+    for col in ("households", "cost"):  # pd.NA among numbers would be written as text
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     return out
 
 
@@ -330,3 +347,66 @@ def _year_summary(prog: pd.DataFrame, caps: dict[int, float], unit: Unit) -> pd.
                      "households": float(g["households"].sum()),
                      "cost": float(g["cost"].sum()) if g["cost"].notna().any() else np.nan})
     return pd.DataFrame(rows)
+
+
+def parse_capacity(value, *, option: str = "capacity") -> float | dict[int, float]:
+    """Parse a capacity per year: one number for every year, or ``YEAR=NUMBER`` pairs.
+
+    ``option`` names the option in the error (``--capacity`` on the command line).
+
+    >>> parse_capacity("3000")
+    3000.0
+    >>> parse_capacity("2026=3000, 2027=3500")
+    {2026: 3000.0, 2027: 3500.0}
+    """
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    else:
+        text = str(value).strip()
+        pairs = [p.split("=", 1) for p in text.split(",") if p.strip()] if "=" in text \
+            else None
+        if pairs is None:
+            try:
+                return float(text)
+            except ValueError:
+                pairs = [[text]]
+    try:
+        return {int(str(y).strip()): float(str(v).strip()) for y, v in pairs}
+    except ValueError:
+        msg = (f"{option} {value!r}: give one number per year (3000) or one per year as "
+               f"2026=3000,2027=3500")
+        raise InputError(msg) from None
+
+
+def programme_layers(layers: Mapping[str, pd.DataFrame], *, years: Sequence[int],
+                     capacity: float | Mapping[int, float], unit: Unit = "households",
+                     costs: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Return a result's programme layers: ``programme`` (with geometry), ``programme_years``.
+
+    Parameters
+    ----------
+    layers
+        A result's layers (:attr:`livingcircle.results.Result.layers`): ``plan``, ``not_ready``,
+        ``needs``, ``communities`` (for the geometry) and, with clusters, ``cluster_members``.
+    years, capacity, unit, costs
+        As for :func:`multi_year_programme`; ``costs`` is the planner's table (:func:`read_costs`).
+
+    Returns
+    -------
+    dict
+        ``programme`` (a GeoDataFrame in EPSG:4326: :data:`PROGRAMME_COLUMNS` and each
+        community's geometry) and ``programme_years``; empty when the result has no plan.
+    """
+    plan = layers.get("plan")
+    if plan is None:
+        return {}
+    prog, per_year = multi_year_programme(
+        plan, years=years, capacity=capacity, unit=unit, not_ready=layers.get("not_ready"),
+        cluster_members=layers.get("cluster_members"), needs=layers.get("needs"), costs=costs)
+    comm = layers["communities"]
+    geom = comm.set_index(comm["community_id"].astype(str)).geometry
+    prog = gpd.GeoDataFrame(prog, geometry=prog["community_id"].map(geom).to_numpy(),
+                            crs=comm.crs)
+    return {"programme": prog, "programme_years": per_year}

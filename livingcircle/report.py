@@ -272,6 +272,50 @@ def _clusters(result, lang: str) -> dict | None:
     return _table(cl)
 
 
+_PROGRAMME_TEXT = {
+    "zh": {"title": "多年改造计划（十四五）",
+           "note": "具备前提条件且有改造需求的小区按排序逐年安排，同一片区的成员小区同年改造，"
+                   "排序靠后的小区不越过靠前的小区（黑政办规〔2021〕15号 二(三)、五(二)2）。"
+                   "能力单位：{unit}。",
+           "waiting": "未排入年度的小区及原因", "communities": "小区",
+           "units": {"households": "户", "communities": "小区数", "budget": "预算"}},
+    "en": {"title": "Multi-year programme",
+           "note": "Ready communities with needs are scheduled year by year in rank order, the "
+                   "members of a 片区 in the same year; no lower-ranked community overtakes a "
+                   "higher one (黑政办规〔2021〕15号 二(三), 五(二)2). Capacity in {unit}.",
+           "waiting": "Communities not scheduled, and why", "communities": "communities",
+           "units": {"households": "households", "communities": "communities",
+                     "budget": "budget"}},
+}
+
+
+def _programme(result, lang: str) -> dict | None:
+    """Return the programme section (``run --years``): the years and who waits, with why."""
+    prog, years = result.layers.get("programme"), result.layers.get("programme_years")
+    if prog is None or years is None or len(years) == 0:
+        return None
+    t = _PROGRAMME_TEXT[lang]
+    prog = pd.DataFrame(prog).drop(columns=["geometry"], errors="ignore")
+    names = prog["name"].fillna(prog["community_id"]) if "name" in prog.columns \
+        else prog["community_id"]
+    who = names.groupby(prog["year"]).agg("、".join if lang == "zh" else ", ".join)
+    y = pd.DataFrame(years).drop(columns=["unit"])
+    if y["cost"].isna().all():
+        y = y.drop(columns=["cost"])
+    y[t["communities"]] = y["year"].map(who).fillna("")
+    waiting = prog[prog["status"] != "scheduled"]
+    reason = "reason_zh" if lang == "zh" else "reason_en"
+    status = "status_zh" if lang == "zh" else "status"
+    waiting = waiting[["rank", "community_id", "name", "households", status, reason]]
+    if lang == "zh":
+        y = y.rename(columns=labels_zh("programme_years", [c for c in y.columns
+                                                           if c != t["communities"]]))
+        waiting = waiting.rename(columns=labels_zh("programme", waiting.columns))
+    unit = t["units"].get(str(years["unit"].iloc[0]), str(years["unit"].iloc[0]))
+    return {"title": t["title"], "note": t["note"].format(unit=unit),
+            "years": _table(y), "waiting_title": t["waiting"], "waiting": _table(waiting)}
+
+
 def _img(data: str | bytes, mime: str = "image/svg+xml") -> Markup:
     """Return a figure (SVG text or PNG bytes) as an ``<img>`` data URI.
 
@@ -388,6 +432,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
         before_after=_before_after(result, lang),
         plan=_plan(result, lang),
         clusters=_clusters(result, lang),
+        programme=_programme(result, lang),
         map_html=map_html, categories=_categories(result, lang), speeds=speeds,
         speed_used=meta.get("speed_profile"), network=network,
         inputs=[{**i, "crs_text": crs_text(i, lang)} for i in meta.get("inputs", [])],

@@ -59,12 +59,14 @@ LAYER_ORDER = [
     "communities", "gates", "facilities", "sites", "access", "isochrones", "gaps",
     "completeness", "capacity", "area_figures", "coverage", "uncovered", "scope", "needs",
     "plan", "not_ready",
-    "clusters", "cluster_members", "proposed_sites", "before_after", "diagnostics",
+    "clusters", "cluster_members", "proposed_sites", "before_after",
+    "programme", "programme_years", "diagnostics",
     "access_points", "basemap",
 ]
 
 #: Files :meth:`Result.write` may put into its folder.
-RESULT_FILES = (GPKG_NAME, "annual_plan.csv", "annual_plan.xlsx", "map.html", "manifest.json")
+RESULT_FILES = (GPKG_NAME, "annual_plan.csv", "annual_plan.xlsx", "map.html", "manifest.json",
+                "programme.csv", "programme.xlsx")
 
 
 
@@ -153,6 +155,8 @@ class Result:
         names = [GPKG_NAME]
         if "plan" in self.layers:
             names += ["annual_plan.csv", "annual_plan.xlsx"]
+        if "programme" in self.layers:
+            names += ["programme.csv", "programme.xlsx"]
         if map_html:
             names.append("map.html")
         return names
@@ -273,6 +277,10 @@ def write_result_folder(result: Result, out: str | Path, *, overwrite: bool = Tr
             _write_plan_tables(result, stage.path("annual_plan.csv"),
                                stage.path("annual_plan.xlsx"))
             stages.done("write plan tables")
+        if "programme" in result.layers:
+            _write_programme_tables(result, stage.path("programme.csv"),
+                                    stage.path("programme.xlsx"))
+            stages.done("write programme tables")
         for name, writer in extra_files.items():
             writer(stage.path(name))
             stages.done("write map" if name == "map.html" else f"write {name}")
@@ -289,6 +297,22 @@ def _write_plan_tables(result: Result, csv_path: Path, xlsx_path: Path) -> None:
         plan_zh.to_excel(xw, sheet_name="年度改造计划", index=False)
         if "not_ready" in result.layers:
             result.layers["not_ready"].to_excel(xw, sheet_name="未具备条件", index=False)
+
+
+def _write_programme_tables(result: Result, csv_path: Path, xlsx_path: Path) -> None:
+    """Write the multi-year programme as a Chinese CSV and an Excel workbook (with the years)."""
+    from .schema import labels_zh
+
+    prog = pd.DataFrame(result.layers["programme"]).drop(columns=["geometry", "reason_en"],
+                                                         errors="ignore")
+    prog = prog.rename(columns=labels_zh("programme", prog.columns))
+    prog.to_csv(csv_path, index=False, encoding="utf-8-sig")
+    with pd.ExcelWriter(xlsx_path, engine="openpyxl") as xw:
+        prog.to_excel(xw, sheet_name="多年改造计划", index=False)
+        years = result.layers.get("programme_years")
+        if years is not None:
+            years.rename(columns=labels_zh("programme_years", years.columns)).to_excel(
+                xw, sheet_name="年度能力", index=False)
 
 
 def write_result_gpkg(result: Result, path: str | Path) -> None:

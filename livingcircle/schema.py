@@ -880,6 +880,40 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("change", "real", "变化", "share", range=(-1.0, 1.0)),
     ), "one category or level, for the whole area or a cluster, before and after the proposals",
         optional="with clusters", key=("scope", "kind", "key")),
+    # issue 16 §5: the multi-year programme (livingcircle.programme), with --years
+    Layer("programme", "年度改造计划(多年)", _POLY + _POINT, (
+        _c("community_id", _ID, LABELS_ZH["community_id"], nullable=False),
+        _c("name", "text", "小区名称"),
+        _c("cluster_id", _ID, "片区", doc="the 片区 whose ready members share the year"),
+        _c("rank", "integer", "排序", range=(1, None), nullable=False,
+           doc="the annual plan's rank"),
+        _c("households", "real", "户数", "households", range=_POS),
+        _c("cost", "real", "费用", "the cost table's unit", range=_POS,
+           doc="from the planner's cost table (--costs); empty without one or when a need is "
+               "not priced"),
+        _c("year", "integer", "改造年度", "year", range=(1900, None),
+           doc="empty unless status is scheduled"),
+        _c("status", "text", "安排(代码)", nullable=False, values=(
+            "scheduled", "after_period", "exceeds_year_capacity", "households_unknown",
+            "cost_unknown", "not_ready", "readiness_unknown", "no_need")),
+        _c("status_zh", "text", "安排", nullable=False),
+        _c("reason_zh", "text", "说明"),
+        _c("reason_en", "text", "说明(英文)"),
+    ), "one community of the annual plan, assigned to a year of the programme or shown with "
+       "why not (黑政办规〔2021〕15号 二(三))", optional="with --years",
+        key=("community_id",)),
+    Layer("programme_years", "年度改造能力", (), (
+        _c("year", "integer", "年度", "year", range=(1900, None), nullable=False),
+        _c("unit", "text", "能力单位", values=("households", "communities", "budget"),
+           nullable=False),
+        _c("capacity", "real", "年度能力", "unit", range=_POS, nullable=False),
+        _c("used", "real", "已安排", "unit", range=_POS, nullable=False),
+        _c("n_communities", "integer", "小区数", range=_POS, nullable=False),
+        _c("households", "real", "户数", "households", range=_POS, nullable=False),
+        _c("cost", "real", "费用", "the cost table's unit", range=_POS,
+           doc="empty without a cost table"),
+    ), "one year of the programme: its capacity and what is scheduled in it",
+        optional="with --years", key=("year",)),
     Layer("diagnostics", "数据诊断", (), (
         _c("layer", "text", LABELS_ZH["layer"], nullable=False),
         _c("source", "text", LABELS_ZH["source"]),

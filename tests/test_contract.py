@@ -8,6 +8,7 @@ that a passing contract test means the layers keep the contract, not that nothin
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,10 +29,19 @@ DOCS = Path(__file__).parents[1] / "docs" / "layers.md"
 
 
 @pytest.fixture(scope="module")
-def written(sample_result, tmp_path_factory):
+def full_result(sample_result):
+    """The sample result with the layers an option adds: the programme of ``--years``."""
+    from livingcircle.programme import programme_layers
+
+    prog = programme_layers(sample_result.layers, years=[2026, 2027, 2028], capacity=3000.0)
+    return dataclasses.replace(sample_result, layers={**sample_result.layers, **prog})
+
+
+@pytest.fixture(scope="module")
+def written(full_result, tmp_path_factory):
     """The sample result written as ``livingcircle run`` writes it (without the map)."""
     out = tmp_path_factory.mktemp("contract") / "result"
-    sample_result.write(out, map_html=False)
+    full_result.write(out, map_html=False)
     return out / "livingcircle.gpkg"
 
 
@@ -66,10 +76,10 @@ def test_sample_keeps_exactly_one_source_column(written):
 
 
 @pytest.mark.parametrize("layer", list(LAYERS))
-def test_result_in_memory_keeps_the_contract(sample_result, layer):
-    frame = sample_result.layers[layer]
-    kept = kept_source_columns(sample_result.layers["diagnostics"], layer)
-    assert check_layer(layer, frame, vocabulary(sample_result.profile),
+def test_result_in_memory_keeps_the_contract(full_result, layer):
+    frame = full_result.layers[layer]
+    kept = kept_source_columns(full_result.layers["diagnostics"], layer)
+    assert check_layer(layer, frame, vocabulary(full_result.profile),
                        source_columns=kept) == []
 
 

@@ -27,7 +27,8 @@ def test_the_commands_take_the_declared_options(command):
     # run takes every option, recommend the inputs only (not the plan's size or the speeds)
     assert declared == ({o.name for o in RUN_OPTIONS} if command == "run" else
                         {o.name for o in RUN_OPTIONS} - {"speed", "target_communities",
-                                                         "target_households"})
+                                                         "target_households", "years",
+                                                         "capacity", "capacity_unit", "costs"})
     for opt in options.options_of(command):
         param = next(p for p in cli.cli.commands[command].params if p.name == opt.name)
         assert param.opts == [opt.flag]
@@ -41,7 +42,8 @@ def test_areas_take_the_run_options_that_are_not_per_file():
         "profile", "facilities_crs", "communities_crs_column", "gates_crs_column",
         "facilities_crs_column", "sites_crs_column", "strict", "speed", "target_communities",
         "target_households",
-        "siting")  # issue 16 §4
+        "siting",  # issue 16 §4
+        "years", "capacity", "capacity_unit", "costs")  # issue 16 §5
     assert batch.AREA_KEYS is options.AREA_KEYS
 
 
