@@ -27,6 +27,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeW
 DOCS = Path(__file__).parents[1] / "docs" / "layers.md"
 
 
+#: Optional input columns the committed sample district does not have (issue 16 §2).
+NOT_IN_SAMPLE = {"communities": {"property_premises", "location_type"}}
+
+
 @pytest.fixture(scope="module")
 def written(sample_result, tmp_path_factory):
     """The sample result written as ``livingcircle run`` writes it (without the map)."""
@@ -52,8 +56,10 @@ def test_written_layer_keeps_the_contract(written, sample_result, layer):
     kept = kept_source_columns(diag, layer)
     vocab = vocabulary(sample_result.profile)
     assert check_layer(layer, frame, vocab, source_columns=kept) == []
-    # every documented column is there (the sample has every optional input column)
-    names = {n for n, _ in schema.expand_columns(layer, vocab)}
+    # every documented column is there (the sample has every optional input column, except the
+    # issue 16 §2 attributes the committed sample does not carry; tests/test_renovation.py
+    # checks them on hand-made tables)
+    names = {n for n, _ in schema.expand_columns(layer, vocab)} - NOT_IN_SAMPLE.get(layer, set())
     assert names <= set(frame.columns)
     assert len(frame) > 0
 
