@@ -59,7 +59,7 @@ def test_summary_sentence_counts_from_the_raw_file(report_zh):
     # independent: the raw sample file and the policy rule (conftest.policy_scope)
     raw = gpd.read_file(lc.sample_paths()["communities"])
     n_yes = int((policy_scope(raw) == "yes").sum())
-    assert n_yes == 62
+    assert n_yes == 58
     hh = f"{raw['households'].sum():,.0f}"
     assert f"{len(raw)} 个小区，{hh} 户；{n_yes} 个在改造范围内；" in report_zh
 
