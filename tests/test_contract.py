@@ -108,7 +108,8 @@ VOCAB = {"category": ("kindergarten", "primary_school"), "level": ("5", "10", "1
 def _scope(**cols):
     base = {"community_id": ["C1", "C2"], "in_scope": ["yes", "unknown"],
             "reasons": ["built_before_2001", "unknown_build_year"],
-            "reasons_zh": ["2000年底前建成（1980年）", "建成年份未知"], "year_limit": [2000, 2000]}
+            "reasons_zh": ["2000年底前建成（1980年）", "建成年份未知"], "grade_d": [False, False],
+            "note_zh": ["", ""], "note_en": ["", ""], "year_limit": [2000, 2000]}
     base.update(cols)
     return pd.DataFrame({k: v for k, v in base.items() if v is not None})
 
