@@ -537,3 +537,28 @@ def test_district_planning_gaps_are_not_needs(profile):
     assert sm.loc["primary_school", "median_distance_m"] == pytest.approx(725.0)
     assert sm.loc["primary_school", "max_distance_m"] == 800.0
     assert sm.loc["nursing_home", "community_ids"] == "a"
+
+
+def test_location_and_premises_read_from_chinese_headers(tmp_path, profile):
+    # a GeoPackage written by GDAL with the survey form's headers 所在地类型 and 物业用房
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    import livingcircle as lc
+
+    gdf = gpd.GeoDataFrame({
+        "小区编号": ["a", "b", "c"], "建成年份": [1990, 1990, 1990], "安全等级": ["B", "B", "B"],
+        "成套住宅": ["是", "是", "是"], "所在地类型": ["县城", "乡镇", None],
+        "物业用房": ["无", "有", None],
+    }, geometry=[Point(126.60, 45.75), Point(126.61, 45.75), Point(126.62, 45.75)], crs=4326)
+    path = tmp_path / "communities.gpkg"
+    gdf.to_file(path, engine="pyogrio")
+    comm = lc.io.read_communities(path)
+    assert str(comm["property_premises"].dtype) == "boolean"
+    s = renovation_scope(comm).set_index("community_id")
+    assert s["in_scope"].to_dict() == {"a": "yes", "b": "no", "c": "unknown"}
+    assert s.loc["b", "reasons"].startswith("location_not_eligible")
+    assert s.loc["c", "reasons"] == "built_before_2001;unknown_location_type"
+    needs = renovation_needs(comm, None, renovation_scope(comm), profile)
+    prop = needs[needs["item_id"] == "property_management"]
+    assert prop[["community_id", "assessment"]].values.tolist() == [["a", "need"]]
