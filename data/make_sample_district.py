@@ -588,7 +588,8 @@ def make_communities(layout: Layout, use: dict, rng: np.random.Generator):
         "street": streets,
     })
     for col, dtype in COMMUNITY_ATTRIBUTES.items():
-        df[col] = df[col].astype(dtype)
+        if col in df.columns:  # property_premises, location_type (issue 16 §2): not in the sample
+            df[col] = df[col].astype(dtype)
 
     # deliberate unknowns (NULL): a missing attribute means "unknown", never a guess
     nulls = {

@@ -249,6 +249,7 @@ def run(
     layers["diagnostics"] = ctx.diag.to_frame()
 
     metadata = _metadata(ctx, net, acc, speed_profiles=speed_profiles)
+    metadata["renovation_rules"] = planning["rules"]  # issue 16 §2: rules applied or not
     logger.info("run finished: %d communities, %d facilities, %d diagnostics", len(data.comm),
                 len(data.fac), len(ctx.diag))
     return Result(layers=layers, profile=prof, speed_profiles=speed_profiles, metadata=metadata,
@@ -460,7 +461,13 @@ def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str) -> dict:
 def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile: str,
                 target_communities, target_households) -> tuple[gpd.GeoDataFrame, dict]:
     """Renovation scope, needs and the annual plan; the wide communities layer."""
-    from .renovation import annual_plan, renovation_needs, renovation_scope
+    from .renovation import (
+        annual_plan,
+        district_planning_items,
+        renovation_needs,
+        renovation_scope,
+        scope_rules_applied,
+    )
 
     comm = data.comm
     wide = acc.wide(speed_profile).merge(analysis["completeness"], on="community_id",
@@ -474,7 +481,11 @@ def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile:
                       .rename(columns={"reasons": "scope_reasons"}),
                       on="community_id", how="left")
     wide = gpd.GeoDataFrame(wide, geometry="geometry", crs=comm.crs)
-    planning = {"scope": scope, "needs": needs, "plan": plan, "not_ready": not_ready}
+    planning = {"scope": scope, "needs": needs, "plan": plan, "not_ready": not_ready,
+                # issue 16 §2: gaps the district plans, and which optional scope rules applied
+                "district_planning": district_planning_items(analysis["gaps"], comm, ctx.prof,
+                                                             scope),
+                "rules": scope_rules_applied(comm)}
     return wide, planning
 
 
@@ -491,7 +502,7 @@ def _layers(data: _Inputs, acc, iso, analysis: dict, wide, planning: dict) -> di
     for name in ("gaps", "completeness", "capacity", "area_figures", "coverage", "uncovered"):
         if analysis.get(name) is not None:
             layers[name] = analysis[name]
-    for name in ("scope", "needs", "plan", "not_ready"):
+    for name in ("scope", "needs", "plan", "not_ready", "district_planning"):
         if planning.get(name) is not None:
             layers[name] = planning[name]
     return layers

@@ -52,6 +52,44 @@ PROTECTION_ZH = (
     "（黑政办规〔2021〕15号 四(三)4）"
 )
 
+#: The policy line of the location rule (二(一)), quoted in its reasons.
+LOCATION_POLICY_ZH = (
+    "黑政办规〔2021〕15号 二(一)：“城市、县城、原农垦、森工系统二级机构所在地，2000 年底前建成"
+    "需改造的老旧小区或单栋住宅楼。”")
+#: The locations the policy lists (二(一)) and the cell values read as each (compared after
+#: stripping spaces, case-insensitively). Any other non-empty value is outside the list.
+LOCATION_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "city": ("城市", ("城市", "市", "市区", "城区", "city")),
+    "county_town": ("县城", ("县城", "县城区", "county_town", "county town")),
+    "state_farm": ("原农垦系统二级机构所在地", ("原农垦", "农垦", "原农垦系统二级机构所在地",
+                                             "农垦系统二级机构所在地", "state_farm")),
+    "forestry": ("森工系统二级机构所在地", ("森工", "原森工", "森工系统二级机构所在地",
+                                          "forestry")),
+}
+#: The note every grade D community carries (the same words as :mod:`livingcircle.buildings`).
+GRADE_D_NOTE_ZH = (
+    "危房（安全鉴定D级）：须经房屋安全鉴定，由主管部门决定解危、加固或拆除重建等处置，超出一般"
+    "老旧小区改造的范围；是否纳入改造须另行决定，不能仅凭建成年份纳入"
+)
+GRADE_D_NOTE_EN = (
+    "dangerous building (safety grade D): needs an appraisal and a decision by the authority "
+    "(make safe, strengthen or rebuild) beyond ordinary renovation; never in scope by its "
+    "build year alone"
+)
+#: Why grade D is not a ground of the policy: the line it reads (二(一) names grade C only).
+GRADE_D_POLICY = (
+    "黑政办规〔2021〕15号 二(一)：“对 2000 年后建成并被鉴定为安全 C 级住宅楼……可以一并纳入改造"
+    "范围。”— grade C only; grade D is a dangerous building (JGJ 125-2016 危险房屋鉴定标准)"
+)
+#: The line that makes 物业用房 a 完善类 need (三(二)), and the one that makes the committee and
+#: management mode preconditions of the annual plan (二(三)), not needs.
+PREMISES_POLICY_ZH = (
+    "黑政办规〔2021〕15号 三(二)：完善类“主要包括……文化休闲设施、体育健身设施、物业用房等配套"
+    "设施”")
+GOVERNANCE_POLICY_ZH = (
+    "黑政办规〔2021〕15号 二(三)：“将居民出资、业主委员会（物业管理委员会）组建、改造后物业管理模式"
+    "确定等作为纳入年度改造计划的前提条件”")
+
 #: Items triggered by attributes: id -> (class, Chinese name).
 ATTRIBUTE_ITEMS = {
     "utilities": ("基础", "小区内部及与小区联系的供水、排水、供电、供气、供热、道路、消防、安防、"
@@ -144,26 +182,6 @@ def _records(communities: pd.DataFrame) -> list[dict]:
     return recs
 
 
-def _no_management(row: Mapping, cid: str) -> bool | None:
-    """Whether the community has no property management (three-valued)."""
-    mode = _get(row, "management_mode")
-    mode_none = None if _is_missing(mode) or str(mode).strip() == "" else (
-        str(mode).strip().lower() in NO_MANAGEMENT)
-    owners = bool_or_none(_get(row, "owners_committee"), "owners_committee", cid)
-    prop = bool_or_none(_get(row, "property_committee"), "property_committee", cid)
-    if owners is True or prop is True:
-        no_committee: bool | None = False
-    elif owners is False and prop is False:
-        no_committee = True
-    else:
-        no_committee = None
-    if mode_none is True or no_committee is True:
-        return True
-    if mode_none is False and no_committee is False:
-        return False
-    return None
-
-
 # --- scope --------------------------------------------------------------------------------------
 
 def renovation_scope(
@@ -186,15 +204,28 @@ def renovation_scope(
       attributes named (``unknown_build_year``, ``unknown_safety_grade``,
       ``unknown_complete_units``).
 
-    Grade D (危房) is not a ground of this policy and is reported as ``safety_grade_d`` (handle it
-    by the dangerous-building procedure). Local lists override the rules: ``exclude`` → out
+    Grade D (危房): 二(一) names grade C only (“对 2000 年后建成并被鉴定为安全 C 级住宅楼……可以
+    一并纳入改造范围”); a dangerous building needs an appraisal and a decision beyond ordinary
+    renovation. A grade D community is therefore never silently in (or out of) scope by its
+    build year: ``in_scope`` is 'unknown' (as :func:`livingcircle.buildings.building_scope` does
+    for a building), the first reason is ``grade_d_danger`` followed by the criteria that hold,
+    ``grade_d`` is True and ``note_zh``/``note_en`` carry :data:`GRADE_D_NOTE_ZH`.
+
+    Location (二(一) “城市、县城、原农垦、森工系统二级机构所在地”), only when the layer has a
+    ``location_type`` column (:data:`LOCATION_TYPES`; :func:`scope_rules_applied` says whether
+    it was applied): a value outside the list → out (``location_not_eligible``, first reason);
+    an empty cell → a community the other rules put in becomes 'unknown'
+    (``unknown_location_type``); no column → the rule is not applied.
+
+    Local lists override the rules: ``exclude`` → out
     (``local_exclude``), ``include`` → in (``local_include``). Some cities extend the year limit
     (e.g. to 2005): pass ``year_limit`` or set ``settings.renovation_year_limit``.
 
     Parameters
     ----------
     communities
-        community_id and, when known, build_year, safety_grade, complete_units.
+        community_id and, when known, build_year, safety_grade, complete_units,
+        location_type.
     year_limit
         Last year of construction in scope; None takes ``settings.renovation_year_limit``.
     include, exclude
@@ -204,7 +235,8 @@ def renovation_scope(
     -------
     pandas.DataFrame
         community_id, in_scope ('yes' | 'no' | 'unknown'), reasons (';'-joined codes),
-        reasons_zh, year_limit; in the order of ``communities``.
+        reasons_zh, grade_d (bool), note_zh, note_en (the grade D note, else empty),
+        year_limit; in the order of ``communities``.
     """
     limit = settings.renovation_year_limit if year_limit is None else int(year_limit)
     recs = _records(communities)
@@ -220,19 +252,30 @@ def renovation_scope(
         warnings.warn(f"include/exclude name communities not in the layer: {stray}",
                       LivingCircleWarning, stacklevel=2)
 
+    has_location = "location_type" in communities.columns
     out = []
     for r in recs:
         cid = r["community_id"]
         yes, no, unk = _scope_criteria(r, cid, limit)
+        grade_d = _grade_or_none(_get(r, "safety_grade"), cid) == "D"
+        d_reason = [("grade_d_danger", "安全鉴定D级（危房）")] if grade_d else []
+        loc = _location(r) if has_location else ("n/a", None)
 
         if cid in exc:
-            status, reasons = "no", [("local_exclude", "地方决定不纳入")]
+            status, reasons = "no", [("local_exclude", "地方决定不纳入"), *d_reason]
         elif cid in inc:
-            status, reasons = "yes", [*yes, ("local_include", "地方决定纳入")]
+            status, reasons = "yes", [*d_reason, *yes, ("local_include", "地方决定纳入")]
+        elif loc[0] == "no":
+            status, reasons = "no", [loc[1], *d_reason, *yes, *no, *unk]
+        elif grade_d:
+            # 二(一) names grade C only: a dangerous building is decided beyond this policy
+            status, reasons = "unknown", [*d_reason, *yes, *no, *unk]
+        elif yes and loc[0] == "unknown":
+            status, reasons = "unknown", [*yes, loc[1]]
         elif yes:
             status, reasons = "yes", yes
         elif unk:
-            status, reasons = "unknown", [*no, *unk]
+            status, reasons = "unknown", [*no, *unk, *([loc[1]] if loc[0] == "unknown" else [])]
         else:
             status, reasons = "no", no
         out.append({
@@ -240,10 +283,14 @@ def renovation_scope(
             "in_scope": status,
             "reasons": ";".join(c for c, _ in reasons),
             "reasons_zh": "；".join(z for _, z in reasons),
+            "grade_d": grade_d,
+            "note_zh": GRADE_D_NOTE_ZH if grade_d else "",
+            "note_en": GRADE_D_NOTE_EN if grade_d else "",
             "year_limit": limit,
         })
     result = pd.DataFrame(out, columns=["community_id", "in_scope", "reasons", "reasons_zh",
-                                        "year_limit"])
+                                        "grade_d", "note_zh", "note_en", "year_limit"])
+    result["grade_d"] = result["grade_d"].astype(bool)
     logger.info("renovation scope: %s", result["in_scope"].value_counts().to_dict())
     return result
 
@@ -271,7 +318,7 @@ def _scope_criteria(r: Mapping, cid: str, limit: int):
     elif grade == "C":
         yes.append(("safety_grade_c", "安全鉴定C级"))
     elif grade == "D":
-        no.append(("safety_grade_d", "安全鉴定D级（危房，按危房处置，不属本条）"))
+        pass  # grade_d_danger, decided by renovation_scope (never a silent yes or no)
     else:
         no.append((f"safety_grade_{grade.lower()}", f"安全鉴定{grade}级"))
     if units is None:
@@ -281,6 +328,75 @@ def _scope_criteria(r: Mapping, cid: str, limit: int):
     else:
         no.append(("complete_units", "成套住宅"))
     return yes, no, unk
+
+
+def _location(r: Mapping) -> tuple[str, tuple[str, str] | None]:
+    """Judge a community's ``location_type`` against the policy's list (二(一)).
+
+    Returns ('yes', None) for a listed location, ('no', reason) for a value outside the list,
+    ('unknown', reason) for an empty cell.
+    """
+    v = _get(r, "location_type")
+    if _is_missing(v) or str(v).strip() == "":
+        return "unknown", ("unknown_location_type",
+                           "所在地类型未知（是否城市、县城、原农垦、森工系统二级机构所在地，需核实）")
+    key = str(v).strip().lower()
+    for _code, (_zh, words) in LOCATION_TYPES.items():
+        if key in {w.lower() for w in words}:
+            return "yes", None
+    listed = "、".join(zh for zh, _ in LOCATION_TYPES.values())
+    return "no", ("location_not_eligible",
+                  f"所在地类型“{v}”不在政策所列范围（{listed}）；{LOCATION_POLICY_ZH}")
+
+
+def location_type_code(value) -> str | None:
+    """Return the policy location a ``location_type`` cell names.
+
+    ``city``, ``county_town``, ``state_farm`` or ``forestry`` (:data:`LOCATION_TYPES`);
+    ``'other'`` for a value outside the list; None for an empty cell.
+    """
+    verdict, _ = _location({"location_type": value})
+    if verdict == "unknown":
+        return None
+    key = str(value).strip().lower()
+    for code, (_zh, words) in LOCATION_TYPES.items():
+        if key in {w.lower() for w in words}:
+            return code
+    return "other"
+
+
+def scope_rules_applied(communities: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Say which optional rules of :func:`renovation_scope` were applied, and why not.
+
+    The location rule (二(一) 城市、县城、原农垦、森工系统二级机构所在地) needs a
+    ``location_type`` column; without one it is not applied, and the run's metadata and report
+    say so instead of passing over it in silence.
+
+    Parameters
+    ----------
+    communities
+        The communities layer the scope was judged on.
+
+    Returns
+    -------
+    dict
+        ``{"location_eligibility": {"applied": "yes"|"no", "zh": ..., "en": ...}}``.
+    """
+    if "location_type" in communities.columns:
+        loc = {"applied": "yes",
+               "zh": "已按所在地类型（location_type）核对二(一)所列地域：城市、县城、原农垦、"
+                     "森工系统二级机构所在地；其他所在地不纳入（location_not_eligible），空值为未知",
+               "en": "location eligibility checked from location_type (二(一): city, county "
+                     "town, former state-farm or forestry second-level seat); other locations "
+                     "out of scope, empty cells unknown"}
+    else:
+        loc = {"applied": "no",
+               "zh": "小区图层无所在地类型（location_type）列：未核对二(一)所列地域（城市、县城、"
+                     "原农垦、森工系统二级机构所在地），默认全部小区位于所列地域",
+               "en": "no location_type column: the location rule of 二(一) (city, county town, "
+                     "former state-farm or forestry seat) was not applied; every community is "
+                     "taken to lie in a listed location"}
+    return {"location_eligibility": loc}
 
 
 # --- needs --------------------------------------------------------------------------------------
@@ -328,8 +444,15 @@ def renovation_needs(
     - ``attribute``: safety grade C → 基础 building_safety; complete_units False → 基础
       unit_completion (both read from 基础类's "安全需要和基本生活需求"; an interpretation);
       floors ≥ ``min_floors_elevator`` without elevator → 完善 elevator_retrofit; elderly_share ≥
-      ``elderly_share_threshold`` → 完善 barrier_free (适老设施/无障碍); no property management
-      (management_mode '无' or neither owners' nor property committee) → 完善 property_management.
+      ``elderly_share_threshold`` → 完善 barrier_free (适老设施/无障碍); no property premises
+      (``property_premises`` False) → 完善 property_management (物业用房, 三(二)). The governance
+      attributes (owners_committee, property_committee, management_mode) never trigger it: they
+      are the annual plan's preconditions (二(三)), read by :func:`annual_plan`.
+
+    Categories with ``district_planning: true`` in the profile (小学, 初中, 养老院,
+    社区卫生服务中心, large sports grounds) are living-circle gaps but never a community's
+    renovation need: they are planned by the district (上级规划统筹) and listed by
+    :func:`district_planning_items`.
 
     A heritage community (heritage True) gets the protection requirement of 四(三)4 on every item.
     An attribute that is unknown never triggers a need: the item is listed with
@@ -400,7 +523,7 @@ def renovation_needs(
         _building_needs(needs, r, year_limit)
         _elevator_need(needs, r, min_floors_elevator)
         _elderly_need(needs, r, elderly_share_threshold)
-        _management_need(needs, r, prop_class, prop_name)
+        _premises_need(needs, r, prop_class, prop_name)
         _facility_needs(needs, gap_rows.get(cid, []), full_rows.get(cid, []), profile)
         # heritage protection
         heritage = bool_or_none(_get(r, "heritage"), "heritage", cid)
@@ -506,21 +629,24 @@ def _elderly_need(needs: _Needs, r: Mapping, elderly_share_threshold: float) -> 
                         f"老年人口比例 {share:.0%}（≥{elderly_share_threshold:.0%}）")
 
 
-def _management_need(needs: _Needs, r: Mapping, prop_class: str, prop_name: str) -> None:
-    """Add property management when the community has none (or it is unknown)."""
-    nm = _no_management(r, needs.cid)
-    mode = _get(r, "management_mode")
-    m_detail = (f"management_mode={'unknown' if _is_missing(mode) else mode}, "
-                f"owners_committee={_get(r, 'owners_committee')}, "
-                f"property_committee={_get(r, 'property_committee')}")
-    if nm is True:
+def _premises_need(needs: _Needs, r: Mapping, prop_class: str, prop_name: str) -> None:
+    """Add 物业用房 when the community has no property premises (or it is unknown).
+
+    物业用房 is premises, a 完善类 item (:data:`PREMISES_POLICY_ZH`), read from the attribute
+    ``property_premises`` (yes/no/unknown). The governance attributes (owners_committee,
+    property_committee, management_mode) are preconditions of the annual plan
+    (:data:`GOVERNANCE_POLICY_ZH`) and decide readiness only: they never trigger this need.
+    """
+    has = bool_or_none(_get(r, "property_premises"), "property_premises", needs.cid)
+    if has is False:
         needs.add("property_management", prop_class, prop_name, "attribute",
-                  "management_mode;owners_committee;property_committee", m_detail,
-                  "无物业管理（无物业或无业主委员会/物业管理委员会）")
-    elif nm is None:
+                  "property_premises", "property_premises=False",
+                  f"无物业用房（{PREMISES_POLICY_ZH}）")
+    elif has is None:
         needs.add("property_management", prop_class, prop_name, "attribute",
-                  "management_mode;owners_committee;property_committee", m_detail,
-                  "物业管理情况未知，需调查", "unknown")
+                  "property_premises", "property_premises unknown",
+                  "有无物业用房未知，需调查（业委会、物业管理模式只决定是否具备纳入年度计划的前提条件，"
+                  "不作为物业用房需求的依据）", "unknown")
 
 
 def _facility_needs(needs: _Needs, gap_rows: list[dict], full_rows: list[dict],
@@ -528,7 +654,7 @@ def _facility_needs(needs: _Needs, gap_rows: list[dict], full_rows: list[dict],
     """Add the categories missing (gaps) or over capacity that have a renovation category."""
     for g in gap_rows:
         cat = profile.categories.get(str(g["category"]))
-        if cat is None or cat.renovation_category is None:
+        if cat is None or cat.renovation_category is None or cat.district_planning:
             continue
         needs.add(cat.id, cat.renovation_category, cat.name_zh, "missing_facility", cat.id,
                   _facility_detail(g), str(g.get("explanation_zh", "")),
@@ -536,7 +662,8 @@ def _facility_needs(needs: _Needs, gap_rows: list[dict], full_rows: list[dict],
     missing_ids = {str(g["category"]) for g in gap_rows}
     for c in full_rows:
         cat = profile.categories.get(str(c["category"]))
-        if cat is None or cat.renovation_category is None or cat.id in missing_ids:
+        if (cat is None or cat.renovation_category is None or cat.district_planning
+                or cat.id in missing_ids):
             continue
         per_1000 = float(c.get("supply_ratio", math.nan)) * 1000.0
         norm_1000 = float(c.get("norm_ratio", math.nan)) * 1000.0
@@ -564,6 +691,131 @@ def _needs_table(rows: list[dict], in_scope: list[str]) -> pd.DataFrame:
         ).sort_values(["_c", "_k"], kind="stable").drop(columns=["_c", "_k"])
     result["required"] = result["required"].astype("boolean")
     return result.reset_index(drop=True)
+
+
+# --- district planning (上级规划统筹) -------------------------------------------------------------
+
+#: Columns of the ``district_planning`` layer (the layer contract, :data:`schema.LAYERS`).
+DISTRICT_PLANNING_COLUMNS = [
+    "category", "name_zh", "level", "community_id", "households", "in_scope", "status",
+    "distance_m", "threshold_m", "nearest_facility_id", "criterion", "basis", "detail_zh",
+]
+
+
+def district_planning_items(
+    gaps: pd.DataFrame | None,
+    communities: pd.DataFrame,
+    profile: Profile,
+    scope: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """List the living-circle gaps the district plans, not the community (上级规划统筹).
+
+    Schools (小学, 初中) and district-level facilities (养老院, 社区卫生服务中心, large sports
+    grounds) — the categories with ``district_planning: true`` in the profile, each with its
+    ``district_planning_source`` — are gaps of the 15-minute (or 10-minute) living circle that one
+    community's renovation cannot close: :func:`renovation_needs` lists no need for them and the
+    siting never puts them on a community's site. They are reported here, one row per community
+    lacking the category, with the gap figures (distance to the nearest facility and the
+    threshold), for every community judged (in scope or not: the district plans for all).
+
+    Parameters
+    ----------
+    gaps
+        The result of :func:`livingcircle.gaps.find_gaps` (None gives an empty table).
+    communities
+        community_id and, when known, households.
+    profile
+        Says which categories are district planning.
+    scope
+        Optional result of :func:`renovation_scope`, for the in_scope column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`DISTRICT_PLANNING_COLUMNS`: category, name_zh, level, community_id, households
+        (empty when unknown), in_scope ('yes'|'no'|'unknown', empty without scope), status
+        ('missing' | 'not_reached'), distance_m (empty when none is reached within the search
+        cutoff), threshold_m, nearest_facility_id, criterion, basis (the profile's source of the
+        district-planning flag), detail_zh; in profile order of categories, then community order.
+    """
+    dp = [c for c in profile.categories.values() if c.district_planning]
+    if gaps is None or not dp:
+        return _dp_frame([])
+    for col in ("community_id", "category", "met"):
+        if col not in gaps.columns:
+            msg = f"gaps table lacks column {col!r}; pass the result of find_gaps()"
+            raise InputError(msg)
+    hh = {r["community_id"]: _number_or_none(_get(r, "households"), "households",
+                                             r["community_id"])
+          for r in _records(communities)}
+    status = ({} if scope is None else
+              dict(zip(scope["community_id"].astype(str), scope["in_scope"], strict=True)))
+    g = gaps[~gaps["met"].astype(bool)]
+    by_cat = {c: t for c, t in g.assign(category=g["category"].astype(str)).groupby("category")}
+    rows = []
+    for cat in dp:
+        t = by_cat.get(cat.id)
+        if t is None:
+            continue
+        for r in t.to_dict("records"):
+            cid = str(r["community_id"])
+            dist = r.get("distance_m")
+            dist = None if _is_missing(dist) else float(dist)
+            near = "搜索范围内无可达设施" if dist is None else f"最近 {dist:.0f} 米"
+            rows.append({
+                "category": cat.id, "name_zh": cat.name_zh, "level": cat.level,
+                "community_id": cid, "households": hh.get(cid),
+                "in_scope": status.get(cid), "status": r.get("status", "missing"),
+                "distance_m": dist, "threshold_m": float(cat.max_walk_m),
+                "nearest_facility_id": r.get("nearest_facility_id"),
+                "criterion": r.get("criterion", "distance"),
+                "basis": cat.district_planning_source,
+                "detail_zh": f"{cat.name_zh}：{cat.max_walk_m:g} 米内无（{near}）；上级规划统筹，"
+                             "不列为小区改造需求",
+            })
+    return _dp_frame(rows)
+
+
+def _dp_frame(rows: list[dict]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=DISTRICT_PLANNING_COLUMNS)
+    out["households"] = out["households"].astype("Float64").astype("Int64")
+    out["distance_m"] = out["distance_m"].astype(float)
+    out["threshold_m"] = out["threshold_m"].astype(float)
+    return out.reset_index(drop=True)
+
+
+def district_planning_summary(items: pd.DataFrame) -> pd.DataFrame:
+    """Sum :func:`district_planning_items` per category, for the report.
+
+    Parameters
+    ----------
+    items
+        The ``district_planning`` table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        category, name_zh, threshold_m, n_communities, households (sum of the known ones),
+        n_unknown_households, n_not_reached, median_distance_m, max_distance_m (over the
+        communities with a facility reached), community_ids (';'-joined).
+    """
+    cols = ["category", "name_zh", "threshold_m", "n_communities", "households",
+            "n_unknown_households", "n_not_reached", "median_distance_m", "max_distance_m",
+            "community_ids"]
+    rows = []
+    for cat, t in items.groupby("category", sort=False):
+        d = t["distance_m"].dropna()
+        rows.append({
+            "category": cat, "name_zh": t["name_zh"].iloc[0],
+            "threshold_m": float(t["threshold_m"].iloc[0]), "n_communities": len(t),
+            "households": int(t["households"].sum()),
+            "n_unknown_households": int(t["households"].isna().sum()),
+            "n_not_reached": int(t["distance_m"].isna().sum()),
+            "median_distance_m": float(d.median()) if len(d) else math.nan,
+            "max_distance_m": float(d.max()) if len(d) else math.nan,
+            "community_ids": ";".join(t["community_id"].astype(str)),
+        })
+    return pd.DataFrame(rows, columns=cols)
 
 
 # --- annual plan --------------------------------------------------------------------------------

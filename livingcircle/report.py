@@ -55,6 +55,14 @@ _TEXT = {
         "map_print": "交互地图不随打印输出：请打开 map.html。",
         "cards_note": "以下为排名前 {n} 个片区的图卡（共 {total} 个）；全部图卡见 "
                       "livingcircle figures。",
+        # issue 16 §2
+        "district_planning": "上级规划统筹事项",
+        "district_planning_intro": "以下设施属于生活圈缺口，但由区级规划统筹配建（中小学、养老院、"
+                                   "社区卫生服务中心、大型运动场地），不列为单个小区的改造需求，"
+                                   "也不在小区候选用地上选址。",
+        "district_planning_none": "无上级规划统筹事项：各小区均在阈值内可达这些设施。",
+        "grade_d": "危房（安全鉴定D级）",
+        "scope_rules": "改造范围规则的适用情况",
     },
     "en": {
         "title": "15-minute living circle assessment and old-community renovation report",
@@ -75,6 +83,16 @@ _TEXT = {
         "map_print": "The interactive map is not printed: open map.html.",
         "cards_note": "Cards of the {n} best-ranked clusters (of {total}); livingcircle figures "
                       "draws them all.",
+        # issue 16 §2
+        "district_planning": "Items for district planning (上级规划统筹)",
+        "district_planning_intro": "These facilities are living-circle gaps that the district "
+                                   "plans (schools, nursing homes, community health centres, "
+                                   "large sports grounds): they are not a community's renovation "
+                                   "need and are never sited on a community's candidate sites.",
+        "district_planning_none": "No items for district planning: every community reaches "
+                                  "these facilities within the threshold.",
+        "grade_d": "Dangerous buildings (safety grade D)",
+        "scope_rules": "Scope rules applied",
     },
 }
 
@@ -214,6 +232,47 @@ def _plan(result, lang: str) -> dict | None:
 
         return _table(plan_table_zh(plan))
     return _table(plan.drop(columns=[c for c in ("reason_zh",) if c in plan.columns]))
+
+
+def _policy_rules(result, lang: str) -> dict | None:
+    """Return the issue 16 §2 section: district-planning items, grade D, scope rules applied.
+
+    None when the run had no renovation step (no ``scope`` layer).
+    """
+    from .renovation import district_planning_summary
+
+    scope = result.layers.get("scope")
+    if scope is None:
+        return None
+    dp = result.layers.get("district_planning")
+    district = None
+    if dp is not None and len(dp):
+        sm = district_planning_summary(pd.DataFrame(dp))
+        head = (["类别", "步行距离阈值（米）", "缺少的小区数", "涉及户数", "户数未知的小区",
+                 "搜索范围内无可达", "最近设施距离中位数（米）", "最远（米）", "小区"]
+                if lang == "zh" else
+                ["Category", "Threshold (m)", "Communities lacking it", "Households",
+                 "Households unknown", "None reached", "Median distance to nearest (m)",
+                 "Max (m)", "Communities"])
+        rows = [[r.name_zh if lang == "zh" else r.category, format_number(r.threshold_m, 0),
+                 str(r.n_communities), format_number(r.households, 0),
+                 str(r.n_unknown_households), str(r.n_not_reached),
+                 format_number(r.median_distance_m, 0), format_number(r.max_distance_m, 0),
+                 r.community_ids.replace(";", "、" if lang == "zh" else ", ")]
+                for r in sm.itertuples(index=False)]
+        district = {"header": head, "rows": rows}
+    grade_d = None
+    if "grade_d" in scope.columns and pd.Series(scope["grade_d"]).astype(bool).any():
+        d = pd.DataFrame(scope)[pd.Series(scope["grade_d"]).astype(bool).to_numpy()]
+        note = "note_zh" if lang == "zh" else "note_en"
+        cols = ["community_id", "in_scope", "reasons_zh" if lang == "zh" else "reasons", note]
+        d = d[[c for c in cols if c in d.columns]]
+        if lang == "zh":
+            d = d.rename(columns=labels_zh("scope", d.columns))
+        grade_d = _table(d)
+    rules = (result.metadata or {}).get("renovation_rules") or {}
+    notes = [str(v.get(lang, "")) for v in rules.values() if isinstance(v, dict)]
+    return {"district": district, "grade_d": grade_d, "rules": [n for n in notes if n]}
 
 
 def _categories(result, lang: str) -> dict:
@@ -431,6 +490,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
         figures=_figures(result, lang), charts=_charts(result, lang), worst=_worst(result, lang),
         before_after=_before_after(result, lang),
         plan=_plan(result, lang),
+        policy_rules=_policy_rules(result, lang),
         clusters=_clusters(result, lang),
         programme=_programme(result, lang),
         map_html=map_html, categories=_categories(result, lang), speeds=speeds,

@@ -58,7 +58,7 @@ GPKG_VERSION = "1.2"
 LAYER_ORDER = [
     "communities", "gates", "facilities", "sites", "access", "isochrones", "gaps",
     "completeness", "capacity", "area_figures", "coverage", "uncovered", "scope", "needs",
-    "plan", "not_ready",
+    "plan", "not_ready", "district_planning",
     "clusters", "cluster_members", "proposed_sites", "before_after",
     "programme", "programme_years", "diagnostics",
     "access_points", "basemap",

@@ -74,6 +74,9 @@ COMMUNITY_ATTRIBUTES = {
     "resident_funding": "boolean",
     "district": "string",
     "street": "string",
+    # issue 16 §2: premises apart from governance; the policy's location list (二(一))
+    "property_premises": "boolean",
+    "location_type": "string",
 }
 
 SITE_TYPES = ("boiler_room", "vacant_lot", "ground_floor_shop", "public_building", "other")
@@ -105,6 +108,8 @@ LABELS_ZH = {
     "resident_funding": "居民出资",
     "district": "区",
     "street": "街道",
+    "property_premises": "物业用房",
+    "location_type": "所在地类型",
     "category": "设施类别",
     "categories": "设施类别(全部)",
     "capacity": "容量",
@@ -188,6 +193,11 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "floor_area_m2": ("建筑面积(㎡)", "建筑面积", "面积"),
     # issue 16 §4: the planner confirms a site is large enough for what is proposed on it
     "area_confirmed": ("面积已确认", "面积已核实", "面积确认", "面积核实"),
+    # issue 16 §2: 物业用房 (premises, a need) is not 物业管理模式 (governance, readiness)
+    "property_premises": ("物业用房", "有无物业用房", "物业服务用房", "物业管理用房",
+                          "物业办公用房"),
+    # 二(一) 城市、县城、原农垦、森工系统二级机构所在地 (values: renovation.LOCATION_TYPES)
+    "location_type": ("所在地类型", "所在地", "地域类型", "所在地性质"),
 }
 
 _UNIT = re.compile(r"[(（\[【][^()（）\[\]【】]*[)）\]】]$")
@@ -559,7 +569,7 @@ _COMPLETENESS = (
        doc="requirements that facilities cannot show (e.g. property_management)"),
 )
 _YES_NO_ATTRS = ("has_elevator", "complete_units", "heritage", "owners_committee",
-                 "property_committee", "resident_funding")
+                 "property_committee", "resident_funding", "property_premises")
 _INPUT_COMMUNITY = tuple(
     _c(n, {"string": "text", "Int64": "integer", "Float64": "real", "boolean": "boolean"}[t],
        LABELS_ZH[n], {"elderly_share": "share 0–1", "households": "households",
@@ -744,9 +754,14 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("community_id", _ID, LABELS_ZH["community_id"], nullable=False),
         _c("in_scope", "yes/no/unknown", "纳入改造范围", values=TRISTATE, nullable=False),
         _c("reasons", "list", "依据",
-           doc="built_before_<limit+1>, built_after_<limit>, safety_grade_<a-d>, "
-               "non_complete_units, complete_units, unknown_<attribute>"),
+           doc="built_before_<limit+1>, built_after_<limit>, safety_grade_<a-c>, "
+               "grade_d_danger, non_complete_units, complete_units, location_not_eligible, "
+               "local_include, local_exclude, unknown_<attribute>"),
         _c("reasons_zh", "text", "依据说明"),
+        _c("grade_d", "boolean", "危房(D级)", nullable=False,
+           doc="safety grade D: in_scope is unknown, a decision beyond ordinary renovation"),
+        _c("note_zh", "text", "危房说明", doc="the grade D note; empty otherwise"),
+        _c("note_en", "text", "危房说明(英文)", doc="the grade D note; empty otherwise"),
         _c("year_limit", "integer", "年份界限", "year", nullable=False,
            doc="settings.renovation_year_limit"),
     ), "one community's renovation eligibility (黑政办规〔2021〕15号 二(一))",
@@ -798,6 +813,25 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("lacks_zh", "text", "缺少的前提条件(中文)"),
     ), "one in-scope community whose preconditions (二(三)) are not all met",
         optional="with the renovation step", key=("community_id",)),
+    # issue 16 §2: gaps the district plans (上级规划统筹), never a community's renovation need
+    Layer("district_planning", "上级规划统筹事项", (), (
+        _c("category", "text", LABELS_ZH["category"], values="category", nullable=False),
+        _c("name_zh", "text", "类别名称"),
+        _c("level", "text", "生活圈层级", values="level"),
+        _c("community_id", _ID, LABELS_ZH["community_id"], nullable=False),
+        _c("households", "integer", "户数", "households", range=_POS, doc="empty when unknown"),
+        _c("in_scope", "yes/no/unknown", "纳入改造范围", values=TRISTATE),
+        _c("status", "text", "状态", values=("missing", "not_reached"), nullable=False),
+        _c("distance_m", "real", "最近设施步行距离(米)", "m", range=_POS,
+           doc="empty when none is reached within the search cutoff"),
+        _c("threshold_m", "real", "步行距离阈值(米)", "m", range=_POS, nullable=False),
+        _c("nearest_facility_id", "text", "最近设施编号"),
+        _c("criterion", "text", "判定标准", values=("distance", "time")),
+        _c("basis", "text", "统筹依据", doc="the profile's district_planning_source"),
+        _c("detail_zh", "text", "说明"),
+    ), "one community lacking a category the district plans (小学, 初中, 养老院, 社区卫生服务中心, "
+       "large sports grounds): a living-circle gap, not a renovation need",
+        optional="with the renovation step", key=("category", "community_id")),
     Layer("clusters", "片区联动", _POLY, (
         _c("rank", "integer", _CLUSTER_LABELS["rank"], range=(1, None), nullable=False),
         _c("cluster_id", _ID, _CLUSTER_LABELS["cluster_id"], nullable=False),

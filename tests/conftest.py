@@ -105,8 +105,10 @@ def policy_scope(raw: pd.DataFrame, year_limit: int = 2000) -> pd.Series:
 
     黑政办规〔2021〕15号 二(一): built by the end of ``year_limit``, or later with safety grade C,
     or units without their own kitchen and bathroom (``complete_units`` 0) → 'yes'; none of these
-    and all three attributes known → 'no'; otherwise 'unknown'. Plain pandas on the file's
-    columns; livingcircle's own rule is not called. Indexed by community_id.
+    and all three attributes known → 'no'; otherwise 'unknown'. Safety grade D (危房) → 'unknown'
+    whatever the rest says: 二(一) names grade C only, a dangerous building is decided beyond
+    ordinary renovation (issue 16 §2). Plain pandas on the file's columns; livingcircle's own rule
+    is not called. Indexed by community_id.
     """
     year = pd.to_numeric(raw["build_year"], errors="coerce")
     grade = raw["safety_grade"].astype("string").str.strip().str.upper()
@@ -114,4 +116,5 @@ def policy_scope(raw: pd.DataFrame, year_limit: int = 2000) -> pd.Series:
     yes = (year <= year_limit) | (grade == "C").fillna(False) | (units == 0)
     known = year.notna() & grade.notna() & units.notna()
     status = np.where(yes, "yes", np.where(known, "no", "unknown"))
+    status = np.where((grade == "D").fillna(False), "unknown", status)
     return pd.Series(status, index=raw["community_id"].astype(str).to_numpy(), name="in_scope")

@@ -271,8 +271,15 @@ def test_sample_community_sum_agrees_with_community_attributes(sample, communiti
     summary = community_building_summary(b, scope, communities=communities)
     by_attr = lc.renovation.renovation_scope(communities)
     both = by_attr.merge(summary, on="community_id", suffixes=("_community", "_buildings"))
-    # the buildings carry their community's attributes: the same verdict for every community
-    assert (both["in_scope_community"] == both["in_scope_buildings"]).all()
+    # the buildings carry their community's attributes: the same verdict for every community,
+    # except the four whose community-level grade is D (issue 16 §2: 'unknown' with
+    # grade_d_danger); their buildings name the one grade D building and put the grade C ones in
+    d = both["reasons_community"].str.startswith("grade_d_danger")
+    assert both.loc[d, "community_id"].tolist() == ["C037", "C062", "C067", "C076"]
+    assert (both.loc[d, "in_scope_community"] == "unknown").all()
+    assert (both.loc[d, "in_scope_buildings"] == "yes").all()
+    assert (both.loc[d, "n_grade_d"] == 1).all()
+    assert (both.loc[~d, "in_scope_community"] == both.loc[~d, "in_scope_buildings"]).all()
     assert summary["in_scope"].value_counts().to_dict() == {"yes": 62, "no": 15, "unknown": 3}
     # C001 (2002, grade unknown): every building unknown, so the community stays unknown
     c001 = summary.set_index("community_id").loc["C001"]

@@ -24,7 +24,8 @@ def communities_frame(rows: list[dict]) -> pd.DataFrame:
              "elderly_share": "Float64", "has_elevator": "boolean", "complete_units": "boolean",
              "heritage": "boolean", "owners_committee": "boolean",
              "property_committee": "boolean", "resident_funding": "boolean",
-             "safety_grade": "string", "management_mode": "string"}
+             "safety_grade": "string", "management_mode": "string",
+             "property_premises": "boolean", "location_type": "string"}
     df = pd.DataFrame(rows)
     for c, t in types.items():
         if c in df.columns:
@@ -49,7 +50,10 @@ def communities_frame(rows: list[dict]) -> pd.DataFrame:
         (2005, NA, True, "unknown", "built_after_2000;complete_units;unknown_safety_grade"),
         (NA, "A", True, "unknown", "safety_grade_a;complete_units;unknown_build_year"),
         (2005, "B", NA, "unknown", "built_after_2000;safety_grade_b;unknown_complete_units"),
-        (2005, "D", True, "no", "built_after_2000;safety_grade_d;complete_units"),
+        # grade D (危房) is never silently in or out by its build year (issue 16 §2): unknown,
+        # its own code first, then the criteria as they stand
+        (2005, "D", True, "unknown", "grade_d_danger;built_after_2000;complete_units"),
+        (1990, "D", True, "unknown", "grade_d_danger;built_before_2001;complete_units"),
     ],
 )
 def test_scope_branches(build_year, grade, complete, status, reasons):
@@ -135,19 +139,23 @@ def needs_case(profile):
         # old, tall, elderly, no management, heritage
         {"community_id": "n1", "build_year": 1990, "safety_grade": "B", "complete_units": True,
          "floors": 6, "has_elevator": False, "elderly_share": 0.30, "management_mode": "无",
-         "owners_committee": False, "property_committee": False, "heritage": True},
+         "owners_committee": False, "property_committee": False, "heritage": True,
+         "property_premises": False},
         # newer but grade C and non-complete units; low-rise; managed
         {"community_id": "n2", "build_year": 2010, "safety_grade": "C", "complete_units": False,
          "floors": 3, "has_elevator": NA, "elderly_share": NA, "management_mode": "物业公司",
-         "owners_committee": True, "property_committee": NA, "heritage": False},
+         "owners_committee": True, "property_committee": NA, "heritage": False,
+         "property_premises": True},
         # grade C, everything else unknown
         {"community_id": "n3", "build_year": NA, "safety_grade": "C", "complete_units": NA,
          "floors": NA, "has_elevator": False, "elderly_share": 0.10, "management_mode": NA,
-         "owners_committee": NA, "property_committee": NA, "heritage": NA},
+         "owners_committee": NA, "property_committee": NA, "heritage": NA,
+         "property_premises": NA},
         # out of scope
         {"community_id": "n4", "build_year": 2015, "safety_grade": "A", "complete_units": True,
          "floors": 18, "has_elevator": False, "elderly_share": 0.5, "management_mode": "无",
-         "owners_committee": False, "property_committee": False, "heritage": False},
+         "owners_committee": False, "property_committee": False, "heritage": False,
+         "property_premises": False},
     ])
     access = access_frame({
         "n1": {"elderly_day_care": 620, "bus_stop": np.nan, "culture_activity_station": 200},
@@ -189,6 +197,8 @@ def test_needs_triggers(needs_case, profile):
     assert n1.loc["elevator_retrofit", "trigger_detail"] == "floors=6, has_elevator=False"
     assert n1.loc["barrier_free", "trigger_detail"] == "elderly_share=0.30 >= 0.25"
     assert n1.loc["property_management", "item_zh"] == "物业管理与服务（物业用房）"
+    assert n1.loc["property_management", "trigger_attribute"] == "property_premises"
+    assert n1.loc["property_management", "trigger_detail"] == "property_premises=False"
     dc = n1.loc["elderly_day_care"]
     assert dc["trigger"] == "missing_facility"
     assert dc["renovation_class"] == "提升"
@@ -206,7 +216,7 @@ def test_needs_attribute_branches_and_unknowns(needs_case, profile):
     communities, gaps, scope = needs_case
     needs = renovation_needs(communities, gaps, scope, profile)
     # n2: built 2010 -> no policy defaults; grade C and non-complete units are 基础 needs;
-    # 3 floors -> no elevator need even with has_elevator unknown; managed -> no property need;
+    # 3 floors -> no elevator need even with has_elevator unknown; has 物业用房 -> no need;
     # culture station at 800 m > 500 m -> 完善
     assert items_of(needs, "n2") == ["building_safety", "unit_completion",
                                      "culture_activity_station"]
@@ -389,3 +399,166 @@ def test_needs_over_capacity_is_a_need(profile):
         "kindergarten within 300 m but over capacity (30.0 places per 1000 persons < norm 40.0)")
     assert "kindergarten" not in renovation_needs(communities, gaps, scope, profile)[
         "item_id"].tolist()
+
+
+# --- issue 16 §2: rules that slipped ----------------------------------------------------------
+
+def test_scope_grade_d_is_reported_with_its_note():
+    # 二(一): “对 2000 年后建成并被鉴定为安全 C 级住宅楼……可以一并纳入改造范围” — grade C only.
+    # A grade D (危房) community built in 1985 met the build-year rule and came out 'yes' with
+    # only built_before_2001; now it is 'unknown' with grade_d_danger first and the note.
+    from livingcircle.buildings import GRADE_D_NOTE_ZH as BUILDING_NOTE
+    from livingcircle.renovation import GRADE_D_NOTE_EN, GRADE_D_NOTE_ZH
+
+    c = communities_frame([
+        {"community_id": "d", "build_year": 1985, "safety_grade": "D级", "complete_units": True},
+        {"community_id": "c", "build_year": 1985, "safety_grade": "C", "complete_units": True},
+    ])
+    s = renovation_scope(c).set_index("community_id")
+    assert s.loc["d", "in_scope"] == "unknown"
+    assert s.loc["d", "reasons"] == "grade_d_danger;built_before_2001;complete_units"
+    assert s.loc["d", "reasons_zh"].startswith("安全鉴定D级（危房）；2000年底前建成（1985年）")
+    assert bool(s.loc["d", "grade_d"])
+    assert s.loc["d", "note_zh"] == GRADE_D_NOTE_ZH == BUILDING_NOTE  # one wording everywhere
+    assert "appraisal" in s.loc["d", "note_en"] and s.loc["d", "note_en"] == GRADE_D_NOTE_EN
+    assert s.loc["c", "in_scope"] == "yes"
+    assert not s.loc["c", "grade_d"] and s.loc["c", "note_zh"] == ""
+    # not in scope, so no need rows; a local decision to include it keeps the code in front
+    assert renovation_scope(c, include=["d"]).loc[0, "reasons"] == (
+        "grade_d_danger;built_before_2001;local_include")
+
+
+@pytest.mark.parametrize(
+    ("location", "status", "reasons"),
+    [
+        ("城市", "yes", "built_before_2001"),
+        ("县城", "yes", "built_before_2001"),
+        ("农垦", "yes", "built_before_2001"),
+        ("森工系统二级机构所在地", "yes", "built_before_2001"),
+        ("乡镇", "no", "location_not_eligible;built_before_2001;complete_units;safety_grade_a"),
+        (NA, "unknown", "built_before_2001;unknown_location_type"),
+    ],
+)
+def test_scope_location_eligibility(location, status, reasons):
+    # 二(一): “城市、县城、原农垦、森工系统二级机构所在地，2000 年底前建成需改造的老旧小区”
+    c = communities_frame([{"community_id": "x", "build_year": 1990, "safety_grade": "A",
+                            "complete_units": True, "location_type": location}])
+    s = renovation_scope(c)
+    assert s.loc[0, "in_scope"] == status
+    # codes: the location verdict first when it excludes, then the criteria (held, not held)
+    assert sorted(s.loc[0, "reasons"].split(";")) == sorted(reasons.split(";"))
+    if status == "no":
+        assert s.loc[0, "reasons"].startswith("location_not_eligible")
+        assert "“乡镇”不在政策所列范围" in s.loc[0, "reasons_zh"]
+        assert "城市、县城、原农垦" in s.loc[0, "reasons_zh"]
+
+
+def test_scope_location_rule_not_applied_without_the_column():
+    from livingcircle.renovation import location_type_code, scope_rules_applied
+
+    c = communities_frame([{"community_id": "x", "build_year": 1990}])
+    assert renovation_scope(c).loc[0, "in_scope"] == "yes"
+    rule = scope_rules_applied(c)["location_eligibility"]
+    assert rule["applied"] == "no"
+    assert "location_type" in rule["zh"] and "not applied" in rule["en"]
+    c["location_type"] = pd.Series(["城市"], dtype="string")
+    assert scope_rules_applied(c)["location_eligibility"]["applied"] == "yes"
+    assert [location_type_code(v) for v in ("城区", "County_Town", "原森工", "乡", " ", NA)] == [
+        "city", "county_town", "forestry", "other", None, None]
+
+
+def test_premises_need_is_not_triggered_by_governance(profile):
+    # 三(二) puts 物业用房 among 完善类 facilities; 二(三) makes 业委会 and the management mode
+    # preconditions of the annual plan. No committee and no management no longer make a need:
+    # premises present -> no item; premises absent -> need; column absent -> unknown.
+    base = {"build_year": 1990, "safety_grade": "B", "complete_units": True, "floors": 3,
+            "elderly_share": 0.1, "heritage": False, "management_mode": "无",
+            "owners_committee": False, "property_committee": False}
+    c = communities_frame([{"community_id": "has", **base, "property_premises": True},
+                           {"community_id": "lacks", **base, "property_premises": False},
+                           {"community_id": "unk", **base, "property_premises": NA}])
+    needs = renovation_needs(c, None, renovation_scope(c), profile)
+    prop = needs[needs["item_id"] == "property_management"].set_index("community_id")
+    assert "has" not in prop.index
+    assert prop.loc["lacks", "assessment"] == "need"
+    assert prop.loc["lacks", "renovation_class"] == "完善"
+    assert "物业用房" in prop.loc["lacks", "trigger_detail_zh"]
+    assert prop.loc["unk", "assessment"] == "unknown"
+    assert "业委会、物业管理模式只决定" in prop.loc["unk", "trigger_detail_zh"]
+    without = renovation_needs(c.drop(columns="property_premises"), None, renovation_scope(c),
+                               profile)
+    p2 = without[without["item_id"] == "property_management"]
+    assert p2["assessment"].tolist() == ["unknown"] * 3
+    # readiness still reads the governance attributes: all three lack a committee
+    plan, _ = annual_plan(c, renovation_scope(c), needs)
+    assert set(plan["readiness"]) == {"not_ready"}
+
+
+def test_district_planning_gaps_are_not_needs(profile):
+    # 小学 (500 m) and 养老院 (1000 m) carry district_planning: true in the profile: a gap, but
+    # never a community's renovation need; the day care centre (300 m) stays a need.
+    from livingcircle.renovation import district_planning_items, district_planning_summary
+
+    c = communities_frame([
+        {"community_id": "a", "build_year": 1990, "households": 300},
+        {"community_id": "b", "build_year": 1995, "households": NA},
+        {"community_id": "z", "build_year": 2015, "safety_grade": "A", "complete_units": True,
+         "households": 120},
+    ])
+    access = access_frame({
+        "a": {"primary_school": 800, "nursing_home": 1500, "elderly_day_care": 450},
+        "b": {"primary_school": np.nan, "nursing_home": 900, "elderly_day_care": 100},
+        "z": {"primary_school": 650, "nursing_home": 300, "elderly_day_care": 100},
+    })
+    gaps = find_gaps(access, profile,
+                     categories=["primary_school", "nursing_home", "elderly_day_care"])
+    scope = renovation_scope(c)
+    needs = renovation_needs(c, gaps, scope, profile)
+    assert not needs["item_id"].isin(["primary_school", "nursing_home"]).any()
+    assert items_of(needs, "a")[-1] == "elderly_day_care"
+    dp = district_planning_items(gaps, c, profile, scope)
+    # profile order: primary_school before nursing_home; every community judged (z is out of
+    # scope but the district plans for it too)
+    assert dp[["category", "community_id"]].values.tolist() == [
+        ["primary_school", "a"], ["primary_school", "b"], ["primary_school", "z"],
+        ["nursing_home", "a"]]
+    assert dp["distance_m"].tolist()[:1] == [800.0]
+    assert pd.isna(dp.loc[1, "distance_m"]) and dp.loc[1, "status"] == "not_reached"
+    assert dp["threshold_m"].tolist() == [500.0, 500.0, 500.0, 1000.0]
+    assert dp["in_scope"].tolist() == ["yes", "yes", "no", "yes"]
+    assert dp.loc[0, "detail_zh"].startswith("小学：500 米内无（最近 800 米）")
+    assert "完整社区" in dp.loc[0, "basis"]
+    sm = district_planning_summary(dp).set_index("category")
+    # 小学: a 300 + z 120 households known, b unknown; a 800 m and z 650 m reached
+    assert sm.loc["primary_school", "n_communities"] == 3
+    assert sm.loc["primary_school", "households"] == 420
+    assert sm.loc["primary_school", "n_unknown_households"] == 1
+    assert sm.loc["primary_school", "n_not_reached"] == 1
+    assert sm.loc["primary_school", "median_distance_m"] == pytest.approx(725.0)
+    assert sm.loc["primary_school", "max_distance_m"] == 800.0
+    assert sm.loc["nursing_home", "community_ids"] == "a"
+
+
+def test_location_and_premises_read_from_chinese_headers(tmp_path, profile):
+    # a GeoPackage written by GDAL with the survey form's headers 所在地类型 and 物业用房
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    import livingcircle as lc
+
+    gdf = gpd.GeoDataFrame({
+        "小区编号": ["a", "b", "c"], "建成年份": [1990, 1990, 1990], "安全等级": ["B", "B", "B"],
+        "成套住宅": ["是", "是", "是"], "所在地类型": ["县城", "乡镇", None],
+        "物业用房": ["无", "有", None],
+    }, geometry=[Point(126.60, 45.75), Point(126.61, 45.75), Point(126.62, 45.75)], crs=4326)
+    path = tmp_path / "communities.gpkg"
+    gdf.to_file(path, engine="pyogrio")
+    comm = lc.io.read_communities(path)
+    assert str(comm["property_premises"].dtype) == "boolean"
+    s = renovation_scope(comm).set_index("community_id")
+    assert s["in_scope"].to_dict() == {"a": "yes", "b": "no", "c": "unknown"}
+    assert s.loc["b", "reasons"].startswith("location_not_eligible")
+    assert s.loc["c", "reasons"] == "built_before_2001;unknown_location_type"
+    needs = renovation_needs(comm, None, renovation_scope(comm), profile)
+    prop = needs[needs["item_id"] == "property_management"]
+    assert prop[["community_id", "assessment"]].values.tolist() == [["a", "need"]]

@@ -59,14 +59,15 @@ def test_summary_sentence_counts_from_the_raw_file(report_zh):
     # independent: the raw sample file and the policy rule (conftest.policy_scope)
     raw = gpd.read_file(lc.sample_paths()["communities"])
     n_yes = int((policy_scope(raw) == "yes").sum())
-    assert n_yes == 62
+    assert n_yes == 58
     hh = f"{raw['households'].sum():,.0f}"
     assert f"{len(raw)} 个小区，{hh} 户；{n_yes} 个在改造范围内；" in report_zh
 
 
 def test_sections_zh(report_zh, sample_result):
     L = sample_result.layers
-    assert _h2(report_zh) == ["研究区概况", "改造前后对比", "年度改造计划", "片区统筹建议",
+    assert _h2(report_zh) == ["研究区概况", "改造前后对比", "年度改造计划", "上级规划统筹事项",
+                              "片区统筹建议",
                               "交互地图", "采用的标准及阈值", "步行速度", "数据来源"]
     assert '<html lang="zh-CN">' in report_zh
     assert '<p class="synthetic">合成示例数据 SYNTHETIC' in report_zh
@@ -140,8 +141,8 @@ def test_english(sample_result):
     h = make_report(sample_result, lang="en", include_map=False)
     assert '<html lang="en">' in h
     assert _h2(h) == ["Study area", "Before and after", "Annual renovation plan",
-                      "Cluster proposals", "Standard and thresholds", "Walking speeds",
-                      "Data sources"]
+                      "Items for district planning (上级规划统筹)", "Cluster proposals",
+                      "Standard and thresholds", "Walking speeds", "Data sources"]
     cl = sample_result.layers["clusters"].sort_values("rank")
     assert _rows(h, "clusters")[0][-1] == html.escape(cl["reason_en"].iloc[0])
     assert "used for gaps" in h and "年度改造计划" not in h
@@ -228,3 +229,25 @@ def test_card_cap_and_png_overview_for_a_city(sample_result, monkeypatch):
     overview = re.search(r'<figure class="overview"><img src="data:image/(\w+)\+?\w*;base64,', h)
     assert overview.group(1) == "png"
     assert len(_svg_images(h)) == 3
+
+
+def test_district_planning_grade_d_and_rules_section(report_zh, sample_result):
+    # issue 16 §2: gaps the district plans, per category, counted from the layer by hand
+    dp = pd.DataFrame(sample_result.layers["district_planning"])
+    rows = _rows(report_zh, "district-planning")
+    assert len(rows) == dp["category"].nunique() > 0
+    names = {c.id: c.name_zh for c in sample_result.profile.categories.values()}
+    first = dp["category"].iloc[0]
+    sub = dp[dp["category"] == first]
+    assert rows[0][0] == html.escape(names[first])
+    assert rows[0][2] == str(len(sub))
+    assert rows[0][3] == f"{int(sub['households'].sum()):,}"
+    # none of them is a community's renovation need
+    assert not sample_result.layers["needs"]["item_id"].isin(dp["category"]).any()
+    # the four grade D communities of the sample are always listed, with the note
+    gd = _rows(report_zh, "grade-d")
+    assert [r[0] for r in gd] == ["C037", "C062", "C067", "C076"]
+    assert all("须经房屋安全鉴定" in r[-1] for r in gd)
+    # the sample has no location_type column: the report says the rule was not applied
+    assert "未核对二(一)所列地域" in report_zh
+    assert sample_result.metadata["renovation_rules"]["location_eligibility"]["applied"] == "no"
