@@ -457,7 +457,8 @@ def iter_isochrones(
         source = measure_access(source, communities, empty, gates=gates,
                                 speed_profiles=speed_profiles)
     acc = source
-    speeds = speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
+    speeds = (speed_table(speed_profiles, acc.profile) if speed_profiles is not None
+              else acc.speeds)
     buffer_m = buffer_width(buffer_m)
     minutes = sorted(float(m) for m in (settings.level_minutes if minutes is None
                                         else minutes))
