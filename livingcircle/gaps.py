@@ -674,3 +674,53 @@ def uncovered_residential(
         geometry="geometry",
         crs=crs,
     )
+
+
+# --- met by distance, not by time (issue 16 §3) -------------------------------------------------
+
+def time_shortfalls(gaps: pd.DataFrame, communities: pd.DataFrame) -> pd.DataFrame:
+    """Return the community × category pairs met by distance but not by time.
+
+    GB 50180-2018 judges compliance in metres; this lists where a community complies and yet
+    the walk takes longer than the level's minutes at the gaps' time speed (e.g. an older walker
+    on winter ice, ``time_speed_profile``). Levels without minutes (the residential block) are
+    judged by distance under every criterion and never appear.
+
+    Parameters
+    ----------
+    gaps
+        The result of :func:`find_gaps` (with met_distance, met_time, time_at_speed_min).
+    communities
+        community_id, optionally name and households.
+
+    Returns
+    -------
+    pandas.DataFrame
+        community_id, name, households (NaN: unknown), category, name_zh, name_en, level,
+        distance_m, threshold_m, time_at_speed_min, threshold_min, time_speed_profile; sorted
+        by community_id and the gaps' category order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = pd.DataFrame({"community_id": ["c1"], "category": ["k"], "name_zh": ["幼儿园"],
+    ...     "name_en": ["kindergarten"], "level": ["5min"], "distance_m": [290.0],
+    ...     "threshold_m": [300.0], "time_at_speed_min": [6.62], "threshold_min": [5.0],
+    ...     "time_speed_profile": ["elderly_winter"], "met_distance": [True],
+    ...     "met_time": [False]})
+    >>> time_shortfalls(g, pd.DataFrame({"community_id": ["c1"], "households": [420]}))[
+    ...     ["community_id", "households", "time_at_speed_min"]].to_dict("records")
+    [{'community_id': 'c1', 'households': 420.0, 'time_at_speed_min': 6.62}]
+    """
+    cols = ["community_id", "category", "name_zh", "name_en", "level", "distance_m",
+            "threshold_m", "time_at_speed_min", "threshold_min", "time_speed_profile"]
+    require_columns(gaps, [*cols, "met_distance", "met_time"], "gaps table")
+    require_columns(communities, ("community_id",), "communities")
+    sub = gaps[gaps["met_distance"].astype(bool) & ~gaps["met_time"].astype(bool)][cols].copy()
+    sub["community_id"] = sub["community_id"].astype(str)
+    info = pd.DataFrame({"community_id": communities["community_id"].astype(str).to_numpy()})
+    info["name"] = (communities["name"].to_numpy() if "name" in communities.columns
+                    else None)
+    info["households"] = _weights(communities, "households").to_numpy()
+    out = sub.merge(info, on="community_id", how="left")
+    return out[["community_id", "name", "households", *cols[1:]]].reset_index(drop=True)
