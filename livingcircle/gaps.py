@@ -389,7 +389,9 @@ def _judge(rec, profile: Profile, *, criterion: str, sp: str, speed_name_zh: str
                  else met_d)
         met = {"distance": met_d, "time": met_t, "both": met_d and met_t}[criterion]
         status = "met" if met else "missing"
-    zh, en = _explain(cat, profile, distance=dist, time=tmin, met=met, criterion=criterion,
+    # the distance sentence keeps the measured (first) speed's minutes, as before issue 16 §3
+    shown = _num(rec.time_min) if criterion == "distance" else tmin
+    zh, en = _explain(cat, profile, distance=dist, time=shown, met=met, criterion=criterion,
                       speed_name_zh=speed_name_zh, speed_profile=sp, met_distance=met_d)
     nearest = getattr(rec, "nearest_facility_id", None)
     return {

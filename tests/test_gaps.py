@@ -564,6 +564,13 @@ def test_both_explanation_gives_both_verdicts(profile):
         "(source: GB 50180-2018 附录B/C, verified)")
 
 
+def test_distance_explanation_keeps_the_measured_minutes(profile):
+    # criterion distance: the sentence shows the adult minutes, 290 / 80 = 3.6 min
+    access = make_access({"c9": {"kg": 290}}, speeds=ADULT)
+    g = find_gaps(access, profile, time_speed="elderly_winter", categories=["kg"])
+    assert g.loc[0, "explanation_zh"].startswith("幼儿园：最近步行 290 米（3.6 分钟），满足")
+
+
 def test_time_judgement_block_level_and_not_reached(profile):
     # the residential block has no minutes: met_time is the distance verdict (60 <= 70 m)
     access = make_access({"c9": {"waste_point": 60, "kg": np.nan}}, speeds=ADULT)
