@@ -55,19 +55,28 @@ logger = logging.getLogger(__name__)
 NOT_REACHED = np.nan
 
 
-def speed_table(speed_profiles: SpeedProfiles) -> dict[str, float]:
+def speed_table(speed_profiles: SpeedProfiles,
+                profile: Profile | None = None) -> dict[str, float]:
     """Return walking speeds (m/min) by name for speed profile names or plain speeds.
 
     Parameters
     ----------
     speed_profiles
-        None (the default profile of :mod:`livingcircle.settings`), one name or speed, or a
-        list of them: names of :data:`livingcircle.settings.speed_profiles` or m/min.
+        None (:data:`livingcircle.settings.default_speed_profile`), one name or speed, or a
+        list of them: names of the profile's sourced ``speeds`` (:meth:`Profile.speed`) or m/min.
+    profile
+        The standard profile whose speeds the names refer to; default
+        :func:`livingcircle.load_profile`. A city profile may override the default speeds.
 
     Returns
     -------
     dict
         Name (a speed given as a number is named by its text) → metres per minute.
+
+    Raises
+    ------
+    InputError
+        For an unknown name (the message lists the profile's speeds) or a speed ≤ 0.
     """
     if speed_profiles is None:
         speed_profiles = [settings.default_speed_profile]
@@ -75,7 +84,15 @@ def speed_table(speed_profiles: SpeedProfiles) -> dict[str, float]:
         speed_profiles = [speed_profiles]
     out = {}
     for p in speed_profiles:
-        out[str(p)] = settings.speed_m_per_min(p)
+        if isinstance(p, str):
+            prof = profile if profile is not None else load_profile()
+            if p not in prof.speeds:
+                msg = (f"unknown speed profile {p!r}; valid profiles of the profile "
+                       f"{prof.name!r}: {sorted(prof.speeds)} (or give a speed in m/min)")
+                raise InputError(msg)
+            out[p] = prof.speeds[p].m_per_min
+        else:
+            out[str(p)] = settings.speed_m_per_min(p)
     return out
 
 
@@ -331,8 +348,8 @@ def measure_access(
     profile
         Standard profile; default :func:`livingcircle.load_profile`.
     speed_profiles
-        Names of :data:`livingcircle.settings.speed_profiles` (or speeds in m/min); all share the
-        same searches. Default: the default profile.
+        Names of the profile's sourced speeds (:meth:`Profile.speed`) or speeds in m/min; all
+        share the same searches. Default: the default profile.
     cutoff_m
         Searches stop here; farther facilities are "not reached" (NaN). Default
         :data:`settings.search_cutoff_m`.
@@ -352,7 +369,7 @@ def measure_access(
     profile = profile or load_profile()
     count_minutes = tuple(settings.level_minutes if count_minutes is None else count_minutes)
     diag = diagnostics if diagnostics is not None else Diagnostics()
-    speeds = speed_table(speed_profiles)
+    speeds = speed_table(speed_profiles, profile)
     cutoff = float(cutoff_m or settings.search_cutoff_m)
     max_snap = float(max_snap_distance_m or settings.max_snap_distance_m)
     for col, frame, name in (("community_id", communities, "communities"),

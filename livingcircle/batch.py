@@ -24,7 +24,8 @@ areas touch or overlap, the one listed first (:func:`claim_areas`).
         sites: data/daoli_sites.gpkg      # optional
         boundary: data/daoli.geojson      # optional, recommended
         profile: my_profile.yaml          # optional
-        speed: [adult, elderly]           # optional, as ``livingcircle run --speed``
+        speeds: [adult, elderly]          # optional, as ``livingcircle run --speeds``
+        criterion: both                   # optional, as ``--criterion`` (and ``speed:``)
 
 Keys are the options of ``livingcircle run``. Each input file (communities, gates, facilities,
 sites) is a path, or a mapping ``{path, crs, crs_column, columns, layer}`` that describes that

@@ -6,15 +6,19 @@ own level and its own threshold: levels are **not nested** (GB 50180-2018), so a
 (5-minute level, 300 m) reached at 700 m is missing even though it lies within the 15-minute
 circle.
 
-Two criteria are offered:
+Every row carries both judgements (issue 16 §3): ``met_distance`` and ``met_time``; ``met``
+follows the criterion:
 
 ``"distance"`` (default)
     ``distance_m <= max_walk_m`` of the category: the standard's metres, the same for every
-    walking speed.
+    walking speed. Compliance with GB 50180-2018 is judged this way.
 ``"time"``
-    ``time_min <=`` the minutes of the category's level at the chosen speed profile (for 一老一小
-    or winter studies). The residential block (居住街坊) has no minutes in the standard; its
-    categories are judged by distance under both criteria, and the explanation says so.
+    the walk takes no more than the minutes of the category's level at the time speed
+    (``time_speed``: a named, sourced speed of the profile such as ``elderly_winter``, for
+    一老一小 or winter studies). The residential block (居住街坊) has no minutes in the standard;
+    its categories are judged by distance under every criterion, and the explanation says so.
+``"both"``
+    met only when both are met.
 
 Attribute-only categories of a profile (``target: attribute``, e.g. 物业管理与服务) are not a walk
 to a facility and are not judged here; :func:`livingcircle.renovation.renovation_needs` assesses
@@ -57,7 +61,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ACCESS_COLUMNS = ("community_id", "category", "speed_profile", "distance_m", "time_min")
-CRITERIA = ("distance", "time")
+CRITERIA = ("distance", "time", "both")
 GAP_STATUSES = ("met", "missing", "not_reached")
 
 THRESHOLD_STATUS_ZH = {"verified": "已核实", "secondary": "仅二手来源", "unverified": "未核实"}
@@ -117,8 +121,14 @@ def _fmt(x: float, digits: int = 0) -> str:
 
 
 def _explain(cat: Category, profile: Profile, *, distance: float, time: float, met: bool,
-             criterion: str, speed_name_zh: str, speed_profile: str) -> tuple[str, str]:
-    """Return the Chinese and English sentence that explains one gap row."""
+             criterion: str, speed_name_zh: str, speed_profile: str,
+             met_distance: bool | None = None) -> tuple[str, str]:
+    """Return the Chinese and English sentence that explains one gap row.
+
+    ``time`` is the walk's minutes at the time speed (``speed_profile``, named
+    ``speed_name_zh``); under ``"both"`` the sentence gives the distance verdict
+    (``met_distance``) and then the time verdict.
+    """
     lv = profile.levels[cat.level]
     label_zh = _level_label_zh(profile, cat.level)
     label_en = _level_label_en(profile, cat.level)
@@ -136,7 +146,7 @@ def _explain(cat: Category, profile: Profile, *, distance: float, time: float, m
         std_en = f"the {label_en} standard of {cat.max_walk_m:g} m"
     if std_zh[0].isdigit():
         std_zh = " " + std_zh
-    if criterion == "time" and lv.minutes is None:
+    if criterion != "distance" and lv.minutes is None:
         tail_zh = "；该层级无时间标准，按距离判定" + tail_zh
         tail_en = "; this level has no minutes in the standard, judged by distance" + tail_en
     if math.isnan(distance):
@@ -145,8 +155,19 @@ def _explain(cat: Category, profile: Profile, *, distance: float, time: float, m
         return zh, en
     t_zh = f"（{_fmt(time, 1)} 分钟）" if not math.isnan(time) else ""
     t_en = f" ({_fmt(time, 1)} min)" if not math.isnan(time) else ""
+    if criterion == "both":
+        t_zh = t_en = ""
     meas_zh = f"{cat.name_zh}：最近步行 {_fmt(distance)} 米{t_zh}"
     meas_en = f"{cat.name_en}: nearest {_fmt(distance)} m walk{t_en}"
+    if criterion == "both" and lv.minutes is not None:
+        d_ok = bool(met_distance)
+        t_ok = (not math.isnan(time)) and time <= lv.minutes
+        zh = (f"{meas_zh}，{'满足' if d_ok else '超过'}{std_zh}；{speed_name_zh}步速需 "
+              f"{_fmt(time, 1)} 分钟，{'满足' if t_ok else '超过'} {lv.minutes:g} 分钟{tail_zh}")
+        en = (f"{meas_en}, {'within' if d_ok else 'beyond'} {std_en}; {_fmt(time, 1)} min at "
+              f"the {speed_profile} walking speed, {'within' if t_ok else 'beyond'} "
+              f"{lv.minutes:g} min{tail_en}")
+        return zh, en
     if met:
         return f"{meas_zh}，满足{std_zh}{tail_zh}", f"{meas_en}, within {std_en}{tail_en}"
     return f"{meas_zh}，超过{std_zh}{tail_zh}", f"{meas_en}, beyond {std_en}{tail_en}"
@@ -181,6 +202,7 @@ def find_gaps(
     *,
     speed_profile: str | None = None,
     criterion: str = "distance",
+    time_speed: str | None = None,
     categories: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Judge every community against every facility category of the standard.
@@ -198,8 +220,14 @@ def find_gaps(
         :mod:`livingcircle.settings` (or the only profile present).
     criterion
         ``"distance"``: distance_m ≤ the category's max_walk_m (metres of the standard);
-        ``"time"``: time_min ≤ the minutes of the category's level at the chosen speed (block-level
-        categories, which have no minutes, are judged by distance).
+        ``"time"``: the walk at ``time_speed`` takes ≤ the minutes of the category's level
+        (block-level categories, which have no minutes, are judged by distance); ``"both"``:
+        both. Both judgements are always returned (met_distance, met_time); ``met`` follows this.
+    time_speed
+        The speed the time judgement uses: a name of the profile's sourced speeds
+        (:meth:`Profile.speed`, e.g. ``"elderly_winter"``) or of the access table's speed
+        profiles. None: ``speed_profile``. When ``access`` has no rows for it, the minutes are
+        distance_m / the profile's speed.
     categories
         Category ids to judge; None judges every POI category of the profile. Each must have rows
         in ``access`` (a category without any facility still needs rows with distance_m NaN).
@@ -209,9 +237,11 @@ def find_gaps(
     pandas.DataFrame
         One row per community × category: community_id, category, name_zh, name_en, level,
         required, complete_community, renovation_category, threshold_m, threshold_min,
-        speed_profile, criterion, distance_m, time_min, nearest_facility_id, met,
+        speed_profile, criterion, distance_m, time_min, nearest_facility_id, time_speed_profile,
+        time_speed_m_per_min, time_at_speed_min, met_distance, met_time, met,
         status ('met' | 'missing' | 'not_reached'), threshold_status, source, explanation_zh,
-        explanation_en. Sorted by community_id and profile order of categories.
+        explanation_en. Sorted by community_id and profile order of categories. ``time_min``
+        is at ``speed_profile``, ``time_at_speed_min`` at ``time_speed``.
 
     Raises
     ------
@@ -231,22 +261,54 @@ def find_gaps(
     wanted = _wanted_categories(profile, categories)
     rows = _checked_rows(rows, wanted, profile, sp)
     communities = sorted(rows["community_id"].unique())
-    speed_name_zh = str(settings.speed_profiles.get(sp, {}).get("name_zh", sp))
+    tsp, t_speed, t_name_zh = _time_speed(access, profile, sp, time_speed)
+    if tsp != sp:
+        rows["t_at_speed"] = rows["distance_m"].astype(float) / t_speed
+    else:
+        rows["t_at_speed"] = rows["time_min"].astype(float)
     order = {cid: i for i, cid in enumerate(wanted)}
     rows = rows.assign(_order=rows["category"].map(order)).sort_values(
         ["community_id", "_order"], kind="stable")
-    out = [_judge(rec, profile, criterion=criterion, sp=sp, speed_name_zh=speed_name_zh)
+    out = [_judge(rec, profile, criterion=criterion, sp=tsp, speed_name_zh=t_name_zh)
+           | {"speed_profile": sp, "time_min": _num(rec.time_min), "time_speed_profile": tsp,
+              "time_speed_m_per_min": t_speed}
            for rec in rows.itertuples(index=False)]
     columns = [
         "community_id", "category", "name_zh", "name_en", "level", "required",
         "complete_community", "renovation_category", "threshold_m", "threshold_min",
-        "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id", "met",
-        "status", "threshold_status", "source", "explanation_zh", "explanation_en",
+        "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id",
+        "time_speed_profile", "time_speed_m_per_min", "time_at_speed_min", "met_distance",
+        "met_time", "met", "status", "threshold_status", "source", "explanation_zh",
+        "explanation_en",
     ]
     result = pd.DataFrame(out, columns=columns)
     logger.info("judged %d communities × %d categories (%s, %s): %d gaps", len(communities),
                 len(wanted), criterion, sp, int((~result["met"]).sum()))
     return result
+
+
+def _num(x) -> float:
+    return float(x) if pd.notna(x) else math.nan
+
+
+def _time_speed(access: pd.DataFrame, profile: Profile, sp: str,
+                time_speed: str | None) -> tuple[str, float, str]:
+    """Return the time judgement's speed: name, metres per minute and Chinese name.
+
+    The speed of a name of the profile comes from the profile (sourced); a speed profile of
+    the access table that the profile does not name (a plain number) from its own rows.
+    """
+    name = sp if time_speed is None else str(time_speed)
+    if name in profile.speeds:
+        return name, float(profile.speeds[name].m_per_min), profile.speeds[name].name_zh
+    rows = access[(access["speed_profile"].astype(str) == name)
+                  & (access["time_min"].astype(float) > 0)]
+    if rows.empty:
+        msg = (f"unknown time speed {name!r}: it is neither a speed of the profile "
+               f"{profile.name!r} ({sorted(profile.speeds)}) nor measured in the access table")
+        raise InputError(msg)
+    r = rows.iloc[0]
+    return name, float(r["distance_m"]) / float(r["time_min"]), name
 
 
 def _wanted_categories(profile: Profile, categories) -> list[str]:
@@ -313,22 +375,28 @@ def _checked_rows(rows: pd.DataFrame, wanted: list[str], profile: Profile,
 
 
 def _judge(rec, profile: Profile, *, criterion: str, sp: str, speed_name_zh: str) -> dict:
-    """Return the gap row of one community × category access row (see :func:`find_gaps`)."""
+    """Return the gap row of one community × category access row (see :func:`find_gaps`).
+
+    ``rec.t_at_speed`` is the walk's minutes at the time speed ``sp``.
+    """
     cat = profile.category(rec.category)
     lv = profile.levels[cat.level]
-    dist = float(rec.distance_m) if pd.notna(rec.distance_m) else math.nan
-    tmin = float(rec.time_min) if pd.notna(rec.time_min) else math.nan
+    dist = _num(rec.distance_m)
+    tmin = _num(rec.t_at_speed)
     if math.isnan(dist):
-        met = False
+        met_d = met_t = met = False
         status = "not_reached"
     else:
-        if criterion == "time" and lv.minutes is not None:
-            met = (not math.isnan(tmin)) and tmin <= lv.minutes
-        else:
-            met = dist <= cat.max_walk_m
+        met_d = dist <= cat.max_walk_m
+        # a level without minutes (the residential block) is judged by distance
+        met_t = (((not math.isnan(tmin)) and tmin <= lv.minutes) if lv.minutes is not None
+                 else met_d)
+        met = {"distance": met_d, "time": met_t, "both": met_d and met_t}[criterion]
         status = "met" if met else "missing"
-    zh, en = _explain(cat, profile, distance=dist, time=tmin, met=met, criterion=criterion,
-                      speed_name_zh=speed_name_zh, speed_profile=sp)
+    # the distance sentence keeps the measured (first) speed's minutes, as before issue 16 §3
+    shown = _num(rec.time_min) if criterion == "distance" else tmin
+    zh, en = _explain(cat, profile, distance=dist, time=shown, met=met, criterion=criterion,
+                      speed_name_zh=speed_name_zh, speed_profile=sp, met_distance=met_d)
     nearest = getattr(rec, "nearest_facility_id", None)
     return {
         "community_id": rec.community_id,
@@ -346,6 +414,9 @@ def _judge(rec, profile: Profile, *, criterion: str, sp: str, speed_name_zh: str
         "distance_m": dist,
         "time_min": tmin,
         "nearest_facility_id": nearest if isinstance(nearest, str) else None,
+        "time_at_speed_min": tmin,
+        "met_distance": bool(met_d),
+        "met_time": bool(met_t),
         "met": bool(met),
         "status": status,
         "threshold_status": cat.threshold_status,
@@ -609,3 +680,53 @@ def uncovered_residential(
         geometry="geometry",
         crs=crs,
     )
+
+
+# --- met by distance, not by time (issue 16 §3) -------------------------------------------------
+
+def time_shortfalls(gaps: pd.DataFrame, communities: pd.DataFrame) -> pd.DataFrame:
+    """Return the community × category pairs met by distance but not by time.
+
+    GB 50180-2018 judges compliance in metres; this lists where a community complies and yet
+    the walk takes longer than the level's minutes at the gaps' time speed (e.g. an older walker
+    on winter ice, ``time_speed_profile``). Levels without minutes (the residential block) are
+    judged by distance under every criterion and never appear.
+
+    Parameters
+    ----------
+    gaps
+        The result of :func:`find_gaps` (with met_distance, met_time, time_at_speed_min).
+    communities
+        community_id, optionally name and households.
+
+    Returns
+    -------
+    pandas.DataFrame
+        community_id, name, households (NaN: unknown), category, name_zh, name_en, level,
+        distance_m, threshold_m, time_at_speed_min, threshold_min, time_speed_profile; sorted
+        by community_id and the gaps' category order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = pd.DataFrame({"community_id": ["c1"], "category": ["k"], "name_zh": ["幼儿园"],
+    ...     "name_en": ["kindergarten"], "level": ["5min"], "distance_m": [290.0],
+    ...     "threshold_m": [300.0], "time_at_speed_min": [6.62], "threshold_min": [5.0],
+    ...     "time_speed_profile": ["elderly_winter"], "met_distance": [True],
+    ...     "met_time": [False]})
+    >>> time_shortfalls(g, pd.DataFrame({"community_id": ["c1"], "households": [420]}))[
+    ...     ["community_id", "households", "time_at_speed_min"]].to_dict("records")
+    [{'community_id': 'c1', 'households': 420.0, 'time_at_speed_min': 6.62}]
+    """
+    cols = ["community_id", "category", "name_zh", "name_en", "level", "distance_m",
+            "threshold_m", "time_at_speed_min", "threshold_min", "time_speed_profile"]
+    require_columns(gaps, [*cols, "met_distance", "met_time"], "gaps table")
+    require_columns(communities, ("community_id",), "communities")
+    sub = gaps[gaps["met_distance"].astype(bool) & ~gaps["met_time"].astype(bool)][cols].copy()
+    sub["community_id"] = sub["community_id"].astype(str)
+    info = pd.DataFrame({"community_id": communities["community_id"].astype(str).to_numpy()})
+    info["name"] = (communities["name"].to_numpy() if "name" in communities.columns
+                    else None)
+    info["households"] = _weights(communities, "households").to_numpy()
+    out = sub.merge(info, on="community_id", how="left")
+    return out[["community_id", "name", "households", *cols[1:]]].reset_index(drop=True)

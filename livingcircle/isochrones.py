@@ -466,7 +466,8 @@ def iter_isochrones(
         source = measure_access(source, communities, empty, gates=gates,
                                 speed_profiles=speed_profiles)
     acc = source
-    speeds = speed_table(speed_profiles) if speed_profiles is not None else acc.speeds
+    speeds = (speed_table(speed_profiles, acc.profile) if speed_profiles is not None
+              else acc.speeds)
     buffer_m = buffer_width(buffer_m)
     minutes = _checked_minutes(minutes)
     if chunk_size < 1:

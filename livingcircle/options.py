@@ -112,8 +112,10 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("strict", "flag", run_arg="strict", default=False, help=(
         "Stop, instead of warning, when a file's points fit the streets markedly better in "
         "another coordinate system than the one stated.")),
-    RunOption("speed", "speeds", "Speed profile(s); gaps use the first.",
-              run_arg="speed_profiles", default=("adult", "elderly", "winter"),
+    RunOption("speeds", "speeds", (
+        "Speed profile(s) of the standard profile to measure (repeat the option); the access "
+        "table has minutes at each, isochrones and the gaps' time_min use the first."),
+              run_arg="speed_profiles", default=("adult", "elderly", "winter", "elderly_winter"),
               commands=("run",)),
     RunOption("target_communities", "count", "Communities in this year's plan.",
               run_arg="target_communities", commands=("run",)),
@@ -139,6 +141,16 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "Your cost table (CSV/Excel: item, cost_per_community and/or cost_per_household, "
         "item a need's item_id or a class 基础/完善/提升) for --capacity-unit budget; there "
         "are no default costs.")),
+    # issue 16 §3: 一老一小 and winter, time beside distance
+    RunOption("criterion", "text", run_arg="criterion", default="distance",
+              metavar="distance|time|both", commands=("run",), help=(
+                  "How a gap is judged: distance (GB 50180-2018 metres, the compliance "
+                  "judgement), time (the level's minutes at --speed) or both. The gaps layer "
+                  "always carries both judgements (met_distance, met_time); met follows this.")),
+    RunOption("speed", "text", run_arg="speed", default="elderly_winter", metavar="NAME",
+              commands=("run",), help=(
+                  "The speed of the profile the time judgement uses: adult, elderly, winter, "
+                  "elderly_winter or carer_with_child (sourced in the profile's speeds).")),
 )
 
 #: The options by name.

@@ -104,7 +104,7 @@ def run(
     boundary=None,
     claimed=None,
     profile: str | Path | Profile | None = None,
-    speed_profiles=("adult", "elderly", "winter"),
+    speed_profiles=("adult", "elderly", "winter", "elderly_winter"),
     isochrone_minutes=None,
     target_communities: int | None = None,
     target_households: int | None = None,
@@ -116,6 +116,8 @@ def run(
     capacity: str | float | dict[int, float] | None = None,
     capacity_unit: str | None = None,
     costs=None,
+    criterion: str = "distance",
+    speed: str = "elderly_winter",
 ) -> Result:
     """Run the whole analysis for one study area.
 
@@ -153,7 +155,8 @@ def run(
     profile
         Standard profile (path or :class:`Profile`); default: the bundled one.
     speed_profiles
-        Speed profiles to measure; gaps are judged with the first.
+        Names of the profile's sourced speeds (:meth:`Profile.speed`; a city profile may
+        override them) to measure; the gaps' distances and ``time_min`` use the first.
     isochrone_minutes
         Minutes of the isochrones drawn for every community (first speed profile); default
         :data:`livingcircle.settings.level_minutes`.
@@ -184,6 +187,13 @@ def run(
     costs
         The planner's cost table (CSV/Excel path or DataFrame, :func:`livingcircle.programme.
         read_costs`); with it every scheduled community's cost is shown. No default costs.
+    criterion
+        How a gap is judged (:func:`livingcircle.gaps.find_gaps`): ``"distance"`` (the
+        standard's metres: compliance), ``"time"`` (the level's minutes at ``speed``) or
+        ``"both"``. The gaps layer carries both judgements; ``met`` follows the criterion.
+    speed
+        The profile's speed the time judgement uses (default ``"elderly_winter"``: an older
+        walker on winter ice, issue 16 §3).
 
     Returns
     -------
@@ -199,6 +209,7 @@ def run(
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     _check_siting(siting)
     speed_profiles = [speed_profiles] if isinstance(speed_profiles, str) else list(speed_profiles)
+    _check_time_options(prof, speed_profiles, criterion=criterion, speed=speed)
     ctx = _Run(prof=prof, progress=progress)
     programme = _programme_options(ctx, years=years, capacity=capacity,
                                    capacity_unit=capacity_unit, costs=costs)
@@ -227,7 +238,8 @@ def run(
     ctx.done("isochrones")
 
     ctx.step("gaps")
-    analysis = _gaps(ctx, acc, data, speed_profile=speed_profiles[0])
+    analysis = _gaps(ctx, acc, data, speed_profile=speed_profiles[0], criterion=criterion,
+                     time_speed=speed)
     ctx.bar.update()
 
     ctx.step("renovation")
@@ -250,6 +262,7 @@ def run(
 
     metadata = _metadata(ctx, net, acc, speed_profiles=speed_profiles)
     metadata["renovation_rules"] = planning["rules"]  # issue 16 §2: rules applied or not
+    metadata.update(_time_metadata(prof, speed_profiles, criterion=criterion, speed=speed))
     logger.info("run finished: %d communities, %d facilities, %d diagnostics", len(data.comm),
                 len(data.fac), len(ctx.diag))
     return Result(layers=layers, profile=prof, speed_profiles=speed_profiles, metadata=metadata,
@@ -422,14 +435,16 @@ def _isochrones(ctx: _Run, acc, comm: gpd.GeoDataFrame, *, minutes, speed_profil
     return spill.attributes
 
 
-def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str) -> dict:
+def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str = "distance",
+          time_speed: str | None = None) -> dict:
     """Gaps, completeness, capacity, area figures, coverage and uncovered areas (step "gaps")."""
     from .capacity import capacity_access
     from .coverage import coverage_areas, uncovered_areas
     from .gaps import area_figures, completeness, find_gaps
 
     comm, fac, prof = data.comm, data.fac, ctx.prof
-    out: dict = {"gaps": find_gaps(acc.table, prof, speed_profile=speed_profile)}
+    out: dict = {"gaps": find_gaps(acc.table, prof, speed_profile=speed_profile,
+                                   criterion=criterion, time_speed=time_speed)}
     out["completeness"] = completeness(out["gaps"], prof)
     ctx.stages.done("gaps")
     if "population" in comm.columns and comm["population"].notna().any():
@@ -601,6 +616,38 @@ def _programme(ctx: _Run, layers: dict, options: dict | None) -> dict:
     return out
 
 
+def _check_time_options(prof: Profile, speed_profiles: list, *, criterion: str,
+                        speed: str) -> None:
+    """Check ``criterion``, ``speed`` and the speed profiles before any work (issue 16 §3)."""
+    from .gaps import CRITERIA
+
+    if criterion not in CRITERIA:
+        msg = (f"criterion (--criterion): unknown {criterion!r}; use one of "
+               f"{', '.join(CRITERIA)}")
+        raise InputError(msg)
+    for name, what in [(speed, "speed (--speed)"),
+                       *((s, "speed_profiles (--speeds)") for s in speed_profiles
+                         if isinstance(s, str))]:
+        if name not in prof.speeds:
+            msg = (f"{what}: unknown speed {name!r}; the profile {prof.name!r} names "
+                   f"{', '.join(prof.speeds)} (its 'speeds' section)")
+            raise InputError(msg)
+
+
+def _time_metadata(prof: Profile, speed_profiles: list, *, criterion: str, speed: str) -> dict:
+    """Return the run's criterion and every speed it used, with source and status (issue 16 §3)."""
+    names = [s for s in dict.fromkeys([*speed_profiles, speed]) if isinstance(s, str)]
+    return {
+        "criterion": criterion,
+        "time_speed": speed,
+        "speeds": {n: {"m_per_min": prof.speeds[n].m_per_min, "name_zh": prof.speeds[n].name_zh,
+                       "name_en": prof.speeds[n].name_en, "status": prof.speeds[n].status,
+                       "source": prof.speeds[n].source_text,
+                       "derivation": prof.speeds[n].derivation}
+                   for n in names},
+    }
+
+
 def _metadata(ctx: _Run, net, acc, *, speed_profiles: list[str]) -> dict:
     """Return the metadata of a run: tool, version, date, run id, profile, inputs, settings."""
     from . import __version__
@@ -614,7 +661,8 @@ def _metadata(ctx: _Run, net, acc, *, speed_profiles: list[str]) -> dict:
         "profile": ctx.prof.name,
         "profile_path": ctx.prof.path,
         "speed_profile": speed_profiles[0],
-        "speed_profiles": {s: settings.speed_m_per_min(s) for s in speed_profiles},
+        # measured speeds (m/min) from the profile; "speeds" (added by run) holds their sources
+        "speed_profiles": dict(acc.speeds),
         "network": {"source": net.source, **graph_arrays_summary(net)},
         # per input file: role, path, sha256 and its coordinate system (stated, from the file
         # name, the file's own CRS, the one applied, a per-row column and its counts)

@@ -46,7 +46,8 @@ _TEXT = {
         "figures": "研究区概况", "worst": "服务最差的小区", "before_after": "改造前后对比",
         "plan": "年度改造计划", "clusters": "片区统筹建议", "map": "交互地图",
         "standard": "采用的标准及阈值", "speeds": "步行速度", "speed_profile": "速度方案",
-        "speed": "速度（米/分钟）", "used": "用于判定缺口", "sources": "数据来源",
+        "speed": "速度（米/分钟）", "used": "用于判定缺口",
+        "speed_status": "核实状态", "speed_source": "来源", "sources": "数据来源",
         "role": "类型", "path": "文件", "crs": "坐标系", "network": "步行网络",
         "summary": "{n} 个小区，{h} 户；{s} 个在改造范围内；全部必配类别达标的小区 {c} 个。",
         "chart_share": "小区必配设施达标比例分布", "chart_cat": "各类设施步行可达的住户比例",
@@ -71,6 +72,7 @@ _TEXT = {
         "plan": "Annual renovation plan", "clusters": "Cluster proposals", "map": "Interactive map",
         "standard": "Standard and thresholds", "speeds": "Walking speeds",
         "speed_profile": "Speed profile", "speed": "Speed (m/min)", "used": "used for gaps",
+        "speed_status": "Status", "speed_source": "Source",
         "sources": "Data sources", "role": "Role", "path": "File", "crs": "Coordinate system",
         "network": "Walking network",
         "summary": "{n} communities, {h} households; {s} in the renovation scope; {c} communities "
@@ -373,6 +375,78 @@ def _programme(result, lang: str) -> dict | None:
     unit = t["units"].get(str(years["unit"].iloc[0]), str(years["unit"].iloc[0]))
     return {"title": t["title"], "note": t["note"].format(unit=unit),
             "years": _table(y), "waiting_title": t["waiting"], "waiting": _table(waiting)}
+# issue 16 §3: met by distance, not by time at the time speed (elderly in winter by default)
+_TIME_TEXT = {
+    "zh": {
+        "title": "按距离达标、按{speed}步速时间不达标",
+        "intro": ("合规按 GB 50180-2018 的步行距离（米）判定。下表列出距离达标、但按{speed}步速"
+                  "（{m_per_min} 米/分钟，{status}；来源：{source}）步行超过该层级分钟数的"
+                  "小区与设施：共 {n} 项，涉及 {c} 个小区、{h} 户{unknown}。"),
+        "unknown": "（另有 {u} 个小区户数未知）",
+        "none": "按{speed}步速（{m_per_min} 米/分钟），距离达标的设施均在该层级分钟数内到达。",
+        "header": ["小区编号", "小区名称", "户数", "设施类别", "步行距离（米）", "标准（米）",
+                   "步行时间（分钟）", "层级时间（分钟）"],
+        "status": {"verified": "已核实", "derived": "由已核实数据推算", "unverified": "未核实"},
+    },
+    "en": {
+        "title": "Met by distance, not met by time for {speed}",
+        "intro": ("Compliance is judged by the walking distance of GB 50180-2018 (metres). The "
+                  "table lists the communities and categories met by distance whose walk at the "
+                  "{speed} speed ({m_per_min} m/min, {status}; source: {source}) takes longer "
+                  "than the level's minutes: {n} pairs in {c} communities, {h} households"
+                  "{unknown}."),
+        "unknown": " ({u} communities with unknown households)",
+        "none": ("At the {speed} speed ({m_per_min} m/min) every category met by distance is "
+                 "also reached within its level's minutes."),
+        "header": ["Community", "Name", "Households", "Category", "Walk (m)", "Standard (m)",
+                   "Walk (min)", "Level (min)"],
+        "status": {"verified": "verified", "derived": "derived from verified figures",
+                   "unverified": "unverified"},
+    },
+}
+
+
+def _speed_status(result, name: str) -> tuple[str, str]:
+    """Return the status and source of a named speed of the result's profile ('' if none)."""
+    sp = result.profile.speeds.get(str(name))
+    return (sp.status, sp.source_text) if sp is not None else ("", "")
+
+
+def _time_section(result, lang: str) -> dict | None:
+    """Return the section "met by distance, not by time" (issue 16 §3), or None.
+
+    None when the gaps layer has no time judgement (a result written before it existed).
+    Households are counted once per community, the unknown ones apart.
+    """
+    from .gaps import time_shortfalls
+
+    g = result.layers.get("gaps")
+    if g is None or "met_time" not in g.columns or len(g) == 0:
+        return None
+    tx = _TIME_TEXT[lang]
+    name = str(g["time_speed_profile"].iloc[0])
+    sp = result.profile.speeds.get(name)
+    speed = (sp.name_zh if lang == "zh" else sp.name_en) if sp is not None else name
+    fill = {"speed": speed,
+            "m_per_min": format_number(float(g["time_speed_m_per_min"].iloc[0]), 1),
+            "status": tx["status"].get(sp.status, sp.status) if sp is not None else "—",
+            "source": sp.source_text if sp is not None else "—"}
+    t = time_shortfalls(g, result.layers["communities"])
+    out: dict = {"title": tx["title"].format(**fill)}
+    if t.empty:
+        return {**out, "intro": tx["none"].format(**fill), "header": [], "rows": []}
+    per_comm = t.drop_duplicates("community_id")
+    unknown = int(per_comm["households"].isna().sum())
+    out["intro"] = tx["intro"].format(
+        **fill, n=len(t), c=len(per_comm), h=format_number(per_comm["households"].sum()),
+        unknown=tx["unknown"].format(u=unknown) if unknown else "")
+    rows = []
+    for r in t.itertuples(index=False):
+        rows.append([r.community_id, _cell(r.name), format_number(r.households),
+                     r.name_zh if lang == "zh" else r.name_en, format_number(r.distance_m),
+                     format_number(r.threshold_m), format_number(r.time_at_speed_min, 1),
+                     format_number(r.threshold_min)])
+    return {**out, "header": tx["header"], "rows": rows}
 
 
 def _img(data: str | bytes, mime: str = "image/svg+xml") -> Markup:
@@ -467,7 +541,9 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
     n_complete = n_complete_communities(comm)
     t["summary"] = t["summary"].format(n=len(comm), h=f"{hh:,.0f}", s=n_scope, c=n_complete)
     meta = dict(result.metadata or {})
-    speeds = [(k, format_number(v, 0)) for k, v in (meta.get("speed_profiles") or {}).items()]
+    # each speed with its status and source (issue 16 §3), from the profile the run used
+    speeds = [(k, format_number(v, 1), *_speed_status(result, k))
+              for k, v in (meta.get("speed_profiles") or {}).items()]
     map_html = None
     if include_map:
         from .maps import make_map
@@ -489,6 +565,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
         synthetic=synthetic_label(result), meta=meta, profile=result.profile,
         figures=_figures(result, lang), charts=_charts(result, lang), worst=_worst(result, lang),
         before_after=_before_after(result, lang),
+        time_section=_time_section(result, lang),
         plan=_plan(result, lang),
         policy_rules=_policy_rules(result, lang),
         clusters=_clusters(result, lang),

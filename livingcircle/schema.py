@@ -679,11 +679,22 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("threshold_min", "real", "层级时间(分钟)", "min", range=_POS,
            doc="empty for the residential block (居住街坊), which has no minutes"),
         _c("speed_profile", "text", "步行速度方案", values="speed_profile", nullable=False),
-        _c("criterion", "text", "判定依据", values=("distance", "time"), nullable=False),
+        _c("criterion", "text", "判定依据", values=("distance", "time", "both"), nullable=False,
+           doc="what `met` follows (issue 16 §3): distance, time or both"),
         _c("distance_m", "real", "步行距离(米)", "m", range=_POS),
-        _c("time_min", "real", "步行时间(分钟)", "min", range=_POS),
+        _c("time_min", "real", "步行时间(分钟)", "min", range=_POS,
+           doc="at speed_profile"),
         _c("nearest_facility_id", _ID, "最近设施编号"),
-        _c("met", "boolean", "达标", nullable=False),
+        _c("time_speed_profile", "text", "时间判定步速", values="speed_profile", nullable=False,
+           doc="the profile's speed the time judgement uses (--speed)"),
+        _c("time_speed_m_per_min", "real", "时间判定步速(米/分钟)", "m/min", range=_POS,
+           nullable=False),
+        _c("time_at_speed_min", "real", "该步速步行时间(分钟)", "min", range=_POS),
+        _c("met_distance", "boolean", "按距离达标", nullable=False,
+           doc="distance_m ≤ threshold_m (GB 50180-2018 metres: compliance)"),
+        _c("met_time", "boolean", "按时间达标", nullable=False,
+           doc="time_at_speed_min ≤ threshold_min; the residential block is judged by distance"),
+        _c("met", "boolean", "达标", nullable=False, doc="follows criterion"),
         _c("status", "text", "状态", values=("met", "missing", "not_reached"), nullable=False),
         _c("threshold_status", "text", "标准核实状态",
            values=("verified", "secondary", "unverified"), nullable=False),
@@ -1053,7 +1064,7 @@ def vocabulary(profile=None, *, minutes: Iterable[int] | None = None) -> dict[st
         "category": tuple(c.id for c in profile.poi_categories()),
         "level": tuple(profile.levels),
         "completeness": tuple(f"completeness_{k}" for k in profile.levels),
-        "speed_profile": tuple(settings.speed_profiles),
+        "speed_profile": tuple(profile.speeds),
         "minutes": tuple(str(m) for m in mins),
     }
 
@@ -1217,7 +1228,7 @@ def check_layer(name: str, frame: pd.DataFrame, vocab: dict[str, tuple[str, ...]
 
 _VOCAB_WORDS = {
     "category": "a category id of the profile", "level": "a level key of the profile",
-    "speed_profile": "a name of `settings.speed_profiles`",
+    "speed_profile": "a speed name of the profile (`speeds`)",
     "minutes": "a minute of `settings.level_minutes`", "completeness": "`completeness_<level>`",
 }
 

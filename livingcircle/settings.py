@@ -8,11 +8,11 @@ Settings are plain module-level variables; change them before calling the analys
 Attributes
 ----------
 speed_profiles : dict[str, dict]
-    Named walking speeds in metres per minute with their source. ``adult`` 4.8 km/h (80 m/min,
-    close to osmnx's 4.5 km/h and r5r's 3.6 km/h defaults and the GB nominal 300 m ≈ 5 min);
-    ``elderly`` 3.6 km/h (60 m/min, r5r's default and the slow band in Willberg et al. 2023);
-    ``winter`` 3.0 km/h (50 m/min, icy pavements of a Harbin winter; a planning assumption).
-    The metre thresholds of the standard never change with the speed profile.
+    Read only unless set: the named walking speeds of the default profile's sourced ``speeds``
+    section (``livingcircle/profiles/default.yaml``; :meth:`livingcircle.Profile.speed`), as
+    name → {m_per_min, name_zh, name_en, status, source}. A city profile overrides them for its
+    own runs (``run(profile=...)``). The metre thresholds of the standard never change with the
+    speed profile.
 default_speed_profile : str
     The speed profile used when none is named.
 halo_minutes : float
@@ -107,23 +107,8 @@ threads : int or None
 
 from __future__ import annotations
 
-speed_profiles: dict[str, dict] = {
-    "adult": {
-        "m_per_min": 80.0,
-        "name_zh": "成年人",
-        "source": "4.8 km/h; GB 50180-2018 nominal 300 m≈5 min; osmnx example 4.5 km/h",
-    },
-    "elderly": {
-        "m_per_min": 60.0,
-        "name_zh": "老年人",
-        "source": "3.6 km/h; r5r walk_speed default; Willberg et al. 2023 slow walkers",
-    },
-    "winter": {
-        "m_per_min": 50.0,
-        "name_zh": "冬季冰雪",
-        "source": "3.0 km/h; planning assumption for icy pavements (Harbin winter)",
-    },
-}
+import functools
+
 default_speed_profile: str = "adult"
 halo_minutes: float = 15.0
 max_snap_distance_m: float = 150.0
@@ -150,18 +135,38 @@ isochrone_cache_vertices: int = 20_000_000
 coverage_tile_above_m: float = 10_000.0
 
 
+@functools.cache
+def _default_speeds() -> dict[str, dict]:
+    """Return the default profile's named speeds (see ``speed_profiles`` above), read once."""
+    from .standards import load_profile
+
+    return {name: {"m_per_min": sp.m_per_min, "name_zh": sp.name_zh, "name_en": sp.name_en,
+                   "status": sp.status, "source": sp.source_text}
+            for name, sp in load_profile().speeds.items()}
+
+
+def __getattr__(name: str):
+    # ``speed_profiles`` is read from the default profile when first asked for (PEP 562); a
+    # value the user assigns to lc.settings.speed_profiles takes its place.
+    if name == "speed_profiles":
+        return _default_speeds()
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
 def speed_m_per_min(profile: str | float | None = None) -> float:
     """Return the walking speed in metres per minute of a named profile or a number.
 
     Parameters
     ----------
     profile
-        A key of :data:`speed_profiles`, a speed in m/min, or None for the default profile.
+        A key of ``speed_profiles`` (the default profile's named speeds), a speed in m/min, or
+        None for :data:`default_speed_profile`.
 
     Examples
     --------
     >>> speed_m_per_min("elderly"), speed_m_per_min(70)
-    (60.0, 70.0)
+    (48.0, 70.0)
     """
     from ._errors import InputError
 
@@ -172,11 +177,12 @@ def speed_m_per_min(profile: str | float | None = None) -> float:
             msg = f"walking speed must be positive, got {profile} m/min"
             raise InputError(msg)
         return float(profile)
+    speeds = globals().get("speed_profiles") or _default_speeds()
     try:
-        return float(speed_profiles[profile]["m_per_min"])
+        return float(speeds[profile]["m_per_min"])
     except KeyError:
         msg = (
-            f"unknown speed profile {profile!r}; valid profiles: {sorted(speed_profiles)} "
+            f"unknown speed profile {profile!r}; valid profiles: {sorted(speeds)} "
             "(or give a speed in m/min)"
         )
         raise InputError(msg) from None

@@ -91,11 +91,12 @@ def test_counts_within_minutes_and_speed_profiles_share_searches():
     acc = measure_access(net, comm, fac, speed_profiles=["adult", "elderly"])
     t = acc.table[acc.table.category == "kindergarten"].set_index("speed_profile")
     # adult 80 m/min: 5 min = 400 m -> 2; 10 min = 800 m -> 4
-    # elderly 60 m/min: 5 min = 300 m -> 2; 10 min = 600 m -> 3
+    # elderly 0.8 m/s = 48 m/min (the profile's sourced speed): 5 min = 240 m -> 1;
+    # 10 min = 480 m -> 2; 15 min = 720 m -> 4
     assert t.loc["adult", ["n_5min", "n_10min", "n_15min"]].tolist() == [2, 4, 4]
-    assert t.loc["elderly", ["n_5min", "n_10min", "n_15min"]].tolist() == [2, 3, 4]
+    assert t.loc["elderly", ["n_5min", "n_10min", "n_15min"]].tolist() == [1, 2, 4]
     assert t.loc["adult", "distance_m"] == t.loc["elderly", "distance_m"] == pytest.approx(100)
-    assert t.loc["elderly", "time_min"] == pytest.approx(100 / 60)
+    assert t.loc["elderly", "time_min"] == pytest.approx(100 / 48)
     pairs = acc.pairs[acc.pairs.category == "kindergarten"].set_index("facility_id")
     assert pairs["distance_m"].to_dict() == pytest.approx(
         {"K1": 100.0, "K2": 300.0, "K3": 500.0, "K4": 700.0})

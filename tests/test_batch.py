@@ -74,7 +74,7 @@ def areas(tmp_path_factory):
         specs.append({"name": name, "osm": str(p["osm"]), "communities": cfile.name,
                       "gates": gfile.name, "facilities": [str(p["facilities"]),
                                                           str(p["amap_csv"])],
-                      "sites": str(p["sites"]), "boundary": bfile.name, "speed": SPEED})
+                      "sites": str(p["sites"]), "boundary": bfile.name, "speeds": SPEED})
     # halo: a facility 100 m east of the west area's edge, level with its easternmost community
     west_part, west_comm = parts["西片 west"]
     edge_x = cuts[1]
@@ -91,7 +91,7 @@ def areas(tmp_path_factory):
     broken = d / "broken_communities.gpkg"
     broken.write_bytes(b"this is not a GeoPackage\x00\x01" * 20)
     specs.append({"name": "坏数据 broken", "osm": str(p["osm"]), "communities": broken.name,
-                  "speed": SPEED})  # no facilities key: the OSM file's POIs would be used
+                  "speeds": SPEED})  # no facilities key: the OSM file's POIs would be used
     yml = d / "areas.yaml"
     yml.write_text(yaml.safe_dump({"areas": specs}, allow_unicode=True), encoding="utf-8")
     return {"yaml": yml, "dir": d, "specs": specs, "halo_community": east_most["community_id"],
@@ -405,7 +405,7 @@ def test_overlapping_areas_count_each_community_once(areas, client, tmp_path):
                         ("中片 middle", tmp_path / "middle_wider.geojson")):
         specs.append({"name": name, "osm": str(p["osm"]), "communities": str(p["communities"]),
                       "facilities": [str(p["facilities"])], "boundary": str(bfile),
-                      "speed": SPEED})
+                      "speeds": SPEED})
     out = tmp_path / "out"
     with pytest.warns(UserWarning) as caught:  # the areas' own warnings, from the workers
         table = batch.run_batch(specs, out=out, scheduler=client, progress=False)

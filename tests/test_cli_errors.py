@@ -295,7 +295,7 @@ def test_cli_warnings_are_the_tools_own(tmp_path):
                            "--communities", str(tmp_path / "communities.gpkg"),
                            "--gates", str(tmp_path / "gates.gpkg"),
                            "--facilities", str(SAMPLE["facilities"]),
-                           "--speed", "adult", "--out", str(tmp_path / "o"), "--no-progress"],
+                           "--speeds", "adult", "--out", str(tmp_path / "o"), "--no-progress"],
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr
     assert ".py:" not in proc.stderr and "UserWarning" not in proc.stderr

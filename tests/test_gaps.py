@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from importlib import resources
 
 import geopandas as gpd
 import numpy as np
@@ -495,3 +496,135 @@ def test_completeness_level_order_and_unjudged_levels():
     assert c.loc[0, "completeness_5"] == 1.0  # kindergarten 200 <= 300 m
     assert c.loc[0, "completeness_10"] == 0.0  # primary school 600 > 500 m
     assert math.isnan(c.loc[0, "completeness_15"])  # no required category judged there
+
+
+# --- issue 16 §3: time beside distance, at the profile's sourced speeds --------------------------
+# The profile above has no speeds section, so it takes the default profile's (standards.py):
+#   elderly          0.8 m/s = 48 m/min (Asher et al. 2012)           = 20.8333 min/km
+#   elderly_winter   20.8333 + 2 min/km on ice (Fossum & Ryeng 2021)   = 22.8333 min/km = 43.7956
+#   winter           adult 80 m/min = 12.5 min/km + 2                  = 14.5 min/km    = 68.9655
+#   carer_with_child 0.88 m/s (Varela-Martínez et al. 2024)            = 52.8 m/min
+# The access rows are the adult ones only: the time speed's minutes are distance / its speed.
+
+ADULT = {"adult": 80.0}
+
+
+@pytest.mark.parametrize(
+    ("category", "distance", "speed", "minutes", "met_distance", "met_time"),
+    [
+        # kindergarten, 5-minute level, 300 m: 290 m complies, but 0.29 km × 22.8333 = 6.62 min
+        ("kg", 290, "elderly_winter", 6.6217, True, False),
+        # park, 10-minute level, 500 m: 400 m, 0.4 × 22.8333 = 9.13 min: both met
+        ("park", 400, "elderly_winter", 9.1333, True, True),
+        # 450 m: 10.275 min > 10
+        ("park", 450, "elderly_winter", 10.275, True, False),
+        # school, 15-minute level, 1000 m: 650 m = 14.84 min met, 700 m = 15.98 min not
+        ("school", 650, "elderly_winter", 14.8417, True, True),
+        ("school", 700, "elderly_winter", 15.9833, True, False),
+        # winter adults: 290 m × 14.5 min/km = 4.205 min; park 700 m = 10.15 min, 700 > 500 m
+        ("kg", 290, "winter", 4.205, True, True),
+        ("park", 700, "winter", 10.15, False, False),
+        # carer with a small child, 52.8 m/min: 290 m = 5.49 min > 5; 260 m = 4.92 min
+        ("kg", 290, "carer_with_child", 5.4924, True, False),
+        ("kg", 260, "carer_with_child", 4.9242, True, True),
+        # elderly 48 m/min: 240 m = 5.0 min, on the line: met
+        ("kg", 240, "elderly", 5.0, True, True),
+    ],
+)
+def test_both_judgements_at_the_profile_speeds(profile, category, distance, speed, minutes,
+                                               met_distance, met_time):
+    access = make_access({"c9": {category: distance}}, speeds=ADULT)
+    for criterion, met in (("distance", met_distance), ("time", met_time),
+                           ("both", met_distance and met_time)):
+        g = find_gaps(access, profile, criterion=criterion, time_speed=speed,
+                      categories=[category])
+        row = g.iloc[0]
+        assert row["time_at_speed_min"] == pytest.approx(minutes, abs=1e-4)
+        assert row["time_speed_m_per_min"] == pytest.approx(profile.speed(speed).m_per_min)
+        assert (row["met_distance"], row["met_time"]) == (met_distance, met_time)
+        assert bool(row["met"]) is met
+        assert row["status"] == ("met" if met else "missing")
+        assert row["criterion"] == criterion
+        assert row["time_speed_profile"] == speed
+        # distance_m, time_min and speed_profile stay those of the measured (adult) rows
+        assert row["speed_profile"] == "adult"
+        assert row["time_min"] == pytest.approx(distance / 80.0)
+
+
+def test_both_explanation_gives_both_verdicts(profile):
+    access = make_access({"c9": {"kg": 290}}, speeds=ADULT)
+    g = find_gaps(access, profile, criterion="both", time_speed="elderly_winter",
+                  categories=["kg"])
+    assert g.loc[0, "explanation_zh"] == (
+        "幼儿园：最近步行 290 米，满足 5 分钟生活圈标准 300 米；老年人（冬季冰雪路面）步速需 "
+        "6.6 分钟，超过 5 分钟（来源：GB 50180-2018 附录B/C，已核实）")
+    assert g.loc[0, "explanation_en"] == (
+        "Kindergarten: nearest 290 m walk, within the 5-minute living circle standard of 300 m; "
+        "6.6 min at the elderly_winter walking speed, beyond 5 min "
+        "(source: GB 50180-2018 附录B/C, verified)")
+
+
+def test_distance_explanation_keeps_the_measured_minutes(profile):
+    # criterion distance: the sentence shows the adult minutes, 290 / 80 = 3.6 min
+    access = make_access({"c9": {"kg": 290}}, speeds=ADULT)
+    g = find_gaps(access, profile, time_speed="elderly_winter", categories=["kg"])
+    assert g.loc[0, "explanation_zh"].startswith("幼儿园：最近步行 290 米（3.6 分钟），满足")
+
+
+def test_time_judgement_block_level_and_not_reached(profile):
+    # the residential block has no minutes: met_time is the distance verdict (60 <= 70 m)
+    access = make_access({"c9": {"waste_point": 60, "kg": np.nan}}, speeds=ADULT)
+    g = find_gaps(access, profile, criterion="both", time_speed="elderly_winter",
+                  categories=["waste_point", "kg"]).set_index("category")
+    assert g.loc["waste_point", ["met_distance", "met_time", "met"]].tolist() == [True] * 3
+    assert "按距离判定" in g.loc["waste_point", "explanation_zh"]
+    assert g.loc["kg", ["met_distance", "met_time", "met"]].tolist() == [False] * 3
+    assert g.loc["kg", "status"] == "not_reached"
+    assert math.isnan(g.loc["kg", "time_at_speed_min"])
+
+
+def test_time_speed_must_be_named(profile):
+    access = make_access({"c9": {"kg": 290}}, speeds=ADULT)
+    with pytest.raises(InputError, match=r"unknown time speed 'running'.*elderly_winter"):
+        find_gaps(access, profile, time_speed="running", categories=["kg"])
+    with pytest.raises(InputError, match="unknown criterion 'fast'"):
+        find_gaps(access, profile, criterion="fast", categories=["kg"])
+
+
+def test_a_city_profile_overrides_a_speed(tmp_path):
+    # a city measures its own older walkers at 0.9 m/s = 54 m/min (Asher et al. 2012, men):
+    # elderly_winter then 1000/54 + 2 = 20.5185 min/km; 290 m = 5.95 min
+    import yaml
+
+    raw = yaml.safe_load(PROFILE_YAML)
+    default = yaml.safe_load(resources.files("livingcircle.profiles").joinpath("default.yaml")
+                             .read_text(encoding="utf-8"))
+    raw["speeds"] = default["speeds"]
+    raw["speeds"]["profiles"]["elderly"].update(m_per_s=0.9, source=["Asher et al. 2012, men"])
+    p = tmp_path / "city.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    city = load_profile(p)
+    g = find_gaps(make_access({"c9": {"kg": 290}}, speeds=ADULT), city, criterion="time",
+                  time_speed="elderly_winter", categories=["kg"])
+    assert g.loc[0, "time_speed_m_per_min"] == pytest.approx(1000 / (1000 / 54 + 2))
+    assert g.loc[0, "time_at_speed_min"] == pytest.approx(0.29 * (1000 / 54 + 2))
+    assert not g.loc[0, "met"]
+
+
+def test_time_shortfalls_counts_households_once(profile):
+    from livingcircle.gaps import time_shortfalls
+
+    # c1: kg 290 m (6.62 min) and park 450 m (10.28 min) met by distance, not by time;
+    # c2 (households unknown): kg 290 m; c3: park 400 m (9.13 min) met both ways
+    access = make_access({"c1": {"kg": 290, "park": 450}, "c2": {"kg": 290, "park": 900},
+                          "c3": {"kg": 320, "park": 400}}, speeds=ADULT)
+    g = find_gaps(access, profile, time_speed="elderly_winter", categories=["kg", "park"])
+    comm = pd.DataFrame({"community_id": ["c1", "c2", "c3"], "name": ["甲", "乙", "丙"],
+                         "households": [420, None, 300]})
+    t = time_shortfalls(g, comm)
+    assert t[["community_id", "category"]].values.tolist() == [
+        ["c1", "kg"], ["c1", "park"], ["c2", "kg"]]
+    assert t["time_at_speed_min"].tolist() == pytest.approx([6.6217, 10.275, 6.6217], abs=1e-4)
+    per_comm = t.drop_duplicates("community_id")
+    assert per_comm["households"].sum() == 420.0
+    assert int(per_comm["households"].isna().sum()) == 1

@@ -26,9 +26,10 @@ def test_the_commands_take_the_declared_options(command):
     assert declared <= names
     # run takes every option, recommend the inputs only (not the plan's size or the speeds)
     assert declared == ({o.name for o in RUN_OPTIONS} if command == "run" else
-                        {o.name for o in RUN_OPTIONS} - {"speed", "target_communities",
-                                                         "target_households", "years",
-                                                         "capacity", "capacity_unit", "costs"})
+                        {o.name for o in RUN_OPTIONS} - {"speeds", "target_communities",
+                                                         "target_households", "criterion",
+                                                         "speed", "years", "capacity",
+                                                         "capacity_unit", "costs"})
     for opt in options.options_of(command):
         param = next(p for p in cli.cli.commands[command].params if p.name == opt.name)
         assert param.opts == [opt.flag]
@@ -40,10 +41,11 @@ def test_areas_take_the_run_options_that_are_not_per_file():
     assert AREA_KEYS == (
         "name", "osm", "place", "communities", "gates", "facilities", "sites", "boundary",
         "profile", "facilities_crs", "communities_crs_column", "gates_crs_column",
-        "facilities_crs_column", "sites_crs_column", "strict", "speed", "target_communities",
+        "facilities_crs_column", "sites_crs_column", "strict", "speeds", "target_communities",
         "target_households",
         "siting",  # issue 16 §4
-        "years", "capacity", "capacity_unit", "costs")  # issue 16 §5
+        "years", "capacity", "capacity_unit", "costs",  # issue 16 §5
+        "criterion", "speed")  # issue 16 §3
     assert batch.AREA_KEYS is options.AREA_KEYS
 
 
@@ -52,13 +54,13 @@ def test_an_area_value_is_checked_by_its_kind(tmp_path):
 
     p = sample_paths()
     area = {"name": "a", "osm": str(p["osm"]), "communities": str(p["communities"])}
-    spec = batch.load_areas([{**area, "speed": "elderly", "strict": True,
+    spec = batch.load_areas([{**area, "speeds": "elderly", "strict": True,
                               "target_households": 500, "facilities_crs": "amap"}])[0]
-    assert spec["speed"] == ["elderly"] and spec["strict"] is True
+    assert spec["speeds"] == ["elderly"] and spec["strict"] is True
     assert spec["target_households"] == 500 and spec["facilities_crs"] == "gcj02"
     for key, bad, says in (("strict", "yes", "expected true or false, got 'yes'"),
                            ("target_households", -1, "expected a whole number ≥ 0, got -1"),
-                           ("speed", "running", "unknown speed profile 'running'")):
+                           ("speeds", "running", "unknown speed profile 'running'")):
         with pytest.raises(InputError, match=f"area 'a', key '{key}': {says}"):
             batch.load_areas([{**area, key: bad}])
 
@@ -66,7 +68,7 @@ def test_an_area_value_is_checked_by_its_kind(tmp_path):
 def test_an_area_passes_its_options_to_run():
     """The keywords run() gets from an area (files already local), derived from RUN_OPTIONS."""
     spec = {"name": "a", "osm": "s.osm", "communities": "c.gpkg", "place": "X",
-            "speed": ["winter"], "strict": True, "target_communities": 3,
+            "speeds": ["winter"], "strict": True, "target_communities": 3,
             "facilities_crs": "gcj02", "communities_crs_column": None}
     loc = {"osm": "/tmp/s.osm", "communities": "/tmp/c.gpkg"}
     kwargs = batch._run_arguments({k: v for k, v in spec.items() if v is not None}, loc)

@@ -160,12 +160,15 @@ def test_demo_access_is_along_the_network(demo_dir):
     straight = [c.loc[r.community_id].distance(f.loc[r.nearest_facility_id])
                 for r in a.itertuples()]
     assert (a["distance_m"].to_numpy() >= pd.Series(straight).to_numpy() - 1e-6).all()
-    # elderly and winter times are the same distances at slower speeds
+    # elderly, winter and elderly_winter times are the same distances at the profile's slower
+    # speeds: 48 m/min, 1000/14.5 and 1000/22.8333 m/min (standards.py, issue 16 §3)
     piv = acc[acc.category == "kindergarten"].pivot(index="community_id",
                                                    columns="speed_profile", values="time_min")
     ok = piv["adult"].notna()
-    ratio = piv.loc[ok, "elderly"] / piv.loc[ok, "adult"]
-    assert ratio.to_numpy() == pytest.approx(80 / 60, rel=1e-9)
+    for name, m_per_min in (("elderly", 48.0), ("winter", 1000 / 14.5),
+                            ("elderly_winter", 1000 / (1000 / 48 + 2))):
+        ratio = piv.loc[ok, name] / piv.loc[ok, "adult"]
+        assert ratio.to_numpy() == pytest.approx(80 / m_per_min, rel=1e-9)
 
 
 def test_sample_figures_are_stable_run_to_run(demo_dir, tmp_path):

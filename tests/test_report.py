@@ -122,9 +122,16 @@ def test_standard_speeds_sources(report_zh, sample_result):
         assert r[3] == (f"{c.max_walk_m:.0f}" if c.max_walk_m is not None else "")
         assert r[5] == ("已核实" if c.threshold_status == "verified"
                         else f"未核实（{c.threshold_status}）")
-    # speed profiles of the sample: adult 80 m/min (used for gaps), elderly 60, winter 50
-    assert _rows(report_zh, "speeds") == [["adult (用于判定缺口)", "80"], ["elderly", "60"],
-                                          ["winter", "50"]]
+    # the speeds the sample measured, from the profile with status and source (issue 16 §3):
+    # adult 80 m/min (used for gaps), elderly 0.8 m/s = 48, winter 1000/14.5 = 69.0,
+    # elderly in winter 1000/22.833 = 43.8
+    rows = _rows(report_zh, "speeds")
+    assert [r[:3] for r in rows] == [["adult (用于判定缺口)", "80.0", "unverified"],
+                                     ["elderly", "48.0", "verified"],
+                                     ["winter", "69.0", "derived"],
+                                     ["elderly_winter", "43.8", "derived"]]
+    assert [r[3] for r in rows] == [html.escape(prof.speed(n).source_text)
+                                    for n in ("adult", "elderly", "winter", "elderly_winter")]
     src = _rows(report_zh, "sources")
     inputs = sample_result.metadata["inputs"]
     assert len(src) == len(inputs)
