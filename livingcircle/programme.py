@@ -405,8 +405,8 @@ def programme_layers(layers: Mapping[str, pd.DataFrame], *, years: Sequence[int]
     prog, per_year = multi_year_programme(
         plan, years=years, capacity=capacity, unit=unit, not_ready=layers.get("not_ready"),
         cluster_members=layers.get("cluster_members"), needs=layers.get("needs"), costs=costs)
-    comm = layers["communities"]
-    geom = comm.set_index(comm["community_id"].astype(str)).geometry
-    prog = gpd.GeoDataFrame(prog, geometry=prog["community_id"].map(geom).to_numpy(),
-                            crs=comm.crs)
-    return {"programme": prog, "programme_years": per_year}
+    comm: gpd.GeoDataFrame = layers["communities"]
+    geom = comm.geometry.set_axis(comm["community_id"].astype(str))
+    layer = gpd.GeoDataFrame(prog, geometry=prog["community_id"].map(geom).to_numpy(),
+                             crs=comm.crs)
+    return {"programme": layer, "programme_years": per_year}

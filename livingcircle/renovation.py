@@ -759,8 +759,8 @@ def district_planning_items(
             continue
         for r in t.to_dict("records"):
             cid = str(r["community_id"])
-            dist = r.get("distance_m")
-            dist = None if _is_missing(dist) else float(dist)
+            raw = r.get("distance_m")
+            dist = None if raw is None or _is_missing(raw) else float(raw)
             near = "搜索范围内无可达设施" if dist is None else f"最近 {dist:.0f} 米"
             rows.append({
                 "category": cat.id, "name_zh": cat.name_zh, "level": cat.level,
