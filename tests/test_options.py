@@ -40,7 +40,7 @@ def test_areas_take_the_run_options_that_are_not_per_file():
         "name", "osm", "place", "communities", "gates", "facilities", "sites", "boundary",
         "profile", "facilities_crs", "communities_crs_column", "gates_crs_column",
         "facilities_crs_column", "sites_crs_column", "strict", "speed", "target_communities",
-        "target_households")
+        "target_households", "buildings", "heritage", "buildings_crs_column")
     assert batch.AREA_KEYS is options.AREA_KEYS
 
 
