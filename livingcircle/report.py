@@ -308,6 +308,8 @@ def _buildings(result, lang: str) -> dict | None:
                         "n_elevator_retrofit", "n_grade_d", "in_scope", "scope_reasons",
                         "heritage_names") if c in has.columns]
     table = has[cols].astype(object).where(has[cols].notna(), "")
+    if lang == "zh" and "in_scope" in table.columns:
+        table["in_scope"] = table["in_scope"].map({"yes": "是", "no": "否", "unknown": "未知"})
     d = pd.DataFrame(b[b["grade_d"].astype(bool)]).drop(columns="geometry", errors="ignore")
     d_cols = [c for c in ("building_id", "community_id", "name", "build_year", "floors",
                           "households") if c in d.columns]
