@@ -1153,19 +1153,22 @@ def _add_buildings_layer(m, buildings, prep, lang: str) -> None:
     styles = [{"color": "#000" if grade_d else c, "weight": 2.5 if grade_d else 1,
                "fillColor": c, "fillOpacity": 0.6, "radius": 4}
               for grade_d in (False, True) for c in _BUILDING_COLOURS.values()]
-    cols = [c for c in ("building_id", "community_id", "name", "build_year", "floors",
-                        "has_elevator", "safety_grade", "households", "in_scope",
-                        "reasons_zh", "needs_zh", "needs_unknown", "note_zh") if c in d.columns]
+    cols = [c for c in ("building_id", "build_year", "floors", "households", "in_scope",
+                        "reasons_zh", "needs_zh", "note_zh") if c in d.columns]
     feats = []
+    # a short popup of plain lines (a table per building doubled the sample map's size)
     for g, r in zip(d.geometry, d[cols].to_dict("records"), strict=True):
         scope = str(r.get("in_scope"))
         scope = scope if scope in keys else "unknown"
         grade_d = bool(r.get("note_zh"))
-        row = {k: v for k, v in r.items() if v is not None and v is not pd.NA and v != ""}
         word = _YES[scope][0 if lang == "zh" else 1]
+        val = {c: "" if r.get(c) is pd.NA else _esc(r.get(c)) for c in cols}
+        lines = [val[c] for c in ("reasons_zh", "needs_zh", "note_zh") if val.get(c)]
+        facts = "/".join(val.get(c, "") or "?" for c in ("build_year", "floors", "households"))
         feats.append({"g": _pack(g), "s": keys.index(scope) + (len(keys) if grade_d else 0),
                       "t": f"{_esc(r['building_id'])} {_esc(word)}",
-                      "p": _generic_popup(row, _both("buildings", lang))})
+                      "p": f"<b>{_esc(r['building_id'])}</b> {_esc(word)} ({facts})<br>"
+                           + "<br>".join(lines)})
     _layer(name=_both("buildings", lang), features=feats, styles=styles, show=False).add_to(m)
 
 
