@@ -127,6 +127,14 @@ _T = {
     "open_page": ("打开分区地图", "Open this area's map"),
     "programme": ("改造年度", "programme by year"),
     "not_scheduled": ("未排入年度", "not scheduled"),
+    # issue 16 §1, §2: buildings and heritage
+    "buildings": ("楼栋（按改造范围着色）", "Buildings (by renovation scope)"),
+    "b_count": ("楼栋", "Buildings"),
+    "b_text": ("{n} 栋，纳入范围 {y} 栋，户数 {h}", "{n}, {y} in scope, {h} households"),
+    "b_hh_unknown": ("（{u} 栋户数未知）", " ({u} buildings' households unknown)"),
+    "b_lift": ("需加装电梯楼栋", "Buildings needing an elevator"),
+    "b_grade_d": ("D级危房（须鉴定，另行决定）", "Grade D (appraisal, separate decision)"),
+    "heritage": ("历史文化保护", "Heritage"),
 }
 _YES = {"yes": ("是", "yes"), "no": ("否", "no"), "unknown": ("未知", "unknown")}
 
@@ -337,6 +345,7 @@ function lcCommPopup(i) {
     h += '<br>' + T.scope + ': ' + lcEsc(T.yes[r[5]] || r[5]);
     if (r[6]) h += ' (' + lcEsc(r[6]) + ')';
   }
+  (r[8] || []).forEach(function (x) { h += '<br>' + lcEsc(x[0]) + ': ' + lcEsc(x[1]); });
   if (r[7].length) {
     h += '<br><b>' + T.gaps_head + "</b><table class='lc-gaps'><tr><th>" +
       T.head.join('</th><th>') + '</th></tr>';
@@ -656,7 +665,49 @@ def _info_records(comm: pd.DataFrame, share: pd.Series, names: pd.Series,
                for cid, name, sh, nm, nr, sc, rs in zip(
                    comm["community_id"], names, share, n_miss, n_req, scope, reasons,
                    strict=True)]
+    extra = _building_heritage_lines(comm, lang)
+    if extra is not None:  # records[i][8]: [label, text] lines of buildings and heritage
+        for rec, lines in zip(records, extra, strict=True):
+            rec.append(lines)
     return records, rules, cat_index
+
+
+def _building_heritage_lines(comm: pd.DataFrame, lang: str) -> list[list] | None:
+    """Return per community the popup lines of its buildings and heritage (issue 16 §1, §2).
+
+    None when the communities layer has neither building counts nor heritage marks (a run
+    without ``--buildings``/``--heritage``). Raw texts: the page escapes them.
+    """
+    if "n_buildings" not in comm.columns and "heritage_from" not in comm.columns:
+        return None
+
+    def get(r, col):
+        v = r.get(col)
+        return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
+
+    out = []
+    for r in comm.drop(columns="geometry", errors="ignore").to_dict("records"):
+        lines = []
+        if get(r, "n_buildings"):
+            hh = get(r, "households_in_scope")
+            text = _t("b_text", lang, n=int(r["n_buildings"]),
+                      y=int(get(r, "n_buildings_in_scope") or 0),
+                      h="?" if hh is None else f"{int(hh):,}")
+            if get(r, "households_in_scope_unknown"):
+                text += _t("b_hh_unknown", lang, u=int(r["households_in_scope_unknown"]))
+            lines.append([_t("b_count", lang), text])
+            if get(r, "n_elevator_retrofit"):
+                lines.append([_t("b_lift", lang), str(int(r["n_elevator_retrofit"]))])
+            if get(r, "n_grade_d"):
+                ids = str(get(r, "grade_d_buildings") or "").replace(";", ", ")
+                lines.append([_t("b_grade_d", lang), f"{int(r['n_grade_d'])} ({ids})"])
+        if get(r, "heritage") in (True, 1):
+            names = get(r, "heritage_names") or ""
+            classes = get(r, "heritage_classes_zh") or ""
+            lines.append([_t("heritage", lang), (f"{names}（{classes}）" if classes else names)
+                          or str(get(r, "heritage_from") or "")])
+        out.append(lines)
+    return out
 
 
 def _generic_popup(row: dict, title: str) -> str:
@@ -885,6 +936,7 @@ def make_map(
     colours, cat_names = _add_facilities(m, result, lang=lang, gcj=gcj)
     _add_planning_layers(m, layers, prep, lang)
     _add_programme_layer(m, layers.get("programme"), prep, lang)
+    _add_buildings_layer(m, layers.get("buildings"), prep, lang)
     _Search(names.tolist(), _t("search", lang)).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
@@ -1120,6 +1172,41 @@ def _add_programme_layer(m, prog, prep, lang: str) -> None:
                       "t": f"{_esc(r.get('name') or r['community_id'])}: {_esc(label)}",
                       "p": _generic_popup(r, title)})
     _layer(name=title, features=feats, styles=styles, show=False).add_to(m)
+#: Fill colours of the buildings layer by in_scope; a grade D building has a black outline.
+_BUILDING_COLOURS = {"yes": "#d7301f", "no": "#969696", "unknown": "#fdae61"}
+
+
+def _add_buildings_layer(m, buildings, prep, lang: str) -> None:
+    """Add the buildings (楼栋) coloured by scope, with their reasons and needs (issue 16 §1).
+
+    Off at start (a city has many buildings); a grade D building has a thick black outline.
+    """
+    if not isinstance(buildings, gpd.GeoDataFrame) or len(buildings) == 0:
+        return
+    d = prep(buildings)
+    if len(d) == 0:
+        return
+    keys = list(_BUILDING_COLOURS)
+    styles = [{"color": "#000" if grade_d else c, "weight": 2.5 if grade_d else 1,
+               "fillColor": c, "fillOpacity": 0.6, "radius": 4}
+              for grade_d in (False, True) for c in _BUILDING_COLOURS.values()]
+    cols = [c for c in ("building_id", "build_year", "floors", "households", "in_scope",
+                        "reasons_zh", "needs_zh", "note_zh") if c in d.columns]
+    feats = []
+    # a short popup of plain lines (a table per building doubled the sample map's size)
+    for g, r in zip(d.geometry, d[cols].to_dict("records"), strict=True):
+        scope = str(r.get("in_scope"))
+        scope = scope if scope in keys else "unknown"
+        grade_d = bool(r.get("note_zh"))
+        word = _YES[scope][0 if lang == "zh" else 1]
+        val = {c: "" if r.get(c) is pd.NA else _esc(r.get(c)) for c in cols}
+        lines = [val[c] for c in ("reasons_zh", "needs_zh", "note_zh") if val.get(c)]
+        facts = "/".join(val.get(c, "") or "?" for c in ("build_year", "floors", "households"))
+        feats.append({"g": _pack(g), "s": keys.index(scope) + (len(keys) if grade_d else 0),
+                      "t": f"{_esc(r['building_id'])} {_esc(word)}",
+                      "p": f"<b>{_esc(r['building_id'])}</b> {_esc(word)} ({facts})<br>"
+                           + "<br>".join(lines)})
+    _layer(name=_both("buildings", lang), features=feats, styles=styles, show=False).add_to(m)
 
 
 def _default_title(result, lang: str) -> str:

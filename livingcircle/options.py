@@ -151,6 +151,13 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               commands=("run",), help=(
                   "The speed of the profile the time judgement uses: adult, elderly, winter, "
                   "elderly_winter or carer_with_child (sourced in the profile's speeds).")),
+    # issue 16 §1 (buildings, 楼栋) and §2 (heritage from a layer)
+    _file("buildings", "Buildings (楼栋) file: footprints or points, or CSV/Excel with lon/lat; "
+          "scope, elevator and other building needs are then judged per building, and a "
+          "community with buildings takes its scope from them.", described=True),
+    _file("heritage", "Heritage layer (历史文化街区/文物保护单位/历史建筑 polygons or points, "
+          "or an OSM file's historic=*): marks the communities it touches.", described=True),
+    _layer_crs_column("buildings"),
 )
 
 #: The options by name.

@@ -118,6 +118,8 @@ def run(
     costs=None,
     criterion: str = "distance",
     speed: str = "elderly_winter",
+    buildings=None,
+    heritage=None,
 ) -> Result:
     """Run the whole analysis for one study area.
 
@@ -194,6 +196,15 @@ def run(
     speed
         The profile's speed the time judgement uses (default ``"elderly_winter"``: an older
         walker on winter ice, issue 16 §3).
+    buildings
+        Optional buildings (楼栋) file (:func:`livingcircle.buildings.read_buildings`): scope
+        and the building needs (elevator retrofit, non-complete units, safety grade C) are
+        judged per building; a community with buildings takes its scope from them, the others
+        keep their attributes. Adds the layer ``buildings`` and the communities' counts.
+    heritage
+        Optional heritage layer (:func:`livingcircle.heritage.read_heritage`: polygons or points
+        of 历史文化街区/文物保护单位/历史建筑, or an OSM file's ``historic=*``); the communities
+        it touches are heritage communities (the attribute ``heritage`` still marks others).
 
     Returns
     -------
@@ -218,6 +229,7 @@ def run(
     data = _read_inputs(ctx, osm=osm, communities=communities, gates=gates,
                         facilities=facilities, facilities_crs=facilities_crs, sites=sites,
                         boundary=boundary, claimed=claimed)
+    _buildings_heritage(ctx, data, buildings=buildings, heritage=heritage)
     ctx.done("read inputs")
 
     ctx.step("walking network")
@@ -318,6 +330,8 @@ class _Inputs:
     frames: list = field(default_factory=list)
     #: their records in metadata["inputs"] (None for a frame given in memory)
     records: list = field(default_factory=list)
+    #: buildings (issue 16 §1), by :func:`_buildings_heritage`: None without a buildings file
+    buildings: _Buildings | None = None
 
 
 def _read_inputs(ctx: _Run, *, osm, communities, gates, facilities, facilities_crs, sites,
@@ -393,6 +407,180 @@ def _facilities(ctx: _Run, fac_frames: list, *, osm, boundary) -> gpd.GeoDataFra
                "id prefix")
         raise InputError(msg)
     return fac
+
+
+# --- buildings (楼栋) and heritage layers, issue 16 §1 and §2 ---------------------------------
+
+@dataclass
+class _Buildings:
+    """The buildings of a run, judged per building (:mod:`livingcircle.buildings`)."""
+
+    scope: pd.DataFrame  # building_scope
+    needs: pd.DataFrame  # building_needs
+    summary: pd.DataFrame  # community_building_summary, a row per community
+    layer: gpd.GeoDataFrame  # buildings_layer, the output layer ``buildings``
+
+
+#: The community columns the buildings add to the communities layer (from the summary).
+BUILDING_COUNTS = ("n_buildings", "n_buildings_in_scope", "households_in_scope",
+                   "households_in_scope_unknown", "n_grade_d", "grade_d_buildings",
+                   "n_elevator_retrofit")
+#: The heritage columns a heritage layer adds to the communities layer (from the marks).
+HERITAGE_COLUMNS = ("heritage_from", "heritage_names", "heritage_classes_zh")
+#: The community needs a building decides, with the building attributes that trigger them.
+BUILDING_ITEMS = {"elevator_retrofit": "floors;has_elevator",
+                  "unit_completion": "complete_units",
+                  "building_safety": "safety_grade"}
+
+
+def _one_file(value, role: str):
+    """Return the one :class:`~livingcircle.inputs.InputFile` of ``role`` (a file, not a frame)."""
+    from .inputs import as_input_files
+
+    files = as_input_files(value, role=role)
+    if len(files) != 1 or isinstance(files[0], gpd.GeoDataFrame):
+        got = "a GeoDataFrame" if len(files) == 1 else f"{len(files)} files"
+        msg = f"{role}: give one file (a path or InputFile), not {got}"
+        raise InputError(msg)
+    return files[0].with_name_hint()
+
+
+def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> None:
+    """Read the heritage and buildings layers (issue 16 §1, §2) into ``data``.
+
+    The heritage layer marks the communities it touches (:func:`livingcircle.heritage.
+    mark_heritage`): their ``heritage`` becomes True (False for a community it does not touch
+    unless the attribute says True) and they gain :data:`HERITAGE_COLUMNS`, before access is
+    measured, so that the communities layer and the needs' protection requirement follow it.
+    The buildings are read (set-aside rows to the diagnostics), judged per building and
+    summed per community into ``data.buildings`` for :func:`_renovation`.
+    """
+    if heritage is not None:
+        from .heritage import mark_heritage, read_heritage
+
+        f = _one_file(heritage, "heritage")
+        if f.crs_column is not None:
+            msg = (f"{f.path}: a heritage layer has one coordinate system; a per-row system "
+                   "column (crs_column) is for tables of points")
+            raise InputError(msg)
+        entry = ctx.note("heritage", f.path)
+        layer = read_heritage(f.path, layer=f.layer, columns=f.column_mapping(), coord_crs=f.crs,
+                              boundary=data.boundary, diagnostics=ctx.diag)
+        if entry is not None:
+            entry.update(_crs_record(f, layer.attrs.get("input", {})))
+        marks = mark_heritage(data.comm, layer).set_index("community_id")
+        ids = data.comm["community_id"].astype(str)
+        for col in ("heritage", *HERITAGE_COLUMNS):
+            data.comm[col] = marks.loc[ids, col].set_axis(data.comm.index)
+    if buildings is None:
+        return
+    from .buildings import (
+        building_needs,
+        building_scope,
+        buildings_layer,
+        community_building_summary,
+        read_buildings,
+    )
+
+    f = _one_file(buildings, "buildings")
+    entry = ctx.note("buildings", f.path)
+    b = read_buildings(f.path, communities=data.comm, layer=f.layer, columns=f.column_mapping(),
+                       coord_crs=f.crs, crs_column=f.crs_column, diagnostics=ctx.diag)
+    if entry is not None:
+        entry.update(_crs_record(f, b.attrs.get("input", {})))
+    scope = building_scope(b, year_limit=settings.renovation_year_limit)
+    needs = building_needs(b, scope)
+    data.buildings = _Buildings(
+        scope=scope, needs=needs,
+        summary=community_building_summary(b, scope, needs, communities=data.comm),
+        layer=buildings_layer(b, scope, needs))
+
+
+def _scope_with_buildings(scope: pd.DataFrame, bld: _Buildings | None) -> pd.DataFrame:
+    """Give a community with buildings the scope of its buildings (``scope_from``)."""
+    if bld is None:
+        return scope
+    from .buildings import combine_community_scope
+
+    return combine_community_scope(scope, bld.summary)
+
+
+def _needs_with_buildings(needs: pd.DataFrame, scope: pd.DataFrame,
+                          bld: _Buildings | None) -> pd.DataFrame:
+    """Replace a building-scoped community's building needs by those of its buildings.
+
+    For a community whose scope comes from its buildings, the items of :data:`BUILDING_ITEMS`
+    are judged per building (:func:`livingcircle.buildings.building_needs`): one row per item
+    (trigger 'building') names the buildings that need it (``building_ids``), assessed 'need'
+    when one does, else 'unknown' naming the buildings to survey. The community attributes'
+    rows of these items are dropped for such a community (its buildings decide); every other
+    community keeps them.
+    """
+    if bld is None:
+        return needs
+    by_bld = set(scope.loc[scope["scope_from"] == "buildings", "community_id"].astype(str))
+    cid = needs["community_id"].astype(str)
+    keep = ~(cid.isin(by_bld) & needs["item_id"].isin(list(BUILDING_ITEMS)))
+    protection = needs.groupby(cid)["protection_requirement"].first()
+    rows = []
+    bn = bld.needs.assign(community_id=bld.needs["community_id"].astype(str))
+    n_in = bld.summary.set_index(bld.summary["community_id"].astype(str))["n_buildings_in_scope"]
+    for (c, item), g in bn[bn["community_id"].isin(by_bld)].groupby(
+            ["community_id", "item_id"], sort=False):
+        need = g[g["assessment"] == "need"]
+        use = need if len(need) else g
+        ids = use["building_id"].astype(str).tolist()
+        first = use.iloc[0]
+        n = int(n_in.get(c, 0))
+        if len(need):
+            detail = f"{len(ids)} of {n} buildings in scope need it: {';'.join(ids)}"
+            detail_zh = f"{n}栋纳入范围的楼栋中{len(ids)}栋：{'、'.join(ids)}"
+        else:
+            detail = f"unknown for {len(ids)} of {n} buildings in scope (survey): {';'.join(ids)}"
+            detail_zh = f"{n}栋纳入范围的楼栋中{len(ids)}栋未知，需调查：{'、'.join(ids)}"
+        rows.append({
+            "community_id": c, "renovation_class": first["renovation_class"],
+            "renovation_class_zh": first["renovation_class_zh"],
+            "priority_zh": first["priority_zh"], "item_id": item, "item_zh": first["item_zh"],
+            "trigger": "building", "trigger_attribute": BUILDING_ITEMS[item],
+            "trigger_detail": detail, "trigger_detail_zh": detail_zh, "required": pd.NA,
+            "assessment": "need" if len(need) else "unknown",
+            "protection_requirement": protection.get(c, ""), "building_ids": ";".join(ids)})
+    out = needs[keep].assign(building_ids="")
+    if rows:
+        out = pd.concat([out, pd.DataFrame(rows, columns=out.columns)], ignore_index=True)
+        out = out.astype({"required": needs["required"].dtype})
+    # the community's rows together, in the order of the needs table
+    order = {c: k for k, c in enumerate(dict.fromkeys(needs["community_id"].astype(str)))}
+    rank = out["community_id"].astype(str).map(order).fillna(len(order))
+    return out.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
+
+
+def _with_building_counts(wide: pd.DataFrame, scope: pd.DataFrame,
+                          bld: _Buildings | None) -> pd.DataFrame:
+    """Add :data:`BUILDING_COUNTS` and ``scope_from`` to the communities layer.
+
+    The counts of a community without buildings are empty (unknown), not 0: only
+    ``n_buildings`` says 0.
+    """
+    if bld is None:
+        return wide
+    s = bld.summary.assign(community_id=bld.summary["community_id"].astype(str))
+    s = s.set_index("community_id")
+    ids = wide["community_id"].astype(str)
+    out = wide.copy()
+    none = (s["n_buildings"] == 0).reindex(ids).fillna(True).to_numpy()
+    for col in BUILDING_COUNTS:
+        values = s[col].reindex(ids)
+        if col == "n_buildings":
+            out[col] = values.fillna(0).astype("int64").to_numpy()
+        elif col == "grade_d_buildings":
+            out[col] = values.where(~none, None).to_numpy()
+        else:
+            out[col] = pd.array(values.where(~none).to_numpy(), dtype="Int64")
+    out["scope_from"] = ids.map(scope.set_index(scope["community_id"].astype(str))[
+        "scope_from"]).to_numpy()
+    return out
 
 
 def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool):
@@ -487,14 +675,16 @@ def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile:
     comm = data.comm
     wide = acc.wide(speed_profile).merge(analysis["completeness"], on="community_id",
                                          how="left")
-    scope = renovation_scope(comm)
+    scope = _scope_with_buildings(renovation_scope(comm), data.buildings)
     needs = renovation_needs(comm, analysis["gaps"], scope, ctx.prof,
                              capacity=analysis.get("capacity"))
+    needs = _needs_with_buildings(needs, scope, data.buildings)
     plan, not_ready = annual_plan(comm, scope, needs, target_communities=target_communities,
                                   target_households=target_households)
     wide = wide.merge(scope[["community_id", "in_scope", "reasons"]]
                       .rename(columns={"reasons": "scope_reasons"}),
                       on="community_id", how="left")
+    wide = _with_building_counts(wide, scope, data.buildings)
     wide = gpd.GeoDataFrame(wide, geometry="geometry", crs=comm.crs)
     planning = {"scope": scope, "needs": needs, "plan": plan, "not_ready": not_ready,
                 # issue 16 §2: gaps the district plans, and which optional scope rules applied
@@ -520,6 +710,8 @@ def _layers(data: _Inputs, acc, iso, analysis: dict, wide, planning: dict) -> di
     for name in ("scope", "needs", "plan", "not_ready", "district_planning"):
         if planning.get(name) is not None:
             layers[name] = planning[name]
+    if data.buildings is not None:
+        layers["buildings"] = data.buildings.layer
     return layers
 
 
@@ -679,7 +871,8 @@ def run_sample(**kwargs) -> Result:
     p = sample_paths()
     result = run(osm=p["osm"], communities=p["communities"], gates=p["gates"],
                  facilities=[p["facilities"], p["amap_csv"]], facilities_crs=None,
-                 sites=p["sites"], boundary=p["boundary"], **kwargs)
+                 sites=p["sites"], boundary=p["boundary"], buildings=p["buildings"],
+                 heritage=p["heritage"], **kwargs)
     # the SYNTHETIC label travels with the result (written into livingcircle_metadata), so that
     # maps, figures and reports made from it by another install or on another machine keep it
     result.metadata["synthetic"] = True

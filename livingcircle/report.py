@@ -447,6 +447,69 @@ def _time_section(result, lang: str) -> dict | None:
                      format_number(r.threshold_m), format_number(r.time_at_speed_min, 1),
                      format_number(r.threshold_min)])
     return {**out, "header": tx["header"], "rows": rows}
+# --- buildings (楼栋), issue 16 §1 and §2 ------------------------------------------------------
+
+_BUILDINGS_TEXT = {
+    "zh": {"title": "楼栋改造范围", "grade_d": "D级危房楼栋（须鉴定并另行决定）",
+           "intro": "{n} 个小区按楼栋判定改造范围：{b} 栋楼中 {y} 栋纳入范围，涉及已知户数 {h} 户"
+                    "（{u} 栋户数未知）。",
+           "cols": {"community_id": "编号", "name": "名称", "n_buildings": "楼栋数",
+                    "n_buildings_in_scope": "纳入范围楼栋数",
+                    "households_in_scope": "纳入范围户数",
+                    "households_in_scope_unknown": "户数未知楼栋数",
+                    "n_elevator_retrofit": "需加装电梯楼栋数", "n_grade_d": "D级危房楼栋数",
+                    "in_scope": "纳入改造范围", "scope_reasons": "依据",
+                    "heritage_names": "涉及保护对象"},
+           "d_cols": {"building_id": "楼栋编号", "community_id": "小区编号", "name": "名称",
+                      "build_year": "建成年份", "floors": "层数", "households": "户数",
+                      "note_zh": "说明"}},
+    "en": {"title": "Buildings in the renovation scope",
+           "grade_d": "Safety grade D buildings (appraisal and a separate decision)",
+           "intro": "{n} communities take their scope from their buildings: {y} of {b} "
+                    "buildings in scope, {h} known households ({u} buildings' households "
+                    "unknown).",
+           "cols": {}, "d_cols": {}},
+}
+
+
+def _buildings(result, lang: str) -> dict | None:
+    """Return the buildings section: buildings in scope per community, grade D listed.
+
+    None when the run had no buildings file. Every grade D building is listed with the note
+    that it needs an appraisal and a decision beyond ordinary renovation (issue 16 §2).
+    """
+    b = result.layers.get("buildings")
+    comm = result.layers["communities"]
+    if b is None or "n_buildings" not in comm.columns:
+        return None
+    t = _BUILDINGS_TEXT[lang]
+    has = pd.DataFrame(comm[comm["n_buildings"] > 0]).drop(columns="geometry", errors="ignore")
+    cols = [c for c in ("community_id", "name", "n_buildings", "n_buildings_in_scope",
+                        "households_in_scope", "households_in_scope_unknown",
+                        "n_elevator_retrofit", "n_grade_d", "in_scope", "scope_reasons",
+                        "heritage_names") if c in has.columns]
+    table = has[cols].astype(object).where(has[cols].notna(), "")
+    if lang == "zh" and "in_scope" in table.columns:
+        table["in_scope"] = table["in_scope"].map({"yes": "是", "no": "否", "unknown": "未知"})
+    d = pd.DataFrame(b[b["grade_d"].astype(bool)]).drop(columns="geometry", errors="ignore")
+    d_cols = [c for c in ("building_id", "community_id", "name", "build_year", "floors",
+                          "households") if c in d.columns]
+    d = d[d_cols].assign(note_zh=d["note_zh"] if lang == "zh" else _grade_d_note_en())
+    d = d.astype(object).where(d.notna(), "")
+    intro = t["intro"].format(
+        n=len(has), b=int(has["n_buildings"].sum()),
+        y=int(has["n_buildings_in_scope"].fillna(0).sum()),
+        h=f"{int(has['households_in_scope'].fillna(0).sum()):,}",
+        u=int(has["households_in_scope_unknown"].fillna(0).sum()))
+    return {"title": t["title"], "intro": intro, "grade_d_title": t["grade_d"],
+            "table": _table(table.rename(columns=t["cols"])),
+            "grade_d": _table(d.rename(columns=t["d_cols"])) if len(d) else None}
+
+
+def _grade_d_note_en() -> str:
+    from .buildings import GRADE_D_NOTE_EN
+
+    return GRADE_D_NOTE_EN
 
 
 def _img(data: str | bytes, mime: str = "image/svg+xml") -> Markup:
@@ -568,6 +631,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
         time_section=_time_section(result, lang),
         plan=_plan(result, lang),
         policy_rules=_policy_rules(result, lang),
+        buildings=_buildings(result, lang),
         clusters=_clusters(result, lang),
         programme=_programme(result, lang),
         map_html=map_html, categories=_categories(result, lang), speeds=speeds,

@@ -48,6 +48,9 @@ def sample_paths() -> dict[str, Path]:
         "amap_csv": d / "facilities_amap_gcj02.csv",
         "sites": d / "sites.gpkg",
         "boundary": d / "boundary.geojson",
+        # issue 16 §1, §2: buildings (楼栋) and the heritage layer
+        "buildings": d / "buildings.gpkg",
+        "heritage": d / "heritage.gpkg",
     }
 
 

@@ -580,6 +580,73 @@ _INPUT_COMMUNITY = tuple(
        optional=_WHEN_INPUT)
     for n, t in COMMUNITY_ATTRIBUTES.items()
 )
+# --- buildings (楼栋) and heritage marks, issue 16 §1 and §2 ---------------------------------
+_WITH_BUILDINGS = "with a buildings file (--buildings)"
+_WITH_HERITAGE = "with a heritage layer (--heritage)"
+_SCOPE_FROM = _c("scope_from", "text", "范围判定依据", values=("buildings", "community"),
+                 optional=_WITH_BUILDINGS,
+                 doc="buildings: the community's scope is its buildings' (a building in scope "
+                     "puts it in); community: its own attributes (no building in the file)")
+_BUILDING_COUNTS = (
+    _SCOPE_FROM,
+    _c("n_buildings", "integer", "楼栋数", range=_POS, optional=_WITH_BUILDINGS,
+       doc="buildings of the community in the buildings file (0: none, its attributes decide)"),
+    _c("n_buildings_in_scope", "integer", "纳入范围楼栋数", range=_POS, optional=_WITH_BUILDINGS,
+       doc="empty when the community has no building in the file"),
+    _c("households_in_scope", "integer", "纳入范围户数", "households", range=_POS,
+       optional=_WITH_BUILDINGS,
+       doc="households of its buildings in scope whose households are known (a lower bound "
+           "when households_in_scope_unknown > 0)"),
+    _c("households_in_scope_unknown", "integer", "纳入范围户数未知楼栋数", range=_POS,
+       optional=_WITH_BUILDINGS),
+    _c("n_grade_d", "integer", "D级危房楼栋数", range=_POS, optional=_WITH_BUILDINGS,
+       doc="safety grade D buildings: need an appraisal and a decision beyond renovation"),
+    _c("grade_d_buildings", "list", "D级危房楼栋", optional=_WITH_BUILDINGS),
+    _c("n_elevator_retrofit", "integer", "需加装电梯楼栋数", range=_POS, optional=_WITH_BUILDINGS,
+       doc="buildings in scope of 4 floors or more without an elevator "
+           "(buildings.ELEVATOR_SOURCE)"),
+)
+_HERITAGE_MARKS = (
+    _c("heritage_from", "text", "历史文化保护依据",
+       values=("layer", "layer;attribute", "attribute", ""), optional=_WITH_HERITAGE,
+       doc="layer: a feature of the heritage layer touches the community; attribute: its own "
+           "heritage attribute"),
+    _c("heritage_names", "text", "涉及保护对象", optional=_WITH_HERITAGE,
+       doc="names of the heritage features it touches, '；'-joined"),
+    _c("heritage_classes_zh", "text", "保护类别", optional=_WITH_HERITAGE),
+)
+_BUILDINGS = Layer("buildings", "楼栋", (*_POLY, "Point"), (
+    _c("building_id", _ID, LABELS_ZH["building_id"], nullable=False),
+    _c("community_id", _ID, LABELS_ZH["community_id"], nullable=False),
+    _c("community_from", "text", "小区归属依据", values=("file", "location"), nullable=False,
+       doc="location: no community id in the file, placed in the polygon it lies in"),
+    _c("name", "text", LABELS_ZH["name"]),
+    _c("build_year", "integer", LABELS_ZH["build_year"], "year", range=(1900, None)),
+    _c("floors", "integer", LABELS_ZH["floors"], "floors", range=(1, None)),
+    _c("has_elevator", "boolean", LABELS_ZH["has_elevator"]),
+    _c("safety_grade", "text", LABELS_ZH["safety_grade"], values=("A", "B", "C", "D")),
+    _c("complete_units", "boolean", LABELS_ZH["complete_units"]),
+    _c("households", "integer", LABELS_ZH["households"], "households", range=_POS),
+    _c("in_scope", "yes/no/unknown", "纳入改造范围", values=TRISTATE, nullable=False,
+       doc="黑政办规〔2021〕15号 二(一) per building; grade D is 'unknown' (appraisal first)"),
+    _c("reasons", "list", "依据", nullable=False,
+       doc="built_by_<limit>, after_<limit>_grade_c, non_complete_units, grade_d_danger, "
+           "built_after_<limit>, safety_grade_<a-b>, complete_units, unknown_<attribute>"),
+    _c("reasons_zh", "text", "依据说明"),
+    _c("policy", "text", "政策依据", doc="the policy lines of its reasons"),
+    _c("grade_d", "boolean", "D级危房", nullable=False),
+    _c("note_zh", "text", "说明", doc="the grade D note (buildings.GRADE_D_NOTE_ZH), else empty"),
+    _c("needs", "list", "楼栋改造需求", values=("elevator_retrofit", "unit_completion",
+                                          "building_safety"),
+       doc="items assessed 'need' (buildings in scope only)"),
+    _c("needs_zh", "text", "楼栋改造需求(中文)"),
+    _c("needs_unknown", "list", "待调查需求", values=("elevator_retrofit", "unit_completion",
+                                                "building_safety"),
+       doc="items whose attributes are unknown (to survey)"),
+    _SRC_ROW,
+), "one building (楼栋) with its renovation scope, reasons and needs (issue 16 §1)",
+    optional=_WITH_BUILDINGS, key=("building_id",), keeps_source_columns=True)
+
 _CLUSTER_LABELS = {"rank": "排名", "cluster_id": "片区", "member_ids": "成员小区",
                    "beneficiary_ids": "受益小区", "n_new_facilities": "新增设施数",
                    "households_newly_served": "新覆盖住户", "share_in_scope": "改造范围内成员比例",
@@ -603,6 +670,9 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
            doc="eligible under 黑政办规〔2021〕15号 二(一) (yes = eligible, not decided)"),
         _c("scope_reasons", "list", "改造范围依据", optional="with the renovation step",
            doc="reason codes of the scope layer's reasons"),
+        # issue 16 §1, §2: buildings (楼栋) and the heritage layer
+        *_BUILDING_COUNTS,
+        *_HERITAGE_MARKS,
     ), "one community (小区) with its walking access and completeness",
         key=("community_id",), keeps_source_columns=True),
     Layer("gates", "出入口", _POINT, (
@@ -775,6 +845,7 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("note_en", "text", "危房说明(英文)", doc="the grade D note; empty otherwise"),
         _c("year_limit", "integer", "年份界限", "year", nullable=False,
            doc="settings.renovation_year_limit"),
+        _SCOPE_FROM,
     ), "one community's renovation eligibility (黑政办规〔2021〕15号 二(一))",
         optional="with the renovation step", key=("community_id",)),
     Layer("needs", "改造需求", (), (
@@ -786,7 +857,8 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
         _c("item_id", "text", "改造内容编号", nullable=False),
         _c("item_zh", "text", "改造内容"),
         _c("trigger", "text", "触发原因", values=(
-            "attribute", "missing_facility", "over_capacity", "policy_default"), nullable=False),
+            "attribute", "missing_facility", "over_capacity", "policy_default", "building"),
+           nullable=False, doc="building: judged per building (the buildings in building_ids)"),
         _c("trigger_attribute", "list", "触发属性"),
         _c("trigger_detail", "text", "触发说明"),
         _c("trigger_detail_zh", "text", "触发说明(中文)"),
@@ -794,6 +866,9 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
                                              "empty for an attribute need"),
         _c("assessment", "text", "判定", values=("need", "unknown"), nullable=False),
         _c("protection_requirement", "text", "保护要求", doc="empty when not a heritage community"),
+        _c("building_ids", "list", "涉及楼栋", optional=_WITH_BUILDINGS,
+           doc="trigger building: the buildings that need the item (or, assessed unknown, "
+               "those to survey); empty for the other triggers"),
     ), "one renovation need of an in-scope community (基础类/完善类/提升类)",
         optional="with the renovation step", key=("community_id", "item_id")),
     Layer("plan", "年度计划", (), (
@@ -843,6 +918,7 @@ LAYERS: dict[str, Layer] = {lay.name: lay for lay in (
     ), "one community lacking a category the district plans (小学, 初中, 养老院, 社区卫生服务中心, "
        "large sports grounds): a living-circle gap, not a renovation need",
         optional="with the renovation step", key=("category", "community_id")),
+    _BUILDINGS,
     Layer("clusters", "片区联动", _POLY, (
         _c("rank", "integer", _CLUSTER_LABELS["rank"], range=(1, None), nullable=False),
         _c("cluster_id", _ID, _CLUSTER_LABELS["cluster_id"], nullable=False),

@@ -45,7 +45,8 @@ def test_areas_take_the_run_options_that_are_not_per_file():
         "target_households",
         "siting",  # issue 16 §4
         "years", "capacity", "capacity_unit", "costs",  # issue 16 §5
-        "criterion", "speed")  # issue 16 §3
+        "criterion", "speed",  # issue 16 §3
+        "buildings", "heritage", "buildings_crs_column")  # issue 16 §1, §2
     assert batch.AREA_KEYS is options.AREA_KEYS
 
 

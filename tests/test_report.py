@@ -67,7 +67,7 @@ def test_summary_sentence_counts_from_the_raw_file(report_zh):
 def test_sections_zh(report_zh, sample_result):
     L = sample_result.layers
     assert _h2(report_zh) == ["研究区概况", "改造前后对比", "年度改造计划", "上级规划统筹事项",
-                              "片区统筹建议",
+                              "楼栋改造范围", "片区统筹建议",
                               "交互地图", "采用的标准及阈值", "步行速度", "数据来源"]
     assert '<html lang="zh-CN">' in report_zh
     assert '<p class="synthetic">合成示例数据 SYNTHETIC' in report_zh
@@ -87,6 +87,15 @@ def test_sections_zh(report_zh, sample_result):
     assert rows[0][1] == cl["cluster_id"].iloc[0]
     assert rows[0][-1] == html.escape(cl["reason_zh"].iloc[0])
     assert "理由" in report_zh
+    # buildings (issue 16 §1, §2): a row per community with buildings; every grade D building
+    # listed with the appraisal note
+    comm = L["communities"]
+    rows = _rows(report_zh, "buildings")
+    assert len(rows) == int((comm["n_buildings"] > 0).sum())
+    d = _rows(report_zh, "grade-d")
+    assert [r[0] for r in d] == L["buildings"].loc[L["buildings"]["grade_d"].astype(bool),
+                                                    "building_id"].tolist()
+    assert all(r[-1].startswith("危房（安全鉴定D级）") for r in d)
 
 
 def test_figures_and_print_layout(report_zh, sample_result):
@@ -148,7 +157,8 @@ def test_english(sample_result):
     h = make_report(sample_result, lang="en", include_map=False)
     assert '<html lang="en">' in h
     assert _h2(h) == ["Study area", "Before and after", "Annual renovation plan",
-                      "Items for district planning (上级规划统筹)", "Cluster proposals",
+                      "Items for district planning (上级规划统筹)",
+                      "Buildings in the renovation scope", "Cluster proposals",
                       "Standard and thresholds", "Walking speeds", "Data sources"]
     cl = sample_result.layers["clusters"].sort_values("rank")
     assert _rows(h, "clusters")[0][-1] == html.escape(cl["reason_en"].iloc[0])
