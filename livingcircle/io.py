@@ -819,12 +819,12 @@ def read_facilities(
         facility_id, category, categories, name, capacity (Float64), source_crs, source, other
         source columns, src_row, geometry (Point).
     """
-    from .standards import _as_profile, classify_facilities
+    from .standards import as_profile, classify_facilities
 
     diag = _diag(diagnostics)
     start = len(diag)
     what = "facilities"
-    prof = _as_profile(profile)
+    prof = as_profile(profile)
     gdf, meta = _read(path, what=what, kind=what, layer=layer, columns=columns,
                       lon_col=lon_col, lat_col=lat_col, coord_crs=coord_crs,
                       crs_column=crs_column, encoding=encoding, diagnostics=diag,

@@ -16,9 +16,11 @@ Maps, report, figures and export take a :class:`Result`; they may import this mo
 ``pipeline``. A new output file of the result folder goes into :meth:`Result.write` (and
 :meth:`Result.output_files`); a new output format goes into ``export``.
 
-The QGIS styles of :func:`write_geopackage` come from ``styles``. Two imports of this module
-point at outputs, each inside the one method that needs it: the map of :meth:`Result.write`
-(``maps``) and the display methods (``_display``).
+The QGIS styles of :func:`write_geopackage` come from ``styles``. This module is the lowest of
+the outputs (``tests/test_layers.py``): the map of :meth:`Result.write` and the display methods
+(``summary``, ``repr``, ``explore``) are drawn by ``maps`` and ``_display`` above it, which this
+module never imports. It calls them through :data:`RENDERERS`, which ``livingcircle.compose``
+fills when the package is imported.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -44,6 +46,8 @@ from .standards import Profile, load_profile
 from .styles import geometry_family, styles_frame
 
 if TYPE_CHECKING:
+    import folium
+
     from ._spill import SpilledLayer
     from .accessibility import Access
     from .network import WalkNetwork
@@ -93,6 +97,35 @@ def filter_where(frame: pd.DataFrame, where: str, name: str) -> pd.DataFrame:
                    f"{list(attrs.columns)} ({exc})")
             raise ValueError(msg) from None
     return frame.iloc[sorted(rows)]
+
+
+@dataclass
+class Renderers:
+    """The drawings of a result made by output modules above this one.
+
+    :class:`Result` calls them for ``map.html``, ``summary()``, ``repr``, the notebook display
+    and ``explore()``; :mod:`livingcircle.compose` sets them (importing the package does), so
+    this module imports neither ``maps`` nor ``_display``.
+    """
+
+    make_map: Callable[..., folium.Map] | None = None
+    summary: Callable[[Result], pd.DataFrame] | None = None
+    text: Callable[[Result], str] | None = None
+    html_table: Callable[[Result], str] | None = None
+    explore: Callable[..., folium.Map] | None = None
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """Return the renderer ``name``; a clear error when none was registered."""
+        fn = getattr(self, name)
+        if fn is None:
+            msg = (f"no {name!r} renderer is registered; import livingcircle (the package), "
+                   "not livingcircle.results alone")
+            raise RuntimeError(msg)
+        return fn
+
+
+#: The renderers :class:`Result` calls; set by :mod:`livingcircle.compose`.
+RENDERERS = Renderers()
 
 
 @dataclass
@@ -163,19 +196,13 @@ class Result:
         One row per item (``item``, ``value``), labelled in Chinese and English; a notebook
         shows it as the result's own display, ``repr`` as text.
         """
-        from ._display import summary
-
-        return summary(self)
+        return RENDERERS.get("summary")(self)
 
     def __repr__(self) -> str:
-        from ._display import text
-
-        return text(self)
+        return RENDERERS.get("text")(self)
 
     def _repr_html_(self) -> str:
-        from ._display import html_table
-
-        return html_table(self)
+        return RENDERERS.get("html_table")(self)
 
     def explore(self, layer: str = "communities", *, where: str | None = None,
                 column: str | None = None, simplify_m: float | None = 2.0, **kwargs):
@@ -205,9 +232,8 @@ class Result:
         folium.Map
             Tooltips show the layer's main columns (text escaped).
         """
-        from ._display import explore
-
-        return explore(self, layer, where=where, column=column, simplify_m=simplify_m, **kwargs)
+        return RENDERERS.get("explore")(self, layer, where=where, column=column,
+                                        simplify_m=simplify_m, **kwargs)
 
     def write(self, out: str | Path, *, overwrite: bool = True,
               map_html: bool = True) -> list[Path]:
@@ -226,9 +252,8 @@ class Result:
         """
         extra: dict[str, Callable[[Path], None]] = {}
         if map_html:
-            # the map is an output beside this one; it is imported only when a map is asked for
-            from .maps import make_map
-
+            # the map is drawn by ``maps``, an output above this one (see RENDERERS)
+            make_map = RENDERERS.get("make_map")
             extra["map.html"] = lambda path: make_map(self).save(str(path))
         return write_result_folder(self, out, overwrite=overwrite, extra_files=extra)
 

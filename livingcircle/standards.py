@@ -699,10 +699,11 @@ def load_profile(path: str | Path | None = None) -> Profile:
 
 def list_categories(profile: Profile | str | Path | None = None) -> pd.DataFrame:
     """Return the categories of a profile as a table (id, names, level, threshold, status...)."""
-    return _as_profile(profile).categories_frame()
+    return as_profile(profile).categories_frame()
 
 
-def _as_profile(profile) -> Profile:
+def as_profile(profile: Profile | str | Path | None) -> Profile:
+    """Return ``profile`` itself when it is a :class:`Profile`, else :func:`load_profile` of it."""
     if isinstance(profile, Profile):
         return profile
     return load_profile(profile)
