@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import geopandas as gpd
 import pandas as pd
@@ -40,6 +40,7 @@ import pyogrio
 
 from . import settings
 from ._errors import ExportError, InputError
+from ._spill import SpilledLayer
 from .schema import METADATA_TABLE, STYLE_TABLE
 from .stages import Stages
 from .standards import Profile, load_profile
@@ -48,7 +49,6 @@ from .styles import geometry_family, styles_frame
 if TYPE_CHECKING:
     import folium
 
-    from ._spill import SpilledLayer
     from .accessibility import Access
     from .network import WalkNetwork
 
@@ -339,7 +339,7 @@ def write_vector(df, path: str | os.PathLike, *, driver: str, layer: str | None 
     pyogrio.write_dataframe(df, path, driver=driver, layer=layer, **kw)
 
 
-def has_geometry(df) -> bool:
+def has_geometry(df: object) -> TypeGuard[gpd.GeoDataFrame]:
     """Whether ``df`` is a GeoDataFrame whose active geometry column exists."""
     if not isinstance(df, gpd.GeoDataFrame):
         return False
@@ -349,7 +349,7 @@ def has_geometry(df) -> bool:
         return False
 
 
-def is_spatial(df: pd.DataFrame) -> bool:
+def is_spatial(df: pd.DataFrame) -> TypeGuard[gpd.GeoDataFrame]:
     """Whether ``df`` is a GeoDataFrame with at least one non-empty geometry."""
     if not isinstance(df, gpd.GeoDataFrame):
         return False
@@ -459,7 +459,7 @@ def geometry_type_option(df: gpd.GeoDataFrame) -> str | None:
 
 
 def write_geopackage(
-    layers: Mapping[str, object],
+    layers: Mapping[str, pd.DataFrame | SpilledLayer],
     path: str | os.PathLike,
     *,
     metadata: Mapping | None = None,
@@ -489,14 +489,14 @@ def write_geopackage(
         created = True
         return {"dataset_options": {"VERSION": GPKG_VERSION}}
 
-    meta_first = bool(layers) and hasattr(next(iter(layers.values())), "write_to")
+    meta_first = bool(layers) and isinstance(next(iter(layers.values())), SpilledLayer)
     if meta_first:
         # a spilled layer cannot take dataset options: let the metadata table create the file
         write_vector(metadata_frame(metadata or {}), path, driver="GPKG", layer=METADATA_TABLE,
                      **options())
-    written: dict[str, tuple[object, str]] = {}
+    written: dict[str, tuple[pd.DataFrame | SpilledLayer, str]] = {}
     for name, df in layers.items():
-        if hasattr(df, "write_to"):
+        if isinstance(df, SpilledLayer):
             df.write_to(path, layer=name, append=True)
             written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
         elif has_geometry(df):
@@ -565,8 +565,6 @@ def read_layers(path: str | os.PathLike, *, layers: Iterable[str] | str | None =
         if name in ("isochrones", "coverage") and geom_type is not None and \
                 n_comm > settings.spill_above_communities:
             # a city's largest layers stay in the file; maps read the isochrones they draw
-            from ._spill import SpilledLayer
-
             spilled[name] = SpilledLayer.from_file(path, name)
             out[name] = spilled[name].attributes
         elif geom_type is None:

@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._spill import SpilledLayer
 from .schema import LAYER_LABELS_ZH as ZH_LAYER_NAMES
 
 logger = logging.getLogger(__name__)
@@ -196,7 +197,8 @@ def _basemap_qml() -> str:
             f"{renderer}</qgis>\n")
 
 
-def styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | None:
+def styles_frame(written: Mapping[str, tuple[pd.DataFrame | SpilledLayer, str]]
+                 ) -> pd.DataFrame | None:
     """Build the rows of a GeoPackage's ``layer_styles`` table (:data:`STYLE_TABLE`).
 
     Parameters
@@ -216,7 +218,7 @@ def styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | No
     for name, (df, geom_col) in written.items():
         if isinstance(df, gpd.GeoDataFrame):
             qml = layer_style_qml(df, layer=name)
-        elif hasattr(df, "geometry_type"):  # a spilled layer: its type and attribute table
+        elif isinstance(df, SpilledLayer):  # its type and attribute table
             fam = GEOMETRY_FAMILIES.get(str(df.geometry_type))
             qml = _style_qml(fam, df.attributes, layer=name)
         else:
