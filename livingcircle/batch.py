@@ -65,7 +65,7 @@ import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -76,6 +76,8 @@ from .schema import labels_zh
 from .summaries import area_summary
 
 if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
     from .results import Result
 
 logger = logging.getLogger(__name__)
@@ -685,7 +687,7 @@ def claim_areas(specs: list[dict]) -> list[dict]:
                 logger.warning("area %s: its boundary cannot be read (%s); it claims no "
                                "communities from later areas", spec["name"], exc)
                 continue
-            earlier.append((spec["name"], geom.wkt))
+            earlier.append((spec["name"], cast("BaseGeometry", geom).wkt))
     return specs
 
 
@@ -907,7 +909,7 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
     import branca.colormap as cm
     import folium
     import shapely
-    from branca.element import Element
+    from branca.element import Element, Figure
 
     from .maps import offline_map
 
@@ -918,7 +920,7 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
     legend = "".join(
         f'<div><span style="display:inline-block;width:14px;height:10px;background:'
         f'{scale(v)}"></span> {int(v * 100)}%</div>' for v in (0.0, 0.25, 0.5, 0.75, 1.0))
-    m.get_root().html.add_child(Element(
+    cast(Figure, m.get_root()).html.add_child(Element(
         '<div style="position:fixed;bottom:20px;left:10px;z-index:1000;background:#fff;'
         'padding:6px 8px;border:1px solid #999;font:12px sans-serif">'
         "平均配套完整度<br>Mean completeness" + legend + "</div>"))

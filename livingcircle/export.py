@@ -329,7 +329,8 @@ def _write_files(
     meta: dict, inputs, overwrite: bool, strict_encoding: bool = False,
 ) -> list[Path]:
     geographic = resolved.crs.is_geographic
-    plan: list[tuple[str, object]] = []  # (final file name, writer)
+    # (final file name, (writer, layer name, frame))
+    plan: list[tuple[str, tuple[str, str | None, pd.DataFrame | None]]] = []
     for name, df in frames.items():
         spatial = is_spatial(df)
         if fmt == "csv" or not spatial:
