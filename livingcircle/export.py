@@ -407,7 +407,7 @@ def _xlsx_sheets(frames, *, geographic: bool):
     fields = []
     used: set[str] = set()
     for name, df in frames.items():
-        sheet = LAYER_LABELS_ZH.get(name, name)
+        sheet = LAYER_LABELS_ZH.get(name) or name
         sheet = re.sub(r"[\[\]:*?/\\]", "_", sheet)[:31]
         k = 2
         base = sheet

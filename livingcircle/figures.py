@@ -1106,7 +1106,7 @@ def _save(fig, base: Path, formats: Iterable[str], inputs: list[str], overwrite:
     fig.clear()
 
 
-def write_figures(result: Result, out: str | Path, *, lang: str = "zh",
+def write_figures(result: Result | str | Path, out: str | Path, *, lang: str = "zh",
                   communities: Iterable[str] = (), categories: Iterable[str] | None = None,
                   clusters: bool = True, overview: bool = True,
                   formats: Iterable[str] = ("png", "svg"), overwrite: bool = True,

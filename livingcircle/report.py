@@ -136,7 +136,7 @@ def _charts(result: Result, lang: str) -> list[dict]:
 
     t = _TEXT[lang]
     out = []
-    rc: dict[str, Any] = {"svg.fonttype": "none", "font.family": _FONTS, "font.size": 9}
+    rc: dict[Any, Any] = {"svg.fonttype": "none", "font.family": _FONTS, "font.size": 9}
     comm = result.layers["communities"]
     share = share_met(comm).dropna()
     with plt.rc_context(rc):
@@ -179,6 +179,7 @@ def _figures(result: Result, lang: str) -> dict:
     if f is None or len(f) == 0:
         return {"header": [], "rows": []}
     rows = []
+    r: Any  # a row of area_figures (pandas types itertuples' fields loosely)
     for r in f.itertuples(index=False):
         label = (_cat_label(result, r.key, r.name_zh, lang) if r.scope == "category"
                  else str(r.name_zh))

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
     from .accessibility import Access
     from .network import WalkNetwork
+
+#: A DataFrame or a GeoDataFrame, returned as the type it came in.
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
 
 #: Name of the result GeoPackage in a result folder.
 GPKG_NAME = "livingcircle.gpkg"
@@ -371,7 +374,7 @@ def as_table(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def flatten_values(df: pd.DataFrame) -> pd.DataFrame:
+def flatten_values(df: FrameT) -> FrameT:
     """Return ``df`` with list/tuple/set cells joined by ';' and dict cells as JSON text.
 
     GIS formats hold scalars only; the input frame is not changed.

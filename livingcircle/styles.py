@@ -59,7 +59,7 @@ _PALETTE = [
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
 ]
-_MINUTE_COLORS = {5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
+_MINUTE_COLORS: dict[float, tuple[int, int, int]] = {5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
 
 
 def geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
@@ -67,7 +67,8 @@ def geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
 
     Multi-part geometries belong to the family of their parts (:data:`GEOMETRY_FAMILIES`).
     """
-    types = set(gdf.geometry.dropna()[~gdf.geometry.dropna().is_empty].geom_type)
+    geoms = gdf.geometry.dropna()
+    types = set(geoms[~np.asarray(geoms.is_empty, dtype=bool)].geom_type)
     fams = {GEOMETRY_FAMILIES.get(t) for t in types} - {None}
     if not fams:
         return None
