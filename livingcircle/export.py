@@ -34,6 +34,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -45,6 +46,7 @@ from ._atomic import StagedFiles, atomic_file, manifest_files, sha256_file
 from ._errors import ExportError
 from .crs import ResolvedCRS, resolve_crs, to_export_crs
 from .results import (
+    FrameT,
     as_table,
     flatten_values,
     geometry_type_option,
@@ -145,8 +147,8 @@ def column_label_zh(column: str, categories: Mapping[str, str] | None = None) ->
 # --------------------------------------------------------------------------------------------
 
 
-def _encodable(df: pd.DataFrame, codec: str, *, layer: str, strict: bool,
-               replaced: list[dict]) -> pd.DataFrame:
+def _encodable(df: FrameT, codec: str, *, layer: str, strict: bool,
+               replaced: list[dict]) -> FrameT:
     """Return ``df`` with every character ``codec`` cannot hold replaced, listed in ``replaced``.
 
     Each replaced cell adds a row (layer, 1-based row, column, original and written text) to
@@ -179,7 +181,8 @@ def _encodable(df: pd.DataFrame, codec: str, *, layer: str, strict: bool,
                 ch if ch.encode(codec, "ignore") else REPLACEMENT_CHARACTER for ch in v)
             if out is None:
                 out = df.copy()
-            out.iloc[pos, out.columns.get_loc(col)] = written
+            # get_loc gives a slice or mask for a repeated name; iloc takes each, its stub not
+            out.iloc[pos, out.columns.get_loc(col)] = written  # pyright: ignore[reportCallIssue, reportArgumentType]
             replaced.append({"layer": layer, "row": pos + 1, "column": str(col),
                              "original": v, "written": written})
     return df if out is None else out
@@ -329,8 +332,9 @@ def _write_files(
     meta: dict, inputs, overwrite: bool, strict_encoding: bool = False,
 ) -> list[Path]:
     geographic = resolved.crs.is_geographic
-    # (final file name, (writer, layer name, frame))
-    plan: list[tuple[str, tuple[str, str | None, pd.DataFrame | None]]] = []
+    # (final file name, (writer, layer name, frame)); the frame is a GeoDataFrame for the
+    # spatial writers, any frame for csv, None for the metadata and the replacement list
+    plan: list[tuple[str, tuple[str, str, Any]]] = []
     for name, df in frames.items():
         spatial = is_spatial(df)
         if fmt == "csv" or not spatial:
@@ -340,10 +344,10 @@ def _write_files(
                 plan.append((f"{part}.shp", ("shp", part, pdf)))
         else:
             plan.append((f"{name}{FORMATS[fmt]}", (fmt, name, df)))
-    plan.append((METADATA_FILE, ("meta", None, None)))
+    plan.append((METADATA_FILE, ("meta", "", None)))
     replaced: list[dict] = []
     if codec != "utf-8":  # written last, and also when empty: a stale list never stays beside
-        plan.append((REPLACEMENTS_FILE, ("replaced", None, None)))
+        plan.append((REPLACEMENTS_FILE, ("replaced", "", None)))
 
     companions = {"shp": [".shx", ".dbf", ".prj", ".cpg"]}
     final_names = []
@@ -417,9 +421,9 @@ def _xlsx_sheets(frames, *, geographic: bool):
         used.add(sheet)
         table = as_table(df).copy()
         if is_spatial(df):
-            geo = df.geometry
+            geo = gpd.GeoSeries(df.geometry)
             fam = geometry_family(df)
-            if fam == "point" and set(geo.dropna().geom_type) <= {"Point"}:
+            if fam == "point" and set(geo.geom_type.dropna()) <= {"Point"}:
                 xcol, ycol = ("lon", "lat") if geographic else ("x", "y")
                 table[xcol] = geo.x.where(~(geo.isna() | geo.is_empty))
                 table[ycol] = geo.y.where(~(geo.isna() | geo.is_empty))

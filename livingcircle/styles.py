@@ -22,6 +22,7 @@ from xml.sax.saxutils import quoteattr
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ._spill import SpilledLayer
 from .schema import LAYER_LABELS_ZH as ZH_LAYER_NAMES
@@ -59,7 +60,8 @@ _PALETTE = [
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
 ]
-_MINUTE_COLORS: dict[float, tuple[int, int, int]] = {5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
+_MINUTE_COLORS: dict[float, tuple[int, int, int]] = {
+    5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
 
 
 def geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
@@ -67,8 +69,8 @@ def geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
 
     Multi-part geometries belong to the family of their parts (:data:`GEOMETRY_FAMILIES`).
     """
-    geoms = gdf.geometry.dropna()
-    types = set(geoms[~np.asarray(geoms.is_empty, dtype=bool)].geom_type)
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    types = {g.geom_type for g in geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]}
     fams = {GEOMETRY_FAMILIES.get(t) for t in types} - {None}
     if not fams:
         return None
