@@ -8,6 +8,7 @@ clusters. See README.md and the numbered notebooks.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import compose as compose  # hands maps and _display to Result (results.RENDERERS)
 from . import coords, figures, settings
 from ._errors import (
     CoordinateError,

@@ -505,6 +505,8 @@ class StagedFiles:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         stage = self._stage
+        if stage is None:  # __enter__ was never called
+            return
         try:
             if exc_type is None:
                 missing = [n for n in self.names if not (stage / n).exists()]

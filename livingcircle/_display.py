@@ -8,11 +8,17 @@ stays about running the analysis.
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from ._errors import InputError
+
+if TYPE_CHECKING:
+    import folium
+
+    from .results import Result
 
 #: Columns shown in the tooltip and popup of :func:`explore`, per layer (those present are
 #: used; other layers show their first ten columns).
@@ -42,7 +48,7 @@ EXPLORE_COLOUR = {"communities": "share_met", "isochrones": "minutes", "coverage
                   "uncovered": "category", "diagnostics": "issue"}
 
 
-def summary(result) -> pd.DataFrame:
+def summary(result: Result) -> pd.DataFrame:
     """Return the short summary of a result: one row per item, labels in Chinese and English.
 
     Items: communities (and households), in renovation scope, reaching every required category,
@@ -102,7 +108,7 @@ def summary(result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
-def text(result) -> str:
+def text(result: Result) -> str:
     """Return the plain-text form of :func:`summary` (``repr(result)``)."""
     s = summary(result)
     lines = ["livingcircle Result"] + [f"  {i}: {v}"
@@ -111,7 +117,7 @@ def text(result) -> str:
     return "\n".join(lines)
 
 
-def html_table(result) -> str:
+def html_table(result: Result) -> str:
     """Return the HTML form of :func:`summary` (Jupyter's rich display); every value escaped."""
     s = summary(result)
     rows = "".join(f"<tr><th style='text-align:left'>{html.escape(i)}</th>"
@@ -123,7 +129,7 @@ def html_table(result) -> str:
             f"<div style='font-size:smaller'>layers: {layers}</div>")
 
 
-def _plain(v):
+def _plain(v: object) -> object:
     """Return a cell for a map's tooltip: lists joined, text HTML-escaped (folium does not)."""
     if isinstance(v, list | tuple | set):
         v = "; ".join(map(str, v))
@@ -132,8 +138,8 @@ def _plain(v):
     return v
 
 
-def explore(result, layer: str, *, where: str | None = None, column: str | None = None,
-            simplify_m: float | None = 2.0, **kwargs):
+def explore(result: Result, layer: str, *, where: str | None = None, column: str | None = None,
+            simplify_m: float | None = 2.0, **kwargs: Any) -> folium.Map:
     """Return a folium map of one layer of ``result`` (GeoDataFrame.explore).
 
     See :meth:`livingcircle.results.Result.explore`.
@@ -175,7 +181,7 @@ def explore(result, layer: str, *, where: str | None = None, column: str | None 
 
         # for display only, as on the offline map (the result keeps every vertex)
         gdf = prepare_layer(gdf, simplify_m=simplify_m, gcj=False)
-    options = {"tooltip": cols[:6] or False, "popup": cols or False}
+    options: dict[str, Any] = {"tooltip": cols[:6] or False, "popup": cols or False}
     if column == "share_met":
         options.update(cmap="RdYlGn", vmin=0.0, vmax=1.0)
     if column is not None and not pd.api.types.is_numeric_dtype(gdf[column]):

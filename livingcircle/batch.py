@@ -66,6 +66,7 @@ import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -74,6 +75,11 @@ from ._errors import ExportError, InputError, LivingCircleWarning
 from .options import AREA_KEYS, DESCRIBED_KEYS, PATH_KEYS, RUN_OPTIONS, RunOption
 from .schema import labels_zh
 from .summaries import area_summary
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from .results import Result
 
 logger = logging.getLogger(__name__)
 
@@ -465,6 +471,59 @@ def _run_arguments(spec: Mapping, loc: Mapping) -> dict:
     return kwargs
 
 
+def _localise_inputs(spec: Mapping, work: Path) -> tuple[dict[str, Any], list[dict]]:
+    """Copy an area's input files into ``work`` (:func:`localise`); return them and checksums.
+
+    The local paths are by ``PATH_KEYS`` key (a list for ``facilities``); each checksum row
+    names the role, the source as written in areas.yaml and the SHA-256 of the copy.
+    """
+    loc: dict[str, Any] = {}
+    checksums = []
+    for key in PATH_KEYS:
+        if key not in spec:
+            continue
+        srcs = spec[key] if key == "facilities" else [spec[key]]
+        locals_ = [localise(v, work) for v in srcs]
+        loc[key] = locals_ if key == "facilities" else locals_[0]
+        for src, local in zip(srcs, locals_, strict=True):
+            checksums.append({"role": key, "source": src, "sha256": _sha256(local)})
+    return loc, checksums
+
+
+def _run_local(spec: Mapping, loc: Mapping) -> tuple[Result, list[str]]:
+    """Run the pipeline on an area's local files; return the result and its warnings' texts.
+
+    Advice names areas.yaml keys; the area's own warnings travel back with its record: the
+    client shows them as the tool's own (a worker process would print them with its file and
+    line).
+    """
+    from .inputs import on_command_line
+    from .pipeline import run
+
+    kwargs = _run_arguments(spec, loc)
+    if spec.get("claimed"):
+        import shapely
+
+        kwargs["claimed"] = [(n, shapely.from_wkt(w)) for n, w in spec["claimed"]]
+    with _engine_threads(), on_command_line("yaml"), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LivingCircleWarning)
+        result = run(progress=False, **kwargs)
+    return result, [str(w.message) for w in caught
+                    if issubclass(w.category, LivingCircleWarning)]
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Move the finished folder ``tmp`` to ``final``, replacing an older one only at the end."""
+    old = None
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     """Run one area and write ``out/<folder>`` atomically; return its figures.
 
@@ -486,8 +545,6 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
         Name, folder, seconds, input checksums, outline (WKT) and
         :func:`livingcircle.summaries.area_summary`.
     """
-    from .pipeline import run
-
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -499,37 +556,9 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
     name = spec["name"]
     try:
         _report(name, 0)
-        loc: dict = {}
-        for key in PATH_KEYS:
-            if key not in spec:
-                continue
-            if key == "facilities":
-                loc[key] = [localise(v, work) for v in spec[key]]
-            else:
-                loc[key] = localise(spec[key], work)
-        checksums = []
-        for key in PATH_KEYS:
-            if key not in spec:
-                continue
-            srcs = spec[key] if key == "facilities" else [spec[key]]
-            locals_ = loc[key] if key == "facilities" else [loc[key]]
-            for src, local in zip(srcs, locals_, strict=True):
-                checksums.append({"role": key, "source": src, "sha256": _sha256(local)})
+        loc, checksums = _localise_inputs(spec, work)
         _report(name, 1)
-        kwargs = _run_arguments(spec, loc)
-        if spec.get("claimed"):
-            import shapely
-
-            kwargs["claimed"] = [(n, shapely.from_wkt(w)) for n, w in spec["claimed"]]
-        from .inputs import on_command_line
-
-        # advice names areas.yaml keys; the area's own warnings travel back with its record:
-        # the client shows them as the tool's own (a worker process would print them with its
-        # file and line)
-        with _engine_threads(), on_command_line("yaml"), \
-                warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", LivingCircleWarning)
-            result = run(progress=False, **kwargs)
+        result, caught = _run_local(spec, loc)
         _report(name, 2)
         result.write(tmp)
         figures = area_summary(result)
@@ -540,19 +569,12 @@ def run_area(spec: Mapping, out: str | os.PathLike) -> dict:
             "inputs": checksums, "description": _description(spec),
             "outline_wkt": _outline_wkt(result, loc.get("boundary")),
             "figures": figures, "version": result.metadata.get("version"),
-            "warnings": [str(w.message) for w in caught
-                         if issubclass(w.category, LivingCircleWarning)],
+            "warnings": caught,
         }
         with atomic_file(tmp / DONE_MARKER) as p:
             p.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str),
                          encoding="utf-8")
-        old = None
-        if final.exists():
-            old = out / f".{folder}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _publish(tmp, final)
         _report(name, 3)
         logger.info("area %s done in %.1f s", name, seconds)
         return record
@@ -666,7 +688,7 @@ def claim_areas(specs: list[dict]) -> list[dict]:
                 logger.warning("area %s: its boundary cannot be read (%s); it claims no "
                                "communities from later areas", spec["name"], exc)
                 continue
-            earlier.append((spec["name"], geom.wkt))
+            earlier.append((spec["name"], cast("BaseGeometry", geom).wkt))
     return specs
 
 
@@ -888,7 +910,7 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
     import branca.colormap as cm
     import folium
     import shapely
-    from branca.element import Element
+    from branca.element import Element, Figure
 
     from .maps import offline_map
 
@@ -899,7 +921,7 @@ def summary_map(table: pd.DataFrame, records: Mapping[str, dict]):
     legend = "".join(
         f'<div><span style="display:inline-block;width:14px;height:10px;background:'
         f'{scale(v)}"></span> {int(v * 100)}%</div>' for v in (0.0, 0.25, 0.5, 0.75, 1.0))
-    m.get_root().html.add_child(Element(
+    cast(Figure, m.get_root()).html.add_child(Element(
         '<div style="position:fixed;bottom:20px;left:10px;z-index:1000;background:#fff;'
         'padding:6px 8px;border:1px solid #999;font:12px sans-serif">'
         "平均配套完整度<br>Mean completeness" + legend + "</div>"))

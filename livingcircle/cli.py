@@ -67,6 +67,9 @@ def _planner_records(record: logging.LogRecord) -> bool:
 class _StderrHandler(logging.StreamHandler):
     """A handler that writes to the ``sys.stderr`` of the moment (not the one at creation)."""
 
+    #: Marks the handler this module installed, so that a second call does not add another.
+    _livingcircle: bool = False
+
     @property
     def stream(self):
         return sys.stderr

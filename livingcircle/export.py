@@ -32,9 +32,9 @@ import json
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -46,6 +46,7 @@ from ._atomic import StagedFiles, atomic_file, manifest_files, sha256_file
 from ._errors import ExportError
 from .crs import ResolvedCRS, resolve_crs, to_export_crs
 from .results import (
+    FrameT,
     as_table,
     flatten_values,
     geometry_type_option,
@@ -55,7 +56,7 @@ from .results import (
     select_layers,
     write_geopackage,
 )
-from .schema import LABELS_ZH
+from .schema import LABELS_ZH, shapefile_field_names
 from .styles import GEOMETRY_FAMILIES, LAYER_LABELS_ZH, category_names_zh, geometry_family
 
 logger = logging.getLogger(__name__)
@@ -118,74 +119,6 @@ def read_result(
 
 
 # --------------------------------------------------------------------------------------------
-# Shapefile field names
-# --------------------------------------------------------------------------------------------
-
-
-def _ascii_name(name: str) -> str:
-    s = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
-    s = re.sub(r"[^0-9A-Za-z_]+", "_", s).strip("_")
-    if not s:
-        s = "field"
-    if s[0].isdigit():
-        s = "f" + s
-    return s
-
-
-def _abbreviate(name: str, width: int) -> str:
-    """Shorten a snake_case name to ``width`` characters by trimming its longest words first."""
-    if len(name) <= width:
-        return name
-    words = [w for w in name.split("_") if w]
-    if len(words) < 2 or len(words) - 1 + len(words) >= width + 1:
-        return name[:width]
-    lens = [len(w) for w in words]
-    budget = width - (len(words) - 1)
-    while sum(lens) > budget:
-        i = max(range(len(lens)), key=lambda j: (lens[j], -j))
-        if lens[i] <= 1:
-            return name[:width]
-        lens[i] -= 1
-    return "_".join(w[:n] for w, n in zip(words, lens, strict=True))
-
-
-def shapefile_field_names(columns: Iterable[str], *, width: int = 10) -> dict[str, str]:
-    """Map column names to unique ASCII Shapefile field names of at most ``width`` characters.
-
-    Names that already fit are kept; longer snake_case names lose letters from their longest words
-    first (``nearest_facility_id`` → ``nea_fac_id``); names that still collide (DBF field names
-    are case-insensitive) get a numeric suffix (``d_kinderga``, ``d_kinder_2``).
-
-    Examples
-    --------
-    >>> shapefile_field_names(["community_id", "name", "completeness_5min"])
-    {'community_id': 'communi_id', 'name': 'name', 'completeness_5min': 'compl_5min'}
-    """
-    columns = list(columns)
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    # first keep every name that already fits, so that a shortened name cannot take it
-    for c in columns:
-        a = _ascii_name(c)
-        if a == str(c) and len(a) <= width and a.lower() not in used:
-            out[c] = a
-            used.add(a.lower())
-    for c in columns:
-        if c in out:
-            continue
-        base = _abbreviate(_ascii_name(c), width)
-        cand = base
-        k = 1
-        while cand.lower() in used:
-            k += 1
-            suffix = f"_{k}"
-            cand = base[: width - len(suffix)].rstrip("_") + suffix
-        out[c] = cand
-        used.add(cand.lower())
-    return {c: out[c] for c in columns}
-
-
-# --------------------------------------------------------------------------------------------
 # labels
 # --------------------------------------------------------------------------------------------
 
@@ -214,8 +147,8 @@ def column_label_zh(column: str, categories: Mapping[str, str] | None = None) ->
 # --------------------------------------------------------------------------------------------
 
 
-def _encodable(df: pd.DataFrame, codec: str, *, layer: str, strict: bool,
-               replaced: list[dict]) -> pd.DataFrame:
+def _encodable(df: FrameT, codec: str, *, layer: str, strict: bool,
+               replaced: list[dict]) -> FrameT:
     """Return ``df`` with every character ``codec`` cannot hold replaced, listed in ``replaced``.
 
     Each replaced cell adds a row (layer, 1-based row, column, original and written text) to
@@ -248,7 +181,8 @@ def _encodable(df: pd.DataFrame, codec: str, *, layer: str, strict: bool,
                 ch if ch.encode(codec, "ignore") else REPLACEMENT_CHARACTER for ch in v)
             if out is None:
                 out = df.copy()
-            out.iloc[pos, out.columns.get_loc(col)] = written
+            # get_loc gives a slice or mask for a repeated name; iloc takes each, its stub not
+            out.iloc[pos, out.columns.get_loc(col)] = written  # pyright: ignore[reportCallIssue, reportArgumentType]
             replaced.append({"layer": layer, "row": pos + 1, "column": str(col),
                              "original": v, "written": written})
     return df if out is None else out
@@ -398,7 +332,9 @@ def _write_files(
     meta: dict, inputs, overwrite: bool, strict_encoding: bool = False,
 ) -> list[Path]:
     geographic = resolved.crs.is_geographic
-    plan: list[tuple[str, object]] = []  # (final file name, writer)
+    # (final file name, (writer, layer name, frame)); the frame is a GeoDataFrame for the
+    # spatial writers, any frame for csv, None for the metadata and the replacement list
+    plan: list[tuple[str, tuple[str, str, Any]]] = []
     for name, df in frames.items():
         spatial = is_spatial(df)
         if fmt == "csv" or not spatial:
@@ -408,10 +344,10 @@ def _write_files(
                 plan.append((f"{part}.shp", ("shp", part, pdf)))
         else:
             plan.append((f"{name}{FORMATS[fmt]}", (fmt, name, df)))
-    plan.append((METADATA_FILE, ("meta", None, None)))
+    plan.append((METADATA_FILE, ("meta", "", None)))
     replaced: list[dict] = []
     if codec != "utf-8":  # written last, and also when empty: a stale list never stays beside
-        plan.append((REPLACEMENTS_FILE, ("replaced", None, None)))
+        plan.append((REPLACEMENTS_FILE, ("replaced", "", None)))
 
     companions = {"shp": [".shx", ".dbf", ".prj", ".cpg"]}
     final_names = []
@@ -475,7 +411,7 @@ def _xlsx_sheets(frames, *, geographic: bool):
     fields = []
     used: set[str] = set()
     for name, df in frames.items():
-        sheet = LAYER_LABELS_ZH.get(name, name)
+        sheet = LAYER_LABELS_ZH.get(name) or name
         sheet = re.sub(r"[\[\]:*?/\\]", "_", sheet)[:31]
         k = 2
         base = sheet
@@ -485,9 +421,9 @@ def _xlsx_sheets(frames, *, geographic: bool):
         used.add(sheet)
         table = as_table(df).copy()
         if is_spatial(df):
-            geo = df.geometry
+            geo = gpd.GeoSeries(df.geometry)
             fam = geometry_family(df)
-            if fam == "point" and set(geo.dropna().geom_type) <= {"Point"}:
+            if fam == "point" and set(geo.geom_type.dropna()) <= {"Point"}:
                 xcol, ycol = ("lon", "lat") if geographic else ("x", "y")
                 table[xcol] = geo.x.where(~(geo.isna() | geo.is_empty))
                 table[ycol] = geo.y.where(~(geo.isna() | geo.is_empty))

@@ -39,9 +39,9 @@ import logging
 import re
 import textwrap
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import geopandas as gpd
 import numpy as np
@@ -62,6 +62,8 @@ from .values import format_number, format_share
 
 if TYPE_CHECKING:
     from xyzservices import TileProvider
+
+    from .results import Result
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ def figure_style(lang: str) -> tuple[str, dict]:
 
 # --- data helpers -------------------------------------------------------------------------------
 
-def _metric_crs(result):
+def _metric_crs(result: Result):
     """Return the CRS to draw in: the network's when recorded, else the communities' UTM."""
     from pyproj import CRS
 
@@ -191,7 +193,7 @@ def _metric_crs(result):
     return result.layers["communities"].to_crs(4326).estimate_utm_crs()
 
 
-def _geo(result, name: str, crs, where: str | None = None) -> gpd.GeoDataFrame | None:
+def _geo(result: Result, name: str, crs, where: str | None = None) -> gpd.GeoDataFrame | None:
     if name not in result.layers:
         return None
     df = result.layer(name, where=where) if where is not None else (
@@ -201,7 +203,7 @@ def _geo(result, name: str, crs, where: str | None = None) -> gpd.GeoDataFrame |
     return df.to_crs(crs)
 
 
-def _streets(result, crs) -> gpd.GeoDataFrame | None:
+def _streets(result: Result, crs) -> gpd.GeoDataFrame | None:
     """Return the street lines drawn under a map: the ``basemap`` layer's, else the network's.
 
     The basemap's ``rank`` 1 (main roads, :mod:`livingcircle.basemap`) or a ``highway`` column
@@ -222,7 +224,7 @@ def _streets(result, crs) -> gpd.GeoDataFrame | None:
     return edges[keep + [edges.geometry.name]].reset_index(drop=True).to_crs(crs)
 
 
-def _background(result, crs) -> gpd.GeoDataFrame | None:
+def _background(result: Result, crs) -> gpd.GeoDataFrame | None:
     """Return the water, green and railways of the result's ``basemap`` layer (None: none)."""
     g = _geo(result, "basemap", crs)
     if g is None or "kind" not in g.columns:
@@ -239,14 +241,14 @@ def _split(v) -> list[str]:
     return [s for s in str(v).split(";") if s]
 
 
-def _cat_name(result, key: str, lang: str, fallback: str | None = None) -> str:
+def _cat_name(result: Result, key: str, lang: str, fallback: str | None = None) -> str:
     cat = result.profile.categories.get(str(key))
     if cat is None:
         return str(fallback or key)
     return cat.name_zh if lang == "zh" else cat.name_en
 
 
-def _names(result) -> dict[str, str]:
+def _names(result: Result) -> dict[str, str]:
     comm = result.layers["communities"]
     if "name" not in comm.columns:
         return {}
@@ -254,7 +256,7 @@ def _names(result) -> dict[str, str]:
             if isinstance(v, str) and v}
 
 
-def _footer(result, crs, lang: str, tiles: str | None = None) -> str:
+def _footer(result: Result, crs, lang: str, tiles: str | None = None) -> str:
     t = _T[lang]
     meta = result.metadata or {}
     files = [Path(str(i.get("path", ""))).name for i in meta.get("inputs", [])
@@ -322,8 +324,9 @@ def _new_figure(size: tuple[float, float], map_box: list[float], rc: dict):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, dpi=DPI)
-    fig.livingcircle_rc = rc  # fonts and text-as-text apply when saving, see _save_to
-    ax = fig.add_axes(map_box)
+    # fonts and text-as-text apply when saving, see _save_to; an attribute of our own
+    fig.livingcircle_rc = rc  # pyright: ignore[reportAttributeAccessIssue]
+    ax = fig.add_axes(tuple(map_box))
     ax.set_axis_off()
     return fig, ax
 
@@ -344,7 +347,13 @@ def _frame_map(ax, bounds, margin: float = 0.06) -> None:
     ax.set_aspect("equal", adjustable="box")
 
 
-def _near(frame, bounds, pad: float = 0.8):
+@overload
+def _near(frame: gpd.GeoDataFrame, bounds: Sequence[float],
+          pad: float = 0.8) -> gpd.GeoDataFrame: ...
+@overload
+def _near(frame: None, bounds: Sequence[float], pad: float = 0.8) -> None: ...
+def _near(frame: gpd.GeoDataFrame | None, bounds: Sequence[float],
+          pad: float = 0.8) -> gpd.GeoDataFrame | None:
     """Return the features of ``frame`` near ``bounds`` (a card draws only what it shows)."""
     if frame is None:
         return None
@@ -464,7 +473,9 @@ def _draw_tiles(ax, crs, source: TileProvider) -> str:
     width_px = box.width * ax.figure.get_figwidth() * DPI
     zoom = _tile_zoom(x1 - x0, width_px, lat, int(source.get("max_zoom", 18)))
     try:
-        img, ext = cx.bounds2img(w, s, e, n, zoom=zoom, source=source, ll=True, timeout=20)
+        # contextily annotates zoom as its default "auto" (str); it documents an int zoom level
+        img, ext = cx.bounds2img(w, s, e, n, zoom=zoom,  # pyright: ignore[reportArgumentType]
+                                 source=source, ll=True, timeout=20)
     except Exception as exc:  # no internet, a proxy, a server refusing: one clear line
         from urllib.parse import urlsplit
 
@@ -589,7 +600,7 @@ def _panel(fig, lines: list[tuple[str, dict]], box=(0.55, 0.86), width: int = 44
 
 # --- the figures --------------------------------------------------------------------------------
 
-def overview_figure(result, *, lang: str = "zh", tiles: str | TileProvider | None = None):
+def overview_figure(result: Result, *, lang: str = "zh", tiles: str | TileProvider | None = None):
     """Return the overview map: every community coloured by its share of required categories met.
 
     Parameters
@@ -656,7 +667,7 @@ def _facilities_of(fac: gpd.GeoDataFrame, key: str) -> gpd.GeoDataFrame:
     return fac[fac["category"].astype(str) == key]
 
 
-def coverage_figure(result, category: str, *, lang: str = "zh",
+def coverage_figure(result: Result, category: str, *, lang: str = "zh",
                     tiles: str | TileProvider | None = None):
     """Return the coverage map of one facility category.
 
@@ -739,7 +750,7 @@ def _source_text(src) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-def _category_met(result, comm, category: str) -> tuple[np.ndarray, np.ndarray]:
+def _category_met(result: Result, comm, category: str) -> tuple[np.ndarray, np.ndarray]:
     """Return, per community, whether it meets ``category`` and whether that is known.
 
     Read from the gaps layer at the result's first speed profile.
@@ -774,7 +785,7 @@ def _draw_met(ax, comm, ok, known, t: dict) -> list:
     return handles
 
 
-def _area_row(result, key: str) -> dict | None:
+def _area_row(result: Result, key: str) -> dict | None:
     f = result.layers.get("area_figures")
     if f is None or "key" not in f.columns:
         return None
@@ -794,7 +805,7 @@ def _check_lang(lang: str) -> str:
     return lang
 
 
-def cluster_card(result, cluster_id: str, *, lang: str = "zh",
+def cluster_card(result: Result, cluster_id: str, *, lang: str = "zh",
                  tiles: str | TileProvider | None = None):
     """Return the card of one 片区联动 cluster: its map, members, proposed sites, before/after.
 
@@ -853,7 +864,7 @@ def cluster_card(result, cluster_id: str, *, lang: str = "zh",
     return fig
 
 
-def _cluster_row(result, cluster_id: str):
+def _cluster_row(result: Result, cluster_id: str):
     """Return the clusters layer and the row of ``cluster_id`` (a clear error when absent)."""
     cl = result.layers.get("clusters")
     if cl is None or len(cl) == 0:
@@ -912,7 +923,7 @@ def _card_finish(fig, ax, result, crs, lang: str, *, b, margin: float, handles, 
     _decorate(fig, ax, result, crs, lang, title=title, subtitle=subtitle, tiles=tiles)
 
 
-def _cluster_lines(result, row, members, sites, names, lang) -> list[tuple[str, dict]]:
+def _cluster_lines(result: Result, row, members, sites, names, lang) -> list[tuple[str, dict]]:
     t = _T[lang]
     head = {"fontsize": 8.5, "fontweight": "bold", "color": "#08306b"}
     body: dict = {"fontsize": 7.5}
@@ -960,7 +971,7 @@ def _cluster_lines(result, row, members, sites, names, lang) -> list[tuple[str, 
     return out
 
 
-def community_card(result, community_id: str, *, lang: str = "zh",
+def community_card(result: Result, community_id: str, *, lang: str = "zh",
                    tiles: str | TileProvider | None = None):
     """Return the card of one community: its 5/10/15-minute isochrones and missing categories.
 
@@ -1035,7 +1046,8 @@ def community_card(result, community_id: str, *, lang: str = "zh",
     return fig
 
 
-def _community_lines(result, cid: str, lang: str) -> tuple[list[tuple[str, dict]], int, int]:
+def _community_lines(result: Result, cid: str,
+                     lang: str) -> tuple[list[tuple[str, dict]], int, int]:
     t = _T[lang]
     head = {"fontsize": 8.5, "fontweight": "bold", "color": "#08306b"}
     body: dict = {"fontsize": 7.5}
@@ -1094,7 +1106,7 @@ def _save(fig, base: Path, formats: Iterable[str], inputs: list[str], overwrite:
     fig.clear()
 
 
-def write_figures(result, out: str | Path, *, lang: str = "zh",
+def write_figures(result: Result | str | Path, out: str | Path, *, lang: str = "zh",
                   communities: Iterable[str] = (), categories: Iterable[str] | None = None,
                   clusters: bool = True, overview: bool = True,
                   formats: Iterable[str] = ("png", "svg"), overwrite: bool = True,
@@ -1184,7 +1196,7 @@ def write_figures(result, out: str | Path, *, lang: str = "zh",
     return written
 
 
-def _known_communities(result, communities) -> list:
+def _known_communities(result: Result, communities) -> list:
     """Return the community ids asked for as a list; an id not in the result is an error."""
     communities = [communities] if isinstance(communities, str) else list(communities)
     ids = set(result.layers["communities"]["community_id"].astype(str))
@@ -1196,7 +1208,7 @@ def _known_communities(result, communities) -> list:
     return communities
 
 
-def _coverage_keys(result, categories) -> list[str]:
+def _coverage_keys(result: Result, categories) -> list[str]:
     """Return the categories to draw a coverage map for (see :func:`write_figures`)."""
     if categories is not None:
         return [categories] if isinstance(categories, str) else list(categories)

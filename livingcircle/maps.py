@@ -62,13 +62,14 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from . import settings
@@ -83,7 +84,15 @@ from .styles import (
 )
 from .summaries import in_scope_mask, share_met
 
+if TYPE_CHECKING:
+    from .results import Result
+
 logger = logging.getLogger(__name__)
+
+
+def _root(m: folium.Map) -> Figure:
+    """Return the HTML document of ``m`` (branca types ``get_root`` as a plain Element)."""
+    return cast(Figure, m.get_root())
 
 #: Basemap names accepted by :func:`make_map`.
 BASEMAPS = ("none", "osm", "amap", "tianditu")
@@ -196,7 +205,7 @@ def offline_map(**kwargs) -> folium.Map:
     m.default_js = []
     m.default_css = []
     js, css = _leaflet_assets()
-    root = m.get_root()
+    root = _root(m)
     root.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
     root.header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
     return m
@@ -814,7 +823,7 @@ MAX_ISOCHRONE_COMMUNITIES = 2000
 
 
 def make_map(
-    result,
+    result: Result,
     *,
     lang: str = "zh",
     basemap: str = "none",
@@ -957,7 +966,7 @@ def _base_map(b, *, lang: str, basemap: str, token: str | None) -> folium.Map:
     gcj = basemap == "amap"
     m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
                     control_scale=True, prefer_canvas=False)
-    root = m.get_root()
+    root = _root(m)
     root.header.add_child(Element(_CSS), name="livingcircle_css")
     root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
     folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True,
@@ -1009,7 +1018,7 @@ def _community_layer(m, comm: gpd.GeoDataFrame, names: pd.Series, gaps, lang: st
     return comm_fg, cat_index
 
 
-def _isochrones_to_draw(result, row_of: dict, minutes) -> gpd.GeoDataFrame:
+def _isochrones_to_draw(result: Result, row_of: dict, minutes) -> gpd.GeoDataFrame:
     """Return the isochrones of the first speed profile at ``minutes`` of the drawn communities.
 
     A city's polygons spilled to disk are read with a filter, so only what is drawn is read.
@@ -1172,6 +1181,8 @@ def _add_programme_layer(m, prog, prep, lang: str) -> None:
                       "t": f"{_esc(r.get('name') or r['community_id'])}: {_esc(label)}",
                       "p": _generic_popup(r, title)})
     _layer(name=title, features=feats, styles=styles, show=False).add_to(m)
+
+
 #: Fill colours of the buildings layer by in_scope; a grade D building has a black outline.
 _BUILDING_COLOURS = {"yes": "#d7301f", "no": "#969696", "unknown": "#fdae61"}
 
@@ -1209,7 +1220,7 @@ def _add_buildings_layer(m, buildings, prep, lang: str) -> None:
     _layer(name=_both("buildings", lang), features=feats, styles=styles, show=False).add_to(m)
 
 
-def _default_title(result, lang: str) -> str:
+def _default_title(result: Result, lang: str) -> str:
     """Return the profile's name, and the SYNTHETIC label when the result is the sample's."""
     prof = getattr(result, "profile", None)
     title = ("15分钟生活圈 " if lang == "zh" else "15-minute living circle ") + (
@@ -1244,19 +1255,19 @@ def _legend(m, *, lang, colours, cat_names, gcj, result, title) -> None:
     if gcj:
         rows.append(f"<div><b>{_both('gcj', lang)}</b></div>")
     html_legend = "<div class='lc-legend'>" + "".join(rows) + "</div>"
-    m.get_root().html.add_child(Element(html_legend), name="livingcircle_legend")
+    _root(m).html.add_child(Element(html_legend), name="livingcircle_legend")
     if title is None:
         title = _default_title(result, lang)
     if gcj:
         title += " [GCJ-02]"
-    m.get_root().html.add_child(Element(f"<div class='lc-title'>{_esc(title)}</div>"),
+    _root(m).html.add_child(Element(f"<div class='lc-title'>{_esc(title)}</div>"),
                                 name="livingcircle_title")
 
 
 def _link_box(m: folium.Map, links: list[tuple[str, str]]) -> None:
     """Add a box of links (href, text; both escaped here) under the map's title."""
     items = "".join(f"<a href='{html.escape(h, quote=True)}'>{_esc(t)}</a>" for h, t in links)
-    m.get_root().html.add_child(Element(f"<div class='lc-links'>{items}</div>"),
+    _root(m).html.add_child(Element(f"<div class='lc-links'>{items}</div>"),
                                 name="livingcircle_links")
 
 
@@ -1295,7 +1306,7 @@ def _groups(comm: gpd.GeoDataFrame, by: str, lang: str, max_per_page: int,
     return out
 
 
-def _page_result(result, rows: np.ndarray, halo_deg: float):
+def _page_result(result: Result, rows: np.ndarray, halo_deg: float):
     """Return a Result of the communities at ``rows`` and what lies near them, for one page."""
     L = result.layers
     comm = L["communities"].iloc[rows]
@@ -1322,7 +1333,7 @@ def _page_result(result, rows: np.ndarray, halo_deg: float):
     return dataclasses.replace(result, layers=layers, access=None, network=None, spilled={})
 
 
-def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: str = "zh",
+def make_index_map(result: Result, pages: list[tuple[str, str, np.ndarray]], *, lang: str = "zh",
                    title: str | None = None) -> folium.Map:
     """Return the index map of :func:`write_map_pages`: one outline per page, linked to it.
 
@@ -1348,7 +1359,7 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
     b = comm.total_bounds
     m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=11, tiles=None,
                     control_scale=True)
-    root = m.get_root()
+    root = _root(m)
     root.header.add_child(Element(_CSS), name="livingcircle_css")
     root.header.add_child(Element(_LAYER_JS), name="livingcircle_js")
     folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True).add_to(m)
@@ -1389,7 +1400,7 @@ def make_index_map(result, pages: list[tuple[str, str, np.ndarray]], *, lang: st
     return m
 
 
-def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
+def write_map_pages(result: Result, out, *, by: str = "district", lang: str = "zh",
                     max_per_page: int = MAX_PAGE_COMMUNITIES, overwrite: bool = True,
                     **kwargs) -> list:
     """Write a city's map as ``index.html`` plus one page per ``by`` group, linked both ways.
@@ -1458,7 +1469,7 @@ def write_map_pages(result, out, *, by: str = "district", lang: str = "zh",
     return [out / "index.html", *written]
 
 
-def write_map(result, path, *, overwrite: bool = True, **kwargs) -> None:
+def write_map(result: Result, path, *, overwrite: bool = True, **kwargs) -> None:
     """Write :func:`make_map` of ``result`` to ``path`` atomically (options as for make_map)."""
     from ._atomic import atomic_file
 

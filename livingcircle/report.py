@@ -20,6 +20,7 @@ import math
 import warnings
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,9 @@ from .schema import labels_zh
 from .summaries import n_complete as n_complete_communities
 from .summaries import n_in_scope, share_met, total_households
 from .values import format_number, format_share
+
+if TYPE_CHECKING:
+    from .results import Result
 
 logger = logging.getLogger(__name__)
 
@@ -143,24 +147,25 @@ def _svg(fig) -> Markup:
     return Markup(text[text.index("<svg"):])
 
 
-def _charts(result, lang: str) -> list[dict]:
+def _charts(result: Result, lang: str) -> list[dict]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
 
     t = _TEXT[lang]
     out = []
-    rc = {"svg.fonttype": "none", "font.family": _FONTS, "font.size": 9}
+    rc: dict[Any, Any] = {"svg.fonttype": "none", "font.family": _FONTS, "font.size": 9}
     comm = result.layers["communities"]
     share = share_met(comm).dropna()
     with plt.rc_context(rc):
         if len(share):
             fig, ax = plt.subplots(figsize=(6, 2.6))
-            ax.hist(share, bins=np.linspace(0, 1, 11), color="#4575b4", edgecolor="white")
+            ax.hist(share, bins=list(np.linspace(0, 1, 11)), color="#4575b4", edgecolor="white")
             ax.set_xlabel(t["x_share"])
             ax.set_ylabel(t["y_count"])
-            ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0))
             out.append({"title": t["chart_share"], "svg": _svg(fig)})
         fig_df = result.layers.get("area_figures")
         if fig_df is not None and len(fig_df) and "scope" in fig_df.columns:
@@ -175,12 +180,12 @@ def _charts(result, lang: str) -> list[dict]:
                 ax.invert_yaxis()
                 ax.set_xlim(0, 1)
                 ax.set_xlabel(t["x_hh"])
-                ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+                ax.xaxis.set_major_formatter(PercentFormatter(1.0))
                 out.append({"title": t["chart_cat"], "svg": _svg(fig)})
     return out
 
 
-def _cat_label(result, key, name_zh, lang: str) -> str:
+def _cat_label(result: Result, key, name_zh, lang: str) -> str:
     if lang == "zh":
         return str(name_zh)
     cat = result.profile.categories.get(str(key))
@@ -189,11 +194,12 @@ def _cat_label(result, key, name_zh, lang: str) -> str:
 
 # --- sections -----------------------------------------------------------------------------------
 
-def _figures(result, lang: str) -> dict:
+def _figures(result: Result, lang: str) -> dict:
     f = result.layers.get("area_figures")
     if f is None or len(f) == 0:
         return {"header": [], "rows": []}
     rows = []
+    r: Any  # a row of area_figures (pandas types itertuples' fields loosely)
     for r in f.itertuples(index=False):
         label = (_cat_label(result, r.key, r.name_zh, lang) if r.scope == "category"
                  else str(r.name_zh))
@@ -203,7 +209,7 @@ def _figures(result, lang: str) -> dict:
     return {"header": _FIG_HEAD[lang], "rows": rows}
 
 
-def _worst(result, lang: str) -> dict:
+def _worst(result: Result, lang: str) -> dict:
     from .gaps import worst_served
 
     comp = result.layers.get("completeness")
@@ -225,7 +231,7 @@ def _worst(result, lang: str) -> dict:
     return _table(w)
 
 
-def _plan(result, lang: str) -> dict | None:
+def _plan(result: Result, lang: str) -> dict | None:
     plan = result.layers.get("plan")
     if plan is None or len(plan) == 0:
         return None
@@ -236,7 +242,7 @@ def _plan(result, lang: str) -> dict | None:
     return _table(plan.drop(columns=[c for c in ("reason_zh",) if c in plan.columns]))
 
 
-def _policy_rules(result, lang: str) -> dict | None:
+def _policy_rules(result: Result, lang: str) -> dict | None:
     """Return the issue 16 §2 section: district-planning items, grade D, scope rules applied.
 
     None when the run had no renovation step (no ``scope`` layer).
@@ -277,7 +283,7 @@ def _policy_rules(result, lang: str) -> dict | None:
     return {"district": district, "grade_d": grade_d, "rules": [n for n in notes if n]}
 
 
-def _categories(result, lang: str) -> dict:
+def _categories(result: Result, lang: str) -> dict:
     cf = result.profile.categories_frame()
     if lang == "zh":
         cf = cf[["id", "name_zh", "level_name_zh", "max_walk_m", "required", "threshold_status",
@@ -299,7 +305,7 @@ _BA_ZH = labels_zh("before_after")
 _CL_ZH = labels_zh("clusters")
 
 
-def _before_after(result, lang: str) -> dict | None:
+def _before_after(result: Result, lang: str) -> dict | None:
     """Return the whole-area rows of before/after (per category and completeness level)."""
     ba = result.layers.get("before_after")
     if ba is None or len(ba) == 0:
@@ -313,7 +319,7 @@ def _before_after(result, lang: str) -> dict | None:
     return _table(ba)
 
 
-def _clusters(result, lang: str) -> dict | None:
+def _clusters(result: Result, lang: str) -> dict | None:
     """Return cluster proposals: members, new facilities, households served, reasons."""
     cl = result.layers.get("clusters")
     if cl is None or len(cl) == 0:
@@ -530,7 +536,7 @@ def _img(data: str | bytes, mime: str = "image/svg+xml") -> Markup:
 MAX_CLUSTER_CARDS = 50
 
 
-def _figures_svg(result, lang: str) -> tuple[Markup | None, list[dict], int]:
+def _figures_svg(result: Result, lang: str) -> tuple[Markup | None, list[dict], int]:
     """Return the overview map, the cards of the best-ranked clusters, and the cluster count.
 
     The overview is SVG, or PNG at 300 dpi above
@@ -552,7 +558,7 @@ def _figures_svg(result, lang: str) -> tuple[Markup | None, list[dict], int]:
         cards = []
         cl = result.layers.get("clusters")
         n_clusters = 0 if cl is None else len(cl)
-        if n_clusters:
+        if cl is not None and n_clusters:
             order = (cl.sort_values("rank") if "rank" in cl.columns else cl)
             order = order.head(MAX_CLUSTER_CARDS)
             reason = "reason_zh" if lang == "zh" else "reason_en"
@@ -568,7 +574,7 @@ def _figures_svg(result, lang: str) -> tuple[Markup | None, list[dict], int]:
 PAPERS = {"a4": "A4 portrait", "a3": "A3 landscape"}
 
 
-def make_report(result, *, lang: str = "zh", include_map: bool = True,
+def make_report(result: Result, *, lang: str = "zh", include_map: bool = True,
                 paper: str = "a4") -> str:
     """Return the meeting report of a run as one HTML string.
 
@@ -640,7 +646,7 @@ def make_report(result, *, lang: str = "zh", include_map: bool = True,
     )
 
 
-def write_report(result, path: str | Path, *, lang: str = "zh", include_map: bool = True,
+def write_report(result: Result, path: str | Path, *, lang: str = "zh", include_map: bool = True,
                  overwrite: bool = True, paper: str = "a4", pdf: bool | None = None) -> Path:
     """Write :func:`make_report` to ``path`` atomically (never over an input file).
 

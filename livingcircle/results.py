@@ -16,9 +16,11 @@ Maps, report, figures and export take a :class:`Result`; they may import this mo
 ``pipeline``. A new output file of the result folder goes into :meth:`Result.write` (and
 :meth:`Result.output_files`); a new output format goes into ``export``.
 
-The QGIS styles of :func:`write_geopackage` come from ``styles``. Two imports of this module
-point at outputs, each inside the one method that needs it: the map of :meth:`Result.write`
-(``maps``) and the display methods (``_display``).
+The QGIS styles of :func:`write_geopackage` come from ``styles``. This module is the lowest of
+the outputs (``tests/test_layers.py``): the map of :meth:`Result.write` and the display methods
+(``summary``, ``repr``, ``explore``) are drawn by ``maps`` and ``_display`` above it, which this
+module never imports. It calls them through :data:`RENDERERS`, which ``livingcircle.compose``
+fills when the package is imported.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -38,15 +40,20 @@ import pyogrio
 
 from . import settings
 from ._errors import ExportError, InputError
+from ._spill import SpilledLayer
 from .schema import METADATA_TABLE, STYLE_TABLE
 from .stages import Stages
 from .standards import Profile, load_profile
 from .styles import geometry_family, styles_frame
 
 if TYPE_CHECKING:
-    from ._spill import SpilledLayer
+    import folium
+
     from .accessibility import Access
     from .network import WalkNetwork
+
+#: A DataFrame or a GeoDataFrame, returned as the type it came in.
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
 
 #: Name of the result GeoPackage in a result folder.
 GPKG_NAME = "livingcircle.gpkg"
@@ -95,6 +102,35 @@ def filter_where(frame: pd.DataFrame, where: str, name: str) -> pd.DataFrame:
                    f"{list(attrs.columns)} ({exc})")
             raise ValueError(msg) from None
     return frame.iloc[sorted(rows)]
+
+
+@dataclass
+class Renderers:
+    """The drawings of a result made by output modules above this one.
+
+    :class:`Result` calls them for ``map.html``, ``summary()``, ``repr``, the notebook display
+    and ``explore()``; :mod:`livingcircle.compose` sets them (importing the package does), so
+    this module imports neither ``maps`` nor ``_display``.
+    """
+
+    make_map: Callable[..., folium.Map] | None = None
+    summary: Callable[[Result], pd.DataFrame] | None = None
+    text: Callable[[Result], str] | None = None
+    html_table: Callable[[Result], str] | None = None
+    explore: Callable[..., folium.Map] | None = None
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """Return the renderer ``name``; a clear error when none was registered."""
+        fn = getattr(self, name)
+        if fn is None:
+            msg = (f"no {name!r} renderer is registered; import livingcircle (the package), "
+                   "not livingcircle.results alone")
+            raise RuntimeError(msg)
+        return fn
+
+
+#: The renderers :class:`Result` calls; set by :mod:`livingcircle.compose`.
+RENDERERS = Renderers()
 
 
 @dataclass
@@ -167,19 +203,13 @@ class Result:
         One row per item (``item``, ``value``), labelled in Chinese and English; a notebook
         shows it as the result's own display, ``repr`` as text.
         """
-        from ._display import summary
-
-        return summary(self)
+        return RENDERERS.get("summary")(self)
 
     def __repr__(self) -> str:
-        from ._display import text
-
-        return text(self)
+        return RENDERERS.get("text")(self)
 
     def _repr_html_(self) -> str:
-        from ._display import html_table
-
-        return html_table(self)
+        return RENDERERS.get("html_table")(self)
 
     def explore(self, layer: str = "communities", *, where: str | None = None,
                 column: str | None = None, simplify_m: float | None = 2.0, **kwargs):
@@ -209,9 +239,8 @@ class Result:
         folium.Map
             Tooltips show the layer's main columns (text escaped).
         """
-        from ._display import explore
-
-        return explore(self, layer, where=where, column=column, simplify_m=simplify_m, **kwargs)
+        return RENDERERS.get("explore")(self, layer, where=where, column=column,
+                                        simplify_m=simplify_m, **kwargs)
 
     def write(self, out: str | Path, *, overwrite: bool = True,
               map_html: bool = True) -> list[Path]:
@@ -230,9 +259,8 @@ class Result:
         """
         extra: dict[str, Callable[[Path], None]] = {}
         if map_html:
-            # the map is an output beside this one; it is imported only when a map is asked for
-            from .maps import make_map
-
+            # the map is drawn by ``maps``, an output above this one (see RENDERERS)
+            make_map = RENDERERS.get("make_map")
             extra["map.html"] = lambda path: make_map(self).save(str(path))
         return write_result_folder(self, out, overwrite=overwrite, extra_files=extra)
 
@@ -338,7 +366,7 @@ def write_vector(df, path: str | os.PathLike, *, driver: str, layer: str | None 
     pyogrio.write_dataframe(df, path, driver=driver, layer=layer, **kw)
 
 
-def has_geometry(df) -> bool:
+def has_geometry(df: object) -> TypeGuard[gpd.GeoDataFrame]:
     """Whether ``df`` is a GeoDataFrame whose active geometry column exists."""
     if not isinstance(df, gpd.GeoDataFrame):
         return False
@@ -348,7 +376,7 @@ def has_geometry(df) -> bool:
         return False
 
 
-def is_spatial(df: pd.DataFrame) -> bool:
+def is_spatial(df: pd.DataFrame) -> TypeGuard[gpd.GeoDataFrame]:
     """Whether ``df`` is a GeoDataFrame with at least one non-empty geometry."""
     if not isinstance(df, gpd.GeoDataFrame):
         return False
@@ -370,7 +398,7 @@ def as_table(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def flatten_values(df: pd.DataFrame) -> pd.DataFrame:
+def flatten_values(df: FrameT) -> FrameT:
     """Return ``df`` with list/tuple/set cells joined by ';' and dict cells as JSON text.
 
     GIS formats hold scalars only; the input frame is not changed.
@@ -458,7 +486,7 @@ def geometry_type_option(df: gpd.GeoDataFrame) -> str | None:
 
 
 def write_geopackage(
-    layers: Mapping[str, object],
+    layers: Mapping[str, pd.DataFrame | SpilledLayer],
     path: str | os.PathLike,
     *,
     metadata: Mapping | None = None,
@@ -488,14 +516,14 @@ def write_geopackage(
         created = True
         return {"dataset_options": {"VERSION": GPKG_VERSION}}
 
-    meta_first = bool(layers) and hasattr(next(iter(layers.values())), "write_to")
+    meta_first = bool(layers) and isinstance(next(iter(layers.values())), SpilledLayer)
     if meta_first:
         # a spilled layer cannot take dataset options: let the metadata table create the file
         write_vector(metadata_frame(metadata or {}), path, driver="GPKG", layer=METADATA_TABLE,
                      **options())
-    written: dict[str, tuple[object, str]] = {}
+    written: dict[str, tuple[pd.DataFrame | SpilledLayer, str]] = {}
     for name, df in layers.items():
-        if hasattr(df, "write_to"):
+        if isinstance(df, SpilledLayer):
             df.write_to(path, layer=name, append=True)
             written[name] = (df, pyogrio.read_info(path, layer=name)["geometry_name"])
         elif has_geometry(df):
@@ -564,8 +592,6 @@ def read_layers(path: str | os.PathLike, *, layers: Iterable[str] | str | None =
         if name in ("isochrones", "coverage") and geom_type is not None and \
                 n_comm > settings.spill_above_communities:
             # a city's largest layers stay in the file; maps read the isochrones they draw
-            from ._spill import SpilledLayer
-
             spilled[name] = SpilledLayer.from_file(path, name)
             out[name] = spilled[name].attributes
         elif geom_type is None:

@@ -265,7 +265,6 @@ def column_aliases(layer: str | None = None) -> dict[str, list[str]]:
     """
     layers = [layer] if layer is not None else list(INPUT_COLUMNS)
     cols = list(dict.fromkeys(c for lay in layers for c in INPUT_COLUMNS[lay]))
-    from .export import shapefile_field_names  # export imports this module
 
     shp_gdal = {}
     for lay in layers:
@@ -1359,3 +1358,71 @@ def layers_markdown() -> str:
                          f"{notes} |")
         lines.append("")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Shapefile field names (export --format shp writes them; column_aliases reads them back)
+# --------------------------------------------------------------------------------------------
+
+
+def _ascii_name(name: str) -> str:
+    s = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    s = re.sub(r"[^0-9A-Za-z_]+", "_", s).strip("_")
+    if not s:
+        s = "field"
+    if s[0].isdigit():
+        s = "f" + s
+    return s
+
+
+def _abbreviate(name: str, width: int) -> str:
+    """Shorten a snake_case name to ``width`` characters by trimming its longest words first."""
+    if len(name) <= width:
+        return name
+    words = [w for w in name.split("_") if w]
+    if len(words) < 2 or len(words) - 1 + len(words) >= width + 1:
+        return name[:width]
+    lens = [len(w) for w in words]
+    budget = width - (len(words) - 1)
+    while sum(lens) > budget:
+        i = max(range(len(lens)), key=lambda j: (lens[j], -j))
+        if lens[i] <= 1:
+            return name[:width]
+        lens[i] -= 1
+    return "_".join(w[:n] for w, n in zip(words, lens, strict=True))
+
+
+def shapefile_field_names(columns: Iterable[str], *, width: int = 10) -> dict[str, str]:
+    """Map column names to unique ASCII Shapefile field names of at most ``width`` characters.
+
+    Names that already fit are kept; longer snake_case names lose letters from their longest words
+    first (``nearest_facility_id`` → ``nea_fac_id``); names that still collide (DBF field names
+    are case-insensitive) get a numeric suffix (``d_kinderga``, ``d_kinder_2``).
+
+    Examples
+    --------
+    >>> shapefile_field_names(["community_id", "name", "completeness_5min"])
+    {'community_id': 'communi_id', 'name': 'name', 'completeness_5min': 'compl_5min'}
+    """
+    columns = list(columns)
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    # first keep every name that already fits, so that a shortened name cannot take it
+    for c in columns:
+        a = _ascii_name(c)
+        if a == str(c) and len(a) <= width and a.lower() not in used:
+            out[c] = a
+            used.add(a.lower())
+    for c in columns:
+        if c in out:
+            continue
+        base = _abbreviate(_ascii_name(c), width)
+        cand = base
+        k = 1
+        while cand.lower() in used:
+            k += 1
+            suffix = f"_{k}"
+            cand = base[: width - len(suffix)].rstrip("_") + suffix
+        out[c] = cand
+        used.add(cand.lower())
+    return {c: out[c] for c in columns}

@@ -22,7 +22,9 @@ from xml.sax.saxutils import quoteattr
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
+from ._spill import SpilledLayer
 from .schema import LAYER_LABELS_ZH as ZH_LAYER_NAMES
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,8 @@ _PALETTE = [
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
 ]
-_MINUTE_COLORS = {5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
+_MINUTE_COLORS: dict[float, tuple[int, int, int]] = {
+    5: (26, 150, 65), 10: (253, 174, 97), 15: (215, 25, 28)}
 
 
 def geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
@@ -66,7 +69,8 @@ def geometry_family(gdf: gpd.GeoDataFrame) -> str | None:
 
     Multi-part geometries belong to the family of their parts (:data:`GEOMETRY_FAMILIES`).
     """
-    types = set(gdf.geometry.dropna()[~gdf.geometry.dropna().is_empty].geom_type)
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    types = {g.geom_type for g in geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]}
     fams = {GEOMETRY_FAMILIES.get(t) for t in types} - {None}
     if not fams:
         return None
@@ -196,7 +200,8 @@ def _basemap_qml() -> str:
             f"{renderer}</qgis>\n")
 
 
-def styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | None:
+def styles_frame(written: Mapping[str, tuple[pd.DataFrame | SpilledLayer, str]]
+                 ) -> pd.DataFrame | None:
     """Build the rows of a GeoPackage's ``layer_styles`` table (:data:`STYLE_TABLE`).
 
     Parameters
@@ -216,7 +221,7 @@ def styles_frame(written: Mapping[str, tuple[object, str]]) -> pd.DataFrame | No
     for name, (df, geom_col) in written.items():
         if isinstance(df, gpd.GeoDataFrame):
             qml = layer_style_qml(df, layer=name)
-        elif hasattr(df, "geometry_type"):  # a spilled layer: its type and attribute table
+        elif isinstance(df, SpilledLayer):  # its type and attribute table
             fam = GEOMETRY_FAMILIES.get(str(df.geometry_type))
             qml = _style_qml(fam, df.attributes, layer=name)
         else:
