@@ -464,14 +464,14 @@ def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> Non
                    "column (crs_column) is for tables of points")
             raise InputError(msg)
         entry = ctx.note("heritage", f.path)
-        layer = read_heritage(f.path, layer=f.layer, columns=f.column_mapping(), coord_crs=f.crs,
-                              boundary=data.boundary, diagnostics=ctx.diag)
+        layer = read_heritage(str(f.path), layer=f.layer, columns=f.column_mapping(),
+                              coord_crs=f.crs, boundary=data.boundary, diagnostics=ctx.diag)
         if entry is not None:
             entry.update(_crs_record(f, layer.attrs.get("input", {})))
         marks = mark_heritage(data.comm, layer).set_index("community_id")
         ids = data.comm["community_id"].astype(str)
         for col in ("heritage", *HERITAGE_COLUMNS):
-            data.comm[col] = marks.loc[ids, col].set_axis(data.comm.index)
+            data.comm[col] = marks[col].reindex(ids.to_numpy()).to_numpy()
     if buildings is None:
         return
     from .buildings import (
@@ -484,8 +484,9 @@ def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> Non
 
     f = _one_file(buildings, "buildings")
     entry = ctx.note("buildings", f.path)
-    b = read_buildings(f.path, communities=data.comm, layer=f.layer, columns=f.column_mapping(),
-                       coord_crs=f.crs, crs_column=f.crs_column, diagnostics=ctx.diag)
+    b = read_buildings(str(f.path), communities=data.comm, layer=f.layer,
+                       columns=f.column_mapping(), coord_crs=f.crs, crs_column=f.crs_column,
+                       diagnostics=ctx.diag)
     if entry is not None:
         entry.update(_crs_record(f, b.attrs.get("input", {})))
     scope = building_scope(b, year_limit=settings.renovation_year_limit)
@@ -542,7 +543,7 @@ def _needs_with_buildings(needs: pd.DataFrame, scope: pd.DataFrame,
             "community_id": c, "renovation_class": first["renovation_class"],
             "renovation_class_zh": first["renovation_class_zh"],
             "priority_zh": first["priority_zh"], "item_id": item, "item_zh": first["item_zh"],
-            "trigger": "building", "trigger_attribute": BUILDING_ITEMS[item],
+            "trigger": "building", "trigger_attribute": BUILDING_ITEMS[str(item)],
             "trigger_detail": detail, "trigger_detail_zh": detail_zh, "required": pd.NA,
             "assessment": "need" if len(need) else "unknown",
             "protection_requirement": protection.get(c, ""), "building_ids": ";".join(ids)})

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import geopandas as gpd
 import numpy as np
@@ -405,7 +405,7 @@ def programme_layers(layers: Mapping[str, pd.DataFrame], *, years: Sequence[int]
     prog, per_year = multi_year_programme(
         plan, years=years, capacity=capacity, unit=unit, not_ready=layers.get("not_ready"),
         cluster_members=layers.get("cluster_members"), needs=layers.get("needs"), costs=costs)
-    comm: gpd.GeoDataFrame = layers["communities"]
+    comm = cast(gpd.GeoDataFrame, layers["communities"])  # a layer with geometry
     geom = comm.geometry.set_axis(comm["community_id"].astype(str))
     layer = gpd.GeoDataFrame(prog, geometry=prog["community_id"].map(geom).to_numpy(),
                              crs=comm.crs)

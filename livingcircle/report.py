@@ -262,12 +262,13 @@ def _policy_rules(result: Result, lang: str) -> dict | None:
                 ["Category", "Threshold (m)", "Communities lacking it", "Households",
                  "Households unknown", "None reached", "Median distance to nearest (m)",
                  "Max (m)", "Communities"])
-        rows = [[r.name_zh if lang == "zh" else r.category, format_number(r.threshold_m, 0),
-                 str(r.n_communities), format_number(r.households, 0),
-                 str(r.n_unknown_households), str(r.n_not_reached),
-                 format_number(r.median_distance_m, 0), format_number(r.max_distance_m, 0),
-                 r.community_ids.replace(";", "、" if lang == "zh" else ", ")]
-                for r in sm.itertuples(index=False)]
+        rows = [[r["name_zh"] if lang == "zh" else r["category"],
+                 format_number(r["threshold_m"], 0), str(r["n_communities"]),
+                 format_number(r["households"], 0), str(r["n_unknown_households"]),
+                 str(r["n_not_reached"]), format_number(r["median_distance_m"], 0),
+                 format_number(r["max_distance_m"], 0),
+                 str(r["community_ids"]).replace(";", "、" if lang == "zh" else ", ")]
+                for r in sm.to_dict("records")]
         district = {"header": head, "rows": rows}
     grade_d = None
     if "grade_d" in scope.columns and pd.Series(scope["grade_d"]).astype(bool).any():
@@ -447,12 +448,14 @@ def _time_section(result, lang: str) -> dict | None:
         **fill, n=len(t), c=len(per_comm), h=format_number(per_comm["households"].sum()),
         unknown=tx["unknown"].format(u=unknown) if unknown else "")
     rows = []
-    for r in t.itertuples(index=False):
-        rows.append([r.community_id, _cell(r.name), format_number(r.households),
-                     r.name_zh if lang == "zh" else r.name_en, format_number(r.distance_m),
-                     format_number(r.threshold_m), format_number(r.time_at_speed_min, 1),
-                     format_number(r.threshold_min)])
+    for r in t.to_dict("records"):
+        rows.append([r["community_id"], _cell(r["name"]), format_number(r["households"]),
+                     r["name_zh"] if lang == "zh" else r["name_en"],
+                     format_number(r["distance_m"]), format_number(r["threshold_m"]),
+                     format_number(r["time_at_speed_min"], 1), format_number(r["threshold_min"])])
     return {**out, "header": tx["header"], "rows": rows}
+
+
 # --- buildings (楼栋), issue 16 §1 and §2 ------------------------------------------------------
 
 _BUILDINGS_TEXT = {

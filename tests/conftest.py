@@ -118,3 +118,35 @@ def policy_scope(raw: pd.DataFrame, year_limit: int = 2000) -> pd.Series:
     status = np.where(yes, "yes", np.where(known, "no", "unknown"))
     status = np.where((grade == "D").fillna(False), "unknown", status)
     return pd.Series(status, index=raw["community_id"].astype(str).to_numpy(), name="in_scope")
+
+
+def policy_scope_with_buildings(raw: pd.DataFrame, buildings: pd.DataFrame,
+                                year_limit: int = 2000) -> pd.Series:
+    """Scope of raw communities where a buildings table decides for the communities it covers.
+
+    Each building row is judged by :func:`policy_scope`'s rule (the policy's unit is the building,
+    单栋住宅楼); a community with buildings is 'yes' when one of its buildings is, else 'unknown'
+    when one is unknown, else 'no'; the others keep the community rule (issue 16 §1). Buildings
+    without a community id are left out (livingcircle places them by location). Plain pandas.
+    """
+    out = policy_scope(raw, year_limit)
+    b = buildings[buildings["community_id"].notna()]
+    per_building = policy_scope(b.assign(community_id=b["building_id"]), year_limit)
+    per_building.index = b["community_id"].astype(str).to_numpy()
+    verdict = per_building.groupby(level=0).agg(
+        lambda s: "yes" if (s == "yes").any() else "unknown" if (s == "unknown").any() else "no")
+    out.update(verdict)
+    return out
+
+
+def sample_policy_scope() -> pd.Series:
+    """The sample run's expected scope: its communities file, decided by its buildings file
+    where a community has buildings (``run_sample`` passes both)."""
+    import pyogrio
+
+    import livingcircle as lc
+
+    paths = lc.sample_paths()
+    raw = pyogrio.read_dataframe(paths["communities"], read_geometry=False)
+    buildings = pyogrio.read_dataframe(paths["buildings"], read_geometry=False)
+    return policy_scope_with_buildings(raw, buildings)

@@ -234,14 +234,13 @@ def test_renovation_reads_yes_no_words_as_the_file_reader_does():
 
 
 def test_is_yes_counts_only_yes(sample_result):
-    from conftest import policy_scope
+    from conftest import sample_policy_scope
 
     s = pd.Series(["yes", "no", "unknown", None, "yes"])
     assert schema.is_yes(s).tolist() == [True, False, False, False, True]
-    comm = gpd.read_file(lc.sample_paths()["communities"])
-    want = policy_scope(comm)  # the policy rule on the raw file, independent of livingcircle
+    want = sample_policy_scope()  # the policy rule on the raw files, independent of livingcircle
     assert int(schema.is_yes(sample_result["communities"]["in_scope"]).sum()) == \
-        int((want == "yes").sum()) == 58
+        int((want == "yes").sum()) == 62
 
 
 # --- numbers defined once -------------------------------------------------------------------------
@@ -303,11 +302,11 @@ def test_batch_summary_row_keeps_the_contract(sample_result):
            "folder": "sample"}
     table = pd.DataFrame([row])
     assert check_layer("summary", table, vocabulary(sample_result.profile)) == []
-    assert figures["in_scope"] == 58  # 'yes' only (independent count: test_is_yes_counts_only_yes)
+    assert figures["in_scope"] == 62  # 'yes' only (independent count: test_is_yes_counts_only_yes)
     zh = batch.summary_table_zh(table)
     assert list(zh.columns[:4]) == ["片区", "状态", "错误原因", "用时(秒)"]
     assert "5分钟生活圈平均完整度(%)" in zh.columns
-    assert zh.loc[0, "纳入改造范围小区数"] == 58
+    assert zh.loc[0, "纳入改造范围小区数"] == 62
 
 
 def test_label_dictionaries_come_from_the_contract():

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-from conftest import REFERENCE_DIR, policy_scope
+from conftest import REFERENCE_DIR, sample_policy_scope
 
 import livingcircle as lc
 from livingcircle.cli import main
@@ -34,9 +34,10 @@ def test_demo_writes_gpkg_map_and_plan(demo_dir):
 
 
 def test_demo_scope_is_the_policy_rule_applied_to_the_raw_file(demo_dir):
-    # expected: plain pandas on data/sample_district/communities.gpkg (conftest.policy_scope)
-    want = policy_scope(gpd.read_file(lc.sample_paths()["communities"]))
-    assert want.value_counts().to_dict() == {"yes": 58, "no": 15, "unknown": 7}
+    # expected: plain pandas on the sample's communities and buildings files
+    # (conftest.sample_policy_scope: a community's buildings decide where it has some)
+    want = sample_policy_scope()
+    assert want.value_counts().to_dict() == {"yes": 62, "no": 15, "unknown": 3}
     for layer in ("communities", "scope"):
         got = pyogrio.read_dataframe(demo_dir / "livingcircle.gpkg", layer=layer,
                                      read_geometry=False).set_index("community_id")["in_scope"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import policy_scope
+from conftest import sample_policy_scope
 
 import livingcircle as lc
 from livingcircle.sample import is_sample, synthetic_label
@@ -76,8 +75,7 @@ def test_sample_is_recognised_by_metadata_or_its_osm_file(tmp_path):
 
 def test_sample_district_counts_agree_with_the_raw_file_and_the_gaps(sample_result):
     comm = sample_result.layers["communities"]
-    raw = gpd.read_file(lc.sample_paths()["communities"])
-    want = policy_scope(raw)  # the policy rule on the file's columns, not livingcircle's code
+    want = sample_policy_scope()  # the policy rule on the files' columns, not livingcircle's code
     assert scope_counts(comm) == {k: int((want == k).sum()) for k in ("yes", "no", "unknown")}
     assert n_in_scope(comm) == 62
     # share met from the gaps layer itself: required categories met / required, per community
