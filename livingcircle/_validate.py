@@ -162,7 +162,7 @@ def apply_column_mapping(df: FrameT, columns: Mapping[str, str] | None, *, sourc
         return df
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        from .inputs import advice
+        from ._errors import advice
 
         msg = (
             f"{source}: column(s) {missing} given in "
@@ -381,7 +381,7 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary: Boundary, *, layer: str, s
     if not far.any():
         return gdf
     if far.all():
-        from .inputs import advice
+        from ._errors import advice
 
         msg = (
             f"{source}: all {len(gdf)} features lie more than {settings.far_outside_km:g} km "

@@ -497,7 +497,7 @@ def _run_local(spec: Mapping, loc: Mapping) -> tuple[Result, list[str]]:
     client shows them as the tool's own (a worker process would print them with its file and
     line).
     """
-    from .inputs import on_command_line
+    from ._errors import on_command_line
     from .pipeline import run
 
     kwargs = _run_arguments(spec, loc)

@@ -253,7 +253,7 @@ def _input_files(values: dict) -> dict:
 
 def _run_with_options(values: dict, **kwargs) -> Result:
     """Run the analysis with the values of the run options (the required ones checked first)."""
-    from .inputs import on_command_line
+    from ._errors import on_command_line
 
     if values.get("osm") is None and values.get("place") is None:
         msg = "give --osm FILE (or --place NAME when online)"

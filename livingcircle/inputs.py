@@ -51,18 +51,16 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from ._errors import CoordinateError, InputError
+from ._errors import CoordinateError, InputError, advice, on_command_line
 from .coords import canonical_crs
 
 if TYPE_CHECKING:  # geopandas is imported where it is used: `livingcircle --help` stays quick
@@ -84,35 +82,6 @@ __all__ = [
 ROLES = ("communities", "gates", "facilities", "sites")
 
 _TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
-
-_WHERE: contextvars.ContextVar[str] = contextvars.ContextVar("livingcircle_where",
-                                                            default="python")
-
-
-@contextlib.contextmanager
-def on_command_line(where: str = "cli") -> Iterator[None]:
-    """Within this block, error advice names command-line options instead of Python parameters.
-
-    ``where='yaml'`` names the keys of ``areas.yaml`` instead (``livingcircle batch``).
-    """
-    token = _WHERE.set(where)
-    try:
-        yield
-    finally:
-        _WHERE.reset(token)
-
-
-def advice(python: str, cli: str, yaml: str | None = None) -> str:
-    """Return the advice for the user's context (:func:`on_command_line`).
-
-    Outside it ``python``; on the command line ``cli``; in ``areas.yaml`` ``yaml`` (or ``cli``
-    when no YAML form is given, the keys being the options' names).
-    """
-    where = _WHERE.get()
-    if where == "yaml":
-        return yaml if yaml is not None else cli
-    return cli if where == "cli" else python
-
 
 # --- the description of one file ----------------------------------------------------------
 

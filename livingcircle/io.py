@@ -379,7 +379,7 @@ def _read_table_points(
 
 def _table_without_crs(source: str, lonc: str, latc: str) -> InputError:
     """Return the error for a table that does not state the system of its coordinates."""
-    from .inputs import advice
+    from ._errors import advice
 
     msg = (
         f"{source}: a CSV/Excel table must state the coordinate system of its "
@@ -453,7 +453,7 @@ def _check_geographic(raw_crs: pyproj.CRS, source: str, *, coord_crs, crs_name: 
     """Stop when a Chinese system is stated for a file whose coordinates are projected."""
     chinese = crs_column is not None or (crs_name is not None and crs_name != "wgs84")
     if chinese and not raw_crs.is_geographic:
-        from .inputs import advice
+        from ._errors import advice
 
         stated = (advice(f"coord_crs={coord_crs!r}", f"--crs {source}={crs_name}",
                          f"crs: {crs_name}")
@@ -480,7 +480,7 @@ def _crs_values(df: pd.DataFrame, crs_column: str | None, columns: dict | None, 
         name = columns[name]
     if name in df.columns:
         return df[name].copy()
-    from .inputs import advice
+    from ._errors import advice
 
     cols = [c for c in df.columns if c not in ("geometry", "src_row")]
     msg = (f"{source}: the coordinate-system column {crs_column!r} is not in the file; its "
@@ -771,7 +771,7 @@ def read_gates(
 
 def _gates_without_community_column(src: str, columns: Iterable) -> InputError:
     """Return the error for a gates file without a community_id column."""
-    from .inputs import advice
+    from ._errors import advice
 
     msg = (
         f"{src}: gates need a 'community_id' column naming their community; map yours with "

@@ -55,7 +55,8 @@ def _described_inputs(*, communities, gates, facilities, sites, facilities_crs) 
     applies to the only facilities file that can take it
     (:func:`livingcircle.inputs.apply_layer_value`).
     """
-    from .inputs import advice, apply_layer_value, as_input_files
+    from ._errors import advice
+    from .inputs import apply_layer_value, as_input_files
 
     files = {"communities": as_input_files(communities, role="communities"),
              "gates": as_input_files(gates, role="gates"),
@@ -747,7 +748,7 @@ def _programme_options(ctx: _Run, *, years, capacity, capacity_unit, costs) -> d
     Returns None without ``years`` (the run is as without a programme), else the keywords of
     :func:`livingcircle.programme.programme_layers`: years, capacity, unit and the cost table.
     """
-    from .inputs import advice
+    from ._errors import advice
     from .programme import parse_capacity, parse_years, read_costs
 
     def opt(name: str) -> str:

@@ -59,11 +59,10 @@ LAYERS: dict[str, tuple[str, ...]] = {
 RANK = {m: len(LAYERS) - i for i, mods in enumerate(LAYERS.values()) for m in mods}
 LAYER_OF = {m: name for name, mods in LAYERS.items() for m in mods}
 
-#: Modules that import each other today (a strongly connected part of the import graph), inside
-#: one layer, in files another engineer owns this round (issue 15 item 1 asks for none): inputs
-#: calls io.decode_table and _validate.warn, io and _validate call inputs.advice. A tangle undone
-#: must leave this set (the test fails until it does); never add one.
-KNOWN_TANGLES: set[frozenset[str]] = {frozenset({"inputs", "io", "_validate"})}
+#: Modules that import each other (a strongly connected part of the import graph). Empty since
+#: the advice wording moved into ``_errors``: inputs uses io and _validate, never the other way.
+#: Never add one.
+KNOWN_TANGLES: set[frozenset[str]] = set()
 
 
 def _module_imports() -> dict[str, list[tuple[str, str, int]]]:

@@ -92,7 +92,7 @@ def test_sections_zh(report_zh, sample_result):
     comm = L["communities"]
     rows = _rows(report_zh, "buildings")
     assert len(rows) == int((comm["n_buildings"] > 0).sum())
-    d = _rows(report_zh, "grade-d")
+    d = _rows(report_zh, "buildings-grade-d")
     assert [r[0] for r in d] == L["buildings"].loc[L["buildings"]["grade_d"].astype(bool),
                                                     "building_id"].tolist()
     assert all(r[-1].startswith("危房（安全鉴定D级）") for r in d)
