@@ -60,7 +60,15 @@ def explore(result: Result, layer: str, **kwargs: Any) -> folium.Map:
     return draw(result, layer, **kwargs)
 
 
+def report_figures(result: Result, lang: str, max_cards: int):
+    """Return the report's figures (:func:`livingcircle.figures.report_figures`)."""
+    from .figures import report_figures as draw
+
+    return draw(result, lang, max_cards)
+
+
 RENDERERS.make_map = make_map
+RENDERERS.report_figures = report_figures
 RENDERERS.summary = summary
 RENDERERS.text = text
 RENDERERS.html_table = html_table

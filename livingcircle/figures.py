@@ -1226,3 +1226,37 @@ def figure_svg(fig) -> str:
     save_figure(fig, buf, "svg")
     fig.clear()
     return buf.getvalue()
+
+
+def report_figures(result: Result, lang: str, max_cards: int
+                   ) -> tuple[bytes, str, list[tuple[str, str]], int]:
+    """Return the report's figures: the overview map, the best-ranked clusters' cards.
+
+    The overview is SVG, or PNG at 300 dpi above
+    :data:`livingcircle.settings.spill_above_communities` communities (a city's polygons would
+    make an SVG of tens of MB). Returns (overview bytes, its MIME type, [(cluster id, card SVG)]
+    of at most ``max_cards`` clusters in rank order, the number of clusters).
+    """
+    import io
+    import warnings
+
+    from . import settings
+
+    lang, _ = figure_style(lang)  # without a CJK font: one warning, English figures
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        fig = overview_figure(result, lang=lang)
+        if len(result.layers["communities"]) > settings.spill_above_communities:
+            buf = io.BytesIO()
+            save_figure(fig, buf, "png")
+            overview, mime = buf.getvalue(), "image/png"
+        else:
+            overview, mime = figure_svg(fig).encode("utf-8"), "image/svg+xml"
+        cards: list[tuple[str, str]] = []
+        cl = result.layers.get("clusters")
+        n_clusters = 0 if cl is None else len(cl)
+        if cl is not None and n_clusters:
+            order = (cl.sort_values("rank") if "rank" in cl.columns else cl).head(max_cards)
+            for cid in order["cluster_id"].astype(str):
+                cards.append((cid, figure_svg(cluster_card(result, cid, lang=lang))))
+    return overview, mime, cards, n_clusters

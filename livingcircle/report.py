@@ -27,9 +27,9 @@ import pandas as pd
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
-from . import settings
 from ._errors import ExportError, InputError
 from .inputs import crs_text
+from .results import RENDERERS
 from .sample import synthetic_label
 from .schema import labels_zh
 from .summaries import n_complete as n_complete_communities
@@ -542,35 +542,17 @@ MAX_CLUSTER_CARDS = 50
 def _figures_svg(result: Result, lang: str) -> tuple[Markup | None, list[dict], int]:
     """Return the overview map, the cards of the best-ranked clusters, and the cluster count.
 
-    The overview is SVG, or PNG at 300 dpi above
-    :data:`livingcircle.settings.spill_above_communities` communities (a city's polygons would
-    make an SVG of tens of MB).
+    Drawn by :func:`livingcircle.figures.report_figures` (through
+    :data:`livingcircle.results.RENDERERS`, so that the report imports no other output).
     """
-    from . import figures
-
-    lang, _ = figures.figure_style(lang)  # without a CJK font: one warning, English figures
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing")
-        fig = figures.overview_figure(result, lang=lang)
-        if len(result.layers["communities"]) > settings.spill_above_communities:
-            buf = io.BytesIO()
-            figures.save_figure(fig, buf, "png")
-            overview = _img(buf.getvalue(), "image/png")
-        else:
-            overview = _img(figures.figure_svg(fig))
-        cards = []
-        cl = result.layers.get("clusters")
-        n_clusters = 0 if cl is None else len(cl)
-        if cl is not None and n_clusters:
-            order = (cl.sort_values("rank") if "rank" in cl.columns else cl)
-            order = order.head(MAX_CLUSTER_CARDS)
-            reason = "reason_zh" if lang == "zh" else "reason_en"
-            for cid, why in zip(order["cluster_id"].astype(str),
-                                order[reason] if reason in order else [None] * len(order),
-                                strict=True):
-                svg = figures.figure_svg(figures.cluster_card(result, cid, lang=lang))
-                cards.append({"id": cid, "src": _img(svg), "reason": _cell(why)})
-    return overview, cards, n_clusters
+    overview, mime, svgs, n_clusters = RENDERERS.get("report_figures")(
+        result, lang, MAX_CLUSTER_CARDS)
+    cl = result.layers.get("clusters")
+    reason = "reason_zh" if lang == "zh" else "reason_en"
+    why = ({} if cl is None or reason not in cl.columns else
+           dict(zip(cl["cluster_id"].astype(str), cl[reason], strict=True)))
+    cards = [{"id": cid, "src": _img(svg), "reason": _cell(why.get(cid))} for cid, svg in svgs]
+    return _img(overview, mime), cards, n_clusters
 
 
 #: Paper sizes of the printed report (CSS ``@page size``).
@@ -618,9 +600,7 @@ def make_report(result: Result, *, lang: str = "zh", include_map: bool = True,
               for k, v in (meta.get("speed_profiles") or {}).items()]
     map_html = None
     if include_map:
-        from .maps import make_map
-
-        map_html = make_map(result, lang=lang).get_root().render()
+        map_html = RENDERERS.get("make_map")(result, lang=lang).get_root().render()
     net = meta.get("network") or {}
     network = ", ".join(f"{k}: {_cell(v)}" for k, v in net.items()) if isinstance(net, dict) \
         else str(net)

@@ -109,8 +109,9 @@ class Renderers:
     """The drawings of a result made by output modules above this one.
 
     :class:`Result` calls them for ``map.html``, ``summary()``, ``repr``, the notebook display
-    and ``explore()``; :mod:`livingcircle.compose` sets them (importing the package does), so
-    this module imports neither ``maps`` nor ``_display``.
+    and ``explore()``, the report for its map and figures; :mod:`livingcircle.compose` sets them
+    (importing the package does), so neither this module nor ``report`` imports ``maps``,
+    ``figures`` or ``_display``.
     """
 
     make_map: Callable[..., folium.Map] | None = None
@@ -118,6 +119,9 @@ class Renderers:
     text: Callable[[Result], str] | None = None
     html_table: Callable[[Result], str] | None = None
     explore: Callable[..., folium.Map] | None = None
+    #: The report's figures: ``(result, lang, max_cards)`` → (overview bytes, its MIME type,
+    #: [(cluster id, card SVG)], number of clusters) (:func:`livingcircle.figures.report_figures`).
+    report_figures: Callable[..., tuple[bytes, str, list[tuple[str, str]], int]] | None = None
 
     def get(self, name: str) -> Callable[..., Any]:
         """Return the renderer ``name``; a clear error when none was registered."""

@@ -10,13 +10,13 @@ The layers, from the top:
 * ``cli`` — the command line, the only click importer;
 * ``compose`` — pipeline, batch, the run options and :mod:`livingcircle.compose`, which hands the
   drawings of ``maps`` and ``_display`` to :class:`livingcircle.results.Result`;
-* ``documents`` — outputs made of other outputs. Refinement of the issue's table: ``report``
-  embeds the map and the figures in one HTML document, ``_display`` shows a result in a notebook
-  with the map's display preparation, ``postgis`` writes ``export``'s reading and metadata to a
-  database. Placing them one step above the outputs they compose keeps every import downward
-  without passing HTML strings through every caller;
-* ``outputs`` — maps, figures, export: each draws or writes a result and imports only the
-  shared outputs below;
+* ``documents`` — outputs made of other outputs: ``_display`` shows a result in a notebook with
+  the map's display preparation, ``postgis`` writes ``export``'s reading and metadata to a
+  database (export's database half);
+* ``outputs`` — maps, figures, report, export: each draws or writes a result and imports only
+  the shared outputs below (issue 15 item 3: they import neither the pipeline nor each other).
+  The report embeds the map and the figures through the renderers :mod:`livingcircle.compose`
+  hands to :data:`livingcircle.results.RENDERERS`;
 * ``shared outputs`` — results (the home of ``Result``), summaries (the figures every output
   counts alike), styles (colours and labels);
 * ``planning`` — renovation rules, clusters, siting, scenarios, the programme, buildings, heritage.
@@ -44,8 +44,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "livingcircle"
 LAYERS: dict[str, tuple[str, ...]] = {
     "cli": ("cli",),
     "compose": ("pipeline", "batch", "options", "compose"),
-    "documents": ("report", "_display", "postgis"),
-    "outputs": ("maps", "figures", "export"),
+    "documents": ("_display", "postgis"),
+    "outputs": ("maps", "figures", "report", "export"),
     "shared outputs": ("results", "summaries", "styles"),
     "planning": ("renovation", "clusters", "siting", "scenarios", "programme", "buildings",
                  "heritage"),
@@ -157,7 +157,7 @@ def _output_imports(mod: str) -> list[str]:
 
 @pytest.mark.parametrize("mod", LAYERS["outputs"] + LAYERS["shared outputs"])
 def test_outputs_import_only_shared_outputs(mod):
-    # maps, figures and export import results/summaries/styles and no other output; the shared
+    # maps, figures, report and export import results/summaries/styles, no other output; shared
     # outputs import only each other
     assert [t for t in _output_imports(mod) if t not in LAYERS["shared outputs"]] == []
 
