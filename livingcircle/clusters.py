@@ -41,11 +41,13 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from . import settings
 from ._errors import InputError
@@ -140,8 +142,9 @@ def community_distances(access, *, radius_m: float) -> pd.DataFrame:
     ids = np.sort(access.communities["community_id"].astype(str).to_numpy(), kind="stable")
     pairs = community_distance_pairs(access, radius_m=radius_m)
     pos = pd.Index(ids)
-    i = pos.get_indexer(pairs["community_a"])
-    j = pos.get_indexer(pairs["community_b"])
+    # pandas-stubs: get_indexer takes only an Index; pandas takes any array-like (a Series)
+    i = pos.get_indexer(pairs["community_a"])  # pyright: ignore[reportArgumentType]
+    j = pos.get_indexer(pairs["community_b"])  # pyright: ignore[reportArgumentType]
     D = np.full((len(ids), len(ids)), np.inf)
     D[i, j] = pairs["distance_m"].to_numpy()
     D[j, i] = pairs["distance_m"].to_numpy()
@@ -172,7 +175,9 @@ def _complete_link(D: np.ndarray, threshold: float | None, n_clusters: int | Non
     if len(D) == 1:
         return np.zeros(1, dtype=int)
     model = AgglomerativeClustering(metric="precomputed", linkage="complete",
-                                    distance_threshold=threshold, n_clusters=n_clusters)
+                                    # sklearn stubs: n_clusters is int, but None is documented
+                                    # (required with distance_threshold)
+                                    distance_threshold=threshold, n_clusters=n_clusters)  # pyright: ignore[reportArgumentType]
     return model.fit_predict(np.minimum(D, FAR))
 
 
@@ -249,8 +254,9 @@ def _member_groups(members: list[str], pairs: pd.DataFrame, missing: dict[str, s
     if n == 0:
         return []
     pos = pd.Index(members)
-    i = pos.get_indexer(pairs["community_a"])
-    j = pos.get_indexer(pairs["community_b"])
+    # pandas-stubs: get_indexer takes only an Index; pandas takes any array-like (a Series)
+    i = pos.get_indexer(pairs["community_a"])  # pyright: ignore[reportArgumentType]
+    j = pos.get_indexer(pairs["community_b"])  # pyright: ignore[reportArgumentType]
     d = pairs["distance_m"].to_numpy(dtype=float)
     ok = (i >= 0) & (j >= 0) & (d < walk_m)
     i, j, d = i[ok], j[ok], d[ok]
@@ -473,7 +479,7 @@ def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist,
     clusters = gpd.GeoDataFrame(pd.DataFrame(crec, columns=ccols), geometry="geometry",
                                 crs=metric)
     if geographic:  # the outlines were drawn in metres: back to the communities' CRS at once
-        clusters = clusters.to_crs(crs)
+        clusters = clusters.to_crs(cast(CRS, crs))
     mem = gpd.GeoDataFrame(pd.DataFrame(mrec, columns=mcols), geometry="geometry", crs=crs)
     return clusters, mem
 
@@ -483,7 +489,7 @@ def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist,
 def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
               max_households: float | None = 3000, max_members: int | None = 8,
               new_per_category: int = 1, required_only: bool = True, siting: str = "mclp",
-              ) -> dict[str, gpd.GeoDataFrame]:
+              ) -> dict[str, pd.DataFrame]:
     """Clusters, members, proposed sites and the before/after table for one run.
 
     Which site may hold which category is the profile's ``siting`` section
@@ -517,7 +523,8 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
                                new_per_category=new_per_category, required_only=required_only,
                                model=siting, not_sited=not_sited)
     ba = before_after(parts, proposed, cluster_members=members)
-    ranked = rank_clusters(clusters, members, proposed, plan=parts.get("plan"))
+    ranked = cast(gpd.GeoDataFrame,
+                  rank_clusters(clusters, members, proposed, plan=parts.get("plan")))
     ranked = _siting_notes(ranked, not_sited, parts["profile"])
     return {"clusters": ranked.to_crs(4326), "cluster_members": members.to_crs(4326),
             "proposed_sites": proposed.to_crs(4326), "before_after": ba}
@@ -549,5 +556,6 @@ def _siting_notes(ranked: gpd.GeoDataFrame, not_sited: list, profile) -> gpd.Geo
 
     none = ranked["n_new_facilities"] == 0
     ids = ranked["cluster_id"].astype(str)
-    return ranked.assign(siting_note_zh=np.where(none, ids.map(lambda k: note(k, 0)), ""),
-                         siting_note_en=np.where(none, ids.map(lambda k: note(k, 1)), ""))
+    return ranked.assign(
+        siting_note_zh=np.where(none, ids.map(lambda k: note(cast(str, k), 0)), ""),
+        siting_note_en=np.where(none, ids.map(lambda k: note(cast(str, k), 1)), ""))

@@ -41,7 +41,7 @@ import textwrap
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import geopandas as gpd
 import numpy as np
@@ -190,7 +190,7 @@ def _metric_crs(result: Result):
                 return crs
         except Exception:  # a CRS text not understood: fall back to UTM
             logger.debug("network CRS %r not usable, using UTM", net.get("crs"))
-    return result.layers["communities"].to_crs(4326).estimate_utm_crs()
+    return cast(gpd.GeoDataFrame, result.layers["communities"]).to_crs(4326).estimate_utm_crs()
 
 
 def _geo(result: Result, name: str, crs, where: str | None = None) -> gpd.GeoDataFrame | None:
@@ -326,7 +326,7 @@ def _new_figure(size: tuple[float, float], map_box: list[float], rc: dict):
     fig = Figure(figsize=size, dpi=DPI)
     # fonts and text-as-text apply when saving, see _save_to; an attribute of our own
     fig.livingcircle_rc = rc  # pyright: ignore[reportAttributeAccessIssue]
-    ax = fig.add_axes(tuple(map_box))
+    ax = fig.add_axes(cast(tuple[float, float, float, float], tuple(map_box)))
     ax.set_axis_off()
     return fig, ax
 
@@ -629,7 +629,7 @@ def overview_figure(result: Result, *, lang: str = "zh", tiles: str | TileProvid
 
     with plt.rc_context(rc):
         fig, ax = _new_figure(MAP_SIZE, [0.02, 0.07, 0.76, 0.83], rc)
-        comm = result.layers["communities"].to_crs(crs)
+        comm = cast(gpd.GeoDataFrame, result.layers["communities"]).to_crs(crs)
         share = share_met(comm)
         bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, _streets(result, crs))
@@ -651,7 +651,8 @@ def overview_figure(result: Result, *, lang: str = "zh", tiles: str | TileProvid
         if _streets(result, crs) is not None:
             handles.append(Line2D([], [], color=_STREET_COLOUR, linewidth=1, label=t["network"]))
         _legend(fig, handles + bg_handles, t["share"])
-        n_complete = int((pd.to_numeric(comm.get("n_missing_required"), errors="coerce") == 0)
+        n_complete = int((pd.to_numeric(cast(pd.Series, comm.get("n_missing_required")),
+                                        errors="coerce") == 0)
                          .sum()) if "n_missing_required" in comm else 0
         sub = t["overview_sub"].format(n=len(comm), c=n_complete,
                                        s=int(scope.sum()) if scope is not None else 0)
@@ -705,7 +706,7 @@ def coverage_figure(result: Result, category: str, *, lang: str = "zh",
 
     with plt.rc_context(rc):
         fig, ax = _new_figure(MAP_SIZE, [0.02, 0.07, 0.76, 0.83], rc)
-        comm = result.layers["communities"].to_crs(crs)
+        comm = cast(gpd.GeoDataFrame, result.layers["communities"]).to_crs(crs)
         streets = _streets(result, crs)
         bg_handles = _draw_background(ax, _background(result, crs), lang)
         _draw_streets(ax, streets)
@@ -837,7 +838,7 @@ def cluster_card(result: Result, cluster_id: str, *, lang: str = "zh",
 
     with plt.rc_context(rc):
         fig, ax = _new_figure(CARD_SIZE, [0.02, 0.07, 0.5, 0.83], rc)
-        comm = result.layers["communities"].to_crs(crs)
+        comm = cast(gpd.GeoDataFrame, result.layers["communities"]).to_crs(crs)
         members = _geo(result, "cluster_members", crs)
         if members is not None:
             members = members[members["cluster_id"].astype(str) == cid]
@@ -957,7 +958,7 @@ def _cluster_lines(result: Result, row, members, sites, names, lang) -> list[tup
         out.append((t["changes"], head))
         if not len(changed):
             out.append((t["no_change"], body))
-        for r in changed.itertuples(index=False):
+        for r in cast(Iterable[Any], changed.itertuples(index=False)):
             if r.kind == "completeness":
                 label = r.name_zh if lang == "zh" else str(r.key)
                 before, after = format_share(r.value_before, 0), format_share(r.value_after, 0)
@@ -997,7 +998,7 @@ def community_card(result: Result, community_id: str, *, lang: str = "zh",
 
     lang, rc = figure_style(_check_lang(lang))
     t = _T[lang]
-    comm_all = result.layers["communities"]
+    comm_all = cast(gpd.GeoDataFrame, result.layers["communities"])
     hit = comm_all["community_id"].astype(str) == str(community_id)
     if not hit.any():
         msg = (f"community {community_id!r} is not in the result; e.g. "
@@ -1065,7 +1066,7 @@ def _community_lines(result: Result, cid: str,
         lv = str(level)
         label = t["level"].format(m=lv) if lv.isdigit() else t["block"]
         out.append((label, {**head, "fontsize": 7.8, "color": "#333"}))
-        for r in part.itertuples(index=False):
+        for r in cast(Iterable[Any], part.itertuples(index=False)):
             d = (f"{format_number(r.distance_m)} m" if format_number(r.distance_m)
                  else t["not_reached"])
             tm = f"{format_number(r.time_min, 1)} min" if format_number(r.time_min) else "—"

@@ -249,7 +249,8 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
         utm = out.to_crs(4326).estimate_utm_crs()
         out = out.to_crs(utm)
         if min_hole_m2:
-            out["geometry"] = [_drop_small_holes(g, min_hole_m2) for g in out.geometry]
+            # pandas-stubs: __setitem__ rejects a list of shapely geometries, which pandas takes
+            out["geometry"] = [_drop_small_holes(g, min_hole_m2) for g in out.geometry]  # pyright: ignore[reportCallIssue, reportArgumentType]
         if simplify_m:
             out["geometry"] = out.geometry.simplify(simplify_m,
                                                     preserve_topology=keep_topology)
@@ -912,7 +913,7 @@ def make_map(
     def prep(gdf):
         return prepare_layer(gdf, simplify_m=simplify_m, gcj=gcj)
 
-    comm_src = layers["communities"]
+    comm_src = cast(gpd.GeoDataFrame, layers["communities"])
     comm = prep(comm_src)
     if len(comm) == 0:
         msg = "the communities layer has no geometry to draw"
@@ -1034,8 +1035,9 @@ def _isochrones_to_draw(result: Result, row_of: dict, minutes) -> gpd.GeoDataFra
         iso_src = spilled["isochrones"].read(where=where)
     if "speed_profile" in iso_src.columns and getattr(result, "speed_profiles", None):
         iso_src = iso_src[iso_src["speed_profile"] == result.speed_profiles[0]]
-    return iso_src[iso_src["minutes"].astype(int).isin(list(minutes))
-                   & iso_src["community_id"].astype(str).isin(row_of)]
+    return cast(gpd.GeoDataFrame,
+                iso_src[iso_src["minutes"].astype(int).isin(list(minutes))
+                        & iso_src["community_id"].astype(str).isin(row_of)])
 
 
 def _add_isochrones(m, result, comm_src: gpd.GeoDataFrame, row_of: dict, *, lang: str,
@@ -1353,7 +1355,8 @@ def make_index_map(result: Result, pages: list[tuple[str, str, np.ndarray]], *, 
         required categories met, with a popup of its figures and a link to its page; the main
         roads, water and green of the basemap under them; a list of every page.
     """
-    comm = prepare_layer(result.layers["communities"], simplify_m=None, gcj=False)
+    comm = prepare_layer(cast(gpd.GeoDataFrame, result.layers["communities"]), simplify_m=None,
+                         gcj=False)
     share = share_met(comm).to_numpy()
     scope = in_scope_mask(comm).to_numpy() if "in_scope" in comm.columns else None
     b = comm.total_bounds
@@ -1446,7 +1449,7 @@ def write_map_pages(result: Result, out, *, by: str = "district", lang: str = "z
         raise InputError(msg)
     out.mkdir(parents=True, exist_ok=True)
     inputs = [i["path"] for i in (getattr(result, "metadata", {}) or {}).get("inputs", [])]
-    groups = _groups(result.layers["communities"], by, lang, max_per_page,
+    groups = _groups(cast(gpd.GeoDataFrame, result.layers["communities"]), by, lang, max_per_page,
                      result.layers.get("cluster_members"))
     width = max(2, len(str(len(groups))))
     safe_by = re.sub(r"[^A-Za-z0-9_]+", "_", by)

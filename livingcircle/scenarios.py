@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from . import settings
 from ._errors import InputError
@@ -92,10 +94,10 @@ def apply_scenario(facilities: gpd.GeoDataFrame, scenario: pd.DataFrame,
     ids = fac["facility_id"].astype(str)
     catcol = "categories" if "categories" in fac.columns else "category"
     site_geo = (sites.assign(site_id=sites["site_id"].astype(str)).set_index("site_id")
-                .to_crs(fac.crs).geometry if sites is not None else None)
+                .to_crs(cast(CRS, fac.crs)).geometry if sites is not None else None)
     sc_geo = None
     if isinstance(scenario, gpd.GeoDataFrame) and scenario.crs is not None:
-        sc_geo = scenario.to_crs(fac.crs).geometry.to_numpy()
+        sc_geo = scenario.to_crs(cast(CRS, fac.crs)).geometry.to_numpy()
     new_rows = []
     for n, (_, row) in enumerate(sc.iterrows()):
         act = str(row["action"])
@@ -294,8 +296,8 @@ def rank_clusters(clusters: pd.DataFrame, cluster_members: pd.DataFrame,
     out["rank"] = np.arange(1, len(out) + 1)
     zh, en = [], []
     for r in out.itertuples():
-        el_zh = f"{r.elderly_share:.0%}" if pd.notna(r.elderly_share) else "未知"
-        el_en = f"{r.elderly_share:.0%}" if pd.notna(r.elderly_share) else "unknown"
+        el_zh = f"{r.elderly_share:.0%}" if pd.notna(cast(float, r.elderly_share)) else "未知"
+        el_en = f"{r.elderly_share:.0%}" if pd.notna(cast(float, r.elderly_share)) else "unknown"
         zh.append(f"第 {r.rank} 位：新增 {r.n_new_facilities} 处设施，新覆盖 "
                   f"{r.households_newly_served:.0f} 户（每处 {r.households_per_facility:.0f} 户）；"
                   f"改造范围内成员占 {r.share_in_scope:.0%}；老年人口占比 {el_zh}；"

@@ -49,11 +49,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from . import settings
 from ._errors import InputError
@@ -105,7 +107,7 @@ def site_distances(net, communities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, 
     out = pairs.rename(columns={"facility_id": "site_id"})[["community_id", "site_id",
                                                              "distance_m"]]
     out = out.groupby(["community_id", "site_id"], as_index=False)["distance_m"].min()
-    return out.sort_values(["community_id", "site_id"], ignore_index=True)
+    return cast(pd.DataFrame, out).sort_values(["community_id", "site_id"], ignore_index=True)
 
 
 # --- clusters ------------------------------------------------------------------------------------
@@ -152,7 +154,8 @@ def solve_mclp(cover: np.ndarray, weights: np.ndarray, p: int, *,
     cost = np.where(cover, 1.0, 2.0)
     model = MCLP.from_cost_matrix(cost, w, 1.0, p)
     model.solve(_solver())
-    chosen = [j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5]
+    # spopt sets fac_vars in from_cost_matrix but does not declare it on the class
+    chosen = [j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5]  # pyright: ignore[reportAttributeAccessIssue]
     return _drop_useless(cover, w, np.array(sorted(chosen), dtype=int))
 
 
@@ -191,7 +194,7 @@ def solve_lscp(cover: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ([1], [False, False, True])
     """
     cover = np.asarray(cover, dtype=bool)
-    uncoverable = ~cover.any(axis=1)
+    uncoverable = cast(np.ndarray, ~cover.any(axis=1))
     rows = cover[~uncoverable]
     if len(rows) == 0:
         return np.zeros(0, dtype=int), uncoverable
@@ -203,7 +206,8 @@ def solve_lscp(cover: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     model = LSCP.from_cost_matrix(np.where(rows[:, useful], 1.0, 2.0), 1.0)
     model.solve(_solver())
-    chosen = useful[[k for k, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5]]
+    # spopt sets fac_vars in from_cost_matrix but does not declare it on the class
+    chosen = useful[[k for k, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5]]  # pyright: ignore[reportAttributeAccessIssue]
     return np.array(sorted(chosen), dtype=int), uncoverable
 
 
@@ -261,7 +265,8 @@ def node_sites(net, clusters: gpd.GeoDataFrame, *, max_per_cluster: int = 40) ->
     """
     e = net.edges
     ids = np.asarray(e.node_ids)
-    pts = gpd.GeoSeries(shapely.points(e.xy), crs=net.crs).to_crs(clusters.crs).to_numpy()
+    pts = (gpd.GeoSeries(shapely.points(e.xy), crs=net.crs).to_crs(cast(CRS, clusters.crs))
+           .to_numpy())
     hit_cl, hit_pt = shapely.STRtree(pts).query(clusters.geometry.to_numpy(),
                                                 predicate="contains")
     rows = []
@@ -587,7 +592,7 @@ def _site_cluster(cl_id, cids, hh, is_member, todo, reach, cand: _Candidates, pr
                 "communities_newly_served": ";".join(ids[new]),
                 "communities_not_coverable": ";".join(ids[not_cov]),
                 "threshold_m": cat.max_walk_m,
-                "cost_proxy": float(cand.area[j] * unit.get(cand.type[j], math.nan)),
+                "cost_proxy": float(cand.area[j] * unit.get(cast(str, cand.type[j]), math.nan)),
                 "geometry": cand.sites.geometry.iloc[j],
             })
     return out
