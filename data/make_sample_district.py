@@ -1385,7 +1385,8 @@ def _readme(com, gat, gp, am, site, counts) -> str:
     year = com["build_year"]
     known = int(year.notna().sum())
     before = int((year < 2001).sum())
-    nulls = {c: int(com[c].isna().sum()) for c in COMMUNITY_ATTRIBUTES if com[c].isna().any()}
+    nulls = {c: int(com[c].isna().sum()) for c in COMMUNITY_ATTRIBUTES
+             if c in com.columns and com[c].isna().any()}
     cats = pd.concat([gp["category"], am["category"]]).value_counts().sort_index()
     cat_lines = "\n".join(
         f"| {c} | {int((gp['category'] == c).sum())} | {int((am['category'] == c).sum())} |"

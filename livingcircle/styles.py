@@ -127,7 +127,9 @@ def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | Non
     """Return the QML of :func:`layer_style_qml` for a geometry family and attributes."""
     if fam == "mixed" and layer == "basemap" and "kind" in attrs.columns:
         return _basemap_qml()
-    if fam is None or fam == "mixed":
+    if fam == "mixed":
+        return _mixed_qml(layer)
+    if fam is None:
         return None
     gdf = attrs
     alpha = 0.5 if fam == "polygon" else 1.0
@@ -192,6 +194,27 @@ def _basemap_qml() -> str:
         items.append(f'<rule key="r{i}" symbol="{i}" label={quoteattr(label)} '
                      f"filter={quoteattr(expr)}/>")
         syms.append(_symbol_xml(fam, str(i), rgb))
+    renderer = ('<renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" '
+                f'forceraster="0"><rules key="root">{"".join(items)}</rules>'
+                f"<symbols>{''.join(syms)}</symbols></renderer-v2>")
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            '<qgis version="3.28.0" styleCategories="Symbology">'
+            f"{renderer}</qgis>\n")
+
+
+def _mixed_qml(layer: str) -> str:
+    """Return the QML of a layer of several geometry types: one rule per type, one colour.
+
+    E.g. ``diagnostics``, holding a set-aside street part and a set-aside building.
+    """
+    rgb = _PALETTE[sum(map(ord, layer)) % len(_PALETTE)]
+    items, syms = [], []
+    for i, (shape, fam) in enumerate((("Point", "point"), ("Line", "line"),
+                                      ("Polygon", "polygon"))):
+        expr = f"geometry_type($geometry) = '{shape}'"
+        items.append(f'<rule key="r{i}" symbol="{i}" label={quoteattr(shape)} '
+                     f"filter={quoteattr(expr)}/>")
+        syms.append(_symbol_xml(fam, str(i), rgb, alpha=0.5 if fam == "polygon" else 1.0))
     renderer = ('<renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" '
                 f'forceraster="0"><rules key="root">{"".join(items)}</rules>'
                 f"<symbols>{''.join(syms)}</symbols></renderer-v2>")

@@ -23,6 +23,9 @@ from livingcircle.coords import gcj02_to_wgs84
 from livingcircle.sample import SYNTHETIC_LABEL
 from livingcircle.schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
 
+#: Community attributes the sample district does not have (issue 16 §2, optional).
+NOT_IN_SAMPLE = {"property_premises", "location_type"}
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "sample_district"
 SCRIPT = ROOT / "data" / "make_sample_district.py"
@@ -311,11 +314,14 @@ def test_amap_csv_is_gcj02_and_converts_back(generated):
 
 def test_community_attributes(layers):
     com = layers["communities.gpkg"]
-    assert set(COMMUNITY_ATTRIBUTES) <= set(com.columns)
+    # issue 16 §2's optional property_premises and location_type are not in the sample yet: the
+    # run says their rules are not applied (test_renovation covers them on hand-made rows)
+    assert set(COMMUNITY_ATTRIBUTES) - NOT_IN_SAMPLE <= set(com.columns)
     assert com["community_id"].tolist() == [f"C{k + 1:03d}" for k in range(80)]
     assert com["name"].is_unique
     assert com.geom_type.isin(["Polygon", "MultiPolygon"]).all()
-    nulls = {c: int(com[c].isna().sum()) for c in COMMUNITY_ATTRIBUTES if com[c].isna().any()}
+    nulls = {c: int(com[c].isna().sum()) for c in COMMUNITY_ATTRIBUTES
+             if c in com.columns and com[c].isna().any()}
     assert nulls == EXPECTED_NULLS
     year = com["build_year"].dropna()
     assert year.between(1960, 2019).all()

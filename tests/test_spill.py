@@ -104,8 +104,10 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypa
     spilled_map = make_map(r, isochrones=True).get_root().render()
     memory_map = make_map(sample_result, isochrones=True).get_root().render()
     plain_map = make_map(r, isochrones=False).get_root().render()
-    # the same polygons drawn (element ids are random, their length is not)
-    assert len(spilled_map) == len(memory_map) > 1.5 * len(plain_map)
+    # the same polygons drawn (element ids are random, their length is not); they are what the
+    # map gains: 301,081 bytes for the sample's 240 polygons (measured 2026-12-02, the map with
+    # buildings and the issue 16 layers 647,104 bytes without them)
+    assert len(spilled_map) == len(memory_map) > len(plain_map) + 250_000
 
 
 def test_a_written_city_result_loads_without_its_isochrone_polygons(sample_result, tmp_path,
