@@ -57,7 +57,13 @@ from . import settings
 from ._errors import InputError
 from .diagnostics import Diagnostics
 from .io import read_layer
-from .renovation import ATTRIBUTE_ITEMS, CLASS_ZH, MIN_FLOORS_ELEVATOR, PRIORITY_ZH
+from .renovation import (  # the grade D note is one text for buildings and communities
+    ATTRIBUTE_ITEMS,
+    CLASS_ZH,
+    GRADE_D_NOTE_ZH,
+    MIN_FLOORS_ELEVATOR,
+    PRIORITY_ZH,
+)
 from .schema import ID_COLUMNS, INPUT_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -129,16 +135,6 @@ def _scope_rules(limit: int) -> dict[str, ScopeRule]:
 #: The scope rules at the policy's year limit (2000), by rule key.
 SCOPE_RULES = _scope_rules(2000)
 
-#: The note every grade D building carries (issue 16 §2).
-GRADE_D_NOTE_ZH = (
-    "危房（安全鉴定D级）：须经房屋安全鉴定，由主管部门决定解危、加固或拆除重建等处置，超出一般"
-    "老旧小区改造的范围；是否纳入改造须另行决定，不能仅凭建成年份纳入"
-)
-GRADE_D_NOTE_EN = (
-    "dangerous building (safety grade D): needs an appraisal and a decision by the authority "
-    "(make safe, strengthen or rebuild) beyond ordinary renovation; never in scope by its "
-    "build year alone"
-)
 
 #: A walk-up of this many floors or more without an elevator needs an elevator retrofit (the
 #: same number as :data:`livingcircle.renovation.MIN_FLOORS_ELEVATOR`); see

@@ -66,7 +66,7 @@ LOCATION_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "forestry": ("森工系统二级机构所在地", ("森工", "原森工", "森工系统二级机构所在地",
                                           "forestry")),
 }
-#: The note every grade D community carries (the same words as :mod:`livingcircle.buildings`).
+#: The note every grade D community and building carries (:mod:`livingcircle.buildings` uses it).
 GRADE_D_NOTE_ZH = (
     "危房（安全鉴定D级）：须经房屋安全鉴定，由主管部门决定解危、加固或拆除重建等处置，超出一般"
     "老旧小区改造的范围；是否纳入改造须另行决定，不能仅凭建成年份纳入"
