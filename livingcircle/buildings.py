@@ -60,6 +60,7 @@ from .io import read_layer
 from .renovation import (  # the grade D note is one text for buildings and communities
     ATTRIBUTE_ITEMS,
     CLASS_ZH,
+    GRADE_D_NOTE_EN,
     GRADE_D_NOTE_ZH,
     MIN_FLOORS_ELEVATOR,
     PRIORITY_ZH,
@@ -72,6 +73,7 @@ __all__ = [
     "BUILDING_ATTRIBUTES",
     "ELEVATOR_MIN_FLOORS",
     "ELEVATOR_SOURCE",
+    "GRADE_D_NOTE_EN",
     "GRADE_D_NOTE_ZH",
     "SCOPE_RULES",
     "ScopeRule",
