@@ -3,6 +3,11 @@
 ``Result.summary()``, ``repr(result)``, ``result._repr_html_()`` (Jupyter) and
 ``result.explore(layer)`` are thin methods over the functions here, so that the pipeline module
 stays about running the analysis.
+
+An output beside ``maps``: it imports only the shared outputs (``summaries`` for the counts,
+``styles`` for the display geometry the offline map uses too), never ``maps``
+(``tests/test_layers.py``). :mod:`livingcircle.compose` hands these functions to ``Result``.
+A new line of the summary goes into :func:`summary`.
 """
 
 from __future__ import annotations
@@ -177,7 +182,7 @@ def explore(result: Result, layer: str, *, where: str | None = None, column: str
                         index=gdf.index)
     gdf = gpd.GeoDataFrame(data, geometry=gdf.geometry.values, crs=gdf.crs)
     if simplify_m:
-        from .maps import prepare_layer
+        from .styles import prepare_layer
 
         # for display only, as on the offline map (the result keeps every vertex)
         gdf = prepare_layer(gdf, simplify_m=simplify_m, gcj=False)

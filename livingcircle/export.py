@@ -17,17 +17,22 @@ GeoPackage (``livingcircle run``) or of a dict of frames as
   geometry as WKT, plus a field list and the metadata.
 
 Coordinate systems are chosen by preset or EPSG code (:mod:`livingcircle.crs`). Metadata (profile,
-speed profile, input files with SHA-256 checksums, tool version, date, CRS) goes into the GeoPackage
-or a ``metadata.json`` beside the files. Writes are atomic (:mod:`livingcircle._atomic`): a file
-appears only when complete, an input is never overwritten and an existing output is replaced only
-with ``overwrite=True``.
+speed profile, input files with SHA-256 checksums, tool version, date, CRS;
+:func:`livingcircle.results.build_metadata`) goes into the GeoPackage or a ``metadata.json``
+beside the files. Writes are atomic (:mod:`livingcircle._atomic`): a file appears only when
+complete, an input is never overwritten and an existing output is replaced only with
+``overwrite=True``.
 
-:func:`export_postgis` writes the layers to a PostgreSQL/PostGIS database.
+A result GeoPackage is read by :func:`livingcircle.results.read_result` (the one reader), and
+written by :func:`livingcircle.results.write_geopackage`. A new file format is a writer here
+(an entry of :data:`FORMATS` and a branch of :func:`_write_files`, or its own ``_write_*`` like
+:func:`_write_xlsx`); a database is a module of its own beside this one, as
+:mod:`livingcircle.postgis` is (it takes the same reader and metadata from ``results``, never
+from here).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import os
@@ -48,11 +53,13 @@ from .crs import ResolvedCRS, resolve_crs, to_export_crs
 from .results import (
     FrameT,
     as_table,
+    build_metadata,
     flatten_values,
     geometry_type_option,
     is_spatial,
     metadata_frame,
     read_metadata,
+    read_result,
     select_layers,
     write_geopackage,
 )
@@ -86,36 +93,6 @@ METADATA_FILE = "metadata.json"
 
 _XLSX_MAX_CELL = 32767  # characters Excel holds in one cell
 _DBF_MAX_BYTES = 254  # bytes a Shapefile (DBF) text field holds
-
-
-# --------------------------------------------------------------------------------------------
-# reading a result
-# --------------------------------------------------------------------------------------------
-
-
-def read_result(
-    source: str | os.PathLike, *, layers: Iterable[str] | None = None
-) -> dict[str, pd.DataFrame]:
-    """Read the layers of a result GeoPackage (without its metadata and style tables).
-
-    Parameters
-    ----------
-    source
-        A GeoPackage written by ``livingcircle run`` (or any GeoPackage).
-    layers
-        Names of the layers to read; all when None.
-
-    Returns
-    -------
-    dict
-        Layer name → GeoDataFrame (spatial layers) or DataFrame (tables), every geometry in
-        memory (:func:`livingcircle.results.read_layers`).
-    """
-    source = Path(source)
-    if not source.is_file():
-        msg = f"result file {source} not found; give the .gpkg that 'livingcircle run' wrote"
-        raise FileNotFoundError(msg)
-    return results.read_layers(source, layers=layers)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,74 +163,6 @@ def _encodable(df: FrameT, codec: str, *, layer: str, strict: bool,
             replaced.append({"layer": layer, "row": pos + 1, "column": str(col),
                              "original": v, "written": written})
     return df if out is None else out
-
-
-def _normalise_inputs(inputs) -> list[dict]:
-    out = []
-    for item in inputs or []:
-        if isinstance(item, str | os.PathLike):
-            item = {"path": str(item)}
-        item = dict(item)
-        p = item.get("path")
-        if p and not item.get("sha256") and Path(p).is_file():
-            item["sha256"] = sha256_file(p)
-        out.append(item)
-    return out
-
-
-def build_metadata(
-    *,
-    source_meta: Mapping | None = None,
-    caller_meta: Mapping | None = None,
-    source_path: str | os.PathLike | None = None,
-    resolved: ResolvedCRS,
-    crs_name: str,
-    fmt: str,
-    encoding: str,
-    layers: Mapping[str, pd.DataFrame],
-) -> dict:
-    """Merge the metadata of the source, of the caller and of this export (later wins).
-
-    ``inputs`` lists are concatenated (source, caller, then the exported file itself) and every
-    existing file gets its SHA-256 checksum. ``profile`` and ``speed_profile`` are None when
-    nobody recorded them (unknown, never guessed).
-    """
-    from . import __version__
-
-    meta: dict = {"profile": None, "speed_profile": None}
-    meta.update(dict(source_meta or {}))
-    inputs = _normalise_inputs((source_meta or {}).get("inputs"))
-    caller = dict(caller_meta or {})
-    inputs += _normalise_inputs(caller.pop("inputs", None))
-    meta.update(caller)
-    if source_path is not None:
-        inputs.append({
-            "path": str(Path(source_path).resolve()),
-            "sha256": sha256_file(source_path),
-            "role": "export source",
-        })
-    meta["inputs"] = inputs
-    meta.update({
-        "tool": "livingcircle",
-        "tool_version": __version__,
-        "exported_at": _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds"),
-        "format": fmt,
-        "encoding": encoding,
-        "crs": resolved.label,
-        "crs_preset": crs_name,
-        "crs_epsg": resolved.crs.to_epsg(),
-        "crs_wkt": resolved.crs.to_wkt(),
-        "coordinates_shifted_to": "GCJ-02" if resolved.transform is not None else None,
-        "layers": {
-            name: {
-                "rows": len(df),
-                "geometry": geometry_family(df) if is_spatial(df) else None,
-                "label_zh": LAYER_LABELS_ZH.get(name),
-            }
-            for name, df in layers.items()
-        },
-    })
-    return meta
 
 
 # --------------------------------------------------------------------------------------------

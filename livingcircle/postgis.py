@@ -2,7 +2,13 @@
 
 :func:`export_postgis` writes the layers of a result GeoPackage, or a dict of frames, as tables
 of one schema, in the coordinate system asked for, with the metadata table beside them. It needs
-the ``postgis`` extra (sqlalchemy, geoalchemy2, psycopg2). Another database writer goes beside it.
+the ``postgis`` extra (sqlalchemy, geoalchemy2, psycopg2).
+
+It is an output beside ``export``, not above it: it reads a result with
+:func:`livingcircle.results.read_result` and builds the metadata with
+:func:`livingcircle.results.build_metadata`, the same functions ``export`` uses, and imports no
+other output (``tests/test_layers.py``). Another database writer goes beside it, as a module of
+its own in the outputs layer.
 """
 
 from __future__ import annotations
@@ -17,14 +23,15 @@ import pandas as pd
 
 from ._errors import ExportError
 from .crs import resolve_crs, to_export_crs
-from .export import build_metadata, read_result
 from .results import (
     METADATA_TABLE,
     as_table,
+    build_metadata,
     flatten_values,
     is_spatial,
     metadata_frame,
     read_metadata,
+    read_result,
     select_layers,
 )
 

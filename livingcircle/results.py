@@ -26,6 +26,7 @@ fills when the package is imported.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import json
 import os
 import uuid
@@ -39,17 +40,19 @@ import pandas as pd
 import pyogrio
 
 from . import settings
+from ._atomic import sha256_file
 from ._errors import ExportError, InputError
 from ._spill import SpilledLayer
 from .schema import METADATA_TABLE, STYLE_TABLE
 from .stages import Stages
 from .standards import Profile, load_profile
-from .styles import geometry_family, styles_frame
+from .styles import LAYER_LABELS_ZH, geometry_family, styles_frame
 
 if TYPE_CHECKING:
     import folium
 
     from .accessibility import Access
+    from .crs import ResolvedCRS
     from .network import WalkNetwork
 
 #: A DataFrame or a GeoDataFrame, returned as the type it came in.
@@ -481,6 +484,74 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return out
 
 
+def _normalise_inputs(inputs) -> list[dict]:
+    out = []
+    for item in inputs or []:
+        if isinstance(item, str | os.PathLike):
+            item = {"path": str(item)}
+        item = dict(item)
+        p = item.get("path")
+        if p and not item.get("sha256") and Path(p).is_file():
+            item["sha256"] = sha256_file(p)
+        out.append(item)
+    return out
+
+
+def build_metadata(
+    *,
+    source_meta: Mapping | None = None,
+    caller_meta: Mapping | None = None,
+    source_path: str | os.PathLike | None = None,
+    resolved: ResolvedCRS,
+    crs_name: str,
+    fmt: str,
+    encoding: str,
+    layers: Mapping[str, pd.DataFrame],
+) -> dict:
+    """Merge the metadata of the source, of the caller and of this export (later wins).
+
+    ``inputs`` lists are concatenated (source, caller, then the exported file itself) and every
+    existing file gets its SHA-256 checksum. ``profile`` and ``speed_profile`` are None when
+    nobody recorded them (unknown, never guessed).
+    """
+    from . import __version__
+
+    meta: dict = {"profile": None, "speed_profile": None}
+    meta.update(dict(source_meta or {}))
+    inputs = _normalise_inputs((source_meta or {}).get("inputs"))
+    caller = dict(caller_meta or {})
+    inputs += _normalise_inputs(caller.pop("inputs", None))
+    meta.update(caller)
+    if source_path is not None:
+        inputs.append({
+            "path": str(Path(source_path).resolve()),
+            "sha256": sha256_file(source_path),
+            "role": "export source",
+        })
+    meta["inputs"] = inputs
+    meta.update({
+        "tool": "livingcircle",
+        "tool_version": __version__,
+        "exported_at": _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds"),
+        "format": fmt,
+        "encoding": encoding,
+        "crs": resolved.label,
+        "crs_preset": crs_name,
+        "crs_epsg": resolved.crs.to_epsg(),
+        "crs_wkt": resolved.crs.to_wkt(),
+        "coordinates_shifted_to": "GCJ-02" if resolved.transform is not None else None,
+        "layers": {
+            name: {
+                "rows": len(df),
+                "geometry": geometry_family(df) if is_spatial(df) else None,
+                "label_zh": LAYER_LABELS_ZH.get(name),
+            }
+            for name, df in layers.items()
+        },
+    })
+    return meta
+
+
 # --- the one GeoPackage writer -------------------------------------------------------------------
 
 
@@ -609,6 +680,33 @@ def read_layers(path: str | os.PathLike, *, layers: Iterable[str] | str | None =
     if layers is not None:  # in the order asked for
         out = {n: out[n] for n in select_layers(list(out), layers, where=str(path))}
     return out, spilled
+
+
+def read_result(
+    source: str | os.PathLike, *, layers: Iterable[str] | str | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read the layers of a result GeoPackage (without its metadata and style tables).
+
+    What ``export`` and ``postgis`` write from: :func:`read_layers` with every geometry in
+    memory, after checking that the file exists.
+
+    Parameters
+    ----------
+    source
+        A GeoPackage written by ``livingcircle run`` (or any GeoPackage).
+    layers
+        Names of the layers to read; all when None.
+
+    Returns
+    -------
+    dict
+        Layer name → GeoDataFrame (spatial layers) or DataFrame (tables).
+    """
+    source = Path(source)
+    if not source.is_file():
+        msg = f"result file {source} not found; give the .gpkg that 'livingcircle run' wrote"
+        raise FileNotFoundError(msg)
+    return read_layers(source, layers=layers)[0]
 
 
 def load_result(path: str | Path, *, verify: bool = True) -> Result:
