@@ -4,9 +4,13 @@
 measure access and isochrones, judge gaps, renovation scope and needs, plan — and returns a
 :class:`~livingcircle.results.Result` whose layers are GeoDataFrames;
 :meth:`~livingcircle.results.Result.write` puts them in one GeoPackage beside a map and the plan
-tables. Notebooks call the same steps one by one. Each step of :func:`run` is one function here
+tables. Notebooks call the same steps one by one. :func:`run` reads as its steps, one call line
+each, in the order of its progress bar (:data:`RUN_STEPS`): ``_read_step``, ``_network_step``,
+``_access_step`` (access, isochrones), ``_planning_step`` (gaps, renovation), ``_clusters_step``,
+``_programme`` and ``_result`` (metadata). The work of a step is in the functions they call
 (``_read_inputs``, ``_walking_network``, ``_isochrones``, ``_gaps``, ``_renovation``,
-``_clusters``): a new analysis step goes between them, its layer into :func:`_layers`.
+``_clusters``). A new analysis step is one more such function and one call line in :func:`run`;
+its layer goes into :func:`_layers`.
 
 The pipeline sits above planning (renovation, clusters) and analysis, below the command line
 (:mod:`livingcircle.cli`); it knows nothing of click. Run options are declared once in
@@ -94,192 +98,171 @@ def _crs_record(f, read_meta: dict) -> dict:
 
 
 def run(
-    *,
-    communities,
-    osm: str | Path | None = None,
-    place: str | None = None,
-    gates=None,
-    facilities=None,
-    facilities_crs: str | None = None,
-    sites=None,
-    boundary=None,
-    claimed=None,
+    *, communities, osm: str | Path | None = None, place: str | None = None, gates=None,
+    facilities=None, facilities_crs: str | None = None, sites=None, boundary=None, claimed=None,
     profile: str | Path | Profile | None = None,
-    speed_profiles=("adult", "elderly", "winter", "elderly_winter"),
-    isochrone_minutes=None,
-    target_communities: int | None = None,
-    target_households: int | None = None,
-    clusters: bool = True,
-    strict: bool = False,
-    progress: bool = True,
-    siting: str = "mclp",
-    years: str | list[int] | None = None,
-    capacity: str | float | dict[int, float] | None = None,
-    capacity_unit: str | None = None,
-    costs=None,
-    criterion: str = "distance",
-    speed: str = "elderly_winter",
-    buildings=None,
-    heritage=None,
+    speed_profiles=("adult", "elderly", "winter", "elderly_winter"), isochrone_minutes=None,
+    target_communities: int | None = None, target_households: int | None = None,
+    clusters: bool = True, strict: bool = False, progress: bool = True, siting: str = "mclp",
+    years: str | list[int] | None = None, capacity: str | float | dict[int, float] | None = None,
+    capacity_unit: str | None = None, costs=None, criterion: str = "distance",
+    speed: str = "elderly_winter", buildings=None, heritage=None,
 ) -> Result:
-    """Run the whole analysis for one study area.
+    """Run the whole analysis for one study area; return its :class:`Result`.
+
+    An input file is a path or an :class:`~livingcircle.InputFile` (``InputFile("amap.csv",
+    crs="gcj02")``); each option's help: :data:`livingcircle.options.RUN_OPTIONS`.
 
     Parameters
     ----------
-    communities
-        Communities file (or GeoDataFrame with ``community_id``). Every input file may be a
-        path, or a :class:`livingcircle.InputFile` (or dict with ``path``) that states its
-        coordinate system, a per-row system column and a column mapping
-        (:mod:`livingcircle.inputs`), e.g. ``lc.InputFile("amap.csv", crs="gcj02")``.
+    communities, gates, sites, boundary
+        Communities (or a GeoDataFrame with ``community_id``); optional gates (``gate_id``,
+        ``community_id``), candidate sites, and a study boundary: the network keeps a 15-minute
+        halo, communities whose representative point lies outside go to the diagnostics.
     osm, place
-        The OSM file for the walking network (and facilities when none are given), or a place name
-        to download (needs the internet).
-    gates
-        Optional gates file (``gate_id``, ``community_id``).
-    facilities
-        One or more facilities files (GeoPackage/Shapefile/GeoJSON/CSV/Excel); without them the
-        OSM file's POIs are classified.
-    facilities_crs
-        'wgs84', 'gcj02' (AMap) or 'bd09' (Baidu) for the only facilities file that can take
-        it: the only file, or the only CSV/Excel table among several (a GIS file among several
-        keeps its own CRS; several tables are an error: state each file's system with
-        :class:`~livingcircle.InputFile`). A CSV/Excel named ``*gcj02*``/``*amap*``
-        (``*bd09*``/``*baidu*``) is taken as such when nothing is stated.
-    sites
-        Optional candidate sites for new facilities.
-    boundary
-        Optional study boundary; the network keeps a 15-minute halo around it. Only the
-        communities whose representative point lies in it are analysed; the others are
-        recorded in the diagnostics as 'outside_study_area'.
+        The OSM file of the walking network (and of the facilities when none are given), or a
+        place name to download.
+    facilities, facilities_crs
+        Facilities files (GeoPackage/Shapefile/GeoJSON/CSV/Excel; none: the OSM file's POIs);
+        'wgs84', 'gcj02' or 'bd09' for the only one of them that can take it (the only file or
+        the only table; :func:`livingcircle.inputs.apply_layer_value`).
+    buildings, heritage
+        Optional 楼栋 file (scope and needs judged per building; :mod:`livingcircle.buildings`)
+        and heritage layer (it marks the communities it touches; :mod:`livingcircle.heritage`).
     claimed
-        Areas that own their communities before this one, ``(name, geometry)`` pairs in
-        EPSG:4326 (:func:`livingcircle.batch.run_batch` passes the areas listed before), so
-        that a community is analysed and counted in one area only.
-    profile
-        Standard profile (path or :class:`Profile`); default: the bundled one.
-    speed_profiles
-        Names of the profile's sourced speeds (:meth:`Profile.speed`; a city profile may
-        override them) to measure; the gaps' distances and ``time_min`` use the first.
-    isochrone_minutes
-        Minutes of the isochrones drawn for every community (first speed profile); default
-        :data:`livingcircle.settings.level_minutes`.
+        ``(name, geometry)`` pairs (EPSG:4326) of areas that own their communities before this
+        one (:func:`livingcircle.batch.run_batch` passes the areas listed before).
+    profile, speed_profiles, isochrone_minutes
+        The standard profile (path or :class:`Profile`; default: the bundled one); the speeds
+        measured (:meth:`Profile.speed`; the gaps and isochrones use the first); the isochrones'
+        minutes (default :data:`livingcircle.settings.level_minutes`).
+    criterion, speed
+        How a gap is judged (:func:`livingcircle.gaps.find_gaps`): ``"distance"`` (the
+        standard's metres), ``"time"`` (the level's minutes at ``speed``) or ``"both"``.
     target_communities, target_households
         The size of this year's plan (one of them); default: every ready community.
-    clusters
-        Also recommend 片区联动 clusters with the default options
-        (:func:`livingcircle.clusters.recommend`).
-    strict
-        Stop with an error, instead of a warning, when a point layer fits the walking streets
-        markedly better in another coordinate system than the one stated
-        (:func:`livingcircle.inputs.check_against_network`).
-    progress
-        Show a progress bar.
-    siting
-        Siting model of the clusters' new facilities: ``"mclp"`` or ``"lscp"``
-        (:func:`livingcircle.siting.site_facilities`).
-    years
-        The years of a multi-year programme (``"2026-2030"``, ``"2026,2028"`` or a list);
-        None (default): no programme. With it, the ready communities of the plan are assigned
-        to years by rank, a 片区's members together (:mod:`livingcircle.programme`): layers
-        ``programme`` and ``programme_years``, files ``programme.csv``/``programme.xlsx``.
-    capacity
-        What one year takes, in ``capacity_unit``: one number, ``"2026=3000,2027=3500"`` or
-        ``{2026: 3000, ...}``; required with ``years``.
-    capacity_unit
-        ``"households"`` (default), ``"communities"`` or ``"budget"`` (needs ``costs``).
-    costs
-        The planner's cost table (CSV/Excel path or DataFrame, :func:`livingcircle.programme.
-        read_costs`); with it every scheduled community's cost is shown. No default costs.
-    criterion
-        How a gap is judged (:func:`livingcircle.gaps.find_gaps`): ``"distance"`` (the
-        standard's metres: compliance), ``"time"`` (the level's minutes at ``speed``) or
-        ``"both"``. The gaps layer carries both judgements; ``met`` follows the criterion.
-    speed
-        The profile's speed the time judgement uses (default ``"elderly_winter"``: an older
-        walker on winter ice, issue 16 §3).
-    buildings
-        Optional buildings (楼栋) file (:func:`livingcircle.buildings.read_buildings`): scope
-        and the building needs (elevator retrofit, non-complete units, safety grade C) are
-        judged per building; a community with buildings takes its scope from them, the others
-        keep their attributes. Adds the layer ``buildings`` and the communities' counts.
-    heritage
-        Optional heritage layer (:func:`livingcircle.heritage.read_heritage`: polygons or points
-        of 历史文化街区/文物保护单位/历史建筑, or an OSM file's ``historic=*``); the communities
-        it touches are heritage communities (the attribute ``heritage`` still marks others).
-
-    Returns
-    -------
-    Result
+    clusters, siting
+        Recommend 片区联动 clusters (:func:`livingcircle.clusters.recommend`), sited by
+        ``"mclp"`` or ``"lscp"`` (:func:`livingcircle.siting.site_facilities`).
+    years, capacity, capacity_unit, costs
+        A multi-year programme (:mod:`livingcircle.programme`): the years (``"2026-2030"``),
+        what one year takes (``3000``, ``"2026=3000,2027=3500"``) in ``"households"``,
+        ``"communities"`` or ``"budget"`` (with the planner's cost table; no default costs).
+    strict, progress
+        Stop instead of warning when a point layer fits the streets markedly better in another
+        system (:func:`livingcircle.inputs.check_against_network`); show a progress bar.
 
     Raises
     ------
     livingcircle._errors.CoordinateError
         When more than :data:`livingcircle.settings.unreachable_share_max` of the communities
-        have no walkable street within :data:`livingcircle.settings.max_snap_distance_m`
-        (checked right after the network is built, before any search).
+        have no walkable street within :data:`livingcircle.settings.max_snap_distance_m`.
+    """
+    ctx, speed_profiles = _start(profile, speed_profiles, progress=progress, siting=siting,
+                                 criterion=criterion, speed=speed)
+    programme = _programme_options(ctx, years=years, capacity=capacity,
+                                   capacity_unit=capacity_unit, costs=costs)
+    data = _read_step(ctx, osm=osm, communities=communities, gates=gates, facilities=facilities,
+                      facilities_crs=facilities_crs, sites=sites, boundary=boundary,
+                      claimed=claimed, buildings=buildings, heritage=heritage)
+    net, basemap = _network_step(ctx, data, osm=osm, place=place, strict=strict)
+    acc, iso = _access_step(ctx, data, net, speed_profiles=speed_profiles,
+                            minutes=isochrone_minutes)
+    analysis, wide, planning = _planning_step(
+        ctx, acc, data, speed_profile=speed_profiles[0], criterion=criterion, time_speed=speed,
+        target_communities=target_communities, target_households=target_households)
+    layers = _layers(data, acc, iso, analysis, wide, planning)
+    layers.update(_clusters_step(ctx, data, acc, net, wide, analysis, planning, run=clusters,
+                                 speed_profile=speed_profiles[0], siting=siting))
+    layers.update(_programme(ctx, layers, programme))
+    return _result(ctx, data, layers, net=net, acc=acc, basemap=basemap, planning=planning,
+                   speed_profiles=speed_profiles, criterion=criterion, speed=speed)
+
+
+def _start(profile, speed_profiles, *, progress: bool, siting: str, criterion: str,
+           speed: str) -> tuple[_Run, list]:
+    """Load the profile and check the options of :func:`run` before any work starts.
+
+    Return the run's shared state (its progress bar shown) and the speed profiles as a list.
     """
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     _check_siting(siting)
     speed_profiles = [speed_profiles] if isinstance(speed_profiles, str) else list(speed_profiles)
     _check_time_options(prof, speed_profiles, criterion=criterion, speed=speed)
-    ctx = _Run(prof=prof, progress=progress)
-    programme = _programme_options(ctx, years=years, capacity=capacity,
-                                   capacity_unit=capacity_unit, costs=costs)
+    return _Run(prof=prof, progress=progress), speed_profiles
 
+
+def _read_step(ctx: _Run, *, buildings, heritage, **inputs) -> _Inputs:
+    """Step "read inputs": the input files (:func:`_read_inputs`), the buildings and heritage."""
     ctx.step("read inputs")
-    data = _read_inputs(ctx, osm=osm, communities=communities, gates=gates,
-                        facilities=facilities, facilities_crs=facilities_crs, sites=sites,
-                        boundary=boundary, claimed=claimed)
+    data = _read_inputs(ctx, **inputs)
     _buildings_heritage(ctx, data, buildings=buildings, heritage=heritage)
     ctx.done("read inputs")
+    return data
 
+
+def _network_step(ctx: _Run, data: _Inputs, *, osm, place, strict: bool):
+    """Step "walking network": the network, the inputs checked on it, the basemap."""
     ctx.step("walking network")
     net, basemap = _walking_network(ctx, data, osm=osm, place=place, strict=strict)
     ctx.done("basemap")
+    return net, basemap
 
-    ctx.step("access")
+
+def _access_step(ctx: _Run, data: _Inputs, net, *, speed_profiles: list[str], minutes):
+    """Run steps "access" and "isochrones": walking access of every community, its isochrones."""
     from .accessibility import measure_access
 
-    acc = measure_access(net, data.comm, data.fac, gates=data.gts, profile=prof,
+    ctx.step("access")
+    acc = measure_access(net, data.comm, data.fac, gates=data.gts, profile=ctx.prof,
                          speed_profiles=speed_profiles, diagnostics=ctx.diag)
     ctx.stages.done("access")
     ctx.bar.update()
-
     ctx.step("isochrones")
-    iso = _isochrones(ctx, acc, data.comm, minutes=isochrone_minutes,
-                      speed_profiles=speed_profiles)
+    iso = _isochrones(ctx, acc, data.comm, minutes=minutes, speed_profiles=speed_profiles)
     ctx.done("isochrones")
+    return acc, iso
 
+
+def _planning_step(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str,
+                   time_speed: str, target_communities, target_households):
+    """Run steps "gaps" and "renovation": gaps and their figures, scope, needs and the plan."""
     ctx.step("gaps")
-    analysis = _gaps(ctx, acc, data, speed_profile=speed_profiles[0], criterion=criterion,
-                     time_speed=speed)
+    analysis = _gaps(ctx, acc, data, speed_profile=speed_profile, criterion=criterion,
+                     time_speed=time_speed)
     ctx.bar.update()
-
     ctx.step("renovation")
-    wide, planning = _renovation(ctx, acc, data, analysis, speed_profile=speed_profiles[0],
+    wide, planning = _renovation(ctx, acc, data, analysis, speed_profile=speed_profile,
                                  target_communities=target_communities,
                                  target_households=target_households)
     ctx.done("renovation")
+    return analysis, wide, planning
 
-    layers = _layers(data, acc, iso, analysis, wide, planning)
+
+def _clusters_step(ctx: _Run, data: _Inputs, acc, net, wide, analysis: dict, planning: dict, *,
+                   run: bool, speed_profile: str, siting: str) -> dict:
+    """Step "clusters": the 片区联动 clusters' layers when ``run`` (:func:`_clusters`)."""
     ctx.step("clusters")
-    if clusters:
-        layers.update(_clusters(ctx, data, acc, net, wide, analysis, planning,
-                                speed_profile=speed_profiles[0], siting=siting))
+    out = _clusters(ctx, data, acc, net, wide, analysis, planning, speed_profile=speed_profile,
+                    siting=siting) if run else {}
     ctx.done("clusters")
-    layers.update(_programme(ctx, layers, programme))
+    return out
+
+
+def _result(ctx: _Run, data: _Inputs, layers: dict, *, net, acc, basemap, planning: dict,
+            speed_profiles: list[str], criterion: str, speed: str) -> Result:
+    """Close the run: the last layers, the metadata, the :class:`Result`."""
     ctx.bar.close()
     layers["access_points"] = acc.access_points
     layers["basemap"] = basemap
     layers["diagnostics"] = ctx.diag.to_frame()
-
     metadata = _metadata(ctx, net, acc, speed_profiles=speed_profiles)
     metadata["renovation_rules"] = planning["rules"]  # issue 16 §2: rules applied or not
-    metadata.update(_time_metadata(prof, speed_profiles, criterion=criterion, speed=speed))
+    metadata.update(_time_metadata(ctx.prof, speed_profiles, criterion=criterion, speed=speed))
     logger.info("run finished: %d communities, %d facilities, %d diagnostics", len(data.comm),
                 len(data.fac), len(ctx.diag))
-    return Result(layers=layers, profile=prof, speed_profiles=speed_profiles, metadata=metadata,
-                  spilled=ctx.spilled, access=acc, network=net)
+    return Result(layers=layers, profile=ctx.prof, speed_profiles=speed_profiles,
+                  metadata=metadata, spilled=ctx.spilled, access=acc, network=net)
 
 
 #: The steps of :func:`run`, as its progress bar names them.
