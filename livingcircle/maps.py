@@ -781,112 +781,64 @@ MAX_ISOCHRONE_COMMUNITIES = 2000
 
 
 def make_map(
-    result: Result,
-    *,
-    lang: str = "zh",
-    basemap: str = "none",
-    simplify_m: float | None = 2.0,
-    isochrones: bool | None = None,
-    isochrone_minutes: tuple[int, ...] | None = None,
-    isochrone_simplify_m: float | None = 5.0,
-    min_hole_m2: float = 0.0,
-    gap_layers: bool = True,
-    background: bool = True,
-    tianditu_token: str | None = None,
-    title: str | None = None,
+    result: Result, *, lang: str = "zh", basemap: str = "none", simplify_m: float | None = 2.0,
+    isochrones: bool | None = None, isochrone_minutes: tuple[int, ...] | None = None,
+    isochrone_simplify_m: float | None = 5.0, min_hole_m2: float = 0.0, gap_layers: bool = True,
+    background: bool = True, tianditu_token: str | None = None, title: str | None = None,
     index_href: str | None = None,
 ) -> folium.Map:
-    """Return an interactive, self-contained folium map of a run.
+    """Return an interactive, self-contained folium map of a run (save it with ``m.save``).
 
     Parameters
     ----------
     result
-        A :class:`livingcircle.results.Result` (or anything with a ``layers`` dict and
-        ``metadata``).
+        A :class:`livingcircle.results.Result` (or anything with ``layers`` and ``metadata``).
     lang
         ``"zh"`` (Chinese with English beside in the legend) or ``"en"``.
     basemap
         ``"none"`` (plain background; OSM/Tianditu offered in the layer control), ``"osm"``,
         ``"tianditu"`` (WGS84 data) or ``"amap"`` (data shifted to GCJ-02 to match AMap tiles).
-    simplify_m
-        Simplification tolerance in metres (None: keep every vertex).
-    isochrones
+    simplify_m, isochrone_simplify_m
+        Simplification tolerance in metres (None: every vertex); of the isochrones 5 m: they
+        are buffers of the walkable streets, 5 m moves an edge by less than a third of one.
+    isochrones, isochrone_minutes
         Put the isochrones and straight-line circles in the page (drawn when a community is
-        opened). None (default): when there are at most :data:`MAX_ISOCHRONE_COMMUNITIES`
-        communities, so that the file stays near 10 MB (1,600 communities: 8.1 MB with them,
-        measured with benchmarks/bench_map_size.py); a larger city goes on pages
-        (:func:`write_map_pages`).
-    isochrone_minutes
-        Which isochrone levels to draw (default :data:`livingcircle.settings.level_minutes`:
-        all three, 5, 10 and 15 minutes).
-    isochrone_simplify_m
-        Simplification tolerance of the isochrones in metres (default 5 m: they are buffers of
-        the walkable streets, so 5 m moves an edge by less than a third of a street buffer).
+        opened). None: with at most :data:`MAX_ISOCHRONE_COMMUNITIES` communities, so that the
+        file stays near 10 MB (1,600 communities: 8.1 MB, benchmarks/bench_map_size.py); a
+        larger city goes on pages (:func:`write_map_pages`). The levels drawn: default
+        :data:`livingcircle.settings.level_minutes`.
     min_hole_m2
         Fill holes smaller than this (m²) in the drawn isochrones (default 0: keep every hole).
         In the sample district 500 m² fills 4,202 of 15,512 holes (81 ha, 0.4 % of the summed
         isochrone area) and saves 0.17 MB; the written isochrone layer always keeps every hole.
-    gap_layers
-        Draw one gap-area layer per category.
-    background
-        Draw the result's ``basemap`` layer (streets of the walking network, water, green,
-        railways; :mod:`livingcircle.basemap`) under the data, so that the offline map reads as
-        a city. Shown at start on the plain background, offered in the layer control with tiles.
+    gap_layers, background
+        Draw one gap-area layer per category; draw the result's ``basemap`` layer (streets,
+        water, green, railways; :mod:`livingcircle.basemap`) under the data.
     tianditu_token
         Tianditu key (default: environment variable ``TIANDITU_TOKEN``); without one the
         Tianditu layer is left out. The key is written into the HTML.
-    title
-        Title shown on the map (default: the profile name, and the SYNTHETIC label for the sample).
-    index_href
-        Link shown under the title back to an index page (set by :func:`write_map_pages`).
-
-    Returns
-    -------
-    folium.Map
-        Save it with ``m.save("map.html")``; in Jupyter it displays inline.
+    title, index_href
+        Title shown on the map (default: the profile name, and the SYNTHETIC label for the
+        sample); a link under it back to an index page (set by :func:`write_map_pages`).
 
     Examples
     --------
     >>> import livingcircle as lc
-    >>> r = lc.run_sample(progress=False)  # doctest: +SKIP
-    >>> m = make_map(r, lang="zh")  # doctest: +SKIP
+    >>> m = make_map(lc.run_sample(progress=False), lang="zh")  # doctest: +SKIP
     """
-    if lang not in ("zh", "en"):
-        msg = f"lang must be 'zh' or 'en', not {lang!r}"
-        raise InputError(msg)
-    if basemap not in BASEMAPS:
-        msg = f"unknown basemap {basemap!r}; valid basemaps: {list(BASEMAPS)}"
-        raise InputError(msg)
-    layers = result.layers
-    if "communities" not in layers:
-        msg = "the result has no 'communities' layer; run the analysis first"
-        raise InputError(msg)
-    gcj = basemap == "amap"
-    token = tianditu_token or os.environ.get("TIANDITU_TOKEN") or None
-    if basemap == "tianditu" and not token:
-        logger.warning("no Tianditu token (option tianditu_token or env TIANDITU_TOKEN): "
-                       "the map starts on the plain background")
+    token = _checked_map_options(result, lang=lang, basemap=basemap, token=tianditu_token)
+    layers, gcj = result.layers, basemap == "amap"
 
     def prep(gdf):
         return prepare_layer(gdf, simplify_m=simplify_m, gcj=gcj)
 
     comm_src = cast(gpd.GeoDataFrame, layers["communities"])
-    comm = prep(comm_src)
-    if len(comm) == 0:
-        msg = "the communities layer has no geometry to draw"
-        raise InputError(msg)
-    comm = comm.reset_index(drop=True)
-    comm["community_id"] = comm["community_id"].astype(str)
-    names = (comm["name"] if "name" in comm.columns else comm["community_id"]).fillna(
-        comm["community_id"]).astype(str)
+    comm, names = _communities_to_draw(prep(comm_src))
     b = comm.total_bounds
     m = _base_map(b, lang=lang, basemap=basemap, token=token)
-    bg = layers.get("basemap")
-    if background and isinstance(bg, gpd.GeoDataFrame) and len(bg):
-        _Pane("lcbase", 250).add_to(m)
-        plain = basemap == "none" or (basemap == "tianditu" and not token)
-        for fg in _basemap_layers(bg, lang=lang, gcj=gcj, show=plain):
-            fg.add_to(m)
+    if background:
+        _add_background(m, layers.get("basemap"), lang=lang, gcj=gcj,
+                        plain=basemap == "none" or (basemap == "tianditu" and not token))
     comm_fg, cat_index = _community_layer(m, comm, names, layers.get("gaps"), lang)
     row_of = {c: i for i, c in enumerate(comm["community_id"])}
     if isochrones is None:
@@ -904,6 +856,58 @@ def make_map(
     _add_planning_layers(m, layers, prep, lang)
     _add_programme_layer(m, layers.get("programme"), prep, lang)
     _add_buildings_layer(m, layers.get("buildings"), prep, lang)
+    _finish_map(m, names, b, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj,
+                result=result, title=title, index_href=index_href)
+    return m
+
+
+def _checked_map_options(result: Result, *, lang: str, basemap: str,
+                         token: str | None) -> str | None:
+    """Check the options of :func:`make_map` and the communities layer; return the Tianditu key.
+
+    The key is ``token`` or the environment's ``TIANDITU_TOKEN`` (None without either: a
+    Tianditu basemap then starts on the plain background, with a warning).
+    """
+    if lang not in ("zh", "en"):
+        msg = f"lang must be 'zh' or 'en', not {lang!r}"
+        raise InputError(msg)
+    if basemap not in BASEMAPS:
+        msg = f"unknown basemap {basemap!r}; valid basemaps: {list(BASEMAPS)}"
+        raise InputError(msg)
+    if "communities" not in result.layers:
+        msg = "the result has no 'communities' layer; run the analysis first"
+        raise InputError(msg)
+    token = token or os.environ.get("TIANDITU_TOKEN") or None
+    if basemap == "tianditu" and not token:
+        logger.warning("no Tianditu token (option tianditu_token or env TIANDITU_TOKEN): "
+                       "the map starts on the plain background")
+    return token
+
+
+def _communities_to_draw(comm: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Return the prepared communities with text ids from 0, and the name shown for each."""
+    if len(comm) == 0:
+        msg = "the communities layer has no geometry to draw"
+        raise InputError(msg)
+    comm = comm.reset_index(drop=True)
+    comm["community_id"] = comm["community_id"].astype(str)
+    names = (comm["name"] if "name" in comm.columns else comm["community_id"]).fillna(
+        comm["community_id"]).astype(str)
+    return comm, names
+
+
+def _add_background(m: folium.Map, bg, *, lang: str, gcj: bool, plain: bool) -> None:
+    """Draw the result's ``basemap`` layer under the data (shown at start when ``plain``)."""
+    if isinstance(bg, gpd.GeoDataFrame) and len(bg):
+        _Pane("lcbase", 250).add_to(m)
+        for fg in _basemap_layers(bg, lang=lang, gcj=gcj, show=plain):
+            fg.add_to(m)
+
+
+def _finish_map(m: folium.Map, names: pd.Series, b, *, lang: str, colours: dict,
+                cat_names: dict, gcj: bool, result: Result, title: str | None,
+                index_href: str | None) -> None:
+    """Add the search box, layer control, legend and index link; fit the map to ``b``."""
     _Search(names.tolist(), _t("search", lang)).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
@@ -912,7 +916,6 @@ def make_map(
         _link_box(m, [(index_href, "← " + _both("index", lang))])
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
     _Ready().add_to(m)
-    return m
 
 
 def _base_map(b, *, lang: str, basemap: str, token: str | None) -> folium.Map:
