@@ -5,6 +5,33 @@
 the demand around them (Luo & Wang 2003; Gaussian decay after Dai 2010). Its table feeds
 :func:`livingcircle.renovation.renovation_needs` (a category within reach but over capacity is a
 need). A new capacity method (e.g. enhanced 2SFCA) goes here.
+
+The method. Step 1: every facility *j* of a category gets a supply-to-demand ratio
+``R_j = capacity_j / Σ_k w(d_kj) · demand_k`` over the communities *k* whose network distance
+``d_kj`` is within the category's threshold (``max_walk_m``, the catchment). Step 2: every
+community *i* sums ``A_i = Σ_j w(d_ij) · R_j`` over the facilities within the same catchment.
+``A_i`` is in places per person of demand. With ``decay="none"`` (the default, classic 2SFCA)
+``w`` is 1 inside the catchment; ``decay="gaussian"`` uses Dai (2010)'s Gaussian weight that
+falls from 1 at the facility to 0 at the catchment edge.
+
+Demand basis: the ``demand`` column of the communities (population by default; pass another
+column, e.g. a count of children aged 3–6, when you have it). No share is assumed.
+
+No verified per-category norm (places per person) exists in the project's standards
+reference, so none is built in: give ``persons_per_place`` (one number for every category or
+a mapping per category). A community meets the norm when ``A_i ≥ 1 / persons_per_place``.
+
+Unknowns are never guessed (:data:`CAPACITY_STATUSES`, decided by :func:`_capacity_status`):
+
+- a facility without capacity contributes nothing to the computed ratio, which is then a lower
+  bound; the status is 'ok' if even the lower bound meets the norm, else 'no_capacity_data';
+- a community with unknown demand is left out of the facilities' demand, whose ratios are then
+  upper bounds; the status is 'over_capacity' if even the upper bound fails the norm, else
+  'no_demand_data';
+- both unknowns at once give 'no_capacity_data';
+- no facility of the category within the catchment gives 'no_facility_in_reach'
+  (supply_ratio 0; the proximity gap of :func:`livingcircle.gaps.find_gaps` already shows it);
+- a category without a norm gives 'no_norm' (supply_ratio still computed).
 """
 
 from __future__ import annotations
@@ -52,32 +79,8 @@ def capacity_access(
 ) -> pd.DataFrame:
     """Measure capacity-aware access with the two-step floating catchment area method (2SFCA).
 
-    Step 1: every facility *j* of a category gets a supply-to-demand ratio
-    ``R_j = capacity_j / Σ_k w(d_kj) · demand_k`` over the communities *k* whose network distance
-    ``d_kj`` is within the category's threshold (``max_walk_m``, the catchment). Step 2: every
-    community *i* sums ``A_i = Σ_j w(d_ij) · R_j`` over the facilities within the same catchment.
-    ``A_i`` is in places per person of demand. With ``decay="none"`` (the default, classic 2SFCA)
-    ``w`` is 1 inside the catchment; ``decay="gaussian"`` uses Dai (2010)'s Gaussian weight that
-    falls from 1 at the facility to 0 at the catchment edge.
-
-    Demand basis: the ``demand`` column of the communities (population by default; pass another
-    column, e.g. a count of children aged 3–6, when you have it). No share is assumed.
-
-    No verified per-category norm (places per person) exists in the project's standards
-    reference, so none is built in: give ``persons_per_place`` (one number for every category or
-    a mapping per category). A community meets the norm when ``A_i ≥ 1 / persons_per_place``.
-
-    Unknowns are never guessed:
-
-    - a facility without capacity contributes nothing to the computed ratio, which is then a lower
-      bound; the status is 'ok' if even the lower bound meets the norm, else 'no_capacity_data';
-    - a community with unknown demand is left out of the facilities' demand, whose ratios are then
-      upper bounds; the status is 'over_capacity' if even the upper bound fails the norm, else
-      'no_demand_data';
-    - both unknowns at once give 'no_capacity_data';
-    - no facility of the category within the catchment gives 'no_facility_in_reach'
-      (supply_ratio 0; the proximity gap of :func:`livingcircle.gaps.find_gaps` already shows it);
-    - a category without a norm gives 'no_norm' (supply_ratio still computed).
+    The method, the demand basis, the norm and how unknown capacity or demand is reported
+    (``capacity_status``) are described in the module docstring (:mod:`livingcircle.capacity`).
 
     Parameters
     ----------
@@ -108,6 +111,23 @@ def capacity_access(
         (places per person), places_per_1000 (supply_ratio × 1000), norm_ratio, capacity_met
         (boolean, NA when it cannot be decided), capacity_status, decay.
     """
+    _check_capacity_inputs(pairs, communities, facilities, demand=demand, decay=decay)
+    p = _clean_pairs(pairs)
+    cats = _categories_to_measure(p, profile, categories)
+    comm, fac = _demand_and_supply(p, communities, facilities, demand)
+    out = []
+    for cid in cats:
+        out += _category_rows(p, comm, fac, cid, profile.category(cid).max_walk_m,
+                              _persons_per_place(persons_per_place, cid), demand=demand,
+                              decay=decay)
+    result = pd.DataFrame(out, columns=CAPACITY_COLUMNS)
+    result["capacity_met"] = result["capacity_met"].astype("boolean")
+    return result.sort_values(["community_id", "category"], kind="stable").reset_index(drop=True)
+
+
+def _check_capacity_inputs(pairs: pd.DataFrame, communities: pd.DataFrame,
+                           facilities: pd.DataFrame, *, demand: str, decay: str) -> None:
+    """Check the columns :func:`capacity_access` needs and its ``decay``."""
     require_columns(pairs, ("community_id", "facility_id", "category", "distance_m"),
                     "pairs table")
     require_columns(communities, ("community_id", demand), "communities")
@@ -115,50 +135,60 @@ def capacity_access(
     if decay not in DECAYS:
         msg = f"unknown decay {decay!r}; valid decays: {list(DECAYS)}"
         raise InputError(msg)
-    p = _clean_pairs(pairs)
-    poi = {c.id for c in profile.poi_categories()}
+
+
+def _categories_to_measure(p: pd.DataFrame, profile: Profile,
+                           categories: Iterable[str] | None) -> list[str]:
+    """Return the categories to measure, each checked in the profile.
+
+    Those asked for, or (None) the profile's POI categories present in the pairs ``p``, in the
+    profile's order.
+    """
     if categories is None:
-        cats = [c for c in profile.categories if c in poi and c in set(p["category"])]
-    else:
-        cats = list(dict.fromkeys(categories))
-        for c in cats:
-            profile.category(c)
-    comm, fac = _demand_and_supply(p, communities, facilities, demand)
+        poi = {c.id for c in profile.poi_categories()}
+        return [c for c in profile.categories if c in poi and c in set(p["category"])]
+    cats = list(dict.fromkeys(categories))
+    for c in cats:
+        profile.category(c)
+    return cats
+
+
+def _category_rows(p: pd.DataFrame, comm: pd.DataFrame, fac: pd.DataFrame, cid: str, d0: float,
+                   ppp: float | None, *, demand: str, decay: str) -> list[dict]:
+    """Return the rows of one category: 2SFCA within its catchment ``d0``, every community's status.
+
+    ``ppp`` is the category's norm (persons per place; None: no norm).
+    """
+    norm = 1.0 / ppp if ppp is not None else math.nan
+    per = _category_ratios(p[(p["category"] == cid) & (p["distance_m"] <= d0)], comm, fac,
+                           d0, decay)
+    stats = per.to_dict("index")  # community_id -> {n_in, n_nocap, ratio, demand_incomplete}
     out = []
-    for cid in cats:
-        d0 = profile.category(cid).max_walk_m
-        ppp = _persons_per_place(persons_per_place, cid)
-        norm = 1.0 / ppp if ppp is not None else math.nan
-        per = _category_ratios(p[(p["category"] == cid) & (p["distance_m"] <= d0)], comm, fac,
-                               d0, decay)
-        stats = per.to_dict("index")  # community_id -> {n_in, n_nocap, ratio, demand_incomplete}
-        for cm in comm.itertuples(index=False):
-            if cm.community_id in stats:
-                st = stats[cm.community_id]
-                n_in, n_nocap = int(st["n_in"]), int(st["n_nocap"])
-                ratio_i, demand_incomplete = float(st["ratio"]), bool(st["demand_incomplete"])
-            else:
-                n_in, n_nocap, ratio_i, demand_incomplete = 0, 0, 0.0, False
-            status, met = _capacity_status(n_in, n_nocap, ratio_i, demand_incomplete,
-                                           has_norm=ppp is not None, norm=norm)
-            out.append({
-                "community_id": cm.community_id,
-                "category": cid,
-                "catchment_m": d0,
-                "demand": cm.demand,
-                "demand_basis": demand,
-                "n_facilities_in_reach": n_in,
-                "n_facilities_no_capacity": n_nocap,
-                "supply_ratio": ratio_i,
-                "places_per_1000": ratio_i * 1000.0,
-                "norm_ratio": norm,
-                "capacity_met": met,
-                "capacity_status": status,
-                "decay": decay,
-            })
-    result = pd.DataFrame(out, columns=CAPACITY_COLUMNS)
-    result["capacity_met"] = result["capacity_met"].astype("boolean")
-    return result.sort_values(["community_id", "category"], kind="stable").reset_index(drop=True)
+    for cm in comm.itertuples(index=False):
+        if cm.community_id in stats:
+            st = stats[cm.community_id]
+            n_in, n_nocap = int(st["n_in"]), int(st["n_nocap"])
+            ratio_i, demand_incomplete = float(st["ratio"]), bool(st["demand_incomplete"])
+        else:
+            n_in, n_nocap, ratio_i, demand_incomplete = 0, 0, 0.0, False
+        status, met = _capacity_status(n_in, n_nocap, ratio_i, demand_incomplete,
+                                       has_norm=ppp is not None, norm=norm)
+        out.append({
+            "community_id": cm.community_id,
+            "category": cid,
+            "catchment_m": d0,
+            "demand": cm.demand,
+            "demand_basis": demand,
+            "n_facilities_in_reach": n_in,
+            "n_facilities_no_capacity": n_nocap,
+            "supply_ratio": ratio_i,
+            "places_per_1000": ratio_i * 1000.0,
+            "norm_ratio": norm,
+            "capacity_met": met,
+            "capacity_status": status,
+            "decay": decay,
+        })
+    return out
 
 
 def _clean_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -248,7 +278,7 @@ def _category_ratios(q: pd.DataFrame, comm: pd.DataFrame, fac: pd.DataFrame, d0:
 
 def _capacity_status(n_in: int, n_nocap: int, ratio_i: float, demand_incomplete: bool, *,
                      has_norm: bool, norm: float):
-    """(capacity_status, capacity_met) of one community and category; see capacity_access."""
+    """(capacity_status, capacity_met) of one community and category; see the module docstring."""
     if n_in == 0:
         return "no_facility_in_reach", False
     if not has_norm:
