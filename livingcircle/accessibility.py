@@ -332,7 +332,7 @@ def measure_access(
     diagnostics: Diagnostics | None = None,
     max_snap_distance_m: float | None = None,
 ) -> Access:
-    """Measure walking access from every community to every facility category.
+    """Measure walking access from every community to every facility category: an :class:`Access`.
 
     Parameters
     ----------
@@ -354,17 +354,12 @@ def measure_access(
         Searches stop here; farther facilities are "not reached" (NaN). Default
         :data:`settings.search_cutoff_m`.
     count_minutes
-        Minutes for the ``n_<m>min`` counts; default
-        :data:`livingcircle.settings.level_minutes` (5, 10, 15).
+        Minutes for the ``n_<m>min`` counts; default :data:`livingcircle.settings.level_minutes`.
     diagnostics
         Receives points too far from any walkable street.
     max_snap_distance_m
         Points farther than this from any walkable edge are not attached (default
         :data:`settings.max_snap_distance_m`).
-
-    Returns
-    -------
-    Access
     """
     profile = profile or load_profile()
     count_minutes = tuple(settings.level_minutes if count_minutes is None else count_minutes)
@@ -372,25 +367,11 @@ def measure_access(
     speeds = speed_table(speed_profiles, profile)
     cutoff = float(cutoff_m or settings.search_cutoff_m)
     max_snap = float(max_snap_distance_m or settings.max_snap_distance_m)
-    for col, frame, name in (("community_id", communities, "communities"),
-                             ("facility_id", facilities, "facilities")):
-        if col not in frame.columns:
-            msg = f"{name}: column '{col}' is missing; read the layer with livingcircle.io"
-            raise InputError(msg)
+    _require_ids(communities, facilities)
     crs = net.crs
-    comm = communities.to_crs(crs)
-    fac = facilities.to_crs(crs)
-    gates_p = gates.to_crs(crs) if gates is not None and len(gates) else None
-
-    cap = _community_access(net, comm, gates_p, diag, max_snap)
-    fap = _facility_access(net, fac, facilities, diag, max_snap)
+    comm, fac, cap, fap, g = _snapped_graph(net, communities, facilities, gates, diag, max_snap)
     n_c = len(cap.owner)
-    snap = Snap(edge=np.r_[cap.edge, fap.edge], t=np.r_[cap.t, fap.t],
-                offset=np.r_[cap.offset, fap.offset], ok=np.r_[cap.edge, fap.edge] >= 0)
-    g = split_graph(net.edges, snap)
-    cnode = g.point_node[:n_c]
-    fnode = g.point_node[n_c:]
-
+    cnode, fnode = g.point_node[:n_c], g.point_node[n_c:]
     poi_cats = [c.id for c in profile.poi_categories()]
     fac_cats, cat_members = _category_members(fac, fnode, poi_cats)
     comm_ids = comm["community_id"].astype(str).to_numpy()
@@ -400,13 +381,10 @@ def measure_access(
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
     has_access = np.array([len(x) > 0 for x in community_nodes])
     rows_with_access = np.flatnonzero(has_access)
-
     members_of = [np.array(cat_members[c], dtype=np.int64) for c in poi_cats]
     nearest_d, nearest_f = _nearest_by_category(g, fnode, members_of, nodes_sorted,
                                                 owners_sorted, bounds, has_access, cutoff)
-    max_speed = max(speeds.values())
-    pair_radius = max(max(count_minutes) * max_speed,
-                      max(profile.category(c).max_walk_m for c in poi_cats))
+    pair_radius = _pair_radius(speeds, count_minutes, profile, poi_cats)
     pairs = _pairs_within(g, fnode, [community_nodes[i] for i in rows_with_access],
                           rows_with_access, pair_radius)
     pairs = _with_ids_and_categories(pairs, comm_ids, fac_ids, fac_cats, poi_cats)
@@ -421,6 +399,46 @@ def measure_access(
                   cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
                   graph=g, community_nodes=community_nodes, crs=crs,
                   edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)
+
+
+def _require_ids(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> None:
+    """Stop when the communities or facilities have no id column (read them with ``io``)."""
+    for col, frame, name in (("community_id", communities, "communities"),
+                             ("facility_id", facilities, "facilities")):
+        if col not in frame.columns:
+            msg = f"{name}: column '{col}' is missing; read the layer with livingcircle.io"
+            raise InputError(msg)
+
+
+def _snapped_graph(net: WalkNetwork, communities: gpd.GeoDataFrame,
+                   facilities: gpd.GeoDataFrame, gates: gpd.GeoDataFrame | None,
+                   diag: Diagnostics, max_snap: float):
+    """Attach the communities' access points and the facilities to the network's edges.
+
+    Return the communities and facilities in the network's CRS, their access points
+    (communities' first) and the graph with every attached point split in as a node.
+    """
+    crs = net.crs
+    comm = communities.to_crs(crs)
+    fac = facilities.to_crs(crs)
+    gates_p = gates.to_crs(crs) if gates is not None and len(gates) else None
+    cap = _community_access(net, comm, gates_p, diag, max_snap)
+    fap = _facility_access(net, fac, facilities, diag, max_snap)
+    snap = Snap(edge=np.r_[cap.edge, fap.edge], t=np.r_[cap.t, fap.t],
+                offset=np.r_[cap.offset, fap.offset], ok=np.r_[cap.edge, fap.edge] >= 0)
+    return comm, fac, cap, fap, split_graph(net.edges, snap)
+
+
+def _pair_radius(speeds: dict[str, float], count_minutes: tuple, profile: Profile,
+                 poi_cats: list[str]) -> float:
+    """Return how far the community–facility pairs reach.
+
+    The longest count (minutes) at the fastest speed, or the longest category threshold,
+    whichever is farther.
+    """
+    max_speed = max(speeds.values())
+    return max(max(count_minutes) * max_speed,
+               max(profile.category(c).max_walk_m for c in poi_cats))
 
 
 def _category_members(fac: gpd.GeoDataFrame, fnode: np.ndarray,
