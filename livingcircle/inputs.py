@@ -502,60 +502,69 @@ def check_against_network(net: WalkNetwork,
     list of dict
         Per layer: role, source, ``median_m`` per system, the system applied and the verdict.
     """
+    return [_check_layer(net, role, f, gdf, strict=strict) for role, f, gdf in layers]
+
+
+def _check_layer(net: WalkNetwork, role: str, f: InputFile | None, gdf: gpd.GeoDataFrame, *,
+                 strict: bool) -> dict:
+    """Return the record of one layer of :func:`check_against_network`; warn or stop on a misfit."""
     import shapely
 
+    meta = gdf.attrs.get("input", {})
+    source = str(f.path) if f is not None else meta.get("source") or f"{role} (a frame)"
+    rec = {"role": role, "source": source}
+    if len(gdf) == 0:
+        rec["verdict"] = "not checked: no rows"
+        return rec
+    if meta.get("crs_column"):
+        rec["verdict"] = "not checked: systems given row by row"
+        return rec
+    applied = meta.get("source_crs") or "wgs84"
+    geoms = np.asarray(gdf.geometry.values)
+    polygons = bool((shapely.get_type_id(geoms) != 0).any())
+    pts = geoms.copy()
+    pts[shapely.get_type_id(geoms) != 0] = shapely.point_on_surface(
+        geoms[shapely.get_type_id(geoms) != 0])
+    med = network_medians(net, pts, applied, within_extent=True)
+    n_points = med.pop("n_points")
+    rec.update(median_m=med, applied=applied, n_points=n_points)
+    if n_points == 0:
+        rec["verdict"] = "not checked: no point within the network's extent"
+        return rec
+    best = min((s for s in SYSTEMS if s != applied), key=med.__getitem__)
+    fits = (med[best] <= med[applied] / CHECK_RATIO
+            and med[applied] - med[best] >= CHECK_MIN_GAIN_M)
+    if role == "communities":
+        rec["verdict"] = "not judged: communities" + (" (polygons)" if polygons else "")
+        return rec
+    if n_points < CHECK_MIN_POINTS or not fits:
+        rec["verdict"] = "fits" if not fits else "not judged: too few points"
+        return rec
+    rec["verdict"] = f"fits {best} better"
+    _misfit(role, f, source, med, applied=applied, best=best, strict=strict)
+    return rec
+
+
+def _misfit(role: str, f: InputFile | None, source: str, med: Mapping[str, float], *,
+            applied: str, best: str, strict: bool) -> None:
+    """Warn (or, with ``strict``, stop) that ``best`` fits the streets better than ``applied``."""
     from ._validate import warn
 
-    out = []
-    for role, f, gdf in layers:
-        meta = gdf.attrs.get("input", {})
-        source = str(f.path) if f is not None else meta.get("source") or f"{role} (a frame)"
-        rec = {"role": role, "source": source}
-        out.append(rec)
-        if len(gdf) == 0:
-            rec["verdict"] = "not checked: no rows"
-            continue
-        if meta.get("crs_column"):
-            rec["verdict"] = "not checked: systems given row by row"
-            continue
-        applied = meta.get("source_crs") or "wgs84"
-        geoms = np.asarray(gdf.geometry.values)
-        polygons = bool((shapely.get_type_id(geoms) != 0).any())
-        pts = geoms.copy()
-        pts[shapely.get_type_id(geoms) != 0] = shapely.point_on_surface(
-            geoms[shapely.get_type_id(geoms) != 0])
-        med = network_medians(net, pts, applied, within_extent=True)
-        n_points = med.pop("n_points")
-        rec.update(median_m=med, applied=applied, n_points=n_points)
-        if n_points == 0:
-            rec["verdict"] = "not checked: no point within the network's extent"
-            continue
-        best = min((s for s in SYSTEMS if s != applied), key=med.__getitem__)
-        fits = (med[best] <= med[applied] / CHECK_RATIO
-                and med[applied] - med[best] >= CHECK_MIN_GAIN_M)
-        if role == "communities":
-            rec["verdict"] = "not judged: communities" + (" (polygons)" if polygons else "")
-            continue
-        if n_points < CHECK_MIN_POINTS or not fits:
-            rec["verdict"] = "fits" if not fits else "not judged: too few points"
-            continue
-        rec["verdict"] = f"fits {best} better"
-        fix = (advice(f"give {role}=lc.InputFile({source!r}, crs={best!r})",
-                      f"give --crs {source}={best}",
-                      f"describe the file in areas.yaml as {{path: {source}, crs: {best}}}")
-               if f is not None else
-               f"convert the frame with livingcircle.coords.to_wgs84(lon, lat, {best!r})")
-        msg = (
-            f"{source}: its points lie a median {med[applied]:.1f} m from the walking streets "
-            f"as read ({applied}), but {med[best]:.1f} m if its coordinates were {best}; the "
-            f"stated coordinate system is probably wrong: {fix}"
-        )
-        if strict:
-            raise CoordinateError(msg)
-        warn(msg + advice(" (strict=True makes this an error)",
-                          " (--strict makes this an error)",
-                          " (strict: true makes this an error)"))
-    return out
+    fix = (advice(f"give {role}=lc.InputFile({source!r}, crs={best!r})",
+                  f"give --crs {source}={best}",
+                  f"describe the file in areas.yaml as {{path: {source}, crs: {best}}}")
+           if f is not None else
+           f"convert the frame with livingcircle.coords.to_wgs84(lon, lat, {best!r})")
+    msg = (
+        f"{source}: its points lie a median {med[applied]:.1f} m from the walking streets "
+        f"as read ({applied}), but {med[best]:.1f} m if its coordinates were {best}; the "
+        f"stated coordinate system is probably wrong: {fix}"
+    )
+    if strict:
+        raise CoordinateError(msg)
+    warn(msg + advice(" (strict=True makes this an error)",
+                      " (--strict makes this an error)",
+                      " (strict: true makes this an error)"))
 
 
 _CRS_TEXT = {
