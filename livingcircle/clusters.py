@@ -367,22 +367,10 @@ def find_clusters(
         msg = f"unknown method {method!r}; valid methods: ['agglomerative']"
         raise InputError(msg)
     parts = result_parts(result_or_parts)
-    comm = parts["communities"]
-    for col in ("community_id", "in_scope"):
-        if col not in comm.columns:
-            msg = (f"communities: column '{col}' is missing; run renovation_scope first or use "
-                   "the communities layer of livingcircle.run")
-            raise InputError(msg)
+    comm = _communities_with_scope(parts["communities"])
     sp_name = speed_profile or parts.get("speed_profile") or settings.default_speed_profile
     walk_m = float(max_walk_min) * settings.speed_m_per_min(sp_name)
-    if distances is None:
-        pairs = community_distance_pairs(parts["access"], radius_m=walk_m)
-        ids_all = np.sort(parts["access"].communities["community_id"].astype(str).to_numpy(),
-                          kind="stable")
-    else:
-        pairs = _pairs_from_square(distances)
-        ids_all = distances.index.astype(str).to_numpy()
-    pairs = pairs[pairs["distance_m"] <= walk_m]
+    pairs, ids_all = _pairs_within_walk(parts, distances, walk_m)
     pair_d = dict(zip(zip(pairs["community_a"], pairs["community_b"], strict=True),
                       pairs["distance_m"], strict=True))
 
@@ -391,7 +379,6 @@ def find_clusters(
             return 0.0
         return pair_d.get((x, y) if x < y else (y, x), math.inf)
 
-    comm = comm.assign(community_id=comm["community_id"].astype(str))
     scope = comm.set_index("community_id")["in_scope"].astype(str)
     members = sorted(c for c in ids_all if scope.get(c) == "yes")
     hh_all = community_households(comm)
@@ -411,6 +398,33 @@ def find_clusters(
     logger.info("clusters: %d clusters of %d in-scope communities (walk %.0f m), "
                 "%d beneficiaries", len(clusters), len(members), walk_m, len(best))
     return clusters, mem
+
+
+def _communities_with_scope(comm: pd.DataFrame) -> pd.DataFrame:
+    """Return the communities with text ids, after checking for ``community_id``, ``in_scope``."""
+    for col in ("community_id", "in_scope"):
+        if col not in comm.columns:
+            msg = (f"communities: column '{col}' is missing; run renovation_scope first or use "
+                   "the communities layer of livingcircle.run")
+            raise InputError(msg)
+    return comm.assign(community_id=comm["community_id"].astype(str))
+
+
+def _pairs_within_walk(parts: dict, distances: pd.DataFrame | None,
+                       walk_m: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the community pairs within ``walk_m`` and every community id they may name.
+
+    From the precomputed square ``distances`` when given, else measured on the walking network
+    from the result's access (:func:`community_distance_pairs`).
+    """
+    if distances is None:
+        pairs = community_distance_pairs(parts["access"], radius_m=walk_m)
+        ids_all = np.sort(parts["access"].communities["community_id"].astype(str).to_numpy(),
+                          kind="stable")
+    else:
+        pairs = _pairs_from_square(distances)
+        ids_all = distances.index.astype(str).to_numpy()
+    return pairs[pairs["distance_m"] <= walk_m], ids_all
 
 
 def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist, comm,
