@@ -62,6 +62,15 @@ logger = logging.getLogger(__name__)
 
 ACCESS_COLUMNS = ("community_id", "category", "speed_profile", "distance_m", "time_min")
 CRITERIA = ("distance", "time", "both")
+#: The columns of the gaps table (:func:`find_gaps`), in order.
+GAP_COLUMNS = [
+    "community_id", "category", "name_zh", "name_en", "level", "required",
+    "complete_community", "renovation_category", "threshold_m", "threshold_min",
+    "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id",
+    "time_speed_profile", "time_speed_m_per_min", "time_at_speed_min", "met_distance",
+    "met_time", "met", "status", "threshold_status", "source", "explanation_zh",
+    "explanation_en",
+]
 GAP_STATUSES = ("met", "missing", "not_reached")
 
 THRESHOLD_STATUS_ZH = {"verified": "已核实", "secondary": "仅二手来源", "unverified": "未核实"}
@@ -262,10 +271,8 @@ def find_gaps(
     rows = _checked_rows(rows, wanted, profile, sp)
     communities = sorted(rows["community_id"].unique())
     tsp, t_speed, t_name_zh = _time_speed(access, profile, sp, time_speed)
-    if tsp != sp:
-        rows["t_at_speed"] = rows["distance_m"].astype(float) / t_speed
-    else:
-        rows["t_at_speed"] = rows["time_min"].astype(float)
+    rows["t_at_speed"] = (rows["distance_m"].astype(float) / t_speed if tsp != sp
+                          else rows["time_min"].astype(float))
     order = {cid: i for i, cid in enumerate(wanted)}
     rows = rows.assign(_order=rows["category"].map(order)).sort_values(
         ["community_id", "_order"], kind="stable")
@@ -273,15 +280,7 @@ def find_gaps(
            | {"speed_profile": sp, "time_min": _num(rec.time_min), "time_speed_profile": tsp,
               "time_speed_m_per_min": t_speed}
            for rec in rows.itertuples(index=False)]
-    columns = [
-        "community_id", "category", "name_zh", "name_en", "level", "required",
-        "complete_community", "renovation_category", "threshold_m", "threshold_min",
-        "speed_profile", "criterion", "distance_m", "time_min", "nearest_facility_id",
-        "time_speed_profile", "time_speed_m_per_min", "time_at_speed_min", "met_distance",
-        "met_time", "met", "status", "threshold_status", "source", "explanation_zh",
-        "explanation_en",
-    ]
-    result = pd.DataFrame(out, columns=columns)
+    result = pd.DataFrame(out, columns=GAP_COLUMNS)
     logger.info("judged %d communities × %d categories (%s, %s): %d gaps", len(communities),
                 len(wanted), criterion, sp, int((~result["met"]).sum()))
     return result
