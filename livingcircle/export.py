@@ -24,11 +24,11 @@ complete, an input is never overwritten and an existing output is replaced only 
 ``overwrite=True``.
 
 A result GeoPackage is read by :func:`livingcircle.results.read_result` (the one reader), and
-written by :func:`livingcircle.results.write_geopackage`. A new file format is a writer here
-(an entry of :data:`FORMATS` and a branch of :func:`_write_files`, or its own ``_write_*`` like
-:func:`_write_xlsx`); a database is a module of its own beside this one, as
-:mod:`livingcircle.postgis` is (it takes the same reader and metadata from ``results``, never
-from here).
+written by :func:`livingcircle.results.write_geopackage`. A new file format is a writer here: an
+entry of :data:`FORMATS` and a branch of :func:`_write_files`, or its own ``_write_*`` like
+:func:`_write_xlsx`, called from ``_write_format``. A database is a module of its own beside
+this one, as :mod:`livingcircle.postgis` is (it takes the same reader and metadata from
+``results``, never from here).
 """
 
 from __future__ import annotations
@@ -465,6 +465,20 @@ def export_layers(
     )
     out = Path(out)
     logger.info("exporting %d layers as %s in %s to %s", len(frames), fmt, resolved.label, out)
+    return _write_format(frames, out, fmt=fmt, codec=codec, cpg=cpg, stem=stem,
+                         resolved=resolved, meta=meta, inputs=inputs, overwrite=overwrite,
+                         strict_encoding=strict_encoding)
+
+
+def _write_format(frames: dict[str, pd.DataFrame], out: Path, *, fmt: str, codec: str, cpg: str,
+                  stem: str, resolved: ResolvedCRS, meta: dict, inputs: list[Path],
+                  overwrite: bool, strict_encoding: bool) -> list[Path]:
+    """Write the frames with the writer of ``fmt``; return the files written.
+
+    A GeoPackage or workbook is the file ``out`` names (``<stem>.gpkg``/``.xlsx`` in the folder
+    ``out`` otherwise); the other formats write one file per layer into the folder ``out``. A
+    new format's writer is called here.
+    """
     if fmt == "gpkg":
         target = out if out.suffix.lower() == ".gpkg" else out / f"{stem}.gpkg"
         return _write_gpkg(frames, target, meta=meta, inputs=inputs, overwrite=overwrite)
