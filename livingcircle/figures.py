@@ -1113,7 +1113,9 @@ def write_figures(result: Result | str | Path, out: str | Path, *, lang: str = "
                   formats: Iterable[str] = ("png", "svg"), overwrite: bool = True,
                   tiles: str | TileProvider | None = None,
                   tianditu_token: str | None = None) -> list[Path]:
-    """Write the figures of a result into folder ``out`` (PNG at 300 dpi plus SVG by default).
+    """Write the figures of a result into folder ``out``; return the files written, in order.
+
+    PNG at 300 dpi plus SVG by default.
 
     Parameters
     ----------
@@ -1147,11 +1149,6 @@ def write_figures(result: Result | str | Path, out: str | Path, *, lang: str = "
     tianditu_token
         The Tianditu key for ``tiles="tianditu"`` (default: ``TIANDITU_TOKEN``).
 
-    Returns
-    -------
-    list of Path
-        The files written, in order.
-
     Examples
     --------
     >>> import livingcircle as lc
@@ -1163,11 +1160,7 @@ def write_figures(result: Result | str | Path, out: str | Path, *, lang: str = "
         result = load_result(result)
     # Chinese without a CJK font: one warning here, then English for every figure
     lang, _ = figure_style(_check_lang(lang))
-    formats = [formats] if isinstance(formats, str) else list(formats)
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        msg = f"formats must be some of {', '.join(FORMATS)}, not {bad or formats}"
-        raise InputError(msg)
+    formats = _checked_formats(formats)
     if tiles is not None:
         tiles = tile_source(tiles, tianditu_token=tianditu_token)
     communities = _known_communities(result, communities)
@@ -1175,26 +1168,44 @@ def write_figures(result: Result | str | Path, out: str | Path, *, lang: str = "
     out = Path(out)
     inputs = [i["path"] for i in (result.metadata or {}).get("inputs", [])]
     written: list[Path] = []
+
+    def save(fig, path: Path) -> None:
+        _save(fig, path, formats, inputs, overwrite, written)
+
     with warnings.catch_warnings():
         # said once above; matplotlib would add one warning per Chinese glyph of a name
         warnings.filterwarnings("ignore", message="Glyph .* missing")
         if overview:
-            _save(overview_figure(result, lang=lang, tiles=tiles), out / "overview", formats,
-                  inputs, overwrite, written)
+            save(overview_figure(result, lang=lang, tiles=tiles), out / "overview")
         for key in keys:
-            _save(coverage_figure(result, key, lang=lang, tiles=tiles),
-                  out / "coverage" / _slug(key), formats, inputs, overwrite, written)
-        cl = result.layers.get("clusters")
-        if clusters and cl is not None and len(cl):
-            for cid in cl.sort_values("rank")["cluster_id"].astype(str) if "rank" in cl \
-                    else cl["cluster_id"].astype(str):
-                _save(cluster_card(result, cid, lang=lang, tiles=tiles),
-                      out / "clusters" / _slug(cid), formats, inputs, overwrite, written)
+            save(coverage_figure(result, key, lang=lang, tiles=tiles),
+                 out / "coverage" / _slug(key))
+        for cid in _cluster_ids(result) if clusters else []:
+            save(cluster_card(result, cid, lang=lang, tiles=tiles), out / "clusters" / _slug(cid))
         for c in communities:
-            _save(community_card(result, str(c), lang=lang, tiles=tiles),
-                  out / "communities" / _slug(c), formats, inputs, overwrite, written)
+            save(community_card(result, str(c), lang=lang, tiles=tiles),
+                 out / "communities" / _slug(c))
     logger.info("figures: %d files written to %s", len(written), out)
     return written
+
+
+def _checked_formats(formats: Iterable[str] | str) -> list[str]:
+    """Return the figure formats asked for as a list; an unknown or empty one is an error."""
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        msg = f"formats must be some of {', '.join(FORMATS)}, not {bad or formats}"
+        raise InputError(msg)
+    return formats
+
+
+def _cluster_ids(result: Result) -> list[str]:
+    """Return the ids of the result's 片区联动 clusters, by rank when ranked (none: [])."""
+    cl = result.layers.get("clusters")
+    if cl is None or not len(cl):
+        return []
+    ids = cl.sort_values("rank")["cluster_id"] if "rank" in cl else cl["cluster_id"]
+    return ids.astype(str).tolist()
 
 
 def _known_communities(result: Result, communities) -> list:
