@@ -628,26 +628,7 @@ def load_profile(path: str | Path | None = None) -> Profile:
         When the file is missing, is not YAML, or a key is missing or wrong; the message names
         the file and the key.
     """
-    if path is None:
-        text = resources.files("livingcircle.profiles").joinpath("default.yaml").read_text(
-            encoding="utf-8")
-        where = "default profile"
-    else:
-        p = Path(path)
-        if not p.is_file():
-            msg = f"{p}: profile file not found; pass the path of a YAML profile"
-            raise ProfileError(msg)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            msg = f"{p}: not a YAML text file (not UTF-8 text); save the profile as UTF-8 YAML"
-            raise ProfileError(msg) from None
-        where = str(p)
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        msg = f"{where}: not valid YAML ({exc})"
-        raise ProfileError(msg) from None
+    raw, where = _read_profile_yaml(path)
     if not isinstance(raw, dict):
         _fail(where, "<top>", "the file must hold a mapping with 'levels' and 'categories'")
     if raw.get("schema_version", 1) != 1:
@@ -695,6 +676,30 @@ def load_profile(path: str | Path | None = None) -> Profile:
         site_types=site_types,
         site_rules=site_rules,
     )
+
+
+def _read_profile_yaml(path: str | Path | None) -> tuple[Any, str]:
+    """Return the parsed YAML of a profile file (None: the default) and how messages name it."""
+    if path is None:
+        text = resources.files("livingcircle.profiles").joinpath("default.yaml").read_text(
+            encoding="utf-8")
+        where = "default profile"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            msg = f"{p}: profile file not found; pass the path of a YAML profile"
+            raise ProfileError(msg)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            msg = f"{p}: not a YAML text file (not UTF-8 text); save the profile as UTF-8 YAML"
+            raise ProfileError(msg) from None
+        where = str(p)
+    try:
+        return yaml.safe_load(text), where
+    except yaml.YAMLError as exc:
+        msg = f"{where}: not valid YAML ({exc})"
+        raise ProfileError(msg) from None
 
 
 def list_categories(profile: Profile | str | Path | None = None) -> pd.DataFrame:
