@@ -307,6 +307,9 @@ def _sift_up(hd, hn, pos, size, node, d):
     return size
 
 
+# Longer than the package's 80-line limit on purpose (tests/test_static.py allows it by name):
+# a numba kernel whose heap loop keeps its state in local arrays; split into helpers it would
+# hand that state across compiled calls for no reader's gain.
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _dijkstra(indptr, indices, data, leaf, starts, start_dist, limit, dist, src, pos, hd, hn,
               order):
