@@ -10,7 +10,10 @@ This module owns a result from the moment :func:`livingcircle.pipeline.run` retu
 * :meth:`Result.write` — the result folder: ``livingcircle.gpkg``, the plan tables and
   ``map.html`` staged and moved into place together, ``manifest.json`` (sizes and SHA-256) last;
 * :func:`load_result` and :func:`read_layers` — the one reader (a city's spilled layers stay in
-  the file), checked against the manifest first (:func:`livingcircle._atomic.verify_manifest`).
+  the file), checked against the manifest first (:func:`livingcircle._atomic.verify_manifest`);
+  :func:`read_result` reads every layer into memory for ``export`` and ``postgis``;
+* :func:`build_metadata` — the metadata of an export (source, caller, checksums, CRS), which
+  ``export`` and ``postgis`` both write: an output never takes it from another output.
 
 Maps, report, figures and export take a :class:`Result`; they may import this module, never
 ``pipeline``. A new output file of the result folder goes into :meth:`Result.write` (and

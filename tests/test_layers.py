@@ -163,7 +163,7 @@ def test_outputs_import_only_shared_outputs(mod):
 
 
 @pytest.mark.parametrize("mod", LAYERS["outputs"])
-def test_outputs_import_neither_the_pipeline_nor_planning_above(mod):
+def test_outputs_import_neither_the_pipeline_nor_the_command_line(mod):
     # issue 15 item 3: maps, report and export take a Result and import neither the pipeline
     # (nor batch, options, compose, cli) nor each other; checked on every import, lazy ones too
     above = {m for name in ("cli", "compose") for m in LAYERS[name]}
