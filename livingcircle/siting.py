@@ -451,6 +451,34 @@ class _Candidates:
         return self._fit[category]
 
 
+def usable_sites(sites: gpd.GeoDataFrame, profile: Profile, category: str) -> np.ndarray:
+    """Return which sites :func:`site_facilities` may propose for a category, in row order.
+
+    The same rules as a run (:func:`livingcircle.standards.site_fit` and the planner's
+    ``area_confirmed``): a compatible site type of at least the sourced minimum area, or of
+    unknown area (to be confirmed), or, for a category without a sourced minimum, a site whose
+    area the planner confirmed; never a district-planning category (上级规划统筹).
+
+    Parameters
+    ----------
+    sites
+        Candidate sites: site_id, site_type, floor_area_m2, optional area_confirmed.
+    profile
+        The standard profile with its ``siting`` rules.
+    category
+        A category id of the profile.
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans, one per row of ``sites``.
+    """
+    if profile.category(category).district_planning:
+        return np.zeros(len(sites), dtype=bool)
+    cand = _Candidates(sites.assign(site_id=sites["site_id"].astype(str)), profile)
+    return cand.fit(category) >= _TO_CONFIRM
+
+
 def _fit_code(fit: str, area_open: bool, no_minimum: bool, confirmed: bool) -> int:
     if fit == "incompatible":
         return _INCOMPATIBLE
