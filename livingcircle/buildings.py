@@ -80,6 +80,7 @@ __all__ = [
     "building_needs",
     "building_scope",
     "buildings_layer",
+    "check_buildings_crs",
     "combine_community_scope",
     "community_building_summary",
     "read_buildings",
@@ -300,6 +301,89 @@ def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | N
     return out.loc[keep]
 
 
+def check_buildings_crs(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None, *,
+                        source: str, strict: bool = False) -> dict:
+    """Warn (or stop) when buildings fit their communities markedly better in another system.
+
+    The rule of :func:`livingcircle.inputs.check_against_network` (its systems and thresholds:
+    :data:`~livingcircle.inputs.CHECK_RATIO`, :data:`~livingcircle.inputs.CHECK_MIN_GAIN_M`,
+    :data:`~livingcircle.inputs.CHECK_MIN_POINTS`), measured to each building's own community
+    polygon instead of the streets: buildings, like communities, stand inside blocks, where
+    the streets are about as far in any system. Measured on the sample district's buildings
+    table (``benchmarks/bench_buildings_crs.py``, table in ``benchmarks/README.md``,
+    2026-12-02): read right, 624 buildings lie a median 19.3 m from the streets, and GCJ-02
+    coordinates read as WGS84 (moved about 450 m) also 19.3 m — the streets cannot tell; from
+    their own community they lie 0.0 m read right and 420.4 m mis-stated (419.4 m for WGS84
+    stated GCJ-02 or BD-09, the right system 0.0 m). Only buildings whose file names a community
+    of the layer, given as a polygon, are measured.
+
+    Parameters
+    ----------
+    buildings
+        As read by :func:`livingcircle.io.read_layer` (``attrs["input"]["source_crs"]``: the
+        system applied), before communities are assigned by location.
+    communities
+        The communities layer; without polygons nothing is measured.
+    source
+        The file, for the message.
+    strict
+        Raise a :class:`~livingcircle.CoordinateError` instead of warning.
+
+    Returns
+    -------
+    dict
+        ``median_m`` per system, ``applied``, ``n_points`` and ``verdict`` (as the records of
+        ``check_against_network``).
+    """
+    from ._errors import CoordinateError, advice
+    from .coords import from_wgs84, to_wgs84
+    from .inputs import CHECK_MIN_GAIN_M, CHECK_MIN_POINTS, CHECK_RATIO, SYSTEMS
+
+    meta = buildings.attrs.get("input", {})
+    if meta.get("crs_column"):
+        return {"verdict": "not checked: systems given row by row"}
+    if communities is None or "geometry" not in communities.columns:
+        return {"verdict": "not checked: no communities layer"}
+    polys = communities[shapely.get_type_id(np.asarray(communities.geometry.values)) >= 3]
+    own = gpd.GeoSeries(polys.geometry.to_numpy(), index=polys["community_id"].astype(str),
+                        crs=polys.crs)
+    own = own[~own.index.duplicated()]
+    cid = _community_ids(buildings)
+    mask = cid.isin(own.index).to_numpy()
+    applied = meta.get("source_crs") or "wgs84"
+    rec: dict = {"applied": applied, "n_points": int(mask.sum())}
+    if mask.sum() < CHECK_MIN_POINTS:
+        rec["verdict"] = "not judged: too few buildings in a community polygon of the layer"
+        return rec
+    pts = shapely.point_on_surface(np.asarray(buildings.geometry.values)[mask])
+    olon, olat = from_wgs84(shapely.get_x(pts), shapely.get_y(pts), applied)
+    utm = own.estimate_utm_crs()
+    target = own.to_crs(utm).reindex(cid[mask].to_numpy()).to_numpy()
+    med = {}
+    for system in SYSTEMS:
+        x, y = to_wgs84(olon, olat, system)
+        moved = gpd.GeoSeries(shapely.points(x, y), crs=4326).to_crs(utm).to_numpy()
+        med[system] = round(float(np.median(shapely.distance(moved, target))), 1)
+    rec["median_m"] = med
+    best = min((s for s in SYSTEMS if s != applied), key=med.__getitem__)
+    if not (med[best] <= med[applied] / CHECK_RATIO
+            and med[applied] - med[best] >= CHECK_MIN_GAIN_M):
+        rec["verdict"] = "fits"
+        return rec
+    rec["verdict"] = f"fits {best} better"
+    fix = advice(f"give buildings=lc.InputFile({source!r}, crs={best!r})",
+                 f"give --crs {source}={best}",
+                 f"describe the file in areas.yaml as {{path: {source}, crs: {best}}}")
+    msg = (f"{source}: its buildings lie a median {med[applied]:.1f} m from their own community "
+           f"as read ({applied}), but {med[best]:.1f} m if its coordinates were {best}; the "
+           f"stated coordinate system is probably wrong: {fix}")
+    if strict:
+        raise CoordinateError(msg)
+    v.warn(msg + advice(" (strict=True makes this an error)", " (--strict makes this an error)",
+                        " (strict: true makes this an error)"))
+    return rec
+
+
 def read_buildings(
     path: str | Path,
     *,
@@ -313,6 +397,8 @@ def read_buildings(
     crs_column: str | None = None,
     encoding: str | None = None,
     diagnostics: Diagnostics | None = None,
+    boundary=None,
+    strict: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read a buildings table (楼栋): footprints or points with their attributes.
 
@@ -345,6 +431,14 @@ def read_buildings(
         without one, ids ``buildings_<row>`` are generated and recorded.
     diagnostics
         Collector of repaired and set-aside rows (layer ``buildings``).
+    boundary
+        The study boundary: buildings farther than ``settings.far_outside_km`` from it are set
+        aside with their distance (``far_outside``), and all of them that far is an error
+        (:func:`livingcircle._validate.drop_far_outside`, as for gates and facilities).
+    strict
+        Stop instead of warning when the buildings fit their own communities markedly better
+        in another coordinate system (:func:`check_buildings_crs`; its record is
+        ``attrs["input"]["community_check"]``).
 
     Returns
     -------
@@ -372,6 +466,8 @@ def read_buildings(
     n_in = len(gdf)
     first = len(diag)
     gdf = v.assign_ids(gdf, ID_COLUMNS[LAYER], layer=LAYER, source=src, diagnostics=diag)
+    gdf = v.drop_far_outside(gdf, boundary, layer=LAYER, source=src, diagnostics=diag)
+    check = check_buildings_crs(gdf, communities, source=src, strict=strict)
     gdf = _coerce(gdf, source=src, diagnostics=diag)
     gdf = _assign_communities(gdf, communities, source=src, diagnostics=diag)
     v.check_usable(gdf, n_in, layer=LAYER, source=src, diagnostics=diag)
@@ -390,7 +486,7 @@ def read_buildings(
     front = ["building_id", "community_id", "community_from", *BUILDING_ATTRIBUTES]
     rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
     out = gdf[[*front, *rest, "src_row", "geometry"]].reset_index(drop=True)
-    out.attrs = {"source": src, "input": gdf.attrs.get("input", {})}
+    out.attrs = {"source": src, "input": {**gdf.attrs.get("input", {}), "community_check": check}}
     logger.info("%s: %d buildings of %d rows", src, len(out), n_in)
     return out
 
@@ -779,12 +875,17 @@ def buildings_layer(
     return out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
 
 
-def combine_community_scope(community_scope: pd.DataFrame,
-                            summary: pd.DataFrame) -> pd.DataFrame:
+def combine_community_scope(community_scope: pd.DataFrame, summary: pd.DataFrame, *,
+                            communities: pd.DataFrame | None = None,
+                            location_type: str | None = None) -> pd.DataFrame:
     """Take each community's scope from its buildings where it has some, else from its attributes.
 
     Issue 16 §1: without a buildings table (or for a community the table does not cover), the
     community attributes keep working (:func:`livingcircle.renovation.renovation_scope`).
+    The location rule of 二(一) (城市、县城、原农垦、森工系统二级机构所在地) is the community's,
+    not a building's: with ``communities`` it applies to the buildings' verdict too
+    (:func:`livingcircle.renovation.apply_location`): outside the list → 'no'
+    (``location_not_eligible``), unknown → a 'yes' becomes 'unknown'.
 
     Parameters
     ----------
@@ -792,6 +893,11 @@ def combine_community_scope(community_scope: pd.DataFrame,
         The result of :func:`livingcircle.renovation.renovation_scope`.
     summary
         The result of :func:`community_building_summary`.
+    communities
+        The communities layer (its ``location_type``), or None: the location rule is not
+        applied to the buildings' verdict.
+    location_type
+        The area's location for communities whose own cell is empty (``--location-type``).
 
     Returns
     -------
@@ -800,6 +906,8 @@ def combine_community_scope(community_scope: pd.DataFrame,
         with at least one building, and ``scope_from`` ('buildings' | 'community'); in the
         order of ``community_scope``.
     """
+    from .renovation import apply_location, community_locations
+
     out = community_scope.copy()
     s = summary.assign(community_id=summary["community_id"].astype(str))
     s = s[s["n_buildings"] > 0].set_index("community_id")
@@ -808,4 +916,15 @@ def combine_community_scope(community_scope: pd.DataFrame,
     for col in ("in_scope", "reasons", "reasons_zh"):
         out.loc[has, col] = s[col].loc[ids[has]].to_numpy()
     out["scope_from"] = np.where(has, "buildings", "community")
+    places = ({} if communities is None
+              else community_locations(communities, location_type))
+    for i in np.flatnonzero(has):
+        if ids.iloc[i] not in places:
+            continue
+        row = out.iloc[i]
+        status, codes, texts = apply_location(
+            row["in_scope"], [c for c in str(row["reasons"] or "").split(";") if c],
+            [z for z in str(row["reasons_zh"] or "").split("；") if z], places[ids.iloc[i]])
+        out.iloc[i, out.columns.get_indexer(["in_scope", "reasons", "reasons_zh"])] = [
+            status, ";".join(codes), "；".join(texts)]
     return out

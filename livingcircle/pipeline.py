@@ -121,6 +121,7 @@ def run(
     speed: str = "elderly_winter",
     buildings=None,
     heritage=None,
+    location_type: str | None = None,
 ) -> Result:
     """Run the whole analysis for one study area.
 
@@ -206,6 +207,12 @@ def run(
         Optional heritage layer (:func:`livingcircle.heritage.read_heritage`: polygons or points
         of 历史文化街区/文物保护单位/历史建筑, or an OSM file's ``historic=*``); the communities
         it touches are heritage communities (the attribute ``heritage`` still marks others).
+    location_type
+        The study area's 所在地类型 for the location rule of 二(一) (``city``, ``county_town``,
+        ``state_farm``, ``forestry`` or ``other``; :func:`livingcircle.renovation.
+        check_location_type`): it stands for every community whose own ``location_type`` is
+        empty (a community's own value wins); the metadata's ``renovation_rules`` and the
+        report say so. None (default): an empty cell is unknown.
 
     Returns
     -------
@@ -220,6 +227,7 @@ def run(
     """
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     _check_siting(siting)
+    location_type = _check_location_type(location_type)
     speed_profiles = [speed_profiles] if isinstance(speed_profiles, str) else list(speed_profiles)
     _check_time_options(prof, speed_profiles, criterion=criterion, speed=speed)
     ctx = _Run(prof=prof, progress=progress)
@@ -230,7 +238,7 @@ def run(
     data = _read_inputs(ctx, osm=osm, communities=communities, gates=gates,
                         facilities=facilities, facilities_crs=facilities_crs, sites=sites,
                         boundary=boundary, claimed=claimed)
-    _buildings_heritage(ctx, data, buildings=buildings, heritage=heritage)
+    _buildings_heritage(ctx, data, buildings=buildings, heritage=heritage, strict=strict)
     ctx.done("read inputs")
 
     ctx.step("walking network")
@@ -258,7 +266,8 @@ def run(
     ctx.step("renovation")
     wide, planning = _renovation(ctx, acc, data, analysis, speed_profile=speed_profiles[0],
                                  target_communities=target_communities,
-                                 target_households=target_households)
+                                 target_households=target_households,
+                                 location_type=location_type)
     ctx.done("renovation")
 
     layers = _layers(data, acc, iso, analysis, wide, planning)
@@ -446,7 +455,8 @@ def _one_file(value, role: str):
     return files[0].with_name_hint()
 
 
-def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> None:
+def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage,
+                        strict: bool = False) -> None:
     """Read the heritage and buildings layers (issue 16 §1, §2) into ``data``.
 
     The heritage layer marks the communities it touches (:func:`livingcircle.heritage.
@@ -487,9 +497,11 @@ def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> Non
     entry = ctx.note("buildings", f.path)
     b = read_buildings(str(f.path), communities=data.comm, layer=f.layer,
                        columns=f.column_mapping(), coord_crs=f.crs, crs_column=f.crs_column,
-                       diagnostics=ctx.diag)
+                       diagnostics=ctx.diag, boundary=data.boundary, strict=strict)
     if entry is not None:
         entry.update(_crs_record(f, b.attrs.get("input", {})))
+        # the buildings are checked against their own communities, not the streets
+        entry["community_check"] = b.attrs.get("input", {}).get("community_check")
     scope = building_scope(b, year_limit=settings.renovation_year_limit)
     needs = building_needs(b, scope)
     data.buildings = _Buildings(
@@ -498,13 +510,18 @@ def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> Non
         layer=buildings_layer(b, scope, needs))
 
 
-def _scope_with_buildings(scope: pd.DataFrame, bld: _Buildings | None) -> pd.DataFrame:
-    """Give a community with buildings the scope of its buildings (``scope_from``)."""
+def _scope_with_buildings(scope: pd.DataFrame, bld: _Buildings | None,
+                          comm: pd.DataFrame, location_type: str | None) -> pd.DataFrame:
+    """Give a community with buildings the scope of its buildings (``scope_from``).
+
+    The community's location rule (二(一)) applies to it (``combine_community_scope``).
+    """
     if bld is None:
         return scope
     from .buildings import combine_community_scope
 
-    return combine_community_scope(scope, bld.summary)
+    return combine_community_scope(scope, bld.summary, communities=comm,
+                                   location_type=location_type)
 
 
 def _needs_with_buildings(needs: pd.DataFrame, scope: pd.DataFrame,
@@ -664,7 +681,8 @@ def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str =
 
 
 def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile: str,
-                target_communities, target_households) -> tuple[gpd.GeoDataFrame, dict]:
+                target_communities, target_households,
+                location_type: str | None = None) -> tuple[gpd.GeoDataFrame, dict]:
     """Renovation scope, needs and the annual plan; the wide communities layer."""
     from .renovation import (
         annual_plan,
@@ -677,7 +695,8 @@ def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile:
     comm = data.comm
     wide = acc.wide(speed_profile).merge(analysis["completeness"], on="community_id",
                                          how="left")
-    scope = _scope_with_buildings(renovation_scope(comm), data.buildings)
+    scope = _scope_with_buildings(renovation_scope(comm, location_type=location_type),
+                                  data.buildings, comm, location_type)
     needs = renovation_needs(comm, analysis["gaps"], scope, ctx.prof,
                              capacity=analysis.get("capacity"))
     needs = _needs_with_buildings(needs, scope, data.buildings)
@@ -692,7 +711,7 @@ def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile:
                 # issue 16 §2: gaps the district plans, and which optional scope rules applied
                 "district_planning": district_planning_items(analysis["gaps"], comm, ctx.prof,
                                                              scope),
-                "rules": scope_rules_applied(comm)}
+                "rules": scope_rules_applied(comm, location_type)}
     return wide, planning
 
 
@@ -730,6 +749,13 @@ def _clusters(ctx: _Run, data: _Inputs, acc, net, wide, analysis: dict, planning
         "profile": ctx.prof,
         "facilities": data.fac, "sites": data.sites, "gates": data.gts,
         "plan": planning.get("plan"), "speed_profile": speed_profile}, siting=siting)
+
+
+def _check_location_type(location_type: str | None) -> str | None:
+    """Stop before the analysis on a location type outside 二(一)'s list (issue 16 §2)."""
+    from .renovation import check_location_type
+
+    return check_location_type(location_type)
 
 
 def _check_siting(siting: str) -> None:

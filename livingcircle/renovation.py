@@ -30,7 +30,7 @@ import pandas as pd
 from pandas.api.typing import NAType
 
 from . import settings
-from ._errors import InputError, LivingCircleWarning
+from ._errors import InputError, LivingCircleWarning, advice
 from .schema import is_yes, labels_zh, parse_yes_no
 from .standards import Profile
 
@@ -190,6 +190,7 @@ def renovation_scope(
     year_limit: int | None = None,
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
+    location_type: str | None = None,
 ) -> pd.DataFrame:
     """Decide which communities are in renovation scope (黑政办规〔2021〕15号 二(一)).
 
@@ -215,7 +216,9 @@ def renovation_scope(
     ``location_type`` column (:data:`LOCATION_TYPES`; :func:`scope_rules_applied` says whether
     it was applied): a value outside the list → out (``location_not_eligible``, first reason);
     an empty cell → a community the other rules put in becomes 'unknown'
-    (``unknown_location_type``); no column → the rule is not applied.
+    (``unknown_location_type``); no column → the rule is not applied. ``location_type`` (the
+    area's location, ``--location-type``) stands for every community whose own cell is empty
+    or that has no column; a community's own value wins.
 
     Local lists override the rules: ``exclude`` → out
     (``local_exclude``), ``include`` → in (``local_include``). Some cities extend the year limit
@@ -230,6 +233,9 @@ def renovation_scope(
         Last year of construction in scope; None takes ``settings.renovation_year_limit``.
     include, exclude
         Community ids added to or removed from scope by local decision.
+    location_type
+        The study area's location (:func:`check_location_type`), for the communities whose own
+        ``location_type`` is empty; None: an empty cell is unknown.
 
     Returns
     -------
@@ -252,14 +258,15 @@ def renovation_scope(
         warnings.warn(f"include/exclude name communities not in the layer: {stray}",
                       LivingCircleWarning, stacklevel=2)
 
-    has_location = "location_type" in communities.columns
+    area = check_location_type(location_type)
+    has_location = "location_type" in communities.columns or area is not None
     out = []
     for r in recs:
         cid = r["community_id"]
         yes, no, unk = _scope_criteria(r, cid, limit)
         grade_d = _grade_or_none(_get(r, "safety_grade"), cid) == "D"
         d_reason = [("grade_d_danger", "安全鉴定D级（危房）")] if grade_d else []
-        loc = _location(r) if has_location else ("n/a", None)
+        loc = _location(r, area) if has_location else ("n/a", None)
 
         if cid in exc:
             status, reasons = "no", [("local_exclude", "地方决定不纳入"), *d_reason]
@@ -330,14 +337,22 @@ def _scope_criteria(r: Mapping, cid: str, limit: int):
     return yes, no, unk
 
 
-def _location(r: Mapping) -> tuple[str, tuple[str, str] | None]:
+def _empty(v) -> bool:
+    return _is_missing(v) or str(v).strip() == ""
+
+
+def _location(r: Mapping, area: str | None = None) -> tuple[str, tuple[str, str] | None]:
     """Judge a community's ``location_type`` against the policy's list (二(一)).
 
     Returns ('yes', None) for a listed location, ('no', reason) for a value outside the list,
-    ('unknown', reason) for an empty cell.
+    ('unknown', reason) for an empty cell. ``area`` (the study area's location) stands for an
+    empty cell; the reason then says the value is the area's.
     """
     v = _get(r, "location_type")
-    if _is_missing(v) or str(v).strip() == "":
+    from_area = _empty(v) and area is not None
+    if from_area:
+        v = area
+    if _empty(v):
         return "unknown", ("unknown_location_type",
                            "所在地类型未知（是否城市、县城、原农垦、森工系统二级机构所在地，需核实）")
     key = str(v).strip().lower()
@@ -345,8 +360,98 @@ def _location(r: Mapping) -> tuple[str, tuple[str, str] | None]:
         if key in {w.lower() for w in words}:
             return "yes", None
     listed = "、".join(zh for zh, _ in LOCATION_TYPES.values())
+    whose = "（片区设定 --location-type）" if from_area else ""
     return "no", ("location_not_eligible",
-                  f"所在地类型“{v}”不在政策所列范围（{listed}）；{LOCATION_POLICY_ZH}")
+                  f"所在地类型“{v}”{whose}不在政策所列范围（{listed}）；{LOCATION_POLICY_ZH}")
+
+
+#: The values ``--location-type`` accepts: the policy's locations (二(一)) and ``other``.
+LOCATION_OPTION_VALUES = (*LOCATION_TYPES, "other")
+
+
+def check_location_type(value: str | None) -> str | None:
+    """Check the study area's location type (``--location-type``) and return it, or None.
+
+    Parameters
+    ----------
+    value
+        ``city``, ``county_town``, ``state_farm``, ``forestry`` (the locations 二(一) lists),
+        ``other`` (outside the list: the area's communities are not eligible), a word of
+        :data:`LOCATION_TYPES` (城市, 县城, 原农垦, 森工 …), or None / empty (no area value).
+
+    Returns
+    -------
+    str or None
+        The value as given (stripped), or None.
+
+    Raises
+    ------
+    InputError
+        For any other value, naming the option and the accepted values.
+    """
+    if value is None or str(value).strip() == "":
+        return None
+    v = str(value).strip()
+    if v.lower() == "other" or location_type_code(v) != "other":
+        return v
+    name = advice("location_type", "--location-type", "location_type")
+    msg = (f"{name} {value!r} is not a location of 二(一); use one of "
+           f"{', '.join(LOCATION_OPTION_VALUES)} (or 城市, 县城, 原农垦, 森工)")
+    raise InputError(msg)
+
+
+def community_locations(communities: pd.DataFrame,
+                        location_type: str | None = None) -> dict[str, tuple]:
+    """Return each community's location verdict (二(一)), or {} when the rule is not applied.
+
+    Parameters
+    ----------
+    communities
+        community_id and, when known, location_type.
+    location_type
+        The area's location for the communities whose own cell is empty
+        (:func:`check_location_type`).
+
+    Returns
+    -------
+    dict
+        community_id → ('yes'|'no'|'unknown', (code, Chinese reason) or None); empty when the
+        layer has no ``location_type`` column and no area value is given.
+    """
+    area = check_location_type(location_type)
+    if "location_type" not in communities.columns and area is None:
+        return {}
+    return {r["community_id"]: _location(r, area) for r in _records(communities)}
+
+
+def apply_location(status: str, codes: list[str], texts: list[str],
+                   location: tuple) -> tuple[str, list[str], list[str]]:
+    """Apply a community's location verdict to a scope judged without it (e.g. by its buildings).
+
+    A location outside 二(一)'s list → 'no' with ``location_not_eligible`` first; an unknown
+    location turns a 'yes' into 'unknown' (``unknown_location_type`` added); a listed location
+    changes nothing. The same order as :func:`renovation_scope`.
+
+    Parameters
+    ----------
+    status
+        'yes', 'no' or 'unknown'.
+    codes, texts
+        The reason codes and their Chinese texts (lists of any lengths).
+    location
+        A verdict of :func:`community_locations`.
+
+    Returns
+    -------
+    tuple
+        (status, codes, texts) after the location rule.
+    """
+    verdict, reason = location
+    if verdict == "no":
+        return "no", [reason[0], *codes], [reason[1], *texts]
+    if verdict == "unknown" and status == "yes":
+        return "unknown", [*codes, reason[0]], [*texts, reason[1]]
+    return status, codes, texts
 
 
 def location_type_code(value) -> str | None:
@@ -365,7 +470,8 @@ def location_type_code(value) -> str | None:
     return "other"
 
 
-def scope_rules_applied(communities: pd.DataFrame) -> dict[str, dict[str, str]]:
+def scope_rules_applied(communities: pd.DataFrame,
+                        location_type: str | None = None) -> dict[str, dict[str, str]]:
     """Say which optional rules of :func:`renovation_scope` were applied, and why not.
 
     The location rule (二(一) 城市、县城、原农垦、森工系统二级机构所在地) needs a
@@ -376,13 +482,26 @@ def scope_rules_applied(communities: pd.DataFrame) -> dict[str, dict[str, str]]:
     ----------
     communities
         The communities layer the scope was judged on.
+    location_type
+        The area's location given to :func:`renovation_scope` (``--location-type``), if any.
 
     Returns
     -------
     dict
-        ``{"location_eligibility": {"applied": "yes"|"no", "zh": ..., "en": ...}}``.
+        ``{"location_eligibility": {"applied": "yes"|"no", "zh": ..., "en": ...}}``, with
+        ``area_value`` when an area value was given.
     """
-    if "location_type" in communities.columns:
+    area = check_location_type(location_type)
+    if area is not None:
+        own = ("location_type" in communities.columns
+               and bool(communities["location_type"].map(lambda v: not _empty(v)).any()))
+        loc = {"applied": "yes", "area_value": area,
+               "zh": f"已核对二(一)所列地域：片区所在地类型设为“{area}”（--location-type），"
+                     "用于所在地类型为空的小区" + ("；小区自身填写的所在地类型优先" if own else ""),
+               "en": f"location eligibility (二(一)) checked with the area's location type "
+                     f"'{area}' (--location-type) for communities whose own location_type is "
+                     "empty" + ("; a community's own value wins" if own else "")}
+    elif "location_type" in communities.columns:
         loc = {"applied": "yes",
                "zh": "已按所在地类型（location_type）核对二(一)所列地域：城市、县城、原农垦、"
                      "森工系统二级机构所在地；其他所在地不纳入（location_not_eligible），空值为未知",

@@ -69,8 +69,12 @@ def test_cli_community_counts_are_the_sums_of_its_buildings(cli_run):
     assert (comm.loc[n_d.index, "n_grade_d"] == n_d).all()
     # a community with buildings takes its scope from them
     assert (comm.loc[by.size().index, "scope_from"] == "buildings").all()
+    # ... unless the community's location says otherwise (二(一)'s list is the community's):
+    # C027 lies in a 建制镇 (out), C061 has no location_type (unknown)
     has_yes = comm.index.isin(n_yes.index)
-    assert (comm.loc[has_yes, "in_scope"] == "yes").all()
+    assert comm.loc[has_yes, "in_scope"].to_dict() == {
+        c: {"C027": "no", "C061": "unknown"}.get(c, "yes") for c in comm.index[has_yes]}
+    assert comm.loc["C027", "scope_reasons"].startswith("location_not_eligible")
 
 
 def test_cli_heritage_layer_marks_the_communities_it_touches(cli_run):
