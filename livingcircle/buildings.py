@@ -144,18 +144,24 @@ SCOPE_RULES = _scope_rules(2000)
 #: :data:`ELEVATOR_SOURCE`.
 ELEVATOR_MIN_FLOORS = MIN_FLOORS_ELEVATOR
 
-#: Where the 4 floors come from, and how sure that is.
+#: Where the 4 floors come from, and how sure that is: 'secondary' (read in named local rules
+#: for adding elevators to existing dwellings, not in a national or Heilongjiang text). Recorded
+#: in the default profile (``elevator_retrofit``) by ``data/build_default_profile.py``.
 ELEVATOR_SOURCE = {
     "value": ELEVATOR_MIN_FLOORS,
-    "status": "unverified",
-    "policy": ("黑政办规〔2021〕15号 三(二) 完善类：“有条件的楼栋加装电梯” (names no number of "
-               "floors)"),
+    "status": "secondary",
+    "policy": ("黑政办规〔2021〕15号 三(二) 完善类：“有条件的楼栋加装电梯” (names no number "
+               "of floors)"),
     "source": (
-        "4 floors and more: the threshold of local 既有住宅加装电梯 rules for walk-ups and of "
-        "GB 55038-2025 住宅项目规范 for new dwellings (四层及以上应设置电梯); GB 50096-2011 "
-        "住宅设计规范 6.4.1 required elevators from 7 floors (or an entrance floor over "
-        "16 m) for new dwellings. Not verified in this repository: no text of these is in "
-        "shared/reference, and the document search returned none (2026-12-02)."
+        "4 floors and more, read in two local rules for adding elevators to existing dwellings: "
+        "Shenzhen (2018): an elevator can only be installed in a residential building with at "
+        "least four stories (english.sz.gov.cn/ln/201809/t20180913_14085522.htm); Lu'an, "
+        "Anhui (2024): residential buildings with four or more floors (including the fourth) "
+        "without elevators (luan.gov.cn/hdjl/en/NewsCenter/NewsCenter/10472187.html). For new "
+        "dwellings GB 50096 住宅设计规范 required elevators from 7 floors (cited, not read here). "
+        "Not found (document, page and code search, 2026-12-02): a Heilongjiang or Harbin rule, "
+        "and the text of GB 55038-2025 住宅项目规范; a city with its own rule passes "
+        "min_floors_elevator."
     ),
 }
 
@@ -638,7 +644,7 @@ def building_needs(
     """List the needs that belong to a building, for every building in scope.
 
     - ``elevator_retrofit`` (完善类, “有条件的楼栋加装电梯”): a walk-up of ``min_floors_elevator``
-      (4, :data:`ELEVATOR_SOURCE`: unverified) floors or more without an elevator. An elevator,
+      (4, :data:`ELEVATOR_SOURCE`: secondary) floors or more without an elevator. An elevator,
       or fewer floors, is no need; floors or elevator unknown (and not decided by the other) is
       listed with assessment 'unknown'.
     - ``unit_completion`` (基础类): complete_units False; unknown → 'unknown'.
@@ -682,6 +688,8 @@ def building_needs(
             "policy": NEED_POLICY[item], "threshold_status": status,
         })
 
+    status = ELEVATOR_SOURCE["status"] if min_floors_elevator == ELEVATOR_MIN_FLOORS \
+        else "planner"
     for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records"):
         if str(r["building_id"]) not in yes:
             continue
@@ -689,9 +697,7 @@ def building_needs(
         elev = _value(r.get("has_elevator"))
         detail = (f"floors={'unknown' if floors is None else floors}, has_elevator="
                   f"{'unknown' if elev is None else bool(elev)}; threshold {min_floors_elevator} "
-                  "floors (unverified)")
-        status = ELEVATOR_SOURCE["status"] if min_floors_elevator == ELEVATOR_MIN_FLOORS \
-            else "planner"
+                  f"floors ({status})")
         if elev is True or (floors is not None and floors < min_floors_elevator):
             pass
         elif floors is not None and elev is False:

@@ -157,13 +157,23 @@ def test_elevator_retrofit(floors, elevator, assessment):
         row = needs[needs["item_id"] == "elevator_retrofit"].iloc[0]
         assert (row["renovation_class"], row["item_zh"]) == ("完善", "有条件的楼栋加装电梯")
         assert row["policy"] == "黑政办规〔2021〕15号 三(二) 完善类：“有条件的楼栋加装电梯”"
-        assert row["threshold_status"] == "unverified"
+        assert row["threshold_status"] == "secondary"
 
 
 def test_elevator_threshold_is_sourced_and_can_be_changed():
+    # 4 floors: read in local rules for adding elevators to existing dwellings (Shenzhen 2018,
+    # Lu'an 2024), not in a national or Heilongjiang text: 'secondary'; the profile records it
+    import yaml
+
     assert ELEVATOR_MIN_FLOORS == 4 == ELEVATOR_SOURCE["value"]
-    assert ELEVATOR_SOURCE["status"] == "unverified"
-    assert "GB 50096-2011" in ELEVATOR_SOURCE["source"]
+    assert ELEVATOR_SOURCE["status"] == "secondary"
+    assert "english.sz.gov.cn" in ELEVATOR_SOURCE["source"]
+    assert "luan.gov.cn" in ELEVATOR_SOURCE["source"]
+    assert "Not found" in ELEVATOR_SOURCE["source"]  # what the search did not find, said
+    profile = Path(lc.__file__).parent / "profiles" / "default.yaml"
+    rec = yaml.safe_load(profile.read_text(encoding="utf-8"))["elevator_retrofit"]
+    assert (rec["min_floors"], rec["status"], rec["source"]) == (
+        4, "secondary", [ELEVATOR_SOURCE["source"]])
     b = buildings_frame([one(1990, "B", True, 5, False)])
     needs = building_needs(b, min_floors_elevator=7)
     assert "elevator_retrofit" not in needs["item_id"].tolist()
