@@ -670,7 +670,8 @@ def building_needs(
     pandas.DataFrame
         building_id, community_id, item_id, renovation_class, renovation_class_zh, priority_zh,
         item_zh, trigger_detail, trigger_detail_zh, assessment ('need' | 'unknown'), policy,
-        threshold_status ('unverified' for the elevator's floors, else '').
+        threshold_status (:data:`ELEVATOR_SOURCE`'s status for the elevator's floors, 'planner'
+        for another number, else '').
     """
     _check_frame(buildings)
     if scope is None:
