@@ -28,6 +28,23 @@ optional buildings table (issue 16 §1):
 Missing values mean unknown and are never guessed: a rule whose attribute is unknown gives
 'unknown' unless another rule already decides.
 
+Reading
+-------
+:func:`read_buildings` reads its file with :func:`livingcircle.io.read_layer` (coordinate
+systems, encodings, header aliases such as 楼栋编号, 小区编号, 建成年代, 层数, 电梯, 鉴定等级,
+独立厨卫, 户数 as in ``docs/columns.md``). Every attribute may be missing; missing means
+unknown. Cells are read as for communities (``1998年`` → 1998, ``6层`` → 6, ``90年代`` →
+unknown, each recorded); a cell that is not a value of its column (``E级``, ``六层半``,
+``maybe``) is read as unknown and recorded as ``value_invalid`` with the file, row, id and
+text — one bad cell of a survey of many buildings does not stop the run.
+
+A building without a community id is assigned to the community polygon that covers its
+point (a footprint's point on its surface, so a footprint across a fence goes to one side),
+recorded as ``community_by_location`` (column ``community_from`` is 'location' instead of
+'file'); one that lies in none, or in several, is set aside in the diagnostics
+(``missing_community_id``, the detail says which), as is one whose community id is not in
+``communities`` (``unknown_community``).
+
 Examples
 --------
 >>> import livingcircle as lc
@@ -342,7 +359,6 @@ def check_buildings_crs(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFra
         ``check_against_network``).
     """
     from ._errors import CoordinateError, advice
-    from .coords import from_wgs84, to_wgs84
     from .inputs import CHECK_MIN_GAIN_M, CHECK_MIN_POINTS, CHECK_RATIO, SYSTEMS
 
     meta = buildings.attrs.get("input", {})
@@ -361,16 +377,7 @@ def check_buildings_crs(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFra
     if mask.sum() < CHECK_MIN_POINTS:
         rec["verdict"] = "not judged: too few buildings in a community polygon of the layer"
         return rec
-    pts = shapely.point_on_surface(np.asarray(buildings.geometry.values)[mask])
-    olon, olat = from_wgs84(shapely.get_x(pts), shapely.get_y(pts), applied)
-    utm = own.estimate_utm_crs()
-    target = own.to_crs(utm).reindex(cid[mask].to_numpy()).to_numpy()
-    med = {}
-    for system in SYSTEMS:
-        x, y = to_wgs84(olon, olat, system)
-        moved = gpd.GeoSeries(shapely.points(x, y), crs=4326).to_crs(utm).to_numpy()
-        med[system] = round(float(np.median(shapely.distance(moved, target))), 1)
-    rec["median_m"] = med
+    med = rec["median_m"] = _medians_to_own(buildings[mask], own, cid[mask], applied)
     best = min((s for s in SYSTEMS if s != applied), key=med.__getitem__)
     if not (med[best] <= med[applied] / CHECK_RATIO
             and med[applied] - med[best] >= CHECK_MIN_GAIN_M):
@@ -388,6 +395,24 @@ def check_buildings_crs(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFra
     v.warn(msg + advice(" (strict=True makes this an error)", " (--strict makes this an error)",
                         " (strict: true makes this an error)"))
     return rec
+
+
+def _medians_to_own(buildings: gpd.GeoDataFrame, own: gpd.GeoSeries, cid: pd.Series,
+                    applied: str) -> dict[str, float]:
+    """Median distance (m) from buildings to their own community, read in each system."""
+    from .coords import from_wgs84, to_wgs84
+    from .inputs import SYSTEMS
+
+    pts = shapely.point_on_surface(np.asarray(buildings.geometry.values))
+    olon, olat = from_wgs84(shapely.get_x(pts), shapely.get_y(pts), applied)
+    utm = own.estimate_utm_crs()
+    target = own.to_crs(utm).reindex(cid.to_numpy()).to_numpy()
+    med = {}
+    for system in SYSTEMS:
+        x, y = to_wgs84(olon, olat, system)
+        moved = gpd.GeoSeries(shapely.points(x, y), crs=4326).to_crs(utm).to_numpy()
+        med[system] = round(float(np.median(shapely.distance(moved, target))), 1)
+    return med
 
 
 def read_buildings(
@@ -408,20 +433,7 @@ def read_buildings(
 ) -> gpd.GeoDataFrame:
     """Read a buildings table (楼栋): footprints or points with their attributes.
 
-    The file is read by :func:`livingcircle.io.read_layer` (coordinate systems, encodings,
-    header aliases such as 楼栋编号, 小区编号, 建成年代, 层数, 电梯, 鉴定等级, 独立厨卫, 户数 as in
-    ``docs/columns.md``). Every attribute may be missing; missing means unknown. Cells are read
-    as for communities (``1998年`` → 1998, ``6层`` → 6, ``90年代`` → unknown, each recorded); a
-    cell that is not a value of its column (``E级``, ``六层半``, ``maybe``) is read as unknown and
-    recorded as ``value_invalid`` with the file, row, id and text — one bad cell of a survey of
-    many buildings does not stop the run.
-
-    A building without a community id is assigned to the community polygon that covers its
-    point (a footprint's point on its surface, so a footprint across a fence goes to one side),
-    recorded as ``community_by_location`` (column ``community_from`` is 'location' instead of
-    'file'); one that lies in none, or in several, is set aside in the diagnostics
-    (``missing_community_id``, the detail says which), as is one whose community id is not in
-    ``communities`` (``unknown_community``).
+    Cells, community ids and set-aside rows as the module docstring says ("Reading").
 
     Parameters
     ----------
@@ -438,13 +450,11 @@ def read_buildings(
     diagnostics
         Collector of repaired and set-aside rows (layer ``buildings``).
     boundary
-        The study boundary: buildings farther than ``settings.far_outside_km`` from it are set
-        aside with their distance (``far_outside``), and all of them that far is an error
-        (:func:`livingcircle._validate.drop_far_outside`, as for gates and facilities).
+        The study boundary: buildings too far outside are set aside with their distance
+        (:func:`livingcircle._validate.drop_far_outside`, as gates and facilities).
     strict
-        Stop instead of warning when the buildings fit their own communities markedly better
-        in another coordinate system (:func:`check_buildings_crs`; its record is
-        ``attrs["input"]["community_check"]``).
+        Stop instead of warning on a wrongly stated coordinate system
+        (:func:`check_buildings_crs`; its record is ``attrs["input"]["community_check"]``).
 
     Returns
     -------
@@ -477,6 +487,17 @@ def read_buildings(
     gdf = _coerce(gdf, source=src, diagnostics=diag)
     gdf = _assign_communities(gdf, communities, source=src, diagnostics=diag)
     v.check_usable(gdf, n_in, layer=LAYER, source=src, diagnostics=diag)
+    _report_read(gdf, diag, first, src)
+    front = ["building_id", "community_id", "community_from", *BUILDING_ATTRIBUTES]
+    rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
+    out = gdf[[*front, *rest, "src_row", "geometry"]].reset_index(drop=True)
+    out.attrs = {"source": src, "input": {**gdf.attrs.get("input", {}), "community_check": check}}
+    logger.info("%s: %d buildings of %d rows", src, len(out), n_in)
+    return out
+
+
+def _report_read(gdf: gpd.GeoDataFrame, diag: Diagnostics, first: int, src: str) -> None:
+    """Record the unused columns; warn of the rows set aside and the invalid cells."""
     unused = [repr(str(c)) for c in gdf.columns
               if c not in (*INPUT_COLUMNS[LAYER], "community_from", "src_row", "geometry")]
     if unused:  # kept in the layer; listed once, as the other readers do
@@ -489,12 +510,6 @@ def read_buildings(
     if invalid:
         v.warn(f"{src}: {len(invalid)} cell(s) are not values of their column and are read as "
                "unknown (issue value_invalid in the diagnostics)")
-    front = ["building_id", "community_id", "community_from", *BUILDING_ATTRIBUTES]
-    rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
-    out = gdf[[*front, *rest, "src_row", "geometry"]].reset_index(drop=True)
-    out.attrs = {"source": src, "input": {**gdf.attrs.get("input", {}), "community_check": check}}
-    logger.info("%s: %d buildings of %d rows", src, len(out), n_in)
-    return out
 
 
 # --- scope --------------------------------------------------------------------------------
@@ -563,63 +578,67 @@ def building_scope(buildings: pd.DataFrame, *, year_limit: int | None = None) ->
     _check_frame(buildings)
     limit = settings.renovation_year_limit if year_limit is None else int(year_limit)
     rules = _scope_rules(limit)
-    rows = []
-    for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records"):
-        year = _value(r.get("build_year"))
-        grade = _grade(r.get("safety_grade"))
-        units = _value(r.get("complete_units"))
-        built_by = None if year is None else year <= limit
-        if built_by:
-            after_c: bool | None = False  # built by the limit: rule 1 decides
-        elif grade is None:
-            after_c = None
-        else:
-            after_c = grade == "C"
-        non_complete = None if units is None else not bool(units)
-        held = [k for k, t in (("built_by", built_by), ("after_grade_c", after_c),
-                               ("non_complete_units", non_complete)) if t]
-        unknown = []
-        if year is None:
-            unknown.append(("unknown_build_year", "建成年份未知"))
-        if grade is None and not built_by:
-            unknown.append(("unknown_safety_grade", "安全鉴定等级未知"))
-        if units is None:
-            unknown.append(("unknown_complete_units", "是否成套住宅未知"))
-        grade_d = grade == "D"
-        if grade_d:
-            status = "unknown"
-            codes = [rules["grade_d_danger"], *(rules[k] for k in held)]
-            extra = [] if held else unknown
-        elif held:
-            status, codes, extra = "yes", [rules[k] for k in held], []
-        elif unknown:
-            status, codes, extra = "unknown", [], unknown
-        else:
-            status, codes = "no", []
-            extra = [(f"built_after_{limit}", f"{limit}年后建成（{year}年）"),
-                     (f"safety_grade_{str(grade).lower()}", f"安全鉴定{grade}级"),
-                     ("complete_units", "成套住宅")]
-        zh = [c.zh + (f"（{year}年）" if c.code == rules["built_by"].code else
-                      "（建成年份未知：早于或晚于该年均在范围内）"
-                      if c.code == rules["after_grade_c"].code and year is None else "")
-              for c in codes]
-        rows.append({
-            "building_id": str(r["building_id"]),
-            "community_id": _id_or_none(r["community_id"]),
-            "in_scope": status,
-            "reasons": ";".join([c.code for c in codes] + [c for c, _ in extra]),
-            "reasons_zh": "；".join(zh + [z for _, z in extra]),
-            "policy": "\n".join(c.policy for c in codes),
-            "grade_d": grade_d,
-            "note_zh": GRADE_D_NOTE_ZH if grade_d else "",
-            "year_limit": limit,
-        })
+    rows = [_building_verdict(r, rules, limit)
+            for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records")]
     cols = ["building_id", "community_id", "in_scope", "reasons", "reasons_zh", "policy",
             "grade_d", "note_zh", "year_limit"]
     out = pd.DataFrame(rows, columns=cols)
     out["community_id"] = out["community_id"].astype("string")
     logger.info("building scope: %s", out["in_scope"].value_counts().to_dict())
     return out
+
+
+def _building_verdict(r: dict, rules: dict[str, ScopeRule], limit: int) -> dict:
+    """Judge one building's record by the scope rules (:func:`building_scope`); return its row."""
+    year = _value(r.get("build_year"))
+    grade = _grade(r.get("safety_grade"))
+    units = _value(r.get("complete_units"))
+    built_by = None if year is None else year <= limit
+    if built_by:
+        after_c: bool | None = False  # built by the limit: rule 1 decides
+    elif grade is None:
+        after_c = None
+    else:
+        after_c = grade == "C"
+    non_complete = None if units is None else not bool(units)
+    held = [k for k, t in (("built_by", built_by), ("after_grade_c", after_c),
+                           ("non_complete_units", non_complete)) if t]
+    unknown = []
+    if year is None:
+        unknown.append(("unknown_build_year", "建成年份未知"))
+    if grade is None and not built_by:
+        unknown.append(("unknown_safety_grade", "安全鉴定等级未知"))
+    if units is None:
+        unknown.append(("unknown_complete_units", "是否成套住宅未知"))
+    grade_d = grade == "D"
+    if grade_d:
+        status = "unknown"
+        codes = [rules["grade_d_danger"], *(rules[k] for k in held)]
+        extra = [] if held else unknown
+    elif held:
+        status, codes, extra = "yes", [rules[k] for k in held], []
+    elif unknown:
+        status, codes, extra = "unknown", [], unknown
+    else:
+        status, codes = "no", []
+        extra = [(f"built_after_{limit}", f"{limit}年后建成（{year}年）"),
+                 (f"safety_grade_{str(grade).lower()}", f"安全鉴定{grade}级"),
+                 ("complete_units", "成套住宅")]
+    zh = [c.zh + (f"（{year}年）" if c.code == rules["built_by"].code else
+                  "（建成年份未知：早于或晚于该年均在范围内）"
+                  if c.code == rules["after_grade_c"].code and year is None else "")
+          for c in codes]
+    return {
+        "building_id": str(r["building_id"]),
+        "community_id": _id_or_none(r["community_id"]),
+        "in_scope": status,
+        "reasons": ";".join([c.code for c in codes] + [c for c, _ in extra]),
+        "reasons_zh": "；".join(zh + [z for _, z in extra]),
+        "policy": "\n".join(c.policy for c in codes),
+        "grade_d": grade_d,
+        "note_zh": GRADE_D_NOTE_ZH if grade_d else "",
+        "year_limit": limit,
+    }
 
 
 # --- needs --------------------------------------------------------------------------------
@@ -677,52 +696,62 @@ def building_needs(
     if scope is None:
         scope = building_scope(buildings, year_limit=year_limit)
     yes = set(scope.loc[scope["in_scope"] == "yes", "building_id"].astype(str))
-    rows = []
-
-    def add(r, item, detail, detail_zh, assessment, status=""):
-        cls, name = ATTRIBUTE_ITEMS[item]
-        rows.append({
-            "building_id": str(r["building_id"]), "community_id": _id_or_none(r["community_id"]),
-            "item_id": item, "renovation_class": cls, "renovation_class_zh": CLASS_ZH[cls],
-            "priority_zh": PRIORITY_ZH[cls], "item_zh": name, "trigger_detail": detail,
-            "trigger_detail_zh": detail_zh, "assessment": assessment,
-            "policy": NEED_POLICY[item], "threshold_status": status,
-        })
-
     status = ELEVATOR_SOURCE["status"] if min_floors_elevator == ELEVATOR_MIN_FLOORS \
         else "planner"
+    rows: list[dict] = []
     for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records"):
-        if str(r["building_id"]) not in yes:
-            continue
-        floors = _value(r.get("floors"))
-        elev = _value(r.get("has_elevator"))
-        detail = (f"floors={'unknown' if floors is None else floors}, has_elevator="
-                  f"{'unknown' if elev is None else bool(elev)}; threshold {min_floors_elevator} "
-                  f"floors ({status})")
-        if elev is True or (floors is not None and floors < min_floors_elevator):
-            pass
-        elif floors is not None and elev is False:
-            add(r, "elevator_retrofit", detail,
-                f"{floors}层（≥{min_floors_elevator}层），无电梯", "need", status)
-        else:
-            add(r, "elevator_retrofit", detail, "层数或有无电梯未知，需调查", "unknown", status)
-        units = _value(r.get("complete_units"))
-        if units is False:
-            add(r, "unit_completion", "complete_units=False", "无独立厨房、卫生间", "need")
-        elif units is None:
-            add(r, "unit_completion", "complete_units unknown", "是否成套住宅未知，需调查",
-                "unknown")
-        grade = _grade(r.get("safety_grade"))
-        if grade == "C":
-            add(r, "building_safety", "safety_grade=C", "安全鉴定C级", "need")
-        elif grade is None:
-            add(r, "building_safety", "safety_grade unknown", "安全鉴定等级未知，需鉴定",
-                "unknown")
+        if str(r["building_id"]) in yes:
+            rows += _needs_of_building(r, min_floors_elevator, status)
     cols = ["building_id", "community_id", "item_id", "renovation_class", "renovation_class_zh",
             "priority_zh", "item_zh", "trigger_detail", "trigger_detail_zh", "assessment",
             "policy", "threshold_status"]
     out = pd.DataFrame(rows, columns=cols)
     out["community_id"] = out["community_id"].astype("string")
+    return out
+
+
+def _need_row(r: dict, item: str, detail: str, detail_zh: str, assessment: str,
+              status: str = "") -> dict:
+    """Return one row of :func:`building_needs`."""
+    cls, name = ATTRIBUTE_ITEMS[item]
+    return {
+        "building_id": str(r["building_id"]), "community_id": _id_or_none(r["community_id"]),
+        "item_id": item, "renovation_class": cls, "renovation_class_zh": CLASS_ZH[cls],
+        "priority_zh": PRIORITY_ZH[cls], "item_zh": name, "trigger_detail": detail,
+        "trigger_detail_zh": detail_zh, "assessment": assessment,
+        "policy": NEED_POLICY[item], "threshold_status": status,
+    }
+
+
+def _needs_of_building(r: dict, min_floors_elevator: int, status: str) -> list[dict]:
+    """Return the need rows of one building in scope: elevator, complete units, grade C."""
+    out = []
+    floors = _value(r.get("floors"))
+    elev = _value(r.get("has_elevator"))
+    detail = (f"floors={'unknown' if floors is None else floors}, has_elevator="
+              f"{'unknown' if elev is None else bool(elev)}; threshold {min_floors_elevator} "
+              f"floors ({status})")
+    if elev is True or (floors is not None and floors < min_floors_elevator):
+        pass
+    elif floors is not None and elev is False:
+        out.append(_need_row(r, "elevator_retrofit", detail,
+                             f"{floors}层（≥{min_floors_elevator}层），无电梯", "need", status))
+    else:
+        out.append(_need_row(r, "elevator_retrofit", detail, "层数或有无电梯未知，需调查",
+                             "unknown", status))
+    units = _value(r.get("complete_units"))
+    if units is False:
+        out.append(_need_row(r, "unit_completion", "complete_units=False", "无独立厨房、卫生间",
+                             "need"))
+    elif units is None:
+        out.append(_need_row(r, "unit_completion", "complete_units unknown",
+                             "是否成套住宅未知，需调查", "unknown"))
+    grade = _grade(r.get("safety_grade"))
+    if grade == "C":
+        out.append(_need_row(r, "building_safety", "safety_grade=C", "安全鉴定C级", "need"))
+    elif grade is None:
+        out.append(_need_row(r, "building_safety", "safety_grade unknown",
+                             "安全鉴定等级未知，需鉴定", "unknown"))
     return out
 
 
@@ -772,12 +801,7 @@ def community_building_summary(
         n_unit_completion, n_building_safety (assessment 'need'), elevator_buildings.
     """
     _check_frame(buildings)
-    hh = (pd.Series(buildings["households"].to_numpy(), dtype="Int64",
-                    index=buildings["building_id"].astype(str))
-          if "households" in buildings.columns else pd.Series(dtype="Int64"))
-    sc = scope.assign(building_id=scope["building_id"].astype(str),
-                      community_id=scope["community_id"].astype(str))
-    sc["households"] = hh.reindex(sc["building_id"]).to_numpy()
+    sc = _scope_with_households(buildings, scope)
     order = pd.Index(list(dict.fromkeys(
         ([*communities["community_id"].astype(str)] if communities is not None else [])
         + sorted(sc["community_id"].unique()))), name="community_id")
@@ -811,15 +835,31 @@ def community_building_summary(
     out.loc[none, ["in_scope", "reasons", "reasons_zh"]] = ["unknown", "no_buildings",
                                                             "楼栋表中无本小区楼栋"]
     if needs is not None:
-        nd = needs[needs["assessment"] == "need"].assign(
-            community_id=needs["community_id"].astype(str))
-        for item in ("elevator_retrofit", "unit_completion", "building_safety"):
-            n = nd[nd["item_id"] == item].groupby("community_id").size()
-            out[f"n_{item}"] = n.reindex(order).fillna(0).astype("int64")
-        lift = nd[nd["item_id"] == "elevator_retrofit"]
-        out["elevator_buildings"] = lift.groupby("community_id", sort=False)[
-            "building_id"].agg(_joined).reindex(order).fillna("")
+        _need_counts(out, needs, order)
     return out.reset_index()
+
+
+def _scope_with_households(buildings: pd.DataFrame, scope: pd.DataFrame) -> pd.DataFrame:
+    """Return the building scope with text ids and each building's households."""
+    hh = (pd.Series(buildings["households"].to_numpy(), dtype="Int64",
+                    index=buildings["building_id"].astype(str))
+          if "households" in buildings.columns else pd.Series(dtype="Int64"))
+    sc = scope.assign(building_id=scope["building_id"].astype(str),
+                      community_id=scope["community_id"].astype(str))
+    sc["households"] = hh.reindex(sc["building_id"]).to_numpy()
+    return sc
+
+
+def _need_counts(out: pd.DataFrame, needs: pd.DataFrame, order: pd.Index) -> None:
+    """Add the counts of buildings needing each building item, and which need an elevator."""
+    nd = needs[needs["assessment"] == "need"].assign(
+        community_id=needs["community_id"].astype(str))
+    for item in ("elevator_retrofit", "unit_completion", "building_safety"):
+        n = nd[nd["item_id"] == item].groupby("community_id").size()
+        out[f"n_{item}"] = n.reindex(order).fillna(0).astype("int64")
+    lift = nd[nd["item_id"] == "elevator_retrofit"]
+    out["elevator_buildings"] = lift.groupby("community_id", sort=False)[
+        "building_id"].agg(_joined).reindex(order).fillna("")
 
 
 def _reason_counts(yes: pd.DataFrame, column: str, sep: str, key, fmt: str,

@@ -352,12 +352,7 @@ def site_facilities(
     reach = _reach_by_community(site_dist, cand.index)
     notes = [] if not_sited is None else not_sited
     problems = _siting_problems(cm, g, profile, categories, required_only, notes)
-    n_problems = sum(len(p[3]) for p in problems)
-    ties = "solver" if n_problems <= settings.siting_solver_max_problems else "first"
-    if ties == "first":
-        logger.info("siting: %d problems (more than settings.siting_solver_max_problems = %d): "
-                    "of equally good single sites the first is taken, without the solver",
-                    n_problems, settings.siting_solver_max_problems)
+    ties = _ties(sum(len(p[3]) for p in problems))
     out = []
     for cl_id, cids, hh, todo, is_member in problems:
         if todo:
@@ -368,6 +363,16 @@ def site_facilities(
                            crs=sites.crs)
     logger.info("siting (%s): %d new facilities proposed", model, len(res))
     return res
+
+
+def _ties(n_problems: int) -> str:
+    """How equally good sites are chosen: by the solver, or the first (beyond the setting)."""
+    if n_problems <= settings.siting_solver_max_problems:
+        return "solver"
+    logger.info("siting: %d problems (more than settings.siting_solver_max_problems = %d): "
+                "of equally good single sites the first is taken, without the solver",
+                n_problems, settings.siting_solver_max_problems)
+    return "first"
 
 
 #: The siting models of :func:`site_facilities` (``--siting``).
