@@ -369,7 +369,7 @@ def check_buildings_crs(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFra
     polys = communities[shapely.get_type_id(np.asarray(communities.geometry.values)) >= 3]
     own = gpd.GeoSeries(polys.geometry.to_numpy(), index=polys["community_id"].astype(str),
                         crs=polys.crs)
-    own = own[~own.index.duplicated()]
+    own = gpd.GeoSeries(own[~own.index.duplicated()])
     cid = _community_ids(buildings)
     mask = cid.isin(own.index).to_numpy()
     applied = meta.get("source_crs") or "wgs84"
@@ -965,13 +965,16 @@ def combine_community_scope(community_scope: pd.DataFrame, summary: pd.DataFrame
     out["scope_from"] = np.where(has, "buildings", "community")
     places = ({} if communities is None
               else community_locations(communities, location_type))
-    for i in np.flatnonzero(has):
+    for i in np.flatnonzero(has).tolist():
         if ids.iloc[i] not in places:
             continue
-        row = out.iloc[i]
+        label = out.index[i]
         status, codes, texts = apply_location(
-            row["in_scope"], [c for c in str(row["reasons"] or "").split(";") if c],
-            [z for z in str(row["reasons_zh"] or "").split("；") if z], places[ids.iloc[i]])
-        out.iloc[i, out.columns.get_indexer(["in_scope", "reasons", "reasons_zh"])] = [
-            status, ";".join(codes), "；".join(texts)]
+            str(out.at[label, "in_scope"]),
+            [c for c in str(out.at[label, "reasons"] or "").split(";") if c],
+            [z for z in str(out.at[label, "reasons_zh"] or "").split("；") if z],
+            places[ids.iloc[i]])
+        out.at[label, "in_scope"] = status
+        out.at[label, "reasons"] = ";".join(codes)
+        out.at[label, "reasons_zh"] = "；".join(texts)
     return out
