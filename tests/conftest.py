@@ -121,24 +121,6 @@ def policy_scope(raw: pd.DataFrame, year_limit: int = 2000) -> pd.Series:
     return policy_location(out, raw)
 
 
-#: The locations 二(一) lists (城市、县城、原农垦、森工系统二级机构所在地) as the sample writes them
-POLICY_LOCATIONS = {"城市", "县城", "原农垦", "森工"}
-
-
-def policy_location(status: pd.Series, raw: pd.DataFrame) -> pd.Series:
-    """Apply 二(一)'s location list to a scope indexed by community_id (an independent reference).
-
-    Only when ``raw`` has a ``location_type`` column: a value outside :data:`POLICY_LOCATIONS`
-    → 'no'; an empty cell → a 'yes' becomes 'unknown'. Plain pandas.
-    """
-    if "location_type" not in raw.columns:
-        return status
-    loc = pd.Series(raw["location_type"].astype("string").str.strip().to_numpy(),
-                    index=raw["community_id"].astype(str).to_numpy()).reindex(status.index)
-    out = status.where(~(loc.isna() & (status == "yes")), "unknown")
-    return out.where(~(loc.notna() & ~loc.isin(POLICY_LOCATIONS)).fillna(False), "no")
-
-
 def policy_scope_with_buildings(raw: pd.DataFrame, buildings: pd.DataFrame,
                                 year_limit: int = 2000) -> pd.Series:
     """Scope of raw communities where a buildings table decides for the communities it covers.
@@ -169,3 +151,21 @@ def sample_policy_scope() -> pd.Series:
     raw = pyogrio.read_dataframe(paths["communities"], read_geometry=False)
     buildings = pyogrio.read_dataframe(paths["buildings"], read_geometry=False)
     return policy_scope_with_buildings(raw, buildings)
+
+
+#: The locations 二(一) lists (城市、县城、原农垦、森工系统二级机构所在地) as the sample writes them
+POLICY_LOCATIONS = {"城市", "县城", "原农垦", "森工"}
+
+
+def policy_location(status: pd.Series, raw: pd.DataFrame) -> pd.Series:
+    """Apply 二(一)'s location list to a scope indexed by community_id (an independent reference).
+
+    Only when ``raw`` has a ``location_type`` column: a value outside :data:`POLICY_LOCATIONS`
+    → 'no'; an empty cell → a 'yes' becomes 'unknown'. Plain pandas.
+    """
+    if "location_type" not in raw.columns:
+        return status
+    loc = pd.Series(raw["location_type"].astype("string").str.strip().to_numpy(),
+                    index=raw["community_id"].astype(str).to_numpy()).reindex(status.index)
+    out = status.where(~(loc.isna() & (status == "yes")), "unknown")
+    return out.where(~(loc.notna() & ~loc.isin(POLICY_LOCATIONS)).fillna(False), "no")
