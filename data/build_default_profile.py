@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from livingcircle.buildings import ELEVATOR_SOURCE
+
 NAME_EN = {
     "junior_high_school": "Junior high school",
     "primary_school": "Primary school",
@@ -334,6 +336,14 @@ FOSSUM_RYENG = (
     "doi:10.1016/j.trd.2021.102934 (abstract: on clean ice, compared to a bare pavement, average "
     "travel times approximately 2 min/km longer; best obtainable winter surface approximately "
     "1 min/km longer)")
+
+
+def _on_ice(base: str, name_zh: str, name_en: str, note: str) -> dict:
+    """A speed derived from ``base`` on clean ice: + 2 min/km (Fossum & Ryeng 2021)."""
+    return {"name_zh": name_zh, "name_en": name_en, "base": base, "extra_min_per_km": 2.0,
+            "status": "derived", "source": [FOSSUM_RYENG], "note": note}
+
+
 SPEEDS = {
     "default": "adult",
     "profiles": {
@@ -366,22 +376,13 @@ SPEEDS = {
             "note": ("the women's mean, the slower of the two: the time criterion asks who can "
                      "still reach a facility"),
         },
-        "winter": {
-            "name_zh": "冬季冰雪路面", "name_en": "winter (icy pavement)",
-            "base": "adult", "extra_min_per_km": 2.0,
-            "status": "derived",
-            "source": [FOSSUM_RYENG],
-            "note": ("adult pace plus 2 min/km on clean ice; 1.0 min/km for well-kept winter "
-                     "pavements (same study)"),
-        },
-        "elderly_winter": {
-            "name_zh": "老年人（冬季冰雪路面）", "name_en": "elderly in winter",
-            "base": "elderly", "extra_min_per_km": 2.0,
-            "status": "derived",
-            "source": [FOSSUM_RYENG],
-            "note": ("the study measured pedestrians of all ages; adding its average penalty to "
-                     "the elderly pace assumes older walkers lose no more time on ice than others"),
-        },
+        "winter": _on_ice("adult", "冬季冰雪路面", "winter (icy pavement)",
+                          "adult pace plus 2 min/km on clean ice; 1.0 min/km for well-kept "
+                          "winter pavements (same study)"),
+        "elderly_winter": _on_ice("elderly", "老年人（冬季冰雪路面）", "elderly in winter",
+                                  "the study measured pedestrians of all ages; adding its average "
+                                  "penalty to the elderly pace assumes older walkers lose no more "
+                                  "time on ice than others"),
         "carer_with_child": {
             "name_zh": "携幼儿出行", "name_en": "carer with a small child",
             "m_per_s": 0.88,
@@ -404,6 +405,8 @@ SPEEDS = {
 # this facility; secondary = read in a named source that is superseded, local or about a
 # related facility; a commonly cited number that was not confirmed is left out (min_area_m2 null,
 # the number named in the note), so that the planner confirms the area.
+#: What the search for the unconfirmed numbers below found (issue 16 §4's follow-up).
+NOT_FOUND = "not found in the document, page and code search of 2026-12-02"
 SITE_TYPES = {
     "boiler_room": {"name_zh": "锅炉房", "name_en": "former boiler room", "kind": "building"},
     "vacant_lot": {"name_zh": "闲置空地", "name_en": "vacant lot", "kind": "land"},
@@ -433,17 +436,25 @@ SITING = {
                   "(a city may add building types for those)"),
         "min_area_m2": 1500, "area_kind": "site", "area_status": "secondary",
         "area_source": [f"{GB93}: 幼儿园 4班 用地 ≥1500 m² (6班 ≥2000, 8班 ≥2400)"],
-        "note": "完整居住社区建设指南 (2021) '≥6班' and 2200/3500 m² not verified",
+        "note": ("完整居住社区建设指南 (2021) '≥6班' and 2200/3500 m² not verified ("
+                 + NOT_FOUND + ")"),
     },
     "nursery_childcare": {"site_types": ANY_SITE, "basis": INDOOR_BASIS,
-                          "note": "完整居住社区建设指南 ≥200 m² not verified; GB 50180-93 4班 "
-                                  "用地 ≥1200 m² applies to standalone nurseries only"},
+                          "note": "完整居住社区建设指南 ≥200 m² not verified (" + NOT_FOUND + "); "
+                                  "GB 50180-93 托儿所 4班 用地 ≥1200 m² (jz.jzsc.net/"
+                                  "jingguanshejishuoming/96531.html) applies to standalone "
+                                  "nurseries only"},
     "community_health_center": {"site_types": [], "basis": "district planning (上级规划统筹)"},
     "community_health_station": {"site_types": ANY_SITE, "basis": INDOOR_BASIS,
-                                 "note": "≥120 m² (完整居住社区建设指南) not verified"},
+                                 "note": ("≥120 m² (完整居住社区建设指南) not verified ("
+                                          + NOT_FOUND + ")")},
     "nursing_home": {"site_types": [], "basis": "district planning (上级规划统筹)"},
     "elderly_day_care": {"site_types": ANY_SITE, "basis": INDOOR_BASIS,
-                         "note": "≥350 m² (完整居住社区建设指南) not verified"},
+                         "note": "≥350 m² (完整居住社区建设指南) not verified (" + NOT_FOUND
+                                 + "); a local rule per households, not per site: 已建成居住区 "
+                                 "每百户不少于20 m² 社区养老服务设施 (银川市民政局 2023, "
+                                 "yinchuan.gov.cn/xxgk/zcwd/bm/ycsmzj_71540/202310/"
+                                 "t20231030_4331674.html)"},
     "community_canteen": {"site_types": ANY_SITE, "basis": INDOOR_BASIS},
     "community_service_station": {
         "site_types": ANY_SITE, "basis": INDOOR_BASIS,
@@ -452,12 +463,13 @@ SITING = {
             "城市社区嵌入式服务设施建设导则（试行）(国家发展改革委、住房城乡建设部、自然资源部, "
             "2023): 社区嵌入式服务综合体（社区服务中心）建筑面积一般不应小于600 m², 有条件的不宜"
             "小于800 m² (hmhjcl.com/bigualu/93868.html)"],
-        "note": "完整居住社区建设指南 '以800 m²为宜' not verified",
+        "note": "完整居住社区建设指南 '以800 m²为宜' not verified (" + NOT_FOUND + ")",
     },
     "culture_activity_station": {"site_types": ANY_SITE, "basis": INDOOR_BASIS},
     "culture_activity_center": {"site_types": ANY_SITE, "basis": INDOOR_BASIS},
     "small_sports_ground": {"site_types": OPEN_LAND, "basis": OPEN_LAND_BASIS,
-                            "note": "完整居住社区建设指南 ≥800 m² 多功能运动场地 not verified"},
+                            "note": "完整居住社区建设指南 ≥800 m² 多功能运动场地 not verified ("
+                                    + NOT_FOUND + ")"},
     "medium_sports_ground": {"site_types": OPEN_LAND, "basis": OPEN_LAND_BASIS},
     "large_sports_ground": {"site_types": [], "basis": "district planning (上级规划统筹)"},
     "outdoor_fitness": {
@@ -469,7 +481,8 @@ SITING = {
     "children_elderly_play": {"site_types": OPEN_LAND, "basis": OPEN_LAND_BASIS},
     "fresh_market": {"site_types": ANY_SITE, "basis": INDOOR_BASIS},
     "supermarket": {"site_types": ANY_SITE, "basis": INDOOR_BASIS,
-                    "note": "≥300 m² (完整居住社区建设指南) not verified"},
+                    "note": "≥300 m² (完整居住社区建设指南) not verified (" + NOT_FOUND
+                            + ")"},
     "convenience_store": {"site_types": ANY_SITE, "basis": INDOOR_BASIS},
     "daily_services": {"site_types": ANY_SITE, "basis": INDOOR_BASIS},
     "parcel_delivery": {"site_types": ANY_SITE, "basis": INDOOR_BASIS + " or a wall outside",
@@ -482,7 +495,8 @@ SITING = {
     },
     "waste_collection_point": {"site_types": OPEN_LAND, "basis": OPEN_LAND_BASIS},
     "waste_collection_station": {"site_types": ANY_SITE, "basis": INDOOR_BASIS,
-                                 "note": "≥120 m² (完整居住社区建设指南) not verified"},
+                                 "note": ("≥120 m² (完整居住社区建设指南) not verified ("
+                                          + NOT_FOUND + ")")},
     "public_toilet": {"site_types": ANY_SITE, "basis": INDOOR_BASIS},
     "bus_stop": {"site_types": OPEN_LAND, "basis": OPEN_LAND_BASIS},
     "metro_station": {"site_types": OPEN_LAND, "basis": OPEN_LAND_BASIS},
@@ -493,9 +507,20 @@ SITING = {
         "min_area_m2": 10000, "area_kind": "site", "area_status": "verified",
         "area_source": ["GB 50180-2018, 十分钟生活圈居住区: 居住区公园 ≥1.0 ha (中国大百科全书, "
                         "zgbk.com/ecph/words?ID=491601)"],
-        "note": "社区游园 ≥4000 m² not verified",
+        "note": "社区游园 ≥4000 m² not verified (" + NOT_FOUND + ")",
     },
     "property_management": {"site_types": ANY_SITE, "basis": INDOOR_BASIS},
+}
+
+
+# --- issue 16 §1: the elevator retrofit of a walk-up (有条件的楼栋加装电梯) -----------------------
+# The number and its sources live beside the rule (livingcircle.buildings.ELEVATOR_SOURCE); the
+# profile records them, as it records the thresholds and speeds.
+ELEVATOR_RETROFIT = {
+    "min_floors": ELEVATOR_SOURCE["value"],
+    "status": ELEVATOR_SOURCE["status"],
+    "policy": ELEVATOR_SOURCE["policy"],
+    "source": [ELEVATOR_SOURCE["source"]],
 }
 
 
@@ -588,6 +613,8 @@ def build(reference: Path) -> dict:
         "readiness": READINESS,
         "speeds": SPEEDS,
         "siting": {"site_types": SITE_TYPES, "categories": SITING},
+        # the walk-up threshold of the building needs, with its sources (livingcircle.buildings)
+        "elevator_retrofit": ELEVATOR_RETROFIT,
     }
 
 

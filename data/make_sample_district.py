@@ -458,6 +458,40 @@ def _gate_on_side(poly: Polygon, street: LineString, t: float) -> Point:
     return poly.exterior.interpolate(poly.exterior.project(p))
 
 
+#: 所在地类型 (二(一)) of the communities that do not lie in the city proper; the rest are 城市.
+#: Chosen among the communities in scope by their build year alone (built by 2000, grade A–C,
+#: complete units known), so that each value changes what the location rule decides.
+LOCATION_EXCEPTIONS = {"森工": 1, "原农垦": 1, "建制镇": 1, None: 1}
+#: Share of communities with property premises (物业用房) by management mode (invented, plausible:
+#: a property company usually has premises, a community without management usually not).
+PREMISES_SHARE = {"物业公司": 0.9, "单位自管": 0.5, "社区托管": 0.3, "无": 0.1}
+N_PREMISES_UNKNOWN = 3
+
+
+def _policy_attributes(df: pd.DataFrame, rng: np.random.Generator) -> None:
+    """Add ``location_type`` and ``property_premises`` (issue 16 §2) to the communities in place.
+
+    They come from their own random generator (``rng``), so that adding them left every other
+    layer of the sample as it was. ``location_type``: 城市 except :data:`LOCATION_EXCEPTIONS`
+    (a 森工 and a 原农垦 seat, listed in 二(一); a 建制镇, not listed; one empty cell, unknown).
+    ``property_premises``: drawn with :data:`PREMISES_SHARE` by management mode (0.5 where the
+    mode is unknown), then :data:`N_PREMISES_UNKNOWN` empty cells.
+    """
+    n = len(df)
+    old = ((df["build_year"] <= 2000) & df["safety_grade"].isin(["A", "B", "C"])
+           & df["complete_units"].notna() & ~df["heritage"]).fillna(False)
+    pick = iter(rng.permutation(np.flatnonzero(old.to_numpy())))
+    location = np.array(["城市"] * n, dtype=object)
+    for value, count in LOCATION_EXCEPTIONS.items():
+        for _ in range(count):
+            location[next(pick)] = value
+    df["location_type"] = pd.array(location, dtype=COMMUNITY_ATTRIBUTES["location_type"])
+    share = df["management_mode"].map(PREMISES_SHARE).fillna(0.5).to_numpy(dtype=float)
+    premises = pd.array(rng.random(n) < share, dtype=COMMUNITY_ATTRIBUTES["property_premises"])
+    premises[rng.choice(n, size=N_PREMISES_UNKNOWN, replace=False)] = pd.NA
+    df["property_premises"] = premises
+
+
 def make_communities(layout: Layout, use: dict, rng: np.random.Generator):
     """Community polygons with all attributes of the data model, and their gates."""
     osm = layout.osm
@@ -588,7 +622,7 @@ def make_communities(layout: Layout, use: dict, rng: np.random.Generator):
         "street": streets,
     })
     for col, dtype in COMMUNITY_ATTRIBUTES.items():
-        if col in df.columns:  # property_premises, location_type (issue 16 §2): not in the sample
+        if col in df.columns:  # property_premises, location_type: added below
             df[col] = df[col].astype(dtype)
 
     # deliberate unknowns (NULL): a missing attribute means "unknown", never a guess
@@ -610,6 +644,7 @@ def make_communities(layout: Layout, use: dict, rng: np.random.Generator):
             df.loc[rows, "population"] = pd.NA
         if col == "floors":
             df.loc[rows, "has_elevator"] = pd.NA
+    _policy_attributes(df, np.random.default_rng([SEED, 16]))  # its own generator: see there
 
     # gates: 1–3 per community, on the fence facing a street or the alley
     gates = []
@@ -1393,6 +1428,13 @@ def _readme(com, gat, gp, am, site, counts) -> str:
         for c in cats.index)
     null_lines = ", ".join(f"{c} {n}" for c, n in nulls.items())
     hi = int((com["floors"] >= 11).sum())
+    loc = com["location_type"].astype(object).where(com["location_type"].notna(), "empty")
+    loc_line = ", ".join(
+        f"{v} {n}" + ("" if v == "城市" else f" ({', '.join(com.loc[loc == v, 'community_id'])})")
+        for v, n in loc.value_counts().items())
+    prem = com["property_premises"].astype("boolean")
+    prem_line = (f"{int(prem.eq(True).sum())} with, {int(prem.eq(False).sum())} without, "
+                 f"{int(prem.isna().sum())} unknown")
     lines = [
         "# Sample district — 合成示例数据 (SYNTHETIC)",
         "",
@@ -1453,6 +1495,11 @@ def _readme(com, gat, gp, am, site, counts) -> str:
         " (11–18 floors, all with elevators);",
         f"  {int(((com['build_year'] >= 2001) & (com['safety_grade'] == 'C')).sum())} built after"
         " 2000 with safety grade C.",
+        f"- 所在地类型 (`location_type`, 二(一)): {loc_line}; the exceptions are old"
+        " communities in scope by build year, so that each changes the verdict (森工/原农垦:"
+        " listed, still in; 建制镇: not listed, out; empty: unknown).",
+        f"- 物业用房 (`property_premises`): {prem_line} (drawn by management mode; a need of"
+        " 完善类 where absent, unknown where empty).",
         f"- Deliberately unknown (NULL) values, to exercise the \"unknown\" paths: {null_lines}.",
         "",
         "## Facilities and deliberate gaps",

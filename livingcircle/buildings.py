@@ -28,6 +28,23 @@ optional buildings table (issue 16 §1):
 Missing values mean unknown and are never guessed: a rule whose attribute is unknown gives
 'unknown' unless another rule already decides.
 
+Reading
+-------
+:func:`read_buildings` reads its file with :func:`livingcircle.io.read_layer` (coordinate
+systems, encodings, header aliases such as 楼栋编号, 小区编号, 建成年代, 层数, 电梯, 鉴定等级,
+独立厨卫, 户数 as in ``docs/columns.md``). Every attribute may be missing; missing means
+unknown. Cells are read as for communities (``1998年`` → 1998, ``6层`` → 6, ``90年代`` →
+unknown, each recorded); a cell that is not a value of its column (``E级``, ``六层半``,
+``maybe``) is read as unknown and recorded as ``value_invalid`` with the file, row, id and
+text — one bad cell of a survey of many buildings does not stop the run.
+
+A building without a community id is assigned to the community polygon that covers its
+point (a footprint's point on its surface, so a footprint across a fence goes to one side),
+recorded as ``community_by_location`` (column ``community_from`` is 'location' instead of
+'file'); one that lies in none, or in several, is set aside in the diagnostics
+(``missing_community_id``, the detail says which), as is one whose community id is not in
+``communities`` (``unknown_community``).
+
 Examples
 --------
 >>> import livingcircle as lc
@@ -80,6 +97,7 @@ __all__ = [
     "building_needs",
     "building_scope",
     "buildings_layer",
+    "check_buildings_crs",
     "combine_community_scope",
     "community_building_summary",
     "read_buildings",
@@ -143,18 +161,24 @@ SCOPE_RULES = _scope_rules(2000)
 #: :data:`ELEVATOR_SOURCE`.
 ELEVATOR_MIN_FLOORS = MIN_FLOORS_ELEVATOR
 
-#: Where the 4 floors come from, and how sure that is.
+#: Where the 4 floors come from, and how sure that is: 'secondary' (read in named local rules
+#: for adding elevators to existing dwellings, not in a national or Heilongjiang text). Recorded
+#: in the default profile (``elevator_retrofit``) by ``data/build_default_profile.py``.
 ELEVATOR_SOURCE = {
     "value": ELEVATOR_MIN_FLOORS,
-    "status": "unverified",
-    "policy": ("黑政办规〔2021〕15号 三(二) 完善类：“有条件的楼栋加装电梯” (names no number of "
-               "floors)"),
+    "status": "secondary",
+    "policy": ("黑政办规〔2021〕15号 三(二) 完善类：“有条件的楼栋加装电梯” (names no number "
+               "of floors)"),
     "source": (
-        "4 floors and more: the threshold of local 既有住宅加装电梯 rules for walk-ups and of "
-        "GB 55038-2025 住宅项目规范 for new dwellings (四层及以上应设置电梯); GB 50096-2011 "
-        "住宅设计规范 6.4.1 required elevators from 7 floors (or an entrance floor over "
-        "16 m) for new dwellings. Not verified in this repository: no text of these is in "
-        "shared/reference, and the document search returned none (2026-12-02)."
+        "4 floors and more, read in two local rules for adding elevators to existing dwellings: "
+        "Shenzhen (2018): an elevator can only be installed in a residential building with at "
+        "least four stories (english.sz.gov.cn/ln/201809/t20180913_14085522.htm); Lu'an, "
+        "Anhui (2024): residential buildings with four or more floors (including the fourth) "
+        "without elevators (luan.gov.cn/hdjl/en/NewsCenter/NewsCenter/10472187.html). For new "
+        "dwellings GB 50096 住宅设计规范 required elevators from 7 floors (cited, not read here). "
+        "Not found (document, page and code search, 2026-12-02): a Heilongjiang or Harbin rule, "
+        "and the text of GB 55038-2025 住宅项目规范; a city with its own rule passes "
+        "min_floors_elevator."
     ),
 }
 
@@ -300,6 +324,97 @@ def _assign_communities(gdf: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | N
     return out.loc[keep]
 
 
+def check_buildings_crs(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None, *,
+                        source: str, strict: bool = False) -> dict:
+    """Warn (or stop) when buildings fit their communities markedly better in another system.
+
+    The rule of :func:`livingcircle.inputs.check_against_network` (its systems and thresholds:
+    :data:`~livingcircle.inputs.CHECK_RATIO`, :data:`~livingcircle.inputs.CHECK_MIN_GAIN_M`,
+    :data:`~livingcircle.inputs.CHECK_MIN_POINTS`), measured to each building's own community
+    polygon instead of the streets: buildings, like communities, stand inside blocks, where
+    the streets are about as far in any system. Measured on the sample district's buildings
+    table (``benchmarks/bench_buildings_crs.py``, table in ``benchmarks/README.md``,
+    2026-12-02): read right, 624 buildings lie a median 19.3 m from the streets, and GCJ-02
+    coordinates read as WGS84 (moved about 450 m) also 19.3 m — the streets cannot tell; from
+    their own community they lie 0.0 m read right and 420.4 m mis-stated (419.4 m for WGS84
+    stated GCJ-02 or BD-09, the right system 0.0 m). Only buildings whose file names a community
+    of the layer, given as a polygon, are measured.
+
+    Parameters
+    ----------
+    buildings
+        As read by :func:`livingcircle.io.read_layer` (``attrs["input"]["source_crs"]``: the
+        system applied), before communities are assigned by location.
+    communities
+        The communities layer; without polygons nothing is measured.
+    source
+        The file, for the message.
+    strict
+        Raise a :class:`~livingcircle.CoordinateError` instead of warning.
+
+    Returns
+    -------
+    dict
+        ``median_m`` per system, ``applied``, ``n_points`` and ``verdict`` (as the records of
+        ``check_against_network``).
+    """
+    from ._errors import CoordinateError, advice
+    from .inputs import CHECK_MIN_GAIN_M, CHECK_MIN_POINTS, CHECK_RATIO, SYSTEMS
+
+    meta = buildings.attrs.get("input", {})
+    if meta.get("crs_column"):
+        return {"verdict": "not checked: systems given row by row"}
+    if communities is None or "geometry" not in communities.columns:
+        return {"verdict": "not checked: no communities layer"}
+    polys = communities[shapely.get_type_id(np.asarray(communities.geometry.values)) >= 3]
+    own = gpd.GeoSeries(polys.geometry.to_numpy(), index=polys["community_id"].astype(str),
+                        crs=polys.crs)
+    own = gpd.GeoSeries(own[~own.index.duplicated()])
+    cid = _community_ids(buildings)
+    mask = cid.isin(own.index).to_numpy()
+    applied = meta.get("source_crs") or "wgs84"
+    rec: dict = {"applied": applied, "n_points": int(mask.sum())}
+    if mask.sum() < CHECK_MIN_POINTS:
+        rec["verdict"] = "not judged: too few buildings in a community polygon of the layer"
+        return rec
+    med = rec["median_m"] = _medians_to_own(buildings[mask], own, cid[mask], applied)
+    best = min((s for s in SYSTEMS if s != applied), key=med.__getitem__)
+    if not (med[best] <= med[applied] / CHECK_RATIO
+            and med[applied] - med[best] >= CHECK_MIN_GAIN_M):
+        rec["verdict"] = "fits"
+        return rec
+    rec["verdict"] = f"fits {best} better"
+    fix = advice(f"give buildings=lc.InputFile({source!r}, crs={best!r})",
+                 f"give --crs {source}={best}",
+                 f"describe the file in areas.yaml as {{path: {source}, crs: {best}}}")
+    msg = (f"{source}: its buildings lie a median {med[applied]:.1f} m from their own community "
+           f"as read ({applied}), but {med[best]:.1f} m if its coordinates were {best}; the "
+           f"stated coordinate system is probably wrong: {fix}")
+    if strict:
+        raise CoordinateError(msg)
+    v.warn(msg + advice(" (strict=True makes this an error)", " (--strict makes this an error)",
+                        " (strict: true makes this an error)"))
+    return rec
+
+
+def _medians_to_own(buildings: gpd.GeoDataFrame, own: gpd.GeoSeries, cid: pd.Series,
+                    applied: str) -> dict[str, float]:
+    """Median distance (m) from buildings to their own community, read in each system."""
+    from .coords import from_wgs84, to_wgs84
+    from .inputs import SYSTEMS
+
+    pts = shapely.point_on_surface(np.asarray(buildings.geometry.values))
+    olon, olat = from_wgs84(shapely.get_x(pts), shapely.get_y(pts), applied)
+    utm = own.estimate_utm_crs()
+    target = own.to_crs(utm).reindex(cid.to_numpy()).to_numpy()
+    med = {}
+    for system in SYSTEMS:
+        x, y = to_wgs84(olon, olat, system)
+        moved = gpd.GeoSeries(shapely.points(x, y), crs=4326).to_crs(utm).to_numpy()
+        med[system] = round(float(np.median(shapely.distance(moved, target))), 1)
+    return med
+
+
 def read_buildings(
     path: str | Path,
     *,
@@ -313,23 +428,12 @@ def read_buildings(
     crs_column: str | None = None,
     encoding: str | None = None,
     diagnostics: Diagnostics | None = None,
+    boundary=None,
+    strict: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read a buildings table (楼栋): footprints or points with their attributes.
 
-    The file is read by :func:`livingcircle.io.read_layer` (coordinate systems, encodings,
-    header aliases such as 楼栋编号, 小区编号, 建成年代, 层数, 电梯, 鉴定等级, 独立厨卫, 户数 as in
-    ``docs/columns.md``). Every attribute may be missing; missing means unknown. Cells are read
-    as for communities (``1998年`` → 1998, ``6层`` → 6, ``90年代`` → unknown, each recorded); a
-    cell that is not a value of its column (``E级``, ``六层半``, ``maybe``) is read as unknown and
-    recorded as ``value_invalid`` with the file, row, id and text — one bad cell of a survey of
-    many buildings does not stop the run.
-
-    A building without a community id is assigned to the community polygon that covers its
-    point (a footprint's point on its surface, so a footprint across a fence goes to one side),
-    recorded as ``community_by_location`` (column ``community_from`` is 'location' instead of
-    'file'); one that lies in none, or in several, is set aside in the diagnostics
-    (``missing_community_id``, the detail says which), as is one whose community id is not in
-    ``communities`` (``unknown_community``).
+    Cells, community ids and set-aside rows as the module docstring says ("Reading").
 
     Parameters
     ----------
@@ -345,6 +449,12 @@ def read_buildings(
         without one, ids ``buildings_<row>`` are generated and recorded.
     diagnostics
         Collector of repaired and set-aside rows (layer ``buildings``).
+    boundary
+        The study boundary: buildings too far outside are set aside with their distance
+        (:func:`livingcircle._validate.drop_far_outside`, as gates and facilities).
+    strict
+        Stop instead of warning on a wrongly stated coordinate system
+        (:func:`check_buildings_crs`; its record is ``attrs["input"]["community_check"]``).
 
     Returns
     -------
@@ -372,9 +482,22 @@ def read_buildings(
     n_in = len(gdf)
     first = len(diag)
     gdf = v.assign_ids(gdf, ID_COLUMNS[LAYER], layer=LAYER, source=src, diagnostics=diag)
+    gdf = v.drop_far_outside(gdf, boundary, layer=LAYER, source=src, diagnostics=diag)
+    check = check_buildings_crs(gdf, communities, source=src, strict=strict)
     gdf = _coerce(gdf, source=src, diagnostics=diag)
     gdf = _assign_communities(gdf, communities, source=src, diagnostics=diag)
     v.check_usable(gdf, n_in, layer=LAYER, source=src, diagnostics=diag)
+    _report_read(gdf, diag, first, src)
+    front = ["building_id", "community_id", "community_from", *BUILDING_ATTRIBUTES]
+    rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
+    out = gdf[[*front, *rest, "src_row", "geometry"]].reset_index(drop=True)
+    out.attrs = {"source": src, "input": {**gdf.attrs.get("input", {}), "community_check": check}}
+    logger.info("%s: %d buildings of %d rows", src, len(out), n_in)
+    return out
+
+
+def _report_read(gdf: gpd.GeoDataFrame, diag: Diagnostics, first: int, src: str) -> None:
+    """Record the unused columns; warn of the rows set aside and the invalid cells."""
     unused = [repr(str(c)) for c in gdf.columns
               if c not in (*INPUT_COLUMNS[LAYER], "community_from", "src_row", "geometry")]
     if unused:  # kept in the layer; listed once, as the other readers do
@@ -387,12 +510,6 @@ def read_buildings(
     if invalid:
         v.warn(f"{src}: {len(invalid)} cell(s) are not values of their column and are read as "
                "unknown (issue value_invalid in the diagnostics)")
-    front = ["building_id", "community_id", "community_from", *BUILDING_ATTRIBUTES]
-    rest = [c for c in gdf.columns if c not in (*front, "src_row", "geometry")]
-    out = gdf[[*front, *rest, "src_row", "geometry"]].reset_index(drop=True)
-    out.attrs = {"source": src, "input": gdf.attrs.get("input", {})}
-    logger.info("%s: %d buildings of %d rows", src, len(out), n_in)
-    return out
 
 
 # --- scope --------------------------------------------------------------------------------
@@ -461,63 +578,67 @@ def building_scope(buildings: pd.DataFrame, *, year_limit: int | None = None) ->
     _check_frame(buildings)
     limit = settings.renovation_year_limit if year_limit is None else int(year_limit)
     rules = _scope_rules(limit)
-    rows = []
-    for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records"):
-        year = _value(r.get("build_year"))
-        grade = _grade(r.get("safety_grade"))
-        units = _value(r.get("complete_units"))
-        built_by = None if year is None else year <= limit
-        if built_by:
-            after_c: bool | None = False  # built by the limit: rule 1 decides
-        elif grade is None:
-            after_c = None
-        else:
-            after_c = grade == "C"
-        non_complete = None if units is None else not bool(units)
-        held = [k for k, t in (("built_by", built_by), ("after_grade_c", after_c),
-                               ("non_complete_units", non_complete)) if t]
-        unknown = []
-        if year is None:
-            unknown.append(("unknown_build_year", "建成年份未知"))
-        if grade is None and not built_by:
-            unknown.append(("unknown_safety_grade", "安全鉴定等级未知"))
-        if units is None:
-            unknown.append(("unknown_complete_units", "是否成套住宅未知"))
-        grade_d = grade == "D"
-        if grade_d:
-            status = "unknown"
-            codes = [rules["grade_d_danger"], *(rules[k] for k in held)]
-            extra = [] if held else unknown
-        elif held:
-            status, codes, extra = "yes", [rules[k] for k in held], []
-        elif unknown:
-            status, codes, extra = "unknown", [], unknown
-        else:
-            status, codes = "no", []
-            extra = [(f"built_after_{limit}", f"{limit}年后建成（{year}年）"),
-                     (f"safety_grade_{str(grade).lower()}", f"安全鉴定{grade}级"),
-                     ("complete_units", "成套住宅")]
-        zh = [c.zh + (f"（{year}年）" if c.code == rules["built_by"].code else
-                      "（建成年份未知：早于或晚于该年均在范围内）"
-                      if c.code == rules["after_grade_c"].code and year is None else "")
-              for c in codes]
-        rows.append({
-            "building_id": str(r["building_id"]),
-            "community_id": _id_or_none(r["community_id"]),
-            "in_scope": status,
-            "reasons": ";".join([c.code for c in codes] + [c for c, _ in extra]),
-            "reasons_zh": "；".join(zh + [z for _, z in extra]),
-            "policy": "\n".join(c.policy for c in codes),
-            "grade_d": grade_d,
-            "note_zh": GRADE_D_NOTE_ZH if grade_d else "",
-            "year_limit": limit,
-        })
+    rows = [_building_verdict(r, rules, limit)
+            for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records")]
     cols = ["building_id", "community_id", "in_scope", "reasons", "reasons_zh", "policy",
             "grade_d", "note_zh", "year_limit"]
     out = pd.DataFrame(rows, columns=cols)
     out["community_id"] = out["community_id"].astype("string")
     logger.info("building scope: %s", out["in_scope"].value_counts().to_dict())
     return out
+
+
+def _building_verdict(r: dict, rules: dict[str, ScopeRule], limit: int) -> dict:
+    """Judge one building's record by the scope rules (:func:`building_scope`); return its row."""
+    year = _value(r.get("build_year"))
+    grade = _grade(r.get("safety_grade"))
+    units = _value(r.get("complete_units"))
+    built_by = None if year is None else year <= limit
+    if built_by:
+        after_c: bool | None = False  # built by the limit: rule 1 decides
+    elif grade is None:
+        after_c = None
+    else:
+        after_c = grade == "C"
+    non_complete = None if units is None else not bool(units)
+    held = [k for k, t in (("built_by", built_by), ("after_grade_c", after_c),
+                           ("non_complete_units", non_complete)) if t]
+    unknown = []
+    if year is None:
+        unknown.append(("unknown_build_year", "建成年份未知"))
+    if grade is None and not built_by:
+        unknown.append(("unknown_safety_grade", "安全鉴定等级未知"))
+    if units is None:
+        unknown.append(("unknown_complete_units", "是否成套住宅未知"))
+    grade_d = grade == "D"
+    if grade_d:
+        status = "unknown"
+        codes = [rules["grade_d_danger"], *(rules[k] for k in held)]
+        extra = [] if held else unknown
+    elif held:
+        status, codes, extra = "yes", [rules[k] for k in held], []
+    elif unknown:
+        status, codes, extra = "unknown", [], unknown
+    else:
+        status, codes = "no", []
+        extra = [(f"built_after_{limit}", f"{limit}年后建成（{year}年）"),
+                 (f"safety_grade_{str(grade).lower()}", f"安全鉴定{grade}级"),
+                 ("complete_units", "成套住宅")]
+    zh = [c.zh + (f"（{year}年）" if c.code == rules["built_by"].code else
+                  "（建成年份未知：早于或晚于该年均在范围内）"
+                  if c.code == rules["after_grade_c"].code and year is None else "")
+          for c in codes]
+    return {
+        "building_id": str(r["building_id"]),
+        "community_id": _id_or_none(r["community_id"]),
+        "in_scope": status,
+        "reasons": ";".join([c.code for c in codes] + [c for c, _ in extra]),
+        "reasons_zh": "；".join(zh + [z for _, z in extra]),
+        "policy": "\n".join(c.policy for c in codes),
+        "grade_d": grade_d,
+        "note_zh": GRADE_D_NOTE_ZH if grade_d else "",
+        "year_limit": limit,
+    }
 
 
 # --- needs --------------------------------------------------------------------------------
@@ -542,7 +663,7 @@ def building_needs(
     """List the needs that belong to a building, for every building in scope.
 
     - ``elevator_retrofit`` (完善类, “有条件的楼栋加装电梯”): a walk-up of ``min_floors_elevator``
-      (4, :data:`ELEVATOR_SOURCE`: unverified) floors or more without an elevator. An elevator,
+      (4, :data:`ELEVATOR_SOURCE`: secondary) floors or more without an elevator. An elevator,
       or fewer floors, is no need; floors or elevator unknown (and not decided by the other) is
       listed with assessment 'unknown'.
     - ``unit_completion`` (基础类): complete_units False; unknown → 'unknown'.
@@ -568,58 +689,69 @@ def building_needs(
     pandas.DataFrame
         building_id, community_id, item_id, renovation_class, renovation_class_zh, priority_zh,
         item_zh, trigger_detail, trigger_detail_zh, assessment ('need' | 'unknown'), policy,
-        threshold_status ('unverified' for the elevator's floors, else '').
+        threshold_status (:data:`ELEVATOR_SOURCE`'s status for the elevator's floors, 'planner'
+        for another number, else '').
     """
     _check_frame(buildings)
     if scope is None:
         scope = building_scope(buildings, year_limit=year_limit)
     yes = set(scope.loc[scope["in_scope"] == "yes", "building_id"].astype(str))
-    rows = []
-
-    def add(r, item, detail, detail_zh, assessment, status=""):
-        cls, name = ATTRIBUTE_ITEMS[item]
-        rows.append({
-            "building_id": str(r["building_id"]), "community_id": _id_or_none(r["community_id"]),
-            "item_id": item, "renovation_class": cls, "renovation_class_zh": CLASS_ZH[cls],
-            "priority_zh": PRIORITY_ZH[cls], "item_zh": name, "trigger_detail": detail,
-            "trigger_detail_zh": detail_zh, "assessment": assessment,
-            "policy": NEED_POLICY[item], "threshold_status": status,
-        })
-
+    status = ELEVATOR_SOURCE["status"] if min_floors_elevator == ELEVATOR_MIN_FLOORS \
+        else "planner"
+    rows: list[dict] = []
     for r in buildings.drop(columns="geometry", errors="ignore").to_dict("records"):
-        if str(r["building_id"]) not in yes:
-            continue
-        floors = _value(r.get("floors"))
-        elev = _value(r.get("has_elevator"))
-        detail = (f"floors={'unknown' if floors is None else floors}, has_elevator="
-                  f"{'unknown' if elev is None else bool(elev)}; threshold {min_floors_elevator} "
-                  "floors (unverified)")
-        status = ELEVATOR_SOURCE["status"] if min_floors_elevator == ELEVATOR_MIN_FLOORS \
-            else "planner"
-        if elev is True or (floors is not None and floors < min_floors_elevator):
-            pass
-        elif floors is not None and elev is False:
-            add(r, "elevator_retrofit", detail,
-                f"{floors}层（≥{min_floors_elevator}层），无电梯", "need", status)
-        else:
-            add(r, "elevator_retrofit", detail, "层数或有无电梯未知，需调查", "unknown", status)
-        units = _value(r.get("complete_units"))
-        if units is False:
-            add(r, "unit_completion", "complete_units=False", "无独立厨房、卫生间", "need")
-        elif units is None:
-            add(r, "unit_completion", "complete_units unknown", "是否成套住宅未知，需调查",
-                "unknown")
-        grade = _grade(r.get("safety_grade"))
-        if grade == "C":
-            add(r, "building_safety", "safety_grade=C", "安全鉴定C级", "need")
-        elif grade is None:
-            add(r, "building_safety", "safety_grade unknown", "安全鉴定等级未知，需鉴定",
-                "unknown")
+        if str(r["building_id"]) in yes:
+            rows += _needs_of_building(r, min_floors_elevator, status)
     cols = ["building_id", "community_id", "item_id", "renovation_class", "renovation_class_zh",
             "priority_zh", "item_zh", "trigger_detail", "trigger_detail_zh", "assessment",
             "policy", "threshold_status"]
     out = pd.DataFrame(rows, columns=cols)
     out["community_id"] = out["community_id"].astype("string")
+    return out
+
+
+def _need_row(r: dict, item: str, detail: str, detail_zh: str, assessment: str,
+              status: str = "") -> dict:
+    """Return one row of :func:`building_needs`."""
+    cls, name = ATTRIBUTE_ITEMS[item]
+    return {
+        "building_id": str(r["building_id"]), "community_id": _id_or_none(r["community_id"]),
+        "item_id": item, "renovation_class": cls, "renovation_class_zh": CLASS_ZH[cls],
+        "priority_zh": PRIORITY_ZH[cls], "item_zh": name, "trigger_detail": detail,
+        "trigger_detail_zh": detail_zh, "assessment": assessment,
+        "policy": NEED_POLICY[item], "threshold_status": status,
+    }
+
+
+def _needs_of_building(r: dict, min_floors_elevator: int, status: str) -> list[dict]:
+    """Return the need rows of one building in scope: elevator, complete units, grade C."""
+    out = []
+    floors = _value(r.get("floors"))
+    elev = _value(r.get("has_elevator"))
+    detail = (f"floors={'unknown' if floors is None else floors}, has_elevator="
+              f"{'unknown' if elev is None else bool(elev)}; threshold {min_floors_elevator} "
+              f"floors ({status})")
+    if elev is True or (floors is not None and floors < min_floors_elevator):
+        pass
+    elif floors is not None and elev is False:
+        out.append(_need_row(r, "elevator_retrofit", detail,
+                             f"{floors}层（≥{min_floors_elevator}层），无电梯", "need", status))
+    else:
+        out.append(_need_row(r, "elevator_retrofit", detail, "层数或有无电梯未知，需调查",
+                             "unknown", status))
+    units = _value(r.get("complete_units"))
+    if units is False:
+        out.append(_need_row(r, "unit_completion", "complete_units=False", "无独立厨房、卫生间",
+                             "need"))
+    elif units is None:
+        out.append(_need_row(r, "unit_completion", "complete_units unknown",
+                             "是否成套住宅未知，需调查", "unknown"))
+    grade = _grade(r.get("safety_grade"))
+    if grade == "C":
+        out.append(_need_row(r, "building_safety", "safety_grade=C", "安全鉴定C级", "need"))
+    elif grade is None:
+        out.append(_need_row(r, "building_safety", "safety_grade unknown",
+                             "安全鉴定等级未知，需鉴定", "unknown"))
     return out
 
 
@@ -669,12 +801,7 @@ def community_building_summary(
         n_unit_completion, n_building_safety (assessment 'need'), elevator_buildings.
     """
     _check_frame(buildings)
-    hh = (pd.Series(buildings["households"].to_numpy(), dtype="Int64",
-                    index=buildings["building_id"].astype(str))
-          if "households" in buildings.columns else pd.Series(dtype="Int64"))
-    sc = scope.assign(building_id=scope["building_id"].astype(str),
-                      community_id=scope["community_id"].astype(str))
-    sc["households"] = hh.reindex(sc["building_id"]).to_numpy()
+    sc = _scope_with_households(buildings, scope)
     order = pd.Index(list(dict.fromkeys(
         ([*communities["community_id"].astype(str)] if communities is not None else [])
         + sorted(sc["community_id"].unique()))), name="community_id")
@@ -708,15 +835,31 @@ def community_building_summary(
     out.loc[none, ["in_scope", "reasons", "reasons_zh"]] = ["unknown", "no_buildings",
                                                             "楼栋表中无本小区楼栋"]
     if needs is not None:
-        nd = needs[needs["assessment"] == "need"].assign(
-            community_id=needs["community_id"].astype(str))
-        for item in ("elevator_retrofit", "unit_completion", "building_safety"):
-            n = nd[nd["item_id"] == item].groupby("community_id").size()
-            out[f"n_{item}"] = n.reindex(order).fillna(0).astype("int64")
-        lift = nd[nd["item_id"] == "elevator_retrofit"]
-        out["elevator_buildings"] = lift.groupby("community_id", sort=False)[
-            "building_id"].agg(_joined).reindex(order).fillna("")
+        _need_counts(out, needs, order)
     return out.reset_index()
+
+
+def _scope_with_households(buildings: pd.DataFrame, scope: pd.DataFrame) -> pd.DataFrame:
+    """Return the building scope with text ids and each building's households."""
+    hh = (pd.Series(buildings["households"].to_numpy(), dtype="Int64",
+                    index=buildings["building_id"].astype(str))
+          if "households" in buildings.columns else pd.Series(dtype="Int64"))
+    sc = scope.assign(building_id=scope["building_id"].astype(str),
+                      community_id=scope["community_id"].astype(str))
+    sc["households"] = hh.reindex(sc["building_id"]).to_numpy()
+    return sc
+
+
+def _need_counts(out: pd.DataFrame, needs: pd.DataFrame, order: pd.Index) -> None:
+    """Add the counts of buildings needing each building item, and which need an elevator."""
+    nd = needs[needs["assessment"] == "need"].assign(
+        community_id=needs["community_id"].astype(str))
+    for item in ("elevator_retrofit", "unit_completion", "building_safety"):
+        n = nd[nd["item_id"] == item].groupby("community_id").size()
+        out[f"n_{item}"] = n.reindex(order).fillna(0).astype("int64")
+    lift = nd[nd["item_id"] == "elevator_retrofit"]
+    out["elevator_buildings"] = lift.groupby("community_id", sort=False)[
+        "building_id"].agg(_joined).reindex(order).fillna("")
 
 
 def _reason_counts(yes: pd.DataFrame, column: str, sep: str, key, fmt: str,
@@ -779,12 +922,17 @@ def buildings_layer(
     return out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
 
 
-def combine_community_scope(community_scope: pd.DataFrame,
-                            summary: pd.DataFrame) -> pd.DataFrame:
+def combine_community_scope(community_scope: pd.DataFrame, summary: pd.DataFrame, *,
+                            communities: pd.DataFrame | None = None,
+                            location_type: str | None = None) -> pd.DataFrame:
     """Take each community's scope from its buildings where it has some, else from its attributes.
 
     Issue 16 §1: without a buildings table (or for a community the table does not cover), the
     community attributes keep working (:func:`livingcircle.renovation.renovation_scope`).
+    The location rule of 二(一) (城市、县城、原农垦、森工系统二级机构所在地) is the community's,
+    not a building's: with ``communities`` it applies to the buildings' verdict too
+    (:func:`livingcircle.renovation.apply_location`): outside the list → 'no'
+    (``location_not_eligible``), unknown → a 'yes' becomes 'unknown'.
 
     Parameters
     ----------
@@ -792,6 +940,11 @@ def combine_community_scope(community_scope: pd.DataFrame,
         The result of :func:`livingcircle.renovation.renovation_scope`.
     summary
         The result of :func:`community_building_summary`.
+    communities
+        The communities layer (its ``location_type``), or None: the location rule is not
+        applied to the buildings' verdict.
+    location_type
+        The area's location for communities whose own cell is empty (``--location-type``).
 
     Returns
     -------
@@ -800,6 +953,8 @@ def combine_community_scope(community_scope: pd.DataFrame,
         with at least one building, and ``scope_from`` ('buildings' | 'community'); in the
         order of ``community_scope``.
     """
+    from .renovation import apply_location, community_locations
+
     out = community_scope.copy()
     s = summary.assign(community_id=summary["community_id"].astype(str))
     s = s[s["n_buildings"] > 0].set_index("community_id")
@@ -808,4 +963,18 @@ def combine_community_scope(community_scope: pd.DataFrame,
     for col in ("in_scope", "reasons", "reasons_zh"):
         out.loc[has, col] = s[col].loc[ids[has]].to_numpy()
     out["scope_from"] = np.where(has, "buildings", "community")
+    places = ({} if communities is None
+              else community_locations(communities, location_type))
+    for i in np.flatnonzero(has).tolist():
+        if ids.iloc[i] not in places:
+            continue
+        label = out.index[i]
+        status, codes, texts = apply_location(
+            str(out.at[label, "in_scope"]),
+            [c for c in str(out.at[label, "reasons"] or "").split(";") if c],
+            [z for z in str(out.at[label, "reasons_zh"] or "").split("；") if z],
+            places[ids.iloc[i]])
+        out.at[label, "in_scope"] = status
+        out.at[label, "reasons"] = ";".join(codes)
+        out.at[label, "reasons_zh"] = "；".join(texts)
     return out

@@ -29,7 +29,7 @@ import click
 
 from . import pipeline
 from ._atomic import check_output, result_inputs, verify_manifest
-from ._errors import LivingCircleError, LivingCircleWarning
+from ._errors import LivingCircleError, LivingCircleWarning, on_command_line
 from .crs import PRESETS
 from .export import ENCODINGS
 from .export import FORMATS as EXPORT_FORMATS
@@ -253,8 +253,6 @@ def _input_files(values: dict) -> dict:
 
 def _run_with_options(values: dict, **kwargs) -> Result:
     """Run the analysis with the values of the run options (the required ones checked first)."""
-    from ._errors import on_command_line
-
     if values.get("osm") is None and values.get("place") is None:
         msg = "give --osm FILE (or --place NAME when online)"
         raise click.UsageError(msg)
@@ -268,15 +266,23 @@ def _run_with_options(values: dict, **kwargs) -> Result:
 # --- run, demo, recommend ------------------------------------------------------------------------
 
 
+def _demo_arguments(values: dict) -> dict:
+    """Return the run keywords of the non-file options given to a run on the bundled sample."""
+    return {BY_NAME[k].run_arg: v for k, v in values.items()
+            if v is not None and k in BY_NAME and "demo" in BY_NAME[k].commands}
+
+
 @cli.command("demo")
+@_run_options("demo")
 @_out_option("Output folder, created with its parents if missing.", default="maps/demo",
              show_default=True)
 @_no_progress
-def demo_command(out: str, no_progress: bool) -> None:
+def demo_command(out: str, no_progress: bool, **values) -> None:
     """Run the whole analysis on the bundled SYNTHETIC sample district."""
     pipeline.check_run_output(out, sample_paths())
     click.echo(SYNTHETIC_LABEL)
-    result = pipeline.run_sample(progress=not no_progress)
+    with on_command_line():
+        result = pipeline.run_sample(progress=not no_progress, **_demo_arguments(values))
     written = result.write(out)
     click.echo(pipeline.run_summary(result, written))
 
@@ -319,7 +325,9 @@ def recommend_command(demo: bool, max_walk_min: float, max_households: int, max_
     pipeline.check_run_output(out, sample_paths() if demo else _input_files(values))
     if demo:
         click.echo(SYNTHETIC_LABEL)
-        result = pipeline.run_sample(progress=not no_progress, clusters=False)
+        with on_command_line():
+            result = pipeline.run_sample(progress=not no_progress, clusters=False,
+                                         **_demo_arguments(values))
     else:
         result = _run_with_options(values, progress=not no_progress, clusters=False)
     layers = recommend(result, max_walk_min=max_walk_min, max_households=max_households,

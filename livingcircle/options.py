@@ -158,6 +158,13 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     _file("heritage", "Heritage layer (历史文化街区/文物保护单位/历史建筑 polygons or points, "
           "or an OSM file's historic=*): marks the communities it touches.", described=True),
     _layer_crs_column("buildings"),
+    # issue 16 §2: the location list of 二(一) per area (a community's own value wins)
+    RunOption("location_type", "text", run_arg="location_type",
+              metavar="city|county_town|state_farm|forestry|other",
+              commands=("run", "recommend", "demo"), help=(
+                  "所在地类型 of the study area for 二(一)'s list (城市、县城、原农垦、森工系统"
+                  "二级机构所在地; other: outside it, not eligible), for the communities whose "
+                  "own location_type is empty; a community's own value wins.")),
 )
 
 #: The options by name.

@@ -106,7 +106,7 @@ def run(
     clusters: bool = True, strict: bool = False, progress: bool = True, siting: str = "mclp",
     years: str | list[int] | None = None, capacity: str | float | dict[int, float] | None = None,
     capacity_unit: str | None = None, costs=None, criterion: str = "distance",
-    speed: str = "elderly_winter", buildings=None, heritage=None,
+    speed: str = "elderly_winter", buildings=None, heritage=None, location_type: str | None = None,
 ) -> Result:
     """Run the whole analysis for one study area; return its :class:`Result`.
 
@@ -120,18 +120,18 @@ def run(
         ``community_id``), candidate sites, and a study boundary: the network keeps a 15-minute
         halo, communities whose representative point lies outside go to the diagnostics.
     osm, place
-        The OSM file of the walking network (and of the facilities when none are given), or a
+        The OSM file of the walking network (and the facilities when none are given) or a
         place name to download.
     facilities, facilities_crs
         Facilities files (GeoPackage/Shapefile/GeoJSON/CSV/Excel; none: the OSM file's POIs);
         'wgs84', 'gcj02' or 'bd09' for the only one of them that can take it (the only file or
         the only table; :func:`livingcircle.inputs.apply_layer_value`).
-    buildings, heritage
-        Optional 楼栋 file (scope and needs judged per building; :mod:`livingcircle.buildings`)
-        and heritage layer (it marks the communities it touches; :mod:`livingcircle.heritage`).
+    buildings, heritage, location_type
+        Optional 楼栋 file (scope and needs judged per building; :mod:`livingcircle.buildings`),
+        heritage layer (it marks the communities it touches; :mod:`livingcircle.heritage`) and
+        the area's 所在地类型 for 二(一) where a community's own cell is empty (``"city"``, …).
     claimed
-        ``(name, geometry)`` pairs (EPSG:4326) of areas that own their communities before this
-        one (:func:`livingcircle.batch.run_batch` passes the areas listed before).
+        ``(name, geometry)`` (EPSG:4326) of areas listed before this one in a batch.
     profile, speed_profiles, isochrone_minutes
         The standard profile (path or :class:`Profile`; default: the bundled one); the speeds
         measured (:meth:`Profile.speed`; the gaps and isochrones use the first); the isochrones'
@@ -155,16 +155,16 @@ def run(
     Raises
     ------
     livingcircle._errors.CoordinateError
-        When more than :data:`livingcircle.settings.unreachable_share_max` of the communities
-        have no walkable street within :data:`livingcircle.settings.max_snap_distance_m`.
+        When too many communities have no walkable street near them
+        (:data:`livingcircle.settings.unreachable_share_max`, ``max_snap_distance_m``).
     """
     ctx, speed_profiles = _start(profile, speed_profiles, progress=progress, siting=siting,
-                                 criterion=criterion, speed=speed)
+                                 criterion=criterion, speed=speed, location_type=location_type)
     programme = _programme_options(ctx, years=years, capacity=capacity,
                                    capacity_unit=capacity_unit, costs=costs)
     data = _read_step(ctx, osm=osm, communities=communities, gates=gates, facilities=facilities,
                       facilities_crs=facilities_crs, sites=sites, boundary=boundary,
-                      claimed=claimed, buildings=buildings, heritage=heritage)
+                      claimed=claimed, buildings=buildings, heritage=heritage, strict=strict)
     net, basemap = _network_step(ctx, data, osm=osm, place=place, strict=strict)
     acc, iso = _access_step(ctx, data, net, speed_profiles=speed_profiles,
                             minutes=isochrone_minutes)
@@ -180,23 +180,25 @@ def run(
 
 
 def _start(profile, speed_profiles, *, progress: bool, siting: str, criterion: str,
-           speed: str) -> tuple[_Run, list]:
+           speed: str, location_type: str | None) -> tuple[_Run, list]:
     """Load the profile and check the options of :func:`run` before any work starts.
 
-    Return the run's shared state (its progress bar shown) and the speed profiles as a list.
+    Return the run's shared state (its progress bar shown; the location type as a code of
+    二(一) or None) and the speed profiles as a list.
     """
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     _check_siting(siting)
+    location_type = _check_location_type(location_type)
     speed_profiles = [speed_profiles] if isinstance(speed_profiles, str) else list(speed_profiles)
     _check_time_options(prof, speed_profiles, criterion=criterion, speed=speed)
-    return _Run(prof=prof, progress=progress), speed_profiles
+    return _Run(prof=prof, progress=progress, location_type=location_type), speed_profiles
 
 
-def _read_step(ctx: _Run, *, buildings, heritage, **inputs) -> _Inputs:
+def _read_step(ctx: _Run, *, buildings, heritage, strict: bool, **inputs) -> _Inputs:
     """Step "read inputs": the input files (:func:`_read_inputs`), the buildings and heritage."""
     ctx.step("read inputs")
     data = _read_inputs(ctx, **inputs)
-    _buildings_heritage(ctx, data, buildings=buildings, heritage=heritage)
+    _buildings_heritage(ctx, data, buildings=buildings, heritage=heritage, strict=strict)
     ctx.done("read inputs")
     return data
 
@@ -234,7 +236,8 @@ def _planning_step(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criteri
     ctx.step("renovation")
     wide, planning = _renovation(ctx, acc, data, analysis, speed_profile=speed_profile,
                                  target_communities=target_communities,
-                                 target_households=target_households)
+                                 target_households=target_households,
+                                 location_type=ctx.location_type)
     ctx.done("renovation")
     return analysis, wide, planning
 
@@ -273,8 +276,9 @@ RUN_STEPS = ("read inputs", "walking network", "access", "isochrones", "gaps", "
 class _Run:
     """What the steps of one :func:`run` share: profile, diagnostics, inputs, progress, spills."""
 
-    def __init__(self, *, prof: Profile, progress: bool) -> None:
+    def __init__(self, *, prof: Profile, progress: bool, location_type: str | None = None) -> None:
         self.prof = prof
+        self.location_type = location_type  # the area's 所在地类型 (二(一)), a code or None
         self.diag = Diagnostics()
         self.inputs: list[dict] = []  # metadata["inputs"]: role, path, sha256, crs records
         self.spilled: dict = {}
@@ -429,7 +433,8 @@ def _one_file(value, role: str):
     return files[0].with_name_hint()
 
 
-def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> None:
+def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage,
+                        strict: bool = False) -> None:
     """Read the heritage and buildings layers (issue 16 §1, §2) into ``data``.
 
     The heritage layer marks the communities it touches (:func:`livingcircle.heritage.
@@ -470,9 +475,11 @@ def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> Non
     entry = ctx.note("buildings", f.path)
     b = read_buildings(str(f.path), communities=data.comm, layer=f.layer,
                        columns=f.column_mapping(), coord_crs=f.crs, crs_column=f.crs_column,
-                       diagnostics=ctx.diag)
+                       diagnostics=ctx.diag, boundary=data.boundary, strict=strict)
     if entry is not None:
         entry.update(_crs_record(f, b.attrs.get("input", {})))
+        # the buildings are checked against their own communities, not the streets
+        entry["community_check"] = b.attrs.get("input", {}).get("community_check")
     scope = building_scope(b, year_limit=settings.renovation_year_limit)
     needs = building_needs(b, scope)
     data.buildings = _Buildings(
@@ -481,13 +488,18 @@ def _buildings_heritage(ctx: _Run, data: _Inputs, *, buildings, heritage) -> Non
         layer=buildings_layer(b, scope, needs))
 
 
-def _scope_with_buildings(scope: pd.DataFrame, bld: _Buildings | None) -> pd.DataFrame:
-    """Give a community with buildings the scope of its buildings (``scope_from``)."""
+def _scope_with_buildings(scope: pd.DataFrame, bld: _Buildings | None,
+                          comm: pd.DataFrame, location_type: str | None) -> pd.DataFrame:
+    """Give a community with buildings the scope of its buildings (``scope_from``).
+
+    The community's location rule (二(一)) applies to it (``combine_community_scope``).
+    """
     if bld is None:
         return scope
     from .buildings import combine_community_scope
 
-    return combine_community_scope(scope, bld.summary)
+    return combine_community_scope(scope, bld.summary, communities=comm,
+                                   location_type=location_type)
 
 
 def _needs_with_buildings(needs: pd.DataFrame, scope: pd.DataFrame,
@@ -647,7 +659,8 @@ def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str =
 
 
 def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile: str,
-                target_communities, target_households) -> tuple[gpd.GeoDataFrame, dict]:
+                target_communities, target_households,
+                location_type: str | None = None) -> tuple[gpd.GeoDataFrame, dict]:
     """Renovation scope, needs and the annual plan; the wide communities layer."""
     from .renovation import (
         annual_plan,
@@ -660,7 +673,8 @@ def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile:
     comm = data.comm
     wide = acc.wide(speed_profile).merge(analysis["completeness"], on="community_id",
                                          how="left")
-    scope = _scope_with_buildings(renovation_scope(comm), data.buildings)
+    scope = _scope_with_buildings(renovation_scope(comm, location_type=location_type),
+                                  data.buildings, comm, location_type)
     needs = renovation_needs(comm, analysis["gaps"], scope, ctx.prof,
                              capacity=analysis.get("capacity"))
     needs = _needs_with_buildings(needs, scope, data.buildings)
@@ -675,7 +689,7 @@ def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile:
                 # issue 16 §2: gaps the district plans, and which optional scope rules applied
                 "district_planning": district_planning_items(analysis["gaps"], comm, ctx.prof,
                                                              scope),
-                "rules": scope_rules_applied(comm)}
+                "rules": scope_rules_applied(comm, location_type)}
     return wide, planning
 
 
@@ -713,6 +727,13 @@ def _clusters(ctx: _Run, data: _Inputs, acc, net, wide, analysis: dict, planning
         "profile": ctx.prof,
         "facilities": data.fac, "sites": data.sites, "gates": data.gts,
         "plan": planning.get("plan"), "speed_profile": speed_profile}, siting=siting)
+
+
+def _check_location_type(location_type: str | None) -> str | None:
+    """Stop before the analysis on a location type outside 二(一)'s list (issue 16 §2)."""
+    from .renovation import check_location_type
+
+    return check_location_type(location_type)
 
 
 def _check_siting(siting: str) -> None:

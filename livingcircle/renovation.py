@@ -17,6 +17,54 @@ Three steps, each a function that returns a new table:
 
 The policy says an in-scope community is one that 需改造; whether it does is the planner's call,
 so ``in_scope='yes'`` means eligible, not decided.
+
+Scope
+-----
+Grade D (危房): 二(一) names grade C only (“对 2000 年后建成并被鉴定为安全 C 级住宅楼……可以
+一并纳入改造范围”); a dangerous building needs an appraisal and a decision beyond ordinary
+renovation. A grade D community is therefore never silently in (or out of) scope by its
+build year: ``in_scope`` is 'unknown' (as :func:`livingcircle.buildings.building_scope` does
+for a building), the first reason is ``grade_d_danger`` followed by the criteria that hold,
+``grade_d`` is True and ``note_zh``/``note_en`` carry :data:`GRADE_D_NOTE_ZH`.
+
+Location (二(一) “城市、县城、原农垦、森工系统二级机构所在地”), only when the layer has a
+``location_type`` column (:data:`LOCATION_TYPES`; :func:`scope_rules_applied` says whether
+it was applied): a value outside the list → out (``location_not_eligible``, first reason);
+an empty cell → a community the other rules put in becomes 'unknown'
+(``unknown_location_type``); no column → the rule is not applied. ``location_type`` (the
+area's location, ``--location-type``) stands for every community whose own cell is empty
+or that has no column; a community's own value wins.
+
+Needs
+-----
+:func:`renovation_needs` names the trigger of every row:
+
+- ``missing_facility``: a category of :func:`livingcircle.gaps.find_gaps` not met (missing or
+  not reached) → the category's ``renovation_category`` of the profile. Categories without a
+  renovation category (e.g. bus stops, public toilets in the default profile) stay in the gap
+  table and are not renovation items.
+- ``over_capacity``: with ``capacity`` (the result of
+  :func:`livingcircle.capacity.capacity_access`), a category that is within reach but whose
+  capacity_status is 'over_capacity' → the category's renovation category, as for a missing
+  facility (a full kindergarten is a gap too).
+- ``policy_default`` (trigger_attribute build_year): built up to ``year_limit`` → the 基础类
+  items every old community is assessed for (utilities, facade insulation, roof waterproofing).
+- ``attribute``: safety grade C → 基础 building_safety; complete_units False → 基础
+  unit_completion (both read from 基础类's "安全需要和基本生活需求"; an interpretation);
+  floors ≥ ``min_floors_elevator`` without elevator → 完善 elevator_retrofit; elderly_share ≥
+  ``elderly_share_threshold`` → 完善 barrier_free (适老设施/无障碍); no property premises
+  (``property_premises`` False) → 完善 property_management (物业用房, 三(二)). The governance
+  attributes (owners_committee, property_committee, management_mode) never trigger it: they
+  are the annual plan's preconditions (二(三)), read by :func:`annual_plan`.
+
+Categories with ``district_planning: true`` in the profile (小学, 初中, 养老院,
+社区卫生服务中心, large sports grounds) are living-circle gaps but never a community's
+renovation need: they are planned by the district (上级规划统筹) and listed by
+:func:`district_planning_items`.
+
+A heritage community (heritage True) gets the protection requirement of 四(三)4 on every item.
+An attribute that is unknown never triggers a need: the item is listed with
+``assessment='unknown'`` and the detail says which attribute to survey.
 """
 
 from __future__ import annotations
@@ -30,7 +78,7 @@ import pandas as pd
 from pandas.api.typing import NAType
 
 from . import settings
-from ._errors import InputError, LivingCircleWarning
+from ._errors import InputError, LivingCircleWarning, advice
 from .schema import is_yes, labels_zh, parse_yes_no
 from .standards import Profile
 
@@ -190,6 +238,7 @@ def renovation_scope(
     year_limit: int | None = None,
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
+    location_type: str | None = None,
 ) -> pd.DataFrame:
     """Decide which communities are in renovation scope (黑政办规〔2021〕15号 二(一)).
 
@@ -204,18 +253,7 @@ def renovation_scope(
       attributes named (``unknown_build_year``, ``unknown_safety_grade``,
       ``unknown_complete_units``).
 
-    Grade D (危房): 二(一) names grade C only (“对 2000 年后建成并被鉴定为安全 C 级住宅楼……可以
-    一并纳入改造范围”); a dangerous building needs an appraisal and a decision beyond ordinary
-    renovation. A grade D community is therefore never silently in (or out of) scope by its
-    build year: ``in_scope`` is 'unknown' (as :func:`livingcircle.buildings.building_scope` does
-    for a building), the first reason is ``grade_d_danger`` followed by the criteria that hold,
-    ``grade_d`` is True and ``note_zh``/``note_en`` carry :data:`GRADE_D_NOTE_ZH`.
-
-    Location (二(一) “城市、县城、原农垦、森工系统二级机构所在地”), only when the layer has a
-    ``location_type`` column (:data:`LOCATION_TYPES`; :func:`scope_rules_applied` says whether
-    it was applied): a value outside the list → out (``location_not_eligible``, first reason);
-    an empty cell → a community the other rules put in becomes 'unknown'
-    (``unknown_location_type``); no column → the rule is not applied.
+    Grade D (危房) and the location list (二(一)): see the module docstring ("Scope").
 
     Local lists override the rules: ``exclude`` → out
     (``local_exclude``), ``include`` → in (``local_include``). Some cities extend the year limit
@@ -230,6 +268,9 @@ def renovation_scope(
         Last year of construction in scope; None takes ``settings.renovation_year_limit``.
     include, exclude
         Community ids added to or removed from scope by local decision.
+    location_type
+        The study area's location (:func:`check_location_type`), for the communities whose own
+        ``location_type`` is empty; None: an empty cell is unknown.
 
     Returns
     -------
@@ -240,44 +281,17 @@ def renovation_scope(
     """
     limit = settings.renovation_year_limit if year_limit is None else int(year_limit)
     recs = _records(communities)
-    inc = {str(i) for i in include or ()}
-    exc = {str(i) for i in exclude or ()}
-    both = sorted(inc & exc)
-    if both:
-        msg = f"communities {both} are both in include and exclude; keep each in one list"
-        raise InputError(msg)
-    known = {r["community_id"] for r in recs}
-    stray = sorted((inc | exc) - known)
-    if stray:
-        warnings.warn(f"include/exclude name communities not in the layer: {stray}",
-                      LivingCircleWarning, stacklevel=2)
-
-    has_location = "location_type" in communities.columns
+    inc, exc = _local_lists(include, exclude, {r["community_id"] for r in recs})
+    area = check_location_type(location_type)
+    has_location = "location_type" in communities.columns or area is not None
     out = []
     for r in recs:
         cid = r["community_id"]
-        yes, no, unk = _scope_criteria(r, cid, limit)
         grade_d = _grade_or_none(_get(r, "safety_grade"), cid) == "D"
-        d_reason = [("grade_d_danger", "安全鉴定D级（危房）")] if grade_d else []
-        loc = _location(r) if has_location else ("n/a", None)
-
-        if cid in exc:
-            status, reasons = "no", [("local_exclude", "地方决定不纳入"), *d_reason]
-        elif cid in inc:
-            status, reasons = "yes", [*d_reason, *yes, ("local_include", "地方决定纳入")]
-        elif loc[0] == "no":
-            status, reasons = "no", [loc[1], *d_reason, *yes, *no, *unk]
-        elif grade_d:
-            # 二(一) names grade C only: a dangerous building is decided beyond this policy
-            status, reasons = "unknown", [*d_reason, *yes, *no, *unk]
-        elif yes and loc[0] == "unknown":
-            status, reasons = "unknown", [*yes, loc[1]]
-        elif yes:
-            status, reasons = "yes", yes
-        elif unk:
-            status, reasons = "unknown", [*no, *unk, *([loc[1]] if loc[0] == "unknown" else [])]
-        else:
-            status, reasons = "no", no
+        loc = _location(r, area) if has_location else ("n/a", None)
+        status, reasons = _scope_verdict(_scope_criteria(r, cid, limit), grade_d, loc,
+                                         local="exclude" if cid in exc else
+                                         "include" if cid in inc else None)
         out.append({
             "community_id": cid,
             "in_scope": status,
@@ -293,6 +307,48 @@ def renovation_scope(
     result["grade_d"] = result["grade_d"].astype(bool)
     logger.info("renovation scope: %s", result["in_scope"].value_counts().to_dict())
     return result
+
+
+def _local_lists(include, exclude, known: set[str]) -> tuple[set[str], set[str]]:
+    """Check the local include/exclude lists: an id in both is an error, an unknown one warned."""
+    inc = {str(i) for i in include or ()}
+    exc = {str(i) for i in exclude or ()}
+    both = sorted(inc & exc)
+    if both:
+        msg = f"communities {both} are both in include and exclude; keep each in one list"
+        raise InputError(msg)
+    stray = sorted((inc | exc) - known)
+    if stray:
+        warnings.warn(f"include/exclude name communities not in the layer: {stray}",
+                      LivingCircleWarning, stacklevel=3)
+    return inc, exc
+
+
+def _scope_verdict(criteria, grade_d: bool, loc: tuple, *, local: str | None):
+    """Decide one community's scope; return (status, [(code, Chinese), ...]).
+
+    From its criteria (held, not held, unknown), its grade D, its location verdict and a local
+    decision ('include', 'exclude' or None). The order of the rules, and of the reasons, is the
+    one :func:`renovation_scope` documents.
+    """
+    yes, no, unk = criteria
+    d_reason = [("grade_d_danger", "安全鉴定D级（危房）")] if grade_d else []
+    if local == "exclude":
+        return "no", [("local_exclude", "地方决定不纳入"), *d_reason]
+    if local == "include":
+        return "yes", [*d_reason, *yes, ("local_include", "地方决定纳入")]
+    if loc[0] == "no":
+        return "no", [loc[1], *d_reason, *yes, *no, *unk]
+    if grade_d:
+        # 二(一) names grade C only: a dangerous building is decided beyond this policy
+        return "unknown", [*d_reason, *yes, *no, *unk]
+    if yes and loc[0] == "unknown":
+        return "unknown", [*yes, loc[1]]
+    if yes:
+        return "yes", yes
+    if unk:
+        return "unknown", [*no, *unk, *([loc[1]] if loc[0] == "unknown" else [])]
+    return "no", no
 
 
 def _scope_criteria(r: Mapping, cid: str, limit: int):
@@ -330,14 +386,22 @@ def _scope_criteria(r: Mapping, cid: str, limit: int):
     return yes, no, unk
 
 
-def _location(r: Mapping) -> tuple[str, tuple[str, str] | None]:
+def _empty(v) -> bool:
+    return _is_missing(v) or str(v).strip() == ""
+
+
+def _location(r: Mapping, area: str | None = None) -> tuple[str, tuple[str, str] | None]:
     """Judge a community's ``location_type`` against the policy's list (二(一)).
 
     Returns ('yes', None) for a listed location, ('no', reason) for a value outside the list,
-    ('unknown', reason) for an empty cell.
+    ('unknown', reason) for an empty cell. ``area`` (the study area's location) stands for an
+    empty cell; the reason then says the value is the area's.
     """
     v = _get(r, "location_type")
-    if _is_missing(v) or str(v).strip() == "":
+    from_area = _empty(v) and area is not None
+    if from_area:
+        v = area
+    if _empty(v):
         return "unknown", ("unknown_location_type",
                            "所在地类型未知（是否城市、县城、原农垦、森工系统二级机构所在地，需核实）")
     key = str(v).strip().lower()
@@ -345,8 +409,98 @@ def _location(r: Mapping) -> tuple[str, tuple[str, str] | None]:
         if key in {w.lower() for w in words}:
             return "yes", None
     listed = "、".join(zh for zh, _ in LOCATION_TYPES.values())
+    whose = "（片区设定 --location-type）" if from_area else ""
     return "no", ("location_not_eligible",
-                  f"所在地类型“{v}”不在政策所列范围（{listed}）；{LOCATION_POLICY_ZH}")
+                  f"所在地类型“{v}”{whose}不在政策所列范围（{listed}）；{LOCATION_POLICY_ZH}")
+
+
+#: The values ``--location-type`` accepts: the policy's locations (二(一)) and ``other``.
+LOCATION_OPTION_VALUES = (*LOCATION_TYPES, "other")
+
+
+def check_location_type(value: str | None) -> str | None:
+    """Check the study area's location type (``--location-type``) and return it, or None.
+
+    Parameters
+    ----------
+    value
+        ``city``, ``county_town``, ``state_farm``, ``forestry`` (the locations 二(一) lists),
+        ``other`` (outside the list: the area's communities are not eligible), a word of
+        :data:`LOCATION_TYPES` (城市, 县城, 原农垦, 森工 …), or None / empty (no area value).
+
+    Returns
+    -------
+    str or None
+        The value as given (stripped), or None.
+
+    Raises
+    ------
+    InputError
+        For any other value, naming the option and the accepted values.
+    """
+    if value is None or str(value).strip() == "":
+        return None
+    v = str(value).strip()
+    if v.lower() == "other" or location_type_code(v) != "other":
+        return v
+    name = advice("location_type", "--location-type", "location_type")
+    msg = (f"{name} {value!r} is not a location of 二(一); use one of "
+           f"{', '.join(LOCATION_OPTION_VALUES)} (or 城市, 县城, 原农垦, 森工)")
+    raise InputError(msg)
+
+
+def community_locations(communities: pd.DataFrame,
+                        location_type: str | None = None) -> dict[str, tuple]:
+    """Return each community's location verdict (二(一)), or {} when the rule is not applied.
+
+    Parameters
+    ----------
+    communities
+        community_id and, when known, location_type.
+    location_type
+        The area's location for the communities whose own cell is empty
+        (:func:`check_location_type`).
+
+    Returns
+    -------
+    dict
+        community_id → ('yes'|'no'|'unknown', (code, Chinese reason) or None); empty when the
+        layer has no ``location_type`` column and no area value is given.
+    """
+    area = check_location_type(location_type)
+    if "location_type" not in communities.columns and area is None:
+        return {}
+    return {r["community_id"]: _location(r, area) for r in _records(communities)}
+
+
+def apply_location(status: str, codes: list[str], texts: list[str],
+                   location: tuple) -> tuple[str, list[str], list[str]]:
+    """Apply a community's location verdict to a scope judged without it (e.g. by its buildings).
+
+    A location outside 二(一)'s list → 'no' with ``location_not_eligible`` first; an unknown
+    location turns a 'yes' into 'unknown' (``unknown_location_type`` added); a listed location
+    changes nothing. The same order as :func:`renovation_scope`.
+
+    Parameters
+    ----------
+    status
+        'yes', 'no' or 'unknown'.
+    codes, texts
+        The reason codes and their Chinese texts (lists of any lengths).
+    location
+        A verdict of :func:`community_locations`.
+
+    Returns
+    -------
+    tuple
+        (status, codes, texts) after the location rule.
+    """
+    verdict, reason = location
+    if verdict == "no":
+        return "no", [reason[0], *codes], [reason[1], *texts]
+    if verdict == "unknown" and status == "yes":
+        return "unknown", [*codes, reason[0]], [*texts, reason[1]]
+    return status, codes, texts
 
 
 def location_type_code(value) -> str | None:
@@ -365,7 +519,8 @@ def location_type_code(value) -> str | None:
     return "other"
 
 
-def scope_rules_applied(communities: pd.DataFrame) -> dict[str, dict[str, str]]:
+def scope_rules_applied(communities: pd.DataFrame,
+                        location_type: str | None = None) -> dict[str, dict[str, str]]:
     """Say which optional rules of :func:`renovation_scope` were applied, and why not.
 
     The location rule (二(一) 城市、县城、原农垦、森工系统二级机构所在地) needs a
@@ -376,13 +531,26 @@ def scope_rules_applied(communities: pd.DataFrame) -> dict[str, dict[str, str]]:
     ----------
     communities
         The communities layer the scope was judged on.
+    location_type
+        The area's location given to :func:`renovation_scope` (``--location-type``), if any.
 
     Returns
     -------
     dict
-        ``{"location_eligibility": {"applied": "yes"|"no", "zh": ..., "en": ...}}``.
+        ``{"location_eligibility": {"applied": "yes"|"no", "zh": ..., "en": ...}}``, with
+        ``area_value`` when an area value was given.
     """
-    if "location_type" in communities.columns:
+    area = check_location_type(location_type)
+    if area is not None:
+        own = ("location_type" in communities.columns
+               and bool(communities["location_type"].map(lambda v: not _empty(v)).any()))
+        loc = {"applied": "yes", "area_value": area,
+               "zh": f"已核对二(一)所列地域：片区所在地类型设为“{area}”（--location-type），"
+                     "用于所在地类型为空的小区" + ("；小区自身填写的所在地类型优先" if own else ""),
+               "en": f"location eligibility (二(一)) checked with the area's location type "
+                     f"'{area}' (--location-type) for communities whose own location_type is "
+                     "empty" + ("; a community's own value wins" if own else "")}
+    elif "location_type" in communities.columns:
         loc = {"applied": "yes",
                "zh": "已按所在地类型（location_type）核对二(一)所列地域：城市、县城、原农垦、"
                      "森工系统二级机构所在地；其他所在地不纳入（location_not_eligible），空值为未知",
@@ -429,34 +597,9 @@ def renovation_needs(
 ) -> pd.DataFrame:
     """List the renovation needs of every in-scope community, with what triggers each.
 
-    Triggers (every row names its own):
-
-    - ``missing_facility``: a category of :func:`livingcircle.gaps.find_gaps` not met (missing or
-      not reached) → the category's ``renovation_category`` of the profile. Categories without a
-      renovation category (e.g. bus stops, public toilets in the default profile) stay in the gap
-      table and are not renovation items.
-    - ``over_capacity``: with ``capacity`` (the result of
-      :func:`livingcircle.capacity.capacity_access`), a category that is within reach but whose
-      capacity_status is 'over_capacity' → the category's renovation category, as for a missing
-      facility (a full kindergarten is a gap too).
-    - ``policy_default`` (trigger_attribute build_year): built up to ``year_limit`` → the 基础类
-      items every old community is assessed for (utilities, facade insulation, roof waterproofing).
-    - ``attribute``: safety grade C → 基础 building_safety; complete_units False → 基础
-      unit_completion (both read from 基础类's "安全需要和基本生活需求"; an interpretation);
-      floors ≥ ``min_floors_elevator`` without elevator → 完善 elevator_retrofit; elderly_share ≥
-      ``elderly_share_threshold`` → 完善 barrier_free (适老设施/无障碍); no property premises
-      (``property_premises`` False) → 完善 property_management (物业用房, 三(二)). The governance
-      attributes (owners_committee, property_committee, management_mode) never trigger it: they
-      are the annual plan's preconditions (二(三)), read by :func:`annual_plan`.
-
-    Categories with ``district_planning: true`` in the profile (小学, 初中, 养老院,
-    社区卫生服务中心, large sports grounds) are living-circle gaps but never a community's
-    renovation need: they are planned by the district (上级规划统筹) and listed by
-    :func:`district_planning_items`.
-
-    A heritage community (heritage True) gets the protection requirement of 四(三)4 on every item.
-    An attribute that is unknown never triggers a need: the item is listed with
-    ``assessment='unknown'`` and the detail says which attribute to survey.
+    The triggers (``missing_facility``, ``over_capacity``, ``policy_default``, ``attribute``),
+    the district-planning categories that are never a need, the heritage protection requirement
+    and the unknown attributes are described in the module docstring ("Needs").
 
     Parameters
     ----------
@@ -488,6 +631,31 @@ def renovation_needs(
         by the standard), assessment ('need' | 'unknown'), protection_requirement ('' when not a
         heritage community).
     """
+    year_limit, elderly_share_threshold = _needs_settings(scope, year_limit,
+                                                         elderly_share_threshold)
+    in_scope, recs = _in_scope_records(communities, scope)
+    gap_rows = _rows_by_community(gaps, ("community_id", "category", "met"), "gaps",
+                                  "find_gaps", keep=lambda t: ~t["met"].astype(bool))
+    full_rows = _rows_by_community(
+        capacity, ("community_id", "category", "capacity_status"), "capacity",
+        "capacity_access", keep=lambda t: t["capacity_status"] == "over_capacity")
+    prop_class, prop_name = _premises_item(profile)
+    rows: list[dict] = []
+    for cid in in_scope:
+        r = recs[cid]
+        needs = _Needs(cid)
+        _building_needs(needs, r, year_limit)
+        _elevator_need(needs, r, min_floors_elevator)
+        _elderly_need(needs, r, elderly_share_threshold)
+        _premises_need(needs, r, prop_class, prop_name)
+        _facility_needs(needs, gap_rows.get(cid, []), full_rows.get(cid, []), profile)
+        _heritage_protection(needs, r)
+        rows.extend(needs.items)
+    return _needs_table(rows, in_scope)
+
+
+def _needs_settings(scope: pd.DataFrame, year_limit, elderly_share_threshold):
+    """Check the scope table; return the year limit and the elderly share threshold to use."""
     for col in ("community_id", "in_scope"):
         if col not in scope.columns:
             msg = f"scope table lacks column {col!r}; pass the result of renovation_scope()"
@@ -499,42 +667,39 @@ def renovation_needs(
             year_limit = settings.renovation_year_limit
     if elderly_share_threshold is None:
         elderly_share_threshold = settings.elderly_share_threshold
+    return year_limit, elderly_share_threshold
+
+
+def _in_scope_records(communities: pd.DataFrame, scope: pd.DataFrame):
+    """Return the in-scope community ids and every community's record (by id)."""
     in_scope = scope.loc[is_yes(scope["in_scope"]), "community_id"].astype(str).tolist()
     recs = {r["community_id"]: r for r in _records(communities)}
     stray = [c for c in in_scope if c not in recs]
     if stray:
         msg = f"scope names communities not in the communities layer: {stray[:5]}"
         raise InputError(msg)
-    gap_rows = _rows_by_community(gaps, ("community_id", "category", "met"), "gaps",
-                                  "find_gaps", keep=lambda t: ~t["met"].astype(bool))
-    full_rows = _rows_by_community(
-        capacity, ("community_id", "category", "capacity_status"), "capacity",
-        "capacity_access", keep=lambda t: t["capacity_status"] == "over_capacity")
+    return in_scope, recs
+
+
+def _premises_item(profile: Profile) -> tuple[str, str]:
+    """Return the renovation class and Chinese name of 物业用房 (the profile's, else the list's)."""
     prop_cat = profile.categories.get("property_management")
     prop_name = prop_cat.name_zh if prop_cat is not None else ATTRIBUTE_ITEMS[
         "property_management"][1]
     prop_class = (prop_cat.renovation_category if prop_cat is not None
                   and prop_cat.renovation_category else "完善")
+    return prop_class, prop_name
 
-    rows: list[dict] = []
-    for cid in in_scope:
-        r = recs[cid]
-        needs = _Needs(cid)
-        _building_needs(needs, r, year_limit)
-        _elevator_need(needs, r, min_floors_elevator)
-        _elderly_need(needs, r, elderly_share_threshold)
-        _premises_need(needs, r, prop_class, prop_name)
-        _facility_needs(needs, gap_rows.get(cid, []), full_rows.get(cid, []), profile)
-        # heritage protection
-        heritage = bool_or_none(_get(r, "heritage"), "heritage", cid)
-        if heritage is None:
-            needs.attr_item("heritage_protection", "attribute", "heritage", "heritage unknown",
-                            "是否涉及历史文化保护未知，需调查", "unknown")
-        protection = PROTECTION_ZH if heritage else ""
-        for it in needs.items:
-            it["protection_requirement"] = protection
-        rows.extend(needs.items)
-    return _needs_table(rows, in_scope)
+
+def _heritage_protection(needs: _Needs, r: Mapping) -> None:
+    """Give every item of a heritage community the protection requirement (四(三)4)."""
+    heritage = bool_or_none(_get(r, "heritage"), "heritage", needs.cid)
+    if heritage is None:
+        needs.attr_item("heritage_protection", "attribute", "heritage", "heritage unknown",
+                        "是否涉及历史文化保护未知，需调查", "unknown")
+    protection = PROTECTION_ZH if heritage else ""
+    for it in needs.items:
+        it["protection_requirement"] = protection
 
 
 class _Needs:

@@ -26,7 +26,14 @@ from pyproj import CRS
 
 from . import settings
 from ._errors import InputError
-from .siting import covered_weight, greedy_mclp, random_sites, site_distances, solve_mclp
+from .siting import (
+    covered_weight,
+    greedy_mclp,
+    random_sites,
+    site_distances,
+    solve_mclp,
+    usable_sites,
+)
 
 
 def result_parts(result_or_parts) -> dict:
@@ -345,9 +352,14 @@ def compare_siting(result_or_parts, *, p: int = 3, categories=None, seed: int = 
                    n_random: int = 100, site_dist: pd.DataFrame | None = None) -> pd.DataFrame:
     """Solver vs greedy vs random siting over the whole area, category by category.
 
-    For each category (default: required categories with a gap), the demand is every
-    community that does not meet it (households as weights); the candidates are all sites;
-    each method picks ``p`` sites. The random draws of category number k use ``seed + k``.
+    For each category (default: required categories with a gap that are not district
+    planning), the demand is every community that does not meet it (households as weights);
+    the candidates are the sites a run may propose for it (:func:`livingcircle.siting.
+    usable_sites`: compatible type, large enough or of unknown area, or confirmed by the
+    planner where the category has no sourced minimum), so that no method proposes a site a
+    run would refuse; each method picks ``p`` of them. A district-planning category
+    (schools, 养老院, 社区卫生服务中心: 上级规划统筹) is never sited on a community's candidate
+    site: asked for by name, it is an error. The random draws of category number k use ``seed + k``.
 
     Returns
     -------
@@ -366,7 +378,13 @@ def compare_siting(result_or_parts, *, p: int = 3, categories=None, seed: int = 
     hh = community_households(parts["communities"])
     if categories is None:
         g = gaps[gaps["required"].astype(bool) & ~gaps["met"].astype(bool)]
-        categories = list(dict.fromkeys(g["category"]))
+        categories = [c for c in dict.fromkeys(g["category"])
+                      if not prof.category(c).district_planning]
+    district = [c for c in categories if prof.category(c).district_planning]
+    if district:
+        msg = (f"compare_siting: {district} are planned by the district (上级规划统筹) and never "
+               "sited on a community's candidate sites; leave them out of categories")
+        raise InputError(msg)
     piv = site_dist.assign(community_id=site_dist["community_id"].astype(str),
                            site_id=site_dist["site_id"].astype(str)).pivot_table(
         index="community_id", columns="site_id", values="distance_m", aggfunc="min")
@@ -376,12 +394,14 @@ def compare_siting(result_or_parts, *, p: int = 3, categories=None, seed: int = 
         th = prof.category(c).max_walk_m
         x = gaps[(gaps["category"] == c) & ~gaps["met"].astype(bool)]
         ids = sorted(x["community_id"])
-        D = piv.reindex(ids).to_numpy(dtype=float)
+        usable = np.flatnonzero(usable_sites(sites, prof, c))  # random draws among these too
+        D = piv.reindex(ids).to_numpy(dtype=float)[:, usable]
         cover = np.nan_to_num(D, nan=np.inf) <= th
         t = compare_methods(cover, hh.reindex(ids).fillna(0).to_numpy(), p, seed=seed + k,
                             n_random=n_random)
-        t["sites"] = [";".join(sites["site_id"].to_numpy()[list(map(int, s.split(";")))])
-                      if s else "" for s in t["sites"]]
+        usable_ids = sites["site_id"].to_numpy()[usable]
+        t["sites"] = [";".join(usable_ids[list(map(int, s.split(";")))]) if s else ""
+                      for s in t["sites"]]
         t.insert(0, "category", c)
         frames.append(t)
     res = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(

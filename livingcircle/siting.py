@@ -352,12 +352,7 @@ def site_facilities(
     reach = _reach_by_community(site_dist, cand.index)
     notes = [] if not_sited is None else not_sited
     problems = _siting_problems(cm, g, profile, categories, required_only, notes)
-    n_problems = sum(len(p[3]) for p in problems)
-    ties = "solver" if n_problems <= settings.siting_solver_max_problems else "first"
-    if ties == "first":
-        logger.info("siting: %d problems (more than settings.siting_solver_max_problems = %d): "
-                    "of equally good single sites the first is taken, without the solver",
-                    n_problems, settings.siting_solver_max_problems)
+    ties = _ties(sum(len(p[3]) for p in problems))
     out = []
     for cl_id, cids, hh, todo, is_member in problems:
         if todo:
@@ -368,6 +363,16 @@ def site_facilities(
                            crs=sites.crs)
     logger.info("siting (%s): %d new facilities proposed", model, len(res))
     return res
+
+
+def _ties(n_problems: int) -> str:
+    """How equally good sites are chosen: by the solver, or the first (beyond the setting)."""
+    if n_problems <= settings.siting_solver_max_problems:
+        return "solver"
+    logger.info("siting: %d problems (more than settings.siting_solver_max_problems = %d): "
+                "of equally good single sites the first is taken, without the solver",
+                n_problems, settings.siting_solver_max_problems)
+    return "first"
 
 
 #: The siting models of :func:`site_facilities` (``--siting``).
@@ -449,6 +454,34 @@ class _Candidates:
                                      rule.min_area_m2 is None, bool(self.confirmed[j]))
             self._fit[category] = codes
         return self._fit[category]
+
+
+def usable_sites(sites: gpd.GeoDataFrame, profile: Profile, category: str) -> np.ndarray:
+    """Return which sites :func:`site_facilities` may propose for a category, in row order.
+
+    The same rules as a run (:func:`livingcircle.standards.site_fit` and the planner's
+    ``area_confirmed``): a compatible site type of at least the sourced minimum area, or of
+    unknown area (to be confirmed), or, for a category without a sourced minimum, a site whose
+    area the planner confirmed; never a district-planning category (上级规划统筹).
+
+    Parameters
+    ----------
+    sites
+        Candidate sites: site_id, site_type, floor_area_m2, optional area_confirmed.
+    profile
+        The standard profile with its ``siting`` rules.
+    category
+        A category id of the profile.
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans, one per row of ``sites``.
+    """
+    if profile.category(category).district_planning:
+        return np.zeros(len(sites), dtype=bool)
+    cand = _Candidates(sites.assign(site_id=sites["site_id"].astype(str)), profile)
+    return cand.fit(category) >= _TO_CONFIRM
 
 
 def _fit_code(fit: str, area_open: bool, no_minimum: bool, confirmed: bool) -> int:

@@ -4,8 +4,8 @@ A GeoPackage written by livingcircle opens styled in QGIS: its ``layer_styles`` 
 (:data:`STYLE_TABLE`, the table QGIS reads) holds one QML per spatial layer, made here
 (:func:`layer_style_qml`; :func:`styles_frame` builds the table). Facilities and other layers
 with a ``category`` column are coloured by category (Chinese names from the default profile),
-isochrones by minutes, the ``basemap`` layer by a rule per kind. A new layer's colours or its
-Chinese name go here.
+isochrones by minutes, the ``programme`` by year, the ``basemap`` layer by a rule per kind. A
+new layer's colours or its Chinese name go here.
 
 The colours the interactive map and the figures share (:data:`COMPLETENESS_CLASSES`,
 :data:`BASEMAP_STYLES`) and the tile addresses they offer are here too, so that neither imports
@@ -117,7 +117,8 @@ def layer_style_qml(gdf: gpd.GeoDataFrame, *, layer: str = "") -> str | None:
     """Return a QGIS style (QML) for a spatial layer, or None for a table or an empty layer.
 
     Layers with a ``category`` column are styled by category (labels from the default profile),
-    layers with ``minutes`` (isochrones) by minutes, others with a single symbol. Polygons are
+    layers with ``minutes`` (isochrones) by minutes, with ``year`` (the programme) by year,
+    others with a single symbol. Polygons are
     drawn half transparent.
     """
     fam = geometry_family(gdf) if isinstance(gdf, gpd.GeoDataFrame) else None
@@ -140,6 +141,8 @@ def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | Non
         attr = "category"
     elif "minutes" in gdf.columns:
         attr = "minutes"
+    elif "year" in gdf.columns:  # the multi-year programme (issue 16 §5)
+        return _year_qml(fam, gdf["year"], geom_type, alpha)
     if attr is not None:
         values = sorted(pd.unique(gdf[attr].dropna()), key=lambda v: (str(type(v)), v))
         if not values:
@@ -177,6 +180,34 @@ def _style_qml(fam: str | None, attrs: pd.DataFrame, *, layer: str) -> str | Non
         '<qgis version="3.28.0" styleCategories="Symbology">'
         f"{renderer}<layerGeometryType>{geom_type}</layerGeometryType></qgis>\n"
     )
+
+
+#: Colour of the communities a programme leaves without a year (not ready, beyond capacity).
+_UNSCHEDULED_RGB = (189, 189, 189)
+
+
+def _year_qml(fam: str, years: pd.Series, geom_type: int, alpha: float) -> str:
+    """Return the QML of the ``programme`` layer: categorised by year, one colour per year.
+
+    The communities without a year (not ready, beyond the years' capacity: see ``status_zh``)
+    fall in QGIS's "all other values" category (empty value), drawn grey as 未安排.
+    """
+    values = sorted(int(y) for y in pd.unique(years.dropna()))
+    cats, syms = [], []
+    for i, y in enumerate(values):
+        cats.append(f'<category symbol="{i}" value="{y}" label={quoteattr(f"{y}年")} '
+                    'render="true"/>')
+        syms.append(_symbol_xml(fam, str(i), _PALETTE[i % len(_PALETTE)], alpha=alpha))
+    n = len(values)
+    cats.append(f'<category symbol="{n}" value="" label="未安排 not scheduled" render="true"/>')
+    syms.append(_symbol_xml(fam, str(n), _UNSCHEDULED_RGB, alpha=alpha))
+    renderer = ('<renderer-v2 type="categorizedSymbol" attr="year" symbollevels="0" '
+                'enableorderby="0" forceraster="0">'
+                f"<categories>{''.join(cats)}</categories><symbols>{''.join(syms)}</symbols>"
+                "</renderer-v2>")
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            '<qgis version="3.28.0" styleCategories="Symbology">'
+            f"{renderer}<layerGeometryType>{geom_type}</layerGeometryType></qgis>\n")
 
 
 def _basemap_qml() -> str:

@@ -107,8 +107,8 @@ def policy_scope(raw: pd.DataFrame, year_limit: int = 2000) -> pd.Series:
     or units without their own kitchen and bathroom (``complete_units`` 0) → 'yes'; none of these
     and all three attributes known → 'no'; otherwise 'unknown'. Safety grade D (危房) → 'unknown'
     whatever the rest says: 二(一) names grade C only, a dangerous building is decided beyond
-    ordinary renovation (issue 16 §2). Plain pandas on the file's columns; livingcircle's own rule
-    is not called. Indexed by community_id.
+    ordinary renovation (issue 16 §2). Then the location (:func:`policy_location`). Plain pandas
+    on the file's columns; livingcircle's own rule is not called. Indexed by community_id.
     """
     year = pd.to_numeric(raw["build_year"], errors="coerce")
     grade = raw["safety_grade"].astype("string").str.strip().str.upper()
@@ -117,7 +117,8 @@ def policy_scope(raw: pd.DataFrame, year_limit: int = 2000) -> pd.Series:
     known = year.notna() & grade.notna() & units.notna()
     status = np.where(yes, "yes", np.where(known, "no", "unknown"))
     status = np.where((grade == "D").fillna(False), "unknown", status)
-    return pd.Series(status, index=raw["community_id"].astype(str).to_numpy(), name="in_scope")
+    out = pd.Series(status, index=raw["community_id"].astype(str).to_numpy(), name="in_scope")
+    return policy_location(out, raw)
 
 
 def policy_scope_with_buildings(raw: pd.DataFrame, buildings: pd.DataFrame,
@@ -136,7 +137,7 @@ def policy_scope_with_buildings(raw: pd.DataFrame, buildings: pd.DataFrame,
     verdict = per_building.groupby(level=0).agg(
         lambda s: "yes" if (s == "yes").any() else "unknown" if (s == "unknown").any() else "no")
     out.update(verdict)
-    return out
+    return policy_location(out, raw)  # the location is the community's, buildings or not
 
 
 def sample_policy_scope() -> pd.Series:
@@ -150,3 +151,21 @@ def sample_policy_scope() -> pd.Series:
     raw = pyogrio.read_dataframe(paths["communities"], read_geometry=False)
     buildings = pyogrio.read_dataframe(paths["buildings"], read_geometry=False)
     return policy_scope_with_buildings(raw, buildings)
+
+
+#: The locations 二(一) lists (城市、县城、原农垦、森工系统二级机构所在地) as the sample writes them
+POLICY_LOCATIONS = {"城市", "县城", "原农垦", "森工"}
+
+
+def policy_location(status: pd.Series, raw: pd.DataFrame) -> pd.Series:
+    """Apply 二(一)'s location list to a scope indexed by community_id (an independent reference).
+
+    Only when ``raw`` has a ``location_type`` column: a value outside :data:`POLICY_LOCATIONS`
+    → 'no'; an empty cell → a 'yes' becomes 'unknown'. Plain pandas.
+    """
+    if "location_type" not in raw.columns:
+        return status
+    loc = pd.Series(raw["location_type"].astype("string").str.strip().to_numpy(),
+                    index=raw["community_id"].astype(str).to_numpy()).reindex(status.index)
+    out = status.where(~(loc.isna() & (status == "yes")), "unknown")
+    return out.where(~(loc.notna() & ~loc.isin(POLICY_LOCATIONS)).fillna(False), "no")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -156,13 +157,23 @@ def test_elevator_retrofit(floors, elevator, assessment):
         row = needs[needs["item_id"] == "elevator_retrofit"].iloc[0]
         assert (row["renovation_class"], row["item_zh"]) == ("完善", "有条件的楼栋加装电梯")
         assert row["policy"] == "黑政办规〔2021〕15号 三(二) 完善类：“有条件的楼栋加装电梯”"
-        assert row["threshold_status"] == "unverified"
+        assert row["threshold_status"] == "secondary"
 
 
 def test_elevator_threshold_is_sourced_and_can_be_changed():
+    # 4 floors: read in local rules for adding elevators to existing dwellings (Shenzhen 2018,
+    # Lu'an 2024), not in a national or Heilongjiang text: 'secondary'; the profile records it
+    import yaml
+
     assert ELEVATOR_MIN_FLOORS == 4 == ELEVATOR_SOURCE["value"]
-    assert ELEVATOR_SOURCE["status"] == "unverified"
-    assert "GB 50096-2011" in ELEVATOR_SOURCE["source"]
+    assert ELEVATOR_SOURCE["status"] == "secondary"
+    assert "english.sz.gov.cn" in ELEVATOR_SOURCE["source"]
+    assert "luan.gov.cn" in ELEVATOR_SOURCE["source"]
+    assert "Not found" in ELEVATOR_SOURCE["source"]  # what the search did not find, said
+    profile = Path(lc.__file__).parent / "profiles" / "default.yaml"
+    rec = yaml.safe_load(profile.read_text(encoding="utf-8"))["elevator_retrofit"]
+    assert (rec["min_floors"], rec["status"], rec["source"]) == (
+        4, "secondary", [ELEVATOR_SOURCE["source"]])
     b = buildings_frame([one(1990, "B", True, 5, False)])
     needs = building_needs(b, min_floors_elevator=7)
     assert "elevator_retrofit" not in needs["item_id"].tolist()
@@ -279,8 +290,17 @@ def test_sample_community_sum_agrees_with_community_attributes(sample, communiti
     assert (both.loc[d, "in_scope_community"] == "unknown").all()
     assert (both.loc[d, "in_scope_buildings"] == "yes").all()
     assert (both.loc[d, "n_grade_d"] == 1).all()
-    assert (both.loc[~d, "in_scope_community"] == both.loc[~d, "in_scope_buildings"]).all()
+    # and the two whose location decides (二(一)): a building knows no location, the community
+    # in a 建制镇 (C027) is out, the one with an empty location_type (C061) unknown
+    loc = both["reasons_community"].str.contains("location")
+    assert both.loc[loc, ["community_id", "in_scope_community"]].values.tolist() == [
+        ["C027", "no"], ["C061", "unknown"]]
+    assert (both.loc[loc, "in_scope_buildings"] == "yes").all()
+    same = ~d & ~loc
+    assert (both.loc[same, "in_scope_community"] == both.loc[same, "in_scope_buildings"]).all()
     assert summary["in_scope"].value_counts().to_dict() == {"yes": 62, "no": 15, "unknown": 3}
+    combined = combine_community_scope(by_attr, summary, communities=communities)
+    assert combined["in_scope"].value_counts().to_dict() == {"yes": 60, "no": 16, "unknown": 4}
     # C001 (2002, grade unknown): every building unknown, so the community stays unknown
     c001 = summary.set_index("community_id").loc["C001"]
     assert (c001["in_scope"], c001["n_buildings_unknown"], c001["n_buildings"]) == (
@@ -419,3 +439,93 @@ def test_communities_without_buildings_keep_their_attribute_scope():
     assert out[["community_id", "in_scope", "reasons", "scope_from"]].values.tolist() == [
         ["A", "no", "built_after_2000:1;safety_grade_a:1;complete_units:1", "buildings"],
         ["B", "yes", "built_before_2001", "community"]]
+
+
+def test_the_community_location_applies_to_its_buildings_scope():
+    # 二(一): “城市、县城、原农垦、森工系统二级机构所在地，2000 年底前建成需改造的老旧小区或单栋
+    # 住宅楼” — the location is the community's: a 1985 building of a community in a 建制镇 is out,
+    # of one in a 森工 seat in, of one whose location is empty unknown
+    coms = pd.DataFrame({"community_id": ["T", "F", "U"], "location_type": ["建制镇", "森工", NA]})
+    coms["location_type"] = coms["location_type"].astype("string")
+    b = buildings_frame([one(1985, "B", True, bid=f"{c}1", cid=c) for c in "TFU"])
+    summary = community_building_summary(b, building_scope(b), communities=coms)
+    by_attr = lc.renovation.renovation_scope(coms)
+    out = combine_community_scope(by_attr, summary, communities=coms)
+    assert out[["community_id", "in_scope", "reasons"]].values.tolist() == [
+        ["T", "no", "location_not_eligible;built_by_2000:1"],
+        ["F", "yes", "built_by_2000:1"],
+        ["U", "unknown", "built_by_2000:1;unknown_location_type"]]
+    assert out.loc[0, "reasons_zh"].startswith("所在地类型“建制镇”不在政策所列范围")
+    # the area's location (--location-type) stands for the empty cell only
+    area = combine_community_scope(by_attr, summary, communities=coms, location_type="city")
+    assert area["in_scope"].tolist() == ["no", "yes", "yes"]
+    # without the communities the buildings decide alone (the rule is not applied)
+    assert combine_community_scope(by_attr, summary)["in_scope"].tolist() == ["yes"] * 3
+
+
+# --- coordinates: a wrongly stated system, buildings far outside (task item 4) ---------------
+
+def _survey_in(tmp_path, system: str, *, move=None) -> Path:
+    """The sample's buildings.csv with its WGS84 lon/lat written in ``system`` (or moved)."""
+    from livingcircle.coords import from_wgs84
+
+    table = pd.read_csv(SAMPLE / "buildings.csv", dtype=str, encoding="utf-8-sig")
+    x, y = from_wgs84(table["经度"].astype(float).to_numpy(),
+                      table["纬度"].astype(float).to_numpy(), system)
+    x = np.array(x, dtype=float)
+    if move is not None:
+        rows, dlon = move
+        x[rows] += dlon
+    out = tmp_path / f"楼栋_{system}.csv"
+    table.assign(经度=x.round(7), 纬度=y.round(7)).to_csv(out, index=False, encoding="utf-8-sig")
+    return out
+
+
+def test_buildings_in_a_wrongly_stated_system_are_detected(tmp_path, communities):
+    # an AMap (GCJ-02) survey export read as WGS84: every building moves ~450 m, into another
+    # block, as far from the streets as before (benchmarks/bench_buildings_crs.py: 19.3 m either
+    # way), but a median 420.4 m from its own community instead of 0 m
+    f = _survey_in(tmp_path, "gcj02")
+    with pytest.warns(lc.LivingCircleWarning) as caught:
+        b = read_buildings(f, communities=communities, coord_crs="wgs84")
+    check = b.attrs["input"]["community_check"]
+    assert check["verdict"] == "fits gcj02 better" and check["n_points"] == 624
+    assert check["median_m"]["wgs84"] == pytest.approx(420.4, abs=0.1)
+    assert check["median_m"]["gcj02"] == pytest.approx(0.0, abs=0.1)
+    msg = next(str(w.message) for w in caught if "own community" in str(w.message))
+    assert msg.startswith(f"{f}: its buildings lie a median 420.4 m from their own community "
+                          "as read (wgs84), but 0.0 m if its coordinates were gcj02")
+    assert "crs='gcj02'" in msg
+    with pytest.raises(lc.CoordinateError, match="probably wrong"):
+        read_buildings(f, communities=communities, coord_crs="wgs84", strict=True)
+    # stated right: nothing to say, the buildings stand in their communities
+    with pytest.warns(lc.LivingCircleWarning) as caught:  # (the one set-aside row, S001)
+        b = read_buildings(f, communities=communities, coord_crs="gcj02")
+    assert b.attrs["input"]["community_check"]["verdict"] == "fits"
+    assert b.attrs["input"]["community_check"]["median_m"]["gcj02"] == pytest.approx(0, abs=0.1)
+    assert not [w for w in caught if "own community" in str(w.message)]
+
+
+def test_buildings_far_outside_the_study_area_are_set_aside_with_the_distance(tmp_path,
+                                                                             communities):
+    # rows 3 and 4 of the table moved 1° east (about 78 km at 45.75° N): set aside as far_outside
+    # with their distance from the boundary; the limit is settings.far_outside_km (5 km)
+    boundary = lc.io.read_boundary(SAMPLE / "boundary.geojson")
+    f = _survey_in(tmp_path, "wgs84", move=([2, 3], 1.0))
+    diag = Diagnostics()
+    with pytest.warns(lc.LivingCircleWarning):
+        b = read_buildings(f, communities=communities, coord_crs="wgs84", boundary=boundary,
+                           diagnostics=diag)
+    far = [r for r in diag.records if r["issue"] == "far_outside"]
+    assert [(r["layer"], r["row"], r["action"]) for r in far] == [
+        ("buildings", 3, "dropped"), ("buildings", 4, "dropped")]
+    assert all(r["detail"].endswith("km from the study boundary (limit 5 km)") for r in far)
+    # 1° of longitude at 45.75° N is 111.32 km × cos 45.75° = 77.7 km, less at most the
+    # district's 3 km between the building and the boundary's east edge
+    km = [float(r["detail"].split(" km")[0]) for r in far]
+    assert all(77.7 - 3.0 <= k <= 77.7 for k in km)
+    assert len(b) == 626 - 1 - 2  # S001 stands in no community; the two far ones
+    # every building that far: the coordinates are wrong, not the buildings
+    with pytest.raises(lc.CoordinateError, match="all 626 features lie more than 5 km"):
+        read_buildings(_survey_in(tmp_path, "wgs84", move=(slice(None), 1.0)),
+                       communities=communities, coord_crs="wgs84", boundary=boundary)

@@ -28,10 +28,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeW
 DOCS = Path(__file__).parents[1] / "docs" / "layers.md"
 
 
-#: Optional input columns the committed sample district does not have (issue 16 §2).
-NOT_IN_SAMPLE = {"communities": {"property_premises", "location_type"}}
-
-
 @pytest.fixture(scope="module")
 def full_result(sample_result):
     """The sample result with the layers an option adds: the programme of ``--years``."""
@@ -66,10 +62,8 @@ def test_written_layer_keeps_the_contract(written, sample_result, layer):
     kept = kept_source_columns(diag, layer)
     vocab = vocabulary(sample_result.profile)
     assert check_layer(layer, frame, vocab, source_columns=kept) == []
-    # every documented column is there (the sample has every optional input column, except the
-    # issue 16 §2 attributes the committed sample does not carry; tests/test_renovation.py
-    # checks them on hand-made tables)
-    names = {n for n, _ in schema.expand_columns(layer, vocab)} - NOT_IN_SAMPLE.get(layer, set())
+    # every documented column is there (the sample has every optional input column)
+    names = {n for n, _ in schema.expand_columns(layer, vocab)}
     assert names <= set(frame.columns)
     assert len(frame) > 0
 
@@ -240,7 +234,7 @@ def test_is_yes_counts_only_yes(sample_result):
     assert schema.is_yes(s).tolist() == [True, False, False, False, True]
     want = sample_policy_scope()  # the policy rule on the raw files, independent of livingcircle
     assert int(schema.is_yes(sample_result["communities"]["in_scope"]).sum()) == \
-        int((want == "yes").sum()) == 62
+        int((want == "yes").sum()) == 60
 
 
 # --- numbers defined once -------------------------------------------------------------------------
@@ -302,11 +296,11 @@ def test_batch_summary_row_keeps_the_contract(sample_result):
            "folder": "sample"}
     table = pd.DataFrame([row])
     assert check_layer("summary", table, vocabulary(sample_result.profile)) == []
-    assert figures["in_scope"] == 62  # 'yes' only (independent count: test_is_yes_counts_only_yes)
+    assert figures["in_scope"] == 60  # 'yes' only (independent count: test_is_yes_counts_only_yes)
     zh = batch.summary_table_zh(table)
     assert list(zh.columns[:4]) == ["片区", "状态", "错误原因", "用时(秒)"]
     assert "5分钟生活圈平均完整度(%)" in zh.columns
-    assert zh.loc[0, "纳入改造范围小区数"] == 62
+    assert zh.loc[0, "纳入改造范围小区数"] == 60
 
 
 def test_label_dictionaries_come_from_the_contract():

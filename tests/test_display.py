@@ -36,7 +36,7 @@ def test_summary_counts(sample_result):
     assert s["改造范围内 in renovation scope"] == (
         f"{(scope == 'yes').sum()} (no {(scope == 'no').sum()}, unknown "
         f"{(scope == 'unknown').sum()})")
-    assert (scope == "yes").sum() == 62  # conftest.sample_policy_scope
+    assert (scope == "yes").sum() == 60  # conftest.sample_policy_scope
     comp = L["completeness"]
     assert s["必配类别全部达标 reach every required category"] == \
         f"{(comp['n_missing_required'] == 0).sum()} of {len(comp)}"

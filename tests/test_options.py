@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import click
 import pytest
@@ -19,17 +20,18 @@ def test_every_run_option_goes_to_a_parameter_of_run():
     assert len(targets) == len(set(targets))  # no two options feed one parameter
 
 
-@pytest.mark.parametrize("command", ["run", "recommend"])
+@pytest.mark.parametrize("command", ["run", "recommend", "demo"])
 def test_the_commands_take_the_declared_options(command):
     names = {p.name for p in cli.cli.commands[command].params}
     declared = {o.name for o in options.options_of(command)}
     assert declared <= names
     # run takes every option, recommend the inputs only (not the plan's size or the speeds)
-    assert declared == ({o.name for o in RUN_OPTIONS} if command == "run" else
-                        {o.name for o in RUN_OPTIONS} - {"speeds", "target_communities",
-                                                         "target_households", "criterion",
-                                                         "speed", "years", "capacity",
-                                                         "capacity_unit", "costs"})
+    # (demo, on the bundled sample, only the area's location type)
+    plan = {"speeds", "target_communities", "target_households", "criterion", "speed", "years",
+            "capacity", "capacity_unit", "costs"}
+    assert declared == {"run": {o.name for o in RUN_OPTIONS},
+                        "recommend": {o.name for o in RUN_OPTIONS} - plan,
+                        "demo": {"location_type"}}[command]
     for opt in options.options_of(command):
         param = next(p for p in cli.cli.commands[command].params if p.name == opt.name)
         assert param.opts == [opt.flag]
@@ -46,7 +48,8 @@ def test_areas_take_the_run_options_that_are_not_per_file():
         "siting",  # issue 16 §4
         "years", "capacity", "capacity_unit", "costs",  # issue 16 §5
         "criterion", "speed",  # issue 16 §3
-        "buildings", "heritage", "buildings_crs_column")  # issue 16 §1, §2
+        "buildings", "heritage", "buildings_crs_column",  # issue 16 §1, §2
+        "location_type")  # issue 16 §2, per area
     assert batch.AREA_KEYS is options.AREA_KEYS
 
 
@@ -77,3 +80,28 @@ def test_an_area_passes_its_options_to_run():
     assert str(communities.path) == "/tmp/c.gpkg"
     assert kwargs == {"osm": "/tmp/s.osm", "place": "X", "facilities_crs": "gcj02",
                       "strict": True, "speed_profiles": ["winter"], "target_communities": 3}
+
+
+@pytest.mark.parametrize("command", ["demo", "run", "recommend"])
+def test_a_bad_location_type_is_one_line_naming_the_option(tmp_path, command):
+    # issue 16 §2: --location-type takes the locations 二(一) lists (or other); anything else
+    # stops before the analysis with one line naming the option and the accepted values
+    import shutil
+    import subprocess
+    import sys
+
+    from livingcircle.sample import sample_paths
+
+    p = sample_paths()
+    inputs = [] if command == "demo" else ["--osm", str(p["osm"]),
+                                           "--communities", str(p["communities"])]
+    proc = subprocess.run(
+        [shutil.which("livingcircle", path=str(Path(sys.executable).parent))
+         or shutil.which("livingcircle"), command, *inputs, "--location-type", "村",
+         "--out", str(tmp_path / "out"), "--no-progress"],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert errors == ["error: --location-type '村' is not a location of 二(一); use one of city, "
+                      "county_town, state_farm, forestry, other (or 城市, 县城, 原农垦, 森工)"]
+    assert not (tmp_path / "out").exists()

@@ -40,6 +40,20 @@ def written(sample_result, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def written_with_programme(sample_result, tmp_path_factory):
+    """The sample result as ``run --years 2026-2028 --capacity 3000`` writes it (+ programme)."""
+    import dataclasses
+
+    from livingcircle.programme import programme_layers
+
+    prog = programme_layers(sample_result.layers, years=[2026, 2027, 2028], capacity=3000.0)
+    out = tmp_path_factory.mktemp("result_programme")
+    dataclasses.replace(sample_result, layers={**sample_result.layers, **prog}).write(
+        out, map_html=False)
+    return out
+
+
 @pytest.fixture
 def result_copy(written, tmp_path):
     dst = tmp_path / "result"
@@ -478,8 +492,10 @@ def test_export_geopackage_is_version_1_2(written, tmp_path):
         assert con.execute("PRAGMA user_version").fetchone()[0] == 10200
 
 
-def test_every_layer_opens_cleanly_and_styled_in_qgis_3_22(qgis, written):
+def test_every_layer_opens_cleanly_and_styled_in_qgis_3_22(qgis, written_with_programme):
     import pyogrio
+
+    written = written_with_programme  # every layer, the programme's too
 
     gpkg = written / "livingcircle.gpkg"
     got = _open_in_qgis(qgis, gpkg)
@@ -500,6 +516,13 @@ def test_every_layer_opens_cleanly_and_styled_in_qgis_3_22(qgis, written):
     assert (iso["renderer"], iso["class_attribute"], iso["categories"]) == \
         ("categorizedSymbol", "minutes", 3)
     assert got["layers"]["communities"]["renderer"] == "singleSymbol"
+    # the multi-year programme by year, its communities without a year in a grey category
+    prog = got["layers"]["programme"]
+    years = pyogrio.read_dataframe(gpkg, layer="programme", columns=["year"],
+                                   read_geometry=False)["year"]
+    assert (prog["renderer"], prog["class_attribute"]) == ("categorizedSymbol", "year")
+    assert prog["categories"] == years.nunique() + 1  # each year that has communities, 未安排
+    assert not got["layers"]["programme_years"]["spatial"]  # a table: no symbology
     verify_manifest(written)  # opening the result in QGIS does not change it
 
 

@@ -10,16 +10,20 @@ The expected years are worked out by hand from the sample's annual plan (``annua
 rank  id     households  片区      needs 基础/完善/提升   片区's ready members
 ====  =====  ==========  ========  =====================  ============================
 1     C003   786         K02       6 / 7 / 8              C003 alone (C008, C013 not ready)
-2     C070   754         K19       4 / 8 / 5              C070 alone (C068, C071 not ready)
-3     C042   572         K12       4 / 8 / 4              C042 + C043 (rank 4) → 1404
+2     C070   754         K19       4 / 9 / 5              C070 alone (C068, C071 not ready)
+3     C042   572         K12       4 / 9 / 4              C042 + C043 (rank 4) → 1404
 4     C043   832         K12       4 / 3 / 4              (with C042)
 5     C049   533         K14       4 / 2 / 3              C049 + C048 (rank 6) → 1358
 6     C048   825         K14       3 / 1 / 3              (with C049)
 ====  =====  ==========  ========  =====================  ============================
 
-and 52 in-scope communities are not ready (50 lack a precondition, C019 and C033 unknown);
-58 are in scope (the four grade D communities are 'unknown', issue 16 §2; district-planning
-categories are no needs, so the need counts are those of the policy's renovation items).
+and 50 in-scope communities are not ready (48 lack a precondition, C019 and C033 unknown);
+56 are in scope (the four grade D communities are 'unknown', issue 16 §2; C027 lies in a 建制镇,
+outside 二(一)'s list, and C061's location_type is empty; district-planning categories are no
+needs, so the need counts are those of the policy's renovation items). C070 and C042 have no
+物业用房 (property_premises 否 in the communities file): one 完善类 need each (三(二)), which
+raises their need score by 2 but not their rank (C003 40, C070 35, C042 34, C043 22, C049 19,
+C048 14 at 基础 3, 完善 2, 提升 1).
 """
 
 from __future__ import annotations
@@ -74,9 +78,9 @@ def test_households_per_year_by_rank_with_the_pianqu_together(households_run):
         {"year": 2028, "capacity": 3000.0, "used": 0.0, "n_communities": 0}]
     prog = pyogrio.read_dataframe(gpkg, layer="programme").set_index("community_id")
     # every community of the plan is there, the not-ready ones with what they lack
-    assert len(prog) == 58
+    assert len(prog) == 56
     assert prog["status"].value_counts().to_dict() == {
-        "not_ready": 50, "scheduled": 6, "readiness_unknown": 2}
+        "not_ready": 48, "scheduled": 6, "readiness_unknown": 2}
     assert prog.loc["C073", "reason_zh"] == "前提条件：缺业主委员会或物业管理委员会"
     assert prog.loc["C019", "reason_zh"] == "前提条件：居民出资未知"
     assert prog.loc["C043", "reason_zh"] == "与片区 K12 同年；排入 2026 年"
@@ -106,15 +110,15 @@ def test_budget_with_the_planners_cost_table(tmp_path):
     gpkg = out / "livingcircle.gpkg"
     prog = pyogrio.read_dataframe(gpkg, layer="programme").set_index("community_id")
     # cost = 10 × 基础 + 5 × 完善 + 2 × 提升 needs (table in the module docstring)
-    want = {"C003": 111.0, "C070": 90.0, "C042": 88.0, "C043": 63.0, "C049": 56.0,
+    want = {"C003": 111.0, "C070": 95.0, "C042": 93.0, "C043": 63.0, "C049": 56.0,
             "C048": 41.0}
     assert prog.loc[list(want), "cost"].to_dict() == want
-    # 2026: C003 111 + C070 90 = 201; C042/C043 (151) would make 352 → 2027, with C049/C048
-    # (97): 248 ≤ 300
+    # 2026: C003 111 + C070 95 = 206; C042/C043 (156) would make 362 → 2027, with C049/C048
+    # (97): 253 ≤ 300
     assert {c: y for c, y in _years(gpkg).items() if y is not None} == {
         "C003": 2026, "C070": 2026, "C042": 2027, "C043": 2027, "C049": 2027, "C048": 2027}
     per_year = pyogrio.read_dataframe(gpkg, layer="programme_years", read_geometry=False)
-    assert list(per_year["used"]) == [201.0, 248.0]
+    assert list(per_year["used"]) == [206.0, 253.0]
     assert list(per_year["unit"]) == ["budget", "budget"]
 
 

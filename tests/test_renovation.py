@@ -467,6 +467,44 @@ def test_scope_location_rule_not_applied_without_the_column():
         "city", "county_town", "forestry", "other", None, None]
 
 
+def test_scope_location_type_of_the_area():
+    # 二(一): “城市、县城、原农垦、森工系统二级机构所在地，2000 年底前建成需改造的老旧小区” —
+    # --location-type gives the area's location to the communities whose own cell is empty; a
+    # community's own value wins. Hand-worked: three 1990 communities (in by build year).
+    from livingcircle.renovation import check_location_type, scope_rules_applied
+
+    c = communities_frame([
+        {"community_id": k, "build_year": 1990, "safety_grade": "B", "complete_units": True,
+         "location_type": v} for k, v in (("own_county", "县城"), ("own_town", "乡镇"),
+                                          ("empty", NA))])
+    # no area value: the empty cell is unknown
+    assert renovation_scope(c)["in_scope"].tolist() == ["yes", "no", "unknown"]
+    # the area is a city: the empty cell becomes 城市 (in); 乡镇 stays out, its own value wins
+    city = renovation_scope(c, location_type="city")
+    assert city["in_scope"].tolist() == ["yes", "no", "yes"]
+    assert city.loc[2, "reasons"] == "built_before_2001"
+    # the area lies outside the list: the empty cell is out, and the reason says it is the area's
+    other = renovation_scope(c, location_type="other")
+    assert other["in_scope"].tolist() == ["yes", "no", "no"]
+    assert other.loc[2, "reasons"].startswith("location_not_eligible")
+    assert "“other”（片区设定 --location-type）不在政策所列范围" in other.loc[2, "reasons_zh"]
+    # the metadata/report text names the area value and that a community's own value wins
+    rule = scope_rules_applied(c, "city")["location_eligibility"]
+    assert (rule["applied"], rule["area_value"]) == ("yes", "city")
+    assert "片区所在地类型设为“city”" in rule["zh"] and "小区自身填写的所在地类型优先" in rule["zh"]
+    assert "a community's own value wins" in rule["en"]
+    # without a location_type column the area value applies to every community
+    plain = communities_frame([{"community_id": "x", "build_year": 1990}])
+    assert renovation_scope(plain, location_type="other")["in_scope"].tolist() == ["no"]
+    assert scope_rules_applied(plain, "森工")["location_eligibility"]["applied"] == "yes"
+    # accepted: the four codes, other, the words of the list; anything else is a clear error
+    assert [check_location_type(v) for v in ("forestry", " 县城 ", "other", None, "")] == [
+        "forestry", "县城", "other", None, None]
+    with pytest.raises(InputError, match=r"^location_type '村' is not a location of 二\(一\); "
+                       r"use one of city, county_town, state_farm, forestry, other"):
+        check_location_type("村")
+
+
 def test_premises_need_is_not_triggered_by_governance(profile):
     # 三(二) puts 物业用房 among 完善类 facilities; 二(三) makes 业委会 and the management mode
     # preconditions of the annual plan. No committee and no management no longer make a need:

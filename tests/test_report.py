@@ -59,7 +59,7 @@ def test_summary_sentence_counts_from_the_raw_file(report_zh):
     # independent: the raw sample file and the policy rule (conftest.policy_scope)
     raw = gpd.read_file(lc.sample_paths()["communities"])
     n_yes = int((sample_policy_scope() == "yes").sum())  # buildings decide where given
-    assert n_yes == 62
+    assert n_yes == 60
     hh = f"{raw['households'].sum():,.0f}"
     assert f"{len(raw)} 个小区，{hh} 户；{n_yes} 个在改造范围内；" in report_zh
 
@@ -265,6 +265,6 @@ def test_district_planning_grade_d_and_rules_section(report_zh, sample_result):
     gd = _rows(report_zh, "grade-d")
     assert [r[0] for r in gd] == ["C037", "C062", "C067", "C076"]
     assert all("须经房屋安全鉴定" in r[-1] for r in gd)
-    # the sample has no location_type column: the report says the rule was not applied
-    assert "未核对二(一)所列地域" in report_zh
-    assert sample_result.metadata["renovation_rules"]["location_eligibility"]["applied"] == "no"
+    # the sample's location_type column: the report says the rule was applied
+    assert "已按所在地类型（location_type）核对二(一)所列地域" in report_zh
+    assert sample_result.metadata["renovation_rules"]["location_eligibility"]["applied"] == "yes"

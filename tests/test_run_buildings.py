@@ -26,13 +26,14 @@ def _layer(path, name):
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
-    """The sample's buildings as the CSV survey (WGS84 stated per file) and its heritage layer."""
+    """The sample's buildings as the CSV survey (WGS84 stated per file) and its heritage layer;
+    the area is a city (--location-type)."""
     out = tmp_path_factory.mktemp("bld") / "out"
     csv = SAMPLE["buildings"].with_name("buildings.csv")
     assert main(["run", "--osm", str(SAMPLE["osm"]), "--communities", str(SAMPLE["communities"]),
                  "--facilities", str(SAMPLE["facilities"]), "--buildings", str(csv),
                  "--crs", f"{csv}=wgs84", "--heritage", str(SAMPLE["heritage"]),
-                 "--out", str(out), "--no-progress"]) == 0
+                 "--location-type", "city", "--out", str(out), "--no-progress"]) == 0
     return csv, out / "livingcircle.gpkg"
 
 
@@ -69,8 +70,22 @@ def test_cli_community_counts_are_the_sums_of_its_buildings(cli_run):
     assert (comm.loc[n_d.index, "n_grade_d"] == n_d).all()
     # a community with buildings takes its scope from them
     assert (comm.loc[by.size().index, "scope_from"] == "buildings").all()
+    # ... unless the community's location says otherwise (二(一)'s list is the community's):
+    # C027 lies in a 建制镇 (out: its own value wins over --location-type city); C061 has no
+    # location_type, so the area's (城市) stands for it and its buildings put it in
     has_yes = comm.index.isin(n_yes.index)
-    assert (comm.loc[has_yes, "in_scope"] == "yes").all()
+    assert comm.loc[has_yes, "in_scope"].to_dict() == {
+        c: "no" if c == "C027" else "yes" for c in comm.index[has_yes]}
+    assert comm.loc["C027", "scope_reasons"].startswith("location_not_eligible")
+    assert "unknown_location_type" not in comm.loc["C061", "scope_reasons"]
+    meta = lc.load_result(gpkg.parent).metadata
+    rule = meta["renovation_rules"]["location_eligibility"]
+    assert (rule["applied"], rule["area_value"]) == ("yes", "city")
+    assert "a community's own value wins" in rule["en"]
+    # the buildings' coordinates checked against their own communities (task item 4)
+    entry = next(e for e in meta["inputs"] if e.get("role") == "buildings")
+    assert entry["community_check"]["verdict"] == "fits"
+    assert entry["community_check"]["median_m"]["wgs84"] == 0.0
 
 
 def test_cli_heritage_layer_marks_the_communities_it_touches(cli_run):

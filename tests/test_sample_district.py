@@ -24,7 +24,6 @@ from livingcircle.sample import SYNTHETIC_LABEL
 from livingcircle.schema import COMMUNITY_ATTRIBUTES, SITE_TYPES
 
 #: Community attributes the sample district does not have (issue 16 §2, optional).
-NOT_IN_SAMPLE = {"property_premises", "location_type"}
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "sample_district"
@@ -41,7 +40,8 @@ GPKG_LAYERS = {"communities.gpkg": "communities", "gates.gpkg": "gates",
 EXPECTED_NULLS = {
     "build_year": 2, "households": 2, "population": 2, "elderly_share": 3, "floors": 1,
     "has_elevator": 1, "safety_grade": 2, "complete_units": 1, "owners_committee": 2,
-    "management_mode": 2, "resident_funding": 3, "street": 1,
+    "management_mode": 2, "resident_funding": 3, "street": 1, "property_premises": 3,
+    "location_type": 1,
 }
 
 
@@ -314,9 +314,7 @@ def test_amap_csv_is_gcj02_and_converts_back(generated):
 
 def test_community_attributes(layers):
     com = layers["communities.gpkg"]
-    # issue 16 §2's optional property_premises and location_type are not in the sample yet: the
-    # run says their rules are not applied (test_renovation covers them on hand-made rows)
-    assert set(COMMUNITY_ATTRIBUTES) - NOT_IN_SAMPLE <= set(com.columns)
+    assert set(COMMUNITY_ATTRIBUTES) <= set(com.columns)
     assert com["community_id"].tolist() == [f"C{k + 1:03d}" for k in range(80)]
     assert com["name"].is_unique
     assert com.geom_type.isin(["Polygon", "MultiPolygon"]).all()
@@ -343,6 +341,15 @@ def test_community_attributes(layers):
     assert set(com["safety_grade"].dropna()) <= {"A", "B", "C", "D"}
     assert set(com["management_mode"].dropna()) <= {"物业公司", "单位自管", "社区托管", "无"}
     assert set(com["district"]) == {"道安区", "南兴区"}
+    # issue 16 §2: 所在地类型 — the city, two listed seats, one place outside 二(一)'s list and one
+    # empty cell, each on an old community that the location alone decides; 物业用房 mixed
+    loc = com.set_index("community_id")["location_type"]
+    assert (loc == "城市").sum() == 76
+    odd = loc[loc != "城市"].to_dict() | {c: None for c in loc[loc.isna()].index}
+    assert odd == {"C027": "建制镇", "C058": "原农垦", "C061": None, "C064": "森工"}
+    old = com.set_index("community_id").loc[list(odd)]
+    assert (old["build_year"] <= 2000).all() and old["safety_grade"].isin(["A", "B", "C"]).all()
+    assert com["property_premises"].value_counts().to_dict() == {0: 41, 1: 36}
 
 
 def test_gates_sit_on_their_community_fence(layers):

@@ -112,15 +112,6 @@ LONG_FUNCTIONS_ALLOWED: dict[str, str] = {
     # a numba kernel: the heap loop of Dijkstra's algorithm compiled by @njit; a call into a
     # helper would split the loop's state across compiled functions for no reader's gain
     "routing._dijkstra": "numba kernel",
-    # split by engineer "policy" on its own branch this afternoon (buildings, renovation,
-    # siting); the integrator takes these off after merging it
-    "buildings.read_buildings": "split by policy",
-    "buildings.building_scope": "split by policy",
-    "buildings.building_needs": "split by policy",
-    "buildings.community_building_summary": "split by policy",
-    "renovation.renovation_scope": "split by policy",
-    "renovation.renovation_needs": "split by policy",
-    "siting.site_facilities": "split by policy",
     # split by engineer "speed" on its own branch this afternoon (coverage, isochrones)
     "coverage.uncovered_areas": "split by speed",
 }

@@ -77,7 +77,7 @@ def test_sample_district_counts_agree_with_the_raw_file_and_the_gaps(sample_resu
     comm = sample_result.layers["communities"]
     want = sample_policy_scope()  # the policy rule on the files' columns, not livingcircle's code
     assert scope_counts(comm) == {k: int((want == k).sum()) for k in ("yes", "no", "unknown")}
-    assert n_in_scope(comm) == 62
+    assert n_in_scope(comm) == 60
     # share met from the gaps layer itself: required categories met / required, per community
     g = sample_result.layers["gaps"]
     g = g[g["required"].astype(bool)]
