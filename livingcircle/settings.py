@@ -103,6 +103,16 @@ threads : int or None
     Threads for the shortest-path searches and isochrones (the compiled searches and GEOS
     release the GIL). None: every core this process may use. Set 1 inside a Dask worker that
     already runs one task per core.
+workers : int or None
+    Worker processes for the isochrones of a run (:mod:`livingcircle._parallel`): the Python
+    between two GEOS calls holds the GIL, so threads used little more than one of 2 cores there.
+    None: one per core this process may use; 1: threads in this process only.
+process_pool_min_communities : int
+    Fewer communities than this draw their isochrones in this process's threads: starting the
+    pool and building each worker's caches costs more than it saves on a small district.
+scheduler : str or None
+    A Dask scheduler's address (``tcp://host:8786``): the isochrones of a run are drawn on that
+    cluster's workers (``livingcircle run --scheduler``). None: this machine.
 """
 
 from __future__ import annotations
@@ -131,6 +141,9 @@ capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
 elderly_share_threshold: float = 0.25
 level_minutes: tuple[int, ...] = (5, 10, 15)
 threads: int | None = None
+workers: int | None = None
+process_pool_min_communities: int = 200
+scheduler: str | None = None
 isochrone_cache_vertices: int = 20_000_000
 coverage_tile_above_m: float = 10_000.0
 
