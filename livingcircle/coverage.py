@@ -306,56 +306,85 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     """
     buffer_m = buffer_width(buffer_m)
     maker = maker_for(acc, buffer_m)
-    g = acc.graph
     wanted = wanted_categories(acc, categories)
+    ids, polys = _area_communities(acc)
+    if len(polys) == 0 or not wanted:
+        return gpd.GeoDataFrame(columns=_UNCOVERED_COLUMNS, geometry="geometry", crs=acc.crs)
+    near = _NearbyStreets(maker, polys, buffer_m)
+    starts_of = _category_starts(acc, facilities, wanted)
+    limits = [acc.profile.category(c).max_walk_m for c in wanted]
+    # one multi-source search per category, kept at the nodes of the streets near a community
+    dist, _ = nearest_table(acc.graph, [starts_of[c] for c in wanted], limit=limits,
+                            at=near.nodes, threads=threads)
+    result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
+
+    def one(i, _local):
+        result[i] = [_uncovered_part(maker, polys[i], *near.reached(i, dist[:, j]), T, buffer_m)
+                     for j, T in enumerate(limits)]
+
+    parallel_each(range(len(polys)), one, threads=threads)
+    return _uncovered_frame(acc, wanted, ids, polys, result)
+
+
+_UNCOVERED_COLUMNS = ["category", "community_id", "residential_area_m2", "uncovered_area_m2",
+                      "uncovered_share", "geometry"]
+
+
+def _area_communities(acc: Access) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and projected polygons of the polygon communities (the others named in a warning)."""
     comm = acc.communities[["community_id", "geometry"]].to_crs(acc.crs)
     is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if not is_area.all():
         warnings.warn(
             f"{int((~is_area).sum())} communities are not polygons (no residential area); "
             "they are left out of the uncovered-area figures",
-            LivingCircleWarning, stacklevel=2,
+            LivingCircleWarning, stacklevel=3,
         )
-    ids = comm["community_id"].astype(str).to_numpy()[is_area]
-    polys = comm.geometry.to_numpy()[is_area]
-    columns = ["category", "community_id", "residential_area_m2", "uncovered_area_m2",
-               "uncovered_share", "geometry"]
-    if len(polys) == 0 or not wanted:
-        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=acc.crs)
-    # streets near each community, their split segments, and the nodes at their ends
-    ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
-    order = np.lexsort((ei, ci))
-    ci, ei = ci[order], ei[order]
-    segs = maker.segments_of(ei)
-    seg_owner = np.repeat(ci, maker.seg_ptr[ei + 1] - maker.seg_ptr[ei])
-    s_ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
-    need, inv = np.unique(np.r_[g.seg_a[segs], g.seg_b[segs]], return_inverse=True)
-    pos_a, pos_b = inv[:len(segs)], inv[len(segs):]
-    starts_of = _category_starts(acc, facilities, wanted)
-    limits = [acc.profile.category(c).max_walk_m for c in wanted]
-    dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
-                            threads=threads)
-    result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
+    return (comm["community_id"].astype(str).to_numpy()[is_area],
+            comm.geometry.to_numpy()[is_area])
 
-    def one(i, _local):
-        sl = slice(s_ptr[i], s_ptr[i + 1])
-        si = segs[sl]
-        out = []
-        for j, T in enumerate(limits):
-            da, db = dist[pos_a[sl], j], dist[pos_b[sl], j]
-            whole, pe, ps, pf = maker.parts((si, da, db) if len(si) else None, T)
-            pieces = list(maker.edge_buffers(whole)) if len(whole) else []
-            if len(pe):
-                pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                                             quad_segs=QUAD_SEGS))
-            if pieces:
-                cover = shapely.union_all(np.asarray(pieces, dtype=object))
-                out.append(shapely.difference(polys[i], cover))
-            else:
-                out.append(polys[i])
-        result[i] = out
 
-    parallel_each(range(len(polys)), one, threads=threads)
+class _NearbyStreets:
+    """The split street segments within ``buffer_m`` of each polygon, and their end nodes.
+
+    ``nodes`` are the distinct end nodes (where the searches' distances are kept);
+    :meth:`reached` gives one polygon's segments with the distance of both their ends.
+    """
+
+    def __init__(self, maker: IsochroneMaker, polys: np.ndarray, buffer_m: float):
+        g = maker.g
+        ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
+        order = np.lexsort((ei, ci))
+        ci, ei = ci[order], ei[order]
+        self.segs = maker.segments_of(ei)
+        seg_owner = np.repeat(ci, maker.seg_ptr[ei + 1] - maker.seg_ptr[ei])
+        self.ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
+        self.nodes, inv = np.unique(np.concatenate((g.seg_a[self.segs], g.seg_b[self.segs])),
+                                    return_inverse=True)
+        self.pos_a, self.pos_b = inv[:len(self.segs)], inv[len(self.segs):]
+
+    def reached(self, i: int, dist: np.ndarray) -> tuple:
+        """Polygon ``i``'s segments and their ends' distances (``dist`` at :attr:`nodes`)."""
+        sl = slice(self.ptr[i], self.ptr[i + 1])
+        return self.segs[sl], dist[self.pos_a[sl]], dist[self.pos_b[sl]]
+
+
+def _uncovered_part(maker: IsochroneMaker, poly: BaseGeometry, segs: np.ndarray, da: np.ndarray,
+                    db: np.ndarray, T: float, buffer_m: float) -> BaseGeometry:
+    """Return the part of ``poly`` outside the buffer of its nearby reached pieces within T."""
+    whole, pe, ps, pf = maker.parts((segs, da, db) if len(segs) else None, T)
+    pieces = list(maker.edge_buffers(whole)) if len(whole) else []
+    if len(pe):
+        pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                     quad_segs=QUAD_SEGS))
+    if not pieces:
+        return poly
+    return shapely.difference(poly, shapely.union_all(np.asarray(pieces, dtype=object)))
+
+
+def _uncovered_frame(acc: Access, wanted: list[str], ids: np.ndarray, polys: np.ndarray,
+                     result: list[list]) -> gpd.GeoDataFrame:
+    """Rows of :func:`uncovered_areas`: by category, then community."""
     area = shapely.area(polys)
     rows = []
     for j, cid in enumerate(wanted):
@@ -366,4 +395,4 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
                          "residential_area_m2": float(area[i]), "uncovered_area_m2": a,
                          "uncovered_share": a / area[i] if area[i] > 0 else np.nan,
                          "geometry": geom})
-    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=acc.crs)
+    return gpd.GeoDataFrame(rows, columns=_UNCOVERED_COLUMNS, geometry="geometry", crs=acc.crs)
