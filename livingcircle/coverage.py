@@ -32,6 +32,7 @@ from .accessibility import Access
 from .isochrones import (
     QUAD_SEGS,
     IsochroneMaker,
+    Reached,
     buffer_width,
     maker_for,
     spatial_order,
@@ -319,7 +320,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
 
     def one(i, _local):
-        result[i] = [_uncovered_part(maker, polys[i], *near.reached(i, dist[:, j]), T, buffer_m)
+        result[i] = [_uncovered_part(maker, polys[i], near.reached(i, dist[:, j]), T, buffer_m)
                      for j, T in enumerate(limits)]
 
     parallel_each(range(len(polys)), one, threads=threads)
@@ -363,16 +364,16 @@ class _NearbyStreets:
                                     return_inverse=True)
         self.pos_a, self.pos_b = inv[:len(self.segs)], inv[len(self.segs):]
 
-    def reached(self, i: int, dist: np.ndarray) -> tuple:
+    def reached(self, i: int, dist: np.ndarray) -> Reached:
         """Polygon ``i``'s segments and their ends' distances (``dist`` at :attr:`nodes`)."""
         sl = slice(self.ptr[i], self.ptr[i + 1])
         return self.segs[sl], dist[self.pos_a[sl]], dist[self.pos_b[sl]]
 
 
-def _uncovered_part(maker: IsochroneMaker, poly: BaseGeometry, segs: np.ndarray, da: np.ndarray,
-                    db: np.ndarray, T: float, buffer_m: float) -> BaseGeometry:
+def _uncovered_part(maker: IsochroneMaker, poly: BaseGeometry, reached: Reached, T: float,
+                    buffer_m: float) -> BaseGeometry:
     """Return the part of ``poly`` outside the buffer of its nearby reached pieces within T."""
-    whole, pe, ps, pf = maker.parts((segs, da, db) if len(segs) else None, T)
+    whole, pe, ps, pf = maker.parts(reached if len(reached[0]) else None, T)
     pieces = list(maker.edge_buffers(whole)) if len(whole) else []
     if len(pe):
         pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
