@@ -320,7 +320,8 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
 
     def one(i, _local):
-        result[i] = [_uncovered_part(maker, polys[i], near.reached(i, dist[:, j]), T, buffer_m)
+        poly: BaseGeometry = polys[i]
+        result[i] = [_uncovered_part(maker, poly, near.reached(i, dist[:, j]), T, buffer_m)
                      for j, T in enumerate(limits)]
 
     parallel_each(range(len(polys)), one, threads=threads)
