@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 import geopandas as gpd
 import numpy as np
@@ -320,7 +320,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
 
     def one(i, _local):
-        poly: BaseGeometry = polys[i]
+        poly = cast(BaseGeometry, polys[i])
         result[i] = [_uncovered_part(maker, poly, near.reached(i, dist[:, j]), T, buffer_m)
                      for j, T in enumerate(limits)]
 
