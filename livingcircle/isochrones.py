@@ -57,9 +57,12 @@ logger = logging.getLogger(__name__)
 QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
 _LEVELS = 8  # quadtree levels of the isochrone maker: 25 m to 3.2 km cells
 ISOCHRONE_CHUNK = 200  # communities per chunk of isochrones() (memory, see isochrones())
-#: Communities per task of a worker process: neighbours (Z-order) that share cached cells; a
-#: chunk of 200 gives 8 tasks, enough to keep 2 workers busy to the end of the chunk.
-ISOCHRONE_TASK = 25
+#: Communities per task of a worker process: neighbours (Z-order) that share its cached cells
+#: (each process builds its own). A chunk of 200 gives 4 tasks; the next chunk's are handed out
+#: before this one's rows are made, so 2 workers are not idle at the end of a chunk. With 25,
+#: two processes spent 57 CPU s where one spent 51 on 400 city-centre communities (2026-12-02,
+#: bench_isochrone_memory.py, loaded machine): halving the tasks keeps more neighbours together.
+ISOCHRONE_TASK = 50
 
 
 def _incidence(g) -> sp.csr_array:
