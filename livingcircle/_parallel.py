@@ -53,7 +53,9 @@ def worker_count(workers: int | None) -> int:
     workers
         A number (1: no pool, everything in this process) or None for
         :data:`livingcircle.settings.workers`, and when that is None too, the cores this
-        process may run on (``os.sched_getaffinity``).
+        process may run on (``os.sched_getaffinity``). Always 1 inside a daemon process (a Dask
+        or pool worker) and in a task that runs one per core
+        (:func:`livingcircle.routing.threads_here` with 1, as ``livingcircle batch`` does).
 
     Returns
     -------
@@ -61,7 +63,12 @@ def worker_count(workers: int | None) -> int:
         At least 1.
     """
     from . import settings
+    from .routing import _HERE
 
+    if multiprocessing.current_process().daemon or getattr(_HERE, "threads", None) == 1:
+        # a Dask worker's task (``livingcircle batch``: one area per core, threads_here(1)),
+        # or a pool's own worker: no processes of its own (a daemon may not have children)
+        return 1
     n = workers if workers is not None else settings.workers
     if n is None:
         try:

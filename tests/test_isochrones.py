@@ -283,6 +283,15 @@ def test_a_dask_cluster_draws_the_same_polygons_as_one_process(curvy_access, mon
     _same_rows(one, on_dask)
 
 
+def test_no_worker_processes_inside_a_task_that_runs_one_per_core(curvy_access):
+    from livingcircle import _parallel
+    from livingcircle.routing import threads_here
+
+    assert _parallel.worker_count(2) == 2
+    with threads_here(1):  # a `livingcircle batch` area on a Dask worker thread
+        assert _parallel.worker_count(2) == 1 and _parallel.worker_count(None) == 1
+
+
 def _worker_makers():
     import importlib
 
