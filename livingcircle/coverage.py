@@ -15,8 +15,10 @@ speed), the reachable streets cut exactly at the threshold and buffered by
 from __future__ import annotations
 
 import threading
+import uuid
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TypeAlias, cast
 
 import geopandas as gpd
@@ -28,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from . import settings
 from ._errors import LivingCircleWarning
+from ._parallel import Workers, worker_count
 from .accessibility import Access
 from .isochrones import (
     QUAD_SEGS,
@@ -38,8 +41,9 @@ from .isochrones import (
     spatial_order,
     substrings,
     wanted_categories,
+    worker_maker,
 )
-from .routing import BoundedSearch, nearest_table, parallel_each
+from .routing import BoundedSearch, EdgeTable, SplitGraph, nearest_table, parallel_each
 
 
 def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
@@ -57,7 +61,8 @@ def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
 
 
 def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float | None = None,
-                   categories=None, threads: int | None = None) -> gpd.GeoDataFrame:
+                   categories=None, threads: int | None = None, workers: int | None = None,
+                   scheduler=None) -> gpd.GeoDataFrame:
     """Return, per category, the area its facilities cover within the category's threshold.
 
     One multi-source radius-limited search from all facilities of the category (the standard's
@@ -82,6 +87,9 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
         Only these category ids (default: every POI category of the profile).
     threads
         Worker threads for the tiles; default :data:`livingcircle.settings.threads`.
+    workers, scheduler
+        Worker processes or a Dask cluster for the tiles of a wide network (as for
+        :func:`livingcircle.isochrones.isochrones`); the same rows.
 
     Returns
     -------
@@ -90,7 +98,8 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
         tile), area_m2, geometry (EPSG:4326); rows by category, then tile.
     """
     chunks = list(iter_coverage_areas(acc, facilities, buffer_m=buffer_m,
-                                      categories=categories, threads=threads))
+                                      categories=categories, threads=threads, workers=workers,
+                                      scheduler=scheduler))
     out = pd.concat(chunks, ignore_index=True)
     wanted = wanted_categories(acc, categories)
     # by category, then tile column (west to east) and row (south to north); 'all' is 0_0
@@ -104,12 +113,15 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
 
 def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
                         buffer_m: float | None = None, categories: Iterable[str] | None = None,
-                        threads: int | None = None,
+                        threads: int | None = None, workers: int | None = None,
+                        scheduler=None,
                         tiles_per_chunk: int = 8) -> Iterator[gpd.GeoDataFrame]:
     """Yield the rows of :func:`coverage_areas` a few tiles at a time (every category of each).
 
     Tiles come in spatial order, so that the cells of a tile are built once and serve every
-    category while they are cached; a city's coverage is never all in memory.
+    category while they are cached; a city's coverage is never all in memory. ``workers`` and
+    ``scheduler``: as for :func:`livingcircle.isochrones.isochrones` (the tiles go to worker
+    processes or a Dask cluster, two at a time; the same rows).
 
     Yields
     ------
@@ -131,24 +143,72 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         yield frame(_untiled_coverage(maker, buffer_m, reach, wanted))
         return
     seen = set()
-    order = list(tiles["order_spatial"])
-    for lo in range(0, len(order), tiles_per_chunk):
-        found = []
-        lock = threading.Lock()
-
-        def one(t, in_tile, found=found, lock=lock, tiles=tiles):
-            done = _tile_coverage(t, in_tile, tiles, maker, buffer_m, reach)
-            with lock:
-                found.extend(done)
-
-        parallel_each(order[lo:lo + tiles_per_chunk], one, threads=threads,
-                      state=lambda: np.zeros(len(maker.geom), dtype=bool))
+    order = [int(t) for t in tiles["order_spatial"]]
+    chunks = [order[lo:lo + tiles_per_chunk] for lo in range(0, len(order), tiles_per_chunk)]
+    scheduler = scheduler if scheduler is not None else settings.scheduler
+    if scheduler is None and (worker_count(workers) == 1 or len(acc.communities)
+                              < settings.process_pool_min_communities):
+        drawn = _tiles_in_threads(chunks, tiles, maker, buffer_m, reach, threads)
+    else:
+        state = _CoverageState(acc.graph, acc.edge_table, buffer_m, reach, tiles,
+                               uuid.uuid4().hex)
+        drawn = _tiles_in_processes(chunks, state, workers, scheduler)
+    for found in drawn:
         seen.update(cid for cid, *_ in found)
         if found:
             yield frame(found)
     missing = [cid for cid in wanted if cid not in seen]
     if missing:  # categories that cover nothing keep one empty row, as a small area does
         yield frame([(cid, "all", shapely.Polygon()) for cid in missing])
+
+
+def _tiles_in_threads(chunks: list[list[int]], tiles: dict, maker: IsochroneMaker,
+                      buffer_m: float, reach: dict, threads: int | None) -> Iterator[list]:
+    """Each chunk's (category, tile, polygon) rows, drawn in this process's threads."""
+    for chunk in chunks:
+        found = []
+        lock = threading.Lock()
+
+        def one(t, in_tile, found=found, lock=lock):
+            done = _tile_coverage(t, in_tile, tiles, maker, buffer_m, reach)
+            with lock:
+                found.extend(done)
+
+        parallel_each(chunk, one, threads=threads,
+                      state=lambda: np.zeros(len(maker.geom), dtype=bool))
+        yield found
+
+
+@dataclass
+class _CoverageState:
+    """What a worker process needs to draw the coverage of tiles (sent once)."""
+
+    graph: SplitGraph
+    edges: EdgeTable
+    buffer_m: float
+    reach: dict
+    tiles: dict
+    token: str
+
+
+def _coverage_task(state: _CoverageState, task: list[int]) -> list:
+    """Return the (category, tile, polygon) rows of one task's tiles, in a worker process."""
+    maker, _search, _work = worker_maker(state.graph, state.edges, state.buffer_m, state.token)
+    in_tile = np.zeros(len(maker.geom), dtype=bool)
+    out = []
+    for t in task:
+        out.extend(_tile_coverage(t, in_tile, state.tiles, maker, state.buffer_m, state.reach))
+    return out
+
+
+def _tiles_in_processes(chunks: list[list[int]], state: _CoverageState, workers: int | None,
+                        scheduler) -> Iterator[list]:
+    """Each chunk's rows, its tiles drawn two at a time by worker processes or a Dask cluster."""
+    with Workers(state, workers=workers, scheduler=scheduler) as pool:
+        futures = [pool.submit(_coverage_task, [chunk[k:k + 2] for k in range(0, len(chunk), 2)])
+                   for chunk in chunks]  # every tile handed out now: the workers never wait
+        for chunk_futures in futures:
+            yield [row for f in chunk_futures for row in f.result()]
 
 
 #: What one category's search reaches: the streets reached whole (indices and a mask over every

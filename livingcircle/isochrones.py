@@ -559,15 +559,38 @@ class _IsoState:
 _WORKER: dict[str, tuple] = {}
 
 
+def worker_maker(graph: SplitGraph, edges: EdgeTable, buffer_m: float,
+                 token: str) -> tuple[IsochroneMaker, BoundedSearch, np.ndarray]:
+    """Return a worker process's maker, search and work array for the state named ``token``.
+
+    Built on the first task of a stage in this process and kept for its other tasks, so that
+    the maker's caches serve them all; a new token (the next stage or run) drops the last one.
+
+    Parameters
+    ----------
+    graph, edges
+        The split graph and edge table of the :class:`~livingcircle.accessibility.Access`.
+    buffer_m
+        Buffer half-width in metres.
+    token
+        Names the state the worker was given (a new one for every stage).
+
+    Returns
+    -------
+    tuple
+        ``(IsochroneMaker, BoundedSearch, distances work array filled with inf)``.
+    """
+    kept = _WORKER.get(token)
+    if kept is None:
+        _WORKER.clear()
+        kept = _WORKER[token] = (IsochroneMaker(graph, edges, buffer_m, levels=_LEVELS),
+                                 BoundedSearch(graph), np.full(graph.n_nodes, np.inf))
+    return kept
+
+
 def _iso_task(state: _IsoState, task: list[tuple[int, np.ndarray]]) -> list[tuple[int, dict]]:
     """Draw the isochrones of one task's communities (row, start nodes) in a worker process."""
-    kept = _WORKER.get(state.token)
-    if kept is None:
-        _WORKER.clear()  # a new run: drop the caches of the last one
-        kept = _WORKER[state.token] = (
-            IsochroneMaker(state.graph, state.edges, state.buffer_m, levels=_LEVELS),
-            BoundedSearch(state.graph), np.full(state.graph.n_nodes, np.inf))
-    maker, search, work = kept
+    maker, search, work = worker_maker(state.graph, state.edges, state.buffer_m, state.token)
     out = []
     for i, starts in task:
         nodes, dist = search(starts, np.zeros(len(starts)), state.radius)

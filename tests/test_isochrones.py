@@ -430,6 +430,26 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
     assert b.area.sum() == pytest.approx(b.union_all().area, rel=1e-6)  # tiles do not overlap
 
 
+def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, monkeypatch):
+    import importlib
+
+    from livingcircle import coverage, settings
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")
+    acc, fac, _comm = polygon_access
+    monkeypatch.setattr(iso_mod, "_LEVELS", 3)  # 100 m tiles, the network counted as wide
+    monkeypatch.setattr(settings, "coverage_tile_above_m", 100.0)
+    monkeypatch.setattr(settings, "process_pool_min_communities", 0)
+    cats = ["kindergarten", "primary_school"]
+    acc.__dict__.pop("_isochrone_makers", None)
+    one = coverage.coverage_areas(acc, fac, categories=cats, workers=1)
+    acc.__dict__.pop("_isochrone_makers", None)
+    two = coverage.coverage_areas(acc, fac, categories=cats, workers=2)
+    acc.__dict__.pop("_isochrone_makers", None)
+    assert len(one) > 10
+    _same_rows(one, two)
+
+
 def test_bad_buffer_and_categories_give_clear_errors():
     from livingcircle.coverage import coverage_areas, uncovered_areas
     from livingcircle.standards import ProfileError
