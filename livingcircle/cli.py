@@ -287,11 +287,12 @@ def demo_command(out: str, no_progress: bool) -> None:
              "starts.", required=True)
 @_no_progress
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes drawing the isochrones (default: one per core; 1: one "
-              "process). Same polygons either way.")
+              help="Worker processes drawing the isochrones and coverage areas of 200 "
+              "communities or more (default: one per core; 1: one process). Same polygons "
+              "either way.")
 @click.option("--scheduler", default=None,
-              help="Address of a Dask scheduler (tcp://host:8786): the isochrones are drawn on "
-              "its workers, with the same results.")
+              help="Address of a Dask scheduler (tcp://host:8786): the isochrones and coverage "
+              "areas are drawn on its workers, with the same results.")
 def run_command(out: str, no_progress: bool, workers: int | None, scheduler: str | None,
                 **values) -> None:
     """Run the analysis on your own data and write OUT/livingcircle.gpkg and OUT/map.html.
