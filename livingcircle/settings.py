@@ -104,15 +104,18 @@ threads : int or None
     release the GIL). None: every core this process may use. Set 1 inside a Dask worker that
     already runs one task per core.
 workers : int or None
-    Worker processes for the isochrones of a run (:mod:`livingcircle._parallel`): the Python
+    Worker processes for the isochrones and coverage tiles of a run
+    (:mod:`livingcircle._parallel`): the Python
     between two GEOS calls holds the GIL, so threads used little more than one of 2 cores there.
     None: one per core this process may use; 1: threads in this process only.
 process_pool_min_communities : int
-    Fewer communities than this draw their isochrones in this process's threads: starting the
-    pool and building each worker's caches costs more than it saves on a small district.
+    Fewer communities than this draw their isochrones in this process's threads: each worker
+    builds its own caches, which a small district does not repay (a judgement, not measured:
+    the sample's 80 communities stay in threads).
 scheduler : str or None
-    A Dask scheduler's address (``tcp://host:8786``): the isochrones of a run are drawn on that
-    cluster's workers (``livingcircle run --scheduler``). None: this machine.
+    A Dask scheduler's address (``tcp://host:8786``): the isochrones and coverage tiles of a
+    run are drawn on that cluster's workers (``livingcircle run --scheduler``). None: this
+    machine.
 """
 
 from __future__ import annotations
