@@ -105,9 +105,8 @@ threads : int or None
     already runs one task per core.
 workers : int or None
     Worker processes for the isochrones and coverage tiles of a run
-    (:mod:`livingcircle._parallel`): the Python between two GEOS calls holds the GIL, so
-    threads used less than one of 2 cores there (run 6, ``benchmarks/CITY_SCALE.md``). None:
-    one per core this process may use; 1: threads in this process only.
+    (:mod:`livingcircle._parallel`): the Python between two GEOS calls holds the GIL, which
+    threads share. None: one per core this process may use; 1: threads in this process only.
 process_pool_min_communities : int
     Fewer communities than this draw their isochrones in this process's threads: each worker
     builds its own caches, which a small district does not repay (a judgement, not measured:
