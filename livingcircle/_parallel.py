@@ -3,12 +3,11 @@
 Threads (:func:`livingcircle.routing.parallel_each`) share one process's caches, but the Python
 between two GEOS calls holds the GIL, which they share (run 6 in ``benchmarks/CITY_SCALE.md``:
 254 s wall for 192 CPU s in the isochrone stage on 2 cores, on a loaded machine). Here the work
-goes to
-processes instead: each task is a list of neighbouring communities, each worker keeps the state
-it was given (the split graph, the street geometries) and builds its own caches from it, and the
-results come back in the order of the tasks. The polygons cross the process boundary as WKB
-(shapely's pickling), which keeps every coordinate bit for bit, so the rows are the same as on
-one process (tested).
+goes to processes instead: each task is a list of neighbouring communities (or coverage tiles),
+each worker keeps the state it was given (the split graph, the street geometries) and builds
+its own caches from it, and the results come back in the order of the tasks. The polygons
+cross the process boundary as WKB (shapely's pickling), which keeps every coordinate bit for
+bit, so the rows are the same as on one process (tested).
 
 * locally: a ``fork`` process pool (Linux/macOS): the workers inherit the state without copying
   it (copy-on-write pages);
