@@ -108,9 +108,11 @@ workers : int or None
     (:mod:`livingcircle._parallel`): the Python between two GEOS calls holds the GIL, which
     threads share. None: one per core this process may use; 1: threads in this process only.
 process_pool_min_communities : int
-    Fewer communities than this draw their isochrones in this process's threads: each worker
-    builds its own caches, which a small district does not repay (a judgement, not measured:
-    the sample's 80 communities stay in threads).
+    Fewer communities than this draw their isochrones and coverage in this process's threads.
+    A judgement: on the sample's 80 communities two processes spent 4.78 CPU s against the
+    threads' 4.55 (each worker builds its own caches; 2026-12-02, ``benchmarks/README.md``,
+    third round), so a small district gains little; the threads keep tests and notebooks
+    free of process pools.
 scheduler : str or None
     A Dask scheduler's address (``tcp://host:8786``): the isochrones and coverage tiles of a
     run are drawn on that cluster's workers (``livingcircle run --scheduler``). None: this
