@@ -53,8 +53,9 @@ def worker_count(workers: int | None) -> int:
     workers
         A number (1: no pool, everything in this process) or None for
         :data:`livingcircle.settings.workers`, and when that is None too, the cores this
-        process may run on (``os.sched_getaffinity``). Always 1 inside a daemon process (a Dask
-        or pool worker) and in a task that runs one per core
+        process may run on (``os.sched_getaffinity``). Always 1 where processes cannot be
+        forked (Windows), inside a daemon process (a Dask or pool worker) and in a task that
+        runs one per core
         (:func:`livingcircle.routing.threads_here` with 1, as ``livingcircle batch`` does).
 
     Returns
@@ -65,6 +66,8 @@ def worker_count(workers: int | None) -> int:
     from . import settings
     from .routing import _HERE
 
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # Windows: no fork; the threads of one process
     if multiprocessing.current_process().daemon or getattr(_HERE, "threads", None) == 1:
         # a Dask worker's task (``livingcircle batch``: one area per core, threads_here(1)),
         # or a pool's own worker: no processes of its own (a daemon may not have children)
