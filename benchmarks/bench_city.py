@@ -319,6 +319,42 @@ def _vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
+def _has_workers(pid: int) -> bool:
+    """Whether any thread of process ``pid`` has started a child process."""
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if (task / "children").read_text().split():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _tree_mb(pid: int) -> tuple[float, float]:
+    """Sum of resident memory and of Pss (MB) of process ``pid`` and its descendants.
+
+    Pss divides each page shared after ``fork`` among the processes sharing it, so its sum is
+    the memory the tree takes; the RSS sum counts shared pages once per process.
+    """
+    import psutil
+
+    rss = pss = 0.0
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return rss, pss
+    for p in procs:
+        try:
+            for line in Path(f"/proc/{p.pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024.0
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024.0
+        except OSError:
+            continue
+    return rss, pss
+
+
 def measure(cmd: list[str], log_path: Path) -> dict:
     """Run ``cmd`` from this (small) process; wall time, the child's peak memory, its stages."""
     print(" ".join(cmd), flush=True)
@@ -328,13 +364,19 @@ def measure(cmd: list[str], log_path: Path) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     polled = [0.0]
+    tree = [0.0, 0.0]  # the child and its worker processes: sum of RSS, sum of Pss
     stop = threading.Event()
 
     def poll():
+        n = 0
         while not stop.is_set():
             hwm = _vm_hwm_mb(proc.pid)
             if hwm is not None:
                 polled[0] = max(polled[0], hwm)
+            if n % 5 == 0 and _has_workers(proc.pid):  # smaps_rollup costs CPU: once a second
+                rss, pss = _tree_mb(proc.pid)
+                tree[0], tree[1] = max(tree[0], rss), max(tree[1], pss)
+            n += 1
             stop.wait(0.2)
 
     th = threading.Thread(target=poll, daemon=True)
@@ -360,6 +402,8 @@ def measure(cmd: list[str], log_path: Path) -> dict:
            "peak_mb_vmhwm_polled": round(polled[0], 1),
            "peak_mb_wait4_maxrss": round(usage.ru_maxrss / 1024.0, 1),
            "peak_mb": round(max(polled[0], usage.ru_maxrss / 1024.0), 1),
+           # with worker processes (settings.workers): their memory and the child's together
+           "tree_rss_peak_mb": round(tree[0], 1), "tree_pss_peak_mb": round(tree[1], 1),
            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
            "load_avg_at_start": load_at_start, "load_avg_at_end": load,
            "stages": stages, "log": str(log_path)}

@@ -12,9 +12,19 @@ The child prints resident memory before the isochrones and its peak (``VmHWM``) 
 wall seconds of the isochrones, and a checksum of the polygons (total area, vertices) that must
 be the same for every chunk size.
 
+``--workers`` compares worker processes (issue 17, target 6): ``1`` draws in this process's
+threads (``--threads``, default every core), ``2`` in a pool of two processes
+(:mod:`livingcircle._parallel`). With a pool the CPU seconds include the workers' (they are
+joined when ``isochrones`` returns) and the memory is polled every 0.5 s over the child and its
+workers: the sum of their resident memory (``VmRSS``; pages shared after ``fork`` counted in
+each) and of their proportional share (``Pss``, each shared page divided among its sharers),
+besides the child's own ``VmHWM``. ``wkb_sha256`` hashes every polygon's WKB: the same value
+means the same polygons bit for bit.
+
 Usage::
 
     python benchmarks/bench_isochrone_memory.py --communities 400 --chunks 1000000,200
+    python benchmarks/bench_isochrone_memory.py --communities 1600 --chunks 200 --workers 1,2
 """
 
 from __future__ import annotations
@@ -40,12 +50,37 @@ def _mem_mb() -> dict:
     return vals
 
 
-def child(n_comm: int, chunk: int) -> None:
+def _tree_mb(pid: int) -> tuple[float, float]:
+    """Sum of resident memory and of Pss (MB) of process ``pid`` and its descendants."""
+    import psutil
+
+    rss = pss = 0.0
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return rss, pss
+    for p in procs:
+        try:
+            for line in Path(f"/proc/{p.pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024.0
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024.0
+        except OSError:
+            continue
+    return rss, pss
+
+
+def child(n_comm: int, chunk: int, workers: int = 1, threads: int | None = None) -> None:
     """Draw the isochrones of the first ``n_comm`` communities with ``chunk``; print JSON."""
+    import hashlib
+    import threading
+
     import bench_city
     import geopandas as gpd
     import shapely
 
+    from livingcircle import settings
     from livingcircle.accessibility import measure_access
     from livingcircle.network import build_network
 
@@ -59,13 +94,42 @@ def child(n_comm: int, chunk: int) -> None:
                             geometry=gpd.GeoSeries([], crs=4326), crs=4326)
     acc = measure_access(net, comm, none, speed_profiles=["adult"])
     iso_mod.ISOCHRONE_CHUNK = chunk
+    settings.workers = workers
+    settings.threads = threads
     before = _mem_mb()
-    t, c0 = time.perf_counter(), time.process_time()
+    tree = [0.0, 0.0]
+    stop = threading.Event()
+
+    poll_cpu = [0.0]
+
+    def poll():
+        while not stop.is_set():
+            rss, pss = _tree_mb(os.getpid())
+            tree[0], tree[1] = max(tree[0], rss), max(tree[1], pss)
+            poll_cpu[0] = time.thread_time()  # this thread's CPU, taken off the figures
+            stop.wait(0.5)
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
+    t, c0, k0 = time.perf_counter(), time.process_time(), os.times()
     iso = iso_mod.isochrones(acc, minutes=(5, 10, 15))
     wall, cpu = time.perf_counter() - t, time.process_time() - c0
+    k1 = os.times()
+    stop.set()
+    th.join()
+    cpu -= poll_cpu[0]
+    cpu_workers = (k1.children_user - k0.children_user) + (k1.children_system
+                                                           - k0.children_system)
     after = _mem_mb()
+    digest = hashlib.sha256()
+    for g in shapely.to_wkb(iso.geometry.to_numpy()):
+        digest.update(g)
     print(json.dumps({
-        "communities": n_comm, "chunk": chunk, "rows": len(iso),
+        "communities": n_comm, "chunk": chunk, "workers": workers, "threads": threads,
+        "rows": len(iso), "cpu_s_with_workers": round(cpu + cpu_workers, 1),
+        "cpu_s_workers": round(cpu_workers, 1), "cpu_s_polling": round(poll_cpu[0], 1),
+        "tree_rss_peak_mb": round(tree[0], 1), "tree_pss_peak_mb": round(tree[1], 1),
+        "wkb_sha256": digest.hexdigest(),
         "rss_before_mb": before["VmRSS"], "peak_before_mb": before["VmHWM"],
         "rss_after_mb": after["VmRSS"], "peak_mb": after["VmHWM"],
         "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
@@ -80,17 +144,23 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--communities", type=int, default=400)
     ap.add_argument("--chunks", default="1000000,200")
+    ap.add_argument("--workers", default="1", help="worker processes to compare, e.g. 1,2")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads of a one-process run (default: every core)")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-workers", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child is not None:
-        child(args.communities, args.child)
+        child(args.communities, args.child, args.child_workers, args.threads)
         return
     recs = []
-    for chunk in (int(x) for x in args.chunks.split(",")):
+    runs = [(int(c), int(w)) for c in args.chunks.split(",") for w in args.workers.split(",")]
+    for chunk, workers in runs:
         load = os.getloadavg()
+        extra = ["--threads", str(args.threads)] if args.threads else []
         got = subprocess.run([sys.executable, __file__, "--communities", str(args.communities),
-                              "--child", str(chunk)], capture_output=True, text=True,
-                             check=True)
+                              "--child", str(chunk), "--child-workers", str(workers), *extra],
+                             capture_output=True, text=True, check=True)
         rec = json.loads(got.stdout.strip().splitlines()[-1])
         rec.update(load_avg_at_start=load, date=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
         print(json.dumps(rec), flush=True)

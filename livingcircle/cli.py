@@ -292,12 +292,29 @@ def demo_command(out: str, no_progress: bool, **values) -> None:
 @_out_option("Output folder, created with its parents if missing; checked before the analysis "
              "starts.", required=True)
 @_no_progress
-def run_command(out: str, no_progress: bool, **values) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes drawing the isochrones and coverage areas of 200 "
+              "communities or more (default: one per core; 1: one process). Same polygons "
+              "either way.")
+@click.option("--scheduler", default=None,
+              help="Address of a Dask scheduler (tcp://host:8786): the isochrones and coverage "
+              "areas are drawn on its workers, with the same results.")
+def run_command(out: str, no_progress: bool, workers: int | None, scheduler: str | None,
+                **values) -> None:
     """Run the analysis on your own data and write OUT/livingcircle.gpkg and OUT/map.html.
 
     The files of a run appear together, with OUT/manifest.json (sizes and SHA-256) last; a run
     that fails or is stopped leaves the previous run's files untouched.
     """
+    from . import settings
+
+    if workers is not None:
+        settings.workers = workers
+    if scheduler:
+        from ._parallel import check_scheduler
+
+        check_scheduler(scheduler)  # before the analysis, not after its first stages
+        settings.scheduler = scheduler
     pipeline.check_run_output(out, _input_files(values))
     result = _run_with_options(values, progress=not no_progress)
     written = result.write(out)

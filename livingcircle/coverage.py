@@ -15,9 +15,11 @@ speed), the reachable streets cut exactly at the threshold and buffered by
 from __future__ import annotations
 
 import threading
+import uuid
 import warnings
 from collections.abc import Iterable, Iterator
-from typing import TypeAlias
+from dataclasses import dataclass
+from typing import TypeAlias, cast
 
 import geopandas as gpd
 import numpy as np
@@ -28,17 +30,20 @@ from shapely.geometry.base import BaseGeometry
 
 from . import settings
 from ._errors import LivingCircleWarning
+from ._parallel import Workers, worker_count
 from .accessibility import Access
 from .isochrones import (
     QUAD_SEGS,
     IsochroneMaker,
+    Reached,
     buffer_width,
     maker_for,
     spatial_order,
     substrings,
     wanted_categories,
+    worker_maker,
 )
-from .routing import BoundedSearch, nearest_table, parallel_each
+from .routing import BoundedSearch, EdgeTable, SplitGraph, nearest_table, parallel_each
 
 
 def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
@@ -56,7 +61,8 @@ def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
 
 
 def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float | None = None,
-                   categories=None, threads: int | None = None) -> gpd.GeoDataFrame:
+                   categories=None, threads: int | None = None, workers: int | None = None,
+                   scheduler=None) -> gpd.GeoDataFrame:
     """Return, per category, the area its facilities cover within the category's threshold.
 
     One multi-source radius-limited search from all facilities of the category (the standard's
@@ -81,6 +87,9 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
         Only these category ids (default: every POI category of the profile).
     threads
         Worker threads for the tiles; default :data:`livingcircle.settings.threads`.
+    workers, scheduler
+        Worker processes or a Dask cluster for the tiles of a wide network (as for
+        :func:`livingcircle.isochrones.isochrones`); the same rows.
 
     Returns
     -------
@@ -89,7 +98,8 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
         tile), area_m2, geometry (EPSG:4326); rows by category, then tile.
     """
     chunks = list(iter_coverage_areas(acc, facilities, buffer_m=buffer_m,
-                                      categories=categories, threads=threads))
+                                      categories=categories, threads=threads, workers=workers,
+                                      scheduler=scheduler))
     out = pd.concat(chunks, ignore_index=True)
     wanted = wanted_categories(acc, categories)
     # by category, then tile column (west to east) and row (south to north); 'all' is 0_0
@@ -103,12 +113,15 @@ def coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *, buffer_m: float
 
 def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
                         buffer_m: float | None = None, categories: Iterable[str] | None = None,
-                        threads: int | None = None,
+                        threads: int | None = None, workers: int | None = None,
+                        scheduler=None,
                         tiles_per_chunk: int = 8) -> Iterator[gpd.GeoDataFrame]:
     """Yield the rows of :func:`coverage_areas` a few tiles at a time (every category of each).
 
     Tiles come in spatial order, so that the cells of a tile are built once and serve every
-    category while they are cached; a city's coverage is never all in memory.
+    category while they are cached; a city's coverage is never all in memory. ``workers`` and
+    ``scheduler``: as for :func:`livingcircle.isochrones.isochrones` (the tiles go to worker
+    processes or a Dask cluster, two at a time; the same rows).
 
     Yields
     ------
@@ -130,24 +143,72 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         yield frame(_untiled_coverage(maker, buffer_m, reach, wanted))
         return
     seen = set()
-    order = list(tiles["order_spatial"])
-    for lo in range(0, len(order), tiles_per_chunk):
-        found = []
-        lock = threading.Lock()
-
-        def one(t, in_tile, found=found, lock=lock, tiles=tiles):
-            done = _tile_coverage(t, in_tile, tiles, maker, buffer_m, reach)
-            with lock:
-                found.extend(done)
-
-        parallel_each(order[lo:lo + tiles_per_chunk], one, threads=threads,
-                      state=lambda: np.zeros(len(maker.geom), dtype=bool))
+    order = [int(t) for t in tiles["order_spatial"]]
+    chunks = [order[lo:lo + tiles_per_chunk] for lo in range(0, len(order), tiles_per_chunk)]
+    scheduler = scheduler if scheduler is not None else settings.scheduler
+    if scheduler is None and (worker_count(workers) == 1 or len(acc.communities)
+                              < settings.process_pool_min_communities):
+        drawn = _tiles_in_threads(chunks, tiles, maker, buffer_m, reach, threads)
+    else:
+        state = _CoverageState(acc.graph, acc.edge_table, buffer_m, reach, tiles,
+                               uuid.uuid4().hex)
+        drawn = _tiles_in_processes(chunks, state, workers, scheduler)
+    for found in drawn:
         seen.update(cid for cid, *_ in found)
         if found:
             yield frame(found)
     missing = [cid for cid in wanted if cid not in seen]
     if missing:  # categories that cover nothing keep one empty row, as a small area does
         yield frame([(cid, "all", shapely.Polygon()) for cid in missing])
+
+
+def _tiles_in_threads(chunks: list[list[int]], tiles: dict, maker: IsochroneMaker,
+                      buffer_m: float, reach: dict, threads: int | None) -> Iterator[list]:
+    """Each chunk's (category, tile, polygon) rows, drawn in this process's threads."""
+    for chunk in chunks:
+        found = []
+        lock = threading.Lock()
+
+        def one(t, in_tile, found=found, lock=lock):
+            done = _tile_coverage(t, in_tile, tiles, maker, buffer_m, reach)
+            with lock:
+                found.extend(done)
+
+        parallel_each(chunk, one, threads=threads,
+                      state=lambda: np.zeros(len(maker.geom), dtype=bool))
+        yield found
+
+
+@dataclass
+class _CoverageState:
+    """What a worker process needs to draw the coverage of tiles (sent once)."""
+
+    graph: SplitGraph
+    edges: EdgeTable
+    buffer_m: float
+    reach: dict
+    tiles: dict
+    token: str
+
+
+def _coverage_task(state: _CoverageState, task: list[int]) -> list:
+    """Return the (category, tile, polygon) rows of one task's tiles, in a worker process."""
+    maker, _search, _work = worker_maker(state.graph, state.edges, state.buffer_m, state.token)
+    in_tile = np.zeros(len(maker.geom), dtype=bool)
+    out = []
+    for t in task:
+        out.extend(_tile_coverage(t, in_tile, state.tiles, maker, state.buffer_m, state.reach))
+    return out
+
+
+def _tiles_in_processes(chunks: list[list[int]], state: _CoverageState, workers: int | None,
+                        scheduler) -> Iterator[list]:
+    """Each chunk's rows, its tiles drawn two at a time by worker processes or a Dask cluster."""
+    with Workers(state, workers=workers, scheduler=scheduler) as pool:
+        futures = [pool.submit(_coverage_task, [chunk[k:k + 2] for k in range(0, len(chunk), 2)])
+                   for chunk in chunks]  # every tile handed out now: the workers never wait
+        for chunk_futures in futures:
+            yield [row for f in chunk_futures for row in f.result()]
 
 
 #: What one category's search reaches: the streets reached whole (indices and a mask over every
@@ -306,56 +367,86 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     """
     buffer_m = buffer_width(buffer_m)
     maker = maker_for(acc, buffer_m)
-    g = acc.graph
     wanted = wanted_categories(acc, categories)
+    ids, polys = _area_communities(acc)
+    if len(polys) == 0 or not wanted:
+        return gpd.GeoDataFrame(columns=_UNCOVERED_COLUMNS, geometry="geometry", crs=acc.crs)
+    near = _NearbyStreets(maker, polys, buffer_m)
+    starts_of = _category_starts(acc, facilities, wanted)
+    limits = [acc.profile.category(c).max_walk_m for c in wanted]
+    # one multi-source search per category, kept at the nodes of the streets near a community
+    dist, _ = nearest_table(acc.graph, [starts_of[c] for c in wanted], limit=limits,
+                            at=near.nodes, threads=threads)
+    result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
+
+    def one(i, _local):
+        poly = cast(BaseGeometry, polys[i])
+        result[i] = [_uncovered_part(maker, poly, near.reached(i, dist[:, j]), T, buffer_m)
+                     for j, T in enumerate(limits)]
+
+    parallel_each(range(len(polys)), one, threads=threads)
+    return _uncovered_frame(acc, wanted, ids, polys, result)
+
+
+_UNCOVERED_COLUMNS = ["category", "community_id", "residential_area_m2", "uncovered_area_m2",
+                      "uncovered_share", "geometry"]
+
+
+def _area_communities(acc: Access) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and projected polygons of the polygon communities (the others named in a warning)."""
     comm = acc.communities[["community_id", "geometry"]].to_crs(acc.crs)
     is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if not is_area.all():
         warnings.warn(
             f"{int((~is_area).sum())} communities are not polygons (no residential area); "
             "they are left out of the uncovered-area figures",
-            LivingCircleWarning, stacklevel=2,
+            LivingCircleWarning, stacklevel=3,
         )
-    ids = comm["community_id"].astype(str).to_numpy()[is_area]
-    polys = comm.geometry.to_numpy()[is_area]
-    columns = ["category", "community_id", "residential_area_m2", "uncovered_area_m2",
-               "uncovered_share", "geometry"]
-    if len(polys) == 0 or not wanted:
-        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=acc.crs)
-    # streets near each community, their split segments, and the nodes at their ends
-    ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
-    order = np.lexsort((ei, ci))
-    ci, ei = ci[order], ei[order]
-    segs = maker.segments_of(ei)
-    seg_owner = np.repeat(ci, maker.seg_ptr[ei + 1] - maker.seg_ptr[ei])
-    s_ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
-    need, inv = np.unique(np.r_[g.seg_a[segs], g.seg_b[segs]], return_inverse=True)
-    pos_a, pos_b = inv[:len(segs)], inv[len(segs):]
-    starts_of = _category_starts(acc, facilities, wanted)
-    limits = [acc.profile.category(c).max_walk_m for c in wanted]
-    dist, _ = nearest_table(g, [starts_of[c] for c in wanted], limit=limits, at=need,
-                            threads=threads)
-    result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
+    return (comm["community_id"].astype(str).to_numpy()[is_area],
+            comm.geometry.to_numpy()[is_area])
 
-    def one(i, _local):
-        sl = slice(s_ptr[i], s_ptr[i + 1])
-        si = segs[sl]
-        out = []
-        for j, T in enumerate(limits):
-            da, db = dist[pos_a[sl], j], dist[pos_b[sl], j]
-            whole, pe, ps, pf = maker.parts((si, da, db) if len(si) else None, T)
-            pieces = list(maker.edge_buffers(whole)) if len(whole) else []
-            if len(pe):
-                pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                                             quad_segs=QUAD_SEGS))
-            if pieces:
-                cover = shapely.union_all(np.asarray(pieces, dtype=object))
-                out.append(shapely.difference(polys[i], cover))
-            else:
-                out.append(polys[i])
-        result[i] = out
 
-    parallel_each(range(len(polys)), one, threads=threads)
+class _NearbyStreets:
+    """The split street segments within ``buffer_m`` of each polygon, and their end nodes.
+
+    ``nodes`` are the distinct end nodes (where the searches' distances are kept);
+    :meth:`reached` gives one polygon's segments with the distance of both their ends.
+    """
+
+    def __init__(self, maker: IsochroneMaker, polys: np.ndarray, buffer_m: float):
+        g = maker.g
+        ci, ei = maker.edges.tree.query(polys, predicate="dwithin", distance=buffer_m)
+        order = np.lexsort((ei, ci))
+        ci, ei = ci[order], ei[order]
+        self.segs = maker.segments_of(ei)
+        seg_owner = np.repeat(ci, maker.seg_ptr[ei + 1] - maker.seg_ptr[ei])
+        self.ptr = np.searchsorted(seg_owner, np.arange(len(polys) + 1))
+        self.nodes, inv = np.unique(np.concatenate((g.seg_a[self.segs], g.seg_b[self.segs])),
+                                    return_inverse=True)
+        self.pos_a, self.pos_b = inv[:len(self.segs)], inv[len(self.segs):]
+
+    def reached(self, i: int, dist: np.ndarray) -> Reached:
+        """Polygon ``i``'s segments and their ends' distances (``dist`` at :attr:`nodes`)."""
+        sl = slice(self.ptr[i], self.ptr[i + 1])
+        return self.segs[sl], dist[self.pos_a[sl]], dist[self.pos_b[sl]]
+
+
+def _uncovered_part(maker: IsochroneMaker, poly: BaseGeometry, reached: Reached, T: float,
+                    buffer_m: float) -> BaseGeometry:
+    """Return the part of ``poly`` outside the buffer of its nearby reached pieces within T."""
+    whole, pe, ps, pf = maker.parts(reached if len(reached[0]) else None, T)
+    pieces = list(maker.edge_buffers(whole)) if len(whole) else []
+    if len(pe):
+        pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
+                                     quad_segs=QUAD_SEGS))
+    if not pieces:
+        return poly
+    return shapely.difference(poly, shapely.union_all(np.asarray(pieces, dtype=object)))
+
+
+def _uncovered_frame(acc: Access, wanted: list[str], ids: np.ndarray, polys: np.ndarray,
+                     result: list[list]) -> gpd.GeoDataFrame:
+    """Rows of :func:`uncovered_areas`: by category, then community."""
     area = shapely.area(polys)
     rows = []
     for j, cid in enumerate(wanted):
@@ -366,4 +457,4 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
                          "residential_area_m2": float(area[i]), "uncovered_area_m2": a,
                          "uncovered_share": a / area[i] if area[i] > 0 else np.nan,
                          "geometry": geom})
-    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=acc.crs)
+    return gpd.GeoDataFrame(rows, columns=_UNCOVERED_COLUMNS, geometry="geometry", crs=acc.crs)

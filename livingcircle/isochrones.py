@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import geopandas as gpd
@@ -42,9 +44,10 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from . import settings
+from ._parallel import Workers, worker_count
 from .accessibility import Access, SpeedProfiles, measure_access, speed_table
 from .network import WalkNetwork
-from .routing import map_bounded
+from .routing import BoundedSearch, EdgeTable, SplitGraph, map_bounded
 
 #: What one search reaches: the street segments touched and the distance of both their ends.
 Reached: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -54,6 +57,12 @@ logger = logging.getLogger(__name__)
 QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
 _LEVELS = 8  # quadtree levels of the isochrone maker: 25 m to 3.2 km cells
 ISOCHRONE_CHUNK = 200  # communities per chunk of isochrones() (memory, see isochrones())
+#: Communities per task of a worker process: neighbours (Z-order) that share its cached cells
+#: (each process builds its own). A chunk of 200 gives 4 tasks; the next chunk's are handed out
+#: before this one's rows are made, so 2 workers are not idle at the end of a chunk. With 25,
+#: two processes spent 57 CPU s where one spent 51 on 400 city-centre communities (2026-12-02,
+#: bench_isochrone_memory.py, loaded machine): halving the tasks keeps more neighbours together.
+ISOCHRONE_TASK = 50
 
 
 def _incidence(g) -> sp.csr_array:
@@ -445,12 +454,16 @@ def iter_isochrones(
     community_ids: Iterable[str] | None = None,
     chunk_size: int = 500,
     threads: int | None = None,
+    workers: int | None = None,
+    scheduler=None,
 ) -> Iterator[gpd.GeoDataFrame]:
     """Isochrones chunk by chunk, so that a city's polygons need not be held at once.
 
     Takes the arguments of :func:`isochrones`; ``chunk_size`` communities at a time, grouped in
     space (a Z-order curve) so that neighbours share cached cells; within a chunk the rows follow
     the communities' order. ``threads``: default :data:`livingcircle.settings.threads`.
+    ``workers`` (default :data:`livingcircle.settings.workers`) and ``scheduler`` (default
+    :data:`livingcircle.settings.scheduler`): see :func:`isochrones`.
 
     Yields
     ------
@@ -484,29 +497,127 @@ def iter_isochrones(
     picked = picked[spatial_order(centroids[picked])]
     radius = max(minutes) * max(speeds.values())
     to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
+    chunks = [picked[lo:lo + chunk_size] for lo in range(0, len(picked), chunk_size)]
+    scheduler = scheduler if scheduler is not None else settings.scheduler
+    if scheduler is None and (worker_count(workers) == 1
+                              or len(picked) < settings.process_pool_min_communities):
+        drawn = _drawn_in_threads(acc, maker, chunks, speeds, minutes, radius, threads)
+    else:
+        state = _IsoState(acc.graph, acc.edge_table, buffer_m, speeds, minutes, radius,
+                          token=uuid.uuid4().hex)
+        drawn = _drawn_in_processes(acc, state, chunks, workers, scheduler)
+    for in_space, by_i in zip(chunks, drawn, strict=True):
+        # drawn in spatial order (neighbours share cached cells), given in the communities' order
+        yield _chunk_frame(np.sort(in_space), by_i, ids, centroids, speeds, minutes, to_wgs84)
+
+
+def _draw(maker: IsochroneMaker, speeds: dict[str, float], minutes: list[float],
+          nodes: np.ndarray, dist: np.ndarray, work: np.ndarray) -> dict:
+    """Every (speed profile, minutes) polygon of one origin's search (projected)."""
+    reached = maker.segments_reached(nodes, dist, work)
+    out = {}
+    for sp_name, speed in speeds.items():
+        inner = None
+        for m in minutes:
+            inner = maker.polygon(reached, m * speed, inner)
+            out[sp_name, m] = inner[0]
+    return out
+
+
+def _drawn_in_threads(acc: Access, maker: IsochroneMaker, chunks: list[np.ndarray],
+                      speeds: dict[str, float], minutes: list[float], radius: float,
+                      threads: int | None) -> Iterator[dict]:
+    """Each chunk's polygons by community row, drawn in this process's threads."""
     work = threading.local()
 
     def one(_k, nodes, dist):
         if not hasattr(work, "d"):
             work.d = np.full(acc.graph.n_nodes, np.inf)
-        reached = maker.segments_reached(nodes, dist, work.d)
-        out = {}
-        for sp_name, speed in speeds.items():
-            inner = None
-            for m in minutes:
-                inner = maker.polygon(reached, m * speed, inner)
-                out[sp_name, m] = inner[0]
-        return out
+        return _draw(maker, speeds, minutes, nodes, dist, work.d)
 
-    for lo in range(0, len(picked), chunk_size):
-        # drawn in spatial order (neighbours share cached cells), given in the communities' order
-        in_space = picked[lo:lo + chunk_size]
-        chunk = np.sort(in_space)
+    for in_space in chunks:
         with_access = [i for i in in_space if len(acc.community_nodes[i])]
         polys = map_bounded(acc.graph, [acc.community_nodes[i] for i in with_access], radius,
                             one, threads=threads, chunk=4)
-        by_i = dict(zip(with_access, polys, strict=True))
-        yield _chunk_frame(chunk, by_i, ids, centroids, speeds, minutes, to_wgs84)
+        yield dict(zip(with_access, polys, strict=True))
+
+
+@dataclass
+class _IsoState:
+    """What a worker process needs to draw isochrones (sent once; its maker built there)."""
+
+    graph: SplitGraph
+    edges: EdgeTable
+    buffer_m: float
+    speeds: dict[str, float]
+    minutes: list[float]
+    radius: float
+    token: str  # names this state in a worker's cache of makers
+
+
+#: A worker process's maker, search and work array, for the state of the given token.
+_WORKER: dict[str, tuple] = {}
+
+
+def worker_maker(graph: SplitGraph, edges: EdgeTable, buffer_m: float,
+                 token: str) -> tuple[IsochroneMaker, BoundedSearch, np.ndarray]:
+    """Return a worker process's maker, search and work array for the state named ``token``.
+
+    Built on the first task of a stage in this process and kept for its other tasks, so that
+    the maker's caches serve them all; a new token (the next stage or run) drops the last one.
+
+    Parameters
+    ----------
+    graph, edges
+        The split graph and edge table of the :class:`~livingcircle.accessibility.Access`.
+    buffer_m
+        Buffer half-width in metres.
+    token
+        Names the state the worker was given (a new one for every stage).
+
+    Returns
+    -------
+    tuple
+        ``(IsochroneMaker, BoundedSearch, distances work array filled with inf)``.
+    """
+    kept = _WORKER.get(token)
+    if kept is None:
+        _WORKER.clear()
+        kept = _WORKER[token] = (IsochroneMaker(graph, edges, buffer_m, levels=_LEVELS),
+                                 BoundedSearch(graph), np.full(graph.n_nodes, np.inf))
+    return kept
+
+
+def _iso_task(state: _IsoState, task: list[tuple[int, np.ndarray]]) -> list[tuple[int, dict]]:
+    """Draw the isochrones of one task's communities (row, start nodes) in a worker process."""
+    maker, search, work = worker_maker(state.graph, state.edges, state.buffer_m, state.token)
+    out = []
+    for i, starts in task:
+        nodes, dist = search(starts, np.zeros(len(starts)), state.radius)
+        out.append((i, _draw(maker, state.speeds, state.minutes, nodes, dist, work)))
+    return out
+
+
+def _drawn_in_processes(acc: Access, state: _IsoState, chunks: list[np.ndarray],
+                        workers: int | None, scheduler) -> Iterator[dict]:
+    """Each chunk's polygons by community row, drawn by worker processes or a Dask cluster.
+
+    A chunk is cut into tasks of :data:`ISOCHRONE_TASK` neighbouring communities (neighbours
+    share a worker's cached cells); the next chunk's tasks are handed out before this one's
+    polygons are given back, so the workers are not idle while the caller writes them.
+    """
+    def tasks(in_space):
+        with_access = [(int(i), acc.community_nodes[i]) for i in in_space
+                       if len(acc.community_nodes[i])]
+        return [with_access[k:k + ISOCHRONE_TASK]
+                for k in range(0, len(with_access), ISOCHRONE_TASK)]
+
+    with Workers(state, workers=workers, scheduler=scheduler) as pool:
+        pending = pool.submit(_iso_task, tasks(chunks[0])) if chunks else []
+        for k in range(len(chunks)):
+            now = pending
+            pending = pool.submit(_iso_task, tasks(chunks[k + 1])) if k + 1 < len(chunks) else []
+            yield {i: polys for f in now for i, polys in f.result()}
 
 
 def _checked_minutes(minutes: Iterable[float] | None) -> list[float]:
@@ -546,6 +657,8 @@ def isochrones(
     buffer_m: float | None = None,
     community_ids: Iterable[str] | None = None,
     threads: int | None = None,
+    workers: int | None = None,
+    scheduler=None,
 ) -> gpd.GeoDataFrame:
     """Isochrone polygons of communities at several minutes and speed profiles.
 
@@ -567,7 +680,17 @@ def isochrones(
     community_ids
         Only these origins (default: all communities).
     threads
-        Worker threads; default :data:`livingcircle.settings.threads` (all available cores).
+        Worker threads of a run in one process; default :data:`livingcircle.settings.threads`
+        (all available cores).
+    workers
+        Worker processes (default :data:`livingcircle.settings.workers`: one per core); with
+        more than one and at least :data:`livingcircle.settings.process_pool_min_communities`
+        communities the polygons are drawn in a process pool (:mod:`livingcircle._parallel`),
+        the same polygons as in one process.
+    scheduler
+        A Dask scheduler's address or ``distributed.Client`` (default
+        :data:`livingcircle.settings.scheduler`): the polygons are drawn on that cluster's
+        workers instead.
 
     Returns
     -------
@@ -582,6 +705,7 @@ def isochrones(
     chunks = list(iter_isochrones(source, communities, gates=gates, minutes=minutes,
                                   speed_profiles=speed_profiles, buffer_m=buffer_m,
                                   community_ids=community_ids, threads=threads,
+                                  workers=workers, scheduler=scheduler,
                                   chunk_size=ISOCHRONE_CHUNK))
     if not chunks:
         return gpd.GeoDataFrame({"community_id": [], "speed_profile": [], "minutes": [],

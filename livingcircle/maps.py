@@ -60,6 +60,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -538,36 +539,65 @@ def _deflate_b64(obj) -> str:
     return base64.b64encode(z.compress(raw.encode("utf-8")) + z.flush()).decode("ascii")
 
 
-def _iso_blocks(iso: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str, list]
+#: Blocks of isochrones simplified and packed at a time (128 communities): the map holds one
+#: such group's projected, simplified and packed copies, not the whole city's. Drawing the
+#: city-centre case's 4,800 isochrones at once raised the map's resident memory by 740 MB
+#: (``benchmarks/bench_map_memory.py``, 2026-12-02; the run's peak, 2,509 MB, was the map's).
+ISO_PACK_BLOCKS = 8
+
+
+def _iso_blocks(iso_src: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str, list],
+                prepare: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame]
                 ) -> tuple[list[str], list]:
     """Pack each community's isochrones with its centre; return (blocks, block index per row).
 
     A block holds :data:`ISO_BLOCK` communities that are next to each other (in the order of a
     500 m grid of their centres), as ``{row: {"c": packed centre, "l": [[minutes, walk_m,
-    area_m2, ped_shed_ratio, packed polygon], ...]}}``.
+    area_m2, ped_shed_ratio, packed polygon], ...]}}``. ``prepare`` (simplification for
+    display, :func:`prepare_layer`) is applied :data:`ISO_PACK_BLOCKS` blocks at a time.
     """
+    cids = iso_src["community_id"].astype(str).to_numpy()
+    geoms = iso_src.geometry.to_numpy()
+    drawn = shapely.is_geometry(geoms) & ~shapely.is_empty(geoms)  # what prepare_layer keeps
+    rows_of_c: dict[str, list[int]] = {}
+    for k in np.flatnonzero(drawn):
+        c = cids[k]
+        if c in row_of and c in centres:
+            rows_of_c.setdefault(c, []).append(int(k))
+    comm_of_row = {row_of[c]: c for c in rows_of_c}
+    # neighbours together: rows ordered by a 500 m (0.005 degree) grid cell of their centre
+    order = sorted(comm_of_row, key=lambda r: (centres[comm_of_row[r]][1][1] // 500,
+                                               centres[comm_of_row[r]][1][0] // 500, r))
+    of: list = [None] * (max(row_of.values()) + 1 if row_of else 0)
+    blocks = []
+    group = ISO_BLOCK * ISO_PACK_BLOCKS
+    for g0 in range(0, len(order), group):
+        in_group = order[g0:g0 + group]
+        take = sorted(k for r in in_group for k in rows_of_c[comm_of_row[r]])
+        recs = _iso_records(prepare(iso_src.iloc[take]), row_of, centres)
+        for k in range(0, len(in_group), ISO_BLOCK):
+            rows = [r for r in in_group[k:k + ISO_BLOCK] if r in recs]
+            if not rows:
+                continue
+            blocks.append(_deflate_b64({str(r): recs[r] for r in rows}))
+            for r in rows:
+                of[r] = len(blocks) - 1
+    return blocks, of
+
+
+def _iso_records(iso: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str, list]
+                 ) -> dict[int, dict]:
+    """Each community's packed isochrones (by row of the map), smallest minutes first."""
     ratio = iso["ped_shed_ratio"] if "ped_shed_ratio" in iso.columns else pd.Series(
         np.nan, index=iso.index)
     recs: dict[int, dict] = {}
     for c, mi, w, a, p, g in zip(iso["community_id"].astype(str), iso["minutes"], iso["walk_m"],
                                  iso["area_m2"], ratio, iso.geometry, strict=True):
-        if c not in row_of or c not in centres:
-            continue
         rec = recs.setdefault(row_of[c], {"c": centres[c], "l": []})
         rec["l"].append([int(mi), _num(w, 1), _num(a, 0), _num(p, 2), _pack(g)])
     for rec in recs.values():
         rec["l"].sort(key=lambda e: e[0])
-    # neighbours together: rows ordered by a 500 m (0.005 degree) grid cell of their centre
-    order = sorted(recs, key=lambda r: (recs[r]["c"][1][1] // 500, recs[r]["c"][1][0] // 500,
-                                        r))
-    of: list = [None] * (max(row_of.values()) + 1 if row_of else 0)
-    blocks = []
-    for k in range(0, len(order), ISO_BLOCK):
-        rows = order[k:k + ISO_BLOCK]
-        blocks.append(_deflate_b64({str(r): recs[r] for r in rows}))
-        for r in rows:
-            of[r] = len(blocks) - 1
-    return blocks, of
+    return recs
 
 
 # --- popups -------------------------------------------------------------------------------------
@@ -1008,15 +1038,21 @@ def _add_isochrones(m, result, comm_src: gpd.GeoDataFrame, row_of: dict, *, lang
     levels. Circles are a centre (the community's centroid) and a radius drawn by Leaflet.
     """
     iso_src = _isochrones_to_draw(result, row_of, minutes)
-    iso = prepare_layer(iso_src, simplify_m=simplify_m, gcj=gcj, min_hole_m2=min_hole_m2,
-                   keep_topology=False)
+    # one metric CRS for every group of blocks: the one the whole layer would get
+    iso_utm = iso_src.set_crs(4326, allow_override=iso_src.crs is None).to_crs(4326) \
+        .estimate_utm_crs() if len(iso_src) else None
+
+    def prepare(iso: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return prepare_layer(iso, simplify_m=simplify_m, gcj=gcj, min_hole_m2=min_hole_m2,
+                             keep_topology=False, utm=iso_utm)
+
     utm = comm_src.estimate_utm_crs()
     cent = gpd.GeoDataFrame(
         {"community_id": comm_src["community_id"].astype(str).values},
         geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)
     cent = prepare_layer(cent, simplify_m=None, gcj=gcj)
     centres = {c: _pack(g) for c, g in zip(cent["community_id"], cent.geometry, strict=True)}
-    blocks, block_of = _iso_blocks(iso, row_of, centres)
+    blocks, block_of = _iso_blocks(iso_src, row_of, centres, prepare)
     _Data(lcIso__blobs=blocks, lcIso__of=block_of).add_to(m)
     for mi in sorted({int(x) for x in iso_src["minutes"]}):
         col = _ISO_COLOURS.get(mi, "#555")

@@ -103,6 +103,20 @@ threads : int or None
     Threads for the shortest-path searches and isochrones (the compiled searches and GEOS
     release the GIL). None: every core this process may use. Set 1 inside a Dask worker that
     already runs one task per core.
+workers : int or None
+    Worker processes for the isochrones and coverage tiles of a run
+    (:mod:`livingcircle._parallel`): the Python between two GEOS calls holds the GIL, which
+    threads share. None: one per core this process may use; 1: threads in this process only.
+process_pool_min_communities : int
+    Fewer communities than this draw their isochrones and coverage in this process's threads.
+    A judgement: on the sample's 80 communities two processes spent 4.78 CPU s against the
+    threads' 4.55 (each worker builds its own caches; 2026-12-02, ``benchmarks/README.md``,
+    third round), so a small district gains little; the threads keep tests and notebooks
+    free of process pools.
+scheduler : str or None
+    A Dask scheduler's address (``tcp://host:8786``): the isochrones and coverage tiles of a
+    run are drawn on that cluster's workers (``livingcircle run --scheduler``). None: this
+    machine.
 """
 
 from __future__ import annotations
@@ -131,6 +145,9 @@ capacity_persons_per_place: dict[str, float] = {"kindergarten": 1000.0 / 30.0}
 elderly_share_threshold: float = 0.25
 level_minutes: tuple[int, ...] = (5, 10, 15)
 threads: int | None = None
+workers: int | None = None
+process_pool_min_communities: int = 200
+scheduler: str | None = None
 isochrone_cache_vertices: int = 20_000_000
 coverage_tile_above_m: float = 10_000.0
 

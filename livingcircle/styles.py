@@ -361,7 +361,8 @@ def _drop_small_holes(geom, min_area: float):
 
 
 def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
-                  min_hole_m2: float = 0.0, keep_topology: bool = True) -> gpd.GeoDataFrame:
+                  min_hole_m2: float = 0.0, keep_topology: bool = True,
+                  utm=None) -> gpd.GeoDataFrame:
     """Simplify in a metric CRS (dropping holes < ``min_hole_m2``), shift to GCJ-02 if asked.
 
     The display preparation of every drawn layer: the offline map (:mod:`livingcircle.maps`)
@@ -370,7 +371,8 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
 
     ``keep_topology=False`` simplifies with plain Douglas-Peucker (no topology checks: five times
     faster on the sample's isochrones, every result still valid there, measured 2026-12-02),
-    for display of polygons with thousands of holes.
+    for display of polygons with thousands of holes. ``utm``: the metric CRS (default the UTM
+    zone of the layer's own bounds), so that parts of a layer are simplified as the whole.
     """
     geoms = gdf.geometry.to_numpy()  # shapely: no GeoSeries.notna warning about empties
     out = gdf[shapely.is_geometry(geoms) & ~shapely.is_empty(geoms)].copy()
@@ -379,7 +381,8 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
     if len(out) == 0:
         return out.to_crs(4326)
     if (simplify_m or min_hole_m2) and not out.geom_type.isin(["Point", "MultiPoint"]).all():
-        utm = out.to_crs(4326).estimate_utm_crs()
+        if utm is None:
+            utm = out.to_crs(4326).estimate_utm_crs()
         out = out.to_crs(utm)
         if min_hole_m2:
             # pandas-stubs: __setitem__ rejects a list of shapely geometries, which pandas takes

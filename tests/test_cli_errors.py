@@ -152,6 +152,28 @@ def test_unexpected_error_is_one_line_with_a_hint(monkeypatch, capsys, tmp_path)
     assert "Traceback (most recent call last)" in err and "KeyError" in err
 
 
+def test_run_with_an_unreachable_scheduler_stops_before_the_analysis(monkeypatch, capsys,
+                                                                     tmp_path):
+    from livingcircle import _parallel
+
+    monkeypatch.setattr(_parallel, "SCHEDULER_TIMEOUT_S", 1)
+
+    def not_reached(**kwargs):
+        msg = "the analysis started"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(lc.pipeline, "run", not_reached)
+    argv = ["run", "--osm", str(SAMPLE["osm"]), "--communities", str(SAMPLE["communities"]),
+            "--out", str(tmp_path / "o"), "--no-progress", "--scheduler", "tcp://127.0.0.1:9"]
+    assert cli_module.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(
+        "error: cannot reach the Dask scheduler 'tcp://127.0.0.1:9' (")
+    assert "leave --scheduler out" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_library_log_warnings_only_with_v(monkeypatch, capsys, tmp_path):
     """Dask logs "Worker process still alive after 4.0 seconds, killing" when `batch` closes its
     cluster (seen twice at the end of a two-area batch of the sample); without -v the console

@@ -239,6 +239,65 @@ def test_isochrones_in_chunks_keep_the_communities_order_and_polygons(curvy_acce
                                                       strict=True))
 
 
+def _drawn_by(acc, monkeypatch, **kw):
+    """The curvy case's isochrones in chunks of 5 and tasks of 2 (several of each)."""
+    import importlib
+
+    from livingcircle import settings
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")
+    monkeypatch.setattr(iso_mod, "ISOCHRONE_CHUNK", 5)
+    monkeypatch.setattr(iso_mod, "ISOCHRONE_TASK", 2)
+    monkeypatch.setattr(settings, "process_pool_min_communities", 0)
+    acc.__dict__.pop("_isochrone_makers", None)
+    return isochrones(acc, minutes=(3, 7), buffer_m=10.0, speed_profiles=[60.0, 90.0], **kw)
+
+
+def _same_rows(a, b):
+    assert a.drop(columns="geometry").equals(b.drop(columns="geometry"))
+    assert a.crs == b.crs
+    for x, y in zip(a.geometry, b.geometry, strict=True):
+        assert x.equals_exact(y, 1e-9)  # WKB keeps every bit: equal within 1e-9 degree
+        assert x.equals_exact(y, 0.0)
+
+
+def test_two_worker_processes_draw_the_same_polygons_as_one(curvy_access, monkeypatch):
+    acc = curvy_access
+    one = _drawn_by(acc, monkeypatch, workers=1)
+    two = _drawn_by(acc, monkeypatch, workers=2)
+    assert len(one) == 12 * 2 * 2 and one["reached"].all()
+    _same_rows(one, two)
+
+
+def test_a_dask_cluster_draws_the_same_polygons_as_one_process(curvy_access, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    acc = curvy_access
+    one = _drawn_by(acc, monkeypatch, workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        on_dask = _drawn_by(acc, monkeypatch, scheduler=client)
+        # the tasks ran on the cluster's worker processes (each keeps its maker), not here
+        assert sum(len(v) for v in client.run(_worker_makers).values()) >= 1
+        assert _worker_makers() == []
+    _same_rows(one, on_dask)
+
+
+def test_no_worker_processes_inside_a_task_that_runs_one_per_core(curvy_access):
+    from livingcircle import _parallel
+    from livingcircle.routing import threads_here
+
+    assert _parallel.worker_count(2) == 2
+    with threads_here(1):  # a `livingcircle batch` area on a Dask worker thread
+        assert _parallel.worker_count(2) == 1 and _parallel.worker_count(None) == 1
+
+
+def _worker_makers():
+    import importlib
+
+    return list(importlib.import_module("livingcircle.isochrones")._WORKER)
+
+
 def test_a_larger_threshold_keeps_the_round_end_of_a_smaller_one_at_a_bend():
     # One street bending 30° at 100 m; the 99 m isochrone ends 1 m before the bend. The buffer
     # of the 150 m piece draws the outside of the bend with chords (quad_segs=4), inside the
@@ -369,6 +428,26 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
     assert tiled["area_m2"].sum() == pytest.approx(one["area_m2"].iloc[0], rel=1e-6)
     assert shapely.symmetric_difference(a, b.union_all()).area < 1e-3 * a.area
     assert b.area.sum() == pytest.approx(b.union_all().area, rel=1e-6)  # tiles do not overlap
+
+
+def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, monkeypatch):
+    import importlib
+
+    from livingcircle import coverage, settings
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")
+    acc, fac, _comm = polygon_access
+    monkeypatch.setattr(iso_mod, "_LEVELS", 3)  # 100 m tiles, the network counted as wide
+    monkeypatch.setattr(settings, "coverage_tile_above_m", 100.0)
+    monkeypatch.setattr(settings, "process_pool_min_communities", 0)
+    cats = ["kindergarten", "primary_school"]
+    acc.__dict__.pop("_isochrone_makers", None)
+    one = coverage.coverage_areas(acc, fac, categories=cats, workers=1)
+    acc.__dict__.pop("_isochrone_makers", None)
+    two = coverage.coverage_areas(acc, fac, categories=cats, workers=2)
+    acc.__dict__.pop("_isochrone_makers", None)
+    assert len(one) > 10
+    _same_rows(one, two)
 
 
 def test_bad_buffer_and_categories_give_clear_errors():

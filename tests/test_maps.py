@@ -66,6 +66,17 @@ def _iso_records(m) -> dict[int, dict]:
     return out
 
 
+def test_isochrones_packed_a_group_of_blocks_at_a_time_are_the_same(sample_map, sample_result,
+                                                                    monkeypatch):
+    """The page's isochrone blocks do not depend on how many are simplified at once (memory)."""
+    import livingcircle.maps as lm
+
+    monkeypatch.setattr(lm, "ISO_PACK_BLOCKS", 1)  # 5 groups of one block instead of one
+    one_by_one = make_map(sample_result)
+    assert _data(one_by_one)["lcIso__blobs"] == _data(sample_map)["lcIso__blobs"]
+    assert _data(one_by_one)["lcIso__of"] == _data(sample_map)["lcIso__of"]
+
+
 def _legend(h: str) -> str:
     return h[h.index("<div class='lc-legend'>"):h.index("<div class='lc-title'>")]
 

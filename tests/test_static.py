@@ -112,8 +112,6 @@ LONG_FUNCTIONS_ALLOWED: dict[str, str] = {
     # a numba kernel: the heap loop of Dijkstra's algorithm compiled by @njit; a call into a
     # helper would split the loop's state across compiled functions for no reader's gain
     "routing._dijkstra": "numba kernel",
-    # split by engineer "speed" on its own branch this afternoon (coverage, isochrones)
-    "coverage.uncovered_areas": "split by speed",
 }
 
 

@@ -1,0 +1,182 @@
+"""The per-community stages over several processes: a local pool, or a Dask cluster.
+
+Threads (:func:`livingcircle.routing.parallel_each`) share one process's caches, but the Python
+between two GEOS calls holds the GIL, which they share (run 6 in ``benchmarks/CITY_SCALE.md``:
+254 s wall for 192 CPU s in the isochrone stage on 2 cores, on a loaded machine). Here the work
+goes to processes instead: each task is a list of neighbouring communities (or coverage tiles),
+each worker keeps the state it was given (the split graph, the street geometries) and builds
+its own caches from it, and the results come back in the order of the tasks. The polygons
+cross the process boundary as WKB (shapely's pickling), which keeps every coordinate bit for
+bit, so the rows are the same as on one process (tested).
+
+* locally: a ``fork`` process pool (Linux/macOS): the workers inherit the state without copying
+  it (copy-on-write pages);
+* ``scheduler`` (a Dask scheduler's address or a ``distributed.Client``): the state is sent to
+  every worker once (``Client.scatter(broadcast=True)``) and the tasks run there.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from ._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Seconds to wait for a Dask scheduler to answer before the run stops with an error (Dask's
+#: own default, ``distributed.comm.timeouts.connect``, is 30 s).
+SCHEDULER_TIMEOUT_S = 30
+
+#: The state of the pool this worker process belongs to (set by :func:`_init`).
+_STATE: Any = None
+
+
+def _init(state: Any) -> None:
+    global _STATE
+    _STATE = state
+
+
+def _call(fn: Callable[[Any, Any], Any], task: Any) -> Any:
+    return fn(_STATE, task)
+
+
+def worker_count(workers: int | None) -> int:
+    """Return the number of worker processes: ``workers``, or every core this process may use.
+
+    Parameters
+    ----------
+    workers
+        A number (1: no pool, everything in this process) or None for
+        :data:`livingcircle.settings.workers`, and when that is None too, the cores this
+        process may run on (``os.sched_getaffinity``). Always 1 where processes cannot be
+        forked (Windows), inside a daemon process (a Dask or pool worker) and in a task that
+        runs one per core
+        (:func:`livingcircle.routing.threads_here` with 1, as ``livingcircle batch`` does).
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    from . import settings
+    from .routing import _HERE
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # Windows: no fork; the threads of one process
+    if multiprocessing.current_process().daemon or getattr(_HERE, "threads", None) == 1:
+        # a Dask worker's task (``livingcircle batch``: one area per core, threads_here(1)),
+        # or a pool's own worker: no processes of its own (a daemon may not have children)
+        return 1
+    n = workers if workers is not None else settings.workers
+    if n is None:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            n = os.cpu_count() or 1
+    return max(1, int(n))
+
+
+def check_scheduler(scheduler: str) -> None:
+    """Stop with a clear error when no Dask scheduler answers at ``scheduler`` (before a run).
+
+    Parameters
+    ----------
+    scheduler
+        The address given (``tcp://host:8786``).
+
+    Raises
+    ------
+    livingcircle._errors.InputError
+        When it cannot be reached within :data:`SCHEDULER_TIMEOUT_S` seconds.
+    """
+    with Workers(None, scheduler=scheduler, send_state=False):
+        pass
+
+
+class Workers:
+    """Run ``fn(state, task)`` for many tasks on worker processes or a Dask cluster.
+
+    Use as a context manager; :meth:`submit` returns one future per task (``.result()`` gives
+    ``fn``'s value), so that the caller can hand out the next tasks while it reads the last ones.
+
+    Parameters
+    ----------
+    state
+        What every task needs (picklable for Dask; a local pool inherits it by ``fork``).
+    workers
+        Local worker processes (see :func:`worker_count`).
+    scheduler
+        A Dask scheduler's address (``tcp://host:8786``) or a ``distributed.Client``: the tasks
+        run on that cluster's workers instead of a local pool.
+    """
+
+    def __init__(self, state: Any, *, workers: int | None = None, scheduler: Any = None,
+                 send_state: bool = True):
+        self.state = state
+        self.send_state = send_state
+        self.scheduler = scheduler
+        self.n = worker_count(workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._client: Any = None
+        self._own_client = False
+        self._state_future: Any = None
+
+    def __enter__(self) -> Workers:
+        if self.scheduler is not None:
+            from distributed import Client
+
+            if isinstance(self.scheduler, Client):
+                self._client = self.scheduler
+            else:
+                try:
+                    self._client = Client(self.scheduler, timeout=SCHEDULER_TIMEOUT_S)
+                except (OSError, TimeoutError, ValueError) as err:
+                    msg = (f"cannot reach the Dask scheduler {self.scheduler!r} ({err}); start "
+                           "it (`dask scheduler`, and `dask worker <address>` on each machine) "
+                           "or leave --scheduler out to use this machine's cores")
+                    raise InputError(msg) from None
+                self._own_client = True
+            if self.send_state:
+                self._state_future = self._client.scatter(self.state, broadcast=True,
+                                                           hash=False)
+            logger.info("per-community tasks on the Dask cluster at %s",
+                        self._client.scheduler.address)
+        elif self.n > 1:
+            ctx = multiprocessing.get_context("fork")
+            self._pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init,
+                                             initargs=(self.state,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._client is not None and self._own_client:
+            self._client.close()
+
+    def submit(self, fn: Callable[[Any, Any], Any], tasks: Sequence[Any]) -> list:
+        """Start ``fn(state, task)`` for every task; return their futures in the same order.
+
+        ``fn`` must be a module-level function (it is sent by name). Without a pool or cluster
+        (one worker) the tasks run here, one by one, when their result is asked for.
+        """
+        if self._client is not None:
+            return self._client.map(fn, [self._state_future] * len(tasks), list(tasks),
+                                    pure=False)
+        if self._pool is not None:
+            return [self._pool.submit(_call, fn, t) for t in tasks]
+        return [_Later(fn, self.state, t) for t in tasks]
+
+
+class _Later:
+    """A task run in this process when its result is asked for (one worker)."""
+
+    def __init__(self, fn: Callable[[Any, Any], Any], state: Any, task: Any):
+        self.fn, self.state, self.task = fn, state, task
+
+    def result(self) -> Any:
+        return self.fn(self.state, self.task)
