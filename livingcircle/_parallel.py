@@ -64,11 +64,11 @@ def worker_count(workers: int | None) -> int:
         At least 1.
     """
     from . import settings
-    from .routing import _HERE
+    from .routing import threads_set_here
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1  # Windows: no fork; the threads of one process
-    if multiprocessing.current_process().daemon or getattr(_HERE, "threads", None) == 1:
+    if multiprocessing.current_process().daemon or threads_set_here() == 1:
         # a Dask worker's task (``livingcircle batch``: one area per core, threads_here(1)),
         # or a pool's own worker: no processes of its own (a daemon may not have children)
         return 1

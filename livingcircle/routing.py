@@ -269,6 +269,11 @@ def threads_here(n: int | None) -> Iterator[None]:
         _HERE.threads = old
 
 
+def threads_set_here() -> int | None:
+    """Return the engine threads :func:`threads_here` set for the calling thread, or None."""
+    return getattr(_HERE, "threads", None)
+
+
 def _threads(threads: int | None) -> int:
     from . import settings
 

@@ -26,7 +26,7 @@ The layers, from the top:
   ``renovation.plan_table_zh``) while planning never draws;
 * ``analysis`` — walking access, isochrones, coverage, gaps, capacity;
 * ``network and inputs`` — the walking network, routing, OSM, reading and checking input files,
-  coordinates and CRS;
+  coordinates and CRS, the worker processes of the per-community stages (``_parallel``);
 * ``base`` — errors, settings, the layer contract (schema), values, the standard profiles,
   diagnostics, the sample, stages, spilling and atomic writes.
 """
@@ -51,7 +51,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
                  "heritage"),
     "analysis": ("accessibility", "isochrones", "coverage", "gaps", "capacity"),
     "network and inputs": ("network", "routing", "osm", "inputs", "io", "_validate", "coords",
-                           "crs", "basemap"),
+                           "crs", "basemap", "_parallel"),
     "base": ("_errors", "settings", "schema", "values", "standards", "diagnostics", "sample",
              "stages", "_spill", "_atomic"),
 }
