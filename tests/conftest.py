@@ -58,6 +58,16 @@ def sample_result():
     return lc.run_sample(progress=False)
 
 
+@pytest.fixture(scope="session")
+def sample_written(sample_result, tmp_path_factory):
+    """:func:`sample_result` written as ``livingcircle demo`` writes it: the GeoPackage, map.html,
+    the plan tables and manifest.json. Shared by every test that only reads the folder; a test
+    that changes or adds files works on its own ``shutil.copytree`` copy."""
+    out = tmp_path_factory.mktemp("sample_written") / "result"
+    sample_result.write(out)
+    return out
+
+
 @pytest.fixture
 def in_ci():
     return bool(os.environ.get("CI"))
