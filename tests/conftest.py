@@ -81,6 +81,8 @@ def background_folder(name: str) -> Path:
 @pytest.hookimpl(trylast=True)  # after -k/-m have deselected what does not run
 def pytest_collection_modifyitems(config, items):
     """Start the ``background_work`` of every module that has selected tests."""
+    if config.getoption("collectonly") or config.getoption("setupplan", False):
+        return  # nothing runs
     by_module: dict = {}
     for item in items:
         module = getattr(item, "module", None)
@@ -118,6 +120,15 @@ def sample_result():
     import livingcircle as lc
 
     return lc.run_sample(progress=False)
+
+
+@pytest.fixture(scope="session")
+def sample_report(sample_result) -> str:
+    """``make_report(sample_result)``: the Chinese report with its map, as ``livingcircle report``
+    writes it; read by the report tests and opened in Chromium by the browser tests."""
+    from livingcircle.report import make_report
+
+    return make_report(sample_result)
 
 
 @pytest.fixture(scope="session")
