@@ -26,8 +26,9 @@ EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 @pytest.fixture(scope="module")
-def report_zh(sample_result):
-    return make_report(sample_result)
+def report_zh(sample_report):
+    """make_report(sample_result), made once for the session (conftest.sample_report)."""
+    return sample_report
 
 
 @pytest.fixture(scope="module")
