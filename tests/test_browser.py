@@ -112,9 +112,9 @@ def test_map_offline_in_chromium(browser, sample_result, sample_written):
     page.close()
 
 
-def test_report_offline_in_chromium(browser, sample_result, tmp_path):
+def test_report_offline_in_chromium(browser, sample_result, sample_report, tmp_path):
     path = tmp_path / "report.html"
-    path.write_text(make_report(sample_result), encoding="utf-8")
+    path.write_text(sample_report, encoding="utf-8")  # make_report(sample_result), conftest
     page, errors, console, blocked = _open(browser, path)
     assert errors == []
     assert console == []
