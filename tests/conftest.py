@@ -1,5 +1,9 @@
 import importlib
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -50,12 +54,91 @@ def points(ids, coords, idcol, **cols):
     return gpd.GeoDataFrame({idcol: ids, **cols}, geometry=[xy(*c) for c in coords], crs=CRS)
 
 
+# --- work beside the tests ------------------------------------------------------------------
+# Some checks run in processes of their own and need nothing from the test process: the
+# notebooks (a Jupyter kernel each) and pyright (Node.js). While the test process works on one
+# core, the other core of the 2-core CI machine is idle most of the time; this one thread starts
+# those processes at the beginning of the session, in collection order, one job at a time, and
+# the tests that check them wait for their job. Every check is the same; it only starts earlier.
+#
+# A test module takes part by defining ``background_work(items)``: given its selected test items
+# it returns a function to run (or None when none of its items needs one); its fixture then calls
+# ``background_result(request, fallback)``.
+
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livingcircle-tests")
+_STARTED: dict[str, Future] = {}
+_FOLDERS: list[Path] = []
+
+
+def background_folder(name: str) -> Path:
+    """A new folder for a background job's files; removed at the end of a session that passed
+    (kept for a look after a failure, like pytest's own tmp_path folders)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"livingcircle-{name}-"))
+    _FOLDERS.append(folder)
+    return folder
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m have deselected what does not run
+def pytest_collection_modifyitems(config, items):
+    """Start the ``background_work`` of every module that has selected tests."""
+    if config.getoption("collectonly") or config.getoption("setupplan", False):
+        return  # nothing runs
+    by_module: dict = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None:
+            by_module.setdefault(module, []).append(item)
+    for module, selected in by_module.items():
+        work = getattr(module, "background_work", None)
+        job = work(selected) if work is not None else None
+        if job is not None:
+            _STARTED[module.__name__] = _BACKGROUND.submit(job)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Jobs not started yet (a run stopped early, ``-x``) are dropped, not run at exit."""
+    _BACKGROUND.shutdown(wait=False, cancel_futures=True)
+    if exitstatus == 0:
+        for folder in _FOLDERS:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def background_result(request, fallback: Callable[[], object]):
+    """The result of the requesting module's background job, waiting for it if need be.
+
+    ``fallback`` computes the same result here and now, for a module whose job was not started
+    (its tests were collected another way). An exception of the job is raised here, so the
+    tests that need it fail with it.
+    """
+    job = _STARTED.get(request.module.__name__)
+    return job.result() if job is not None else fallback()
+
+
 @pytest.fixture(scope="session")
 def sample_result():
     """One run of the bundled sample district, shared by every test that only reads it."""
     import livingcircle as lc
 
     return lc.run_sample(progress=False)
+
+
+@pytest.fixture(scope="session")
+def sample_report(sample_result) -> str:
+    """``make_report(sample_result)``: the Chinese report with its map, as ``livingcircle report``
+    writes it; read by the report tests and opened in Chromium by the browser tests."""
+    from livingcircle.report import make_report
+
+    return make_report(sample_result)
+
+
+@pytest.fixture(scope="session")
+def sample_written(sample_result, tmp_path_factory):
+    """:func:`sample_result` written as ``livingcircle demo`` writes it: the GeoPackage, map.html,
+    the plan tables and manifest.json. Shared by every test that only reads the folder; a test
+    that changes or adds files works on its own ``shutil.copytree`` copy."""
+    out = tmp_path_factory.mktemp("sample_written") / "result"
+    sample_result.write(out)
+    return out
 
 
 @pytest.fixture

@@ -69,9 +69,8 @@ def _open(browser, path: Path, page=None):
     return page, errors, console, blocked
 
 
-def test_map_offline_in_chromium(browser, sample_result, tmp_path):
-    path = tmp_path / "map.html"
-    make_map(sample_result).save(str(path))
+def test_map_offline_in_chromium(browser, sample_result, sample_written):
+    path = sample_written / "map.html"  # make_map(sample_result), written with the result
     page, errors, console, blocked = _open(browser, path)
     assert errors == []
     assert console == []
@@ -113,9 +112,9 @@ def test_map_offline_in_chromium(browser, sample_result, tmp_path):
     page.close()
 
 
-def test_report_offline_in_chromium(browser, sample_result, tmp_path):
+def test_report_offline_in_chromium(browser, sample_result, sample_report, tmp_path):
     path = tmp_path / "report.html"
-    path.write_text(make_report(sample_result), encoding="utf-8")
+    path.write_text(sample_report, encoding="utf-8")  # make_report(sample_result), conftest
     page, errors, console, blocked = _open(browser, path)
     assert errors == []
     assert console == []
@@ -157,12 +156,11 @@ _BOXES_JS = """() => Array.from(document.querySelectorAll(
   .map(e => e.getBoundingClientRect().toJSON())"""
 
 
-def test_offline_map_shows_the_street_pattern(browser, sample_result, tmp_path):
+def test_offline_map_shows_the_street_pattern(browser, sample_result, sample_written):
     """The sample's offline map draws its streets, water and green under the data layers."""
     bg = sample_result.layers["basemap"]
     assert set(bg["kind"]) == {"street", "water", "green"}  # the sample has no railway
-    path = tmp_path / "map.html"
-    make_map(sample_result).save(str(path))
+    path = sample_written / "map.html"  # make_map(sample_result), written with the result
     page, errors, console, blocked = _open(browser, path)
     assert errors == [] and console == [] and blocked == []
     # every street feature of the layer is an SVG path in the basemap pane; each merged line of

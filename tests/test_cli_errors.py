@@ -19,6 +19,7 @@ import click
 import geopandas as gpd
 import pyrosm
 import pytest
+from conftest import background_folder, background_result
 
 import livingcircle as lc
 from livingcircle import cli as cli_module
@@ -93,14 +94,14 @@ def _applies(cmd_name: str, scenario: str) -> bool:
 CASES = [(c, s) for c in COMMANDS for s in SCENARIOS if _applies(c, s)]
 
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory):
-    """Run every case through the installed entry point, three at a time."""
+def _outcomes(base: Path) -> dict:
+    """Run every case through the installed entry point, three at a time (in ``base``)."""
     assert ENTRY is not None, "the livingcircle entry point is not installed"
 
     def one(case):
         cmd, scenario = case
-        folder = tmp_path_factory.mktemp(f"{cmd}-{scenario}")
+        folder = base / f"{cmd}-{scenario}"
+        folder.mkdir()
         argv = _args(cmd, scenario, folder)
         proc = subprocess.run([ENTRY, *argv], capture_output=True, text=True, cwd=folder,
                               stdin=subprocess.DEVNULL, timeout=900,
@@ -109,6 +110,35 @@ def outcomes(tmp_path_factory):
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         return dict(pool.map(one, CASES))
+
+
+def background_work(items):
+    """This module's subprocesses, run beside the other tests (conftest.background_result): the
+    bad-input cases and the sample run of ``test_cli_warnings_are_the_tools_own``."""
+    names = {getattr(i, "originalname", None) for i in items}
+    jobs = {}
+    if "test_every_command_with_bad_input_prints_one_error_line" in names:
+        jobs["outcomes"] = lambda: _outcomes(background_folder("cli-errors"))
+    if "test_cli_warnings_are_the_tools_own" in names:
+        folder = background_folder("cli-warnings")
+        try:
+            _warnings_inputs(folder)  # here, in the test process: reading and writing GeoPackages
+        except Exception:  # the test makes the inputs itself and fails with the reason
+            pass
+        else:
+            jobs["warnings"] = lambda: _warnings_run(folder)
+    return (lambda: {k: job() for k, job in jobs.items()}) if jobs else None
+
+
+def _from_background(request, key: str, fallback):
+    done = background_result(request, lambda: {})
+    return done[key] if key in done else fallback()
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, tmp_path_factory):
+    return _from_background(request, "outcomes",
+                            lambda: _outcomes(tmp_path_factory.mktemp("outcomes")))
 
 
 @pytest.mark.parametrize(("command", "scenario"), CASES)
@@ -303,8 +333,8 @@ def test_cli_names_a_truncated_osm_file(tmp_path):
 
 # --- warnings read as the tool's own (item 12) --------------------------------------------
 
-def test_cli_warnings_are_the_tools_own(tmp_path):
-    """A sample run with two unreachable communities and a gate 600 km away."""
+def _warnings_inputs(tmp_path: Path) -> None:
+    """The sample with two communities 8 km away (and without gates), a gate 600 km away."""
     comm = gpd.read_file(SAMPLE["communities"]).to_crs(32652)
     far = comm["community_id"].isin(["C005", "C006"])
     comm.loc[far, "geometry"] = comm.loc[far].translate(0, 8000)
@@ -313,12 +343,26 @@ def test_cli_warnings_are_the_tools_own(tmp_path):
     gates = gates[~gates["community_id"].isin(["C005", "C006"])].reset_index(drop=True)
     gates.loc[0, "geometry"] = gates.loc[[0]].translate(0, 600_000).iloc[0]
     gates.to_crs(4326).to_file(tmp_path / "gates.gpkg")
-    proc = subprocess.run([ENTRY, "run", "--osm", str(SAMPLE["osm"]),
+
+
+def _warnings_run(tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([ENTRY, "run", "--osm", str(SAMPLE["osm"]),
                            "--communities", str(tmp_path / "communities.gpkg"),
                            "--gates", str(tmp_path / "gates.gpkg"),
                            "--facilities", str(SAMPLE["facilities"]),
                            "--speeds", "adult", "--out", str(tmp_path / "o"), "--no-progress"],
                           capture_output=True, text=True, timeout=1800)
+
+
+def test_cli_warnings_are_the_tools_own(request, tmp_path):
+    """A sample run with two unreachable communities and a gate 600 km away."""
+
+    def here():
+        _warnings_inputs(tmp_path)
+        return _warnings_run(tmp_path)
+
+    proc = _from_background(request, "warnings", here)
+    out = Path(proc.args[proc.args.index("--out") + 1])
     assert proc.returncode == 0, proc.stderr
     assert ".py:" not in proc.stderr and "UserWarning" not in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -327,7 +371,7 @@ def test_cli_warnings_are_the_tools_own(tmp_path):
     assert any("2 of 80 communities have no walkable street within 150 m (C005, C006)" in ln
                for ln in lines)
     assert any("set aside 1 gate(s) far from their own community" in ln for ln in lines)
-    assert (tmp_path / "o" / "map.html").is_file()
+    assert (out / "map.html").is_file()
 
 
 def test_no_command_shows_the_help(capsys):

@@ -178,10 +178,9 @@ def test_bad_requests_name_what_to_do(sample_result, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def written_result(sample_result, tmp_path_factory):
-    d = tmp_path_factory.mktemp("result")
-    sample_result.write(d, map_html=False)
-    return d
+def written_result(sample_written):
+    """The session's written sample result (conftest.sample_written): read, never changed."""
+    return sample_written
 
 
 def test_cli_figures_from_a_written_result(written_result, tmp_path, capsys):

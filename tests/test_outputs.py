@@ -34,10 +34,9 @@ from livingcircle.results import load_result
 
 
 @pytest.fixture(scope="module")
-def written(sample_result, tmp_path_factory):
-    out = tmp_path_factory.mktemp("result")
-    sample_result.write(out)
-    return out
+def written(sample_written):
+    """The session's written sample result (conftest.sample_written): read, never changed."""
+    return sample_written
 
 
 @pytest.fixture(scope="module")

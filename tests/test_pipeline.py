@@ -172,11 +172,12 @@ def test_demo_access_is_along_the_network(demo_dir):
         assert ratio.to_numpy() == pytest.approx(80 / m_per_min, rel=1e-9)
 
 
-def test_sample_figures_are_stable_run_to_run(demo_dir, tmp_path):
-    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
+def test_sample_figures_are_stable_run_to_run(demo_dir, sample_written):
+    # two separate runs of the sample: this module's `livingcircle demo` and the session's
+    # lc.run_sample() written as the demo writes it (conftest.sample_written)
     for layer in ("access", "gaps", "completeness", "plan"):
         a = pyogrio.read_dataframe(demo_dir / "livingcircle.gpkg", layer=layer)
-        b = pyogrio.read_dataframe(tmp_path / "livingcircle.gpkg", layer=layer)
+        b = pyogrio.read_dataframe(sample_written / "livingcircle.gpkg", layer=layer)
         pd.testing.assert_frame_equal(a, b)
 
 

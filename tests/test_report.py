@@ -26,15 +26,15 @@ EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 @pytest.fixture(scope="module")
-def report_zh(sample_result):
-    return make_report(sample_result)
+def report_zh(sample_report):
+    """make_report(sample_result), made once for the session (conftest.sample_report)."""
+    return sample_report
 
 
 @pytest.fixture(scope="module")
-def written(sample_result, tmp_path_factory):
-    out = tmp_path_factory.mktemp("result")
-    sample_result.write(out)
-    return out
+def written(sample_written):
+    """The session's written sample result (conftest.sample_written): read, never changed."""
+    return sample_written
 
 
 def _rows(h: str, cls: str) -> list[list[str]]:

@@ -20,10 +20,9 @@ from livingcircle.results import METADATA_TABLE, STYLE_TABLE, load_result, read_
 
 
 @pytest.fixture(scope="module")
-def written(sample_result, tmp_path_factory):
-    out = tmp_path_factory.mktemp("result")
-    sample_result.write(out)
-    return out
+def written(sample_written):
+    """The session's written sample result (conftest.sample_written): read, never changed."""
+    return sample_written
 
 
 def test_recommend_on_a_loaded_result_names_what_is_missing(written):

@@ -265,6 +265,7 @@ def test_facility_capacities(layers):
 
 
 def test_osm_pois_classify_into_their_category(layers, generated):
+    profile = lc.load_profile()  # the default profile, loaded once (not once per POI)
     feats = ox.features_from_xml(DATA / "district.osm")
     pois = feats.loc["node"]
     pois = pois[pois["name"].notna()]
@@ -277,7 +278,7 @@ def test_osm_pois_classify_into_their_category(layers, generated):
     for _, row in pois.iterrows():
         tags = {k: row[k] for k in tag_cols if isinstance(row[k], str)}
         cat = truth[row["name"]]
-        assert cat in lc.classify_poi(tags), (row["name"], tags)
+        assert cat in lc.classify_poi(tags, profile=profile), (row["name"], tags)
         found.add(cat)
     assert {"bus_stop", "public_toilet", "kindergarten", "primary_school"} <= found
 
@@ -302,12 +303,14 @@ def test_amap_csv_is_gcj02_and_converts_back(generated):
     assert shifted.distance(true).min() > 100  # GCJ-02 really is shifted by hundreds of metres
     # AMap types classify every row except those the profile knows only by name (家政, 早餐, and
     # 驿站, which AMap files with the lockers under 物流速递)
+    profile = lc.load_profile()  # the default profile, loaded once (not once per row)
     for r, cat, kind in zip(body, truth["category"], truth["kind"], strict=True):
-        by_type = lc.classify_poi(amap_typecode=r[3], amap_type=r[2])
+        by_type = lc.classify_poi(amap_typecode=r[3], amap_type=r[2], profile=profile)
         name_only = ("housekeeping", "breakfast", "express_station")
         assert (cat in by_type) != (kind in name_only), r
-        assert cat in lc.classify_poi(name=r[1]), r
-        assert cat in lc.classify_poi(name=r[1], amap_typecode=r[3], amap_type=r[2]), r
+        assert cat in lc.classify_poi(name=r[1], profile=profile), r
+        assert cat in lc.classify_poi(name=r[1], amap_typecode=r[3], amap_type=r[2],
+                                      profile=profile), r
 
 
 # --- communities, gates, sites --------------------------------------------------------------

@@ -1,6 +1,7 @@
 """A city's isochrones on disk: the spilled layer, and a run that streams its isochrones."""
 
 import gc
+import shutil
 
 import geopandas as gpd
 import numpy as np
@@ -60,7 +61,8 @@ def test_spilled_layer_of_one_type_keeps_it(tmp_path):
         layer.append(_chunk(0))
 
 
-def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypatch, tmp_path):
+def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, sample_written,
+                                                         monkeypatch, tmp_path):
     monkeypatch.setattr(lc.settings, "spill_above_communities", 10)
     monkeypatch.setattr(lc.settings, "isochrone_chunk_size", 30)
     r = lc.run_sample(progress=False)
@@ -86,9 +88,9 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypa
         sample_result.layer("isochrones", where="minuts = 5")
     # the written GeoPackage holds the same isochrone layer as a run that kept them in memory
     r.write(tmp_path / "spilled", map_html=False)
-    sample_result.write(tmp_path / "memory", map_html=False)
+    memory = sample_written  # sample_result as written by the session (conftest)
     for name, order in (("isochrones", key), ("coverage", ["category"])):
-        a = pyogrio.read_dataframe(tmp_path / "memory" / "livingcircle.gpkg", layer=name)
+        a = pyogrio.read_dataframe(memory / "livingcircle.gpkg", layer=name)
         b = pyogrio.read_dataframe(tmp_path / "spilled" / "livingcircle.gpkg", layer=name)
         a, b = (t.sort_values(order).reset_index(drop=True) for t in (a, b))
         pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
@@ -97,7 +99,7 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypa
     pd.testing.assert_frame_equal(
         r["coverage"], pd.DataFrame(sample_result["coverage"].drop(columns="geometry")))
     names = [n for n, _ in pyogrio.list_layers(tmp_path / "spilled" / "livingcircle.gpkg")]
-    assert names == [n for n, _ in pyogrio.list_layers(tmp_path / "memory" / "livingcircle.gpkg")]
+    assert names == [n for n, _ in pyogrio.list_layers(memory / "livingcircle.gpkg")]
     # a map that asks for the isochrones reads them back from the file
     from livingcircle.maps import make_map
 
@@ -110,11 +112,12 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, monkeypa
     assert len(spilled_map) == len(memory_map) > len(plain_map) + 250_000
 
 
-def test_a_written_city_result_loads_without_its_isochrone_polygons(sample_result, tmp_path,
+def test_a_written_city_result_loads_without_its_isochrone_polygons(sample_written, tmp_path,
                                                                   monkeypatch):
     from livingcircle.results import load_result
 
-    sample_result.write(tmp_path, map_html=False)
+    # a copy of the session's written sample result: this test writes into the folder
+    shutil.copytree(sample_written, tmp_path, dirs_exist_ok=True)
     whole = load_result(tmp_path)
     assert isinstance(whole["isochrones"], gpd.GeoDataFrame) and not whole.spilled
     monkeypatch.setattr(lc.settings, "spill_above_communities", 10)

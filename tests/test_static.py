@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import need
+from conftest import background_result, need
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -25,21 +25,19 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "livingcircle"
 
 
-def _pyright(*args: str, cwd: Path) -> dict:
+def _pyright(*, cwd: Path, proc: subprocess.CompletedProcess | ImportError | None = None
+             ) -> dict:
     """Run pyright with this interpreter's packages and return its JSON report.
 
+    ``proc``: the outcome of :func:`_run_pyright` when it was already run (in the background).
     Skips (locally) or fails (with ``CI`` set) when pyright cannot run at all; a run that found
     type errors returns normally (pyright's exit status 1) with the errors in the report.
     """
-    try:
-        import pyright  # noqa: F401
-    except ImportError as exc:
-        need("pyright", False, f"cannot import pyright ({exc}); pip install '.[test]'")
-    env = dict(os.environ, PYRIGHT_PYTHON_IGNORE_WARNINGS="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable, *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
-    )
+    if proc is None:
+        proc = _run_pyright(cwd)
+    if isinstance(proc, ImportError):
+        need("pyright", False, f"cannot import pyright ({proc}); pip install '.[test]'")
+    assert isinstance(proc, subprocess.CompletedProcess)
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -64,10 +62,31 @@ def _errors(report: dict, root: Path) -> list[str]:
     return lines
 
 
+def _run_pyright(cwd: Path) -> subprocess.CompletedProcess | ImportError:
+    """pyright's process, or the ImportError when pyright is not installed (judged by
+    :func:`_pyright`, in the test that needs the report)."""
+    try:
+        import pyright  # noqa: F401
+    except ImportError as exc:
+        return exc
+    env = dict(os.environ, PYRIGHT_PYTHON_IGNORE_WARNINGS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def background_work(items):
+    """The package's pyright run, started beside the other tests (conftest.background_result)."""
+    if any("package_report" in getattr(i, "fixturenames", ()) for i in items):
+        return lambda: _run_pyright(ROOT)
+    return None
+
+
 @pytest.fixture(scope="module")
-def package_report():
+def package_report(request):
     """One pyright run over the package, with the repository's own configuration."""
-    return _pyright(cwd=ROOT)
+    return _pyright(cwd=ROOT, proc=background_result(request, lambda: _run_pyright(ROOT)))
 
 
 def test_pyright_basic_finds_no_error_in_the_package(package_report):

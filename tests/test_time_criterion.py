@@ -14,6 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from conftest import background_folder, background_result
 
 import livingcircle as lc
 
@@ -33,13 +34,35 @@ def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
         capture_output=True, text=True, timeout=1800)
 
 
+def _commands(tmp: Path) -> dict[str, subprocess.CompletedProcess]:
+    """Every command line of this module, one after another: the run with both criteria, the
+    report of its result (when the run succeeded), and the two runs with a bad value."""
+    done = {"both": _run(tmp / "both", "--criterion", "both", "--speed", "elderly_winter")}
+    if done["both"].returncode == 0:
+        done["report"] = subprocess.run(
+            [ENTRY, "report", str(tmp / "both" / "o"), "--out", str(tmp / "report.html"),
+             "--no-map"], capture_output=True, text=True, timeout=600)
+    done["bad criterion"] = _run(tmp / "criterion", "--criterion", "fastest")
+    done["bad speed"] = _run(tmp / "speed", "--speed", "running")
+    return done
+
+
+def background_work(items):
+    """The module's command lines (subprocesses), run beside the other tests (conftest.py)."""
+    return lambda: _commands(background_folder("time-criterion"))
+
+
 @pytest.fixture(scope="module")
-def both_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("both")
-    proc = _run(tmp, "--criterion", "both", "--speed", "elderly_winter")
+def commands(request, tmp_path_factory):
+    return background_result(request, lambda: _commands(tmp_path_factory.mktemp("commands")))
+
+
+@pytest.fixture(scope="module")
+def both_run(commands):
+    proc = commands["both"]
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    return tmp / "o"
+    return Path(proc.args[proc.args.index("--out") + 1])
 
 
 def test_gaps_carry_both_judgements(both_run):
@@ -80,11 +103,10 @@ def test_metadata_records_the_speeds_with_source_and_status(both_run):
     assert meta["speeds"]["elderly_winter"]["status"] == "derived"
 
 
-def test_report_section_lists_the_shortfalls_with_households(both_run, tmp_path):
-    out = tmp_path / "report.html"
-    proc = subprocess.run([ENTRY, "report", str(both_run), "--out", str(out), "--no-map"],
-                          capture_output=True, text=True, timeout=600)
+def test_report_section_lists_the_shortfalls_with_households(both_run, commands):
+    proc = commands["report"]  # livingcircle report BOTH_RUN --out report.html --no-map
     assert proc.returncode == 0, proc.stderr
+    out = Path(proc.args[proc.args.index("--out") + 1])
     h = out.read_text(encoding="utf-8")
     assert "<h3>按距离达标、按老年人（冬季冰雪路面）步速时间不达标</h3>" in h
     g = gpd.read_file(both_run / "livingcircle.gpkg", layer="gaps")
@@ -104,12 +126,12 @@ def test_report_section_lists_the_shortfalls_with_households(both_run, tmp_path)
     assert first[6] == f"{s0['time_at_speed_min']:.1f}"
 
 
-def test_bad_criterion_and_speed_are_clear_errors(tmp_path):
-    proc = _run(tmp_path, "--criterion", "fastest")
+def test_bad_criterion_and_speed_are_clear_errors(commands):
+    proc = commands["bad criterion"]  # --criterion fastest
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "criterion (--criterion): unknown 'fastest'; use one of distance, time, both" \
         in proc.stderr
-    proc = _run(tmp_path, "--speed", "running")
+    proc = commands["bad speed"]  # --speed running
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "speed (--speed): unknown speed 'running'" in proc.stderr
     assert "elderly_winter" in proc.stderr
