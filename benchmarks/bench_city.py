@@ -470,7 +470,7 @@ def run_command(args) -> None:
            "--facilities", str(folder / "facilities.gpkg"),
            "--out", str(out), "--no-progress"]
     for s in args.speeds:
-        cmd += ["--speed", s]
+        cmd += ["--speeds", s]
     runs = {"run": measure(cmd, folder / "run.log")}
     if args.profile:
         runs["profile"] = profile_run(args, cmd[cmd.index("-v"):], folder)
