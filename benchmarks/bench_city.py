@@ -330,7 +330,7 @@ def _has_workers(pid: int) -> bool:
     return False
 
 
-def _tree_mb(pid: int) -> tuple[float, float]:
+def tree_mb(pid: int) -> tuple[float, float]:
     """Sum of resident memory and of Pss (MB) of process ``pid`` and its descendants.
 
     Pss divides each page shared after ``fork`` among the processes sharing it, so its sum is
@@ -374,7 +374,7 @@ def measure(cmd: list[str], log_path: Path) -> dict:
             if hwm is not None:
                 polled[0] = max(polled[0], hwm)
             if n % 5 == 0 and _has_workers(proc.pid):  # smaps_rollup costs CPU: once a second
-                rss, pss = _tree_mb(proc.pid)
+                rss, pss = tree_mb(proc.pid)
                 tree[0], tree[1] = max(tree[0], rss), max(tree[1], pss)
             n += 1
             stop.wait(0.2)

@@ -50,27 +50,6 @@ def _mem_mb() -> dict:
     return vals
 
 
-def _tree_mb(pid: int) -> tuple[float, float]:
-    """Sum of resident memory and of Pss (MB) of process ``pid`` and its descendants."""
-    import psutil
-
-    rss = pss = 0.0
-    try:
-        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return rss, pss
-    for p in procs:
-        try:
-            for line in Path(f"/proc/{p.pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1]) / 1024.0
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1]) / 1024.0
-        except OSError:
-            continue
-    return rss, pss
-
-
 def child(n_comm: int, chunk: int, workers: int = 1, threads: int | None = None) -> None:
     """Draw the isochrones of the first ``n_comm`` communities with ``chunk``; print JSON."""
     import hashlib
@@ -104,7 +83,7 @@ def child(n_comm: int, chunk: int, workers: int = 1, threads: int | None = None)
 
     def poll():
         while not stop.is_set():
-            rss, pss = _tree_mb(os.getpid())
+            rss, pss = bench_city.tree_mb(os.getpid())
             tree[0], tree[1] = max(tree[0], rss), max(tree[1], pss)
             poll_cpu[0] = time.thread_time()  # this thread's CPU, taken off the figures
             stop.wait(0.5)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -64,7 +63,7 @@ def worker_count(workers: int | None) -> int:
         At least 1.
     """
     from . import settings
-    from .routing import threads_set_here
+    from .routing import threads_set_here, usable_cores
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1  # Windows: no fork; the threads of one process
@@ -73,12 +72,7 @@ def worker_count(workers: int | None) -> int:
         # or a pool's own worker: no processes of its own (a daemon may not have children)
         return 1
     n = workers if workers is not None else settings.workers
-    if n is None:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            n = os.cpu_count() or 1
-    return max(1, int(n))
+    return max(1, int(n if n is not None else usable_cores()))
 
 
 def check_scheduler(scheduler: str) -> None:

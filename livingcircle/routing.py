@@ -282,12 +282,15 @@ def _threads(threads: int | None) -> int:
         n = getattr(_HERE, "threads", None)
     if n is None:
         n = settings.threads
-    if n is None:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            n = os.cpu_count() or 1
-    return max(1, int(n))
+    return max(1, int(n if n is not None else usable_cores()))
+
+
+def usable_cores() -> int:
+    """Return the cores this process may run on (``os.sched_getaffinity``; else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
