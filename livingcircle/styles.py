@@ -226,6 +226,11 @@ def _basemap_qml() -> str:
         items.append(f'<rule key="r{i}" symbol="{i}" label={quoteattr(label)} '
                      f"filter={quoteattr(expr)}/>")
         syms.append(_symbol_xml(fam, str(i), rgb))
+    return _rule_qml(items, syms)
+
+
+def _rule_qml(items: list[str], syms: list[str]) -> str:
+    """Return the QML document of a rule-based renderer from its rules and their symbols."""
     renderer = ('<renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" '
                 f'forceraster="0"><rules key="root">{"".join(items)}</rules>'
                 f"<symbols>{''.join(syms)}</symbols></renderer-v2>")
@@ -247,12 +252,7 @@ def _mixed_qml(layer: str) -> str:
         items.append(f'<rule key="r{i}" symbol="{i}" label={quoteattr(shape)} '
                      f"filter={quoteattr(expr)}/>")
         syms.append(_symbol_xml(fam, str(i), rgb, alpha=0.5 if fam == "polygon" else 1.0))
-    renderer = ('<renderer-v2 type="RuleRenderer" symbollevels="0" enableorderby="0" '
-                f'forceraster="0"><rules key="root">{"".join(items)}</rules>'
-                f"<symbols>{''.join(syms)}</symbols></renderer-v2>")
-    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-            '<qgis version="3.28.0" styleCategories="Symbology">'
-            f"{renderer}</qgis>\n")
+    return _rule_qml(items, syms)
 
 
 def styles_frame(written: Mapping[str, tuple[pd.DataFrame | SpilledLayer, str]]

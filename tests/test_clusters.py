@@ -23,13 +23,20 @@ WALK_MIN = 5  # × 80 m/min (adult) = 400 m
 
 @pytest.fixture(scope="module")
 def case():
+    return lattice_parts(elderly_share=[0.2, 0.3, 0.25, 0.1, 0.4, 0.2],
+                         heritage=[False, True, False, False, False, False])
+
+
+def lattice_parts(**columns) -> dict:
+    """The lattice case's parts (network, communities with ``columns``, access, gaps, sites).
+
+    Shared with tests/test_site_rules.py.
+    """
     net = lattice(11)
     ids = list(COMM)
     comm = points(ids, [COMM[i] for i in ids], "community_id",
                   in_scope=["no" if i == "F" else "yes" for i in ids],
-                  households=[HH[i] for i in ids],
-                  elderly_share=[0.2, 0.3, 0.25, 0.1, 0.4, 0.2],
-                  heritage=[False, True, False, False, False, False])
+                  households=[HH[i] for i in ids], **columns)
     # an existing kindergarten serves A (200 m) and F (200 m), not B (400 m) nor C
     fac = points(["K1"], [(0, 400)], "facility_id", categories=["kindergarten"])
     prof = lc.load_profile()
@@ -39,9 +46,8 @@ def case():
                    "site_id", site_type=["boiler_room", "vacant_lot", "ground_floor_shop",
                                          "vacant_lot"],
                    floor_area_m2=[50.0, 400.0, np.nan, 1000.0])
-    parts = {"communities": comm, "gaps": gaps, "access": acc, "network": net, "profile": prof,
-             "facilities": fac, "sites": sites, "gates": None, "speed_profile": "adult"}
-    return parts
+    return {"communities": comm, "gaps": gaps, "access": acc, "network": net, "profile": prof,
+            "facilities": fac, "sites": sites, "gates": None, "speed_profile": "adult"}
 
 
 def test_community_distances_are_network_distances(case):

@@ -11,13 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import lattice, points
-from test_clusters import COMM, HH, WALK_MIN
+from test_clusters import COMM, WALK_MIN, lattice_parts
 
 import livingcircle as lc
 from livingcircle import clusters as C
 from livingcircle import siting as S
-from livingcircle.accessibility import measure_access
-from livingcircle.gaps import find_gaps
 from livingcircle.standards import site_fit
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -26,19 +24,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.fixture(scope="module")
 def case():
     """The lattice of test_clusters: clusters K01 = A, B, C (+ F) and K02 = D, E."""
-    net = lattice(11)
-    ids = list(COMM)
-    comm = points(ids, [COMM[i] for i in ids], "community_id",
-                  in_scope=["no" if i == "F" else "yes" for i in ids],
-                  households=[HH[i] for i in ids])
-    fac = points(["K1"], [(0, 400)], "facility_id", categories=["kindergarten"])
-    prof = lc.load_profile()
-    acc = measure_access(net, comm, fac, profile=prof, speed_profiles=["adult"])
-    gaps = find_gaps(acc.table, prof, speed_profile="adult")
-    sites = points(["S1", "S2", "S3", "S4"], [(250, 200), (0, 300), (500, 300), (900, 900)],
-                   "site_id", site_type=["boiler_room", "vacant_lot", "ground_floor_shop",
-                                         "vacant_lot"],
-                   floor_area_m2=[50.0, 400.0, np.nan, 1000.0])
+    p = lattice_parts()
+    net, comm, prof, gaps, sites = (p["network"], p["communities"], p["profile"], p["gaps"],
+                                    p["sites"])
+    acc = p["access"]
     cl, mem = C.find_clusters({"communities": comm, "gaps": gaps, "access": acc, "network": net,
                                "profile": prof, "speed_profile": "adult"},
                               max_walk_min=WALK_MIN, max_households=None, max_members=None)
