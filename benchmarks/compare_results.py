@@ -154,8 +154,8 @@ def compare_geometry(where: str, a, b, *, tol: float) -> Difference | None:
     """Compare two geometry arrays pairwise with :func:`shapely.equals_exact` within ``tol``."""
     a = np.asarray(a, dtype=object)
     b = np.asarray(b, dtype=object)
-    a_none = np.array([g is None for g in a])
-    b_none = np.array([g is None for g in b])
+    a_none = np.array([g is None for g in a], dtype=bool)  # dtype: an empty layer as well
+    b_none = np.array([g is None for g in b], dtype=bool)
     eq = np.zeros(len(a), dtype=bool)
     both = ~a_none & ~b_none
     if both.any():
