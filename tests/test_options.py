@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 import pytest
+from conftest import background_folder, background_result
 
 from livingcircle import batch, cli, options, pipeline
 from livingcircle._errors import InputError
@@ -82,26 +83,56 @@ def test_an_area_passes_its_options_to_run():
                       "strict": True, "speed_profiles": ["winter"], "target_communities": 3}
 
 
-@pytest.mark.parametrize("command", ["demo", "run", "recommend"])
-def test_a_bad_location_type_is_one_line_naming_the_option(tmp_path, command):
-    # issue 16 §2: --location-type takes the locations 二(一) lists (or other); anything else
-    # stops before the analysis with one line naming the option and the accepted values
+LOCATION_TYPE_COMMANDS = ("demo", "run", "recommend")
+
+
+def _bad_location_type_runs(base: Path) -> dict:
+    """``livingcircle COMMAND --location-type 村`` through the installed entry point, per command:
+    (the output folder asked for, the finished process)."""
     import shutil
     import subprocess
     import sys
 
     from livingcircle.sample import sample_paths
 
+    entry = (shutil.which("livingcircle", path=str(Path(sys.executable).parent))
+             or shutil.which("livingcircle"))
+    assert entry is not None, "the livingcircle entry point is not installed"
     p = sample_paths()
-    inputs = [] if command == "demo" else ["--osm", str(p["osm"]),
-                                           "--communities", str(p["communities"])]
-    proc = subprocess.run(
-        [shutil.which("livingcircle", path=str(Path(sys.executable).parent))
-         or shutil.which("livingcircle"), command, *inputs, "--location-type", "村",
-         "--out", str(tmp_path / "out"), "--no-progress"],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    runs = {}
+    for command in LOCATION_TYPE_COMMANDS:
+        inputs = [] if command == "demo" else ["--osm", str(p["osm"]),
+                                               "--communities", str(p["communities"])]
+        out = base / command / "out"
+        out.parent.mkdir(parents=True)
+        runs[command] = out, subprocess.run(
+            [entry, command, *inputs, "--location-type", "村", "--out", str(out),
+             "--no-progress"],
+            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return runs
+
+
+def background_work(items):
+    """The three command-line runs, beside the other tests (conftest.background_result)."""
+    if any(getattr(i, "originalname", None) == "test_a_bad_location_type_is_one_line_naming_the_"
+           "option" for i in items):
+        return lambda: _bad_location_type_runs(background_folder("location-type"))
+    return None
+
+
+@pytest.fixture(scope="module")
+def bad_location_type_runs(request, tmp_path_factory):
+    return background_result(
+        request, lambda: _bad_location_type_runs(tmp_path_factory.mktemp("location-type")))
+
+
+@pytest.mark.parametrize("command", LOCATION_TYPE_COMMANDS)
+def test_a_bad_location_type_is_one_line_naming_the_option(bad_location_type_runs, command):
+    # issue 16 §2: --location-type takes the locations 二(一) lists (or other); anything else
+    # stops before the analysis with one line naming the option and the accepted values
+    out, proc = bad_location_type_runs[command]
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert errors == ["error: --location-type '村' is not a location of 二(一); use one of city, "
                       "county_town, state_farm, forestry, other (or 城市, 县城, 原农垦, 森工)"]
-    assert not (tmp_path / "out").exists()
+    assert not out.exists()

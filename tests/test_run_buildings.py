@@ -124,12 +124,20 @@ HAND = pd.DataFrame({
 
 @pytest.fixture(scope="module")
 def hand_run(tmp_path_factory):
-    comm = gpd.read_file(SAMPLE["communities"]).set_index("community_id")
-    p = comm.loc["C022", "geometry"].representative_point()
+    """C022 with the five buildings, among its 11 nearest neighbours of the sample (a whole run
+    of these 12 communities: what a building changes is the community's own)."""
+    folder = tmp_path_factory.mktemp("hand")
+    comm = gpd.read_file(SAMPLE["communities"])
+    centres = comm.to_crs(32652).geometry.centroid
+    c022 = centres[comm["community_id"] == "C022"].iloc[0]
+    near = comm.iloc[centres.distance(c022).sort_values(kind="stable").index[:12]]
+    assert "C022" in set(near["community_id"])
+    pyogrio.write_dataframe(near, folder / "communities.gpkg")
+    p = comm.set_index("community_id").loc["C022", "geometry"].representative_point()
     gdf = gpd.GeoDataFrame(HAND, geometry=gpd.points_from_xy([p.x] * 5, [p.y] * 5), crs=4326)
-    path = tmp_path_factory.mktemp("hand") / "楼栋.gpkg"
+    path = folder / "楼栋.gpkg"
     pyogrio.write_dataframe(gdf, path)
-    return lc.run(osm=SAMPLE["osm"], communities=SAMPLE["communities"],
+    return lc.run(osm=SAMPLE["osm"], communities=folder / "communities.gpkg",
                   facilities=SAMPLE["facilities"], buildings=path, clusters=False,
                   progress=False)
 
@@ -144,6 +152,7 @@ def test_hand_worked_buildings_decide_the_communitys_scope(hand_run):
             c["n_elevator_retrofit"]) == (5, 3, 100, 1, 1, "H4", 2)
     # every other community keeps its own attributes: no building, counts unknown
     others = comm.drop(index="C022")
+    assert len(others) == 11
     assert (others["scope_from"] == "community").all() and (others["n_buildings"] == 0).all()
     assert others["households_in_scope"].isna().all()
     scope = hand_run.layers["scope"].set_index("community_id")
