@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, TypeAlias
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import shapely
 from pyproj import CRS
@@ -175,6 +174,8 @@ class WalkNetwork:
         ``(u, v, key)`` with ``length``, each street segment once, from u to v.
         """
         if self.graph is not None:
+            import osmnx as ox
+
             return ox.graph_to_gdfs(self.graph)
         e = self.edges
         ids = np.asarray(e.node_ids)
@@ -194,6 +195,8 @@ class WalkNetwork:
 
 
 def _read_xml(path: Path) -> nx.MultiDiGraph:
+    import osmnx as ox  # here: its import takes 2 s (it loads scikit-learn), a .pbf needs none
+
     old = list(ox.settings.useful_tags_way)
     ox.settings.useful_tags_way = sorted(set(old) | set(_EXTRA_WAY_TAGS))
     try:
@@ -524,6 +527,8 @@ def _read_osm_file(
 def _download_graph(place: str | None,
                     clip_poly: Polygon | MultiPolygon | None) -> tuple[nx.MultiDiGraph, str]:
     """Download the walking graph of a place name or of the boundary polygon with osmnx."""
+    import osmnx as ox
+
     if place is not None:
         G = ox.graph_from_place(place, network_type="walk", retain_all=True)
         return G, f"OpenStreetMap via osmnx: {place}"
@@ -537,6 +542,8 @@ def _download_graph(place: str | None,
 def _clip_graph(G: nx.MultiDiGraph, clip_poly: Polygon | MultiPolygon, source: str,
                 halo: float) -> nx.MultiDiGraph:
     """Keep the streets of a file's graph that reach into the boundary plus its halo."""
+    import osmnx as ox
+
     try:
         G = ox.truncate.truncate_graph_polygon(G, clip_poly, truncate_by_edge=True)
     except ValueError:  # osmnx: "Found no graph nodes within the requested polygon"
@@ -552,6 +559,8 @@ def _clip_graph(G: nx.MultiDiGraph, clip_poly: Polygon | MultiPolygon, source: s
 
 def _project_with_lengths(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """Project to UTM; every edge gets a geometry and its ``length`` in the projected CRS."""
+    import osmnx as ox
+
     G = ox.project_graph(G)
     # lengths in the projected CRS, so that edge lengths and geometries agree exactly
     for u, v, d in G.edges(data=True):
