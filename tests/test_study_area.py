@@ -68,7 +68,8 @@ def partly_bad(tmp_path_factory):
     with pytest.warns(UserWarning) as caught:
         result = lc.run(osm=SAMPLE["osm"], communities=d / "communities.gpkg",
                         gates=d / "gates.gpkg", facilities=SAMPLE["facilities"],
-                        speed_profiles=["adult"], progress=False, clusters=False)
+                        speed_profiles=["adult"], isochrone_minutes=(5,), progress=False,
+                        clusters=False)  # one isochrone level: checked here are the inputs
     return result, expected, d, [str(w.message) for w in caught]
 
 
