@@ -263,3 +263,19 @@ def test_largest_component_kept_in_place_is_the_subgraph_copy(paths):
     assert list(got.nodes(data=True)) == list(expected.nodes(data=True))
     assert list(got.edges(keys=True, data=True)) == list(expected.edges(keys=True, data=True))
     assert got.graph == expected.graph
+
+
+def test_the_commands_start_without_osmnx():
+    """osmnx (and the scikit-learn it imports) is loaded where it is used, not by every command:
+    2 s of each start (benchmarks/README.md, "Test suite time, 2026-12-03")."""
+    import subprocess
+    import sys
+
+    code = ("import sys, livingcircle, livingcircle.cli; "
+            "print(sorted(m for m in ('osmnx', 'sklearn') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert proc.stdout.strip() == "[]"
+    # reading an OSM XML file still uses it
+    lc.build_network(osm=lc.sample_paths()["osm"])
+    assert "osmnx" in sys.modules
