@@ -365,6 +365,8 @@ def measure(cmd: list[str], log_path: Path) -> dict:
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     polled = [0.0]
     tree = [0.0, 0.0]  # the child and its worker processes: sum of RSS, sum of Pss
+    # the same, since the last stage line: which stage the workers' memory peaks in
+    stage_tree = [0.0, 0.0]
     stop = threading.Event()
 
     def poll():
@@ -376,6 +378,8 @@ def measure(cmd: list[str], log_path: Path) -> dict:
             if n % 5 == 0 and _has_workers(proc.pid):  # smaps_rollup costs CPU: once a second
                 rss, pss = tree_mb(proc.pid)
                 tree[0], tree[1] = max(tree[0], rss), max(tree[1], pss)
+                stage_tree[0] = max(stage_tree[0], rss)
+                stage_tree[1] = max(stage_tree[1], pss)
             n += 1
             stop.wait(0.2)
 
@@ -390,6 +394,10 @@ def measure(cmd: list[str], log_path: Path) -> dict:
                 rec = {"stage": m["stage"], "seconds": float(m["seconds"]),
                        "rss_mb": float(m["rss"]), "peak_mb": float(m["peak"]),
                        "cpu_seconds": float(m["cpu"]) if m["cpu"] else None}
+                if stage_tree[1] > 0:  # worker processes were seen during this stage
+                    rec["tree_rss_peak_mb"] = round(stage_tree[0], 1)
+                    rec["tree_pss_peak_mb"] = round(stage_tree[1], 1)
+                stage_tree[0] = stage_tree[1] = 0.0
                 stages.append(rec)
                 print(json.dumps(rec, ensure_ascii=False), flush=True)
     _, status, usage = os.wait4(proc.pid, 0)

@@ -35,9 +35,21 @@ SCHEDULER_TIMEOUT_S = 30
 _STATE: Any = None
 
 
-def _init(state: Any) -> None:
+def _init(state: Any, share: int = 1) -> None:
+    """Set up a local pool's worker process: its state, and its part of the cache budget.
+
+    The isochrone makers' caches (:data:`livingcircle.settings.isochrone_cache_vertices`) are a
+    budget for the run on this machine, not for each process: the ``share`` workers of a local
+    pool keep ``1/share`` of it each, so that the pool's caches together hold no more than one
+    process would. With a full budget each, the 1M-node run and its 2 workers peaked at 5.4 GB
+    in the isochrone stage (``benchmarks/CITY_SCALE.md``, "The 1M-node city again").
+    """
     global _STATE
     _STATE = state
+    if share > 1:
+        from . import settings  # this process's own copy (forked): the run's is unchanged
+
+        settings.isochrone_cache_vertices = max(1, settings.isochrone_cache_vertices // share)
 
 
 def _call(fn: Callable[[Any, Any], Any], task: Any) -> Any:
@@ -143,7 +155,7 @@ class Workers:
         elif self.n > 1:
             ctx = multiprocessing.get_context("fork")
             self._pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init,
-                                             initargs=(self.state,))
+                                             initargs=(self.state, self.n))
         return self
 
     def __exit__(self, *exc) -> None:

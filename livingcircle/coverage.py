@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import uuid
 import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias, cast
@@ -205,10 +206,16 @@ def _tiles_in_processes(chunks: list[list[int]], state: _CoverageState, workers:
                         scheduler) -> Iterator[list]:
     """Each chunk's rows, its tiles drawn two at a time by worker processes or a Dask cluster."""
     with Workers(state, workers=workers, scheduler=scheduler) as pool:
-        futures = [pool.submit(_coverage_task, [chunk[k:k + 2] for k in range(0, len(chunk), 2)])
-                   for chunk in chunks]  # every tile handed out now: the workers never wait
-        for chunk_futures in futures:
-            yield [row for f in chunk_futures for row in f.result()]
+        futures = deque(pool.submit(_coverage_task,
+                                    [chunk[k:k + 2] for k in range(0, len(chunk), 2)])
+                        for chunk in chunks)  # every tile handed out now: the workers never wait
+        while futures:
+            # dropped once read: a future keeps its polygons for as long as it is referenced,
+            # and holding them all took 1.5 GB more at 1M nodes (CITY_SCALE.md, 2026-12-04)
+            chunk_futures = futures.popleft()
+            rows = [row for f in chunk_futures for row in f.result()]
+            del chunk_futures
+            yield rows
 
 
 #: What one category's search reaches: the streets reached whole (indices and a mask over every

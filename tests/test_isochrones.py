@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 from conftest import CRS, X0, Y0, lattice, points, xy
@@ -479,3 +481,36 @@ def test_sorted_unique_is_np_unique():
     for n, k in [(1000, 5), (1000, 900), (50, 0), (7, 40)]:  # np.unique branch, then the mask
         idx = rng.integers(0, n, k).astype(np.int32)
         assert np.array_equal(_sorted_unique(idx, n), np.unique(idx))
+
+
+def _cache_budget(_state, _task):
+    from livingcircle import settings
+
+    return settings.isochrone_cache_vertices
+
+
+def test_a_local_pools_workers_share_the_cache_budget(curvy_access, monkeypatch, caplog):
+    """Each of the n workers of a local pool keeps 1/n of ``isochrone_cache_vertices``; the run's
+    own setting is unchanged; and polygons drawn by workers whose caches fill and are emptied
+    again and again are the same as with caches that never fill."""
+    from livingcircle import settings
+    from livingcircle._parallel import Workers
+
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", 1_000_001)
+    with Workers(None, workers=2) as pool:
+        seen = {f.result() for f in pool.submit(_cache_budget, list(range(4)))}
+    assert seen == {500_000} and settings.isochrone_cache_vertices == 1_000_001
+    with Workers(None, workers=1) as pool:  # no pool: this process, the whole budget
+        assert [f.result() for f in pool.submit(_cache_budget, [0])] == [1_000_001]
+
+    acc = curvy_access
+    roomy = _drawn_by(acc, monkeypatch, workers=2)
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", 400)  # 200 per worker
+    tight = _drawn_by(acc, monkeypatch, workers=2)
+    _same_rows(roomy, tight)
+    # the same budget in this process (its log is seen here): the caches are emptied often
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", 200)
+    with caplog.at_level(logging.DEBUG, logger="livingcircle.isochrones"):
+        here = _drawn_by(acc, monkeypatch, workers=1)
+    assert sum("isochrone cache full" in r.getMessage() for r in caplog.records) >= 10
+    _same_rows(roomy, here)
