@@ -38,6 +38,7 @@ from .isochrones import (
     IsochroneMaker,
     Reached,
     buffer_width,
+    forked_maker,
     maker_for,
     spatial_order,
     substrings,
@@ -153,7 +154,7 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     else:
         state = _CoverageState(acc.graph, acc.edge_table, buffer_m, reach, tiles,
                                uuid.uuid4().hex)
-        drawn = _tiles_in_processes(chunks, state, workers, scheduler)
+        drawn = _tiles_in_processes(chunks, state, workers, scheduler, maker)
     for found in drawn:
         seen.update(cid for cid, *_ in found)
         if found:
@@ -203,9 +204,14 @@ def _coverage_task(state: _CoverageState, task: list[int]) -> list:
 
 
 def _tiles_in_processes(chunks: list[list[int]], state: _CoverageState, workers: int | None,
-                        scheduler) -> Iterator[list]:
-    """Each chunk's rows, its tiles drawn two at a time by worker processes or a Dask cluster."""
-    with Workers(state, workers=workers, scheduler=scheduler) as pool:
+                        scheduler, maker: IsochroneMaker) -> Iterator[list]:
+    """Each chunk's rows, its tiles drawn two at a time by worker processes or a Dask cluster.
+
+    A local pool's workers are forked with ``maker`` offered (:func:`forked_maker`): they
+    share its index instead of building their own.
+    """
+    with forked_maker(state.token, maker), \
+            Workers(state, workers=workers, scheduler=scheduler) as pool:
         futures = deque(pool.submit(_coverage_task,
                                     [chunk[k:k + 2] for k in range(0, len(chunk), 2)])
                         for chunk in chunks)  # every tile handed out now: the workers never wait

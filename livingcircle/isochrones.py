@@ -28,10 +28,12 @@ detours, old gated districts are often below 0.3).
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -181,6 +183,21 @@ class IsochroneMaker:
         by_edge = streets[np.argsort(g.seg_edge[streets], kind="stable")]
         self.seg_of_edge = by_edge
         self.seg_ptr = np.searchsorted(g.seg_edge[by_edge], np.arange(n_e + 1))
+
+    def with_empty_caches(self) -> IsochroneMaker:
+        """Return a maker that shares this one's index but keeps caches of its own.
+
+        The index (quadtree cells, incidence, streets by edge; some 1.8M-long arrays at 1M
+        nodes) is read-only once built. A worker process forked from the run takes this
+        instead of building the index again: its pages stay shared with the run's process
+        (copy-on-write), and the worker does not spend the time.
+        """
+        new = copy.copy(self)
+        new._buf = np.full(len(self.geom), None, dtype=object)
+        new._lock = threading.Lock()  # a lock copied by fork may have been held by a thread
+        new._cached_vertices = 0
+        new.levels = [{**level, "poly": {}} for level in self.levels]
+        return new
 
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
@@ -505,7 +522,7 @@ def iter_isochrones(
     else:
         state = _IsoState(acc.graph, acc.edge_table, buffer_m, speeds, minutes, radius,
                           token=uuid.uuid4().hex)
-        drawn = _drawn_in_processes(acc, state, chunks, workers, scheduler)
+        drawn = _drawn_in_processes(acc, state, chunks, workers, scheduler, maker)
     for in_space, by_i in zip(chunks, drawn, strict=True):
         # drawn in spatial order (neighbours share cached cells), given in the communities' order
         yield _chunk_frame(np.sort(in_space), by_i, ids, centroids, speeds, minutes, to_wgs84)
@@ -557,6 +574,23 @@ class _IsoState:
 
 #: A worker process's maker, search and work array, for the state of the given token.
 _WORKER: dict[str, tuple] = {}
+#: The run's own maker for the state of a token while a stage's local pool works (see
+#: :func:`forked_maker`): the pool's workers are forked from the run and find it here.
+_FORKED: dict[str, IsochroneMaker] = {}
+
+
+@contextmanager
+def forked_maker(token: str, maker: IsochroneMaker) -> Iterator[None]:
+    """Offer ``maker`` to the worker processes forked while this block runs (state ``token``).
+
+    Their :func:`worker_maker` then takes a copy with empty caches instead of building the
+    index again (a Dask worker, not forked from this process, still builds its own).
+    """
+    _FORKED[token] = maker
+    try:
+        yield
+    finally:
+        _FORKED.pop(token, None)
 
 
 def worker_maker(graph: SplitGraph, edges: EdgeTable, buffer_m: float,
@@ -583,8 +617,10 @@ def worker_maker(graph: SplitGraph, edges: EdgeTable, buffer_m: float,
     kept = _WORKER.get(token)
     if kept is None:
         _WORKER.clear()
-        kept = _WORKER[token] = (IsochroneMaker(graph, edges, buffer_m, levels=_LEVELS),
-                                 BoundedSearch(graph), np.full(graph.n_nodes, np.inf))
+        parent = _FORKED.get(token)  # forked from the run: its index, inherited
+        maker = (parent.with_empty_caches() if parent is not None
+                 else IsochroneMaker(graph, edges, buffer_m, levels=_LEVELS))
+        kept = _WORKER[token] = (maker, BoundedSearch(graph), np.full(graph.n_nodes, np.inf))
     return kept
 
 
@@ -599,7 +635,8 @@ def _iso_task(state: _IsoState, task: list[tuple[int, np.ndarray]]) -> list[tupl
 
 
 def _drawn_in_processes(acc: Access, state: _IsoState, chunks: list[np.ndarray],
-                        workers: int | None, scheduler) -> Iterator[dict]:
+                        workers: int | None, scheduler,
+                        maker: IsochroneMaker | None = None) -> Iterator[dict]:
     """Each chunk's polygons by community row, drawn by worker processes or a Dask cluster.
 
     A chunk is cut into tasks of :data:`ISOCHRONE_TASK` neighbouring communities (neighbours
@@ -612,7 +649,8 @@ def _drawn_in_processes(acc: Access, state: _IsoState, chunks: list[np.ndarray],
         return [with_access[k:k + ISOCHRONE_TASK]
                 for k in range(0, len(with_access), ISOCHRONE_TASK)]
 
-    with Workers(state, workers=workers, scheduler=scheduler) as pool:
+    offered = forked_maker(state.token, maker) if maker is not None else nullcontext()
+    with offered, Workers(state, workers=workers, scheduler=scheduler) as pool:
         pending = pool.submit(_iso_task, tasks(chunks[0])) if chunks else []
         for k in range(len(chunks)):
             now = pending

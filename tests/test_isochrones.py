@@ -514,3 +514,37 @@ def test_a_local_pools_workers_share_the_cache_budget(curvy_access, monkeypatch,
         here = _drawn_by(acc, monkeypatch, workers=1)
     assert sum("isochrone cache full" in r.getMessage() for r in caplog.records) >= 10
     _same_rows(roomy, here)
+
+
+def _worker_maker_facts(state, _task):
+    import importlib
+
+    # the module (the package's own isochrones is the function)
+    iso = importlib.import_module("livingcircle.isochrones")
+    maker = iso.worker_maker(state["graph"], state["edges"], state["buffer_m"], state["token"])[0]
+    parent = iso._FORKED.get(state["token"])
+    return {"offered": parent is not None,
+            "shares_index": parent is not None and maker is not parent
+            and maker.inc is parent.inc and maker.levels[0]["cell"] is parent.levels[0]["cell"],
+            "own_caches": parent is not None and maker._buf is not parent._buf
+            and maker.levels[0]["poly"] is not parent.levels[0]["poly"],
+            "cells": len(maker.levels[0]["count"])}
+
+
+def test_forked_workers_share_the_runs_maker_index(curvy_access):
+    """A local pool's worker takes the run's maker index (inherited by fork) with empty caches
+    of its own; without the offer it builds the same index itself."""
+    from livingcircle._parallel import Workers
+    from livingcircle.isochrones import forked_maker, maker_for
+
+    acc = curvy_access
+    maker = maker_for(acc, 10.0)
+    maker.whole_pieces(np.arange(5))  # something in the run's caches
+    state = {"graph": acc.graph, "edges": acc.edge_table, "buffer_m": 10.0, "token": "t1"}
+    with forked_maker("t1", maker), Workers(state, workers=2) as pool:
+        facts = [f.result() for f in pool.submit(_worker_maker_facts, [0, 1])]
+    assert all(f["offered"] and f["shares_index"] and f["own_caches"] for f in facts)
+    state["token"] = "t2"  # not offered: built in the worker
+    with Workers(state, workers=2) as pool:
+        built = pool.submit(_worker_maker_facts, [0])[0].result()
+    assert not built["offered"] and built["cells"] == facts[0]["cells"]
