@@ -10,8 +10,11 @@ Modes:
     the child's ``VmHWM`` (its own peak resident memory) from ``/proc/<pid>/status`` every 0.2 s
     and takes the larger of that and the child's ``ru_maxrss`` from ``os.wait4`` at its end; the
     child's per-stage seconds and memory are the ``stage ...`` lines the pipeline logs at INFO
-    level (see ``livingcircle.pipeline``). pyrosm's result cache for the file is cleared before
-    each run, so the OSM file is read cold every time.
+    level (see ``livingcircle.pipeline``). While worker processes exist, the parent also sums
+    the RSS and the Pss of the child and its workers once a second: the run's largest sums
+    (``tree_rss_peak_mb``, ``tree_pss_peak_mb``) and each stage's (the same keys on its stage
+    line). pyrosm's result cache for the file is cleared before each run, so the OSM file is
+    read cold every time.
 ``network``
     ``livingcircle.build_network`` of the written ``.osm.pbf`` alone, once as arrays and once
     through a networkx graph (``graph=True``), each in its own process: the cost of the choice.
