@@ -258,7 +258,9 @@ def _pack(geom) -> list:
     if t == "MultiPolygon":
         return ["MultiPolygon", [_rings(shapely.get_rings(p)) for p in geom.geoms]]
     if t == "MultiLineString":
-        return ["MultiLineString", [_ring(g.coords) for g in geom.geoms]]
+        # all parts in one numpy pass: a basemap's street classes are MultiLineStrings of
+        # thousands of parts; one _ring per part was 2.1 of the city-centre map's 15 s
+        return ["MultiLineString", _rings(shapely.get_parts(geom))]
     msg = f"cannot draw geometry type {t}"
     raise InputError(msg)
 
@@ -530,11 +532,17 @@ class _Data(MacroElement):
 ISO_BLOCK = 16
 
 
+#: zlib level of the isochrone blocks. On the city-centre case's 100 blocks (22.4 MB of JSON,
+#: ``benchmarks/CITY_SCALE.md``, 2026-12-04): level 9 took 3.2 CPU s for 5.45 MB, level 6
+#: 1.1 s for 5.65 MB (+4 %, 0.27 MB more base64 in a 16.9 MB page), level 5 0.4 s for 6.05 MB.
+DEFLATE_LEVEL = 6
+
+
 def _deflate_b64(obj) -> str:
-    """JSON → raw deflate (level 9) → base64: what ``lcInflate`` reads back in the page."""
+    """JSON → raw deflate (:data:`DEFLATE_LEVEL`) → base64: what ``lcInflate`` reads back."""
     import zlib
 
-    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    z = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
     raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return base64.b64encode(z.compress(raw.encode("utf-8")) + z.flush()).decode("ascii")
 

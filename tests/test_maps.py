@@ -184,6 +184,11 @@ def test_pack_by_hand():
     mp = shapely.MultiPolygon([sq, translate(sq, 0.001, 0)])
     t, polys = _pack(mp)
     assert t == "MultiPolygon" and polys[1][0][:2] == [12660100, 4575000]
+    # a MultiLineString (a basemap's street class): each part on its own, repeated grid points
+    # dropped within a part but not across two parts that meet
+    mls = shapely.MultiLineString([line.coords, [(126.60002, 45.75), (126.60002, 45.75003)]])
+    assert _pack(mls) == ["MultiLineString", [[12660000, 4575000, 2, 0],
+                                              [12660002, 4575000, 0, 3]]]
 
 
 def _tiny(lon=126.6, lat=45.75):
