@@ -80,11 +80,14 @@ def main(argv=None) -> None:
     th.start()
     t0 = time.perf_counter()
     c0 = time.process_time()
-    m = maps.make_map(result)
-    stack.append("save")
+    def make():  # as Result.write: make_map, then "save" (render and write, save_page)
+        m = maps.make_map(result)
+        stack.append("save")
+        return m
+
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "map.html"
-        m.save(str(out))
+        maps.save_page(make, out)
         size = out.stat().st_size / 2**20
     stack.remove("save")
     stop.set()

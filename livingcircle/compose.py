@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 from .results import RENDERERS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     import folium
     import pandas as pd
 
@@ -30,6 +33,13 @@ def make_map(result: Result, **kwargs: Any) -> folium.Map:
     from .maps import make_map as draw
 
     return draw(result, **kwargs)
+
+
+def save_page(make: Callable[[], Any], path: Path) -> None:
+    """Render ``make()`` into ``path`` (:func:`livingcircle.maps.save_page`)."""
+    from .maps import save_page as save
+
+    save(make, path)
 
 
 def summary(result: Result) -> pd.DataFrame:
@@ -68,6 +78,7 @@ def report_figures(result: Result, lang: str, max_cards: int):
 
 
 RENDERERS.make_map = make_map
+RENDERERS.save_page = save_page
 RENDERERS.report_figures = report_figures
 RENDERERS.summary = summary
 RENDERERS.text = text

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import gc
 import html
 import json
 import logging
@@ -432,8 +433,14 @@ lcLayer({{ this._parent.get_name() }}, {{ this.json }});
 
     def __init__(self, data: dict) -> None:
         super().__init__()
-        self.data = data
+        # only the JSON is kept: the features as Python lists were a second copy of every
+        # layer until the page was written (the map stage's peak, benchmarks/README.md)
         self.json = _js_json(data)
+
+    @property
+    def data(self) -> dict:
+        """The layer's features, read back from its JSON (for tests and inspection)."""
+        return json.loads(self.json)
 
 
 class _Pane(MacroElement):
@@ -520,8 +527,13 @@ class _Data(MacroElement):
 
     def __init__(self, **values) -> None:
         super().__init__()
-        self.values = values
+        self._keys = list(values)  # only the JSON is kept (see _Layer)
         self.statements = [(k.replace("__", "."), _js_json(v)) for k, v in values.items()]
+
+    @property
+    def values(self) -> dict:
+        """The page data by keyword, read back from its JSON (for tests and inspection)."""
+        return {k: json.loads(v) for k, (_t, v) in zip(self._keys, self.statements, strict=True)}
 
 
 #: Isochrones of this many neighbouring communities are packed into one compressed block of the
@@ -1465,15 +1477,32 @@ def write_map_pages(result: Result, out, *, by: str = "district", lang: str = "z
     for label, name, rows in pages:
         page = _page_result(result, rows, halo_deg=halo_m() / 111_000)
         title = f"{label} — {base_title or _default_title(result, lang)}"
-        m = make_map(page, lang=lang, title=title, index_href="index.html", **kwargs)
         with atomic_file(out / name, inputs=inputs, overwrite=overwrite) as tmp:
-            m.save(str(tmp))
+            save_page(lambda page=page, title=title: make_map(
+                page, lang=lang, title=title, index_href="index.html", **kwargs), tmp)
         written.append(out / name)
         logger.info("map page %s: %d communities", name, len(rows))
-    index = make_index_map(result, pages, lang=lang, title=base_title)
     with atomic_file(out / "index.html", inputs=inputs, overwrite=overwrite) as tmp:
-        index.save(str(tmp))
+        save_page(lambda: make_index_map(result, pages, lang=lang, title=base_title), tmp)
     return [out / "index.html", *written]
+
+
+def save_page(make: Callable[[], folium.Map | Figure], path) -> None:
+    """Render the page ``make()`` returns and write it to ``path`` (UTF-8, as branca's ``save``).
+
+    Unlike ``Map.save`` the map is let go once rendered and the text is encoded a few MB at a
+    time: the layers' JSON, their rendered scripts and the page are then not alive beside a
+    whole encoded copy of it. ``path`` is the temporary file of an atomic write.
+    """
+    text = make().get_root().render()
+    gc.collect()  # the map and its elements refer to each other: free them before writing
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for k in range(0, len(text), _WRITE_CHARS):
+            fh.write(text[k:k + _WRITE_CHARS])
+
+
+#: Characters of a rendered page encoded and written at a time (:func:`save_page`).
+_WRITE_CHARS = 1 << 22
 
 
 def write_map(result: Result, path, *, overwrite: bool = True, **kwargs) -> None:
@@ -1482,4 +1511,4 @@ def write_map(result: Result, path, *, overwrite: bool = True, **kwargs) -> None
 
     inputs = [i["path"] for i in (getattr(result, "metadata", {}) or {}).get("inputs", [])]
     with atomic_file(path, inputs=inputs, overwrite=overwrite) as tmp:
-        make_map(result, **kwargs).save(str(tmp))
+        save_page(lambda: make_map(result, **kwargs), tmp)

@@ -121,6 +121,9 @@ class Renderers:
     """
 
     make_map: Callable[..., folium.Map] | None = None
+    #: ``(make, path)``: render the page ``make()`` returns into ``path``
+    #: (:func:`livingcircle.maps.save_page`).
+    save_page: Callable[[Callable[[], Any], Path], None] | None = None
     summary: Callable[[Result], pd.DataFrame] | None = None
     text: Callable[[Result], str] | None = None
     html_table: Callable[[Result], str] | None = None
@@ -270,8 +273,8 @@ class Result:
         extra: dict[str, Callable[[Path], None]] = {}
         if map_html:
             # the map is drawn by ``maps``, an output above this one (see RENDERERS)
-            make_map = RENDERERS.get("make_map")
-            extra["map.html"] = lambda path: make_map(self).save(str(path))
+            make_map, save_page = RENDERERS.get("make_map"), RENDERERS.get("save_page")
+            extra["map.html"] = lambda path: save_page(lambda: make_map(self), path)
         return write_result_folder(self, out, overwrite=overwrite, extra_files=extra)
 
 

@@ -213,6 +213,21 @@ def test_amap_shifts_to_gcj02():
     assert "GCJ-02" in h_gcj and "autonavi" in h_gcj and "openstreetmap" not in h_gcj
 
 
+def test_save_page_writes_what_branca_writes(tmp_path, monkeypatch):
+    """save_page (what Result.write and write_map use) writes the bytes of branca's save."""
+    import livingcircle.maps as maps
+
+    make_map(_tiny()).save(str(tmp_path / "branca.html"))
+    monkeypatch.setattr(maps, "_WRITE_CHARS", 1000)  # many pieces, some cut inside 甲
+    maps.save_page(lambda: make_map(_tiny()), tmp_path / "page.html")
+    # two maps: the same page but for the random ids of their elements (a branca figure
+    # rendered twice is not the same page, so one map cannot be written both ways)
+    a, b = (re.sub(rb"_[0-9a-f]{32}", b"_ID", (tmp_path / f).read_bytes())
+            for f in ("branca.html", "page.html"))
+    assert len(a) > 10_000 and "甲".encode() in a
+    assert a == b
+
+
 def test_unknown_basemap():
     with pytest.raises(ValueError, match="valid basemaps"):
         make_map(_tiny(), basemap="google")
