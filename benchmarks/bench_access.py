@@ -29,7 +29,8 @@ Methods of part (a), the full table:
   **extrapolated** to all nodes.
 
 Part (b): isochrone polygons at 5/10/15 minutes (80 m/min) for 1,000 origins with
-:func:`livingcircle.isochrones.isochrones` (all cores, and one thread) against the osmnx
+:func:`livingcircle.isochrones.isochrones` (all cores, as a run draws them: for 200 origins or
+more a pool of one worker process per core; and one thread in one process) against the osmnx
 example's buffered ego-graph method (timed on a sample and extrapolated), with the
 intersection-over-union of the two polygons, the share of each polygon outside the other, and the
 IoU against an independent reference of livingcircle's own definition (networkx distances, every
@@ -412,7 +413,9 @@ def bench_isochrones(net, n_origins: int, n_sample: int, seed: int = 2,
     t_lc = time.perf_counter() - t
     if one_thread:
         t = time.perf_counter()
-        isochrones(net, comm, minutes=MINUTES, speed_profiles=["adult"], threads=1)
+        # one thread in this process: workers=1 too, or 200 origins and more go to the default
+        # pool of worker processes (one per core) and "1 thread" would be all cores again
+        isochrones(net, comm, minutes=MINUTES, speed_profiles=["adult"], threads=1, workers=1)
         out["livingcircle_1thread_s"] = time.perf_counter() - t
         out["livingcircle_1thread_per_origin_ms"] = 1000 * out["livingcircle_1thread_s"] / len(pts)
     iso = iso.to_crs(G.graph["crs"]).set_index(["community_id", "minutes"])
