@@ -216,12 +216,10 @@ def _tiles_in_processes(chunks: list[list[int]], state: _CoverageState, workers:
                                     [chunk[k:k + 2] for k in range(0, len(chunk), 2)])
                         for chunk in chunks)  # every tile handed out now: the workers never wait
         while futures:
-            # dropped once read: a future keeps its polygons for as long as it is referenced,
-            # and holding them all took 1.5 GB more at 1M nodes (CITY_SCALE.md, 2026-12-04)
-            chunk_futures = futures.popleft()
-            rows = [row for f in chunk_futures for row in f.result()]
-            del chunk_futures
-            yield rows
+            # each chunk's futures dropped once read: a future keeps its polygons for as long as
+            # it is referenced, and holding them all took 1.5 GB more at 1M nodes
+            # (CITY_SCALE.md, 2026-12-04)
+            yield [row for f in futures.popleft() for row in f.result()]
 
 
 #: What one category's search reaches: the streets reached whole (indices and a mask over every

@@ -33,7 +33,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -636,7 +636,7 @@ def _iso_task(state: _IsoState, task: list[tuple[int, np.ndarray]]) -> list[tupl
 
 def _drawn_in_processes(acc: Access, state: _IsoState, chunks: list[np.ndarray],
                         workers: int | None, scheduler,
-                        maker: IsochroneMaker | None = None) -> Iterator[dict]:
+                        maker: IsochroneMaker) -> Iterator[dict]:
     """Each chunk's polygons by community row, drawn by worker processes or a Dask cluster.
 
     A chunk is cut into tasks of :data:`ISOCHRONE_TASK` neighbouring communities (neighbours
@@ -649,8 +649,8 @@ def _drawn_in_processes(acc: Access, state: _IsoState, chunks: list[np.ndarray],
         return [with_access[k:k + ISOCHRONE_TASK]
                 for k in range(0, len(with_access), ISOCHRONE_TASK)]
 
-    offered = forked_maker(state.token, maker) if maker is not None else nullcontext()
-    with offered, Workers(state, workers=workers, scheduler=scheduler) as pool:
+    with forked_maker(state.token, maker), \
+            Workers(state, workers=workers, scheduler=scheduler) as pool:
         pending = pool.submit(_iso_task, tasks(chunks[0])) if chunks else []
         for k in range(len(chunks)):
             now = pending

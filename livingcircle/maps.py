@@ -221,17 +221,11 @@ def offline_map(**kwargs) -> folium.Map:
 COORD_SCALE = 100_000
 
 
-def _ring(coords) -> list[int]:
-    """Quantise to 1e-5 degree, drop repeated grid points, delta-encode: [x0, y0, dx1, dy1, …]."""
-    q = np.round(np.asarray(coords)[:, :2] * COORD_SCALE).astype(np.int64)
-    keep = np.ones(len(q), dtype=bool)
-    keep[1:] = (q[1:] != q[:-1]).any(axis=1)
-    q = q[keep]
-    return np.vstack([q[:1], np.diff(q, axis=0)]).ravel().tolist()
-
-
 def _rings(rings) -> list[list[int]]:
-    """:func:`_ring` of many rings at once (numpy over all their vertices)."""
+    """Encode each line or ring as ``[x0, y0, dx1, dy1, …]`` (one numpy pass over them all).
+
+    Coordinates are quantised to 1e-5 degree and repeated grid points dropped.
+    """
     xy, idx = shapely.get_coordinates(rings, return_index=True)
     q = np.round(xy * COORD_SCALE).astype(np.int64)
     first = np.ones(len(q), dtype=bool)
@@ -253,14 +247,14 @@ def _pack(geom) -> list:
     if t == "Point":
         return ["Point", [round(geom.x * COORD_SCALE), round(geom.y * COORD_SCALE)]]
     if t in ("LineString", "MultiPoint"):
-        return ["LineString", _ring(shapely.get_coordinates(geom))]
+        return ["LineString", _rings(np.array([geom], dtype=object))[0]]
     if t == "Polygon":
         return ["Polygon", _rings(shapely.get_rings(geom))]
     if t == "MultiPolygon":
         return ["MultiPolygon", [_rings(shapely.get_rings(p)) for p in geom.geoms]]
     if t == "MultiLineString":
         # all parts in one numpy pass: a basemap's street classes are MultiLineStrings of
-        # thousands of parts; one _ring per part was 2.1 of the city-centre map's 15 s
+        # thousands of parts; one encoding call per part was 2.1 of the city-centre map's 15 s
         return ["MultiLineString", _rings(shapely.get_parts(geom))]
     msg = f"cannot draw geometry type {t}"
     raise InputError(msg)
@@ -527,13 +521,17 @@ class _Data(MacroElement):
 
     def __init__(self, **values) -> None:
         super().__init__()
-        self._keys = list(values)  # only the JSON is kept (see _Layer)
-        self.statements = [(k.replace("__", "."), _js_json(v)) for k, v in values.items()]
+        self._json = {k: _js_json(v) for k, v in values.items()}  # only the JSON (see _Layer)
+
+    @property
+    def statements(self) -> list[tuple[str, str]]:
+        """``(JS target, JSON value)`` pairs: keyword ``a__b`` sets ``a.b``."""
+        return [(k.replace("__", "."), v) for k, v in self._json.items()]
 
     @property
     def values(self) -> dict:
         """The page data by keyword, read back from its JSON (for tests and inspection)."""
-        return {k: json.loads(v) for k, (_t, v) in zip(self._keys, self.statements, strict=True)}
+        return {k: json.loads(v) for k, v in self._json.items()}
 
 
 #: Isochrones of this many neighbouring communities are packed into one compressed block of the
