@@ -17,6 +17,7 @@ bit, so the rows are the same as on one process (tested).
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 from collections.abc import Callable, Sequence
@@ -153,14 +154,26 @@ class Workers:
             logger.info("per-community tasks on the Dask cluster at %s",
                         self._client.scheduler.address)
         elif self.n > 1:
+            # Keep the run's objects out of the workers' garbage collections: a collection
+            # writes to the header of every object it visits, which copies the page holding it
+            # into the worker (copy-on-write), so each worker ended up with its own copy of
+            # the run's networkx graph, frames and tables. Frozen, they stay shared. The
+            # city centre's isochrone stage, run and workers together: 1,976 → 1,756 MB (Pss,
+            # ``benchmarks/CITY_SCALE.md`` run 18), same time. Unfrozen when the pool ends.
+            gc.freeze()
             ctx = multiprocessing.get_context("fork")
-            self._pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init,
-                                             initargs=(self.state, self.n))
+            try:
+                self._pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init,
+                                                 initargs=(self.state, self.n))
+            except BaseException:
+                gc.unfreeze()
+                raise
         return self
 
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()  # the run's own collections see its objects again
         if self._client is not None and self._own_client:
             self._client.close()
 

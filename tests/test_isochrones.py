@@ -516,6 +516,30 @@ def test_a_local_pools_workers_share_the_cache_budget(curvy_access, monkeypatch,
     _same_rows(roomy, here)
 
 
+def _frozen_objects(_state, _task):
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_a_local_pool_keeps_the_runs_objects_out_of_its_workers_collections():
+    """While a local pool lives the run's objects are frozen (``gc.freeze``), in the run and in
+    the forked workers, so that the workers' garbage collections do not copy their pages; the
+    run's own collections see them again once the pool ends. One worker: nothing frozen."""
+    import gc
+
+    from livingcircle._parallel import Workers
+
+    assert gc.get_freeze_count() == 0
+    with Workers(None, workers=2) as pool:
+        assert gc.get_freeze_count() > 0
+        in_workers = [f.result() for f in pool.submit(_frozen_objects, [0, 1, 2, 3])]
+    assert min(in_workers) > 0
+    assert gc.get_freeze_count() == 0
+    with Workers(None, workers=1) as pool:
+        assert [f.result() for f in pool.submit(_frozen_objects, [0])] == [0]
+
+
 def _worker_maker_facts(state, _task):
     import importlib
 
