@@ -508,7 +508,7 @@ def _run_local(spec: Mapping, loc: Mapping) -> tuple[Result, list[str]]:
     with _engine_threads(), on_command_line("yaml"), \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LivingCircleWarning)
-        result = run(progress=False, **kwargs)
+        result = run(progress=False, keep_graph=False, **kwargs)  # written, never read
     return result, [str(w.message) for w in caught
                     if issubclass(w.category, LivingCircleWarning)]
 

@@ -260,7 +260,8 @@ def _run_with_options(values: dict, **kwargs) -> Result:
         msg = "give --communities FILE"
         raise click.UsageError(msg)
     with on_command_line():  # error advice names command-line options
-        return pipeline.run(**run_arguments(values), **kwargs)
+        # nothing the command line writes reads the networkx graph (see pipeline.run)
+        return pipeline.run(**run_arguments(values), keep_graph=False, **kwargs)
 
 
 # --- run, demo, recommend ------------------------------------------------------------------------

