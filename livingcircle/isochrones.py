@@ -16,9 +16,11 @@ whole street is the same for every origin, and so is the union of the buffers of
 square cell. :class:`IsochroneMaker` keeps both, built on first use, in a quadtree of cells
 (25 m to 3.2 km); an isochrone is the union of the cells all of whose streets are reached whole
 (the largest such cells first), the buffers of the other whole streets, and the buffers of the
-cut frontier pieces. Origins run in parallel threads (GEOS and the compiled search release the
-GIL), in spatial order so that neighbouring origins share cells. The same maker draws the
-coverage of each facility category and the residential area it leaves uncovered
+cut frontier pieces. A cell is kept with its blocks filled (a block: a hole of its union that no
+other street's buffer enters), so that the union works on outlines; the blocks go back in as
+holes afterwards, without an overlay. Origins run in parallel threads (GEOS and the compiled
+search release the GIL), in spatial order so that neighbouring origins share cells. The same
+maker draws the coverage of each facility category and the residential area it leaves uncovered
 (:mod:`livingcircle.coverage`).
 
 Beside each polygon: the straight-line circle of the same walking distance around the community's
@@ -35,7 +37,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -225,21 +227,70 @@ class IsochroneMaker:
         return b
 
     def _cell_polygon(self, lv: int, c: int):
-        """Return the union of the buffers of a cell's streets: from its (cached) sub-cells."""
+        """Return the union of the buffers of a cell's streets (its blocks as holes)."""
+        filled, holes = self._cell_filled(lv, c)
+        return with_holes(filled, holes)
+
+    def _cell_filled(self, lv: int, c: int) -> tuple[BaseGeometry, Holes]:
+        """Return a cell's union with its blocks filled, and the blocks (cached).
+
+        A block is a hole of the union that no other street's buffer enters: it is a hole of
+        every union of reached pieces that holds the cell whole (unless a cut piece's round end
+        enters it, :meth:`polygon`). Filled, the cell is little more than its outline, so that
+        the union of an isochrone's cells works on outlines; the blocks go back in as holes
+        without an overlay (:func:`with_holes`). Built from the filled sub-cells.
+        """
         level = self.levels[lv]
-        poly = level["poly"].get(c)
-        if poly is None:
-            if lv == 0:
-                members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
-                parts = self.edge_buffers(members)
-            else:
-                kids = level["children"][level["child_ptr"][c]:level["child_ptr"][c + 1]]
-                parts = [self._cell_polygon(lv - 1, int(k)) for k in kids]
-            poly = parts[0] if len(parts) == 1 else shapely.union_all(
-                np.asarray(parts, dtype=object))
-            level["poly"][c] = poly
-            self._note(np.array([poly], dtype=object))
-        return poly
+        got = level["poly"].get(c)
+        if got is not None:
+            return got
+        members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
+        if lv == 0:
+            parts, inherited = list(self.edge_buffers(members)), []
+        else:
+            kids = level["children"][level["child_ptr"][c]:level["child_ptr"][c + 1]]
+            sub = [self._cell_filled(lv - 1, int(k)) for k in kids]
+            parts, inherited = [p for p, _ in sub], [h for _, h in sub]
+        union = parts[0] if len(parts) == 1 else shapely.union_all(
+            np.asarray(parts, dtype=object))
+        filled, blocks = self._fill_blocks(union, members)
+        got = (filled, _joined_holes([*inherited, blocks]))
+        level["poly"][c] = got
+        self._note(np.array([filled, *blocks.rings], dtype=object))
+        return got
+
+    def _fill_blocks(self, union: BaseGeometry, members: np.ndarray) -> tuple[BaseGeometry,
+                                                                              Holes]:
+        """Fill the holes of ``union`` (of the streets ``members``) that are blocks."""
+        polys = shapely.get_parts(union)
+        n_holes = shapely.get_num_interior_rings(polys)
+        if not n_holes.any():
+            return union, _NO_HOLES
+        out, rings = [], []
+        for poly, n in zip(polys, n_holes, strict=True):
+            if not n:
+                out.append(poly)
+                continue
+            keep = []
+            for ring in poly.interiors:
+                (rings if self._is_block(ring, members) else keep).append(ring)
+            out.append(poly if len(keep) == n else shapely.Polygon(poly.exterior, keep))
+        if not rings:
+            return union, _NO_HOLES
+        filled = out[0] if len(out) == 1 else shapely.MultiPolygon(out)
+        ring_arr = np.asarray(rings, dtype=object)
+        inside = shapely.point_on_surface(shapely.polygons(ring_arr))
+        return filled, Holes(ring_arr, shapely.get_coordinates(inside))
+
+    def _is_block(self, ring, members: np.ndarray) -> bool:
+        """Whether no buffer of a street outside ``members`` enters the hole ``ring``."""
+        hole = shapely.Polygon(ring)
+        near = self.edges.tree.query(hole, predicate="dwithin", distance=self.buffer_m)
+        other = near[~np.isin(near, members)]
+        if len(other) == 0:
+            return True
+        buf = self.edge_buffers(other)
+        return not (shapely.intersects(buf, hole) & ~shapely.touches(buf, hole)).any()
 
     def whole_pieces(self, whole: np.ndarray, covered: np.ndarray | None = None) -> list:
         """Polygons whose union is the buffer of the whole streets ``whole`` (unique indices).
@@ -249,6 +300,15 @@ class IsochroneMaker:
         ``whole`` already inside a polygon the caller unites with these pieces) are left out,
         and so is a cell holding only such streets.
         """
+        cells, rest = self._whole_cells(whole, covered)
+        out = [self._cell_polygon(lv, c) for lv, c in cells]
+        if len(rest):
+            out.extend(self.edge_buffers(rest))
+        return out
+
+    def _whole_cells(self, whole: np.ndarray,
+                     covered: np.ndarray | None) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """Return the cells (level, cell) of :meth:`whole_pieces` and the streets left over."""
         out = []
         rest = whole
         new = np.ones(len(rest), dtype=bool) if covered is None else ~np.isin(rest, covered)
@@ -263,13 +323,10 @@ class IsochroneMaker:
             if not full.any():
                 continue
             with_new = np.bincount(inv, weights=new, minlength=len(cells)) > 0
-            out.extend(self._cell_polygon(lv, int(c)) for c in cells[full & with_new])
+            out.extend((lv, int(c)) for c in cells[full & with_new])
             keep = ~full[inv]
             rest, new = rest[keep], new[keep]
-        rest = rest[new]
-        if len(rest):
-            out.extend(self.edge_buffers(rest))
-        return out
+        return out, rest[new]
 
     def segments_of(self, e: np.ndarray) -> np.ndarray:
         """Return the split segments of streets ``e``."""
@@ -333,36 +390,142 @@ class IsochroneMaker:
         return m_e[is_whole], m_e[~is_whole], np.maximum(m_s[~is_whole], 0.0), m_f[~is_whole]
 
     def polygon(self, reached: Reached | None, T: float,
-                inner: tuple[BaseGeometry, np.ndarray] | None = None,
-                ) -> tuple[BaseGeometry, np.ndarray]:
+                inner: Drawn | None = None) -> Drawn:
         """Return the isochrone polygon within ``T`` metres of one search, and its whole streets.
 
-        ``inner`` is the ``(polygon, whole streets)`` of a smaller threshold of the same search:
-        the result is built as that polygon united with what is new at ``T`` only, so it always
-        contains it (5 ⊆ 10 ⊆ 15). Uniting the smaller polygon is what keeps the nesting: a round
-        end of a piece cut at 5 minutes can stick out of the buffer of the longer piece at 10
-        minutes by some decimetres where the street bends (the chords of a buffer's round join lie
+        ``inner`` is what this returned for a smaller threshold of the same search: the result
+        is built as that polygon united with what is new at ``T`` only, so it always contains
+        it (5 ⊆ 10 ⊆ 15). Uniting the smaller polygon is what keeps the nesting: a round end of
+        a piece cut at 5 minutes can stick out of the buffer of the longer piece at 10 minutes
+        by some decimetres where the street bends (the chords of a buffer's round join lie
         inside the circle; 0.53 m Hausdorff distance at most on 30 city-centre origins; tested
-        on a bend in ``tests/test_isochrones.py``). Uniting each
-        threshold's own pieces plus the smaller thresholds' cut pieces gives the same area and
-        took the same time on the city-centre case (67.6 against 66.7 ms per origin,
-        ``benchmarks/bench_isochrone_variants.py --centre``, 2026-12-02), so it was not kept.
+        on a bend in ``tests/test_isochrones.py``).
+
+        The union works on outlines: the cells come with their blocks filled
+        (:meth:`_cell_filled`), and so does the smaller polygon; the blocks go back in as holes
+        at the end, less what a cut piece's round end takes of them. Same polygon as uniting
+        the cells as they are; 21 → 15 ms per polygon on the city centre
+        (``benchmarks/README.md``).
         """
         whole, pe, ps, pf = self.parts(reached, T)
-        pieces = []
-        if inner is not None and not inner[0].is_empty:
-            pieces.append(inner[0])
-            pieces.extend(self.whole_pieces(whole, covered=inner[1]))
-        elif len(whole):
-            pieces.extend(self.whole_pieces(whole))
+        pieces, holes, covered = [], [], None
+        cuts = inner.cuts if inner is not None else np.zeros(0, dtype=object)
+        if inner is not None and not inner.filled.is_empty:
+            pieces.append(inner.filled)
+            holes.append(inner.holes)
+            covered = inner.whole
+        if len(whole):
+            cells, rest = self._whole_cells(whole, covered)
+            for lv, c in cells:
+                filled, blocks = self._cell_filled(lv, c)
+                pieces.append(filled)
+                holes.append(blocks)
+            if len(rest):
+                pieces.extend(self.edge_buffers(rest))
         if len(pe):
-            cut = substrings(self.geom[pe], ps, pf)
-            pieces.extend(shapely.buffer(cut, self.buffer_m, quad_segs=QUAD_SEGS))
+            cut = shapely.buffer(substrings(self.geom[pe], ps, pf), self.buffer_m,
+                                 quad_segs=QUAD_SEGS)
+            pieces.extend(cut)
+            cuts = np.concatenate([cuts, cut])
         if not pieces:
-            return shapely.Polygon(), whole
-        if len(pieces) == 1:
-            return pieces[0], whole
-        return shapely.union_all(np.asarray(pieces, dtype=object)), whole
+            return Drawn(shapely.Polygon(), whole, shapely.Polygon(), _NO_HOLES, cuts)
+        filled = pieces[0] if len(pieces) == 1 else shapely.union_all(
+            np.asarray(pieces, dtype=object))
+        blocks = _joined_holes(holes)  # kept whole for the next threshold: its cuts add up
+        return Drawn(with_holes(filled, _less_round_ends(blocks, cuts)), whole, filled, blocks,
+                     cuts)
+
+
+@dataclass(frozen=True)
+class Holes:
+    """Blocks: hole rings (LinearRings) and a point inside each, to find the part it is in."""
+
+    rings: np.ndarray
+    inside: np.ndarray  # (n, 2)
+
+
+_NO_HOLES = Holes(np.zeros(0, dtype=object), np.zeros((0, 2)))
+
+
+class Drawn(NamedTuple):
+    """An isochrone polygon and what the next threshold of the same search builds on."""
+
+    polygon: BaseGeometry
+    whole: np.ndarray  # the streets reached whole
+    filled: BaseGeometry  # the polygon with its blocks filled
+    holes: Holes  # those blocks, before the round ends of the cut pieces took their part
+    cuts: np.ndarray  # the buffers of the pieces cut at this and the smaller thresholds
+
+
+def _joined_holes(parts: list[Holes]) -> Holes:
+    """All blocks of ``parts``, each once (a block of a cell is often the smaller polygon's)."""
+    parts = [h for h in parts if len(h.rings)]
+    if not parts:
+        return _NO_HOLES
+    if len(parts) == 1:
+        return parts[0]
+    rings = np.concatenate([h.rings for h in parts])
+    inside = np.concatenate([h.inside for h in parts])
+    # the same block always has the same inside point (the same ring, the same computation)
+    _u, first = np.unique(inside, axis=0, return_index=True)
+    if len(first) < len(rings):
+        first.sort()
+        rings, inside = rings[first], inside[first]
+    return Holes(rings, inside)
+
+
+def _less_round_ends(blocks: Holes, cuts: np.ndarray) -> Holes:
+    """Return the blocks less what the round ends of the cut pieces take of them.
+
+    A block is a hole of the union of every street's buffer; the buffer of a piece cut from a
+    bent street is not inside its street's buffer, and its round end may enter a block by some
+    decimetres (:meth:`IsochroneMaker.polygon`). That part stays in the isochrone.
+    """
+    if not len(cuts) or not len(blocks.rings):
+        return blocks
+    hole = np.asarray(shapely.polygons(blocks.rings), dtype=object)
+    hi, ci = shapely.STRtree(cuts).query(hole, predicate="intersects")
+    entered = ~shapely.touches(cuts[ci], hole[hi])
+    if not entered.any():
+        return blocks
+    hi, ci = hi[entered], ci[entered]
+    keep = np.ones(len(hole), dtype=bool)
+    rings, inside = [], []
+    for h in np.unique(hi):
+        keep[h] = False
+        rest = shapely.difference(hole[h], shapely.union_all(cuts[ci[hi == h]]))
+        for part in shapely.get_parts(rest):
+            # what a round end leaves of a block touches its edge: no holes of its own
+            if isinstance(part, shapely.Polygon) and not part.is_empty:
+                rings.append(part.exterior)
+                inside.append(shapely.get_coordinates(shapely.point_on_surface(part))[0])
+    if not rings:
+        return Holes(blocks.rings[keep], blocks.inside[keep])
+    return Holes(np.concatenate([blocks.rings[keep], np.asarray(rings, dtype=object)]),
+                 np.concatenate([blocks.inside[keep], np.asarray(inside).reshape(-1, 2)]))
+
+
+def with_holes(filled: BaseGeometry, holes: Holes) -> BaseGeometry:
+    """Return ``filled`` with the blocks ``holes`` (inside it, apart) as holes, no overlay."""
+    if not len(holes.rings) or filled.is_empty:
+        return filled
+    parts = shapely.get_parts(filled)
+    owner = np.zeros(len(holes.rings), dtype=np.int64)
+    if len(parts) > 1:
+        at, part = shapely.STRtree(parts).query(shapely.points(holes.inside),
+                                                predicate="within")
+        owner[:] = -1
+        owner[at] = part
+    out = []
+    for k, poly in enumerate(parts):
+        mine = holes.rings[owner == k]
+        out.append(shapely.Polygon(poly.exterior, [*poly.interiors, *mine]) if len(mine)
+                   else poly)
+    got = out[0] if len(out) == 1 else shapely.MultiPolygon(out)
+    lost = owner < 0  # not seen inside one part (never so far): cut out by an overlay
+    if lost.any():
+        got = shapely.difference(got, shapely.union_all(shapely.polygons(holes.rings[lost])))
+    return got
 
 
 def buffer_width(buffer_m: float | None) -> float:
@@ -537,7 +700,7 @@ def _draw(maker: IsochroneMaker, speeds: dict[str, float], minutes: list[float],
         inner = None
         for m in minutes:
             inner = maker.polygon(reached, m * speed, inner)
-            out[sp_name, m] = inner[0]
+            out[sp_name, m] = inner.polygon
     return out
 
 

@@ -197,7 +197,10 @@ def test_cells_and_cached_buffers_give_the_naive_polygons(curvy_access, threads)
         for m in (2, 5, 9):
             got = iso[(iso.community_id == cid) & (iso.minutes == m)].geometry.iloc[0]
             ref = _naive_isochrone(acc, i, m * 60.0, 12.0)
+            assert got.is_valid
             assert shapely.symmetric_difference(got, ref).area < 1e-4 * max(ref.area, 1.0)
+            # every block reached all round is a hole, once (blocks go back in as holes)
+            assert shapely.get_num_interior_rings(got) == shapely.get_num_interior_rings(ref)
 
 
 def test_chunks_and_an_emptied_cache_change_nothing(curvy_access, monkeypatch):
@@ -327,6 +330,94 @@ def test_a_larger_threshold_keeps_the_round_end_of_a_smaller_one_at_a_bend():
     assert shapely.symmetric_difference(large, shapely.union(buf99, buf150)).area < 1e-6
     assert large.area == pytest.approx(shapely.union(buf99, buf150).area, abs=1e-6)
     assert large.buffer(1e-6).contains(small)
+
+
+def _square_block(spur: bool):
+    """Four streets round a 200 m block, the west one bent 30 m into it; a spur into it."""
+    from shapely.geometry import LineString
+
+    from livingcircle.network import WalkNetwork
+
+    corners = np.array([(0.0, 0.0), (200.0, 0.0), (200.0, 200.0), (0.0, 200.0)])
+    lines = [[(0, 0), (200, 0)], [(200, 0), (200, 200)], [(200, 200), (0, 200)],
+             [(0, 200), (30, 100), (0, 0)]]
+    u, v = [0, 1, 2, 3], [1, 2, 3, 0]
+    if spur:  # a dead end from the middle of the east street, 60 m into the block
+        corners = np.vstack([corners, [(200.0, 100.0), (140.0, 100.0)]])
+        lines[1:2] = [[(200, 0), (200, 100)], [(200, 100), (200, 200)]]
+        lines.append([(200, 100), (140, 100)])
+        u, v = [0, 1, 4, 2, 3, 4], [1, 4, 2, 3, 0, 5]
+    geoms = [LineString(np.array(line, dtype=float) + (X0, Y0)) for line in lines]
+    return WalkNetwork.from_arrays(corners + (X0, Y0), np.array(u), np.array(v), crs=CRS,
+                                   geometry=np.array(geoms, dtype=object))
+
+
+def test_a_block_comes_back_as_a_hole_less_a_round_end_that_entered_it():
+    """The cells are united with their blocks filled and the blocks put back as holes; a round
+    end of a piece cut at the smaller threshold that enters the block stays in the larger
+    polygon, which is the union of it and every street's buffer, exactly."""
+    import shapely
+    from shapely.ops import substring
+
+    from livingcircle.isochrones import maker_for
+
+    net = _square_block(spur=False)
+    comm = points(["A"], [(0, 0)], "community_id")
+    acc = measure_access(net, comm, comm.iloc[:0].rename(columns={"community_id":
+                                                                   "facility_id"})
+                         .assign(categories=[]), speed_profiles=[10.0])
+    maker = maker_for(acc, 25.0)
+    nodes, dist = _search(acc, 0, 2000.0)
+    reached = maker.segments_reached(nodes, dist, np.full(acc.graph.n_nodes, np.inf))
+    west = net.edges.geometry[3]  # from (0, 200) over the bend to (0, 0)
+    T1 = west.length / 2 - 1.0  # 1 m before the bend, from the origin's corner
+    small = maker.polygon(reached, T1)
+    large = maker.polygon(reached, 2000.0, small)
+    streets = shapely.union_all(shapely.buffer(net.edges.geometry, 25.0, quad_segs=4))
+    end = shapely.buffer(substring(west, west.length - T1, west.length), 25.0, quad_segs=4)
+    assert shapely.difference(end, streets).area > 0.5  # the round end enters the block
+    assert len(large.holes.rings) == 1 and shapely.get_num_interior_rings(streets) == 1
+    assert large.filled.area > streets.area + 100 * 100  # united with the block filled
+    want = shapely.union(streets, small.polygon)
+    assert large.polygon.is_valid and shapely.get_num_interior_rings(large.polygon) == 1
+    assert shapely.symmetric_difference(large.polygon, want).area < 1e-6
+    assert large.polygon.buffer(1e-6).contains(small.polygon)
+    # a third threshold: the block once, from the cells and from the smaller polygon
+    larger = maker.polygon(reached, 2500.0, large).polygon
+    assert larger.is_valid and shapely.symmetric_difference(larger, want).area < 1e-6
+
+
+def test_a_hole_another_street_enters_is_no_block():
+    """A hole of a cell's union that another street's buffer enters (a dead end into the
+    block) is kept as a hole of the cell, not filled; with that street, it is a block."""
+    import shapely
+
+    from livingcircle.isochrones import maker_for
+
+    net = _square_block(spur=True)
+    comm = points(["A"], [(0, 0)], "community_id")
+    acc = measure_access(net, comm, comm.iloc[:0].rename(columns={"community_id":
+                                                                   "facility_id"})
+                         .assign(categories=[]), speed_profiles=[10.0])
+    maker = maker_for(acc, 25.0)
+    ring = shapely.union_all(shapely.buffer(net.edges.geometry[:5], 25.0, quad_segs=4))
+    hole = ring.interiors[0]
+    assert not maker._is_block(hole, np.arange(5))  # the spur (street 5) enters it
+    with_spur = shapely.union_all(shapely.buffer(net.edges.geometry, 25.0, quad_segs=4))
+    assert maker._is_block(with_spur.interiors[0], np.arange(6))
+    filled, blocks = maker._fill_blocks(ring, np.arange(5))
+    assert len(blocks.rings) == 0 and filled.equals(ring)
+    nodes, dist = _search(acc, 0, 2000.0)
+    reached = maker.segments_reached(nodes, dist, np.full(acc.graph.n_nodes, np.inf))
+    got = maker.polygon(reached, 2000.0).polygon
+    assert got.is_valid and shapely.symmetric_difference(got, with_spur).area < 1e-6
+
+
+def _search(acc, i, T):
+    from livingcircle.routing import BoundedSearch
+
+    starts = np.asarray(acc.community_nodes[i])
+    return BoundedSearch(acc.graph)(starts, np.zeros(len(starts)), T)
 
 
 def test_vectorised_substrings_match_shapely():
