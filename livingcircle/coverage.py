@@ -260,15 +260,17 @@ def _coverage_frame(acc: Access, found: list[tuple[str, str, BaseGeometry]],
     return gpd.GeoDataFrame(df, geometry=geoms, crs=4326)
 
 
+_NONE = np.zeros(0, dtype=object)  # no cut pieces
+
+
 def _cut_pieces(maker: IsochroneMaker, buffer_m: float, pe: np.ndarray, ps: np.ndarray,
-                pf: np.ndarray, sel: np.ndarray | None = None) -> list:
+                pf: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
     """Return the buffers of the cut street pieces (those selected by ``sel``)."""
     if sel is not None:
         pe, ps, pf = pe[sel], ps[sel], pf[sel]
     if len(pe) == 0:
-        return []
-    return list(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                               quad_segs=QUAD_SEGS))
+        return np.zeros(0, dtype=object)
+    return shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m, quad_segs=QUAD_SEGS)
 
 
 def _untiled_coverage(maker: IsochroneMaker, buffer_m: float, reach: dict[str, _Reach],
@@ -279,10 +281,7 @@ def _untiled_coverage(maker: IsochroneMaker, buffer_m: float, reach: dict[str, _
         poly = shapely.Polygon()
         if cid in reach:
             whole, _mask, pe, ps, pf = reach[cid]
-            pieces = (maker.whole_pieces(whole) if len(whole) else []) + \
-                _cut_pieces(maker, buffer_m, pe, ps, pf)
-            if pieces:
-                poly = shapely.union_all(np.asarray(pieces, dtype=object))
+            poly = maker.united(whole, _cut_pieces(maker, buffer_m, pe, ps, pf)).polygon
         found.append((cid, "all", poly))
     return found
 
@@ -300,17 +299,14 @@ def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMak
         w = near[mask[near]]
         if len(w) and len(w) == len(near):
             if full is None:
-                full = shapely.intersection(shapely.union_all(
-                    np.asarray(maker.whole_pieces(w), dtype=object)), box)
+                full = shapely.intersection(maker.united(w, _NONE).polygon, box)
             poly = full
         else:
             sel = in_tile[pe]
             if len(w) == 0 and not sel.any():
                 continue
-            pieces = (maker.whole_pieces(w) if len(w) else []) + \
-                _cut_pieces(maker, buffer_m, pe, ps, pf, sel)
-            poly = shapely.intersection(
-                shapely.union_all(np.asarray(pieces, dtype=object)), box)
+            cut = _cut_pieces(maker, buffer_m, pe, ps, pf, sel)
+            poly = shapely.intersection(maker.united(w, cut).polygon, box)
         if not poly.is_empty:
             done.append((cid, tiles["name"][t], poly))
     in_tile[near] = False

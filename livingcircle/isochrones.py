@@ -408,6 +408,17 @@ class IsochroneMaker:
         (``benchmarks/README.md``).
         """
         whole, pe, ps, pf = self.parts(reached, T)
+        cut = (shapely.buffer(substrings(self.geom[pe], ps, pf), self.buffer_m,
+                              quad_segs=QUAD_SEGS) if len(pe) else np.zeros(0, dtype=object))
+        return self.united(whole, cut, inner)
+
+    def united(self, whole: np.ndarray, cut: np.ndarray, inner: Drawn | None = None) -> Drawn:
+        """Return the union of the buffers of the whole streets ``whole`` and the polygons ``cut``.
+
+        ``cut``: the buffers of the cut pieces; ``inner``: see :meth:`polygon`. The polygons
+        of :meth:`polygon` and of the coverage of a facility category
+        (:mod:`livingcircle.coverage`).
+        """
         pieces, holes, covered = [], [], None
         cuts = inner.cuts if inner is not None else np.zeros(0, dtype=object)
         if inner is not None and not inner.filled.is_empty:
@@ -422,9 +433,7 @@ class IsochroneMaker:
                 holes.append(blocks)
             if len(rest):
                 pieces.extend(self.edge_buffers(rest))
-        if len(pe):
-            cut = shapely.buffer(substrings(self.geom[pe], ps, pf), self.buffer_m,
-                                 quad_segs=QUAD_SEGS)
+        if len(cut):
             pieces.extend(cut)
             cuts = np.concatenate([cuts, cut])
         if not pieces:
