@@ -245,52 +245,60 @@ class IsochroneMaker:
         if got is not None:
             return got
         members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
-        if lv == 0:
-            parts, inherited = list(self.edge_buffers(members)), []
-        else:
-            kids = level["children"][level["child_ptr"][c]:level["child_ptr"][c + 1]]
-            sub = [self._cell_filled(lv - 1, int(k)) for k in kids]
-            parts, inherited = [p for p, _ in sub], [h for _, h in sub]
-        union = parts[0] if len(parts) == 1 else shapely.union_all(
-            np.asarray(parts, dtype=object))
+        if lv == 0:  # 25 m: a hole here is the odd street that loops, left as it is
+            parts = self.edge_buffers(members)
+            got = (parts[0] if len(parts) == 1 else shapely.union_all(parts), _NO_HOLES)
+            level["poly"][c] = got
+            self._note(np.array([got[0]], dtype=object))
+            return got
+        kids = level["children"][level["child_ptr"][c]:level["child_ptr"][c + 1]]
+        sub = [self._cell_filled(lv - 1, int(k)) for k in kids]
+        union = sub[0][0] if len(sub) == 1 else shapely.union_all(
+            np.asarray([p for p, _ in sub], dtype=object))
         filled, blocks = self._fill_blocks(union, members)
-        got = (filled, _joined_holes([*inherited, blocks]))
+        got = (filled, _joined_holes([*(h for _, h in sub), blocks]))
         level["poly"][c] = got
         self._note(np.array([filled, *blocks.rings], dtype=object))
         return got
 
     def _fill_blocks(self, union: BaseGeometry, members: np.ndarray) -> tuple[BaseGeometry,
                                                                               Holes]:
-        """Fill the holes of ``union`` (of the streets ``members``) that are blocks."""
-        polys = shapely.get_parts(union)
+        """Fill the holes of ``union`` (of the streets ``members``) that are blocks.
+
+        A hole is a block when no buffer of a street outside ``members`` enters it (touching
+        its edge is not entering).
+        """
+        if shapely.get_type_id(union) == _POLYGON:  # most cells: one polygon, often no hole
+            if not shapely.get_num_interior_rings(union):
+                return union, _NO_HOLES
+            polys = np.array([union], dtype=object)
+        else:
+            polys = shapely.get_parts(union)
         n_holes = shapely.get_num_interior_rings(polys)
         if not n_holes.any():
             return union, _NO_HOLES
-        out, rings = [], []
-        for poly, n in zip(polys, n_holes, strict=True):
-            if not n:
-                out.append(poly)
-                continue
-            keep = []
-            for ring in poly.interiors:
-                (rings if self._is_block(ring, members) else keep).append(ring)
-            out.append(poly if len(keep) == n else shapely.Polygon(poly.exterior, keep))
-        if not rings:
+        rings = np.concatenate([shapely.get_interior_ring(p, np.arange(n))
+                                for p, n in zip(polys, n_holes, strict=True) if n])
+        hole = shapely.polygons(rings)
+        at, near = self.edges.tree.query(hole, predicate="dwithin", distance=self.buffer_m)
+        other = ~np.isin(near, members)
+        at, near = at[other], near[other]
+        block = np.ones(len(rings), dtype=bool)
+        if len(at):
+            buf = self.edge_buffers(near)
+            entered = shapely.intersects(buf, hole[at]) & ~shapely.touches(buf, hole[at])
+            block[at[entered]] = False
+        if not block.any():
             return union, _NO_HOLES
+        out, k = [], 0
+        for poly, n in zip(polys, n_holes, strict=True):
+            mine = block[k:k + n]
+            out.append(poly if not mine.any() else
+                       shapely.Polygon(poly.exterior, list(rings[k:k + n][~mine])))
+            k += n
         filled = out[0] if len(out) == 1 else shapely.MultiPolygon(out)
-        ring_arr = np.asarray(rings, dtype=object)
-        inside = shapely.point_on_surface(shapely.polygons(ring_arr))
-        return filled, Holes(ring_arr, shapely.get_coordinates(inside))
-
-    def _is_block(self, ring, members: np.ndarray) -> bool:
-        """Whether no buffer of a street outside ``members`` enters the hole ``ring``."""
-        hole = shapely.Polygon(ring)
-        near = self.edges.tree.query(hole, predicate="dwithin", distance=self.buffer_m)
-        other = near[~np.isin(near, members)]
-        if len(other) == 0:
-            return True
-        buf = self.edge_buffers(other)
-        return not (shapely.intersects(buf, hole) & ~shapely.touches(buf, hole)).any()
+        inside = shapely.get_coordinates(shapely.point_on_surface(hole[block]))
+        return filled, Holes(rings[block], inside)
 
     def whole_pieces(self, whole: np.ndarray, covered: np.ndarray | None = None) -> list:
         """Polygons whose union is the buffer of the whole streets ``whole`` (unique indices).
@@ -453,6 +461,7 @@ class Holes:
     inside: np.ndarray  # (n, 2)
 
 
+_POLYGON = shapely.GeometryType.POLYGON
 _NO_HOLES = Holes(np.zeros(0, dtype=object), np.zeros((0, 2)))
 
 

@@ -401,12 +401,14 @@ def test_a_hole_another_street_enters_is_no_block():
                          .assign(categories=[]), speed_profiles=[10.0])
     maker = maker_for(acc, 25.0)
     ring = shapely.union_all(shapely.buffer(net.edges.geometry[:5], 25.0, quad_segs=4))
-    hole = ring.interiors[0]
-    assert not maker._is_block(hole, np.arange(5))  # the spur (street 5) enters it
-    with_spur = shapely.union_all(shapely.buffer(net.edges.geometry, 25.0, quad_segs=4))
-    assert maker._is_block(with_spur.interiors[0], np.arange(6))
-    filled, blocks = maker._fill_blocks(ring, np.arange(5))
+    assert shapely.get_num_interior_rings(ring) == 1
+    filled, blocks = maker._fill_blocks(ring, np.arange(5))  # the spur (street 5) enters it
     assert len(blocks.rings) == 0 and filled.equals(ring)
+    with_spur = shapely.union_all(shapely.buffer(net.edges.geometry, 25.0, quad_segs=4))
+    filled, blocks = maker._fill_blocks(with_spur, np.arange(6))
+    assert len(blocks.rings) == 1 and shapely.get_num_interior_rings(filled) == 0
+    assert blocks.rings[0].equals(with_spur.interiors[0])
+    assert shapely.Polygon(blocks.rings[0]).contains(shapely.points(blocks.inside[0]))
     nodes, dist = _search(acc, 0, 2000.0)
     reached = maker.segments_reached(nodes, dist, np.full(acc.graph.n_nodes, np.inf))
     got = maker.polygon(reached, 2000.0).polygon
