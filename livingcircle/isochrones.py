@@ -279,7 +279,7 @@ class IsochroneMaker:
             return union, _NO_HOLES
         rings = np.concatenate([shapely.get_interior_ring(p, np.arange(n))
                                 for p, n in zip(polys, n_holes, strict=True) if n])
-        hole = shapely.polygons(rings)
+        hole = np.asarray(shapely.polygons(rings), dtype=object)
         at, near = self.edges.tree.query(hole, predicate="dwithin", distance=self.buffer_m)
         other = ~np.isin(near, members)
         at, near = at[other], near[other]
