@@ -399,7 +399,7 @@ class IsochroneMaker:
 
     def polygon(self, reached: Reached | None, T: float,
                 inner: Drawn | None = None) -> Drawn:
-        """Return the isochrone polygon within ``T`` metres of one search, and its whole streets.
+        """Return the isochrone polygon within ``T`` metres of one search, as a :class:`Drawn`.
 
         ``inner`` is what this returned for a smaller threshold of the same search: the result
         is built as that polygon united with what is new at ``T`` only, so it always contains
@@ -412,8 +412,8 @@ class IsochroneMaker:
         The union works on outlines: the cells come with their blocks filled
         (:meth:`_cell_filled`), and so does the smaller polygon; the blocks go back in as holes
         at the end, less what a cut piece's round end takes of them. Same polygon as uniting
-        the cells as they are; 21 → 15 ms per polygon on the city centre
-        (``benchmarks/README.md``).
+        the cells as they are; 70.2 → 53.7 CPU ms per city-centre origin of three polygons
+        (``benchmarks/README.md``, "Blocks filled").
         """
         whole, pe, ps, pf = self.parts(reached, T)
         cut = (shapely.buffer(substrings(self.geom[pe], ps, pf), self.buffer_m,
