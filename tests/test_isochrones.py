@@ -359,16 +359,7 @@ def test_a_block_comes_back_as_a_hole_less_a_round_end_that_entered_it():
     import shapely
     from shapely.ops import substring
 
-    from livingcircle.isochrones import maker_for
-
-    net = _square_block(spur=False)
-    comm = points(["A"], [(0, 0)], "community_id")
-    acc = measure_access(net, comm, comm.iloc[:0].rename(columns={"community_id":
-                                                                   "facility_id"})
-                         .assign(categories=[]), speed_profiles=[10.0])
-    maker = maker_for(acc, 25.0)
-    nodes, dist = _search(acc, 0, 2000.0)
-    reached = maker.segments_reached(nodes, dist, np.full(acc.graph.n_nodes, np.inf))
+    net, maker, reached = _block_case(spur=False)
     west = net.edges.geometry[3]  # from (0, 200) over the bend to (0, 0)
     T1 = west.length / 2 - 1.0  # 1 m before the bend, from the origin's corner
     small = maker.polygon(reached, T1)
@@ -392,14 +383,7 @@ def test_a_hole_another_street_enters_is_no_block():
     block) is kept as a hole of the cell, not filled; with that street, it is a block."""
     import shapely
 
-    from livingcircle.isochrones import maker_for
-
-    net = _square_block(spur=True)
-    comm = points(["A"], [(0, 0)], "community_id")
-    acc = measure_access(net, comm, comm.iloc[:0].rename(columns={"community_id":
-                                                                   "facility_id"})
-                         .assign(categories=[]), speed_profiles=[10.0])
-    maker = maker_for(acc, 25.0)
+    net, maker, reached = _block_case(spur=True)
     ring = shapely.union_all(shapely.buffer(net.edges.geometry[:5], 25.0, quad_segs=4))
     assert shapely.get_num_interior_rings(ring) == 1
     filled, blocks = maker._fill_blocks(ring, np.arange(5))  # the spur (street 5) enters it
@@ -409,17 +393,24 @@ def test_a_hole_another_street_enters_is_no_block():
     assert len(blocks.rings) == 1 and shapely.get_num_interior_rings(filled) == 0
     assert blocks.rings[0].equals(with_spur.interiors[0])
     assert shapely.Polygon(blocks.rings[0]).contains(shapely.points(blocks.inside[0]))
-    nodes, dist = _search(acc, 0, 2000.0)
-    reached = maker.segments_reached(nodes, dist, np.full(acc.graph.n_nodes, np.inf))
     got = maker.polygon(reached, 2000.0).polygon
     assert got.is_valid and shapely.symmetric_difference(got, with_spur).area < 1e-6
 
 
-def _search(acc, i, T):
+def _block_case(spur: bool):
+    """The square block's network, its maker (25 m buffers) and one search from its SW corner."""
+    from livingcircle.isochrones import maker_for
     from livingcircle.routing import BoundedSearch
 
-    starts = np.asarray(acc.community_nodes[i])
-    return BoundedSearch(acc.graph)(starts, np.zeros(len(starts)), T)
+    net = _square_block(spur)
+    comm = points(["A"], [(0, 0)], "community_id")
+    acc = measure_access(net, comm, comm.iloc[:0].rename(columns={"community_id":
+                                                                   "facility_id"})
+                         .assign(categories=[]), speed_profiles=[10.0])
+    maker = maker_for(acc, 25.0)
+    starts = np.asarray(acc.community_nodes[0])
+    nodes, dist = BoundedSearch(acc.graph)(starts, np.zeros(len(starts)), 2000.0)
+    return net, maker, maker.segments_reached(nodes, dist, np.full(acc.graph.n_nodes, np.inf))
 
 
 def test_vectorised_substrings_match_shapely():
