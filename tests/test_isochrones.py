@@ -397,6 +397,26 @@ def test_a_hole_another_street_enters_is_no_block():
     assert got.is_valid and shapely.symmetric_difference(got, with_spur).area < 1e-6
 
 
+def test_what_a_round_end_takes_of_a_block_leaves_no_vertices_nanometres_apart():
+    """Where a round end's edge crosses a block's edge next to one of its vertices, the
+    difference would keep both, nanometres apart (they fold over once taken to WGS84)."""
+    import shapely
+
+    from livingcircle.isochrones import Holes, _less_round_ends
+
+    ring = shapely.LinearRing(np.array([(0, 0), (10, 0), (10, 5), (10, 10), (0, 10)],
+                                       dtype=float) + (X0, Y0))
+    end = shapely.box(X0 + 9, Y0 + 5 + 3e-9, X0 + 11, Y0 + 7)  # 3 nm above (10, 5)
+    blocks = Holes(np.array([ring], dtype=object), np.array([[X0 + 2, Y0 + 2]]))
+    got = _less_round_ends(blocks, np.array([end], dtype=object))
+    assert len(got.rings) == 1
+    xy = shapely.get_coordinates(got.rings[0])
+    assert np.hypot(*np.diff(xy, axis=0).T).min() > 1e-6
+    left = shapely.Polygon(got.rings[0])
+    assert left.is_valid and left.area == pytest.approx(98.0, abs=1e-6)
+    assert left.contains(shapely.points(got.inside[0]))
+
+
 def _block_case(spur: bool):
     """The square block's network, its maker (25 m buffers) and one search from its SW corner."""
     from livingcircle.isochrones import maker_for
