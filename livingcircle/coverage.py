@@ -34,14 +34,13 @@ from ._errors import LivingCircleWarning
 from ._parallel import Workers, worker_count
 from .accessibility import Access
 from .isochrones import (
-    QUAD_SEGS,
+    NO_POLYGONS,
     IsochroneMaker,
     Reached,
     buffer_width,
     forked_maker,
     maker_for,
     spatial_order,
-    substrings,
     wanted_categories,
     worker_maker,
 )
@@ -142,7 +141,7 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
 
     tiles = _tiles(maker)
     if tiles is None:
-        yield frame(_untiled_coverage(maker, buffer_m, reach, wanted))
+        yield frame(_untiled_coverage(maker, reach, wanted))
         return
     seen = set()
     order = [int(t) for t in tiles["order_spatial"]]
@@ -150,7 +149,7 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
     scheduler = scheduler if scheduler is not None else settings.scheduler
     if scheduler is None and (worker_count(workers) == 1 or len(acc.communities)
                               < settings.process_pool_min_communities):
-        drawn = _tiles_in_threads(chunks, tiles, maker, buffer_m, reach, threads)
+        drawn = _tiles_in_threads(chunks, tiles, maker, reach, threads)
     else:
         state = _CoverageState(acc.graph, acc.edge_table, buffer_m, reach, tiles,
                                uuid.uuid4().hex)
@@ -165,14 +164,14 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
 
 
 def _tiles_in_threads(chunks: list[list[int]], tiles: dict, maker: IsochroneMaker,
-                      buffer_m: float, reach: dict, threads: int | None) -> Iterator[list]:
+                      reach: dict, threads: int | None) -> Iterator[list]:
     """Each chunk's (category, tile, polygon) rows, drawn in this process's threads."""
     for chunk in chunks:
         found = []
         lock = threading.Lock()
 
         def one(t, in_tile, found=found, lock=lock):
-            done = _tile_coverage(t, in_tile, tiles, maker, buffer_m, reach)
+            done = _tile_coverage(t, in_tile, tiles, maker, reach)
             with lock:
                 found.extend(done)
 
@@ -199,7 +198,7 @@ def _coverage_task(state: _CoverageState, task: list[int]) -> list:
     in_tile = np.zeros(len(maker.geom), dtype=bool)
     out = []
     for t in task:
-        out.extend(_tile_coverage(t, in_tile, state.tiles, maker, state.buffer_m, state.reach))
+        out.extend(_tile_coverage(t, in_tile, state.tiles, maker, state.reach))
     return out
 
 
@@ -260,20 +259,13 @@ def _coverage_frame(acc: Access, found: list[tuple[str, str, BaseGeometry]],
     return gpd.GeoDataFrame(df, geometry=geoms, crs=4326)
 
 
-_NONE = np.zeros(0, dtype=object)  # no cut pieces
+def _cut_pieces(maker: IsochroneMaker, pe: np.ndarray, ps: np.ndarray, pf: np.ndarray,
+                sel: np.ndarray) -> np.ndarray:
+    """Return the buffers of the cut street pieces selected by ``sel``."""
+    return maker.cut_buffers(pe[sel], ps[sel], pf[sel])
 
 
-def _cut_pieces(maker: IsochroneMaker, buffer_m: float, pe: np.ndarray, ps: np.ndarray,
-                pf: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
-    """Return the buffers of the cut street pieces (those selected by ``sel``)."""
-    if sel is not None:
-        pe, ps, pf = pe[sel], ps[sel], pf[sel]
-    if len(pe) == 0:
-        return np.zeros(0, dtype=object)
-    return shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m, quad_segs=QUAD_SEGS)
-
-
-def _untiled_coverage(maker: IsochroneMaker, buffer_m: float, reach: dict[str, _Reach],
+def _untiled_coverage(maker: IsochroneMaker, reach: dict[str, _Reach],
                       wanted: list[str]) -> list[tuple[str, str, BaseGeometry]]:
     """Each category's whole coverage polygon, for a network small enough for one tile."""
     found = []
@@ -281,13 +273,12 @@ def _untiled_coverage(maker: IsochroneMaker, buffer_m: float, reach: dict[str, _
         poly = shapely.Polygon()
         if cid in reach:
             whole, _mask, pe, ps, pf = reach[cid]
-            poly = maker.united(whole, _cut_pieces(maker, buffer_m, pe, ps, pf)).polygon
+            poly = maker.united(whole, maker.cut_buffers(pe, ps, pf)).polygon
         found.append((cid, "all", poly))
     return found
 
 
 def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMaker,
-                   buffer_m: float,
                    reach: dict[str, _Reach]) -> list[tuple[str, str, BaseGeometry]]:
     """Each category's coverage inside tile ``t`` (``in_tile``: the thread's work mask)."""
     near = tiles["edges"][t]
@@ -299,13 +290,13 @@ def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMak
         w = near[mask[near]]
         if len(w) and len(w) == len(near):
             if full is None:
-                full = shapely.intersection(maker.united(w, _NONE).polygon, box)
+                full = shapely.intersection(maker.united(w, NO_POLYGONS).polygon, box)
             poly = full
         else:
             sel = in_tile[pe]
             if len(w) == 0 and not sel.any():
                 continue
-            cut = _cut_pieces(maker, buffer_m, pe, ps, pf, sel)
+            cut = _cut_pieces(maker, pe, ps, pf, sel)
             poly = shapely.intersection(maker.united(w, cut).polygon, box)
         if not poly.is_empty:
             done.append((cid, tiles["name"][t], poly))
@@ -388,7 +379,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
 
     def one(i, _local):
         poly = cast(BaseGeometry, polys[i])
-        result[i] = [_uncovered_part(maker, poly, near.reached(i, dist[:, j]), T, buffer_m)
+        result[i] = [_uncovered_part(maker, poly, near.reached(i, dist[:, j]), T)
                      for j, T in enumerate(limits)]
 
     parallel_each(range(len(polys)), one, threads=threads)
@@ -438,14 +429,12 @@ class _NearbyStreets:
         return self.segs[sl], dist[self.pos_a[sl]], dist[self.pos_b[sl]]
 
 
-def _uncovered_part(maker: IsochroneMaker, poly: BaseGeometry, reached: Reached, T: float,
-                    buffer_m: float) -> BaseGeometry:
+def _uncovered_part(maker: IsochroneMaker, poly: BaseGeometry, reached: Reached,
+                    T: float) -> BaseGeometry:
     """Return the part of ``poly`` outside the buffer of its nearby reached pieces within T."""
     whole, pe, ps, pf = maker.parts(reached if len(reached[0]) else None, T)
     pieces = list(maker.edge_buffers(whole)) if len(whole) else []
-    if len(pe):
-        pieces.extend(shapely.buffer(substrings(maker.geom[pe], ps, pf), buffer_m,
-                                     quad_segs=QUAD_SEGS))
+    pieces.extend(maker.cut_buffers(pe, ps, pf))
     if not pieces:
         return poly
     return shapely.difference(poly, shapely.union_all(np.asarray(pieces, dtype=object)))

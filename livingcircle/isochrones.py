@@ -67,6 +67,8 @@ ISOCHRONE_CHUNK = 200  # communities per chunk of isochrones() (memory, see isoc
 #: two processes spent 57 CPU s where one spent 51 on 400 city-centre communities (2026-12-02,
 #: bench_isochrone_memory.py, loaded machine): halving the tasks keeps more neighbours together.
 ISOCHRONE_TASK = 50
+#: No polygons (no cut pieces): an empty object array, never written to.
+NO_POLYGONS = np.zeros(0, dtype=object)
 
 
 def _incidence(g) -> sp.csr_array:
@@ -416,9 +418,14 @@ class IsochroneMaker:
         (``benchmarks/README.md``, "Blocks filled").
         """
         whole, pe, ps, pf = self.parts(reached, T)
-        cut = (shapely.buffer(substrings(self.geom[pe], ps, pf), self.buffer_m,
-                              quad_segs=QUAD_SEGS) if len(pe) else np.zeros(0, dtype=object))
-        return self.united(whole, cut, inner)
+        return self.united(whole, self.cut_buffers(pe, ps, pf), inner)
+
+    def cut_buffers(self, pe: np.ndarray, ps: np.ndarray, pf: np.ndarray) -> np.ndarray:
+        """Return the buffers of the cut pieces of :meth:`parts` (street, from, to metres)."""
+        if len(pe) == 0:
+            return NO_POLYGONS
+        return shapely.buffer(substrings(self.geom[pe], ps, pf), self.buffer_m,
+                              quad_segs=QUAD_SEGS)
 
     def united(self, whole: np.ndarray, cut: np.ndarray, inner: Drawn | None = None) -> Drawn:
         """Return the union of the buffers of the whole streets ``whole`` and the polygons ``cut``.
@@ -428,7 +435,7 @@ class IsochroneMaker:
         (:mod:`livingcircle.coverage`).
         """
         pieces, holes, covered = [], [], None
-        cuts = inner.cuts if inner is not None else np.zeros(0, dtype=object)
+        cuts = inner.cuts if inner is not None else NO_POLYGONS
         if inner is not None and not inner.filled.is_empty:
             pieces.append(inner.filled)
             holes.append(inner.holes)
@@ -467,7 +474,7 @@ _POLYGON = shapely.GeometryType.POLYGON
 #: 1e-9 m in one of the city centre's 4,800 polygons), valid here but folded into a
 #: self-intersection once the polygon is taken to WGS84.
 _SAME_POINT_M = 1e-6
-_NO_HOLES = Holes(np.zeros(0, dtype=object), np.zeros((0, 2)))
+_NO_HOLES = Holes(NO_POLYGONS, np.zeros((0, 2)))
 
 
 class Drawn(NamedTuple):

@@ -581,8 +581,7 @@ def _with_building_counts(wide: pd.DataFrame, scope: pd.DataFrame,
     return out
 
 
-def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool,
-                     keep_graph: bool = True):
+def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool, keep_graph: bool):
     """Build the walking network, check the inputs against it; return it and the basemap.
 
     ``keep_graph=False``: a ``.pbf`` goes from pyrosm's tables straight to arrays, whatever its
