@@ -76,6 +76,7 @@ from jinja2 import Template
 
 from . import settings
 from ._errors import InputError
+from ._parallel import Workers
 from .sample import is_sample
 from .styles import (
     AMAP_TILES_URL,
@@ -573,6 +574,12 @@ def _iso_blocks(iso_src: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict
     500 m grid of their centres), as ``{row: {"c": packed centre, "l": [[minutes, walk_m,
     area_m2, ped_shed_ratio, packed polygon], ...]}}``. ``prepare`` (simplification for
     display, :func:`prepare_layer`) is applied :data:`ISO_PACK_BLOCKS` blocks at a time.
+
+    A city's groups of blocks are packed by a local pool of worker processes
+    (:class:`livingcircle._parallel.Workers`, forked: they inherit the isochrones instead of
+    being sent them, and send back only the packed text), from
+    :data:`livingcircle.settings.process_pool_min_communities` communities on; the same blocks
+    in the same order as in this process (tested).
     """
     cids = iso_src["community_id"].astype(str).to_numpy()
     geoms = iso_src.geometry.to_numpy()
@@ -587,20 +594,46 @@ def _iso_blocks(iso_src: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict
     order = sorted(comm_of_row, key=lambda r: (centres[comm_of_row[r]][1][1] // 500,
                                                centres[comm_of_row[r]][1][0] // 500, r))
     of: list = [None] * (max(row_of.values()) + 1 if row_of else 0)
-    blocks = []
     group = ISO_BLOCK * ISO_PACK_BLOCKS
-    for g0 in range(0, len(order), group):
-        in_group = order[g0:g0 + group]
-        take = sorted(k for r in in_group for k in rows_of_c[comm_of_row[r]])
-        recs = _iso_records(prepare(iso_src.iloc[take]), row_of, centres)
-        for k in range(0, len(in_group), ISO_BLOCK):
-            rows = [r for r in in_group[k:k + ISO_BLOCK] if r in recs]
-            if not rows:
-                continue
-            blocks.append(_deflate_b64({str(r): recs[r] for r in rows}))
-            for r in rows:
-                of[r] = len(blocks) - 1
+    groups = [[(r, rows_of_c[comm_of_row[r]]) for r in order[g0:g0 + group]]
+              for g0 in range(0, len(order), group)]
+    state = _IsoPacking(iso_src, row_of, centres, prepare)
+    workers = None if len(order) >= settings.process_pool_min_communities and len(groups) > 1 \
+        else 1
+    blocks = []
+    with Workers(state, workers=workers) as pool:
+        for done in pool.submit(_packed_group, groups):
+            for rows, blob in done.result():
+                blocks.append(blob)
+                for r in rows:
+                    of[r] = len(blocks) - 1
     return blocks, of
+
+
+@dataclasses.dataclass
+class _IsoPacking:
+    """What :func:`_packed_group` needs (a forked worker inherits it, nothing is pickled)."""
+
+    iso_src: gpd.GeoDataFrame
+    row_of: dict[str, int]
+    centres: dict[str, list]
+    prepare: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame]
+
+
+def _packed_group(state: _IsoPacking, in_group: list[tuple[int, list[int]]]
+                  ) -> list[tuple[list[int], str]]:
+    """Return the blocks of one group of :func:`_iso_blocks`: (map rows, packed text) each.
+
+    ``in_group``: the group's map rows in block order, each with its rows of the isochrones.
+    """
+    take = sorted(k for _r, ks in in_group for k in ks)
+    recs = _iso_records(state.prepare(state.iso_src.iloc[take]), state.row_of, state.centres)
+    out = []
+    for k in range(0, len(in_group), ISO_BLOCK):
+        rows = [r for r, _ks in in_group[k:k + ISO_BLOCK] if r in recs]
+        if rows:
+            out.append((rows, _deflate_b64({str(r): recs[r] for r in rows})))
+    return out
 
 
 def _iso_records(iso: gpd.GeoDataFrame, row_of: dict[str, int], centres: dict[str, list]

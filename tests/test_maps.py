@@ -77,6 +77,29 @@ def test_isochrones_packed_a_group_of_blocks_at_a_time_are_the_same(sample_map, 
     assert _data(one_by_one)["lcIso__of"] == _data(sample_map)["lcIso__of"]
 
 
+def test_isochrones_packed_by_worker_processes_are_the_same(sample_map, sample_result,
+                                                           monkeypatch):
+    """A city's isochrone blocks are packed by a local pool: the same blocks, in the same order."""
+    import livingcircle.maps as lm
+    from livingcircle import settings
+
+    pools = []
+
+    class Spy(lm.Workers):
+        def __enter__(self):
+            pools.append(self.n)
+            return super().__enter__()
+
+    monkeypatch.setattr(lm, "Workers", Spy)
+    monkeypatch.setattr(lm, "ISO_PACK_BLOCKS", 1)  # 5 groups: tasks for both workers
+    monkeypatch.setattr(settings, "process_pool_min_communities", 1)
+    monkeypatch.setattr(settings, "workers", 2)
+    pooled = make_map(sample_result)
+    assert pools == [2]
+    assert _data(pooled)["lcIso__blobs"] == _data(sample_map)["lcIso__blobs"]
+    assert _data(pooled)["lcIso__of"] == _data(sample_map)["lcIso__of"]
+
+
 def _legend(h: str) -> str:
     return h[h.index("<div class='lc-legend'>"):h.index("<div class='lc-title'>")]
 
