@@ -377,10 +377,24 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
                             at=near.nodes, threads=threads)
     result: list[list] = [[] for _ in range(len(polys))]  # per polygon, one part per category
 
+    seg_len = maker.g.seg_len
+
     def one(i, _local):
         poly = cast(BaseGeometry, polys[i])
-        result[i] = [_uncovered_part(maker, poly, near.reached(i, dist[:, j]), T)
-                     for j, T in enumerate(limits)]
+        every = None  # the part outside every nearby street, for each category reaching all
+        parts = []
+        for j, T in enumerate(limits):
+            reached = near.reached(i, dist[:, j])
+            segs, da, db = reached
+            if len(segs) and np.all((da <= T) & (db <= T)
+                                    & ((da + db + seg_len[segs]) / 2 <= T)):
+                # every nearby street reached whole: the same pieces for each such category
+                if every is None:
+                    every = _uncovered_part(maker, poly, reached, T)
+                parts.append(every)
+            else:
+                parts.append(_uncovered_part(maker, poly, reached, T))
+        result[i] = parts
 
     parallel_each(range(len(polys)), one, threads=threads)
     return _uncovered_frame(acc, wanted, ids, polys, result)

@@ -485,16 +485,29 @@ def polygon_access():
     return acc, fac, comm
 
 
-def test_uncovered_areas_from_the_network_equal_the_polygon_overlay(polygon_access):
+def test_uncovered_areas_from_the_network_equal_the_polygon_overlay(polygon_access,
+                                                                      monkeypatch):
     import shapely
 
     from livingcircle.coverage import coverage_areas, uncovered_areas
     from livingcircle.gaps import uncovered_residential
 
+    import livingcircle.coverage as cov
+
     acc, fac, comm = polygon_access
     cats = ["kindergarten", "supermarket", "nursing_home"]  # the last has no facility
     ref = uncovered_residential(coverage_areas(acc, fac, categories=cats, buffer_m=20.0), comm)
+    drawn = []
+    part = cov._uncovered_part
+
+    def counted(maker, poly, reached, T):
+        drawn.append(poly)
+        return part(maker, poly, reached, T)
+
+    monkeypatch.setattr(cov, "_uncovered_part", counted)
     got = uncovered_areas(acc, fac, categories=cats, buffer_m=20.0, threads=2)
+    # a community whose nearby streets both categories reach whole is drawn once for the two
+    assert len(comm) * 2 < len(drawn) < len(comm) * 3
     assert len(got) == len(ref) == 3 * len(comm)
     ref = ref.set_index(["category", "community_id"])
     got = got.set_index(["category", "community_id"])
