@@ -489,10 +489,9 @@ def test_uncovered_areas_from_the_network_equal_the_polygon_overlay(polygon_acce
                                                                       monkeypatch):
     import shapely
 
+    import livingcircle.coverage as cov
     from livingcircle.coverage import coverage_areas, uncovered_areas
     from livingcircle.gaps import uncovered_residential
-
-    import livingcircle.coverage as cov
 
     acc, fac, comm = polygon_access
     cats = ["kindergarten", "supermarket", "nursing_home"]  # the last has no facility
