@@ -15,7 +15,8 @@ clusters read only the edge table. So a ``.pbf`` with more way nodes than
 :data:`livingcircle.settings.network_graph_max_nodes` goes from pyrosm's frames straight to arrays
 (``graph`` is None), without a networkx graph; below it the graph is kept as before, for the
 notebooks and anyone who wants ``net.graph``. ``build_network(graph=True/False)`` forces either;
-``livingcircle run`` forces arrays (:func:`livingcircle.pipeline.run`'s ``keep_graph``).
+``livingcircle run`` forces arrays (:func:`livingcircle.pipeline.run`'s ``keep_graph``), and
+keeps only the edge table and OSM ``highway`` tags of an ``.osm`` file's graph.
 Both paths give the same network: the same nodes (pyrosm's simplified graph tables,
 :func:`pyrosm.graphs.graph_tables`, are what its networkx export is built from), the same clip
 (osmnx's ``truncate_graph_polygon(truncate_by_edge=True)``), the same largest component with the
@@ -453,7 +454,8 @@ def build_network(
         None (default): a ``.pbf`` with more way nodes than
         :data:`livingcircle.settings.network_graph_max_nodes` goes to arrays without ever
         building networkx objects; everything else keeps its graph. XML files and downloads are
-        read by osmnx into a graph first; with ``graph=False`` only its edge table is kept.
+        read by osmnx into a graph first; with ``graph=False`` only its edge table is kept,
+        with each street's OSM ``highway`` tag (``net.highway``, for the map's street classes).
 
     Returns
     -------
@@ -486,10 +488,16 @@ def build_network(
     logger.info("walking network: %d nodes, %d edges (%s)", len(G), G.number_of_edges(), source)
     net = WalkNetwork(graph=G, source=source)
     if graph is False:
-        from .routing import EdgeTable
+        from .routing import EdgeTable, graph_edge_rows
 
+        # each row's OSM highway tag (a list where osmnx joined ways), as a network read from
+        # a .pbf keeps it: the map's street classes (basemap.street_lines)
+        tags = [d.get("highway") for _u, _v, d in graph_edge_rows(G)]
+        highway = np.empty(len(tags), dtype=object)
+        for k, tag in enumerate(tags):  # one by one: lists must stay single elements
+            highway[k] = tag
         net = WalkNetwork(graph=None, source=source, _edges=EdgeTable.from_graph(G),
-                          _crs=G.graph["crs"])
+                          _crs=G.graph["crs"], highway=highway)
     return net
 
 

@@ -121,7 +121,7 @@ def run(
         halo, communities whose representative point lies outside go to the diagnostics.
     osm, place, keep_graph
         The OSM file of the walking network (also the facilities' when none are given) or a place
-        name to download; keep_graph: a ``.pbf``'s networkx graph too (:func:`_walking_network`).
+        name to download; keep_graph: the networkx graph too (:func:`_walking_network`).
     facilities, facilities_crs
         Facilities files (GeoPackage/Shapefile/GeoJSON/CSV/Excel; none: the OSM file's POIs);
         'wgs84', 'gcj02' or 'bd09' for the only one of them that can take it (the only file or
@@ -590,16 +590,16 @@ def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool, keep
     at the city centre of ``benchmarks/CITY_SCALE.md`` (142,365 way nodes, under
     :data:`livingcircle.settings.network_graph_max_nodes`) the graph took 7.0 s and 499 MB
     against 1.6 s and 198 MB for the arrays. An ``.osm`` file or a download is read into a
-    graph by osmnx either way, and keeps it.
+    graph by osmnx either way; without ``keep_graph`` only its edge table and street classes
+    are kept (the same table the graph gives, so the same figures).
     """
     from . import _validate
     from .basemap import basemap_layer
     from .inputs import check_against_network
-    from .network import build_network, is_pbf
+    from .network import build_network
 
     ctx.note("osm", osm)
-    # only a .pbf has a path without the graph (pyrosm's tables straight to arrays)
-    graph = False if not keep_graph and osm is not None and is_pbf(osm) else None
+    graph = None if keep_graph else False
     net = build_network(osm=osm, place=place, boundary=data.boundary, diagnostics=ctx.diag,
                         graph=graph)
     for rec, check in zip(data.records, check_against_network(net, data.frames, strict=strict),

@@ -41,6 +41,22 @@ import shapely
 KernelArrays: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
+def graph_edge_rows(G: nx.MultiDiGraph) -> Iterator[tuple[Any, Any, dict]]:
+    """Yield ``(u, v, edge data)`` for each street segment of a walking graph once.
+
+    The rows of :meth:`EdgeTable.from_graph`, in its order: a walking graph holds both
+    directions of a street (the first one seen is kept), and loops are left out (a loop never
+    shortens a path). Read an edge attribute per row of the table with it (the OSM ``highway``
+    of a network kept without its graph, :func:`livingcircle.network.build_network`).
+    """
+    reverse_seen = set()  # (v, u, key) of the rows given: that direction is the same street
+    for a, b, k, d in G.edges(keys=True, data=True):
+        if a == b or (a, b, k) in reverse_seen:
+            continue
+        reverse_seen.add((b, a, k))
+        yield a, b, d
+
+
 @dataclass
 class EdgeTable:
     """Undirected edges of a projected graph: node indices, lengths and geometries (u → v)."""
@@ -60,15 +76,8 @@ class EdgeTable:
         index = {n: i for i, n in enumerate(node_ids)}
         xy = np.array([[G.nodes[n]["x"], G.nodes[n]["y"]] for n in node_ids], dtype=float)
         us, vs, lens, geoms = [], [], [], []
-        seen = set()
-        for a, b, k, d in G.edges(keys=True, data=True):
-            if a == b:
-                continue  # a loop never shortens a path
+        for a, b, d in graph_edge_rows(G):
             ia, ib = index[a], index[b]
-            key = (min(ia, ib), max(ia, ib), k)
-            if key in seen:
-                continue
-            seen.add(key)
             geom = d.get("geometry")
             if geom is None:
                 geom = shapely.LineString([xy[ia], xy[ib]])

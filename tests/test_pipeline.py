@@ -230,6 +230,36 @@ def test_run_on_helsinki_with_osm_residential_areas(tmp_path, monkeypatch):
     assert len(pts[0]) > 100 and np.allclose(pts[0], pts[1], atol=2e-3)
 
 
+def test_run_on_an_osm_xml_file_keeps_no_graph_and_gives_the_apis_figures(tmp_path,
+                                                                          monkeypatch):
+    """``livingcircle run`` on an ``.osm`` file keeps only the edge table osmnx's graph gives."""
+    from livingcircle import network
+
+    paths = lc.sample_paths()
+    asked = []
+    build = network.build_network
+
+    def spy(**kw):
+        asked.append(kw.get("graph"))
+        return build(**kw)
+
+    monkeypatch.setattr(network, "build_network", spy)
+    out = tmp_path / "out"
+    assert main(["run", "--osm", str(paths["osm"]), "--communities", str(paths["communities"]),
+                 "--out", str(out), "--no-progress"]) == 0
+    result = lc.run(osm=paths["osm"], communities=paths["communities"], progress=False)
+    assert asked == [False, None] and result.network.graph is not None
+    key = ["community_id", "category"]
+    cli = pyogrio.read_dataframe(out / "livingcircle.gpkg", layer="gaps").sort_values(key)
+    api = result["gaps"].sort_values(key)
+    assert len(cli) == len(api) > 1000
+    np.testing.assert_array_equal(cli["distance_m"].astype(float),
+                                  api["distance_m"].astype(float))
+    # the map's streets keep their OSM classes without the graph (net.highway)
+    bg = gpd.read_file(out / "livingcircle.gpkg", layer="basemap")
+    assert set(bg.loc[bg["kind"] == "street", "rank"]) == {1, 2, 3}
+
+
 def test_cli_errors_are_actionable(tmp_path, capsys):
     paths = lc.sample_paths()
     code = main(["run", "--communities", str(paths["communities"]), "--out", str(tmp_path)])
