@@ -1,0 +1,105 @@
+"""How the city centre's isochrones are shared between two workers: does giving each its own half
+of the city save the cells both would build?
+
+A local pool hands out tasks of ``ISOCHRONE_TASK`` neighbouring communities to whichever worker is
+free, so both workers draw all over the city and each builds (and caches) most of the city's
+cells. This script draws the 5/10/15-minute isochrones of every community of the city-centre case
+of ``bench_city.py --centre`` (as ``livingcircle run`` does: the first speed profile, the
+communities in Z order, the same searches) with two makers from empty caches, one after the
+other in this process, on one thread:
+
+``alternate``
+    maker A draws tasks 0, 2, 4, … and maker B tasks 1, 3, 5, … (what two equally fast workers
+    of the pool do);
+``halves``
+    maker A draws the first half of the Z order, maker B the second (each its own part of the
+    city).
+
+and reports each maker's CPU seconds (``time.process_time``) and cached vertices. If building
+cells were a large part of the work, ``halves`` would take less CPU in all.
+
+Usage::
+
+    python benchmarks/bench_isochrone_split.py                 # both ways, about 4 minutes
+    python benchmarks/bench_isochrone_split.py --ways halves
+
+One JSON line per way is appended to ``benchmarks/_work/bench_isochrone_split.jsonl`` and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ways", nargs="+", default=["alternate", "halves"],
+                    choices=["alternate", "halves"])
+    args = ap.parse_args(argv)
+
+    import bench_city
+    import geopandas as gpd
+
+    from livingcircle import settings
+    from livingcircle.accessibility import measure_access
+    from livingcircle.isochrones import ISOCHRONE_TASK, _draw, maker_for, spatial_order
+    from livingcircle.network import build_network
+    from livingcircle.routing import BoundedSearch
+
+    c = bench_city.CENTRE
+    folder = bench_city.WORK / f"city_{c['nodes']}_{c['communities']}_{c['facilities']}_centre"
+    bench_city.write_city(folder, spacing=50.0, seed=7, **c)
+    net = build_network(osm=str(folder / "city.osm.pbf"), graph=False)
+    comm = gpd.read_file(folder / "communities.gpkg")
+    none = gpd.GeoDataFrame({"facility_id": [], "categories": []},
+                            geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    acc = measure_access(net, comm, none, speed_profiles=["adult"])
+    order = spatial_order(acc.communities.to_crs(acc.crs).geometry.centroid.to_numpy())
+    order = np.array([i for i in order if len(acc.community_nodes[i])])
+    speeds = acc.speeds
+    minutes = [float(m) for m in settings.level_minutes]
+    radius = max(minutes) * max(speeds.values())
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
+
+    def draw(rows: np.ndarray) -> dict:
+        maker = maker_for(acc, settings.isochrone_buffer_m).with_empty_caches()
+        t0 = time.process_time()
+        for i in rows:
+            starts = np.asarray(acc.community_nodes[i])
+            nodes, dist = search(starts, np.zeros(len(starts)), radius)
+            _draw(maker, speeds, minutes, nodes, dist, work)
+        return {"communities": len(rows), "cpu_s": round(time.process_time() - t0, 1),
+                "cached_vertices": int(maker._cached_vertices)}
+
+    n = len(order)
+    tasks = [order[k:k + ISOCHRONE_TASK] for k in range(0, n, ISOCHRONE_TASK)]
+    out = Path(__file__).resolve().parent / "_work" / "bench_isochrone_split.jsonl"
+    for way in args.ways:
+        if way == "alternate":
+            parts = [np.concatenate(tasks[0::2]), np.concatenate(tasks[1::2])]
+        else:
+            parts = [order[:n // 2], order[n // 2:]]
+        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        makers = [draw(p) for p in parts]
+        rec = {"way": way, "started": started, "makers": makers,
+               "cpu_s_total": round(sum(m["cpu_s"] for m in makers), 1),
+               "load_avg": os.getloadavg(), "task": ISOCHRONE_TASK}
+        line = json.dumps(rec)
+        print(line, flush=True)
+        out.parent.mkdir(exist_ok=True)
+        with out.open("a") as f:
+            f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
