@@ -16,12 +16,20 @@ other in this process, on one thread:
     city).
 
 and reports each maker's CPU seconds (``time.process_time``) and cached vertices. If building
-cells were a large part of the work, ``halves`` would take less CPU in all.
+cells were a large part of the work, ``halves`` would take less CPU in all. Two more ways say
+what building every cell of the city once costs:
+
+``tree``
+    one maker from empty caches builds every cell of the quadtree (every top-level cell, which
+    builds the levels below it), on one thread;
+``tree_threads``
+    the same with the top-level cells shared by two threads of this process (wall and CPU
+    seconds: the maker is thread-safe, GEOS lets go of the GIL, the Python between does not).
 
 Usage::
 
-    python benchmarks/bench_isochrone_split.py                 # both ways, about 4 minutes
-    python benchmarks/bench_isochrone_split.py --ways halves
+    python benchmarks/bench_isochrone_split.py                 # every way, about 5 minutes
+    python benchmarks/bench_isochrone_split.py --ways tree tree_threads
 
 One JSON line per way is appended to ``benchmarks/_work/bench_isochrone_split.jsonl`` and printed.
 """
@@ -42,8 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ways", nargs="+", default=["alternate", "halves"],
-                    choices=["alternate", "halves"])
+    ways = ["alternate", "halves", "tree", "tree_threads"]
+    ap.add_argument("--ways", nargs="+", default=ways, choices=ways)
     args = ap.parse_args(argv)
 
     import bench_city
@@ -81,10 +89,30 @@ def main(argv=None) -> None:
         return {"communities": len(rows), "cpu_s": round(time.process_time() - t0, 1),
                 "cached_vertices": int(maker._cached_vertices)}
 
+    def build_tree(threads: int) -> dict:
+        from concurrent.futures import ThreadPoolExecutor
+
+        maker = maker_for(acc, settings.isochrone_buffer_m).with_empty_caches()
+        top = len(maker.levels) - 1
+        cells = range(len(maker.levels[top]["count"]))
+        t0, w0 = time.process_time(), time.perf_counter()
+        with ThreadPoolExecutor(threads) as ex:
+            list(ex.map(lambda c: maker._cell_filled(top, c), cells))
+        return {"threads": threads, "top_cells": len(cells),
+                "cpu_s": round(time.process_time() - t0, 1),
+                "wall_s": round(time.perf_counter() - w0, 1),
+                "cached_vertices": int(maker._cached_vertices)}
+
     n = len(order)
     tasks = [order[k:k + ISOCHRONE_TASK] for k in range(0, n, ISOCHRONE_TASK)]
     out = Path(__file__).resolve().parent / "_work" / "bench_isochrone_split.jsonl"
     for way in args.ways:
+        if way.startswith("tree"):
+            rec = {"way": way, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                   **build_tree(threads=2 if way == "tree_threads" else 1),
+                   "load_avg": os.getloadavg()}
+            _write(out, rec)
+            continue
         if way == "alternate":
             parts = [np.concatenate(tasks[0::2]), np.concatenate(tasks[1::2])]
         else:
@@ -94,11 +122,15 @@ def main(argv=None) -> None:
         rec = {"way": way, "started": started, "makers": makers,
                "cpu_s_total": round(sum(m["cpu_s"] for m in makers), 1),
                "load_avg": os.getloadavg(), "task": ISOCHRONE_TASK}
-        line = json.dumps(rec)
-        print(line, flush=True)
-        out.parent.mkdir(exist_ok=True)
-        with out.open("a") as f:
-            f.write(line + "\n")
+        _write(out, rec)
+
+
+def _write(out: Path, rec: dict) -> None:
+    line = json.dumps(rec)
+    print(line, flush=True)
+    out.parent.mkdir(exist_ok=True)
+    with out.open("a") as f:
+        f.write(line + "\n")
 
 
 if __name__ == "__main__":
