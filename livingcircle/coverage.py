@@ -40,6 +40,7 @@ from .isochrones import (
     buffer_width,
     forked_maker,
     maker_for,
+    reached_whole,
     spatial_order,
     wanted_categories,
     worker_maker,
@@ -386,8 +387,7 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         for j, T in enumerate(limits):
             reached = near.reached(i, dist[:, j])
             segs, da, db = reached
-            if len(segs) and np.all((da <= T) & (db <= T)
-                                    & ((da + db + seg_len[segs]) / 2 <= T)):
+            if len(segs) and reached_whole(da, db, seg_len[segs], T).all():
                 # every nearby street reached whole: the same pieces for each such category
                 if every is None:
                     every = _uncovered_part(maker, poly, reached, T)
