@@ -10,7 +10,8 @@ cross the process boundary as WKB (shapely's pickling), which keeps every coordi
 bit, so the rows are the same as on one process (tested).
 
 * locally: a ``fork`` process pool (Linux/macOS): the workers inherit the state without copying
-  it (copy-on-write pages);
+  it (copy-on-write pages); :class:`StreamWorkers` keeps each worker on its own part of the
+  city (the isochrones), :class:`Workers` hands a task to whichever worker is free;
 * ``scheduler`` (a Dask scheduler's address or a ``distributed.Client``): the state is sent to
   every worker once (``Client.scatter(broadcast=True)``) and the tasks run there.
 """
@@ -20,8 +21,8 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from ._errors import InputError
@@ -199,3 +200,118 @@ class _Later:
 
     def result(self) -> Any:
         return self.fn(self.state, self.task)
+
+
+class StreamWorkers:
+    """One local worker process per stream of neighbouring tasks, taking over at the ends.
+
+    :class:`Workers` hands each task to whichever worker is free, so two neighbouring tasks
+    (which build the same cached cells) often land on different workers and each worker
+    builds nearly every cell of the city. Here the work is cut into ``n`` streams (one per
+    worker: contiguous parts of a spatial order), and worker ``w`` works through stream ``w``
+    in order, so that its caches serve its own part of the city. When its stream has nothing
+    left that may start, it takes the *last* open task of the stream with the most left (work
+    stealing), so an uneven city leaves no core idle and the two rarely meet in a
+    neighbourhood.
+
+    The streams come in rounds (:meth:`run`): round ``k`` holds the ``k``-th slice of every
+    stream, and tasks of round ``k + 1`` may start only while round ``k`` is being finished,
+    so that no more than two rounds' results are held at once (a city's isochrones come back
+    round by round, like :class:`Workers`' chunks). Local processes only (each forked from
+    this one, inheriting ``state``); use :class:`Workers` for a Dask cluster.
+
+    Parameters
+    ----------
+    state
+        What every task needs (inherited by ``fork``, never pickled).
+    n
+        Worker processes, at least 2 (:func:`worker_count`).
+    depth
+        Tasks queued per worker: 2, so that a worker has its next task while the caller is
+        busy with the last round's results.
+    """
+
+    def __init__(self, state: Any, n: int, *, depth: int = 2):
+        if n < 2:
+            msg = f"StreamWorkers needs at least 2 workers, got {n}"
+            raise ValueError(msg)
+        self.state, self.n, self.depth = state, n, depth
+        self._pools: list[ProcessPoolExecutor] = []
+        #: who ran each (round, stream, task) of the last :meth:`run`: the worker's index
+        self.ran_by: dict[tuple[int, int, int], int] = {}
+
+    def __enter__(self) -> StreamWorkers:
+        gc.freeze()  # see Workers.__enter__: the run's objects stay shared with the workers
+        ctx = multiprocessing.get_context("fork")
+        try:
+            for _ in range(self.n):
+                self._pools.append(ProcessPoolExecutor(1, mp_context=ctx, initializer=_init,
+                                                       initargs=(self.state, self.n)))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._pools = []
+        gc.unfreeze()
+
+    def run(self, fn: Callable[[Any, Any], Any],
+            rounds: Sequence[Sequence[Sequence[Any]]]) -> Iterator[list[Any]]:
+        """Yield, round by round, ``fn(state, task)`` of every task of the round.
+
+        ``rounds[k][s]`` is the list of tasks of stream ``s`` in round ``k`` (``n`` streams).
+        Each round's results come as one list: stream 0's tasks in order, then stream 1's, and
+        so on, whichever worker ran them. ``fn`` must be a module-level function.
+        """
+        if any(len(r) != self.n for r in rounds):
+            msg = f"every round needs {self.n} streams"
+            raise ValueError(msg)
+        # per round and stream: the next task from the front, the end of what is left
+        lo = [[0] * self.n for _ in rounds]
+        hi = [[len(s) for s in r] for r in rounds]
+        done: dict[int, dict[tuple[int, int], Any]] = {}
+        flying: dict[Future, tuple[int, int, int, int]] = {}
+        busy = [0] * self.n
+        self.ran_by = {}
+
+        def take(w: int, first: int, last: int) -> tuple[int, int, int] | None:
+            for k in range(first, last + 1):  # its own stream, in order
+                if lo[k][w] < hi[k][w]:
+                    lo[k][w] += 1
+                    return k, w, lo[k][w] - 1
+            for k in range(first, last + 1):  # the back of the stream with the most left
+                s = max(range(self.n), key=lambda s: hi[k][s] - lo[k][s])
+                if lo[k][s] < hi[k][s]:
+                    hi[k][s] -= 1
+                    return k, s, hi[k][s]
+            return None
+
+        def hand_out(first: int) -> None:
+            last = min(first + 1, len(rounds) - 1)  # this round, and the next one to start
+            for w in range(self.n):
+                while busy[w] < self.depth:
+                    got = take(w, first, last)
+                    if got is None:
+                        break
+                    k, s, j = got
+                    future = self._pools[w].submit(_call, fn, rounds[k][s][j])
+                    flying[future] = (w, k, s, j)
+                    busy[w] += 1
+
+        for first in range(len(rounds)):
+            want = sum(len(s) for s in rounds[first])
+            got_here = done.setdefault(first, {})
+            hand_out(first)
+            while len(got_here) < want:
+                finished, _ = wait(list(flying), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    w, k, s, j = flying.pop(future)
+                    busy[w] -= 1
+                    done.setdefault(k, {})[s, j] = future.result()
+                    self.ran_by[k, s, j] = w
+                hand_out(first)
+            yield [got_here[s, j] for s in range(self.n) for j in range(len(rounds[first][s]))]
+            del done[first]

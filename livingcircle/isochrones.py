@@ -48,7 +48,7 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from . import settings
-from ._parallel import Workers, worker_count
+from ._parallel import StreamWorkers, Workers, worker_count
 from .accessibility import Access, SpeedProfiles, measure_access, speed_table
 from .network import WalkNetwork
 from .routing import BoundedSearch, EdgeTable, SplitGraph, map_bounded
@@ -62,8 +62,9 @@ QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
 _LEVELS = 8  # quadtree levels of the isochrone maker: 25 m to 3.2 km cells
 ISOCHRONE_CHUNK = 200  # communities per chunk of isochrones() (memory, see isochrones())
 #: Communities per task of a worker process: neighbours (Z-order) that share its cached cells
-#: (each process builds its own). A chunk of 200 gives 4 tasks; the next chunk's are handed out
-#: before this one's rows are made, so 2 workers are not idle at the end of a chunk. With 25,
+#: (each process builds its own). A local pool's worker draws its own part of the city task by
+#: task (:func:`_drawn_in_streams`); the next chunk's tasks may start before this one's rows
+#: are made, so 2 workers are not idle at the end of a chunk. With 25,
 #: two processes spent 57 CPU s where one spent 51 on 400 city-centre communities (2026-12-02,
 #: bench_isochrone_memory.py, loaded machine): halving the tasks keeps more neighbours together.
 ISOCHRONE_TASK = 50
@@ -715,13 +716,19 @@ def iter_isochrones(
     to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
     chunks = [picked[lo:lo + chunk_size] for lo in range(0, len(picked), chunk_size)]
     scheduler = scheduler if scheduler is not None else settings.scheduler
-    if scheduler is None and (worker_count(workers) == 1
+    n_workers = worker_count(workers)
+    if scheduler is None and (n_workers == 1
                               or len(picked) < settings.process_pool_min_communities):
         drawn = _drawn_in_threads(acc, maker, chunks, speeds, minutes, radius, threads)
     else:
         state = _IsoState(acc.graph, acc.edge_table, buffer_m, speeds, minutes, radius,
                           token=uuid.uuid4().hex)
-        drawn = _drawn_in_processes(acc, state, chunks, workers, scheduler, maker)
+        if scheduler is None:  # a local pool: each worker its own part of the city
+            streams = _streams(picked, chunk_size, n_workers)
+            chunks = [np.concatenate(r) for r in streams]
+            drawn = _drawn_in_streams(acc, state, streams, n_workers, maker)
+        else:
+            drawn = _drawn_on_cluster(acc, state, chunks, scheduler)
     for in_space, by_i in zip(chunks, drawn, strict=True):
         # drawn in spatial order (neighbours share cached cells), given in the communities' order
         yield _chunk_frame(np.sort(in_space), by_i, ids, centroids, speeds, minutes, to_wgs84)
@@ -833,28 +840,60 @@ def _iso_task(state: _IsoState, task: list[tuple[int, np.ndarray]]) -> list[tupl
     return out
 
 
-def _drawn_in_processes(acc: Access, state: _IsoState, chunks: list[np.ndarray],
-                        workers: int | None, scheduler,
-                        maker: IsochroneMaker) -> Iterator[dict]:
-    """Each chunk's polygons by community row, drawn by worker processes or a Dask cluster.
+def _drawn_on_cluster(acc: Access, state: _IsoState, chunks: list[np.ndarray],
+                      scheduler) -> Iterator[dict]:
+    """Each chunk's polygons by community row, drawn on a Dask cluster's workers.
 
     A chunk is cut into tasks of :data:`ISOCHRONE_TASK` neighbouring communities (neighbours
     share a worker's cached cells); the next chunk's tasks are handed out before this one's
-    polygons are given back, so the workers are not idle while the caller writes them.
+    polygons are given back, so the workers are not idle while the caller writes them. (A
+    local pool: :func:`_drawn_in_streams`.)
     """
-    def tasks(in_space):
-        with_access = [(int(i), acc.community_nodes[i]) for i in in_space
-                       if len(acc.community_nodes[i])]
-        return [with_access[k:k + ISOCHRONE_TASK]
-                for k in range(0, len(with_access), ISOCHRONE_TASK)]
-
-    with forked_maker(state.token, maker), \
-            Workers(state, workers=workers, scheduler=scheduler) as pool:
-        pending = pool.submit(_iso_task, tasks(chunks[0])) if chunks else []
+    with Workers(state, scheduler=scheduler) as pool:
+        pending = pool.submit(_iso_task, _iso_tasks(acc, chunks[0])) if chunks else []
         for k in range(len(chunks)):
             now = pending
-            pending = pool.submit(_iso_task, tasks(chunks[k + 1])) if k + 1 < len(chunks) else []
+            pending = (pool.submit(_iso_task, _iso_tasks(acc, chunks[k + 1]))
+                       if k + 1 < len(chunks) else [])
             yield {i: polys for f in now for i, polys in f.result()}
+
+
+def _streams(picked: np.ndarray, chunk_size: int, n: int) -> list[list[np.ndarray]]:
+    """Cut communities in spatial order into ``n`` streams, given in rounds of a chunk each.
+
+    Stream ``s`` is the ``s``-th of ``n`` equal, contiguous parts of ``picked`` (a Z-order: a
+    part of the city); round ``k`` holds the ``k``-th slice of every stream, ``chunk_size``
+    communities in all. ``rounds[k][s]`` are the rows of stream ``s`` in round ``k``.
+    """
+    parts = np.array_split(picked, n)
+    per = max(1, -(-chunk_size // n))  # each stream's share of a chunk, rounded up
+    n_rounds = -(-max(len(p) for p in parts) // per)
+    return [[p[k * per:(k + 1) * per] for p in parts] for k in range(n_rounds)]
+
+
+def _iso_tasks(acc: Access, rows: np.ndarray) -> list[list[tuple[int, np.ndarray]]]:
+    """Tasks of :data:`ISOCHRONE_TASK` communities (row, start nodes); none without access."""
+    with_access = [(int(i), acc.community_nodes[i]) for i in rows
+                   if len(acc.community_nodes[i])]
+    return [with_access[k:k + ISOCHRONE_TASK] for k in range(0, len(with_access), ISOCHRONE_TASK)]
+
+
+def _drawn_in_streams(acc: Access, state: _IsoState, streams: list[list[np.ndarray]], n: int,
+                      maker: IsochroneMaker) -> Iterator[dict]:
+    """Each round's polygons by community row, each worker process drawing its own stream.
+
+    :class:`~livingcircle._parallel.StreamWorkers`: worker ``w`` draws the communities of its
+    part of the city in spatial order, so that it builds the cells of that part only, and
+    takes over the end of another's part when it is done with its own. With the tasks handed
+    to whichever worker was free (as a Dask cluster still does, :func:`_drawn_on_cluster`),
+    each worker built nearly every cell of the city centre: 118.5 CPU s against 111.5 s for
+    one half each
+    (``benchmarks/bench_isochrone_split.py``).
+    """
+    rounds = [[_iso_tasks(acc, rows) for rows in r] for r in streams]
+    with forked_maker(state.token, maker), StreamWorkers(state, n) as pool:
+        for results in pool.run(_iso_task, rounds):
+            yield {i: polys for task in results for i, polys in task}
 
 
 def _checked_minutes(minutes: Iterable[float] | None) -> list[float]:
