@@ -17,14 +17,19 @@ other in this process, on one thread:
 
 and reports each maker's CPU seconds (``time.process_time``) and cached vertices. If building
 cells were a large part of the work, ``halves`` would take less CPU in all. Two more ways say
-what building every cell of the city once costs:
+what building every cell of the city once costs, and one what the run's pool does:
 
 ``tree``
     one maker from empty caches builds every cell of the quadtree (every top-level cell, which
     builds the levels below it), on one thread;
 ``tree_threads``
     the same with the top-level cells shared by two threads of this process (wall and CPU
-    seconds: the maker is thread-safe, GEOS lets go of the GIL, the Python between does not).
+    seconds: the maker is thread-safe, GEOS lets go of the GIL, the Python between does not);
+``pool``
+    ``isochrones(acc, workers=2)``, as the run draws them (a local pool of 2 worker processes):
+    wall seconds and the workers' CPU seconds, with the commit of the ``livingcircle`` imported
+    (run it on two commits, e.g.
+    ``PYTHONPATH=<worktree of the other commit>``, to compare how the pool shares the work).
 
 Usage::
 
@@ -50,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ways = ["alternate", "halves", "tree", "tree_threads"]
+    ways = ["alternate", "halves", "tree", "tree_threads", "pool"]
     ap.add_argument("--ways", nargs="+", default=ways, choices=ways)
     args = ap.parse_args(argv)
 
@@ -107,6 +112,9 @@ def main(argv=None) -> None:
     tasks = [order[k:k + ISOCHRONE_TASK] for k in range(0, n, ISOCHRONE_TASK)]
     out = Path(__file__).resolve().parent / "_work" / "bench_isochrone_split.jsonl"
     for way in args.ways:
+        if way == "pool":
+            _write(out, {"way": way, **pool(acc), "load_avg": os.getloadavg()})
+            continue
         if way.startswith("tree"):
             rec = {"way": way, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                    **build_tree(threads=2 if way == "tree_threads" else 1),
@@ -123,6 +131,28 @@ def main(argv=None) -> None:
                "cpu_s_total": round(sum(m["cpu_s"] for m in makers), 1),
                "load_avg": os.getloadavg(), "task": ISOCHRONE_TASK}
         _write(out, rec)
+
+
+def pool(acc) -> dict:
+    """``isochrones(acc, workers=2)``: the run's own pool, wall and its workers' CPU seconds."""
+    import resource
+    import subprocess
+
+    import livingcircle
+    from livingcircle.isochrones import isochrones
+
+    def children() -> float:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(livingcircle.__file__).parent).stdout.strip()
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    c0, t0 = children(), time.perf_counter()
+    iso = isochrones(acc, workers=2)
+    return {"started": started, "commit": commit, "rows": len(iso),
+            "wall_s": round(time.perf_counter() - t0, 1),
+            "workers_cpu_s": round(children() - c0, 1)}
 
 
 def _write(out: Path, rec: dict) -> None:
