@@ -35,6 +35,7 @@ Usage::
 
     python benchmarks/bench_isochrone_split.py                 # every way, about 5 minutes
     python benchmarks/bench_isochrone_split.py --ways tree tree_threads
+    python benchmarks/bench_isochrone_split.py --ways pool --nodes 1000000   # the 1M city
 
 One JSON line per way is appended to ``benchmarks/_work/bench_isochrone_split.jsonl`` and printed.
 """
@@ -57,6 +58,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ways = ["alternate", "halves", "tree", "tree_threads", "pool"]
     ap.add_argument("--ways", nargs="+", default=ways, choices=ways)
+    ap.add_argument("--nodes", type=int, default=None,
+                    help="the grid city of `bench_city.py --nodes N` (its default 10,000 "
+                         "communities and 50,000 facilities) instead of the city centre")
     args = ap.parse_args(argv)
 
     import bench_city
@@ -68,9 +72,13 @@ def main(argv=None) -> None:
     from livingcircle.network import build_network
     from livingcircle.routing import BoundedSearch
 
-    c = bench_city.CENTRE
-    folder = bench_city.WORK / f"city_{c['nodes']}_{c['communities']}_{c['facilities']}_centre"
-    bench_city.write_city(folder, spacing=50.0, seed=7, **c)
+    city = argparse.Namespace(centre=args.nodes is None, spacing=50.0, seed=7,
+                              nodes=args.nodes, communities=10_000, facilities=50_000)
+    if city.centre:
+        city.nodes, city.communities, city.facilities = (
+            bench_city.CENTRE[k] for k in ("nodes", "communities", "facilities"))
+    folder = bench_city.city_folder(city)
+    bench_city.write_city(folder, **bench_city.city_options(city))
     net = build_network(osm=str(folder / "city.osm.pbf"), graph=False)
     comm = gpd.read_file(folder / "communities.gpkg")
     none = gpd.GeoDataFrame({"facility_id": [], "categories": []},
@@ -113,7 +121,8 @@ def main(argv=None) -> None:
     out = Path(__file__).resolve().parent / "_work" / "bench_isochrone_split.jsonl"
     for way in args.ways:
         if way == "pool":
-            _write(out, {"way": way, **pool(acc), "load_avg": os.getloadavg()})
+            _write(out, {"way": way, "city": folder.name, **pool(acc),
+                         "load_avg": os.getloadavg()})
             continue
         if way.startswith("tree"):
             rec = {"way": way, "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
