@@ -143,12 +143,13 @@ def main(argv=None) -> None:
 
 
 def pool(acc) -> dict:
-    """``isochrones(acc, workers=2)``: the run's own pool, wall and its workers' CPU seconds."""
+    """The isochrones drawn as the run draws them with 2 workers: wall, the workers' CPU s."""
     import resource
     import subprocess
 
     import livingcircle
-    from livingcircle.isochrones import isochrones
+    from livingcircle import settings
+    from livingcircle.isochrones import isochrones, iter_isochrones
 
     def children() -> float:
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -158,8 +159,14 @@ def pool(acc) -> dict:
                             text=True, cwd=Path(livingcircle.__file__).parent).stdout.strip()
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     c0, t0 = children(), time.perf_counter()
-    iso = isochrones(acc, workers=2)
-    return {"started": started, "commit": commit, "rows": len(iso),
+    if len(acc.communities) > settings.spill_above_communities:
+        # as the run draws a city's: chunk by chunk, each dropped once made (the run writes
+        # it to a temporary file), never all in memory
+        rows = sum(len(chunk) for chunk in iter_isochrones(
+            acc, workers=2, chunk_size=settings.isochrone_chunk_size))
+    else:
+        rows = len(isochrones(acc, workers=2))
+    return {"started": started, "commit": commit, "rows": rows,
             "wall_s": round(time.perf_counter() - t0, 1),
             "workers_cpu_s": round(children() - c0, 1)}
 
