@@ -22,7 +22,7 @@ import gc
 import logging
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from ._errors import InputError
@@ -203,22 +203,23 @@ class _Later:
 
 
 class StreamWorkers:
-    """One local worker process per stream of neighbouring tasks, taking over at the ends.
+    """A local pool in which each worker keeps to its own stream of neighbouring tasks.
 
     :class:`Workers` hands each task to whichever worker is free, so two neighbouring tasks
     (which build the same cached cells) often land on different workers and each worker
     builds nearly every cell of the city. Here the work is cut into ``n`` streams (one per
     worker: contiguous parts of a spatial order), and worker ``w`` works through stream ``w``
     in order, so that its caches serve its own part of the city. When its stream has nothing
-    left that may start, it takes the *last* open task of the stream with the most left (work
-    stealing), so an uneven city leaves no core idle and the two rarely meet in a
-    neighbourhood.
+    left, it takes the *last* open task of the stream with the most left (work stealing), so
+    an uneven city leaves no core idle and the two rarely meet in a neighbourhood.
 
     The streams come in rounds (:meth:`run`): round ``k`` holds the ``k``-th slice of every
-    stream, and tasks of round ``k + 1`` may start only while round ``k`` is being finished,
-    so that no more than two rounds' results are held at once (a city's isochrones come back
-    round by round, like :class:`Workers`' chunks). Local processes only (each forked from
-    this one, inheriting ``state``); use :class:`Workers` for a Dask cluster.
+    stream. Every worker of the pool is handed claims, in order: a claim of round ``k`` takes
+    one open task of that round (its worker's own stream first) under a lock shared by the
+    workers, and runs it. Claims of at most two rounds are out at a time, so no more than two
+    rounds' results are held (a city's isochrones come back round by round, like
+    :class:`Workers`' chunks). One ``fork`` pool, started before any thread of its own, as
+    :class:`Workers`' is; local processes only (use :class:`Workers` for a Dask cluster).
 
     Parameters
     ----------
@@ -226,37 +227,41 @@ class StreamWorkers:
         What every task needs (inherited by ``fork``, never pickled).
     n
         Worker processes, at least 2 (:func:`worker_count`).
-    depth
-        Tasks queued per worker: 2, so that a worker has its next task while the caller is
-        busy with the last round's results.
+    rounds
+        The most rounds :meth:`run` will be given (the size of the shared counters).
     """
 
-    def __init__(self, state: Any, n: int, *, depth: int = 2):
+    def __init__(self, state: Any, n: int, rounds: int):
         if n < 2:
             msg = f"StreamWorkers needs at least 2 workers, got {n}"
             raise ValueError(msg)
-        self.state, self.n, self.depth = state, n, depth
-        self._pools: list[ProcessPoolExecutor] = []
-        #: who ran each (round, stream, task) of the last :meth:`run`: the worker's index
+        self.state, self.n, self.rounds = state, n, max(1, rounds)
+        self._pool: ProcessPoolExecutor | None = None
+        #: who ran each (round, stream, task) of the last :meth:`run`: the worker's number
         self.ran_by: dict[tuple[int, int, int], int] = {}
 
     def __enter__(self) -> StreamWorkers:
-        gc.freeze()  # see Workers.__enter__: the run's objects stay shared with the workers
         ctx = multiprocessing.get_context("fork")
+        # per round and stream: the next open task from the front, and the end of the open ones
+        self._lock = ctx.Lock()
+        self._lo = ctx.RawArray("i", self.rounds * self.n)
+        self._hi = ctx.RawArray("i", self.rounds * self.n)
+        numbers = ctx.RawValue("i", 0)
+        gc.freeze()  # see Workers.__enter__: the run's objects stay shared with the workers
         try:
-            for _ in range(self.n):
-                self._pools.append(ProcessPoolExecutor(1, mp_context=ctx, initializer=_init,
-                                                       initargs=(self.state, self.n)))
+            self._pool = ProcessPoolExecutor(
+                self.n, mp_context=ctx, initializer=_init_stream,
+                initargs=(self.state, self.n, self._lock, numbers, self._lo, self._hi))
         except BaseException:
-            self.__exit__()
+            gc.unfreeze()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
-        for pool in self._pools:
-            pool.shutdown(wait=True, cancel_futures=True)
-        self._pools = []
-        gc.unfreeze()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            gc.unfreeze()
 
     def run(self, fn: Callable[[Any, Any], Any],
             rounds: Sequence[Sequence[Sequence[Any]]]) -> Iterator[list[Any]]:
@@ -266,52 +271,61 @@ class StreamWorkers:
         Each round's results come as one list: stream 0's tasks in order, then stream 1's, and
         so on, whichever worker ran them. ``fn`` must be a module-level function.
         """
-        if any(len(r) != self.n for r in rounds):
-            msg = f"every round needs {self.n} streams"
+        if self._pool is None:
+            msg = "StreamWorkers.run outside its with block"
+            raise RuntimeError(msg)
+        if len(rounds) > self.rounds or any(len(r) != self.n for r in rounds):
+            msg = f"at most {self.rounds} rounds of {self.n} streams each"
             raise ValueError(msg)
-        # per round and stream: the next task from the front, the end of what is left
-        lo = [[0] * self.n for _ in rounds]
-        hi = [[len(s) for s in r] for r in rounds]
-        done: dict[int, dict[tuple[int, int], Any]] = {}
-        flying: dict[Future, tuple[int, int, int, int]] = {}
-        busy = [0] * self.n
+        pool = self._pool
         self.ran_by = {}
 
-        def take(w: int, first: int, last: int) -> tuple[int, int, int] | None:
-            for k in range(first, last + 1):  # its own stream, in order
-                if lo[k][w] < hi[k][w]:
-                    lo[k][w] += 1
-                    return k, w, lo[k][w] - 1
-            for k in range(first, last + 1):  # the back of the stream with the most left
-                s = max(range(self.n), key=lambda s: hi[k][s] - lo[k][s])
-                if lo[k][s] < hi[k][s]:
-                    hi[k][s] -= 1
-                    return k, s, hi[k][s]
-            return None
+        def hand_out(k: int) -> list[Future]:
+            with self._lock:
+                for s in range(self.n):
+                    self._lo[k * self.n + s] = 0
+                    self._hi[k * self.n + s] = len(rounds[k][s])
+            n_tasks = sum(len(t) for t in rounds[k])
+            return [pool.submit(_claim, fn, k, rounds[k]) for _ in range(n_tasks)]
 
-        def hand_out(first: int) -> None:
-            last = min(first + 1, len(rounds) - 1)  # this round, and the next one to start
-            for w in range(self.n):
-                while busy[w] < self.depth:
-                    got = take(w, first, last)
-                    if got is None:
-                        break
-                    k, s, j = got
-                    future = self._pools[w].submit(_call, fn, rounds[k][s][j])
-                    flying[future] = (w, k, s, j)
-                    busy[w] += 1
+        out = [hand_out(k) for k in range(min(2, len(rounds)))]
+        for k in range(len(rounds)):
+            got = {}
+            for future in out[k]:
+                w, s, j, value = future.result()
+                got[s, j] = value
+                self.ran_by[k, s, j] = w
+            out[k] = []
+            if k + 2 < len(rounds):
+                out.append(hand_out(k + 2))
+            yield [got[s, j] for s in range(self.n) for j in range(len(rounds[k][s]))]
 
-        for first in range(len(rounds)):
-            want = sum(len(s) for s in rounds[first])
-            got_here = done.setdefault(first, {})
-            hand_out(first)
-            while len(got_here) < want:
-                finished, _ = wait(list(flying), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    w, k, s, j = flying.pop(future)
-                    busy[w] -= 1
-                    done.setdefault(k, {})[s, j] = future.result()
-                    self.ran_by[k, s, j] = w
-                hand_out(first)
-            yield [got_here[s, j] for s in range(self.n) for j in range(len(rounds[first][s]))]
-            del done[first]
+
+#: A stream pool's worker: its number, the pool's lock and open-task counters, the streams.
+_STREAM: Any = None
+
+
+def _init_stream(state: Any, n: int, lock: Any, numbers: Any, lo: Any, hi: Any) -> None:
+    """Set up a :class:`StreamWorkers` worker: :func:`_init`, and its number (0 … n-1)."""
+    global _STREAM
+    _init(state, n)
+    with lock:
+        w = numbers.value
+        numbers.value += 1
+    _STREAM = (w, lock, lo, hi, n)
+
+
+def _claim(fn: Callable[[Any, Any], Any], k: int,
+           tasks: Sequence[Sequence[Any]]) -> tuple[int, int, int, Any]:
+    """Take one open task of round ``k`` (this worker's stream first) and run it."""
+    w, lock, lo, hi, n = _STREAM
+    at = k * n
+    with lock:
+        if lo[at + w] < hi[at + w]:
+            s, j = w, lo[at + w]
+            lo[at + w] += 1
+        else:  # the back of the stream with the most left
+            s = max(range(n), key=lambda t: hi[at + t] - lo[at + t])
+            hi[at + s] -= 1
+            j = hi[at + s]
+    return w, s, j, fn(_STATE, tasks[s][j])

@@ -891,7 +891,7 @@ def _drawn_in_streams(acc: Access, state: _IsoState, streams: list[list[np.ndarr
     (``benchmarks/bench_isochrone_split.py``).
     """
     rounds = [[_iso_tasks(acc, rows) for rows in r] for r in streams]
-    with forked_maker(state.token, maker), StreamWorkers(state, n) as pool:
+    with forked_maker(state.token, maker), StreamWorkers(state, n, len(rounds)) as pool:
         for results in pool.run(_iso_task, rounds):
             yield {i: polys for task in results for i, polys in task}
 
