@@ -678,7 +678,9 @@ def iter_isochrones(
 
     Takes the arguments of :func:`isochrones`; ``chunk_size`` communities at a time, grouped in
     space (a Z-order curve) so that neighbours share cached cells; within a chunk the rows follow
-    the communities' order. ``threads``: default :data:`livingcircle.settings.threads`.
+    the communities' order. A local pool of ``n`` worker processes draws ``n`` parts of the
+    city side by side, one per worker, so that each of its chunks holds a slice of every part
+    (:func:`_streams`). ``threads``: default :data:`livingcircle.settings.threads`.
     ``workers`` (default :data:`livingcircle.settings.workers`) and ``scheduler`` (default
     :data:`livingcircle.settings.scheduler`): see :func:`isochrones`.
 
@@ -887,8 +889,7 @@ def _drawn_in_streams(acc: Access, state: _IsoState, streams: list[list[np.ndarr
     takes over the end of another's part when it is done with its own. With the tasks handed
     to whichever worker was free (as a Dask cluster still does, :func:`_drawn_on_cluster`),
     each worker built nearly every cell of the city centre: 118.5 CPU s against 111.5 s for
-    one half each
-    (``benchmarks/bench_isochrone_split.py``).
+    one half each (``benchmarks/bench_isochrone_split.py``, ``benchmarks/CITY_SCALE.md``).
     """
     rounds = [[_iso_tasks(acc, rows) for rows in r] for r in streams]
     with forked_maker(state.token, maker), StreamWorkers(state, n, len(rounds)) as pool:
