@@ -295,6 +295,11 @@ class Access:
     edge_table: EdgeTable = field(repr=False)
     facility_ids: np.ndarray = field(repr=False)
     facility_nodes: np.ndarray = field(repr=False)
+    #: where the communities attach (projected), and what they were found from: the network's
+    #: edge table, the communities, the gates and the snap distance (``measure_access``'s
+    #: ``same_communities_as`` reuses them when all four are the same objects)
+    community_points: AccessPoints | None = field(default=None, repr=False)
+    community_points_of: tuple = field(default=(), repr=False)
 
     def wide(self, speed_profile: str | None = None) -> gpd.GeoDataFrame:
         """Communities with ``d_<category>`` (m) and ``t_<category>`` (min) columns.
@@ -331,6 +336,7 @@ def measure_access(
     count_minutes: Iterable[float] | None = None,
     diagnostics: Diagnostics | None = None,
     max_snap_distance_m: float | None = None,
+    same_communities_as: Access | None = None,
 ) -> Access:
     """Measure walking access from every community to every facility category: an :class:`Access`.
 
@@ -360,6 +366,12 @@ def measure_access(
     max_snap_distance_m
         Points farther than this from any walkable edge are not attached (default
         :data:`settings.max_snap_distance_m`).
+    same_communities_as
+        An :class:`Access` measured on the same network, communities and gates (the same
+        objects) with the same snap distance, e.g. the run's own, when only the facilities
+        change (candidate sites, a scenario): its communities' access points are taken as they
+        are instead of being found again, and ``diagnostics`` gets nothing about the
+        communities (that access's diagnostics had it). Otherwise it is not used.
     """
     profile = profile or load_profile()
     count_minutes = tuple(settings.level_minutes if count_minutes is None else count_minutes)
@@ -369,7 +381,9 @@ def measure_access(
     max_snap = float(max_snap_distance_m or settings.max_snap_distance_m)
     _require_ids(communities, facilities)
     crs = net.crs
-    comm, fac, cap, fap, g = _snapped_graph(net, communities, facilities, gates, diag, max_snap)
+    points_of = (net.edges, communities, gates, max_snap)
+    comm, fac, cap, fap, g = _snapped_graph(net, communities, facilities, gates, diag, max_snap,
+                                            _reusable_points(same_communities_as, points_of))
     n_c = len(cap.owner)
     cnode, fnode = g.point_node[:n_c], g.point_node[n_c:]
     poi_cats = [c.id for c in profile.poi_categories()]
@@ -398,7 +412,16 @@ def measure_access(
     return Access(table=table, pairs=pairs, access_points=ap, speeds=speeds, profile=profile,
                   cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
                   graph=g, community_nodes=community_nodes, crs=crs,
-                  edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode)
+                  edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode,
+                  community_points=cap, community_points_of=points_of)
+
+
+def _reusable_points(like: Access | None, points_of: tuple) -> AccessPoints | None:
+    """Return the community access points of ``like`` if found from the same objects."""
+    if like is None or like.community_points is None or len(like.community_points_of) != 4:
+        return None
+    same = all(a is b for a, b in zip(like.community_points_of[:3], points_of[:3], strict=True))
+    return like.community_points if same and like.community_points_of[3] == points_of[3] else None
 
 
 def _require_ids(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> None:
@@ -412,17 +435,19 @@ def _require_ids(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) ->
 
 def _snapped_graph(net: WalkNetwork, communities: gpd.GeoDataFrame,
                    facilities: gpd.GeoDataFrame, gates: gpd.GeoDataFrame | None,
-                   diag: Diagnostics, max_snap: float):
+                   diag: Diagnostics, max_snap: float, cap: AccessPoints | None = None):
     """Attach the communities' access points and the facilities to the network's edges.
 
     Return the communities and facilities in the network's CRS, their access points
-    (communities' first) and the graph with every attached point split in as a node.
+    (communities' first) and the graph with every attached point split in as a node. ``cap``:
+    the communities' access points, already found on this network.
     """
     crs = net.crs
     comm = communities.to_crs(crs)
     fac = facilities.to_crs(crs)
-    gates_p = gates.to_crs(crs) if gates is not None and len(gates) else None
-    cap = _community_access(net, comm, gates_p, diag, max_snap)
+    if cap is None:
+        gates_p = gates.to_crs(crs) if gates is not None and len(gates) else None
+        cap = _community_access(net, comm, gates_p, diag, max_snap)
     fap = _facility_access(net, fac, facilities, diag, max_snap)
     snap = Snap(edge=np.r_[cap.edge, fap.edge], t=np.r_[cap.t, fap.t],
                 offset=np.r_[cap.offset, fap.offset], ok=np.r_[cap.edge, fap.edge] >= 0)

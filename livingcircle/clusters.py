@@ -531,7 +531,8 @@ def recommend(result, *, max_walk_min: float = 10, speed_profile=None,
     if sites is None or len(sites) == 0:
         sites = node_sites(parts["network"], clusters)
     sd = site_distances(parts["network"], parts["access"].communities, sites,
-                        gates=parts.get("gates"), profile=parts["profile"])
+                        gates=parts.get("gates"), profile=parts["profile"],
+                        access=parts["access"])
     not_sited: list = []
     proposed = site_facilities(members, parts["gaps"], sd, sites, parts["profile"],
                                new_per_category=new_per_category, required_only=required_only,

@@ -228,7 +228,8 @@ def before_after(result_or_parts, proposed_or_scenario: pd.DataFrame, *,
     sp_name = parts.get("speed_profile") or settings.default_speed_profile
     fac_after = apply_scenario(parts["facilities"], proposed_or_scenario, parts.get("sites"))
     acc_after = measure_access(parts["network"], comm, fac_after, gates=parts.get("gates"),
-                               profile=prof, speed_profiles=[sp_name], cutoff_m=acc.cutoff_m)
+                               profile=prof, speed_profiles=[sp_name], cutoff_m=acc.cutoff_m,
+                               same_communities_as=acc)
     gaps_b = parts["gaps"]
     gaps_a = find_gaps(acc_after.table, prof, speed_profile=sp_name,
                        criterion=str(gaps_b["criterion"].iloc[0]) if len(gaps_b) else "distance")

@@ -78,11 +78,14 @@ UNIT_COST_PROXY: dict[str, float] = {
 
 def site_distances(net, communities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, *,
                    gates: gpd.GeoDataFrame | None = None, profile: Profile | None = None,
-                   ) -> pd.DataFrame:
+                   access=None) -> pd.DataFrame:
     """Network distance from every community to every candidate site within reach.
 
     The sites are measured by :func:`livingcircle.measure_access` as facilities of one carrier
     category, so they attach to the network exactly like facilities (nearest edge, offset walked).
+    ``access``: the run's :class:`~livingcircle.accessibility.Access` of the same network,
+    communities and gates, whose community access points are then reused (``measure_access``'s
+    ``same_communities_as``).
 
     Returns
     -------
@@ -102,7 +105,8 @@ def site_distances(net, communities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, 
                             "categories": carrier}, geometry=sites.geometry.to_numpy(),
                            crs=sites.crs)
     acc = measure_access(net, communities, fac, gates=gates, profile=profile,
-                         speed_profiles=[settings.default_speed_profile])
+                         speed_profiles=[settings.default_speed_profile],
+                         same_communities_as=access)
     pairs = acc.pairs[acc.pairs["category"] == carrier]
     out = pairs.rename(columns={"facility_id": "site_id"})[["community_id", "site_id",
                                                              "distance_m"]]

@@ -165,3 +165,44 @@ def test_array_network_gives_the_same_answers_as_the_graph():
     a = measure_access(net, comm, fac).table
     b = measure_access(arr, comm, fac).table
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_same_communities_reuse_their_access_points_only_when_they_are_the_same(monkeypatch):
+    import livingcircle.accessibility as A
+
+    net = lattice()
+    poly = shapely.box(xy(10, 10).x, xy(10, 10).y, xy(90, 90).x, xy(90, 90).y)
+    comm = gpd.GeoDataFrame({"community_id": ["A", "B"]},
+                            geometry=[poly, xy(150, 50)], crs=CRS)
+    gates = points(["G1"], [(50, 0)], "gate_id", community_id=["A"])
+    fac = facilities(["K"], [(50, 100)], ["kindergarten"])
+    first = measure_access(net, comm, fac, gates=gates)
+    sites = facilities(["S1", "S2"], [(150, 100), (0, 50)], ["kindergarten", "kindergarten"])
+    plain = measure_access(net, comm, sites, gates=gates)
+    found = []
+    real = A._community_access
+    monkeypatch.setattr(A, "_community_access", lambda *a: found.append(1) or real(*a))
+    again = measure_access(net, comm, sites, gates=gates, same_communities_as=first)
+    assert found == []  # the points of `first`, not found again
+    pd.testing.assert_frame_equal(again.table, plain.table)
+    pd.testing.assert_frame_equal(again.pairs, plain.pairs)
+    assert shapely.equals_exact(again.access_points.geometry.values,
+                                plain.access_points.geometry.values, 0).all()
+    # other communities, other gates or another snap distance: found again
+    for kw in ({"communities": comm.copy()}, {"gates": gates.copy()},
+               {"max_snap_distance_m": 99.0}):
+        args = {"communities": comm, "gates": gates, **kw}
+        measure_access(net, args.pop("communities"), sites, same_communities_as=first, **args)
+    assert len(found) == 3
+
+
+def test_recommend_finds_the_communities_access_points_once(sample_result, monkeypatch):
+    import livingcircle.accessibility as A
+    from livingcircle.clusters import recommend
+
+    found = []
+    real = A._community_access
+    monkeypatch.setattr(A, "_community_access", lambda *a: found.append(1) or real(*a))
+    out = recommend(sample_result)  # the sites' distances and the before/after access
+    assert found == []  # the run's own access points, reused by both
+    pd.testing.assert_frame_equal(out["before_after"], sample_result["before_after"])
