@@ -367,11 +367,9 @@ def measure_access(
         Points farther than this from any walkable edge are not attached (default
         :data:`settings.max_snap_distance_m`).
     same_communities_as
-        An :class:`Access` measured on the same network, communities and gates (the same
-        objects) with the same snap distance, e.g. the run's own, when only the facilities
-        change (candidate sites, a scenario): its communities' access points are taken as they
-        are instead of being found again, and ``diagnostics`` gets nothing about the
-        communities (that access's diagnostics had it). Otherwise it is not used.
+        An :class:`Access` of the same network, communities and gates (the same objects) and
+        snap distance, when only the facilities change (candidate sites, a scenario): its
+        communities' access points are reused (its ``diagnostics`` had what they report).
     """
     profile = profile or load_profile()
     count_minutes = tuple(settings.level_minutes if count_minutes is None else count_minutes)
@@ -380,40 +378,54 @@ def measure_access(
     cutoff = float(cutoff_m or settings.search_cutoff_m)
     max_snap = float(max_snap_distance_m or settings.max_snap_distance_m)
     _require_ids(communities, facilities)
-    crs = net.crs
     points_of = (net.edges, communities, gates, max_snap)
     comm, fac, cap, fap, g = _snapped_graph(net, communities, facilities, gates, diag, max_snap,
                                             _reusable_points(same_communities_as, points_of))
-    n_c = len(cap.owner)
-    cnode, fnode = g.point_node[:n_c], g.point_node[n_c:]
+    cnode, fnode = g.point_node[:len(cap.owner)], g.point_node[len(cap.owner):]
     poi_cats = [c.id for c in profile.poi_categories()]
-    fac_cats, cat_members = _category_members(fac, fnode, poi_cats)
+    fac_cats, members_of = _category_members(fac, fnode, poi_cats)
     comm_ids = comm["community_id"].astype(str).to_numpy()
     fac_ids = fac["facility_id"].astype(str).to_numpy()
     n_comm = len(comm_ids)
     owners_sorted, nodes_sorted, bounds = _nodes_by_community(cap.owner, cnode, n_comm)
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
-    has_access = np.array([len(x) > 0 for x in community_nodes])
-    rows_with_access = np.flatnonzero(has_access)
-    members_of = [np.array(cat_members[c], dtype=np.int64) for c in poi_cats]
+    has_access = np.diff(bounds) > 0
     nearest_d, nearest_f = _nearest_by_category(g, fnode, members_of, nodes_sorted,
                                                 owners_sorted, bounds, has_access, cutoff)
     pair_radius = _pair_radius(speeds, count_minutes, profile, poi_cats)
-    pairs = _pairs_within(g, fnode, [community_nodes[i] for i in rows_with_access],
-                          rows_with_access, pair_radius)
-    pairs = _with_ids_and_categories(pairs, comm_ids, fac_ids, fac_cats, poi_cats)
-    table = _access_table(nearest_d, nearest_f, pairs, speeds, count_minutes, comm_ids, fac_ids,
-                          poi_cats)
-    pairs = pairs.drop(columns=["_f", "_c", "_j"])[["community_id", "facility_id", "category",
-                                             "distance_m"]]
-    ap = _access_points_layer(cap, fap, comm_ids, fac_ids, crs)
+    pairs, table = _pairs_and_table(g, fnode, community_nodes, has_access, pair_radius,
+                                    (nearest_d, nearest_f), speeds, count_minutes,
+                                    (comm_ids, fac_ids, fac_cats, poi_cats))
+    ap = _access_points_layer(cap, fap, comm_ids, fac_ids, net.crs)
     logger.info("access: %d communities × %d categories × %d speed profiles; %d pairs",
                 n_comm, len(poi_cats), len(speeds), len(pairs))
     return Access(table=table, pairs=pairs, access_points=ap, speeds=speeds, profile=profile,
                   cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
-                  graph=g, community_nodes=community_nodes, crs=crs,
+                  graph=g, community_nodes=community_nodes, crs=net.crs,
                   edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode,
                   community_points=cap, community_points_of=points_of)
+
+
+def _pairs_and_table(g: SplitGraph, fnode: np.ndarray, community_nodes: list[np.ndarray],
+                     has_access: np.ndarray, pair_radius: float, nearest: tuple,
+                     speeds: dict[str, float], count_minutes: tuple,
+                     names: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the community–facility pairs within ``pair_radius`` and the long access table.
+
+    ``nearest``: the nearest distances and facilities by category; ``names``: the community and
+    facility ids, the facilities' categories and the POI category ids.
+    """
+    comm_ids, fac_ids, fac_cats, poi_cats = names
+    rows_with_access = np.flatnonzero(has_access)
+    pairs = _pairs_within(g, fnode, [community_nodes[i] for i in rows_with_access],
+                          rows_with_access, pair_radius)
+    pairs = _with_ids_and_categories(pairs, comm_ids, fac_ids, fac_cats, poi_cats)
+    nearest_d, nearest_f = nearest
+    table = _access_table(nearest_d, nearest_f, pairs, speeds, count_minutes, comm_ids, fac_ids,
+                          poi_cats)
+    pairs = pairs.drop(columns=["_f", "_c", "_j"])[["community_id", "facility_id", "category",
+                                             "distance_m"]]
+    return pairs, table
 
 
 def _reusable_points(like: Access | None, points_of: tuple) -> AccessPoints | None:
@@ -467,8 +479,8 @@ def _pair_radius(speeds: dict[str, float], count_minutes: tuple, profile: Profil
 
 
 def _category_members(fac: gpd.GeoDataFrame, fnode: np.ndarray,
-                      poi_cats: list[str]) -> tuple[pd.Series, dict[str, list[int]]]:
-    """Each facility's category ids, and per category the rows of its attached facilities."""
+                      poi_cats: list[str]) -> tuple[pd.Series, list[np.ndarray]]:
+    """Each facility's category ids, and the rows of the attached facilities of each category."""
     cats_col = "categories" if "categories" in fac.columns else "category"
     fac_cats = fac[cats_col].fillna("").astype(str).str.split(";")
     cat_members: dict[str, list[int]] = {c: [] for c in poi_cats}
@@ -477,7 +489,7 @@ def _category_members(fac: gpd.GeoDataFrame, fnode: np.ndarray,
             c = c.strip()
             if c in cat_members and fnode[i] >= 0:
                 cat_members[c].append(i)
-    return fac_cats, cat_members
+    return fac_cats, [np.array(cat_members[c], dtype=np.int64) for c in poi_cats]
 
 
 def _nodes_by_community(owner: np.ndarray, cnode: np.ndarray,
