@@ -106,6 +106,22 @@ def check_scheduler(scheduler: str) -> None:
         pass
 
 
+def _frozen_fork_pool(n: int, initializer: Callable[..., None],
+                      initargs: tuple) -> ProcessPoolExecutor:
+    """Start a ``fork`` pool of ``n`` workers, the garbage collector frozen until its end.
+
+    (:meth:`Workers.__enter__` says why; the pool's owner calls ``gc.unfreeze()`` after its
+    ``shutdown``.)
+    """
+    gc.freeze()
+    try:
+        return ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=initializer, initargs=initargs)
+    except BaseException:
+        gc.unfreeze()
+        raise
+
+
 class Workers:
     """Run ``fn(state, task)`` for many tasks on worker processes or a Dask cluster.
 
@@ -161,14 +177,7 @@ class Workers:
             # the run's networkx graph, frames and tables. Frozen, they stay shared. The
             # city centre's isochrone stage, run and workers together: 1,976 → 1,756 MB (Pss,
             # ``benchmarks/CITY_SCALE.md`` run 18), same time. Unfrozen when the pool ends.
-            gc.freeze()
-            ctx = multiprocessing.get_context("fork")
-            try:
-                self._pool = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init,
-                                                 initargs=(self.state, self.n))
-            except BaseException:
-                gc.unfreeze()
-                raise
+            self._pool = _frozen_fork_pool(self.n, _init, (self.state, self.n))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -247,14 +256,8 @@ class StreamWorkers:
         self._lo = ctx.RawArray("i", self.rounds * self.n)
         self._hi = ctx.RawArray("i", self.rounds * self.n)
         numbers = ctx.RawValue("i", 0)
-        gc.freeze()  # see Workers.__enter__: the run's objects stay shared with the workers
-        try:
-            self._pool = ProcessPoolExecutor(
-                self.n, mp_context=ctx, initializer=_init_stream,
-                initargs=(self.state, self.n, self._lock, numbers, self._lo, self._hi))
-        except BaseException:
-            gc.unfreeze()
-            raise
+        self._pool = _frozen_fork_pool(
+            self.n, _init_stream, (self.state, self.n, self._lock, numbers, self._lo, self._hi))
         return self
 
     def __exit__(self, *exc) -> None:
