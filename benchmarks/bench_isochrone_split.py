@@ -36,6 +36,7 @@ Usage::
     python benchmarks/bench_isochrone_split.py                 # every way, about 5 minutes
     python benchmarks/bench_isochrone_split.py --ways tree tree_threads
     python benchmarks/bench_isochrone_split.py --ways pool --nodes 1000000   # the 1M city
+    python benchmarks/bench_isochrone_split.py --ways pool --with-facilities  # as the run measures
 
 One JSON line per way is appended to ``benchmarks/_work/bench_isochrone_split.jsonl`` and printed.
 """
@@ -61,6 +62,9 @@ def main(argv=None) -> None:
     ap.add_argument("--nodes", type=int, default=None,
                     help="the grid city of `bench_city.py --nodes N` (its default 10,000 "
                          "communities and 50,000 facilities) instead of the city centre")
+    ap.add_argument("--with-facilities", action="store_true",
+                    help="measure the communities with the city's facilities, as the run does "
+                         "(default: without, the isochrones need none)")
     args = ap.parse_args(argv)
 
     import bench_city
@@ -83,7 +87,8 @@ def main(argv=None) -> None:
     comm = gpd.read_file(folder / "communities.gpkg")
     none = gpd.GeoDataFrame({"facility_id": [], "categories": []},
                             geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-    acc = measure_access(net, comm, none, speed_profiles=["adult"])
+    fac = gpd.read_file(folder / "facilities.gpkg") if args.with_facilities else none
+    acc = measure_access(net, comm, fac, speed_profiles=["adult"])
     order = spatial_order(acc.communities.to_crs(acc.crs).geometry.centroid.to_numpy())
     order = np.array([i for i in order if len(acc.community_nodes[i])])
     speeds = acc.speeds
@@ -121,7 +126,7 @@ def main(argv=None) -> None:
     out = Path(__file__).resolve().parent / "_work" / "bench_isochrone_split.jsonl"
     for way in args.ways:
         if way == "pool":
-            _write(out, {"way": way, "city": folder.name, **pool(acc),
+            _write(out, {"way": way, "city": folder.name, "facilities": len(fac), **pool(acc),
                          "load_avg": os.getloadavg()})
             continue
         if way.startswith("tree"):
