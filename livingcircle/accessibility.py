@@ -295,11 +295,12 @@ class Access:
     edge_table: EdgeTable = field(repr=False)
     facility_ids: np.ndarray = field(repr=False)
     facility_nodes: np.ndarray = field(repr=False)
-    #: where the communities attach (projected), and what they were found from: the network's
-    #: edge table, the communities, the gates and the snap distance (``measure_access``'s
-    #: ``same_communities_as`` reuses them when all four are the same objects)
+    #: where the communities attach (projected); found from :attr:`communities` on the network
+    #: of :attr:`edge_table` with these gates and snap distance (``measure_access``'s
+    #: ``same_communities_as`` reuses them when all are the same)
     community_points: AccessPoints | None = field(default=None, repr=False)
-    community_points_of: tuple = field(default=(), repr=False)
+    gates: gpd.GeoDataFrame | None = field(default=None, repr=False)
+    max_snap_m: float | None = field(default=None, repr=False)
 
     def wide(self, speed_profile: str | None = None) -> gpd.GeoDataFrame:
         """Communities with ``d_<category>`` (m) and ``t_<category>`` (min) columns.
@@ -378,9 +379,9 @@ def measure_access(
     cutoff = float(cutoff_m or settings.search_cutoff_m)
     max_snap = float(max_snap_distance_m or settings.max_snap_distance_m)
     _require_ids(communities, facilities)
-    points_of = (net.edges, communities, gates, max_snap)
+    reuse = _reusable_points(same_communities_as, net, communities, gates, max_snap)
     comm, fac, cap, fap, g = _snapped_graph(net, communities, facilities, gates, diag, max_snap,
-                                            _reusable_points(same_communities_as, points_of))
+                                            reuse)
     cnode, fnode = g.point_node[:len(cap.owner)], g.point_node[len(cap.owner):]
     poi_cats = [c.id for c in profile.poi_categories()]
     fac_cats, members_of = _category_members(fac, fnode, poi_cats)
@@ -403,7 +404,7 @@ def measure_access(
                   cutoff_m=cutoff, pair_radius_m=pair_radius, communities=communities,
                   graph=g, community_nodes=community_nodes, crs=net.crs,
                   edge_table=net.edges, facility_ids=fac_ids, facility_nodes=fnode,
-                  community_points=cap, community_points_of=points_of)
+                  community_points=cap, gates=gates, max_snap_m=max_snap)
 
 
 def _pairs_and_table(g: SplitGraph, fnode: np.ndarray, community_nodes: list[np.ndarray],
@@ -428,12 +429,14 @@ def _pairs_and_table(g: SplitGraph, fnode: np.ndarray, community_nodes: list[np.
     return pairs, table
 
 
-def _reusable_points(like: Access | None, points_of: tuple) -> AccessPoints | None:
+def _reusable_points(like: Access | None, net: WalkNetwork, communities, gates,
+                     max_snap: float) -> AccessPoints | None:
     """Return the community access points of ``like`` if found from the same objects."""
-    if like is None or like.community_points is None or len(like.community_points_of) != 4:
+    if like is None:
         return None
-    same = all(a is b for a, b in zip(like.community_points_of[:3], points_of[:3], strict=True))
-    return like.community_points if same and like.community_points_of[3] == points_of[3] else None
+    same = (like.edge_table is net.edges and like.communities is communities
+            and like.gates is gates and like.max_snap_m == max_snap)
+    return like.community_points if same else None
 
 
 def _require_ids(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> None:

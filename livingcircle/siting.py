@@ -49,7 +49,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import geopandas as gpd
 import numpy as np
@@ -61,6 +61,9 @@ from . import settings
 from ._errors import InputError
 from .schema import parse_yes_no
 from .standards import Profile, site_fit
+
+if TYPE_CHECKING:
+    from .accessibility import Access
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ UNIT_COST_PROXY: dict[str, float] = {
 
 def site_distances(net, communities: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, *,
                    gates: gpd.GeoDataFrame | None = None, profile: Profile | None = None,
-                   access=None) -> pd.DataFrame:
+                   access: Access | None = None) -> pd.DataFrame:
     """Network distance from every community to every candidate site within reach.
 
     The sites are measured by :func:`livingcircle.measure_access` as facilities of one carrier
