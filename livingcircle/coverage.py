@@ -40,6 +40,7 @@ from .isochrones import (
     buffer_width,
     forked_maker,
     maker_for,
+    prepare_cells,
     reached_whole,
     spatial_order,
     wanted_categories,
@@ -152,6 +153,7 @@ def iter_coverage_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
                               < settings.process_pool_min_communities):
         drawn = _tiles_in_threads(chunks, tiles, maker, reach, threads)
     else:
+        prepare_cells(acc, buffer_m=buffer_m, workers=workers, scheduler=scheduler)
         state = _CoverageState(acc.graph, acc.edge_table, buffer_m, reach, tiles,
                                uuid.uuid4().hex)
         drawn = _tiles_in_processes(chunks, state, workers, scheduler, maker)

@@ -70,6 +70,11 @@ ISOCHRONE_CHUNK = 200  # communities per chunk of isochrones() (memory, see isoc
 ISOCHRONE_TASK = 50
 #: No polygons (no cut pieces): an empty object array, never written to.
 NO_POLYGONS = np.zeros(0, dtype=object)
+#: Vertices the whole quadtree of cells caches per vertex of the street buffers
+#: (:meth:`IsochroneMaker.predicted_tree_vertices`): 7,762,961 for 1,894,806 (4.10) at the
+#: city centre of ``benchmarks/CITY_SCALE.md``, 2026-12-04. The prediction only decides whether
+#: :func:`prepare_cells` builds every cell; the caches' budget is kept either way.
+TREE_PER_BUFFER_VERTEX = 4.1
 
 
 def _incidence(g) -> sp.csr_array:
@@ -162,6 +167,10 @@ class IsochroneMaker:
         self._buf = np.full(n_e, None, dtype=object)
         self._lock = threading.Lock()
         self._cached_vertices = 0
+        #: Every cell of the quadtree is cached (:func:`prepare_cells`).
+        self.complete = False
+        #: Whether a full cache is emptied (False while a worker builds cells to send back).
+        self.evicts = True
         if n_e:
             mid = shapely.get_coordinates(
                 shapely.line_interpolate_point(self.geom, 0.5, normalized=True))
@@ -206,21 +215,105 @@ class IsochroneMaker:
         new._buf = np.full(len(self.geom), None, dtype=object)
         new._lock = threading.Lock()  # a lock copied by fork may have been held by a thread
         new._cached_vertices = 0
+        new.complete = False
         new.levels = [{**level, "poly": {}} for level in self.levels]
         return new
+
+    def forked_copy(self) -> IsochroneMaker:
+        """Return the maker of a worker process forked from the run: its index and its caches.
+
+        Whatever the run's maker has cached (every cell, after :func:`prepare_cells`) serves
+        the worker as it is: the pages stay shared with the run's process (copy-on-write; the
+        geometries' coordinates live in GEOS's memory, which reading never writes). The
+        worker's own share of the cache budget (:func:`livingcircle._parallel._init`) counts
+        only what it adds; were it full, the worker empties its own caches, not the run's.
+        """
+        new = copy.copy(self)
+        new._lock = threading.Lock()  # a lock copied by fork may have been held by a thread
+        new._cached_vertices = 0
+        new.levels = [dict(level) for level in self.levels]  # emptied apart from the run's
+        return new
+
+    def predicted_tree_vertices(self) -> int:
+        """About how many vertices every cell of the quadtree holds once built (to decide).
+
+        A street's buffer has about two vertices per vertex of the street, plus
+        ``4 * QUAD_SEGS`` for its round ends and joins; the quadtree's levels, the cells' block
+        rings and the buffers together hold about :data:`TREE_PER_BUFFER_VERTEX` times the
+        buffers' vertices (measured, below).
+        """
+        n_coords = int(shapely.get_num_coordinates(self.geom).sum())
+        buffers = 2 * n_coords + 4 * QUAD_SEGS * len(self.geom)
+        return int(TREE_PER_BUFFER_VERTEX * buffers)
+
+    def top_cells(self) -> np.ndarray:
+        """Return the quadtree's top-level cells, those with the most streets first."""
+        count = self.levels[-1]["count"]
+        return np.argsort(-count, kind="stable")
+
+    def built_under(self, tops: Iterable[int]) -> BuiltCells:
+        """Build every cell under the top-level cells ``tops``; return what this maker cached.
+
+        Called on a maker with empty caches of its own (:meth:`with_empty_caches`) in a worker
+        process; :meth:`adopt` puts the cells and street buffers into the run's maker.
+        """
+        top = len(self.levels) - 1
+        for c in tops:
+            self._cell_filled(top, int(c))
+        cells = []
+        for lv, level in enumerate(self.levels):
+            if level["poly"]:
+                keys = np.fromiter(level["poly"].keys(), dtype=np.int64, count=len(level["poly"]))
+                cells.append((lv, keys, list(level["poly"].values())))
+        streets = np.flatnonzero(~pd.isna(self._buf))
+        return BuiltCells(cells, streets, self._buf[streets])
+
+    def adopt(self, built: BuiltCells) -> bool:
+        """Cache the cells and street buffers another maker built (:meth:`built_under`).
+
+        Returns False, and caches nothing, when they would take the caches over their budget
+        (:data:`livingcircle.settings.isochrone_cache_vertices`).
+        """
+        new = pd.isna(self._buf[built.streets])
+        added = int(shapely.get_num_coordinates(built.buffers[new]).sum())
+        rings = {}  # a cell's blocks are also its parent's: the same ring objects, counted once
+        for _lv, _keys, got in built.cells:
+            filled = np.array([f for f, _h in got], dtype=object)
+            added += int(shapely.get_num_coordinates(filled).sum())
+            rings.update((id(r), r) for _f, h in got for r in h.rings)
+        added += int(shapely.get_num_coordinates(np.array(list(rings.values()),
+                                                          dtype=object)).sum())
+        with self._lock:
+            if self._cached_vertices + added > settings.isochrone_cache_vertices:
+                return False
+            self._buf[built.streets[new]] = built.buffers[new]
+            for lv, keys, got in built.cells:
+                self.levels[lv]["poly"].update(zip(keys.tolist(), got, strict=True))
+            self._cached_vertices += added
+        return True
+
+    def drop_caches(self) -> None:
+        """Empty the caches (the memory of a city's cells, once no stage needs them)."""
+        with self._lock:
+            self._buf = np.full(len(self.geom), None, dtype=object)
+            for level in self.levels:
+                level["poly"] = {}
+            self._cached_vertices = 0
+            self.complete = False
 
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
         added = int(shapely.get_num_coordinates(geoms).sum())
         with self._lock:
             self._cached_vertices += added
-            if self._cached_vertices > settings.isochrone_cache_vertices:
+            if self.evicts and self._cached_vertices > settings.isochrone_cache_vertices:
                 logger.debug("isochrone cache full (%d vertices): emptied",
                              self._cached_vertices)
                 self._buf = np.full(len(self.geom), None, dtype=object)
                 for level in self.levels:
                     level["poly"] = {}
                 self._cached_vertices = 0
+                self.complete = False
 
     def edge_buffers(self, e: np.ndarray) -> np.ndarray:
         """Return the buffers of whole streets ``e`` (cached)."""
@@ -466,6 +559,20 @@ class IsochroneMaker:
                      cuts)
 
 
+class BuiltCells(NamedTuple):
+    """Cells and street buffers one maker built, for another to cache (``adopt``).
+
+    Pickled in one piece, so that a block ring shared by a cell and the cells above it, or a
+    one-street cell and its street's buffer, stay one object; shapely pickles geometries as
+    WKB, every coordinate bit for bit. (Whole arrays of WKB instead took as much CPU in the
+    city centre's workers: 17.8 against 17.1 s, and 1.0 against 0.16 s to adopt.)
+    """
+
+    cells: list  # per level: (level, cell numbers, [(filled polygon, Holes)])
+    streets: np.ndarray  # the streets whose buffers were built
+    buffers: np.ndarray  # their buffers
+
+
 @dataclass(frozen=True)
 class Holes:
     """Blocks: hole rings (LinearRings) and a point inside each, to find the part it is in."""
@@ -698,8 +805,7 @@ def iter_isochrones(
         source = measure_access(source, communities, empty, gates=gates,
                                 speed_profiles=speed_profiles)
     acc = source
-    speeds = (speed_table(speed_profiles, acc.profile) if speed_profiles is not None
-              else acc.speeds)
+    speeds = _speeds(acc, speed_profiles)
     buffer_m = buffer_width(buffer_m)
     minutes = _checked_minutes(minutes)
     if chunk_size < 1:
@@ -726,6 +832,8 @@ def iter_isochrones(
         state = _IsoState(acc.graph, acc.edge_table, buffer_m, speeds, minutes, radius,
                           token=uuid.uuid4().hex)
         if scheduler is None:  # a local pool: each worker its own part of the city
+            prepare_cells(acc, buffer_m=buffer_m, reach_m=radius, origins=len(picked),
+                          workers=n_workers)
             streams = _streams(picked, chunk_size, n_workers)
             chunks = [np.concatenate(r) for r in streams]
             drawn = _drawn_in_streams(acc, state, streams, n_workers, maker)
@@ -734,6 +842,24 @@ def iter_isochrones(
     for in_space, by_i in zip(chunks, drawn, strict=True):
         # drawn in spatial order (neighbours share cached cells), given in the communities' order
         yield _chunk_frame(np.sort(in_space), by_i, ids, centroids, speeds, minutes, to_wgs84)
+
+
+def _speeds(acc: Access, speed_profiles: SpeedProfiles) -> dict[str, float]:
+    """Return the speeds (m/min) to draw: the profiles given, or those of ``acc``."""
+    return (speed_table(speed_profiles, acc.profile) if speed_profiles is not None
+            else acc.speeds)
+
+
+def walk_m(acc: Access, minutes: Iterable[float] | None = None,
+           speed_profiles: SpeedProfiles = None) -> float:
+    """Return the longest walk to draw (metres): the most minutes at the fastest speed."""
+    return max(_checked_minutes(minutes)) * max(_speeds(acc, speed_profiles).values())
+
+
+def drop_cells(acc: Access) -> None:
+    """Empty the caches of every isochrone maker kept on ``acc`` (:func:`maker_for`)."""
+    for maker in acc.__dict__.get("_isochrone_makers", {}).values():
+        maker.drop_caches()
 
 
 def _draw(maker: IsochroneMaker, speeds: dict[str, float], minutes: list[float],
@@ -791,8 +917,9 @@ _FORKED: dict[str, IsochroneMaker] = {}
 def forked_maker(token: str, maker: IsochroneMaker) -> Iterator[None]:
     """Offer ``maker`` to the worker processes forked while this block runs (state ``token``).
 
-    Their :func:`worker_maker` then takes a copy with empty caches instead of building the
-    index again (a Dask worker, not forked from this process, still builds its own).
+    Their :func:`worker_maker` then takes a copy of it, its caches included, instead of
+    building the index again (a Dask worker, not forked from this process, still builds its
+    own).
     """
     _FORKED[token] = maker
     try:
@@ -826,10 +953,80 @@ def worker_maker(graph: SplitGraph, edges: EdgeTable, buffer_m: float,
     if kept is None:
         _WORKER.clear()
         parent = _FORKED.get(token)  # forked from the run: its index, inherited
-        maker = (parent.with_empty_caches() if parent is not None
+        maker = (parent.forked_copy() if parent is not None
                  else IsochroneMaker(graph, edges, buffer_m, levels=_LEVELS))
         kept = _WORKER[token] = (maker, BoundedSearch(graph), np.full(graph.n_nodes, np.inf))
     return kept
+
+
+def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float | None = None,
+                  origins: int | None = None, workers: int | None = None,
+                  scheduler=None) -> bool:
+    """Build every cell of the run's isochrone maker on a local pool, once, for every stage.
+
+    The isochrones' worker processes, the coverage's and the uncovered areas all unite the
+    same cells. Each built them again from empty caches (coverage of the city centre: 29.7 CPU
+    s from empty caches, 17.1 s with every cell cached, 12.7 s to build them all;
+    ``benchmarks/README.md``). Here the pool's workers build the top-level cells side by side
+    and send them back; the run's maker caches them, and the workers forked afterwards
+    (:func:`forked_maker`) find them there, shared with the run's process.
+
+    Only where it pays: a local pool of more than one worker (a Dask worker builds its own;
+    fewer ``origins`` than :data:`livingcircle.settings.process_pool_min_communities` are
+    drawn in threads), every cell predicted to fit
+    :data:`livingcircle.settings.isochrone_cache_vertices`
+    (:meth:`IsochroneMaker.predicted_tree_vertices`; the 1M-node city's do not), and, for
+    isochrones, ``origins`` whose walks of ``reach_m`` metres cover the network's extent at
+    least twice over (a few communities of a large network would not use most cells).
+
+    Returns
+    -------
+    bool
+        Whether the cells were built now (False: not worth it, or built already).
+    """
+    maker = maker_for(acc, buffer_width(buffer_m))
+    scheduler = scheduler if scheduler is not None else settings.scheduler
+    n = worker_count(workers)
+    if maker.complete or scheduler is not None or n < 2 or len(maker.geom) == 0:
+        return False
+    if maker.predicted_tree_vertices() > settings.isochrone_cache_vertices:
+        return False
+    if origins is not None and origins < settings.process_pool_min_communities:
+        return False  # drawn in this process's threads, which share one maker's caches
+    if origins is not None and reach_m is not None:
+        x0, y0, x1, y1 = shapely.total_bounds(maker.geom)
+        walked = origins * np.pi * reach_m ** 2 / 2  # a walk's area is about half its circle
+        if walked < 2 * max((x1 - x0) * (y1 - y0), 1.0):
+            return False
+    tops = maker.top_cells()
+    state = _CellsState(acc.graph, acc.edge_table, maker.buffer_m, uuid.uuid4().hex)
+    with forked_maker(state.token, maker), Workers(state, workers=n) as pool:
+        # one top-level cell per task, the largest first: the workers finish together
+        futures = pool.submit(_cells_task, [[int(c)] for c in tops])
+        adopted = [maker.adopt(f.result()) for f in futures]
+    maker.complete = all(adopted)
+    logger.debug("isochrone cells: %d top-level cells built by %d workers, %d vertices cached",
+                 len(tops), n, maker._cached_vertices)
+    return True
+
+
+@dataclass
+class _CellsState:
+    """What a worker process needs to build cells (:func:`prepare_cells`)."""
+
+    graph: SplitGraph
+    edges: EdgeTable
+    buffer_m: float
+    token: str
+
+
+def _cells_task(state: _CellsState, tops: list[int]) -> BuiltCells:
+    """Build the cells under the top-level cells ``tops`` and return them (a worker process)."""
+    parent = _FORKED.get(state.token)
+    maker = (parent.with_empty_caches() if parent is not None
+             else IsochroneMaker(state.graph, state.edges, state.buffer_m, levels=_LEVELS))
+    maker.evicts = False  # the run predicted that every cell fits its budget; sent back now
+    return maker.built_under(tops)
 
 
 def _iso_task(state: _IsoState, task: list[tuple[int, np.ndarray]]) -> list[tuple[int, dict]]:

@@ -614,8 +614,18 @@ def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool, keep
 
 
 def _isochrones(ctx: _Run, acc, comm: gpd.GeoDataFrame, *, minutes, speed_profiles: list[str]):
-    """Draw the isochrones of every community (a city's go to a temporary file)."""
-    from .isochrones import isochrones, iter_isochrones
+    """Draw the isochrones of every community (a city's go to a temporary file).
+
+    First, where it pays, every cell the isochrones, coverage and uncovered areas unite is
+    built once on the worker processes (stage "isochrone cells",
+    :func:`livingcircle.isochrones.prepare_cells`); the caches are emptied after the uncovered
+    areas (:func:`_gaps`).
+    """
+    from .isochrones import isochrones, iter_isochrones, prepare_cells, walk_m
+
+    if prepare_cells(acc, origins=len(comm),
+                     reach_m=walk_m(acc, minutes, speed_profiles=speed_profiles[:1])):
+        ctx.stages.done("isochrone cells")
 
     if len(comm) <= settings.spill_above_communities:
         return isochrones(acc, minutes=minutes, speed_profiles=speed_profiles[:1])
@@ -639,6 +649,7 @@ def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str =
     from .capacity import capacity_access
     from .coverage import coverage_areas, uncovered_areas
     from .gaps import area_figures, completeness, find_gaps
+    from .isochrones import drop_cells
 
     comm, fac, prof = data.comm, data.fac, ctx.prof
     out: dict = {"gaps": find_gaps(acc.table, prof, speed_profile=speed_profile,
@@ -668,6 +679,7 @@ def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str =
     if (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any():
         out["uncovered"] = uncovered_areas(acc, fac)
     ctx.stages.done("uncovered")
+    drop_cells(acc)  # no later stage unites the cells: their memory back before the map
     return out
 
 

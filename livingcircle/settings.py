@@ -97,7 +97,11 @@ isochrone_cache_vertices : int
     The isochrone maker keeps street buffers and cell unions for reuse across origins; above
     this many vertices (16 bytes each) the cache is emptied and rebuilt as needed. The budget
     of the run on this machine: each of the ``n`` worker processes of a local pool
-    (``workers``) keeps ``1/n`` of it; a Dask worker keeps all of it.
+    (``workers``) keeps ``1/n`` of it; a Dask worker keeps all of it. Where every cell of the
+    network is predicted to fit in it, a local pool builds them all once, ahead, and the run
+    keeps them for the isochrones, coverage and uncovered areas
+    (:func:`livingcircle.isochrones.prepare_cells`); a worker's ``1/n`` then counts only what
+    it adds to them.
 coverage_tile_above_m : float
     A network wider than this (metres, east–west or north–south) gets its coverage polygons
     in 3.2 km tiles, one row per category and tile, instead of one polygon per category.

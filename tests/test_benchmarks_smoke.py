@@ -195,6 +195,17 @@ def test_city_run_reports_the_pipeline_stages(bench_city, tmp_path):
     if sys.platform == "linux":
         assert rec["peak_mb"] >= max(s["peak_mb"] for s in rec["stages"]) - 1  # rounded
     assert (tmp_path / "out" / "livingcircle.gpkg").is_file()
+    assert "isochrone cells" not in names  # 6 communities: no worker processes
+
+    # the same run on 2 worker processes: every cell built once, ahead, in a stage of its own
+    pooled = [sys.executable, "-c", "import sys; from livingcircle import settings; "
+              "settings.process_pool_min_communities = 0; from livingcircle.cli import main; "
+              "sys.exit(main(sys.argv[1:]))", *cmd[3:-3], "--out", str(tmp_path / "out2"),
+              "--workers", "2", "--no-progress"]
+    rec = bench_city.measure(pooled, tmp_path / "run2.log")
+    assert rec["returncode"] == 0, rec.get("log_tail")
+    names = [s["stage"] for s in rec["stages"]]
+    assert names[4:6] == ["isochrone cells", "isochrones"]
 
 
 def test_city_centre_files_curve_the_same_streets(bench_city, tmp_path):

@@ -609,6 +609,8 @@ def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, m
     one = coverage.coverage_areas(acc, fac, categories=cats, workers=1)
     acc.__dict__.pop("_isochrone_makers", None)
     two = coverage.coverage_areas(acc, fac, categories=cats, workers=2)
+    # the pool built every cell once, ahead (prepare_cells), and its workers shared them
+    assert iso_mod.maker_for(acc, settings.isochrone_buffer_m).complete
     acc.__dict__.pop("_isochrone_makers", None)
     assert len(one) > 10
     _same_rows(one, two)
@@ -712,14 +714,17 @@ def _worker_maker_facts(state, _task):
     return {"offered": parent is not None,
             "shares_index": parent is not None and maker is not parent
             and maker.inc is parent.inc and maker.levels[0]["cell"] is parent.levels[0]["cell"],
-            "own_caches": parent is not None and maker._buf is not parent._buf
-            and maker.levels[0]["poly"] is not parent.levels[0]["poly"],
+            "inherits_caches": parent is not None and maker._buf is parent._buf
+            and maker.levels[0]["poly"] is parent.levels[0]["poly"]
+            and all(b is not None for b in maker._buf[:5]),
+            "own_count": maker._cached_vertices,
             "cells": len(maker.levels[0]["count"])}
 
 
 def test_forked_workers_share_the_runs_maker_index(curvy_access):
-    """A local pool's worker takes the run's maker index (inherited by fork) with empty caches
-    of its own; without the offer it builds the same index itself."""
+    """A local pool's worker takes the run's maker index and caches (inherited by fork),
+    counting only what it adds against its budget; without the offer it builds the same index
+    itself."""
     from livingcircle._parallel import Workers
     from livingcircle.isochrones import forked_maker, maker_for
 
@@ -729,8 +734,90 @@ def test_forked_workers_share_the_runs_maker_index(curvy_access):
     state = {"graph": acc.graph, "edges": acc.edge_table, "buffer_m": 10.0, "token": "t1"}
     with forked_maker("t1", maker), Workers(state, workers=2) as pool:
         facts = [f.result() for f in pool.submit(_worker_maker_facts, [0, 1])]
-    assert all(f["offered"] and f["shares_index"] and f["own_caches"] for f in facts)
+    assert all(f["offered"] and f["shares_index"] and f["inherits_caches"] for f in facts)
+    assert [f["own_count"] for f in facts] == [0, 0]
     state["token"] = "t2"  # not offered: built in the worker
     with Workers(state, workers=2) as pool:
         built = pool.submit(_worker_maker_facts, [0])[0].result()
     assert not built["offered"] and built["cells"] == facts[0]["cells"]
+    # emptied in a copy, the run's caches stay
+    copy = maker.forked_copy()
+    copy.drop_caches()
+    assert maker._buf[0] is not None and maker.levels[0]["poly"]
+
+
+def _every_cell(maker):
+    top = len(maker.levels) - 1
+    for c in range(len(maker.levels[top]["count"])):
+        maker._cell_filled(top, c)
+    return maker
+
+
+def test_cells_built_by_the_pool_are_those_built_here(curvy_access, monkeypatch):
+    """prepare_cells: the pool's workers build every cell of the quadtree (several top-level
+    cells) and the run's maker caches them, bit for bit the cells built in this process; once
+    built, not again; the isochrones drawn from them are those of one process."""
+    import importlib
+
+    import shapely
+
+    from livingcircle.isochrones import IsochroneMaker, maker_for, prepare_cells
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")
+    monkeypatch.setattr(iso_mod, "_LEVELS", 4)  # 200 m top-level cells: 16 of them
+    acc = curvy_access
+    acc.__dict__.pop("_isochrone_makers", None)
+    assert prepare_cells(acc, buffer_m=10.0, workers=2)
+    maker = maker_for(acc, 10.0)
+    assert maker.complete and len(maker.levels[-1]["count"]) > 4
+    here = _every_cell(IsochroneMaker(acc.graph, acc.edge_table, 10.0, levels=4))
+    for lv, (got, ref) in enumerate(zip(maker.levels, here.levels, strict=True)):
+        assert got["poly"].keys() == ref["poly"].keys(), lv
+        for c, (filled, holes) in ref["poly"].items():
+            assert got["poly"][c][0].equals_exact(filled, 0.0)
+            assert shapely.equals_exact(got["poly"][c][1].rings, holes.rings, 0.0).all()
+    assert all(a.equals_exact(b, 0.0) for a, b in zip(maker._buf, here._buf, strict=True))
+    assert maker._cached_vertices == here._cached_vertices
+    assert not prepare_cells(acc, buffer_m=10.0, workers=2)  # built already
+    assert not prepare_cells(acc, buffer_m=10.0, workers=1)  # no pool: nothing to share
+
+    one = _drawn_by(acc, monkeypatch, workers=1)
+    built = []
+    real = iso_mod.prepare_cells
+
+    def spy(*a, **k):
+        built.append(real(*a, **k))
+        return built[-1]
+
+    monkeypatch.setattr(iso_mod, "prepare_cells", spy)
+    two = _drawn_by(acc, monkeypatch, workers=2)
+    assert built == [True] and maker_for(acc, 10.0).complete
+    _same_rows(one, two)
+
+
+def test_cells_not_built_where_it_would_not_pay(curvy_access, monkeypatch):
+    """No cells built ahead for a few short walks on the network, nor when every cell would
+    not fit the caches' budget; a maker refuses cells over its budget."""
+    from livingcircle import settings
+    from livingcircle.isochrones import IsochroneMaker, maker_for, prepare_cells
+
+    acc = curvy_access
+    acc.__dict__.pop("_isochrone_makers", None)
+    maker = maker_for(acc, 10.0)
+    # fewer communities than a pool is started for: drawn in threads, one maker's caches
+    assert not prepare_cells(acc, buffer_m=10.0, origins=40, reach_m=600.0, workers=2)
+    monkeypatch.setattr(settings, "process_pool_min_communities", 0)
+    assert not prepare_cells(acc, buffer_m=10.0, origins=2, reach_m=100.0, workers=2)
+    assert prepare_cells(acc, buffer_m=10.0, origins=40, reach_m=600.0, workers=2)
+    needed = maker._cached_vertices
+    assert 0.5 < maker.predicted_tree_vertices() / needed < 2  # the prediction's order
+    maker.drop_caches()
+    assert not maker.complete and maker._cached_vertices == 0
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", maker.predicted_tree_vertices() - 1)
+    assert not prepare_cells(acc, buffer_m=10.0, workers=2)
+    assert maker._cached_vertices == 0
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", needed - 1)
+    other = IsochroneMaker(acc.graph, acc.edge_table, 10.0)
+    other.evicts = False
+    assert not maker.adopt(other.built_under(other.top_cells()))
+    assert maker._cached_vertices == 0 and all(b is None for b in maker._buf)
