@@ -227,11 +227,17 @@ class IsochroneMaker:
         geometries' coordinates live in GEOS's memory, which reading never writes). The
         worker's own share of the cache budget (:func:`livingcircle._parallel._init`) counts
         only what it adds; were it full, the worker empties its own caches, not the run's.
+
+        The containers are the worker's own copies (of references): what the worker adds must
+        not go into the run's dicts and array, which the run's maker (inherited too) keeps
+        alive. Adding to them kept the worker's first cache full after it was emptied: the 1M
+        city's workers held some 300–500 MB more (``benchmarks/CITY_SCALE.md``, run j).
         """
         new = copy.copy(self)
         new._lock = threading.Lock()  # a lock copied by fork may have been held by a thread
         new._cached_vertices = 0
-        new.levels = [dict(level) for level in self.levels]  # emptied apart from the run's
+        new._buf = self._buf.copy()
+        new.levels = [{**level, "poly": dict(level["poly"])} for level in self.levels]
         return new
 
     def predicted_tree_vertices(self) -> int:

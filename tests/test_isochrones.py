@@ -714,9 +714,14 @@ def _worker_maker_facts(state, _task):
     return {"offered": parent is not None,
             "shares_index": parent is not None and maker is not parent
             and maker.inc is parent.inc and maker.levels[0]["cell"] is parent.levels[0]["cell"],
-            "inherits_caches": parent is not None and maker._buf is parent._buf
-            and maker.levels[0]["poly"] is parent.levels[0]["poly"]
-            and all(b is not None for b in maker._buf[:5]),
+            "inherits_caches": parent is not None
+            and all(maker._buf[k] is parent._buf[k] is not None for k in range(5))
+            and all(maker.levels[lv]["poly"][c] is parent.levels[lv]["poly"][c]
+                    for lv in range(len(parent.levels)) for c in parent.levels[lv]["poly"]),
+            # in containers of its own: what it adds, and empties, is never the run's
+            "own_containers": parent is not None and maker._buf is not parent._buf
+            and all(a["poly"] is not b["poly"] for a, b in zip(maker.levels, parent.levels,
+                                                                 strict=True)),
             "own_count": maker._cached_vertices,
             "cells": len(maker.levels[0]["count"])}
 
@@ -734,14 +739,17 @@ def test_forked_workers_share_the_runs_maker_index(curvy_access):
     state = {"graph": acc.graph, "edges": acc.edge_table, "buffer_m": 10.0, "token": "t1"}
     with forked_maker("t1", maker), Workers(state, workers=2) as pool:
         facts = [f.result() for f in pool.submit(_worker_maker_facts, [0, 1])]
-    assert all(f["offered"] and f["shares_index"] and f["inherits_caches"] for f in facts)
+    assert all(f["offered"] and f["shares_index"] and f["inherits_caches"]
+               and f["own_containers"] for f in facts)
     assert [f["own_count"] for f in facts] == [0, 0]
     state["token"] = "t2"  # not offered: built in the worker
     with Workers(state, workers=2) as pool:
         built = pool.submit(_worker_maker_facts, [0])[0].result()
     assert not built["offered"] and built["cells"] == facts[0]["cells"]
-    # emptied in a copy, the run's caches stay
+    # what a copy adds is its own; emptied, the run's caches stay
     copy = maker.forked_copy()
+    copy.edge_buffers(np.arange(5, 10))
+    assert all(b is None for b in maker._buf[5:10])
     copy.drop_caches()
     assert maker._buf[0] is not None and maker.levels[0]["poly"]
 
