@@ -207,9 +207,10 @@ class IsochroneMaker:
         """Return a maker that shares this one's index but keeps caches of its own.
 
         The index (quadtree cells, incidence, streets by edge; some 1.8M-long arrays at 1M
-        nodes) is read-only once built. A worker process forked from the run takes this
-        instead of building the index again: its pages stay shared with the run's process
-        (copy-on-write), and the worker does not spend the time.
+        nodes) is read-only once built. A worker process forked from the run to build cells
+        (:func:`prepare_cells`) takes this instead of building the index again: its pages stay
+        shared with the run's process (copy-on-write), and the worker does not spend the time.
+        A worker that draws takes :meth:`forked_copy`, the run's caches included.
         """
         new = copy.copy(self)
         new._buf = np.full(len(self.geom), None, dtype=object)
