@@ -171,6 +171,7 @@ class IsochroneMaker:
         self.complete = False
         #: Whether a full cache is emptied (False while a worker builds cells to send back).
         self.evicts = True
+        self._predicted: int | None = None  # predicted_tree_vertices(), once found
         if n_e:
             mid = shapely.get_coordinates(
                 shapely.line_interpolate_point(self.geom, 0.5, normalized=True))
@@ -212,12 +213,8 @@ class IsochroneMaker:
         shared with the run's process (copy-on-write), and the worker does not spend the time.
         A worker that draws takes :meth:`forked_copy`, the run's caches included.
         """
-        new = copy.copy(self)
-        new._buf = np.full(len(self.geom), None, dtype=object)
-        new._lock = threading.Lock()  # a lock copied by fork may have been held by a thread
-        new._cached_vertices = 0
-        new.complete = False
-        new.levels = [{**level, "poly": {}} for level in self.levels]
+        new = self._copy()
+        new._emptied()
         return new
 
     def forked_copy(self) -> IsochroneMaker:
@@ -234,12 +231,31 @@ class IsochroneMaker:
         alive. Adding to them kept the worker's first cache full after it was emptied: the 1M
         city's workers held some 300–500 MB more (``benchmarks/CITY_SCALE.md``, run j).
         """
+        new = self._copy()
+        new._buf = self._buf.copy()
+        for level in new.levels:
+            level["poly"] = dict(level["poly"])
+        return new
+
+    def _copy(self) -> IsochroneMaker:
+        """Return a maker sharing this one's index and caches, with its own lock and levels.
+
+        Its level dicts are its own, so that emptying them (:meth:`_emptied`) leaves this
+        maker's; nothing it holds is counted against its budget yet.
+        """
         new = copy.copy(self)
         new._lock = threading.Lock()  # a lock copied by fork may have been held by a thread
         new._cached_vertices = 0
-        new._buf = self._buf.copy()
-        new.levels = [{**level, "poly": dict(level["poly"])} for level in self.levels]
+        new.levels = [dict(level) for level in self.levels]
         return new
+
+    def _emptied(self) -> None:
+        """Drop every cached buffer and cell (the caller holds the lock or owns the maker)."""
+        self._buf = np.full(len(self.geom), None, dtype=object)
+        for level in self.levels:
+            level["poly"] = {}
+        self._cached_vertices = 0
+        self.complete = False
 
     def predicted_tree_vertices(self) -> int:
         """About how many vertices every cell of the quadtree holds once built (to decide).
@@ -249,9 +265,11 @@ class IsochroneMaker:
         rings and the buffers together hold about :data:`TREE_PER_BUFFER_VERTEX` times the
         buffers' vertices (measured, below).
         """
-        n_coords = int(shapely.get_num_coordinates(self.geom).sum())
-        buffers = 2 * n_coords + 4 * QUAD_SEGS * len(self.geom)
-        return int(TREE_PER_BUFFER_VERTEX * buffers)
+        if self._predicted is None:  # asked by each stage that may build the cells
+            n_coords = int(shapely.get_num_coordinates(self.geom).sum())
+            buffers = 2 * n_coords + 4 * QUAD_SEGS * len(self.geom)
+            self._predicted = int(TREE_PER_BUFFER_VERTEX * buffers)
+        return self._predicted
 
     def top_cells(self) -> np.ndarray:
         """Return the quadtree's top-level cells, those with the most streets first."""
@@ -302,11 +320,7 @@ class IsochroneMaker:
     def drop_caches(self) -> None:
         """Empty the caches (the memory of a city's cells, once no stage needs them)."""
         with self._lock:
-            self._buf = np.full(len(self.geom), None, dtype=object)
-            for level in self.levels:
-                level["poly"] = {}
-            self._cached_vertices = 0
-            self.complete = False
+            self._emptied()
 
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
@@ -316,11 +330,7 @@ class IsochroneMaker:
             if self.evicts and self._cached_vertices > settings.isochrone_cache_vertices:
                 logger.debug("isochrone cache full (%d vertices): emptied",
                              self._cached_vertices)
-                self._buf = np.full(len(self.geom), None, dtype=object)
-                for level in self.levels:
-                    level["poly"] = {}
-                self._cached_vertices = 0
-                self.complete = False
+                self._emptied()
 
     def edge_buffers(self, e: np.ndarray) -> np.ndarray:
         """Return the buffers of whole streets ``e`` (cached)."""
@@ -827,7 +837,7 @@ def iter_isochrones(
         wanted = set(map(str, community_ids))
         picked = np.flatnonzero(np.isin(ids, list(wanted)))
     picked = picked[spatial_order(centroids[picked])]
-    radius = max(minutes) * max(speeds.values())
+    radius = walk_m(acc, minutes, speed_profiles)
     to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
     chunks = [picked[lo:lo + chunk_size] for lo in range(0, len(picked), chunk_size)]
     scheduler = scheduler if scheduler is not None else settings.scheduler
