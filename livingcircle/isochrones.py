@@ -229,7 +229,7 @@ class IsochroneMaker:
         The containers are the worker's own copies (of references): what the worker adds must
         not go into the run's dicts and array, which the run's maker (inherited too) keeps
         alive. Adding to them kept the worker's first cache full after it was emptied: the 1M
-        city's workers held some 300–500 MB more (``benchmarks/CITY_SCALE.md``, run j).
+        city's workers held 351–415 MB more (``benchmarks/CITY_SCALE.md``, run j against run k).
         """
         new = self._copy()
         new._buf = self._buf.copy()
