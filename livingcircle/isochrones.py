@@ -290,7 +290,7 @@ class IsochroneMaker:
             if level["poly"]:
                 keys = np.fromiter(level["poly"].keys(), dtype=np.int64, count=len(level["poly"]))
                 cells.append((lv, keys, list(level["poly"].values())))
-        streets = np.flatnonzero(~pd.isna(self._buf))
+        streets = np.flatnonzero(~shapely.is_missing(self._buf))
         return BuiltCells(cells, streets, self._buf[streets])
 
     def adopt(self, built: BuiltCells) -> bool:
@@ -299,7 +299,7 @@ class IsochroneMaker:
         Returns False, and caches nothing, when they would take the caches over their budget
         (:data:`livingcircle.settings.isochrone_cache_vertices`).
         """
-        new = pd.isna(self._buf[built.streets])
+        new = shapely.is_missing(self._buf[built.streets])
         added = int(shapely.get_num_coordinates(built.buffers[new]).sum())
         rings = {}  # a cell's blocks are also its parent's: the same ring objects, counted once
         for _lv, _keys, got in built.cells:
@@ -324,7 +324,8 @@ class IsochroneMaker:
 
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
-        added = int(shapely.get_num_coordinates(geoms).sum())
+        """Count the vertices of newly cached ``geoms`` (one geometry or an array of them)."""
+        added = int(np.sum(shapely.get_num_coordinates(geoms)))
         with self._lock:
             self._cached_vertices += added
             if self.evicts and self._cached_vertices > settings.isochrone_cache_vertices:
@@ -336,7 +337,7 @@ class IsochroneMaker:
         """Return the buffers of whole streets ``e`` (cached)."""
         buf = self._buf
         b = buf[e]
-        miss = np.flatnonzero(pd.isna(b))
+        miss = np.flatnonzero(shapely.is_missing(b))
         if len(miss):
             new = shapely.buffer(self.geom[e[miss]], self.buffer_m, quad_segs=QUAD_SEGS)
             buf[e[miss]] = new
@@ -349,7 +350,8 @@ class IsochroneMaker:
         filled, holes = self._cell_filled(lv, c)
         return with_holes(filled, holes)
 
-    def _cell_filled(self, lv: int, c: int) -> tuple[BaseGeometry, Holes]:
+    def _cell_filled(self, lv: int, c: int, *, buffered: bool = False) -> tuple[BaseGeometry,
+                                                                               Holes]:
         """Return a cell's union with its blocks filled, and the blocks (cached).
 
         A block is a hole of the union that no other street's buffer enters: it is a hole of
@@ -357,6 +359,11 @@ class IsochroneMaker:
         enters it, :meth:`polygon`). Filled, the cell is little more than its outline, so that
         the union of an isochrone's cells works on outlines; the blocks go back in as holes
         without an overlay (:func:`with_holes`). Built from the filled sub-cells.
+
+        A cell built here buffers all its streets first, in one call (``buffered``: the caller
+        did), so that its 25 m cells, most of them one street, find their buffers made: one
+        call per street was a third of the time of building every cell of the city centre
+        (``benchmarks/CITY_SCALE.md``, "The cells' Python overhead").
         """
         level = self.levels[lv]
         got = level["poly"].get(c)
@@ -364,13 +371,17 @@ class IsochroneMaker:
             return got
         members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
         if lv == 0:  # 25 m: a hole here is the odd street that loops, left as it is
-            parts = self.edge_buffers(members)
+            parts = self._buf[members]
+            if len(parts) > 1 or parts[0] is None:  # most are one street, buffered already
+                parts = self.edge_buffers(members)
             got = (parts[0] if len(parts) == 1 else shapely.union_all(parts), _NO_HOLES)
             level["poly"][c] = got
-            self._note(np.array([got[0]], dtype=object))
+            self._note(got[0])
             return got
+        if not buffered:
+            self.edge_buffers(members)
         kids = level["children"][level["child_ptr"][c]:level["child_ptr"][c + 1]]
-        sub = [self._cell_filled(lv - 1, int(k)) for k in kids]
+        sub = [self._cell_filled(lv - 1, int(k), buffered=True) for k in kids]
         union = sub[0][0] if len(sub) == 1 else shapely.union_all(
             np.asarray([p for p, _ in sub], dtype=object))
         filled, blocks = self._fill_blocks(union, members)

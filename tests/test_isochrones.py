@@ -761,6 +761,36 @@ def _every_cell(maker):
     return maker
 
 
+def test_a_cell_built_from_cold_is_the_cell_built_street_by_street(curvy_access, monkeypatch):
+    """A cell built from empty caches buffers all its streets in one call first; its cells are
+    bit for bit those built from the bottom up (each 25 m cell buffering its own streets), and
+    a cache emptied half way (budget of 300 vertices) changes nothing but the time."""
+    import shapely
+
+    from livingcircle import settings
+    from livingcircle.isochrones import IsochroneMaker
+
+    acc = curvy_access
+    cold = _every_cell(IsochroneMaker(acc.graph, acc.edge_table, 10.0))
+    up = IsochroneMaker(acc.graph, acc.edge_table, 10.0)
+    for lv, level in enumerate(up.levels):  # every level's cells, finest first
+        for c in range(len(level["count"])):
+            up._cell_filled(lv, c)
+    assert cold._cached_vertices == up._cached_vertices
+    for got, ref in zip(cold.levels, up.levels, strict=True):
+        assert got["poly"].keys() == ref["poly"].keys()
+        for c, (filled, holes) in ref["poly"].items():
+            assert got["poly"][c][0].equals_exact(filled, 0.0)
+            assert shapely.equals_exact(got["poly"][c][1].rings, holes.rings, 0.0).all()
+    assert all(a.equals_exact(b, 0.0) for a, b in zip(cold._buf, up._buf, strict=True))
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", 300)
+    tight = IsochroneMaker(acc.graph, acc.edge_table, 10.0)
+    top = len(tight.levels) - 1
+    for c in range(len(tight.levels[top]["count"])):
+        filled, holes = tight._cell_filled(top, c)
+        assert filled.equals_exact(up.levels[top]["poly"][c][0], 0.0)
+
+
 def test_cells_built_by_the_pool_are_those_built_here(curvy_access, monkeypatch):
     """prepare_cells: the pool's workers build every cell of the quadtree (several top-level
     cells) and the run's maker caches them, bit for bit the cells built in this process; once
