@@ -32,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from . import settings
 from ._errors import LivingCircleWarning
 from ._parallel import Workers, worker_count
+from ._union import union_of
 from .accessibility import Access
 from .isochrones import (
     NO_POLYGONS,
@@ -453,7 +454,7 @@ def _uncovered_part(maker: IsochroneMaker, poly: BaseGeometry, reached: Reached,
     pieces.extend(maker.cut_buffers(pe, ps, pf))
     if not pieces:
         return poly
-    return shapely.difference(poly, shapely.union_all(np.asarray(pieces, dtype=object)))
+    return shapely.difference(poly, union_of(pieces))
 
 
 def _uncovered_frame(acc: Access, wanted: list[str], ids: np.ndarray, polys: np.ndarray,

@@ -8,7 +8,8 @@ speed profile is then cut from that one search:
   kept whole; otherwise the part reachable from each end is cut exactly at the threshold;
 * the kept lines are buffered by :data:`livingcircle.settings.isochrone_buffer_m`, which keeps holes
   where the network does not reach (large blocks, a river);
-* 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is the smaller one united with what is new).
+* 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is the smaller one united with what is new;
+  within 1e-8 m, the rounding of the union of many pieces, :mod:`livingcircle._union`).
 
 How it is fast (the polygons are the same as uniting the buffer of every reached piece, which the
 tests check against a plain implementation; figures in ``benchmarks/README.md``): the buffer of a
@@ -18,10 +19,11 @@ square cell. :class:`IsochroneMaker` keeps both, built on first use, in a quadtr
 (the largest such cells first), the buffers of the other whole streets, and the buffers of the
 cut frontier pieces. A cell is kept with its blocks filled (a block: a hole of its union that no
 other street's buffer enters), so that the union works on outlines; the blocks go back in as
-holes afterwards, without an overlay. Origins run in parallel threads (GEOS and the compiled
-search release the GIL), in spatial order so that neighbouring origins share cells. The same
-maker draws the coverage of each facility category and the residential area it leaves uncovered
-(:mod:`livingcircle.coverage`).
+holes afterwards, without an overlay. A union of many pieces goes through Clipper2
+(:func:`livingcircle._union.union_of`, about 3× GEOS's speed on them). Origins run in parallel
+threads (GEOS, Clipper2 and the compiled search release the GIL), in spatial order so that
+neighbouring origins share cells. The same maker draws the coverage of each facility category
+and the residential area it leaves uncovered (:mod:`livingcircle.coverage`).
 
 Beside each polygon: the straight-line circle of the same walking distance around the community's
 centroid, and the ratio of the two areas (pedestrian-shed ratio; 1 would be a perfect grid with no
@@ -49,6 +51,7 @@ from shapely.geometry.base import BaseGeometry
 
 from . import settings
 from ._parallel import StreamWorkers, Workers, worker_count
+from ._union import union_of
 from .accessibility import Access, SpeedProfiles, measure_access, speed_table
 from .network import WalkNetwork
 from .routing import BoundedSearch, EdgeTable, SplitGraph, map_bounded
@@ -325,7 +328,7 @@ class IsochroneMaker:
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
         """Count the vertices of newly cached ``geoms`` (one geometry or an array of them)."""
-        added = int(np.sum(shapely.get_num_coordinates(geoms)))
+        added = int(shapely.get_num_coordinates(geoms).sum())
         with self._lock:
             self._cached_vertices += added
             if self.evicts and self._cached_vertices > settings.isochrone_cache_vertices:
@@ -384,18 +387,19 @@ class IsochroneMaker:
         sub = [self._cell_filled(lv - 1, int(k), buffered=True) for k in kids]
         union = sub[0][0] if len(sub) == 1 else shapely.union_all(
             np.asarray([p for p, _ in sub], dtype=object))
-        filled, blocks = self._fill_blocks(union, members)
+        filled, blocks = self._fill_blocks(union, members, cell=(lv, c))
         got = (filled, _joined_holes([*(h for _, h in sub), blocks]))
         level["poly"][c] = got
         self._note(np.array([filled, *blocks.rings], dtype=object))
         return got
 
-    def _fill_blocks(self, union: BaseGeometry, members: np.ndarray) -> tuple[BaseGeometry,
-                                                                              Holes]:
+    def _fill_blocks(self, union: BaseGeometry, members: np.ndarray,
+                     cell: tuple[int, int] | None = None) -> tuple[BaseGeometry, Holes]:
         """Fill the holes of ``union`` (of the streets ``members``) that are blocks.
 
         A hole is a block when no buffer of a street outside ``members`` enters it (touching
-        its edge is not entering).
+        its edge is not entering). ``cell``: (level, cell) when ``members`` are that cell's
+        streets, which tells a street outside them by its cell, without a search of them.
         """
         if shapely.get_type_id(union) == _POLYGON:  # most cells: one polygon, often no hole
             if not shapely.get_num_interior_rings(union):
@@ -410,7 +414,10 @@ class IsochroneMaker:
                                 for p, n in zip(polys, n_holes, strict=True) if n])
         hole = np.asarray(shapely.polygons(rings), dtype=object)
         at, near = self.edges.tree.query(hole, predicate="dwithin", distance=self.buffer_m)
-        other = ~np.isin(near, members)
+        if cell is None:
+            other = ~np.isin(near, members)
+        else:
+            other = self.levels[cell[0]]["cell"][near] != cell[1]
         at, near = at[other], near[other]
         block = np.ones(len(rings), dtype=bool)
         if len(at):
@@ -580,8 +587,7 @@ class IsochroneMaker:
             cuts = np.concatenate([cuts, cut])
         if not pieces:
             return Drawn(shapely.Polygon(), whole, shapely.Polygon(), _NO_HOLES, cuts)
-        filled = pieces[0] if len(pieces) == 1 else shapely.union_all(
-            np.asarray(pieces, dtype=object))
+        filled = union_of(pieces)
         blocks = _joined_holes(holes)  # kept whole for the next threshold: its cuts add up
         return Drawn(with_holes(filled, _less_round_ends(blocks, cuts)), whole, filled, blocks,
                      cuts)

@@ -252,3 +252,40 @@ def policy_location(status: pd.Series, raw: pd.DataFrame) -> pd.Series:
                     index=raw["community_id"].astype(str).to_numpy()).reindex(status.index)
     out = status.where(~(loc.isna() & (status == "yes")), "unknown")
     return out.where(~(loc.notna() & ~loc.isin(POLICY_LOCATIONS)).fillna(False), "no")
+
+
+@pytest.fixture(scope="module")
+def curvy_access():
+    """A jittered lattice with curved streets, gates and point communities."""
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import LineString
+
+    from livingcircle.accessibility import measure_access
+    from livingcircle.network import WalkNetwork
+
+    rng = np.random.default_rng(3)
+    n, s = 9, 80.0
+    xy = {r * n + c: (c * s + rng.uniform(-15, 15), r * s + rng.uniform(-15, 15))
+          for r in range(n) for c in range(n)}
+    u, v, geoms = [], [], []
+    for r in range(n):
+        for c in range(n):
+            a = r * n + c
+            for b in ([a + 1] if c < n - 1 else []) + ([a + n] if r < n - 1 else []):
+                if rng.random() < 0.12:
+                    continue  # a missing street leaves a larger block
+                pa, pb = np.array(xy[a]), np.array(xy[b])
+                mid = (pa + pb) / 2 + rng.uniform(-12, 12, 2)  # a bend in the street
+                u.append(a)
+                v.append(b)
+                geoms.append(LineString([pa + (X0, Y0), mid + (X0, Y0), pb + (X0, Y0)]))
+    pts = np.array([xy[i] for i in range(n * n)]) + (X0, Y0)
+    net = WalkNetwork.from_arrays(pts, np.array(u), np.array(v), crs=CRS,
+                                  geometry=np.array(geoms, dtype=object))
+    origins = rng.uniform(0, (n - 1) * s, (12, 2)) + (X0, Y0)
+    comm = gpd.GeoDataFrame({"community_id": [f"C{i}" for i in range(len(origins))]},
+                            geometry=shapely.points(origins), crs=CRS)
+    return measure_access(net, comm, comm.iloc[:0].rename(columns={"community_id":
+                                                                   "facility_id"})
+                          .assign(categories=[]), speed_profiles=[60.0])

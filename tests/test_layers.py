@@ -28,7 +28,8 @@ The layers, from the top:
 * ``network and inputs`` — the walking network, routing, OSM, reading and checking input files,
   coordinates and CRS, the worker processes of the per-community stages (``_parallel``);
 * ``base`` — errors, settings, the layer contract (schema), values, the standard profiles,
-  diagnostics, the sample, stages, spilling and atomic writes.
+  diagnostics, the sample, stages, spilling and atomic writes, the union of many polygons
+  (``_union``, Clipper2).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "network and inputs": ("network", "routing", "osm", "inputs", "io", "_validate", "coords",
                            "crs", "basemap", "_parallel"),
     "base": ("_errors", "settings", "schema", "values", "standards", "diagnostics", "sample",
-             "stages", "_spill", "_atomic"),
+             "stages", "_spill", "_atomic", "_union"),
 }
 #: Module → rank of its layer (higher imports lower).
 RANK = {m: len(LAYERS) - i for i, mods in enumerate(LAYERS.values()) for m in mods}
