@@ -9,7 +9,7 @@ speed profile is then cut from that one search:
 * the kept lines are buffered by :data:`livingcircle.settings.isochrone_buffer_m`, which keeps holes
   where the network does not reach (large blocks, a river);
 * 5 ⊆ 10 ⊆ 15 holds by construction (each polygon is the smaller one united with what is new;
-  within 1e-8 m, the rounding of the union of many pieces, :mod:`livingcircle._union`).
+  within 0.1 µm, the rounding of the union of many pieces, :mod:`livingcircle._union`).
 
 How it is fast (the polygons are the same as uniting the buffer of every reached piece, which the
 tests check against a plain implementation; figures in ``benchmarks/README.md``): the buffer of a

@@ -11,7 +11,7 @@ from livingcircle._union import union_polygons
 
 def _same_as_geos(pieces, got=None):
     """``union_polygons(pieces)`` is GEOS's union: the same area, holes and parts, every vertex
-    within 1e-8 m of GEOS's outline and the other way round."""
+    within 1e-7 m of GEOS's outline and the other way round."""
     got = union_polygons(pieces) if got is None else got
     ref = shapely.union_all(np.asarray(pieces, dtype=object))
     assert got.is_valid
@@ -99,8 +99,29 @@ def test_isochrones_through_clipper_are_those_through_geos(curvy_access, monkeyp
     for _cid, rows in clipper.groupby("community_id"):
         polys = rows.sort_values("minutes").geometry.to_numpy()
         for small, large in zip(polys[:-1], polys[1:], strict=True):
-            out = shapely.difference(small, large)  # nothing, or slivers of Clipper2's 1e-8 m
+            out = shapely.difference(small, large)  # nothing, or slivers of Clipper2's rounding
             assert out.area < 1e-5
             if not out.is_empty:
                 corners = shapely.points(shapely.get_coordinates(out))
                 assert shapely.distance(corners, large).max() < 1e-7
+
+
+def test_the_tip_of_a_spike_is_dropped_a_sharp_corner_kept():
+    """Clipper2 can leave a spike where two nearly parallel edges meet (one hole of the city
+    centre's 4,800 isochrones had a tip 0.7 m out and back): its tip goes, and again while a
+    ring has one; a real corner stays, however sharp, and a ring left with under 3 vertices
+    goes."""
+    from livingcircle._union import _without_spikes
+
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=float)
+    spiked = np.insert(square, 3, [[10.7, 10.00005], [10, 10]], axis=0)  # out 0.7 m and back
+    double = np.insert(square, 3, [[11, 10], [10.5, 10], [10.9, 10]], axis=0)  # tip upon tip
+    sliver = np.array([[0, 0], [5, 0], [0, 0.0001]], dtype=float)  # 0.001°: a spike itself
+    sharp = np.array([[0, 0], [10, 0], [0, 0.5]], dtype=float)  # 2.9°: a corner
+    rings = [spiked, double, sliver, sharp]
+    pts, ring = _without_spikes(np.concatenate(rings),
+                                np.repeat(np.arange(len(rings)), [len(r) for r in rings]))
+    got = [pts[ring == k] for k in range(ring.max() + 1)]
+    assert len(got) == 3  # the sliver has gone
+    assert np.array_equal(got[0], square) and np.array_equal(got[2], sharp)
+    assert shapely.Polygon(got[1]).equals(shapely.Polygon(square))
