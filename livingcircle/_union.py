@@ -64,10 +64,29 @@ def union_polygons(pieces) -> BaseGeometry:
     if len(pts) == 0:
         return shapely.Polygon()
     closed = np.asarray(shapely.linearrings(pts, indices=ring), dtype=object)
-    # Clipper2's contours: shells anticlockwise, holes clockwise, no two crossing; GEOS finds
-    # which hole lies in which shell
+    # Clipper2's contours: shells anticlockwise (positive area), holes clockwise, no two
+    # crossing. One shell (most isochrones): every other ring is a hole of it. More: GEOS finds
+    # which hole lies in which shell (build_area was 15 % of the union's time when always used).
+    shells = np.flatnonzero(_twice_signed_areas(pts, ring) > 0)
+    if len(shells) == 1:
+        return shapely.Polygon(closed[shells[0]], list(np.delete(closed, shells[0])))
     got = cast(BaseGeometry, shapely.build_area(shapely.geometrycollections(closed)))
     return got if not got.is_empty else shapely.Polygon()
+
+
+def _twice_signed_areas(pts: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each ring (shoelace; positive anticlockwise), ``ring`` sorted.
+
+    Each ring is moved to its first vertex first: products of UTM-sized coordinates (1e12 m²)
+    would lose a small hole's area (1e-3 m²) to rounding.
+    """
+    n = np.bincount(ring)
+    first = np.cumsum(n) - n
+    nxt = np.arange(1, len(pts) + 1)
+    nxt[first + n - 1] = first  # a ring's last vertex joins its first
+    local = pts - pts[first][ring]
+    x, y = local[:, 0], local[:, 1]
+    return np.bincount(ring, weights=x * y[nxt] - x[nxt] * y)
 
 
 #: A vertex whose two edges leave it within this angle of each other (radians, about 0.008°) is

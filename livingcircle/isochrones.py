@@ -667,20 +667,24 @@ def _less_round_ends(blocks: Holes, cuts: np.ndarray) -> Holes:
         return blocks
     hi, ci = hi[entered], ci[entered]
     keep = np.ones(len(hole), dtype=bool)
-    rings, inside = [], []
-    for h in np.unique(hi):
-        keep[h] = False
-        rest = shapely.remove_repeated_points(  # see _SAME_POINT_M
-            shapely.difference(hole[h], shapely.union_all(cuts[ci[hi == h]])), _SAME_POINT_M)
-        for part in shapely.get_parts(rest):
-            # what a round end leaves of a block touches its edge: no holes of its own
-            if isinstance(part, shapely.Polygon) and not part.is_empty:
-                rings.append(part.exterior)
-                inside.append(shapely.get_coordinates(shapely.point_on_surface(part))[0])
-    if not rings:
+    keep[hi] = False
+    # a block entered by one round end (most): one vectorised difference; by more: their union
+    entered_h, first, count = np.unique(hi, return_index=True, return_counts=True)
+    one = count == 1
+    left = np.empty(len(entered_h), dtype=object)
+    left[one] = shapely.difference(hole[entered_h[one]], cuts[ci[first[one]]])
+    for k in np.flatnonzero(~one):
+        h = entered_h[k]
+        left[k] = shapely.difference(hole[h], shapely.union_all(cuts[ci[hi == h]]))
+    parts = shapely.get_parts(shapely.remove_repeated_points(left, _SAME_POINT_M))
+    # what a round end leaves of a block touches its edge: no holes of its own
+    parts = parts[(shapely.get_type_id(parts) == _POLYGON) & ~shapely.is_empty(parts)]
+    if not len(parts):
         return Holes(blocks.rings[keep], blocks.inside[keep])
-    return Holes(np.concatenate([blocks.rings[keep], np.asarray(rings, dtype=object)]),
-                 np.concatenate([blocks.inside[keep], np.asarray(inside).reshape(-1, 2)]))
+    return Holes(np.concatenate([blocks.rings[keep],
+                                 np.asarray(shapely.get_exterior_ring(parts), dtype=object)]),
+                 np.concatenate([blocks.inside[keep],
+                                 shapely.get_coordinates(shapely.point_on_surface(parts))]))
 
 
 def with_holes(filled: BaseGeometry, holes: Holes) -> BaseGeometry:

@@ -61,6 +61,17 @@ def test_holes_islands_and_apart():
     assert shapely.get_num_interior_rings(shapely.get_parts(got)).sum() == 1
 
 
+def test_a_tiny_hole_far_from_the_origin_stays_a_hole():
+    """Four boxes around a 0.1 m gap at UTM-sized coordinates: one shell, one hole of 0.01 m²
+    (the rings' orientation is found on coordinates moved to each ring, not on 1e12 m²)."""
+    x, y = X0 + 0.123456, Y0 + 0.654321
+    pieces = [shapely.box(x, y, x + 10, y + 5), shapely.box(x, y + 5.1, x + 10, y + 10),
+              shapely.box(x, y, x + 5, y + 10), shapely.box(x + 5.1, y, x + 10, y + 10)]
+    got = _same_as_geos(pieces)
+    assert got.geom_type == "Polygon" and len(got.interiors) == 1
+    assert shapely.Polygon(got.interiors[0]).area == pytest.approx(0.01, rel=1e-6)
+
+
 def test_nothing_unites_to_an_empty_polygon():
     assert union_polygons([]).equals(shapely.Polygon())
     assert union_polygons([shapely.Polygon(), shapely.MultiPolygon()]).is_empty
