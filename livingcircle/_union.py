@@ -4,7 +4,7 @@ An isochrone and a tile of coverage are the union of a few hundred polygons: cac
 buffers of whole streets and of the pieces cut at the threshold. GEOS (``shapely.union_all``)
 spent 19 ms on such a union of the city centre's isochrones (64 pieces and more, one thread),
 three quarters of the isochrone stage; Clipper2's sweep takes 5.7 ms with the conversions from
-and to shapely (``benchmarks/CITY_SCALE.md``, "Runs 41–44"). Clipper2 works on integers:
+and to shapely (``benchmarks/CITY_SCALE.md``, "Runs 41–45"). Clipper2 works on integers:
 manifold3d keeps 8 decimals of the coordinates (projected metres here). On 120 of the centre's
 largest unions the outlines lie within 5e-6 m of GEOS's (Hausdorff distance) and the areas
 within 1.2e-5 m²; the tips of spikes Clipper2 now and then leaves are dropped

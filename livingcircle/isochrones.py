@@ -366,7 +366,7 @@ class IsochroneMaker:
         A cell built here buffers all its streets first, in one call (``buffered``: the caller
         did), so that its 25 m cells, most of them one street, find their buffers made: one
         call per street was a third of the time of building every cell of the city centre
-        (``benchmarks/CITY_SCALE.md``, "Runs 41–44 and 1M run l").
+        (``benchmarks/CITY_SCALE.md``, "Runs 41–45 and 1M run l").
         """
         level = self.levels[lv]
         got = level["poly"].get(c)
