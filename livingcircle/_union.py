@@ -80,11 +80,8 @@ def _twice_signed_areas(pts: np.ndarray, ring: np.ndarray) -> np.ndarray:
     Each ring is moved to its first vertex first: products of UTM-sized coordinates (1e12 m²)
     would lose a small hole's area (1e-3 m²) to rounding.
     """
-    n = np.bincount(ring)
-    first = np.cumsum(n) - n
-    nxt = np.arange(1, len(pts) + 1)
-    nxt[first + n - 1] = first  # a ring's last vertex joins its first
-    local = pts - pts[first][ring]
+    _prev, nxt, first = _around(ring)
+    local = pts - pts[first]
     x, y = local[:, 0], local[:, 1]
     return np.bincount(ring, weights=x * y[nxt] - x[nxt] * y)
 
@@ -104,11 +101,7 @@ def _without_spikes(pts: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.n
     """
     cos_max = np.cos(SPIKE_RAD)
     while len(pts):
-        n = np.bincount(ring)
-        first = np.repeat(np.cumsum(n) - n, n)
-        i = np.arange(len(pts))
-        prev = np.where(i == first, first + n[ring] - 1, i - 1)
-        nxt = np.where(i == first + n[ring] - 1, first, i + 1)
+        prev, nxt, _first = _around(ring)
         a, b = pts[prev] - pts, pts[nxt] - pts
         la, lb = np.hypot(*a.T), np.hypot(*b.T)
         tip = ((a * b).sum(axis=1) > cos_max * la * lb) | (lb == 0)  # or where a tip was
@@ -118,3 +111,16 @@ def _without_spikes(pts: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.n
         keep = np.bincount(ring)[ring] >= 3
         pts, ring = pts[keep], np.unique(ring[keep], return_inverse=True)[1]
     return pts, ring
+
+
+def _around(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each vertex's previous and next vertex in its ring, and its ring's first vertex.
+
+    The rings are stored one after the other (``ring`` sorted); a ring's last vertex joins its
+    first.
+    """
+    n = np.bincount(ring)
+    first = (np.cumsum(n) - n)[ring]
+    last = first + n[ring] - 1
+    i = np.arange(len(ring))
+    return np.where(i == first, last, i - 1), np.where(i == last, first, i + 1), first

@@ -990,11 +990,22 @@ def worker_maker(graph: SplitGraph, edges: EdgeTable, buffer_m: float,
     kept = _WORKER.get(token)
     if kept is None:
         _WORKER.clear()
-        parent = _FORKED.get(token)  # forked from the run: its index, inherited
-        maker = (parent.forked_copy() if parent is not None
-                 else IsochroneMaker(graph, edges, buffer_m, levels=_LEVELS))
+        maker = _inherited_maker(token, graph, edges, buffer_m, caches=True)
         kept = _WORKER[token] = (maker, BoundedSearch(graph), np.full(graph.n_nodes, np.inf))
     return kept
+
+
+def _inherited_maker(token: str, graph: SplitGraph, edges: EdgeTable, buffer_m: float, *,
+                     caches: bool) -> IsochroneMaker:
+    """Return a worker's maker: the run's inherited one, or a new one.
+
+    The run's, inherited by fork, when it is offered under ``token`` (:func:`forked_maker`),
+    with its caches when ``caches``, else with empty ones.
+    """
+    parent = _FORKED.get(token)
+    if parent is None:  # not forked from the run (a Dask worker): the index built here
+        return IsochroneMaker(graph, edges, buffer_m, levels=_LEVELS)
+    return parent.forked_copy() if caches else parent.with_empty_caches()
 
 
 def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float | None = None,
@@ -1060,9 +1071,8 @@ class _CellsState:
 
 def _cells_task(state: _CellsState, tops: list[int]) -> BuiltCells:
     """Build the cells under the top-level cells ``tops`` and return them (a worker process)."""
-    parent = _FORKED.get(state.token)
-    maker = (parent.with_empty_caches() if parent is not None
-             else IsochroneMaker(state.graph, state.edges, state.buffer_m, levels=_LEVELS))
+    maker = _inherited_maker(state.token, state.graph, state.edges, state.buffer_m,
+                             caches=False)
     maker.evicts = False  # the run predicted that every cell fits its budget; sent back now
     return maker.built_under(tops)
 
