@@ -61,6 +61,24 @@ def test_holes_islands_and_apart():
     assert shapely.get_num_interior_rings(shapely.get_parts(got)).sum() == 1
 
 
+def test_holes_go_to_the_innermost_shell_around_them(monkeypatch):
+    """Shells in holes of shells, three deep, each with a hole of its own, and a hole touching
+    its shell at a corner: every hole in the smallest shell holding it, found without GEOS's
+    ``build_area`` (as GEOS's union has them)."""
+    def frame(lo, hi, gap):  # a square with a square hole
+        return shapely.box(lo, lo, hi, hi).difference(shapely.box(lo + gap, lo + gap,
+                                                                  hi - gap, hi - gap))
+    notched = shapely.Polygon([(300, 0), (400, 0), (400, 100), (300, 100)],
+                              [[(300, 0), (320, 20), (340, 0)][::-1]])  # hole touches a corner
+    nested = [frame(0, 200, 10), frame(30, 170, 10), frame(60, 140, 10), frame(90, 110, 5)]
+    pieces = [shapely.affinity.translate(g, X0, Y0) for g in (*nested, notched)]
+    monkeypatch.setattr(shapely, "build_area", lambda *a: pytest.fail("build_area called"))
+    got = _same_as_geos(pieces)
+    assert got.geom_type == "MultiPolygon" and len(got.geoms) == 5
+    ref = shapely.union_all(np.asarray(pieces, dtype=object))
+    assert shapely.normalize(got).equals_exact(shapely.normalize(ref), 1e-7)
+
+
 def test_a_tiny_hole_far_from_the_origin_stays_a_hole():
     """Four boxes around a 0.1 m gap at UTM-sized coordinates: one shell, one hole of 0.01 m²
     (the rings' orientation is found on coordinates moved to each ring, not on 1e12 m²)."""
