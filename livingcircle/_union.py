@@ -13,6 +13,8 @@ within 1.2e-5 m²; the tips of spikes Clipper2 now and then leaves are dropped
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import shapely
 from manifold3d import CrossSection, FillRule
@@ -63,8 +65,8 @@ def union_polygons(pieces) -> BaseGeometry:
         return shapely.Polygon()
     closed = np.asarray(shapely.linearrings(pts, indices=ring), dtype=object)
     # Clipper2's contours: shells anticlockwise (positive area), holes clockwise, no two
-    # crossing. One shell (most isochrones): every other ring is a hole of it. More: GEOS finds
-    # which hole lies in which shell (build_area was 15 % of the union's time when always used).
+    # crossing. One shell (most isochrones): every other ring is a hole of it. More (most
+    # coverage tiles): each hole goes to the smallest shell around it (_with_holes_found).
     is_shell = _twice_signed_areas(pts, ring) > 0
     shells = np.flatnonzero(is_shell)
     if len(shells) == 1:
@@ -82,16 +84,18 @@ def _with_holes_found(shells: np.ndarray, holes: np.ndarray) -> BaseGeometry:
     ``build_area``, which nodes every ring again, was 9 % of the coverage of a 250,000-node grid
     city, ``benchmarks/CITY_SCALE.md``.)
     """
-    filled = shapely.polygons(shells)
+    filled = np.asarray(shapely.polygons(shells), dtype=object)
     owner = np.full(len(holes), -1)
     if len(holes):
         at, shell = shapely.STRtree(filled).query(holes, predicate="covered_by")
-        order = np.lexsort((shapely.area(filled)[shell], at))  # by hole, smallest shell first
+        area = np.asarray(shapely.area(filled))
+        order = np.lexsort((area[shell], at))  # by hole, the smallest shell first
         at, shell = at[order], shell[order]
         first = np.r_[True, at[1:] != at[:-1]] if len(at) else np.zeros(0, dtype=bool)
         owner[at[first]] = shell[first]
         if (owner < 0).any():  # never seen: a hole no shell holds; GEOS sorts the rings out
-            got = shapely.build_area(shapely.geometrycollections(np.r_[shells, holes]))
+            got = cast(BaseGeometry,
+                       shapely.build_area(shapely.geometrycollections(np.r_[shells, holes])))
             return got if not got.is_empty else shapely.Polygon()
     by = np.argsort(owner, kind="stable")
     ptr = np.searchsorted(owner[by], np.arange(len(shells) + 1))

@@ -79,6 +79,19 @@ def test_holes_go_to_the_innermost_shell_around_them(monkeypatch):
     assert shapely.normalize(got).equals_exact(shapely.normalize(ref), 1e-7)
 
 
+def test_a_hole_no_shell_holds_goes_to_geos():
+    """Clipper2 never gave one; were it to, the rings go to ``build_area`` as before."""
+    from livingcircle._union import _with_holes_found
+
+    shells = np.array([shapely.box(0, 0, 10, 10).exterior, shapely.box(20, 0, 30, 10).exterior])
+    holes = np.array([shapely.box(2, 2, 4, 4).exterior, shapely.box(40, 0, 45, 5).exterior])
+    got = _with_holes_found(shells, holes)
+    assert got.equals(shapely.build_area(shapely.geometrycollections(np.r_[shells, holes])))
+    assert _with_holes_found(shells, holes[:1]).equals(
+        shapely.MultiPolygon([shapely.box(0, 0, 10, 10).difference(shapely.box(2, 2, 4, 4)),
+                              shapely.box(20, 0, 30, 10)]))
+
+
 def test_a_tiny_hole_far_from_the_origin_stays_a_hole():
     """Four boxes around a 0.1 m gap at UTM-sized coordinates: one shell, one hole of 0.01 m²
     (the rings' orientation is found on coordinates moved to each ring, not on 1e12 m²)."""
