@@ -328,7 +328,9 @@ class IsochroneMaker:
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
         """Count the vertices of newly cached ``geoms`` (one geometry or an array of them)."""
-        added = int(shapely.get_num_coordinates(geoms).sum())
+        counts = shapely.get_num_coordinates(geoms)
+        # one geometry (most cells) gives a numpy integer, whose .sum() costs more than the count
+        added = int(counts.sum()) if isinstance(geoms, np.ndarray) else int(counts)
         with self._lock:
             self._cached_vertices += added
             if self.evicts and self._cached_vertices > settings.isochrone_cache_vertices:
