@@ -64,10 +64,11 @@ def union_polygons(pieces) -> BaseGeometry:
     if len(pts) == 0:
         return shapely.Polygon()
     closed = np.asarray(shapely.linearrings(pts, indices=ring), dtype=object)
-    # Clipper2's contours: shells anticlockwise (positive area), holes clockwise, no two
-    # crossing. One shell (most isochrones): every other ring is a hole of it. More (most
-    # coverage tiles): each hole goes to the smallest shell around it (_with_holes_found).
-    is_shell = _twice_signed_areas(pts, ring) > 0
+    # Clipper2's contours: shells anticlockwise, holes clockwise, no two crossing (GEOS's
+    # robust orientation test: a 0.01 m² hole at UTM coordinates stays a hole). One shell (most
+    # isochrones): every other ring is a hole of it. More (most coverage tiles): each hole goes
+    # to the smallest shell around it (_with_holes_found).
+    is_shell = np.asarray(shapely.is_ccw(closed))
     shells = np.flatnonzero(is_shell)
     if len(shells) == 1:
         return shapely.Polygon(closed[shells[0]], list(np.delete(closed, shells[0])))
@@ -103,18 +104,6 @@ def _with_holes_found(shells: np.ndarray, holes: np.ndarray) -> BaseGeometry:
                                  for k, s in enumerate(shells)])
 
 
-def _twice_signed_areas(pts: np.ndarray, ring: np.ndarray) -> np.ndarray:
-    """Twice the signed area of each ring (shoelace; positive anticlockwise), ``ring`` sorted.
-
-    Each ring is moved to its first vertex first: products of UTM-sized coordinates (1e12 m²)
-    would lose a small hole's area (1e-3 m²) to rounding.
-    """
-    _prev, nxt, first = _around(ring)
-    local = pts - pts[first]
-    x, y = local[:, 0], local[:, 1]
-    return np.bincount(ring, weights=x * y[nxt] - x[nxt] * y)
-
-
 #: A vertex whose two edges leave it within this angle of each other (radians, about 0.008°) is
 #: the tip of a spike: the outline runs out and back along itself.
 SPIKE_RAD = 1.4e-4
@@ -130,7 +119,7 @@ def _without_spikes(pts: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.n
     """
     cos_max = np.cos(SPIKE_RAD)
     while len(pts):
-        prev, nxt, _first = _around(ring)
+        prev, nxt = _around(ring)
         a, b = pts[prev] - pts, pts[nxt] - pts
         la, lb = np.hypot(*a.T), np.hypot(*b.T)
         tip = ((a * b).sum(axis=1) > cos_max * la * lb) | (lb == 0)  # or where a tip was
@@ -142,8 +131,8 @@ def _without_spikes(pts: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.n
     return pts, ring
 
 
-def _around(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return each vertex's previous and next vertex in its ring, and its ring's first vertex.
+def _around(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each vertex's previous and next vertex in its ring.
 
     The rings are stored one after the other (``ring`` sorted); a ring's last vertex joins its
     first.
@@ -152,4 +141,4 @@ def _around(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     first = (np.cumsum(n) - n)[ring]
     last = first + n[ring] - 1
     i = np.arange(len(ring))
-    return np.where(i == first, last, i - 1), np.where(i == last, first, i + 1), first
+    return np.where(i == first, last, i - 1), np.where(i == last, first, i + 1)

@@ -389,19 +389,18 @@ class IsochroneMaker:
         sub = [self._cell_filled(lv - 1, int(k), buffered=True) for k in kids]
         union = sub[0][0] if len(sub) == 1 else shapely.union_all(
             np.asarray([p for p, _ in sub], dtype=object))
-        filled, blocks = self._fill_blocks(union, members, cell=(lv, c))
+        filled, blocks = self._fill_blocks(union, level["cell"], c)
         got = (filled, _joined_holes([*(h for _, h in sub), blocks]))
         level["poly"][c] = got
         self._note(np.array([filled, *blocks.rings], dtype=object))
         return got
 
-    def _fill_blocks(self, union: BaseGeometry, members: np.ndarray,
-                     cell: tuple[int, int] | None = None) -> tuple[BaseGeometry, Holes]:
-        """Fill the holes of ``union`` (of the streets ``members``) that are blocks.
+    def _fill_blocks(self, union: BaseGeometry, cell_of: np.ndarray,
+                     cell: int) -> tuple[BaseGeometry, Holes]:
+        """Fill the holes of ``union`` (of the streets of ``cell``) that are blocks.
 
-        A hole is a block when no buffer of a street outside ``members`` enters it (touching
-        its edge is not entering). ``cell``: (level, cell) when ``members`` are that cell's
-        streets, which tells a street outside them by its cell, without a search of them.
+        ``cell_of``: every street's cell (at the level of ``cell``). A hole is a block when no
+        buffer of a street of another cell enters it (touching its edge is not entering).
         """
         if shapely.get_type_id(union) == _POLYGON:  # most cells: one polygon, often no hole
             if not shapely.get_num_interior_rings(union):
@@ -416,10 +415,7 @@ class IsochroneMaker:
                                 for p, n in zip(polys, n_holes, strict=True) if n])
         hole = np.asarray(shapely.polygons(rings), dtype=object)
         at, near = self.edges.tree.query(hole, predicate="dwithin", distance=self.buffer_m)
-        if cell is None:
-            other = ~np.isin(near, members)
-        else:
-            other = self.levels[cell[0]]["cell"][near] != cell[1]
+        other = cell_of[near] != cell
         at, near = at[other], near[other]
         block = np.ones(len(rings), dtype=bool)
         if len(at):

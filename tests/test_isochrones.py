@@ -396,10 +396,12 @@ def test_a_hole_another_street_enters_is_no_block():
     net, maker, reached = _block_case(spur=True)
     ring = shapely.union_all(shapely.buffer(net.edges.geometry[:5], 25.0, quad_segs=4))
     assert shapely.get_num_interior_rings(ring) == 1
-    filled, blocks = maker._fill_blocks(ring, np.arange(5))  # the spur (street 5) enters it
+    street = np.arange(len(maker.geom))
+    # streets 0-4 one cell: the spur (street 5) enters its hole
+    filled, blocks = maker._fill_blocks(ring, (street >= 5).astype(np.int32), 0)
     assert len(blocks.rings) == 0 and filled.equals(ring)
     with_spur = shapely.union_all(shapely.buffer(net.edges.geometry, 25.0, quad_segs=4))
-    filled, blocks = maker._fill_blocks(with_spur, np.arange(6))
+    filled, blocks = maker._fill_blocks(with_spur, (street >= 6).astype(np.int32), 0)
     assert len(blocks.rings) == 1 and shapely.get_num_interior_rings(filled) == 0
     assert blocks.rings[0].equals(with_spur.interiors[0])
     assert shapely.Polygon(blocks.rings[0]).contains(shapely.points(blocks.inside[0]))
