@@ -225,15 +225,26 @@ def split_graph(edges: EdgeTable, snap: Snap) -> SplitGraph:
         ve_s, vt_s, vn_s = ve[order], vt[order], (n0 + np.arange(n_virtual))[order]
         starts = np.flatnonzero(np.r_[True, ve_s[1:] != ve_s[:-1]])
         ends = np.r_[starts[1:], len(ve_s)]
-        for s, f in zip(starts, ends, strict=True):
-            ei = ve_s[s]
-            chain_nodes = np.r_[edges.u[ei], vn_s[s:f], edges.v[ei]]
-            chain_t = np.r_[0.0, vt_s[s:f], edges.length[ei]]
-            seg_a.append(chain_nodes[:-1])
-            seg_b.append(chain_nodes[1:])
-            seg_t0.append(chain_t[:-1])
-            seg_t1.append(chain_t[1:])
-            seg_edge.append(np.full(len(chain_t) - 1, ei))
+        # each split edge becomes the chain u, its virtual nodes by t, v; the chains one after
+        # another in one array (edge g's u at starts[g] + 2g), and a segment is two neighbours
+        # in it unless the first is a chain's v (no loop over the edges: a city splits tens of
+        # thousands)
+        g = np.arange(len(starts))
+        ge = ve_s[starts]
+        at_u, at_v = starts + 2 * g, ends + 2 * g + 1
+        at_mid = np.arange(n_virtual) + 2 * np.repeat(g, ends - starts) + 1
+        chain_nodes = np.empty(n_virtual + 2 * len(g), dtype=np.int64)
+        chain_t = np.empty(len(chain_nodes))
+        chain_nodes[at_u], chain_t[at_u] = edges.u[ge], 0.0
+        chain_nodes[at_mid], chain_t[at_mid] = vn_s, vt_s
+        chain_nodes[at_v], chain_t[at_v] = edges.v[ge], edges.length[ge]
+        pair = np.ones(len(chain_nodes) - 1, dtype=bool)
+        pair[at_v[:-1]] = False
+        seg_a.append(chain_nodes[:-1][pair])
+        seg_b.append(chain_nodes[1:][pair])
+        seg_t0.append(chain_t[:-1][pair])
+        seg_t1.append(chain_t[1:][pair])
+        seg_edge.append(np.repeat(ge, ends - starts + 1))
     n_total = n0 + n_virtual + len(ok)
     point_node = np.full(len(snap.ok), -1, dtype=np.int64)
     point_node[ok] = n0 + n_virtual + np.arange(len(ok))

@@ -146,3 +146,31 @@ def test_parallel_each_raises_worker_errors_in_the_caller():
     out = []
     parallel_each([3, 1, 2], lambda i, _l: out.append(i), threads=1)
     assert out == [3, 1, 2]  # one thread: the order given
+
+
+def test_split_graph_chains_points_along_each_edge():
+    """Points on an edge split it into a chain in the order along it; ends and repeats share."""
+    # two streets: 0-1 (100 m, east) and 1-2 (50 m, north)
+    edges = EdgeTable.from_arrays(np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 50.0]]),
+                                  np.array([0, 1]), np.array([1, 2]))
+    # on edge 0 at 70, 20, 70 again (one virtual node) and 0 (node 0 itself); on edge 1 at 10
+    # and at 50 (node 2 itself); one point that did not snap
+    snap = Snap(edge=np.array([0, 0, 0, 0, 1, 1, -1]),
+                t=np.array([70.0, 20.0, 70.0, 0.0, 10.0, 50.0, 0.0]),
+                offset=np.array([5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 0.0]),
+                ok=np.array([True] * 6 + [False]))
+    g = split_graph(edges, snap)
+    # virtual nodes 3 (edge 0, t 20), 4 (edge 0, t 70), 5 (edge 1, t 10); leaves 6..11
+    assert g.n_nodes == 12
+    np.testing.assert_array_equal(g.point_node, [6, 7, 8, 9, 10, 11, -1])
+    segs = list(zip(g.seg_a.tolist(), g.seg_b.tolist(), g.seg_edge.tolist(),
+                    g.seg_t0.tolist(), g.seg_t1.tolist(), strict=True))
+    assert segs == [
+        (0, 3, 0, 0.0, 20.0), (3, 4, 0, 20.0, 70.0), (4, 1, 0, 70.0, 100.0),  # edge 0's chain
+        (1, 5, 1, 0.0, 10.0), (5, 2, 1, 10.0, 50.0),  # edge 1's chain
+        (6, 4, -1, 0.0, 5.0), (7, 3, -1, 0.0, 6.0), (8, 4, -1, 0.0, 7.0),  # the points' legs
+        (9, 0, -1, 0.0, 8.0), (10, 5, -1, 0.0, 9.0), (11, 2, -1, 0.0, 10.0),
+    ]
+    np.testing.assert_array_equal(g.seg_len, g.seg_t1 - g.seg_t0)
+    d = dijkstra(g.csr, directed=False, indices=[6])[0]
+    assert d[7] == 5.0 + 50.0 + 6.0 and d[11] == 5.0 + 30.0 + 50.0 + 10.0
