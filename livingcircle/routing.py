@@ -230,9 +230,9 @@ def split_graph(edges: EdgeTable, snap: Snap) -> SplitGraph:
         # in it unless the first is a chain's v (no loop over the edges: a city splits tens of
         # thousands)
         g = np.arange(len(starts))
-        ge = ve_s[starts]
+        ge, k = ve_s[starts], ends - starts  # each split edge and its number of virtual nodes
         at_u, at_v = starts + 2 * g, ends + 2 * g + 1
-        at_mid = np.arange(n_virtual) + 2 * np.repeat(g, ends - starts) + 1
+        at_mid = np.arange(n_virtual) + 2 * np.repeat(g, k) + 1
         chain_nodes = np.empty(n_virtual + 2 * len(g), dtype=np.int64)
         chain_t = np.empty(len(chain_nodes))
         chain_nodes[at_u], chain_t[at_u] = edges.u[ge], 0.0
@@ -244,7 +244,7 @@ def split_graph(edges: EdgeTable, snap: Snap) -> SplitGraph:
         seg_b.append(chain_nodes[1:][pair])
         seg_t0.append(chain_t[:-1][pair])
         seg_t1.append(chain_t[1:][pair])
-        seg_edge.append(np.repeat(ge, ends - starts + 1))
+        seg_edge.append(np.repeat(ge, k + 1))
     n_total = n0 + n_virtual + len(ok)
     point_node = np.full(len(snap.ok), -1, dtype=np.int64)
     point_node[ok] = n0 + n_virtual + np.arange(len(ok))
