@@ -83,6 +83,7 @@ from .styles import (
     BASEMAP_STYLES,
     COMPLETENESS_CLASSES,
     TIANDITU_TILES_URL,
+    LocalPlane,
     completeness_colour,
     prepare_layer,
 )
@@ -1089,13 +1090,13 @@ def _add_isochrones(m, result, comm_src: gpd.GeoDataFrame, row_of: dict, *, lang
     levels. Circles are a centre (the community's centroid) and a radius drawn by Leaflet.
     """
     iso_src = _isochrones_to_draw(result, row_of, minutes)
-    # one metric CRS for every group of blocks: the one the whole layer would get
-    iso_utm = iso_src.set_crs(4326, allow_override=iso_src.crs is None).to_crs(4326) \
-        .estimate_utm_crs() if len(iso_src) else None
+    # one metric plane for every group of blocks: the one the whole layer would get
+    plane = LocalPlane.about(iso_src.set_crs(4326, allow_override=iso_src.crs is None)) \
+        if len(iso_src) else None
 
     def prepare(iso: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return prepare_layer(iso, simplify_m=simplify_m, gcj=gcj, min_hole_m2=min_hole_m2,
-                             keep_topology=False, utm=iso_utm)
+                             keep_topology=False, plane=plane)
 
     utm = comm_src.estimate_utm_crs()
     cent = gpd.GeoDataFrame(

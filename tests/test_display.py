@@ -141,3 +141,37 @@ def test_a_bare_result_still_shows_itself():
     assert repr(r).splitlines()[1] == "  小区 communities: 1"
     feats = _features(r.explore())
     assert len(feats) == 1 and feats[0]["properties"]["name"] == "甲"
+
+
+def test_local_plane_measures_metres_as_the_ellipsoid():
+    """The display plane's metres are the ellipsoid's (pyproj.Geod) near its point, the round
+    trip gives the same coordinates, and ``prepare_layer`` simplifies by that many metres."""
+    import pyproj
+    import shapely
+
+    from livingcircle.styles import LocalPlane, prepare_layer
+
+    plane = LocalPlane(126.63, 45.75)  # Harbin
+    geod = pyproj.Geod(ellps="WGS84")
+    pts = shapely.points([[126.63, 45.75], [126.64, 45.75], [126.63, 45.76],
+                          [126.70, 45.80], [126.71, 45.80], [126.70, 45.81]])
+    xy = shapely.get_coordinates(plane.forward(pts))
+    for a, b, near in ((0, 1, True), (0, 2, True), (3, 4, False), (3, 5, False)):
+        true = geod.line_length(*np.array([shapely.get_coordinates(pts[[a, b]])]).T.squeeze())
+        got = float(np.hypot(*(xy[b] - xy[a])))
+        # about 0.8 km and 1.1 km long; 6 km from the plane's point its scale is 0.1 % off
+        assert got == pytest.approx(true, rel=1e-5 if near else 1.5e-3)
+    back = shapely.get_coordinates(plane.back(plane.forward(pts)))
+    np.testing.assert_allclose(back, shapely.get_coordinates(pts), rtol=0, atol=1e-10)
+
+    # a zigzag of 3 m across a 400 m edge goes at a 5 m tolerance and stays at 1 m
+    e = 400 / plane.scale[0]
+    n3 = 3 / plane.scale[1]
+    zig = [(126.63 + e * k / 8, 45.75 + (n3 if k % 2 else 0)) for k in range(9)]
+    poly = shapely.Polygon([*zig, (126.63 + e, 45.751), (126.63, 45.751)])
+    frame = gpd.GeoDataFrame(geometry=[poly], crs=4326)
+    n5 = shapely.get_num_coordinates(prepare_layer(frame, simplify_m=5, gcj=False,
+                                                   plane=plane).geometry.iloc[0])
+    n1 = shapely.get_num_coordinates(prepare_layer(frame, simplify_m=1, gcj=False,
+                                                   plane=plane).geometry.iloc[0])
+    assert (n5, n1) == (5, shapely.get_num_coordinates(poly))
