@@ -1493,8 +1493,8 @@ def _readme(com, gat, gp, am, site, counts) -> str:
         f"- {int((~com['complete_units'].fillna(True).astype(bool)).sum())} without complete units"
         f" (非成套); {int(com['heritage'].sum())} heritage blocks (巴洛克街坊); {hi} high-rises"
         " (11–18 floors, all with elevators);",
-        f"  {int(((com['build_year'] >= 2001) & (com['safety_grade'] == 'C')).sum())} built after"
-        " 2000 with safety grade C.",
+        f"  {int(((com['build_year'] >= 2001) & com['safety_grade'].isin(['C'])).sum())}"
+        " built after 2000 with safety grade C.",
         f"- 所在地类型 (`location_type`, 二(一)): {loc_line}; the exceptions are old"
         " communities in scope by build year, so that each changes the verdict (森工/原农垦:"
         " listed, still in; 建制镇: not listed, out; empty: unknown).",

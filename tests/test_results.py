@@ -45,6 +45,42 @@ def test_the_written_geopackage_has_one_metadata_table(written, sample_result):
     assert int.from_bytes(header[60:64], "big") == 10200
 
 
+@pytest.mark.parametrize(("driver", "name", "kw"), [
+    ("GPKG", "x.gpkg", {}),
+    ("GeoJSON", "x.geojson", {}),
+    ("ESRI Shapefile", "x.shp", {"encoding": "GBK"}),
+    ("FlatGeobuf", "x.fgb", {}),
+])
+def test_a_missing_text_value_is_written_as_null(tmp_path, driver, name, kw):
+    """pandas' NA in a text column is a NULL field in every format, never the text "<NA>".
+
+    pyogrio's row-by-row writer wrote the text: every cluster member's ``heritage`` of the city
+    centre's GeoPackage read "<NA>" in QGIS until write_vector wrote GeoPackages through Arrow
+    and gave the other drivers None.
+    """
+    import geopandas as gpd
+    import shapely
+
+    df = gpd.GeoDataFrame(
+        {"heritage": pd.Series(["文保", pd.NA, None, pd.NaT], dtype=object),
+         "typed": pd.array(["a", pd.NA, "b", pd.NA], dtype="string")},
+        geometry=[shapely.Point(126.6, 45.7)] * 4, crs=4326)
+    before = df.copy()
+    path = tmp_path / name
+    results.write_vector(df, path, driver=driver, **kw)
+    got = pyogrio.read_dataframe(path, encoding=kw.get("encoding"))
+    assert got["heritage"].iloc[0] == "文保" and got["heritage"].iloc[1:].isna().all()
+    assert got["typed"].iloc[[0, 2]].tolist() == ["a", "b"]
+    assert got["typed"].iloc[[1, 3]].isna().all()
+    pd.testing.assert_frame_equal(df, before)  # the caller's frame is left as it was
+    if driver == "GPKG":
+        import sqlite3
+
+        with sqlite3.connect(path) as con:
+            kinds = con.execute("SELECT typeof(heritage) FROM x").fetchall()
+        assert [k for (k,) in kinds] == ["text", "null", "null", "null"]
+
+
 def test_the_metadata_table_name_is_written_once_in_the_package():
     package = Path(lc.__file__).parent
     holders = []
