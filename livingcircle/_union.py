@@ -70,8 +70,8 @@ def union_polygons(pieces) -> BaseGeometry:
     # to the smallest shell around it (_with_holes_found).
     is_shell = np.asarray(shapely.is_ccw(closed))
     shells = np.flatnonzero(is_shell)
-    if len(shells) == 1:
-        return shapely.Polygon(closed[shells[0]], list(np.delete(closed, shells[0])))
+    if len(shells) == 1:  # shapely.polygons: not Polygon(), which checks every ring in Python
+        return shapely.polygons(closed[shells[0]], holes=np.delete(closed, shells[0]))
     if len(shells) == 0:
         return shapely.Polygon()
     return _with_holes_found(closed[shells], closed[~is_shell])

@@ -701,8 +701,10 @@ def with_holes(filled: BaseGeometry, holes: Holes) -> BaseGeometry:
     out = []
     for k, poly in enumerate(parts):
         mine = holes.rings[owner == k]
-        out.append(shapely.Polygon(poly.exterior, [*poly.interiors, *mine]) if len(mine)
-                   else poly)
+        if len(mine):  # its rings in one call, not one Python object per ring (.interiors)
+            rings = shapely.get_rings(poly)
+            poly = shapely.polygons(rings[0], holes=np.concatenate([rings[1:], mine]))
+        out.append(poly)
     got = out[0] if len(out) == 1 else shapely.MultiPolygon(out)
     lost = owner < 0  # not seen inside one part (never so far): cut out by an overlay
     if lost.any():
