@@ -114,7 +114,7 @@ class SpilledLayer:
         # no declared type until the whole layer is known (see geometry_type)
         pyogrio.write_dataframe(gdf, self.path, layer=self.name, driver="GPKG",
                                 append=self.n_rows > 0, geometry_type="Unknown",
-                                promote_to_multi=False, use_arrow=True)
+                                promote_to_multi=False)
         self._chunks.append(pd.DataFrame(gdf.drop(columns=self.geometry_column)))
         self._attributes = None
         self.n_rows += len(gdf)
@@ -147,7 +147,7 @@ class SpilledLayer:
         size = int(chunk_size or settings.isochrone_chunk_size * 3)
         for lo in range(0, self.n_rows, size):
             gdf = pyogrio.read_dataframe(self.path, layer=self.name, skip_features=lo,
-                                         max_features=size, use_arrow=True)
+                                         max_features=size)
             if gdf.geometry.name != self.geometry_column:
                 gdf = gdf.rename_geometry(self.geometry_column)
             yield gdf
@@ -176,13 +176,13 @@ class SpilledLayer:
         for chunk in self.iter_chunks(chunk_size):
             pyogrio.write_dataframe(chunk, path, layer=layer or self.name, driver="GPKG",
                                     append=append or not first, geometry_type=gtype,
-                                    promote_to_multi=promote, use_arrow=True)
+                                    promote_to_multi=promote)
             first = False
         if first:  # an empty layer: write the empty frame so that the layer exists
             empty = gpd.GeoDataFrame(self.attributes.head(0),
                                      geometry=gpd.GeoSeries([], crs=self.crs), crs=self.crs)
             pyogrio.write_dataframe(empty, path, layer=layer or self.name, driver="GPKG",
-                                    append=append, use_arrow=True)
+                                    append=append)
         logger.debug("copied %d rows of %s into %s", self.n_rows, self.name, path)
 
     def close(self) -> None:

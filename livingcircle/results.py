@@ -377,25 +377,20 @@ def write_vector(df, path: str | os.PathLike, *, driver: str, layer: str | None 
                  **kw) -> None:
     """Write one vector layer with pyogrio: the single place that does (tests make it fail).
 
-    A GeoPackage layer goes through Arrow (GDAL's columnar writer, ``use_arrow``) unless the
-    caller says otherwise: the 23 layers of the city centre's result 5.8 / 6.1 → 3.8 / 4.4 s,
-    every layer read back the same but for missing values (``benchmarks/CITY_SCALE.md``,
-    "Runs 50–53"). The other drivers write row by row, which the Shapefile's GBK ``encoding``
-    needs; pandas' missing value in a text column goes to them as None (:func:`_missing_as_none`).
+    Row by row (GDAL's feature writer): pandas' missing value in a text column goes to it as
+    None (:func:`_missing_as_none`). Arrow (``use_arrow``) wrote the city centre's tables
+    faster but not its isochrones, and pyarrow installed raised the run's peak memory by
+    180 MB (``benchmarks/CITY_SCALE.md``, "Runs 50–56").
     """
-    if driver == "GPKG":
-        kw.setdefault("use_arrow", True)
-    if not kw.get("use_arrow"):
-        df = _missing_as_none(df)
-    pyogrio.write_dataframe(df, path, driver=driver, layer=layer, **kw)
+    pyogrio.write_dataframe(_missing_as_none(df), path, driver=driver, layer=layer, **kw)
 
 
 def _missing_as_none(df: FrameT) -> FrameT:
     """Return ``df`` with pandas' ``NA`` and ``NaT`` in object columns as None.
 
-    pyogrio's row-by-row writer turns them into the text ``"<NA>"`` / ``"NaT"`` (every
-    cluster member's ``heritage`` of the city centre was the text ``<NA>`` in the GeoPackage
-    before it was written through Arrow); None is a NULL field. The input is not changed.
+    pyogrio's row-by-row writer turns them into the text ``"<NA>"`` / ``"NaT"``: every cluster
+    member's ``heritage`` of the city centre was the text ``<NA>`` in its GeoPackage. None is
+    a NULL field. The input is not changed.
     """
     out = df
     geom = df.geometry.name if has_geometry(df) else None

@@ -55,8 +55,7 @@ def test_a_missing_text_value_is_written_as_null(tmp_path, driver, name, kw):
     """pandas' NA in a text column is a NULL field in every format, never the text "<NA>".
 
     pyogrio's row-by-row writer wrote the text: every cluster member's ``heritage`` of the city
-    centre's GeoPackage read "<NA>" in QGIS until write_vector wrote GeoPackages through Arrow
-    and gave the other drivers None.
+    centre's GeoPackage read "<NA>" until write_vector gave the writer None instead.
     """
     import geopandas as gpd
     import shapely
