@@ -71,7 +71,8 @@ def union_polygons(pieces) -> BaseGeometry:
     is_shell = np.asarray(shapely.is_ccw(closed))
     shells = np.flatnonzero(is_shell)
     if len(shells) == 1:  # shapely.polygons: not Polygon(), which checks every ring in Python
-        return shapely.polygons(closed[shells[0]], holes=np.delete(closed, shells[0]))
+        return cast(BaseGeometry, shapely.polygons(closed[shells[0]],
+                                                   holes=np.delete(closed, shells[0])))
     if len(shells) == 0:
         return shapely.Polygon()
     return _with_holes_found(closed[shells], closed[~is_shell])
