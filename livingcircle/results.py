@@ -380,7 +380,7 @@ def write_vector(df, path: str | os.PathLike, *, driver: str, layer: str | None 
     Row by row (GDAL's feature writer): pandas' missing value in a text column goes to it as
     None (:func:`_missing_as_none`). Arrow (``use_arrow``) wrote the city centre's tables
     faster but not its isochrones, and pyarrow installed raised the run's peak memory by
-    180 MB (``benchmarks/CITY_SCALE.md``, "Runs 50–56").
+    180 MB (``benchmarks/CITY_SCALE.md``, "Runs 50–57").
     """
     pyogrio.write_dataframe(_missing_as_none(df), path, driver=driver, layer=layer, **kw)
 
