@@ -97,6 +97,8 @@ class SpilledLayer:
 
     def append(self, gdf: gpd.GeoDataFrame) -> None:
         """Append one chunk (same columns and CRS every time) to the temporary file."""
+        import pyogrio
+
         if self._read_only:
             msg = f"{self.path}: layer {self.name!r} belongs to a written result; not appended to"
             raise RuntimeError(msg)
@@ -109,12 +111,10 @@ class SpilledLayer:
         geoms = gdf.geometry.to_numpy()
         present = geoms[~shapely.is_missing(geoms)]  # empty geometries keep their type
         self._types |= {_TYPE_NAMES[t] for t in set(shapely.get_type_id(present).tolist())}
-        # no declared type until the whole layer is known (see geometry_type); through the one
-        # writer of frames from memory, which writes pandas' missing text as NULL
-        from .results import write_vector  # results imports this module
-
-        write_vector(gdf, self.path, layer=self.name, driver="GPKG", append=self.n_rows > 0,
-                     geometry_type="Unknown", promote_to_multi=False)
+        # no declared type until the whole layer is known (see geometry_type)
+        pyogrio.write_dataframe(gdf, self.path, layer=self.name, driver="GPKG",
+                                append=self.n_rows > 0, geometry_type="Unknown",
+                                promote_to_multi=False)
         self._chunks.append(pd.DataFrame(gdf.drop(columns=self.geometry_column)))
         self._attributes = None
         self.n_rows += len(gdf)
