@@ -15,12 +15,16 @@ import tempfile
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 
 from . import settings
+
+#: A DataFrame or GeoDataFrame, given back as the same type.
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +116,7 @@ class SpilledLayer:
         present = geoms[~shapely.is_missing(geoms)]  # empty geometries keep their type
         self._types |= {_TYPE_NAMES[t] for t in set(shapely.get_type_id(present).tolist())}
         # no declared type until the whole layer is known (see geometry_type)
-        pyogrio.write_dataframe(gdf, self.path, layer=self.name, driver="GPKG",
+        pyogrio.write_dataframe(missing_as_none(gdf), self.path, layer=self.name, driver="GPKG",
                                 append=self.n_rows > 0, geometry_type="Unknown",
                                 promote_to_multi=False)
         self._chunks.append(pd.DataFrame(gdf.drop(columns=self.geometry_column)))
@@ -188,3 +192,25 @@ class SpilledLayer:
     def close(self) -> None:
         """Remove the temporary file now (a layer of a written result is left alone)."""
         self._finalizer()
+
+
+def missing_as_none(df: FrameT) -> FrameT:
+    """Return ``df`` with pandas' ``NA`` and ``NaT`` in object columns as None, for pyogrio.
+
+    pyogrio's row-by-row writer turns them into the text ``"<NA>"`` / ``"NaT"``: every cluster
+    member's ``heritage`` of the city centre was the text ``<NA>`` in its GeoPackage. None is
+    a NULL field. The input is not changed. Every frame written from memory goes through it:
+    :func:`livingcircle.results.write_vector` and :meth:`SpilledLayer.append`.
+    """
+    out = df
+    geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
+    for col in df.columns:
+        s = df[col]
+        if col == geom or s.dtype != object:
+            continue
+        na = s.isna().to_numpy()
+        if na.any() and any(v is pd.NA or v is pd.NaT for v in s.to_numpy()[na]):
+            if out is df:
+                out = df.copy()
+            out[col] = s.astype(object).where(~na, None)
+    return out

@@ -45,7 +45,7 @@ import pyogrio
 from . import settings
 from ._atomic import sha256_file
 from ._errors import ExportError, InputError
-from ._spill import SpilledLayer
+from ._spill import SpilledLayer, missing_as_none
 from .schema import METADATA_TABLE, STYLE_TABLE
 from .stages import Stages
 from .standards import Profile, load_profile
@@ -378,32 +378,12 @@ def write_vector(df, path: str | os.PathLike, *, driver: str, layer: str | None 
     """Write one vector layer with pyogrio: the single place that does (tests make it fail).
 
     Row by row (GDAL's feature writer): pandas' missing value in a text column goes to it as
-    None (:func:`_missing_as_none`). Arrow (``use_arrow``) wrote the city centre's tables
-    faster but not its isochrones, and pyarrow installed raised the run's peak memory by
-    180 MB (``benchmarks/CITY_SCALE.md``, "Runs 50–57").
+    None (:func:`livingcircle._spill.missing_as_none`; a spilled layer's chunks too). Arrow
+    (``use_arrow``) wrote the city centre's tables faster but not its isochrones, and pyarrow
+    installed raised the run's peak memory by 180 MB (``benchmarks/CITY_SCALE.md``, "Runs
+    50–57").
     """
-    pyogrio.write_dataframe(_missing_as_none(df), path, driver=driver, layer=layer, **kw)
-
-
-def _missing_as_none(df: FrameT) -> FrameT:
-    """Return ``df`` with pandas' ``NA`` and ``NaT`` in object columns as None.
-
-    pyogrio's row-by-row writer turns them into the text ``"<NA>"`` / ``"NaT"``: every cluster
-    member's ``heritage`` of the city centre was the text ``<NA>`` in its GeoPackage. None is
-    a NULL field. The input is not changed.
-    """
-    out = df
-    geom = df.geometry.name if has_geometry(df) else None
-    for col in df.columns:
-        s = df[col]
-        if col == geom or s.dtype != object:
-            continue
-        na = s.isna().to_numpy()
-        if na.any() and any(v is pd.NA or v is pd.NaT for v in s.to_numpy()[na]):
-            if out is df:
-                out = df.copy()
-            out[col] = s.astype(object).where(~na, None)
-    return out
+    pyogrio.write_dataframe(missing_as_none(df), path, driver=driver, layer=layer, **kw)
 
 
 def has_geometry(df: object) -> TypeGuard[gpd.GeoDataFrame]:

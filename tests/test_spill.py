@@ -51,6 +51,27 @@ def test_spilled_layer_writes_what_one_write_of_the_whole_frame_writes(tmp_path)
     assert not folder.exists()  # the temporary folder goes with the layer
 
 
+def test_a_spilled_chunks_missing_text_is_null_in_its_file_and_where_it_is_written(tmp_path):
+    """pandas' NA in a text column of a chunk is a NULL field, never the text "<NA>".
+
+    The spilled file and the result written from it, as :func:`results.write_vector` writes a
+    frame held in memory (pyogrio's row-by-row writer turns NA into text).
+    """
+    import sqlite3
+
+    chunk = _chunk(0).assign(heritage=pd.Series(["文保", pd.NA, None, pd.NaT], dtype=object))
+    before = chunk.copy()
+    layer = SpilledLayer("iso", directory=tmp_path)
+    layer.append(chunk)
+    layer.write_to(tmp_path / "out.gpkg", layer="iso")
+    pd.testing.assert_frame_equal(chunk, before)  # the caller's chunk is left as it was
+    for path in (layer.path, tmp_path / "out.gpkg"):
+        with sqlite3.connect(path) as con:
+            kinds = con.execute("SELECT typeof(heritage) FROM iso").fetchall()
+        assert [k for (k,) in kinds] == ["text", "null", "null", "null"], path
+    assert layer.read()["heritage"].iloc[1:].isna().all()
+
+
 def test_spilled_layer_of_one_type_keeps_it(tmp_path):
     layer = SpilledLayer("iso", directory=tmp_path)
     layer.append(_chunk(0))
