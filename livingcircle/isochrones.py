@@ -15,8 +15,9 @@ How it is fast (the polygons are the same as uniting the buffer of every reached
 tests check against a plain implementation; figures in ``benchmarks/README.md``): the buffer of a
 whole street is the same for every origin, and so is the union of the buffers of all streets in a
 square cell. :class:`IsochroneMaker` keeps both, built on first use, in a quadtree of cells
-(25 m to 3.2 km); an isochrone is the union of the cells all of whose streets are reached whole
-(the largest such cells first), the buffers of the other whole streets, and the buffers of the
+(up to 3.2 km; the smallest 25, 50 or 100 m, as the streets' density asks,
+:func:`smallest_cell`); an isochrone is the union of the cells all of whose streets are reached
+whole (the largest such cells first), the buffers of the other whole streets, and the buffers of the
 cut frontier pieces. A cell is kept with its blocks filled (a block: a hole of its union that no
 other street's buffer enters), so that the union works on outlines; the blocks go back in as
 holes afterwards, without an overlay. A union of many pieces goes through Clipper2
@@ -62,7 +63,7 @@ Reached: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray]
 logger = logging.getLogger(__name__)
 
 QUAD_SEGS = 4  # segments per quarter circle of the buffers' round ends
-_LEVELS = 8  # quadtree levels of the isochrone maker: 25 m to 3.2 km cells
+_LEVELS = 8  # quadtree levels of the isochrone maker from 25 m: up to 3.2 km cells
 ISOCHRONE_CHUNK = 200  # communities per chunk of isochrones() (memory, see isochrones())
 #: Communities per task of a worker process: neighbours (Z-order) that share its cached cells
 #: (each process builds its own). A local pool's worker draws its own part of the city task by
@@ -75,8 +76,10 @@ ISOCHRONE_TASK = 50
 NO_POLYGONS = np.zeros(0, dtype=object)
 #: Vertices the whole quadtree of cells caches per vertex of the street buffers
 #: (:meth:`IsochroneMaker.predicted_tree_vertices`): 7,762,961 for 1,894,806 (4.10) at the
-#: city centre of ``benchmarks/CITY_SCALE.md``, 2026-12-04. The prediction only decides whether
-#: :func:`prepare_cells` builds every cell; the caches' budget is kept either way.
+#: city centre of ``benchmarks/CITY_SCALE.md``, 2026-12-04, with 25 m cells; 5,868,212 (3.10)
+#: with the 50 m cells :func:`smallest_cell` now gives it, so the prediction errs high. It only
+#: decides whether :func:`prepare_cells` builds every cell; the caches' budget is kept either
+#: way.
 TREE_PER_BUFFER_VERTEX = 4.1
 
 
@@ -131,6 +134,36 @@ def substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndar
     return np.asarray(shapely.linestrings(xy[order], indices=owner[order]), dtype=object)
 
 
+#: The smallest cell the quadtree may have, and the cells it may take instead (see
+#: :func:`smallest_cell`): 25, 50 and 100 m.
+BASE_CELL_M = 25.0
+MAX_CELL_DOUBLINGS = 2
+#: Streets per occupied cell from which the smallest cells unite enough to be a level.
+STREETS_PER_SMALLEST_CELL = 1.5
+
+
+def smallest_cell(cx: np.ndarray, cy: np.ndarray, levels: int) -> int:
+    """Return how many times to double the 25 m cells for the smallest level: 0, 1 or 2.
+
+    ``cx``, ``cy``: each street's 25 m cell (of its midpoint). The smallest level is the first
+    (25, 50, 100 m) whose occupied cells hold :data:`STREETS_PER_SMALLEST_CELL` streets or more
+    on average. A cell of one street is its buffer: a level of them unites nothing, yet each
+    cell is built, cached and counted, and its parent unites them one more time. Measured
+    (2026-12-05, ``benchmarks/README.md``, "The smallest cell from the streets"): the
+    city-centre case holds 1.05 streets per occupied 25 m cell, 1.75 per 50 m cell; the 10k
+    and 100k grids (100 m blocks) 1.00, 1.05 and 2.00 per 100 m cell; Helsinki's short streets
+    2.91 per 25 m cell, where 50 m cells drew its isochrones 30 % slower. Always at least one
+    level is left.
+    """
+    for up in range(min(MAX_CELL_DOUBLINGS, levels - 1) + 1):
+        if len(cx) == 0:
+            return 0
+        occupied = len(np.unique(((cx >> up) << 32) | (cy >> up)))
+        if len(cx) >= STREETS_PER_SMALLEST_CELL * occupied:
+            return up
+    return min(MAX_CELL_DOUBLINGS, levels - 1)
+
+
 def reached_whole(da: np.ndarray, db: np.ndarray, length: np.ndarray, T: float) -> np.ndarray:
     """Whether each segment (its ends ``da``, ``db`` metres away) is walked end to end within T."""
     return (da <= T) & (db <= T) & ((da + db + length) / 2 <= T)
@@ -152,11 +185,15 @@ class IsochroneMaker:
     buffer_m
         Buffer half-width in metres.
     cell_m, levels
-        Size of the smallest quadtree cell and the number of levels (default 25 m, 8 levels: up
-        to 3.2 km cells).
+        Size of the smallest quadtree cell and the number of levels: cells of ``cell_m`` to
+        ``cell_m * 2 ** (levels - 1)``. ``cell_m`` None (the default): the largest cells are
+        ``25 m * 2 ** (levels - 1)`` (3.2 km for 8 levels) and the smallest as
+        :func:`smallest_cell` finds for these streets, 25, 50 or 100 m (fewer levels below the
+        same top).
     """
 
-    def __init__(self, g, edges, buffer_m: float, *, cell_m: float = 25.0, levels: int = 8):
+    def __init__(self, g, edges, buffer_m: float, *, cell_m: float | None = None,
+                 levels: int = 8):
         self.g = g
         self.edges = edges
         self.geom = edges.geometry
@@ -181,9 +218,14 @@ class IsochroneMaker:
         else:
             mid = np.zeros((0, 2))
         self.origin = mid.min(axis=0) if n_e else np.zeros(2)
-        self.cell_m = float(cell_m)
-        cx = np.floor((mid[:, 0] - self.origin[0]) / cell_m).astype(np.int64)
-        cy = np.floor((mid[:, 1] - self.origin[1]) / cell_m).astype(np.int64)
+        base = BASE_CELL_M if cell_m is None else float(cell_m)
+        cx = np.floor((mid[:, 0] - self.origin[0]) / base).astype(np.int64)
+        cy = np.floor((mid[:, 1] - self.origin[1]) / base).astype(np.int64)
+        if cell_m is None:  # the same cells as cell_m=base * 2 ** up: floor((x - o) / 2b)
+            up = smallest_cell(cx, cy, levels)
+            cx, cy, levels = cx >> up, cy >> up, levels - up
+            base *= 2 ** up
+        self.cell_m = base
         span = int(cy.max()) + 1 if n_e else 1
         self.levels = []
         for lv in range(levels):

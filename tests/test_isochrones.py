@@ -825,3 +825,47 @@ def test_cells_not_built_where_it_would_not_pay(curvy_access, monkeypatch):
     other.evicts = False
     assert not maker.adopt(other.built_under(other.top_cells()))
     assert maker._cached_vertices == 0 and all(b is None for b in maker._buf)
+
+
+def test_the_smallest_cell_follows_the_streets():
+    from livingcircle.isochrones import smallest_cell
+
+    lattice = np.arange(64)
+    one_each = (lattice % 8, lattice // 8)  # one street in each 25 m cell of a 200 m square
+    assert smallest_cell(*one_each, levels=8) == 1  # 4 streets per 50 m cell
+    assert smallest_cell(np.repeat(one_each[0], 2), np.repeat(one_each[1], 2), levels=8) == 0
+    apart = (lattice * 8, np.zeros(64, dtype=np.int64))  # 200 m apart: alone at every size
+    assert smallest_cell(*apart, levels=8) == 2  # the largest smallest cell, 100 m
+    assert smallest_cell(*apart, levels=2) == 1  # one level is always left
+    assert smallest_cell(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 8) == 0
+
+
+def test_larger_smallest_cells_draw_the_same_polygons(curvy_access):
+    """The maker's own smallest cell (the streets of 80 m blocks: 100 m) against 25 m cells.
+
+    The same cells as a maker given that size; the polygons of both within Clipper2's rounding.
+    """
+    import shapely
+
+    from livingcircle.isochrones import IsochroneMaker
+    from livingcircle.routing import BoundedSearch
+
+    acc = curvy_access
+    auto = IsochroneMaker(acc.graph, acc.edge_table, 12.0)
+    assert auto.cell_m == 100.0 and len(auto.levels) == 6  # the same 3.2 km top cells
+    given = IsochroneMaker(acc.graph, acc.edge_table, 12.0, cell_m=100.0, levels=6)
+    assert all(np.array_equal(a["cell"], b["cell"])
+               for a, b in zip(auto.levels, given.levels, strict=True))
+    small = IsochroneMaker(acc.graph, acc.edge_table, 12.0, cell_m=25.0, levels=8)
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
+    for starts in acc.community_nodes:
+        nodes, dist = search(starts, np.zeros(len(starts)), 540.0)
+        inner = {}
+        for T in (120.0, 300.0, 540.0):
+            for name, maker in (("auto", auto), ("small", small)):
+                reached = maker.segments_reached(nodes, dist, work)
+                inner[name] = maker.polygon(reached, T, inner.get(name))
+            a, b = inner["auto"].polygon, inner["small"].polygon
+            assert a.is_valid and shapely.hausdorff_distance(a, b) < 1e-6
+            assert shapely.get_num_interior_rings(a) == shapely.get_num_interior_rings(b)
