@@ -234,3 +234,18 @@ def test_city_centre_files_curve_the_same_streets(bench_city, tmp_path):
     assert len(comm) == 12 and comm.geom_type.eq("Polygon").all()
     lines = b.edges.geometry
     assert not shapely.intersects(comm.geometry.to_numpy()[:, None], lines[None, :]).any()
+
+
+def test_smallest_cell_benchmark_draws_every_cell_size_alike(tmp_path):
+    """bench_smallest_cell.py on a 400-node lattice of 100 m blocks: the maker picks 100 m."""
+    _load_script("bench_access")  # the grid it builds
+    script = _load_script("bench_smallest_cell")
+    out = tmp_path / "cells.jsonl"
+    script.main(["--networks", "400", "--origins", "6", "--rounds", "1", "--out", str(out)])
+    rec = json.loads(out.read_text(encoding="utf-8"))
+    assert rec["network"] == "400" and rec["origins"] == 6
+    assert [(r["cells"], r["cell_m"], r["levels"]) for r in rec["runs"]] == [
+        ("25 m", 25.0, 8), ("50 m", 50.0, 7), ("100 m", 100.0, 6), ("own", 100.0, 6)]
+    assert rec["own_cell_m"] == 100.0
+    assert all(r["max_hausdorff_from_25m"] < 1e-6 for r in rec["runs"])
+    assert all(r["cpu_s"] >= 0 and r["cached_vertices"] > 0 for r in rec["runs"])
