@@ -155,13 +155,14 @@ def smallest_cell(cx: np.ndarray, cy: np.ndarray, levels: int) -> int:
     2.91 per 25 m cell, where 50 m cells drew 1,000 origins' isochrones in 31.9 CPU s against
     23.7 s (``benchmarks/bench_smallest_cell.py``). Always at least one level is left.
     """
-    for up in range(min(MAX_CELL_DOUBLINGS, levels - 1) + 1):
-        if len(cx) == 0:
-            return 0
+    if len(cx) == 0:
+        return 0
+    largest = min(MAX_CELL_DOUBLINGS, levels - 1)
+    for up in range(largest):
         occupied = len(np.unique(((cx >> up) << 32) | (cy >> up)))
         if len(cx) >= STREETS_PER_SMALLEST_CELL * occupied:
             return up
-    return min(MAX_CELL_DOUBLINGS, levels - 1)
+    return largest
 
 
 def reached_whole(da: np.ndarray, db: np.ndarray, length: np.ndarray, T: float) -> np.ndarray:
