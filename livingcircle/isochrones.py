@@ -165,6 +165,54 @@ def smallest_cell(cx: np.ndarray, cy: np.ndarray, levels: int) -> int:
     return largest
 
 
+#: A top-level cell whose streets' buffers cover the ground this many times or more is drawn
+#: from cached cells; below, its streets go into an isochrone as their own buffers
+#: (:func:`flat_streets`). See :data:`COVER_CELL_BUFFERS` for the ground.
+CELLS_FROM_COVER = 1.0
+#: The ground of :func:`flat_streets`: the squares of this many buffer widths (200 m for the
+#: 25 m buffer) that hold the midpoint of a street.
+COVER_CELL_BUFFERS = 8
+
+
+def top_cover(mid: np.ndarray, length: np.ndarray, top: np.ndarray,
+              buffer_m: float) -> np.ndarray:
+    """Return how many times its streets' buffers would cover each top-level cell's ground.
+
+    ``mid``: each street's midpoint (n × 2), ``length`` its length (m), ``top`` its top-level
+    cell (0 … k-1). The ground is the squares of :data:`COVER_CELL_BUFFERS` buffer widths that
+    hold a street's midpoint; the cover is ``length × 2 buffer_m / ground``.
+    """
+    n_top = int(top.max()) + 1 if len(top) else 0
+    if n_top == 0:
+        return np.zeros(0)
+    side = COVER_CELL_BUFFERS * buffer_m
+    sq = np.floor((mid - mid.min(axis=0)) / side).astype(np.int64)
+    key = (top.astype(np.int64) << 42) | (sq[:, 0] << 21) | sq[:, 1]
+    ground = np.bincount(np.unique(key) >> 42, minlength=n_top) * side * side
+    return np.bincount(top, weights=length, minlength=n_top) * 2 * buffer_m / ground.clip(1)
+
+
+def flat_streets(mid: np.ndarray, length: np.ndarray, top: np.ndarray, buffer_m: float,
+                 cells_from_cover: float) -> np.ndarray:
+    """Return which streets lie in a top-level cell drawn without cached cells.
+
+    Those whose :func:`top_cover` is below ``cells_from_cover`` (0: none). A cached cell pays
+    where the buffers overlap: its union, made once, holds far fewer vertices than its
+    buffers. Where they barely overlap (streets about as far apart as the buffers are wide),
+    the union is about as large as the buffers, and building, caching and uniting cells costs
+    more than uniting the buffers themselves. Measured (2026-12-05, one thread, 1,000 origins,
+    5/10/15 minutes at 80 m/min, 25 m buffers; ``benchmarks/README.md``, "Cells only where
+    buffers overlap"): on jittered lattices of 100 m blocks (cover 0.92) the streets' own
+    buffers drew in 20.0 ms per origin against 23.2 with every cell built first (20.7 to draw);
+    of 85 m blocks (1.06) 35.5 against 33.4; of 70 m blocks (1.32) 53.9 against 48.4; of 50 m
+    blocks (1.84) 113.6 against 39.9. The city centre of ``benchmarks/bench_city.py`` has
+    1.59, the 1M-node city 1.81, Helsinki 2.01: all drawn from cells.
+    """
+    if len(length) == 0 or cells_from_cover <= 0:
+        return np.zeros(len(length), dtype=bool)
+    return (top_cover(mid, length, top, buffer_m) < cells_from_cover)[top]
+
+
 def reached_whole(da: np.ndarray, db: np.ndarray, length: np.ndarray, T: float) -> np.ndarray:
     """Whether each segment (its ends ``da``, ``db`` metres away) is walked end to end within T."""
     return (da <= T) & (db <= T) & ((da + db + length) / 2 <= T)
@@ -191,10 +239,15 @@ class IsochroneMaker:
         ``25 m * 2 ** (levels - 1)`` (3.2 km for 8 levels) and the smallest as
         :func:`smallest_cell` finds for these streets, 25, 50 or 100 m (fewer levels below the
         same top).
+    cells_from_cover
+        The top-level cells drawn from cached cells are those whose streets' buffers cover
+        their ground this many times or more (:func:`flat_streets`); the streets of the others
+        go into an isochrone as their own buffers. None: :data:`CELLS_FROM_COVER`; 0: every
+        top-level cell.
     """
 
     def __init__(self, g, edges, buffer_m: float, *, cell_m: float | None = None,
-                 levels: int = 8):
+                 levels: int = 8, cells_from_cover: float | None = None):
         self.g = g
         self.edges = edges
         self.geom = edges.geometry
@@ -244,6 +297,10 @@ class IsochroneMaker:
                 level["child_ptr"] = np.searchsorted(parent[level["children"]],
                                                      np.arange(len(count) + 1))
             self.levels.append(level)
+        #: Streets of top-level cells drawn as their own buffers, never from cells.
+        self.flat = flat_streets(mid, self.length, self.levels[-1]["cell"], self.buffer_m,
+                                 CELLS_FROM_COVER if cells_from_cover is None
+                                 else float(cells_from_cover))
         # the split segments of every street, for local questions (uncovered_areas)
         streets = np.flatnonzero(self.street)
         by_edge = streets[np.argsort(g.seg_edge[streets], kind="stable")]
@@ -312,15 +369,22 @@ class IsochroneMaker:
         buffers' vertices (measured, below).
         """
         if self._predicted is None:  # asked by each stage that may build the cells
-            n_coords = int(shapely.get_num_coordinates(self.geom).sum())
-            buffers = 2 * n_coords + 4 * QUAD_SEGS * len(self.geom)
+            in_cells = self.geom[~self.flat]  # (flat_streets: never in a cell)
+            n_coords = int(shapely.get_num_coordinates(in_cells).sum())
+            buffers = 2 * n_coords + 4 * QUAD_SEGS * len(in_cells)
             self._predicted = int(TREE_PER_BUFFER_VERTEX * buffers)
         return self._predicted
 
     def top_cells(self) -> np.ndarray:
-        """Return the quadtree's top-level cells, those with the most streets first."""
-        count = self.levels[-1]["count"]
-        return np.argsort(-count, kind="stable")
+        """Return the quadtree's top-level cells drawn from cells, the most streets first.
+
+        Those whose streets are drawn as their own buffers (:func:`flat_streets`) are left out.
+        """
+        top = self.levels[-1]
+        count = top["count"]
+        order = np.argsort(-count, kind="stable")
+        flat = self.flat[top["members"][top["ptr"][:-1]]]  # of one street of each top cell
+        return order[~flat[order]]
 
     def built_under(self, tops: Iterable[int]) -> BuiltCells:
         """Build every cell under the top-level cells ``tops``; return what this maker cached.
@@ -495,8 +559,9 @@ class IsochroneMaker:
                      covered: np.ndarray | None) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Return the cells (level, cell) of :meth:`whole_pieces` and the streets left over."""
         out = []
-        rest = whole
-        new = np.ones(len(rest), dtype=bool) if covered is None else ~np.isin(rest, covered)
+        new = np.ones(len(whole), dtype=bool) if covered is None else ~np.isin(whole, covered)
+        flat = self.flat[whole]
+        rest, new, alone = whole[~flat], new[~flat], whole[flat & new]  # (flat_streets)
         for lv in range(len(self.levels) - 1, -1, -1):
             if len(rest) == 0:
                 break
@@ -511,7 +576,7 @@ class IsochroneMaker:
             out.extend((lv, int(c)) for c in cells[full & with_new])
             keep = ~full[inv]
             rest, new = rest[keep], new[keep]
-        return out, rest[new]
+        return out, np.concatenate([rest[new], alone]) if len(alone) else rest[new]
 
     def segments_of(self, e: np.ndarray) -> np.ndarray:
         """Return the split segments of streets ``e``."""

@@ -249,3 +249,26 @@ def test_smallest_cell_benchmark_draws_every_cell_size_alike(tmp_path):
     assert rec["own_cell_m"] == 100.0
     assert all(r["max_hausdorff_from_25m"] < 1e-6 for r in rec["runs"])
     assert all(r["cpu_s"] >= 0 and r["cached_vertices"] > 0 for r in rec["runs"])
+    # the given sizes draw from cells; the maker's own choice, on 100 m blocks, from buffers
+    assert [r["flat_streets"] for r in rec["runs"]] == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_cell_cover_benchmark_draws_each_way_alike(tmp_path):
+    """bench_cell_cover.py on lattices of 100 and 50 m blocks (10,000 nodes, 5 origins): the
+    first drawn without cells, the second from them; every way the same polygons."""
+    _load_script("bench_access")
+    _load_script("bench_smallest_cell")
+    script = _load_script("bench_cell_cover")
+    out = tmp_path / "cover.jsonl"
+    script.main(["--networks", "lattice@100,lattice@50", "--origins", "5", "--out", str(out)])
+    recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["network"] for r in recs] == ["lattice@100", "lattice@50"]
+    sparse, dense = recs
+    assert sparse["cover_mean"] < sparse["cells_from_cover"] < dense["cover_mean"]
+    assert sparse["flat_streets"] == 1.0 and dense["flat_streets"] == 0.0
+    for rec in recs:
+        assert [r["way"] for r in rec["runs"]] == ["own", "cells, lazily", "cells, built first"]
+        assert rec["max_hausdorff_own_from_cells"] < 1e-6
+        built = rec["runs"][2]
+        assert built["build_cpu_s"] >= 0 and built["total_cpu_s"] >= built["cpu_s"]
+    assert sparse["runs"][0]["flat_streets"] == 1.0 and dense["runs"][0]["flat_streets"] == 0.0

@@ -362,7 +362,24 @@ def _square_block(spur: bool):
                                    geometry=np.array(geoms, dtype=object))
 
 
-def test_a_block_comes_back_as_a_hole_less_a_round_end_that_entered_it():
+@pytest.fixture
+def cells_everywhere(monkeypatch, curvy_access):
+    """Makers that draw every top-level cell from cached cells, whatever its cover.
+
+    The streets of the small test networks are far apart for their 10-12 m buffers (cover
+    below :data:`~livingcircle.isochrones.CELLS_FROM_COVER`), so their isochrones would be
+    drawn from the streets' own buffers; the tests of the cells themselves need cells.
+    """
+    import importlib
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")  # not the function
+    monkeypatch.setattr(iso_mod, "CELLS_FROM_COVER", 0.0)
+    curvy_access.__dict__.pop("_isochrone_makers", None)
+    yield
+    curvy_access.__dict__.pop("_isochrone_makers", None)  # not kept for the tests after
+
+
+def test_a_block_comes_back_as_a_hole_less_a_round_end_that_entered_it(cells_everywhere):
     """The cells are united with their blocks filled and the blocks put back as holes; a round
     end of a piece cut at the smaller threshold that enters the block stays in the larger
     polygon, which is the union of it and every street's buffer, exactly."""
@@ -692,7 +709,7 @@ def _worker_maker_facts(state, _task):
             "cells": len(maker.levels[0]["count"])}
 
 
-def test_forked_workers_share_the_runs_maker_index(curvy_access):
+def test_forked_workers_share_the_runs_maker_index(curvy_access, cells_everywhere):
     """A local pool's worker takes the run's maker index and caches (inherited by fork),
     counting only what it adds against its budget; without the offer it builds the same index
     itself."""
@@ -757,7 +774,7 @@ def test_a_cell_built_from_cold_is_the_cell_built_street_by_street(curvy_access,
         assert filled.equals_exact(up.levels[top]["poly"][c][0], 0.0)
 
 
-def test_cells_built_by_the_pool_are_those_built_here(curvy_access, monkeypatch):
+def test_cells_built_by_the_pool_are_those_built_here(curvy_access, cells_everywhere, monkeypatch):
     """prepare_cells: the pool's workers build every cell of the quadtree (several top-level
     cells) and the run's maker caches them, bit for bit the cells built in this process; once
     built, not again; the isochrones drawn from them are those of one process."""
@@ -799,7 +816,7 @@ def test_cells_built_by_the_pool_are_those_built_here(curvy_access, monkeypatch)
     _same_rows(one, two)
 
 
-def test_cells_not_built_where_it_would_not_pay(curvy_access, monkeypatch):
+def test_cells_not_built_where_it_would_not_pay(curvy_access, cells_everywhere, monkeypatch):
     """No cells built ahead for a few short walks on the network, nor when every cell would
     not fit the caches' budget; a maker refuses cells over its budget."""
     from livingcircle import settings
@@ -869,3 +886,71 @@ def test_larger_smallest_cells_draw_the_same_polygons(curvy_access):
             a, b = inner["auto"].polygon, inner["small"].polygon
             assert a.is_valid and shapely.hausdorff_distance(a, b) < 1e-6
             assert shapely.get_num_interior_rings(a) == shapely.get_num_interior_rings(b)
+
+
+def test_the_cover_of_the_ground_decides_where_cells_are_drawn():
+    """Streets 100 m apart with 25 m buffers cover their ground 1.0 times; twice as many, 2.0."""
+    from livingcircle.isochrones import flat_streets, top_cover
+
+    # top cell 0: a 1 km square of 100 m streets (east-west and north-south, midpoints in the
+    # middle of each 100 m side); top cell 1: the same ground with each street doubled
+    k = np.arange(10)
+    ew = np.array([(100.0 * i + 50.0, 100.0 * j) for i in k for j in k])
+    grid = np.vstack([ew, ew[:, ::-1]])
+    mid = np.vstack([grid, grid + (5000.0, 0.0), grid + (5000.0, 0.0)])
+    length = np.full(len(mid), 100.0)
+    top = np.repeat([0, 1, 1], len(grid))
+    # every 200 m square holds midpoints: 2 streets per 100 m square, 8 per 200 m square
+    assert top_cover(mid, length, top, 25.0) == pytest.approx([1.0, 2.0])
+    flat = flat_streets(mid, length, top, 25.0, cells_from_cover=1.5)
+    assert flat[top == 0].all() and not flat[top == 1].any()
+    assert not flat_streets(mid, length, top, 25.0, cells_from_cover=0.0).any()
+    # buffers twice as wide cover more: 400 m squares, of which the 1 km square's streets
+    # hold 9 (1.44 km²), covered 2 km × 100 m over, 1.39 times
+    assert top_cover(mid, length, top, 50.0) == pytest.approx([2 / 1.44, 4 / 1.44])
+    assert not flat_streets(mid, length, top, 50.0, cells_from_cover=1.2).any()
+    assert len(flat_streets(np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=np.int32), 25.0,
+                            1.0)) == 0
+
+
+def test_streets_drawn_as_their_own_buffers_give_the_polygons_of_cells(curvy_access):
+    """The curvy lattice's streets (80 m apart, 12 m buffers) are drawn without cells; the
+    polygons are those drawn from cells everywhere, within Clipper2's rounding, with the same
+    holes, and so where some top-level cells are drawn from cells and their neighbours not."""
+    import shapely
+
+    from livingcircle.isochrones import IsochroneMaker, top_cover
+    from livingcircle.routing import BoundedSearch
+
+    acc = curvy_access
+    own = IsochroneMaker(acc.graph, acc.edge_table, 12.0)
+    assert own.flat.all() and len(own.top_cells()) == 0
+    cells = IsochroneMaker(acc.graph, acc.edge_table, 12.0, cells_from_cover=0)
+    assert not cells.flat.any() and len(cells.top_cells()) == len(cells.levels[-1]["count"])
+    # 200 m top-level cells, half of them (by cover) drawn from cells
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(own.geom, 0.5, normalized=True))
+    small_top = IsochroneMaker(acc.graph, acc.edge_table, 12.0, cell_m=25.0, levels=4)
+    cover = top_cover(mid, own.length, small_top.levels[-1]["cell"], 12.0)
+    mixed = IsochroneMaker(acc.graph, acc.edge_table, 12.0, cell_m=25.0, levels=4,
+                           cells_from_cover=float(np.median(cover)))
+    assert 0 < mixed.flat.mean() < 1
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
+    drawn_from_cells = 0
+    for starts in acc.community_nodes:
+        nodes, dist = search(starts, np.zeros(len(starts)), 540.0)
+        inner = {}
+        for T in (120.0, 300.0, 540.0):
+            for name, maker in (("own", own), ("cells", cells), ("mixed", mixed)):
+                reached = maker.segments_reached(nodes, dist, work)
+                inner[name] = maker.polygon(reached, T, inner.get(name))
+            ref = inner["cells"].polygon
+            for name in ("own", "mixed"):
+                got = inner[name].polygon
+                assert got.is_valid and shapely.hausdorff_distance(got, ref) < 1e-6, name
+                assert got.area == pytest.approx(ref.area, abs=1e-4)
+                assert (shapely.get_num_interior_rings(got)
+                        == shapely.get_num_interior_rings(ref)), name
+            drawn_from_cells += len(inner["mixed"].holes.rings)
+    assert drawn_from_cells  # the mixed maker's blocks came from its cells
+    assert not any(own.levels[lv]["poly"] for lv in range(len(own.levels)))  # none built

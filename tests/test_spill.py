@@ -128,9 +128,11 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, sample_w
     memory_map = make_map(sample_result, isochrones=True).get_root().render()
     plain_map = make_map(r, isochrones=False).get_root().render()
     # the same polygons drawn (element ids are random, their length is not); they are what the
-    # map gains: 301,081 bytes for the sample's 240 polygons (measured 2026-12-02, the map with
-    # buildings and the issue 16 layers 647,104 bytes without them)
-    assert len(spilled_map) == len(memory_map) > len(plain_map) + 250_000
+    # map gains: 247,389 bytes for the sample's 240 polygons (measured 2026-12-05, the map
+    # 648,347 bytes without them). Drawn from cached cells (before flat_streets: the sample's
+    # streets cover their ground less than once) the same polygons within 3.4e-7 m gained
+    # 279,653 bytes: the 5 m simplification for display keeps other vertices of them.
+    assert len(spilled_map) == len(memory_map) > len(plain_map) + 200_000
 
 
 def test_a_written_city_result_loads_without_its_isochrone_polygons(sample_written, tmp_path,
