@@ -6,10 +6,13 @@ drawn on one thread (``threads=1, workers=1``) three ways: with the maker's own 
 their ground less than :data:`~livingcircle.isochrones.CELLS_FROM_COVER` times are drawn from
 the streets' buffers), and with every top-level cell drawn from cells
 (``cells_from_cover=0``), once built lazily and once with every cell built first (timed apart:
-what ``prepare_cells`` does for a run before the workers draw). Recorded per network: the
-cover of its top-level cells (weighted by their streets), the share of streets drawn without
-cells, CPU seconds per way, and the largest Hausdorff distance of the first 100 origins'
-polygons from the cells' ones.
+what ``prepare_cells`` does for a run before the workers draw). Each way is drawn in a fresh
+process of its own, after an untimed warm-up (in one process, whichever way came first or last
+drew some 10 % slower on the same code: its order, not its way), in two rounds (forward, then
+reverse order, so that a machine that drifts is seen; the best of each way's total is kept).
+Recorded per network: the cover of its top-level cells (weighted by their streets), the share
+of streets drawn without cells, CPU seconds per way, and the largest Hausdorff distance of the
+first 100 origins' polygons from the cells' ones.
 
 Networks: jittered lattices of ``bench_access.py`` with 10,000 nodes and blocks of the given
 spacing (``lattice@85``: 85 m blocks, jitter ±20 % of the spacing, 8 % of the streets removed),
@@ -29,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,17 +45,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 #: Origins whose polygons are compared (the rows come origin by origin, three each).
 HAUSDORFF_ORIGINS = 100
+#: Origins drawn once, untimed, before the first timed way: the search's first call and the
+#: modules' first use would otherwise count against whichever way runs first.
+WARM_UP_ORIGINS = 20
 
 
-def _lattice_and_origins(spacing: float, n_origins: int):
-    """Return (Access, community ids): a 10,000-node lattice of ``spacing`` m blocks."""
+def _lattice_and_origins(spacing: float, n_origins: int, n_nodes: int = 10_000):
+    """Return (Access, community ids): a lattice of ``n_nodes`` nodes, ``spacing`` m blocks."""
     import geopandas as gpd
     from bench_access import grid_arrays, multidigraph_from_arrays
 
     from livingcircle.accessibility import measure_access
     from livingcircle.network import WalkNetwork
 
-    a = grid_arrays(10_000, spacing=spacing, jitter=0.2 * spacing)
+    a = grid_arrays(n_nodes, spacing=spacing, jitter=0.2 * spacing)
     net = WalkNetwork(graph=multidigraph_from_arrays(a), source=f"lattice {spacing:g} m")
     G = net.graph
     nodes = np.array(list(G.nodes))
@@ -84,39 +92,77 @@ def cover_of(acc) -> dict:
             "tree_fits": maker.predicted_tree_vertices() <= settings.isochrone_cache_vertices}
 
 
-def main(argv=None) -> None:
+#: The ways of drawing: (label, arguments of ``bench_smallest_cell._draw``).
+WAYS = {"own": {}, "cells, lazily": {"cells_from_cover": 0},
+        "cells, built first": {"cells_from_cover": 0, "build_first": True}}
+
+
+def _network(name: str, args):
+    """Return (Access, community ids) of network ``name``."""
     import bench_smallest_cell
 
+    if name.startswith("lattice@"):
+        return _lattice_and_origins(float(name.partition("@")[2]), args.origins,
+                                    args.lattice_nodes)
+    return bench_smallest_cell._network_and_origins(name, args.origins, args.centre_communities)
+
+
+def child(args) -> None:
+    """Draw one way in this fresh process, after an untimed warm-up; print its JSON run."""
+    import bench_smallest_cell
+
+    acc, ids = _network(args.child[0], args)
+    bench_smallest_cell._draw(acc, ids[:WARM_UP_ORIGINS])
+    run, polys = bench_smallest_cell._draw(acc, ids, **WAYS[args.child[1]])
+    np.save(args.child[2], shapely.to_wkb(polys[:HAUSDORFF_ORIGINS * 3]), allow_pickle=True)
+    print(json.dumps(run), flush=True)
+
+
+def _run_child(name: str, way: str, args, polys_file: Path) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, way,
+           str(polys_file), "--origins", str(args.origins), "--lattice-nodes",
+           str(args.lattice_nodes), "--centre-communities", str(args.centre_communities)]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        msg = f"{name} / {way} failed:\n{p.stderr[-3000:]}"
+        raise RuntimeError(msg)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--networks",
                     default="lattice@100,lattice@85,lattice@70,lattice@50,100k,helsinki")
     ap.add_argument("--origins", type=int, default=1000)
+    ap.add_argument("--lattice-nodes", type=int, default=10_000)
     ap.add_argument("--centre-communities", type=int, default=800)
+    ap.add_argument("--rounds", type=int, default=2, help="2: forward, then reverse order")
     ap.add_argument("--out", default=None, help="append one JSON line per network here")
+    ap.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:
+        child(args)
+        return
     for name in [n.strip() for n in args.networks.split(",") if n.strip()]:
-        if name.startswith("lattice@"):
-            acc, ids = _lattice_and_origins(float(name.partition("@")[2]), args.origins)
-        else:
-            acc, ids = bench_smallest_cell._network_and_origins(name, args.origins,
-                                                                args.centre_communities)
+        acc, ids = _network(name, args)
         rec = {"network": name, "origins": len(ids), "streets": len(acc.edge_table.length),
                **cover_of(acc), "runs": []}
-        ways = [("own", {}), ("cells, lazily", {"cells_from_cover": 0})]
-        if rec["tree_fits"]:
-            ways.append(("cells, built first", {"cells_from_cover": 0, "build_first": True}))
-        ref = None
+        del acc
+        ways = ["own", "cells, lazily"] + (["cells, built first"] if rec["tree_fits"] else [])
         polys = {}
-        for label, kw in ways:
-            run, polys[label] = bench_smallest_cell._draw(acc, ids, **kw)
-            run = {"way": label, **run}
-            run["total_cpu_s"] = round(run["cpu_s"] + run.get("build_cpu_s", 0.0), 2)
-            rec["runs"].append(run)
-            print(name, json.dumps(run), flush=True)
-        ref = polys["cells, lazily"]
-        k = HAUSDORFF_ORIGINS * 3
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(args.rounds):
+                for way in (ways if r % 2 == 0 else ways[::-1]):
+                    f = Path(tmp) / f"{len(rec['runs'])}.npy"
+                    run = {"way": way, "round": r + 1, **_run_child(name, way, args, f)}
+                    polys[way] = shapely.from_wkb(np.load(f, allow_pickle=True))
+                    run["total_cpu_s"] = round(run["cpu_s"] + run.get("build_cpu_s", 0.0), 2)
+                    rec["runs"].append(run)
+                    print(name, json.dumps(run), flush=True)
+        rec["best_total_cpu_s"] = {way: min(x["total_cpu_s"] for x in rec["runs"]
+                                            if x["way"] == way) for way in ways}
         rec["max_hausdorff_own_from_cells"] = float(np.nanmax(
-            shapely.hausdorff_distance(polys["own"][:k], ref[:k])))
+            shapely.hausdorff_distance(polys["own"], polys["cells, lazily"])))
         rec["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         print(json.dumps({k: v for k, v in rec.items() if k != "runs"}), flush=True)
         if args.out:

@@ -1132,7 +1132,8 @@ def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float 
 
     Only where it pays: a local pool of more than one worker (a Dask worker builds its own;
     fewer ``origins`` than :data:`livingcircle.settings.process_pool_min_communities` are
-    drawn in threads), every cell predicted to fit
+    drawn in threads), a network with cells to build (:func:`flat_streets`), every cell
+    predicted to fit
     :data:`livingcircle.settings.isochrone_cache_vertices`
     (:meth:`IsochroneMaker.predicted_tree_vertices`; the 1M-node city's do not), and, for
     isochrones, ``origins`` whose walks of ``reach_m`` metres cover the network's extent at
@@ -1158,6 +1159,8 @@ def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float 
         if walked < 2 * max((x1 - x0) * (y1 - y0), 1.0):
             return False
     tops = maker.top_cells()
+    if len(tops) == 0:  # every street drawn as its own buffer (flat_streets): no cell to build
+        return False
     state = _CellsState(acc.graph, acc.edge_table, maker.buffer_m, uuid.uuid4().hex)
     with forked_maker(state.token, maker), Workers(state, workers=n) as pool:
         # one top-level cell per task, the largest first: the workers finish together

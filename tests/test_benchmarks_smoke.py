@@ -254,13 +254,14 @@ def test_smallest_cell_benchmark_draws_every_cell_size_alike(tmp_path):
 
 
 def test_cell_cover_benchmark_draws_each_way_alike(tmp_path):
-    """bench_cell_cover.py on lattices of 100 and 50 m blocks (10,000 nodes, 5 origins): the
+    """bench_cell_cover.py on lattices of 100 and 50 m blocks (900 nodes, 5 origins): the
     first drawn without cells, the second from them; every way the same polygons."""
     _load_script("bench_access")
     _load_script("bench_smallest_cell")
     script = _load_script("bench_cell_cover")
     out = tmp_path / "cover.jsonl"
-    script.main(["--networks", "lattice@100,lattice@50", "--origins", "5", "--out", str(out)])
+    script.main(["--networks", "lattice@100,lattice@50", "--origins", "5", "--rounds", "1",
+                 "--lattice-nodes", "900", "--out", str(out)])
     recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["network"] for r in recs] == ["lattice@100", "lattice@50"]
     sparse, dense = recs

@@ -919,7 +919,7 @@ def test_streets_drawn_as_their_own_buffers_give_the_polygons_of_cells(curvy_acc
     holes, and so where some top-level cells are drawn from cells and their neighbours not."""
     import shapely
 
-    from livingcircle.isochrones import IsochroneMaker, top_cover
+    from livingcircle.isochrones import IsochroneMaker, maker_for, prepare_cells, top_cover
     from livingcircle.routing import BoundedSearch
 
     acc = curvy_access
@@ -954,3 +954,5 @@ def test_streets_drawn_as_their_own_buffers_give_the_polygons_of_cells(curvy_acc
             drawn_from_cells += len(inner["mixed"].holes.rings)
     assert drawn_from_cells  # the mixed maker's blocks came from its cells
     assert not any(own.levels[lv]["poly"] for lv in range(len(own.levels)))  # none built
+    assert not prepare_cells(acc, buffer_m=12.0, workers=2)  # no cell to build: no pool
+    assert not maker_for(acc, 12.0).complete
