@@ -35,7 +35,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +139,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=None, help="append one JSON line per network here")
     ap.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    import bench_smallest_cell
+
     if args.child:
         child(args)
         return
@@ -163,11 +164,7 @@ def main(argv=None) -> None:
                                             if x["way"] == way) for way in ways}
         rec["max_hausdorff_own_from_cells"] = float(np.nanmax(
             shapely.hausdorff_distance(polys["own"], polys["cells, lazily"])))
-        rec["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        print(json.dumps({k: v for k, v in rec.items() if k != "runs"}), flush=True)
-        if args.out:
-            with Path(args.out).open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec) + "\n")
+        bench_smallest_cell.record(rec, args.out)
 
 
 if __name__ == "__main__":

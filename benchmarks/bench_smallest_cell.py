@@ -171,11 +171,16 @@ def main(argv=None) -> None:
                 for label, _c, _l in CELLS}
         rec["best_cpu_s"] = best
         rec["own_cell_m"] = next(x["cell_m"] for x in rec["runs"] if x["cells"] == "own")
-        rec["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        print(json.dumps({k: v for k, v in rec.items() if k != "runs"}), flush=True)
-        if args.out:
-            with Path(args.out).open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(rec) + "\n")
+        record(rec, args.out)
+
+
+def record(rec: dict, out: str | None) -> None:
+    """Date a network's record, print it without its runs, append it to ``out`` (JSON line)."""
+    rec["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    print(json.dumps({k: v for k, v in rec.items() if k != "runs"}), flush=True)
+    if out:
+        with Path(out).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
 
 
 if __name__ == "__main__":

@@ -200,12 +200,15 @@ def flat_streets(mid: np.ndarray, length: np.ndarray, top: np.ndarray, buffer_m:
     where the buffers overlap: its union, made once, holds far fewer vertices than its
     buffers. Where they barely overlap (streets about as far apart as the buffers are wide),
     the union is about as large as the buffers, and building, caching and uniting cells costs
-    more than uniting the buffers themselves. Measured (2026-12-05, one thread, 1,000 origins,
-    5/10/15 minutes at 80 m/min, 25 m buffers; ``benchmarks/README.md``, "Cells only where
-    buffers overlap"): on jittered lattices of 100 m blocks (cover 0.92) the streets' own
-    buffers drew in 20.0 ms per origin against 23.2 with every cell built first (20.7 to draw);
-    of 85 m blocks (1.06) 35.5 against 33.4; of 70 m blocks (1.32) 53.9 against 48.4; of 50 m
-    blocks (1.84) 113.6 against 39.9. The city centre of ``benchmarks/bench_city.py`` has
+    more than uniting the buffers themselves. Measured (2026-12-06, one thread, 1,000 origins,
+    5/10/15 minutes at 80 m/min, 25 m buffers; ``benchmarks/bench_cell_cover.py``, record
+    ``results/2026-12-05_cell_cover.jsonl``, ``benchmarks/README.md`` "Cells only where buffers
+    overlap"): the 100k grid of 100 m blocks (cover 0.93) drew in 26.4 CPU s without cells
+    against 54.8 with cells built as the origins need them and 47.2 with every cell built
+    first; a 10,000-node lattice of 100 m blocks (0.92) in 18.4 against 20.2 and 19.0. Where the
+    buffers overlap more, the cells win (without cells 113.6 against 39.9 CPU s at 1.84, and
+    Helsinki 301.8 against 29.1, measured outside the repository's benchmarks: that README
+    section). The city centre of ``benchmarks/bench_city.py`` has
     1.59, the 1M-node city 1.81, Helsinki 2.01: all drawn from cells.
     """
     if len(length) == 0 or cells_from_cover <= 0:
