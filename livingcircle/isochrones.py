@@ -209,7 +209,7 @@ def flat_streets(mid: np.ndarray, length: np.ndarray, top: np.ndarray, buffer_m:
     buffers overlap more, the cells win (without cells 113.6 against 39.9 CPU s at 1.84, and
     Helsinki 301.8 against 29.1, measured outside the repository's benchmarks: that README
     section). The city centre of ``benchmarks/bench_city.py`` has
-    1.59, the 1M-node city 1.81, Helsinki 2.01: all drawn from cells.
+    1.59 and Helsinki 2.01: drawn from cells; the 1M-node city 1.81 over its whole ground.
     """
     if len(length) == 0 or cells_from_cover <= 0:
         return np.zeros(len(length), dtype=bool)
