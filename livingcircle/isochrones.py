@@ -677,12 +677,12 @@ class IsochroneMaker:
         of :meth:`polygon` and of the coverage of a facility category
         (:mod:`livingcircle.coverage`).
         """
-        pieces, holes, covered = [], [], None
+        pieces, holes, covered, left = [], [], None, _NO_HOLES
         cuts = inner.cuts if inner is not None else NO_POLYGONS
         if inner is not None and not inner.filled.is_empty:
             pieces.append(inner.filled)
-            holes.append(inner.holes)
-            covered = inner.whole
+            holes.append(inner.holes)  # first: its blocks keep their rows (_joined_holes)
+            covered, left = inner.whole, inner.left
         if len(whole):
             cells, rest = self._whole_cells(whole, covered)
             for lv, c in cells:
@@ -695,11 +695,15 @@ class IsochroneMaker:
             pieces.extend(cut)
             cuts = np.concatenate([cuts, cut])
         if not pieces:
-            return Drawn(shapely.Polygon(), whole, shapely.Polygon(), _NO_HOLES, cuts)
+            return Drawn(shapely.Polygon(), whole, shapely.Polygon(), _NO_HOLES, cuts, _NO_HOLES)
         filled = union_of(pieces)
         blocks = _joined_holes(holes)  # kept whole for the next threshold: its cuts add up
-        return Drawn(with_holes(filled, _less_round_ends(blocks, cuts)), whole, filled, blocks,
-                     cuts)
+        # the smaller polygon's blocks have had its cuts' round ends taken already: only the
+        # new cuts take more of them (B - C1 - C2 is B - (C1 | C2)); new blocks meet every cut
+        n_old = len(holes[0].rings) if covered is not None else 0
+        new = Holes(blocks.rings[n_old:], blocks.inside[n_old:]) if n_old else blocks
+        left = _concat_holes(_less_round_ends(left, cut), _less_round_ends(new, cuts))
+        return Drawn(with_holes(filled, left), whole, filled, blocks, cuts, left)
 
 
 class BuiltCells(NamedTuple):
@@ -743,6 +747,16 @@ class Drawn(NamedTuple):
     filled: BaseGeometry  # the polygon with its blocks filled
     holes: Holes  # those blocks, before the round ends of the cut pieces took their part
     cuts: np.ndarray  # the buffers of the pieces cut at this and the smaller thresholds
+    left: Holes  # the blocks less what those cuts' round ends take: the polygon's holes
+
+
+def _concat_holes(a: Holes, b: Holes) -> Holes:
+    """Return the blocks of ``a`` and of ``b`` (apart from each other), in that order."""
+    if not len(a.rings):
+        return b
+    if not len(b.rings):
+        return a
+    return Holes(np.concatenate([a.rings, b.rings]), np.concatenate([a.inside, b.inside]))
 
 
 def _joined_holes(parts: list[Holes]) -> Holes:
@@ -754,8 +768,10 @@ def _joined_holes(parts: list[Holes]) -> Holes:
         return parts[0]
     rings = np.concatenate([h.rings for h in parts])
     inside = np.concatenate([h.inside for h in parts])
-    # the same block always has the same inside point (the same ring, the same computation)
-    _u, first = np.unique(inside, axis=0, return_index=True)
+    # the same block always has the same inside point (the same ring, the same computation);
+    # x + iy as one complex key: a tenth of the time of np.unique(inside, axis=0)
+    _u, first = np.unique(np.ascontiguousarray(inside).view(np.complex128).ravel(),
+                          return_index=True)
     if len(first) < len(rings):
         first.sort()
         rings, inside = rings[first], inside[first]

@@ -405,6 +405,42 @@ def test_a_block_comes_back_as_a_hole_less_a_round_end_that_entered_it(cells_eve
     assert larger.is_valid and shapely.symmetric_difference(larger, want).area < 1e-6
 
 
+def test_the_smaller_polygons_blocks_lose_only_the_new_round_ends(curvy_access):
+    """Each threshold takes the round ends of its new cut pieces from the smaller polygon's
+    holes (already less that polygon's cuts), and every cut's from its new blocks: the same
+    holes as taking every cut so far from every block, on the curvy lattice from cells."""
+    import shapely
+
+    from livingcircle.isochrones import IsochroneMaker, _less_round_ends, with_holes
+    from livingcircle.routing import BoundedSearch
+
+    acc = curvy_access
+    maker = IsochroneMaker(acc.graph, acc.edge_table, 12.0, cells_from_cover=0)
+    search = BoundedSearch(acc.graph)
+    work = np.full(acc.graph.n_nodes, np.inf)
+    entered_before = 0
+    for starts in acc.community_nodes:
+        nodes, dist = search(starts, np.zeros(len(starts)), 600.0)
+        reached = maker.segments_reached(nodes, dist, work)
+        inner = None
+        for T in (100.0, 180.0, 260.0, 340.0, 420.0, 600.0):
+            if inner is not None and (len(inner.left.rings) != len(inner.holes.rings) or any(
+                    a is not b for a, b in zip(inner.left.rings, inner.holes.rings, strict=True))):
+                entered_before += 1  # round ends took part of a block of the smaller polygon
+            drawn = maker.polygon(reached, T, inner)
+            every_cut = with_holes(drawn.filled, _less_round_ends(drawn.holes, drawn.cuts))
+            assert drawn.polygon.is_valid
+            assert shapely.hausdorff_distance(drawn.polygon, every_cut) < 1e-9
+            assert drawn.polygon.area == pytest.approx(every_cut.area, abs=1e-6)
+            assert (shapely.get_num_interior_rings(drawn.polygon)
+                    == shapely.get_num_interior_rings(every_cut))
+            if inner is not None:  # nested: within Clipper2's rounding (9e-9 m measured)
+                smaller = shapely.points(shapely.get_coordinates(inner.polygon))
+                assert shapely.distance(smaller, drawn.polygon).max() < 1e-6
+            inner = drawn
+    assert entered_before >= 10  # 24 measured: the smaller polygons' blocks were entered
+
+
 def test_a_hole_another_street_enters_is_no_block():
     """A hole of a cell's union that another street's buffer enters (a dead end into the
     block) is kept as a hole of the cell, not filled; with that street, it is a block."""
