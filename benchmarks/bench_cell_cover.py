@@ -1,18 +1,20 @@
 """Cells only where buffers overlap: isochrones drawn with and without cached cells by cover.
 
 For each network, isochrones at 5/10/15 minutes (80 m/min, ``adult``) of the same origins are
-drawn on one thread (``threads=1, workers=1``) three ways: with the maker's own choice
+drawn on one thread (``threads=1, workers=1``) four ways: with the maker's own choice
 (:func:`livingcircle.isochrones.flat_streets`: the top-level cells whose streets' buffers cover
 their ground less than :data:`~livingcircle.isochrones.CELLS_FROM_COVER` times are drawn from
-the streets' buffers), and with every top-level cell drawn from cells
-(``cells_from_cover=0``), once built lazily and once with every cell built first (timed apart:
-what ``prepare_cells`` does for a run before the workers draw). Each way is drawn in a fresh
-process of its own, after an untimed warm-up (in one process, whichever way came first or last
-drew some 10 % slower on the same code: its order, not its way), in two rounds (forward, then
-reverse order, so that a machine that drifts is seen; the best of each way's total is kept).
+the streets' buffers), from the streets' buffers everywhere (``cells_from_cover=inf``: where
+the threshold should fall), and with every top-level cell drawn from cells
+(``cells_from_cover=0``), once built lazily and once with every cell built first (timed
+apart: what ``prepare_cells`` does for a run before the workers draw); ``--ways`` picks some.
+Each way is drawn in a fresh process of its own, after an untimed warm-up (in one process,
+whichever way came first or last drew some 10 % slower on the same code: its order, not its
+way), in two rounds (forward, then reverse order, so that a machine that drifts is seen; the
+best of each way's total is kept).
 Recorded per network: the cover of its top-level cells (weighted by their streets), the share
 of streets drawn without cells, CPU seconds per way, and the largest Hausdorff distance of the
-first 100 origins' polygons from the cells' ones.
+first 100 origins' polygons from the cells' ones (own, and buffers only).
 
 Networks: jittered lattices of ``bench_access.py`` with 10,000 nodes and blocks of the given
 spacing (``lattice@85``: 85 m blocks, jitter ±20 % of the spacing, 8 % of the streets removed),
@@ -26,6 +28,8 @@ Usage::
     python benchmarks/bench_cell_cover.py \\
         --networks lattice@100,lattice@85,lattice@70,lattice@50,100k,helsinki \\
         --out benchmarks/results/2026-12-05_cell_cover.jsonl
+    python benchmarks/bench_cell_cover.py --networks helsinki --origins 200 --ways buffers \
+        --out benchmarks/results/2026-12-06_cell_cover.jsonl
 """
 
 from __future__ import annotations
@@ -91,9 +95,14 @@ def cover_of(acc) -> dict:
             "tree_fits": maker.predicted_tree_vertices() <= settings.isochrone_cache_vertices}
 
 
-#: The ways of drawing: (label, arguments of ``bench_smallest_cell._draw``).
-WAYS = {"own": {}, "cells, lazily": {"cells_from_cover": 0},
+#: The ways of drawing: (label, arguments of ``bench_smallest_cell._draw``). "buffers only":
+#: no top-level cell drawn from cells, whatever its cover (where the rule's threshold falls).
+WAYS = {"own": {}, "buffers only": {"cells_from_cover": float("inf")},
+        "cells, lazily": {"cells_from_cover": 0},
         "cells, built first": {"cells_from_cover": 0, "build_first": True}}
+#: ``--ways`` names them briefly (the labels hold commas).
+SHORT = {"own": "own", "buffers": "buffers only", "lazily": "cells, lazily",
+         "first": "cells, built first"}
 
 
 def _network(name: str, args):
@@ -136,6 +145,9 @@ def main(argv=None) -> None:
     ap.add_argument("--lattice-nodes", type=int, default=10_000)
     ap.add_argument("--centre-communities", type=int, default=800)
     ap.add_argument("--rounds", type=int, default=2, help="2: forward, then reverse order")
+    ap.add_argument("--ways", default=",".join(SHORT),
+                    help=f"comma-separated, of: {', '.join(SHORT)} (default all; own and "
+                         "lazily are always drawn)")
     ap.add_argument("--out", default=None, help="append one JSON line per network here")
     ap.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -144,12 +156,18 @@ def main(argv=None) -> None:
     if args.child:
         child(args)
         return
+    given = {w.strip() for w in args.ways.split(",") if w.strip()}
+    unknown = given - set(SHORT)
+    if unknown:
+        ap.error(f"--ways: unknown {', '.join(sorted(unknown))}; choose from {', '.join(SHORT)}")
+    asked = {SHORT[w] for w in given}
     for name in [n.strip() for n in args.networks.split(",") if n.strip()]:
         acc, ids = _network(name, args)
         rec = {"network": name, "origins": len(ids), "streets": len(acc.edge_table.length),
                **cover_of(acc), "runs": []}
         del acc
-        ways = ["own", "cells, lazily"] + (["cells, built first"] if rec["tree_fits"] else [])
+        ways = [w for w in WAYS if w in asked | {"own", "cells, lazily"}
+                and (w != "cells, built first" or rec["tree_fits"])]
         polys = {}
         with tempfile.TemporaryDirectory() as tmp:
             for r in range(args.rounds):
@@ -164,6 +182,9 @@ def main(argv=None) -> None:
                                             if x["way"] == way) for way in ways}
         rec["max_hausdorff_own_from_cells"] = float(np.nanmax(
             shapely.hausdorff_distance(polys["own"], polys["cells, lazily"])))
+        if "buffers only" in polys:
+            rec["max_hausdorff_buffers_from_cells"] = float(np.nanmax(
+                shapely.hausdorff_distance(polys["buffers only"], polys["cells, lazily"])))
         bench_smallest_cell.record(rec, args.out)
 
 

@@ -268,8 +268,11 @@ def test_cell_cover_benchmark_draws_each_way_alike(tmp_path):
     assert sparse["cover_mean"] < sparse["cells_from_cover"] < dense["cover_mean"]
     assert sparse["flat_streets"] == 1.0 and dense["flat_streets"] == 0.0
     for rec in recs:
-        assert [r["way"] for r in rec["runs"]] == ["own", "cells, lazily", "cells, built first"]
+        assert [r["way"] for r in rec["runs"]] == ["own", "buffers only", "cells, lazily",
+                                                   "cells, built first"]
         assert rec["max_hausdorff_own_from_cells"] < 1e-6
-        built = rec["runs"][2]
+        assert rec["max_hausdorff_buffers_from_cells"] < 1e-6
+        assert rec["runs"][1]["flat_streets"] == 1.0 and rec["runs"][2]["flat_streets"] == 0.0
+        built = rec["runs"][3]
         assert built["build_cpu_s"] >= 0 and built["total_cpu_s"] >= built["cpu_s"]
     assert sparse["runs"][0]["flat_streets"] == 1.0 and dense["runs"][0]["flat_streets"] == 0.0
