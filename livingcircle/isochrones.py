@@ -206,10 +206,11 @@ def flat_streets(mid: np.ndarray, length: np.ndarray, top: np.ndarray, buffer_m:
     overlap"): the 100k grid of 100 m blocks (cover 0.93) drew in 26.4 CPU s without cells
     against 54.8 with cells built as the origins need them and 47.2 with every cell built
     first; a 10,000-node lattice of 100 m blocks (0.92) in 18.4 against 20.2 and 19.0. Where the
-    buffers overlap more, the cells win (without cells 113.6 against 39.9 CPU s at 1.84, and
-    Helsinki 301.8 against 29.1, measured outside the repository's benchmarks: that README
-    section). The city centre of ``benchmarks/bench_city.py`` has
-    1.59 and Helsinki 2.01: drawn from cells; the 1M-node city 1.81 over its whole ground.
+    buffers overlap more, the cells win (``results/2026-12-06_cell_cover.jsonl``, with a way
+    drawn without cells everywhere: at a cover of 1.32 14.4 against 16.0 CPU s, at 1.84 16.1
+    against 34.0, Helsinki 4.7 against 51.8; at 1.06 the two within 4 % either way). The city
+    centre of ``benchmarks/bench_city.py`` has 1.59 and Helsinki 2.01: drawn from cells; so is
+    the 1M-node city, whose 256 top-level cells have covers of 1.77 to 1.84.
     """
     if len(length) == 0 or cells_from_cover <= 0:
         return np.zeros(len(length), dtype=bool)
