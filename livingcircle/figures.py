@@ -148,16 +148,46 @@ _T = {
 def find_cjk_font() -> str | None:
     """Return the name of a CJK font matplotlib can use, or None when none is installed.
 
-    Looks for :data:`CJK_FONTS` in order, then any font whose name contains ``CJK``.
+    Looks for :data:`CJK_FONTS` in order, then any font whose name contains ``CJK``. When
+    matplotlib's font list has none, the system's font files it does not list are added to it
+    first: matplotlib keeps that list in a cache (``~/.cache/matplotlib``) made the first time
+    it ran, so a font installed afterwards (``apt-get install fonts-noto-cjk`` after a first
+    run, as ``.ci/run`` does on a machine that ran before) was never seen and every figure
+    silently came out in English.
     """
     from matplotlib import font_manager
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
+    found = _cjk_font_in(font_manager.fontManager)
+    if found is None and _added_system_fonts(font_manager):
+        found = _cjk_font_in(font_manager.fontManager)
+    return found
+
+
+def _cjk_font_in(manager) -> str | None:
+    names = {f.name for f in manager.ttflist}
     for n in CJK_FONTS:
         if n in names:
             return n
     other = sorted(n for n in names if "CJK" in n)
     return other[0] if other else None
+
+
+def _added_system_fonts(font_manager) -> int:
+    """Add the system's font files missing from matplotlib's (cached) list; return how many."""
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    added = 0
+    for path in font_manager.findSystemFonts():
+        if path in known:
+            continue
+        try:
+            font_manager.fontManager.addfont(path)
+        except (OSError, RuntimeError, ValueError):  # a file FreeType cannot read: left out
+            continue
+        added += 1
+    if added:
+        logger.info("%d font files added to matplotlib's cached font list (installed after it "
+                    "was made)", added)
+    return added
 
 
 def figure_style(lang: str) -> tuple[str, dict]:
@@ -166,7 +196,7 @@ def figure_style(lang: str) -> tuple[str, dict]:
     if font is None and lang == "zh":
         msg = ("no Chinese (CJK) font found for matplotlib: the figures use English labels, and "
                "Chinese names may show as boxes; install one (Debian/Ubuntu: apt-get install "
-               "fonts-noto-cjk) and remove matplotlib's font cache (~/.cache/matplotlib)")
+               "fonts-noto-cjk)")
         warnings.warn(msg, stacklevel=3)
         lang = "en"
     family = ([font] if font else []) + ["DejaVu Sans"]

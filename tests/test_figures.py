@@ -153,6 +153,23 @@ def test_no_cjk_font_warns_once_and_uses_english(sample_result, tmp_path, monkey
         _svg_texts(tmp_path / "coverage/kindergarten.svg")
 
 
+def test_a_cjk_font_installed_after_matplotlibs_font_cache_is_found(monkeypatch):
+    """matplotlib lists fonts from a cache made on its first run; a CJK font installed after
+    it (fonts-noto-cjk after a first run) is added from the system's files, not missed."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    if figures._cjk_font_in(manager) is None and not figures._added_system_fonts(font_manager):
+        pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk)")
+    installed = figures._cjk_font_in(manager)
+    stale = [f for f in manager.ttflist if "CJK" not in f.name and f.name not in
+             figures.CJK_FONTS]  # the list as cached before the font was installed
+    monkeypatch.setattr(manager, "ttflist", stale)
+    assert figures._cjk_font_in(manager) is None
+    assert figures.find_cjk_font() == installed
+    assert any(f.name == installed for f in stale)  # added to the list matplotlib searches
+
+
 def test_default_categories_are_those_of_the_coverage_layer(sample_result, tmp_path):
     L = sample_result.layers
     cov = L["coverage"][L["coverage"]["category"].isin(["primary_school", "bus_stop"])]
