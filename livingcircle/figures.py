@@ -34,6 +34,7 @@ one warning says so and the figures use English labels. SVG keeps text as text
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -158,9 +159,21 @@ def find_cjk_font() -> str | None:
     from matplotlib import font_manager
 
     found = _cjk_font_in(font_manager.fontManager)
-    if found is None and _added_system_fonts(font_manager):
+    if found is None and _system_fonts_added_once():
         found = _cjk_font_in(font_manager.fontManager)
     return found
+
+
+@functools.cache
+def _system_fonts_added_once() -> int:
+    """Return :func:`_added_system_fonts`, run once per process.
+
+    Every figure asks for the font; without any CJK font installed the system's fonts would
+    be listed again for each.
+    """
+    from matplotlib import font_manager
+
+    return _added_system_fonts(font_manager)
 
 
 def _cjk_font_in(manager) -> str | None:

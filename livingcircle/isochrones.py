@@ -678,12 +678,12 @@ class IsochroneMaker:
         of :meth:`polygon` and of the coverage of a facility category
         (:mod:`livingcircle.coverage`).
         """
-        pieces, holes, covered, left = [], [], None, _NO_HOLES
+        pieces, holes, covered, left, n_old = [], [], None, _NO_HOLES, 0
         cuts = inner.cuts if inner is not None else NO_POLYGONS
         if inner is not None and not inner.filled.is_empty:
             pieces.append(inner.filled)
             holes.append(inner.holes)  # first: its blocks keep their rows (_joined_holes)
-            covered, left = inner.whole, inner.left
+            covered, left, n_old = inner.whole, inner.left, len(inner.holes.rings)
         if len(whole):
             cells, rest = self._whole_cells(whole, covered)
             for lv, c in cells:
@@ -701,7 +701,6 @@ class IsochroneMaker:
         blocks = _joined_holes(holes)  # kept whole for the next threshold: its cuts add up
         # the smaller polygon's blocks have had its cuts' round ends taken already: only the
         # new cuts take more of them (B - C1 - C2 is B - (C1 | C2)); new blocks meet every cut
-        n_old = len(holes[0].rings) if covered is not None else 0
         new = Holes(blocks.rings[n_old:], blocks.inside[n_old:]) if n_old else blocks
         left = _concat_holes(_less_round_ends(left, cut), _less_round_ends(new, cuts))
         return Drawn(with_holes(filled, left), whole, filled, blocks, cuts, left)

@@ -165,6 +165,7 @@ def test_a_cjk_font_installed_after_matplotlibs_font_cache_is_found(monkeypatch)
     stale = [f for f in manager.ttflist if "CJK" not in f.name and f.name not in
              figures.CJK_FONTS]  # the list as cached before the font was installed
     monkeypatch.setattr(manager, "ttflist", stale)
+    figures._system_fonts_added_once.cache_clear()  # as in a new process
     assert figures._cjk_font_in(manager) is None
     assert figures.find_cjk_font() == installed
     assert any(f.name == installed for f in stale)  # added to the list matplotlib searches
