@@ -28,7 +28,7 @@ Usage::
     python benchmarks/bench_cell_cover.py \\
         --networks lattice@100,lattice@85,lattice@70,lattice@50,100k,helsinki \\
         --out benchmarks/results/2026-12-05_cell_cover.jsonl
-    python benchmarks/bench_cell_cover.py --networks helsinki --origins 200 --ways buffers \
+    python benchmarks/bench_cell_cover.py --networks helsinki --origins 200 --ways buffers \\
         --out benchmarks/results/2026-12-06_cell_cover.jsonl
 """
 
