@@ -276,3 +276,28 @@ def test_cell_cover_benchmark_draws_each_way_alike(tmp_path):
         built = rec["runs"][3]
         assert built["build_cpu_s"] >= 0 and built["total_cpu_s"] >= built["cpu_s"]
     assert sparse["runs"][0]["flat_streets"] == 1.0 and dense["runs"][0]["flat_streets"] == 0.0
+
+
+def test_union_inputs_benchmark_times_the_unions_and_both_chains(tmp_path):
+    """bench_union_inputs.py on a lattice of 50 m blocks (2,500 nodes, 5 origins): the unions
+    are captured and timed as given and apart; three speeds drawn per speed and as one chain."""
+    _load_script("bench_access")
+    _load_script("bench_smallest_cell")
+    _load_script("bench_cell_cover")
+    script = _load_script("bench_union_inputs")
+    out = tmp_path / "union.jsonl"
+    script.main(["--network", "lattice@50", "--origins", "5", "--rounds", "1",
+                 "--out", str(out)])
+    inputs, speeds = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
+    assert inputs["part"] == "inputs" and speeds["part"] == "speeds"
+    assert inputs["unions"] > 0 and inputs["pieces_mean"] >= 16  # Clipper2's unions only
+    given, apart = inputs["as_given"], inputs["apart"]
+    # overlapping pieces lose most of their vertices in the union; pieces apart keep them
+    assert given["output_vertices_mean"] < inputs["input_vertices_mean"] / 2
+    assert apart["output_vertices_mean"] > 0.9 * inputs["input_vertices_mean"]
+    assert given["ms_per_union"] > 0 and apart["us_per_input_vertex"] > 0
+    assert speeds["thresholds_per_origin"] == 9
+    assert set(speeds["speeds"]) == {"adult", "elderly", "winter"}
+    assert all(len(v) == 1 and v[0] > 0 for v in speeds["cpu_ms_per_origin"].values())
+    # straight lattice streets: no round end sticks out of a larger threshold's buffer
+    assert speeds["max_hausdorff_m"] < 1e-6
