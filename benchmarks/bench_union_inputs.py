@@ -132,7 +132,7 @@ def part_inputs(acc, ids, search, work) -> dict:
     def draw_all():
         for i in rows:
             starts = np.asarray(acc.community_nodes[i])
-            nodes, dist = search(starts, np.zeros(len(starts)), max(MINUTES) * 80.0)
+            nodes, dist = search(starts, np.zeros(len(starts)), max(MINUTES) * speeds["adult"])
             _draw(maker, speeds, MINUTES, nodes, dist, work)
 
     draw_all()  # untimed: builds every cell the origins use
@@ -213,7 +213,8 @@ def part_speeds(acc, ids, search, work, rounds: int) -> dict:
 
     ways = {"per_speed": per_speed, "one_chain": one_chain}
     for f in ways.values():  # untimed: builds every cell
-        [f(n, d) for n, d in searched]
+        for n, d in searched:
+            f(n, d)
     cpu = {k: [] for k in ways}
     got = {}
     for r in range(rounds):
