@@ -181,7 +181,7 @@ def _rows_of(acc, ids) -> np.ndarray:
 
 def part_speeds(acc, ids, search, work, rounds: int) -> dict:
     """Draw three speeds' polygons per speed and as one chain; CPU and differences."""
-    from livingcircle.isochrones import _speeds, buffer_width, maker_for
+    from livingcircle.isochrones import _draw, _speeds, buffer_width, maker_for
 
     maker = maker_for(acc, buffer_width(None))
     speeds = _speeds(acc, SPEEDS)
@@ -193,15 +193,8 @@ def part_speeds(acc, ids, search, work, rounds: int) -> dict:
         nodes, dist = search(starts, np.zeros(len(starts)), radius)
         searched.append((nodes.copy(), dist.copy()))
 
-    def per_speed(nodes, dist):
-        reached = maker.segments_reached(nodes, dist, work)
-        out = {}
-        for sp, s in speeds.items():
-            inner = None
-            for m in MINUTES:
-                inner = maker.polygon(reached, m * s, inner)
-                out[sp, m] = inner.polygon
-        return out
+    def per_speed(nodes, dist):  # as isochrones() draws them
+        return _draw(maker, speeds, MINUTES, nodes, dist, work)
 
     def one_chain(nodes, dist):
         reached = maker.segments_reached(nodes, dist, work)
