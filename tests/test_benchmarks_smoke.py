@@ -301,3 +301,21 @@ def test_union_inputs_benchmark_times_the_unions_and_both_chains(tmp_path):
     assert all(len(v) == 1 and v[0] > 0 for v in speeds["cpu_ms_per_origin"].values())
     # straight lattice streets: no round end sticks out of a larger threshold's buffer
     assert speeds["max_hausdorff_m"] < 1e-6
+
+
+def test_coverage_tiles_benchmark_draws_each_way_alike(tmp_path):
+    """bench_coverage_tiles.py on a small city tiled on purpose: cells built lazily, cached, and
+    no cells at all give the same coverage rows."""
+    need_module("osmium", "pyosmium", "pip install 'livingcircle[test]'")
+    _load_script("bench_city")
+    script = _load_script("bench_coverage_tiles")
+    out = tmp_path / "tiles.jsonl"
+    script.main(["--nodes", "2500", "--communities", "10", "--facilities", "200", "--tiles", "2",
+                 "--tile-above-m", "100", "--folder", str(tmp_path / "city"), "--out", str(out)])
+    (rec,) = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
+    assert rec["tiles_in_city"] > 1 and len(rec["tiles"]) == 2
+    assert all(t["near_streets"] > 0 for t in rec["tiles"])
+    assert rec["rows"] > 0 and rec["categories"] > 0
+    assert set(rec["cpu_s_per_tile"]) == {"cells, lazily", "cells, cached", "buffers only"}
+    assert rec["cached_vertices"] > 0
+    assert rec["max_hausdorff_buffers_from_cells_m"] < 1e-6
