@@ -61,6 +61,25 @@ def main(argv=None) -> None:
                                          / "bench_coverage_tiles.jsonl"))
     args = ap.parse_args(argv)
 
+    from livingcircle import settings
+
+    before = settings.coverage_tile_above_m
+    if args.tile_above_m is not None:
+        settings.coverage_tile_above_m = args.tile_above_m
+    try:  # the setting is this process's: given back, so that a caller's later work keeps it
+        rec = _measure(args)
+    finally:
+        settings.coverage_tile_above_m = before
+    line = json.dumps(rec, ensure_ascii=False)
+    print(line, flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def _measure(args) -> dict:
+    """Draw the sample tiles three ways; return the record."""
     import bench_city
     import geopandas as gpd
 
@@ -70,8 +89,6 @@ def main(argv=None) -> None:
 
     cov = importlib.import_module("livingcircle.coverage")
     iso = importlib.import_module("livingcircle.isochrones")
-    if args.tile_above_m is not None:
-        settings.coverage_tile_above_m = args.tile_above_m
     city = argparse.Namespace(centre=False, spacing=50.0, seed=7, nodes=args.nodes,
                               communities=args.communities, facilities=args.facilities)
     folder = Path(args.folder) if args.folder else bench_city.city_folder(city)
@@ -88,8 +105,9 @@ def main(argv=None) -> None:
     reach = cov._category_reach(acc, first, starts_of, wanted)
     tiles = cov._tiles(first)
     if tiles is None:
-        ap.error(f"the network is not tiled: narrower than coverage_tile_above_m "
-                 f"({settings.coverage_tile_above_m:g} m); give a smaller --tile-above-m")
+        msg = (f"the network is not tiled: narrower than coverage_tile_above_m "
+               f"({settings.coverage_tile_above_m:g} m); give a smaller --tile-above-m")
+        raise SystemExit(msg)
     order = [int(t) for t in tiles["order_spatial"]]
     mid = max(0, len(order) // 2 - args.tiles // 2)
     sample = order[mid:mid + args.tiles]
@@ -119,7 +137,7 @@ def main(argv=None) -> None:
         raise SystemExit(msg)
     haus = [shapely.hausdorff_distance(by_cells[k], by_buffers[k]) for k in by_cells]
     n = len(sample)
-    rec = {"nodes": args.nodes, "communities": args.communities,
+    return {"nodes": args.nodes, "communities": args.communities,
            "facilities": args.facilities, "streets": len(first.geom), "tiles_in_city": len(order),
            "categories": len(reach), "tiles": per_tile, "rows": len(by_cells),
            "cpu_s_per_tile": {"cells, lazily": round(cpu_lazily / n, 3),
@@ -129,12 +147,6 @@ def main(argv=None) -> None:
            "max_hausdorff_buffers_from_cells_m": float(max(haus)) if haus else 0.0,
            "threads": 1, "cores": os.cpu_count(), "python": sys.version.split()[0],
            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
-    line = json.dumps(rec, ensure_ascii=False)
-    print(line, flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from conftest import need_module
 
+from livingcircle import settings
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -310,8 +312,11 @@ def test_coverage_tiles_benchmark_draws_each_way_alike(tmp_path):
     _load_script("bench_city")
     script = _load_script("bench_coverage_tiles")
     out = tmp_path / "tiles.jsonl"
+    before = settings.coverage_tile_above_m
     script.main(["--nodes", "2500", "--communities", "10", "--facilities", "200", "--tiles", "2",
                  "--tile-above-m", "100", "--folder", str(tmp_path / "city"), "--out", str(out)])
+    # the tiling it asked for is this process's setting: given back for the tests after it
+    assert settings.coverage_tile_above_m == before
     (rec,) = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
     assert rec["tiles_in_city"] > 1 and len(rec["tiles"]) == 2
     assert all(t["near_streets"] > 0 for t in rec["tiles"])
