@@ -7,7 +7,8 @@ same origins, one thread, every cell cached (after an untimed pass that builds t
 ``inputs``
     Every union the maker makes while drawing the origins' 5/10/15-minute polygons (80 m/min)
     is captured, then timed again in CPU seconds through manifold3d's ``CrossSection`` (the
-    call ``union_polygons`` makes, without its conversions) two ways: the pieces as the maker
+    call ``union_polygons`` makes on the rings of :func:`livingcircle._union.contours`, without
+    the conversions back) two ways: the pieces as the maker
     passed them, and the same pieces moved apart so that no two overlap (the same vertices, no
     intersections: what disjoint pre-cut faces would give if they kept the vertex count).
     Recorded: input and output vertices per union, ms per union, µs per input vertex, for the
@@ -61,17 +62,6 @@ def _network(name: str, origins: int):
     import bench_smallest_cell
 
     return bench_smallest_cell._network_and_origins(name, origins, origins)
-
-
-def _contours(pieces) -> list[np.ndarray]:
-    """The rings of ``pieces`` as union_polygons passes them to Clipper2 (oriented, open)."""
-    parts = shapely.get_parts(np.asarray(pieces, dtype=object))
-    parts = parts[~shapely.is_empty(parts)]
-    rings = shapely.get_rings(shapely.orient_polygons(parts))
-    coords, ring = shapely.get_coordinates(rings, return_index=True)
-    first = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
-    last = np.r_[first[1:], len(ring)] - 1
-    return [coords[a:b] for a, b in zip(first, last, strict=True)]
 
 
 def _apart(contours: list[np.ndarray]) -> list[np.ndarray]:
@@ -148,7 +138,7 @@ def part_inputs(acc, ids, search, work) -> dict:
         draw_all()
     finally:
         _union.union_polygons = real
-    unions = [_contours(p) for p in captured]
+    unions = [_union.contours(p) for p in captured]
     if not unions:
         return {"unions": 0}
     n_in = np.array([sum(len(c) for c in u) for u in unions])

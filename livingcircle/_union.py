@@ -45,18 +45,10 @@ def union_polygons(pieces) -> BaseGeometry:
     The same polygon as ``shapely.union_all(pieces)`` within Clipper2's rounding (the module's
     docstring); empty pieces are left out, and nothing gives an empty Polygon.
     """
-    parts = shapely.get_parts(np.asarray(pieces, dtype=object))
-    parts = parts[~shapely.is_empty(parts)]
-    if len(parts) == 0:
+    rings = contours(pieces)
+    if not rings:
         return shapely.Polygon()
-    # shells anticlockwise, holes clockwise: a hole counts -1 under the positive fill rule, so a
-    # hole of one piece stays a hole unless another piece covers it
-    rings = shapely.get_rings(shapely.orient_polygons(parts))
-    coords, ring = shapely.get_coordinates(rings, return_index=True)
-    first = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
-    last = np.r_[first[1:], len(ring)] - 1  # a ring's closing vertex repeats its first
-    contours = [coords[a:b] for a, b in zip(first, last, strict=True)]
-    out = CrossSection(contours, FillRule.Positive).to_polygons()
+    out = CrossSection(rings, FillRule.Positive).to_polygons()
     if not out:
         return shapely.Polygon()
     pts, ring = _without_spikes(np.concatenate(out),
@@ -76,6 +68,24 @@ def union_polygons(pieces) -> BaseGeometry:
     if len(shells) == 0:
         return shapely.Polygon()
     return _with_holes_found(closed[shells], closed[~is_shell])
+
+
+def contours(pieces) -> list[np.ndarray]:
+    """Return the rings of the polygons ``pieces`` as :func:`union_polygons` gives them to Clipper2.
+
+    Each ring an (n, 2) array, open (its closing vertex left out); shells anticlockwise, holes
+    clockwise: a hole counts -1 under the positive fill rule, so a hole of one piece stays a
+    hole unless another piece covers it. Empty pieces are left out.
+    """
+    parts = shapely.get_parts(np.asarray(pieces, dtype=object))
+    parts = parts[~shapely.is_empty(parts)]
+    if len(parts) == 0:
+        return []
+    rings = shapely.get_rings(shapely.orient_polygons(parts))
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    first = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
+    last = np.r_[first[1:], len(ring)] - 1  # a ring's closing vertex repeats its first
+    return [coords[a:b] for a, b in zip(first, last, strict=True)]
 
 
 def _with_holes_found(shells: np.ndarray, holes: np.ndarray) -> BaseGeometry:
