@@ -60,6 +60,14 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "_work"
                                          / "bench_coverage_tiles.jsonl"))
     args = ap.parse_args(argv)
+    blocks = (round(args.nodes ** 0.5) - 1) ** 2  # bench_city's grid of √nodes × √nodes
+    if args.tiles < 1:
+        ap.error(f"--tiles {args.tiles}: give 1 or more")
+    if not 1 <= args.communities <= blocks:
+        ap.error(f"--communities {args.communities}: a city of {args.nodes:,} nodes has "
+                 f"{blocks:,} blocks, one community each; give 1 to {blocks:,}")
+    if args.facilities < 1:
+        ap.error(f"--facilities {args.facilities}: give 1 or more")
 
     from livingcircle import settings
 

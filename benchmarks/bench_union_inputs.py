@@ -229,6 +229,17 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "_work"
                                          / "bench_union_inputs.jsonl"))
     args = ap.parse_args(argv)
+    if args.origins < 1 or args.rounds < 1:
+        ap.error("--origins and --rounds: give 1 or more")
+    if args.network != "centre":
+        spacing = args.network.partition("@")[2] if args.network.startswith("lattice@") else ""
+        try:
+            ok = float(spacing) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            ap.error(f"--network {args.network!r}: give 'centre' or lattice@<block metres>, "
+                     "e.g. lattice@50")
 
     from livingcircle.routing import BoundedSearch
 
