@@ -332,3 +332,94 @@ def _claim(fn: Callable[[Any, Any], Any], k: int,
             hi[at + s] -= 1
             j = hi[at + s]
     return w, s, j, fn(_STATE, tasks[s][j])
+
+
+class Beside:
+    """Run ``fn()`` in a forked child process while this process goes on; :meth:`wait` joins.
+
+    For two outputs written from the same data at the end of a run (the map beside the
+    GeoPackage, :func:`livingcircle.results.write_result_folder`): the child inherits the data
+    (copy-on-write, the garbage collector frozen as in :class:`Workers`) and returns nothing but
+    how it ended. An exception the child raised is raised again by :meth:`wait`, the same type
+    and message (exceptions pickle without their traceback; one that does not pickle comes back
+    as a ``RuntimeError`` naming it). A child that dies without a word (killed, out of memory)
+    is a ``RuntimeError`` with its exit code.
+
+    The child is a plain process, not a daemon, so that it may start a pool of its own (the
+    map's isochrone blocks, :func:`livingcircle.maps._iso_blocks`). Only where processes fork
+    (:func:`fork_available`); use as a context manager, so that a child left running by an
+    error of this process is stopped.
+
+    Parameters
+    ----------
+    fn
+        What the child runs (a closure is fine: it is inherited, never pickled).
+    what
+        Names the work in the errors (``"the map"``).
+    """
+
+    def __init__(self, fn: Callable[[], Any], what: str):
+        self.what = what
+        ctx = multiprocessing.get_context("fork")
+        self._recv, send = ctx.Pipe(duplex=False)
+        gc.freeze()
+        try:
+            self._proc = ctx.Process(target=_beside_child, args=(fn, send), daemon=False)
+            self._proc.start()
+        except BaseException:
+            gc.unfreeze()
+            raise
+        send.close()  # the child's end: the pipe reads EOF when the child is gone
+        self._done = False
+
+    def __enter__(self) -> Beside:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._done:  # this process failed first: the child's work is not wanted
+            self._proc.terminate()
+            self._finish()
+
+    def _finish(self) -> None:
+        self._proc.join()
+        self._recv.close()
+        self._done = True
+        gc.unfreeze()
+
+    def wait(self) -> None:
+        """Wait for the child; raise again what it raised."""
+        try:
+            ok, err = self._recv.recv()
+        except EOFError:
+            ok, err = False, None
+        except Exception as exc:  # an exception that pickled but does not unpickle
+            ok, err = False, RuntimeError(f"{self.what} failed: {exc!r}")
+        self._finish()
+        if ok:
+            return
+        if err is None:
+            msg = (f"{self.what} stopped without a result (exit code {self._proc.exitcode}; "
+                   "killed, or out of memory?)")
+            raise RuntimeError(msg)
+        raise err
+
+
+def fork_available() -> bool:
+    """Whether processes can be forked here (not on Windows, not inside a daemon process)."""
+    return ("fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
+
+
+def _beside_child(fn: Callable[[], Any], send: Any) -> None:
+    """Run ``fn`` as a :class:`Beside` child; send back (True, None) or (False, exception)."""
+    try:
+        fn()
+    except BaseException as exc:  # every way out is reported, then the child ends
+        try:
+            send.send((False, exc))
+        except Exception:  # the exception does not pickle
+            send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    else:
+        send.send((True, None))
+    finally:
+        send.close()

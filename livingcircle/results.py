@@ -35,6 +35,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
@@ -312,20 +313,48 @@ def write_result_folder(result: Result, out: str | Path, *, overwrite: bool = Tr
     with StagedFiles(out, inputs=inputs, overwrite=overwrite,
                      manifest={"run_id": run_id, "version": __version__}) as stage:
         stage.check(names)  # before the first byte is written
-        write_result_gpkg(result, stage.path(GPKG_NAME))
-        stages.done("write geopackage")
-        if "plan" in result.layers:
-            _write_plan_tables(result, stage.path("annual_plan.csv"),
-                               stage.path("annual_plan.xlsx"))
-            stages.done("write plan tables")
-        if "programme" in result.layers:
-            _write_programme_tables(result, stage.path("programme.csv"),
-                                    stage.path("programme.xlsx"))
-            stages.done("write programme tables")
-        for name, writer in extra_files.items():
-            writer(stage.path(name))
-            stages.done("write map" if name == "map.html" else f"write {name}")
+        with contextlib.ExitStack() as beside:
+            later = {}  # name → the child process writing it while the GeoPackage is written
+            if extra_files and _write_beside(result):
+                from ._parallel import Beside
+
+                for name, writer in extra_files.items():
+                    later[name] = beside.enter_context(
+                        Beside(partial(writer, stage.path(name)), what=f"writing {name}"))
+            write_result_gpkg(result, stage.path(GPKG_NAME))
+            stages.done("write geopackage")
+            if "plan" in result.layers:
+                _write_plan_tables(result, stage.path("annual_plan.csv"),
+                                   stage.path("annual_plan.xlsx"))
+                stages.done("write plan tables")
+            if "programme" in result.layers:
+                _write_programme_tables(result, stage.path("programme.csv"),
+                                        stage.path("programme.xlsx"))
+                stages.done("write programme tables")
+            for name, writer in extra_files.items():
+                if name in later:
+                    later[name].wait()  # its time beyond the tables' is the stage's
+                else:
+                    writer(stage.path(name))
+                stages.done("write map" if name == "map.html" else f"write {name}")
     return stage.written
+
+
+def _write_beside(result: Result) -> bool:
+    """Whether :func:`write_result_folder` writes the map in a child process beside the rest.
+
+    From :data:`livingcircle.settings.process_pool_min_communities` communities on, where
+    processes fork and the run may use more than one (:func:`livingcircle._parallel.worker_count`):
+    the map (pure Python, one core) and the GeoPackage (GDAL, one core) then take the time of
+    the longer of the two instead of both (``benchmarks/CITY_SCALE.md``, "The map beside the
+    GeoPackage"). The same files either way (tested).
+    """
+    from ._parallel import fork_available, worker_count
+
+    comm = result.layers.get("communities")
+    n = 0 if comm is None else len(comm)
+    return (n >= settings.process_pool_min_communities and fork_available()
+            and worker_count(None) > 1)
 
 
 def _write_plan_tables(result: Result, csv_path: Path, xlsx_path: Path) -> None:

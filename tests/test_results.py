@@ -163,3 +163,83 @@ def test_planning_does_not_import_the_pipeline():
     package = Path(lc.__file__).parent
     for module in ("clusters", "renovation", "gaps", "accessibility"):
         assert "pipeline" not in _relative_imports(package / f"{module}.py"), module
+
+
+# --- the map written beside the GeoPackage (a city's result) -------------------------------------
+def _beside_used(monkeypatch) -> list:
+    """Make every Result.write of this test write its map beside; return the children started."""
+    from livingcircle import _parallel
+
+    started = []
+
+    class Counted(_parallel.Beside):
+        def __init__(self, fn, what):
+            started.append(what)
+            super().__init__(fn, what)
+
+    monkeypatch.setattr(_parallel, "Beside", Counted)
+    monkeypatch.setattr(settings, "process_pool_min_communities", 1)
+    monkeypatch.setattr(settings, "workers", 2)
+    return started
+
+
+def test_the_map_written_beside_the_geopackage_is_the_same(sample_result, written, tmp_path,
+                                                           monkeypatch):
+    """A city writes its map in a child process while the GeoPackage is written: same files."""
+    import re
+
+    started = _beside_used(monkeypatch)
+    files = sample_result.write(tmp_path / "beside")
+    assert started == ["writing map.html"]
+    assert sorted(p.name for p in files) == sorted(p.name for p in written.iterdir())
+    # folium numbers its elements at random: the same map apart from those numbers
+    ids = re.compile(r"[0-9a-f]{32}")
+    alone = ids.sub("#", (written / "map.html").read_text(encoding="utf-8"))
+    beside = ids.sub("#", (tmp_path / "beside" / "map.html").read_text(encoding="utf-8"))
+    assert beside == alone and len(beside) > 100_000
+    first, second = load_result(written), load_result(tmp_path / "beside")
+    for name, frame in first.layers.items():
+        pd.testing.assert_frame_equal(pd.DataFrame(second.layers[name]), pd.DataFrame(frame))
+
+
+def test_a_map_that_fails_beside_stops_the_write_with_its_error(sample_result, tmp_path,
+                                                                monkeypatch):
+    """The child's error is the caller's, same type and message; no file is left behind."""
+    from livingcircle._errors import ExportError
+
+    started = _beside_used(monkeypatch)
+
+    def disk_full(make, path):
+        raise ExportError(f"cannot write {path.name}: no space left on the device")
+
+    monkeypatch.setattr(results.RENDERERS, "save_page", disk_full)
+    out = tmp_path / "failed"
+    with pytest.raises(ExportError, match=r"^cannot write map\.html: no space left"):
+        sample_result.write(out)
+    assert started == ["writing map.html"]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_child_that_dies_or_raises_what_does_not_pickle_is_named():
+    """Beside: a child killed without a word, or an exception that cannot travel back."""
+    import os
+    import threading
+
+    from livingcircle._parallel import Beside
+
+    with Beside(lambda: os._exit(3), what="writing map.html") as child, \
+            pytest.raises(RuntimeError, match=r"writing map\.html stopped without a result "
+                                               r"\(exit code 3"):
+        child.wait()
+
+    class Unpicklable(Exception):  # a local class: pickle cannot find it by name
+        pass
+
+    def raise_it():
+        raise Unpicklable(threading.Lock())
+
+    with Beside(raise_it, what="writing map.html") as child, \
+            pytest.raises(RuntimeError, match=r"Unpicklable"):
+        child.wait()
+    with Beside(lambda: None, what="nothing") as child:
+        child.wait()  # a child that ends well: nothing raised
