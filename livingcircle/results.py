@@ -320,7 +320,8 @@ def write_result_folder(result: Result, out: str | Path, *, overwrite: bool = Tr
 
                 for name, writer in extra_files.items():
                     later[name] = beside.enter_context(
-                        Beside(partial(writer, stage.path(name)), what=f"writing {name}"))
+                        Beside(partial(_on_one_core, writer, stage.path(name)),
+                               what=f"writing {name}"))
             write_result_gpkg(result, stage.path(GPKG_NAME))
             stages.done("write geopackage")
             if "plan" in result.layers:
@@ -338,6 +339,20 @@ def write_result_folder(result: Result, out: str | Path, *, overwrite: bool = Tr
                     writer(stage.path(name))
                 stages.done("write map" if name == "map.html" else f"write {name}")
     return stage.written
+
+
+def _on_one_core(writer: Callable[[Path], None], path: Path) -> None:
+    """Run ``writer(path)`` in this process only: no worker processes of its own.
+
+    In a :class:`~livingcircle._parallel.Beside` child, which has a core to itself while the
+    parent writes the GeoPackage on the other. The map's own pool of two (its isochrone
+    blocks) made the city centre's writing 1.5 s shorter still, but four processes at once
+    took the run's memory from 1,350 to 1,585 MB (Pss of the process tree; the target is
+    1.5 GB); on one core, 1,411 MB (``benchmarks/CITY_SCALE.md``, "The map beside the
+    GeoPackage").
+    """
+    settings.workers = 1  # the child's own copy of the settings: the parent's is unchanged
+    writer(path)
 
 
 def _write_beside(result: Result) -> bool:
