@@ -22,11 +22,27 @@ same origins, one thread, every cell cached (after an untimed pass that builds t
     over ``--rounds``, and how far the polygons differ (largest Hausdorff distance, relative
     area).
 
+``decompositions``
+    Two ways to give the union fewer vertices, counted before anything is built (Clipper2's time
+    follows the vertices it is given, part ``inputs``). The origins here are the first
+    ``--origins`` communities in the spatial order a worker draws them in (neighbours one after
+    the other), 5/10/15 minutes at 80 m/min, every cell built first:
+
+    * ``descent``: a cell the polygon takes whole although some of its streets are already inside
+      the smaller polygon is replaced by those of its sub-cells that hold new streets, wherever
+      that gives fewer vertices (chosen recursively, the best case of such a rule);
+    * ``core``: the whole streets that each of ``G`` neighbouring origins reach at a threshold
+      (``--groups``) are united once; each origin's union then takes that core's outline instead
+      of the cells it covers, plus its share (1/G) of the core's own union.
+
+    Recorded per threshold: the vertices each union is given now and with the decomposition.
+
 Usage::
 
     python benchmarks/bench_union_inputs.py --origins 200 \\
         --out benchmarks/results/2026-12-06_union_inputs.jsonl      # the city centre
     python benchmarks/bench_union_inputs.py --network lattice@50 --origins 20 --parts speeds
+    python benchmarks/bench_union_inputs.py --origins 200 --parts decompositions --groups 4 8 16
 
 One JSON line per part is appended to ``--out`` (default
 ``benchmarks/_work/bench_union_inputs.jsonl``) and printed.
@@ -217,6 +233,109 @@ def part_speeds(acc, ids, search, work, rounds: int) -> dict:
             "area_rel_diff_range": [float(min(rel)), float(max(rel))]}
 
 
+def part_decompositions(acc, search, work, origins: int, groups: list[int]) -> dict:
+    """Vertices each union is given now, with the cells' descent, and with a group's core."""
+    from livingcircle import _union
+    from livingcircle.isochrones import buffer_width, maker_for, spatial_order
+
+    maker = maker_for(acc, buffer_width(None))
+    speed = acc.speeds["adult"]
+    centroids = acc.communities.to_crs(acc.crs).geometry.centroid.to_numpy()
+    rows = [int(i) for i in spatial_order(centroids) if len(acc.community_nodes[i])][:origins]
+    reached = []
+    for i in rows:
+        starts = np.asarray(acc.community_nodes[i])
+        nodes, dist = search(starts, np.zeros(len(starts)), max(MINUTES) * speed)
+        reached.append(maker.segments_reached(nodes, dist, work))
+    n_edges = len(maker.geom)
+    counted: dict = {}
+
+    def nv(geoms) -> int:
+        return int(shapely.get_num_coordinates(np.asarray(geoms, dtype=object)).sum()) \
+            if len(geoms) else 0
+
+    def cell_v(lv: int, c: int) -> int:
+        if (lv, c) not in counted:
+            counted[lv, c] = int(shapely.get_num_coordinates(maker._cell_filled(lv, c)[0]))
+        return counted[lv, c]
+
+    def descent(lv: int, c: int, covered: np.ndarray) -> int:
+        level = maker.levels[lv]
+        new = ~covered[level["members"][level["ptr"][c]:level["ptr"][c + 1]]]
+        if not new.any():
+            return 0
+        if lv == 0 or new.all():
+            return cell_v(lv, c)
+        kids = level["children"][level["child_ptr"][c]:level["child_ptr"][c + 1]]
+        return min(cell_v(lv, c), sum(descent(lv - 1, int(k), covered) for k in kids))
+
+    def given(whole, covered, cut_v, inner_v) -> tuple[int, list]:
+        """Vertices of one union: the smaller polygon, cells, other streets, cut pieces."""
+        cells, rest = maker._whole_cells(whole, covered) if len(whole) else ([], [])
+        return (inner_v + sum(cell_v(lv, c) for lv, c in cells)
+                + nv(maker.edge_buffers(rest)) + cut_v), cells
+
+    now = np.zeros(len(MINUTES))
+    by_descent = np.zeros(len(MINUTES))
+    by_core = {g: np.zeros(len(MINUTES)) for g in groups}
+    for r in reached:
+        inner = None
+        for j, m in enumerate(MINUTES):
+            whole, pe, ps, pf = maker.parts(r, m * speed)
+            cut_v = nv(maker.cut_buffers(pe, ps, pf))
+            covered = inner.whole if inner is not None and not inner.filled.is_empty else None
+            inner_v = nv([inner.filled]) if covered is not None else 0
+            v, cells = given(whole, covered, cut_v, inner_v)
+            now[j] += v
+            mask = np.zeros(n_edges, dtype=bool)
+            if covered is not None:
+                mask[covered] = True
+            by_descent[j] += v - sum(cell_v(lv, c) - descent(lv, c, mask) for lv, c in cells)
+            inner = maker.polygon(r, m * speed, inner)
+    for g in groups:
+        for g0 in range(0, len(reached), g):
+            members = [r for r in reached[g0:g0 + g] if r is not None]
+            for j, m in enumerate(MINUTES):
+                T = m * speed
+                common = None
+                for r in members:
+                    w = maker.parts(r, T)[0]
+                    common = w if common is None else np.intersect1d(common, w)
+                core_in = core_out = 0
+                if common is not None and len(common):
+                    pieces = maker.whole_pieces(common)
+                    core_in = nv(pieces)
+                    core_out = nv([_union.union_of(pieces)])
+                for r in members:
+                    inner = None
+                    for jj, mm in enumerate(MINUTES[:j + 1]):  # the smaller polygons first
+                        whole, pe, ps, pf = maker.parts(r, mm * speed)
+                        if jj < j:
+                            inner = maker.polygon(r, mm * speed, inner)
+                            continue
+                        covered = inner.whole if inner is not None and \
+                            not inner.filled.is_empty else None
+                        inner_v = nv([inner.filled]) if covered is not None else 0
+                        both = common if covered is None else (
+                            np.union1d(covered, common) if common is not None else covered)
+                        v, _cells = given(whole, both, nv(maker.cut_buffers(pe, ps, pf)),
+                                          inner_v)
+                        by_core[g][j] += v + core_out + core_in / len(members)
+    n = len(reached)
+    per = {f"{m:g}": {} for m in MINUTES}
+    for j, m in enumerate(MINUTES):
+        row = per[f"{m:g}"]
+        row["now"] = round(now[j] / n, 1)
+        row["descent"] = round(by_descent[j] / n, 1)
+        for g in groups:
+            row[f"core_{g}"] = round(by_core[g][j] / n, 1)
+    total = {"now": round(float(now.sum()) / n, 1),
+             "descent": round(float(by_descent.sum()) / n, 1)}
+    total |= {f"core_{g}": round(float(by_core[g].sum()) / n, 1) for g in groups}
+    return {"origins_in_spatial_order": n, "groups": groups,
+            "vertices_per_union": per, "vertices_per_origin": total}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--network", default="centre",
@@ -224,13 +343,15 @@ def main(argv=None) -> None:
                          "lattice@<spacing> (2,500 nodes, for a quick check)")
     ap.add_argument("--origins", type=int, default=200)
     ap.add_argument("--parts", nargs="+", default=["inputs", "speeds"],
-                    choices=["inputs", "speeds"])
+                    choices=["inputs", "speeds", "decompositions"])
+    ap.add_argument("--groups", nargs="+", type=int, default=[4, 8, 16],
+                    help="neighbouring origins per core of part 'decompositions'")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of 'speeds'")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "_work"
                                          / "bench_union_inputs.jsonl"))
     args = ap.parse_args(argv)
-    if args.origins < 1 or args.rounds < 1:
-        ap.error("--origins and --rounds: give 1 or more")
+    if args.origins < 1 or args.rounds < 1 or min(args.groups) < 1:
+        ap.error("--origins, --rounds and --groups: give 1 or more")
     if args.network != "centre":
         spacing = args.network.partition("@")[2] if args.network.startswith("lattice@") else ""
         try:
@@ -252,8 +373,13 @@ def main(argv=None) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for part in args.parts:
-        rec = base | {"part": part} | (part_inputs(acc, ids, search, work) if part == "inputs"
-                                       else part_speeds(acc, ids, search, work, args.rounds))
+        if part == "inputs":
+            got = part_inputs(acc, ids, search, work)
+        elif part == "speeds":
+            got = part_speeds(acc, ids, search, work, args.rounds)
+        else:
+            got = part_decompositions(acc, search, work, args.origins, args.groups)
+        rec = base | {"part": part} | got
         line = json.dumps(rec, ensure_ascii=False)
         print(line, flush=True)
         with out.open("a", encoding="utf-8") as fh:

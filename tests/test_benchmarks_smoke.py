@@ -282,15 +282,18 @@ def test_cell_cover_benchmark_draws_each_way_alike(tmp_path):
 
 def test_union_inputs_benchmark_times_the_unions_and_both_chains(tmp_path):
     """bench_union_inputs.py on a lattice of 50 m blocks (2,500 nodes, 5 origins): the unions
-    are captured and timed as given and apart; three speeds drawn per speed and as one chain."""
+    are captured and timed as given and apart; three speeds drawn per speed and as one chain;
+    the vertices of two decompositions counted."""
     _load_script("bench_access")
     _load_script("bench_smallest_cell")
     _load_script("bench_cell_cover")
     script = _load_script("bench_union_inputs")
     out = tmp_path / "union.jsonl"
     script.main(["--network", "lattice@50", "--origins", "5", "--rounds", "1",
+                 "--parts", "inputs", "speeds", "decompositions", "--groups", "1", "5",
                  "--out", str(out)])
-    inputs, speeds = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
+    inputs, speeds, parts = (json.loads(line)
+                             for line in out.read_text(encoding="utf-8").splitlines())
     assert inputs["part"] == "inputs" and speeds["part"] == "speeds"
     assert inputs["unions"] > 0 and inputs["pieces_mean"] >= 16  # Clipper2's unions only
     given, apart = inputs["as_given"], inputs["apart"]
@@ -303,6 +306,16 @@ def test_union_inputs_benchmark_times_the_unions_and_both_chains(tmp_path):
     assert all(len(v) == 1 and v[0] > 0 for v in speeds["cpu_ms_per_origin"].values())
     # straight lattice streets: no round end sticks out of a larger threshold's buffer
     assert speeds["max_hausdorff_m"] < 1e-6
+    # the decompositions: counted per threshold; the descent never gives more vertices, and at
+    # 5 minutes (no smaller polygon, nothing covered) it is the quadtree's own choice
+    assert parts["part"] == "decompositions" and parts["origins_in_spatial_order"] == 5
+    per = parts["vertices_per_union"]
+    assert set(per) == {"5", "10", "15"}
+    assert all(set(row) == {"now", "descent", "core_1", "core_5"} for row in per.values())
+    assert all(0 < row["descent"] <= row["now"] for row in per.values())
+    assert per["5"]["descent"] == per["5"]["now"]
+    # a core of one origin is its own whole streets: its outline and its union's input added
+    assert parts["vertices_per_origin"]["core_1"] > parts["vertices_per_origin"]["now"]
 
 
 def test_coverage_tiles_benchmark_draws_each_way_alike(tmp_path):
