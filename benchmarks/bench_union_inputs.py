@@ -35,7 +35,8 @@ same origins, one thread, every cell cached (after an untimed pass that builds t
       (``--groups``) are united once; each origin's union then takes that core's outline instead
       of the cells it covers, plus its share (1/G) of the core's own union.
 
-    Recorded per threshold: the vertices each union is given now and with the decomposition.
+    Recorded per threshold: the vertices each union is given now and with the decomposition,
+    and the cells it takes now by their size (cells per origin, their vertices).
 
 Usage::
 
@@ -278,6 +279,7 @@ def part_decompositions(acc, search, work, origins: int, groups: list[int]) -> d
     now = np.zeros(len(MINUTES))
     by_descent = np.zeros(len(MINUTES))
     by_core = {g: np.zeros(len(MINUTES)) for g in groups}
+    by_level = np.zeros((len(MINUTES), len(maker.levels), 2))  # cells taken, their vertices
     for r in reached:
         inner = None
         for j, m in enumerate(MINUTES):
@@ -287,6 +289,8 @@ def part_decompositions(acc, search, work, origins: int, groups: list[int]) -> d
             inner_v = nv([inner.filled]) if covered is not None else 0
             v, cells = given(whole, covered, cut_v, inner_v)
             now[j] += v
+            for lv, c in cells:
+                by_level[j, lv] += (1, cell_v(lv, c))
             mask = np.zeros(n_edges, dtype=bool)
             if covered is not None:
                 mask[covered] = True
@@ -332,8 +336,13 @@ def part_decompositions(acc, search, work, origins: int, groups: list[int]) -> d
     total = {"now": round(float(now.sum()) / n, 1),
              "descent": round(float(by_descent.sum()) / n, 1)}
     total |= {f"core_{g}": round(float(by_core[g].sum()) / n, 1) for g in groups}
+    cells = {f"{m:g}": {f"{maker.cell_m * 2 ** lv:g} m": [round(float(x), 1) for x in
+                                                        by_level[j, lv] / n]
+                          for lv in range(len(maker.levels)) if by_level[j, lv, 0]}
+             for j, m in enumerate(MINUTES)}
     return {"origins_in_spatial_order": n, "groups": groups,
-            "vertices_per_union": per, "vertices_per_origin": total}
+            "vertices_per_union": per, "vertices_per_origin": total,
+            "cells_per_union_by_size": cells}
 
 
 def main(argv=None) -> None:

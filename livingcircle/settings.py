@@ -112,9 +112,11 @@ threads : int or None
 workers : int or None
     Worker processes for the isochrones and coverage tiles of a run
     (:mod:`livingcircle._parallel`): the Python between two GEOS calls holds the GIL, which
-    threads share. None: one per core this process may use; 1: threads in this process only.
+    threads share. None: one per core this process may use; 1: threads in this process only
+    (and a city's map written after its GeoPackage, not beside it in a child process).
 process_pool_min_communities : int
-    Fewer communities than this draw their isochrones and coverage in this process's threads.
+    Fewer communities than this draw their isochrones and coverage in this process's threads
+    and write their map after the GeoPackage (:meth:`livingcircle.Result.write`).
     A judgement: on the sample's 80 communities two processes spent 4.78 CPU s against the
     threads' 4.55 (each worker builds its own caches; 2026-12-02, ``benchmarks/README.md``,
     third round), so a small district gains little; the threads keep tests and notebooks

@@ -314,6 +314,9 @@ def test_union_inputs_benchmark_times_the_unions_and_both_chains(tmp_path):
     assert all(set(row) == {"now", "descent", "core_1", "core_5"} for row in per.values())
     assert all(0 < row["descent"] <= row["now"] for row in per.values())
     assert per["5"]["descent"] == per["5"]["now"]
+    sizes = parts["cells_per_union_by_size"]
+    assert set(sizes) == {"5", "10", "15"} and all(
+        n > 0 and v > 0 for by in sizes.values() for n, v in by.values())
     # a core of one origin is its own whole streets: its outline and its union's input added
     assert parts["vertices_per_origin"]["core_1"] > parts["vertices_per_origin"]["now"]
 

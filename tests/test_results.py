@@ -210,7 +210,8 @@ def test_a_map_that_fails_beside_stops_the_write_with_its_error(sample_result, t
     started = _beside_used(monkeypatch)
 
     def disk_full(make, path):
-        raise ExportError(f"cannot write {path.name}: no space left on the device")
+        msg = f"cannot write {path.name}: no space left on the device"
+        raise ExportError(msg)
 
     monkeypatch.setattr(results.RENDERERS, "save_page", disk_full)
     out = tmp_path / "failed"
