@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -341,21 +342,21 @@ class Beside:
     GeoPackage, :func:`livingcircle.results.write_result_folder`): the child inherits the data
     (copy-on-write, the garbage collector frozen as in :class:`Workers`) and returns nothing but
     how it ended. An exception the child raised is raised again by :meth:`wait`, the same type
-    and message (exceptions pickle without their traceback; one that does not pickle comes back
-    as a ``RuntimeError`` naming it). A child that dies without a word (killed, out of memory)
-    is a ``RuntimeError`` with its exit code.
+    and message, the child's frames in a note (exceptions pickle without their traceback; one
+    that does not pickle comes back as a ``RuntimeError`` naming it). A child that dies without
+    a word (killed, out of memory) is a ``RuntimeError`` with its exit code.
 
-    The child is a plain process, not a daemon, so that it may start a pool of its own (the
-    map's isochrone blocks, :func:`livingcircle.maps._iso_blocks`). Only where processes fork
-    (:func:`fork_available`); use as a context manager, so that a child left running by an
-    error of this process is stopped.
+    The child is a plain process, not a daemon, so that what it runs may start a pool of its
+    own (``Result.write`` has the map's child draw on one core instead: the other is the
+    GeoPackage's). Only where processes fork (:func:`fork_available`); use as a context
+    manager, so that a child left running by an error of this process is stopped.
 
     Parameters
     ----------
     fn
         What the child runs (a closure is fine: it is inherited, never pickled).
     what
-        Names the work in the errors (``"the map"``).
+        Names the work in the errors (``"writing map.html"``).
     """
 
     def __init__(self, fn: Callable[[], Any], what: str):
@@ -415,6 +416,8 @@ def _beside_child(fn: Callable[[], Any], send: Any) -> None:
     try:
         fn()
     except BaseException as exc:  # every way out is reported, then the child ends
+        # the child's own frames, for `livingcircle -vv` (a note is not part of the message)
+        exc.add_note("in the child process:\n" + "".join(traceback.format_tb(exc.__traceback__)))
         try:
             send.send((False, exc))
         except Exception:  # the exception does not pickle
