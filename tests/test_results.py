@@ -168,18 +168,10 @@ def test_planning_does_not_import_the_pipeline():
 # --- the map written beside the GeoPackage (a city's result) -------------------------------------
 def _beside_used(monkeypatch) -> list:
     """Make every Result.write of this test write its map beside; return the children started."""
-    from livingcircle import _parallel
+    from conftest import beside_counted
 
-    started = []
-
-    class Counted(_parallel.Beside):
-        def __init__(self, fn, what):
-            started.append(what)
-            super().__init__(fn, what)
-
-    monkeypatch.setattr(_parallel, "Beside", Counted)
+    started = beside_counted(monkeypatch)
     monkeypatch.setattr(settings, "process_pool_min_communities", 1)
-    monkeypatch.setattr(settings, "workers", 2)
     return started
 
 
