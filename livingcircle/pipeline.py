@@ -170,9 +170,8 @@ def run(
                       facilities_crs=facilities_crs, sites=sites, boundary=boundary,
                       claimed=claimed, buildings=buildings, heritage=heritage, strict=strict)
     net = _network_step(ctx, data, keep_graph, osm=osm, place=place, strict=strict)
-    with _basemap(ctx, data, net, osm=osm) as basemap:
-        acc, iso, basemap = _access_step(ctx, data, net, speed_profiles=speed_profiles,
-                                         minutes=isochrone_minutes, basemap=basemap)
+    acc, iso, basemap = _access_step(ctx, data, net, osm=osm, speed_profiles=speed_profiles,
+                                     minutes=isochrone_minutes)
     analysis, wide, planning = _planning_step(
         ctx, acc, data, speed_profile=speed_profiles[0], criterion=criterion, time_speed=speed,
         target_communities=target_communities, target_households=target_households)
@@ -248,19 +247,20 @@ def _basemap(ctx: _Run, data: _Inputs, net, *, osm) -> Iterator[Callable[[], gpd
         yield taken
 
 
-def _access_step(ctx: _Run, data: _Inputs, net, *, speed_profiles: list[str], minutes,
-                 basemap: Callable[[], gpd.GeoDataFrame]):
+def _access_step(ctx: _Run, data: _Inputs, net, *, osm, speed_profiles: list[str], minutes):
     """Run steps "access" and "isochrones": walking access of every community, its isochrones.
 
-    ``basemap`` gives the basemap (:func:`_basemap`), taken between the two; returned third.
+    The basemap is drawn beside the access and taken between the two (:func:`_basemap`; ``osm``
+    the network's file); returned third.
     """
     from .accessibility import measure_access
 
     ctx.step("access")
-    acc = measure_access(net, data.comm, data.fac, gates=data.gts, profile=ctx.prof,
-                         speed_profiles=speed_profiles, diagnostics=ctx.diag)
-    ctx.stages.done("access")
-    frame = basemap()
+    with _basemap(ctx, data, net, osm=osm) as basemap:
+        acc = measure_access(net, data.comm, data.fac, gates=data.gts, profile=ctx.prof,
+                             speed_profiles=speed_profiles, diagnostics=ctx.diag)
+        ctx.stages.done("access")
+        frame = basemap()
     ctx.bar.update()
     ctx.step("isochrones")
     iso = _isochrones(ctx, acc, data.comm, minutes=minutes, speed_profiles=speed_profiles)
