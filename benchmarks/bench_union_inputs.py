@@ -280,13 +280,17 @@ def part_decompositions(acc, search, work, origins: int, groups: list[int]) -> d
     by_descent = np.zeros(len(MINUTES))
     by_core = {g: np.zeros(len(MINUTES)) for g in groups}
     by_level = np.zeros((len(MINUTES), len(maker.levels), 2))  # cells taken, their vertices
+    # per origin and threshold, drawn once: (whole streets, streets inside the smaller polygon,
+    # its vertices, the cut pieces' vertices); the cores below count with them
+    drawn: list[list[tuple]] = []
     for r in reached:
-        inner = None
+        inner, mine = None, []
         for j, m in enumerate(MINUTES):
             whole, pe, ps, pf = maker.parts(r, m * speed)
             cut_v = nv(maker.cut_buffers(pe, ps, pf))
             covered = inner.whole if inner is not None and not inner.filled.is_empty else None
             inner_v = nv([inner.filled]) if covered is not None else 0
+            mine.append((whole, covered, inner_v, cut_v))
             v, cells = given(whole, covered, cut_v, inner_v)
             now[j] += v
             for lv, c in cells:
@@ -296,35 +300,27 @@ def part_decompositions(acc, search, work, origins: int, groups: list[int]) -> d
                 mask[covered] = True
             by_descent[j] += v - sum(cell_v(lv, c) - descent(lv, c, mask) for lv, c in cells)
             inner = maker.polygon(r, m * speed, inner)
+        drawn.append(mine)
     for g in groups:
         for g0 in range(0, len(reached), g):
-            members = [r for r in reached[g0:g0 + g] if r is not None]
-            for j, m in enumerate(MINUTES):
-                T = m * speed
+            members = [k for k in range(g0, min(g0 + g, len(reached)))
+                       if reached[k] is not None]
+            for j in range(len(MINUTES)):
                 common = None
-                for r in members:
-                    w = maker.parts(r, T)[0]
+                for k in members:
+                    w = drawn[k][j][0]
                     common = w if common is None else np.intersect1d(common, w)
                 core_in = core_out = 0
                 if common is not None and len(common):
                     pieces = maker.whole_pieces(common)
                     core_in = nv(pieces)
                     core_out = nv([_union.union_of(pieces)])
-                for r in members:
-                    inner = None
-                    for jj, mm in enumerate(MINUTES[:j + 1]):  # the smaller polygons first
-                        whole, pe, ps, pf = maker.parts(r, mm * speed)
-                        if jj < j:
-                            inner = maker.polygon(r, mm * speed, inner)
-                            continue
-                        covered = inner.whole if inner is not None and \
-                            not inner.filled.is_empty else None
-                        inner_v = nv([inner.filled]) if covered is not None else 0
-                        both = common if covered is None else (
-                            np.union1d(covered, common) if common is not None else covered)
-                        v, _cells = given(whole, both, nv(maker.cut_buffers(pe, ps, pf)),
-                                          inner_v)
-                        by_core[g][j] += v + core_out + core_in / len(members)
+                for k in members:
+                    whole, covered, inner_v, cut_v = drawn[k][j]
+                    both = common if covered is None else (
+                        np.union1d(covered, common) if common is not None else covered)
+                    v, _cells = given(whole, both, cut_v, inner_v)
+                    by_core[g][j] += v + core_out + core_in / len(members)
     n = len(reached)
     per = {f"{m:g}": {} for m in MINUTES}
     for j, m in enumerate(MINUTES):
