@@ -350,7 +350,7 @@ class Beside:
 
     The child is a plain process, not a daemon, so that what it runs may start a pool of its
     own (``Result.write`` has the map's child draw on one core instead: the other is the
-    GeoPackage's). Only where processes fork (:func:`fork_available`); use as a context
+    GeoPackage's). Only where processes fork (:func:`beside_pays`); use as a context
     manager, so that a child left running by an error of this process is stopped.
 
     Parameters
@@ -407,10 +407,16 @@ class Beside:
         raise got
 
 
-def fork_available() -> bool:
-    """Whether processes can be forked here (not on Windows, not inside a daemon process)."""
-    return ("fork" in multiprocessing.get_all_start_methods()
-            and not multiprocessing.current_process().daemon)
+def beside_pays(communities: int) -> bool:
+    """Whether a run of ``communities`` does its one-core side work in a :class:`Beside` child.
+
+    From :data:`livingcircle.settings.process_pool_min_communities` communities on (as the
+    per-community pools), where the run may use more than one process: :func:`worker_count`
+    is 1 where processes cannot fork, inside a daemon process and in a task run one per core.
+    """
+    from . import settings
+
+    return communities >= settings.process_pool_min_communities and worker_count(None) > 1
 
 
 def _beside_child(fn: Callable[[], Any], send: Any) -> None:

@@ -228,11 +228,10 @@ def _basemap(ctx: _Run, data: _Inputs, net, *, osm) -> Iterator[Callable[[], gpd
     beside the access"). Below :data:`livingcircle.settings.process_pool_min_communities`
     communities, where processes do not fork or the run may use one: drawn here and now.
     """
-    from ._parallel import Beside, fork_available, worker_count
+    from ._parallel import Beside, beside_pays
     from .basemap import basemap_layer
 
-    if not (len(data.comm) >= settings.process_pool_min_communities and fork_available()
-            and worker_count(None) > 1):
+    if not beside_pays(len(data.comm)):
         frame = basemap_layer(net, osm=osm)
         ctx.stages.done("basemap")
         yield lambda: frame

@@ -302,6 +302,7 @@ def write_result_folder(result: Result, out: str | Path, *, overwrite: bool = Tr
     """
     from . import __version__
     from ._atomic import StagedFiles, check_output
+    from ._parallel import Beside, beside_pays
 
     extra_files = dict(extra_files or {})
     inputs = [i["path"] for i in result.metadata.get("inputs", [])]
@@ -315,9 +316,11 @@ def write_result_folder(result: Result, out: str | Path, *, overwrite: bool = Tr
         stage.check(names)  # before the first byte is written
         with contextlib.ExitStack() as beside:
             later = {}  # name → the child process writing it while the GeoPackage is written
-            if extra_files and _write_beside(result):
-                from ._parallel import Beside
-
+            comm = result.layers.get("communities")
+            # a city's map (one core of Python) beside the GeoPackage (one core of GDAL): the
+            # time of the longer of the two (benchmarks/CITY_SCALE.md, "The map beside the
+            # GeoPackage"); the same files either way (tested)
+            if extra_files and beside_pays(0 if comm is None else len(comm)):
                 for name, writer in extra_files.items():
                     later[name] = beside.enter_context(
                         Beside(partial(_on_one_core, writer, stage.path(name)),
@@ -353,23 +356,6 @@ def _on_one_core(writer: Callable[[Path], None], path: Path) -> None:
     """
     settings.workers = 1  # the child's own copy of the settings: the parent's is unchanged
     writer(path)
-
-
-def _write_beside(result: Result) -> bool:
-    """Whether :func:`write_result_folder` writes the map in a child process beside the rest.
-
-    From :data:`livingcircle.settings.process_pool_min_communities` communities on, where
-    processes fork and the run may use more than one (:func:`livingcircle._parallel.worker_count`):
-    the map (pure Python, one core) and the GeoPackage (GDAL, one core) then take the time of
-    the longer of the two instead of both (``benchmarks/CITY_SCALE.md``, "The map beside the
-    GeoPackage"). The same files either way (tested).
-    """
-    from ._parallel import fork_available, worker_count
-
-    comm = result.layers.get("communities")
-    n = 0 if comm is None else len(comm)
-    return (n >= settings.process_pool_min_communities and fork_available()
-            and worker_count(None) > 1)
 
 
 def _write_plan_tables(result: Result, csv_path: Path, xlsx_path: Path) -> None:
