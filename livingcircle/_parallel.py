@@ -22,6 +22,7 @@ import gc
 import logging
 import multiprocessing
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -339,19 +340,21 @@ class Beside:
     """Run ``fn()`` in a forked child process while this process goes on; :meth:`wait` joins.
 
     For work on one core beside the run's own: the map written beside the GeoPackage
-    (:func:`livingcircle.results.write_result_folder`), the basemap drawn beside the access
-    (:func:`livingcircle.pipeline.run`). The child inherits the data (copy-on-write, the garbage
-    collector frozen as in :class:`Workers`); :meth:`wait` returns ``fn``'s value, pickled back
-    (keep it small: the child holds its memory until it is read). An exception the child raised
-    is raised again by :meth:`wait`, the same type
-    and message, the child's frames in a note (exceptions pickle without their traceback; one
-    that does not pickle comes back as a ``RuntimeError`` naming it). A child that dies without
+    (:func:`livingcircle.results.write_result_folder`), the basemap drawn beside the access and
+    the uncovered areas measured beside the clusters (:func:`livingcircle.pipeline.run`). The
+    child inherits the data (copy-on-write, the garbage collector frozen as in
+    :class:`Workers`); :meth:`wait` returns ``fn``'s value, pickled back (the child holds its
+    memory until it is read). An exception the child raised is raised again by :meth:`wait`,
+    the same type and message, the child's frames in a note (exceptions pickle without their
+    traceback; one that does not pickle comes back as a ``RuntimeError`` naming it). A child that
+    dies without
     a word (killed, out of memory) is a ``RuntimeError`` with its exit code.
 
     The child is a plain process, not a daemon, so that what it runs may start a pool of its
     own (``Result.write`` has the map's child draw on one core instead: the other is the
     GeoPackage's). Only where processes fork (:func:`beside_pays`); use as a context
-    manager, so that a child left running by an error of this process is stopped.
+    manager, so that a child left running by an error of this process is stopped. The warnings
+    the child raised are raised again by :meth:`wait`.
 
     Parameters
     ----------
@@ -390,14 +393,20 @@ class Beside:
         gc.unfreeze()
 
     def wait(self) -> Any:
-        """Wait for the child; return ``fn``'s value, or raise again what it raised."""
+        """Wait for the child; return ``fn``'s value, or raise again what it raised.
+
+        The warnings the child raised are raised again first, in this process (under its
+        filters: a warning turned into an error here stops the run here, as it would have).
+        """
         try:
-            ok, got = self._recv.recv()
+            ok, got, warned = self._recv.recv()
         except EOFError:
-            ok, got = False, None
+            ok, got, warned = False, None, []
         except Exception as exc:  # an exception that pickled but does not unpickle
-            ok, got = False, RuntimeError(f"{self.what} failed: {exc!r}")
+            ok, got, warned = False, RuntimeError(f"{self.what} failed: {exc!r}"), []
         self._finish()
+        for message, filename, lineno in warned:  # as if raised here, under this one's filters
+            warnings.warn_explicit(message, type(message), filename, lineno)
         if ok:
             return got
         if got is None:
@@ -420,20 +429,34 @@ def beside_pays(communities: int) -> bool:
 
 
 def _beside_child(fn: Callable[[], Any], send: Any) -> None:
-    """Run ``fn`` as a :class:`Beside` child; send back (True, value) or (False, exception)."""
+    """Run ``fn`` as a :class:`Beside` child; send back (True, value) or (False, exception).
+
+    With the warnings it raised, for the parent to raise again (:meth:`Beside.wait`).
+    """
+    caught: list = []
     try:
-        value = fn()
+        with warnings.catch_warnings(record=True) as caught:
+            value = fn()
     except BaseException as exc:  # every way out is reported, then the child ends
         # the child's own frames, for `livingcircle -vv` (a note is not part of the message)
         exc.add_note("in the child process:\n" + "".join(traceback.format_tb(exc.__traceback__)))
         try:
-            send.send((False, exc))
+            send.send((False, exc, _plain_warnings(caught)))
         except Exception:  # the exception does not pickle
-            send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}"), []))
     else:
         try:
-            send.send((True, value))
+            send.send((True, value, _plain_warnings(caught)))
         except Exception as exc:  # a value that does not pickle
-            send.send((False, RuntimeError(f"its value does not pickle: {exc!r}")))
+            send.send((False, RuntimeError(f"its value does not pickle: {exc!r}"), []))
     finally:
         send.close()
+
+
+def _plain_warnings(caught: list) -> list[tuple[Warning, str, int]]:
+    """Return the caught warnings as (warning, file, line): the part of each that pickles."""
+    out = []
+    for w in caught:
+        message = w.message if isinstance(w.message, Warning) else w.category(str(w.message))
+        out.append((message, w.filename, w.lineno))
+    return out

@@ -7,7 +7,8 @@ measure access and isochrones, judge gaps, renovation scope and needs, plan — 
 tables. Notebooks call the same steps one by one. :func:`run` reads as its steps, one call line
 each, in the order of its progress bar (:data:`RUN_STEPS`): ``_read_step``, ``_network_step``,
 ``_access_step`` (access, isochrones; the basemap drawn beside it, ``_basemap``),
-``_planning_step`` (gaps, renovation), ``_clusters_step``,
+``_planning_step`` (gaps, renovation, ``_clusters_step``; the uncovered areas beside the last
+two, ``_uncovered``),
 ``_programme`` and ``_result`` (metadata). The work of a step is in the functions they call
 (``_read_inputs``, ``_walking_network``, ``_isochrones``, ``_gaps``, ``_renovation``,
 ``_clusters``). A new analysis step is one more such function and one call line in :func:`run`;
@@ -172,12 +173,11 @@ def run(
     net = _network_step(ctx, data, keep_graph, osm=osm, place=place, strict=strict)
     acc, iso, basemap = _access_step(ctx, data, net, osm=osm, speed_profiles=speed_profiles,
                                      minutes=isochrone_minutes)
-    analysis, wide, planning = _planning_step(
-        ctx, acc, data, speed_profile=speed_profiles[0], criterion=criterion, time_speed=speed,
-        target_communities=target_communities, target_households=target_households)
-    layers = _layers(data, acc, iso, analysis, wide, planning)
-    layers.update(_clusters_step(ctx, data, acc, net, wide, analysis, planning, run=clusters,
-                                 speed_profile=speed_profiles[0], siting=siting))
+    analysis, wide, planning, clustered = _planning_step(
+        ctx, acc, data, net, speed_profile=speed_profiles[0], criterion=criterion,
+        time_speed=speed, target_communities=target_communities,
+        target_households=target_households, clusters=clusters, siting=siting)
+    layers = _layers(data, acc, iso, analysis, wide, planning) | clustered
     layers.update(_programme(ctx, layers, programme))
     return _result(ctx, data, layers, net=net, acc=acc, basemap=basemap, planning=planning,
                    speed_profiles=speed_profiles, criterion=criterion, speed=speed)
@@ -267,20 +267,83 @@ def _access_step(ctx: _Run, data: _Inputs, net, *, osm, speed_profiles: list[str
     return acc, iso, frame
 
 
-def _planning_step(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str,
-                   time_speed: str, target_communities, target_households):
-    """Run steps "gaps" and "renovation": gaps and their figures, scope, needs and the plan."""
+def _planning_step(ctx: _Run, acc, data: _Inputs, net, *, speed_profile: str, criterion: str,
+                   time_speed: str, target_communities, target_households, clusters: bool,
+                   siting: str):
+    """Run steps "gaps", "renovation" and "clusters"; return the clusters' layers last.
+
+    Gaps and their figures, scope, needs, the plan. The uncovered areas are measured beside the
+    renovation and the clusters (:func:`_uncovered`): neither of them reads those.
+    """
     ctx.step("gaps")
     analysis = _gaps(ctx, acc, data, speed_profile=speed_profile, criterion=criterion,
                      time_speed=time_speed)
     ctx.bar.update()
-    ctx.step("renovation")
-    wide, planning = _renovation(ctx, acc, data, analysis, speed_profile=speed_profile,
-                                 target_communities=target_communities,
-                                 target_households=target_households,
-                                 location_type=ctx.location_type)
-    ctx.done("renovation")
-    return analysis, wide, planning
+    with _uncovered(ctx, acc, data) as uncovered:
+        ctx.step("renovation")
+        wide, planning = _renovation(ctx, acc, data, analysis, speed_profile=speed_profile,
+                                     target_communities=target_communities,
+                                     target_households=target_households,
+                                     location_type=ctx.location_type)
+        ctx.done("renovation")
+        clustered = _clusters_step(ctx, data, acc, net, wide, analysis, planning, run=clusters,
+                                   speed_profile=speed_profile, siting=siting)
+        analysis["uncovered"] = uncovered()
+    return analysis, wide, planning, clustered
+
+
+@contextmanager
+def _uncovered(ctx: _Run, acc, data: _Inputs) -> Iterator[Callable[[], gpd.GeoDataFrame | None]]:
+    """Measure the uncovered areas (stage "uncovered"); give a function that returns them.
+
+    None when no community is a polygon. A city's are measured in a child process
+    (:class:`~livingcircle._parallel.Beside`) while this one judges the renovation and
+    recommends the clusters, which keep about one core busy; the stage's seconds are then only
+    the wait for it, logged after "clusters" (``benchmarks/CITY_SCALE.md``, "The uncovered areas
+    beside the clusters"). Below :data:`livingcircle.settings.process_pool_min_communities`
+    communities, where processes do not fork or the run may use one: measured here and now.
+    The isochrone cells are dropped once they are measured (:func:`~livingcircle.isochrones.
+    drop_cells`): no later stage unites them, and the map wants their memory.
+    """
+    from ._parallel import Beside, beside_pays
+    from .coverage import uncovered_areas
+    from .isochrones import drop_cells
+
+    if not (data.comm.geom_type.isin(["Polygon", "MultiPolygon"])).any():
+        frame = None
+    elif not beside_pays(len(data.comm)):
+        frame = uncovered_areas(acc, data.fac)
+    else:
+        # on one thread: the clusters keep about one core busy (two threads: the same wall time,
+        # 30 MB more with the run's processes)
+        with Beside(partial(_uncovered_and_drop, acc, data.fac),
+                    what="measuring the uncovered areas") as child:
+            drop_cells(acc)  # the child keeps its copy; this process's memory for the clusters
+
+            def taken() -> gpd.GeoDataFrame:
+                got = child.wait()
+                ctx.stages.done("uncovered")
+                return got
+
+            yield taken
+        return
+    drop_cells(acc)
+    ctx.stages.done("uncovered")
+    yield lambda: frame
+
+
+def _uncovered_and_drop(acc, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Measure the uncovered areas on one thread, then drop the isochrone cells.
+
+    In :func:`_uncovered`'s child: the cells' memory comes back while its result waits for the
+    clusters to end.
+    """
+    from .coverage import uncovered_areas
+    from .isochrones import drop_cells
+
+    frame = uncovered_areas(acc, fac, threads=1)
+    drop_cells(acc)
+    return frame
 
 
 def _clusters_step(ctx: _Run, data: _Inputs, acc, net, wide, analysis: dict, planning: dict, *,
@@ -683,11 +746,10 @@ def _isochrones(ctx: _Run, acc, comm: gpd.GeoDataFrame, *, minutes, speed_profil
 
 def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str = "distance",
           time_speed: str | None = None) -> dict:
-    """Gaps, completeness, capacity, area figures, coverage and uncovered areas (step "gaps")."""
+    """Gaps, completeness, capacity, area figures and coverage (step "gaps")."""
     from .capacity import capacity_access
-    from .coverage import coverage_areas, uncovered_areas
+    from .coverage import coverage_areas
     from .gaps import area_figures, completeness, find_gaps
-    from .isochrones import drop_cells
 
     comm, fac, prof = data.comm, data.fac, ctx.prof
     out: dict = {"gaps": find_gaps(acc.table, prof, speed_profile=speed_profile,
@@ -714,11 +776,7 @@ def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str =
     else:
         out["coverage"] = coverage_areas(acc, fac)
     ctx.stages.done("coverage")
-    if (comm.geom_type.isin(["Polygon", "MultiPolygon"])).any():
-        out["uncovered"] = uncovered_areas(acc, fac)
-    ctx.stages.done("uncovered")
-    drop_cells(acc)  # no later stage unites the cells: their memory back before the map
-    return out
+    return out  # the uncovered areas next, beside the renovation and clusters (_uncovered)
 
 
 def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile: str,

@@ -450,6 +450,17 @@ def _nearest_one(indptr, indices, data, leaf, sources, zeros, limit, dist, src, 
 _POOL: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool is not the child's (its threads did not fork)."""
+    global _POOL
+    _POOL = None
+
+
+# a child forked after the pool started (a Beside child: the uncovered areas) would otherwise
+# queue its searches on threads that do not exist in it, and wait for ever
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     """Return a thread pool kept between calls (starting threads costs more than a search)."""
     global _POOL

@@ -550,6 +550,51 @@ def polygon_access():
     return acc, fac, comm
 
 
+def test_uncovered_areas_measured_beside_the_clusters_are_the_same(polygon_access, monkeypatch,
+                                                                   caplog):
+    """pipeline._uncovered: from process_pool_min_communities communities on, the uncovered areas
+    are measured in a child process while the renovation and clusters run; the same frame as
+    measured in the run's process, the stage logged when they are taken, the cells dropped."""
+    import logging
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from conftest import beside_counted
+
+    from livingcircle import pipeline, settings
+    from livingcircle.isochrones import buffer_width, maker_for, wanted_categories
+    from livingcircle.routing import parallel_each
+    from livingcircle.stages import Stages
+
+    acc, fac, comm = polygon_access
+    ctx = SimpleNamespace(stages=Stages())
+    data = SimpleNamespace(comm=comm, fac=fac)
+    started = beside_counted(monkeypatch)
+    parallel_each(range(4), lambda i, _local: None, threads=2)  # the run's pool, as in a run
+    monkeypatch.setattr(settings, "process_pool_min_communities", len(comm))
+    maker = maker_for(acc, buffer_width(None))
+    maker.edge_buffers(np.arange(len(maker.geom)))  # cells and buffers cached, as after coverage
+    with caplog.at_level(logging.INFO, logger="livingcircle.pipeline"), \
+            pipeline._uncovered(ctx, acc, data) as taken:
+        assert maker._cached_vertices == 0  # dropped here at once: the child has its copy
+        assert "stage uncovered" not in caplog.text  # logged when taken
+        beside = taken()
+    assert "stage uncovered" in caplog.text
+    assert started == ["measuring the uncovered areas"]
+    monkeypatch.setattr(settings, "process_pool_min_communities", len(comm) + 1)
+    with pipeline._uncovered(ctx, acc, data) as taken:
+        here = taken()
+    assert started == ["measuring the uncovered areas"]  # not a second child
+    assert maker._cached_vertices == 0
+    assert len(here) == len(wanted_categories(acc, None)) * len(comm)
+    pd.testing.assert_frame_equal(pd.DataFrame(beside.drop(columns="geometry")),
+                                  pd.DataFrame(here.drop(columns="geometry")))
+    assert beside.geometry.geom_equals_exact(here.geometry, tolerance=0).all()
+    points = SimpleNamespace(comm=comm.set_geometry(comm.centroid), fac=fac)
+    with pipeline._uncovered(ctx, acc, points) as taken:  # no polygon: nothing to measure
+        assert taken() is None
+
+
 def test_uncovered_areas_from_the_network_equal_the_polygon_overlay(polygon_access,
                                                                       monkeypatch):
     import shapely

@@ -236,3 +236,35 @@ def test_a_child_that_dies_or_raises_what_does_not_pickle_is_named():
         child.wait()
     with Beside(lambda: None, what="nothing") as child:
         child.wait()  # a child that ends well: nothing raised
+
+
+def test_a_childs_warnings_are_raised_in_the_parent_and_its_threads_are_its_own():
+    """Beside: what the child warns is warned again by wait() (under the parent's filters), and
+    a child forked after the run's thread pool started runs its threads, not the parent's."""
+    import warnings
+
+    from livingcircle._parallel import Beside
+    from livingcircle.routing import parallel_each
+
+    def warns():
+        warnings.warn("3 communities are not polygons", lc.LivingCircleWarning, stacklevel=1)
+        return 7
+
+    with Beside(warns, what="measuring") as child, \
+            pytest.warns(lc.LivingCircleWarning, match="^3 communities are not polygons$"):
+        assert child.wait() == 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.LivingCircleWarning)
+        with Beside(warns, what="measuring") as child, \
+                pytest.raises(lc.LivingCircleWarning, match="not polygons"):
+            child.wait()
+
+    parallel_each(range(4), lambda i, _local: None, threads=2)  # the pool starts here
+
+    def on_threads():
+        done = []
+        parallel_each(range(8), lambda i, _local: done.append(i), threads=2)
+        return sorted(done)
+
+    with Beside(on_threads, what="searching") as child:  # the parent's pool: waited for ever
+        assert child.wait() == list(range(8))
