@@ -146,7 +146,7 @@ class _Wording(NamedTuple):
 
 def _wording(cat: Category, profile: Profile, *, criterion: str, speed_name_zh: str,
              speed_profile: str) -> _Wording:
-    """Return the parts of :func:`_explain` that one category shares in every row."""
+    """Return the parts of :func:`_sentences` that one category shares in every row."""
     lv = profile.levels[cat.level]
     label_zh = _level_label_zh(profile, cat.level)
     label_en = _level_label_en(profile, cat.level)
@@ -171,23 +171,14 @@ def _wording(cat: Category, profile: Profile, *, criterion: str, speed_name_zh: 
                     criterion, speed_name_zh, speed_profile)
 
 
-def _explain(cat: Category, profile: Profile, *, distance: float, time: float, met: bool,
-             criterion: str, speed_name_zh: str, speed_profile: str,
-             met_distance: bool | None = None) -> tuple[str, str]:
-    """Return the Chinese and English sentence that explains one gap row.
-
-    ``time`` is the walk's minutes at the time speed (``speed_profile``, named
-    ``speed_name_zh``); under ``"both"`` the sentence gives the distance verdict
-    (``met_distance``) and then the time verdict.
-    """
-    w = _wording(cat, profile, criterion=criterion, speed_name_zh=speed_name_zh,
-                 speed_profile=speed_profile)
-    return _sentences(w, distance, time, met, met_distance)
-
-
 def _sentences(w: _Wording, distance: float, time: float, met: bool,
                met_distance: bool | None) -> tuple[str, str]:
-    """Return :func:`_explain`'s two sentences from the category's :func:`_wording`."""
+    """Return the Chinese and English sentence that explains one gap row.
+
+    ``w``: the row's category's :func:`_wording`. ``time`` is the walk's minutes shown (at the
+    time speed, except under ``"distance"``, where the measured speed's); under ``"both"`` the
+    sentence gives the distance verdict (``met_distance``) and then the time verdict.
+    """
     if math.isnan(distance):
         zh = f"{w.name_zh}：搜索范围内无可达设施，未达到{w.std_zh}{w.tail_zh}"
         en = f"{w.name_en}: none reached within the search cutoff; fails {w.std_en}{w.tail_en}"

@@ -302,8 +302,9 @@ def _uncovered(ctx: _Run, acc, data: _Inputs) -> Iterator[Callable[[], gpd.GeoDa
     the wait for it, logged after "clusters" (``benchmarks/CITY_SCALE.md``, "The uncovered areas
     beside the clusters"). Below :data:`livingcircle.settings.process_pool_min_communities`
     communities, where processes do not fork or the run may use one: measured here and now.
-    The isochrone cells are dropped once they are measured (:func:`~livingcircle.isochrones.
-    drop_cells`): no later stage unites them, and the map wants their memory.
+    The isochrone cells are dropped (:func:`~livingcircle.isochrones.drop_cells`): by this
+    process as soon as the child has its copy, by the child once it has measured; no later stage
+    unites them, and the clusters and the map want their memory.
     """
     from ._parallel import Beside, beside_pays
     from .coverage import uncovered_areas
@@ -314,8 +315,8 @@ def _uncovered(ctx: _Run, acc, data: _Inputs) -> Iterator[Callable[[], gpd.GeoDa
     elif not beside_pays(len(data.comm)):
         frame = uncovered_areas(acc, data.fac)
     else:
-        # on one thread: the clusters keep about one core busy (two threads: the same wall time,
-        # 30 MB more with the run's processes)
+        # on one thread: the clusters keep about one core busy (two threads: no shorter, and
+        # 1,491 against 1,474 MB with the run's processes at the centre; CITY_SCALE.md, runs 77-78)
         with Beside(partial(_uncovered_and_drop, acc, data.fac),
                     what="measuring the uncovered areas") as child:
             drop_cells(acc)  # the child keeps its copy; this process's memory for the clusters
