@@ -302,9 +302,9 @@ def _uncovered(ctx: _Run, acc, data: _Inputs) -> Iterator[Callable[[], gpd.GeoDa
     the wait for it, logged after "clusters" (``benchmarks/CITY_SCALE.md``, "The uncovered areas
     beside the clusters"). Below :data:`livingcircle.settings.process_pool_min_communities`
     communities, where processes do not fork or the run may use one: measured here and now.
-    The isochrone cells are dropped (:func:`~livingcircle.isochrones.drop_cells`): by this
-    process as soon as the child has its copy, by the child once it has measured; no later stage
-    unites them, and the clusters and the map want their memory.
+    The isochrone cells are dropped (:func:`~livingcircle.isochrones.drop_cells`), by this
+    process as soon as the child has its copy and by the child before it measures: no later
+    stage unites them, and the clusters and the map want their memory.
     """
     from ._parallel import Beside, beside_pays
     from .coverage import uncovered_areas
@@ -317,7 +317,7 @@ def _uncovered(ctx: _Run, acc, data: _Inputs) -> Iterator[Callable[[], gpd.GeoDa
     else:
         # on one thread: the clusters keep about one core busy (two threads: no shorter, and
         # 1,491 against 1,474 MB with the run's processes at the centre; CITY_SCALE.md, runs 77-78)
-        with Beside(partial(_uncovered_and_drop, acc, data.fac),
+        with Beside(partial(_uncovered_without_cells, acc, data.fac),
                     what="measuring the uncovered areas") as child:
             drop_cells(acc)  # the child keeps its copy; this process's memory for the clusters
 
@@ -333,18 +333,20 @@ def _uncovered(ctx: _Run, acc, data: _Inputs) -> Iterator[Callable[[], gpd.GeoDa
     yield lambda: frame
 
 
-def _uncovered_and_drop(acc, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Measure the uncovered areas on one thread, then drop the isochrone cells.
+def _uncovered_without_cells(acc, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Measure the uncovered areas on one thread, the isochrone cells dropped first.
 
-    In :func:`_uncovered`'s child: the cells' memory comes back while its result waits for the
-    clusters to end.
+    In :func:`_uncovered`'s child, which the run leaves alone with the cells: the uncovered
+    areas unite only street buffers (it buffers again those it needs, near the communities), and
+    the cells' memory is given back before the clusters' peak meets the child's.
     """
     from .coverage import uncovered_areas
     from .isochrones import drop_cells
+    from .stages import release_memory
 
-    frame = uncovered_areas(acc, fac, threads=1)
     drop_cells(acc)
-    return frame
+    release_memory()
+    return uncovered_areas(acc, fac, threads=1)
 
 
 def _clusters_step(ctx: _Run, data: _Inputs, acc, net, wide, analysis: dict, planning: dict, *,
