@@ -346,15 +346,14 @@ class Beside:
     :class:`Workers`); :meth:`wait` returns ``fn``'s value, pickled back (the child holds its
     memory until it is read). An exception the child raised is raised again by :meth:`wait`,
     the same type and message, the child's frames in a note (exceptions pickle without their
-    traceback; one that does not pickle comes back as a ``RuntimeError`` naming it). A child that
-    dies without
-    a word (killed, out of memory) is a ``RuntimeError`` with its exit code.
+    traceback; one that does not pickle comes back as a ``RuntimeError`` naming it), after the
+    warnings the child raised. A child that dies without a word (killed, out of memory) is a
+    ``RuntimeError`` with its exit code.
 
     The child is a plain process, not a daemon, so that what it runs may start a pool of its
     own (``Result.write`` has the map's child draw on one core instead: the other is the
     GeoPackage's). Only where processes fork (:func:`beside_pays`); use as a context
-    manager, so that a child left running by an error of this process is stopped. The warnings
-    the child raised are raised again by :meth:`wait`.
+    manager, so that a child left running by an error of this process is stopped.
 
     Parameters
     ----------
@@ -455,8 +454,4 @@ def _beside_child(fn: Callable[[], Any], send: Any) -> None:
 
 def _plain_warnings(caught: list) -> list[tuple[Warning, str, int]]:
     """Return the caught warnings as (warning, file, line): the part of each that pickles."""
-    out = []
-    for w in caught:
-        message = w.message if isinstance(w.message, Warning) else w.category(str(w.message))
-        out.append((message, w.filename, w.lineno))
-    return out
+    return [(w.message, w.filename, w.lineno) for w in caught]

@@ -26,10 +26,11 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -217,33 +218,54 @@ def _network_step(ctx: _Run, data: _Inputs, keep_graph: bool, *, osm, place, str
 
 
 @contextmanager
-def _basemap(ctx: _Run, data: _Inputs, net, *, osm) -> Iterator[Callable[[], gpd.GeoDataFrame]]:
-    """Draw the basemap (stage "basemap"); give a function that returns it.
+def _aside(ctx: _Run, stage: str, here: Callable[[], Any], *, what: str, communities: int,
+           beside: Callable[[], Any] | None = None,
+           started: Callable[[], None] | None = None) -> Iterator[Callable[[], Any]]:
+    """Do one stage's work beside the run's next steps; give a function that returns its value.
 
-    Display only (streets, water, green for the map: :func:`livingcircle.basemap.basemap_layer`),
-    and one core of Python: a city's is drawn in a child process (:class:`~livingcircle.
-    _parallel.Beside`) while this one measures the access, which leaves part of the second core
-    idle, and taken back before the isochrones (the child holds its memory until then). The
-    stage's seconds are then only the wait for it (``benchmarks/CITY_SCALE.md``, "The basemap
-    beside the access"). Below :data:`livingcircle.settings.process_pool_min_communities`
-    communities, where processes do not fork or the run may use one: drawn here and now.
+    From :data:`livingcircle.settings.process_pool_min_communities` ``communities`` on, where
+    processes fork and the run may use more than one (:func:`~livingcircle._parallel.
+    beside_pays`), ``beside`` (default ``here``) runs in a child process
+    (:class:`~livingcircle._parallel.Beside`) while the ``with`` block goes on; otherwise
+    ``here`` runs here and now. ``started`` is called in this process once the work is under
+    way or done. The stage is logged when the value is taken: beside, its seconds are only the
+    wait for the child.
     """
     from ._parallel import Beside, beside_pays
-    from .basemap import basemap_layer
 
-    if not beside_pays(len(data.comm)):
-        frame = basemap_layer(net, osm=osm)
-        ctx.stages.done("basemap")
-        yield lambda: frame
+    if not beside_pays(communities):
+        value = here()
+        if started is not None:
+            started()
+        ctx.stages.done(stage)
+        yield lambda: value
         return
-    with Beside(partial(basemap_layer, net, osm=osm), what="drawing the basemap") as child:
+    with Beside(beside or here, what=what) as child:
+        if started is not None:
+            started()
 
-        def taken() -> gpd.GeoDataFrame:
-            frame = child.wait()
-            ctx.stages.done("basemap")
-            return frame
+        def taken() -> Any:
+            got = child.wait()
+            ctx.stages.done(stage)
+            return got
 
         yield taken
+
+
+def _basemap(ctx: _Run, data: _Inputs, net, *,
+             osm) -> AbstractContextManager[Callable[[], gpd.GeoDataFrame]]:
+    """Draw the basemap (stage "basemap"); a context giving a function that returns it.
+
+    Display only (streets, water, green for the map: :func:`livingcircle.basemap.basemap_layer`),
+    and one core of Python: a city's is drawn in a child process (:func:`_aside`) while this one
+    measures the access, which leaves part of the second core idle, and taken back before the
+    isochrones (the child holds its memory until then; ``benchmarks/CITY_SCALE.md``, "The
+    basemap beside the access").
+    """
+    from .basemap import basemap_layer
+
+    return _aside(ctx, "basemap", partial(basemap_layer, net, osm=osm),
+                  what="drawing the basemap", communities=len(data.comm))
 
 
 def _access_step(ctx: _Run, data: _Inputs, net, *, osm, speed_profiles: list[str], minutes):
@@ -292,45 +314,27 @@ def _planning_step(ctx: _Run, acc, data: _Inputs, net, *, speed_profile: str, cr
     return analysis, wide, planning, clustered
 
 
-@contextmanager
-def _uncovered(ctx: _Run, acc, data: _Inputs) -> Iterator[Callable[[], gpd.GeoDataFrame | None]]:
-    """Measure the uncovered areas (stage "uncovered"); give a function that returns them.
+def _uncovered(ctx: _Run, acc, data: _Inputs) -> AbstractContextManager[Callable[[], Any]]:
+    """Measure the uncovered areas (stage "uncovered"); a context giving a function for them.
 
-    None when no community is a polygon. A city's are measured in a child process
-    (:class:`~livingcircle._parallel.Beside`) while this one judges the renovation and
-    recommends the clusters, which keep about one core busy; the stage's seconds are then only
-    the wait for it, logged after "clusters" (``benchmarks/CITY_SCALE.md``, "The uncovered areas
-    beside the clusters"). Below :data:`livingcircle.settings.process_pool_min_communities`
-    communities, where processes do not fork or the run may use one: measured here and now.
-    The isochrone cells are dropped (:func:`~livingcircle.isochrones.drop_cells`), by this
-    process as soon as the child has its copy and by the child before it measures: no later
-    stage unites them, and the clusters and the map want their memory.
+    The function returns None when no community is a polygon. A city's are measured in a child
+    process (:func:`_aside`), on one thread, while this one judges the renovation and recommends
+    the clusters, which keep about one core busy (two threads: no shorter, and 1,491 against
+    1,474 MB with the run's processes at the centre; ``benchmarks/CITY_SCALE.md``, "The
+    uncovered areas beside the clusters", runs 77-78). The isochrone cells are dropped
+    (:func:`~livingcircle.isochrones.drop_cells`): by this process once the child has its copy,
+    and by the child before it measures; no later stage unites them, and the clusters and the
+    map want their memory.
     """
-    from ._parallel import Beside, beside_pays
     from .coverage import uncovered_areas
     from .isochrones import drop_cells
 
-    if not (data.comm.geom_type.isin(["Polygon", "MultiPolygon"])).any():
-        frame = None
-    elif not beside_pays(len(data.comm)):
-        frame = uncovered_areas(acc, data.fac)
-    else:
-        # on one thread: the clusters keep about one core busy (two threads: no shorter, and
-        # 1,491 against 1,474 MB with the run's processes at the centre; CITY_SCALE.md, runs 77-78)
-        with Beside(partial(_uncovered_without_cells, acc, data.fac),
-                    what="measuring the uncovered areas") as child:
-            drop_cells(acc)  # the child keeps its copy; this process's memory for the clusters
-
-            def taken() -> gpd.GeoDataFrame:
-                got = child.wait()
-                ctx.stages.done("uncovered")
-                return got
-
-            yield taken
-        return
-    drop_cells(acc)
-    ctx.stages.done("uncovered")
-    yield lambda: frame
+    areas = bool(data.comm.geom_type.isin(["Polygon", "MultiPolygon"]).any())
+    return _aside(ctx, "uncovered",
+                  lambda: uncovered_areas(acc, data.fac) if areas else None,
+                  beside=partial(_uncovered_without_cells, acc, data.fac),
+                  started=partial(drop_cells, acc), what="measuring the uncovered areas",
+                  communities=len(data.comm) if areas else 0)
 
 
 def _uncovered_without_cells(acc, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
