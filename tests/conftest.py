@@ -191,6 +191,16 @@ def beside_counted(monkeypatch, *, workers: int = 2) -> list[str]:
     return started
 
 
+def assert_same_layer(got, want) -> None:
+    """Assert two GeoDataFrames equal: every attribute, and every geometry coordinate for
+    coordinate (a layer made in a child process against the same made here)."""
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(want.drop(columns="geometry")))
+    assert got.geometry.geom_equals_exact(want.geometry, tolerance=0).all()
+
+
 def need_module(name: str, what: str, install: str):
     """Import and return module ``name``, or ``need(what, False, ...)``: skip locally, fail in CI.
 

@@ -89,8 +89,7 @@ def test_a_citys_basemap_drawn_beside_the_access_is_the_same(monkeypatch):
     process, its error raised in the run with its message, and its stage logged when taken."""
     from types import SimpleNamespace
 
-    import pandas as pd
-    from conftest import beside_counted
+    from conftest import assert_same_layer, beside_counted
 
     from livingcircle import pipeline, settings
     from livingcircle.stages import Stages
@@ -107,9 +106,7 @@ def test_a_citys_basemap_drawn_beside_the_access_is_the_same(monkeypatch):
     with pipeline._basemap(ctx, data, net, osm=path) as taken:
         here = taken()
     assert started == ["drawing the basemap"]  # not a second child
-    pd.testing.assert_frame_equal(pd.DataFrame(beside.drop(columns="geometry")),
-                                  pd.DataFrame(here.drop(columns="geometry")))
-    assert beside.geometry.geom_equals_exact(here.geometry, tolerance=0).all()
+    assert_same_layer(beside, here)
 
     def broken(net, osm=None):
         msg = f"{osm}: not an OSM file"

@@ -558,8 +558,7 @@ def test_uncovered_areas_measured_beside_the_clusters_are_the_same(polygon_acces
     import logging
     from types import SimpleNamespace
 
-    import pandas as pd
-    from conftest import beside_counted
+    from conftest import assert_same_layer, beside_counted
 
     from livingcircle import pipeline, settings
     from livingcircle.isochrones import buffer_width, maker_for, wanted_categories
@@ -587,9 +586,7 @@ def test_uncovered_areas_measured_beside_the_clusters_are_the_same(polygon_acces
     assert started == ["measuring the uncovered areas"]  # not a second child
     assert maker._cached_vertices == 0
     assert len(here) == len(wanted_categories(acc, None)) * len(comm)
-    pd.testing.assert_frame_equal(pd.DataFrame(beside.drop(columns="geometry")),
-                                  pd.DataFrame(here.drop(columns="geometry")))
-    assert beside.geometry.geom_equals_exact(here.geometry, tolerance=0).all()
+    assert_same_layer(beside, here)
     points = SimpleNamespace(comm=comm.set_geometry(comm.centroid), fac=fac)
     with pipeline._uncovered(ctx, acc, points) as taken:  # no polygon: nothing to measure
         assert taken() is None
