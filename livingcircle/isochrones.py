@@ -35,11 +35,17 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import pickle
+import shutil
+import tempfile
 import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple, TypeAlias
 
 import geopandas as gpd
@@ -269,6 +275,10 @@ class IsochroneMaker:
         self.complete = False
         #: Whether a full cache is emptied (False while a worker builds cells to send back).
         self.evicts = True
+        #: Every cell of a network too large to cache, kept on disk by top-level cell
+        #: (:func:`prepare_cells`): a cell not cached is read from there, not built.
+        self.store: CellStore | None = None
+        self._loaded: set[int] = set()  # top-level cells read from the store since emptied
         self._predicted: int | None = None  # predicted_tree_vertices(), once found
         if n_e:
             mid = shapely.get_coordinates(
@@ -354,6 +364,7 @@ class IsochroneMaker:
         new._lock = threading.Lock()  # a lock copied by fork may have been held by a thread
         new._cached_vertices = 0
         new.levels = [dict(level) for level in self.levels]
+        new._loaded = set(self._loaded)
         return new
 
     def _emptied(self) -> None:
@@ -363,6 +374,7 @@ class IsochroneMaker:
             level["poly"] = {}
         self._cached_vertices = 0
         self.complete = False
+        self._loaded = set()
 
     def predicted_tree_vertices(self) -> int:
         """About how many vertices every cell of the quadtree holds once built (to decide).
@@ -413,8 +425,23 @@ class IsochroneMaker:
         Returns False, and caches nothing, when they would take the caches over their budget
         (:data:`livingcircle.settings.isochrone_cache_vertices`).
         """
+        new, added = self._new_in(built)
+        with self._lock:
+            if self._cached_vertices + added > settings.isochrone_cache_vertices:
+                return False
+            self._put(built, new, added)
+        return True
+
+    def _new_in(self, built: BuiltCells, cells: int | None = None) -> tuple[np.ndarray, int]:
+        """Which of ``built``'s street buffers this maker lacks, and the vertices they add.
+
+        With the cells' own vertices (``cells``: :meth:`CellStore.read` counted them), or
+        counted here.
+        """
         new = shapely.is_missing(self._buf[built.streets])
         added = int(shapely.get_num_coordinates(built.buffers[new]).sum())
+        if cells is not None:
+            return new, added + cells
         rings = {}  # a cell's blocks are also its parent's: the same ring objects, counted once
         for _lv, _keys, got in built.cells:
             filled = np.array([f for f, _h in got], dtype=object)
@@ -422,19 +449,57 @@ class IsochroneMaker:
             rings.update((id(r), r) for _f, h in got for r in h.rings)
         added += int(shapely.get_num_coordinates(np.array(list(rings.values()),
                                                           dtype=object)).sum())
+        return new, added
+
+    def _put(self, built: BuiltCells, new: np.ndarray, added: int) -> None:
+        """Cache ``built`` (the caller holds the lock; ``new``, ``added``: :meth:`_new_in`)."""
+        self._buf[built.streets[new]] = built.buffers[new]
+        for lv, keys, got in built.cells:
+            self.levels[lv]["poly"].update(zip(keys.tolist(), got, strict=True))
+        self._cached_vertices += added
+
+    def _read_stored(self, lv: int, c: int) -> bool:
+        """Cache every cell under the top-level cell of cell ``c`` of level ``lv`` from the store.
+
+        Returns False where there is nothing to read: no store, a top-level cell not in it
+        (drawn as its own streets' buffers, :func:`flat_streets`), or read already since the
+        caches were last emptied. A full cache is emptied first, as a cell built here would
+        empty it; cells that would not fit even an empty cache are left to be built.
+        """
+        store = self.store
+        if store is None:
+            return False
+        first = self.levels[lv]["members"][self.levels[lv]["ptr"][c]]
+        top = int(self.levels[-1]["cell"][first])
         with self._lock:
-            if self._cached_vertices + added > settings.isochrone_cache_vertices:
+            if top in self._loaded or not store.has(top):
                 return False
-            self._buf[built.streets[new]] = built.buffers[new]
-            for lv, keys, got in built.cells:
-                self.levels[lv]["poly"].update(zip(keys.tolist(), got, strict=True))
-            self._cached_vertices += added
+            self._loaded.add(top)  # another thread asking meanwhile builds its cell itself
+        built, cells = store.read(top)
+        with self._lock:
+            new, added = self._new_in(built, cells)
+            budget = settings.isochrone_cache_vertices
+            if self.evicts and self._cached_vertices + added > budget:
+                logger.debug("isochrone cache full (%d vertices): emptied for stored cells",
+                             self._cached_vertices)
+                self._emptied()
+                self._loaded.add(top)
+                new, added = self._new_in(built, cells)
+            if added > budget:
+                return False
+            self._put(built, new, added)
         return True
 
     def drop_caches(self) -> None:
-        """Empty the caches (the memory of a city's cells, once no stage needs them)."""
+        """Empty the caches and leave the store (a city's cells, once no stage needs them).
+
+        The store's folder is removed by the process that made it (:meth:`CellStore.close`).
+        """
         with self._lock:
             self._emptied()
+            store, self.store = self.store, None
+        if store is not None:
+            store.close()
 
     # -- caches ----------------------------------------------------------------------------
     def _note(self, geoms) -> None:
@@ -485,6 +550,10 @@ class IsochroneMaker:
         got = level["poly"].get(c)
         if got is not None:
             return got
+        if self._read_stored(lv, c):
+            got = level["poly"].get(c)
+            if got is not None:
+                return got
         members = level["members"][level["ptr"][c]:level["ptr"][c + 1]]
         if lv == 0:  # 25 m: a hole here is the odd street that loops, left as it is
             parts = self._buf[members]
@@ -718,6 +787,130 @@ class BuiltCells(NamedTuple):
     cells: list  # per level: (level, cell numbers, [(filled polygon, Holes)])
     streets: np.ndarray  # the streets whose buffers were built
     buffers: np.ndarray  # their buffers
+
+
+class CellStore:
+    """Every cell of a network too large to cache, on disk: one file per top-level cell.
+
+    Each file holds the :class:`BuiltCells` of one top-level cell (every cell under it and
+    the street buffers built on the way), as :func:`prepare_cells`' workers built it, packed
+    in a few arrays (:func:`_packed`). A maker with a store reads a
+    top-level cell's file when it first needs one of its cells (:meth:`IsochroneMaker.
+    _read_stored`); the worker processes forked afterwards share the store.
+
+    The folder is removed by :meth:`close`, or when the store is collected, only by the process
+    that made it: a forked worker or child that drops its caches leaves it to the run.
+    """
+
+    def __init__(self, folder: Path, n_top: int):
+        self.folder = Path(folder)
+        self._stored = np.zeros(n_top, dtype=bool)
+        self._finalizer = weakref.finalize(self, _remove_folder, str(self.folder), os.getpid())
+
+    @classmethod
+    def new(cls, n_top: int) -> CellStore:
+        """Return an empty store in a new folder under :data:`~livingcircle.settings.spill_dir`."""
+        folder = tempfile.mkdtemp(prefix="livingcircle-cells-", dir=settings.spill_dir)
+        return cls(Path(folder), n_top)
+
+    def path(self, top: int) -> Path:
+        """Return the file of top-level cell ``top``."""
+        return self.folder / f"{int(top)}.pkl"
+
+    def write(self, top: int, built: BuiltCells) -> int:
+        """Write the cells of top-level cell ``top`` (whole, then renamed); return the bytes."""
+        part = self.folder / f".{int(top)}.{os.getpid()}.part"
+        with open(part, "wb") as f:
+            pickle.dump(_packed(built), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(part, self.path(top))
+        return self.path(top).stat().st_size
+
+    def mark(self, tops: Iterable[int]) -> None:
+        """Count the files of ``tops`` as stored (in the process that reads them)."""
+        self._stored[np.asarray(list(tops), dtype=np.int64)] = True
+
+    def has(self, top: int) -> bool:
+        """Return whether top-level cell ``top`` has a file."""
+        return bool(self._stored[top])
+
+    def read(self, top: int) -> tuple[BuiltCells, int]:
+        """Return the cells of top-level cell ``top``, as built, and their cells' vertices.
+
+        The vertices of the filled cells and of their block rings, each ring once (as
+        :meth:`IsochroneMaker.adopt` counts them; the street buffers are counted by the maker,
+        which may have some of them already).
+        """
+        with open(self.path(top), "rb") as f:
+            return _unpacked(pickle.load(f))
+
+    def close(self) -> None:
+        """Remove the folder, if this process made it."""
+        self._finalizer()
+
+
+def _packed(built: BuiltCells) -> tuple:
+    """``built`` as a few arrays: every geometry once, as WKB in one call (:func:`_unpacked`).
+
+    Pickling the geometries one by one made reading a top-level cell back cost a fifth of
+    building it (1M-node city, 12 coverage tiles: 2.0 of 9.2 CPU s, one ``from_wkb`` per
+    geometry). A ring shared by several cells' blocks is kept once, by index; the rings go as
+    coordinates (WKB has no linear ring).
+    """
+    polys: dict[int, int] = {}  # id of a filled cell or buffer -> its index
+    rings: dict[int, int] = {}
+    poly_list: list = []
+    ring_list: list = []
+
+    def index(of: dict, items: list, g) -> int:
+        k = of.get(id(g))
+        if k is None:
+            k = of[id(g)] = len(items)
+            items.append(g)
+        return k
+
+    levels = []
+    for lv, keys, got in built.cells:
+        filled = np.array([index(polys, poly_list, f) for f, _h in got], dtype=np.int64)
+        n_holes = np.array([len(h.rings) for _f, h in got], dtype=np.int64)
+        ring_ix = np.array([index(rings, ring_list, r) for _f, h in got for r in h.rings],
+                           dtype=np.int64)
+        inside = (np.concatenate([h.inside for _f, h in got if len(h.rings)])
+                  if n_holes.any() else np.zeros((0, 2)))
+        levels.append((lv, keys, filled, n_holes, ring_ix, inside))
+    buffers = np.array([index(polys, poly_list, b) for b in built.buffers], dtype=np.int64)
+    geoms = np.empty(len(poly_list), dtype=object)
+    geoms[:] = poly_list
+    ring_geoms = np.empty(len(ring_list), dtype=object)
+    ring_geoms[:] = ring_list
+    ring_coords, ring_of = shapely.get_coordinates(ring_geoms, return_index=True)
+    return (levels, built.streets, buffers, shapely.to_wkb(geoms), ring_coords, ring_of,
+            len(ring_list))
+
+
+def _unpacked(packed: tuple) -> tuple[BuiltCells, int]:
+    """Return the :class:`BuiltCells` of :func:`_packed` and its cells' vertices (rings once)."""
+    levels, streets, buffers, wkb, ring_coords, ring_of, n_rings = packed
+    geoms = shapely.from_wkb(wkb)
+    rings = shapely.linearrings(ring_coords, indices=ring_of) if n_rings else NO_POLYGONS
+    vertices = len(ring_coords)
+    cells = []
+    for lv, keys, filled, n_holes, ring_ix, inside in levels:
+        got_filled = geoms[filled]
+        vertices += int(shapely.get_num_coordinates(got_filled).sum())
+        ends = np.cumsum(n_holes)
+        got = []
+        for f, n, end in zip(got_filled.tolist(), n_holes.tolist(), ends.tolist(), strict=True):
+            if n:
+                got.append((f, Holes(rings[ring_ix[end - n:end]], inside[end - n:end])))
+            else:
+                got.append((f, _NO_HOLES))
+        cells.append((lv, keys, got))
+    return BuiltCells(cells, streets, geoms[buffers]), vertices
+
+
+def _remove_folder(folder: str, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -1139,7 +1332,7 @@ def _inherited_maker(token: str, graph: SplitGraph, edges: EdgeTable, buffer_m: 
 
 def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float | None = None,
                   origins: int | None = None, workers: int | None = None,
-                  scheduler=None) -> bool:
+                  scheduler=None, store: bool = False) -> bool:
     """Build every cell of the run's isochrone maker on a local pool, once, for every stage.
 
     The isochrones' worker processes, the coverage's and the uncovered areas all unite the
@@ -1149,12 +1342,18 @@ def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float 
     and send them back; the run's maker caches them, and the workers forked afterwards
     (:func:`forked_maker`) find them there, shared with the run's process.
 
+    Where every cell is predicted not to fit
+    :data:`livingcircle.settings.isochrone_cache_vertices`
+    (:meth:`IsochroneMaker.predicted_tree_vertices`; the 1M-node city's do not) and ``store``
+    is asked for (a run whose coverage unites them after the isochrones), the workers write
+    them to disk instead, one file per top-level cell (:class:`CellStore`), and the workers
+    forked afterwards read a top-level cell's file when they first need one of its cells,
+    within their caches' budget. Reading takes an eighth of building; without a store the
+    isochrones' and the coverage's workers each built the cells they needed.
+
     Only where it pays: a local pool of more than one worker (a Dask worker builds its own;
     fewer ``origins`` than :data:`livingcircle.settings.process_pool_min_communities` are
-    drawn in threads), a network with cells to build (:func:`flat_streets`), every cell
-    predicted to fit
-    :data:`livingcircle.settings.isochrone_cache_vertices`
-    (:meth:`IsochroneMaker.predicted_tree_vertices`; the 1M-node city's do not), and, for
+    drawn in threads), a network with cells to build (:func:`flat_streets`), and, for
     isochrones, ``origins`` whose walks of ``reach_m`` metres cover the network's extent at
     least twice over (a few communities of a large network would not use most cells).
 
@@ -1166,9 +1365,11 @@ def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float 
     maker = maker_for(acc, buffer_width(buffer_m))
     scheduler = scheduler if scheduler is not None else settings.scheduler
     n = worker_count(workers)
-    if maker.complete or scheduler is not None or n < 2 or len(maker.geom) == 0:
+    if (maker.complete or maker.store is not None or scheduler is not None or n < 2
+            or len(maker.geom) == 0):
         return False
-    if maker.predicted_tree_vertices() > settings.isochrone_cache_vertices:
+    to_disk = maker.predicted_tree_vertices() > settings.isochrone_cache_vertices
+    if to_disk and not store:
         return False
     if origins is not None and origins < settings.process_pool_min_communities:
         return False  # drawn in this process's threads, which share one maker's caches
@@ -1180,6 +1381,9 @@ def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float 
     tops = maker.top_cells()
     if len(tops) == 0:  # every street drawn as its own buffer (flat_streets): no cell to build
         return False
+    if to_disk:
+        _stored_cells(acc, maker, tops, n)
+        return True
     state = _CellsState(acc.graph, acc.edge_table, maker.buffer_m, uuid.uuid4().hex)
     with forked_maker(state.token, maker), Workers(state, workers=n) as pool:
         # one top-level cell per task, the largest first: the workers finish together
@@ -1191,6 +1395,24 @@ def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float 
     return True
 
 
+def _stored_cells(acc: Access, maker: IsochroneMaker, tops: np.ndarray, n: int) -> None:
+    """Build the cells under ``tops`` on ``n`` workers into a new store of ``maker``."""
+    cells_store = CellStore.new(len(maker.levels[-1]["count"]))
+    state = _CellsState(acc.graph, acc.edge_table, maker.buffer_m, uuid.uuid4().hex,
+                        cells_store)
+    try:
+        with forked_maker(state.token, maker), Workers(state, workers=n) as pool:
+            futures = pool.submit(_stored_cells_task, [[int(c)] for c in tops])
+            written = sum(f.result() for f in futures)
+    except BaseException:
+        cells_store.close()
+        raise
+    cells_store.mark(tops)
+    maker.store = cells_store
+    logger.debug("isochrone cells: %d top-level cells built by %d workers, %.1f MB kept in %s",
+                 len(tops), n, written / 1e6, cells_store.folder)
+
+
 @dataclass
 class _CellsState:
     """What a worker process needs to build cells (:func:`prepare_cells`)."""
@@ -1199,6 +1421,7 @@ class _CellsState:
     edges: EdgeTable
     buffer_m: float
     token: str
+    store: CellStore | None = None  # where to write them, when they do not fit the caches
 
 
 def _cells_task(state: _CellsState, tops: list[int]) -> BuiltCells:
@@ -1207,6 +1430,17 @@ def _cells_task(state: _CellsState, tops: list[int]) -> BuiltCells:
                              caches=False)
     maker.evicts = False  # the run predicted that every cell fits its budget; sent back now
     return maker.built_under(tops)
+
+
+def _stored_cells_task(state: _CellsState, tops: list[int]) -> int:
+    """Build the cells under each of ``tops`` into the store, one at a time; return the bytes."""
+    written = 0
+    for top in tops:
+        maker = _inherited_maker(state.token, state.graph, state.edges, state.buffer_m,
+                                 caches=False)
+        maker.evicts = False  # one top-level cell, written whole and dropped
+        written += state.store.write(top, maker.built_under([top]))
+    return written
 
 
 def _iso_task(state: _IsoState, task: list[tuple[int, np.ndarray]]) -> list[tuple[int, dict]]:

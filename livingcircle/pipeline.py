@@ -724,14 +724,15 @@ def _walking_network(ctx: _Run, data: _Inputs, *, osm, place, strict: bool, keep
 def _isochrones(ctx: _Run, acc, comm: gpd.GeoDataFrame, *, minutes, speed_profiles: list[str]):
     """Draw the isochrones of every community (a city's go to a temporary file).
 
-    First, where it pays, every cell the isochrones, coverage and uncovered areas unite is
-    built once on the worker processes (stage "isochrone cells",
-    :func:`livingcircle.isochrones.prepare_cells`); the caches are emptied after the uncovered
-    areas (:func:`_gaps`).
+    First, where it pays, every cell the isochrones and coverage unite is built once on the
+    worker processes (stage "isochrone cells", :func:`livingcircle.isochrones.prepare_cells`),
+    kept in the run's memory, or on disk where they would not fit its caches (the coverage
+    reads them again); both are dropped once the uncovered areas have started
+    (:func:`_uncovered`).
     """
     from .isochrones import isochrones, iter_isochrones, prepare_cells, walk_m
 
-    if prepare_cells(acc, origins=len(comm),
+    if prepare_cells(acc, origins=len(comm), store=True,
                      reach_m=walk_m(acc, minutes, speed_profiles=speed_profiles[:1])):
         ctx.stages.done("isochrone cells")
 

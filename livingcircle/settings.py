@@ -92,16 +92,19 @@ spill_above_communities : int
 isochrone_chunk_size : int
     Communities per chunk when isochrones are streamed.
 spill_dir : str | None
-    Folder for those temporary files; None: the system's temporary folder.
+    Folder for those temporary files, and for the isochrone cells of a network too large to
+    cache (some 2 GB at 1M nodes); None: the system's temporary folder.
 isochrone_cache_vertices : int
     The isochrone maker keeps street buffers and cell unions for reuse across origins; above
     this many vertices (16 bytes each) the cache is emptied and rebuilt as needed. The budget
     of the run on this machine: each of the ``n`` worker processes of a local pool
     (``workers``) keeps ``1/n`` of it; a Dask worker keeps all of it. Where every cell of the
     network is predicted to fit in it, a local pool builds them all once, ahead, and the run
-    keeps them for the isochrones, coverage and uncovered areas
+    keeps them for the isochrones and coverage
     (:func:`livingcircle.isochrones.prepare_cells`); a worker's ``1/n`` then counts only what
-    it adds to them.
+    it adds to them. Where they would not fit, a run's pool builds them once into files
+    (:class:`livingcircle.isochrones.CellStore`, under ``spill_dir``), and each worker reads
+    a top-level cell's file into its ``1/n`` when it first needs one of its cells.
 coverage_tile_above_m : float
     A network wider than this (metres, east–west or north–south) gets its coverage polygons
     in 3.2 km tiles, one row per category and tile, instead of one polygon per category.

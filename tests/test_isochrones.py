@@ -1,4 +1,5 @@
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -655,7 +656,8 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
     assert b.area.sum() == pytest.approx(b.union_all().area, rel=1e-6)  # tiles do not overlap
 
 
-def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, monkeypatch):
+def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, monkeypatch,
+                                                               tmp_path):
     import importlib
 
     from livingcircle import coverage, settings
@@ -678,6 +680,18 @@ def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, m
     acc.__dict__.pop("_isochrone_makers", None)
     assert len(one) > 10
     _same_rows(one, two)
+    # cells too many for the caches, kept on disk by the isochrones' stage: the workers read them
+    global _REAL_READ
+    maker = iso_mod.maker_for(acc, settings.isochrone_buffer_m)
+    monkeypatch.setattr(settings, "spill_dir", str(tmp_path))
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", maker.predicted_tree_vertices() - 1)
+    assert iso_mod.prepare_cells(acc, workers=2, store=True)
+    _REAL_READ = iso_mod.CellStore.read
+    monkeypatch.setattr(iso_mod.CellStore, "read", _stored_read)
+    three = coverage.coverage_areas(acc, fac, categories=cats, workers=2)
+    assert _readers(maker.store) and str(os.getpid()) not in _readers(maker.store)
+    acc.__dict__.pop("_isochrone_makers", None)
+    _same_rows(one, three)
 
 
 def test_bad_buffer_and_categories_give_clear_errors():
@@ -916,13 +930,115 @@ def test_cells_not_built_where_it_would_not_pay(curvy_access, cells_everywhere, 
     maker.drop_caches()
     assert not maker.complete and maker._cached_vertices == 0
     monkeypatch.setattr(settings, "isochrone_cache_vertices", maker.predicted_tree_vertices() - 1)
-    assert not prepare_cells(acc, buffer_m=10.0, workers=2)
-    assert maker._cached_vertices == 0
+    assert not prepare_cells(acc, buffer_m=10.0, workers=2)  # no store asked for
+    assert maker._cached_vertices == 0 and maker.store is None
     monkeypatch.setattr(settings, "isochrone_cache_vertices", needed - 1)
     other = IsochroneMaker(acc.graph, acc.edge_table, 10.0)
     other.evicts = False
     assert not maker.adopt(other.built_under(other.top_cells()))
     assert maker._cached_vertices == 0 and all(b is None for b in maker._buf)
+
+
+def _stored_read(store, top):
+    """CellStore.read, noting which process read which top-level cell (forked workers too)."""
+    import os
+
+    with open(store.folder.parent / f"reads-{store.folder.name}.txt", "a") as f:
+        f.write(f"{os.getpid()} {top}\n")
+    return _REAL_READ(store, top)
+
+
+_REAL_READ = None
+
+
+def _readers(store) -> set[str]:
+    """The processes that read ``store``'s files (:func:`_stored_read`)."""
+    reads = store.folder.parent / f"reads-{store.folder.name}.txt"
+    return {line.split()[0] for line in reads.read_text().splitlines() if line}
+
+
+def test_cells_too_large_to_cache_are_kept_on_disk_and_read_back(curvy_access, cells_everywhere,
+                                                                  monkeypatch, tmp_path):
+    """prepare_cells(store=True) where every cell would not fit the caches: the pool's workers
+    write each top-level cell's cells to a file, the run's maker caches none of them; a maker
+    reads a top-level cell's file for its first cell there instead of building it, bit for bit
+    the cells built here, within its budget; the isochrones of workers forked afterwards read
+    them, and are those of one process; dropped, the folder is gone. (The coverage's workers:
+    test_coverage_tiles_from_two_worker_processes_are_the_same.)"""
+    import importlib
+
+    import shapely
+
+    from livingcircle import settings
+    from livingcircle.isochrones import (
+        CellStore,
+        IsochroneMaker,
+        drop_cells,
+        maker_for,
+        prepare_cells,
+    )
+
+    global _REAL_READ
+    iso_mod = importlib.import_module("livingcircle.isochrones")
+    monkeypatch.setattr(iso_mod, "_LEVELS", 4)  # 200 m top-level cells: 16 of them
+    monkeypatch.setattr(settings, "spill_dir", str(tmp_path))
+    monkeypatch.setattr(settings, "process_pool_min_communities", 0)
+    acc = curvy_access
+    here = _every_cell(IsochroneMaker(acc.graph, acc.edge_table, 10.0, levels=4))
+    one = isochrones(acc, minutes=(3, 7), buffer_m=10.0, speed_profiles=[60.0], workers=1)
+    acc.__dict__.pop("_isochrone_makers", None)
+
+    maker = maker_for(acc, 10.0)
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", maker.predicted_tree_vertices() - 1)
+    assert not prepare_cells(acc, buffer_m=10.0, workers=1, store=True)  # no pool
+    assert prepare_cells(acc, buffer_m=10.0, workers=2, store=True)
+    store = maker.store
+    tops = maker.top_cells()
+    assert len(tops) > 4 and not maker.complete and maker._cached_vertices == 0
+    assert sorted(p.name for p in store.folder.iterdir()) == sorted(f"{t}.pkl" for t in tops)
+    assert not prepare_cells(acc, buffer_m=10.0, workers=2, store=True)  # built already
+
+    # read, not built (building a top-level cell buffers its streets first), and the same cells
+    def never(*_a, **_k):
+        msg = "a stored cell was built again"
+        raise AssertionError(msg)
+
+    reader = maker.with_empty_caches()
+    with monkeypatch.context() as m:
+        m.setattr(IsochroneMaker, "edge_buffers", never)
+        _every_cell(reader)
+    assert reader._loaded == set(tops.tolist())
+    assert reader._cached_vertices == here._cached_vertices  # counted as built
+    assert any(len(h.rings) for level in here.levels for _f, h in level["poly"].values())
+    for got, ref in zip(reader.levels, here.levels, strict=True):
+        assert got["poly"].keys() == ref["poly"].keys()
+        for c, (filled, holes) in ref["poly"].items():
+            assert got["poly"][c][0].equals_exact(filled, 0.0)
+            assert shapely.equals_exact(got["poly"][c][1].rings, holes.rings, 0.0).all()
+    # a budget of about two top-level cells: emptied as it fills, the same cells, within it
+    budget = 2 * reader._cached_vertices // len(tops)
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", budget)
+    tight = maker.with_empty_caches()
+    top = len(tight.levels) - 1
+    for c in tops:
+        filled, _holes = tight._cell_filled(top, int(c))
+        assert filled.equals_exact(here.levels[top]["poly"][int(c)][0], 0.0)
+        assert tight._cached_vertices <= budget
+    assert len(tight._loaded) < len(tops)  # emptied on the way
+
+    # workers forked from the run read the stored cells: the same isochrones
+    monkeypatch.setattr(settings, "isochrone_cache_vertices", maker.predicted_tree_vertices() - 1)
+    _REAL_READ = CellStore.read
+    monkeypatch.setattr(CellStore, "read", _stored_read)
+    two = isochrones(acc, minutes=(3, 7), buffer_m=10.0, speed_profiles=[60.0], workers=2)
+    assert _readers(store) and str(os.getpid()) not in _readers(store)
+    _same_rows(one, two)
+
+    # a forked process leaves the folder to the run, which removes it once dropped
+    iso_mod._remove_folder(str(store.folder), os.getpid() + 1)
+    assert store.folder.is_dir()
+    drop_cells(acc)
+    assert maker.store is None and not store.folder.exists()
 
 
 def test_the_smallest_cell_follows_the_streets():
