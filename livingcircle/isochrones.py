@@ -1398,8 +1398,8 @@ def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float 
 def _stored_cells(acc: Access, maker: IsochroneMaker, tops: np.ndarray, n: int) -> None:
     """Build the cells under ``tops`` on ``n`` workers into a new store of ``maker``."""
     cells_store = CellStore.new(len(maker.levels[-1]["count"]))
-    state = _CellsState(acc.graph, acc.edge_table, maker.buffer_m, uuid.uuid4().hex,
-                        cells_store)
+    state = _StoredCellsState(acc.graph, acc.edge_table, maker.buffer_m, uuid.uuid4().hex,
+                              cells_store)
     try:
         with forked_maker(state.token, maker), Workers(state, workers=n) as pool:
             futures = pool.submit(_stored_cells_task, [[int(c)] for c in tops])
@@ -1421,7 +1421,13 @@ class _CellsState:
     edges: EdgeTable
     buffer_m: float
     token: str
-    store: CellStore | None = None  # where to write them, when they do not fit the caches
+
+
+@dataclass
+class _StoredCellsState(_CellsState):
+    """What a worker process needs to build cells into a store (:func:`_stored_cells`)."""
+
+    store: CellStore
 
 
 def _cells_task(state: _CellsState, tops: list[int]) -> BuiltCells:
@@ -1432,7 +1438,7 @@ def _cells_task(state: _CellsState, tops: list[int]) -> BuiltCells:
     return maker.built_under(tops)
 
 
-def _stored_cells_task(state: _CellsState, tops: list[int]) -> int:
+def _stored_cells_task(state: _StoredCellsState, tops: list[int]) -> int:
     """Build the cells under each of ``tops`` into the store, one at a time; return the bytes."""
     written = 0
     for top in tops:
