@@ -34,6 +34,7 @@ detours, old gated districts are often below 0.3).
 from __future__ import annotations
 
 import copy
+import errno
 import logging
 import os
 import pickle
@@ -57,6 +58,7 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from . import settings
+from ._errors import LivingCircleError
 from ._parallel import StreamWorkers, Workers, worker_count
 from ._union import union_of
 from .accessibility import Access, SpeedProfiles, measure_access, speed_table
@@ -820,8 +822,17 @@ class CellStore:
     def write(self, top: int, built: BuiltCells) -> int:
         """Write the cells of top-level cell ``top`` (whole, then renamed); return the bytes."""
         part = self.folder / f".{int(top)}.{os.getpid()}.part"
-        with open(part, "wb") as f:
-            pickle.dump(_packed(built), f, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            with open(part, "wb") as f:
+                pickle.dump(_packed(built), f, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as err:
+            part.unlink(missing_ok=True)
+            if err.errno != errno.ENOSPC:
+                raise
+            msg = (f"no space left in {self.folder} for the isochrone cells of this network "
+                   "(about 2.2 GB at a million nodes): free space there, or point TMPDIR (or "
+                   "livingcircle.settings.spill_dir) to a folder on a disk with room")
+            raise LivingCircleError(msg) from None
         os.replace(part, self.path(top))
         return self.path(top).stat().st_size
 

@@ -1041,6 +1041,40 @@ def test_cells_too_large_to_cache_are_kept_on_disk_and_read_back(curvy_access, c
     assert maker.store is None and not store.folder.exists()
 
 
+def test_a_full_disk_for_the_stored_cells_is_a_clear_error(tmp_path, monkeypatch):
+    """No room for a top-level cell's file: an error that names the folder and what to do,
+    and no half-written file left; another OSError is not dressed up."""
+    import errno
+    import importlib
+
+    from livingcircle._errors import LivingCircleError
+    from livingcircle.isochrones import NO_POLYGONS, BuiltCells, CellStore
+
+    iso_mod = importlib.import_module("livingcircle.isochrones")
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    store = CellStore(folder, 4)
+    nothing = BuiltCells([], np.zeros(0, dtype=np.int64), NO_POLYGONS)
+    assert store.write(1, nothing) > 0 and store.read(1)[0].cells == []
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(iso_mod.pickle, "dump", full)
+    with pytest.raises(LivingCircleError, match=f"no space left in {folder}.*TMPDIR"):
+        store.write(2, nothing)
+    assert sorted(p.name for p in folder.iterdir()) == ["1.pkl"]
+
+    def denied(*_a, **_k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(iso_mod.pickle, "dump", denied)
+    with pytest.raises(PermissionError):
+        store.write(3, nothing)
+    store.close()
+    assert not folder.exists()
+
+
 def test_the_smallest_cell_follows_the_streets():
     from livingcircle.isochrones import smallest_cell
 
