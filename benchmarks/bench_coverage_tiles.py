@@ -2,22 +2,28 @@
 
 A city wider than :data:`livingcircle.settings.coverage_tile_above_m` gets its coverage areas
 tile by tile (:func:`livingcircle.coverage.iter_coverage_areas`); a worker process draws every
-category of a tile from the tile's cells, which it builds on first use unless the run built
-every cell ahead (``prepare_cells``, which the 1M-node city's cells do not fit). This script
-draws the coverage of ``--tiles`` tiles from the middle of the city (in the run's spatial
-order), one thread, in this process, three ways, CPU seconds (``time.process_time``):
+category of a tile from the tile's cells. The run built every cell ahead (``prepare_cells``):
+kept in memory where they fit the caches (the city centre), else written to files once
+(:class:`livingcircle.isochrones.CellStore`, the 1M-node city), which the worker reads. This
+script draws the coverage of ``--tiles`` tiles from the middle of the city (in the run's
+spatial order), one thread, in this process, four ways, CPU seconds (``time.process_time``):
 
 ``cells, lazily``
-    a maker from empty caches, as a worker of the 1M city's run draws them;
+    a maker from empty caches, building the cells it needs (the 1M city's workers before the
+    store);
 ``cells, cached``
     the same maker again, its caches now holding those tiles' cells: the difference is what
     building the cells costs;
+``cells, stored``
+    a maker reading the cells from a store, as the 1M city's workers now do; the store of the
+    top-level cells those tiles touch is written first, here (its CPU seconds per top-level
+    cell recorded too);
 ``buffers only``
     a maker drawing every street from its own buffer (``cells_from_cover=inf``), no cells.
 
 Recorded per tile: the streets near it and how many categories cover all of them (those share
 one polygon); per way the CPU seconds per tile; the largest Hausdorff distance of the buffers'
-polygons from the cells'.
+polygons from the cells'. The stored cells must draw the lazily built cells' polygons exactly.
 
 Usage::
 
@@ -139,9 +145,18 @@ def _measure(args) -> dict:
     lazily = maker()
     cpu_lazily, by_cells = draw(lazily)
     cpu_cached, _again = draw(lazily)
+    stored, cpu_store, n_tops = _stored_maker(maker, first, tiles, sample)
+    try:
+        cpu_stored, by_stored = draw(stored)
+    finally:
+        stored.drop_caches()  # and the store's folder
     cpu_buffers, by_buffers = draw(maker(cells_from_cover=float("inf")))
     if by_cells.keys() != by_buffers.keys():
         msg = "the two ways drew different rows"
+        raise SystemExit(msg)
+    if by_stored.keys() != by_cells.keys() or not all(
+            by_stored[k].equals_exact(by_cells[k], 0.0) for k in by_cells):
+        msg = "the stored cells drew other polygons than the cells built here"
         raise SystemExit(msg)
     haus = [shapely.hausdorff_distance(by_cells[k], by_buffers[k]) for k in by_cells]
     n = len(sample)
@@ -150,11 +165,39 @@ def _measure(args) -> dict:
            "categories": len(reach), "tiles": per_tile, "rows": len(by_cells),
            "cpu_s_per_tile": {"cells, lazily": round(cpu_lazily / n, 3),
                               "cells, cached": round(cpu_cached / n, 3),
+                              "cells, stored": round(cpu_stored / n, 3),
                               "buffers only": round(cpu_buffers / n, 3)},
+           "store": {"top_cells": n_tops,
+                     "cpu_s_per_top_cell_built_and_written": round(cpu_store / max(n_tops, 1),
+                                                                   3)},
            "cached_vertices": int(lazily._cached_vertices),
            "max_hausdorff_buffers_from_cells_m": float(max(haus)) if haus else 0.0,
            "threads": 1, "cores": os.cpu_count(), "python": sys.version.split()[0],
            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _stored_maker(maker, first, tiles: dict, sample: list[int]):
+    """A maker reading the cells of the top-level cells near ``sample`` from a new store.
+
+    Returns the maker, the CPU seconds of building and writing those cells (one top-level cell
+    at a time, as the run's pool does) and their number.
+    """
+    iso = importlib.import_module("livingcircle.isochrones")
+    top = first.levels[-1]["cell"]
+    near = np.concatenate([tiles["edges"][t] for t in sample])
+    tops = np.intersect1d(np.unique(top[near]), first.top_cells())
+    store = iso.CellStore.new(len(first.levels[-1]["count"]))
+    builder = maker()
+    t0 = time.process_time()
+    for c in tops:
+        one = builder.with_empty_caches()
+        one.evicts = False
+        store.write(int(c), one.built_under([int(c)]))
+    cpu = time.process_time() - t0
+    store.mark(tops)
+    reader = maker()
+    reader.store = store
+    return reader, cpu, len(tops)
 
 
 if __name__ == "__main__":

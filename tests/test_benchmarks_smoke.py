@@ -322,21 +322,30 @@ def test_union_inputs_benchmark_times_the_unions_and_both_chains(tmp_path):
 
 
 def test_coverage_tiles_benchmark_draws_each_way_alike(tmp_path):
-    """bench_coverage_tiles.py on a small city tiled on purpose: cells built lazily, cached, and
-    no cells at all give the same coverage rows."""
+    """bench_coverage_tiles.py on a small city tiled on purpose: cells built lazily, cached,
+    read from a store (the script stops were they other polygons), and no cells at all give
+    the same coverage rows; the store's folder is removed."""
     need_module("osmium", "pyosmium", "pip install 'livingcircle[test]'")
     _load_script("bench_city")
     script = _load_script("bench_coverage_tiles")
     out = tmp_path / "tiles.jsonl"
     before = settings.coverage_tile_above_m
-    script.main(["--nodes", "2500", "--communities", "10", "--facilities", "200", "--tiles", "2",
-                 "--tile-above-m", "100", "--folder", str(tmp_path / "city"), "--out", str(out)])
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(settings, "spill_dir", str(spill))
+        script.main(["--nodes", "2500", "--communities", "10", "--facilities", "200",
+                     "--tiles", "2", "--tile-above-m", "100", "--folder", str(tmp_path / "city"),
+                     "--out", str(out)])
+    assert list(spill.iterdir()) == []
     # the tiling it asked for is this process's setting: given back for the tests after it
     assert settings.coverage_tile_above_m == before
     (rec,) = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
     assert rec["tiles_in_city"] > 1 and len(rec["tiles"]) == 2
     assert all(t["near_streets"] > 0 for t in rec["tiles"])
     assert rec["rows"] > 0 and rec["categories"] > 0
-    assert set(rec["cpu_s_per_tile"]) == {"cells, lazily", "cells, cached", "buffers only"}
+    assert set(rec["cpu_s_per_tile"]) == {"cells, lazily", "cells, cached", "cells, stored",
+                                          "buffers only"}
+    assert rec["store"]["top_cells"] >= 1  # the stored way read cells, and drew the same
     assert rec["cached_vertices"] > 0
     assert rec["max_hausdorff_buffers_from_cells_m"] < 1e-6
