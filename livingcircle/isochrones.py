@@ -796,9 +796,9 @@ class CellStore:
 
     Each file holds the :class:`BuiltCells` of one top-level cell (every cell under it and
     the street buffers built on the way), as :func:`prepare_cells`' workers built it, packed
-    in a few arrays (:func:`_packed`). A maker with a store reads a
-    top-level cell's file when it first needs one of its cells (:meth:`IsochroneMaker.
-    _read_stored`); the worker processes forked afterwards share the store.
+    in a few arrays (:func:`_packed`). A maker with a store reads a top-level cell's file when
+    it first needs one of its cells (:meth:`IsochroneMaker._read_stored`); the worker
+    processes forked afterwards share the store.
 
     The folder is removed by :meth:`close`, or when the store is collected, only by the process
     that made it: a forked worker or child that drops its caches leaves it to the run.
@@ -1359,8 +1359,10 @@ def prepare_cells(acc: Access, *, buffer_m: float | None = None, reach_m: float 
     is asked for (a run whose coverage unites them after the isochrones), the workers write
     them to disk instead, one file per top-level cell (:class:`CellStore`), and the workers
     forked afterwards read a top-level cell's file when they first need one of its cells,
-    within their caches' budget. Reading takes an eighth of building; without a store the
-    isochrones' and the coverage's workers each built the cells they needed.
+    within their caches' budget. Reading costs about what having them cached does (1M city,
+    coverage tiles: 0.543 CPU s per tile read, 0.563 s cached, 0.970 s built as needed;
+    ``benchmarks/bench_coverage_tiles.py``); without a store the isochrones' and the
+    coverage's workers each built the cells they needed.
 
     Only where it pays: a local pool of more than one worker (a Dask worker builds its own;
     fewer ``origins`` than :data:`livingcircle.settings.process_pool_min_communities` are
