@@ -187,12 +187,8 @@ def _stored_maker(maker, first, tiles: dict, sample: list[int]):
     near = np.concatenate([tiles["edges"][t] for t in sample])
     tops = np.intersect1d(np.unique(top[near]), first.top_cells())
     store = iso.CellStore.new(len(first.levels[-1]["count"]))
-    builder = maker()
     t0 = time.process_time()
-    for c in tops:
-        one = builder.with_empty_caches()
-        one.evicts = False
-        store.write(int(c), one.built_under([int(c)]))
+    store.build(maker(), tops)
     cpu = time.process_time() - t0
     store.mark(tops)
     reader = maker()

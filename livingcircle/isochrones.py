@@ -836,6 +836,19 @@ class CellStore:
         os.replace(part, self.path(top))
         return self.path(top).stat().st_size
 
+    def build(self, maker: IsochroneMaker, tops: Iterable[int]) -> int:
+        """Build and write the cells under each of ``tops``, one at a time; return the bytes.
+
+        Each from empty caches on ``maker``'s index (:meth:`IsochroneMaker.with_empty_caches`),
+        written whole and dropped before the next.
+        """
+        written = 0
+        for top in tops:
+            one = maker.with_empty_caches()
+            one.evicts = False
+            written += self.write(int(top), one.built_under([int(top)]))
+        return written
+
     def mark(self, tops: Iterable[int]) -> None:
         """Count the files of ``tops`` as stored (in the process that reads them)."""
         self._stored[np.asarray(list(tops), dtype=np.int64)] = True
@@ -1452,14 +1465,10 @@ def _cells_task(state: _CellsState, tops: list[int]) -> BuiltCells:
 
 
 def _stored_cells_task(state: _StoredCellsState, tops: list[int]) -> int:
-    """Build the cells under each of ``tops`` into the store, one at a time; return the bytes."""
-    written = 0
-    for top in tops:
-        maker = _inherited_maker(state.token, state.graph, state.edges, state.buffer_m,
-                                 caches=False)
-        maker.evicts = False  # one top-level cell, written whole and dropped
-        written += state.store.write(top, maker.built_under([top]))
-    return written
+    """Build the cells under each of ``tops`` into the store (a worker process); the bytes."""
+    maker = _inherited_maker(state.token, state.graph, state.edges, state.buffer_m,
+                             caches=False)
+    return state.store.build(maker, tops)
 
 
 def _iso_task(state: _IsoState, task: list[tuple[int, np.ndarray]]) -> list[tuple[int, dict]]:

@@ -681,15 +681,14 @@ def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, m
     assert len(one) > 10
     _same_rows(one, two)
     # cells too many for the caches, kept on disk by the isochrones' stage: the workers read them
-    global _REAL_READ
     maker = iso_mod.maker_for(acc, settings.isochrone_buffer_m)
     monkeypatch.setattr(settings, "spill_dir", str(tmp_path))
     monkeypatch.setattr(settings, "isochrone_cache_vertices", maker.predicted_tree_vertices() - 1)
     assert iso_mod.prepare_cells(acc, workers=2, store=True)
-    _REAL_READ = iso_mod.CellStore.read
-    monkeypatch.setattr(iso_mod.CellStore, "read", _stored_read)
+    reads = tmp_path / "reads.txt"
+    _spy_on_reads(monkeypatch, reads)
     three = coverage.coverage_areas(acc, fac, categories=cats, workers=2)
-    assert _readers(maker.store) and str(os.getpid()) not in _readers(maker.store)
+    assert _readers(reads) and str(os.getpid()) not in _readers(reads)
     acc.__dict__.pop("_isochrone_makers", None)
     _same_rows(one, three)
 
@@ -939,22 +938,24 @@ def test_cells_not_built_where_it_would_not_pay(curvy_access, cells_everywhere, 
     assert maker._cached_vertices == 0 and all(b is None for b in maker._buf)
 
 
-def _stored_read(store, top):
-    """CellStore.read, noting which process read which top-level cell (forked workers too)."""
-    import os
+def _spy_on_reads(monkeypatch, log):
+    """Note in ``log`` which process reads which stored top-level cell (forked workers too:
+    they inherit the patched method)."""
+    from livingcircle.isochrones import CellStore
 
-    with open(store.folder.parent / f"reads-{store.folder.name}.txt", "a") as f:
-        f.write(f"{os.getpid()} {top}\n")
-    return _REAL_READ(store, top)
+    real = CellStore.read
+
+    def read(store, top):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {top}\n")
+        return real(store, top)
+
+    monkeypatch.setattr(CellStore, "read", read)
 
 
-_REAL_READ = None
-
-
-def _readers(store) -> set[str]:
-    """The processes that read ``store``'s files (:func:`_stored_read`)."""
-    reads = store.folder.parent / f"reads-{store.folder.name}.txt"
-    return {line.split()[0] for line in reads.read_text().splitlines() if line}
+def _readers(log) -> set[str]:
+    """The processes that read stored cells (:func:`_spy_on_reads`)."""
+    return {line.split()[0] for line in log.read_text().splitlines() if line}
 
 
 def test_cells_too_large_to_cache_are_kept_on_disk_and_read_back(curvy_access, cells_everywhere,
@@ -971,14 +972,12 @@ def test_cells_too_large_to_cache_are_kept_on_disk_and_read_back(curvy_access, c
 
     from livingcircle import settings
     from livingcircle.isochrones import (
-        CellStore,
         IsochroneMaker,
         drop_cells,
         maker_for,
         prepare_cells,
     )
 
-    global _REAL_READ
     iso_mod = importlib.import_module("livingcircle.isochrones")
     monkeypatch.setattr(iso_mod, "_LEVELS", 4)  # 200 m top-level cells: 16 of them
     monkeypatch.setattr(settings, "spill_dir", str(tmp_path))
@@ -1028,10 +1027,10 @@ def test_cells_too_large_to_cache_are_kept_on_disk_and_read_back(curvy_access, c
 
     # workers forked from the run read the stored cells: the same isochrones
     monkeypatch.setattr(settings, "isochrone_cache_vertices", maker.predicted_tree_vertices() - 1)
-    _REAL_READ = CellStore.read
-    monkeypatch.setattr(CellStore, "read", _stored_read)
+    reads = tmp_path / "reads.txt"
+    _spy_on_reads(monkeypatch, reads)
     two = isochrones(acc, minutes=(3, 7), buffer_m=10.0, speed_profiles=[60.0], workers=2)
-    assert _readers(store) and str(os.getpid()) not in _readers(store)
+    assert _readers(reads) and str(os.getpid()) not in _readers(reads)
     _same_rows(one, two)
 
     # a forked process leaves the folder to the run, which removes it once dropped
