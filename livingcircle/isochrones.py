@@ -830,7 +830,7 @@ class CellStore:
             if err.errno != errno.ENOSPC:
                 raise
             msg = (f"no space left in {self.folder} for the isochrone cells of this network "
-                   "(about 2.2 GB at a million nodes): free space there, or point TMPDIR (or "
+                   "(1.6 GB for a city of a million nodes): free space there, or point TMPDIR (or "
                    "livingcircle.settings.spill_dir) to a folder on a disk with room")
             raise LivingCircleError(msg) from None
         os.replace(part, self.path(top))

@@ -93,7 +93,7 @@ isochrone_chunk_size : int
     Communities per chunk when isochrones are streamed.
 spill_dir : str | None
     Folder for those temporary files, and for the isochrone cells of a network too large to
-    cache (some 2 GB at 1M nodes); None: the system's temporary folder.
+    cache (1.6 GB for the 1M-node city of ``benchmarks/``); None: the system's temporary folder.
 isochrone_cache_vertices : int
     The isochrone maker keeps street buffers and cell unions for reuse across origins; above
     this many vertices (16 bytes each) the cache is emptied and rebuilt as needed. The budget
