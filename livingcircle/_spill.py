@@ -171,11 +171,18 @@ class SpilledLayer:
 
         The declared geometry type is that of the whole layer (:attr:`geometry_type`), with
         single parts promoted to multi when both occur, as a write of the whole frame would do.
+        A layer with nothing to promote is copied by GDAL through an Arrow stream, its
+        geometries never decoded (:func:`_copy_by_arrow`); one with both goes chunk by chunk.
         """
         import pyogrio
 
         gtype = self.geometry_type
         promote = len(self._types) == 2 and gtype != "Unknown"
+        if self.n_rows and not promote:
+            _copy_by_arrow(self.path, self.name, path, layer=layer or self.name,
+                           geometry_type=gtype, append=append)
+            logger.debug("copied %d rows of %s into %s", self.n_rows, self.name, path)
+            return
         first = True
         for chunk in self.iter_chunks(chunk_size):
             pyogrio.write_dataframe(chunk, path, layer=layer or self.name, driver="GPKG",
@@ -192,6 +199,23 @@ class SpilledLayer:
     def close(self) -> None:
         """Remove the temporary file now (a layer of a written result is left alone)."""
         self._finalizer()
+
+
+def _copy_by_arrow(source: Path, name: str, path: str | Path, *, layer: str,
+                   geometry_type: str, append: bool) -> None:
+    """Copy layer ``name`` of GeoPackage ``source`` into ``path`` as ``layer``, in GDAL.
+
+    pyogrio's Arrow stream (no pyarrow needed) hands GDAL's batches of rows, the geometries as
+    their WKB, from one file to the other: no geometry is decoded in Python. The same layer
+    as a copy through data frames, table definition and values (tested); the 1M city's 30,000
+    isochrones (931 MB) in 6.4 against 10.9 s (``benchmarks/CITY_SCALE.md``).
+    """
+    from pyogrio.raw import open_arrow, write_arrow
+
+    with open_arrow(source, layer=name, use_pyarrow=False) as (meta, stream):
+        write_arrow(stream, path, layer=layer, driver="GPKG", append=append,
+                    geometry_name=meta["geometry_name"] or "geometry",
+                    geometry_type=geometry_type, crs=meta["crs"])
 
 
 def missing_as_none(df: FrameT) -> FrameT:

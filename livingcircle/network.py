@@ -278,7 +278,8 @@ class _DirectedArrays:
         """Return True for rows (not loops) whose reverse direction has no row."""
         n = np.int64(len(self.ids))
         key = self.u * n + self.v
-        return (self.u != self.v) & ~np.isin(self.v * n + self.u, key)
+        # pandas' hash table: numpy's isin sorts both (4.5 against 0.25 s at 3.5M rows)
+        return (self.u != self.v) & ~pd.Index(self.v * n + self.u).isin(key)
 
     def lines(self, rows: np.ndarray) -> np.ndarray:
         """Geometries of ``rows``, straight lines between the nodes where a row has none."""
@@ -370,14 +371,15 @@ def _largest_component_arrays(a: _DirectedArrays, diag: Diagnostics,
 
 def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> CrsLike:
     """Return the CRS osmnx's ``project_graph`` chooses for nodes at these coordinates."""
-    pts = gpd.GeoSeries(shapely.points(lon, lat), crs=4326)
     # osmnx: the centroid of the union of the node points (duplicates merged) against UTM limits
-    centroid_lat = np.unique(np.column_stack([lon, lat]), axis=0)[:, 1].mean()
+    centroid_lat = pd.DataFrame({"lon": lon, "lat": lat}).drop_duplicates()["lat"].mean()
     if centroid_lat < -80:
         return "epsg:32761"
     if centroid_lat > 84:
         return "epsg:32661"
-    return pts.estimate_utm_crs()
+    # geopandas' choice depends on the points' bounds only: two corners stand for them all
+    corners = shapely.points([lon.min(), lon.max()], [lat.min(), lat.max()])
+    return gpd.GeoSeries(corners, crs=4326).estimate_utm_crs()
 
 
 def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:

@@ -72,6 +72,54 @@ def test_a_spilled_chunks_missing_text_is_null_in_its_file_and_where_it_is_writt
     assert layer.read()["heritage"].iloc[1:].isna().all()
 
 
+def test_a_spilled_layer_of_one_type_is_copied_by_gdal_as_the_whole_frame_is_written(
+        tmp_path, monkeypatch):
+    # nothing to promote: GDAL copies the rows through an Arrow stream (no geometry decoded
+    # in Python); the table, its declared type and every value are those of one write
+    import sqlite3
+
+    from livingcircle import _spill
+
+    chunks = [_chunk(k) for k in (0, 2, 3)]
+    chunks[1].loc[1, "geometry"] = shapely.Polygon()  # an empty polygon keeps its type
+    chunks[1].loc[2, "geometry"] = None
+    for c, notes in zip(chunks, (["a"] * 4, [None] * 4, ["文保", None, "x", None]), strict=True):
+        c["note"] = pd.Series(notes, dtype=object)
+    layer = SpilledLayer("iso", directory=tmp_path)
+    for c in chunks:
+        layer.append(c)
+    assert layer.geometry_type == "Polygon"
+    copied = []
+    monkeypatch.setattr(_spill, "_copy_by_arrow",
+                        lambda *a, **kw: copied.append(a) or _COPY_BY_ARROW(*a, **kw))
+    whole = pd.concat(chunks, ignore_index=True)
+    pyogrio.write_dataframe(_spill.missing_as_none(whole), tmp_path / "one.gpkg", layer="iso",
+                            driver="GPKG")
+    pyogrio.write_dataframe(whole.head(2), tmp_path / "copy.gpkg", layer="first",
+                            driver="GPKG")
+    layer.write_to(tmp_path / "copy.gpkg", layer="iso", append=True)
+    assert len(copied) == 1
+    assert [n for n, _ in pyogrio.list_layers(tmp_path / "copy.gpkg")] == ["first", "iso"]
+    a = pyogrio.read_info(tmp_path / "one.gpkg", layer="iso")
+    b = pyogrio.read_info(tmp_path / "copy.gpkg", layer="iso")
+    for key in ("geometry_type", "geometry_name", "fid_column", "features", "crs"):
+        assert a[key] == b[key], key
+    assert list(a["fields"]) == list(b["fields"]) and list(a["dtypes"]) == list(b["dtypes"])
+    with sqlite3.connect(tmp_path / "one.gpkg") as x, sqlite3.connect(tmp_path / "copy.gpkg") as y:
+        assert x.execute("SELECT * FROM iso ORDER BY fid").fetchall() == \
+            y.execute("SELECT * FROM iso ORDER BY fid").fetchall()  # GeoPackage blobs too
+        sql = "SELECT sql FROM sqlite_master WHERE name = 'iso'"
+        assert x.execute(sql).fetchall() == y.execute(sql).fetchall()
+        extent = "SELECT min_x, min_y, max_x, max_y, srs_id FROM gpkg_contents WHERE " \
+                 "table_name = 'iso'"
+        assert x.execute(extent).fetchall() == y.execute(extent).fetchall()
+        rtree = "SELECT count(*) FROM rtree_iso_geom"
+        assert x.execute(rtree).fetchall() == y.execute(rtree).fetchall() == [(10,)]
+
+
+_COPY_BY_ARROW = __import__("livingcircle._spill", fromlist=["_"])._copy_by_arrow
+
+
 def test_spilled_layer_of_one_type_keeps_it(tmp_path):
     layer = SpilledLayer("iso", directory=tmp_path)
     layer.append(_chunk(0))
