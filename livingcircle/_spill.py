@@ -180,7 +180,8 @@ class SpilledLayer:
         promote = len(self._types) == 2 and gtype != "Unknown"
         if self.n_rows and not promote:
             _copy_by_arrow(self.path, self.name, path, layer=layer or self.name,
-                           geometry_type=gtype, append=append)
+                           geometry_type=gtype, append=append,
+                           batch_size=int(chunk_size or settings.isochrone_chunk_size * 3))
             logger.debug("copied %d rows of %s into %s", self.n_rows, self.name, path)
             return
         first = True
@@ -202,17 +203,21 @@ class SpilledLayer:
 
 
 def _copy_by_arrow(source: Path, name: str, path: str | Path, *, layer: str,
-                   geometry_type: str, append: bool) -> None:
+                   geometry_type: str, append: bool, batch_size: int) -> None:
     """Copy layer ``name`` of GeoPackage ``source`` into ``path`` as ``layer``, in GDAL.
 
-    pyogrio's Arrow stream (no pyarrow needed) hands GDAL's batches of rows, the geometries as
-    their WKB, from one file to the other: no geometry is decoded in Python. The same layer
-    as a copy through data frames, table definition and values (tested); the 1M city's 30,000
-    isochrones (931 MB) in 6.4 against 10.9 s (``benchmarks/CITY_SCALE.md``).
+    pyogrio's Arrow stream (no pyarrow needed) hands GDAL's batches of ``batch_size`` rows,
+    the geometries as their WKB, from one file to the other: no geometry is decoded in Python.
+    The same layer as a copy through data frames, table definition and values (tested). The
+    batch bounds the memory: the stream's default of 65,536 rows held the 1M city's 30,000
+    isochrones (931 MB) at once, its run's peak 4,521 against 3,707 MB. In batches of 1,500
+    they were copied in 2.0-2.2 s and 453 MB against 4.0-4.3 s and 1,821 MB chunk by chunk
+    (``benchmarks/CITY_SCALE.md``).
     """
     from pyogrio.raw import open_arrow, write_arrow
 
-    with open_arrow(source, layer=name, use_pyarrow=False) as (meta, stream):
+    with open_arrow(source, layer=name, use_pyarrow=False,
+                    batch_size=batch_size) as (meta, stream):
         write_arrow(stream, path, layer=layer, driver="GPKG", append=append,
                     geometry_name=meta["geometry_name"] or "geometry",
                     geometry_type=geometry_type, crs=meta["crs"])

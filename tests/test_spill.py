@@ -97,7 +97,7 @@ def test_a_spilled_layer_of_one_type_is_copied_by_gdal_as_the_whole_frame_is_wri
                             driver="GPKG")
     pyogrio.write_dataframe(whole.head(2), tmp_path / "copy.gpkg", layer="first",
                             driver="GPKG")
-    layer.write_to(tmp_path / "copy.gpkg", layer="iso", append=True)
+    layer.write_to(tmp_path / "copy.gpkg", layer="iso", append=True, chunk_size=3)  # 4 batches
     assert len(copied) == 1
     assert [n for n, _ in pyogrio.list_layers(tmp_path / "copy.gpkg")] == ["first", "iso"]
     a = pyogrio.read_info(tmp_path / "one.gpkg", layer="iso")
