@@ -210,7 +210,7 @@ def _copy_by_arrow(source: Path, name: str, path: str | Path, *, layer: str,
     the geometries as their WKB, from one file to the other: no geometry is decoded in Python.
     The same layer as a copy through data frames, table definition and values (tested). The
     batch bounds the memory: the stream's default of 65,536 rows held the 1M city's 30,000
-    isochrones (931 MB) at once, its run's peak 4,521 against 3,707 MB. In batches of 1,500
+    isochrones (931 MB) at once: the run's peak went from 3,707 to 4,521 MB. In batches of 1,500
     they were copied in 2.0-2.2 s and 453 MB against 4.0-4.3 s and 1,821 MB chunk by chunk
     (``benchmarks/CITY_SCALE.md``).
     """
