@@ -178,7 +178,7 @@ class SpilledLayer:
 
         gtype = self.geometry_type
         promote = len(self._types) == 2 and gtype != "Unknown"
-        if self.n_rows and not promote:
+        if self.n_rows and not promote and pyogrio.__gdal_version__ >= (3, 8, 0):  # write_arrow
             _copy_by_arrow(self.path, self.name, path, layer=layer or self.name,
                            geometry_type=gtype, append=append,
                            batch_size=int(chunk_size or settings.isochrone_chunk_size * 3))

@@ -89,9 +89,9 @@ def test_a_spilled_layer_of_one_type_is_copied_by_gdal_as_the_whole_frame_is_wri
     for c in chunks:
         layer.append(c)
     assert layer.geometry_type == "Polygon"
-    copied = []
+    copied, real = [], _spill._copy_by_arrow
     monkeypatch.setattr(_spill, "_copy_by_arrow",
-                        lambda *a, **kw: copied.append(a) or _COPY_BY_ARROW(*a, **kw))
+                        lambda *a, **kw: copied.append(a) or real(*a, **kw))
     whole = pd.concat(chunks, ignore_index=True)
     pyogrio.write_dataframe(_spill.missing_as_none(whole), tmp_path / "one.gpkg", layer="iso",
                             driver="GPKG")
@@ -115,9 +115,6 @@ def test_a_spilled_layer_of_one_type_is_copied_by_gdal_as_the_whole_frame_is_wri
         assert x.execute(extent).fetchall() == y.execute(extent).fetchall()
         rtree = "SELECT count(*) FROM rtree_iso_geom"
         assert x.execute(rtree).fetchall() == y.execute(rtree).fetchall() == [(10,)]
-
-
-_COPY_BY_ARROW = __import__("livingcircle._spill", fromlist=["_"])._copy_by_arrow
 
 
 def test_spilled_layer_of_one_type_keeps_it(tmp_path):
