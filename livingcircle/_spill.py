@@ -148,7 +148,7 @@ class SpilledLayer:
         """Read the layer back chunk by chunk (``chunk_size`` rows at a time)."""
         import pyogrio
 
-        size = int(chunk_size or settings.isochrone_chunk_size * 3)
+        size = _chunk_rows(chunk_size)
         for lo in range(0, self.n_rows, size):
             gdf = pyogrio.read_dataframe(self.path, layer=self.name, skip_features=lo,
                                          max_features=size)
@@ -181,7 +181,7 @@ class SpilledLayer:
         if self.n_rows and not promote and pyogrio.__gdal_version__ >= (3, 8, 0):  # write_arrow
             _copy_by_arrow(self.path, self.name, path, layer=layer or self.name,
                            geometry_type=gtype, append=append,
-                           batch_size=int(chunk_size or settings.isochrone_chunk_size * 3))
+                           batch_size=_chunk_rows(chunk_size))
             logger.debug("copied %d rows of %s into %s", self.n_rows, self.name, path)
             return
         first = True
@@ -200,6 +200,11 @@ class SpilledLayer:
     def close(self) -> None:
         """Remove the temporary file now (a layer of a written result is left alone)."""
         self._finalizer()
+
+
+def _chunk_rows(chunk_size: int | None) -> int:
+    """Rows read at a time from a spilled layer: ``chunk_size``, or three chunks of isochrones."""
+    return int(chunk_size or settings.isochrone_chunk_size * 3)
 
 
 def _copy_by_arrow(source: Path, name: str, path: str | Path, *, layer: str,
