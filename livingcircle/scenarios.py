@@ -280,23 +280,12 @@ def rank_clusters(clusters: pd.DataFrame, cluster_members: pd.DataFrame,
     out["households_per_facility"] = np.where(
         out["n_new_facilities"] > 0,
         out["households_newly_served"] / out["n_new_facilities"].clip(lower=1), 0.0)
-    cm = cluster_members.copy()
-    cm["_hh"] = pd.to_numeric(cm["households"], errors="coerce")
-    cm["_el"] = pd.to_numeric(cm["elderly_share"], errors="coerce")
     ready = {}
     if plan is not None and "readiness" in plan.columns:
         ready = dict(zip(plan["community_id"].astype(str), plan["readiness"], strict=True))
-    cm["_ready"] = cm["community_id"].astype(str).map(ready)
-    stats = {}
-    for cl, x in cm.groupby("cluster_id"):
-        m = x[x["role"] == "member"]
-        k = m[m["_el"].notna() & m["_hh"].notna()]
-        el = float((k["_el"] * k["_hh"]).sum() / k["_hh"].sum()) if k["_hh"].sum() > 0 \
-            else math.nan
-        stats[cl] = {"share_in_scope": len(m) / len(x), "elderly_share": el,
-                     "share_ready": float((m["_ready"] == "ready").mean()) if len(m) else 0.0}
+    stats = _member_stats(cluster_members, ready)
     for col in ("share_in_scope", "elderly_share", "share_ready"):
-        out[col] = out["cluster_id"].map({k: v[col] for k, v in stats.items()})
+        out[col] = out["cluster_id"].map(stats[col])
     out = out.sort_values(
         ["households_per_facility", "share_in_scope", "elderly_share", "share_ready",
          "cluster_id"], ascending=[False, False, False, False, True], na_position="last",
@@ -320,6 +309,37 @@ def rank_clusters(clusters: pd.DataFrame, cluster_members: pd.DataFrame,
     first = ["rank", "cluster_id"]
     return out[first + [c for c in out.columns if c not in first]]
 
+
+
+def _member_stats(cluster_members: pd.DataFrame, ready: dict) -> pd.DataFrame:
+    """Per cluster: share of members among its rows, members' elderly share and share ready.
+
+    The elderly share is weighted by households over the members with both figures (NaN when
+    their households sum to 0); ``ready`` maps a community id to its ``plan.readiness``. One
+    pass over the rows sorted by cluster, each cluster a slice of plain arrays summed by
+    numpy as pandas would (a pandas filter per cluster took 4-5 s for the 1M city's 2,859).
+    """
+    cl = cluster_members["cluster_id"].to_numpy()
+    order = np.argsort(pd.factorize(cl, sort=True)[0], kind="stable")
+    member = (cluster_members["role"] == "member").to_numpy()[order]
+    hh = pd.to_numeric(cluster_members["households"], errors="coerce").to_numpy(float)[order]
+    el = pd.to_numeric(cluster_members["elderly_share"], errors="coerce").to_numpy(float)[order]
+    is_ready = (cluster_members["community_id"].astype(str).map(ready) == "ready").to_numpy()
+    is_ready = is_ready[order]
+    ids = cl[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(ids)]
+    rows = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        m = member[a:b]
+        k = m & ~np.isnan(el[a:b]) & ~np.isnan(hh[a:b])
+        w = hh[a:b][k]
+        total = w.sum()
+        rows.append((float(m.sum()) / (b - a),
+                     float((el[a:b][k] * w).sum() / total) if total > 0 else math.nan,
+                     float(is_ready[a:b][m].sum() / m.sum()) if m.any() else 0.0))
+    return pd.DataFrame(rows, index=ids[starts] if len(ids) else [],
+                        columns=["share_in_scope", "elderly_share", "share_ready"])
 
 # --- proof of value ------------------------------------------------------------------------------
 

@@ -533,3 +533,36 @@ def test_served_table_is_the_per_scope_loop():
     groups = {"all": ids, "K01": ids[:5], "K02": ids[5:7], "K03": ids[30:]}
     got = SC._served_table(gaps, comp, hh, groups, prof)
     pd.testing.assert_frame_equal(got, _served_reference(gaps, comp, hh, groups, prof))
+
+
+def test_member_stats_equal_the_per_cluster_pandas_figures():
+    """share_in_scope, elderly_share and share_ready equal pandas' figures cluster by cluster.
+
+    Random members with missing households and shares, clusters of up to 12 rows (numpy sums
+    8 or more values pairwise), one cluster of beneficiaries only; exact equality.
+    """
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(1, 13, 200)
+    n = int(sizes.sum())
+    cm = pd.DataFrame({
+        "cluster_id": np.repeat([f"K{k:03d}" for k in range(len(sizes))], sizes),
+        "community_id": [f"C{i}" for i in range(n)],
+        "role": np.where(rng.random(n) < 0.8, "member", "beneficiary"),
+        "households": np.where(rng.random(n) < 0.1, np.nan, rng.uniform(10, 900, n)),
+        "elderly_share": np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 0.6, n)),
+    }).sample(frac=1.0, random_state=1)  # the rows of a cluster need not be together
+    cm.loc[cm["cluster_id"] == "K000", "role"] = "beneficiary"
+    ready = {f"C{i}": "ready" for i in range(0, n, 3)}
+    got = SC._member_stats(cm, ready)
+    for cl, x in cm.groupby("cluster_id"):
+        m = x[x["role"] == "member"]
+        k = m[m["elderly_share"].notna() & m["households"].notna()]
+        el = (float((k["elderly_share"] * k["households"]).sum() / k["households"].sum())
+              if k["households"].sum() > 0 else np.nan)
+        ready_share = (float((m["community_id"].map(ready) == "ready").mean())
+                       if len(m) else 0.0)
+        assert got.loc[cl, "share_in_scope"] == len(m) / len(x)
+        assert got.loc[cl, "elderly_share"] == el or (np.isnan(el)
+                                                      and np.isnan(got.loc[cl, "elderly_share"]))
+        assert got.loc[cl, "share_ready"] == ready_share
+    assert len(got) == len(sizes) and got.loc["K000", "share_ready"] == 0.0
