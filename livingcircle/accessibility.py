@@ -566,6 +566,7 @@ def _first_nearest(d: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.
     rows = np.where(d == np.repeat(best, counts), np.arange(len(d)), len(d))
     return np.minimum.reduceat(rows, starts)
 
+
 def _pairs_within(g, fnode, nodes_of_rows, rows_with_access, pair_radius: float) -> pd.DataFrame:
     """Return every (community row, facility index, metres) within ``pair_radius``.
 

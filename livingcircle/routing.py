@@ -270,8 +270,9 @@ def _csr_shortest(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> 
     Parallel arcs between the same two nodes keep the shortest (scipy's COO → CSR conversion
     would sum them); the indices are sorted in each row. One stable sort of the arcs by (row,
     column) packed in one integer, the shortest of each run of equal keys, and the CSR arrays
-    read off the sorted keys: at 1M nodes 0.8 s against 3.7-5.7 s for a three-key lexsort and
-    scipy's conversion (``benchmarks/CITY_SCALE.md``, 1M run af).
+    read off the sorted keys: on the 1M city 0.8 s against 3.7-5.7 s for a three-key lexsort and
+    scipy's conversion (``benchmarks/CITY_SCALE.md``, "The clusters' own work, and two sorts in
+    every access").
     """
     if len(rows) == 0:
         return sp.csr_array((n, n), dtype=float)

@@ -310,7 +310,6 @@ def rank_clusters(clusters: pd.DataFrame, cluster_members: pd.DataFrame,
     return out[first + [c for c in out.columns if c not in first]]
 
 
-
 def _member_stats(cluster_members: pd.DataFrame, ready: dict) -> pd.DataFrame:
     """Per cluster: share of members among its rows, members' elderly share and share ready.
 
@@ -322,8 +321,8 @@ def _member_stats(cluster_members: pd.DataFrame, ready: dict) -> pd.DataFrame:
     cl = cluster_members["cluster_id"].to_numpy()
     order = np.argsort(pd.factorize(cl, sort=True)[0], kind="stable")
     member = (cluster_members["role"] == "member").to_numpy()[order]
-    hh = pd.to_numeric(cluster_members["households"], errors="coerce").to_numpy(float)[order]
-    el = pd.to_numeric(cluster_members["elderly_share"], errors="coerce").to_numpy(float)[order]
+    hh, el = (pd.to_numeric(cluster_members[c], errors="coerce").to_numpy(float, na_value=np.nan)
+              [order] for c in ("households", "elderly_share"))
     is_ready = (cluster_members["community_id"].astype(str).map(ready) == "ready").to_numpy()
     is_ready = is_ready[order]
     ids = cl[order]
