@@ -566,3 +566,6 @@ def test_member_stats_equal_the_per_cluster_pandas_figures():
                                                       and np.isnan(got.loc[cl, "elderly_share"]))
         assert got.loc[cl, "share_ready"] == ready_share
     assert len(got) == len(sizes) and got.loc["K000", "share_ready"] == 0.0
+    # nullable columns (a layer read back with pandas' NA) give the same figures
+    nullable = cm.astype({"households": "Float64", "elderly_share": "Float64"})
+    pd.testing.assert_frame_equal(SC._member_stats(nullable, ready), got)
