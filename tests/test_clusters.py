@@ -238,6 +238,41 @@ def test_scenario_remove_and_convert(case):
                          pd.DataFrame({"action": ["remove"], "facility_id": ["nope"]}))
 
 
+
+def test_before_after_judges_again_only_the_changed_categories_at_the_same_speed(case):
+    """Under the time criterion at the elderly winter speed, a category the scenario leaves
+    alone keeps its rows (no gain), and a changed one is judged at that speed too.
+
+    The before/after used to judge every category again at the run's speed profile (adult): the
+    kindergarten K1, 400 m from B, is within its minutes for an adult but not on winter ice, so
+    it showed a gain of B's 100 households with no new kindergarten.
+    """
+    from livingcircle.gaps import find_gaps
+
+    prof = case["profile"]
+    parts = dict(case, gaps=find_gaps(case["access"].table, prof, speed_profile="adult",
+                                      criterion="time", time_speed="elderly_winter"))
+    sc = pd.DataFrame({"action": ["add"], "site_id": ["S1"], "category": ["elderly_day_care"]})
+    ba = SC.before_after(parts, sc).set_index(["scope", "key"])
+    cats = ba.xs("all")[ba.xs("all")["kind"] == "category"]
+    others = cats.drop(index="elderly_day_care")
+    assert (others["households_gain"] == 0).all() and (others["change"] == 0).all()
+    # the changed category: as a whole new measure of the facilities after, judged the same way
+    fac_after = SC.apply_scenario(case["facilities"], sc, case["sites"])
+    acc = measure_access(case["network"], case["communities"], fac_after, profile=prof,
+                         speed_profiles=["adult"])
+    ref = find_gaps(acc.table, prof, speed_profile="adult", criterion="time",
+                    time_speed="elderly_winter")
+    ref = ref[ref["category"] == "elderly_day_care"]
+    assert cats.loc["elderly_day_care", "n_met_after"] == ref["met"].sum() > 0
+    assert cats.loc["elderly_day_care", "n_met_before"] == 0
+    # the bug's case: K1, 400 m from B, is 5 minutes for an adult, 9.1 on winter ice
+    adult = find_gaps(acc.table, prof, speed_profile="adult", criterion="time")
+    assert adult.set_index(["community_id", "category"]).loc[("B", "kindergarten"), "met"]
+    assert not parts["gaps"].set_index(["community_id", "category"]).loc[
+        ("B", "kindergarten"), "met"]
+
+
 def test_ranking_reasons(case):
     cl, mem, _, prop = _siting(case, new_per_category=2)
     ranked = SC.rank_clusters(cl, mem, prop)
