@@ -242,6 +242,33 @@ def _replace_rows(gaps: pd.DataFrame, judged: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([g[~replaced], judged.set_axis(pos)]).sort_index()
 
 
+def _gaps_after(parts: dict, fac_after: gpd.GeoDataFrame, sp_name: str) -> pd.DataFrame:
+    """Return the gaps after a scenario: ``parts["gaps"]`` with the changed categories judged.
+
+    Only the categories whose facilities the scenario changed (of those the gaps before
+    judged) are measured and judged again, with the criterion and time speed of the gaps
+    before; the others keep their rows (:func:`before_after`).
+    """
+    from .accessibility import measure_access
+    from .gaps import find_gaps
+
+    gaps_b, prof, acc = parts["gaps"], parts["profile"], parts["access"]
+    judged_before = set(gaps_b["category"].astype(str))
+    changed = [c.id for c in prof.poi_categories()
+               if c.id in _changed_categories(parts["facilities"], fac_after)
+               and c.id in judged_before]
+    if not changed:
+        return gaps_b
+    acc_after = measure_access(parts["network"], acc.communities,
+                               _with_categories(fac_after, changed), gates=parts.get("gates"),
+                               profile=prof, speed_profiles=[sp_name], cutoff_m=acc.cutoff_m,
+                               same_communities_as=acc)
+    judged = find_gaps(acc_after.table, prof, speed_profile=sp_name,
+                       criterion=str(gaps_b["criterion"].iloc[0]),
+                       time_speed=str(gaps_b["time_speed_profile"].iloc[0]), categories=changed)
+    return _replace_rows(gaps_b, judged)
+
+
 def before_after(result_or_parts, proposed_or_scenario: pd.DataFrame, *,
                  cluster_members: pd.DataFrame | None = None) -> pd.DataFrame:
     """Access, gaps and completeness before and after adding proposed facilities or a scenario.
@@ -274,31 +301,15 @@ def before_after(result_or_parts, proposed_or_scenario: pd.DataFrame, *,
         households_gain, value_before/after (share of communities meeting the category, or the
         mean completeness), change.
     """
-    from .accessibility import measure_access
-    from .gaps import completeness, find_gaps
+    from .gaps import completeness
 
     parts = result_parts(result_or_parts)
     prof = parts["profile"]
-    acc = parts["access"]
-    comm = acc.communities
+    comm = parts["access"].communities
     sp_name = parts.get("speed_profile") or settings.default_speed_profile
     fac_after = apply_scenario(parts["facilities"], proposed_or_scenario, parts.get("sites"))
     gaps_b = parts["gaps"]
-    # only the categories whose facilities the scenario changed are measured and judged again,
-    # with the criterion and time speed of the gaps before; the others keep their rows
-    changed = [c.id for c in prof.poi_categories()
-               if c.id in _changed_categories(parts["facilities"], fac_after)]
-    gaps_a = gaps_b
-    if changed and len(gaps_b):
-        acc_after = measure_access(parts["network"], comm, _with_categories(fac_after, changed),
-                                   gates=parts.get("gates"), profile=prof,
-                                   speed_profiles=[sp_name], cutoff_m=acc.cutoff_m,
-                                   same_communities_as=acc)
-        judged = find_gaps(acc_after.table, prof, speed_profile=sp_name,
-                           criterion=str(gaps_b["criterion"].iloc[0]),
-                           time_speed=str(gaps_b["time_speed_profile"].iloc[0]),
-                           categories=changed)
-        gaps_a = _replace_rows(gaps_b, judged)
+    gaps_a = _gaps_after(parts, fac_after, sp_name)
     comp_b = completeness(gaps_b, prof)
     comp_a = completeness(gaps_a, prof)
     hh = community_households(parts["communities"])
@@ -405,6 +416,7 @@ def _member_stats(cluster_members: pd.DataFrame, ready: dict) -> pd.DataFrame:
                      float(is_ready[a:b][m].sum() / m.sum()) if m.any() else 0.0))
     return pd.DataFrame(rows, index=ids[starts] if len(ids) else [],
                         columns=["share_in_scope", "elderly_share", "share_ready"])
+
 
 # --- proof of value ------------------------------------------------------------------------------
 

@@ -266,6 +266,10 @@ def test_before_after_judges_again_only_the_changed_categories_at_the_same_speed
     ref = ref[ref["category"] == "elderly_day_care"]
     assert cats.loc["elderly_day_care", "n_met_after"] == ref["met"].sum() > 0
     assert cats.loc["elderly_day_care", "n_met_before"] == 0
+    # gaps judged for some categories only: a changed category outside them stays out
+    few = dict(parts, gaps=parts["gaps"][parts["gaps"]["category"] == "kindergarten"])
+    assert set(SC.before_after(few, sc)["key"]) == {"kindergarten", *(
+        f"completeness_{k}" for k in prof.levels)} & set(ba.reset_index()["key"])
     # the bug's case: K1, 400 m from B, is 5 minutes for an adult, 9.1 on winter ice
     adult = find_gaps(acc.table, prof, speed_profile="adult", criterion="time")
     assert adult.set_index(["community_id", "category"]).loc[("B", "kindergarten"), "met"]
