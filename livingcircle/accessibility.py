@@ -481,6 +481,15 @@ def _pair_radius(speeds: dict[str, float], count_minutes: tuple, profile: Profil
                max(profile.category(c).max_walk_m for c in poi_cats))
 
 
+def facility_categories(fac: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Return each facility's category ids: ``categories`` split at ';' (or ``category``).
+
+    Stripped, empty parts dropped; a facility without categories has none.
+    """
+    col = "categories" if "categories" in fac.columns else "category"
+    return [tuple(c.strip() for c in s.split(";") if c.strip())
+            for s in fac[col].fillna("").astype(str).tolist()]
+
 def _category_members(fac: gpd.GeoDataFrame, fnode: np.ndarray,
                       poi_cats: list[str]) -> tuple[pd.Series, list[np.ndarray]]:
     """Each facility's category ids, and the rows of the attached facilities of each category."""

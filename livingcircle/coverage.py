@@ -33,7 +33,7 @@ from . import settings
 from ._errors import LivingCircleWarning
 from ._parallel import Workers, worker_count
 from ._union import union_of
-from .accessibility import Access
+from .accessibility import Access, facility_categories
 from .isochrones import (
     NO_POLYGONS,
     IsochroneMaker,
@@ -54,12 +54,11 @@ def _category_starts(acc: Access, facilities: gpd.GeoDataFrame, categories):
     """Per category: its facilities' nodes on the split graph (those attached to the network)."""
     fac_ids = facilities["facility_id"].astype(str).to_numpy()
     node_of = dict(zip(acc.facility_ids, acc.facility_nodes, strict=True))
-    cats_col = "categories" if "categories" in facilities.columns else "category"
-    members = facilities[cats_col].fillna("").astype(str).str.split(";")
+    members = facility_categories(facilities)
     out = {}
     for cid in categories:
         starts = np.array([node_of.get(f, -1) for f, cs in zip(fac_ids, members, strict=True)
-                           if cid in [c.strip() for c in cs]], dtype=np.int64)
+                           if cid in cs], dtype=np.int64)
         out[cid] = starts[starts >= 0]
     return out
 

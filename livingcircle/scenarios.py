@@ -194,21 +194,16 @@ def _served_table(gaps, comp, hh, groups: dict[str, list[str]], profile) -> pd.D
     return out.drop(columns=["_s", "_o", "_p"]).reset_index(drop=True)
 
 
-def _category_lists(fac: pd.DataFrame) -> list[tuple[str, ...]]:
-    """Return each facility's category ids (``categories`` ';'-joined, or ``category``)."""
-    col = "categories" if "categories" in fac.columns else "category"
-    return [tuple(c.strip() for c in str(s).split(";") if c.strip())
-            for s in fac[col].fillna("").astype(str).tolist()]
-
-
 def _changed_categories(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> set[str]:
     """Return the categories of the facilities added, removed or changed from before to after.
 
     A facility is its id, categories and geometry (WKB); one that differs in any of them
     counts for the categories it had and has.
     """
+    from .accessibility import facility_categories
+
     def rows(fac: gpd.GeoDataFrame) -> Counter:
-        return Counter(zip(fac["facility_id"].astype(str), _category_lists(fac),
+        return Counter(zip(fac["facility_id"].astype(str), facility_categories(fac),
                            shapely.to_wkb(fac.geometry.to_numpy()), strict=True))
 
     b, a = rows(before), rows(after)
@@ -217,8 +212,10 @@ def _changed_categories(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> se
 
 def _with_categories(fac: gpd.GeoDataFrame, categories: list[str]) -> gpd.GeoDataFrame:
     """Return the facilities of any of ``categories``."""
+    from .accessibility import facility_categories
+
     wanted = set(categories)
-    return fac[np.array([bool(wanted.intersection(cs)) for cs in _category_lists(fac)],
+    return fac[np.array([bool(wanted.intersection(cs)) for cs in facility_categories(fac)],
                         dtype=bool)]
 
 
