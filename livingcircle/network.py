@@ -220,12 +220,31 @@ def _read_pbf_frames(path: Path, bbox=None):
     from pyrosm.pyrosm import OSM  # (the package's lazy `pyrosm.OSM` hides its signature)
 
     with reading_osm(path):
-        osm = OSM(str(path), bounding_box=bbox)
+        osm = OSM(str(path), bounding_box=bbox, **_decode_threads(OSM))
         nodes, edges = osm.get_network(network_type="walking", nodes=True)
     if edges is None or len(edges) == 0:
         msg = f"{path}: no walkable ways in this OSM extract (or none inside the boundary)"
         raise NetworkError(msg)
     return osm, nodes, edges
+
+
+def _decode_threads(reader: type) -> dict:
+    """Return pyrosm's ``workers``: decode on every core the run may use, where pyrosm takes it.
+
+    pyrosm's own choice (``"auto"``) leaves two cores free, so on 2 cores it decodes on one
+    while the run waits for the network with the other core idle. Its decode threads, and the
+    steps after it, run on the run's cores (:func:`~livingcircle._parallel.worker_count`: one
+    inside a pool or Dask worker). The 1M-node city's ``get_network``: 4.5-5.5 s on two threads
+    against 5.8-7.2 s on one, the same frames (``benchmarks/CITY_SCALE.md``). Older pyrosm
+    releases have no ``workers``; they read as before.
+    """
+    import inspect
+
+    from ._parallel import worker_count
+
+    if "workers" not in inspect.signature(reader).parameters:
+        return {}
+    return {"workers": worker_count(None)}
 
 
 def _graph_from_frames(osm, nodes, edges) -> nx.MultiDiGraph:
@@ -403,9 +422,7 @@ def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     geom = gpd.GeoSeries(a.lines(rows), crs=4326).to_crs(crs).to_numpy()
     u, v = a.u[rows], a.v[rows]
     # every geometry runs from u to v (as EdgeTable.from_graph makes sure)
-    starts = shapely.get_point(geom, 0)
-    flip = shapely.distance(starts, shapely.points(xy[v])) < \
-        shapely.distance(starts, shapely.points(xy[u]))
+    flip = _starts_nearer(geom, xy[v], xy[u])
     if flip.any():
         geom[flip] = shapely.reverse(geom[flip])
     net = WalkNetwork.from_arrays(xy, u, v, crs=crs, geometry=geom, node_ids=a.ids,
@@ -414,6 +431,19 @@ def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     logger.info("walking network: %d nodes, %d street segments (%s; arrays, no networkx graph)",
                 len(a.ids), len(rows), source)
     return net
+
+
+def _starts_nearer(geom: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether each line's first vertex lies nearer the point of ``a`` than that of ``b``.
+
+    GEOS's distance of two points, ``sqrt(dx * dx + dy * dy)``, from the coordinates: without
+    making 2 × 1.7M point geometries for ``shapely.distance`` (2.5 of the 1M-node city's 28 s
+    network). A line without a first vertex is False, as its distance (NaN) compares.
+    """
+    starts = shapely.get_point(geom, 0)
+    x, y = shapely.get_x(starts), shapely.get_y(starts)
+    return np.sqrt((x - a[:, 0]) ** 2 + (y - a[:, 1]) ** 2) < \
+        np.sqrt((x - b[:, 0]) ** 2 + (y - b[:, 1]) ** 2)
 
 
 def _boundary_with_halo(boundary: gpd.GeoDataFrame, width_m: float) -> Polygon | MultiPolygon:

@@ -279,3 +279,42 @@ def test_the_commands_start_without_osmnx():
     # reading an OSM XML file still uses it
     lc.build_network(osm=lc.sample_paths()["osm"])
     assert "osmnx" in sys.modules
+
+
+def test_starts_nearer_is_geos_point_distance_from_the_coordinates():
+    import numpy as np
+
+    from livingcircle.network import _starts_nearer
+
+    rng = np.random.default_rng(11)
+    n = 400
+    a, b = rng.uniform(0, 1000, (n, 2)), rng.uniform(0, 1000, (n, 2))
+    # half the lines run from a to b, half from b to a, each with a vertex between
+    mid = (a + b) / 2 + rng.normal(0, 5, (n, 2))
+    fwd = rng.random(n) < 0.5
+    first, last = np.where(fwd[:, None], a, b), np.where(fwd[:, None], b, a)
+    lines = shapely.linestrings(np.stack([first, mid, last], axis=1))
+    lines[7] = shapely.LineString()  # no first vertex: never nearer
+    starts = shapely.get_point(lines, 0)
+    expected = shapely.distance(starts, shapely.points(a)) < \
+        shapely.distance(starts, shapely.points(b))
+    got = _starts_nearer(lines, a, b)
+    assert np.array_equal(got, expected)
+    assert not got[7] and got.sum() == (fwd.sum() - fwd[7])
+
+
+def test_pyrosm_decodes_on_the_run_cores(monkeypatch):
+    from pyrosm.pyrosm import OSM
+
+    from livingcircle.network import _decode_threads
+
+    monkeypatch.setattr(lc.settings, "workers", 2)
+    assert _decode_threads(OSM) == {"workers": 2}
+    monkeypatch.setattr(lc.settings, "workers", 1)
+    assert _decode_threads(OSM) == {"workers": 1}
+
+    class OldOSM:  # a pyrosm release without ``workers``
+        def __init__(self, filepath, bounding_box=None):
+            pass
+
+    assert _decode_threads(OldOSM) == {}
