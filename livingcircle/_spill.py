@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -43,6 +44,10 @@ class SpilledLayer:
     directory
         Where the temporary folder goes; default :data:`livingcircle.settings.spill_dir`
         (None: the system's temporary folder).
+    multi
+        Write single parts as multi parts from the first chunk on (:func:`as_multi`), as the
+        copy would promote them once both occur: for a layer known to hold both (a city's
+        coverage). Then the layer has one type and is copied by GDAL (:meth:`write_to`).
 
     Examples
     --------
@@ -54,8 +59,10 @@ class SpilledLayer:
     >>> layer.close()
     """
 
-    def __init__(self, name: str, *, directory: str | Path | None = None) -> None:
+    def __init__(self, name: str, *, directory: str | Path | None = None,
+                 multi: bool = False) -> None:
         self.name = name
+        self.multi = multi
         folder = directory if directory is not None else settings.spill_dir
         self._dir = Path(tempfile.mkdtemp(prefix=f"livingcircle-{name}-", dir=folder))
         self.path = self._dir / f"{name}.gpkg"
@@ -78,6 +85,7 @@ class SpilledLayer:
 
         self = cls.__new__(cls)
         self.name = layer
+        self.multi = False
         self._dir = None
         self.path = Path(path)
         self._finalizer = weakref.finalize(self, lambda: None)
@@ -112,6 +120,8 @@ class SpilledLayer:
         if self.n_rows == 0:
             self.crs = gdf.crs
             self.geometry_column = gdf.geometry.name
+        if self.multi:
+            gdf = gdf.set_geometry(as_multi(gdf.geometry.to_numpy()), crs=gdf.crs)
         geoms = gdf.geometry.to_numpy()
         present = geoms[~shapely.is_missing(geoms)]  # empty geometries keep their type
         self._types |= {_TYPE_NAMES[t] for t in set(shapely.get_type_id(present).tolist())}
@@ -200,6 +210,22 @@ class SpilledLayer:
     def close(self) -> None:
         """Remove the temporary file now (a layer of a written result is left alone)."""
         self._finalizer()
+
+
+def as_multi(geoms: np.ndarray) -> np.ndarray:
+    """Return the geometries with every Point, LineString and Polygon as a multi part of one.
+
+    As GDAL promotes them when a layer holds both (``promote_to_multi``): the same GeoPackage
+    blobs, an empty part as a multi part of one empty part (tested). Missing ones stay missing.
+    """
+    out = np.array(geoms, dtype=object)
+    kind = shapely.get_type_id(out)
+    for single, make in ((0, shapely.multipoints), (1, shapely.multilinestrings),
+                         (3, shapely.multipolygons)):
+        at = np.flatnonzero(kind == single)
+        if len(at):  # an empty part too: "MULTIPOLYGON (EMPTY)", as GDAL makes it
+            out[at] = make(out[at], indices=np.arange(len(at)))
+    return out
 
 
 def _chunk_rows(chunk_size: int | None) -> int:

@@ -777,7 +777,8 @@ def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str =
         from ._spill import SpilledLayer
         from .coverage import iter_coverage_areas
 
-        ctx.spilled["coverage"] = SpilledLayer("coverage")
+        # its tiles are single and multi polygons: promoted as they come, GDAL copies the layer
+        ctx.spilled["coverage"] = SpilledLayer("coverage", multi=True)
         for chunk in iter_coverage_areas(acc, fac):
             ctx.spilled["coverage"].append(chunk)
         out["coverage"] = ctx.spilled["coverage"].attributes

@@ -117,6 +117,51 @@ def test_a_spilled_layer_of_one_type_is_copied_by_gdal_as_the_whole_frame_is_wri
         assert x.execute(rtree).fetchall() == y.execute(rtree).fetchall() == [(10,)]
 
 
+def test_a_layer_spilled_as_multi_parts_is_copied_by_gdal_as_the_whole_frame_is_promoted(
+        tmp_path, monkeypatch):
+    # a city's coverage: single and multi polygons. Promoted as they are spilled, the layer has
+    # one type and GDAL copies it; the same blobs as GDAL's promotion of the whole frame
+    import sqlite3
+
+    from livingcircle import _spill
+
+    chunks = [_chunk(k) for k in range(3)]  # chunk 1: a MultiPolygon and an empty Polygon
+    chunks[2].loc[3, "geometry"] = None
+    layer = SpilledLayer("cov", directory=tmp_path, multi=True)
+    for c in chunks:
+        layer.append(c)
+    assert layer.geometry_type == "MultiPolygon"
+    assert shapely.get_type_id(chunks[0].geometry.to_numpy()).tolist() == [3] * 4  # unchanged
+    copied, real = [], _spill._copy_by_arrow
+    monkeypatch.setattr(_spill, "_copy_by_arrow",
+                        lambda *a, **kw: copied.append(a) or real(*a, **kw))
+    whole = pd.concat(chunks, ignore_index=True)
+    pyogrio.write_dataframe(whole, tmp_path / "one.gpkg", layer="cov", driver="GPKG")
+    layer.write_to(tmp_path / "copy.gpkg", layer="cov", chunk_size=5)
+    assert len(copied) == 1
+    a = pyogrio.read_info(tmp_path / "one.gpkg", layer="cov")
+    b = pyogrio.read_info(tmp_path / "copy.gpkg", layer="cov")
+    assert a["geometry_type"] == b["geometry_type"] == "MultiPolygon"
+    with sqlite3.connect(tmp_path / "one.gpkg") as x, sqlite3.connect(tmp_path / "copy.gpkg") as y:
+        assert x.execute("SELECT * FROM cov ORDER BY fid").fetchall() == \
+            y.execute("SELECT * FROM cov ORDER BY fid").fetchall()  # GeoPackage blobs too
+
+
+def test_as_multi_wraps_each_single_part_and_keeps_the_rest():
+    from livingcircle._spill import as_multi
+
+    line = shapely.LineString([(0, 0), (1, 1)])
+    geoms = np.array([shapely.Point(1, 2), line, shapely.box(0, 0, 1, 1), None,
+                      shapely.MultiPoint([(0, 0), (1, 1)]), shapely.Polygon(), shapely.Point()],
+                     dtype=object)
+    got = as_multi(geoms)
+    assert shapely.get_type_id(got).tolist() == [4, 5, 6, -1, 4, 6, 4]
+    assert got[0].geoms[0].equals(geoms[0]) and got[1].geoms[0].equals(line)
+    assert got[2].geoms[0].equals(geoms[2]) and got[4] is geoms[4]
+    assert got[5].is_empty and got[6].is_empty and len(got[5].geoms) == 1  # as GDAL promotes
+    assert shapely.get_type_id(geoms).tolist()[:3] == [0, 1, 3]  # the input is not changed
+
+
 def test_spilled_layer_of_one_type_keeps_it(tmp_path):
     layer = SpilledLayer("iso", directory=tmp_path)
     layer.append(_chunk(0))
@@ -159,6 +204,9 @@ def test_a_run_over_the_threshold_streams_its_isochrones(sample_result, sample_w
         a = pyogrio.read_dataframe(memory / "livingcircle.gpkg", layer=name)
         b = pyogrio.read_dataframe(tmp_path / "spilled" / "livingcircle.gpkg", layer=name)
         a, b = (t.sort_values(order).reset_index(drop=True) for t in (a, b))
+        files = (memory / "livingcircle.gpkg", tmp_path / "spilled" / "livingcircle.gpkg")
+        types = [pyogrio.read_info(f, layer=name)["geometry_type"] for f in files]
+        assert types[0] == types[1], (name, types)
         pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
                                       pd.DataFrame(b.drop(columns="geometry")))
         assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0).all()
