@@ -294,14 +294,17 @@ def _planning_step(ctx: _Run, acc, data: _Inputs, net, *, speed_profile: str, cr
                    siting: str):
     """Run steps "gaps", "renovation" and "clusters"; return the clusters' layers last.
 
-    Gaps and their figures, scope, needs, the plan. The uncovered areas are measured beside the
-    renovation and the clusters (:func:`_uncovered`): neither of them reads those.
+    The coverage areas, then gaps and their figures, scope, needs, the plan. The uncovered
+    areas are measured beside the gaps, renovation and clusters (:func:`_uncovered`): none of
+    them reads those.
     """
     ctx.step("gaps")
-    analysis = _gaps(ctx, acc, data, speed_profile=speed_profile, criterion=criterion,
-                     time_speed=time_speed)
-    ctx.bar.update()
+    coverage = _coverage(ctx, acc, data)
     with _uncovered(ctx, acc, data) as uncovered:
+        analysis = _gaps(ctx, acc, data, speed_profile=speed_profile, criterion=criterion,
+                         time_speed=time_speed)
+        analysis["coverage"] = coverage
+        ctx.bar.update()
         ctx.step("renovation")
         wide, planning = _renovation(ctx, acc, data, analysis, speed_profile=speed_profile,
                                      target_communities=target_communities,
@@ -318,13 +321,13 @@ def _uncovered(ctx: _Run, acc, data: _Inputs) -> AbstractContextManager[Callable
     """Measure the uncovered areas (stage "uncovered"); a context giving a function for them.
 
     The function returns None when no community is a polygon. A city's are measured in a child
-    process (:func:`_aside`), on one thread, while this one judges the renovation and recommends
-    the clusters, which keep about one core busy (two threads: no shorter, and 1,491 against
-    1,474 MB with the run's processes at the centre; ``benchmarks/CITY_SCALE.md``, "The
-    uncovered areas beside the clusters", runs 77-78). The isochrone cells are dropped
-    (:func:`~livingcircle.isochrones.drop_cells`): by this process once the child has its copy,
-    and by the child before it measures; no later stage unites them, and the clusters and the
-    map want their memory.
+    process (:func:`_aside`), on one thread, while this one judges the gaps and the renovation
+    and recommends the clusters, which keep about one core busy (two threads: no shorter, and
+    1,491 against 1,474 MB with the run's processes at the centre;
+    ``benchmarks/CITY_SCALE.md``, "The uncovered areas beside the clusters", runs 77-78). The
+    isochrone cells are dropped (:func:`~livingcircle.isochrones.drop_cells`): by this process
+    once the child has its copy, and by the child before it measures; no later stage unites
+    them, and the clusters and the map want their memory.
     """
     from .coverage import uncovered_areas
     from .isochrones import drop_cells
@@ -754,9 +757,8 @@ def _isochrones(ctx: _Run, acc, comm: gpd.GeoDataFrame, *, minutes, speed_profil
 
 def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str = "distance",
           time_speed: str | None = None) -> dict:
-    """Gaps, completeness, capacity, area figures and coverage (step "gaps")."""
+    """Gaps, completeness, capacity and area figures (step "gaps", after its coverage)."""
     from .capacity import capacity_access
-    from .coverage import coverage_areas
     from .gaps import area_figures, completeness, find_gaps
 
     comm, fac, prof = data.comm, data.fac, ctx.prof
@@ -772,20 +774,33 @@ def _gaps(ctx: _Run, acc, data: _Inputs, *, speed_profile: str, criterion: str =
     ctx.stages.done("capacity")
     out["area_figures"] = area_figures(out["gaps"], comm, prof)
     ctx.stages.done("area figures")
-    if len(comm) > settings.spill_above_communities:
+    return out
+
+
+def _coverage(ctx: _Run, acc, data: _Inputs) -> pd.DataFrame:
+    """Draw the coverage areas of every category (stage "coverage", first of step "gaps").
+
+    They unite the isochrone cells, which the uncovered areas' start drops: so they come
+    before the gaps, and the gaps, capacity, area figures and renovation (one core of Python)
+    run beside the uncovered areas' child instead of with a core idle (about 6 s of the
+    1M-node city's run; ``benchmarks/CITY_SCALE.md``). Neither reads the other.
+    """
+    from .coverage import coverage_areas
+
+    if len(data.comm) > settings.spill_above_communities:
         # a city's coverage polygons (hundreds of MB) are only written: to disk tile by tile
         from ._spill import SpilledLayer
         from .coverage import iter_coverage_areas
 
         # its tiles are single and multi polygons: promoted as they come, GDAL copies the layer
         ctx.spilled["coverage"] = SpilledLayer("coverage", multi=True)
-        for chunk in iter_coverage_areas(acc, fac):
+        for chunk in iter_coverage_areas(acc, data.fac):
             ctx.spilled["coverage"].append(chunk)
-        out["coverage"] = ctx.spilled["coverage"].attributes
+        out = ctx.spilled["coverage"].attributes
     else:
-        out["coverage"] = coverage_areas(acc, fac)
+        out = coverage_areas(acc, data.fac)
     ctx.stages.done("coverage")
-    return out  # the uncovered areas next, beside the renovation and clusters (_uncovered)
+    return out
 
 
 def _renovation(ctx: _Run, acc, data: _Inputs, analysis: dict, *, speed_profile: str,
