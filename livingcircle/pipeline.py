@@ -781,9 +781,10 @@ def _coverage(ctx: _Run, acc, data: _Inputs) -> pd.DataFrame:
     """Draw the coverage areas of every category (stage "coverage", first of step "gaps").
 
     They unite the isochrone cells, which the uncovered areas' start drops: so they come
-    before the gaps, and the gaps, capacity, area figures and renovation (one core of Python)
-    run beside the uncovered areas' child instead of with a core idle (about 6 s of the
-    1M-node city's run; ``benchmarks/CITY_SCALE.md``). Neither reads the other.
+    before the gaps, and the gaps, capacity, area figures and renovation (one core of Python,
+    about 11 s at 1M) run beside the uncovered areas' child instead of with a core idle
+    (``benchmarks/CITY_SCALE.md``, "What was left around the drawing"). Neither reads the
+    other.
     """
     from .coverage import coverage_areas
 
