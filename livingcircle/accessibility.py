@@ -388,7 +388,7 @@ def measure_access(
     comm_ids = comm["community_id"].astype(str).to_numpy()
     fac_ids = fac["facility_id"].astype(str).to_numpy()
     n_comm = len(comm_ids)
-    _, nodes_sorted, bounds = _nodes_by_community(cap.owner, cnode, n_comm)
+    nodes_sorted, bounds = _nodes_by_community(cap.owner, cnode, n_comm)
     community_nodes = [nodes_sorted[bounds[i]:bounds[i + 1]] for i in range(n_comm)]
     has_access = np.diff(bounds) > 0
     nearest_d, nearest_f = _nearest_by_category(g, fnode, members_of, nodes_sorted, bounds,
@@ -490,28 +490,25 @@ def facility_categories(fac: pd.DataFrame) -> list[tuple[str, ...]]:
     return [tuple(c.strip() for c in s.split(";") if c.strip())
             for s in fac[col].fillna("").astype(str).tolist()]
 
+
 def _category_members(fac: gpd.GeoDataFrame, fnode: np.ndarray,
                       poi_cats: list[str]) -> tuple[pd.Series, list[np.ndarray]]:
     """Each facility's category ids, and the rows of the attached facilities of each category."""
-    cats_col = "categories" if "categories" in fac.columns else "category"
-    fac_cats = fac[cats_col].fillna("").astype(str).str.split(";")
+    fac_cats = pd.Series(facility_categories(fac), dtype=object)
     cat_members: dict[str, list[int]] = {c: [] for c in poi_cats}
     for i, cs in enumerate(fac_cats):
         for c in cs:
-            c = c.strip()
             if c in cat_members and fnode[i] >= 0:
                 cat_members[c].append(i)
     return fac_cats, [np.array(cat_members[c], dtype=np.int64) for c in poi_cats]
 
 
 def _nodes_by_community(owner: np.ndarray, cnode: np.ndarray,
-                        n_comm: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Access nodes sorted by community: owners, nodes and each community's bounds in them."""
+                        n_comm: int) -> tuple[np.ndarray, np.ndarray]:
+    """Access nodes sorted by community: the nodes and each community's bounds in them."""
     order = np.argsort(owner, kind="stable")
-    owners_sorted = owner[order]
-    nodes_sorted = cnode[order]
-    bounds = np.searchsorted(owners_sorted, np.arange(n_comm + 1))
-    return owners_sorted, nodes_sorted, bounds
+    bounds = np.searchsorted(owner[order], np.arange(n_comm + 1))
+    return cnode[order], bounds
 
 
 def _facility_access(net: WalkNetwork, fac: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
@@ -611,7 +608,7 @@ def _with_ids_and_categories(found: pd.DataFrame, comm_ids, fac_ids, fac_cats,
     pairs["category"] = fac_cats.to_numpy()[pf] if len(pf) else []
     pairs = pairs.explode("category") if len(pairs) else pairs.assign(category=pd.Series(
         dtype=object))
-    pairs["category"] = pairs["category"].astype(str).str.strip()
+    pairs["category"] = pairs["category"].astype(str)  # ids stripped by facility_categories
     return pairs[pairs["category"].isin(poi_cats)].reset_index(drop=True)
 
 
