@@ -234,17 +234,20 @@ def _decode_threads(reader: type) -> dict:
     pyrosm's own choice (``"auto"``) leaves two cores free, so on 2 cores it decodes on one
     while the run waits for the network with the other core idle. Its decode threads, and the
     steps after it, run on the run's cores (:func:`~livingcircle._parallel.worker_count`: one
-    inside a pool or Dask worker). The 1M-node city's ``get_network``: 4.5-5.5 s on two threads
-    against 5.8-7.2 s on one, the same frames (``benchmarks/CITY_SCALE.md``). Older pyrosm
-    releases have no ``workers``; they read as before.
+    inside a pool or Dask worker), at most the cores this process may use (more would only make
+    pyrosm warn: ``--workers`` may ask for more processes than cores). The 1M-node city's
+    ``get_network``: 4.5-5.5 s on two threads against 5.8-7.2 s on one, the same frames
+    (``benchmarks/CITY_SCALE.md``). Older pyrosm releases have no ``workers``; they read as
+    before.
     """
     import inspect
 
     from ._parallel import worker_count
+    from .routing import usable_cores
 
     if "workers" not in inspect.signature(reader).parameters:
         return {}
-    return {"workers": worker_count(None)}
+    return {"workers": min(worker_count(None), usable_cores())}
 
 
 def _graph_from_frames(osm, nodes, edges) -> nx.MultiDiGraph:

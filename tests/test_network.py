@@ -1,6 +1,7 @@
 """The walking network: OSM files through the real readers, clipping, components, downloads."""
 
 import json
+import warnings
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
@@ -307,11 +308,18 @@ def test_pyrosm_decodes_on_the_run_cores(monkeypatch):
     from pyrosm.pyrosm import OSM
 
     from livingcircle.network import _decode_threads
+    from livingcircle.routing import usable_cores
 
     monkeypatch.setattr(lc.settings, "workers", 2)
-    assert _decode_threads(OSM) == {"workers": 2}
+    assert _decode_threads(OSM) == {"workers": min(2, usable_cores())}
     monkeypatch.setattr(lc.settings, "workers", 1)
     assert _decode_threads(OSM) == {"workers": 1}
+    # more processes than cores (--workers 64): pyrosm gets the cores, and does not warn
+    monkeypatch.setattr(lc.settings, "workers", 64)
+    assert _decode_threads(OSM) == {"workers": usable_cores()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        OSM(_pbf("test_pbf"), **_decode_threads(OSM)).get_network(network_type="walking")
 
     class OldOSM:  # a pyrosm release without ``workers``
         def __init__(self, filepath, bounding_box=None):
