@@ -168,3 +168,51 @@ def test_the_tip_of_a_spike_is_dropped_a_sharp_corner_kept():
     assert len(got) == 3  # the sliver has gone
     assert np.array_equal(got[0], square) and np.array_equal(got[2], sharp)
     assert shapely.Polygon(got[1]).equals(shapely.Polygon(square))
+
+
+def test_rings_read_off_the_coordinates_are_geos_oriented_rings():
+    """``contours`` reads the rings off the pieces' coordinates in one pass: every ring, vertex
+    for vertex, is the one GEOS's ``orient_polygons`` and ``get_rings`` give, in the same order,
+    for buffers with holes, both orientations, MultiPolygons, empty pieces and triangles of a
+    few centimetres at UTM-sized coordinates (whose orientation a product of the coordinates
+    themselves would lose)."""
+    from livingcircle._union import _contours_by_geos, contours
+
+    rng = np.random.default_rng(11)
+    lines = [shapely.LineString(np.cumsum(rng.uniform(-40, 40, (5, 2)), axis=0) + [X0, Y0])
+             for _ in range(60)]
+    buffers = list(shapely.buffer(np.array(lines, dtype=object), 15.0, quad_segs=4))
+    frame = shapely.box(X0, Y0, X0 + 100, Y0 + 100).difference(
+        shapely.box(X0 + 20, Y0 + 20, X0 + 80, Y0 + 80))
+    turned = shapely.Polygon(np.asarray(frame.exterior.coords)[::-1],
+                             [np.asarray(frame.interiors[0].coords)[::-1]])
+    tiny = [shapely.Polygon([(X0 + a, Y0 + b), (X0 + a + 0.05, Y0 + b + 0.004),
+                             (X0 + a + 0.004, Y0 + b + 0.03)][::d])
+            for a, b, d in ((0.3, 0.7, 1), (0.9, 0.1, -1), (5.5, 3.25, 1))]
+    multi = shapely.MultiPolygon([shapely.box(X0 + 500, Y0, X0 + 510, Y0 + 10), turned])
+    pieces = [*buffers, frame, turned, *tiny, multi, shapely.Polygon(), shapely.MultiPolygon()]
+    got = contours(pieces)
+    parts = shapely.get_parts(np.asarray(pieces, dtype=object))
+    ref = _contours_by_geos(parts[~shapely.is_empty(parts)])
+    assert len(got) == len(ref) > 60
+    assert all(np.array_equal(a, b) for a, b in zip(got, ref, strict=True))
+    assert sum(shapely.get_num_interior_rings(parts)) > 0  # holes were among them
+
+
+def test_a_ring_touching_itself_at_its_first_vertex_goes_through_geos(monkeypatch):
+    """Where the one pass cannot tell the rings apart (a shell that passes its first vertex
+    again, so that the pass finds two rings where the polygon has one), the rings come from
+    GEOS's ring geometries, and the union is GEOS's."""
+    from livingcircle import _union
+
+    bow = shapely.Polygon([(X0, Y0), (X0 + 4, Y0), (X0 + 4, Y0 + 4), (X0, Y0),
+                           (X0 - 4, Y0 + 4), (X0 - 4, Y0)])
+    other = shapely.box(X0 + 10, Y0, X0 + 12, Y0 + 2)
+    used = []
+    real = _union._contours_by_geos
+    monkeypatch.setattr(_union, "_contours_by_geos", lambda parts: used.append(1) or real(parts))
+    got = _union.contours([other, bow])
+    assert used == [1]
+    assert all(np.array_equal(a, b) for a, b in
+               zip(got, real(np.array([other, bow], dtype=object)), strict=True))
+    assert union_polygons([other, bow]).area == pytest.approx(2 * 8 + 4)
