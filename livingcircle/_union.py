@@ -189,8 +189,13 @@ def _without_spikes(pts: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.n
     4,800 isochrones one hole got a tip 0.7 m out and back (width 4e-5 m), which GEOS's union
     has not. A tip is dropped, and again while a ring has one (a vertex repeated where a tip was
     goes too); a ring left with fewer than 3 vertices is dropped.
+
+    Most unions have no tip: one compiled pass (:func:`_has_tip`) says so before the arrays
+    of the test below are made (0.42 of 9.4 s of 1,800 centre isochrones' unions).
     """
     cos_max = np.cos(SPIKE_RAD)
+    if len(pts) and not _has_tip(pts, ring, cos_max):
+        return pts, ring
     while len(pts):
         prev, nxt = _around(ring)
         a, b = pts[prev] - pts, pts[nxt] - pts
@@ -202,6 +207,27 @@ def _without_spikes(pts: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.n
         keep = np.bincount(ring)[ring] >= 3
         pts, ring = pts[keep], np.unique(ring[keep], return_inverse=True)[1]
     return pts, ring
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _has_tip(pts: np.ndarray, ring: np.ndarray, cos_max: float) -> bool:
+    """Whether a vertex of the rings is a tip by :func:`_without_spikes`'s test (same sums)."""
+    n = len(pts)
+    i = 0
+    while i < n:
+        j = i
+        while j < n and ring[j] == ring[i]:
+            j += 1
+        for k in range(i, j):
+            p = k - 1 if k > i else j - 1
+            q = k + 1 if k < j - 1 else i
+            a0, a1 = pts[p, 0] - pts[k, 0], pts[p, 1] - pts[k, 1]
+            b0, b1 = pts[q, 0] - pts[k, 0], pts[q, 1] - pts[k, 1]
+            la, lb = np.hypot(a0, a1), np.hypot(b0, b1)
+            if a0 * b0 + a1 * b1 > cos_max * la * lb or lb == 0.0:
+                return True
+        i = j
+    return False
 
 
 def _around(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

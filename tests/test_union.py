@@ -216,3 +216,24 @@ def test_a_ring_touching_itself_at_its_first_vertex_goes_through_geos(monkeypatc
     assert all(np.array_equal(a, b) for a, b in
                zip(got, real(np.array([other, bow], dtype=object)), strict=True))
     assert union_polygons([other, bow]).area == pytest.approx(2 * 8 + 4)
+
+
+def test_rings_without_a_tip_are_given_back_as_they_are():
+    """The compiled pass finds a tip where the vectorised test does (a spike 0.7 m out and
+    back, a sliver) and none at a sharp corner or a plain square, which come back untouched."""
+    from livingcircle._union import SPIKE_RAD, _has_tip, _without_spikes
+
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=float) + [X0, Y0]
+    spiked = np.insert(square, 3, [[X0 + 10.7, Y0 + 10.00005], [X0 + 10, Y0 + 10]], axis=0)
+    sharp = np.array([[0, 0], [10, 0], [0, 0.5]], dtype=float) + [X0, Y0]
+    sliver = np.array([[0, 0], [5, 0], [0, 0.0001]], dtype=float) + [X0, Y0]
+    cos_max = np.cos(SPIKE_RAD)
+
+    def one(*rings):
+        return np.concatenate(rings), np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+
+    assert not _has_tip(*one(square, sharp), cos_max)
+    assert _has_tip(*one(square, spiked), cos_max) and _has_tip(*one(sliver), cos_max)
+    pts, ring = one(square, sharp)
+    got_pts, got_ring = _without_spikes(pts, ring)
+    assert got_pts is pts and got_ring is ring
