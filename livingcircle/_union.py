@@ -161,7 +161,16 @@ def _with_holes_found(shells: np.ndarray, holes: np.ndarray) -> BaseGeometry:
     filled = np.asarray(shapely.polygons(shells), dtype=object)
     owner = np.full(len(holes), -1)
     if len(holes):
-        at, shell = shapely.STRtree(filled).query(holes, predicate="covered_by")
+        # a point of each hole's ring that lies on no other ring: the middle of its first edge
+        # (Clipper2's rings touch at vertices, where it splits the edges of both, at most); in
+        # a shell or on its edge, the hole is in it. A point's test, not the whole ring's
+        # (covered_by): 0.28 against 0.88 s for the 46,011 holes of the centre's coverage
+        # tiles, the same owners.
+        mid = (shapely.get_coordinates(shapely.get_point(holes, 0))
+               + shapely.get_coordinates(shapely.get_point(holes, 1))) / 2
+        at, shell = shapely.STRtree(filled).query(shapely.points(mid))
+        inside = shapely.intersects_xy(filled[shell], mid[at, 0], mid[at, 1])
+        at, shell = at[inside], shell[inside]
         area = np.asarray(shapely.area(filled))
         order = np.lexsort((area[shell], at))  # by hole, the smallest shell first
         at, shell = at[order], shell[order]

@@ -237,3 +237,20 @@ def test_rings_without_a_tip_are_given_back_as_they_are():
     pts, ring = one(square, sharp)
     got_pts, got_ring = _without_spikes(pts, ring)
     assert got_pts is pts and got_ring is ring
+
+
+def test_a_hole_touched_by_an_island_at_a_vertex_stays_its_shells(monkeypatch):
+    """An island in a hole touching the hole's corners, and a second frame whose hole holds a
+    smaller frame touching it at a vertex: each hole goes to the shell around it, never to the
+    island (each hole is placed by a point of its own ring that no other ring passes)."""
+    def frame(x, lo, hi, gap):
+        return shapely.box(x + lo, lo, x + hi, hi).difference(
+            shapely.box(x + lo + gap, lo + gap, x + hi - gap, hi - gap))
+    island = shapely.Polygon([(20, 20), (50, 30), (80, 80), (30, 50)])  # two hole corners
+    inner = shapely.Polygon([(320, 20), (360, 30), (370, 70), (330, 60)],  # touches a corner
+                            [[(335, 35), (355, 38), (360, 58), (338, 52)]])
+    pieces = [shapely.affinity.translate(g, X0, Y0)
+              for g in (frame(0, 0, 100, 20), island, frame(300, 0, 100, 20), inner)]
+    monkeypatch.setattr(shapely, "build_area", lambda *a: pytest.fail("build_area called"))
+    got = _same_as_geos(pieces)
+    assert len(shapely.get_parts(got)) == 4
