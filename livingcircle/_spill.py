@@ -220,9 +220,11 @@ def as_multi(geoms: np.ndarray) -> np.ndarray:
     """
     out = np.array(geoms, dtype=object)
     kind = shapely.get_type_id(out)
-    for single, make in ((0, shapely.multipoints), (1, shapely.multilinestrings),
-                         (3, shapely.multipolygons)):
-        at = np.flatnonzero(kind == single)
+    kinds = shapely.GeometryType
+    for single, make in ((kinds.POINT, shapely.multipoints),
+                         (kinds.LINESTRING, shapely.multilinestrings),
+                         (kinds.POLYGON, shapely.multipolygons)):
+        at = np.flatnonzero(kind == int(single))
         if len(at):  # an empty part too: "MULTIPOLYGON (EMPTY)", as GDAL makes it
             out[at] = make(out[at], indices=np.arange(len(at)))
     return out

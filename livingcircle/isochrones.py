@@ -60,7 +60,7 @@ from shapely.geometry.base import BaseGeometry
 from . import settings
 from ._errors import LivingCircleError
 from ._parallel import StreamWorkers, Workers, worker_count
-from ._union import union_of
+from ._union import _POLYGON, union_of
 from .accessibility import Access, SpeedProfiles, measure_access, speed_table
 from .network import WalkNetwork
 from .routing import BoundedSearch, EdgeTable, SplitGraph, map_bounded
@@ -945,9 +945,6 @@ class Holes:
     inside: np.ndarray  # (n, 2)
 
 
-#: A plain int: a numpy integer compared with the enum member looks the enum class up for
-#: numpy's special methods, 3.5 µs a time (cProfile of building every cell of the centre).
-_POLYGON = int(shapely.GeometryType.POLYGON)
 #: Vertices of a block closer than this (m) are one: where a round end's edge passes next to a
 #: vertex of the block, the difference of the two leaves vertices nanometres apart (3 within
 #: 1e-9 m in one of the city centre's 4,800 polygons), valid here but folded into a

@@ -221,7 +221,7 @@ def test_a_ring_touching_itself_at_its_first_vertex_goes_through_geos(monkeypatc
 def test_rings_without_a_tip_are_given_back_as_they_are():
     """The compiled pass finds a tip where the vectorised test does (a spike 0.7 m out and
     back, a sliver) and none at a sharp corner or a plain square, which come back untouched."""
-    from livingcircle._union import SPIKE_RAD, _has_tip, _without_spikes
+    from livingcircle._union import SPIKE_RAD, _tips, _without_spikes
 
     square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=float) + [X0, Y0]
     spiked = np.insert(square, 3, [[X0 + 10.7, Y0 + 10.00005], [X0 + 10, Y0 + 10]], axis=0)
@@ -232,8 +232,8 @@ def test_rings_without_a_tip_are_given_back_as_they_are():
     def one(*rings):
         return np.concatenate(rings), np.repeat(np.arange(len(rings)), [len(r) for r in rings])
 
-    assert not _has_tip(*one(square, sharp), cos_max)
-    assert _has_tip(*one(square, spiked), cos_max) and _has_tip(*one(sliver), cos_max)
+    assert not _tips(*one(square, sharp), cos_max).any()
+    assert _tips(*one(square, spiked), cos_max).any() and _tips(*one(sliver), cos_max).any()
     pts, ring = one(square, sharp)
     got_pts, got_ring = _without_spikes(pts, ring)
     assert got_pts is pts and got_ring is ring
