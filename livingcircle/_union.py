@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 CLIPPER_PIECES = 16
 #: A plain int: a numpy integer compared with the enum member looks the enum class up for
 #: numpy's special methods, 3.5 µs a time (cProfile of building every cell of the centre).
-_POLYGON = int(shapely.GeometryType.POLYGON)
+POLYGON_TYPE = int(shapely.GeometryType.POLYGON)
 
 
 def union_of(pieces) -> BaseGeometry:
@@ -89,7 +89,7 @@ def contours(pieces) -> list[np.ndarray]:
     that touches itself at its first vertex) go through GEOS as before.
     """
     arr = np.asarray(pieces, dtype=object)
-    if (shapely.get_type_id(arr) != _POLYGON).any():  # most pieces are single polygons
+    if (shapely.get_type_id(arr) != POLYGON_TYPE).any():  # most pieces are single polygons
         arr = shapely.get_parts(arr)
     arr = arr[~shapely.is_empty(arr)]
     if len(arr) == 0:

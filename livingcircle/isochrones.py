@@ -60,7 +60,7 @@ from shapely.geometry.base import BaseGeometry
 from . import settings
 from ._errors import LivingCircleError
 from ._parallel import StreamWorkers, Workers, worker_count
-from ._union import _POLYGON, union_of
+from ._union import POLYGON_TYPE, union_of
 from .accessibility import Access, SpeedProfiles, measure_access, speed_table
 from .network import WalkNetwork
 from .routing import BoundedSearch, EdgeTable, SplitGraph, map_bounded
@@ -584,7 +584,7 @@ class IsochroneMaker:
         ``cell_of``: every street's cell (at the level of ``cell``). A hole is a block when no
         buffer of a street of another cell enters it (touching its edge is not entering).
         """
-        if shapely.get_type_id(union) == _POLYGON:  # most cells: one polygon, often no hole
+        if shapely.get_type_id(union) == POLYGON_TYPE:  # most cells: one polygon, often no hole
             if not shapely.get_num_interior_rings(union):
                 return union, _NO_HOLES
             polys = np.array([union], dtype=object)
@@ -1019,7 +1019,7 @@ def _less_round_ends(blocks: Holes, cuts: np.ndarray) -> Holes:
         left[k] = shapely.difference(hole[h], shapely.union_all(cuts[ci[hi == h]]))
     parts = shapely.get_parts(shapely.remove_repeated_points(left, _SAME_POINT_M))
     # what a round end leaves of a block touches its edge: no holes of its own
-    parts = parts[(shapely.get_type_id(parts) == _POLYGON) & ~shapely.is_empty(parts)]
+    parts = parts[(shapely.get_type_id(parts) == POLYGON_TYPE) & ~shapely.is_empty(parts)]
     if not len(parts):
         return Holes(blocks.rings[keep], blocks.inside[keep])
     return Holes(np.concatenate([blocks.rings[keep],
