@@ -13,7 +13,7 @@ within 1.2e-5 m²; the tips of spikes Clipper2 now and then leaves are dropped
 
 from __future__ import annotations
 
-from typing import cast
+from typing import NamedTuple, cast
 
 import numba
 import numpy as np
@@ -94,12 +94,40 @@ def contours(pieces) -> list[np.ndarray]:
     arr = arr[~shapely.is_empty(arr)]
     if len(arr) == 0:
         return []
-    xy, owner = shapely.get_coordinates(arr, return_index=True)
-    start, end, flip, count, ok = _ring_bounds(xy, owner, len(arr))
-    if not ok or not np.array_equal(count, shapely.get_num_interior_rings(arr) + 1):
+    found = rings_of(arr)
+    if found is None:
         return _contours_by_geos(arr)
+    xy = found.xy
     return [xy[b:a:-1] if f else xy[a:b]  # reversed: p0, p(n-1), ..., p1
-            for a, b, f in zip(start.tolist(), end.tolist(), flip.tolist(), strict=True)]
+            for a, b, f in zip(found.start.tolist(), found.end.tolist(), found.flip.tolist(),
+                               strict=True)]
+
+
+class Rings(NamedTuple):
+    """The rings of polygons as they lie in their coordinates (:func:`rings_of`)."""
+
+    #: every coordinate of the polygons, in order: each polygon's shell, then its holes
+    xy: np.ndarray
+    #: each ring's first coordinate and its closing one (which repeats the first)
+    start: np.ndarray
+    end: np.ndarray
+    #: whether a ring runs against GEOS's orientation (a shell clockwise, a hole anticlockwise)
+    flip: np.ndarray
+    #: the rings of each polygon (its shell and its holes)
+    count: np.ndarray
+
+
+def rings_of(parts: np.ndarray) -> Rings | None:
+    """Find the rings of the non-empty Polygons ``parts`` in one pass over their coordinates.
+
+    No ring geometry is made (:func:`_ring_bounds`). None where the pass cannot tell the rings
+    apart (a ring touching itself at its first vertex): the caller asks GEOS for them.
+    """
+    xy, owner = shapely.get_coordinates(parts, return_index=True)
+    start, end, flip, count, ok = _ring_bounds(xy, owner, len(parts))
+    if not ok or not np.array_equal(count, shapely.get_num_interior_rings(parts) + 1):
+        return None
+    return Rings(xy, start, end, flip, count)
 
 
 

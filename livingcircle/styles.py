@@ -22,11 +22,13 @@ from collections.abc import Mapping
 from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
+import numba
 import numpy as np
 import pandas as pd
 import shapely
 
 from ._spill import SpilledLayer
+from ._union import rings_of
 from .schema import LAYER_LABELS_ZH as ZH_LAYER_NAMES
 
 logger = logging.getLogger(__name__)
@@ -414,9 +416,9 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
     and ``Result.explore`` (:mod:`livingcircle._display`) both use it; the result keeps every
     vertex. Empty and missing geometries are left out; the frame returned is in EPSG:4326.
 
-    ``keep_topology=False`` simplifies with plain Douglas-Peucker (no topology checks: five times
-    faster on the sample's isochrones, every result still valid there, measured 2026-12-02),
-    for display of polygons with thousands of holes. ``plane``: the metric plane
+    ``keep_topology=False`` simplifies each ring with plain Douglas-Peucker
+    (:func:`plain_simplify`: no topology checks and no repair, for display of polygons with
+    thousands of holes). ``plane``: the metric plane
     (:class:`LocalPlane`; default the one about the layer's own bounds), so that parts of a
     layer are simplified as the whole.
     """
@@ -430,14 +432,146 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
     if (simplify_m or min_hole_m2) and not out.geom_type.isin(["Point", "MultiPoint"]).all():
         if plane is None:
             plane = LocalPlane.about(out)
-        g = plane.forward(out.geometry.to_numpy())
-        if min_hole_m2:
-            g = np.array([_drop_small_holes(x, min_hole_m2) for x in g], dtype=object)
-        if simplify_m:
-            g = shapely.simplify(g, simplify_m, preserve_topology=keep_topology)
-        out = out.set_geometry(plane.back(g), crs=4326)
+        lonlat = out.geometry.to_numpy()
+        if simplify_m and not keep_topology and not min_hole_m2 and _rings_only(lonlat):
+            # the vertices kept are the layer's own lon/lat: no transform back
+            out = out.set_geometry(plain_simplify(lonlat, simplify_m, plane), crs=4326)
+        else:
+            g = plane.forward(lonlat)
+            if min_hole_m2:
+                g = np.array([_drop_small_holes(x, min_hole_m2) for x in g], dtype=object)
+            if simplify_m:
+                g = shapely.simplify(g, simplify_m, preserve_topology=keep_topology)
+            out = out.set_geometry(plane.back(g), crs=4326)
     if gcj:
         from .coords import transform_geometries, wgs84_to_gcj02
 
         out["geometry"] = transform_geometries(out.geometry.values, wgs84_to_gcj02)
     return out[~out.geometry.is_empty]
+
+
+def _rings_only(geoms: np.ndarray) -> bool:
+    """Whether every geometry is a flat (x, y) Polygon or MultiPolygon (:func:`plain_simplify`)."""
+    kinds = shapely.get_type_id(geoms)
+    return bool(len(geoms)) and bool(np.isin(kinds, (3, 6)).all()) \
+        and not shapely.has_z(geoms).any()
+
+
+def plain_simplify(geoms: np.ndarray, tolerance_m: float, plane: LocalPlane) -> np.ndarray:
+    """Simplify (Multi)Polygons in lon/lat ring by ring, Douglas-Peucker in ``plane``'s metres.
+
+    What ``shapely.simplify(..., preserve_topology=False)`` does to each ring (:func:`_dp_rings`,
+    the same vertices as GEOS gives each ring alone), without the repair GEOS then runs on every
+    polygon (a zero buffer), most of its time on the city centre's 4,800 isochrones of 11.6M
+    vertices (``benchmarks/CITY_SCALE.md``, "The map's
+    isochrones simplified ring by ring"). A ring left with fewer than four vertices is dropped,
+    and with its shell the whole polygon; a result may touch or cross itself within the
+    tolerance, which a page's even-odd fill draws as it is. The vertices kept are the input's
+    own coordinates. Single polygons stay Polygons; a geometry with nothing left is empty.
+    """
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    solid = ~shapely.is_empty(parts)
+    parts, part_of = parts[solid], part_of[solid]
+    if len(parts) == 0:
+        return np.array([shapely.Polygon() for _ in geoms], dtype=object)
+    found = rings_of(parts)
+    if found is None:  # a ring touching itself at its first vertex: GEOS's ring geometries
+        kind, lonlat, offsets = shapely.to_ragged_array(parts)
+        ring_at, poly_at = (np.asarray(o, dtype=np.int64) for o in offsets)
+    else:
+        lonlat, ring_at = found.xy, np.r_[found.start, found.end[-1:] + 1]
+        poly_at = np.r_[0, np.cumsum(found.count)]
+    geom_at = np.searchsorted(part_of, np.arange(len(geoms) + 1))
+    origin, k = np.array([plane.lon0, plane.lat0]), plane.scale
+    take, n_kept = _dp_rings((lonlat - origin) * k, ring_at, float(tolerance_m))
+    # a ring stays with four vertices or more, and a polygon with its shell (its first ring)
+    ring_ok = n_kept >= 4
+    poly_ok = ring_ok[poly_at[:-1]]  # every part has its shell: empty parts were left out
+    ring_ok &= np.repeat(poly_ok, np.diff(poly_at))
+    n_parts = _sums(poly_ok, geom_at)
+    out = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, lonlat[take[np.repeat(ring_ok, n_kept)]],
+        (np.r_[0, np.cumsum(n_kept[ring_ok])],
+         np.r_[0, np.cumsum(_sums(ring_ok, poly_at)[poly_ok])],
+         np.r_[0, np.cumsum(n_parts)]))
+    single = n_parts == 1
+    out[single] = shapely.get_geometry(out[single], 0)
+    return out
+
+
+def _sums(flags: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """How many of ``flags`` are set in each run ``flags[at[i]:at[i + 1]]`` (runs may be empty)."""
+    total = np.r_[0, np.cumsum(flags, dtype=np.int64)]
+    return total[at[1:]] - total[at[:-1]]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _to_segment(xy: np.ndarray, p: int, a: int, b: int) -> float:
+    """Distance of vertex ``p`` from the segment of vertices ``a`` and ``b`` (GEOS's formula)."""
+    ax, ay, bx, by, px, py = xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1], xy[p, 0], xy[p, 1]
+    if ax == bx and ay == by:
+        return np.hypot(px - ax, py - ay)
+    len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+    r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / len2
+    if r <= 0.0:
+        return np.hypot(px - ax, py - ay)
+    if r >= 1.0:
+        return np.hypot(px - bx, py - by)
+    s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / len2
+    return abs(s) * np.sqrt(len2)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _dp_rings(xy: np.ndarray, ring_at: np.ndarray, tolerance: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Douglas-Peucker on each ring ``xy[ring_at[r]:ring_at[r + 1]]`` as GEOS does a ring.
+
+    Between two kept vertices the one farthest from the segment joining them (the first of
+    equals) is kept when it lies more than ``tolerance`` from it, and both halves are looked
+    at again; then the ring's first vertex goes too when it lies within ``tolerance`` of the
+    segment joining its kept neighbours, the ring closing at the next one (JTS's and GEOS's
+    ``DouglasPeuckerLineSimplifier`` for a ring). Returns the vertices of the simplified
+    rings, one ring after the other, each closed, and how many each ring has.
+    """
+    n_rings = len(ring_at) - 1
+    keep = np.zeros(len(xy), dtype=np.bool_)
+    take = np.empty(len(xy), dtype=np.int64)
+    ring_len = np.zeros(n_rings, dtype=np.int64)
+    longest = 1
+    for r in range(n_rings):
+        longest = max(longest, ring_at[r + 1] - ring_at[r])
+    stack = np.empty((longest, 2), dtype=np.int64)
+    o = 0
+    for r in range(n_rings):
+        first, last = ring_at[r], ring_at[r + 1] - 1
+        if last < first:
+            continue
+        keep[first] = True
+        keep[last] = True
+        stack[0, 0], stack[0, 1], top = first, last, 1
+        while top:
+            top -= 1
+            i, j = stack[top, 0], stack[top, 1]
+            far, far_d = i, -1.0
+            for m in range(i + 1, j):
+                d = _to_segment(xy, m, i, j)
+                if d > far_d:
+                    far, far_d = m, d
+            if far_d > tolerance:
+                keep[far] = True
+                stack[top, 0], stack[top, 1] = i, far
+                stack[top + 1, 0], stack[top + 1, 1] = far, j
+                top += 2
+        m = 0
+        for v in range(first, last + 1):
+            if keep[v]:
+                take[o + m] = v
+                m += 1
+        if m >= 4 and _to_segment(xy, take[o], take[o + 1], take[o + m - 2]) <= tolerance:
+            for v in range(m - 2):
+                take[o + v] = take[o + v + 1]
+            take[o + m - 2] = take[o]
+            m -= 1
+        ring_len[r] = m
+        o += m
+    return take[:o], ring_len

@@ -175,3 +175,100 @@ def test_local_plane_measures_metres_as_the_ellipsoid():
     n1 = shapely.get_num_coordinates(prepare_layer(frame, simplify_m=1, gcj=False,
                                                    plane=plane).geometry.iloc[0])
     assert (n5, n1) == (5, shapely.get_num_coordinates(poly))
+
+
+def _plain_case():
+    """Polygons in lon/lat about Harbin: buffers of crossing streets (holes among them) in
+    both ring orientations, a MultiPolygon with a part too small to survive, a polygon with a
+    hole too small to survive, and one polygon that collapses whole."""
+    import shapely
+
+    from livingcircle.styles import LocalPlane
+
+    plane = LocalPlane(126.63, 45.75)
+    rng = np.random.default_rng(5)
+    streets = [shapely.LineString(rng.uniform(-300, 300, (4, 2))) for _ in range(12)]
+    town = shapely.union_all(shapely.buffer(np.array(streets), 20.0, quad_segs=4))
+    bent = shapely.Polygon(shapely.Point(400, 0).buffer(60, quad_segs=16).exterior.coords[::-1],
+                           [shapely.Point(400, 0).buffer(1.5, quad_segs=4).exterior.coords])
+    speck = shapely.Point(0, 500).buffer(1.0, quad_segs=4)
+    multi = shapely.MultiPolygon([shapely.Point(-500, 0).buffer(50, quad_segs=8), speck])
+    metric = np.array([town, bent, multi, speck], dtype=object)
+    return plane, metric, plane.back(metric)
+
+
+def _ring_by_ring(lonlat, tol, plane):
+    """GEOS's Douglas-Peucker of each ring (a LinearRing alone: no repair), in the plane's
+    metres: the rings each polygon keeps, None for a polygon whose shell goes."""
+    import shapely
+
+    out = []
+    for geom in lonlat:
+        polys = []
+        for part in shapely.get_parts(geom):
+            rings = [shapely.get_coordinates(shapely.simplify(r, tol, preserve_topology=False))
+                     for r in shapely.get_rings(plane.forward(part))]
+            polys.append([r for r in rings if len(r) >= 4] if len(rings[0]) >= 4 else None)
+        out.append([p for p in polys if p is not None])
+    return out
+
+
+def _rings_in_metres(geoms, plane):
+    import shapely
+
+    return [[[shapely.get_coordinates(r) for r in shapely.get_rings(plane.forward(p))]
+             for p in shapely.get_parts(g)] for g in geoms]
+
+
+def test_plain_simplify_is_geos_douglas_peucker_ring_by_ring():
+    """Each ring is GEOS's own Douglas-Peucker of that ring, vertex for vertex (its first
+    vertex dropped where GEOS drops it); a ring left with fewer than four vertices goes, a
+    polygon with its shell; a multipolygon left with one part is that polygon and a geometry
+    with nothing left is empty, which ``prepare_layer`` then leaves out."""
+    import shapely
+
+    from livingcircle.styles import plain_simplify, prepare_layer
+
+    plane, metric, lonlat = _plain_case()
+    assert shapely.get_num_interior_rings(metric[0]) > 0
+    for tol in (5.0, 1.0):
+        out = plain_simplify(lonlat, tol, plane)
+        want = _ring_by_ring(lonlat, tol, plane)
+        got = _rings_in_metres(out, plane)
+        assert [[len(p) for p in g] for g in got] == [[len(p) for p in g] for g in want]
+        for g_got, g_want in zip(got, want, strict=True):
+            for p_got, p_want in zip(g_got, g_want, strict=True):
+                for a, b in zip(p_got, p_want, strict=True):
+                    np.testing.assert_array_equal(a, b)
+    out = plain_simplify(lonlat, 5.0, plane)
+    assert list(shapely.get_type_id(out)) == [int(shapely.get_type_id(metric[0])), 3, 3, 6]
+    assert shapely.is_empty(out[3])
+    assert shapely.get_num_interior_rings(out[1]) == 0  # the 1.5 m hole went
+    assert shapely.get_num_coordinates(out).sum() < shapely.get_num_coordinates(lonlat).sum() / 2
+    frame = gpd.GeoDataFrame({"k": range(4)}, geometry=lonlat, crs=4326)
+    drawn = prepare_layer(frame, simplify_m=5.0, gcj=False, keep_topology=False, plane=plane)
+    assert list(drawn["k"]) == [0, 1, 2]
+    assert all(shapely.equals_exact(drawn.geometry.to_numpy(), out[:3], tolerance=0))
+
+
+def test_plain_simplify_reads_a_ring_touching_itself_through_geos():
+    """A shell touching itself at its first vertex (the pass over the coordinates cannot tell
+    where it closes) is read through GEOS's ring geometries, to GEOS's Douglas-Peucker of it."""
+    import shapely
+
+    from livingcircle.styles import LocalPlane, plain_simplify
+
+    plane = LocalPlane(126.63, 45.75)
+    # two 100 m squares of 9 vertices a side meeting at (0, 0), where the ring starts
+    side = np.linspace(0, 100, 9)
+    a = [(x, 0.0) for x in side] + [(100.0, y) for y in side[1:]] + \
+        [(x, 100.0) for x in side[::-1][1:]] + [(0.0, y) for y in side[::-1][1:-1]]
+    touching = shapely.Polygon([*a, (0.0, 0.0), *[(-x, -y) for x, y in a[1:]], (0.0, 0.0)])
+    square = shapely.Polygon(a)
+    lonlat = plane.back(np.array([touching, square], dtype=object))
+    for tol in (1.0, 30.0):
+        got = _rings_in_metres(plain_simplify(lonlat, tol, plane), plane)
+        want = _ring_by_ring(lonlat, tol, plane)
+        assert len(got[0][0][0]) < shapely.get_num_coordinates(touching)
+        for g_got, g_want in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g_got[0][0], g_want[0][0])

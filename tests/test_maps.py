@@ -296,8 +296,9 @@ def test_isochrones_left_out_of_a_city_sized_map_by_default(sample_result, monke
     with_iso = make_map(sample_result).get_root().render()
     monkeypatch.setattr(lm, "MAX_ISOCHRONE_COMMUNITIES", 10)
     without = make_map(sample_result).get_root().render()
-    # the isochrones are about half of the sample map's bytes
-    assert len(without) < 0.75 * len(with_iso)
+    # the isochrones are a quarter of the sample map's bytes (215 of 864 KB, 2026-12-07; 248 of
+    # 896 KB before each ring was simplified without GEOS's repair, styles.plain_simplify)
+    assert len(without) < 0.8 * len(with_iso)
 
 
 def test_basemap_drawn_under_the_data(sample_result):
