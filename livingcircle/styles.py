@@ -453,7 +453,8 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
 def _rings_only(geoms: np.ndarray) -> bool:
     """Whether every geometry is a flat (x, y) Polygon or MultiPolygon (:func:`plain_simplify`)."""
     kinds = shapely.get_type_id(geoms)
-    return bool(len(geoms)) and bool(np.isin(kinds, (3, 6)).all()) \
+    polygonal = (int(shapely.GeometryType.POLYGON), int(shapely.GeometryType.MULTIPOLYGON))
+    return bool(len(geoms)) and bool(np.isin(kinds, polygonal).all()) \
         and not shapely.has_z(geoms).any()
 
 
@@ -463,7 +464,7 @@ def plain_simplify(geoms: np.ndarray, tolerance_m: float, plane: LocalPlane) -> 
     What ``shapely.simplify(..., preserve_topology=False)`` does to each ring (:func:`_dp_rings`,
     the same vertices as GEOS gives each ring alone), without the repair GEOS then runs on every
     polygon (a zero buffer), most of its time on the city centre's 4,800 isochrones of 11.6M
-    vertices (``benchmarks/CITY_SCALE.md``, "The map's
+    vertices: 2.4-3.3 against 6.1-6.8 CPU s (``benchmarks/CITY_SCALE.md``, "The map's
     isochrones simplified ring by ring"). A ring left with fewer than four vertices is dropped,
     and with its shell the whole polygon; a result may touch or cross itself within the
     tolerance, which a page's even-odd fill draws as it is. The vertices kept are the input's
@@ -476,7 +477,7 @@ def plain_simplify(geoms: np.ndarray, tolerance_m: float, plane: LocalPlane) -> 
         return np.array([shapely.Polygon() for _ in geoms], dtype=object)
     found = rings_of(parts)
     if found is None:  # a ring touching itself at its first vertex: GEOS's ring geometries
-        kind, lonlat, offsets = shapely.to_ragged_array(parts)
+        _kind, lonlat, offsets = shapely.to_ragged_array(parts)
         ring_at, poly_at = (np.asarray(o, dtype=np.int64) for o in offsets)
     else:
         lonlat, ring_at = found.xy, np.r_[found.start, found.end[-1:] + 1]
