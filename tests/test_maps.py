@@ -251,6 +251,25 @@ def test_save_page_writes_what_branca_writes(tmp_path, monkeypatch):
     assert a == b
 
 
+def test_names_that_look_like_jinja_are_drawn_as_they_are():
+    """branca compiles what an element renders as a Jinja template; the map writes its text as
+    it is, so a community's name with ``{{``, ``{%`` or ``{#`` is drawn as given (it was drawn
+    as "42 小区", or the map failed with Jinja's syntax error)."""
+    names = ["{{ 6*7 }} 小区", "{# 老区", "{% if %}院"]
+    poly = gpd.GeoSeries.from_wkt(
+        [f"POLYGON(({x} 45.75,{x + .001} 45.75,{x + .001} 45.751,{x} 45.751,{x} 45.75))"
+         for x in (126.600, 126.602, 126.604)], crs=4326)
+    comm = gpd.GeoDataFrame({"community_id": ["A", "B", "C"], "name": names,
+                             "n_required": [2] * 3, "n_missing_required": [1] * 3},
+                            geometry=poly, crs=4326)
+    r = Result(layers={"communities": comm}, profile=lc.load_profile(),
+               speed_profiles=["adult"])
+    h = make_map(r).get_root().render()
+    for name in names:
+        assert json.dumps(name, ensure_ascii=False) in h
+    assert "42 小区" not in h
+
+
 def test_unknown_basemap():
     with pytest.raises(ValueError, match="valid basemaps"):
         make_map(_tiny(), basemap="google")
