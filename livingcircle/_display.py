@@ -192,4 +192,7 @@ def explore(result: Result, layer: str, *, where: str | None = None, column: str
     if column is not None and not pd.api.types.is_numeric_dtype(gdf[column]):
         options.update(categorical=True)
     options.update(kwargs)
-    return gdf.explore(column=column, **options)
+    from .styles import written_as_is
+
+    # names and values written as given, not read as Jinja (styles.PageText)
+    return written_as_is(gdf.explore(column=column, **options))

@@ -71,7 +71,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, Figure, MacroElement
+from branca.element import Figure
 from jinja2 import Template
 
 from . import settings
@@ -84,6 +84,8 @@ from .styles import (
     COMPLETENESS_CLASSES,
     TIANDITU_TILES_URL,
     LocalPlane,
+    PageText,
+    Verbatim,
     completeness_colour,
     prepare_layer,
 )
@@ -100,50 +102,8 @@ def _root(m: folium.Map) -> Figure:
     return cast(Figure, m.get_root())
 
 
-class _Text(Element):
-    """Text written into the page as it is, never read as a Jinja template.
-
-    branca puts what an element renders into the page as ``Element(text)``, which compiles that
-    text as a template: names and data holding ``{{``, ``{%`` or ``{#`` were evaluated (a
-    community called "{{ 6*7 }} 小区" was drawn as "42 小区") or broke the map (a name with
-    "{#" raised Jinja's syntax error), and lexing the city centre's megabytes of data took
-    about 1 s of its map (``benchmarks/CITY_SCALE.md``, "The map's isochrones simplified ring
-    by ring"). Jinja drops one trailing newline of a template; so does this, so that a page
-    without such text is the same page as before, byte for byte.
-    """
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._text = text[:-1] if text.endswith("\n") else text
-
-    def render(self, **kwargs) -> str:
-        return self._text
-
-
-class _Verbatim(MacroElement):
-    """A ``MacroElement`` that writes what it renders into the page as :class:`_Text`.
-
-    Its header, html and script, as branca's ``MacroElement.render`` adds them, but not compiled
-    again as templates.
-    """
-
-    def render(self, **kwargs) -> None:
-        figure = self.get_root()
-        if not isinstance(figure, Figure):
-            msg = "an element of the map is rendered outside a page (branca Figure)"
-            raise TypeError(msg)
-        macros = self._template.module.__dict__
-        for part in ("header", "html", "script"):
-            macro = macros.get(part)
-            if macro is not None:
-                getattr(figure, part).add_child(_Text(macro(self, kwargs)),
-                                                name=self.get_name())
-        for element in self._children.values():
-            element.render(**kwargs)
-
-
-class _LayerControl(folium.LayerControl, _Verbatim):
-    """folium's layer control, written as it is (:class:`_Verbatim`).
+class _LayerControl(folium.LayerControl, Verbatim):
+    """folium's layer control, written as it is (:class:`~livingcircle.styles.Verbatim`).
 
     Its layer names come from the profile's category names, which a user may edit.
     """
@@ -260,8 +220,8 @@ def offline_map(**kwargs) -> folium.Map:
     m.default_css = []
     js, css = _leaflet_assets()
     root = _root(m)
-    root.header.add_child(_Text(f"<style>{css}</style>"), name="leaflet_css_inline")
-    root.header.add_child(_Text(f"<script>{js}</script>"), name="leaflet_js_inline")
+    root.header.add_child(PageText(f"<style>{css}</style>"), name="leaflet_css_inline")
+    root.header.add_child(PageText(f"<script>{js}</script>"), name="leaflet_js_inline")
     return m
 
 
@@ -452,7 +412,7 @@ def _js_json(obj) -> str:
             .replace("'", "\\u0027"))
 
 
-class _Shared(_Verbatim):
+class _Shared(Verbatim):
     """Geometry drawn by several layers (communities: their own layer and every gap layer)."""
 
     _template = Template("""
@@ -467,7 +427,7 @@ lcShared[{{ this.key|tojson }}] = {{ this.json }};
         self.json = _js_json([_pack(g) for g in geoms])
 
 
-class _Layer(_Verbatim):
+class _Layer(Verbatim):
     """Features drawn into their parent FeatureGroup by ``lcLayer`` (see ``_LAYER_JS``)."""
 
     _template = Template("""
@@ -488,7 +448,7 @@ lcLayer({{ this._parent.get_name() }}, {{ this.json }});
         return json.loads(self.json)
 
 
-class _Pane(_Verbatim):
+class _Pane(Verbatim):
     """A Leaflet pane between the tiles (z 200) and the data overlays (z 400) for the basemap."""
 
     _template = Template("""
@@ -560,7 +520,7 @@ _JS_TEXT = {
 }
 
 
-class _Data(_Verbatim):
+class _Data(Verbatim):
     """Page data read by ``_LAYER_JS``: ``statements`` maps a JS target to a JSON value."""
 
     _template = Template("""
@@ -816,7 +776,7 @@ def _generic_popup(row: dict, title: str) -> str:
 
 # --- controls -----------------------------------------------------------------------------------
 
-class _Search(_Verbatim):
+class _Search(Verbatim):
     """A search box over community names and ids (no external plugin: works offline).
 
     Typing or picking a name that is in the index (``lcIndex``, filled by ``lcLayer``) zooms to
@@ -862,7 +822,7 @@ class _Search(_Verbatim):
                          f"<datalist id='lc-names'>{opts}</datalist>")
 
 
-class _Ready(_Verbatim):
+class _Ready(Verbatim):
     """Mark the map drawn: ``window.lcReady`` (``performance.now()``) and the ``lc-ready`` event.
 
     Added last, so its script runs after every layer is on the map; the benchmark and the
@@ -1059,8 +1019,8 @@ def _base_map(b, *, lang: str, basemap: str, token: str | None) -> folium.Map:
     m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=14, tiles=None,
                     control_scale=True, prefer_canvas=False)
     root = _root(m)
-    root.header.add_child(_Text(_CSS), name="livingcircle_css")
-    root.header.add_child(_Text(_LAYER_JS), name="livingcircle_js")
+    root.header.add_child(PageText(_CSS), name="livingcircle_css")
+    root.header.add_child(PageText(_LAYER_JS), name="livingcircle_js")
     folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True,
                         show=basemap == "none" or (basemap == "tianditu" and not token)).add_to(m)
     if gcj:
@@ -1354,19 +1314,19 @@ def _legend(m, *, lang, colours, cat_names, gcj, result, title) -> None:
     if gcj:
         rows.append(f"<div><b>{_both('gcj', lang)}</b></div>")
     html_legend = "<div class='lc-legend'>" + "".join(rows) + "</div>"
-    _root(m).html.add_child(_Text(html_legend), name="livingcircle_legend")
+    _root(m).html.add_child(PageText(html_legend), name="livingcircle_legend")
     if title is None:
         title = _default_title(result, lang)
     if gcj:
         title += " [GCJ-02]"
-    _root(m).html.add_child(_Text(f"<div class='lc-title'>{_esc(title)}</div>"),
+    _root(m).html.add_child(PageText(f"<div class='lc-title'>{_esc(title)}</div>"),
                                 name="livingcircle_title")
 
 
 def _link_box(m: folium.Map, links: list[tuple[str, str]]) -> None:
     """Add a box of links (href, text; both escaped here) under the map's title."""
     items = "".join(f"<a href='{html.escape(h, quote=True)}'>{_esc(t)}</a>" for h, t in links)
-    _root(m).html.add_child(_Text(f"<div class='lc-links'>{items}</div>"),
+    _root(m).html.add_child(PageText(f"<div class='lc-links'>{items}</div>"),
                                 name="livingcircle_links")
 
 
@@ -1460,8 +1420,8 @@ def make_index_map(result: Result, pages: list[tuple[str, str, np.ndarray]], *, 
     m = offline_map(location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], zoom_start=11, tiles=None,
                     control_scale=True)
     root = _root(m)
-    root.header.add_child(_Text(_CSS), name="livingcircle_css")
-    root.header.add_child(_Text(_LAYER_JS), name="livingcircle_js")
+    root.header.add_child(PageText(_CSS), name="livingcircle_css")
+    root.header.add_child(PageText(_LAYER_JS), name="livingcircle_js")
     folium.FeatureGroup(name=_both("plain", lang), overlay=False, control=True).add_to(m)
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=False).add_to(m)
     bg = result.layers.get("basemap")

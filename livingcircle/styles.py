@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import re
 from collections.abc import Mapping
+from typing import TypeVar
 from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
@@ -26,6 +28,7 @@ import numba
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import Element, Figure, MacroElement
 
 from ._spill import SpilledLayer
 from ._union import rings_of
@@ -345,6 +348,92 @@ def completeness_colour(share: float) -> str:
         if share >= lo - 1e-9:
             col = c
     return col
+
+
+# --- page text of the maps ----------------------------------------------------------------
+
+_E = TypeVar("_E", bound=Element)
+
+
+class PageText(Element):
+    """Text written into a folium page as it is, never read as a Jinja template.
+
+    branca puts what an element renders into the page as ``Element(text)``, which compiles that
+    text as a template: names and data holding ``{{``, ``{%`` or ``{#`` were evaluated (a
+    community called "{{ 6*7 }} 小区" was drawn as "42 小区") or broke the page (a name with
+    "{#" raised Jinja's syntax error), and lexing the city centre's megabytes of map data took
+    about 1 s (``benchmarks/CITY_SCALE.md``, "The map's isochrones simplified ring by ring").
+    Jinja drops one trailing newline of a template; so does this, so that a page without such
+    text is the same page as before, byte for byte.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, **kwargs) -> str:
+        """Return the text as it was given (less one trailing newline)."""
+        return self._text
+
+
+class Verbatim(MacroElement):
+    """A ``MacroElement`` that writes what it renders into the page as :class:`PageText`.
+
+    Its header, html and script, as branca's ``MacroElement.render`` adds them, but not compiled
+    again as templates. The offline map's elements derive from it; a map made by folium's own
+    elements is converted with :func:`written_as_is`.
+    """
+
+    def render(self, **kwargs) -> None:
+        """Add the element's header, html and script to its page, then render its children."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            msg = "an element of the map is rendered outside a page (branca Figure)"
+            raise TypeError(msg)
+        macros = self._template.module.__dict__
+        for part in ("header", "html", "script"):
+            macro = macros.get(part)
+            if macro is not None:
+                getattr(figure, part).add_child(PageText(macro(self, kwargs)),
+                                                name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+def written_as_is(m: _E) -> _E:
+    """Make every element of the folium map ``m`` write its text as it is; return ``m``.
+
+    For a map folium or geopandas built: each ``MacroElement`` becomes an instance of its class
+    with :class:`Verbatim` before ``MacroElement`` in its method order, so that its own
+    ``render`` (folium's ``GeoJson`` prepares its data there) ends in :meth:`Verbatim.render`.
+    ``GeoDataFrame.explore`` wraps each run of ``{`` of a text value in Jinja's ``raw`` for the
+    second compile (and nothing else): that wrapping is taken off again here.
+    """
+    todo: list[Element] = [m]
+    while todo:
+        element = todo.pop()
+        if isinstance(element, MacroElement) and not isinstance(element, Verbatim):
+            element.__class__ = _verbatim_class(type(element))
+        data = getattr(element, "data", None)
+        if isinstance(data, dict) and isinstance(data.get("features"), list):
+            for feature in data["features"]:
+                props = feature.get("properties") or {}
+                for key, value in props.items():
+                    if isinstance(value, str) and _RAW_BRACES.search(value):
+                        props[key] = _RAW_BRACES.sub(r"\1", value)
+        todo.extend(element._children.values())
+    return m
+
+
+#: geopandas' escape of a run of ``{`` (``GeoDataFrame.explore``), undone by :func:`written_as_is`
+_RAW_BRACES = re.compile(r"\{% raw %\}(\{\{+)\{% endraw %\}")
+
+
+@functools.cache
+def _verbatim_class(cls: type) -> type:
+    """``cls`` with :class:`Verbatim` mixed in (one class per class, for :func:`written_as_is`)."""
+    return type(cls.__name__, (cls, Verbatim), {"__module__": cls.__module__,
+                                                "__doc__": cls.__doc__})
 
 
 # --- display geometry of the maps ---------------------------------------------------------

@@ -94,6 +94,20 @@ def test_explore_reprojects_and_escapes(sample_result):
     assert "tile.openstreetmap" not in page  # tiles=None reached geopandas
 
 
+def test_explore_draws_names_that_look_like_jinja_as_they_are(sample_result):
+    """branca compiles what an element renders as a Jinja template, and geopandas wraps only
+    ``{{`` in ``raw`` for it: a name with ``{#`` or ``{%`` failed the page with Jinja's syntax
+    error. Every name is drawn as given (in the GeoJSON, JSON-escaped)."""
+    import json
+
+    names = ["{{ 6*7 }} 小区", "{# 老区", "{% if %}院", "a{{{b", "{% raw %}{{{% endraw %}"]
+    comm = sample_result.layers["communities"].iloc[:len(names)].copy()
+    comm["name"] = names
+    page = _copy(sample_result, communities=comm).explore(tiles=None).get_root().render()
+    for name in names:
+        assert json.dumps(name) in page
+
+
 def test_explore_spilled_layer_and_filters(sample_result):
     iso = sample_result.layers["isochrones"]
     spill = SpilledLayer("isochrones")
