@@ -108,6 +108,7 @@ class _LayerControl(folium.LayerControl, Verbatim):
     Its layer names come from the profile's category names, which a user may edit.
     """
 
+
 #: Basemap names accepted by :func:`make_map`.
 BASEMAPS = ("none", "osm", "amap", "tianditu")
 
