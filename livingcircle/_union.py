@@ -130,7 +130,6 @@ def rings_of(parts: np.ndarray) -> Rings | None:
     return Rings(xy, start, end, flip, count)
 
 
-
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _ring_bounds(xy: np.ndarray, owner: np.ndarray, n_polys: int):
     """Find the rings in the coordinates of ``n_polys`` polygons (``owner``: each vertex's).

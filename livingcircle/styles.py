@@ -31,7 +31,7 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 
 from ._spill import SpilledLayer
-from ._union import rings_of
+from ._union import POLYGON_TYPE, rings_of
 from .schema import LAYER_LABELS_ZH as ZH_LAYER_NAMES
 
 logger = logging.getLogger(__name__)
@@ -485,10 +485,13 @@ class LocalPlane:
         m = a * (1 - e2) / w ** 1.5  # meridian radius of curvature
         return np.array([n * np.cos(phi), m]) * np.pi / 180
 
+    def metres(self, lonlat: np.ndarray) -> np.ndarray:
+        """Coordinates (n, 2) in lon/lat to this plane's metres."""
+        return (lonlat - np.array([self.lon0, self.lat0])) * self.scale
+
     def forward(self, geoms: np.ndarray) -> np.ndarray:
         """Shapely geometries in lon/lat to this plane's metres."""
-        origin, k = np.array([self.lon0, self.lat0]), self.scale
-        return shapely.transform(geoms, lambda xy: (xy - origin) * k)
+        return shapely.transform(geoms, self.metres)
 
     def back(self, geoms: np.ndarray) -> np.ndarray:
         """Shapely geometries in this plane's metres back to lon/lat."""
@@ -541,9 +544,8 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float | None, gcj: bool,
 
 def _rings_only(geoms: np.ndarray) -> bool:
     """Whether every geometry is a flat (x, y) Polygon or MultiPolygon (:func:`plain_simplify`)."""
-    kinds = shapely.get_type_id(geoms)
-    polygonal = (int(shapely.GeometryType.POLYGON), int(shapely.GeometryType.MULTIPOLYGON))
-    return bool(len(geoms)) and bool(np.isin(kinds, polygonal).all()) \
+    polygonal = (POLYGON_TYPE, int(shapely.GeometryType.MULTIPOLYGON))
+    return bool(len(geoms)) and bool(np.isin(shapely.get_type_id(geoms), polygonal).all()) \
         and not shapely.has_z(geoms).any()
 
 
@@ -572,8 +574,7 @@ def plain_simplify(geoms: np.ndarray, tolerance_m: float, plane: LocalPlane) -> 
         lonlat, ring_at = found.xy, np.r_[found.start, found.end[-1:] + 1]
         poly_at = np.r_[0, np.cumsum(found.count)]
     geom_at = np.searchsorted(part_of, np.arange(len(geoms) + 1))
-    origin, k = np.array([plane.lon0, plane.lat0]), plane.scale
-    take, n_kept = _dp_rings((lonlat - origin) * k, ring_at, float(tolerance_m))
+    take, n_kept = _dp_rings(plane.metres(lonlat), ring_at, float(tolerance_m))
     # a ring stays with four vertices or more, and a polygon with its shell (its first ring)
     ring_ok = n_kept >= 4
     poly_ok = ring_ok[poly_at[:-1]]  # every part has its shell: empty parts were left out
