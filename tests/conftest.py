@@ -70,6 +70,21 @@ _STARTED: dict[str, Future] = {}
 _FOLDERS: list[Path] = []
 
 
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment to start a test's subprocess with: a copy of ``os.environ`` taken now, with
+    ``extra`` on top. A background job must always pass it (``env=subprocess_env()``); a module
+    with background work passes it everywhere (tests/test_background.py checks).
+
+    Without ``env``, CPython's subprocess hands the C library's ``environ`` array to the child it
+    starts with ``vfork``, and it lets the other threads run meanwhile. A test in the main thread
+    that sets or deletes a variable then (``monkeypatch.setenv``, as in test_figures.py) can
+    reallocate that array under the child, whose ``execve`` then fails with "OSError: [Errno 14]
+    Bad address" (seen in CI; a loop of ``subprocess.run`` in a thread beside a loop of
+    ``os.environ`` changes shows it within seconds, and none with an explicit ``env``).
+    """
+    return {**os.environ, **extra}
+
+
 def background_folder(name: str) -> Path:
     """A new folder for a background job's files; removed at the end of a session that passed
     (kept for a look after a failure, like pytest's own tmp_path folders)."""

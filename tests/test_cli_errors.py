@@ -8,7 +8,6 @@ command is covered without editing this file.
 from __future__ import annotations
 
 import ast
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import click
 import geopandas as gpd
 import pyrosm
 import pytest
-from conftest import background_folder, background_result
+from conftest import background_folder, background_result, subprocess_env
 
 import livingcircle as lc
 from livingcircle import cli as cli_module
@@ -105,7 +104,7 @@ def _outcomes(base: Path) -> dict:
         argv = _args(cmd, scenario, folder)
         proc = subprocess.run([ENTRY, *argv], capture_output=True, text=True, cwd=folder,
                               stdin=subprocess.DEVNULL, timeout=900,
-                              env={**os.environ, "PYTHONWARNINGS": ""})
+                              env=subprocess_env(PYTHONWARNINGS=""))
         return case, (argv, proc)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -322,7 +321,7 @@ def test_cli_names_a_truncated_osm_file(tmp_path):
     proc = subprocess.run([ENTRY, "run", "--osm", str(path), "--communities",
                            str(SAMPLE["communities"]), "--facilities", str(SAMPLE["facilities"]),
                            "--out", str(tmp_path / "o"), "--no-progress"],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env=subprocess_env())
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (
@@ -351,7 +350,7 @@ def _warnings_run(tmp_path: Path) -> subprocess.CompletedProcess:
                            "--gates", str(tmp_path / "gates.gpkg"),
                            "--facilities", str(SAMPLE["facilities"]),
                            "--speeds", "adult", "--out", str(tmp_path / "o"), "--no-progress"],
-                          capture_output=True, text=True, timeout=1800)
+                          capture_output=True, text=True, timeout=1800, env=subprocess_env())
 
 
 def test_cli_warnings_are_the_tools_own(request, tmp_path):

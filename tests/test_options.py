@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import background_folder, background_result
+from conftest import background_folder, background_result, subprocess_env
 
 from livingcircle import batch, cli, options, pipeline
 from livingcircle._errors import InputError
@@ -108,7 +108,8 @@ def _bad_location_type_runs(base: Path) -> dict:
         runs[command] = out, subprocess.run(
             [entry, command, *inputs, "--location-type", "村", "--out", str(out),
              "--no-progress"],
-            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+            env=subprocess_env())
     return runs
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import background_result, need
+from conftest import background_result, need, subprocess_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -69,7 +68,7 @@ def _run_pyright(cwd: Path) -> subprocess.CompletedProcess | ImportError:
         import pyright  # noqa: F401
     except ImportError as exc:
         return exc
-    env = dict(os.environ, PYRIGHT_PYTHON_IGNORE_WARNINGS="1")
+    env = subprocess_env(PYRIGHT_PYTHON_IGNORE_WARNINGS="1")
     return subprocess.run(
         [sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=600,

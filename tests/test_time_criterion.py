@@ -14,7 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from conftest import background_folder, background_result
+from conftest import background_folder, background_result, subprocess_env
 
 import livingcircle as lc
 
@@ -31,7 +31,7 @@ def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
          "--gates", str(SAMPLE["gates"]), "--facilities", str(SAMPLE["facilities"]),
          "--boundary", str(SAMPLE["boundary"]), "--speeds", "adult", *extra,
          "--out", str(tmp_path / "o"), "--no-progress"],
-        capture_output=True, text=True, timeout=1800)
+        capture_output=True, text=True, timeout=1800, env=subprocess_env())
 
 
 def _commands(tmp: Path) -> dict[str, subprocess.CompletedProcess]:
@@ -41,7 +41,7 @@ def _commands(tmp: Path) -> dict[str, subprocess.CompletedProcess]:
     if done["both"].returncode == 0:
         done["report"] = subprocess.run(
             [ENTRY, "report", str(tmp / "both" / "o"), "--out", str(tmp / "report.html"),
-             "--no-map"], capture_output=True, text=True, timeout=600)
+             "--no-map"], capture_output=True, text=True, timeout=600, env=subprocess_env())
     done["bad criterion"] = _run(tmp / "criterion", "--criterion", "fastest")
     done["bad speed"] = _run(tmp / "speed", "--speed", "running")
     return done
