@@ -85,8 +85,8 @@ def contours(pieces) -> list[np.ndarray]:
     ring geometries: ``shapely.get_parts``, ``orient_polygons`` and ``get_rings`` copied every
     piece two or three times in GEOS, 1.32 of 9.1 s of 1,800 centre isochrones' unions against
     0.62 s now, the same rings (``benchmarks/CITY_SCALE.md``). A ring reversed here is the
-    ring ``orient_polygons`` gives, first vertex kept. Rings the pass cannot tell apart (a ring
-    that touches itself at its first vertex) go through GEOS as before.
+    ring ``orient_polygons`` gives, first vertex kept (:func:`rings_of`; GEOS's ring geometries
+    where the pass cannot tell the rings apart).
     """
     arr = np.asarray(pieces, dtype=object)
     if (shapely.get_type_id(arr) != POLYGON_TYPE).any():  # most pieces are single polygons
@@ -95,8 +95,6 @@ def contours(pieces) -> list[np.ndarray]:
     if len(arr) == 0:
         return []
     found = rings_of(arr)
-    if found is None:
-        return _contours_by_geos(arr)
     xy = found.xy
     return [xy[b:a:-1] if f else xy[a:b]  # reversed: p0, p(n-1), ..., p1
             for a, b, f in zip(found.start.tolist(), found.end.tolist(), found.flip.tolist(),
@@ -117,17 +115,34 @@ class Rings(NamedTuple):
     count: np.ndarray
 
 
-def rings_of(parts: np.ndarray) -> Rings | None:
-    """Find the rings of the non-empty Polygons ``parts`` in one pass over their coordinates.
+def rings_of(parts: np.ndarray) -> Rings:
+    """Find the rings of the non-empty Polygons ``parts``, in one pass over their coordinates.
 
-    No ring geometry is made (:func:`_ring_bounds`). None where the pass cannot tell the rings
-    apart (a ring touching itself at its first vertex): the caller asks GEOS for them.
+    No ring geometry is made (:func:`_ring_bounds`), except where the pass cannot tell the rings
+    apart (a ring touching itself at its first vertex): then all of them come from GEOS
+    (:func:`_rings_by_geos`), the same rings and orientations.
     """
     xy, owner = shapely.get_coordinates(parts, return_index=True)
     start, end, flip, count, ok = _ring_bounds(xy, owner, len(parts))
     if not ok or not np.array_equal(count, shapely.get_num_interior_rings(parts) + 1):
-        return None
+        return _rings_by_geos(parts)
     return Rings(xy, start, end, flip, count)
+
+
+def _rings_by_geos(parts: np.ndarray) -> Rings:
+    """Return :func:`rings_of` through GEOS's ring geometries.
+
+    The coordinates as ``shapely.to_ragged_array`` lays them out; ``flip`` from GEOS's own
+    orientation test (``is_ccw``, the test ``orient_polygons`` reverses a ring by: a shell must
+    run anticlockwise, a hole clockwise).
+    """
+    _kind, xy, (ring_at, poly_at) = shapely.to_ragged_array(parts)
+    ring_at, poly_at = np.asarray(ring_at, dtype=np.int64), np.asarray(poly_at, dtype=np.int64)
+    ccw = shapely.is_ccw(shapely.get_rings(parts))
+    shell = np.zeros(len(ccw), dtype=bool)
+    shell[poly_at[:-1]] = True  # every polygon's first ring (none is empty)
+    return Rings(np.asarray(xy), ring_at[:-1], ring_at[1:] - 1, np.where(shell, ~ccw, ccw),
+                 np.diff(poly_at))
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -167,15 +182,6 @@ def _ring_bounds(xy: np.ndarray, owner: np.ndarray, n_polys: int):
         k += 1
         i = j + 1
     return start[:k], end[:k], flip[:k], count, True
-
-
-def _contours_by_geos(parts: np.ndarray) -> list[np.ndarray]:
-    """Return :func:`contours` of non-empty polygons ``parts`` through GEOS's ring geometries."""
-    rings = shapely.get_rings(shapely.orient_polygons(parts))
-    coords, ring = shapely.get_coordinates(rings, return_index=True)
-    first = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
-    last = np.r_[first[1:], len(ring)] - 1  # a ring's closing vertex repeats its first
-    return [coords[a:b] for a, b in zip(first, last, strict=True)]
 
 
 def _with_holes_found(shells: np.ndarray, holes: np.ndarray) -> BaseGeometry:

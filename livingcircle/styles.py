@@ -567,12 +567,8 @@ def plain_simplify(geoms: np.ndarray, tolerance_m: float, plane: LocalPlane) -> 
     if len(parts) == 0:
         return np.array([shapely.Polygon() for _ in geoms], dtype=object)
     found = rings_of(parts)
-    if found is None:  # a ring touching itself at its first vertex: GEOS's ring geometries
-        _kind, lonlat, offsets = shapely.to_ragged_array(parts)
-        ring_at, poly_at = (np.asarray(o, dtype=np.int64) for o in offsets)
-    else:
-        lonlat, ring_at = found.xy, np.r_[found.start, found.end[-1:] + 1]
-        poly_at = np.r_[0, np.cumsum(found.count)]
+    lonlat, ring_at = found.xy, np.r_[found.start, found.end[-1:] + 1]
+    poly_at = np.r_[0, np.cumsum(found.count)]
     geom_at = np.searchsorted(part_of, np.arange(len(geoms) + 1))
     take, n_kept = _dp_rings(plane.metres(lonlat), ring_at, float(tolerance_m))
     # a ring stays with four vertices or more, and a polygon with its shell (its first ring)
