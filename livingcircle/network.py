@@ -40,7 +40,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from . import settings
@@ -407,9 +407,10 @@ def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> CrsLike:
 def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     """Project to the UTM zone osmnx would choose and keep each street segment once."""
     crs = _utm_crs(a.lon, a.lat)
-    pts = gpd.GeoSeries(shapely.points(a.lon, a.lat), crs=4326).to_crs(crs)
-    xy = shapely.get_coordinates(pts.to_numpy())
-    del pts
+    # geopandas' to_crs, on the coordinates: the transformer it makes, and no point geometries
+    to_utm = Transformer.from_crs(CRS.from_user_input(4326), CRS.from_user_input(crs),
+                                  always_xy=True)
+    xy = np.column_stack(to_utm.transform(a.lon, a.lat))
     # one row per street segment: of the two directions of a node pair, the one with more rows
     # (the same set of segments; a row without a reverse stands for both)
     loop = a.u == a.v
@@ -422,10 +423,13 @@ def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     keep = np.zeros(len(a.u), dtype=bool)
     keep[real] = np.where(fwd, n_fwd >= n_bwd, n_bwd > n_fwd)
     rows = np.flatnonzero(keep)
-    geom = gpd.GeoSeries(a.lines(rows), crs=4326).to_crs(crs).to_numpy()
+    geom = a.lines(rows)
+    coords = shapely.get_coordinates(geom)
+    coords = np.column_stack(to_utm.transform(coords[:, 0], coords[:, 1]))
+    geom = shapely.set_coordinates(geom.copy(), coords)  # as to_crs does (the lines are 2D)
     u, v = a.u[rows], a.v[rows]
     # every geometry runs from u to v (as EdgeTable.from_graph makes sure)
-    flip = _starts_nearer(geom, xy[v], xy[u])
+    flip = _starts_nearer(coords, shapely.get_num_coordinates(geom), xy[v], xy[u])
     if flip.any():
         geom[flip] = shapely.reverse(geom[flip])
     net = WalkNetwork.from_arrays(xy, u, v, crs=crs, geometry=geom, node_ids=a.ids,
@@ -436,15 +440,20 @@ def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     return net
 
 
-def _starts_nearer(geom: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _starts_nearer(coords: np.ndarray, n_coords: np.ndarray, a: np.ndarray, b: np.ndarray
+                   ) -> np.ndarray:
     """Whether each line's first vertex lies nearer the point of ``a`` than that of ``b``.
 
-    GEOS's distance of two points, ``sqrt(dx * dx + dy * dy)``, from the coordinates: without
-    making 2 × 1.7M point geometries for ``shapely.distance`` (2.5 of the 1M-node city's 28 s
-    network). A line without a first vertex is False, as its distance (NaN) compares.
+    ``coords`` are the lines' coordinates one line after the other, ``n_coords`` how many each
+    has. GEOS's distance of two points, ``sqrt(dx * dx + dy * dy)``, from the coordinates:
+    without making 2 × 1.7M point geometries for ``shapely.distance`` (2.5 of the 1M-node city's
+    28 s network), nor the first points (``shapely.get_point``, 0.74 s). A line without a
+    vertex is False, as its distance (NaN) compares.
     """
-    starts = shapely.get_point(geom, 0)
-    x, y = shapely.get_x(starts), shapely.get_y(starts)
+    some = n_coords > 0
+    first = (np.cumsum(n_coords) - n_coords)[some]
+    x, y = np.full(len(n_coords), np.nan), np.full(len(n_coords), np.nan)
+    x[some], y[some] = coords[first, 0], coords[first, 1]
     return np.sqrt((x - a[:, 0]) ** 2 + (y - a[:, 1]) ** 2) < \
         np.sqrt((x - b[:, 0]) ** 2 + (y - b[:, 1]) ** 2)
 

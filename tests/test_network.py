@@ -299,7 +299,7 @@ def test_starts_nearer_is_geos_point_distance_from_the_coordinates():
     starts = shapely.get_point(lines, 0)
     expected = shapely.distance(starts, shapely.points(a)) < \
         shapely.distance(starts, shapely.points(b))
-    got = _starts_nearer(lines, a, b)
+    got = _starts_nearer(shapely.get_coordinates(lines), shapely.get_num_coordinates(lines), a, b)
     assert np.array_equal(got, expected)
     assert not got[7] and got.sum() == (fwd.sum() - fwd[7])
 
