@@ -95,9 +95,10 @@ def contours(pieces) -> list[np.ndarray]:
     if len(arr) == 0:
         return []
     found = rings_of(arr)
-    xy = found.xy
-    return [xy[b:a:-1] if f else xy[a:b]  # reversed: p0, p(n-1), ..., p1
-            for a, b, f in zip(found.start.tolist(), found.end.tolist(), found.flip.tolist(),
+    xy, at = found.xy, found.ring_at
+    # ring k runs from at[k] to its closing vertex at[k + 1] - 1; reversed: p0, p(n-1), ..., p1
+    return [xy[b:a:-1] if f else xy[a:b]
+            for a, b, f in zip(at[:-1].tolist(), (at[1:] - 1).tolist(), found.flip.tolist(),
                                strict=True)]
 
 
@@ -106,9 +107,9 @@ class Rings(NamedTuple):
 
     #: every coordinate of the polygons, in order: each polygon's shell, then its holes
     xy: np.ndarray
-    #: each ring's first coordinate and its closing one (which repeats the first)
-    start: np.ndarray
-    end: np.ndarray
+    #: where each ring starts in ``xy``, and one past the last ring's end: ring k is
+    #: ``xy[ring_at[k]:ring_at[k + 1]]``, closed (its last coordinate repeats its first)
+    ring_at: np.ndarray
     #: whether a ring runs against GEOS's orientation (a shell clockwise, a hole anticlockwise)
     flip: np.ndarray
     #: the rings of each polygon (its shell and its holes)
@@ -126,7 +127,7 @@ def rings_of(parts: np.ndarray) -> Rings:
     start, end, flip, count, ok = _ring_bounds(xy, owner, len(parts))
     if not ok or not np.array_equal(count, shapely.get_num_interior_rings(parts) + 1):
         return _rings_by_geos(parts)
-    return Rings(xy, start, end, flip, count)
+    return Rings(xy, np.r_[start, end[-1] + 1 if len(end) else 0], flip, count)
 
 
 def _rings_by_geos(parts: np.ndarray) -> Rings:
@@ -141,8 +142,7 @@ def _rings_by_geos(parts: np.ndarray) -> Rings:
     ccw = shapely.is_ccw(shapely.get_rings(parts))
     shell = np.zeros(len(ccw), dtype=bool)
     shell[poly_at[:-1]] = True  # every polygon's first ring (none is empty)
-    return Rings(np.asarray(xy), ring_at[:-1], ring_at[1:] - 1, np.where(shell, ~ccw, ccw),
-                 np.diff(poly_at))
+    return Rings(np.asarray(xy), ring_at, np.where(shell, ~ccw, ccw), np.diff(poly_at))
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

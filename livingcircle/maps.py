@@ -88,6 +88,7 @@ from .styles import (
     Verbatim,
     completeness_colour,
     prepare_layer,
+    written_as_is,
 )
 from .summaries import in_scope_mask, share_met
 
@@ -100,13 +101,6 @@ logger = logging.getLogger(__name__)
 def _root(m: folium.Map) -> Figure:
     """Return the HTML document of ``m`` (branca types ``get_root`` as a plain Element)."""
     return cast(Figure, m.get_root())
-
-
-class _LayerControl(folium.LayerControl, Verbatim):
-    """folium's layer control, written as it is (:class:`~livingcircle.styles.Verbatim`).
-
-    Its layer names come from the profile's category names, which a user may edit.
-    """
 
 
 #: Basemap names accepted by :func:`make_map`.
@@ -999,15 +993,21 @@ def _add_background(m: folium.Map, bg, *, lang: str, gcj: bool, plain: bool) -> 
 def _finish_map(m: folium.Map, names: pd.Series, b, *, lang: str, colours: dict,
                 cat_names: dict, gcj: bool, result: Result, title: str | None,
                 index_href: str | None) -> None:
-    """Add the search box, layer control, legend and index link; fit the map to ``b``."""
+    """Add the search box, layer control, legend and index link; fit the map to ``b``.
+
+    Then every element of the map writes its text as it is (:func:`written_as_is`): folium's
+    own elements too, such as the layer control, whose names come from the profile's category
+    names, which a user may edit.
+    """
     _Search(names.tolist(), _t("search", lang)).add_to(m)
-    _LayerControl(collapsed=True).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     _legend(m, lang=lang, colours=colours, cat_names=cat_names, gcj=gcj, result=result,
             title=title)
     if index_href:
         _link_box(m, [(index_href, "← " + _both("index", lang))])
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
     _Ready().add_to(m)
+    written_as_is(m)
 
 
 def _base_map(b, *, lang: str, basemap: str, token: str | None) -> folium.Map:
@@ -1452,13 +1452,13 @@ def make_index_map(result: Result, pages: list[tuple[str, str, np.ndarray]], *, 
                       "t": f"{_esc(label)} ({len(rows)})", "p": popup, "k": [label]})
     _layer(name=_both("pages", lang), styles=styles, features=feats).add_to(m)
     _Search([p[0] for p in pages], _t("search", lang)).add_to(m)
-    _LayerControl(collapsed=True).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     _legend(m, lang=lang, colours={}, cat_names={}, gcj=False, result=result,
             title=f"{_t('index', lang)} — {title or _default_title(result, lang)}")
     _link_box(m, [(href, f"{label} ({len(rows)})") for label, href, rows in pages])
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]], max_zoom=16)
     _Ready().add_to(m)
-    return m
+    return written_as_is(m)
 
 
 def write_map_pages(result: Result, out, *, by: str = "district", lang: str = "zh",

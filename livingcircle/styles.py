@@ -567,7 +567,7 @@ def plain_simplify(geoms: np.ndarray, tolerance_m: float, plane: LocalPlane) -> 
     if len(parts) == 0:
         return np.array([shapely.Polygon() for _ in geoms], dtype=object)
     found = rings_of(parts)
-    lonlat, ring_at = found.xy, np.r_[found.start, found.end[-1:] + 1]
+    lonlat, ring_at = found.xy, found.ring_at
     poly_at = np.r_[0, np.cumsum(found.count)]
     geom_at = np.searchsorted(part_of, np.arange(len(geoms) + 1))
     take, n_kept = _dp_rings(plane.metres(lonlat), ring_at, float(tolerance_m))
