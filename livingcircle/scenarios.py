@@ -203,8 +203,9 @@ def _changed_categories(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> se
     from .accessibility import facility_categories
 
     def rows(fac: gpd.GeoDataFrame) -> Counter:
-        return Counter(zip(fac["facility_id"].astype(str), facility_categories(fac),
-                           shapely.to_wkb(fac.geometry.to_numpy()), strict=True))
+        # plain lists: iterating a pandas string column calls its __getitem__ per element
+        return Counter(zip(fac["facility_id"].astype(str).tolist(), facility_categories(fac),
+                           shapely.to_wkb(fac.geometry.to_numpy()).tolist(), strict=True))
 
     b, a = rows(before), rows(after)
     return {c for _, cats, _ in (b - a) + (a - b) for c in cats}
@@ -251,9 +252,8 @@ def _gaps_after(parts: dict, fac_after: gpd.GeoDataFrame, sp_name: str) -> pd.Da
 
     gaps_b, prof, acc = parts["gaps"], parts["profile"], parts["access"]
     judged_before = set(gaps_b["category"].astype(str))
-    changed = [c.id for c in prof.poi_categories()
-               if c.id in _changed_categories(parts["facilities"], fac_after)
-               and c.id in judged_before]
+    touched = _changed_categories(parts["facilities"], fac_after)  # once, not per category
+    changed = [c.id for c in prof.poi_categories() if c.id in touched and c.id in judged_before]
     if not changed:
         return gaps_b
     acc_after = measure_access(parts["network"], acc.communities,
