@@ -115,12 +115,11 @@ def capacity_access(
     p = _clean_pairs(pairs)
     cats = _categories_to_measure(p, profile, categories)
     comm, fac = _demand_and_supply(p, communities, facilities, demand)
-    out = []
-    for cid in cats:
-        out += _category_rows(p, comm, fac, cid, profile.category(cid).max_walk_m,
-                              _persons_per_place(persons_per_place, cid), demand=demand,
-                              decay=decay)
-    result = pd.DataFrame(out, columns=CAPACITY_COLUMNS)
+    out = [_category_rows(p, comm, fac, cid, profile.category(cid).max_walk_m,
+                          _persons_per_place(persons_per_place, cid), demand=demand,
+                          decay=decay) for cid in cats]
+    result = (pd.concat(out, ignore_index=True) if out
+              else pd.DataFrame([], columns=CAPACITY_COLUMNS))
     result["capacity_met"] = result["capacity_met"].astype("boolean")
     return result.sort_values(["community_id", "category"], kind="stable").reset_index(drop=True)
 
@@ -156,41 +155,39 @@ def _categories_to_measure(p: pd.DataFrame, profile: Profile,
 
 
 def _category_rows(p: pd.DataFrame, comm: pd.DataFrame, fac: pd.DataFrame, cid: str, d0: float,
-                   ppp: float | None, *, demand: str, decay: str) -> list[dict]:
+                   ppp: float | None, *, demand: str, decay: str) -> pd.DataFrame:
     """Return the rows of one category: 2SFCA within its catchment ``d0``, every community's status.
 
-    ``ppp`` is the category's norm (persons per place; None: no norm).
+    ``ppp`` is the category's norm (persons per place; None: no norm). A community with no
+    facility in reach has 0 of them and a ratio of 0. Built column by column: with a dict per
+    row (and ``to_dict``/``itertuples`` over the pandas columns) ``capacity_access`` took
+    3.4-3.6 s on the 1M city's 310,000 rows, 2.0-2.3 s now, the same frame (2026-12-07).
     """
     norm = 1.0 / ppp if ppp is not None else math.nan
     per = _category_ratios(p[(p["category"] == cid) & (p["distance_m"] <= d0)], comm, fac,
-                           d0, decay)
-    stats = per.to_dict("index")  # community_id -> {n_in, n_nocap, ratio, demand_incomplete}
-    out = []
-    for cm in comm.itertuples(index=False):
-        if cm.community_id in stats:
-            st = stats[cm.community_id]
-            n_in, n_nocap = int(st["n_in"]), int(st["n_nocap"])
-            ratio_i, demand_incomplete = float(st["ratio"]), bool(st["demand_incomplete"])
-        else:
-            n_in, n_nocap, ratio_i, demand_incomplete = 0, 0, 0.0, False
-        status, met = _capacity_status(n_in, n_nocap, ratio_i, demand_incomplete,
-                                       has_norm=ppp is not None, norm=norm)
-        out.append({
-            "community_id": cm.community_id,
-            "category": cid,
-            "catchment_m": d0,
-            "demand": cm.demand,
-            "demand_basis": demand,
-            "n_facilities_in_reach": n_in,
-            "n_facilities_no_capacity": n_nocap,
-            "supply_ratio": ratio_i,
-            "places_per_1000": ratio_i * 1000.0,
-            "norm_ratio": norm,
-            "capacity_met": met,
-            "capacity_status": status,
-            "decay": decay,
-        })
-    return out
+                           d0, decay).reindex(comm["community_id"])  # ids unique: checked
+    n_in = per["n_in"].fillna(0).to_numpy(dtype=np.int64)
+    n_nocap = per["n_nocap"].fillna(0).to_numpy(dtype=np.int64)
+    ratio = per["ratio"].fillna(0.0).to_numpy(dtype=float)
+    incomplete = per["demand_incomplete"].fillna(False).to_numpy(dtype=bool)
+    decided = [_capacity_status(a, b, r, d, has_norm=ppp is not None, norm=norm)
+               for a, b, r, d in zip(n_in.tolist(), n_nocap.tolist(), ratio.tolist(),
+                                     incomplete.tolist(), strict=True)]
+    return pd.DataFrame({
+        "community_id": comm["community_id"].to_numpy(),
+        "category": cid,
+        "catchment_m": np.full(len(comm), d0, dtype=float),
+        "demand": comm["demand"].to_numpy(dtype=float),
+        "demand_basis": demand,
+        "n_facilities_in_reach": n_in,
+        "n_facilities_no_capacity": n_nocap,
+        "supply_ratio": ratio,
+        "places_per_1000": ratio * 1000.0,
+        "norm_ratio": np.full(len(comm), norm),  # a NaN scalar would make an object column
+        "capacity_met": pd.array([m for _s, m in decided], dtype="boolean"),
+        "capacity_status": [st for st, _m in decided],
+        "decay": decay,
+    }, columns=CAPACITY_COLUMNS)
 
 
 def _clean_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -261,8 +258,9 @@ def _category_ratios(q: pd.DataFrame, comm: pd.DataFrame, fac: pd.DataFrame, d0:
     q = q.merge(comm, on="community_id").merge(fac, on="facility_id")
     q["w"] = _decay(q["distance_m"].to_numpy(dtype=float), d0, decay)
     q["wd"] = q["w"] * q["demand"].fillna(0.0)
-    fstats = q.groupby("facility_id").agg(
-        wdemand=("wd", "sum"), demand_unknown=("demand", lambda s: bool(s.isna().any())))
+    q["demand_na"] = q["demand"].isna()
+    fstats = q.groupby("facility_id").agg(wdemand=("wd", "sum"),
+                                          demand_unknown=("demand_na", "any"))
     fstats = fstats.join(fac.set_index("facility_id"))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = fstats["capacity"] / fstats["wdemand"]
