@@ -394,7 +394,11 @@ def uncovered_areas(acc: Access, facilities: gpd.GeoDataFrame, *,
         for j, T in enumerate(limits):
             reached = near.reached(i, dist[:, j])
             segs, da, db = reached
-            if len(segs) and reached_whole(da, db, seg_len[segs], T).all():
+            if not ((da <= T) | (db <= T)).any():
+                # no end of a nearby street within T: nothing reached (what _uncovered_part
+                # would find, at some 25 µs of Python a pair: 38,000 of the centre's 49,600)
+                parts.append(poly)
+            elif reached_whole(da, db, seg_len[segs], T).all():
                 # every nearby street reached whole: the same pieces for each such category
                 if every is None:
                     every = _uncovered_part(maker, poly, reached, T)
