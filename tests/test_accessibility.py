@@ -208,6 +208,22 @@ def test_recommend_finds_the_communities_access_points_once(sample_result, monke
     pd.testing.assert_frame_equal(out["before_after"], sample_result["before_after"])
 
 
+def test_boundary_samples_are_linspace_bit_for_bit():
+    """The boundary's sample fractions, all lines at once, are ``np.linspace(0, 1, k)`` each.
+
+    Counts of 0 (a line without a part in reach) give nothing, 1 gives [0.0], and every other
+    run ends on 1.0 exactly; compared as bits, not within a tolerance.
+    """
+    from livingcircle.accessibility import _spaced
+
+    rng = np.random.default_rng(5)
+    for counts in ([], [0], [1], [2], [0, 3, 0, 1, 7], rng.integers(0, 300, 400)):
+        expected = np.concatenate([np.linspace(0, 1, int(k)) for k in counts if k > 0] or [[]])
+        got = _spaced(np.asarray(counts, dtype=np.int64))
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got.view(np.uint64), expected.view(np.uint64))
+
+
 def test_first_nearest_is_the_first_of_a_sort_by_community_and_distance():
     """Each community's nearest access point, the first on a tie, as a stable sort would give.
 
