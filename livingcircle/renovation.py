@@ -734,7 +734,12 @@ def _rows_by_community(table: pd.DataFrame | None, columns, what: str, maker: st
         if col not in table.columns:
             msg = f"{what} table lacks column {col!r}; pass the result of {maker}()"
             raise InputError(msg)
-    for g in table[keep(table)].to_dict("records"):
+    kept = table[keep(table)]
+    # the records of to_dict("records") (the same values and Python types), column by column:
+    # to_dict boxes every cell on its own
+    cols = {c: kept[c].tolist() for c in kept.columns}
+    for values in zip(*cols.values(), strict=True):
+        g = dict(zip(cols, values, strict=True))
         out.setdefault(str(g["community_id"]), []).append(g)
     return out
 
