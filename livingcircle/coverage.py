@@ -245,7 +245,7 @@ def _category_reach(acc: Access, maker: IsochroneMaker, starts_of: dict[str, np.
         whole, pe, ps, pf = maker.parts(maker.segments_reached(nodes, dist, work), T)
         mask = np.zeros(len(maker.geom), dtype=bool)
         mask[whole] = True
-        found[cid] = (whole, mask, pe, ps, pf)  # one key per thread: no lock needed
+        found[cid] = (whole, mask, pe, ps, pf)  # each key set once, by one thread
 
     parallel_each([cid for cid in wanted if len(starts_of[cid])], one, threads=threads,
                   state=lambda: (BoundedSearch(acc.graph), np.full(acc.graph.n_nodes, np.inf)))
