@@ -305,7 +305,7 @@ class _DirectedArrays:
 
     def lines(self, rows: np.ndarray) -> np.ndarray:
         """Geometries of ``rows``, straight lines between the nodes where a row has none."""
-        g = self.geometry[rows].copy()
+        g = self.geometry[rows]  # a new array (rows index it): the caller may change it
         none = shapely.is_missing(g)
         if none.any():
             r = rows[none]
@@ -426,7 +426,7 @@ def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     geom = a.lines(rows)
     coords = shapely.get_coordinates(geom)
     coords = np.column_stack(to_utm.transform(coords[:, 0], coords[:, 1]))
-    geom = shapely.set_coordinates(geom.copy(), coords)  # as to_crs does (the lines are 2D)
+    geom = shapely.set_coordinates(geom, coords)  # as to_crs does (the lines are 2D)
     u, v = a.u[rows], a.v[rows]
     # every geometry runs from u to v (as EdgeTable.from_graph makes sure)
     flip = _starts_nearer(coords, shapely.get_num_coordinates(geom), xy[v], xy[u])
