@@ -109,7 +109,7 @@ isochrone_cache_vertices : int
     593 in the same time (a smaller cache draws about as much faster as the reads cost), and
     the run with its processes peaked at 4,040 against 4,188-4,192 MB; the city centre's cells
     (7.7M vertices predicted) still fit, the same time and memory
-    (``benchmarks/CITY_SCALE.md``, "The same code in a faster hour").
+    (``benchmarks/CITY_SCALE.md``, "The same code in a faster hour; half the cell cache").
 coverage_tile_above_m : float
     A network wider than this (metres, east–west or north–south) gets its coverage polygons
     in 3.2 km tiles, one row per category and tile, instead of one polygon per category.
