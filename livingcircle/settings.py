@@ -107,7 +107,7 @@ isochrone_cache_vertices : int
     a top-level cell's file into its ``1/n`` when it first needs one of its cells. 10,000,000
     rather than 20,000,000: the 1M-node city's workers read their cells 987 times instead of
     593 in the same time (a smaller cache draws about as much faster as the reads cost), and
-    the run with its processes peaked at 4,040 against 4,188-4,192 MB; the city centre's cells
+    the run with its processes peaked at 4,013-4,040 against 4,188-4,192 MB; the centre's cells
     (7.7M vertices predicted) still fit, the same time and memory
     (``benchmarks/CITY_SCALE.md``, "The same code in a faster hour; half the cell cache").
 coverage_tile_above_m : float
