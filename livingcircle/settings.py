@@ -104,11 +104,9 @@ isochrone_cache_vertices : int
     (:func:`livingcircle.isochrones.prepare_cells`); a worker's ``1/n`` then counts only what
     it adds to them. Where they would not fit, a run's pool builds them once into files
     (:class:`livingcircle.isochrones.CellStore`, under ``spill_dir``), and each worker reads
-    a top-level cell's file into its ``1/n`` when it first needs one of its cells. 10,000,000
-    rather than 20,000,000: the 1M-node city's workers read their cells 987 times instead of
-    593 in the same time (a smaller cache draws about as much faster as the reads cost), and
-    the run with its processes peaked at 4,013-4,040 against 4,188-4,192 MB; the centre's cells
-    (7.7M vertices predicted) still fit, the same time and memory
+    a top-level cell's file into its ``1/n`` when it first needs one of its cells. Half of it
+    took 150-180 MB off the 1M-node city's peak in the same time, but the city centre's run
+    over two Dask workers (each keeps all of it) took 86.0 against 75.4 s
     (``benchmarks/CITY_SCALE.md``, "The same code in a faster hour; half the cell cache").
 coverage_tile_above_m : float
     A network wider than this (metres, east–west or north–south) gets its coverage polygons
@@ -164,7 +162,7 @@ threads: int | None = None
 workers: int | None = None
 process_pool_min_communities: int = 200
 scheduler: str | None = None
-isochrone_cache_vertices: int = 10_000_000
+isochrone_cache_vertices: int = 20_000_000
 coverage_tile_above_m: float = 10_000.0
 
 
