@@ -19,11 +19,11 @@ Why complete-linkage agglomerative clustering
 The policy's test of a cluster is that its members are *within walking distance of each other*.
 Complete linkage merges two groups at the largest distance between their members, so cutting the
 tree at ``distance_threshold = max walk`` guarantees that **every pair** of members is within the
-walk (scikit-learn ``AgglomerativeClustering(metric="precomputed", linkage="complete")``).
+walk (scipy's ``linkage(method="complete")`` on the whole matrix, cut there).
 A city has too many communities for that n × n matrix (10,000² floats and the linkage's copies
 are gigabytes), so the same complete linkage runs on the sparse graph of the pairs within the walk
-(:func:`_complete_link_sparse`, tested against scikit-learn on the whole matrix); scikit-learn
-splits a group over the size cap on the group's own small matrix.
+(:func:`_complete_link_sparse`, tested against scipy on the whole matrix); scipy's linkage
+splits a group over the size cap on the group's own small matrix (:func:`_halves`).
 SKATER and max-p (spopt) cut a spatial contiguity tree: they give contiguous regions with a floor
 on size, but they neither bound the walking distance between members nor need a floor; they also
 partition *every* unit, where here many communities should stay alone. Agglomerative clustering
@@ -178,16 +178,32 @@ def _missing_sets(gaps: pd.DataFrame, *, required_only: bool = True) -> dict[str
         out.setdefault(c, set()).add(cat)
     return out
 
-def _complete_link(D: np.ndarray, threshold: float | None, n_clusters: int | None = None):
-    from sklearn.cluster import AgglomerativeClustering
+def _halves(D: np.ndarray) -> np.ndarray:
+    """Split items in two by complete linkage on their distance matrix ``D``: 0/1 labels.
 
-    if len(D) == 1:
-        return np.zeros(1, dtype=int)
-    model = AgglomerativeClustering(metric="precomputed", linkage="complete",
-                                    # sklearn stubs: n_clusters is int, but None is documented
-                                    # (required with distance_threshold)
-                                    distance_threshold=threshold, n_clusters=n_clusters)  # pyright: ignore[reportArgumentType]
-    return model.fit_predict(np.minimum(D, FAR))
+    The two groups are those the last merge of the complete-linkage tree joins: scipy's
+    ``linkage``, which scikit-learn's ``AgglomerativeClustering(metric="precomputed",
+    linkage="complete", n_clusters=2)`` calls and cuts the same way. Without scikit-learn the
+    run does not import it: 0.72 s of the city centre's clusters stage, whose 151 splits took
+    0.04 s through scikit-learn and 0.008 s here, the same halves (``benchmarks/CITY_SCALE.md``).
+    One item: label 0.
+    """
+    from scipy.cluster.hierarchy import linkage
+
+    n = len(D)
+    label = np.zeros(n, dtype=int)
+    if n == 1:
+        return label
+    i, j = np.triu_indices(n, k=1)
+    tree = linkage(np.minimum(D, FAR)[i, j], method="complete")
+    todo = [int(tree[-1, 0])]  # one side of the last merge: its leaves get label 1
+    while todo:
+        node = todo.pop()
+        if node < n:
+            label[node] = 1
+        else:
+            todo += [int(tree[node - n, 0]), int(tree[node - n, 1])]
+    return label
 
 
 def _split_to_cap(idx: np.ndarray, D: np.ndarray, hh: np.ndarray, max_households, max_members):
@@ -195,7 +211,7 @@ def _split_to_cap(idx: np.ndarray, D: np.ndarray, hh: np.ndarray, max_households
                or (max_households is not None and np.nansum(hh[idx]) > max_households))
     if not too_big or len(idx) == 1:
         return [idx]
-    lab = _complete_link(D[np.ix_(idx, idx)], None, n_clusters=2)
+    lab = _halves(D[np.ix_(idx, idx)])
     out = []
     for k in sorted(set(lab), key=lambda k: idx[lab == k].min()):
         out += _split_to_cap(idx[lab == k], D, hh, max_households, max_members)
@@ -210,8 +226,8 @@ def _complete_link_sparse(n: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -
     such a pair; the linkage of a merged cluster to a neighbour is the larger of the two
     linkages (Lance–Williams for complete linkage), and a neighbour that is not within reach of
     both is dropped. This is the naive agglomerative algorithm cut at the threshold, on the
-    sparse graph of the pairs: the clusters that :func:`_complete_link` gives on the whole
-    n × n matrix with ``distance_threshold``, in memory that grows with the pairs.
+    sparse graph of the pairs: the clusters that complete linkage on the whole n × n matrix,
+    cut at the threshold, gives, in memory that grows with the pairs.
 
     Returns
     -------

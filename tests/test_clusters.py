@@ -415,11 +415,11 @@ def test_distance_pairs_are_the_square_matrix(case):
 
 
 def _scipy_complete(D: np.ndarray, *, below: float | None = None, n: int | None = None):
-    """Complete-linkage labels from scipy (independent of the package's sklearn call).
+    """Complete-linkage labels from scipy's ``fcluster`` (not the package's own cuts).
 
-    ``below``: clusters whose every pair is closer than this (sklearn's ``distance_threshold``
-    merges while the linkage is below it; scipy's ``fcluster`` cuts at ≤ t, so t is the next
-    float down); ``n``: exactly n clusters.
+    ``below``: clusters whose every pair is closer than this (the package merges while the
+    linkage is below it; scipy's ``fcluster`` cuts at ≤ t, so t is the next float down);
+    ``n``: exactly n clusters.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
@@ -482,6 +482,27 @@ def test_sparse_complete_linkage_gives_the_groups_of_the_whole_matrix(seed):
                                cap_hh, cap_n)
         assert sorted(tuple(g.tolist()) for g in got) == ref
         assert sum(len(g) > 1 for g in ref) > 3  # real clusters, not only singletons
+
+
+def test_a_group_is_halved_where_complete_linkage_last_merged():
+    """Households at 0, 100, 250 and 420 m along one street: complete linkage joins 0-100 (100 m),
+    then 250-420 (170 m; 250 is 250 m from 0), so the halves are {0, 100} and {250, 420}; single
+    linkage would have joined 250 to 100 (150 m) and left 420 alone. Unreachable pairs count as
+    far apart, and one item is one half."""
+    x = np.array([0.0, 100.0, 250.0, 420.0])
+    D = np.abs(x[:, None] - x[None, :])
+    lab = C._halves(D)
+    assert lab[0] == lab[1] and lab[2] == lab[3] and lab[0] != lab[2]
+    D[0, 3] = D[3, 0] = np.inf
+    assert C._halves(D).tolist() == lab.tolist()
+    assert C._halves(np.zeros((1, 1))).tolist() == [0]
+    rng = np.random.default_rng(5)
+    for n in (2, 3, 7, 30):
+        xy_ = rng.uniform(0, 2000, (n, 2))
+        D = np.hypot(*(xy_[:, None, :] - xy_[None, :, :]).transpose(2, 0, 1))
+        got, ref = C._halves(D), _scipy_complete(D, n=2)
+        assert {frozenset(np.flatnonzero(got == k)) for k in (0, 1)} == \
+            {frozenset(np.flatnonzero(ref == k)) for k in set(ref)}
 
 
 def test_single_best_site_needs_no_solver(monkeypatch):
