@@ -485,7 +485,7 @@ def test_sparse_complete_linkage_gives_the_groups_of_the_whole_matrix(seed):
 
 
 def test_a_group_is_halved_where_complete_linkage_last_merged():
-    """Households at 0, 100, 250 and 420 m along one street: complete linkage joins 0-100 (100 m),
+    """Communities at 0, 100, 250 and 420 m along one street: complete linkage joins 0-100 (100 m),
     then 250-420 (170 m; 250 is 250 m from 0), so the halves are {0, 100} and {250, 420}; single
     linkage would have joined 250 to 100 (150 m) and left 420 alone. Unreachable pairs count as
     far apart, and one item is one half."""
