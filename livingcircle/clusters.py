@@ -181,29 +181,19 @@ def _missing_sets(gaps: pd.DataFrame, *, required_only: bool = True) -> dict[str
 def _halves(D: np.ndarray) -> np.ndarray:
     """Split items in two by complete linkage on their distance matrix ``D``: 0/1 labels.
 
-    The two groups are those the last merge of the complete-linkage tree joins: scipy's
-    ``linkage``, which scikit-learn's ``AgglomerativeClustering(metric="precomputed",
-    linkage="complete", n_clusters=2)`` calls and cuts the same way. So the run does not import
-    scikit-learn (0.69-0.72 s and about 50 MB at the city centre); the centre's 151 splits took
-    0.04 s through scikit-learn and 0.008 s here, the same halves (``benchmarks/CITY_SCALE.md``).
-    One item: label 0.
+    The two groups are those the last merge of the complete-linkage tree joins (scipy's
+    ``linkage`` cut by ``cut_tree``), as scikit-learn's ``AgglomerativeClustering(
+    metric="precomputed", linkage="complete", n_clusters=2)`` builds and cuts the same tree. So
+    the run does not import scikit-learn (0.69-0.72 s and about 50 MB at the city centre;
+    ``benchmarks/CITY_SCALE.md``). One item: label 0.
     """
-    from scipy.cluster.hierarchy import linkage
+    from scipy.cluster.hierarchy import cut_tree, linkage
+    from scipy.spatial.distance import squareform
 
-    n = len(D)
-    label = np.zeros(n, dtype=int)
-    if n == 1:
-        return label
-    i, j = np.triu_indices(n, k=1)
-    tree = linkage(np.minimum(D, FAR)[i, j], method="complete")
-    todo = [int(tree[-1, 0])]  # one side of the last merge: its leaves get label 1
-    while todo:
-        node = todo.pop()
-        if node < n:
-            label[node] = 1
-        else:
-            todo += [int(tree[node - n, 0]), int(tree[node - n, 1])]
-    return label
+    if len(D) == 1:
+        return np.zeros(1, dtype=int)
+    tree = linkage(squareform(np.minimum(D, FAR), checks=False), method="complete")
+    return cut_tree(tree, n_clusters=2).ravel()
 
 
 def _split_to_cap(idx: np.ndarray, D: np.ndarray, hh: np.ndarray, max_households, max_members):
