@@ -33,6 +33,7 @@ from shapely.geometry.base import BaseGeometry
 from . import settings
 from ._errors import CoordinateError, InputError, LivingCircleWarning
 from .coords import in_china
+from .crs import utm_crs
 from .diagnostics import Diagnostics, reasons_text
 from .schema import (
     COMMUNITY_ATTRIBUTES,
@@ -373,7 +374,7 @@ def drop_far_outside(gdf: gpd.GeoDataFrame, boundary: Boundary, *, layer: str, s
     if geom is None or len(gdf) == 0:
         return gdf
     bser = gpd.GeoSeries([geom], crs=4326)
-    utm = bser.estimate_utm_crs()
+    utm = utm_crs(bser)
     bproj = bser.to_crs(utm).values[0]
     dist = gdf.geometry.to_crs(utm).distance(bproj).to_numpy()
     limit = settings.far_outside_km * 1000.0
@@ -453,7 +454,7 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary: Boundary, *,
     keep = inside & ~taken
     if geom is not None and not inside.any():  # (without a boundary every one is inside)
         bser = gpd.GeoSeries([geom], crs=4326)
-        utm = bser.estimate_utm_crs()
+        utm = utm_crs(bser)
         dist = gpd.GeoSeries(rep, crs=4326).to_crs(utm).distance(bser.to_crs(utm).values[0])
         msg = (
             f"{source}: none of the {len(gdf)} communities lies inside the study boundary "
@@ -470,7 +471,7 @@ def keep_in_area(gdf: gpd.GeoDataFrame, boundary: Boundary, *,
     out_idx = np.flatnonzero(~inside)
     if geom is not None and len(out_idx):
         bser = gpd.GeoSeries([geom], crs=4326)
-        utm = bser.estimate_utm_crs()
+        utm = utm_crs(bser)
         dist = gpd.GeoSeries(rep[out_idx], crs=4326).to_crs(utm).distance(
             bser.to_crs(utm).values[0]).to_numpy()
         for i, d in zip(out_idx, dist, strict=True):
@@ -513,7 +514,7 @@ def drop_gates_far_from_community(gates: gpd.GeoDataFrame, communities: pd.DataF
     comm["community_id"] = [id_text(x) for x in comm["community_id"]]
     comm = gpd.GeoDataFrame(comm, geometry="geometry",
                             crs=communities.crs).drop_duplicates("community_id")
-    utm = gates.estimate_utm_crs()
+    utm = utm_crs(gates)
     cgeo = comm.set_index("community_id").geometry.to_crs(utm)
     own = cgeo.reindex(gates["community_id"].to_numpy()).to_numpy()
     gpts = np.asarray(gates.geometry.to_crs(utm).values)

@@ -72,6 +72,7 @@ import shapely
 from . import _validate as v
 from . import settings
 from ._errors import InputError
+from .crs import utm_crs
 from .diagnostics import Diagnostics
 from .io import read_layer
 from .renovation import (  # the grade D note is one text for buildings and communities
@@ -405,7 +406,7 @@ def _medians_to_own(buildings: gpd.GeoDataFrame, own: gpd.GeoSeries, cid: pd.Ser
 
     pts = shapely.point_on_surface(np.asarray(buildings.geometry.values))
     olon, olat = from_wgs84(shapely.get_x(pts), shapely.get_y(pts), applied)
-    utm = own.estimate_utm_crs()
+    utm = utm_crs(own)
     target = own.to_crs(utm).reindex(cid.to_numpy()).to_numpy()
     med = {}
     for system in SYSTEMS:

@@ -51,6 +51,7 @@ from pyproj import CRS
 
 from . import settings
 from ._errors import InputError
+from .crs import utm_crs
 from .routing import map_bounded
 from .scenarios import before_after, community_households, rank_clusters, result_parts
 from .schema import parse_yes_no
@@ -473,7 +474,7 @@ def _cluster_layers(groups, members: list[str], best: dict, missing: dict, dist,
     crs = comm.crs
     # outlines are drawn in the network's metric CRS (one UTM zone for the whole area)
     geographic = crs is not None and crs.is_geographic
-    metric = (acc_crs if acc_crs is not None else comm.estimate_utm_crs()) if geographic else crs
+    metric = (acc_crs if acc_crs is not None else utm_crs(comm)) if geographic else crs
     geom_m = geom.to_crs(metric) if geographic else geom
     scope_of, heritage_of, elderly_of = _by_community(prof_geo)
     pos = {c: i for i, c in enumerate(prof_geo.index)}

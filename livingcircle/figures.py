@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, InputError
+from .crs import utm_crs
 from .results import load_result
 from .sample import synthetic_label
 from .styles import (
@@ -233,7 +234,7 @@ def _metric_crs(result: Result):
                 return crs
         except Exception:  # a CRS text not understood: fall back to UTM
             logger.debug("network CRS %r not usable, using UTM", net.get("crs"))
-    return cast(gpd.GeoDataFrame, result.layers["communities"]).to_crs(4326).estimate_utm_crs()
+    return utm_crs(cast(gpd.GeoDataFrame, result.layers["communities"]).to_crs(4326))
 
 
 def _geo(result: Result, name: str, crs, where: str | None = None) -> gpd.GeoDataFrame | None:

@@ -52,6 +52,7 @@ import pandas as pd
 
 from . import settings
 from ._errors import InputError, LivingCircleWarning
+from .crs import utm_crs
 from .schema import labels_zh
 from .standards import LEVEL_KEYS, Category, Profile
 
@@ -684,7 +685,7 @@ def uncovered_residential(
         msg = "communities and covered areas must both have a CRS; set it with .set_crs(...)"
         raise InputError(msg)
     if crs is None:
-        crs = communities.crs if communities.crs.is_projected else communities.estimate_utm_crs()
+        crs = communities.crs if communities.crs.is_projected else utm_crs(communities)
     comm = communities[["community_id", "geometry"]].to_crs(crs)
     comm["community_id"] = comm["community_id"].astype(str)
     is_area = comm.geom_type.isin(["Polygon", "MultiPolygon"])

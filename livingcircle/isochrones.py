@@ -62,6 +62,7 @@ from ._errors import LivingCircleError
 from ._parallel import StreamWorkers, Workers, worker_count
 from ._union import POLYGON_TYPE, union_of
 from .accessibility import Access, SpeedProfiles, measure_access, speed_table
+from .crs import utm_crs
 from .network import WalkNetwork
 from .routing import BoundedSearch, EdgeTable, SplitGraph, map_bounded
 
@@ -1657,7 +1658,7 @@ def _row(cid, sp_name, m, T, poly, centroid):
 def straight_line_circles(isochrone_layer: gpd.GeoDataFrame,
                           communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return the straight-line circle of each isochrone's walking distance around the centroid."""
-    crs = communities.estimate_utm_crs()
+    crs = utm_crs(communities)
     cent = communities.to_crs(crs).set_index("community_id").geometry.centroid
     iso = isochrone_layer.drop(columns="geometry")
     geoms = [cent.loc[c].buffer(w) for c, w in zip(iso["community_id"], iso["walk_m"], strict=True)]

@@ -77,6 +77,7 @@ from jinja2 import Template
 from . import settings
 from ._errors import InputError
 from ._parallel import Workers
+from .crs import utm_crs
 from .sample import is_sample
 from .styles import (
     AMAP_TILES_URL,
@@ -1108,7 +1109,7 @@ def _add_isochrones(m, result, comm_src: gpd.GeoDataFrame, row_of: dict, *, lang
         return prepare_layer(iso, simplify_m=simplify_m, gcj=gcj, min_hole_m2=min_hole_m2,
                              keep_topology=False, plane=plane)
 
-    utm = comm_src.estimate_utm_crs()
+    utm = utm_crs(comm_src)
     cent = gpd.GeoDataFrame(
         {"community_id": comm_src["community_id"].astype(str).values},
         geometry=comm_src.to_crs(utm).geometry.centroid.values, crs=utm)

@@ -45,6 +45,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from . import settings
 from ._errors import NetworkError
+from .crs import utm_crs
 from .diagnostics import Diagnostics
 from .osm import reading_osm
 
@@ -401,7 +402,7 @@ def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> CrsLike:
         return "epsg:32661"
     # geopandas' choice depends on the points' bounds only: two corners stand for them all
     corners = shapely.points([lon.min(), lon.max()], [lat.min(), lat.max()])
-    return gpd.GeoSeries(corners, crs=4326).estimate_utm_crs()
+    return utm_crs(gpd.GeoSeries(corners, crs=4326))
 
 
 def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
@@ -460,7 +461,7 @@ def _starts_nearer(coords: np.ndarray, n_coords: np.ndarray, a: np.ndarray, b: n
 
 def _boundary_with_halo(boundary: gpd.GeoDataFrame, width_m: float) -> Polygon | MultiPolygon:
     """Return the boundary plus halo as a WGS84 polygon."""
-    b = boundary.to_crs(boundary.estimate_utm_crs())
+    b = boundary.to_crs(utm_crs(boundary))
     poly = shapely.union_all(b.geometry.values).buffer(width_m)
     wgs84 = gpd.GeoSeries([poly], crs=b.crs).to_crs("EPSG:4326").to_numpy()[0]
     if not isinstance(wgs84, Polygon | MultiPolygon):  # a buffer is always an area
