@@ -620,7 +620,9 @@ def _project_with_lengths(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """Project to UTM; every edge gets a geometry and its ``length`` in the projected CRS."""
     import osmnx as ox
 
-    G = ox.project_graph(G)
+    xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float).reshape(-1, 2)
+    # osmnx's own choice of zone, without its query of PROJ's database (crs.utm_crs)
+    G = ox.project_graph(G, to_crs=_utm_crs(xy[:, 0], xy[:, 1]))
     # lengths in the projected CRS, so that edge lengths and geometries agree exactly
     for u, v, d in G.edges(data=True):
         geom = d.get("geometry")
