@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ._errors import ExportError, InputError
 from .crs import utm_crs
@@ -421,9 +422,42 @@ def _draw_streets(ax, streets) -> None:
         main = streets["highway"].map(
             lambda v: bool(set(_split(v) if not isinstance(v, str) else [v]) & MAIN_ROADS)
         ).to_numpy(dtype=bool)
-    streets[~main].plot(ax=ax, color=_STREET_COLOUR, linewidth=0.35, zorder=1)
+    _draw_lines(ax, streets.geometry.to_numpy()[~main], colour=_STREET_COLOUR, width=0.35)
     if main.any():
-        streets[main].plot(ax=ax, color="#a8a8a8", linewidth=0.9, zorder=1)
+        _draw_lines(ax, streets.geometry.to_numpy()[main], colour="#a8a8a8", width=0.9)
+
+
+#: Vertices of one compound path of :func:`_draw_lines` (a path is not cut inside a street).
+STREET_PATH_VERTICES = 10_000
+
+
+def _draw_lines(ax, geoms: np.ndarray, *, colour: str, width: float) -> None:
+    """Draw the lines ``geoms`` under the data (zorder 1) as a few compound paths.
+
+    ``GeoSeries.plot`` gives each street its own path: 16,811 ``<path>`` elements in the sample
+    district's 20 report cards (2.7 MB of SVG), against 910 this way (1.1 MB); the report's
+    figures are drawn in 2.3-3.0 against 3.4-3.6 s (2026-12-07, alternating). The strokes are
+    those of ``GeoSeries.plot`` (butt ends, round joins). The streets of one path start within
+    :data:`STREET_PATH_VERTICES` vertices, so that a city's streets never make one path too
+    long for Agg.
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.path import Path as MplPath
+
+    parts = shapely.get_parts(geoms)
+    parts = parts[~shapely.is_empty(parts)]
+    if len(parts) == 0:
+        return
+    xy, of = shapely.get_coordinates(parts, return_index=True)
+    starts = np.searchsorted(of, np.arange(len(parts)))  # each street's first vertex
+    codes = np.full(len(xy), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[starts] = MplPath.MOVETO
+    cuts = [*starts[np.flatnonzero(np.diff(starts // STREET_PATH_VERTICES, prepend=-1))],
+            len(xy)]
+    paths = [MplPath(xy[a:b], codes[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    ax.add_collection(PathCollection(paths, facecolors="none", edgecolors=colour,
+                                     linewidths=width, capstyle="butt", joinstyle="round",
+                                     zorder=1))
 
 
 def tile_source(tiles: str | TileProvider, *,

@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import shapely
+from matplotlib.path import Path as MplPath
 from PIL import Image
 
 from livingcircle import figures
@@ -244,9 +247,15 @@ def test_figures_of_a_written_result_draw_its_basemap_streets(written_result, tm
     assert len(streets) == int((basemap["kind"] == "street").sum()) > 0
     fig = figures.overview_figure(r)
     ax = fig.axes[0]
-    # the street lines are the lowest layer of the map (zorder 1), under the communities
+    # the street lines are the lowest layer of the map (zorder 1), under the communities: every
+    # line of every street starts a stroke (MOVETO) of a few compound paths, never one per street
     lines = [c for c in ax.collections if c.get_zorder() == 1]
-    assert sum(len(c.get_paths()) for c in lines) >= len(streets)
+    paths = [p for c in lines for p in c.get_paths()]
+    moves = sum(int((p.codes == MplPath.MOVETO).sum()) for p in paths)
+    assert moves == len(shapely.get_parts(streets.geometry.to_numpy())) >= len(streets)
+    assert len(paths) < len(streets) / 10
+    xy = np.concatenate([p.vertices for p in paths])
+    assert len(xy) == len(shapely.get_coordinates(streets.geometry.to_numpy()))
     # water and green areas of the basemap (as on the offline map) under the streets
     areas = basemap[basemap["kind"].isin(["water", "green"]) & (basemap["rank"] == 1)]
     assert len(areas) > 0
@@ -256,6 +265,35 @@ def test_figures_of_a_written_result_draw_its_basemap_streets(written_result, tm
     figures.save_figure(fig, svg, "svg")
     texts = _svg_texts(svg)
     assert "路网" in texts and "水系" in texts and "绿地" in texts
+
+
+def test_streets_are_drawn_as_few_paths_each_street_whole():
+    """``_draw_lines``: 3,000 streets of 7 vertices (and a missing, an empty and a two-line
+    street) as compound paths of streets starting within 10,000 vertices, none cut."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(3)
+    lines = list(shapely.linestrings(rng.uniform(0, 1000, (3000, 7, 2))))
+    lines += [None, shapely.LineString(),
+              shapely.MultiLineString([[(0, 0), (5, 5)], [(9, 9), (10, 12), (11, 15)]])]
+    ax = Figure().add_subplot()
+    figures._draw_lines(ax, np.asarray(lines, dtype=object), colour="#c8c8c8", width=0.35)
+    (drawn,) = ax.collections
+    paths = drawn.get_paths()
+    assert len(paths) == 3  # 21,005 vertices; streets starting at 0-9,996, 10,003-19,999, 20,006-
+    for p in paths:
+        starts = np.flatnonzero(p.codes == MplPath.MOVETO)
+        assert starts[0] == 0 and starts[-1] < figures.STREET_PATH_VERTICES
+    assert sum(int((p.codes == MplPath.MOVETO).sum()) for p in paths) == 3002
+    xy = np.concatenate([p.vertices for p in paths])
+    assert np.array_equal(xy, shapely.get_coordinates(np.asarray(lines, dtype=object)))
+    assert drawn.get_zorder() == 1 and drawn.get_linewidth()[0] == 0.35
+    assert drawn.get_capstyle() == "butt" and drawn.get_joinstyle() == "round"
+    assert drawn.get_facecolor().shape == (0, 4)  # strokes only, nothing filled
+    assert np.allclose(drawn.get_edgecolor(), [[200 / 255, 200 / 255, 200 / 255, 1.0]])
 
 
 # --- map tiles, only when asked for ---------------------------------------------------------------
