@@ -296,6 +296,36 @@ def test_streets_are_drawn_as_few_paths_each_street_whole():
     assert np.allclose(drawn.get_edgecolor(), [[200 / 255, 200 / 255, 200 / 255, 1.0]])
 
 
+def test_one_drawing_projects_each_whole_layer_once_and_draws_the_same(sample_result,
+                                                                       monkeypatch):
+    """``report_figures`` takes the basemap to the figures' CRS once for the overview and every
+    card; a card drawn on its own takes it twice (streets, background) and is the same SVG."""
+    import geopandas as gpd
+
+    basemap = sample_result.layers["basemap"]
+    projected = []
+    real = gpd.GeoDataFrame.to_crs
+
+    def counted(self, *args, **kwargs):
+        projected.append(self is basemap)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_crs", counted)
+    _, _, cards, n = figures.report_figures(sample_result, "zh", 3)
+    assert n == 20 and len(cards) == 3
+    assert sum(projected) == 1
+    projected.clear()
+    alone = [(cid, figures.figure_svg(figures.cluster_card(sample_result, cid)))
+             for cid, _ in cards]
+    assert sum(projected) == 2 * 3
+
+    def undated(svg: str) -> str:  # matplotlib stamps each SVG with the time it was written
+        return re.sub(r"<dc:date>[^<]*</dc:date>", "", svg)
+
+    assert [(c, undated(svg)) for c, svg in alone] == [(c, undated(svg)) for c, svg in cards]
+    assert figures._PROJECTED.get() is None  # nothing kept once the drawing is done
+
+
 # --- map tiles, only when asked for ---------------------------------------------------------------
 
 def _no_proxy(monkeypatch):
