@@ -392,7 +392,7 @@ def _largest_component_arrays(a: _DirectedArrays, diag: Diagnostics,
     return a.subset(labels == order[0])
 
 
-def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> CrsLike:
+def _osmnx_utm_crs(lon: np.ndarray, lat: np.ndarray) -> CrsLike:
     """Return the CRS osmnx's ``project_graph`` chooses for nodes at these coordinates."""
     # osmnx: the centroid of the union of the node points (duplicates merged) against UTM limits
     centroid_lat = pd.DataFrame({"lon": lon, "lat": lat}).drop_duplicates()["lat"].mean()
@@ -407,7 +407,7 @@ def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> CrsLike:
 
 def _network_from_arrays(a: _DirectedArrays, source: str) -> WalkNetwork:
     """Project to the UTM zone osmnx would choose and keep each street segment once."""
-    crs = _utm_crs(a.lon, a.lat)
+    crs = _osmnx_utm_crs(a.lon, a.lat)
     # geopandas' to_crs, on the coordinates: the transformer it makes, and no point geometries
     to_utm = Transformer.from_crs(CRS.from_user_input(4326), CRS.from_user_input(crs),
                                   always_xy=True)
@@ -620,9 +620,9 @@ def _project_with_lengths(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """Project to UTM; every edge gets a geometry and its ``length`` in the projected CRS."""
     import osmnx as ox
 
-    xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float).reshape(-1, 2)
+    xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float)
     # osmnx's own choice of zone, without its query of PROJ's database (crs.utm_crs)
-    G = ox.project_graph(G, to_crs=_utm_crs(xy[:, 0], xy[:, 1]))
+    G = ox.project_graph(G, to_crs=_osmnx_utm_crs(xy[:, 0], xy[:, 1]))
     # lengths in the projected CRS, so that edge lengths and geometries agree exactly
     for u, v, d in G.edges(data=True):
         geom = d.get("geometry")
