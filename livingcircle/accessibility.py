@@ -51,6 +51,8 @@ from .standards import Profile, load_profile
 SpeedProfiles: TypeAlias = str | float | Iterable[str | float] | None
 
 logger = logging.getLogger(__name__)
+#: A plain int, compared with ``shapely.get_type_id`` (as ``livingcircle._union.POLYGON_TYPE``)
+LINESTRING_TYPE = int(shapely.GeometryType.LINESTRING)
 
 NOT_REACHED = np.nan
 
@@ -194,7 +196,12 @@ def _boundary_points(found: _Found, edges, rest: list, rest_geoms, is_poly) -> n
     """Sample the streets near each polygon's boundary; return which of ``rest`` have one.
 
     Every edge within ``settings.boundary_access_m`` of the boundary gives points at
-    ``settings.boundary_access_spacing_m`` along the part of it within reach.
+    ``settings.boundary_access_spacing_m`` along each piece of it within reach, both ends
+    included. An edge that leaves the reach and comes back (a bent street past a corner) has
+    two pieces, each sampled on its own: sampled as one line, the points would fall across the
+    gap by the edge's direction, so that the same city read through networkx or as arrays
+    (whose edge tables run some streets the other way) got different access points for 3 of
+    the 1,600 communities of ``benchmarks/bench_city.py --centre`` (2 more split nodes).
     """
     near_src, near_tgt = edges.tree.query(rest_geoms, predicate="dwithin",
                                           distance=settings.boundary_access_m)
@@ -206,14 +213,15 @@ def _boundary_points(found: _Found, edges, rest: list, rest_geoms, is_poly) -> n
     t = near_tgt[near_src_poly]
     has_near[np.unique(s)] = True
     zone = shapely.buffer(rest_geoms[s], settings.boundary_access_m)
-    part = shapely.intersection(edges.geometry[t], zone)
-    plen = shapely.length(part)
+    piece, of = shapely.get_parts(
+        shapely.line_merge(shapely.intersection(edges.geometry[t], zone)), return_index=True)
+    plen = np.where(shapely.get_type_id(piece) == LINESTRING_TYPE, shapely.length(piece), 0.0)
     spacing = settings.boundary_access_spacing_m
     n_pts = np.where(plen > 0, np.ceil(plen / spacing).astype(int) + 1, 0)
-    rep = np.repeat(np.arange(len(s)), n_pts)
+    rep = np.repeat(np.arange(len(piece)), n_pts)
     frac = _spaced(n_pts)
-    samples = shapely.line_interpolate_point(
-        shapely.line_merge(part[rep]) if len(rep) else part[rep], frac, normalized=True)
+    samples = shapely.line_interpolate_point(piece[rep], frac, normalized=True)
+    rep = of[rep]  # the (community, edge) pair of each sample
     good = ~shapely.is_empty(samples)
     rep, samples = rep[good], samples[good]
     polys = rest_geoms[s[rep]]

@@ -70,6 +70,40 @@ def test_gates_are_the_only_way_in():
     assert acc.table.set_index("category").loc["kindergarten", "distance_m"] == pytest.approx(200.0)
 
 
+@pytest.mark.parametrize("backwards", [False, True])
+def test_street_leaving_the_reach_and_back_is_sampled_piece_by_piece(backwards):
+    # a street comes down to 40 m above the top of a 100 m square community, runs along it,
+    # goes back up out of the 50 m reach and comes down again: two pieces within reach, each
+    # entering and leaving it through the reach's straight top edge (y = 150). Each piece is
+    # sampled on its own, both ends included, whichever way the street runs (sampled as one
+    # line they were 5 points spread over both by the edge's direction)
+    line = [(20, 400), (20, 140), (50, 140), (50, 400), (70, 400), (70, 140), (80, 140),
+            (80, 400)]
+    if backwards:
+        line = line[::-1]
+    geom = shapely.LineString([(xy(*p).x, xy(*p).y) for p in line])
+    ends = shapely.get_coordinates(geom)[[0, -1]]
+    net = lc.WalkNetwork.from_arrays(ends, np.array([0]), np.array([1]), crs=CRS,
+                                     geometry=np.array([geom], dtype=object))
+    comm = gpd.GeoDataFrame({"community_id": ["A"]}, crs=CRS,
+                            geometry=[shapely.box(xy(0, 0).x, xy(0, 0).y, xy(100, 100).x,
+                                                  xy(100, 100).y)])
+    acc = measure_access(net, comm, facilities(["K"], [(20, 400)], ["kindergarten"]))
+    cap = acc.community_points
+    assert (cap.kind == "boundary").all()
+    origin = [xy(0, 0).x, xy(0, 0).y]
+    got = shapely.get_coordinates(shapely.line_interpolate_point(geom, cap.t)) - origin
+    # piece 1 (20, 150) -> (20, 140) -> (50, 140) -> (50, 150): 50 m, ceil(50 / 20) + 1 = 4
+    # points 50/3 m apart; piece 2 (70, 150) -> (70, 140) -> (80, 140) -> (80, 150): 30 m,
+    # 3 points 15 m apart
+    want = [(20, 150), (20 + 20 / 3, 140), (20 + 70 / 3, 140), (50, 150),
+            (70, 150), (75, 140), (80, 150)]
+    assert len(got) == 7
+    assert np.allclose(np.array(sorted(map(tuple, got))), np.array(sorted(want)), atol=1e-6)
+    # the walk from each sample to the community: 50 m from the top edge, 40 m along it
+    assert np.allclose(np.sort(cap.offset), [40.0] * 3 + [50.0] * 4, atol=1e-6)
+
+
 def test_unreachable_category_is_not_reached_not_zero():
     net = lattice()
     comm = points(["A"], [(0, 0)], "community_id")
