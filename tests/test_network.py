@@ -195,10 +195,15 @@ def test_pbf_arrays_give_the_same_access_table():
     b = nodes.total_bounds
     rng = np.random.default_rng(3)
     cx, cy = rng.uniform(b[0], b[2], 12), rng.uniform(b[1], b[3], 12)
+    # and 200 blocks of 60-300 m a side, among them blocks past which a street leaves the
+    # 50 m reach and comes back (each of its pieces sampled on its own: before, the points
+    # of 6 of these communities depended on the way the edge table runs the street)
+    bx, by = rng.uniform(b[0], b[2], 200), rng.uniform(b[1], b[3], 200)
+    w, h = rng.uniform(30, 150, 200), rng.uniform(30, 150, 200)
     geoms = [*shapely.box(cx[:6] - 40, cy[:6] - 30, cx[:6] + 40, cy[:6] + 30),
-             *shapely.points(cx[6:], cy[6:])]
-    comm = gpd.GeoDataFrame({"community_id": [f"c{i}" for i in range(12)]}, geometry=geoms,
-                            crs=nodes.crs)
+             *shapely.points(cx[6:], cy[6:]), *shapely.box(bx - w, by - h, bx + w, by + h)]
+    comm = gpd.GeoDataFrame({"community_id": [f"c{i}" for i in range(len(geoms))]},
+                            geometry=geoms, crs=nodes.crs)
     cats = ["kindergarten", "supermarket", "primary_school"]
     fac = gpd.GeoDataFrame({"facility_id": [f"f{i}" for i in range(60)],
                             "categories": [cats[i % 3] for i in range(60)]},
@@ -211,6 +216,15 @@ def test_pbf_arrays_give_the_same_access_table():
     key = ["community_id", "facility_id", "category"]
     pd.testing.assert_frame_equal(x.pairs.sort_values(key).reset_index(drop=True),
                                   y.pairs.sort_values(key).reset_index(drop=True))
+    # the same access points (where each joins its street), whichever way the street runs
+    def joins(acc):
+        cap = acc.community_points
+        at = shapely.line_interpolate_point(acc.edge_table.geometry[cap.edge], cap.t)
+        return sorted(zip(cap.owner.tolist(), *np.round(shapely.get_coordinates(at), 4).T.tolist(),
+                          strict=True))
+
+    assert joins(x) == joins(y)
+    assert x.graph.n_nodes == y.graph.n_nodes
 
 
 def test_large_pbf_becomes_arrays_by_default(monkeypatch):
