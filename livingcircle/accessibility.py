@@ -201,7 +201,8 @@ def _boundary_points(found: _Found, edges, rest: list, rest_geoms, is_poly) -> n
     two pieces, each sampled on its own: sampled as one line, the points would fall across the
     gap by the edge's direction, so that the same city read through networkx or as arrays
     (whose edge tables run some streets the other way) got different access points for 3 of
-    the 1,600 communities of ``benchmarks/bench_city.py --centre`` (2 more split nodes).
+    the 1,600 communities of ``benchmarks/bench_city.py --centre``, and split graphs 2 nodes
+    apart.
     """
     near_src, near_tgt = edges.tree.query(rest_geoms, predicate="dwithin",
                                           distance=settings.boundary_access_m)

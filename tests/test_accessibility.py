@@ -76,7 +76,7 @@ def test_street_leaving_the_reach_and_back_is_sampled_piece_by_piece(backwards):
     # goes back up out of the 50 m reach and comes down again: two pieces within reach, each
     # entering and leaving it through the reach's straight top edge (y = 150). Each piece is
     # sampled on its own, both ends included, whichever way the street runs (sampled as one
-    # line they were 5 points spread over both by the edge's direction)
+    # line they were 5 points, spread over both pieces together)
     line = [(20, 400), (20, 140), (50, 140), (50, 400), (70, 400), (70, 140), (80, 140),
             (80, 400)]
     if backwards:
