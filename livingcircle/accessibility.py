@@ -51,8 +51,6 @@ from .standards import Profile, load_profile
 SpeedProfiles: TypeAlias = str | float | Iterable[str | float] | None
 
 logger = logging.getLogger(__name__)
-#: A plain int, compared with ``shapely.get_type_id`` (as ``livingcircle._union.POLYGON_TYPE``)
-LINESTRING_TYPE = int(shapely.GeometryType.LINESTRING)
 
 NOT_REACHED = np.nan
 
@@ -216,7 +214,7 @@ def _boundary_points(found: _Found, edges, rest: list, rest_geoms, is_poly) -> n
     zone = shapely.buffer(rest_geoms[s], settings.boundary_access_m)
     piece, of = shapely.get_parts(
         shapely.line_merge(shapely.intersection(edges.geometry[t], zone)), return_index=True)
-    plen = np.where(shapely.get_type_id(piece) == LINESTRING_TYPE, shapely.length(piece), 0.0)
+    plen = shapely.length(piece)  # 0 for a point where a street only touches the reach
     spacing = settings.boundary_access_spacing_m
     n_pts = np.where(plen > 0, np.ceil(plen / spacing).astype(int) + 1, 0)
     rep = np.repeat(np.arange(len(piece)), n_pts)

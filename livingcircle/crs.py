@@ -92,13 +92,12 @@ def utm_crs(data: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
         msg = "crs must be set to estimate UTM CRS."  # geopandas' words
         raise RuntimeError(msg)
     minx, miny, maxx, maxy = data.total_bounds
-    lon = (minx + maxx) / 2.0
     if not data.crs.is_geographic:
         to_lonlat = Transformer.from_crs(data.crs, 4326, always_xy=True)
         minx, miny, maxx, maxy = to_lonlat.transform_bounds(minx, miny, maxx, maxy)
-        lon = (minx + maxx) / 2.0
-        if minx > maxx:  # across the antimeridian: the middle of minx .. maxx + 360
-            lon = ((minx + maxx + 360.0) / 2.0 + 180.0) % 360.0 - 180.0
+    lon = (minx + maxx) / 2.0
+    if minx > maxx:  # across the antimeridian (only projected bounds come back so)
+        lon = ((minx + maxx + 360.0) / 2.0 + 180.0) % 360.0 - 180.0
     lat = (miny + maxy) / 2.0
     for zone in _utm_zones():
         a = zone.area_of_use
