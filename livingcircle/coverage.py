@@ -290,7 +290,7 @@ def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMak
                    reach: dict[str, _Reach]) -> list[tuple[str, str, BaseGeometry]]:
     """Each category's coverage inside tile ``t`` (``in_tile``: the thread's work mask)."""
     near = tiles["edges"][t]
-    box = tiles["box"][t]
+    box = shapely.bounds(tiles["box"][t])
     in_tile[near] = True
     full = None  # the tile's polygon when every street near it is reached whole
     done = []
@@ -298,18 +298,29 @@ def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMak
         w = near[mask[near]]
         if len(w) and len(w) == len(near):
             if full is None:
-                full = shapely.intersection(maker.united(w, NO_POLYGONS).polygon, box)
+                full = _clipped(maker.united(w, NO_POLYGONS).polygon, box)
             poly = full
         else:
             sel = in_tile[pe]
             if len(w) == 0 and not sel.any():
                 continue
             cut = _cut_pieces(maker, pe, ps, pf, sel)
-            poly = shapely.intersection(maker.united(w, cut).polygon, box)
+            poly = _clipped(maker.united(w, cut).polygon, box)
         if not poly.is_empty:
             done.append((cid, tiles["name"][t], poly))
     in_tile[near] = False
     return done
+
+
+def _clipped(poly: BaseGeometry, box: np.ndarray) -> BaseGeometry:
+    """Return the part of a tile's coverage ``poly`` inside its box (xmin, ymin, xmax, ymax).
+
+    GEOS's clipping to a rectangle, not an overlay: on the 1M-node city's 8,475 tiles of
+    categories 2.3 against 18.8 s, the same polygons (areas within 5e-8 m², the symmetric
+    difference within 1e-9 m², every one valid; the city centre's 606: 0.12 against 0.99 s;
+    ``benchmarks/CITY_SCALE.md``). Nothing inside the box gives an empty geometry.
+    """
+    return shapely.clip_by_rect(poly, *box.tolist())
 
 
 def _tiles(maker: IsochroneMaker) -> dict | None:

@@ -657,6 +657,33 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
     assert b.area.sum() == pytest.approx(b.union_all().area, rel=1e-6)  # tiles do not overlap
 
 
+def test_a_tiles_coverage_is_clipped_to_its_box_as_an_overlay_would(polygon_access):
+    """coverage._clipped (GEOS's rectangle clipping) gives the overlay's polygon, holes kept."""
+    import shapely
+
+    from livingcircle import coverage
+
+    acc, fac, _comm = polygon_access
+    poly = coverage.coverage_areas(acc, fac, categories=["kindergarten"]).to_crs(CRS)
+    poly = poly.geometry.iloc[0]
+    holes = [shapely.Polygon(r) for p in shapely.get_parts(poly) for r in p.interiors]
+    assert len(holes) > 10  # the blocks
+    x0, y0, x1, y1 = poly.bounds
+    hx0, hy0, hx1, hy1 = holes[len(holes) // 2].bounds
+    # a box whose left edge and one whose top edge run through a block
+    for box in ([(hx0 + hx1) / 2, y0 - 5, x1 + 5, y1 + 5],
+                [x0 - 5, y0 - 5, x1 + 5, (hy0 + hy1) / 2]):
+        got = coverage._clipped(poly, np.array(box))
+        want = shapely.intersection(poly, shapely.box(*box))
+        assert got.is_valid and got.geom_type in ("Polygon", "MultiPolygon")
+        assert 0 < got.area < poly.area
+        assert got.area == pytest.approx(want.area, rel=1e-12)
+        assert shapely.symmetric_difference(got, want).area < 1e-6
+        assert shapely.get_num_coordinates(got) == shapely.get_num_coordinates(want)
+    # nothing of it inside the box: empty, which the tiles leave out
+    assert coverage._clipped(poly, np.array([x1 + 10, y1 + 10, x1 + 20, y1 + 20])).is_empty
+
+
 def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, monkeypatch,
                                                                tmp_path):
     import importlib
