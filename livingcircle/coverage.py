@@ -291,6 +291,10 @@ def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMak
     """Each category's coverage inside tile ``t`` (``in_tile``: the thread's work mask)."""
     near = tiles["edges"][t]
     box = shapely.bounds(tiles["box"][t])
+    # only the tile's own cells: the streets near its edge in the next top-level cells go in
+    # as their own buffers, as fast where every cell is cached, and where they are on disk
+    # no tile reads the next one's file for them (CITY_SCALE.md, "Coverage tiles")
+    top = int(tiles["top"][t])
     in_tile[near] = True
     full = None  # the tile's polygon when every street near it is reached whole
     done = []
@@ -298,14 +302,14 @@ def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMak
         w = near[mask[near]]
         if len(w) and len(w) == len(near):
             if full is None:
-                full = _clipped(maker.united(w, NO_POLYGONS).polygon, box)
+                full = _clipped(maker.united(w, NO_POLYGONS, top=top).polygon, box)
             poly = full
         else:
             sel = in_tile[pe]
             if len(w) == 0 and not sel.any():
                 continue
             cut = _cut_pieces(maker, pe, ps, pf, sel)
-            poly = _clipped(maker.united(w, cut).polygon, box)
+            poly = _clipped(maker.united(w, cut, top=top).polygon, box)
         if not poly.is_empty:
             done.append((cid, tiles["name"][t], poly))
     in_tile[near] = False
@@ -345,7 +349,12 @@ def _tiles(maker: IsochroneMaker) -> dict | None:
     t_idx, e_idx = t_idx[order], e_idx[order]
     ptr = np.searchsorted(t_idx, np.arange(len(boxes) + 1))
     names = [f"{i - i0}_{j - j0}" for i, j in zip(ii, jj, strict=True)]
-    return {"box": boxes, "name": names, "order": {n: k for k, n in enumerate(names)},
+    # the top-level cell each tile is (-1: none, no street's midpoint in it)
+    top_of = {(i, j): k for k, (i, j) in enumerate(maker.top_ij.tolist())}
+    tops = np.array([top_of.get(ij, -1) for ij in zip(ii.tolist(), jj.tolist(), strict=True)],
+                    dtype=np.int64)
+    return {"box": boxes, "name": names, "top": tops,
+            "order": {n: k for k, n in enumerate(names)},
             "edges": [e_idx[ptr[k]:ptr[k + 1]] for k in range(len(boxes))],
             "order_spatial": spatial_order(shapely.centroid(boxes))}
 

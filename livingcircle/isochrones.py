@@ -314,6 +314,11 @@ class IsochroneMaker:
                 level["child_ptr"] = np.searchsorted(parent[level["children"]],
                                                      np.arange(len(count) + 1))
             self.levels.append(level)
+        top = self.levels[-1]
+        first = top["members"][top["ptr"][:-1]]  # one street of each top-level cell
+        #: Each top-level cell's column and row, ``floor(((x, y) - origin) / size)`` with
+        #: ``size`` its side (a coverage tile is one: :func:`livingcircle.coverage._tiles`).
+        self.top_ij = np.column_stack([cx[first] >> (levels - 1), cy[first] >> (levels - 1)])
         #: Streets of top-level cells drawn as their own buffers, never from cells.
         self.flat = flat_streets(mid, self.length, self.levels[-1]["cell"], self.buffer_m,
                                  CELLS_FROM_COVER if cells_from_cover is None
@@ -631,12 +636,18 @@ class IsochroneMaker:
             out.extend(self.edge_buffers(rest))
         return out
 
-    def _whole_cells(self, whole: np.ndarray,
-                     covered: np.ndarray | None) -> tuple[list[tuple[int, int]], np.ndarray]:
-        """Return the cells (level, cell) of :meth:`whole_pieces` and the streets left over."""
+    def _whole_cells(self, whole: np.ndarray, covered: np.ndarray | None, *,
+                     top: int | None = None) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """Return the cells (level, cell) of :meth:`whole_pieces` and the streets left over.
+
+        ``top``: only cells under that top-level cell; the streets of the others are left over
+        (:meth:`united`).
+        """
         out = []
         new = np.ones(len(whole), dtype=bool) if covered is None else ~np.isin(whole, covered)
         flat = self.flat[whole]
+        if top is not None:
+            flat |= self.levels[-1]["cell"][whole] != top
         rest, new, alone = whole[~flat], new[~flat], whole[flat & new]  # (flat_streets)
         for lv in range(len(self.levels) - 1, -1, -1):
             if len(rest) == 0:
@@ -743,12 +754,16 @@ class IsochroneMaker:
         return shapely.buffer(substrings(self.geom[pe], ps, pf), self.buffer_m,
                               quad_segs=QUAD_SEGS)
 
-    def united(self, whole: np.ndarray, cut: np.ndarray, inner: Drawn | None = None) -> Drawn:
+    def united(self, whole: np.ndarray, cut: np.ndarray, inner: Drawn | None = None, *,
+               top: int | None = None) -> Drawn:
         """Return the union of the buffers of the whole streets ``whole`` and the polygons ``cut``.
 
         ``cut``: the buffers of the cut pieces; ``inner``: see :meth:`polygon`. The polygons
         of :meth:`polygon` and of the coverage of a facility category
-        (:mod:`livingcircle.coverage`).
+        (:mod:`livingcircle.coverage`). ``top``: cells are taken only under that top-level
+        cell, the other whole streets as their own buffers (a coverage tile is a top-level
+        cell: the streets near its edge in the next one are not worth reading that one's
+        stored cells for).
         """
         pieces, holes, covered, left, n_old = [], [], None, _NO_HOLES, 0
         cuts = inner.cuts if inner is not None else NO_POLYGONS
@@ -757,7 +772,7 @@ class IsochroneMaker:
             holes.append(inner.holes)  # first: its blocks keep their rows (_joined_holes)
             covered, left, n_old = inner.whole, inner.left, len(inner.holes.rings)
         if len(whole):
-            cells, rest = self._whole_cells(whole, covered)
+            cells, rest = self._whole_cells(whole, covered, top=top)
             for lv, c in cells:
                 filled, blocks = self._cell_filled(lv, c)
                 pieces.append(filled)

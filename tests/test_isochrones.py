@@ -648,6 +648,19 @@ def test_coverage_of_a_wide_network_comes_in_tiles_that_add_up(polygon_access, m
     monkeypatch.setattr(settings, "coverage_tile_above_m", 100.0)
     acc.__dict__.pop("_isochrone_makers", None)
     tiled = coverage.coverage_areas(acc, fac, categories=["kindergarten"], threads=2)
+    # each tile knows the top-level cell it is: that of the streets whose midpoint is in it
+    maker = iso_mod.maker_for(acc, settings.isochrone_buffer_m)
+    tiles = coverage._tiles(maker)
+    size = maker.cell_m * 2 ** (len(maker.levels) - 1)
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(maker.geom, 0.5,
+                                                                 normalized=True))
+    top = maker.levels[-1]["cell"]
+    assert np.array_equal(maker.top_ij[top], np.floor((mid - maker.origin) / size))
+    has = tiles["top"] >= 0
+    corner = shapely.bounds(tiles["box"])[:, :2]
+    assert np.array_equal(maker.top_ij[tiles["top"][has]],
+                          np.round((corner[has] - maker.origin) / size))
+    assert sorted(tiles["top"][has]) == list(range(len(maker.top_ij)))
     acc.__dict__.pop("_isochrone_makers", None)
     assert len(tiled) > 10 and tiled["tile"].is_unique
     a = one.to_crs(CRS).geometry.iloc[0]
@@ -717,6 +730,10 @@ def test_coverage_tiles_from_two_worker_processes_are_the_same(polygon_access, m
     _spy_on_reads(monkeypatch, reads)
     three = coverage.coverage_areas(acc, fac, categories=cats, workers=2)
     assert _readers(reads) and str(os.getpid()) not in _readers(reads)
+    # a tile reads its own top-level cell's file only, never the next one's for the streets
+    # near its edge: each file read once, by the one worker that drew its tile
+    read = [line.split()[1] for line in reads.read_text().splitlines()]
+    assert len(read) == len(set(read))
     acc.__dict__.pop("_isochrone_makers", None)
     _same_rows(one, three)
 
