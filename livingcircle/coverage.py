@@ -293,7 +293,8 @@ def _tile_coverage(t: int, in_tile: np.ndarray, tiles: dict, maker: IsochroneMak
     box = shapely.bounds(tiles["box"][t])
     # only the tile's own cells: the streets near its edge in the next top-level cells go in
     # as their own buffers, as fast where every cell is cached, and where they are on disk
-    # no tile reads the next one's file for them (CITY_SCALE.md, "Coverage tiles")
+    # no tile reads the next one's file for them (CITY_SCALE.md, "Coverage tiles clipped
+    # to their box and drawn from their own cells")
     top = int(tiles["top"][t])
     in_tile[near] = True
     full = None  # the tile's polygon when every street near it is reached whole
