@@ -322,7 +322,7 @@ def _clipped(poly: BaseGeometry, box: np.ndarray) -> BaseGeometry:
 
     GEOS's clipping to a rectangle, not an overlay: on the 1M-node city's 8,475 tiles of
     categories 2.3 against 18.8 s, the same polygons (areas within 5e-8 m², the symmetric
-    difference within 1e-9 m², every one valid; the city centre's 606: 0.12 against 0.99 s;
+    difference within 1.1e-9 m², every one valid; the city centre's 606: 0.12 against 0.99 s;
     ``benchmarks/CITY_SCALE.md``); a ring may start at another of its vertices. Nothing inside
     the box gives an empty geometry.
     """
