@@ -226,6 +226,35 @@ def flat_streets(mid: np.ndarray, length: np.ndarray, top: np.ndarray, buffer_m:
     return (top_cover(mid, length, top, buffer_m) < cells_from_cover)[top]
 
 
+def _interleaved(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """Return the Z-order (Morton) codes of cells (column ``cx``, row ``cy``, both >= 0).
+
+    Bit ``b`` of ``cx`` goes to bit ``2b``, of ``cy`` to ``2b + 1``: the cells ``(cx >> k,
+    cy >> k)`` of every ``k`` are runs of consecutive codes (``code >> 2k``).
+    """
+    x, y = cx.astype(np.uint64), cy.astype(np.uint64)
+    code = np.zeros(len(x), dtype=np.uint64)
+    for b in range(32):
+        bit = np.uint64(b)
+        code |= ((x >> bit) & np.uint64(1)) << np.uint64(2 * b)
+        code |= ((y >> bit) & np.uint64(1)) << np.uint64(2 * b + 1)
+    return code
+
+
+def _members(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.isin(a, b)`` for integer arrays, by binary search in ``b`` sorted.
+
+    ``b`` is the streets of a smaller threshold (:meth:`IsochroneMaker.parts` gives them
+    sorted): no sort of both arrays together, as ``np.isin`` makes.
+    """
+    if len(b) == 0:
+        return np.zeros(len(a), dtype=bool)
+    if len(b) > 1 and not (b[1:] >= b[:-1]).all():
+        b = np.sort(b)
+    k = np.searchsorted(b, a).clip(max=len(b) - 1)
+    return b[k] == a
+
+
 def reached_whole(da: np.ndarray, db: np.ndarray, length: np.ndarray, T: float) -> np.ndarray:
     """Whether each segment (its ends ``da``, ``db`` metres away) is walked end to end within T."""
     return (da <= T) & (db <= T) & ((da + db + length) / 2 <= T)
@@ -314,6 +343,9 @@ class IsochroneMaker:
                 level["child_ptr"] = np.searchsorted(parent[level["children"]],
                                                      np.arange(len(count) + 1))
             self.levels.append(level)
+        #: Each street's place on a Z-order curve of its smallest cell: the streets of any cell,
+        #: at any level, come together in this order (:meth:`_whole_cells`).
+        self.z = _interleaved(cx, cy)
         top = self.levels[-1]
         first = top["members"][top["ptr"][:-1]]  # one street of each top-level cell
         #: Each top-level cell's column and row, ``floor(((x, y) - origin) / size)`` with
@@ -643,27 +675,35 @@ class IsochroneMaker:
         ``top``: only cells under that top-level cell; the streets of the others are left over
         (:meth:`united`).
         """
-        out = []
-        new = np.ones(len(whole), dtype=bool) if covered is None else ~np.isin(whole, covered)
+        out: list[tuple[int, int]] = []
+        new = np.ones(len(whole), dtype=bool) if covered is None else ~_members(whole, covered)
         flat = self.flat[whole]
         if top is not None:
             flat |= self.levels[-1]["cell"][whole] != top
-        rest, new, alone = whole[~flat], new[~flat], whole[flat & new]  # (flat_streets)
+        at = np.flatnonzero(~flat)  # where each street of ``rest`` is in ``whole``
+        alone = whole[flat & new]  # (flat_streets)
+        # along the Z-order curve the streets of every cell, at every level, are one run: one
+        # sort here instead of one np.unique a level (4.3 % of the 1M city's isochrone workers)
+        at = at[np.argsort(self.z[whole[at]], kind="stable")]
+        rest, new = whole[at], new[at]
         for lv in range(len(self.levels) - 1, -1, -1):
             if len(rest) == 0:
                 break
             level = self.levels[lv]
-            cells, inv, cnt = np.unique(level["cell"][rest], return_inverse=True,
-                                        return_counts=True)
-            inv = inv.reshape(-1)
+            c = level["cell"][rest]
+            start = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1])))
+            cnt = np.diff(np.append(start, len(c)))
+            cells = c[start]
             full = cnt == level["count"][cells]
             if not full.any():
                 continue
-            with_new = np.bincount(inv, weights=new, minlength=len(cells)) > 0
-            out.extend((lv, int(c)) for c in cells[full & with_new])
-            keep = ~full[inv]
-            rest, new = rest[keep], new[keep]
-        return out, np.concatenate([rest[new], alone]) if len(alone) else rest[new]
+            with_new = np.logical_or.reduceat(new, start)
+            # by level, then cell, as the union has always been given them
+            out.extend((lv, int(k)) for k in np.sort(cells[full & with_new]))
+            keep = ~np.repeat(full, cnt)
+            rest, new, at = rest[keep], new[keep], at[keep]
+        left = rest[new][np.argsort(at[new], kind="stable")]  # in the order of ``whole``
+        return out, np.concatenate([left, alone]) if len(alone) else left
 
     def segments_of(self, e: np.ndarray) -> np.ndarray:
         """Return the split segments of streets ``e``."""

@@ -769,6 +769,64 @@ def test_sorted_unique_is_np_unique():
         assert np.array_equal(_sorted_unique(idx, n), np.unique(idx))
 
 
+def _whole_cells_level_by_level(maker, whole, covered, top):
+    """The cells of ``_whole_cells`` found as the definition says: level by level, top down,
+    each full cell holding a street not ``covered`` taken, its streets then set aside."""
+    new = ~np.isin(whole, covered)
+    flat = maker.flat[whole] | (maker.levels[-1]["cell"][whole] != top if top is not None
+                                else False)
+    rest, new, alone = whole[~flat], new[~flat], whole[flat & new]
+    out = []
+    for lv in range(len(maker.levels) - 1, -1, -1):
+        level = maker.levels[lv]
+        cells, inv, cnt = np.unique(level["cell"][rest], return_inverse=True,
+                                    return_counts=True)
+        full = (cnt == level["count"][cells])[inv.reshape(-1)]
+        taken = np.unique(level["cell"][rest][full & new])
+        out.extend((lv, int(c)) for c in taken)
+        rest, new = rest[~full], new[~full]
+    return out, np.concatenate([rest[new], alone])
+
+
+def test_whole_cells_are_the_largest_full_cells_in_order(curvy_access, cells_everywhere):
+    from livingcircle.isochrones import buffer_width, maker_for
+
+    maker = maker_for(curvy_access, buffer_width(None))
+    assert len(maker.levels) > 3
+    # along the Z-order the streets of every cell of every level are one run
+    order = np.argsort(maker.z, kind="stable")
+    for level in maker.levels:
+        c = level["cell"][order]
+        assert len(np.unique(c)) == (np.diff(c) != 0).sum() + 1  # as many runs as cells
+    rng = np.random.default_rng(11)
+    n = len(maker.geom)
+    n_top = len(maker.levels[-1]["count"])
+    levels_seen = set()
+    for k in range(200):
+        whole = np.unique(rng.integers(0, n, rng.integers(1, n + 1)))
+        if k % 4 == 0:
+            whole = np.arange(n)  # every street: the top-level cells whole
+        covered = whole[rng.random(len(whole)) < rng.random()]
+        top = None if k % 3 else int(rng.integers(0, n_top))
+        cells, rest = maker._whole_cells(whole, covered, top=top)
+        want_cells, want_rest = _whole_cells_level_by_level(maker, whole, covered, top)
+        assert cells == want_cells
+        assert np.array_equal(rest, want_rest)  # left over in the order of ``whole``
+        levels_seen |= {lv for lv, _c in cells}
+    assert len(levels_seen) >= 3  # full cells found at several levels
+
+
+def test_members_is_np_isin():
+    from livingcircle.isochrones import _members
+
+    rng = np.random.default_rng(5)
+    for n_a, n_b in [(100, 30), (5, 0), (0, 4), (50, 500)]:
+        a = rng.integers(0, 200, n_a)
+        b = np.unique(rng.integers(0, 200, n_b))
+        assert np.array_equal(_members(a, b), np.isin(a, b))
+        assert np.array_equal(_members(a, b[::-1].copy()), np.isin(a, b))  # unsorted too
+
+
 def _cache_budget(_state, _task):
     from livingcircle import settings
 
