@@ -312,6 +312,15 @@ _STAGE = re.compile(r"stage (?P<stage>.+?): (?P<seconds>[\d.]+) s, rss (?P<rss>[
                     r"peak (?P<peak>[\d.]+) MB(?:, cpu (?P<cpu>[\d.]+) s)?")
 
 
+#: The tree's memory (:func:`tree_mb`) is read at most once in this many seconds, and at most
+#: this share of one core goes to reading it. Read once a second, it took 38.6 s of CPU in a
+#: 565 s run of the 1M city on 2 cores (py-spy, 1,931 samples at 50 Hz in its reads of
+#: ``smaps_rollup``): CPU the run's workers then lacked (``CITY_SCALE.md``, "What the
+#: measuring took").
+TREE_POLL_MIN_S = 1.0
+TREE_POLL_COST_SHARE = 0.01
+
+
 def _vm_hwm_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -370,21 +379,32 @@ def measure(cmd: list[str], log_path: Path) -> dict:
     tree = [0.0, 0.0]  # the child and its worker processes: sum of RSS, sum of Pss
     # the same, since the last stage line: which stage the workers' memory peaks in
     stage_tree = [0.0, 0.0]
+    # the poller's own CPU seconds and its reads of the tree's smaps_rollup
+    poller = {"cpu_seconds": 0.0, "tree_polls": 0, "tree_poll_cpu_seconds": 0.0}
     stop = threading.Event()
 
     def poll():
-        n = 0
+        next_tree = 0.0
         while not stop.is_set():
             hwm = _vm_hwm_mb(proc.pid)
             if hwm is not None:
                 polled[0] = max(polled[0], hwm)
-            if n % 5 == 0 and _has_workers(proc.pid):  # smaps_rollup costs CPU: once a second
+            now = time.perf_counter()
+            if now >= next_tree and _has_workers(proc.pid):
+                c0 = time.thread_time()
                 rss, pss = tree_mb(proc.pid)
+                cost = time.thread_time() - c0
+                poller["tree_polls"] += 1
+                poller["tree_poll_cpu_seconds"] += cost
+                # smaps_rollup walks every page the tree maps: at 1M nodes 0.074 s of CPU a
+                # read on average (run bk), taken from the run on 2 cores; read again after
+                # 1 / TREE_POLL_COST_SHARE times that, and never more than once a second
+                next_tree = now + max(TREE_POLL_MIN_S, cost / TREE_POLL_COST_SHARE)
                 tree[0], tree[1] = max(tree[0], rss), max(tree[1], pss)
                 stage_tree[0] = max(stage_tree[0], rss)
                 stage_tree[1] = max(stage_tree[1], pss)
-            n += 1
             stop.wait(0.2)
+        poller["cpu_seconds"] = time.thread_time()
 
     th = threading.Thread(target=poll, daemon=True)
     th.start()
@@ -416,6 +436,8 @@ def measure(cmd: list[str], log_path: Path) -> dict:
            # with worker processes (settings.workers): their memory and the child's together
            "tree_rss_peak_mb": round(tree[0], 1), "tree_pss_peak_mb": round(tree[1], 1),
            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+           # what measuring took of the machine (not in cpu_seconds, which is the child's)
+           "poller": {k: round(v, 3) if isinstance(v, float) else v for k, v in poller.items()},
            "load_avg_at_start": load_at_start, "load_avg_at_end": load,
            "stages": stages, "log": str(log_path)}
     if proc.returncode != 0:

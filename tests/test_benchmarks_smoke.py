@@ -208,6 +208,10 @@ def test_city_run_reports_the_pipeline_stages(bench_city, tmp_path):
     assert rec["returncode"] == 0, rec.get("log_tail")
     names = [s["stage"] for s in rec["stages"]]
     assert names[4:6] == ["isochrone cells", "isochrones"]
+    # the tree's memory was read while the workers lived, and what reading cost is reported
+    poller = rec["poller"]
+    assert poller["tree_polls"] >= 1 and rec["tree_pss_peak_mb"] > 0
+    assert 0 <= poller["tree_poll_cpu_seconds"] <= poller["cpu_seconds"]
 
 
 def test_city_centre_files_curve_the_same_streets(bench_city, tmp_path):
