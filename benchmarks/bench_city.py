@@ -11,10 +11,12 @@ Modes:
     and takes the larger of that and the child's ``ru_maxrss`` from ``os.wait4`` at its end; the
     child's per-stage seconds and memory are the ``stage ...`` lines the pipeline logs at INFO
     level (see ``livingcircle.pipeline``). While worker processes exist, the parent also sums
-    the RSS and the Pss of the child and its workers once a second: the run's largest sums
-    (``tree_rss_peak_mb``, ``tree_pss_peak_mb``) and each stage's (the same keys on its stage
-    line). pyrosm's result cache for the file is cleared before each run, so the OSM file is
-    read cold every time.
+    the RSS and the Pss of the child and its workers, at most once a second and at most 1 % of
+    a core (:data:`TREE_POLL_COST_SHARE`; every 4 s at the city centre, 7 s at 1M nodes): the
+    run's largest sums (``tree_rss_peak_mb``, ``tree_pss_peak_mb``, lower bounds of the peak)
+    and each stage's (the same keys on its stage line); ``poller`` says what the reading cost.
+    pyrosm's result cache for the file is cleared before each run, so the OSM file is read cold
+    every time.
 ``network``
     ``livingcircle.build_network`` of the written ``.osm.pbf`` alone, once as arrays and once
     through a networkx graph (``graph=True``), each in its own process: the cost of the choice.
