@@ -816,6 +816,19 @@ def test_whole_cells_are_the_largest_full_cells_in_order(curvy_access, cells_eve
     assert len(levels_seen) >= 3  # full cells found at several levels
 
 
+def test_interleaved_codes_nest_the_quadtree():
+    from livingcircle.isochrones import _interleaved
+
+    # x = 0b011, y = 0b101: bits x0 y0 x1 y1 x2 y2 = 1 1 1 0 0 1, i.e. 1 + 2 + 4 + 32
+    assert _interleaved(np.array([3]), np.array([5])).tolist() == [39]
+    rng = np.random.default_rng(6)
+    cx, cy = rng.integers(0, 5000, 1000), rng.integers(0, 5000, 1000)
+    code = _interleaved(cx, cy)
+    for k in range(5):  # a cell k levels up is the code shifted by 2k
+        assert np.array_equal(_interleaved(cx >> k, cy >> k), code >> np.uint64(2 * k))
+    assert len(_interleaved(np.zeros(0, int), np.zeros(0, int))) == 0
+
+
 def test_members_is_np_isin():
     from livingcircle.isochrones import _members
 
