@@ -316,7 +316,7 @@ _STAGE = re.compile(r"stage (?P<stage>.+?): (?P<seconds>[\d.]+) s, rss (?P<rss>[
 
 #: The tree's memory (:func:`tree_mb`) is read at most once in this many seconds, and at most
 #: this share of one core goes to reading it. Read once a second, it took 38.6 s of CPU in a
-#: 565 s run of the 1M city on 2 cores (py-spy, 1,931 samples at 50 Hz in its reads of
+#: 569.1 s run of the 1M city on 2 cores (py-spy, 1,931 samples at 50 Hz in its reads of
 #: ``smaps_rollup``): CPU the run's workers then lacked (``CITY_SCALE.md``, "What the
 #: measuring took").
 TREE_POLL_MIN_S = 1.0

@@ -1202,11 +1202,7 @@ def spatial_order(points: np.ndarray) -> np.ndarray:
     xy = shapely.get_coordinates(points)
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     q = ((xy - lo) / np.maximum(hi - lo, 1e-9) * 65535).astype(np.uint64)
-    code = np.zeros(len(xy), dtype=np.uint64)
-    for b in range(16):
-        code |= ((q[:, 0] >> np.uint64(b)) & np.uint64(1)) << np.uint64(2 * b)
-        code |= ((q[:, 1] >> np.uint64(b)) & np.uint64(1)) << np.uint64(2 * b + 1)
-    return np.argsort(code, kind="stable")
+    return np.argsort(_interleaved(q[:, 0], q[:, 1]), kind="stable")
 
 
 def iter_isochrones(
