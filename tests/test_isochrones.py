@@ -1,3 +1,4 @@
+import importlib
 import logging
 import os
 
@@ -516,6 +517,61 @@ def test_vectorised_substrings_match_shapely():
         ref = substring(line, s, e)
         assert g.equals_exact(ref, 1e-12) or shapely.equals(g, ref)
         assert g.length == pytest.approx(e - s)
+
+
+@pytest.mark.parametrize("r", [25.0, 7.5, 300.0])
+def test_straight_buffers_are_geos_buffers_bit_for_bit(r):
+    """line_buffers draws straight lines itself: GEOS's polygons, every vertex's bits the same.
+
+    Lines in every direction and along the axes, from just over STADIUM_MIN_LENGTH widths to
+    400 m, at UTM coordinates and near 0; shorter, longer, bent and empty lines in between go
+    to GEOS.
+    """
+    import shapely
+
+    iso = importlib.import_module("livingcircle.isochrones")
+    rng = np.random.default_rng(31)
+    n = 4000
+    angle = np.r_[rng.uniform(-np.pi, np.pi, n - 16), np.repeat(np.arange(-4, 4) * np.pi / 4, 2)]
+    length = np.exp(rng.uniform(np.log(iso.STADIUM_MIN_LENGTH * r * 1.0001), np.log(400.0), n))
+    p0 = np.column_stack([rng.uniform(3e5, 7e5, n), rng.uniform(4e6, 6e6, n)])
+    p0[: n // 4] = rng.uniform(-50, 50, (n // 4, 2))
+    p1 = p0 + np.column_stack([length * np.cos(angle), length * np.sin(angle)])
+    lines = list(shapely.linestrings(np.stack([p0, p1], axis=1)))
+    lines += [shapely.LineString([(0, 0), (iso.STADIUM_MIN_LENGTH * r / 2, 0)]),  # too short
+              shapely.LineString([(0, 0), (0, 0)]),  # no length
+              shapely.LineString([(0, 0), (30, 0), (30, 40)]),  # bent
+              shapely.LineString()]
+    lines = np.array(lines, dtype=object)
+    lines[::7] = lines[::7][::-1]  # mixed, not sorted by kind
+    got = iso.line_buffers(lines, r)
+    want = shapely.buffer(lines, r, quad_segs=iso.QUAD_SEGS)
+    assert (shapely.to_wkb(got) == shapely.to_wkb(want)).all()
+    assert iso._stadiums_agree(r)
+    assert len(iso.line_buffers(np.array([], dtype=object), r)) == 0
+
+
+def test_straight_buffers_that_would_differ_are_left_to_geos(monkeypatch):
+    """Where the stadiums are not GEOS's (another GEOS: here a vertex moved), GEOS draws all."""
+    import shapely
+
+    iso = importlib.import_module("livingcircle.isochrones")
+    drawn = iso._stadium_polygons
+
+    def moved(xy, r):
+        out = drawn(xy, r)
+        return shapely.transform(out, lambda c: c + [1e-9, 0.0])
+
+    monkeypatch.setattr(iso, "_stadium_polygons", moved)
+    iso._stadiums_agree.cache_clear()
+    try:
+        lines = shapely.linestrings([[(0, 0), (10, 5)], [(700_000, 5e6), (700_040, 5e6 + 1)]])
+        assert not iso._stadiums_agree(25.0)
+        got = iso.line_buffers(lines, 25.0)
+        assert (shapely.to_wkb(got) == shapely.to_wkb(shapely.buffer(lines, 25.0,
+                                                                     quad_segs=4))).all()
+    finally:
+        iso._stadiums_agree.cache_clear()
 
 
 @pytest.fixture(scope="module")
