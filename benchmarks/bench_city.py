@@ -372,11 +372,18 @@ def tree_mb(pid: int) -> tuple[float, float]:
 def measure(cmd: list[str], log_path: Path) -> dict:
     """Run ``cmd`` from this (small) process; wall time, the child's peak memory, its stages."""
     print(" ".join(cmd), flush=True)
+    # The child runs in the folder of its log, not in this one: ``python -m`` and ``-c`` put
+    # their working folder first on sys.path, and started from a checkout they would import its
+    # livingcircle whatever PYTHONPATH names (an A/B run "before" from a git worktree would run
+    # the code after). Which one it imports is recorded.
+    where = log_path.parent
+    imported = subprocess.run([cmd[0], "-c", "import livingcircle; print(livingcircle.__file__)"],
+                              capture_output=True, text=True, cwd=where, check=False)
     stages = []
     load_at_start = os.getloadavg()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=where)
     polled = [0.0]
     tree = [0.0, 0.0]  # the child and its worker processes: sum of RSS, sum of Pss
     # the same, since the last stage line: which stage the workers' memory peaks in
@@ -431,7 +438,8 @@ def measure(cmd: list[str], log_path: Path) -> dict:
     stop.set()
     th.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    rec = {"cmd": " ".join(cmd), "returncode": proc.returncode, "wall_seconds": round(wall, 1),
+    rec = {"cmd": " ".join(cmd), "livingcircle": str(Path(imported.stdout.strip()).parent),
+           "returncode": proc.returncode, "wall_seconds": round(wall, 1),
            "peak_mb_vmhwm_polled": round(polled[0], 1),
            "peak_mb_wait4_maxrss": round(usage.ru_maxrss / 1024.0, 1),
            "peak_mb": round(max(polled[0], usage.ru_maxrss / 1024.0), 1),

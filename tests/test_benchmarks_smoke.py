@@ -198,6 +198,10 @@ def test_city_run_reports_the_pipeline_stages(bench_city, tmp_path):
         assert rec["peak_mb"] >= max(s["peak_mb"] for s in rec["stages"]) - 1  # rounded
     assert (tmp_path / "out" / "livingcircle.gpkg").is_file()
     assert "isochrone cells" not in names  # 6 communities: no worker processes
+    # the child ran in the city's folder, and the record says which livingcircle it imported
+    import livingcircle
+
+    assert rec["livingcircle"] == str(Path(livingcircle.__file__).parent)
 
     # the same run on 2 worker processes: every cell built once, ahead, in a stage of its own
     pooled = [sys.executable, "-c", "import sys; from livingcircle import settings; "
@@ -353,3 +357,43 @@ def test_coverage_tiles_benchmark_draws_each_way_alike(tmp_path):
     assert rec["store"]["top_cells"] >= 1  # the stored way read cells, and drew the same
     assert rec["cached_vertices"] > 0
     assert rec["max_hausdorff_buffers_from_cells_m"] < 1e-6
+
+
+def test_isochrone_leftovers_benchmark_measures_each_route(tmp_path):
+    """bench_isochrone_leftovers.py on a lattice of 50 m blocks (2,500 nodes, 5 origins): the
+    blocks' round ends, the cells' unions both ways and the collector on and off are measured;
+    every ring projected once gives the coordinates of every coordinate projected."""
+    import shapely
+    from pyproj import Transformer
+
+    _load_script("bench_access")
+    _load_script("bench_smallest_cell")
+    _load_script("bench_cell_cover")
+    _load_script("bench_union_inputs")
+    script = _load_script("bench_isochrone_leftovers")
+    out = tmp_path / "leftovers.jsonl"
+    script.main(["--network", "lattice@50", "--origins", "5", "--rounds", "1",
+                 "--parts", "approx", "round_ends", "cell_unions", "gc", "--out", str(out)])
+    approx, ends, cells, collector = (json.loads(line)
+                                      for line in out.read_text(encoding="utf-8").splitlines())
+    assert approx["exact_ns_per_point"] > 0 and approx["approx_ns_per_point"] > 0
+    assert 0 < max(approx["places"].values()) < 1e-3  # the approximation keeps to 1 mm in zone
+    assert ends["origins"] == 5 and ends["calls"] > 0
+    assert ends["pairs_entered"] <= ends["pairs_intersecting"]
+    assert len(ends["cpu_s"]["maker"]) == 3 and ends["max_hausdorff_m"] < 1e-6
+    assert cells["unions"] > 0 and cells["by_vertices"]
+    assert all(row["max_symmetric_difference_m2_first_300"] < 1e-3
+               for row in cells["by_vertices"].values())
+    assert len(collector["cpu_s_gc_on"]) == len(collector["cpu_s_gc_off"]) == 1
+    # the projection's variant: repeated holes projected once, the same WKB as every coordinate
+    iso = importlib.import_module("livingcircle.isochrones")
+    acc, _ids = sys.modules["bench_union_inputs"]._network("lattice@50", 5)
+    polys = iso.isochrones(acc, threads=1)["geometry"].to_crs(acc.crs).to_numpy()
+    to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
+    shares = []
+    got = script.rings_once(polys, to_wgs84, shares)
+    plain = shapely.transform(polys, lambda c: np.column_stack(to_wgs84.transform(c[:, 0],
+                                                                                  c[:, 1])))
+    assert (shapely.to_wkb(got) == shapely.to_wkb(plain)).all()
+    (own, total), = shares
+    assert 0 < own < total  # the lattice's blocks are holes of several polygons
