@@ -156,8 +156,9 @@ def line_buffers(lines: np.ndarray, r: float) -> np.ndarray:
     number, with the polygons made from the coordinates: the same polygons, vertex for vertex
     and bit for bit (WKB), 0.22 against 1.1 s for 200,000 random lines. This is checked against
     GEOS once a process (:func:`_stadiums_agree`); where they would differ (another GEOS), GEOS
-    draws every buffer. Lines of more points, and straight ones shorter than
-    :data:`STADIUM_MIN_LENGTH` buffer widths, are GEOS's. Many street pieces the isochrones cut,
+    draws every buffer. Lines of more points, straight ones shorter than
+    :data:`STADIUM_MIN_LENGTH` buffer widths, and fewer than :data:`STADIUMS_FROM` straight
+    lines are GEOS's. Many street pieces the isochrones cut,
     and every street of a grid city, are straight: building the city centre's cells took 8 %
     less CPU (``benchmarks/CITY_SCALE.md``, "Straight pieces buffered as GEOS buffers them").
     """
@@ -165,7 +166,7 @@ def line_buffers(lines: np.ndarray, r: float) -> np.ndarray:
     out = np.empty(len(lines), dtype=object)
     todo = np.ones(len(lines), dtype=bool)
     two = np.flatnonzero(shapely.get_num_coordinates(lines) == 2)
-    if len(two) and _stadiums_agree(float(r)):
+    if len(two) >= STADIUMS_FROM and _stadiums_agree(float(r)):
         xy = shapely.get_coordinates(lines[two]).reshape(-1, 2, 2)
         d = xy[:, 1] - xy[:, 0]
         long = np.hypot(d[:, 0], d[:, 1]) >= STADIUM_MIN_LENGTH * r
@@ -176,6 +177,10 @@ def line_buffers(lines: np.ndarray, r: float) -> np.ndarray:
     return out
 
 
+#: Fewer straight lines than this go to GEOS: the calls around :func:`_stadiums` cost about
+#: 20 µs, GEOS's buffer 10 µs a line (one line: 20.2 against 10.1 µs; three: 24.1 against 18.8;
+#: ten: 28.3 against 50.4; a /tmp loop, 2026-12-08).
+STADIUMS_FROM = 4
 #: Straight lines shorter than this many buffer widths are buffered by GEOS: very short ones
 #: lose an offset point in GEOS as a near duplicate of the one before it, which
 #: :func:`_stadiums` keeps (measured at 25 m: 2 mm and shorter lose one, 5 mm and longer keep

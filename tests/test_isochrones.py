@@ -549,6 +549,8 @@ def test_straight_buffers_are_geos_buffers_bit_for_bit(r):
     assert (shapely.to_wkb(got) == shapely.to_wkb(want)).all()
     assert iso._stadiums_agree(r)
     assert len(iso.line_buffers(np.array([], dtype=object), r)) == 0
+    few = lines[: iso.STADIUMS_FROM - 1]  # too few to pay for the calls around the stadiums
+    assert (shapely.to_wkb(iso.line_buffers(few, r)) == shapely.to_wkb(want[: len(few)])).all()
 
 
 def test_straight_buffers_that_would_differ_are_left_to_geos(monkeypatch):
@@ -565,7 +567,8 @@ def test_straight_buffers_that_would_differ_are_left_to_geos(monkeypatch):
     monkeypatch.setattr(iso, "_stadium_polygons", moved)
     iso._stadiums_agree.cache_clear()
     try:
-        lines = shapely.linestrings([[(0, 0), (10, 5)], [(700_000, 5e6), (700_040, 5e6 + 1)]])
+        lines = shapely.linestrings([[(k, 0), (10, 5 + k)] for k in range(8)]
+                                    + [[(700_000, 5e6), (700_040, 5e6 + 1)]])
         assert not iso._stadiums_agree(25.0)
         got = iso.line_buffers(lines, 25.0)
         assert (shapely.to_wkb(got) == shapely.to_wkb(shapely.buffer(lines, 25.0,
