@@ -17,8 +17,8 @@ guess what they are worth:
     both must give the same WKB.
 ``approx``
     PROJ's inverse UTM (Poder/Engsager) against its ``+approx`` transverse Mercator
-    (Evenden/Snyder) on 2 million points of Harbin's zone 52N: ns per point and the largest
-    difference in metres, at several places of the zone.
+    (Evenden/Snyder) on ``--points`` (2 million) points of Harbin's zone 52N: ns per point and
+    the largest difference in metres, at several places of the zone.
 ``round_ends``
     ``_less_round_ends`` (what the round end of a cut piece takes of a block) on the first
     ``--origins`` communities of the city centre: how many (block, cut piece) pairs it finds
@@ -30,7 +30,8 @@ guess what they are worth:
     through GEOS (``shapely.union_all``, what the cells use) and through Clipper2
     (``union_polygons``, what the isochrones use from 16 pieces on).
 ``gc``
-    The same origins drawn with Python's cyclic garbage collector on and off, alternating.
+    The first 300 of those origins drawn with Python's cyclic garbage collector on and off,
+    alternating.
 
 Usage::
 
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import gc
 import importlib
 import json
@@ -203,7 +205,7 @@ def part_projection(run_dir: Path, n_chunks: int) -> dict:
             "rings_once_ns_per_coordinate": round(s / n * 1e9, 1), "same_wkb": True}
 
 
-def part_approx() -> dict:
+def part_approx(points: int = 2_000_000) -> dict:
     from pyproj import Transformer
 
     exact = Transformer.from_crs(32652, 4326, always_xy=True)
@@ -212,9 +214,9 @@ def part_approx() -> dict:
         "+ellps=WGS84 +step +proj=unitconvert +xy_in=rad +xy_out=deg")
     fwd = Transformer.from_crs(4326, 32652, always_xy=True)
     rng = np.random.default_rng(3)
-    out = {"points": 2_000_000, "places": {}}
-    x, y = fwd.transform(126.63 + rng.uniform(-0.2, 0.2, 2_000_000),
-                         45.76 + rng.uniform(-0.2, 0.2, 2_000_000))
+    out = {"points": points, "places": {}}
+    x, y = fwd.transform(126.63 + rng.uniform(-0.2, 0.2, points),
+                         45.76 + rng.uniform(-0.2, 0.2, points))
     for name, t in (("exact", exact), ("approx", approx)):
         best = np.inf
         for _ in range(3):
@@ -233,14 +235,20 @@ def part_approx() -> dict:
 
 
 # -- the city centre's origins, drawn as a worker draws them -------------------------------
-def _centre(origins: int, network: str = "centre"):
-    """The network's Access, the origins' rows in a worker's spatial order, a search."""
+@functools.cache
+def _network(network: str, origins: int):
+    """``bench_union_inputs._network``, built once for every part that draws on it."""
     import bench_union_inputs
 
+    return bench_union_inputs._network(network, origins)
+
+
+def _centre(origins: int, network: str = "centre"):
+    """The network's Access, the origins' rows in a worker's spatial order, a search."""
     from livingcircle.routing import BoundedSearch
 
     iso = importlib.import_module("livingcircle.isochrones")
-    acc, ids = bench_union_inputs._network(network, origins)
+    acc, ids = _network(network, origins)
     rows = np.flatnonzero(acc.communities["community_id"].astype(str).isin(ids).to_numpy())
     cent = acc.communities.to_crs(acc.crs).geometry.centroid.to_numpy()
     rows = rows[iso.spatial_order(cent[rows])]
@@ -352,10 +360,10 @@ def part_round_ends(origins: int, network: str) -> dict:
             "cpu_s": times, "calls_differing": differ, "max_hausdorff_m": hausdorff}
 
 
-def part_cell_unions(network: str) -> dict:
+def part_cell_unions(network: str, origins: int) -> dict:
     from livingcircle._union import union_polygons
 
-    iso, acc, _rows, _search, _work = _centre(1, network)
+    iso, acc, _rows, _search, _work = _centre(origins, network)
     maker = iso.maker_for(acc, iso.buffer_width(None)).with_empty_caches()
     unions = []
     geos = shapely.union_all
@@ -417,12 +425,13 @@ def main(argv=None) -> None:
     ap.add_argument("--origins", type=int, default=400, help="communities drawn")
     ap.add_argument("--chunks", type=int, default=4, help="chunks of part 'projection'")
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds of part 'gc'")
+    ap.add_argument("--points", type=int, default=2_000_000, help="points of part 'approx'")
     ap.add_argument("--run-dir", type=Path, default=CENTRE_RUN,
                     help="a finished bench_city.py run (its communities.gpkg and out/)")
     ap.add_argument("--out", type=Path, default=HERE / "_work" / "bench_isochrone_leftovers.jsonl")
     args = ap.parse_args(argv)
-    if min(args.origins, args.chunks, args.rounds) < 1:
-        ap.error("--origins, --chunks and --rounds: give 1 or more")
+    if min(args.origins, args.chunks, args.rounds, args.points) < 1:
+        ap.error("--origins, --chunks, --rounds and --points: give 1 or more")
     if "projection" in args.parts and not (args.run_dir / "out" / "livingcircle.gpkg").exists():
         ap.error(f"{args.run_dir / 'out' / 'livingcircle.gpkg'} is missing: run "
                  "bench_city.py first (--centre for the default --run-dir)")
@@ -437,11 +446,11 @@ def main(argv=None) -> None:
         if part == "projection":
             got = part_projection(args.run_dir, args.chunks)
         elif part == "approx":
-            got = part_approx()
+            got = part_approx(args.points)
         elif part == "round_ends":
             got = part_round_ends(args.origins, args.network)
         elif part == "cell_unions":
-            got = part_cell_unions(args.network)
+            got = part_cell_unions(args.network, args.origins)
         else:
             got = part_gc(min(args.origins, 300), args.rounds, args.network)
         where = str(args.run_dir) if part == "projection" else (

@@ -372,11 +372,12 @@ def test_isochrone_leftovers_benchmark_measures_each_route(tmp_path):
     _load_script("bench_union_inputs")
     script = _load_script("bench_isochrone_leftovers")
     out = tmp_path / "leftovers.jsonl"
-    script.main(["--network", "lattice@50", "--origins", "5", "--rounds", "1",
+    script.main(["--network", "lattice@50", "--origins", "5", "--rounds", "1", "--points", "20000",
                  "--parts", "approx", "round_ends", "cell_unions", "gc", "--out", str(out)])
     approx, ends, cells, collector = (json.loads(line)
                                       for line in out.read_text(encoding="utf-8").splitlines())
-    assert approx["exact_ns_per_point"] > 0 and approx["approx_ns_per_point"] > 0
+    assert approx["points"] == 20_000 and approx["exact_ns_per_point"] > 0
+    assert approx["approx_ns_per_point"] > 0
     assert 0 < max(approx["places"].values()) < 1e-3  # the approximation keeps to 1 mm in zone
     assert ends["origins"] == 5 and ends["calls"] > 0
     assert ends["pairs_entered"] <= ends["pairs_intersecting"]
@@ -387,7 +388,7 @@ def test_isochrone_leftovers_benchmark_measures_each_route(tmp_path):
     assert len(collector["cpu_s_gc_on"]) == len(collector["cpu_s_gc_off"]) == 1
     # the projection's variant: repeated holes projected once, the same WKB as every coordinate
     iso = importlib.import_module("livingcircle.isochrones")
-    acc, _ids = sys.modules["bench_union_inputs"]._network("lattice@50", 5)
+    acc, _ids = script._network("lattice@50", 5)  # the parts' network, built once
     polys = iso.isochrones(acc, threads=1)["geometry"].to_crs(acc.crs).to_numpy()
     to_wgs84 = Transformer.from_crs(acc.crs, 4326, always_xy=True)
     shares = []
